@@ -1,0 +1,285 @@
+// Command kala is Kala Server: `kala serve` (default), `kala migrate`,
+// `kala admin reset-password USER`, `kala keys rotate`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl"
+	"github.com/kala-server/kala/impl/auth"
+)
+
+const usage = `usage: kala [flags] [command]
+
+commands:
+  serve                        migrate, then serve HTTP (default)
+  migrate                      apply database migrations and exit
+  admin reset-password USER    give USER a new random password and print it
+  keys rotate                  add a new JWT signing key; old keys verify until their tokens expire
+
+Every flag can also be set by the environment variable named in its description.
+`
+
+type options struct {
+	databaseURL   string
+	addr          string
+	adminPassword string
+	issuer        string
+	tokenTTL      time.Duration
+	apiKeyMaxDays int
+	sessionIdle   time.Duration
+	sessionMax    time.Duration
+	cookieSecure  bool
+	corsOrigins   string
+	queryTimeout  time.Duration
+}
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := run(os.Args[1:], log); err != nil {
+		fmt.Fprintln(os.Stderr, "kala:", err)
+		os.Exit(1)
+	}
+}
+
+// envDefault reads an env var for a flag's default, remembering parse errors.
+type envDefault struct{ errs []string }
+
+func (e *envDefault) str(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func (e *envDefault) dur(name string, def time.Duration) time.Duration {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		e.errs = append(e.errs, fmt.Sprintf("%s=%q: want a positive duration like 15m", name, v))
+		return def
+	}
+	return d
+}
+
+func (e *envDefault) num(name string, def int) int {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		e.errs = append(e.errs, fmt.Sprintf("%s=%q: want a positive whole number", name, v))
+		return def
+	}
+	return n
+}
+
+func (e *envDefault) boolean(name string, def bool) bool {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Sprintf("%s=%q: want true or false", name, v))
+		return def
+	}
+	return b
+}
+
+func parse(args []string) (*options, []string, error) {
+	var o options
+	var env envDefault
+	fs := flag.NewFlagSet("kala", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage, "\nflags:\n"); fs.PrintDefaults() }
+	fs.StringVar(&o.databaseURL, "database-url", env.str("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
+	fs.StringVar(&o.addr, "addr", env.str("KALA_ADDR", "127.0.0.1:8080"), "listen address (KALA_ADDR)")
+	fs.StringVar(&o.adminPassword, "admin-password", env.str("KALA_ADMIN_PASSWORD", ""), "first ADMIN password; random if empty (KALA_ADMIN_PASSWORD)")
+	fs.StringVar(&o.issuer, "issuer", env.str("KALA_ISSUER", "kala"), "JWT issuer (KALA_ISSUER)")
+	fs.DurationVar(&o.tokenTTL, "token-ttl", env.dur("KALA_TOKEN_TTL", 15*time.Minute), "access token lifetime (KALA_TOKEN_TTL)")
+	fs.IntVar(&o.apiKeyMaxDays, "api-key-max-days", env.num("KALA_API_KEY_MAX_DAYS", 365), "longest API key lifetime in days (KALA_API_KEY_MAX_DAYS)")
+	fs.DurationVar(&o.sessionIdle, "session-idle", env.dur("KALA_SESSION_IDLE", 10*time.Minute), "session idle timeout (KALA_SESSION_IDLE)")
+	fs.DurationVar(&o.sessionMax, "session-max", env.dur("KALA_SESSION_MAX", 12*time.Hour), "session absolute timeout (KALA_SESSION_MAX)")
+	fs.BoolVar(&o.cookieSecure, "cookie-secure", env.boolean("KALA_COOKIE_SECURE", false), "mark the session cookie Secure (KALA_COOKIE_SECURE)")
+	fs.StringVar(&o.corsOrigins, "cors-origins", env.str("KALA_CORS_ORIGINS", ""), "comma-separated origins allowed by CORS (KALA_CORS_ORIGINS)")
+	fs.DurationVar(&o.queryTimeout, "query-timeout", env.dur("KALA_QUERY_TIMEOUT", 30*time.Second), "SQL query timeout (KALA_QUERY_TIMEOUT)")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	if len(env.errs) > 0 {
+		return nil, nil, errors.New("bad configuration: " + strings.Join(env.errs, "; "))
+	}
+	var bad []string
+	if o.databaseURL == "" {
+		bad = append(bad, "DATABASE_URL is not set (make run starts a private PostgreSQL and sets it)")
+	}
+	if o.tokenTTL <= 0 || o.sessionIdle <= 0 || o.sessionMax <= 0 || o.queryTimeout <= 0 || o.apiKeyMaxDays <= 0 {
+		bad = append(bad, "durations and -api-key-max-days must be positive")
+	}
+	if o.sessionIdle > o.sessionMax {
+		bad = append(bad, "KALA_SESSION_IDLE must not exceed KALA_SESSION_MAX")
+	}
+	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+		bad = append(bad, fmt.Sprintf("KALA_ADDR=%q: want host:port", o.addr))
+	}
+	for _, origin := range splitList(o.corsOrigins) {
+		if !strings.HasPrefix(origin, "http://") && !strings.HasPrefix(origin, "https://") || strings.Count(origin, "/") != 2 {
+			bad = append(bad, fmt.Sprintf("KALA_CORS_ORIGINS: %q is not an origin like https://app.example.com", origin))
+		}
+	}
+	if len(bad) > 0 {
+		return nil, nil, errors.New("bad configuration: " + strings.Join(bad, "; "))
+	}
+	return &o, fs.Args(), nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (o *options) config() impl.Config {
+	return impl.Config{Issuer: o.issuer, TokenTTL: o.tokenTTL, APIKeyMaxDays: o.apiKeyMaxDays,
+		SessionIdle: o.sessionIdle, SessionMax: o.sessionMax, CookieSecure: o.cookieSecure,
+		CORSOrigins: splitList(o.corsOrigins), QueryTimeout: o.queryTimeout}
+}
+
+func run(args []string, log *slog.Logger) error {
+	o, rest, err := parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := "serve"
+	if len(rest) > 0 {
+		cmd = rest[0]
+	}
+	switch {
+	case cmd == "serve" && len(rest) <= 1:
+		return serve(ctx, o, log)
+	case cmd == "migrate" && len(rest) == 1:
+		d, err := openMigrated(ctx, o, log)
+		if err == nil {
+			d.Close()
+		}
+		return err
+	case cmd == "admin" && len(rest) == 3 && rest[1] == "reset-password":
+		return resetPassword(ctx, o, log, rest[2])
+	case cmd == "keys" && len(rest) == 2 && rest[1] == "rotate":
+		d, err := openMigrated(ctx, o, log)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		cfg := o.config()
+		cfg.Defaults()
+		if err := auth.Rotate(ctx, d, time.Now(), cfg.TokenTTL); err != nil {
+			return err
+		}
+		fmt.Println("added a new signing key; older keys verify until their tokens expire")
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n\n%s", strings.Join(rest, " "), usage)
+}
+
+func openMigrated(ctx context.Context, o *options, log *slog.Logger) (*db.DB, error) {
+	d, err := db.Open(ctx, o.databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	n, err := d.Migrate(ctx)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	if n > 0 {
+		log.Info("migrated", "applied", n)
+	}
+	return d, nil
+}
+
+func resetPassword(ctx context.Context, o *options, log *slog.Logger, user string) error {
+	d, err := openMigrated(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	s, err := impl.New(ctx, d, o.config(), log)
+	if err != nil {
+		return err
+	}
+	pw, err := s.Accounts.ResetPassword(ctx, user)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("new password for %s (shown once; they should change it): %s\n", user, pw)
+	return nil
+}
+
+func serve(ctx context.Context, o *options, log *slog.Logger) error {
+	d, err := openMigrated(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	s, err := impl.New(ctx, d, o.config(), log)
+	if err != nil {
+		return err
+	}
+	generated, created, err := s.Accounts.Bootstrap(ctx, o.adminPassword)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if created && generated != "" {
+		// printed once, to the terminal, never into the structured log
+		fmt.Fprintf(os.Stderr, "\n  Created user ADMIN with password: %s\n  It is shown only now; change it after logging in.\n\n", generated)
+	} else if created {
+		log.Info("created user ADMIN with the password from KALA_ADMIN_PASSWORD")
+	}
+	if err := s.Listen(ctx); err != nil {
+		return fmt.Errorf("listen for events: %w", err)
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

@@ -1,0 +1,131 @@
+// Package db is the only place that speaks SQL. It knows PostgreSQL and nothing of HTTP.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+var (
+	// ErrNotFound: no row matched.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicate: a unique constraint refused the write.
+	ErrDuplicate = errors.New("duplicate")
+)
+
+// DB is the server's connection pool.
+type DB struct {
+	*sqlx.DB
+	url string
+}
+
+// Queryer is what both *DB and a transaction offer.
+type Queryer interface {
+	sqlx.ExtContext
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
+	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+}
+
+// Open connects and checks the database answers.
+func Open(ctx context.Context, url string) (*DB, error) {
+	x, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	x.SetMaxOpenConns(40)
+	x.SetMaxIdleConns(20)
+	x.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := x.PingContext(pctx); err != nil {
+		x.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return &DB{DB: x, url: url}, nil
+}
+
+// URL is the connection string (for LISTEN connections).
+func (d *DB) URL() string { return d.url }
+
+// Migrate applies every pending migration. A PostgreSQL session lock makes concurrent
+// starts of several instances take turns.
+func (d *DB) Migrate(ctx context.Context) (applied int, err error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return 0, err
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return 0, err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, d.DB.DB, sub, goose.WithSessionLocker(locker))
+	if err != nil {
+		return 0, fmt.Errorf("migrations: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	return len(res), nil
+}
+
+// Tx runs fn in a transaction, committing when it returns nil.
+func (d *DB) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := d.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return mapErr(err)
+	}
+	return nil
+}
+
+// WithAdvisoryLock runs fn while holding a transaction-scoped advisory lock, so that
+// one instance at a time does a start-up chore (bootstrap, first signing key).
+func (d *DB) WithAdvisoryLock(ctx context.Context, key int64, fn func(tx *sqlx.Tx) error) error {
+	return d.Tx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, key); err != nil {
+			return fmt.Errorf("advisory lock: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
+// Lock keys for WithAdvisoryLock.
+const (
+	LockBootstrap   int64 = 0x6b616c6101
+	LockSigningKeys int64 = 0x6b616c6102
+)
+
+// mapErr turns driver errors into this package's sentinels.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	var pe *pq.Error
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return fmt.Errorf("%w: %s", ErrDuplicate, pe.Constraint)
+	}
+	return err
+}

@@ -1,0 +1,116 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// HashParams are argon2id's costs. The defaults follow OWASP's recommendation
+// (19 MiB, 2 passes, 1 lane).
+type HashParams struct {
+	MemoryKiB uint32
+	Passes    uint32
+	Lanes     uint8
+}
+
+// DefaultHashParams is what new hashes use.
+var DefaultHashParams = HashParams{MemoryKiB: 19 * 1024, Passes: 2, Lanes: 1}
+
+// Hasher hashes and verifies passwords with argon2id. At most `slots` hashes run at once,
+// so a login flood queues instead of exhausting memory (each hash holds MemoryKiB).
+type Hasher struct {
+	params HashParams
+	slots  chan struct{}
+	dummy  string // a hash of nothing anyone knows, verified for unknown users
+}
+
+// NewHasher makes a hasher allowing `concurrency` hashes at once.
+func NewHasher(p HashParams, concurrency int) *Hasher {
+	if concurrency < 1 {
+		concurrency = 1
+	}
+	h := &Hasher{params: p, slots: make(chan struct{}, concurrency)}
+	var secret [32]byte
+	_, _ = rand.Read(secret[:])
+	h.dummy, _ = h.Hash(context.Background(), base64.RawStdEncoding.EncodeToString(secret[:]))
+	return h
+}
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Hasher) release() { <-h.slots }
+
+const keyLen = 32
+
+// Hash returns the PHC string of password.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	var salt [16]byte
+	if _, err := rand.Read(salt[:]); err != nil {
+		return "", err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	sum := argon2.IDKey([]byte(password), salt[:], h.params.Passes, h.params.MemoryKiB, h.params.Lanes, keyLen)
+	h.release()
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
+		h.params.MemoryKiB, h.params.Passes, h.params.Lanes, b64.EncodeToString(salt[:]), b64.EncodeToString(sum)), nil
+}
+
+var errBadHash = errors.New("malformed password hash")
+
+// Verify reports whether password matches encoded, comparing in constant time.
+func (h *Hasher) Verify(ctx context.Context, encoded, password string) (bool, error) {
+	p, salt, want, err := decodeHash(encoded)
+	if err != nil {
+		return false, err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, err
+	}
+	got := argon2.IDKey([]byte(password), salt, p.Passes, p.MemoryKiB, p.Lanes, uint32(len(want)))
+	h.release()
+	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+// VerifyDummy spends the same time as Verify on a real hash, for names with no user, so
+// that timing does not tell which usernames exist.
+func (h *Hasher) VerifyDummy(ctx context.Context, password string) {
+	_, _ = h.Verify(ctx, h.dummy, password)
+}
+
+func decodeHash(s string) (HashParams, []byte, []byte, error) {
+	var p HashParams
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return p, nil, nil, errBadHash
+	}
+	var v int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return p, nil, nil, errBadHash
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Passes, &p.Lanes); err != nil {
+		return p, nil, nil, errBadHash
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	sum, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(sum) < 16 || p.Lanes == 0 || p.Passes == 0 {
+		return p, nil, nil, errBadHash
+	}
+	return p, salt, sum, nil
+}

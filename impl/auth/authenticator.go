@@ -1,0 +1,185 @@
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/google/uuid"
+
+	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/account"
+	"github.com/kala-server/kala/impl/contract"
+	"github.com/kala-server/kala/impl/errs"
+)
+
+// Authenticator verifies the credential of one security scheme. It is kin-openapi's
+// AuthenticationFunc: the validator calls it for each scheme an operation accepts, in
+// order, until one succeeds.
+type Authenticator struct {
+	Contract *contract.Contract
+	DB       *db.DB
+	Accounts *account.Service
+	Tokens   *Tokens
+	Now      func() time.Time
+	// Sessions verifies session cookies (nil: the cookie scheme accepts nothing).
+	Sessions SessionVerifier
+	// Basic verifies Basic credentials (nil: Accounts.Login on every request).
+	Basic BasicVerifier
+	// OnFailure counts failures by scheme (metrics).
+	OnFailure func(scheme string)
+}
+
+// SessionVerifier resolves a session cookie value to its user and stored session id.
+type SessionVerifier interface {
+	Verify(ctx context.Context, cookie string) (*db.User, string, error)
+}
+
+// BasicVerifier checks a username and password, possibly from a cache of recent successes.
+type BasicVerifier interface {
+	Verify(ctx context.Context, username, password string) (*db.User, error)
+}
+
+// errAbsent: the request does not carry this scheme's credential. Cheap, and never
+// shown: it ranks below every real failure.
+var errAbsent = errs.E(errs.Unauthorized, "a valid credential is required")
+
+func invalid(what string) error { return errs.E(errs.Unauthorized, "invalid %s", what) }
+
+// Func is the openapi3filter.AuthenticationFunc.
+func (a *Authenticator) Func(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
+	h := HolderFrom(ctx)
+	if h == nil {
+		return errors.New("no auth holder in context")
+	}
+	p, err := a.authenticate(ctx, in.RequestValidationInput.Request, in.SecuritySchemeName)
+	if err != nil {
+		if err != errAbsent && a.OnFailure != nil {
+			a.OnFailure(in.SecuritySchemeName)
+		}
+		h.Fail(err)
+		return err
+	}
+	h.Principal = p
+	return nil
+}
+
+func (a *Authenticator) authenticate(ctx context.Context, r *http.Request, scheme string) (*Principal, error) {
+	switch scheme {
+	case SchemeBearer:
+		raw, ok := authorization(r, "Bearer")
+		if !ok {
+			return nil, errAbsent
+		}
+		return a.bearer(ctx, raw)
+	case SchemeAPIKeyHeader:
+		v := r.Header.Get("X-API-Key")
+		if v == "" {
+			return nil, errAbsent
+		}
+		return a.apiKey(ctx, v, scheme)
+	case SchemeAPIKeyQuery:
+		v := r.URL.Query().Get("key")
+		if v == "" {
+			return nil, errAbsent
+		}
+		return a.apiKey(ctx, v, scheme)
+	case SchemeBasic:
+		raw, ok := authorization(r, "Basic")
+		if !ok {
+			return nil, errAbsent
+		}
+		user, pass, err := ParseBasic(raw)
+		if err != nil {
+			return nil, errs.E(errs.BadLogin, "bad username or password")
+		}
+		var u *db.User
+		if a.Basic != nil {
+			u, err = a.Basic.Verify(ctx, user, pass)
+		} else {
+			u, err = a.Accounts.Login(ctx, user, pass)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return NewUserPrincipal(a.Contract, u, scheme), nil
+	case SchemeCookie:
+		c, err := r.Cookie(SessionCookie)
+		if err != nil || c.Value == "" || a.Sessions == nil {
+			return nil, errAbsent
+		}
+		u, sid, err := a.Sessions.Verify(ctx, c.Value)
+		if err != nil {
+			return nil, err
+		}
+		p := NewUserPrincipal(a.Contract, u, scheme)
+		p.SessionID = sid
+		return p, nil
+	}
+	return nil, errs.E(errs.Internal, "unknown security scheme %q", scheme)
+}
+
+// SessionCookie is the session cookie's name (Kylin's).
+const SessionCookie = "JSESSIONID"
+
+// authorization returns the credentials of an Authorization header of the given scheme
+// (compared case-insensitively, RFC 9110).
+func authorization(r *http.Request, scheme string) (string, bool) {
+	v := r.Header.Get("Authorization")
+	if len(v) <= len(scheme)+1 || !strings.EqualFold(v[:len(scheme)], scheme) || v[len(scheme)] != ' ' {
+		return "", false
+	}
+	cred := strings.TrimSpace(v[len(scheme)+1:])
+	return cred, cred != ""
+}
+
+func (a *Authenticator) bearer(ctx context.Context, raw string) (*Principal, error) {
+	c, err := a.Tokens.Verify(ctx, raw)
+	if err != nil {
+		return nil, invalid("access token")
+	}
+	id, err := uuid.Parse(c.Subject)
+	if err != nil {
+		return nil, invalid("access token")
+	}
+	u, err := db.UserByID(ctx, a.DB, id)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, invalid("access token")
+	} else if err != nil {
+		return nil, errs.Wrap(err, "load user")
+	}
+	if u.Disabled || u.CredentialVersion != c.Ver {
+		return nil, invalid("access token")
+	}
+	return NewUserPrincipal(a.Contract, u, SchemeBearer), nil
+}
+
+func (a *Authenticator) apiKey(ctx context.Context, key, scheme string) (*Principal, error) {
+	lookup, secret, err := ParseAPIKey(key)
+	if err != nil {
+		return nil, invalid("API key")
+	}
+	r, err := db.APIKeyByLookup(ctx, a.DB, lookup)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, invalid("API key")
+	} else if err != nil {
+		return nil, errs.Wrap(err, "load API key")
+	}
+	if subtle.ConstantTimeCompare(HashSecret(secret), r.Key.SecretHash) != 1 {
+		return nil, invalid("API key")
+	}
+	now := a.Now()
+	if now.Before(r.Key.ValidFrom) || !now.Before(r.Key.ValidTo) || r.Owner.Disabled {
+		return nil, invalid("API key")
+	}
+	if r.Key.LastUsedAt == nil || now.Sub(*r.Key.LastUsedAt) >= time.Minute {
+		if err := db.TouchAPIKey(ctx, a.DB, r.Key.ID, now); err != nil {
+			return nil, errs.Wrap(err, "record API key use")
+		}
+	}
+	return NewKeyPrincipal(a.Contract, &r.Key, &r.Owner, scheme), nil
+}

@@ -1,0 +1,389 @@
+// Package impl wires the core and both faces into one http.Handler.
+package impl
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/gen"
+	"github.com/kala-server/kala/impl/account"
+	"github.com/kala-server/kala/impl/auth"
+	"github.com/kala-server/kala/impl/contract"
+	"github.com/kala-server/kala/impl/errs"
+	"github.com/kala-server/kala/impl/kala"
+)
+
+// Config is what the server is told at start.
+type Config struct {
+	Issuer          string
+	Audience        string
+	TokenTTL        time.Duration
+	APIKeyMaxDays   int
+	SessionIdle     time.Duration
+	SessionMax      time.Duration
+	CookieSecure    bool
+	CORSOrigins     []string
+	QueryTimeout    time.Duration
+	MaxBodyBytes    int64
+	HashParams      account.HashParams
+	HashConcurrency int
+	LockSchedule    []time.Duration
+	// Now is the clock; tests inject one they can move.
+	Now func() time.Time
+}
+
+// Defaults fills what is unset with the documented defaults.
+func (c *Config) Defaults() {
+	if c.Issuer == "" {
+		c.Issuer = "kala"
+	}
+	if c.Audience == "" {
+		c.Audience = "kala-api"
+	}
+	if c.TokenTTL == 0 {
+		c.TokenTTL = 15 * time.Minute
+	}
+	if c.APIKeyMaxDays == 0 {
+		c.APIKeyMaxDays = 365
+	}
+	if c.SessionIdle == 0 {
+		c.SessionIdle = 10 * time.Minute
+	}
+	if c.SessionMax == 0 {
+		c.SessionMax = 12 * time.Hour
+	}
+	if c.QueryTimeout == 0 {
+		c.QueryTimeout = 30 * time.Second
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 16 << 20
+	}
+	if c.HashParams == (account.HashParams{}) {
+		c.HashParams = account.DefaultHashParams
+	}
+	if c.HashConcurrency == 0 {
+		c.HashConcurrency = max(2, runtime.NumCPU())
+	}
+	if c.LockSchedule == nil {
+		c.LockSchedule = account.DefaultLockSchedule
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Server is the core and both faces, ready to serve.
+type Server struct {
+	Config   Config
+	DB       *db.DB
+	Log      *slog.Logger
+	Contract *contract.Contract
+	Accounts *account.Service
+	Tokens   *auth.Tokens
+	Keys     *auth.APIKeys
+	Auth     *auth.Authenticator
+	Kala     *kala.Face
+
+	metrics *metrics
+	handler http.Handler
+}
+
+// New builds the server over an open, migrated database.
+func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, error) {
+	cfg.Defaults()
+	c, err := contract.Load()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Config: cfg, DB: d, Log: log, Contract: c, metrics: newMetrics()}
+	s.Accounts = &account.Service{DB: d, Hasher: account.NewHasher(cfg.HashParams, cfg.HashConcurrency),
+		Now: cfg.Now, LockSchedule: cfg.LockSchedule, Changed: s.userChanged}
+	s.Tokens = &auth.Tokens{DB: d, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL, Now: cfg.Now}
+	if err := s.Tokens.Init(ctx); err != nil {
+		return nil, err
+	}
+	s.Keys = &auth.APIKeys{Contract: c, DB: d, Now: cfg.Now, MaxDays: cfg.APIKeyMaxDays}
+	s.Auth = &auth.Authenticator{Contract: c, DB: d, Accounts: s.Accounts, Tokens: s.Tokens, Now: cfg.Now,
+		OnFailure: func(scheme string) { s.metrics.authFailures.WithLabelValues(scheme).Inc() }}
+	s.Kala = &kala.Face{Contract: c, Accounts: s.Accounts, Tokens: s.Tokens, Keys: s.Keys}
+	if s.handler, err = s.routes(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Listen follows other instances' changes (signing keys, users) through PostgreSQL
+// LISTEN/NOTIFY until ctx ends.
+func (s *Server) Listen(ctx context.Context) error {
+	return db.Listen(ctx, s.DB.URL(), s.Log, func(payload string) {
+		if payload == "signing-keys" || payload == "*" {
+			if err := s.Tokens.Reload(ctx); err != nil {
+				s.Log.Error("reload signing keys", "err", err)
+			}
+		}
+	})
+}
+
+// userChanged tells every instance a user's credentials or rights changed.
+func (s *Server) userChanged(ctx context.Context, q db.Queryer, id uuid.UUID) error {
+	return db.Notify(ctx, q, "user:"+id.String())
+}
+
+// ServeHTTP serves both faces and the routes beside them.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// handlers is every generated operation, implemented by the faces.
+type handlers struct {
+	*kala.Face
+}
+
+var _ gen.StrictServerInterface = handlers{}
+
+func (s *Server) routes() (http.Handler, error) {
+	router, err := gorillamux.NewRouter(s.Contract.ValidationDoc())
+	if err != nil {
+		return nil, fmt.Errorf("route table: %w", err)
+	}
+	strict := gen.NewStrictHandlerWithOptions(handlers{s.Kala}, nil, gen.StrictHTTPServerOptions{
+		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			s.writeError(w, r, &errs.Error{Code: errs.Invalid, Message: "body: is not valid",
+				Fields: []errs.FieldError{{Field: "body", Message: "is not valid"}}, Err: err})
+		},
+		ResponseErrorHandlerFunc: s.writeError,
+	})
+	api := gen.HandlerWithOptions(strict, gen.StdHTTPServerOptions{
+		BaseRouter: http.NewServeMux(),
+		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			s.writeError(w, r, &errs.Error{Code: errs.Invalid, Message: "invalid parameter", Err: err})
+		},
+	})
+	contractAPI := s.limitBody(s.validate(router, api))
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/", contractAPI)
+	mux.Handle("/kylin/api/", contractAPI)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(s.Tokens.JWKS())
+	})
+	spec, err := specDocuments(s.Contract)
+	if err != nil {
+		return nil, err
+	}
+	mux.HandleFunc("GET /openapi.yaml", spec.serveYAML)
+	mux.HandleFunc("GET /openapi.json", spec.serveJSON)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errs.E(errs.NotFound, "no such resource"))
+	})
+	return s.recover(s.observe(mux)), nil
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.DB.PingContext(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// limitBody caps request bodies before the validator reads them whole.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.Config.MaxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type requestKey struct{}
+
+// requestID returns the id observe gave the request.
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestKey{}).(string)
+	return id
+}
+
+var goodRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// statusWriter remembers the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// observe gives each request an id and an auth holder, and after it, writes one log line
+// and the metrics. The log has the path only: a query string may carry an API key.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !goodRequestID.MatchString(id) {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/kylin/api/") {
+			// answers carry credentials and personal data: no cache may keep them
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		ctx, h := auth.WithHolder(context.WithValue(r.Context(), requestKey{}, id))
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		op := "-"
+		if h.Operation != nil {
+			op = h.Operation.ID
+		}
+		s.metrics.requests.WithLabelValues(op, fmt.Sprint(sw.status)).Inc()
+		s.metrics.latency.WithLabelValues(op).Observe(elapsed.Seconds())
+		s.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("operation", op), slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
+			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000), slog.String("principal", h.Principal.ID()))
+	})
+}
+
+// recover turns a panic into a logged 500.
+func (s *Server) recover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Log.Error("panic", "request_id", requestID(r.Context()), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				s.writeError(w, r, errs.E(errs.Internal, "panic"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeError writes err in the wire form of the face the request is on, logging the
+// causes of internal errors (which the caller never sees).
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := errs.As(err)
+	id := requestID(r.Context())
+	if e.Code == errs.Internal {
+		s.Log.Error("internal error", "request_id", id, "err", err.Error())
+	}
+	if e.Code == errs.Unauthorized || e.Code == errs.BadLogin || e.Code == errs.Locked || e.Code == errs.Disabled {
+		if h := auth.HolderFrom(r.Context()); h != nil && h.Operation != nil {
+			if c := challenge(h.Operation.Schemes, r); c != "" {
+				w.Header().Set("WWW-Authenticate", c)
+			}
+		}
+	}
+	kala.WriteError(w, e, id)
+}
+
+// challenge lists the schemes an operation accepts. No Basic challenge for XHR: browsers
+// answer one with their own login dialog.
+func challenge(schemes []string, r *http.Request) string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(c string) {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	xhr := strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest")
+	for _, sc := range schemes {
+		switch sc {
+		case auth.SchemeBearer:
+			add(`Bearer realm="kala"`)
+		case auth.SchemeAPIKeyHeader, auth.SchemeAPIKeyQuery:
+			add(`ApiKey realm="kala"`)
+		case auth.SchemeBasic:
+			if !xhr {
+				add(`Basic realm="kala", charset="UTF-8"`)
+			}
+		case auth.SchemeCookie:
+			add(`Cookie realm="kala", name="JSESSIONID"`)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+type metrics struct {
+	registry     *prometheus.Registry
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	authFailures *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kala_http_requests_total",
+			Help: "HTTP requests by operation and status."}, []string{"operation", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "kala_http_request_duration_seconds",
+			Help: "HTTP request latency by operation.", Buckets: prometheus.DefBuckets}, []string{"operation"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kala_auth_failures_total",
+			Help: "Rejected credentials by security scheme."}, []string{"scheme"}),
+	}
+	m.registry.MustRegister(m.requests, m.latency, m.authFailures,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
