@@ -23,10 +23,21 @@ type User struct {
 	CredentialVersion int64          `db:"credential_version"`
 	CreatedAt         time.Time      `db:"created_at"`
 	ModifiedAt        time.Time      `db:"modified_at"`
+
+	// The login-failure counter of the user's name (Kylin shows it on the user).
+	LockedUntil   *time.Time `db:"locked_until"`
+	WrongCount    *int       `db:"failures"`
+	FirstFailedAt *time.Time `db:"first_failed_at"`
 }
 
 const userColumns = `id, username, username_key, password_hash, admin, builtin, disabled,
 	default_password, authorities, permissions, credential_version, created_at, modified_at`
+
+// selectUser reads users with their names' failure counters.
+const selectUser = `SELECT u.id, u.username, u.username_key, u.password_hash, u.admin, u.builtin, u.disabled,
+	u.default_password, u.authorities, u.permissions, u.credential_version, u.created_at, u.modified_at,
+	f.locked_until, f.failures, f.first_failed_at
+	FROM users u LEFT JOIN login_failures f ON f.username_key = u.username_key`
 
 // InsertUser stores a new user; ErrDuplicate when the name is taken in any case.
 func InsertUser(ctx context.Context, q Queryer, u *User) error {
@@ -40,7 +51,7 @@ func InsertUser(ctx context.Context, q Queryer, u *User) error {
 // UserByID loads one user.
 func UserByID(ctx context.Context, q Queryer, id uuid.UUID) (*User, error) {
 	var u User
-	err := q.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
+	err := q.GetContext(ctx, &u, selectUser+` WHERE u.id = $1`, id)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -50,7 +61,7 @@ func UserByID(ctx context.Context, q Queryer, id uuid.UUID) (*User, error) {
 // UserByKey loads one user by case-folded name.
 func UserByKey(ctx context.Context, q Queryer, key string) (*User, error) {
 	var u User
-	err := q.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users WHERE username_key = $1`, key)
+	err := q.GetContext(ctx, &u, selectUser+` WHERE u.username_key = $1`, key)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -74,6 +85,64 @@ func SetPassword(ctx context.Context, q Queryer, id uuid.UUID, hash string, isDe
 	if err != nil {
 		return mapErr(err)
 	}
-	_, err = q.ExecContext(ctx, `DELETE FROM login_failures WHERE username_key = $1`, key)
+	if _, err = q.ExecContext(ctx, `DELETE FROM login_failures WHERE username_key = $1`, key); err != nil {
+		return mapErr(err)
+	}
+	_, err = q.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, id)
 	return mapErr(err)
+}
+
+// ListUsers returns a page of users whose folded name contains filter (all when empty),
+// in name order, and how many match.
+func ListUsers(ctx context.Context, q Queryer, filter string, offset, limit int) ([]User, int, error) {
+	var us []User
+	if err := q.SelectContext(ctx, &us, selectUser+` WHERE strpos(u.username_key, $1) > 0 OR $1 = ''
+		ORDER BY u.username_key OFFSET $2 LIMIT $3`, filter, offset, limit); err != nil {
+		return nil, 0, mapErr(err)
+	}
+	var total int
+	err := q.GetContext(ctx, &total, `SELECT count(*) FROM users WHERE strpos(username_key, $1) > 0 OR $1 = ''`, filter)
+	return us, total, mapErr(err)
+}
+
+// UserForUpdate loads a user and locks its row until the transaction ends.
+func UserForUpdate(ctx context.Context, q Queryer, id uuid.UUID) (*User, error) {
+	var u User
+	err := q.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return &u, nil
+}
+
+// UpdateUser writes a user's rights and state. bump ends their tokens and sessions.
+func UpdateUser(ctx context.Context, q Queryer, u *User, bump bool, now time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE users SET admin = $2, disabled = $3, authorities = $4, permissions = $5,
+		credential_version = credential_version + CASE WHEN $6 THEN 1 ELSE 0 END, modified_at = $7 WHERE id = $1`,
+		u.ID, u.Admin, u.Disabled, u.Authorities, u.Permissions, bump, now)
+	if err != nil {
+		return mapErr(err)
+	}
+	if bump {
+		_, err = q.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, u.ID)
+	}
+	return mapErr(err)
+}
+
+// DeleteUser removes a user; keys, sessions and access entries go with it (foreign keys),
+// and so does the failure counter of the name, so a new user of that name inherits nothing.
+func DeleteUser(ctx context.Context, q Queryer, id uuid.UUID) error {
+	var key string
+	if err := q.GetContext(ctx, &key, `DELETE FROM users WHERE id = $1 RETURNING username_key`, id); err != nil {
+		return mapErr(err)
+	}
+	_, err := q.ExecContext(ctx, `DELETE FROM login_failures WHERE username_key = $1`, key)
+	return mapErr(err)
+}
+
+// OtherActiveAdmins counts enabled admins other than id.
+func OtherActiveAdmins(ctx context.Context, q Queryer, id uuid.UUID) (int, error) {
+	var n int
+	err := q.GetContext(ctx, &n, `SELECT count(*) FROM users WHERE admin AND NOT disabled AND id <> $1`, id)
+	return n, mapErr(err)
 }

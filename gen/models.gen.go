@@ -4,10 +4,35 @@
 package gen
 
 import (
+	"encoding/json"
 	"time"
 
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
+
+// Defines values for AccessLevel.
+const (
+	ADMIN      AccessLevel = "ADMIN"
+	MANAGEMENT AccessLevel = "MANAGEMENT"
+	OPERATION  AccessLevel = "OPERATION"
+	QUERY      AccessLevel = "QUERY"
+)
+
+// Valid indicates whether the value is a known member of the AccessLevel enum.
+func (e AccessLevel) Valid() bool {
+	switch e {
+	case ADMIN:
+		return true
+	case MANAGEMENT:
+		return true
+	case OPERATION:
+		return true
+	case QUERY:
+		return true
+	default:
+		return false
+	}
+}
 
 // Defines values for AccessTokenTokenType.
 const (
@@ -48,6 +73,42 @@ func (e Authority) Valid() bool {
 	}
 }
 
+// Defines values for ColumnType.
+const (
+	Bigint    ColumnType = "bigint"
+	Boolean   ColumnType = "boolean"
+	Date      ColumnType = "date"
+	Double    ColumnType = "double"
+	Integer   ColumnType = "integer"
+	Numeric   ColumnType = "numeric"
+	Text      ColumnType = "text"
+	Timestamp ColumnType = "timestamp"
+)
+
+// Valid indicates whether the value is a known member of the ColumnType enum.
+func (e ColumnType) Valid() bool {
+	switch e {
+	case Bigint:
+		return true
+	case Boolean:
+		return true
+	case Date:
+		return true
+	case Double:
+		return true
+	case Integer:
+		return true
+	case Numeric:
+		return true
+	case Text:
+		return true
+	case Timestamp:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MeKind.
 const (
 	MeKindApiKey MeKind = "apiKey"
@@ -65,6 +126,11 @@ func (e MeKind) Valid() bool {
 		return false
 	}
 }
+
+// AccessLevel A level on a project's access list. QUERY < OPERATION < MANAGEMENT < ADMIN.
+//
+// Example: QUERY
+type AccessLevel string
 
 // AccessToken A bearer token and how long it lives.
 type AccessToken struct {
@@ -185,6 +251,103 @@ type ApiKeySecretEnvelope struct {
 // Example: ROLE_ADMIN
 type Authority string
 
+// Column One column of a table.
+type Column struct {
+	// Name A table or column name; letters, digits and underscores, starting with a letter; stored in lower case.
+	//
+	// Example: orders
+	Name Identifier `json:"name"`
+
+	// Nullable Whether the column may be NULL (default true).
+	//
+	// Example: true
+	Nullable *bool `json:"nullable,omitempty"`
+
+	// Type A column's type.
+	//
+	// Example: text
+	Type ColumnType `json:"type"`
+}
+
+// ColumnType A column's type.
+//
+// Example: text
+type ColumnType string
+
+// Datastore A datastore; the Kylin surface calls the same object a project.
+type Datastore struct {
+	// Access A level on a project's access list. QUERY < OPERATION < MANAGEMENT < ADMIN.
+	//
+	// Example: QUERY
+	Access AccessLevel `json:"access"`
+
+	// CreatedAt When it was created.
+	//
+	// Example: 2026-11-23T09:00:00Z
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Description What it holds.
+	//
+	// Example: Orders and customers
+	Description string `json:"description"`
+
+	// Id The datastore's id.
+	//
+	// Example: 0196a1c0-0000-7000-8000-000000000010
+	Id openapi_types.UUID `json:"id"`
+
+	// ModifiedAt When it was last changed.
+	//
+	// Example: 2026-11-23T09:00:00Z
+	ModifiedAt time.Time `json:"modifiedAt"`
+
+	// Name Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
+	//
+	// Example: sales
+	Name ProjectName `json:"name"`
+
+	// Owner The name of the user who created it (null once that user is deleted).
+	//
+	// Example: ADMIN
+	Owner *string `json:"owner"`
+}
+
+// DatastoreCreate A new datastore.
+type DatastoreCreate struct {
+	// Description What it holds.
+	//
+	// Example: Orders and customers
+	Description *string `json:"description,omitempty"`
+
+	// Name Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
+	//
+	// Example: sales
+	Name ProjectName `json:"name"`
+}
+
+// DatastoreEnvelope One datastore.
+type DatastoreEnvelope struct {
+	// Data A datastore; the Kylin surface calls the same object a project.
+	Data Datastore `json:"data"`
+}
+
+// DatastoreList A page of datastores.
+type DatastoreList struct {
+	// Data The datastores.
+	Data []Datastore `json:"data"`
+
+	// Page Where a list page sits in the whole list.
+	Page Page `json:"page"`
+}
+
+// DatastoreUpdate The fields to change.
+type DatastoreUpdate struct {
+	// Description What it holds.
+	//
+	// Example: Orders, customers and returns
+	Description *string `json:"description,omitempty"`
+}
+
 // FieldError One invalid field of a request.
 type FieldError struct {
 	// Field The field, as a dotted path into the body or the parameter's name.
@@ -197,6 +360,11 @@ type FieldError struct {
 	// Example: must be in the future
 	Message string `json:"message"`
 }
+
+// Identifier A table or column name; letters, digits and underscores, starting with a letter; stored in lower case.
+//
+// Example: orders
+type Identifier = string
 
 // LoginRequest A username and password.
 type LoginRequest struct {
@@ -260,6 +428,19 @@ type Page struct {
 	Total int `json:"total"`
 }
 
+// PasswordChange A new password, with the old one when changing your own.
+type PasswordChange struct {
+	// NewPassword The new password, under the password rule.
+	//
+	// Example: N3w-Secret#2026
+	NewPassword string `json:"newPassword"`
+
+	// OldPassword Your current password (required when changing your own).
+	//
+	// Example: Welcome#2026
+	OldPassword *string `json:"oldPassword,omitempty"`
+}
+
 // Permission A permission users and keys can hold.
 type Permission struct {
 	// Description What it allows.
@@ -321,6 +502,39 @@ type Problem struct {
 	Type string `json:"type"`
 }
 
+// ProjectName Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
+//
+// Example: sales
+type ProjectName = string
+
+// Row One row, keyed by column name.
+//
+// Example: {"customer":"Ada","id":"1"}
+type Row map[string]interface{}
+
+// RowInsert Rows to insert, all or none.
+type RowInsert = []json.RawMessage
+
+// RowInsertResult The outcome of an insert.
+type RowInsertResult struct {
+	// Data How many rows went in.
+	Data struct {
+		// Inserted The number of rows inserted.
+		//
+		// Example: 2
+		Inserted int `json:"inserted"`
+	} `json:"data"`
+}
+
+// RowList A page of rows.
+type RowList struct {
+	// Data The rows.
+	Data []Row `json:"data"`
+
+	// Page Where a list page sits in the whole list.
+	Page Page `json:"page"`
+}
+
 // Service A group of operations an API key can be limited to.
 type Service struct {
 	// Description What it covers.
@@ -348,6 +562,43 @@ type ServiceId = string
 type ServiceList struct {
 	// Data The services.
 	Data []Service `json:"data"`
+
+	// Page Where a list page sits in the whole list.
+	Page Page `json:"page"`
+}
+
+// Table A table and its columns.
+type Table struct {
+	// Columns The columns, in order.
+	Columns []Column `json:"columns"`
+
+	// Name A table or column name; letters, digits and underscores, starting with a letter; stored in lower case.
+	//
+	// Example: orders
+	Name Identifier `json:"name"`
+}
+
+// TableCreate A new table.
+type TableCreate struct {
+	// Columns The columns, in order; names unique in any case.
+	Columns []Column `json:"columns"`
+
+	// Name A table or column name; letters, digits and underscores, starting with a letter; stored in lower case.
+	//
+	// Example: orders
+	Name Identifier `json:"name"`
+}
+
+// TableEnvelope One table.
+type TableEnvelope struct {
+	// Data A table and its columns.
+	Data Table `json:"data"`
+}
+
+// TableList A page of tables.
+type TableList struct {
+	// Data The tables.
+	Data []Table `json:"data"`
 
 	// Page Where a list page sits in the whole list.
 	Page Page `json:"page"`
@@ -383,6 +634,14 @@ type User struct {
 	// Example: 0196a1a0-0000-7000-8000-000000000001
 	Id openapi_types.UUID `json:"id"`
 
+	// Locked Whether the login name is locked after failed logins.
+	//
+	// Example: false
+	Locked bool `json:"locked"`
+
+	// LockedUntil When the lock ends, or null.
+	LockedUntil *time.Time `json:"lockedUntil"`
+
 	// ModifiedAt When the user was last changed.
 	//
 	// Example: 2026-11-23T09:00:00Z
@@ -397,14 +656,96 @@ type User struct {
 	Username string `json:"username"`
 }
 
+// UserCreate A new user.
+type UserCreate struct {
+	// Admin Give `ROLE_ADMIN` (only an admin can). Default false.
+	//
+	// Example: false
+	Admin *bool `json:"admin,omitempty"`
+
+	// Authorities Kylin groups besides `ALL_USERS`; `ROLE_ADMIN` here is the same as `admin`.
+	Authorities *[]Authority `json:"authorities,omitempty"`
+
+	// Disabled Create the user disabled. Default false.
+	//
+	// Example: false
+	Disabled *bool `json:"disabled,omitempty"`
+
+	// Password At least 8 characters with a letter, a digit and one of ``~!@#$%^&*(){}|:"<>?[];',./` ``; at most 128 bytes.
+	//
+	// Example: Welcome#2026
+	Password string `json:"password"`
+
+	// Permissions Permissions to grant; each must be held by the creator. Default none.
+	Permissions *[]PermissionId `json:"permissions,omitempty"`
+
+	// Username 1–180 characters; no leading `.`, no leading or trailing space, none of `\ / : * ? " < > |`, no control characters.
+	//
+	// Example: Analyst_Anna
+	Username string `json:"username"`
+}
+
+// UserEnvelope One user.
+type UserEnvelope struct {
+	// Data A user, shared by both surfaces.
+	Data User `json:"data"`
+}
+
+// UserList A page of users.
+type UserList struct {
+	// Data The users.
+	Data []User `json:"data"`
+
+	// Page Where a list page sits in the whole list.
+	Page Page `json:"page"`
+}
+
+// UserUpdate The fields to change; absent fields stay as they are.
+type UserUpdate struct {
+	// Admin Give or take `ROLE_ADMIN` (only an admin can).
+	//
+	// Example: false
+	Admin *bool `json:"admin,omitempty"`
+
+	// Authorities The user's Kylin groups from now on.
+	Authorities *[]Authority `json:"authorities,omitempty"`
+
+	// Disabled Disable or enable the user.
+	//
+	// Example: true
+	Disabled *bool `json:"disabled,omitempty"`
+
+	// Locked `false` unlocks a locked login name; `true` is refused.
+	//
+	// Example: false
+	Locked *bool `json:"locked,omitempty"`
+
+	// Permissions The user's permissions from now on; the caller must hold any they add.
+	Permissions *[]PermissionId `json:"permissions,omitempty"`
+}
+
+// DatastoreId defines model for DatastoreId.
+type DatastoreId = openapi_types.UUID
+
 // Limit defines model for Limit.
 type Limit = int32
 
 // Offset defines model for Offset.
 type Offset = int32
 
+// TableName A table or column name; letters, digits and underscores, starting with a letter; stored in lower case.
+//
+// Example: orders
+type TableName = Identifier
+
+// UserId defines model for UserId.
+type UserId = openapi_types.UUID
+
 // BadRequest An RFC 9457 problem document.
 type BadRequest = Problem
+
+// Conflict An RFC 9457 problem document.
+type Conflict = Problem
 
 // Forbidden An RFC 9457 problem document.
 type Forbidden = Problem
@@ -433,6 +774,36 @@ type ListApiKeysParams struct {
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// ListDatastoresParams defines parameters for ListDatastores.
+type ListDatastoresParams struct {
+	// Offset How many items to skip.
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// Limit How many items to return at most.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Name Only datastores whose name contains this, in any case.
+	Name *string `form:"name,omitempty" json:"name,omitempty"`
+}
+
+// ListTablesParams defines parameters for ListTables.
+type ListTablesParams struct {
+	// Offset How many items to skip.
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// Limit How many items to return at most.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListRowsParams defines parameters for ListRows.
+type ListRowsParams struct {
+	// Offset How many items to skip.
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// Limit How many items to return at most.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // ListPermissionsParams defines parameters for ListPermissions.
 type ListPermissionsParams struct {
 	// Offset How many items to skip.
@@ -451,8 +822,41 @@ type ListServicesParams struct {
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// ListUsersParams defines parameters for ListUsers.
+type ListUsersParams struct {
+	// Offset How many items to skip.
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// Limit How many items to return at most.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Name Only users whose name contains this, in any case.
+	Name *string `form:"name,omitempty" json:"name,omitempty"`
+}
+
 // CreateAccessTokenJSONRequestBody defines body for CreateAccessToken for application/json ContentType.
 type CreateAccessTokenJSONRequestBody = LoginRequest
 
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
 type CreateApiKeyJSONRequestBody = ApiKeyCreate
+
+// CreateDatastoreJSONRequestBody defines body for CreateDatastore for application/json ContentType.
+type CreateDatastoreJSONRequestBody = DatastoreCreate
+
+// UpdateDatastoreJSONRequestBody defines body for UpdateDatastore for application/json ContentType.
+type UpdateDatastoreJSONRequestBody = DatastoreUpdate
+
+// CreateTableJSONRequestBody defines body for CreateTable for application/json ContentType.
+type CreateTableJSONRequestBody = TableCreate
+
+// InsertRowsJSONRequestBody defines body for InsertRows for application/json ContentType.
+type InsertRowsJSONRequestBody = RowInsert
+
+// CreateUserJSONRequestBody defines body for CreateUser for application/json ContentType.
+type CreateUserJSONRequestBody = UserCreate
+
+// UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
+type UpdateUserJSONRequestBody = UserUpdate
+
+// ChangeUserPasswordJSONRequestBody defines body for ChangeUserPassword for application/json ContentType.
+type ChangeUserPasswordJSONRequestBody = PasswordChange

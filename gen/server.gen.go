@@ -40,12 +40,63 @@ type ServerInterface interface {
 	// GetMe Who am I
 	// (GET /api/auth/me)
 	GetMe(w http.ResponseWriter, r *http.Request)
+	// ListDatastores List datastores
+	// (GET /api/datastores)
+	ListDatastores(w http.ResponseWriter, r *http.Request, params ListDatastoresParams)
+	// CreateDatastore Create a datastore
+	// (POST /api/datastores)
+	CreateDatastore(w http.ResponseWriter, r *http.Request)
+	// DeleteDatastore Delete a datastore
+	// (DELETE /api/datastores/{id})
+	DeleteDatastore(w http.ResponseWriter, r *http.Request, id DatastoreId)
+	// GetDatastore Get a datastore
+	// (GET /api/datastores/{id})
+	GetDatastore(w http.ResponseWriter, r *http.Request, id DatastoreId)
+	// UpdateDatastore Change a datastore
+	// (PATCH /api/datastores/{id})
+	UpdateDatastore(w http.ResponseWriter, r *http.Request, id DatastoreId)
+	// ListTables List tables
+	// (GET /api/datastores/{id}/tables)
+	ListTables(w http.ResponseWriter, r *http.Request, id DatastoreId, params ListTablesParams)
+	// CreateTable Create a table
+	// (POST /api/datastores/{id}/tables)
+	CreateTable(w http.ResponseWriter, r *http.Request, id DatastoreId)
+	// DeleteTable Delete a table
+	// (DELETE /api/datastores/{id}/tables/{table})
+	DeleteTable(w http.ResponseWriter, r *http.Request, id DatastoreId, table TableName)
+	// GetTable Get a table
+	// (GET /api/datastores/{id}/tables/{table})
+	GetTable(w http.ResponseWriter, r *http.Request, id DatastoreId, table TableName)
+	// ListRows List rows
+	// (GET /api/datastores/{id}/tables/{table}/rows)
+	ListRows(w http.ResponseWriter, r *http.Request, id DatastoreId, table TableName, params ListRowsParams)
+	// InsertRows Insert rows
+	// (POST /api/datastores/{id}/tables/{table}/rows)
+	InsertRows(w http.ResponseWriter, r *http.Request, id DatastoreId, table TableName)
 	// ListPermissions List the permissions
 	// (GET /api/permissions)
 	ListPermissions(w http.ResponseWriter, r *http.Request, params ListPermissionsParams)
 	// ListServices List the services
 	// (GET /api/services)
 	ListServices(w http.ResponseWriter, r *http.Request, params ListServicesParams)
+	// ListUsers List users
+	// (GET /api/users)
+	ListUsers(w http.ResponseWriter, r *http.Request, params ListUsersParams)
+	// CreateUser Create a user
+	// (POST /api/users)
+	CreateUser(w http.ResponseWriter, r *http.Request)
+	// DeleteUser Delete a user
+	// (DELETE /api/users/{id})
+	DeleteUser(w http.ResponseWriter, r *http.Request, id UserId)
+	// GetUser Get a user
+	// (GET /api/users/{id})
+	GetUser(w http.ResponseWriter, r *http.Request, id UserId)
+	// UpdateUser Change a user
+	// (PATCH /api/users/{id})
+	UpdateUser(w http.ResponseWriter, r *http.Request, id UserId)
+	// ChangeUserPassword Change a password
+	// (PUT /api/users/{id}/password)
+	ChangeUserPassword(w http.ResponseWriter, r *http.Request, id UserId)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -171,6 +222,407 @@ func (siw *ServerInterfaceWrapper) GetMe(w http.ResponseWriter, r *http.Request)
 	handler.ServeHTTP(w, r)
 }
 
+// ListDatastores operation middleware
+func (siw *ServerInterfaceWrapper) ListDatastores(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListDatastoresParams
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "name", r.URL.Query(), &params.Name, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListDatastores(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateDatastore operation middleware
+func (siw *ServerInterfaceWrapper) CreateDatastore(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateDatastore(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteDatastore operation middleware
+func (siw *ServerInterfaceWrapper) DeleteDatastore(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatastoreId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteDatastore(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetDatastore operation middleware
+func (siw *ServerInterfaceWrapper) GetDatastore(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatastoreId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetDatastore(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateDatastore operation middleware
+func (siw *ServerInterfaceWrapper) UpdateDatastore(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatastoreId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateDatastore(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListTables operation middleware
+func (siw *ServerInterfaceWrapper) ListTables(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatastoreId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListTablesParams
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListTables(w, r, id, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateTable operation middleware
+func (siw *ServerInterfaceWrapper) CreateTable(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatastoreId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateTable(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteTable operation middleware
+func (siw *ServerInterfaceWrapper) DeleteTable(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatastoreId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "table" -------------
+	var table TableName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "table", r.PathValue("table"), &table, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "table", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteTable(w, r, id, table)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetTable operation middleware
+func (siw *ServerInterfaceWrapper) GetTable(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatastoreId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "table" -------------
+	var table TableName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "table", r.PathValue("table"), &table, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "table", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetTable(w, r, id, table)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListRows operation middleware
+func (siw *ServerInterfaceWrapper) ListRows(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatastoreId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "table" -------------
+	var table TableName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "table", r.PathValue("table"), &table, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "table", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListRowsParams
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListRows(w, r, id, table, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// InsertRows operation middleware
+func (siw *ServerInterfaceWrapper) InsertRows(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id DatastoreId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "table" -------------
+	var table TableName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "table", r.PathValue("table"), &table, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "table", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.InsertRows(w, r, id, table)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListPermissions operation middleware
 func (siw *ServerInterfaceWrapper) ListPermissions(w http.ResponseWriter, r *http.Request) {
 
@@ -254,6 +706,183 @@ func (siw *ServerInterfaceWrapper) ListServices(w http.ResponseWriter, r *http.R
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListServices(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListUsers operation middleware
+func (siw *ServerInterfaceWrapper) ListUsers(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListUsersParams
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "name", r.URL.Query(), &params.Name, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListUsers(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateUser operation middleware
+func (siw *ServerInterfaceWrapper) CreateUser(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateUser(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteUser operation middleware
+func (siw *ServerInterfaceWrapper) DeleteUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id UserId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteUser(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetUser operation middleware
+func (siw *ServerInterfaceWrapper) GetUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id UserId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetUser(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateUser operation middleware
+func (siw *ServerInterfaceWrapper) UpdateUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id UserId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateUser(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ChangeUserPassword operation middleware
+func (siw *ServerInterfaceWrapper) ChangeUserPassword(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id UserId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ChangeUserPassword(w, r, id)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -390,11 +1019,30 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/auth/me", wrapper.GetMe)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/permissions", wrapper.ListPermissions)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/services", wrapper.ListServices)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/users", wrapper.ListUsers)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/users", wrapper.CreateUser)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/users/{id}", wrapper.DeleteUser)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/users/{id}", wrapper.GetUser)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/users/{id}", wrapper.UpdateUser)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/users/{id}/password", wrapper.ChangeUserPassword)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/datastores", wrapper.ListDatastores)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/datastores", wrapper.CreateDatastore)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/datastores/{id}", wrapper.DeleteDatastore)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/datastores/{id}", wrapper.GetDatastore)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/datastores/{id}", wrapper.UpdateDatastore)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/datastores/{id}/tables", wrapper.ListTables)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/datastores/{id}/tables", wrapper.CreateTable)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/datastores/{id}/tables/{table}", wrapper.DeleteTable)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/datastores/{id}/tables/{table}", wrapper.GetTable)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/datastores/{id}/tables/{table}/rows", wrapper.ListRows)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/datastores/{id}/tables/{table}/rows", wrapper.InsertRows)
 
 	return m
 }
 
 type BadRequestApplicationProblemPlusJSONResponse Problem
+
+type ConflictApplicationProblemPlusJSONResponse Problem
 
 type ForbiddenApplicationProblemPlusJSONResponse Problem
 
@@ -834,6 +1482,1222 @@ func (response GetMe500ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w 
 	return err
 }
 
+type ListDatastoresRequestObject struct {
+	Params ListDatastoresParams
+}
+
+type ListDatastoresResponseObject interface {
+	VisitListDatastoresResponse(w http.ResponseWriter) error
+}
+
+type ListDatastores200JSONResponse DatastoreList
+
+func (response ListDatastores200JSONResponse) VisitListDatastoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDatastores400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListDatastores400ApplicationProblemPlusJSONResponse) VisitListDatastoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDatastores401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListDatastores401ApplicationProblemPlusJSONResponse) VisitListDatastoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDatastores403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListDatastores403ApplicationProblemPlusJSONResponse) VisitListDatastoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDatastores500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListDatastores500ApplicationProblemPlusJSONResponse) VisitListDatastoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDatastoreRequestObject struct {
+	Body *CreateDatastoreJSONRequestBody
+}
+
+type CreateDatastoreResponseObject interface {
+	VisitCreateDatastoreResponse(w http.ResponseWriter) error
+}
+
+type CreateDatastore201JSONResponse DatastoreEnvelope
+
+func (response CreateDatastore201JSONResponse) VisitCreateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDatastore400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDatastore400ApplicationProblemPlusJSONResponse) VisitCreateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDatastore401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDatastore401ApplicationProblemPlusJSONResponse) VisitCreateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDatastore403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDatastore403ApplicationProblemPlusJSONResponse) VisitCreateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDatastore409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDatastore409ApplicationProblemPlusJSONResponse) VisitCreateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDatastore413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDatastore413ApplicationProblemPlusJSONResponse) VisitCreateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDatastore500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDatastore500ApplicationProblemPlusJSONResponse) VisitCreateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDatastoreRequestObject struct {
+	Id DatastoreId `json:"id"`
+}
+
+type DeleteDatastoreResponseObject interface {
+	VisitDeleteDatastoreResponse(w http.ResponseWriter) error
+}
+
+type DeleteDatastore204Response struct {
+}
+
+func (response DeleteDatastore204Response) VisitDeleteDatastoreResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteDatastore400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDatastore400ApplicationProblemPlusJSONResponse) VisitDeleteDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDatastore401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDatastore401ApplicationProblemPlusJSONResponse) VisitDeleteDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDatastore403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDatastore403ApplicationProblemPlusJSONResponse) VisitDeleteDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDatastore404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDatastore404ApplicationProblemPlusJSONResponse) VisitDeleteDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDatastore500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDatastore500ApplicationProblemPlusJSONResponse) VisitDeleteDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDatastoreRequestObject struct {
+	Id DatastoreId `json:"id"`
+}
+
+type GetDatastoreResponseObject interface {
+	VisitGetDatastoreResponse(w http.ResponseWriter) error
+}
+
+type GetDatastore200JSONResponse DatastoreEnvelope
+
+func (response GetDatastore200JSONResponse) VisitGetDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDatastore400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetDatastore400ApplicationProblemPlusJSONResponse) VisitGetDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDatastore401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetDatastore401ApplicationProblemPlusJSONResponse) VisitGetDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDatastore403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetDatastore403ApplicationProblemPlusJSONResponse) VisitGetDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDatastore404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetDatastore404ApplicationProblemPlusJSONResponse) VisitGetDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDatastore500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetDatastore500ApplicationProblemPlusJSONResponse) VisitGetDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDatastoreRequestObject struct {
+	Id   DatastoreId `json:"id"`
+	Body *UpdateDatastoreJSONRequestBody
+}
+
+type UpdateDatastoreResponseObject interface {
+	VisitUpdateDatastoreResponse(w http.ResponseWriter) error
+}
+
+type UpdateDatastore200JSONResponse DatastoreEnvelope
+
+func (response UpdateDatastore200JSONResponse) VisitUpdateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDatastore400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDatastore400ApplicationProblemPlusJSONResponse) VisitUpdateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDatastore401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDatastore401ApplicationProblemPlusJSONResponse) VisitUpdateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDatastore403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDatastore403ApplicationProblemPlusJSONResponse) VisitUpdateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDatastore404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDatastore404ApplicationProblemPlusJSONResponse) VisitUpdateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDatastore413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDatastore413ApplicationProblemPlusJSONResponse) VisitUpdateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDatastore500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDatastore500ApplicationProblemPlusJSONResponse) VisitUpdateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTablesRequestObject struct {
+	Id     DatastoreId `json:"id"`
+	Params ListTablesParams
+}
+
+type ListTablesResponseObject interface {
+	VisitListTablesResponse(w http.ResponseWriter) error
+}
+
+type ListTables200JSONResponse TableList
+
+func (response ListTables200JSONResponse) VisitListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTables400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListTables400ApplicationProblemPlusJSONResponse) VisitListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTables401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListTables401ApplicationProblemPlusJSONResponse) VisitListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTables403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListTables403ApplicationProblemPlusJSONResponse) VisitListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTables404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListTables404ApplicationProblemPlusJSONResponse) VisitListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTables500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListTables500ApplicationProblemPlusJSONResponse) VisitListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTableRequestObject struct {
+	Id   DatastoreId `json:"id"`
+	Body *CreateTableJSONRequestBody
+}
+
+type CreateTableResponseObject interface {
+	VisitCreateTableResponse(w http.ResponseWriter) error
+}
+
+type CreateTable201JSONResponse TableEnvelope
+
+func (response CreateTable201JSONResponse) VisitCreateTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTable400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTable400ApplicationProblemPlusJSONResponse) VisitCreateTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTable401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTable401ApplicationProblemPlusJSONResponse) VisitCreateTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTable403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTable403ApplicationProblemPlusJSONResponse) VisitCreateTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTable404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTable404ApplicationProblemPlusJSONResponse) VisitCreateTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTable409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTable409ApplicationProblemPlusJSONResponse) VisitCreateTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTable413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTable413ApplicationProblemPlusJSONResponse) VisitCreateTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTable500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTable500ApplicationProblemPlusJSONResponse) VisitCreateTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTableRequestObject struct {
+	Id    DatastoreId `json:"id"`
+	Table TableName   `json:"table"`
+}
+
+type DeleteTableResponseObject interface {
+	VisitDeleteTableResponse(w http.ResponseWriter) error
+}
+
+type DeleteTable204Response struct {
+}
+
+func (response DeleteTable204Response) VisitDeleteTableResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteTable400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTable400ApplicationProblemPlusJSONResponse) VisitDeleteTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTable401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTable401ApplicationProblemPlusJSONResponse) VisitDeleteTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTable403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTable403ApplicationProblemPlusJSONResponse) VisitDeleteTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTable404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTable404ApplicationProblemPlusJSONResponse) VisitDeleteTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTable500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTable500ApplicationProblemPlusJSONResponse) VisitDeleteTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTableRequestObject struct {
+	Id    DatastoreId `json:"id"`
+	Table TableName   `json:"table"`
+}
+
+type GetTableResponseObject interface {
+	VisitGetTableResponse(w http.ResponseWriter) error
+}
+
+type GetTable200JSONResponse TableEnvelope
+
+func (response GetTable200JSONResponse) VisitGetTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTable400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetTable400ApplicationProblemPlusJSONResponse) VisitGetTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTable401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetTable401ApplicationProblemPlusJSONResponse) VisitGetTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTable403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetTable403ApplicationProblemPlusJSONResponse) VisitGetTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTable404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetTable404ApplicationProblemPlusJSONResponse) VisitGetTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTable500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetTable500ApplicationProblemPlusJSONResponse) VisitGetTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRowsRequestObject struct {
+	Id     DatastoreId `json:"id"`
+	Table  TableName   `json:"table"`
+	Params ListRowsParams
+}
+
+type ListRowsResponseObject interface {
+	VisitListRowsResponse(w http.ResponseWriter) error
+}
+
+type ListRows200JSONResponse RowList
+
+func (response ListRows200JSONResponse) VisitListRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRows400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListRows400ApplicationProblemPlusJSONResponse) VisitListRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRows401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListRows401ApplicationProblemPlusJSONResponse) VisitListRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRows403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListRows403ApplicationProblemPlusJSONResponse) VisitListRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRows404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListRows404ApplicationProblemPlusJSONResponse) VisitListRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRows500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListRows500ApplicationProblemPlusJSONResponse) VisitListRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InsertRowsRequestObject struct {
+	Id    DatastoreId `json:"id"`
+	Table TableName   `json:"table"`
+	Body  *InsertRowsJSONRequestBody
+}
+
+type InsertRowsResponseObject interface {
+	VisitInsertRowsResponse(w http.ResponseWriter) error
+}
+
+type InsertRows201JSONResponse RowInsertResult
+
+func (response InsertRows201JSONResponse) VisitInsertRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InsertRows400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response InsertRows400ApplicationProblemPlusJSONResponse) VisitInsertRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InsertRows401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response InsertRows401ApplicationProblemPlusJSONResponse) VisitInsertRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InsertRows403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response InsertRows403ApplicationProblemPlusJSONResponse) VisitInsertRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InsertRows404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response InsertRows404ApplicationProblemPlusJSONResponse) VisitInsertRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InsertRows413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response InsertRows413ApplicationProblemPlusJSONResponse) VisitInsertRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InsertRows500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response InsertRows500ApplicationProblemPlusJSONResponse) VisitInsertRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListPermissionsRequestObject struct {
 	Params ListPermissionsParams
 }
@@ -980,6 +2844,658 @@ func (response ListServices500ApplicationProblemPlusJSONResponse) VisitListServi
 	return err
 }
 
+type ListUsersRequestObject struct {
+	Params ListUsersParams
+}
+
+type ListUsersResponseObject interface {
+	VisitListUsersResponse(w http.ResponseWriter) error
+}
+
+type ListUsers200JSONResponse UserList
+
+func (response ListUsers200JSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers400ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers401ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers403ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers500ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserRequestObject struct {
+	Body *CreateUserJSONRequestBody
+}
+
+type CreateUserResponseObject interface {
+	VisitCreateUserResponse(w http.ResponseWriter) error
+}
+
+type CreateUser201JSONResponse UserEnvelope
+
+func (response CreateUser201JSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser400ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser401ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser403ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser409ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser413ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser500ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUserRequestObject struct {
+	Id UserId `json:"id"`
+}
+
+type DeleteUserResponseObject interface {
+	VisitDeleteUserResponse(w http.ResponseWriter) error
+}
+
+type DeleteUser204Response struct {
+}
+
+func (response DeleteUser204Response) VisitDeleteUserResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteUser400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser400ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser401ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser403ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser404ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser500ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserRequestObject struct {
+	Id UserId `json:"id"`
+}
+
+type GetUserResponseObject interface {
+	VisitGetUserResponse(w http.ResponseWriter) error
+}
+
+type GetUser200JSONResponse UserEnvelope
+
+func (response GetUser200JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser400ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser401ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser403ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser404ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser500ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUserRequestObject struct {
+	Id   UserId `json:"id"`
+	Body *UpdateUserJSONRequestBody
+}
+
+type UpdateUserResponseObject interface {
+	VisitUpdateUserResponse(w http.ResponseWriter) error
+}
+
+type UpdateUser200JSONResponse UserEnvelope
+
+func (response UpdateUser200JSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser400ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser401ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser403ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser404ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser413ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser500ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserPasswordRequestObject struct {
+	Id   UserId `json:"id"`
+	Body *ChangeUserPasswordJSONRequestBody
+}
+
+type ChangeUserPasswordResponseObject interface {
+	VisitChangeUserPasswordResponse(w http.ResponseWriter) error
+}
+
+type ChangeUserPassword204Response struct {
+}
+
+func (response ChangeUserPassword204Response) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type ChangeUserPassword400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeUserPassword400ApplicationProblemPlusJSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserPassword401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeUserPassword401ApplicationProblemPlusJSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserPassword403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeUserPassword403ApplicationProblemPlusJSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserPassword404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeUserPassword404ApplicationProblemPlusJSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserPassword413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeUserPassword413ApplicationProblemPlusJSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserPassword500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeUserPassword500ApplicationProblemPlusJSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// CreateAccessToken Log in and get a JWT
@@ -997,12 +3513,63 @@ type StrictServerInterface interface {
 	// GetMe Who am I
 	// (GET /api/auth/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// ListDatastores List datastores
+	// (GET /api/datastores)
+	ListDatastores(ctx context.Context, request ListDatastoresRequestObject) (ListDatastoresResponseObject, error)
+	// CreateDatastore Create a datastore
+	// (POST /api/datastores)
+	CreateDatastore(ctx context.Context, request CreateDatastoreRequestObject) (CreateDatastoreResponseObject, error)
+	// DeleteDatastore Delete a datastore
+	// (DELETE /api/datastores/{id})
+	DeleteDatastore(ctx context.Context, request DeleteDatastoreRequestObject) (DeleteDatastoreResponseObject, error)
+	// GetDatastore Get a datastore
+	// (GET /api/datastores/{id})
+	GetDatastore(ctx context.Context, request GetDatastoreRequestObject) (GetDatastoreResponseObject, error)
+	// UpdateDatastore Change a datastore
+	// (PATCH /api/datastores/{id})
+	UpdateDatastore(ctx context.Context, request UpdateDatastoreRequestObject) (UpdateDatastoreResponseObject, error)
+	// ListTables List tables
+	// (GET /api/datastores/{id}/tables)
+	ListTables(ctx context.Context, request ListTablesRequestObject) (ListTablesResponseObject, error)
+	// CreateTable Create a table
+	// (POST /api/datastores/{id}/tables)
+	CreateTable(ctx context.Context, request CreateTableRequestObject) (CreateTableResponseObject, error)
+	// DeleteTable Delete a table
+	// (DELETE /api/datastores/{id}/tables/{table})
+	DeleteTable(ctx context.Context, request DeleteTableRequestObject) (DeleteTableResponseObject, error)
+	// GetTable Get a table
+	// (GET /api/datastores/{id}/tables/{table})
+	GetTable(ctx context.Context, request GetTableRequestObject) (GetTableResponseObject, error)
+	// ListRows List rows
+	// (GET /api/datastores/{id}/tables/{table}/rows)
+	ListRows(ctx context.Context, request ListRowsRequestObject) (ListRowsResponseObject, error)
+	// InsertRows Insert rows
+	// (POST /api/datastores/{id}/tables/{table}/rows)
+	InsertRows(ctx context.Context, request InsertRowsRequestObject) (InsertRowsResponseObject, error)
 	// ListPermissions List the permissions
 	// (GET /api/permissions)
 	ListPermissions(ctx context.Context, request ListPermissionsRequestObject) (ListPermissionsResponseObject, error)
 	// ListServices List the services
 	// (GET /api/services)
 	ListServices(ctx context.Context, request ListServicesRequestObject) (ListServicesResponseObject, error)
+	// ListUsers List users
+	// (GET /api/users)
+	ListUsers(ctx context.Context, request ListUsersRequestObject) (ListUsersResponseObject, error)
+	// CreateUser Create a user
+	// (POST /api/users)
+	CreateUser(ctx context.Context, request CreateUserRequestObject) (CreateUserResponseObject, error)
+	// DeleteUser Delete a user
+	// (DELETE /api/users/{id})
+	DeleteUser(ctx context.Context, request DeleteUserRequestObject) (DeleteUserResponseObject, error)
+	// GetUser Get a user
+	// (GET /api/users/{id})
+	GetUser(ctx context.Context, request GetUserRequestObject) (GetUserResponseObject, error)
+	// UpdateUser Change a user
+	// (PATCH /api/users/{id})
+	UpdateUser(ctx context.Context, request UpdateUserRequestObject) (UpdateUserResponseObject, error)
+	// ChangeUserPassword Change a password
+	// (PUT /api/users/{id}/password)
+	ChangeUserPassword(ctx context.Context, request ChangeUserPasswordRequestObject) (ChangeUserPasswordResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -1182,6 +3749,324 @@ func (sh *strictHandler) GetMe(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// ListDatastores operation middleware
+func (sh *strictHandler) ListDatastores(w http.ResponseWriter, r *http.Request, params ListDatastoresParams) {
+	var request ListDatastoresRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListDatastores(ctx, request.(ListDatastoresRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListDatastores")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListDatastoresResponseObject); ok {
+		if err := validResponse.VisitListDatastoresResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateDatastore operation middleware
+func (sh *strictHandler) CreateDatastore(w http.ResponseWriter, r *http.Request) {
+	var request CreateDatastoreRequestObject
+
+	var body CreateDatastoreJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateDatastore(ctx, request.(CreateDatastoreRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateDatastore")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateDatastoreResponseObject); ok {
+		if err := validResponse.VisitCreateDatastoreResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteDatastore operation middleware
+func (sh *strictHandler) DeleteDatastore(w http.ResponseWriter, r *http.Request, id DatastoreId) {
+	var request DeleteDatastoreRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteDatastore(ctx, request.(DeleteDatastoreRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteDatastore")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteDatastoreResponseObject); ok {
+		if err := validResponse.VisitDeleteDatastoreResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetDatastore operation middleware
+func (sh *strictHandler) GetDatastore(w http.ResponseWriter, r *http.Request, id DatastoreId) {
+	var request GetDatastoreRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDatastore(ctx, request.(GetDatastoreRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDatastore")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetDatastoreResponseObject); ok {
+		if err := validResponse.VisitGetDatastoreResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateDatastore operation middleware
+func (sh *strictHandler) UpdateDatastore(w http.ResponseWriter, r *http.Request, id DatastoreId) {
+	var request UpdateDatastoreRequestObject
+
+	request.Id = id
+
+	var body UpdateDatastoreJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateDatastore(ctx, request.(UpdateDatastoreRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateDatastore")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateDatastoreResponseObject); ok {
+		if err := validResponse.VisitUpdateDatastoreResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListTables operation middleware
+func (sh *strictHandler) ListTables(w http.ResponseWriter, r *http.Request, id DatastoreId, params ListTablesParams) {
+	var request ListTablesRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTables(ctx, request.(ListTablesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTables")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListTablesResponseObject); ok {
+		if err := validResponse.VisitListTablesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateTable operation middleware
+func (sh *strictHandler) CreateTable(w http.ResponseWriter, r *http.Request, id DatastoreId) {
+	var request CreateTableRequestObject
+
+	request.Id = id
+
+	var body CreateTableJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateTable(ctx, request.(CreateTableRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateTable")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateTableResponseObject); ok {
+		if err := validResponse.VisitCreateTableResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteTable operation middleware
+func (sh *strictHandler) DeleteTable(w http.ResponseWriter, r *http.Request, id DatastoreId, table TableName) {
+	var request DeleteTableRequestObject
+
+	request.Id = id
+	request.Table = table
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteTable(ctx, request.(DeleteTableRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteTable")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteTableResponseObject); ok {
+		if err := validResponse.VisitDeleteTableResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetTable operation middleware
+func (sh *strictHandler) GetTable(w http.ResponseWriter, r *http.Request, id DatastoreId, table TableName) {
+	var request GetTableRequestObject
+
+	request.Id = id
+	request.Table = table
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetTable(ctx, request.(GetTableRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetTable")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetTableResponseObject); ok {
+		if err := validResponse.VisitGetTableResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListRows operation middleware
+func (sh *strictHandler) ListRows(w http.ResponseWriter, r *http.Request, id DatastoreId, table TableName, params ListRowsParams) {
+	var request ListRowsRequestObject
+
+	request.Id = id
+	request.Table = table
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListRows(ctx, request.(ListRowsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListRows")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListRowsResponseObject); ok {
+		if err := validResponse.VisitListRowsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// InsertRows operation middleware
+func (sh *strictHandler) InsertRows(w http.ResponseWriter, r *http.Request, id DatastoreId, table TableName) {
+	var request InsertRowsRequestObject
+
+	request.Id = id
+	request.Table = table
+
+	var body InsertRowsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.InsertRows(ctx, request.(InsertRowsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "InsertRows")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(InsertRowsResponseObject); ok {
+		if err := validResponse.VisitInsertRowsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListPermissions operation middleware
 func (sh *strictHandler) ListPermissions(w http.ResponseWriter, r *http.Request, params ListPermissionsParams) {
 	var request ListPermissionsRequestObject
@@ -1234,105 +4119,341 @@ func (sh *strictHandler) ListServices(w http.ResponseWriter, r *http.Request, pa
 	}
 }
 
+// ListUsers operation middleware
+func (sh *strictHandler) ListUsers(w http.ResponseWriter, r *http.Request, params ListUsersParams) {
+	var request ListUsersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListUsers(ctx, request.(ListUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListUsers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListUsersResponseObject); ok {
+		if err := validResponse.VisitListUsersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateUser operation middleware
+func (sh *strictHandler) CreateUser(w http.ResponseWriter, r *http.Request) {
+	var request CreateUserRequestObject
+
+	var body CreateUserJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateUser(ctx, request.(CreateUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateUserResponseObject); ok {
+		if err := validResponse.VisitCreateUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteUser operation middleware
+func (sh *strictHandler) DeleteUser(w http.ResponseWriter, r *http.Request, id UserId) {
+	var request DeleteUserRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteUser(ctx, request.(DeleteUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteUserResponseObject); ok {
+		if err := validResponse.VisitDeleteUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetUser operation middleware
+func (sh *strictHandler) GetUser(w http.ResponseWriter, r *http.Request, id UserId) {
+	var request GetUserRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetUser(ctx, request.(GetUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetUserResponseObject); ok {
+		if err := validResponse.VisitGetUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateUser operation middleware
+func (sh *strictHandler) UpdateUser(w http.ResponseWriter, r *http.Request, id UserId) {
+	var request UpdateUserRequestObject
+
+	request.Id = id
+
+	var body UpdateUserJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateUser(ctx, request.(UpdateUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateUserResponseObject); ok {
+		if err := validResponse.VisitUpdateUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ChangeUserPassword operation middleware
+func (sh *strictHandler) ChangeUserPassword(w http.ResponseWriter, r *http.Request, id UserId) {
+	var request ChangeUserPasswordRequestObject
+
+	request.Id = id
+
+	var body ChangeUserPasswordJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ChangeUserPassword(ctx, request.(ChangeUserPasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ChangeUserPassword")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ChangeUserPasswordResponseObject); ok {
+		if err := validResponse.VisitChangeUserPasswordResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Hztctu41f+tYNjOxN6lZL343dP5jzdxusp6E29sT9pG+UcQeSQhJgEVAC0rGX/vrfS2eiXP4AAkQYmy",
-	"5MSbZzr75ENGFgng4OC8nx/0JYhEOhUcuFbB8ZdgAjQGiR/fvXt3mukJcM0iqsF8FYOKJJtqJnhwHFxN",
-	"gNDyDSY4UdEEUlBET5giYgrSfk2jCKZaNYMwgDuaThMIjoOfgEqQRAJN0r/0gxua0H4QktMp+wXmC18H",
-	"YYBTU0OFnk/NeKUl4+Pg/v4+DKZU0hS0o/ycpUwv0/uzmJGU8jlhGlJFtCASdCY5oZqkQukKeXutMGBm",
-	"1D8zkPMgDDhNzaoJzu2TE8OIZom2Q0ZCplQHxwHjutsJwiCldyzNUvO0FQYp4/avdphvg3ENY5CB2cab",
-	"0UjBRpSrGzat0LuCXGFnrKX3QXI77d2D3cPu/u6BR3Wrhur7MJCgpoIrQOb/ROO38M8MFO4jElwDx490",
-	"Ok2cnOxMpRgmkP74SZn9fSm3YcjTlCVOvKSdiUyoIozf0oTFZMQgia0sSSnMib//EuCXwXGAr1wJsxNQ",
-	"io4NrWmmNBkCYZzoCZBRpjMJwf2HMFCa6kwFx7vmbDTTKJc9t45bOyj2PNF6qo53doxINmO4zXehdhxp",
-	"jXzIvc/vP0sYBcfBn3ZKTduxT9XOhZ3BsnFZu/LtM0VSmpjDgviEDOy+B8ScsSJAowkZUseYpln8pZBD",
-	"FsfAv/kImCIcIFbIuRdUU/Ir5XQMKXBNpiBTphQT3JxGycxuycySkg3YOCpefgoG+sYrDskw04QLTWiS",
-	"iBnEZKukPiQK5C2LgAiJtkopksAtJNvIzR7XIDlNzgzbv5Gj+VwEz/CkPOGYHIy6UYf6nNyriqU/cjOp",
-	"tCOehJuXIgU9YXxMRpQlEBNhtclwDuQJfra7VIRKVDamFUnEmGQ8BokvlLtFxp6LMeMvcbrHsxWNzZDG",
-	"zyXE5phpgt+oLE2pnAfHwTsp+JhkyvAgxaOdUqVmQsZBaOxEVj2Zn2hc+3JVtNvlgZgBkbf4BicypHHD",
-	"H2LYnIjoxu6/JP0cvyN0pNFBTsGIMDI+k6Bqyb8SwroIdzyJ4a06IXZ6knHNEtJpdfYb7Xaj071qHR23",
-	"2set1j/M/uxL1+ad4Dioe2sVEyylm+zd7RNF60mMY91hGUs5w3PfMvI2FPGcxAIUar6iczKbsGiyHaI0",
-	"IovQiBKm+txxqhyo6Fw5xs0mwLdDs5J2K5uVYqbo0DB7S1FmNCKZuzPTE+jzSEgJkS6I22720bK9Fvql",
-	"yHj8jabktSAqiybk9KJHbmBeldPd8oheC01GuN4Gp8SFbtiXn+KYchIlKJHJCJCDggNyMaJJApKkdG5P",
-	"BwCNwgWdJ4LGV0KcUzmGJwwi8FDzYMDFfKS9f3Bw0Gnvk+Fcg6owse35MUcV0UKQBOnagJlaiIZ9+akD",
-	"AtwKU5YUI27Ut8ZlvH0fBtfcxOhCss/wrRJ3SmxkVJowQ4OhiUlYbSgrFGzAtsx//4nEcInwGVVkKkEB",
-	"15b0aubTWEx96pZ2Q3YWM6V7z8jhhKcYU1yJGxuRLcQpZGgzIW2eE8pjMhEzkhgrxjRJ2K2Vy6k0CZVm",
-	"1vPZMOWjrp/TyMqrd1eYKQCPCVVkcOqYiud9TFz61c9arW6E0+BHGFSzNJi/mgz/GrE37NXLf5y9vfrt",
-	"sqd6qZ7+43lvv/fp9O7N1d93//755q7HZiz+OZn1Pgl2mcTXPd5qwvzV5/hdj71hveyc7bLRb82ok/Bh",
-	"+rIV/+1VUspCnsqZhadMgvrIajZ1CZHgcW6SjbhbjrkxFbqP1mVbYYCDP9rvl84kmRnjP7BMsizhZqb3",
-	"Lm0NPiynssv7wdzIaocZWjmzCgGVjX8o5hHDTxBhOuFJ0Bm/hUTUUk04zPIAFmdflpuY6rWq5Ivr4h5w",
-	"fC2FmLfXEMVzD2Wk0MSEYsZBGnuvUL6pNvEjB2O4zGMFkQS9THkkMQw6rcmP303AhJuo1CmNoSrCC/FM",
-	"y8UzRe4bUw0NzVKoE0gW12vXDcyfKQxk/aVa7aN92h52Gt1utNs4iPegcTjabzUO2oedoy7dHe5F+/7S",
-	"WcbiulUTqvS1Wr9Z854JR0zYIlAlUsYzDTZW4VmSPMiKvYdYYUab8CY41jKDGiJtiWGRvJ6J+ukQErJl",
-	"XPsQCKRTPd+uEsLZeKKTudFdIXUdC8r0TNWfgPdCzo4xuwVOtowUSbOATUX0BBSQ//zr36X0PVMh4WKG",
-	"RGFNZa13KRbroU9y5FIp6RyplTBidw+JyjQbJiwiSlOpQ1t8isSYMwWG+uG8yh/jFT/ejOf6bs4+Dbuy",
-	"86kbzerY5DLXFTzKn5olzGmYmGvjPV/awfUbRof6Uop0tYDiVhWZCXnD+PgJdTIv8jywspiuXvig0dpv",
-	"dFtXuOojFl6whKi5qAPF8ftsCb1alC/L3pGFnk2r6Pxq+/ocB2AAEMfMbJsmF56ZHNFEQbjEFqoJReeQ",
-	"m2IjDLHAYMPkNsvWtl65T51qV8RXWxlfkuElHU/p3TnwsZ4Ex51W61t1Pl82olIyUCe2EJbH9xNIYjKc",
-	"20zDME3IJnlhS5+ECw5frfopvevZce39Bb0Ig4yzf2bgnhu7ubmK5vvJ9fSEuEot+WqlfTSp67Q6p7Gq",
-	"2iWlXMy+m56XtHjKfuIS8EGxk0FYLfyGKPR5+lcmTc9M6IDFb5w1YSMwdJGt7v4eiU00OJzn+9wmIynS",
-	"2t0+kXHJt77aEpwzpesUdErHQMQo13S1OgSs9VRqY0lzAV+dM6RjWKtV5p3a4NKNX73zSwwQ14XBbv/P",
-	"8oAyJGoiZty1pngEj2RMSAbolAfkR5IIcZNNCYvJj2SA39g1yI8kmkB0o7J0A3f+cTr/FEE035vDp8+z",
-	"aZJ9vpvM5tNpd7qn088j/UnObkbJyHJEa5CGmv+PU72njc+dxsGHL+39+/KP7tH9n9dK1uoA3uaHui6G",
-	"J7/ME8bJWIps2iRntyDnRRWMcTI4PT//eH159vZycEIGb9+cn308ffFr7/WATEQSKwI4AEMyP5UqRgVh",
-	"UA7K//j1zYuz87O3xbPXp+d/v7yqJl6VUUv24yWDJC6q9tUtveFQ7SgZnaF5gWVZNlyDqU448FFoshtK",
-	"YqE1xGRK9YQw7mJyrNa42mHRqXymsPRYlZMyZFjaTNHP+lLn3Yu654yZlau9zBUdsHWSYrdcrlwnNFjC",
-	"9/p9j4hKTssKrrHIfr29yvqibF8fEnjjyh1bG/En4358A+x1ALxgpN05xGJB8XcN+3Na64nIn6Kvodw4",
-	"cLVwtLmU+usettasu3AiBRFhuZO6U/l1BZm25Bq6sM+Ijc4jQefLFopMRU6/mSO4YTyu9dZ64jpArujL",
-	"jK6gAdnCOkVYHGNIFGCwtY3NOO6Xt3O7YQYGYU5dxSC4R9+YTXICoxFEmoxQa5nK6XZcepKUceOwsFz+",
-	"aVM45NWaCa6Vgyb4YojHHOa8XpHc1Mvlaq9dyufXFa1+hc1d3cUKQwoSCCUJU9qGUYpplRvN2UQkgM+W",
-	"6UvqASdmSxhlOtiGOUmcNxJZEqNvXMKcPFyzFCsAImYlnqVDkMaN2eXUDZtOIV5EiTwE5ggDLTRNNpu/",
-	"li/FSu01sJHqSRUwlRxeY+moPbtC3Gqj3+IpmheFps6EtSSivOD4gnT5c9R7VwcbWEAw2WQ8JBJoHJJs",
-	"asJ7XDCGBDQQI39KCwmKbE2lMDtQ2/iCngCT+Ly5uuj4GOOyuhY3yVLKa0KNBTDHo8od/ioPn1EvfviU",
-	"nikyYncQk+vr3guypQDI4K9nV2SHTtmOZ1kG274DaLWP9g+jo3bj8ODwqHHQOTxs0G73oDFqQffo8KDd",
-	"pjQKwsXXDjq7jeF+J24c7e4P2+3DCI7i/ar72GjEuvptGNw1xqKxdKolV9blbt7GH5OlLAx7pJf6rplc",
-	"3q2raxe8ffmcHO3uHRDXESSxiDIjo3Wqa1uTtVo7A679qBjtrxfgl8e+Hmq23Khy2LO6vAK4lnNzGtWJ",
-	"Nj4TL2+pOZMKWGNx+ZcmaMpBHyXAIcQqn0M9RDcEuN3WZnWYvKtbJ3M/X11dEPsCicRC6wVxdSUC8ujI",
-	"cwq7rXoHZJvGy7qhJkJq4jAyRkmw/sM4Jm5OUqqnuhLIV+5sRfePXL/tGb4xPq5b5sRseJhASJQgUcLM",
-	"4aF/UTOmowkRfCkD2xw7uM4Ou36h5VNxNnU65oK/uv1hIm92VGB0lRdr416GxqmnzGSzWnyl04zELcgF",
-	"p/kLTajnGUPnC5Gh1l1L52i/wi1W4t3VPtHKklUMqnwmWDSQxqLGXcMFswst8ZL4J3WaJe110m8fPugu",
-	"89D7QV857ELjiO62G3tRJ27BwahNW+1lXxntdRqH0O42DuLd0T7tDLtRq7P8Wrx/0Bh26F7jCNrR4agb",
-	"70Kr+6BLXTXx17lUx7N1/jTnzGOcqT/mMbnWd3Wj1y6Fq6ushERNqATsggyFnhCVyRGt5QKNU8YfTtwx",
-	"WTe+sVLe27KVPR9K676x4W6161vpIw+FSIBi1OHgPrWmJfAqj4+oTRe1zJrTWAckKLY7o4q4l5+wq+F6",
-	"CBcrq1o+231go9IssbgXwY185uUJSENE0NluV7oRy3PoYp3wFLBGZEJEuZk8EWNjFIU031pwiQptZiVk",
-	"XrOpmnpX9VtefBWmwqy3ElRBW41Wq9VqHJj/Ds1/rfJfexNQRSpiNmKbHjxCK6IJ5eMnPf21hSjHBL8e",
-	"tUU5QRV15XSaJC4ASp8OwfBwgdOWaRVRU0iMaFBtNYMJfkJsJ3F96XMDX+lVOK1R8kR1WXWqpmOxFOU3",
-	"172zX7ajWIyLMmMvLu0FprL4+TNi/B6ENWEvcHDx5tL5YUOT+dC4gTmGDngxx4IFy5s5f2ucXvQav8C8",
-	"ZAwtCqn20294l2cNoooSvPJTNhZCNAt5WKpNKOZ02JgMh1lsktcIuErEeAzxSZ+bGYt7PIRa/FtEpZyT",
-	"wXMaTaDxXHAtRXJMuGhg+DNokkvgsQmSqQUAGC9ji2g8xhCq2OTAIkVHmYK42edB/W2lm3puDKlikTHp",
-	"y7y4rmshmADctZxcUrdlvYjS8wRQZexFNWOWzNxVVCouiYi+fE3718tcwV+9uwqWuxmv3l2tEAWE0zXQ",
-	"Zg6qiy/gBvPVnTl9LsQNg1Xhia1yRfgOHu1wni99Y3aLBBh92qle0itF0o4t2f/q8uzysvfmde/F8ikY",
-	"JWF8JOozXttCD4meCfL27PKqiDWIyQDQX10IpccSLn87Jyg9zT7v8x/IDz9gQnB60fvhB3dTZGAoHxwj",
-	"Q31orNqAvX1OUBTy7jfZ8mXQCr9xWIP/dwPzvwwWdWe7aSa4zCyEcihiBhZDNvjSx2CsHxyTZrN5Pzix",
-	"93Dc01VI6gHZyqsZZmrcrjmbhjHQVLNhAgtbL45ucGxz65+MgObdw0F5RIMFEQgN5Tj5M4Xkmmy8H4Q5",
-	"3WE/SNW4H9wPCLgiPB6BbeaWdzVjiBIqQfn5j70UkV+SYpoMIRF8rIgWCDQccMFhgKXNPh/cNfzCnR3r",
-	"1WVN6oKANLxYtt0kVyVwXQK1d80UEJmZhBCPXE+Y6vO8DGScDwJQ8NaRBGNauCAK4cG2es+4LUagpUlY",
-	"BFxBiWoKTqdo0TrNlnE5MvES9Nls1qT4uCnkeMeNVTvnvednry/PcExZprDZ7CUSH4SByXatUrSabfui",
-	"mAKnUxYcB91mq9m1vfwJOph6EcaOp6jLZ87ubDiS986W7d4Iqz+Y3TYSdgsx6tDWWfzi8nTbA4P3+eZo",
-	"cJKbWEVSqqNJxc33+XPjMKJMs1soLijZGtPCFRtL21iKGVZVLLSmRVR5Y4Z0ZRz2eTY1lLZJTL3bNORQ",
-	"T7ZPyGzCEsjLW9bEU60hneol/1JItEmoXaneBzbb4AOU/knE8wcuRtRciCgb0gt95jKGcjHPxrcXKn30",
-	"+2po5LBZlVu2nVbrcTTniW713sDvDO/30fyIyPcx9zlqfvMLYXUg+LqLnzUw+Psw2LUsq1ugYO2Od3sZ",
-	"h7TXD/FvMZox7e76MYuXnO7DYG8T8qpXUf3ANTh+/yGsXCEcW02NyRg0ocQGLZqOFV5FMJHNhzCo2Go7",
-	"R2H2g+PA2HVcZimwXW2mrKpV6okuT8X+LnOXMq3dN09Rc3UmOd4qjcAB9vBru/GwzzGiVDZ0yK/aGUM4",
-	"oWrSJL0q4ptpRQYVJ4R3YRVEGuK8GQB97rDglWSLWlAgGigxsqBSQ3folUPtAkW9LcQpGe9zD3bYbA4c",
-	"mmfQJG+Q3upFn4hyV13ASOXYBdEuVk/pjcPjrbZmNjT7BkPmbNUSULcqExv30UpEw/vNyn4fPIxnPXhy",
-	"c9vgw6M3MqDtrzGg34jke+R2FpCOKy4FGmt3A3OjBRgKYWJnwY50TNnva/2uFy7r7bY2MH8v/Yv+/3sG",
-	"80slzXv/4b5iQa0seWbsKc0nyuC4DspxzpRWHlbqGV5ZKRKa0By3SWlHTCqdp/HmtJU1IAXg1QTmxjqG",
-	"fY7m0tgsdwnFXleosyxmdSt7WE/xflblfT2ry1d23K+X3Idr37Q/0GLY/RRBzfvK3bBV5TkWb34/y79+",
-	"xbMkCZ/aUubXhVbe8/lqU2rB+6uYsM7afih7FQ7TtNcqUUetAh/Uvn+kJcMOTW2slvdoKhJvgejf0Wz9",
-	"3sbE7J/MRSYLRX5Sa7LzhcX31pYkUPdbTW/hVtx4l0yodqFWUSpjXGnKI3DBii4urtnrmiZakTiJ621X",
-	"7cYLXLeISBYMx+rrk2TLJfjgbl2ohZ7RpiqLBS2TWpflLCwoV6MAX2jX9AtqrNPuyssBNoY13Im/s7fd",
-	"XT+o+L2J7yDnVs6w4CdGv4PA2/5EreN8izmE7zqPi44OVqlGFUBxLnNheSvUAqOZVn1u8b/stgoMNo8L",
-	"YO6WmeQ///p3Phbvk9a41L+C/hWCJ8vfC0j27+jzVt0T/oN4wRzInjP7uyZEOSrb9eSt1ap0yFdenPkQ",
-	"biIUS/1nu0TZEXZ9W0941vZe/dbqqnUf5uG3YjiXS2+bhygeLH1FipUD0/+7I5Jwsanpf+eajYsG/d1E",
-	"EJqS3rda74W+93gVit3Cm6r3fKn2wNxFZ8cHdC8nMReVVvB/TSJTV0pbDTBHrjR9Q7+BRjktuVYgffy3",
-	"2e3jVt8U3l5H3CpktSNuEZy+cWLSecTPi1Xh2A8mJxVk9R/PCGD2Um3j+eFcRDVNxPjRNsG/AbXGIHjX",
-	"oUzqUgI2bSeSaLFsHJYQrMtW4rL8KYb/UhOBapyWv8kp+DLYr04BV+FAnQKiZfld6gE+ZPNBnSsBmH9g",
-	"hfN+K+Srtc3dNVyVjDPluu9FL3wHD96tt4Q+8vpqKiw1ztn9atWS4c+taby96SQLo4dlZ1Pv+ysJF6q+",
-	"1+VJaWwExZs7Z809MsJkFQsM+j8H+4CDdRzzkpbva2yW+LP5VYG6RVchzd2iHoq/ZmWEi+U8D/NPxY8D",
-	"M2W+vfzt3AGI8EwMWfjI/ehQHVH1gPmCKIuHu/9w/z8BAAD//w==",
+	"7H3bdts4suiv4HDmrNg9lCxZvnvtNcedON3ucZy0Lys7HWUiiIQkxBSgJqAo6myfdR73+/mK+a35kr1Q",
+	"BZKgREqUb510Zx6mHZEgCoVC3VCXz14ghyMpmNDKO/jsDRgNWQx/vn79+misB0xoHlDNzE8hU0HMR5pL",
+	"4R14lwNGaPYGl4KoYMCGTBE94IrIEYvxZxoEbKRV3fM99okORxHzDrzvGY1ZTGJGo+F/tL1rGtG255Oj",
+	"Ef8Hm8787PkefJoaKPR0ZMYrHXPR925ubnxvRGM6ZNpC/oxqqrSM2UlYDHWYvPBEER7mwWo093doM2jU",
+	"Go1Go7Zr/m/P/F8j/V+z4fkeN98aUT3wfE/QoRnJQ8/3YvbrmMcs9A50PGYu2D0ZD6n2DrzxGN6cXYbv",
+	"nfIh1/MQ/ygnZEjFlHDNhopoSWKmx7EgVJOhVDoH/3bDwvbrmMXTDLgIvu3CE7IeHUcah6TAcaFbm57v",
+	"DeknPhwPzdOG7w25wH81U7i50KzPYgD8Za+nWCXI1TUf5eAtAVfiFwvhXQjuZnNrd2uvtbO160DdKIT6",
+	"knYjdgbzFRGJNo+fKGIgypOIjOGMFBIBjFpIB3+NWc878P6ykZ28DXyqNk5Cc5h63EJ4pVhcRsNjxeJS",
+	"8qULyLex+SDke2MGq5EUisEh/J6G5+zXMVNAF4EUmgn4k45GkeUXG6NYdiM2/NsHZdb1OVuHWbGmPLKL",
+	"jfFLZEAV4eIjjXhIepxFIfKUOJbm5L/97MGP3oEHr1xKQxlMKdo3oA7HSpMuI1wQPWCkN9bjmHk373xP",
+	"aarHyjvYMrSuuQZMnth57NzZkgdaj9TBxoZhTfWQfUxWoTYsaLVkyE3VfX+FX0A0zu91snyuyJBGZidY",
+	"eEg6uO4OUKgijAYD0qUWMXUz+VMpehEP7roDR0BsZML1gOgB1TAhoVHMaDgl7BNXyNszNO5naExhqIC/",
+	"IHn3vhGXfFjhIiZmEQg3WaMkHCM+GCzMJ4pO1wF/z2Xc5WHIxJ1JmCsiGAsVUJ6RT+QFFbTPhkxoMmLx",
+	"kCvFpchjsZVhMYOkAhp76cv3gUdXCQh90h1rIqQmNIrkhIVkLYPeJ4rFH3nAiIxB5itFIvaRRYjNE6FZ",
+	"LGh0bMj2jhhNvkXgDBxmJyQku71WsEldTG7nj7U7stqpxhH3gs0LOWR6wEWf9CiPWEgkciODORYfwt+4",
+	"SkVoDMyKa0Ui2SdjEbIYXshWC4g9lX0unsPnVkcrMOsuDZ/GDIQPjeAXNR4OaTz1DrzXsRR94ABw7GVM",
+	"RlSpiYyNFPhIo3F+Z76nYeHLedJuZhtiBgTO5BV2pEvDmjvEoDmSwTWuPwP9FH4jtKdB0RwxQ8KA+HHM",
+	"VCH4l1KiymK3JzK4VYcEP0/GQvOIbDY2d2rNZm2zddnYP2g0DxqNX8z68KUr84534BW9VYYEhLTK2u06",
+	"gbTuhUcWbZaRNBPY9zVDb10ZTkkomYKTr+iUTAY8GKz7QI2AIpQJXLWFxVQ2UNGpsoibDJhY981M2s5s",
+	"Zgq5MlpTSNYU5eZERFO7Z3rA2iKQccwCnQK3Xm8DZzuT+rkci/COrORMEjUOBuTo1Qm5ZtM8nW5lW3Qm",
+	"NenBfBV2SUhdw5fvY5sSEGOm5DgOGGBQCgZYDGgUsZgM6RR3hzFgCq/oNJI0vJTylMZ9do9KGGxqokxZ",
+	"G4Q0d3Z3dzebO6Q71SyvDTQdOWahIlpKEgFcFZCppazhy/etF8BSuEJQDLlRlxtndqvRxYWxdWXMf2Ph",
+	"nfUp1CwzFmZgSFTvUkaZg6AC2sbu+/dEhnOAT6gio5gpJjSCnvcg1GZdCEVT2yEbsx6HG4fJwQePQKc4",
+	"NSrFvFF0hLqGEaiUjGL5gQX6iUr1EK50nfx8dXz+hrTHjUYrIC9fHZ8fXZ68PEt+eHF0dvTD8Yvjs8vk",
+	"l6NnL07OwMQQxo5868EHPN9Lx3q+lw3zfA9GeO9ckywZM2Mx+XY5l/IaFczZ5XTRQaLNc0JFSAZyQiLD",
+	"lLkmEf+Ix2wUyxGLNUdBjqt9r4u/aUj/p9eXYIgzERKqSOfI0giQ7wGxXhlcP3wG/mSdvJnJpj8Nuj8E",
+	"/CX/6fkvx+eXP1+cqJOhHv3y9GTn5MPRp5eXb7be/Hb96YRPePhjNDn5IPlFFF6diEadTX/6LXx9wl/y",
+	"k/Ep3+K9n+vBZiS6w+eN8D9/ioowxT6NeMzUe16wqAsWSBEmEsacXsSYHZODe3+ZM8P3YPB7/H1uT6KJ",
+	"kWUdRFLHJQz8Kb/x9rciV09mZ7/N71kOgNzC36XfkV1D2zMUdCw+skgWQk0EmyTnAL4+Tzch1Us5g0uu",
+	"s2uA8YUQgjuvACiRCFxDhUbFlRPBYiO+FNA31UYdFszwYfNYsSBmeh7yIAat7qjA/fR6wIz2DDxqSMMZ",
+	"L86Metaw6lnq5wipZjXNh6yIIHmJV+aaTUudMt3NWqsVbNV2w21W2+vtNGq7zb3N/Rbd6m4HO+7UxS4W",
+	"34uo0ldq+WLNe0a7MlqYhCMx5GKsGapeYhxFC1GxvQgVZjT4uKyHaA5IUehROzFGDO2yiKwZTaXLCBuO",
+	"tLGzXUAE7w90NDVnV8a6CAWZtamKd8B5IUFHn39kgqwZKorNBGhZ6QFTjPz7v/+VUd8T5RMhJwAUuCyX",
+	"Cst0shMQsRZcGsd0CtDGrMc/LSKV0bgb8YAoTWPto283kH3BFTPQd6d5/Bgh//66P9WfpvxDtxVvfmgF",
+	"kyI0WUO8BEfJUzOF2Q2jQlZe8wUOLl4w6AfPYzksJ1BYqiITGV9z0b/HM5n4/BbMLEflE+/WGju1VuMS",
+	"Zl1h4hlOCCcXzkC6/S5afMc16dKys2W+w9NyZ76cvz6FAaAAhCE3y6bRK4dN9mikmD+HFqoJBeGQsGJD",
+	"DKEEZcOYavPctvhwH9mjnSNfjTQ+R8NzZ3xIP50y0dcD72Cz0bjrmU+mDWgcc6YO0S+amCsDFoWkO0XD",
+	"ySBNxnXyDG8WiJCC3froD+mnExzX3Jk5F743FvzXMbPPDd+sfkST9STn9JDYixBy60O7MqjLTnUCY/5o",
+	"Z5AKOXm0c57B4hz2Q+tP6KQr6fj5ewAfiD6xZjMb8IlRHeBuCb4a8R4zcJG11s42CY022J0m61wnvVgO",
+	"C1d7T8wlWXo5JzjlShcd0BHtMyJ7yUlX5SpgoaRSlSnNKnxFwpD22dJTZd4pVC7t+PKVX4CCuEwNtut/",
+	"kiiUPlEDORH2xloEbEXE+KQDQrlD/kYiKa/HI8JD8jfSgV9wDvI3EgxYcK3Gwwri/P1o+iFgwXR7yj78",
+	"NhlF498+DSbT0ag12tbD33r6Qzy57kU9xIjWLDbQ/BM+9ZbWftus7b773Ny5yf7R2r/561LKKlfg0T7U",
+	"RTo8+cc04oL0Yzke1cnxRxZPU6ceF6RzdHr6/uri+Pyic0g65y9Pj9+DedwhAxmFijAYACqZa0qlozzf",
+	"ywYl/3jx8tnx6fF5+uzs6PTNxWXe8MqNmuMfT2U0HooVheVLwUgAA80pong7XC4fq17yuvq0c8WNqvUc",
+	"d9MDewFgIbGa9NnV6SlZS5itGZtXq3OKelfKiFGRHdDFwCKyLs2bsyRjlRz4ShHlOEMLSAeX8EQRM87d",
+	"fs0+abihRpPc97q8z4X5KZRjvFwX4yGLeWCe2dX4wEQNNHzIlKbDUZ4i7EfnaCENFSkCMQ0TwWsZJHY1",
+	"jns0QLcrSmcFznNYduZ5KnPNVDOy0cV141e1bu1r9yhkc3N9LtIcucZjnJ/0JcRGgDANxkrLIUZKVDag",
+	"7yE0Z6kZPZShOX7VzOhgQEX/XlFbhUe8QiqC6JQb3wPrtBhheHXTyy5UJgOZ0INZyJphMCDZ8O4+vXRh",
+	"EdMsnDHAE6a5xMpfYPO4ECaA+wnx500bZx+K+Ed6Nm9l3aC4T8mpQKzfL4U7VkyzUWjGrLzvRfx2IaLK",
+	"lR8jvhbhooL7L2OVlXWHdMgyrTQFbSW9ND+qknbqLOIRFdR01qtRuDolm6VisJMxsJEfmQUPuXDHNu+X",
+	"wP2MuoHWMeawCqXfFGDguYE/DfyYp81cUBdqWPaObp4gbIzX5zI0+YQqQkkotWGBI6oHhAvrB4ULP3v9",
+	"nAaNFgb5ZW6aefmRhJQVIzW5OodQI54PzywJQlvGYHHJ2cxFROaolQUnDfRVs3KrOpoFH5KIGQNC+STk",
+	"fa5xoyHMRAXmWPlo0fNkMdQOOCRAzaFZRSQnLCYBVWVBkg657LSAalPqyVkwb49qv9Dab+/sfxu1/ffv",
+	"vvtrEf4h3sUJLlxJKqThDmatbnBKnsjSGJdih5MzLlsyWqB/McqBqww44TLu0dncm0XG3EITWMsjQDFg",
+	"jQtCxbRgExJx7s6711gy7wztpUD42UqK6O9FCZgYn+BbpyJyHetntJ6SGT05vTGq5ma45iIs1OMyawkj",
+	"JLjhCqD+rMEtmJ9uo08UA1feOkSuCTcWJDFLzECjyOC8OePCPrrjXYUgrNczNkQP+BNXCdwWS/dyIVHZ",
+	"6ZhNf78XBICrJR+4Ujb+2SVD2GY/wXWJ67yYLsvVoow+b6cTvVhBGXpVIjJYzAxj5UqjOqQMI7biYTKQ",
+	"EcPYhTn4ouJsAbMk8GHamHuzk/DdQI6jEOT9XMLA4htxWRLdD9bHeNhlsRHYOJ265qPRjLXUWByJ73ta",
+	"ahpV+34hXtKZmktj/t2dSnMMktwIhKN475BRPAXl61aWSMZrbBw1I9KoOoLBVQvqdUbSTuU4JnJSdPnC",
+	"Jq8WiqX8PFm8aBrWF4+jGQlx1prUVpJb283NpXJLRmE5oG/M+oJxHEPocwLZWrIzJdiYsVNfsyiQQ7YK",
+	"zIulnIvbQgpIGU6hHZM+BQGDitQ1mxomKtIzdwv1HKKsZ/RzNId9EjNqdhlMCpgQTXrHLCJr1hul1uEF",
+	"PWA8huf1cp/MKuKl/K5/MB5SUaBWz8S+e7d1LSzeo6KkGXeXnijS459YSK6uTp6RNcUY6fxwfEk26Ihv",
+	"OLKls+6qAI3m/s5esN+s7e3u7dd2N/f2arTV2q31Gqy1v7fbbFIaeP7sa7ubW7XuzmZY29/a6TabewHb",
+	"D3fyCkSlEcscW773qdaXtbldzbCyzAp3Fr6KGT4zbEU95VEN8SS4sSgc6fz5U7K/tb1LbAAlCWUwNjRa",
+	"dHQxkrPw1E4MX3MsQJDAjjGbbfvyzKb5QDib6lRkQzOh46nZjfyHKu+JY6MX7Ekutn12+udGbU5i5LN4",
+	"cB+ZOQaJB9eECVxWNT9pEgRbRHM/Xl6+IvgCCeRMaBekcWUJjPv7jlqw1ShWQTDGdv5sqIGMNbEpBYmf",
+	"1eiicGCQUvK7Wpo3lq2sJLqQXJ2fGLwZuVcwjbG6jRXvEyVJEHGzeSBf1ITrYECkmPM2VE9VW8aHbTwi",
+	"4indm5Izlrow59Z4utjhQNaOLp6enKz7GMqedz4I500/varfbhhlIaaB+e4hwfCFcotY0YjNeCW2G8u9",
+	"Eo3afgXHxLmclOuGRXd65tjGcuIbXYFBYIrjnskB/tlL3HGGUkLD5Yy49ppekbvtXE5OhGJxAbs/lxPw",
+	"I3J47hsNA4ICZ2Nf7nERefDycuqDkqJ+TicvrGcrH57SaNiA3eSHeb6ULvWcKbg7LWIXcqyNugiORWGX",
+	"XlXEpUnMscEccHdeoJzjR1m4zI6BryQv57Z4cyXrJZ1v/gxWtUjP5WSZShBb7bOqLpC8X0ngmOPymNLf",
+	"OiaK1gshDGbBadEC5fiBgMt2jcE55JqFRMtbqvOB/MjiGXX+HzSijs7uWy0dWL11vVuk3kJhz/liyrV1",
+	"lHIosqlykYBpXRrCOT7VrKNlJhkgA/5e1fkM9iK5jA8XKvKJW2ihFt9tsdo+3WrWtoPNsMF2e03aaM5r",
+	"8cH2Zm2PNVu13XCrt0M3u60AEulnXgt3dmvdTbpd22fNYK/XCrdYo7VQ2S/78O2UfYuzZcc6wcwqR9sd",
+	"s4of8FGP+GUWSlN0/2FOk1E7UEAVLN8+KPEU4kPwt8P1RmVU2JCjAkysGjBUHIOTgF2KkjtcoZdEOq2G",
+	"qUNbpKBYPVsRh5mCsLlUPXgk/C6+eS9BYRUPMxJ0ZZEOry87/ShaVjn72YhKW2WBfsRzf6WKrz3HisU+",
+	"UQMao2balXqQhHAVpc+FQy4WXybBBZKx1nMBjWsYy+jWQrC/oDVULSDP5msWqhSeE2u5QjRuGr1ZsBvL",
+	"gsuykKIHCjGDgMVyT7GLdjczXWkeYaafFEYuJVdmbIh2I8b3DyuhPMk9L4z/S/LSAQkBFebjkewjVzO/",
+	"Yjqd8tHXK+PkHjGv4lnmOj85v/faPs1KaWRpqYRyfOeS+hPPDgbR5yojVFvoQufR6zkfUS5N7XZZaEtj",
+	"/HLE/UCRfksvgO1Gu/fAa1QQYEM2SBrsc3A7De8vL21xYAGGRyiiRiwyO001nn4uxXIHS0nYdZEd4EQW",
+	"ION1juM8e0jpNk9Oea45ezO8QrihESF3UJPMYioLlB/4RzYjQLDqRbL3ARXrWWISTFvtpFUWIaTLFA+Z",
+	"WhSlz2I4/WmQs5F6AF/ndgIoU9y2KuUdlTNn3KjsECdv3gpn5bE+R5pEzPCGPcfJmI+F8glFZyYYF0Yg",
+	"yR7pdP7v//o/f/nr//5ne9xobO58t7b++ea/DtoeptVjRv3f3747fOLXNzqk0znM6mhs7mUlNO5037nk",
+	"jnYhb3rlJtRJ0o+p0F9uJl05N2v++//9/+Ze3kMspNnTkIs+6dQ7vvtvo0XElEfmbzWiAfNhJbCj7TbZ",
+	"IAfkO/J30vaS+hC4k+S/8DOBFDqWkTPbDGsUNJoq/f5ICPpIQVmGqS22TYr5VhXTpDBMp9QyMW8vM0zg",
+	"7nwVuyQdUInQEOBHtkruLeT3kNCuYkInD5SmUDtBD9iU0LhSSPAicWSIn15XEEt3l0OO6pMTSUn6JMFK",
+	"eL+ngHmGTwxWmIC/EllTyawoU7E7gLAOGUOZLFV0aXpIOuarHawJ1BurGZW0XIzdQtt0MH6YqyZluLxR",
+	"QEHLQxILw8di6TdFVxqKBWOzzxdYYzgLFf0RygctLDECy+y8enlhPcOGOs0ftWs2RV3GDMA6RFlF1P+s",
+	"Hb06qf2DTTN1lqZhp/jXz1C2dkl1E0qgum0WcO6DwZpc4UJajrUujTFryyHVyRkUP4lkv8/Cw7YwX0xL",
+	"rBKKtWgCGsdT0nlKgwGrPUUBdECErIFDvlMnF0yAbKOYjC/1APU6cIUK0kkXmSO4tvCKC/NeF2OjSxUP",
+	"zFGcx8VVUcA1kSJJ/7QBEGs2vU5PI0xfxFrShsTNt/MFr2BKqK6TzIn/ep7oRT+9vvTm9fSfXl+WkAKk",
+	"J9XAmu/kJ5+p4ZPMbg39p1Jec1bmMMeIsADega3tTpOpr81qAQBzKjfydbQzksSxGfp/uji+uDh5eXby",
+	"bH4XzCHhoieL5Tyms/tETyQ5P764TL1gRBoqM2rOK6l0P2YXP59ifH+9LdriO/Ldd3BFdfTq5LvvbFBh",
+	"x0DeOQCEumWqVAX0tgUBUkgy0cmaS4NI/Ibtdv5+zab/0Zk9O+t184GLMZYz6sqQM6zn0vncBoHc9g5I",
+	"vV6/6RxiiU/7tKxIW4esJZE/5tOwXLM3NcPWqOaG9eeXnm5d5wDjUL43BJpklXSyLerMkIBvIIePP1EA",
+	"biBD1vb8BG6/7Q1Vv+3ddAizOhtsASZWZ+XUQxZENDamW3Yjh/UWk/qr3KjokRR9oz+AN6VjFNkOhAG2",
+	"RedTzQ1yw7FODOPV1ckzKA4DNWvX6+Qyq4kXM4plbBWDcFK75XrAVVskIVPGnIHoDRAqaEUKSRSU6sJY",
+	"Z6NNyJAhp4l4wIRiWQa1dzQCjrZZbxgJEUdOMMtkMqlTeFyXcX/DjlUbpydPj88ujmFMFtKD96sXALzn",
+	"ex9ZjEGcXqPexBfliAk64t6B16o36i3Mqx+AgCkmYcgPkUWq7PEn1NWSTIN5vteDSCm4b61F/CML4Qyt",
+	"HYfPLo7WncJsbVG9MhtJWKwiQ6qDQc450xZPjcAIxtooeUntU/S1zTj6ELZ+LCcQgYRlLhpEZcU4SSsO",
+	"/bYYjwykTRJSp1An2dOD9UMyGfCIJVoNsniqNRuO9Jx8SSn6JExNerfIGCrbTOnvZThdUHOxoNZiZtLP",
+	"ZOVktqL1VFUujJjLOrrJmwJWncwVQN9sNFaDOTFz8jX8HrjUnltZD6rjufXvkgp21WvNFhWkK6opXVCS",
+	"7sb3thBlRROkqN1wCsvDkObyIW6BZDOm2Vo+ZrZ+6o3vbVcBL1/l2lVcvYO37/xcdeI+ntSQ9JkmlKDS",
+	"omlfQVlAo9m8870cr8ZvpGzfO/AMX4dp5hTbcjaFRy0X4WJvUED/57beM/J98xROrh7HAgpWB8wWz4Gf",
+	"ceF+W4BGqZLUQDQcDSMcUDWok5N89TWuFenkhBCU2VYs0CxMUyTawtZlyxktFAv0AIOSPXRLGbh9J0AH",
+	"J0gjQDDrgou2cEoA1esdm+XZqZOXAG++6GZAhb33Ak3lwCrRVlcfGmsZauOUczNUze7AyCyvmiualaeJ",
+	"yjHnWf7X22qBKO+cekvFhYyq8wa3VFklBtq8DQO9Y1WdFZczU3WopN6w4XbXbGpOAahCYNhh4SHap/xh",
+	"ud/VTB3grUYF9vfc7SHw+zHMzzkz7+27mxwHtbcAGRu7T/YJNNgvSnw7hcYRmbfkCZSPTA0a32y3MWl7",
+	"PFY6MePNbitkIGnxKaOYG+7otwWwS8OzbEFILB1YxFnM7Eh7cN3ldD56W4zq7JUN26jnxl/6JvYiMui+",
+	"D6Xmba5Oa9mlKgQ0V6yV6pZCFeMo8u+bUyalO0trbt6alWIhvTIkLOO27zJ/tc0A3W5kOZqNNJuyebMi",
+	"JwPnfKGulsYNuRSPReEekW09NDMx68d0w+Qg3ys32fjMwxvkJREraqd2zj7Ka6fgI9VW1UpdZVwoTUXA",
+	"rLKi0yKyWDrZaCsxfMTmgeT5xjOYN9VIZhhHeSljsmYNfGYrIKqZaKaqR/b+e07Nc6et0kJ9qMMa7ISP",
+	"LG23lg9KW1k8Ap0jnSU31fdP8HgPWyg4z7GGjMNIDtJrFfBS9XLlFxKa87MKzX4SwtsWWC2Bf8yXUTCP",
+	"0zIGa+Yj//7vfyVjobZzgUj9gekX2LTtXuz3tIDFA8q8sprdfxIpmJT9SJD9qAZRUsPC3qYi18pdeJYW",
+	"sXznVyGKuchIm3aV3lbaO0CHeJZGBSY3knZoLiIPFSg3ZK4MssVYvmtG9LxzrroS45T5KDHCkkIfX7fO",
+	"4s9ee7q/2evIWZb/eiAJHZKTu/J3J9FnuW3klCFwLpYhX5WhA8l2nQqNGHDCHNH784xq2hZZpQCfSD1g",
+	"8QRLi0tlJBiZwB9Oi5d8vZ86OabBAEqHYBcq7CeVqLBui7oyS+uZm9v0wMaWP39vF01dPOJyAW1GLFEu",
+	"sMCLvzzftegu1wYQZedrJil2ubp1W2MwqYWaRotWYoo51BRXYXQ44tI6oVX4ncVUgkVbhzPhTg9gi+VL",
+	"Ji40x9zyh1+0++gL4YJg4OVzFS0zdH5czhKdl2/8ZQ72bD6yRm2wU5ISkhQIRO+Re/kOtIAF6eEDXapY",
+	"W8QyYmmwCNzDopMdfsIxdXIG14A0ZkWB2qV+6qws5h1c1ZUOaO5ArX4qHtx7/IfhTavjtooT26kh+2V7",
+	"rBv7y0c8ddoNf0Eu7tvwtsQTnm1QZfZWWTsvY4Lz2uFSXxf6omb0RBtXH0XAEzHlEE1/hyFCEycZsTo5",
+	"g37KM/WkytxeeQZXxWWUgcUV6UM8+xdO8b+/n+k2lIv78/tQrr/YTSVzRbPJy9KGq+hbHMlYM2iqKJJW",
+	"sfUiV9MCWmx8E1n3KrK+HnH1dR7eHyBu5UFPrtWWaymNJ+1UF+jkK5npKTGdhNai00FBGPNTG9iHDdrT",
+	"JyVyiMgYm8dmQU55YTfPGTBR5ME08bJ67qsfOpvR8vAhcN8Y2gKthKosYfmPxdu+dlUcduXR2WJyUlbU",
+	"0jdQz17Fn/skUc7TMD0e5yq+ZH7deqFP9RKn/JqCV5JiN28/566uszIEM1lZ2LLKgGpfT6v3ldYugBZV",
+	"zgg6lGMokFvyftIEyxkyimjAwvd0waisP5ZBjx1nezU8hD8zK0izOLTEFpj5pqU9lONTJ4fuD6ChLfG5",
+	"Yrkl6wpNiQt1ATzI4CBd1vykLYq7n2S1R3daTq637SAas8LmKGRNybYYi1/H0hiJFz+fkh4XmEkzXF+g",
+	"Rb44Ojv64fjF8dmlVSXLvbhYdukOeuOfhM2txLseweP8J0H7aniv4o22ddX+YOrvn9V1rS37engBlfHU",
+	"WyvMG5/hv4u93LEcoe6crz4J9VxX4fglTu2M31dxaCMM35zZj+LM/sJoeYmj28L7JFcYdc5vXUJujW9C",
+	"79GE3h9S4H1RvuzHO7gPaiUt95EAvWGf2XfVRN2GkVtLY7uhvj1VtiG2mm0KgKFqtpMFOomw/AD+mRQz",
+	"sjZUW3BxaD8ZM5s3hx2PwL6C07leJydYJF8RzEzf/Od2Cwb8dPHyzNbeV4cEWQgmqtqjTj7SaGwDZjDO",
+	"TUF7DSFtUTcofql0WXjguUHJV+TIshzwwGtu1rcbnl/aVcJ3OF+h9/tBvEVJR4KFviIsh/+NBz6UpyhG",
+	"mv5TccAypxK2Fkn4SrPhNxoNQFC+cQrGGcdyAk1GhWV+s7zvkNC2ANyJftIjhStydnV6WidHyIqSPDts",
+	"IGU0DKdsRtY6MJaTJ4pwEbJPWNJFp1XXwf0eojdKSD0wk3Gn5Yhlg8TlgmZLRjrhlETGbWG5IQSagn/s",
+	"kECjOa5I582bN29qL17Unj3rHJJU/TGPzp8/Ja1Wax9KzmSvkR9/PHjx4uDiolNvi7u5umyzF6TRW3q6",
+	"HEZo+GAJF2wu5YG/AJmlPHW3vrmdZ6k/xDRg9nObcNSqskHbvuch3U5Zx5rNlTh0rt1OAaeebZgTM6ff",
+	"zberyi+I3eNOPh7DX8nvMlPOsF/Wghb7v7g5gBAQnfXhTAuNub0451W5V7nC0V+NRld0CVLeGzQrmBrO",
+	"t6IpS9+yJu2VYrHbunM+X+W+OpMWAVfWFNMCN9tXtLJ2ugLvm+mkuVBJzTXF/PNlnJ0muVj5cuwJiwmo",
+	"ppHsr5yA5rYvX8IQnF7mVLsdrbAwnlHn5pjDXIuveS5xkUDw1bIIOMZDR/ES811Rig5gWaMsewCBszyI",
+	"Uej2tFp45rIOVX/iA6cyAr3racMtXRwZhGK2O7XN4/LRP6Rj/tEhPR5p+xqF2/CaUQiF4pC+r8ZdNDaK",
+	"T9yVwtC93yX5Epd3i7xLCiXeV826hDrwD5h2iQnr1rG+NGP97Oj0zcXl75SzvvlIOeuVktHdwv0PweLS",
+	"4vgL+ZtV3r7lelZkh2PLORI+iP+uYNMUK8IzvNIKvOXhSFkpxaSd0nxqJugi14zZ+2LovMNFn/T5Rybq",
+	"bfFytgx/Upcw+S3x93RliO1KoWcHoW5ZX3CuhxLSU8AOKo0kgk4JdwgkmmEts+zEqc4609jkvs/qKgfw",
+	"MXJLvzHge9jUlXa1ShwRtnX4ltD6JUYFjZEVPSgPzym8lZNXqe0flwXBgyGJFagQrsOkmTMWx1dajshE",
+	"xtfQkAHru9Xb4izj2tZRogdsqFj0kamkrHx3zCNd44J0sDNLnWBzSxJRzeKkO6NTOBcadqHAEQMWc62S",
+	"24Aito9rStl+lXgimP1bONGjhBM9xiGokAybtL+ZCw0qJpzGNyH5BxGSX4WA/JrDjh7ngK/mQjGEUT0n",
+	"1nYlQ4OFuCIt66QVsqHMSbfDnGxrCyvckgrrXZb14E2Hh4ekg2fsgCzvplVvC2zlhT2QQGgxm3eRCWZX",
+	"ZmeFV7OLCRDsrvQukqGYF3tX0yljRdbyqH6KHyMx9xtv/hJ587ds4C8+G/j3sWM23N62t2f/Y13c1y2h",
+	"Ossm5URknY66UyMMoJPQgBEZYXPcNQxsMv9M3lQkkGOh20LLCY3DtBW4HOv11MwBw2bmBpooBml7U/Nh",
+	"Fin2BFOS5VgTDq2nqG4Lt3P8kMZGPFhO4xMtjYxJTg7BRlvY+8MRCUlMVio86tiML7k3NKLK4iFdU6Fv",
+	"Dd4xi3CaWt++MwibZKzSO2tNavlORzIKX5X42arfeNsPIOTVJEuJuehuwzdW9bhtMhIe5HSLXsqHim8G",
+	"b7BiclnVeK5sm7i0adsGMBA721ybTKcBlPKzu3ireOXba/CQCc31tJ5dpUER2/mbu+KooFxlcAgKcNoR",
+	"DWnIiOw5304uTec/D4zPJ2pAY4zuzF2fk7UZLrVen7skn/vkMycwJlckUq37iaaaJTFDXN1aQQClHWSj",
+	"J92J3QAr2NlrGtGZHf8WS7QglshizCkX/rhxFXP4gbaGGRJKyKRs0uLa5oXkMj9zjkD9GaqDMszKhwx3",
+	"bN0JewImoHlk7/mLgAp3dmvdTbpd22fNYK/XCrdYo5UBhffoN+9u/icAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -25,6 +25,7 @@ import (
 	"github.com/kala-server/kala/impl/account"
 	"github.com/kala-server/kala/impl/auth"
 	"github.com/kala-server/kala/impl/contract"
+	"github.com/kala-server/kala/impl/data"
 	"github.com/kala-server/kala/impl/errs"
 	"github.com/kala-server/kala/impl/kala"
 )
@@ -98,6 +99,7 @@ type Server struct {
 	Tokens   *auth.Tokens
 	Keys     *auth.APIKeys
 	Auth     *auth.Authenticator
+	Data     *data.Service
 	Kala     *kala.Face
 
 	metrics *metrics
@@ -121,7 +123,8 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 	s.Keys = &auth.APIKeys{Contract: c, DB: d, Now: cfg.Now, MaxDays: cfg.APIKeyMaxDays}
 	s.Auth = &auth.Authenticator{Contract: c, DB: d, Accounts: s.Accounts, Tokens: s.Tokens, Now: cfg.Now,
 		OnFailure: func(scheme string) { s.metrics.authFailures.WithLabelValues(scheme).Inc() }}
-	s.Kala = &kala.Face{Contract: c, Accounts: s.Accounts, Tokens: s.Tokens, Keys: s.Keys}
+	s.Data = data.New(d, c, cfg.Now)
+	s.Kala = &kala.Face{Contract: c, Accounts: s.Accounts, Tokens: s.Tokens, Keys: s.Keys, Data: s.Data}
 	if s.handler, err = s.routes(); err != nil {
 		return nil, err
 	}

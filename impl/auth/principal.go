@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/account"
 	"github.com/kala-server/kala/impl/contract"
 	"github.com/kala-server/kala/impl/errs"
 )
@@ -46,7 +47,7 @@ func UserPermissions(c *contract.Contract, u *db.User) []string {
 	if u.Admin {
 		return c.AllPermissionIDs()
 	}
-	var out []string
+	out := []string{}
 	for _, p := range u.Permissions {
 		if c.Permission(p) != nil {
 			out = append(out, p)
@@ -65,7 +66,7 @@ func NewUserPrincipal(c *contract.Contract, u *db.User, scheme string) *Principa
 // NewKeyPrincipal is an API key: its permissions ∩ its owner's now, limited to its services.
 func NewKeyPrincipal(c *contract.Contract, k *db.APIKey, owner *db.User, scheme string) *Principal {
 	ownerPerms := UserPermissions(c, owner)
-	var perms []string
+	perms := []string{}
 	for _, p := range k.Permissions {
 		if slices.Contains(ownerPerms, p) {
 			perms = append(perms, p)
@@ -195,4 +196,9 @@ func (h *Holder) Failure() *errs.Error {
 		return errs.E(errs.Unauthorized, "a valid credential is required")
 	}
 	return h.failure
+}
+
+// Actor is the principal as the account rules see it.
+func (p *Principal) Actor() account.Actor {
+	return account.Actor{UserID: p.User.ID, Admin: p.Admin(), Permissions: p.Permissions()}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/kala-server/kala/impl/account"
 	"github.com/kala-server/kala/impl/auth"
 	"github.com/kala-server/kala/impl/contract"
+	"github.com/kala-server/kala/impl/data"
 	"github.com/kala-server/kala/impl/errs"
 )
 
@@ -22,6 +23,7 @@ type Face struct {
 	Accounts *account.Service
 	Tokens   *auth.Tokens
 	Keys     *auth.APIKeys
+	Data     *data.Service
 }
 
 func principal(ctx context.Context) (*auth.Principal, error) {
@@ -161,8 +163,9 @@ func (f *Face) User(u *db.User) gen.User {
 			auths = append(auths, gen.Authority(a))
 		}
 	}
+	locked, until := f.lockState(u)
 	return gen.User{Id: u.ID, Username: u.Username, Admin: u.Admin, Disabled: u.Disabled,
-		DefaultPassword: u.DefaultPassword, Authorities: auths,
+		DefaultPassword: u.DefaultPassword, Authorities: auths, Locked: locked, LockedUntil: until,
 		Permissions: auth.UserPermissions(f.Contract, u), CreatedAt: u.CreatedAt.UTC(), ModifiedAt: u.ModifiedAt.UTC()}
 }
 

@@ -1,0 +1,316 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/errs"
+)
+
+// Reasons refining errs codes for the Kylin face.
+const (
+	ReasonDuplicateUser    = "duplicate-user"     // Kylin KE-010003004
+	ReasonWrongOldPassword = "wrong-old-password" // Kylin KE-010005003
+)
+
+// Actor is who asks for a change: the rules about users depend on the actor's own rights.
+type Actor struct {
+	UserID      uuid.UUID
+	Admin       bool
+	Permissions []string // effective
+}
+
+// NewUser is what creating a user takes.
+type NewUser struct {
+	Username    string
+	Password    string
+	Admin       bool
+	Disabled    bool
+	Permissions []string
+	Authorities []string
+}
+
+// UserPatch is a partial change; nil fields stay.
+type UserPatch struct {
+	Admin       *bool
+	Disabled    *bool
+	Locked      *bool
+	Permissions *[]string
+	Authorities *[]string
+}
+
+var extraAuthorities = []string{"ROLE_MODELER", "ROLE_ANALYST"}
+
+// authorities normalises requested Kylin groups: ALL_USERS always, ROLE_ADMIN only through
+// the admin flag, the rest as given.
+func authorities(admin bool, in []string) ([]string, error) {
+	out := []string{AuthorityAllUsers}
+	if admin {
+		out = append(out, AuthorityAdmin)
+	}
+	for i, a := range in {
+		switch {
+		case a == AuthorityAllUsers || a == AuthorityAdmin:
+		case slices.Contains(extraAuthorities, a):
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		default:
+			return nil, errs.Field(fmt.Sprintf("authorities[%d]", i), "is not a known authority")
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) grantable(a Actor, field string, perms []string, had []string) error {
+	for i, p := range perms {
+		if !a.Admin && !slices.Contains(a.Permissions, p) && !slices.Contains(had, p) {
+			return errs.E(errs.Forbidden, "%s[%d]: you cannot grant a permission you do not hold", field, i)
+		}
+	}
+	return nil
+}
+
+// CreateUser makes a user. The name is unique in any case: of concurrent creates of one
+// name exactly one succeeds.
+func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*db.User, error) {
+	if err := CheckUsername("username", in.Username); err != nil {
+		return nil, err
+	}
+	if err := CheckPassword("password", in.Password); err != nil {
+		return nil, err
+	}
+	if slices.Contains(in.Authorities, AuthorityAdmin) {
+		in.Admin = true
+	}
+	if in.Admin && !a.Admin {
+		return nil, errs.E(errs.Forbidden, "only an admin can create an admin")
+	}
+	if err := s.grantable(a, "permissions", in.Permissions, nil); err != nil {
+		return nil, err
+	}
+	auths, err := authorities(in.Admin, in.Authorities)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := s.Hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, errs.Wrap(err, "hash password")
+	}
+	now := s.Now()
+	perms := slices.Clone(in.Permissions)
+	if perms == nil {
+		perms = []string{}
+	}
+	u := &db.User{ID: uuid.Must(uuid.NewV7()), Username: in.Username, UsernameKey: UsernameKey(in.Username),
+		PasswordHash: hash, Admin: in.Admin, Disabled: in.Disabled, DefaultPassword: true,
+		Authorities: auths, Permissions: perms, CredentialVersion: 1, CreatedAt: now, ModifiedAt: now}
+	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if err := db.InsertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		// a name's old failure counter belongs to nobody: the new user starts clean
+		return db.ClearLoginFailures(ctx, tx, u.UsernameKey)
+	})
+	if errors.Is(err, db.ErrDuplicate) {
+		return nil, errs.E(errs.Conflict, "a user named %s already exists", in.Username).WithReason(ReasonDuplicateUser)
+	} else if err != nil {
+		return nil, errs.Wrap(err, "create user")
+	}
+	return u, nil
+}
+
+// User loads a user with its lock state.
+func (s *Service) User(ctx context.Context, id uuid.UUID) (*db.User, error) {
+	u, err := db.UserByID(ctx, s.DB, id)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, errs.E(errs.NotFound, "no such user")
+	}
+	return u, errs.Wrap(err, "load user")
+}
+
+// UserByName loads a user by name in any case.
+func (s *Service) UserByName(ctx context.Context, name string) (*db.User, error) {
+	u, err := db.UserByKey(ctx, s.DB, UsernameKey(name))
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, errs.E(errs.NotFound, "no user named %s", name)
+	}
+	return u, errs.Wrap(err, "load user")
+}
+
+// Users returns a page of users whose name contains filter, in any case.
+func (s *Service) Users(ctx context.Context, filter string, offset, limit int) ([]db.User, int, error) {
+	us, total, err := db.ListUsers(ctx, s.DB, UsernameKey(filter), offset, limit)
+	return us, total, errs.Wrap(err, "list users")
+}
+
+// guard applies the rules every change to another user obeys.
+func guard(a Actor, target *db.User, what string) error {
+	if target.Admin && !a.Admin {
+		return errs.E(errs.Forbidden, "only an admin can %s an admin", what)
+	}
+	return nil
+}
+
+// UpdateUser applies a patch. Nobody disables or demotes themselves or the built-in
+// ADMIN; the last enabled admin stays. Disabling ends the user's tokens and sessions.
+func (s *Service) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserPatch) (*db.User, error) {
+	if p.Locked != nil && *p.Locked {
+		return nil, errs.Field("locked", "can only be set to false (unlock)")
+	}
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		u, err := db.UserForUpdate(ctx, tx, id)
+		if errors.Is(err, db.ErrNotFound) {
+			return errs.E(errs.NotFound, "no such user")
+		} else if err != nil {
+			return err
+		}
+		if err := guard(a, u, "change"); err != nil {
+			return err
+		}
+		disabling := p.Disabled != nil && *p.Disabled && !u.Disabled
+		demoting := p.Admin != nil && !*p.Admin && u.Admin
+		if p.Authorities != nil && u.Admin && !slices.Contains(*p.Authorities, AuthorityAdmin) && p.Admin == nil {
+			demoting = true
+		}
+		switch {
+		case (disabling || demoting) && u.Builtin:
+			return errs.E(errs.Forbidden, "the built-in ADMIN cannot be disabled or demoted")
+		case (disabling || demoting) && u.ID == a.UserID:
+			return errs.E(errs.Forbidden, "you cannot disable or demote yourself")
+		case p.Admin != nil && *p.Admin && !u.Admin && !a.Admin:
+			return errs.E(errs.Forbidden, "only an admin can make an admin")
+		}
+		if (disabling || demoting) && u.Admin {
+			n, err := db.OtherActiveAdmins(ctx, tx, u.ID)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return errs.E(errs.Conflict, "the last admin cannot be disabled or demoted")
+			}
+		}
+		if p.Admin != nil {
+			u.Admin = *p.Admin
+		}
+		if p.Disabled != nil {
+			u.Disabled = *p.Disabled
+		}
+		if p.Permissions != nil {
+			if err := s.grantable(a, "permissions", *p.Permissions, u.Permissions); err != nil {
+				return err
+			}
+			u.Permissions = slices.Clone(*p.Permissions)
+		}
+		groups := []string(u.Authorities)
+		if p.Authorities != nil {
+			groups = *p.Authorities
+			if slices.Contains(groups, AuthorityAdmin) && !u.Admin {
+				if !a.Admin {
+					return errs.E(errs.Forbidden, "only an admin can make an admin")
+				}
+				u.Admin = true
+			}
+		}
+		if u.Authorities, err = authorities(u.Admin, groups); err != nil {
+			return err
+		}
+		if err := db.UpdateUser(ctx, tx, u, disabling, s.Now()); err != nil {
+			return err
+		}
+		if p.Locked != nil {
+			if err := db.ClearLoginFailures(ctx, tx, u.UsernameKey); err != nil {
+				return err
+			}
+		}
+		return s.changed(ctx, tx, u.ID)
+	})
+	if err != nil {
+		return nil, errs.Wrap(err, "update user")
+	}
+	return s.User(ctx, id)
+}
+
+func (s *Service) changed(ctx context.Context, q db.Queryer, id uuid.UUID) error {
+	if s.Changed != nil {
+		return s.Changed(ctx, q, id)
+	}
+	return nil
+}
+
+// DeleteUser removes a user with their keys, sessions and access entries.
+func (s *Service) DeleteUser(ctx context.Context, a Actor, id uuid.UUID) error {
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		u, err := db.UserForUpdate(ctx, tx, id)
+		if errors.Is(err, db.ErrNotFound) {
+			return errs.E(errs.NotFound, "no such user")
+		} else if err != nil {
+			return err
+		}
+		switch {
+		case u.Builtin:
+			return errs.E(errs.Forbidden, "the built-in ADMIN cannot be deleted")
+		case u.ID == a.UserID:
+			return errs.E(errs.Forbidden, "you cannot delete yourself")
+		}
+		if err := guard(a, u, "delete"); err != nil {
+			return err
+		}
+		if u.Admin && !u.Disabled {
+			n, err := db.OtherActiveAdmins(ctx, tx, u.ID)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return errs.E(errs.Conflict, "the last admin cannot be deleted")
+			}
+		}
+		if err := db.DeleteUser(ctx, tx, u.ID); err != nil {
+			return err
+		}
+		return s.changed(ctx, tx, u.ID)
+	})
+	return errs.Wrap(err, "delete user")
+}
+
+// ChangePassword changes id's password. Changing one's own needs the old password, and
+// wrong old passwords count toward the lockout like failed logins. Changing another's
+// needs manage (User Management) and marks the new password default.
+func (s *Service) ChangePassword(ctx context.Context, a Actor, manage bool, id uuid.UUID, old *string, newPassword string) error {
+	if err := CheckPassword("newPassword", newPassword); err != nil {
+		return err
+	}
+	u, err := s.User(ctx, id)
+	if err != nil {
+		return err
+	}
+	if u.ID != a.UserID {
+		if !manage {
+			return errs.E(errs.Forbidden, "changing another user's password needs the User Management permission")
+		}
+		if err := guard(a, u, "change the password of"); err != nil {
+			return err
+		}
+		return s.SetPassword(ctx, u.ID, newPassword, true)
+	}
+	if old == nil || *old == "" {
+		return errs.Field("oldPassword", "is required to change your own password")
+	}
+	if _, err := s.Login(ctx, u.Username, *old); err != nil {
+		switch errs.CodeOf(err) {
+		case errs.BadLogin:
+			return errs.Field("oldPassword", "is not your current password").WithReason(ReasonWrongOldPassword)
+		case errs.Locked:
+			e := errs.As(err)
+			return &errs.Error{Code: errs.Forbidden, Message: e.Message, Until: e.Until, Reason: "locked"}
+		}
+		return err
+	}
+	return s.SetPassword(ctx, u.ID, newPassword, false)
+}

@@ -1,0 +1,147 @@
+// Package data holds projects (Kala datastores), their tables and rows, access lists, and
+// the rules about who may touch which project.
+package data
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/auth"
+	"github.com/kala-server/kala/impl/contract"
+	"github.com/kala-server/kala/impl/errs"
+)
+
+// Level is a project access level. Order matters: each allows what those below allow.
+type Level int
+
+const (
+	None       Level = 0
+	Query      Level = 1
+	Operation  Level = 2 // Kylin's level for build jobs; here it allows what Query allows
+	Management Level = 3
+	Admin      Level = 4
+)
+
+var levelNames = []string{"", "QUERY", "OPERATION", "MANAGEMENT", "ADMIN"}
+
+// String is the level's name on access lists.
+func (l Level) String() string {
+	if l < None || l > Admin {
+		return ""
+	}
+	return levelNames[l]
+}
+
+// ParseLevel reads QUERY, OPERATION, MANAGEMENT or ADMIN.
+func ParseLevel(s string) (Level, bool) {
+	for i, n := range levelNames {
+		if i > 0 && strings.EqualFold(n, s) {
+			return Level(i), true
+		}
+	}
+	return None, false
+}
+
+// Service is the data core.
+type Service struct {
+	DB       *db.DB
+	Contract *contract.Contract
+	Now      func() time.Time
+	// DataManagement is the permission that sees and manages every project.
+	DataManagement string
+}
+
+// New makes the data core.
+func New(d *db.DB, c *contract.Contract, now func() time.Time) *Service {
+	return &Service{DB: d, Contract: c, Now: now, DataManagement: c.PermissionByName("Data Management")}
+}
+
+// Project is a project with the caller's level on it.
+type Project struct {
+	db.Project
+	Access Level
+}
+
+// levelOf is p's level on a loaded project: Admin with Data Management (ROLE_ADMIN holds
+// every permission), otherwise the access list's entry for the user (for a key, its owner).
+func (s *Service) levelOf(p *auth.Principal, row *db.Project) Level {
+	if p.Has(s.DataManagement) {
+		return Admin
+	}
+	return Level(row.Level)
+}
+
+// Open loads a project for the current operation and checks the caller may do it: the
+// operation's x-permissions, or its x-project-access level on the project. A project the
+// caller cannot see at all is not found; one they see with too low a level is forbidden.
+func (s *Service) Open(ctx context.Context, id uuid.UUID) (*Project, error) {
+	p := auth.PrincipalFrom(ctx)
+	if p == nil {
+		return nil, errs.E(errs.Unauthorized, "a valid credential is required")
+	}
+	row, err := db.ProjectByID(ctx, s.DB, p.User.ID, id)
+	return s.check(ctx, p, row, err)
+}
+
+// OpenByName is Open by project name (any case).
+func (s *Service) OpenByName(ctx context.Context, name string) (*Project, error) {
+	p := auth.PrincipalFrom(ctx)
+	if p == nil {
+		return nil, errs.E(errs.Unauthorized, "a valid credential is required")
+	}
+	row, err := db.ProjectByName(ctx, s.DB, p.User.ID, strings.ToLower(name))
+	return s.check(ctx, p, row, err)
+}
+
+func (s *Service) check(ctx context.Context, p *auth.Principal, row *db.Project, err error) (*Project, error) {
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, errs.E(errs.NotFound, "no such project")
+	} else if err != nil {
+		return nil, errs.Wrap(err, "load project")
+	}
+	level := s.levelOf(p, row)
+	if level == None {
+		return nil, errs.E(errs.NotFound, "no such project")
+	}
+	proj := &Project{Project: *row, Access: level}
+	var op *contract.Operation
+	if h := auth.HolderFrom(ctx); h != nil {
+		op = h.Operation
+	}
+	if op == nil {
+		return nil, errs.E(errs.Internal, "no operation for the project check")
+	}
+	if s.hasAll(p, op.Permissions) {
+		return proj, nil
+	}
+	need, ok := ParseLevel(op.ProjectAccess)
+	if !ok {
+		return nil, s.missing(op.Permissions)
+	}
+	if level < need {
+		return nil, errs.E(errs.Forbidden, "this needs %s access to project %s", need, row.Name)
+	}
+	return proj, nil
+}
+
+func (s *Service) hasAll(p *auth.Principal, perms []string) bool {
+	for _, perm := range perms {
+		if !p.Has(perm) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Service) missing(perms []string) error {
+	names := make([]string, len(perms))
+	for i, id := range perms {
+		names[i] = s.Contract.Permission(id).Name
+	}
+	return errs.E(errs.Forbidden, "this needs the %s permission", strings.Join(names, " and "))
+}

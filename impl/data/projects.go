@@ -1,0 +1,91 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/auth"
+	"github.com/kala-server/kala/impl/errs"
+)
+
+var projectName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_]{0,49}$`)
+
+// ReasonDuplicateProject refines errs.Conflict (Kylin KE-010001004).
+const ReasonDuplicateProject = "duplicate-project"
+
+// CheckProjectName applies Kylin's rule: ASCII letters, digits and underscores, not
+// starting with an underscore, at most 50 characters.
+func CheckProjectName(field, name string) error {
+	if !projectName.MatchString(name) {
+		return errs.Field(field, "must be ASCII letters, digits and underscores, not starting with an underscore, at most 50 characters")
+	}
+	return nil
+}
+
+// CreateProject makes a project with its schema and read-only role, all in one
+// transaction: either everything exists afterwards or nothing does.
+func (s *Service) CreateProject(ctx context.Context, p *auth.Principal, name, description string) (*Project, error) {
+	if err := CheckProjectName("name", name); err != nil {
+		return nil, err
+	}
+	id := uuid.Must(uuid.NewV7())
+	hex := strings.ReplaceAll(id.String(), "-", "")
+	now := s.Now()
+	owner := p.User.ID
+	row := db.Project{ID: id, Name: name, NameKey: strings.ToLower(name), Description: description,
+		OwnerID: &owner, OwnerName: &p.User.Username, SchemaName: "kala_p_" + hex, RoleName: "kala_r_" + hex,
+		CreatedAt: now, ModifiedAt: now}
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if err := db.InsertProject(ctx, tx, &row); err != nil {
+			return err
+		}
+		return db.CreateProjectStorage(ctx, tx, row.SchemaName, row.RoleName)
+	})
+	if errors.Is(err, db.ErrDuplicate) {
+		return nil, errs.E(errs.Conflict, "a project named %s already exists", name).WithReason(ReasonDuplicateProject)
+	} else if err != nil {
+		return nil, errs.Wrap(err, "create project")
+	}
+	return &Project{Project: row, Access: Admin}, nil
+}
+
+// ListProjects returns a page of the projects p can see, and how many there are.
+func (s *Service) ListProjects(ctx context.Context, p *auth.Principal, filter string, exact bool, offset, limit int) ([]Project, int, error) {
+	rows, total, err := db.ListProjects(ctx, s.DB, p.User.ID, !p.Has(s.DataManagement), strings.ToLower(filter), exact, offset, limit)
+	if err != nil {
+		return nil, 0, errs.Wrap(err, "list projects")
+	}
+	out := make([]Project, len(rows))
+	for i := range rows {
+		out[i] = Project{Project: rows[i], Access: s.levelOf(p, &rows[i])}
+	}
+	return out, total, nil
+}
+
+// UpdateDescription changes an opened project's description.
+func (s *Service) UpdateDescription(ctx context.Context, proj *Project, description string) (*Project, error) {
+	now := s.Now()
+	if err := db.UpdateProjectDescription(ctx, s.DB, proj.ID, description, now); err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return nil, errs.E(errs.NotFound, "no such project")
+		}
+		return nil, errs.Wrap(err, "update project")
+	}
+	proj.Description, proj.ModifiedAt = description, now
+	return proj, nil
+}
+
+// DeleteProject drops an opened project, its tables, schema and role.
+func (s *Service) DeleteProject(ctx context.Context, proj *Project) error {
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error { return db.DeleteProject(ctx, tx, &proj.Project) })
+	if errors.Is(err, db.ErrNotFound) {
+		return errs.E(errs.NotFound, "no such project")
+	}
+	return errs.Wrap(err, "delete project")
+}

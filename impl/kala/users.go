@@ -1,0 +1,117 @@
+package kala
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/gen"
+	"github.com/kala-server/kala/impl/account"
+)
+
+func (f *Face) ListUsers(ctx context.Context, req gen.ListUsersRequestObject) (gen.ListUsersResponseObject, error) {
+	offset, limit := page(req.Params.Offset, req.Params.Limit)
+	filter := ""
+	if req.Params.Name != nil {
+		filter = *req.Params.Name
+	}
+	us, total, err := f.Accounts.Users(ctx, filter, offset, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := gen.ListUsers200JSONResponse{Data: make([]gen.User, len(us)), Page: gen.Page{Offset: offset, Limit: limit, Total: total}}
+	for i := range us {
+		out.Data[i] = f.User(&us[i])
+	}
+	return out, nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func authorityStrings(in *[]gen.Authority) *[]string {
+	if in == nil {
+		return nil
+	}
+	out := make([]string, len(*in))
+	for i, a := range *in {
+		out[i] = string(a)
+	}
+	return &out
+}
+
+func (f *Face) CreateUser(ctx context.Context, req gen.CreateUserRequestObject) (gen.CreateUserResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := req.Body
+	u, err := f.Accounts.CreateUser(ctx, p.Actor(), account.NewUser{Username: b.Username, Password: b.Password,
+		Admin: deref(b.Admin), Disabled: deref(b.Disabled), Permissions: deref(b.Permissions),
+		Authorities: deref(authorityStrings(b.Authorities))})
+	if err != nil {
+		return nil, err
+	}
+	return gen.CreateUser201JSONResponse{Data: f.User(u)}, nil
+}
+
+func (f *Face) GetUser(ctx context.Context, req gen.GetUserRequestObject) (gen.GetUserResponseObject, error) {
+	u, err := f.Accounts.User(ctx, uuid.UUID(req.Id))
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetUser200JSONResponse{Data: f.User(u)}, nil
+}
+
+func (f *Face) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject) (gen.UpdateUserResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := req.Body
+	u, err := f.Accounts.UpdateUser(ctx, p.Actor(), uuid.UUID(req.Id), account.UserPatch{Admin: b.Admin,
+		Disabled: b.Disabled, Locked: b.Locked, Permissions: b.Permissions, Authorities: authorityStrings(b.Authorities)})
+	if err != nil {
+		return nil, err
+	}
+	return gen.UpdateUser200JSONResponse{Data: f.User(u)}, nil
+}
+
+func (f *Face) DeleteUser(ctx context.Context, req gen.DeleteUserRequestObject) (gen.DeleteUserResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Accounts.DeleteUser(ctx, p.Actor(), uuid.UUID(req.Id)); err != nil {
+		return nil, err
+	}
+	return gen.DeleteUser204Response{}, nil
+}
+
+func (f *Face) ChangeUserPassword(ctx context.Context, req gen.ChangeUserPasswordRequestObject) (gen.ChangeUserPasswordResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	manage := p.Has(f.Contract.PermissionByName("User Management"))
+	if err := f.Accounts.ChangePassword(ctx, p.Actor(), manage, uuid.UUID(req.Id), req.Body.OldPassword, req.Body.NewPassword); err != nil {
+		return nil, err
+	}
+	return gen.ChangeUserPassword204Response{}, nil
+}
+
+// lockState is when a user's name is locked until, if it is now.
+func (f *Face) lockState(u *db.User) (bool, *time.Time) {
+	if u.LockedUntil != nil && u.LockedUntil.After(f.Accounts.Now()) {
+		t := u.LockedUntil.UTC()
+		return true, &t
+	}
+	return false, nil
+}
