@@ -49,18 +49,19 @@ func ProjectByName(ctx context.Context, q Queryer, userID uuid.UUID, nameKey str
 
 // ListProjects returns a page of projects in name order: all of them, or with onlyListed
 // those on userID's access list; filter keeps names containing it (exact: equal to it).
-func ListProjects(ctx context.Context, q Queryer, userID uuid.UUID, onlyListed bool, filter string, exact bool, offset, limit int) ([]Project, int, error) {
-	where := ` WHERE ($2 = false OR a.level IS NOT NULL)
+// With onlyListed, minLevel keeps projects where the user's level is at least it.
+func ListProjects(ctx context.Context, q Queryer, userID uuid.UUID, onlyListed bool, minLevel int, filter string, exact bool, offset, limit int) ([]Project, int, error) {
+	where := ` WHERE ($2 = false OR COALESCE(a.level, 0) >= GREATEST($5::int, 1))
 		AND ($3 = '' OR (CASE WHEN $4 THEN p.name_key = $3 ELSE strpos(p.name_key, $3) > 0 END))`
 	var ps []Project
-	if err := q.SelectContext(ctx, &ps, selectProject+where+` ORDER BY p.name_key OFFSET $5 LIMIT $6`,
-		userID, onlyListed, filter, exact, offset, limit); err != nil {
+	if err := q.SelectContext(ctx, &ps, selectProject+where+` ORDER BY p.name_key OFFSET $6 LIMIT $7`,
+		userID, onlyListed, filter, exact, minLevel, offset, limit); err != nil {
 		return nil, 0, mapErr(err)
 	}
 	var total int
 	err := q.GetContext(ctx, &total, `SELECT count(*) FROM projects p
 		LEFT JOIN project_access a ON a.project_id = p.id AND a.user_id = $1`+where,
-		userID, onlyListed, filter, exact)
+		userID, onlyListed, filter, exact, minLevel)
 	return ps, total, mapErr(err)
 }
 
@@ -122,7 +123,26 @@ func DeleteProject(ctx context.Context, q Queryer, p *Project) error {
 	return nil
 }
 
-// SetAccess puts a user on a project's access list at level (1..4).
+// AddAccess puts a user on a project's access list; ErrDuplicate if already there.
+func AddAccess(ctx context.Context, q Queryer, projectID, userID uuid.UUID, level int, now time.Time) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO project_access (project_id, user_id, level, created_at) VALUES ($1,$2,$3,$4)`,
+		projectID, userID, level, now)
+	return mapErr(err)
+}
+
+// ChangeAccess changes the level of a user already listed; ErrNotFound otherwise.
+func ChangeAccess(ctx context.Context, q Queryer, projectID, userID uuid.UUID, level int) error {
+	res, err := q.ExecContext(ctx, `UPDATE project_access SET level = $3 WHERE project_id = $1 AND user_id = $2`, projectID, userID, level)
+	if err != nil {
+		return mapErr(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// SetAccess puts a user on a project's access list at level (1..4), or changes the level.
 func SetAccess(ctx context.Context, q Queryer, projectID, userID uuid.UUID, level int, now time.Time) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO project_access (project_id, user_id, level, created_at)
 		VALUES ($1,$2,$3,$4) ON CONFLICT (project_id, user_id) DO UPDATE SET level = EXCLUDED.level`,

@@ -28,6 +28,7 @@ type User struct {
 	LockedUntil   *time.Time `db:"locked_until"`
 	WrongCount    *int       `db:"failures"`
 	FirstFailedAt *time.Time `db:"first_failed_at"`
+	LastFailedAt  *time.Time `db:"last_failed_at"`
 }
 
 const userColumns = `id, username, username_key, password_hash, admin, builtin, disabled,
@@ -36,7 +37,7 @@ const userColumns = `id, username, username_key, password_hash, admin, builtin, 
 // selectUser reads users with their names' failure counters.
 const selectUser = `SELECT u.id, u.username, u.username_key, u.password_hash, u.admin, u.builtin, u.disabled,
 	u.default_password, u.authorities, u.permissions, u.credential_version, u.created_at, u.modified_at,
-	f.locked_until, f.failures, f.first_failed_at
+	f.locked_until, f.failures, f.first_failed_at, f.last_failed_at
 	FROM users u LEFT JOIN login_failures f ON f.username_key = u.username_key`
 
 // InsertUser stores a new user; ErrDuplicate when the name is taken in any case.
@@ -77,7 +78,8 @@ func AnyUser(ctx context.Context, q Queryer) (bool, error) {
 
 // SetPassword replaces a user's password hash, ends its old credentials (tokens carry the
 // version) and clears the login-failure counter of its name.
-func SetPassword(ctx context.Context, q Queryer, id uuid.UUID, hash string, isDefault bool, now time.Time) error {
+// Every session of the user ends but keepSession (the one making the change, if any).
+func SetPassword(ctx context.Context, q Queryer, id uuid.UUID, hash string, isDefault bool, now time.Time, keepSession []byte) error {
 	var key string
 	err := q.GetContext(ctx, &key, `UPDATE users SET password_hash = $2, default_password = $3,
 		credential_version = credential_version + 1, modified_at = $4
@@ -88,20 +90,25 @@ func SetPassword(ctx context.Context, q Queryer, id uuid.UUID, hash string, isDe
 	if _, err = q.ExecContext(ctx, `DELETE FROM login_failures WHERE username_key = $1`, key); err != nil {
 		return mapErr(err)
 	}
-	_, err = q.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, id)
+	_, err = q.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id_hash IS DISTINCT FROM $2`, id, keepSession)
 	return mapErr(err)
 }
 
 // ListUsers returns a page of users whose folded name contains filter (all when empty),
 // in name order, and how many match.
-func ListUsers(ctx context.Context, q Queryer, filter string, offset, limit int) ([]User, int, error) {
+// With caseSensitive, filter is matched against the name as spelled instead.
+func ListUsers(ctx context.Context, q Queryer, filter string, caseSensitive bool, offset, limit int) ([]User, int, error) {
+	col := "username_key"
+	if caseSensitive {
+		col = "username"
+	}
+	where := ` WHERE strpos(u.` + col + `, $1) > 0 OR $1 = ''`
 	var us []User
-	if err := q.SelectContext(ctx, &us, selectUser+` WHERE strpos(u.username_key, $1) > 0 OR $1 = ''
-		ORDER BY u.username_key OFFSET $2 LIMIT $3`, filter, offset, limit); err != nil {
+	if err := q.SelectContext(ctx, &us, selectUser+where+` ORDER BY u.username_key OFFSET $2 LIMIT $3`, filter, offset, limit); err != nil {
 		return nil, 0, mapErr(err)
 	}
 	var total int
-	err := q.GetContext(ctx, &total, `SELECT count(*) FROM users WHERE strpos(username_key, $1) > 0 OR $1 = ''`, filter)
+	err := q.GetContext(ctx, &total, `SELECT count(*) FROM users u`+where, filter)
 	return us, total, mapErr(err)
 }
 

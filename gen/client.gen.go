@@ -403,6 +403,199 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /api/users/{id}/password (the `ChangeUserPassword` operationId).
 	ChangeUserPassword(ctx context.Context, id UserId, body ChangeUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinRevokeProjectAccess Revoke project access (Kylin)
+	//
+	// Takes a user off the access list.
+	//
+	// Corresponds with DELETE /kylin/api/access/project (the `KylinRevokeProjectAccess` operationId).
+	KylinRevokeProjectAccess(ctx context.Context, params *KylinRevokeProjectAccessParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinListProjectAccess List a project's access list (Kylin)
+	//
+	// Lists the users on the project's access list. Needs Data Management or ADMIN on the project.
+	//
+	// Corresponds with GET /kylin/api/access/project (the `KylinListProjectAccess` operationId).
+	KylinListProjectAccess(ctx context.Context, params *KylinListProjectAccessParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinGrantProjectAccessWithBody Grant project access (Kylin)
+	//
+	// Puts users on the project's access list at `permission`. Global admins already have
+	// every right and cannot be listed. A user already listed is a conflict (use PUT).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /kylin/api/access/project (the `KylinGrantProjectAccess` operationId).
+	KylinGrantProjectAccessWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinGrantProjectAccess Grant project access (Kylin)
+	//
+	// Puts users on the project's access list at `permission`. Global admins already have
+	// every right and cannot be listed. A user already listed is a conflict (use PUT).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /kylin/api/access/project (the `KylinGrantProjectAccess` operationId).
+	KylinGrantProjectAccess(ctx context.Context, body KylinGrantProjectAccessJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinUpdateProjectAccessWithBody Change a user's project access (Kylin)
+	//
+	// Changes the level of a user already on the access list.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /kylin/api/access/project (the `KylinUpdateProjectAccess` operationId).
+	KylinUpdateProjectAccessWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinUpdateProjectAccess Change a user's project access (Kylin)
+	//
+	// Changes the level of a user already on the access list.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /kylin/api/access/project (the `KylinUpdateProjectAccess` operationId).
+	KylinUpdateProjectAccess(ctx context.Context, body KylinUpdateProjectAccessJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinLogoutGet Log out (Kylin, GET)
+	//
+	// The same as the POST, for Kylin clients that use GET.
+	//
+	// Corresponds with GET /kylin/api/j_spring_security_logout (the `KylinLogoutGet` operationId).
+	KylinLogoutGet(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinLogout Log out (Kylin)
+	//
+	// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie.
+	//
+	// Corresponds with POST /kylin/api/j_spring_security_logout (the `KylinLogout` operationId).
+	KylinLogout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinListProjects List projects (Kylin)
+	//
+	// Lists the projects the caller can see (all with Data Management, otherwise those on
+	// whose access list they are), each with the caller's `permission` in Kylin's names.
+	//
+	// Corresponds with GET /kylin/api/projects (the `KylinListProjects` operationId).
+	KylinListProjects(ctx context.Context, params *KylinListProjectsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinCreateProjectWithBody Create a project (Kylin)
+	//
+	// Creates a project (the same object as a Kala datastore).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /kylin/api/projects (the `KylinCreateProject` operationId).
+	KylinCreateProjectWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinCreateProject Create a project (Kylin)
+	//
+	// Creates a project (the same object as a Kala datastore).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /kylin/api/projects (the `KylinCreateProject` operationId).
+	KylinCreateProject(ctx context.Context, body KylinCreateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinDeleteProject Delete a project (Kylin)
+	//
+	// Deletes the project with all its tables. Needs Data Management.
+	//
+	// Corresponds with DELETE /kylin/api/projects/{project} (the `KylinDeleteProject` operationId).
+	KylinDeleteProject(ctx context.Context, project KylinProjectPath, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinListUsers List users (Kylin)
+	//
+	// Lists users in name order. `page_offset` is a page index, not a row offset.
+	//
+	// Corresponds with GET /kylin/api/user (the `KylinListUsers` operationId).
+	KylinListUsers(ctx context.Context, params *KylinListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinCreateUserWithBody Create a user (Kylin)
+	//
+	// Creates a user under Kylin's username and password rules.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /kylin/api/user (the `KylinCreateUser` operationId).
+	KylinCreateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinCreateUser Create a user (Kylin)
+	//
+	// Creates a user under Kylin's username and password rules.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /kylin/api/user (the `KylinCreateUser` operationId).
+	KylinCreateUser(ctx context.Context, body KylinCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinUpdateUserWithBody Change a user (Kylin)
+	//
+	// Changes the fields given for `username`. Setting `password` is an admin reset (the
+	// password becomes default). Nobody disables themselves; the built-in `ADMIN` cannot
+	// be disabled or lose `ROLE_ADMIN`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /kylin/api/user (the `KylinUpdateUser` operationId).
+	KylinUpdateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinUpdateUser Change a user (Kylin)
+	//
+	// Changes the fields given for `username`. Setting `password` is an admin reset (the
+	// password becomes default). Nobody disables themselves; the built-in `ADMIN` cannot
+	// be disabled or lose `ROLE_ADMIN`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /kylin/api/user (the `KylinUpdateUser` operationId).
+	KylinUpdateUser(ctx context.Context, body KylinUpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinGetAuthentication Who am I / log in (Kylin)
+	//
+	// The same as the POST, for Kylin clients that use GET.
+	//
+	// Corresponds with GET /kylin/api/user/authentication (the `KylinGetAuthentication` operationId).
+	KylinGetAuthentication(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinLogin Log in (Kylin)
+	//
+	// With Basic credentials, starts a new session: the answer sets a fresh `JSESSIONID`
+	// cookie (HttpOnly, SameSite=Lax) and replaces any session cookie the request carried.
+	// Later calls may send only the cookie; in Swagger UI, calling this once with Basic
+	// makes the browser send the cookie on later cookie-only calls. With any other
+	// credential it returns the caller without starting a session.
+	//
+	// Corresponds with POST /kylin/api/user/authentication (the `KylinLogin` operationId).
+	KylinLogin(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinChangePasswordWithBody Change a password (Kylin)
+	//
+	// Changing your own password needs the old one in `password` (wrong ones count toward
+	// the lockout). Changing another user's needs User Management. Every other session and
+	// token of the user ends. API keys cannot change passwords.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /kylin/api/user/password (the `KylinChangePassword` operationId).
+	KylinChangePasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinChangePassword Change a password (Kylin)
+	//
+	// Changing your own password needs the old one in `password` (wrong ones count toward
+	// the lockout). Changing another user's needs User Management. Every other session and
+	// token of the user ends. API keys cannot change passwords.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /kylin/api/user/password (the `KylinChangePassword` operationId).
+	KylinChangePassword(ctx context.Context, body KylinChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinDeleteUser Delete a user (Kylin)
+	//
+	// Deletes a user with their keys and sessions. Nobody deletes themselves or `ADMIN`.
+	//
+	// Corresponds with DELETE /kylin/api/user/{username} (the `KylinDeleteUser` operationId).
+	KylinDeleteUser(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // CreateAccessTokenWithBody Log in and get a JWT
@@ -1038,6 +1231,419 @@ func (c *Client) ChangeUserPasswordWithBody(ctx context.Context, id UserId, cont
 // Corresponds with PUT /api/users/{id}/password (the `ChangeUserPassword` operationId).
 func (c *Client) ChangeUserPassword(ctx context.Context, id UserId, body ChangeUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewChangeUserPasswordRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinRevokeProjectAccess Revoke project access (Kylin)
+//
+// Takes a user off the access list.
+//
+// Corresponds with DELETE /kylin/api/access/project (the `KylinRevokeProjectAccess` operationId).
+func (c *Client) KylinRevokeProjectAccess(ctx context.Context, params *KylinRevokeProjectAccessParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinRevokeProjectAccessRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinListProjectAccess List a project's access list (Kylin)
+//
+// Lists the users on the project's access list. Needs Data Management or ADMIN on the project.
+//
+// Corresponds with GET /kylin/api/access/project (the `KylinListProjectAccess` operationId).
+func (c *Client) KylinListProjectAccess(ctx context.Context, params *KylinListProjectAccessParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinListProjectAccessRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinGrantProjectAccessWithBody Grant project access (Kylin)
+//
+// Puts users on the project's access list at `permission`. Global admins already have
+// every right and cannot be listed. A user already listed is a conflict (use PUT).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /kylin/api/access/project (the `KylinGrantProjectAccess` operationId).
+func (c *Client) KylinGrantProjectAccessWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinGrantProjectAccessRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinGrantProjectAccess Grant project access (Kylin)
+//
+// Puts users on the project's access list at `permission`. Global admins already have
+// every right and cannot be listed. A user already listed is a conflict (use PUT).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /kylin/api/access/project (the `KylinGrantProjectAccess` operationId).
+func (c *Client) KylinGrantProjectAccess(ctx context.Context, body KylinGrantProjectAccessJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinGrantProjectAccessRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinUpdateProjectAccessWithBody Change a user's project access (Kylin)
+//
+// Changes the level of a user already on the access list.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /kylin/api/access/project (the `KylinUpdateProjectAccess` operationId).
+func (c *Client) KylinUpdateProjectAccessWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinUpdateProjectAccessRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinUpdateProjectAccess Change a user's project access (Kylin)
+//
+// Changes the level of a user already on the access list.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /kylin/api/access/project (the `KylinUpdateProjectAccess` operationId).
+func (c *Client) KylinUpdateProjectAccess(ctx context.Context, body KylinUpdateProjectAccessJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinUpdateProjectAccessRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinLogoutGet Log out (Kylin, GET)
+//
+// The same as the POST, for Kylin clients that use GET.
+//
+// Corresponds with GET /kylin/api/j_spring_security_logout (the `KylinLogoutGet` operationId).
+func (c *Client) KylinLogoutGet(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinLogoutGetRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinLogout Log out (Kylin)
+//
+// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie.
+//
+// Corresponds with POST /kylin/api/j_spring_security_logout (the `KylinLogout` operationId).
+func (c *Client) KylinLogout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinLogoutRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinListProjects List projects (Kylin)
+//
+// Lists the projects the caller can see (all with Data Management, otherwise those on
+// whose access list they are), each with the caller's `permission` in Kylin's names.
+//
+// Corresponds with GET /kylin/api/projects (the `KylinListProjects` operationId).
+func (c *Client) KylinListProjects(ctx context.Context, params *KylinListProjectsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinListProjectsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinCreateProjectWithBody Create a project (Kylin)
+//
+// Creates a project (the same object as a Kala datastore).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /kylin/api/projects (the `KylinCreateProject` operationId).
+func (c *Client) KylinCreateProjectWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinCreateProjectRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinCreateProject Create a project (Kylin)
+//
+// Creates a project (the same object as a Kala datastore).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /kylin/api/projects (the `KylinCreateProject` operationId).
+func (c *Client) KylinCreateProject(ctx context.Context, body KylinCreateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinCreateProjectRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinDeleteProject Delete a project (Kylin)
+//
+// Deletes the project with all its tables. Needs Data Management.
+//
+// Corresponds with DELETE /kylin/api/projects/{project} (the `KylinDeleteProject` operationId).
+func (c *Client) KylinDeleteProject(ctx context.Context, project KylinProjectPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinDeleteProjectRequest(c.Server, project)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinListUsers List users (Kylin)
+//
+// Lists users in name order. `page_offset` is a page index, not a row offset.
+//
+// Corresponds with GET /kylin/api/user (the `KylinListUsers` operationId).
+func (c *Client) KylinListUsers(ctx context.Context, params *KylinListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinListUsersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinCreateUserWithBody Create a user (Kylin)
+//
+// Creates a user under Kylin's username and password rules.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /kylin/api/user (the `KylinCreateUser` operationId).
+func (c *Client) KylinCreateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinCreateUserRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinCreateUser Create a user (Kylin)
+//
+// Creates a user under Kylin's username and password rules.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /kylin/api/user (the `KylinCreateUser` operationId).
+func (c *Client) KylinCreateUser(ctx context.Context, body KylinCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinCreateUserRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinUpdateUserWithBody Change a user (Kylin)
+//
+// Changes the fields given for `username`. Setting `password` is an admin reset (the
+// password becomes default). Nobody disables themselves; the built-in `ADMIN` cannot
+// be disabled or lose `ROLE_ADMIN`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /kylin/api/user (the `KylinUpdateUser` operationId).
+func (c *Client) KylinUpdateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinUpdateUserRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinUpdateUser Change a user (Kylin)
+//
+// Changes the fields given for `username`. Setting `password` is an admin reset (the
+// password becomes default). Nobody disables themselves; the built-in `ADMIN` cannot
+// be disabled or lose `ROLE_ADMIN`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /kylin/api/user (the `KylinUpdateUser` operationId).
+func (c *Client) KylinUpdateUser(ctx context.Context, body KylinUpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinUpdateUserRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinGetAuthentication Who am I / log in (Kylin)
+//
+// The same as the POST, for Kylin clients that use GET.
+//
+// Corresponds with GET /kylin/api/user/authentication (the `KylinGetAuthentication` operationId).
+func (c *Client) KylinGetAuthentication(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinGetAuthenticationRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinLogin Log in (Kylin)
+//
+// With Basic credentials, starts a new session: the answer sets a fresh `JSESSIONID`
+// cookie (HttpOnly, SameSite=Lax) and replaces any session cookie the request carried.
+// Later calls may send only the cookie; in Swagger UI, calling this once with Basic
+// makes the browser send the cookie on later cookie-only calls. With any other
+// credential it returns the caller without starting a session.
+//
+// Corresponds with POST /kylin/api/user/authentication (the `KylinLogin` operationId).
+func (c *Client) KylinLogin(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinLoginRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinChangePasswordWithBody Change a password (Kylin)
+//
+// Changing your own password needs the old one in `password` (wrong ones count toward
+// the lockout). Changing another user's needs User Management. Every other session and
+// token of the user ends. API keys cannot change passwords.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /kylin/api/user/password (the `KylinChangePassword` operationId).
+func (c *Client) KylinChangePasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinChangePasswordRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinChangePassword Change a password (Kylin)
+//
+// Changing your own password needs the old one in `password` (wrong ones count toward
+// the lockout). Changing another user's needs User Management. Every other session and
+// token of the user ends. API keys cannot change passwords.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /kylin/api/user/password (the `KylinChangePassword` operationId).
+func (c *Client) KylinChangePassword(ctx context.Context, body KylinChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinChangePasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinDeleteUser Delete a user (Kylin)
+//
+// Deletes a user with their keys and sessions. Nobody deletes themselves or `ADMIN`.
+//
+// Corresponds with DELETE /kylin/api/user/{username} (the `KylinDeleteUser` operationId).
+func (c *Client) KylinDeleteUser(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinDeleteUserRequest(c.Server, username)
 	if err != nil {
 		return nil, err
 	}
@@ -2236,6 +2842,766 @@ func NewChangeUserPasswordRequestWithBody(server string, id UserId, contentType 
 	return req, nil
 }
 
+// NewKylinRevokeProjectAccessRequest constructs an http.Request for the KylinRevokeProjectAccess method
+func NewKylinRevokeProjectAccessRequest(server string, params *KylinRevokeProjectAccessParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/access/project")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewKylinListProjectAccessRequest constructs an http.Request for the KylinListProjectAccess method
+func NewKylinListProjectAccessRequest(server string, params *KylinListProjectAccessParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/access/project")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageOffset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_offset", *params.PageOffset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewKylinGrantProjectAccessRequest calls the generic KylinGrantProjectAccess builder with application/json body
+func NewKylinGrantProjectAccessRequest(server string, body KylinGrantProjectAccessJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewKylinGrantProjectAccessRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewKylinGrantProjectAccessRequestWithBody constructs an http.Request for the KylinGrantProjectAccess method, with any body, and a specified content type
+func NewKylinGrantProjectAccessRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/access/project")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewKylinUpdateProjectAccessRequest calls the generic KylinUpdateProjectAccess builder with application/json body
+func NewKylinUpdateProjectAccessRequest(server string, body KylinUpdateProjectAccessJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewKylinUpdateProjectAccessRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewKylinUpdateProjectAccessRequestWithBody constructs an http.Request for the KylinUpdateProjectAccess method, with any body, and a specified content type
+func NewKylinUpdateProjectAccessRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/access/project")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewKylinLogoutGetRequest constructs an http.Request for the KylinLogoutGet method
+func NewKylinLogoutGetRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/j_spring_security_logout")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewKylinLogoutRequest constructs an http.Request for the KylinLogout method
+func NewKylinLogoutRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/j_spring_security_logout")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewKylinListProjectsRequest constructs an http.Request for the KylinListProjects method
+func NewKylinListProjectsRequest(server string, params *KylinListProjectsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/projects")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Project != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", *params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Exact != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "exact", *params.Exact, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Permission != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "permission", *params.Permission, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageOffset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_offset", *params.PageOffset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewKylinCreateProjectRequest calls the generic KylinCreateProject builder with application/json body
+func NewKylinCreateProjectRequest(server string, body KylinCreateProjectJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewKylinCreateProjectRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewKylinCreateProjectRequestWithBody constructs an http.Request for the KylinCreateProject method, with any body, and a specified content type
+func NewKylinCreateProjectRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/projects")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewKylinDeleteProjectRequest constructs an http.Request for the KylinDeleteProject method
+func NewKylinDeleteProjectRequest(server string, project KylinProjectPath) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/projects/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewKylinListUsersRequest constructs an http.Request for the KylinListUsers method
+func NewKylinListUsersRequest(server string, params *KylinListUsersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.IsCaseSensitive != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "is_case_sensitive", *params.IsCaseSensitive, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageOffset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_offset", *params.PageOffset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewKylinCreateUserRequest calls the generic KylinCreateUser builder with application/json body
+func NewKylinCreateUserRequest(server string, body KylinCreateUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewKylinCreateUserRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewKylinCreateUserRequestWithBody constructs an http.Request for the KylinCreateUser method, with any body, and a specified content type
+func NewKylinCreateUserRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewKylinUpdateUserRequest calls the generic KylinUpdateUser builder with application/json body
+func NewKylinUpdateUserRequest(server string, body KylinUpdateUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewKylinUpdateUserRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewKylinUpdateUserRequestWithBody constructs an http.Request for the KylinUpdateUser method, with any body, and a specified content type
+func NewKylinUpdateUserRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewKylinGetAuthenticationRequest constructs an http.Request for the KylinGetAuthentication method
+func NewKylinGetAuthenticationRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user/authentication")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewKylinLoginRequest constructs an http.Request for the KylinLogin method
+func NewKylinLoginRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user/authentication")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewKylinChangePasswordRequest calls the generic KylinChangePassword builder with application/json body
+func NewKylinChangePasswordRequest(server string, body KylinChangePasswordJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewKylinChangePasswordRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewKylinChangePasswordRequestWithBody constructs an http.Request for the KylinChangePassword method, with any body, and a specified content type
+func NewKylinChangePasswordRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user/password")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewKylinDeleteUserRequest constructs an http.Request for the KylinDeleteUser method
+func NewKylinDeleteUserRequest(server string, username string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "username", username, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -2622,6 +3988,219 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /api/users/{id}/password (the `ChangeUserPassword` operationId).
 	ChangeUserPasswordWithResponse(ctx context.Context, id UserId, body ChangeUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeUserPasswordResponse, error)
+
+	// KylinRevokeProjectAccessWithResponse Revoke project access (Kylin)
+	//
+	// Takes a user off the access list.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /kylin/api/access/project (the `KylinRevokeProjectAccess` operationId).
+	KylinRevokeProjectAccessWithResponse(ctx context.Context, params *KylinRevokeProjectAccessParams, reqEditors ...RequestEditorFn) (*KylinRevokeProjectAccessResponse, error)
+
+	// KylinListProjectAccessWithResponse List a project's access list (Kylin)
+	//
+	// Lists the users on the project's access list. Needs Data Management or ADMIN on the project.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /kylin/api/access/project (the `KylinListProjectAccess` operationId).
+	KylinListProjectAccessWithResponse(ctx context.Context, params *KylinListProjectAccessParams, reqEditors ...RequestEditorFn) (*KylinListProjectAccessResponse, error)
+
+	// KylinGrantProjectAccessWithBodyWithResponse Grant project access (Kylin)
+	//
+	// Puts users on the project's access list at `permission`. Global admins already have
+	// every right and cannot be listed. A user already listed is a conflict (use PUT).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/access/project (the `KylinGrantProjectAccess` operationId).
+	KylinGrantProjectAccessWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinGrantProjectAccessResponse, error)
+
+	// KylinGrantProjectAccessWithResponse Grant project access (Kylin)
+	//
+	// Puts users on the project's access list at `permission`. Global admins already have
+	// every right and cannot be listed. A user already listed is a conflict (use PUT).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/access/project (the `KylinGrantProjectAccess` operationId).
+	KylinGrantProjectAccessWithResponse(ctx context.Context, body KylinGrantProjectAccessJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinGrantProjectAccessResponse, error)
+
+	// KylinUpdateProjectAccessWithBodyWithResponse Change a user's project access (Kylin)
+	//
+	// Changes the level of a user already on the access list.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /kylin/api/access/project (the `KylinUpdateProjectAccess` operationId).
+	KylinUpdateProjectAccessWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinUpdateProjectAccessResponse, error)
+
+	// KylinUpdateProjectAccessWithResponse Change a user's project access (Kylin)
+	//
+	// Changes the level of a user already on the access list.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /kylin/api/access/project (the `KylinUpdateProjectAccess` operationId).
+	KylinUpdateProjectAccessWithResponse(ctx context.Context, body KylinUpdateProjectAccessJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinUpdateProjectAccessResponse, error)
+
+	// KylinLogoutGetWithResponse Log out (Kylin, GET)
+	//
+	// The same as the POST, for Kylin clients that use GET.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /kylin/api/j_spring_security_logout (the `KylinLogoutGet` operationId).
+	KylinLogoutGetWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*KylinLogoutGetResponse, error)
+
+	// KylinLogoutWithResponse Log out (Kylin)
+	//
+	// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/j_spring_security_logout (the `KylinLogout` operationId).
+	KylinLogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*KylinLogoutResponse, error)
+
+	// KylinListProjectsWithResponse List projects (Kylin)
+	//
+	// Lists the projects the caller can see (all with Data Management, otherwise those on
+	// whose access list they are), each with the caller's `permission` in Kylin's names.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /kylin/api/projects (the `KylinListProjects` operationId).
+	KylinListProjectsWithResponse(ctx context.Context, params *KylinListProjectsParams, reqEditors ...RequestEditorFn) (*KylinListProjectsResponse, error)
+
+	// KylinCreateProjectWithBodyWithResponse Create a project (Kylin)
+	//
+	// Creates a project (the same object as a Kala datastore).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/projects (the `KylinCreateProject` operationId).
+	KylinCreateProjectWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinCreateProjectResponse, error)
+
+	// KylinCreateProjectWithResponse Create a project (Kylin)
+	//
+	// Creates a project (the same object as a Kala datastore).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/projects (the `KylinCreateProject` operationId).
+	KylinCreateProjectWithResponse(ctx context.Context, body KylinCreateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinCreateProjectResponse, error)
+
+	// KylinDeleteProjectWithResponse Delete a project (Kylin)
+	//
+	// Deletes the project with all its tables. Needs Data Management.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /kylin/api/projects/{project} (the `KylinDeleteProject` operationId).
+	KylinDeleteProjectWithResponse(ctx context.Context, project KylinProjectPath, reqEditors ...RequestEditorFn) (*KylinDeleteProjectResponse, error)
+
+	// KylinListUsersWithResponse List users (Kylin)
+	//
+	// Lists users in name order. `page_offset` is a page index, not a row offset.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /kylin/api/user (the `KylinListUsers` operationId).
+	KylinListUsersWithResponse(ctx context.Context, params *KylinListUsersParams, reqEditors ...RequestEditorFn) (*KylinListUsersResponse, error)
+
+	// KylinCreateUserWithBodyWithResponse Create a user (Kylin)
+	//
+	// Creates a user under Kylin's username and password rules.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/user (the `KylinCreateUser` operationId).
+	KylinCreateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinCreateUserResponse, error)
+
+	// KylinCreateUserWithResponse Create a user (Kylin)
+	//
+	// Creates a user under Kylin's username and password rules.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/user (the `KylinCreateUser` operationId).
+	KylinCreateUserWithResponse(ctx context.Context, body KylinCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinCreateUserResponse, error)
+
+	// KylinUpdateUserWithBodyWithResponse Change a user (Kylin)
+	//
+	// Changes the fields given for `username`. Setting `password` is an admin reset (the
+	// password becomes default). Nobody disables themselves; the built-in `ADMIN` cannot
+	// be disabled or lose `ROLE_ADMIN`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /kylin/api/user (the `KylinUpdateUser` operationId).
+	KylinUpdateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinUpdateUserResponse, error)
+
+	// KylinUpdateUserWithResponse Change a user (Kylin)
+	//
+	// Changes the fields given for `username`. Setting `password` is an admin reset (the
+	// password becomes default). Nobody disables themselves; the built-in `ADMIN` cannot
+	// be disabled or lose `ROLE_ADMIN`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /kylin/api/user (the `KylinUpdateUser` operationId).
+	KylinUpdateUserWithResponse(ctx context.Context, body KylinUpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinUpdateUserResponse, error)
+
+	// KylinGetAuthenticationWithResponse Who am I / log in (Kylin)
+	//
+	// The same as the POST, for Kylin clients that use GET.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /kylin/api/user/authentication (the `KylinGetAuthentication` operationId).
+	KylinGetAuthenticationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*KylinGetAuthenticationResponse, error)
+
+	// KylinLoginWithResponse Log in (Kylin)
+	//
+	// With Basic credentials, starts a new session: the answer sets a fresh `JSESSIONID`
+	// cookie (HttpOnly, SameSite=Lax) and replaces any session cookie the request carried.
+	// Later calls may send only the cookie; in Swagger UI, calling this once with Basic
+	// makes the browser send the cookie on later cookie-only calls. With any other
+	// credential it returns the caller without starting a session.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/user/authentication (the `KylinLogin` operationId).
+	KylinLoginWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*KylinLoginResponse, error)
+
+	// KylinChangePasswordWithBodyWithResponse Change a password (Kylin)
+	//
+	// Changing your own password needs the old one in `password` (wrong ones count toward
+	// the lockout). Changing another user's needs User Management. Every other session and
+	// token of the user ends. API keys cannot change passwords.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /kylin/api/user/password (the `KylinChangePassword` operationId).
+	KylinChangePasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinChangePasswordResponse, error)
+
+	// KylinChangePasswordWithResponse Change a password (Kylin)
+	//
+	// Changing your own password needs the old one in `password` (wrong ones count toward
+	// the lockout). Changing another user's needs User Management. Every other session and
+	// token of the user ends. API keys cannot change passwords.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /kylin/api/user/password (the `KylinChangePassword` operationId).
+	KylinChangePasswordWithResponse(ctx context.Context, body KylinChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinChangePasswordResponse, error)
+
+	// KylinDeleteUserWithResponse Delete a user (Kylin)
+	//
+	// Deletes a user with their keys and sessions. Nobody deletes themselves or `ADMIN`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /kylin/api/user/{username} (the `KylinDeleteUser` operationId).
+	KylinDeleteUserWithResponse(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*KylinDeleteUserResponse, error)
 }
 
 type CreateAccessTokenResponse struct {
@@ -4546,6 +6125,2314 @@ func (r ChangeUserPasswordResponse) ContentType() string {
 	return ""
 }
 
+// KylinRevokeProjectAccessResponse401Headers the declared response headers of an HTTP 401 response for KylinRevokeProjectAccess
+type KylinRevokeProjectAccessResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinRevokeProjectAccessResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinEmptyEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinEmptyEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *KylinConflictApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON409 the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON409 *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinRevokeProjectAccessResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinRevokeProjectAccessResponse) GetJSON200() *KylinEmptyEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinRevokeProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinEmptyEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinRevokeProjectAccessResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinRevokeProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinRevokeProjectAccessResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinRevokeProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinRevokeProjectAccessResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinRevokeProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinRevokeProjectAccessResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinRevokeProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinRevokeProjectAccessResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinRevokeProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r KylinRevokeProjectAccessResponse) GetJSON409() *KylinConflictApplicationJSON {
+	return r.JSON409
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON409 returns the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinRevokeProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON409() *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinRevokeProjectAccessResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinRevokeProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinRevokeProjectAccessResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinRevokeProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinRevokeProjectAccessResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinRevokeProjectAccessResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinRevokeProjectAccessResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinRevokeProjectAccessResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinListProjectAccessResponse401Headers the declared response headers of an HTTP 401 response for KylinListProjectAccess
+type KylinListProjectAccessResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinListProjectAccessResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinAccessPageEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinAccessPageEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinListProjectAccessResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinListProjectAccessResponse) GetJSON200() *KylinAccessPageEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinAccessPageEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinListProjectAccessResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinListProjectAccessResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinListProjectAccessResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinListProjectAccessResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinListProjectAccessResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinListProjectAccessResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinListProjectAccessResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinListProjectAccessResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinListProjectAccessResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinListProjectAccessResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinGrantProjectAccessResponse401Headers the declared response headers of an HTTP 401 response for KylinGrantProjectAccess
+type KylinGrantProjectAccessResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinGrantProjectAccessResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinEmptyEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinEmptyEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *KylinConflictApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON409 the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON409 *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinGrantProjectAccessResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinGrantProjectAccessResponse) GetJSON200() *KylinEmptyEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGrantProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinEmptyEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinGrantProjectAccessResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGrantProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinGrantProjectAccessResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGrantProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinGrantProjectAccessResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGrantProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinGrantProjectAccessResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGrantProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinGrantProjectAccessResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGrantProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r KylinGrantProjectAccessResponse) GetJSON409() *KylinConflictApplicationJSON {
+	return r.JSON409
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON409 returns the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGrantProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON409() *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinGrantProjectAccessResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGrantProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinGrantProjectAccessResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGrantProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinGrantProjectAccessResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinGrantProjectAccessResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinGrantProjectAccessResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinGrantProjectAccessResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinUpdateProjectAccessResponse401Headers the declared response headers of an HTTP 401 response for KylinUpdateProjectAccess
+type KylinUpdateProjectAccessResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinUpdateProjectAccessResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinEmptyEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinEmptyEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *KylinConflictApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON409 the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON409 *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinUpdateProjectAccessResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinUpdateProjectAccessResponse) GetJSON200() *KylinEmptyEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinEmptyEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinUpdateProjectAccessResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinUpdateProjectAccessResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinUpdateProjectAccessResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinUpdateProjectAccessResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinUpdateProjectAccessResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r KylinUpdateProjectAccessResponse) GetJSON409() *KylinConflictApplicationJSON {
+	return r.JSON409
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON409 returns the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON409() *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinUpdateProjectAccessResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinUpdateProjectAccessResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinUpdateProjectAccessResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinUpdateProjectAccessResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinUpdateProjectAccessResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinUpdateProjectAccessResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type KylinLogoutGetResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinEmptyEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinEmptyEnvelope
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinLogoutGetResponse) GetJSON200() *KylinEmptyEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLogoutGetResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinEmptyEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinLogoutGetResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLogoutGetResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinLogoutGetResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLogoutGetResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinLogoutGetResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLogoutGetResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinLogoutGetResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinLogoutGetResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinLogoutGetResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinLogoutGetResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type KylinLogoutResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinEmptyEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinEmptyEnvelope
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinLogoutResponse) GetJSON200() *KylinEmptyEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLogoutResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinEmptyEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinLogoutResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLogoutResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinLogoutResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLogoutResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinLogoutResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLogoutResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinLogoutResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinLogoutResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinLogoutResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinLogoutResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinListProjectsResponse401Headers the declared response headers of an HTTP 401 response for KylinListProjects
+type KylinListProjectsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinListProjectsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinProjectPageEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinProjectPageEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinListProjectsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinListProjectsResponse) GetJSON200() *KylinProjectPageEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectsResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinProjectPageEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinListProjectsResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectsResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinListProjectsResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectsResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinListProjectsResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectsResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinListProjectsResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectsResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinListProjectsResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectsResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinListProjectsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinListProjectsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinListProjectsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinListProjectsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinCreateProjectResponse401Headers the declared response headers of an HTTP 401 response for KylinCreateProject
+type KylinCreateProjectResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinCreateProjectResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinProjectEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinProjectEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *KylinConflictApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON409 the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON409 *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinCreateProjectResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinCreateProjectResponse) GetJSON200() *KylinProjectEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateProjectResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinProjectEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinCreateProjectResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateProjectResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinCreateProjectResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateProjectResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinCreateProjectResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateProjectResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinCreateProjectResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateProjectResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r KylinCreateProjectResponse) GetJSON409() *KylinConflictApplicationJSON {
+	return r.JSON409
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON409 returns the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateProjectResponse) GetApplicationvndApacheKylinV4PublicJSON409() *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinCreateProjectResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateProjectResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinCreateProjectResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateProjectResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinCreateProjectResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinCreateProjectResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinCreateProjectResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinCreateProjectResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinDeleteProjectResponse401Headers the declared response headers of an HTTP 401 response for KylinDeleteProject
+type KylinDeleteProjectResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinDeleteProjectResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinEmptyEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinEmptyEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *KylinConflictApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON409 the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON409 *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinDeleteProjectResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinDeleteProjectResponse) GetJSON200() *KylinEmptyEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteProjectResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinEmptyEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinDeleteProjectResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteProjectResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinDeleteProjectResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteProjectResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinDeleteProjectResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteProjectResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinDeleteProjectResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteProjectResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinDeleteProjectResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteProjectResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r KylinDeleteProjectResponse) GetJSON409() *KylinConflictApplicationJSON {
+	return r.JSON409
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON409 returns the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteProjectResponse) GetApplicationvndApacheKylinV4PublicJSON409() *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinDeleteProjectResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteProjectResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinDeleteProjectResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteProjectResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinDeleteProjectResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinDeleteProjectResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinDeleteProjectResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinDeleteProjectResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinListUsersResponse401Headers the declared response headers of an HTTP 401 response for KylinListUsers
+type KylinListUsersResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinListUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinUserPageEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinUserPageEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinListUsersResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinListUsersResponse) GetJSON200() *KylinUserPageEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListUsersResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinUserPageEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinListUsersResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListUsersResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinListUsersResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListUsersResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinListUsersResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListUsersResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinListUsersResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListUsersResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinListUsersResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListUsersResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinListUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinListUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinListUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinListUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinCreateUserResponse401Headers the declared response headers of an HTTP 401 response for KylinCreateUser
+type KylinCreateUserResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinCreateUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinUserEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinUserEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *KylinConflictApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON409 the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON409 *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinCreateUserResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinCreateUserResponse) GetJSON200() *KylinUserEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUserResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinUserEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinCreateUserResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUserResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinCreateUserResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUserResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinCreateUserResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUserResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinCreateUserResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUserResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinCreateUserResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUserResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r KylinCreateUserResponse) GetJSON409() *KylinConflictApplicationJSON {
+	return r.JSON409
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON409 returns the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUserResponse) GetApplicationvndApacheKylinV4PublicJSON409() *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinCreateUserResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUserResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinCreateUserResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUserResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinCreateUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinCreateUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinCreateUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinCreateUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinUpdateUserResponse401Headers the declared response headers of an HTTP 401 response for KylinUpdateUser
+type KylinUpdateUserResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinUpdateUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinUserEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinUserEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *KylinConflictApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON409 the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON409 *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinUpdateUserResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinUpdateUserResponse) GetJSON200() *KylinUserEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateUserResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinUserEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinUpdateUserResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateUserResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinUpdateUserResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateUserResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinUpdateUserResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateUserResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinUpdateUserResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateUserResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinUpdateUserResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateUserResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r KylinUpdateUserResponse) GetJSON409() *KylinConflictApplicationJSON {
+	return r.JSON409
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON409 returns the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateUserResponse) GetApplicationvndApacheKylinV4PublicJSON409() *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinUpdateUserResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateUserResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinUpdateUserResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateUserResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinUpdateUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinUpdateUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinUpdateUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinUpdateUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinGetAuthenticationResponse401Headers the declared response headers of an HTTP 401 response for KylinGetAuthentication
+type KylinGetAuthenticationResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinGetAuthenticationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinUserEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinUserEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinGetAuthenticationResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinGetAuthenticationResponse) GetJSON200() *KylinUserEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGetAuthenticationResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinUserEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinGetAuthenticationResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGetAuthenticationResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinGetAuthenticationResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGetAuthenticationResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinGetAuthenticationResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGetAuthenticationResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinGetAuthenticationResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGetAuthenticationResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinGetAuthenticationResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGetAuthenticationResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinGetAuthenticationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinGetAuthenticationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinGetAuthenticationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinGetAuthenticationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinLoginResponse401Headers the declared response headers of an HTTP 401 response for KylinLogin
+type KylinLoginResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinLoginResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinUserEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinUserEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinLoginResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinLoginResponse) GetJSON200() *KylinUserEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLoginResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinUserEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinLoginResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLoginResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinLoginResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLoginResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinLoginResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLoginResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinLoginResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLoginResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinLoginResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLoginResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinLoginResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinLoginResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinLoginResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinLoginResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinChangePasswordResponse401Headers the declared response headers of an HTTP 401 response for KylinChangePassword
+type KylinChangePasswordResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinChangePasswordResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinEmptyEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinEmptyEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *KylinConflictApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON409 the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON409 *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinChangePasswordResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinChangePasswordResponse) GetJSON200() *KylinEmptyEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinChangePasswordResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinEmptyEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinChangePasswordResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinChangePasswordResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinChangePasswordResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinChangePasswordResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinChangePasswordResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinChangePasswordResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinChangePasswordResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinChangePasswordResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinChangePasswordResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinChangePasswordResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r KylinChangePasswordResponse) GetJSON409() *KylinConflictApplicationJSON {
+	return r.JSON409
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON409 returns the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinChangePasswordResponse) GetApplicationvndApacheKylinV4PublicJSON409() *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinChangePasswordResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinChangePasswordResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinChangePasswordResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinChangePasswordResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinChangePasswordResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinChangePasswordResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinChangePasswordResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinChangePasswordResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinDeleteUserResponse401Headers the declared response headers of an HTTP 401 response for KylinDeleteUser
+type KylinDeleteUserResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinDeleteUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinEmptyEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinEmptyEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *KylinConflictApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON409 the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON409 *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinDeleteUserResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinDeleteUserResponse) GetJSON200() *KylinEmptyEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinEmptyEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinDeleteUserResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinDeleteUserResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinDeleteUserResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinDeleteUserResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinDeleteUserResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r KylinDeleteUserResponse) GetJSON409() *KylinConflictApplicationJSON {
+	return r.JSON409
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON409 returns the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserResponse) GetApplicationvndApacheKylinV4PublicJSON409() *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinDeleteUserResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinDeleteUserResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinDeleteUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinDeleteUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinDeleteUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinDeleteUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // CreateAccessTokenWithBodyWithResponse Log in and get a JWT
 //
 // Exchanges a username and password for a short-lived JWT (EdDSA) to send as
@@ -5085,6 +8972,351 @@ func (c *ClientWithResponses) ChangeUserPasswordWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseChangeUserPasswordResponse(rsp)
+}
+
+// KylinRevokeProjectAccessWithResponse Revoke project access (Kylin)
+//
+// Takes a user off the access list.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /kylin/api/access/project (the `KylinRevokeProjectAccess` operationId).
+func (c *ClientWithResponses) KylinRevokeProjectAccessWithResponse(ctx context.Context, params *KylinRevokeProjectAccessParams, reqEditors ...RequestEditorFn) (*KylinRevokeProjectAccessResponse, error) {
+	rsp, err := c.KylinRevokeProjectAccess(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinRevokeProjectAccessResponse(rsp)
+}
+
+// KylinListProjectAccessWithResponse List a project's access list (Kylin)
+//
+// Lists the users on the project's access list. Needs Data Management or ADMIN on the project.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /kylin/api/access/project (the `KylinListProjectAccess` operationId).
+func (c *ClientWithResponses) KylinListProjectAccessWithResponse(ctx context.Context, params *KylinListProjectAccessParams, reqEditors ...RequestEditorFn) (*KylinListProjectAccessResponse, error) {
+	rsp, err := c.KylinListProjectAccess(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinListProjectAccessResponse(rsp)
+}
+
+// KylinGrantProjectAccessWithBodyWithResponse Grant project access (Kylin)
+//
+// Puts users on the project's access list at `permission`. Global admins already have
+// every right and cannot be listed. A user already listed is a conflict (use PUT).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/access/project (the `KylinGrantProjectAccess` operationId).
+func (c *ClientWithResponses) KylinGrantProjectAccessWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinGrantProjectAccessResponse, error) {
+	rsp, err := c.KylinGrantProjectAccessWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinGrantProjectAccessResponse(rsp)
+}
+
+// KylinGrantProjectAccessWithResponse Grant project access (Kylin)
+//
+// Puts users on the project's access list at `permission`. Global admins already have
+// every right and cannot be listed. A user already listed is a conflict (use PUT).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/access/project (the `KylinGrantProjectAccess` operationId).
+func (c *ClientWithResponses) KylinGrantProjectAccessWithResponse(ctx context.Context, body KylinGrantProjectAccessJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinGrantProjectAccessResponse, error) {
+	rsp, err := c.KylinGrantProjectAccess(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinGrantProjectAccessResponse(rsp)
+}
+
+// KylinUpdateProjectAccessWithBodyWithResponse Change a user's project access (Kylin)
+//
+// Changes the level of a user already on the access list.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /kylin/api/access/project (the `KylinUpdateProjectAccess` operationId).
+func (c *ClientWithResponses) KylinUpdateProjectAccessWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinUpdateProjectAccessResponse, error) {
+	rsp, err := c.KylinUpdateProjectAccessWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinUpdateProjectAccessResponse(rsp)
+}
+
+// KylinUpdateProjectAccessWithResponse Change a user's project access (Kylin)
+//
+// Changes the level of a user already on the access list.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /kylin/api/access/project (the `KylinUpdateProjectAccess` operationId).
+func (c *ClientWithResponses) KylinUpdateProjectAccessWithResponse(ctx context.Context, body KylinUpdateProjectAccessJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinUpdateProjectAccessResponse, error) {
+	rsp, err := c.KylinUpdateProjectAccess(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinUpdateProjectAccessResponse(rsp)
+}
+
+// KylinLogoutGetWithResponse Log out (Kylin, GET)
+//
+// The same as the POST, for Kylin clients that use GET.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /kylin/api/j_spring_security_logout (the `KylinLogoutGet` operationId).
+func (c *ClientWithResponses) KylinLogoutGetWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*KylinLogoutGetResponse, error) {
+	rsp, err := c.KylinLogoutGet(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinLogoutGetResponse(rsp)
+}
+
+// KylinLogoutWithResponse Log out (Kylin)
+//
+// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/j_spring_security_logout (the `KylinLogout` operationId).
+func (c *ClientWithResponses) KylinLogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*KylinLogoutResponse, error) {
+	rsp, err := c.KylinLogout(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinLogoutResponse(rsp)
+}
+
+// KylinListProjectsWithResponse List projects (Kylin)
+//
+// Lists the projects the caller can see (all with Data Management, otherwise those on
+// whose access list they are), each with the caller's `permission` in Kylin's names.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /kylin/api/projects (the `KylinListProjects` operationId).
+func (c *ClientWithResponses) KylinListProjectsWithResponse(ctx context.Context, params *KylinListProjectsParams, reqEditors ...RequestEditorFn) (*KylinListProjectsResponse, error) {
+	rsp, err := c.KylinListProjects(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinListProjectsResponse(rsp)
+}
+
+// KylinCreateProjectWithBodyWithResponse Create a project (Kylin)
+//
+// Creates a project (the same object as a Kala datastore).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/projects (the `KylinCreateProject` operationId).
+func (c *ClientWithResponses) KylinCreateProjectWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinCreateProjectResponse, error) {
+	rsp, err := c.KylinCreateProjectWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinCreateProjectResponse(rsp)
+}
+
+// KylinCreateProjectWithResponse Create a project (Kylin)
+//
+// Creates a project (the same object as a Kala datastore).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/projects (the `KylinCreateProject` operationId).
+func (c *ClientWithResponses) KylinCreateProjectWithResponse(ctx context.Context, body KylinCreateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinCreateProjectResponse, error) {
+	rsp, err := c.KylinCreateProject(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinCreateProjectResponse(rsp)
+}
+
+// KylinDeleteProjectWithResponse Delete a project (Kylin)
+//
+// Deletes the project with all its tables. Needs Data Management.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /kylin/api/projects/{project} (the `KylinDeleteProject` operationId).
+func (c *ClientWithResponses) KylinDeleteProjectWithResponse(ctx context.Context, project KylinProjectPath, reqEditors ...RequestEditorFn) (*KylinDeleteProjectResponse, error) {
+	rsp, err := c.KylinDeleteProject(ctx, project, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinDeleteProjectResponse(rsp)
+}
+
+// KylinListUsersWithResponse List users (Kylin)
+//
+// Lists users in name order. `page_offset` is a page index, not a row offset.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /kylin/api/user (the `KylinListUsers` operationId).
+func (c *ClientWithResponses) KylinListUsersWithResponse(ctx context.Context, params *KylinListUsersParams, reqEditors ...RequestEditorFn) (*KylinListUsersResponse, error) {
+	rsp, err := c.KylinListUsers(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinListUsersResponse(rsp)
+}
+
+// KylinCreateUserWithBodyWithResponse Create a user (Kylin)
+//
+// Creates a user under Kylin's username and password rules.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/user (the `KylinCreateUser` operationId).
+func (c *ClientWithResponses) KylinCreateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinCreateUserResponse, error) {
+	rsp, err := c.KylinCreateUserWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinCreateUserResponse(rsp)
+}
+
+// KylinCreateUserWithResponse Create a user (Kylin)
+//
+// Creates a user under Kylin's username and password rules.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/user (the `KylinCreateUser` operationId).
+func (c *ClientWithResponses) KylinCreateUserWithResponse(ctx context.Context, body KylinCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinCreateUserResponse, error) {
+	rsp, err := c.KylinCreateUser(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinCreateUserResponse(rsp)
+}
+
+// KylinUpdateUserWithBodyWithResponse Change a user (Kylin)
+//
+// Changes the fields given for `username`. Setting `password` is an admin reset (the
+// password becomes default). Nobody disables themselves; the built-in `ADMIN` cannot
+// be disabled or lose `ROLE_ADMIN`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /kylin/api/user (the `KylinUpdateUser` operationId).
+func (c *ClientWithResponses) KylinUpdateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinUpdateUserResponse, error) {
+	rsp, err := c.KylinUpdateUserWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinUpdateUserResponse(rsp)
+}
+
+// KylinUpdateUserWithResponse Change a user (Kylin)
+//
+// Changes the fields given for `username`. Setting `password` is an admin reset (the
+// password becomes default). Nobody disables themselves; the built-in `ADMIN` cannot
+// be disabled or lose `ROLE_ADMIN`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /kylin/api/user (the `KylinUpdateUser` operationId).
+func (c *ClientWithResponses) KylinUpdateUserWithResponse(ctx context.Context, body KylinUpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinUpdateUserResponse, error) {
+	rsp, err := c.KylinUpdateUser(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinUpdateUserResponse(rsp)
+}
+
+// KylinGetAuthenticationWithResponse Who am I / log in (Kylin)
+//
+// The same as the POST, for Kylin clients that use GET.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /kylin/api/user/authentication (the `KylinGetAuthentication` operationId).
+func (c *ClientWithResponses) KylinGetAuthenticationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*KylinGetAuthenticationResponse, error) {
+	rsp, err := c.KylinGetAuthentication(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinGetAuthenticationResponse(rsp)
+}
+
+// KylinLoginWithResponse Log in (Kylin)
+//
+// With Basic credentials, starts a new session: the answer sets a fresh `JSESSIONID`
+// cookie (HttpOnly, SameSite=Lax) and replaces any session cookie the request carried.
+// Later calls may send only the cookie; in Swagger UI, calling this once with Basic
+// makes the browser send the cookie on later cookie-only calls. With any other
+// credential it returns the caller without starting a session.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/user/authentication (the `KylinLogin` operationId).
+func (c *ClientWithResponses) KylinLoginWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*KylinLoginResponse, error) {
+	rsp, err := c.KylinLogin(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinLoginResponse(rsp)
+}
+
+// KylinChangePasswordWithBodyWithResponse Change a password (Kylin)
+//
+// Changing your own password needs the old one in `password` (wrong ones count toward
+// the lockout). Changing another user's needs User Management. Every other session and
+// token of the user ends. API keys cannot change passwords.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /kylin/api/user/password (the `KylinChangePassword` operationId).
+func (c *ClientWithResponses) KylinChangePasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinChangePasswordResponse, error) {
+	rsp, err := c.KylinChangePasswordWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinChangePasswordResponse(rsp)
+}
+
+// KylinChangePasswordWithResponse Change a password (Kylin)
+//
+// Changing your own password needs the old one in `password` (wrong ones count toward
+// the lockout). Changing another user's needs User Management. Every other session and
+// token of the user ends. API keys cannot change passwords.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /kylin/api/user/password (the `KylinChangePassword` operationId).
+func (c *ClientWithResponses) KylinChangePasswordWithResponse(ctx context.Context, body KylinChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinChangePasswordResponse, error) {
+	rsp, err := c.KylinChangePassword(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinChangePasswordResponse(rsp)
+}
+
+// KylinDeleteUserWithResponse Delete a user (Kylin)
+//
+// Deletes a user with their keys and sessions. Nobody deletes themselves or `ADMIN`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /kylin/api/user/{username} (the `KylinDeleteUser` operationId).
+func (c *ClientWithResponses) KylinDeleteUserWithResponse(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*KylinDeleteUserResponse, error) {
+	rsp, err := c.KylinDeleteUser(ctx, username, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinDeleteUserResponse(rsp)
 }
 
 // ParseCreateAccessTokenResponse parses an HTTP response from a CreateAccessTokenWithResponse call
@@ -6789,6 +11021,2158 @@ func ParseChangeUserPasswordResponse(rsp *http.Response) (*ChangeUserPasswordRes
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ChangeUserPasswordResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinRevokeProjectAccessResponse parses an HTTP response from a KylinRevokeProjectAccessWithResponse call
+func ParseKylinRevokeProjectAccessResponse(rsp *http.Response) (*KylinRevokeProjectAccessResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinRevokeProjectAccessResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinRevokeProjectAccessResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinListProjectAccessResponse parses an HTTP response from a KylinListProjectAccessWithResponse call
+func ParseKylinListProjectAccessResponse(rsp *http.Response) (*KylinListProjectAccessResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinListProjectAccessResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinAccessPageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinAccessPageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinListProjectAccessResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinGrantProjectAccessResponse parses an HTTP response from a KylinGrantProjectAccessWithResponse call
+func ParseKylinGrantProjectAccessResponse(rsp *http.Response) (*KylinGrantProjectAccessResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinGrantProjectAccessResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinGrantProjectAccessResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinUpdateProjectAccessResponse parses an HTTP response from a KylinUpdateProjectAccessWithResponse call
+func ParseKylinUpdateProjectAccessResponse(rsp *http.Response) (*KylinUpdateProjectAccessResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinUpdateProjectAccessResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinUpdateProjectAccessResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinLogoutGetResponse parses an HTTP response from a KylinLogoutGetWithResponse call
+func ParseKylinLogoutGetResponse(rsp *http.Response) (*KylinLogoutGetResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinLogoutGetResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseKylinLogoutResponse parses an HTTP response from a KylinLogoutWithResponse call
+func ParseKylinLogoutResponse(rsp *http.Response) (*KylinLogoutResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinLogoutResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseKylinListProjectsResponse parses an HTTP response from a KylinListProjectsWithResponse call
+func ParseKylinListProjectsResponse(rsp *http.Response) (*KylinListProjectsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinListProjectsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinProjectPageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinProjectPageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinListProjectsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinCreateProjectResponse parses an HTTP response from a KylinCreateProjectWithResponse call
+func ParseKylinCreateProjectResponse(rsp *http.Response) (*KylinCreateProjectResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinCreateProjectResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinProjectEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinProjectEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinCreateProjectResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinDeleteProjectResponse parses an HTTP response from a KylinDeleteProjectWithResponse call
+func ParseKylinDeleteProjectResponse(rsp *http.Response) (*KylinDeleteProjectResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinDeleteProjectResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinDeleteProjectResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinListUsersResponse parses an HTTP response from a KylinListUsersWithResponse call
+func ParseKylinListUsersResponse(rsp *http.Response) (*KylinListUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinListUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinUserPageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinUserPageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinListUsersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinCreateUserResponse parses an HTTP response from a KylinCreateUserWithResponse call
+func ParseKylinCreateUserResponse(rsp *http.Response) (*KylinCreateUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinCreateUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinUserEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinUserEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinCreateUserResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinUpdateUserResponse parses an HTTP response from a KylinUpdateUserWithResponse call
+func ParseKylinUpdateUserResponse(rsp *http.Response) (*KylinUpdateUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinUpdateUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinUserEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinUserEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinUpdateUserResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinGetAuthenticationResponse parses an HTTP response from a KylinGetAuthenticationWithResponse call
+func ParseKylinGetAuthenticationResponse(rsp *http.Response) (*KylinGetAuthenticationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinGetAuthenticationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinUserEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinUserEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinGetAuthenticationResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinLoginResponse parses an HTTP response from a KylinLoginWithResponse call
+func ParseKylinLoginResponse(rsp *http.Response) (*KylinLoginResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinLoginResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinUserEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinUserEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinLoginResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinChangePasswordResponse parses an HTTP response from a KylinChangePasswordWithResponse call
+func ParseKylinChangePasswordResponse(rsp *http.Response) (*KylinChangePasswordResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinChangePasswordResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinChangePasswordResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinDeleteUserResponse parses an HTTP response from a KylinDeleteUserWithResponse call
+func ParseKylinDeleteUserResponse(rsp *http.Response) (*KylinDeleteUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinDeleteUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinDeleteUserResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

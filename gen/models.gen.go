@@ -12,22 +12,22 @@ import (
 
 // Defines values for AccessLevel.
 const (
-	ADMIN      AccessLevel = "ADMIN"
-	MANAGEMENT AccessLevel = "MANAGEMENT"
-	OPERATION  AccessLevel = "OPERATION"
-	QUERY      AccessLevel = "QUERY"
+	AccessLevelADMIN      AccessLevel = "ADMIN"
+	AccessLevelMANAGEMENT AccessLevel = "MANAGEMENT"
+	AccessLevelOPERATION  AccessLevel = "OPERATION"
+	AccessLevelQUERY      AccessLevel = "QUERY"
 )
 
 // Valid indicates whether the value is a known member of the AccessLevel enum.
 func (e AccessLevel) Valid() bool {
 	switch e {
-	case ADMIN:
+	case AccessLevelADMIN:
 		return true
-	case MANAGEMENT:
+	case AccessLevelMANAGEMENT:
 		return true
-	case OPERATION:
+	case AccessLevelOPERATION:
 		return true
-	case QUERY:
+	case AccessLevelQUERY:
 		return true
 	default:
 		return false
@@ -109,6 +109,180 @@ func (e ColumnType) Valid() bool {
 	}
 }
 
+// Defines values for KylinAccessEntryType.
+const (
+	KylinAccessEntryTypeUser KylinAccessEntryType = "user"
+)
+
+// Valid indicates whether the value is a known member of the KylinAccessEntryType enum.
+func (e KylinAccessEntryType) Valid() bool {
+	switch e {
+	case KylinAccessEntryTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinAccessGrantType.
+const (
+	KylinAccessGrantTypeUser KylinAccessGrantType = "user"
+)
+
+// Valid indicates whether the value is a known member of the KylinAccessGrantType enum.
+func (e KylinAccessGrantType) Valid() bool {
+	switch e {
+	case KylinAccessGrantTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinAccessPageEnvelopeCode.
+const (
+	KylinAccessPageEnvelopeCodeN000 KylinAccessPageEnvelopeCode = "000"
+)
+
+// Valid indicates whether the value is a known member of the KylinAccessPageEnvelopeCode enum.
+func (e KylinAccessPageEnvelopeCode) Valid() bool {
+	switch e {
+	case KylinAccessPageEnvelopeCodeN000:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinAccessUpdateType.
+const (
+	KylinAccessUpdateTypeUser KylinAccessUpdateType = "user"
+)
+
+// Valid indicates whether the value is a known member of the KylinAccessUpdateType enum.
+func (e KylinAccessUpdateType) Valid() bool {
+	switch e {
+	case KylinAccessUpdateTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinEmptyEnvelopeCode.
+const (
+	KylinEmptyEnvelopeCodeN000 KylinEmptyEnvelopeCode = "000"
+)
+
+// Valid indicates whether the value is a known member of the KylinEmptyEnvelopeCode enum.
+func (e KylinEmptyEnvelopeCode) Valid() bool {
+	switch e {
+	case KylinEmptyEnvelopeCodeN000:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinErrorCode.
+const (
+	N999 KylinErrorCode = "999"
+)
+
+// Valid indicates whether the value is a known member of the KylinErrorCode enum.
+func (e KylinErrorCode) Valid() bool {
+	switch e {
+	case N999:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinPermission.
+const (
+	KylinPermissionADMINISTRATION KylinPermission = "ADMINISTRATION"
+	KylinPermissionMANAGEMENT     KylinPermission = "MANAGEMENT"
+	KylinPermissionOPERATION      KylinPermission = "OPERATION"
+	KylinPermissionREAD           KylinPermission = "READ"
+)
+
+// Valid indicates whether the value is a known member of the KylinPermission enum.
+func (e KylinPermission) Valid() bool {
+	switch e {
+	case KylinPermissionADMINISTRATION:
+		return true
+	case KylinPermissionMANAGEMENT:
+		return true
+	case KylinPermissionOPERATION:
+		return true
+	case KylinPermissionREAD:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinProjectEnvelopeCode.
+const (
+	KylinProjectEnvelopeCodeN000 KylinProjectEnvelopeCode = "000"
+)
+
+// Valid indicates whether the value is a known member of the KylinProjectEnvelopeCode enum.
+func (e KylinProjectEnvelopeCode) Valid() bool {
+	switch e {
+	case KylinProjectEnvelopeCodeN000:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinProjectPageEnvelopeCode.
+const (
+	KylinProjectPageEnvelopeCodeN000 KylinProjectPageEnvelopeCode = "000"
+)
+
+// Valid indicates whether the value is a known member of the KylinProjectPageEnvelopeCode enum.
+func (e KylinProjectPageEnvelopeCode) Valid() bool {
+	switch e {
+	case KylinProjectPageEnvelopeCodeN000:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinUserEnvelopeCode.
+const (
+	KylinUserEnvelopeCodeN000 KylinUserEnvelopeCode = "000"
+)
+
+// Valid indicates whether the value is a known member of the KylinUserEnvelopeCode enum.
+func (e KylinUserEnvelopeCode) Valid() bool {
+	switch e {
+	case KylinUserEnvelopeCodeN000:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinUserPageEnvelopeCode.
+const (
+	KylinUserPageEnvelopeCodeN000 KylinUserPageEnvelopeCode = "000"
+)
+
+// Valid indicates whether the value is a known member of the KylinUserPageEnvelopeCode enum.
+func (e KylinUserPageEnvelopeCode) Valid() bool {
+	switch e {
+	case KylinUserPageEnvelopeCodeN000:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MeKind.
 const (
 	MeKindApiKey MeKind = "apiKey"
@@ -121,6 +295,21 @@ func (e MeKind) Valid() bool {
 	case MeKindApiKey:
 		return true
 	case MeKindUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinRevokeProjectAccessParamsType.
+const (
+	KylinRevokeProjectAccessParamsTypeUser KylinRevokeProjectAccessParamsType = "user"
+)
+
+// Valid indicates whether the value is a known member of the KylinRevokeProjectAccessParamsType enum.
+func (e KylinRevokeProjectAccessParamsType) Valid() bool {
+	switch e {
+	case KylinRevokeProjectAccessParamsTypeUser:
 		return true
 	default:
 		return false
@@ -365,6 +554,481 @@ type FieldError struct {
 //
 // Example: orders
 type Identifier = string
+
+// KylinAccessEntry One user on a project's access list.
+type KylinAccessEntry struct {
+	// Name The user's name.
+	//
+	// Example: analyst
+	Name string `json:"name"`
+
+	// Permission A level on a project's access list. QUERY < OPERATION < MANAGEMENT < ADMIN.
+	//
+	// Example: QUERY
+	Permission AccessLevel `json:"permission"`
+
+	// Type Always `user`.
+	//
+	// Example: user
+	Type KylinAccessEntryType `json:"type"`
+}
+
+// KylinAccessEntryType Always `user`.
+//
+// Example: user
+type KylinAccessEntryType string
+
+// KylinAccessGrant Users to put on a project's access list.
+type KylinAccessGrant struct {
+	// Names The users' names.
+	Names []string `json:"names"`
+
+	// Permission A level on a project's access list. QUERY < OPERATION < MANAGEMENT < ADMIN.
+	//
+	// Example: QUERY
+	Permission AccessLevel `json:"permission"`
+
+	// Project Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
+	//
+	// Example: sales
+	Project ProjectName `json:"project"`
+
+	// Type Always `user`.
+	//
+	// Example: user
+	Type KylinAccessGrantType `json:"type"`
+}
+
+// KylinAccessGrantType Always `user`.
+//
+// Example: user
+type KylinAccessGrantType string
+
+// KylinAccessPage A page of an access list.
+type KylinAccessPage struct {
+	// Limit The page size.
+	//
+	// Example: 10
+	Limit int `json:"limit"`
+
+	// Offset The page index.
+	//
+	// Example: 0
+	Offset int `json:"offset"`
+
+	// TotalSize How many entries match.
+	//
+	// Example: 1
+	TotalSize int `json:"total_size"`
+
+	// Value The entries.
+	Value []KylinAccessEntry `json:"value"`
+}
+
+// KylinAccessPageEnvelope A page of an access list in Kylin's envelope.
+type KylinAccessPageEnvelope struct {
+	// Code Always `000` for success.
+	//
+	// Example: 000
+	Code KylinAccessPageEnvelopeCode `json:"code"`
+
+	// Data A page of an access list.
+	Data KylinAccessPage `json:"data"`
+
+	// Msg Empty on success.
+	//
+	// Example:
+	Msg string `json:"msg"`
+}
+
+// KylinAccessPageEnvelopeCode Always `000` for success.
+//
+// Example: 000
+type KylinAccessPageEnvelopeCode string
+
+// KylinAccessUpdate A new level for a user on a project's access list.
+type KylinAccessUpdate struct {
+	// Name The user's name.
+	//
+	// Example: analyst
+	Name string `json:"name"`
+
+	// Permission A level on a project's access list. QUERY < OPERATION < MANAGEMENT < ADMIN.
+	//
+	// Example: QUERY
+	Permission AccessLevel `json:"permission"`
+
+	// Project Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
+	//
+	// Example: sales
+	Project ProjectName `json:"project"`
+
+	// Type Always `user`.
+	//
+	// Example: user
+	Type KylinAccessUpdateType `json:"type"`
+}
+
+// KylinAccessUpdateType Always `user`.
+//
+// Example: user
+type KylinAccessUpdateType string
+
+// KylinAuthority One Kylin group of a user.
+type KylinAuthority struct {
+	// Authority A Kylin group. Every user is in `ALL_USERS`; `ROLE_ADMIN` holds every right.
+	//
+	// Example: ROLE_ADMIN
+	Authority Authority `json:"authority"`
+}
+
+// KylinEmptyEnvelope Success with nothing to return.
+type KylinEmptyEnvelope struct {
+	// Code Always `000` for success.
+	//
+	// Example: 000
+	Code KylinEmptyEnvelopeCode `json:"code"`
+
+	// Data Always null.
+	Data *map[string]interface{} `json:"data"`
+
+	// Msg Empty on success.
+	//
+	// Example:
+	Msg string `json:"msg"`
+}
+
+// KylinEmptyEnvelopeCode Always `000` for success.
+//
+// Example: 000
+type KylinEmptyEnvelopeCode string
+
+// KylinError Kylin's error envelope. Never carries a stack trace.
+type KylinError struct {
+	// Code Always `999` for an error.
+	//
+	// Example: 999
+	Code KylinErrorCode `json:"code"`
+
+	// Data Always null.
+	Data *map[string]interface{} `json:"data"`
+
+	// ErrorCode Kylin's error code.
+	//
+	// Example: KE-010003208
+	ErrorCode string `json:"error_code"`
+
+	// Msg The error code and what went wrong.
+	//
+	// Example: KE-010003208: Bad username or password.
+	Msg string `json:"msg"`
+
+	// Suggestion What to do about it, when there is something to say.
+	Suggestion *string `json:"suggestion,omitempty"`
+}
+
+// KylinErrorCode Always `999` for an error.
+//
+// Example: 999
+type KylinErrorCode string
+
+// KylinPasswordChange A password change.
+type KylinPasswordChange struct {
+	// NewPassword The new password.
+	//
+	// Example: N3w-Secret#2026
+	NewPassword string `json:"new_password"`
+
+	// Password The current password (required for your own).
+	//
+	// Example: Welcome#2026
+	Password *string `json:"password,omitempty"`
+
+	// Username Whose password.
+	//
+	// Example: analyst
+	Username string `json:"username"`
+}
+
+// KylinPermission A project access level in Kylin's internal names (READ is QUERY, ADMINISTRATION is ADMIN).
+//
+// Example: READ
+type KylinPermission string
+
+// KylinProject A project as Kylin shows one; the same object as a Kala datastore.
+type KylinProject struct {
+	// CreateTimeUtc When it was created (epoch ms).
+	//
+	// Example: 1795424400000
+	CreateTimeUtc int64 `json:"create_time_utc"`
+
+	// Description What it holds.
+	//
+	// Example: Orders and customers
+	Description string `json:"description"`
+
+	// LastModified When it was last changed (epoch ms).
+	//
+	// Example: 1795424400000
+	LastModified int64 `json:"last_modified"`
+
+	// Name Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
+	//
+	// Example: sales
+	Name ProjectName `json:"name"`
+
+	// Owner Who created it (null once deleted).
+	//
+	// Example: ADMIN
+	Owner *string `json:"owner"`
+
+	// Permission A project access level in Kylin's internal names (READ is QUERY, ADMINISTRATION is ADMIN).
+	//
+	// Example: READ
+	Permission KylinPermission `json:"permission"`
+
+	// Uuid The project's id (the datastore id).
+	//
+	// Example: 0196a1c0-0000-7000-8000-000000000010
+	Uuid openapi_types.UUID `json:"uuid"`
+}
+
+// KylinProjectCreate A new project.
+type KylinProjectCreate struct {
+	// Description What it holds.
+	//
+	// Example: Orders and customers
+	Description *string `json:"description,omitempty"`
+
+	// Name Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
+	//
+	// Example: sales
+	Name ProjectName `json:"name"`
+}
+
+// KylinProjectEnvelope One project in Kylin's envelope.
+type KylinProjectEnvelope struct {
+	// Code Always `000` for success.
+	//
+	// Example: 000
+	Code KylinProjectEnvelopeCode `json:"code"`
+
+	// Data A project as Kylin shows one; the same object as a Kala datastore.
+	Data KylinProject `json:"data"`
+
+	// Msg Empty on success.
+	//
+	// Example:
+	Msg string `json:"msg"`
+}
+
+// KylinProjectEnvelopeCode Always `000` for success.
+//
+// Example: 000
+type KylinProjectEnvelopeCode string
+
+// KylinProjectPage A page of projects.
+type KylinProjectPage struct {
+	// Limit The page size.
+	//
+	// Example: 10
+	Limit int `json:"limit"`
+
+	// Offset The page index.
+	//
+	// Example: 0
+	Offset int `json:"offset"`
+
+	// TotalSize How many projects match.
+	//
+	// Example: 1
+	TotalSize int `json:"total_size"`
+
+	// Value The projects.
+	Value []KylinProject `json:"value"`
+}
+
+// KylinProjectPageEnvelope A page of projects in Kylin's envelope.
+type KylinProjectPageEnvelope struct {
+	// Code Always `000` for success.
+	//
+	// Example: 000
+	Code KylinProjectPageEnvelopeCode `json:"code"`
+
+	// Data A page of projects.
+	Data KylinProjectPage `json:"data"`
+
+	// Msg Empty on success.
+	//
+	// Example:
+	Msg string `json:"msg"`
+}
+
+// KylinProjectPageEnvelopeCode Always `000` for success.
+//
+// Example: 000
+type KylinProjectPageEnvelopeCode string
+
+// KylinUser A user as Kylin shows one. Times are epoch milliseconds (0 when unset).
+type KylinUser struct {
+	// Authorities The user's groups; always includes ALL_USERS.
+	Authorities []KylinAuthority `json:"authorities"`
+
+	// CreateTime When the user was created (epoch ms).
+	//
+	// Example: 1795424400000
+	CreateTime int64 `json:"create_time"`
+
+	// DefaultPassword Whether the password was set by someone else.
+	//
+	// Example: false
+	DefaultPassword bool `json:"default_password"`
+
+	// Disabled Whether the user is disabled.
+	//
+	// Example: false
+	Disabled bool `json:"disabled"`
+
+	// FirstLoginFailedTime When the failures began (epoch ms) or 0.
+	//
+	// Example: 0
+	FirstLoginFailedTime int64 `json:"first_login_failed_time"`
+
+	// LastModified When the user was last changed (epoch ms).
+	//
+	// Example: 1795424400000
+	LastModified int64 `json:"last_modified"`
+
+	// Locked Whether the login name is locked now.
+	//
+	// Example: false
+	Locked bool `json:"locked"`
+
+	// LockedTime When the current lock started (epoch ms) or 0.
+	//
+	// Example: 0
+	LockedTime int64 `json:"locked_time"`
+
+	// Username The name as spelled at creation.
+	//
+	// Example: ADMIN
+	Username string `json:"username"`
+
+	// Uuid The user's id.
+	//
+	// Example: 0196a1a0-0000-7000-8000-000000000001
+	Uuid openapi_types.UUID `json:"uuid"`
+
+	// WrongTime Consecutive failed logins.
+	//
+	// Example: 0
+	WrongTime int `json:"wrong_time"`
+}
+
+// KylinUserCreate A new user.
+type KylinUserCreate struct {
+	// Authorities Groups; `ROLE_ADMIN` makes an admin (only an admin can).
+	Authorities *[]Authority `json:"authorities,omitempty"`
+
+	// Disabled Create the user disabled.
+	//
+	// Example: false
+	Disabled *bool `json:"disabled,omitempty"`
+
+	// Password Kylin's password rule applies.
+	//
+	// Example: Welcome#2026
+	Password string `json:"password"`
+
+	// Username Kylin's username rule applies.
+	//
+	// Example: analyst
+	Username string `json:"username"`
+}
+
+// KylinUserEnvelope One user in Kylin's envelope.
+type KylinUserEnvelope struct {
+	// Code Always `000` for success.
+	//
+	// Example: 000
+	Code KylinUserEnvelopeCode `json:"code"`
+
+	// Data A user as Kylin shows one. Times are epoch milliseconds (0 when unset).
+	Data KylinUser `json:"data"`
+
+	// Msg Empty on success.
+	//
+	// Example:
+	Msg string `json:"msg"`
+}
+
+// KylinUserEnvelopeCode Always `000` for success.
+//
+// Example: 000
+type KylinUserEnvelopeCode string
+
+// KylinUserPage A page of users.
+type KylinUserPage struct {
+	// Limit The page size.
+	//
+	// Example: 10
+	Limit int `json:"limit"`
+
+	// Offset The page index.
+	//
+	// Example: 0
+	Offset int `json:"offset"`
+
+	// TotalSize How many users match.
+	//
+	// Example: 1
+	TotalSize int `json:"total_size"`
+
+	// Value The users.
+	Value []KylinUser `json:"value"`
+}
+
+// KylinUserPageEnvelope A page of users in Kylin's envelope.
+type KylinUserPageEnvelope struct {
+	// Code Always `000` for success.
+	//
+	// Example: 000
+	Code KylinUserPageEnvelopeCode `json:"code"`
+
+	// Data A page of users.
+	Data KylinUserPage `json:"data"`
+
+	// Msg Empty on success.
+	//
+	// Example:
+	Msg string `json:"msg"`
+}
+
+// KylinUserPageEnvelopeCode Always `000` for success.
+//
+// Example: 000
+type KylinUserPageEnvelopeCode string
+
+// KylinUserUpdate The user to change and the fields to change.
+type KylinUserUpdate struct {
+	// Authorities The user's groups from now on.
+	Authorities *[]Authority `json:"authorities,omitempty"`
+
+	// Disabled Disable or enable.
+	//
+	// Example: true
+	Disabled *bool `json:"disabled,omitempty"`
+
+	// Password A new password (an admin reset).
+	//
+	// Example: Reset#2026x
+	Password *string `json:"password,omitempty"`
+
+	// Username The user to change, in any case.
+	//
+	// Example: analyst
+	Username string `json:"username"`
+}
 
 // LoginRequest A username and password.
 type LoginRequest struct {
@@ -727,6 +1391,22 @@ type UserUpdate struct {
 // DatastoreId defines model for DatastoreId.
 type DatastoreId = openapi_types.UUID
 
+// KylinPageOffset defines model for KylinPageOffset.
+type KylinPageOffset = int32
+
+// KylinPageSize defines model for KylinPageSize.
+type KylinPageSize = int32
+
+// KylinProjectPath Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
+//
+// Example: sales
+type KylinProjectPath = ProjectName
+
+// KylinProjectQuery Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
+//
+// Example: sales
+type KylinProjectQuery = ProjectName
+
 // Limit defines model for Limit.
 type Limit = int32
 
@@ -752,6 +1432,54 @@ type Forbidden = Problem
 
 // InternalError An RFC 9457 problem document.
 type InternalError = Problem
+
+// KylinBadRequestApplicationJSON Kylin's error envelope. Never carries a stack trace.
+type KylinBadRequestApplicationJSON = KylinError
+
+// KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
+type KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON = KylinError
+
+// KylinConflictApplicationJSON Kylin's error envelope. Never carries a stack trace.
+type KylinConflictApplicationJSON = KylinError
+
+// KylinConflictApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
+type KylinConflictApplicationVndApacheKylinV4PublicPlusJSON = KylinError
+
+// KylinForbiddenApplicationJSON Kylin's error envelope. Never carries a stack trace.
+type KylinForbiddenApplicationJSON = KylinError
+
+// KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
+type KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON = KylinError
+
+// KylinInternalErrorApplicationJSON Kylin's error envelope. Never carries a stack trace.
+type KylinInternalErrorApplicationJSON = KylinError
+
+// KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
+type KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON = KylinError
+
+// KylinNotAcceptableApplicationJSON Kylin's error envelope. Never carries a stack trace.
+type KylinNotAcceptableApplicationJSON = KylinError
+
+// KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
+type KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON = KylinError
+
+// KylinNotFoundApplicationJSON Kylin's error envelope. Never carries a stack trace.
+type KylinNotFoundApplicationJSON = KylinError
+
+// KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
+type KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON = KylinError
+
+// KylinTooLargeApplicationJSON Kylin's error envelope. Never carries a stack trace.
+type KylinTooLargeApplicationJSON = KylinError
+
+// KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
+type KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON = KylinError
+
+// KylinUnauthorizedApplicationJSON Kylin's error envelope. Never carries a stack trace.
+type KylinUnauthorizedApplicationJSON = KylinError
+
+// KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
+type KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON = KylinError
 
 // LoginFailed An RFC 9457 problem document.
 type LoginFailed = Problem
@@ -834,6 +1562,69 @@ type ListUsersParams struct {
 	Name *string `form:"name,omitempty" json:"name,omitempty"`
 }
 
+// KylinRevokeProjectAccessParams defines parameters for KylinRevokeProjectAccess.
+type KylinRevokeProjectAccessParams struct {
+	// Project The project's name, in any case.
+	Project KylinProjectQuery `form:"project" json:"project"`
+
+	// Type Always `user`.
+	Type KylinRevokeProjectAccessParamsType `form:"type" json:"type"`
+
+	// Name The user to take off the list.
+	Name string `form:"name" json:"name"`
+}
+
+// KylinRevokeProjectAccessParamsType defines parameters for KylinRevokeProjectAccess.
+type KylinRevokeProjectAccessParamsType string
+
+// KylinListProjectAccessParams defines parameters for KylinListProjectAccess.
+type KylinListProjectAccessParams struct {
+	// Project The project's name, in any case.
+	Project KylinProjectQuery `form:"project" json:"project"`
+
+	// Name Only users whose name contains this.
+	Name *string `form:"name,omitempty" json:"name,omitempty"`
+
+	// PageOffset The page index (0 is the first page).
+	PageOffset *KylinPageOffset `form:"page_offset,omitempty" json:"page_offset,omitempty"`
+
+	// PageSize Items per page.
+	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+}
+
+// KylinListProjectsParams defines parameters for KylinListProjects.
+type KylinListProjectsParams struct {
+	// Project Only projects whose name contains this (or equals it, with `exact`).
+	Project *string `form:"project,omitempty" json:"project,omitempty"`
+
+	// Exact Match `project` exactly (in any case).
+	Exact *bool `form:"exact,omitempty" json:"exact,omitempty"`
+
+	// Permission Only projects where the caller has at least this level.
+	Permission *KylinPermission `form:"permission,omitempty" json:"permission,omitempty"`
+
+	// PageOffset The page index (0 is the first page).
+	PageOffset *KylinPageOffset `form:"page_offset,omitempty" json:"page_offset,omitempty"`
+
+	// PageSize Items per page.
+	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+}
+
+// KylinListUsersParams defines parameters for KylinListUsers.
+type KylinListUsersParams struct {
+	// Name Only users whose name contains this.
+	Name *string `form:"name,omitempty" json:"name,omitempty"`
+
+	// IsCaseSensitive Match `name` in the given case only.
+	IsCaseSensitive *bool `form:"is_case_sensitive,omitempty" json:"is_case_sensitive,omitempty"`
+
+	// PageOffset The page index (0 is the first page).
+	PageOffset *KylinPageOffset `form:"page_offset,omitempty" json:"page_offset,omitempty"`
+
+	// PageSize Items per page.
+	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+}
+
 // CreateAccessTokenJSONRequestBody defines body for CreateAccessToken for application/json ContentType.
 type CreateAccessTokenJSONRequestBody = LoginRequest
 
@@ -860,3 +1651,21 @@ type UpdateUserJSONRequestBody = UserUpdate
 
 // ChangeUserPasswordJSONRequestBody defines body for ChangeUserPassword for application/json ContentType.
 type ChangeUserPasswordJSONRequestBody = PasswordChange
+
+// KylinGrantProjectAccessJSONRequestBody defines body for KylinGrantProjectAccess for application/json ContentType.
+type KylinGrantProjectAccessJSONRequestBody = KylinAccessGrant
+
+// KylinUpdateProjectAccessJSONRequestBody defines body for KylinUpdateProjectAccess for application/json ContentType.
+type KylinUpdateProjectAccessJSONRequestBody = KylinAccessUpdate
+
+// KylinCreateProjectJSONRequestBody defines body for KylinCreateProject for application/json ContentType.
+type KylinCreateProjectJSONRequestBody = KylinProjectCreate
+
+// KylinCreateUserJSONRequestBody defines body for KylinCreateUser for application/json ContentType.
+type KylinCreateUserJSONRequestBody = KylinUserCreate
+
+// KylinUpdateUserJSONRequestBody defines body for KylinUpdateUser for application/json ContentType.
+type KylinUpdateUserJSONRequestBody = KylinUserUpdate
+
+// KylinChangePasswordJSONRequestBody defines body for KylinChangePassword for application/json ContentType.
+type KylinChangePasswordJSONRequestBody = KylinPasswordChange

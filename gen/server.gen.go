@@ -97,6 +97,54 @@ type ServerInterface interface {
 	// ChangeUserPassword Change a password
 	// (PUT /api/users/{id}/password)
 	ChangeUserPassword(w http.ResponseWriter, r *http.Request, id UserId)
+	// KylinRevokeProjectAccess Revoke project access (Kylin)
+	// (DELETE /kylin/api/access/project)
+	KylinRevokeProjectAccess(w http.ResponseWriter, r *http.Request, params KylinRevokeProjectAccessParams)
+	// KylinListProjectAccess List a project's access list (Kylin)
+	// (GET /kylin/api/access/project)
+	KylinListProjectAccess(w http.ResponseWriter, r *http.Request, params KylinListProjectAccessParams)
+	// KylinGrantProjectAccess Grant project access (Kylin)
+	// (POST /kylin/api/access/project)
+	KylinGrantProjectAccess(w http.ResponseWriter, r *http.Request)
+	// KylinUpdateProjectAccess Change a user's project access (Kylin)
+	// (PUT /kylin/api/access/project)
+	KylinUpdateProjectAccess(w http.ResponseWriter, r *http.Request)
+	// KylinLogoutGet Log out (Kylin, GET)
+	// (GET /kylin/api/j_spring_security_logout)
+	KylinLogoutGet(w http.ResponseWriter, r *http.Request)
+	// KylinLogout Log out (Kylin)
+	// (POST /kylin/api/j_spring_security_logout)
+	KylinLogout(w http.ResponseWriter, r *http.Request)
+	// KylinListProjects List projects (Kylin)
+	// (GET /kylin/api/projects)
+	KylinListProjects(w http.ResponseWriter, r *http.Request, params KylinListProjectsParams)
+	// KylinCreateProject Create a project (Kylin)
+	// (POST /kylin/api/projects)
+	KylinCreateProject(w http.ResponseWriter, r *http.Request)
+	// KylinDeleteProject Delete a project (Kylin)
+	// (DELETE /kylin/api/projects/{project})
+	KylinDeleteProject(w http.ResponseWriter, r *http.Request, project KylinProjectPath)
+	// KylinListUsers List users (Kylin)
+	// (GET /kylin/api/user)
+	KylinListUsers(w http.ResponseWriter, r *http.Request, params KylinListUsersParams)
+	// KylinCreateUser Create a user (Kylin)
+	// (POST /kylin/api/user)
+	KylinCreateUser(w http.ResponseWriter, r *http.Request)
+	// KylinUpdateUser Change a user (Kylin)
+	// (PUT /kylin/api/user)
+	KylinUpdateUser(w http.ResponseWriter, r *http.Request)
+	// KylinGetAuthentication Who am I / log in (Kylin)
+	// (GET /kylin/api/user/authentication)
+	KylinGetAuthentication(w http.ResponseWriter, r *http.Request)
+	// KylinLogin Log in (Kylin)
+	// (POST /kylin/api/user/authentication)
+	KylinLogin(w http.ResponseWriter, r *http.Request)
+	// KylinChangePassword Change a password (Kylin)
+	// (PUT /kylin/api/user/password)
+	KylinChangePassword(w http.ResponseWriter, r *http.Request)
+	// KylinDeleteUser Delete a user (Kylin)
+	// (DELETE /kylin/api/user/{username})
+	KylinDeleteUser(w http.ResponseWriter, r *http.Request, username string)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -892,6 +940,486 @@ func (siw *ServerInterfaceWrapper) ChangeUserPassword(w http.ResponseWriter, r *
 	handler.ServeHTTP(w, r)
 }
 
+// KylinRevokeProjectAccess operation middleware
+func (siw *ServerInterfaceWrapper) KylinRevokeProjectAccess(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params KylinRevokeProjectAccessParams
+
+	// ------------- Required query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "project", r.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "project"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "project", Err: err})
+		}
+		return
+	}
+
+	// ------------- Required query parameter "type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "type", r.URL.Query(), &params.Type, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "type"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "type", Err: err})
+		}
+		return
+	}
+
+	// ------------- Required query parameter "name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "name", r.URL.Query(), &params.Name, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinRevokeProjectAccess(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinListProjectAccess operation middleware
+func (siw *ServerInterfaceWrapper) KylinListProjectAccess(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params KylinListProjectAccessParams
+
+	// ------------- Required query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "project", r.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "project"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "project", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "name", r.URL.Query(), &params.Name, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "page_offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_offset", r.URL.Query(), &params.PageOffset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page_offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page_offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", r.URL.Query(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page_size"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page_size", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinListProjectAccess(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinGrantProjectAccess operation middleware
+func (siw *ServerInterfaceWrapper) KylinGrantProjectAccess(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinGrantProjectAccess(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinUpdateProjectAccess operation middleware
+func (siw *ServerInterfaceWrapper) KylinUpdateProjectAccess(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinUpdateProjectAccess(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinLogoutGet operation middleware
+func (siw *ServerInterfaceWrapper) KylinLogoutGet(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinLogoutGet(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinLogout operation middleware
+func (siw *ServerInterfaceWrapper) KylinLogout(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinLogout(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinListProjects operation middleware
+func (siw *ServerInterfaceWrapper) KylinListProjects(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params KylinListProjectsParams
+
+	// ------------- Optional query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "project", r.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "project"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "project", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "exact" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "exact", r.URL.Query(), &params.Exact, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "exact"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "exact", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permission" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permission", r.URL.Query(), &params.Permission, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permission"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permission", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "page_offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_offset", r.URL.Query(), &params.PageOffset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page_offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page_offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", r.URL.Query(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page_size"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page_size", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinListProjects(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinCreateProject operation middleware
+func (siw *ServerInterfaceWrapper) KylinCreateProject(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinCreateProject(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinDeleteProject operation middleware
+func (siw *ServerInterfaceWrapper) KylinDeleteProject(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "project" -------------
+	var project KylinProjectPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "project", r.PathValue("project"), &project, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "project", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinDeleteProject(w, r, project)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinListUsers operation middleware
+func (siw *ServerInterfaceWrapper) KylinListUsers(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params KylinListUsersParams
+
+	// ------------- Optional query parameter "name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "name", r.URL.Query(), &params.Name, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "is_case_sensitive" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "is_case_sensitive", r.URL.Query(), &params.IsCaseSensitive, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "is_case_sensitive"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "is_case_sensitive", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "page_offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_offset", r.URL.Query(), &params.PageOffset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page_offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page_offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", r.URL.Query(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page_size"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page_size", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinListUsers(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinCreateUser operation middleware
+func (siw *ServerInterfaceWrapper) KylinCreateUser(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinCreateUser(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinUpdateUser operation middleware
+func (siw *ServerInterfaceWrapper) KylinUpdateUser(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinUpdateUser(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinGetAuthentication operation middleware
+func (siw *ServerInterfaceWrapper) KylinGetAuthentication(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinGetAuthentication(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinLogin operation middleware
+func (siw *ServerInterfaceWrapper) KylinLogin(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinLogin(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinChangePassword operation middleware
+func (siw *ServerInterfaceWrapper) KylinChangePassword(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinChangePassword(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinDeleteUser operation middleware
+func (siw *ServerInterfaceWrapper) KylinDeleteUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "username" -------------
+	var username string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "username", r.PathValue("username"), &username, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "username", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinDeleteUser(w, r, username)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -1036,6 +1564,22 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/datastores/{id}/tables/{table}", wrapper.GetTable)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/datastores/{id}/tables/{table}/rows", wrapper.ListRows)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/datastores/{id}/tables/{table}/rows", wrapper.InsertRows)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/user/authentication", wrapper.KylinGetAuthentication)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/user/authentication", wrapper.KylinLogin)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/j_spring_security_logout", wrapper.KylinLogoutGet)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/j_spring_security_logout", wrapper.KylinLogout)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/user", wrapper.KylinListUsers)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/user", wrapper.KylinCreateUser)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/kylin/api/user", wrapper.KylinUpdateUser)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/kylin/api/user/{username}", wrapper.KylinDeleteUser)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/kylin/api/user/password", wrapper.KylinChangePassword)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/projects", wrapper.KylinListProjects)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/projects", wrapper.KylinCreateProject)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/kylin/api/projects/{project}", wrapper.KylinDeleteProject)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/kylin/api/access/project", wrapper.KylinRevokeProjectAccess)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/access/project", wrapper.KylinListProjectAccess)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/access/project", wrapper.KylinGrantProjectAccess)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/kylin/api/access/project", wrapper.KylinUpdateProjectAccess)
 
 	return m
 }
@@ -1047,6 +1591,41 @@ type ConflictApplicationProblemPlusJSONResponse Problem
 type ForbiddenApplicationProblemPlusJSONResponse Problem
 
 type InternalErrorApplicationProblemPlusJSONResponse Problem
+
+type KylinBadRequestJSONResponse KylinError
+type KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse KylinError
+
+type KylinConflictJSONResponse KylinError
+type KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse KylinError
+
+type KylinForbiddenJSONResponse KylinError
+type KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse KylinError
+
+type KylinInternalErrorJSONResponse KylinError
+type KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse KylinError
+
+type KylinNotAcceptableJSONResponse KylinError
+type KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse KylinError
+
+type KylinNotFoundJSONResponse KylinError
+type KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse KylinError
+
+type KylinTooLargeJSONResponse KylinError
+type KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse KylinError
+
+type KylinUnauthorizedResponseHeaders struct {
+	WWWAuthenticate *string
+}
+type KylinUnauthorizedJSONResponse struct {
+	Body KylinError
+
+	Headers KylinUnauthorizedResponseHeaders
+}
+type KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	Body KylinError
+
+	Headers KylinUnauthorizedResponseHeaders
+}
 
 type LoginFailedApplicationProblemPlusJSONResponse Problem
 
@@ -3496,6 +4075,3752 @@ func (response ChangeUserPassword500ApplicationProblemPlusJSONResponse) VisitCha
 	return err
 }
 
+type KylinRevokeProjectAccessRequestObject struct {
+	Params KylinRevokeProjectAccessParams
+}
+
+type KylinRevokeProjectAccessResponseObject interface {
+	VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error
+}
+
+type KylinRevokeProjectAccess200JSONResponse KylinEmptyEnvelope
+
+func (response KylinRevokeProjectAccess200JSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinRevokeProjectAccess200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinRevokeProjectAccess400JSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinRevokeProjectAccess400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinRevokeProjectAccess401JSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinRevokeProjectAccess401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinRevokeProjectAccess403JSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinRevokeProjectAccess403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinRevokeProjectAccess404JSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinRevokeProjectAccess404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinRevokeProjectAccess406JSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinRevokeProjectAccess406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinRevokeProjectAccess409JSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinRevokeProjectAccess409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinRevokeProjectAccess413JSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinRevokeProjectAccess413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinRevokeProjectAccess500JSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinRevokeProjectAccess500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccessRequestObject struct {
+	Params KylinListProjectAccessParams
+}
+
+type KylinListProjectAccessResponseObject interface {
+	VisitKylinListProjectAccessResponse(w http.ResponseWriter) error
+}
+
+type KylinListProjectAccess200JSONResponse KylinAccessPageEnvelope
+
+func (response KylinListProjectAccess200JSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinAccessPageEnvelope
+
+func (response KylinListProjectAccess200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinListProjectAccess400JSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListProjectAccess400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinListProjectAccess401JSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListProjectAccess401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinListProjectAccess403JSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListProjectAccess403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinListProjectAccess404JSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListProjectAccess404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinListProjectAccess406JSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListProjectAccess406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinListProjectAccess500JSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListProjectAccess500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccessRequestObject struct {
+	Body *KylinGrantProjectAccessJSONRequestBody
+}
+
+type KylinGrantProjectAccessResponseObject interface {
+	VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error
+}
+
+type KylinGrantProjectAccess200JSONResponse KylinEmptyEnvelope
+
+func (response KylinGrantProjectAccess200JSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinGrantProjectAccess200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinGrantProjectAccess400JSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGrantProjectAccess400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinGrantProjectAccess401JSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGrantProjectAccess401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinGrantProjectAccess403JSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGrantProjectAccess403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinGrantProjectAccess404JSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGrantProjectAccess404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinGrantProjectAccess406JSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGrantProjectAccess406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinGrantProjectAccess409JSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGrantProjectAccess409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinGrantProjectAccess413JSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGrantProjectAccess413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinGrantProjectAccess500JSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGrantProjectAccess500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccessRequestObject struct {
+	Body *KylinUpdateProjectAccessJSONRequestBody
+}
+
+type KylinUpdateProjectAccessResponseObject interface {
+	VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error
+}
+
+type KylinUpdateProjectAccess200JSONResponse KylinEmptyEnvelope
+
+func (response KylinUpdateProjectAccess200JSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinUpdateProjectAccess200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinUpdateProjectAccess400JSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateProjectAccess400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinUpdateProjectAccess401JSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateProjectAccess401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinUpdateProjectAccess403JSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateProjectAccess403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinUpdateProjectAccess404JSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateProjectAccess404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinUpdateProjectAccess406JSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateProjectAccess406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinUpdateProjectAccess409JSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateProjectAccess409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinUpdateProjectAccess413JSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateProjectAccess413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinUpdateProjectAccess500JSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateProjectAccess500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogoutGetRequestObject struct {
+}
+
+type KylinLogoutGetResponseObject interface {
+	VisitKylinLogoutGetResponse(w http.ResponseWriter) error
+}
+
+type KylinLogoutGet200JSONResponse KylinEmptyEnvelope
+
+func (response KylinLogoutGet200JSONResponse) VisitKylinLogoutGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogoutGet200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinLogoutGet200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLogoutGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogoutGet403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinLogoutGet403JSONResponse) VisitKylinLogoutGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogoutGet403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLogoutGet403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLogoutGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogoutGet406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinLogoutGet406JSONResponse) VisitKylinLogoutGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogoutGet406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLogoutGet406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLogoutGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogoutGet500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinLogoutGet500JSONResponse) VisitKylinLogoutGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogoutGet500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLogoutGet500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLogoutGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogoutRequestObject struct {
+}
+
+type KylinLogoutResponseObject interface {
+	VisitKylinLogoutResponse(w http.ResponseWriter) error
+}
+
+type KylinLogout200JSONResponse KylinEmptyEnvelope
+
+func (response KylinLogout200JSONResponse) VisitKylinLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogout200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinLogout200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogout403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinLogout403JSONResponse) VisitKylinLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogout403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLogout403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogout406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinLogout406JSONResponse) VisitKylinLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogout406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLogout406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogout500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinLogout500JSONResponse) VisitKylinLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogout500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLogout500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectsRequestObject struct {
+	Params KylinListProjectsParams
+}
+
+type KylinListProjectsResponseObject interface {
+	VisitKylinListProjectsResponse(w http.ResponseWriter) error
+}
+
+type KylinListProjects200JSONResponse KylinProjectPageEnvelope
+
+func (response KylinListProjects200JSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjects200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinProjectPageEnvelope
+
+func (response KylinListProjects200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjects400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinListProjects400JSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjects400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListProjects400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjects401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinListProjects401JSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjects401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListProjects401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjects403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinListProjects403JSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjects403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListProjects403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjects406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinListProjects406JSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjects406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListProjects406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjects500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinListProjects500JSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjects500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListProjects500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProjectRequestObject struct {
+	Body *KylinCreateProjectJSONRequestBody
+}
+
+type KylinCreateProjectResponseObject interface {
+	VisitKylinCreateProjectResponse(w http.ResponseWriter) error
+}
+
+type KylinCreateProject200JSONResponse KylinProjectEnvelope
+
+func (response KylinCreateProject200JSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinProjectEnvelope
+
+func (response KylinCreateProject200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinCreateProject400JSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateProject400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinCreateProject401JSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateProject401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinCreateProject403JSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateProject403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinCreateProject406JSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateProject406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinCreateProject409JSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateProject409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinCreateProject413JSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateProject413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinCreateProject500JSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateProject500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProjectRequestObject struct {
+	Project KylinProjectPath `json:"project"`
+}
+
+type KylinDeleteProjectResponseObject interface {
+	VisitKylinDeleteProjectResponse(w http.ResponseWriter) error
+}
+
+type KylinDeleteProject200JSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteProject200JSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteProject200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinDeleteProject400JSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteProject400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinDeleteProject401JSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteProject401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinDeleteProject403JSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteProject403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinDeleteProject404JSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteProject404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinDeleteProject406JSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteProject406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinDeleteProject409JSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteProject409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinDeleteProject413JSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteProject413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinDeleteProject500JSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteProject500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListUsersRequestObject struct {
+	Params KylinListUsersParams
+}
+
+type KylinListUsersResponseObject interface {
+	VisitKylinListUsersResponse(w http.ResponseWriter) error
+}
+
+type KylinListUsers200JSONResponse KylinUserPageEnvelope
+
+func (response KylinListUsers200JSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListUsers200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinUserPageEnvelope
+
+func (response KylinListUsers200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListUsers400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinListUsers400JSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListUsers400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListUsers400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListUsers401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinListUsers401JSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListUsers401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListUsers401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListUsers403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinListUsers403JSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListUsers403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListUsers403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListUsers406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinListUsers406JSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListUsers406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListUsers406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListUsers500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinListUsers500JSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListUsers500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListUsers500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUserRequestObject struct {
+	Body *KylinCreateUserJSONRequestBody
+}
+
+type KylinCreateUserResponseObject interface {
+	VisitKylinCreateUserResponse(w http.ResponseWriter) error
+}
+
+type KylinCreateUser200JSONResponse KylinUserEnvelope
+
+func (response KylinCreateUser200JSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinUserEnvelope
+
+func (response KylinCreateUser200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinCreateUser400JSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUser400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinCreateUser401JSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUser401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinCreateUser403JSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUser403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinCreateUser404JSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUser404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinCreateUser406JSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUser406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinCreateUser409JSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUser409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinCreateUser413JSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUser413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinCreateUser500JSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUser500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUserRequestObject struct {
+	Body *KylinUpdateUserJSONRequestBody
+}
+
+type KylinUpdateUserResponseObject interface {
+	VisitKylinUpdateUserResponse(w http.ResponseWriter) error
+}
+
+type KylinUpdateUser200JSONResponse KylinUserEnvelope
+
+func (response KylinUpdateUser200JSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinUserEnvelope
+
+func (response KylinUpdateUser200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinUpdateUser400JSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateUser400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinUpdateUser401JSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateUser401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinUpdateUser403JSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateUser403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinUpdateUser404JSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateUser404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinUpdateUser406JSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateUser406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinUpdateUser409JSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateUser409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinUpdateUser413JSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateUser413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinUpdateUser500JSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateUser500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGetAuthenticationRequestObject struct {
+}
+
+type KylinGetAuthenticationResponseObject interface {
+	VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error
+}
+
+type KylinGetAuthentication200JSONResponse KylinUserEnvelope
+
+func (response KylinGetAuthentication200JSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGetAuthentication200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinUserEnvelope
+
+func (response KylinGetAuthentication200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGetAuthentication400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinGetAuthentication400JSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGetAuthentication400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGetAuthentication400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGetAuthentication401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinGetAuthentication401JSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGetAuthentication401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGetAuthentication401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGetAuthentication403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinGetAuthentication403JSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGetAuthentication403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGetAuthentication403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGetAuthentication406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinGetAuthentication406JSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGetAuthentication406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGetAuthentication406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGetAuthentication500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinGetAuthentication500JSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGetAuthentication500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGetAuthentication500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLoginRequestObject struct {
+}
+
+type KylinLoginResponseObject interface {
+	VisitKylinLoginResponse(w http.ResponseWriter) error
+}
+
+type KylinLogin200JSONResponse KylinUserEnvelope
+
+func (response KylinLogin200JSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogin200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinUserEnvelope
+
+func (response KylinLogin200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogin400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinLogin400JSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogin400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLogin400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogin401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinLogin401JSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogin401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLogin401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogin403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinLogin403JSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogin403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLogin403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogin406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinLogin406JSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogin406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLogin406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogin500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinLogin500JSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogin500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLogin500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePasswordRequestObject struct {
+	Body *KylinChangePasswordJSONRequestBody
+}
+
+type KylinChangePasswordResponseObject interface {
+	VisitKylinChangePasswordResponse(w http.ResponseWriter) error
+}
+
+type KylinChangePassword200JSONResponse KylinEmptyEnvelope
+
+func (response KylinChangePassword200JSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinChangePassword200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinChangePassword400JSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinChangePassword400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinChangePassword401JSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinChangePassword401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinChangePassword403JSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinChangePassword403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinChangePassword404JSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinChangePassword404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinChangePassword406JSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinChangePassword406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinChangePassword409JSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinChangePassword409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinChangePassword413JSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinChangePassword413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinChangePassword500JSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinChangePassword500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserRequestObject struct {
+	Username string `json:"username"`
+}
+
+type KylinDeleteUserResponseObject interface {
+	VisitKylinDeleteUserResponse(w http.ResponseWriter) error
+}
+
+type KylinDeleteUser200JSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteUser200JSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteUser200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinDeleteUser400JSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUser400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinDeleteUser401JSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUser401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinDeleteUser403JSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUser403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinDeleteUser404JSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUser404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinDeleteUser406JSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUser406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinDeleteUser409JSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUser409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinDeleteUser413JSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUser413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinDeleteUser500JSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUser500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// CreateAccessToken Log in and get a JWT
@@ -3570,6 +7895,54 @@ type StrictServerInterface interface {
 	// ChangeUserPassword Change a password
 	// (PUT /api/users/{id}/password)
 	ChangeUserPassword(ctx context.Context, request ChangeUserPasswordRequestObject) (ChangeUserPasswordResponseObject, error)
+	// KylinRevokeProjectAccess Revoke project access (Kylin)
+	// (DELETE /kylin/api/access/project)
+	KylinRevokeProjectAccess(ctx context.Context, request KylinRevokeProjectAccessRequestObject) (KylinRevokeProjectAccessResponseObject, error)
+	// KylinListProjectAccess List a project's access list (Kylin)
+	// (GET /kylin/api/access/project)
+	KylinListProjectAccess(ctx context.Context, request KylinListProjectAccessRequestObject) (KylinListProjectAccessResponseObject, error)
+	// KylinGrantProjectAccess Grant project access (Kylin)
+	// (POST /kylin/api/access/project)
+	KylinGrantProjectAccess(ctx context.Context, request KylinGrantProjectAccessRequestObject) (KylinGrantProjectAccessResponseObject, error)
+	// KylinUpdateProjectAccess Change a user's project access (Kylin)
+	// (PUT /kylin/api/access/project)
+	KylinUpdateProjectAccess(ctx context.Context, request KylinUpdateProjectAccessRequestObject) (KylinUpdateProjectAccessResponseObject, error)
+	// KylinLogoutGet Log out (Kylin, GET)
+	// (GET /kylin/api/j_spring_security_logout)
+	KylinLogoutGet(ctx context.Context, request KylinLogoutGetRequestObject) (KylinLogoutGetResponseObject, error)
+	// KylinLogout Log out (Kylin)
+	// (POST /kylin/api/j_spring_security_logout)
+	KylinLogout(ctx context.Context, request KylinLogoutRequestObject) (KylinLogoutResponseObject, error)
+	// KylinListProjects List projects (Kylin)
+	// (GET /kylin/api/projects)
+	KylinListProjects(ctx context.Context, request KylinListProjectsRequestObject) (KylinListProjectsResponseObject, error)
+	// KylinCreateProject Create a project (Kylin)
+	// (POST /kylin/api/projects)
+	KylinCreateProject(ctx context.Context, request KylinCreateProjectRequestObject) (KylinCreateProjectResponseObject, error)
+	// KylinDeleteProject Delete a project (Kylin)
+	// (DELETE /kylin/api/projects/{project})
+	KylinDeleteProject(ctx context.Context, request KylinDeleteProjectRequestObject) (KylinDeleteProjectResponseObject, error)
+	// KylinListUsers List users (Kylin)
+	// (GET /kylin/api/user)
+	KylinListUsers(ctx context.Context, request KylinListUsersRequestObject) (KylinListUsersResponseObject, error)
+	// KylinCreateUser Create a user (Kylin)
+	// (POST /kylin/api/user)
+	KylinCreateUser(ctx context.Context, request KylinCreateUserRequestObject) (KylinCreateUserResponseObject, error)
+	// KylinUpdateUser Change a user (Kylin)
+	// (PUT /kylin/api/user)
+	KylinUpdateUser(ctx context.Context, request KylinUpdateUserRequestObject) (KylinUpdateUserResponseObject, error)
+	// KylinGetAuthentication Who am I / log in (Kylin)
+	// (GET /kylin/api/user/authentication)
+	KylinGetAuthentication(ctx context.Context, request KylinGetAuthenticationRequestObject) (KylinGetAuthenticationResponseObject, error)
+	// KylinLogin Log in (Kylin)
+	// (POST /kylin/api/user/authentication)
+	KylinLogin(ctx context.Context, request KylinLoginRequestObject) (KylinLoginResponseObject, error)
+	// KylinChangePassword Change a password (Kylin)
+	// (PUT /kylin/api/user/password)
+	KylinChangePassword(ctx context.Context, request KylinChangePasswordRequestObject) (KylinChangePasswordResponseObject, error)
+	// KylinDeleteUser Delete a user (Kylin)
+	// (DELETE /kylin/api/user/{username})
+	KylinDeleteUser(ctx context.Context, request KylinDeleteUserRequestObject) (KylinDeleteUserResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -4294,166 +8667,672 @@ func (sh *strictHandler) ChangeUserPassword(w http.ResponseWriter, r *http.Reque
 	}
 }
 
+// KylinRevokeProjectAccess operation middleware
+func (sh *strictHandler) KylinRevokeProjectAccess(w http.ResponseWriter, r *http.Request, params KylinRevokeProjectAccessParams) {
+	var request KylinRevokeProjectAccessRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinRevokeProjectAccess(ctx, request.(KylinRevokeProjectAccessRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinRevokeProjectAccess")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinRevokeProjectAccessResponseObject); ok {
+		if err := validResponse.VisitKylinRevokeProjectAccessResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinListProjectAccess operation middleware
+func (sh *strictHandler) KylinListProjectAccess(w http.ResponseWriter, r *http.Request, params KylinListProjectAccessParams) {
+	var request KylinListProjectAccessRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinListProjectAccess(ctx, request.(KylinListProjectAccessRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinListProjectAccess")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinListProjectAccessResponseObject); ok {
+		if err := validResponse.VisitKylinListProjectAccessResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinGrantProjectAccess operation middleware
+func (sh *strictHandler) KylinGrantProjectAccess(w http.ResponseWriter, r *http.Request) {
+	var request KylinGrantProjectAccessRequestObject
+
+	var body KylinGrantProjectAccessJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinGrantProjectAccess(ctx, request.(KylinGrantProjectAccessRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinGrantProjectAccess")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinGrantProjectAccessResponseObject); ok {
+		if err := validResponse.VisitKylinGrantProjectAccessResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinUpdateProjectAccess operation middleware
+func (sh *strictHandler) KylinUpdateProjectAccess(w http.ResponseWriter, r *http.Request) {
+	var request KylinUpdateProjectAccessRequestObject
+
+	var body KylinUpdateProjectAccessJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinUpdateProjectAccess(ctx, request.(KylinUpdateProjectAccessRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinUpdateProjectAccess")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinUpdateProjectAccessResponseObject); ok {
+		if err := validResponse.VisitKylinUpdateProjectAccessResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinLogoutGet operation middleware
+func (sh *strictHandler) KylinLogoutGet(w http.ResponseWriter, r *http.Request) {
+	var request KylinLogoutGetRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinLogoutGet(ctx, request.(KylinLogoutGetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinLogoutGet")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinLogoutGetResponseObject); ok {
+		if err := validResponse.VisitKylinLogoutGetResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinLogout operation middleware
+func (sh *strictHandler) KylinLogout(w http.ResponseWriter, r *http.Request) {
+	var request KylinLogoutRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinLogout(ctx, request.(KylinLogoutRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinLogout")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinLogoutResponseObject); ok {
+		if err := validResponse.VisitKylinLogoutResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinListProjects operation middleware
+func (sh *strictHandler) KylinListProjects(w http.ResponseWriter, r *http.Request, params KylinListProjectsParams) {
+	var request KylinListProjectsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinListProjects(ctx, request.(KylinListProjectsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinListProjects")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinListProjectsResponseObject); ok {
+		if err := validResponse.VisitKylinListProjectsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinCreateProject operation middleware
+func (sh *strictHandler) KylinCreateProject(w http.ResponseWriter, r *http.Request) {
+	var request KylinCreateProjectRequestObject
+
+	var body KylinCreateProjectJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinCreateProject(ctx, request.(KylinCreateProjectRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinCreateProject")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinCreateProjectResponseObject); ok {
+		if err := validResponse.VisitKylinCreateProjectResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinDeleteProject operation middleware
+func (sh *strictHandler) KylinDeleteProject(w http.ResponseWriter, r *http.Request, project KylinProjectPath) {
+	var request KylinDeleteProjectRequestObject
+
+	request.Project = project
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinDeleteProject(ctx, request.(KylinDeleteProjectRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinDeleteProject")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinDeleteProjectResponseObject); ok {
+		if err := validResponse.VisitKylinDeleteProjectResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinListUsers operation middleware
+func (sh *strictHandler) KylinListUsers(w http.ResponseWriter, r *http.Request, params KylinListUsersParams) {
+	var request KylinListUsersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinListUsers(ctx, request.(KylinListUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinListUsers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinListUsersResponseObject); ok {
+		if err := validResponse.VisitKylinListUsersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinCreateUser operation middleware
+func (sh *strictHandler) KylinCreateUser(w http.ResponseWriter, r *http.Request) {
+	var request KylinCreateUserRequestObject
+
+	var body KylinCreateUserJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinCreateUser(ctx, request.(KylinCreateUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinCreateUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinCreateUserResponseObject); ok {
+		if err := validResponse.VisitKylinCreateUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinUpdateUser operation middleware
+func (sh *strictHandler) KylinUpdateUser(w http.ResponseWriter, r *http.Request) {
+	var request KylinUpdateUserRequestObject
+
+	var body KylinUpdateUserJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinUpdateUser(ctx, request.(KylinUpdateUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinUpdateUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinUpdateUserResponseObject); ok {
+		if err := validResponse.VisitKylinUpdateUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinGetAuthentication operation middleware
+func (sh *strictHandler) KylinGetAuthentication(w http.ResponseWriter, r *http.Request) {
+	var request KylinGetAuthenticationRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinGetAuthentication(ctx, request.(KylinGetAuthenticationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinGetAuthentication")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinGetAuthenticationResponseObject); ok {
+		if err := validResponse.VisitKylinGetAuthenticationResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinLogin operation middleware
+func (sh *strictHandler) KylinLogin(w http.ResponseWriter, r *http.Request) {
+	var request KylinLoginRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinLogin(ctx, request.(KylinLoginRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinLogin")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinLoginResponseObject); ok {
+		if err := validResponse.VisitKylinLoginResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinChangePassword operation middleware
+func (sh *strictHandler) KylinChangePassword(w http.ResponseWriter, r *http.Request) {
+	var request KylinChangePasswordRequestObject
+
+	var body KylinChangePasswordJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinChangePassword(ctx, request.(KylinChangePasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinChangePassword")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinChangePasswordResponseObject); ok {
+		if err := validResponse.VisitKylinChangePasswordResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinDeleteUser operation middleware
+func (sh *strictHandler) KylinDeleteUser(w http.ResponseWriter, r *http.Request, username string) {
+	var request KylinDeleteUserRequestObject
+
+	request.Username = username
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinDeleteUser(ctx, request.(KylinDeleteUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinDeleteUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinDeleteUserResponseObject); ok {
+		if err := validResponse.VisitKylinDeleteUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3bdts4suiv4HDmrNg9lCxZvnvtNcedON3ucZy0Lys7HWUiiIQkxBSgJqAo6myfdR73+/mK+a35kr1Q",
-	"BZKgREqUb510Zx6mHZEgCoVC3VCXz14ghyMpmNDKO/jsDRgNWQx/vn79+misB0xoHlDNzE8hU0HMR5pL",
-	"4R14lwNGaPYGl4KoYMCGTBE94IrIEYvxZxoEbKRV3fM99okORxHzDrzvGY1ZTGJGo+F/tL1rGtG255Oj",
-	"Ef8Hm8787PkefJoaKPR0ZMYrHXPR925ubnxvRGM6ZNpC/oxqqrSM2UlYDHWYvPBEER7mwWo093doM2jU",
-	"Go1Go7Zr/m/P/F8j/V+z4fkeN98aUT3wfE/QoRnJQ8/3YvbrmMcs9A50PGYu2D0ZD6n2DrzxGN6cXYbv",
-	"nfIh1/MQ/ygnZEjFlHDNhopoSWKmx7EgVJOhVDoH/3bDwvbrmMXTDLgIvu3CE7IeHUcah6TAcaFbm57v",
-	"DeknPhwPzdOG7w25wH81U7i50KzPYgD8Za+nWCXI1TUf5eAtAVfiFwvhXQjuZnNrd2uvtbO160DdKIT6",
-	"knYjdgbzFRGJNo+fKGIgypOIjOGMFBIBjFpIB3+NWc878P6ykZ28DXyqNk5Cc5h63EJ4pVhcRsNjxeJS",
-	"8qULyLex+SDke2MGq5EUisEh/J6G5+zXMVNAF4EUmgn4k45GkeUXG6NYdiM2/NsHZdb1OVuHWbGmPLKL",
-	"jfFLZEAV4eIjjXhIepxFIfKUOJbm5L/97MGP3oEHr1xKQxlMKdo3oA7HSpMuI1wQPWCkN9bjmHk373xP",
-	"aarHyjvYMrSuuQZMnth57NzZkgdaj9TBxoZhTfWQfUxWoTYsaLVkyE3VfX+FX0A0zu91snyuyJBGZidY",
-	"eEg6uO4OUKgijAYD0qUWMXUz+VMpehEP7roDR0BsZML1gOgB1TAhoVHMaDgl7BNXyNszNO5naExhqIC/",
-	"IHn3vhGXfFjhIiZmEQg3WaMkHCM+GCzMJ4pO1wF/z2Xc5WHIxJ1JmCsiGAsVUJ6RT+QFFbTPhkxoMmLx",
-	"kCvFpchjsZVhMYOkAhp76cv3gUdXCQh90h1rIqQmNIrkhIVkLYPeJ4rFH3nAiIxB5itFIvaRRYjNE6FZ",
-	"LGh0bMj2jhhNvkXgDBxmJyQku71WsEldTG7nj7U7stqpxhH3gs0LOWR6wEWf9CiPWEgkciODORYfwt+4",
-	"SkVoDMyKa0Ui2SdjEbIYXshWC4g9lX0unsPnVkcrMOsuDZ/GDIQPjeAXNR4OaTz1DrzXsRR94ABw7GVM",
-	"RlSpiYyNFPhIo3F+Z76nYeHLedJuZhtiBgTO5BV2pEvDmjvEoDmSwTWuPwP9FH4jtKdB0RwxQ8KA+HHM",
-	"VCH4l1KiymK3JzK4VYcEP0/GQvOIbDY2d2rNZm2zddnYP2g0DxqNX8z68KUr84534BW9VYYEhLTK2u06",
-	"gbTuhUcWbZaRNBPY9zVDb10ZTkkomYKTr+iUTAY8GKz7QI2AIpQJXLWFxVQ2UNGpsoibDJhY981M2s5s",
-	"Zgq5MlpTSNYU5eZERFO7Z3rA2iKQccwCnQK3Xm8DZzuT+rkci/COrORMEjUOBuTo1Qm5ZtM8nW5lW3Qm",
-	"NenBfBV2SUhdw5fvY5sSEGOm5DgOGGBQCgZYDGgUsZgM6RR3hzFgCq/oNJI0vJTylMZ9do9KGGxqokxZ",
-	"G4Q0d3Z3dzebO6Q71SyvDTQdOWahIlpKEgFcFZCppazhy/etF8BSuEJQDLlRlxtndqvRxYWxdWXMf2Ph",
-	"nfUp1CwzFmZgSFTvUkaZg6AC2sbu+/dEhnOAT6gio5gpJjSCnvcg1GZdCEVT2yEbsx6HG4fJwQePQKc4",
-	"NSrFvFF0hLqGEaiUjGL5gQX6iUr1EK50nfx8dXz+hrTHjUYrIC9fHZ8fXZ68PEt+eHF0dvTD8Yvjs8vk",
-	"l6NnL07OwMQQxo5868EHPN9Lx3q+lw3zfA9GeO9ckywZM2Mx+XY5l/IaFczZ5XTRQaLNc0JFSAZyQiLD",
-	"lLkmEf+Ix2wUyxGLNUdBjqt9r4u/aUj/p9eXYIgzERKqSOfI0giQ7wGxXhlcP3wG/mSdvJnJpj8Nuj8E",
-	"/CX/6fkvx+eXP1+cqJOhHv3y9GTn5MPRp5eXb7be/Hb96YRPePhjNDn5IPlFFF6diEadTX/6LXx9wl/y",
-	"k/Ep3+K9n+vBZiS6w+eN8D9/ioowxT6NeMzUe16wqAsWSBEmEsacXsSYHZODe3+ZM8P3YPB7/H1uT6KJ",
-	"kWUdRFLHJQz8Kb/x9rciV09mZ7/N71kOgNzC36XfkV1D2zMUdCw+skgWQk0EmyTnAL4+Tzch1Us5g0uu",
-	"s2uA8YUQgjuvACiRCFxDhUbFlRPBYiO+FNA31UYdFszwYfNYsSBmeh7yIAat7qjA/fR6wIz2DDxqSMMZ",
-	"L86Metaw6lnq5wipZjXNh6yIIHmJV+aaTUudMt3NWqsVbNV2w21W2+vtNGq7zb3N/Rbd6m4HO+7UxS4W",
-	"34uo0ldq+WLNe0a7MlqYhCMx5GKsGapeYhxFC1GxvQgVZjT4uKyHaA5IUehROzFGDO2yiKwZTaXLCBuO",
-	"tLGzXUAE7w90NDVnV8a6CAWZtamKd8B5IUFHn39kgqwZKorNBGhZ6QFTjPz7v/+VUd8T5RMhJwAUuCyX",
-	"Cst0shMQsRZcGsd0CtDGrMc/LSKV0bgb8YAoTWPto283kH3BFTPQd6d5/Bgh//66P9WfpvxDtxVvfmgF",
-	"kyI0WUO8BEfJUzOF2Q2jQlZe8wUOLl4w6AfPYzksJ1BYqiITGV9z0b/HM5n4/BbMLEflE+/WGju1VuMS",
-	"Zl1h4hlOCCcXzkC6/S5afMc16dKys2W+w9NyZ76cvz6FAaAAhCE3y6bRK4dN9mikmD+HFqoJBeGQsGJD",
-	"DKEEZcOYavPctvhwH9mjnSNfjTQ+R8NzZ3xIP50y0dcD72Cz0bjrmU+mDWgcc6YO0S+amCsDFoWkO0XD",
-	"ySBNxnXyDG8WiJCC3froD+mnExzX3Jk5F743FvzXMbPPDd+sfkST9STn9JDYixBy60O7MqjLTnUCY/5o",
-	"Z5AKOXm0c57B4hz2Q+tP6KQr6fj5ewAfiD6xZjMb8IlRHeBuCb4a8R4zcJG11s42CY022J0m61wnvVgO",
-	"C1d7T8wlWXo5JzjlShcd0BHtMyJ7yUlX5SpgoaRSlSnNKnxFwpD22dJTZd4pVC7t+PKVX4CCuEwNtut/",
-	"kiiUPlEDORH2xloEbEXE+KQDQrlD/kYiKa/HI8JD8jfSgV9wDvI3EgxYcK3Gwwri/P1o+iFgwXR7yj78",
-	"NhlF498+DSbT0ag12tbD33r6Qzy57kU9xIjWLDbQ/BM+9ZbWftus7b773Ny5yf7R2r/561LKKlfg0T7U",
-	"RTo8+cc04oL0Yzke1cnxRxZPU6ceF6RzdHr6/uri+Pyic0g65y9Pj9+DedwhAxmFijAYACqZa0qlozzf",
-	"ywYl/3jx8tnx6fF5+uzs6PTNxWXe8MqNmuMfT2U0HooVheVLwUgAA80pong7XC4fq17yuvq0c8WNqvUc",
-	"d9MDewFgIbGa9NnV6SlZS5itGZtXq3OKelfKiFGRHdDFwCKyLs2bsyRjlRz4ShHlOEMLSAeX8EQRM87d",
-	"fs0+abihRpPc97q8z4X5KZRjvFwX4yGLeWCe2dX4wEQNNHzIlKbDUZ4i7EfnaCENFSkCMQ0TwWsZJHY1",
-	"jns0QLcrSmcFznNYduZ5KnPNVDOy0cV141e1bu1r9yhkc3N9LtIcucZjnJ/0JcRGgDANxkrLIUZKVDag",
-	"7yE0Z6kZPZShOX7VzOhgQEX/XlFbhUe8QiqC6JQb3wPrtBhheHXTyy5UJgOZ0INZyJphMCDZ8O4+vXRh",
-	"EdMsnDHAE6a5xMpfYPO4ECaA+wnx500bZx+K+Ed6Nm9l3aC4T8mpQKzfL4U7VkyzUWjGrLzvRfx2IaLK",
-	"lR8jvhbhooL7L2OVlXWHdMgyrTQFbSW9ND+qknbqLOIRFdR01qtRuDolm6VisJMxsJEfmQUPuXDHNu+X",
-	"wP2MuoHWMeawCqXfFGDguYE/DfyYp81cUBdqWPaObp4gbIzX5zI0+YQqQkkotWGBI6oHhAvrB4ULP3v9",
-	"nAaNFgb5ZW6aefmRhJQVIzW5OodQI54PzywJQlvGYHHJ2cxFROaolQUnDfRVs3KrOpoFH5KIGQNC+STk",
-	"fa5xoyHMRAXmWPlo0fNkMdQOOCRAzaFZRSQnLCYBVWVBkg657LSAalPqyVkwb49qv9Dab+/sfxu1/ffv",
-	"vvtrEf4h3sUJLlxJKqThDmatbnBKnsjSGJdih5MzLlsyWqB/McqBqww44TLu0dncm0XG3EITWMsjQDFg",
-	"jQtCxbRgExJx7s6711gy7wztpUD42UqK6O9FCZgYn+BbpyJyHetntJ6SGT05vTGq5ma45iIs1OMyawkj",
-	"JLjhCqD+rMEtmJ9uo08UA1feOkSuCTcWJDFLzECjyOC8OePCPrrjXYUgrNczNkQP+BNXCdwWS/dyIVHZ",
-	"6ZhNf78XBICrJR+4Ujb+2SVD2GY/wXWJ67yYLsvVoow+b6cTvVhBGXpVIjJYzAxj5UqjOqQMI7biYTKQ",
-	"EcPYhTn4ouJsAbMk8GHamHuzk/DdQI6jEOT9XMLA4htxWRLdD9bHeNhlsRHYOJ265qPRjLXUWByJ73ta",
-	"ahpV+34hXtKZmktj/t2dSnMMktwIhKN475BRPAXl61aWSMZrbBw1I9KoOoLBVQvqdUbSTuU4JnJSdPnC",
-	"Jq8WiqX8PFm8aBrWF4+jGQlx1prUVpJb283NpXJLRmE5oG/M+oJxHEPocwLZWrIzJdiYsVNfsyiQQ7YK",
-	"zIulnIvbQgpIGU6hHZM+BQGDitQ1mxomKtIzdwv1HKKsZ/RzNId9EjNqdhlMCpgQTXrHLCJr1hul1uEF",
-	"PWA8huf1cp/MKuKl/K5/MB5SUaBWz8S+e7d1LSzeo6KkGXeXnijS459YSK6uTp6RNcUY6fxwfEk26Ihv",
-	"OLKls+6qAI3m/s5esN+s7e3u7dd2N/f2arTV2q31Gqy1v7fbbFIaeP7sa7ubW7XuzmZY29/a6TabewHb",
-	"D3fyCkSlEcscW773qdaXtbldzbCyzAp3Fr6KGT4zbEU95VEN8SS4sSgc6fz5U7K/tb1LbAAlCWUwNjRa",
-	"dHQxkrPw1E4MX3MsQJDAjjGbbfvyzKb5QDib6lRkQzOh46nZjfyHKu+JY6MX7Ekutn12+udGbU5i5LN4",
-	"cB+ZOQaJB9eECVxWNT9pEgRbRHM/Xl6+IvgCCeRMaBekcWUJjPv7jlqw1ShWQTDGdv5sqIGMNbEpBYmf",
-	"1eiicGCQUvK7Wpo3lq2sJLqQXJ2fGLwZuVcwjbG6jRXvEyVJEHGzeSBf1ITrYECkmPM2VE9VW8aHbTwi",
-	"4indm5Izlrow59Z4utjhQNaOLp6enKz7GMqedz4I500/varfbhhlIaaB+e4hwfCFcotY0YjNeCW2G8u9",
-	"Eo3afgXHxLmclOuGRXd65tjGcuIbXYFBYIrjnskB/tlL3HGGUkLD5Yy49ppekbvtXE5OhGJxAbs/lxPw",
-	"I3J47hsNA4ICZ2Nf7nERefDycuqDkqJ+TicvrGcrH57SaNiA3eSHeb6ULvWcKbg7LWIXcqyNugiORWGX",
-	"XlXEpUnMscEccHdeoJzjR1m4zI6BryQv57Z4cyXrJZ1v/gxWtUjP5WSZShBb7bOqLpC8X0ngmOPymNLf",
-	"OiaK1gshDGbBadEC5fiBgMt2jcE55JqFRMtbqvOB/MjiGXX+HzSijs7uWy0dWL11vVuk3kJhz/liyrV1",
-	"lHIosqlykYBpXRrCOT7VrKNlJhkgA/5e1fkM9iK5jA8XKvKJW2ihFt9tsdo+3WrWtoPNsMF2e03aaM5r",
-	"8cH2Zm2PNVu13XCrt0M3u60AEulnXgt3dmvdTbpd22fNYK/XCrdYo7VQ2S/78O2UfYuzZcc6wcwqR9sd",
-	"s4of8FGP+GUWSlN0/2FOk1E7UEAVLN8+KPEU4kPwt8P1RmVU2JCjAkysGjBUHIOTgF2KkjtcoZdEOq2G",
-	"qUNbpKBYPVsRh5mCsLlUPXgk/C6+eS9BYRUPMxJ0ZZEOry87/ShaVjn72YhKW2WBfsRzf6WKrz3HisU+",
-	"UQMao2balXqQhHAVpc+FQy4WXybBBZKx1nMBjWsYy+jWQrC/oDVULSDP5msWqhSeE2u5QjRuGr1ZsBvL",
-	"gsuykKIHCjGDgMVyT7GLdjczXWkeYaafFEYuJVdmbIh2I8b3DyuhPMk9L4z/S/LSAQkBFebjkewjVzO/",
-	"Yjqd8tHXK+PkHjGv4lnmOj85v/faPs1KaWRpqYRyfOeS+hPPDgbR5yojVFvoQufR6zkfUS5N7XZZaEtj",
-	"/HLE/UCRfksvgO1Gu/fAa1QQYEM2SBrsc3A7De8vL21xYAGGRyiiRiwyO001nn4uxXIHS0nYdZEd4EQW",
-	"ION1juM8e0jpNk9Oea45ezO8QrihESF3UJPMYioLlB/4RzYjQLDqRbL3ARXrWWISTFvtpFUWIaTLFA+Z",
-	"WhSlz2I4/WmQs5F6AF/ndgIoU9y2KuUdlTNn3KjsECdv3gpn5bE+R5pEzPCGPcfJmI+F8glFZyYYF0Yg",
-	"yR7pdP7v//o/f/nr//5ne9xobO58t7b++ea/DtoeptVjRv3f3747fOLXNzqk0znM6mhs7mUlNO5037nk",
-	"jnYhb3rlJtRJ0o+p0F9uJl05N2v++//9/+Ze3kMspNnTkIs+6dQ7vvtvo0XElEfmbzWiAfNhJbCj7TbZ",
-	"IAfkO/J30vaS+hC4k+S/8DOBFDqWkTPbDGsUNJoq/f5ICPpIQVmGqS22TYr5VhXTpDBMp9QyMW8vM0zg",
-	"7nwVuyQdUInQEOBHtkruLeT3kNCuYkInD5SmUDtBD9iU0LhSSPAicWSIn15XEEt3l0OO6pMTSUn6JMFK",
-	"eL+ngHmGTwxWmIC/EllTyawoU7E7gLAOGUOZLFV0aXpIOuarHawJ1BurGZW0XIzdQtt0MH6YqyZluLxR",
-	"QEHLQxILw8di6TdFVxqKBWOzzxdYYzgLFf0RygctLDECy+y8enlhPcOGOs0ftWs2RV3GDMA6RFlF1P+s",
-	"Hb06qf2DTTN1lqZhp/jXz1C2dkl1E0qgum0WcO6DwZpc4UJajrUujTFryyHVyRkUP4lkv8/Cw7YwX0xL",
-	"rBKKtWgCGsdT0nlKgwGrPUUBdECErIFDvlMnF0yAbKOYjC/1APU6cIUK0kkXmSO4tvCKC/NeF2OjSxUP",
-	"zFGcx8VVUcA1kSJJ/7QBEGs2vU5PI0xfxFrShsTNt/MFr2BKqK6TzIn/ep7oRT+9vvTm9fSfXl+WkAKk",
-	"J9XAmu/kJ5+p4ZPMbg39p1Jec1bmMMeIsADega3tTpOpr81qAQBzKjfydbQzksSxGfp/uji+uDh5eXby",
-	"bH4XzCHhoieL5Tyms/tETyQ5P764TL1gRBoqM2rOK6l0P2YXP59ifH+9LdriO/Ldd3BFdfTq5LvvbFBh",
-	"x0DeOQCEumWqVAX0tgUBUkgy0cmaS4NI/Ibtdv5+zab/0Zk9O+t184GLMZYz6sqQM6zn0vncBoHc9g5I",
-	"vV6/6RxiiU/7tKxIW4esJZE/5tOwXLM3NcPWqOaG9eeXnm5d5wDjUL43BJpklXSyLerMkIBvIIePP1EA",
-	"biBD1vb8BG6/7Q1Vv+3ddAizOhtsASZWZ+XUQxZENDamW3Yjh/UWk/qr3KjokRR9oz+AN6VjFNkOhAG2",
-	"RedTzQ1yw7FODOPV1ckzKA4DNWvX6+Qyq4kXM4plbBWDcFK75XrAVVskIVPGnIHoDRAqaEUKSRSU6sJY",
-	"Z6NNyJAhp4l4wIRiWQa1dzQCjrZZbxgJEUdOMMtkMqlTeFyXcX/DjlUbpydPj88ujmFMFtKD96sXALzn",
-	"ex9ZjEGcXqPexBfliAk64t6B16o36i3Mqx+AgCkmYcgPkUWq7PEn1NWSTIN5vteDSCm4b61F/CML4Qyt",
-	"HYfPLo7WncJsbVG9MhtJWKwiQ6qDQc450xZPjcAIxtooeUntU/S1zTj6ELZ+LCcQgYRlLhpEZcU4SSsO",
-	"/bYYjwykTRJSp1An2dOD9UMyGfCIJVoNsniqNRuO9Jx8SSn6JExNerfIGCrbTOnvZThdUHOxoNZiZtLP",
-	"ZOVktqL1VFUujJjLOrrJmwJWncwVQN9sNFaDOTFz8jX8HrjUnltZD6rjufXvkgp21WvNFhWkK6opXVCS",
-	"7sb3thBlRROkqN1wCsvDkObyIW6BZDOm2Vo+ZrZ+6o3vbVcBL1/l2lVcvYO37/xcdeI+ntSQ9JkmlKDS",
-	"omlfQVlAo9m8870cr8ZvpGzfO/AMX4dp5hTbcjaFRy0X4WJvUED/57beM/J98xROrh7HAgpWB8wWz4Gf",
-	"ceF+W4BGqZLUQDQcDSMcUDWok5N89TWuFenkhBCU2VYs0CxMUyTawtZlyxktFAv0AIOSPXRLGbh9J0AH",
-	"J0gjQDDrgou2cEoA1esdm+XZqZOXAG++6GZAhb33Ak3lwCrRVlcfGmsZauOUczNUze7AyCyvmiualaeJ",
-	"yjHnWf7X22qBKO+cekvFhYyq8wa3VFklBtq8DQO9Y1WdFZczU3WopN6w4XbXbGpOAahCYNhh4SHap/xh",
-	"ud/VTB3grUYF9vfc7SHw+zHMzzkz7+27mxwHtbcAGRu7T/YJNNgvSnw7hcYRmbfkCZSPTA0a32y3MWl7",
-	"PFY6MePNbitkIGnxKaOYG+7otwWwS8OzbEFILB1YxFnM7Eh7cN3ldD56W4zq7JUN26jnxl/6JvYiMui+",
-	"D6Xmba5Oa9mlKgQ0V6yV6pZCFeMo8u+bUyalO0trbt6alWIhvTIkLOO27zJ/tc0A3W5kOZqNNJuyebMi",
-	"JwPnfKGulsYNuRSPReEekW09NDMx68d0w+Qg3ys32fjMwxvkJREraqd2zj7Ka6fgI9VW1UpdZVwoTUXA",
-	"rLKi0yKyWDrZaCsxfMTmgeT5xjOYN9VIZhhHeSljsmYNfGYrIKqZaKaqR/b+e07Nc6et0kJ9qMMa7ISP",
-	"LG23lg9KW1k8Ap0jnSU31fdP8HgPWyg4z7GGjMNIDtJrFfBS9XLlFxKa87MKzX4SwtsWWC2Bf8yXUTCP",
-	"0zIGa+Yj//7vfyVjobZzgUj9gekX2LTtXuz3tIDFA8q8sprdfxIpmJT9SJD9qAZRUsPC3qYi18pdeJYW",
-	"sXznVyGKuchIm3aV3lbaO0CHeJZGBSY3knZoLiIPFSg3ZK4MssVYvmtG9LxzrroS45T5KDHCkkIfX7fO",
-	"4s9ee7q/2evIWZb/eiAJHZKTu/J3J9FnuW3klCFwLpYhX5WhA8l2nQqNGHDCHNH784xq2hZZpQCfSD1g",
-	"8QRLi0tlJBiZwB9Oi5d8vZ86OabBAEqHYBcq7CeVqLBui7oyS+uZm9v0wMaWP39vF01dPOJyAW1GLFEu",
-	"sMCLvzzftegu1wYQZedrJil2ubp1W2MwqYWaRotWYoo51BRXYXQ44tI6oVX4ncVUgkVbhzPhTg9gi+VL",
-	"Ji40x9zyh1+0++gL4YJg4OVzFS0zdH5czhKdl2/8ZQ72bD6yRm2wU5ISkhQIRO+Re/kOtIAF6eEDXapY",
-	"W8QyYmmwCNzDopMdfsIxdXIG14A0ZkWB2qV+6qws5h1c1ZUOaO5ArX4qHtx7/IfhTavjtooT26kh+2V7",
-	"rBv7y0c8ddoNf0Eu7tvwtsQTnm1QZfZWWTsvY4Lz2uFSXxf6omb0RBtXH0XAEzHlEE1/hyFCEycZsTo5",
-	"g37KM/WkytxeeQZXxWWUgcUV6UM8+xdO8b+/n+k2lIv78/tQrr/YTSVzRbPJy9KGq+hbHMlYM2iqKJJW",
-	"sfUiV9MCWmx8E1n3KrK+HnH1dR7eHyBu5UFPrtWWaymNJ+1UF+jkK5npKTGdhNai00FBGPNTG9iHDdrT",
-	"JyVyiMgYm8dmQU55YTfPGTBR5ME08bJ67qsfOpvR8vAhcN8Y2gKthKosYfmPxdu+dlUcduXR2WJyUlbU",
-	"0jdQz17Fn/skUc7TMD0e5yq+ZH7deqFP9RKn/JqCV5JiN28/566uszIEM1lZ2LLKgGpfT6v3ldYugBZV",
-	"zgg6lGMokFvyftIEyxkyimjAwvd0waisP5ZBjx1nezU8hD8zK0izOLTEFpj5pqU9lONTJ4fuD6ChLfG5",
-	"Yrkl6wpNiQt1ATzI4CBd1vykLYq7n2S1R3daTq637SAas8LmKGRNybYYi1/H0hiJFz+fkh4XmEkzXF+g",
-	"Rb44Ojv64fjF8dmlVSXLvbhYdukOeuOfhM2txLseweP8J0H7aniv4o22ddX+YOrvn9V1rS37engBlfHU",
-	"WyvMG5/hv4u93LEcoe6crz4J9VxX4fglTu2M31dxaCMM35zZj+LM/sJoeYmj28L7JFcYdc5vXUJujW9C",
-	"79GE3h9S4H1RvuzHO7gPaiUt95EAvWGf2XfVRN2GkVtLY7uhvj1VtiG2mm0KgKFqtpMFOomw/AD+mRQz",
-	"sjZUW3BxaD8ZM5s3hx2PwL6C07leJydYJF8RzEzf/Od2Cwb8dPHyzNbeV4cEWQgmqtqjTj7SaGwDZjDO",
-	"TUF7DSFtUTcofql0WXjguUHJV+TIshzwwGtu1rcbnl/aVcJ3OF+h9/tBvEVJR4KFviIsh/+NBz6UpyhG",
-	"mv5TccAypxK2Fkn4SrPhNxoNQFC+cQrGGcdyAk1GhWV+s7zvkNC2ANyJftIjhStydnV6WidHyIqSPDts",
-	"IGU0DKdsRtY6MJaTJ4pwEbJPWNJFp1XXwf0eojdKSD0wk3Gn5Yhlg8TlgmZLRjrhlETGbWG5IQSagn/s",
-	"kECjOa5I582bN29qL17Unj3rHJJU/TGPzp8/Ja1Wax9KzmSvkR9/PHjx4uDiolNvi7u5umyzF6TRW3q6",
-	"HEZo+GAJF2wu5YG/AJmlPHW3vrmdZ6k/xDRg9nObcNSqskHbvuch3U5Zx5rNlTh0rt1OAaeebZgTM6ff",
-	"zberyi+I3eNOPh7DX8nvMlPOsF/Wghb7v7g5gBAQnfXhTAuNub0451W5V7nC0V+NRld0CVLeGzQrmBrO",
-	"t6IpS9+yJu2VYrHbunM+X+W+OpMWAVfWFNMCN9tXtLJ2ugLvm+mkuVBJzTXF/PNlnJ0muVj5cuwJiwmo",
-	"ppHsr5yA5rYvX8IQnF7mVLsdrbAwnlHn5pjDXIuveS5xkUDw1bIIOMZDR/ES811Rig5gWaMsewCBszyI",
-	"Uej2tFp45rIOVX/iA6cyAr3racMtXRwZhGK2O7XN4/LRP6Rj/tEhPR5p+xqF2/CaUQiF4pC+r8ZdNDaK",
-	"T9yVwtC93yX5Epd3i7xLCiXeV826hDrwD5h2iQnr1rG+NGP97Oj0zcXl75SzvvlIOeuVktHdwv0PweLS",
-	"4vgL+ZtV3r7lelZkh2PLORI+iP+uYNMUK8IzvNIKvOXhSFkpxaSd0nxqJugi14zZ+2LovMNFn/T5Rybq",
-	"bfFytgx/Upcw+S3x93RliO1KoWcHoW5ZX3CuhxLSU8AOKo0kgk4JdwgkmmEts+zEqc4609jkvs/qKgfw",
-	"MXJLvzHge9jUlXa1ShwRtnX4ltD6JUYFjZEVPSgPzym8lZNXqe0flwXBgyGJFagQrsOkmTMWx1dajshE",
-	"xtfQkAHru9Xb4izj2tZRogdsqFj0kamkrHx3zCNd44J0sDNLnWBzSxJRzeKkO6NTOBcadqHAEQMWc62S",
-	"24Aito9rStl+lXgimP1bONGjhBM9xiGokAybtL+ZCw0qJpzGNyH5BxGSX4WA/JrDjh7ngK/mQjGEUT0n",
-	"1nYlQ4OFuCIt66QVsqHMSbfDnGxrCyvckgrrXZb14E2Hh4ekg2fsgCzvplVvC2zlhT2QQGgxm3eRCWZX",
-	"ZmeFV7OLCRDsrvQukqGYF3tX0yljRdbyqH6KHyMx9xtv/hJ587ds4C8+G/j3sWM23N62t2f/Y13c1y2h",
-	"Ossm5URknY66UyMMoJPQgBEZYXPcNQxsMv9M3lQkkGOh20LLCY3DtBW4HOv11MwBw2bmBpooBml7U/Nh",
-	"Fin2BFOS5VgTDq2nqG4Lt3P8kMZGPFhO4xMtjYxJTg7BRlvY+8MRCUlMVio86tiML7k3NKLK4iFdU6Fv",
-	"Dd4xi3CaWt++MwibZKzSO2tNavlORzIKX5X42arfeNsPIOTVJEuJuehuwzdW9bhtMhIe5HSLXsqHim8G",
-	"b7BiclnVeK5sm7i0adsGMBA721ybTKcBlPKzu3ireOXba/CQCc31tJ5dpUER2/mbu+KooFxlcAgKcNoR",
-	"DWnIiOw5304uTec/D4zPJ2pAY4zuzF2fk7UZLrVen7skn/vkMycwJlckUq37iaaaJTFDXN1aQQClHWSj",
-	"J92J3QAr2NlrGtGZHf8WS7QglshizCkX/rhxFXP4gbaGGRJKyKRs0uLa5oXkMj9zjkD9GaqDMszKhwx3",
-	"bN0JewImoHlk7/mLgAp3dmvdTbpd22fNYK/XCrdYo5UBhffoN+9u/icAAP//",
+	"7L3ddts4lij8Kvg4/a3Y1ZQs+TeW16w57sRJucpxXLGzMtWljAWRkIQyBagIyIoq47PO5dyfp5jXmic5",
+	"CxsACUqkRMmyY1fUF9UxRYDAxsb+//nqBbw/4IwwKbzGV69HcEhi+OenT5+Oh7JHmKQBlkQ9CokIYjqQ",
+	"lDOv4V31CMLpG5QzJIIe6ROBZI8KxAck1o9xEJCBFFXP98gX3B9ExGt4/yA4JjGKCY76/9r0bnCEm56P",
+	"jgf0ZzKeeOz5HkyN1SrkeKDGCxlT1vXu7u58b4Bj3CfSrPw1llhIHpPTMH/VoX3hhUA0zC6rVj/cx/Wg",
+	"VqnVarXKgfrPS/WfWvK/es3zParmGmDZ83yP4b4aSUPP92Lyx5DGJPQaMh4Sd9kdHvex9BrecAhvTm7D",
+	"934eR5Rd4C553+kIIvPXPsBdgigLyRe0UUNUwZqgDo2FhJ82M7upmYX+MSTxOF2pevGa64+4SwxJBw8j",
+	"CeOS5VImd7Y93+vjL7Q/7HuNugaD7/Up009qyW4ok6RL4ux2LumfOehzKklfoAGJYd2ZZddnrVuo2XJX",
+	"XZ+57L3Mkuszlhzz30kgL9Th5h+BfuGFQGpdPqIMYTZGARbZbXgCR0TkI4uZYybG/C0mHa/h/ctWeke3",
+	"9K9iyyzyXM02ufJfAGorXPrkMax47We0T3Ow/Uc+Qn21OgqYIjmKiRzGDGGJ+lzIzIL3ClAmgrlz0WXv",
+	"3uhSdE+nVy5u6KDMzVz6Um7Xdw92X+7s7x7MvZdXuB0RAH4uikj1s0GQLE7wGHhDLj7DqKUx4jRUTKRD",
+	"zQo/ChIX0e6hIHEh2cYzyHZt+0HI9p0aLAacCQLM5x84/ED+GBIBeBFwJgmDf+LBIDJ8cmsQ83ZE+n//",
+	"Xah9fU33oXYsMY3MZmM9E+phgSi7xRENUYeSKNS8NI654ni/ffXgodfw4JUrrjCDCIG7aqn9oZCorZiG",
+	"5hVDOYyJd/fZ94TEcii8xq7CdUklQPLUfMd8O91yT8qBaGxtKZZcDcmt3YXYMkur2CF3C1ACNYMG4/RZ",
+	"2+1Tgfo4UidBwiPU0vtuAYYKRHDQQ21sAFNVH3/FWSeiwX1P4BiQDY2o7CHZwxI+iHAUExyOEflChZZp",
+	"UjAepmBM1lACfoF9d9WAsxMLvYmR2oReN9rAKBxqeBDDDAQebwL83vC4TcOQsHujMBWIERJqKUXJZegd",
+	"ZrhL+oRJxfv7VAjKWRaKOykU05WUAGMneXkVcHSF39BH7aFEjEuEo4iPSIg20tX7SJD4lgYE8RhkXSFQ",
+	"RG5JpKF5yiSJGY5OFNreE6J2LgR34Ci9ISE66OwE29iF5F72Wrsjy91qPWIl0LzkfSJ7lHVRB9OIhIhr",
+	"aqQgR+Ij+LfepUA4BmJFpUAR76IhC0kML6S7BcCCzFOK3uaANOCh2v7h4aHne0oh8BpsGEWGql6bn38+",
+	"qdSMvFtXRFV0Jx42gEao+9NAQGgVjrQJIv2BVHxdDLtdIjQQ1PylYQmb0yijoOnu5paFVTzAQY9Ub9Rb",
+	"ldvdymDYjmjw9+e+0dJsQF21dkzwjUAYxcOIpBhRgvrfG0w7tdruFJjUwwZSwgvCDEdjIfOYxTNDiG+9",
+	"02m67PCtDXdBgKA+so/q6pFRVTaBMgOeINzmQ4lw2KdMpEhThuXdF5bbuzmXCx420LFmGyFhlIQNbUBJ",
+	"OSdAuphzPi+UetpgmC0HTIsB7vo3fY1nQcyFqAgqCRrF6r8x6QwFcbhWWZng/vR8r1abpud7tVoDlZMl",
+	"nhv/ehL7XUr8UbKOUvSsGDRb7jnn8hjMqqB4PyQG7db2pyG6W9vXt3UgtTigCKpEk1+G+1D+6J8lxj1L",
+	"+OQKWma92gmgV6zIL5U9EqOfLt+foz4JKUZKdchg4hs+ZOFDImFdm2+yQFYPG8hYExFYLFHIiQACDXLI",
+	"c8Snb77VKdQ450gMg562hvDYClXA7DgjQKICHEUkRn08hiUJ4iDIFednOO4+MJWq7+TcwvpOA7kqRJuH",
+	"Y2QNYsaOjOr7BwcH2/V91B5LIp4nDXp6u5+pysFKqECScxQp3Eix5SPDQ9njMf2TPChJ2dmuHUwrNtu1",
+	"gwY65yiICdikcSTQiMQEdekteZb86dvuM4+YaPty+mVHjduuHSCmaAosI1XmdrZrL8HIa40QQIewECMe",
+	"gy1A8pvM+7XaHop4cEPCzMOXKKRCSUwhOEqz7u7KpL87b5dmyNakexy2esa7lL0BCW9xQx8so43DV+mR",
+	"qCdi2O/jeOw1vE8xZ91cCHi+d4ujYdZW+I8CcGWNrfXURKgGOPhQxkbYxmHFHaKAoMGeXfoZPEO4I8Hl",
+	"PyCgTClZeBiDn3F6+VecayeakZgjBVtxZE4VDZmkEdqube9X6vXK9s5V7bBRqzdqtX+q/emXPqp3vIaX",
+	"91YREPRKy+zd7BMOfiVW+1zcpgKN4Nw3FJsFupkwfoHHaNSjQW/TtxoEZdpLQUWTGUilAwUeCwO4UY8w",
+	"ra5K82X1JXs50IbAVCkp0dicmeyRJgt4HCv5wy5us9oEW3sJCbCMcdvKGccXp+iGjLN4upse0TmXqAPf",
+	"K3FKjMuKfnkVx2SXGBPBh3FAyshAF3gccRyWkIIWdQuW5ecWiHXHs2JWlXLgMsCUnFf0y6v2VFmBAGZX",
+	"6IZdBTmNILrzvZICQjkP3xQvogJZZ3AhocysoATYhu77K0LDqYWPsECDmAjCpF76aplbsmyYUNvpzsgt",
+	"iabd9Mfa+4U4Q9iJOLGeMaWsoF8+nnz4FTWHtdpOgN5fnHw4vjp9f24fvDs+P3578u7k/Mo+OX797vQc",
+	"nN5s2Pcav3kwged7yVjP99Jhnu/BCO+zGyRgx0z48H2znSslQ+Rtp61D1UDGQJiFqMdHKFJEmUoU0Vt9",
+	"zQYxH5BYUs3I9W6vZf6cCvV/+nQFoSGEhQgL1Do2OALo20AmPk7vH6aBf5JWNvCBjH/qtd8G9D396c0/",
+	"Tz5c/XJ5Kk77cvDPV6f7p78ff3l/9evur3/efDmlIxr+GI1Of+f0Mgo/nrJalYx/+jP8dErf09PhGd2l",
+	"nV+qwXbE2v03tfDff4ryIEW+DGhMxDXN2dQlCTgLLYdRt1dDzIzJrPtwXniN78Hga/186kyikeJlLQ2k",
+	"losY+lH24M2zvKC7NPLjt+yZZRaQ2fjnZB7ehkCoLAadsFsS8dxVI0ZG9h7A7NN4o+X52ZTBRdfJPcD4",
+	"3BVCYGXOophluAoLqRSIjxiJFfsSgN9YkvgIMaLosPpZkCAmcnrlQQxS3XFOQNSnHmFqLkWj+jiciCua",
+	"EM9qRjxLIm9CLElF0j7JQ0haECd0Q8aFYULt7crOTrBbOQj3SOVlZ79WOai/3D7cwbvtvWDf/XR+0I/v",
+	"RVjIj2L+ZtV7SrpSUhiHK9GnbCiJFr2UWjUTFHuzQKFGa+OvjlmaWiTLjfE6lWpZbRKhDSWpWBduNnDU",
+	"Y7Tbk9FY3V0eyzwQpM4XURBrmL5gwQFaHdpQWBSrD2hfv+wRQdD//Nd/p9j3QviI8REsCoLo5jLL5GOn",
+	"wGLNcnEc4zGsNiYd+mUWqmh9GwmJY+nraMOAdxkVRK2+Pc7CRzH565vuWH4Z09/bO/H27zvBKA9MJjSk",
+	"AEb2V/UJdRpKhCy950s9OH/DIB+8iXm/GEFhqwKNeHxDWXeFd9JGoc34Mh8Uf/igUtuv7NSu4KsLfHiC",
+	"EsLNhTuQHL8LFt8JlnNx2Tky36FpmTtfTF9fwQAQAMKQqm3j6MIhkx0cCeJPgQVLhIE5WFKskCHkIGwo",
+	"VW2a2uZf7mNztTPoKzWOT+Hw1B3v4y9nhHVlz2ts12r3vfP2swGOY0rEkY7Us+pKj0Qhao+14qSAxuMq",
+	"eq1jXcEEtPTV7+Mvp3pcfX/iXvjekNE/hsT8ruhm+Stq92Pv6REyoblo6Uu78FLn3Wq7xuzVTlfK+OjR",
+	"7nm6FueyHxl7QivZScvPRqb6gPRWm011wBdKdIBoZ5g1oh2i1oU2dvb3UKikwfbY7nMTdWLez93tioiL",
+	"3XoxJTijQuZdUEjg4B1700WxCJjLqURpTDMCXx4zxF0y91apd3KFSzO+eOeXICDOE4PN/l9YgdJHosdH",
+	"zOQOsYAsCBgftYApt9DfUcT5zXCAaIj+jlrwRH8D/R0FPRLciGG/BDu/Hox/D0gw3huT3/8cDaLhn196",
+	"o/FgsDPYk/0/O/L3eHTTiToaIlKSWK3mP2Cq33Dlz+3Kweev9f279I+dw7u/zcWsYgFe64cyT4ZHYHRH",
+	"3ZgPB1V0ckvicWLUowy1js/Orj9enny4bB2h1of3ZyfXoB63UI9HoUAEBoBI5qpSySjP99JB9o9371+f",
+	"nJ18SH47Pz779fIqq3hlRk3Rj1c8GvbZgszyPSMogIHqFmGdr1DMH8umHbjytJN0oUXrKeoGHnFgXXol",
+	"RpI+/3h2hjYssVVjs2J1RlBvcx4RzNILOnuxGlhX6s1JlDFCDsyShznO0BzU0Vt4IYxbPz1+Sb5IyJnQ",
+	"KrnvtWmXMvUo5EOd7sGGfRLTQP1mdgMeKVgN7RMhcX+QxQgz6RQuJEl7eUtMEvZ0pIxGdjGMOzjQZlfN",
+	"nQUYz2HbqeWpyDRTTsnWJq47v6x2a15bIZPNfOtrnuRIpb7G2Y++h2wdYKbBUEje17k7pRXoFSRJzlWj",
+	"+zxU16+cGh30MOuuFLRlaEQmWc33QDvNB5h23XRSh8qoxy0+qI1sKAIDnE1nkyROFxIRaRyS6cYs0Zyj",
+	"5c/QedwV2oX7Fvmzqo1zDnn0I7mbS2k3mt0n6JTD1leL4Y4WU6/lqjELn3sevZ0JqGLhR7GvWbAoYf5L",
+	"SWVp2SEZMk8qTZa2kFyaHVVKOnU28YgCavLVj4NwcUy+glRroiQmyQ09UhvuQ+ptMra+WgT3U+wGXNdZ",
+	"sGUw/S4HAm/U+pOw42nczKQZagnL+OimEcJkHX4tApOPsEAYhVwqEjjAsocoM3ZQcPgZ93OSvp+bdpqa",
+	"aab5h01yzAeqdZ1D8hvNJgwXpEXOI7B6y+mX85DMEStzbhrIq2rnRnRUGz5CEVEKhPBRSLtU6oOGAGAR",
+	"qGvla42e2s1gM+AIATaHahcRH5E4J5U7Sdt10GV/B7A2wZ6MBvPbceWfuPLnZ/P/tcrh9ecf/pYHfxDE",
+	"tKB0wmRe0rlCKR03WOwMLGnbcrJ/p5HEpKHMNlQvKPLNdj2ppWQcT+pBVtaFJ/MwyhXeM4vNQy0H4G9j",
+	"bJze5QnYR6GIiORoMJQLn4goPhLxQifjZqi/S51e1ibxbfoup7Yw4xu0f5ayjC19yraawWJy4OPgRlpp",
+	"YRo9fHMoc9DkIpc+pgwfs9knH+UXZ0hKkQj653TxjtmOXV6qvMlkuYRZVQ18T3KJI10bpLgcA2EypkSg",
+	"PpZBL7voefM78WmTSzazlpZ8pojmlAA0bWscqsNPikPYohbOpktgwSyDXD42KK4Ck7wQiJjROX5fiDct",
+	"ugq1Wq2FOjxGYggTu7eiVqtlL0UNknemVeASQvEkyt+ZkNfJdZ30B3KsaJ+7nmQBc28kbNa3cqb6whzI",
+	"LyVoapVJR9F0IKXscXnogqT7O6W9M46+2FSrBCLHWKslbLWgHDuVO8tMqCYvTkW0JL8UrhUuRDFtuNTX",
+	"RIudjOsktqQWz7ekBrlfsCEVBWaTdO/fmDgUaGAJtVU/pzQXnUP0jfGkIqy0geAGyRgHCxPkw8NDfQSY",
+	"6c+4Z3B4eJg9A51k8EBn4OYrzIaEeid7GG5mQNYB8/NJ5bda5fDz11xvS8HJAyNPPmX87liiEWFSa5HF",
+	"n2+gWaH20xEhTmJFrt4qObj+IU+dSh8CAJSOGhOl0ooklVRyJPC4urCRcBpNM0dRiLMXZlevwPCxMEtL",
+	"QtpTw8kEyyKj6ySjId/ESkYZ2Kbncb4zqmi/479s17YzMVxOkoTD1/bq2/P52szFBMM4hix0u68NC2S4",
+	"XmM+jBEfsQm77icSBbxPFlnl1LosquXhDxekAERLsvcJ5Em+7WfPqxhrMsLBFFKYlEa3bI4rdtoiNKbY",
+	"08aHk+PX6hZAKK+vw4JPL69M+DAV+smmS9PUkLmBwskcE/5LPTbf8HGRSi+F2xLWWdXjI4E4Mx6sjKdK",
+	"EfSfcYRn2YW1tf5a0j65HsqglBMKbZABD3qoL7I4WD843Nvd3t01ZRzdonL7u16e9vPQPqgIC3ltnRDl",
+	"XUGr2+DqPEGfCp0+9/LzLCJkT147RTGGRW6+VJ2gJlUowUJEJxe7Gr/fJEUZzvdaZWTvybswiT/FpEjv",
+	"9R5erEKf8l/Hh+VCarYbyxK552YlsHT722sBSanZ2TY6A2jx17bO2V2u2DznAq+8fc7BkYezzTnHX8Y4",
+	"lwDomV64J2KX+yjyHXNgYpsW2KroiirRE8cEGXGDRhEVJtlpo6b1syETRG4WG3HoLP/JC6GtQeIIYX1A",
+	"lAXRMCQCJTF4C9qXU5PQtHvdYaAzYnd1DMvDiJMQIDdD2XND7BL9Sq1FEInaY1CCOSOIRBPeTsO7p0Ps",
+	"bGrz7G9NJkKXmxvKr19D9vW1zlafB1ub+Y7apIuZA1nEY1SbJK4lQFpGgs4c6sPI0WnufzGMM1nqNp1/",
+	"MlS7ENb6/Xnwtbq5elu7zjO7XBbKxYp3EgCmcHRAoohADDtcHVOfblrmn1bsC8X05cte18sE4oGFqwCo",
+	"rzgTJBhKekuytRgWkQHyZX7HmODSSee25hCLBMuyyJDZRPGdzFK/0qqDYhr30BtmG/hzecNbwxAy4dp9",
+	"fKNYEdP1K9GGrtBg/wwwK58xl+EQqfN9t5S3vZiaaiCltGYxSlrMEazAk3ADXcxzMIjoRGrxMia2OYbA",
+	"4ntvl5VYf4uXtXL723zbm8La2TqcZnjPTJ4ECe5pCJLzVDeIjvlr622wxRUrbQnYyku8FikeTl2z511G",
+	"V9NAeY4X6wlpaUsH6QJVS0J0wbomC2J376OtJVmGSEt435Lvvta/IHAb25SouYlHxfz2OONsQxuJkBET",
+	"q+g6bhL1DPjtl4dmuNPHO6OL0YpZbh6yQsk3pwPBQqJhIjUoDHW9dlmsnO2HzPf2LeQMrW+/XMGRzGkp",
+	"ZbWex5B+3hUsU5fo8lP/vqm7EHKrgU7Qg6RoSrlM2xvK5mi/pkgYFTaoa8OULrT78ZEg4OnQReuZWw4t",
+	"E9Lk29WViG1atFwHQ6TTIYEEzgMZuWbdBkorqclROu8+/fxqa2QMjSVw1gRarJhAQzhm38K6oHpEPl4W",
+	"Cw8pfi6XFvRugXygi4KsCRIThHXsp5FDtblZYe6oxyOyeJQwpPGbRmjqJGHegA+jEPxhU13clpdy2bDf",
+	"JrGSvvTnxA0dDCY0z3Iib7n5c+FSVvydOKl8gbTg7O4VhuOydd82tyKIRyEUMgRjNjBWyrpJEEtusM5F",
+	"6Vgd3ylmn1HgHyGIh0dh8UJ/VfubEciTD42Vh/RM+mYd2OZiwOyQmuRXo4UoZndDxoqIsuTOLeG+hp4X",
+	"EyK/Nvf4KCZYnTII7PBBHe3gZAaiDeu/2rQCOY3h92pxWvIi7KW43FVv2McsJ+B5oiGZt2x27ewzOg1n",
+	"n9ILgTr0CwnRx4+nr9GGIAS13p5coS08oFsOb2lloppq9cP9l8FhvfLy4OVh5WD75csK3tk5qHRqZOfw",
+	"5UG9jnHg+ZOvHWzvVtr722HlcHe/Xa+/DMhhuD+hQ5YZMc+k7HtfKl1emTrVFCrzElGdjS+SiToxbEE5",
+	"5VFzUW19z7yKfB/evEKHu3sHyNQQRSEPhgpH866uLmaae2vT8FVL6U19UzLBrUq0m5yuBWn6T+bZFQmT",
+	"8Ri6+2YmKn0mTppqzplkyjtPfv4NJEwYv1LqbErjaLVXiDC9rXKlAmwd2Dyc+/Hq6gLpF6YDlaG3ZtpV",
+	"9vDQEQt2a/kiiC4zO303RI/HEpmq2rbUgJJFTXSAwpTsqRY280x3VpBNgT5+OFVwg0Dj6c8cqQ23I+Ij",
+	"wVEQUXV4wF/EiMqghzibSrgt3z90Hh02CRkaTsnZFNyxJAJqao9ns3Nu0cbx5avT001fV3PO5t8y500/",
+	"qVa1V1PCQowDNe8R0hac+U2WXemgNj8xt1Y5LJGb+4GPimXDvLI26trGfOQrWYFAbTYnQzmz8K+ejVVT",
+	"mBIqKqfYtVf38jLOP/DRKRMkziH3H/gIzHEUfveVhAF1MSfLv61wE9nlZfkUtNj5gEfvTHL3ZFbq7LxU",
+	"d6sfiIDyQXnkgg+lEhdNup3eelkWlxjdYwU5oO40RzjXk5Jwnh4Ds9iXM0e8vZD2knxv+g6W1Ug/8NE8",
+	"kSA20mdZWcC+X4rhqOvymNzfGCby9pskhqltQviAcOxAQGXbSuHsU0lCJPmS4nzAb42TxUlryYShC99I",
+	"6UDqTfUJA9QlBPaMLaZYWtdcTrNsLFwg6JgRCDhtfakYQ8tEPex08SsV59O15/Fl/eNMQd6ahWZK8e0d",
+	"UjnEu/XKXrAd1shBp44hfmPitWBvu/KS1HcqB+FuZx9vt3cC6Bk18Vq4f1Bpb+O9yiGpBy87O+Euqe3M",
+	"FPaLJl5O2Dcwm3etLWQWudrumEXsgI96xa/SanJ5JUDUbVJih2ZQIs8xCD8UWAr1j2BvhwofpUFhqu7l",
+	"QGLRmnn5lSzssgtBco84moJif4tB6sgkE+WLZwvCMBUQtueKB48E39kRHwUgLGNh1ghdmqXD6/Nuv2Yt",
+	"i9z9dESpozKLfsR7PyvA2Eeih2Mtmba57NkqhnkdJMI+ZSXCVZW2ngkS29DlPN0G9eaJ6YZcyjU80xXu",
+	"ZLCL5Tzf+THJxZUA8yKSV1plEaIMLxaLSKYCCUkj3eyCMwLhydplRvpab9QlrvulQF7s3T9OWzMBEALM",
+	"1OQR72qqpp7qjhLC17ZeHls/oigXeveNIk+XjhjWdaSLA1LnRBAXGI8+TdmIMp0almvEMLfMZWFk9gox",
+	"fK4D2By06wdOoz50nWDQz8Hs1F9da4alg6rnG1gKAq3z9AA3FBkIb14Q8kVhDLJGp8kw5qxneIGKmw8T",
+	"bpzPUN7SWzLBQHLCipPa/PDZcjetNAtBbSJoSMSsQtWm/EGSPa24Hqyv9WRDnpeB2YyILIkiomjDS8fI",
+	"mC0H6COsjZmgXCiGxDuo1frf/9//+pe//f//0RzWatv7P2xsfr37z0bT052ldFOpf/vt89ELv7rVQq3W",
+	"UdpKbvtl2kXuIeOrZ9KmC7enBEfdGDP5dJtJFFOz+v/8n/9bf5m1EDOuzjSkrIta1Zbv/q2kiBjTSP1b",
+	"DHBAfN0ZVZ1os4m2UAP9gP4NNT3bIk2fJPpPPU3AmYx55HxtgjTq0LjrY8bwIwVllYtGX041yQ3TKdRM",
+	"1NvzFJOCyO1ivWSxmOX8cOUH1kpWVvX2COG2IEzaH4TE0D5M9sgY4bhUVdxZ7EghP74pwZbuz4cc0SfD",
+	"kp5ybG/Ca0qpFUUidgsA1kJD6BQr8pymR6ilZm3ptpidoSidyLOEtOlA/CjTUFVReSWAgpSnUSwMH4uk",
+	"3+W5NAQJhuqcL9U33FDRH6GD5swue7DN1sX7S2MZVtip/lG5IWMty6gBuhWnNVA3vH+vHF+cVn4m41Sc",
+	"xUnYqf7XL0MSz23wh9EfQ7AF2JrLPiis1oULlemNdqmUWdMR1FYgi3i3S8KjJlMzxkQMOBNE2KTlAMfx",
+	"GLVe4aBHKq80A2ogxitgkG9V0SVhwNuw7kfFZU/LdWAKZaiVbDKDcE1mgQJLT2Fykw+NNhY0UFdxGhYf",
+	"8wKuEWe2A4oJgNgwOeByHOkOHoBLgOJq7mzPV/gkNJi039R/vbFy0U+frrxpOf2nT1cFqACZFRXQ5lvZ",
+	"j0+0sbRfN4r+K85vKCkymOuIsADesWnU5tPQcx4WoG4lrMK0fqWcpSipx6bg/+ny5PLy9P356evpU1CX",
+	"hLIOz+fzuqOTj+SIow8nl1eJFQzxW6IbKl9wIbsxufzlTJe4rjZZk/2AfvgBXFTHF6c//GCCCltq5a0G",
+	"ANTt1CpKgLfJEKCCbcaENlwc1MivyG7r327I+F9bk3dns6omsCUS2zykplBA62sTGHLTa6BqtXrXOtLV",
+	"5cyvRX2KW2jDRv6oqWG76mwqiqxhSRXpz249ObpWQ8eh/EMhqC2s3kqPqDWBAr5auU1OUssNeEianm/X",
+	"7Te9vug2vbtWmrqkjkD3FkqccigkQYRjpbqlHjldR8j8Bd0TScRZV8kPYE1pKUG2BWGATdb6UnGD3PRY",
+	"J4bx48fT19AfkRESis0qukrbQscEh8L0j4yHETFHLntUNJkNmVLqDERvHKVF9BhHuoBDUucWAneA0kQ0",
+	"IEyQtIiqdzwAirZdrSkOEUdOMMtoNKpi+LnK4+6WGSu2zk5fnZxfnsCYNKRH+1cvYfGe792SWAdxerVq",
+	"Xb/IB4ThAfUa3k61Vt3RlQ17wGDyURjyQ3ieKHvyRctqNtNgmu7p0rLgb61E9JaEcIc2TsLXl8ebTm/i",
+	"JivfnBhZEmtSAjPGmSabTCaHIghga5sw9Om1dWM+gggk3emthkTajx7txKHfZMOBWmkdhdjpVY9eyt7m",
+	"ERr1aESsVKNJPJaS9Adyir8kGH0aJiq922dXC9tEyH/wcDyj7XhOu/FUpZ/Iykl1RWOpKt0bPJN1dJdV",
+	"BYw4mXBnNdd2rbbYmq2ak21j/cDdpt3m0tAg2m0BbZs435UGUl5P5pxm6nldme98b1eDLO8DCWi3/oHD",
+	"5BTUkPr8IXB0b8BsDWPqO/PHmGb9V5yf2e77e2WWd2qqJ5pASkdw9Rq/ffY9E0roNbwz7UlQ5KFLJMJI",
+	"Cy0Sd4WtI6y0ygyt1nMkZN9reIquw2emBNtiMqWvWibCxXhQQP5Xtx80HWT6/OmbK4cxIyEU1jP9I+Gx",
+	"3rjfZCBRCtsdQyuOihD2sOhV0Wm2ATGVArUyTAjKTgoSSBImKRJNZloTZ5QWrHtUAoHiHW2WUuv2nQAd",
+	"/YEkAkRnXVDWZE4XzGq1ZRqdtKroPaw323c+wMz4vUBSaRgh2sjqfaUtQ3vIYmqmRbN7EDJDq6b6xmZx",
+	"onTMeZr/9Vu5QJTPTsvR/F6e5WmD2623FAGtL0NA79lYcsHtTDTezKF1NjHnhozVLQBRCBQ73XsTdzF9",
+	"WOr3kRljzJ+G/NVKkL83PG7TMCTs2xLMrxk177fPdxkKarwAKRlbJfkEHOzmJb6dUSGFYy15AR3UE4XG",
+	"V8etVFqoh2PVeF3cDGf6ryrBXFFHv8mAXCqaZXqi6+7ZeZRFfV3jHri7rF4kAFp5oE5f2XqvU97u/Llv",
+	"nkFOnAL3KoSa3766wQZFTlUIaNZO7vZ2ZWcn2K0chHuk8rKzX6sc1F9uH+7g3fZesJ/tDN5gwyjyV00p",
+	"bff6wrbzS5NS3Uu6CAjzqO3n1F5tMkD3ammOZi3JpqzfLUjJwDifK6slcUMuxuu+yI9Ith6amKj963RD",
+	"e5FXSk22vtLwTtOSiMgck9EHcstvnJ7nWBpRKzGVUSYkZgExwop5UVMfHaCCYpjE5IFk6cZr+G4ikUwQ",
+	"jtz+zqZCsVHwiWkCLmRuieK5VxYMWkq1Ts1ZEAaQlQJcpJ1X1HiaOu0W9qrWMqyCTvjI3HZ3/qBzLt/w",
+	"IXsUPNd4Zj3Vq0d47YfNZZwfdBtFh5A0ErcKWKk6mfILFud8YIyA5L4N4W0yXS2B3mbLKKifkzIGG2qS",
+	"//mv/7ZjGR9t5rHUt0S+I97K9PekgMUD8rzJ+fbMfN8JF7RlPyywH1UhsjUsjDdVU62Mw7Owj/tnvwxS",
+	"TEVGmrSrxFtpfIAO8syNCrQeSTM0E5GnBSg3ZK5oZbOhfN+M6GnjXHkhxinzUaCE2UIfz1tm8Sfdnu4z",
+	"446cJPmfehzhPjq9L313En3m60ZOGQLHsQz5qkQbkEzrnlCxASfMUVt/XmOJmyytFOAjLnskHlFBkISW",
+	"K5yhEfzDbZ+XqfdTRSc46EHpECTwWGiTUiLCug1QijSt125u0wMrW/603y4au3DU2wWwKbaEKdMFXvz5",
+	"+a55vlwTQJTer4mk2Pni1rLKoOmInkaLliKKGdDkN3FwKOLclhll6J2BlIWiaUBiqdMD6GLZruEz1TG3",
+	"A/iTNh89ESoICl42V9EQQ+fhfJLovHznzzOwO51dNrAJdrIpIbZHtrYeuc53wAXAbT1BGwvSZDGHKCQd",
+	"LAJ+WG1kh0d6TBWdY1s4PydQu9BOnXaGv4eputQFzVyoxW/Fg1uP/zK0aXHYljFiO+2ynrbFunY4f8Qr",
+	"zjoR1aGaT8jEvQxts5bw9IBKk7fS0nkREZyWDufaurQtakJONHH1UQQ0UaccatXfIYjqT0UIq+ickFCg",
+	"iXpSRWavLIErYzJyWnIJ1IV49ieO8d/ezrQM5urz+TaY6882U3HmoEEVQSavEyKLx7pKDSHatjjg0PIC",
+	"C3jcUXCu5pmaZuBibc2yVsqyng+7ep6X9y3ErTzozTXSciXBcWhD6s2UyRdS0xNkOg2NRieDnDDmVyaw",
+	"D1hW+ksBH0I81m1R0yCnLLObpgw6UeTBJHE/vdi6qIwmckvI4Caj5eFD4NYEbYZUgkWasPzXom3PXRQ3",
+	"DRAemSzam7KglL6l5exF7LkvrHCehOnROFPxJbXrVnNtqlf6k88peMUWu/nta8Z1nZYhmMjKol3K9FLN",
+	"60n1vsLaBZJ8yYzAfT6EArkF77Nhn8Q0cIcMIhyQ8BrPGCVpnwiJ+wMAjxkHZyUexJ6ZFqSZHVpiCsys",
+	"pbSHMnxKe+n+AhLaHJurLrdkTKEJcmlZQF9kMJBGs2uR+k02UYA0zfg3yfr7O06utw5NUBObCGjKUMRH",
+	"4PMSBG0I3mRD9seQKyXx8pcz1KFMZ9L0N2dIkWnffCNKFltxddmle8iN3wmZW4h2PYLF+TsB+2JwL2ON",
+	"NnXV/mLi7/dqupaGfD08g0pp6tIC89ZX+P/ZVu6YD7TsnK0+CfVcF6H4BUbtlN6XMWjrNayN2Y9izH5i",
+	"uDzH0G3W+yJTGHXKbl2AbrU103s0pveXZHhPypb9eBf3QbWk+TYSwDdo0nD3uRyr21J8a25sN9S3xwLp",
+	"yi1isimADlUznSy0kUiXH9D/tMWMjA7VZJQdmSljYvLmdMcj0K/gdm5W0akuki+Qzkzf/o+9HRjw0+X7",
+	"c1N7XxwhTUJ0oqq56gi60wrzyZiyroD2Goybom5Q/FLIovDADwokz8iQZShgw6tvV/dqnl/YVcJ3KF+u",
+	"9ftBrEW2I8FMW5Euh7+mgQ9lKYo1Tn9XFLDIqKRbi1i6Uq/5tVoNAJRtnKLjjGM+giajzBC/Sdp3hHCT",
+	"AexY1/ZIoQKdfzw7q6JjTYpsnp1uIKUkDKdsRto6MOajF0K3F9clXWRSdR3M76G2RjEue+pj1Gk5Ysgg",
+	"cqmgOpKBtJQS8bjJDDWEQFOwjx0haDRHBWr9+uuvv1bevau8ft06Qon4o3768OYV2tnZOYSSM+lr6Mcf",
+	"G+/eNS4vW9Umu5+pyzR70Ti6pKXLIYSKDhZQwfpcGvhPQLOEph5Ut/eyJPVtjANiptuGq1aWDJr2PQ9p",
+	"dko71mwvRKEz7XZyKPVkw5yYOP1u1q7KJ0Tu9Uk+HsFfyO4yUc6wW9SCVvd/cXMAISA67cOZFBpze3FO",
+	"i3IXmcLRz0aiy3OCFPcGTQumhtOtaIrSt4xK+1GQ2G3dOZ2vsqrOpHmLK2qKaRY32Ve0tHS6AO2b6KQ5",
+	"U0jNNMX8/jLOzmwuVrYcuyUxAZY44t2FE9Dc9uVzCILTyxxLt6OVLoynxLkp4jDV4muaSlzaFTxbEgHX",
+	"uO8IXmy6K0reBSxqlGUuIFCWB1EK3Z5WM+9c2qHqO75wIkXQ+942faSzI4M0m22PTfO4bPQPaqk/WqhD",
+	"I2lew+ANryiBkAkK6fti2NbKRv6N+yh06N43Sb7U21si7xJDifdFsy6hDvwDpl3qhHVjWJ+bsX5+fPbr",
+	"5dU3ylnffqSc9VLJ6G7h/ocgcUlx/Jn0zQhv61zPkuRwaCiHpYP67xI6Tb4gPEErDcObH46UllK07ZSm",
+	"UzNBFrkhxPiLofMOZV3UpbeEVZvs/WQZfluX0D6z9p42D3W7UujZgbBb1heM6yGH9BTQgwojiaBTwj0C",
+	"iSZIyyQ5caqzTjQ2WfVdXeQCPkZu6ZoAr+BQFzrVMnFEuq3DOqH1KUYFDTUpelAanhF4SyevYtM/Lg2C",
+	"B0VSV6DS6zqyzZx1cXwh+QCNeHwDDRl0fbdqk52nVNsYSmSP9AWJbomwZeXbQxrJCmWopTuzVJFuboki",
+	"LElsuzM6hXOhYZdmOKxHYiqF9QbkkX29p4Tsl4kngq+vw4keJZzoMS5BiWRY2/5mKjQoH3Fqayb5F2GS",
+	"z4JBPuewo8e54IuZUBRilM+JNV3JtMKCXJaWdtIKSZ9nuNtRhrc1mWFutsJ6m6Q9eJPh4RFq6TvWQPO7",
+	"aVWbTLfy0j2QgGkRk3eRMmaXZ6eFV1PHBDB2l3vn8VCdF3tf1SklRUbzKH+LHyMxd02bnyJtXmcDP/ls",
+	"4G+jx2y5vW2XJ/9Dmd/XzWKdIZN8xNJOR+2xYgbQSahHEI90c9wNHdik/rRvChTwIZNNJvkIx2HSCpwP",
+	"5Wai5oBiM+GBRoJA2t5YTUwiQV7olGQ+lIhC6yksm8ztHN/HsWIPhtL4SHLFY+zNQbrRlu794bAEG5OV",
+	"MI+qbsZn/YaKVRk4JHvKta3BO2oTTlPr5TuDkFFKKr3znVEl2+mIR+FFgZ2tvMfbTKBXXo6zFKiL7jGs",
+	"SdXjtsmwNMjpFj2XDhV6BtPOhTquZ8tEcswymVzhm9Rgwjv6OjllW6eVSiiVqEuVX+j5dWuphR2BMJGZ",
+	"QtPoaVffse6l2VLLa2X9eIZs5znywE83q3w9YcO+hbHTHzht6VxoVpFc9+K1oLIwyvgXlUAx28dYvLTF",
+	"ek/f2wMZ8BAaBdRqSs4DWdJIX6LrNbzyBAlO86Q/kGNHLPIzn79loW0PCKhaud2t6KYqf3/0lU0JbK8X",
+	"MpbBnEvQPhi3FAGEkYtTQRiWTWLdLz/qGKKPIfGmrKUbhi5s7oZRC1NeGDWP/Kb9b7VQONEfVj9cgTxp",
+	"ujcYmmtpqG6eu+nQdY36JvLyEUrN/GFI67wqMjqgQjsj7S6cUtxUN0yaWVErO7iAdUBE54MzjhIxIg8W",
+	"FuKX3AHukvLBMMmQS/on8R6E8CdRE/WcqIlrob6reBBkQ7jZoSnHSzHZSSIx4AFeCxltSxFwjSsKAA/H",
+	"X54fAOb0hMoIcmveNoO3PT9+A4E0OJ9SPyW2kx+EczFMQhRnsRyEpduMtFVFbyPexpEOrREIRzHB4Rj1",
+	"8C1pMtO3nnZ7OokqNVaruUiY2CzsMP0YUsMUbwCZBW0MBUEXH69yGxIBXN/GmE3xsHs1EtWdPwwZ+VxA",
+	"RxJ1LqlqmKEsS1AT2MiDmKXXesVar1jrFStxQ0K44NNVK3JN0K7/Ebr4KIkEZ4mvofvzjU3ae7ZSelss",
+	"tGUy4VZPcR/QE7gmuWuSuya5K3cNvhBPlvhmjf6/X4tBTFn32gLtOuJdrqlzYUoeBCNiTagv3l9e+dDp",
+	"U7dDCiKqTinJ2kVvT66KjDrwpbdEemsqtiIqdsa7XRIiPrSq+5KU5VurxFmllXfVjswV8hVG5dyjRTog",
+	"FimYJyaUaNJV3Prp8uTy8vT9+enrFgqAcviIdhBmYx1XFEQEx6YzIvw8E+XX+L7G99L4fk9Uz5J7m6Zf",
+	"okC8fTWn3SfawFGU9vVEs9t6NlluX08oDLbpI4KDXloJJ+nm6RpwEGWau7wQYJIXhUYWx08g5nVFB2t/",
+	"sssigz/a4DEifwxxJBCVvl5pi3zBgWxtlm/OaZWCBfpzTrkn3mEZ9FDLTNVCsIhojDaczLPskmyIXc6C",
+	"YHBmOSaMZqpSI+cRwSxvQZMQJHGmpVIPQ/RlRDCcOLW9WTNA+3By/LoIZqmKtRDVSAs7fE9+FR2SeS1p",
+	"n1wPZeA16geHe7vbu7sQPVmyoUqEhby2MZRTU8xsjzKhEsPD08urD8dXp+/Vr9D0v2S3luUdHubyPzGX",
+	"z/psis9mVtUVQ1qem17+vTmUEhZQJLEkYsd8qWWOCyjNw7b6NZQbBY3UlOlTXAf9jCOnZc9mgTiuZ7tI",
+	"ePNTbJbrXp1FcppXwYL+UnTrflTrIbnJGsx5YC7M705Chb4TrrC2u5ZKLU8YwhJMaKnes7kGVfuVra/m",
+	"X6U7J9v15/RNLt0eGbauJ0252vKBchdY9rx1vPDaybR2Mj0NYpeUEHgaxA482mUqyk0WklMa3rXWnFs6",
+	"kgp0PqiA7UNFIwz1t/UrM4KCC8rJPam43lwrni6lR3U4A6RZ68pRnEXjsjY8Kq7VmOuk+N7C9rzvwzSW",
+	"TWxO/4YIfMhs1g1+/exPaQL0XZLyDEJ6joAOoL5O0zMNzKeynTs0FvIaEtqvO5hGJDQz1uZJ8Lm5z+lg",
+	"NzvZCPUZsX1mbnXd8z3I5LTzLW/k0fmQT8r6tj7+b3r8qyuBuLbufQvrnmacRYLGN6zCqNu7Jp5BewXA",
+	"MpLkJ8fDiIiZ5r8VV0ecVTZjih4Ul050LrQNOlz8Jj62vXBNaRemtPegsw/JYtcn+Y1OcgUFu9Z2g7Xd",
+	"YFb9zUfn5fOC/d1iYxBK2rJXs1VFl0RC0/aWpRQt05VLF0+OiSDaCejUhmkTxUqFrQyzmVQwM8RFFBYt",
+	"Q9maZU02UbQs4oKgVkoBW4WhSA9RP2xFYsHj5hOsmclaLFif5FosWIsFTztn5XHFgmlHwpbCMMKkIVeP",
+	"kYHylsjj7EfX/G/N/9Yn+Uz4n44z903EH1z+58gSvyOD8qceR7iPTtEWingXUbaaJJcie/EnKnvoH2pz",
+	"KIhJqOg8joSPhMSxVEjDyMjmejV0YjkTIxKbUqSoExPRy2R/NZnO70IbP0o5eM+isY8ucZ9cUkn+9Qx/",
+	"0f0vYwKthqGaaZJLZgZCv2eNbyjAcUxJWG2yM933AUeRQH2sBrEQfMFOTtmRgtflCHe7JEYfT314XVdk",
+	"pQKKXOvYIdhwk/WhSiMotzEfCdiVLoFtl8KZ7TcBf1fge7CGKgLQqeVDQk+TpfBDVKLYtBFwsj1sqVaA",
+	"rS7PbXZenK2jiNea5a5Z7vok1yx3zXIfyIe7Qj6bo7RlKpIXGnoVPxjz4URNcQZBrW49ccpcO6+tLs6I",
+	"KSqOdE3xJssWFU8+gRlwK1uCQc8/UWbc1gXXb1rmjJmaFUqFT5UHR8tUB9c2BXhxReXBHQKVUx/8AT3J",
+	"y5QNX0cIryOE1ya9b2nSS6jswma9sqT/q6Usq+qvl7rp0rQIp3Ge7ZU3K+vB+NtmhgNb07mpJjC77bNb",
+	"ln2AZS/bIn1dmX1NR9d09C+dafENXCOw6fi2iHpRgfTPSriLI6/hbYGSa5Y21Q5D113RvdH8VJjF1hhk",
+	"S64o2ZyCkUdCCoIVGhUY87tbdOgXEjo9qS05hw0ZDwxU1hUIxwT1cUgQ7zhzB1jiiHdzpofEDh+JHo4J",
+	"dB9qc9lDYhh3wLC2MSHVb1azhFnkTPnapoPbaNYkcX3Ttw3kdHQI2PD4SKCNnLL12cJu7oeTfPO8r8MX",
+	"G9bsmRrqwHOFUWpjtOzQh3ehtFHyBUdnK/yCidedANBRof6VWBmNErY59b0igJoPWij6aCIVXyAsJjLx",
+	"xdTkSabSvPndAkL5J5PXUGB6N6ZI3h1cvhsc4Ymrmx907KOY4NBHQ4idAQwx3X1NELvTyW7uvU9WNHFI",
+	"OTCY9/XQQeoEnZ1eh+r3osXlJ34li5uAsAsxe8VzwAVb6jvnwrJXt2gx7R1SOcS79cpesB3WyEGnjsG0",
+	"NedST6BXwUUu+miwt115Seo7lYNwt7OPt9s7ATQaLH2hHeTPQ1MfXf5yhiBtS58J9M5UP1HWLVpUuH9Q",
+	"aW/jvcohqQcvOzvhLqntpIsymXif7/5fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -28,6 +28,7 @@ import (
 	"github.com/kala-server/kala/impl/data"
 	"github.com/kala-server/kala/impl/errs"
 	"github.com/kala-server/kala/impl/kala"
+	"github.com/kala-server/kala/impl/kylin"
 )
 
 // Config is what the server is told at start.
@@ -101,6 +102,9 @@ type Server struct {
 	Auth     *auth.Authenticator
 	Data     *data.Service
 	Kala     *kala.Face
+	Kylin    *kylin.Face
+	Sessions *auth.Sessions
+	Basic    *auth.BasicCache
 
 	metrics *metrics
 	handler http.Handler
@@ -121,10 +125,14 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 		return nil, err
 	}
 	s.Keys = &auth.APIKeys{Contract: c, DB: d, Now: cfg.Now, MaxDays: cfg.APIKeyMaxDays}
+	s.Sessions = &auth.Sessions{DB: d, Now: cfg.Now, Idle: cfg.SessionIdle, Max: cfg.SessionMax}
+	s.Basic = &auth.BasicCache{Accounts: s.Accounts, TTL: 30 * time.Second, Now: cfg.Now}
 	s.Auth = &auth.Authenticator{Contract: c, DB: d, Accounts: s.Accounts, Tokens: s.Tokens, Now: cfg.Now,
+		Sessions: s.Sessions, Basic: s.Basic,
 		OnFailure: func(scheme string) { s.metrics.authFailures.WithLabelValues(scheme).Inc() }}
 	s.Data = data.New(d, c, cfg.Now)
 	s.Kala = &kala.Face{Contract: c, Accounts: s.Accounts, Tokens: s.Tokens, Keys: s.Keys, Data: s.Data}
+	s.Kylin = &kylin.Face{Contract: c, Accounts: s.Accounts, Data: s.Data, Sessions: s.Sessions, CookieSecure: cfg.CookieSecure}
 	if s.handler, err = s.routes(); err != nil {
 		return nil, err
 	}
@@ -140,11 +148,21 @@ func (s *Server) Listen(ctx context.Context) error {
 				s.Log.Error("reload signing keys", "err", err)
 			}
 		}
+		if payload == "*" {
+			s.Basic.DropAll()
+		}
+		if id, ok := strings.CutPrefix(payload, "user:"); ok {
+			if uid, err := uuid.Parse(id); err == nil {
+				s.Basic.DropUser(uid)
+			}
+		}
 	})
 }
 
-// userChanged tells every instance a user's credentials or rights changed.
+// userChanged drops what this instance cached of a user at once, and tells every other
+// instance to do the same when the change commits.
 func (s *Server) userChanged(ctx context.Context, q db.Queryer, id uuid.UUID) error {
+	s.Basic.DropUser(id)
 	return db.Notify(ctx, q, "user:"+id.String())
 }
 
@@ -153,8 +171,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 
 // handlers is every generated operation, implemented by the faces.
 type handlers struct {
-	*kala.Face
+	*kalaFace
+	*kylinFace
 }
+
+// Aliases name the embedded faces apart.
+type (
+	kalaFace  = kala.Face
+	kylinFace = kylin.Face
+)
 
 var _ gen.StrictServerInterface = handlers{}
 
@@ -163,7 +188,7 @@ func (s *Server) routes() (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("route table: %w", err)
 	}
-	strict := gen.NewStrictHandlerWithOptions(handlers{s.Kala}, nil, gen.StrictHTTPServerOptions{
+	strict := gen.NewStrictHandlerWithOptions(handlers{s.Kala, s.Kylin}, []gen.StrictMiddlewareFunc{kylin.Exchange}, gen.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.writeError(w, r, &errs.Error{Code: errs.Invalid, Message: "body: is not valid",
 				Fields: []errs.FieldError{{Field: "body", Message: "is not valid"}}, Err: err})
@@ -176,11 +201,11 @@ func (s *Server) routes() (http.Handler, error) {
 			s.writeError(w, r, &errs.Error{Code: errs.Invalid, Message: "invalid parameter", Err: err})
 		},
 	})
-	contractAPI := s.limitBody(s.validate(router, api))
+	contractAPI := s.cors(router, s.crossSite(s.limitBody(s.validate(router, api))))
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", contractAPI)
-	mux.Handle("/kylin/api/", contractAPI)
+	mux.Handle("/kylin/api/", kylin.Negotiate(s.writeError, contractAPI))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -336,6 +361,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 				w.Header().Set("WWW-Authenticate", c)
 			}
 		}
+	}
+	if strings.HasPrefix(r.URL.Path, "/kylin/") {
+		kylin.WriteError(w, r, e, kala.Status(e.Code), id)
+		return
 	}
 	kala.WriteError(w, e, id)
 }

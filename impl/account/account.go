@@ -153,7 +153,8 @@ func (s *Service) Bootstrap(ctx context.Context, password string) (generated str
 
 // SetPassword sets a user's password after checking the rule; isDefault marks a password
 // someone else chose (an admin reset), which the user should change.
-func (s *Service) SetPassword(ctx context.Context, userID uuid.UUID, password string, isDefault bool) error {
+// Every session of the user but keepSession ends, and so does every token.
+func (s *Service) SetPassword(ctx context.Context, userID uuid.UUID, password string, isDefault bool, keepSession []byte) error {
 	if err := CheckPassword("password", password); err != nil {
 		return err
 	}
@@ -162,7 +163,7 @@ func (s *Service) SetPassword(ctx context.Context, userID uuid.UUID, password st
 		return errs.Wrap(err, "hash password")
 	}
 	return s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		if err := db.SetPassword(ctx, tx, userID, hash, isDefault, s.Now()); err != nil {
+		if err := db.SetPassword(ctx, tx, userID, hash, isDefault, s.Now(), keepSession); err != nil {
 			if errors.Is(err, db.ErrNotFound) {
 				return errs.E(errs.NotFound, "no such user")
 			}
@@ -184,5 +185,5 @@ func (s *Service) ResetPassword(ctx context.Context, username string) (string, e
 		return "", err
 	}
 	pw := RandomPassword()
-	return pw, s.SetPassword(ctx, u.ID, pw, true)
+	return pw, s.SetPassword(ctx, u.ID, pw, true, nil)
 }

@@ -145,8 +145,12 @@ func (s *Service) UserByName(ctx context.Context, name string) (*db.User, error)
 }
 
 // Users returns a page of users whose name contains filter, in any case.
-func (s *Service) Users(ctx context.Context, filter string, offset, limit int) ([]db.User, int, error) {
-	us, total, err := db.ListUsers(ctx, s.DB, UsernameKey(filter), offset, limit)
+// With caseSensitive the name must contain filter as spelled.
+func (s *Service) Users(ctx context.Context, filter string, caseSensitive bool, offset, limit int) ([]db.User, int, error) {
+	if !caseSensitive {
+		filter = UsernameKey(filter)
+	}
+	us, total, err := db.ListUsers(ctx, s.DB, filter, caseSensitive, offset, limit)
 	return us, total, errs.Wrap(err, "list users")
 }
 
@@ -282,7 +286,8 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, id uuid.UUID) error {
 // ChangePassword changes id's password. Changing one's own needs the old password, and
 // wrong old passwords count toward the lockout like failed logins. Changing another's
 // needs manage (User Management) and marks the new password default.
-func (s *Service) ChangePassword(ctx context.Context, a Actor, manage bool, id uuid.UUID, old *string, newPassword string) error {
+// keepSession is the session making the change, which survives it.
+func (s *Service) ChangePassword(ctx context.Context, a Actor, manage bool, id uuid.UUID, old *string, newPassword string, keepSession []byte) error {
 	if err := CheckPassword("newPassword", newPassword); err != nil {
 		return err
 	}
@@ -297,7 +302,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, manage bool, id u
 		if err := guard(a, u, "change the password of"); err != nil {
 			return err
 		}
-		return s.SetPassword(ctx, u.ID, newPassword, true)
+		return s.SetPassword(ctx, u.ID, newPassword, true, nil)
 	}
 	if old == nil || *old == "" {
 		return errs.Field("oldPassword", "is required to change your own password")
@@ -312,5 +317,5 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, manage bool, id u
 		}
 		return err
 	}
-	return s.SetPassword(ctx, u.ID, newPassword, false)
+	return s.SetPassword(ctx, u.ID, newPassword, false, keepSession)
 }

@@ -46,7 +46,10 @@ type BasicVerifier interface {
 
 // errAbsent: the request does not carry this scheme's credential. Cheap, and never
 // shown: it ranks below every real failure.
-var errAbsent = errs.E(errs.Unauthorized, "a valid credential is required")
+var errAbsent = errs.E(errs.Unauthorized, "a valid credential is required").WithReason(ReasonNoCredentials)
+
+// ReasonNoCredentials marks a 401 where nothing was presented (Kylin KE-010003207).
+const ReasonNoCredentials = "no-credentials"
 
 func invalid(what string) error { return errs.E(errs.Unauthorized, "invalid %s", what) }
 

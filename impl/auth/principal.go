@@ -192,8 +192,8 @@ func (h *Holder) Fail(err error) {
 
 // Failure is the most telling authentication failure, or a plain 401.
 func (h *Holder) Failure() *errs.Error {
-	if h.failure == nil || h.failure.Code == errs.Internal && h.failure.Err == nil {
-		return errs.E(errs.Unauthorized, "a valid credential is required")
+	if h.failure == nil {
+		return errAbsent
 	}
 	return h.failure
 }

@@ -100,13 +100,13 @@ func (s *Service) OpenByName(ctx context.Context, name string) (*Project, error)
 
 func (s *Service) check(ctx context.Context, p *auth.Principal, row *db.Project, err error) (*Project, error) {
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, errs.E(errs.NotFound, "no such project")
+		return nil, noProject()
 	} else if err != nil {
 		return nil, errs.Wrap(err, "load project")
 	}
 	level := s.levelOf(p, row)
 	if level == None {
-		return nil, errs.E(errs.NotFound, "no such project")
+		return nil, noProject()
 	}
 	proj := &Project{Project: *row, Access: level}
 	var op *contract.Operation
@@ -127,6 +127,15 @@ func (s *Service) check(ctx context.Context, p *auth.Principal, row *db.Project,
 		return nil, errs.E(errs.Forbidden, "this needs %s access to project %s", need, row.Name)
 	}
 	return proj, nil
+}
+
+// ReasonNoProject refines errs.NotFound (Kylin KE-010001002).
+const ReasonNoProject = "no-project"
+
+// noProject is the answer for a project that does not exist and for one the caller may
+// not see: the two must look the same.
+func noProject() error {
+	return errs.E(errs.NotFound, "no such project").WithReason(ReasonNoProject)
 }
 
 func (s *Service) hasAll(p *auth.Principal, perms []string) bool {

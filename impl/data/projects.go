@@ -56,8 +56,9 @@ func (s *Service) CreateProject(ctx context.Context, p *auth.Principal, name, de
 }
 
 // ListProjects returns a page of the projects p can see, and how many there are.
-func (s *Service) ListProjects(ctx context.Context, p *auth.Principal, filter string, exact bool, offset, limit int) ([]Project, int, error) {
-	rows, total, err := db.ListProjects(ctx, s.DB, p.User.ID, !p.Has(s.DataManagement), strings.ToLower(filter), exact, offset, limit)
+// With min, only projects where p's level is at least min.
+func (s *Service) ListProjects(ctx context.Context, p *auth.Principal, filter string, exact bool, min Level, offset, limit int) ([]Project, int, error) {
+	rows, total, err := db.ListProjects(ctx, s.DB, p.User.ID, !p.Has(s.DataManagement), int(min), strings.ToLower(filter), exact, offset, limit)
 	if err != nil {
 		return nil, 0, errs.Wrap(err, "list projects")
 	}
@@ -88,4 +89,41 @@ func (s *Service) DeleteProject(ctx context.Context, proj *Project) error {
 		return errs.E(errs.NotFound, "no such project")
 	}
 	return errs.Wrap(err, "delete project")
+}
+
+// AccessList returns a page of an opened project's access list.
+func (s *Service) AccessList(ctx context.Context, proj *Project, filter string, offset, limit int) ([]db.AccessEntry, int, error) {
+	es, total, err := db.AccessList(ctx, s.DB, proj.ID, filter, offset, limit)
+	return es, total, errs.Wrap(err, "read access list")
+}
+
+// Grant puts users on an opened project's access list, all or none; a user already
+// listed is a conflict.
+func (s *Service) Grant(ctx context.Context, proj *Project, users []*db.User, level Level) error {
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		for _, u := range users {
+			if err := db.AddAccess(ctx, tx, proj.ID, u.ID, int(level), s.Now()); err != nil {
+				if errors.Is(err, db.ErrDuplicate) {
+					return errs.E(errs.Conflict, "%s is already on the access list of %s; change the level with PUT", u.Username, proj.Name)
+				}
+				return err
+			}
+		}
+		return nil
+	})
+	return errs.Wrap(err, "grant access")
+}
+
+// ChangeAccess changes the level of a user already on the access list.
+func (s *Service) ChangeAccess(ctx context.Context, proj *Project, u *db.User, level Level) error {
+	err := db.ChangeAccess(ctx, s.DB, proj.ID, u.ID, int(level))
+	if errors.Is(err, db.ErrNotFound) {
+		return errs.E(errs.NotFound, "%s is not on the access list of %s", u.Username, proj.Name)
+	}
+	return errs.Wrap(err, "change access")
+}
+
+// Revoke takes a user off the access list (db.ErrNotFound if not on it).
+func (s *Service) Revoke(ctx context.Context, proj *Project, userID uuid.UUID) error {
+	return db.RemoveAccess(ctx, s.DB, proj.ID, userID)
 }

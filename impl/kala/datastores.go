@@ -30,7 +30,7 @@ func (f *Face) ListDatastores(ctx context.Context, req gen.ListDatastoresRequest
 		return nil, err
 	}
 	offset, limit := page(req.Params.Offset, req.Params.Limit)
-	ps, total, err := f.Data.ListProjects(ctx, p, deref(req.Params.Name), false, offset, limit)
+	ps, total, err := f.Data.ListProjects(ctx, p, deref(req.Params.Name), false, data.None, offset, limit)
 	if err != nil {
 		return nil, err
 	}

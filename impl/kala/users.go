@@ -17,7 +17,7 @@ func (f *Face) ListUsers(ctx context.Context, req gen.ListUsersRequestObject) (g
 	if req.Params.Name != nil {
 		filter = *req.Params.Name
 	}
-	us, total, err := f.Accounts.Users(ctx, filter, offset, limit)
+	us, total, err := f.Accounts.Users(ctx, filter, false, offset, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func (f *Face) ChangeUserPassword(ctx context.Context, req gen.ChangeUserPasswor
 		return nil, err
 	}
 	manage := p.Has(f.Contract.PermissionByName("User Management"))
-	if err := f.Accounts.ChangePassword(ctx, p.Actor(), manage, uuid.UUID(req.Id), req.Body.OldPassword, req.Body.NewPassword); err != nil {
+	if err := f.Accounts.ChangePassword(ctx, p.Actor(), manage, uuid.UUID(req.Id), req.Body.OldPassword, req.Body.NewPassword, nil); err != nil {
 		return nil, err
 	}
 	return gen.ChangeUserPassword204Response{}, nil

@@ -1,0 +1,57 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Session is a row of sessions; the cookie value itself is never stored.
+type Session struct {
+	IDHash     []byte    `db:"id_hash"`
+	UserID     uuid.UUID `db:"user_id"`
+	CreatedAt  time.Time `db:"created_at"`
+	LastSeenAt time.Time `db:"last_seen_at"`
+}
+
+// InsertSession stores a new session.
+func InsertSession(ctx context.Context, q Queryer, s *Session) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at) VALUES ($1,$2,$3,$4)`,
+		s.IDHash, s.UserID, s.CreatedAt, s.LastSeenAt)
+	return mapErr(err)
+}
+
+// SessionWithUser loads a session and its user in one trip.
+func SessionWithUser(ctx context.Context, q Queryer, idHash []byte) (*Session, *User, error) {
+	var s Session
+	if err := q.GetContext(ctx, &s, `SELECT id_hash, user_id, created_at, last_seen_at FROM sessions WHERE id_hash = $1`, idHash); err != nil {
+		return nil, nil, mapErr(err)
+	}
+	u, err := UserByID(ctx, q, s.UserID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &s, u, nil
+}
+
+// TouchSession records activity.
+func TouchSession(ctx context.Context, q Queryer, idHash []byte, now time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1`, idHash, now)
+	return mapErr(err)
+}
+
+// DeleteSession ends one session.
+func DeleteSession(ctx context.Context, q Queryer, idHash []byte) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = $1`, idHash)
+	return mapErr(err)
+}
+
+// PruneSessions deletes sessions idle since before idleBefore or created before createdBefore.
+func PruneSessions(ctx context.Context, q Queryer, idleBefore, createdBefore time.Time) (int64, error) {
+	res, err := q.ExecContext(ctx, `DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2`, idleBefore, createdBefore)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,116 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/account"
+)
+
+// BasicCache remembers successful Basic verifications for a short time, so that Kylin
+// clients, which send the password on every request, do not pay a password hash per
+// request. Entries are keyed by an HMAC of name and password under a key that lives only
+// in this process; failures are never cached; a user's entries are dropped as soon as
+// their password, state or rights change, on every instance (through LISTEN/NOTIFY).
+type BasicCache struct {
+	Accounts *account.Service
+	TTL      time.Duration
+	Now      func() time.Time
+	Max      int // entries at most
+
+	once    sync.Once
+	key     []byte
+	mu      sync.Mutex
+	entries map[[32]byte]basicEntry
+}
+
+type basicEntry struct {
+	user    *db.User
+	expires time.Time
+}
+
+func (c *BasicCache) init() {
+	c.once.Do(func() {
+		c.key = make([]byte, 32)
+		_, _ = rand.Read(c.key)
+		c.entries = map[[32]byte]basicEntry{}
+		if c.Max == 0 {
+			c.Max = 10000
+		}
+	})
+}
+
+func (c *BasicCache) mac(username, password string) [32]byte {
+	m := hmac.New(sha256.New, c.key)
+	m.Write([]byte(account.UsernameKey(username)))
+	m.Write([]byte{0})
+	m.Write([]byte(password))
+	var out [32]byte
+	copy(out[:], m.Sum(nil))
+	return out
+}
+
+// Verify checks credentials, from the cache when it can.
+func (c *BasicCache) Verify(ctx context.Context, username, password string) (*db.User, error) {
+	c.init()
+	k := c.mac(username, password)
+	now := c.Now()
+	c.mu.Lock()
+	e, ok := c.entries[k]
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.user, nil
+	}
+	u, err := c.Accounts.Login(ctx, username, password)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.entries) >= c.Max {
+		for key, e := range c.entries {
+			if !now.Before(e.expires) {
+				delete(c.entries, key)
+			}
+		}
+	}
+	if len(c.entries) < c.Max {
+		c.entries[k] = basicEntry{user: u, expires: now.Add(c.TTL)}
+	}
+	c.mu.Unlock()
+	return u, nil
+}
+
+// DropUser forgets every entry of a user.
+func (c *BasicCache) DropUser(id uuid.UUID) {
+	c.init()
+	c.mu.Lock()
+	for k, e := range c.entries {
+		if e.user.ID == id {
+			delete(c.entries, k)
+		}
+	}
+	c.mu.Unlock()
+}
+
+// DropAll forgets everything (after a lost LISTEN connection: events may have been missed).
+func (c *BasicCache) DropAll() {
+	c.init()
+	c.mu.Lock()
+	clear(c.entries)
+	c.mu.Unlock()
+}
+
+// Len is the number of entries (for tests and metrics).
+func (c *BasicCache) Len() int {
+	c.init()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}

@@ -1,0 +1,86 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/errs"
+)
+
+// Sessions are Kylin's cookie sessions. The cookie holds 256 random bits; the database
+// holds only their SHA-256, so a copy of the table opens no session.
+type Sessions struct {
+	DB   *db.DB
+	Now  func() time.Time
+	Idle time.Duration // ends after this long without a request
+	Max  time.Duration // ends this long after login, whatever happens
+}
+
+// SessionHash is how a cookie value is stored.
+func SessionHash(cookie string) []byte {
+	h := sha256.Sum256([]byte(cookie))
+	return h[:]
+}
+
+// ValidSessionCookie reports whether v has the shape of a cookie this server issues
+// (43 characters of unpadded base64url), so junk costs no database trip.
+func ValidSessionCookie(v string) bool {
+	if len(v) != 43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(v)
+	return err == nil
+}
+
+// Start makes a session for userID and returns the cookie value.
+func (s *Sessions) Start(ctx context.Context, userID uuid.UUID) (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	v := base64.RawURLEncoding.EncodeToString(b[:])
+	now := s.Now()
+	err := db.InsertSession(ctx, s.DB, &db.Session{IDHash: SessionHash(v), UserID: userID, CreatedAt: now, LastSeenAt: now})
+	return v, errs.Wrap(err, "start session")
+}
+
+// End deletes the session of a cookie value, if there is one.
+func (s *Sessions) End(ctx context.Context, cookie string) error {
+	if !ValidSessionCookie(cookie) {
+		return nil
+	}
+	return errs.Wrap(db.DeleteSession(ctx, s.DB, SessionHash(cookie)), "end session")
+}
+
+// Verify resolves a cookie to its user, enforcing the idle and absolute timeouts.
+func (s *Sessions) Verify(ctx context.Context, cookie string) (*db.User, string, error) {
+	if !ValidSessionCookie(cookie) {
+		return nil, "", invalid("session")
+	}
+	h := SessionHash(cookie)
+	sess, u, err := db.SessionWithUser(ctx, s.DB, h)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, "", invalid("session")
+	} else if err != nil {
+		return nil, "", errs.Wrap(err, "load session")
+	}
+	now := s.Now()
+	if now.Sub(sess.LastSeenAt) >= s.Idle || now.Sub(sess.CreatedAt) >= s.Max || u.Disabled {
+		_ = db.DeleteSession(ctx, s.DB, h)
+		return nil, "", invalid("session")
+	}
+	// one write a minute at most keeps the idle clock honest without a write per request
+	if now.Sub(sess.LastSeenAt) >= time.Minute {
+		if err := db.TouchSession(ctx, s.DB, h, now); err != nil {
+			return nil, "", errs.Wrap(err, "touch session")
+		}
+	}
+	return u, string(h), nil
+}

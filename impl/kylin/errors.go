@@ -1,0 +1,105 @@
+// Package kylin is the /kylin/api face: Kylin 5's public REST shapes over the same core,
+// in Kylin's {"code","data","msg"} envelope with its KE error codes and media types.
+package kylin
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/kala-server/kala/gen"
+	"github.com/kala-server/kala/impl/account"
+	"github.com/kala-server/kala/impl/auth"
+	"github.com/kala-server/kala/impl/data"
+	"github.com/kala-server/kala/impl/errs"
+)
+
+// Kylin's error codes where Kylin has one; the rest are ours, in Kylin's form, and listed
+// in docs/kylin.md.
+const (
+	codeNoCredentials   = "KE-010003207"
+	codeBadCredentials  = "KE-010003208"
+	codeDisabled        = "KE-010003008"
+	codeLocked          = "KE-010003005"
+	codeAccessDenied    = "KE-010024001"
+	codeDuplicateUser   = "KE-010003004"
+	codePasswordShort   = "KE-010005001"
+	codePasswordWeak    = "KE-010005002"
+	codeWrongOld        = "KE-010005003"
+	codeDuplicateProj   = "KE-010001004"
+	codeProjectNotFound = "KE-010001002"
+	codeInvalid         = "KE-010000001"
+	codeNotFound        = "KE-010000404"
+	codeNotAllowed      = "KE-010000405"
+	codeNotAcceptable   = "KE-010000406"
+	codeConflict        = "KE-010000409"
+	codeTooLarge        = "KE-010000413"
+	codeInternal        = "KE-010000500"
+)
+
+// keCode picks the KE code of an error.
+func keCode(e *errs.Error) string {
+	switch e.Reason {
+	case auth.ReasonNoCredentials:
+		return codeNoCredentials
+	case account.ReasonDuplicateUser:
+		return codeDuplicateUser
+	case account.ReasonPasswordTooShort:
+		return codePasswordShort
+	case account.ReasonPasswordWeak:
+		return codePasswordWeak
+	case account.ReasonWrongOldPassword:
+		return codeWrongOld
+	case data.ReasonDuplicateProject:
+		return codeDuplicateProj
+	case data.ReasonNoProject:
+		return codeProjectNotFound
+	}
+	switch e.Code {
+	case errs.Unauthorized, errs.BadLogin:
+		return codeBadCredentials
+	case errs.Locked:
+		return codeLocked
+	case errs.Disabled:
+		return codeDisabled
+	case errs.Forbidden:
+		return codeAccessDenied
+	case errs.Invalid:
+		return codeInvalid
+	case errs.NotFound:
+		return codeNotFound
+	case errs.NotAllowed:
+		return codeNotAllowed
+	case errs.NotAcceptable:
+		return codeNotAcceptable
+	case errs.Conflict:
+		return codeConflict
+	case errs.TooLarge:
+		return codeTooLarge
+	}
+	return codeInternal
+}
+
+// WriteError writes err in Kylin's error envelope with the true HTTP status (Kylin
+// itself answers many client errors with 500; clients here can trust the status).
+func WriteError(w http.ResponseWriter, r *http.Request, e *errs.Error, status int, requestID string) {
+	code := keCode(e)
+	msg := e.Message
+	var suggestion *string
+	switch {
+	case e.Code == errs.Internal:
+		msg = "internal error; request id " + requestID
+	case e.Code == errs.Locked && !e.Until.IsZero():
+		s := "Try again after " + e.Until.UTC().Format(time.RFC3339) + ", or ask an admin to unlock the user."
+		suggestion = &s
+	case code == codeNoCredentials:
+		msg = "no credentials were given"
+	case code == codeBadCredentials && e.Code == errs.BadLogin:
+		msg = "bad username or password"
+	}
+	body := gen.KylinError{Code: gen.N999, Data: nil, Msg: code + ": " + msg, ErrorCode: code, Suggestion: suggestion}
+	w.Header().Set("Content-Type", ContentType(r))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}

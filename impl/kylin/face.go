@@ -1,0 +1,312 @@
+package kylin
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+
+	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/gen"
+	"github.com/kala-server/kala/impl/account"
+	"github.com/kala-server/kala/impl/auth"
+	"github.com/kala-server/kala/impl/contract"
+	"github.com/kala-server/kala/impl/data"
+	"github.com/kala-server/kala/impl/errs"
+)
+
+// Face implements the /kylin/api operations.
+type Face struct {
+	Contract     *contract.Contract
+	Accounts     *account.Service
+	Data         *data.Service
+	Sessions     *auth.Sessions
+	CookieSecure bool
+}
+
+type exchangeKey struct{}
+
+type exchange struct {
+	w http.ResponseWriter
+	r *http.Request
+}
+
+// Exchange is a strict middleware that lets this face's handlers read the request (its
+// cookies) and set response headers (Set-Cookie), which strict handlers otherwise cannot.
+func Exchange(f gen.StrictHandlerFunc, _ string) gen.StrictHandlerFunc {
+	return func(ctx context.Context, w http.ResponseWriter, r *http.Request, req any) (any, error) {
+		return f(context.WithValue(ctx, exchangeKey{}, exchange{w, r}), w, r, req)
+	}
+}
+
+func exchangeOf(ctx context.Context) (exchange, error) {
+	x, ok := ctx.Value(exchangeKey{}).(exchange)
+	if !ok {
+		return x, errs.E(errs.Internal, "no request in context")
+	}
+	return x, nil
+}
+
+func principal(ctx context.Context) (*auth.Principal, error) {
+	p := auth.PrincipalFrom(ctx)
+	if p == nil {
+		return nil, errs.E(errs.Unauthorized, "a valid credential is required")
+	}
+	return p, nil
+}
+
+func millis(t *time.Time) int64 {
+	if t == nil || t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// User is Kylin's view of a user.
+func (f *Face) User(u *db.User) gen.KylinUser {
+	auths := []gen.KylinAuthority{}
+	if u.Admin {
+		auths = append(auths, gen.KylinAuthority{Authority: account.AuthorityAdmin})
+	}
+	for _, a := range u.Authorities {
+		if a != account.AuthorityAdmin {
+			auths = append(auths, gen.KylinAuthority{Authority: gen.Authority(a)})
+		}
+	}
+	out := gen.KylinUser{Uuid: u.ID, Username: u.Username, Authorities: auths, Disabled: u.Disabled,
+		DefaultPassword: u.DefaultPassword, CreateTime: u.CreatedAt.UnixMilli(), LastModified: u.ModifiedAt.UnixMilli(),
+		FirstLoginFailedTime: millis(u.FirstFailedAt)}
+	if u.WrongCount != nil {
+		out.WrongTime = *u.WrongCount
+	}
+	if u.LockedUntil != nil && u.LockedUntil.After(f.Accounts.Now()) {
+		out.Locked = true
+		out.LockedTime = millis(u.LastFailedAt)
+	}
+	return out
+}
+
+// Kylin's page: page_offset is a page index.
+func page(offset *gen.KylinPageOffset, size *gen.KylinPageSize) (index, limit int) {
+	index, limit = 0, 10
+	if offset != nil {
+		index = int(*offset)
+	}
+	if size != nil {
+		limit = int(*size)
+	}
+	return index, limit
+}
+
+func (f *Face) authenticated(ctx context.Context) (*gen.KylinUserEnvelope, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	x, err := exchangeOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.Scheme == auth.SchemeBasic {
+		// a password was presented: start a fresh session, and end any the request carried
+		// (a session id chosen before login never becomes a logged-in one)
+		if c, err := x.r.Cookie(auth.SessionCookie); err == nil {
+			if err := f.Sessions.End(ctx, c.Value); err != nil {
+				return nil, err
+			}
+		}
+		v, err := f.Sessions.Start(ctx, p.User.ID)
+		if err != nil {
+			return nil, err
+		}
+		http.SetCookie(x.w, f.cookie(x.r, v, 0))
+	}
+	return &gen.KylinUserEnvelope{Code: gen.KylinUserEnvelopeCodeN000, Data: f.User(p.User), Msg: ""}, nil
+}
+
+func (f *Face) cookie(r *http.Request, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: auth.SessionCookie, Value: value, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: f.CookieSecure || r.TLS != nil, MaxAge: maxAge}
+}
+
+func (f *Face) KylinLogin(ctx context.Context, _ gen.KylinLoginRequestObject) (gen.KylinLoginResponseObject, error) {
+	env, err := f.authenticated(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return gen.KylinLogin200JSONResponse(*env), nil
+}
+
+func (f *Face) KylinGetAuthentication(ctx context.Context, _ gen.KylinGetAuthenticationRequestObject) (gen.KylinGetAuthenticationResponseObject, error) {
+	env, err := f.authenticated(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return gen.KylinGetAuthentication200JSONResponse(*env), nil
+}
+
+func (f *Face) logout(ctx context.Context) error {
+	x, err := exchangeOf(ctx)
+	if err != nil {
+		return err
+	}
+	if c, err := x.r.Cookie(auth.SessionCookie); err == nil {
+		if err := f.Sessions.End(ctx, c.Value); err != nil {
+			return err
+		}
+	}
+	http.SetCookie(x.w, f.cookie(x.r, "", -1))
+	return nil
+}
+
+var empty = gen.KylinEmptyEnvelope{Code: gen.KylinEmptyEnvelopeCodeN000}
+
+func (f *Face) KylinLogout(ctx context.Context, _ gen.KylinLogoutRequestObject) (gen.KylinLogoutResponseObject, error) {
+	if err := f.logout(ctx); err != nil {
+		return nil, err
+	}
+	return gen.KylinLogout200JSONResponse(empty), nil
+}
+
+func (f *Face) KylinLogoutGet(ctx context.Context, _ gen.KylinLogoutGetRequestObject) (gen.KylinLogoutGetResponseObject, error) {
+	if err := f.logout(ctx); err != nil {
+		return nil, err
+	}
+	return gen.KylinLogoutGet200JSONResponse(empty), nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func authorities(in *[]gen.Authority) *[]string {
+	if in == nil {
+		return nil
+	}
+	out := make([]string, len(*in))
+	for i, a := range *in {
+		out[i] = string(a)
+	}
+	return &out
+}
+
+func (f *Face) KylinListUsers(ctx context.Context, req gen.KylinListUsersRequestObject) (gen.KylinListUsersResponseObject, error) {
+	index, limit := page(req.Params.PageOffset, req.Params.PageSize)
+	us, total, err := f.Accounts.Users(ctx, deref(req.Params.Name), deref(req.Params.IsCaseSensitive), index*limit, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := gen.KylinListUsers200JSONResponse{Code: gen.KylinUserPageEnvelopeCodeN000,
+		Data: gen.KylinUserPage{Value: make([]gen.KylinUser, len(us)), Offset: index, Limit: limit, TotalSize: total}}
+	for i := range us {
+		out.Data.Value[i] = f.User(&us[i])
+	}
+	return out, nil
+}
+
+func (f *Face) userEnvelope(u *db.User) gen.KylinUserEnvelope {
+	return gen.KylinUserEnvelope{Code: gen.KylinUserEnvelopeCodeN000, Data: f.User(u)}
+}
+
+func (f *Face) KylinCreateUser(ctx context.Context, req gen.KylinCreateUserRequestObject) (gen.KylinCreateUserResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := req.Body
+	u, err := f.Accounts.CreateUser(ctx, p.Actor(), account.NewUser{Username: b.Username, Password: b.Password,
+		Disabled: deref(b.Disabled), Authorities: deref(authorities(b.Authorities))})
+	if err != nil {
+		return nil, err
+	}
+	return gen.KylinCreateUser200JSONResponse(f.userEnvelope(u)), nil
+}
+
+func (f *Face) KylinUpdateUser(ctx context.Context, req gen.KylinUpdateUserRequestObject) (gen.KylinUpdateUserResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := req.Body
+	u, err := f.Accounts.UserByName(ctx, b.Username)
+	if err != nil {
+		return nil, err
+	}
+	if b.Password != nil {
+		if u.ID == p.User.ID {
+			return nil, errs.Field("password", "change your own password with PUT /kylin/api/user/password")
+		}
+		if err := f.Accounts.ChangePassword(ctx, p.Actor(), true, u.ID, nil, *b.Password, nil); err != nil {
+			return nil, err
+		}
+	}
+	if b.Disabled != nil || b.Authorities != nil {
+		patch := account.UserPatch{Disabled: b.Disabled, Authorities: authorities(b.Authorities)}
+		if b.Authorities != nil {
+			admin := false
+			for _, a := range *b.Authorities {
+				admin = admin || a == account.AuthorityAdmin
+			}
+			patch.Admin = &admin
+		}
+		if u, err = f.Accounts.UpdateUser(ctx, p.Actor(), u.ID, patch); err != nil {
+			return nil, err
+		}
+	} else if u, err = f.Accounts.User(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	return gen.KylinUpdateUser200JSONResponse(f.userEnvelope(u)), nil
+}
+
+func (f *Face) KylinDeleteUser(ctx context.Context, req gen.KylinDeleteUserRequestObject) (gen.KylinDeleteUserResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := f.Accounts.UserByName(ctx, req.Username)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Accounts.DeleteUser(ctx, p.Actor(), u.ID); err != nil {
+		return nil, err
+	}
+	return gen.KylinDeleteUser200JSONResponse(empty), nil
+}
+
+func (f *Face) KylinChangePassword(ctx context.Context, req gen.KylinChangePasswordRequestObject) (gen.KylinChangePasswordResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.Kind == auth.KindAPIKey {
+		return nil, errs.E(errs.Forbidden, "API keys cannot change passwords")
+	}
+	u, err := f.Accounts.UserByName(ctx, req.Body.Username)
+	if err != nil {
+		return nil, err
+	}
+	manage := p.Has(f.Contract.PermissionByName("User Management")) && p.AllowsService(f.usersService())
+	var keep []byte
+	if p.SessionID != "" {
+		keep = []byte(p.SessionID)
+	}
+	if err := f.Accounts.ChangePassword(ctx, p.Actor(), manage, u.ID, req.Body.Password, req.Body.NewPassword, keep); err != nil {
+		return nil, err
+	}
+	return gen.KylinChangePassword200JSONResponse(empty), nil
+}
+
+func (f *Face) usersService() string {
+	for _, s := range f.Contract.Services {
+		if s.Name == "users" {
+			return s.ID
+		}
+	}
+	return ""
+}
+
+

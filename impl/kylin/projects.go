@@ -1,0 +1,159 @@
+package kylin
+
+import (
+	"context"
+	"errors"
+
+	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/gen"
+	"github.com/kala-server/kala/impl/account"
+	"github.com/kala-server/kala/impl/data"
+	"github.com/kala-server/kala/impl/errs"
+)
+
+// Kylin's internal names for access levels, used in its project list.
+var kylinPermission = map[data.Level]gen.KylinPermission{
+	data.Query: gen.KylinPermissionREAD, data.Operation: gen.KylinPermissionOPERATION,
+	data.Management: gen.KylinPermissionMANAGEMENT, data.Admin: gen.KylinPermissionADMINISTRATION,
+}
+
+func project(p *data.Project) gen.KylinProject {
+	return gen.KylinProject{Uuid: p.ID, Name: p.Name, Description: p.Description, Owner: p.OwnerName,
+		Permission: kylinPermission[p.Access], CreateTimeUtc: p.CreatedAt.UnixMilli(), LastModified: p.ModifiedAt.UnixMilli()}
+}
+
+func (f *Face) KylinListProjects(ctx context.Context, req gen.KylinListProjectsRequestObject) (gen.KylinListProjectsResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	index, limit := page(req.Params.PageOffset, req.Params.PageSize)
+	min := data.None
+	if req.Params.Permission != nil {
+		for l, name := range kylinPermission {
+			if name == *req.Params.Permission {
+				min = l
+			}
+		}
+	}
+	ps, total, err := f.Data.ListProjects(ctx, p, deref(req.Params.Project), deref(req.Params.Exact), min, index*limit, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := gen.KylinListProjects200JSONResponse{Code: gen.KylinProjectPageEnvelopeCodeN000,
+		Data: gen.KylinProjectPage{Value: make([]gen.KylinProject, len(ps)), Offset: index, Limit: limit, TotalSize: total}}
+	for i := range ps {
+		out.Data.Value[i] = project(&ps[i])
+	}
+	return out, nil
+}
+
+func (f *Face) KylinCreateProject(ctx context.Context, req gen.KylinCreateProjectRequestObject) (gen.KylinCreateProjectResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	proj, err := f.Data.CreateProject(ctx, p, req.Body.Name, deref(req.Body.Description))
+	if err != nil {
+		return nil, err
+	}
+	return gen.KylinCreateProject200JSONResponse{Code: gen.KylinProjectEnvelopeCodeN000, Data: project(proj)}, nil
+}
+
+func (f *Face) KylinDeleteProject(ctx context.Context, req gen.KylinDeleteProjectRequestObject) (gen.KylinDeleteProjectResponseObject, error) {
+	proj, err := f.Data.OpenByName(ctx, req.Project)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Data.DeleteProject(ctx, proj); err != nil {
+		return nil, err
+	}
+	return gen.KylinDeleteProject200JSONResponse(empty), nil
+}
+
+func (f *Face) KylinListProjectAccess(ctx context.Context, req gen.KylinListProjectAccessRequestObject) (gen.KylinListProjectAccessResponseObject, error) {
+	proj, err := f.Data.OpenByName(ctx, req.Params.Project)
+	if err != nil {
+		return nil, err
+	}
+	index, limit := page(req.Params.PageOffset, req.Params.PageSize)
+	es, total, err := f.Data.AccessList(ctx, proj, account.UsernameKey(deref(req.Params.Name)), index*limit, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := gen.KylinListProjectAccess200JSONResponse{Code: gen.KylinAccessPageEnvelopeCodeN000,
+		Data: gen.KylinAccessPage{Value: make([]gen.KylinAccessEntry, len(es)), Offset: index, Limit: limit, TotalSize: total}}
+	for i, e := range es {
+		out.Data.Value[i] = gen.KylinAccessEntry{Name: e.Username, Type: gen.KylinAccessEntryTypeUser,
+			Permission: gen.AccessLevel(data.Level(e.Level).String())}
+	}
+	return out, nil
+}
+
+// grantee loads a user to put on an access list; a global admin already has every right.
+func (f *Face) grantee(ctx context.Context, field, name string) (*db.User, error) {
+	u, err := f.Accounts.UserByName(ctx, name)
+	if errs.CodeOf(err) == errs.NotFound {
+		return nil, errs.Field(field, "no user named "+name)
+	} else if err != nil {
+		return nil, err
+	}
+	if u.Admin {
+		return nil, errs.Field(field, name+" is a global admin, with every right already")
+	}
+	return u, nil
+}
+
+func (f *Face) KylinGrantProjectAccess(ctx context.Context, req gen.KylinGrantProjectAccessRequestObject) (gen.KylinGrantProjectAccessResponseObject, error) {
+	b := req.Body
+	proj, err := f.Data.OpenByName(ctx, b.Project)
+	if err != nil {
+		return nil, err
+	}
+	level, _ := data.ParseLevel(string(b.Permission))
+	users := make([]*db.User, len(b.Names))
+	for i, n := range b.Names {
+		if users[i], err = f.grantee(ctx, "names", n); err != nil {
+			return nil, err
+		}
+	}
+	if err := f.Data.Grant(ctx, proj, users, level); err != nil {
+		return nil, err
+	}
+	return gen.KylinGrantProjectAccess200JSONResponse(empty), nil
+}
+
+func (f *Face) KylinUpdateProjectAccess(ctx context.Context, req gen.KylinUpdateProjectAccessRequestObject) (gen.KylinUpdateProjectAccessResponseObject, error) {
+	b := req.Body
+	proj, err := f.Data.OpenByName(ctx, b.Project)
+	if err != nil {
+		return nil, err
+	}
+	u, err := f.grantee(ctx, "name", b.Name)
+	if err != nil {
+		return nil, err
+	}
+	level, _ := data.ParseLevel(string(b.Permission))
+	if err := f.Data.ChangeAccess(ctx, proj, u, level); err != nil {
+		return nil, err
+	}
+	return gen.KylinUpdateProjectAccess200JSONResponse(empty), nil
+}
+
+func (f *Face) KylinRevokeProjectAccess(ctx context.Context, req gen.KylinRevokeProjectAccessRequestObject) (gen.KylinRevokeProjectAccessResponseObject, error) {
+	proj, err := f.Data.OpenByName(ctx, req.Params.Project)
+	if err != nil {
+		return nil, err
+	}
+	u, err := f.Accounts.UserByName(ctx, req.Params.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Data.Revoke(ctx, proj, u.ID); err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return nil, errs.E(errs.NotFound, "%s is not on the access list", u.Username)
+		}
+		return nil, err
+	}
+	return gen.KylinRevokeProjectAccess200JSONResponse(empty), nil
+}
