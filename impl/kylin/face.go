@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/gen"
 	"github.com/kala-server/kala/impl/account"
@@ -308,5 +307,3 @@ func (f *Face) usersService() string {
 	}
 	return ""
 }
-
-
