@@ -503,6 +503,39 @@ type ClientInterface interface {
 	// Corresponds with DELETE /kylin/api/projects/{project} (the `KylinDeleteProject` operationId).
 	KylinDeleteProject(ctx context.Context, project KylinProjectPath, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// KylinQueryWithBody Run a read-only SQL query (Kylin)
+	//
+	// Runs exactly one read-only statement (SELECT, WITH, VALUES or TABLE) against the
+	// project's tables, as a database role that can read only that project, in a read-only
+	// transaction with a statement timeout. At most `limit` rows after `offset` come back;
+	// `partial` says rows were cut. SQL that fails to run is answered 200 with
+	// `isException: true` and the database's message, as Kylin does.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
+	KylinQueryWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinQuery Run a read-only SQL query (Kylin)
+	//
+	// Runs exactly one read-only statement (SELECT, WITH, VALUES or TABLE) against the
+	// project's tables, as a database role that can read only that project, in a read-only
+	// transaction with a statement timeout. At most `limit` rows after `offset` come back;
+	// `partial` says rows were cut. SQL that fails to run is answered 200 with
+	// `isException: true` and the database's message, as Kylin does.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
+	KylinQuery(ctx context.Context, body KylinQueryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinTablesAndColumns List tables and columns (Kylin)
+	//
+	// The project's tables and their columns, in the shape Kylin's JDBC driver reads.
+	//
+	// Corresponds with GET /kylin/api/query/tables_and_columns (the `KylinTablesAndColumns` operationId).
+	KylinTablesAndColumns(ctx context.Context, params *KylinTablesAndColumnsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// KylinListUsers List users (Kylin)
 	//
 	// Lists users in name order. `page_offset` is a page index, not a row offset.
@@ -1450,6 +1483,69 @@ func (c *Client) KylinCreateProject(ctx context.Context, body KylinCreateProject
 // Corresponds with DELETE /kylin/api/projects/{project} (the `KylinDeleteProject` operationId).
 func (c *Client) KylinDeleteProject(ctx context.Context, project KylinProjectPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewKylinDeleteProjectRequest(c.Server, project)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinQueryWithBody Run a read-only SQL query (Kylin)
+//
+// Runs exactly one read-only statement (SELECT, WITH, VALUES or TABLE) against the
+// project's tables, as a database role that can read only that project, in a read-only
+// transaction with a statement timeout. At most `limit` rows after `offset` come back;
+// `partial` says rows were cut. SQL that fails to run is answered 200 with
+// `isException: true` and the database's message, as Kylin does.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
+func (c *Client) KylinQueryWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinQueryRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinQuery Run a read-only SQL query (Kylin)
+//
+// Runs exactly one read-only statement (SELECT, WITH, VALUES or TABLE) against the
+// project's tables, as a database role that can read only that project, in a read-only
+// transaction with a statement timeout. At most `limit` rows after `offset` come back;
+// `partial` says rows were cut. SQL that fails to run is answered 200 with
+// `isException: true` and the database's message, as Kylin does.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
+func (c *Client) KylinQuery(ctx context.Context, body KylinQueryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinQueryRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinTablesAndColumns List tables and columns (Kylin)
+//
+// The project's tables and their columns, in the shape Kylin's JDBC driver reads.
+//
+// Corresponds with GET /kylin/api/query/tables_and_columns (the `KylinTablesAndColumns` operationId).
+func (c *Client) KylinTablesAndColumns(ctx context.Context, params *KylinTablesAndColumnsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinTablesAndColumnsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3304,6 +3400,96 @@ func NewKylinDeleteProjectRequest(server string, project KylinProjectPath) (*htt
 	return req, nil
 }
 
+// NewKylinQueryRequest calls the generic KylinQuery builder with application/json body
+func NewKylinQueryRequest(server string, body KylinQueryJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewKylinQueryRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewKylinQueryRequestWithBody constructs an http.Request for the KylinQuery method, with any body, and a specified content type
+func NewKylinQueryRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/query")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewKylinTablesAndColumnsRequest constructs an http.Request for the KylinTablesAndColumns method
+func NewKylinTablesAndColumnsRequest(server string, params *KylinTablesAndColumnsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/query/tables_and_columns")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewKylinListUsersRequest constructs an http.Request for the KylinListUsers method
 func NewKylinListUsersRequest(server string, params *KylinListUsersParams) (*http.Request, error) {
 	var err error
@@ -4099,6 +4285,41 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /kylin/api/projects/{project} (the `KylinDeleteProject` operationId).
 	KylinDeleteProjectWithResponse(ctx context.Context, project KylinProjectPath, reqEditors ...RequestEditorFn) (*KylinDeleteProjectResponse, error)
+
+	// KylinQueryWithBodyWithResponse Run a read-only SQL query (Kylin)
+	//
+	// Runs exactly one read-only statement (SELECT, WITH, VALUES or TABLE) against the
+	// project's tables, as a database role that can read only that project, in a read-only
+	// transaction with a statement timeout. At most `limit` rows after `offset` come back;
+	// `partial` says rows were cut. SQL that fails to run is answered 200 with
+	// `isException: true` and the database's message, as Kylin does.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
+	KylinQueryWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinQueryResponse, error)
+
+	// KylinQueryWithResponse Run a read-only SQL query (Kylin)
+	//
+	// Runs exactly one read-only statement (SELECT, WITH, VALUES or TABLE) against the
+	// project's tables, as a database role that can read only that project, in a read-only
+	// transaction with a statement timeout. At most `limit` rows after `offset` come back;
+	// `partial` says rows were cut. SQL that fails to run is answered 200 with
+	// `isException: true` and the database's message, as Kylin does.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
+	KylinQueryWithResponse(ctx context.Context, body KylinQueryJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinQueryResponse, error)
+
+	// KylinTablesAndColumnsWithResponse List tables and columns (Kylin)
+	//
+	// The project's tables and their columns, in the shape Kylin's JDBC driver reads.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /kylin/api/query/tables_and_columns (the `KylinTablesAndColumns` operationId).
+	KylinTablesAndColumnsWithResponse(ctx context.Context, params *KylinTablesAndColumnsParams, reqEditors ...RequestEditorFn) (*KylinTablesAndColumnsResponse, error)
 
 	// KylinListUsersWithResponse List users (Kylin)
 	//
@@ -7390,6 +7611,298 @@ func (r KylinDeleteProjectResponse) ContentType() string {
 	return ""
 }
 
+// KylinQueryResponse401Headers the declared response headers of an HTTP 401 response for KylinQuery
+type KylinQueryResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinQueryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinQueryEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinQueryEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinQueryResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinQueryResponse) GetJSON200() *KylinQueryEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinQueryEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinQueryResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinQueryResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinQueryResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinQueryResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinQueryResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinQueryResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinQueryResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinQueryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinQueryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinQueryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinQueryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinTablesAndColumnsResponse401Headers the declared response headers of an HTTP 401 response for KylinTablesAndColumns
+type KylinTablesAndColumnsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type KylinTablesAndColumnsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinTablesEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinTablesEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinTablesAndColumnsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinTablesAndColumnsResponse) GetJSON200() *KylinTablesEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinTablesEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinTablesAndColumnsResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinTablesAndColumnsResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinTablesAndColumnsResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinTablesAndColumnsResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinTablesAndColumnsResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinTablesAndColumnsResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinTablesAndColumnsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinTablesAndColumnsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinTablesAndColumnsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinTablesAndColumnsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // KylinListUsersResponse401Headers the declared response headers of an HTTP 401 response for KylinListUsers
 type KylinListUsersResponse401Headers struct {
 	WWWAuthenticate *string
@@ -9155,6 +9668,59 @@ func (c *ClientWithResponses) KylinDeleteProjectWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseKylinDeleteProjectResponse(rsp)
+}
+
+// KylinQueryWithBodyWithResponse Run a read-only SQL query (Kylin)
+//
+// Runs exactly one read-only statement (SELECT, WITH, VALUES or TABLE) against the
+// project's tables, as a database role that can read only that project, in a read-only
+// transaction with a statement timeout. At most `limit` rows after `offset` come back;
+// `partial` says rows were cut. SQL that fails to run is answered 200 with
+// `isException: true` and the database's message, as Kylin does.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
+func (c *ClientWithResponses) KylinQueryWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinQueryResponse, error) {
+	rsp, err := c.KylinQueryWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinQueryResponse(rsp)
+}
+
+// KylinQueryWithResponse Run a read-only SQL query (Kylin)
+//
+// Runs exactly one read-only statement (SELECT, WITH, VALUES or TABLE) against the
+// project's tables, as a database role that can read only that project, in a read-only
+// transaction with a statement timeout. At most `limit` rows after `offset` come back;
+// `partial` says rows were cut. SQL that fails to run is answered 200 with
+// `isException: true` and the database's message, as Kylin does.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
+func (c *ClientWithResponses) KylinQueryWithResponse(ctx context.Context, body KylinQueryJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinQueryResponse, error) {
+	rsp, err := c.KylinQuery(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinQueryResponse(rsp)
+}
+
+// KylinTablesAndColumnsWithResponse List tables and columns (Kylin)
+//
+// The project's tables and their columns, in the shape Kylin's JDBC driver reads.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /kylin/api/query/tables_and_columns (the `KylinTablesAndColumns` operationId).
+func (c *ClientWithResponses) KylinTablesAndColumnsWithResponse(ctx context.Context, params *KylinTablesAndColumnsParams, reqEditors ...RequestEditorFn) (*KylinTablesAndColumnsResponse, error) {
+	rsp, err := c.KylinTablesAndColumns(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinTablesAndColumnsResponse(rsp)
 }
 
 // KylinListUsersWithResponse List users (Kylin)
@@ -12193,6 +12759,280 @@ func ParseKylinDeleteProjectResponse(rsp *http.Response) (*KylinDeleteProjectRes
 	switch {
 	case rsp.StatusCode == 401:
 		var headers KylinDeleteProjectResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinQueryResponse parses an HTTP response from a KylinQueryWithResponse call
+func ParseKylinQueryResponse(rsp *http.Response) (*KylinQueryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinQueryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinQueryEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinQueryEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinQueryResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinTablesAndColumnsResponse parses an HTTP response from a KylinTablesAndColumnsWithResponse call
+func ParseKylinTablesAndColumnsResponse(rsp *http.Response) (*KylinTablesAndColumnsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinTablesAndColumnsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinTablesEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinTablesEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinTablesAndColumnsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

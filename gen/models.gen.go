@@ -169,6 +169,27 @@ func (e KylinAccessUpdateType) Valid() bool {
 	}
 }
 
+// Defines values for KylinColumnMetaIsNullable.
+const (
+	KylinColumnMetaIsNullableN0 KylinColumnMetaIsNullable = 0
+	KylinColumnMetaIsNullableN1 KylinColumnMetaIsNullable = 1
+	KylinColumnMetaIsNullableN2 KylinColumnMetaIsNullable = 2
+)
+
+// Valid indicates whether the value is a known member of the KylinColumnMetaIsNullable enum.
+func (e KylinColumnMetaIsNullable) Valid() bool {
+	switch e {
+	case KylinColumnMetaIsNullableN0:
+		return true
+	case KylinColumnMetaIsNullableN1:
+		return true
+	case KylinColumnMetaIsNullableN2:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for KylinEmptyEnvelopeCode.
 const (
 	KylinEmptyEnvelopeCodeN000 KylinEmptyEnvelopeCode = "000"
@@ -247,6 +268,87 @@ const (
 func (e KylinProjectPageEnvelopeCode) Valid() bool {
 	switch e {
 	case KylinProjectPageEnvelopeCodeN000:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinQueryEnvelopeCode.
+const (
+	KylinQueryEnvelopeCodeN000 KylinQueryEnvelopeCode = "000"
+)
+
+// Valid indicates whether the value is a known member of the KylinQueryEnvelopeCode enum.
+func (e KylinQueryEnvelopeCode) Valid() bool {
+	switch e {
+	case KylinQueryEnvelopeCodeN000:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinTableTableTYPE.
+const (
+	TABLE KylinTableTableTYPE = "TABLE"
+)
+
+// Valid indicates whether the value is a known member of the KylinTableTableTYPE enum.
+func (e KylinTableTableTYPE) Valid() bool {
+	switch e {
+	case TABLE:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinTableColumnIsNULLABLE.
+const (
+	NO  KylinTableColumnIsNULLABLE = "NO"
+	YES KylinTableColumnIsNULLABLE = "YES"
+)
+
+// Valid indicates whether the value is a known member of the KylinTableColumnIsNULLABLE enum.
+func (e KylinTableColumnIsNULLABLE) Valid() bool {
+	switch e {
+	case NO:
+		return true
+	case YES:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinTableColumnNullable.
+const (
+	KylinTableColumnNullableN0 KylinTableColumnNullable = 0
+	KylinTableColumnNullableN1 KylinTableColumnNullable = 1
+)
+
+// Valid indicates whether the value is a known member of the KylinTableColumnNullable enum.
+func (e KylinTableColumnNullable) Valid() bool {
+	switch e {
+	case KylinTableColumnNullableN0:
+		return true
+	case KylinTableColumnNullableN1:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinTablesEnvelopeCode.
+const (
+	KylinTablesEnvelopeCodeN000 KylinTablesEnvelopeCode = "000"
+)
+
+// Valid indicates whether the value is a known member of the KylinTablesEnvelopeCode enum.
+func (e KylinTablesEnvelopeCode) Valid() bool {
+	switch e {
+	case KylinTablesEnvelopeCodeN000:
 		return true
 	default:
 		return false
@@ -682,6 +784,105 @@ type KylinAuthority struct {
 	Authority Authority `json:"authority"`
 }
 
+// KylinColumnMeta A result column, as Kylin describes one (JDBC ResultSetMetaData).
+type KylinColumnMeta struct {
+	// AutoIncrement Always false.
+	//
+	// Example: false
+	AutoIncrement bool `json:"autoIncrement"`
+
+	// CaseSensitive Whether case matters (text types).
+	//
+	// Example: true
+	CaseSensitive bool `json:"caseSensitive"`
+
+	// CatelogName Always null (Kylin's spelling of catalog).
+	CatelogName *string `json:"catelogName"`
+
+	// ColumnType The java.sql.Types number (4 INTEGER, -5 BIGINT, 8 DOUBLE, 3 DECIMAL, 16 BOOLEAN, 91 DATE, 93 TIMESTAMP, 12 VARCHAR, 1111 OTHER).
+	//
+	// Example: 12
+	ColumnType int `json:"columnType"`
+
+	// ColumnTypeName The SQL type name.
+	//
+	// Example: VARCHAR
+	ColumnTypeName string `json:"columnTypeName"`
+
+	// Currency Always false.
+	//
+	// Example: false
+	Currency bool `json:"currency"`
+
+	// DefinitelyWritable Always false.
+	//
+	// Example: false
+	DefinitelyWritable bool `json:"definitelyWritable"`
+
+	// DisplaySize Normal maximum width in characters.
+	//
+	// Example: 2147483647
+	DisplaySize int `json:"displaySize"`
+
+	// IsNullable 1 nullable, 0 not, 2 unknown (java.sql.ResultSetMetaData).
+	//
+	// Example: 1
+	IsNullable KylinColumnMetaIsNullable `json:"isNullable"`
+
+	// Label The column's label.
+	//
+	// Example: customer
+	Label string `json:"label"`
+
+	// Name The column's name.
+	//
+	// Example: customer
+	Name string `json:"name"`
+
+	// Precision Precision.
+	//
+	// Example: 2147483647
+	Precision int `json:"precision"`
+
+	// ReadOnly Always true.
+	//
+	// Example: true
+	ReadOnly bool `json:"readOnly"`
+
+	// Scale Scale.
+	//
+	// Example: 0
+	Scale int `json:"scale"`
+
+	// SchemaName The project name.
+	//
+	// Example: sales
+	SchemaName *string `json:"schemaName"`
+
+	// Searchable Always true.
+	//
+	// Example: true
+	Searchable bool `json:"searchable"`
+
+	// Signed Whether the type is a signed number.
+	//
+	// Example: false
+	Signed bool `json:"signed"`
+
+	// TableName Not tracked; null.
+	TableName *string `json:"tableName"`
+
+	// Writable Always false.
+	//
+	// Example: false
+	Writable bool `json:"writable"`
+}
+
+// KylinColumnMetaIsNullable 1 nullable, 0 not, 2 unknown (java.sql.ResultSetMetaData).
+//
+// Example: 1
+type KylinColumnMetaIsNullable int
+
 // KylinEmptyEnvelope Success with nothing to return.
 type KylinEmptyEnvelope struct {
 	// Code Always `000` for success.
@@ -868,6 +1069,230 @@ type KylinProjectPageEnvelope struct {
 //
 // Example: 000
 type KylinProjectPageEnvelopeCode string
+
+// KylinQueryEnvelope A query result in Kylin's envelope.
+type KylinQueryEnvelope struct {
+	// Code Always `000` for success.
+	//
+	// Example: 000
+	Code KylinQueryEnvelopeCode `json:"code"`
+
+	// Data A query's outcome, in Kylin's shape.
+	Data KylinQueryResult `json:"data"`
+
+	// Msg Empty on success.
+	//
+	// Example:
+	Msg string `json:"msg"`
+}
+
+// KylinQueryEnvelopeCode Always `000` for success.
+//
+// Example: 000
+type KylinQueryEnvelopeCode string
+
+// KylinQueryRequest A SQL query on one project.
+type KylinQueryRequest struct {
+	// AcceptPartial Accepted for Kylin clients; results over the limit are always cut and marked partial.
+	//
+	// Example: true
+	AcceptPartial *bool `json:"acceptPartial,omitempty"`
+
+	// Limit Rows to return at most (default 500, at most 50,000).
+	//
+	// Example: 500
+	Limit *int32 `json:"limit,omitempty"`
+
+	// Offset Rows to skip.
+	//
+	// Example: 0
+	Offset *int32 `json:"offset,omitempty"`
+
+	// Project Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
+	//
+	// Example: sales
+	Project ProjectName `json:"project"`
+
+	// QueryId An id for the query, echoed back; one is made when absent.
+	//
+	// Example: 0196a1d0-0000-7000-8000-000000000020
+	QueryId *string `json:"queryId,omitempty"`
+
+	// Sql One read-only statement; a trailing semicolon is allowed.
+	//
+	// Example: SELECT * FROM orders
+	Sql string `json:"sql"`
+}
+
+// KylinQueryResult A query's outcome, in Kylin's shape.
+type KylinQueryResult struct {
+	// AffectedRowCount Always 0 (queries change nothing).
+	//
+	// Example: 0
+	AffectedRowCount int `json:"affectedRowCount"`
+
+	// ColumnMetas The result's columns.
+	ColumnMetas []KylinColumnMeta `json:"columnMetas"`
+
+	// Duration Milliseconds taken.
+	//
+	// Example: 3
+	Duration int64 `json:"duration"`
+
+	// ExceptionMessage The database's message when the SQL failed.
+	ExceptionMessage *string `json:"exceptionMessage"`
+
+	// IsException Whether the SQL failed.
+	//
+	// Example: false
+	IsException bool `json:"isException"`
+
+	// Partial Whether rows were cut at the limit or the size cap.
+	//
+	// Example: false
+	Partial bool `json:"partial"`
+
+	// QueryId The query's id.
+	//
+	// Example: 0196a1d0-0000-7000-8000-000000000020
+	QueryId string `json:"queryId"`
+
+	// ResultRowCount Rows returned.
+	//
+	// Example: 1
+	ResultRowCount int `json:"resultRowCount"`
+
+	// Results Rows as arrays of strings; null for SQL NULL.
+	Results [][]*string `json:"results"`
+}
+
+// KylinTable A table as Kylin's JDBC driver reads it.
+type KylinTable struct {
+	// Columns The columns in order.
+	Columns []KylinTableColumn `json:"columns"`
+
+	// Remarks Always null.
+	Remarks *string `json:"remarks"`
+
+	// TableCAT The project name.
+	//
+	// Example: sales
+	TableCAT string `json:"table_CAT"`
+
+	// TableNAME The table.
+	//
+	// Example: orders
+	TableNAME string `json:"table_NAME"`
+
+	// TableSCHEM The project name.
+	//
+	// Example: sales
+	TableSCHEM string `json:"table_SCHEM"`
+
+	// TableTYPE Always TABLE.
+	//
+	// Example: TABLE
+	TableTYPE KylinTableTableTYPE `json:"table_TYPE"`
+}
+
+// KylinTableTableTYPE Always TABLE.
+//
+// Example: TABLE
+type KylinTableTableTYPE string
+
+// KylinTableColumn A column as Kylin's JDBC driver reads it (java.sql.DatabaseMetaData.getColumns).
+type KylinTableColumn struct {
+	// ColumnNAME The column.
+	//
+	// Example: amount
+	ColumnNAME string `json:"column_NAME"`
+
+	// ColumnSIZE Size, or -1 when unbounded.
+	//
+	// Example: -1
+	ColumnSIZE int `json:"column_SIZE"`
+
+	// DataTYPE The java.sql.Types number.
+	//
+	// Example: 3
+	DataTYPE int `json:"data_TYPE"`
+
+	// DecimalDIGITS Fractional digits.
+	//
+	// Example: 0
+	DecimalDIGITS int `json:"decimal_DIGITS"`
+
+	// IsNULLABLE YES or NO.
+	//
+	// Example: YES
+	IsNULLABLE KylinTableColumnIsNULLABLE `json:"is_NULLABLE"`
+
+	// Nullable 1 nullable, 0 not.
+	//
+	// Example: 1
+	Nullable KylinTableColumnNullable `json:"nullable"`
+
+	// NumPRECRADIX Always 10.
+	//
+	// Example: 10
+	NumPRECRADIX int `json:"num_PREC_RADIX"`
+
+	// OrdinalPOSITION The column's position, from 1.
+	//
+	// Example: 1
+	OrdinalPOSITION int `json:"ordinal_POSITION"`
+
+	// TableCAT The project name.
+	//
+	// Example: sales
+	TableCAT string `json:"table_CAT"`
+
+	// TableNAME The table.
+	//
+	// Example: orders
+	TableNAME string `json:"table_NAME"`
+
+	// TableSCHEM The project name.
+	//
+	// Example: sales
+	TableSCHEM string `json:"table_SCHEM"`
+
+	// TypeNAME The SQL type name.
+	//
+	// Example: DECIMAL
+	TypeNAME string `json:"type_NAME"`
+}
+
+// KylinTableColumnIsNULLABLE YES or NO.
+//
+// Example: YES
+type KylinTableColumnIsNULLABLE string
+
+// KylinTableColumnNullable 1 nullable, 0 not.
+//
+// Example: 1
+type KylinTableColumnNullable int
+
+// KylinTablesEnvelope A project's tables in Kylin's envelope.
+type KylinTablesEnvelope struct {
+	// Code Always `000` for success.
+	//
+	// Example: 000
+	Code KylinTablesEnvelopeCode `json:"code"`
+
+	// Data The tables.
+	Data []KylinTable `json:"data"`
+
+	// Msg Empty on success.
+	//
+	// Example:
+	Msg string `json:"msg"`
+}
+
+// KylinTablesEnvelopeCode Always `000` for success.
+//
+// Example: 000
+type KylinTablesEnvelopeCode string
 
 // KylinUser A user as Kylin shows one. Times are epoch milliseconds (0 when unset).
 type KylinUser struct {
@@ -1610,6 +2035,12 @@ type KylinListProjectsParams struct {
 	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
+// KylinTablesAndColumnsParams defines parameters for KylinTablesAndColumns.
+type KylinTablesAndColumnsParams struct {
+	// Project The project's name, in any case.
+	Project KylinProjectQuery `form:"project" json:"project"`
+}
+
 // KylinListUsersParams defines parameters for KylinListUsers.
 type KylinListUsersParams struct {
 	// Name Only users whose name contains this.
@@ -1660,6 +2091,9 @@ type KylinUpdateProjectAccessJSONRequestBody = KylinAccessUpdate
 
 // KylinCreateProjectJSONRequestBody defines body for KylinCreateProject for application/json ContentType.
 type KylinCreateProjectJSONRequestBody = KylinProjectCreate
+
+// KylinQueryJSONRequestBody defines body for KylinQuery for application/json ContentType.
+type KylinQueryJSONRequestBody = KylinQueryRequest
 
 // KylinCreateUserJSONRequestBody defines body for KylinCreateUser for application/json ContentType.
 type KylinCreateUserJSONRequestBody = KylinUserCreate

@@ -124,6 +124,12 @@ type ServerInterface interface {
 	// KylinDeleteProject Delete a project (Kylin)
 	// (DELETE /kylin/api/projects/{project})
 	KylinDeleteProject(w http.ResponseWriter, r *http.Request, project KylinProjectPath)
+	// KylinQuery Run a read-only SQL query (Kylin)
+	// (POST /kylin/api/query)
+	KylinQuery(w http.ResponseWriter, r *http.Request)
+	// KylinTablesAndColumns List tables and columns (Kylin)
+	// (GET /kylin/api/query/tables_and_columns)
+	KylinTablesAndColumns(w http.ResponseWriter, r *http.Request, params KylinTablesAndColumnsParams)
 	// KylinListUsers List users (Kylin)
 	// (GET /kylin/api/user)
 	KylinListUsers(w http.ResponseWriter, r *http.Request, params KylinListUsersParams)
@@ -1252,6 +1258,53 @@ func (siw *ServerInterfaceWrapper) KylinDeleteProject(w http.ResponseWriter, r *
 	handler.ServeHTTP(w, r)
 }
 
+// KylinQuery operation middleware
+func (siw *ServerInterfaceWrapper) KylinQuery(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinQuery(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinTablesAndColumns operation middleware
+func (siw *ServerInterfaceWrapper) KylinTablesAndColumns(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params KylinTablesAndColumnsParams
+
+	// ------------- Required query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "project", r.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "project"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "project", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinTablesAndColumns(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // KylinListUsers operation middleware
 func (siw *ServerInterfaceWrapper) KylinListUsers(w http.ResponseWriter, r *http.Request) {
 
@@ -1580,6 +1633,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/access/project", wrapper.KylinListProjectAccess)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/access/project", wrapper.KylinGrantProjectAccess)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/kylin/api/access/project", wrapper.KylinUpdateProjectAccess)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/query", wrapper.KylinQuery)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/query/tables_and_columns", wrapper.KylinTablesAndColumns)
 
 	return m
 }
@@ -6119,6 +6174,480 @@ func (response KylinDeleteProject500ApplicationVndApacheKylinV4PublicPlusJSONRes
 	return err
 }
 
+type KylinQueryRequestObject struct {
+	Body *KylinQueryJSONRequestBody
+}
+
+type KylinQueryResponseObject interface {
+	VisitKylinQueryResponse(w http.ResponseWriter) error
+}
+
+type KylinQuery200JSONResponse KylinQueryEnvelope
+
+func (response KylinQuery200JSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinQueryEnvelope
+
+func (response KylinQuery200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinQuery400JSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinQuery400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinQuery401JSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinQuery401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinQuery403JSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinQuery403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinQuery404JSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinQuery404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinQuery406JSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinQuery406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinQuery413JSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinQuery413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinQuery500JSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinQuery500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumnsRequestObject struct {
+	Params KylinTablesAndColumnsParams
+}
+
+type KylinTablesAndColumnsResponseObject interface {
+	VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error
+}
+
+type KylinTablesAndColumns200JSONResponse KylinTablesEnvelope
+
+func (response KylinTablesAndColumns200JSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinTablesEnvelope
+
+func (response KylinTablesAndColumns200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinTablesAndColumns400JSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinTablesAndColumns400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinTablesAndColumns401JSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinTablesAndColumns401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinTablesAndColumns403JSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinTablesAndColumns403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinTablesAndColumns404JSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinTablesAndColumns404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinTablesAndColumns406JSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinTablesAndColumns406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinTablesAndColumns500JSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinTablesAndColumns500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinListUsersRequestObject struct {
 	Params KylinListUsersParams
 }
@@ -7922,6 +8451,12 @@ type StrictServerInterface interface {
 	// KylinDeleteProject Delete a project (Kylin)
 	// (DELETE /kylin/api/projects/{project})
 	KylinDeleteProject(ctx context.Context, request KylinDeleteProjectRequestObject) (KylinDeleteProjectResponseObject, error)
+	// KylinQuery Run a read-only SQL query (Kylin)
+	// (POST /kylin/api/query)
+	KylinQuery(ctx context.Context, request KylinQueryRequestObject) (KylinQueryResponseObject, error)
+	// KylinTablesAndColumns List tables and columns (Kylin)
+	// (GET /kylin/api/query/tables_and_columns)
+	KylinTablesAndColumns(ctx context.Context, request KylinTablesAndColumnsRequestObject) (KylinTablesAndColumnsResponseObject, error)
 	// KylinListUsers List users (Kylin)
 	// (GET /kylin/api/user)
 	KylinListUsers(ctx context.Context, request KylinListUsersRequestObject) (KylinListUsersResponseObject, error)
@@ -8912,6 +9447,63 @@ func (sh *strictHandler) KylinDeleteProject(w http.ResponseWriter, r *http.Reque
 	}
 }
 
+// KylinQuery operation middleware
+func (sh *strictHandler) KylinQuery(w http.ResponseWriter, r *http.Request) {
+	var request KylinQueryRequestObject
+
+	var body KylinQueryJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinQuery(ctx, request.(KylinQueryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinQuery")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinQueryResponseObject); ok {
+		if err := validResponse.VisitKylinQueryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinTablesAndColumns operation middleware
+func (sh *strictHandler) KylinTablesAndColumns(w http.ResponseWriter, r *http.Request, params KylinTablesAndColumnsParams) {
+	var request KylinTablesAndColumnsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinTablesAndColumns(ctx, request.(KylinTablesAndColumnsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinTablesAndColumns")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinTablesAndColumnsResponseObject); ok {
+		if err := validResponse.VisitKylinTablesAndColumnsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // KylinListUsers operation middleware
 func (sh *strictHandler) KylinListUsers(w http.ResponseWriter, r *http.Request, params KylinListUsersParams) {
 	var request KylinListUsersRequestObject
@@ -9110,229 +9702,272 @@ func (sh *strictHandler) KylinDeleteUser(w http.ResponseWriter, r *http.Request,
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3ddts4lij8Kvg4/a3Y1ZQs+TeW16w57sRJucpxXLGzMtWljAWRkIQyBagIyIoq47PO5dyfp5jXmic5",
-	"CxsACUqkRMmyY1fUF9UxRYDAxsb+//nqBbw/4IwwKbzGV69HcEhi+OenT5+Oh7JHmKQBlkQ9CokIYjqQ",
-	"lDOv4V31CMLpG5QzJIIe6ROBZI8KxAck1o9xEJCBFFXP98gX3B9ExGt4/yA4JjGKCY76/9r0bnCEm56P",
-	"jgf0ZzKeeOz5HkyN1SrkeKDGCxlT1vXu7u58b4Bj3CfSrPw1llhIHpPTMH/VoX3hhUA0zC6rVj/cx/Wg",
-	"VqnVarXKgfrPS/WfWvK/es3zParmGmDZ83yP4b4aSUPP92Lyx5DGJPQaMh4Sd9kdHvex9BrecAhvTm7D",
-	"934eR5Rd4C553+kIIvPXPsBdgigLyRe0UUNUwZqgDo2FhJ82M7upmYX+MSTxOF2pevGa64+4SwxJBw8j",
-	"CeOS5VImd7Y93+vjL7Q/7HuNugaD7/Up009qyW4ok6RL4ux2LumfOehzKklfoAGJYd2ZZddnrVuo2XJX",
-	"XZ+57L3Mkuszlhzz30kgL9Th5h+BfuGFQGpdPqIMYTZGARbZbXgCR0TkI4uZYybG/C0mHa/h/ctWeke3",
-	"9K9iyyzyXM02ufJfAGorXPrkMax47We0T3Ow/Uc+Qn21OgqYIjmKiRzGDGGJ+lzIzIL3ClAmgrlz0WXv",
-	"3uhSdE+nVy5u6KDMzVz6Um7Xdw92X+7s7x7MvZdXuB0RAH4uikj1s0GQLE7wGHhDLj7DqKUx4jRUTKRD",
-	"zQo/ChIX0e6hIHEh2cYzyHZt+0HI9p0aLAacCQLM5x84/ED+GBIBeBFwJgmDf+LBIDJ8cmsQ83ZE+n//",
-	"Xah9fU33oXYsMY3MZmM9E+phgSi7xRENUYeSKNS8NI654ni/ffXgodfw4JUrrjCDCIG7aqn9oZCorZiG",
-	"5hVDOYyJd/fZ94TEcii8xq7CdUklQPLUfMd8O91yT8qBaGxtKZZcDcmt3YXYMkur2CF3C1ACNYMG4/RZ",
-	"2+1Tgfo4UidBwiPU0vtuAYYKRHDQQ21sAFNVH3/FWSeiwX1P4BiQDY2o7CHZwxI+iHAUExyOEflChZZp",
-	"UjAepmBM1lACfoF9d9WAsxMLvYmR2oReN9rAKBxqeBDDDAQebwL83vC4TcOQsHujMBWIERJqKUXJZegd",
-	"ZrhL+oRJxfv7VAjKWRaKOykU05WUAGMneXkVcHSF39BH7aFEjEuEo4iPSIg20tX7SJD4lgYE8RhkXSFQ",
-	"RG5JpKF5yiSJGY5OFNreE6J2LgR34Ci9ISE66OwE29iF5F72Wrsjy91qPWIl0LzkfSJ7lHVRB9OIhIhr",
-	"aqQgR+Ij+LfepUA4BmJFpUAR76IhC0kML6S7BcCCzFOK3uaANOCh2v7h4aHne0oh8BpsGEWGql6bn38+",
-	"qdSMvFtXRFV0Jx42gEao+9NAQGgVjrQJIv2BVHxdDLtdIjQQ1PylYQmb0yijoOnu5paFVTzAQY9Ub9Rb",
-	"ldvdymDYjmjw9+e+0dJsQF21dkzwjUAYxcOIpBhRgvrfG0w7tdruFJjUwwZSwgvCDEdjIfOYxTNDiG+9",
-	"02m67PCtDXdBgKA+so/q6pFRVTaBMgOeINzmQ4lw2KdMpEhThuXdF5bbuzmXCx420LFmGyFhlIQNbUBJ",
-	"OSdAuphzPi+UetpgmC0HTIsB7vo3fY1nQcyFqAgqCRrF6r8x6QwFcbhWWZng/vR8r1abpud7tVoDlZMl",
-	"nhv/ehL7XUr8UbKOUvSsGDRb7jnn8hjMqqB4PyQG7db2pyG6W9vXt3UgtTigCKpEk1+G+1D+6J8lxj1L",
-	"+OQKWma92gmgV6zIL5U9EqOfLt+foz4JKUZKdchg4hs+ZOFDImFdm2+yQFYPG8hYExFYLFHIiQACDXLI",
-	"c8Snb77VKdQ450gMg562hvDYClXA7DgjQKICHEUkRn08hiUJ4iDIFednOO4+MJWq7+TcwvpOA7kqRJuH",
-	"Y2QNYsaOjOr7BwcH2/V91B5LIp4nDXp6u5+pysFKqECScxQp3Eix5SPDQ9njMf2TPChJ2dmuHUwrNtu1",
-	"gwY65yiICdikcSTQiMQEdekteZb86dvuM4+YaPty+mVHjduuHSCmaAosI1XmdrZrL8HIa40QQIewECMe",
-	"gy1A8pvM+7XaHop4cEPCzMOXKKRCSUwhOEqz7u7KpL87b5dmyNakexy2esa7lL0BCW9xQx8so43DV+mR",
-	"qCdi2O/jeOw1vE8xZ91cCHi+d4ujYdZW+I8CcGWNrfXURKgGOPhQxkbYxmHFHaKAoMGeXfoZPEO4I8Hl",
-	"PyCgTClZeBiDn3F6+VecayeakZgjBVtxZE4VDZmkEdqube9X6vXK9s5V7bBRqzdqtX+q/emXPqp3vIaX",
-	"91YREPRKy+zd7BMOfiVW+1zcpgKN4Nw3FJsFupkwfoHHaNSjQW/TtxoEZdpLQUWTGUilAwUeCwO4UY8w",
-	"ra5K82X1JXs50IbAVCkp0dicmeyRJgt4HCv5wy5us9oEW3sJCbCMcdvKGccXp+iGjLN4upse0TmXqAPf",
-	"K3FKjMuKfnkVx2SXGBPBh3FAyshAF3gccRyWkIIWdQuW5ecWiHXHs2JWlXLgMsCUnFf0y6v2VFmBAGZX",
-	"6IZdBTmNILrzvZICQjkP3xQvogJZZ3AhocysoATYhu77K0LDqYWPsECDmAjCpF76aplbsmyYUNvpzsgt",
-	"iabd9Mfa+4U4Q9iJOLGeMaWsoF8+nnz4FTWHtdpOgN5fnHw4vjp9f24fvDs+P3578u7k/Mo+OX797vQc",
-	"nN5s2Pcav3kwged7yVjP99Jhnu/BCO+zGyRgx0z48H2znSslQ+Rtp61D1UDGQJiFqMdHKFJEmUoU0Vt9",
-	"zQYxH5BYUs3I9W6vZf6cCvV/+nQFoSGEhQgL1Do2OALo20AmPk7vH6aBf5JWNvCBjH/qtd8G9D396c0/",
-	"Tz5c/XJ5Kk77cvDPV6f7p78ff3l/9evur3/efDmlIxr+GI1Of+f0Mgo/nrJalYx/+jP8dErf09PhGd2l",
-	"nV+qwXbE2v03tfDff4ryIEW+DGhMxDXN2dQlCTgLLYdRt1dDzIzJrPtwXniN78Hga/186kyikeJlLQ2k",
-	"losY+lH24M2zvKC7NPLjt+yZZRaQ2fjnZB7ehkCoLAadsFsS8dxVI0ZG9h7A7NN4o+X52ZTBRdfJPcD4",
-	"3BVCYGXOophluAoLqRSIjxiJFfsSgN9YkvgIMaLosPpZkCAmcnrlQQxS3XFOQNSnHmFqLkWj+jiciCua",
-	"EM9qRjxLIm9CLElF0j7JQ0haECd0Q8aFYULt7crOTrBbOQj3SOVlZ79WOai/3D7cwbvtvWDf/XR+0I/v",
-	"RVjIj2L+ZtV7SrpSUhiHK9GnbCiJFr2UWjUTFHuzQKFGa+OvjlmaWiTLjfE6lWpZbRKhDSWpWBduNnDU",
-	"Y7Tbk9FY3V0eyzwQpM4XURBrmL5gwQFaHdpQWBSrD2hfv+wRQdD//Nd/p9j3QviI8REsCoLo5jLL5GOn",
-	"wGLNcnEc4zGsNiYd+mUWqmh9GwmJY+nraMOAdxkVRK2+Pc7CRzH565vuWH4Z09/bO/H27zvBKA9MJjSk",
-	"AEb2V/UJdRpKhCy950s9OH/DIB+8iXm/GEFhqwKNeHxDWXeFd9JGoc34Mh8Uf/igUtuv7NSu4KsLfHiC",
-	"EsLNhTuQHL8LFt8JlnNx2Tky36FpmTtfTF9fwQAQAMKQqm3j6MIhkx0cCeJPgQVLhIE5WFKskCHkIGwo",
-	"VW2a2uZf7mNztTPoKzWOT+Hw1B3v4y9nhHVlz2ts12r3vfP2swGOY0rEkY7Us+pKj0Qhao+14qSAxuMq",
-	"eq1jXcEEtPTV7+Mvp3pcfX/iXvjekNE/hsT8ruhm+Stq92Pv6REyoblo6Uu78FLn3Wq7xuzVTlfK+OjR",
-	"7nm6FueyHxl7QivZScvPRqb6gPRWm011wBdKdIBoZ5g1oh2i1oU2dvb3UKikwfbY7nMTdWLez93tioiL",
-	"3XoxJTijQuZdUEjg4B1700WxCJjLqURpTDMCXx4zxF0y91apd3KFSzO+eOeXICDOE4PN/l9YgdJHosdH",
-	"zOQOsYAsCBgftYApt9DfUcT5zXCAaIj+jlrwRH8D/R0FPRLciGG/BDu/Hox/D0gw3huT3/8cDaLhn196",
-	"o/FgsDPYk/0/O/L3eHTTiToaIlKSWK3mP2Cq33Dlz+3Kweev9f279I+dw7u/zcWsYgFe64cyT4ZHYHRH",
-	"3ZgPB1V0ckvicWLUowy1js/Orj9enny4bB2h1of3ZyfXoB63UI9HoUAEBoBI5qpSySjP99JB9o9371+f",
-	"nJ18SH47Pz779fIqq3hlRk3Rj1c8GvbZgszyPSMogIHqFmGdr1DMH8umHbjytJN0oUXrKeoGHnFgXXol",
-	"RpI+/3h2hjYssVVjs2J1RlBvcx4RzNILOnuxGlhX6s1JlDFCDsyShznO0BzU0Vt4IYxbPz1+Sb5IyJnQ",
-	"KrnvtWmXMvUo5EOd7sGGfRLTQP1mdgMeKVgN7RMhcX+QxQgz6RQuJEl7eUtMEvZ0pIxGdjGMOzjQZlfN",
-	"nQUYz2HbqeWpyDRTTsnWJq47v6x2a15bIZPNfOtrnuRIpb7G2Y++h2wdYKbBUEje17k7pRXoFSRJzlWj",
-	"+zxU16+cGh30MOuuFLRlaEQmWc33QDvNB5h23XRSh8qoxy0+qI1sKAIDnE1nkyROFxIRaRyS6cYs0Zyj",
-	"5c/QedwV2oX7Fvmzqo1zDnn0I7mbS2k3mt0n6JTD1leL4Y4WU6/lqjELn3sevZ0JqGLhR7GvWbAoYf5L",
-	"SWVp2SEZMk8qTZa2kFyaHVVKOnU28YgCavLVj4NwcUy+glRroiQmyQ09UhvuQ+ptMra+WgT3U+wGXNdZ",
-	"sGUw/S4HAm/U+pOw42nczKQZagnL+OimEcJkHX4tApOPsEAYhVwqEjjAsocoM3ZQcPgZ93OSvp+bdpqa",
-	"aab5h01yzAeqdZ1D8hvNJgwXpEXOI7B6y+mX85DMEStzbhrIq2rnRnRUGz5CEVEKhPBRSLtU6oOGAGAR",
-	"qGvla42e2s1gM+AIATaHahcRH5E4J5U7Sdt10GV/B7A2wZ6MBvPbceWfuPLnZ/P/tcrh9ecf/pYHfxDE",
-	"tKB0wmRe0rlCKR03WOwMLGnbcrJ/p5HEpKHMNlQvKPLNdj2ppWQcT+pBVtaFJ/MwyhXeM4vNQy0H4G9j",
-	"bJze5QnYR6GIiORoMJQLn4goPhLxQifjZqi/S51e1ibxbfoup7Yw4xu0f5ayjC19yraawWJy4OPgRlpp",
-	"YRo9fHMoc9DkIpc+pgwfs9knH+UXZ0hKkQj653TxjtmOXV6qvMlkuYRZVQ18T3KJI10bpLgcA2EypkSg",
-	"PpZBL7voefM78WmTSzazlpZ8pojmlAA0bWscqsNPikPYohbOpktgwSyDXD42KK4Ck7wQiJjROX5fiDct",
-	"ugq1Wq2FOjxGYggTu7eiVqtlL0UNknemVeASQvEkyt+ZkNfJdZ30B3KsaJ+7nmQBc28kbNa3cqb6whzI",
-	"LyVoapVJR9F0IKXscXnogqT7O6W9M46+2FSrBCLHWKslbLWgHDuVO8tMqCYvTkW0JL8UrhUuRDFtuNTX",
-	"RIudjOsktqQWz7ekBrlfsCEVBWaTdO/fmDgUaGAJtVU/pzQXnUP0jfGkIqy0geAGyRgHCxPkw8NDfQSY",
-	"6c+4Z3B4eJg9A51k8EBn4OYrzIaEeid7GG5mQNYB8/NJ5bda5fDz11xvS8HJAyNPPmX87liiEWFSa5HF",
-	"n2+gWaH20xEhTmJFrt4qObj+IU+dSh8CAJSOGhOl0ooklVRyJPC4urCRcBpNM0dRiLMXZlevwPCxMEtL",
-	"QtpTw8kEyyKj6ySjId/ESkYZ2Kbncb4zqmi/479s17YzMVxOkoTD1/bq2/P52szFBMM4hix0u68NC2S4",
-	"XmM+jBEfsQm77icSBbxPFlnl1LosquXhDxekAERLsvcJ5Em+7WfPqxhrMsLBFFKYlEa3bI4rdtoiNKbY",
-	"08aHk+PX6hZAKK+vw4JPL69M+DAV+smmS9PUkLmBwskcE/5LPTbf8HGRSi+F2xLWWdXjI4E4Mx6sjKdK",
-	"EfSfcYRn2YW1tf5a0j65HsqglBMKbZABD3qoL7I4WD843Nvd3t01ZRzdonL7u16e9vPQPqgIC3ltnRDl",
-	"XUGr2+DqPEGfCp0+9/LzLCJkT147RTGGRW6+VJ2gJlUowUJEJxe7Gr/fJEUZzvdaZWTvybswiT/FpEjv",
-	"9R5erEKf8l/Hh+VCarYbyxK552YlsHT722sBSanZ2TY6A2jx17bO2V2u2DznAq+8fc7BkYezzTnHX8Y4",
-	"lwDomV64J2KX+yjyHXNgYpsW2KroiirRE8cEGXGDRhEVJtlpo6b1syETRG4WG3HoLP/JC6GtQeIIYX1A",
-	"lAXRMCQCJTF4C9qXU5PQtHvdYaAzYnd1DMvDiJMQIDdD2XND7BL9Sq1FEInaY1CCOSOIRBPeTsO7p0Ps",
-	"bGrz7G9NJkKXmxvKr19D9vW1zlafB1ub+Y7apIuZA1nEY1SbJK4lQFpGgs4c6sPI0WnufzGMM1nqNp1/",
-	"MlS7ENb6/Xnwtbq5elu7zjO7XBbKxYp3EgCmcHRAoohADDtcHVOfblrmn1bsC8X05cte18sE4oGFqwCo",
-	"rzgTJBhKekuytRgWkQHyZX7HmODSSee25hCLBMuyyJDZRPGdzFK/0qqDYhr30BtmG/hzecNbwxAy4dp9",
-	"fKNYEdP1K9GGrtBg/wwwK58xl+EQqfN9t5S3vZiaaiCltGYxSlrMEazAk3ADXcxzMIjoRGrxMia2OYbA",
-	"4ntvl5VYf4uXtXL723zbm8La2TqcZnjPTJ4ECe5pCJLzVDeIjvlr622wxRUrbQnYyku8FikeTl2z511G",
-	"V9NAeY4X6wlpaUsH6QJVS0J0wbomC2J376OtJVmGSEt435Lvvta/IHAb25SouYlHxfz2OONsQxuJkBET",
-	"q+g6bhL1DPjtl4dmuNPHO6OL0YpZbh6yQsk3pwPBQqJhIjUoDHW9dlmsnO2HzPf2LeQMrW+/XMGRzGkp",
-	"ZbWex5B+3hUsU5fo8lP/vqm7EHKrgU7Qg6RoSrlM2xvK5mi/pkgYFTaoa8OULrT78ZEg4OnQReuZWw4t",
-	"E9Lk29WViG1atFwHQ6TTIYEEzgMZuWbdBkorqclROu8+/fxqa2QMjSVw1gRarJhAQzhm38K6oHpEPl4W",
-	"Cw8pfi6XFvRugXygi4KsCRIThHXsp5FDtblZYe6oxyOyeJQwpPGbRmjqJGHegA+jEPxhU13clpdy2bDf",
-	"JrGSvvTnxA0dDCY0z3Iib7n5c+FSVvydOKl8gbTg7O4VhuOydd82tyKIRyEUMgRjNjBWyrpJEEtusM5F",
-	"6Vgd3ylmn1HgHyGIh0dh8UJ/VfubEciTD42Vh/RM+mYd2OZiwOyQmuRXo4UoZndDxoqIsuTOLeG+hp4X",
-	"EyK/Nvf4KCZYnTII7PBBHe3gZAaiDeu/2rQCOY3h92pxWvIi7KW43FVv2McsJ+B5oiGZt2x27ewzOg1n",
-	"n9ILgTr0CwnRx4+nr9GGIAS13p5coS08oFsOb2lloppq9cP9l8FhvfLy4OVh5WD75csK3tk5qHRqZOfw",
-	"5UG9jnHg+ZOvHWzvVtr722HlcHe/Xa+/DMhhuD+hQ5YZMc+k7HtfKl1emTrVFCrzElGdjS+SiToxbEE5",
-	"5VFzUW19z7yKfB/evEKHu3sHyNQQRSEPhgpH866uLmaae2vT8FVL6U19UzLBrUq0m5yuBWn6T+bZFQmT",
-	"8Ri6+2YmKn0mTppqzplkyjtPfv4NJEwYv1LqbErjaLVXiDC9rXKlAmwd2Dyc+/Hq6gLpF6YDlaG3ZtpV",
-	"9vDQEQt2a/kiiC4zO303RI/HEpmq2rbUgJJFTXSAwpTsqRY280x3VpBNgT5+OFVwg0Dj6c8cqQ23I+Ij",
-	"wVEQUXV4wF/EiMqghzibSrgt3z90Hh02CRkaTsnZFNyxJAJqao9ns3Nu0cbx5avT001fV3PO5t8y500/",
-	"qVa1V1PCQowDNe8R0hac+U2WXemgNj8xt1Y5LJGb+4GPimXDvLI26trGfOQrWYFAbTYnQzmz8K+ejVVT",
-	"mBIqKqfYtVf38jLOP/DRKRMkziH3H/gIzHEUfveVhAF1MSfLv61wE9nlZfkUtNj5gEfvTHL3ZFbq7LxU",
-	"d6sfiIDyQXnkgg+lEhdNup3eelkWlxjdYwU5oO40RzjXk5Jwnh4Ds9iXM0e8vZD2knxv+g6W1Ug/8NE8",
-	"kSA20mdZWcC+X4rhqOvymNzfGCby9pskhqltQviAcOxAQGXbSuHsU0lCJPmS4nzAb42TxUlryYShC99I",
-	"6UDqTfUJA9QlBPaMLaZYWtdcTrNsLFwg6JgRCDhtfakYQ8tEPex08SsV59O15/Fl/eNMQd6ahWZK8e0d",
-	"UjnEu/XKXrAd1shBp44hfmPitWBvu/KS1HcqB+FuZx9vt3cC6Bk18Vq4f1Bpb+O9yiGpBy87O+Euqe3M",
-	"FPaLJl5O2Dcwm3etLWQWudrumEXsgI96xa/SanJ5JUDUbVJih2ZQIs8xCD8UWAr1j2BvhwofpUFhqu7l",
-	"QGLRmnn5lSzssgtBco84moJif4tB6sgkE+WLZwvCMBUQtueKB48E39kRHwUgLGNh1ghdmqXD6/Nuv2Yt",
-	"i9z9dESpozKLfsR7PyvA2Eeih2Mtmba57NkqhnkdJMI+ZSXCVZW2ngkS29DlPN0G9eaJ6YZcyjU80xXu",
-	"ZLCL5Tzf+THJxZUA8yKSV1plEaIMLxaLSKYCCUkj3eyCMwLhydplRvpab9QlrvulQF7s3T9OWzMBEALM",
-	"1OQR72qqpp7qjhLC17ZeHls/oigXeveNIk+XjhjWdaSLA1LnRBAXGI8+TdmIMp0almvEMLfMZWFk9gox",
-	"fK4D2By06wdOoz50nWDQz8Hs1F9da4alg6rnG1gKAq3z9AA3FBkIb14Q8kVhDLJGp8kw5qxneIGKmw8T",
-	"bpzPUN7SWzLBQHLCipPa/PDZcjetNAtBbSJoSMSsQtWm/EGSPa24Hqyv9WRDnpeB2YyILIkiomjDS8fI",
-	"mC0H6COsjZmgXCiGxDuo1frf/9//+pe//f//0RzWatv7P2xsfr37z0bT052ldFOpf/vt89ELv7rVQq3W",
-	"UdpKbvtl2kXuIeOrZ9KmC7enBEfdGDP5dJtJFFOz+v/8n/9bf5m1EDOuzjSkrIta1Zbv/q2kiBjTSP1b",
-	"DHBAfN0ZVZ1os4m2UAP9gP4NNT3bIk2fJPpPPU3AmYx55HxtgjTq0LjrY8bwIwVllYtGX041yQ3TKdRM",
-	"1NvzFJOCyO1ivWSxmOX8cOUH1kpWVvX2COG2IEzaH4TE0D5M9sgY4bhUVdxZ7EghP74pwZbuz4cc0SfD",
-	"kp5ybG/Ca0qpFUUidgsA1kJD6BQr8pymR6ilZm3ptpidoSidyLOEtOlA/CjTUFVReSWAgpSnUSwMH4uk",
-	"3+W5NAQJhuqcL9U33FDRH6GD5swue7DN1sX7S2MZVtip/lG5IWMty6gBuhWnNVA3vH+vHF+cVn4m41Sc",
-	"xUnYqf7XL0MSz23wh9EfQ7AF2JrLPiis1oULlemNdqmUWdMR1FYgi3i3S8KjJlMzxkQMOBNE2KTlAMfx",
-	"GLVe4aBHKq80A2ogxitgkG9V0SVhwNuw7kfFZU/LdWAKZaiVbDKDcE1mgQJLT2Fykw+NNhY0UFdxGhYf",
-	"8wKuEWe2A4oJgNgwOeByHOkOHoBLgOJq7mzPV/gkNJi039R/vbFy0U+frrxpOf2nT1cFqACZFRXQ5lvZ",
-	"j0+0sbRfN4r+K85vKCkymOuIsADesWnU5tPQcx4WoG4lrMK0fqWcpSipx6bg/+ny5PLy9P356evpU1CX",
-	"hLIOz+fzuqOTj+SIow8nl1eJFQzxW6IbKl9wIbsxufzlTJe4rjZZk/2AfvgBXFTHF6c//GCCCltq5a0G",
-	"ANTt1CpKgLfJEKCCbcaENlwc1MivyG7r327I+F9bk3dns6omsCUS2zykplBA62sTGHLTa6BqtXrXOtLV",
-	"5cyvRX2KW2jDRv6oqWG76mwqiqxhSRXpz249ObpWQ8eh/EMhqC2s3kqPqDWBAr5auU1OUssNeEianm/X",
-	"7Te9vug2vbtWmrqkjkD3FkqccigkQYRjpbqlHjldR8j8Bd0TScRZV8kPYE1pKUG2BWGATdb6UnGD3PRY",
-	"J4bx48fT19AfkRESis0qukrbQscEh8L0j4yHETFHLntUNJkNmVLqDERvHKVF9BhHuoBDUucWAneA0kQ0",
-	"IEyQtIiqdzwAirZdrSkOEUdOMMtoNKpi+LnK4+6WGSu2zk5fnZxfnsCYNKRH+1cvYfGe792SWAdxerVq",
-	"Xb/IB4ThAfUa3k61Vt3RlQ17wGDyURjyQ3ieKHvyRctqNtNgmu7p0rLgb61E9JaEcIc2TsLXl8ebTm/i",
-	"JivfnBhZEmtSAjPGmSabTCaHIghga5sw9Om1dWM+gggk3emthkTajx7txKHfZMOBWmkdhdjpVY9eyt7m",
-	"ERr1aESsVKNJPJaS9Adyir8kGH0aJiq922dXC9tEyH/wcDyj7XhOu/FUpZ/Iykl1RWOpKt0bPJN1dJdV",
-	"BYw4mXBnNdd2rbbYmq2ak21j/cDdpt3m0tAg2m0BbZs435UGUl5P5pxm6nldme98b1eDLO8DCWi3/oHD",
-	"5BTUkPr8IXB0b8BsDWPqO/PHmGb9V5yf2e77e2WWd2qqJ5pASkdw9Rq/ffY9E0roNbwz7UlQ5KFLJMJI",
-	"Cy0Sd4WtI6y0ygyt1nMkZN9reIquw2emBNtiMqWvWibCxXhQQP5Xtx80HWT6/OmbK4cxIyEU1jP9I+Gx",
-	"3rjfZCBRCtsdQyuOihD2sOhV0Wm2ATGVArUyTAjKTgoSSBImKRJNZloTZ5QWrHtUAoHiHW2WUuv2nQAd",
-	"/YEkAkRnXVDWZE4XzGq1ZRqdtKroPaw323c+wMz4vUBSaRgh2sjqfaUtQ3vIYmqmRbN7EDJDq6b6xmZx",
-	"onTMeZr/9Vu5QJTPTsvR/F6e5WmD2623FAGtL0NA79lYcsHtTDTezKF1NjHnhozVLQBRCBQ73XsTdzF9",
-	"WOr3kRljzJ+G/NVKkL83PG7TMCTs2xLMrxk177fPdxkKarwAKRlbJfkEHOzmJb6dUSGFYy15AR3UE4XG",
-	"V8etVFqoh2PVeF3cDGf6ryrBXFFHv8mAXCqaZXqi6+7ZeZRFfV3jHri7rF4kAFp5oE5f2XqvU97u/Llv",
-	"nkFOnAL3KoSa3766wQZFTlUIaNZO7vZ2ZWcn2K0chHuk8rKzX6sc1F9uH+7g3fZesJ/tDN5gwyjyV00p",
-	"bff6wrbzS5NS3Uu6CAjzqO3n1F5tMkD3ammOZi3JpqzfLUjJwDifK6slcUMuxuu+yI9Ith6amKj963RD",
-	"e5FXSk22vtLwTtOSiMgck9EHcstvnJ7nWBpRKzGVUSYkZgExwop5UVMfHaCCYpjE5IFk6cZr+G4ikUwQ",
-	"jtz+zqZCsVHwiWkCLmRuieK5VxYMWkq1Ts1ZEAaQlQJcpJ1X1HiaOu0W9qrWMqyCTvjI3HZ3/qBzLt/w",
-	"IXsUPNd4Zj3Vq0d47YfNZZwfdBtFh5A0ErcKWKk6mfILFud8YIyA5L4N4W0yXS2B3mbLKKifkzIGG2qS",
-	"//mv/7ZjGR9t5rHUt0S+I97K9PekgMUD8rzJ+fbMfN8JF7RlPyywH1UhsjUsjDdVU62Mw7Owj/tnvwxS",
-	"TEVGmrSrxFtpfIAO8syNCrQeSTM0E5GnBSg3ZK5oZbOhfN+M6GnjXHkhxinzUaCE2UIfz1tm8Sfdnu4z",
-	"446cJPmfehzhPjq9L313En3m60ZOGQLHsQz5qkQbkEzrnlCxASfMUVt/XmOJmyytFOAjLnskHlFBkISW",
-	"K5yhEfzDbZ+XqfdTRSc46EHpECTwWGiTUiLCug1QijSt125u0wMrW/603y4au3DU2wWwKbaEKdMFXvz5",
-	"+a55vlwTQJTer4mk2Pni1rLKoOmInkaLliKKGdDkN3FwKOLclhll6J2BlIWiaUBiqdMD6GLZruEz1TG3",
-	"A/iTNh89ESoICl42V9EQQ+fhfJLovHznzzOwO51dNrAJdrIpIbZHtrYeuc53wAXAbT1BGwvSZDGHKCQd",
-	"LAJ+WG1kh0d6TBWdY1s4PydQu9BOnXaGv4eputQFzVyoxW/Fg1uP/zK0aXHYljFiO+2ynrbFunY4f8Qr",
-	"zjoR1aGaT8jEvQxts5bw9IBKk7fS0nkREZyWDufaurQtakJONHH1UQQ0UaccatXfIYjqT0UIq+ickFCg",
-	"iXpSRWavLIErYzJyWnIJ1IV49ieO8d/ezrQM5urz+TaY6882U3HmoEEVQSavEyKLx7pKDSHatjjg0PIC",
-	"C3jcUXCu5pmaZuBibc2yVsqyng+7ep6X9y3ErTzozTXSciXBcWhD6s2UyRdS0xNkOg2NRieDnDDmVyaw",
-	"D1hW+ksBH0I81m1R0yCnLLObpgw6UeTBJHE/vdi6qIwmckvI4Caj5eFD4NYEbYZUgkWasPzXom3PXRQ3",
-	"DRAemSzam7KglL6l5exF7LkvrHCehOnROFPxJbXrVnNtqlf6k88peMUWu/nta8Z1nZYhmMjKol3K9FLN",
-	"60n1vsLaBZJ8yYzAfT6EArkF77Nhn8Q0cIcMIhyQ8BrPGCVpnwiJ+wMAjxkHZyUexJ6ZFqSZHVpiCsys",
-	"pbSHMnxKe+n+AhLaHJurLrdkTKEJcmlZQF9kMJBGs2uR+k02UYA0zfg3yfr7O06utw5NUBObCGjKUMRH",
-	"4PMSBG0I3mRD9seQKyXx8pcz1KFMZ9L0N2dIkWnffCNKFltxddmle8iN3wmZW4h2PYLF+TsB+2JwL2ON",
-	"NnXV/mLi7/dqupaGfD08g0pp6tIC89ZX+P/ZVu6YD7TsnK0+CfVcF6H4BUbtlN6XMWjrNayN2Y9izH5i",
-	"uDzH0G3W+yJTGHXKbl2AbrU103s0pveXZHhPypb9eBf3QbWk+TYSwDdo0nD3uRyr21J8a25sN9S3xwLp",
-	"yi1isimADlUznSy0kUiXH9D/tMWMjA7VZJQdmSljYvLmdMcj0K/gdm5W0akuki+Qzkzf/o+9HRjw0+X7",
-	"c1N7XxwhTUJ0oqq56gi60wrzyZiyroD2Goybom5Q/FLIovDADwokz8iQZShgw6tvV/dqnl/YVcJ3KF+u",
-	"9ftBrEW2I8FMW5Euh7+mgQ9lKYo1Tn9XFLDIqKRbi1i6Uq/5tVoNAJRtnKLjjGM+giajzBC/Sdp3hHCT",
-	"AexY1/ZIoQKdfzw7q6JjTYpsnp1uIKUkDKdsRto6MOajF0K3F9clXWRSdR3M76G2RjEue+pj1Gk5Ysgg",
-	"cqmgOpKBtJQS8bjJDDWEQFOwjx0haDRHBWr9+uuvv1bevau8ft06Qon4o3768OYV2tnZOYSSM+lr6Mcf",
-	"G+/eNS4vW9Umu5+pyzR70Ti6pKXLIYSKDhZQwfpcGvhPQLOEph5Ut/eyJPVtjANiptuGq1aWDJr2PQ9p",
-	"dko71mwvRKEz7XZyKPVkw5yYOP1u1q7KJ0Tu9Uk+HsFfyO4yUc6wW9SCVvd/cXMAISA67cOZFBpze3FO",
-	"i3IXmcLRz0aiy3OCFPcGTQumhtOtaIrSt4xK+1GQ2G3dOZ2vsqrOpHmLK2qKaRY32Ve0tHS6AO2b6KQ5",
-	"U0jNNMX8/jLOzmwuVrYcuyUxAZY44t2FE9Dc9uVzCILTyxxLt6OVLoynxLkp4jDV4muaSlzaFTxbEgHX",
-	"uO8IXmy6K0reBSxqlGUuIFCWB1EK3Z5WM+9c2qHqO75wIkXQ+942faSzI4M0m22PTfO4bPQPaqk/WqhD",
-	"I2lew+ANryiBkAkK6fti2NbKRv6N+yh06N43Sb7U21si7xJDifdFsy6hDvwDpl3qhHVjWJ+bsX5+fPbr",
-	"5dU3ylnffqSc9VLJ6G7h/ocgcUlx/Jn0zQhv61zPkuRwaCiHpYP67xI6Tb4gPEErDcObH46UllK07ZSm",
-	"UzNBFrkhxPiLofMOZV3UpbeEVZvs/WQZfluX0D6z9p42D3W7UujZgbBb1heM6yGH9BTQgwojiaBTwj0C",
-	"iSZIyyQ5caqzTjQ2WfVdXeQCPkZu6ZoAr+BQFzrVMnFEuq3DOqH1KUYFDTUpelAanhF4SyevYtM/Lg2C",
-	"B0VSV6DS6zqyzZx1cXwh+QCNeHwDDRl0fbdqk52nVNsYSmSP9AWJbomwZeXbQxrJCmWopTuzVJFuboki",
-	"LElsuzM6hXOhYZdmOKxHYiqF9QbkkX29p4Tsl4kngq+vw4keJZzoMS5BiWRY2/5mKjQoH3Fqayb5F2GS",
-	"z4JBPuewo8e54IuZUBRilM+JNV3JtMKCXJaWdtIKSZ9nuNtRhrc1mWFutsJ6m6Q9eJPh4RFq6TvWQPO7",
-	"aVWbTLfy0j2QgGkRk3eRMmaXZ6eFV1PHBDB2l3vn8VCdF3tf1SklRUbzKH+LHyMxd02bnyJtXmcDP/ls",
-	"4G+jx2y5vW2XJ/9Dmd/XzWKdIZN8xNJOR+2xYgbQSahHEI90c9wNHdik/rRvChTwIZNNJvkIx2HSCpwP",
-	"5Wai5oBiM+GBRoJA2t5YTUwiQV7olGQ+lIhC6yksm8ztHN/HsWIPhtL4SHLFY+zNQbrRlu794bAEG5OV",
-	"MI+qbsZn/YaKVRk4JHvKta3BO2oTTlPr5TuDkFFKKr3znVEl2+mIR+FFgZ2tvMfbTKBXXo6zFKiL7jGs",
-	"SdXjtsmwNMjpFj2XDhV6BtPOhTquZ8tEcswymVzhm9Rgwjv6OjllW6eVSiiVqEuVX+j5dWuphR2BMJGZ",
-	"QtPoaVffse6l2VLLa2X9eIZs5znywE83q3w9YcO+hbHTHzht6VxoVpFc9+K1oLIwyvgXlUAx28dYvLTF",
-	"ek/f2wMZ8BAaBdRqSs4DWdJIX6LrNbzyBAlO86Q/kGNHLPIzn79loW0PCKhaud2t6KYqf3/0lU0JbK8X",
-	"MpbBnEvQPhi3FAGEkYtTQRiWTWLdLz/qGKKPIfGmrKUbhi5s7oZRC1NeGDWP/Kb9b7VQONEfVj9cgTxp",
-	"ujcYmmtpqG6eu+nQdY36JvLyEUrN/GFI67wqMjqgQjsj7S6cUtxUN0yaWVErO7iAdUBE54MzjhIxIg8W",
-	"FuKX3AHukvLBMMmQS/on8R6E8CdRE/WcqIlrob6reBBkQ7jZoSnHSzHZSSIx4AFeCxltSxFwjSsKAA/H",
-	"X54fAOb0hMoIcmveNoO3PT9+A4E0OJ9SPyW2kx+EczFMQhRnsRyEpduMtFVFbyPexpEOrREIRzHB4Rj1",
-	"8C1pMtO3nnZ7OokqNVaruUiY2CzsMP0YUsMUbwCZBW0MBUEXH69yGxIBXN/GmE3xsHs1EtWdPwwZ+VxA",
-	"RxJ1LqlqmKEsS1AT2MiDmKXXesVar1jrFStxQ0K44NNVK3JN0K7/Ebr4KIkEZ4mvofvzjU3ae7ZSelss",
-	"tGUy4VZPcR/QE7gmuWuSuya5K3cNvhBPlvhmjf6/X4tBTFn32gLtOuJdrqlzYUoeBCNiTagv3l9e+dDp",
-	"U7dDCiKqTinJ2kVvT66KjDrwpbdEemsqtiIqdsa7XRIiPrSq+5KU5VurxFmllXfVjswV8hVG5dyjRTog",
-	"FimYJyaUaNJV3Prp8uTy8vT9+enrFgqAcviIdhBmYx1XFEQEx6YzIvw8E+XX+L7G99L4fk9Uz5J7m6Zf",
-	"okC8fTWn3SfawFGU9vVEs9t6NlluX08oDLbpI4KDXloJJ+nm6RpwEGWau7wQYJIXhUYWx08g5nVFB2t/",
-	"sssigz/a4DEifwxxJBCVvl5pi3zBgWxtlm/OaZWCBfpzTrkn3mEZ9FDLTNVCsIhojDaczLPskmyIXc6C",
-	"YHBmOSaMZqpSI+cRwSxvQZMQJHGmpVIPQ/RlRDCcOLW9WTNA+3By/LoIZqmKtRDVSAs7fE9+FR2SeS1p",
-	"n1wPZeA16geHe7vbu7sQPVmyoUqEhby2MZRTU8xsjzKhEsPD08urD8dXp+/Vr9D0v2S3luUdHubyPzGX",
-	"z/psis9mVtUVQ1qem17+vTmUEhZQJLEkYsd8qWWOCyjNw7b6NZQbBY3UlOlTXAf9jCOnZc9mgTiuZ7tI",
-	"ePNTbJbrXp1FcppXwYL+UnTrflTrIbnJGsx5YC7M705Chb4TrrC2u5ZKLU8YwhJMaKnes7kGVfuVra/m",
-	"X6U7J9v15/RNLt0eGbauJ0252vKBchdY9rx1vPDaybR2Mj0NYpeUEHgaxA482mUqyk0WklMa3rXWnFs6",
-	"kgp0PqiA7UNFIwz1t/UrM4KCC8rJPam43lwrni6lR3U4A6RZ68pRnEXjsjY8Kq7VmOuk+N7C9rzvwzSW",
-	"TWxO/4YIfMhs1g1+/exPaQL0XZLyDEJ6joAOoL5O0zMNzKeynTs0FvIaEtqvO5hGJDQz1uZJ8Lm5z+lg",
-	"NzvZCPUZsX1mbnXd8z3I5LTzLW/k0fmQT8r6tj7+b3r8qyuBuLbufQvrnmacRYLGN6zCqNu7Jp5BewXA",
-	"MpLkJ8fDiIiZ5r8VV0ecVTZjih4Ul050LrQNOlz8Jj62vXBNaRemtPegsw/JYtcn+Y1OcgUFu9Z2g7Xd",
-	"YFb9zUfn5fOC/d1iYxBK2rJXs1VFl0RC0/aWpRQt05VLF0+OiSDaCejUhmkTxUqFrQyzmVQwM8RFFBYt",
-	"Q9maZU02UbQs4oKgVkoBW4WhSA9RP2xFYsHj5hOsmclaLFif5FosWIsFTztn5XHFgmlHwpbCMMKkIVeP",
-	"kYHylsjj7EfX/G/N/9Yn+Uz4n44z903EH1z+58gSvyOD8qceR7iPTtEWingXUbaaJJcie/EnKnvoH2pz",
-	"KIhJqOg8joSPhMSxVEjDyMjmejV0YjkTIxKbUqSoExPRy2R/NZnO70IbP0o5eM+isY8ucZ9cUkn+9Qx/",
-	"0f0vYwKthqGaaZJLZgZCv2eNbyjAcUxJWG2yM933AUeRQH2sBrEQfMFOTtmRgtflCHe7JEYfT314XVdk",
-	"pQKKXOvYIdhwk/WhSiMotzEfCdiVLoFtl8KZ7TcBf1fge7CGKgLQqeVDQk+TpfBDVKLYtBFwsj1sqVaA",
-	"rS7PbXZenK2jiNea5a5Z7vok1yx3zXIfyIe7Qj6bo7RlKpIXGnoVPxjz4URNcQZBrW49ccpcO6+tLs6I",
-	"KSqOdE3xJssWFU8+gRlwK1uCQc8/UWbc1gXXb1rmjJmaFUqFT5UHR8tUB9c2BXhxReXBHQKVUx/8AT3J",
-	"y5QNX0cIryOE1ya9b2nSS6jswma9sqT/q6Usq+qvl7rp0rQIp3Ge7ZU3K+vB+NtmhgNb07mpJjC77bNb",
-	"ln2AZS/bIn1dmX1NR9d09C+dafENXCOw6fi2iHpRgfTPSriLI6/hbYGSa5Y21Q5D113RvdH8VJjF1hhk",
-	"S64o2ZyCkUdCCoIVGhUY87tbdOgXEjo9qS05hw0ZDwxU1hUIxwT1cUgQ7zhzB1jiiHdzpofEDh+JHo4J",
-	"dB9qc9lDYhh3wLC2MSHVb1azhFnkTPnapoPbaNYkcX3Ttw3kdHQI2PD4SKCNnLL12cJu7oeTfPO8r8MX",
-	"G9bsmRrqwHOFUWpjtOzQh3ehtFHyBUdnK/yCidedANBRof6VWBmNErY59b0igJoPWij6aCIVXyAsJjLx",
-	"xdTkSabSvPndAkL5J5PXUGB6N6ZI3h1cvhsc4Ymrmx907KOY4NBHQ4idAQwx3X1NELvTyW7uvU9WNHFI",
-	"OTCY9/XQQeoEnZ1eh+r3osXlJ34li5uAsAsxe8VzwAVb6jvnwrJXt2gx7R1SOcS79cpesB3WyEGnjsG0",
-	"NedST6BXwUUu+miwt115Seo7lYNwt7OPt9s7ATQaLH2hHeTPQ1MfXf5yhiBtS58J9M5UP1HWLVpUuH9Q",
-	"aW/jvcohqQcvOzvhLqntpIsymXif7/5fAAAA//8=",
+	"7L3pdtu4lij8KvjY51ux61CK5DG2V6++iq2klOOpLKdzUuW0BZGQhJgCVARkWUnnrvuz/9+n6NfqJ7kL",
+	"GwAHiZQoW3acis6POjFFYtjY2PPw1fF4f8AZYVI4+1+dHsE+CeGfHz58qA1ljzBJPSyJeuQT4YV0ICln",
+	"zr5z2SMIx29QzpDweqRPBJI9KhAfkFA/xp5HBlKUHdchd7g/CIiz77wmOCQhCgkO+v965dzgAF85LqoN",
+	"6D/IeOKx4zowNFarkOOB+l7IkLKu8+3bN9cZ4BD3iTQrP8ISC8lD0vCzV+3bF14IRP30sirVvR1c9Sql",
+	"SqVSKe2q/7xS/6lE/6tWHNehaqwBlj3HdRjuqy+p77hOSP4c0pD4zr4MhyS57A4P+1g6+85wCG9ObsN1",
+	"/jEOKDvHXXLW6Qgis9c+wF2CKPPJHVqrIKpgTVCHhkLCT+up3VTMQv8cknAcr1S9eM31JMkl+qSDh4GE",
+	"76LlUiY3NxzX6eM72h/2nf2qBoPr9CnTTyrRbiiTpEvC9Haa9EsG+jQk6Qs0ICGsO7Xs6qx1CzVa5qqr",
+	"M5e9nVpydcaSQ/6ZePJcHW72EegXXgik1uUiyhBmY+Rhkd6GI3BARDaymDFmYszfQtJx9p1/eRnf0Zf6",
+	"V/HSLPJUjTa58t8Aaktc+uQxLHntx7RPM7D9Vz5CfbU6CpgiOQqJHIYMYYn6XMjUgrdzUCaAsTPRZfvB",
+	"6JJ3T6dXLm7ooMjNvPel3Khu7W692tzZ2p17Ly9xOyAA/EwUkepngyBpnOAh8IZMfIav7o0RDV8xkQ41",
+	"K3wvSJhHu4eChLlkG88g25WNRyHb39THYsCZIMB8XmP/gvw5JALwwuNMEgb/xINBYPjky0HI2wHp//2z",
+	"UPv6Gu9D7VhiGpjNhnok1MMCUXaLA+qjDiWBr3lpGHLF8f746sBDZ9+BVy65wgwiBO6qpfaHQqK2Yhqa",
+	"VwzlMCTOt0+uIySWQ+Hsbylcl1QCJBtmHjN3vOWelAOx//KlYslln9zaXYiXZmkl+8m3BSiBGkGDcfqs",
+	"7fapQH0cqJMg/gFq6X23AEMFItjroTY2gCmryQ856wTUe+gJ1ADZ0IjKHpI9LGFChIOQYH+MyB0VWqaJ",
+	"wbgXgzFaQwH4efbdZQPODiz0JkZqE3rdaA0jf6jhQQwzEHi8DvB7w8M29X3CHozCVCBGiK+lFCWXoRPM",
+	"cJf0CZOK9/epEJSzNBQ3YyjGKykAxk708jLgmBR+fRe1hxIxLhEOAj4iPlqLV+8iQcJb6hHEQ5B1hUAB",
+	"uSWBhmaDSRIyHNQV2j4QonYsBHfgIL4hPtrtbHobOAnJ7fS1Tn5Z7FbrL5YCzSbvE9mjrIs6mAbER1xT",
+	"IwU5Eh7Av/UuBcIhECsqBQp4Fw2ZT0J4Id4tABZknkL0NgOkHvfV9vf29hzXUQqBs8+GQWCo6rX5+R/1",
+	"UsXIu1VFVEV34uE+0Ah1f/YREFqFI22CSH8gFV8Xw26XCA0ENX5hWMLmNMooaCZ3c8v8Mh5gr0fKN+qt",
+	"0u1WaTBsB9T7+4++0cJsQF21dkjwjUAYhcOAxBhRgPo/GEyblcrWFJjUw32khBeEGQ7GQmYxix8MIb73",
+	"TqfpcoJvrSUXBAjqIvuoqh4ZVWUdKDPgCcJtPpQI+33KRIw0RVjeQ2G5sZVxueDhPqpptuETRom/rw0o",
+	"MecESOdzzh8LpZ43GGbLAdNiQHL9667GMy/kQpQElQSNQvXfkHSGgiS4VlGZ4OH0fLtSmabn25XKPiom",
+	"S/xo/OtZ7Pde4o+SdZSiZ8Wg2XLPKZc1MKuC4v2YGLRV2ZmG6FZlR9/WgdTigCKoEk3ODPeh+NH/kBj3",
+	"Q8InU9Ay69VOAL1iRX6p7JEQvWuenaI+8SlGSnVIYeIbPmT+YyJhVZtv0kBWD/eRsSYisFginxMBBBrk",
+	"kB8Rn777VqdQ45QjMfR62hrCQytUAbPjjACJ8nAQkBD18RiWJEgCQS45P8Zh95GpVHUz4xZWN/dRUoVo",
+	"c3+MrEHM2JFRdWd3d3ejuoPaY0nEj0mDnt/uZ6pysBIqkOQcBQo3Ymx5z/BQ9nhIv5BHJSmbG5XdacVm",
+	"o7K7j0458kICNmkcCDQiIUFdekt+SP70ffeZRUy0fTmeOaHGbVR2EVM0BZYRK3ObG5VXYOS1RgigQ1iI",
+	"EQ/BFiD5Ter9SmUbBdy7IX7q4SvkU6EkJh8cpWl3d2nS3521S/PJy0n3OGz1mHcpewMS3uKGPlhGG/uH",
+	"8ZGoJ2LY7+Nw7Ow7H0LOupkQcFznFgfDtK3wdQ640sbWamwiVB8k8KGIjbCN/VLyEwUEDfb00o/hGcId",
+	"CS7/AQFlSsnCwxD8jNPLv+RcO9GMxBwo2IoDc6poyCQN0EZlY6dUrZY2Ni8re/uV6n6l8rvan37pvXrH",
+	"2Xey3soDgl5pkb2bfcLBL8Vqn4nbVKARnPuaYrNANyPGL/AYjXrU6627VoOgTHspqLhiBlLxhwKPhQHc",
+	"qEeYVlelmVnNZC8HWhOYKiUlGJszkz1yxTwehkr+sItbL1+Brb2ABFjEuG3ljNp5A92QcRpPt+IjOuUS",
+	"dWC+AqfEuCzpl5dxTHaJIRF8GHqkiAx0jscBx34BKWhRt2BRfm6BWE14VsyqYg5cBJiS85J+edmeKisQ",
+	"wOgK3XBSQY4jiL65TkEBoZiHb4oXUYGsMziXUKZWUABsw+T7S0LDqYWPsECDkAjCpF76cplbtGwYUNvp",
+	"jsktCabd9DXt/UKcIZyIOLGeMaWsoN/e1y8+oqthpbLpobPz+kXtsnF2ah+c1E5rb+sn9dNL+6R2dNI4",
+	"Bac3G/ad/T8cGMBxnehbx3XizxzXgS+cT8kgAfvNhA/fNdu5VDJE1nbaOlQNZAyEmY96fIQCRZSpRAG9",
+	"1ddsEPIBCSXVjFzv9lpmj6lQ/92HSwgNIcxHWKBWzeAIoO8+MvFxev8wDPyTtNKBD2T8rtd+69Ez+u7N",
+	"7/WLy9+aDdHoy8Hvh42dxufa3dnlx62PX27uGnRE/V+DUeMzp83Af99glTIZv/vif2jQM9oYHtMt2vmt",
+	"7G0ErN1/U/H/+S7IghS5G9CQiGuasakm8TjzLYdRt1dDzHyTWvfevPAa14GPr/XzqTMJRoqXtTSQWknE",
+	"0I/SB2+eZQXdxZEff6TPLLWA1MY/RePwNgRCpTGozm5JwDNXjRgZ2XsAo0/jjZbnZ1OGJLpO7gG+z1wh",
+	"BFZmLIpZhquwkEqB+IiRULEvAfiNJQkPECOKDqufBfFCIqdX7oUg1dUyAqI+9AhTYyka1cf+RFzRhHhW",
+	"MeJZFHnjY0lKkvZJFkLSnDihGzLODRNqb5Q2N72t0q6/TUqvOjuV0m711cbeJt5qb3s7yamzg35cJ8BC",
+	"vhfzN6veU9KVksI4XIk+ZUNJtOil1KqZoNieBQr1tTb+6pilqUWyzBivhlTLapMArSlJxbpw04GjDqPd",
+	"ngzG6u7yUGaBIHa+iJxYw/gFCw7Q6tCawqJQTaB9/bJHBEH/81//HWPfC+EixkewKAiim8sso8kawGLN",
+	"cnEY4jGsNiQdejcLVbS+jYTEoXR1tKHHu4wKolbfHqfho5j89U13LO/G9HN7M9z4vOmNssBkQkNyYGR/",
+	"VVOo01AiZOE9N/XH2RsG+eBNyPv5CApbFWjEwxvKuku8kzYKbcbMfJA/8W6pslParFzCrAtMPEEJ4ebC",
+	"HYiOPwkWNxEsl8TlxJG5CZqWuvP59PUQPgABwPep2jYOzhNksoMDQdwpsGCJMDAHS4oVMvgchA2lqk1T",
+	"2+zLXTNXO4W+UuP4FA5P3fE+vjsmrCt7zv5GpfLQO2+n9XAYUiIOdKSeVVd6JPBRe6wVJwU0HpbRkY51",
+	"BRPQva9+H9819HfVnYl74TpDRv8cEvO7opvFr6jdj72nB8iE5qJ7X9qFlzrvVts1pq92vFLGR092z+O1",
+	"JC77gbEntKKdtNx0ZKoLSG+12VgHfKFEB4h2hlED2iFqXWhtc2cb+UoabI/tPtdRJ+T9zN0uibjYredT",
+	"gmMqZNYFhQQO3rE3XeSLgJmcShTGNCPwZTFD3CVzb5V6J1O4NN/n77wJAuI8Mdjs/4UVKF0kenzETO4Q",
+	"88iCgHFRC5hyC/0dBZzfDAeI+ujvqAVP9Bzo78jrEe9GDPsF2Pn1YPzZI954e0w+fxkNguGXu95oPBhs",
+	"DrZl/0tHfg5HN52goyEiJQnVav4DhvoDl75slHY/fa3ufIv/2Nz79re5mJUvwGv9UGbJ8AiM7qgb8uGg",
+	"jOq3JBxHRj3KUKt2fHz9vlm/aLYOUOvi7Lh+DepxC/V44AtE4AMQyZKqVPSV4zrxR/aPk7Oj+nH9Ivrt",
+	"tHb8sXmZVrxSX03Rj0MeDPtsQWZ5xgjy4EN1i7DOV8jnj0XTDpLydCLpQovWU9QNPOLAuvRKjCR9+v74",
+	"GK1ZYqu+TYvVKUG9zXlAMIsv6OzFamBdqjcnUcYIOTBKFuYkPs1AHb2FF8K49ePjl+ROQs6EVsldp027",
+	"lKlHPh/qdA827JOQeuo3sxvwSMFqaJ8IifuDNEaYQadwIUray1pilLCnI2U0soth2MGeNrtq7izAeA7b",
+	"ji1PeaaZYkq2NnF9c4tqt+a1JTLZ1FxfsyRHKvU1Tk96Btk6wEy9oZC8r3N3CivQS0iSnKtG97mvrl8x",
+	"NdrrYdZdKmiL0IhUsprrgHaaDTDtuunEDpVRj1t8UBtZUwQGOJvOJomcLiQg0jgk441ZojlHy5+h8yRX",
+	"aBfuWuRPqzaJc8iiH9HdvJd2o9l9hE4ZbH25GJ7QYqqVTDVm4XPPorczAZUv/Cj2NQsWBcx/MaksLDtE",
+	"n8yTSqOlLSSXpr8qJJ0mNvGEAmo06/uBvzgmX0KqNVESk+SGHqkN9yH1Nvq2ulwEd2PsBlzXWbBFMP1b",
+	"BgTeqPVHYcfTuJlKM9QSlvHRTSOEyTr8mgcmF2GBMPK5VCRwgGUPUWbsoODwM+7nKH0/M+00NtNM8w+b",
+	"5JgNVOs6h+Q3mk4YzkmLnEdg9ZbjmbOQLCFWZtw0kFfVzo3oqDZ8gAKiFAjhIp92qdQHDQHAwlPXytUa",
+	"PbWbweaDAwTY7KtdBHxEwoxU7ihtN4EuO5uAtRH2pDSYP2ql33Hpyyfz/5XS3vWnX/6WBX8QxLSgVGcy",
+	"K+lcoZSOG8x3Bha0bSWyf6eRxKShzDZULyjyzXY9qaWkHE/qQVrWhSfzMCopvKcWm4VaCYC/DbFxehcn",
+	"YO+FIiKSo8FQLnwiIv9IxAudjJui/knq9KoyiW/Tdzm2hRnfoP2zkGXs3qdsqxksJgc+DW7ElRam0cM1",
+	"hzIHTc4z6WPM8DGbffJBdnGGqBSJoF+mi3fMduzyQuVNJsslzKpq4DqSSxzo2iD55RgIkyElAvWx9Hrp",
+	"Rc8bPxGfNrlkM2phyWeKaE4JQNO2xqE6/Kg4hC1qkdh0ASyYZZDLxgbFVWCQFwIR83WG3xfiTfOuQqVS",
+	"aaEOD5EYwsDJW1GpVNKXogLJO9MqcAGheBLlv5mQ18l11fsDOVa0L7meaAFzbyRs1rVyppphDuTvJWhq",
+	"lUlH0XQgpexpeeiCpPsnpb0zjj7fVKsEooSxVkvYakEZdqrkKDOhGr04FdES/ZK7Vm0cPCFZul0NhUQM",
+	"A2lkVZDn9eL1e20iIPpx7d3R60N0Ae82iVSDKU1rPXNPvMG8EBI4cw8RLkUKOc01mTadKnm3SZigkt5m",
+	"KgLaVqteU3RfCdloTZI7CeZOUcw+62FJAt7NLppj1gzWnTVLLsWABIES13kHeVjigHdhqrlBG94MW626",
+	"vZ/xLS6LP4OyekXN2m+TEK1tocbpZf1t/cJFpW30uvG2cXrpolfo6Oz96+O6izbRUf2wcVI7dlF1B70+",
+	"Ozuu105dtFdFR7XLuov2NtFl46TevKydnLuouoH+vXZx+GvtwkXVarWKzi5/rV+kYVXdyOKT8fLzKww1",
+	"fzsG4GeQIDNrFhPwhmFImDdeBtL4pEMZlSQYfwipjI3+DxyVikGAx9nlzk552MdB5MIcUR+0YeT1cIg9",
+	"hZapSZL1nKahTMVpylmRnKiKLI65qIIYly7aQEN2w/iIobUIfbIvq6GZFbfqbnxKy0fTq4BQg+wjjnwK",
+	"8E76jK01wykcspQacRppZg04CIlHRabh5dz+tADgQ4L9MxbkI6G61YVIivBw1uk11eNJ0Xd6HZry518x",
+	"w7wygGULu80lRILg0OvNvBvFN0u7jPj51BliRRVFoAJhpN82pK3Y1ZP5Nc1OuUQyxN4N8Q+iiLu5ux8t",
+	"jS5MWujjq5umGPY+Rfb7xBmnOVByu0kMt0iVYiJTJNmd4MGTLDR18gmyG51i4hYk4JRJVHOFDpDC8xWS",
+	"ppbNta2LcZ05HxUA/J4qSC7rn4FV8d6/s0aSY/aNVDz1c6zooVMI+TXhW+peSuzdwF1aWAvc29vTR4CZ",
+	"niZ5Bnt7e+kz0JmNj3QGySTJ2ZBQ76QPI5mOmI76+Ee99EeltPfpa2aIR87Jg/UgmsoE+2GJRoRJbbrO",
+	"n34fzcrvm6bmiWzOTGO55BBvCMVxqHQh6lDR5RCIsojqV0iOBB6XF/ZMTqNp6ihycfbc7OoQvC0L69FR",
+	"Hl3srZnQk8noOkqjzPbrklEKtvF5nG6OSjrY6V82KhupwPFEZmZCmd5WQvM8ZXrmYjQ5jlPw0JoFMlyv",
+	"MR+GiI/YhDP5Awk83ieLrHJqXRbVsvCHC5IDonvaFCaQJ5rbTZ9XPtakLBJTSGGko2StvqSty1a+MxUm",
+	"1y7qtSN1CyB/yNW5SI3mpclZokI/SQrQjvpkbnZSNMZE0JT+Ntvbch6bTHK3ZZV00eMjUNAPpsNjFEH/",
+	"Bw7wLGe0DhG4lrRProfSKxT5gtbIgHs91J9Qrau7e9tbG1tbpnZ0spLtzpaTJeM+duBLgIW8tpEPxeNP",
+	"lrfB5YWffMiNNHlQcMkilr3Ja6coxjAvtii2YVKTnxxhIaKTi11OsNEkRRnOD5VJGfwm78Ik/uSTIr3X",
+	"B4TO5Aay/XUCZ5KQmh07Y4ncj+aasHT7+2sBUX372Y5BA2jx13YJ2l0u2SeYBF5xp2ACRx7PIZg4/iIe",
+	"wQhAP+iFeybOQOjJMAve0AjAult+NFjD7rRF+bnAOlEUeiGG2/zt2JwFZ+DbmhlGPpDnOJQUB3OTBnRt",
+	"PaOmafHcC6gC5YE5dYH4rbGFwn2G3Fisj9MbSmDXfRzeQCgdTFrI9pqg1lHji8rk6i6UojDVYSNOZVCf",
+	"RE+3K26lUlmf6L8xr5tGZSEmEPe8yF5oVkONh3fHuK9HGhAmq2NFjSkJt2PiHOE1FxGvx4mP2ti7OQAU",
+	"ozorXttccFsQJrNEYH+GCLxRmRLgsqxAfwbZUlVIsF+Ccj9CYgmG4QOEkQwxBS+mIH3q8YAzsNDr2rfp",
+	"JTbrx/XDS/QLenNxdoKyYg6rla1X27s7i2n+asXxqcy78kCA8ojrC4H4UHrc9L2JPLU9nEVdcadDPEn8",
+	"Cz465MMZvuoKWlPDUyKMhmgN1uvz3The5HvPCa7TlOGFMO6vBeWJhGs/I8jaH+r2XNMzn9AgoMJU85DY",
+	"1KmItrKZod3OvlXkThE/ytlJXsCujSJvY0FeCGTCayMrJJBlXQiskPuGirqdcrbXKT3ufEfTIEnuswYN",
+	"FYGCSnpAs2WCnhsqoMQz5OFBsQlzSculJSi5+Tlz6cUU2DS65aM8UF/NIyYANldYNjwuZ0wsEOClUCKn",
+	"Xo/Q3jognuqUTt8fH6fQP4OK6XzfnDeg2NOQqLkkuZOF8GjyzswUy5O3Od6wO01K0viZcT0Sl3PqUGKU",
+	"iLExly5e5vgwTRS6tRS+EAgiePyQ3uqefL4wAfOTMieQoVkuetAUgP4vRqxgqSYjNAPyIVGyj7iv/ydx",
+	"pOrX68Pa5X095zkjntZO6jM6auXE5OcM1jz8tX6y5AVefjyv54Lvsvb6uJ7UEeBBWkvQj+Zx7Bi+6c2k",
+	"4JRaU3y4boRgszE6ThzOTmadh9iJOJgjw3RsGEy5S6QeXqzn4f+Ms9YvTPhA+ubi5gR7XTcbv2cM16Rf",
+	"dH3BUlXzwSFr8yHzJyhvKVOWVrw058Rzo8gmmXyWSd6jfRxcHzXeNi6b00O/CbGnNS2TxzJfBKLiWlF2",
+	"QK2p8T7WmwoAp2dJzPxYbzquc3qWRk79dNpiWTxOKh3/NDf6iQ371+cX9cPri9pR45+5F6tamTKFZWg+",
+	"oU8ZDq7Pz5oN8AfNDoEacAEKravLXFRzOXF2XbWfkACOB7PWNyMg0URNLovqJelH8pIml5gmC1OXbgrz",
+	"EkiegUnpGzabrIqZBsHIZwM7enYGwRy0E/eQQrLkj+9s03ovsrMJIS9g2uFbRpe0T3R5NeOuTOp0axXL",
+	"UQSR6/mR53RW0tcLoUPYxYG1UlHmBUOfCBQVDlkwKSaOY58+gIQDbkbBIZ14/zjuaLBJzQgWSeqVUXyG",
+	"WosgErXHEETDGUFkkYhiqMc8e67J6s3Fxoae0ddQMvpaa8DzYGvLdaM26WKWgKzi0ZVZ1rgckBbxwKcO",
+	"9XH88HHB8nwYp0pr2xrkk/WlcmGt358HXxvbo97W+b6pXd4XyvmBO1HVCmwSFggU3oKrMxkX7eRW8cl3",
+	"89+/V2+1SPUQiJDLAeohZ4J4Q0lvSbqA/CI+xOyYgUQwUpJOJm5rBrGIsCyNDKlN5N/JNPUrHHqgmMYD",
+	"4g5mZyVl8oa3hiGkakz18Y1iRUw33UNruqy8/dPDrHiZzxSHiDOGtwqlCOdTUw2kmNYsRknzOYKVjyJu",
+	"oDsQDgYBnaiHfJ8QvTmBhPn33i4rih7NX9bS4/fmx+4prJ0dA6IZ3g/mIwUJ7nkIkvNCPyCl/68d9wFb",
+	"XHLQRwS24hKvRYrHC/ew510k1kMD5Ue8WM8kykMt5d6VhYCqRXWFwN0vcwoOPURbi0qjIi3hfU++e6R/",
+	"QZB2MmUkyotoyOe3tVSwPlqLhIyQWEU3EWatngG/vXtshjt9vOCCVoRoul7PklluFrJCn6r7RshEUoPC",
+	"0GTUfxorZ+cxZGcLLJRMUd14tYQjUb/OOAyr9TyF9HOSl/oKfYXcOD/IFIv3udVAJ+hB1OmhWHngG8rm",
+	"aL+msxFkZwIer5l+a3Y/LhIEIqV1p22W7OGUqsPg2tUVKMiwaI8Bhgh4Wk28DRV23WzCL/yQRgKFi4XH",
+	"0y+3sP/QWAJnDaDFigk0hGN2LaxzSt5n42W+8BDj5/1qGZ4sUMTwPKfUGwkJwrpgjZFDdbiqwtxRjwdk",
+	"8dJGEOcGZ6VPEsb1+DDwIZ5+IvTtIVKuKeDAO2Y6cUMHgwnNs5jIW2z8TLgUFX8nTipbIM05uwel8SXZ",
+	"uqvTgtUueOBDAB0Ys4GxUtaNkuAyk/3OC+f6uYkO3CkF/gmSAHng5y/0o9rfjETAbGgsPSVwMrcjAdtM",
+	"DJidkhf9arQQxexuyFgRURbduXukv0Cw4oTIr809LoQDuGgIAjtMqLOlEuVM0ZqNf1+3AjkN4fdyfi3l",
+	"RdhLfo+e3rCPWZZHEkuMTjDDXZu/f7+SwLPPKDOYNXFKLwTq0Dvio/fvG0doTRCCWm/rl+glHtCXCd7S",
+	"SmVFVqp7O6+8vWrp1e6rvdLuxqtXJby5uVvqVMjm3qvdahVjz3EnX9vd2Cq1dzb80t7WTrtafeWRPX9n",
+	"Qocs8sU8k7Lr3JW6vDR1qjFU5lXPTWx8kfK5E58tKKc8aQFd25QwK9L54s0h2tva3kWm8SHyuTfsm2Dm",
+	"yaurOzBm3to4/d1SetOUkUxwq1QHyR4W6eK1IvOKQs55TvwgYTIcq9NID1T4TBK1dTPOJNWTdipyBqq8",
+	"Gb9S7GyK8/C1V4gwva1i9c1t88osnPv18vIc6RemCx1sQbB+FLy/t5cQC7Yq2SKI7o05fTdEj4cSmVbA",
+	"tj66kkVNdpHClPSpNgzwzck6uXGZ05O9v2gouEGhgulpDtSGIeBHcJt9AfxFjKj0eoizqSrB+U09DYqU",
+	"clc5GSGiq7FoOEVnk3PHouSCqT0ezy4UjNZqzcNGY93VLWjTRYNZ4s1kOkeiCNUB0hacfI3YBtkkpYPK",
+	"/GrCldJegYLCF3yULxtmpdWYsF9XyQoEGkolyiqnFv41rhO179R8ReUUu3aqTlaZ7As+ajBBwrwgaMkR",
+	"hd9dJWFAM7/JnlVL3ER6eWk+9VlwVr7AIxs7PFlKd3Yx3eRW8/InFLkwmROmRqjeelEWFxndTWw8k4hm",
+	"COd6UOLP02NgFPtyunbXQtpLNN/0HSyqkV7w0TyRIDTSZ1FZwL5fiOGo6/KU3N8YJrL2G1WzVNuE8AGR",
+	"sAMBlW2bRAjiI8nvKc57/HayVJ6TLmMhXCOlmzA1KJlvgHoPgT1li8mX1jWX0ywbiyQQdMwI5HS27krG",
+	"0DLRxDde/FLF+XjtWXxZ/zhTkLdmoZlSfHuTlPbwVrW07W34FbLbqWKI35h4zdveKL0i1c3Srr/V2cEb",
+	"7U2vsjH9mr+zW2pv4O3SHql6rzqb/hapbM4U9vMGvp+wb2A271pbyCxytZPfLGIHfNIrPi9jhPnQpTWR",
+	"j7Z4hoi7eIpIfmLIoo2+ssvvz8o70CkH94+jyelQthikDkwxomzxbEEYxgLCxlzx4IngOzviIweERSzM",
+	"JqK3KEuH1+fd/jiyuOjdXzAWOTcM+dHu/awAYxeJHg61ZNrmsmdbr2W1vff7lBUIV1XaeipIbE33IIxN",
+	"Ia7pSmgMcMUKNc90hSfKbov7eb6zY5Lz25dlRSQvtTUcRBmeLxaRTAUSkga6Qz9nBMKTTYp6X+uNui9v",
+	"vxDI8737tSiOTgPBw0wNHvCupmrqqW6DL1xt6+Wh9SOKYqF33yny9N4Rw7r5bX5A6pwI4hzj0YcpG1Gq",
+	"vfz9usfP7c2XG5m9RAyf6wA2B530A8dRH7q5KejnYHbqL6+f/L2DqucbWHICrbP0gGQoMhDerCDk89wY",
+	"ZI1Ok2HMac/wAm0CHyfcOJuhvKW3ZIKBZIQVRw3FF6jiXpiFoDYR1CdiVnddUz41qr6ouB6sr/VsQ57v",
+	"A7MZEVkSBUTRhlcJI2O6h5mLsDZmgnKhGBLvoFbrf/9//+tf/vb//8fVsFLZ2Pllbf3rt//cv3LUn5se",
+	"/Jf82x+fDl645Zct1GodRObM6sYr1B7Lx4+vnkmbzpON8DnqhpjJ59sBP5+aVf/n//zf6qu0hZhxdaY+",
+	"ZV3UKrfc5N9KiohqxgywR1zYCZzo1RV6ifbRL+jf0JWD9EHq/yPoP/UwHmcy5EFeUwSnpkPjrmuM4ScK",
+	"yioWjX4/1SQzTCdXM1Fvz1NMciK38/WSxWKWs8OVH1krWVqrzgNTW8n+ICQeQzWQHhkjHBZq5TmLHSnk",
+	"xzcF2NLD+VBC9EmxpOcc2xvxmmJly3JE7BYArIWGTL0hspymB6ilRm0hcBt3hqJwIs89pM0ExA+SsZJA",
+	"5ZUAClKeRjHffyqS/i3LpSGIN1Tn3FRzJENFfyXYz9T+Y/s9bLN1ftY0lmGFneofpRsy1rKM+qCnB7JG",
+	"I+efpdp5o/QPMo7FWRyFnep/QeWumVNDqWpdki9qFOuCwmpduNBO22iXSpnVyxC2g0HAu13iH1wxNWJI",
+	"xIAzQURUWg+H4Ri1DrHXI6VDzYD2EeMlMMi3yqhJGPA2DKsB+4cOOWTQdrUVbTKFcFfMAgWWHsPkJhsa",
+	"bSyop67iNCzeZwVcI86MgcQGQKyZHHA5DgjQGMAlQHE1djxpT8oBTElwSEI7p/7rjZWL3n24dKbl9Hcf",
+	"LnNQATIrSqDNt9KTw7jTsxtF/5DzG0ryDOY6IsyDd2watZn6Ru0WFqBuJayCMEk90LJilNTfxuB/16w3",
+	"m42z08bR9CmoS0JZh2fzeUHCW4V5csTRRb15GVnBdN1GJeaccyG7IWn+dqz78pav2BX7Bf3yC7ioaueN",
+	"X34xQYUttfLWPgBUQ8hYQgqA94ohQAVzQQRaS+KgRn5Fdlv/dkPG/9qavDvrZTWAbbHS5j41hQJaX6+A",
+	"IV85+6hcLn9rHejuFOZXyA/U4LVREH//LDhroTUb+aOGhu2qsykpsoYlVaQ/vfXo6Fr7Og7ltUJQWx+t",
+	"FR9RawIFXLVym5yklutxn1w5rl23e+X0RffK+daKU5fUEdThokROOeQTL8ChUt1ij5yuQ27+QlSJ6AFn",
+	"XSU/gDWlpQTZFoQBXrHWXSkZ5Ka/TcQwvn/fOIJCQ4wQX6yXkfX/REWIZI8InXhpjlz2qLhiNmRKqTMQ",
+	"vXEQN+FgHOkCDlFzTgjcAUoTUI8wQeLOj05tABRto1xRHCIMEsEso9GojOHnMg+7L8234uVx47B+2qzD",
+	"N3FIj/avNmHxjuvcklAHcTqVclW/yAeE4QF19p3NcqW8qTuj9IDBZKMw5IfwLFG2fqdlNZtpME33dD9M",
+	"8LeWAnpLfLhDa3X/qFlbh9KghPkIiyvWMpLNFzj0ffRa3zOtecA6tPbRKiNLYk1KYMo4c8Umk8mhCALY",
+	"2iYMfXpt3ZCPIAKJ9gla26wgYex+6u3N0Hev2HCgVlpFvpJAo99eyd76ARr1aECsVKNJPJaS9Adyir9E",
+	"GN3wI5Vet9i8BDBrYZsI+Zr7Y+1zYtI0XkxeZ3WN1bNEsEys0k9k5cS6orFURe3I5sk0qayjb2lVwIiT",
+	"EXdWY21UKout2ao5GtWuDao5ZPyu137r0TP67s3v9YvL35oN0ejLwe+HjZ3G59rd2eXHrY9fbu4adET9",
+	"X4NR4zOnzcB/32CVMhm/++J/aNAz2hge0y3a+a3sbQSs3X9T8f/5LgCxckBDIq4Vt9mD2Dg17bVhLRrn",
+	"tPhVCEiJ44vUToBVlsnMNDCBGcvqILY0yLImiED78jX2o1NQn1TnfwJH9wbM1vBNdXP+N+d4HHDsX3J+",
+	"jEMdmLRdZHkN033FBFImBFdn/49PrmNCCZ1951h7EhR56BKJMNJCi8RdYZufKq0yRav1GBHZd/YdRddh",
+	"minBNp9M6auWinCxRX6V/K9uP2g6QPfVrzSumwmNOVydiAGP9cbdKwYSpbAt/bXiqAhhD4teGTWkQCHt",
+	"9qTmx1QK1EoxIWhbI6DUZJQiccWgm8WE0mLKkgKB4h1tllLrdhMBOnqCKAJEZ11QdsVaEPf4JuT9Vrms",
+	"/7jkrTI6g/WmpBkI+9EWZJBU9o0QbWT1vtKW1fMZ1EyLZg8gZIZWMQW5YIzI3YCHcsLMPR3UkhtzHud/",
+	"/VEsEOUT5IwrGGlnyG6pslParFyCJwScIcVpAwDDmNgLEdDqfQioc4MDfH3THcu7Mf3c3gw3Pm96o+vB",
+	"+LNHvPH2mHz+MhoEwy93vdF4MNgcbMv+l478HI5uOkEHL7odzV1m0TqbmHNDxuoWgCgEip3o8RFDuIvp",
+	"41K/98wYY74Y8lcpQP7e8LBNfZ+w70swv6bUvD8+fUtRUOMFiMnYMskn4GA3K/HtmAopEtaSFwKpk7QK",
+	"jauOW6m0UA/HqvG6uBkQkBdCScIhgZrKijq6VwzIpaJZg2E7oB4ahKRD77Ioi5pd457QNXS1XiQAWlmg",
+	"jl95eaZT3r65c988hpw4Be5lCDV/fE0GG+Q5VSGgWTu52xulzU1vq7Trb5PSq85OpbRbfbWxt4m32tve",
+	"jqkh9F7o8dgwCNxlU0p9AHnkxHkAKVW8Jx8I86jtp9hebTJAtytxjmYlyqasfluQkoFxPlNWi+KGkhgP",
+	"jO8pydZjExO1f51uaC/yUqnJy6/U/6ZpSUBkhsnogtzyG6LpChgOpRG1IlMZZUJi5hEjrJgXNfXRASoo",
+	"hEFMHkiabhzBvJFEMkE4pnmWHpr6aM0o+HpZSnnPbHE298qCQUup1rE5i/rOpBSQRNp5TdGmqdNWtiku",
+	"kmEVdPwn5rZb8z865fINH7InwXONZ9ZTvXyE137YTMZ5ATpEknXuR24VsFJ1UuUXLM65wBgByV0bwnvF",
+	"dLUEepsuo6B+jsoYrKlB/ue//tt+y/hoPYulviXyhDhL09+jAhaPyPMmx9s24/0kXNCW/bDAflKFyNaw",
+	"MN5UTbVSDs8/nCioxnGd2KGqvi6AFFORkSbtKvJWGh9gAnnmRgVaj6T5NBWRpwWoZMhc3spmQ/mhGdHT",
+	"xrniQkyizEeOEmYLffzYMos76fZMPjPuyEmS/6HHEe6jxkPpeyLRZ75ulChDkHAsQ74q0QYk0/rbV2wg",
+	"EeaorT9HWOIrFlcKcBGXPRKOqCBIQstmztAI/mEbISsBLlXvp4zq2OtB6RAk8Fhok1IkwiYbKOdpWkfJ",
+	"3KZHVrbcab9dME7CUW8XwKbYEqZMF3hx5+e7ZvlyTQBRfL8mkmLni1v3VQY15BPRooWIYgo02U1gExRx",
+	"bsvdIvTOQMpC0TQwttTpEXSxCN/mq2MxYjxz89EzoYKg4KVzFQ0xTDycTxITL39z5xnYE52h17AJdrIp",
+	"IZrOGdE25XwHXADcxlFbsSsWcohC0sEi4IfVRnZ4pL8po1NsC+dnBGrn2qkjrHuIqbrQBU1dqMVvxaNb",
+	"j/8ytGlx2BYxYifa7T9vi3Vlb/4Xh5x1AqpDNZ+Rifs+tM1awuMDKkzeCkvneURwWjqca+vStqgJOdHE",
+	"1QcB0ESdcqhV/wRBVH8qQlhGp4T4Ak3Uk8oze6UJXBGTUaKlv0BdiGd/5hj//e1M98FcfT7fB3Pd2WYq",
+	"zhJoUEaQyZsIkcVjXaWGEG1bHHBoeYEFPO4oOJezTE0zcLGyYllLZVk/Drv6MS/vW4hbedSba6TlUoTj",
+	"v72vX3x0ZsrkC6npETI1fKPRSS8jjPnQBPYBy4p/yeFDiIcIsDoOckozu2nKoBNFHk0Sd+OLrYvKaCJ3",
+	"DxncZLQ8fgjciqDNkEqwiBOW/1q07UcXxU0DhCcmi/amLCilv9Ry9iL23LiHog3To2Gq4kts1y1n2lR1",
+	"t8YfKnjFFrv542vKdR2XIZjIyqJdyvRSzetR9b7c2gWS3KW+iPru5rzPhn0SUi/5ySDAHvGv8YyvJO0T",
+	"IXF/AOAx35l2po9hz4wL0swOLTEFZlZS2mMZPqW9dH8BCW2OzVWXWzKm0Ai5tCxgmrzjkJj8/dxapO4V",
+	"myhAGmf8m2T9nc1ErrcOTVADmwhoylDAR+DzEgStCX7FhuzPIVdKYvO3Y9ShTGfS9NdnSJEntdPa2/pJ",
+	"/fTSiJL5VtxL00X33nLjT0LmFqJdT2Bx/knAvhjci1ijTV21v5j4+7OarqUhX4/PoGKaem+B+eVX+P/Z",
+	"Vu6QD7TsnK4+CfVcF6H4OUbtmN4XMWjrNayM2U9izH5muDzH0G3W+yJVGHXKbp2DbpUV03sypveXZHjP",
+	"ypb9dBf3UbWk+TYSwDdo0vDtUzFW91Lxrbmx3VDfHgukK7eIyaYAOlTNdLLQRiJdfkD/0xYzMjrUFaPs",
+	"wAwZEpM3pzsegX4Ft3O9jBq6SL5AOjN94z+2N+GDd82zU1N7XxwgTUJ0oqq56gi60wozZUhZV0B7DcZN",
+	"UTcofilkXnjghQLJD2TIMhRw36lulLcrjpvbVcJNUL5M6/ejWItsR4KZtiJdDn9FAx/LUhRqnP6pKGCe",
+	"UUm3FrF0pVpxK5UKACjdOEXHGYd8BE1GmSF+k7TvAOErBrBjXdsjhQp0+v74uIxqmhTZPDvdQEpJGImy",
+	"GXHrwJCPXgjdXlyXdJFR1XUwv/vaGsW47KnJaKLliCGDKEkF1ZEMpKWUiIdXzFBDCDQF+9gBgkZzVKDW",
+	"x48fP5ZOTkpHR60DFIk/6qeLN4doc3NzD0rOxK+hX3/dPznZbzZb5Sv2MFOXafaicfSelq4EIVR0MIcK",
+	"VufSwN8BzSKaulve2E6T1Lch9ogZbgOuWlEyaNr3PKbZKe5Ys7EQhU6128mg1JMNc0KS6HezclU+I3Kv",
+	"T/LpCP5CdpeJcobdvBa0uv9LMgcQAqLjPpxRobFkL85pUe48VTj6h5Hospwg+b1B44Kp/nQrmrz0LaPS",
+	"vhckTLbunM5XWVZn0qzF5TXFNIub7CtaWDpdgPZNdNKcKaSmmmL+fBlnxzYXK12O3ZIYD0sc8O7CCWjJ",
+	"9uVzCEKilzmWyY5WujCeEuemiMNUi69pKtG0K/hhSQRc435C8GLTXVGyLmBeoyxzAYGyPIpSmOxpNfPO",
+	"xR2qfuILJ2IEfeht00c6OzJIs9n22DSPS0f/oJb6o4U6NJDmNQze8JISCJmgkL4vhm2tbGTfuPdCh+59",
+	"l+RLvb175F1iKPG+aNYl1IF/xLRLnbBuDOtzM9ZPa8cfm5ffKWd944ly1gsloycL9z8GiYuK48+kb0Z4",
+	"W+V6FiSHQ0M5LB3UfxfQabIF4QlaaRje/HCkuJSibac0nZoJssgNIcZfDJ13KOuiLr0lrHzFzibL8Nu6",
+	"hPaZtfe0ua/blULPDoSTZX3BuO5zSE8BPSg3kgg6JTwgkGiCtEySk0R11onGJsu+q4tcwKfILV0R4CUc",
+	"6kKnWiSOSLd1WCW0PseooKEmRY9Kw1MCb+HkVWz6x8VB8KBI6gpUel0HtpmzLo4vJB+gEQ9voCGDru9W",
+	"vmKnMdU2hhLZI31BglsibFn59pAGskQZaunOLGWkm1uiAEsS2u6MicK50LBLMxzWIyGVwnoDssi+3lNE",
+	"9ovEE8Hsq3CiJwkneopLUCAZ1ra/mQoNykacyopJ/kWY5A/BIH/ksKOnueCLmVAUYhTPiTVdybTCgpIs",
+	"Le6k5ZM+T3G3gxRvu2KGudkK620S9+CNPvcPUEvfsX00v5tW+YrpVl66BxIwLWLyLmLGnOTZceHV2DEB",
+	"jD3JvbN4qM6LfajqFJMio3kUv8VPkZi7os3PkTavsoGffTbw99FjXiZ7296f/A9ldl83i3WGTPIRizsd",
+	"tceKGUAnoR5BPNDNcdd0YJP6074pkMeHTF4xyUc49KNW4Hwo1yM1BxSbCQ80EgTS9sZqYBII8kKnJPOh",
+	"RBRaT2F5xZKd4/s4VOzBUBoXSa54jL05SDfa0r0/EizBxmRFzKOsm/FZv6FiVQYO0Z4ybWvwjtpEoqn1",
+	"/TuDkFFMKp3TzVEp3emIB/55jp2tuMfbDKBXXoyz5KiLyWNYkaqnbZNhaVCiW/RcOpTrGYw7F+q4npcm",
+	"kmOWyeQS38QGE97R1ylRtnVaqYRSibpU+bkeX7eWWtgRCAOZITSNnnb11XQvzZZaXivtxzNkO8uRB366",
+	"WeXrCRv2LYwT/YHjls65ZhXJdS9eCyoLo5R/UQkUs32M+UtbrPf0gz2QHvehUUClouQ8kCWN9CW6zr5T",
+	"nCDBadb7AzlOiEVuavpb5tv2gICqpdutkm6q8vcnX9mUwHa0kLEMxrwH7YPv7kUA4cvFqSB8lk5i3Sn+",
+	"VQ2ijyHxpqilGz5d2NwNXy1MeeGreeQ37n+rhcKJ/rD64RLkSdO9wdBcS0N189z1BF3XqG8iL5+g1Myf",
+	"hrTOqyKjAyq0M9LuIlGKm+qGSTMraqU/zmEdENH56IyjQIzIo4WFuAV3gLukeDBM9EmTfiHOoxD+KGqi",
+	"mhE1cS3UvIoHQTZEMjs05ngxJieSSAx4gNdCRtu9CLjGFQWAx+MvPx4A5vSESglyK942g7f9ePwGAmlw",
+	"NqV+TmwnOwjnfBiFKM5iOQjLZDPSVhm9DXgbBzq0RiAchAT7Y9TDt+SKmb71tNvTSVSxsVqNRfzIZmE/",
+	"048hNUzxBpBZ0NpQEHT+/jKzIRHA9W2I2RQPe1AjUd35w5CRTzl0JFLnoqqGKcpyD2oCG3kUs/RKr1jp",
+	"FSu9YiluSAgXfL5qRaYJOul/hC4+SiLBaeJr6P58Y5P2ni2V3uYLbalMuOVT3Ef0BK5I7orkrkju0l2D",
+	"L8SzJb5po//nazEIKeteW6BdB7zLNXXOTcmDYESsCfX5WfPShU6fuh2SF1B1SlHWLnpbv8wz6sBMb4l0",
+	"VlRsSVTsmHe7xEd8aFX3e1KW760Sp5VW3lU7MlfIVRiVcY8W6YCYp2DWTSjRpKu49a5ZbzYbZ6eNoxby",
+	"gHK4iHYQZmMdV+QFBIemMyL8PBPlV/i+wvfC+P5AVE+Te5umX6BAvH01o90nWsNBEPf1RLPbel6xzL6e",
+	"UBhs3UUEe724Ek7UzTNpwEGUae7yQoBJXuQaWRJ+AjGvKzpY+6Nd5hn80RoPEflziAOBqHT1SlvkDnuy",
+	"tV68OadVChbozznlnjjB0uuhlhmqhWARwRitJTLP0kuyIXYZC4KPU8sxYTRTlRo5DwhmWQuahCAJUy2V",
+	"ehiiLwOC4cSp7c2aAtpFvXaUB7NYxVqIasSFHX4mv4oOybyWtE+uh9Jz9qu7e9tbG1tbED1ZsKFKgIW8",
+	"tjGUU0PMbI8yoRLDw0bz8qJ22ThTv0LT/4LdWu7v8DCX/5m5fFZnk382s6quGNLyo+nlP5tDKWIBeRJL",
+	"JHbMl1rmuIDiPGyrX0O5UdBITZk+xXXQP3CQaNmzniOO69HOI978HJvlJq/OIjnNy2BBfym69TCq9Zjc",
+	"ZAXmLDDn5ndHoUI/CVdY2V0LpZZHDOEeTOhevWczDap2lpdfzb8Kd06268/om1y4PTJsXQ8ac7X7B8qd",
+	"Y9lzVvHCKyfTysn0PIhdVELgeRA7/XD/a46wfjFkIrJScUagkmiJs2CMhMRSBwKvNevH9cNLF31oXP7q",
+	"on+vHb+vNxEP0WXt9XF9HeEupkybDK9YHO9lG8qDtK9ubhsLAr3ktevJwwymQzAdPDIfm54F0VqumAwx",
+	"E9hTq7a94eL1KamMD2UZ1UybuBYo/y3Tx6AjSYha2gjQQh7vE9TG3s3BFWsNcCgpDlpI4LFIlE/21GjN",
+	"3471qjqYBtBQOBwyXW9cqLd8tFGpwGquWIuK+p26JJSzfaTE/ZbNZo62/kKgPhECdwnARDvjfD7DVvqb",
+	"sbbdvywUXNxzvUublBJZRtKmkemgCPFn4Ow7+vAjQdZFuvw2enNxdqLLDgp0dnFUv0CvP9rfjurNwwUp",
+	"M+w1oqNPpT7hTod4kvgXfHSoi4pXXNMp54RIrNkxHkreYF6oC91a46uHBWnamooWth6WJOBdKHJv+JQe",
+	"7RJMtdWN5N/6LeffaxeHv9YuoJB5GBLmjaM5fNKhjEoSjD+EVKa69PhUDAI8BvPm/kZ1a3fr1ebO1q7r",
+	"UHEatc2pKqWjTYKJ5j1T7XwGIfGo1i2SQ6kLeMaCcZzOhNWoFXuwp2mVRRAcer1kwx5BuyyRDS6jBgAG",
+	"NqP0rhQl9Yf6Fjj7m65D7J060RfHfpe4bdHgA4vl5m+gfI1YK/JnaEUbFe3wGwYyxoSqfaSw4A9Tp163",
+	"8fh0bwsboPljaqorjF5h9HfF6EyjgJ7WtcW1FEcdhlE+g+K0lKHWJHBaK0l8tiT+s+TgDVPiIOALXIZc",
+	"4VqLvU/QPidf6DbNvK4x86+j3nszQrYmBedENZxkr3ewpffwgET+9ndHrw+RH9JbEgKMRI7RQXeBrzH/",
+	"0KxmCQl6j2F4mGj/rv99fVo7qSc7CprHzcbvdWe/VNUfX19+PK8DnfWJR/s4uD5qvG1cNoHCU3F9+v74",
+	"WOkszr7zsd5MdRisqj/61+cX9cPri9pR45/Gdxj6lOHg+vys2QBbK6Rrq0+uD2uXyQhieGZWaZoR2qfN",
+	"w1/rJxPRxvbVo/ph46R2bEDZx+GNsDzhwdPAUw0SB3Q1mOVeVF4jz+MJLqtD/xEOPb9Hplix6r+i3zij",
+	"k//zZLmQuVGkc8Jkw4QB7pJraxyCjEGIbYBOby5U7sbQZ06/MiP5PadtwrPKX8+MVtMtI4xoAeUEdYV0",
+	"JWoVjVWj4lp9cx01mVg4bu3nCAFLF/CL/wYpFyr4gbsXLmfip7jQ37eotB84ozMc0QDq67gMWaxdp6v6",
+	"dWgo5DUUbrxW+hjxzYiVeZ7qzBp/8cfJKnzGeZ1yT8+sIVh1lA7NWdeOd/9gJl3361lFma2O/7se//Ja",
+	"fayi2L6HNKIZZ54A8h27jaAh80kYaeT2CoDcFNXhC4cBETPD3JbcBWRWedgpepDfIiRxoW1y7eI38anj",
+	"4laUdmFK+wA6+6gOjdVJfp+TXEJh+lV8zCo+ZlafmSfn5fOKWiSL6kPKdMtezVYZNYmUlHVRy1KKluk+",
+	"r5uEhUQQHeyeqIHcJoqVClsBeT2q1G+Ii8gtzo/Stfmv2ERx/oALgloxBWzlhpE8Rp38JYkFT1s3Y8VM",
+	"VmLB6iRXYsFKLHjetVmeViyYdiS8VBhGmDTk6ikqrbwlspaedMX/VvxvdZI/CP/T9RRMrLu+/D8iS/yJ",
+	"DMofehzhPmqglyjgXUTZcoq55NmLP1DZQ6/V5pAXEl/ReRwIFwmJQ6mQhpGRrWm0rwsoQpaBabmDOiER",
+	"vVSVoyum6xihtV+lHJyxYOyiJu6TJpXkX4/x3TpYn0MyCLAHLvxxVDPJfCghMBPwDXk4DCnxy1fsWPc3",
+	"xUEgUB+rj1iUomFrJx0oeDVHuNslIXrfcOF13XmICmjmprM0YMNXrA/dSEC5DflIwK5McoRZCme2ryr8",
+	"rcP8YA1lBKBTy4fCNVcshh+iEoWmXWaiqoltSQSw1W3ozM7zq9Io4rViuSuWuzrJFctdsdxH8uEukc9m",
+	"KG2pznu5hl7FD8Z8ONE7j0HydrJvHmVJO6/toseIaZ6HdO+8K5ZunhdNgRlwK1tqVI8/0U7P9r/Tb1rm",
+	"jJkaFVriTbXBQ/fpgqdtCvDiktrgJQhURh+8R/Qk36c93ioTfpUJvzLpfU+TXkRlFzbrFSX9Xy1lKVTK",
+	"Ayc6nCbaTSd7Usduurj8h/HSIR5a19zM6h7G3zYzHNiazk3VTJ33bupEzmw/OMCyF0ffRnR11YFwRUdX",
+	"dPSvWlHkO7hGYNPhbR71ogLpn5VwFwbOvvMSlFyztKm2r7q+MAi3wo2FWVspIyotrGRzCkYeCSkIVmhU",
+	"YMzu4tqhd8RHiZ0bcg4bMh4Y6CAlEA4J6mOfIN5JjO1hiQPezRgeEjtcJHo4JNBlu81lD4lh2AHD2tqE",
+	"VL9eThNmkTHkkS17aKNZowKN665hSYnMG6hLspbRnjHdwCA5cVRXMWt2mHHfmj1jQx14rjCKbYyWHbrw",
+	"LpTwjmZI6Gy5M5h43QkAHeTqX5GV0Shh61Pz5QHUTGih6KKJkpMCKq6kKk6KqcGjijzzxk8Wys4+mazG",
+	"mdO7MWlOudOlM575LQlTneEMiqxBkpRdEw8na5BNz/tnlLx7V7rBAZ6gGNmxzi4sx0VDCNkBxNTCkY2d",
+	"d53ITjSX3EQLmsCNDFjMm91P3KXoFiWSp9XveYvLTkWLFjcByCTELGXJABdsqZ9AB5amGHmLaW+S0h7e",
+	"qpa2vQ2/QnY7VQwWtTm0ZAKrc+hH3qTe9kbpFalulnb9rc4O3mhvepWNRehI4s5l3Q43kawPZ6KWBT9R",
+	"1s1blL+zW2pv4O3SHql6rzqb/hapbMaLsuj77f8FAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

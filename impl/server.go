@@ -130,7 +130,14 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 	s.Auth = &auth.Authenticator{Contract: c, DB: d, Accounts: s.Accounts, Tokens: s.Tokens, Now: cfg.Now,
 		Sessions: s.Sessions, Basic: s.Basic,
 		OnFailure: func(scheme string) { s.metrics.authFailures.WithLabelValues(scheme).Inc() }}
-	s.Data = data.New(d, c, cfg.Now)
+	sandbox, err := db.NewSandbox(ctx, d, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := sandbox.PrepareAllRoles(ctx, d); err != nil {
+		return nil, err
+	}
+	s.Data = data.New(d, c, sandbox, cfg.Now, cfg.QueryTimeout)
 	s.Kala = &kala.Face{Contract: c, Accounts: s.Accounts, Tokens: s.Tokens, Keys: s.Keys, Data: s.Data}
 	s.Kylin = &kylin.Face{Contract: c, Accounts: s.Accounts, Data: s.Data, Sessions: s.Sessions, CookieSecure: cfg.CookieSecure}
 	if s.handler, err = s.routes(); err != nil {

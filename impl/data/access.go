@@ -54,11 +54,14 @@ type Service struct {
 	Now      func() time.Time
 	// DataManagement is the permission that sees and manages every project.
 	DataManagement string
+	Sandbox        *db.Sandbox
+	QueryTimeout   time.Duration
 }
 
 // New makes the data core.
-func New(d *db.DB, c *contract.Contract, now func() time.Time) *Service {
-	return &Service{DB: d, Contract: c, Now: now, DataManagement: c.PermissionByName("Data Management")}
+func New(d *db.DB, c *contract.Contract, sb *db.Sandbox, now func() time.Time, queryTimeout time.Duration) *Service {
+	return &Service{DB: d, Contract: c, Now: now, DataManagement: c.PermissionByName("Data Management"),
+		Sandbox: sb, QueryTimeout: queryTimeout}
 }
 
 // Project is a project with the caller's level on it.

@@ -45,7 +45,10 @@ func (s *Service) CreateProject(ctx context.Context, p *auth.Principal, name, de
 		if err := db.InsertProject(ctx, tx, &row); err != nil {
 			return err
 		}
-		return db.CreateProjectStorage(ctx, tx, row.SchemaName, row.RoleName)
+		if err := db.CreateProjectStorage(ctx, tx, row.SchemaName, row.RoleName); err != nil {
+			return err
+		}
+		return s.Sandbox.PrepareRole(ctx, tx, row.RoleName)
 	})
 	if errors.Is(err, db.ErrDuplicate) {
 		return nil, errs.E(errs.Conflict, "a project named %s already exists", name).WithReason(ReasonDuplicateProject)
@@ -84,6 +87,7 @@ func (s *Service) UpdateDescription(ctx context.Context, proj *Project, descript
 
 // DeleteProject drops an opened project, its tables, schema and role.
 func (s *Service) DeleteProject(ctx context.Context, proj *Project) error {
+	s.Sandbox.Forget(proj.RoleName)
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error { return db.DeleteProject(ctx, tx, &proj.Project) })
 	if errors.Is(err, db.ErrNotFound) {
 		return errs.E(errs.NotFound, "no such project")

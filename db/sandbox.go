@@ -1,0 +1,348 @@
+package db
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// Sandbox runs project queries. Each project has a login role that may read only its own
+// schema; a query runs on a connection logged in as that role, so the session's own
+// privileges are the boundary: SET ROLE, set_config('role', …) and SET SESSION
+// AUTHORIZATION have nowhere to go.
+type Sandbox struct {
+	base   *url.URL
+	secret []byte
+
+	mu    sync.Mutex
+	pools map[string]*sql.DB
+}
+
+// SQLError is the database refusing or failing a query: the caller's SQL, not the server.
+type SQLError struct{ Message string }
+
+func (e *SQLError) Error() string { return e.Message }
+
+// NewSandbox prepares the sandbox over the server's database: it loads (or makes) the
+// secret role passwords derive from, and applies the hardening it is allowed to.
+func NewSandbox(ctx context.Context, d *DB, log *slog.Logger) (*Sandbox, error) {
+	u, err := url.Parse(d.URL())
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	var fresh [32]byte
+	if _, err := rand.Read(fresh[:]); err != nil {
+		return nil, err
+	}
+	if _, err := d.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES ('project-roles', $1)
+		ON CONFLICT (name) DO NOTHING`, fresh[:]); err != nil {
+		return nil, fmt.Errorf("sandbox secret: %w", err)
+	}
+	var secret []byte
+	if err := d.GetContext(ctx, &secret, `SELECT value FROM server_secrets WHERE name = 'project-roles'`); err != nil {
+		return nil, fmt.Errorf("sandbox secret: %w", err)
+	}
+	s := &Sandbox{base: u, secret: secret, pools: map[string]*sql.DB{}}
+	harden(ctx, d, log)
+	return s, nil
+}
+
+// RolePassword is a project role's database password, derived from the server secret.
+func (s *Sandbox) RolePassword(role string) string {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte(role))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// PrepareRole makes a project role able to log in for queries, and read-only by default
+// whatever a session does.
+func (s *Sandbox) PrepareRole(ctx context.Context, q Queryer, role string) error {
+	r := pq.QuoteIdentifier(role)
+	for _, stmt := range []string{
+		`ALTER ROLE ` + r + ` WITH LOGIN NOINHERIT CONNECTION LIMIT 16 PASSWORD ` + pq.QuoteLiteral(s.RolePassword(role)),
+		`ALTER ROLE ` + r + ` SET default_transaction_read_only = on`,
+		`ALTER ROLE ` + r + ` SET statement_timeout = '5min'`,
+		`ALTER ROLE ` + r + ` SET idle_in_transaction_session_timeout = '1min'`,
+		`ALTER ROLE ` + r + ` SET temp_file_limit = '256MB'`,
+	} {
+		if _, err := q.ExecContext(ctx, stmt); err != nil {
+			return mapErr(err)
+		}
+	}
+	return nil
+}
+
+// PrepareAllRoles brings every project's role up to PrepareRole's state (projects made by
+// an older version had NOLOGIN roles).
+func (s *Sandbox) PrepareAllRoles(ctx context.Context, d *DB) error {
+	var roles []string
+	if err := d.SelectContext(ctx, &roles, `SELECT role_name FROM projects`); err != nil {
+		return mapErr(err)
+	}
+	for _, r := range roles {
+		if err := s.PrepareRole(ctx, d, r); err != nil {
+			return fmt.Errorf("prepare role %s: %w", r, err)
+		}
+	}
+	return nil
+}
+
+// harden takes from PUBLIC what a query could misuse even read-only: large objects,
+// advisory locks, notifications, signalling backends, other sessions' SQL, temporary
+// objects, and the server's own schema. The server's role gets back what it uses. Each
+// step needs ownership (a superuser runs them all); a step refused is logged, and the
+// layers that remain (read-only transaction, role privileges) still hold.
+func harden(ctx context.Context, d *DB, log *slog.Logger) {
+	funcs := []string{
+		"lo_create(oid)", "lo_creat(integer)", "lo_import(text)", "lo_import(text, oid)", "lo_export(oid, text)",
+		"lo_from_bytea(oid, bytea)", "lo_put(oid, bigint, bytea)", "lo_unlink(oid)", "lo_open(oid, integer)",
+		"lo_get(oid)", "lo_get(oid, bigint, integer)", "loread(integer, integer)", "lowrite(integer, bytea)",
+		"pg_advisory_lock(bigint)", "pg_advisory_lock(integer, integer)", "pg_advisory_lock_shared(bigint)",
+		"pg_advisory_lock_shared(integer, integer)", "pg_try_advisory_lock(bigint)", "pg_try_advisory_lock(integer, integer)",
+		"pg_try_advisory_lock_shared(bigint)", "pg_try_advisory_lock_shared(integer, integer)",
+		"pg_advisory_xact_lock(bigint)", "pg_advisory_xact_lock(integer, integer)", "pg_advisory_xact_lock_shared(bigint)",
+		"pg_advisory_xact_lock_shared(integer, integer)", "pg_try_advisory_xact_lock(bigint)",
+		"pg_try_advisory_xact_lock(integer, integer)", "pg_try_advisory_xact_lock_shared(bigint)",
+		"pg_try_advisory_xact_lock_shared(integer, integer)", "pg_advisory_unlock(bigint)",
+		"pg_advisory_unlock(integer, integer)", "pg_advisory_unlock_shared(bigint)",
+		"pg_advisory_unlock_shared(integer, integer)", "pg_advisory_unlock_all()",
+		"pg_notify(text, text)", "pg_cancel_backend(integer)", "pg_terminate_backend(integer, bigint)",
+		"pg_stat_get_activity(integer)",
+	}
+	var stmts []string
+	for _, f := range funcs {
+		stmts = append(stmts, `REVOKE EXECUTE ON FUNCTION pg_catalog.`+f+` FROM PUBLIC`,
+			`GRANT EXECUTE ON FUNCTION pg_catalog.`+f+` TO CURRENT_USER`)
+	}
+	var dbName string
+	if err := d.GetContext(ctx, &dbName, `SELECT current_database()`); err == nil {
+		q := pq.QuoteIdentifier(dbName)
+		stmts = append(stmts, `REVOKE TEMPORARY ON DATABASE `+q+` FROM PUBLIC`, `GRANT TEMPORARY ON DATABASE `+q+` TO CURRENT_USER`)
+	}
+	stmts = append(stmts, `REVOKE ALL ON SCHEMA public FROM PUBLIC`, `GRANT USAGE, CREATE ON SCHEMA public TO CURRENT_USER`)
+	var refused []string
+	for _, st := range stmts {
+		if _, err := d.ExecContext(ctx, st); err != nil {
+			refused = append(refused, st)
+		}
+	}
+	if len(refused) > 0 {
+		log.Warn("query sandbox hardening needs a superuser or owner for some steps; those are skipped",
+			"skipped", len(refused), "first", refused[0])
+	}
+}
+
+func (s *Sandbox) pool(role string) (*sql.DB, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.pools[role]; ok {
+		return p, nil
+	}
+	u := *s.base
+	u.User = url.UserPassword(role, s.RolePassword(role))
+	p, err := sql.Open("postgres", u.String())
+	if err != nil {
+		return nil, err
+	}
+	p.SetMaxOpenConns(8)
+	p.SetMaxIdleConns(2)
+	p.SetConnMaxIdleTime(time.Minute)
+	s.pools[role] = p
+	return p, nil
+}
+
+// Forget closes a deleted project's connections.
+func (s *Sandbox) Forget(role string) {
+	s.mu.Lock()
+	p, ok := s.pools[role]
+	delete(s.pools, role)
+	s.mu.Unlock()
+	if ok {
+		p.Close()
+	}
+}
+
+// Close closes every sandbox connection.
+func (s *Sandbox) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for r, p := range s.pools {
+		p.Close()
+		delete(s.pools, r)
+	}
+}
+
+// ResultColumn describes a result column.
+type ResultColumn struct {
+	Name      string
+	Type      string // PostgreSQL's name, upper case (INT4, TEXT, …)
+	Precision int64
+	Scale     int64
+	Length    int64 // -1 when unbounded or unknown
+}
+
+// Result is a query's columns and rows (values as text, nil for NULL).
+type Result struct {
+	Columns []ResultColumn
+	Rows    [][]*string
+	Partial bool
+}
+
+// Query runs one read statement for a project: as the project's role, in a read-only
+// transaction with search_path set to the project's schema and a statement timeout,
+// wrapped so at most limit rows after offset come back (one more is read to tell whether
+// rows were cut), stopping early at maxBytes of values. The transaction is rolled back
+// and the connection reset with DISCARD ALL; a connection on which anything failed is
+// closed rather than reused, so nothing a query does reaches the next one.
+func (s *Sandbox) Query(ctx context.Context, role, schema, query string, offset, limit int, timeout time.Duration, maxBytes int) (*Result, error) {
+	p, err := s.pool(role)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := p.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox connection: %w", err)
+	}
+	reusable := false
+	defer func() {
+		if !reusable {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}()
+	res, err := runQuery(ctx, conn, schema, query, offset, limit, timeout, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := conn.ExecContext(rctx, `DISCARD ALL`); err == nil {
+		reusable = true
+	}
+	return res, nil
+}
+
+func runQuery(ctx context.Context, conn *sql.Conn, schema, query string, offset, limit int, timeout time.Duration, maxBytes int) (*Result, error) {
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sandbox begin: %w", err)
+	}
+	defer tx.Rollback()
+	ms := strconv.FormatInt(timeout.Milliseconds(), 10)
+	for _, st := range []string{
+		`SET LOCAL statement_timeout = ` + ms,
+		`SET LOCAL lock_timeout = ` + ms,
+		`SET LOCAL search_path = ` + pq.QuoteIdentifier(schema),
+	} {
+		if _, err := tx.ExecContext(ctx, st); err != nil {
+			return nil, fmt.Errorf("sandbox setup: %w", err)
+		}
+	}
+	// The statement is wrapped, never edited: a newline keeps a trailing line comment
+	// from swallowing the closing parenthesis.
+	wrapped := "SELECT * FROM (\n" + query + "\n) AS kala_query OFFSET " + strconv.Itoa(offset) + " LIMIT " + strconv.Itoa(limit+1)
+	rows, err := tx.QueryContext(ctx, wrapped)
+	if err != nil {
+		return nil, sqlError(err)
+	}
+	defer rows.Close()
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, sqlError(err)
+	}
+	res := &Result{Columns: make([]ResultColumn, len(types)), Rows: [][]*string{}}
+	for i, t := range types {
+		c := ResultColumn{Name: t.Name(), Type: strings.ToUpper(t.DatabaseTypeName()), Length: -1}
+		if p, sc, ok := t.DecimalSize(); ok {
+			c.Precision, c.Scale = p, sc
+		}
+		if l, ok := t.Length(); ok {
+			c.Length = l
+		}
+		res.Columns[i] = c
+	}
+	vals := make([]any, len(types))
+	ptrs := make([]any, len(types))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	size := 0
+	for rows.Next() {
+		if len(res.Rows) == limit {
+			res.Partial = true
+			break
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, sqlError(err)
+		}
+		row := make([]*string, len(vals))
+		for i, v := range vals {
+			if v != nil {
+				s := text(v, res.Columns[i].Type)
+				size += len(s)
+				row[i] = &s
+			}
+		}
+		if size > maxBytes {
+			res.Partial = true
+			break
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, sqlError(err)
+	}
+	return res, nil
+}
+
+// text renders a value the way Kylin's results do: plain text, booleans as true/false.
+func text(v any, typ string) string {
+	switch x := v.(type) {
+	case []byte:
+		return string(x)
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case time.Time:
+		switch typ {
+		case "DATE":
+			return x.Format("2006-01-02")
+		case "TIMESTAMPTZ":
+			return x.Format("2006-01-02 15:04:05.999999Z07:00")
+		case "TIME", "TIMETZ":
+			return x.Format("15:04:05.999999")
+		}
+		return x.Format("2006-01-02 15:04:05.999999")
+	}
+	return fmt.Sprint(v)
+}
+
+func sqlError(err error) error {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return &SQLError{Message: pe.Message}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &SQLError{Message: err.Error()}
+}

@@ -1,0 +1,129 @@
+package kylin
+
+import (
+	"context"
+	"math"
+
+	"github.com/google/uuid"
+
+	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/gen"
+	"github.com/kala-server/kala/impl/data"
+)
+
+// jdbcType is a PostgreSQL type as java.sql.Types and Kylin's type name.
+type jdbcType struct {
+	code    int
+	name    string
+	signed  bool
+	text    bool
+	display int
+}
+
+var jdbcTypes = map[string]jdbcType{
+	"INT2":        {5, "SMALLINT", true, false, 6},
+	"INT4":        {4, "INTEGER", true, false, 11},
+	"INT8":        {-5, "BIGINT", true, false, 20},
+	"FLOAT4":      {7, "REAL", true, false, 15},
+	"FLOAT8":      {8, "DOUBLE", true, false, 25},
+	"NUMERIC":     {3, "DECIMAL", true, false, 131089},
+	"BOOL":        {16, "BOOLEAN", false, false, 5},
+	"DATE":        {91, "DATE", false, false, 10},
+	"TIMESTAMP":   {93, "TIMESTAMP", false, false, 29},
+	"TIMESTAMPTZ": {93, "TIMESTAMP", false, false, 35},
+	"TIME":        {92, "TIME", false, false, 15},
+	"TEXT":        {12, "VARCHAR", false, true, math.MaxInt32},
+	"VARCHAR":     {12, "VARCHAR", false, true, math.MaxInt32},
+	"BPCHAR":      {1, "CHAR", false, true, math.MaxInt32},
+	"NAME":        {12, "VARCHAR", false, true, 63},
+}
+
+// typeOf maps a column type from the API's words (tables) or PostgreSQL's (results).
+func typeOf(t string) jdbcType {
+	if j, ok := jdbcTypes[t]; ok {
+		return j
+	}
+	return jdbcType{1111, "OTHER", false, false, math.MaxInt32}
+}
+
+var apiTypes = map[string]string{"text": "TEXT", "integer": "INT4", "bigint": "INT8", "double": "FLOAT8",
+	"numeric": "NUMERIC", "boolean": "BOOL", "date": "DATE", "timestamp": "TIMESTAMP"}
+
+func columnMetas(proj *data.Project, cols []db.ResultColumn) []gen.KylinColumnMeta {
+	out := make([]gen.KylinColumnMeta, len(cols))
+	schema := proj.Name
+	for i, c := range cols {
+		j := typeOf(c.Type)
+		precision, scale := j.display, 0
+		if c.Type == "NUMERIC" && c.Precision > 0 {
+			precision, scale = int(c.Precision), int(c.Scale)
+		}
+		out[i] = gen.KylinColumnMeta{IsNullable: gen.KylinColumnMetaIsNullableN2, DisplaySize: j.display,
+			Label: c.Name, Name: c.Name, SchemaName: &schema, Precision: precision, Scale: scale,
+			ColumnType: j.code, ColumnTypeName: j.name, CaseSensitive: j.text, Searchable: true,
+			Signed: j.signed, ReadOnly: true}
+	}
+	return out
+}
+
+func (f *Face) KylinQuery(ctx context.Context, req gen.KylinQueryRequestObject) (gen.KylinQueryResponseObject, error) {
+	b := req.Body
+	proj, err := f.Data.OpenByName(ctx, b.Project)
+	if err != nil {
+		return nil, err
+	}
+	offset, limit := 0, data.DefaultQueryLimit
+	if b.Offset != nil {
+		offset = int(*b.Offset)
+	}
+	if b.Limit != nil {
+		limit = int(*b.Limit)
+	}
+	qid := deref(b.QueryId)
+	if qid == "" {
+		qid = uuid.Must(uuid.NewV7()).String()
+	}
+	out, err := f.Data.Query(ctx, proj, b.Sql, offset, limit)
+	if err != nil {
+		return nil, err
+	}
+	res := gen.KylinQueryResult{ColumnMetas: []gen.KylinColumnMeta{}, Results: [][]*string{},
+		Duration: out.Duration.Milliseconds(), QueryId: qid}
+	if out.Result == nil {
+		res.IsException, res.ExceptionMessage = true, &out.SQLError
+	} else {
+		res.ColumnMetas = columnMetas(proj, out.Result.Columns)
+		res.Results = out.Result.Rows
+		res.ResultRowCount = len(out.Result.Rows)
+		res.Partial = out.Result.Partial
+	}
+	return gen.KylinQuery200JSONResponse{Code: gen.KylinQueryEnvelopeCodeN000, Data: res}, nil
+}
+
+func (f *Face) KylinTablesAndColumns(ctx context.Context, req gen.KylinTablesAndColumnsRequestObject) (gen.KylinTablesAndColumnsResponseObject, error) {
+	proj, err := f.Data.OpenByName(ctx, req.Params.Project)
+	if err != nil {
+		return nil, err
+	}
+	ts, _, err := f.Data.Tables(ctx, proj, 0, math.MaxInt32)
+	if err != nil {
+		return nil, err
+	}
+	out := gen.KylinTablesAndColumns200JSONResponse{Code: gen.KylinTablesEnvelopeCodeN000, Data: make([]gen.KylinTable, len(ts))}
+	for i, t := range ts {
+		kt := gen.KylinTable{TableCAT: proj.Name, TableSCHEM: proj.Name, TableNAME: t.Name, TableTYPE: gen.TABLE,
+			Columns: make([]gen.KylinTableColumn, len(t.Columns))}
+		for ci, c := range t.Columns {
+			j := typeOf(apiTypes[c.Type])
+			col := gen.KylinTableColumn{TableCAT: proj.Name, TableSCHEM: proj.Name, TableNAME: t.Name, ColumnNAME: c.Name,
+				DataTYPE: j.code, TypeNAME: j.name, ColumnSIZE: -1, NumPRECRADIX: 10, OrdinalPOSITION: ci + 1,
+				Nullable: gen.KylinTableColumnNullableN1, IsNULLABLE: gen.YES}
+			if !c.Nullable {
+				col.Nullable, col.IsNULLABLE = gen.KylinTableColumnNullableN0, gen.NO
+			}
+			kt.Columns[ci] = col
+		}
+		out.Data[i] = kt
+	}
+	return out, nil
+}
