@@ -7,7 +7,7 @@ import (
 )
 
 // Statement checks that sql is exactly one read statement and returns it without
-// trailing semicolons. It knows PostgreSQL's quoting (strings, E'' strings, quoted
+// trailing semicolons. It knows PostgreSQL's quoting (strings, E” strings, quoted
 // identifiers, dollar quotes) and comments (line, nested block), so a semicolon inside
 // them is not a statement break. It is a first filter with clear messages; the database
 // itself (read-only transaction, a role that can only read) is the boundary.
