@@ -227,6 +227,8 @@ func (s *Server) routes() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	mux.Handle("GET /docs", docs())
+	mux.Handle("GET /docs/", docs())
 	mux.HandleFunc("GET /openapi.yaml", spec.serveYAML)
 	mux.HandleFunc("GET /openapi.json", spec.serveJSON)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
