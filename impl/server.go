@@ -428,3 +428,24 @@ func newMetrics() *metrics {
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
+
+// Janitor deletes expired sessions and stale login-failure counters every few minutes
+// until ctx ends. Expired rows never authenticate anyway; this only keeps tables small.
+func (s *Server) Janitor(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		now := s.Config.Now()
+		if _, err := db.PruneSessions(ctx, s.DB, now.Add(-s.Config.SessionIdle), now.Add(-s.Config.SessionMax)); err != nil && ctx.Err() == nil {
+			s.Log.Warn("prune sessions", "err", err)
+		}
+		if _, err := db.PruneLoginFailures(ctx, s.DB, now.Add(-48*time.Hour), now); err != nil && ctx.Err() == nil {
+			s.Log.Warn("prune login failures", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

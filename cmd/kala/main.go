@@ -264,6 +264,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	if err := s.Listen(ctx); err != nil {
 		return fmt.Errorf("listen for events: %w", err)
 	}
+	go s.Janitor(ctx)
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
