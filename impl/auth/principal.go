@@ -113,14 +113,15 @@ func (p *Principal) ID() string {
 	return p.User.ID.String()
 }
 
-// Authorize applies an operation's x-service and x-permissions to p. Operations on one
-// project (x-project-access) may also be allowed by the project's access list, so their
-// permission check is left to the data core, which knows the project.
+// Authorize applies an operation's x-service and x-permissions to p. For operations on
+// one project the permission check is left to the data core, which knows the project:
+// the access list may allow it (x-project-access), and a project the caller cannot see
+// must answer 404 before any 403.
 func Authorize(c *contract.Contract, p *Principal, op *contract.Operation) error {
 	if op.Service != nil && !p.AllowsService(op.Service.ID) {
 		return errs.E(errs.Forbidden, "this API key may not call the %s service", op.Service.Name)
 	}
-	if op.ProjectAccess != "" {
+	if op.ProjectAccess != "" || op.OnProject {
 		return nil
 	}
 	for _, perm := range op.Permissions {

@@ -37,6 +37,9 @@ type Operation struct {
 	Service       *Service // nil: the operation belongs to no service
 	Permissions   []string
 	ProjectAccess string   // "", QUERY, MANAGEMENT or ADMIN
+	// OnProject: the operation acts on one project, named by a parameter marked
+	// x-project-ref. Whether the caller may see that project decides 404 before 403.
+	OnProject bool
 	Schemes       []string // security schemes accepted, in document order
 }
 
@@ -92,7 +95,7 @@ func FromDoc(doc *openapi3.T) (*Contract, error) {
 	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			o, err := c.readOperation(method, path, op, byName)
+			o, err := c.readOperation(method, path, op, append(item.Parameters, op.Parameters...), byName)
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", method, path, err)
 			}
@@ -104,7 +107,7 @@ func FromDoc(doc *openapi3.T) (*Contract, error) {
 
 var accessLevels = []string{"QUERY", "MANAGEMENT", "ADMIN"}
 
-func (c *Contract) readOperation(method, path string, op *openapi3.Operation, services map[string]*Service) (*Operation, error) {
+func (c *Contract) readOperation(method, path string, op *openapi3.Operation, params openapi3.Parameters, services map[string]*Service) (*Operation, error) {
 	if op.OperationID == "" {
 		return nil, fmt.Errorf("no operationId")
 	}
@@ -137,6 +140,11 @@ func (c *Contract) readOperation(method, path string, op *openapi3.Operation, se
 		}
 		if !slices.Contains(accessLevels, o.ProjectAccess) {
 			return nil, fmt.Errorf("x-project-access %q is not one of %v", o.ProjectAccess, accessLevels)
+		}
+	}
+	for _, p := range params {
+		if p.Value != nil && p.Value.Extensions["x-project-ref"] == true {
+			o.OnProject = true
 		}
 	}
 	if op.Security != nil {

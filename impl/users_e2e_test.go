@@ -1,0 +1,450 @@
+package impl_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/testkit"
+)
+
+// usView is the Kala view of a user, as far as these tests read it.
+type usView struct {
+	ID              string   `json:"id"`
+	Username        string   `json:"username"`
+	Admin           bool     `json:"admin"`
+	Disabled        bool     `json:"disabled"`
+	DefaultPassword bool     `json:"defaultPassword"`
+	Locked          bool     `json:"locked"`
+	LockedUntil     *string  `json:"lockedUntil"`
+	Permissions     []string `json:"permissions"`
+}
+
+func usGet(t *testing.T, e *testkit.Env, tok testkit.ReqOpt, id string) usView {
+	t.Helper()
+	var u envelope[usView]
+	e.Do("GET", "/api/users/"+id, nil, tok).Expect(t, 200).JSON(t, &u)
+	return u.Data
+}
+
+func usCreate(t *testing.T, e *testkit.Env, tok testkit.ReqOpt, body map[string]any) usView {
+	t.Helper()
+	var u envelope[usView]
+	e.Do("POST", "/api/users", body, tok).Expect(t, 201).JSON(t, &u)
+	return u.Data
+}
+
+func usLogin(e *testkit.Env, name, pw string) *testkit.Resp {
+	return e.Do("POST", "/api/auth/access-token", map[string]any{"username": name, "password": pw})
+}
+
+// usExpectLocked fails unless a login with the right password is refused as locked.
+func usExpectLocked(t *testing.T, e *testkit.Env, name, pw string) {
+	t.Helper()
+	r := usLogin(e, name, pw).Expect(t, 401)
+	p := mxProblemOf(t, r)
+	if !strings.HasSuffix(p.Type, "/locked") || p.LockedUntil == "" || !strings.Contains(p.Detail, "locked") {
+		t.Fatalf("the login is not refused as locked: %s", r.Body)
+	}
+}
+
+// usLock locks a login name with three failed logins.
+func usLock(t *testing.T, e *testkit.Env, name string) {
+	t.Helper()
+	for range 3 {
+		usLogin(e, name, "Wrong#pass1").Expect(t, 401)
+	}
+}
+
+func TestUsersPasswordRuleIsNamed(t *testing.T) {
+	e := testkit.New(t)
+	tok := testkit.Bearer(e.AdminToken())
+	msg := mxExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "pw1", "password": "Ab#1"}, tok), "password")
+	if !strings.Contains(msg, "8 characters") {
+		t.Errorf("a short password's message does not mention 8 characters: %q", msg)
+	}
+	msg = mxExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "pw2", "password": "Abcdefgh12"}, tok), "password")
+	const specials = "~!@#$%^&*(){}|:\"<>?[];',./`" // SPEC §2, Kylin's rule
+	if !strings.Contains(msg, specials) {
+		t.Errorf("a password without a special character: the message does not list %s: %q", specials, msg)
+	}
+	mxExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "pw3", "password": "########1"}, tok), "password")
+	mxExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "pw4", "password": "Abcdefgh#"}, tok), "password")
+	mxExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "pw5", "password": "Ab1#" + strings.Repeat("x", 125)}, tok), "password")
+	usCreate(t, e, tok, map[string]any{"username": "pw6", "password": "Abcdefg1#"})
+	// the same rule on a password change
+	u := e.NewUser("pw7", false)
+	utok := e.Login(u.Name, u.Password)
+	msg = mxExpectField(t, e.Do("PUT", "/api/users/"+u.ID.String()+"/password",
+		map[string]any{"oldPassword": u.Password, "newPassword": "short#1"}, testkit.Bearer(utok)), "newPassword")
+	if !strings.Contains(msg, "8 characters") {
+		t.Errorf("a short new password's message does not mention 8 characters: %q", msg)
+	}
+}
+
+func TestUsersUsernameRules(t *testing.T) {
+	e := testkit.New(t)
+	tok := testkit.Bearer(e.AdminToken())
+	for _, name := range []string{".hidden", "trailing ", " leading", "a/b", `a\b`, "a:b", "a*b", "a?b", `a"b`, "a<b", "a>b", "a|b",
+		"tab\there", strings.Repeat("n", 181), ""} {
+		r := e.Do("POST", "/api/users", map[string]any{"username": name, "password": "Welcome#2026"}, tok)
+		if r.Status != 400 {
+			t.Errorf("username %q: status %d, want 400", name, r.Status)
+			continue
+		}
+		mxExpectField(t, r, "username")
+	}
+	for _, name := range []string{strings.Repeat("n", 180), "x", "Ana.Lyst", "ana lyst", "ünïcødé_名前", "a.b-c_d@e"} {
+		u := usCreate(t, e, tok, map[string]any{"username": name, "password": "Welcome#2026"})
+		if u.Username != name {
+			t.Errorf("username %q stored as %q", name, u.Username)
+		}
+	}
+	e.Do("POST", "/api/users", map[string]any{"username": "ANA.LYST", "password": "Welcome#2026"}, tok).Expect(t, 409)
+}
+
+func TestUsersUnknownFieldIsRefused(t *testing.T) {
+	e := testkit.New(t)
+	tok := testkit.Bearer(e.AdminToken())
+	mxExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "u1", "password": "Welcome#2026", "role": "admin"}, tok), "role")
+	u := e.NewUser("u2", false)
+	mxExpectField(t, e.Do("PATCH", "/api/users/"+u.ID.String(), map[string]any{"superuser": true}, tok), "superuser")
+	mxExpectField(t, e.Do("PUT", "/api/users/"+u.ID.String()+"/password", map[string]any{"newPassword": "Welcome#2026", "force": true}, tok), "force")
+	var list envelope[[]usView]
+	e.Do("GET", "/api/users?name=u1", nil, tok).Expect(t, 200).JSON(t, &list)
+	if len(list.Data) != 0 {
+		t.Fatalf("a refused create stored a user: %s", mustJSON(list))
+	}
+}
+
+// A non-admin with User Management manages users but grants only what they hold.
+func TestUsersGrantRules(t *testing.T) {
+	e := testkit.New(t)
+	um, dm := e.Permission("User Management"), e.Permission("Data Management")
+	m := e.NewUser("manager", false, um)
+	mtok := testkit.Bearer(e.Login(m.Name, m.Password))
+	e.Do("POST", "/api/users", map[string]any{"username": "a1", "password": "Welcome#2026", "admin": true}, mtok).Expect(t, 403)
+	e.Do("POST", "/api/users", map[string]any{"username": "a2", "password": "Welcome#2026", "authorities": []string{"ROLE_ADMIN"}}, mtok).Expect(t, 403)
+	e.Do("POST", "/api/users", map[string]any{"username": "a3", "password": "Welcome#2026", "permissions": []string{dm}}, mtok).Expect(t, 403)
+	e.Do("POST", "/api/users", map[string]any{"username": "a4", "password": "Welcome#2026", "permissions": []string{um, dm}}, mtok).Expect(t, 403)
+	u := usCreate(t, e, mtok, map[string]any{"username": "a5", "password": "Welcome#2026", "permissions": []string{um}})
+	if len(u.Permissions) != 1 || u.Permissions[0] != um || u.Admin {
+		t.Errorf("created user: %+v", u)
+	}
+	// the same on a change
+	e.Do("PATCH", "/api/users/"+u.ID, map[string]any{"permissions": []string{um, dm}}, mtok).Expect(t, 403)
+	e.Do("PATCH", "/api/users/"+u.ID, map[string]any{"admin": true}, mtok).Expect(t, 403)
+	e.Do("PATCH", "/api/users/"+u.ID, map[string]any{"authorities": []string{"ROLE_ADMIN"}}, mtok).Expect(t, 403)
+	if got := usGet(t, e, mtok, u.ID); got.Admin || len(got.Permissions) != 1 {
+		t.Errorf("refused changes changed the user: %+v", got)
+	}
+	e.Do("PATCH", "/api/users/"+u.ID, map[string]any{"permissions": []string{}}, mtok).Expect(t, 200)
+	// the refused creates stored nothing
+	var list envelope[[]usView]
+	e.Do("GET", "/api/users?name=a", nil, mtok).Expect(t, 200).JSON(t, &list)
+	for _, x := range list.Data {
+		if x.Username != "a5" && strings.HasPrefix(x.Username, "a") && len(x.Username) == 2 {
+			t.Errorf("a refused create stored %s", x.Username)
+		}
+	}
+	// an admin may do all of it
+	admin := testkit.Bearer(e.AdminToken())
+	a := usCreate(t, e, admin, map[string]any{"username": "a6", "password": "Welcome#2026", "admin": true})
+	if !a.Admin || len(a.Permissions) != 2 {
+		t.Errorf("admin-created admin: %+v", a)
+	}
+	// and a manager cannot touch an admin
+	e.Do("PATCH", "/api/users/"+a.ID, map[string]any{"disabled": true}, mtok).Expect(t, 403)
+	e.Do("DELETE", "/api/users/"+a.ID, nil, mtok).Expect(t, 403)
+}
+
+// Nobody deletes, disables or demotes themselves; the built-in ADMIN survives everyone.
+func TestUsersSelfAndBuiltinProtection(t *testing.T) {
+	e := testkit.New(t)
+	root := e.AdminToken()
+	rootID := mxWhoAmI(t, e, root)
+	other := e.NewUser("other_admin", true)
+	otok := e.Login(other.Name, other.Password)
+	o := testkit.Bearer(otok)
+	id := other.ID.String()
+	e.Do("DELETE", "/api/users/"+id, nil, o).Expect(t, 403)
+	e.Do("PATCH", "/api/users/"+id, map[string]any{"disabled": true}, o).Expect(t, 403)
+	e.Do("PATCH", "/api/users/"+id, map[string]any{"admin": false}, o).Expect(t, 403)
+	e.Do("PATCH", "/api/users/"+id, map[string]any{"authorities": []string{"ROLE_ANALYST"}}, o).Expect(t, 403)
+	if u := usGet(t, e, o, id); !u.Admin || u.Disabled {
+		t.Fatalf("refused self-changes changed the admin: %+v", u)
+	}
+
+	m := e.NewUser("manager", false, e.Permission("User Management"))
+	mtok := testkit.Bearer(e.Login(m.Name, m.Password))
+	e.Do("DELETE", "/api/users/"+m.ID.String(), nil, mtok).Expect(t, 403)
+	e.Do("PATCH", "/api/users/"+m.ID.String(), map[string]any{"disabled": true}, mtok).Expect(t, 403)
+
+	for _, req := range []struct {
+		method string
+		body   any
+	}{
+		{"DELETE", nil},
+		{"PATCH", map[string]any{"disabled": true}},
+		{"PATCH", map[string]any{"admin": false}},
+		{"PATCH", map[string]any{"authorities": []string{"ALL_USERS"}}},
+	} {
+		r := e.Do(req.method, "/api/users/"+rootID, req.body, o)
+		if r.Status != 403 {
+			t.Errorf("another admin's %s %v of the built-in ADMIN: status %d, want 403; body %s", req.method, req.body, r.Status, r.Body)
+		}
+		r = e.Do(req.method, "/api/users/"+rootID, req.body, testkit.Bearer(root))
+		if r.Status != 403 {
+			t.Errorf("ADMIN's own %s %v: status %d, want 403; body %s", req.method, req.body, r.Status, r.Body)
+		}
+	}
+	if u := usGet(t, e, o, rootID); !u.Admin || u.Disabled || u.Username != "ADMIN" {
+		t.Fatalf("the built-in ADMIN changed: %+v", u)
+	}
+	e.Do("GET", "/api/auth/me", nil, testkit.Bearer(root)).Expect(t, 200)
+	// the other admin is not protected from ADMIN
+	e.Do("PATCH", "/api/users/"+id, map[string]any{"admin": false}, testkit.Bearer(root)).Expect(t, 200)
+	e.Do("DELETE", "/api/users/"+id, nil, testkit.Bearer(root)).Expect(t, 204)
+}
+
+// Deleting a user ends their token and key at once; a new user of the same name inherits
+// nothing: not the credentials, not the permissions, not the access, not the lockout.
+func TestUsersDeleteKillsEverything(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Bearer(e.AdminToken())
+	um := e.Permission("User Management")
+	old := e.NewUser("Phoenix", false, um)
+	tok := e.Login(old.Name, old.Password)
+	key := e.NewKey(tok, map[string]any{"validTo": mxValidTo(e), "permissions": []string{um}})
+	e.Do("GET", "/api/users", nil, testkit.Bearer(tok)).Expect(t, 200)
+	e.Do("GET", "/api/users", nil, testkit.APIKey(key)).Expect(t, 200)
+	ds := mxID(t, e.Do("POST", "/api/datastores", map[string]any{"name": "phoenix_ds"}, admin).Expect(t, 201))
+	bolaSetAccess(t, e, ds, old.ID, 4)
+	usLock(t, e, old.Name)
+	usExpectLocked(t, e, old.Name, old.Password)
+
+	e.Do("DELETE", "/api/users/"+old.ID.String(), nil, admin).Expect(t, 204)
+	e.Do("GET", "/api/auth/me", nil, testkit.Bearer(tok)).Expect(t, 401)
+	e.Do("GET", "/api/auth/me", nil, testkit.APIKey(key)).Expect(t, 401)
+	e.Do("GET", "/api/users/"+old.ID.String(), nil, admin).Expect(t, 404)
+	if f, err := db.LoginFailuresOf(context.Background(), e.DB, "phoenix"); err != nil || f != nil {
+		t.Fatalf("the deleted user's failure counter is left: %+v %v", f, err)
+	}
+
+	reborn := usCreate(t, e, admin, map[string]any{"username": "PHOENIX", "password": "Reborn#2026"})
+	if reborn.ID == old.ID.String() || len(reborn.Permissions) != 0 || reborn.Locked {
+		t.Fatalf("the new user inherits: %+v", reborn)
+	}
+	ntok := e.Login("phoenix", "Reborn#2026") // not locked
+	e.Do("GET", "/api/auth/me", nil, testkit.Bearer(tok)).Expect(t, 401)
+	e.Do("GET", "/api/auth/me", nil, testkit.APIKey(key)).Expect(t, 401)
+	e.Do("GET", "/api/users", nil, testkit.APIKey(key)).Expect(t, 401)
+	var me envelope[struct {
+		Permissions []string `json:"permissions"`
+		User        usView   `json:"user"`
+	}]
+	e.Do("GET", "/api/auth/me", nil, testkit.Bearer(ntok)).Expect(t, 200).JSON(t, &me)
+	if len(me.Data.Permissions) != 0 || me.Data.User.ID != reborn.ID {
+		t.Fatalf("the new user's /me: %s", mustJSON(me))
+	}
+	e.Do("GET", "/api/users", nil, testkit.Bearer(ntok)).Expect(t, 403)
+	e.Do("GET", "/api/datastores/"+ds, nil, testkit.Bearer(ntok)).Expect(t, 404)
+	var list envelope[[]dsView]
+	e.Do("GET", "/api/datastores", nil, testkit.Bearer(ntok)).Expect(t, 200).JSON(t, &list)
+	if list.Page.Total != 0 {
+		t.Fatalf("the new user sees the old one's datastores: %s", mustJSON(list))
+	}
+	var keys envelope[[]struct{}]
+	e.Do("GET", "/api/auth/api-keys", nil, testkit.Bearer(ntok)).Expect(t, 200).JSON(t, &keys)
+	if keys.Page.Total != 0 {
+		t.Fatalf("the new user holds the old one's keys: %d", keys.Page.Total)
+	}
+}
+
+func TestUsersDisableKillsTokenAtOnce(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Bearer(e.AdminToken())
+	u := e.NewUser("dormant", false, e.Permission("Data Management"))
+	tok := e.Login(u.Name, u.Password)
+	key := e.NewKey(tok, map[string]any{"validTo": mxValidTo(e)})
+	e.Do("GET", "/api/auth/me", nil, testkit.Bearer(tok)).Expect(t, 200)
+	e.Do("GET", "/api/auth/me", nil, testkit.APIKey(key)).Expect(t, 200)
+	var got envelope[usView]
+	e.Do("PATCH", "/api/users/"+u.ID.String(), map[string]any{"disabled": true}, admin).Expect(t, 200).JSON(t, &got)
+	if !got.Data.Disabled {
+		t.Fatalf("PATCH answer: %+v", got.Data)
+	}
+	e.Do("GET", "/api/auth/me", nil, testkit.Bearer(tok)).Expect(t, 401)
+	e.Do("GET", "/api/datastores", nil, testkit.Bearer(tok)).Expect(t, 401)
+	e.Do("GET", "/api/auth/me", nil, testkit.APIKey(key)).Expect(t, 401)
+	r := usLogin(e, u.Name, u.Password).Expect(t, 401)
+	if p := mxProblemOf(t, r); !strings.HasSuffix(p.Type, "/disabled") {
+		t.Errorf("a disabled user's correct password: %s", r.Body)
+	}
+	// enabling again does not revive the old token
+	e.Do("PATCH", "/api/users/"+u.ID.String(), map[string]any{"disabled": false}, admin).Expect(t, 200)
+	e.Do("GET", "/api/auth/me", nil, testkit.Bearer(tok)).Expect(t, 401)
+	e.Do("GET", "/api/auth/me", nil, testkit.Bearer(e.Login(u.Name, u.Password))).Expect(t, 200)
+}
+
+func TestUsersChangePassword(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Bearer(e.AdminToken())
+	pwPath := func(id uuid.UUID) string { return "/api/users/" + id.String() + "/password" }
+
+	t.Run("own, with the old password", func(t *testing.T) {
+		se := mxSub(e, t)
+		u := se.NewUser("self_changer", false)
+		tok := se.Login(u.Name, u.Password)
+		se.Do("PUT", pwPath(u.ID), map[string]any{"oldPassword": u.Password, "newPassword": "Fresh#Pass1"}, testkit.Bearer(tok)).Expect(t, 204)
+		se.Do("GET", "/api/auth/me", nil, testkit.Bearer(tok)).Expect(t, 401)
+		usLogin(se, u.Name, u.Password).Expect(t, 401)
+		ntok := se.Login(u.Name, "Fresh#Pass1")
+		if got := usGet(t, se, admin, u.ID.String()); got.DefaultPassword {
+			t.Errorf("a password the user chose is marked default")
+		}
+		se.Do("GET", "/api/auth/me", nil, testkit.Bearer(ntok)).Expect(t, 200)
+	})
+
+	t.Run("own, with a wrong or no old password", func(t *testing.T) {
+		se := mxSub(e, t)
+		u := se.NewUser("forgetful", false)
+		tok := testkit.Bearer(se.Login(u.Name, u.Password))
+		mxExpectField(t, se.Do("PUT", pwPath(u.ID), map[string]any{"newPassword": "Fresh#Pass1"}, tok), "oldPassword")
+		mxExpectField(t, se.Do("PUT", pwPath(u.ID), map[string]any{"oldPassword": "", "newPassword": "Fresh#Pass1"}, tok), "oldPassword")
+		se.Do("GET", "/api/auth/me", nil, tok).Expect(t, 200) // no failure counted so far
+		mxExpectField(t, se.Do("PUT", pwPath(u.ID), map[string]any{"oldPassword": "Wrong#pass1", "newPassword": "Fresh#Pass1"}, tok), "oldPassword")
+		mxExpectField(t, se.Do("PUT", pwPath(u.ID), map[string]any{"oldPassword": "Wrong#pass2", "newPassword": "Fresh#Pass1"}, tok), "oldPassword")
+		// the third wrong old password locks the name, like a third failed login
+		r := se.Do("PUT", pwPath(u.ID), map[string]any{"oldPassword": "Wrong#pass3", "newPassword": "Fresh#Pass1"}, tok)
+		if r.Status != 400 && r.Status != 403 {
+			t.Errorf("third wrong old password: status %d; body %s", r.Status, r.Body)
+		}
+		usExpectLocked(t, se, u.Name, u.Password)
+		usLogin(se, u.Name, "Fresh#Pass1").Expect(t, 401)
+		if got := usGet(t, se, admin, u.ID.String()); !got.Locked || got.LockedUntil == nil {
+			t.Errorf("the user is not shown locked: %+v", got)
+		}
+	})
+
+	t.Run("another's, by an admin", func(t *testing.T) {
+		se := mxSub(e, t)
+		u := se.NewUser("reset_me", false)
+		if got := usGet(t, se, admin, u.ID.String()); got.DefaultPassword {
+			t.Fatalf("the fixture user starts with a default password")
+		}
+		tok := se.Login(u.Name, u.Password)
+		se.Do("PUT", pwPath(u.ID), map[string]any{"newPassword": "Given#Pass1"}, admin).Expect(t, 204)
+		if got := usGet(t, se, admin, u.ID.String()); !got.DefaultPassword {
+			t.Errorf("an admin-set password is not marked default")
+		}
+		se.Do("GET", "/api/auth/me", nil, testkit.Bearer(tok)).Expect(t, 401)
+		usLogin(se, u.Name, u.Password).Expect(t, 401)
+		se.Login(u.Name, "Given#Pass1")
+	})
+
+	t.Run("another's, without User Management", func(t *testing.T) {
+		se := mxSub(e, t)
+		victim := se.NewUser("victim", false)
+		// Data Management is no help, and neither is knowing the old password
+		mallory := se.NewUser("mallory", false, se.Permission("Data Management"))
+		mtok := testkit.Bearer(se.Login(mallory.Name, mallory.Password))
+		se.Do("PUT", pwPath(victim.ID), map[string]any{"newPassword": "Taken#Over1"}, mtok).Expect(t, 403)
+		se.Do("PUT", pwPath(victim.ID), map[string]any{"oldPassword": victim.Password, "newPassword": "Taken#Over1"}, mtok).Expect(t, 403)
+		se.Login(victim.Name, victim.Password)
+		// a manager cannot reset an admin's
+		m := se.NewUser("pw_manager", false, se.Permission("User Management"))
+		rootID := mxWhoAmI(t, se, se.AdminToken())
+		se.Do("PUT", "/api/users/"+rootID+"/password", map[string]any{"newPassword": "Taken#Over1"},
+			testkit.Bearer(se.Login(m.Name, m.Password))).Expect(t, 403)
+		se.AdminToken()
+	})
+
+	t.Run("never with an API key", func(t *testing.T) {
+		se := mxSub(e, t)
+		u := se.NewUser("key_holder", false, se.Permission("User Management"))
+		key := se.NewKey(se.Login(u.Name, u.Password), map[string]any{"validTo": mxValidTo(se),
+			"permissions": []string{se.Permission("User Management")}})
+		other := se.NewUser("key_target", false)
+		for _, opt := range []testkit.ReqOpt{testkit.APIKey(key), testkit.QueryKey(key)} {
+			se.Do("PUT", pwPath(u.ID), map[string]any{"oldPassword": u.Password, "newPassword": "Via#Key123"}, opt).Expect(t, 401)
+			se.Do("PUT", pwPath(other.ID), map[string]any{"newPassword": "Via#Key123"}, opt).Expect(t, 401)
+		}
+		se.Login(u.Name, u.Password)
+		se.Login(other.Name, other.Password)
+	})
+
+	t.Run("of nobody", func(t *testing.T) {
+		se := mxSub(e, t)
+		se.Do("PUT", pwPath(uuid.Must(uuid.NewV7())), map[string]any{"newPassword": "Nobody#123"}, admin).Expect(t, 404)
+		mxExpectField(t, se.Do("PUT", "/api/users/me/password", map[string]any{"newPassword": "Nobody#123"}, admin), "id")
+	})
+}
+
+func TestUsersUnlock(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Bearer(e.AdminToken())
+	u := e.NewUser("locked_out", false)
+	usLock(t, e, u.Name)
+	usExpectLocked(t, e, u.Name, u.Password)
+	if got := usGet(t, e, admin, u.ID.String()); !got.Locked || got.LockedUntil == nil {
+		t.Fatalf("the user is not shown locked: %+v", got)
+	}
+	mxExpectField(t, e.Do("PATCH", "/api/users/"+u.ID.String(), map[string]any{"locked": true}, admin), "locked")
+	var got envelope[usView]
+	e.Do("PATCH", "/api/users/"+u.ID.String(), map[string]any{"locked": false}, admin).Expect(t, 200).JSON(t, &got)
+	if got.Data.Locked || got.Data.LockedUntil != nil {
+		t.Errorf("PATCH answer still locked: %+v", got.Data)
+	}
+	e.Login(u.Name, u.Password) // at once: the clock has not moved
+	// and the counter restarted: two failures do not lock again
+	usLogin(e, u.Name, "Wrong#pass1").Expect(t, 401)
+	usLogin(e, u.Name, "Wrong#pass1").Expect(t, 401)
+	e.Login(u.Name, u.Password)
+}
+
+func TestUsersListPagingAndFilter(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Bearer(e.AdminToken())
+	names := []string{"Pg_Echo", "pg_alpha", "PG_DELTA", "pg_Charlie", "pg_bravo", "pg_golf", "pg_Foxtrot"}
+	for _, n := range names {
+		e.NewUser(n, false)
+	}
+	e.NewUser("other", false)
+	const total = 9 // with ADMIN and other
+	var list envelope[[]usView]
+	got := func(q string) []string {
+		t.Helper()
+		e.Do("GET", "/api/users"+q, nil, admin).Expect(t, 200).JSON(t, &list)
+		out := make([]string, len(list.Data))
+		for i, u := range list.Data {
+			out[i] = u.Username
+		}
+		return out
+	}
+	check := func(q string, want []string, offset, limit, tot int) {
+		t.Helper()
+		g := got(q)
+		if strings.Join(g, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: %v, want %v", q, g, want)
+		}
+		if list.Page == nil || list.Page.Offset != offset || list.Page.Limit != limit || list.Page.Total != tot {
+			t.Errorf("%s: page %+v, want offset %d limit %d total %d", q, list.Page, offset, limit, tot)
+		}
+	}
+	check("", []string{"ADMIN", "other", "pg_alpha", "pg_bravo", "pg_Charlie", "PG_DELTA", "Pg_Echo", "pg_Foxtrot", "pg_golf"}, 0, 50, total)
+	check("?limit=3", []string{"ADMIN", "other", "pg_alpha"}, 0, 3, total)
+	check("?offset=3&limit=3", []string{"pg_bravo", "pg_Charlie", "PG_DELTA"}, 3, 3, total)
+	check("?offset=7&limit=3", []string{"pg_Foxtrot", "pg_golf"}, 7, 3, total)
+	check("?offset=20", []string{}, 20, 50, total)
+	check("?name=PG_", []string{"pg_alpha", "pg_bravo", "pg_Charlie", "PG_DELTA", "Pg_Echo", "pg_Foxtrot", "pg_golf"}, 0, 50, 7)
+	check("?name=g_d", []string{"PG_DELTA"}, 0, 50, 1)
+	check("?name=pG&offset=5&limit=5", []string{"pg_Foxtrot", "pg_golf"}, 5, 5, 7)
+	check("?name=zulu", []string{}, 0, 50, 0)
+	mxExpectField(t, e.Do("GET", "/api/users?limit=0", nil, admin), "limit")
+	mxExpectField(t, e.Do("GET", "/api/users?limit=501", nil, admin), "limit")
+	mxExpectField(t, e.Do("GET", "/api/users?offset=-1", nil, admin), "offset")
+}
