@@ -36,11 +36,11 @@ type Operation struct {
 	Path          string
 	Service       *Service // nil: the operation belongs to no service
 	Permissions   []string
-	ProjectAccess string   // "", QUERY, MANAGEMENT or ADMIN
+	ProjectAccess string // "", QUERY, MANAGEMENT or ADMIN
 	// OnProject: the operation acts on one project, named by a parameter marked
 	// x-project-ref. Whether the caller may see that project decides 404 before 403.
 	OnProject bool
-	Schemes       []string // security schemes accepted, in document order
+	Schemes   []string // security schemes accepted, in document order
 }
 
 // Contract is the loaded document and its rules.
