@@ -18,7 +18,9 @@ import (
 // it (authentication included, through the Authenticator), applies the operation's
 // x-service and x-permissions, and only then calls next.
 func (s *Server) validate(router routers.Router, next http.Handler) http.Handler {
-	opts := &openapi3filter.Options{AuthenticationFunc: s.Auth.Func}
+	// No defaults filled in: kin-openapi would fill them for explicit nulls too, hiding a
+	// null sent for a non-nullable field. Handlers apply the documented defaults.
+	opts := &openapi3filter.Options{AuthenticationFunc: s.Auth.Func, SkipSettingDefaults: true}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := auth.HolderFrom(r.Context())
 		if r.Header.Get("X-API-Key") != "" && r.URL.Query().Has("key") {
@@ -123,12 +125,16 @@ var propertyReason = regexp.MustCompile(`^property "([^"]+)" is (missing|unsuppo
 func schemaField(se *openapi3.SchemaError) (string, string) {
 	path := se.JSONPointer()
 	msg := se.Reason
+	// kin-openapi's pointer already ends with a missing property, not with an unknown one
 	if m := propertyReason.FindStringSubmatch(msg); m != nil {
-		path = append(path, m[1])
 		if m[2] == "missing" {
 			msg = "is required"
+			if len(path) == 0 || path[len(path)-1] != m[1] {
+				path = append(path, m[1])
+			}
 		} else {
 			msg = "is not a known field"
+			path = append(path, m[1])
 		}
 	}
 	if len(path) == 0 {

@@ -169,8 +169,11 @@ func PrincipalFrom(ctx context.Context) *Principal {
 // failureRank orders failures by how much they should tell the caller: a lock or a
 // disabled user (said only after a correct password) outranks a bad credential, which
 // outranks an absent one.
-func failureRank(c errs.Code) int {
-	switch c {
+func failureRank(e *errs.Error) int {
+	if e.Reason == ReasonNoCredentials {
+		return 0
+	}
+	switch e.Code {
 	case errs.Locked:
 		return 4
 	case errs.Disabled:
@@ -186,7 +189,7 @@ func failureRank(c errs.Code) int {
 // Fail records a scheme's failure, keeping the most telling one.
 func (h *Holder) Fail(err error) {
 	e := errs.As(err)
-	if h.failure == nil || failureRank(e.Code) > failureRank(h.failure.Code) {
+	if h.failure == nil || failureRank(e) > failureRank(h.failure) {
 		h.failure = e
 	}
 }
