@@ -119,7 +119,7 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 	}
 	s := &Server{Config: cfg, DB: d, Log: log, Contract: c, metrics: newMetrics()}
 	s.Accounts = &account.Service{DB: d, Hasher: account.NewHasher(cfg.HashParams, cfg.HashConcurrency),
-		Now: cfg.Now, LockSchedule: cfg.LockSchedule, Changed: s.userChanged}
+		Now: cfg.Now, LockSchedule: cfg.LockSchedule, Changed: s.userChanged, Locked: s.nameLocked}
 	s.Tokens = &auth.Tokens{DB: d, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL, Now: cfg.Now}
 	if err := s.Tokens.Init(ctx); err != nil {
 		return nil, err
@@ -158,12 +158,23 @@ func (s *Server) Listen(ctx context.Context) error {
 		if payload == "*" {
 			s.Basic.DropAll()
 		}
+		if key, ok := strings.CutPrefix(payload, "locked:"); ok {
+			s.Basic.DropName(key)
+		}
 		if id, ok := strings.CutPrefix(payload, "user:"); ok {
 			if uid, err := uuid.Parse(id); err == nil {
 				s.Basic.DropUser(uid)
 			}
 		}
 	})
+}
+
+// nameLocked drops cached logins of a name that just got locked, here and elsewhere.
+func (s *Server) nameLocked(ctx context.Context, key string) {
+	s.Basic.DropName(key)
+	if err := db.Notify(ctx, s.DB, "locked:"+key); err != nil {
+		s.Log.Warn("notify lock", "err", err)
+	}
 }
 
 // userChanged drops what this instance cached of a user at once, and tells every other

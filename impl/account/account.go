@@ -35,6 +35,9 @@ type Service struct {
 	// Changed is called after a user's credentials or rights changed (password, disable,
 	// delete), inside the transaction, so every instance drops what it cached of them.
 	Changed func(ctx context.Context, q db.Queryer, userID uuid.UUID) error
+	// Locked is called when failures lock a login name, so caches of successful logins
+	// for that name stop answering for it.
+	Locked func(ctx context.Context, usernameKey string)
 }
 
 // LockFor is how long the n-th consecutive failure locks a name.
@@ -107,6 +110,9 @@ func (s *Service) fail(ctx context.Context, key string, now time.Time) error {
 		return errs.Wrap(err, "record login failure")
 	}
 	if d := s.LockFor(n); d > 0 {
+		if s.Locked != nil {
+			s.Locked(ctx, key)
+		}
 		return locked(now.Add(d))
 	}
 	return badLogin()

@@ -59,12 +59,20 @@ func (a *Authenticator) Func(ctx context.Context, in *openapi3filter.Authenticat
 	if h == nil {
 		return errors.New("no auth holder in context")
 	}
+	// A credential that was presented and refused decides the request: another scheme's
+	// credential in the same request must not rescue it.
+	if h.refused != nil {
+		return h.refused
+	}
 	p, err := a.authenticate(ctx, in.RequestValidationInput.Request, in.SecuritySchemeName)
 	if err != nil {
 		if err != errAbsent && a.OnFailure != nil {
 			a.OnFailure(in.SecuritySchemeName)
 		}
 		h.Fail(err)
+		if err != errAbsent {
+			h.refused = err
+		}
 		return err
 	}
 	h.Principal = p
@@ -112,7 +120,9 @@ func (a *Authenticator) authenticate(ctx context.Context, r *http.Request, schem
 		return NewUserPrincipal(a.Contract, u, scheme), nil
 	case SchemeCookie:
 		c, err := r.Cookie(SessionCookie)
-		if err != nil || c.Value == "" || a.Sessions == nil {
+		// credentials in Authorization speak for the request over a cookie the browser
+		// sent on its own (a Basic login must not turn into the cookie's older session)
+		if err != nil || c.Value == "" || a.Sessions == nil || r.Header.Get("Authorization") != "" {
 			return nil, errAbsent
 		}
 		u, sid, err := a.Sessions.Verify(ctx, c.Value)

@@ -99,6 +99,18 @@ func (c *BasicCache) DropUser(id uuid.UUID) {
 	c.mu.Unlock()
 }
 
+// DropName forgets every entry of a login name (case-folded), e.g. when it gets locked.
+func (c *BasicCache) DropName(usernameKey string) {
+	c.init()
+	c.mu.Lock()
+	for k, e := range c.entries {
+		if e.user.UsernameKey == usernameKey {
+			delete(c.entries, k)
+		}
+	}
+	c.mu.Unlock()
+}
+
 // DropAll forgets everything (after a lost LISTEN connection: events may have been missed).
 func (c *BasicCache) DropAll() {
 	c.init()

@@ -142,6 +142,7 @@ type Holder struct {
 	Principal *Principal
 	Operation *contract.Operation
 	failure   *errs.Error
+	refused   error // a presented credential that failed
 }
 
 type holderKey struct{}
