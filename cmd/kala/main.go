@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -109,9 +110,10 @@ func parse(args []string) (*options, []string, error) {
 	var env envDefault
 	fs := flag.NewFlagSet("kala", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage, "\nflags:\n"); fs.PrintDefaults() }
-	fs.StringVar(&o.databaseURL, "database-url", env.str("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
+	// Secrets get no flag default: usage text prints defaults, and must not print these.
+	fs.StringVar(&o.databaseURL, "database-url", "", "PostgreSQL URL (DATABASE_URL)")
 	fs.StringVar(&o.addr, "addr", env.str("KALA_ADDR", "127.0.0.1:8080"), "listen address (KALA_ADDR)")
-	fs.StringVar(&o.adminPassword, "admin-password", env.str("KALA_ADMIN_PASSWORD", ""), "first ADMIN password; random if empty (KALA_ADMIN_PASSWORD)")
+	fs.StringVar(&o.adminPassword, "admin-password", "", "first ADMIN password; random if empty (KALA_ADMIN_PASSWORD)")
 	fs.StringVar(&o.issuer, "issuer", env.str("KALA_ISSUER", "kala"), "JWT issuer (KALA_ISSUER)")
 	fs.DurationVar(&o.tokenTTL, "token-ttl", env.dur("KALA_TOKEN_TTL", 15*time.Minute), "access token lifetime (KALA_TOKEN_TTL)")
 	fs.IntVar(&o.apiKeyMaxDays, "api-key-max-days", env.num("KALA_API_KEY_MAX_DAYS", 365), "longest API key lifetime in days (KALA_API_KEY_MAX_DAYS)")
@@ -122,6 +124,12 @@ func parse(args []string) (*options, []string, error) {
 	fs.DurationVar(&o.queryTimeout, "query-timeout", env.dur("KALA_QUERY_TIMEOUT", 30*time.Second), "SQL query timeout (KALA_QUERY_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
+	}
+	if o.databaseURL == "" {
+		o.databaseURL = os.Getenv("DATABASE_URL")
+	}
+	if o.adminPassword == "" {
+		o.adminPassword = os.Getenv("KALA_ADMIN_PASSWORD")
 	}
 	if len(env.errs) > 0 {
 		return nil, nil, errors.New("bad configuration: " + strings.Join(env.errs, "; "))
@@ -140,7 +148,8 @@ func parse(args []string) (*options, []string, error) {
 		bad = append(bad, fmt.Sprintf("KALA_ADDR=%q: want host:port", o.addr))
 	}
 	for _, origin := range splitList(o.corsOrigins) {
-		if !strings.HasPrefix(origin, "http://") && !strings.HasPrefix(origin, "https://") || strings.Count(origin, "/") != 2 {
+		if u, err := url.Parse(origin); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" ||
+			u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(origin, "?") || strings.HasSuffix(origin, "#") {
 			bad = append(bad, fmt.Sprintf("KALA_CORS_ORIGINS: %q is not an origin like https://app.example.com", origin))
 		}
 	}

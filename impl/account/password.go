@@ -109,7 +109,9 @@ func decodeHash(s string) (HashParams, []byte, []byte, error) {
 	}
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
 	sum, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(sum) < 16 || p.Lanes == 0 || p.Passes == 0 {
+	// bounds: a tampered row must not make one login take all memory or time
+	if err1 != nil || err2 != nil || len(sum) < 16 || len(sum) > 64 || len(salt) < 8 || p.Lanes == 0 || p.Lanes > 16 ||
+		p.Passes == 0 || p.Passes > 16 || p.MemoryKiB < 8*uint32(p.Lanes) || p.MemoryKiB > 1<<20 {
 		return p, nil, nil, errBadHash
 	}
 	return p, salt, sum, nil

@@ -22,7 +22,20 @@ const (
 // UsernameKey folds a username for uniqueness and lookup: the same name in any case is
 // the same user.
 func UsernameKey(name string) string {
-	return cases.Fold().String(name)
+	return strings.Map(cherokeeUpper, cases.Fold().String(name))
+}
+
+// cherokeeUpper finishes folding Cherokee, which Unicode folds to the capitals:
+// golang.org/x/text swaps its cases instead (golang/go#46101), so both spellings of a
+// name would get different keys.
+func cherokeeUpper(r rune) rune {
+	switch {
+	case r >= 0xAB70 && r <= 0xABBF:
+		return r - 0xAB70 + 0x13A0
+	case r >= 0x13F8 && r <= 0x13FD:
+		return r - 0x13F8 + 0x13F0
+	}
+	return r
 }
 
 // CheckUsername applies Kylin's username rule.
