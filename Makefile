@@ -21,10 +21,10 @@ ARGS     ?=
 TEST_DB_ENV = KALA_TEST_DATABASE_URL="$${KALA_TEST_DATABASE_URL:-$$($(PG) url kala_test)}"
 
 .PHONY: help build generate check-generated vet fmt-check lint db db-stop test-db \
-        run test test-go bench fuzz clean
+        run test test-go bench fuzz clean e2e-deps test-e2e lint-spec
 
 help: ## list targets
-	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
+	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | \
 	  awk -F ':.*## ' '{ printf "  %-16s %s\n", $$1, $$2 }'
 
 build: ## build bin/kala
@@ -55,6 +55,22 @@ fmt-check: ## fail if any Go file outside gen/ is not gofmt'ed
 
 lint: fmt-check vet ## gofmt check + go vet
 
+SPECTRAL := tools/lint/node_modules/.bin/spectral
+
+# Spectral (version pinned in tools/lint/package-lock.json) against the rules in
+# .spectral.yaml; any error or warning fails. tools/lint/node_modules comes from
+# the lock file when missing or older than it (install scripts off: Spectral
+# needs none, and one of its dependencies would phone home). No skipping: without
+# node and npm this fails.
+lint-spec: ## lint openapi.yaml with Spectral (.spectral.yaml); fails on warnings too
+	@command -v node >/dev/null || { echo "ERROR: node not found; lint-spec needs Node.js >= 20.17 with npm" >&2; exit 1; }
+	@command -v npm >/dev/null || { echo "ERROR: npm not found; lint-spec needs Node.js >= 20.17 with npm" >&2; exit 1; }
+	@if [ ! -e tools/lint/node_modules/.package-lock.json ] || [ ! -x $(SPECTRAL) ] || \
+	    [ tools/lint/package-lock.json -nt tools/lint/node_modules/.package-lock.json ]; then \
+	  npm ci --prefix tools/lint --ignore-scripts --no-audit --no-fund; \
+	fi
+	$(SPECTRAL) lint openapi.yaml --ruleset .spectral.yaml --fail-severity=warn
+
 db: ## start the private cluster and create db `kala` (no-op if DATABASE_URL is set)
 	@if [ -z "$${DATABASE_URL:-}" ]; then \
 	  $(PG) start && $(PG) createdb kala && echo "DATABASE_URL=$$($(PG) url kala)"; \
@@ -69,14 +85,35 @@ test-db: ## start the private cluster with db `kala_test` (no-op if KALA_TEST_DA
 run: build db ## build and serve (migrates at start); flags via ARGS=..., config via KALA_* env
 	@export DATABASE_URL="$${DATABASE_URL:-$$($(PG) url kala)}"; exec bin/kala serve $(ARGS)
 
-# Full suite. Add further suites as prerequisites, e.g.
-#   test: test-e2e
-#   test-e2e: build test-db
-#   	$(TEST_DB_ENV) npm test
-test: test-go ## everything CI runs
+# Full suite. Add further suites as prerequisites.
+test: lint-spec test-go test-e2e ## everything CI runs
 
 test-go: check-generated fmt-check vet test-db ## Go tests
 	$(TEST_DB_ENV) $(GO) test -count=1 -timeout 9m ./...
+
+# Browser (Swagger UI at /docs) and TypeScript SDK tests against a live server on a
+# fresh database; see scripts/e2e.sh. Screenshots and the server log: e2e/out/.
+test-e2e: build test-db e2e-deps ## e2e: Swagger UI in chromium, TypeScript SDK
+	$(TEST_DB_ENV) scripts/e2e.sh
+
+E2E_CHROMIUM := /usr/bin/chromium
+
+# Debian's chromium (playwright's own browser download is not used), and
+# e2e/node_modules from the lock file when missing or older than it (install
+# scripts off: esbuild, under tsx, needs none). No skipping: if chromium cannot
+# be installed this fails.
+e2e-deps: ## install the e2e tests' chromium and npm packages
+	@if [ ! -x $(E2E_CHROMIUM) ]; then \
+	  echo "e2e-deps: $(E2E_CHROMIUM) not found; installing Debian's chromium package" >&2; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update </dev/null; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium </dev/null; \
+	  [ -x $(E2E_CHROMIUM) ] || { echo "ERROR: $(E2E_CHROMIUM) still missing after apt-get install chromium" >&2; exit 1; }; \
+	fi
+	@command -v npm >/dev/null || { echo "ERROR: npm not found; the e2e tests need Node.js >= 20 with npm" >&2; exit 1; }
+	@if [ ! -e e2e/node_modules/.package-lock.json ] || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then \
+	  npm ci --prefix e2e --ignore-scripts --no-audit --no-fund; \
+	fi
 
 bench: test-db ## benchmarks (BENCH=regexp)
 	$(TEST_DB_ENV) $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 5 -timeout 30m ./...

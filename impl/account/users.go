@@ -43,6 +43,8 @@ type UserPatch struct {
 	Locked      *bool
 	Permissions *[]string
 	Authorities *[]string
+	// Password is an admin reset of another user's password (marked default).
+	Password *string
 }
 
 var extraAuthorities = []string{"ROLE_MODELER", "ROLE_ANALYST"}
@@ -168,6 +170,21 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserP
 	if p.Locked != nil && *p.Locked {
 		return nil, errs.Field("locked", "can only be set to false (unlock)")
 	}
+	var newHash string
+	if p.Password != nil {
+		if id == a.UserID {
+			return nil, errs.Field("password", "change your own password with the old one, not by a reset")
+		}
+		if err := CheckPassword("password", *p.Password); err != nil {
+			return nil, err
+		}
+		var err error
+		if newHash, err = s.Hasher.Hash(ctx, *p.Password); err != nil {
+			return nil, errs.Wrap(err, "hash password")
+		}
+	}
+	// every check runs before any write, and all writes share one transaction: a refused
+	// change leaves the user exactly as it was
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		u, err := db.UserForUpdate(ctx, tx, id)
 		if errors.Is(err, db.ErrNotFound) {
@@ -227,6 +244,11 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserP
 		}
 		if err := db.UpdateUser(ctx, tx, u, disabling, s.Now()); err != nil {
 			return err
+		}
+		if p.Password != nil {
+			if err := db.SetPassword(ctx, tx, u.ID, newHash, true, s.Now(), nil); err != nil {
+				return err
+			}
 		}
 		if p.Locked != nil {
 			if err := db.ClearLoginFailures(ctx, tx, u.UsernameKey); err != nil {

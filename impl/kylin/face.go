@@ -235,27 +235,15 @@ func (f *Face) KylinUpdateUser(ctx context.Context, req gen.KylinUpdateUserReque
 	if err != nil {
 		return nil, err
 	}
-	if b.Password != nil {
-		if u.ID == p.User.ID {
-			return nil, errs.Field("password", "change your own password with PUT /kylin/api/user/password")
+	patch := account.UserPatch{Disabled: b.Disabled, Authorities: authorities(b.Authorities), Password: b.Password}
+	if b.Authorities != nil {
+		admin := false
+		for _, a := range *b.Authorities {
+			admin = admin || a == account.AuthorityAdmin
 		}
-		if err := f.Accounts.ChangePassword(ctx, p.Actor(), true, u.ID, nil, *b.Password, nil); err != nil {
-			return nil, err
-		}
+		patch.Admin = &admin
 	}
-	if b.Disabled != nil || b.Authorities != nil {
-		patch := account.UserPatch{Disabled: b.Disabled, Authorities: authorities(b.Authorities)}
-		if b.Authorities != nil {
-			admin := false
-			for _, a := range *b.Authorities {
-				admin = admin || a == account.AuthorityAdmin
-			}
-			patch.Admin = &admin
-		}
-		if u, err = f.Accounts.UpdateUser(ctx, p.Actor(), u.ID, patch); err != nil {
-			return nil, err
-		}
-	} else if u, err = f.Accounts.User(ctx, u.ID); err != nil {
+	if u, err = f.Accounts.UpdateUser(ctx, p.Actor(), u.ID, patch); err != nil {
 		return nil, err
 	}
 	return gen.KylinUpdateUser200JSONResponse(f.userEnvelope(u)), nil

@@ -20,7 +20,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"
+	"github.com/lib/pq"
 
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl"
@@ -97,7 +97,14 @@ func New(t testing.TB, opts ...Option) *Env {
 	return e
 }
 
+// close drops the database and the project roles it made: roles belong to the cluster,
+// not the database, and would pile up.
 func (e *Env) close(adminURL string) {
+	var roles []string
+	_ = e.DB.Select(&roles, `SELECT role_name FROM projects`)
+	if e.Server != nil {
+		e.Server.Data.Sandbox.Close()
+	}
 	e.DB.Close()
 	admin, err := sqlx.Open("postgres", adminURL)
 	if err != nil {
@@ -105,6 +112,9 @@ func (e *Env) close(adminURL string) {
 	}
 	defer admin.Close()
 	_, _ = admin.Exec(`DROP DATABASE IF EXISTS ` + e.dbName + ` WITH (FORCE)`)
+	for _, r := range roles {
+		_, _ = admin.Exec(`DROP ROLE IF EXISTS ` + pq.QuoteIdentifier(r))
+	}
 }
 
 func withDatabase(t testing.TB, raw, name string) string {
