@@ -121,7 +121,9 @@ func harden(ctx context.Context, d *DB, log *slog.Logger) {
 		"pg_advisory_unlock(integer, integer)", "pg_advisory_unlock_shared(bigint)",
 		"pg_advisory_unlock_shared(integer, integer)", "pg_advisory_unlock_all()",
 		"pg_notify(text, text)", "pg_cancel_backend(integer)", "pg_terminate_backend(integer, bigint)",
-		"pg_stat_get_activity(integer)",
+		"pg_stat_get_activity(integer)", "pg_stat_get_backend_activity(integer)",
+		"pg_stat_get_backend_activity_start(integer)", "pg_stat_get_backend_wait_event(integer)",
+		"pg_stat_get_backend_wait_event_type(integer)", "pg_stat_get_backend_client_addr(integer)",
 	}
 	var stmts []string
 	for _, f := range funcs {
@@ -253,9 +255,11 @@ func runQuery(ctx context.Context, conn *sql.Conn, schema, query string, offset,
 		}
 	}
 	// The statement is wrapped, never edited: a newline keeps a trailing line comment
-	// from swallowing the closing parenthesis.
-	wrapped := "SELECT * FROM (\n" + query + "\n) AS kala_query OFFSET " + strconv.Itoa(offset) + " LIMIT " + strconv.Itoa(limit+1)
-	rows, err := tx.QueryContext(ctx, wrapped)
+	// from swallowing the closing parenthesis. Offset and limit go as parameters, which
+	// also makes lib/pq use the extended protocol: PostgreSQL itself then refuses a
+	// string holding more than one statement, whatever got past the check before.
+	wrapped := "SELECT * FROM (\n" + query + "\n) AS kala_query OFFSET $1 LIMIT $2"
+	rows, err := tx.QueryContext(ctx, wrapped, offset, limit+1)
 	if err != nil {
 		return nil, sqlError(err)
 	}
@@ -291,6 +295,10 @@ func runQuery(ctx context.Context, conn *sql.Conn, schema, query string, offset,
 		}
 		row := make([]*string, len(vals))
 		for i, v := range vals {
+			if b, ok := v.([]byte); ok && size+len(b) > maxBytes {
+				size += len(b) // over the cap: stop before copying it
+				break
+			}
 			if v != nil {
 				s := text(v, res.Columns[i].Type)
 				size += len(s)

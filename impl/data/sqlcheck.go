@@ -86,8 +86,10 @@ func statementEnd(s string) (int, error) {
 	return len(s), nil
 }
 
+// isIdent reports bytes that continue an identifier; PostgreSQL allows $ inside one, so
+// a$$x$ is not the start of a dollar-quoted string.
 func isIdent(c byte) bool {
-	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
 // closeQuote returns the index after the quote closing one opened before start; a doubled
