@@ -42,10 +42,10 @@ func (k *APIKeys) Create(ctx context.Context, p *Principal, in NewKey) (string, 
 		from = *in.ValidFrom
 	}
 	switch {
-	case !in.ValidTo.After(from):
-		return "", nil, errs.Field("validTo", "must be after validFrom")
 	case !in.ValidTo.After(now):
 		return "", nil, errs.Field("validTo", "must be in the future")
+	case !in.ValidTo.After(from):
+		return "", nil, errs.Field("validTo", "must be after validFrom")
 	case in.ValidTo.After(now.AddDate(0, 0, k.MaxDays)):
 		return "", nil, errs.Field("validTo", fmt.Sprintf("must be at most %d days from now", k.MaxDays))
 	case len(in.Name) > 200:
