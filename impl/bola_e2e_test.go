@@ -184,7 +184,7 @@ func TestBOLA(t *testing.T) {
 		bolaSetAccess(t, se, p1, a.ID, 1)
 		rawA := e.Login(a.Name, a.Password)
 		usersOnly := se.NewKey(rawA, map[string]any{"validTo": mxValidTo(se),
-			"permissions": []string{se.Permission("User Management")}, "services": []string{bolaServiceID(t, se, "users")}})
+			"permissions": []string{se.Permission("User Management")}, "services": []string{se.Service("users")}})
 		for _, path := range []string{"/api/datastores", base, base + "/tables", base + "/tables/t/rows", "/api/datastores/" + p2} {
 			r := se.Do("GET", path, nil, testkit.APIKey(usersOnly))
 			if r.Status != 403 {
@@ -219,21 +219,4 @@ func TestBOLA(t *testing.T) {
 		}
 		se.Do("DELETE", "/api/datastores/"+missing, nil, admin).Expect(t, 404)
 	})
-}
-
-// serviceID finds a service's id by name through GET /api/services.
-func bolaServiceID(t *testing.T, e *testkit.Env, name string) string {
-	t.Helper()
-	var list envelope[[]struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-	}]
-	e.Do("GET", "/api/services", nil, testkit.Bearer(e.AdminToken())).Expect(t, 200).JSON(t, &list)
-	for _, s := range list.Data {
-		if s.Name == name {
-			return s.ID
-		}
-	}
-	t.Fatalf("no service named %s", name)
-	return ""
 }

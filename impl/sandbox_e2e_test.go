@@ -767,8 +767,8 @@ func TestSandboxAccess(t *testing.T) {
 
 	readerTok := e.Login(reader.Name, reader.Password)
 	validTo := e.Clock.Now().Add(time.Hour).Format(time.RFC3339)
-	noQuery := e.NewKey(readerTok, map[string]any{"validTo": validTo, "services": []string{sbServiceID(t, e, "datastores")}})
-	withQuery := e.NewKey(readerTok, map[string]any{"validTo": validTo, "services": []string{sbServiceID(t, e, "query")}})
+	noQuery := e.NewKey(readerTok, map[string]any{"validTo": validTo, "services": []string{e.Service("datastores")}})
+	withQuery := e.NewKey(readerTok, map[string]any{"validTo": validTo, "services": []string{e.Service("query")}})
 	e.Do("POST", "/kylin/api/query", q(p1.Name), testkit.APIKey(noQuery)).Expect(t, 403)
 	e.Do("GET", "/kylin/api/query/tables_and_columns?project="+p1.Name, nil, testkit.APIKey(noQuery)).Expect(t, 403)
 	if r := sbQuery(t, e, testkit.APIKey(withQuery), q(p1.Name)); r.cell(0, 0) != "CANARY-P1" {
@@ -813,28 +813,11 @@ func sbUUID(t *testing.T, s string) uuid.UUID {
 	return u
 }
 
-// sbServiceID finds a service's id by name through GET /api/services.
-func sbServiceID(t *testing.T, e *testkit.Env, name string) string {
-	t.Helper()
-	var list envelope[[]struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-	}]
-	e.Do("GET", "/api/services", nil, testkit.Bearer(e.AdminToken())).Expect(t, 200).JSON(t, &list)
-	for _, s := range list.Data {
-		if s.Name == name {
-			return s.ID
-		}
-	}
-	t.Fatalf("no service named %s", name)
-	return ""
-}
-
-// sbSmuggle hides statements from Statement: PostgreSQL lets `$` continue an identifier,
-// so `a$$x$` is one identifier to the server, while the check (isIdent has no `$`) takes
-// the second `$` as the start of the dollar quote `$x$ … $x$` and sees no semicolon. lib/pq
-// sends an argument-less query with the simple protocol, which runs every statement in
-// the string. The wrapper's "SELECT * FROM (" and ") AS kala_query …" are balanced by the
+// sbSmuggle tries to hide statements from Statement: PostgreSQL lets `$` continue an
+// identifier, so `a$$x$` is one identifier to the server; a check that missed this took
+// the second `$` as the start of the dollar quote `$x$ … $x$` and saw no semicolon, and
+// an argument-less query went by the simple protocol, which runs every statement in the
+// string. The wrapper's "SELECT * FROM (" and ") AS kala_query …" are balanced by the
 // first and last statements.
 func sbSmuggle(stmts ...string) string {
 	return `SELECT 1 AS a$$x$) q; ` + strings.Join(stmts, "; ") + `; SELECT * FROM (SELECT 1 --$x$`

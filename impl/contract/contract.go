@@ -189,6 +189,16 @@ func (c *Contract) Service(id string) *Service {
 	return nil
 }
 
+// ServiceByName finds a service by its short name ("users"), or nil.
+func (c *Contract) ServiceByName(name string) *Service {
+	for i := range c.Services {
+		if c.Services[i].Name == name {
+			return &c.Services[i]
+		}
+	}
+	return nil
+}
+
 // AllPermissionIDs lists every permission, sorted.
 func (c *Contract) AllPermissionIDs() []string {
 	ids := make([]string, len(c.Permissions))

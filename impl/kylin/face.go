@@ -276,7 +276,7 @@ func (f *Face) KylinChangePassword(ctx context.Context, req gen.KylinChangePassw
 	if err != nil {
 		return nil, err
 	}
-	manage := p.Has(f.Contract.PermissionByName("User Management")) && p.AllowsService(f.usersService())
+	manage := p.Has(f.Contract.PermissionByName("User Management")) && p.AllowsService(f.Contract.ServiceByName("users").ID)
 	var keep []byte
 	if p.SessionID != "" {
 		keep = []byte(p.SessionID)
@@ -285,13 +285,4 @@ func (f *Face) KylinChangePassword(ctx context.Context, req gen.KylinChangePassw
 		return nil, err
 	}
 	return gen.KylinChangePassword200JSONResponse(empty), nil
-}
-
-func (f *Face) usersService() string {
-	for _, s := range f.Contract.Services {
-		if s.Name == "users" {
-			return s.ID
-		}
-	}
-	return ""
 }

@@ -209,6 +209,17 @@ func (e *Env) NewUser(name string, admin bool, permissions ...string) User {
 // Permission ids by name, from the contract.
 func (e *Env) Permission(name string) string { return e.Server.Contract.PermissionByName(name) }
 
+// Service ids by name ("users", "datastores", "query"), from the contract.
+func (e *Env) Service(name string) string {
+	e.T.Helper()
+	s := e.Server.Contract.ServiceByName(name)
+	if s == nil {
+		e.T.Fatalf("no service named %s", name)
+		return ""
+	}
+	return s.ID
+}
+
 // MustNotLog fails the test if the server's log contains secret.
 func (e *Env) MustNotLog(secret string) {
 	e.T.Helper()
