@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,15 +25,18 @@ func InsertSession(ctx context.Context, q Queryer, s *Session) error {
 
 // SessionWithUser loads a session and its user in one trip.
 func SessionWithUser(ctx context.Context, q Queryer, idHash []byte) (*Session, *User, error) {
-	var s Session
-	if err := q.GetContext(ctx, &s, `SELECT id_hash, user_id, created_at, last_seen_at FROM sessions WHERE id_hash = $1`, idHash); err != nil {
+	var r struct {
+		User
+		SessionCreatedAt time.Time `db:"session_created_at"`
+		SessionLastSeen  time.Time `db:"session_last_seen_at"`
+	}
+	err := q.GetContext(ctx, &r, strings.Replace(selectUser, "SELECT ",
+		"SELECT s.created_at AS session_created_at, s.last_seen_at AS session_last_seen_at, ", 1)+
+		` JOIN sessions s ON s.user_id = u.id WHERE s.id_hash = $1`, idHash)
+	if err != nil {
 		return nil, nil, mapErr(err)
 	}
-	u, err := UserByID(ctx, q, s.UserID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &s, u, nil
+	return &Session{IDHash: idHash, UserID: r.ID, CreatedAt: r.SessionCreatedAt, LastSeenAt: r.SessionLastSeen}, &r.User, nil
 }
 
 // TouchSession records activity.
