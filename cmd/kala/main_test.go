@@ -290,18 +290,7 @@ func TestUsageDoesNotRevealSecretsFromEnv(t *testing.T) {
 // The built binary refuses a bad configuration: non-zero exit, a clear one-line reason
 // on stderr, and it never starts listening.
 func TestBinaryBadConfig(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool on PATH")
-	}
-	bin := filepath.Join(t.TempDir(), "kala")
-	build := exec.Command(goTool, "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 
 	// a free port, to check nothing listens on it
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -397,4 +386,18 @@ func TestBinaryBadConfig(t *testing.T) {
 			t.Errorf("kala -h output does not mention %q:\n%s", s, out)
 		}
 	}
+}
+
+// buildBinary builds this command into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("no go tool on PATH: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "kala")
+	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// The binary's whole life on a real database: migrate, serve, log in, rotate keys while
+// serving, reset a password, and shut down cleanly on SIGTERM.
+func TestBinaryLifecycle(t *testing.T) {
+	adminURL := os.Getenv("KALA_TEST_DATABASE_URL")
+	if adminURL == "" {
+		t.Fatal("KALA_TEST_DATABASE_URL is not set: run the tests with `make test`")
+	}
+	bin := buildBinary(t)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "kala_cmd_" + hex.EncodeToString(b[:])
+	admin, err := sqlx.Open("postgres", adminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(adminURL)
+	u.Path = "/" + name
+	dbURL := u.String()
+	t.Cleanup(func() {
+		if d, err := sqlx.Open("postgres", dbURL); err == nil {
+			var roles []string
+			_ = d.Select(&roles, `SELECT role_name FROM projects`)
+			d.Close()
+			_, _ = admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
+			for _, r := range roles {
+				_, _ = admin.Exec(`DROP ROLE IF EXISTS ` + pq.QuoteIdentifier(r))
+			}
+		}
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env := append(os.Environ(), "DATABASE_URL="+dbURL, "KALA_ADDR="+addr, "KALA_ADMIN_PASSWORD=Life#cycle-2026")
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kala %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	run("migrate")
+
+	var stderr bytes.Buffer
+	serve := exec.Command(bin, "serve")
+	serve.Env, serve.Stderr = env, &stderr
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- serve.Wait() }()
+	t.Cleanup(func() { _ = serve.Process.Kill() })
+	base := "http://" + addr
+	waitFor(t, "the server to be ready", func() bool {
+		r, err := http.Get(base + "/readyz")
+		if err == nil {
+			r.Body.Close()
+		}
+		return err == nil && r.StatusCode == 200
+	})
+	login := func(pw string) int {
+		body, _ := json.Marshal(map[string]string{"username": "ADMIN", "password": pw})
+		r, err := http.Post(base+"/api/auth/access-token", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	if s := login("Life#cycle-2026"); s != 200 {
+		t.Fatalf("login with KALA_ADMIN_PASSWORD: %d", s)
+	}
+
+	run("keys", "rotate")
+	waitFor(t, "the running server to publish the rotated key", func() bool {
+		r, err := http.Get(base + "/.well-known/jwks.json")
+		if err != nil {
+			return false
+		}
+		defer r.Body.Close()
+		var set struct{ Keys []any }
+		return json.NewDecoder(r.Body).Decode(&set) == nil && len(set.Keys) == 2
+	})
+
+	out := run("admin", "reset-password", "admin")
+	i := strings.LastIndex(out, ": ")
+	if i < 0 {
+		t.Fatalf("reset-password printed no password: %q", out)
+	}
+	newPW := strings.TrimSpace(out[i+2:])
+	if s := login("Life#cycle-2026"); s != 401 {
+		t.Errorf("the old password still logs in after a reset: %d", s)
+	}
+	if s := login(newPW); s != 200 {
+		t.Errorf("the reset password does not log in: %d", s)
+	}
+
+	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve exited with %v after SIGTERM\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not exit within 30 s of SIGTERM")
+	}
+	if !strings.Contains(stderr.String(), "shutting down") {
+		t.Errorf("no shutdown log line:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), newPW) || strings.Contains(stderr.String(), "Life#cycle-2026") {
+		t.Error("the server log contains a password")
+	}
+}
+
+// waitFor polls cond until it holds, failing after 30 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-tick.C:
+		}
+	}
+}
