@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,22 +44,32 @@ type APIKeyWithOwner struct {
 
 // APIKeyByLookup loads a key and its owner by the key's public lookup id.
 func APIKeyByLookup(ctx context.Context, q Queryer, lookup string) (*APIKeyWithOwner, error) {
-	row := q.QueryRowxContext(ctx, `SELECT k.id, k.user_id, k.lookup, k.secret_hash, k.name, k.permissions,
-		k.services, k.valid_from, k.valid_to, k.created_at, k.last_used_at,
-		u.id, u.username, u.username_key, u.password_hash, u.admin, u.builtin, u.disabled,
-		u.default_password, u.authorities, u.permissions, u.credential_version, u.created_at, u.modified_at
-		FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.lookup = $1`, lookup)
-	var r APIKeyWithOwner
-	k, u := &r.Key, &r.Owner
-	err := row.Scan(&k.ID, &k.UserID, &k.Lookup, &k.SecretHash, &k.Name, &k.Permissions, &k.Services,
-		&k.ValidFrom, &k.ValidTo, &k.CreatedAt, &k.LastUsedAt,
-		&u.ID, &u.Username, &u.UsernameKey, &u.PasswordHash, &u.Admin, &u.Builtin, &u.Disabled,
-		&u.DefaultPassword, &u.Authorities, &u.Permissions, &u.CredentialVersion, &u.CreatedAt, &u.ModifiedAt)
-	if err != nil {
-		return nil, mapErr(err)
+	var r struct {
+		User
+		KeyID         uuid.UUID      `db:"key_id"`
+		KeyLookup     string         `db:"key_lookup"`
+		KeySecretHash []byte         `db:"key_secret_hash"`
+		KeyName       string         `db:"key_name"`
+		KeyPerms      pq.StringArray `db:"key_permissions"`
+		KeyServices   pq.StringArray `db:"key_services"`
+		KeyValidFrom  time.Time      `db:"key_valid_from"`
+		KeyValidTo    time.Time      `db:"key_valid_to"`
+		KeyCreatedAt  time.Time      `db:"key_created_at"`
+		KeyLastUsedAt *time.Time     `db:"key_last_used_at"`
 	}
-	return &r, nil
+	if err := get(ctx, q, &r, selectKeyOwner, lookup); err != nil {
+		return nil, err
+	}
+	return &APIKeyWithOwner{Owner: r.User, Key: APIKey{ID: r.KeyID, UserID: r.ID, Lookup: r.KeyLookup,
+		SecretHash: r.KeySecretHash, Name: r.KeyName, Permissions: r.KeyPerms, Services: r.KeyServices,
+		ValidFrom: r.KeyValidFrom, ValidTo: r.KeyValidTo, CreatedAt: r.KeyCreatedAt, LastUsedAt: r.KeyLastUsedAt}}, nil
 }
+
+var selectKeyOwner = strings.Replace(selectUser, "SELECT ", `SELECT k.id AS key_id, k.lookup AS key_lookup,
+	k.secret_hash AS key_secret_hash, k.name AS key_name, k.permissions AS key_permissions,
+	k.services AS key_services, k.valid_from AS key_valid_from, k.valid_to AS key_valid_to,
+	k.created_at AS key_created_at, k.last_used_at AS key_last_used_at, `, 1) +
+	` JOIN api_keys k ON k.user_id = u.id WHERE k.lookup = $1`
 
 // APIKeysOf lists a user's keys, newest first, and how many there are.
 func APIKeysOf(ctx context.Context, q Queryer, userID uuid.UUID, offset, limit int) ([]APIKey, int, error) {

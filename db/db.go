@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -29,7 +30,8 @@ var (
 // DB is the server's connection pool.
 type DB struct {
 	*sqlx.DB
-	url string
+	url   string
+	stmts sync.Map // query text → *sqlx.Stmt, for the per-request reads
 }
 
 // Queryer is what both *DB and a transaction offer.
@@ -55,6 +57,35 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	return &DB{DB: x, url: url}, nil
+}
+
+// hot returns a statement for a read that runs on every authenticated request, prepared
+// once per pool: PostgreSQL then plans it once per connection instead of every time.
+func (d *DB) hot(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if st, ok := d.stmts.Load(query); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	st, err := d.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if prev, loaded := d.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sqlx.Stmt), nil
+	}
+	return st, nil
+}
+
+// get reads one row into dest, through a prepared statement when q is the pool itself.
+func get(ctx context.Context, q Queryer, dest any, query string, args ...any) error {
+	if d, ok := q.(*DB); ok {
+		st, err := d.hot(ctx, query)
+		if err != nil {
+			return err
+		}
+		return mapErr(st.GetContext(ctx, dest, args...))
+	}
+	return mapErr(q.GetContext(ctx, dest, query, args...))
 }
 
 // URL is the connection string (for LISTEN connections).

@@ -23,6 +23,10 @@ func InsertSession(ctx context.Context, q Queryer, s *Session) error {
 	return mapErr(err)
 }
 
+var selectSessionUser = strings.Replace(selectUser, "SELECT ",
+	"SELECT s.created_at AS session_created_at, s.last_seen_at AS session_last_seen_at, ", 1) +
+	` JOIN sessions s ON s.user_id = u.id WHERE s.id_hash = $1`
+
 // SessionWithUser loads a session and its user in one trip.
 func SessionWithUser(ctx context.Context, q Queryer, idHash []byte) (*Session, *User, error) {
 	var r struct {
@@ -30,11 +34,8 @@ func SessionWithUser(ctx context.Context, q Queryer, idHash []byte) (*Session, *
 		SessionCreatedAt time.Time `db:"session_created_at"`
 		SessionLastSeen  time.Time `db:"session_last_seen_at"`
 	}
-	err := q.GetContext(ctx, &r, strings.Replace(selectUser, "SELECT ",
-		"SELECT s.created_at AS session_created_at, s.last_seen_at AS session_last_seen_at, ", 1)+
-		` JOIN sessions s ON s.user_id = u.id WHERE s.id_hash = $1`, idHash)
-	if err != nil {
-		return nil, nil, mapErr(err)
+	if err := get(ctx, q, &r, selectSessionUser, idHash); err != nil {
+		return nil, nil, err
 	}
 	return &Session{IDHash: idHash, UserID: r.ID, CreatedAt: r.SessionCreatedAt, LastSeenAt: r.SessionLastSeen}, &r.User, nil
 }

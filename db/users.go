@@ -52,9 +52,8 @@ func InsertUser(ctx context.Context, q Queryer, u *User) error {
 // UserByID loads one user.
 func UserByID(ctx context.Context, q Queryer, id uuid.UUID) (*User, error) {
 	var u User
-	err := q.GetContext(ctx, &u, selectUser+` WHERE u.id = $1`, id)
-	if err != nil {
-		return nil, mapErr(err)
+	if err := get(ctx, q, &u, selectUser+` WHERE u.id = $1`, id); err != nil {
+		return nil, err
 	}
 	return &u, nil
 }
