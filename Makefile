@@ -20,7 +20,7 @@ ARGS     ?=
 # cluster's kala_test db. Prefix any command that needs it (see test-go).
 TEST_DB_ENV = KALA_TEST_DATABASE_URL="$${KALA_TEST_DATABASE_URL:-$$($(PG) url kala_test)}"
 
-.PHONY: help build generate check-generated vet fmt-check lint db db-stop test-db \
+.PHONY: help build generate check-generated vet fmt-check staticcheck lint db db-stop test-db \
         run test test-go bench fuzz clean e2e-deps test-e2e lint-spec
 
 help: ## list targets
@@ -53,7 +53,10 @@ fmt-check: ## fail if any Go file outside gen/ is not gofmt'ed
 	  -o -name '*.go' -print | xargs -r gofmt -l); \
 	if [ -n "$$files" ]; then echo "ERROR: not gofmt'ed (run gofmt -w):" >&2; echo "$$files" >&2; exit 1; fi
 
-lint: fmt-check vet ## gofmt check + go vet
+staticcheck: ## staticcheck (pinned in go.mod as a tool)
+	$(GO) tool staticcheck ./...
+
+lint: fmt-check vet staticcheck ## gofmt check, go vet, staticcheck
 
 SPECTRAL := tools/lint/node_modules/.bin/spectral
 
@@ -88,7 +91,7 @@ run: build db ## build and serve (migrates at start); flags via ARGS=..., config
 # Full suite. Add further suites as prerequisites.
 test: lint-spec test-go test-e2e ## everything CI runs
 
-test-go: check-generated fmt-check vet test-db ## Go tests
+test-go: check-generated fmt-check vet staticcheck test-db ## Go tests
 	$(TEST_DB_ENV) $(GO) test -count=1 -timeout 9m ./...
 
 # Browser (Swagger UI at /docs) and TypeScript SDK tests against a live server on a

@@ -97,7 +97,12 @@ func DropTable(ctx context.Context, q Queryer, schema, table string) error {
 func CopyRows(ctx context.Context, q interface {
 	PrepareContext(context.Context, string) (*sql.Stmt, error)
 }, schema, table string, cols []string, rows [][]any) error {
-	stmt, err := q.PrepareContext(ctx, pq.CopyInSchema(schema, table, cols...))
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = pq.QuoteIdentifier(c)
+	}
+	stmt, err := q.PrepareContext(ctx, `COPY `+pq.QuoteIdentifier(schema)+"."+pq.QuoteIdentifier(table)+
+		` (`+strings.Join(quoted, ", ")+`) FROM STDIN`)
 	if err != nil {
 		return mapErr(err)
 	}

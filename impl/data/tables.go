@@ -154,10 +154,7 @@ func (s *Service) InsertRows(ctx context.Context, proj *Project, table string, r
 	return len(rows), nil
 }
 
-var (
-	dateRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
-	digits = regexp.MustCompile(`^[+-]?\d+$`)
-)
+var dateRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 
 // convert checks a JSON value against a column type and returns what COPY takes.
 func convert(typ string, v any) (any, error) {
