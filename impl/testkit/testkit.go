@@ -40,6 +40,7 @@ type Env struct {
 	HTTP   *http.Client // checks every response against openapi.yaml
 	Logs   *SafeBuffer  // everything the server logged
 	dbName string
+	cfg    impl.Config
 }
 
 // Option adjusts the server's configuration before it starts.
@@ -76,12 +77,21 @@ func New(t testing.TB, opts ...Option) *Env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	log := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.Server, err = impl.New(ctx, d, cfg, log)
-	if err != nil {
+	e.cfg = cfg
+	e.start()
+	if _, _, err := e.Server.Accounts.Bootstrap(ctx, AdminPassword); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.Server.Accounts.Bootstrap(ctx, AdminPassword); err != nil {
+	return e
+}
+
+// start runs a server over e.DB with e.cfg, listening for other instances' events.
+func (e *Env) start() {
+	t := e.T
+	log := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx := context.Background()
+	var err error
+	if e.Server, err = impl.New(ctx, e.DB, e.cfg, log); err != nil {
 		t.Fatal(err)
 	}
 	lctx, cancel := context.WithCancel(ctx)
@@ -94,7 +104,21 @@ func New(t testing.TB, opts ...Option) *Env {
 	e.URL = ts.URL
 	e.HTTP = &http.Client{Transport: NewValidatingTransport(t, e.Server.Contract, http.DefaultTransport),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return e
+}
+
+// Peer starts a second server instance on the same database, as behind a load balancer:
+// its own process state (caches, signing-key set), shared PostgreSQL.
+func (e *Env) Peer() *Env {
+	e.T.Helper()
+	d, err := db.Open(context.Background(), e.DB.URL())
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	e.T.Cleanup(func() { d.Close() })
+	p := &Env{T: e.T, DB: d, Clock: e.Clock, Logs: &SafeBuffer{}, cfg: e.cfg}
+	p.start()
+	e.T.Cleanup(p.Server.Data.Sandbox.Close)
+	return p
 }
 
 // close drops the database and the project roles it made: roles belong to the cluster,
