@@ -69,6 +69,9 @@ func TestHappyPath(t *testing.T) {
 	if !strings.Contains(e.Logs.String(), `"operation":"getMe"`) {
 		t.Errorf("the access log does not name the operation: %s", e.Logs.String())
 	}
+	if !strings.Contains(e.Logs.String(), `"principal":"key:`) || !strings.Contains(e.Logs.String(), `"request_id":"`) {
+		t.Errorf("the access log does not name the principal and request id: %s", e.Logs.String())
+	}
 }
 
 func TestBothKeyPlacesIsRefused(t *testing.T) {
@@ -108,8 +111,14 @@ func TestDocsAndSpecServed(t *testing.T) {
 	}
 	e.Do("GET", "/healthz", nil).Expect(t, 200)
 	e.Do("GET", "/readyz", nil).Expect(t, 200)
+	e.Do("GET", "/api/auth/me", nil, testkit.Bearer("not-a-token")).Expect(t, 401)
+	e.Do("GET", "/api/auth/me", nil, testkit.Bearer(e.AdminToken())).Expect(t, 200)
 	r := e.Do("GET", "/metrics", nil).Expect(t, 200)
-	if !strings.Contains(string(r.Body), "kala_http_requests_total") {
-		t.Error("metrics lack kala_http_requests_total")
+	for _, want := range []string{`kala_http_requests_total{operation="getMe",status="401"} 1`,
+		`kala_http_requests_total{operation="getMe",status="200"} 1`,
+		`kala_auth_failures_total{scheme="bearerAuth"} 1`, `kala_http_request_duration_seconds_count{operation="getMe"} 2`} {
+		if !strings.Contains(string(r.Body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
