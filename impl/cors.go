@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/kala-server/kala/impl/errs"
@@ -73,8 +74,37 @@ func (s *Server) cors(router routers.Router, next http.Handler) http.Handler {
 			return
 		}
 		h.Set("Access-Control-Allow-Methods", strings.Join(methods, ", "))
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, X-API-Key, X-Requested-With, X-Request-Id")
+		h.Set("Access-Control-Allow-Headers", s.corsHeaders)
 		h.Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// requestHeaders lists the headers a browser may send: the ones HTTP and this server use
+// anyway, plus every header the contract names (apiKey schemes in a header, header
+// parameters).
+func requestHeaders(doc *openapi3.T) string {
+	names := []string{"Authorization", "Content-Type", "Accept", "X-Requested-With", "X-Request-Id"}
+	add := func(n string) {
+		if !slices.ContainsFunc(names, func(x string) bool { return strings.EqualFold(x, n) }) {
+			names = append(names, n)
+		}
+	}
+	if doc.Components != nil {
+		for _, ref := range doc.Components.SecuritySchemes {
+			if sc := ref.Value; sc != nil && sc.Type == "apiKey" && sc.In == "header" {
+				add(sc.Name)
+			}
+		}
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, p := range append(item.Parameters, op.Parameters...) {
+				if p.Value != nil && p.Value.In == "header" {
+					add(p.Value.Name)
+				}
+			}
+		}
+	}
+	return strings.Join(names, ", ")
 }

@@ -107,8 +107,9 @@ type Server struct {
 	Sessions *auth.Sessions
 	Basic    *auth.BasicCache
 
-	metrics *metrics
-	handler http.Handler
+	metrics     *metrics
+	handler     http.Handler
+	corsHeaders string
 }
 
 // New builds the server over an open, migrated database.
@@ -141,6 +142,7 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 	s.Data = data.New(d, c, sandbox, cfg.Now, cfg.QueryTimeout)
 	s.Kala = &kala.Face{Contract: c, Accounts: s.Accounts, Tokens: s.Tokens, Keys: s.Keys, Data: s.Data}
 	s.Kylin = &kylin.Face{Contract: c, Accounts: s.Accounts, Data: s.Data, Sessions: s.Sessions, CookieSecure: cfg.CookieSecure}
+	s.corsHeaders = requestHeaders(c.Doc)
 	if s.handler, err = s.routes(); err != nil {
 		return nil, err
 	}
