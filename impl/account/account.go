@@ -118,11 +118,6 @@ func (s *Service) fail(ctx context.Context, key string, now time.Time) error {
 	return badLogin()
 }
 
-// Unlock clears a name's failures.
-func (s *Service) Unlock(ctx context.Context, username string) error {
-	return errs.Wrap(db.ClearLoginFailures(ctx, s.DB, UsernameKey(username)), "unlock")
-}
-
 // Bootstrap creates the built-in ADMIN when no user exists. It returns the password it
 // generated (empty when password was given or nothing was created). Safe to run on
 // several instances at once.
