@@ -46,30 +46,26 @@ type APIKeyWithOwner struct {
 func APIKeyByLookup(ctx context.Context, q Queryer, lookup string) (*APIKeyWithOwner, error) {
 	var r struct {
 		User
-		KeyID         uuid.UUID      `db:"key_id"`
-		KeyLookup     string         `db:"key_lookup"`
-		KeySecretHash []byte         `db:"key_secret_hash"`
-		KeyName       string         `db:"key_name"`
-		KeyPerms      pq.StringArray `db:"key_permissions"`
-		KeyServices   pq.StringArray `db:"key_services"`
-		KeyValidFrom  time.Time      `db:"key_valid_from"`
-		KeyValidTo    time.Time      `db:"key_valid_to"`
-		KeyCreatedAt  time.Time      `db:"key_created_at"`
-		KeyLastUsedAt *time.Time     `db:"key_last_used_at"`
+		Key APIKey `db:"key"`
 	}
 	if err := get(ctx, q, &r, selectKeyOwner, lookup); err != nil {
 		return nil, err
 	}
-	return &APIKeyWithOwner{Owner: r.User, Key: APIKey{ID: r.KeyID, UserID: r.ID, Lookup: r.KeyLookup,
-		SecretHash: r.KeySecretHash, Name: r.KeyName, Permissions: r.KeyPerms, Services: r.KeyServices,
-		ValidFrom: r.KeyValidFrom, ValidTo: r.KeyValidTo, CreatedAt: r.KeyCreatedAt, LastUsedAt: r.KeyLastUsedAt}}, nil
+	return &APIKeyWithOwner{Key: r.Key, Owner: r.User}, nil
 }
 
-var selectKeyOwner = strings.Replace(selectUser, "SELECT ", `SELECT k.id AS key_id, k.lookup AS key_lookup,
-	k.secret_hash AS key_secret_hash, k.name AS key_name, k.permissions AS key_permissions,
-	k.services AS key_services, k.valid_from AS key_valid_from, k.valid_to AS key_valid_to,
-	k.created_at AS key_created_at, k.last_used_at AS key_last_used_at, `, 1) +
+// selectKeyOwner reads the key's columns as "key.<column>" beside the owner's.
+var selectKeyOwner = strings.Replace(selectUser, "SELECT ", "SELECT "+keyColumns("k", "key")+", ", 1) +
 	` JOIN api_keys k ON k.user_id = u.id WHERE k.lookup = $1`
+
+func keyColumns(table, prefix string) string {
+	cols := strings.Split(apiKeyColumns, ",")
+	for i, c := range cols {
+		c = strings.TrimSpace(c)
+		cols[i] = table + "." + c + ` AS "` + prefix + "." + c + `"`
+	}
+	return strings.Join(cols, ", ")
+}
 
 // APIKeysOf lists a user's keys, newest first, and how many there are.
 func APIKeysOf(ctx context.Context, q Queryer, userID uuid.UUID, offset, limit int) ([]APIKey, int, error) {

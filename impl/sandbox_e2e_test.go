@@ -126,7 +126,7 @@ type sbState struct {
 
 func sbSnapshot(t *testing.T, e *testkit.Env, p1, p2 sbProj) sbState {
 	t.Helper()
-	s := sbState{Sequences: map[string]string{}, RoleSettings: map[string]string{}}
+	var s sbState
 	s.Rows1 = sbCount(t, e, `SELECT count(*) FROM `+pq.QuoteIdentifier(p1.Schema)+`.t`)
 	s.Rows2 = sbCount(t, e, `SELECT count(*) FROM `+pq.QuoteIdentifier(p2.Schema)+`.t`)
 	s.LargeObjects = sbCount(t, e, `SELECT count(*) FROM pg_largeobject_metadata`)
@@ -134,32 +134,32 @@ func sbSnapshot(t *testing.T, e *testkit.Env, p1, p2 sbProj) sbState {
 	s.TempRelations = sbCount(t, e, `SELECT count(*) FROM pg_class WHERE relpersistence = 't'`)
 	s.Relations = sbCount(t, e, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname IN ($1, $2, 'public')`, p1.Schema, p2.Schema)
-	rows, err := e.DB.Query(`SELECT schemaname || '.' || sequencename, coalesce(last_value::text, 'unused') FROM pg_sequences`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			t.Fatal(err)
-		}
-		s.Sequences[k] = v
-	}
-	rows.Close()
-	rows, err = e.DB.Query(`SELECT a.rolname, coalesce(a.rolpassword, '') || ' ' || coalesce((SELECT string_agg(array_to_string(setconfig, ','), ';')
+	s.Sequences = sbPairs(t, e, `SELECT schemaname || '.' || sequencename, coalesce(last_value::text, 'unused') FROM pg_sequences`)
+	s.RoleSettings = sbPairs(t, e, `SELECT a.rolname, coalesce(a.rolpassword, '') || ' ' || coalesce((SELECT string_agg(array_to_string(setconfig, ','), ';')
 		FROM pg_db_role_setting WHERE setrole = a.oid), '') FROM pg_authid a WHERE a.rolname IN ($1, $2)`, p1.Role, p2.Role)
+	return s
+}
+
+// sbPairs reads a two-column query into a map, through the server's own connection.
+func sbPairs(t *testing.T, e *testkit.Env, query string, args ...any) map[string]string {
+	t.Helper()
+	rows, err := e.DB.Query(query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rows.Close()
+	out := map[string]string{}
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
 			t.Fatal(err)
 		}
-		s.RoleSettings[k] = v
+		out[k] = v
 	}
-	rows.Close()
-	return s
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func sbSameState(t *testing.T, before, after sbState) {

@@ -13,23 +13,6 @@ import (
 	"github.com/kala-server/kala/impl/testkit"
 )
 
-// eventually polls cond until it holds (events between instances travel through
-// PostgreSQL NOTIFY, so they are prompt but not synchronous), failing after 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
-}
-
 // Two instances on one database, as behind a load balancer: what one does, the other
 // honours — cached Basic credentials dropped, keys revoked, tokens killed, signing keys
 // rotated.
@@ -47,7 +30,7 @@ func TestScaleOutTwoInstances(t *testing.T) {
 	tok := b.Login(u.Name, u.Password)
 	a.Do("PUT", "/kylin/api/user/password", map[string]any{"username": u.Name, "password": u.Password,
 		"new_password": "Moved#Pass-2026"}, basic).Expect(t, 200)
-	eventually(t, "B to drop the cached Basic login", func() bool { return b.Server.Basic.Len() == 0 })
+	testkit.Eventually(t, "B to drop the cached Basic login", func() bool { return b.Server.Basic.Len() == 0 })
 	b.Do("GET", "/kylin/api/user", nil, basic).Expect(t, 401)
 	b.Do("GET", "/kylin/api/user", nil, testkit.Basic(u.Name, "Moved#Pass-2026")).Expect(t, 200)
 	b.Do("GET", "/api/auth/me", nil, testkit.Bearer(tok)).Expect(t, 401)
@@ -68,7 +51,7 @@ func TestScaleOutTwoInstances(t *testing.T) {
 	if err := auth.Rotate(context.Background(), a.DB, a.Clock.Now(), a.Server.Config.TokenTTL); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "B to publish the rotated key", func() bool {
+	testkit.Eventually(t, "B to publish the rotated key", func() bool {
 		r, err := http.Get(b.URL + "/.well-known/jwks.json")
 		if err != nil {
 			return false
@@ -77,7 +60,7 @@ func TestScaleOutTwoInstances(t *testing.T) {
 		var set struct{ Keys []any }
 		return json.NewDecoder(r.Body).Decode(&set) == nil && len(set.Keys) == 2
 	})
-	eventually(t, "A to sign with the rotated key", func() bool {
+	testkit.Eventually(t, "A to sign with the rotated key", func() bool {
 		newTok := a.AdminToken()
 		return b.Do("GET", "/api/auth/me", nil, testkit.Bearer(newTok)).Status == 200 &&
 			newTok != "" && kidOf(t, newTok) != kidOf(t, adminTok)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/kala-server/kala/impl/testkit"
 )
 
 // The binary's whole life on a real database: migrate, serve, log in, rotate keys while
@@ -82,7 +83,7 @@ func TestBinaryLifecycle(t *testing.T) {
 	go func() { done <- serve.Wait() }()
 	t.Cleanup(func() { _ = serve.Process.Kill() })
 	base := "http://" + addr
-	waitFor(t, "the server to be ready", func() bool {
+	testkit.Eventually(t, "the server to be ready", func() bool {
 		r, err := http.Get(base + "/readyz")
 		if err == nil {
 			r.Body.Close()
@@ -103,7 +104,7 @@ func TestBinaryLifecycle(t *testing.T) {
 	}
 
 	run("keys", "rotate")
-	waitFor(t, "the running server to publish the rotated key", func() bool {
+	testkit.Eventually(t, "the running server to publish the rotated key", func() bool {
 		r, err := http.Get(base + "/.well-known/jwks.json")
 		if err != nil {
 			return false
@@ -142,21 +143,5 @@ func TestBinaryLifecycle(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), newPW) || strings.Contains(stderr.String(), "Life#cycle-2026") {
 		t.Error("the server log contains a password")
-	}
-}
-
-// waitFor polls cond until it holds, failing after 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
 	}
 }

@@ -254,3 +254,17 @@ func (e *Env) MustNotLog(secret string) {
 
 // Sprintf is fmt.Sprintf, for building paths.
 var Sprintf = fmt.Sprintf
+
+// Eventually polls cond every 20 ms until it holds, failing the test after 30 s. For
+// what crosses processes asynchronously (NOTIFY between instances, a server starting),
+// never as a sleep.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
