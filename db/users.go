@@ -86,8 +86,8 @@ func SetPassword(ctx context.Context, q Queryer, id uuid.UUID, hash string, isDe
 	if err != nil {
 		return mapErr(err)
 	}
-	if _, err = q.ExecContext(ctx, `DELETE FROM login_failures WHERE username_key = $1`, key); err != nil {
-		return mapErr(err)
+	if err = ClearLoginFailures(ctx, q, key); err != nil {
+		return err
 	}
 	_, err = q.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id_hash IS DISTINCT FROM $2`, id, keepSession)
 	return mapErr(err)
@@ -142,8 +142,7 @@ func DeleteUser(ctx context.Context, q Queryer, id uuid.UUID) error {
 	if err := q.GetContext(ctx, &key, `DELETE FROM users WHERE id = $1 RETURNING username_key`, id); err != nil {
 		return mapErr(err)
 	}
-	_, err := q.ExecContext(ctx, `DELETE FROM login_failures WHERE username_key = $1`, key)
-	return mapErr(err)
+	return ClearLoginFailures(ctx, q, key)
 }
 
 // OtherActiveAdmins counts enabled admins other than id.

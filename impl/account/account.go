@@ -4,14 +4,22 @@ package account
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
+	"math"
+	mrand "math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl/errs"
+	"github.com/kala-server/kala/impl/ratelimit"
 )
 
 // Authorities every user has, and the admin one.
@@ -38,6 +46,12 @@ type Service struct {
 	// Locked is called when failures lock a login name, so caches of successful logins
 	// for that name stop answering for it.
 	Locked func(ctx context.Context, usernameKey string)
+	// Guard limits password attempts and failures per client address (nil: no limits).
+	Guard *ratelimit.Guard
+
+	flight     singleflight.Group
+	flightOnce sync.Once
+	flightMAC  []byte
 }
 
 // LockFor is how long the n-th consecutive failure locks a name.
@@ -63,57 +77,154 @@ func locked(until time.Time) error {
 	return e
 }
 
-// Login checks a username and password, with the lockout rules. Every failure path
-// does the same work (a lockout read, a user read, one hash, a counter write), so
-// neither the answer nor its timing tells whether the username exists.
+// Login checks a username and password under the lockout schedule and the client's
+// password rate limit. Concurrent logins with the same name and password share one
+// verification (a Kylin client firing Basic requests in parallel must not burn the
+// name's budget on itself).
 func (s *Service) Login(ctx context.Context, username, password string) (*db.User, error) {
-	now := s.Now()
+	if err := s.Guard.Check(ctx); err != nil {
+		return nil, err
+	}
 	key := UsernameKey(username)
-	f, err := db.LoginFailuresOf(ctx, s.DB, key)
+	v, err, _ := s.flight.Do(s.flightKey(key, password), func() (any, error) {
+		// the leader's request may end first; the verification is everyone's
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), attemptLease)
+		defer cancel()
+		if err := s.Guard.Password(lctx); err != nil {
+			return nil, err
+		}
+		return s.login(lctx, key, password)
+	})
 	if err != nil {
-		return nil, errs.Wrap(err, "read login failures")
+		if c := errs.CodeOf(err); c == errs.BadLogin || c == errs.Locked {
+			if over := s.Guard.Failed(ctx); over != nil {
+				return nil, over
+			}
+		}
+		return nil, err
 	}
-	if f != nil && f.LockedUntil != nil && f.LockedUntil.After(now) {
-		return nil, locked(*f.LockedUntil)
+	return v.(*db.User), nil
+}
+
+// attemptLease bounds one password verification, queueing for a hash slot included; a
+// reservation of an instance that dies mid-verification lapses after it.
+const attemptLease = 15 * time.Second
+
+// flightKey names one (login name, password) pair for sharing a verification, without
+// keeping the password itself as a map key.
+func (s *Service) flightKey(key, password string) string {
+	s.flightOnce.Do(func() {
+		s.flightMAC = make([]byte, 32)
+		_, _ = rand.Read(s.flightMAC)
+	})
+	m := hmac.New(sha256.New, s.flightMAC)
+	m.Write([]byte(key))
+	m.Write([]byte{0})
+	m.Write([]byte(password))
+	return string(m.Sum(nil))
+}
+
+// lockThreshold is the number of consecutive failures that first locks a name.
+func (s *Service) lockThreshold() int {
+	for i := 1; i < len(s.LockSchedule); i++ {
+		if s.LockSchedule[i] > 0 {
+			return i
+		}
 	}
+	return math.MaxInt32
+}
+
+// login verifies one password. The name's verification is reserved in PostgreSQL before
+// any hashing (db.ReserveLoginAttempt), so however many requests, instances and password
+// paths race, no more passwords are checked than the schedule allows before it locks:
+// a request that finds the budget taken by verifications in flight waits for their
+// outcome, and then sees the lock they earned. Every failure path does the same work (a
+// reservation, a user read, one hash, a counter write), so neither the answer nor its
+// timing tells whether the username exists.
+func (s *Service) login(ctx context.Context, key, password string) (*db.User, error) {
+	if err := s.reserve(ctx, key); err != nil {
+		return nil, err
+	}
+	// a reservation ends exactly once: success, failure, or unjudged
 	u, err := db.UserByKey(ctx, s.DB, key)
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		s.Hasher.VerifyDummy(ctx, password)
-		return nil, s.fail(ctx, key, now)
+		return nil, s.fail(ctx, key)
 	case err != nil:
+		s.unjudged(key)
 		return nil, errs.Wrap(err, "read user")
 	}
 	ok, err := s.Hasher.Verify(ctx, u.PasswordHash, password)
 	if err != nil {
+		s.unjudged(key)
 		return nil, errs.Wrap(err, "verify password")
 	}
 	if !ok {
-		return nil, s.fail(ctx, key, now)
+		return nil, s.fail(ctx, key)
 	}
 	if u.Disabled {
+		s.unjudged(key)
 		return nil, errs.E(errs.Disabled, "user %s is disabled", u.Username)
 	}
-	if f != nil {
-		if err := db.ClearLoginFailures(ctx, s.DB, key); err != nil {
-			return nil, errs.Wrap(err, "clear login failures")
-		}
+	if err := db.ReleaseLoginSuccess(ctx, s.DB, key); err != nil {
+		return nil, errs.Wrap(err, "clear login failures")
 	}
 	return u, nil
 }
 
+// reserve waits for the right to verify one password of key.
+func (s *Service) reserve(ctx context.Context, key string) error {
+	wait := 5 * time.Millisecond
+	threshold := s.lockThreshold()
+	for {
+		now := s.Now()
+		res, err := db.ReserveLoginAttempt(ctx, s.DB, key, now, threshold, attemptLease)
+		if err != nil {
+			return errs.Wrap(err, "reserve login attempt")
+		}
+		if res.LockedUntil != nil {
+			return locked(*res.LockedUntil)
+		}
+		if res.Granted {
+			return nil
+		}
+		// verifications in flight may lock the name: their outcome decides this one
+		t := time.NewTimer(wait + time.Duration(mrand.Int64N(int64(wait))))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			e := errs.E(errs.TooMany, "other logins of this name are being checked; try again")
+			e.RetryAfter = time.Second
+			return e
+		case <-t.C:
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+}
+
+// unjudged ends a reservation whose password was not judged. It must run even when the
+// request's context has ended, or the name's budget would stay taken until the lease ends.
+func (s *Service) unjudged(key string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = db.ReleaseLoginAttempt(ctx, s.DB, key)
+}
+
 // fail counts a failure and returns the error to show: locked when this failure locked
 // the name, bad credentials otherwise.
-func (s *Service) fail(ctx context.Context, key string, now time.Time) error {
-	n, err := db.RecordLoginFailure(ctx, s.DB, key, now, s.LockFor)
+func (s *Service) fail(ctx context.Context, key string) error {
+	now := s.Now()
+	_, until, err := db.ReleaseLoginFailure(ctx, s.DB, key, now, s.LockSchedule)
 	if err != nil {
+		s.unjudged(key)
 		return errs.Wrap(err, "record login failure")
 	}
-	if d := s.LockFor(n); d > 0 {
+	if until != nil {
 		if s.Locked != nil {
 			s.Locked(ctx, key)
 		}
-		return locked(now.Add(d))
+		return locked(*until)
 	}
 	return badLogin()
 }

@@ -7,7 +7,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -29,14 +32,20 @@ type Hasher struct {
 	params HashParams
 	slots  chan struct{}
 	dummy  string // a hash of nothing anyone knows, verified for unknown users
+
+	verifications atomic.Int64
+	jobs          chan func() // to idle hashing threads
 }
+
+// Verifications is how many passwords were verified (dummy ones included) since start.
+func (h *Hasher) Verifications() int64 { return h.verifications.Load() }
 
 // NewHasher makes a hasher allowing `concurrency` hashes at once.
 func NewHasher(p HashParams, concurrency int) *Hasher {
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, concurrency)}
+	h := &Hasher{params: p, slots: make(chan struct{}, concurrency), jobs: make(chan func())}
 	var secret [32]byte
 	_, _ = rand.Read(secret[:])
 	h.dummy, _ = h.Hash(context.Background(), base64.RawStdEncoding.EncodeToString(secret[:]))
@@ -54,6 +63,42 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 func (h *Hasher) release() { <-h.slots }
 
+// run runs a hash on a thread of lowered scheduling priority and waits for it: under a
+// login flood the kernel then gives the other threads (requests, PostgreSQL) the CPU
+// first. Idle hashing threads take the job; with none idle, a new one starts (never more
+// than the slots allow, since every running job holds one).
+func (h *Hasher) run(hash func()) {
+	done := make(chan struct{})
+	job := func() { hash(); close(done) }
+	select {
+	case h.jobs <- job:
+	default:
+		go h.hashThread(job)
+	}
+	<-done
+}
+
+// hashIdle is how long a hashing thread waits for work before it ends.
+const hashIdle = 30 * time.Second
+
+func (h *Hasher) hashThread(job func()) {
+	// the thread stays locked to this goroutine until it ends, and then dies with it, so
+	// its lowered priority never passes to other goroutines
+	runtime.LockOSThread()
+	lowerThreadPriority()
+	idle := time.NewTimer(hashIdle)
+	defer idle.Stop()
+	for {
+		job()
+		idle.Reset(hashIdle)
+		select {
+		case job = <-h.jobs:
+		case <-idle.C:
+			return
+		}
+	}
+}
+
 const keyLen = 32
 
 // Hash returns the PHC string of password.
@@ -65,7 +110,10 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
-	sum := argon2.IDKey([]byte(password), salt[:], h.params.Passes, h.params.MemoryKiB, h.params.Lanes, keyLen)
+	var sum []byte
+	h.run(func() {
+		sum = argon2.IDKey([]byte(password), salt[:], h.params.Passes, h.params.MemoryKiB, h.params.Lanes, keyLen)
+	})
 	h.release()
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
@@ -83,8 +131,10 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (bool, er
 	if err := h.acquire(ctx); err != nil {
 		return false, err
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Passes, p.MemoryKiB, p.Lanes, uint32(len(want)))
+	var got []byte
+	h.run(func() { got = argon2.IDKey([]byte(password), salt, p.Passes, p.MemoryKiB, p.Lanes, uint32(len(want))) })
 	h.release()
+	h.verifications.Add(1)
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
