@@ -4,11 +4,15 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -159,4 +163,27 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %s", ErrDuplicate, pe.Constraint)
 	}
 	return err
+}
+
+// Unavailable reports an error that says the database could not be reached or went
+// away (as opposed to refusing a statement): the caller should answer "try again".
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ENOENT) {
+		return true
+	}
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		switch pe.Code.Class() {
+		case "08", "53", "57": // connection exception, insufficient resources, operator intervention
+			return pe.Code != "57014" // 57014: query_canceled (a statement timeout) is the statement's fault
+		}
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
 }

@@ -18,14 +18,26 @@ func Notify(ctx context.Context, q Queryer, payload string) error {
 	return mapErr(err)
 }
 
-// Listen delivers every notification on Channel to onEvent until ctx ends. After a lost
-// connection it calls onEvent("*"): events may have been missed, so caches must drop all.
+// Events Listen makes up itself.
+const (
+	// EventLost: the connection is gone; events may be missed until EventResync.
+	EventLost = "lost"
+	// EventResync: connected again after a loss; caches must drop all they hold.
+	EventResync = "*"
+)
+
+// Listen delivers every notification on Channel to onEvent until ctx ends, and
+// EventLost / EventResync when its connection goes and comes back.
 func Listen(ctx context.Context, url string, log *slog.Logger, onEvent func(payload string)) error {
-	l := pq.NewListener(url, time.Second, 30*time.Second, func(ev pq.ListenerEventType, err error) {
+	// reconnect attempts at most 2 s apart: caches stay off until the listener is back
+	l := pq.NewListener(url, 100*time.Millisecond, 2*time.Second, func(ev pq.ListenerEventType, err error) {
 		switch ev {
 		case pq.ListenerEventReconnected:
-			onEvent("*")
-		case pq.ListenerEventConnectionAttemptFailed, pq.ListenerEventDisconnected:
+			onEvent(EventResync)
+		case pq.ListenerEventDisconnected:
+			onEvent(EventLost)
+			log.Warn("event listener connection lost", "err", err)
+		case pq.ListenerEventConnectionAttemptFailed:
 			log.Warn("event listener connection", "event", int(ev), "err", err)
 		}
 	})

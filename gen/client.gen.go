@@ -4424,6 +4424,18 @@ type ClientWithResponsesInterface interface {
 	KylinDeleteUserWithResponse(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*KylinDeleteUserResponse, error)
 }
 
+// CreateAccessTokenResponse429Headers the declared response headers of an HTTP 429 response for CreateAccessToken
+type CreateAccessTokenResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// CreateAccessTokenResponse503Headers the declared response headers of an HTTP 503 response for CreateAccessToken
+type CreateAccessTokenResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateAccessTokenResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4435,8 +4447,16 @@ type CreateAccessTokenResponse struct {
 	ApplicationproblemJSON401 *LoginFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateAccessTokenResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateAccessTokenResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4459,9 +4479,19 @@ func (r CreateAccessTokenResponse) GetApplicationproblemJSON413() *PayloadTooLar
 	return r.ApplicationproblemJSON413
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateAccessTokenResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r CreateAccessTokenResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateAccessTokenResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4498,6 +4528,18 @@ type CreateApiKeyResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateApiKeyResponse429Headers the declared response headers of an HTTP 429 response for CreateApiKey
+type CreateApiKeyResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// CreateApiKeyResponse503Headers the declared response headers of an HTTP 503 response for CreateApiKey
+type CreateApiKeyResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateApiKeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4511,10 +4553,18 @@ type CreateApiKeyResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateApiKeyResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateApiKeyResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateApiKeyResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -4542,9 +4592,19 @@ func (r CreateApiKeyResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateApiKeyResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r CreateApiKeyResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateApiKeyResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4581,6 +4641,18 @@ type ListApiKeysResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListApiKeysResponse429Headers the declared response headers of an HTTP 429 response for ListApiKeys
+type ListApiKeysResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// ListApiKeysResponse503Headers the declared response headers of an HTTP 503 response for ListApiKeys
+type ListApiKeysResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListApiKeysResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4590,10 +4662,18 @@ type ListApiKeysResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListApiKeysResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListApiKeysResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListApiKeysResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4611,9 +4691,19 @@ func (r ListApiKeysResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListApiKeysResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListApiKeysResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListApiKeysResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4650,6 +4740,18 @@ type DeleteApiKeyResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteApiKeyResponse429Headers the declared response headers of an HTTP 429 response for DeleteApiKey
+type DeleteApiKeyResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// DeleteApiKeyResponse503Headers the declared response headers of an HTTP 503 response for DeleteApiKey
+type DeleteApiKeyResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteApiKeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4659,10 +4761,18 @@ type DeleteApiKeyResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteApiKeyResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteApiKeyResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteApiKeyResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -4680,9 +4790,19 @@ func (r DeleteApiKeyResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteApiKeyResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r DeleteApiKeyResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteApiKeyResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4719,6 +4839,18 @@ type GetMeResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// GetMeResponse429Headers the declared response headers of an HTTP 429 response for GetMe
+type GetMeResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// GetMeResponse503Headers the declared response headers of an HTTP 503 response for GetMe
+type GetMeResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetMeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4728,10 +4860,18 @@ type GetMeResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetMeResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetMeResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetMeResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4749,9 +4889,19 @@ func (r GetMeResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r GetMeResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4788,6 +4938,18 @@ type ListDatastoresResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListDatastoresResponse429Headers the declared response headers of an HTTP 429 response for ListDatastores
+type ListDatastoresResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// ListDatastoresResponse503Headers the declared response headers of an HTTP 503 response for ListDatastores
+type ListDatastoresResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListDatastoresResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4799,10 +4961,18 @@ type ListDatastoresResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListDatastoresResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListDatastoresResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListDatastoresResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4825,9 +4995,19 @@ func (r ListDatastoresResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListDatastoresResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListDatastoresResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListDatastoresResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4864,6 +5044,18 @@ type CreateDatastoreResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateDatastoreResponse429Headers the declared response headers of an HTTP 429 response for CreateDatastore
+type CreateDatastoreResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// CreateDatastoreResponse503Headers the declared response headers of an HTTP 503 response for CreateDatastore
+type CreateDatastoreResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateDatastoreResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4879,10 +5071,18 @@ type CreateDatastoreResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateDatastoreResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateDatastoreResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateDatastoreResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -4915,9 +5115,19 @@ func (r CreateDatastoreResponse) GetApplicationproblemJSON413() *PayloadTooLarge
 	return r.ApplicationproblemJSON413
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateDatastoreResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r CreateDatastoreResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateDatastoreResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4954,6 +5164,18 @@ type DeleteDatastoreResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteDatastoreResponse429Headers the declared response headers of an HTTP 429 response for DeleteDatastore
+type DeleteDatastoreResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// DeleteDatastoreResponse503Headers the declared response headers of an HTTP 503 response for DeleteDatastore
+type DeleteDatastoreResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteDatastoreResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4965,10 +5187,18 @@ type DeleteDatastoreResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteDatastoreResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteDatastoreResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteDatastoreResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -4991,9 +5221,19 @@ func (r DeleteDatastoreResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteDatastoreResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r DeleteDatastoreResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteDatastoreResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5030,6 +5270,18 @@ type GetDatastoreResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// GetDatastoreResponse429Headers the declared response headers of an HTTP 429 response for GetDatastore
+type GetDatastoreResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// GetDatastoreResponse503Headers the declared response headers of an HTTP 503 response for GetDatastore
+type GetDatastoreResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetDatastoreResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5043,10 +5295,18 @@ type GetDatastoreResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetDatastoreResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetDatastoreResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetDatastoreResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5074,9 +5334,19 @@ func (r GetDatastoreResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetDatastoreResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r GetDatastoreResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetDatastoreResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5113,6 +5383,18 @@ type UpdateDatastoreResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// UpdateDatastoreResponse429Headers the declared response headers of an HTTP 429 response for UpdateDatastore
+type UpdateDatastoreResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// UpdateDatastoreResponse503Headers the declared response headers of an HTTP 503 response for UpdateDatastore
+type UpdateDatastoreResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateDatastoreResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5128,10 +5410,18 @@ type UpdateDatastoreResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateDatastoreResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateDatastoreResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateDatastoreResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5164,9 +5454,19 @@ func (r UpdateDatastoreResponse) GetApplicationproblemJSON413() *PayloadTooLarge
 	return r.ApplicationproblemJSON413
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateDatastoreResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r UpdateDatastoreResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateDatastoreResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5203,6 +5503,18 @@ type ListTablesResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListTablesResponse429Headers the declared response headers of an HTTP 429 response for ListTables
+type ListTablesResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// ListTablesResponse503Headers the declared response headers of an HTTP 503 response for ListTables
+type ListTablesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListTablesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5216,10 +5528,18 @@ type ListTablesResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListTablesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListTablesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListTablesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5247,9 +5567,19 @@ func (r ListTablesResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListTablesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListTablesResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListTablesResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5286,6 +5616,18 @@ type CreateTableResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateTableResponse429Headers the declared response headers of an HTTP 429 response for CreateTable
+type CreateTableResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// CreateTableResponse503Headers the declared response headers of an HTTP 503 response for CreateTable
+type CreateTableResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateTableResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5303,10 +5645,18 @@ type CreateTableResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateTableResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateTableResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateTableResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -5344,9 +5694,19 @@ func (r CreateTableResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateTableResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r CreateTableResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateTableResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5383,6 +5743,18 @@ type DeleteTableResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteTableResponse429Headers the declared response headers of an HTTP 429 response for DeleteTable
+type DeleteTableResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// DeleteTableResponse503Headers the declared response headers of an HTTP 503 response for DeleteTable
+type DeleteTableResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteTableResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5394,10 +5766,18 @@ type DeleteTableResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteTableResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteTableResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteTableResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -5420,9 +5800,19 @@ func (r DeleteTableResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteTableResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r DeleteTableResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteTableResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5459,6 +5849,18 @@ type GetTableResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// GetTableResponse429Headers the declared response headers of an HTTP 429 response for GetTable
+type GetTableResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// GetTableResponse503Headers the declared response headers of an HTTP 503 response for GetTable
+type GetTableResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetTableResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5472,10 +5874,18 @@ type GetTableResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetTableResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetTableResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetTableResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5503,9 +5913,19 @@ func (r GetTableResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetTableResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r GetTableResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetTableResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5542,6 +5962,18 @@ type ListRowsResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListRowsResponse429Headers the declared response headers of an HTTP 429 response for ListRows
+type ListRowsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// ListRowsResponse503Headers the declared response headers of an HTTP 503 response for ListRows
+type ListRowsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListRowsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5555,10 +5987,18 @@ type ListRowsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListRowsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListRowsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListRowsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5586,9 +6026,19 @@ func (r ListRowsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListRowsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListRowsResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListRowsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5625,6 +6075,18 @@ type InsertRowsResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// InsertRowsResponse429Headers the declared response headers of an HTTP 429 response for InsertRows
+type InsertRowsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// InsertRowsResponse503Headers the declared response headers of an HTTP 503 response for InsertRows
+type InsertRowsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type InsertRowsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5640,10 +6102,18 @@ type InsertRowsResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *InsertRowsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *InsertRowsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *InsertRowsResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -5676,9 +6146,19 @@ func (r InsertRowsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r InsertRowsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r InsertRowsResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r InsertRowsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5715,6 +6195,18 @@ type ListPermissionsResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListPermissionsResponse429Headers the declared response headers of an HTTP 429 response for ListPermissions
+type ListPermissionsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// ListPermissionsResponse503Headers the declared response headers of an HTTP 503 response for ListPermissions
+type ListPermissionsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListPermissionsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5724,10 +6216,18 @@ type ListPermissionsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListPermissionsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListPermissionsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListPermissionsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5745,9 +6245,19 @@ func (r ListPermissionsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListPermissionsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListPermissionsResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListPermissionsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5784,6 +6294,18 @@ type ListServicesResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListServicesResponse429Headers the declared response headers of an HTTP 429 response for ListServices
+type ListServicesResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// ListServicesResponse503Headers the declared response headers of an HTTP 503 response for ListServices
+type ListServicesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListServicesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5793,10 +6315,18 @@ type ListServicesResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListServicesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListServicesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListServicesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5814,9 +6344,19 @@ func (r ListServicesResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListServicesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListServicesResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListServicesResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5853,6 +6393,18 @@ type ListUsersResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ListUsersResponse429Headers the declared response headers of an HTTP 429 response for ListUsers
+type ListUsersResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// ListUsersResponse503Headers the declared response headers of an HTTP 503 response for ListUsers
+type ListUsersResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListUsersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5864,10 +6416,18 @@ type ListUsersResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListUsersResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListUsersResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListUsersResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5890,9 +6450,19 @@ func (r ListUsersResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListUsersResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ListUsersResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListUsersResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5929,6 +6499,18 @@ type CreateUserResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateUserResponse429Headers the declared response headers of an HTTP 429 response for CreateUser
+type CreateUserResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// CreateUserResponse503Headers the declared response headers of an HTTP 503 response for CreateUser
+type CreateUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5944,10 +6526,18 @@ type CreateUserResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateUserResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateUserResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateUserResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -5980,9 +6570,19 @@ func (r CreateUserResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateUserResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r CreateUserResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateUserResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6019,6 +6619,18 @@ type DeleteUserResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteUserResponse429Headers the declared response headers of an HTTP 429 response for DeleteUser
+type DeleteUserResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// DeleteUserResponse503Headers the declared response headers of an HTTP 503 response for DeleteUser
+type DeleteUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6030,10 +6642,18 @@ type DeleteUserResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteUserResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteUserResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteUserResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -6056,9 +6676,19 @@ func (r DeleteUserResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteUserResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r DeleteUserResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteUserResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6095,6 +6725,18 @@ type GetUserResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// GetUserResponse429Headers the declared response headers of an HTTP 429 response for GetUser
+type GetUserResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// GetUserResponse503Headers the declared response headers of an HTTP 503 response for GetUser
+type GetUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6108,10 +6750,18 @@ type GetUserResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetUserResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetUserResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetUserResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6139,9 +6789,19 @@ func (r GetUserResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetUserResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r GetUserResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetUserResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6178,6 +6838,18 @@ type UpdateUserResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// UpdateUserResponse429Headers the declared response headers of an HTTP 429 response for UpdateUser
+type UpdateUserResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// UpdateUserResponse503Headers the declared response headers of an HTTP 503 response for UpdateUser
+type UpdateUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6193,10 +6865,18 @@ type UpdateUserResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateUserResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateUserResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateUserResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6229,9 +6909,19 @@ func (r UpdateUserResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateUserResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r UpdateUserResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateUserResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6268,6 +6958,18 @@ type ChangeUserPasswordResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ChangeUserPasswordResponse429Headers the declared response headers of an HTTP 429 response for ChangeUserPassword
+type ChangeUserPasswordResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// ChangeUserPasswordResponse503Headers the declared response headers of an HTTP 503 response for ChangeUserPassword
+type ChangeUserPasswordResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ChangeUserPasswordResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6281,10 +6983,18 @@ type ChangeUserPasswordResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ChangeUserPasswordResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ChangeUserPasswordResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ChangeUserPasswordResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -6312,9 +7022,19 @@ func (r ChangeUserPasswordResponse) GetApplicationproblemJSON413() *PayloadTooLa
 	return r.ApplicationproblemJSON413
 }
 
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ChangeUserPasswordResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r ChangeUserPasswordResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ChangeUserPasswordResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6349,6 +7069,18 @@ func (r ChangeUserPasswordResponse) ContentType() string {
 // KylinRevokeProjectAccessResponse401Headers the declared response headers of an HTTP 401 response for KylinRevokeProjectAccess
 type KylinRevokeProjectAccessResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// KylinRevokeProjectAccessResponse429Headers the declared response headers of an HTTP 429 response for KylinRevokeProjectAccess
+type KylinRevokeProjectAccessResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinRevokeProjectAccessResponse503Headers the declared response headers of an HTTP 503 response for KylinRevokeProjectAccess
+type KylinRevokeProjectAccessResponse503Headers struct {
+	RetryAfter *int
 }
 
 type KylinRevokeProjectAccessResponse struct {
@@ -6386,12 +7118,24 @@ type KylinRevokeProjectAccessResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinRevokeProjectAccessResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinRevokeProjectAccessResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinRevokeProjectAccessResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6474,6 +7218,16 @@ func (r KylinRevokeProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJS
 	return r.ApplicationvndApacheKylinV4PublicJSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinRevokeProjectAccessResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinRevokeProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinRevokeProjectAccessResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -6482,6 +7236,16 @@ func (r KylinRevokeProjectAccessResponse) GetJSON500() *KylinInternalErrorApplic
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinRevokeProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinRevokeProjectAccessResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinRevokeProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6518,6 +7282,18 @@ type KylinListProjectAccessResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// KylinListProjectAccessResponse429Headers the declared response headers of an HTTP 429 response for KylinListProjectAccess
+type KylinListProjectAccessResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinListProjectAccessResponse503Headers the declared response headers of an HTTP 503 response for KylinListProjectAccess
+type KylinListProjectAccessResponse503Headers struct {
+	RetryAfter *int
+}
+
 type KylinListProjectAccessResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6545,12 +7321,24 @@ type KylinListProjectAccessResponse struct {
 	JSON406 *KylinNotAcceptableApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinListProjectAccessResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinListProjectAccessResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinListProjectAccessResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6613,6 +7401,16 @@ func (r KylinListProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON
 	return r.ApplicationvndApacheKylinV4PublicJSON406
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinListProjectAccessResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinListProjectAccessResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -6621,6 +7419,16 @@ func (r KylinListProjectAccessResponse) GetJSON500() *KylinInternalErrorApplicat
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinListProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinListProjectAccessResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6655,6 +7463,18 @@ func (r KylinListProjectAccessResponse) ContentType() string {
 // KylinGrantProjectAccessResponse401Headers the declared response headers of an HTTP 401 response for KylinGrantProjectAccess
 type KylinGrantProjectAccessResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// KylinGrantProjectAccessResponse429Headers the declared response headers of an HTTP 429 response for KylinGrantProjectAccess
+type KylinGrantProjectAccessResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinGrantProjectAccessResponse503Headers the declared response headers of an HTTP 503 response for KylinGrantProjectAccess
+type KylinGrantProjectAccessResponse503Headers struct {
+	RetryAfter *int
 }
 
 type KylinGrantProjectAccessResponse struct {
@@ -6692,12 +7512,24 @@ type KylinGrantProjectAccessResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinGrantProjectAccessResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinGrantProjectAccessResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinGrantProjectAccessResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6780,6 +7612,16 @@ func (r KylinGrantProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSO
 	return r.ApplicationvndApacheKylinV4PublicJSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinGrantProjectAccessResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGrantProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinGrantProjectAccessResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -6788,6 +7630,16 @@ func (r KylinGrantProjectAccessResponse) GetJSON500() *KylinInternalErrorApplica
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinGrantProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinGrantProjectAccessResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGrantProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6822,6 +7674,18 @@ func (r KylinGrantProjectAccessResponse) ContentType() string {
 // KylinUpdateProjectAccessResponse401Headers the declared response headers of an HTTP 401 response for KylinUpdateProjectAccess
 type KylinUpdateProjectAccessResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// KylinUpdateProjectAccessResponse429Headers the declared response headers of an HTTP 429 response for KylinUpdateProjectAccess
+type KylinUpdateProjectAccessResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinUpdateProjectAccessResponse503Headers the declared response headers of an HTTP 503 response for KylinUpdateProjectAccess
+type KylinUpdateProjectAccessResponse503Headers struct {
+	RetryAfter *int
 }
 
 type KylinUpdateProjectAccessResponse struct {
@@ -6859,12 +7723,24 @@ type KylinUpdateProjectAccessResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinUpdateProjectAccessResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinUpdateProjectAccessResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinUpdateProjectAccessResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6947,6 +7823,16 @@ func (r KylinUpdateProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJS
 	return r.ApplicationvndApacheKylinV4PublicJSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinUpdateProjectAccessResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinUpdateProjectAccessResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -6955,6 +7841,16 @@ func (r KylinUpdateProjectAccessResponse) GetJSON500() *KylinInternalErrorApplic
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinUpdateProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinUpdateProjectAccessResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6986,6 +7882,11 @@ func (r KylinUpdateProjectAccessResponse) ContentType() string {
 	return ""
 }
 
+// KylinLogoutGetResponse503Headers the declared response headers of an HTTP 503 response for KylinLogoutGet
+type KylinLogoutGetResponse503Headers struct {
+	RetryAfter *int
+}
+
 type KylinLogoutGetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7005,6 +7906,12 @@ type KylinLogoutGetResponse struct {
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinLogoutGetResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7047,6 +7954,16 @@ func (r KylinLogoutGetResponse) GetApplicationvndApacheKylinV4PublicJSON500() *K
 	return r.ApplicationvndApacheKylinV4PublicJSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinLogoutGetResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLogoutGetResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r KylinLogoutGetResponse) GetBody() []byte {
 	return r.Body
@@ -7076,6 +7993,11 @@ func (r KylinLogoutGetResponse) ContentType() string {
 	return ""
 }
 
+// KylinLogoutResponse503Headers the declared response headers of an HTTP 503 response for KylinLogout
+type KylinLogoutResponse503Headers struct {
+	RetryAfter *int
+}
+
 type KylinLogoutResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7095,6 +8017,12 @@ type KylinLogoutResponse struct {
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinLogoutResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7137,6 +8065,16 @@ func (r KylinLogoutResponse) GetApplicationvndApacheKylinV4PublicJSON500() *Kyli
 	return r.ApplicationvndApacheKylinV4PublicJSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinLogoutResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLogoutResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r KylinLogoutResponse) GetBody() []byte {
 	return r.Body
@@ -7171,6 +8109,18 @@ type KylinListProjectsResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// KylinListProjectsResponse429Headers the declared response headers of an HTTP 429 response for KylinListProjects
+type KylinListProjectsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinListProjectsResponse503Headers the declared response headers of an HTTP 503 response for KylinListProjects
+type KylinListProjectsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type KylinListProjectsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7194,12 +8144,24 @@ type KylinListProjectsResponse struct {
 	JSON406 *KylinNotAcceptableApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinListProjectsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinListProjectsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinListProjectsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7252,6 +8214,16 @@ func (r KylinListProjectsResponse) GetApplicationvndApacheKylinV4PublicJSON406()
 	return r.ApplicationvndApacheKylinV4PublicJSON406
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinListProjectsResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectsResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinListProjectsResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -7260,6 +8232,16 @@ func (r KylinListProjectsResponse) GetJSON500() *KylinInternalErrorApplicationJS
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinListProjectsResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinListProjectsResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListProjectsResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7296,6 +8278,18 @@ type KylinCreateProjectResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// KylinCreateProjectResponse429Headers the declared response headers of an HTTP 429 response for KylinCreateProject
+type KylinCreateProjectResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinCreateProjectResponse503Headers the declared response headers of an HTTP 503 response for KylinCreateProject
+type KylinCreateProjectResponse503Headers struct {
+	RetryAfter *int
+}
+
 type KylinCreateProjectResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7327,12 +8321,24 @@ type KylinCreateProjectResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinCreateProjectResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinCreateProjectResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinCreateProjectResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7405,6 +8411,16 @@ func (r KylinCreateProjectResponse) GetApplicationvndApacheKylinV4PublicJSON413(
 	return r.ApplicationvndApacheKylinV4PublicJSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinCreateProjectResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateProjectResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinCreateProjectResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -7413,6 +8429,16 @@ func (r KylinCreateProjectResponse) GetJSON500() *KylinInternalErrorApplicationJ
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinCreateProjectResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinCreateProjectResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateProjectResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7447,6 +8473,18 @@ func (r KylinCreateProjectResponse) ContentType() string {
 // KylinDeleteProjectResponse401Headers the declared response headers of an HTTP 401 response for KylinDeleteProject
 type KylinDeleteProjectResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// KylinDeleteProjectResponse429Headers the declared response headers of an HTTP 429 response for KylinDeleteProject
+type KylinDeleteProjectResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinDeleteProjectResponse503Headers the declared response headers of an HTTP 503 response for KylinDeleteProject
+type KylinDeleteProjectResponse503Headers struct {
+	RetryAfter *int
 }
 
 type KylinDeleteProjectResponse struct {
@@ -7484,12 +8522,24 @@ type KylinDeleteProjectResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinDeleteProjectResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinDeleteProjectResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinDeleteProjectResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7572,6 +8622,16 @@ func (r KylinDeleteProjectResponse) GetApplicationvndApacheKylinV4PublicJSON413(
 	return r.ApplicationvndApacheKylinV4PublicJSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinDeleteProjectResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteProjectResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinDeleteProjectResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -7580,6 +8640,16 @@ func (r KylinDeleteProjectResponse) GetJSON500() *KylinInternalErrorApplicationJ
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinDeleteProjectResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinDeleteProjectResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteProjectResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7616,6 +8686,18 @@ type KylinQueryResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// KylinQueryResponse429Headers the declared response headers of an HTTP 429 response for KylinQuery
+type KylinQueryResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinQueryResponse503Headers the declared response headers of an HTTP 503 response for KylinQuery
+type KylinQueryResponse503Headers struct {
+	RetryAfter *int
+}
+
 type KylinQueryResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7647,12 +8729,24 @@ type KylinQueryResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinQueryResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinQueryResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinQueryResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7725,6 +8819,16 @@ func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON413() *Kylin
 	return r.ApplicationvndApacheKylinV4PublicJSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinQueryResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinQueryResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -7733,6 +8837,16 @@ func (r KylinQueryResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinQueryResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7769,6 +8883,18 @@ type KylinTablesAndColumnsResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// KylinTablesAndColumnsResponse429Headers the declared response headers of an HTTP 429 response for KylinTablesAndColumns
+type KylinTablesAndColumnsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinTablesAndColumnsResponse503Headers the declared response headers of an HTTP 503 response for KylinTablesAndColumns
+type KylinTablesAndColumnsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type KylinTablesAndColumnsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7796,12 +8922,24 @@ type KylinTablesAndColumnsResponse struct {
 	JSON406 *KylinNotAcceptableApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinTablesAndColumnsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinTablesAndColumnsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinTablesAndColumnsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7864,6 +9002,16 @@ func (r KylinTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON4
 	return r.ApplicationvndApacheKylinV4PublicJSON406
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinTablesAndColumnsResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinTablesAndColumnsResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -7872,6 +9020,16 @@ func (r KylinTablesAndColumnsResponse) GetJSON500() *KylinInternalErrorApplicati
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinTablesAndColumnsResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7908,6 +9066,18 @@ type KylinListUsersResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// KylinListUsersResponse429Headers the declared response headers of an HTTP 429 response for KylinListUsers
+type KylinListUsersResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinListUsersResponse503Headers the declared response headers of an HTTP 503 response for KylinListUsers
+type KylinListUsersResponse503Headers struct {
+	RetryAfter *int
+}
+
 type KylinListUsersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7931,12 +9101,24 @@ type KylinListUsersResponse struct {
 	JSON406 *KylinNotAcceptableApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinListUsersResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinListUsersResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinListUsersResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7989,6 +9171,16 @@ func (r KylinListUsersResponse) GetApplicationvndApacheKylinV4PublicJSON406() *K
 	return r.ApplicationvndApacheKylinV4PublicJSON406
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinListUsersResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListUsersResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinListUsersResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -7997,6 +9189,16 @@ func (r KylinListUsersResponse) GetJSON500() *KylinInternalErrorApplicationJSON 
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinListUsersResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinListUsersResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListUsersResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -8031,6 +9233,18 @@ func (r KylinListUsersResponse) ContentType() string {
 // KylinCreateUserResponse401Headers the declared response headers of an HTTP 401 response for KylinCreateUser
 type KylinCreateUserResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// KylinCreateUserResponse429Headers the declared response headers of an HTTP 429 response for KylinCreateUser
+type KylinCreateUserResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinCreateUserResponse503Headers the declared response headers of an HTTP 503 response for KylinCreateUser
+type KylinCreateUserResponse503Headers struct {
+	RetryAfter *int
 }
 
 type KylinCreateUserResponse struct {
@@ -8068,12 +9282,24 @@ type KylinCreateUserResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinCreateUserResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinCreateUserResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinCreateUserResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8156,6 +9382,16 @@ func (r KylinCreateUserResponse) GetApplicationvndApacheKylinV4PublicJSON413() *
 	return r.ApplicationvndApacheKylinV4PublicJSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinCreateUserResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUserResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinCreateUserResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -8164,6 +9400,16 @@ func (r KylinCreateUserResponse) GetJSON500() *KylinInternalErrorApplicationJSON
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinCreateUserResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinCreateUserResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUserResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -8198,6 +9444,18 @@ func (r KylinCreateUserResponse) ContentType() string {
 // KylinUpdateUserResponse401Headers the declared response headers of an HTTP 401 response for KylinUpdateUser
 type KylinUpdateUserResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// KylinUpdateUserResponse429Headers the declared response headers of an HTTP 429 response for KylinUpdateUser
+type KylinUpdateUserResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinUpdateUserResponse503Headers the declared response headers of an HTTP 503 response for KylinUpdateUser
+type KylinUpdateUserResponse503Headers struct {
+	RetryAfter *int
 }
 
 type KylinUpdateUserResponse struct {
@@ -8235,12 +9493,24 @@ type KylinUpdateUserResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinUpdateUserResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinUpdateUserResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinUpdateUserResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8323,6 +9593,16 @@ func (r KylinUpdateUserResponse) GetApplicationvndApacheKylinV4PublicJSON413() *
 	return r.ApplicationvndApacheKylinV4PublicJSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinUpdateUserResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateUserResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinUpdateUserResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -8331,6 +9611,16 @@ func (r KylinUpdateUserResponse) GetJSON500() *KylinInternalErrorApplicationJSON
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinUpdateUserResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinUpdateUserResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateUserResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -8367,6 +9657,18 @@ type KylinGetAuthenticationResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// KylinGetAuthenticationResponse429Headers the declared response headers of an HTTP 429 response for KylinGetAuthentication
+type KylinGetAuthenticationResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinGetAuthenticationResponse503Headers the declared response headers of an HTTP 503 response for KylinGetAuthentication
+type KylinGetAuthenticationResponse503Headers struct {
+	RetryAfter *int
+}
+
 type KylinGetAuthenticationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8390,12 +9692,24 @@ type KylinGetAuthenticationResponse struct {
 	JSON406 *KylinNotAcceptableApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinGetAuthenticationResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinGetAuthenticationResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinGetAuthenticationResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8448,6 +9762,16 @@ func (r KylinGetAuthenticationResponse) GetApplicationvndApacheKylinV4PublicJSON
 	return r.ApplicationvndApacheKylinV4PublicJSON406
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinGetAuthenticationResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGetAuthenticationResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinGetAuthenticationResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -8456,6 +9780,16 @@ func (r KylinGetAuthenticationResponse) GetJSON500() *KylinInternalErrorApplicat
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinGetAuthenticationResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinGetAuthenticationResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGetAuthenticationResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -8492,6 +9826,18 @@ type KylinLoginResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// KylinLoginResponse429Headers the declared response headers of an HTTP 429 response for KylinLogin
+type KylinLoginResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinLoginResponse503Headers the declared response headers of an HTTP 503 response for KylinLogin
+type KylinLoginResponse503Headers struct {
+	RetryAfter *int
+}
+
 type KylinLoginResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8515,12 +9861,24 @@ type KylinLoginResponse struct {
 	JSON406 *KylinNotAcceptableApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinLoginResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinLoginResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinLoginResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8573,6 +9931,16 @@ func (r KylinLoginResponse) GetApplicationvndApacheKylinV4PublicJSON406() *Kylin
 	return r.ApplicationvndApacheKylinV4PublicJSON406
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinLoginResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLoginResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinLoginResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -8581,6 +9949,16 @@ func (r KylinLoginResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinLoginResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinLoginResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLoginResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -8615,6 +9993,18 @@ func (r KylinLoginResponse) ContentType() string {
 // KylinChangePasswordResponse401Headers the declared response headers of an HTTP 401 response for KylinChangePassword
 type KylinChangePasswordResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// KylinChangePasswordResponse429Headers the declared response headers of an HTTP 429 response for KylinChangePassword
+type KylinChangePasswordResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinChangePasswordResponse503Headers the declared response headers of an HTTP 503 response for KylinChangePassword
+type KylinChangePasswordResponse503Headers struct {
+	RetryAfter *int
 }
 
 type KylinChangePasswordResponse struct {
@@ -8652,12 +10042,24 @@ type KylinChangePasswordResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinChangePasswordResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinChangePasswordResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinChangePasswordResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8740,6 +10142,16 @@ func (r KylinChangePasswordResponse) GetApplicationvndApacheKylinV4PublicJSON413
 	return r.ApplicationvndApacheKylinV4PublicJSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinChangePasswordResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinChangePasswordResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinChangePasswordResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -8748,6 +10160,16 @@ func (r KylinChangePasswordResponse) GetJSON500() *KylinInternalErrorApplication
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinChangePasswordResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinChangePasswordResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinChangePasswordResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -8782,6 +10204,18 @@ func (r KylinChangePasswordResponse) ContentType() string {
 // KylinDeleteUserResponse401Headers the declared response headers of an HTTP 401 response for KylinDeleteUser
 type KylinDeleteUserResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// KylinDeleteUserResponse429Headers the declared response headers of an HTTP 429 response for KylinDeleteUser
+type KylinDeleteUserResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// KylinDeleteUserResponse503Headers the declared response headers of an HTTP 503 response for KylinDeleteUser
+type KylinDeleteUserResponse503Headers struct {
+	RetryAfter *int
 }
 
 type KylinDeleteUserResponse struct {
@@ -8819,12 +10253,24 @@ type KylinDeleteUserResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinDeleteUserResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinDeleteUserResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinDeleteUserResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8907,6 +10353,16 @@ func (r KylinDeleteUserResponse) GetApplicationvndApacheKylinV4PublicJSON413() *
 	return r.ApplicationvndApacheKylinV4PublicJSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinDeleteUserResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinDeleteUserResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -8915,6 +10371,16 @@ func (r KylinDeleteUserResponse) GetJSON500() *KylinInternalErrorApplicationJSON
 // GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinDeleteUserResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinDeleteUserResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -9927,6 +11393,13 @@ func ParseCreateAccessTokenResponse(rsp *http.Response) (*CreateAccessTokenRespo
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9934,6 +11407,50 @@ func ParseCreateAccessTokenResponse(rsp *http.Response) (*CreateAccessTokenRespo
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateAccessTokenResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateAccessTokenResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9988,12 +11505,26 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10008,6 +11539,40 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateApiKeyResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateApiKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10048,12 +11613,26 @@ func ParseListApiKeysResponse(rsp *http.Response) (*ListApiKeysResponse, error) 
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10068,6 +11647,40 @@ func ParseListApiKeysResponse(rsp *http.Response) (*ListApiKeysResponse, error) 
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListApiKeysResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListApiKeysResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10111,12 +11724,26 @@ func ParseDeleteApiKeyResponse(rsp *http.Response) (*DeleteApiKeyResponse, error
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10131,6 +11758,40 @@ func ParseDeleteApiKeyResponse(rsp *http.Response) (*DeleteApiKeyResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteApiKeyResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteApiKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10171,12 +11832,26 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10191,6 +11866,40 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetMeResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetMeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10238,12 +11947,26 @@ func ParseListDatastoresResponse(rsp *http.Response) (*ListDatastoresResponse, e
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10258,6 +11981,40 @@ func ParseListDatastoresResponse(rsp *http.Response) (*ListDatastoresResponse, e
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListDatastoresResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListDatastoresResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10319,12 +12076,26 @@ func ParseCreateDatastoreResponse(rsp *http.Response) (*CreateDatastoreResponse,
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10339,6 +12110,40 @@ func ParseCreateDatastoreResponse(rsp *http.Response) (*CreateDatastoreResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateDatastoreResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateDatastoreResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10389,12 +12194,26 @@ func ParseDeleteDatastoreResponse(rsp *http.Response) (*DeleteDatastoreResponse,
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10409,6 +12228,40 @@ func ParseDeleteDatastoreResponse(rsp *http.Response) (*DeleteDatastoreResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteDatastoreResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteDatastoreResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10463,12 +12316,26 @@ func ParseGetDatastoreResponse(rsp *http.Response) (*GetDatastoreResponse, error
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10483,6 +12350,40 @@ func ParseGetDatastoreResponse(rsp *http.Response) (*GetDatastoreResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetDatastoreResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetDatastoreResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10544,12 +12445,26 @@ func ParseUpdateDatastoreResponse(rsp *http.Response) (*UpdateDatastoreResponse,
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10564,6 +12479,40 @@ func ParseUpdateDatastoreResponse(rsp *http.Response) (*UpdateDatastoreResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateDatastoreResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateDatastoreResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10618,12 +12567,26 @@ func ParseListTablesResponse(rsp *http.Response) (*ListTablesResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10638,6 +12601,40 @@ func ParseListTablesResponse(rsp *http.Response) (*ListTablesResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListTablesResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListTablesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10706,12 +12703,26 @@ func ParseCreateTableResponse(rsp *http.Response) (*CreateTableResponse, error) 
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10726,6 +12737,40 @@ func ParseCreateTableResponse(rsp *http.Response) (*CreateTableResponse, error) 
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateTableResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateTableResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10776,12 +12821,26 @@ func ParseDeleteTableResponse(rsp *http.Response) (*DeleteTableResponse, error) 
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10796,6 +12855,40 @@ func ParseDeleteTableResponse(rsp *http.Response) (*DeleteTableResponse, error) 
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteTableResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteTableResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10850,12 +12943,26 @@ func ParseGetTableResponse(rsp *http.Response) (*GetTableResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10870,6 +12977,40 @@ func ParseGetTableResponse(rsp *http.Response) (*GetTableResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetTableResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetTableResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -10924,12 +13065,26 @@ func ParseListRowsResponse(rsp *http.Response) (*ListRowsResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -10944,6 +13099,40 @@ func ParseListRowsResponse(rsp *http.Response) (*ListRowsResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListRowsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListRowsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -11005,12 +13194,26 @@ func ParseInsertRowsResponse(rsp *http.Response) (*InsertRowsResponse, error) {
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -11025,6 +13228,40 @@ func ParseInsertRowsResponse(rsp *http.Response) (*InsertRowsResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers InsertRowsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers InsertRowsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -11065,12 +13302,26 @@ func ParseListPermissionsResponse(rsp *http.Response) (*ListPermissionsResponse,
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -11085,6 +13336,40 @@ func ParseListPermissionsResponse(rsp *http.Response) (*ListPermissionsResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListPermissionsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListPermissionsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -11125,12 +13410,26 @@ func ParseListServicesResponse(rsp *http.Response) (*ListServicesResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -11145,6 +13444,40 @@ func ParseListServicesResponse(rsp *http.Response) (*ListServicesResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListServicesResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListServicesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -11192,12 +13525,26 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -11212,6 +13559,40 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListUsersResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListUsersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -11273,12 +13654,26 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -11293,6 +13688,40 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateUserResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -11343,12 +13772,26 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -11363,6 +13806,40 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteUserResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -11417,12 +13894,26 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -11437,6 +13928,40 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetUserResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -11498,12 +14023,26 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -11518,6 +14057,40 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateUserResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -11575,12 +14148,26 @@ func ParseChangeUserPasswordResponse(rsp *http.Response) (*ChangeUserPasswordRes
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -11595,6 +14182,40 @@ func ParseChangeUserPasswordResponse(rsp *http.Response) (*ChangeUserPasswordRes
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ChangeUserPasswordResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ChangeUserPasswordResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -11726,6 +14347,20 @@ func ParseKylinRevokeProjectAccessResponse(rsp *http.Response) (*KylinRevokeProj
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11740,6 +14375,20 @@ func ParseKylinRevokeProjectAccessResponse(rsp *http.Response) (*KylinRevokeProj
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -11753,6 +14402,40 @@ func ParseKylinRevokeProjectAccessResponse(rsp *http.Response) (*KylinRevokeProj
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinRevokeProjectAccessResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinRevokeProjectAccessResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -11856,6 +14539,20 @@ func ParseKylinListProjectAccessResponse(rsp *http.Response) (*KylinListProjectA
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11870,6 +14567,20 @@ func ParseKylinListProjectAccessResponse(rsp *http.Response) (*KylinListProjectA
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -11883,6 +14594,40 @@ func ParseKylinListProjectAccessResponse(rsp *http.Response) (*KylinListProjectA
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinListProjectAccessResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinListProjectAccessResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -12014,6 +14759,20 @@ func ParseKylinGrantProjectAccessResponse(rsp *http.Response) (*KylinGrantProjec
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12028,6 +14787,20 @@ func ParseKylinGrantProjectAccessResponse(rsp *http.Response) (*KylinGrantProjec
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -12041,6 +14814,40 @@ func ParseKylinGrantProjectAccessResponse(rsp *http.Response) (*KylinGrantProjec
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinGrantProjectAccessResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinGrantProjectAccessResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -12172,6 +14979,20 @@ func ParseKylinUpdateProjectAccessResponse(rsp *http.Response) (*KylinUpdateProj
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12186,6 +15007,20 @@ func ParseKylinUpdateProjectAccessResponse(rsp *http.Response) (*KylinUpdateProj
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -12199,6 +15034,40 @@ func ParseKylinUpdateProjectAccessResponse(rsp *http.Response) (*KylinUpdateProj
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinUpdateProjectAccessResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinUpdateProjectAccessResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -12274,6 +15143,33 @@ func ParseKylinLogoutGetResponse(rsp *http.Response) (*KylinLogoutGetResponse, e
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers KylinLogoutGetResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -12349,6 +15245,33 @@ func ParseKylinLogoutResponse(rsp *http.Response) (*KylinLogoutResponse, error) 
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers KylinLogoutResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -12438,6 +15361,20 @@ func ParseKylinListProjectsResponse(rsp *http.Response) (*KylinListProjectsRespo
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12452,6 +15389,20 @@ func ParseKylinListProjectsResponse(rsp *http.Response) (*KylinListProjectsRespo
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -12465,6 +15416,40 @@ func ParseKylinListProjectsResponse(rsp *http.Response) (*KylinListProjectsRespo
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinListProjectsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinListProjectsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -12582,6 +15567,20 @@ func ParseKylinCreateProjectResponse(rsp *http.Response) (*KylinCreateProjectRes
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12596,6 +15595,20 @@ func ParseKylinCreateProjectResponse(rsp *http.Response) (*KylinCreateProjectRes
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -12609,6 +15622,40 @@ func ParseKylinCreateProjectResponse(rsp *http.Response) (*KylinCreateProjectRes
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinCreateProjectResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinCreateProjectResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -12740,6 +15787,20 @@ func ParseKylinDeleteProjectResponse(rsp *http.Response) (*KylinDeleteProjectRes
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12754,6 +15815,20 @@ func ParseKylinDeleteProjectResponse(rsp *http.Response) (*KylinDeleteProjectRes
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -12767,6 +15842,40 @@ func ParseKylinDeleteProjectResponse(rsp *http.Response) (*KylinDeleteProjectRes
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinDeleteProjectResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinDeleteProjectResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -12884,6 +15993,20 @@ func ParseKylinQueryResponse(rsp *http.Response) (*KylinQueryResponse, error) {
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12898,6 +16021,20 @@ func ParseKylinQueryResponse(rsp *http.Response) (*KylinQueryResponse, error) {
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -12911,6 +16048,40 @@ func ParseKylinQueryResponse(rsp *http.Response) (*KylinQueryResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinQueryResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinQueryResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13014,6 +16185,20 @@ func ParseKylinTablesAndColumnsResponse(rsp *http.Response) (*KylinTablesAndColu
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13028,6 +16213,20 @@ func ParseKylinTablesAndColumnsResponse(rsp *http.Response) (*KylinTablesAndColu
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -13041,6 +16240,40 @@ func ParseKylinTablesAndColumnsResponse(rsp *http.Response) (*KylinTablesAndColu
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinTablesAndColumnsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinTablesAndColumnsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13130,6 +16363,20 @@ func ParseKylinListUsersResponse(rsp *http.Response) (*KylinListUsersResponse, e
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13144,6 +16391,20 @@ func ParseKylinListUsersResponse(rsp *http.Response) (*KylinListUsersResponse, e
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -13157,6 +16418,40 @@ func ParseKylinListUsersResponse(rsp *http.Response) (*KylinListUsersResponse, e
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinListUsersResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinListUsersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13288,6 +16583,20 @@ func ParseKylinCreateUserResponse(rsp *http.Response) (*KylinCreateUserResponse,
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13302,6 +16611,20 @@ func ParseKylinCreateUserResponse(rsp *http.Response) (*KylinCreateUserResponse,
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -13315,6 +16638,40 @@ func ParseKylinCreateUserResponse(rsp *http.Response) (*KylinCreateUserResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinCreateUserResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinCreateUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13446,6 +16803,20 @@ func ParseKylinUpdateUserResponse(rsp *http.Response) (*KylinUpdateUserResponse,
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13460,6 +16831,20 @@ func ParseKylinUpdateUserResponse(rsp *http.Response) (*KylinUpdateUserResponse,
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -13473,6 +16858,40 @@ func ParseKylinUpdateUserResponse(rsp *http.Response) (*KylinUpdateUserResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinUpdateUserResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinUpdateUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13562,6 +16981,20 @@ func ParseKylinGetAuthenticationResponse(rsp *http.Response) (*KylinGetAuthentic
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13576,6 +17009,20 @@ func ParseKylinGetAuthenticationResponse(rsp *http.Response) (*KylinGetAuthentic
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -13589,6 +17036,40 @@ func ParseKylinGetAuthenticationResponse(rsp *http.Response) (*KylinGetAuthentic
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinGetAuthenticationResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinGetAuthenticationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13678,6 +17159,20 @@ func ParseKylinLoginResponse(rsp *http.Response) (*KylinLoginResponse, error) {
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13692,6 +17187,20 @@ func ParseKylinLoginResponse(rsp *http.Response) (*KylinLoginResponse, error) {
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -13705,6 +17214,40 @@ func ParseKylinLoginResponse(rsp *http.Response) (*KylinLoginResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinLoginResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinLoginResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13836,6 +17379,20 @@ func ParseKylinChangePasswordResponse(rsp *http.Response) (*KylinChangePasswordR
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13850,6 +17407,20 @@ func ParseKylinChangePasswordResponse(rsp *http.Response) (*KylinChangePasswordR
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -13863,6 +17434,40 @@ func ParseKylinChangePasswordResponse(rsp *http.Response) (*KylinChangePasswordR
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinChangePasswordResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinChangePasswordResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -13994,6 +17599,20 @@ func ParseKylinDeleteUserResponse(rsp *http.Response) (*KylinDeleteUserResponse,
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14008,6 +17627,20 @@ func ParseKylinDeleteUserResponse(rsp *http.Response) (*KylinDeleteUserResponse,
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
 	}
 
 	switch {
@@ -14021,6 +17654,40 @@ func ParseKylinDeleteUserResponse(rsp *http.Response) (*KylinDeleteUserResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinDeleteUserResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinDeleteUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

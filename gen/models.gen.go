@@ -1894,11 +1894,23 @@ type KylinNotFoundApplicationJSON = KylinError
 // KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
 type KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON = KylinError
 
+// KylinServiceUnavailableApplicationJSON Kylin's error envelope. Never carries a stack trace.
+type KylinServiceUnavailableApplicationJSON = KylinError
+
+// KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
+type KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON = KylinError
+
 // KylinTooLargeApplicationJSON Kylin's error envelope. Never carries a stack trace.
 type KylinTooLargeApplicationJSON = KylinError
 
 // KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
 type KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON = KylinError
+
+// KylinTooManyRequestsApplicationJSON Kylin's error envelope. Never carries a stack trace.
+type KylinTooManyRequestsApplicationJSON = KylinError
+
+// KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
+type KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON = KylinError
 
 // KylinUnauthorizedApplicationJSON Kylin's error envelope. Never carries a stack trace.
 type KylinUnauthorizedApplicationJSON = KylinError
@@ -1914,6 +1926,12 @@ type NotFound = Problem
 
 // PayloadTooLarge An RFC 9457 problem document.
 type PayloadTooLarge = Problem
+
+// ServiceUnavailable An RFC 9457 problem document.
+type ServiceUnavailable = Problem
+
+// TooManyRequests An RFC 9457 problem document.
+type TooManyRequests = Problem
 
 // Unauthorized An RFC 9457 problem document.
 type Unauthorized = Problem

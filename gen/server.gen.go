@@ -1665,8 +1665,38 @@ type KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEr
 type KylinNotFoundJSONResponse KylinError
 type KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse KylinError
 
+type KylinServiceUnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type KylinServiceUnavailableJSONResponse struct {
+	Body KylinError
+
+	Headers KylinServiceUnavailableResponseHeaders
+}
+type KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	Body KylinError
+
+	Headers KylinServiceUnavailableResponseHeaders
+}
+
 type KylinTooLargeJSONResponse KylinError
 type KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse KylinError
+
+type KylinTooManyRequestsResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+type KylinTooManyRequestsJSONResponse struct {
+	Body KylinError
+
+	Headers KylinTooManyRequestsResponseHeaders
+}
+type KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	Body KylinError
+
+	Headers KylinTooManyRequestsResponseHeaders
+}
 
 type KylinUnauthorizedResponseHeaders struct {
 	WWWAuthenticate *string
@@ -1687,6 +1717,26 @@ type LoginFailedApplicationProblemPlusJSONResponse Problem
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
 type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
+
+type ServiceUnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type ServiceUnavailableApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers ServiceUnavailableResponseHeaders
+}
+
+type TooManyRequestsResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+type TooManyRequestsApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers TooManyRequestsResponseHeaders
+}
 
 type UnauthorizedResponseHeaders struct {
 	WWWAuthenticate *string
@@ -1767,6 +1817,31 @@ func (response CreateAccessToken413ApplicationProblemPlusJSONResponse) VisitCrea
 	return err
 }
 
+type CreateAccessToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateAccessToken429ApplicationProblemPlusJSONResponse) VisitCreateAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateAccessToken500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -1779,6 +1854,25 @@ func (response CreateAccessToken500ApplicationProblemPlusJSONResponse) VisitCrea
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccessToken503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateAccessToken503ApplicationProblemPlusJSONResponse) VisitCreateAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1872,6 +1966,31 @@ func (response CreateApiKey413ApplicationProblemPlusJSONResponse) VisitCreateApi
 	return err
 }
 
+type CreateApiKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey429ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateApiKey500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -1884,6 +2003,25 @@ func (response CreateApiKey500ApplicationProblemPlusJSONResponse) VisitCreateApi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey503ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1945,6 +2083,31 @@ func (response ListApiKeys401ApplicationProblemPlusJSONResponse) VisitListApiKey
 	return err
 }
 
+type ListApiKeys429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiKeys429ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListApiKeys500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -1957,6 +2120,25 @@ func (response ListApiKeys500ApplicationProblemPlusJSONResponse) VisitListApiKey
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiKeys503ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2028,6 +2210,31 @@ func (response DeleteApiKey404ApplicationProblemPlusJSONResponse) VisitDeleteApi
 	return err
 }
 
+type DeleteApiKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteApiKey429ApplicationProblemPlusJSONResponse) VisitDeleteApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteApiKey500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -2040,6 +2247,25 @@ func (response DeleteApiKey500ApplicationProblemPlusJSONResponse) VisitDeleteApi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteApiKey503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteApiKey503ApplicationProblemPlusJSONResponse) VisitDeleteApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2100,6 +2326,31 @@ func (response GetMe401ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w 
 	return err
 }
 
+type GetMe429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetMe429ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMe500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -2112,6 +2363,25 @@ func (response GetMe500ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetMe503ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2189,6 +2459,31 @@ func (response ListDatastores403ApplicationProblemPlusJSONResponse) VisitListDat
 	return err
 }
 
+type ListDatastores429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListDatastores429ApplicationProblemPlusJSONResponse) VisitListDatastoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDatastores500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -2201,6 +2496,25 @@ func (response ListDatastores500ApplicationProblemPlusJSONResponse) VisitListDat
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDatastores503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListDatastores503ApplicationProblemPlusJSONResponse) VisitListDatastoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2310,6 +2624,31 @@ func (response CreateDatastore413ApplicationProblemPlusJSONResponse) VisitCreate
 	return err
 }
 
+type CreateDatastore429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDatastore429ApplicationProblemPlusJSONResponse) VisitCreateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateDatastore500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -2322,6 +2661,25 @@ func (response CreateDatastore500ApplicationProblemPlusJSONResponse) VisitCreate
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDatastore503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDatastore503ApplicationProblemPlusJSONResponse) VisitCreateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2409,6 +2767,31 @@ func (response DeleteDatastore404ApplicationProblemPlusJSONResponse) VisitDelete
 	return err
 }
 
+type DeleteDatastore429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDatastore429ApplicationProblemPlusJSONResponse) VisitDeleteDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteDatastore500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -2421,6 +2804,25 @@ func (response DeleteDatastore500ApplicationProblemPlusJSONResponse) VisitDelete
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDatastore503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDatastore503ApplicationProblemPlusJSONResponse) VisitDeleteDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2514,6 +2916,31 @@ func (response GetDatastore404ApplicationProblemPlusJSONResponse) VisitGetDatast
 	return err
 }
 
+type GetDatastore429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetDatastore429ApplicationProblemPlusJSONResponse) VisitGetDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDatastore500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -2526,6 +2953,25 @@ func (response GetDatastore500ApplicationProblemPlusJSONResponse) VisitGetDatast
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDatastore503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetDatastore503ApplicationProblemPlusJSONResponse) VisitGetDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2636,6 +3082,31 @@ func (response UpdateDatastore413ApplicationProblemPlusJSONResponse) VisitUpdate
 	return err
 }
 
+type UpdateDatastore429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDatastore429ApplicationProblemPlusJSONResponse) VisitUpdateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateDatastore500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -2648,6 +3119,25 @@ func (response UpdateDatastore500ApplicationProblemPlusJSONResponse) VisitUpdate
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDatastore503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDatastore503ApplicationProblemPlusJSONResponse) VisitUpdateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2742,6 +3232,31 @@ func (response ListTables404ApplicationProblemPlusJSONResponse) VisitListTablesR
 	return err
 }
 
+type ListTables429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListTables429ApplicationProblemPlusJSONResponse) VisitListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTables500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -2754,6 +3269,25 @@ func (response ListTables500ApplicationProblemPlusJSONResponse) VisitListTablesR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTables503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListTables503ApplicationProblemPlusJSONResponse) VisitListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2880,6 +3414,31 @@ func (response CreateTable413ApplicationProblemPlusJSONResponse) VisitCreateTabl
 	return err
 }
 
+type CreateTable429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTable429ApplicationProblemPlusJSONResponse) VisitCreateTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateTable500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -2892,6 +3451,25 @@ func (response CreateTable500ApplicationProblemPlusJSONResponse) VisitCreateTabl
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTable503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTable503ApplicationProblemPlusJSONResponse) VisitCreateTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2980,6 +3558,31 @@ func (response DeleteTable404ApplicationProblemPlusJSONResponse) VisitDeleteTabl
 	return err
 }
 
+type DeleteTable429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTable429ApplicationProblemPlusJSONResponse) VisitDeleteTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteTable500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -2992,6 +3595,25 @@ func (response DeleteTable500ApplicationProblemPlusJSONResponse) VisitDeleteTabl
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTable503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTable503ApplicationProblemPlusJSONResponse) VisitDeleteTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3086,6 +3708,31 @@ func (response GetTable404ApplicationProblemPlusJSONResponse) VisitGetTableRespo
 	return err
 }
 
+type GetTable429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetTable429ApplicationProblemPlusJSONResponse) VisitGetTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetTable500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -3098,6 +3745,25 @@ func (response GetTable500ApplicationProblemPlusJSONResponse) VisitGetTableRespo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTable503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetTable503ApplicationProblemPlusJSONResponse) VisitGetTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3193,6 +3859,31 @@ func (response ListRows404ApplicationProblemPlusJSONResponse) VisitListRowsRespo
 	return err
 }
 
+type ListRows429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListRows429ApplicationProblemPlusJSONResponse) VisitListRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListRows500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -3205,6 +3896,25 @@ func (response ListRows500ApplicationProblemPlusJSONResponse) VisitListRowsRespo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRows503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListRows503ApplicationProblemPlusJSONResponse) VisitListRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3316,6 +4026,31 @@ func (response InsertRows413ApplicationProblemPlusJSONResponse) VisitInsertRowsR
 	return err
 }
 
+type InsertRows429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response InsertRows429ApplicationProblemPlusJSONResponse) VisitInsertRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type InsertRows500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -3328,6 +4063,25 @@ func (response InsertRows500ApplicationProblemPlusJSONResponse) VisitInsertRowsR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InsertRows503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response InsertRows503ApplicationProblemPlusJSONResponse) VisitInsertRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3389,6 +4143,31 @@ func (response ListPermissions401ApplicationProblemPlusJSONResponse) VisitListPe
 	return err
 }
 
+type ListPermissions429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListPermissions429ApplicationProblemPlusJSONResponse) VisitListPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListPermissions500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -3401,6 +4180,25 @@ func (response ListPermissions500ApplicationProblemPlusJSONResponse) VisitListPe
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPermissions503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListPermissions503ApplicationProblemPlusJSONResponse) VisitListPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3462,6 +4260,31 @@ func (response ListServices401ApplicationProblemPlusJSONResponse) VisitListServi
 	return err
 }
 
+type ListServices429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListServices429ApplicationProblemPlusJSONResponse) VisitListServicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListServices500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -3474,6 +4297,25 @@ func (response ListServices500ApplicationProblemPlusJSONResponse) VisitListServi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServices503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListServices503ApplicationProblemPlusJSONResponse) VisitListServicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3551,6 +4393,31 @@ func (response ListUsers403ApplicationProblemPlusJSONResponse) VisitListUsersRes
 	return err
 }
 
+type ListUsers429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers429ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListUsers500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -3563,6 +4430,25 @@ func (response ListUsers500ApplicationProblemPlusJSONResponse) VisitListUsersRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers503ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3672,6 +4558,31 @@ func (response CreateUser413ApplicationProblemPlusJSONResponse) VisitCreateUserR
 	return err
 }
 
+type CreateUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser429ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateUser500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -3684,6 +4595,25 @@ func (response CreateUser500ApplicationProblemPlusJSONResponse) VisitCreateUserR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser503ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3771,6 +4701,31 @@ func (response DeleteUser404ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 	return err
 }
 
+type DeleteUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser429ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteUser500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -3783,6 +4738,25 @@ func (response DeleteUser500ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser503ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3876,6 +4850,31 @@ func (response GetUser404ApplicationProblemPlusJSONResponse) VisitGetUserRespons
 	return err
 }
 
+type GetUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser429ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUser500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -3888,6 +4887,25 @@ func (response GetUser500ApplicationProblemPlusJSONResponse) VisitGetUserRespons
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser503ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3998,6 +5016,31 @@ func (response UpdateUser413ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 	return err
 }
 
+type UpdateUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser429ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateUser500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -4010,6 +5053,25 @@ func (response UpdateUser500ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser503ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4114,6 +5176,31 @@ func (response ChangeUserPassword413ApplicationProblemPlusJSONResponse) VisitCha
 	return err
 }
 
+type ChangeUserPassword429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeUserPassword429ApplicationProblemPlusJSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangeUserPassword500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -4126,6 +5213,25 @@ func (response ChangeUserPassword500ApplicationProblemPlusJSONResponse) VisitCha
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserPassword503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeUserPassword503ApplicationProblemPlusJSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4382,6 +5488,56 @@ func (response KylinRevokeProjectAccess413ApplicationVndApacheKylinV4PublicPlusJ
 	return err
 }
 
+type KylinRevokeProjectAccess429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinRevokeProjectAccess429JSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinRevokeProjectAccess429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinRevokeProjectAccess500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinRevokeProjectAccess500JSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
@@ -4408,6 +5564,44 @@ func (response KylinRevokeProjectAccess500ApplicationVndApacheKylinV4PublicPlusJ
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinRevokeProjectAccess503JSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinRevokeProjectAccess503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinRevokeProjectAccess503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinRevokeProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4604,6 +5798,56 @@ func (response KylinListProjectAccess406ApplicationVndApacheKylinV4PublicPlusJSO
 	return err
 }
 
+type KylinListProjectAccess429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinListProjectAccess429JSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListProjectAccess429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinListProjectAccess500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinListProjectAccess500JSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
@@ -4630,6 +5874,44 @@ func (response KylinListProjectAccess500ApplicationVndApacheKylinV4PublicPlusJSO
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinListProjectAccess503JSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjectAccess503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListProjectAccess503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4886,6 +6168,56 @@ func (response KylinGrantProjectAccess413ApplicationVndApacheKylinV4PublicPlusJS
 	return err
 }
 
+type KylinGrantProjectAccess429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinGrantProjectAccess429JSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGrantProjectAccess429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinGrantProjectAccess500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinGrantProjectAccess500JSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
@@ -4912,6 +6244,44 @@ func (response KylinGrantProjectAccess500ApplicationVndApacheKylinV4PublicPlusJS
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinGrantProjectAccess503JSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGrantProjectAccess503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5168,6 +6538,56 @@ func (response KylinUpdateProjectAccess413ApplicationVndApacheKylinV4PublicPlusJ
 	return err
 }
 
+type KylinUpdateProjectAccess429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinUpdateProjectAccess429JSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateProjectAccess429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinUpdateProjectAccess500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinUpdateProjectAccess500JSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
@@ -5194,6 +6614,44 @@ func (response KylinUpdateProjectAccess500ApplicationVndApacheKylinV4PublicPlusJ
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinUpdateProjectAccess503JSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateProjectAccess503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5323,6 +6781,44 @@ func (response KylinLogoutGet500ApplicationVndApacheKylinV4PublicPlusJSONRespons
 	return err
 }
 
+type KylinLogoutGet503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinLogoutGet503JSONResponse) VisitKylinLogoutGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogoutGet503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLogoutGet503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLogoutGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinLogoutRequestObject struct {
 }
 
@@ -5444,6 +6940,44 @@ func (response KylinLogout500ApplicationVndApacheKylinV4PublicPlusJSONResponse) 
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogout503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinLogout503JSONResponse) VisitKylinLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogout503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLogout503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5610,6 +7144,56 @@ func (response KylinListProjects406ApplicationVndApacheKylinV4PublicPlusJSONResp
 	return err
 }
 
+type KylinListProjects429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinListProjects429JSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjects429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListProjects429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinListProjects500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinListProjects500JSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
@@ -5636,6 +7220,44 @@ func (response KylinListProjects500ApplicationVndApacheKylinV4PublicPlusJSONResp
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjects503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinListProjects503JSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListProjects503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListProjects503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListProjectsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5862,6 +7484,56 @@ func (response KylinCreateProject413ApplicationVndApacheKylinV4PublicPlusJSONRes
 	return err
 }
 
+type KylinCreateProject429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinCreateProject429JSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateProject429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinCreateProject500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinCreateProject500JSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
@@ -5888,6 +7560,44 @@ func (response KylinCreateProject500ApplicationVndApacheKylinV4PublicPlusJSONRes
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinCreateProject503JSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateProject503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6144,6 +7854,56 @@ func (response KylinDeleteProject413ApplicationVndApacheKylinV4PublicPlusJSONRes
 	return err
 }
 
+type KylinDeleteProject429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinDeleteProject429JSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteProject429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinDeleteProject500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinDeleteProject500JSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
@@ -6170,6 +7930,44 @@ func (response KylinDeleteProject500ApplicationVndApacheKylinV4PublicPlusJSONRes
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinDeleteProject503JSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteProject503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteProject503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6396,6 +8194,56 @@ func (response KylinQuery413ApplicationVndApacheKylinV4PublicPlusJSONResponse) V
 	return err
 }
 
+type KylinQuery429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinQuery429JSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinQuery429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinQuery500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinQuery500JSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
@@ -6422,6 +8270,44 @@ func (response KylinQuery500ApplicationVndApacheKylinV4PublicPlusJSONResponse) V
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinQuery503JSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinQuery503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6618,6 +8504,56 @@ func (response KylinTablesAndColumns406ApplicationVndApacheKylinV4PublicPlusJSON
 	return err
 }
 
+type KylinTablesAndColumns429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinTablesAndColumns429JSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinTablesAndColumns429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinTablesAndColumns500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinTablesAndColumns500JSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
@@ -6644,6 +8580,44 @@ func (response KylinTablesAndColumns500ApplicationVndApacheKylinV4PublicPlusJSON
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinTablesAndColumns503JSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinTablesAndColumns503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinTablesAndColumns503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6810,6 +8784,56 @@ func (response KylinListUsers406ApplicationVndApacheKylinV4PublicPlusJSONRespons
 	return err
 }
 
+type KylinListUsers429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinListUsers429JSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListUsers429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListUsers429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinListUsers500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinListUsers500JSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
@@ -6836,6 +8860,44 @@ func (response KylinListUsers500ApplicationVndApacheKylinV4PublicPlusJSONRespons
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListUsers503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinListUsers503JSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListUsers503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListUsers503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7092,6 +9154,56 @@ func (response KylinCreateUser413ApplicationVndApacheKylinV4PublicPlusJSONRespon
 	return err
 }
 
+type KylinCreateUser429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinCreateUser429JSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUser429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinCreateUser500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinCreateUser500JSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
@@ -7118,6 +9230,44 @@ func (response KylinCreateUser500ApplicationVndApacheKylinV4PublicPlusJSONRespon
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinCreateUser503JSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUser503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7374,6 +9524,56 @@ func (response KylinUpdateUser413ApplicationVndApacheKylinV4PublicPlusJSONRespon
 	return err
 }
 
+type KylinUpdateUser429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinUpdateUser429JSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateUser429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinUpdateUser500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinUpdateUser500JSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
@@ -7400,6 +9600,44 @@ func (response KylinUpdateUser500ApplicationVndApacheKylinV4PublicPlusJSONRespon
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinUpdateUser503JSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateUser503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7565,6 +9803,56 @@ func (response KylinGetAuthentication406ApplicationVndApacheKylinV4PublicPlusJSO
 	return err
 }
 
+type KylinGetAuthentication429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinGetAuthentication429JSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGetAuthentication429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGetAuthentication429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinGetAuthentication500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinGetAuthentication500JSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
@@ -7591,6 +9879,44 @@ func (response KylinGetAuthentication500ApplicationVndApacheKylinV4PublicPlusJSO
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGetAuthentication503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinGetAuthentication503JSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGetAuthentication503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGetAuthentication503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGetAuthenticationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7756,6 +10082,56 @@ func (response KylinLogin406ApplicationVndApacheKylinV4PublicPlusJSONResponse) V
 	return err
 }
 
+type KylinLogin429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinLogin429JSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogin429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLogin429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinLogin500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinLogin500JSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
@@ -7782,6 +10158,44 @@ func (response KylinLogin500ApplicationVndApacheKylinV4PublicPlusJSONResponse) V
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogin503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinLogin503JSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLogin503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLogin503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8038,6 +10452,56 @@ func (response KylinChangePassword413ApplicationVndApacheKylinV4PublicPlusJSONRe
 	return err
 }
 
+type KylinChangePassword429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinChangePassword429JSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinChangePassword429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinChangePassword500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinChangePassword500JSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
@@ -8064,6 +10528,44 @@ func (response KylinChangePassword500ApplicationVndApacheKylinV4PublicPlusJSONRe
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinChangePassword503JSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinChangePassword503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8320,6 +10822,56 @@ func (response KylinDeleteUser413ApplicationVndApacheKylinV4PublicPlusJSONRespon
 	return err
 }
 
+type KylinDeleteUser429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinDeleteUser429JSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUser429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinDeleteUser500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinDeleteUser500JSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
@@ -8346,6 +10898,44 @@ func (response KylinDeleteUser500ApplicationVndApacheKylinV4PublicPlusJSONRespon
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinDeleteUser503JSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUser503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUser503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9702,273 +12292,285 @@ func (sh *strictHandler) KylinDeleteUser(w http.ResponseWriter, r *http.Request,
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3pdtu4lij8KvjY51ux61CK5DG2V6++jq2klOOpLKdzUuW0BZGQhJgCVARkWUnnrvuz/9+n6NfqJ7kL",
-	"GwAHkZQoW3acis+POjFFYtjY2PPw1fH4YMgZYVI4u1+dPsE+CeGfHz582B/JPmGSelgS9cgnwgvpUFLO",
-	"nF3nok8Qjt+gnCHh9cmACCT7VCA+JKF+jD2PDKWoOq5DbvFgGBBn13lNcEhCFBIcDP710rnGAb50XLQ/",
-	"pP8gk6nHjuvA0FitQk6G6nshQ8p6zrdv31xniEM8INKs/BBLLCQPSdPPX7VvX3ghEPXTy6rVd7Zw3atV",
-	"arVarbKt/vNK/acW/a9ec1yHqrGGWPYd12F4oL6kvuM6IflzREPiO7syHJHksrs8HGDp7DqjEbw5tQ3X",
-	"ua0MQ/6ZeLISkq7+/pvr/GMSUHaGe+S02xVE5m9oiHsEUeaTW7RSQ1QdAEFdGgoJP62mtlgzq/9zRMJJ",
-	"vHz14hXXkyTX7ZMuHgUSvov2QJlcX3NcZ4Bv6WA0cHbrGjauM6BMP6lFW6RMkh4JnW/J7bTolxycakoy",
-	"EGhIQlh3atn1WesWarTcVddnLnszteT6jCXrozlTJ55/BPqFFwKpdbmIMoTZBHlYpLfhCBwQkY9BZoyZ",
-	"aPQ3QA7nX17GF/el/lW8NIs8UaPNQSj9w28AyiXuZ/psHmNDR3RAc+7Fr3yMBmrJFHBKchQSOQoZwhIN",
-	"uJCpXWwWIFcAY+ci1ua9EavoRmdXLq7psMwdvvP1XatvbG+8Wt/a2J57gy9wJyBwIrl4I9XPBmvSiMJD",
-	"YC25mA9f3RlNmr7iQV1qVvhekLCI9I8ECQupPp5B9WtrD0H11XJDIoacCQK86zX2z8mfIyIALzzOJGHw",
-	"TzwcBobNvhyGvBOQwd8/C7Wvr/E+1I4lpoHZbKhHQn0sEGU3OKA+6lIS+JoVhyFXDPOPrw48dHYdeOWC",
-	"K8wgQuCeWupgJCTqKPaiucpIjkLifPvkOkJiORLO7obCdUklQLJp5jFzx1vuSzkUuy9fKo5e9cmN3YV4",
-	"aZZWsZ98W4A8qBE0GLNnbbdPBRrgQJ0E8fdQW++7DRgqEMFeH3WwAUxVTX7AWTeg3n1PYB+QDY2p7CPZ",
-	"xxImRDgICfYniNxSoUWiGIw7MRijNZSAn2ffXTbg7MBCb2KsNqHXjVYw8kcaHsRwCIEnqwC/NzzsUN8n",
-	"7N4oTAVihPhanlFiHTrGDPfIgDCppIQBFYJylobiegzFeCUlwNiNXl4GHJOys++izkgixiXCQcDHxEcr",
-	"8epdJEh4Qz2CeAiishAoIDck0NBsMklChoOGQtt7QtSOheAO7MU3xEfb3XVvDSchuZm+1skvy91q/cVS",
-	"oNniAyL7lPVQF9OA+IhraqQgR8I9+LfepUA4BGJFpUAB76ER80kIL8S7BcCCIFSK3uaA1OO+2v7Ozo7j",
-	"OkqfcHbZKAgMVb0yP/+jUakZybiuiKroTT3cBRqh7s8uAkKrcKRDEBkMpeLrYtTrEaGBoMYvDUvYnEYZ",
-	"Bc3kbm6YX8VD7PVJ9Vq9VbnZqAxHnYB6f//RN1qaDair1gkJvhYIo3AUkBgjSlD/e4NpvVbbyIBJPdxF",
-	"SnhBmOFgImQes/jBEOJ77zRLlxN8ayW5IEBQF9lHdfXIqBurQJkBTxDu8JFE2B9QJmKkKcPy7gvLtY2c",
-	"ywUPd9G+Zhs+YZT4u9r+EnNOgHQx5/yxUOppg2G2HJAVA5LrX3U1nnkhF6IiqCRoHKr/hqQ7EiTBtcrK",
-	"BPen55u1Wpaeb9Zqu6icLPGj8a8nsd87iT9K1lGKnhWDZss9J1zug1UWFO+HxKCN2lYWohu1LX1bh1KL",
-	"A4qgSjQ9M9yH8kf/Q2LcDwmfXEHLrFf7EPSKFfmlsk9C9K51eoIGxKcYKdUhhYlv+Ij5D4mEdW2+SQNZ",
-	"PdxFxsSIwIyJfE4EEGiQQ35EfPruW82gxglHYuT1tTWEh1aoAmbHGQES5eEgICEa4AksSZAEglxwfoTD",
-	"3gNTqfp6zi2sr++ipArR4f4EWYOYsSOj+tb29vZafQt1JpKIH5MGPb3dz1TlYCVUIMk5ChRuxNjynuGR",
-	"7POQfiEPSlLW12rbWcVmrba9i0448kICNmkcCDQmIUE9ekN+SP70ffeZR0y0fTmeOaHGrdW2EVM0BZYR",
-	"K3Pra7VXYOS1RgigQ1iIMQ/BFiD5der9Wm0TBdy7Jn7q4SvkU6EkJh9cqmlveWXaXZ63S/PJy2nvOmz1",
-	"iPcoewMS3uKGPlhGB/sH8ZGoJ2I0GOBw4uw6H0LOerkQcFznBgejtK3wdQG40sbWemwiVB8k8KGMjbCD",
-	"/UryEwUEDfb00o/gGcJdCREDQwLKlJKFRyE4H7PLv+BcO9GMxBwo2Io9c6poxCQN0FptbatSr1fW1i9q",
-	"O7u1+m6t9rvan37pvXrH2XXy3ioCgl5pmb2bfcLBL8Vqn4vbVKAxnPuKYrNANyPGL/AEjfvU66+6VoOg",
-	"THspqLhkBlLxhwJPhAHcuE+YVlelmVnNZC8HWhGYKiUlmJgzk31yyTwehkr+sItbrV6Crb2EBFjGuG3l",
-	"jP2zJromkzSebsRHdMIl6sJ8JU6JcVnRLy/jmOwSQyL4KPRIGRnoDE8Cjv0SUtCibsGy/NwCsZ7wrJhV",
-	"xRy4DDAl5xX98rI9VVYggNEVuuGkghwHIH1znZICQjkPX4YXUYGsM7iQUKZWUAJso+T7S0LDzMLHWKBh",
-	"SARhUi99ucwtWjYMqO10R+SGBFk3/b72fiHOEE6EoVjPmFJW0G/vG+cf0eWoVlv30OlZ43z/onl6Yh8c",
-	"75/sv20cN04u7JP9w+PmCTi92Wjg7P7hwACO60TfOq4Tf+a4DnzhfEoGCdhvMpFbejsXSobI205HR7qB",
-	"jIEw81Gfj1GgiDKVKKA3+poNQz4koaSakevdXsn8MRXqv/twAaEhhPkIC9TeNzgC6LuLTHid3j8MA/8k",
-	"7XTgA5m863feevSUvnvze+P84rdWUzQHcvj7QXOr+Xn/9vTi48bHL9e3TTqm/q/BuPmZ01bgv2+yWpVM",
-	"3n3xPzTpKW2OjugG7f5W9dYC1hm8qfn/fBfkQYrcDmlIxBXN2VSLeJz5lsOo26shZr5JrXtnXniN68DH",
-	"V/p55kyCseJlbQ2kdhIx9KP0wZtn2eiNZOTHH+kzSy0gtfFP0Ti8A9FRaQxqsBsS8NxVI0bG9h7A6Fm8",
-	"0fL8bMqQRNfpPcD3uSuEuMycRTHLcBUWUikQHzMSKvYlAL+xJOEeYkTRYfWzIF5IZHblXghS3X5OQNSH",
-	"PmFqLEWjBtifiiuaEs9qRjyLIm98LElF0gHJQ0haECd0TSaFYUKdtcr6urdR2fY3SeVVd6tW2a6/WttZ",
-	"xxudTW8rOXVRqGeAhXwv5m9WvaekKyWFcbgSA8pGkmjRS6lVM0GxOQsU6mtt/NUxS5lFstwYr6ZUy+qQ",
-	"AK0oScW6cNMhpg6jvb4MJuru8lDmgSB2voiCAMT4BQsO0OrQisKiUE2gff2yTwRB//Nf/x1j3wvhIsbH",
-	"sCgIopvLLKPJmsBizXJxGOIJrDYkXXo7C1W0vo2ExKF0dbShx3uMCqJW35mk4aOY/NV1byJvJ/RzZz1c",
-	"+7zujfPAZEJDCmBkf1VTqNNQImTpPbf0x/kbBvngTcgHxQgKWxVozMNrynpLvJM2Cm3GzHxYPPF2pbZV",
-	"Wa9dwKwLTDxFCeHmwh2Ijj8JFjcRLJfE5cSRuQmalrrzxfT1AD4AAcD3qdo2Ds4SZLKLA0HcDFiwRBiY",
-	"gyXFChl8DsKGUtWy1Db/cu+bq51CX6lxPIPDmTs+wLdHhPVk39ldq9Xue+fttB4OQ0rEno7Us+pKnwQ+",
-	"6ky04qSAxsMqOtSxrmACuvPVH+Dbpv6uvjV1L1xnxOifI2J+N/HHJa+o3Y+9p3vIhOaiO1/ahZc671bb",
-	"NaavdrxSxsePds/jtSQu+56xJ7SjnbTddGSqC0hvtdlYB3yhRAeIdoZRA9olal1oZX1rE/lKGuxM7D5X",
-	"UTfkg9zdLom42K0XU4IjKmTeBYVUD961N10Ui4C5nEqUxjQj8OUxQ9wjc2+VeidXuDTfF++8BQLiPDHY",
-	"7P+FFShdJPp8zEzqEfPIgoBxURuYchv9HQWcX4+GiPro76gNT/Qc6O/I6xPvWowGJdj51XDy2SPeZHNC",
-	"Pn8ZD4PRl9v+eDIcrg835eBLV34Ox9fdoKshIiUJ1Wr+A4b6A1e+rFW2P32tb32L/1jf+fa3uZhVLMBr",
-	"/VDmyfAIjO6oF/LRsIoaNyScREY9ylB7/+jo6n2rcd5q76H2+elR4wrU4zbq88AXiMAHIJIlVanoK8d1",
-	"4o/sH8enh42jxnn028n+0cfWRVrxSn2VoR8HPBgN2ILM8pQR5MGH6hZhna9QzB/Lph0k5elE0oUWrTPU",
-	"DTziwLr0SowkffL+6AitWGKrvk2L1SlBvcN5QDCLL+jsxWpgXag3p1HGCDkwSh7mJD7NQR29hRfCuPXj",
-	"45fkVkLOhFbJXadDe5SpRz4f6XQPNhqQkHrqN7Mb8EjBauiACIkHwzRGmEEzuBDl/OUtMcr305EyGtnF",
-	"KOxiT5tdNXcWYDyHbceWpyLTTDklW5u4vrlltVvz2hKZbGqur3mSI5X6GqcnPYVsHWCm3khIPtC5O6UV",
-	"6CXkWM5VowfcV9evnBrt9THrLRW0ZWjEVAYbaKf5ANOum27sUBn3ucUHtZEVRWCAs+lsksjpQgIijUMy",
-	"3pglmnO0/Bk6T3KFduGuRf60apM4hzz6Ed3NO2k3mt1H6JTD1peL4Qktpl7LVWMWPvc8ejsTUMXCj2Jf",
-	"s2BRwvwXk8rSskP0yTypNFraQnJp+qtS0mliE48ooEazvh/6i2PyBSRlEyUxSW7okdrwAPJxo2/ry0Vw",
-	"N8ZuwHWdBVsG07/lQOCNWn8UdpzFzVSaoZawjI8uixAm6/BrEZhchAXCyOdSkcAhln1EmbGDgsPPuJ+j",
-	"7P/ctNPYTJPlHzbJMR+o1nUOyW80nTBckBY5j8DqLccz5yFZQqzMuWkgr6qdG9FRbXgPBUQpEMJFPu1R",
-	"qQ8aAoCFp66VqzV6ajeDzQd7CLDZV7sI+JiEOfndUdpuAl221gFrI+xJaTB/7Fd+x5Uvn8z/1yo7V59+",
-	"+Vse/EEQ04JSg8m8THSFUjpusNgZWNK2lcj+zSKJSUOZbaheUOSb7XpSS0k5ntSDtKwLT+ZhVFJ4Ty02",
-	"D7USAH8bYuP0Lk/A3gtFRCRHw5Fc+ERE8ZGIFzoZN0X9k9TpVW0a37J3ObaFGd+g/bOUZezOp2xLHCwm",
-	"Bz4ObsTlF7Lo4ZpDmYMmZ7n0MWb4mM0++SC/OENUtETQL9kyH7Mdu7xUIZTpcgmzqhq4juQSB7qKSHE5",
-	"BsJkSIlAAyy9fnrR88ZPxKdNL9mMWlryyRDNjACUtTWO1OFHxSFsUYvEpktgwSyDXD42KK4Cg7wQiJiv",
-	"c/y+EG9adBVqtVobdXmIxAgGTt6KWq2WvhQ1SN7JqsAlhOJplP9mQl6n19UYDOVE0b7keqIFzL2RsFnX",
-	"yplqhjmQv5OgqVUmHUXThZSyx+WhC5Lun5T2zjj6YlOtEogSxlotYasF5dipkqPMhGr0YiaiJfqlcK3a",
-	"OHhM8nS7fRQSMQqkkVVBnteL1+91iIDox5V3h68P0Dm82yJSDaY0rdXcPfEm80JI4Cw8RLgUKeQ01yRr",
-	"OlXyboswQSW9yVUEtK1WvabovhKy0YoktxLMnaKcfdbDkgS8l180x6wZrDsrllyKIQkCJa7zLvKwxAHv",
-	"wVRzgza8GbZadXs/4xtcFX8GVfWKmnXQISFa2UDNk4vG28a5iyqb6HXzbfPkwkWv0OHp+9dHDReto8PG",
-	"QfN4/8hF9S30+vT0qLF/4qKdOjrcv2i4aGcdXTSPG62L/eMzF9XX0L/vnx/8un/uonq9XkenF782ztOw",
-	"qq/l8cl4+cUVhlq/HQHwc0iQmTWPCXijMCTMmywDaXzSpYxKEkw+hFTGRv97jkrFMMCT/MJoJzwc4CBy",
-	"YY6pD9ow8vo4xJ5Cy9QkyXpOWShTcZJyViQnqiOLYy6qIcali9bQiF0zPmZoJUKf/MtqaGbNrbtrn9Ly",
-	"UXYVEGqQf8SRTwHeSZ+xtWY4pUOWUiNmkWbWgMOQeFTkGl7O7E8LAD4k2D9lQTESqltdiqQID+edXks9",
-	"nhZ9s+vQlL/4ihnmlQMsW+1tLiESBIdef+bdKL9Z2mPEL6bOECuqKAIVCCP9tiFt5a6eLK5pdsIlkiH2",
-	"rom/F0Xczd39eGl0YdpCH1/dNMWw9ymy3yfOOM2BkttNYrhFqhQTyZBkd4oHT7PQ1MknyG50iolbkIBT",
-	"LlEtFDpACi9WSFpaNte2LsZ15nxUAPB7qiCFrH8GVsV7/84aSYHZN1Lx1M+xoodOIOTXhG+peymxdw13",
-	"aWEtcGdnRx8BZnqa5Bns7Oykz0BnNj7QGSSTJGdDQr2TPoxkOmI66uMfjcoftcrOp6+5IR4FJw/Wg2gq",
-	"E+yHJRoTJrXpunj6XTQrvy9LzRPZnLnGcskh3hCK41DpQtShosshEGUR1a+QHAk8qS7smcyiaeooCnH2",
-	"zOzqALwtC+vRUR5d7K2Z0pPJ+CpKo8z365JxCrbxeZysjys62Olf1mprqcDxRGZmQpneVELzPGV65mI0",
-	"OY5T8NCKBTJcrwkfhYiP2ZQz+QMJPD4gi6wysy6Lann4wwUpANEdbQpTyBPN7abPqxhrUhaJDFIY6ShZ",
-	"qy9p67KV70yFyZXzxv6hugWQP+TqXKRm68LkLFGhnyQFaEd9Mjc7KRpjKmhKf5vvbTmLTSaF27JKuujz",
-	"MSjoe9nwGEXQ/4EDPMsZrUMEriQdkKuR9EpFvqAVMuReHw2mVOv69s7mxtrGhqkynaxku7Xh5Mm4Dx34",
-	"EmAhr2zkQ/n4k+VtcHnhJx8KI03uFVyyiGVv+topijEqii2KbZjU5CdHWIjo9GKXE2w0TVFG80NlUga/",
-	"6bswjT/FpEjv9R6hM4WBbH+dwJkkpGbHzlgi96O5Jizd/v5aQFQJf7Zj0ABa/LVdgnaXS/YJJoFX3imY",
-	"wJGHcwgmjr+MRzAC0A964Z6IMxAaNcyCNzQCsO6WHw3WsDttUX4qsE4UhV6I4bZ+OzJnwRn4tmaGkQ/l",
-	"GQ4lxcHcpAFdW8+oaVo89wKqQLlnTl0gfmNsoXCfITcW6+P0RhLY9QCH1xBKB5OWsr0mqHXU+KI2vbpz",
-	"pShkOmzEqQzqk+jpZs2t1WqrU/035nXTqC3EBOKeF/kLzWuocf/uGHf1SAPC5HWs2GdKwu2aOEd4zUXE",
-	"63Piow72rvcAxajOitc2F9wRhMk8EdifIQKv1TICXJ4V6M8gX6oKCfYrUO5HSCzBMLyHMJIhpuDFFGRA",
-	"PR5wBhZ6Xfs2vcRW46hxcIF+QW/OT49RXsxhvbbxanN7azHNX604PpV5Vx4IUBFxfSEQH0mPm2Y4kae2",
-	"j/OoK+52iSeJf87HB3w0w1ddQytqeEqE0RCtwXp1vhvHi3zvBcF1mjK8EMb9taA8kXDt5wRZ+yPd3Ss7",
-	"8zENAipMNQ+JTZ2KaCvrOdrt7FtFbhXxo5wdFwXs2ijyDhbkhUAmvDayQgJZ1oXASrlvqGjYKWd7ndLj",
-	"znc0DZPkPm/QUBEoqKQHNFsm6LmhAko8Qx4elpuwkLRcWIJSmJ8zl15kwKbRrRjlgfpqHjEFsLnCsuFx",
-	"BWNigQAvhRI59XqE9tYB8VSndPL+6CiF/jlUTOf7FrwBxZ5GRM0lya0shUfTd2amWJ68zfGG3SwpSeNn",
-	"zvVIXM7MocQoEWNjIV28KPBhmih0ayl8IRBE8PghvdEt/XxhAuanZU4gQ7Nc9KApAP1fjFjBUk1GaA7k",
-	"Q6JkH3FX/0/iSNWvVwf7F3f1nBeMeLJ/3JjRUasgJr9gsNbBr43jJS/w4uNZoxB8F/uvjxpJHQEepLUE",
-	"/Wgex47hm95MCk6pNcWH60YINhuj48Th/GTWeYidiIM5NEzHhsFUe0Tq4cVqEf7POGv9wpQPZGAubkGw",
-	"11Wr+XvOcC36RdcXrNQ1HxyxDh8xf4ryVnJlacVLC068MIpsmsnnmeQ9OsDB1WHzbfOilR36TYg9rWmZ",
-	"PJb5IhAVV4qyA2plxvvYaCkAnJwmMfNjo+W4zslpGjn106zFsnycVDr+aW70ExsNrs7OGwdX5/uHzX8W",
-	"Xqx6LWMKy9F8Qp8yHFydnbaa4A+aHQI15AIUWleXuagXcuL8umo/IQGcDGetb0ZAoomaXBbVS9KP5CVN",
-	"LjFNFjKXLoN5CSTPwaT0DZtNVsVMg2Dks4EdPTmDYAHaiTtIIXnyx3e2ab0X+dmEkBeQdfhW0QUdEF1e",
-	"zbgrkzrdSs1yFEHkanHkOZ2V9PVC6BB2sWetVJR5wcgnAkWFQxZMionj2LMHkHDAzSg4pBPvH8YdDTap",
-	"GcEiSb0yis9QaxFEos4Egmg4I4gsElEM9ZhnzzVdvbnc2NBd+gpKRl9pDXgebG25btQhPcwSkFU8ujbL",
-	"GlcA0jIe+NShPowfPi5YXgzjVGltW4N8ur5UIaz1+/Pga2N71Ns63ze1y7tCuThwJ6pagU3CAoHCW3B1",
-	"puOincIqPsVu/rv36q2XqR4CEXIFQD3gTBBvJOkNSReQX8SHmB8zkAhGStLJxG3NIRYRlqWRIbWJ4juZ",
-	"pn6lQw8U07hH3MHsrKRc3vDWMIRUjakBvlasiOmme2hFl5W3f3qYlS/zmeIQccbwRqkU4WJqqoEU05rF",
-	"KGkxR7DyUcQNdAfC4TCgU/WQ7xKiNyeQsPje22VF0aPFy1p6/N782D2FtbNjQDTD+8F8pCDBPQ1Bcl7o",
-	"B6T0/7XjPmCLSw76iMBWXuK1SPFw4R72vMvEemig/IgX64lEeail3LmyEFC1qK4QuPtlQcGh+2hrUWlU",
-	"pCW878l3D/UvCNJOMkaiooiGYn67nwrWRyuRkBESq+gmwqzVM+C3tw/NcLPHCy5oRYiy9XqWzHLzkBX6",
-	"VN01QiaSGhSGJqP+01g5O48hP1tgoWSK+tqrJRyJ+nXGYVit5zGkn+Oi1FfoK+TG+UGmWLzPrQY6RQ+i",
-	"Tg/lygNfUzZH+zWdjSA7E/B4xfRbs/txkSAQKa07bbNkD6dUHQbXrq5EQYZFewwwRMDTauJtqLDrZlN+",
-	"4fs0EihdLDyefrmF/UfGEjhrAC1WTKEhHLNrYV1Q8j4fL4uFhxg/71bL8HiBIoZnBaXeSEgQ1gVrjByq",
-	"w1UV5o77PCCLlzaCODc4K32SMK7HR4EP8fRToW/3kXJNAQfeNdOJazocTmme5UTecuPnwqWs+Dt1UvkC",
-	"acHZ3SuNL8nWXZ0WrHbBAx8C6MCYDYyVsl6UBJeb7HdWOtfPTXTgTinwj5AEyAO/eKEf1f5mJALmQ2Pp",
-	"KYHTuR0J2OZiwOyUvOhXo4UoZndNJoqIsujO3SH9BYIVp0R+be5xIRzARSMQ2GFCnS2VKGeKVmz8+6oV",
-	"yGkIv1eLaykvwl6Ke/T0RwPM8jySWGJ0jBnu2fz9u5UEnn1GucGsiVN6IVCX3hIfvX/fPEQrghDUftu4",
-	"QC/xkL5M8JZ2KiuyVt/ZeuXt1Cuvtl/tVLbXXr2q4PX17Uq3RtZ3Xm3X6xh7jjv92vbaRqWzteZXdja2",
-	"OvX6K4/s+FtTOmSZL+aZlF3nttLjlcypxlCZVz03sfFFyudOfbagnPKoBXRtU8K8SOfzNwdoZ2NzG5nG",
-	"h8jn3mhggpmnr67uwJh7a+P0d0vpTVNGMsWtUh0k+1iki9eK3CsKOecF8YOEyXCiTiM9UOkzSdTWzTmT",
-	"VE/aTOQMVHkzfqXY2RTn4WuvEGF6W+Xqm9vmlXk49+vFxRnSL2QLHWxAsH4UvL+zkxALNmr5IojujZm9",
-	"G6LPQ4lMK2BbH13Joia7SGFK+lSbBvjmZJ3CuMzsZO/PmwpuUKggO82e2jAE/Ahusy+Av4gxlV4fcZap",
-	"Elzc1NOgSKVwldMRIroai4ZTdDYFdyxKLsjs8Wh2oWC0st86aDZXXd2CNl00mCXeTKZzJIpQ7SFtwSnW",
-	"iG2QTVI6qM2vJlyr7JQoKHzOx8WyYV5ajQn7dZWsQKChVKKscmrhX+M6UbvOvq+onGLXTt3JK5N9zsdN",
-	"JkhYFAQtOaLwu6skDGjmN92zaombSC8vzac+C86q53hsY4enS+nOLqab3GpR/oQiFyZzwtQI1Vsvy+Ii",
-	"o7uJjWcS0RzhXA9K/Hl6DIxiX07X7lpIe4nmy97BshrpOR/PEwlCI32WlQXs+6UYjrouj8n9jWEib79R",
-	"NUu1TQgfEAk7EFDZjkmEID6S/I7ivMdvpkvlOekyFsI1UroJU4OS+QaodxDYU7aYYmldcznNsrFIAkHH",
-	"jEBOZ/u2YgwtU01848UvVZyP157Hl/WPMwV5axaaKcV31kllB2/UK5veml8j2906hviNqde8zbXKK1Jf",
-	"r2z7G90tvNZZ92pr2df8re1KZw1vVnZI3XvVXfc3SG19prBfNPDdhH0Ds3nX2kJmkaud/GYRO+CjXvF5",
-	"GSPMhy6tiXy0xTNE3MVTRIoTQxZt9JVffn9W3oFOObh7HE1Bh7LFILVnihHli2cLwjAWENbmigePBN/Z",
-	"ER8FICxjYTYRvWVZOrw+7/bHkcVl7/6CsciFYcgPdu9nBRi7SPRxqCXTDpd923otr+29P6CsRLiq0tZT",
-	"QWIrugdhbApxTVdCY4ArV6h5pis8UXZb3M3znR+TXNy+LC8ieamt4SDK8GyxiGQqkJA00B36OSMQnmxS",
-	"1Adab9R9eQelQF7s3d+P4ug0EDzM1OAB72mqpp7qNvjC1bZeHlo/oigXevedIk/vHDGsm98WB6TOiSAu",
-	"MB59yNiIUu3l79Y9fm5vvsLI7CVi+FwHsDnopB84jvrQzU1BPwez02B5/eTvHFQ938BSEGidpwckQ5GB",
-	"8OYFIZ8VxiBrdJoOY057hhdoE/gw4cb5DOUtvSFTDCQnrDhqKL5AFffSLAR1iKA+EbO665ryqVH1RcX1",
-	"YH3tJxvyfBeYzYjIkiggija8ShgZ0z3MXIS1MROUC8WQeBe12//7//tf//K3//8/Lke12trWLyurX7/9",
-	"5+6lo/5c9+C/5N/++LT3wq2+bKN2ey8yZ9bXXqHORD58fPVM2nSWbITPUS/ETD7dDvjF1Kz+P//n/9Zf",
-	"pS3EjKsz9SnroXa17Sb/VlJEVDNmiD3iwk7gRC8v0Uu0i35B/4YuHaQPUv8fQf+ph/E4kyEPipoiOPs6",
-	"NO5qnzH8SEFZ5aLR76aa5IbpFGom6u15iklB5HaxXrJYzHJ+uPIDayVLa9W5Z2or2R+ExBOoBtInE4TD",
-	"Uq08Z7Ejhfz4ugRbuj8fSog+KZb0lGN7I15TrmxZgYjdBoC10YipN0Se03QPtdWobQRu4+5IlE7kuYO0",
-	"mYD4XjJWEqi8EkBBytMo5vuPRdK/5bk0BPFG6pxbao5kqOivBPu52n9sv4dtts9OW8YyrLBT/aNyTSZa",
-	"llEf9PVA1mjk/LOyf9as/INMYnEWR2Gn+l9QuWvm1FCqWpfkixrFuqCwWhcutNM22qVSZvUyhO1gEPBe",
-	"j/h7l0yNGBIx5EwQEZXWw2E4Qe0D7PVJ5UAzoF3EeAUM8u0qahEGvA3DasD+oUMOGbRdbUebTCHcJbNA",
-	"gaXHMLnOh0YHC+qpq5iFxfu8gGvEmTGQ2ACIFZMDLicBARoDuAQorsaOJ+1LOYQpCQ5JaOfUf72xctG7",
-	"DxdOVk5/9+GiABUgs6IC2nw7PTmMm53dKPoHnF9TUmQw1xFhHrxj06jN1Ndqt7AAdSthFYRJ6oGWFaOk",
-	"/jYG/7tWo9Vqnp40D7OnoC4JZV2urbNMYl0I0HwJbqYWCW8gpJcyiSnTNSxGYZAIFehR2R91qh4fQNQA",
-	"uHxICP/OlDUHAUK/4CI55ui80bqIzGu6IKSSn864kL2QtH470g1/q5fskv2CfvkFFrV/1vzlFxOt2FYg",
-	"ae/CSWnQGxNLiXO7ZAhwzNw8gVaSyK1vlaLn7X+7JpN/bU9fytWqGsD2bulwn5oKBO2vl8DpL51dVK1W",
-	"v7X3dNsL8yskHupzs+EVf/8sOGujFRtSpIaG7apDryh6iSVVPCW99Qgn2rs6wOW1wnxbeK0dn317Crdc",
-	"tXKb9aSW63GfXDquXbd76QxE79L51o5zotQRNOAGRt4+5BMvwKHSCWNXny5wbv5CVMn+AWc9JZiAmaat",
-	"JOQ2xBdesvZtJRk9p79NBEe+f988hApGjBBfrFaRdSxF1Y1knwid0WmOXPapuGQ2FkvpSRAWshd392Ac",
-	"6coQUddPiAgCEhZQjzBBEvdgfwikcq1ay6D+eDyuYvi5ysPeS/OteHnUPGictBrwTRwrlLxRjuvckFBH",
-	"hzq1al2/yIeE4SF1dp31aq26rluu9IFz5aMwJJ7wPBm5cauFQJvCkCWoutEmOHIrAb0hPtyhlYZ/2Npf",
-	"hZqjhPkIi0vWNiLTFzj0XfRa3zOt0sA6tFrTriJLu02uYcrqc8mms9ShugIY8aYsiHptvZCPIbSJDgha",
-	"Wa8hYQyK6u310Hcv2WioVlpHvhJto99eyf7qHhr3aUCsuKR5B5aSDIYyw7gijG76ka1A9+68ADBrKZ4I",
-	"+Zr7E0suTUfH5HVW11g9S0ThxLaCqXSfWAk1JrCoz9k8YSmVzvQtrWMYOTVi+2qstVptsTVb/Umj2pVB",
-	"NYdM3vU7bz16St+9+b1xfvFbqymaAzn8/aC51fy8f3t68XHj45fr2yYdU//XYNz8zGkr8N83Wa1KJu++",
-	"+B+a9JQ2R0d0g3Z/q3prAesM3tT8f74LQF4d0pCIK8XGdiDoTk17ZXiWxjkt15UCUuL4In0WYJVnizOd",
-	"UWDGqjqIDQ2yvAki0L58jf3oFNQn9fmfwNG9AXs4fFNfn//NGZ4EHPsXnB/hUEc8bZZZXtO0dTERmgmJ",
-	"2Nn945PrmBhFZ9c50i4KRR56RCKMtDQkcU/YrqpKXU3Raj1GRPadXUfRdZgmIzEXkyl91VKhM7Z6sFIs",
-	"1O0HFQrovvqVxgU5oeOHqzM84LHeuHvJQFQVWnRQrwVGqu5j0a+iphQopL2+1PyYSoHaKSYE/XAE1LCM",
-	"ci8uGbTJmNKGTL1TIFC8q+1dat1uIvJHTxCFluh0DsouWRsCKt+EfNCuVvUfF7xdRaew3pQ0A/FE2jQN",
-	"ksqukc6NEjBQarh6PoOaaZnvHoTM0CqmIBdMELkd8lBO2c+z0TKFwexxYtkf5SJcPkEyuoKR9rJsV2pb",
-	"lfXaBbhYwMtSnjYAMIztvhQBrd+FgDpKBr667k3k7YR+7qyHa5/XvfHVcPLZI95kc0I+fxkPg9GX2/54",
-	"MhyuDzfl4EtXfg7H192gixfdjuYus2idzfi5JhN1C0AUAo1R9PmYIdzD9GGp33tmrDxfDPmrlSB/b3jY",
-	"ob5P2PclmF9T+uMfn76lKKhxL8RkbJnkE3Cwl5dRd0SFFAkzzAuB1ElahcZVx610ZSi0Y+0DumoaEJAX",
-	"QknCIYFizYo6upcMyKWiWcNRJ6AeGoakS2/zKIuaXeOe0MV5tV4kAFp5oI5feXmqc+m+uXPfPIJkOwXu",
-	"ZQg1f3xNRjEUeWshUlp7zztrlfV1b6Oy7W+SyqvuVq2yXX+1trOONzqb3pYpTvRe6PHYKAjcZVNKfQBF",
-	"5MS5BylVvKcYCPOo7afYEG5SSzdrcfJnLUrTrH9bkJKB1T9XVosCkpIYD4zvMcnWQxMTtX+dx2gv8lKp",
-	"ycuv1P+maUlAZI4t6pzc8Gui6QpYJKURtSIbHGVCYuYRI6yYFzX10ZEvKIRBTIJJmm4cwryRRDJFOLI8",
-	"Sw9NfbRiFHy9LKW85/ZOm3tlwVKmVOvYTkZ9Z1oKSCLtvG5rWeq0kW/ji2RYBR3/kbntxvyPTrh8w0fs",
-	"UfBc45l1gS8f4bWDN5dxnoMOkWSdu5G/BqxU3VRdB4tzLjBGQHLXxgZfMl2Ggd6k6zOon6P6CCtqkP/5",
-	"r/+23zI+Xs1jqW+JPCbO0vT3qDLGA/K86fE2zXg/CRe09UQssB9VIbLFMYybVlOtlCf1DyeK1nFcJ/bU",
-	"qq9LIEUm5NLkc0VuUONcTCDP3HBD6+o0n6ZC/bQAlYzFK1rZbCjfN9U6a5wrL8Qk6ocUKGG2gsiPLbO4",
-	"0/7U5DPj55wm+R/6HOEBat6XvicyiObrRon6BgmPNSTCEm1AMj3FfcUGEvGT2vpziCW+ZHEJAhdx2Sfh",
-	"mAqCJPSC5gyN4R+2w7IS4FKFhKqogb0+1CRBAk+ENilFImyyM3ORpnWYTJp6YGXLzQb+BJMkHPV2AWzg",
-	"OaRMV47JlJbKcwmbOKT4Nk3l1s4Xru6q+mk4J4JOS5HAFCDye8km6N/czr1lqJuBlE0+Nn2QLS16AM0r",
-	"wq75yleMBk/cWPREaB6oc+mUR0P6Eg/nE8DEy9/ceeb0RIPpFWxipmxmiaZqRpBNudoBFwC3cdSd7JKF",
-	"HIKZdMwJeF21SR0e6W+q6ATb+vs58d6FVukI6+5jmC51QVMXavFb8eC24r8MbVoctmVM1omu/U/bPl3b",
-	"mf/FAWfdgOqIzydk0L4LbbN27/iASpO30rJ4ERHMyoJzLVva8jQlFZrw/CAAmqgzF7WinyCI6k9FCKvo",
-	"hBBfoKmyVEVGrjSBK2MgipdFBepBWPwTx/jvb1W6C+bq8/k+mOvONkpxlkCDKoKE4ESkLZ7oYjeEaEvi",
-	"kEPnDCzgcVfBuZpnWJqBi7VnlrVUlvXjsKsf8/K+hSiVB725RlquRDj+2/vG+Udnpky+kFIeIVPTNxqd",
-	"9HKioQ9MGB+wrPiXAj6EeIgAq+OQpjSzy1IGnW/yYJK4G19sXZtGE7k7yOAmMebhA96eCdoMqQSLOO/5",
-	"r0XbfnRR3PRReGSyaG/KglL6Sy1nL2K9jVsx2qA8GqYKx8RW3GquBVU3ffyhQlVszZw/vqYc1XE1g6nk",
-	"LtqjTC/VvB4VASwsgSDJbeqLqH1vwftsNCAh9ZKfDAPsEf8Kz/hK0gEREg+GAB7znemK+hD2zLiuzexA",
-	"ElOn5llKeyjDp7SX7i8goc2xueqqTcYUGiGXlgVMr3gcElMGoLCkqXvJpuqYxoUDTM7/1noiZVwHIqiB",
-	"TbwzZSjgY/BwCYJWBL9kI/bniCslsfXbEepSpvNmBqszpMjj/ZP9t43jxsmFESWLrbgXphnvneXGn4TM",
-	"LUS7HsHi/JOAfTG4l7FGm/JsfzHx92c1XUtDvh6eQcU09c4C88uv8P+zrdwhH2rZOV3EEsrCLkLxC4za",
-	"Mb0vY9DWa3g2Zj+KMfuJ4fIcQ7dZ74tUfdWM3boA3WrPTO/RmN5fkuE9KVv2413cB9WS5ttIAN+g18O3",
-	"T+VY3UvFt+ZGckOZfCyQLgAjpnsL6MA00xBDG4l0sQH9T1sTyehQl4yyPTNkSEyWnG6cBPoV3M7VKmrq",
-	"WvsC6Tz0tf/YXIcP3rVOT0wJf7GHNAnRaanmqiNocivMlCFlPQFdOhg3teGghqaQRcGA5wokP5Ahy1DA",
-	"Xae+Vt2sOW5hcwo3Qflyrd8PYi2yjQ1m2op0Vf1nGvhQlqJQ4/RPRQGLjEq6Q4mlK/WaW6vVAEDp/is6",
-	"qjjkY+hVygzxm6Z9ewhfMoAd69lWK1Sgk/dHR1W0r0mRzarTfaiUhJEokhF3IAz5+IXQXcp1ARcZFW8H",
-	"87uvrVGMy76ajCY6lxgyiJJUUB3JUFpKiXh4yQw1hEBTsI/tIehXRwVqf/z48WPl+LhyeNjeQ5H4o346",
-	"f3OA1tfXd6DATPwa+vXX3ePj3VarXb1k9zN1mZ4xGkfvaOlKEEJFBwuoYH0uDfwd0CyiqdvVtc00SX0b",
-	"Yo+Y4dbgqpUlg6YL0EOaneLGN2sLUehU154cSj3ddyckibY5z67KJ0Tu9Uk+HsFfyO4yVRWxV9TJVreR",
-	"SWb8QUB03M4zKiuWbOmZFeXOUvWnfxiJLs8JUtxiNK676mc72hQlaxmV9r0gYbIDaDY7ZVkNTvMWV9Rb",
-	"0yxuuj1pael0Ado31ZBzppCa6q358+WXHdnMq3RVd0tiPCxxwHsLp5slu6DPIQiJluhYJhtj6TJ4SpzL",
-	"EIdMp7AslWjZFfywJAKu8SAheLFsc5W8C1jUb8tcQKAsD6IUJltjzbxzcaOrn/jCiRhB73vb9JHOjgzS",
-	"bLYzMT3o0tE/qK3+aKMuDaR5DYM3vKIEQiYoJOuLUUcrG/k37r3QoXvfJdVSb+/BsiyhfPwDplnqdHRj",
-	"SJ+bj36yf/SxdfGdMtLXHikjvVSqebLe/0OQtKim/kx6ZoS159zOkuRvZCiFpXv67xI6TL7gO0UbDYOb",
-	"H34UF0q0XZiyqZgge1wTYvzD0LCHsh7q0RvCqpfsdLp6v606aJ9Z+06H+7rLKbT6QDhZtBeM6T6HdBTQ",
-	"ewojh6DBwj0Ch6ZIyzQ5SdReneqHsuy7usgFfIxc0mcCvIRDXehUy8QN6W4QzwmsTzEKaKRJ0YPS8JSA",
-	"WzpZFZu2c3HQOyiOur6UXtee7QGtS98LyYdozMNr6OOgq7dVL9lJTLWNYUT2yUCQ4IYIWzS+M6KBrFCG",
-	"2rqhSxXpnpgowJKEtqljoiwu9PnSDIf1SUilsNb/PLKv9xSR/TLxQzD7c/jQo4QPPcYlKJH8arvmZEKB",
-	"8hGn9swk/yJM8odgkD9ymNHjXPDFTCYKMcrnwJpmZlphQUmWFjfg8smAp7jbXoq3XTLD3Gz99A6JW/dG",
-	"n/t7qK3v2C6a34Sresl0BzDdOgmYFjF5FjFjTvLsuKxq7IgAxp7k3nk8VOfB3ld1ikmR0TzK3+LHSMR9",
-	"ps1PkTY/Z/8++ezf76PHvEy2xL07+R/J/HZwFusMmeRjFvcx6kwUM4A+QX2CeKB76q7oQCb1p31TII+P",
-	"mLxkko9x6EcdxPlIrkZqDig2Ux5nJAik6U3UwCQQ5IVOQeYjiSg0lsLykiUbzg9wqNiDoTQuklzxGHtz",
-	"kG6jpTt7JFiCjcGKmEdV9/CzfkLFqgwcoj3l2tbgHbWJRC/su/f9IOOYVDon6+NKuo8RD/yzAjtbeQ+3",
-	"GUCvvBxnKVAXk8fwTKoetwmGpUGJJtNz6VChJzBueKjjeF6ayI1ZJpMLfB0bTHhXX6dEUdasUgmlEXUh",
-	"8jM9vm4ctbDjDwYyQ2ganXXt7esWnG21vHa6cr0h23mOPPDTzSpOT9hoYGGcaCscd4IuNKtIrlv4WlBZ",
-	"GMXrwlqgmO1jLF7aYi2r7+2B9LgPbQBqNSXngSxppC/Rc3ad8gQJTrMxGMpJQixyU9PfMN82/wNUrdxs",
-	"VHTLlL8/+soyAtvhQsYyGPMOtA++uxMBhC8Xp4LwWTppdav8V/sQbQyJNmUt3fDpwuZu+GphygtfzSO/",
-	"cdtcLRROtZXVD5cgT5reDIbmWhqqe+6uJui6Rn0TafkIpWX+NKR1XtUYHUChnZF2F4lC21S3Q5pZQSv9",
-	"cQHrgAjOB2ccJWJClhYG4pZcMe6R8sEu0Sct+oU4D0LooyiJek6UxJVQ8yqeA9kOyezPmMPFmJtIEjHg",
-	"Ad4KGWt3ItgaNxQAHo6f/HgAmNPhKSW4PfOyGbzsx+MvEDiD8ynzU2Iz+UE3Z6MoBHEWi0FYJluLtqvo",
-	"bcA7ONChNALhICTYn6A+viGXzLS3p72+TpKKjdNqLOJHNgr7mX4MqV+KF4CMglZGgqCz9xe57YUArm9D",
-	"zDI8615tQXUfD0NGPhXQkUh9i6oWpijLHagJbORBzNDPesSzHvGsRyzF7QjhgU9Xjcg1OSf9jdCTR0kk",
-	"OE18Dd2fb1zS3rKl0ttioS2V6bZ8ivuAnr9nkvtMcp9J7tJdgS/EkyW+aSP/5ysxDCnrXVmgXQW8xzV1",
-	"Lky5g+BDrAn12WnrwoW+nbrdkRdQdUpRVi5627goMuLATG+JdJ6p2JKo2BHv9YiP+Miq7nekLN9bJU4r",
-	"rbyndmSukKswKuceLdLPsEjBbJjQoWnXcPtdq9FqNU9Pmodt5AHlcBHtIswmOo7ICwgOTZ9D+Hkmyj/j",
-	"+zO+l8b3e6J6mtzbNPwSBeDtqznNO9EKDoK4Syea3aTzkuV26YTCX6suItjrx5Vuot6cSQMOokxzlxcC",
-	"TPCi0MiS8AuIeT3Owbof7bLIwI9WeIjInyMcCESlq1faJrfYk+3VIuu/VQEW6LaZcT4cY+n1UdsM1UYw",
-	"ZTBBK4m8snQfdhtAl7Mg+Di1HBMkk6m7yHlAMMtb0DS8SJhqkNTHEFsZEAznS21f1ZRf+7yxf1gEs1ih",
-	"WohGxGUafiYvig64vJJ0QK5G0nN269s7mxtrGxsQG1myPUqAhbyyEZKZIWY2O5lSgOFhs3Vxvn/RPFW/",
-	"QsP+kr1X7u7eMFf9iTl4ns+m+Gxm1VAxpOVH08J/NvdRxAKK5JNIyJgvo8xx+MRZ1labhuKhoH+aonuK",
-	"66B/4CDRgGe1QPjWo51FvPkptr5NXp1FMpaXwYL+UnTrflTrIbnJM5jzwFyYvR0FAv0kXOHZyloqcTxi",
-	"CHdgQnfqJJtrPrWzvPxq/lW6D7Jdf04X5NLNjmHretCYq909DO4My77zHA387FJ6dik9DWIXFQh4GsRO",
-	"P9z9WiCsn4+YiKxUnBGoC1rhLJggIbHUYb4rrcZR4+DCRR+aF7+66N/3j943WoiH6GL/9VFjFeEepkwb",
-	"CC9ZHN1l28ODtK9ubgcLAp3htaPJwwymQzAdPDIfmw4E0VoumQwxE9hTq7ad3uL1KamMj2QV7Zumb21Q",
-	"/tumK0FXkhC1tRGgjTw+IKiDveu9S9Ye4lBSHLSRwBORKIbsqdFavx3pVXUxDaA9cDhiunq4UG/5aK1W",
-	"g9VcsjYVjVt1SShnu0iJ+22bqxxt/YVAAyIE7hGAiXa9+XyGZfQ3Y227e9EnuLhnepc25SSyjKRNI9kQ",
-	"CPFn4Ow6+vAjQdZFupg2enN+eqyLCAp0en7YOEevP9rfDhutgwUpM+w1oqOPpT7hbpd4kvjnfHygS4TX",
-	"XNP35phIrNkxHkneZF6oy9Za46uHBWnZCokWth6WJOA9KFlv+JQe7QJMtfW15N/6Leff988Pft0/h7Lk",
-	"YUiYN4nm8EmXMipJMPkQUpnqueNTMQzwBMybu2v1je2NV+tbG9uuQ8VJ1ASnrpSODgmmWvFkmvMMQ+JR",
-	"rVskh1IX8JQFkzhZCatRa/ZgT9IqiyA49PrJ9juC9lgi11tG5fwNbMbpXSlK6o/0LXB2112H2Dt1rC+O",
-	"/S5x26LBhxbLzd9A+ZqxVuTP0IrWatq9NwpkjAl1+0hhwR+m6rxuyvHpzhY2QPOH1FSfMfoZo78rRuca",
-	"BfS0ri2dpTjqKIyyFxSnpQy1p4HTfpbEZ0viP0uG3SglDgK+wGUoFK612PsIzXCKhW7TmusKM/8q6qQ3",
-	"I0BrWnBO1LpJdm4HW3ofD0nkXX93+PoA+SG9ISHASBQYHXRP933mH5jVLCH97iEMD1PN3PW/r072jxvJ",
-	"/oDmcav5e8PZrdT1x1cXH88aQGd94tEBDq4Om2+bFy2g8FRcnbw/OlI6i7PrfGy0Uv0C6+qPwdXZeePg",
-	"6nz/sPlP4zsMfcpwcHV22mqCrRWSsdUnVwf7F8l4YXhmVmlaC9qnrYNfG8dTscX21cPGQfN4/8iAcoDD",
-	"a2F5wr2ngacaJA7oajDLnai8Rp6HE1yeD/1HOPTijpfimVX/Ff3GOX35nybLhTyNMn0QptsfDHGPXFnj",
-	"EOQHQmwD9G1zoS43hq5x+pUZqe0FTRC+a3Z6bnSabvhgRAkoDqjrnSvRqmxsGhVX6purqEXEwnFqP0fI",
-	"V7ocX/w3SLVQjw/cu3AZEz/FZfu+RYX6wPmc43gGUF/FRcVibTpdo69LQyGvoAzjldK/iG9GrM3zTOdW",
-	"7Is/TtbUM87qlDt6ZkXAuqN0Zs56dry7By/pKl5PKqrs+fi/6/Evr3HHc9Ta95A+NKMsEji+Y+8QNGI+",
-	"CSMN3F4BkJOiqnrhKCBiZljbknt6zCr2mqEHxQ0/Ehfaps4ufhMfOw7umdIuTGnvQWcf1IHxfJLf5ySX",
-	"UGb+OR7mOR5mVteYR+fl80pWJEvkQ0J0217NdhW1iJSU9VDbUoq26R2vW36FRBAd3J6oaNwhipUKW894",
-	"Naq7b4iLKCy1j9KV9i/ZVKn9gAuC2jEFbBeGjTxE1fsliQWPWxXjmZk8iwXPJ/ksFjyLBU+78srjigVZ",
-	"x8FLhWGESUOuHqOOylsi99OTPvO/Z/73fJI/CP/T9RNMbLu+/D8iS/yJDMof+hzhAWqilyjgPUTZckq1",
-	"FNmLP1DZR6/V5pAXEl/ReRwIFwmJQ6mQhpGxrVi0q8sjQlaBaaCDuiER/VQNo0umqxShlV+lHJ6yYOKi",
-	"Fh6QFpXkX4/w7SpYn0MyDLAHLvtJVBHJfCghEBPwDXk4DCnxq5fsSHcrxUEg0ACrj1iUkmErI+0peLXG",
-	"uNcjIXrfdOF13UeICmjNprMyYMOXbAC9RUC5DflYwK5MMoRZCme2Syr8rcP6YA1VBKBTy4eyNJcshh+i",
-	"EoWm+WWiioltMASw1U3lzM6La84o4vXMcp9Z7vNJPrPcZ5b7QD7cJfLZHKUt1Uev0NCr+MGEj6Y64TFI",
-	"1k52waMsaee1PfEYMa3wkO6Ed8nSrfCiKTADbmULierxp5rj2W52+k3LnDFTo0KDu0xTO3SXnnbapgAv",
-	"LqmpXYJA5XS1e0BP8l2a3T1nvj9nvj+b9L6nSS+isgub9cqS/q+WspQq3YET/UoTzaOTHaZjN11c7sN4",
-	"6RAPrWtuZjUP42+bGf5rTeemJqbOczd1IWc2Exxi2Y+jbyO6+txP8JmOPtPRv2oFke/gGoFNhzdF1IsK",
-	"pH9Wwl0YOLvOS1ByzdIyTVx19WDd0d+NhVlbGSMqHKxkcwpGHgkpCFZoVGDM78napbfER4mdG3IOGzIe",
-	"GOgPJRAOCRpgnyDeTYztYYkD3ssZHhI5XCT6OCTQM7vDZR+JUdgFw9rKlFS/Wk0TZpEz5KEtc2ijWaOC",
-	"jKuuYUmJTBuoQ7KS02wx3Z4gOXFURzFvdphx15o9Y0MdeK4wim2Mlh268C4U6I5mSOhshTOYeN0pAO0V",
-	"6l+RldEoYauZ+YoAaia0UHTRVIlJARVWUhUmRWbwqALPvPGTZbDzTyavDWZ2NyatqXC6dIYzvyFhqu+b",
-	"QZEVSIqya+LhdM2x7Lx/Rsm6t5VrHOApipEf6+zCclw0gpAdQEwtHNnYedeJ7ERzyU20oCncyIHFvNn9",
-	"xF2KblEiWVr9XrS4/NSzaHFTgExCzFKWHHDBlgYJdGBpilG0mM46qezgjXpl01vza2S7W8dgUZtDS6aw",
-	"uoB+FE3qba5VXpH6emXb3+hu4bXOuldbW4SOJO5c3u1wE8n5cCZqWfATZb2iRflb25XOGt6s7JC696q7",
-	"7m+Q2nq8KIu+3/5fAAAA//8=",
+	"7L3pdtu4ljD6Krjsc1fsOpQiyVNsr7P6uhwlpRxPZTmdkyqlLYiEJMQUoCIgy0o6d92f/f8+Rb9WP8m3",
+	"sAFwkEiJsmVn0vlRJ6ZIDBsbex4+Ox4fDDkjTArn4LPTJ9gnIfzzEktyQgdUqj98IryQDiXlzDlw3vWx",
+	"RFSggHQl4l0k+wQF6lXE+BhtNOpXr1BfyiEeUhRiSeC3khl78wCFZIApo6yH2mEbYea3mCAeZ75AbdlG",
+	"IyZpgKhEIRFECheRcq+M2i2ni2kwColoOYfhPyqH8h9blXa5xRzXIXd4MAyIc+BkvuW4jvD6ZIDVXuRk",
+	"qF4UMqSs53z54sZbveAB9SazG76KNijV1kPSHQniw75D8teICFlg11QKxPCAuOivEZe4xdp/webRmDKf",
+	"j1F73EaUIQOJzF3/9Y+tyuH4H7sLth29tmjfRIaTo64k4eyWm+ZAJEdjTCXqkC4PCZLhRJ0b7mHKyskV",
+	"bFWScw0oo4PRwDmounZeyiTpkRAmfvfu3dFI9gmT1MOSZAMcx29QzhAMTgSSfSoQH5JQP8aeR4ZSpNbi",
+	"/EpwSEIUEhwM/tFybnCAW46Ljob0n2Qy9XgujL64zhCHeECkuRUvscRC8pA0/OxV+/aFZwJRP72sSnV/",
+	"F1e9SqlSqVRKe+o/L9R/KtH/qurIqBpriGXfcR2FMAp4vuM6CtVoSHznQIYjklx2l4cDLJ0DZzSCN6e2",
+	"4Tp3pWHIPxJPlkLS1d9/cZ1/TgLKLnCPnHe7gsjsDQ1xjyDKfHKHNirq1ius79JQSPhpM7XFiln9XyMS",
+	"TuLlqxevuZ4kuW6fdPEokPBdtAfK5FbNcZ0BvjM4pGHjxlhVycSqaDtN+ikDpxqSDAQakhDWnVp2dd66",
+	"hRotc9XVucveSS25OmfJ+mgu1IlnH4F+4ZmlH5QhzCbIwyK9DUfggIhsDDJjzEWjvwFyOP/2PGYKz/Wv",
+	"4rlZ5JkabQFC6R9+B1CucD/TZ/MUG8phgL/xMRqoJVPAKclRSOQoZAhLNOBCpnaxk4NcwB+yEWvnwYiV",
+	"d6NnVy5u6LDIHb739a1Vt/e2X2ztbu8tvMFXuBMQOJFMvJHqZ4M1aUThIYgtmZgPX90bTRq+4kFdalb4",
+	"VpAwj/SPBAlzqT6eQ/Urtceg+mq5IRFDzgQB3vUr9i+1tKL+8jiThME/8XAYGDb7fBjyTkAGf/8o1L4+",
+	"x/tQO5aYBmazVu7pY4Eou8UB9VGXksDXrDgMuWKYf3524KFz4MArV1xhBhEC99RSByOhJAtFAICrjOQo",
+	"JM6XD64jJJYj4RxsK1yXVAIkG2YeM3e8ZSV2iYPnzxVHL/vk1u5CPDdLK9lPvixBHtQIGoyzZ223TwUa",
+	"4ECdBPEPUVvvuw0YKhDBXh91sAFMWU1+zFk3oN5DT+AIkA2NqexrkVRNiHAQEuxPELmjQotEMRj3YzBG",
+	"aygAP8++u2rA2YGF3sRYbUKvG21g5I80PIjhEAJPNgF+r3jYob5P2INRmArECPG1PKPEOnSKGe6RAWFS",
+	"SQkDKgTlLA3FrRiK8UoKgLEbvbwKOCZlZ99FnZFSvCTCQcDHxEcb8epdJEh4Sz2CeAiislBa2y0JNDQb",
+	"TJKQ4aCu0PaBELVjIbgDh/EN8dFed8ur4SQkd9LXOvllsVutv1gJNJt8QGRfaTVKhSI+4poaKciR8BD+",
+	"rXcpEA6BWClVLuA9NGI+CVNqINXXHAShQvQ2A6Qe99X29/f3HddR+oRzwEZBYKjqtfn5n/VSxUjGVUVU",
+	"RW/q4QHQCHV/DhAQWoUjHYLIYCgVXxejXo8IDQQ1fmFYwuY0yihoJndzy/wyHmKvT8o36q3S7XZpOOoE",
+	"1Pv7977RwmxAXbVOSPCNQBiFo4DEGFGA+j8YTFuVyvYMmNTDA6SEF4QZDiZCZjGL7wwhvvZOZ+lygm9t",
+	"JBcECOoi+6iqHhl1YxMoM+AJwh0+kgj7A8pEjDRFWN5DYVnbzrhc8PAAHWm24RNGiX+g7S8x5wRI53PO",
+	"7wulvm0wzJcDZsWA5Po3XY1nXsiFKAkqCRqH6r/GlhmjW1GZ4OH0fKdSmaXnO5XKASomS3xv/Oub2O+9",
+	"xB8l6yhFz4pB8+WeMy6PwCoLivdjYtB2ZXcWotuVXX1bh1KLA4qgSjQ9M9yH4kf/XWLcdwmfTEHLrFd7",
+	"U/SKFfmlsk9C9KZ5foYGxKcYKdUhhYmv+Ij5j4mEVW2+SQNZPTxAxsSIwIyJfE4EEGiQQ75HfPrqW51B",
+	"jTOOxMjra2sID61QBcyOMwIkysNBQEI0wBNYkiAJBGlq7fgtw7eYBo9Or3YqW1kcYOtAK5lY4g4WRGkT",
+	"o3hFh0iGE+1xQ6LPQxlMvk/u943tPZPOROvwMDNqZEgURGJ5Cla9qZg0rK0rSYjAk1oCV6p14CqsT7rT",
+	"4zfyVmnefp5wy36JnERXnJ/gsPfI/LSacUbb1a0DlFR2O9yfIGu6NR4PVN3d29urVXdRZyKJ+D655be3",
+	"+7lGB1gJFUhyjgKFGzFdu+L8FLOJMT+Jx0Wa2n4G2Gr7RkfCvh8qxYkKxG9JqG1nEEvBu2irgmzcAnhm",
+	"dytIJO88ZWi7hsR3iU3fEVhm0OxcLQmbBW0kl795APgGPkSjMHghAScZDgTwYCzEmIc+wlKSwVAK1A35",
+	"ILVr4M/RMH+NSEiJUJeJM48sTVmTgUpz6Wr0YjLmpxQH/RT62Lxuw2ceQNLfMjySfR7ST+RRJdStWmVv",
+	"1k5Wq+wdoDOeOr0xCQnq0VvyXao7X3efWbKpdlfGMyesgrXKHmJKRIVlxLbBrVrlBfgMrU07daXg2tyk",
+	"3q9UdlDAvRvipx6+QD4VSoTyN6fuy7t370rT0VfzcHc6WAu2esJ7lL2C+7+83wiW0cH+cXwk6okYDQY4",
+	"nDgHzruQs14mBBzXucXBKO16+jUHXGnfXTX2OKkPEvhQxOXUwX4p+YkCggZ7eukn8MwQr5AMCdjmLDXP",
+	"XP7VFD0NFGzFoTlVEw5Zq9R2S9VqqbZ1Vdk/qFQPKpU/1P70S2/VO86Bk/VWHhD0Sovs3ewTDn4lTuBM",
+	"3KYCjeHcN5RCAMJNpEcKPEHjPvX6m641SFGmnd5UtJiBVPyhwBNhADfuE6atn9LMrGaylwNtCEx9xFlg",
+	"GY7skxbzeBgqddYubrPcAtdtAYNCEV+pVVuPLhrohkzSeLodH9EZl6gL8xU4JcZlSb+8imOySwyJ4KPQ",
+	"I0VU6gs8CTj2C6gqy0aZFBW6LRCrCUe9WVUsJhcBpuS8pF9edeCDldphdIVuOGlvjeNZv7jOUtaJIiBd",
+	"XtOO/PUJgJplJb8uAtLk66sCar667iLBFXKCZXsMtmuP+sRPS5fthAzXXr3mXlwNK3Z6K9Qb7E2pJQKD",
+	"IkYU2gUXvCnqo1L00SoON6mAGI3JCyhhMgKAUH8UVEVaLNJFNjw+YoolA/TILQkniDIhMfPIZrZeEo6Y",
+	"1U3K6EyjVIspnPL6RDGeIjgF8frfudZSUGEpFsA2IxtTgWysY67gllpBMZoTv78itjizcIUJw5AohNRL",
+	"X62wHS0bBtRu6BNyS4LZKNQjHdyFOEM4EWVtA7+okGX0+9v65XvUGlUqWx46v6hfHl01zs/sg9Ojs6PX",
+	"9dP62ZV9cvTytHEGMZ1sNHAO/nRgAMd1om8d14k/c1wHvnA+JGNg7TcziQl6O1dKp8naTkcncoDOA7ky",
+	"fT5GgRISqUQBvdVsfxjyIQkl1YqF3u21zB5TcY03764g8pkwH2GB2kcGRwB9D5DJHtH7h2Hgn6Sdjusl",
+	"kzf9zmuPntM3r/6oX1793myIxkAO/zhu7DY+Ht2dX73ffv/p5q5Bx9T/LRg3PnLaDPy3DVYpk8mbT/67",
+	"Bj2njdEJ3abd38teLWCdwauK/683QRakyN2QhkRcU5afrKMlXsXlNcTMN6l17y+KHncd+PhaP585k2Cs",
+	"ZOu2BlI7iRj6UfrgzTM3I/soDmz+M31mqQWkNv4hGod3IPg/jUF1dksCnrlqxMjY3gMYfRZvtH1hPmVI",
+	"ouv0HuD7zBVC2lHGophVABQWKkbOxwzMXEQAfmNJwkPEiOXzgnghkbMr90LQMo8yU/UIU2MpGjXA/lTY",
+	"/JS6WDHqYhRY7mNJSpIOSBZC0pww+BsyyY2C79RKW1vedmnP3yGlF93dSmmv+qK2v4W3OzvebnLqvEym",
+	"AAv5VizerHoPQZbehuRwJQaUjaTh8WwUBHNBsTMPFOprLY3rkPyZRbLMFIaGEtVwhwRoQ2lONkIxnUHl",
+	"MNrry2Ci7i4PZRYI4tgikZNfE79gwQFWJrShsChUE+hQVtkngqD//e//ibHvmXAR42NYFOSILGSW0WQN",
+	"YLFmuTgMMcgbw5B06d08VNH2PyQkDqWrk2k83mNU6SgSdSZp+Cgmf33Tm8i7Cf3Y2QprH7e8cRaYTORz",
+	"Dozsr2oKdRpKpS28Z6MBZW8Y5INXIR/kIyhsVaAxD28o663wTtokizkz82H+xHulym5pq3IFsy4x8RQl",
+	"hJsLdyA6/iRY3EQuSBKXE0fmJmha6s7n09dj+AAEAN+nats4uEiQyS4OBHGzMpkxMAdLihUy+Fwn5vaz",
+	"+ET25T4yVzuFvlLj+AwOz9zxAb47Iawn+85BrVJ56J2303o4VArMoU5EseaTPgl81JloQ44CGg/L6KVO",
+	"5QKT9L2v/gDfNfR31d2pe+E6I0b/GhHzu0mvK3hF7X7sPT1EJvMM3fvSLr3URbfarjF9teOVMj5+snse",
+	"ryVx2Q+tehrtpO2mE69cQHprXYttUs+U6ADJfDBqQLtErQttbO3uIF9Jg52J3eemdvZl7XZFxMVuPZ8S",
+	"nFAhsy4oZDLzrr3pIl8EzORUojCmGYEvixniHll4q9Q7mcKl+T5/500QEBeJwWb/z6xA6SLR52NmMuuZ",
+	"R5YEjIvawJTb6O8o4PxmNETUR39HbXii50B/18YSMRoUYOfXw8lHj3iTnQn5+Gk8DEaf7vrjyXC4NdyR",
+	"g09d+TEc33SDroaIlCRUq/lPGOpPXPpUK+19+Fzd/RL/sbX/5W8LMStfgNf6ocyS4RE4AVEv5KNhGdXB",
+	"nmSdDJSh9tHJyfXbZv2y2T5E7cvzk/o1qMdt1OeBL4wBCkSypCoVfeW4TvyR/eP0/GX9pH4Z/XZ2dPK+",
+	"eZVWvFJfzdCPYx6MBmxJZnnOCPLgQ3WLsE7HzeePRbNqk/J0IqdYi9Yz1A0CPoF16ZUYSfrs7ckJ2rDE",
+	"Vn2bFqtTgnqH84BgFl/Q+YvVwLpSb06jjBFyYJQszEl8moE6egvPhIlajY9fkjsJKcFaJXedDu1Rph75",
+	"fKTN7Ww0ICH11G9mN+Ahh9XQARESD4ZpjDCDzuBCVNIia4lROQsdCK6RXYzCLva0G0hzZwHOPNh2bHnK",
+	"M80UU7K1ieuLW1S7Na+tkMmm5squgSP1NU5Peg7J6MBMvZGQfKBT0wsr0CsoIbJQjR5wX12/Ymq018es",
+	"t1LQFqERUwUaQDvNBph2JXdjB++4zy0+qI1sKAIDnE0nS0dOYBIQaQIk4o1ZorlAy5+j8yRXaBfuWuRP",
+	"qzaJc8iiH9HdvJd2o9l9hE4ZbH21GJ7QYqqVTDVm6XPPordzAZUv/Cj2NQ8WBcx/MaksLDtEnyySSqOl",
+	"LSWXpr8qJJ0mNvGEAmo069uhvzwmX0HNIRLoglSaHqkND6DcTPRtdbUI7sbYDbiui7wUwfQvGRB4pdYf",
+	"ZdXN4maqioaWsIxLdRYhTFGNz3lgchEWCCOfS0UCh1j2EWXGDgoBCCYcJipulVlVJTbTzPIPW8Mjrzac",
+	"DuWB2g40XQ8np+rHIgKrtxzPnIVkCbEy46aBvKp2bkRHteFDFBClQAgX+bRHpT5oyG8TnrpWrtboqd0M",
+	"Nh8cIsBmX+0i4GMSZpQviqrSJNBldwuwNsKelAbz51HpD1z69MH8f6W0f/3hl79lwR8EMS0o1ZnMKrSk",
+	"UEqnxeQ7AwvathLFbWaRxGRZzzdULynyzXc9qaWkHE/qQVrWhSeLMCopvKcWm4VaCYC/DrFxehcnYG+F",
+	"IiKSo+FILn0iIv9IxDNdayZF/ZPU6UVlGt9m73JsCzO+QftnIcvYvU/ZVvBaTg58GtyIq4vNoodrDmUB",
+	"mlxk0seY4WM2/+SD7NpjUU0+QT/NVrGb79jlher8TVcDm1e0y3UklzjQRfLyq40RJiGUZoCl108vetH4",
+	"iXjZ6SWbUQtLPjNEc0YAmrU1jtThR7XPbM22xKYLYME8g1w2NiiuAoM8E4iYrzP8vhD/nncVKpVKG3V5",
+	"iMQIBk7eikqlkr4UFchNn1WBCwjF0yj/xYTgT6+rPhjKiaJ9yfVEC1h4I2GzrpUz1QwLIH8vQVOrTDqK",
+	"pgsVE56Why5Jun9S2jvn6PNNtUogShhrtYStFpRhp0qOMheq0YszES3RL7lr1cbBU5Kl2x2hkIhRII2s",
+	"CvK8Xrx+r0MERGNvvHn56zG6hHebRKrBlKa1mbkn3mBeCPVJcg8RLkUKOc01mTWdKnm3SZigkt5mKgLa",
+	"VqteU3RfCdloQ5I7CeZOUcw+62FJAt7Lrglp1gzWnQ1LLsWQBIES13kXeVjigPdgqoVBG94cW626vR/x",
+	"LS6Lv4KyekXNOuiQEG1so8bZVf11/dJFpR30a+N14+zKRS/Qy/O3v57UXbSFXtaPG6dHJy6q7qJfz89P",
+	"6kdnLtqvopdHV3UX7W+hq8ZpvXl1dHrhomoN/cfR5fFvR5cuqlarVXR+9Vv9Mg2rai2LT8bLzy+g2fz9",
+	"BICfQYLMrFlMwBuFIWFZdbGXRxqfdCmjkgSTdyGVsdH/gaNSMQzwJLvu7xkPBziIXJhj6oM2jLw+DrGn",
+	"0DI1SbJc6SyUqThLOSuSE1WRxTEXVRDj0kU1NGI3jI8Z2ojQJ/uyGppZcatu7UNaPppdBYQaZB9x5FOA",
+	"d9JnbK0ZTuGQpdSIs0gzb8BhSDwqMg0vF/anJQAfEuyfsyAfCdWtLkRShIezTq+pHk+LvrPr0JQ//4oZ",
+	"5pUBLFvMeCEhEgSHXn/u3Si+WdpjxM+nzhArqigCFQgj/bYhbcWunswv2XvGJZIh1hHyNuJu4e7HK6ML",
+	"0xb6+OqmKYa9T5H9PnHGaQ6U3G4Swy1SpZjIDEl2p3jwNAtNnXyC7EanmLgFCThlEtVcoQOk8HyFpKll",
+	"c23rsukzUX3rr6mC5LL+OVgV7/0rayQ5Zt9IxVM/x4oeOoOQXxO+pe6lxN4N3KWltcD9/X19BJjpaZJn",
+	"sL+/nz4DnWn9SGeQTNqeDwn1TvowkunR6aiPf9ZLf1ZK+x8+Z4Z45Jw8WA+iqUywH5ZoTJjUpuv86Q/Q",
+	"vHzjWWqeyC7PNJZLDvGGUPuRSheiDhVdDoEoi6g8m+RI4El5ac/kLJqmjiIXZy/Mro7B27K0Hh3l9cbe",
+	"mik9mYyvo7TubL8uGadgG5/H2da4pIOd/q1WqaUCxxOZ4gllekcJzYuU6bmL0eQ4TglGGxbIcL0mfBQi",
+	"PmZTzuR3JPD4gCyzypl1WVTLwh8uSA6I7mlTmEKeaG43fV75WJOySMwghZGOkqWok7YuW9jZFFDfuKwf",
+	"vVS3APKHXJ2L1GhemZwlKvSTpADtqE8WZidFY0wFTelvs70tF7HJJHdbVkkXfT4GBf1wNjxGEfR/4gDP",
+	"c0brEIFrSQfkeiS9QpEvaIMMuddHgynVurq3v7Nd2942TVSSjRp2t50sGfexA18CLOS1jXwoHn+yug2u",
+	"LvzkXW6kyYOCS5ax7E1fO0UxRnmxRbENk5p6CREWIjq92NUEG01TlNHiUJmUwW/6LkzjTz4p0nt9QOhM",
+	"biDbjxM4k4TU/NgZS+S+N9eEpdtfXwuIGj3NdwwaQIsf2yVod7lin2ASeMWdggkceTyHYOL4i3gEIwB9",
+	"pxfuG3EGQh+yefCGPlfW3fK9wRp2py3K3wqsEz1PlmK4zd9PzFlwBr6tuWHkQ3mBQ0lxsDBpQJeONmqa",
+	"Fs91KRFxaE7dlFKJ25jikCCsj9MbSWDXAxzeQCgdTFrI9pqg1lFft8r06i6VojDTQC5OZVCfRE93Km6l",
+	"Utmcai+3qFlcZSkmELd0y15oVr+4hzd/u69HGhAmqyHbEVMSbtfEOcJrLiJenxMfdbB3cwgoRnVWvLa5",
+	"4I4gTGaJwP4cEbhWmRHgsqxAfwXZUlVIsF+C8mNCYgmG4UOEkQwxBS+mIAPq8YAzsNDr1g7pJTbrJ/Xj",
+	"K/QLenV5foqyYg6rle0XO3u7y2n+asXxqSy68kCA8ojrM4H4SHrc9HqMPLV9nEVdcbdLPEn8Sz4+5qM5",
+	"vuoK2rAlerSGaA3Wm4vdOF7ke88JrtOU4Zkw7q8l5YmEaz8jyNof6ea1szOf0iCgtheyxKZORdxkN0O7",
+	"nX+ryJ0ifpSz07yA3WQZrWcCmfDayAoJZFlXVyrkvqGibqec73VKj7vY0TRMkvusQUNFoKCyJ9BsmaDn",
+	"hgoo8Qx5eFhswlzScmUJSm5+zkJ6MQM2jW75KA/UV/OIKYAtFJYNj8sZEwsEeCmUyKnXI7S3DoinOqWz",
+	"tycnKfTPoGI63zfnDSj2NCJqLknuZCE8mr4zc8Xy5G2ON+zOkpI0fmZcj8TlnDmUGCVibMyli1c5PkwT",
+	"hW4thc8EgggeP6S3umO1L0zA/LTMCWRonoseNAWg/8sRK1iqyQjNgHxIlOwj7uv/SRyp+vX6+Ojqvp7z",
+	"nBHPjk7rcxrG5sTk5wzWPP6tfrriBV69v6jngu/q6NeTelJHgAdpLUE/WsSxY/imN5OCU2pN8eG6EYLN",
+	"x+g4cTg7mXURYifiYF4apmPDYMo9IvXwYjMP/+ectX5hygcyMBc3J9jrutn4I2O4Jv2k652WqpoPjliH",
+	"j5g/RXlLmbK04qU5J54bRTbN5LNM8h4d4OD6ZeN146o5O/SrEHta0zJ5LItFICquFWUH1JoZ7329qQBw",
+	"dp7EzPf1puM6Z+dp5NRPZy2WxeOk0vFPC6Of2GhwfXFZP76+PHrZ+FfuxapWZkxhGZpP6FOGg+uL82YD",
+	"/EHzQ6CGXIBC6+oyF9VcTpxdV+0nJICT4bz1zQlINFGTq6J6SfqRvKTJJabJwsylm8G8BJJnYFL6hs0n",
+	"q2KuQTDy2cCOvjmDYA7aiXtIIVnyx1e2ab0V2dmEkBcw6/Atoys6ILq8mnFXJnW6jYrlKILIzfzIczov",
+	"6euZ0CHs4tBaqSjzgpFPBIoKhyyZFBPHsc8eQMIBN6fgkE68fxx3NNik5gSLJPXKKD5DrUUQiToTCKLh",
+	"jCCyTEQx1IefP9d0NfliY3dpKOQ1lLC/1hrwIthGRZ07pIdZArKKR1fmWeNyQFrEA5861Mfxw8cNFPJh",
+	"nCr1b3siTNeXyoW1fn8RfG1sj3pb5/umdnlfKOcH7kRVK7BJWCBQeAuuznRctJNbxSffzW+oRLZ1As+x",
+	"TkD724XVQyBCLgeox5wJ4o0kvSXphhbL+BCzYwYSwUhJOpm4rRnEIsKyNDKkNpF/J9PUr3DogWIaD4g7",
+	"mJ+VlMkbXhuGkKoxNcA3ihUx3VMabeg2F/ZPD7PiZT5THCLOGN4ulCKcT001kGJasxwlzecIVj6KuIFu",
+	"sD0cBnSqHvJ9QvQWBBLm33u7rCh6NH9ZK4/fWxy7p7B2fgyIZnjfmY8UJLhvQ5BcFPoBKf0/dtwHbHHF",
+	"QR8R2IpLvBYpHi/cw553kVgPDZTv8WJ9I1Eeain3riwEVC2qKwTufplTcOgh2lpUGhVpCe9r8t2X+hcE",
+	"aSczRqK8iIZ8fnuUCtZHG5GQERKr6CbCrNUz4Ld3j81wZ48XXNCKEM3W61kxy81CVuibd98ImUhqUBia",
+	"jPpPY+X8PIbsbIGlkimqtRcrOBL165zDsFrPU0g/p3mpr9DnzI3zg0yxeJ9bDXSKHkSdHoqVB76hbIH2",
+	"azqtQXYm4PGG6f9o9+MiQSBSGrRUzJI95VJ1GFy7ugIFGZbtMcAQAU+ribehwq6bTfmFH9JIoHCx8Hj6",
+	"1Rb2H4n8lkl2AC1WTKEhHLNrYZ1T8j4bL/OFhxg/71fL8HSJIoYXOaXeSEigSZeQVg7V4aoKc8d9HpDl",
+	"SxtBnBuclT5JGNfjo8CHePqp0LeHSLmmgAPvmunEDR0OpzTPYiJvsfEz4VJU/J06qWyBNOfsHpTGl2Tr",
+	"rk4LVrvggQ8BdGDMBsZKWS9KgstM9rsonOvn6gJ8aXOu0pSfIAmQB37+Qt+r/c1JBMyGxspTAqdzOxKw",
+	"zcSA+Sl50a9GC1HM7oZMFBFl0Z27R/oLBCtOifza3ONCOICLRiCww4Q6WypRzhRt2Pj3TSuQ0xB+L+fX",
+	"Ul6GveT36OmPBphleSSxxOgUM9yz+fv3Kwk8/4wyg1kTp/RMoC69Iz56+7bxEm0IQlD7df0KPcdD+jzB",
+	"W9qprMhKdX/3hbdfLb3Ye7Ff2qu9eFHCW1t7pW6FbO2/2KtWMfYcd/q1vdp2qbNb80v727udavWFR/b9",
+	"3SkdssgXi0zKrnNX6vHSzKnGUFlUPTex8WXK5059tqSc8qQFdG1TwqxI58tXx2h/e2cPmcaHyOfeaGCC",
+	"maevru7AmHlr4/R3S+lNU0Yyxa1SHW37WKSL14rMKwo55znxg4TJcAItS1MDFT6TRG3djDNJ9cieiZyB",
+	"Km/GrxQ7m+I8fO0VIqYxbLH65rZ5ZRbO/XZ1dYH0C7OFDrYhWD8K3t/fT4gF25VsEUT3xpy9G9DGF5nW",
+	"5LY+upJFTXaRwpT0qTYM8M3JOrlxmbOTvb1sKLhBoYLZaQ7VhiHgR3CbfQH8RYyp9PqIs5kqwflNPQ2K",
+	"lHJXOR0hoquxaDhFZ5Nzx6Lkgpk9nswvFIw2jprHjcamq1tip4sGs8SbyXSORBGqQ6QtOPkasQ2ySUoH",
+	"lcXVhCul/QIFhS/5OF82zEqrMWG/rpIVCDSUSpRVTi38c1wn6sA58hWVU+zaqTpZZbIv+bjBBAnzgqAl",
+	"RxR+d5WEAc38pntWrXAT6eWl+dRHwVn5Eo9t7PB0Kd35xXSTW83Ln1DkwmROmBqheutFWVxkdDex8Uwi",
+	"miGc60GJv0iPgVHsy+naXUtpL9F8s3ewqEZ6yceLRILQSJ9FZQH7fiGGo67LU3J/Y5jI2m9UzVJtE8IH",
+	"RMIOBFS2YxIhiI8kv6c47/Hb6VJ5TrqMhXCNlG7C1KBkvgHqPQT2lC0mX1rXXE6zbCySQNAxI5DT2b4r",
+	"GUPLVBPfePErFefjtWfxZf3jXEHemoXmSvGdLVLax9vV0o5X8ytkr1vFEL8x9Zq3Uyu9INWt0p6/3d3F",
+	"tc6WV6nNvubv7pU6NbxT2idV70V3y98mla25wn7ewPcT9g3MFl1rC5llrnbym2XsgE96xRdljDAfurQm",
+	"8tGWzxBxl08RyU8MWbbRV3b5/Xl5Bzrl4P5xNDkdypaD1KEpRpQtni0Jw1hAqC0UD54IvvMjPnJAWMTC",
+	"bCJ6i7J0eH3R7Y8ji4ve/SVjkXPDkB/t3s8LMHaR6ONQS6YdLvu29VpW23t/QFmBcFWlraeCxDZ0D8LY",
+	"FOKaroTGAFesUPNcV3ii7La4n+c7OyY5v31ZVkTySlvDQZThxXIRyVQgIWmgO/RzRiA82aSoD7TeqPvy",
+	"DgqBPN+7fxTF0WkgeJipwQPe01RNPdVt8IWrbb08tH5EUSz07itFnt47Ylg3v80PSF0QQZxjPHo3YyNK",
+	"tZe/X/f4hb35ciOzV4jhCx3A5qCTfuA46kM3NwX9HMxOg9X1k793UPViA0tOoHWWHpAMRQbCmxWEfJEb",
+	"g6zRaTqMOe0ZXqJN4OOEG2czlNf0lkwxkIyw4qih+BJV3AuzENQhgvpEzOuua8qnRtUXFdeD9bW/2ZDn",
+	"+8BsTkSWRAFRtOFFwsiY7mHmIqyNmaBcKIbEu6jd/n//r//n3/72f/9na1Sp1HZ/2dj8/OW/DlqO+nPL",
+	"g/+Sf//zw+Ezt/y8jdrtw8icWa29QJ2JfPz46rm06SLZCJ+jXoiZ/HY74OdTs+r//n//f/VF2kLMuDpT",
+	"n7IeapfbbvJvJUVENWOG2CMu7AROtNVCz9EB+gX9O2o5SB+k/j+C/ksP43EmQx7kNUVwjnRo3PURY/iJ",
+	"grKKRaPfTzXJDNPJ1UzU24sUk5zI7Xy9ZLmY5exw5UfWSlbWqvPQ1FayPwiJJ1ANpE8mCIeFWnnOY0cK",
+	"+fFNAbb0cD6UEH1SLOlbju2NeE2xsmU5InYbANZGI6beEFlO00PUVqO2EbiNuyNROJHnHtJmAuKHyVhJ",
+	"oPJKAAUpT6OY7z8VSf+S5dIQxBupc26qOZKhor8R7Gdq/7H9HrbZvjhvGsuwwk71j9INmWhZRn3Q1wNZ",
+	"o5Hzr9LRRaP0TzKJxVkchZ3qf0HlrrlTQ6lqXZIvahTrgsJqXbjQTttol0qZ1csQtoNBwHs94h+2mBox",
+	"JGLImSAiKq2Hw3CC2sfY65PSsWZAB4jxEhjk22XUJAx4G4bVgP1DhxwyaLvajjaZQrgWs0CBpccwucmG",
+	"RgcL6qmrOAuLt1kB14gzYyCxARAbJgdcTgICNAZwCVBcjR1P2pdyCFMSHJLQzqn/emXlojfvrpxZOf3N",
+	"u6scVIDMihJo8+305DDu7OxG0T/m/IaSPIO5jgjz4B2bRm2mvlG7hQWoWwmrIExSD7SsGCX1tzH43zTr",
+	"zWbj/KzxcvYU1CWhrMu1dZZJrAsBmi/BzdQk4S2E9FImMWW6hsUoDBKhAj0q+6NO2eMDiBoAlw8J4d8z",
+	"Zc1BgNAvuEiOObqsN68i85ouCKnkpwsuZC8kzd9PdMPfcou12C/ol19gUUcXjV9+MdGKbQWS9gGclAa9",
+	"MbEUOLcWQ4Bj5uYJtJFEbn2rFD1v//sNmfyjPX0pN8tqANu7pcN9aioQtD+3gNO3nANULpe/tA912wvz",
+	"KyQe6nOz4RV//yg4a6MNG1KkhobtqkMvKXqJJVU8Jb31CCfaBzrA5VeF+bbwWjs++/YUbrlq5TbrSS3X",
+	"4z5pOa5dt9tyBqLXcr6045wodQR1uIGRtw/5xAtwqHTC2NWnC5ybvxBVsn/AWU8JJmCmaSsJuQ3xhS3W",
+	"vislo+f0t4ngyLdvGy+hghEjxBebZWQdS1F1I9knQmd0miOXfSpazMZiKT0JwkIO4+4ejCNdGSLq+gkR",
+	"QUDCAuoRJkjiHhwNgVTWypUZ1B+Px2UMP5d52HtuvhXPTxrH9bNmHb6JY4WSN8pxnVsS6uhQp1Ku6hf5",
+	"kDA8pM6Bs1WulLd0y5U+cK5sFIbEE54lI9fvtBBoUxhmCaputAmO3FJAb4kPd2ij7r9sHm1CzVHCfIRF",
+	"i7WNyPQJDv0A/arvmVZpYB1arWmXkaXdJtcwZfVpseksdaiuAEa8KQuiXlsv5GMIbaIDgja2KkgYg6J6",
+	"eyv03RYbDdVKq8hXom302wvZ3zxE4z4NiBWXNO/AUpLBUM4wrgijG35kK9C9O68AzFqKJ0L+yv2JJZem",
+	"o2PyOqtrrJ4lonBiW8FUuk+shBoTWNTnbJGwlEpn+pLWMYycGrF9NVatUlluzVZ/0qh2bVDNIZM3/c5r",
+	"j57TN6/+qF9e/d5siMZADv84buw2Ph7dnV+9337/6eauQcfU/y0YNz5y2gz8tw1WKZPJm0/+uwY9p43R",
+	"Cd2m3d/LXi1gncGriv+vNwHIq0MaEnGt2Ng+BN2paa8Nz9I4p+W6QkBKHF+kzwKssmxxpjMKzFhWB7Gt",
+	"QZY1QQTa579iPzoF9Ul18SdwdK/AHg7fVLcWf3OBJwHH/hXnJzjUEU/btf3F311xfoqZrQwt1Hc7RbbV",
+	"MO1gosjOnUqBVRrn/VuGbzENIiekFcKdgz8/uI4Ji3QOnBPtFVEUqUckwkgLYBL3hG3kqjTkFHvQY0Sc",
+	"xjlwFCuBaWaE9HzKqG93KlrHFixWuowiOKC1AatRv9K4Big0GXF1Ugk81rt3WwykY6GlFfVaYAT5Phb9",
+	"MmpIgULa60stAlApUDvF96AFj4CymVG6R4tBZ44pBcyUWAWayLvaxKbW7SaCjfQEUTSLziChrMXaEMP5",
+	"KuSDdrms/7ji7TI6h/WmBCgIYdLWcBCODoxCYPSOgdL81fM5BFSLmQ+gnYY8MgW5YILI3ZCHcspkPxug",
+	"kxs/H+ey/VksqOYD5L8rGGnHzl6pslvaqlyBVwccO8XJEQDDuAsK0ezqfWi2o8Tu65veRN5N6MfOVlj7",
+	"uOWNr4eTjx7xJjsT8vHTeBiMPt31x5PhcGu4IwefuvJjOL7pBl287HY0Q5tHXm2S0Q2ZqFsA0hcoqaLP",
+	"xwzhHqaPS3DfMmNY+mQobhFa9oqHHer7hP10NPpzSkv+88OXFNE2TpSYcq6SYgPa97LyBk+okCJhbHom",
+	"kEIeq7a5CsOIkAjKCVkriK4NBzTrmVDyfkigJLUiyG6LAYVWZHI46gTUQ8OQdOldFjFTs2t0F7oEsdb+",
+	"BEArC97xK8/PdcbgF3fhmyeQUqjAvQrR7c/PyViNPJ80xIPrGIFOrbS15W2X9vwdUnrR3a2U9qovavtb",
+	"eLuz4+2aEkxvhR6PjYLAXTVx1geQR8GcB1Bvxe7ygbCIwH+Izf0mgXanEqe4VqJk1OqXJYkn+DYyJdIo",
+	"7CqJ8cBrn5RS/nj0S4FcJ4ha2rFSAvb8M/W/aPIVEJlh5Lskt/yGaFIGpl5pBMrIuEmZkJh5xIhk5kVN",
+	"8HRIEQphEJO5kyZVL2HeSO6aolWznFkPTX20YSwnelkBFTKzKd1CKgEmyCGW/dgASX1nWtZJ3pNFbexm",
+	"CeJ2tvE0ktQVdPwnlim2F390xuUrPmI/6tXSqG3DGVZ/x7SzPlM8uATlLCkgHES+N7A4dlM1Oiyau8D+",
+	"4V65Ns67xXRJDXqbrrWhfo5qXWyoQf73v//Hfsv4eDNLcHhN5ClxVmaLiaqcPCJnnx5vx4z3k/B6WxvG",
+	"AvtJNU1b6MS43DWhTHnF/3SiyCvHdWKvu/q6AFLMhM+a3LzIpW0cxQnkWRg6at3W5tNU2KYWE5NxlXkr",
+	"mw/lh6bNzxpai4tqiVowOdqtrQazlsyWZB/utDs++cy4yae5zLs+R3iAGg9lKYkEtMVKZ6I8RiLgAfKo",
+	"iTYGmpb0vuI8ifBbbcl7iSVusbiChYu47JNwTAVBElqJc4bG8A/boFuJqak6VGVUx14fStoggSdCmwcj",
+	"3SDZ2DtPhX2ZzLl7ZC3WnY0bCyZJOOrtAtjA8UyZLjw0U5ksK6LAhLHFF3gqNXuxCHlfnVrDORGzXIjq",
+	"pgCR3Yo4QXIXNn4uQlANpGzuummjbcnfI6i0EXYt1mpjNPjWDX8/LZkFPTmdpGuobeLhYpqbePmLu8gb",
+	"k2iJvoFNlJ/NhdKE1IjrqeAQQD+4Tjjqp9diIYfwOx0lBXEC2iMDj/Q3ZXSGbceIjAyFXKdGhOgP8WsU",
+	"ogmpO7z8RXx0V8MPQw6Xh20Rj0eEzt86lasUoHLHnHUDqmOUf25/yH3IqXWbxDhRmKIWVnLy6O6sxLvQ",
+	"SqmtiFOyr8lhCQIgwzq9V1tQEjRY/alobxmdEeILNFW7Lc9gmaapRYx98bKoQD3IHfnGL9lPaSG8z2XR",
+	"KPF1Los738DIWQLzyggS9RMR8Hiii1ARog3RQw4dbbCAx111tOUsI+Ec9K+sGfNKGfP3w5TX9KIgvXgN",
+	"0WOPSiyMGlKKrtXvb+uX7525ys5SBpYIfxu+0c6ll5EYcWwieoExx7/kcFvEQwQXKY5uTLP0WWKkU88e",
+	"TcVxY1qiy1RpunoP5cbkyD1+7Ouahs6RvbCISyD8YOR0reMsq+OYLi5PTInt5VxS/XmuFZhljP9xI1gb",
+	"n0vDVNmq2AlQzjTA65az31UIma3Y9efnVDRHXEtlKrWU9ijTSzWvRyVIcwuwSHKX+iJqHp7zPhsNSEi9",
+	"5CfDAHvEv8ZzvpJ0QITEgyGAx3xnejI/hjk8rqo1P8DLVMlay6I/kN1c2nv+A8ihC0z2ukydsaRH+Kwl",
+	"Hk07wL4ezK/h7LbYVOHmuFKKKXKyu5WokaGjddTAJtuCMhTwMfhkBUEbgrfYiP014kr7bv5+grqU6UTB",
+	"weYcWfn06Ozodf20fnZlBOZ8J8CV6T5+b+n4J6GsS5HLJ3BY/CRgXw7uRZwZph7lD8an1p6PJ/N8SEMx",
+	"H58nxmT83mrB88/w//OdJCEfag0hXSgYSm8vw2RyfCIxiyniD9FrWPtCflRfyDd2fRb4Scx6n6XKZs+4",
+	"PXIwvLJm7U/G2n9Mtv6Tu0KejlY8qvq52N4FKA5dg758KMbQnyvuvDCPBBquYIF0KTEx3aVGx6ia1kra",
+	"4KfL1uh/2up6RjltMcoOzZAhMcnPugUfKK5AEDbLqKG7tgikK5rU/nNnCz540zw/M81gxCHSVEtXGzDU",
+	"BUG7dGGmDCnrCej3xLipMgrVmIXMiwu+VCD5joyShugeONVaeafiuLltjtwEsc10njyK5c+2yJlr99P9",
+	"WdZk9wey+oX6Gv1URDfPQKjba1lSVq24lUoFAJRuHqZzGkI+hkbbzNDbaXJ7iHCLAexYz/YJowKdvT05",
+	"KaMjTf1ssrRuoqjkqESFp7h9bsjHzwSizCd3uvqYjDqPgPfG15ZFxmVfTUYTbbcM5UVJwquOZCgtcUY8",
+	"bDFDgCHMHWydhwiarVKB2u/fv39fOj0tvXzZPkSRkKd+unx1jLa2tvahOlr8Gvrtt4PT04Nms11usYeZ",
+	"LU3DM42j97RaJmivIr05hLe6kOz+AWgWkfG9cm0nTcVfh9gjZrgaXLWilNe0sHtME2Lcta22FFNItZzL",
+	"YA7TTeNCkuj5tnau/9wcRiPP0/GYpWxoU1WEe3md33XbtWRWNaRjxO2vozKcyRbYswLrRapfw3cjt2b5",
+	"0PJbcsd1yv3ZDnB5CbHGVvBWkDDZMXs2HW9VDcGzFpfXi9osbrqdd2EZfAlyO9XAeq4onupFvc7hfTIn",
+	"eboNeIKqeVjigPeWTumNU+4X0qCokgMQoETvSl2pVgmtM/RoppnnLGFq2hV8t1QJKMcgIV6y2f5nWXc+",
+	"ryWmufNAzB5F2052r5x7zeNelOs7/pR3XMR34qEXXGPR/Ig9LUx0JqYzbToqD7XVH23UpYE0r2EIGSkp",
+	"SZsJCmVfxKijtbjsS/5W6Cjer5JBr7f3aMnz0FTmEbPndWET44dZWNnk7OjkffPqK9U2qT1RbZNCRUuS",
+	"XYAeg4pGnXbmklAjkq5T9r9dijsyxMmSWv13AeUwW6OYIseGjS8OC4zLJ9t2kLMZ9iBh3RBigiigcyBl",
+	"PdSjt4SVW+x8uo2QrUVsn1lbXYf7ut069BxDONk9AHwxPof8O1AocyP6oNPTAwL6pqjZNAVLFIGfasy2",
+	"avKwzJ1/ihIBa5q/gkNd6lSLxPPptlTrugTr6DwILxpp6veobCMlxheuQYBNy9045QY0cl2PUa/r0Pxg",
+	"2v4IyYdozMMb6GGlC6yWW+wsZhTGyCX7ZCBIcEuEbZjTGdFAlihDbd3Mrox0P3AUYElC29A6UZ8fepxq",
+	"Hsf6JKRSWOdRFqfRe4o4TZG4Pph9Hdb3o4b1PcW9K1DTwDYpnAnRy8bVyloU+EFEge9CDFiTlaXC/56G",
+	"pixn/lK4WLy0gWlXqzVBlGTccYtVnwx4iocfpjh4ixkWbtvVdEjU8Tv+3D9EbX2tD9DiNqvlFtM9XnVz",
+	"TGDNxCSWxeJHUjKJ67vHrjMQX5IySpakoMsbPFQnjamfUemKE46nqK+wZgffIjtYF3VYK4izRR2+joL4",
+	"PDabfX4AxxnJ7B7DFtENZeZjFjfH7EwU/4Hmk32CeOCDoLyhAwzVn/ZNgTw+YrLFJB/j0DeNLL0bPpKb",
+	"kf4IGuNUWAYSBFKhJ2pgEgjyTFeW4COJKHQrxbLFogVRgQY4VBzJEDcXSa7Ymr2sSPdm1b3bElzIxkZG",
+	"/KqsG0Nbz7bijgYO0Z4y7aTwjtpERFYf0tmNjGPq7JxtjUvp5pg88C9ybKbFw0DMAHrlxZhZjh6ePIY1",
+	"dfzh25xZsjeMMX0h6cv1XceNu3V83XMTUTXP/HWFb2LjF+/qG5yoDj+rrUPBZN2E5UKPrxugLu2qhoHM",
+	"EJotzDqjj3Qr+bZaXjvdKMhwiizXM3iW5/UCImw0sDBWIJ52Rbu5JjLJkcQ3JAKVhVG8LqzFpvle8fyl",
+	"TXvJB5RFfz+Cz9zjPnRdqlSUNAsSs5ExRc85cIrTQDjN+mAoJwnhz01Nf8t828QaULV0u13STfH+/uQr",
+	"mxFLXy5l+IQx70Fu4bt70Vz4cnnCC5+laxHsFv/qCBIPNF0r6CiBT5f2lsBXSxN7+9W9KD58fD+yD58W",
+	"ov1YUC8pGBtR6Rh649uHK5CfTVMsQ/AtAd+AhW4mmIq+dyb8+gkqpP1l6Pqi4mc63kg70u0uEu1GqO62",
+	"Obf2ZPrjHL4FYd2PzrUKhFCtLGrKLbhi3CPFY8OiT5r0E3EehctEQUXVjKCia6HmVQwPsq6SufYxe40x",
+	"N5GsZsADjB2Sde/FLTRuKAA8HjP7/gCwoIFoSmpcM9J5jHTN3JaOOMPZbOFb4nHZ0WoXoyhceB5/Q1gm",
+	"O/W3y+h1wDs40DFoAuEgJNifoD6+JS2me7hCo39dBC9yPqixiB8ZhOxn+jHkvypGBNIZ2hgJgi7eXmU2",
+	"lQS4vg4xm2GYD+qyr1upGRr2IYeIRYprVGw4RdbuQcpgI4/iZlhrUGsNaq1BffdMBgjEN6xAZToXks5s",
+	"6MmoZDGcpvyG6Sy26WlX7EqJfb64mkr8XT25f0S38prer+n9mt5/9/Q+5XF+Jr5Zyp927Hy8FsOQst61",
+	"Bdp1wHtcs4bcXGQIHsaaS1ycN69c6FOvG196AVVHFVVIQK/rV3m2M5jpNZHOmoSuiISe8F6P+IiPrMXk",
+	"nmTt3gTqG7n3aXWf9xREzBV0FUZm3MNlmnHnqeZ1E1Q3HcHQftOsN5uN87PGyzbygPK4iHYRZhMdYecF",
+	"BIemSTf8PPfKrO/L+r482X154FVJsxtbkqVA+xr7akbnerSBgyBuUY/md6hvscwW9VDqctNFBHv9uNBa",
+	"1Jg+aTpDlGnu9kyA50XkmrcS7qAMT1CGUyfaZZ5fB23wEJG/RjgQiEpXr7RN7rAn25t5Th+r/yzRan7G",
+	"53SKpddHbTNUG8GUwQRtJFJhN1ORCjY0NWNB8HFqOSYWbKa4MecBwSxrQdPwImGqiWUfQ9RyQDCcLxVa",
+	"gU3HUlzWj17mwSzWJpeiMXHJnp/JeaZDma8lHZDrkfScg+re/s52bXsboo4L9pMLsJDXNvZ4Zoi53eGm",
+	"tH942GheXR5dNc7Vr6NR8WZ19/dqmav+jfn11meTfzbz6mkZ0vK9mSDWXsMn9BpG/CdPOIoknMUC0gI/",
+	"X1yVwpoSoFY3KN+m4KxieeifOEj0LtzM0Rz0aBeRYLDS9qgz1CNFH+51b5ep8LAK/vdDEc2HkczHZGVr",
+	"MGeBObfaRRR89rOwpLV9+5u1b9uSGxE3ugcHXMKmvcBwbWd5/tn8q1BRjoRhwTRsDAJofmX6mWbHhOaw",
+	"VD1ozFLvH/d5gWXfWcferz2Ja0/imtLGRVa+DUqrHx58zlFTLkdMRMZBzgiU5i5xFkyQkFjqoPqNZv2k",
+	"fnzloneNq99c9B9HJ2/rTcRDdHX060l9E+EepkzbZVssDmfUVNnVeo4iGx0sCAp5QLR/0cMMpkMwHTwy",
+	"H5tWR9FaWkyGmAnsqVXbXr3x+pQ8ykeyjI5M29422Fzapv1RV5IQtbXtpY08PiCog72bwxZrD3EoKQ7a",
+	"SOCJSLRA8NRozd9P9Kq6mAYCSY7CEdM9Q4R6y0e1SgVW02JtKup36oZSzg6QUnTatvhCtPVnAg2IELhH",
+	"ACba4+rzOQbp342R8/7lAYFqXOhd2uyyyCCVtkjNht2IvwLnwNGHH4nwLtItNNCry/NTXeFWoPPLl/VL",
+	"9Ot7+9vLevN4SbYAe42I+FMpjrjbJZ4k/iUfH+vGIBXX9PQ7JRJrWQCPJG8wL9SV463N28OCNG35Xgtb",
+	"D0sS8B40qjFMUo92BRbyai35t37L+Y+jy+Pfji6hGUkYEuZNojl80qWMShJM3oVUpvoJ+lQMAzwBq/JB",
+	"rbq9t/1ia3d7z3WoOIsa/FWVutUhwVSbwZnGg8OQeFRrVcmh1AU8Z8EkzkvEatSKPdiztLImCA69frK1",
+	"oKA9liheIaMmPgY24/SuFCX1R/oWOAdbrkPsnTrVF8d+l7ht0eBDi+Xmb6B8jVgf9Ofog7WK9sqOAhlj",
+	"QtU+Uljwp+k1o7t/fbi3YRPQ/DF19DVGrzH6q2J0pjlET+vaioeKo47CKFdIcVrKUHsaOO21GjBfDVgL",
+	"9E+QTDtKyaKArHATcyV7LXM/Qf+9fInfNCC9xsy/jloUzwkKnJbaE5XDzOcgk4MLo4+HJIqoePPy12Pk",
+	"h/SWhAAjkWNugf594oj5x2Y1K8i0fQyTy5/pls7639dnR6f1ZONl87jZ+KPuHJSq+uPrq/cXdSDyPvHo",
+	"AAfXLxuvG1dNYC9UXJ+9PTlRCpNz4LyvN1ONmKvqj8H1xWX9+Pry6GXjX8ZfHPqU4eD64rzZABM3FH1Q",
+	"n1wfH10lA+ThmVml6dlsnzaPf6ufTgXT21df1o8bp0cnBpQDHN4Iy5AePA081SBxQFGEWe7FYjTyPJ7U",
+	"tD707+HQ81uJi7WcsI4VWHGsQIIPGtrwjfJ7yIoq0p5ouivREPfItTWLQSowBNNAn1oXeldg6JKrX5lT",
+	"QiOnN9FXrYKRGQ6p+zAZOQbqvOqeIEquKxoMScW1+uY66ty0dGDkzxFjmK6sGv8NIjWUVgWXPlzGxE9x",
+	"BdYvUc1VCDjICDYAUF/HxRpjO0K63GqXhkJeQ0Xda6V5Et+MWFkUjZBZfDX+OFke1QQopEIQ5hZ3rTqu",
+	"A3Ud7Xj3j5bT1RG/qTDG9fF/1eNfXT+tdZjkTyf6aC6dJ+18xeZeaMR8Eka2B3v/QEiLSqWGo4CIuXGU",
+	"K266Na9o+Awxyu/IlaAmNkt+eTLw1IGXazK/NJl/AJF/VL/R+iS/zkmuoEPKOgZqHQP1TUabAtN+akFi",
+	"UWmcZJ8XqH3QtnShXUZNIiVlPdS2ZEqbRmxD0JAIolM5EjXyO0TxcWEr5G9GzWMMZRO5/WJQul1Mi031",
+	"iwm4IKgdk992bqjQY7RuWZFM8rTVd9acbC2TrE9yLZOsZZK1TJJb4elpZZJZf81zhd6ESUMrn6Je02si",
+	"j9KTrpnvmvmuT/I7Yb66TopJptCX/3vkx2s7/tNwu3d9jvAANdBzFPAeomw19aDyzPTvqOyjX9XmkBcS",
+	"XzEZHAgXCYlDqTCWkbEtq3agC9BCDo1pRoe6IRH9VKG1FtOl1NDGb1IOz1kwcVETD0iTSvKPE3y3CUb/",
+	"kAwD7EGYxiQq22Y+lBB2DEiAPByGlPjlFjvRLdVxEAg0wOojFiUg2fJthwpezTHu9UiI3jZceF335KMC",
+	"OqvqHCTYcIsNoGkWqPUhHwvYlUn9MUvhzLZyh791HCmsoYwAdGr5UPuqxWL4ISpRaNplJ0ol2WZ9AFvd",
+	"E9bsPL+wlaKca36/5vfrk1zz+zW//xH99itk8hnqaqohbq59XTGjCR9NtbRlUJQh2c6WsqR53Ta3ZcT0",
+	"tEW6pW2LpXvaRlNgBqzSlmrW4091ubVtafWbVjLATI0KnWpnutOi+zSn1aYceHFF3WkT1DGjPe0jRg/c",
+	"p2vtusLFusLF2pL601pSIxK/tDW1KN/5bMlaofpAONH1XOeuAT1PNCUXsWs2rilkPLOIh9YdO7dkkPGx",
+	"zg12t+4SU3JY17MwZXfn9gceYtmPY80jor5uEbwm4msivibij1Cm6Cu4w2DT4W0e6aQC6Z+VWBsGzoHz",
+	"HGwLZmkzTeF1ZXgQ64Ubi/G2/E5UFF5pJRRsaxKyfay4rMCY3eO9S++IjxI7N7wENmS8btB1USAcEjTA",
+	"PkG8mxjbwxIHvJcxPORMuUj0cUh81JmgDpd9JEZhF+yZG1P6zGY5zRVExpAvbRVZG7sd1bvddA0/TCS1",
+	"QbGjjYz+yenWN8mJozK1WbPDjAfW2hzbR8FbiVFs2rW82IV3oXlDNENCW82dwUSnTwHoMFfzjIy7Rv3c",
+	"nJkvD6BmQgtFF01V8BVQxilVwFfMDB6V+Vo0frLFQfbJZHW2nt2NySDMnS5dyYDfkjDVTdWgyAbkH9o1",
+	"8XC6quLsvH9FSfl3pRsc4CmKkR3Z78JyXDSCGDFATC2Z2TQV14nMcwvJTbSgKdzIgMWi2f3EXYpuUaIo",
+	"gvo9b3HZWZ7R4qYAmYSYpSwZ4IItDRLowNIUI28xnS1S2sfb1dKOV/MrZK9bxWDIXEBLprA6h37kTert",
+	"1EovSHWrtOdvd3dxrbPlVWrL0JHEncu6HW6iCAeciVoW/ERZL29R/u5eqVPDO6V9UvVedLf8bVLZihdl",
+	"0ffL/wkAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

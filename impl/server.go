@@ -8,10 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +33,7 @@ import (
 	"github.com/kala-server/kala/impl/errs"
 	"github.com/kala-server/kala/impl/kala"
 	"github.com/kala-server/kala/impl/kylin"
+	"github.com/kala-server/kala/impl/ratelimit"
 )
 
 // Config is what the server is told at start.
@@ -47,6 +51,12 @@ type Config struct {
 	HashParams      account.HashParams
 	HashConcurrency int
 	LockSchedule    []time.Duration
+	// TrustedProxies may set X-Forwarded-For (KALA_TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
+	// RateFailures limits failed credentials of any scheme per client address;
+	// RatePasswords, password verifications (KALA_RATE_FAILURES, KALA_RATE_PASSWORDS).
+	RateFailures  ratelimit.Rule
+	RatePasswords ratelimit.Rule
 	// Now is the clock; tests inject one they can move.
 	Now func() time.Time
 }
@@ -81,7 +91,14 @@ func (c *Config) Defaults() {
 		c.HashParams = account.DefaultHashParams
 	}
 	if c.HashConcurrency == 0 {
-		c.HashConcurrency = max(2, runtime.NumCPU())
+		// a login flood must leave a core for everything else
+		c.HashConcurrency = max(1, runtime.NumCPU()-1)
+	}
+	if c.RateFailures == (ratelimit.Rule{}) {
+		c.RateFailures = DefaultRateFailures
+	}
+	if c.RatePasswords == (ratelimit.Rule{}) {
+		c.RatePasswords = DefaultRatePasswords
 	}
 	if c.LockSchedule == nil {
 		c.LockSchedule = account.DefaultLockSchedule
@@ -89,6 +106,21 @@ func (c *Config) Defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+}
+
+// Default rate limits per client address.
+var (
+	DefaultRateFailures  = ratelimit.Rule{Name: "failures", Limit: 30, Window: time.Minute}
+	DefaultRatePasswords = ratelimit.Rule{Name: "passwords", Limit: 60, Window: time.Minute}
+)
+
+// ReserveHashingProcs gives the process n more Go procs than it has, one per password
+// hashing thread. A hash holds its proc for its whole run, so without this a login flood
+// would leave requests fewer procs than there are cores; with it, the hashing threads
+// (which run at lowered priority) compete for the CPU only through the kernel, which
+// serves requests and PostgreSQL first. Call once, at start.
+func ReserveHashingProcs(n int) {
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + n)
 }
 
 // Server is the core and both faces, ready to serve.
@@ -106,6 +138,7 @@ type Server struct {
 	Kylin    *kylin.Face
 	Sessions *auth.Sessions
 	Basic    *auth.BasicCache
+	Limiter  *ratelimit.Limiter
 
 	metrics     *metrics
 	handler     http.Handler
@@ -120,8 +153,13 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 		return nil, err
 	}
 	s := &Server{Config: cfg, DB: d, Log: log, Contract: c, metrics: newMetrics()}
+	s.Limiter = &ratelimit.Limiter{DB: d, Now: cfg.Now, Blocked: s.addressBlocked}
+	guard := &ratelimit.Guard{Limiter: s.Limiter, Failures: cfg.RateFailures, Passwords: cfg.RatePasswords}
 	s.Accounts = &account.Service{DB: d, Hasher: account.NewHasher(cfg.HashParams, cfg.HashConcurrency),
-		Now: cfg.Now, LockSchedule: cfg.LockSchedule, Changed: s.userChanged, Locked: s.nameLocked}
+		Now: cfg.Now, LockSchedule: cfg.LockSchedule, Changed: s.userChanged, Locked: s.nameLocked, Guard: guard}
+	s.metrics.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "kala_password_verifications_total", Help: "Passwords verified (hashed and compared), unknown names included."},
+		func() float64 { return float64(s.Accounts.Hasher.Verifications()) }))
 	s.Tokens = &auth.Tokens{DB: d, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL, Now: cfg.Now}
 	if err := s.Tokens.Init(ctx); err != nil {
 		return nil, err
@@ -130,7 +168,7 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 	s.Sessions = &auth.Sessions{DB: d, Now: cfg.Now, Idle: cfg.SessionIdle, Max: cfg.SessionMax}
 	s.Basic = &auth.BasicCache{Accounts: s.Accounts, TTL: 30 * time.Second, Now: cfg.Now}
 	s.Auth = &auth.Authenticator{Contract: c, DB: d, Accounts: s.Accounts, Tokens: s.Tokens, Now: cfg.Now,
-		Sessions: s.Sessions, Basic: s.Basic,
+		Sessions: s.Sessions, Basic: s.Basic, Guard: guard,
 		OnFailure: func(scheme string) { s.metrics.authFailures.WithLabelValues(scheme).Inc() }}
 	sandbox, err := db.NewSandbox(ctx, d, log)
 	if err != nil {
@@ -153,13 +191,24 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 // LISTEN/NOTIFY until ctx ends.
 func (s *Server) Listen(ctx context.Context) error {
 	return db.Listen(ctx, s.DB.URL(), s.Log, func(payload string) {
-		if payload == "signing-keys" || payload == "*" {
+		if payload == "signing-keys" || payload == db.EventResync {
 			if err := s.Tokens.Reload(ctx); err != nil {
 				s.Log.Error("reload signing keys", "err", err)
 			}
 		}
-		if payload == "*" {
-			s.Basic.DropAll()
+		switch payload {
+		case db.EventLost:
+			// no invalidation can reach this instance now: cache nothing until it can
+			s.Basic.Pause(true)
+		case db.EventResync:
+			s.Basic.Pause(false)
+		}
+		if rest, ok := strings.CutPrefix(payload, "rate:"); ok {
+			if ms, b, ok := strings.Cut(rest, ":"); ok {
+				if n, err := strconv.ParseInt(ms, 10, 64); err == nil {
+					s.Limiter.Block(b, time.UnixMilli(n))
+				}
+			}
 		}
 		if key, ok := strings.CutPrefix(payload, "locked:"); ok {
 			s.Basic.DropName(key)
@@ -170,6 +219,13 @@ func (s *Server) Listen(ctx context.Context) error {
 			}
 		}
 	})
+}
+
+// addressBlocked tells the other instances that a client is over a rate limit.
+func (s *Server) addressBlocked(ctx context.Context, bucket string, until time.Time) {
+	if err := db.Notify(ctx, s.DB, fmt.Sprintf("rate:%d:%s", until.UnixMilli(), bucket)); err != nil {
+		s.Log.Warn("notify rate limit", "err", err)
+	}
 }
 
 // nameLocked drops cached logins of a name that just got locked, here and elsewhere.
@@ -334,7 +390,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			// answers carry credentials and personal data: no cache may keep them
 			w.Header().Set("Cache-Control", "no-store")
 		}
-		ctx, h := auth.WithHolder(context.WithValue(r.Context(), requestKey{}, id))
+		client := clientAddr(r, s.Config.TrustedProxies)
+		ctx, h := auth.WithHolder(ratelimit.WithClient(context.WithValue(r.Context(), requestKey{}, id), client))
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		if sw.status == 0 {
@@ -348,7 +405,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		s.metrics.requests.WithLabelValues(op, fmt.Sprint(sw.status)).Inc()
 		s.metrics.latency.WithLabelValues(op).Observe(elapsed.Seconds())
 		s.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("request_id", id), slog.String("client", client), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.String("operation", op), slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
 			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000), slog.String("principal", h.Principal.ID()))
 	})
@@ -375,8 +432,20 @@ func (s *Server) recover(next http.Handler) http.Handler {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := errs.As(err)
 	id := requestID(r.Context())
-	if e.Code == errs.Internal {
+	if e.Code == errs.Internal && db.Unavailable(err) {
+		s.Log.Warn("database unavailable", "request_id", id, "err", err.Error())
+		e = &errs.Error{Code: errs.Unavailable, Message: "the database is unavailable; try again shortly",
+			RetryAfter: 2 * time.Second, Err: err}
+	} else if e.Code == errs.Internal {
 		s.Log.Error("internal error", "request_id", id, "err", err.Error())
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
+	if l := e.Limit; l != nil {
+		// IETF httpapi ratelimit-headers: the policy, and what is left of it now
+		w.Header().Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", l.Policy, l.Quota, int(l.Window.Seconds())))
+		w.Header().Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", l.Policy, int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
 	if e.Code == errs.Unauthorized || e.Code == errs.BadLogin || e.Code == errs.Locked || e.Code == errs.Disabled {
 		if h := auth.HolderFrom(r.Context()); h != nil && h.Operation != nil {
@@ -455,6 +524,9 @@ func (s *Server) Janitor(ctx context.Context) {
 		}
 		if _, err := db.PruneLoginFailures(ctx, s.DB, now.Add(-48*time.Hour), now); err != nil && ctx.Err() == nil {
 			s.Log.Warn("prune login failures", "err", err)
+		}
+		if _, err := db.PruneRates(ctx, s.DB, now.Add(-2*max(s.Config.RateFailures.Window, s.Config.RatePasswords.Window))); err != nil && ctx.Err() == nil {
+			s.Log.Warn("prune rate counters", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -23,11 +23,16 @@ fi
 # in /tmp when the postgres OS user cannot reach the checkout (e.g. under
 # /root), or when the socket path would exceed the 107-byte sun_path limit.
 # Recomputed after installing PostgreSQL, which creates the postgres user.
+# KALA_PG_BASE names another cluster (a test that stops its database uses its own).
 paths() {
-  BASE=$ROOT/.data
-  if { [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && ! as_pg test -x "$ROOT"; } ||
-     [ $(( ${#BASE} + ${#PGPORT} + 15 )) -gt 107 ]; then
-    BASE=/tmp/kala-pg-$(printf %s "$ROOT" | cksum | cut -d' ' -f1)
+  if [ -n "${KALA_PG_BASE:-}" ]; then
+    BASE=$KALA_PG_BASE
+  else
+    BASE=$ROOT/.data
+    if { [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && ! as_pg test -x "$ROOT"; } ||
+       [ $(( ${#BASE} + ${#PGPORT} + 15 )) -gt 107 ]; then
+      BASE=/tmp/kala-pg-$(printf %s "$ROOT" | cksum | cut -d' ' -f1)
+    fi
   fi
   PGDATA=$BASE/pg
   RUN=$BASE/run

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -21,6 +22,7 @@ import (
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl"
 	"github.com/kala-server/kala/impl/auth"
+	"github.com/kala-server/kala/impl/ratelimit"
 )
 
 const usage = `usage: kala [flags] [command]
@@ -46,6 +48,11 @@ type options struct {
 	cookieSecure  bool
 	corsOrigins   string
 	queryTimeout  time.Duration
+	trusted       string
+	rateFailures  string
+	ratePasswords string
+	proxies       []netip.Prefix
+	rates         [2]ratelimit.Rule
 }
 
 func main() {
@@ -122,6 +129,9 @@ func parse(args []string) (*options, []string, error) {
 	fs.BoolVar(&o.cookieSecure, "cookie-secure", env.boolean("KALA_COOKIE_SECURE", false), "mark the session cookie Secure (KALA_COOKIE_SECURE)")
 	fs.StringVar(&o.corsOrigins, "cors-origins", env.str("KALA_CORS_ORIGINS", ""), "comma-separated origins allowed by CORS (KALA_CORS_ORIGINS)")
 	fs.DurationVar(&o.queryTimeout, "query-timeout", env.dur("KALA_QUERY_TIMEOUT", 30*time.Second), "SQL query timeout (KALA_QUERY_TIMEOUT)")
+	fs.StringVar(&o.trusted, "trusted-proxies", env.str("KALA_TRUSTED_PROXIES", ""), "comma-separated CIDRs of proxies whose X-Forwarded-For is believed (KALA_TRUSTED_PROXIES)")
+	fs.StringVar(&o.rateFailures, "rate-failures", env.str("KALA_RATE_FAILURES", rateString(impl.DefaultRateFailures)), "failed credentials allowed per client address, N/window or off (KALA_RATE_FAILURES)")
+	fs.StringVar(&o.ratePasswords, "rate-passwords", env.str("KALA_RATE_PASSWORDS", rateString(impl.DefaultRatePasswords)), "password verifications allowed per client address, N/window or off (KALA_RATE_PASSWORDS)")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -153,10 +163,37 @@ func parse(args []string) (*options, []string, error) {
 			bad = append(bad, fmt.Sprintf("KALA_CORS_ORIGINS: %q is not an origin like https://app.example.com", origin))
 		}
 	}
+	var err error
+	if o.proxies, err = impl.ParseTrustedProxies(o.trusted); err != nil {
+		bad = append(bad, fmt.Sprintf("KALA_TRUSTED_PROXIES=%q: want CIDRs like 10.0.0.0/8: %v", o.trusted, err))
+	}
+	for i, r := range []struct{ env, v, name string }{
+		{"KALA_RATE_FAILURES", o.rateFailures, impl.DefaultRateFailures.Name},
+		{"KALA_RATE_PASSWORDS", o.ratePasswords, impl.DefaultRatePasswords.Name}} {
+		if o.rates[i], err = parseRate(r.name, r.v); err != nil {
+			bad = append(bad, fmt.Sprintf("%s=%q: %v", r.env, r.v, err))
+		}
+	}
 	if len(bad) > 0 {
 		return nil, nil, errors.New("bad configuration: " + strings.Join(bad, "; "))
 	}
 	return &o, fs.Args(), nil
+}
+
+func rateString(r ratelimit.Rule) string { return fmt.Sprintf("%d/%s", r.Limit, r.Window) }
+
+// parseRate reads "N/window" (e.g. 30/1m) or "off".
+func parseRate(name, s string) (ratelimit.Rule, error) {
+	if s == "off" {
+		return ratelimit.Rule{Name: name, Limit: -1, Window: time.Minute}, nil
+	}
+	n, w, ok := strings.Cut(s, "/")
+	limit, err1 := strconv.Atoi(n)
+	window, err2 := time.ParseDuration(w)
+	if !ok || err1 != nil || err2 != nil || limit <= 0 || window < time.Second {
+		return ratelimit.Rule{}, errors.New("want N/window like 30/1m, or off")
+	}
+	return ratelimit.Rule{Name: name, Limit: limit, Window: window}, nil
 }
 
 func splitList(s string) []string {
@@ -172,7 +209,8 @@ func splitList(s string) []string {
 func (o *options) config() impl.Config {
 	return impl.Config{Issuer: o.issuer, TokenTTL: o.tokenTTL, APIKeyMaxDays: o.apiKeyMaxDays,
 		SessionIdle: o.sessionIdle, SessionMax: o.sessionMax, CookieSecure: o.cookieSecure,
-		CORSOrigins: splitList(o.corsOrigins), QueryTimeout: o.queryTimeout}
+		CORSOrigins: splitList(o.corsOrigins), QueryTimeout: o.queryTimeout,
+		TrustedProxies: o.proxies, RateFailures: o.rates[0], RatePasswords: o.rates[1]}
 }
 
 func run(args []string, log *slog.Logger) error {
@@ -260,6 +298,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	impl.ReserveHashingProcs(s.Config.HashConcurrency)
 	generated, created, err := s.Accounts.Bootstrap(ctx, o.adminPassword)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,13 +17,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kala-server/kala/impl"
+	"github.com/kala-server/kala/impl/ratelimit"
 )
 
 // configEnv is every environment variable parse reads.
 var configEnv = []string{
 	"DATABASE_URL", "KALA_ADDR", "KALA_ADMIN_PASSWORD", "KALA_ISSUER", "KALA_TOKEN_TTL",
 	"KALA_API_KEY_MAX_DAYS", "KALA_SESSION_IDLE", "KALA_SESSION_MAX", "KALA_COOKIE_SECURE",
-	"KALA_CORS_ORIGINS", "KALA_QUERY_TIMEOUT",
+	"KALA_CORS_ORIGINS", "KALA_QUERY_TIMEOUT", "KALA_TRUSTED_PROXIES", "KALA_RATE_FAILURES", "KALA_RATE_PASSWORDS",
 }
 
 const testDB = "postgres://kala@localhost/kala?sslmode=disable"
@@ -74,8 +78,9 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatalf("parse: %v", err)
 	}
 	want := options{databaseURL: testDB, addr: "127.0.0.1:8080", issuer: "kala", tokenTTL: 15 * time.Minute,
-		apiKeyMaxDays: 365, sessionIdle: 10 * time.Minute, sessionMax: 12 * time.Hour, queryTimeout: 30 * time.Second}
-	if *o != want {
+		apiKeyMaxDays: 365, sessionIdle: 10 * time.Minute, sessionMax: 12 * time.Hour, queryTimeout: 30 * time.Second,
+		rateFailures: "30/1m0s", ratePasswords: "60/1m0s", rates: [2]ratelimit.Rule{impl.DefaultRateFailures, impl.DefaultRatePasswords}}
+	if !reflect.DeepEqual(*o, want) {
 		t.Fatalf("parse() = %+v, want %+v", *o, want)
 	}
 	if len(rest) != 0 {
@@ -96,6 +101,9 @@ func TestParseGoodEnv(t *testing.T) {
 		"KALA_COOKIE_SECURE":    "true",
 		"KALA_CORS_ORIGINS":     " https://a.example.com, http://localhost:3000 ,,https://b.example.com:8443",
 		"KALA_QUERY_TIMEOUT":    "1m30s",
+		"KALA_TRUSTED_PROXIES":  "10.0.0.0/8, 192.168.1.7",
+		"KALA_RATE_FAILURES":    "5/10s",
+		"KALA_RATE_PASSWORDS":   "off",
 	})
 	o, rest, err := parse([]string{"migrate"})
 	if err != nil {
@@ -103,8 +111,11 @@ func TestParseGoodEnv(t *testing.T) {
 	}
 	want := options{databaseURL: testDB, addr: "[::1]:9090", adminPassword: "Secret1!", issuer: "https://kala.example.com",
 		tokenTTL: 5 * time.Minute, apiKeyMaxDays: 30, sessionIdle: time.Hour, sessionMax: time.Hour, cookieSecure: true,
-		corsOrigins: " https://a.example.com, http://localhost:3000 ,,https://b.example.com:8443", queryTimeout: 90 * time.Second}
-	if *o != want {
+		corsOrigins: " https://a.example.com, http://localhost:3000 ,,https://b.example.com:8443", queryTimeout: 90 * time.Second,
+		trusted: "10.0.0.0/8, 192.168.1.7", rateFailures: "5/10s", ratePasswords: "off",
+		proxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")},
+		rates:   [2]ratelimit.Rule{{Name: "failures", Limit: 5, Window: 10 * time.Second}, {Name: "passwords", Limit: -1, Window: time.Minute}}}
+	if !reflect.DeepEqual(*o, want) {
 		t.Fatalf("parse() = %+v\nwant %+v", *o, want)
 	}
 	if !reflect.DeepEqual(rest, []string{"migrate"}) {
@@ -154,6 +165,10 @@ func TestParseBadConfig(t *testing.T) {
 		{"session idle over default max", map[string]string{"KALA_SESSION_IDLE": "13h"}, nil, []string{"KALA_SESSION_IDLE"}},
 		{"several at once", map[string]string{"KALA_TOKEN_TTL": "abc", "KALA_API_KEY_MAX_DAYS": "0"}, nil, []string{"KALA_TOKEN_TTL", "KALA_API_KEY_MAX_DAYS"}},
 		{"several checks at once", map[string]string{"DATABASE_URL": "", "KALA_ADDR": "x"}, nil, []string{"DATABASE_URL", "KALA_ADDR"}},
+
+		{"trusted proxy not a CIDR", map[string]string{"KALA_TRUSTED_PROXIES": "10.0.0.0/33"}, nil, []string{"KALA_TRUSTED_PROXIES"}},
+		{"rate without window", map[string]string{"KALA_RATE_FAILURES": "30"}, nil, []string{"KALA_RATE_FAILURES", "N/window"}},
+		{"rate zero", map[string]string{"KALA_RATE_PASSWORDS": "0/1m"}, nil, []string{"KALA_RATE_PASSWORDS"}},
 
 		{"flag: bad addr", nil, []string{"-addr", "nonsense"}, []string{"nonsense"}},
 		{"flag: zero key days", nil, []string{"-api-key-max-days", "0"}, []string{"positive"}},
@@ -230,8 +245,9 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 	}
 	want := options{databaseURL: testDB, addr: "127.0.0.1:2222", issuer: "flag", tokenTTL: 20 * time.Minute,
 		apiKeyMaxDays: 20, sessionIdle: 3 * time.Hour, sessionMax: 4 * time.Hour, cookieSecure: false,
-		corsOrigins: "https://flag.example.com", queryTimeout: 30 * time.Second}
-	if *o != want {
+		corsOrigins: "https://flag.example.com", queryTimeout: 30 * time.Second,
+		rateFailures: "30/1m0s", ratePasswords: "60/1m0s", rates: [2]ratelimit.Rule{impl.DefaultRateFailures, impl.DefaultRatePasswords}}
+	if !reflect.DeepEqual(*o, want) {
 		t.Fatalf("parse() = %+v\nwant %+v", *o, want)
 	}
 	if !reflect.DeepEqual(rest, []string{"keys", "rotate"}) {

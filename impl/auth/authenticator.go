@@ -15,6 +15,7 @@ import (
 	"github.com/kala-server/kala/impl/account"
 	"github.com/kala-server/kala/impl/contract"
 	"github.com/kala-server/kala/impl/errs"
+	"github.com/kala-server/kala/impl/ratelimit"
 )
 
 // Authenticator verifies the credential of one security scheme. It is kin-openapi's
@@ -32,6 +33,9 @@ type Authenticator struct {
 	Basic BasicVerifier
 	// OnFailure counts failures by scheme (metrics).
 	OnFailure func(scheme string)
+	// Guard refuses clients over their failed-credential limit before any verification,
+	// and counts their failures (nil: no limits).
+	Guard *ratelimit.Guard
 }
 
 // SessionVerifier resolves a session cookie value to its user and stored session id.
@@ -64,7 +68,8 @@ func (a *Authenticator) Func(ctx context.Context, in *openapi3filter.Authenticat
 	if h.refused != nil {
 		return h.refused
 	}
-	p, err := a.authenticate(ctx, in.RequestValidationInput.Request, in.SecuritySchemeName)
+	r := in.RequestValidationInput.Request
+	p, err := a.checked(ctx, r, in.SecuritySchemeName)
 	if err != nil {
 		if err != errAbsent && a.OnFailure != nil {
 			a.OnFailure(in.SecuritySchemeName)
@@ -77,6 +82,44 @@ func (a *Authenticator) Func(ctx context.Context, in *openapi3filter.Authenticat
 	}
 	h.Principal = p
 	return nil
+}
+
+// checked authenticates one scheme's credential, refusing a client over its rate limit
+// before looking at it and counting a refused one. Password failures are counted by the
+// account core, which sees every password path.
+func (a *Authenticator) checked(ctx context.Context, r *http.Request, scheme string) (*Principal, error) {
+	if a.Guard != nil && presented(r, scheme) {
+		if err := a.Guard.Check(ctx); err != nil {
+			return nil, err
+		}
+	}
+	p, err := a.authenticate(ctx, r, scheme)
+	if err != nil && scheme != SchemeBasic && errs.CodeOf(err) == errs.Unauthorized && err != errAbsent {
+		if over := a.Guard.Failed(ctx); over != nil {
+			return nil, over
+		}
+	}
+	return p, err
+}
+
+// presented reports whether the request carries a credential of scheme.
+func presented(r *http.Request, scheme string) bool {
+	switch scheme {
+	case SchemeBearer:
+		_, ok := authorization(r, "Bearer")
+		return ok
+	case SchemeBasic:
+		_, ok := authorization(r, "Basic")
+		return ok
+	case SchemeAPIKeyHeader:
+		return r.Header.Get("X-API-Key") != ""
+	case SchemeAPIKeyQuery:
+		return r.URL.Query().Get("key") != ""
+	case SchemeCookie:
+		c, err := r.Cookie(SessionCookie)
+		return err == nil && c.Value != ""
+	}
+	return false
 }
 
 func (a *Authenticator) authenticate(ctx context.Context, r *http.Request, scheme string) (*Principal, error) {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,6 +27,7 @@ type BasicCache struct {
 	Max      int // entries at most
 
 	once    sync.Once
+	paused  atomic.Bool
 	key     []byte
 	mu      sync.Mutex
 	entries map[[32]byte]basicEntry
@@ -65,12 +67,12 @@ func (c *BasicCache) Verify(ctx context.Context, username, password string) (*db
 	c.mu.Lock()
 	e, ok := c.entries[k]
 	c.mu.Unlock()
-	if ok && now.Before(e.expires) {
+	if ok && now.Before(e.expires) && !c.paused.Load() {
 		return e.user, nil
 	}
 	u, err := c.Accounts.Login(ctx, username, password)
-	if err != nil {
-		return nil, err
+	if err != nil || c.paused.Load() {
+		return u, err
 	}
 	c.mu.Lock()
 	if len(c.entries) >= c.Max {
@@ -110,6 +112,16 @@ func (c *BasicCache) DropName(usernameKey string) {
 	}
 	c.mu.Unlock()
 }
+
+// Pause drops every entry and, while paused, neither answers from the cache nor fills
+// it: with the invalidation channel down, a change elsewhere could not reach it.
+func (c *BasicCache) Pause(paused bool) {
+	c.paused.Store(paused)
+	c.DropAll()
+}
+
+// Paused reports whether the cache is paused.
+func (c *BasicCache) Paused() bool { return c.paused.Load() }
 
 // DropAll forgets everything (after a lost LISTEN connection: events may have been missed).
 func (c *BasicCache) DropAll() {

@@ -175,6 +175,8 @@ func failureRank(e *errs.Error) int {
 		return 0
 	}
 	switch e.Code {
+	case errs.TooMany, errs.Unavailable, errs.Internal:
+		return 6
 	case errs.Locked:
 		return 4
 	case errs.Disabled:

@@ -24,8 +24,17 @@ const (
 	Conflict      Code = "conflict"       // 409: duplicate name and the like
 	TooLarge      Code = "too-large"      // 413
 	NotAcceptable Code = "not-acceptable" // 406
+	TooMany       Code = "too-many"       // 429: over a rate or concurrency limit; RetryAfter says when to retry
+	Unavailable   Code = "unavailable"    // 503: the database cannot be reached; nothing was decided
 	Internal      Code = "internal"       // 500: details are logged, never shown
 )
+
+// Limit describes a rate limit for the RateLimit-Policy header: Quota hits per Window.
+type Limit struct {
+	Policy string
+	Quota  int
+	Window time.Duration
+}
 
 // FieldError names one invalid field.
 type FieldError struct {
@@ -42,6 +51,10 @@ type Error struct {
 	Reason string
 	// Until is when a lock ends (Code Locked).
 	Until time.Time
+	// RetryAfter is how long to wait before trying again (TooMany, Unavailable).
+	RetryAfter time.Duration
+	// Limit is the rate limit a TooMany error is about, if any.
+	Limit *Limit
 	// Err is the underlying cause, logged but never shown.
 	Err error
 }

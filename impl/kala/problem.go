@@ -30,6 +30,8 @@ var kinds = map[errs.Code]kind{
 	errs.Conflict:      {http.StatusConflict, "conflict", "Conflict"},
 	errs.TooLarge:      {http.StatusRequestEntityTooLarge, "too-large", "Payload too large"},
 	errs.NotAcceptable: {http.StatusNotAcceptable, "not-acceptable", "Not acceptable"},
+	errs.TooMany:       {http.StatusTooManyRequests, "too-many-requests", "Too many requests"},
+	errs.Unavailable:   {http.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 	errs.Internal:      {http.StatusInternalServerError, "internal", "Internal error"},
 }
 

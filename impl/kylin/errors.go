@@ -34,6 +34,8 @@ const (
 	codeNotAcceptable   = "KE-010000406"
 	codeConflict        = "KE-010000409"
 	codeTooLarge        = "KE-010000413"
+	codeTooMany         = "KE-010000429"
+	codeUnavailable     = "KE-010000503"
 	codeInternal        = "KE-010000500"
 )
 
@@ -76,6 +78,10 @@ func keCode(e *errs.Error) string {
 		return codeConflict
 	case errs.TooLarge:
 		return codeTooLarge
+	case errs.TooMany:
+		return codeTooMany
+	case errs.Unavailable:
+		return codeUnavailable
 	}
 	return codeInternal
 }

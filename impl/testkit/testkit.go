@@ -25,6 +25,7 @@ import (
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl"
 	"github.com/kala-server/kala/impl/account"
+	"github.com/kala-server/kala/impl/ratelimit"
 )
 
 // AdminPassword is the bootstrap ADMIN's password in every test server.
@@ -54,6 +55,12 @@ func New(t testing.TB, opts ...Option) *Env {
 	if adminURL == "" {
 		t.Fatal("KALA_TEST_DATABASE_URL is not set: run the tests with `make test`, which starts PostgreSQL")
 	}
+	return NewOn(t, adminURL, opts...)
+}
+
+// NewOn is New on the cluster of adminURL.
+func NewOn(t testing.TB, adminURL string, opts ...Option) *Env {
+	t.Helper()
 	ctx := context.Background()
 	name := "kala_t_" + randomHex(6)
 	admin, err := sqlx.Open("postgres", adminURL)
@@ -73,7 +80,10 @@ func New(t testing.TB, opts ...Option) *Env {
 	if _, err := d.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cfg := impl.Config{Now: e.Clock.Now}
+	// Suites send many bad credentials from one address on purpose; the rate-limit tests
+	// turn the limits on with RateLimits.
+	off := ratelimit.Rule{Limit: -1, Window: time.Minute}
+	cfg := impl.Config{Now: e.Clock.Now, RateFailures: off, RatePasswords: off}
 	for _, o := range opts {
 		o(&cfg)
 	}

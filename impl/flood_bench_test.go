@@ -1,0 +1,102 @@
+package impl_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kala-server/kala/impl"
+	"github.com/kala-server/kala/impl/testkit"
+)
+
+// BenchmarkLoginFloodShare measures what a wrong-password flood over random names leaves
+// for everyone else: the rate of authenticated GET /api/auth/me calls (bearer, 4 clients)
+// during a flood of 16 login clients, as a share of the rate without it, in alternating
+// 400 ms rounds (A B A B). Rate limits are off (testkit's default), as for a flood from
+// many addresses. Reports the median share over b.N rounds as share-%.
+func BenchmarkLoginFloodShare(b *testing.B) {
+	e := testkit.New(b)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	impl.ReserveHashingProcs(e.Server.Config.HashConcurrency) // as kala serve does
+	tok := "Bearer " + e.AdminToken()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	defer client.CloseIdleConnections()
+	get := func() bool {
+		req, _ := http.NewRequest("GET", e.URL+"/api/auth/me", nil)
+		req.Header.Set("Authorization", tok)
+		res, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode == 200
+	}
+	login := func() {
+		body := fmt.Sprintf(`{"username":"nobody%d","password":"Wr0ng#flood"}`, rand.Int64())
+		res, err := client.Post(e.URL+"/api/auth/access-token", "application/json", bytes.NewReader([]byte(body)))
+		if err == nil {
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+	}
+	// rate runs the GET clients for d, with flood login clients beside them.
+	rate := func(d time.Duration, flood int) float64 {
+		var calls atomic.Int64
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range flood {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						login()
+					}
+				}
+			}()
+		}
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						if get() {
+							calls.Add(1)
+						}
+					}
+				}
+			}()
+		}
+		time.Sleep(d) // the measurement window, not synchronisation
+		close(stop)
+		wg.Wait()
+		return float64(calls.Load()) / d.Seconds()
+	}
+	rate(200*time.Millisecond, 0) // warm connections
+	var shares []float64
+	b.ResetTimer()
+	for range b.N {
+		quiet := rate(400*time.Millisecond, 0)
+		flooded := rate(400*time.Millisecond, 16)
+		shares = append(shares, 100*flooded/quiet)
+	}
+	b.StopTimer()
+	sort.Float64s(shares)
+	b.ReportMetric(shares[len(shares)/2], "share-%")
+}
