@@ -25,6 +25,9 @@ import (
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListAuditEvents List security events
+	// (GET /api/audit-events)
+	ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams)
 	// CreateAccessToken Log in and get a JWT
 	// (POST /api/auth/access-token)
 	CreateAccessToken(w http.ResponseWriter, r *http.Request)
@@ -161,6 +164,104 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// ListAuditEvents operation middleware
+func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditEventsParams
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", r.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "from"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "from", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", r.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "to"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "to", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "actor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor", r.URL.Query(), &params.Actor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "actor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "actor", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "event" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "event", r.URL.Query(), &params.Event, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "event"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "event", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAuditEvents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // CreateAccessToken operation middleware
 func (siw *ServerInterfaceWrapper) CreateAccessToken(w http.ResponseWriter, r *http.Request) {
@@ -1606,6 +1707,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/users/{id}", wrapper.GetUser)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/users/{id}", wrapper.UpdateUser)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/users/{id}/password", wrapper.ChangeUserPassword)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/audit-events", wrapper.ListAuditEvents)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/datastores", wrapper.ListDatastores)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/datastores", wrapper.CreateDatastore)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/datastores/{id}", wrapper.DeleteDatastore)
@@ -1695,6 +1797,95 @@ type UnauthorizedApplicationProblemPlusJSONResponse struct {
 	Body Problem
 
 	Headers UnauthorizedResponseHeaders
+}
+
+type ListAuditEventsRequestObject struct {
+	Params ListAuditEventsParams
+}
+
+type ListAuditEventsResponseObject interface {
+	VisitListAuditEventsResponse(w http.ResponseWriter) error
+}
+
+type ListAuditEvents200JSONResponse AuditEventList
+
+func (response ListAuditEvents200JSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents400ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents401ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents403ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents500ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type CreateAccessTokenRequestObject struct {
@@ -8352,6 +8543,9 @@ func (response KylinDeleteUser500ApplicationVndApacheKylinV4PublicPlusJSONRespon
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListAuditEvents List security events
+	// (GET /api/audit-events)
+	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
 	// CreateAccessToken Log in and get a JWT
 	// (POST /api/auth/access-token)
 	CreateAccessToken(ctx context.Context, request CreateAccessTokenRequestObject) (CreateAccessTokenResponseObject, error)
@@ -8517,6 +8711,32 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictHTTPServerOptions
+}
+
+// ListAuditEvents operation middleware
+func (sh *strictHandler) ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams) {
+	var request ListAuditEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAuditEvents(ctx, request.(ListAuditEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAuditEvents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
+		if err := validResponse.VisitListAuditEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // CreateAccessToken operation middleware
@@ -9702,273 +9922,300 @@ func (sh *strictHandler) KylinDeleteUser(w http.ResponseWriter, r *http.Request,
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3pdtu4lij8KvjY51ux61CK5DG2V6++jq2klOOpLKdzUuW0BZGQhJgCVARkWUnnrvuz/9+n6NfqJ7kL",
-	"GwAHkZQoW3acis+POjFFYtjY2PPw1fH4YMgZYVI4u1+dPsE+CeGfHz582B/JPmGSelgS9cgnwgvpUFLO",
-	"nF3nok8Qjt+gnCHh9cmACCT7VCA+JKF+jD2PDKWoOq5DbvFgGBBn13lNcEhCFBIcDP710rnGAb50XLQ/",
-	"pP8gk6nHjuvA0FitQk6G6nshQ8p6zrdv31xniEM8INKs/BBLLCQPSdPPX7VvX3ghEPXTy6rVd7Zw3atV",
-	"arVarbKt/vNK/acW/a9ec1yHqrGGWPYd12F4oL6kvuM6IflzREPiO7syHJHksrs8HGDp7DqjEbw5tQ3X",
-	"ua0MQ/6ZeLISkq7+/pvr/GMSUHaGe+S02xVE5m9oiHsEUeaTW7RSQ1QdAEFdGgoJP62mtlgzq/9zRMJJ",
-	"vHz14hXXkyTX7ZMuHgUSvov2QJlcX3NcZ4Bv6WA0cHbrGjauM6BMP6lFW6RMkh4JnW/J7bTolxycakoy",
-	"EGhIQlh3atn1WesWarTcVddnLnszteT6jCXrozlTJ55/BPqFFwKpdbmIMoTZBHlYpLfhCBwQkY9BZoyZ",
-	"aPQ3QA7nX17GF/el/lW8NIs8UaPNQSj9w28AyiXuZ/psHmNDR3RAc+7Fr3yMBmrJFHBKchQSOQoZwhIN",
-	"uJCpXWwWIFcAY+ci1ua9EavoRmdXLq7psMwdvvP1XatvbG+8Wt/a2J57gy9wJyBwIrl4I9XPBmvSiMJD",
-	"YC25mA9f3RlNmr7iQV1qVvhekLCI9I8ECQupPp5B9WtrD0H11XJDIoacCQK86zX2z8mfIyIALzzOJGHw",
-	"TzwcBobNvhyGvBOQwd8/C7Wvr/E+1I4lpoHZbKhHQn0sEGU3OKA+6lIS+JoVhyFXDPOPrw48dHYdeOWC",
-	"K8wgQuCeWupgJCTqKPaiucpIjkLifPvkOkJiORLO7obCdUklQLJp5jFzx1vuSzkUuy9fKo5e9cmN3YV4",
-	"aZZWsZ98W4A8qBE0GLNnbbdPBRrgQJ0E8fdQW++7DRgqEMFeH3WwAUxVTX7AWTeg3n1PYB+QDY2p7CPZ",
-	"xxImRDgICfYniNxSoUWiGIw7MRijNZSAn2ffXTbg7MBCb2KsNqHXjVYw8kcaHsRwCIEnqwC/NzzsUN8n",
-	"7N4oTAVihPhanlFiHTrGDPfIgDCppIQBFYJylobiegzFeCUlwNiNXl4GHJOys++izkgixiXCQcDHxEcr",
-	"8epdJEh4Qz2CeAiishAoIDck0NBsMklChoOGQtt7QtSOheAO7MU3xEfb3XVvDSchuZm+1skvy91q/cVS",
-	"oNniAyL7lPVQF9OA+IhraqQgR8I9+LfepUA4BGJFpUAB76ER80kIL8S7BcCCIFSK3uaA1OO+2v7Ozo7j",
-	"OkqfcHbZKAgMVb0yP/+jUakZybiuiKroTT3cBRqh7s8uAkKrcKRDEBkMpeLrYtTrEaGBoMYvDUvYnEYZ",
-	"Bc3kbm6YX8VD7PVJ9Vq9VbnZqAxHnYB6f//RN1qaDair1gkJvhYIo3AUkBgjSlD/e4NpvVbbyIBJPdxF",
-	"SnhBmOFgImQes/jBEOJ77zRLlxN8ayW5IEBQF9lHdfXIqBurQJkBTxDu8JFE2B9QJmKkKcPy7gvLtY2c",
-	"ywUPd9G+Zhs+YZT4u9r+EnNOgHQx5/yxUOppg2G2HJAVA5LrX3U1nnkhF6IiqCRoHKr/hqQ7EiTBtcrK",
-	"BPen55u1Wpaeb9Zqu6icLPGj8a8nsd87iT9K1lGKnhWDZss9J1zug1UWFO+HxKCN2lYWohu1LX1bh1KL",
-	"A4qgSjQ9M9yH8kf/Q2LcDwmfXEHLrFf7EPSKFfmlsk9C9K51eoIGxKcYKdUhhYlv+Ij5D4mEdW2+SQNZ",
-	"PdxFxsSIwIyJfE4EEGiQQ35EfPruW82gxglHYuT1tTWEh1aoAmbHGQES5eEgICEa4AksSZAEglxwfoTD",
-	"3gNTqfp6zi2sr++ipArR4f4EWYOYsSOj+tb29vZafQt1JpKIH5MGPb3dz1TlYCVUIMk5ChRuxNjynuGR",
-	"7POQfiEPSlLW12rbWcVmrba9i0448kICNmkcCDQmIUE9ekN+SP70ffeZR0y0fTmeOaHGrdW2EVM0BZYR",
-	"K3Pra7VXYOS1RgigQ1iIMQ/BFiD5der9Wm0TBdy7Jn7q4SvkU6EkJh9cqmlveWXaXZ63S/PJy2nvOmz1",
-	"iPcoewMS3uKGPlhGB/sH8ZGoJ2I0GOBw4uw6H0LOerkQcFznBgejtK3wdQG40sbWemwiVB8k8KGMjbCD",
-	"/UryEwUEDfb00o/gGcJdCREDQwLKlJKFRyE4H7PLv+BcO9GMxBwo2Io9c6poxCQN0FptbatSr1fW1i9q",
-	"O7u1+m6t9rvan37pvXrH2XXy3ioCgl5pmb2bfcLBL8Vqn4vbVKAxnPuKYrNANyPGL/AEjfvU66+6VoOg",
-	"THspqLhkBlLxhwJPhAHcuE+YVlelmVnNZC8HWhGYKiUlmJgzk31yyTwehkr+sItbrV6Crb2EBFjGuG3l",
-	"jP2zJromkzSebsRHdMIl6sJ8JU6JcVnRLy/jmOwSQyL4KPRIGRnoDE8Cjv0SUtCibsGy/NwCsZ7wrJhV",
-	"xRy4DDAl5xX98rI9VVYggNEVuuGkghwHIH1znZICQjkPX4YXUYGsM7iQUKZWUAJso+T7S0LDzMLHWKBh",
-	"SARhUi99ucwtWjYMqO10R+SGBFk3/b72fiHOEE6EoVjPmFJW0G/vG+cf0eWoVlv30OlZ43z/onl6Yh8c",
-	"75/sv20cN04u7JP9w+PmCTi92Wjg7P7hwACO60TfOq4Tf+a4DnzhfEoGCdhvMpFbejsXSobI205HR7qB",
-	"jIEw81Gfj1GgiDKVKKA3+poNQz4koaSakevdXsn8MRXqv/twAaEhhPkIC9TeNzgC6LuLTHid3j8MA/8k",
-	"7XTgA5m863feevSUvnvze+P84rdWUzQHcvj7QXOr+Xn/9vTi48bHL9e3TTqm/q/BuPmZ01bgv2+yWpVM",
-	"3n3xPzTpKW2OjugG7f5W9dYC1hm8qfn/fBfkQYrcDmlIxBXN2VSLeJz5lsOo26shZr5JrXtnXniN68DH",
-	"V/p55kyCseJlbQ2kdhIx9KP0wZtn2eiNZOTHH+kzSy0gtfFP0Ti8A9FRaQxqsBsS8NxVI0bG9h7A6Fm8",
-	"0fL8bMqQRNfpPcD3uSuEuMycRTHLcBUWUikQHzMSKvYlAL+xJOEeYkTRYfWzIF5IZHblXghS3X5OQNSH",
-	"PmFqLEWjBtifiiuaEs9qRjyLIm98LElF0gHJQ0haECd0TSaFYUKdtcr6urdR2fY3SeVVd6tW2a6/WttZ",
-	"xxudTW8rOXVRqGeAhXwv5m9WvaekKyWFcbgSA8pGkmjRS6lVM0GxOQsU6mtt/NUxS5lFstwYr6ZUy+qQ",
-	"AK0oScW6cNMhpg6jvb4MJuru8lDmgSB2voiCAMT4BQsO0OrQisKiUE2gff2yTwRB//Nf/x1j3wvhIsbH",
-	"sCgIopvLLKPJmsBizXJxGOIJrDYkXXo7C1W0vo2ExKF0dbShx3uMCqJW35mk4aOY/NV1byJvJ/RzZz1c",
-	"+7zujfPAZEJDCmBkf1VTqNNQImTpPbf0x/kbBvngTcgHxQgKWxVozMNrynpLvJM2Cm3GzHxYPPF2pbZV",
-	"Wa9dwKwLTDxFCeHmwh2Ijj8JFjcRLJfE5cSRuQmalrrzxfT1AD4AAcD3qdo2Ds4SZLKLA0HcDFiwRBiY",
-	"gyXFChl8DsKGUtWy1Db/cu+bq51CX6lxPIPDmTs+wLdHhPVk39ldq9Xue+fttB4OQ0rEno7Us+pKnwQ+",
-	"6ky04qSAxsMqOtSxrmACuvPVH+Dbpv6uvjV1L1xnxOifI2J+N/HHJa+o3Y+9p3vIhOaiO1/ahZc671bb",
-	"NaavdrxSxsePds/jtSQu+56xJ7SjnbTddGSqC0hvtdlYB3yhRAeIdoZRA9olal1oZX1rE/lKGuxM7D5X",
-	"UTfkg9zdLom42K0XU4IjKmTeBYVUD961N10Ui4C5nEqUxjQj8OUxQ9wjc2+VeidXuDTfF++8BQLiPDHY",
-	"7P+FFShdJPp8zEzqEfPIgoBxURuYchv9HQWcX4+GiPro76gNT/Qc6O/I6xPvWowGJdj51XDy2SPeZHNC",
-	"Pn8ZD4PRl9v+eDIcrg835eBLV34Ox9fdoKshIiUJ1Wr+A4b6A1e+rFW2P32tb32L/1jf+fa3uZhVLMBr",
-	"/VDmyfAIjO6oF/LRsIoaNyScREY9ylB7/+jo6n2rcd5q76H2+elR4wrU4zbq88AXiMAHIJIlVanoK8d1",
-	"4o/sH8enh42jxnn028n+0cfWRVrxSn2VoR8HPBgN2ILM8pQR5MGH6hZhna9QzB/Lph0k5elE0oUWrTPU",
-	"DTziwLr0SowkffL+6AitWGKrvk2L1SlBvcN5QDCLL+jsxWpgXag3p1HGCDkwSh7mJD7NQR29hRfCuPXj",
-	"45fkVkLOhFbJXadDe5SpRz4f6XQPNhqQkHrqN7Mb8EjBauiACIkHwzRGmEEzuBDl/OUtMcr305EyGtnF",
-	"KOxiT5tdNXcWYDyHbceWpyLTTDklW5u4vrlltVvz2hKZbGqur3mSI5X6GqcnPYVsHWCm3khIPtC5O6UV",
-	"6CXkWM5VowfcV9evnBrt9THrLRW0ZWjEVAYbaKf5ANOum27sUBn3ucUHtZEVRWCAs+lsksjpQgIijUMy",
-	"3pglmnO0/Bk6T3KFduGuRf60apM4hzz6Ed3NO2k3mt1H6JTD1peL4Qktpl7LVWMWPvc8ejsTUMXCj2Jf",
-	"s2BRwvwXk8rSskP0yTypNFraQnJp+qtS0mliE48ooEazvh/6i2PyBSRlEyUxSW7okdrwAPJxo2/ry0Vw",
-	"N8ZuwHWdBVsG07/lQOCNWn8UdpzFzVSaoZawjI8uixAm6/BrEZhchAXCyOdSkcAhln1EmbGDgsPPuJ+j",
-	"7P/ctNPYTJPlHzbJMR+o1nUOyW80nTBckBY5j8DqLccz5yFZQqzMuWkgr6qdG9FRbXgPBUQpEMJFPu1R",
-	"qQ8aAoCFp66VqzV6ajeDzQd7CLDZV7sI+JiEOfndUdpuAl221gFrI+xJaTB/7Fd+x5Uvn8z/1yo7V59+",
-	"+Vse/EEQ04JSg8m8THSFUjpusNgZWNK2lcj+zSKJSUOZbaheUOSb7XpSS0k5ntSDtKwLT+ZhVFJ4Ty02",
-	"D7USAH8bYuP0Lk/A3gtFRCRHw5Fc+ERE8ZGIFzoZN0X9k9TpVW0a37J3ObaFGd+g/bOUZezOp2xLHCwm",
-	"Bz4ObsTlF7Lo4ZpDmYMmZ7n0MWb4mM0++SC/OENUtETQL9kyH7Mdu7xUIZTpcgmzqhq4juQSB7qKSHE5",
-	"BsJkSIlAAyy9fnrR88ZPxKdNL9mMWlryyRDNjACUtTWO1OFHxSFsUYvEpktgwSyDXD42KK4Cg7wQiJiv",
-	"c/y+EG9adBVqtVobdXmIxAgGTt6KWq2WvhQ1SN7JqsAlhOJplP9mQl6n19UYDOVE0b7keqIFzL2RsFnX",
-	"yplqhjmQv5OgqVUmHUXThZSyx+WhC5Lun5T2zjj6YlOtEogSxlotYasF5dipkqPMhGr0YiaiJfqlcK3a",
-	"OHhM8nS7fRQSMQqkkVVBnteL1+91iIDox5V3h68P0Dm82yJSDaY0rdXcPfEm80JI4Cw8RLgUKeQ01yRr",
-	"OlXyboswQSW9yVUEtK1WvabovhKy0YoktxLMnaKcfdbDkgS8l180x6wZrDsrllyKIQkCJa7zLvKwxAHv",
-	"wVRzgza8GbZadXs/4xtcFX8GVfWKmnXQISFa2UDNk4vG28a5iyqb6HXzbfPkwkWv0OHp+9dHDReto8PG",
-	"QfN4/8hF9S30+vT0qLF/4qKdOjrcv2i4aGcdXTSPG62L/eMzF9XX0L/vnx/8un/uonq9XkenF782ztOw",
-	"qq/l8cl4+cUVhlq/HQHwc0iQmTWPCXijMCTMmywDaXzSpYxKEkw+hFTGRv97jkrFMMCT/MJoJzwc4CBy",
-	"YY6pD9ow8vo4xJ5Cy9QkyXpOWShTcZJyViQnqiOLYy6qIcali9bQiF0zPmZoJUKf/MtqaGbNrbtrn9Ly",
-	"UXYVEGqQf8SRTwHeSZ+xtWY4pUOWUiNmkWbWgMOQeFTkGl7O7E8LAD4k2D9lQTESqltdiqQID+edXks9",
-	"nhZ9s+vQlL/4ihnmlQMsW+1tLiESBIdef+bdKL9Z2mPEL6bOECuqKAIVCCP9tiFt5a6eLK5pdsIlkiH2",
-	"rom/F0Xczd39eGl0YdpCH1/dNMWw9ymy3yfOOM2BkttNYrhFqhQTyZBkd4oHT7PQ1MknyG50iolbkIBT",
-	"LlEtFDpACi9WSFpaNte2LsZ15nxUAPB7qiCFrH8GVsV7/84aSYHZN1Lx1M+xoodOIOTXhG+peymxdw13",
-	"aWEtcGdnRx8BZnqa5Bns7Oykz0BnNj7QGSSTJGdDQr2TPoxkOmI66uMfjcoftcrOp6+5IR4FJw/Wg2gq",
-	"E+yHJRoTJrXpunj6XTQrvy9LzRPZnLnGcskh3hCK41DpQtShosshEGUR1a+QHAk8qS7smcyiaeooCnH2",
-	"zOzqALwtC+vRUR5d7K2Z0pPJ+CpKo8z365JxCrbxeZysjys62Olf1mprqcDxRGZmQpneVELzPGV65mI0",
-	"OY5T8NCKBTJcrwkfhYiP2ZQz+QMJPD4gi6wysy6Lann4wwUpANEdbQpTyBPN7abPqxhrUhaJDFIY6ShZ",
-	"qy9p67KV70yFyZXzxv6hugWQP+TqXKRm68LkLFGhnyQFaEd9Mjc7KRpjKmhKf5vvbTmLTSaF27JKuujz",
-	"MSjoe9nwGEXQ/4EDPMsZrUMEriQdkKuR9EpFvqAVMuReHw2mVOv69s7mxtrGhqkynaxku7Xh5Mm4Dx34",
-	"EmAhr2zkQ/n4k+VtcHnhJx8KI03uFVyyiGVv+topijEqii2KbZjU5CdHWIjo9GKXE2w0TVFG80NlUga/",
-	"6bswjT/FpEjv9R6hM4WBbH+dwJkkpGbHzlgi96O5Jizd/v5aQFQJf7Zj0ABa/LVdgnaXS/YJJoFX3imY",
-	"wJGHcwgmjr+MRzAC0A964Z6IMxAaNcyCNzQCsO6WHw3WsDttUX4qsE4UhV6I4bZ+OzJnwRn4tmaGkQ/l",
-	"GQ4lxcHcpAFdW8+oaVo89wKqQLlnTl0gfmNsoXCfITcW6+P0RhLY9QCH1xBKB5OWsr0mqHXU+KI2vbpz",
-	"pShkOmzEqQzqk+jpZs2t1WqrU/035nXTqC3EBOKeF/kLzWuocf/uGHf1SAPC5HWs2GdKwu2aOEd4zUXE",
-	"63Piow72rvcAxajOitc2F9wRhMk8EdifIQKv1TICXJ4V6M8gX6oKCfYrUO5HSCzBMLyHMJIhpuDFFGRA",
-	"PR5wBhZ6Xfs2vcRW46hxcIF+QW/OT49RXsxhvbbxanN7azHNX604PpV5Vx4IUBFxfSEQH0mPm2Y4kae2",
-	"j/OoK+52iSeJf87HB3w0w1ddQytqeEqE0RCtwXp1vhvHi3zvBcF1mjK8EMb9taA8kXDt5wRZ+yPd3Ss7",
-	"8zENAipMNQ+JTZ2KaCvrOdrt7FtFbhXxo5wdFwXs2ijyDhbkhUAmvDayQgJZ1oXASrlvqGjYKWd7ndLj",
-	"znc0DZPkPm/QUBEoqKQHNFsm6LmhAko8Qx4elpuwkLRcWIJSmJ8zl15kwKbRrRjlgfpqHjEFsLnCsuFx",
-	"BWNigQAvhRI59XqE9tYB8VSndPL+6CiF/jlUTOf7FrwBxZ5GRM0lya0shUfTd2amWJ68zfGG3SwpSeNn",
-	"zvVIXM7MocQoEWNjIV28KPBhmih0ayl8IRBE8PghvdEt/XxhAuanZU4gQ7Nc9KApAP1fjFjBUk1GaA7k",
-	"Q6JkH3FX/0/iSNWvVwf7F3f1nBeMeLJ/3JjRUasgJr9gsNbBr43jJS/w4uNZoxB8F/uvjxpJHQEepLUE",
-	"/Wgex47hm95MCk6pNcWH60YINhuj48Th/GTWeYidiIM5NEzHhsFUe0Tq4cVqEf7POGv9wpQPZGAubkGw",
-	"11Wr+XvOcC36RdcXrNQ1HxyxDh8xf4ryVnJlacVLC068MIpsmsnnmeQ9OsDB1WHzbfOilR36TYg9rWmZ",
-	"PJb5IhAVV4qyA2plxvvYaCkAnJwmMfNjo+W4zslpGjn106zFsnycVDr+aW70ExsNrs7OGwdX5/uHzX8W",
-	"Xqx6LWMKy9F8Qp8yHFydnbaa4A+aHQI15AIUWleXuagXcuL8umo/IQGcDGetb0ZAoomaXBbVS9KP5CVN",
-	"LjFNFjKXLoN5CSTPwaT0DZtNVsVMg2Dks4EdPTmDYAHaiTtIIXnyx3e2ab0X+dmEkBeQdfhW0QUdEF1e",
-	"zbgrkzrdSs1yFEHkanHkOZ2V9PVC6BB2sWetVJR5wcgnAkWFQxZMionj2LMHkHDAzSg4pBPvH8YdDTap",
-	"GcEiSb0yis9QaxFEos4Egmg4I4gsElEM9ZhnzzVdvbnc2NBd+gpKRl9pDXgebG25btQhPcwSkFU8ujbL",
-	"GlcA0jIe+NShPowfPi5YXgzjVGltW4N8ur5UIaz1+/Pga2N71Ns63ze1y7tCuThwJ6pagU3CAoHCW3B1",
-	"puOincIqPsVu/rv36q2XqR4CEXIFQD3gTBBvJOkNSReQX8SHmB8zkAhGStLJxG3NIRYRlqWRIbWJ4juZ",
-	"pn6lQw8U07hH3MHsrKRc3vDWMIRUjakBvlasiOmme2hFl5W3f3qYlS/zmeIQccbwRqkU4WJqqoEU05rF",
-	"KGkxR7DyUcQNdAfC4TCgU/WQ7xKiNyeQsPje22VF0aPFy1p6/N782D2FtbNjQDTD+8F8pCDBPQ1Bcl7o",
-	"B6T0/7XjPmCLSw76iMBWXuK1SPFw4R72vMvEemig/IgX64lEeail3LmyEFC1qK4QuPtlQcGh+2hrUWlU",
-	"pCW878l3D/UvCNJOMkaiooiGYn67nwrWRyuRkBESq+gmwqzVM+C3tw/NcLPHCy5oRYiy9XqWzHLzkBX6",
-	"VN01QiaSGhSGJqP+01g5O48hP1tgoWSK+tqrJRyJ+nXGYVit5zGkn+Oi1FfoK+TG+UGmWLzPrQY6RQ+i",
-	"Tg/lygNfUzZH+zWdjSA7E/B4xfRbs/txkSAQKa07bbNkD6dUHQbXrq5EQYZFewwwRMDTauJtqLDrZlN+",
-	"4fs0EihdLDyefrmF/UfGEjhrAC1WTKEhHLNrYV1Q8j4fL4uFhxg/71bL8HiBIoZnBaXeSEgQ1gVrjByq",
-	"w1UV5o77PCCLlzaCODc4K32SMK7HR4EP8fRToW/3kXJNAQfeNdOJazocTmme5UTecuPnwqWs+Dt1UvkC",
-	"acHZ3SuNL8nWXZ0WrHbBAx8C6MCYDYyVsl6UBJeb7HdWOtfPTXTgTinwj5AEyAO/eKEf1f5mJALmQ2Pp",
-	"KYHTuR0J2OZiwOyUvOhXo4UoZndNJoqIsujO3SH9BYIVp0R+be5xIRzARSMQ2GFCnS2VKGeKVmz8+6oV",
-	"yGkIv1eLaykvwl6Ke/T0RwPM8jySWGJ0jBnu2fz9u5UEnn1GucGsiVN6IVCX3hIfvX/fPEQrghDUftu4",
-	"QC/xkL5M8JZ2KiuyVt/ZeuXt1Cuvtl/tVLbXXr2q4PX17Uq3RtZ3Xm3X6xh7jjv92vbaRqWzteZXdja2",
-	"OvX6K4/s+FtTOmSZL+aZlF3nttLjlcypxlCZVz03sfFFyudOfbagnPKoBXRtU8K8SOfzNwdoZ2NzG5nG",
-	"h8jn3mhggpmnr67uwJh7a+P0d0vpTVNGMsWtUh0k+1iki9eK3CsKOecF8YOEyXCiTiM9UOkzSdTWzTmT",
-	"VE/aTOQMVHkzfqXY2RTn4WuvEGF6W+Xqm9vmlXk49+vFxRnSL2QLHWxAsH4UvL+zkxALNmr5IojujZm9",
-	"G6LPQ4lMK2BbH13Joia7SGFK+lSbBvjmZJ3CuMzsZO/PmwpuUKggO82e2jAE/Ahusy+Av4gxlV4fcZap",
-	"Elzc1NOgSKVwldMRIroai4ZTdDYFdyxKLsjs8Wh2oWC0st86aDZXXd2CNl00mCXeTKZzJIpQ7SFtwSnW",
-	"iG2QTVI6qM2vJlyr7JQoKHzOx8WyYV5ajQn7dZWsQKChVKKscmrhX+M6UbvOvq+onGLXTt3JK5N9zsdN",
-	"JkhYFAQtOaLwu6skDGjmN92zaombSC8vzac+C86q53hsY4enS+nOLqab3GpR/oQiFyZzwtQI1Vsvy+Ii",
-	"o7uJjWcS0RzhXA9K/Hl6DIxiX07X7lpIe4nmy97BshrpOR/PEwlCI32WlQXs+6UYjrouj8n9jWEib79R",
-	"NUu1TQgfEAk7EFDZjkmEID6S/I7ivMdvpkvlOekyFsI1UroJU4OS+QaodxDYU7aYYmldcznNsrFIAkHH",
-	"jEBOZ/u2YgwtU01848UvVZyP157Hl/WPMwV5axaaKcV31kllB2/UK5veml8j2906hviNqde8zbXKK1Jf",
-	"r2z7G90tvNZZ92pr2df8re1KZw1vVnZI3XvVXfc3SG19prBfNPDdhH0Ds3nX2kJmkaud/GYRO+CjXvF5",
-	"GSPMhy6tiXy0xTNE3MVTRIoTQxZt9JVffn9W3oFOObh7HE1Bh7LFILVnihHli2cLwjAWENbmigePBN/Z",
-	"ER8FICxjYTYRvWVZOrw+7/bHkcVl7/6CsciFYcgPdu9nBRi7SPRxqCXTDpd923otr+29P6CsRLiq0tZT",
-	"QWIrugdhbApxTVdCY4ArV6h5pis8UXZb3M3znR+TXNy+LC8ieamt4SDK8GyxiGQqkJA00B36OSMQnmxS",
-	"1Adab9R9eQelQF7s3d+P4ug0EDzM1OAB72mqpp7qNvjC1bZeHlo/oigXevedIk/vHDGsm98WB6TOiSAu",
-	"MB59yNiIUu3l79Y9fm5vvsLI7CVi+FwHsDnopB84jvrQzU1BPwez02B5/eTvHFQ938BSEGidpwckQ5GB",
-	"8OYFIZ8VxiBrdJoOY057hhdoE/gw4cb5DOUtvSFTDCQnrDhqKL5AFffSLAR1iKA+EbO665ryqVH1RcX1",
-	"YH3tJxvyfBeYzYjIkiggija8ShgZ0z3MXIS1MROUC8WQeBe12//7//tf//K3//8/Lke12trWLyurX7/9",
-	"5+6lo/5c9+C/5N/++LT3wq2+bKN2ey8yZ9bXXqHORD58fPVM2nSWbITPUS/ETD7dDvjF1Kz+P//n/9Zf",
-	"pS3EjKsz9SnroXa17Sb/VlJEVDNmiD3iwk7gRC8v0Uu0i35B/4YuHaQPUv8fQf+ph/E4kyEPipoiOPs6",
-	"NO5qnzH8SEFZ5aLR76aa5IbpFGom6u15iklB5HaxXrJYzHJ+uPIDayVLa9W5Z2or2R+ExBOoBtInE4TD",
-	"Uq08Z7Ejhfz4ugRbuj8fSog+KZb0lGN7I15TrmxZgYjdBoC10YipN0Se03QPtdWobQRu4+5IlE7kuYO0",
-	"mYD4XjJWEqi8EkBBytMo5vuPRdK/5bk0BPFG6pxbao5kqOivBPu52n9sv4dtts9OW8YyrLBT/aNyTSZa",
-	"llEf9PVA1mjk/LOyf9as/INMYnEWR2Gn+l9QuWvm1FCqWpfkixrFuqCwWhcutNM22qVSZvUyhO1gEPBe",
-	"j/h7l0yNGBIx5EwQEZXWw2E4Qe0D7PVJ5UAzoF3EeAUM8u0qahEGvA3DasD+oUMOGbRdbUebTCHcJbNA",
-	"gaXHMLnOh0YHC+qpq5iFxfu8gGvEmTGQ2ACIFZMDLicBARoDuAQorsaOJ+1LOYQpCQ5JaOfUf72xctG7",
-	"DxdOVk5/9+GiABUgs6IC2nw7PTmMm53dKPoHnF9TUmQw1xFhHrxj06jN1Ndqt7AAdSthFYRJ6oGWFaOk",
-	"/jYG/7tWo9Vqnp40D7OnoC4JZV2urbNMYl0I0HwJbqYWCW8gpJcyiSnTNSxGYZAIFehR2R91qh4fQNQA",
-	"uHxICP/OlDUHAUK/4CI55ui80bqIzGu6IKSSn864kL2QtH470g1/q5fskv2CfvkFFrV/1vzlFxOt2FYg",
-	"ae/CSWnQGxNLiXO7ZAhwzNw8gVaSyK1vlaLn7X+7JpN/bU9fytWqGsD2bulwn5oKBO2vl8DpL51dVK1W",
-	"v7X3dNsL8yskHupzs+EVf/8sOGujFRtSpIaG7apDryh6iSVVPCW99Qgn2rs6wOW1wnxbeK0dn317Crdc",
-	"tXKb9aSW63GfXDquXbd76QxE79L51o5zotQRNOAGRt4+5BMvwKHSCWNXny5wbv5CVMn+AWc9JZiAmaat",
-	"JOQ2xBdesvZtJRk9p79NBEe+f988hApGjBBfrFaRdSxF1Y1knwid0WmOXPapuGQ2FkvpSRAWshd392Ac",
-	"6coQUddPiAgCEhZQjzBBEvdgfwikcq1ay6D+eDyuYvi5ysPeS/OteHnUPGictBrwTRwrlLxRjuvckFBH",
-	"hzq1al2/yIeE4SF1dp31aq26rluu9IFz5aMwJJ7wPBm5cauFQJvCkCWoutEmOHIrAb0hPtyhlYZ/2Npf",
-	"hZqjhPkIi0vWNiLTFzj0XfRa3zOt0sA6tFrTriJLu02uYcrqc8mms9ShugIY8aYsiHptvZCPIbSJDgha",
-	"Wa8hYQyK6u310Hcv2WioVlpHvhJto99eyf7qHhr3aUCsuKR5B5aSDIYyw7gijG76ka1A9+68ADBrKZ4I",
-	"+Zr7E0suTUfH5HVW11g9S0ThxLaCqXSfWAk1JrCoz9k8YSmVzvQtrWMYOTVi+2qstVptsTVb/Umj2pVB",
-	"NYdM3vU7bz16St+9+b1xfvFbqymaAzn8/aC51fy8f3t68XHj45fr2yYdU//XYNz8zGkr8N83Wa1KJu++",
-	"+B+a9JQ2R0d0g3Z/q3prAesM3tT8f74LQF4d0pCIK8XGdiDoTk17ZXiWxjkt15UCUuL4In0WYJVnizOd",
-	"UWDGqjqIDQ2yvAki0L58jf3oFNQn9fmfwNG9AXs4fFNfn//NGZ4EHPsXnB/hUEc8bZZZXtO0dTERmgmJ",
-	"2Nn945PrmBhFZ9c50i4KRR56RCKMtDQkcU/YrqpKXU3Raj1GRPadXUfRdZgmIzEXkyl91VKhM7Z6sFIs",
-	"1O0HFQrovvqVxgU5oeOHqzM84LHeuHvJQFQVWnRQrwVGqu5j0a+iphQopL2+1PyYSoHaKSYE/XAE1LCM",
-	"ci8uGbTJmNKGTL1TIFC8q+1dat1uIvJHTxCFluh0DsouWRsCKt+EfNCuVvUfF7xdRaew3pQ0A/FE2jQN",
-	"ksqukc6NEjBQarh6PoOaaZnvHoTM0CqmIBdMELkd8lBO2c+z0TKFwexxYtkf5SJcPkEyuoKR9rJsV2pb",
-	"lfXaBbhYwMtSnjYAMIztvhQBrd+FgDpKBr667k3k7YR+7qyHa5/XvfHVcPLZI95kc0I+fxkPg9GX2/54",
-	"MhyuDzfl4EtXfg7H192gixfdjuYus2idzfi5JhN1C0AUAo1R9PmYIdzD9GGp33tmrDxfDPmrlSB/b3jY",
-	"ob5P2PclmF9T+uMfn76lKKhxL8RkbJnkE3Cwl5dRd0SFFAkzzAuB1ElahcZVx610ZSi0Y+0DumoaEJAX",
-	"QknCIYFizYo6upcMyKWiWcNRJ6AeGoakS2/zKIuaXeOe0MV5tV4kAFp5oI5feXmqc+m+uXPfPIJkOwXu",
-	"ZQg1f3xNRjEUeWshUlp7zztrlfV1b6Oy7W+SyqvuVq2yXX+1trOONzqb3pYpTvRe6PHYKAjcZVNKfQBF",
-	"5MS5BylVvKcYCPOo7afYEG5SSzdrcfJnLUrTrH9bkJKB1T9XVosCkpIYD4zvMcnWQxMTtX+dx2gv8lKp",
-	"ycuv1P+maUlAZI4t6pzc8Gui6QpYJKURtSIbHGVCYuYRI6yYFzX10ZEvKIRBTIJJmm4cwryRRDJFOLI8",
-	"Sw9NfbRiFHy9LKW85/ZOm3tlwVKmVOvYTkZ9Z1oKSCLtvG5rWeq0kW/ji2RYBR3/kbntxvyPTrh8w0fs",
-	"UfBc45l1gS8f4bWDN5dxnoMOkWSdu5G/BqxU3VRdB4tzLjBGQHLXxgZfMl2Ggd6k6zOon6P6CCtqkP/5",
-	"r/+23zI+Xs1jqW+JPCbO0vT3qDLGA/K86fE2zXg/CRe09UQssB9VIbLFMYybVlOtlCf1DyeK1nFcJ/bU",
-	"qq9LIEUm5NLkc0VuUONcTCDP3HBD6+o0n6ZC/bQAlYzFK1rZbCjfN9U6a5wrL8Qk6ocUKGG2gsiPLbO4",
-	"0/7U5DPj55wm+R/6HOEBat6XvicyiObrRon6BgmPNSTCEm1AMj3FfcUGEvGT2vpziCW+ZHEJAhdx2Sfh",
-	"mAqCJPSC5gyN4R+2w7IS4FKFhKqogb0+1CRBAk+ENilFImyyM3ORpnWYTJp6YGXLzQb+BJMkHPV2AWzg",
-	"OaRMV47JlJbKcwmbOKT4Nk3l1s4Xru6q+mk4J4JOS5HAFCDye8km6N/czr1lqJuBlE0+Nn2QLS16AM0r",
-	"wq75yleMBk/cWPREaB6oc+mUR0P6Eg/nE8DEy9/ceeb0RIPpFWxipmxmiaZqRpBNudoBFwC3cdSd7JKF",
-	"HIKZdMwJeF21SR0e6W+q6ATb+vs58d6FVukI6+5jmC51QVMXavFb8eC24r8MbVoctmVM1omu/U/bPl3b",
-	"mf/FAWfdgOqIzydk0L4LbbN27/iASpO30rJ4ERHMyoJzLVva8jQlFZrw/CAAmqgzF7WinyCI6k9FCKvo",
-	"hBBfoKmyVEVGrjSBK2MgipdFBepBWPwTx/jvb1W6C+bq8/k+mOvONkpxlkCDKoKE4ESkLZ7oYjeEaEvi",
-	"kEPnDCzgcVfBuZpnWJqBi7VnlrVUlvXjsKsf8/K+hSiVB725RlquRDj+2/vG+Udnpky+kFIeIVPTNxqd",
-	"9HKioQ9MGB+wrPiXAj6EeIgAq+OQpjSzy1IGnW/yYJK4G19sXZtGE7k7yOAmMebhA96eCdoMqQSLOO/5",
-	"r0XbfnRR3PRReGSyaG/KglL6Sy1nL2K9jVsx2qA8GqYKx8RW3GquBVU3ffyhQlVszZw/vqYc1XE1g6nk",
-	"LtqjTC/VvB4VASwsgSDJbeqLqH1vwftsNCAh9ZKfDAPsEf8Kz/hK0gEREg+GAB7znemK+hD2zLiuzexA",
-	"ElOn5llKeyjDp7SX7i8goc2xueqqTcYUGiGXlgVMr3gcElMGoLCkqXvJpuqYxoUDTM7/1noiZVwHIqiB",
-	"TbwzZSjgY/BwCYJWBL9kI/bniCslsfXbEepSpvNmBqszpMjj/ZP9t43jxsmFESWLrbgXphnvneXGn4TM",
-	"LUS7HsHi/JOAfTG4l7FGm/JsfzHx92c1XUtDvh6eQcU09c4C88uv8P+zrdwhH2rZOV3EEsrCLkLxC4za",
-	"Mb0vY9DWa3g2Zj+KMfuJ4fIcQ7dZ74tUfdWM3boA3WrPTO/RmN5fkuE9KVv2413cB9WS5ttIAN+g18O3",
-	"T+VY3UvFt+ZGckOZfCyQLgAjpnsL6MA00xBDG4l0sQH9T1sTyehQl4yyPTNkSEyWnG6cBPoV3M7VKmrq",
-	"WvsC6Tz0tf/YXIcP3rVOT0wJf7GHNAnRaanmqiNocivMlCFlPQFdOhg3teGghqaQRcGA5wokP5Ahy1DA",
-	"Xae+Vt2sOW5hcwo3Qflyrd8PYi2yjQ1m2op0Vf1nGvhQlqJQ4/RPRQGLjEq6Q4mlK/WaW6vVAEDp/is6",
-	"qjjkY+hVygzxm6Z9ewhfMoAd69lWK1Sgk/dHR1W0r0mRzarTfaiUhJEokhF3IAz5+IXQXcp1ARcZFW8H",
-	"87uvrVGMy76ajCY6lxgyiJJUUB3JUFpKiXh4yQw1hEBTsI/tIehXRwVqf/z48WPl+LhyeNjeQ5H4o346",
-	"f3OA1tfXd6DATPwa+vXX3ePj3VarXb1k9zN1mZ4xGkfvaOlKEEJFBwuoYH0uDfwd0CyiqdvVtc00SX0b",
-	"Yo+Y4dbgqpUlg6YL0EOaneLGN2sLUehU154cSj3ddyckibY5z67KJ0Tu9Uk+HsFfyO4yVRWxV9TJVreR",
-	"SWb8QUB03M4zKiuWbOmZFeXOUvWnfxiJLs8JUtxiNK676mc72hQlaxmV9r0gYbIDaDY7ZVkNTvMWV9Rb",
-	"0yxuuj1pael0Ado31ZBzppCa6q358+WXHdnMq3RVd0tiPCxxwHsLp5slu6DPIQiJluhYJhtj6TJ4SpzL",
-	"EIdMp7AslWjZFfywJAKu8SAheLFsc5W8C1jUb8tcQKAsD6IUJltjzbxzcaOrn/jCiRhB73vb9JHOjgzS",
-	"bLYzMT3o0tE/qK3+aKMuDaR5DYM3vKIEQiYoJOuLUUcrG/k37r3QoXvfJdVSb+/BsiyhfPwDplnqdHRj",
-	"SJ+bj36yf/SxdfGdMtLXHikjvVSqebLe/0OQtKim/kx6ZoS159zOkuRvZCiFpXv67xI6TL7gO0UbDYOb",
-	"H34UF0q0XZiyqZgge1wTYvzD0LCHsh7q0RvCqpfsdLp6v606aJ9Z+06H+7rLKbT6QDhZtBeM6T6HdBTQ",
-	"ewojh6DBwj0Ch6ZIyzQ5SdReneqHsuy7usgFfIxc0mcCvIRDXehUy8QN6W4QzwmsTzEKaKRJ0YPS8JSA",
-	"WzpZFZu2c3HQOyiOur6UXtee7QGtS98LyYdozMNr6OOgq7dVL9lJTLWNYUT2yUCQ4IYIWzS+M6KBrFCG",
-	"2rqhSxXpnpgowJKEtqljoiwu9PnSDIf1SUilsNb/PLKv9xSR/TLxQzD7c/jQo4QPPcYlKJH8arvmZEKB",
-	"8hGn9swk/yJM8odgkD9ymNHjXPDFTCYKMcrnwJpmZlphQUmWFjfg8smAp7jbXoq3XTLD3Gz99A6JW/dG",
-	"n/t7qK3v2C6a34Sresl0BzDdOgmYFjF5FjFjTvLsuKxq7IgAxp7k3nk8VOfB3ld1ikmR0TzK3+LHSMR9",
-	"ps1PkTY/Z/8++ezf76PHvEy2xL07+R/J/HZwFusMmeRjFvcx6kwUM4A+QX2CeKB76q7oQCb1p31TII+P",
-	"mLxkko9x6EcdxPlIrkZqDig2Ux5nJAik6U3UwCQQ5IVOQeYjiSg0lsLykiUbzg9wqNiDoTQuklzxGHtz",
-	"kG6jpTt7JFiCjcGKmEdV9/CzfkLFqgwcoj3l2tbgHbWJRC/su/f9IOOYVDon6+NKuo8RD/yzAjtbeQ+3",
-	"GUCvvBxnKVAXk8fwTKoetwmGpUGJJtNz6VChJzBueKjjeF6ayI1ZJpMLfB0bTHhXX6dEUdasUgmlEXUh",
-	"8jM9vm4ctbDjDwYyQ2ganXXt7esWnG21vHa6cr0h23mOPPDTzSpOT9hoYGGcaCscd4IuNKtIrlv4WlBZ",
-	"GMXrwlqgmO1jLF7aYi2r7+2B9LgPbQBqNSXngSxppC/Rc3ad8gQJTrMxGMpJQixyU9PfMN82/wNUrdxs",
-	"VHTLlL8/+soyAtvhQsYyGPMOtA++uxMBhC8Xp4LwWTppdav8V/sQbQyJNmUt3fDpwuZu+GphygtfzSO/",
-	"cdtcLRROtZXVD5cgT5reDIbmWhqqe+6uJui6Rn0TafkIpWX+NKR1XtUYHUChnZF2F4lC21S3Q5pZQSv9",
-	"cQHrgAjOB2ccJWJClhYG4pZcMe6R8sEu0Sct+oU4D0LooyiJek6UxJVQ8yqeA9kOyezPmMPFmJtIEjHg",
-	"Ad4KGWt3ItgaNxQAHo6f/HgAmNPhKSW4PfOyGbzsx+MvEDiD8ynzU2Iz+UE3Z6MoBHEWi0FYJluLtqvo",
-	"bcA7ONChNALhICTYn6A+viGXzLS3p72+TpKKjdNqLOJHNgr7mX4MqV+KF4CMglZGgqCz9xe57YUArm9D",
-	"zDI8615tQXUfD0NGPhXQkUh9i6oWpijLHagJbORBzNDPesSzHvGsRyzF7QjhgU9Xjcg1OSf9jdCTR0kk",
-	"OE18Dd2fb1zS3rKl0ttioS2V6bZ8ivuAnr9nkvtMcp9J7tJdgS/EkyW+aSP/5ysxDCnrXVmgXQW8xzV1",
-	"Lky5g+BDrAn12WnrwoW+nbrdkRdQdUpRVi5627goMuLATG+JdJ6p2JKo2BHv9YiP+Miq7nekLN9bJU4r",
-	"rbyndmSukKswKuceLdLPsEjBbJjQoWnXcPtdq9FqNU9Pmodt5AHlcBHtIswmOo7ICwgOTZ9D+Hkmyj/j",
-	"+zO+l8b3e6J6mtzbNPwSBeDtqznNO9EKDoK4Syea3aTzkuV26YTCX6suItjrx5Vuot6cSQMOokxzlxcC",
-	"TPCi0MiS8AuIeT3Owbof7bLIwI9WeIjInyMcCESlq1faJrfYk+3VIuu/VQEW6LaZcT4cY+n1UdsM1UYw",
-	"ZTBBK4m8snQfdhtAl7Mg+Di1HBMkk6m7yHlAMMtb0DS8SJhqkNTHEFsZEAznS21f1ZRf+7yxf1gEs1ih",
-	"WohGxGUafiYvig64vJJ0QK5G0nN269s7mxtrGxsQG1myPUqAhbyyEZKZIWY2O5lSgOFhs3Vxvn/RPFW/",
-	"QsP+kr1X7u7eMFf9iTl4ns+m+Gxm1VAxpOVH08J/NvdRxAKK5JNIyJgvo8xx+MRZ1labhuKhoH+aonuK",
-	"66B/4CDRgGe1QPjWo51FvPkptr5NXp1FMpaXwYL+UnTrflTrIbnJM5jzwFyYvR0FAv0kXOHZyloqcTxi",
-	"CHdgQnfqJJtrPrWzvPxq/lW6D7Jdf04X5NLNjmHretCYq909DO4My77zHA387FJ6dik9DWIXFQh4GsRO",
-	"P9z9WiCsn4+YiKxUnBGoC1rhLJggIbHUYb4rrcZR4+DCRR+aF7+66N/3j943WoiH6GL/9VFjFeEepkwb",
-	"CC9ZHN1l28ODtK9ubgcLAp3htaPJwwymQzAdPDIfmw4E0VoumQwxE9hTq7ad3uL1KamMj2QV7Zumb21Q",
-	"/tumK0FXkhC1tRGgjTw+IKiDveu9S9Ye4lBSHLSRwBORKIbsqdFavx3pVXUxDaA9cDhiunq4UG/5aK1W",
-	"g9VcsjYVjVt1SShnu0iJ+22bqxxt/YVAAyIE7hGAiXa9+XyGZfQ3Y227e9EnuLhnepc25SSyjKRNI9kQ",
-	"CPFn4Ow6+vAjQdZFupg2enN+eqyLCAp0en7YOEevP9rfDhutgwUpM+w1oqOPpT7hbpd4kvjnfHygS4TX",
-	"XNP35phIrNkxHkneZF6oy9Za46uHBWnZCokWth6WJOA9KFlv+JQe7QJMtfW15N/6Leff988Pft0/h7Lk",
-	"YUiYN4nm8EmXMipJMPkQUpnqueNTMQzwBMybu2v1je2NV+tbG9uuQ8VJ1ASnrpSODgmmWvFkmvMMQ+JR",
-	"rVskh1IX8JQFkzhZCatRa/ZgT9IqiyA49PrJ9juC9lgi11tG5fwNbMbpXSlK6o/0LXB2112H2Dt1rC+O",
-	"/S5x26LBhxbLzd9A+ZqxVuTP0IrWatq9NwpkjAl1+0hhwR+m6rxuyvHpzhY2QPOH1FSfMfoZo78rRuca",
-	"BfS0ri2dpTjqKIyyFxSnpQy1p4HTfpbEZ0viP0uG3SglDgK+wGUoFK612PsIzXCKhW7TmusKM/8q6qQ3",
-	"I0BrWnBO1LpJdm4HW3ofD0nkXX93+PoA+SG9ISHASBQYHXRP933mH5jVLCH97iEMD1PN3PW/r072jxvJ",
-	"/oDmcav5e8PZrdT1x1cXH88aQGd94tEBDq4Om2+bFy2g8FRcnbw/OlI6i7PrfGy0Uv0C6+qPwdXZeePg",
-	"6nz/sPlP4zsMfcpwcHV22mqCrRWSsdUnVwf7F8l4YXhmVmlaC9qnrYNfG8dTscX21cPGQfN4/8iAcoDD",
-	"a2F5wr2ngacaJA7oajDLnai8Rp6HE1yeD/1HOPTijpfimVX/Ff3GOX35nybLhTyNMn0QptsfDHGPXFnj",
-	"EOQHQmwD9G1zoS43hq5x+pUZqe0FTRC+a3Z6bnSabvhgRAkoDqjrnSvRqmxsGhVX6purqEXEwnFqP0fI",
-	"V7ocX/w3SLVQjw/cu3AZEz/FZfu+RYX6wPmc43gGUF/FRcVibTpdo69LQyGvoAzjldK/iG9GrM3zTOdW",
-	"7Is/TtbUM87qlDt6ZkXAuqN0Zs56dry7By/pKl5PKqrs+fi/6/Evr3HHc9Ta95A+NKMsEji+Y+8QNGI+",
-	"CSMN3F4BkJOiqnrhKCBiZljbknt6zCr2mqEHxQ0/Ehfaps4ufhMfOw7umdIuTGnvQWcf1IHxfJLf5ySX",
-	"UGb+OR7mOR5mVteYR+fl80pWJEvkQ0J0217NdhW1iJSU9VDbUoq26R2vW36FRBAd3J6oaNwhipUKW894",
-	"Naq7b4iLKCy1j9KV9i/ZVKn9gAuC2jEFbBeGjTxE1fsliQWPWxXjmZk8iwXPJ/ksFjyLBU+78srjigVZ",
-	"x8FLhWGESUOuHqOOylsi99OTPvO/Z/73fJI/CP/T9RNMbLu+/D8iS/yJDMof+hzhAWqilyjgPUTZckq1",
-	"FNmLP1DZR6/V5pAXEl/ReRwIFwmJQ6mQhpGxrVi0q8sjQlaBaaCDuiER/VQNo0umqxShlV+lHJ6yYOKi",
-	"Fh6QFpXkX4/w7SpYn0MyDLAHLvtJVBHJfCghEBPwDXk4DCnxq5fsSHcrxUEg0ACrj1iUkmErI+0peLXG",
-	"uNcjIXrfdOF13UeICmjNprMyYMOXbAC9RUC5DflYwK5MMoRZCme2Syr8rcP6YA1VBKBTy4eyNJcshh+i",
-	"EoWm+WWiioltMASw1U3lzM6La84o4vXMcp9Z7vNJPrPcZ5b7QD7cJfLZHKUt1Uev0NCr+MGEj6Y64TFI",
-	"1k52waMsaee1PfEYMa3wkO6Ed8nSrfCiKTADbmULierxp5rj2W52+k3LnDFTo0KDu0xTO3SXnnbapgAv",
-	"LqmpXYJA5XS1e0BP8l2a3T1nvj9nvj+b9L6nSS+isgub9cqS/q+WspQq3YET/UoTzaOTHaZjN11c7sN4",
-	"6RAPrWtuZjUP42+bGf5rTeemJqbOczd1IWc2Exxi2Y+jbyO6+txP8JmOPtPRv2oFke/gGoFNhzdF1IsK",
-	"pH9Wwl0YOLvOS1ByzdIyTVx19WDd0d+NhVlbGSMqHKxkcwpGHgkpCFZoVGDM78napbfER4mdG3IOGzIe",
-	"GOgPJRAOCRpgnyDeTYztYYkD3ssZHhI5XCT6OCTQM7vDZR+JUdgFw9rKlFS/Wk0TZpEz5KEtc2ijWaOC",
-	"jKuuYUmJTBuoQ7KS02wx3Z4gOXFURzFvdphx15o9Y0MdeK4wim2Mlh268C4U6I5mSOhshTOYeN0pAO0V",
-	"6l+RldEoYauZ+YoAaia0UHTRVIlJARVWUhUmRWbwqALPvPGTZbDzTyavDWZ2NyatqXC6dIYzvyFhqu+b",
-	"QZEVSIqya+LhdM2x7Lx/Rsm6t5VrHOApipEf6+zCclw0gpAdQEwtHNnYedeJ7ERzyU20oCncyIHFvNn9",
-	"xF2KblEiWVr9XrS4/NSzaHFTgExCzFKWHHDBlgYJdGBpilG0mM46qezgjXpl01vza2S7W8dgUZtDS6aw",
-	"uoB+FE3qba5VXpH6emXb3+hu4bXOuldbW4SOJO5c3u1wE8n5cCZqWfATZb2iRflb25XOGt6s7JC696q7",
-	"7m+Q2nq8KIu+3/5fAAAA//8=",
+	"7L3pchu5ljD4Khj2nbBUN0mT1GZJ0dFDS7SLLllSiXL7ukpuEcwESVhJgJUARdEuT8zP/j9P0a/VT/IF",
+	"DoBcmAuT2mxXqSO6rpVMJICDg7MvXyouH084I0yKyt6XyohgjwTwz/fv37emckSYpC6WRD3yiHADOpGU",
+	"s8pe5XxEEI7eoJwh4Y7ImAgkR1QgPiGBfoxdl0ykqFWcCrnB44lPKnuVlwQHJEABwf743y8qV9jHFxUH",
+	"tSb0FzJfeFxxKvBprFYh5xM1XsiAsmHl69evTmWCAzwm0qz8EEssJA9Ix8tetWdfeCYQ9ZLLqjd2t3HD",
+	"rVfr9Xq9uqP+80L9px7+X6NecSpUfWuC5ajiVBgeq5HUqziVgPwxpQHxKnsymJL4sgc8GGNZ2atMp/Dm",
+	"wjacyk11EvBPxJXVgAz0+K9O5Ze5T9kpHpKTwUAQmb2hCR4SRJlHbtBaHVF1AAQNaCAk/LSe2GLdrP6P",
+	"KQnm0fLVi5dcTxJft0cGeOpLGBfugTK50aw4lTG+oePpuLLX0LBxKmPK9JN6uEXKJBmSoPI1vp0u/ZyB",
+	"Ux1JxgJNSADrTiy7UbRuob6WuepG4bK3EktuFCxZH82pOvHsI9AvPBNIrctBlCHM5sjFIrmNisA+EdkY",
+	"ZL5RiEb/AOSo/Nvz6OI+17+K52aRx+prSxBK//ArgPIe97N4No+xoSM6phn34mc+Q2O1ZAo4JTkKiJwG",
+	"DGGJxlzIxC62cpDLh29nItbWnREr70anVy6u6KTMHb719W02Nnc2X2xsb+4svcHnuO8TOJFMvJHqZ4M1",
+	"SUThAbCWTMyHUbdGk46neNCAmhW+EyTII/1TQYJcqo8LqH69+RBUXy03IGLCmSDAu15i74z8MSUC8MLl",
+	"TBIG/8STiW/Y7PNJwPs+Gf/zk1D7+hLtQ+1YYuqbzQb6S2iEBaLsGvvUQwNKfE+z4iDgimH+/qUCDyt7",
+	"FXjlnCvMIELgoVrqeCok6iv2ornKVE4DUvn60akIieVUVPY2Fa5LKgGSHTOPmTva8kjKidh7/lxx9JpH",
+	"ru0uxHOztKod8nUF8qC+oMGYPmu7fSrQGPvqJIi3j3p63z3AUIEIdkeojw1gamryA84GPnXvegItQDY0",
+	"o3KE5AhLmBBhPyDYmyNyQ4UWiSIw7kZgDNdQAn6uffe+AWc/LPQmZmoTet1oDSNvquFBDIcQeL4O8HvF",
+	"gz71PMLujMJUIEaIp+UZJdaht5jhIRkTJpWUMKZCUM6SUNyIoBitpAQYB+HL9wHHuOzsOag/lYhxibDv",
+	"8xnx0Fq0egcJElxTlyAegKgsBPLJNfE1NDtMkoBhv63Q9o4Qtd9CcAf2oxvioZ3BhtvEcUhuJa91fGS5",
+	"W61H3As0u3xM5IiyIRpg6hMPcU2NFORIsA//1rsUCAdArKgUyOdDNGUeCeCFaLcAWBCEStHbDJC63FPb",
+	"393drTgVpU9U9tjU9w1VvTQ//9Ku1o1k3FBEVQwXHu4BjVD3Zw8BoVU40ieIjCdS8XUxHQ6J0EBQ3y8N",
+	"S9icRhkFzfhurplXwxPsjkjtSr1Vvd6sTqZ9n7r//NE3WpoNqKvWDwi+EgijYOqTCCNKUP87g2mjXt9M",
+	"gUk93ENKeEGYYX8uZBaz+MEQ4lvvNE2XY3xrLb4gQFAH2UcN9cioG+tAmQFPEO7zqUTYG1MmIqQpw/Lu",
+	"CsvmZsblgod7qKXZhkcYJd6etr9EnBMgnc85fyyU+r7BUCwHpMWA+PrXHY1nbsCFqAoqCZoF6r8BGUwF",
+	"iXGtsjLB3en5Vr2epudb9foeKidL/Gj867vY763EHyXrKEXPikHFcs8xly2wyoLi/ZAYtFnfTkN0s76t",
+	"b+tEanFAEVSJFmeG+1D+6H9IjPsh4ZMpaJn1ah+CXrEiv1SOSIDedE+O0Zh4FCOlOiQw8RWfMu8hkbCh",
+	"zTdJIKuHe8iYGBGYMZHHiQACDXLIj4hP33yrKdQ45khM3ZG2hvDAClXA7DgjQKJc7PskQGM8hyUJEkOQ",
+	"c86PcDB8YCrV2Mi4hY2NPRRXIfrcmyNrEDN2ZNTY3tnZaTa2UX8uifgxadD3t/tCVQ5WQgWSnCNf4UaE",
+	"Le8YnsoRD+hn8qAkZaNZ30krNs36zh465sgNCNiksS/QjAQEDek1+SH507fdZxYx0fblaOaYGtes7yCm",
+	"aAosI1LmNpr1F2DktUYIoENYiBkPwBYg+VXi/Xp9C/ncvSJe4uEL5FGhJCYPXKpJb3l10V2etUsz5Pmi",
+	"dx22esSHlL0CCW91Qx8so4+9g+hI1BMxHY9xMK/sVd4HnA0zIVBxKtfYnyZthS9zwJU0tjYiE6EaEMOH",
+	"MjbCPvaq8SEKCBrsyaUfwTOEBxIiBiYElCklC08DcD6ml3/OuXaiGYnZV7AV++ZU0ZRJ6qNmvbldbTSq",
+	"zY3z+u5evbFXr/+m9qdfeqfeqexVst7KA4JeaZm9m33Cwd+L1T4Tt6lAMzj3NcVmgW6GjF/gOZqNqDta",
+	"d6wGQZn2UlBxwQykooECz4UB3GxEmFZXpZlZzWQvB1oTmColxZ+bM5MjcsFcHgRK/rCLW69dgK29hARY",
+	"xrht5YzWaQddkXkSTzejIzrmEg1gvhKnxLis6pfv45jsEgMi+DRwSRkZ6BTPfY69ElLQqm7BsvzcArER",
+	"86yYVUUcuAwwJedV/fJ9e6qsQABfV+iG4wpyFID01amUFBDKefhSvIgKZJ3BuYQysYISYJvG378nNEwt",
+	"fIYFmgREECb10u+XuYXLhg9qO90RuSZ+2k3f0t4vxBnCsTAU6xlTygr69V377AO6mNbrGy46OW2ftc47",
+	"J8f2wdvWcet1+237+Nw+aR2+7RyD05tNx5W93yvwgYpTCcdWnEo0rOJUYETlYzxIwI5JRW7p7ZwrGSJr",
+	"O30d6QYyBsLMQyM+Q74iylQin17razYJ+IQEkmpGrnd7KbO/qVD/zftzCA0hzENYoF7L4Aig7x4y4XV6",
+	"//AZ+CfpJQMfyPzNqP/apSf0zavf2mfnv3Y7ojOWk98OOtudT62bk/MPmx8+X9106Ix6P/uzzidOu773",
+	"rsPqNTJ/89l736EntDM9opt08GvNbfqsP35V9/71xs+CFLmZ0ICIS5qxqS5xOfMsh1G3V0PMjEmse3dZ",
+	"eI1TgcGX+nnqTPyZ4mU9DaReHDH0o+TBm2fp6I145MfvyTNLLCCx8Y/hd3gfoqOSGNRm18TnmatGjMzs",
+	"PYCvp/FGy/PFlCGOrot7gPGZK4S4zIxFMctwFRZSKRCfMRIo9iUAv7EkwT5iRNFh9bMgbkBkeuVuAFJd",
+	"KyMg6v2IMPUtRaPG2FuIK1oQz+pGPAsjbzwsSVXSMclCSJoTJ3RF5rlhQv1mdWPD3azueFuk+mKwXa/u",
+	"NF40dzfwZn/L3Y5PnRfq6WMh34nlm1XvKelKSWEcrsSYsqkkWvRSalUhKLaKQKFGa+OvjllKLZJlxnh1",
+	"pFpWn/hoTUkq1oWbDDGtMDocSX+u7i4PZBYIIueLyAlAjF6w4ACtDq0pLArUBNrXL0dEEPS///0/EfY9",
+	"Ew5ifAaLgiC6pcwynKwDLNYsFwcBnsNqAzKgN0WoovVtJCQOpKOjDV0+ZFQQtfr+PAkfxeQvr4ZzeTOn",
+	"n/obQfPThjvLApMJDcmBkf1VTaFOQ4mQpffc1YOzNwzywauAj/MRFLYq0IwHV5QN7/FO2ii0gpn5JH/i",
+	"nWp9u7pRP4dZV5h4gRLCzYU7EB5/HCxOLFgujsuxI3NiNC1x5/Pp6wEMAAHA86jaNvZPY2RygH1BnBRY",
+	"sEQYmIMlxQoZPA7ChlLV0tQ2+3K3zNVOoK/UOJ7C4dQdH+ObI8KGclTZa9brd73zdloXBwElYl9H6ll1",
+	"ZUR8D/XnWnFSQONBDR3qWFcwAd366o/xTUePa2wv3AunMmX0jykxv5v445JX1O7H3tN9ZEJz0a0v7cpL",
+	"XXar7RqTVztaKeOzR7vn0Vpil33f2BN64U56TjIy1QGkt9pspAM+U6IDRDvDV306IGpdaG1jewt5Shrs",
+	"z+0+19Eg4OPM3d4TcbFbz6cER1TIrAsKqR58YG+6yBcBMzmVKI1pRuDLYoZ4SJbeKvVOpnBpxufvvAsC",
+	"4jIx2Oz/mRUoHSRGfMZM6hFzyYqAcVAPmHIP/RP5nF9NJ4h66J+oB0/0HOifyB0R90pMxyXY+eVk/skl",
+	"7nxrTj59nk386eeb0Ww+mWxMtuT480B+CmZXA3+gISIlCdRq/gs+9Tuufm5Wdz5+aWx/jf7Y2P36j6WY",
+	"lS/ATz0q29fG1JGEwQlT18SdBlTOEVHv1NAxSOwj7nsC4VypHbtSR6As3mCOsCuJt4+wMQ96ILP2rsh8",
+	"Tyul6hpSz2ilaMADhENdooaOp74PD4HC8/FYXWufMgL3O2HUXTmUv1FG/IWd5ec5MHXpfSrsKrTdlA9g",
+	"vTAWrcGeNHLFRNPIbqoDws14GVCyoG5AlFmptRboESM8mRC2+OlVNIXUdK5PCZMtzwuyYaN/fyYQ9ryA",
+	"CGFOk0+loJ46QPTz+fmpNd4lF9bYbdbqtWYNsuyWbtya4vLkJT1skX4MyAwNsKv0B4jmU2cBWO8gj0wI",
+	"8ygbIq5DiK8oS4LuizkWK4tZszvowhDMeNliDMcIZ3QHib1+hYQ3vKg27ylPSYXP5aqpXsEV2GiUUVP5",
+	"VLo86wK8HxEI6gBcl1JpgEhMXZcQzyCasabAQ6FEYeOsSRpWop9TcxvkyMvjMT8/E6j3r6qJ4K52vN4q",
+	"qKbDtsqgmcTBkGTeMaw1U6B1iDMH0QHCbK6DtdawCSq1YnkU/YCot36rFKQla81SYrASzjXqRWdqCFwl",
+	"TujCjSauePwswhtXzGGWCS9JXrOSDKNHOEoGIELqJNfyMk3EAx9Vrkne6GwRhDJPgQYvAAet+VRI8Fh6",
+	"SvB93T5Hz/GEPsfqo1UNjt56/NIBP6lFd0v/bS+g/du3nkpBdAwsPE7+zacKF/CEXiqerLXZ2IOAXPMr",
+	"0I+tb9gdYTZMPAmIzkhUFyH6Avw1nXixvzziE/11WHdtGGBAWPNn+GXzdzR3FMVr4mSTNCY5cdp2r83m",
+	"Msu0iSAWAQ0DPp3UUPuaBPPQ10kZ6rWOji7fddtn3d4+6p2dHLUvwWvQM1ITgQFgqYofTziq4lSiQfaP",
+	"tyeH7aP2WfjbcevoQ/c8uaXEqNSODrg/HbMVbQhKAnRhoEZCiAvNNxuUzcaM06tYLmoWW47zFLMSY2A8",
+	"fnd0hNasDqrGJklnghD2OfcJZtH9Ll6sBta5enPxVhvbD3wl61bHhmagjt7CM2GiHaPjl+RGQiqp9lQ4",
+	"lT4dUsB0j091FiybjklAXfWb2Q0E6sBq6JgIiceTJEaYj6ZwISyFkLXEsAyCDiDWyC6mwQC72hutjRYC",
+	"BFvYduSQy/NYlfM9aM/fV6es0d+8do+2h8RcmWxdic7cpsqGk55AEjPoIO5USD7WKc2l/Qr3UHpiqdg2",
+	"5p66fuW8C5qu3idoy9CIhcR+0Ixy9KyYWqXzaUfc4oPayBoDeY+5RCfZhrEowE4WhSxLNG8hRRlyEF+h",
+	"XbhlSgsW39g5ZNGP8G7eyuirrSAhOmWIUPeL4THjbqOead1d+dyz6G0hoPJtQop9FcGihFc0IpWlTSrh",
+	"kGXybri0lUTd5KhSAm5sE48o34azvtMS3WqYfA61aoiSmCQ39EhteAxlSsKxjftFcCfCbsB1XRykDKZn",
+	"Kfav1PrDbKw0biaqL2gJK6aSJvdlijF8yQOTg5TCiTwuFQmcYDlClBn3MMRBGetSWBQpsxpH5L1K8w9b",
+	"+yEbqDaiEGoC0AWdOrtaxDICq7cczZyFZDGxMuOmgbyqdm5ER7XhfeQTKeGsPTqkUh806FHCVdfK0Y4O",
+	"ajeDzYB9BNjsqV34fEaCjLI3YTWTGLpsbwDWhtiTMOz+3qr+hqufP5r/rVd3Lz/+9I8s+IMgpgWlNpNZ",
+	"BXoUSul0ivwYqZIuv1hRlDSSmOzcYv/9iiJfcUSOWkoiHkc9SCt0SzEqLrwnFpuFWjGAvwatczUC9k4o",
+	"IiI5mkzlyici8o9EPNM1ShLUP06dXtQX8S19lyMXoQmZsn+Wchje+pRt5afV5MDHwY2oKlUaPRxzKEvQ",
+	"5DSTPkYMH7Pik/eza1aFtdwE/ZyuflYc78ZL1YdbrCJVVOzJqUgusa+Lq+VXqSJMBpQINMbSHSUXvez7",
+	"sbD9lJ1Pf7W05JMimikBKO2CnarDD2tm2VpfsU2XwIIiP2U2NiiuAh95JhAxozPC4SANJ+8q1Ot17TIz",
+	"Vr74rajX68lLUYec5rQKXEIoXkT5ryYTaHFd7fFEzhXti68nXMDSGwmbdaycqWZYAvlbCZpaZdLBxdo1",
+	"97g8dEXS/TelvQVHn2+qVQJRzFirJWyw/KbtVPGvFDsL7IupQN/wl9y1auPgW5Kl27VQQMTUl0ZWBXle",
+	"L16/1ycCkkLW3hy+PEBn8G6XSPUxpWmtZ+6Jd5gbQF2L3EOES5FATnNN0qZTJe92CRNU0usC/596TdF9",
+	"JWSjNUluJJg7RTn7rIsl8fkw2ydi1gzWnTVLLsWE+D44ZwfIxRL7fAhTLXXguQW2WnV7P+FrXBN/+DX1",
+	"ipp13CcBWttEnePz9uv2mYOqW+hl53Xn+NxBL9DhybuXR20HbaDD9kHnbevIQY1t9PLk5KjdOnbQbgMd",
+	"ts7bDtrdQOedt+3ueevtqYMaTfSfrbODn1tnDmo0Gg10cv5z+ywJq0Yzi09Gy893IHV/PQLgZ5AgM2um",
+	"K38aBIS58/tAGo8MKKOS+PP3AZWR0f+OX6Vi4uN5dr3YY4jCCCO7ZtQDbRi5IxxgV6FlYpJ4mcs0lKk4",
+	"Tjgr4hM1kMUxB9UR49JBTTRlV4zPGFoL0Sf7shqaWXcaTvNjUj5KrwIiMHPiKqxPAd5JnrG1ZlRKR3In",
+	"vphGmqIPTgLiUpFpeDm1P60A+IBg74T5+UiobnUpkiJcnHV6XfV4UfRNr0NT/vwrZn33aWDZIrhLCZEg",
+	"OHBHhXej/GbpkBGvODoDKAKFCC5425C2cldP5pd6PeYSyQC7V8TbDxMRlu5+dm90YdFCH13dJMWw9ym0",
+	"38fOOMmB4tuNY7hFqgQTSZFkZ4EHL7LQxMnHyG54irFbEINTJlHNFTpACs9XSLpaNte2LsZ1jEpYF/lb",
+	"qiC5rL8Aq6K9f2ONJMfsG6p46udI0TNxlSaqXd1Lid0ruEsra4G7u7th4CRMEz+D3d3d5Bnogg8PdAbx",
+	"2hHFkFDvJA8jXqUhGQz7S7v6e726+/FLZuRrzsmD9SCcyuRAYIlmhEltus6ffg8VlT1IU/NYkYtMY7nk",
+	"kIYBUYZUOpCMoehyAERZhGW9JEcCz2sreybTaJo4ilycPTW7OtBRNavq0WF5gchbs6Ank9llWF0i269L",
+	"ZgnYRudxvDGr6hjwf2vWm4l8uljBipgyvaWE5mXKdOFiNDmOKhOgNQtkuF5zPg0Qn7EFZ/J74rt8TFZZ",
+	"ZWpdUfRoRgi1IDkguqVNYQF5wrmd5HnlY03CIpFCCiMdxUsYx21dtiCwKby9dtZuHapbAGnVjk7R7nTP",
+	"TSo3FfpJIrJNDVmatB1+YyFoSo/N9racRiaT3G1ZJV2M+AwU9P10eIwi6L9gHxc5o3WIwKWkY3I5lW6p",
+	"yBe0RibcHaHxgmrd2Nnd2mxubprmG/EC/9ublSwZ96EDX3ws5KWNfCgff3J/G7y/8JP3uZEmdwouWcWy",
+	"t3jtFMWY5sUWRTZMasq2hFiYF25812CjRYoyXR4qkzD4Ld6FRfzJJ0V6r3cInckNZPvrBM7EIVUcOxNG",
+	"pf9grglLt7+9FhA2CCp2DBpAi7+2S9Du8p59gnHglXcKxnDk4RyCseMv4xEMAfSDXrjvxBkI/auK4A39",
+	"kay75UeDNexOW5S/F1jHemWsxHC7vx6Zs+AMfFuFYeQTeYoDSbG/NGlAlxw2apoWz3Xmktg3py4Qvza2",
+	"ULjPUDIE6+N0pxLY9RgHVxBKB5OWsr3GqHXYD6y+uLozpSikGo9FqQxqSPh0q+7U6/X1hbZky5qM1Vdi",
+	"AlErsOyFZvUZu3vTsNt6pAFhshIAW0xJuDY5GF5zEHFHnHioj92rfUAxqosFaZsL7gvC5Kppks16SoDL",
+	"sgL94WdLVQHBXhWqIAqJJRiG9xFGMsAUvJiCjKnLfc7AQq9bAiSX2G0ftQ/O0U/o1dnJW5QVc9iob77Y",
+	"2tleTfNXK45OZdmVBwKUR1yfCWRSCp04gRUjnEVd8WBAXEm8Mz474NMCX3UdranPUyKMhmgN1uvL3Thu",
+	"6HsXecmjakvPhHF/rShPxFz7GUHW3lQ3PU3P/Jb6PhWmyJnEpnxXuJWNDO22+FaRG0X8KGdv8wJ2bRR5",
+	"HwvyTCATXhtaIYEs61T6Uu4bKtp2ymKvU/K7yx1Nkzi5z/pooAgUFBgGmi1j9NxQASWeIRdPyk2YS1rO",
+	"LUG5VVp1s56dyqzQLR/lgfpqHrEAsKXCsuFxOd/EAgFeCsi5hfUI7a0D4qlO6fjd0VEC/TOomC6DkvMG",
+	"1MCcEjWXJDeyFB4t3plCsTx+m6MNO2lSksTPjOsRu5ypQ4lQIsLGXLp4nuPDNFHo1lL4TCCI4PECeq07",
+	"HXvCBMwvypxAhopc9KApAP1fjVjBUk1GaAbkA6JkH3Fb/088Q77vk8uD1vltPec5XzxuvW0XNBrNicnP",
+	"+Vj34Of223te4PmH03Yu+M5bL4/acR0BHiS1BP1oGceO4JvcTAJOiTVFh+uECFaM0VHicHYy6zLEjsXB",
+	"HBqmY8NgakMi9efFeh7+F5y1fmHBBzI2Fzcn2Ouy2/kt43Nd+lmXXa42NB+csj6fMm+B8lYzZWnFS3NO",
+	"PDeKbJHJZ5nkXTrG/uVh53XnvJv+9KsAu1rTMnksy0UgKi4VZQfUSn3vQ7urAHB8EsfMD+1uxakcnySR",
+	"Uz9NWyzLx0kl45+WRj+x6fjy9Kx9cHnWOuz8K/diNeopU1iG5hN4lGH/8vSk2wF/UHEI1IQLUGgdXf2r",
+	"kcuJs8vN/g0J4HxStL6CgEQTNXlfVC9OP+KXNL7EJFlIXboU5sWQPAOTkjesmKyKQoNg6LOBHX13BsEc",
+	"tBO3kEKy5I9vbNN6J7KzCSEvIO3wraFzOia66qxxV8Z1urW65SiCyPX8yHNalPT1TOgQdrFvrVSUuf7U",
+	"IwKFhUNWTIqJ4tjTBxBzwBXUYdSJ9w/jjgabVEGwSFyvDOMz1FoEkag/hyAazggiq0QUQ5uK4rkWm1qU",
+	"+zbUI7qEUjqXWgNeBlvbxQT1yRCzGGQVj64XWeNyQFrGA5841Ifxw0d9XPJhnOg4YluzLJbdzIW1fn8Z",
+	"fG1sj3pb5/smdnlbKOcH7oRVK7BJWCBQjxSuzmJcdCW3ik++m99QiWzrxNK6h0urh0CEXA5QDzgTxJ1K",
+	"ek0KSjAu8SFmxwzEgpHidDJ2WzOIRYhlSWRIbCL/TiapX+nQA8U07hB3UJyVlMkbXhuGkKgxNcZXihUx",
+	"3YsYreluO/ZPF7P1FcqixThElDG8WSpFOJ+aaiBFtGY1SprPEax8FHID3Zh5MvHpQpuI24ToLQkkzL/3",
+	"dllh9Gj+su49fm957J7C2uIYEM3wfjAfKUhw34cguSz0A1L6/9pxH7DFew76CMFWXuK1SPFw4R72vMvE",
+	"emig/IgX6zuJ8lBLuXVlIaBqYV0hcPfLnIJDd9HWworxSEt435LvHupfEKSdpIxEeREN+fy2lQjWR2uh",
+	"kAG1PRfiSs/UM+C3Nw/NcNPHCy5oRYjS9XrumeVmISu077xthEwoNSgMjUf9J7GyOI8hO1tgpWSKRvPF",
+	"PRyJ+rXgMKzW8xjSz9u81Fdot+hE+UGmh47HrQa6QA/CBljluiZcUbZE+zUNHyE7E/B4zbShtftxkKnF",
+	"C1pqrDr+Yh0Gx66uREGGVVsvMUTA02ribaiw62YLfuG79Fcq3UMlmv5++x1NjSWw6ANarFhAQzhmx8I6",
+	"pxNQNl7mCw8Rft6uluHbFYoYnuaUeiMB9CagQlo5VIerKsydjbhPVi9tBHFucFb6JOG7Lp/6HsTTL4S+",
+	"3UXKNQUc+MBMJ67oZLKgeZYTect9PxMuZcXfhZPKFkhzzu5OaXxxtu7otGC1C+57EEAHxmxgrJQNwyS4",
+	"zGS/09K5fo4pZJ4w5ypN+RGSALnv5S/0g9pfQSJgNjTuPSVwMbcjBttMDChOyQt/NVqIYnZXZK6IKAvv",
+	"3C3SXyBYcUHk1+YeB8IBHKSLu8OEOlsqVs4Urdn493UrkNMAfq/l11Jehb3kty4cTceYZXkkscToLWZ4",
+	"aPP3b1cSuPiMMoNZY6f0TKABvSEeeveuc4jWBCGxgv8x3pKs919v7G6/cHcb1Rc7L3arO80XL6p4Y2On",
+	"OqiTjd0XO40Gxm7FWXxtp7lZ7W83veru5na/0Xjhkl1ve0GHLDNimUnZqdxUh7yaOtUIKsuq58Y2vkr5",
+	"3IVhK8opj1pA1/Zqzop0Pnt1gHY3t3aQ6QeNPO5OxyaYefHq2m44WW1KwvR3S+lNr+pUX5R4Y+0RFsni",
+	"tSLzikLOeU78IGEymKvTSH6o9JnEautmnEmiVX8qcgaqvBm/UuRsivLwtVeIML2tcvXNbU/vLJyDZjP6",
+	"hXShg00I1g+D93d3Y2LBZj1bBNEtw9N3Q4x4IJGYjsc4mNv66LaHiMGU5Kl2DPDNyVZy4zLTk7076yi4",
+	"QaGC9DT7asMQ8CO4zb4A/iJmVLoj3UgpuZb8XucGRaq5q1yMENHVWDScwrPJuWNhckFqj0fFhYLRWqt7",
+	"0OmsO7ozf7JoMIu9GU/niBWh2kfagpOvEdsgm7h0UF9eTbhe3S1RUPiMz1ZrkWXCfh0lKxDosxkrq7zQ",
+	"DSusE7VXaXmKyil2XWlk9r8647MOEyTIC4KWHFH43VESBvQ4XmzleY+bSC4vyac+Cc5qZ3hmY4cXS+kW",
+	"F9ONbzUvf0KRC5M5YWqE6q2XZXGh0d3ExjOJaIZwrj9KvGV6DHzFvpys3bWS9hLOl76DZTXSMz5bJhIE",
+	"RvosKwvY90sxHHVdHpP7G8NE1n7DapZqmxA+IGJ2IKCyfZMIQTwk+S3FeZdfL5bKqyTLWAjHSOkmTA1K",
+	"5hug3kJgT9hi8qV1zeU0y8YiDgQdMwI5nb2bqjG09JI7iBZ/r+J8tPYsvqx/LBTkrVmoUIrvb5DqLt5s",
+	"VLfcplcnO4MGhviNhdfcrWb1BWlsVHe8zcE2bvY3XGgTt/Cat71T7TfxVnWXNNwXgw1vk9Q3CoX9vA/f",
+	"Ttg3MFveF05DZpWrHR+zih3wUa/4sowR5kGzyVg+2uoZIs7qKSL5iSGrNvrKLr9flHegUw5uH0eT06Fs",
+	"NUjtm2JE2eLZijCMBITmUvHgkeBbHPGRA8IyFmYT0VuWpcPry25/FFlc9u6vGIucG4b8YPe+KMDYQWKE",
+	"Ay2Z9rkc2dZrGRAwHWeXhqsqbT0RJLamexBGphDHdCU0BrhyhZoLXeGxstvidp7v7Jjk/PZlWRHJ99oa",
+	"DqIMT1eLSKYCCUl9X1vQoZ+2dZmRsdYb+3P4oxTI8737rTCOTgPBxUx93OdDTdXUUwSOROFoWy8PrB9R",
+	"lAu9+0aRp7eOGMYDSYKCgNQlEcQ5xqP3KRsR5I3ZlMhMZFqaJ7m0N19uZPY9YvhSB7A56LgfOIr6MC3h",
+	"lX4OZqfx+r25gW8dVL3cwJITaJ2lB8RDkU0H9nQQ8mluDLJGp8Uw5qRneIU2gQ8TbpzNUF7Ta7LAQDLC",
+	"itGhqV+yQhX30iwE9YmgHhFF3XVN+dSw+qLierC+3ncb8nwbmBVEZEnkE0UbXsSMjMkeZg7C2pgJyoVi",
+	"SHyAer3/9//6f/7tH//3f11M6/Xm9k9r61++/rl3UVF/brjwX/Ifv3/cf+bUnvdQr7cfmjMbzReoP5cP",
+	"H19dSJtOYwRJcgQtovcRwe4I2cZzI+J7htNq6sCDCPgpa+IqxCpm/9suhSb51Kzxv//f/994kbQQM67O",
+	"1KNsiHq1nhP/W0kRYc2YCXaJAzuBE724QM/RHvoJ/Qe6qCB9kPp/CPpTf8blTAbcz2uKUGnp0LjLFmP4",
+	"kYKyykWj3041yQzTydVM1NvLFJOcyO18vWS1mOXscOUH1krurVXnvqmtZH8QEs+hGsiIzBEOSrXyLGJH",
+	"CvnxVQm2dHc+FBN9Eizpe47tDXlNubJlOSJ2DwDWQ1Om3hBZTtN91FNf7SFwG0Oj/ZJs7BbSZgzi+/FY",
+	"SaDySgAFKU+jmOc9Fkn/muXSEMSdqnPuqjnioaI/E+xlav+R/R622Ts96RrLsMJO9Y/qFZlrWUYNGOkP",
+	"WaNR5V/V1mmn+guZR+IsDsNO9b+gclfh1FCqWpfkCxvFOqCwWhcutNM22qVSZvUyhO1g4PPhkHj7F0x9",
+	"MSBiwpkgIiyth4NgjnoH2B2R6oFmQHuI8SoY5Hs11CUMeBuG1YD9Q4ccMmi72gs3mUC4C2aBAkuPYHKV",
+	"DY0+FtRVVzENi3dZAdeIM2MgsQEQayYHXM59AjQGcAlQXH07mnQk5QSmJDgggZ1T//XKykVv3p9X0nL6",
+	"m/fnOagAmRVV0OZ7ycnhu+nZjaJ/wPkVJXkGcx0R5sI7No3aTH2ldgsLULcSVkGYpC5oWRFK6rER+N90",
+	"291u5+S4c5g+BXVJKBtwbZ1lEutCgGYkuJm6JLiGkF7KJKZM17CYBn4sVGBI5Wjar7l8DFED4PIhAfw7",
+	"VdYcBAj9goPkjKOzdvc8NK/pgpBKfjrlQg4D0v31SDf8rV2wC/YT+uknWFTrtPPTTyZasadA0tuDk9Kg",
+	"NyaWEud2wRDgmLl5Aq3FkVvfKkXPe/9xReb/3lu8lOs19QHbu6XPPWoqEPS+XACnv6jsoVqt9rW3r9te",
+	"mF8h8VCfmw2v+OcnwVkPrdmQIvVp2K469Kqil1hSxVOSWw9xorenA1xeKsy3hdd60dn3FnDLUSu3WU9q",
+	"uS73yEXFset2LipjMbyofO1FOVHqCNpwA0NvH/KI6+NA6YSRq08XODd/Iapkf5+zoRJMwEzTUxJyD+IL",
+	"L1jvphqPntNjY8GR7951DqGCESPEE+s1ZB1LYXUjOSJCZ3SaI5cjKi6YjcVSehKEhexH3T0YR7oyRNj1",
+	"EyKCgIT51CVMkNg9aE2AVDZr9RTqz2azGoafazwYPjdjxfOjzkH7uNuGMVGsUPxGVZzKNQl0dGilXmvo",
+	"F/mEMDyhlb3KRq1e29AtV0bAuQwKe1RWybXiAurhMCvKWsnMAlnmh/TbDmJkpqgmpFybkOLZiCOldnho",
+	"rYddyYPenk14oJ46qwvWuyLzPa27KG5APa3AhM1tzNXZR/oDx3hMenuAfQwawFGREFXWHdPxRTE5NfMF",
+	"4wyt9SQOhkT21h1tpLVlK0G+AKanhIlAXTObJma5gCmof8F6/6qaDJ9qx+vZwCvz2noNtQEOiAGL1IKK",
+	"AlJAJCAVSMToikzANnzBer+0jlqXrXeHnfPLs/Z5+/i8c6LEW1shdreOPDy3GKmBvKeuyJ/6D/SnDmX7",
+	"E+m9oT8v2J/VajX8f/VmDyBTM3l6PfQnwgm7NbZFdP+MDBfxgaZCRXqg4cr2XOPHohirDCjx1tGfiY9p",
+	"uVJ9Kyx8AfZVHDft2iGGnNTgJz2/YceGzsCdUxS1DPdaT28wNgGfyqwZCPOE4o/6jfQX8IReXpF5TVv0",
+	"4AuRkEWjiil6oHqYHBeQa36VMU4/T48LU7y09qUG6tBuk+CoozT4jMVi2A2k90z4p8LKKByfB0bWzwBP",
+	"OBlk+qm5bLUVQSBKjoNh3grw4YTmnutSk+ou9XRoau2a4h7quT7VV7un2Hc8mbBqv5F1WKDlGDg75k8d",
+	"Zh7+qUPN9TnaAi7mBJyoxIlZjcFVq7cSCWlWprdHxknrNFcwOqkJzd/mHKIHsRNN9cShoT1fxJeh6w0p",
+	"TkGuiW+3bgebswjZVc3cOz3FZn1DKeNKF47QnXhWY7Kz1EJ2arYdsVdqL+kFe0V9MCW6fNynjOyhnmJ2",
+	"PbQGRYgEvSY6Yr8neQ+tkZvwIdTQ0x0HqaKpBgMuGCSDE2E2RJlLJ9hX9JSnHTqR7d5BPaBvPZDTNKmD",
+	"sD3gnuHSO57hRC3FsjTt1QU8tewkKnu/Z2uE0SvPT3S+zVdn6ZtHkJCjXlwUN33LAZUgoHgWeKQgxFrB",
+	"I993U498N1lqjYJ+2LRQMeEyDp7iBfbJgAckWtt+aDrVi9YnnrPizaUrlvy+1zs3yWIh8qyF0gMIejmy",
+	"w7qmbFHMd65rqKT/Mmu3gOWJDcespzYKpMh6WrRzEC6ogHjr5IpjlDBnYfCJxMKKjVX2+pgGMx+hQK5W",
+	"6dXgZr1u1TfTYTquXii1Qj2LRQVr2+jvXwyESgM5FCQUcI3zDfBnweG5ZVBQy20tz1NzNHabtXqtWYPO",
+	"RVEyhLEuGgNVZJVPGr6/OgZoKfB6pWo/b6jlG5lSHbGWtiraMkuEBFq1M9hwmxjqFwYgVpeBSxNIjgWk",
+	"Qnc9qN+sbmy4m9Udb4tUXwy269Wdxovm7gbe7G+524vANHvF2sifBdPNQpg2EjANSXBlr6K42jslg8Rh",
+	"mGZXK4CyngClEV8WQLnbb5D6TgyUSthQiGvN5iYRdasepYrWw6TO5tevq18O8BOAPSPPU5ClBtUUWDb1",
+	"BcqaJ7xoz19iz5YPgCGN5UPeMWPR/kw8PWhj+aBXPOhTzyNgnt0qs7KO6d1n0nBiZk+45HGb1+8fAVsT",
+	"JtD4M2Oa/P2jOiuTwGK4+KI6CYc7FLrlvkfBP57Q5Etnv8FAYeOs4YIL2Ea2zQYqLfAsp1D7xopvOLtk",
+	"g1ZZdeRy1afXxAOj0VrbO+y21qHJBmEewuKC9YyP4DNcpD30UhuWNC+DdRhWVkPWWGmK6yR42QVbLMsW",
+	"aVULEpZe2zDgM8jloWOC1jbqSITyCkEbgedcsOlErbShlM/Yby/kaH0fzUbUJ9Y/oI2lWEoynsiUpTYp",
+	"qGnneAvgfA5gDm/0S+7NV2MwkXN8ob5FnL5DzEfpi56o3/E16VQzjpn7YIq6x40QlwbVKmT+ZtR/7dIT",
+	"+ubVb+2z81+7HdEZy8lvB53tzqfWzcn5h80Pn69uOnRGvZ/9WecTp13fe9dh9RqZv/nsve/QE9qZHtFN",
+	"Ovi15jZ91h+/qnv/euOD1DChARGXigXuQpaZmvbSSCIa5yorUMPo+EIHbiZJZGRm1R6Y8UHJIBzdKwgA",
+	"gzGNElTwFM99jr1zzo8UB7kfWpikaTomT5GHIZEII23+j2iaHGWRtAVixTgji7RKu4jyyZS+aolcEdsu",
+	"R+mF6vaDkANmpdDioDtQQItLR5c0gMd6484FA9+M0LZy9Zpv3EgjLEY11JECBXQ4ktoATaWIK62ipxvA",
+	"CmjaEBYbuGDQF3LB/WcafACBUlwVuyNYtxNLddEThLkU2thI2QXrQQbhK9BiavqPc96rIRCtccJ8Dwk0",
+	"WtAD0/yecUcZr9cYX+nnBdRMOznuQMgMrWIKckr2v5nwQC4EjKXZXG72dlRJ5fdyKR0fofqagpGWCHeq",
+	"9e3qRj2m6JWnDQAME6xWioA2bkNAK1fYx5dXw7m8mdNP/Y2g+WnDnV1O5p9c4s635uTT59nEn36+Gc3m",
+	"k8nGZEuOPw/kp2B2NfAHeNXtaO5SROtsiYsrMle3AGz/YP8VIz5jCA8xZd+5EPjtCGZKeExQUBNPF5Gx",
+	"+ySfy5wbUdzBMwEWVevBW5DvjUNclwkHAvJMGKM/4hCUP3IuGJBLRbMm075PXTQJyIDe5Bq0APcewZh1",
+	"f5p+LGw/Lzw5pv8tVV59DFolfE+pds59U0p9AHnkpHIHUqp4Tz4QllHbsips4+uKlGy5+prAeGB8j0m2",
+	"HpqYgIoJhXvsRb5XavL8C/W+alriE5kRfHEGjgEROnSwNKJWGHRCmZCYucQIK+ZFTX10qofxC5mKCkm6",
+	"cQjzhhLJAuFI8yz9aeqhNePR1svyqZCZzcKXXlkwRE6wHEV2SAioT0oBmebhnPbiaeq0mR3UkvSaPTK3",
+	"3Vw+6JjLV3zKHgXPNZ7ZmO/7R3gd0ZzJOM9Ah4izzr3QjQauxqRD3+KcA4wRkNyxybAXTNcdpNfJgoTq",
+	"57Ag4Jr6yP/+9//YsYzP1rNY6msi32oD4r3o72EpyAfkeXkW778JF7QFNC2wH1UhstUgjedAU61E6PDv",
+	"lTA9peJUotBkNboEUqRyDE0BkzDu1zgrYsiz1HViY3vN0ERumxag4slneSu7jXW1fG2xtHGuvBATK5iZ",
+	"o4TZkpk/tsxyG+v5+xFHeIw6d6XvsZIZy3WjWEG/WIg2VH4i2oAERmdItN+LJwxq688hlviCRTX3HATR",
+	"JDMqCJIjLhQHQzP4Rzx8IlE5t4ba2B1BEU4k8Fxok1Iowtpx5Jr4eZrWYbxKyDeJHIjBUW8XwAahspTp",
+	"Uqkp73WWz9ck3mT6orfqZYSr2zt5wdcZZVmWIoEJQEDnOmDutqCUSDJPt4D+gcO3DHUzkLLVtkBqiGjR",
+	"A2heIXYtV74iNHjyGJb2GCZr/BjSF3u4nADGXv7qLDOnR/OhNRspaEspaKpmBNlEbDngAuA2DttxX7CA",
+	"Q/aOTrKAMGNtUodHekwNHWPbcC4jwTnXKh1i3V0M06UuaOJCrX4rHtxW/JehTavDtozJOkTn790+Xd9d",
+	"PuKAs4FPdYrjd2TQvg1ts3bv6IBKk7fSsngeEUzLgkstW9rytCAVmnx03weaqEv1aEU/RhDVn4oQ1tAx",
+	"IZ5AC3WY84xcSQJXxkAULYsKNIQ88O8c47+9Vek2mKvP59tgrlNslOIshgY1BBWwYqmleK6ruxKiLYkT",
+	"Dq0isYDHAwXnWpZhqQAX608s615Z1o/Drn7My/saolQe9OYaabka4viv79pnHyqFMvlKSnmITB3PaHTS",
+	"zUj/PTBhfMCyol9y+BDiAQKsjkKakswuTRl0gYUHk8Sd6GLrYqyayN1CBjeVIB4+4O2JoBVIJVhEhb7+",
+	"WrTtRxfFTePARyaL9qasKKU/13L2KtbbZ1Y4D4PyaJColBpZcWuZFtRzPeWPFKpii8T+/iXhqI7K9y1U",
+	"M6FDyvRSzeth1fvcmn+S3CRG4DGfQkpOzvtsOiYBdeNDJj52iXeJC0ZJOiZC4vEEwGPGwVmJB7FnRoVc",
+	"iwNJTGHWJyntoQyf0l66v4CEtsTmqssUG1NoiFxaFtAXGQykfnEPD+eCLTTuiCrlmSJ32xuxGmk6EEF9",
+	"2MQ7U4Z8PgMPlyBoTfALNmV/TLlSEru/HqEBZbpQxHi9QIp82zpuvW6/bR+fG1Ey34qryxXfQW78m5C5",
+	"lWjXI1ic/yZgXw3uZazRph75X0z8/buarqUhXw/PoCKaemuB+fkX+N9iK3fAJ1p2TnZtgD4oq1D8HKN2",
+	"RO/LGLT1Gp6M2Y9izP7OcHmJodus91mioUjKbp2DbvUnpvdoTO8vyfC+K1v2413cB9WSlttIAN909Y6P",
+	"5Vjdc8W3lkZyQ184LJCueCoWm+npwDTTAVIbiXR1Pf1PWwTY6FAXjLJ988mAmCw5XcIJ9Cu4nes11NHN",
+	"5QTSeejN/9ragAFvuifHpmed2EeahOi0VHPV0TX2pyZgRse5CWhLybgphg5NI4TMCwY8UyD5gQxZhgLu",
+	"VRrN2la94uR2Y3RilC/T+v0g1iLbya/QVqTbyD3RwIeyFAUap/9WFDDPqKRbclq60qg79XodAJRsOKqj",
+	"igM+g/KIzBC/Rdq3j/AFA9ixoe0tSgU6fnd0VEMtTYpsVp2uvKckjHjhxLDlfsBnzwSizCM3umKpDLuV",
+	"gfnd09YoxuVITUZjrToNGURxKqgrOlpKCSU2DTWEQFOwj+0jaNBOBep9+PDhQ/Xt2+rhYW8fheKP+uns",
+	"1QHa2NjYhUJb0Wvo55/33r7d63Z7tQt2N1OXaZKqcfSWlq4YIVR0MIcKNpbSwN90oSVLU3dqza0kSX0d",
+	"YNeWhGrCVStLBk3b24c0O0WdXpsrUehEm9oMSr3YaDYgsT6xT67K74jc65N8PIK/kt1loQ1AptCp+0vc",
+	"EC+R8QcB0brIaaKOtot1M6psr+RpouHSDyPRZTlBHIgOd4ykDEDQNqpYoxEv3cI1L1nLqLTvBAliFDsj",
+	"O2XZ7LHElTWDHGLd1k6mAfyet7hsPAsXt8BOKg9R2C3CkOVCagwf/475ZUc28yrZxsySGBdL7PPhyulm",
+	"UW7mUoIQpvwCNYh1gtZ133UJ3AXikGqNnaYSXbuCH5ZEwDUexwQvlu4mmnUB8xpMmwtoSuQ9gFIY7wVd",
+	"eOeizs5/4wsnIgS9623TR1ocGaTZbH8e1cyNRf+gnvqjhwamSnR/jjB4w6tKIGSCQrK+mPa1spF943Sl",
+	"0G+Uaqm392BZltAv7QHTLBOFbJfmox+3jj50z79RRnrzkTLSS6WaJ+r8PgBJC5vIFdIzI6w95XaWJH9T",
+	"Qyks3dN/33MN2OXhR1GhRNt2OJ2KCbLHFSHGPwwdaikboiG9Jqx2wU4W29XZqoP2mbXv9LkH5Qd1b0uE",
+	"411qwJjucUhHAb0nN3IIOgreIXBogbQskpNY7dWFBqD3fVdXuYCPkUv6RIDv4VBXOtUycUO6/eFTAuv3",
+	"GAU01aToQWl4QsAtnaxqukjEgt5BcdT1pfS69s0PptebkHyCZjy4gsaFunpb7YIdR1TbGEbkiIwF8a+J",
+	"sG1O+lPqyyplqKc7mNZQS0/vY0mCsEtQVBYXGlubtigjElAprPU/i+zrPYVkv0z8kG2P8xQ+9PDhQ49x",
+	"CUokv9o2salQoGzEqT8xyb8Ik/whGOSPHGb0OBd8NZOJQozyObCmC5pWWFCcpUUdpz0y5gnutp/gbRfM",
+	"MDdbP71P7GgvGu7to56+Y3toedfp2gXTLa91r2BgWsTkWUSMOc6zo7KqkSMCGHuce2fxUJ0He1fVKSJF",
+	"RvMof4sfIxH3iTZ/j7T5Kfv3u8/+/TZ6zPPI1PLlDuR/KrP7nxd1De3PFTOAPkEjAj1DlQi5lm4hKpDL",
+	"p0xeMMlnOPBMzyH3ik/leqjmgGKz4HG2TUTn0OPRF+SZTkHmU4kodFLG8oLFG86OcaDYg6E0DpJc8Rh7",
+	"c5DuG607e8RYgo3BCplHTTett35CxaoMHMI9ZdrW4B21iZDG3aXvB5lFpLJyvDGrJvsYcd87zbGzlfdw",
+	"mw/olZfjLDnqYvwYnkjV4zbBsDRoEqHdUjqU6wmMeiTrOJ7nJnKjyGRyjq8igwkf6OsUK8qaViqhNKIu",
+	"RH6qv9+y/RBXI2PwIfMJTaPTrr2WP8NzoVsA99KdMvM6lc4npLA4PWHTsYWxAvHS5p0hO5ccSXxFQlBZ",
+	"GEXrMu0Yi32M+Utb9DkWdxm9swfS5R60AahDY02QJY30JYaVvUp5ggSn2R5P5DwmFjmJ6a+ZZ7vdA6pW",
+	"rzerumXKPx99ZSmB7XAlYxl88xa0D8bdigDCyNWpIAxLJq1ulx/VgmhjSLQpa+mGoSubu2HUypQXRi0j",
+	"v1hQNy4oGtHhgPMrSuzDe5AnTW+Ghb7ga7DG9Rhd16hvIi0fobTMH4a0LqsaowMotDPS7iJWaJvqdkiF",
+	"FbSSg3NYB0RwPjjjKBETcm9hIE7JFeMhKR/sEg7p0s+k8iCEPoySaGRESVwKNa/iOZDtEM/+jDhchLmx",
+	"JBEDHuCtkLF2K4KtcUMB4OH4yY8HgCUdnhKC2xMvK+BlPx5/gcAZnE2Zvyc2kx10czoNQxCLWAzCMt5a",
+	"tFdDr33ex74OpREI+wHB3hyN8DW5YLq1FnQm1TWDQuO0+hbxQhuFHaYfQ+qX4gUgo6C1qSDo9N15Znsh",
+	"gOvrALMUz7pTW1Ddx8OQkY85dCRU38KqhQnKcgtqAht5EDP0kx7xpEc86RH34naE8MDvV43INDnH/Y3Q",
+	"k0dJJDhJfA3dX25c0t6ye6W3+UJbItPt/inuA3r+nkjuE8l9Irn37gp8Jr5b4ps08n+6FJOAsuGlBdql",
+	"z4dcU+fclDsIPsSaUJ+edM8d6Nup2x25PlWnFGblotft8zwjDsz0msjKExW7Jyp2xIdD4iE+tar7LSnL",
+	"t1aJk0orH6odmSvkKIzKuEer9DPMUzDbJnRo0TXce9Ntd7udk+POYQ+5QDkcRAcIs7mOI3J9ggPT5xB+",
+	"LkT5J3x/wvfS+H5HVE+Se5uGX6IAvH01o3knWsO+H3XpRMVNOi9YZpdOKPy17iCC3VFU6SbszRk34CDK",
+	"NHd5JsAEL3KNLDG/gFjW4xys++Eu8wz8aI0HiPwxxb5AVDp6pT1yg13ZW8+z/lsVYIVumynnw1ss3RHq",
+	"mU/1EEzpz9FaLK8s2YfdBtBlLAgGJ5ZjgmRSdRc59wlmWQtahBcJEg2SRhhiK32C4Xyp7aua8GuftVuH",
+	"eTCLFKqVaERUpuHv5EXRAZeXko7J5VS6lb3Gzu7WZnNzE2IjS7ZH8bGQlzZCMvWJwmYnCwowPOx0z89a",
+	"550T9Ss07C/Ze+X27g1z1b8zB8/T2eSfTVENFUNafjQt/O/mPgpZQJ58EgoZy2WUJQ6fKMvaatNQPBT0",
+	"T1N0T3Ed9Av2Yw141nOEb/2105A3f4+tb+NXZ5WM5ftgQX8punU3qvWQ3OQJzFlgzs3eDgOB/iZc4cnK",
+	"WipxPGQIt2BCt+okm2k+tbM8/2L+VboPsl1/Rhfk0s2OYev6oxFXu30Y3CmWo8pTNPCTS+nJpfR9ELuw",
+	"QMD3Qez0w70vOcL62ZSJ0ErFGYG6oFXO/DkSEksd5rvWbR+1D84d9L5z/rOD/rN19K7dRTxA562XR+11",
+	"hIeYMm0gvGBRdJdtDw/Svrq5fSwIdIbXjiYXM5gOwXTwyAw2HQjCtVwwGWAmsKtWbTu9RetTUhmfyhpq",
+	"maZvPVD+e6YrwUCSAPW0EaCHXD4mqI/dq/0L1pvgQFLs95DAcxErhuyqr3V/PdKrGmDqQ3vgYMp09XCh",
+	"3vJQs16H1VywHhXtG3VJKGd7SIn7PZurHG79mUBjIgQeEoCJdr15vMAy+quxtt2+6BNc3FO9S5tyElpG",
+	"kqaRdAiE+MOv7FX04YeCrIN0MW306uzkrS4iKNDJ2WH7DL38YH87bHcPVqTMsNeQjj6W+oQHA+JK4p3x",
+	"2YEuEV53TN+bt0RizY7xVPIOcwNdttYaX10sSNdWSLSwdbEkPh9CyXrDp/TXzsFU22jG/9ZvVf6zdXbw",
+	"c+sMypIHAWHuPJzDIwPKqCT+/H1AZaLnjkfFxMdzMG/uNRubO5svNrY3d5wKFcdhE5yGUjr6xF9oxZNq",
+	"zjMJiEu1bhH/lLqAJ8yfR8lKWH21bg/2OKmyCIIDdxRvvyPokMVyvWVYzt/AZpbclaKk3lTfgsrehlMh",
+	"9k691RfHjovdtvDjE4vl5m+gfJ1IK/IKtKJmXbv3pr6MMKFhHyks+N1UnddNOT7e2sIGaP6QmuoTRj9h",
+	"9DfF6EyjgJ7WsaWzFEedBmH2guK0lKHeInB6T5J4sST+d8mwmybEQcAXuAy5wrUWex+hGU6+0G1ac11i",
+	"5l2GnfQKArQWBedYrZt453awpY/whITe9TeHLw+QF9BrEgCMRI7RQfd0bzHvwKzmHtLvHsLwsNDMXf/7",
+	"8rj1th3vD2gedzu/tSt71YYefHn+4bQNdNYjLh1j//Kw87pz3gUKT8Xl8bujI6WzVPYqH9rdRL/Ahvpj",
+	"fHl61j64PGsddv5lfIeBRxn2L09Puh2wtUIythpyedA6j8cLwzOzStNa0D7tHvzcfrsQW2xfPWwfdN62",
+	"jgwoxzi4EpYn3HkaeKpBUgFdDWa5FZXXyPNwgsvTof8Ih57f8VI8seq/ot84oy//98lyIU+jTB+ExfYH",
+	"Ezwkl9Y4BPmBENsAfdscqMuNoWucfqUgtT2nCcI3zU7PjE7TDR+MKAHFAXW9cyValY1No+JSjbkMW0Ss",
+	"HKf29wj5Spbji/4GqRbq8YF7Fy5j7KeobN/XsFAfOJ8zHM8A6suoqFikTSdr9A1oIOQllGG8VPoX8cwX",
+	"68s805kV+6LB8Zp6xlmdcEcXVgRsVJTOzNnQfu/2wUu6itd3FVX2dPzf9Pjvr3HHU9Tat5A+NKPMEzi+",
+	"Ye8QNGUeCUIN3F4BkJPCqnrB1CeiMKztnnt6FBV7TdGD/IYfsQttU2dXv4mPHQf3RGlXprR3oLMP6sB4",
+	"Oslvc5L3UGb+KR7mKR6mqGvMo/PyZSUr4iXyISG6Z69mr4a6RErKhqhnKUXP9I7XLb8CIogObo9VNO4T",
+	"xUqFrWe8HtbdN8RF5JbaR8lK+xdsodS+zwVBvYgC9nLDRh6i6v09iQWPWxXjiZk8iQVPJ/kkFjyJBd93",
+	"5ZXHFQvSjoPnCsMIk4ZcPUYdlddEtpKTPvG/J/73dJI/CP/T9RNMbLu+/D8iS/wbGZTfjzjCY9RBz5HP",
+	"h4iy+ynVkmcvfk/lCL1Um0NuQDxF57EvHCQkDqRCGkZmtmLRni6PCFkFpoEOGgREjBI1jC6YrlKE1n6W",
+	"cnLC/LmDunhMulSSfz/CN+tgfQ7IxMcuuOznYUUkM1BCICbgG3JxEFDi1S7Yke5Win1foDFWg1iYkmEr",
+	"I+0reHVneDgkAXrXceB13UeICmjNprMyYMMXbAy9RUC5DfhMwK5MMoRZCme2Syr8rcP6YA01BKBTy4ey",
+	"NBcsgh+iEgWm+WWsioltMASw1U3lzM7za84o4vXEcp9Y7tNJPrHcJ5b7QD7ce+SzGUpboo9erqFX8YM5",
+	"ny50wmOQrB3vgkdZ3M5re+IxYlrhId0J74IlW+GFU2AG3MoWEtXfX2iOZ7vZ6Tctc8ZMfRUa3KWa2qHb",
+	"9LTTNgV48Z6a2sUIVEZXuwf0JN+m2d1T5vtT5vuTSe9bmvRCKruyWa8s6f9iKUup0h041q801jw63mE6",
+	"ctNF5T6Mlw7xwLrmCqt5GH9bYfivNZ2bmpg6z93UhSxsJjjBchRF34Z09amf4BMdfaKjf9UKIt/ANQKb",
+	"Dq7zqBcVSP+shLvAr+xVnoOSa5aWauKqqwfrjv5OJMzayhhh4WAlm1Mw8khIQbBCowJjdk/WAb0hHort",
+	"3JBz2JDxwEB/KIFwQNAYewTxQezbLpbY58OMz0Mih4PECAcEemb3uRwhMQ0GYFhbW5Dq12tJwiwyPtk1",
+	"iITItcI8B12RidSOo9ZR67L17rBzfnnWPm8fn3dOjgunwFOPyowpDm0lRRswG9Z8XHcM14sl80Cpk7WM",
+	"fo7JDgjxicNSjVkbhBn3rGU1sgXCHjGKzJiW4zrwLtQAD2eIqYW5M5iQ4AUA7eeqeKEh0+h566n58s7M",
+	"TGih6KCFKpYCirgkiliK1MfDIj/Lvh+vtJ19MlmdNtO7MZlTudMlk6j5NQkSreUMiqxB3pVdEw8Wy5ql",
+	"5/0jzAe+qV5hHy8QpexwageW46ApRAUBYmr5y4bnO5XQFLWUooULWsCNDFgsm92L3aXwFsXysdXveYvL",
+	"zm4LF7cAyDjELPHKABdsaRxDB5YkSnmL6W+Q6i7ebFS33KZXJzuDBgaj3RJytYDVOfQjb1J3q1l9QRob",
+	"1R1vc7CNm/0Nt95chY7E7lzW7XBi+f9wJmpZ8BNlw7xFeds71X4Tb1V3ScN9MdjwNkl9I1qURd+v/ycA",
+	"AP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

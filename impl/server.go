@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"runtime"
@@ -24,6 +25,7 @@ import (
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/gen"
 	"github.com/kala-server/kala/impl/account"
+	"github.com/kala-server/kala/impl/audit"
 	"github.com/kala-server/kala/impl/auth"
 	"github.com/kala-server/kala/impl/contract"
 	"github.com/kala-server/kala/impl/data"
@@ -47,6 +49,8 @@ type Config struct {
 	HashParams      account.HashParams
 	HashConcurrency int
 	LockSchedule    []time.Duration
+	// AuditRetention is how long security events are kept (KALA_AUDIT_RETENTION).
+	AuditRetention time.Duration
 	// Now is the clock; tests inject one they can move.
 	Now func() time.Time
 }
@@ -86,6 +90,9 @@ func (c *Config) Defaults() {
 	if c.LockSchedule == nil {
 		c.LockSchedule = account.DefaultLockSchedule
 	}
+	if c.AuditRetention == 0 {
+		c.AuditRetention = 90 * 24 * time.Hour
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -106,6 +113,7 @@ type Server struct {
 	Kylin    *kylin.Face
 	Sessions *auth.Sessions
 	Basic    *auth.BasicCache
+	Audit    *audit.Log
 
 	metrics     *metrics
 	handler     http.Handler
@@ -119,7 +127,8 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, DB: d, Log: log, Contract: c, metrics: newMetrics()}
+	s := &Server{Config: cfg, DB: d, Log: log, Contract: c, metrics: newMetrics(),
+		Audit: &audit.Log{DB: d, Now: cfg.Now, Retention: cfg.AuditRetention}}
 	s.Accounts = &account.Service{DB: d, Hasher: account.NewHasher(cfg.HashParams, cfg.HashConcurrency),
 		Now: cfg.Now, LockSchedule: cfg.LockSchedule, Changed: s.userChanged, Locked: s.nameLocked}
 	s.Tokens = &auth.Tokens{DB: d, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TokenTTL, Now: cfg.Now}
@@ -140,7 +149,7 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 		return nil, err
 	}
 	s.Data = data.New(d, c, sandbox, cfg.Now, cfg.QueryTimeout)
-	s.Kala = &kala.Face{Contract: c, Accounts: s.Accounts, Tokens: s.Tokens, Keys: s.Keys, Data: s.Data}
+	s.Kala = &kala.Face{Contract: c, Accounts: s.Accounts, Tokens: s.Tokens, Keys: s.Keys, Data: s.Data, Audit: s.Audit}
 	s.Kylin = &kylin.Face{Contract: c, Accounts: s.Accounts, Data: s.Data, Sessions: s.Sessions, CookieSecure: cfg.CookieSecure}
 	s.corsHeaders = requestHeaders(c.Doc)
 	if s.handler, err = s.routes(); err != nil {
@@ -334,7 +343,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			// answers carry credentials and personal data: no cache may keep them
 			w.Header().Set("Cache-Control", "no-store")
 		}
-		ctx, h := auth.WithHolder(context.WithValue(r.Context(), requestKey{}, id))
+		client := clientAddr(r)
+		ctx, h := auth.WithHolder(audit.WithRequest(context.WithValue(r.Context(), requestKey{}, id), id, client))
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		if sw.status == 0 {
@@ -350,8 +360,19 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		s.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.String("operation", op), slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
-			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000), slog.String("principal", h.Principal.ID()))
+			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000), slog.String("principal", h.Principal.ID()),
+			slog.String("client", client))
 	})
+}
+
+// clientAddr is the address the audit log and the access log give the client: for now
+// the socket peer's host.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // recover turns a panic into a logged 500.
@@ -378,6 +399,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Code == errs.Internal {
 		s.Log.Error("internal error", "request_id", id, "err", err.Error())
 	}
+	if e.Code == errs.Forbidden {
+		s.auditRefusal(r)
+	}
 	if e.Code == errs.Unauthorized || e.Code == errs.BadLogin || e.Code == errs.Locked || e.Code == errs.Disabled {
 		if h := auth.HolderFrom(r.Context()); h != nil && h.Operation != nil {
 			if c := challenge(h.Operation.Schemes, r); c != "" {
@@ -390,6 +414,23 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	kala.WriteError(w, e, id)
+}
+
+// auditRefusal records a 403 answered to an authenticated caller. It is written on its
+// own, whether or not the caller stays to read the answer.
+func (s *Server) auditRefusal(r *http.Request) {
+	h := auth.HolderFrom(r.Context())
+	if h == nil || h.Principal == nil {
+		return
+	}
+	ev := audit.Event{At: s.Config.Now(), Name: audit.PermissionRefused, Outcome: audit.Failure,
+		Actor: h.Principal.AuditActor()}
+	if h.Operation != nil {
+		ev.Detail = map[string]any{"operation": h.Operation.ID}
+	}
+	if err := audit.Record(context.WithoutCancel(r.Context()), s.DB, ev); err != nil {
+		s.Log.Warn("audit refusal", "request_id", requestID(r.Context()), "err", err)
+	}
 }
 
 // challenge lists the schemes an operation accepts. No Basic challenge for XHR: browsers
@@ -443,23 +484,31 @@ func newMetrics() *metrics {
 	return m
 }
 
-// Janitor deletes expired sessions and stale login-failure counters every few minutes
-// until ctx ends. Expired rows never authenticate anyway; this only keeps tables small.
+// Janitor runs Prune every few minutes until ctx ends.
 func (s *Server) Janitor(ctx context.Context) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {
-		now := s.Config.Now()
-		if _, err := db.PruneSessions(ctx, s.DB, now.Add(-s.Config.SessionIdle), now.Add(-s.Config.SessionMax)); err != nil && ctx.Err() == nil {
-			s.Log.Warn("prune sessions", "err", err)
-		}
-		if _, err := db.PruneLoginFailures(ctx, s.DB, now.Add(-48*time.Hour), now); err != nil && ctx.Err() == nil {
-			s.Log.Warn("prune login failures", "err", err)
-		}
+		s.Prune(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// Prune deletes expired sessions, stale login-failure counters and security events past
+// their retention. Expired rows never authenticate anyway; this keeps tables small.
+func (s *Server) Prune(ctx context.Context) {
+	now := s.Config.Now()
+	if _, err := db.PruneSessions(ctx, s.DB, now.Add(-s.Config.SessionIdle), now.Add(-s.Config.SessionMax)); err != nil && ctx.Err() == nil {
+		s.Log.Warn("prune sessions", "err", err)
+	}
+	if _, err := db.PruneLoginFailures(ctx, s.DB, now.Add(-48*time.Hour), now); err != nil && ctx.Err() == nil {
+		s.Log.Warn("prune login failures", "err", err)
+	}
+	if _, err := s.Audit.Prune(ctx); err != nil && ctx.Err() == nil {
+		s.Log.Warn("prune audit events", "err", err)
 	}
 }

@@ -46,6 +46,7 @@ type options struct {
 	cookieSecure  bool
 	corsOrigins   string
 	queryTimeout  time.Duration
+	auditKeep     time.Duration
 }
 
 func main() {
@@ -122,6 +123,7 @@ func parse(args []string) (*options, []string, error) {
 	fs.BoolVar(&o.cookieSecure, "cookie-secure", env.boolean("KALA_COOKIE_SECURE", false), "mark the session cookie Secure (KALA_COOKIE_SECURE)")
 	fs.StringVar(&o.corsOrigins, "cors-origins", env.str("KALA_CORS_ORIGINS", ""), "comma-separated origins allowed by CORS (KALA_CORS_ORIGINS)")
 	fs.DurationVar(&o.queryTimeout, "query-timeout", env.dur("KALA_QUERY_TIMEOUT", 30*time.Second), "SQL query timeout (KALA_QUERY_TIMEOUT)")
+	fs.DurationVar(&o.auditKeep, "audit-retention", env.dur("KALA_AUDIT_RETENTION", 90*24*time.Hour), "how long security events are kept, like 2160h for 90 days (KALA_AUDIT_RETENTION)")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -138,7 +140,7 @@ func parse(args []string) (*options, []string, error) {
 	if o.databaseURL == "" {
 		bad = append(bad, "DATABASE_URL is not set (make run starts a private PostgreSQL and sets it)")
 	}
-	if o.tokenTTL <= 0 || o.sessionIdle <= 0 || o.sessionMax <= 0 || o.queryTimeout <= 0 || o.apiKeyMaxDays <= 0 {
+	if o.tokenTTL <= 0 || o.sessionIdle <= 0 || o.sessionMax <= 0 || o.queryTimeout <= 0 || o.apiKeyMaxDays <= 0 || o.auditKeep <= 0 {
 		bad = append(bad, "durations and -api-key-max-days must be positive")
 	}
 	if o.sessionIdle > o.sessionMax {
@@ -172,7 +174,7 @@ func splitList(s string) []string {
 func (o *options) config() impl.Config {
 	return impl.Config{Issuer: o.issuer, TokenTTL: o.tokenTTL, APIKeyMaxDays: o.apiKeyMaxDays,
 		SessionIdle: o.sessionIdle, SessionMax: o.sessionMax, CookieSecure: o.cookieSecure,
-		CORSOrigins: splitList(o.corsOrigins), QueryTimeout: o.queryTimeout}
+		CORSOrigins: splitList(o.corsOrigins), QueryTimeout: o.queryTimeout, AuditRetention: o.auditKeep}
 }
 
 func run(args []string, log *slog.Logger) error {
@@ -242,7 +244,7 @@ func resetPassword(ctx context.Context, o *options, log *slog.Logger, user strin
 	if err != nil {
 		return err
 	}
-	pw, err := s.Accounts.ResetPassword(ctx, user)
+	pw, err := s.Accounts.ResetPasswordFromCLI(ctx, user)
 	if err != nil {
 		return err
 	}
