@@ -52,6 +52,18 @@ func DeleteSession(ctx context.Context, q Queryer, idHash []byte) error {
 	return mapErr(err)
 }
 
+// EndSession deletes one session and returns its user's id and login name; ErrNotFound
+// when there is no such session.
+func EndSession(ctx context.Context, q Queryer, idHash []byte) (uuid.UUID, string, error) {
+	var r struct {
+		ID  uuid.UUID `db:"id"`
+		Key string    `db:"username_key"`
+	}
+	err := q.GetContext(ctx, &r, `DELETE FROM sessions s USING users u
+		WHERE s.id_hash = $1 AND u.id = s.user_id RETURNING u.id, u.username_key`, idHash)
+	return r.ID, r.Key, mapErr(err)
+}
+
 // PruneSessions deletes sessions idle since before idleBefore or created before createdBefore.
 func PruneSessions(ctx context.Context, q Queryer, idleBefore, createdBefore time.Time) (int64, error) {
 	res, err := q.ExecContext(ctx, `DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2`, idleBefore, createdBefore)

@@ -91,6 +91,35 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// ListAuditEvents List security events
+	//
+	// Lists security events, newest first, with who acted (`actor`: a user id, or
+	// `key:<key id>` for an API key; `actorName`: the normalised login name), what was acted
+	// on (`target`), the outcome, the client address and the request id (the
+	// `X-Request-Id` of the request). Events never hold a secret. They are kept for
+	// `KALA_AUDIT_RETENTION` (default 90 days). The events:
+	//
+	// | event | when | target |
+	// |---|---|---|
+	// | `login.success` | a password is accepted | the user |
+	// | `login.failure` | a password is refused (`actorName`: the name tried) | |
+	// | `login.locked` | failures lock a login name | |
+	// | `session.login` | a Kylin session starts (`POST /kylin/api/user/authentication`) | the user |
+	// | `session.logout` | a Kylin session ends by logout | the user |
+	// | `api_key.create` | an API key is created | the key |
+	// | `api_key.revoke` | an API key is revoked | the key |
+	// | `password.change` | users change their own password (failure: wrong old password, or locked) | the user |
+	// | `password.reset` | someone sets another user's password (`actor` null and `detail.via` `cli` for `kala admin reset-password`) | the user |
+	// | `user.create`, `user.update`, `user.delete` | a user is created, changed (`detail`: the fields set) or deleted | the user |
+	// | `access.grant`, `access.change`, `access.revoke` | a project access list changes (`detail`: user and level) | the project |
+	// | `permission.refused` | a 403 to an authenticated caller (`detail.operation`: the operation id) | |
+	//
+	// Filters combine: `from` (inclusive) and `to` (exclusive) bound the time, `actor`
+	// matches the principal id or the login name in any case, `event` one event name.
+	//
+	// Corresponds with GET /api/audit-events (the `ListAuditEvents` operationId).
+	ListAuditEvents(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// CreateAccessTokenWithBody Log in and get a JWT
 	//
 	// Exchanges a username and password for a short-lived JWT (EdDSA) to send as
@@ -629,6 +658,45 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /kylin/api/user/{username} (the `KylinDeleteUser` operationId).
 	KylinDeleteUser(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ListAuditEvents List security events
+//
+// Lists security events, newest first, with who acted (`actor`: a user id, or
+// `key:<key id>` for an API key; `actorName`: the normalised login name), what was acted
+// on (`target`), the outcome, the client address and the request id (the
+// `X-Request-Id` of the request). Events never hold a secret. They are kept for
+// `KALA_AUDIT_RETENTION` (default 90 days). The events:
+//
+// | event | when | target |
+// |---|---|---|
+// | `login.success` | a password is accepted | the user |
+// | `login.failure` | a password is refused (`actorName`: the name tried) | |
+// | `login.locked` | failures lock a login name | |
+// | `session.login` | a Kylin session starts (`POST /kylin/api/user/authentication`) | the user |
+// | `session.logout` | a Kylin session ends by logout | the user |
+// | `api_key.create` | an API key is created | the key |
+// | `api_key.revoke` | an API key is revoked | the key |
+// | `password.change` | users change their own password (failure: wrong old password, or locked) | the user |
+// | `password.reset` | someone sets another user's password (`actor` null and `detail.via` `cli` for `kala admin reset-password`) | the user |
+// | `user.create`, `user.update`, `user.delete` | a user is created, changed (`detail`: the fields set) or deleted | the user |
+// | `access.grant`, `access.change`, `access.revoke` | a project access list changes (`detail`: user and level) | the project |
+// | `permission.refused` | a 403 to an authenticated caller (`detail.operation`: the operation id) | |
+//
+// Filters combine: `from` (inclusive) and `to` (exclusive) bound the time, `actor`
+// matches the principal id or the login name in any case, `event` one event name.
+//
+// Corresponds with GET /api/audit-events (the `ListAuditEvents` operationId).
+func (c *Client) ListAuditEvents(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAuditEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // CreateAccessTokenWithBody Log in and get a JWT
@@ -1748,6 +1816,120 @@ func (c *Client) KylinDeleteUser(ctx context.Context, username string, reqEditor
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewListAuditEventsRequest constructs an http.Request for the ListAuditEvents method
+func NewListAuditEventsRequest(server string, params *ListAuditEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/audit-events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Actor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "actor", *params.Actor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Event != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "event", *params.Event, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewCreateAccessTokenRequest calls the generic CreateAccessToken builder with application/json body
@@ -3832,6 +4014,37 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// ListAuditEventsWithResponse List security events
+	//
+	// Lists security events, newest first, with who acted (`actor`: a user id, or
+	// `key:<key id>` for an API key; `actorName`: the normalised login name), what was acted
+	// on (`target`), the outcome, the client address and the request id (the
+	// `X-Request-Id` of the request). Events never hold a secret. They are kept for
+	// `KALA_AUDIT_RETENTION` (default 90 days). The events:
+	//
+	// | event | when | target |
+	// |---|---|---|
+	// | `login.success` | a password is accepted | the user |
+	// | `login.failure` | a password is refused (`actorName`: the name tried) | |
+	// | `login.locked` | failures lock a login name | |
+	// | `session.login` | a Kylin session starts (`POST /kylin/api/user/authentication`) | the user |
+	// | `session.logout` | a Kylin session ends by logout | the user |
+	// | `api_key.create` | an API key is created | the key |
+	// | `api_key.revoke` | an API key is revoked | the key |
+	// | `password.change` | users change their own password (failure: wrong old password, or locked) | the user |
+	// | `password.reset` | someone sets another user's password (`actor` null and `detail.via` `cli` for `kala admin reset-password`) | the user |
+	// | `user.create`, `user.update`, `user.delete` | a user is created, changed (`detail`: the fields set) or deleted | the user |
+	// | `access.grant`, `access.change`, `access.revoke` | a project access list changes (`detail`: user and level) | the project |
+	// | `permission.refused` | a 403 to an authenticated caller (`detail.operation`: the operation id) | |
+	//
+	// Filters combine: `from` (inclusive) and `to` (exclusive) bound the time, `actor`
+	// matches the principal id or the login name in any case, `event` one event name.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/audit-events (the `ListAuditEvents` operationId).
+	ListAuditEventsWithResponse(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*ListAuditEventsResponse, error)
+
 	// CreateAccessTokenWithBodyWithResponse Log in and get a JWT
 	//
 	// Exchanges a username and password for a short-lived JWT (EdDSA) to send as
@@ -4422,6 +4635,82 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /kylin/api/user/{username} (the `KylinDeleteUser` operationId).
 	KylinDeleteUserWithResponse(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*KylinDeleteUserResponse, error)
+}
+
+// ListAuditEventsResponse401Headers the declared response headers of an HTTP 401 response for ListAuditEvents
+type ListAuditEventsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+type ListAuditEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AuditEventList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAuditEventsResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAuditEventsResponse) GetJSON200() *AuditEventList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAuditEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAuditEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAuditEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAuditEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // CreateAccessTokenResponse429Headers the declared response headers of an HTTP 429 response for CreateAccessToken
@@ -10412,6 +10701,43 @@ func (r KylinDeleteUserResponse) ContentType() string {
 	return ""
 }
 
+// ListAuditEventsWithResponse List security events
+//
+// Lists security events, newest first, with who acted (`actor`: a user id, or
+// `key:<key id>` for an API key; `actorName`: the normalised login name), what was acted
+// on (`target`), the outcome, the client address and the request id (the
+// `X-Request-Id` of the request). Events never hold a secret. They are kept for
+// `KALA_AUDIT_RETENTION` (default 90 days). The events:
+//
+// | event | when | target |
+// |---|---|---|
+// | `login.success` | a password is accepted | the user |
+// | `login.failure` | a password is refused (`actorName`: the name tried) | |
+// | `login.locked` | failures lock a login name | |
+// | `session.login` | a Kylin session starts (`POST /kylin/api/user/authentication`) | the user |
+// | `session.logout` | a Kylin session ends by logout | the user |
+// | `api_key.create` | an API key is created | the key |
+// | `api_key.revoke` | an API key is revoked | the key |
+// | `password.change` | users change their own password (failure: wrong old password, or locked) | the user |
+// | `password.reset` | someone sets another user's password (`actor` null and `detail.via` `cli` for `kala admin reset-password`) | the user |
+// | `user.create`, `user.update`, `user.delete` | a user is created, changed (`detail`: the fields set) or deleted | the user |
+// | `access.grant`, `access.change`, `access.revoke` | a project access list changes (`detail`: user and level) | the project |
+// | `permission.refused` | a 403 to an authenticated caller (`detail.operation`: the operation id) | |
+//
+// Filters combine: `from` (inclusive) and `to` (exclusive) bound the time, `actor`
+// matches the principal id or the login name in any case, `event` one event name.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/audit-events (the `ListAuditEvents` operationId).
+func (c *ClientWithResponses) ListAuditEventsWithResponse(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*ListAuditEventsResponse, error) {
+	rsp, err := c.ListAuditEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAuditEventsResponse(rsp)
+}
+
 // CreateAccessTokenWithBodyWithResponse Log in and get a JWT
 //
 // Exchanges a username and password for a short-lived JWT (EdDSA) to send as
@@ -11349,6 +11675,73 @@ func (c *ClientWithResponses) KylinDeleteUserWithResponse(ctx context.Context, u
 		return nil, err
 	}
 	return ParseKylinDeleteUserResponse(rsp)
+}
+
+// ParseListAuditEventsResponse parses an HTTP response from a ListAuditEventsWithResponse call
+func ParseListAuditEventsResponse(rsp *http.Response) (*ListAuditEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAuditEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AuditEventList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAuditEventsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseCreateAccessTokenResponse parses an HTTP response from a CreateAccessTokenWithResponse call

@@ -49,6 +49,84 @@ func (e AccessTokenTokenType) Valid() bool {
 	}
 }
 
+// Defines values for AuditEventOutcome.
+const (
+	Failure AuditEventOutcome = "failure"
+	Success AuditEventOutcome = "success"
+)
+
+// Valid indicates whether the value is a known member of the AuditEventOutcome enum.
+func (e AuditEventOutcome) Valid() bool {
+	switch e {
+	case Failure:
+		return true
+	case Success:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AuditEventName.
+const (
+	AuditEventNameAccessChange      AuditEventName = "access.change"
+	AuditEventNameAccessGrant       AuditEventName = "access.grant"
+	AuditEventNameAccessRevoke      AuditEventName = "access.revoke"
+	AuditEventNameApiKeyCreate      AuditEventName = "api_key.create"
+	AuditEventNameApiKeyRevoke      AuditEventName = "api_key.revoke"
+	AuditEventNameLoginFailure      AuditEventName = "login.failure"
+	AuditEventNameLoginLocked       AuditEventName = "login.locked"
+	AuditEventNameLoginSuccess      AuditEventName = "login.success"
+	AuditEventNamePasswordChange    AuditEventName = "password.change"
+	AuditEventNamePasswordReset     AuditEventName = "password.reset"
+	AuditEventNamePermissionRefused AuditEventName = "permission.refused"
+	AuditEventNameSessionLogin      AuditEventName = "session.login"
+	AuditEventNameSessionLogout     AuditEventName = "session.logout"
+	AuditEventNameUserCreate        AuditEventName = "user.create"
+	AuditEventNameUserDelete        AuditEventName = "user.delete"
+	AuditEventNameUserUpdate        AuditEventName = "user.update"
+)
+
+// Valid indicates whether the value is a known member of the AuditEventName enum.
+func (e AuditEventName) Valid() bool {
+	switch e {
+	case AuditEventNameAccessChange:
+		return true
+	case AuditEventNameAccessGrant:
+		return true
+	case AuditEventNameAccessRevoke:
+		return true
+	case AuditEventNameApiKeyCreate:
+		return true
+	case AuditEventNameApiKeyRevoke:
+		return true
+	case AuditEventNameLoginFailure:
+		return true
+	case AuditEventNameLoginLocked:
+		return true
+	case AuditEventNameLoginSuccess:
+		return true
+	case AuditEventNamePasswordChange:
+		return true
+	case AuditEventNamePasswordReset:
+		return true
+	case AuditEventNamePermissionRefused:
+		return true
+	case AuditEventNameSessionLogin:
+		return true
+	case AuditEventNameSessionLogout:
+		return true
+	case AuditEventNameUserCreate:
+		return true
+	case AuditEventNameUserDelete:
+		return true
+	case AuditEventNameUserUpdate:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Authority.
 const (
 	ALLUSERS    Authority = "ALL_USERS"
@@ -536,6 +614,78 @@ type ApiKeySecretEnvelope struct {
 	// Example: kala_kgytxyijb3r2j3cw_pyjcecy5yejzwpluzxhwypp3p5tmzftjrwkflfa
 	Data string `json:"data"`
 }
+
+// AuditEvent One security event. Never holds a secret.
+type AuditEvent struct {
+	// Actor Who acted; a user id, or `key:<key id>` for an API key. Null for the command line and failed logins.
+	//
+	// Example: 0196a1a0-0000-7000-8000-000000000001
+	Actor *string `json:"actor"`
+
+	// ActorName The normalised login name of the actor (for a key, its owner's), or the name a login tried.
+	//
+	// Example: admin
+	ActorName *string `json:"actorName"`
+
+	// At When it happened.
+	//
+	// Example: 2026-11-23T09:05:00Z
+	At time.Time `json:"at"`
+
+	// ClientAddr The client's address. Null outside an HTTP request.
+	//
+	// Example: 192.0.2.10
+	ClientAddr *string `json:"clientAddr"`
+
+	// Detail A few facts about the event, depending on its kind.
+	//
+	// Example: {"admin":false,"username":"Analyst_Anna"}
+	Detail map[string]interface{} `json:"detail"`
+
+	// Event The kind of a security event (listed under `GET /api/audit-events`).
+	//
+	// Example: user.create
+	Event AuditEventName `json:"event"`
+
+	// Id The event's id.
+	//
+	// Example: 0196a1d0-0000-7000-8000-000000000031
+	Id openapi_types.UUID `json:"id"`
+
+	// Outcome Whether the attempt succeeded.
+	//
+	// Example: success
+	Outcome AuditEventOutcome `json:"outcome"`
+
+	// RequestId The request's `X-Request-Id`. Null outside an HTTP request.
+	//
+	// Example: 7f3c2a
+	RequestId *string `json:"requestId"`
+
+	// Target What was acted on, if anything (a user, API key or project id).
+	//
+	// Example: 0196a1a0-0000-7000-8000-000000000002
+	Target *string `json:"target"`
+}
+
+// AuditEventOutcome Whether the attempt succeeded.
+//
+// Example: success
+type AuditEventOutcome string
+
+// AuditEventList A page of security events.
+type AuditEventList struct {
+	// Data The events, newest first.
+	Data []AuditEvent `json:"data"`
+
+	// Page Where a list page sits in the whole list.
+	Page Page `json:"page"`
+}
+
+// AuditEventName The kind of a security event (listed under `GET /api/audit-events`).
+//
+// Example: user.create
+type AuditEventName string
 
 // Authority A Kylin group. Every user is in `ALL_USERS`; `ROLE_ADMIN` holds every right.
 //
@@ -1935,6 +2085,27 @@ type TooManyRequests = Problem
 
 // Unauthorized An RFC 9457 problem document.
 type Unauthorized = Problem
+
+// ListAuditEventsParams defines parameters for ListAuditEvents.
+type ListAuditEventsParams struct {
+	// Offset How many items to skip.
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// Limit How many items to return at most.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// From Only events at or after this time.
+	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Only events before this time; must be after `from`.
+	To *time.Time `form:"to,omitempty" json:"to,omitempty"`
+
+	// Actor Only events by this principal (a user id or `key:<key id>`) or login name, in any case.
+	Actor *string `form:"actor,omitempty" json:"actor,omitempty"`
+
+	// Event Only events of this kind.
+	Event *AuditEventName `form:"event,omitempty" json:"event,omitempty"`
+}
 
 // ListApiKeysParams defines parameters for ListApiKeys.
 type ListApiKeysParams struct {

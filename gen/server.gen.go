@@ -25,6 +25,9 @@ import (
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListAuditEvents List security events
+	// (GET /api/audit-events)
+	ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams)
 	// CreateAccessToken Log in and get a JWT
 	// (POST /api/auth/access-token)
 	CreateAccessToken(w http.ResponseWriter, r *http.Request)
@@ -161,6 +164,104 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// ListAuditEvents operation middleware
+func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditEventsParams
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", r.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "from"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "from", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", r.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "to"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "to", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "actor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor", r.URL.Query(), &params.Actor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "actor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "actor", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "event" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "event", r.URL.Query(), &params.Event, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "event"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "event", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAuditEvents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // CreateAccessToken operation middleware
 func (siw *ServerInterfaceWrapper) CreateAccessToken(w http.ResponseWriter, r *http.Request) {
@@ -1606,6 +1707,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/users/{id}", wrapper.GetUser)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/users/{id}", wrapper.UpdateUser)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/users/{id}/password", wrapper.ChangeUserPassword)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/audit-events", wrapper.ListAuditEvents)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/datastores", wrapper.ListDatastores)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/datastores", wrapper.CreateDatastore)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/datastores/{id}", wrapper.DeleteDatastore)
@@ -1745,6 +1847,95 @@ type UnauthorizedApplicationProblemPlusJSONResponse struct {
 	Body Problem
 
 	Headers UnauthorizedResponseHeaders
+}
+
+type ListAuditEventsRequestObject struct {
+	Params ListAuditEventsParams
+}
+
+type ListAuditEventsResponseObject interface {
+	VisitListAuditEventsResponse(w http.ResponseWriter) error
+}
+
+type ListAuditEvents200JSONResponse AuditEventList
+
+func (response ListAuditEvents200JSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents400ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents401ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents403ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents500ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type CreateAccessTokenRequestObject struct {
@@ -10942,6 +11133,9 @@ func (response KylinDeleteUser503ApplicationVndApacheKylinV4PublicPlusJSONRespon
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListAuditEvents List security events
+	// (GET /api/audit-events)
+	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
 	// CreateAccessToken Log in and get a JWT
 	// (POST /api/auth/access-token)
 	CreateAccessToken(ctx context.Context, request CreateAccessTokenRequestObject) (CreateAccessTokenResponseObject, error)
@@ -11107,6 +11301,32 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictHTTPServerOptions
+}
+
+// ListAuditEvents operation middleware
+func (sh *strictHandler) ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams) {
+	var request ListAuditEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAuditEvents(ctx, request.(ListAuditEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAuditEvents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
+		if err := validResponse.VisitListAuditEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // CreateAccessToken operation middleware
@@ -12292,285 +12512,312 @@ func (sh *strictHandler) KylinDeleteUser(w http.ResponseWriter, r *http.Request,
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3pdtu4ljD6Krjsc1fsOpQiyVNsr7P6uhwlpRxPZTmdkyqlLYiEJMQUoCIgy0o6d92f/f8+Rb9WP8m3",
-	"sAFwkEiJsmVn0vlRJ6ZIDBsbex4+Ox4fDDkjTArn4LPTJ9gnIfzzEktyQgdUqj98IryQDiXlzDlw3vWx",
-	"RFSggHQl4l0k+wQF6lXE+BhtNOpXr1BfyiEeUhRiSeC3khl78wCFZIApo6yH2mEbYea3mCAeZ75AbdlG",
-	"IyZpgKhEIRFECheRcq+M2i2ni2kwColoOYfhPyqH8h9blXa5xRzXIXd4MAyIc+BkvuW4jvD6ZIDVXuRk",
-	"qF4UMqSs53z54sZbveAB9SazG76KNijV1kPSHQniw75D8teICFlg11QKxPCAuOivEZe4xdp/webRmDKf",
-	"j1F73EaUIQOJzF3/9Y+tyuH4H7sLth29tmjfRIaTo64k4eyWm+ZAJEdjTCXqkC4PCZLhRJ0b7mHKyskV",
-	"bFWScw0oo4PRwDmounZeyiTpkRAmfvfu3dFI9gmT1MOSZAMcx29QzhAMTgSSfSoQH5JQP8aeR4ZSpNbi",
-	"/EpwSEIUEhwM/tFybnCAW46Ljob0n2Qy9XgujL64zhCHeECkuRUvscRC8pA0/OxV+/aFZwJRP72sSnV/",
-	"F1e9SqlSqVRKe+o/L9R/KtH/qurIqBpriGXfcR2FMAp4vuM6CtVoSHznQIYjklx2l4cDLJ0DZzSCN6e2",
-	"4Tp3pWHIPxJPlkLS1d9/cZ1/TgLKLnCPnHe7gsjsDQ1xjyDKfHKHNirq1ius79JQSPhpM7XFiln9XyMS",
-	"TuLlqxevuZ4kuW6fdPEokPBdtAfK5FbNcZ0BvjM4pGHjxlhVycSqaDtN+ikDpxqSDAQakhDWnVp2dd66",
-	"hRotc9XVucveSS25OmfJ+mgu1IlnH4F+4ZmlH5QhzCbIwyK9DUfggIhsDDJjzEWjvwFyOP/2PGYKz/Wv",
-	"4rlZ5JkabQFC6R9+B1CucD/TZ/MUG8phgL/xMRqoJVPAKclRSOQoZAhLNOBCpnaxk4NcwB+yEWvnwYiV",
-	"d6NnVy5u6LDIHb739a1Vt/e2X2ztbu8tvMFXuBMQOJFMvJHqZ4M1aUThIYgtmZgPX90bTRq+4kFdalb4",
-	"VpAwj/SPBAlzqT6eQ/Urtceg+mq5IRFDzgQB3vUr9i+1tKL+8jiThME/8XAYGDb7fBjyTkAGf/8o1L4+",
-	"x/tQO5aYBmazVu7pY4Eou8UB9VGXksDXrDgMuWKYf3524KFz4MArV1xhBhEC99RSByOhJAtFAICrjOQo",
-	"JM6XD64jJJYj4RxsK1yXVAIkG2YeM3e8ZSV2iYPnzxVHL/vk1u5CPDdLK9lPvixBHtQIGoyzZ223TwUa",
-	"4ECdBPEPUVvvuw0YKhDBXh91sAFMWU1+zFk3oN5DT+AIkA2NqexrkVRNiHAQEuxPELmjQotEMRj3YzBG",
-	"aygAP8++u2rA2YGF3sRYbUKvG21g5I80PIjhEAJPNgF+r3jYob5P2INRmArECPG1PKPEOnSKGe6RAWFS",
-	"SQkDKgTlLA3FrRiK8UoKgLEbvbwKOCZlZ99FnZFSvCTCQcDHxEcb8epdJEh4Sz2CeAiislBa2y0JNDQb",
-	"TJKQ4aCu0PaBELVjIbgDh/EN8dFed8ur4SQkd9LXOvllsVutv1gJNJt8QGRfaTVKhSI+4poaKciR8BD+",
-	"rXcpEA6BWClVLuA9NGI+CVNqINXXHAShQvQ2A6Qe99X29/f3HddR+oRzwEZBYKjqtfn5n/VSxUjGVUVU",
-	"RW/q4QHQCHV/DhAQWoUjHYLIYCgVXxejXo8IDQQ1fmFYwuY0yihoJndzy/wyHmKvT8o36q3S7XZpOOoE",
-	"1Pv7977RwmxAXbVOSPCNQBiFo4DEGFGA+j8YTFuVyvYMmNTDA6SEF4QZDiZCZjGL7wwhvvZOZ+lygm9t",
-	"JBcECOoi+6iqHhl1YxMoM+AJwh0+kgj7A8pEjDRFWN5DYVnbzrhc8PAAHWm24RNGiX+g7S8x5wRI53PO",
-	"7wulvm0wzJcDZsWA5Po3XY1nXsiFKAkqCRqH6r/GlhmjW1GZ4OH0fKdSmaXnO5XKASomS3xv/Oub2O+9",
-	"xB8l6yhFz4pB8+WeMy6PwCoLivdjYtB2ZXcWotuVXX1bh1KLA4qgSjQ9M9yH4kf/XWLcdwmfTEHLrFd7",
-	"U/SKFfmlsk9C9KZ5foYGxKcYKdUhhYmv+Ij5j4mEVW2+SQNZPTxAxsSIwIyJfE4EEGiQQ75HfPrqW51B",
-	"jTOOxMjra2sID61QBcyOMwIkysNBQEI0wBNYkiAJBGlq7fgtw7eYBo9Or3YqW1kcYOtAK5lY4g4WRGkT",
-	"o3hFh0iGE+1xQ6LPQxlMvk/u943tPZPOROvwMDNqZEgURGJ5Cla9qZg0rK0rSYjAk1oCV6p14CqsT7rT",
-	"4zfyVmnefp5wy36JnERXnJ/gsPfI/LSacUbb1a0DlFR2O9yfIGu6NR4PVN3d29urVXdRZyKJ+D655be3",
-	"+7lGB1gJFUhyjgKFGzFdu+L8FLOJMT+Jx0Wa2n4G2Gr7RkfCvh8qxYkKxG9JqG1nEEvBu2irgmzcAnhm",
-	"dytIJO88ZWi7hsR3iU3fEVhm0OxcLQmbBW0kl795APgGPkSjMHghAScZDgTwYCzEmIc+wlKSwVAK1A35",
-	"ILVr4M/RMH+NSEiJUJeJM48sTVmTgUpz6Wr0YjLmpxQH/RT62Lxuw2ceQNLfMjySfR7ST+RRJdStWmVv",
-	"1k5Wq+wdoDOeOr0xCQnq0VvyXao7X3efWbKpdlfGMyesgrXKHmJKRIVlxLbBrVrlBfgMrU07daXg2tyk",
-	"3q9UdlDAvRvipx6+QD4VSoTyN6fuy7t370rT0VfzcHc6WAu2esJ7lL2C+7+83wiW0cH+cXwk6okYDQY4",
-	"nDgHzruQs14mBBzXucXBKO16+jUHXGnfXTX2OKkPEvhQxOXUwX4p+YkCggZ7eukn8MwQr5AMCdjmLDXP",
-	"XP7VFD0NFGzFoTlVEw5Zq9R2S9VqqbZ1Vdk/qFQPKpU/1P70S2/VO86Bk/VWHhD0Sovs3ewTDn4lTuBM",
-	"3KYCjeHcN5RCAMJNpEcKPEHjPvX6m641SFGmnd5UtJiBVPyhwBNhADfuE6atn9LMrGaylwNtCEx9xFlg",
-	"GY7skxbzeBgqddYubrPcAtdtAYNCEV+pVVuPLhrohkzSeLodH9EZl6gL8xU4JcZlSb+8imOySwyJ4KPQ",
-	"I0VU6gs8CTj2C6gqy0aZFBW6LRCrCUe9WVUsJhcBpuS8pF9edeCDldphdIVuOGlvjeNZv7jOUtaJIiBd",
-	"XtOO/PUJgJplJb8uAtLk66sCar667iLBFXKCZXsMtmuP+sRPS5fthAzXXr3mXlwNK3Z6K9Qb7E2pJQKD",
-	"IkYU2gUXvCnqo1L00SoON6mAGI3JCyhhMgKAUH8UVEVaLNJFNjw+YoolA/TILQkniDIhMfPIZrZeEo6Y",
-	"1U3K6EyjVIspnPL6RDGeIjgF8frfudZSUGEpFsA2IxtTgWysY67gllpBMZoTv78itjizcIUJw5AohNRL",
-	"X62wHS0bBtRu6BNyS4LZKNQjHdyFOEM4EWVtA7+okGX0+9v65XvUGlUqWx46v6hfHl01zs/sg9Ojs6PX",
-	"9dP62ZV9cvTytHEGMZ1sNHAO/nRgAMd1om8d14k/c1wHvnA+JGNg7TcziQl6O1dKp8naTkcncoDOA7ky",
-	"fT5GgRISqUQBvdVsfxjyIQkl1YqF3u21zB5TcY03764g8pkwH2GB2kcGRwB9D5DJHtH7h2Hgn6Sdjusl",
-	"kzf9zmuPntM3r/6oX1793myIxkAO/zhu7DY+Ht2dX73ffv/p5q5Bx9T/LRg3PnLaDPy3DVYpk8mbT/67",
-	"Bj2njdEJ3abd38teLWCdwauK/683QRakyN2QhkRcU5afrKMlXsXlNcTMN6l17y+KHncd+PhaP585k2Cs",
-	"ZOu2BlI7iRj6UfrgzTM3I/soDmz+M31mqQWkNv4hGod3IPg/jUF1dksCnrlqxMjY3gMYfRZvtH1hPmVI",
-	"ouv0HuD7zBVC2lHGophVABQWKkbOxwzMXEQAfmNJwkPEiOXzgnghkbMr90LQMo8yU/UIU2MpGjXA/lTY",
-	"/JS6WDHqYhRY7mNJSpIOSBZC0pww+BsyyY2C79RKW1vedmnP3yGlF93dSmmv+qK2v4W3OzvebnLqvEym",
-	"AAv5VizerHoPQZbehuRwJQaUjaTh8WwUBHNBsTMPFOprLY3rkPyZRbLMFIaGEtVwhwRoQ2lONkIxnUHl",
-	"MNrry2Ci7i4PZRYI4tgikZNfE79gwQFWJrShsChUE+hQVtkngqD//e//ibHvmXAR42NYFOSILGSW0WQN",
-	"YLFmuTgMMcgbw5B06d08VNH2PyQkDqWrk2k83mNU6SgSdSZp+Cgmf33Tm8i7Cf3Y2QprH7e8cRaYTORz",
-	"Dozsr2oKdRpKpS28Z6MBZW8Y5INXIR/kIyhsVaAxD28o663wTtokizkz82H+xHulym5pq3IFsy4x8RQl",
-	"hJsLdyA6/iRY3EQuSBKXE0fmJmha6s7n09dj+AAEAN+nats4uEiQyS4OBHGzMpkxMAdLihUy+Fwn5vaz",
-	"+ET25T4yVzuFvlLj+AwOz9zxAb47Iawn+85BrVJ56J2303o4VArMoU5EseaTPgl81JloQ44CGg/L6KVO",
-	"5QKT9L2v/gDfNfR31d2pe+E6I0b/GhHzu0mvK3hF7X7sPT1EJvMM3fvSLr3URbfarjF9teOVMj5+snse",
-	"ryVx2Q+tehrtpO2mE69cQHprXYttUs+U6ADJfDBqQLtErQttbO3uIF9Jg52J3eemdvZl7XZFxMVuPZ8S",
-	"nFAhsy4oZDLzrr3pIl8EzORUojCmGYEvixniHll4q9Q7mcKl+T5/500QEBeJwWb/z6xA6SLR52NmMuuZ",
-	"R5YEjIvawJTb6O8o4PxmNETUR39HbXii50B/18YSMRoUYOfXw8lHj3iTnQn5+Gk8DEaf7vrjyXC4NdyR",
-	"g09d+TEc33SDroaIlCRUq/lPGOpPXPpUK+19+Fzd/RL/sbX/5W8LMStfgNf6ocyS4RE4AVEv5KNhGdXB",
-	"nmSdDJSh9tHJyfXbZv2y2T5E7cvzk/o1qMdt1OeBL4wBCkSypCoVfeW4TvyR/eP0/GX9pH4Z/XZ2dPK+",
-	"eZVWvFJfzdCPYx6MBmxJZnnOCPLgQ3WLsE7HzeePRbNqk/J0IqdYi9Yz1A0CPoF16ZUYSfrs7ckJ2rDE",
-	"Vn2bFqtTgnqH84BgFl/Q+YvVwLpSb06jjBFyYJQszEl8moE6egvPhIlajY9fkjsJKcFaJXedDu1Rph75",
-	"fKTN7Ww0ICH11G9mN+Ahh9XQARESD4ZpjDCDzuBCVNIia4lROQsdCK6RXYzCLva0G0hzZwHOPNh2bHnK",
-	"M80UU7K1ieuLW1S7Na+tkMmm5squgSP1NU5Peg7J6MBMvZGQfKBT0wsr0CsoIbJQjR5wX12/Ymq018es",
-	"t1LQFqERUwUaQDvNBph2JXdjB++4zy0+qI1sKAIDnE0nS0dOYBIQaQIk4o1ZorlAy5+j8yRXaBfuWuRP",
-	"qzaJc8iiH9HdvJd2o9l9hE4ZbH21GJ7QYqqVTDVm6XPPordzAZUv/Cj2NQ8WBcx/MaksLDtEnyySSqOl",
-	"LSWXpr8qJJ0mNvGEAmo069uhvzwmX0HNIRLoglSaHqkND6DcTPRtdbUI7sbYDbiui7wUwfQvGRB4pdYf",
-	"ZdXN4maqioaWsIxLdRYhTFGNz3lgchEWCCOfS0UCh1j2EWXGDgoBCCYcJipulVlVJTbTzPIPW8Mjrzac",
-	"DuWB2g40XQ8np+rHIgKrtxzPnIVkCbEy46aBvKp2bkRHteFDFBClQAgX+bRHpT5oyG8TnrpWrtboqd0M",
-	"Nh8cIsBmX+0i4GMSZpQviqrSJNBldwuwNsKelAbz51HpD1z69MH8f6W0f/3hl79lwR8EMS0o1ZnMKrSk",
-	"UEqnxeQ7AwvathLFbWaRxGRZzzdULynyzXc9qaWkHE/qQVrWhSeLMCopvKcWm4VaCYC/DrFxehcnYG+F",
-	"IiKSo+FILn0iIv9IxDNdayZF/ZPU6UVlGt9m73JsCzO+QftnIcvYvU/ZVvBaTg58GtyIq4vNoodrDmUB",
-	"mlxk0seY4WM2/+SD7NpjUU0+QT/NVrGb79jlher8TVcDm1e0y3UklzjQRfLyq40RJiGUZoCl108vetH4",
-	"iXjZ6SWbUQtLPjNEc0YAmrU1jtThR7XPbM22xKYLYME8g1w2NiiuAoM8E4iYrzP8vhD/nncVKpVKG3V5",
-	"iMQIBk7eikqlkr4UFchNn1WBCwjF0yj/xYTgT6+rPhjKiaJ9yfVEC1h4I2GzrpUz1QwLIH8vQVOrTDqK",
-	"pgsVE56Why5Jun9S2jvn6PNNtUogShhrtYStFpRhp0qOMheq0YszES3RL7lr1cbBU5Kl2x2hkIhRII2s",
-	"CvK8Xrx+r0MERGNvvHn56zG6hHebRKrBlKa1mbkn3mBeCPVJcg8RLkUKOc01mTWdKnm3SZigkt5mKgLa",
-	"VqteU3RfCdloQ5I7CeZOUcw+62FJAt7Lrglp1gzWnQ1LLsWQBIES13kXeVjigPdgqoVBG94cW626vR/x",
-	"LS6Lv4KyekXNOuiQEG1so8bZVf11/dJFpR30a+N14+zKRS/Qy/O3v57UXbSFXtaPG6dHJy6q7qJfz89P",
-	"6kdnLtqvopdHV3UX7W+hq8ZpvXl1dHrhomoN/cfR5fFvR5cuqlarVXR+9Vv9Mg2rai2LT8bLzy+g2fz9",
-	"BICfQYLMrFlMwBuFIWFZdbGXRxqfdCmjkgSTdyGVsdH/gaNSMQzwJLvu7xkPBziIXJhj6oM2jLw+DrGn",
-	"0DI1SbJc6SyUqThLOSuSE1WRxTEXVRDj0kU1NGI3jI8Z2ojQJ/uyGppZcatu7UNaPppdBYQaZB9x5FOA",
-	"d9JnbK0ZTuGQpdSIs0gzb8BhSDwqMg0vF/anJQAfEuyfsyAfCdWtLkRShIezTq+pHk+LvrPr0JQ//4oZ",
-	"5pUBLFvMeCEhEgSHXn/u3Si+WdpjxM+nzhArqigCFQgj/bYhbcWunswv2XvGJZIh1hHyNuJu4e7HK6ML",
-	"0xb6+OqmKYa9T5H9PnHGaQ6U3G4Swy1SpZjIDEl2p3jwNAtNnXyC7EanmLgFCThlEtVcoQOk8HyFpKll",
-	"c23rsukzUX3rr6mC5LL+OVgV7/0rayQ5Zt9IxVM/x4oeOoOQXxO+pe6lxN4N3KWltcD9/X19BJjpaZJn",
-	"sL+/nz4DnWn9SGeQTNqeDwn1TvowkunR6aiPf9ZLf1ZK+x8+Z4Z45Jw8WA+iqUywH5ZoTJjUpuv86Q/Q",
-	"vHzjWWqeyC7PNJZLDvGGUPuRSheiDhVdDoEoi6g8m+RI4El5ac/kLJqmjiIXZy/Mro7B27K0Hh3l9cbe",
-	"mik9mYyvo7TubL8uGadgG5/H2da4pIOd/q1WqaUCxxOZ4gllekcJzYuU6bmL0eQ4TglGGxbIcL0mfBQi",
-	"PmZTzuR3JPD4gCyzypl1WVTLwh8uSA6I7mlTmEKeaG43fV75WJOySMwghZGOkqWok7YuW9jZFFDfuKwf",
-	"vVS3APKHXJ2L1GhemZwlKvSTpADtqE8WZidFY0wFTelvs70tF7HJJHdbVkkXfT4GBf1wNjxGEfR/4gDP",
-	"c0brEIFrSQfkeiS9QpEvaIMMuddHgynVurq3v7Nd2942TVSSjRp2t50sGfexA18CLOS1jXwoHn+yug2u",
-	"LvzkXW6kyYOCS5ax7E1fO0UxRnmxRbENk5p6CREWIjq92NUEG01TlNHiUJmUwW/6LkzjTz4p0nt9QOhM",
-	"biDbjxM4k4TU/NgZS+S+N9eEpdtfXwuIGj3NdwwaQIsf2yVod7lin2ASeMWdggkceTyHYOL4i3gEIwB9",
-	"pxfuG3EGQh+yefCGPlfW3fK9wRp2py3K3wqsEz1PlmK4zd9PzFlwBr6tuWHkQ3mBQ0lxsDBpQJeONmqa",
-	"Fs91KRFxaE7dlFKJ25jikCCsj9MbSWDXAxzeQCgdTFrI9pqg1lFft8r06i6VojDTQC5OZVCfRE93Km6l",
-	"Utmcai+3qFlcZSkmELd0y15oVr+4hzd/u69HGhAmqyHbEVMSbtfEOcJrLiJenxMfdbB3cwgoRnVWvLa5",
-	"4I4gTGaJwP4cEbhWmRHgsqxAfwXZUlVIsF+C8mNCYgmG4UOEkQwxBS+mIAPq8YAzsNDr1g7pJTbrJ/Xj",
-	"K/QLenV5foqyYg6rle0XO3u7y2n+asXxqSy68kCA8ojrM4H4SHrc9HqMPLV9nEVdcbdLPEn8Sz4+5qM5",
-	"vuoK2rAlerSGaA3Wm4vdOF7ke88JrtOU4Zkw7q8l5YmEaz8jyNof6ea1szOf0iCgtheyxKZORdxkN0O7",
-	"nX+ryJ0ifpSz07yA3WQZrWcCmfDayAoJZFlXVyrkvqGibqec73VKj7vY0TRMkvusQUNFoKCyJ9BsmaDn",
-	"hgoo8Qx5eFhswlzScmUJSm5+zkJ6MQM2jW75KA/UV/OIKYAtFJYNj8sZEwsEeCmUyKnXI7S3DoinOqWz",
-	"tycnKfTPoGI63zfnDSj2NCJqLknuZCE8mr4zc8Xy5G2ON+zOkpI0fmZcj8TlnDmUGCVibMyli1c5PkwT",
-	"hW4thc8EgggeP6S3umO1L0zA/LTMCWRonoseNAWg/8sRK1iqyQjNgHxIlOwj7uv/SRyp+vX6+Ojqvp7z",
-	"nBHPjk7rcxrG5sTk5wzWPP6tfrriBV69v6jngu/q6NeTelJHgAdpLUE/WsSxY/imN5OCU2pN8eG6EYLN",
-	"x+g4cTg7mXURYifiYF4apmPDYMo9IvXwYjMP/+ectX5hygcyMBc3J9jrutn4I2O4Jv2k652WqpoPjliH",
-	"j5g/RXlLmbK04qU5J54bRTbN5LNM8h4d4OD6ZeN146o5O/SrEHta0zJ5LItFICquFWUH1JoZ7329qQBw",
-	"dp7EzPf1puM6Z+dp5NRPZy2WxeOk0vFPC6Of2GhwfXFZP76+PHrZ+FfuxapWZkxhGZpP6FOGg+uL82YD",
-	"/EHzQ6CGXIBC6+oyF9VcTpxdV+0nJICT4bz1zQlINFGTq6J6SfqRvKTJJabJwsylm8G8BJJnYFL6hs0n",
-	"q2KuQTDy2cCOvjmDYA7aiXtIIVnyx1e2ab0V2dmEkBcw6/Atoys6ILq8mnFXJnW6jYrlKILIzfzIczov",
-	"6euZ0CHs4tBaqSjzgpFPBIoKhyyZFBPHsc8eQMIBN6fgkE68fxx3NNik5gSLJPXKKD5DrUUQiToTCKLh",
-	"jCCyTEQx1IefP9d0NfliY3dpKOQ1lLC/1hrwIthGRZ07pIdZArKKR1fmWeNyQFrEA5861Mfxw8cNFPJh",
-	"nCr1b3siTNeXyoW1fn8RfG1sj3pb5/umdnlfKOcH7kRVK7BJWCBQeAuuznRctJNbxSffzW+oRLZ1As+x",
-	"TkD724XVQyBCLgeox5wJ4o0kvSXphhbL+BCzYwYSwUhJOpm4rRnEIsKyNDKkNpF/J9PUr3DogWIaD4g7",
-	"mJ+VlMkbXhuGkKoxNcA3ihUx3VMabeg2F/ZPD7PiZT5THCLOGN4ulCKcT001kGJasxwlzecIVj6KuIFu",
-	"sD0cBnSqHvJ9QvQWBBLm33u7rCh6NH9ZK4/fWxy7p7B2fgyIZnjfmY8UJLhvQ5BcFPoBKf0/dtwHbHHF",
-	"QR8R2IpLvBYpHi/cw553kVgPDZTv8WJ9I1Eeain3riwEVC2qKwTufplTcOgh2lpUGhVpCe9r8t2X+hcE",
-	"aSczRqK8iIZ8fnuUCtZHG5GQERKr6CbCrNUz4Ld3j81wZ48XXNCKEM3W61kxy81CVuibd98ImUhqUBia",
-	"jPpPY+X8PIbsbIGlkimqtRcrOBL165zDsFrPU0g/p3mpr9DnzI3zg0yxeJ9bDXSKHkSdHoqVB76hbIH2",
-	"azqtQXYm4PGG6f9o9+MiQSBSGrRUzJI95VJ1GFy7ugIFGZbtMcAQAU+ribehwq6bTfmFH9JIoHCx8Hj6",
-	"1Rb2H4n8lkl2AC1WTKEhHLNrYZ1T8j4bL/OFhxg/71fL8HSJIoYXOaXeSEigSZeQVg7V4aoKc8d9HpDl",
-	"SxtBnBuclT5JGNfjo8CHePqp0LeHSLmmgAPvmunEDR0OpzTPYiJvsfEz4VJU/J06qWyBNOfsHpTGl2Tr",
-	"rk4LVrvggQ8BdGDMBsZKWS9KgstM9rsonOvn6gJ8aXOu0pSfIAmQB37+Qt+r/c1JBMyGxspTAqdzOxKw",
-	"zcSA+Sl50a9GC1HM7oZMFBFl0Z27R/oLBCtOifza3ONCOICLRiCww4Q6WypRzhRt2Pj3TSuQ0xB+L+fX",
-	"Ul6GveT36OmPBphleSSxxOgUM9yz+fv3Kwk8/4wyg1kTp/RMoC69Iz56+7bxEm0IQlD7df0KPcdD+jzB",
-	"W9qprMhKdX/3hbdfLb3Ye7Ff2qu9eFHCW1t7pW6FbO2/2KtWMfYcd/q1vdp2qbNb80v727udavWFR/b9",
-	"3SkdssgXi0zKrnNX6vHSzKnGUFlUPTex8WXK5059tqSc8qQFdG1TwqxI58tXx2h/e2cPmcaHyOfeaGCC",
-	"maevru7AmHlr4/R3S+lNU0Yyxa1SHW37WKSL14rMKwo55znxg4TJcAItS1MDFT6TRG3djDNJ9cieiZyB",
-	"Km/GrxQ7m+I8fO0VIqYxbLH65rZ5ZRbO/XZ1dYH0C7OFDrYhWD8K3t/fT4gF25VsEUT3xpy9G9DGF5nW",
-	"5LY+upJFTXaRwpT0qTYM8M3JOrlxmbOTvb1sKLhBoYLZaQ7VhiHgR3CbfQH8RYyp9PqIs5kqwflNPQ2K",
-	"lHJXOR0hoquxaDhFZ5Nzx6Lkgpk9nswvFIw2jprHjcamq1tip4sGs8SbyXSORBGqQ6QtOPkasQ2ySUoH",
-	"lcXVhCul/QIFhS/5OF82zEqrMWG/rpIVCDSUSpRVTi38c1wn6sA58hWVU+zaqTpZZbIv+bjBBAnzgqAl",
-	"RxR+d5WEAc38pntWrXAT6eWl+dRHwVn5Eo9t7PB0Kd35xXSTW83Ln1DkwmROmBqheutFWVxkdDex8Uwi",
-	"miGc60GJv0iPgVHsy+naXUtpL9F8s3ewqEZ6yceLRILQSJ9FZQH7fiGGo67LU3J/Y5jI2m9UzVJtE8IH",
-	"RMIOBFS2YxIhiI8kv6c47/Hb6VJ5TrqMhXCNlG7C1KBkvgHqPQT2lC0mX1rXXE6zbCySQNAxI5DT2b4r",
-	"GUPLVBPfePErFefjtWfxZf3jXEHemoXmSvGdLVLax9vV0o5X8ytkr1vFEL8x9Zq3Uyu9INWt0p6/3d3F",
-	"tc6WV6nNvubv7pU6NbxT2idV70V3y98mla25wn7ewPcT9g3MFl1rC5llrnbym2XsgE96xRdljDAfurQm",
-	"8tGWzxBxl08RyU8MWbbRV3b5/Xl5Bzrl4P5xNDkdypaD1KEpRpQtni0Jw1hAqC0UD54IvvMjPnJAWMTC",
-	"bCJ6i7J0eH3R7Y8ji4ve/SVjkXPDkB/t3s8LMHaR6ONQS6YdLvu29VpW23t/QFmBcFWlraeCxDZ0D8LY",
-	"FOKaroTGAFesUPNcV3ii7La4n+c7OyY5v31ZVkTySlvDQZThxXIRyVQgIWmgO/RzRiA82aSoD7TeqPvy",
-	"DgqBPN+7fxTF0WkgeJipwQPe01RNPdVt8IWrbb08tH5EUSz07itFnt47Ylg3v80PSF0QQZxjPHo3YyNK",
-	"tZe/X/f4hb35ciOzV4jhCx3A5qCTfuA46kM3NwX9HMxOg9X1k793UPViA0tOoHWWHpAMRQbCmxWEfJEb",
-	"g6zRaTqMOe0ZXqJN4OOEG2czlNf0lkwxkIyw4qih+BJV3AuzENQhgvpEzOuua8qnRtUXFdeD9bW/2ZDn",
-	"+8BsTkSWRAFRtOFFwsiY7mHmIqyNmaBcKIbEu6jd/n//r//n3/72f/9na1Sp1HZ/2dj8/OW/DlqO+nPL",
-	"g/+Sf//zw+Ezt/y8jdrtw8icWa29QJ2JfPz46rm06SLZCJ+jXoiZ/HY74OdTs+r//n//f/VF2kLMuDpT",
-	"n7IeapfbbvJvJUVENWOG2CMu7AROtNVCz9EB+gX9O2o5SB+k/j+C/ksP43EmQx7kNUVwjnRo3PURY/iJ",
-	"grKKRaPfTzXJDNPJ1UzU24sUk5zI7Xy9ZLmY5exw5UfWSlbWqvPQ1FayPwiJJ1ANpE8mCIeFWnnOY0cK",
-	"+fFNAbb0cD6UEH1SLOlbju2NeE2xsmU5InYbANZGI6beEFlO00PUVqO2EbiNuyNROJHnHtJmAuKHyVhJ",
-	"oPJKAAUpT6OY7z8VSf+S5dIQxBupc26qOZKhor8R7Gdq/7H9HrbZvjhvGsuwwk71j9INmWhZRn3Q1wNZ",
-	"o5Hzr9LRRaP0TzKJxVkchZ3qf0HlrrlTQ6lqXZIvahTrgsJqXbjQTttol0qZ1csQtoNBwHs94h+2mBox",
-	"JGLImSAiKq2Hw3CC2sfY65PSsWZAB4jxEhjk22XUJAx4G4bVgP1DhxwyaLvajjaZQrgWs0CBpccwucmG",
-	"RgcL6qmrOAuLt1kB14gzYyCxARAbJgdcTgICNAZwCVBcjR1P2pdyCFMSHJLQzqn/emXlojfvrpxZOf3N",
-	"u6scVIDMihJo8+305DDu7OxG0T/m/IaSPIO5jgjz4B2bRm2mvlG7hQWoWwmrIExSD7SsGCX1tzH43zTr",
-	"zWbj/KzxcvYU1CWhrMu1dZZJrAsBmi/BzdQk4S2E9FImMWW6hsUoDBKhAj0q+6NO2eMDiBoAlw8J4d8z",
-	"Zc1BgNAvuEiOObqsN68i85ouCKnkpwsuZC8kzd9PdMPfcou12C/ol19gUUcXjV9+MdGKbQWS9gGclAa9",
-	"MbEUOLcWQ4Bj5uYJtJFEbn2rFD1v//sNmfyjPX0pN8tqANu7pcN9aioQtD+3gNO3nANULpe/tA912wvz",
-	"KyQe6nOz4RV//yg4a6MNG1KkhobtqkMvKXqJJVU8Jb31CCfaBzrA5VeF+bbwWjs++/YUbrlq5TbrSS3X",
-	"4z5pOa5dt9tyBqLXcr6045wodQR1uIGRtw/5xAtwqHTC2NWnC5ybvxBVsn/AWU8JJmCmaSsJuQ3xhS3W",
-	"vislo+f0t4ngyLdvGy+hghEjxBebZWQdS1F1I9knQmd0miOXfSpazMZiKT0JwkIO4+4ejCNdGSLq+gkR",
-	"QUDCAuoRJkjiHhwNgVTWypUZ1B+Px2UMP5d52HtuvhXPTxrH9bNmHb6JY4WSN8pxnVsS6uhQp1Ku6hf5",
-	"kDA8pM6Bs1WulLd0y5U+cK5sFIbEE54lI9fvtBBoUxhmCaputAmO3FJAb4kPd2ij7r9sHm1CzVHCfIRF",
-	"i7WNyPQJDv0A/arvmVZpYB1arWmXkaXdJtcwZfVpseksdaiuAEa8KQuiXlsv5GMIbaIDgja2KkgYg6J6",
-	"eyv03RYbDdVKq8hXom302wvZ3zxE4z4NiBWXNO/AUpLBUM4wrgijG35kK9C9O68AzFqKJ0L+yv2JJZem",
-	"o2PyOqtrrJ4lonBiW8FUuk+shBoTWNTnbJGwlEpn+pLWMYycGrF9NVatUlluzVZ/0qh2bVDNIZM3/c5r",
-	"j57TN6/+qF9e/d5siMZADv84buw2Ph7dnV+9337/6eauQcfU/y0YNz5y2gz8tw1WKZPJm0/+uwY9p43R",
-	"Cd2m3d/LXi1gncGriv+vNwHIq0MaEnGt2Ng+BN2paa8Nz9I4p+W6QkBKHF+kzwKssmxxpjMKzFhWB7Gt",
-	"QZY1QQTa579iPzoF9Ul18SdwdK/AHg7fVLcWf3OBJwHH/hXnJzjUEU/btf3F311xfoqZrQwt1Hc7RbbV",
-	"MO1gosjOnUqBVRrn/VuGbzENIiekFcKdgz8/uI4Ji3QOnBPtFVEUqUckwkgLYBL3hG3kqjTkFHvQY0Sc",
-	"xjlwFCuBaWaE9HzKqG93KlrHFixWuowiOKC1AatRv9K4Big0GXF1Ugk81rt3WwykY6GlFfVaYAT5Phb9",
-	"MmpIgULa60stAlApUDvF96AFj4CymVG6R4tBZ44pBcyUWAWayLvaxKbW7SaCjfQEUTSLziChrMXaEMP5",
-	"KuSDdrms/7ji7TI6h/WmBCgIYdLWcBCODoxCYPSOgdL81fM5BFSLmQ+gnYY8MgW5YILI3ZCHcspkPxug",
-	"kxs/H+ey/VksqOYD5L8rGGnHzl6pslvaqlyBVwccO8XJEQDDuAsK0ezqfWi2o8Tu65veRN5N6MfOVlj7",
-	"uOWNr4eTjx7xJjsT8vHTeBiMPt31x5PhcGu4IwefuvJjOL7pBl287HY0Q5tHXm2S0Q2ZqFsA0hcoqaLP",
-	"xwzhHqaPS3DfMmNY+mQobhFa9oqHHer7hP10NPpzSkv+88OXFNE2TpSYcq6SYgPa97LyBk+okCJhbHom",
-	"kEIeq7a5CsOIkAjKCVkriK4NBzTrmVDyfkigJLUiyG6LAYVWZHI46gTUQ8OQdOldFjFTs2t0F7oEsdb+",
-	"BEArC97xK8/PdcbgF3fhmyeQUqjAvQrR7c/PyViNPJ80xIPrGIFOrbS15W2X9vwdUnrR3a2U9qovavtb",
-	"eLuz4+2aEkxvhR6PjYLAXTVx1geQR8GcB1Bvxe7ygbCIwH+Izf0mgXanEqe4VqJk1OqXJYkn+DYyJdIo",
-	"7CqJ8cBrn5RS/nj0S4FcJ4ha2rFSAvb8M/W/aPIVEJlh5Lskt/yGaFIGpl5pBMrIuEmZkJh5xIhk5kVN",
-	"8HRIEQphEJO5kyZVL2HeSO6aolWznFkPTX20YSwnelkBFTKzKd1CKgEmyCGW/dgASX1nWtZJ3pNFbexm",
-	"CeJ2tvE0ktQVdPwnlim2F390xuUrPmI/6tXSqG3DGVZ/x7SzPlM8uATlLCkgHES+N7A4dlM1Oiyau8D+",
-	"4V65Ns67xXRJDXqbrrWhfo5qXWyoQf73v//Hfsv4eDNLcHhN5ClxVmaLiaqcPCJnnx5vx4z3k/B6WxvG",
-	"AvtJNU1b6MS43DWhTHnF/3SiyCvHdWKvu/q6AFLMhM+a3LzIpW0cxQnkWRg6at3W5tNU2KYWE5NxlXkr",
-	"mw/lh6bNzxpai4tqiVowOdqtrQazlsyWZB/utDs++cy4yae5zLs+R3iAGg9lKYkEtMVKZ6I8RiLgAfKo",
-	"iTYGmpb0vuI8ifBbbcl7iSVusbiChYu47JNwTAVBElqJc4bG8A/boFuJqak6VGVUx14fStoggSdCmwcj",
-	"3SDZ2DtPhX2ZzLl7ZC3WnY0bCyZJOOrtAtjA8UyZLjw0U5ksK6LAhLHFF3gqNXuxCHlfnVrDORGzXIjq",
-	"pgCR3Yo4QXIXNn4uQlANpGzuummjbcnfI6i0EXYt1mpjNPjWDX8/LZkFPTmdpGuobeLhYpqbePmLu8gb",
-	"k2iJvoFNlJ/NhdKE1IjrqeAQQD+4Tjjqp9diIYfwOx0lBXEC2iMDj/Q3ZXSGbceIjAyFXKdGhOgP8WsU",
-	"ogmpO7z8RXx0V8MPQw6Xh20Rj0eEzt86lasUoHLHnHUDqmOUf25/yH3IqXWbxDhRmKIWVnLy6O6sxLvQ",
-	"SqmtiFOyr8lhCQIgwzq9V1tQEjRY/alobxmdEeILNFW7Lc9gmaapRYx98bKoQD3IHfnGL9lPaSG8z2XR",
-	"KPF1Los738DIWQLzyggS9RMR8Hiii1ARog3RQw4dbbCAx111tOUsI+Ec9K+sGfNKGfP3w5TX9KIgvXgN",
-	"0WOPSiyMGlKKrtXvb+uX7525ys5SBpYIfxu+0c6ll5EYcWwieoExx7/kcFvEQwQXKY5uTLP0WWKkU88e",
-	"TcVxY1qiy1RpunoP5cbkyD1+7Ouahs6RvbCISyD8YOR0reMsq+OYLi5PTInt5VxS/XmuFZhljP9xI1gb",
-	"n0vDVNmq2AlQzjTA65az31UIma3Y9efnVDRHXEtlKrWU9ijTSzWvRyVIcwuwSHKX+iJqHp7zPhsNSEi9",
-	"5CfDAHvEv8ZzvpJ0QITEgyGAx3xnejI/hjk8rqo1P8DLVMlay6I/kN1c2nv+A8ihC0z2ukydsaRH+Kwl",
-	"Hk07wL4ezK/h7LbYVOHmuFKKKXKyu5WokaGjddTAJtuCMhTwMfhkBUEbgrfYiP014kr7bv5+grqU6UTB",
-	"weYcWfn06Ozodf20fnZlBOZ8J8CV6T5+b+n4J6GsS5HLJ3BY/CRgXw7uRZwZph7lD8an1p6PJ/N8SEMx",
-	"H58nxmT83mrB88/w//OdJCEfag0hXSgYSm8vw2RyfCIxiyniD9FrWPtCflRfyDd2fRb4Scx6n6XKZs+4",
-	"PXIwvLJm7U/G2n9Mtv6Tu0KejlY8qvq52N4FKA5dg758KMbQnyvuvDCPBBquYIF0KTEx3aVGx6ia1kra",
-	"4KfL1uh/2up6RjltMcoOzZAhMcnPugUfKK5AEDbLqKG7tgikK5rU/nNnCz540zw/M81gxCHSVEtXGzDU",
-	"BUG7dGGmDCnrCej3xLipMgrVmIXMiwu+VCD5joyShugeONVaeafiuLltjtwEsc10njyK5c+2yJlr99P9",
-	"WdZk9wey+oX6Gv1URDfPQKjba1lSVq24lUoFAJRuHqZzGkI+hkbbzNDbaXJ7iHCLAexYz/YJowKdvT05",
-	"KaMjTf1ssrRuoqjkqESFp7h9bsjHzwSizCd3uvqYjDqPgPfG15ZFxmVfTUYTbbcM5UVJwquOZCgtcUY8",
-	"bDFDgCHMHWydhwiarVKB2u/fv39fOj0tvXzZPkSRkKd+unx1jLa2tvahOlr8Gvrtt4PT04Nms11usYeZ",
-	"LU3DM42j97RaJmivIr05hLe6kOz+AWgWkfG9cm0nTcVfh9gjZrgaXLWilNe0sHtME2Lcta22FFNItZzL",
-	"YA7TTeNCkuj5tnau/9wcRiPP0/GYpWxoU1WEe3md33XbtWRWNaRjxO2vozKcyRbYswLrRapfw3cjt2b5",
-	"0PJbcsd1yv3ZDnB5CbHGVvBWkDDZMXs2HW9VDcGzFpfXi9osbrqdd2EZfAlyO9XAeq4onupFvc7hfTIn",
-	"eboNeIKqeVjigPeWTumNU+4X0qCokgMQoETvSl2pVgmtM/RoppnnLGFq2hV8t1QJKMcgIV6y2f5nWXc+",
-	"ryWmufNAzB5F2052r5x7zeNelOs7/pR3XMR34qEXXGPR/Ig9LUx0JqYzbToqD7XVH23UpYE0r2EIGSkp",
-	"SZsJCmVfxKijtbjsS/5W6Cjer5JBr7f3aMnz0FTmEbPndWET44dZWNnk7OjkffPqK9U2qT1RbZNCRUuS",
-	"XYAeg4pGnXbmklAjkq5T9r9dijsyxMmSWv13AeUwW6OYIseGjS8OC4zLJ9t2kLMZ9iBh3RBigiigcyBl",
-	"PdSjt4SVW+x8uo2QrUVsn1lbXYf7ut069BxDONk9AHwxPof8O1AocyP6oNPTAwL6pqjZNAVLFIGfasy2",
-	"avKwzJ1/ihIBa5q/gkNd6lSLxPPptlTrugTr6DwILxpp6veobCMlxheuQYBNy9045QY0cl2PUa/r0Pxg",
-	"2v4IyYdozMMb6GGlC6yWW+wsZhTGyCX7ZCBIcEuEbZjTGdFAlihDbd3Mrox0P3AUYElC29A6UZ8fepxq",
-	"Hsf6JKRSWOdRFqfRe4o4TZG4Pph9Hdb3o4b1PcW9K1DTwDYpnAnRy8bVyloU+EFEge9CDFiTlaXC/56G",
-	"pixn/lK4WLy0gWlXqzVBlGTccYtVnwx4iocfpjh4ixkWbtvVdEjU8Tv+3D9EbX2tD9DiNqvlFtM9XnVz",
-	"TGDNxCSWxeJHUjKJ67vHrjMQX5IySpakoMsbPFQnjamfUemKE46nqK+wZgffIjtYF3VYK4izRR2+joL4",
-	"PDabfX4AxxnJ7B7DFtENZeZjFjfH7EwU/4Hmk32CeOCDoLyhAwzVn/ZNgTw+YrLFJB/j0DeNLL0bPpKb",
-	"kf4IGuNUWAYSBFKhJ2pgEgjyTFeW4COJKHQrxbLFogVRgQY4VBzJEDcXSa7Ymr2sSPdm1b3bElzIxkZG",
-	"/KqsG0Nbz7bijgYO0Z4y7aTwjtpERFYf0tmNjGPq7JxtjUvp5pg88C9ybKbFw0DMAHrlxZhZjh6ePIY1",
-	"dfzh25xZsjeMMX0h6cv1XceNu3V83XMTUTXP/HWFb2LjF+/qG5yoDj+rrUPBZN2E5UKPrxugLu2qhoHM",
-	"EJotzDqjj3Qr+bZaXjvdKMhwiizXM3iW5/UCImw0sDBWIJ52Rbu5JjLJkcQ3JAKVhVG8LqzFpvle8fyl",
-	"TXvJB5RFfz+Cz9zjPnRdqlSUNAsSs5ExRc85cIrTQDjN+mAoJwnhz01Nf8t828QaULV0u13STfH+/uQr",
-	"mxFLXy5l+IQx70Fu4bt70Vz4cnnCC5+laxHsFv/qCBIPNF0r6CiBT5f2lsBXSxN7+9W9KD58fD+yD58W",
-	"ov1YUC8pGBtR6Rh649uHK5CfTVMsQ/AtAd+AhW4mmIq+dyb8+gkqpP1l6Pqi4mc63kg70u0uEu1GqO62",
-	"Obf2ZPrjHL4FYd2PzrUKhFCtLGrKLbhi3CPFY8OiT5r0E3EehctEQUXVjKCia6HmVQwPsq6SufYxe40x",
-	"N5GsZsADjB2Sde/FLTRuKAA8HjP7/gCwoIFoSmpcM9J5jHTN3JaOOMPZbOFb4nHZ0WoXoyhceB5/Q1gm",
-	"O/W3y+h1wDs40DFoAuEgJNifoD6+JS2me7hCo39dBC9yPqixiB8ZhOxn+jHkvypGBNIZ2hgJgi7eXmU2",
-	"lQS4vg4xm2GYD+qyr1upGRr2IYeIRYprVGw4RdbuQcpgI4/iZlhrUGsNaq1BffdMBgjEN6xAZToXks5s",
-	"6MmoZDGcpvyG6Sy26WlX7EqJfb64mkr8XT25f0S38prer+n9mt5/9/Q+5XF+Jr5Zyp927Hy8FsOQst61",
-	"Bdp1wHtcs4bcXGQIHsaaS1ycN69c6FOvG196AVVHFVVIQK/rV3m2M5jpNZHOmoSuiISe8F6P+IiPrMXk",
-	"nmTt3gTqG7n3aXWf9xREzBV0FUZm3MNlmnHnqeZ1E1Q3HcHQftOsN5uN87PGyzbygPK4iHYRZhMdYecF",
-	"BIemSTf8PPfKrO/L+r482X154FVJsxtbkqVA+xr7akbnerSBgyBuUY/md6hvscwW9VDqctNFBHv9uNBa",
-	"1Jg+aTpDlGnu9kyA50XkmrcS7qAMT1CGUyfaZZ5fB23wEJG/RjgQiEpXr7RN7rAn25t5Th+r/yzRan7G",
-	"53SKpddHbTNUG8GUwQRtJFJhN1ORCjY0NWNB8HFqOSYWbKa4MecBwSxrQdPwImGqiWUfQ9RyQDCcLxVa",
-	"gU3HUlzWj17mwSzWJpeiMXHJnp/JeaZDma8lHZDrkfScg+re/s52bXsboo4L9pMLsJDXNvZ4Zoi53eGm",
-	"tH942GheXR5dNc7Vr6NR8WZ19/dqmav+jfn11meTfzbz6mkZ0vK9mSDWXsMn9BpG/CdPOIoknMUC0gI/",
-	"X1yVwpoSoFY3KN+m4KxieeifOEj0LtzM0Rz0aBeRYLDS9qgz1CNFH+51b5ep8LAK/vdDEc2HkczHZGVr",
-	"MGeBObfaRRR89rOwpLV9+5u1b9uSGxE3ugcHXMKmvcBwbWd5/tn8q1BRjoRhwTRsDAJofmX6mWbHhOaw",
-	"VD1ozFLvH/d5gWXfWcferz2Ja0/imtLGRVa+DUqrHx58zlFTLkdMRMZBzgiU5i5xFkyQkFjqoPqNZv2k",
-	"fnzloneNq99c9B9HJ2/rTcRDdHX060l9E+EepkzbZVssDmfUVNnVeo4iGx0sCAp5QLR/0cMMpkMwHTwy",
-	"H5tWR9FaWkyGmAnsqVXbXr3x+pQ8ykeyjI5M29422Fzapv1RV5IQtbXtpY08PiCog72bwxZrD3EoKQ7a",
-	"SOCJSLRA8NRozd9P9Kq6mAYCSY7CEdM9Q4R6y0e1SgVW02JtKup36oZSzg6QUnTatvhCtPVnAg2IELhH",
-	"ACba4+rzOQbp342R8/7lAYFqXOhd2uyyyCCVtkjNht2IvwLnwNGHH4nwLtItNNCry/NTXeFWoPPLl/VL",
-	"9Ot7+9vLevN4SbYAe42I+FMpjrjbJZ4k/iUfH+vGIBXX9PQ7JRJrWQCPJG8wL9SV463N28OCNG35Xgtb",
-	"D0sS8B40qjFMUo92BRbyai35t37L+Y+jy+Pfji6hGUkYEuZNojl80qWMShJM3oVUpvoJ+lQMAzwBq/JB",
-	"rbq9t/1ia3d7z3WoOIsa/FWVutUhwVSbwZnGg8OQeFRrVcmh1AU8Z8EkzkvEatSKPdiztLImCA69frK1",
-	"oKA9liheIaMmPgY24/SuFCX1R/oWOAdbrkPsnTrVF8d+l7ht0eBDi+Xmb6B8jVgf9Ofog7WK9sqOAhlj",
-	"QtU+Uljwp+k1o7t/fbi3YRPQ/DF19DVGrzH6q2J0pjlET+vaioeKo47CKFdIcVrKUHsaOO21GjBfDVgL",
-	"9E+QTDtKyaKArHATcyV7LXM/Qf+9fInfNCC9xsy/jloUzwkKnJbaE5XDzOcgk4MLo4+HJIqoePPy12Pk",
-	"h/SWhAAjkWNugf594oj5x2Y1K8i0fQyTy5/pls7639dnR6f1ZONl87jZ+KPuHJSq+uPrq/cXdSDyPvHo",
-	"AAfXLxuvG1dNYC9UXJ+9PTlRCpNz4LyvN1ONmKvqj8H1xWX9+Pry6GXjX8ZfHPqU4eD64rzZABM3FH1Q",
-	"n1wfH10lA+ThmVml6dlsnzaPf6ufTgXT21df1o8bp0cnBpQDHN4Iy5AePA081SBxQFGEWe7FYjTyPJ7U",
-	"tD707+HQ81uJi7WcsI4VWHGsQIIPGtrwjfJ7yIoq0p5ouivREPfItTWLQSowBNNAn1oXeldg6JKrX5lT",
-	"QiOnN9FXrYKRGQ6p+zAZOQbqvOqeIEquKxoMScW1+uY66ty0dGDkzxFjmK6sGv8NIjWUVgWXPlzGxE9x",
-	"BdYvUc1VCDjICDYAUF/HxRpjO0K63GqXhkJeQ0Xda6V5Et+MWFkUjZBZfDX+OFke1QQopEIQ5hZ3rTqu",
-	"A3Ud7Xj3j5bT1RG/qTDG9fF/1eNfXT+tdZjkTyf6aC6dJ+18xeZeaMR8Eka2B3v/QEiLSqWGo4CIuXGU",
-	"K266Na9o+Awxyu/IlaAmNkt+eTLw1IGXazK/NJl/AJF/VL/R+iS/zkmuoEPKOgZqHQP1TUabAtN+akFi",
-	"UWmcZJ8XqH3QtnShXUZNIiVlPdS2ZEqbRmxD0JAIolM5EjXyO0TxcWEr5G9GzWMMZRO5/WJQul1Mi031",
-	"iwm4IKgdk992bqjQY7RuWZFM8rTVd9acbC2TrE9yLZOsZZK1TJJb4elpZZJZf81zhd6ESUMrn6Je02si",
-	"j9KTrpnvmvmuT/I7Yb66TopJptCX/3vkx2s7/tNwu3d9jvAANdBzFPAeomw19aDyzPTvqOyjX9XmkBcS",
-	"XzEZHAgXCYlDqTCWkbEtq3agC9BCDo1pRoe6IRH9VKG1FtOl1NDGb1IOz1kwcVETD0iTSvKPE3y3CUb/",
-	"kAwD7EGYxiQq22Y+lBB2DEiAPByGlPjlFjvRLdVxEAg0wOojFiUg2fJthwpezTHu9UiI3jZceF335KMC",
-	"OqvqHCTYcIsNoGkWqPUhHwvYlUn9MUvhzLZyh791HCmsoYwAdGr5UPuqxWL4ISpRaNplJ0ol2WZ9AFvd",
-	"E9bsPL+wlaKca36/5vfrk1zz+zW//xH99itk8hnqaqohbq59XTGjCR9NtbRlUJQh2c6WsqR53Ta3ZcT0",
-	"tEW6pW2LpXvaRlNgBqzSlmrW4091ubVtafWbVjLATI0KnWpnutOi+zSn1aYceHFF3WkT1DGjPe0jRg/c",
-	"p2vtusLFusLF2pL601pSIxK/tDW1KN/5bMlaofpAONH1XOeuAT1PNCUXsWs2rilkPLOIh9YdO7dkkPGx",
-	"zg12t+4SU3JY17MwZXfn9gceYtmPY80jor5uEbwm4msivibij1Cm6Cu4w2DT4W0e6aQC6Z+VWBsGzoHz",
-	"HGwLZmkzTeF1ZXgQ64Ubi/G2/E5UFF5pJRRsaxKyfay4rMCY3eO9S++IjxI7N7wENmS8btB1USAcEjTA",
-	"PkG8mxjbwxIHvJcxPORMuUj0cUh81JmgDpd9JEZhF+yZG1P6zGY5zRVExpAvbRVZG7sd1bvddA0/TCS1",
-	"QbGjjYz+yenWN8mJozK1WbPDjAfW2hzbR8FbiVFs2rW82IV3oXlDNENCW82dwUSnTwHoMFfzjIy7Rv3c",
-	"nJkvD6BmQgtFF01V8BVQxilVwFfMDB6V+Vo0frLFQfbJZHW2nt2NySDMnS5dyYDfkjDVTdWgyAbkH9o1",
-	"8XC6quLsvH9FSfl3pRsc4CmKkR3Z78JyXDSCGDFATC2Z2TQV14nMcwvJTbSgKdzIgMWi2f3EXYpuUaIo",
-	"gvo9b3HZWZ7R4qYAmYSYpSwZ4IItDRLowNIUI28xnS1S2sfb1dKOV/MrZK9bxWDIXEBLprA6h37kTert",
-	"1EovSHWrtOdvd3dxrbPlVWrL0JHEncu6HW6iCAeciVoW/ERZL29R/u5eqVPDO6V9UvVedLf8bVLZihdl",
-	"0ffL/wkAAP//",
+	"7L3pchs5ljD6KricvmGpO0lz0WJJ0TGXJdEuVsuSSqTG7SrWiGAmSMJKAqwEKIp2+cb9+f2/T/G91jzJ",
+	"FzgAciEzyaQ2b5yIqbaSiQRwcHD25VPB5aMxZ4RJUTj8VBgS7JEA/nmJJTmlIyrVHx4RbkDHknJWOCy8",
+	"G2KJqEA+6UvE+0gOCfLVq4jxKdpqNtqv0VDKMR5TFGBJ4Lei+fb2IQrICFNG2QB1gy7CzOswQVzOPIG6",
+	"sosmTFIfUYkCIogUDiKlQQl1O4U+pv4kIKJTOAr+WT6S/6yVu6UOKzgFcodHY58UDgupbxWcgnCHZITV",
+	"XuRsrF4UMqBsUPj82Ym2esF96s4WN9wONyjV1gPSnwjiwb4D8ueECJlj11QKxPCIOOjPCZe4w7p/wubR",
+	"lDKPT1F32kWUIQOJ1F3/+c9a+Wj6z70V2w5fW7VvIoNZvS9JsLjlljkQydEUU4l6pM8DgmQwU+eGB5iy",
+	"UnwFtXJ8rhFldDQZFQ4rjp2XMkkGJICJ3717V5/IIWGSuliSdIDj6A3KGYKPE4HkkArExyTQj7HrkrEU",
+	"ibUUfiI4IAEKCPZH/+wUbrCPOwUH1cf0X2Q293gpjD47hTEO8IhIcytOsMRC8oA0vfRVe/aFFwJRL7ms",
+	"cuVgD1fccrFcLpeL++o/r9R/yuH/VdSRUfWtMZbDglNQCKOA5xWcgkI1GhCvcCiDCYkvu8+DEZaFw8Jk",
+	"Am/ObcMp3BXHAf9AXFkMSF+P/+wU/jXzKbvAA3Le7wsi0zc0xgOCKPPIHdoqq1uvsL5PAyHhp+3EFstm",
+	"9X9OSDCLlq9evOZ6kvi6PdLHE1/CuHAPlMlateAURvjO4JCGjRNhVTkVq8LttOjHFJxqSjISaEwCWHdi",
+	"2ZVl6xbqa6mrrixd9m5iyZUlS9ZHc6FOPP0I9AsvLP2gDGE2Qy4WyW0UBPaJSMcg842laPQ3QI7Cf7yM",
+	"mMJL/at4aRZ5pr62AqH0D78CKB9xP/Nn8xwbymCAP/MpGqklU8ApyVFA5CRgCEs04kImdrGbgVzAH9IR",
+	"a/fBiJV1oxdXLm7oOM8dvvf1rVZ29nde1fZ29lfe4Dbu+QROJBVvpPrZYE0SUXgAYksq5sOoe6NJ01M8",
+	"qE/NCq8ECbJI/0SQIJPq4yVUv1x9CqqvlhsQMeZMEOBdP2HvUksr6i+XM0kY/BOPx75hsy/HAe/5ZPSP",
+	"D0Lt61O0D7VjialvNmvlniEWiLJb7FMP9SnxPc2Kg4Arhvn7pwI8LBwW4JU2V5hBhMADtdTRRCjJQhEA",
+	"4CoTOQlI4fMfTkFILCeicLijcF1SCZBsmnnM3NGWldglDl++VBy95JFbuwvx0iytaId8XoM8qC9oMC6e",
+	"td0+FWiEfXUSxDtCXb3vLmCoQAS7Q9TDBjAlNfkxZ32fug89gTogG5pSOdQiqZoQYT8g2JshckeFFoki",
+	"MB5EYAzXkAN+rn33sQFnPyz0JqZqE3rdaAsjb6LhQQyHEHi2DfB7zYMe9TzCHozCVCBGiKflGSXWobeY",
+	"4QEZESaVlDCiQlDOklCsRVCMVpIDjP3w5ceAY1x29hzUmyjFSyLs+3xKPLQVrd5BggS31CWIByAqC6W1",
+	"3RJfQ7PJJAkY9hsKbR8IUfstBHfgKLohHtrv19wqjkNyN3mt4yPz3Wo94lGg2eIjIodKq1EqFPEQ19RI",
+	"QY4ER/BvvUuBcADESqlyPh+gCfNIkFADqb7mIAjlorcpIHW5p7Z/cHBQcApKnygcsonvG6p6bX7+V6NY",
+	"NpJxRRFVMZh7eAg0Qt2fQwSEVuFIjyAyGkvF18VkMCBCA0F9PzcsYXMaZRQ047u5ZV4Jj7E7JKUb9Vbx",
+	"dqc4nvR86v7jW99objagrlovIPhGIIyCiU8ijMhB/R8Mplq5vLMAJvXwECnhBWGG/ZmQacziG0OIL73T",
+	"Rboc41tb8QUBgjrIPqqoR0bd2AbKDHiCcI9PJMLeiDIRIU0elvdQWFZ3Ui4XPDxEdc02PMIo8Q61/SXi",
+	"nADpbM75baHU1w2G5XLAohgQX/+2o/HMDbgQRUElQdNA/dfYMiN0yysTPJye75bLi/R8t1w+RPlkiW+N",
+	"f30V+72X+KNkHaXoWTFoudxzxmUdrLKgeD8lBu2U9xYhulPe07d1LLU4oAiqRPMzw33If/TfJMZ9k/BJ",
+	"FbTMerU3Ra9YkV8qhyRAv7TOz9CIeBQjpTokMPE1nzDvKZGwos03SSCrh4fImBgRmDGRx4kAAg1yyLeI",
+	"T198qwuoccaRmLhDbQ3hgRWqgNlxRoBEudj3SYBGeAZLEiSGIC2tHV8xfIup/+T0ardcS+MAtUOtZGKJ",
+	"e1gQpU1MohUdIRnMtMcNiSEPpD/7NrnfV7b3VDoTrsPFzKiRAVEQieQpWPW2YtKwtr4kAQJPahFcqdaB",
+	"q7A+7k6P3shapXn7Zcwt+zl0ErU5P8XB4In5aSXljHYqtUMUV3Z73Jsha7o1Hg9U2dvf369W9lBvJon4",
+	"Nrnl17f7pUYHWAkVSHKOfIUbEV1rc/4Ws5kxP4mnRZrqQQrYqgdGR8KeFyjFiQrEb0mgbWcQS8H7qFZG",
+	"Nm4BPLN7ZSTid54ytFNF4pvEpm8ILAtodq6WhM2CtuLL3z4EfAMfolEY3ICAkwz7AngwFmLKAw9hKclo",
+	"LAXqB3yU2DXw5/Azf05IQIlQl4kzl6xNWeOBSkvpavhiPOanGAX95BpsXrfhMw8g6VcMT+SQB/QjeVIJ",
+	"tVYt7y/ayarl/UN0xhOnNyUBQQN6S75JdefL7jNNNtXuymjmmFWwWt5HTImosIzINlirll+Bz9DatBNX",
+	"Cq7NTeL9cnkX+dy9IV7i4SvkUaFEKG977r68e/euOB99tQx354O1YKunfEDZa7j/6/uNYBk97B1HR6Ke",
+	"iMlohINZ4bDwLuBskAqBglO4xf4k6Xr6KQNcSd9dJfI4qQExfMjjcuphrxgfooCgwZ5c+ik8M8QrIGMC",
+	"tjlLzVOX356jp76CrTgyp2rCIavl6l6xUilWa+3ywWG5clgu/6b2p1+6Uu8UDgtpb2UBQa80z97NPuHg",
+	"H8UJnIrbVKApnPuWUghAuAn1SIFnaDqk7nDbsQYpyrTTm4oOM5CKBgo8EwZw0yFh2vopzcxqJns50JbA",
+	"1EOc+ZbhyCHpMJcHgVJn7eK2Sx1w3eYwKOTxlVq1tX7RRDdklsTTneiIzrhEfZgvxykxLov65cc4JrvE",
+	"gAg+CVySR6W+wDOfYy+HqrJulEleodsCsRJz1JtVRWJyHmBKzov65ccOfLBSO3xdoRuO21ujeNbPTmEt",
+	"60QekK6vaYf++hhAzbLio/OANP76YwE1W113kOAKOcGyPQXbtUs94iWly25Mhus+vuaeXw3Ld3qPqDfY",
+	"m1KNBQaFjCiwC855U9SgYjjoMQ43roAYjcn1KWEyBIBQf+RURTos1EW2XD5hiiUD9MgtCWaIMiExc8l2",
+	"ul4STJjVTUroTKNUhymccodEMZ48OAXx+t+41pJTYckXwLYgG1OBbKxjpuCWWEE+mhO9/0hscWHhChPG",
+	"AVEIqZf+uMJ2uGz4oHZDn5Jb4i9GodZ1cBfiDOFYlLUN/KJCltCvV43L96gzKZdrLjq/aFzW283zM/vg",
+	"bf2s/qbxtnHWtk/qJ2+bZxDTySajwuHvBfhAwSmEYwtOIRpWcAowovBHPAbWjllITNDbaSudJm07PZ3I",
+	"AToP5MoM+RT5SkikEvn0VrP9ccDHJJBUKxZ6t9cy/ZuKa/zyrg2Rz4R5CAvUrRscAfQ9RCZ7RO8fPgP/",
+	"JN1kXC+Z/TLsvXHpOf3l9W+Ny/avraZojuT4t+PmXvND/e68/X7n/cebuyadUu9nf9r8wGnL966arFwi",
+	"s18+eu+a9Jw2J6d0h/Z/LblVn/VGr8vev3/x0yBF7sY0IOKasuxkHS3xKi6vIWbGJNZ9sCp63CnA4Gv9",
+	"fOFM/KmSrbsaSN04YuhHyYM3z5yU7KMosPn35JklFpDY+B/hd3gPgv+TGNRgt8TnqatGjEztPYCvL+KN",
+	"ti8spwxxdJ3fA4xPXSGkHaUsilkFQGGhYuR8ysDMRQTgN5YkOEKMWD4viBsQubhyNwAts56aqkeY+pai",
+	"USPszYXNz6mLZaMuhoHlHpakKOmIpCEkzQiDvyGzzCj4XrVYq7k7xX1vlxRf9ffKxf3Kq+pBDe/0dt29",
+	"+NRZmUw+FvJKrN6seg9Blt6W5HAlRpRNpOHxbOL7S0GxuwwUarSWxnVI/sIiWWoKQ1OJarhHfLSlNCcb",
+	"oZjMoCowOhhKf6buLg9kGgii2CKRkV8TvWDBAVYmtKWwKFAT6FBWOSSCoP/5X/87wr4XwkGMT2FRkCOy",
+	"klmGkzWBxZrl4iDAIG+MA9Knd8tQRdv/kJA4kI5OpnH5gFGlo0jUmyXho5j89c1gJu9m9EOvFlQ/1Nxp",
+	"GphM5HMGjOyvagp1Gkqlzb1nowGlbxjkg9cBH2UjKGxVoCkPbigbPOKdtEkWS2bm4+yJ94vlvWKt3IZZ",
+	"15h4jhLCzYU7EB5/HCxOLBckjsuxI3NiNC1x57Pp6zEMAAHA86jaNvYvYmSyj31BnLRMZgzMwZJihQwe",
+	"14m5wzQ+kX656+ZqJ9BXahxfwOGFOz7Cd6eEDeSwcFgtlx965+20Lg6UAnOkE1Gs+WRIfA/1ZtqQo4DG",
+	"gxI60alcYJK+99Uf4bumHlfZm7sXTmHC6J8TYn436XU5r6jdj72nR8hknqF7X9q1l7rqVts1Jq92tFLG",
+	"p892z6O1xC77kVVPw510nWTilQNIb61rkU3qhRIdIJkPvurTPlHrQlu1vV3kKWmwN7P73NbOvrTdPhJx",
+	"sVvPpgSnVMi0CwqZzLxvb7rIFgFTOZXIjWlG4EtjhnhAVt4q9U6qcGnGZ++8BQLiKjHY7P+FFSgdJIZ8",
+	"ykxmPXPJmoBxUBeYchf9A/mc30zGiHroH6gLT/Qc6B/aWCImoxzs/Ho8++ASd7Y7Ix8+Tsf+5OPdcDob",
+	"j2vjXTn62JcfgulN3+9riEhJArWa/4ZP/Y6LH6vF/T8+VfY+R3/UDj7/bSVmZQvwE4/Kxq0xdcwZqpi6",
+	"Ju4koHKGiHqnhM5AYh9y3xMIZ0rt2JU8SLvBHGFXEu8IYeOu8EBm7d6Q2aFWStU1pJ7RSlGfBwiHukQJ",
+	"nU18Hx4CheejkbrWPmUE7nfCybR2pmolj/gLO8tO42Xq0vtU2FVoP46pIwJj0RbsSSNXTDSN/Dg639GM",
+	"lwElc+oGJFHkWusSPWKIx2PC5j+9jqawMJ02YtY9L0iHjf79RWjnNafJJ1JQTx0g+rndvrAG2uTCKgfV",
+	"UrlULUERiZUbt6a4LHlJD5unH30yRX3sKv0BklXUWQDWO8gjY8I8ygaI6wy5G8qSoPtkjsXKYtYNCLow",
+	"5Opc1xnDMcIZ3UFir99SwhteVJvWn6Wkwucy1VRvyRWoVfKoqXwiXZ52Ad4NCcQsA65rozQSE9clxDOI",
+	"Zqwp8FAoUdiY9JOGlejnhbkNcmSlqZufXwjU/XfRuCaKTa+7DqrprIQ8aCZxMCBZNYSUZgq0DnHmINpH",
+	"mM20x2YLm5wpK5ZHwb2Ietv3yrBfsdY0JQYr4VyjXnSmhsAV4oQu3GjiisfPIrxxyznMKuElyWvWkmH0",
+	"CEfJAERIXcMlv0wT8cBnlWuSNzpdBKHMU6DBc8BBWz4VEiIoPCX4vmm00Us8pi+x+mhRg6O7Hb90wE9K",
+	"0d3Sf9sLaP/2beSEIDrFCx4n/+YThQt4TK8VT9babOxBQG75DejHNlbFHWI2SDyB8lcFTSajL8Bfk7EX",
+	"+8sjPtFfh3WXBgEGhDV/hl82f0dzR0lqJg0sSWOSEy/a7rXZXKaZNhHERqFBwCfjEmqAm83GXlCGuvXT",
+	"0+urVuOy1T1C3cvz08Y1eA26RmrSfjmwVMWPJxxVcArRIPvH2/OTxmnjMvztrH76vtVObikxamFHx9yf",
+	"jNiaNgQlAbowUCMhpD1lmw3yFhuJ06tYqZU0thznKWYlxsB4dnV6irasDqrGJklnghD2OPcJZtH9Xr5Y",
+	"Day2enP+VhvbD3wl7VbHhqagjt7CC2GSeaLjl+ROQqUU7alwCj06oIDpHp/oKAQ2GZGAuuo3sxsIHITV",
+	"0BEREo/GSYwwH13AhbDSV9oSwypfOj9OI7uYBH3s6ugYbbQQINjCtiOHXJbHKp/vQXv+Pjt5jf7mtUe0",
+	"PSTmSi8NKPU1Tk56DjV6QAdxJ0Lyka7Yk9uv8AiV1VaKbSPuqeuXz7ug6epjgjYPjZirWwWaUYaeFVOr",
+	"dLmYIbf4oDayxUDeYy7RNWTC2DhgJ/NCliWa95CiDDmIr9Au3DKlOYtv7BzS6Ed4N+9l9NVWkBCdUkSo",
+	"x8XwmHG3Uk617q597mn0dimgsm1Cin0tg0UOr2hEKnObVMIhq+TdcGlribrJUbkE3NgmnlG+DWe90hLd",
+	"epjchlKMxNd1OjU9UhseQRW+cGzlcRHcibAbcF3XvsuD6WmK/Wu1/rDYwCJuJoqLaQkrppIm92VqjX3K",
+	"ApODlMKJPC4VCRxjOUSUGfcwxGUa61JY8zO12FzkvVrkH7a0WVbJXB3hDCWv6JxOnV4MbRWB1VuOZk5D",
+	"sphYmXLTQF5VOzeio9rwEfKJlHDWHh1QqQ8a9CjhqmvlaEcHtZvBZsARAmz21C58PiVBSlXHsFhfDF32",
+	"aoC1IfYkDLu/14u/4eLHP8z/losH13/8/W9p8AdBTAtKDSbT6k8qlNLZwtkxUjldfrGaf4tIYorPLPff",
+	"rynyLY/IUUtJxOOoB4sK3UqMigvvicWmoVYM4G9A61yPgF0JRUQkR+OJXPtERPaRiBe6BF+C+sep06vy",
+	"PL4t3uXIRWhCpuyfuRyG9z5lW9h0PTnweXAjKrq6iB6OOZQVaHKRSh8jho/Z8pP300uyhqWKBf24WNx3",
+	"ebwbz1X+eL5I6rJapk5Bcol9XTs4uwgrYRIijEdYusPkold9P5ZGtGDn01/NLfksEM0FAWjRBTtRhx+W",
+	"hLWlbGObzoEFy/yU6diguAp85IVAxIxOCYeDtMCsq1Aul7XLzFj54reiXC4nL0UZSvYsqsA5hOJ5lP9s",
+	"MhPn19UYjeVM0b74esIFrLyRsFnHyplqhhWQv5egqVUmHVysXXPPy0PXJN0/KO1dcvTZplolEMWMtVrC",
+	"Bsvvop0q/pXlzgL74kKgb/hL5lq1cfAtSdPt6iggYuJLI6uCPK8Xr9/rEQFJalu/nPx0jC7h3RaR6mNK",
+	"09pO3RNvMjeAsm2ZhwiXIoGc5posmk6VvNsiTFBJb5f4/9Rriu4rIRttSXInwdwp8tlnXSyJzwfpPhGz",
+	"ZrDubFlyKcbE98E520cultjnA5hqpQPPXWKrVbf3A77FJfGnX1KvqFlHPRKgrR3UPGs33jQuHVTcRT81",
+	"3zTP2g56hU7Or346bTiohk4ax8239VMHVfbQT+fnp436mYMOKuik3m446KCG2s23jVa7/vbCQZUq+q/6",
+	"5fHP9UsHVSqVCjpv/9y4TMKqUk3jk9Hysx1IrV9PAfgpJMjMmurKnwQBYWntQtZHGo/0KaOS+LN3AZWR",
+	"0f+BX6Vi7ONZejuEM4jCCCO7ptQDbRi5QxxgV6FlYpJ4FfdFKFNxlnBWxCeqIItjDiojxqWDqmjCbhif",
+	"MrQVok/6ZTU0s+xUnOofSflocRUQgZkRV2F9CvBO8oytNaOQO5I78cVFpFn2wXFAXCpSDS8X9qc1AB8Q",
+	"7J0zPxsJ1a3ORVKEi9NOr6Uez4u+i+vQlD/7ilnf/SKwbI+HlYRIEBy4w6V3I/9m6YARb3l0BlAEChFc",
+	"8LYhbfmunszuZHDGJZIB1omDNhFh5e6nj0YX5i300dVNUgx7n0L7feyMkxwovt04hlukSjCRBZLszPHg",
+	"eRaaOPkY2Q1PMXYLYnBKJaqZQgdI4dkKSUvL5trWZbOKw7YfX1IFyWT9S7Aq2vsX1kgyzL6hiqd+jhQ9",
+	"E1dpotrVvZTYvYG7tLYWeHBwEAZOwjTxMzg4OEiegS5A80RnEK9lsxwS6p3kYcSrxiSDYf/VKP5eLh78",
+	"8Sk18jXj5MF6EE5lciCwRFPCpDZdZ09/iJaVYVmk5rGiO6nGcskhDQOiDKl0IBlD0eUAiLIIq9ZKjgSe",
+	"ldb2TC6iaeIoMnH2wuzqWEfVrKtHh+VOIm/NnJ5MptdhtZt0vy6ZJmAbncdZbVrUMeD/US1XE/l0sQI6",
+	"MWV6VwnNq5TppYvR5DiqlIK2LJDhes34JEB8yuacye+I7/IRWWeVC+uKokdTQqgFyQDRPW0Kc8gTzu0k",
+	"zysbaxIWiQWkMNJRvENH3NZl+12YvjJbl436iboFkFbt6BTtZqttUrmp0E8SkW1qyMqk7fAbc0FTemy6",
+	"t+UiMplkbssq6WLIp6CgHy2GxyiC/i/s42XOaB0icC3piFxPpJsr8gVtkTF3h2g0p1pX9g92d6o7O6a3",
+	"XLx/1d5OIU3GferAFx8LeW0jH/LHnzzeBh8v/ORdZqTJg4JL1rHszV87RTEmWbFFkQ2TmjJSIRZmhRs/",
+	"NNhonqJMVofKJAx+83dhHn+ySZHe6wNCZzID2b6fwJk4pJbHzoRR6d+Ya8LS7S+vBYT9L5c7Bg2gxfft",
+	"ErS7fGSfYBx4+Z2CMRx5Oodg7PjzeARDAH2jF+4rcQZCe9Zl8Ib2n9bd8q3BGnanLcpfC6xjreDWYrit",
+	"X0/NWXAGvq2lYeRjeYEDSbG/MmlAd9QwapoWz3Xmkjgyp24qzEXd3XFAENbH6U4ksOsRDm4glA4mzWV7",
+	"jVHrsN1teX51l0pRWOirG6UyqCHh092yUy6Xt+e67q7qoVteiwlEnW7TF5rWRvfhPXHv65EGhElLAKwz",
+	"JeHa5GB4zUHEHXLioR52b44AxaguFqRtLrgnCJPrpklWywsCXJoV6E8/XaoKCPaKUJVVSCzBMHyEMJIB",
+	"puDFFGREXe5zBhZ63fEqucRW47Rx3EZ/R68vz9+itJjDSnnn1e7+3nqav1pxdCqrrjwQoCzi+kIgk1Lo",
+	"xAmsGOI06or7feJK4l3y6TGfLPFVl9GWrVyoNURrsN5e7cZxQ9+7yEoeVVt6IYz7a015IubaTwmy9ia6",
+	"p//izG+p71NTSRFJbMp3hVuppWi3y28VuVPEj3L2NitgN15d9IVAJrw2tEICWdap9LncN1Q07JTLvU7J",
+	"7652NI3j5D7to4EiUFDwHGi2jNFzQwWUeIZcPM43YSZpaVuCcq+06mo5PZVZoVs2ygP11TxiDmArhWXD",
+	"4zK+iQUCvBSQcwvrEdpbB8RTndLZ1elpAv1TqJgug5LxBtTAnBA1lyR3Mhcezd+ZpWJ5/DZHG3YWSUkS",
+	"P1OuR+xyLhxKhBIRNmbSxXaGD9NEoVtL4QuBIILHC+gt1FHHnjAB8/MyJ5ChZS560BSA/q9HrGCpJiM0",
+	"BfIBUbKPuK//J54h3/PJ9XG9fV/PecYXz+pvG0v66GfE5Gd8rHX8c+PtIy+w/f6ikQm+dv2n00ZcR4AH",
+	"SS1BP1rFsSP4JjeTgFNiTdHhOiGCLcfoKHE4PZl1FWLH4mBODNOxYTClAZH682I7C/+XnLV+Yc4HMjIX",
+	"NyPY67rV/C3lcy36UZeBL1Y0H5ywHp8wb47yFlNlacVLM048M4psnsmnmeRdOsL+9UnzTbPdWvz06wC7",
+	"WtMyeSyrRSAqrhVlB9Ra+N77RksB4Ow8jpnvG62CUzg7TyKnfrposcwfJ5WMf1oZ/cQmo+uLy8bx9WX9",
+	"pPnvzItVKS+YwlI0n8CjDPvXF+etJviDlodAjbkAhdbR1b8qmZw4vdzsD0gAZ+Nl61sSkGiiJh+L6sXp",
+	"R/ySxpeYJAsLl24B82JInoJJyRu2nKyKpQbB0GcDO/rqDIIZaCfuIYWkyR9f2KZ1JdKzCSEvYNHhW0Jt",
+	"OiK66qxxV8Z1uq2y5SiCyO3syHO6LOnrhdAh7OLIWqkoc/2JRwQKC4esmRQTxbEvHkDMAbekDqNOvH8a",
+	"dzTYpJYEi8T1yjA+Q61FEIl6Mwii4Ywgsk5EMbTNWT7XfJOdfN+GekTXUErnWmvAq2Ab9rrokQFmMcgq",
+	"Hl1eZo3LAGkeD3ziUJ/GDx/1lcqGcaIDkm0VNV92MxPW+v1V8LWxPeptne+b2OV9oZwduBNWrcAmYYFA",
+	"PVK4OvNx0YXMKj7Zbn5DJdKtEyvrHq6sHgIRchlAPeZMEHci6S1ZUoJxhQ8xPWYgFowUp5Ox25pCLEIs",
+	"SyJDYhPZdzJJ/XKHHiim8YC4g+VZSam84Y1hCIkaUyN8o1gRgz7iDG3p7l/2Txez7TXKosU4RJQxvJMr",
+	"RTibmmogRbRmPUqazRGsfBRyg2DiE93mfa5NxH1C9FYEEmbfe7usMHo0e1mPHr+3OnZPYe3yGBDN8L4x",
+	"HylIcF+HILkq9ANS+r/vuA/Y4iMHfYRgyy/xWqR4unAPe955Yj00UL7Fi/WVRHmopdy7shBQtbCuELj7",
+	"ZUbBoYdoa2HFeKQlvC/Jd0/0LwjSThaMRFkRDdn8tp4I1kdboZABtT3n4kov1TPgt3dPzXAXjxdc0IoQ",
+	"LdbreWSWm4as0E74vhEyodSgMDQe9Z/EyuV5DOnZAmslU1Sqrx7hSNSvSw7Daj3PIf28zUp9hfavTpQf",
+	"ZHroeNxqoHP0IGyAla9rwg1lK7Rf04AWsjMBj7dMW2y7HweZWrygpcaq48/XYXDs6nIUZFi39RJDBDyt",
+	"Jt6GCrtuNucXfkh/pdw9VKLpH7ff0URkd5K0H9BixRwawjE7FtYZnYDS8TJbeIjw8361DN+uUcTwIqPU",
+	"GwmgNwEV0sqhOlxVYe50yH2yfmkjiHODs9InCd91+cT3IJ5+LvTtIVKuKeDA+2Y6cUPH4znNM5/Im+/7",
+	"qXDJK/7OnVS6QJpxdg9K44uzdUenBatdcN+DADowZgNjpWwQJsGlJvtd5M71c0wh84Q5V2nKz5AEyH0v",
+	"e6Hv1f6WJAKmQ+PRUwLncztisE3FgOUpeeGvRgtRzO6GzBQRZeGdu0f6CwQrzon82tzjQDiAg3Rxd5hQ",
+	"Z0vFypmiLRv/vm0FchrA76XsWsrrsJfs1oXDyQizNI8klhi9xQwPbP7+/UoCLz+j1GDW2Cm9EKhP74iH",
+	"rq6aJ2hLEBIr+B/jLcl6/+XKwd4r96BSfLX/6qC4X331qohrtf1iv0xqB6/2KxWM3YIz/9p+dafY26t6",
+	"xYOdvV6l8solB97enA6ZZ8Qqk7JTuCsOeHHhVCOorKqeG9v4OuVz54atKac8awFd26s5LdL58vUxOtjZ",
+	"3UemHzTyuDsZmWDm+atru+GktSkJ098tpTe9qhf6osQb/Q+xSBavFalXFHLOM+IHCZPBDDq5Jz6U+0xi",
+	"tXVTzkTb/a+YTNv4a6jyZvxKkbMpysPXXiFi+uXnq29ue3qn4Rw0m9EvLBY62IFg/TB4/+AgJhbslNNF",
+	"EN0yfPFuiCEPJBKT0QgHM1sf3fYQMZiSPNWmAb452UJmXObiZFeXTQU3KFSwOM2R2jAE/Ahusy+Av4gp",
+	"le5QN1JKriW717lBkWLmKucjRHQ1Fg2n8Gwy7liYXLCwx9PlhYLRVr113GxuO4hxOV80mMXejKdzxIpQ",
+	"HSFtwcnWiG2QTVw6KK+uJlwuHuQoKHzJp+u1yDJhv46SFQj02YyVVZ7rhhXWiTos1D1F5RS7LlRS+19d",
+	"8mmTCRJkBUFLjij87igJA3ocz7fyfMRNJJeX5FMfBGelSzy1scPzpXSXF9ONbzUrf0KRC5M5YWqE6q3n",
+	"ZXGh0d3ExjOJaIpwrj9KvFV6DHzFvpys3bWW9hLOt3gH82qkl3y6SiQIjPSZVxaw7+diOOq6PCf3N4aJ",
+	"tP2G1SzVNiF8QMTsQEBleyYRgnhI8nuK8y6/nS+VV0iWsRCOkdJNmBqUzDdAvYfAnrDFZEvrmstplo1F",
+	"HAg6ZgRyOrt3RWNo6SZ3EC3+UcX5aO1pfFn/uFSQt2ahpVJ8r0aKB3inUtx1q16Z7PcrGOI35l5zd6vF",
+	"V6RSK+57O/09XO3VXGgTN/eat7df7FXxbvGAVNxX/Zq3Q8q1pcJ+1ofvJ+wbmK3uC6chs87Vjo9Zxw74",
+	"rFd8VcYI86DZZCwfbf0MEWf9FJHsxJB1G32ll99flnegUw7uH0eT0aFsPUgdmWJE6eLZmjCMBITqSvHg",
+	"meC7POIjA4R5LMwmojcvS4fXV93+KLI4791fMxY5Mwz5ye79sgBjB4khDrRk2uNyaFuvpUDAdJxdGa6q",
+	"tPVEkNiW7kEYmUIc05XQGODyFWpe6gqPld0W9/N8p8ckZ7cvS4tIftTWcBBleLFeRDIVSEjq+9qCDv20",
+	"rcuMjLTe2JvBH7lAnu3dr4dxdBoILmbq4z4faKqmniJwJApH23p5YP2IIl/o3ReKPL13xDDuSxIsCUhd",
+	"EUGcYTx6t2AjgrwxmxKZikwr8yRX9ubLjMx+RAxf6QA2Bx33A0dRH6YlvNLPwew02n40N/C9g6pXG1gy",
+	"Aq3T9IB4KLLpwL4YhHyRGYOs0Wk+jDnpGV6jTeDThBunM5Q39JbMMZCUsGJ0YuqXrFHFPTcLQT0iqEfE",
+	"su66pnxqWH1RcT1YX/erDXm+D8yWRGRJ5BNFG17FjIzJHmYOwtqYCcqFYki8j7rd//f/+n/+42//9393",
+	"JuVyde/vW9ufPv912CmoP2su/Jf85+9/HL1wSi+7qNs9Cs2Zleor1JvJp4+vXkqbLmIESXIELaKPEMHu",
+	"ENnGc0Pie4bTaurAgwj4C9bEdYhVzP63lwtNsqlZ5X/+v/+/8ippIWZcnalH2QB1S10n/reSIsKaMWPs",
+	"Egd2Aifa6aCX6BD9Hf0n6hSQPkj9PwT9pT/jciYD7mc1RSjUdWjcdZ0x/ExBWfmi0e+nmqSG6WRqJurt",
+	"VYpJRuR2tl6yXsxyerjyE2slj9aq88jUVrI/CIlnUA1kSGYIB7laeS5jRwr58U0OtvRwPhQTfRIs6WuO",
+	"7Q15Tb6yZRkidhcA1kUTpt4QaU7TI9RVX+0icBtDo/2cbOwe0mYM4kfxWEmg8koABSlPo5jnPRdJ/5zm",
+	"0hDEnahzbqk54qGiPxPspWr/kf0ettm9OG8Zy7DCTvWP4g2ZaVlGDRjqD1mjUeHfxfpFs/gvMovEWRyG",
+	"nep/QeWupVNDqWpdki9sFOuAwmpduNBO22iXSpnVyxC2g4HPBwPiHXWY+mJAxJgzQURYWg8HwQx1j7E7",
+	"JMVjzYAOEeNFMMh3S6hFGPA2DKsB+4cOOWTQdrUbbjKBcB1mgQJLj2Bykw6NHhbUVVdxERZXaQHXiDNj",
+	"ILEBEFsmB1zOfAI0BnAJUFx9O5p0KOUYpiQ4IIGdU//12spFv7xrFxbl9F/etTNQATIriqDNd5OTw3cX",
+	"ZzeK/jHnN5RkGcx1RJgL79g0ajP1jdotLEDdSlgFYZK6oGVFKKnHRuD/pdVotZrnZ82TxVNQl4SyPtfW",
+	"WSaxLgRoRoKbqUWCWwjppUxiynQNi0ngx0IFBlQOJ72Sy0cQNQAuHxLAvxfKmoMAoV9wkJxydNlotUPz",
+	"mi4IqeSnCy7kICCtX091w99Sh3XY39Hf/w6Lql80//53E63YVSDpHsJJadAbE0uOc+swBDhmbp5AW3Hk",
+	"1rdK0fPuf96Q2T+785dyu6Q+YHu39LhHTQWC7qcOcPpO4RCVSqXP3SPd9sL8ComH+txseMU/PgjOumjL",
+	"hhSpT8N21aEXFb3Ekiqektx6iBPdQx3g8pPCfFt4rRudfXcOtxy1cpv1pJbrco90Co5dt9MpjMSgU/jc",
+	"jXKi1BE04AaG3j7kEdfHgdIJI1efLnBu/kJUyf4+ZwMlmICZpqsk5C7EF3ZY964Yj57TY2PBkVdXzROo",
+	"YMQI8cR2CVnHUljdSA6J0Bmd5sjlkIoOs7FYSk+CsJCjqLsH40hXhgi7fkJEEJAwn7qECRK7B/UxkMpq",
+	"qbyA+tPptITh5xIPBi/NWPHytHncOGs1YEwUKxS/UQWncEsCHR1aKJcq+kU+JgyPaeGwUCuVSzXdcmUI",
+	"nMugsEdlkdwqLqAeDtKirJXMLJBlfki/7SBGpopqQsq1CSmeDjlSaoeHtrrYlTzoHtqEB+qps+qw7g2Z",
+	"HWrdRXED6mkFJmxuY67OEdIfOMMj0j0E7GPQAI6KhKiy7ZiOL4rJqZk7jDO01ZU4GBDZ3Xa0kdaWrQT5",
+	"ApieEiYCdc1smpjlAqagfod1/100GT7Fpte1gVfmte0SagAcEAMWqQUVBaSASEAqkIjRDRmDbbjDuv+q",
+	"n9av61cnzfb1ZaPdOGs3z5V4ayvEHpSRh2cWIzWQD9UV+Uv/gf7SoWx/Ib039FeH/VUsFsP/V292ATIl",
+	"k6fXRX8hnLBbY1tE96/IcBEfaCpULA40XNmea/xYFGOVASXeNvor8TEtV6pvhYUvwL6K46ZdO8SQkxL8",
+	"pOc37NjQGbhziqLm4V7bixuMTcAnMm0Gwjyh+KN+Y/ELeEyvb8ispC168IVIyKJRxRQ9UD1MjgvILb9J",
+	"GaefL44LU7y09qUG6tBuk+CoozT4lMVi2A2kD034p8LKKByfB0bWTwFPOBlk+qm5bLUVQSBKjoNh3grw",
+	"4YTmnutSk+oudXVoaumW4i7quj7VV7ur2Hc8mbBov5F2WKDlGDg75k8dZh7+qUPN9TnaAi7mBJyoxIlZ",
+	"jcFVq7cSCWlWprdHyknrNFcwOqkJzd/mHKIHsRNd6IlDQ3u+iC9D1xtSnILcEt9u3Q42ZxGyq5K5d3qK",
+	"nXJNKeNKF47QnXhWY7KzlEJ2arYdsVdqL2mHvaY+mBJdPupRRg5RVzG7LtqCIkSC3hIdsd+VvIu2yF34",
+	"EGro6Y6DVNFUgwEdBsngRJgNUebSMfYVPeWLDp3Idu+gLtC3LshpmtRB2B5wz3DpTc9worpiWZr26gKe",
+	"WnYShcPf0zXC6JWX5zrf5rOz8s1TSMhRL86Lm77lgEoQUDwLPFIQYq3gke27KUe+mzS1RkE/bFqomHAe",
+	"B8/yBfZInwckWttRaDrVi9YnnrHinZUrlvyx1zszyWIh8myF0gMIehmyw7ambFHMd6ZrKKf/Mm23gOWJ",
+	"DcespzYKZJn1dNnOQbigAuKtkyuOUcKMhcEnEgtbbqyy18c0mPkDCuRqlV4NrpbLVn0zHabj6oVSK9Sz",
+	"WFSwto3+/slAKDeQQ0FCAdc43wB/5hyeuwYFtdxW9zw1R+WgWiqXqiXoXBQlQxjrojFQRVb5pOH7s2OA",
+	"tgBeL1ft55pavpEp1RFraaugLbNESKBV+/2aW8VQvzAAsToPXKpAciwgFbrrQb1qsVZzd4r73i4pvurv",
+	"lYv7lVfVgxre6e26e/PANHvF2sifBtOdpTCtJGAakuDCYUFxtSslg8RhuMiu1gBlOQFKI77MgfKgVyHl",
+	"/RgolbChENeazU0i6m45ShUth0md1c+f178c4CcAe0aWpyBNDSopsOzoC5Q2T3jRXv6EPVs+AIZUVg+5",
+	"Ysai/ZF4elBt9aDXPOhRzyNgnt3Ns7Km6d1n0nBiZk+45HGb1+9/ALYmTKDxZ8Y0+fsf6qxMAovh4vPq",
+	"JBzuQOiW+x4F/3hCk8+d/QYDhY2zhgsuYBvpNhuotMDTnEKNOyu+4fSSDVpl1ZHLRZ/eEg+MRlsN76RV",
+	"34YmG4R5CIsO6xofwUe4SIfoJ21Y0rwM1mFYWQlZY6UprpPgZR02X5Yt0qrmJCy9tkHAp5DLQ0cEbdXK",
+	"SITyCkG1wHM6bDJWK60o5TP22ys53D5C0yH1ifUPaGMplpKMxnLBUpsU1LRzvA5wbgOYwxv9E/dm6zGY",
+	"yDk+V98iTt8h5iP3RU/U7/icdKoZx8xjMEXd40aIa4NqBTL7Zdh749Jz+svr3xqX7V9bTdEcyfFvx829",
+	"5of63Xn7/c77jzd3TTql3s/+tPmB05bvXTVZuURmv3z03jXpOW1OTukO7f9acqs+641el71//+KD1DCm",
+	"ARHXigUeQJaZmvbaSCIa5wprUMPo+EIHbipJZGRq1R6Y8UnJIBzdawgAgzGVHFTwAs98jr0256eKg8C4",
+	"6sHqcW3O32JmWyGJ+9JQNSrHKk20+hXDt5j6YdRtjPwmyagOA1QUaUAkwkh7HCIyKodpVHSOPjLOyDx5",
+	"1F6pbMqob3ciPcV26FGqqCI4IFeBJSs0cuimF9BV09FVFOCx3r3TYeAOEto8r17zjedqiMWwhJpSoIAO",
+	"hlLbvKkUcT1ZdHXPWQF9IsL6Bh0GrSjnPI6mpwjQRMXIsTuEdTux7Bo9QZi+oe2blHVYF5IWX4PiVNJ/",
+	"tHm3hECaxwmPAeTsaNkSvAGHxgNmHG0jfKOfLyGg2q/yANppyCNTkFPqxt2YB3IuRm2Rs2YmjEfFW37P",
+	"l0XyBxR8UzDSQuh+sbxXrJVjumV+cgTAMPFxuWh25T40u3CDfXx9M5jJuxn90KsF1Q81d3o9nn1wiTvb",
+	"nZEPH6djf/Lxbjidjce18a4cfezLD8H0pu/38brb0QxtGXm1VTVuyEzdAnA3gMlZDPmUITzAlH3lcucP",
+	"RaMXROQE0TZRgxHlfEyKvcqFE0VXvBBgN7Z+yjktxrj9dTF0oFkvhHFtIA6pB0Onw4BCKzI5nvR86qJx",
+	"QPr0LtNsB+j+DCa7x7NnxJITsoKwY1ruShXdx6A7w/eUAus8NnHWB5BFwQoPoN6K3WUDYRWBz6uoVz6v",
+	"STxXK+kJjAde+6yU8vujX6C7Q0UkSzselYC9/ES9z5p8+USmRLVcgsdFhJ4yLI1AGUbzUCYkZi4xIpl5",
+	"URM8nUNjHG6mVEWSVJ3AvKHcNUerFjmz/jT10JYJFdDL8qmQqV3YV1IJsPCOsRxGBl7IVEjKOql294y+",
+	"7YsEcSc9WijpjnxmmWJn9aAzLl/zCfter5ZGbRu///h3TEenp4oHl6CcxQWEw9AlCm7jZHCGRXMH2D/c",
+	"K8cmNneYriFJb5PFJdXPYXHHLfWR//lf/9uOZXy6nSY4vCHyrTYGP4otJizr+YScPct78YPwelsM1QL7",
+	"WTVNW9nTeIE0oUyEgf9eCFONCk4hCjNXo3MgxUK+qClGE8ZwG8dTDHlWusFsnLYZmshT1GJiPJEwa2X3",
+	"sZTnrxO3aGjNL6rFip9maLe2/OlGMluTfdzH+fJuyBEeoeZDWUqs4spqpTNWDzIW4Q+Fw4g2BoLPAuo0",
+	"HMbzTbUl7wRL3GFRyUYHQTDSlAqC5JALxTTRFP4Rj75JFF4uoQZ2h1DDFQk8E9o8GOoGdhy5JX6WCnsS",
+	"LzLzRQJPYnDU2wWwQaQ1ZbrS7kLwQ1rIgMnbSg1l2C3nESHvHyMArvIoSTcX1U0AAhofgjxh65GJJL92",
+	"l5BciBfIQ1ANpGyxNhBUIvL3BCptiF2rtdoIDb52w98PS2ZBT05WpTLUNvZwNc2NvfzZWeWNieZDWza2",
+	"1Rb/0ITUiOuJbAhAP7hOOGwg32EBh3wznRYEgfHaIwOP9JgSOsO2RWJKSn6mUyNE9If4NXLRhMQdXv8i",
+	"Prmr4bshh+vDNo/HI0Tnr53KlXNQuWPO+j7VSbk/tj/kPuTUuk0inMhNUXMrOVl0d1HiXWml1FbEOdnX",
+	"FG3wfSDDup6VtqDEaLD6U9HeEjojxBNorlh5lsEySVPzGPuiZVGBBlAs4Su/ZD+khfA+l0WjxJe5LM5y",
+	"AyNnMcwrIahMF0v5xjNddZkQbYgec2jhigU87qujLaUZCZegf3nDmB+VMX87THlDL3LSizcQPfakxMKo",
+	"IcXwWv161bh8X1iq7KxlYAnxt+kZ7Vy6KZUAjk1ELzDm6JcMbot4gOAiRdGNSZa+SIx0rZUnU3GciJbo",
+	"usyart5DuTFFYZ4+9nVDQ5fIXlhENf++M3K60XHW1XFM29JnpsT2cq6p/rzUCsw6xv8XVusJ43NpkKjT",
+	"HDkBSqkG+Lae8lsKIbMlqn//lIjmiIqHztVSogPK9FLN62HPjcyKo5LcJUbgEZ9AQmDG+2wyIgF140PG",
+	"PnaJd42XjJJ0RITEozGAx4yDsxJPYg6PykgvD/AyZaE3suh3ZDeX9p5/B3LoCpO9rstuLOkhPmuJR9MO",
+	"sK/7y5sWOR0216koKg1qqnru1WJFIXW0jvqwybagDPl8Cj5ZQdCW4B02YX9OuNK+W7+eoj5lujLOaHuJ",
+	"rPy2flZ/03jbOGsbgTnbCaDrsz9AOv5BKOta5PIZHBY/CNjXg3seZ4ZpwPCd8amN5+PZPB/SUMyn54kR",
+	"Gb+3WvDyE/zvcidJwMdaQ0h2xoFeU+swmQyfSMRi8vhD9Bo2vpDv1RfylV2fFX4Ss94XiT5RC26PDAwv",
+	"b1j7s7H275Ot/+CukOejFU+qfq62dwGK6zpQf+Rj6C8Vd16ZRwIdRrFAuna2mG/LqmNUTS9hbfDTdVr1",
+	"P205eaOcdhhlR+aTATHJz7oYICiuQBC2S6ip25QKpCuaVP97twYDfmmdn5nup+IIaaqlqw0Y6oJusT8x",
+	"gWw65FVAg2PGTVsNaD8kZFZc8KUCyTdklDRE97BQqZZ2ywUns6+vEyO2qc6TJ7H82Z6wS+1+uiHphux+",
+	"R1a/QF+jH4roZhkIdT9pS8oqZadcLgOAkt2ydU5DwKdQ25cZejtPbo8Q7jCAHRvYxthUoLOr09MSqmvq",
+	"Z5OlddlYJUfFq/5af42a6oVAlHnkTpfblmGrTfDeeNqyyLgcqslorM+0obwoTnh1OWJLnKE+tCHAEOYO",
+	"ts4jpCi9+lT3/fv374tv3xZPTrpHKBTy1E+Xr49RrVY7gCqR0Wvo558P3749bLW6pQ57mNnSdPjWOHpP",
+	"q2WM9irSm0F4KyvJ7m+6SqAl4/ul6m6Sir8JsGvrGVbhquWlvKZn+1OaEKM25dW1mEKix3oKc5jvkh6Q",
+	"WJPzjXP9x+YwGnmej8esZUOba5uTKlrrfkx3xEtkVUM6hi4Knug74WLdvDHdj36RaFD4zcitaT40B3JT",
+	"HKMPABC0vTHWmMtbbHmelRBrbAVXggQxJpGSjrdq9lim3pZBDrFtew3QAH7PWlw6noWLm+NghacohBph",
+	"yGpRPIaPmxzeZ3SSJ/qaxKmaiyX2+WDtlN4o5X4lDQorOQABCimMMK1ZdJX6OXrUI7H6eumEqWVX8M1S",
+	"JaAco5h4yRYbfqfd+V6NFA/wTqW461a9MtnvVzBUBzB33lSxfQJt24B89TW3R7654897x0V0Jx56wTUW",
+	"LY/Y08JEbxZV0o9F5aGu+qOL+qZ3RG+GMISMFJWkzQSFsi9i0tNaXPol1/XDv1AGvd7ekyXPQxfVJ8ye",
+	"T5S3X1nZ5Kx++r7V/kK1TarPVNskV9GSRPX/J6CiYWvZpSTUiKSblP2vl+JODHGypFb//cjF6FeHBUbl",
+	"k3W7HJGSYQ8S1g0hJogCWuVTNkADektYqcPO5/vm2lrE9pm11fW4B0WJdZNthOPt8sAX43HIvwOFMjOi",
+	"D1obPyCgb46azVOwWBH4uU7kj00e1rnzz1EiYEPzH+FQ1zrVPPF8ug/zpi7BJjoPwosmmvo9KdtIiPG5",
+	"axCYDlqxlBvQyHU9Rr2uI/OD6XMrJB+jKQ9uoGmzLrBa6rCziFEYI5cckpEg/i0RtsVbb0J9WaQMdXX3",
+	"9hKq6+l9LEkQdkiM6vMLxd5MS7ghCagU1nmUxmn0nkJOkyeuz7YG3IT1fZdhfc9x73LUNLBd+RdC9NJx",
+	"tbwRBb4TUeCbEAM2ZGWt8L/noSnrmb8ULuYvbWD63GpNEMUZt77OuvntiCd4+FGCg3eYYeG2XU2P2NFe",
+	"NNw7Ql19rQ8R3PIumjD1QECXZ+gbFjUlK3XYCXwCBAvNmolJLIvEj7hkEtV3j1xnIL7EZZQ0SUGXN3io",
+	"ThpRP6PS5Sccz1FfYcMOvkZ2sCnqsFEQF4s6fBkF8WVkNvv0AI4zSRF/r1a0ou/NFP+B5pNDAo3olaC8",
+	"tdiXXiCXT5jsMMmnOPBMI0v3hk/kdqg/gsY4F5ZhO9PPoHG4L8gLXVmCTySi8gh80x0WLogKNMKB4kiG",
+	"uDlIcsXW7GVFDWggonu3xbiQjY0M+VWpw+KebcUdDRzCPaXaSeEdtYmQrD6ksxuZRtS5cFabFpPNMbnv",
+	"XWTYTPOHgZgP6JXnY2YZenj8GDbU8btvc2bJ3jjC9JWkL9N3fTPzKdONTCC+7qWJqFpm/mrjm8j4xfv6",
+	"Bseqwy9q61AwWTdhudDfr9u+3utRTviQ+YRmC4vO6Lo/xTOBump53cWO71kd92djsrQXEGGTkYWxAvHK",
+	"JvSh0CI5kviGhKCyMIrWZdqKL/eKZy9t3ku+vFv+g33mLveg61IZGsSDxGxkTDEoHBby00A4zcZoLGcx",
+	"4c9JTH/LvBIeY3dISoCqxdudom6K949nX9mCWHqyluETvnkPcgvj7kVzYeT6hBeGJWsR7OUfVYfEA03X",
+	"cjpKYOja3hIYtTaxt6PuRfFh8P3IPgzNRfuxoG5cMDai0jHnN5TYh48gP5umWIbgWwK+BQvdjjEVfe9M",
+	"+PUzVEj709D1VcXPdLyRdqTbXcTajVDdbXNp7cnk4Ay+BWHdT861coRQPVrUlJNzxXhA8seGhUNa9CMp",
+	"PAmXCYOKKilBRddCzasYHmRdxXPtI/YaYW4sWc2ABxg7JOvei1to3FAAeDpm9u0BYEUD0YTUuGGkyxjp",
+	"hrmtHXGG09nC18Tj0qPVLiZhuPAy/oawjHfq75bQG5/3sK9j0ATCfkCwN0NDfEs6TPdwhUb/ughe6HxQ",
+	"3yJeaBCyw/RjyH9VjAikM7Q1EQRdXLVTm0oCXN8EmC0wzAd12det1AwN+yODiIWKa1hsOEHW7kHKYCNP",
+	"4mbYaFAbDWqjQX3zTAYIxFesQKU6F+LObOjJqGQxnKT8humstulpV+yjEvtscTWR+Pv45P4J3cober+h",
+	"9xt6/83T+4TH+YX4ail/0rHz4VqMA8oG1xZo1z4fcM0aMnORIXgYay5xcd5qO9CnXje+dH2qjiqskIDe",
+	"NNpZtjOY6Q2RhQ0JfSQSesoHA+IhPrEWk3uStXsTqK/k3ifVfT5QEDFX0FEYmXIP12nGnaWaN0xQ3XwE",
+	"Q/eXVqPVap6fNU+6yAXK4yDaR5jNdISd6xMcmCbd8PPSK7O5L5v78mz35YFXJclubEmWHO1r7KspnevR",
+	"Fvb9qEU9Wt6hvsNSW9RDqcttBxHsDqNCa2Fj+rjpDFGmudsLAZ4XkWneirmDUjxBKU6dcJdZfh20xQNE",
+	"/pxgXyAqHb3SLrnDruxuZzl9rP6zRqv5BZ/TWyzdIeqaT3URTOnP0FYsFXY7EalgQ1NTFgSDE8sxsWAL",
+	"xY059wlmaQuahxcJEk0shxiiln2C4Xyp0ApsMpbislE/yYJZpE2uRWOikj0/kvNMhzJfSzoi1xPpFg4r",
+	"+we7O9WdHYg6ztlPzsdCXtvY44VPLO0ON6f9w8Nmq31ZbzfP1a+TSf5mdff3apmr/pX59TZnk302y+pp",
+	"GdLyrZkgNl7DZ/QahvwnSzgKJZzVAtIKP19UlcKaEqBWNyjfpuCsYnnoX9iP9S7cztAc9NcuQsHgUduj",
+	"LlCPBH24171dp8LDY/C/74poPoxkPiUr24A5DcyZ1S7C4LMfhSVt7NtfrX3bltwIudE9OOAaNu0Vhms7",
+	"y8tP5l+5inLEDAumYaPvQ/Mr0880PSY0g6Xqj0Ys9f5xnxdYDgub2PuNJ3HjSdxQ2qjIytdBafXDw08Z",
+	"asrlhInQOMgZgdLcRc78GRISSx1Uv9VqnDaO2w5612z/7KD/qp9eNVqIB6hd/+m0sY3wAFOm7bIdFoUz",
+	"aqrsaD1HkY0eFgQF3Cfav+hiBtMhmA4emcGm1VG4lg6TAWYCu2rVtldvtD4lj/KJLKG6advbBZtL17Q/",
+	"6ksSoK62vXSRy0cE9bB7c9Rh3TEOJMV+Fwk8E7EWCK76WuvXU72qPqa+QJKjYMJ0zxCh3vJQtVyG1XRY",
+	"l4rGnbqhlLNDpBSdri2+EG79hUAjIgQeEICJ9rh6fIlB+ldj5Lx/eUCgGhd6lza7LDRIJS1Si2E34k+/",
+	"cFjQhx+K8A7SLTTQ68vzt7rCrUDnlyeNS/TTe/vbSaN1vCZbgL2GRPy5FEfc7xNXEu+ST491Y5CyY3r6",
+	"vSUSa1kATyRvMjfQleOtzdvFgrRs+V4LWxdL4vMBNKoxTFJ/rQ0W8ko1/rd+q/Bf9cvjn+uX0IwkCAhz",
+	"Z+EcHulTRiXxZ+8CKhP9BD0qxj6egVX5sFrZ2d95Vdvb2XcKVJyFDf4qSt3qEX+uzeBC48FxQFyqtar4",
+	"p9QFPGf+LMpLxOqrZXuwZ0llTRAcuMN4a0FBByxWvEKGTXwMbKbJXSlK6k30LSgc1pwCsXfqrb44dlzs",
+	"toUfH1ssN38D5WtG+qC3RB+slrVXduLLCBMq9pHCgt9Nrxnd/euPexs2Ac2fUkffYPQGo78oRqeaQ/S0",
+	"jq14qDjqJAhzhRSnpQx154HT3agBy9WAjUD/DMm0k4QsCsgKNzFTstcy9zP038uW+E0D0mvMvOuwRfGS",
+	"oMB5qT1WOcwMB5kcXBhDPCZhRMUvJz8dIy+gtyQAGIkMcwv07xN15h2b1TxCpu1TmFx+T7Z01v++Pqu/",
+	"bcQbL5vHreZvjcJhsaIHX7ffXzSAyHvEpSPsX5803zTbLWAvVFyfXZ2eKoWpcFh432glGjFX1B+j64vL",
+	"xvH1Zf2k+W/jLw48yrB/fXHeaoKJG4o+qCHXx/V2PEAenplVmp7N9mnr+OfG27lgevvqSeO4+bZ+akA5",
+	"wsGNsAzpwdPAUw2SAiiKMMu9WIxGnqeTmjaH/i0cenYrcbGREzaxAo8cKxDjg4Y2fKX8HrKi8rQnmu9K",
+	"NMYDcm3NYpAKDME00KfWgd4VGLrk6leWlNDI6E30RatgpIZD6j5MRo6BOq+6J4iS6/IGQ1JxrcZch52b",
+	"1g6M/DFiDJOVVaO/QaSG0qrg0ofLGPspqsD6Oay5CgEHKcEGAOrrqFhjZEdIllvt00DIa6ioe600T+KZ",
+	"L5ZXRSOkFl+NBsfLo5oAhUQIwtLirpWCU4C6jvZ794+W09URv6owxs3xf9Hjf7x+WpswyR9O9NFcOkva",
+	"+YLNvdCEeSQIbQ/2/oGQFpZKDSY+EUvjKB+56dayouELxCi7I1eMmtgs+fXJwHMHXm7I/Npk/gFE/kn9",
+	"RpuT/DIn+QgdUjYxUJsYqK8y2hSY9nMLEqtK48T7vEDtg66lC90SahEpKRugriVT2jRiG4IGRBCdyhGr",
+	"kd8jio8LWyF/O2weYyibyOwXg5LtYjpsrl+MzwVB3Yj8djNDhZ6idcsjySTPW31nw8k2MsnmJDcyyUYm",
+	"2cgkmRWenlcmWfTXvFToTZg0tPI56jW9IbKenHTDfDfMd3OS3wjz1XVSTDKFvvzfIj/e2PGfh9u9G3KE",
+	"R6iJXiKfDxBlj1MPKstM/47KIfpJbQ65AfEUk8G+cJCQOJAKYxmZ2rJqh7oALeTQmGZ0qB8QMUwUWusw",
+	"XUoNbf0s5fic+TMHtfCItKgk/zzFd9tg9A/I2McuhGnMwrJtZqCEsGNAAuTiIKDEK3XYqW6pjn1foBFW",
+	"g1iYgGTLtx0peLWmeDAgAbpqOvC67slHBXRW1TlIsOEOG0HTLFDrAz4VsCuT+mOWwplt5Q5/6zhSWEMJ",
+	"AejU8qH2VYdF8ENUosC0y46VSrLN+gC2uies2Xl2YStFOTf8fsPvNye54fcbfv89+u0fkcmnqKuJhriZ",
+	"9nXFjGZ8MtfSlkFRhng7W8ri5nXb3JYR09MW6Za2HZbsaRtOgRmwSluqWX9/rsutbUur37SSAWbqq9Cp",
+	"dqE7LbpPc1ptyoEXH6k7bYw6prSnfcLogft0rd1UuNhUuNhYUn9YS2pI4te2publO58sWctVHwjHup7r",
+	"3DWg57Gm5CJyzUY1hYxnFvHAumOXlgwyPtalwe7WXWJKDut6Fqbs7tL+wGMsh1GseUjUNy2CN0R8Q8Q3",
+	"RPwJyhR9AXcYbDq4zSKdVCD9sxJrA79wWHgJtgWztIWm8LoyPIj1wonEeFt+JywKr7QSCrY1Cdk+VlxW",
+	"YEzv8d6nd8RDsZ0bXgIbMl436LooEA4IGmGPIN6PfdvFEvt8kPJ5yJlykBjigHioN0M9LodITII+2DO3",
+	"5vSZ7VKSK4iUT7YMIiFyq9DPQTdkLLWzsH5av65fnTTb15eNduOs3Tw/WzoFnnhUpkxxYgvV2vDwsKTu",
+	"tmNYbixvDuopbaW0aE5214lPHFbCTdsgzHhoDdqRCRb2iFFkPbbs3oF3oT9EOENMIc6cwQTAzwHoKFO5",
+	"De3HRsPdXpgv68zMhBaKDporEiygUlSiRrBY+HhYSWzV9+NdFNJPJq159uJuTJJi5nTJYgn8lgSJhq0G",
+	"RbYgxdGuiQfzhRsX5/0zzPu/K95gH88RpfTkAQeW46AJhKEBYmrhz2bCOIXQAriSooULmsONFFismt2L",
+	"3aXwFsXqLqjfsxaXnkgaLm4OkHGIWeKVAi7Y0iiGDixJlLIW06uR4gHeqRR33apXJvv9CgZb6QpyNYfV",
+	"GfQja1J3t1p8RSq14r6309/D1V7NLVfXoSOxO5d2O5xYnQ84E7Us+ImyQdaivL39Yq+Kd4sHpOK+6te8",
+	"HVKuRYuy6Pv5/wQAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -289,9 +289,8 @@ func TestJWTDiesWithPasswordChange(t *testing.T) {
 	jwtWorks(t, e, tok, u.ID)
 
 	const newPassword = "N3w#Password-x"
-	if err := e.Server.Accounts.SetPassword(context.Background(), u.ID, newPassword, false, nil); err != nil {
-		t.Fatal(err)
-	}
+	e.Do("PUT", "/api/users/"+u.ID.String()+"/password", map[string]string{"oldPassword": u.Password, "newPassword": newPassword},
+		testkit.Bearer(tok)).Expect(t, 204)
 	jwtRefused(t, e, tok)
 	jwtWorks(t, e, e.Login(u.Name, newPassword), u.ID)
 	jwtWorks(t, e, otherTok, other.ID) // only that user's tokens die

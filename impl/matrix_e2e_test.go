@@ -277,18 +277,23 @@ func (c *mxCall) ownKey() string {
 	if tok == "" {
 		tok = c.fx.adminTok
 	}
-	key := c.e.NewKey(tok, map[string]any{"validTo": mxValidTo(c.e)})
+	return mxKeyID(c.t, c.e, tok, c.e.NewKey(tok, map[string]any{"validTo": mxValidTo(c.e)}))
+}
+
+// mxKeyID finds the id of key in the list of its owner, the bearer of tok.
+func mxKeyID(t *testing.T, e *testkit.Env, tok, key string) string {
+	t.Helper()
 	var list envelope[[]struct {
 		ID     string `json:"id"`
 		Prefix string `json:"prefix"`
 	}]
-	c.e.Do("GET", "/api/auth/api-keys?limit=500", nil, testkit.Bearer(tok)).Expect(c.t, 200).JSON(c.t, &list)
+	e.Do("GET", "/api/auth/api-keys?limit=500", nil, testkit.Bearer(tok)).Expect(t, 200).JSON(t, &list)
 	for _, k := range list.Data {
 		if k.Prefix != "" && strings.HasPrefix(key, k.Prefix) {
 			return k.ID
 		}
 	}
-	c.t.Fatalf("the new key is not in its owner's list")
+	t.Fatalf("the new key is not in its owner's list")
 	return ""
 }
 
@@ -323,6 +328,7 @@ var mxBuilders = map[string]mxBuilder{
 	"listPermissions": mxNoArgs,
 	"listServices":    mxNoArgs,
 	"listUsers":       mxNoArgs,
+	"listAuditEvents": mxNoArgs,
 	"createUser": func(c *mxCall) (map[string]string, any) {
 		return nil, map[string]any{"username": c.unique("mx_new"), "password": "Welcome#2026"}
 	},

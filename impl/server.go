@@ -27,6 +27,7 @@ import (
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/gen"
 	"github.com/kala-server/kala/impl/account"
+	"github.com/kala-server/kala/impl/audit"
 	"github.com/kala-server/kala/impl/auth"
 	"github.com/kala-server/kala/impl/contract"
 	"github.com/kala-server/kala/impl/data"
@@ -57,6 +58,8 @@ type Config struct {
 	// RatePasswords, password verifications (KALA_RATE_FAILURES, KALA_RATE_PASSWORDS).
 	RateFailures  ratelimit.Rule
 	RatePasswords ratelimit.Rule
+	// AuditRetention is how long security events are kept (KALA_AUDIT_RETENTION).
+	AuditRetention time.Duration
 	// Now is the clock; tests inject one they can move.
 	Now func() time.Time
 }
@@ -103,6 +106,9 @@ func (c *Config) Defaults() {
 	if c.LockSchedule == nil {
 		c.LockSchedule = account.DefaultLockSchedule
 	}
+	if c.AuditRetention == 0 {
+		c.AuditRetention = 90 * 24 * time.Hour
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -139,6 +145,7 @@ type Server struct {
 	Sessions *auth.Sessions
 	Basic    *auth.BasicCache
 	Limiter  *ratelimit.Limiter
+	Audit    *audit.Log
 
 	metrics     *metrics
 	handler     http.Handler
@@ -152,7 +159,8 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, DB: d, Log: log, Contract: c, metrics: newMetrics()}
+	s := &Server{Config: cfg, DB: d, Log: log, Contract: c, metrics: newMetrics(),
+		Audit: &audit.Log{DB: d, Now: cfg.Now, Retention: cfg.AuditRetention}}
 	s.Limiter = &ratelimit.Limiter{DB: d, Now: cfg.Now, Blocked: s.addressBlocked}
 	guard := &ratelimit.Guard{Limiter: s.Limiter, Failures: cfg.RateFailures, Passwords: cfg.RatePasswords}
 	s.Accounts = &account.Service{DB: d, Hasher: account.NewHasher(cfg.HashParams, cfg.HashConcurrency),
@@ -178,7 +186,7 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 		return nil, err
 	}
 	s.Data = data.New(d, c, sandbox, cfg.Now, cfg.QueryTimeout)
-	s.Kala = &kala.Face{Contract: c, Accounts: s.Accounts, Tokens: s.Tokens, Keys: s.Keys, Data: s.Data}
+	s.Kala = &kala.Face{Contract: c, Accounts: s.Accounts, Tokens: s.Tokens, Keys: s.Keys, Data: s.Data, Audit: s.Audit}
 	s.Kylin = &kylin.Face{Contract: c, Accounts: s.Accounts, Data: s.Data, Sessions: s.Sessions, CookieSecure: cfg.CookieSecure}
 	s.corsHeaders = requestHeaders(c.Doc)
 	if s.handler, err = s.routes(); err != nil {
@@ -391,7 +399,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			w.Header().Set("Cache-Control", "no-store")
 		}
 		client := clientAddr(r, s.Config.TrustedProxies)
-		ctx, h := auth.WithHolder(ratelimit.WithClient(context.WithValue(r.Context(), requestKey{}, id), client))
+		ctx, h := auth.WithHolder(audit.WithRequest(context.WithValue(r.Context(), requestKey{}, id), id, client))
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		if sw.status == 0 {
@@ -447,6 +455,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", l.Policy, l.Quota, int(l.Window.Seconds())))
 		w.Header().Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", l.Policy, int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
+	if e.Code == errs.Forbidden {
+		s.auditRefusal(r)
+	}
 	if e.Code == errs.Unauthorized || e.Code == errs.BadLogin || e.Code == errs.Locked || e.Code == errs.Disabled {
 		if h := auth.HolderFrom(r.Context()); h != nil && h.Operation != nil {
 			if c := challenge(h.Operation.Schemes, r); c != "" {
@@ -459,6 +470,23 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	kala.WriteError(w, e, id)
+}
+
+// auditRefusal records a 403 answered to an authenticated caller. It is written on its
+// own, whether or not the caller stays to read the answer.
+func (s *Server) auditRefusal(r *http.Request) {
+	h := auth.HolderFrom(r.Context())
+	if h == nil || h.Principal == nil {
+		return
+	}
+	ev := audit.Event{At: s.Config.Now(), Name: audit.PermissionRefused, Outcome: audit.Failure,
+		Actor: h.Principal.AuditActor()}
+	if h.Operation != nil {
+		ev.Detail = map[string]any{"operation": h.Operation.ID}
+	}
+	if err := audit.Record(context.WithoutCancel(r.Context()), s.DB, ev); err != nil {
+		s.Log.Warn("audit refusal", "request_id", requestID(r.Context()), "err", err)
+	}
 }
 
 // challenge lists the schemes an operation accepts. No Basic challenge for XHR: browsers
@@ -512,26 +540,34 @@ func newMetrics() *metrics {
 	return m
 }
 
-// Janitor deletes expired sessions and stale login-failure counters every few minutes
-// until ctx ends. Expired rows never authenticate anyway; this only keeps tables small.
+// Janitor runs Prune every few minutes until ctx ends.
 func (s *Server) Janitor(ctx context.Context) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {
-		now := s.Config.Now()
-		if _, err := db.PruneSessions(ctx, s.DB, now.Add(-s.Config.SessionIdle), now.Add(-s.Config.SessionMax)); err != nil && ctx.Err() == nil {
-			s.Log.Warn("prune sessions", "err", err)
-		}
-		if _, err := db.PruneLoginFailures(ctx, s.DB, now.Add(-48*time.Hour), now); err != nil && ctx.Err() == nil {
-			s.Log.Warn("prune login failures", "err", err)
-		}
-		if _, err := db.PruneRates(ctx, s.DB, now.Add(-2*max(s.Config.RateFailures.Window, s.Config.RatePasswords.Window))); err != nil && ctx.Err() == nil {
-			s.Log.Warn("prune rate counters", "err", err)
-		}
+		s.Prune(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// Prune deletes expired sessions, stale login-failure counters and security events past
+// their retention. Expired rows never authenticate anyway; this keeps tables small.
+func (s *Server) Prune(ctx context.Context) {
+	now := s.Config.Now()
+	if _, err := db.PruneSessions(ctx, s.DB, now.Add(-s.Config.SessionIdle), now.Add(-s.Config.SessionMax)); err != nil && ctx.Err() == nil {
+		s.Log.Warn("prune sessions", "err", err)
+	}
+	if _, err := db.PruneLoginFailures(ctx, s.DB, now.Add(-48*time.Hour), now); err != nil && ctx.Err() == nil {
+		s.Log.Warn("prune login failures", "err", err)
+	}
+	if _, err := s.Audit.Prune(ctx); err != nil && ctx.Err() == nil {
+		s.Log.Warn("prune audit events", "err", err)
+	}
+	if _, err := db.PruneRates(ctx, s.DB, now.Add(-2*max(s.Config.RateFailures.Window, s.Config.RatePasswords.Window))); err != nil && ctx.Err() == nil {
+		s.Log.Warn("prune rate counters", "err", err)
 	}
 }

@@ -126,6 +126,36 @@ func TestBinaryLifecycle(t *testing.T) {
 	if s := login(newPW); s != 200 {
 		t.Errorf("the reset password does not log in: %d", s)
 	}
+	// the reset is audited as the command line's, with no actor
+	var tok struct {
+		Data struct {
+			AccessToken string `json:"access_token"`
+		}
+	}
+	body, _ := json.Marshal(map[string]string{"username": "ADMIN", "password": newPW})
+	if r, err := http.Post(base+"/api/auth/access-token", "application/json", bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	} else {
+		_ = json.NewDecoder(r.Body).Decode(&tok)
+		r.Body.Close()
+	}
+	req, _ := http.NewRequest("GET", base+"/api/audit-events?event=password.reset", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.Data.AccessToken)
+	var events struct {
+		Data []struct {
+			Actor  *string        `json:"actor"`
+			Detail map[string]any `json:"detail"`
+		} `json:"data"`
+	}
+	if r, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		_ = json.NewDecoder(r.Body).Decode(&events)
+		r.Body.Close()
+	}
+	if len(events.Data) != 1 || events.Data[0].Actor != nil || events.Data[0].Detail["via"] != "cli" {
+		t.Errorf("password.reset events %+v, want one by the command line", events.Data)
+	}
 
 	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

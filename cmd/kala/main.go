@@ -53,6 +53,7 @@ type options struct {
 	ratePasswords string
 	proxies       []netip.Prefix
 	rates         [2]ratelimit.Rule
+	auditKeep     time.Duration
 }
 
 func main() {
@@ -132,6 +133,7 @@ func parse(args []string) (*options, []string, error) {
 	fs.StringVar(&o.trusted, "trusted-proxies", env.str("KALA_TRUSTED_PROXIES", ""), "comma-separated CIDRs of proxies whose X-Forwarded-For is believed (KALA_TRUSTED_PROXIES)")
 	fs.StringVar(&o.rateFailures, "rate-failures", env.str("KALA_RATE_FAILURES", rateString(impl.DefaultRateFailures)), "failed credentials allowed per client address, N/window or off (KALA_RATE_FAILURES)")
 	fs.StringVar(&o.ratePasswords, "rate-passwords", env.str("KALA_RATE_PASSWORDS", rateString(impl.DefaultRatePasswords)), "password verifications allowed per client address, N/window or off (KALA_RATE_PASSWORDS)")
+	fs.DurationVar(&o.auditKeep, "audit-retention", env.dur("KALA_AUDIT_RETENTION", 90*24*time.Hour), "how long security events are kept, like 2160h for 90 days (KALA_AUDIT_RETENTION)")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -148,7 +150,7 @@ func parse(args []string) (*options, []string, error) {
 	if o.databaseURL == "" {
 		bad = append(bad, "DATABASE_URL is not set (make run starts a private PostgreSQL and sets it)")
 	}
-	if o.tokenTTL <= 0 || o.sessionIdle <= 0 || o.sessionMax <= 0 || o.queryTimeout <= 0 || o.apiKeyMaxDays <= 0 {
+	if o.tokenTTL <= 0 || o.sessionIdle <= 0 || o.sessionMax <= 0 || o.queryTimeout <= 0 || o.apiKeyMaxDays <= 0 || o.auditKeep <= 0 {
 		bad = append(bad, "durations and -api-key-max-days must be positive")
 	}
 	if o.sessionIdle > o.sessionMax {
@@ -210,7 +212,8 @@ func (o *options) config() impl.Config {
 	return impl.Config{Issuer: o.issuer, TokenTTL: o.tokenTTL, APIKeyMaxDays: o.apiKeyMaxDays,
 		SessionIdle: o.sessionIdle, SessionMax: o.sessionMax, CookieSecure: o.cookieSecure,
 		CORSOrigins: splitList(o.corsOrigins), QueryTimeout: o.queryTimeout,
-		TrustedProxies: o.proxies, RateFailures: o.rates[0], RatePasswords: o.rates[1]}
+		TrustedProxies: o.proxies, RateFailures: o.rates[0], RatePasswords: o.rates[1],
+		AuditRetention: o.auditKeep}
 }
 
 func run(args []string, log *slog.Logger) error {

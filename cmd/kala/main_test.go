@@ -27,6 +27,7 @@ var configEnv = []string{
 	"DATABASE_URL", "KALA_ADDR", "KALA_ADMIN_PASSWORD", "KALA_ISSUER", "KALA_TOKEN_TTL",
 	"KALA_API_KEY_MAX_DAYS", "KALA_SESSION_IDLE", "KALA_SESSION_MAX", "KALA_COOKIE_SECURE",
 	"KALA_CORS_ORIGINS", "KALA_QUERY_TIMEOUT", "KALA_TRUSTED_PROXIES", "KALA_RATE_FAILURES", "KALA_RATE_PASSWORDS",
+	"KALA_AUDIT_RETENTION",
 }
 
 const testDB = "postgres://kala@localhost/kala?sslmode=disable"
@@ -79,7 +80,8 @@ func TestParseDefaults(t *testing.T) {
 	}
 	want := options{databaseURL: testDB, addr: "127.0.0.1:8080", issuer: "kala", tokenTTL: 15 * time.Minute,
 		apiKeyMaxDays: 365, sessionIdle: 10 * time.Minute, sessionMax: 12 * time.Hour, queryTimeout: 30 * time.Second,
-		rateFailures: "30/1m0s", ratePasswords: "60/1m0s", rates: [2]ratelimit.Rule{impl.DefaultRateFailures, impl.DefaultRatePasswords}}
+		rateFailures: "30/1m0s", ratePasswords: "60/1m0s", rates: [2]ratelimit.Rule{impl.DefaultRateFailures, impl.DefaultRatePasswords},
+		auditKeep: 90 * 24 * time.Hour}
 	if !reflect.DeepEqual(*o, want) {
 		t.Fatalf("parse() = %+v, want %+v", *o, want)
 	}
@@ -104,6 +106,7 @@ func TestParseGoodEnv(t *testing.T) {
 		"KALA_TRUSTED_PROXIES":  "10.0.0.0/8, 192.168.1.7",
 		"KALA_RATE_FAILURES":    "5/10s",
 		"KALA_RATE_PASSWORDS":   "off",
+		"KALA_AUDIT_RETENTION":  "720h",
 	})
 	o, rest, err := parse([]string{"migrate"})
 	if err != nil {
@@ -113,8 +116,9 @@ func TestParseGoodEnv(t *testing.T) {
 		tokenTTL: 5 * time.Minute, apiKeyMaxDays: 30, sessionIdle: time.Hour, sessionMax: time.Hour, cookieSecure: true,
 		corsOrigins: " https://a.example.com, http://localhost:3000 ,,https://b.example.com:8443", queryTimeout: 90 * time.Second,
 		trusted: "10.0.0.0/8, 192.168.1.7", rateFailures: "5/10s", ratePasswords: "off",
-		proxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")},
-		rates:   [2]ratelimit.Rule{{Name: "failures", Limit: 5, Window: 10 * time.Second}, {Name: "passwords", Limit: -1, Window: time.Minute}}}
+		proxies:   []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")},
+		rates:     [2]ratelimit.Rule{{Name: "failures", Limit: 5, Window: 10 * time.Second}, {Name: "passwords", Limit: -1, Window: time.Minute}},
+		auditKeep: 30 * 24 * time.Hour}
 	if !reflect.DeepEqual(*o, want) {
 		t.Fatalf("parse() = %+v\nwant %+v", *o, want)
 	}
@@ -126,7 +130,7 @@ func TestParseGoodEnv(t *testing.T) {
 		t.Fatalf("config().CORSOrigins = %q, want %q", cfg.CORSOrigins, want)
 	}
 	if cfg.Issuer != o.issuer || cfg.TokenTTL != o.tokenTTL || cfg.APIKeyMaxDays != 30 || cfg.SessionIdle != time.Hour ||
-		cfg.SessionMax != time.Hour || !cfg.CookieSecure || cfg.QueryTimeout != 90*time.Second {
+		cfg.SessionMax != time.Hour || !cfg.CookieSecure || cfg.QueryTimeout != 90*time.Second || cfg.AuditRetention != 30*24*time.Hour {
 		t.Fatalf("config() = %+v does not carry the options %+v", cfg, *o)
 	}
 }
@@ -151,6 +155,8 @@ func TestParseBadConfig(t *testing.T) {
 		{"session idle not a duration", map[string]string{"KALA_SESSION_IDLE": "ten"}, nil, []string{"KALA_SESSION_IDLE"}},
 		{"session max zero", map[string]string{"KALA_SESSION_MAX": "0"}, nil, []string{"KALA_SESSION_MAX"}},
 		{"query timeout negative", map[string]string{"KALA_QUERY_TIMEOUT": "-1s"}, nil, []string{"KALA_QUERY_TIMEOUT"}},
+		{"audit retention in days", map[string]string{"KALA_AUDIT_RETENTION": "90d"}, nil, []string{"KALA_AUDIT_RETENTION", "90d"}},
+		{"audit retention zero", map[string]string{"KALA_AUDIT_RETENTION": "0s"}, nil, []string{"KALA_AUDIT_RETENTION"}},
 		{"cookie secure not a bool", map[string]string{"KALA_COOKIE_SECURE": "maybe"}, nil, []string{"KALA_COOKIE_SECURE"}},
 		{"addr nonsense", map[string]string{"KALA_ADDR": "nonsense"}, nil, []string{"KALA_ADDR", "nonsense"}},
 		{"addr without port", map[string]string{"KALA_ADDR": "localhost"}, nil, []string{"KALA_ADDR"}},
@@ -176,6 +182,7 @@ func TestParseBadConfig(t *testing.T) {
 		{"flag: bad CORS origin", nil, []string{"-cors-origins", "https://a.example.com/path"}, []string{"https://a.example.com/path"}},
 		{"flag: zero token TTL", nil, []string{"-token-ttl", "0s"}, []string{"positive"}},
 		{"flag: bad duration", nil, []string{"-token-ttl", "abc"}, []string{"token-ttl"}},
+		{"flag: zero audit retention", nil, []string{"-audit-retention", "0s"}, []string{"positive"}},
 		{"flag: unknown", nil, []string{"-no-such-flag"}, []string{"no-such-flag"}},
 	}
 	for _, tt := range tests {
@@ -246,7 +253,8 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 	want := options{databaseURL: testDB, addr: "127.0.0.1:2222", issuer: "flag", tokenTTL: 20 * time.Minute,
 		apiKeyMaxDays: 20, sessionIdle: 3 * time.Hour, sessionMax: 4 * time.Hour, cookieSecure: false,
 		corsOrigins: "https://flag.example.com", queryTimeout: 30 * time.Second,
-		rateFailures: "30/1m0s", ratePasswords: "60/1m0s", rates: [2]ratelimit.Rule{impl.DefaultRateFailures, impl.DefaultRatePasswords}}
+		rateFailures: "30/1m0s", ratePasswords: "60/1m0s", rates: [2]ratelimit.Rule{impl.DefaultRateFailures, impl.DefaultRatePasswords},
+		auditKeep: 90 * 24 * time.Hour}
 	if !reflect.DeepEqual(*o, want) {
 		t.Fatalf("parse() = %+v\nwant %+v", *o, want)
 	}

@@ -244,6 +244,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List security events
+         * @description Lists security events, newest first, with who acted (`actor`: a user id, or
+         *     `key:<key id>` for an API key; `actorName`: the normalised login name), what was acted
+         *     on (`target`), the outcome, the client address and the request id (the
+         *     `X-Request-Id` of the request). Events never hold a secret. They are kept for
+         *     `KALA_AUDIT_RETENTION` (default 90 days). The events:
+         *
+         *     | event | when | target |
+         *     |---|---|---|
+         *     | `login.success` | a password is accepted | the user |
+         *     | `login.failure` | a password is refused (`actorName`: the name tried) | |
+         *     | `login.locked` | failures lock a login name | |
+         *     | `session.login` | a Kylin session starts (`POST /kylin/api/user/authentication`) | the user |
+         *     | `session.logout` | a Kylin session ends by logout | the user |
+         *     | `api_key.create` | an API key is created | the key |
+         *     | `api_key.revoke` | an API key is revoked | the key |
+         *     | `password.change` | users change their own password (failure: wrong old password, or locked) | the user |
+         *     | `password.reset` | someone sets another user's password (`actor` null and `detail.via` `cli` for `kala admin reset-password`) | the user |
+         *     | `user.create`, `user.update`, `user.delete` | a user is created, changed (`detail`: the fields set) or deleted | the user |
+         *     | `access.grant`, `access.change`, `access.revoke` | a project access list changes (`detail`: user and level) | the project |
+         *     | `permission.refused` | a 403 to an authenticated caller (`detail.operation`: the operation id) | |
+         *
+         *     Filters combine: `from` (inclusive) and `to` (exclusive) bound the time, `actor`
+         *     matches the principal id or the login name in any case, `event` one event name.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/datastores": {
         parameters: {
             query?: never;
@@ -1054,6 +1096,75 @@ export interface components {
         UserList: {
             /** @description The users. */
             data: components["schemas"]["User"][];
+            page: components["schemas"]["Page"];
+        };
+        /**
+         * @description The kind of a security event (listed under `GET /api/audit-events`).
+         * @example user.create
+         * @enum {string}
+         */
+        AuditEventName: "login.success" | "login.failure" | "login.locked" | "session.login" | "session.logout" | "api_key.create" | "api_key.revoke" | "password.change" | "password.reset" | "user.create" | "user.update" | "user.delete" | "access.grant" | "access.change" | "access.revoke" | "permission.refused";
+        /** @description One security event. Never holds a secret. */
+        AuditEvent: {
+            /**
+             * Format: uuid
+             * @description The event's id.
+             * @example 0196a1d0-0000-7000-8000-000000000031
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When it happened.
+             * @example 2026-11-23T09:05:00Z
+             */
+            at: string;
+            event: components["schemas"]["AuditEventName"];
+            /**
+             * @description Whether the attempt succeeded.
+             * @example success
+             * @enum {string}
+             */
+            outcome: "success" | "failure";
+            /**
+             * @description Who acted; a user id, or `key:<key id>` for an API key. Null for the command line and failed logins.
+             * @example 0196a1a0-0000-7000-8000-000000000001
+             */
+            actor: string | null;
+            /**
+             * @description The normalised login name of the actor (for a key, its owner's), or the name a login tried.
+             * @example admin
+             */
+            actorName: string | null;
+            /**
+             * @description What was acted on, if anything (a user, API key or project id).
+             * @example 0196a1a0-0000-7000-8000-000000000002
+             */
+            target: string | null;
+            /**
+             * @description The client's address. Null outside an HTTP request.
+             * @example 192.0.2.10
+             */
+            clientAddr: string | null;
+            /**
+             * @description The request's `X-Request-Id`. Null outside an HTTP request.
+             * @example 7f3c2a
+             */
+            requestId: string | null;
+            /**
+             * @description A few facts about the event, depending on its kind.
+             * @example {
+             *       "username": "Analyst_Anna",
+             *       "admin": false
+             *     }
+             */
+            detail: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description A page of security events. */
+        AuditEventList: {
+            /** @description The events, newest first. */
+            data: components["schemas"]["AuditEvent"][];
             page: components["schemas"]["Page"];
         };
         /**
@@ -2996,6 +3107,101 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many items to skip.
+                 * @example 0
+                 */
+                offset?: components["parameters"]["Offset"];
+                /**
+                 * @description How many items to return at most.
+                 * @example 50
+                 */
+                limit?: components["parameters"]["Limit"];
+                /**
+                 * @description Only events at or after this time.
+                 * @example 2026-11-23T00:00:00Z
+                 */
+                from?: string;
+                /**
+                 * @description Only events before this time; must be after `from`.
+                 * @example 2026-11-24T00:00:00Z
+                 */
+                to?: string;
+                /**
+                 * @description Only events by this principal (a user id or `key:<key id>`) or login name, in any case.
+                 * @example 0196a1a0-0000-7000-8000-000000000001
+                 */
+                actor?: string;
+                /**
+                 * @description Only events of this kind.
+                 * @example user.create
+                 */
+                event?: components["schemas"]["AuditEventName"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0196a1d0-0000-7000-8000-000000000031",
+                     *           "at": "2026-11-23T09:05:00Z",
+                     *           "event": "user.create",
+                     *           "outcome": "success",
+                     *           "actor": "0196a1a0-0000-7000-8000-000000000001",
+                     *           "actorName": "admin",
+                     *           "target": "0196a1a0-0000-7000-8000-000000000002",
+                     *           "clientAddr": "192.0.2.10",
+                     *           "requestId": "7f3c2a",
+                     *           "detail": {
+                     *             "username": "Analyst_Anna",
+                     *             "admin": false
+                     *           }
+                     *         },
+                     *         {
+                     *           "id": "0196a1d0-0000-7000-8000-000000000030",
+                     *           "at": "2026-11-23T09:04:00Z",
+                     *           "event": "permission.refused",
+                     *           "outcome": "failure",
+                     *           "actor": "key:0196a1b2-33c4-7d5e-8f60-718293a4b5c6",
+                     *           "actorName": "analyst_anna",
+                     *           "target": null,
+                     *           "clientAddr": "192.0.2.11",
+                     *           "requestId": "9b1e07",
+                     *           "detail": {
+                     *             "operation": "listUsers"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "page": {
+                     *         "offset": 0,
+                     *         "limit": 50,
+                     *         "total": 2
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditEventList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
         };
     };

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/audit"
 	"github.com/kala-server/kala/impl/errs"
 	"github.com/kala-server/kala/impl/ratelimit"
 )
@@ -98,12 +99,32 @@ func (s *Service) Login(ctx context.Context, username, password string) (*db.Use
 	if err != nil {
 		if c := errs.CodeOf(err); c == errs.BadLogin || c == errs.Locked {
 			if over := s.Guard.Failed(ctx); over != nil {
-				return nil, over
+				err = over
 			}
 		}
+		s.recordLogin(ctx, key, nil, err)
 		return nil, err
 	}
-	return v.(*db.User), nil
+	u := v.(*db.User)
+	s.recordLogin(ctx, key, u, nil)
+	return u, nil
+}
+
+// recordLogin writes the audit event of one login attempt; one that was never judged
+// (the database failed) is not an event.
+func (s *Service) recordLogin(ctx context.Context, key string, u *db.User, err error) {
+	ev := audit.Event{At: s.Now(), Name: audit.LoginSuccess, Actor: audit.Actor{Name: key}}
+	if u != nil {
+		ev.Actor.ID = u.ID.String()
+	}
+	if err != nil {
+		code := errs.CodeOf(err)
+		if code == errs.Internal || code == errs.Unavailable {
+			return
+		}
+		ev.Name, ev.Outcome, ev.Detail = audit.LoginFailure, audit.Failure, map[string]any{"reason": string(code)}
+	}
+	_ = audit.Record(context.WithoutCancel(ctx), s.DB, ev) // the answer stands without it
 }
 
 // attemptLease bounds one password verification, queueing for a hash slot included; a
@@ -224,6 +245,8 @@ func (s *Service) fail(ctx context.Context, key string) error {
 		if s.Locked != nil {
 			s.Locked(ctx, key)
 		}
+		_ = audit.Record(ctx, s.DB, audit.Event{At: now, Name: audit.LoginLocked, Outcome: audit.Failure,
+			Actor: audit.Actor{Name: key}, Detail: map[string]any{"until": until.UTC().Format(time.RFC3339)}})
 		return locked(*until)
 	}
 	return badLogin()
@@ -261,41 +284,4 @@ func (s *Service) Bootstrap(ctx context.Context, password string) (generated str
 		return "", false, err
 	}
 	return generated, true, nil
-}
-
-// SetPassword sets a user's password after checking the rule; isDefault marks a password
-// someone else chose (an admin reset), which the user should change.
-// Every session of the user but keepSession ends, and so does every token.
-func (s *Service) SetPassword(ctx context.Context, userID uuid.UUID, password string, isDefault bool, keepSession []byte) error {
-	if err := CheckPassword("password", password); err != nil {
-		return err
-	}
-	hash, err := s.Hasher.Hash(ctx, password)
-	if err != nil {
-		return errs.Wrap(err, "hash password")
-	}
-	return s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		if err := db.SetPassword(ctx, tx, userID, hash, isDefault, s.Now(), keepSession); err != nil {
-			if errors.Is(err, db.ErrNotFound) {
-				return errs.E(errs.NotFound, "no such user")
-			}
-			return errs.Wrap(err, "set password")
-		}
-		if s.Changed != nil {
-			return s.Changed(ctx, tx, userID)
-		}
-		return nil
-	})
-}
-
-// ResetPassword gives username a new random password and returns it.
-func (s *Service) ResetPassword(ctx context.Context, username string) (string, error) {
-	u, err := db.UserByKey(ctx, s.DB, UsernameKey(username))
-	if errors.Is(err, db.ErrNotFound) {
-		return "", errs.E(errs.NotFound, "no user named %q", username)
-	} else if err != nil {
-		return "", err
-	}
-	pw := RandomPassword()
-	return pw, s.SetPassword(ctx, u.ID, pw, true, nil)
 }

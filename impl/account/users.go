@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/audit"
 	"github.com/kala-server/kala/impl/errs"
 )
 
@@ -24,6 +25,7 @@ type Actor struct {
 	UserID      uuid.UUID
 	Admin       bool
 	Permissions []string // effective
+	Audit       audit.Actor
 }
 
 // NewUser is what creating a user takes.
@@ -118,7 +120,12 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*db.User
 			return err
 		}
 		// a name's old failure counter belongs to nobody: the new user starts clean
-		return db.ClearLoginFailures(ctx, tx, u.UsernameKey)
+		if err := db.ClearLoginFailures(ctx, tx, u.UsernameKey); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{At: now, Name: audit.UserCreate, Actor: a.Audit, Target: u.ID.String(),
+			Detail: map[string]any{"username": u.Username, "admin": u.Admin, "disabled": u.Disabled,
+				"authorities": auths, "permissions": perms}})
 	})
 	if errors.Is(err, db.ErrDuplicate) {
 		return nil, errs.E(errs.Conflict, "a user named %s already exists", in.Username).WithReason(ReasonDuplicateUser)
@@ -255,12 +262,48 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserP
 				return err
 			}
 		}
+		if err := s.recordUpdate(ctx, tx, a, u, p); err != nil {
+			return err
+		}
 		return s.changed(ctx, tx, u.ID)
 	})
 	if err != nil {
 		return nil, errs.Wrap(err, "update user")
 	}
 	return s.User(ctx, id)
+}
+
+// recordUpdate records what a patch set: user.update for its fields, password.reset for
+// a password (never the password itself).
+func (s *Service) recordUpdate(ctx context.Context, q db.Queryer, a Actor, u *db.User, p UserPatch) error {
+	detail := map[string]any{"username": u.Username}
+	if p.Admin != nil {
+		detail["admin"] = *p.Admin
+	}
+	if p.Disabled != nil {
+		detail["disabled"] = *p.Disabled
+	}
+	if p.Locked != nil {
+		detail["locked"] = *p.Locked
+	}
+	if p.Permissions != nil {
+		detail["permissions"] = *p.Permissions
+	}
+	if p.Authorities != nil {
+		detail["authorities"] = *p.Authorities
+	}
+	now := s.Now()
+	if len(detail) > 1 {
+		if err := audit.Record(ctx, q, audit.Event{At: now, Name: audit.UserUpdate, Actor: a.Audit,
+			Target: u.ID.String(), Detail: detail}); err != nil {
+			return err
+		}
+	}
+	if p.Password == nil {
+		return nil
+	}
+	return audit.Record(ctx, q, audit.Event{At: now, Name: audit.PasswordReset, Actor: a.Audit,
+		Target: u.ID.String(), Detail: map[string]any{"username": u.Username}})
 }
 
 func (s *Service) changed(ctx context.Context, q db.Queryer, id uuid.UUID) error {
@@ -300,6 +343,10 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, id uuid.UUID) error {
 		if err := db.DeleteUser(ctx, tx, u.ID); err != nil {
 			return err
 		}
+		if err := audit.Record(ctx, tx, audit.Event{At: s.Now(), Name: audit.UserDelete, Actor: a.Audit,
+			Target: u.ID.String(), Detail: map[string]any{"username": u.Username}}); err != nil {
+			return err
+		}
 		return s.changed(ctx, tx, u.ID)
 	})
 	return errs.Wrap(err, "delete user")
@@ -324,20 +371,64 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, manage bool, id u
 		if err := guard(a, u, "change the password of"); err != nil {
 			return err
 		}
-		return s.SetPassword(ctx, u.ID, newPassword, true, nil)
+		return s.storePassword(ctx, u.ID, newPassword, true, nil, audit.Event{Name: audit.PasswordReset,
+			Actor: a.Audit, Target: u.ID.String(), Detail: map[string]any{"username": u.Username}})
 	}
 	if old == nil || *old == "" {
 		return errs.Field("oldPassword", "is required to change your own password")
 	}
+	ev := audit.Event{Name: audit.PasswordChange, Actor: a.Audit, Target: u.ID.String()}
 	if _, err := s.Login(ctx, u.Username, *old); err != nil {
+		var refusal error
 		switch errs.CodeOf(err) {
 		case errs.BadLogin:
-			return errs.Field("oldPassword", "is not your current password").WithReason(ReasonWrongOldPassword)
+			refusal = errs.Field("oldPassword", "is not your current password").WithReason(ReasonWrongOldPassword)
 		case errs.Locked:
 			e := errs.As(err)
-			return &errs.Error{Code: errs.Forbidden, Message: e.Message, Until: e.Until, Reason: "locked"}
+			refusal = &errs.Error{Code: errs.Forbidden, Message: e.Message, Until: e.Until, Reason: "locked"}
+		default:
+			return err
 		}
-		return err
+		ev.At, ev.Outcome, ev.Detail = s.Now(), audit.Failure, map[string]any{"reason": errs.As(refusal).Reason}
+		if err := audit.Record(context.WithoutCancel(ctx), s.DB, ev); err != nil {
+			return errs.Wrap(err, "change password")
+		}
+		return refusal
 	}
-	return s.SetPassword(ctx, u.ID, newPassword, false, keepSession)
+	return s.storePassword(ctx, u.ID, newPassword, false, keepSession, ev)
+}
+
+// storePassword sets a password that passed the rule and records ev in the same
+// transaction. Every session of the user but keepSession ends, and so does every token.
+func (s *Service) storePassword(ctx context.Context, userID uuid.UUID, password string, isDefault bool, keepSession []byte, ev audit.Event) error {
+	hash, err := s.Hasher.Hash(ctx, password)
+	if err != nil {
+		return errs.Wrap(err, "hash password")
+	}
+	return s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		now := s.Now()
+		if err := db.SetPassword(ctx, tx, userID, hash, isDefault, now, keepSession); err != nil {
+			if errors.Is(err, db.ErrNotFound) {
+				return errs.E(errs.NotFound, "no such user")
+			}
+			return errs.Wrap(err, "set password")
+		}
+		ev.At = now
+		if err := audit.Record(ctx, tx, ev); err != nil {
+			return errs.Wrap(err, "set password")
+		}
+		return s.changed(ctx, tx, userID)
+	})
+}
+
+// ResetPassword gives username a new random password and returns it, for
+// `kala admin reset-password`: the event names no actor, only the way it came.
+func (s *Service) ResetPassword(ctx context.Context, username string) (string, error) {
+	u, err := s.UserByName(ctx, username)
+	if err != nil {
+		return "", err
+	}
+	pw := RandomPassword()
+	return pw, s.storePassword(ctx, u.ID, pw, true, nil, audit.Event{Name: audit.PasswordReset,
+		Target: u.ID.String(), Detail: map[string]any{"username": u.Username, "via": "cli"}})
 }

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/audit"
 	"github.com/kala-server/kala/impl/contract"
 	"github.com/kala-server/kala/impl/errs"
 )
@@ -72,7 +74,18 @@ func (k *APIKeys) Create(ctx context.Context, p *Principal, in NewKey) (string, 
 	if services == nil {
 		row.Services = nil
 	}
-	if err := db.InsertAPIKey(ctx, k.DB, row); err != nil {
+	detail := map[string]any{"name": row.Name, "permissions": perms, "validFrom": from, "validTo": in.ValidTo}
+	if services != nil {
+		detail["services"] = services
+	}
+	err = k.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if err := db.InsertAPIKey(ctx, tx, row); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{At: now, Name: audit.APIKeyCreate, Actor: p.AuditActor(),
+			Target: row.ID.String(), Detail: detail})
+	})
+	if err != nil {
 		return "", nil, errs.Wrap(err, "store API key")
 	}
 	return key, row, nil
@@ -102,7 +115,13 @@ func (k *APIKeys) List(ctx context.Context, p *Principal, offset, limit int) ([]
 // Revoke deletes one of p's keys. Keys are read from the database on every request, so
 // the revocation holds on every instance from the next request on.
 func (k *APIKeys) Revoke(ctx context.Context, p *Principal, id uuid.UUID) error {
-	err := db.DeleteAPIKey(ctx, k.DB, p.User.ID, id)
+	err := k.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if err := db.DeleteAPIKey(ctx, tx, p.User.ID, id); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{At: k.Now(), Name: audit.APIKeyRevoke, Actor: p.AuditActor(),
+			Target: id.String()})
+	})
 	if errors.Is(err, db.ErrNotFound) {
 		return errs.E(errs.NotFound, "no such API key")
 	}

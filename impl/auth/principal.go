@@ -8,6 +8,7 @@ import (
 
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl/account"
+	"github.com/kala-server/kala/impl/audit"
 	"github.com/kala-server/kala/impl/contract"
 	"github.com/kala-server/kala/impl/errs"
 )
@@ -207,5 +208,10 @@ func (h *Holder) Failure() *errs.Error {
 
 // Actor is the principal as the account rules see it.
 func (p *Principal) Actor() account.Actor {
-	return account.Actor{UserID: p.User.ID, Admin: p.Admin(), Permissions: p.Permissions()}
+	return account.Actor{UserID: p.User.ID, Admin: p.Admin(), Permissions: p.Permissions(), Audit: p.AuditActor()}
+}
+
+// AuditActor is p as security events name it: its id, and its user's login name.
+func (p *Principal) AuditActor() audit.Actor {
+	return audit.Actor{ID: p.ID(), Name: p.User.UsernameKey}
 }

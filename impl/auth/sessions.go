@@ -8,9 +8,10 @@ import (
 	"errors"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/audit"
 	"github.com/kala-server/kala/impl/errs"
 )
 
@@ -39,15 +40,21 @@ func ValidSessionCookie(v string) bool {
 	return err == nil
 }
 
-// Start makes a session for userID and returns the cookie value.
-func (s *Sessions) Start(ctx context.Context, userID uuid.UUID) (string, error) {
+// Start makes a session for u, who just logged in, and returns the cookie value.
+func (s *Sessions) Start(ctx context.Context, u *db.User) (string, error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
 	v := base64.RawURLEncoding.EncodeToString(b[:])
 	now := s.Now()
-	err := db.InsertSession(ctx, s.DB, &db.Session{IDHash: SessionHash(v), UserID: userID, CreatedAt: now, LastSeenAt: now})
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if err := db.InsertSession(ctx, tx, &db.Session{IDHash: SessionHash(v), UserID: u.ID, CreatedAt: now, LastSeenAt: now}); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{At: now, Name: audit.SessionLogin,
+			Actor: audit.Actor{ID: u.ID.String(), Name: u.UsernameKey}, Target: u.ID.String()})
+	})
 	return v, errs.Wrap(err, "start session")
 }
 
@@ -57,6 +64,25 @@ func (s *Sessions) End(ctx context.Context, cookie string) error {
 		return nil
 	}
 	return errs.Wrap(db.DeleteSession(ctx, s.DB, SessionHash(cookie)), "end session")
+}
+
+// Logout ends the session of a cookie value at its user's request, if there is one.
+func (s *Sessions) Logout(ctx context.Context, cookie string) error {
+	if !ValidSessionCookie(cookie) {
+		return nil
+	}
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		id, key, err := db.EndSession(ctx, tx, SessionHash(cookie))
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{At: s.Now(), Name: audit.SessionLogout,
+			Actor: audit.Actor{ID: id.String(), Name: key}, Target: id.String()})
+	})
+	if errors.Is(err, db.ErrNotFound) {
+		return nil
+	}
+	return errs.Wrap(err, "end session")
 }
 
 // Verify resolves a cookie to its user, enforcing the idle and absolute timeouts.

@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/audit"
 	"github.com/kala-server/kala/impl/auth"
 	"github.com/kala-server/kala/impl/errs"
 )
@@ -101,9 +102,9 @@ func (s *Service) AccessList(ctx context.Context, proj *Project, filter string, 
 	return es, total, errs.Wrap(err, "read access list")
 }
 
-// Grant puts users on an opened project's access list, all or none; a user already
-// listed is a conflict.
-func (s *Service) Grant(ctx context.Context, proj *Project, users []*db.User, level Level) error {
+// Grant puts users on an opened project's access list for p, all or none; a user
+// already listed is a conflict.
+func (s *Service) Grant(ctx context.Context, p *auth.Principal, proj *Project, users []*db.User, level Level) error {
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		for _, u := range users {
 			if err := db.AddAccess(ctx, tx, proj.ID, u.ID, int(level), s.Now()); err != nil {
@@ -112,22 +113,44 @@ func (s *Service) Grant(ctx context.Context, proj *Project, users []*db.User, le
 				}
 				return err
 			}
+			if err := s.recordAccess(ctx, tx, p, audit.AccessGrant, proj, u, level); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
 	return errs.Wrap(err, "grant access")
 }
 
-// ChangeAccess changes the level of a user already on the access list.
-func (s *Service) ChangeAccess(ctx context.Context, proj *Project, u *db.User, level Level) error {
-	err := db.ChangeAccess(ctx, s.DB, proj.ID, u.ID, int(level))
+// ChangeAccess changes the level of a user already on the access list, for p.
+func (s *Service) ChangeAccess(ctx context.Context, p *auth.Principal, proj *Project, u *db.User, level Level) error {
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if err := db.ChangeAccess(ctx, tx, proj.ID, u.ID, int(level)); err != nil {
+			return err
+		}
+		return s.recordAccess(ctx, tx, p, audit.AccessChange, proj, u, level)
+	})
 	if errors.Is(err, db.ErrNotFound) {
 		return errs.E(errs.NotFound, "%s is not on the access list of %s", u.Username, proj.Name)
 	}
 	return errs.Wrap(err, "change access")
 }
 
-// Revoke takes a user off the access list (db.ErrNotFound if not on it).
-func (s *Service) Revoke(ctx context.Context, proj *Project, userID uuid.UUID) error {
-	return db.RemoveAccess(ctx, s.DB, proj.ID, userID)
+// Revoke takes a user off the access list, for p (db.ErrNotFound if not on it).
+func (s *Service) Revoke(ctx context.Context, p *auth.Principal, proj *Project, u *db.User) error {
+	return s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if err := db.RemoveAccess(ctx, tx, proj.ID, u.ID); err != nil {
+			return err
+		}
+		return s.recordAccess(ctx, tx, p, audit.AccessRevoke, proj, u, None)
+	})
+}
+
+// recordAccess records a change of u's entry on proj's access list (level None: removed).
+func (s *Service) recordAccess(ctx context.Context, q db.Queryer, p *auth.Principal, name audit.Name, proj *Project, u *db.User, level Level) error {
+	detail := map[string]any{"project": proj.Name, "userId": u.ID, "username": u.Username}
+	if level != None {
+		detail["level"] = level.String()
+	}
+	return audit.Record(ctx, q, audit.Event{At: s.Now(), Name: name, Actor: p.AuditActor(), Target: proj.ID.String(), Detail: detail})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/gen"
 	"github.com/kala-server/kala/impl/account"
+	"github.com/kala-server/kala/impl/audit"
 	"github.com/kala-server/kala/impl/auth"
 	"github.com/kala-server/kala/impl/contract"
 	"github.com/kala-server/kala/impl/data"
@@ -24,6 +25,7 @@ type Face struct {
 	Tokens   *auth.Tokens
 	Keys     *auth.APIKeys
 	Data     *data.Service
+	Audit    *audit.Log
 }
 
 func principal(ctx context.Context) (*auth.Principal, error) {

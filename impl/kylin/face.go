@@ -114,7 +114,7 @@ func (f *Face) authenticated(ctx context.Context) (*gen.KylinUserEnvelope, error
 				return nil, err
 			}
 		}
-		v, err := f.Sessions.Start(ctx, p.User.ID)
+		v, err := f.Sessions.Start(ctx, p.User)
 		if err != nil {
 			return nil, err
 		}
@@ -150,7 +150,7 @@ func (f *Face) logout(ctx context.Context) error {
 		return err
 	}
 	if c, err := x.r.Cookie(auth.SessionCookie); err == nil {
-		if err := f.Sessions.End(ctx, c.Value); err != nil {
+		if err := f.Sessions.Logout(ctx, c.Value); err != nil {
 			return err
 		}
 	}

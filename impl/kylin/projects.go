@@ -105,6 +105,10 @@ func (f *Face) grantee(ctx context.Context, field, name string) (*db.User, error
 }
 
 func (f *Face) KylinGrantProjectAccess(ctx context.Context, req gen.KylinGrantProjectAccessRequestObject) (gen.KylinGrantProjectAccessResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
 	b := req.Body
 	proj, err := f.Data.OpenByName(ctx, b.Project)
 	if err != nil {
@@ -117,13 +121,17 @@ func (f *Face) KylinGrantProjectAccess(ctx context.Context, req gen.KylinGrantPr
 			return nil, err
 		}
 	}
-	if err := f.Data.Grant(ctx, proj, users, level); err != nil {
+	if err := f.Data.Grant(ctx, p, proj, users, level); err != nil {
 		return nil, err
 	}
 	return gen.KylinGrantProjectAccess200JSONResponse(empty), nil
 }
 
 func (f *Face) KylinUpdateProjectAccess(ctx context.Context, req gen.KylinUpdateProjectAccessRequestObject) (gen.KylinUpdateProjectAccessResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
 	b := req.Body
 	proj, err := f.Data.OpenByName(ctx, b.Project)
 	if err != nil {
@@ -134,13 +142,17 @@ func (f *Face) KylinUpdateProjectAccess(ctx context.Context, req gen.KylinUpdate
 		return nil, err
 	}
 	level, _ := data.ParseLevel(string(b.Permission))
-	if err := f.Data.ChangeAccess(ctx, proj, u, level); err != nil {
+	if err := f.Data.ChangeAccess(ctx, p, proj, u, level); err != nil {
 		return nil, err
 	}
 	return gen.KylinUpdateProjectAccess200JSONResponse(empty), nil
 }
 
 func (f *Face) KylinRevokeProjectAccess(ctx context.Context, req gen.KylinRevokeProjectAccessRequestObject) (gen.KylinRevokeProjectAccessResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
 	proj, err := f.Data.OpenByName(ctx, req.Params.Project)
 	if err != nil {
 		return nil, err
@@ -149,7 +161,7 @@ func (f *Face) KylinRevokeProjectAccess(ctx context.Context, req gen.KylinRevoke
 	if err != nil {
 		return nil, err
 	}
-	if err := f.Data.Revoke(ctx, proj, u.ID); err != nil {
+	if err := f.Data.Revoke(ctx, p, proj, u); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
 			return nil, errs.E(errs.NotFound, "%s is not on the access list", u.Username)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/audit"
 	"github.com/kala-server/kala/impl/errs"
 )
 
@@ -25,17 +26,10 @@ type Rule struct {
 // Off reports a rule that limits nothing.
 func (r Rule) Off() bool { return r.Limit <= 0 || r.Window <= 0 }
 
-type clientKey struct{}
-
-// WithClient records the request's client address in ctx.
-func WithClient(ctx context.Context, addr string) context.Context {
-	return context.WithValue(ctx, clientKey{}, addr)
-}
-
-// ClientFrom is the client address of the request ctx belongs to ("" outside one).
-func ClientFrom(ctx context.Context) string {
-	a, _ := ctx.Value(clientKey{}).(string)
-	return a
+// clientFrom is the client address of the request ctx belongs to ("" outside one).
+func clientFrom(ctx context.Context) string {
+	r, _ := audit.RequestFrom(ctx)
+	return r.ClientAddr
 }
 
 // Limiter counts hits per rule and client address.
@@ -56,7 +50,7 @@ func bucket(r Rule, addr string) string { return r.Name + "|" + addr }
 
 // Check refuses a client that is over r (in process only: no database trip).
 func (l *Limiter) Check(ctx context.Context, r Rule) error {
-	addr := ClientFrom(ctx)
+	addr := clientFrom(ctx)
 	if r.Off() || addr == "" {
 		return nil
 	}
@@ -73,7 +67,7 @@ func (l *Limiter) Check(ctx context.Context, r Rule) error {
 // Hit counts one hit of the client against r and refuses it when that takes the client
 // over the limit. The count is a sliding-window estimate over two fixed windows.
 func (l *Limiter) Hit(ctx context.Context, r Rule) error {
-	addr := ClientFrom(ctx)
+	addr := clientFrom(ctx)
 	if r.Off() || addr == "" {
 		return nil
 	}
@@ -108,7 +102,7 @@ func (l *Limiter) Hit(ctx context.Context, r Rule) error {
 
 // Full refuses the client when it has used all of r (another hit would be over).
 func (l *Limiter) Full(ctx context.Context, r Rule) error {
-	addr := ClientFrom(ctx)
+	addr := clientFrom(ctx)
 	if r.Off() || addr == "" {
 		return nil
 	}
