@@ -4435,6 +4435,8 @@ type CreateAccessTokenResponse struct {
 	ApplicationproblemJSON401 *LoginFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 }
@@ -4457,6 +4459,11 @@ func (r CreateAccessTokenResponse) GetApplicationproblemJSON401() *LoginFailed {
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r CreateAccessTokenResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateAccessTokenResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -4511,6 +4518,8 @@ type CreateApiKeyResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -4540,6 +4549,11 @@ func (r CreateApiKeyResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r CreateApiKeyResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateApiKeyResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -4879,6 +4893,8 @@ type CreateDatastoreResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -4913,6 +4929,11 @@ func (r CreateDatastoreResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r CreateDatastoreResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateDatastoreResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -5128,6 +5149,8 @@ type UpdateDatastoreResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -5162,6 +5185,11 @@ func (r UpdateDatastoreResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r UpdateDatastoreResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdateDatastoreResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -5303,6 +5331,8 @@ type CreateTableResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -5342,6 +5372,11 @@ func (r CreateTableResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r CreateTableResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateTableResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -5640,6 +5675,8 @@ type InsertRowsResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -5674,6 +5711,11 @@ func (r InsertRowsResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r InsertRowsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r InsertRowsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -5944,6 +5986,8 @@ type CreateUserResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -5978,6 +6022,11 @@ func (r CreateUserResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r CreateUserResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateUserResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -6193,6 +6242,8 @@ type UpdateUserResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -6227,6 +6278,11 @@ func (r UpdateUserResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r UpdateUserResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdateUserResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -6281,6 +6337,8 @@ type ChangeUserPasswordResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -6310,6 +6368,11 @@ func (r ChangeUserPasswordResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r ChangeUserPasswordResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r ChangeUserPasswordResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -6692,6 +6755,10 @@ type KylinGrantProjectAccessResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *KylinUnsupportedMediaTypeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON415 the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON415 *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
@@ -6780,6 +6847,16 @@ func (r KylinGrantProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSO
 	return r.ApplicationvndApacheKylinV4PublicJSON413
 }
 
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r KylinGrantProjectAccessResponse) GetJSON415() *KylinUnsupportedMediaTypeApplicationJSON {
+	return r.JSON415
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON415 returns the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinGrantProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON415() *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON415
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinGrantProjectAccessResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -6859,6 +6936,10 @@ type KylinUpdateProjectAccessResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *KylinUnsupportedMediaTypeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON415 the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON415 *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
@@ -6945,6 +7026,16 @@ func (r KylinUpdateProjectAccessResponse) GetJSON413() *KylinTooLargeApplication
 // GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinUpdateProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r KylinUpdateProjectAccessResponse) GetJSON415() *KylinUnsupportedMediaTypeApplicationJSON {
+	return r.JSON415
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON415 returns the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateProjectAccessResponse) GetApplicationvndApacheKylinV4PublicJSON415() *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -7327,6 +7418,10 @@ type KylinCreateProjectResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *KylinUnsupportedMediaTypeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON415 the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON415 *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
@@ -7403,6 +7498,16 @@ func (r KylinCreateProjectResponse) GetJSON413() *KylinTooLargeApplicationJSON {
 // GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinCreateProjectResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r KylinCreateProjectResponse) GetJSON415() *KylinUnsupportedMediaTypeApplicationJSON {
+	return r.JSON415
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON415 returns the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateProjectResponse) GetApplicationvndApacheKylinV4PublicJSON415() *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -7647,6 +7752,10 @@ type KylinQueryResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *KylinUnsupportedMediaTypeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON415 the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON415 *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
@@ -7723,6 +7832,16 @@ func (r KylinQueryResponse) GetJSON413() *KylinTooLargeApplicationJSON {
 // GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r KylinQueryResponse) GetJSON415() *KylinUnsupportedMediaTypeApplicationJSON {
+	return r.JSON415
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON415 returns the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON415() *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -8068,6 +8187,10 @@ type KylinCreateUserResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *KylinUnsupportedMediaTypeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON415 the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON415 *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
@@ -8156,6 +8279,16 @@ func (r KylinCreateUserResponse) GetApplicationvndApacheKylinV4PublicJSON413() *
 	return r.ApplicationvndApacheKylinV4PublicJSON413
 }
 
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r KylinCreateUserResponse) GetJSON415() *KylinUnsupportedMediaTypeApplicationJSON {
+	return r.JSON415
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON415 returns the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUserResponse) GetApplicationvndApacheKylinV4PublicJSON415() *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON415
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r KylinCreateUserResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
 	return r.JSON500
@@ -8235,6 +8368,10 @@ type KylinUpdateUserResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *KylinUnsupportedMediaTypeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON415 the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON415 *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
@@ -8321,6 +8458,16 @@ func (r KylinUpdateUserResponse) GetJSON413() *KylinTooLargeApplicationJSON {
 // GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinUpdateUserResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r KylinUpdateUserResponse) GetJSON415() *KylinUnsupportedMediaTypeApplicationJSON {
+	return r.JSON415
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON415 returns the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinUpdateUserResponse) GetApplicationvndApacheKylinV4PublicJSON415() *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -8652,6 +8799,10 @@ type KylinChangePasswordResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *KylinUnsupportedMediaTypeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON415 the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON415 *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
@@ -8738,6 +8889,16 @@ func (r KylinChangePasswordResponse) GetJSON413() *KylinTooLargeApplicationJSON 
 // GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinChangePasswordResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r KylinChangePasswordResponse) GetJSON415() *KylinUnsupportedMediaTypeApplicationJSON {
+	return r.JSON415
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON415 returns the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinChangePasswordResponse) GetApplicationvndApacheKylinV4PublicJSON415() *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -9927,6 +10088,13 @@ func ParseCreateAccessTokenResponse(rsp *http.Response) (*CreateAccessTokenRespo
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9987,6 +10155,13 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -10319,6 +10494,13 @@ func ParseCreateDatastoreResponse(rsp *http.Response) (*CreateDatastoreResponse,
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10544,6 +10726,13 @@ func ParseUpdateDatastoreResponse(rsp *http.Response) (*UpdateDatastoreResponse,
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10705,6 +10894,13 @@ func ParseCreateTableResponse(rsp *http.Response) (*CreateTableResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -11005,6 +11201,13 @@ func ParseInsertRowsResponse(rsp *http.Response) (*InsertRowsResponse, error) {
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11273,6 +11476,13 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11498,6 +11708,13 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 		}
 		response.ApplicationproblemJSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11574,6 +11791,13 @@ func ParseChangeUserPasswordResponse(rsp *http.Response) (*ChangeUserPasswordRes
 			return nil, err
 		}
 		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
@@ -12014,6 +12238,20 @@ func ParseKylinGrantProjectAccessResponse(rsp *http.Response) (*KylinGrantProjec
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON415 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12171,6 +12409,20 @@ func ParseKylinUpdateProjectAccessResponse(rsp *http.Response) (*KylinUpdateProj
 			return nil, err
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON415 = &dest
 
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
@@ -12582,6 +12834,20 @@ func ParseKylinCreateProjectResponse(rsp *http.Response) (*KylinCreateProjectRes
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON415 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12883,6 +13149,20 @@ func ParseKylinQueryResponse(rsp *http.Response) (*KylinQueryResponse, error) {
 			return nil, err
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON415 = &dest
 
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
@@ -13288,6 +13568,20 @@ func ParseKylinCreateUserResponse(rsp *http.Response) (*KylinCreateUserResponse,
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON415 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13445,6 +13739,20 @@ func ParseKylinUpdateUserResponse(rsp *http.Response) (*KylinUpdateUserResponse,
 			return nil, err
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON415 = &dest
 
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
@@ -13835,6 +14143,20 @@ func ParseKylinChangePasswordResponse(rsp *http.Response) (*KylinChangePasswordR
 			return nil, err
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON415 = &dest
 
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON

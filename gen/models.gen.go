@@ -1906,6 +1906,12 @@ type KylinUnauthorizedApplicationJSON = KylinError
 // KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
 type KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON = KylinError
 
+// KylinUnsupportedMediaTypeApplicationJSON Kylin's error envelope. Never carries a stack trace.
+type KylinUnsupportedMediaTypeApplicationJSON = KylinError
+
+// KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
+type KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON = KylinError
+
 // LoginFailed An RFC 9457 problem document.
 type LoginFailed = Problem
 
@@ -1917,6 +1923,9 @@ type PayloadTooLarge = Problem
 
 // Unauthorized An RFC 9457 problem document.
 type Unauthorized = Problem
+
+// UnsupportedMediaType An RFC 9457 problem document.
+type UnsupportedMediaType = Problem
 
 // ListApiKeysParams defines parameters for ListApiKeys.
 type ListApiKeysParams struct {

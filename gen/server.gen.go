@@ -1682,6 +1682,9 @@ type KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
 	Headers KylinUnauthorizedResponseHeaders
 }
 
+type KylinUnsupportedMediaTypeJSONResponse KylinError
+type KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse KylinError
+
 type LoginFailedApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
@@ -1696,6 +1699,8 @@ type UnauthorizedApplicationProblemPlusJSONResponse struct {
 
 	Headers UnauthorizedResponseHeaders
 }
+
+type UnsupportedMediaTypeApplicationProblemPlusJSONResponse Problem
 
 type CreateAccessTokenRequestObject struct {
 	Body *CreateAccessTokenJSONRequestBody
@@ -1763,6 +1768,22 @@ func (response CreateAccessToken413ApplicationProblemPlusJSONResponse) VisitCrea
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccessToken415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateAccessToken415ApplicationProblemPlusJSONResponse) VisitCreateAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1868,6 +1889,22 @@ func (response CreateApiKey413ApplicationProblemPlusJSONResponse) VisitCreateApi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey415ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2310,6 +2347,22 @@ func (response CreateDatastore413ApplicationProblemPlusJSONResponse) VisitCreate
 	return err
 }
 
+type CreateDatastore415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDatastore415ApplicationProblemPlusJSONResponse) VisitCreateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateDatastore500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -2636,6 +2689,22 @@ func (response UpdateDatastore413ApplicationProblemPlusJSONResponse) VisitUpdate
 	return err
 }
 
+type UpdateDatastore415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDatastore415ApplicationProblemPlusJSONResponse) VisitUpdateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateDatastore500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -2876,6 +2945,22 @@ func (response CreateTable413ApplicationProblemPlusJSONResponse) VisitCreateTabl
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTable415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTable415ApplicationProblemPlusJSONResponse) VisitCreateTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3316,6 +3401,22 @@ func (response InsertRows413ApplicationProblemPlusJSONResponse) VisitInsertRowsR
 	return err
 }
 
+type InsertRows415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response InsertRows415ApplicationProblemPlusJSONResponse) VisitInsertRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type InsertRows500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -3672,6 +3773,22 @@ func (response CreateUser413ApplicationProblemPlusJSONResponse) VisitCreateUserR
 	return err
 }
 
+type CreateUser415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser415ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateUser500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -3998,6 +4115,22 @@ func (response UpdateUser413ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 	return err
 }
 
+type UpdateUser415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser415ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateUser500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -4110,6 +4243,22 @@ func (response ChangeUserPassword413ApplicationProblemPlusJSONResponse) VisitCha
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserPassword415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeUserPassword415ApplicationProblemPlusJSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4886,6 +5035,38 @@ func (response KylinGrantProjectAccess413ApplicationVndApacheKylinV4PublicPlusJS
 	return err
 }
 
+type KylinGrantProjectAccess415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinGrantProjectAccess415JSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGrantProjectAccess415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinGrantProjectAccess500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinGrantProjectAccess500JSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
@@ -5164,6 +5345,38 @@ func (response KylinUpdateProjectAccess413ApplicationVndApacheKylinV4PublicPlusJ
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinUpdateProjectAccess415JSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateProjectAccess415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5862,6 +6075,38 @@ func (response KylinCreateProject413ApplicationVndApacheKylinV4PublicPlusJSONRes
 	return err
 }
 
+type KylinCreateProject415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinCreateProject415JSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateProject415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinCreateProject500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinCreateProject500JSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
@@ -6392,6 +6637,38 @@ func (response KylinQuery413ApplicationVndApacheKylinV4PublicPlusJSONResponse) V
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinQuery415JSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinQuery415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7092,6 +7369,38 @@ func (response KylinCreateUser413ApplicationVndApacheKylinV4PublicPlusJSONRespon
 	return err
 }
 
+type KylinCreateUser415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinCreateUser415JSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUser415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinCreateUser500JSONResponse struct{ KylinInternalErrorJSONResponse }
 
 func (response KylinCreateUser500JSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
@@ -7370,6 +7679,38 @@ func (response KylinUpdateUser413ApplicationVndApacheKylinV4PublicPlusJSONRespon
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinUpdateUser415JSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateUser415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8034,6 +8375,38 @@ func (response KylinChangePassword413ApplicationVndApacheKylinV4PublicPlusJSONRe
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinChangePassword415JSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinChangePassword415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9702,273 +10075,278 @@ func (sh *strictHandler) KylinDeleteUser(w http.ResponseWriter, r *http.Request,
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3pdtu4lij8KvjY51ux61CK5DG2V6++jq2klOOpLKdzUuW0BZGQhJgCVARkWUnnrvuz/9+n6NfqJ7kL",
-	"GwAHkZQoW3acis+POjFFYtjY2PPw1fH4YMgZYVI4u1+dPsE+CeGfHz582B/JPmGSelgS9cgnwgvpUFLO",
-	"nF3nok8Qjt+gnCHh9cmACCT7VCA+JKF+jD2PDKWoOq5DbvFgGBBn13lNcEhCFBIcDP710rnGAb50XLQ/",
-	"pP8gk6nHjuvA0FitQk6G6nshQ8p6zrdv31xniEM8INKs/BBLLCQPSdPPX7VvX3ghEPXTy6rVd7Zw3atV",
-	"arVarbKt/vNK/acW/a9ec1yHqrGGWPYd12F4oL6kvuM6IflzREPiO7syHJHksrs8HGDp7DqjEbw5tQ3X",
-	"ua0MQ/6ZeLISkq7+/pvr/GMSUHaGe+S02xVE5m9oiHsEUeaTW7RSQ1QdAEFdGgoJP62mtlgzq/9zRMJJ",
-	"vHz14hXXkyTX7ZMuHgUSvov2QJlcX3NcZ4Bv6WA0cHbrGjauM6BMP6lFW6RMkh4JnW/J7bTolxycakoy",
-	"EGhIQlh3atn1WesWarTcVddnLnszteT6jCXrozlTJ55/BPqFFwKpdbmIMoTZBHlYpLfhCBwQkY9BZoyZ",
-	"aPQ3QA7nX17GF/el/lW8NIs8UaPNQSj9w28AyiXuZ/psHmNDR3RAc+7Fr3yMBmrJFHBKchQSOQoZwhIN",
-	"uJCpXWwWIFcAY+ci1ua9EavoRmdXLq7psMwdvvP1XatvbG+8Wt/a2J57gy9wJyBwIrl4I9XPBmvSiMJD",
-	"YC25mA9f3RlNmr7iQV1qVvhekLCI9I8ECQupPp5B9WtrD0H11XJDIoacCQK86zX2z8mfIyIALzzOJGHw",
-	"TzwcBobNvhyGvBOQwd8/C7Wvr/E+1I4lpoHZbKhHQn0sEGU3OKA+6lIS+JoVhyFXDPOPrw48dHYdeOWC",
-	"K8wgQuCeWupgJCTqKPaiucpIjkLifPvkOkJiORLO7obCdUklQLJp5jFzx1vuSzkUuy9fKo5e9cmN3YV4",
-	"aZZWsZ98W4A8qBE0GLNnbbdPBRrgQJ0E8fdQW++7DRgqEMFeH3WwAUxVTX7AWTeg3n1PYB+QDY2p7CPZ",
-	"xxImRDgICfYniNxSoUWiGIw7MRijNZSAn2ffXTbg7MBCb2KsNqHXjVYw8kcaHsRwCIEnqwC/NzzsUN8n",
-	"7N4oTAVihPhanlFiHTrGDPfIgDCppIQBFYJylobiegzFeCUlwNiNXl4GHJOys++izkgixiXCQcDHxEcr",
-	"8epdJEh4Qz2CeAiishAoIDck0NBsMklChoOGQtt7QtSOheAO7MU3xEfb3XVvDSchuZm+1skvy91q/cVS",
-	"oNniAyL7lPVQF9OA+IhraqQgR8I9+LfepUA4BGJFpUAB76ER80kIL8S7BcCCIFSK3uaA1OO+2v7Ozo7j",
-	"OkqfcHbZKAgMVb0yP/+jUakZybiuiKroTT3cBRqh7s8uAkKrcKRDEBkMpeLrYtTrEaGBoMYvDUvYnEYZ",
-	"Bc3kbm6YX8VD7PVJ9Vq9VbnZqAxHnYB6f//RN1qaDair1gkJvhYIo3AUkBgjSlD/e4NpvVbbyIBJPdxF",
-	"SnhBmOFgImQes/jBEOJ77zRLlxN8ayW5IEBQF9lHdfXIqBurQJkBTxDu8JFE2B9QJmKkKcPy7gvLtY2c",
-	"ywUPd9G+Zhs+YZT4u9r+EnNOgHQx5/yxUOppg2G2HJAVA5LrX3U1nnkhF6IiqCRoHKr/hqQ7EiTBtcrK",
-	"BPen55u1Wpaeb9Zqu6icLPGj8a8nsd87iT9K1lGKnhWDZss9J1zug1UWFO+HxKCN2lYWohu1LX1bh1KL",
-	"A4qgSjQ9M9yH8kf/Q2LcDwmfXEHLrFf7EPSKFfmlsk9C9K51eoIGxKcYKdUhhYlv+Ij5D4mEdW2+SQNZ",
-	"PdxFxsSIwIyJfE4EEGiQQ35EfPruW82gxglHYuT1tTWEh1aoAmbHGQES5eEgICEa4AksSZAEglxwfoTD",
-	"3gNTqfp6zi2sr++ipArR4f4EWYOYsSOj+tb29vZafQt1JpKIH5MGPb3dz1TlYCVUIMk5ChRuxNjynuGR",
-	"7POQfiEPSlLW12rbWcVmrba9i0448kICNmkcCDQmIUE9ekN+SP70ffeZR0y0fTmeOaHGrdW2EVM0BZYR",
-	"K3Pra7VXYOS1RgigQ1iIMQ/BFiD5der9Wm0TBdy7Jn7q4SvkU6EkJh9cqmlveWXaXZ63S/PJy2nvOmz1",
-	"iPcoewMS3uKGPlhGB/sH8ZGoJ2I0GOBw4uw6H0LOerkQcFznBgejtK3wdQG40sbWemwiVB8k8KGMjbCD",
-	"/UryEwUEDfb00o/gGcJdCREDQwLKlJKFRyE4H7PLv+BcO9GMxBwo2Io9c6poxCQN0FptbatSr1fW1i9q",
-	"O7u1+m6t9rvan37pvXrH2XXy3ioCgl5pmb2bfcLBL8Vqn4vbVKAxnPuKYrNANyPGL/AEjfvU66+6VoOg",
-	"THspqLhkBlLxhwJPhAHcuE+YVlelmVnNZC8HWhGYKiUlmJgzk31yyTwehkr+sItbrV6Crb2EBFjGuG3l",
-	"jP2zJromkzSebsRHdMIl6sJ8JU6JcVnRLy/jmOwSQyL4KPRIGRnoDE8Cjv0SUtCibsGy/NwCsZ7wrJhV",
-	"xRy4DDAl5xX98rI9VVYggNEVuuGkghwHIH1znZICQjkPX4YXUYGsM7iQUKZWUAJso+T7S0LDzMLHWKBh",
-	"SARhUi99ucwtWjYMqO10R+SGBFk3/b72fiHOEE6EoVjPmFJW0G/vG+cf0eWoVlv30OlZ43z/onl6Yh8c",
-	"75/sv20cN04u7JP9w+PmCTi92Wjg7P7hwACO60TfOq4Tf+a4DnzhfEoGCdhvMpFbejsXSobI205HR7qB",
-	"jIEw81Gfj1GgiDKVKKA3+poNQz4koaSakevdXsn8MRXqv/twAaEhhPkIC9TeNzgC6LuLTHid3j8MA/8k",
-	"7XTgA5m863feevSUvnvze+P84rdWUzQHcvj7QXOr+Xn/9vTi48bHL9e3TTqm/q/BuPmZ01bgv2+yWpVM",
-	"3n3xPzTpKW2OjugG7f5W9dYC1hm8qfn/fBfkQYrcDmlIxBXN2VSLeJz5lsOo26shZr5JrXtnXniN68DH",
-	"V/p55kyCseJlbQ2kdhIx9KP0wZtn2eiNZOTHH+kzSy0gtfFP0Ti8A9FRaQxqsBsS8NxVI0bG9h7A6Fm8",
-	"0fL8bMqQRNfpPcD3uSuEuMycRTHLcBUWUikQHzMSKvYlAL+xJOEeYkTRYfWzIF5IZHblXghS3X5OQNSH",
-	"PmFqLEWjBtifiiuaEs9qRjyLIm98LElF0gHJQ0haECd0TSaFYUKdtcr6urdR2fY3SeVVd6tW2a6/WttZ",
-	"xxudTW8rOXVRqGeAhXwv5m9WvaekKyWFcbgSA8pGkmjRS6lVM0GxOQsU6mtt/NUxS5lFstwYr6ZUy+qQ",
-	"AK0oScW6cNMhpg6jvb4MJuru8lDmgSB2voiCAMT4BQsO0OrQisKiUE2gff2yTwRB//Nf/x1j3wvhIsbH",
-	"sCgIopvLLKPJmsBizXJxGOIJrDYkXXo7C1W0vo2ExKF0dbShx3uMCqJW35mk4aOY/NV1byJvJ/RzZz1c",
-	"+7zujfPAZEJDCmBkf1VTqNNQImTpPbf0x/kbBvngTcgHxQgKWxVozMNrynpLvJM2Cm3GzHxYPPF2pbZV",
-	"Wa9dwKwLTDxFCeHmwh2Ijj8JFjcRLJfE5cSRuQmalrrzxfT1AD4AAcD3qdo2Ds4SZLKLA0HcDFiwRBiY",
-	"gyXFChl8DsKGUtWy1Db/cu+bq51CX6lxPIPDmTs+wLdHhPVk39ldq9Xue+fttB4OQ0rEno7Us+pKnwQ+",
-	"6ky04qSAxsMqOtSxrmACuvPVH+Dbpv6uvjV1L1xnxOifI2J+N/HHJa+o3Y+9p3vIhOaiO1/ahZc671bb",
-	"NaavdrxSxsePds/jtSQu+56xJ7SjnbTddGSqC0hvtdlYB3yhRAeIdoZRA9olal1oZX1rE/lKGuxM7D5X",
-	"UTfkg9zdLom42K0XU4IjKmTeBYVUD961N10Ui4C5nEqUxjQj8OUxQ9wjc2+VeidXuDTfF++8BQLiPDHY",
-	"7P+FFShdJPp8zEzqEfPIgoBxURuYchv9HQWcX4+GiPro76gNT/Qc6O/I6xPvWowGJdj51XDy2SPeZHNC",
-	"Pn8ZD4PRl9v+eDIcrg835eBLV34Ox9fdoKshIiUJ1Wr+A4b6A1e+rFW2P32tb32L/1jf+fa3uZhVLMBr",
-	"/VDmyfAIjO6oF/LRsIoaNyScREY9ylB7/+jo6n2rcd5q76H2+elR4wrU4zbq88AXiMAHIJIlVanoK8d1",
-	"4o/sH8enh42jxnn028n+0cfWRVrxSn2VoR8HPBgN2ILM8pQR5MGH6hZhna9QzB/Lph0k5elE0oUWrTPU",
-	"DTziwLr0SowkffL+6AitWGKrvk2L1SlBvcN5QDCLL+jsxWpgXag3p1HGCDkwSh7mJD7NQR29hRfCuPXj",
-	"45fkVkLOhFbJXadDe5SpRz4f6XQPNhqQkHrqN7Mb8EjBauiACIkHwzRGmEEzuBDl/OUtMcr305EyGtnF",
-	"KOxiT5tdNXcWYDyHbceWpyLTTDklW5u4vrlltVvz2hKZbGqur3mSI5X6GqcnPYVsHWCm3khIPtC5O6UV",
-	"6CXkWM5VowfcV9evnBrt9THrLRW0ZWjEVAYbaKf5ANOum27sUBn3ucUHtZEVRWCAs+lsksjpQgIijUMy",
-	"3pglmnO0/Bk6T3KFduGuRf60apM4hzz6Ed3NO2k3mt1H6JTD1peL4Qktpl7LVWMWPvc8ejsTUMXCj2Jf",
-	"s2BRwvwXk8rSskP0yTypNFraQnJp+qtS0mliE48ooEazvh/6i2PyBSRlEyUxSW7okdrwAPJxo2/ry0Vw",
-	"N8ZuwHWdBVsG07/lQOCNWn8UdpzFzVSaoZawjI8uixAm6/BrEZhchAXCyOdSkcAhln1EmbGDgsPPuJ+j",
-	"7P/ctNPYTJPlHzbJMR+o1nUOyW80nTBckBY5j8DqLccz5yFZQqzMuWkgr6qdG9FRbXgPBUQpEMJFPu1R",
-	"qQ8aAoCFp66VqzV6ajeDzQd7CLDZV7sI+JiEOfndUdpuAl221gFrI+xJaTB/7Fd+x5Uvn8z/1yo7V59+",
-	"+Vse/EEQ04JSg8m8THSFUjpusNgZWNK2lcj+zSKJSUOZbaheUOSb7XpSS0k5ntSDtKwLT+ZhVFJ4Ty02",
-	"D7USAH8bYuP0Lk/A3gtFRCRHw5Fc+ERE8ZGIFzoZN0X9k9TpVW0a37J3ObaFGd+g/bOUZezOp2xLHCwm",
-	"Bz4ObsTlF7Lo4ZpDmYMmZ7n0MWb4mM0++SC/OENUtETQL9kyH7Mdu7xUIZTpcgmzqhq4juQSB7qKSHE5",
-	"BsJkSIlAAyy9fnrR88ZPxKdNL9mMWlryyRDNjACUtTWO1OFHxSFsUYvEpktgwSyDXD42KK4Cg7wQiJiv",
-	"c/y+EG9adBVqtVobdXmIxAgGTt6KWq2WvhQ1SN7JqsAlhOJplP9mQl6n19UYDOVE0b7keqIFzL2RsFnX",
-	"yplqhjmQv5OgqVUmHUXThZSyx+WhC5Lun5T2zjj6YlOtEogSxlotYasF5dipkqPMhGr0YiaiJfqlcK3a",
-	"OHhM8nS7fRQSMQqkkVVBnteL1+91iIDox5V3h68P0Dm82yJSDaY0rdXcPfEm80JI4Cw8RLgUKeQ01yRr",
-	"OlXyboswQSW9yVUEtK1WvabovhKy0YoktxLMnaKcfdbDkgS8l180x6wZrDsrllyKIQkCJa7zLvKwxAHv",
-	"wVRzgza8GbZadXs/4xtcFX8GVfWKmnXQISFa2UDNk4vG28a5iyqb6HXzbfPkwkWv0OHp+9dHDReto8PG",
-	"QfN4/8hF9S30+vT0qLF/4qKdOjrcv2i4aGcdXTSPG62L/eMzF9XX0L/vnx/8un/uonq9XkenF782ztOw",
-	"qq/l8cl4+cUVhlq/HQHwc0iQmTWPCXijMCTMmywDaXzSpYxKEkw+hFTGRv97jkrFMMCT/MJoJzwc4CBy",
-	"YY6pD9ow8vo4xJ5Cy9QkyXpOWShTcZJyViQnqiOLYy6qIcali9bQiF0zPmZoJUKf/MtqaGbNrbtrn9Ly",
-	"UXYVEGqQf8SRTwHeSZ+xtWY4pUOWUiNmkWbWgMOQeFTkGl7O7E8LAD4k2D9lQTESqltdiqQID+edXks9",
-	"nhZ9s+vQlL/4ihnmlQMsW+1tLiESBIdef+bdKL9Z2mPEL6bOECuqKAIVCCP9tiFt5a6eLK5pdsIlkiH2",
-	"rom/F0Xczd39eGl0YdpCH1/dNMWw9ymy3yfOOM2BkttNYrhFqhQTyZBkd4oHT7PQ1MknyG50iolbkIBT",
-	"LlEtFDpACi9WSFpaNte2LsZ15nxUAPB7qiCFrH8GVsV7/84aSYHZN1Lx1M+xoodOIOTXhG+peymxdw13",
-	"aWEtcGdnRx8BZnqa5Bns7Oykz0BnNj7QGSSTJGdDQr2TPoxkOmI66uMfjcoftcrOp6+5IR4FJw/Wg2gq",
-	"E+yHJRoTJrXpunj6XTQrvy9LzRPZnLnGcskh3hCK41DpQtShosshEGUR1a+QHAk8qS7smcyiaeooCnH2",
-	"zOzqALwtC+vRUR5d7K2Z0pPJ+CpKo8z365JxCrbxeZysjys62Olf1mprqcDxRGZmQpneVELzPGV65mI0",
-	"OY5T8NCKBTJcrwkfhYiP2ZQz+QMJPD4gi6wysy6Lann4wwUpANEdbQpTyBPN7abPqxhrUhaJDFIY6ShZ",
-	"qy9p67KV70yFyZXzxv6hugWQP+TqXKRm68LkLFGhnyQFaEd9Mjc7KRpjKmhKf5vvbTmLTSaF27JKuujz",
-	"MSjoe9nwGEXQ/4EDPMsZrUMEriQdkKuR9EpFvqAVMuReHw2mVOv69s7mxtrGhqkynaxku7Xh5Mm4Dx34",
-	"EmAhr2zkQ/n4k+VtcHnhJx8KI03uFVyyiGVv+topijEqii2KbZjU5CdHWIjo9GKXE2w0TVFG80NlUga/",
-	"6bswjT/FpEjv9R6hM4WBbH+dwJkkpGbHzlgi96O5Jizd/v5aQFQJf7Zj0ABa/LVdgnaXS/YJJoFX3imY",
-	"wJGHcwgmjr+MRzAC0A964Z6IMxAaNcyCNzQCsO6WHw3WsDttUX4qsE4UhV6I4bZ+OzJnwRn4tmaGkQ/l",
-	"GQ4lxcHcpAFdW8+oaVo89wKqQLlnTl0gfmNsoXCfITcW6+P0RhLY9QCH1xBKB5OWsr0mqHXU+KI2vbpz",
-	"pShkOmzEqQzqk+jpZs2t1WqrU/035nXTqC3EBOKeF/kLzWuocf/uGHf1SAPC5HWs2GdKwu2aOEd4zUXE",
-	"63Piow72rvcAxajOitc2F9wRhMk8EdifIQKv1TICXJ4V6M8gX6oKCfYrUO5HSCzBMLyHMJIhpuDFFGRA",
-	"PR5wBhZ6Xfs2vcRW46hxcIF+QW/OT49RXsxhvbbxanN7azHNX604PpV5Vx4IUBFxfSEQH0mPm2Y4kae2",
-	"j/OoK+52iSeJf87HB3w0w1ddQytqeEqE0RCtwXp1vhvHi3zvBcF1mjK8EMb9taA8kXDt5wRZ+yPd3Ss7",
-	"8zENAipMNQ+JTZ2KaCvrOdrt7FtFbhXxo5wdFwXs2ijyDhbkhUAmvDayQgJZ1oXASrlvqGjYKWd7ndLj",
-	"znc0DZPkPm/QUBEoqKQHNFsm6LmhAko8Qx4elpuwkLRcWIJSmJ8zl15kwKbRrRjlgfpqHjEFsLnCsuFx",
-	"BWNigQAvhRI59XqE9tYB8VSndPL+6CiF/jlUTOf7FrwBxZ5GRM0lya0shUfTd2amWJ68zfGG3SwpSeNn",
-	"zvVIXM7MocQoEWNjIV28KPBhmih0ayl8IRBE8PghvdEt/XxhAuanZU4gQ7Nc9KApAP1fjFjBUk1GaA7k",
-	"Q6JkH3FX/0/iSNWvVwf7F3f1nBeMeLJ/3JjRUasgJr9gsNbBr43jJS/w4uNZoxB8F/uvjxpJHQEepLUE",
-	"/Wgex47hm95MCk6pNcWH60YINhuj48Th/GTWeYidiIM5NEzHhsFUe0Tq4cVqEf7POGv9wpQPZGAubkGw",
-	"11Wr+XvOcC36RdcXrNQ1HxyxDh8xf4ryVnJlacVLC068MIpsmsnnmeQ9OsDB1WHzbfOilR36TYg9rWmZ",
-	"PJb5IhAVV4qyA2plxvvYaCkAnJwmMfNjo+W4zslpGjn106zFsnycVDr+aW70ExsNrs7OGwdX5/uHzX8W",
-	"Xqx6LWMKy9F8Qp8yHFydnbaa4A+aHQI15AIUWleXuagXcuL8umo/IQGcDGetb0ZAoomaXBbVS9KP5CVN",
-	"LjFNFjKXLoN5CSTPwaT0DZtNVsVMg2Dks4EdPTmDYAHaiTtIIXnyx3e2ab0X+dmEkBeQdfhW0QUdEF1e",
-	"zbgrkzrdSs1yFEHkanHkOZ2V9PVC6BB2sWetVJR5wcgnAkWFQxZMionj2LMHkHDAzSg4pBPvH8YdDTap",
-	"GcEiSb0yis9QaxFEos4Egmg4I4gsElEM9ZhnzzVdvbnc2NBd+gpKRl9pDXgebG25btQhPcwSkFU8ujbL",
-	"GlcA0jIe+NShPowfPi5YXgzjVGltW4N8ur5UIaz1+/Pga2N71Ns63ze1y7tCuThwJ6pagU3CAoHCW3B1",
-	"puOincIqPsVu/rv36q2XqR4CEXIFQD3gTBBvJOkNSReQX8SHmB8zkAhGStLJxG3NIRYRlqWRIbWJ4juZ",
-	"pn6lQw8U07hH3MHsrKRc3vDWMIRUjakBvlasiOmme2hFl5W3f3qYlS/zmeIQccbwRqkU4WJqqoEU05rF",
-	"KGkxR7DyUcQNdAfC4TCgU/WQ7xKiNyeQsPje22VF0aPFy1p6/N782D2FtbNjQDTD+8F8pCDBPQ1Bcl7o",
-	"B6T0/7XjPmCLSw76iMBWXuK1SPFw4R72vMvEemig/IgX64lEeail3LmyEFC1qK4QuPtlQcGh+2hrUWlU",
-	"pCW878l3D/UvCNJOMkaiooiGYn67nwrWRyuRkBESq+gmwqzVM+C3tw/NcLPHCy5oRYiy9XqWzHLzkBX6",
-	"VN01QiaSGhSGJqP+01g5O48hP1tgoWSK+tqrJRyJ+nXGYVit5zGkn+Oi1FfoK+TG+UGmWLzPrQY6RQ+i",
-	"Tg/lygNfUzZH+zWdjSA7E/B4xfRbs/txkSAQKa07bbNkD6dUHQbXrq5EQYZFewwwRMDTauJtqLDrZlN+",
-	"4fs0EihdLDyefrmF/UfGEjhrAC1WTKEhHLNrYV1Q8j4fL4uFhxg/71bL8HiBIoZnBaXeSEgQ1gVrjByq",
-	"w1UV5o77PCCLlzaCODc4K32SMK7HR4EP8fRToW/3kXJNAQfeNdOJazocTmme5UTecuPnwqWs+Dt1UvkC",
-	"acHZ3SuNL8nWXZ0WrHbBAx8C6MCYDYyVsl6UBJeb7HdWOtfPTXTgTinwj5AEyAO/eKEf1f5mJALmQ2Pp",
-	"KYHTuR0J2OZiwOyUvOhXo4UoZndNJoqIsujO3SH9BYIVp0R+be5xIRzARSMQ2GFCnS2VKGeKVmz8+6oV",
-	"yGkIv1eLaykvwl6Ke/T0RwPM8jySWGJ0jBnu2fz9u5UEnn1GucGsiVN6IVCX3hIfvX/fPEQrghDUftu4",
-	"QC/xkL5M8JZ2KiuyVt/ZeuXt1Cuvtl/tVLbXXr2q4PX17Uq3RtZ3Xm3X6xh7jjv92vbaRqWzteZXdja2",
-	"OvX6K4/s+FtTOmSZL+aZlF3nttLjlcypxlCZVz03sfFFyudOfbagnPKoBXRtU8K8SOfzNwdoZ2NzG5nG",
-	"h8jn3mhggpmnr67uwJh7a+P0d0vpTVNGMsWtUh0k+1iki9eK3CsKOecF8YOEyXCiTiM9UOkzSdTWzTmT",
-	"VE/aTOQMVHkzfqXY2RTn4WuvEGF6W+Xqm9vmlXk49+vFxRnSL2QLHWxAsH4UvL+zkxALNmr5IojujZm9",
-	"G6LPQ4lMK2BbH13Joia7SGFK+lSbBvjmZJ3CuMzsZO/PmwpuUKggO82e2jAE/Ahusy+Av4gxlV4fcZap",
-	"Elzc1NOgSKVwldMRIroai4ZTdDYFdyxKLsjs8Wh2oWC0st86aDZXXd2CNl00mCXeTKZzJIpQ7SFtwSnW",
-	"iG2QTVI6qM2vJlyr7JQoKHzOx8WyYV5ajQn7dZWsQKChVKKscmrhX+M6UbvOvq+onGLXTt3JK5N9zsdN",
-	"JkhYFAQtOaLwu6skDGjmN92zaombSC8vzac+C86q53hsY4enS+nOLqab3GpR/oQiFyZzwtQI1Vsvy+Ii",
-	"o7uJjWcS0RzhXA9K/Hl6DIxiX07X7lpIe4nmy97BshrpOR/PEwlCI32WlQXs+6UYjrouj8n9jWEib79R",
-	"NUu1TQgfEAk7EFDZjkmEID6S/I7ivMdvpkvlOekyFsI1UroJU4OS+QaodxDYU7aYYmldcznNsrFIAkHH",
-	"jEBOZ/u2YgwtU01848UvVZyP157Hl/WPMwV5axaaKcV31kllB2/UK5veml8j2906hviNqde8zbXKK1Jf",
-	"r2z7G90tvNZZ92pr2df8re1KZw1vVnZI3XvVXfc3SG19prBfNPDdhH0Ds3nX2kJmkaud/GYRO+CjXvF5",
-	"GSPMhy6tiXy0xTNE3MVTRIoTQxZt9JVffn9W3oFOObh7HE1Bh7LFILVnihHli2cLwjAWENbmigePBN/Z",
-	"ER8FICxjYTYRvWVZOrw+7/bHkcVl7/6CsciFYcgPdu9nBRi7SPRxqCXTDpd923otr+29P6CsRLiq0tZT",
-	"QWIrugdhbApxTVdCY4ArV6h5pis8UXZb3M3znR+TXNy+LC8ieamt4SDK8GyxiGQqkJA00B36OSMQnmxS",
-	"1Adab9R9eQelQF7s3d+P4ug0EDzM1OAB72mqpp7qNvjC1bZeHlo/oigXevedIk/vHDGsm98WB6TOiSAu",
-	"MB59yNiIUu3l79Y9fm5vvsLI7CVi+FwHsDnopB84jvrQzU1BPwez02B5/eTvHFQ938BSEGidpwckQ5GB",
-	"8OYFIZ8VxiBrdJoOY057hhdoE/gw4cb5DOUtvSFTDCQnrDhqKL5AFffSLAR1iKA+EbO665ryqVH1RcX1",
-	"YH3tJxvyfBeYzYjIkiggija8ShgZ0z3MXIS1MROUC8WQeBe12//7//tf//K3//8/Lke12trWLyurX7/9",
-	"5+6lo/5c9+C/5N/++LT3wq2+bKN2ey8yZ9bXXqHORD58fPVM2nSWbITPUS/ETD7dDvjF1Kz+P//n/9Zf",
-	"pS3EjKsz9SnroXa17Sb/VlJEVDNmiD3iwk7gRC8v0Uu0i35B/4YuHaQPUv8fQf+ph/E4kyEPipoiOPs6",
-	"NO5qnzH8SEFZ5aLR76aa5IbpFGom6u15iklB5HaxXrJYzHJ+uPIDayVLa9W5Z2or2R+ExBOoBtInE4TD",
-	"Uq08Z7Ejhfz4ugRbuj8fSog+KZb0lGN7I15TrmxZgYjdBoC10YipN0Se03QPtdWobQRu4+5IlE7kuYO0",
-	"mYD4XjJWEqi8EkBBytMo5vuPRdK/5bk0BPFG6pxbao5kqOivBPu52n9sv4dtts9OW8YyrLBT/aNyTSZa",
-	"llEf9PVA1mjk/LOyf9as/INMYnEWR2Gn+l9QuWvm1FCqWpfkixrFuqCwWhcutNM22qVSZvUyhO1gEPBe",
-	"j/h7l0yNGBIx5EwQEZXWw2E4Qe0D7PVJ5UAzoF3EeAUM8u0qahEGvA3DasD+oUMOGbRdbUebTCHcJbNA",
-	"gaXHMLnOh0YHC+qpq5iFxfu8gGvEmTGQ2ACIFZMDLicBARoDuAQorsaOJ+1LOYQpCQ5JaOfUf72xctG7",
-	"DxdOVk5/9+GiABUgs6IC2nw7PTmMm53dKPoHnF9TUmQw1xFhHrxj06jN1Ndqt7AAdSthFYRJ6oGWFaOk",
-	"/jYG/7tWo9Vqnp40D7OnoC4JZV2urbNMYl0I0HwJbqYWCW8gpJcyiSnTNSxGYZAIFehR2R91qh4fQNQA",
-	"uHxICP/OlDUHAUK/4CI55ui80bqIzGu6IKSSn864kL2QtH470g1/q5fskv2CfvkFFrV/1vzlFxOt2FYg",
-	"ae/CSWnQGxNLiXO7ZAhwzNw8gVaSyK1vlaLn7X+7JpN/bU9fytWqGsD2bulwn5oKBO2vl8DpL51dVK1W",
-	"v7X3dNsL8yskHupzs+EVf/8sOGujFRtSpIaG7apDryh6iSVVPCW99Qgn2rs6wOW1wnxbeK0dn317Crdc",
-	"tXKb9aSW63GfXDquXbd76QxE79L51o5zotQRNOAGRt4+5BMvwKHSCWNXny5wbv5CVMn+AWc9JZiAmaat",
-	"JOQ2xBdesvZtJRk9p79NBEe+f988hApGjBBfrFaRdSxF1Y1knwid0WmOXPapuGQ2FkvpSRAWshd392Ac",
-	"6coQUddPiAgCEhZQjzBBEvdgfwikcq1ay6D+eDyuYvi5ysPeS/OteHnUPGictBrwTRwrlLxRjuvckFBH",
-	"hzq1al2/yIeE4SF1dp31aq26rluu9IFz5aMwJJ7wPBm5cauFQJvCkCWoutEmOHIrAb0hPtyhlYZ/2Npf",
-	"hZqjhPkIi0vWNiLTFzj0XfRa3zOt0sA6tFrTriJLu02uYcrqc8mms9ShugIY8aYsiHptvZCPIbSJDgha",
-	"Wa8hYQyK6u310Hcv2WioVlpHvhJto99eyf7qHhr3aUCsuKR5B5aSDIYyw7gijG76ka1A9+68ADBrKZ4I",
-	"+Zr7E0suTUfH5HVW11g9S0ThxLaCqXSfWAk1JrCoz9k8YSmVzvQtrWMYOTVi+2qstVptsTVb/Umj2pVB",
-	"NYdM3vU7bz16St+9+b1xfvFbqymaAzn8/aC51fy8f3t68XHj45fr2yYdU//XYNz8zGkr8N83Wa1KJu++",
-	"+B+a9JQ2R0d0g3Z/q3prAesM3tT8f74LQF4d0pCIK8XGdiDoTk17ZXiWxjkt15UCUuL4In0WYJVnizOd",
-	"UWDGqjqIDQ2yvAki0L58jf3oFNQn9fmfwNG9AXs4fFNfn//NGZ4EHPsXnB/hUEc8bZZZXtO0dTERmgmJ",
-	"2Nn945PrmBhFZ9c50i4KRR56RCKMtDQkcU/YrqpKXU3Raj1GRPadXUfRdZgmIzEXkyl91VKhM7Z6sFIs",
-	"1O0HFQrovvqVxgU5oeOHqzM84LHeuHvJQFQVWnRQrwVGqu5j0a+iphQopL2+1PyYSoHaKSYE/XAE1LCM",
-	"ci8uGbTJmNKGTL1TIFC8q+1dat1uIvJHTxCFluh0DsouWRsCKt+EfNCuVvUfF7xdRaew3pQ0A/FE2jQN",
-	"ksqukc6NEjBQarh6PoOaaZnvHoTM0CqmIBdMELkd8lBO2c+z0TKFwexxYtkf5SJcPkEyuoKR9rJsV2pb",
-	"lfXaBbhYwMtSnjYAMIztvhQBrd+FgDpKBr667k3k7YR+7qyHa5/XvfHVcPLZI95kc0I+fxkPg9GX2/54",
-	"MhyuDzfl4EtXfg7H192gixfdjuYus2idzfi5JhN1C0AUAo1R9PmYIdzD9GGp33tmrDxfDPmrlSB/b3jY",
-	"ob5P2PclmF9T+uMfn76lKKhxL8RkbJnkE3Cwl5dRd0SFFAkzzAuB1ElahcZVx610ZSi0Y+0DumoaEJAX",
-	"QknCIYFizYo6upcMyKWiWcNRJ6AeGoakS2/zKIuaXeOe0MV5tV4kAFp5oI5feXmqc+m+uXPfPIJkOwXu",
-	"ZQg1f3xNRjEUeWshUlp7zztrlfV1b6Oy7W+SyqvuVq2yXX+1trOONzqb3pYpTvRe6PHYKAjcZVNKfQBF",
-	"5MS5BylVvKcYCPOo7afYEG5SSzdrcfJnLUrTrH9bkJKB1T9XVosCkpIYD4zvMcnWQxMTtX+dx2gv8lKp",
-	"ycuv1P+maUlAZI4t6pzc8Gui6QpYJKURtSIbHGVCYuYRI6yYFzX10ZEvKIRBTIJJmm4cwryRRDJFOLI8",
-	"Sw9NfbRiFHy9LKW85/ZOm3tlwVKmVOvYTkZ9Z1oKSCLtvG5rWeq0kW/ji2RYBR3/kbntxvyPTrh8w0fs",
-	"UfBc45l1gS8f4bWDN5dxnoMOkWSdu5G/BqxU3VRdB4tzLjBGQHLXxgZfMl2Ggd6k6zOon6P6CCtqkP/5",
-	"r/+23zI+Xs1jqW+JPCbO0vT3qDLGA/K86fE2zXg/CRe09UQssB9VIbLFMYybVlOtlCf1DyeK1nFcJ/bU",
-	"qq9LIEUm5NLkc0VuUONcTCDP3HBD6+o0n6ZC/bQAlYzFK1rZbCjfN9U6a5wrL8Qk6ocUKGG2gsiPLbO4",
-	"0/7U5DPj55wm+R/6HOEBat6XvicyiObrRon6BgmPNSTCEm1AMj3FfcUGEvGT2vpziCW+ZHEJAhdx2Sfh",
-	"mAqCJPSC5gyN4R+2w7IS4FKFhKqogb0+1CRBAk+ENilFImyyM3ORpnWYTJp6YGXLzQb+BJMkHPV2AWzg",
-	"OaRMV47JlJbKcwmbOKT4Nk3l1s4Xru6q+mk4J4JOS5HAFCDye8km6N/czr1lqJuBlE0+Nn2QLS16AM0r",
-	"wq75yleMBk/cWPREaB6oc+mUR0P6Eg/nE8DEy9/ceeb0RIPpFWxipmxmiaZqRpBNudoBFwC3cdSd7JKF",
-	"HIKZdMwJeF21SR0e6W+q6ATb+vs58d6FVukI6+5jmC51QVMXavFb8eC24r8MbVoctmVM1omu/U/bPl3b",
-	"mf/FAWfdgOqIzydk0L4LbbN27/iASpO30rJ4ERHMyoJzLVva8jQlFZrw/CAAmqgzF7WinyCI6k9FCKvo",
-	"hBBfoKmyVEVGrjSBK2MgipdFBepBWPwTx/jvb1W6C+bq8/k+mOvONkpxlkCDKoKE4ESkLZ7oYjeEaEvi",
-	"kEPnDCzgcVfBuZpnWJqBi7VnlrVUlvXjsKsf8/K+hSiVB725RlquRDj+2/vG+Udnpky+kFIeIVPTNxqd",
-	"9HKioQ9MGB+wrPiXAj6EeIgAq+OQpjSzy1IGnW/yYJK4G19sXZtGE7k7yOAmMebhA96eCdoMqQSLOO/5",
-	"r0XbfnRR3PRReGSyaG/KglL6Sy1nL2K9jVsx2qA8GqYKx8RW3GquBVU3ffyhQlVszZw/vqYc1XE1g6nk",
-	"LtqjTC/VvB4VASwsgSDJbeqLqH1vwftsNCAh9ZKfDAPsEf8Kz/hK0gEREg+GAB7znemK+hD2zLiuzexA",
-	"ElOn5llKeyjDp7SX7i8goc2xueqqTcYUGiGXlgVMr3gcElMGoLCkqXvJpuqYxoUDTM7/1noiZVwHIqiB",
-	"TbwzZSjgY/BwCYJWBL9kI/bniCslsfXbEepSpvNmBqszpMjj/ZP9t43jxsmFESWLrbgXphnvneXGn4TM",
-	"LUS7HsHi/JOAfTG4l7FGm/JsfzHx92c1XUtDvh6eQcU09c4C88uv8P+zrdwhH2rZOV3EEsrCLkLxC4za",
-	"Mb0vY9DWa3g2Zj+KMfuJ4fIcQ7dZ74tUfdWM3boA3WrPTO/RmN5fkuE9KVv2413cB9WS5ttIAN+g18O3",
-	"T+VY3UvFt+ZGckOZfCyQLgAjpnsL6MA00xBDG4l0sQH9T1sTyehQl4yyPTNkSEyWnG6cBPoV3M7VKmrq",
-	"WvsC6Tz0tf/YXIcP3rVOT0wJf7GHNAnRaanmqiNocivMlCFlPQFdOhg3teGghqaQRcGA5wokP5Ahy1DA",
-	"Xae+Vt2sOW5hcwo3Qflyrd8PYi2yjQ1m2op0Vf1nGvhQlqJQ4/RPRQGLjEq6Q4mlK/WaW6vVAEDp/is6",
-	"qjjkY+hVygzxm6Z9ewhfMoAd69lWK1Sgk/dHR1W0r0mRzarTfaiUhJEokhF3IAz5+IXQXcp1ARcZFW8H",
-	"87uvrVGMy76ajCY6lxgyiJJUUB3JUFpKiXh4yQw1hEBTsI/tIehXRwVqf/z48WPl+LhyeNjeQ5H4o346",
-	"f3OA1tfXd6DATPwa+vXX3ePj3VarXb1k9zN1mZ4xGkfvaOlKEEJFBwuoYH0uDfwd0CyiqdvVtc00SX0b",
-	"Yo+Y4dbgqpUlg6YL0EOaneLGN2sLUehU154cSj3ddyckibY5z67KJ0Tu9Uk+HsFfyO4yVRWxV9TJVreR",
-	"SWb8QUB03M4zKiuWbOmZFeXOUvWnfxiJLs8JUtxiNK676mc72hQlaxmV9r0gYbIDaDY7ZVkNTvMWV9Rb",
-	"0yxuuj1pael0Ado31ZBzppCa6q358+WXHdnMq3RVd0tiPCxxwHsLp5slu6DPIQiJluhYJhtj6TJ4SpzL",
-	"EIdMp7AslWjZFfywJAKu8SAheLFsc5W8C1jUb8tcQKAsD6IUJltjzbxzcaOrn/jCiRhB73vb9JHOjgzS",
-	"bLYzMT3o0tE/qK3+aKMuDaR5DYM3vKIEQiYoJOuLUUcrG/k37r3QoXvfJdVSb+/BsiyhfPwDplnqdHRj",
-	"SJ+bj36yf/SxdfGdMtLXHikjvVSqebLe/0OQtKim/kx6ZoS159zOkuRvZCiFpXv67xI6TL7gO0UbDYOb",
-	"H34UF0q0XZiyqZgge1wTYvzD0LCHsh7q0RvCqpfsdLp6v606aJ9Z+06H+7rLKbT6QDhZtBeM6T6HdBTQ",
-	"ewojh6DBwj0Ch6ZIyzQ5SdReneqHsuy7usgFfIxc0mcCvIRDXehUy8QN6W4QzwmsTzEKaKRJ0YPS8JSA",
-	"WzpZFZu2c3HQOyiOur6UXtee7QGtS98LyYdozMNr6OOgq7dVL9lJTLWNYUT2yUCQ4IYIWzS+M6KBrFCG",
-	"2rqhSxXpnpgowJKEtqljoiwu9PnSDIf1SUilsNb/PLKv9xSR/TLxQzD7c/jQo4QPPcYlKJH8arvmZEKB",
-	"8hGn9swk/yJM8odgkD9ymNHjXPDFTCYKMcrnwJpmZlphQUmWFjfg8smAp7jbXoq3XTLD3Gz99A6JW/dG",
-	"n/t7qK3v2C6a34Sresl0BzDdOgmYFjF5FjFjTvLsuKxq7IgAxp7k3nk8VOfB3ld1ikmR0TzK3+LHSMR9",
-	"ps1PkTY/Z/8++ezf76PHvEy2xL07+R/J/HZwFusMmeRjFvcx6kwUM4A+QX2CeKB76q7oQCb1p31TII+P",
-	"mLxkko9x6EcdxPlIrkZqDig2Ux5nJAik6U3UwCQQ5IVOQeYjiSg0lsLykiUbzg9wqNiDoTQuklzxGHtz",
-	"kG6jpTt7JFiCjcGKmEdV9/CzfkLFqgwcoj3l2tbgHbWJRC/su/f9IOOYVDon6+NKuo8RD/yzAjtbeQ+3",
-	"GUCvvBxnKVAXk8fwTKoetwmGpUGJJtNz6VChJzBueKjjeF6ayI1ZJpMLfB0bTHhXX6dEUdasUgmlEXUh",
-	"8jM9vm4ctbDjDwYyQ2ganXXt7esWnG21vHa6cr0h23mOPPDTzSpOT9hoYGGcaCscd4IuNKtIrlv4WlBZ",
-	"GMXrwlqgmO1jLF7aYi2r7+2B9LgPbQBqNSXngSxppC/Rc3ad8gQJTrMxGMpJQixyU9PfMN82/wNUrdxs",
-	"VHTLlL8/+soyAtvhQsYyGPMOtA++uxMBhC8Xp4LwWTppdav8V/sQbQyJNmUt3fDpwuZu+GphygtfzSO/",
-	"cdtcLRROtZXVD5cgT5reDIbmWhqqe+6uJui6Rn0TafkIpWX+NKR1XtUYHUChnZF2F4lC21S3Q5pZQSv9",
-	"cQHrgAjOB2ccJWJClhYG4pZcMe6R8sEu0Sct+oU4D0LooyiJek6UxJVQ8yqeA9kOyezPmMPFmJtIEjHg",
-	"Ad4KGWt3ItgaNxQAHo6f/HgAmNPhKSW4PfOyGbzsx+MvEDiD8ynzU2Iz+UE3Z6MoBHEWi0FYJluLtqvo",
-	"bcA7ONChNALhICTYn6A+viGXzLS3p72+TpKKjdNqLOJHNgr7mX4MqV+KF4CMglZGgqCz9xe57YUArm9D",
-	"zDI8615tQXUfD0NGPhXQkUh9i6oWpijLHagJbORBzNDPesSzHvGsRyzF7QjhgU9Xjcg1OSf9jdCTR0kk",
-	"OE18Dd2fb1zS3rKl0ttioS2V6bZ8ivuAnr9nkvtMcp9J7tJdgS/EkyW+aSP/5ysxDCnrXVmgXQW8xzV1",
-	"Lky5g+BDrAn12WnrwoW+nbrdkRdQdUpRVi5627goMuLATG+JdJ6p2JKo2BHv9YiP+Miq7nekLN9bJU4r",
-	"rbyndmSukKswKuceLdLPsEjBbJjQoWnXcPtdq9FqNU9Pmodt5AHlcBHtIswmOo7ICwgOTZ9D+Hkmyj/j",
-	"+zO+l8b3e6J6mtzbNPwSBeDtqznNO9EKDoK4Syea3aTzkuV26YTCX6suItjrx5Vuot6cSQMOokxzlxcC",
-	"TPCi0MiS8AuIeT3Owbof7bLIwI9WeIjInyMcCESlq1faJrfYk+3VIuu/VQEW6LaZcT4cY+n1UdsM1UYw",
-	"ZTBBK4m8snQfdhtAl7Mg+Di1HBMkk6m7yHlAMMtb0DS8SJhqkNTHEFsZEAznS21f1ZRf+7yxf1gEs1ih",
-	"WohGxGUafiYvig64vJJ0QK5G0nN269s7mxtrGxsQG1myPUqAhbyyEZKZIWY2O5lSgOFhs3Vxvn/RPFW/",
-	"QsP+kr1X7u7eMFf9iTl4ns+m+Gxm1VAxpOVH08J/NvdRxAKK5JNIyJgvo8xx+MRZ1labhuKhoH+aonuK",
-	"66B/4CDRgGe1QPjWo51FvPkptr5NXp1FMpaXwYL+UnTrflTrIbnJM5jzwFyYvR0FAv0kXOHZyloqcTxi",
-	"CHdgQnfqJJtrPrWzvPxq/lW6D7Jdf04X5NLNjmHretCYq909DO4My77zHA387FJ6dik9DWIXFQh4GsRO",
-	"P9z9WiCsn4+YiKxUnBGoC1rhLJggIbHUYb4rrcZR4+DCRR+aF7+66N/3j943WoiH6GL/9VFjFeEepkwb",
-	"CC9ZHN1l28ODtK9ubgcLAp3htaPJwwymQzAdPDIfmw4E0VoumQwxE9hTq7ad3uL1KamMj2QV7Zumb21Q",
-	"/tumK0FXkhC1tRGgjTw+IKiDveu9S9Ye4lBSHLSRwBORKIbsqdFavx3pVXUxDaA9cDhiunq4UG/5aK1W",
-	"g9VcsjYVjVt1SShnu0iJ+22bqxxt/YVAAyIE7hGAiXa9+XyGZfQ3Y227e9EnuLhnepc25SSyjKRNI9kQ",
-	"CPFn4Ow6+vAjQdZFupg2enN+eqyLCAp0en7YOEevP9rfDhutgwUpM+w1oqOPpT7hbpd4kvjnfHygS4TX",
-	"XNP35phIrNkxHkneZF6oy9Za46uHBWnZCokWth6WJOA9KFlv+JQe7QJMtfW15N/6Leff988Pft0/h7Lk",
-	"YUiYN4nm8EmXMipJMPkQUpnqueNTMQzwBMybu2v1je2NV+tbG9uuQ8VJ1ASnrpSODgmmWvFkmvMMQ+JR",
-	"rVskh1IX8JQFkzhZCatRa/ZgT9IqiyA49PrJ9juC9lgi11tG5fwNbMbpXSlK6o/0LXB2112H2Dt1rC+O",
-	"/S5x26LBhxbLzd9A+ZqxVuTP0IrWatq9NwpkjAl1+0hhwR+m6rxuyvHpzhY2QPOH1FSfMfoZo78rRuca",
-	"BfS0ri2dpTjqKIyyFxSnpQy1p4HTfpbEZ0viP0uG3SglDgK+wGUoFK612PsIzXCKhW7TmusKM/8q6qQ3",
-	"I0BrWnBO1LpJdm4HW3ofD0nkXX93+PoA+SG9ISHASBQYHXRP933mH5jVLCH97iEMD1PN3PW/r072jxvJ",
-	"/oDmcav5e8PZrdT1x1cXH88aQGd94tEBDq4Om2+bFy2g8FRcnbw/OlI6i7PrfGy0Uv0C6+qPwdXZeePg",
-	"6nz/sPlP4zsMfcpwcHV22mqCrRWSsdUnVwf7F8l4YXhmVmlaC9qnrYNfG8dTscX21cPGQfN4/8iAcoDD",
-	"a2F5wr2ngacaJA7oajDLnai8Rp6HE1yeD/1HOPTijpfimVX/Ff3GOX35nybLhTyNMn0QptsfDHGPXFnj",
-	"EOQHQmwD9G1zoS43hq5x+pUZqe0FTRC+a3Z6bnSabvhgRAkoDqjrnSvRqmxsGhVX6purqEXEwnFqP0fI",
-	"V7ocX/w3SLVQjw/cu3AZEz/FZfu+RYX6wPmc43gGUF/FRcVibTpdo69LQyGvoAzjldK/iG9GrM3zTOdW",
-	"7Is/TtbUM87qlDt6ZkXAuqN0Zs56dry7By/pKl5PKqrs+fi/6/Evr3HHc9Ta95A+NKMsEji+Y+8QNGI+",
-	"CSMN3F4BkJOiqnrhKCBiZljbknt6zCr2mqEHxQ0/Ehfaps4ufhMfOw7umdIuTGnvQWcf1IHxfJLf5ySX",
-	"UGb+OR7mOR5mVteYR+fl80pWJEvkQ0J0217NdhW1iJSU9VDbUoq26R2vW36FRBAd3J6oaNwhipUKW894",
-	"Naq7b4iLKCy1j9KV9i/ZVKn9gAuC2jEFbBeGjTxE1fsliQWPWxXjmZk8iwXPJ/ksFjyLBU+78srjigVZ",
-	"x8FLhWGESUOuHqOOylsi99OTPvO/Z/73fJI/CP/T9RNMbLu+/D8iS/yJDMof+hzhAWqilyjgPUTZckq1",
-	"FNmLP1DZR6/V5pAXEl/ReRwIFwmJQ6mQhpGxrVi0q8sjQlaBaaCDuiER/VQNo0umqxShlV+lHJ6yYOKi",
-	"Fh6QFpXkX4/w7SpYn0MyDLAHLvtJVBHJfCghEBPwDXk4DCnxq5fsSHcrxUEg0ACrj1iUkmErI+0peLXG",
-	"uNcjIXrfdOF13UeICmjNprMyYMOXbAC9RUC5DflYwK5MMoRZCme2Syr8rcP6YA1VBKBTy4eyNJcshh+i",
-	"EoWm+WWiioltMASw1U3lzM6La84o4vXMcp9Z7vNJPrPcZ5b7QD7cJfLZHKUt1Uev0NCr+MGEj6Y64TFI",
-	"1k52waMsaee1PfEYMa3wkO6Ed8nSrfCiKTADbmULierxp5rj2W52+k3LnDFTo0KDu0xTO3SXnnbapgAv",
-	"LqmpXYJA5XS1e0BP8l2a3T1nvj9nvj+b9L6nSS+isgub9cqS/q+WspQq3YET/UoTzaOTHaZjN11c7sN4",
-	"6RAPrWtuZjUP42+bGf5rTeemJqbOczd1IWc2Exxi2Y+jbyO6+txP8JmOPtPRv2oFke/gGoFNhzdF1IsK",
-	"pH9Wwl0YOLvOS1ByzdIyTVx19WDd0d+NhVlbGSMqHKxkcwpGHgkpCFZoVGDM78napbfER4mdG3IOGzIe",
-	"GOgPJRAOCRpgnyDeTYztYYkD3ssZHhI5XCT6OCTQM7vDZR+JUdgFw9rKlFS/Wk0TZpEz5KEtc2ijWaOC",
-	"jKuuYUmJTBuoQ7KS02wx3Z4gOXFURzFvdphx15o9Y0MdeK4wim2Mlh268C4U6I5mSOhshTOYeN0pAO0V",
-	"6l+RldEoYauZ+YoAaia0UHTRVIlJARVWUhUmRWbwqALPvPGTZbDzTyavDWZ2NyatqXC6dIYzvyFhqu+b",
-	"QZEVSIqya+LhdM2x7Lx/Rsm6t5VrHOApipEf6+zCclw0gpAdQEwtHNnYedeJ7ERzyU20oCncyIHFvNn9",
-	"xF2KblEiWVr9XrS4/NSzaHFTgExCzFKWHHDBlgYJdGBpilG0mM46qezgjXpl01vza2S7W8dgUZtDS6aw",
-	"uoB+FE3qba5VXpH6emXb3+hu4bXOuldbW4SOJO5c3u1wE8n5cCZqWfATZb2iRflb25XOGt6s7JC696q7",
-	"7m+Q2nq8KIu+3/5fAAAA//8=",
+	"7L3pdtu4lij8KvjY51ux61CK5DG2V6++iq2klOOpLLtzUqW0BZGQhJgCVAQUWUnnrvuz/9+n6NfqJ7kL",
+	"GwAHiZQoT4lTOj/qxBSJYWNjz8NXx+ODIWeESeHsf3X6BPskhH++f/++NpJ9wiT1sCTqkU+EF9KhpJw5",
+	"+85lnyAcv0E5Q8LrkwERSPapQHxIQv0Yex4ZSlF2XIfc4sEwIM6+85rgkIQoJDgY/GvLucEBbjkuqg3p",
+	"P8hk6rHjOjA0VquQk6H6XsiQsp7z7ds31xniEA+INCs/whILyUPS8LNX7dsXXghE/fSyKtW9HVz1KqVK",
+	"pVIp7ar/vFL/qUT/q1Yc16FqrCGWfcd1GB6oL6nvuE5I/hzRkPjOvgxHJLnsLg8HWDr7zmgEb05tw3Vu",
+	"S8OQfyKeLIWkq7//5jr/mASUneMeOet2BZHZGxriHkGU+eQWrVUQVQdAUJeGQsJP66ktVszq/xyRcBIv",
+	"X714zfUkyXX7pItHgYTvoj1QJjc3HNcZ4Fs6GA2c/aqGjesMKNNPKtEWKZOkR0LnW3I7TfolA6cakgwE",
+	"GpIQ1p1adnXeuoUaLXPV1bnL3k4tuTpnyfpoztWJZx+BfuGFQGpdLqIMYTZBHhbpbTgCB0RkY5AZYy4a",
+	"/Q2Qw/mXl/HFfal/FS/NIk/VaAsQSv/wG4DyAfczfTZPsaFjOqAZ9+JXPkYDtWQKOCU5CokchQxhiQZc",
+	"yNQutnOQK4CxMxFr+96IlXejZ1cubuiwyB2+8/XdqG7tbr3a3NnaXXiDL3EnIHAimXgj1c8Ga9KIwkNg",
+	"LZmYD1/dGU0avuJBXWpWeCVImEf6R4KEuVQfz6H6lY3HoPpquSERQ84EAd71GvsX5M8REYAXHmeSMPgn",
+	"Hg4Dw2ZfDkPeCcjg75+E2tfXeB9qxxLTwGw21COhPhaIss84oD7qUhL4mhWHIVcM84+vDjx09h145ZIr",
+	"zCBC4J5a6mAkJOoo9qK5ykiOQuJ8++g6QmI5Es7+lsJ1SSVAsmHmMXPHW+5LORT7L18qjl72yWe7C/HS",
+	"LK1kP/m2BHlQI2gwzp613T4VaIADdRLEP0Btve82YKhABHt91MEGMGVUQ++aZ6eow/0JslvnjLTUGkcA",
+	"Bb2/q8s3pVdoTGUfMUVahgRL4qMbMlEERt1enwxlH63BuKitBmy7iJR75RZrqxPxR/pECXzUcoZYiDEP",
+	"/ZbTdlGbCsS4TE6mnsJ3WGKEu5KEcCCwXFhce73cYgp6h5x1A+rdF4VqcFv0HmUfS4AYwkFIsD9B5JYK",
+	"LdPFeLAX40G0hgII4Nl3H/rk7cBCb2KsNqHXjdZw4gA0ixN4sl5Wa3jDww71fcLufQfVKRLia4FMyaXo",
+	"BDPcIwPCpBJzBlQIylkaipsxFOOVFABjN3r5IeCYFP59F3VGEhASBwEfEx+txat3kSDhZ+oRxEOQ9YVA",
+	"AflMAg3NBpMkZDioq3t3T4jasRBc4oP4ivtot7vpbeAkJLfTdCn5ZTGypL94EGg2+YDIPmU91MU0ID7i",
+	"mpwqyJHwAP6tdykQDoHOUClQwHtoxHxz1ePdAmBBkivEMDJA6nFfbX9vb89xHUVSnH02CgLDFq7Nz/+o",
+	"lypGtK8qriB6Uw/3gUao+7OvyaXCkQ5BZDCUSjARo16PCA0ENX5hWMLmNMooaCZ385n5ZTzEXp+Ub9Rb",
+	"pc9bpeGoE1Dv7899o4X5mLpqnZDgG4EwCkcByeVc6K6MC1jWPlrAqtZjVCzAdu59PpuVytbM+aiH+0iJ",
+	"fQgzHEyEzOJSzwwTv/dOZxlCAg3WkguCm+Ei+6iqHhlFbR1YAiAowh0+kgj7A8pEjDRFeO19YbmxlXGr",
+	"4eE+qml+5RNGib+vLVcxywZI57Ps54VSPzYY5gsgs/JHcv3rrsYzL+RClASVBI1D9d+QdEeCJNhlUWHk",
+	"/oxku1KZZSTblco+KibEPDfG+UPs905ylxKygMsZ+Wu+wHXKZQ3s2WCyeEwM2qrszEJ0q7Kjb+tQai6v",
+	"CKpE0zPDfSh+9M8S454lfDIlPLNe7X3RK1bkl8o+CbVUNyA+xUjpLClMfMNHzH9MJKxqw1cayOrhPjLG",
+	"WQQGYORzoi0WIIc8R3z67ludQY1TjsTI62szDA+tUAXMTkn2ikR5OAhIiAZ4AksSJIEgl5wf47D3yFSq",
+	"uplxC6ub+yipu6S0EmOBR9Wd3d3djeoO6kwkEc+TBv14u5+rQ8JKqECScxQo3Iix5YrhkezzkH4hj0pS",
+	"Njcqu7OKzUZldx+dcuSFBKz5OBBoTEKCevQzeZb86fvuM4uYaANAPHNCjduo7CKmaAosI1bmNjcqr8A8",
+	"bq0fQIeM+q/+LflN6v1KZRsF3LshfurhK+RToSQmH5zR6TiD0nSgQdYuzScvp+MSvn2LEViMhkMeSuKf",
+	"KHZ5CRa+RzWKbWbZijb30aGesqSWsB/f/KnZXSDZLUeSW/lyGGDKdKjD87OZ/cBwKEQOKUM4IWMBZ43j",
+	"VyKGL/FNwvahtugimOxF7GCLYlHWD1B7IHrW0QRDMiIQ1eNoG8gx71H2BlST5U3jcH862D+MaYl6IkaD",
+	"AQ4nzr7zPuSsl3l1HdcBu2DKuv46556n3RPV2KiuPkgQsiJW9Q72S8lP1PloepFe+jE8M36uyEqplLhR",
+	"CPEGs8u/5Fz7zY2qFyjYigNDjtCISRqgjcrGTqlaLW1sXlb29ivV/Urld7U//dKVesfZd7LeygOCXmmR",
+	"vZt9Ak4+iJ8rkyhTgcZw7msK5QDDIwQWeILGfer1112r+lKm/XpUtJiBVPyhwBNhADfuE6btLNLMrGay",
+	"VB2tCUyVdh1MYt9ki3k8DJXgbBdnPZQFVJci7iArINfOG+iGTNJ4uhUf0SmXqAvzFTglxmVJv/wQx2SX",
+	"GBLBR6FHigjv53gScOwXEN+XjQQoKohaIFYTvkizqlh0LAJMyXlJv/zQvl1LumF0hW44admJYw6/uU5B",
+	"ybaYT3xGiKIC2fiPXEKZWkEBsI2S7z8QGs4sfIwFGoZEECb10h9aKltSICsC/3sJFBkRL8nxMsNeCg2d",
+	"ioapbifPPYJAQrwohgHRlyX4sgSfPNYtWkIA0kZTzMSYhHNkm2ilgE/av3BMPpNgNjCrpsMFEFeLiAMP",
+	"bSgBFbKMfruqX3xArVGlsumhs/P6Re2ycXZqH5zUTmtv6yf100v7pHZ00jiFMCc2Gjj7fzgwgOM60beO",
+	"68SfOa4DXzgfk2Fh9puZWF29nUul+2Rtp6Njm0E3Qpj5qM/HKFA8mUoU0M+ayg5DBWFJtRynd3sts8dU",
+	"Z/bu/SUEAxLmIyxQu2ZIBJzRPjIB1Xr/MAz8k7TToW5k8q7feevRM/ruze/1i8vfmg3RGMjh74eNncan",
+	"2u3Z5YetD19ubht0TP1fg3HjE6fNwL9qsEqZTN598d836BltjI7pFu3+VvY2AtYZvKn4/3wXZEGK3A5p",
+	"SMQ1zdhUk3ic+VbAUEikIWa+Sa17b1FApevAx9fSEJmpMwnGSpRpayC1k4ihH6UP3jybjddLxvr9kT6z",
+	"1AJSG/8YjcM7EA+bxqA6+0wCnrlqxMjY3gMYfRZvtHo2nxgk0XV6D/B95gohEj9jUczKWwoLqRSIjxkJ",
+	"lfQCBCDAkoQHiBHFhtXPgnghkbMr90IQ6msZIbDv+4SpsRSLGmB/KpJ0SjqvGOk8irX0sSQlSQckCyFp",
+	"TmToDZnkBoZ2Nkqbm95WadffJqVX3Z1Kabf6amNvE291tr2d5NR5wf0BFvJKLN6sek8J10oI53AlBpSN",
+	"JNGSt9KC54Jiex4o1NfaaaWjVGcWyTKjehtSLatDArSmBFUb85JOKnAY7fVlMFF3l4cyCwSx01jkhJzH",
+	"L1hwgDUKrSksCtUEOjhK9okg6H/+679j7HshFGMew6IgbHohf4wma4CEZZaLwxBPYLUh6dLbeaiizSdI",
+	"SBxKV8eXe7zHqCBq9Z1JGj6Kw1/f9CbydkI/dTbDjU+b3jgLTCaWLgdG9lc1hToNpUEU3nNTf5y9YRAP",
+	"34R8kI+gsFWBxjy8oaz3gHfSxh3PmZkP8yfeLVV2SpuVS5h1iYmnKCHcXLgD0fEnweImwqOTuJw4MjdB",
+	"01J3Pp++HsIHIAD4PlXbxsF5gkx2cSCIOwMWLBEG5mBJsUIGn4OwoTT1WWqbfblr5mqn0FdqHJ/B4Zk7",
+	"PsC3x4T1ZN/Z36hU7nvn7bQeDkNKxIGOzbaCeJ8EPupMtN6sgMbDMjrS2Q1gur7z1R/g24b+rrozdS9c",
+	"Z8TonyNifjcZJwWvqN2PvacHyCRjoDtf2qWXuuhW2zWmr3a8UsbHT3bP47UkLvuBMSe1o5203XQuggtI",
+	"b40ZsQnghRIdIL8FRg1ol6h1obXNnW3kK2mwM7H7XEfdkA8yd/tAxMVuPZ8SHFMhsy4oJPfxrr3pIl8E",
+	"zORUojCmGYEvixniHll4q9Q7mcKl+T5/500QEBeJwWb/L6xA6SLR52Nmkk2ZR5YEjIvawJTb6O8o4Pxm",
+	"NETUR39HbXii50B/R16feDdiNCjAzq+Hk08e8SbbE/Lpy3gYjL7c9seT4XBzuC0HX7ryUzi+6QZdDREp",
+	"SahW8x8w1B+49GWjtPvxa3XnW/zH5t63vy3ErHwBXuuHMkuG124L1Av5aFhG9c8knEQ2XcpQu3Z8fH3V",
+	"rF802weofXF2XL8G9biN+jzwBSLwAYhkSVUq+spxnfgj+8fJ2VH9uH4R/XZaO/7QvEwrXqmvZujHIQ9G",
+	"A7YkszxjBHnwobpFWGeo5fPHoolmSXk6kWanResZ6gaRPMC69EqMJH16dXyM1iyxVd+mxeqUoN7hPCCY",
+	"xRd0/mI1sMCwNY0yRsiBUbIwJ/FpBuroLbwQJhwpPn5JbiVkyWmV3HU6tEeZeuTzkU7wY6MBCamnfjO7",
+	"AQcjrIYOiJB4MExjhBl0BheiLO+sJUYZ3tpYpZFdjMIu9rTVXXNnAb4T2HZsecozzRRTsrWJ65tbVLs1",
+	"rz0gk03N9TVLcqRSX+P0pGeQnwnM1BsJyQc6W7OwAv0AWfUL1egB99X1K6ZGe33Meg8K2iI0YipnGbTT",
+	"bIBpz1039qeN+9zig9rImiIwwNl0+l3kcyMBkSaQIt6YJZoLtPw5Ok9yhXbhrkX+tGqTOIcs+hHdzTtp",
+	"N5rdR+iUwdYfFsMTWky1kqnGLH3uWfR2LqDyhR/FvubBooD5LyaVhWWH6JNFUmm0tKXk0vRXhaTTxCae",
+	"UECNZr0a+stj8iWU4SBKYpLc0CO14QFUYIi+rT4sgrsxdgOu67oHRTD9WwYE3qj1R+kSs7iZSizXEpZx",
+	"Ls0ihPG6fc0Dk4uwQBj5XCoSOMSyjygzdlDwVJnogyjGJrPQQGymmeUf1r+XDVQbOQHZcTRdIiInEX4R",
+	"gdVbjmfOQrKEWJlx00BeVTs3oqPa8AEKiFIghIt82qNSHzQkLghPXStXa/TUbgabDw4QYLOvdhHwMQkz",
+	"KnpEhRoS6LKzCVgbYU9Kg/mjVvodl758NP9fKe1df/zlb1nwB0FMC0p1JrNqjyiU0vHO+c7AgratRL2H",
+	"WSQx6XPzDdVLinzzXU9qKSnHk3qQlnXhySKMSgrvqcVmoVYC4G9DbHzuxQnYlVBERHI0HMmlT0TkH4l4",
+	"oT3HKeqfpE6vKtP4NnuXY1uY8Q3aPwtZxu58yraozXJy4NPgRlxwZxY9XHMoC9DkPJM+xgwfs/knH2SX",
+	"44nKVAn6Zbaw03zHLi9U+mq6QM68OjauI7nEga4blV+AhzAZUiLQAEuvn170ovET4YnTSzajFpZ8Zojm",
+	"jAA0a2scqcOPygHZMkaJTRfAgnkGuWxsUFzFxsMS83WG3xfCh/OuQqVSaaMuD5EYwcDJW1GpVNKXogJJ",
+	"h7MqcAGheBrlv5kI5ul11QdDOVG0L7meaAELbyRs1rVyppphAeTvJGhqlUlH0XQhFfZpeeiSpPsvSnvn",
+	"HH2+qVYJRAljrZaw1YIy7FTJUeZCNXpxJqIl+iV3rdo4eEKydLsaCokYBdLIqiDP68Xr9zpEQPDr2ruj",
+	"14foAt5tEqkGU5rWeuaeeIN5ISSe5x4iXIoUcpprMms6VfJukzBBJf2cqQhoW616TdF9JWSjNUluJZg7",
+	"RTH7rIclCXgvu0yaWTNYd9YsuRRDEgRKXOdd5GGJA96DqRYGbXhzbLXq9n7Cn3FZ/BmU1Stq1kGHhGht",
+	"CzVOL+tv6xcuKm2j1423jdNLF71CR2dXr4/rLtpER/XDxknt2EXVHfT67Oy4Xjt10V4VHdUu6y7a20SX",
+	"jZN687J2cu6i6gb699rF4a+1CxdVq9UqOrv8tX6RhlV1I4tPxsvPrynX/O1YRyXOkiAzaxYT8EZhSJg3",
+	"eQik8UmXMipJMHkfUhkb/e85KhXDAE+yS2Ge8nCAg8iFOaY+aMPI6+MQewotU5MkK/jNQpmK05SzIjlR",
+	"FVkcc1EFMS5dtIFG7IbxMUNrEfpkX1ZDMytu1d34mJaPZlcBoQbZRxz5FOCd9Blba4ZTOGQpNeIs0swb",
+	"cBgSj4pMw8u5/WkJwIcE+2csyEdCdasLkRTh4azTa6rH06Lv7Do05c+/YoZ5ZQDL1vdcSIgEwaHXn3s3",
+	"im+W9hjx86kzxIoqikAFwki/bUhbsasn86tYnnKJZIi9G+IfRBF3C3c/fjC6MG2hj69ummLY+xTZ7xNn",
+	"nOZAye0mMdwiVYqJzJBkd4oHT7PQ1MknyG50iolbkIBTJlHNFTpACs9XSJpaNrdlrXTFj6jk6/dUQXJZ",
+	"/xysivf+nTWSHLNvpOKpn2NFD51CyK8J31L3UmLvBu7S0lrg3t6ePgLM9DTJM9jb20ufgU5UfaQzSOa8",
+	"zoeEeid9GMk06nTUxz/qpT8qpb2PXzNDPHJOHqwH0VQm2A9LNCZMatN1/vT7aF565yw1TyTfZhrLJYd4",
+	"QyjqRaULUYeKLodAlEVUd0dyJPCkvLRnchZNU0eRi7PnZleH4G1ZWo+O0ihjb82UnkzG11EWbbZfl4xT",
+	"sI3P43RzXNLBTv+yUdlIBY4nEnMTyvS2EpoXKdNzF6PJcZyBidYskOF6TfgoRHzMppzJ70ng8QFZZpUz",
+	"67KoloU/XJAcEN3RpjCFPNHcbvq88rEmZZGYQQojHSWLmyZtXbZUqEmHWruo147ULYD8IVfnIjWalyZn",
+	"iQr9JClAO+qThdlJ0RhTQVP622xvy3lsMsndllXSRZ+PQUE/mA2PUQT9HzjA85zROkTgWtIBuR5Jr1Dk",
+	"C1ojQ+710WBKta7u7m1vbWxtmb4CydrlO1tOloz72IEvARby2kY+FI8/ebgNPlz4yfvcSJN7BZcsY9mb",
+	"vnaKYozyYotiGyY16ekRFiI6vdiHCTaapiijxaEyKYPf9F2Yxp98UqT3eo/QmdxAtp8ncCYJqfmxM5bI",
+	"PTfXhKXb318LiHqfzHcMGkCLn9slaHf5wD7BJPCKOwUTOPJ4DsHE8RfxCEYAeqYX7gdxBkJrnnnwhtYv",
+	"1t3y3GANu9MW5R8F1okq+ksx3OZvx+YsOAPf1tww8qE8x6GkOFiYNKBrgho1TYvnXkAVKA/MqQvEPxtb",
+	"KNxnyI3F+ji9kQR2PcDhDYTSwaSFbK8Jah21OqpMr+5CKQozPZXiVAb1SfR0u+JWKpX1qY5Li/onVZZi",
+	"AnGXo+yFZrVQun8/pLt6pAFhsnoU1ZiScLsmzhFecxHx+pz4qIO9mwNAMaqz4rXNBXcEYTJLBPbniMAb",
+	"lRkBLssK9GeQLVWFBPslqPYkJJZgGD5AGMkQU/BiCjKgHg84Awu9rtmdXmKzflw/vES/oDcXZycoK+aw",
+	"Wtl6tb27s5zmr1Ycn8qiKw8EKI+4vhCIj6THTfuzyFPbx1nUFXe7xJPEv+DjQz6a46uuoDU1PCXCaIjW",
+	"YL2+2I3jRb73nOA6TRleCOP+WlKeSLj2M4Ks/ZEuBzM78wkNAipMNQ+JTZ2KaCubGdrt/FtFbhXxo5yd",
+	"5AXs2ijyDhbkhUAmvDayQgJZ1nXgCrlvqKjbKed7ndLjLnY0DZPkPmvQUBEoqAAKNFsm6LmhAko8Qx4e",
+	"Fpswl7RcWoKSm5+zkF7MgE2jWz7KA/XVPGIKYAuFZcPjcsbEAgFeCiVy6vUI7a0D4qlO6fTq+DiF/hlU",
+	"TOf75rxRM61TsECS3MpCeDR9Z+aK5cnbHG/YnSUlafzMuB6JyzlzKDFKxNiYSxcvc3yYJgrdWgpfCAQR",
+	"PH5IP+smrr4wAfPTMieQoXkuetAUgP4vR6xgqSYjNAPyIVGyj7ir/ydxpOrX68Pa5V095zkjntZO6nN6",
+	"KObE5OcM1jz8tX7ywAu8/HBezwXfZe31cT2pI8CDtJagHy3i2DF805tJwSm1pvhw3QjB5mN0nDicncy6",
+	"CLETcTBHhunYMJhyj0g9vFjPw/85Z61fmPKBDMzFzQn2um42fs8Yrkm/6PKSparmgyPW4SPmT1HeUqYs",
+	"rXhpzonnRpFNM/ksk7xHBzi4Pmq8bVw2Z4d+E2JPa1omj2WxCETFtaLsgFoz432oNxUATs+SmPmh3nRc",
+	"5/QsjZz66azFsnicVDr+aWH0ExsNrs8v6ofXF7Wjxj9zL1a1MmMKy9B8Qp8yHFyfnzUb4A+aHwI15AIU",
+	"WleXuajmcuLsump/QQI4Gc5b35yARBM1+VBUL0k/kpc0ucQ0WZi5dDOYl0DyDExK37D5ZFXMNQhGPhvY",
+	"0Q9nEMxBO3EHKSRL/vjONq0rkZ1NCHkBsw7fMrqkA6LLqxl3ZVKnW6tYjiKIXM+PPKfzkr5eCB3CLg6s",
+	"lYoyLxj5RKCocMiSSTFxHPvsASQccHMKDunE+8dxR4NNak6wSFKvjOIz1FoEkagzgSAazggiy0QUQznu",
+	"+XNNF+8uNnaXhkJeQ8Xwa60BL4KtrdaOOqSHWQKyikdX5lnjckBaxAOfOtTH8cPH9erzYZyqrG5L0E/X",
+	"l8qFtX5/EXxtbI96W+f7pnZ5VyjnB+5EVSuwSVggUHgLrs50XLSTW8Un381/9+7s1SLVQyBCLgeoh5wJ",
+	"4o0k/UzS/QOW8SFmxwwkgpGSdDJxWzOIRYRlaWRIbSL/TqapX+HQA8U07hF3MD8rKZM3vDUMIVVjaoBv",
+	"FCtiulkoWtNdBeyfHmbFy3ymOEScMbxVKEU4n5pqIMW0ZjlKms8RrHwUcQPdOXU4DOhUPeS7hOgtCCTM",
+	"v/d2WVH0aP6yHjx+b3HsnsLa+TEgmuE9Mx8pSHA/hiC5KPQDUvp/7rgP2OIDB31EYCsu8VqkeLxwD3ve",
+	"RWI9NFCe48X6QaI81FLuXFkIqFpUVwjc/TKn4NB9tLWoNCrSEt735LtH+hcEaSczRqK8iIZ8fltLBeuj",
+	"tUjICIlVdBNh1uoZ8Nvbx2a4s8cLLmhFiGbr9Twwy81CVmhTdtcImUhqUBiajPpPY+X8PIbsbIGlkimq",
+	"G68e4EjUr3MOw2o9TyH9nOSlvkJbKTfODzLF4n1uNdApehB1eihWHviGsgXar2lsBdmZgMdrpk+k3Y+L",
+	"BIFIadBSMUu28ErVYXDt6goUZFi2xwBDBDytJt6GCrtuNuUXvk8jgcLFwuPpH7aw/8hYAucNoMWKKTSE",
+	"Y3YtrHNK3mfjZb7wEOPn3WoZnixRxPA8p9QbCQnCumCNkUN1uKrC3HGfB2T50kYQ5wZnpU8SxvX4KPAh",
+	"nn4q9O0+Uq4p4MC7ZjpxQ4fDKc2zmMhbbPxMuBQVf6dOKlsgzTm7e6XxJdm6q9OCoUlV4EMAHRizgbFS",
+	"1ouS4DKT/c4L5/q5ugBf2pyrNOUnSALkgZ+/0A9qf3MSAbOh8eApgdO5HQnYZmLA/JS86FejhShmd0Mm",
+	"ioiy6M7dIf0FghWnRH5t7nEhHMBFIxDYYUKdLZUoZ4rWbPz7uhXIaQi/l/NrKS/DXvJ79PRHA8yyPJJY",
+	"YnSCGe7Z/P27lQSef0aZwayJU3ohUJfeEh9dXTWO0JogBLXf1i/RSzykLxO8pZ3KiqxU93ZeeXvV0qvd",
+	"V3ul3Y1Xr0p4c3O31K2Qzb1Xu9Uqxp7jTr+2u7FV6uxs+KW9rZ1OtfrKI3v+zpQOWeSLRSZl17kt9Xhp",
+	"5lRjqCyqnpvY+DLlc6c+W1JOedICurYPYVak88WbQ7S3tb2LTNdD5HNvNDDBzNNXVzeAzLy1cfq7pfSm",
+	"JyeZ4lap1od9LNLFa0XmFbVNI7PsioTJcKJOIz1Q4TNJ1NbNOJNUS+KZyBmo8mb8SrGzKc7D114hwvS2",
+	"itU3tz0ss3Du18vLc6RfmC10sAXB+lHw/t5eQizYqmSLILpF5uzdEH0eSmQ6Qdv66EoWNdlFClPSp9ow",
+	"wDcn6+TGZc5OdnXRUHCDQgWz0xyoDUPAj+A2+wL4ixhT6fURZzNVgvM7ehoUKeWucjpCxHQKBThFZ5Nz",
+	"x6Lkgpk9Hs8vFIzWas3DRmNd9zWdKhrMEm8m0zkSRagOkLbg5GvENsgmKR1UFlcTrpT2ChQUvuDjfNkw",
+	"K63GhP26SlYg0FAqUVY5tfCvcZ2ofafmKyqn2LVTdbLKZF/wcYMJEuYFQUuOKPzuKgkDmvlN96x6wE2k",
+	"l5fmU58EZ+ULPLaxw9OldOcX001uNS9/QpELkzlhaoTqrRdlcZHR3cTGM4lohnCuByX+Ij0GRrEvp2t3",
+	"LaW9RPPN3sGiGukFHy8SCUIjfRaVBez7hRiOui5Pyf2NYSJrv1E1y6jNsEjYgYDKdkwiBPGR5HcU5z3+",
+	"ebpUnpMuYyFcI6WbMDUomW+AegeBPWWLyZfWNZfTLBuLJBB0zAjkdLZvS8bQMtXEN178g4rz8dqz+LL+",
+	"ca4gb81Cc6X4ziYp7eGtamnb2/ArZLdbxRC/MfWat71RekWqm6Vdf6u7gzc6m15lY/Y1f2e31NnA26U9",
+	"UvVedTf9LVLZnCvs5w18N2HfwGzRtbaQWeZqJ79Zxg74pFd8UcYI86FLayIfbfkMEXf5FJH8xJBlG31l",
+	"l9+fl3egUw7uHkeT06FsOUgdmGJE2eLZkjCMBYSNheLBE8F3fsRHDgiLWJhNRG9Rlg6vL7r9cWRx0bu/",
+	"ZCxybhjyo937eQHGLhJ9HGrJtMNl37Zey2p77w8oKxCuqrT1VJDYmu5BGJtCXNOV0BjgihVqnusKT5Td",
+	"FnfzfGfHJOe3L8uKSH7Q1nAQZXi+XEQyFUhIGugO/ZwRCE82KeoDrTfqvryDQiDP9+7Xojg6DQQPMzV4",
+	"wHuaqqmnug2+cLWtl4fWjyiKhd59p8jTO0cM6+a3+QGpCyKIc4xH72dsRKn28nfrHr+wN19uZPYDYvhC",
+	"B7A56KQfOI760M1NQT8Hs9Pg4frJ3zmoerGBJSfQOksPSIYiA+HNCkI+z41B1ug0Hcac9gwv0SbwccKN",
+	"sxnKW/qZTDGQjLDiqKH4ElXcC7MQ1CGC+kTM665ryqdG1RcV14P1tX/YkOe7wGxORJZEAVG04VXCyJju",
+	"YeYirI2ZoFwohsS7qN3+3//f//qXv/3//9EaVSobO7+srX/99p/7LUf9uenBf8m//fHx4IVbftlG7fZB",
+	"ZM6sbrxCnYl8/PjqubTpPNkIn6NeiJn8cTvg51Oz6v/8n/9bfZW2EDOuztSnrIfa5bab/FtJEVHNmCH2",
+	"iAs7gRNttdBLtI9+Qf+GWg7SB6n/j6D/1MN4nMmQB3lNEZyaDo27rjGGnygoq1g0+t1Uk8wwnVzNRL29",
+	"SDHJidzO10uWi1nODld+ZK3kwVp1HpjaSvYHIfEEqoH0yQThsFArz3nsSCE/vinAlu7PhxKiT4ol/cix",
+	"vRGvKVa2LEfEbgPA2mjE1Bsiy2l6gNpq1DYCt3F3JAon8txB2kxA/CAZKwlUXgmgIOVpFPP9pyLp37Jc",
+	"GoJ4I3XOTTVHMlT0V4L9TO0/tt/DNtvnZ01jGVbYqf5RuiETLcuoD/p6IGs0cv5Zqp03Sv8gk1icxVHY",
+	"qf4XVO6aOzWUqtYl+aJGsS4orNaFC+20jXaplFm9DGE7GAS81yP+QYupEUMihpwJIqLSejgMJ6h9iL0+",
+	"KR1qBrSPGC+BQb5dRk3CgLdhWA3YP3TIIYO2q+1okymEazELFFh6DJObbGh0sKCeuoqzsLjKCrhGnBkD",
+	"iQ2AWDM54HISEKAxgEuA4mrseNK+lEOYkuCQhHZO/dcbKxe9e3/pzMrp795f5qACZFaUQJtvpyeHcWdn",
+	"N4r+Iec3lOQZzHVEmAfv2DRqM/WN2i0sQN1KWAVhknqgZcUoqb+Nwf+uWW82G2enjaPZU1CXhLIu19ZZ",
+	"JrEuBGi+BDdTk4SfIaSXMokp0zUsRmGQCBXoUdkfdcoeH0DUALh8SAj/nilrDgKEfsFFcszRRb15GZnX",
+	"dEFIJT+dcyF7IWn+dqwb/pZbrMV+Qb/8AouqnTd++cVEK7YVSNr7cFIa9MbEUuDcWgwBjpmbJ9BaErn1",
+	"rVL0vP1vN2Tyr+3pS7leVgPY3i0d7lNTgaD9tQWcvuXso3K5/K19oNtemF8h8VCfmw2v+PsnwVkbrdmQ",
+	"IjU0bFcdeknRSyyp4inprUc40d7XAS6vFebbwmvt+OzbU7jlqpXbrCe1XI/7pOW4dt1uyxmIXsv51o5z",
+	"otQR1OEGRt4+5BMvwKHSCWNXny5wbv5CVMn+AWc9JZiAmaatJOQ2xBe2WPu2lIye098mgiOvrhpHUMGI",
+	"EeKL9TKyjqWoupHsE6EzOs2Ryz4VLWZjsZSeBGEhB3F3D8aRrgwRdf2EiCAgYQH1CBMkcQ9qQyCVG+XK",
+	"DOqPx+Myhp/LPOy9NN+Kl8eNw/ppsw7fxLFCyRvluM5nEuroUKdSruoX+ZAwPKTOvrNZrpQ3dcuVPnCu",
+	"bBSGxBOeJSPXb7UQaFMYZgmqbrQJjtxSQD8TH+7QWt0/atbWoeYoYT7CosXaRmT6Aoe+j17re6ZVGliH",
+	"VmvaZWRpt8k1TFl9Wmw6Sx2qK4ARb8qCqNfWC/kYQpvogKC1zQoSxqCo3t4MfbfFRkO10irylWgb/fZK",
+	"9tcP0LhPA2LFJc07sJRkMJQzjCvC6IYf2Qp0785LALOW4omQr7k/seTSdHRMXmd1jdWzRBRObCuYSveJ",
+	"lVBjAov6nC0SllLpTN/SOoaRUyO2r8baqFSWW7PVnzSqXRtUc8jkXb/z1qNn9N2b3+sXl781G6IxkMPf",
+	"Dxs7jU+127PLD1sfvtzcNuiY+r8G48YnTpuBf9VglTKZvPviv2/QM9oYHdMt2v2t7G0ErDN4U/H/+S4A",
+	"eXVIQyKuFRvbg6A7Ne214Vka57RcVwhIieOL9FmAVZYtznRGgRnL6iC2NMiyJohA+/I19qNTUJ9UF38C",
+	"R/cG7OHwTXVz8TfneBJw7F9yfoxDHfG0Vd1e/N0VE6PhkIeS+CfEpxj6o31zne0ie2uYnjAmvDMhTjv7",
+	"f3x0HRPg6Ow7x9q/oWhLj0iEkRalJO4J25JV6bopQq/HiHiGs+8opgDTzIjb+TRO39NU3I0tPay0EkU6",
+	"QP8CpqF+pXE1T2gX4ur0EHisN+62GMi5Qssd6rXAiOR9LPpl1JAChbTXl5qZUylQO8XBoJmOgAKYUeJG",
+	"i0GPjSlVyhRLBerGu9pYptbtJsKG9ARRXIrOBaGsxdoQjfkm5IN2uaz/uOTtMjqD9aZEIQhG0nZtEHP2",
+	"jWhvNIiB0uHV8zmkUAuM96CChtAxBblggsitwssp4/tsqE1uJHyclfZHsfCYj5DJrmCkXTS7pcpOabNy",
+	"Cf4ZcNEUJywADGP4L0R9q3ehvo4SoK9vehN5O6GfOpvhxqdNb3w9nHzyiDfZnpBPX8bDYPTltj+eDIeb",
+	"w205+NKVn8LxTTfo4mW3o1nTPEJp04VuyETdApCjQN0UfT5mCPcwfVzSecWMieiLoZ2VArTzDQ871PcJ",
+	"e8bU9mtKc/3j47cU+TWOjZgGPiTtBQTuZeXyHVMhRcIA9EIghQZWlXIVrigtHUr8WMuErtcG1OeFUDJ4",
+	"SKBMtCKtbosBrVUEbzjqBNRDw5B06W0WWVKza8QVuiyw1sgEQCsL1PErL890Ft83d+Gbx5Dmp8D9EOLU",
+	"H1+T8RN5fmKI0dZ++85GaXPT2yrt+tuk9Kq7UyntVl9t7G3irc62t2PKIl0JPR4bBYH70GRWH0AeLXLu",
+	"QYcV48oHwiJS/TE2wZuk1u1KnHZaiRJEq9+WJIPgb8iUEqNQqCTGA9d8Spr32MRE7V9nUNqL/KDU5OVX",
+	"6n/TtCQgMsMKdkE+8xui6QrYQqWR0yLrH2VCYuYRI+mYFzX10TE3KIRBTGpLmm4cwbyRODNFOGYZnh6a",
+	"+mjNmBb0sgIqZGbXtoVXFmx0SqmPLXTUd6ZFiCTSLurzNkudtrKti5EArKDjPzGr3lr80SmXb/iIPQme",
+	"azyzzveHR3jtWs5knBeggCRZ537kKQL7WDdVUcLinAuMEZDctVHJLaYLQNDP6coQ6ueoMsOaGuR//uu/",
+	"7beMj9ezWOpbIk+I82CWg6gmxyPyvOnxts14fxEuaCuZWGA/qTZly3IYB7GmWikf7h9OFCfkuE7sI1Zf",
+	"F0CKmWBPk0kWOWCNWzOBPAsDHa2T1XyaCjLUAlQyCjBvZfOhfN8k71mzYHEhJlG5JEeDs7VLnrfM4k57",
+	"cpPPjId1muS/73OEB6hxX/qeyF1arBslKiskfOWQgku09cl0M/cVG0hEbmrT0RGWuMXi4gcu4rJPwjEV",
+	"BEnoQs0ZGsM/bG9nJcClShiVUR17faiGggSeCG2PikTYZE/oPE3rKJmu9cjKljsbchRMknDU2wWwgc+S",
+	"Ml2zZqaoVZYz2kRAxbdpKqt3sXB1V9VPwzkR7lqIBKYAkd3FNkH/FvYMLkLdDKRs2rPpwGxp0SNoXhF2",
+	"LVa+YjT4wS1NPwjNA3UunWxpSF/i4WICmHj5m7vIFp9obb2GTbSWzWnRVM0IsiknP+AC4DaO+qK1WMgh",
+	"jEpHu4C/V9vj4ZH+poxOsa38nxFpnmvSjrDuPlbtQhc0daGWvxWPbmj+aWjT8rAtYu+O0PlHN25X9hZ/",
+	"cchZN6A61vRnsYbfhTBao3l8uoVpY2FBPo+CzgqSC81i2mw1JVKarIIgAIKqEy61lSBBTdWfioqW0Skh",
+	"vkBT1bTyLGRp6ljEuhQviwrUg2j+H/y6fH+T1F0wV5/P98Fcd75Fi7MEGpQR5DEnAoTxRNfoIUSbITV1",
+	"QFjA466CcznLKjUHFysrfveg/O758LrneXnfQnzMo95cI2qXIhz/7ap+8cGZK9AvpdFHyNTwjToovYwg",
+	"7kMTfQgsK/4lhw8hHiLA6jgSK83sZimDTpN5NDHejS+2LqmjidwdBHiTz/P4cXorgjZHKsEiTtf+uWjb",
+	"X1qON70jnpim2mu2pIj/Ugvpy9iN4/aTNpaQhqliObH9uJxpu9WNLp9VkIytE/TH15SLPK7gMJXQRnuU",
+	"6aWa16PCh7llHyS5TX0RtSzOeZ+NBiSkXvKTYYA94l/jOV9JOiBC4sEQwGO+M51gH8OSGtfymR/CYmrz",
+	"rES8xzK5SnvpfgLxboG1V1eqMkbYCLm0IGH64+OQmNIHuWVc3Rabqt0aF0swdQ52NhNp8joEQg1swrQp",
+	"QwEfg29NELQmeIuN2J8jrjTM5m/HqEuZzhUarM8RQU9qp7W39ZP66aWRQ/Ptx5emAfGdhc6/CJlbinY9",
+	"ga37LwL25eBexA5uStL9ZLLzymh+B6O5NLTv8blbTJDvLG2//Ar/P9++HvKhFrzTVT+hju4y7CLHnB4z",
+	"iyKmdL2GlRn9SczoPxguLzCxm/W+SBWknbGY56BbZcUxn4xj/pTc8oeyoj/dxX1UFWuxgQXwDZpjfPtY",
+	"jNW9VHxrYQA69BXAAumKOWK6GYOOpzMdRLSFSVdn0P+0RaSMAtZilB2YIUNiMgN1pylQzuB2rpdRQzcn",
+	"EEgn7m/8x/YmfPCueXZqeh6IA6RJiE7FNVcdQVdgYaYMKesJaGvCuCmmB0VHhcyLYbxQIHlGVjBDAfed",
+	"6kZ5u+K4ud083ATly7S7P4qpyXaCmGto0m0IVjTwscxMocbpvxQFzLNI6ZYulq5UK26lUgEApRvW6GDo",
+	"kI+huSszxG+a9h0g3GIAO9azvWmoQKdXx8dlVNOkyCYD6sZdSsJIVBWJWzaGfPxC6LbuuuKNjKrdg+3e",
+	"16YsxmVfTUYTrV4MGURJKqiOZCgtpUQ8bDFDDSE+FoxrBwga/FGB2h8+fPhQOjkpHR21D1Ak/qifLt4c",
+	"os3NzT2oyBO/hn79df/kZL/ZbJdb7H52MtNkR+PoHc1kCUKo6GAOFawupIG/A5pFNHW3vLGdJqlvQ+wR",
+	"M9wGXLWiZNC0TXpMm1XcKWhjKQqdanOUQamnGxWFJNFnaOUk/VnsNhoNno5bLGW0mapB2cvrG6yb9iSz",
+	"HCEIPG6eGhVxSzZQnZUDz1PVvp+NOJjlfslv6BpXufVn+wflJagZffhKkDDZb3U2I+eh2slmLS6vk6lZ",
+	"3HQz2MKi7RKEc6r96VwJN9XJ9K+XU3dss83SNfQtifGwxAHvLZ1il+w5v4AgJBrQY5lsQ6aLDipZcIY4",
+	"zPRlm6USTbuCZ0si4BoPElIbm21lk3UB87qbmQsIlOVRNMpkI7K5dy5uK/YXvnAiRtD73jZ9pPNjkjSb",
+	"7UxMx7903BFqqz/aqEsDaV7D4IcvKWmSCQoFCsSoozWV7Bt3JXTE4XdJL9Xbe7TMUijW/4ippToF31jh",
+	"F+bgn9aOPzQvv1MW/sYTZeEXSq9Pdld4DJIWdTCYS8+MsLbKZy1I/kaGUli6p/8uoMNkC75TtNEwuMWB",
+	"T3FlSdvzajb9FGSPG0KMcxnaI1HWQz36mbByi51N90qwZRrtM2sc6nBf95SFxioIJ0skgyXe55BFA3pP",
+	"bswStLO4R8jSFGmZJieJSrdT3Wce+q4ucwGfIn92RYAf4FCXOtUiEUu698Yqafeniz8aaTr2qAwgJR0X",
+	"TtDFpkNgHKsPWqcuyKXXdWDbdesuBULyIRrz8AZabuhyd+UWO41JvrGqyD4ZCBJ8JsLW9++MaCBLlKG2",
+	"7r1TRrp9KQqwJKHtv5koQgwt2TS3Yn0SUims3yGLZ+g9RTyjSOQSzL4KXHqSwKWnuAQFEn5tg6OZIKRs",
+	"xKmsOOxPwmGfBXd9zgFOT3PBl7O3KMQonvdr+s5pbQclWVrcK80nA57ibgcp3tZihrnZavUdEndZjj73",
+	"D1Bb37F9tLhfWrnFdLM23eUKmBYx6SExY07y7LgObezFAMae5N5ZPFTn/t5X74pJkVFbit/ip0g+XtHm",
+	"H5E2rzKef+6M5++jBL1Mtj6+O+8Yyey2fxZlDY3lYxb3q+pMFCeBflB9gnigeyev6fgr9ad9UyCPj5hs",
+	"McnHOPSjTvF8JNcjHQm0oilfNxIEUhMnamASCPJCp13zkUQUGohh2WLRgqhAAxwq3mLIlIskVwzKXjuk",
+	"26XpJiwJfmJDxyLOU9a9Gq2HUvE5A4doT5lWPXhHbSLR8/zuLVrIOKazzunmuJTuV8UD/zzHwlfct24G",
+	"0CsvxpZydM3kMazo3DPqV2IJWKIT+UIiluvAjLti6vCjlybgZJ6x5hLfxKYa3tV3MVE/d1adhSqWumb8",
+	"uR5fdxdb2l8JA5khNIGf9UjWdJ/WtlpeO91kwND8LP8juBfn9REgbDSwME70no7bhecadCTXfZ4tqCyM",
+	"4nVhLcrMd43mL225vub3dpx63IeODZWKkjBBijVyn+g5+05xaganWR8M5SQhkLmp6T8z33aIBFQtfd4q",
+	"6e42f3/ylc2IikdLmelgzDsQTvjuTtQTvlyehMJn6SzfneJf1SDCGpKLihro4dOlrfTwVZJsbxc+hUXk",
+	"N+6trCXKqd7D+uEDCKOmjYahuZaG6sbM6wm6rlHfBIg+QS2ePw1pXVRmR8d9aB+q3UWiJjrVnavm1itL",
+	"f5zDOiDw9NEZR4FQlgeLXnELrhj3SPEYneiTJv1CnEch9FFwRzUjuONaqHkVz4EMj2TGa8zhYsxNJMYY",
+	"8ABvhSy9OxFsjRsKAI/HT54fABY040oJbiteNoeXPT/+AvE+OJsy/0hsJjtW6HwURU7OYzEIy2QL2XYZ",
+	"vQ14Bwc6AkggHIQE+xPUx59Ji+kuaNCBVhdZisziaiziRwYO+5l+DOluiheAjILWRoKg86vLzE5QANe3",
+	"IWYzPOte7V91yxVDRj7m0JFIfYtqRKYoyx2oCWzkUQzgKz1ipUf8iHpEIfOPgeY9bEA/FKeAW/4DKyKZ",
+	"Fu+krxQaMCmZBqfJt+Eci81T2tP3oBQ7X+xLpfg9PM1+RK/limiviPaKaP8YRDvly3whfljynXY0fLoW",
+	"w5Cy3rUF2nXAe1zT99xsRQi9xJrUn581L11o86q7Y3kBVacUJTSjt/XLPEMSzPSWSGdFBx+IDh7zXo/4",
+	"iI+s+eCOtOl7q+VpxZn31I7MFXIVRmXco2XaX+YpuXUTODXt226/a9abzcbZaeOojTygHC6iXYTZREdR",
+	"eQHBoWmLCT/PRfkVvq/wvTC+3xPV0+TeVjAoULXfvprR6xWt4SCIm7qi+T1dWyyzqSsUXFt3EcFeP64w",
+	"FLVyTRqREGWau7wQ4AYQuYaehG9CLGqJDx6GaJd5Tga0xkNE/hzhQCAqXb3SNrnFnmyv53kgrBKxRHPW",
+	"GQfICZZeH7XNUG0EUwYTtJZIyUu37bfhgxkLgo9TyzFRPjP1LjkPCGZZC5qGFwlTLbH6GCJLA4LhfKlt",
+	"w5vyrV/Ua0d5MItVsqVoRFzh4q/kydHhpteSDsj1SHrOfnV3b3trY2sLIkMLNsQJsJDXNj50Zoi57W2m",
+	"VGh42GheXtQuG2fq19GoeLedu7tYzFX/wZxMq7PJP5t55WcMaXluevxfzYUVsYA8+SQSMhbLKAucTnGC",
+	"utWmoWgr6J+m2KHiOugfOEh0TVrPEb71aOcRb/4ROyUnr84yyd4PwYJ+Krp1P6r1mNxkBeYsMOcmvkfB",
+	"SH8RrrCy0z6yndYm3kcs5Q5s7E7dhzMNsHaWl1/Nvwr3zrbrz+icXbhBNmxdDxrzxbsH851j2XdWMc0r",
+	"t9YqpvnHIHZRgYUfg9jph/tfc8T9ixETkZ2LMwJFWUucBRMkJJY6WHmtWT+uH1666H3j8lcX/Xvt+Kre",
+	"RDxEl7XXx/V1hHuYMm1ibLE4Rk0TRlfrC+rmdrAgKOQB0a4qDzOYDsF08Mh8bHpHRGtpMRliJrCnVm0b",
+	"/MXrU3IdH8kyqplef20wH7RNP4muJCFqazNCG3l8QFAHezcHLdYe4lBSHLSRwBORKGPtqdGavx3rVXUx",
+	"DaCldDhiuu67UG/5aKNSgdW0WJuK+q26JJSzfaQUhrbN9Y62/kKgAREC9wjARDvvfD7HtvqbsdfdveIW",
+	"XNxzvUubOBPZVtLGldkwDPFn4Ow7+vAjUdhFugw6enNxdqIrOAp0dnFUv0CvP9jfjurNwyUpM+w1oqNP",
+	"pYDhbpd4kvgXfHyoi7tXXNOx6IRIrNkxHkneYF6oawZb862HBWna8pQWth6WJOA9aDZg+JQeDaS3/epG",
+	"8m/9lvPvtYvDX2sXUFA+DAnzJtEcPulSRiUJJu9DKlPdknwqhgGegIF0f6O6tbv1anNna9d1qDiN2hdV",
+	"ldrSIcFUE6WZtkrDkHhUayfJodQFPGPBJE65wmrUij3Y07TSIwgOvX6ycZKgPZbIlZdRIwYDm3F6V4qS",
+	"+iN9C5z9Tdch9k6d6Itjv0vctmjwocVy8zdQvkasV/lz9KqNinYQjgIZY0LVPlJY8IfpF6DbqXy8s40O",
+	"0Pwxdd0VRq8w+rtidKZZQU/r2tJjiqOOwigHQ3FaylB7GjjtlSQ+XxJfmSCKZhqOUgIlYBxcp1zxXAvO",
+	"T9AIKV9sN23ZrjHzr6MuinOCxKZF70S1oWTLf7Dn9/GQRB7+d0evD5Ef0s8kBBiJHLMFNFISNeYfmtU8",
+	"QBriY5gu/kh3ndT/vj6tndSTvSHN42bj97qzX6rqj68vP5zXgVL7xKMDHFwfNd42LpvAI6i4Pr06PlZa",
+	"j7PvfKg3U70iq+qPwfX5Rf3w+qJ21Pin8V+GPmU4uD4/azbA3gtJ6eqT68PaZTLqGZ6ZVZq2kvZp8/DX",
+	"+slUhLR99ah+2DipHRtQDnB4IyxXufc08FSDxAFtD2a5E5/QyPN4os/q0J/Doed3OxUrZv8z+q4TrMhc",
+	"zx+U5UK2SZE2FtPdK4a4R66teQnyJCG+Anr2uVBWHUPHQP3KnBT/nB4W3zVLPzNCTvfrMKIElGfU5eqV",
+	"aFU0Po6Ka/XNddThY+lYub9G2Fm6IGL8N0i1UBERXMxwGRM/xYUTv0WlEsEBnuH8BlBfx5XZYn08XSWx",
+	"S0Mhr6EQ5rXS4IhvRqws8o5n1kyMP05WNTQO85RLfG5NxqqjtG7Oena8uwdQ6VJoP1Rk2+r4v+vxP1zf",
+	"lVXk3PeQPjSjzBM4vmPrFzRiPgkjDdxeAZCTotKE4SggYm5o3QO3ZJlXbneGHuT3a0lcaJsAvPxNfOpY",
+	"vBWlXZrS3oPOPqoLZHWS3+ckH6DQ/yqiZhWA+HgBiMB5n1oaWFS6I9nmANK62/Zyt8uoSaSkrIfaltZo",
+	"E4Pt+RYSQXSIfqKwdIcoZixsWen1qHeCIU8it10CSndLaLGpdgkBFwS1Yxrazg1deYzOBQ8kWDxtdZAV",
+	"O1oJFquTXAkWK8HiZ69A87SCxazz4qXCUcKkIXhPUU/mLZG19KQrDrrioKuTfCYcVNeRMBH6+vI/R6b6",
+	"FzJqv+9zhAeogV6igPcQZQ9TsibPZv2eyj56rTaHvJD4is7jQLhISBxKhTSMjG3lpn1daBJyI0wnJNQN",
+	"ieinajm1mK7WhNZ+lXJ4xoKJi5p4QJpUkn89xrfrYAEPyTDAHoQNTKLKUOZDCeGkgG/Iw2FIiV9usWPd",
+	"sxYHgUADrD5iUWKJrRB1oODVHONej4ToquHC67ohFBXQoE/nlsCGW2wAfV5APQ75WMCuTEqHWQpntlcu",
+	"/K1DC2ENZQSgU8uH8jwtFsMPUYlC0wI1Uc3FdooC2OrWgmbn+bV3FPFasdwVy12d5IrlrljuI/mRH5DP",
+	"ZihtqYaIuaZixQ8mfDTV0pBBynmynSFlSUuxbW7IiOlpiHRLwxZL9zSMpsAMuJUtqKrHn+pyaNsS6jct",
+	"c8ZMjQqdCme6E6K7NCfUVgl48YG6EyYIVEZ7wkf0Zt+la+Eqf3+Vv78yCj5vo2BEp5c2DBZlHl8tbSpU",
+	"wgQnWtcmmpAnO5XHrsK47InxFCIeWvfg3Komxuc3N4jZmu9NdVGd728qbM5tDTnEsh/HEEeUedUdckWJ",
+	"V5T4Z62k8h2cK7Dp8HMe9aIC6Z+VeBgGzr7zEtRks7SZlry6DjOIx8KNxWFbISQqwaykewpmIgmJFFbs",
+	"VGDM7rDbpbfER4mdG3IOGzI+HOj2JRAOCRpgnyDeTYztYYkD3ssYHtJRXCT6OCTQPr3DZR+JUdgF09za",
+	"lF6wXk4TZpEx5JEtGGljcqPSluuuYUmJfCGox7KW0Toz3eghOXFUkTJrdphx3xpOY1Mf+L4wiq2Ulh26",
+	"8C6UOo9mSGh9uTOYqOMpAB3kanCRndKocesz8+UB1ExooeiiqWKdAirNpGp1ipnBo0pEi8ZPFhTPPpms",
+	"pqazuzHJWbnTpfO0+WcSprr4GRRZg9QuuyYeTtdem533zyjl+LZ0gwM8RTGyI7ZdWI6LRhA2BIiphSOb",
+	"AeA6kaVpIbmJFjSFGxmwWDS7n7hL0S1KpHyr3/MWl51AFy1uCpBJiFnKkgEu2NIggQ4sTTHyFtPZJKU9",
+	"vFUtbXsbfoXsdqsYbHILaMkUVufQj7xJve2N0itS3Szt+lvdHbzR2fQqG8vQkcSdy7odbqLEAJyJWhb8",
+	"RFkvb1H+zm6ps4G3S3uk6r3qbvpbpLIZL8qi77f/FwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

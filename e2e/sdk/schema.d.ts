@@ -1908,7 +1908,11 @@ export interface components {
         };
     };
     responses: {
-        /** @description The request is malformed; `errors` names each bad field. */
+        /**
+         * @description The request is malformed; `errors` names each bad field. A JSON body must be one
+         *     value in valid UTF-8 with no repeated key at any depth (field `body`, e.g.
+         *     `has duplicate key "password"`, `is not valid UTF-8`, `has data after the JSON value`).
+         */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -2030,6 +2034,29 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The request body is in a media type the operation does not take; the answer names the ones it takes. */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://kala.dev/problems/unsupported-media-type",
+                 *       "title": "Unsupported media type",
+                 *       "status": 415,
+                 *       "detail": "Content-Type: must be application/json, not \"text/plain\"",
+                 *       "errors": [
+                 *         {
+                 *           "field": "Content-Type",
+                 *           "message": "must be application/json, not \"text/plain\""
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description Something failed on the server; the details are in its log under the request id. */
         InternalError: {
             headers: {
@@ -2047,7 +2074,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request is malformed or breaks a rule. */
+        /** @description The request is malformed or breaks a rule. A JSON body must be one value in valid UTF-8 with no repeated key at any depth (`body: has duplicate key "password"`). */
         KylinBadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -2244,6 +2271,34 @@ export interface components {
                 "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinError"];
             };
         };
+        /** @description The request body is in a media type the operation does not take (KE-010000003, Kylin's invalid parameter); `msg` names the ones it takes. */
+        KylinUnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": "999",
+                 *       "data": null,
+                 *       "msg": "KE-010000003: Content-Type: must be application/json, not \"text/plain\"",
+                 *       "error_code": "KE-010000003",
+                 *       "suggestion": null
+                 *     }
+                 */
+                "application/json": components["schemas"]["KylinError"];
+                /**
+                 * @example {
+                 *       "code": "999",
+                 *       "data": null,
+                 *       "msg": "KE-010000003: Content-Type: must be application/json, not \"text/plain\"",
+                 *       "error_code": "KE-010000003",
+                 *       "suggestion": null
+                 *     }
+                 */
+                "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinError"];
+            };
+        };
         /** @description Something failed on the server; the log has details under the request id. */
         KylinInternalError: {
             headers: {
@@ -2372,6 +2427,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["LoginFailed"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -2418,6 +2474,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -2811,6 +2868,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -2956,6 +3014,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -2996,6 +3055,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -3102,6 +3162,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -3229,6 +3290,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -3400,6 +3462,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -3626,6 +3689,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -4059,6 +4123,7 @@ export interface operations {
             406: components["responses"]["KylinNotAcceptable"];
             409: components["responses"]["KylinConflict"];
             413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
             500: components["responses"]["KylinInternalError"];
         };
     };
@@ -4155,6 +4220,7 @@ export interface operations {
             406: components["responses"]["KylinNotAcceptable"];
             409: components["responses"]["KylinConflict"];
             413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
             500: components["responses"]["KylinInternalError"];
         };
     };
@@ -4258,6 +4324,7 @@ export interface operations {
             406: components["responses"]["KylinNotAcceptable"];
             409: components["responses"]["KylinConflict"];
             413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
             500: components["responses"]["KylinInternalError"];
         };
     };
@@ -4419,6 +4486,7 @@ export interface operations {
             406: components["responses"]["KylinNotAcceptable"];
             409: components["responses"]["KylinConflict"];
             413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
             500: components["responses"]["KylinInternalError"];
         };
     };
@@ -4604,6 +4672,7 @@ export interface operations {
             406: components["responses"]["KylinNotAcceptable"];
             409: components["responses"]["KylinConflict"];
             413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
             500: components["responses"]["KylinInternalError"];
         };
     };
@@ -4661,6 +4730,7 @@ export interface operations {
             406: components["responses"]["KylinNotAcceptable"];
             409: components["responses"]["KylinConflict"];
             413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
             500: components["responses"]["KylinInternalError"];
         };
     };
@@ -4849,6 +4919,7 @@ export interface operations {
             404: components["responses"]["KylinNotFound"];
             406: components["responses"]["KylinNotAcceptable"];
             413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
             500: components["responses"]["KylinInternalError"];
         };
     };

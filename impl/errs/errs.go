@@ -25,6 +25,9 @@ const (
 	TooLarge      Code = "too-large"      // 413
 	NotAcceptable Code = "not-acceptable" // 406
 	Internal      Code = "internal"       // 500: details are logged, never shown
+
+	// Unsupported (415): a request body in a media type the operation does not take.
+	Unsupported Code = "unsupported-media-type"
 )
 
 // FieldError names one invalid field.
