@@ -2068,6 +2068,12 @@ type KylinUnauthorizedApplicationJSON = KylinError
 // KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
 type KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON = KylinError
 
+// KylinUnsupportedMediaTypeApplicationJSON Kylin's error envelope. Never carries a stack trace.
+type KylinUnsupportedMediaTypeApplicationJSON = KylinError
+
+// KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
+type KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON = KylinError
+
 // LoginFailed An RFC 9457 problem document.
 type LoginFailed = Problem
 
@@ -2085,6 +2091,9 @@ type TooManyRequests = Problem
 
 // Unauthorized An RFC 9457 problem document.
 type Unauthorized = Problem
+
+// UnsupportedMediaType An RFC 9457 problem document.
+type UnsupportedMediaType = Problem
 
 // ListAuditEventsParams defines parameters for ListAuditEvents.
 type ListAuditEventsParams struct {

@@ -1814,6 +1814,9 @@ type KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
 	Headers KylinUnauthorizedResponseHeaders
 }
 
+type KylinUnsupportedMediaTypeJSONResponse KylinError
+type KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse KylinError
+
 type LoginFailedApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
@@ -1848,6 +1851,8 @@ type UnauthorizedApplicationProblemPlusJSONResponse struct {
 
 	Headers UnauthorizedResponseHeaders
 }
+
+type UnsupportedMediaTypeApplicationProblemPlusJSONResponse Problem
 
 type ListAuditEventsRequestObject struct {
 	Params ListAuditEventsParams
@@ -1922,6 +1927,31 @@ func (response ListAuditEvents403ApplicationProblemPlusJSONResponse) VisitListAu
 	return err
 }
 
+type ListAuditEvents429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents429ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAuditEvents500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -1934,6 +1964,25 @@ func (response ListAuditEvents500ApplicationProblemPlusJSONResponse) VisitListAu
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents503ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2004,6 +2053,22 @@ func (response CreateAccessToken413ApplicationProblemPlusJSONResponse) VisitCrea
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccessToken415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateAccessToken415ApplicationProblemPlusJSONResponse) VisitCreateAccessTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2153,6 +2218,22 @@ func (response CreateApiKey413ApplicationProblemPlusJSONResponse) VisitCreateApi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey415ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2815,6 +2896,22 @@ func (response CreateDatastore413ApplicationProblemPlusJSONResponse) VisitCreate
 	return err
 }
 
+type CreateDatastore415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDatastore415ApplicationProblemPlusJSONResponse) VisitCreateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateDatastore429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -3273,6 +3370,22 @@ func (response UpdateDatastore413ApplicationProblemPlusJSONResponse) VisitUpdate
 	return err
 }
 
+type UpdateDatastore415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDatastore415ApplicationProblemPlusJSONResponse) VisitUpdateDatastoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateDatastore429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -3601,6 +3714,22 @@ func (response CreateTable413ApplicationProblemPlusJSONResponse) VisitCreateTabl
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTable415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTable415ApplicationProblemPlusJSONResponse) VisitCreateTableResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4217,6 +4346,22 @@ func (response InsertRows413ApplicationProblemPlusJSONResponse) VisitInsertRowsR
 	return err
 }
 
+type InsertRows415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response InsertRows415ApplicationProblemPlusJSONResponse) VisitInsertRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type InsertRows429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -4749,6 +4894,22 @@ func (response CreateUser413ApplicationProblemPlusJSONResponse) VisitCreateUserR
 	return err
 }
 
+type CreateUser415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser415ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateUser429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -5207,6 +5368,22 @@ func (response UpdateUser413ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 	return err
 }
 
+type UpdateUser415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser415ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateUser429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -5363,6 +5540,22 @@ func (response ChangeUserPassword413ApplicationProblemPlusJSONResponse) VisitCha
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserPassword415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response ChangeUserPassword415ApplicationProblemPlusJSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6359,6 +6552,38 @@ func (response KylinGrantProjectAccess413ApplicationVndApacheKylinV4PublicPlusJS
 	return err
 }
 
+type KylinGrantProjectAccess415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinGrantProjectAccess415JSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinGrantProjectAccess415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinGrantProjectAccess415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinGrantProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinGrantProjectAccess429JSONResponse struct {
 	KylinTooManyRequestsJSONResponse
 }
@@ -6725,6 +6950,38 @@ func (response KylinUpdateProjectAccess413ApplicationVndApacheKylinV4PublicPlusJ
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinUpdateProjectAccess415JSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateProjectAccess415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateProjectAccess415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateProjectAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7675,6 +7932,38 @@ func (response KylinCreateProject413ApplicationVndApacheKylinV4PublicPlusJSONRes
 	return err
 }
 
+type KylinCreateProject415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinCreateProject415JSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateProject415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateProject415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateProjectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinCreateProject429JSONResponse struct {
 	KylinTooManyRequestsJSONResponse
 }
@@ -8381,6 +8670,38 @@ func (response KylinQuery413ApplicationVndApacheKylinV4PublicPlusJSONResponse) V
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinQuery415JSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinQuery415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9345,6 +9666,38 @@ func (response KylinCreateUser413ApplicationVndApacheKylinV4PublicPlusJSONRespon
 	return err
 }
 
+type KylinCreateUser415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinCreateUser415JSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUser415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUser415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinCreateUser429JSONResponse struct {
 	KylinTooManyRequestsJSONResponse
 }
@@ -9711,6 +10064,38 @@ func (response KylinUpdateUser413ApplicationVndApacheKylinV4PublicPlusJSONRespon
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinUpdateUser415JSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinUpdateUser415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinUpdateUser415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10639,6 +11024,38 @@ func (response KylinChangePassword413ApplicationVndApacheKylinV4PublicPlusJSONRe
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinChangePassword415JSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinChangePassword415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinChangePassword415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12512,312 +12929,317 @@ func (sh *strictHandler) KylinDeleteUser(w http.ResponseWriter, r *http.Request,
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3pchs5ljD6KricvmGpO0lz0WJJ0TGXJdEuVsuSSqTG7SrWiGAmSMJKAqwEKIp2+cb9+f2/T/G91jzJ",
-	"FzgAciEzyaQ2b5yIqbaSiQRwcHD25VPB5aMxZ4RJUTj8VBgS7JEA/nmJJTmlIyrVHx4RbkDHknJWOCy8",
-	"G2KJqEA+6UvE+0gOCfLVq4jxKdpqNtqv0VDKMR5TFGBJ4Lei+fb2IQrICFNG2QB1gy7CzOswQVzOPIG6",
-	"sosmTFIfUYkCIogUDiKlQQl1O4U+pv4kIKJTOAr+WT6S/6yVu6UOKzgFcodHY58UDgupbxWcgnCHZITV",
-	"XuRsrF4UMqBsUPj82Ym2esF96s4WN9wONyjV1gPSnwjiwb4D8ueECJlj11QKxPCIOOjPCZe4w7p/wubR",
-	"lDKPT1F32kWUIQOJ1F3/+c9a+Wj6z70V2w5fW7VvIoNZvS9JsLjlljkQydEUU4l6pM8DgmQwU+eGB5iy",
-	"UnwFtXJ8rhFldDQZFQ4rjp2XMkkGJICJ3717V5/IIWGSuliSdIDj6A3KGYKPE4HkkArExyTQj7HrkrEU",
-	"ibUUfiI4IAEKCPZH/+wUbrCPOwUH1cf0X2Q293gpjD47hTEO8IhIcytOsMRC8oA0vfRVe/aFFwJRL7ms",
-	"cuVgD1fccrFcLpeL++o/r9R/yuH/VdSRUfWtMZbDglNQCKOA5xWcgkI1GhCvcCiDCYkvu8+DEZaFw8Jk",
-	"Am/ObcMp3BXHAf9AXFkMSF+P/+wU/jXzKbvAA3Le7wsi0zc0xgOCKPPIHdoqq1uvsL5PAyHhp+3EFstm",
-	"9X9OSDCLlq9evOZ6kvi6PdLHE1/CuHAPlMlateAURvjO4JCGjRNhVTkVq8LttOjHFJxqSjISaEwCWHdi",
-	"2ZVl6xbqa6mrrixd9m5iyZUlS9ZHc6FOPP0I9AsvLP2gDGE2Qy4WyW0UBPaJSMcg842laPQ3QI7Cf7yM",
-	"mMJL/at4aRZ5pr62AqH0D78CKB9xP/Nn8xwbymCAP/MpGqklU8ApyVFA5CRgCEs04kImdrGbgVzAH9IR",
-	"a/fBiJV1oxdXLm7oOM8dvvf1rVZ29nde1fZ29lfe4Dbu+QROJBVvpPrZYE0SUXgAYksq5sOoe6NJ01M8",
-	"qE/NCq8ECbJI/0SQIJPq4yVUv1x9CqqvlhsQMeZMEOBdP2HvUksr6i+XM0kY/BOPx75hsy/HAe/5ZPSP",
-	"D0Lt61O0D7VjialvNmvlniEWiLJb7FMP9SnxPc2Kg4Arhvn7pwI8LBwW4JU2V5hBhMADtdTRRCjJQhEA",
-	"4CoTOQlI4fMfTkFILCeicLijcF1SCZBsmnnM3NGWldglDl++VBy95JFbuwvx0iytaId8XoM8qC9oMC6e",
-	"td0+FWiEfXUSxDtCXb3vLmCoQAS7Q9TDBjAlNfkxZ32fug89gTogG5pSOdQiqZoQYT8g2JshckeFFoki",
-	"MB5EYAzXkAN+rn33sQFnPyz0JqZqE3rdaAsjb6LhQQyHEHi2DfB7zYMe9TzCHozCVCBGiKflGSXWobeY",
-	"4QEZESaVlDCiQlDOklCsRVCMVpIDjP3w5ceAY1x29hzUmyjFSyLs+3xKPLQVrd5BggS31CWIByAqC6W1",
-	"3RJfQ7PJJAkY9hsKbR8IUfstBHfgKLohHtrv19wqjkNyN3mt4yPz3Wo94lGg2eIjIodKq1EqFPEQ19RI",
-	"QY4ER/BvvUuBcADESqlyPh+gCfNIkFADqb7mIAjlorcpIHW5p7Z/cHBQcApKnygcsonvG6p6bX7+V6NY",
-	"NpJxRRFVMZh7eAg0Qt2fQwSEVuFIjyAyGkvF18VkMCBCA0F9PzcsYXMaZRQ047u5ZV4Jj7E7JKUb9Vbx",
-	"dqc4nvR86v7jW99objagrlovIPhGIIyCiU8ijMhB/R8Mplq5vLMAJvXwECnhBWGG/ZmQacziG0OIL73T",
-	"Rboc41tb8QUBgjrIPqqoR0bd2AbKDHiCcI9PJMLeiDIRIU0elvdQWFZ3Ui4XPDxEdc02PMIo8Q61/SXi",
-	"nADpbM75baHU1w2G5XLAohgQX/+2o/HMDbgQRUElQdNA/dfYMiN0yysTPJye75bLi/R8t1w+RPlkiW+N",
-	"f30V+72X+KNkHaXoWTFoudxzxmUdrLKgeD8lBu2U9xYhulPe07d1LLU4oAiqRPMzw33If/TfJMZ9k/BJ",
-	"FbTMerU3Ra9YkV8qhyRAv7TOz9CIeBQjpTokMPE1nzDvKZGwos03SSCrh4fImBgRmDGRx4kAAg1yyLeI",
-	"T198qwuoccaRmLhDbQ3hgRWqgNlxRoBEudj3SYBGeAZLEiSGIC2tHV8xfIup/+T0ardcS+MAtUOtZGKJ",
-	"e1gQpU1MohUdIRnMtMcNiSEPpD/7NrnfV7b3VDoTrsPFzKiRAVEQieQpWPW2YtKwtr4kAQJPahFcqdaB",
-	"q7A+7k6P3shapXn7Zcwt+zl0ErU5P8XB4In5aSXljHYqtUMUV3Z73Jsha7o1Hg9U2dvf369W9lBvJon4",
-	"Nrnl17f7pUYHWAkVSHKOfIUbEV1rc/4Ws5kxP4mnRZrqQQrYqgdGR8KeFyjFiQrEb0mgbWcQS8H7qFZG",
-	"Nm4BPLN7ZSTid54ytFNF4pvEpm8ILAtodq6WhM2CtuLL3z4EfAMfolEY3ICAkwz7AngwFmLKAw9hKclo",
-	"LAXqB3yU2DXw5/Azf05IQIlQl4kzl6xNWeOBSkvpavhiPOanGAX95BpsXrfhMw8g6VcMT+SQB/QjeVIJ",
-	"tVYt7y/ayarl/UN0xhOnNyUBQQN6S75JdefL7jNNNtXuymjmmFWwWt5HTImosIzINlirll+Bz9DatBNX",
-	"Cq7NTeL9cnkX+dy9IV7i4SvkUaFEKG977r68e/euOB99tQx354O1YKunfEDZa7j/6/uNYBk97B1HR6Ke",
-	"iMlohINZ4bDwLuBskAqBglO4xf4k6Xr6KQNcSd9dJfI4qQExfMjjcuphrxgfooCgwZ5c+ik8M8QrIGMC",
-	"tjlLzVOX356jp76CrTgyp2rCIavl6l6xUilWa+3ywWG5clgu/6b2p1+6Uu8UDgtpb2UBQa80z97NPuHg",
-	"H8UJnIrbVKApnPuWUghAuAn1SIFnaDqk7nDbsQYpyrTTm4oOM5CKBgo8EwZw0yFh2vopzcxqJns50JbA",
-	"1EOc+ZbhyCHpMJcHgVJn7eK2Sx1w3eYwKOTxlVq1tX7RRDdklsTTneiIzrhEfZgvxykxLov65cc4JrvE",
-	"gAg+CVySR6W+wDOfYy+HqrJulEleodsCsRJz1JtVRWJyHmBKzov65ccOfLBSO3xdoRuO21ujeNbPTmEt",
-	"60QekK6vaYf++hhAzbLio/OANP76YwE1W113kOAKOcGyPQXbtUs94iWly25Mhus+vuaeXw3Ld3qPqDfY",
-	"m1KNBQaFjCiwC855U9SgYjjoMQ43roAYjcn1KWEyBIBQf+RURTos1EW2XD5hiiUD9MgtCWaIMiExc8l2",
-	"ul4STJjVTUroTKNUhymccodEMZ48OAXx+t+41pJTYckXwLYgG1OBbKxjpuCWWEE+mhO9/0hscWHhChPG",
-	"AVEIqZf+uMJ2uGz4oHZDn5Jb4i9GodZ1cBfiDOFYlLUN/KJCltCvV43L96gzKZdrLjq/aFzW283zM/vg",
-	"bf2s/qbxtnHWtk/qJ2+bZxDTySajwuHvBfhAwSmEYwtOIRpWcAowovBHPAbWjllITNDbaSudJm07PZ3I",
-	"AToP5MoM+RT5SkikEvn0VrP9ccDHJJBUKxZ6t9cy/ZuKa/zyrg2Rz4R5CAvUrRscAfQ9RCZ7RO8fPgP/",
-	"JN1kXC+Z/TLsvXHpOf3l9W+Ny/avraZojuT4t+PmXvND/e68/X7n/cebuyadUu9nf9r8wGnL966arFwi",
-	"s18+eu+a9Jw2J6d0h/Z/LblVn/VGr8vev3/x0yBF7sY0IOKasuxkHS3xKi6vIWbGJNZ9sCp63CnA4Gv9",
-	"fOFM/KmSrbsaSN04YuhHyYM3z5yU7KMosPn35JklFpDY+B/hd3gPgv+TGNRgt8TnqatGjEztPYCvL+KN",
-	"ti8spwxxdJ3fA4xPXSGkHaUsilkFQGGhYuR8ysDMRQTgN5YkOEKMWD4viBsQubhyNwAts56aqkeY+pai",
-	"USPszYXNz6mLZaMuhoHlHpakKOmIpCEkzQiDvyGzzCj4XrVYq7k7xX1vlxRf9ffKxf3Kq+pBDe/0dt29",
-	"+NRZmUw+FvJKrN6seg9Blt6W5HAlRpRNpOHxbOL7S0GxuwwUarSWxnVI/sIiWWoKQ1OJarhHfLSlNCcb",
-	"oZjMoCowOhhKf6buLg9kGgii2CKRkV8TvWDBAVYmtKWwKFAT6FBWOSSCoP/5X/87wr4XwkGMT2FRkCOy",
-	"klmGkzWBxZrl4iDAIG+MA9Knd8tQRdv/kJA4kI5OpnH5gFGlo0jUmyXho5j89c1gJu9m9EOvFlQ/1Nxp",
-	"GphM5HMGjOyvagp1Gkqlzb1nowGlbxjkg9cBH2UjKGxVoCkPbigbPOKdtEkWS2bm4+yJ94vlvWKt3IZZ",
-	"15h4jhLCzYU7EB5/HCxOLBckjsuxI3NiNC1x57Pp6zEMAAHA86jaNvYvYmSyj31BnLRMZgzMwZJihQwe",
-	"14m5wzQ+kX656+ZqJ9BXahxfwOGFOz7Cd6eEDeSwcFgtlx965+20Lg6UAnOkE1Gs+WRIfA/1ZtqQo4DG",
-	"gxI60alcYJK+99Uf4bumHlfZm7sXTmHC6J8TYn436XU5r6jdj72nR8hknqF7X9q1l7rqVts1Jq92tFLG",
-	"p892z6O1xC77kVVPw510nWTilQNIb61rkU3qhRIdIJkPvurTPlHrQlu1vV3kKWmwN7P73NbOvrTdPhJx",
-	"sVvPpgSnVMi0CwqZzLxvb7rIFgFTOZXIjWlG4EtjhnhAVt4q9U6qcGnGZ++8BQLiKjHY7P+FFSgdJIZ8",
-	"ykxmPXPJmoBxUBeYchf9A/mc30zGiHroH6gLT/Qc6B/aWCImoxzs/Ho8++ASd7Y7Ix8+Tsf+5OPdcDob",
-	"j2vjXTn62JcfgulN3+9riEhJArWa/4ZP/Y6LH6vF/T8+VfY+R3/UDj7/bSVmZQvwE4/Kxq0xdcwZqpi6",
-	"Ju4koHKGiHqnhM5AYh9y3xMIZ0rt2JU8SLvBHGFXEu8IYeOu8EBm7d6Q2aFWStU1pJ7RSlGfBwiHukQJ",
-	"nU18Hx4CheejkbrWPmUE7nfCybR2pmolj/gLO8tO42Xq0vtU2FVoP46pIwJj0RbsSSNXTDSN/Dg639GM",
-	"lwElc+oGJFHkWusSPWKIx2PC5j+9jqawMJ02YtY9L0iHjf79RWjnNafJJ1JQTx0g+rndvrAG2uTCKgfV",
-	"UrlULUERiZUbt6a4LHlJD5unH30yRX3sKv0BklXUWQDWO8gjY8I8ygaI6wy5G8qSoPtkjsXKYtYNCLow",
-	"5Opc1xnDMcIZ3UFir99SwhteVJvWn6Wkwucy1VRvyRWoVfKoqXwiXZ52Ad4NCcQsA65rozQSE9clxDOI",
-	"Zqwp8FAoUdiY9JOGlejnhbkNcmSlqZufXwjU/XfRuCaKTa+7DqrprIQ8aCZxMCBZNYSUZgq0DnHmINpH",
-	"mM20x2YLm5wpK5ZHwb2Ietv3yrBfsdY0JQYr4VyjXnSmhsAV4oQu3GjiisfPIrxxyznMKuElyWvWkmH0",
-	"CEfJAERIXcMlv0wT8cBnlWuSNzpdBKHMU6DBc8BBWz4VEiIoPCX4vmm00Us8pi+x+mhRg6O7Hb90wE9K",
-	"0d3Sf9sLaP/2beSEIDrFCx4n/+YThQt4TK8VT9babOxBQG75DejHNlbFHWI2SDyB8lcFTSajL8Bfk7EX",
-	"+8sjPtFfh3WXBgEGhDV/hl82f0dzR0lqJg0sSWOSEy/a7rXZXKaZNhHERqFBwCfjEmqAm83GXlCGuvXT",
-	"0+urVuOy1T1C3cvz08Y1eA26RmrSfjmwVMWPJxxVcArRIPvH2/OTxmnjMvztrH76vtVObikxamFHx9yf",
-	"jNiaNgQlAbowUCMhpD1lmw3yFhuJ06tYqZU0thznKWYlxsB4dnV6irasDqrGJklnghD2OPcJZtH9Xr5Y",
-	"Day2enP+VhvbD3wl7VbHhqagjt7CC2GSeaLjl+ROQqUU7alwCj06oIDpHp/oKAQ2GZGAuuo3sxsIHITV",
-	"0BEREo/GSYwwH13AhbDSV9oSwypfOj9OI7uYBH3s6ugYbbQQINjCtiOHXJbHKp/vQXv+Pjt5jf7mtUe0",
-	"PSTmSi8NKPU1Tk56DjV6QAdxJ0Lyka7Yk9uv8AiV1VaKbSPuqeuXz7ug6epjgjYPjZirWwWaUYaeFVOr",
-	"dLmYIbf4oDayxUDeYy7RNWTC2DhgJ/NCliWa95CiDDmIr9Au3DKlOYtv7BzS6Ed4N+9l9NVWkBCdUkSo",
-	"x8XwmHG3Uk617q597mn0dimgsm1Cin0tg0UOr2hEKnObVMIhq+TdcGlribrJUbkE3NgmnlG+DWe90hLd",
-	"epjchlKMxNd1OjU9UhseQRW+cGzlcRHcibAbcF3XvsuD6WmK/Wu1/rDYwCJuJoqLaQkrppIm92VqjX3K",
-	"ApODlMKJPC4VCRxjOUSUGfcwxGUa61JY8zO12FzkvVrkH7a0WVbJXB3hDCWv6JxOnV4MbRWB1VuOZk5D",
-	"sphYmXLTQF5VOzeio9rwEfKJlHDWHh1QqQ8a9CjhqmvlaEcHtZvBZsARAmz21C58PiVBSlXHsFhfDF32",
-	"aoC1IfYkDLu/14u/4eLHP8z/losH13/8/W9p8AdBTAtKDSbT6k8qlNLZwtkxUjldfrGaf4tIYorPLPff",
-	"rynyLY/IUUtJxOOoB4sK3UqMigvvicWmoVYM4G9A61yPgF0JRUQkR+OJXPtERPaRiBe6BF+C+sep06vy",
-	"PL4t3uXIRWhCpuyfuRyG9z5lW9h0PTnweXAjKrq6iB6OOZQVaHKRSh8jho/Z8pP300uyhqWKBf24WNx3",
-	"ebwbz1X+eL5I6rJapk5Bcol9XTs4uwgrYRIijEdYusPkold9P5ZGtGDn01/NLfksEM0FAWjRBTtRhx+W",
-	"hLWlbGObzoEFy/yU6diguAp85IVAxIxOCYeDtMCsq1Aul7XLzFj54reiXC4nL0UZSvYsqsA5hOJ5lP9s",
-	"MhPn19UYjeVM0b74esIFrLyRsFnHyplqhhWQv5egqVUmHVysXXPPy0PXJN0/KO1dcvTZplolEMWMtVrC",
-	"Bsvvop0q/pXlzgL74kKgb/hL5lq1cfAtSdPt6iggYuJLI6uCPK8Xr9/rEQFJalu/nPx0jC7h3RaR6mNK",
-	"09pO3RNvMjeAsm2ZhwiXIoGc5posmk6VvNsiTFBJb5f4/9Rriu4rIRttSXInwdwp8tlnXSyJzwfpPhGz",
-	"ZrDubFlyKcbE98E520cultjnA5hqpQPPXWKrVbf3A77FJfGnX1KvqFlHPRKgrR3UPGs33jQuHVTcRT81",
-	"3zTP2g56hU7Or346bTiohk4ax8239VMHVfbQT+fnp436mYMOKuik3m446KCG2s23jVa7/vbCQZUq+q/6",
-	"5fHP9UsHVSqVCjpv/9y4TMKqUk3jk9Hysx1IrV9PAfgpJMjMmurKnwQBYWntQtZHGo/0KaOS+LN3AZWR",
-	"0f+BX6Vi7ONZejuEM4jCCCO7ptQDbRi5QxxgV6FlYpJ4FfdFKFNxlnBWxCeqIItjDiojxqWDqmjCbhif",
-	"MrQVok/6ZTU0s+xUnOofSflocRUQgZkRV2F9CvBO8oytNaOQO5I78cVFpFn2wXFAXCpSDS8X9qc1AB8Q",
-	"7J0zPxsJ1a3ORVKEi9NOr6Uez4u+i+vQlD/7ilnf/SKwbI+HlYRIEBy4w6V3I/9m6YARb3l0BlAEChFc",
-	"8LYhbfmunszuZHDGJZIB1omDNhFh5e6nj0YX5i300dVNUgx7n0L7feyMkxwovt04hlukSjCRBZLszPHg",
-	"eRaaOPkY2Q1PMXYLYnBKJaqZQgdI4dkKSUvL5trWZbOKw7YfX1IFyWT9S7Aq2vsX1kgyzL6hiqd+jhQ9",
-	"E1dpotrVvZTYvYG7tLYWeHBwEAZOwjTxMzg4OEiegS5A80RnEK9lsxwS6p3kYcSrxiSDYf/VKP5eLh78",
-	"8Sk18jXj5MF6EE5lciCwRFPCpDZdZ09/iJaVYVmk5rGiO6nGcskhDQOiDKl0IBlD0eUAiLIIq9ZKjgSe",
-	"ldb2TC6iaeIoMnH2wuzqWEfVrKtHh+VOIm/NnJ5MptdhtZt0vy6ZJmAbncdZbVrUMeD/US1XE/l0sQI6",
-	"MWV6VwnNq5TppYvR5DiqlIK2LJDhes34JEB8yuacye+I7/IRWWeVC+uKokdTQqgFyQDRPW0Kc8gTzu0k",
-	"zysbaxIWiQWkMNJRvENH3NZl+12YvjJbl436iboFkFbt6BTtZqttUrmp0E8SkW1qyMqk7fAbc0FTemy6",
-	"t+UiMplkbssq6WLIp6CgHy2GxyiC/i/s42XOaB0icC3piFxPpJsr8gVtkTF3h2g0p1pX9g92d6o7O6a3",
-	"XLx/1d5OIU3GferAFx8LeW0jH/LHnzzeBh8v/ORdZqTJg4JL1rHszV87RTEmWbFFkQ2TmjJSIRZmhRs/",
-	"NNhonqJMVofKJAx+83dhHn+ySZHe6wNCZzID2b6fwJk4pJbHzoRR6d+Ya8LS7S+vBYT9L5c7Bg2gxfft",
-	"ErS7fGSfYBx4+Z2CMRx5Oodg7PjzeARDAH2jF+4rcQZCe9Zl8Ib2n9bd8q3BGnanLcpfC6xjreDWYrit",
-	"X0/NWXAGvq2lYeRjeYEDSbG/MmlAd9QwapoWz3Xmkjgyp24qzEXd3XFAENbH6U4ksOsRDm4glA4mzWV7",
-	"jVHrsN1teX51l0pRWOirG6UyqCHh092yUy6Xt+e67q7qoVteiwlEnW7TF5rWRvfhPXHv65EGhElLAKwz",
-	"JeHa5GB4zUHEHXLioR52b44AxaguFqRtLrgnCJPrpklWywsCXJoV6E8/XaoKCPaKUJVVSCzBMHyEMJIB",
-	"puDFFGREXe5zBhZ63fEqucRW47Rx3EZ/R68vz9+itJjDSnnn1e7+3nqav1pxdCqrrjwQoCzi+kIgk1Lo",
-	"xAmsGOI06or7feJK4l3y6TGfLPFVl9GWrVyoNURrsN5e7cZxQ9+7yEoeVVt6IYz7a015IubaTwmy9ia6",
-	"p//izG+p71NTSRFJbMp3hVuppWi3y28VuVPEj3L2NitgN15d9IVAJrw2tEICWdap9LncN1Q07JTLvU7J",
-	"7652NI3j5D7to4EiUFDwHGi2jNFzQwWUeIZcPM43YSZpaVuCcq+06mo5PZVZoVs2ygP11TxiDmArhWXD",
-	"4zK+iQUCvBSQcwvrEdpbB8RTndLZ1elpAv1TqJgug5LxBtTAnBA1lyR3Mhcezd+ZpWJ5/DZHG3YWSUkS",
-	"P1OuR+xyLhxKhBIRNmbSxXaGD9NEoVtL4QuBIILHC+gt1FHHnjAB8/MyJ5ChZS560BSA/q9HrGCpJiM0",
-	"BfIBUbKPuK//J54h3/PJ9XG9fV/PecYXz+pvG0v66GfE5Gd8rHX8c+PtIy+w/f6ikQm+dv2n00ZcR4AH",
-	"SS1BP1rFsSP4JjeTgFNiTdHhOiGCLcfoKHE4PZl1FWLH4mBODNOxYTClAZH682I7C/+XnLV+Yc4HMjIX",
-	"NyPY67rV/C3lcy36UZeBL1Y0H5ywHp8wb47yFlNlacVLM048M4psnsmnmeRdOsL+9UnzTbPdWvz06wC7",
-	"WtMyeSyrRSAqrhVlB9Ra+N77RksB4Ow8jpnvG62CUzg7TyKnfrposcwfJ5WMf1oZ/cQmo+uLy8bx9WX9",
-	"pPnvzItVKS+YwlI0n8CjDPvXF+etJviDlodAjbkAhdbR1b8qmZw4vdzsD0gAZ+Nl61sSkGiiJh+L6sXp",
-	"R/ySxpeYJAsLl24B82JInoJJyRu2nKyKpQbB0GcDO/rqDIIZaCfuIYWkyR9f2KZ1JdKzCSEvYNHhW0Jt",
-	"OiK66qxxV8Z1uq2y5SiCyO3syHO6LOnrhdAh7OLIWqkoc/2JRwQKC4esmRQTxbEvHkDMAbekDqNOvH8a",
-	"dzTYpJYEi8T1yjA+Q61FEIl6Mwii4Ywgsk5EMbTNWT7XfJOdfN+GekTXUErnWmvAq2Ab9rrokQFmMcgq",
-	"Hl1eZo3LAGkeD3ziUJ/GDx/1lcqGcaIDkm0VNV92MxPW+v1V8LWxPeptne+b2OV9oZwduBNWrcAmYYFA",
-	"PVK4OvNx0YXMKj7Zbn5DJdKtEyvrHq6sHgIRchlAPeZMEHci6S1ZUoJxhQ8xPWYgFowUp5Ox25pCLEIs",
-	"SyJDYhPZdzJJ/XKHHiim8YC4g+VZSam84Y1hCIkaUyN8o1gRgz7iDG3p7l/2Txez7TXKosU4RJQxvJMr",
-	"RTibmmogRbRmPUqazRGsfBRyg2DiE93mfa5NxH1C9FYEEmbfe7usMHo0e1mPHr+3OnZPYe3yGBDN8L4x",
-	"HylIcF+HILkq9ANS+r/vuA/Y4iMHfYRgyy/xWqR4unAPe955Yj00UL7Fi/WVRHmopdy7shBQtbCuELj7",
-	"ZUbBoYdoa2HFeKQlvC/Jd0/0LwjSThaMRFkRDdn8tp4I1kdboZABtT3n4kov1TPgt3dPzXAXjxdc0IoQ",
-	"LdbreWSWm4as0E74vhEyodSgMDQe9Z/EyuV5DOnZAmslU1Sqrx7hSNSvSw7Daj3PIf28zUp9hfavTpQf",
-	"ZHroeNxqoHP0IGyAla9rwg1lK7Rf04AWsjMBj7dMW2y7HweZWrygpcaq48/XYXDs6nIUZFi39RJDBDyt",
-	"Jt6GCrtuNucXfkh/pdw9VKLpH7ff0URkd5K0H9BixRwawjE7FtYZnYDS8TJbeIjw8361DN+uUcTwIqPU",
-	"GwmgNwEV0sqhOlxVYe50yH2yfmkjiHODs9InCd91+cT3IJ5+LvTtIVKuKeDA+2Y6cUPH4znNM5/Im+/7",
-	"qXDJK/7OnVS6QJpxdg9K44uzdUenBatdcN+DADowZgNjpWwQJsGlJvtd5M71c0wh84Q5V2nKz5AEyH0v",
-	"e6Hv1f6WJAKmQ+PRUwLncztisE3FgOUpeeGvRgtRzO6GzBQRZeGdu0f6CwQrzon82tzjQDiAg3Rxd5hQ",
-	"Z0vFypmiLRv/vm0FchrA76XsWsrrsJfs1oXDyQizNI8klhi9xQwPbP7+/UoCLz+j1GDW2Cm9EKhP74iH",
-	"rq6aJ2hLEBIr+B/jLcl6/+XKwd4r96BSfLX/6qC4X331qohrtf1iv0xqB6/2KxWM3YIz/9p+dafY26t6",
-	"xYOdvV6l8solB97enA6ZZ8Qqk7JTuCsOeHHhVCOorKqeG9v4OuVz54atKac8awFd26s5LdL58vUxOtjZ",
-	"3UemHzTyuDsZmWDm+atru+GktSkJ098tpTe9qhf6osQb/Q+xSBavFalXFHLOM+IHCZPBDDq5Jz6U+0xi",
-	"tXVTzkTb/a+YTNv4a6jyZvxKkbMpysPXXiFi+uXnq29ue3qn4Rw0m9EvLBY62IFg/TB4/+AgJhbslNNF",
-	"EN0yfPFuiCEPJBKT0QgHM1sf3fYQMZiSPNWmAb452UJmXObiZFeXTQU3KFSwOM2R2jAE/Ahusy+Av4gp",
-	"le5QN1JKriW717lBkWLmKucjRHQ1Fg2n8Gwy7liYXLCwx9PlhYLRVr113GxuO4hxOV80mMXejKdzxIpQ",
-	"HSFtwcnWiG2QTVw6KK+uJlwuHuQoKHzJp+u1yDJhv46SFQj02YyVVZ7rhhXWiTos1D1F5RS7LlRS+19d",
-	"8mmTCRJkBUFLjij87igJA3ocz7fyfMRNJJeX5FMfBGelSzy1scPzpXSXF9ONbzUrf0KRC5M5YWqE6q3n",
-	"ZXGh0d3ExjOJaIpwrj9KvFV6DHzFvpys3bWW9hLOt3gH82qkl3y6SiQIjPSZVxaw7+diOOq6PCf3N4aJ",
-	"tP2G1SzVNiF8QMTsQEBleyYRgnhI8nuK8y6/nS+VV0iWsRCOkdJNmBqUzDdAvYfAnrDFZEvrmstplo1F",
-	"HAg6ZgRyOrt3RWNo6SZ3EC3+UcX5aO1pfFn/uFSQt2ahpVJ8r0aKB3inUtx1q16Z7PcrGOI35l5zd6vF",
-	"V6RSK+57O/09XO3VXGgTN/eat7df7FXxbvGAVNxX/Zq3Q8q1pcJ+1ofvJ+wbmK3uC6chs87Vjo9Zxw74",
-	"rFd8VcYI86DZZCwfbf0MEWf9FJHsxJB1G32ll99flnegUw7uH0eT0aFsPUgdmWJE6eLZmjCMBITqSvHg",
-	"meC7POIjA4R5LMwmojcvS4fXV93+KLI4791fMxY5Mwz5ye79sgBjB4khDrRk2uNyaFuvpUDAdJxdGa6q",
-	"tPVEkNiW7kEYmUIc05XQGODyFWpe6gqPld0W9/N8p8ckZ7cvS4tIftTWcBBleLFeRDIVSEjq+9qCDv20",
-	"rcuMjLTe2JvBH7lAnu3dr4dxdBoILmbq4z4faKqmniJwJApH23p5YP2IIl/o3ReKPL13xDDuSxIsCUhd",
-	"EUGcYTx6t2AjgrwxmxKZikwr8yRX9ubLjMx+RAxf6QA2Bx33A0dRH6YlvNLPwew02n40N/C9g6pXG1gy",
-	"Aq3T9IB4KLLpwL4YhHyRGYOs0Wk+jDnpGV6jTeDThBunM5Q39JbMMZCUsGJ0YuqXrFHFPTcLQT0iqEfE",
-	"su66pnxqWH1RcT1YX/erDXm+D8yWRGRJ5BNFG17FjIzJHmYOwtqYCcqFYki8j7rd//f/+n/+42//9393",
-	"JuVyde/vW9ufPv912CmoP2su/Jf85+9/HL1wSi+7qNs9Cs2Zleor1JvJp4+vXkqbLmIESXIELaKPEMHu",
-	"ENnGc0Pie4bTaurAgwj4C9bEdYhVzP63lwtNsqlZ5X/+v/+/8ippIWZcnalH2QB1S10n/reSIsKaMWPs",
-	"Egd2Aifa6aCX6BD9Hf0n6hSQPkj9PwT9pT/jciYD7mc1RSjUdWjcdZ0x/ExBWfmi0e+nmqSG6WRqJurt",
-	"VYpJRuR2tl6yXsxyerjyE2slj9aq88jUVrI/CIlnUA1kSGYIB7laeS5jRwr58U0OtvRwPhQTfRIs6WuO",
-	"7Q15Tb6yZRkidhcA1kUTpt4QaU7TI9RVX+0icBtDo/2cbOwe0mYM4kfxWEmg8koABSlPo5jnPRdJ/5zm",
-	"0hDEnahzbqk54qGiPxPspWr/kf0ettm9OG8Zy7DCTvWP4g2ZaVlGDRjqD1mjUeHfxfpFs/gvMovEWRyG",
-	"nep/QeWupVNDqWpdki9sFOuAwmpduNBO22iXSpnVyxC2g4HPBwPiHXWY+mJAxJgzQURYWg8HwQx1j7E7",
-	"JMVjzYAOEeNFMMh3S6hFGPA2DKsB+4cOOWTQdrUbbjKBcB1mgQJLj2Bykw6NHhbUVVdxERZXaQHXiDNj",
-	"ILEBEFsmB1zOfAI0BnAJUFx9O5p0KOUYpiQ4IIGdU//12spFv7xrFxbl9F/etTNQATIriqDNd5OTw3cX",
-	"ZzeK/jHnN5RkGcx1RJgL79g0ajP1jdotLEDdSlgFYZK6oGVFKKnHRuD/pdVotZrnZ82TxVNQl4SyPtfW",
-	"WSaxLgRoRoKbqUWCWwjppUxiynQNi0ngx0IFBlQOJ72Sy0cQNQAuHxLAvxfKmoMAoV9wkJxydNlotUPz",
-	"mi4IqeSnCy7kICCtX091w99Sh3XY39Hf/w6Lql80//53E63YVSDpHsJJadAbE0uOc+swBDhmbp5AW3Hk",
-	"1rdK0fPuf96Q2T+785dyu6Q+YHu39LhHTQWC7qcOcPpO4RCVSqXP3SPd9sL8ComH+txseMU/PgjOumjL",
-	"hhSpT8N21aEXFb3Ekiqektx6iBPdQx3g8pPCfFt4rRudfXcOtxy1cpv1pJbrco90Co5dt9MpjMSgU/jc",
-	"jXKi1BE04AaG3j7kEdfHgdIJI1efLnBu/kJUyf4+ZwMlmICZpqsk5C7EF3ZY964Yj57TY2PBkVdXzROo",
-	"YMQI8cR2CVnHUljdSA6J0Bmd5sjlkIoOs7FYSk+CsJCjqLsH40hXhgi7fkJEEJAwn7qECRK7B/UxkMpq",
-	"qbyA+tPptITh5xIPBi/NWPHytHncOGs1YEwUKxS/UQWncEsCHR1aKJcq+kU+JgyPaeGwUCuVSzXdcmUI",
-	"nMugsEdlkdwqLqAeDtKirJXMLJBlfki/7SBGpopqQsq1CSmeDjlSaoeHtrrYlTzoHtqEB+qps+qw7g2Z",
-	"HWrdRXED6mkFJmxuY67OEdIfOMMj0j0E7GPQAI6KhKiy7ZiOL4rJqZk7jDO01ZU4GBDZ3Xa0kdaWrQT5",
-	"ApieEiYCdc1smpjlAqagfod1/100GT7Fpte1gVfmte0SagAcEAMWqQUVBaSASEAqkIjRDRmDbbjDuv+q",
-	"n9av61cnzfb1ZaPdOGs3z5V4ayvEHpSRh2cWIzWQD9UV+Uv/gf7SoWx/Ib039FeH/VUsFsP/V292ATIl",
-	"k6fXRX8hnLBbY1tE96/IcBEfaCpULA40XNmea/xYFGOVASXeNvor8TEtV6pvhYUvwL6K46ZdO8SQkxL8",
-	"pOc37NjQGbhziqLm4V7bixuMTcAnMm0Gwjyh+KN+Y/ELeEyvb8ispC168IVIyKJRxRQ9UD1MjgvILb9J",
-	"GaefL44LU7y09qUG6tBuk+CoozT4lMVi2A2kD034p8LKKByfB0bWTwFPOBlk+qm5bLUVQSBKjoNh3grw",
-	"4YTmnutSk+oudXVoaumW4i7quj7VV7ur2Hc8mbBov5F2WKDlGDg75k8dZh7+qUPN9TnaAi7mBJyoxIlZ",
-	"jcFVq7cSCWlWprdHyknrNFcwOqkJzd/mHKIHsRNd6IlDQ3u+iC9D1xtSnILcEt9u3Q42ZxGyq5K5d3qK",
-	"nXJNKeNKF47QnXhWY7KzlEJ2arYdsVdqL2mHvaY+mBJdPupRRg5RVzG7LtqCIkSC3hIdsd+VvIu2yF34",
-	"EGro6Y6DVNFUgwEdBsngRJgNUebSMfYVPeWLDp3Idu+gLtC3LshpmtRB2B5wz3DpTc9worpiWZr26gKe",
-	"WnYShcPf0zXC6JWX5zrf5rOz8s1TSMhRL86Lm77lgEoQUDwLPFIQYq3gke27KUe+mzS1RkE/bFqomHAe",
-	"B8/yBfZInwckWttRaDrVi9YnnrHinZUrlvyx1zszyWIh8myF0gMIehmyw7ambFHMd6ZrKKf/Mm23gOWJ",
-	"DcespzYKZJn1dNnOQbigAuKtkyuOUcKMhcEnEgtbbqyy18c0mPkDCuRqlV4NrpbLVn0zHabj6oVSK9Sz",
-	"WFSwto3+/slAKDeQQ0FCAdc43wB/5hyeuwYFtdxW9zw1R+WgWiqXqiXoXBQlQxjrojFQRVb5pOH7s2OA",
-	"tgBeL1ft55pavpEp1RFraaugLbNESKBV+/2aW8VQvzAAsToPXKpAciwgFbrrQb1qsVZzd4r73i4pvurv",
-	"lYv7lVfVgxre6e26e/PANHvF2sifBtOdpTCtJGAakuDCYUFxtSslg8RhuMiu1gBlOQFKI77MgfKgVyHl",
-	"/RgolbChENeazU0i6m45ShUth0md1c+f178c4CcAe0aWpyBNDSopsOzoC5Q2T3jRXv6EPVs+AIZUVg+5",
-	"Ysai/ZF4elBt9aDXPOhRzyNgnt3Ns7Km6d1n0nBiZk+45HGb1+9/ALYmTKDxZ8Y0+fsf6qxMAovh4vPq",
-	"JBzuQOiW+x4F/3hCk8+d/QYDhY2zhgsuYBvpNhuotMDTnEKNOyu+4fSSDVpl1ZHLRZ/eEg+MRlsN76RV",
-	"34YmG4R5CIsO6xofwUe4SIfoJ21Y0rwM1mFYWQlZY6UprpPgZR02X5Yt0qrmJCy9tkHAp5DLQ0cEbdXK",
-	"SITyCkG1wHM6bDJWK60o5TP22ys53D5C0yH1ifUPaGMplpKMxnLBUpsU1LRzvA5wbgOYwxv9E/dm6zGY",
-	"yDk+V98iTt8h5iP3RU/U7/icdKoZx8xjMEXd40aIa4NqBTL7Zdh749Jz+svr3xqX7V9bTdEcyfFvx829",
-	"5of63Xn7/c77jzd3TTql3s/+tPmB05bvXTVZuURmv3z03jXpOW1OTukO7f9acqs+641el71//+KD1DCm",
-	"ARHXigUeQJaZmvbaSCIa5wprUMPo+EIHbipJZGRq1R6Y8UnJIBzdawgAgzGVHFTwAs98jr0256eKg8C4",
-	"6sHqcW3O32JmWyGJ+9JQNSrHKk20+hXDt5j6YdRtjPwmyagOA1QUaUAkwkh7HCIyKodpVHSOPjLOyDx5",
-	"1F6pbMqob3ciPcV26FGqqCI4IFeBJSs0cuimF9BV09FVFOCx3r3TYeAOEto8r17zjedqiMWwhJpSoIAO",
-	"hlLbvKkUcT1ZdHXPWQF9IsL6Bh0GrSjnPI6mpwjQRMXIsTuEdTux7Bo9QZi+oe2blHVYF5IWX4PiVNJ/",
-	"tHm3hECaxwmPAeTsaNkSvAGHxgNmHG0jfKOfLyGg2q/yANppyCNTkFPqxt2YB3IuRm2Rs2YmjEfFW37P",
-	"l0XyBxR8UzDSQuh+sbxXrJVjumV+cgTAMPFxuWh25T40u3CDfXx9M5jJuxn90KsF1Q81d3o9nn1wiTvb",
-	"nZEPH6djf/Lxbjidjce18a4cfezLD8H0pu/38brb0QxtGXm1VTVuyEzdAnA3gMlZDPmUITzAlH3lcucP",
-	"RaMXROQE0TZRgxHlfEyKvcqFE0VXvBBgN7Z+yjktxrj9dTF0oFkvhHFtIA6pB0Onw4BCKzI5nvR86qJx",
-	"QPr0LtNsB+j+DCa7x7NnxJITsoKwY1ruShXdx6A7w/eUAus8NnHWB5BFwQoPoN6K3WUDYRWBz6uoVz6v",
-	"STxXK+kJjAde+6yU8vujX6C7Q0UkSzselYC9/ES9z5p8+USmRLVcgsdFhJ4yLI1AGUbzUCYkZi4xIpl5",
-	"URM8nUNjHG6mVEWSVJ3AvKHcNUerFjmz/jT10JYJFdDL8qmQqV3YV1IJsPCOsRxGBl7IVEjKOql294y+",
-	"7YsEcSc9WijpjnxmmWJn9aAzLl/zCfter5ZGbRu///h3TEenp4oHl6CcxQWEw9AlCm7jZHCGRXMH2D/c",
-	"K8cmNneYriFJb5PFJdXPYXHHLfWR//lf/9uOZXy6nSY4vCHyrTYGP4otJizr+YScPct78YPwelsM1QL7",
-	"WTVNW9nTeIE0oUyEgf9eCFONCk4hCjNXo3MgxUK+qClGE8ZwG8dTDHlWusFsnLYZmshT1GJiPJEwa2X3",
-	"sZTnrxO3aGjNL6rFip9maLe2/OlGMluTfdzH+fJuyBEeoeZDWUqs4spqpTNWDzIW4Q+Fw4g2BoLPAuo0",
-	"HMbzTbUl7wRL3GFRyUYHQTDSlAqC5JALxTTRFP4Rj75JFF4uoQZ2h1DDFQk8E9o8GOoGdhy5JX6WCnsS",
-	"LzLzRQJPYnDU2wWwQaQ1ZbrS7kLwQ1rIgMnbSg1l2C3nESHvHyMArvIoSTcX1U0AAhofgjxh65GJJL92",
-	"l5BciBfIQ1ANpGyxNhBUIvL3BCptiF2rtdoIDb52w98PS2ZBT05WpTLUNvZwNc2NvfzZWeWNieZDWza2",
-	"1Rb/0ITUiOuJbAhAP7hOOGwg32EBh3wznRYEgfHaIwOP9JgSOsO2RWJKSn6mUyNE9If4NXLRhMQdXv8i",
-	"Prmr4bshh+vDNo/HI0Tnr53KlXNQuWPO+j7VSbk/tj/kPuTUuk0inMhNUXMrOVl0d1HiXWml1FbEOdnX",
-	"FG3wfSDDup6VtqDEaLD6U9HeEjojxBNorlh5lsEySVPzGPuiZVGBBlAs4Su/ZD+khfA+l0WjxJe5LM5y",
-	"AyNnMcwrIahMF0v5xjNddZkQbYgec2jhigU87qujLaUZCZegf3nDmB+VMX87THlDL3LSizcQPfakxMKo",
-	"IcXwWv161bh8X1iq7KxlYAnxt+kZ7Vy6KZUAjk1ELzDm6JcMbot4gOAiRdGNSZa+SIx0rZUnU3GciJbo",
-	"usyart5DuTFFYZ4+9nVDQ5fIXlhENf++M3K60XHW1XFM29JnpsT2cq6p/rzUCsw6xv8XVusJ43NpkKjT",
-	"HDkBSqkG+Lae8lsKIbMlqn//lIjmiIqHztVSogPK9FLN62HPjcyKo5LcJUbgEZ9AQmDG+2wyIgF140PG",
-	"PnaJd42XjJJ0RITEozGAx4yDsxJPYg6PykgvD/AyZaE3suh3ZDeX9p5/B3LoCpO9rstuLOkhPmuJR9MO",
-	"sK/7y5sWOR0216koKg1qqnru1WJFIXW0jvqwybagDPl8Cj5ZQdCW4B02YX9OuNK+W7+eoj5lujLOaHuJ",
-	"rPy2flZ/03jbOGsbgTnbCaDrsz9AOv5BKOta5PIZHBY/CNjXg3seZ4ZpwPCd8amN5+PZPB/SUMyn54kR",
-	"Gb+3WvDyE/zvcidJwMdaQ0h2xoFeU+swmQyfSMRi8vhD9Bo2vpDv1RfylV2fFX4Ss94XiT5RC26PDAwv",
-	"b1j7s7H275Ot/+CukOejFU+qfq62dwGK6zpQf+Rj6C8Vd16ZRwIdRrFAuna2mG/LqmNUTS9hbfDTdVr1",
-	"P205eaOcdhhlR+aTATHJz7oYICiuQBC2S6ip25QKpCuaVP97twYDfmmdn5nup+IIaaqlqw0Y6oJusT8x",
-	"gWw65FVAg2PGTVsNaD8kZFZc8KUCyTdklDRE97BQqZZ2ywUns6+vEyO2qc6TJ7H82Z6wS+1+uiHphux+",
-	"R1a/QF+jH4roZhkIdT9pS8oqZadcLgOAkt2ydU5DwKdQ25cZejtPbo8Q7jCAHRvYxthUoLOr09MSqmvq",
-	"Z5OlddlYJUfFq/5af42a6oVAlHnkTpfblmGrTfDeeNqyyLgcqslorM+0obwoTnh1OWJLnKE+tCHAEOYO",
-	"ts4jpCi9+lT3/fv374tv3xZPTrpHKBTy1E+Xr49RrVY7gCqR0Wvo558P3749bLW6pQ57mNnSdPjWOHpP",
-	"q2WM9irSm0F4KyvJ7m+6SqAl4/ul6m6Sir8JsGvrGVbhquWlvKZn+1OaEKM25dW1mEKix3oKc5jvkh6Q",
-	"WJPzjXP9x+YwGnmej8esZUOba5uTKlrrfkx3xEtkVUM6hi4Knug74WLdvDHdj36RaFD4zcitaT40B3JT",
-	"HKMPABC0vTHWmMtbbHmelRBrbAVXggQxJpGSjrdq9lim3pZBDrFtew3QAH7PWlw6noWLm+NghacohBph",
-	"yGpRPIaPmxzeZ3SSJ/qaxKmaiyX2+WDtlN4o5X4lDQorOQABCimMMK1ZdJX6OXrUI7H6eumEqWVX8M1S",
-	"JaAco5h4yRYbfqfd+V6NFA/wTqW461a9MtnvVzBUBzB33lSxfQJt24B89TW3R7654897x0V0Jx56wTUW",
-	"LY/Y08JEbxZV0o9F5aGu+qOL+qZ3RG+GMISMFJWkzQSFsi9i0tNaXPol1/XDv1AGvd7ekyXPQxfVJ8ye",
-	"T5S3X1nZ5Kx++r7V/kK1TarPVNskV9GSRPX/J6CiYWvZpSTUiKSblP2vl+JODHGypFb//cjF6FeHBUbl",
-	"k3W7HJGSYQ8S1g0hJogCWuVTNkADektYqcPO5/vm2lrE9pm11fW4B0WJdZNthOPt8sAX43HIvwOFMjOi",
-	"D1obPyCgb46azVOwWBH4uU7kj00e1rnzz1EiYEPzH+FQ1zrVPPF8ug/zpi7BJjoPwosmmvo9KdtIiPG5",
-	"axCYDlqxlBvQyHU9Rr2uI/OD6XMrJB+jKQ9uoGmzLrBa6rCziFEYI5cckpEg/i0RtsVbb0J9WaQMdXX3",
-	"9hKq6+l9LEkQdkiM6vMLxd5MS7ghCagU1nmUxmn0nkJOkyeuz7YG3IT1fZdhfc9x73LUNLBd+RdC9NJx",
-	"tbwRBb4TUeCbEAM2ZGWt8L/noSnrmb8ULuYvbWD63GpNEMUZt77OuvntiCd4+FGCg3eYYeG2XU2P2NFe",
-	"NNw7Ql19rQ8R3PIumjD1QECXZ+gbFjUlK3XYCXwCBAvNmolJLIvEj7hkEtV3j1xnIL7EZZQ0SUGXN3io",
-	"ThpRP6PS5Sccz1FfYcMOvkZ2sCnqsFEQF4s6fBkF8WVkNvv0AI4zSRF/r1a0ou/NFP+B5pNDAo3olaC8",
-	"tdiXXiCXT5jsMMmnOPBMI0v3hk/kdqg/gsY4F5ZhO9PPoHG4L8gLXVmCTySi8gh80x0WLogKNMKB4kiG",
-	"uDlIcsXW7GVFDWggonu3xbiQjY0M+VWpw+KebcUdDRzCPaXaSeEdtYmQrD6ksxuZRtS5cFabFpPNMbnv",
-	"XWTYTPOHgZgP6JXnY2YZenj8GDbU8btvc2bJ3jjC9JWkL9N3fTPzKdONTCC+7qWJqFpm/mrjm8j4xfv6",
-	"Bseqwy9q61AwWTdhudDfr9u+3utRTviQ+YRmC4vO6Lo/xTOBump53cWO71kd92djsrQXEGGTkYWxAvHK",
-	"JvSh0CI5kviGhKCyMIrWZdqKL/eKZy9t3ku+vFv+g33mLveg61IZGsSDxGxkTDEoHBby00A4zcZoLGcx",
-	"4c9JTH/LvBIeY3dISoCqxdudom6K949nX9mCWHqyluETvnkPcgvj7kVzYeT6hBeGJWsR7OUfVYfEA03X",
-	"cjpKYOja3hIYtTaxt6PuRfFh8P3IPgzNRfuxoG5cMDai0jHnN5TYh48gP5umWIbgWwK+BQvdjjEVfe9M",
-	"+PUzVEj709D1VcXPdLyRdqTbXcTajVDdbXNp7cnk4Ay+BWHdT861coRQPVrUlJNzxXhA8seGhUNa9CMp",
-	"PAmXCYOKKilBRddCzasYHmRdxXPtI/YaYW4sWc2ABxg7JOvei1to3FAAeDpm9u0BYEUD0YTUuGGkyxjp",
-	"hrmtHXGG09nC18Tj0qPVLiZhuPAy/oawjHfq75bQG5/3sK9j0ATCfkCwN0NDfEs6TPdwhUb/ughe6HxQ",
-	"3yJeaBCyw/RjyH9VjAikM7Q1EQRdXLVTm0oCXN8EmC0wzAd12det1AwN+yODiIWKa1hsOEHW7kHKYCNP",
-	"4mbYaFAbDWqjQX3zTAYIxFesQKU6F+LObOjJqGQxnKT8humstulpV+yjEvtscTWR+Pv45P4J3cober+h",
-	"9xt6/83T+4TH+YX4ail/0rHz4VqMA8oG1xZo1z4fcM0aMnORIXgYay5xcd5qO9CnXje+dH2qjiqskIDe",
-	"NNpZtjOY6Q2RhQ0JfSQSesoHA+IhPrEWk3uStXsTqK/k3ifVfT5QEDFX0FEYmXIP12nGnaWaN0xQ3XwE",
-	"Q/eXVqPVap6fNU+6yAXK4yDaR5jNdISd6xMcmCbd8PPSK7O5L5v78mz35YFXJclubEmWHO1r7KspnevR",
-	"Fvb9qEU9Wt6hvsNSW9RDqcttBxHsDqNCa2Fj+rjpDFGmudsLAZ4XkWneirmDUjxBKU6dcJdZfh20xQNE",
-	"/pxgXyAqHb3SLrnDruxuZzl9rP6zRqv5BZ/TWyzdIeqaT3URTOnP0FYsFXY7EalgQ1NTFgSDE8sxsWAL",
-	"xY059wlmaQuahxcJEk0shxiiln2C4Xyp0ApsMpbislE/yYJZpE2uRWOikj0/kvNMhzJfSzoi1xPpFg4r",
-	"+we7O9WdHYg6ztlPzsdCXtvY44VPLO0ON6f9w8Nmq31ZbzfP1a+TSf5mdff3apmr/pX59TZnk302y+pp",
-	"GdLyrZkgNl7DZ/QahvwnSzgKJZzVAtIKP19UlcKaEqBWNyjfpuCsYnnoX9iP9S7cztAc9NcuQsHgUduj",
-	"LlCPBH24171dp8LDY/C/74poPoxkPiUr24A5DcyZ1S7C4LMfhSVt7NtfrX3bltwIudE9OOAaNu0Vhms7",
-	"y8tP5l+5inLEDAumYaPvQ/Mr0880PSY0g6Xqj0Ys9f5xnxdYDgub2PuNJ3HjSdxQ2qjIytdBafXDw08Z",
-	"asrlhInQOMgZgdLcRc78GRISSx1Uv9VqnDaO2w5612z/7KD/qp9eNVqIB6hd/+m0sY3wAFOm7bIdFoUz",
-	"aqrsaD1HkY0eFgQF3Cfav+hiBtMhmA4emcGm1VG4lg6TAWYCu2rVtldvtD4lj/KJLKG6advbBZtL17Q/",
-	"6ksSoK62vXSRy0cE9bB7c9Rh3TEOJMV+Fwk8E7EWCK76WuvXU72qPqa+QJKjYMJ0zxCh3vJQtVyG1XRY",
-	"l4rGnbqhlLNDpBSdri2+EG79hUAjIgQeEICJ9rh6fIlB+ldj5Lx/eUCgGhd6lza7LDRIJS1Si2E34k+/",
-	"cFjQhx+K8A7SLTTQ68vzt7rCrUDnlyeNS/TTe/vbSaN1vCZbgL2GRPy5FEfc7xNXEu+ST491Y5CyY3r6",
-	"vSUSa1kATyRvMjfQleOtzdvFgrRs+V4LWxdL4vMBNKoxTFJ/rQ0W8ko1/rd+q/Bf9cvjn+uX0IwkCAhz",
-	"Z+EcHulTRiXxZ+8CKhP9BD0qxj6egVX5sFrZ2d95Vdvb2XcKVJyFDf4qSt3qEX+uzeBC48FxQFyqtar4",
-	"p9QFPGf+LMpLxOqrZXuwZ0llTRAcuMN4a0FBByxWvEKGTXwMbKbJXSlK6k30LSgc1pwCsXfqrb44dlzs",
-	"toUfH1ssN38D5WtG+qC3RB+slrVXduLLCBMq9pHCgt9Nrxnd/euPexs2Ac2fUkffYPQGo78oRqeaQ/S0",
-	"jq14qDjqJAhzhRSnpQx154HT3agBy9WAjUD/DMm0k4QsCsgKNzFTstcy9zP038uW+E0D0mvMvOuwRfGS",
-	"oMB5qT1WOcwMB5kcXBhDPCZhRMUvJz8dIy+gtyQAGIkMcwv07xN15h2b1TxCpu1TmFx+T7Z01v++Pqu/",
-	"bcQbL5vHreZvjcJhsaIHX7ffXzSAyHvEpSPsX5803zTbLWAvVFyfXZ2eKoWpcFh432glGjFX1B+j64vL",
-	"xvH1Zf2k+W/jLw48yrB/fXHeaoKJG4o+qCHXx/V2PEAenplVmp7N9mnr+OfG27lgevvqSeO4+bZ+akA5",
-	"wsGNsAzpwdPAUw2SAiiKMMu9WIxGnqeTmjaH/i0cenYrcbGREzaxAo8cKxDjg4Y2fKX8HrKi8rQnmu9K",
-	"NMYDcm3NYpAKDME00KfWgd4VGLrk6leWlNDI6E30RatgpIZD6j5MRo6BOq+6J4iS6/IGQ1JxrcZch52b",
-	"1g6M/DFiDJOVVaO/QaSG0qrg0ofLGPspqsD6Oay5CgEHKcEGAOrrqFhjZEdIllvt00DIa6ioe600T+KZ",
-	"L5ZXRSOkFl+NBsfLo5oAhUQIwtLirpWCU4C6jvZ794+W09URv6owxs3xf9Hjf7x+WpswyR9O9NFcOkva",
-	"+YLNvdCEeSQIbQ/2/oGQFpZKDSY+EUvjKB+56dayouELxCi7I1eMmtgs+fXJwHMHXm7I/Npk/gFE/kn9",
-	"RpuT/DIn+QgdUjYxUJsYqK8y2hSY9nMLEqtK48T7vEDtg66lC90SahEpKRugriVT2jRiG4IGRBCdyhGr",
-	"kd8jio8LWyF/O2weYyibyOwXg5LtYjpsrl+MzwVB3Yj8djNDhZ6idcsjySTPW31nw8k2MsnmJDcyyUYm",
-	"2cgkmRWenlcmWfTXvFToTZg0tPI56jW9IbKenHTDfDfMd3OS3wjz1XVSTDKFvvzfIj/e2PGfh9u9G3KE",
-	"R6iJXiKfDxBlj1MPKstM/47KIfpJbQ65AfEUk8G+cJCQOJAKYxmZ2rJqh7oALeTQmGZ0qB8QMUwUWusw",
-	"XUoNbf0s5fic+TMHtfCItKgk/zzFd9tg9A/I2McuhGnMwrJtZqCEsGNAAuTiIKDEK3XYqW6pjn1foBFW",
-	"g1iYgGTLtx0peLWmeDAgAbpqOvC67slHBXRW1TlIsOEOG0HTLFDrAz4VsCuT+mOWwplt5Q5/6zhSWEMJ",
-	"AejU8qH2VYdF8ENUosC0y46VSrLN+gC2uies2Xl2YStFOTf8fsPvNye54fcbfv89+u0fkcmnqKuJhriZ",
-	"9nXFjGZ8MtfSlkFRhng7W8ri5nXb3JYR09MW6Za2HZbsaRtOgRmwSluqWX9/rsutbUur37SSAWbqq9Cp",
-	"dqE7LbpPc1ptyoEXH6k7bYw6prSnfcLogft0rd1UuNhUuNhYUn9YS2pI4te2publO58sWctVHwjHup7r",
-	"3DWg57Gm5CJyzUY1hYxnFvHAumOXlgwyPtalwe7WXWJKDut6Fqbs7tL+wGMsh1GseUjUNy2CN0R8Q8Q3",
-	"RPwJyhR9AXcYbDq4zSKdVCD9sxJrA79wWHgJtgWztIWm8LoyPIj1wonEeFt+JywKr7QSCrY1Cdk+VlxW",
-	"YEzv8d6nd8RDsZ0bXgIbMl436LooEA4IGmGPIN6PfdvFEvt8kPJ5yJlykBjigHioN0M9LodITII+2DO3",
-	"5vSZ7VKSK4iUT7YMIiFyq9DPQTdkLLWzsH5av65fnTTb15eNduOs3Tw/WzoFnnhUpkxxYgvV2vDwsKTu",
-	"tmNYbixvDuopbaW0aE5214lPHFbCTdsgzHhoDdqRCRb2iFFkPbbs3oF3oT9EOENMIc6cwQTAzwHoKFO5",
-	"De3HRsPdXpgv68zMhBaKDporEiygUlSiRrBY+HhYSWzV9+NdFNJPJq159uJuTJJi5nTJYgn8lgSJhq0G",
-	"RbYgxdGuiQfzhRsX5/0zzPu/K95gH88RpfTkAQeW46AJhKEBYmrhz2bCOIXQAriSooULmsONFFismt2L",
-	"3aXwFsXqLqjfsxaXnkgaLm4OkHGIWeKVAi7Y0iiGDixJlLIW06uR4gHeqRR33apXJvv9CgZb6QpyNYfV",
-	"GfQja1J3t1p8RSq14r6309/D1V7NLVfXoSOxO5d2O5xYnQ84E7Us+ImyQdaivL39Yq+Kd4sHpOK+6te8",
-	"HVKuRYuy6Pv5/wQAAP//",
+	"7L3pdiK5ljD6Krr0uSvtcwKSwUMar7P6UjaZRR1PZezOk1VUGxEhQOlAokLCmKzKu+7P7/99iu+1+km+",
+	"pS0pBoiAwFMORa/VddJBKCRtbe15+KPg8tGYM8KkKNT/KAwJ9kgA/7zEkpzQEZXqD48IN6BjSTkr1Avv",
+	"h1giKpBP+hLxPpJDgnz1KmJ8irZazau3aCjlGI8pCrAk8FvRfHu7jgIywpRRNkDdoIsw8zpMEJczT6Cu",
+	"7KIJk9RHVKKACCKFg0hpUELdTqGPqT8JiOgUDoN/lg/lP2vlbqnDCk6B3OPR2CeFeiH1rYJTEO6QjLDa",
+	"i5yN1YtCBpQNCp8/O9FWL7hP3dnihq/CDUq19YD0J4J4sO+A/D4hQubYNZUCMTwiDvp9wiXusO7vsHk0",
+	"pczjU9SddhFlyEAidde//7NWPpz+c2/FtsPXVu2byGDW6EsSLG65bQ5EcjTFVKIe6fOAIBnM1LnhAaas",
+	"FF9BrRyfa0QZHU1GhXrFsfNSJsmABDDx+/fvGxM5JExSF0uSDnAcvUE5Q/BxIpAcUoH4mAT6MXZdMpYi",
+	"sZbCDwQHJEABwf7on53CLfZxp+Cgxpj+i8zmHi+F0WenMMYBHhFpbsUxllhIHpCWl75qz77wSiDqJZdV",
+	"rhzs4YpbLpbL5XJxX/3njfpPOfy/ijoyqr41xnJYcAoKYRTwvIJTUKhGA+IV6jKYkPiy+zwYYVmoFyYT",
+	"eHNuG07hvjgO+EfiymJA+nr8Z6fwr5lP2QUekPN+XxCZvqExHhBEmUfu0VZZ3XqF9X0aCAk/bSe2WDar",
+	"/31Cglm0fPXiDdeTxNftkT6e+BLGhXugTNaqBacwwvcGhzRsnAiryqlYFW6nTT+l4FRLkpFAYxLAuhPL",
+	"rixbt1BfS111ZemydxNLrixZsj6aC3Xi6UegX3hl6QdlCLMZcrFIbqMgsE9EOgaZbyxFo78BchT+43XE",
+	"FF7rX8Vrs8gz9bUVCKV/+BlA+YT7mT+bl9hQBgP8kU/RSC2ZAk5JjgIiJwFDWKIRFzKxi90M5AL+kI5Y",
+	"u49GrKwbvbhycUvHee7wg69vtbKzv/Omtrezv/IGX+GeT+BEUvFGqp8N1iQRhQcgtqRiPox6MJq0PMWD",
+	"+tSs8FqQIIv0TwQJMqk+XkL1y9XnoPpquQERY84EAd71A/YutbSi/nI5k4TBP/F47Bs2+3oc8J5PRv/4",
+	"KNS+/oj2oXYsMfXNZq3cM8QCUXaHfeqhPiW+p1lxEHDFMH/9owAPC/UCvHLFFWYQIfBALXU0EUqyUAQA",
+	"uMpETgJS+PybUxASy4ko1HcUrksqAZItM4+ZO9qyErtE/fVrxdFLHrmzuxCvzdKKdsjnNciD+oIG4+JZ",
+	"2+1TgUbYVydBvEPU1fvuAoYKRLA7RD1sAFNCDfRT+/wM9bg3Q3brnJGOWuMEoKD3d331tvgGTakcIqZI",
+	"y5hgSTx0S2aKwKjb65GxHKIt+C7qqg92tcDYYV11It5EnyiBQZ3CGAsx5YHXKXQd1KUCMS7jk6mnMA5L",
+	"jLCSCOFAYLmwuO62kjg/O4Ujzvo+dR+LQg24LXqPIFMriCHsBwR7M0TuqdAyXYQHBxEehGvIgQCuffep",
+	"T95+WOhNTNUm9LrRFo4dgGZxAs+2S2oNb3nQo55H2KPvoDpFQjwtkCm5FJ1ihgdkRJhUYs6ICkE5S0Kx",
+	"FkExWkkOMPbDl58CjnHh33NQbyIBIbHv8ynx0Fa0egcJEtxRlyAegKwvlNp5R3wNzRaTJGDYb6p790iI",
+	"2m8huMSH0RX30H6/5lZxHJK7SboUH5mPLOkRTwLNNh8ROVRqmdIBiYe4JqcKciQ4hH/rXQqEA6AzShf1",
+	"+QBNmGeuerRbACxIcrkYRgpIXe6p7R8cHBScgiIphTqb+L5hCzfm5381i2Uj2lcUVxCDuYd1oBHq/tQ1",
+	"uVQ40iOIjMZSCSZiMhgQoYGgvp8blrA5jTIKmvHd3DGvhMfYHZLSrXqreLdTHE96PnX/8a1vNDcfU1et",
+	"FxB8KxBGwcQnmZwLPZRxAcuqoxWsajtCxRxs59HnUyuXdxbORz2sIyX2IcywPxMyjUt9Y5j4pXe6yBBi",
+	"aLAVXxDcDAfZRxX1yChq28ASAEER7vGJRNgbUSYipMnDax8Ly+pOyq2Gh3XU0PzKI4wSr64tVxHLBkhn",
+	"s+xvC6W+bjAsF0AW5Y/4+rcdjWduwIUoCioJmgbqv8YKHKFbXmHk8Yxkt1xeZCS75XId5RNivjXG+VXs",
+	"90FylxKygMsZ+Wu5wHXGZQPs2WCyeE4M2invLUJ0p7ynb+tYai6vCKpE8zPDfch/9N8kxn2T8EmV8Mx6",
+	"tR9Kr1iRXyqHJNBS3Yh4FCOlsyQw8S2fMO85kbCiDV9JIKuHdWSMswgMwMjjRFssQA75FvHpi291ATXO",
+	"OBITd6jNMDywQhUwOyXZKxLlYt8nARrhGSxJkBiCtLVafs3wHab+s9Or3XItjQPU6lq7xRL3sCBKjZlE",
+	"KzpEMphpXyUSQx5If/Ztcr+vbO+pdCZch4uZ0V8DoiASyVOw6m3FpGFtYGYEH3QRnNDW9a2wPh6IEL2R",
+	"tUrz9uuYQ/tz6F674vwEB4Nn5qeVlDPaqdTqKK5lJ/Rn4ytClb39/f1qZQ/1ZpKIb5Nbfn27X2rtgJVQ",
+	"gSTnyFe4EdG1K85PMZsZu5d4XqSpHqSArXpgdCTseYFSnKhA/I4E2mgHUSi8j2plZCM+wKe9V0Yifucp",
+	"QztVJL5JbPqGwLKAZudqSdgsaCu+/O064Bt4X43C4AYE3IvYF8CDjekLYSnJaCwF6gd8lNg18OfwM79P",
+	"SECJUJeJM5esTVnjIV5L6Wr4YjxaqhiFS+UabF63gUePIOnXDE/kkAf0E3lWCbVWLe8v2smq5f06OuOJ",
+	"05uSgKABvSPfpLrzZfeZJptqe3I0c8wqWC3vI6ZEVFhGZBusVctvwNtqjemJKwXX5jbxfrm8i3zu3hIv",
+	"8fAN8qhQIpS3PXdf3r9/X5yPW1uGu/NhbnEEFpPxmAeSeKdK+7oCh9Gz+lhqaa6HWh0d6SmLagn1iD3P",
+	"ze6ABtApSHIvX499TJmOnPv2XDBfMRxyySyUIRxT2UEHiMIhQ/1R4tuYKV1t0UEw2asoXiMMbdw+RN2R",
+	"GNi4BfgkIwJR/R1tUj/hA8reAuNa39MK96eHvaOIlqgnYjIa4WBWqBfeB5wNUq9uwSmAmynhrP0h454n",
+	"vd2VyEerBsQIWR4nbQ97xfgQdT6aXiSXfgLPDNcNnV5WDEld/tWcIOAr2IpDQ45MBHS1XN0rVirFau2q",
+	"fFAvV+rl8i9qf/qla/VOoV5IeysLCHqlefZu9gk4+SRhE6lEmQo0hXPfUigHGB4isMAzNB1Sd7jtWEsq",
+	"ZTpMhIoOM5CKBgo8EwZw0yFh2mwvzcxqJkvV0ZbA1EOc+bMo1KXDXB4ExJXh4mzASw5LWJ7oAmtvaVy0",
+	"0C2ZJfF0JzqiMy5RH+bLcUqMy6J++SmOyS4xIIJPApfksQVd4JnPsZdDx143sCyvtmiBWImFtphVRfpd",
+	"HmBKzov65acOFbKkG76u0A3HHQVRCPtnp7CWWS0PSNc3EYURLjGAmmXFR+cBafz1pwJqtp3JQYIr5ASX",
+	"zBScLi71iJdUi7ox5aP79Can/PaDfKf3hAqvvSnVWChdyIgCu+CcN0UNKoaDnuJw45qzUfVdnxImQwAI",
+	"9UdOHbrDQiV6y+UTplgyQI/ckWCGKBMSM5dspyvUwYRZpbqEzjRKdZjCKXdIFOPJg1OQovONq9s5Ne18",
+	"IZ8LSh0VyIY3ZwpuiRXkoznR+0/EFhcWrjBhHBCFkHrpT60lrqkg5oH/oxSclIDu+PdSo7pzfToR7F3Z",
+	"jZ97CIGYupMPA8KRRRhZhCHPxdXXUMh0TABmYkqCJbpWuFLAJx0+c0LuiL+Yd9DQ0bCIq0VEeTU2UpYK",
+	"WUI/XzcvP6DOpFyuuej8onnZuGqdn9kHp42zxrvmafPsyj5pHJ+2ziCKn01GhfqvBfhAwSmEYwtOIRpW",
+	"cAowovBbPOvBjllIRdPbueK3Oixrfjs9nboHthrIjhzyKfKVjkAl8umdlvrGgYKwpFqv1Lu9kenfVGf2",
+	"0/sryHUhzENYoG7DkAg4ozoy+YJ6//AZ+CfpJjM5yOynYe+dS8/pT29/aV5e/dxuidZIjn85au21Pjbu",
+	"z68+7Hz4dHvfolPq/ehPWx85bfvedYuVS2T20yfvfYue09bkhO7Q/s8lt+qz3uht2fv3T34apMj9mAZE",
+	"3FCWnZ6pFR6FRBpiZkxi3Qer8oWcAgy+kYbIzJ2JP1WqVVcDqRtHDP0oefDmmZOSbxqlsvyaPLPEAhIb",
+	"/y38Du9BulcSg5rsjvg8ddWIkam9B/D1RbzR5qLlxCCOrvN7gPGpK4RE05RFMav/KSxUchyfMjDPawLg",
+	"Y0mCQ8SIFfMEcQMiF1fuBmBkaKQmZxOmvqVY1Ah7c4lSc9aCsrEWhKlEHpakKOmIpCEkzUh8uiWzzLyn",
+	"XrVYq7k7xX1vlxTf9PfKxf3Km+pBDe/0dt29+NRZuas+FvJarN6seg9BXvaW5HAlRpRNpBHx2MT3l4Ji",
+	"dxko1GitjOkkrIVFstSktZaS1HGP+GhLKc42pDuZM1tgdDCU/kzdXR7INBBEMZEiI6MyesGCA6zjaEth",
+	"UaAm0LH/ckgEQf/zv/53hH2vhGLMU1gUZAWu5I/hZC2QsMxycRBgEDfHAenT+2Woos25SEgcSEenT7p8",
+	"wKhSUSXqzZLwURz+5nYwk/cz+rFXC6ofa+40DUwmVSQDRvZXNYU6DRdrjMi1Z6MAp28YxMO3AR9lIyhs",
+	"VaApD24pGzzhnbRpdUtm5uPsifeL5b1irXwFs64x8RwlhJsLdyA8/jhYnFj2XxyXY0fmxGha4s5n09cj",
+	"GAACgOdRtW3sX8TIZB/7gjhptSswMAdLihUyeFyXYhim8Yn0y90wVzuBvlLj+AIOL9zxEb4/IWwgh4V6",
+	"tVx+7J2307o4UPrroU49tIL4kPge6s20HU8BjQcldKyTd8GV9uCrP8L3LT2usjd3L5zChNHfJ8T8bhKq",
+	"c15Rux97Tw+RyTVGD760ay911a22a0xe7WiljE9f7J5Ha4ld9kNrnQh30nWSqbYOIL01rkYmyVdKdID0",
+	"bfiqT/tErQtt1fZ2kaekwd7M7nNbBymk7faJiIvdejYlOKFCpl1QqF3B+/ami2wRMJVTidyYZgS+NGaI",
+	"B2TlrVLvpAqXZnz2ztsgIK4Sg83+X1mB0kFiyKfM1FJhLlkTMA7qAlPuon8gn/PbyRhRD/0DdeGJngP9",
+	"Q9vKxGSUg53fjGcfXeLOdmfk46fp2J98uh9OZ+NxbbwrR5/68mMwve37fQ0RKUmgVvPf8KlfcfFTtbj/",
+	"2x+Vvc/RH7WDz39biVnZAvzEo7J5Zywtc3ZKpq6JOwmonCGi3imhM5DYh9z3BMKZUjt2JQ/SbjBH2JXE",
+	"O0TYeKs8kFm7t2RW10qpuobUM1op6vMA4VCXKKGzie/DQ6DwfDRS19qnjMD9TvgY165NUMkj/sLOsgs3",
+	"MHXpfSrsKrQbz1SOgrFoC/akkSsmmkZuPJ0gbsbLgJI5dQOSv3KtdYkeMcTjMWHzn15HU1iYTtuwG54X",
+	"pMNG//4qNPOb0+QTKainDhD9eHV1Ya1OyYVVDqqlcqlagrJBKzduLYFZ8pIeNk8/+mSK+thV+gMk2amz",
+	"AKx3kEfGhHmUDRDXKcW3lCVB94c5FiuLWS8w6MKQY3jTYAzHCGd0B4m9fksJb3hRbSGXLCUVPpeppnpL",
+	"rkCtkkdN5RPp8rQL8H5IINcCcF37JJCYuC4hnkE0Y02Bh0KJwsajkzSsRD8vzG2QI6swifn5lUDdfxeN",
+	"Z6rY8rrroJrOpsqDZhIHA5JVNU5ppkDrEGcOon2E2Uw77LawyfW0YnmUlICot/2gmior1pqmxGAlnGvU",
+	"i87UELhCnNCFG01c8fhZhDduOYdZJbwkec1aMowe4SgZgAipq3bll2kiHviick3yRqeLIJR5CjR4Djho",
+	"y6dCQgCNpwTfd80r9BqP6WusPlrU4Ohuxy8d8JNSdLf03/YC2r99GzgjiE5NhcfJv/lE4QIe0xvFk7U2",
+	"G3sQkDt+C/qxDVVyh5gNEk+g4GFBk8noC/DXZOzF/vKIT/TXYd2lQYABYc2f4ZfN39HcUXKtSV9N0pjk",
+	"xIu2e202l2mmTR1dhgYBn4xLqAleVht6QxnqNk5Obq7bzct29xB1L89PmjfgNegaqUm7ZcFSFT+ecFTB",
+	"KUSD7B+n58fNk+Zl+NtZ4+RD+yq5pcSohR0dcX8yYmvaEJQE6MJAjYSQrpltNshbXipOr2LFtdLYcpyn",
+	"mJUYA+PZ9ckJ2rI6qBqbJJ0JQtjj3CeYRfd7+WI1sMDfN3+rje0HvpJ2q2NDU1BHb+GVMEmI0fFLci+h",
+	"Npb2VDiFHh1QwHSPT3QQCpuMSEBd9ZvZDcSBwmroiAiJR+MkRpiPLuBCWNsxbYlhXUftw9PILiZBH7s6",
+	"OEobLQQItrDtyCGX5bHK53vQnr/PTl6jv3ntCW0PibnSi8FKfY2Tk55DVTbQQdyJkHyka7Tl9is8QS3N",
+	"lWLbiHvq+uXzLmi6+pSgzUMj5ioVgmaUoWfF1CpdX2vILT6ojWwxkPeYS3TRrTA0EtjJvJBlieYDpChD",
+	"DuIrtAu3TGnO4hs7hzT6Ed7NBxl9tRUkRKcUEeppMTxm3K2UU627a597Gr1dCqhsm5BiX8tgkcMrGpHK",
+	"3CaVcMgqeTdc2lqibnJULgE3tokXlG/DWa+1RLceJl9B8V3i68rMmh6pDY+g7mo4tvK0CO5E2A24rqud",
+	"5sH0NMX+rVp/WCRlETcT5SS1hBVTSZP7MsFIf2SByUFK4UQel4oEjrEcIsqMexgCeIx1KUyFSC0vGnmv",
+	"FvmHDXvKKpKuA9yhJhad06nTy1+uIrB6y9HMaUgWEytTbhrIq2rnRnRUGz5EPpESztqjAyr1QYMeJVx1",
+	"rRzt6KB2M9gMOESAzZ7ahc+nJEip4xuWZ42hy14NsDbEnoRh99dG8Rdc/PSb+d9y8eDmt7//LQ3+IIhp",
+	"QanJZFrFYYVSuspBdoxUTpdfrMrrIpKYolnL/fdrinzLI3LUUhLxOOrBokK3EqPiwntisWmoFQP4O9A6",
+	"1yNg10IREcnReCLXPhGRfSTilQ6oS1D/OHV6U57Ht8W7HLkITciU/TOXw/DBp2xLWa8nB74MbkRlthfR",
+	"wzGHsgJNLlLpY8TwMVt+8n56Ee6wOL2gnxbLuS+Pd+O5Ct7Pl8VeVr3aKUgusa+rxWeX3SZMQoD5CEt3",
+	"mFz0qu/HssgW7Hz6q7klnwWiuSAALbpgJ+rwwyLgtnh5bNM5sGCZnzIdGxRXsWmLxIxOCYeDLM+sq1Au",
+	"l7XLzFj54reiXC4nL0UZSo0tqsA5hOJ5lP9sEk3n19UcjeVM0b74esIFrLyRsFnHyplqhhWQf5CgqVUm",
+	"HVysXXMvy0PXJN1/Udq75OizTbVKIIoZa7WEDZbfRTtV/CvLnQX2xYVA3/CXzLVq4+ApSdPtGiggYuJL",
+	"I6uCPK8Xr9/rEQE5ils/Hf9whC7h3TaR6mNK09pO3RNvMTeAcpOZhwiXIoGc5posmk6VvNsmTFBJ75b4",
+	"/9Rriu4rIRttSXIvwdwp8tlnXSyJzwfpPhGzZrDubFlyKcbE98E520cultjnA5hqpQPPXWKrVbf3I77D",
+	"JfG7X1KvqFlHPRKgrR3UOrtqvmteOqi4i35ovWudXTnoDTo+v/7hpOmgGjpuHrVOGycOquyhH87PT5qN",
+	"MwcdVNBx46rpoIMaumqdNttXjdMLB1Wq6L8al0c/Ni4dVKlUKuj86sfmZRJWlWoan4yWn+1Aav98opM1",
+	"FkmQmTXVlT8JAsLSGkStjzQe6VNGJfFn7wMqI6P/I79KxdjHs/QGOGcQhRFGdk2pB9owcoc4wK5Cy8Qk",
+	"8b4di1Cm4izhrIhPVEEWxxxURoxLB1XRhN0yPmVoK0Sf9MtqaGbZqTjV35Ly0eIqIAIzI67C+hTgneQZ",
+	"W2tGIXckd+KLi0iz7IPjgLhUpBpeLuxPawA+INg7Z342EqpbnYukCBennV5bPZ4XfRfXoSl/9hWzvvtF",
+	"YNmuPisJkSA4cIdL70b+zdIBI97y6AygCBQiuOBtQ9ryXT2Z3bvmjEskA6zzRm0iwsrdT5+MLsxb6KOr",
+	"m6QY9j6F9vvYGSc5UHy7cQy3SJVgIgsk2ZnjwfMsNHHyMbIbnmLsFsTglEpUM4UOkMKzFZK2ls1tMXsd",
+	"oxI2evqSKkgm61+CVdHev7BGkmH2DVU89XOk6Jm4ShPVru6lxO4t3KW1tcCDg4MwcBKmiZ/BwcFB8gx0",
+	"PaFnOoN4aaLlkFDvJA8jXu0qGQz7r2bx13Lx4Lc/UiNfM04erAfhVCYHAks0JUxq03X29HW0rArPIjWP",
+	"1UhKNZZLDmkYEGVIpQPJGIouB0CURVhtW3Ik8Ky0tmdyEU0TR5GJsxdmV0c6qmZdPTqsdhN5a+b0ZDK9",
+	"CYsdpft1yTQB2+g8zmrToo4B/49quZrIp4vVT4op07tKaF6lTC9djCbHUaEctGWBDNdrxicB4lM250x+",
+	"T3yXj8g6q1xYVxQ9mhJCLUgGiB5oU5hDnnBuJ3le2ViTsEgsIIWRjuItjeK2LtsgyGSJb102G8fqFkBa",
+	"taNTtFvtK5PKTYV+kohsU0NWJm2H35gLmtJj070tF5HJJHNbVkkXQz4FBf1wMTxGEfR/YR8vc0brEIEb",
+	"SUfkZiLdXJEvaIuMuTtEoznVurJ/sLtT3dkx3UTjHQv3dgppMu5zB774WMgbG/mQP/7k6Tb4dOEn7zMj",
+	"TR4VXLKOZW/+2imKMcmKLYpsmNRUEQuxMCvc+LHBRvMUZbI6VCZh8Ju/C/P4k02K9F4fETqTGcj2/QTO",
+	"xCG1PHYmjEr/xlwTlm5/eS0g7Hi83DFoAC2+b5eg3eUT+wTjwMvvFIzhyPM5BGPHn8cjGALoG71wX4kz",
+	"EBpyL4M3NHy27pZvDdawO21R/lpgHeuduRbDbf98Ys6CM/BtLQ0jH8sLHEiK/ZVJA7oTkFHTtHiuM5fE",
+	"oTl1U2AQyq1CgUEcEIT1cboTCex6hINbCKWDSXPZXmPUOmxwXp5f3aVSFBY6qUepDGpI+HS37JTL5e25",
+	"PuuruqaX12ICUW/z9IWmNU5/fBf0h3qkAWHSEgAbTEm4NjkYXnMQcYeceKiH3dtDQDGqiwVpmwvuCcLk",
+	"ummS1fKCAJdmBfrdT5eqAoK9IhTlFRJLMAwfIoxkgCl4MQUZUZf7nIGFXnfqSy6x3TxpHl2hv6O3l+en",
+	"KC3msFLeebO7v7ee5q9WHJ3KqisPBCiLuL4SyKQUOnECK4Y4jbrifp+4kniXfHrEJ0t81WW0ZQtXag3R",
+	"Gqy3V7tx3ND3LrKSR9WWXgnj/lpTnoi59lOCrL2JrpK3OPMp9X1qCmlCXbyki6yWot0uv1XkXhE/ytlp",
+	"VsBuvLjsK4FMeG1ohQSyrFPpc7lvqGjaKZd7nZLfXe1oGsfJfdpHA0WgoFED0GwZo+eGCijxDLl4nG/C",
+	"TNJyZQnKg9Kqq+X0VGaFbtkoD9RX84g5gK0Ulg2Py/gmFgjwUkDOLaxHaG8dEE91SmfXJycJ9E+hYroM",
+	"SsYbDdMwGQskyb3MhUfzd2apWB6/zdGGnUVSksTPlOsRu5wLhxKhRISNmXTxKsOHaaLQraXwlUAQweMF",
+	"9A7K6GNPmID5eZkTyNAyFz1oCkD/1yNWsFSTEZoC+YAo2Uc81P8Tz5Dv+eTmqHH1UM95xhfPGqfN9E+G",
+	"GaopMfkZH2sf/dg8feIFXn24aGaC76rxw0kzriPAg6SWoB+t4tgRfJObScApsabocJ0QwZZjdJQ4nJ7M",
+	"ugqxY3Ewx4bp2DCY0oBI/XmxnYX/S85avzDnAxmZi5sR7HXTbv2S8rk2/aS7ABQrmg9OWI9PmDdHeYup",
+	"srTipRknnhlFNs/k00zyLh1h/+a49a511V789NsAu1rTMnksq0UgKm4UZQfUWvjeh2ZbAeDsPI6ZH5rt",
+	"glM4O08ip366aLHMHyeVjH9aGf3EJqObi8vm0c1l47j178yLVSkvmMJSNJ/Aowz7Nxfn7Rb4g5aHQI25",
+	"AIXW0dW/KpmcOL3c7F+QAM7Gy9a3JCDRRE0+FdWL04/4JY0vMUkWFi7dAubFkDwFk5I3bDlZFUsNgqHP",
+	"Bnb01RkEM9BOPEAKSZM/vrBN61qkZxNCXsCiw7eEruiI6Kqzxl0Z1+m2ypajCCK3syPP6bKkr1dCh7CL",
+	"Q2ulosz1Jx4RKCwcsmZSTBTHvngAMQfckjqMOvH+edzRYJNaEiwS1yvD+Ay1FkEk6s0giIYzgsg6EcXQ",
+	"NWn5XPM9lvJ9G+oR3UApnRutAa+CbdjqpEcGmMUgq3h0eZk1LgOkeTzwiUN9Hj981FYsG8aJBli2U9h8",
+	"2c1MWOv3V8HXxvaot3W+b2KXD4VyduBOWLUCm4QFAvVI4erMx0UXMqv4ZLv5DZVIt06srHu4snoIRMhl",
+	"APWIM0HciaR3ZEkJxhU+xPSYgVgwUpxOxm5rCrEIsSyJDIlNZN/JJPXLHXqgmMYj4g6WZyWl8oZ3hiEk",
+	"akyN8K1iRQxBOUK0pZu/2T9dzLbXKIsW4xBRxvBOrhThbGqqgRTRmvUoaTZHsPJRyA2CiW9as8y1iXhI",
+	"iN6KQMLse2+XFUaPZi/ryeP3VsfuKaxdHgOiGd435iMFCe7rECRXhX5ASv/3HfcBW3zioI8QbPklXosU",
+	"zxfuYc87T6yHBsq3eLG+kigPtZQHVxYCqhbWFQJ3v8woOPQYbS2sGI+0hPcl+e6x/gVB2smCkSgroiGb",
+	"3zYSwfpoKxQyoLbnXFzppXoG/Pb+uRnu4vGCC1oRosV6PU/MctOQFbpJPzRCJpQaFIbGo/6TWLk8jyE9",
+	"W2CtZIpK9c0THIn6dclhWK3nJaSf06zUV+j+60T5QaaHjsetBjpHD8IGWPm6JtxStkL7Nf2HITsT8HjL",
+	"tPO3+3GQqcULWmqsOv58HQbHri5HQYZ1Wy8xRMDTauJtqLDrZnN+4cf0V8rdQyWa/mn7HU1EdiNR+wEt",
+	"VsyhIRyzY2Gd0QkoHS+zhYcIPx9Wy/B0jSKGFxml3kgAvQmokFYO1eGqCnOnQ+6T9UsbQZwbnJU+Sfiu",
+	"yye+B/H0c6Fvj5FyTQEH3jfTiVs6Hs9pnvlE3nzfT4VLXvF37qTSBdKMs3tUGl+crTs6LRh6d/oeBNCB",
+	"MRsYK2WDMAkuNdnvIneun2MKmSfMuUpTfoEkQO572Qv9oPa3JBEwHRpPnhI4n9sRg20qBixPyQt/NVqI",
+	"Yna3ZKaIKAvv3APSXyBYcU7k1+YeB8IBHKSLu8OEOlsqVs4Ubdn4920rkNMAfi9l11Jeh71kty4cTkaY",
+	"pXkkscToFDM8sPn7DysJvPyMUoNZY6f0SqA+vSceur5uHaMtQUis4H+MtyTr/ZcrB3tv3INK8c3+m4Pi",
+	"fvXNmyKu1faL/TKpHbzZr1QwdgvO/Gv71Z1ib6/qFQ929nqVyhuXHHh7czpknhGrTMpO4b444MWFU42g",
+	"sqp6bmzj65TPnRu2ppzyogV0bXvmtEjny7dH6GBndx+ZZtDI4+5kZIKZ56+u7YaT1qYkTH+3lN60Kl/o",
+	"ixLvCD3EIlm8VqReUdtLO82uSJgMZtDIP/Gh3GcSq62bciba7n/NZNrG30KVN+NXipxNUR6+9goRpreV",
+	"r765be2dhnPQbEa/sFjoYAeC9cPg/YODmFiwU04XQXTn8MW7IYY8kEhMRiMczGx9dNtDxGBK8lRbBvjm",
+	"ZAuZcZmLk11fthTcoFDB4jSHasMQ8CO4zb4A/iKmVLpD3UgpuZbsRucGRYqZq5yPEDEN1AFO4dlk3LEw",
+	"uWBhjyfLCwWjrUb7qNXa1u3e54oGs9ib8XSOWBGqQ6QtONkasQ2yiUsH5dXVhMvFgxwFhS/5dL0WWSbs",
+	"11GyAoE+m7GyynPdsMI6UfVCw1NUTrHrQiW1/9Uln7aYIEFWELTkiMLvjpIwoMfxfCvPJ9xEcnlJPvVR",
+	"cFa6xFMbOzxfSnd5Md34VrPyJxS5MJkTpkao3npeFhca3U1sPJOIpgjn+qPEW6XHwFfsy8naXWtpL+F8",
+	"i3cwr0Z6yaerRILASJ95ZQH7fi6Go67LS3J/Y5hI229YzVJtE8IHRMwOBFS2ZxIhiIckf6A47/K7+VJ5",
+	"hWQZC+EYKd2EqUHJfAPUBwjsCVtMtrSuuZxm2VjEgaBjRiCns3tfNIaWbnIH0eKfVJyP1p7Gl/WPSwV5",
+	"axZaKsX3aqR4gHcqxV236pXJfr+CIX5j7jV3t1p8Qyq14r6309/D1V7NhTZxc695e/vFXhXvFg9IxX3T",
+	"r3k7pFxbKuxnffhhwr6B2eq+cBoy61zt+Jh17IAvesVXZYwwD5pNxvLR1s8QcdZPEclODFm30Vd6+f1l",
+	"eQc65eDhcTQZHcrWg9ShKUaULp6tCcNIQKiuFA9eCL7LIz4yQJjHwmwievOydHh91e2PIovz3v01Y5Ez",
+	"w5Cf7d4vCzB2kBjiQEumPS6HtvVaCgRMx9mV4apKW08EiW3pHoSRKcQxXQmNAS5foealrvBY2W3xMM93",
+	"ekxydvuytIjkJ20NB1GGF+tFJFOBhKS+ry3o0E/buszISOuNvRn8kQvk2d79RhhHp4HgYqY+7vOBpmrq",
+	"KQJHonC0rZcH1o8o8oXefaHI0wdHDOO+JMGSgNQVEcQZxqP3CzYiyBuzKZGpyLQyT3Jlb77MyOwnxPCV",
+	"DmBz0HE/cBT1YVrCK/0czE6j7SdzAz84qHq1gSUj0DpND4iHIpsO7ItByBeZMcganebDmJOe4TXaBD5P",
+	"uHE6Q3lH78gcA0kJK0bHpn7JGlXcc7MQ1COCekQs665ryqeG1RcV14P1db/akOeHwGxJRJZEPlG04U3M",
+	"yJjsYeYgrI2ZoFwohsT7qNv9f/+v/+c//vZ//3dnUi5X9/6+tf3H5z/rnYL6s+bCf8l//vrb4Sun9LqL",
+	"ut3D0JxZqb5BvZl8/vjqpbTpIkaQJEfQIvoQEewOkW08NyS+Zzitpg48iIC/YE1ch1jF7H97udAkm5pV",
+	"/uf/+/8rb5IWYsbVmXqUDVC31HXifyspIqwZM8YucWAncKKdDnqN6ujv6D9Rp4D0Qer/IehP/RmXMxlw",
+	"P6spQqGhQ+NuGozhFwrKyheN/jDVJDVMJ1MzUW+vUkwyIrez9ZL1YpbTw5WfWSt5sladh6a2kv1BSDyD",
+	"aiBDMkM4yNXKcxk7UsiPb3OwpcfzoZjok2BJX3Nsb8hr8pUtyxCxuwCwLpow9YZIc5oeoq76aheB2xga",
+	"7edkYw+QNmMQP4zHSgKVVwIoSHkaxTzvpUj65zSXhiDuRJ1zW80RDxX9kWAvVfuP7Pewze7FedtYhhV2",
+	"qn8Ub8lMyzJqwFB/yBqNCv8uNi5axX+RWSTO4jDsVP8LKnctnRpKVeuSfGGjWAcUVuvChXbaRrtUyqxe",
+	"hrAdDHw+GBDvsMPUFwMixpwJIsLSejgIZqh7hN0hKR5pBlRHjBfBIN8toTZhwNswrAbsHzrkkEHb1W64",
+	"yQTCdZgFCiw9gsltOjR6WFBXXcVFWFynBVwjzoyBxAZAbJkccDnzCdAYwCVAcfXtaNKhlGOYkuCABHZO",
+	"/ddbKxf99P6qsCin//T+KgMVILOiCNp8Nzk5fHdxdqPoH3F+S0mWwVxHhLnwjk2jNlPfqt3CAtSthFUQ",
+	"JqkLWlaEknpsBP6f2s12u3V+1jpePAV1SSjrc22dZRLrQoBmJLiZ2iS4g5BeyiSmTNewmAR+LFRgQOVw",
+	"0iu5fARRA+DyIQH8e6GsOQgQ+gUHySlHl832VWhe0wUhlfx0wYUcBKT984lu+FvqsA77O/r732FRjYvW",
+	"3/9uohW7CiTdOpyUBr0xseQ4tw5DgGPm5gm0FUdufasUPe/+5y2Z/bM7fym3S+oDtndLj3vUVCDo/tEB",
+	"Tt8p1FGpVPrcPdRtL8yvkHioz82GV/zjo+Csi7ZsSJH6NGxXHXpR0UssqeIpya2HONGt6wCXHxTm28Jr",
+	"3ejsu3O45aiV26wntVyXe6RTcOy6nU5hJAadwudulBOljqAJNzD09iGPuD4OlE4Yufp0gXPzF6JK9vc5",
+	"GyjBBMw0XSUhdyG+sMO698V49JweGwuOvL5uHUMFI0aIJ7ZLyDqWwupGckiEzug0Ry6HVHSYjcVSehKE",
+	"hRxG3T0YR7oyRNj1EyKCgIT51CVMkNg9aIyBVFZL5QXUn06nJQw/l3gweG3GitcnraPmWbsJY6JYofiN",
+	"KjiFOxLo6NBCuVTRL/IxYXhMC/VCrVQu1XTLlSFwLoPCHpVFcqe4gHo4SIuyVjKzQJb5If22gxiZKqoJ",
+	"KdcmpHg65EipHR7a6mJX8qBbtwkP1FNn1WHdWzKra91FcQPqaQUmbG5jrs4h0h84wyPSrQP2MWgAR0VC",
+	"VNl2TMcXxeTUzB3GGdrqShwMiOxuO9pIa8tWgnwBTE8JE4G6ZjZNzHIBU1C/w7r/LpoMn2LL69rAK/Pa",
+	"dgk1AQ6IAYvUgooCUkAkIBVIxOiWjME23GHdfzVOGjeN6+PW1c1l86p5dtU6V+KtrRB7UEYenlmM1ECu",
+	"qyvyp/4D/alD2f5Eem/ozw77s1gshv+v3uwCZEomT6+L/kQ4YbfGtojun5HhIj7QVKhYHGi4sj3X+LEo",
+	"xioDSrxt9GfiY1quVN8KC1+AfRXHTbt2iCEnJfhJz2/YsaEzcOcURc3DvbYXNxibgE9k2gyEeULxR/3G",
+	"4hfwmN7ckllJW/TgC5GQRaOKKXqgepgcF5A7fpsyTj9fHBemeGntSw3Uod0mwVFHafApi8WwG0jXTfin",
+	"wsooHJ8HRtZPAU84GWT6qblstRVBIEqOg2HeCvDhhOae61KT6i51dWhq6Y7iLuq6PtVXu6vYdzyZsGi/",
+	"kXZYoOUYODvmTx1mHv6pQ831OdoCLuYEnKjEiVmNwVWrtxIJaVamt0fKSes0VzA6qQnN3+YcogexE13o",
+	"iUNDe76IL0PXG1KcgtwR327dDjZnEbKrkrl3eoqdck0p40oXjtCdeFZjsrOUQnZqth2xV2ovaYe9pT6Y",
+	"El0+6lFG6qirmF0XbUERIkHviI7Y70reRVvkPnwINfR0x0GqaKrBgA6DZHAizIYoc+kY+4qe8kWHTmS7",
+	"d1AX6FsX5DRN6iBsD7hnuPSWZzhRQ7EsTXt1AU8tO4lC/dd0jTB65fW5zrf57Kx88wQSctSL8+Kmbzmg",
+	"EgQUzwKPFIRYK3hk+27Kke8mTa1R0A+bFiomnMfBs3yBPdLnAYnWdhiaTvWi9YlnrHhn5Yolf+r1zkyy",
+	"WIg8W6H0AIJehuywrSlbFPOd6RrK6b9M2y1geWLDMeupjQJZZj1dtnMQLqiAeOvkimOUMGNh8InEwpYb",
+	"q+z1MQ1mfoMCuVqlV4Or5bJV30yH6bh6odQK9SwWFaxto7/+YSCUG8ihIKGAa5xvgD9zDs9dg4Jabmt4",
+	"npqjclAtlUvVEnQuipIhjHXRGKgiq3zS8P3ZMUBbAK+Xq/ZzTS3fyJTqiLW0VdCWWSIk0Kr9fs2tYqhf",
+	"GIBYnQcuVSA5FpAK3fWgXrVYq7k7xX1vlxTf9PfKxf3Km+pBDe/0dt29eWCavWJt5E+D6c5SmFYSMA1J",
+	"cKFeUFztWskgcRgusqs1QFlOgNKIL3OgPOhVSHk/BkolbCjEtWZzk4i6W45SRcthUmf18+f1Lwf4CcCe",
+	"keUpSFODSgosO/oCpc0TXrTXP2DPlg+AIZXVQ66ZsWh/Ip4eVFs96C0PetTzCJhnd6oHq0dccX6KmW3/",
+	"AQe9m2dHLdPzL0zf2c2zPhOhec3wHaZ+GGlmlU2gK3Ez26+/wQVJWF3jz4w19NffFHqYnBkjOMxrsIBP",
+	"A6G7/HsUXPIJ40HuhDsYKGxoN9AUAdtINxNBcQee5odq3luJEadXidBasg6WLvr0jnhgp9pqesftxjb0",
+	"9SDMQ1h0WNe4JT7B3a2jH7QtS7NPWIfhniVk7aOmnk+CfXbYfCW4SJGbE+r02gYBn0L6EB0RtFUrIxGK",
+	"SATVAs/psMlYrbSi9N3Yb2/kcPsQTYfUJ9Yloe2zWEoyGssF43BSNtT++AbA+QrAHBKRH7g3W4+nRf74",
+	"uZIacZYCYSa5aUuiZMjnpB/P+IKegg/rtjpC3BhUK5DZT8PeO5ee05/e/tK8vPq53RKtkRz/ctTaa31s",
+	"3J9ffdj58On2vkWn1PvRn7Y+ctr2vesWK5fI7KdP3vsWPaetyQndof2fS27VZ73R27L37598EFTGNCDi",
+	"RnHdA0hsU9PeGOFH41xhDQIcHV/oM06lwoxMraYFMz4r5YWjewsxZzCmkoOwXeCZz7F3xfmJYlp63G4e",
+	"Ki8m4zEPJPFOiUcx9CD/Vml3kgbrsEVFzgZEIoy0hySiwXKYRoLniCvjjMzTVu1FyyarmjQk0mlsRyGl",
+	"OitqBXIgWN5Co4xu0gFdQB1d9QEe6907HQbuK6HdCeo133jahlgMS6glBQroYCi1jZ5KEdfrRVf3yBXQ",
+	"1yKsx9Bh0DpzzkNqeqAAQVWCB3aHsG4nlg2kJwjTTbQ9lrIO60KS5VtQ9Er6jyveLSHQPnDCwwE5RloW",
+	"Bu9F3XjsjGNwhG/18yXUV/uBHkF4DW1lCnJKPbpXV2Eupm6RLWcmuEfFZn7Nl/XyGxSoUzDSQvN+sbxX",
+	"rJVjunB+WgbAMPF8uQh+5SEEv3CLfXxzO5jJ+xn92KsF1Y81d3oznn10iTvbnZGPn6Zjf/Lpfjidjce1",
+	"8a4cferLj8H0tu/38brb0dxwGW22VUBuyUzdAnCPgIlcDPmUITzAlH3tcvKGwD9UOE9QfBMiGZHdpyT3",
+	"q/xVUSjJKwFGcuuUnVPZTIyDrvwOBO+VMH4cxCHPYuh0GJB3RWPHk55PXTQOSJ/eZ9oo4a68gH3y6Yw3",
+	"sUyMrIjzmEq/0h7hYzAUwPeUtu48NWXXB5BF/gqPIP2KV2YDYRV3yGuVqHxek/KutkgkMB4Y9YuS2e+P",
+	"foHVAMo/WdrxpATs9R/U+6zJl09kSgjPJbiXROgWxNJIo2HoEmVCYuYSI8+ZFzXB0wlDxrto6nIkSdUx",
+	"zBsKbXO0apGt609TD22ZuAi9LJ8KmdpyfiWVAHP2GMthZM2GtIykoJTqZMhoUr9IEHfSQ6OSvtcXFkh2",
+	"Vg864/Itn7Dv9Wpp1LbJCk9/x3Qofqp4cAmaXVxAqIf+X/CRJyNRLJo7wP7hXjk2i7vDdMFMepespKl+",
+	"DitZbqmP/M//+t92LOPT7TTB4R2Rp9ry/SRWoLCG6TNy9ixXzV+E19vKrxbYL6qm2jKmxuWlCWUi5v3X",
+	"QphXVXAKUUy9Gp0DKRaSY03lnTBg3XjZYsiz0udng9LN0ERSphYT41mTWSt7iI0+f1G8RRNvflEtVuk1",
+	"QzW2tV43ktkLuH3eDznCI9R6LEuJlZdZrXTGil/G0hmgShrRlkTwlkBRino8uVabAY+xxB0W1ad0EERe",
+	"TakgSA65UEwTTeEf8VCjRJXpEmpidwgFa5HAM6Fti6FuYMeRO+JnqbDH8Yo6XyTKJgZHvV0AG4SVU6bL",
+	"Ci9EeqTFR5gktdS4jd1yHhHy4QEREBcQZSTnoroJQECXR5AnbPE1keTX7hKSC8EReQiqgZStTAeCSkT+",
+	"nkGlDbFrtVYbocHGu/41e9eTJbgMtY09XE1zYy9/dla5cqL50JYN5LWVTjQhNeJ6IvUD0A+uEw675XdY",
+	"wCG5TudAQRaAdufAIz2mhM6w7QeZUn8g0yMSIvpjnCK5aELiDq9/EZ/dT/HdkMP1YZvHXRKi89dO5co5",
+	"qNwRZ32f6gzkjTPlRWmx9blECJWbHOfWkLKI9qK4vNLEqU2Qc4KzKW/h+0DDdeUvbX6JEXD1pyLcJXRG",
+	"iCfQXFn3LGtnkiDnsRRGy6ICDaCsxFd+Q/+S5sWHXBaNEl/msjjLrZOcxTCvhKCGXyw5Hs90fWpCtBVb",
+	"00CEBTzuq6MtpVkYl6B/ecPVn5SrfzscfUMvctKLdxC39qzEwugwxfBa/XzdvPxQWKoprWWdCfG35RnV",
+	"XropNROOTCAyMObolwxui3iA4CJFQZlJlr5IjHRVmmfTj5yIlugK1pquPkAzMuVznj9kd0NDl8heWETV",
+	"Eb8zcrpRkF5UQTLdYV+YjNubvabu9FprP+u4HV5ZlSkMK6ZBohx25H4opZr+r/SU31Lwmq0E/usfiTiS",
+	"qEbrXMkqOqBML9W8HrY2ySzsKsl9YgQe8QnkXWa8zyYjElA3PmTsY5d4N3jJKElHREg8GgN4zDg4K/Es",
+	"hvioWvfy0DJTfXsjyH5HFntp7/l3IMSucBbo8vfGhh/isxaXNO0Ay76/vDeU02FzDaGiCqymeOpeLVZ7",
+	"U8cJqQ+bJBHKkM+n4A0WBG0J3mET9vuEK9W9/fMJ6lOmCxCNtpcI2qeNs8a75mnz7MpI29nuB10G/xGi",
+	"9V+Esq5FLl/AVfIXAft6cM/jRjF9Lr4zPrXxuXwbPhdpyO3zM9SIBzxYp3j9B/zvcvdMwMdavUh2L4J+",
+	"YOtwqAxvTMSf8nhi9Bo2Xpjv1QvzlV2fFR4as95XiV5eCw6XDAwvb+SCF5MLvk+Z4C/uhHk5WvGsuutq",
+	"YxmguK7V9Vs+hv5aceeV6S/QBRYLpOubi/nWuTq01vR71tZCXUtX/9OW/DeabYdRdmg+GRCT8K0LNoLW",
+	"CwRhu4RaupWsQLoETPW/d2sw4Kf2+ZnpUCsOkaZausKCoS7oDvsTE3+nI3UFNKFm3LQ+gRZRQmaFM18q",
+	"kHxDFk1DdOuFSrW0Wy44mb2XnRixTXXbPIvZ0PbtXWo01E1jN2T3OzIZBvoa/aWIbpZ1Uff8tqSsUnbK",
+	"5TIAKNnRXKdiBHwK9ZeZobfz5PYQ4Q4D2LGBbV5OBTq7PjkpoYamfjbHW5f2VXJUvDKzdfaoqV4JRJlH",
+	"7nVJdBm2QwXXj6fNkozLoZqMxnqBG8qL4oRXl4y2xBlqeBsCDNH5YCg9RIrSq091P3z48KF4elo8Pu4e",
+	"olDIUz9dvj1CtVrtACp5Rq+hH3+sn57W2+1uqcMeZ/M0Xdg1jj7Q5BmjvYr0ZhDeykqy+4uu5GjJ+H6p",
+	"upuk4u8C7Nqak1W4ankpr+mr/5z2x6iVfHUtppDog5/CHOY72Qck1oh+49bf2OAezJ405r0cg1rLADfX",
+	"FylVLtcNt+6Jl8gkhxQUXfU90VjExbo7Z7oH/yLRgfKbEXrTvHcO5OM4RpkAIGhjZazzmrfY0z4rCdgY",
+	"Gq4FCWIcJiUFcdXssezELYMcYts2k6AB/J61uHQ8Cxc3x/4Kz1HpNsKQ1XJ8DB83ecsv6J5PNK6JUzUX",
+	"S+zzwdppzFGZgZU0KKxeAQQopDDC9N7RbQjm6FGPxAoSphOmtl3BN0uVgHKMYrIpW+zonnbnezVSPMA7",
+	"leKuW/XKZL9fwVARwdx5UzP4GVR1A/LV19we+eaOv+wdF9GdeOwF11i0PFZQCxO9WdQqIRYPiLrqjy7q",
+	"m+YgvRnCEKxSVGI6ExRK3YhJT6uA6ZdcF4j/QlUD9PaerWAAtMl9xooBif4FK6u5nDVOPrSvvlA9l+oL",
+	"1XPJVagl0d7hGaho2Dt4KQk1IummTMHXS3EnhjhZUqv/fuLS/6sDEqN607ofkkipKgAS1i0hJgJDjImu",
+	"VT2gd4SVOux8vjGyLd5sn1lDX497UMVZd1FHON4PERw5Hoe0QVAoM2MJoXf1I0IJ56jZPAWLldyfazX/",
+	"1ORhnTv/EmURNjT/CQ51rVPNE0moG21vajFsbJKPjwucaNL5rDwnoQPkrrtg+qvFMoVAndcFLPW6Ds0P",
+	"pguykHyMpjy4hZbeuiJtqcPOIi5jLGRySEaC+HdE2AaAvQn1ZZEy1NW9/Uuooaf3sSRB2D8z6oYgFG80",
+	"DQOHJKBSWLdVGpvSewrZVJ6IQts4chNQ+F0GFL7EvctRx0GzkpTgwHRcLW/kiO9EjvgmZIgNWVkr8PBl",
+	"aMp6tjOFi/nLOZguyFqNRHHGra+zbo084gkefpjg4B1mWLhtDtQjdrQXDfcOUVdf6zqCW95FE6YeCOgB",
+	"Di3eov5xpQ47hk+AYKFZMzH5cJH4EZdMooL4kd8NxJe4jJImKeiSDo9VaCPqZ/TB/ITjJWpKbNjB18gO",
+	"NoUsNtrlExey+DLa5evIYPfHI9jVJEV2BgeSuSWGrPMpi5qg9maKeUGT0SFB3PdAyt7ScZHqT/umQC6f",
+	"MNlhkk9x4JmGpe4tn8jtUPkEdXMuIAQJAunfM+hJ7wvySlfT4BOJqDwEr3iHhQuiAo1woNiZoYwOklzx",
+	"RHvTURPateg2ezEWZkM6Q2ZX6rC4T12xVgOHcE+pFlp4R20ipMmPacJHphFpL5zVpsVkE1TuexcZ1tr8",
+	"ASjmA3rl+ThhhhIfP4YNad2Q1mUd6SzNHEfXZCXdzHS53858ynTPGQgLfG0CwZYZ3q7wbWR24319/WOF",
+	"/BftBFDbWvfLudDfb9h+8+uRXfiQ+YTmKYs+9IY/xTOBump53WRPJ8Nm0jzm4BBf1raJsMnIwliBeN6D",
+	"7mQa5yRHEt+SEFQWRtG6TLv75c787KXNO/dHlIV/P4Or3+UeNMgql5UcDbK6kW7FoFAv5CegcJrN0VjO",
+	"YmKnk5j+jnklPMbukJQAVYt3O0Xdv/AfL76yBYH4eC2TK3zzAbQaxj2IYMPI9ak2DEsWb9jLP6oByRaa",
+	"ruX078DQtZ08MCrBKaoH+Uc9iOLD4IeRfRiai/ZjQd24VG3krCPObymxD59A+Db9ywzBtwR8Cxa6HWMq",
+	"+t6ZqPEXKCn3u6Hrq6rF6TAp7f+3u4h1hqG6MerSSp/JwRl8C6LRn51r5Yj8erJgLyfnivGA5A9pC4e0",
+	"6SdSeBYuE8ZCVVJioW6EmlcxPMg0i9cXiNhrhLmxBD0DHmDskKD8IG6hcUMB4PmY2bcHgBW9XhNS44aR",
+	"LmOkG+a2dqAcTmcLXxOPSw+yu5iEUc7L+BvCEnWjhXZL6J3Pe9jXoXMCYT8g2JuhIb4jHabb7QZ0MNTZ",
+	"sZHbQ32LeKE1yQ7TjyHnVzEikM7Q1kQQdHF9ldr/E+D6LsBsgWE+3JCDR9reb2nYbxlELFRcw9LOCbL2",
+	"AFIGG3kWB8dGg9poUF+lBpXH1mag+QiD24ZNhf54iGb+elWwVN9G3BEPDTiVNIeTvMOwrdVWQe1GflJ2",
+	"kS3wJjKen55hPKNLfMMxNhxjwzE2HCPpMn8lvlrekXQufbwR44CywY0F2o3PB1wzl8w0bgidxprPXJy3",
+	"rxzU54Hpk+r6VB1VWFwCvWteZdnvYKZ3RBY2RPiJiPAJHwyIh/jEWm0eSBgfTOK+knufNDnwgYKIuYKO",
+	"wsiUe7hO7/Ys80DThBTOh2B0f2o32+3W+VnruItcoDwOon2E2UzHF7o+wYHp6Q4/L70ym/uyuS8vdl8e",
+	"eVWS7MZWs8nRc8i+Gm9N6WIGbSm3sO/r2Ko5D5KDuBySYEoFQRK8NZx1mPbbxO1ztsTotoMIdodRgTs9",
+	"0SuRMN8hyjR3eyXA+yMyTWwxl1SKNyrFsRTuMsu3hLZ4gMjvE+wLRKWjV9ol99iV3e0sx5PVoDJ8T7vl",
+	"HFESp1i6Q9Q1n+oimNKfoa1YFvF2IlrCBuamLAgGJ5ZjgtkWikpz7hPM0hY0Dy8SJNqWDjHEbPsEw/lS",
+	"oVXgZDzHZbNxnAWzSB9di8ZE1Y7+Sg48Hch9I+mI3EykW6hX9g92d6o7OxBznbODoI+FvLGR1wufWNoP",
+	"cM5+AA9b7avLxlXrXP06meRvT/hwz5q56l+Zb3FzNtlns6wUmSEt35oRY+O5fEHPZch/soSjUMJZLSCt",
+	"8DVGBT2sKQFqpIPybQr9KpaH/oX9WMPJ7QzNQX/tIhQMnrQh7gL1SNCHB93bdYpjPAX/+66I5uNI5nOy",
+	"sg2Y08CcWSgkDID7q7CkjYX8O7aQ25IlIT97AA9dwyq+wvRtZ3n9h/lXrqImMdOE6dPp+9C2zLSxTY9s",
+	"zWDK+qMRU3549OoFlsPCJoNg483cZBBsKG1UpObroLT6Yf2PDEXncsJEaF7kjEBd9CJn/gwJiaVODdhq",
+	"N0+aR1cOet+6+tFB/9U4uW62EQ/QVeOHk+Y2wgNMmbbsdlgUlKmpsqM1JUU2elgQFHCfaA+lixlMh2A6",
+	"eGQGmyZV4Vo6TAaYCeyqVdsWzdH6lETLJ7KEGqZbcxesNl3TuKovSYC62nrTRS4fEdTD7u1hh3XHOJAU",
+	"+10k8EzEmle46mvtn0/0qvqY+gJJjoIJ091ehHrLQ9VyGVbTYV0qmvfqhlLO6kipSl1bvCLc+iuBRkQI",
+	"PCAAE+2z9fgSk/bPxkz68NqMQDUu9C5tjlxo0kratBZDf8TvfqFe0IcfKgEO0s1P0NvL81NdXlig88vj",
+	"5iX64YP97bjZPlqTLcBeQyL+Uqon7veJK4l3yadHuqVL2THdGE+JxFoWwBPJW8wNdNl+azV3sSBtWzvZ",
+	"wtbFkvh8AC2GDJPUXwO5tV6pxv/WbxX+q3F59GPjEtrIBAFh7iycwyN9yqgk/ux9QGWiE6RHxdjHM7BL",
+	"16uVnf2dN7W9nX2nQMVZ2JqxohS2HvHnGkQutIwcB8SlWi+Lf0pdwHPmz6LsSqy+WrYHe5ZU9wTBgTuM",
+	"N4UUdMBixT9k2H7JwGaa3JWipN5E34JCveYUiL1Tp/ri2HGx2xZ+fGyx3PwNlK8VaZTeEo2yWtZ+3Ykv",
+	"I0yo2EcKC341XYJ037bfHmwaBTR/Ti1/g9EbjP6iGJ1qUNHTOrZipOKokyDMeFKcljLUnQdOd6MGLFcD",
+	"NsaXbyKpeJKQZgHd4S5n6gZaan+B3ovZOoNpPnuDmXcTtqdeEpg4L/fHareZ4SDVgxtliMckjOr46fiH",
+	"I+QF9I4EACORYbCB3o2iwbwjs5onyDh+DqPNr8l23vrfN2eN02a86bZ53G790izUixU9+Obqw0UT2IRH",
+	"XDrC/s1x613rqg0Mioqbs+uTE6VyFeqFD812ogl3Rf0xurm4bB7dXDaOW/82PuvAowz7Nxfn7RaY2aH4",
+	"hRpyc9S4iof5wzOzStOv2z5tH/3YPJ1LCbCvHjePWqeNEwPKEQ5uhWVpj54GnmqQFEDVhFkexKQ08jyf",
+	"3LU59G/h0LPbyIuNpLGJV3jieIUYHzS04Svl95Dblae71HxTqTEekBtrWIOUaAjogR7FDrQewdAhWb+y",
+	"pJRIRmupL1oNJDUkU7fRMnIMVNrVLV2UXJc3IJOKGzXmJmy8tXZw5l8jzjFZ2zb6G0RqKG4LYQVwGWM/",
+	"RTVwP4dVbyHoISXgAUB9E1W8jCwRyYK3fRoIeQM1jW+U7ko888XyqoiI1PK30eB4gVoTJJEIg1haXrdS",
+	"cApQHNN+7+ERe7rE5FcVSrk5/i96/E/XDm0TqvmXE300l86Sdr5gbzY0YR4JQtuDvX8gpIX1ZoOJT8TS",
+	"WM4n7pm2rGz7AjHKbqgWoyY21399MvDSwZ8bMr82mX8EkX9Wz9PmJL/MST5Bj5pNFNUm4vU7jXgFtv/S",
+	"osiqEkHxXj1QwaFrKUu3hNpESsoGqGsJnTau2I6wARFEJ6TEWhX0iJIEhG1UsB02ADK0UWT2/EHJlj8d",
+	"Ntfzx+eCoG5EwLuZ4UrP0X7niaSal61CtOGFG6lmc5IbqWYj1WykmmesdPWyUs2iz+i1uiCESUNtX6Ju",
+	"1TsiG8lJN+x7w743J/mNsG9dL8akhOjL/y1y9I0v4WW43fshR3iEWug18vkAUfY0dbGyXAXvqRyiH9Tm",
+	"kBsQTzEZ7AsHCYkDqTCWkaktL1fXpXwhE8h0FUT9gIhhouBch+mScmjrRynH58yfOaiNR6RNJfnnCb7f",
+	"BsdDQMY+diFUZBaWrzMDJQRPAxIgFwcBJV6pw050Y33s+wKNsBrEwjQqW8buUMGrPcWDAQnQdcuB13Vz",
+	"RSqgv67OpIINd9gIGpiBYSDgUwG7MglMZimc2Yb+8LeOZYU1lBCATi0faoB1WAQ/RCUKTNP0WMko23UR",
+	"YKs7A5udZxf4UpRzw+83/H5zkht+v+H332PswBMy+RR1NdHZONNCr5jRjE/mehMzKC0R70tMWdxAb7sU",
+	"M2KaEyPdm7jDks2JwykwA1ZpS1br78+1K7b9hfWbVjLATH0VWg4vtBlGD+kyrI1B8OITtRmOUceUPsPP",
+	"GMHwkPbDmzodmzodG1vshls92BYbMom17bF5OdcfljDmqpOEYw3wdQYecIRYf3oRuYej2krGO4x4YF3C",
+	"S0snGT/v0pB967IxxZt1XQ9TwHhpt+cxlsMoYj5kC5uGzxs2sGEDm3JNz1Cu6Qs41GDTwV0W6aQC6Z+V",
+	"YBz4hXrhNVgnzNIWWvzrGvugGAgnUgRsGaKwvL7SayhY5yTkLFmBW4ExvWN/n94TD8V2bngJbMj47aCH",
+	"pkA4IGiEPYJ4P/ZtF0vs80HK5yHzy0FiiAPiod4M9bgcIjEJ+mAR3ZrTiLZLSa4gUj7ZNoiEyJ1CPwfd",
+	"krHU7sbGSeOmcX3curq5bF41z65a52dLp8ATj8qUKY5tyV8b5B4WJ952DMuNZf9BXamtlIbbyT5F8YnD",
+	"msJpG4QZ69YkHhlxYY8YRfZny+4deBc6bYQzxFTqzBlMGP8cgA4z1ePQAm105O2F+bLOzExooeiguXLL",
+	"AipmJaoti4WPhxXVVn0/3o8i/WTSWqEv7sakWmZOlyz5wO9IkGi/a1BkCxI17Zp4MF/AcnHe38PqBffF",
+	"W+zjOaKUngLhwHIcNIFQOEBMLfzZfB6nENoQV1K0cEFzuJECi1Wze7G7FN6iWPUI9XvW4tLTYcPFzQEy",
+	"DjFLvFLABVsaxdCBJYlS1mJ6NVI8wDuV4q5b9cpkv1/BYG1dQa7msDqDfmRN6u5Wi29IpVbc93b6e7ja",
+	"q7nl6jp0JHbn0m6HE6tWAmeilgU/UTbIWpS3t1/sVfFu8YBU3Df9mrdDyrVoURZ9P/+fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -104,6 +104,7 @@ func akCount(t *testing.T, e *testkit.Env) int {
 
 type akProblem struct {
 	Type   string `json:"type"`
+	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail"`
 	Errors []struct {

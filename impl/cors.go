@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/kala-server/kala/impl/errs"
 )
@@ -41,11 +40,9 @@ func (s *Server) crossSite(next http.Handler) http.Handler {
 	})
 }
 
-var corsMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
-
 // cors answers credentialed CORS for the origins in KALA_CORS_ORIGINS only; preflights
 // list the methods the contract has for the path.
-func (s *Server) cors(router routers.Router, next http.Handler) http.Handler {
+func (s *Server) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
 		if origin == "" || !s.allowedOrigin(origin) {
@@ -61,14 +58,7 @@ func (s *Server) cors(router routers.Router, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		var methods []string
-		for _, m := range corsMethods {
-			probe := r.Clone(r.Context())
-			probe.Method = m
-			if _, _, err := router.FindRoute(probe); err == nil {
-				methods = append(methods, m)
-			}
-		}
+		methods := s.methods.of(r)
 		if len(methods) == 0 {
 			s.writeError(w, r, errs.E(errs.NotFound, "no such operation"))
 			return

@@ -150,6 +150,7 @@ type Server struct {
 	metrics     *metrics
 	handler     http.Handler
 	corsHeaders string
+	methods     *pathMethods
 }
 
 // New builds the server over an open, migrated database.
@@ -286,7 +287,8 @@ func (s *Server) routes() (http.Handler, error) {
 			s.writeError(w, r, &errs.Error{Code: errs.Invalid, Message: "invalid parameter", Err: err})
 		},
 	})
-	contractAPI := s.cors(router, s.crossSite(s.limitBody(s.validate(router, api))))
+	s.methods = newPathMethods(s.Contract.Doc, router)
+	contractAPI := s.cors(s.crossSite(s.limitBody(s.validate(router, api))))
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", contractAPI)

@@ -1,9 +1,14 @@
 package impl
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -12,6 +17,7 @@ import (
 
 	"github.com/kala-server/kala/impl/auth"
 	"github.com/kala-server/kala/impl/errs"
+	"github.com/kala-server/kala/impl/strictjson"
 )
 
 // validate finds the request's operation in the contract, validates the request against
@@ -20,7 +26,9 @@ import (
 func (s *Server) validate(router routers.Router, next http.Handler) http.Handler {
 	// No defaults filled in: kin-openapi would fill them for explicit nulls too, hiding a
 	// null sent for a non-nullable field. Handlers apply the documented defaults.
-	opts := &openapi3filter.Options{AuthenticationFunc: s.Auth.Func, SkipSettingDefaults: true}
+	// The body is validated on its own, after credentials and parameters (so a caller
+	// without credentials gets 401 whatever its body) and after the strict JSON check.
+	opts := &openapi3filter.Options{AuthenticationFunc: s.Auth.Func, SkipSettingDefaults: true, ExcludeRequestBody: true}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := auth.HolderFrom(r.Context())
 		if r.Header.Get("X-API-Key") != "" && r.URL.Query().Has("key") {
@@ -30,6 +38,9 @@ func (s *Server) validate(router routers.Router, next http.Handler) http.Handler
 		route, params, err := router.FindRoute(r)
 		if err != nil {
 			if errors.Is(err, routers.ErrMethodNotAllowed) {
+				if allow := s.methods.of(r); len(allow) > 0 {
+					w.Header().Set("Allow", strings.Join(allow, ", "))
+				}
 				s.writeError(w, r, errs.E(errs.NotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
 			} else {
 				s.writeError(w, r, errs.E(errs.NotFound, "no such operation"))
@@ -41,6 +52,16 @@ func (s *Server) validate(router routers.Router, next http.Handler) http.Handler
 		if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
 			s.writeError(w, r, requestError(h, err))
 			return
+		}
+		if body := route.Operation.RequestBody; body != nil && body.Value != nil {
+			if err := strictBody(r, body.Value); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			if err := openapi3filter.ValidateRequestBody(r.Context(), in, body.Value); err != nil {
+				s.writeError(w, r, requestError(h, err))
+				return
+			}
 		}
 		if h.Principal != nil {
 			if err := auth.Authorize(s.Contract, h.Principal, h.Operation); err != nil {
@@ -59,13 +80,15 @@ func requestError(h *auth.Holder, err error) error {
 	if errors.As(err, &sec) {
 		return h.Failure()
 	}
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return errs.E(errs.TooLarge, "the request body must be at most %d bytes", tooBig.Limit)
+	if e := tooLarge(err); e != nil {
+		return e
 	}
 	var re *openapi3filter.RequestError
 	if !errors.As(err, &re) {
 		return errs.Wrap(err, "validate request")
+	}
+	if re.RequestBody != nil && re.Err == nil && strings.HasPrefix(re.Reason, kinUnexpectedContentType) {
+		return unsupportedMediaType(re.RequestBody, re.Input.Request.Header.Get("Content-Type"))
 	}
 	out := &errs.Error{Code: errs.Invalid, Message: "the request has invalid fields"}
 	where := "body"
@@ -108,8 +131,6 @@ func requestError(h *auth.Holder, err error) error {
 			if re.RequestBody != nil {
 				msg = "is not valid JSON"
 			}
-		case strings.Contains(msg, "Content-Type"):
-			where, msg = "Content-Type", "must be application/json"
 		case msg == "":
 			msg = "is not valid"
 		}
@@ -141,4 +162,69 @@ func schemaField(se *openapi3.SchemaError) (string, string) {
 		return "body", msg
 	}
 	return strings.Join(path, "."), msg
+}
+
+func tooLarge(err error) *errs.Error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return errs.E(errs.TooLarge, "the request body must be at most %d bytes", tooBig.Limit)
+	}
+	return nil
+}
+
+// kinUnexpectedContentType starts kin-openapi's reason for a body in a media type the
+// operation does not take (its unexported prefixInvalidCT); the error has no other mark.
+const kinUnexpectedContentType = "header Content-Type has unexpected value"
+
+// unsupportedMediaType names the media types the operation takes, and the one it got.
+func unsupportedMediaType(body *openapi3.RequestBody, got string) *errs.Error {
+	accepted := slices.Sorted(maps.Keys(body.Content))
+	msg := "must be " + accepted[0]
+	if len(accepted) > 1 {
+		msg = "must be one of " + strings.Join(accepted, ", ")
+	}
+	if got != "" {
+		if len(got) > 100 {
+			got = got[:100] + "…"
+		}
+		msg += fmt.Sprintf(", not %q", got)
+	}
+	return &errs.Error{Code: errs.Unsupported, Message: "Content-Type: " + msg,
+		Fields: []errs.FieldError{{Field: "Content-Type", Message: msg}}}
+}
+
+// strictBody refuses a JSON body that encoding/json, and so kin-openapi and the
+// handlers, would read leniently: repeated keys, invalid UTF-8, data after the value
+// (see strictjson). A body in a media type the operation does not take is left to
+// kin-openapi, which reports it (415). The body is read once and put back.
+func strictBody(r *http.Request, body *openapi3.RequestBody) error {
+	ct := r.Header.Get("Content-Type")
+	if r.Body == nil || r.Body == http.NoBody || body.Content.Get(ct) == nil || !isJSON(ct) {
+		return nil
+	}
+	data, err := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	if err != nil {
+		if e := tooLarge(err); e != nil {
+			return e
+		}
+		return errs.Field("body", "could not be read")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	if len(data) == 0 {
+		return nil // kin-openapi says whether a body is required
+	}
+	if err := strictjson.Check(data); err != nil {
+		return errs.Field("body", err.Error())
+	}
+	return nil
+}
+
+// isJSON reports whether a Content-Type is JSON, read the way kin-openapi reads it to
+// pick a decoder: application/json or any +json type, parameters and case ignored.
+func isJSON(contentType string) bool {
+	base, _, _ := strings.Cut(contentType, ";")
+	base = strings.ToLower(strings.TrimSpace(base))
+	return base == "application/json" || strings.HasSuffix(base, "+json")
 }

@@ -2019,7 +2019,11 @@ export interface components {
         };
     };
     responses: {
-        /** @description The request is malformed; `errors` names each bad field. */
+        /**
+         * @description The request is malformed; `errors` names each bad field. A JSON body must be one
+         *     value in valid UTF-8 with no repeated key at any depth (field `body`, e.g.
+         *     `has duplicate key "password"`, `is not valid UTF-8`, `has data after the JSON value`).
+         */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -2141,6 +2145,29 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The request body is in a media type the operation does not take; the answer names the ones it takes. */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://kala.dev/problems/unsupported-media-type",
+                 *       "title": "Unsupported media type",
+                 *       "status": 415,
+                 *       "detail": "Content-Type: must be application/json, not \"text/plain\"",
+                 *       "errors": [
+                 *         {
+                 *           "field": "Content-Type",
+                 *           "message": "must be application/json, not \"text/plain\""
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description Something failed on the server; the details are in its log under the request id. */
         InternalError: {
             headers: {
@@ -2158,7 +2185,49 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request is malformed or breaks a rule. */
+        /**
+         * @description Over a limit: this client address sent too many failed credentials or password
+         *     attempts (counted over every instance), or too many queries run at once. Nothing
+         *     was checked; retry after `Retry-After` seconds.
+         */
+        TooManyRequests: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                RateLimit: components["headers"]["RateLimit"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://kala.dev/problems/too-many-requests",
+                 *       "title": "Too many requests",
+                 *       "status": 429,
+                 *       "detail": "this address is over its limit of 30 failures per 60 s; try again in 42 s"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The database cannot be reached, so nothing was decided; retry after `Retry-After` seconds. */
+        ServiceUnavailable: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://kala.dev/problems/unavailable",
+                 *       "title": "Service unavailable",
+                 *       "status": 503,
+                 *       "detail": "the database is unavailable; try again shortly"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The request is malformed or breaks a rule. A JSON body must be one value in valid UTF-8 with no repeated key at any depth (`body: has duplicate key "password"`). */
         KylinBadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -2355,6 +2424,34 @@ export interface components {
                 "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinError"];
             };
         };
+        /** @description The request body is in a media type the operation does not take (KE-010000003, Kylin's invalid parameter); `msg` names the ones it takes. */
+        KylinUnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": "999",
+                 *       "data": null,
+                 *       "msg": "KE-010000003: Content-Type: must be application/json, not \"text/plain\"",
+                 *       "error_code": "KE-010000003",
+                 *       "suggestion": null
+                 *     }
+                 */
+                "application/json": components["schemas"]["KylinError"];
+                /**
+                 * @example {
+                 *       "code": "999",
+                 *       "data": null,
+                 *       "msg": "KE-010000003: Content-Type: must be application/json, not \"text/plain\"",
+                 *       "error_code": "KE-010000003",
+                 *       "suggestion": null
+                 *     }
+                 */
+                "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinError"];
+            };
+        };
         /** @description Something failed on the server; the log has details under the request id. */
         KylinInternalError: {
             headers: {
@@ -2377,6 +2474,66 @@ export interface components {
                  *       "data": null,
                  *       "msg": "KE-010000500: Internal error; request id 7f3c2a.",
                  *       "error_code": "KE-010000500",
+                 *       "suggestion": null
+                 *     }
+                 */
+                "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinError"];
+            };
+        };
+        /** @description Over a limit (KE-010000429): too many failed credentials or password attempts from this address, or too many queries at once; retry after Retry-After seconds. */
+        KylinTooManyRequests: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                RateLimit: components["headers"]["RateLimit"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": "999",
+                 *       "data": null,
+                 *       "msg": "KE-010000429: this address is over its limit of 30 failures per 60 s; try again in 42 s",
+                 *       "error_code": "KE-010000429",
+                 *       "suggestion": null
+                 *     }
+                 */
+                "application/json": components["schemas"]["KylinError"];
+                /**
+                 * @example {
+                 *       "code": "999",
+                 *       "data": null,
+                 *       "msg": "KE-010000429: this address is over its limit of 30 failures per 60 s; try again in 42 s",
+                 *       "error_code": "KE-010000429",
+                 *       "suggestion": null
+                 *     }
+                 */
+                "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinError"];
+            };
+        };
+        /** @description The database cannot be reached (KE-010000503); retry after Retry-After seconds. */
+        KylinServiceUnavailable: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": "999",
+                 *       "data": null,
+                 *       "msg": "KE-010000503: the database is unavailable; try again shortly",
+                 *       "error_code": "KE-010000503",
+                 *       "suggestion": null
+                 *     }
+                 */
+                "application/json": components["schemas"]["KylinError"];
+                /**
+                 * @example {
+                 *       "code": "999",
+                 *       "data": null,
+                 *       "msg": "KE-010000503: the database is unavailable; try again shortly",
+                 *       "error_code": "KE-010000503",
                  *       "suggestion": null
                  *     }
                  */
@@ -2434,6 +2591,23 @@ export interface components {
     requestBodies: never;
     headers: {
         /**
+         * @description Seconds to wait before trying again.
+         * @example 30
+         */
+        RetryAfter: number;
+        /**
+         * @description The limit that refused the request (IETF httpapi ratelimit-headers): its name, quota
+         *     `q` and window `w` in seconds, e.g. `"failures";q=30;w=60`.
+         * @example "failures";q=30;w=60
+         */
+        RateLimitPolicy: string;
+        /**
+         * @description What is left of the limit now (IETF httpapi ratelimit-headers): remaining `r` and
+         *     seconds `t` until it resets, e.g. `"failures";r=0;t=30`.
+         * @example "failures";r=0;t=30
+         */
+        RateLimit: string;
+        /**
          * @description The authentication schemes this operation accepts.
          * @example Bearer realm="kala", ApiKey realm="kala"
          */
@@ -2483,7 +2657,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["LoginFailed"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     createApiKey: {
@@ -2529,7 +2706,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listApiKeys: {
@@ -2589,7 +2769,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     deleteApiKey: {
@@ -2617,7 +2799,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getMe: {
@@ -2687,7 +2871,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listPermissions: {
@@ -2742,7 +2928,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listServices: {
@@ -2792,7 +2980,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listUsers: {
@@ -2858,7 +3048,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     createUser: {
@@ -2922,7 +3114,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getUser: {
@@ -2975,7 +3170,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     deleteUser: {
@@ -3004,7 +3201,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     updateUser: {
@@ -3067,7 +3266,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     changeUserPassword: {
@@ -3107,7 +3309,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listAuditEvents: {
@@ -3202,7 +3407,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listDatastores: {
@@ -3259,7 +3466,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     createDatastore: {
@@ -3308,7 +3517,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getDatastore: {
@@ -3352,7 +3564,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     deleteDatastore: {
@@ -3381,7 +3595,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     updateDatastore: {
@@ -3435,7 +3651,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listTables: {
@@ -3513,7 +3732,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     createTable: {
@@ -3606,7 +3827,10 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getTable: {
@@ -3671,7 +3895,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     deleteTable: {
@@ -3705,7 +3931,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listRows: {
@@ -3769,7 +3997,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     insertRows: {
@@ -3832,7 +4062,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     kylinGetAuthentication: {
@@ -3910,7 +4143,9 @@ export interface operations {
             401: components["responses"]["KylinUnauthorized"];
             403: components["responses"]["KylinForbidden"];
             406: components["responses"]["KylinNotAcceptable"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinLogin: {
@@ -3988,7 +4223,9 @@ export interface operations {
             401: components["responses"]["KylinUnauthorized"];
             403: components["responses"]["KylinForbidden"];
             406: components["responses"]["KylinNotAcceptable"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinLogoutGet: {
@@ -4027,6 +4264,7 @@ export interface operations {
             403: components["responses"]["KylinForbidden"];
             406: components["responses"]["KylinNotAcceptable"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinLogout: {
@@ -4065,6 +4303,7 @@ export interface operations {
             403: components["responses"]["KylinForbidden"];
             406: components["responses"]["KylinNotAcceptable"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinListUsers: {
@@ -4174,7 +4413,9 @@ export interface operations {
             401: components["responses"]["KylinUnauthorized"];
             403: components["responses"]["KylinForbidden"];
             406: components["responses"]["KylinNotAcceptable"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinUpdateUser: {
@@ -4265,7 +4506,10 @@ export interface operations {
             406: components["responses"]["KylinNotAcceptable"];
             409: components["responses"]["KylinConflict"];
             413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinCreateUser: {
@@ -4361,7 +4605,10 @@ export interface operations {
             406: components["responses"]["KylinNotAcceptable"];
             409: components["responses"]["KylinConflict"];
             413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinDeleteUser: {
@@ -4410,7 +4657,9 @@ export interface operations {
             406: components["responses"]["KylinNotAcceptable"];
             409: components["responses"]["KylinConflict"];
             413: components["responses"]["KylinTooLarge"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinChangePassword: {
@@ -4464,7 +4713,10 @@ export interface operations {
             406: components["responses"]["KylinNotAcceptable"];
             409: components["responses"]["KylinConflict"];
             413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinListProjects: {
@@ -4557,7 +4809,9 @@ export interface operations {
             401: components["responses"]["KylinUnauthorized"];
             403: components["responses"]["KylinForbidden"];
             406: components["responses"]["KylinNotAcceptable"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinCreateProject: {
@@ -4625,7 +4879,10 @@ export interface operations {
             406: components["responses"]["KylinNotAcceptable"];
             409: components["responses"]["KylinConflict"];
             413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinDeleteProject: {
@@ -4674,7 +4931,9 @@ export interface operations {
             406: components["responses"]["KylinNotAcceptable"];
             409: components["responses"]["KylinConflict"];
             413: components["responses"]["KylinTooLarge"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinListProjectAccess: {
@@ -4755,7 +5014,9 @@ export interface operations {
             403: components["responses"]["KylinForbidden"];
             404: components["responses"]["KylinNotFound"];
             406: components["responses"]["KylinNotAcceptable"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinUpdateProjectAccess: {
@@ -4810,7 +5071,10 @@ export interface operations {
             406: components["responses"]["KylinNotAcceptable"];
             409: components["responses"]["KylinConflict"];
             413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinGrantProjectAccess: {
@@ -4867,7 +5131,10 @@ export interface operations {
             406: components["responses"]["KylinNotAcceptable"];
             409: components["responses"]["KylinConflict"];
             413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinRevokeProjectAccess: {
@@ -4926,7 +5193,9 @@ export interface operations {
             406: components["responses"]["KylinNotAcceptable"];
             409: components["responses"]["KylinConflict"];
             413: components["responses"]["KylinTooLarge"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinQuery: {
@@ -5055,7 +5324,10 @@ export interface operations {
             404: components["responses"]["KylinNotFound"];
             406: components["responses"]["KylinNotAcceptable"];
             413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
     kylinTablesAndColumns: {
@@ -5150,7 +5422,9 @@ export interface operations {
             403: components["responses"]["KylinForbidden"];
             404: components["responses"]["KylinNotFound"];
             406: components["responses"]["KylinNotAcceptable"];
+            429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
         };
     };
 }

@@ -156,14 +156,22 @@ func (t *Tokens) Issue(userID uuid.UUID, credentialVersion int64) (string, time.
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
 	tok.Header["kid"] = kid
+	tok.Header["typ"] = tokenType
 	s, err := tok.SignedString(key)
 	return s, t.TTL, err
 }
 
-var errUnknownKid = errors.New("unknown key id")
+// tokenType is the typ header of every token this server issues, and the only one it accepts.
+const tokenType = "JWT"
+
+var (
+	errUnknownKid = errors.New("unknown key id")
+	errType       = errors.New(`token type is not "JWT"`)
+)
 
 // Verify checks a token's signature and claims and returns them. Exactly EdDSA with a
-// known kid is accepted; exp is required; iss and aud must be this server's.
+// known kid and the typ this server issues ("JWT") is accepted; exp is required; iss and
+// aud must be this server's.
 func (t *Tokens) Verify(ctx context.Context, raw string) (*Claims, error) {
 	parse := func() (*Claims, error) {
 		var c Claims
@@ -195,6 +203,10 @@ func (t *Tokens) mayReload() bool {
 }
 
 func (t *Tokens) keyFunc(tok *jwt.Token) (any, error) {
+	// a token of another type signed by the same key (say a future at+jwt) is not an access token
+	if typ, _ := tok.Header["typ"].(string); typ != tokenType {
+		return nil, errType
+	}
 	kid, _ := tok.Header["kid"].(string)
 	t.mu.RLock()
 	k, ok := t.verify[kid]

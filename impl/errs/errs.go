@@ -27,6 +27,9 @@ const (
 	TooMany       Code = "too-many"       // 429: over a rate or concurrency limit; RetryAfter says when to retry
 	Unavailable   Code = "unavailable"    // 503: the database cannot be reached; nothing was decided
 	Internal      Code = "internal"       // 500: details are logged, never shown
+
+	// Unsupported (415): a request body in a media type the operation does not take.
+	Unsupported Code = "unsupported-media-type"
 )
 
 // Limit describes a rate limit for the RateLimit-Policy header: Quota hits per Window.

@@ -29,6 +29,7 @@ var kinds = map[errs.Code]kind{
 	errs.NotAllowed:    {http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed"},
 	errs.Conflict:      {http.StatusConflict, "conflict", "Conflict"},
 	errs.TooLarge:      {http.StatusRequestEntityTooLarge, "too-large", "Payload too large"},
+	errs.Unsupported:   {http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
 	errs.NotAcceptable: {http.StatusNotAcceptable, "not-acceptable", "Not acceptable"},
 	errs.TooMany:       {http.StatusTooManyRequests, "too-many-requests", "Too many requests"},
 	errs.Unavailable:   {http.StatusServiceUnavailable, "unavailable", "Service unavailable"},

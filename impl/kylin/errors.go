@@ -29,6 +29,7 @@ const (
 	codeDuplicateProj   = "KE-010001004"
 	codeProjectNotFound = "KE-010001002"
 	codeInvalid         = "KE-010000001"
+	codeInvalidParam    = "KE-010000003" // Kylin's "Invalid Parameter"
 	codeNotFound        = "KE-010000404"
 	codeNotAllowed      = "KE-010000405"
 	codeNotAcceptable   = "KE-010000406"
@@ -82,6 +83,8 @@ func keCode(e *errs.Error) string {
 		return codeTooMany
 	case errs.Unavailable:
 		return codeUnavailable
+	case errs.Unsupported:
+		return codeInvalidParam
 	}
 	return codeInternal
 }
