@@ -320,3 +320,22 @@ func TestHashConcurrencyBound(t *testing.T) {
 		t.Fatalf("%d slots still taken after every hash returned", n)
 	}
 }
+
+// The dummy hash that unknown names are verified against costs what a real one does, so a
+// login for a name that does not exist takes as long as one that does.
+func TestDummyHashCostsWhatARealOneDoes(t *testing.T) {
+	p := HashParams{MemoryKiB: 64, Passes: 3, Lanes: 2}
+	h := NewHasher(p, 1)
+	got, _, _, err := decodeHash(h.dummy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != p {
+		t.Fatalf("dummy hash params %+v, want the hasher's %+v", got, p)
+	}
+	before := h.Verifications()
+	h.VerifyDummy(context.Background(), "anything")
+	if h.Verifications()-before != 1 {
+		t.Fatal("VerifyDummy did not run a verification")
+	}
+}

@@ -100,3 +100,39 @@ func BenchmarkLoginFloodShare(b *testing.B) {
 	sort.Float64s(shares)
 	b.ReportMetric(shares[len(shares)/2], "share-%")
 }
+
+// BenchmarkLoginTiming compares wrong-password logins for an existing and an unknown
+// name, interleaved (A B A B, alternating which goes first), and reports both medians and
+// their gap: a gap that does not shrink with more rounds would tell attackers which
+// names exist.
+func BenchmarkLoginTiming(b *testing.B) {
+	e := testkit.New(b, func(c *impl.Config) { c.LockSchedule = []time.Duration{0} })
+	u := e.NewUser("bench_timing_real", false)
+	timed := func(name string) time.Duration {
+		start := time.Now()
+		r := e.Do("POST", "/api/auth/access-token", map[string]string{"username": name, "password": "Wr0ng#timing"})
+		d := time.Since(start)
+		if r.Status != 401 {
+			b.Fatalf("status %d", r.Status)
+		}
+		return d
+	}
+	timed(u.Name)
+	timed("bench_timing_ghost")
+	var known, unknown []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		if i%2 == 0 {
+			known = append(known, timed(u.Name))
+			unknown = append(unknown, timed("bench_timing_ghost"))
+		} else {
+			unknown = append(unknown, timed("bench_timing_ghost"))
+			known = append(known, timed(u.Name))
+		}
+	}
+	b.StopTimer()
+	mk, mu := lkMedian(known), lkMedian(unknown)
+	b.ReportMetric(float64(mk.Microseconds())/1000, "known-ms")
+	b.ReportMetric(float64(mu.Microseconds())/1000, "unknown-ms")
+	b.ReportMetric(float64((mk-mu).Abs().Microseconds())/1000, "gap-ms")
+}
