@@ -21,13 +21,14 @@ import (
 // in this process; failures are never cached; a user's entries are dropped as soon as
 // their password, state or rights change, on every instance (through LISTEN/NOTIFY).
 type BasicCache struct {
-	Accounts *account.Service
+	Accounts PasswordChecker
 	TTL      time.Duration
 	Now      func() time.Time
 	Max      int // entries at most
 
 	once    sync.Once
 	paused  atomic.Bool
+	epoch   atomic.Uint64 // bumped by every drop
 	key     []byte
 	mu      sync.Mutex
 	entries map[[32]byte]basicEntry
@@ -59,6 +60,11 @@ func (c *BasicCache) mac(username, password string) [32]byte {
 	return out
 }
 
+// PasswordChecker verifies a username and password (account.Service).
+type PasswordChecker interface {
+	Login(ctx context.Context, username, password string) (*db.User, error)
+}
+
 // Verify checks credentials, from the cache when it can.
 func (c *BasicCache) Verify(ctx context.Context, username, password string) (*db.User, error) {
 	c.init()
@@ -70,11 +76,18 @@ func (c *BasicCache) Verify(ctx context.Context, username, password string) (*db
 	if ok && now.Before(e.expires) && !c.paused.Load() {
 		return e.user, nil
 	}
+	// a drop while this login runs may be about this very user (a password change, a
+	// disable): then its outcome is answered but not kept
+	epoch := c.epoch.Load()
 	u, err := c.Accounts.Login(ctx, username, password)
 	if err != nil || c.paused.Load() {
 		return u, err
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.epoch.Load() != epoch {
+		return u, nil
+	}
 	if len(c.entries) >= c.Max {
 		for key, e := range c.entries {
 			if !now.Before(e.expires) {
@@ -85,7 +98,6 @@ func (c *BasicCache) Verify(ctx context.Context, username, password string) (*db
 	if len(c.entries) < c.Max {
 		c.entries[k] = basicEntry{user: u, expires: now.Add(c.TTL)}
 	}
-	c.mu.Unlock()
 	return u, nil
 }
 
@@ -93,6 +105,7 @@ func (c *BasicCache) Verify(ctx context.Context, username, password string) (*db
 func (c *BasicCache) DropUser(id uuid.UUID) {
 	c.init()
 	c.mu.Lock()
+	c.epoch.Add(1)
 	for k, e := range c.entries {
 		if e.user.ID == id {
 			delete(c.entries, k)
@@ -105,6 +118,7 @@ func (c *BasicCache) DropUser(id uuid.UUID) {
 func (c *BasicCache) DropName(usernameKey string) {
 	c.init()
 	c.mu.Lock()
+	c.epoch.Add(1)
 	for k, e := range c.entries {
 		if e.user.UsernameKey == usernameKey {
 			delete(c.entries, k)
@@ -127,6 +141,7 @@ func (c *BasicCache) Paused() bool { return c.paused.Load() }
 func (c *BasicCache) DropAll() {
 	c.init()
 	c.mu.Lock()
+	c.epoch.Add(1)
 	clear(c.entries)
 	c.mu.Unlock()
 }
