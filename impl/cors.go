@@ -10,8 +10,13 @@ import (
 	"github.com/kala-server/kala/impl/errs"
 )
 
-// sameOrigin reports whether origin is this server's own, as the request reached it.
-func sameOrigin(r *http.Request, origin string) bool {
+// sameOrigin reports whether origin is this server's own: KALA_PUBLIC_URL's when set
+// (behind a TLS-terminating proxy the request itself says http and an inner host), else
+// as the request reached it.
+func (s *Server) sameOrigin(r *http.Request, origin string) bool {
+	if s.Config.PublicURL != "" {
+		return strings.EqualFold(origin, s.Config.PublicURL)
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -31,7 +36,7 @@ func (s *Server) crossSite(next http.Handler) http.Handler {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
-			if origin := r.Header.Get("Origin"); origin != "" && !sameOrigin(r, origin) && !s.allowedOrigin(origin) {
+			if origin := r.Header.Get("Origin"); origin != "" && !s.sameOrigin(r, origin) && !s.allowedOrigin(origin) {
 				s.writeError(w, r, errs.E(errs.Forbidden, "cross-site request from %s refused", origin))
 				return
 			}

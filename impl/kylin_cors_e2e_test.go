@@ -259,3 +259,20 @@ func TestKylinCORSPreflight(t *testing.T) {
 		t.Errorf("CORS off: Access-Control-Allow-Origin %q", res.Header.Get("Access-Control-Allow-Origin"))
 	}
 }
+
+// Behind a TLS-terminating proxy the request says http and the inner host; with
+// KALA_PUBLIC_URL the server's own pages (Swagger UI, cookie login) are still its own.
+func TestPublicURLIsTheServersOwnOrigin(t *testing.T) {
+	const public = "https://kala.example.com"
+	e := testkit.New(t, kxOption(func(c *impl.Config) { c.PublicURL = public }))
+	r := e.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic("ADMIN", testkit.AdminPassword), kcOrigin(public))
+	r.Expect(t, 200)
+	if sc := strings.Join(r.Header.Values("Set-Cookie"), ";"); !strings.Contains(sc, "Secure") {
+		t.Errorf("an https public URL must make the session cookie Secure: %q", sc)
+	}
+	kxExpectErr(t, e.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic("ADMIN", testkit.AdminPassword),
+		kcOrigin(e.URL)), 403, "KE-010024001")
+	plain := testkit.New(t)
+	kxExpectErr(t, plain.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic("ADMIN", testkit.AdminPassword),
+		kcOrigin(public)), 403, "KE-010024001")
+}

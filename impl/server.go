@@ -46,6 +46,9 @@ type Config struct {
 	SessionIdle     time.Duration
 	SessionMax      time.Duration
 	CookieSecure    bool
+	// PublicURL is the origin users reach the server at (KALA_PUBLIC_URL), e.g.
+	// https://kala.example.com behind a TLS-terminating proxy; https implies Secure cookies.
+	PublicURL string
 	CORSOrigins     []string
 	QueryTimeout    time.Duration
 	MaxBodyBytes    int64
@@ -188,7 +191,8 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 	}
 	s.Data = data.New(d, c, sandbox, cfg.Now, cfg.QueryTimeout)
 	s.Kala = &kala.Face{Contract: c, Accounts: s.Accounts, Tokens: s.Tokens, Keys: s.Keys, Data: s.Data, Audit: s.Audit}
-	s.Kylin = &kylin.Face{Contract: c, Accounts: s.Accounts, Data: s.Data, Sessions: s.Sessions, CookieSecure: cfg.CookieSecure}
+	s.Kylin = &kylin.Face{Contract: c, Accounts: s.Accounts, Data: s.Data, Sessions: s.Sessions,
+		CookieSecure: cfg.CookieSecure || strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://")}
 	s.corsHeaders = requestHeaders(c.Doc)
 	if s.handler, err = s.routes(); err != nil {
 		return nil, err

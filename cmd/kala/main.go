@@ -49,6 +49,7 @@ type options struct {
 	corsOrigins   string
 	queryTimeout  time.Duration
 	trusted       string
+	publicURL     string
 	rateFailures  string
 	ratePasswords string
 	proxies       []netip.Prefix
@@ -130,6 +131,7 @@ func parse(args []string) (*options, []string, error) {
 	fs.BoolVar(&o.cookieSecure, "cookie-secure", env.boolean("KALA_COOKIE_SECURE", false), "mark the session cookie Secure (KALA_COOKIE_SECURE)")
 	fs.StringVar(&o.corsOrigins, "cors-origins", env.str("KALA_CORS_ORIGINS", ""), "comma-separated origins allowed by CORS (KALA_CORS_ORIGINS)")
 	fs.DurationVar(&o.queryTimeout, "query-timeout", env.dur("KALA_QUERY_TIMEOUT", 30*time.Second), "SQL query timeout (KALA_QUERY_TIMEOUT)")
+	fs.StringVar(&o.publicURL, "public-url", env.str("KALA_PUBLIC_URL", ""), "the origin users reach the server at, e.g. https://kala.example.com behind a proxy (KALA_PUBLIC_URL)")
 	fs.StringVar(&o.trusted, "trusted-proxies", env.str("KALA_TRUSTED_PROXIES", ""), "comma-separated CIDRs of proxies whose X-Forwarded-For is believed (KALA_TRUSTED_PROXIES)")
 	fs.StringVar(&o.rateFailures, "rate-failures", env.str("KALA_RATE_FAILURES", rateString(impl.DefaultRateFailures)), "failed credentials allowed per client address, N/window or off (KALA_RATE_FAILURES)")
 	fs.StringVar(&o.ratePasswords, "rate-passwords", env.str("KALA_RATE_PASSWORDS", rateString(impl.DefaultRatePasswords)), "password verifications allowed per client address, N/window or off (KALA_RATE_PASSWORDS)")
@@ -160,10 +162,12 @@ func parse(args []string) (*options, []string, error) {
 		bad = append(bad, fmt.Sprintf("KALA_ADDR=%q: want host:port", o.addr))
 	}
 	for _, origin := range splitList(o.corsOrigins) {
-		if u, err := url.Parse(origin); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" ||
-			u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(origin, "?") || strings.HasSuffix(origin, "#") {
+		if !isOrigin(origin) {
 			bad = append(bad, fmt.Sprintf("KALA_CORS_ORIGINS: %q is not an origin like https://app.example.com", origin))
 		}
+	}
+	if o.publicURL = strings.TrimSuffix(o.publicURL, "/"); o.publicURL != "" && !isOrigin(o.publicURL) {
+		bad = append(bad, fmt.Sprintf("KALA_PUBLIC_URL=%q: want an origin like https://kala.example.com", o.publicURL))
 	}
 	var err error
 	if o.proxies, err = impl.ParseTrustedProxies(o.trusted); err != nil {
@@ -198,6 +202,13 @@ func parseRate(name, s string) (ratelimit.Rule, error) {
 	return ratelimit.Rule{Name: name, Limit: limit, Window: window}, nil
 }
 
+// isOrigin reports a bare scheme://host[:port].
+func isOrigin(origin string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil &&
+		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && !strings.HasSuffix(origin, "?") && !strings.HasSuffix(origin, "#")
+}
+
 func splitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
@@ -212,7 +223,7 @@ func (o *options) config() impl.Config {
 	return impl.Config{Issuer: o.issuer, TokenTTL: o.tokenTTL, APIKeyMaxDays: o.apiKeyMaxDays,
 		SessionIdle: o.sessionIdle, SessionMax: o.sessionMax, CookieSecure: o.cookieSecure,
 		CORSOrigins: splitList(o.corsOrigins), QueryTimeout: o.queryTimeout,
-		TrustedProxies: o.proxies, RateFailures: o.rates[0], RatePasswords: o.rates[1],
+		PublicURL: o.publicURL, TrustedProxies: o.proxies, RateFailures: o.rates[0], RatePasswords: o.rates[1],
 		AuditRetention: o.auditKeep}
 }
 

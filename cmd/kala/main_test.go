@@ -26,7 +26,7 @@ import (
 var configEnv = []string{
 	"DATABASE_URL", "KALA_ADDR", "KALA_ADMIN_PASSWORD", "KALA_ISSUER", "KALA_TOKEN_TTL",
 	"KALA_API_KEY_MAX_DAYS", "KALA_SESSION_IDLE", "KALA_SESSION_MAX", "KALA_COOKIE_SECURE",
-	"KALA_CORS_ORIGINS", "KALA_QUERY_TIMEOUT", "KALA_TRUSTED_PROXIES", "KALA_RATE_FAILURES", "KALA_RATE_PASSWORDS",
+	"KALA_CORS_ORIGINS", "KALA_QUERY_TIMEOUT", "KALA_TRUSTED_PROXIES", "KALA_RATE_FAILURES", "KALA_RATE_PASSWORDS", "KALA_PUBLIC_URL",
 	"KALA_AUDIT_RETENTION",
 }
 
@@ -172,6 +172,7 @@ func TestParseBadConfig(t *testing.T) {
 		{"several at once", map[string]string{"KALA_TOKEN_TTL": "abc", "KALA_API_KEY_MAX_DAYS": "0"}, nil, []string{"KALA_TOKEN_TTL", "KALA_API_KEY_MAX_DAYS"}},
 		{"several checks at once", map[string]string{"DATABASE_URL": "", "KALA_ADDR": "x"}, nil, []string{"DATABASE_URL", "KALA_ADDR"}},
 
+		{"public URL with a path", map[string]string{"KALA_PUBLIC_URL": "https://kala.example.com/app"}, nil, []string{"KALA_PUBLIC_URL"}},
 		{"trusted proxy not a CIDR", map[string]string{"KALA_TRUSTED_PROXIES": "10.0.0.0/33"}, nil, []string{"KALA_TRUSTED_PROXIES"}},
 		{"rate without window", map[string]string{"KALA_RATE_FAILURES": "30"}, nil, []string{"KALA_RATE_FAILURES", "N/window"}},
 		{"rate zero", map[string]string{"KALA_RATE_PASSWORDS": "0/1m"}, nil, []string{"KALA_RATE_PASSWORDS"}},
