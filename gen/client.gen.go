@@ -511,6 +511,13 @@ type ClientInterface interface {
 	// `partial` says rows were cut. SQL that fails to run is answered 200 with
 	// `isException: true` and the database's message, as Kylin does.
 	//
+	// The answer is streamed as the rows are read, so `results` comes before the fields
+	// known only at the end (`resultRowCount`, `partial`, `duration`). A statement that
+	// fails after the first 32 KiB of the answer were sent keeps the rows sent and ends
+	// with `isException: true` and `partial: true`. A user may run 4 queries at once and
+	// the server a fixed number (both configurable); past either limit the answer is 429
+	// with `Retry-After`.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
@@ -523,6 +530,13 @@ type ClientInterface interface {
 	// transaction with a statement timeout. At most `limit` rows after `offset` come back;
 	// `partial` says rows were cut. SQL that fails to run is answered 200 with
 	// `isException: true` and the database's message, as Kylin does.
+	//
+	// The answer is streamed as the rows are read, so `results` comes before the fields
+	// known only at the end (`resultRowCount`, `partial`, `duration`). A statement that
+	// fails after the first 32 KiB of the answer were sent keeps the rows sent and ends
+	// with `isException: true` and `partial: true`. A user may run 4 queries at once and
+	// the server a fixed number (both configurable); past either limit the answer is 429
+	// with `Retry-After`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1501,6 +1515,13 @@ func (c *Client) KylinDeleteProject(ctx context.Context, project KylinProjectPat
 // `partial` says rows were cut. SQL that fails to run is answered 200 with
 // `isException: true` and the database's message, as Kylin does.
 //
+// The answer is streamed as the rows are read, so `results` comes before the fields
+// known only at the end (`resultRowCount`, `partial`, `duration`). A statement that
+// fails after the first 32 KiB of the answer were sent keeps the rows sent and ends
+// with `isException: true` and `partial: true`. A user may run 4 queries at once and
+// the server a fixed number (both configurable); past either limit the answer is 429
+// with `Retry-After`.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
@@ -1523,6 +1544,13 @@ func (c *Client) KylinQueryWithBody(ctx context.Context, contentType string, bod
 // transaction with a statement timeout. At most `limit` rows after `offset` come back;
 // `partial` says rows were cut. SQL that fails to run is answered 200 with
 // `isException: true` and the database's message, as Kylin does.
+//
+// The answer is streamed as the rows are read, so `results` comes before the fields
+// known only at the end (`resultRowCount`, `partial`, `duration`). A statement that
+// fails after the first 32 KiB of the answer were sent keeps the rows sent and ends
+// with `isException: true` and `partial: true`. A user may run 4 queries at once and
+// the server a fixed number (both configurable); past either limit the answer is 429
+// with `Retry-After`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4294,6 +4322,13 @@ type ClientWithResponsesInterface interface {
 	// `partial` says rows were cut. SQL that fails to run is answered 200 with
 	// `isException: true` and the database's message, as Kylin does.
 	//
+	// The answer is streamed as the rows are read, so `results` comes before the fields
+	// known only at the end (`resultRowCount`, `partial`, `duration`). A statement that
+	// fails after the first 32 KiB of the answer were sent keeps the rows sent and ends
+	// with `isException: true` and `partial: true`. A user may run 4 queries at once and
+	// the server a fixed number (both configurable); past either limit the answer is 429
+	// with `Retry-After`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
@@ -4306,6 +4341,13 @@ type ClientWithResponsesInterface interface {
 	// transaction with a statement timeout. At most `limit` rows after `offset` come back;
 	// `partial` says rows were cut. SQL that fails to run is answered 200 with
 	// `isException: true` and the database's message, as Kylin does.
+	//
+	// The answer is streamed as the rows are read, so `results` comes before the fields
+	// known only at the end (`resultRowCount`, `partial`, `duration`). A statement that
+	// fails after the first 32 KiB of the answer were sent keeps the rows sent and ends
+	// with `isException: true` and `partial: true`. A user may run 4 queries at once and
+	// the server a fixed number (both configurable); past either limit the answer is 429
+	// with `Retry-After`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7616,6 +7658,11 @@ type KylinQueryResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// KylinQueryResponse429Headers the declared response headers of an HTTP 429 response for KylinQuery
+type KylinQueryResponse429Headers struct {
+	RetryAfter int
+}
+
 type KylinQueryResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7647,12 +7694,18 @@ type KylinQueryResponse struct {
 	JSON413 *KylinTooLargeApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *KylinInternalErrorApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *KylinQueryResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinQueryResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7723,6 +7776,16 @@ func (r KylinQueryResponse) GetJSON413() *KylinTooLargeApplicationJSON {
 // GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
 func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
 	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinQueryResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinQueryResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -9678,6 +9741,13 @@ func (c *ClientWithResponses) KylinDeleteProjectWithResponse(ctx context.Context
 // `partial` says rows were cut. SQL that fails to run is answered 200 with
 // `isException: true` and the database's message, as Kylin does.
 //
+// The answer is streamed as the rows are read, so `results` comes before the fields
+// known only at the end (`resultRowCount`, `partial`, `duration`). A statement that
+// fails after the first 32 KiB of the answer were sent keeps the rows sent and ends
+// with `isException: true` and `partial: true`. A user may run 4 queries at once and
+// the server a fixed number (both configurable); past either limit the answer is 429
+// with `Retry-After`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
@@ -9696,6 +9766,13 @@ func (c *ClientWithResponses) KylinQueryWithBodyWithResponse(ctx context.Context
 // transaction with a statement timeout. At most `limit` rows after `offset` come back;
 // `partial` says rows were cut. SQL that fails to run is answered 200 with
 // `isException: true` and the database's message, as Kylin does.
+//
+// The answer is streamed as the rows are read, so `results` comes before the fields
+// known only at the end (`resultRowCount`, `partial`, `duration`). A statement that
+// fails after the first 32 KiB of the answer were sent keeps the rows sent and ends
+// with `isException: true` and `partial: true`. A user may run 4 queries at once and
+// the server a fixed number (both configurable); past either limit the answer is 429
+// with `Retry-After`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12884,6 +12961,20 @@ func ParseKylinQueryResponse(rsp *http.Response) (*KylinQueryResponse, error) {
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
 
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
 		var dest KylinInternalErrorApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12911,6 +13002,16 @@ func ParseKylinQueryResponse(rsp *http.Response) (*KylinQueryResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinQueryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil

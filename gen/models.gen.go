@@ -1900,6 +1900,12 @@ type KylinTooLargeApplicationJSON = KylinError
 // KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
 type KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON = KylinError
 
+// KylinTooManyRequestsApplicationJSON Kylin's error envelope. Never carries a stack trace.
+type KylinTooManyRequestsApplicationJSON = KylinError
+
+// KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON Kylin's error envelope. Never carries a stack trace.
+type KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON = KylinError
+
 // KylinUnauthorizedApplicationJSON Kylin's error envelope. Never carries a stack trace.
 type KylinUnauthorizedApplicationJSON = KylinError
 

@@ -34,15 +34,20 @@ import (
 
 // Config is what the server is told at start.
 type Config struct {
-	Issuer          string
-	Audience        string
-	TokenTTL        time.Duration
-	APIKeyMaxDays   int
-	SessionIdle     time.Duration
-	SessionMax      time.Duration
-	CookieSecure    bool
-	CORSOrigins     []string
-	QueryTimeout    time.Duration
+	Issuer        string
+	Audience      string
+	TokenTTL      time.Duration
+	APIKeyMaxDays int
+	SessionIdle   time.Duration
+	SessionMax    time.Duration
+	CookieSecure  bool
+	CORSOrigins   []string
+	QueryTimeout  time.Duration
+	// QueryPerUser is how many queries one user may run at once on this instance (4).
+	QueryPerUser int
+	// QueryMax is how many queries this instance runs at once, all users together: by
+	// default the sandbox's connection budget, one connection per running query.
+	QueryMax        int
 	MaxBodyBytes    int64
 	HashParams      account.HashParams
 	HashConcurrency int
@@ -73,6 +78,12 @@ func (c *Config) Defaults() {
 	}
 	if c.QueryTimeout == 0 {
 		c.QueryTimeout = 30 * time.Second
+	}
+	if c.QueryPerUser == 0 {
+		c.QueryPerUser = data.DefaultQueriesPerUser
+	}
+	if c.QueryMax == 0 {
+		c.QueryMax = db.SandboxConnBudget
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 16 << 20
@@ -139,9 +150,9 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 	if err := sandbox.PrepareAllRoles(ctx, d); err != nil {
 		return nil, err
 	}
-	s.Data = data.New(d, c, sandbox, cfg.Now, cfg.QueryTimeout)
+	s.Data = data.New(d, c, sandbox, cfg.Now, data.QueryLimits{Timeout: cfg.QueryTimeout, PerUser: cfg.QueryPerUser, Max: cfg.QueryMax})
 	s.Kala = &kala.Face{Contract: c, Accounts: s.Accounts, Tokens: s.Tokens, Keys: s.Keys, Data: s.Data}
-	s.Kylin = &kylin.Face{Contract: c, Accounts: s.Accounts, Data: s.Data, Sessions: s.Sessions, CookieSecure: cfg.CookieSecure}
+	s.Kylin = &kylin.Face{Contract: c, Accounts: s.Accounts, Data: s.Data, Sessions: s.Sessions, CookieSecure: cfg.CookieSecure, Log: log}
 	s.corsHeaders = requestHeaders(c.Doc)
 	if s.handler, err = s.routes(); err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl"
 	"github.com/kala-server/kala/impl/auth"
+	"github.com/kala-server/kala/impl/data"
 )
 
 const usage = `usage: kala [flags] [command]
@@ -46,6 +47,8 @@ type options struct {
 	cookieSecure  bool
 	corsOrigins   string
 	queryTimeout  time.Duration
+	queryPerUser  int
+	queryMax      int
 }
 
 func main() {
@@ -122,6 +125,8 @@ func parse(args []string) (*options, []string, error) {
 	fs.BoolVar(&o.cookieSecure, "cookie-secure", env.boolean("KALA_COOKIE_SECURE", false), "mark the session cookie Secure (KALA_COOKIE_SECURE)")
 	fs.StringVar(&o.corsOrigins, "cors-origins", env.str("KALA_CORS_ORIGINS", ""), "comma-separated origins allowed by CORS (KALA_CORS_ORIGINS)")
 	fs.DurationVar(&o.queryTimeout, "query-timeout", env.dur("KALA_QUERY_TIMEOUT", 30*time.Second), "SQL query timeout (KALA_QUERY_TIMEOUT)")
+	fs.IntVar(&o.queryPerUser, "query-per-user", env.num("KALA_QUERY_PER_USER", data.DefaultQueriesPerUser), "queries one user may run at once (KALA_QUERY_PER_USER)")
+	fs.IntVar(&o.queryMax, "query-max", env.num("KALA_QUERY_MAX", db.SandboxConnBudget), "queries the server runs at once, all users together (KALA_QUERY_MAX)")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -138,8 +143,9 @@ func parse(args []string) (*options, []string, error) {
 	if o.databaseURL == "" {
 		bad = append(bad, "DATABASE_URL is not set (make run starts a private PostgreSQL and sets it)")
 	}
-	if o.tokenTTL <= 0 || o.sessionIdle <= 0 || o.sessionMax <= 0 || o.queryTimeout <= 0 || o.apiKeyMaxDays <= 0 {
-		bad = append(bad, "durations and -api-key-max-days must be positive")
+	if o.tokenTTL <= 0 || o.sessionIdle <= 0 || o.sessionMax <= 0 || o.queryTimeout <= 0 || o.apiKeyMaxDays <= 0 ||
+		o.queryPerUser <= 0 || o.queryMax <= 0 {
+		bad = append(bad, "durations, -api-key-max-days, -query-per-user and -query-max must be positive")
 	}
 	if o.sessionIdle > o.sessionMax {
 		bad = append(bad, "KALA_SESSION_IDLE must not exceed KALA_SESSION_MAX")
@@ -172,7 +178,7 @@ func splitList(s string) []string {
 func (o *options) config() impl.Config {
 	return impl.Config{Issuer: o.issuer, TokenTTL: o.tokenTTL, APIKeyMaxDays: o.apiKeyMaxDays,
 		SessionIdle: o.sessionIdle, SessionMax: o.sessionMax, CookieSecure: o.cookieSecure,
-		CORSOrigins: splitList(o.corsOrigins), QueryTimeout: o.queryTimeout}
+		CORSOrigins: splitList(o.corsOrigins), QueryTimeout: o.queryTimeout, QueryPerUser: o.queryPerUser, QueryMax: o.queryMax}
 }
 
 func run(args []string, log *slog.Logger) error {

@@ -22,7 +22,7 @@ import (
 var configEnv = []string{
 	"DATABASE_URL", "KALA_ADDR", "KALA_ADMIN_PASSWORD", "KALA_ISSUER", "KALA_TOKEN_TTL",
 	"KALA_API_KEY_MAX_DAYS", "KALA_SESSION_IDLE", "KALA_SESSION_MAX", "KALA_COOKIE_SECURE",
-	"KALA_CORS_ORIGINS", "KALA_QUERY_TIMEOUT",
+	"KALA_CORS_ORIGINS", "KALA_QUERY_TIMEOUT", "KALA_QUERY_PER_USER", "KALA_QUERY_MAX",
 }
 
 const testDB = "postgres://kala@localhost/kala?sslmode=disable"
@@ -74,7 +74,8 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatalf("parse: %v", err)
 	}
 	want := options{databaseURL: testDB, addr: "127.0.0.1:8080", issuer: "kala", tokenTTL: 15 * time.Minute,
-		apiKeyMaxDays: 365, sessionIdle: 10 * time.Minute, sessionMax: 12 * time.Hour, queryTimeout: 30 * time.Second}
+		apiKeyMaxDays: 365, sessionIdle: 10 * time.Minute, sessionMax: 12 * time.Hour, queryTimeout: 30 * time.Second,
+		queryPerUser: 4, queryMax: 32}
 	if *o != want {
 		t.Fatalf("parse() = %+v, want %+v", *o, want)
 	}
@@ -96,6 +97,8 @@ func TestParseGoodEnv(t *testing.T) {
 		"KALA_COOKIE_SECURE":    "true",
 		"KALA_CORS_ORIGINS":     " https://a.example.com, http://localhost:3000 ,,https://b.example.com:8443",
 		"KALA_QUERY_TIMEOUT":    "1m30s",
+		"KALA_QUERY_PER_USER":   "2",
+		"KALA_QUERY_MAX":        "10",
 	})
 	o, rest, err := parse([]string{"migrate"})
 	if err != nil {
@@ -103,7 +106,8 @@ func TestParseGoodEnv(t *testing.T) {
 	}
 	want := options{databaseURL: testDB, addr: "[::1]:9090", adminPassword: "Secret1!", issuer: "https://kala.example.com",
 		tokenTTL: 5 * time.Minute, apiKeyMaxDays: 30, sessionIdle: time.Hour, sessionMax: time.Hour, cookieSecure: true,
-		corsOrigins: " https://a.example.com, http://localhost:3000 ,,https://b.example.com:8443", queryTimeout: 90 * time.Second}
+		corsOrigins: " https://a.example.com, http://localhost:3000 ,,https://b.example.com:8443", queryTimeout: 90 * time.Second,
+		queryPerUser: 2, queryMax: 10}
 	if *o != want {
 		t.Fatalf("parse() = %+v\nwant %+v", *o, want)
 	}
@@ -115,7 +119,7 @@ func TestParseGoodEnv(t *testing.T) {
 		t.Fatalf("config().CORSOrigins = %q, want %q", cfg.CORSOrigins, want)
 	}
 	if cfg.Issuer != o.issuer || cfg.TokenTTL != o.tokenTTL || cfg.APIKeyMaxDays != 30 || cfg.SessionIdle != time.Hour ||
-		cfg.SessionMax != time.Hour || !cfg.CookieSecure || cfg.QueryTimeout != 90*time.Second {
+		cfg.SessionMax != time.Hour || !cfg.CookieSecure || cfg.QueryTimeout != 90*time.Second || cfg.QueryPerUser != 2 || cfg.QueryMax != 10 {
 		t.Fatalf("config() = %+v does not carry the options %+v", cfg, *o)
 	}
 }
@@ -140,6 +144,9 @@ func TestParseBadConfig(t *testing.T) {
 		{"session idle not a duration", map[string]string{"KALA_SESSION_IDLE": "ten"}, nil, []string{"KALA_SESSION_IDLE"}},
 		{"session max zero", map[string]string{"KALA_SESSION_MAX": "0"}, nil, []string{"KALA_SESSION_MAX"}},
 		{"query timeout negative", map[string]string{"KALA_QUERY_TIMEOUT": "-1s"}, nil, []string{"KALA_QUERY_TIMEOUT"}},
+		{"queries per user zero", map[string]string{"KALA_QUERY_PER_USER": "0"}, nil, []string{"KALA_QUERY_PER_USER"}},
+		{"queries per user not a number", map[string]string{"KALA_QUERY_PER_USER": "four"}, nil, []string{"KALA_QUERY_PER_USER"}},
+		{"server queries negative", map[string]string{"KALA_QUERY_MAX": "-3"}, nil, []string{"KALA_QUERY_MAX"}},
 		{"cookie secure not a bool", map[string]string{"KALA_COOKIE_SECURE": "maybe"}, nil, []string{"KALA_COOKIE_SECURE"}},
 		{"addr nonsense", map[string]string{"KALA_ADDR": "nonsense"}, nil, []string{"KALA_ADDR", "nonsense"}},
 		{"addr without port", map[string]string{"KALA_ADDR": "localhost"}, nil, []string{"KALA_ADDR"}},
@@ -160,6 +167,8 @@ func TestParseBadConfig(t *testing.T) {
 		{"flag: idle over max", nil, []string{"-session-idle", "2h", "-session-max", "1h"}, []string{"KALA_SESSION_IDLE"}},
 		{"flag: bad CORS origin", nil, []string{"-cors-origins", "https://a.example.com/path"}, []string{"https://a.example.com/path"}},
 		{"flag: zero token TTL", nil, []string{"-token-ttl", "0s"}, []string{"positive"}},
+		{"flag: zero queries per user", nil, []string{"-query-per-user", "0"}, []string{"query-per-user"}},
+		{"flag: zero server queries", nil, []string{"-query-max", "0"}, []string{"query-max"}},
 		{"flag: bad duration", nil, []string{"-token-ttl", "abc"}, []string{"token-ttl"}},
 		{"flag: unknown", nil, []string{"-no-such-flag"}, []string{"no-such-flag"}},
 	}
@@ -223,14 +232,14 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 	o, rest, err := parse([]string{
 		"-database-url", testDB, "-addr", "127.0.0.1:2222", "-token-ttl", "20m", "-api-key-max-days", "20",
 		"-session-idle", "3h", "-session-max", "4h", "-cookie-secure=false", "-cors-origins", "https://flag.example.com",
-		"-issuer", "flag", "keys", "rotate",
+		"-issuer", "flag", "-query-per-user", "7", "-query-max", "70", "keys", "rotate",
 	})
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
 	want := options{databaseURL: testDB, addr: "127.0.0.1:2222", issuer: "flag", tokenTTL: 20 * time.Minute,
 		apiKeyMaxDays: 20, sessionIdle: 3 * time.Hour, sessionMax: 4 * time.Hour, cookieSecure: false,
-		corsOrigins: "https://flag.example.com", queryTimeout: 30 * time.Second}
+		corsOrigins: "https://flag.example.com", queryTimeout: 30 * time.Second, queryPerUser: 7, queryMax: 70}
 	if *o != want {
 		t.Fatalf("parse() = %+v\nwant %+v", *o, want)
 	}

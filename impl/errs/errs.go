@@ -23,6 +23,7 @@ const (
 	NotAllowed    Code = "method-not-allowed"
 	Conflict      Code = "conflict"       // 409: duplicate name and the like
 	TooLarge      Code = "too-large"      // 413
+	TooMany       Code = "too-many"       // 429: over a concurrency or rate limit; RetryAfter says when to try again
 	NotAcceptable Code = "not-acceptable" // 406
 	Internal      Code = "internal"       // 500: details are logged, never shown
 )
@@ -42,6 +43,9 @@ type Error struct {
 	Reason string
 	// Until is when a lock ends (Code Locked).
 	Until time.Time
+	// RetryAfter is how long to wait before trying again (Code TooMany); faces send it as
+	// the Retry-After header.
+	RetryAfter time.Duration
 	// Err is the underlying cause, logged but never shown.
 	Err error
 }
@@ -63,6 +67,15 @@ func E(code Code, format string, args ...any) *Error {
 // Field makes an Invalid error naming one field.
 func Field(field, message string) *Error {
 	return &Error{Code: Invalid, Message: field + ": " + message, Fields: []FieldError{{Field: field, Message: message}}}
+}
+
+// RetryAfterSeconds is RetryAfter in whole seconds for a Retry-After header, rounded up
+// (a wait under a second is still one second); 0 when there is nothing to say.
+func (e *Error) RetryAfterSeconds() int {
+	if e.RetryAfter <= 0 {
+		return 0
+	}
+	return int((e.RetryAfter + time.Second - 1) / time.Second)
 }
 
 // WithReason sets the finer reason and returns e.
