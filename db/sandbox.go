@@ -148,6 +148,14 @@ func harden(ctx context.Context, d *DB, log *slog.Logger) {
 	}
 }
 
+// The sandbox's connections: each project's pool opens at most SandboxPoolConns, and by
+// default the server runs at most SandboxConnBudget queries at once, each on one
+// connection, which bounds what the sandbox holds open in all.
+const (
+	SandboxPoolConns  = 8
+	SandboxConnBudget = 32
+)
+
 func (s *Sandbox) pool(role string) (*sql.DB, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -160,7 +168,7 @@ func (s *Sandbox) pool(role string) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.SetMaxOpenConns(8)
+	p.SetMaxOpenConns(SandboxPoolConns)
 	p.SetMaxIdleConns(2)
 	p.SetConnMaxIdleTime(time.Minute)
 	s.pools[role] = p
@@ -197,27 +205,45 @@ type ResultColumn struct {
 	Length    int64 // -1 when unbounded or unknown
 }
 
-// Result is a query's columns and rows (values as text, nil for NULL).
-type Result struct {
-	Columns []ResultColumn
-	Rows    [][]*string
-	Partial bool
+// RowSink receives a query's result while the sandbox reads it, so no result is ever
+// held whole.
+type RowSink interface {
+	// Columns is called once, before any row.
+	Columns(cols []ResultColumn) error
+	// Row is called for each row with its values as text (nil for NULL). The slice and
+	// the strings it points to are reused once Row returns. An error stops the query.
+	Row(values []*string) error
 }
 
-// Query runs one read statement for a project: as the project's role, in a read-only
-// transaction with search_path set to the project's schema and a statement timeout,
-// wrapped so at most limit rows after offset come back (one more is read to tell whether
-// rows were cut), stopping early at maxBytes of values. The transaction is rolled back
-// and the connection reset with DISCARD ALL; a connection on which anything failed is
-// closed rather than reused, so nothing a query does reaches the next one.
-func (s *Sandbox) Query(ctx context.Context, role, schema, query string, offset, limit int, timeout time.Duration, maxBytes int) (*Result, error) {
-	p, err := s.pool(role)
+// SandboxQuery is one statement for the sandbox and its limits.
+type SandboxQuery struct {
+	Role, Schema string // the project's role and schema
+	SQL          string // one read statement, never edited: it is wrapped
+	Offset       int
+	Limit        int // rows handed on at most
+	// MaxBytes caps the text of the values handed on: the query stops before the row
+	// that would pass it.
+	MaxBytes int
+	Timeout  time.Duration // statement and lock timeout
+}
+
+// Query runs one read statement for a project and hands its rows to sink as they are
+// read: as the project's role, in a read-only transaction with search_path set to the
+// project's schema and a statement timeout, wrapped so at most Limit rows after Offset
+// come back (one more is read to tell whether rows were cut), stopping early at MaxBytes
+// of values. partial says rows were cut by either cap. The transaction is rolled back and
+// the connection reset with DISCARD ALL; a connection on which anything failed, or whose
+// statement was stopped early, is closed rather than reused, so nothing a query does
+// reaches the next one. A *SQLError is the statement failing, possibly after some rows
+// were handed on; an error from sink is returned as it is.
+func (s *Sandbox) Query(ctx context.Context, q SandboxQuery, sink RowSink) (partial bool, err error) {
+	p, err := s.pool(q.Role)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	conn, err := p.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox connection: %w", err)
+		return false, fmt.Errorf("sandbox connection: %w", err)
 	}
 	reusable := false
 	defer func() {
@@ -226,49 +252,53 @@ func (s *Sandbox) Query(ctx context.Context, role, schema, query string, offset,
 		}
 		conn.Close()
 	}()
-	res, err := runQuery(ctx, conn, schema, query, offset, limit, timeout, maxBytes)
-	if err != nil {
-		return nil, err
+	if partial, err = runQuery(ctx, conn, q, sink); err != nil {
+		return false, err
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := conn.ExecContext(rctx, `DISCARD ALL`); err == nil {
 		reusable = true
 	}
-	return res, nil
+	return partial, nil
 }
 
-func runQuery(ctx context.Context, conn *sql.Conn, schema, query string, offset, limit int, timeout time.Duration, maxBytes int) (*Result, error) {
+func runQuery(ctx context.Context, conn *sql.Conn, q SandboxQuery, sink RowSink) (bool, error) {
 	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("sandbox begin: %w", err)
+		return false, fmt.Errorf("sandbox begin: %w", err)
 	}
 	defer tx.Rollback()
-	ms := strconv.FormatInt(timeout.Milliseconds(), 10)
+	ms := strconv.FormatInt(q.Timeout.Milliseconds(), 10)
 	for _, st := range []string{
 		`SET LOCAL statement_timeout = ` + ms,
 		`SET LOCAL lock_timeout = ` + ms,
-		`SET LOCAL search_path = ` + pq.QuoteIdentifier(schema),
+		`SET LOCAL search_path = ` + pq.QuoteIdentifier(q.Schema),
 	} {
 		if _, err := tx.ExecContext(ctx, st); err != nil {
-			return nil, fmt.Errorf("sandbox setup: %w", err)
+			return false, fmt.Errorf("sandbox setup: %w", err)
 		}
 	}
+	// Reading that stops before the end cancels the statement: otherwise lib/pq would
+	// read and drop every remaining row when the rows are closed. A cancelled connection
+	// is closed by lib/pq, never reused.
+	qctx, stop := context.WithCancel(ctx)
+	defer stop()
 	// The statement is wrapped, never edited: a newline keeps a trailing line comment
 	// from swallowing the closing parenthesis. Offset and limit go as parameters, which
 	// also makes lib/pq use the extended protocol: PostgreSQL itself then refuses a
 	// string holding more than one statement, whatever got past the check before.
-	wrapped := "SELECT * FROM (\n" + query + "\n) AS kala_query OFFSET $1 LIMIT $2"
-	rows, err := tx.QueryContext(ctx, wrapped, offset, limit+1)
+	wrapped := "SELECT * FROM (\n" + q.SQL + "\n) AS kala_query OFFSET $1 LIMIT $2"
+	rows, err := tx.QueryContext(qctx, wrapped, q.Offset, q.Limit+1)
 	if err != nil {
-		return nil, sqlError(err)
+		return false, sqlError(err)
 	}
 	defer rows.Close()
 	types, err := rows.ColumnTypes()
 	if err != nil {
-		return nil, sqlError(err)
+		return false, sqlError(err)
 	}
-	res := &Result{Columns: make([]ResultColumn, len(types)), Rows: [][]*string{}}
+	cols := make([]ResultColumn, len(types))
 	for i, t := range types {
 		c := ResultColumn{Name: t.Name(), Type: strings.ToUpper(t.DatabaseTypeName()), Length: -1}
 		if p, sc, ok := t.DecimalSize(); ok {
@@ -277,44 +307,57 @@ func runQuery(ctx context.Context, conn *sql.Conn, schema, query string, offset,
 		if l, ok := t.Length(); ok {
 			c.Length = l
 		}
-		res.Columns[i] = c
+		cols[i] = c
 	}
-	vals := make([]any, len(types))
-	ptrs := make([]any, len(types))
+	if err := sink.Columns(cols); err != nil {
+		stop()
+		return false, err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	size := 0
+	texts := make([]string, len(cols))
+	row := make([]*string, len(cols))
+	size, count := 0, 0
 	for rows.Next() {
-		if len(res.Rows) == limit {
-			res.Partial = true
-			break
+		if count == q.Limit {
+			return true, nil // the extra row: rows were cut
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, sqlError(err)
+			return false, sqlError(err)
 		}
-		row := make([]*string, len(vals))
+		over := false
 		for i, v := range vals {
-			if b, ok := v.([]byte); ok && size+len(b) > maxBytes {
-				size += len(b) // over the cap: stop before copying it
+			row[i] = nil
+			if b, ok := v.([]byte); ok && size+len(b) > q.MaxBytes {
+				over = true // stop before copying it
 				break
 			}
 			if v != nil {
-				s := text(v, res.Columns[i].Type)
-				size += len(s)
-				row[i] = &s
+				texts[i] = text(v, cols[i].Type)
+				size += len(texts[i])
+				row[i] = &texts[i]
 			}
 		}
-		if size > maxBytes {
-			res.Partial = true
-			break
+		if over || size > q.MaxBytes {
+			stop()
+			return true, nil
 		}
-		res.Rows = append(res.Rows, row)
+		if err := sink.Row(row); err != nil {
+			stop()
+			return false, err
+		}
+		// let the values go before the driver reads the next row: at most one row is live
+		clear(vals)
+		clear(texts)
+		count++
 	}
 	if err := rows.Err(); err != nil {
-		return nil, sqlError(err)
+		return false, sqlError(err)
 	}
-	return res, nil
+	return false, nil
 }
 
 // text renders a value the way Kylin's results do: plain text, booleans as true/false.

@@ -1768,7 +1768,7 @@ type KylinNotFoundJSONResponse KylinError
 type KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse KylinError
 
 type KylinServiceUnavailableResponseHeaders struct {
-	RetryAfter *int
+	RetryAfter int
 }
 type KylinServiceUnavailableJSONResponse struct {
 	Body KylinError
@@ -1787,7 +1787,7 @@ type KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse KylinError
 type KylinTooManyRequestsResponseHeaders struct {
 	RateLimit       *string
 	RateLimitPolicy *string
-	RetryAfter      *int
+	RetryAfter      int
 }
 type KylinTooManyRequestsJSONResponse struct {
 	Body KylinError
@@ -1824,7 +1824,7 @@ type NotFoundApplicationProblemPlusJSONResponse Problem
 type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
 
 type ServiceUnavailableResponseHeaders struct {
-	RetryAfter *int
+	RetryAfter int
 }
 type ServiceUnavailableApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -1835,7 +1835,7 @@ type ServiceUnavailableApplicationProblemPlusJSONResponse struct {
 type TooManyRequestsResponseHeaders struct {
 	RateLimit       *string
 	RateLimitPolicy *string
-	RetryAfter      *int
+	RetryAfter      int
 }
 type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -1944,9 +1944,7 @@ func (response ListAuditEvents429ApplicationProblemPlusJSONResponse) VisitListAu
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1979,9 +1977,7 @@ func (response ListAuditEvents503ApplicationProblemPlusJSONResponse) VisitListAu
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2090,9 +2086,7 @@ func (response CreateAccessToken429ApplicationProblemPlusJSONResponse) VisitCrea
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2125,9 +2119,7 @@ func (response CreateAccessToken503ApplicationProblemPlusJSONResponse) VisitCrea
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2255,9 +2247,7 @@ func (response CreateApiKey429ApplicationProblemPlusJSONResponse) VisitCreateApi
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2290,9 +2280,7 @@ func (response CreateApiKey503ApplicationProblemPlusJSONResponse) VisitCreateApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2372,9 +2360,7 @@ func (response ListApiKeys429ApplicationProblemPlusJSONResponse) VisitListApiKey
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2407,9 +2393,7 @@ func (response ListApiKeys503ApplicationProblemPlusJSONResponse) VisitListApiKey
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2499,9 +2483,7 @@ func (response DeleteApiKey429ApplicationProblemPlusJSONResponse) VisitDeleteApi
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2534,9 +2516,7 @@ func (response DeleteApiKey503ApplicationProblemPlusJSONResponse) VisitDeleteApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2615,9 +2595,7 @@ func (response GetMe429ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w 
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2650,9 +2628,7 @@ func (response GetMe503ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2748,9 +2724,7 @@ func (response ListDatastores429ApplicationProblemPlusJSONResponse) VisitListDat
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2783,9 +2757,7 @@ func (response ListDatastores503ApplicationProblemPlusJSONResponse) VisitListDat
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2929,9 +2901,7 @@ func (response CreateDatastore429ApplicationProblemPlusJSONResponse) VisitCreate
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2964,9 +2934,7 @@ func (response CreateDatastore503ApplicationProblemPlusJSONResponse) VisitCreate
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3072,9 +3040,7 @@ func (response DeleteDatastore429ApplicationProblemPlusJSONResponse) VisitDelete
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3107,9 +3073,7 @@ func (response DeleteDatastore503ApplicationProblemPlusJSONResponse) VisitDelete
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3221,9 +3185,7 @@ func (response GetDatastore429ApplicationProblemPlusJSONResponse) VisitGetDatast
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3256,9 +3218,7 @@ func (response GetDatastore503ApplicationProblemPlusJSONResponse) VisitGetDatast
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3403,9 +3363,7 @@ func (response UpdateDatastore429ApplicationProblemPlusJSONResponse) VisitUpdate
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3438,9 +3396,7 @@ func (response UpdateDatastore503ApplicationProblemPlusJSONResponse) VisitUpdate
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3553,9 +3509,7 @@ func (response ListTables429ApplicationProblemPlusJSONResponse) VisitListTablesR
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3588,9 +3542,7 @@ func (response ListTables503ApplicationProblemPlusJSONResponse) VisitListTablesR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3751,9 +3703,7 @@ func (response CreateTable429ApplicationProblemPlusJSONResponse) VisitCreateTabl
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3786,9 +3736,7 @@ func (response CreateTable503ApplicationProblemPlusJSONResponse) VisitCreateTabl
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3895,9 +3843,7 @@ func (response DeleteTable429ApplicationProblemPlusJSONResponse) VisitDeleteTabl
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3930,9 +3876,7 @@ func (response DeleteTable503ApplicationProblemPlusJSONResponse) VisitDeleteTabl
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4045,9 +3989,7 @@ func (response GetTable429ApplicationProblemPlusJSONResponse) VisitGetTableRespo
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4080,9 +4022,7 @@ func (response GetTable503ApplicationProblemPlusJSONResponse) VisitGetTableRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4196,9 +4136,7 @@ func (response ListRows429ApplicationProblemPlusJSONResponse) VisitListRowsRespo
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4231,9 +4169,7 @@ func (response ListRows503ApplicationProblemPlusJSONResponse) VisitListRowsRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4379,9 +4315,7 @@ func (response InsertRows429ApplicationProblemPlusJSONResponse) VisitInsertRowsR
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4414,9 +4348,7 @@ func (response InsertRows503ApplicationProblemPlusJSONResponse) VisitInsertRowsR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4496,9 +4428,7 @@ func (response ListPermissions429ApplicationProblemPlusJSONResponse) VisitListPe
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4531,9 +4461,7 @@ func (response ListPermissions503ApplicationProblemPlusJSONResponse) VisitListPe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4613,9 +4541,7 @@ func (response ListServices429ApplicationProblemPlusJSONResponse) VisitListServi
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4648,9 +4574,7 @@ func (response ListServices503ApplicationProblemPlusJSONResponse) VisitListServi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4746,9 +4670,7 @@ func (response ListUsers429ApplicationProblemPlusJSONResponse) VisitListUsersRes
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4781,9 +4703,7 @@ func (response ListUsers503ApplicationProblemPlusJSONResponse) VisitListUsersRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4927,9 +4847,7 @@ func (response CreateUser429ApplicationProblemPlusJSONResponse) VisitCreateUserR
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4962,9 +4880,7 @@ func (response CreateUser503ApplicationProblemPlusJSONResponse) VisitCreateUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5070,9 +4986,7 @@ func (response DeleteUser429ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5105,9 +5019,7 @@ func (response DeleteUser503ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5219,9 +5131,7 @@ func (response GetUser429ApplicationProblemPlusJSONResponse) VisitGetUserRespons
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5254,9 +5164,7 @@ func (response GetUser503ApplicationProblemPlusJSONResponse) VisitGetUserRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5401,9 +5309,7 @@ func (response UpdateUser429ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5436,9 +5342,7 @@ func (response UpdateUser503ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5577,9 +5481,7 @@ func (response ChangeUserPassword429ApplicationProblemPlusJSONResponse) VisitCha
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5612,9 +5514,7 @@ func (response ChangeUserPassword503ApplicationProblemPlusJSONResponse) VisitCha
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5889,9 +5789,7 @@ func (response KylinRevokeProjectAccess429JSONResponse) VisitKylinRevokeProjectA
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5914,9 +5812,7 @@ func (response KylinRevokeProjectAccess429ApplicationVndApacheKylinV4PublicPlusJ
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5963,9 +5859,7 @@ func (response KylinRevokeProjectAccess503JSONResponse) VisitKylinRevokeProjectA
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5982,9 +5876,7 @@ func (response KylinRevokeProjectAccess503ApplicationVndApacheKylinV4PublicPlusJ
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6199,9 +6091,7 @@ func (response KylinListProjectAccess429JSONResponse) VisitKylinListProjectAcces
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6224,9 +6114,7 @@ func (response KylinListProjectAccess429ApplicationVndApacheKylinV4PublicPlusJSO
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6273,9 +6161,7 @@ func (response KylinListProjectAccess503JSONResponse) VisitKylinListProjectAcces
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6292,9 +6178,7 @@ func (response KylinListProjectAccess503ApplicationVndApacheKylinV4PublicPlusJSO
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6601,9 +6485,7 @@ func (response KylinGrantProjectAccess429JSONResponse) VisitKylinGrantProjectAcc
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6626,9 +6508,7 @@ func (response KylinGrantProjectAccess429ApplicationVndApacheKylinV4PublicPlusJS
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6675,9 +6555,7 @@ func (response KylinGrantProjectAccess503JSONResponse) VisitKylinGrantProjectAcc
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6694,9 +6572,7 @@ func (response KylinGrantProjectAccess503ApplicationVndApacheKylinV4PublicPlusJS
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7003,9 +6879,7 @@ func (response KylinUpdateProjectAccess429JSONResponse) VisitKylinUpdateProjectA
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7028,9 +6902,7 @@ func (response KylinUpdateProjectAccess429ApplicationVndApacheKylinV4PublicPlusJ
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7077,9 +6949,7 @@ func (response KylinUpdateProjectAccess503JSONResponse) VisitKylinUpdateProjectA
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7096,9 +6966,7 @@ func (response KylinUpdateProjectAccess503ApplicationVndApacheKylinV4PublicPlusJ
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7240,9 +7108,7 @@ func (response KylinLogoutGet503JSONResponse) VisitKylinLogoutGetResponse(w http
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7259,9 +7125,7 @@ func (response KylinLogoutGet503ApplicationVndApacheKylinV4PublicPlusJSONRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7403,9 +7267,7 @@ func (response KylinLogout503JSONResponse) VisitKylinLogoutResponse(w http.Respo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7422,9 +7284,7 @@ func (response KylinLogout503ApplicationVndApacheKylinV4PublicPlusJSONResponse) 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7609,9 +7469,7 @@ func (response KylinListProjects429JSONResponse) VisitKylinListProjectsResponse(
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7634,9 +7492,7 @@ func (response KylinListProjects429ApplicationVndApacheKylinV4PublicPlusJSONResp
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7683,9 +7539,7 @@ func (response KylinListProjects503JSONResponse) VisitKylinListProjectsResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7702,9 +7556,7 @@ func (response KylinListProjects503ApplicationVndApacheKylinV4PublicPlusJSONResp
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7981,9 +7833,7 @@ func (response KylinCreateProject429JSONResponse) VisitKylinCreateProjectRespons
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8006,9 +7856,7 @@ func (response KylinCreateProject429ApplicationVndApacheKylinV4PublicPlusJSONRes
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8055,9 +7903,7 @@ func (response KylinCreateProject503JSONResponse) VisitKylinCreateProjectRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8074,9 +7920,7 @@ func (response KylinCreateProject503ApplicationVndApacheKylinV4PublicPlusJSONRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8351,9 +8195,7 @@ func (response KylinDeleteProject429JSONResponse) VisitKylinDeleteProjectRespons
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8376,9 +8218,7 @@ func (response KylinDeleteProject429ApplicationVndApacheKylinV4PublicPlusJSONRes
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8425,9 +8265,7 @@ func (response KylinDeleteProject503JSONResponse) VisitKylinDeleteProjectRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8444,9 +8282,7 @@ func (response KylinDeleteProject503ApplicationVndApacheKylinV4PublicPlusJSONRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8723,9 +8559,7 @@ func (response KylinQuery429JSONResponse) VisitKylinQueryResponse(w http.Respons
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8748,9 +8582,7 @@ func (response KylinQuery429ApplicationVndApacheKylinV4PublicPlusJSONResponse) V
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8797,9 +8629,7 @@ func (response KylinQuery503JSONResponse) VisitKylinQueryResponse(w http.Respons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8816,9 +8646,7 @@ func (response KylinQuery503ApplicationVndApacheKylinV4PublicPlusJSONResponse) V
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9033,9 +8861,7 @@ func (response KylinTablesAndColumns429JSONResponse) VisitKylinTablesAndColumnsR
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9058,9 +8884,7 @@ func (response KylinTablesAndColumns429ApplicationVndApacheKylinV4PublicPlusJSON
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9107,9 +8931,7 @@ func (response KylinTablesAndColumns503JSONResponse) VisitKylinTablesAndColumnsR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9126,9 +8948,7 @@ func (response KylinTablesAndColumns503ApplicationVndApacheKylinV4PublicPlusJSON
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9313,9 +9133,7 @@ func (response KylinListUsers429JSONResponse) VisitKylinListUsersResponse(w http
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9338,9 +9156,7 @@ func (response KylinListUsers429ApplicationVndApacheKylinV4PublicPlusJSONRespons
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9387,9 +9203,7 @@ func (response KylinListUsers503JSONResponse) VisitKylinListUsersResponse(w http
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9406,9 +9220,7 @@ func (response KylinListUsers503ApplicationVndApacheKylinV4PublicPlusJSONRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9715,9 +9527,7 @@ func (response KylinCreateUser429JSONResponse) VisitKylinCreateUserResponse(w ht
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9740,9 +9550,7 @@ func (response KylinCreateUser429ApplicationVndApacheKylinV4PublicPlusJSONRespon
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9789,9 +9597,7 @@ func (response KylinCreateUser503JSONResponse) VisitKylinCreateUserResponse(w ht
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9808,9 +9614,7 @@ func (response KylinCreateUser503ApplicationVndApacheKylinV4PublicPlusJSONRespon
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10117,9 +9921,7 @@ func (response KylinUpdateUser429JSONResponse) VisitKylinUpdateUserResponse(w ht
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10142,9 +9944,7 @@ func (response KylinUpdateUser429ApplicationVndApacheKylinV4PublicPlusJSONRespon
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10191,9 +9991,7 @@ func (response KylinUpdateUser503JSONResponse) VisitKylinUpdateUserResponse(w ht
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10210,9 +10008,7 @@ func (response KylinUpdateUser503ApplicationVndApacheKylinV4PublicPlusJSONRespon
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10396,9 +10192,7 @@ func (response KylinGetAuthentication429JSONResponse) VisitKylinGetAuthenticatio
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10421,9 +10215,7 @@ func (response KylinGetAuthentication429ApplicationVndApacheKylinV4PublicPlusJSO
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10470,9 +10262,7 @@ func (response KylinGetAuthentication503JSONResponse) VisitKylinGetAuthenticatio
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10489,9 +10279,7 @@ func (response KylinGetAuthentication503ApplicationVndApacheKylinV4PublicPlusJSO
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10675,9 +10463,7 @@ func (response KylinLogin429JSONResponse) VisitKylinLoginResponse(w http.Respons
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10700,9 +10486,7 @@ func (response KylinLogin429ApplicationVndApacheKylinV4PublicPlusJSONResponse) V
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10749,9 +10533,7 @@ func (response KylinLogin503JSONResponse) VisitKylinLoginResponse(w http.Respons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10768,9 +10550,7 @@ func (response KylinLogin503ApplicationVndApacheKylinV4PublicPlusJSONResponse) V
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -11077,9 +10857,7 @@ func (response KylinChangePassword429JSONResponse) VisitKylinChangePasswordRespo
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -11102,9 +10880,7 @@ func (response KylinChangePassword429ApplicationVndApacheKylinV4PublicPlusJSONRe
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -11151,9 +10927,7 @@ func (response KylinChangePassword503JSONResponse) VisitKylinChangePasswordRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -11170,9 +10944,7 @@ func (response KylinChangePassword503ApplicationVndApacheKylinV4PublicPlusJSONRe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -11447,9 +11219,7 @@ func (response KylinDeleteUser429JSONResponse) VisitKylinDeleteUserResponse(w ht
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -11472,9 +11242,7 @@ func (response KylinDeleteUser429ApplicationVndApacheKylinV4PublicPlusJSONRespon
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -11521,9 +11289,7 @@ func (response KylinDeleteUser503JSONResponse) VisitKylinDeleteUserResponse(w ht
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -11540,9 +11306,7 @@ func (response KylinDeleteUser503ApplicationVndApacheKylinV4PublicPlusJSONRespon
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -12929,317 +12693,321 @@ func (sh *strictHandler) KylinDeleteUser(w http.ResponseWriter, r *http.Request,
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3pdiK5ljD6Krr0uSvtcwKSwUMar7P6UjaZRR1PZezOk1VUGxEhQOlAokLCmKzKu+7P7/99iu+1+km+",
-	"pS0pBoiAwFMORa/VddJBKCRtbe15+KPg8tGYM8KkKNT/KAwJ9kgA/7zEkpzQEZXqD48IN6BjSTkr1Avv",
-	"h1giKpBP+hLxPpJDgnz1KmJ8irZazau3aCjlGI8pCrAk8FvRfHu7jgIywpRRNkDdoIsw8zpMEJczT6Cu",
-	"7KIJk9RHVKKACCKFg0hpUELdTqGPqT8JiOgUDoN/lg/lP2vlbqnDCk6B3OPR2CeFeiH1rYJTEO6QjLDa",
-	"i5yN1YtCBpQNCp8/O9FWL7hP3dnihq/CDUq19YD0J4J4sO+A/D4hQubYNZUCMTwiDvp9wiXusO7vsHk0",
-	"pczjU9SddhFlyEAidde//7NWPpz+c2/FtsPXVu2byGDW6EsSLG65bQ5EcjTFVKIe6fOAIBnM1LnhAaas",
-	"FF9BrRyfa0QZHU1GhXrFsfNSJsmABDDx+/fvGxM5JExSF0uSDnAcvUE5Q/BxIpAcUoH4mAT6MXZdMpYi",
-	"sZbCDwQHJEABwf7on53CLfZxp+Cgxpj+i8zmHi+F0WenMMYBHhFpbsUxllhIHpCWl75qz77wSiDqJZdV",
-	"rhzs4YpbLpbL5XJxX/3njfpPOfy/ijoyqr41xnJYcAoKYRTwvIJTUKhGA+IV6jKYkPiy+zwYYVmoFyYT",
-	"eHNuG07hvjgO+EfiymJA+nr8Z6fwr5lP2QUekPN+XxCZvqExHhBEmUfu0VZZ3XqF9X0aCAk/bSe2WDar",
-	"/31Cglm0fPXiDdeTxNftkT6e+BLGhXugTNaqBacwwvcGhzRsnAiryqlYFW6nTT+l4FRLkpFAYxLAuhPL",
-	"rixbt1BfS111ZemydxNLrixZsj6aC3Xi6UegX3hl6QdlCLMZcrFIbqMgsE9EOgaZbyxFo78BchT+43XE",
-	"FF7rX8Vrs8gz9bUVCKV/+BlA+YT7mT+bl9hQBgP8kU/RSC2ZAk5JjgIiJwFDWKIRFzKxi90M5AL+kI5Y",
-	"u49GrKwbvbhycUvHee7wg69vtbKzv/Omtrezv/IGX+GeT+BEUvFGqp8N1iQRhQcgtqRiPox6MJq0PMWD",
-	"+tSs8FqQIIv0TwQJMqk+XkL1y9XnoPpquQERY84EAd71A/YutbSi/nI5k4TBP/F47Bs2+3oc8J5PRv/4",
-	"KNS+/oj2oXYsMfXNZq3cM8QCUXaHfeqhPiW+p1lxEHDFMH/9owAPC/UCvHLFFWYQIfBALXU0EUqyUAQA",
-	"uMpETgJS+PybUxASy4ko1HcUrksqAZItM4+ZO9qyErtE/fVrxdFLHrmzuxCvzdKKdsjnNciD+oIG4+JZ",
-	"2+1TgUbYVydBvEPU1fvuAoYKRLA7RD1sAFNCDfRT+/wM9bg3Q3brnJGOWuMEoKD3d331tvgGTakcIqZI",
-	"y5hgSTx0S2aKwKjb65GxHKIt+C7qqg92tcDYYV11It5EnyiBQZ3CGAsx5YHXKXQd1KUCMS7jk6mnMA5L",
-	"jLCSCOFAYLmwuO62kjg/O4Ujzvo+dR+LQg24LXqPIFMriCHsBwR7M0TuqdAyXYQHBxEehGvIgQCuffep",
-	"T95+WOhNTNUm9LrRFo4dgGZxAs+2S2oNb3nQo55H2KPvoDpFQjwtkCm5FJ1ihgdkRJhUYs6ICkE5S0Kx",
-	"FkExWkkOMPbDl58CjnHh33NQbyIBIbHv8ynx0Fa0egcJEtxRlyAegKwvlNp5R3wNzRaTJGDYb6p790iI",
-	"2m8huMSH0RX30H6/5lZxHJK7SboUH5mPLOkRTwLNNh8ROVRqmdIBiYe4JqcKciQ4hH/rXQqEA6AzShf1",
-	"+QBNmGeuerRbACxIcrkYRgpIXe6p7R8cHBScgiIphTqb+L5hCzfm5381i2Uj2lcUVxCDuYd1oBHq/tQ1",
-	"uVQ40iOIjMZSCSZiMhgQoYGgvp8blrA5jTIKmvHd3DGvhMfYHZLSrXqreLdTHE96PnX/8a1vNDcfU1et",
-	"FxB8KxBGwcQnmZwLPZRxAcuqoxWsajtCxRxs59HnUyuXdxbORz2sIyX2IcywPxMyjUt9Y5j4pXe6yBBi",
-	"aLAVXxDcDAfZRxX1yChq28ASAEER7vGJRNgbUSYipMnDax8Ly+pOyq2Gh3XU0PzKI4wSr64tVxHLBkhn",
-	"s+xvC6W+bjAsF0AW5Y/4+rcdjWduwIUoCioJmgbqv8YKHKFbXmHk8Yxkt1xeZCS75XId5RNivjXG+VXs",
-	"90FylxKygMsZ+Wu5wHXGZQPs2WCyeE4M2invLUJ0p7ynb+tYai6vCKpE8zPDfch/9N8kxn2T8EmV8Mx6",
-	"tR9Kr1iRXyqHJNBS3Yh4FCOlsyQw8S2fMO85kbCiDV9JIKuHdWSMswgMwMjjRFssQA75FvHpi291ATXO",
-	"OBITd6jNMDywQhUwOyXZKxLlYt8nARrhGSxJkBiCtLVafs3wHab+s9Or3XItjQPU6lq7xRL3sCBKjZlE",
-	"KzpEMphpXyUSQx5If/Ztcr+vbO+pdCZch4uZ0V8DoiASyVOw6m3FpGFtYGYEH3QRnNDW9a2wPh6IEL2R",
-	"tUrz9uuYQ/tz6F674vwEB4Nn5qeVlDPaqdTqKK5lJ/Rn4ytClb39/f1qZQ/1ZpKIb5Nbfn27X2rtgJVQ",
-	"gSTnyFe4EdG1K85PMZsZu5d4XqSpHqSArXpgdCTseYFSnKhA/I4E2mgHUSi8j2plZCM+wKe9V0Yifucp",
-	"QztVJL5JbPqGwLKAZudqSdgsaCu+/O064Bt4X43C4AYE3IvYF8CDjekLYSnJaCwF6gd8lNg18OfwM79P",
-	"SECJUJeJM5esTVnjIV5L6Wr4YjxaqhiFS+UabF63gUePIOnXDE/kkAf0E3lWCbVWLe8v2smq5f06OuOJ",
-	"05uSgKABvSPfpLrzZfeZJptqe3I0c8wqWC3vI6ZEVFhGZBusVctvwNtqjemJKwXX5jbxfrm8i3zu3hIv",
-	"8fAN8qhQIpS3PXdf3r9/X5yPW1uGu/NhbnEEFpPxmAeSeKdK+7oCh9Gz+lhqaa6HWh0d6SmLagn1iD3P",
-	"ze6ABtApSHIvX499TJmOnPv2XDBfMRxyySyUIRxT2UEHiMIhQ/1R4tuYKV1t0UEw2asoXiMMbdw+RN2R",
-	"GNi4BfgkIwJR/R1tUj/hA8reAuNa39MK96eHvaOIlqgnYjIa4WBWqBfeB5wNUq9uwSmAmynhrP0h454n",
-	"vd2VyEerBsQIWR4nbQ97xfgQdT6aXiSXfgLPDNcNnV5WDEld/tWcIOAr2IpDQ45MBHS1XN0rVirFau2q",
-	"fFAvV+rl8i9qf/qla/VOoV5IeysLCHqlefZu9gk4+SRhE6lEmQo0hXPfUigHGB4isMAzNB1Sd7jtWEsq",
-	"ZTpMhIoOM5CKBgo8EwZw0yFh2mwvzcxqJkvV0ZbA1EOc+bMo1KXDXB4ExJXh4mzASw5LWJ7oAmtvaVy0",
-	"0C2ZJfF0JzqiMy5RH+bLcUqMy6J++SmOyS4xIIJPApfksQVd4JnPsZdDx143sCyvtmiBWImFtphVRfpd",
-	"HmBKzov65acOFbKkG76u0A3HHQVRCPtnp7CWWS0PSNc3EYURLjGAmmXFR+cBafz1pwJqtp3JQYIr5ASX",
-	"zBScLi71iJdUi7ox5aP79Can/PaDfKf3hAqvvSnVWChdyIgCu+CcN0UNKoaDnuJw45qzUfVdnxImQwAI",
-	"9UdOHbrDQiV6y+UTplgyQI/ckWCGKBMSM5dspyvUwYRZpbqEzjRKdZjCKXdIFOPJg1OQovONq9s5Ne18",
-	"IZ8LSh0VyIY3ZwpuiRXkoznR+0/EFhcWrjBhHBCFkHrpT60lrqkg5oH/oxSclIDu+PdSo7pzfToR7F3Z",
-	"jZ97CIGYupMPA8KRRRhZhCHPxdXXUMh0TABmYkqCJbpWuFLAJx0+c0LuiL+Yd9DQ0bCIq0VEeTU2UpYK",
-	"WUI/XzcvP6DOpFyuuej8onnZuGqdn9kHp42zxrvmafPsyj5pHJ+2ziCKn01GhfqvBfhAwSmEYwtOIRpW",
-	"cAowovBbPOvBjllIRdPbueK3Oixrfjs9nboHthrIjhzyKfKVjkAl8umdlvrGgYKwpFqv1Lu9kenfVGf2",
-	"0/sryHUhzENYoG7DkAg4ozoy+YJ6//AZ+CfpJjM5yOynYe+dS8/pT29/aV5e/dxuidZIjn85au21Pjbu",
-	"z68+7Hz4dHvfolPq/ehPWx85bfvedYuVS2T20yfvfYue09bkhO7Q/s8lt+qz3uht2fv3T34apMj9mAZE",
-	"3FCWnZ6pFR6FRBpiZkxi3Qer8oWcAgy+kYbIzJ2JP1WqVVcDqRtHDP0oefDmmZOSbxqlsvyaPLPEAhIb",
-	"/y38Du9BulcSg5rsjvg8ddWIkam9B/D1RbzR5qLlxCCOrvN7gPGpK4RE05RFMav/KSxUchyfMjDPawLg",
-	"Y0mCQ8SIFfMEcQMiF1fuBmBkaKQmZxOmvqVY1Ah7c4lSc9aCsrEWhKlEHpakKOmIpCEkzUh8uiWzzLyn",
-	"XrVYq7k7xX1vlxTf9PfKxf3Km+pBDe/0dt29+NRZuas+FvJarN6seg9BXvaW5HAlRpRNpBHx2MT3l4Ji",
-	"dxko1GitjOkkrIVFstSktZaS1HGP+GhLKc42pDuZM1tgdDCU/kzdXR7INBBEMZEiI6MyesGCA6zjaEth",
-	"UaAm0LH/ckgEQf/zv/53hH2vhGLMU1gUZAWu5I/hZC2QsMxycRBgEDfHAenT+2Woos25SEgcSEenT7p8",
-	"wKhSUSXqzZLwURz+5nYwk/cz+rFXC6ofa+40DUwmVSQDRvZXNYU6DRdrjMi1Z6MAp28YxMO3AR9lIyhs",
-	"VaApD24pGzzhnbRpdUtm5uPsifeL5b1irXwFs64x8RwlhJsLdyA8/jhYnFj2XxyXY0fmxGha4s5n09cj",
-	"GAACgOdRtW3sX8TIZB/7gjhptSswMAdLihUyeFyXYhim8Yn0y90wVzuBvlLj+AIOL9zxEb4/IWwgh4V6",
-	"tVx+7J2307o4UPrroU49tIL4kPge6s20HU8BjQcldKyTd8GV9uCrP8L3LT2usjd3L5zChNHfJ8T8bhKq",
-	"c15Rux97Tw+RyTVGD760ay911a22a0xe7WiljE9f7J5Ha4ld9kNrnQh30nWSqbYOIL01rkYmyVdKdID0",
-	"bfiqT/tErQtt1fZ2kaekwd7M7nNbBymk7faJiIvdejYlOKFCpl1QqF3B+/ami2wRMJVTidyYZgS+NGaI",
-	"B2TlrVLvpAqXZnz2ztsgIK4Sg83+X1mB0kFiyKfM1FJhLlkTMA7qAlPuon8gn/PbyRhRD/0DdeGJngP9",
-	"Q9vKxGSUg53fjGcfXeLOdmfk46fp2J98uh9OZ+NxbbwrR5/68mMwve37fQ0RKUmgVvPf8KlfcfFTtbj/",
-	"2x+Vvc/RH7WDz39biVnZAvzEo7J5Zywtc3ZKpq6JOwmonCGi3imhM5DYh9z3BMKZUjt2JQ/SbjBH2JXE",
-	"O0TYeKs8kFm7t2RW10qpuobUM1op6vMA4VCXKKGzie/DQ6DwfDRS19qnjMD9TvgY165NUMkj/sLOsgs3",
-	"MHXpfSrsKrQbz1SOgrFoC/akkSsmmkZuPJ0gbsbLgJI5dQOSv3KtdYkeMcTjMWHzn15HU1iYTtuwG54X",
-	"pMNG//4qNPOb0+QTKainDhD9eHV1Ya1OyYVVDqqlcqlagrJBKzduLYFZ8pIeNk8/+mSK+thV+gMk2amz",
-	"AKx3kEfGhHmUDRDXKcW3lCVB94c5FiuLWS8w6MKQY3jTYAzHCGd0B4m9fksJb3hRbSGXLCUVPpeppnpL",
-	"rkCtkkdN5RPp8rQL8H5IINcCcF37JJCYuC4hnkE0Y02Bh0KJwsajkzSsRD8vzG2QI6swifn5lUDdfxeN",
-	"Z6rY8rrroJrOpsqDZhIHA5JVNU5ppkDrEGcOon2E2Uw77LawyfW0YnmUlICot/2gmior1pqmxGAlnGvU",
-	"i87UELhCnNCFG01c8fhZhDduOYdZJbwkec1aMowe4SgZgAipq3bll2kiHviick3yRqeLIJR5CjR4Djho",
-	"y6dCQgCNpwTfd80r9BqP6WusPlrU4Ohuxy8d8JNSdLf03/YC2r99GzgjiE5NhcfJv/lE4QIe0xvFk7U2",
-	"G3sQkDt+C/qxDVVyh5gNEk+g4GFBk8noC/DXZOzF/vKIT/TXYd2lQYABYc2f4ZfN39HcUXKtSV9N0pjk",
-	"xIu2e202l2mmTR1dhgYBn4xLqAleVht6QxnqNk5Obq7bzct29xB1L89PmjfgNegaqUm7ZcFSFT+ecFTB",
-	"KUSD7B+n58fNk+Zl+NtZ4+RD+yq5pcSohR0dcX8yYmvaEJQE6MJAjYSQrpltNshbXipOr2LFtdLYcpyn",
-	"mJUYA+PZ9ckJ2rI6qBqbJJ0JQtjj3CeYRfd7+WI1sMDfN3+rje0HvpJ2q2NDU1BHb+GVMEmI0fFLci+h",
-	"Npb2VDiFHh1QwHSPT3QQCpuMSEBd9ZvZDcSBwmroiAiJR+MkRpiPLuBCWNsxbYlhXUftw9PILiZBH7s6",
-	"OEobLQQItrDtyCGX5bHK53vQnr/PTl6jv3ntCW0PibnSi8FKfY2Tk55DVTbQQdyJkHyka7Tl9is8QS3N",
-	"lWLbiHvq+uXzLmi6+pSgzUMj5ioVgmaUoWfF1CpdX2vILT6ojWwxkPeYS3TRrTA0EtjJvJBlieYDpChD",
-	"DuIrtAu3TGnO4hs7hzT6Ed7NBxl9tRUkRKcUEeppMTxm3K2UU627a597Gr1dCqhsm5BiX8tgkcMrGpHK",
-	"3CaVcMgqeTdc2lqibnJULgE3tokXlG/DWa+1RLceJl9B8V3i68rMmh6pDY+g7mo4tvK0CO5E2A24rqud",
-	"5sH0NMX+rVp/WCRlETcT5SS1hBVTSZP7MsFIf2SByUFK4UQel4oEjrEcIsqMexgCeIx1KUyFSC0vGnmv",
-	"FvmHDXvKKpKuA9yhJhad06nTy1+uIrB6y9HMaUgWEytTbhrIq2rnRnRUGz5EPpESztqjAyr1QYMeJVx1",
-	"rRzt6KB2M9gMOESAzZ7ahc+nJEip4xuWZ42hy14NsDbEnoRh99dG8Rdc/PSb+d9y8eDmt7//LQ3+IIhp",
-	"QanJZFrFYYVSuspBdoxUTpdfrMrrIpKYolnL/fdrinzLI3LUUhLxOOrBokK3EqPiwntisWmoFQP4O9A6",
-	"1yNg10IREcnReCLXPhGRfSTilQ6oS1D/OHV6U57Ht8W7HLkITciU/TOXw/DBp2xLWa8nB74MbkRlthfR",
-	"wzGHsgJNLlLpY8TwMVt+8n56Ee6wOL2gnxbLuS+Pd+O5Ct7Pl8VeVr3aKUgusa+rxWeX3SZMQoD5CEt3",
-	"mFz0qu/HssgW7Hz6q7klnwWiuSAALbpgJ+rwwyLgtnh5bNM5sGCZnzIdGxRXsWmLxIxOCYeDLM+sq1Au",
-	"l7XLzFj54reiXC4nL0UZSo0tqsA5hOJ5lP9sEk3n19UcjeVM0b74esIFrLyRsFnHyplqhhWQf5CgqVUm",
-	"HVysXXMvy0PXJN1/Udq75OizTbVKIIoZa7WEDZbfRTtV/CvLnQX2xYVA3/CXzLVq4+ApSdPtGiggYuJL",
-	"I6uCPK8Xr9/rEQE5ils/Hf9whC7h3TaR6mNK09pO3RNvMTeAcpOZhwiXIoGc5posmk6VvNsmTFBJ75b4",
-	"/9Rriu4rIRttSXIvwdwp8tlnXSyJzwfpPhGzZrDubFlyKcbE98E520cultjnA5hqpQPPXWKrVbf3I77D",
-	"JfG7X1KvqFlHPRKgrR3UOrtqvmteOqi4i35ovWudXTnoDTo+v/7hpOmgGjpuHrVOGycOquyhH87PT5qN",
-	"MwcdVNBx46rpoIMaumqdNttXjdMLB1Wq6L8al0c/Ni4dVKlUKuj86sfmZRJWlWoan4yWn+1Aav98opM1",
-	"FkmQmTXVlT8JAsLSGkStjzQe6VNGJfFn7wMqI6P/I79KxdjHs/QGOGcQhRFGdk2pB9owcoc4wK5Cy8Qk",
-	"8b4di1Cm4izhrIhPVEEWxxxURoxLB1XRhN0yPmVoK0Sf9MtqaGbZqTjV35Ly0eIqIAIzI67C+hTgneQZ",
-	"W2tGIXckd+KLi0iz7IPjgLhUpBpeLuxPawA+INg7Z342EqpbnYukCBennV5bPZ4XfRfXoSl/9hWzvvtF",
-	"YNmuPisJkSA4cIdL70b+zdIBI97y6AygCBQiuOBtQ9ryXT2Z3bvmjEskA6zzRm0iwsrdT5+MLsxb6KOr",
-	"m6QY9j6F9vvYGSc5UHy7cQy3SJVgIgsk2ZnjwfMsNHHyMbIbnmLsFsTglEpUM4UOkMKzFZK2ls1tMXsd",
-	"oxI2evqSKkgm61+CVdHev7BGkmH2DVU89XOk6Jm4ShPVru6lxO4t3KW1tcCDg4MwcBKmiZ/BwcFB8gx0",
-	"PaFnOoN4aaLlkFDvJA8jXu0qGQz7r2bx13Lx4Lc/UiNfM04erAfhVCYHAks0JUxq03X29HW0rArPIjWP",
-	"1UhKNZZLDmkYEGVIpQPJGIouB0CURVhtW3Ik8Ky0tmdyEU0TR5GJsxdmV0c6qmZdPTqsdhN5a+b0ZDK9",
-	"CYsdpft1yTQB2+g8zmrToo4B/49quZrIp4vVT4op07tKaF6lTC9djCbHUaEctGWBDNdrxicB4lM250x+",
-	"T3yXj8g6q1xYVxQ9mhJCLUgGiB5oU5hDnnBuJ3le2ViTsEgsIIWRjuItjeK2LtsgyGSJb102G8fqFkBa",
-	"taNTtFvtK5PKTYV+kohsU0NWJm2H35gLmtJj070tF5HJJHNbVkkXQz4FBf1wMTxGEfR/YR8vc0brEIEb",
-	"SUfkZiLdXJEvaIuMuTtEoznVurJ/sLtT3dkx3UTjHQv3dgppMu5zB774WMgbG/mQP/7k6Tb4dOEn7zMj",
-	"TR4VXLKOZW/+2imKMcmKLYpsmNRUEQuxMCvc+LHBRvMUZbI6VCZh8Ju/C/P4k02K9F4fETqTGcj2/QTO",
-	"xCG1PHYmjEr/xlwTlm5/eS0g7Hi83DFoAC2+b5eg3eUT+wTjwMvvFIzhyPM5BGPHn8cjGALoG71wX4kz",
-	"EBpyL4M3NHy27pZvDdawO21R/lpgHeuduRbDbf98Ys6CM/BtLQ0jH8sLHEiK/ZVJA7oTkFHTtHiuM5fE",
-	"oTl1U2AQyq1CgUEcEIT1cboTCex6hINbCKWDSXPZXmPUOmxwXp5f3aVSFBY6qUepDGpI+HS37JTL5e25",
-	"PuuruqaX12ICUW/z9IWmNU5/fBf0h3qkAWHSEgAbTEm4NjkYXnMQcYeceKiH3dtDQDGqiwVpmwvuCcLk",
-	"ummS1fKCAJdmBfrdT5eqAoK9IhTlFRJLMAwfIoxkgCl4MQUZUZf7nIGFXnfqSy6x3TxpHl2hv6O3l+en",
-	"KC3msFLeebO7v7ee5q9WHJ3KqisPBCiLuL4SyKQUOnECK4Y4jbrifp+4kniXfHrEJ0t81WW0ZQtXag3R",
-	"Gqy3V7tx3ND3LrKSR9WWXgnj/lpTnoi59lOCrL2JrpK3OPMp9X1qCmlCXbyki6yWot0uv1XkXhE/ytlp",
-	"VsBuvLjsK4FMeG1ohQSyrFPpc7lvqGjaKZd7nZLfXe1oGsfJfdpHA0WgoFED0GwZo+eGCijxDLl4nG/C",
-	"TNJyZQnKg9Kqq+X0VGaFbtkoD9RX84g5gK0Ulg2Py/gmFgjwUkDOLaxHaG8dEE91SmfXJycJ9E+hYroM",
-	"SsYbDdMwGQskyb3MhUfzd2apWB6/zdGGnUVSksTPlOsRu5wLhxKhRISNmXTxKsOHaaLQraXwlUAQweMF",
-	"9A7K6GNPmID5eZkTyNAyFz1oCkD/1yNWsFSTEZoC+YAo2Uc81P8Tz5Dv+eTmqHH1UM95xhfPGqfN9E+G",
-	"GaopMfkZH2sf/dg8feIFXn24aGaC76rxw0kzriPAg6SWoB+t4tgRfJObScApsabocJ0QwZZjdJQ4nJ7M",
-	"ugqxY3Ewx4bp2DCY0oBI/XmxnYX/S85avzDnAxmZi5sR7HXTbv2S8rk2/aS7ABQrmg9OWI9PmDdHeYup",
-	"srTipRknnhlFNs/k00zyLh1h/+a49a511V789NsAu1rTMnksq0UgKm4UZQfUWvjeh2ZbAeDsPI6ZH5rt",
-	"glM4O08ip366aLHMHyeVjH9aGf3EJqObi8vm0c1l47j178yLVSkvmMJSNJ/Aowz7Nxfn7Rb4g5aHQI25",
-	"AIXW0dW/KpmcOL3c7F+QAM7Gy9a3JCDRRE0+FdWL04/4JY0vMUkWFi7dAubFkDwFk5I3bDlZFUsNgqHP",
-	"Bnb01RkEM9BOPEAKSZM/vrBN61qkZxNCXsCiw7eEruiI6Kqzxl0Z1+m2ypajCCK3syPP6bKkr1dCh7CL",
-	"Q2ulosz1Jx4RKCwcsmZSTBTHvngAMQfckjqMOvH+edzRYJNaEiwS1yvD+Ay1FkEk6s0giIYzgsg6EcXQ",
-	"NWn5XPM9lvJ9G+oR3UApnRutAa+CbdjqpEcGmMUgq3h0eZk1LgOkeTzwiUN9Hj981FYsG8aJBli2U9h8",
-	"2c1MWOv3V8HXxvaot3W+b2KXD4VyduBOWLUCm4QFAvVI4erMx0UXMqv4ZLv5DZVIt06srHu4snoIRMhl",
-	"APWIM0HciaR3ZEkJxhU+xPSYgVgwUpxOxm5rCrEIsSyJDIlNZN/JJPXLHXqgmMYj4g6WZyWl8oZ3hiEk",
-	"akyN8K1iRQxBOUK0pZu/2T9dzLbXKIsW4xBRxvBOrhThbGqqgRTRmvUoaTZHsPJRyA2CiW9as8y1iXhI",
-	"iN6KQMLse2+XFUaPZi/ryeP3VsfuKaxdHgOiGd435iMFCe7rECRXhX5ASv/3HfcBW3zioI8QbPklXosU",
-	"zxfuYc87T6yHBsq3eLG+kigPtZQHVxYCqhbWFQJ3v8woOPQYbS2sGI+0hPcl+e6x/gVB2smCkSgroiGb",
-	"3zYSwfpoKxQyoLbnXFzppXoG/Pb+uRnu4vGCC1oRosV6PU/MctOQFbpJPzRCJpQaFIbGo/6TWLk8jyE9",
-	"W2CtZIpK9c0THIn6dclhWK3nJaSf06zUV+j+60T5QaaHjsetBjpHD8IGWPm6JtxStkL7Nf2HITsT8HjL",
-	"tPO3+3GQqcULWmqsOv58HQbHri5HQYZ1Wy8xRMDTauJtqLDrZnN+4cf0V8rdQyWa/mn7HU1EdiNR+wEt",
-	"VsyhIRyzY2Gd0QkoHS+zhYcIPx9Wy/B0jSKGFxml3kgAvQmokFYO1eGqCnOnQ+6T9UsbQZwbnJU+Sfiu",
-	"yye+B/H0c6Fvj5FyTQEH3jfTiVs6Hs9pnvlE3nzfT4VLXvF37qTSBdKMs3tUGl+crTs6LRh6d/oeBNCB",
-	"MRsYK2WDMAkuNdnvIneun2MKmSfMuUpTfoEkQO572Qv9oPa3JBEwHRpPnhI4n9sRg20qBixPyQt/NVqI",
-	"Yna3ZKaIKAvv3APSXyBYcU7k1+YeB8IBHKSLu8OEOlsqVs4Ubdn4920rkNMAfi9l11Jeh71kty4cTkaY",
-	"pXkkscToFDM8sPn7DysJvPyMUoNZY6f0SqA+vSceur5uHaMtQUis4H+MtyTr/ZcrB3tv3INK8c3+m4Pi",
-	"fvXNmyKu1faL/TKpHbzZr1QwdgvO/Gv71Z1ib6/qFQ929nqVyhuXHHh7czpknhGrTMpO4b444MWFU42g",
-	"sqp6bmzj65TPnRu2ppzyogV0bXvmtEjny7dH6GBndx+ZZtDI4+5kZIKZ56+u7YaT1qYkTH+3lN60Kl/o",
-	"ixLvCD3EIlm8VqReUdtLO82uSJgMZtDIP/Gh3GcSq62bciba7n/NZNrG30KVN+NXipxNUR6+9goRpreV",
-	"r765be2dhnPQbEa/sFjoYAeC9cPg/YODmFiwU04XQXTn8MW7IYY8kEhMRiMczGx9dNtDxGBK8lRbBvjm",
-	"ZAuZcZmLk11fthTcoFDB4jSHasMQ8CO4zb4A/iKmVLpD3UgpuZbsRucGRYqZq5yPEDEN1AFO4dlk3LEw",
-	"uWBhjyfLCwWjrUb7qNXa1u3e54oGs9ib8XSOWBGqQ6QtONkasQ2yiUsH5dXVhMvFgxwFhS/5dL0WWSbs",
-	"11GyAoE+m7GyynPdsMI6UfVCw1NUTrHrQiW1/9Uln7aYIEFWELTkiMLvjpIwoMfxfCvPJ9xEcnlJPvVR",
-	"cFa6xFMbOzxfSnd5Md34VrPyJxS5MJkTpkao3npeFhca3U1sPJOIpgjn+qPEW6XHwFfsy8naXWtpL+F8",
-	"i3cwr0Z6yaerRILASJ95ZQH7fi6Go67LS3J/Y5hI229YzVJtE8IHRMwOBFS2ZxIhiIckf6A47/K7+VJ5",
-	"hWQZC+EYKd2EqUHJfAPUBwjsCVtMtrSuuZxm2VjEgaBjRiCns3tfNIaWbnIH0eKfVJyP1p7Gl/WPSwV5",
-	"axZaKsX3aqR4gHcqxV236pXJfr+CIX5j7jV3t1p8Qyq14r6309/D1V7NhTZxc695e/vFXhXvFg9IxX3T",
-	"r3k7pFxbKuxnffhhwr6B2eq+cBoy61zt+Jh17IAvesVXZYwwD5pNxvLR1s8QcdZPEclODFm30Vd6+f1l",
-	"eQc65eDhcTQZHcrWg9ShKUaULp6tCcNIQKiuFA9eCL7LIz4yQJjHwmwievOydHh91e2PIovz3v01Y5Ez",
-	"w5Cf7d4vCzB2kBjiQEumPS6HtvVaCgRMx9mV4apKW08EiW3pHoSRKcQxXQmNAS5foealrvBY2W3xMM93",
-	"ekxydvuytIjkJ20NB1GGF+tFJFOBhKS+ry3o0E/buszISOuNvRn8kQvk2d79RhhHp4HgYqY+7vOBpmrq",
-	"KQJHonC0rZcH1o8o8oXefaHI0wdHDOO+JMGSgNQVEcQZxqP3CzYiyBuzKZGpyLQyT3Jlb77MyOwnxPCV",
-	"DmBz0HE/cBT1YVrCK/0czE6j7SdzAz84qHq1gSUj0DpND4iHIpsO7ItByBeZMcganebDmJOe4TXaBD5P",
-	"uHE6Q3lH78gcA0kJK0bHpn7JGlXcc7MQ1COCekQs665ryqeG1RcV14P1db/akOeHwGxJRJZEPlG04U3M",
-	"yJjsYeYgrI2ZoFwohsT7qNv9f/+v/+c//vZ//3dnUi5X9/6+tf3H5z/rnYL6s+bCf8l//vrb4Sun9LqL",
-	"ut3D0JxZqb5BvZl8/vjqpbTpIkaQJEfQIvoQEewOkW08NyS+Zzitpg48iIC/YE1ch1jF7H97udAkm5pV",
-	"/uf/+/8rb5IWYsbVmXqUDVC31HXifyspIqwZM8YucWAncKKdDnqN6ujv6D9Rp4D0Qer/IehP/RmXMxlw",
-	"P6spQqGhQ+NuGozhFwrKyheN/jDVJDVMJ1MzUW+vUkwyIrez9ZL1YpbTw5WfWSt5sladh6a2kv1BSDyD",
-	"aiBDMkM4yNXKcxk7UsiPb3OwpcfzoZjok2BJX3Nsb8hr8pUtyxCxuwCwLpow9YZIc5oeoq76aheB2xga",
-	"7edkYw+QNmMQP4zHSgKVVwIoSHkaxTzvpUj65zSXhiDuRJ1zW80RDxX9kWAvVfuP7Pewze7FedtYhhV2",
-	"qn8Ub8lMyzJqwFB/yBqNCv8uNi5axX+RWSTO4jDsVP8LKnctnRpKVeuSfGGjWAcUVuvChXbaRrtUyqxe",
-	"hrAdDHw+GBDvsMPUFwMixpwJIsLSejgIZqh7hN0hKR5pBlRHjBfBIN8toTZhwNswrAbsHzrkkEHb1W64",
-	"yQTCdZgFCiw9gsltOjR6WFBXXcVFWFynBVwjzoyBxAZAbJkccDnzCdAYwCVAcfXtaNKhlGOYkuCABHZO",
-	"/ddbKxf99P6qsCin//T+KgMVILOiCNp8Nzk5fHdxdqPoH3F+S0mWwVxHhLnwjk2jNlPfqt3CAtSthFUQ",
-	"JqkLWlaEknpsBP6f2s12u3V+1jpePAV1SSjrc22dZRLrQoBmJLiZ2iS4g5BeyiSmTNewmAR+LFRgQOVw",
-	"0iu5fARRA+DyIQH8e6GsOQgQ+gUHySlHl832VWhe0wUhlfx0wYUcBKT984lu+FvqsA77O/r732FRjYvW",
-	"3/9uohW7CiTdOpyUBr0xseQ4tw5DgGPm5gm0FUdufasUPe/+5y2Z/bM7fym3S+oDtndLj3vUVCDo/tEB",
-	"Tt8p1FGpVPrcPdRtL8yvkHioz82GV/zjo+Csi7ZsSJH6NGxXHXpR0UssqeIpya2HONGt6wCXHxTm28Jr",
-	"3ejsu3O45aiV26wntVyXe6RTcOy6nU5hJAadwudulBOljqAJNzD09iGPuD4OlE4Yufp0gXPzF6JK9vc5",
-	"GyjBBMw0XSUhdyG+sMO698V49JweGwuOvL5uHUMFI0aIJ7ZLyDqWwupGckiEzug0Ry6HVHSYjcVSehKE",
-	"hRxG3T0YR7oyRNj1EyKCgIT51CVMkNg9aIyBVFZL5QXUn06nJQw/l3gweG3GitcnraPmWbsJY6JYofiN",
-	"KjiFOxLo6NBCuVTRL/IxYXhMC/VCrVQu1XTLlSFwLoPCHpVFcqe4gHo4SIuyVjKzQJb5If22gxiZKqoJ",
-	"KdcmpHg65EipHR7a6mJX8qBbtwkP1FNn1WHdWzKra91FcQPqaQUmbG5jrs4h0h84wyPSrQP2MWgAR0VC",
-	"VNl2TMcXxeTUzB3GGdrqShwMiOxuO9pIa8tWgnwBTE8JE4G6ZjZNzHIBU1C/w7r/LpoMn2LL69rAK/Pa",
-	"dgk1AQ6IAYvUgooCUkAkIBVIxOiWjME23GHdfzVOGjeN6+PW1c1l86p5dtU6V+KtrRB7UEYenlmM1ECu",
-	"qyvyp/4D/alD2f5Eem/ozw77s1gshv+v3uwCZEomT6+L/kQ4YbfGtojun5HhIj7QVKhYHGi4sj3X+LEo",
-	"xioDSrxt9GfiY1quVN8KC1+AfRXHTbt2iCEnJfhJz2/YsaEzcOcURc3DvbYXNxibgE9k2gyEeULxR/3G",
-	"4hfwmN7ckllJW/TgC5GQRaOKKXqgepgcF5A7fpsyTj9fHBemeGntSw3Uod0mwVFHafApi8WwG0jXTfin",
-	"wsooHJ8HRtZPAU84GWT6qblstRVBIEqOg2HeCvDhhOae61KT6i51dWhq6Y7iLuq6PtVXu6vYdzyZsGi/",
-	"kXZYoOUYODvmTx1mHv6pQ831OdoCLuYEnKjEiVmNwVWrtxIJaVamt0fKSes0VzA6qQnN3+YcogexE13o",
-	"iUNDe76IL0PXG1KcgtwR327dDjZnEbKrkrl3eoqdck0p40oXjtCdeFZjsrOUQnZqth2xV2ovaYe9pT6Y",
-	"El0+6lFG6qirmF0XbUERIkHviI7Y70reRVvkPnwINfR0x0GqaKrBgA6DZHAizIYoc+kY+4qe8kWHTmS7",
-	"d1AX6FsX5DRN6iBsD7hnuPSWZzhRQ7EsTXt1AU8tO4lC/dd0jTB65fW5zrf57Kx88wQSctSL8+Kmbzmg",
-	"EgQUzwKPFIRYK3hk+27Kke8mTa1R0A+bFiomnMfBs3yBPdLnAYnWdhiaTvWi9YlnrHhn5Yolf+r1zkyy",
-	"WIg8W6H0AIJehuywrSlbFPOd6RrK6b9M2y1geWLDMeupjQJZZj1dtnMQLqiAeOvkimOUMGNh8InEwpYb",
-	"q+z1MQ1mfoMCuVqlV4Or5bJV30yH6bh6odQK9SwWFaxto7/+YSCUG8ihIKGAa5xvgD9zDs9dg4Jabmt4",
-	"npqjclAtlUvVEnQuipIhjHXRGKgiq3zS8P3ZMUBbAK+Xq/ZzTS3fyJTqiLW0VdCWWSIk0Kr9fs2tYqhf",
-	"GIBYnQcuVSA5FpAK3fWgXrVYq7k7xX1vlxTf9PfKxf3Km+pBDe/0dt29eWCavWJt5E+D6c5SmFYSMA1J",
-	"cKFeUFztWskgcRgusqs1QFlOgNKIL3OgPOhVSHk/BkolbCjEtWZzk4i6W45SRcthUmf18+f1Lwf4CcCe",
-	"keUpSFODSgosO/oCpc0TXrTXP2DPlg+AIZXVQ66ZsWh/Ip4eVFs96C0PetTzCJhnd6oHq0dccX6KmW3/",
-	"AQe9m2dHLdPzL0zf2c2zPhOhec3wHaZ+GGlmlU2gK3Ez26+/wQVJWF3jz4w19NffFHqYnBkjOMxrsIBP",
-	"A6G7/HsUXPIJ40HuhDsYKGxoN9AUAdtINxNBcQee5odq3luJEadXidBasg6WLvr0jnhgp9pqesftxjb0",
-	"9SDMQ1h0WNe4JT7B3a2jH7QtS7NPWIfhniVk7aOmnk+CfXbYfCW4SJGbE+r02gYBn0L6EB0RtFUrIxGK",
-	"SATVAs/psMlYrbSi9N3Yb2/kcPsQTYfUJ9Yloe2zWEoyGssF43BSNtT++AbA+QrAHBKRH7g3W4+nRf74",
-	"uZIacZYCYSa5aUuiZMjnpB/P+IKegg/rtjpC3BhUK5DZT8PeO5ee05/e/tK8vPq53RKtkRz/ctTaa31s",
-	"3J9ffdj58On2vkWn1PvRn7Y+ctr2vesWK5fI7KdP3vsWPaetyQndof2fS27VZ73R27L37598EFTGNCDi",
-	"RnHdA0hsU9PeGOFH41xhDQIcHV/oM06lwoxMraYFMz4r5YWjewsxZzCmkoOwXeCZz7F3xfmJYlp63G4e",
-	"Ki8m4zEPJPFOiUcx9CD/Vml3kgbrsEVFzgZEIoy0hySiwXKYRoLniCvjjMzTVu1FyyarmjQk0mlsRyGl",
-	"OitqBXIgWN5Co4xu0gFdQB1d9QEe6907HQbuK6HdCeo133jahlgMS6glBQroYCi1jZ5KEdfrRVf3yBXQ",
-	"1yKsx9Bh0DpzzkNqeqAAQVWCB3aHsG4nlg2kJwjTTbQ9lrIO60KS5VtQ9Er6jyveLSHQPnDCwwE5RloW",
-	"Bu9F3XjsjGNwhG/18yXUV/uBHkF4DW1lCnJKPbpXV2Eupm6RLWcmuEfFZn7Nl/XyGxSoUzDSQvN+sbxX",
-	"rJVjunB+WgbAMPF8uQh+5SEEv3CLfXxzO5jJ+xn92KsF1Y81d3oznn10iTvbnZGPn6Zjf/Lpfjidjce1",
-	"8a4cferLj8H0tu/38brb0dxwGW22VUBuyUzdAnCPgIlcDPmUITzAlH3tcvKGwD9UOE9QfBMiGZHdpyT3",
-	"q/xVUSjJKwFGcuuUnVPZTIyDrvwOBO+VMH4cxCHPYuh0GJB3RWPHk55PXTQOSJ/eZ9oo4a68gH3y6Yw3",
-	"sUyMrIjzmEq/0h7hYzAUwPeUtu48NWXXB5BF/gqPIP2KV2YDYRV3yGuVqHxek/KutkgkMB4Y9YuS2e+P",
-	"foHVAMo/WdrxpATs9R/U+6zJl09kSgjPJbiXROgWxNJIo2HoEmVCYuYSI8+ZFzXB0wlDxrto6nIkSdUx",
-	"zBsKbXO0apGt609TD22ZuAi9LJ8KmdpyfiWVAHP2GMthZM2GtIykoJTqZMhoUr9IEHfSQ6OSvtcXFkh2",
-	"Vg864/Itn7Dv9Wpp1LbJCk9/x3Qofqp4cAmaXVxAqIf+X/CRJyNRLJo7wP7hXjk2i7vDdMFMepespKl+",
-	"DitZbqmP/M//+t92LOPT7TTB4R2Rp9ry/SRWoLCG6TNy9ixXzV+E19vKrxbYL6qm2jKmxuWlCWUi5v3X",
-	"QphXVXAKUUy9Gp0DKRaSY03lnTBg3XjZYsiz0udng9LN0ERSphYT41mTWSt7iI0+f1G8RRNvflEtVuk1",
-	"QzW2tV43ktkLuH3eDznCI9R6LEuJlZdZrXTGil/G0hmgShrRlkTwlkBRino8uVabAY+xxB0W1ad0EERe",
-	"TakgSA65UEwTTeEf8VCjRJXpEmpidwgFa5HAM6Fti6FuYMeRO+JnqbDH8Yo6XyTKJgZHvV0AG4SVU6bL",
-	"Ci9EeqTFR5gktdS4jd1yHhHy4QEREBcQZSTnoroJQECXR5AnbPE1keTX7hKSC8EReQiqgZStTAeCSkT+",
-	"nkGlDbFrtVYbocHGu/41e9eTJbgMtY09XE1zYy9/dla5cqL50JYN5LWVTjQhNeJ6IvUD0A+uEw675XdY",
-	"wCG5TudAQRaAdufAIz2mhM6w7QeZUn8g0yMSIvpjnCK5aELiDq9/EZ/dT/HdkMP1YZvHXRKi89dO5co5",
-	"qNwRZ32f6gzkjTPlRWmx9blECJWbHOfWkLKI9qK4vNLEqU2Qc4KzKW/h+0DDdeUvbX6JEXD1pyLcJXRG",
-	"iCfQXFn3LGtnkiDnsRRGy6ICDaCsxFd+Q/+S5sWHXBaNEl/msjjLrZOcxTCvhKCGXyw5Hs90fWpCtBVb",
-	"00CEBTzuq6MtpVkYl6B/ecPVn5SrfzscfUMvctKLdxC39qzEwugwxfBa/XzdvPxQWKoprWWdCfG35RnV",
-	"XropNROOTCAyMObolwxui3iA4CJFQZlJlr5IjHRVmmfTj5yIlugK1pquPkAzMuVznj9kd0NDl8heWETV",
-	"Eb8zcrpRkF5UQTLdYV+YjNubvabu9FprP+u4HV5ZlSkMK6ZBohx25H4opZr+r/SU31Lwmq0E/usfiTiS",
-	"qEbrXMkqOqBML9W8HrY2ySzsKsl9YgQe8QnkXWa8zyYjElA3PmTsY5d4N3jJKElHREg8GgN4zDg4K/Es",
-	"hvioWvfy0DJTfXsjyH5HFntp7/l3IMSucBbo8vfGhh/isxaXNO0Ay76/vDeU02FzDaGiCqymeOpeLVZ7",
-	"U8cJqQ+bJBHKkM+n4A0WBG0J3mET9vuEK9W9/fMJ6lOmCxCNtpcI2qeNs8a75mnz7MpI29nuB10G/xGi",
-	"9V+Esq5FLl/AVfIXAft6cM/jRjF9Lr4zPrXxuXwbPhdpyO3zM9SIBzxYp3j9B/zvcvdMwMdavUh2L4J+",
-	"YOtwqAxvTMSf8nhi9Bo2Xpjv1QvzlV2fFR4as95XiV5eCw6XDAwvb+SCF5MLvk+Z4C/uhHk5WvGsuutq",
-	"YxmguK7V9Vs+hv5aceeV6S/QBRYLpOubi/nWuTq01vR71tZCXUtX/9OW/DeabYdRdmg+GRCT8K0LNoLW",
-	"CwRhu4RaupWsQLoETPW/d2sw4Kf2+ZnpUCsOkaZausKCoS7oDvsTE3+nI3UFNKFm3LQ+gRZRQmaFM18q",
-	"kHxDFk1DdOuFSrW0Wy44mb2XnRixTXXbPIvZ0PbtXWo01E1jN2T3OzIZBvoa/aWIbpZ1Uff8tqSsUnbK",
-	"5TIAKNnRXKdiBHwK9ZeZobfz5PYQ4Q4D2LGBbV5OBTq7PjkpoYamfjbHW5f2VXJUvDKzdfaoqV4JRJlH",
-	"7nVJdBm2QwXXj6fNkozLoZqMxnqBG8qL4oRXl4y2xBlqeBsCDNH5YCg9RIrSq091P3z48KF4elo8Pu4e",
-	"olDIUz9dvj1CtVrtACp5Rq+hH3+sn57W2+1uqcMeZ/M0Xdg1jj7Q5BmjvYr0ZhDeykqy+4uu5GjJ+H6p",
-	"upuk4u8C7Nqak1W4ankpr+mr/5z2x6iVfHUtppDog5/CHOY72Qck1oh+49bf2OAezJ405r0cg1rLADfX",
-	"FylVLtcNt+6Jl8gkhxQUXfU90VjExbo7Z7oH/yLRgfKbEXrTvHcO5OM4RpkAIGhjZazzmrfY0z4rCdgY",
-	"Gq4FCWIcJiUFcdXssezELYMcYts2k6AB/J61uHQ8Cxc3x/4Kz1HpNsKQ1XJ8DB83ecsv6J5PNK6JUzUX",
-	"S+zzwdppzFGZgZU0KKxeAQQopDDC9N7RbQjm6FGPxAoSphOmtl3BN0uVgHKMYrIpW+zonnbnezVSPMA7",
-	"leKuW/XKZL9fwVARwdx5UzP4GVR1A/LV19we+eaOv+wdF9GdeOwF11i0PFZQCxO9WdQqIRYPiLrqjy7q",
-	"m+YgvRnCEKxSVGI6ExRK3YhJT6uA6ZdcF4j/QlUD9PaerWAAtMl9xooBif4FK6u5nDVOPrSvvlA9l+oL",
-	"1XPJVagl0d7hGaho2Dt4KQk1IummTMHXS3EnhjhZUqv/fuLS/6sDEqN607ofkkipKgAS1i0hJgJDjImu",
-	"VT2gd4SVOux8vjGyLd5sn1lDX497UMVZd1FHON4PERw5Hoe0QVAoM2MJoXf1I0IJ56jZPAWLldyfazX/",
-	"1ORhnTv/EmURNjT/CQ51rVPNE0moG21vajFsbJKPjwucaNL5rDwnoQPkrrtg+qvFMoVAndcFLPW6Ds0P",
-	"pguykHyMpjy4hZbeuiJtqcPOIi5jLGRySEaC+HdE2AaAvQn1ZZEy1NW9/Uuooaf3sSRB2D8z6oYgFG80",
-	"DQOHJKBSWLdVGpvSewrZVJ6IQts4chNQ+F0GFL7EvctRx0GzkpTgwHRcLW/kiO9EjvgmZIgNWVkr8PBl",
-	"aMp6tjOFi/nLOZguyFqNRHHGra+zbo084gkefpjg4B1mWLhtDtQjdrQXDfcOUVdf6zqCW95FE6YeCOgB",
-	"Di3eov5xpQ47hk+AYKFZMzH5cJH4EZdMooL4kd8NxJe4jJImKeiSDo9VaCPqZ/TB/ITjJWpKbNjB18gO",
-	"NoUsNtrlExey+DLa5evIYPfHI9jVJEV2BgeSuSWGrPMpi5qg9maKeUGT0SFB3PdAyt7ScZHqT/umQC6f",
-	"MNlhkk9x4JmGpe4tn8jtUPkEdXMuIAQJAunfM+hJ7wvySlfT4BOJqDwEr3iHhQuiAo1woNiZoYwOklzx",
-	"RHvTURPateg2ezEWZkM6Q2ZX6rC4T12xVgOHcE+pFlp4R20ipMmPacJHphFpL5zVpsVkE1TuexcZ1tr8",
-	"ASjmA3rl+ThhhhIfP4YNad2Q1mUd6SzNHEfXZCXdzHS53858ynTPGQgLfG0CwZYZ3q7wbWR24319/WOF",
-	"/BftBFDbWvfLudDfb9h+8+uRXfiQ+YTmKYs+9IY/xTOBump53WRPJ8Nm0jzm4BBf1raJsMnIwliBeN6D",
-	"7mQa5yRHEt+SEFQWRtG6TLv75c787KXNO/dHlIV/P4Or3+UeNMgql5UcDbK6kW7FoFAv5CegcJrN0VjO",
-	"YmKnk5j+jnklPMbukJQAVYt3O0Xdv/AfL76yBYH4eC2TK3zzAbQaxj2IYMPI9ak2DEsWb9jLP6oByRaa",
-	"ruX078DQtZ08MCrBKaoH+Uc9iOLD4IeRfRiai/ZjQd24VG3krCPObymxD59A+Db9ywzBtwR8Cxa6HWMq",
-	"+t6ZqPEXKCn3u6Hrq6rF6TAp7f+3u4h1hqG6MerSSp/JwRl8C6LRn51r5Yj8erJgLyfnivGA5A9pC4e0",
-	"6SdSeBYuE8ZCVVJioW6EmlcxPMg0i9cXiNhrhLmxBD0DHmDskKD8IG6hcUMB4PmY2bcHgBW9XhNS44aR",
-	"LmOkG+a2dqAcTmcLXxOPSw+yu5iEUc7L+BvCEnWjhXZL6J3Pe9jXoXMCYT8g2JuhIb4jHabb7QZ0MNTZ",
-	"sZHbQ32LeKE1yQ7TjyHnVzEikM7Q1kQQdHF9ldr/E+D6LsBsgWE+3JCDR9reb2nYbxlELFRcw9LOCbL2",
-	"AFIGG3kWB8dGg9poUF+lBpXH1mag+QiD24ZNhf54iGb+elWwVN9G3BEPDTiVNIeTvMOwrdVWQe1GflJ2",
-	"kS3wJjKen55hPKNLfMMxNhxjwzE2HCPpMn8lvlrekXQufbwR44CywY0F2o3PB1wzl8w0bgidxprPXJy3",
-	"rxzU54Hpk+r6VB1VWFwCvWteZdnvYKZ3RBY2RPiJiPAJHwyIh/jEWm0eSBgfTOK+knufNDnwgYKIuYKO",
-	"wsiUe7hO7/Ys80DThBTOh2B0f2o32+3W+VnruItcoDwOon2E2UzHF7o+wYHp6Q4/L70ym/uyuS8vdl8e",
-	"eVWS7MZWs8nRc8i+Gm9N6WIGbSm3sO/r2Ko5D5KDuBySYEoFQRK8NZx1mPbbxO1ztsTotoMIdodRgTs9",
-	"0SuRMN8hyjR3eyXA+yMyTWwxl1SKNyrFsRTuMsu3hLZ4gMjvE+wLRKWjV9ol99iV3e0sx5PVoDJ8T7vl",
-	"HFESp1i6Q9Q1n+oimNKfoa1YFvF2IlrCBuamLAgGJ5ZjgtkWikpz7hPM0hY0Dy8SJNqWDjHEbPsEw/lS",
-	"oVXgZDzHZbNxnAWzSB9di8ZE1Y7+Sg48Hch9I+mI3EykW6hX9g92d6o7OxBznbODoI+FvLGR1wufWNoP",
-	"cM5+AA9b7avLxlXrXP06meRvT/hwz5q56l+Zb3FzNtlns6wUmSEt35oRY+O5fEHPZch/soSjUMJZLSCt",
-	"8DVGBT2sKQFqpIPybQr9KpaH/oX9WMPJ7QzNQX/tIhQMnrQh7gL1SNCHB93bdYpjPAX/+66I5uNI5nOy",
-	"sg2Y08CcWSgkDID7q7CkjYX8O7aQ25IlIT97AA9dwyq+wvRtZ3n9h/lXrqImMdOE6dPp+9C2zLSxTY9s",
-	"zWDK+qMRU3549OoFlsPCJoNg483cZBBsKG1UpObroLT6Yf2PDEXncsJEaF7kjEBd9CJn/gwJiaVODdhq",
-	"N0+aR1cOet+6+tFB/9U4uW62EQ/QVeOHk+Y2wgNMmbbsdlgUlKmpsqM1JUU2elgQFHCfaA+lixlMh2A6",
-	"eGQGmyZV4Vo6TAaYCeyqVdsWzdH6lETLJ7KEGqZbcxesNl3TuKovSYC62nrTRS4fEdTD7u1hh3XHOJAU",
-	"+10k8EzEmle46mvtn0/0qvqY+gJJjoIJ091ehHrLQ9VyGVbTYV0qmvfqhlLO6kipSl1bvCLc+iuBRkQI",
-	"PCAAE+2z9fgSk/bPxkz68NqMQDUu9C5tjlxo0kratBZDf8TvfqFe0IcfKgEO0s1P0NvL81NdXlig88vj",
-	"5iX64YP97bjZPlqTLcBeQyL+Uqon7veJK4l3yadHuqVL2THdGE+JxFoWwBPJW8wNdNl+azV3sSBtWzvZ",
-	"wtbFkvh8AC2GDJPUXwO5tV6pxv/WbxX+q3F59GPjEtrIBAFh7iycwyN9yqgk/ux9QGWiE6RHxdjHM7BL",
-	"16uVnf2dN7W9nX2nQMVZ2JqxohS2HvHnGkQutIwcB8SlWi+Lf0pdwHPmz6LsSqy+WrYHe5ZU9wTBgTuM",
-	"N4UUdMBixT9k2H7JwGaa3JWipN5E34JCveYUiL1Tp/ri2HGx2xZ+fGyx3PwNlK8VaZTeEo2yWtZ+3Ykv",
-	"I0yo2EcKC341XYJ037bfHmwaBTR/Ti1/g9EbjP6iGJ1qUNHTOrZipOKokyDMeFKcljLUnQdOd6MGLFcD",
-	"NsaXbyKpeJKQZgHd4S5n6gZaan+B3ovZOoNpPnuDmXcTtqdeEpg4L/fHareZ4SDVgxtliMckjOr46fiH",
-	"I+QF9I4EACORYbCB3o2iwbwjs5onyDh+DqPNr8l23vrfN2eN02a86bZ53G790izUixU9+Obqw0UT2IRH",
-	"XDrC/s1x613rqg0Mioqbs+uTE6VyFeqFD812ogl3Rf0xurm4bB7dXDaOW/82PuvAowz7Nxfn7RaY2aH4",
-	"hRpyc9S4iof5wzOzStOv2z5tH/3YPJ1LCbCvHjePWqeNEwPKEQ5uhWVpj54GnmqQFEDVhFkexKQ08jyf",
-	"3LU59G/h0LPbyIuNpLGJV3jieIUYHzS04Svl95Dblae71HxTqTEekBtrWIOUaAjogR7FDrQewdAhWb+y",
-	"pJRIRmupL1oNJDUkU7fRMnIMVNrVLV2UXJc3IJOKGzXmJmy8tXZw5l8jzjFZ2zb6G0RqKG4LYQVwGWM/",
-	"RTVwP4dVbyHoISXgAUB9E1W8jCwRyYK3fRoIeQM1jW+U7ko888XyqoiI1PK30eB4gVoTJJEIg1haXrdS",
-	"cApQHNN+7+ERe7rE5FcVSrk5/i96/E/XDm0TqvmXE300l86Sdr5gbzY0YR4JQtuDvX8gpIX1ZoOJT8TS",
-	"WM4n7pm2rGz7AjHKbqgWoyY21399MvDSwZ8bMr82mX8EkX9Wz9PmJL/MST5Bj5pNFNUm4vU7jXgFtv/S",
-	"osiqEkHxXj1QwaFrKUu3hNpESsoGqGsJnTau2I6wARFEJ6TEWhX0iJIEhG1UsB02ADK0UWT2/EHJlj8d",
-	"Ntfzx+eCoG5EwLuZ4UrP0X7niaSal61CtOGFG6lmc5IbqWYj1WykmmesdPWyUs2iz+i1uiCESUNtX6Ju",
-	"1TsiG8lJN+x7w743J/mNsG9dL8akhOjL/y1y9I0v4WW43fshR3iEWug18vkAUfY0dbGyXAXvqRyiH9Tm",
-	"kBsQTzEZ7AsHCYkDqTCWkaktL1fXpXwhE8h0FUT9gIhhouBch+mScmjrRynH58yfOaiNR6RNJfnnCb7f",
-	"BsdDQMY+diFUZBaWrzMDJQRPAxIgFwcBJV6pw050Y33s+wKNsBrEwjQqW8buUMGrPcWDAQnQdcuB13Vz",
-	"RSqgv67OpIINd9gIGpiBYSDgUwG7MglMZimc2Yb+8LeOZYU1lBCATi0faoB1WAQ/RCUKTNP0WMko23UR",
-	"YKs7A5udZxf4UpRzw+83/H5zkht+v+H332PswBMy+RR1NdHZONNCr5jRjE/mehMzKC0R70tMWdxAb7sU",
-	"M2KaEyPdm7jDks2JwykwA1ZpS1br78+1K7b9hfWbVjLATH0VWg4vtBlGD+kyrI1B8OITtRmOUceUPsPP",
-	"GMHwkPbDmzodmzodG1vshls92BYbMom17bF5OdcfljDmqpOEYw3wdQYecIRYf3oRuYej2krGO4x4YF3C",
-	"S0snGT/v0pB967IxxZt1XQ9TwHhpt+cxlsMoYj5kC5uGzxs2sGEDm3JNz1Cu6Qs41GDTwV0W6aQC6Z+V",
-	"YBz4hXrhNVgnzNIWWvzrGvugGAgnUgRsGaKwvL7SayhY5yTkLFmBW4ExvWN/n94TD8V2bngJbMj47aCH",
-	"pkA4IGiEPYJ4P/ZtF0vs80HK5yHzy0FiiAPiod4M9bgcIjEJ+mAR3ZrTiLZLSa4gUj7ZNoiEyJ1CPwfd",
-	"krHU7sbGSeOmcX3curq5bF41z65a52dLp8ATj8qUKY5tyV8b5B4WJ952DMuNZf9BXamtlIbbyT5F8YnD",
-	"msJpG4QZ69YkHhlxYY8YRfZny+4deBc6bYQzxFTqzBlMGP8cgA4z1ePQAm105O2F+bLOzExooeiguXLL",
-	"AipmJaoti4WPhxXVVn0/3o8i/WTSWqEv7sakWmZOlyz5wO9IkGi/a1BkCxI17Zp4MF/AcnHe38PqBffF",
-	"W+zjOaKUngLhwHIcNIFQOEBMLfzZfB6nENoQV1K0cEFzuJECi1Wze7G7FN6iWPUI9XvW4tLTYcPFzQEy",
-	"DjFLvFLABVsaxdCBJYlS1mJ6NVI8wDuV4q5b9cpkv1/BYG1dQa7msDqDfmRN6u5Wi29IpVbc93b6e7ja",
-	"q7nl6jp0JHbn0m6HE6tWAmeilgU/UTbIWpS3t1/sVfFu8YBU3Df9mrdDyrVoURZ9P/+fAAAA//8=",
+	"7L3pchu5ljD4Khj2nbBUN0lz0WJRcaOHJdEuurSVlvZ1mdUimAmSsJIAKwGKol2emJ/f/3mK77X6Sb7A",
+	"AZALmUkmtXkpdkTXtZKJBHBwcPblc8HlwxFnhElRqH8uDAj2SAD/PMeSHNEhleoPjwg3oCNJOSvUC+8G",
+	"WCIqkE96EvEekgOCfPUqYnyCNlrNy9doIOUIjygKsCTwW9F8e7OOAjLElFHWR52ggzDz2kwQlzNPoI7s",
+	"oDGT1EdUooAIIoWDSKlfQp12oYepPw6IaBf2g3+V9+W/auVOqc0KToHc4eHIJ4V6IfWtglMQ7oAMsdqL",
+	"nI7Ui0IGlPULX7440VbPuE/d6fyGL8MNSrX1gPTGgniw74D8OSZC5tg1lQIxPCQO+nPMJW6zzp+weTSh",
+	"zOMT1Jl0EGXIQCJ113/+q1ben/xrZ8m2w9eW7ZvIYNroSRLMb/nCHIjkaIKpRF3S4wFBMpiqc8N9TFkp",
+	"voJa2SkoWNCAeIW6DMYkPveQMjocDwv1imPXQZkkfRLAQt69e9cYywFhkrpYkvQDwNEblDMEHycCyQEV",
+	"iI9IoB9j1yUjKRJrK/xMcEACFBDsD//VLtxgH7cLDmqM6K9kOvN4Icy+OIURDvCQSHNLDrHEQvKAtLz0",
+	"VXv2hRcCUS+5rHJlbwdX3HKxXC6Xi7vqP6/Uf8rh/1XUEVL1rRGWg4JTUAikgOcVFoG7x4MhloV6YTyG",
+	"N2e24RTuiqOAfySuLAakp8d/cQq/Tn3KznCfnPZ6gsj0DY1wnyDKPHKHNsqKCqhb0KOBkPDTZmKLZbP6",
+	"P8ckmEbLVy9ecz1JfN0e6eGxL2FcuAfKZK1acApDfGdwSMPGibCqnIpV4XYu6KcUnGpJMhRoRAJYd2LZ",
+	"lUXrFuprqauuLFz2dmLJlQVL1kdzpk48/Qj0Cy8sPaEMYTZFLhbJbRQE9olIxyDzjYVo9A9AjsJ/vIyY",
+	"xEv9q3hpFnmivrYEofQPvwEoH3E/s2fzHBvKYIi/8AkaqiVTwCnJUUDkOGAISzTkQiZ2sZ2BXMAv0hFr",
+	"+8GIlXWj51cubugozx2+9/WtVrZ2t17VdrZ2l97gS9z1CZxIKt5I9bPBmiSi8ADEmFTMh1H3RpOWp3hQ",
+	"j5oVXgkSZJH+sSBBJtXHC6h+ufoUVF8tNyBixJkgwLt+xt65ll7UXy5nkjD4Jx6NfMNmX44C3vXJ8J8f",
+	"hdrX52gfascSU99s1spBAywQZbfYpx7qUeJ7mhUHAVcM88PnAjws1AvwyiVXmEGEwH211OFYKElDEQDg",
+	"KmM5Dkjhyx9OQUgsx6JQ31K4LqkESLbMPGbuaMtKDBP1ly8VRy955NbuQrw0SyvaIV9WIA/qCxqM82dt",
+	"t08FGmJfnQTx9lFH77sDGCoQwe4AdbEBTAk10NuL0xPU5d4U2a1zRtpqjWOAgt7f1eXr4is0oXKAmCIt",
+	"I4Il8dANmSoCo26vR0ZygDbgu6ijPtjRAmSbddSJeGN9ogQGtQsjLMSEB1670HFQhwrEuIxPpp7COCwx",
+	"wkpChAOB5cLiOptKAv3iFA446/nUfSgKNeC26D2CjK0ghrAfEOxNEbmjQst0ER7sRXgQriEHArj23cc+",
+	"efthoTcxUZvQ60YbOHYAmsUJPN0sqTW85kGXeh5hD76D6hQJ8bRApuRSdIwZ7pMhYVKJOUMqBOUsCcVa",
+	"BMVoJTnA2Atffgw4xoV/z0HdsQSExL7PJ8RDG9HqHSRIcEtdgngAsr5Qaugt8TU0W0ySgGG/qe7dAyFq",
+	"v4XgEu9HV9xDu72aW8VxSG4n6VJ8ZD6ypEc8CjQv+JDIgVLTlE5IPMQ1OVWQI8E+/FvvUiAcAJ1RuqnP",
+	"+2jMPHPVo90CYEGSy8UwUkDqck9tf29vr+AUFEkp1NnY9w1buDY//9oslo1oX1FcQfRnHtaBRqj7U9fk",
+	"UuFIlyAyHEklmIhxv0+EBoL6fm5YwuY0yihoxndzy7wSHmF3QEo36q3i7VZxNO761P3n977R3HxMXbVu",
+	"QPCNQBgFY59kci50X8YFLKuOlrCqzQgVc7CdB59PrVzemjsf9bCOlNiHMMP+VMg0LvWdYeLX3uk8Q4ih",
+	"wUZ8QXAzHGQfVdQjo6htAksABEW4y8cSYW9ImYiQJg+vfSgsq1sptxoe1lFD8yuPMEq8urZcRSwbIJ3N",
+	"sr8vlPq2wbBYAJmXP+Lr33Q0nrkBF6IoqCRoEqj/GqtwhG55hZGHM5LtcnmekWyXy3WUT4j53hjnN7Hf",
+	"e8ldSsgCLmfkr8UC1wmXDbBng8niKTFoq7wzD9Gt8o6+rSOpubwiqBLNzgz3If/Rf5cY913CJ1XCM+vV",
+	"fim9YkV+qRyQQEt1Q+JRjJTOksDE13zMvKdEwoo2fCWBrB7WkTHOIjAAI48TbbEAOeR7xKevvtU51Djh",
+	"SIzdgTbD8MAKVcDslGSvSJSLfZ8EaIinsCRBYghyodXyK4ZvMfWfnF5tl2tpHKBW19otlriLBVFqzDha",
+	"0T6SwVT7LpEY8ED60++T+31je0+lM+E6XMyM/hoQBZFInoJVbyomDWsDMyP4pIvglLaucIX18cCE6I2s",
+	"VZq3X8Yc3F9C99ol50c46D8xP62knNFWpVZHcS07oT8bXxGq7Ozu7lYrO6g7lUR8n9zy29v9QmsHrIQK",
+	"JDlHvsKNiK5dcn6M2dTYvcTTIk11LwVs1T2jI2HPC5TiRAXityTQRjuISuE9VCsjGwECPu2dMhLxO08Z",
+	"2qoi8V1i03cEljk0O1VLwnpByykdmtkf59o7axQKNyDgfsS+AB5tTGMIS0mGIylQL+DDJFQ2wPoWRjgV",
+	"dYgTxB2FDzf37bzVVyCDxJg9D2I6TGgACsZMICz04v4ck4AS+NtqzFgizlwyS7njIWUL6Xb4Yjw6qxiF",
+	"Z+UabF63gU4PYBlXDI/lgAf0E3lSCbhWLe/O2+Gq5d06OuGJ05+QgKA+vSXfpTr1dfeZJvtqe3U0c8zq",
+	"WC3vIqZEYFhGZHusVcuvwJtrjfWJK6nuDb9JvF8ubyOfuzfESzx8hTwqlIjmbc7cl3fv3hVn4+IW4e5s",
+	"GF0cgcV4NOKBJN6x0u4uwSH1pD6cWppro1ZHB3rKolpCPWL/M7M7oGG0C5LcyZcjH1OmI/O+PxfPNwyH",
+	"XDIRZQjHTALADaJwy1A/lfgmZqpXW3QQTPYiigcJQyc391FnKPo2LgI+yYhAVH9Hm+yPeJ+y18D4Vvfk",
+	"wv3pYu8goiXqiRgPhziYFuqFdwFn/dSrW3AK4MZKOIN/zrjnSW96JfIBqwExQpbHCdzFXjE+RJ2PphfJ",
+	"pR/BMyNFhE41K+akLv9yRpDwFWzFviFHJuK6Wq7uFCuVYrV2Wd6rlyv1cvl3tT/90pV6p1AvpL2VBQS9",
+	"0jx7N/sEnHyUsIxUokwFmsC5byiUAwwPEVjgKZoMqDvYdKylljIdhkJFmxlIRQMFngoDuMmAMO0WkGZm",
+	"NZOl6mhDYOohzvxpFErTZi4PAuLKcHE2oCaHpS1P9IK15zTOWuiGTJN4uhUd0QmXqAfz5TglxmVRv/wY",
+	"x2SXGBDBx4FL8tiazvDU59jLocOvGriWVxu1QKzEQmfMqiL9MQ8wJedF/fJjhyJZ0g1fV+iGWUKItyHy",
+	"X5zCSma7PCBd3QQVRtDEAGqWFR+dB6Tx1x8LqNl2LAcJrpATXD4TcOq41CNeUs3rxJSPzuObtPLbJ/Kd",
+	"3iMq1PamVGOheiEjCuyCc94UNagYDnqMw41r5saU4PqUMBkCQKg/curgbRYq4RsuHzPFkgF65JYEU0SZ",
+	"kJi5xLAJ+02rOgdjFurM6ESjVJspnHIHRDGePDgFKUHfubqdU9POF1I6p9RRgWz4dKbgllhBPpoTvf9I",
+	"bHFu4QoTRgFRCKmX/tha4ooKYh74P0jBSQkYj38vNWo816cTweSV7fi5hxCIqTv5MCAcWYSRRRjyVFx9",
+	"BYVMxxxgJiYkWKBrhSsFfNLhOUfklvjzeQ0NHW2LuFpElLdjI3GpkCX021Xz/D1qj8vlmotOz5rnjcvW",
+	"6Yl9cNw4abxpHjdPLu2TxuFx6wSyBNh4WKh/KMAHCk4hHFtwCtGwglOAEYU/4lkVdsxcqpveziW/0WFf",
+	"s9vp6tRAsNWAVXTAJ8hXOgKVyKe3WuobBQrCkmq9Uu/2WqZ/U53Z23eXkEtDmIewQJ2GIRFwRnVk8hH1",
+	"/uEz8E/SSWaKkOnbQfeNS0/p29e/N88vf7toidZQjn4/aO20PjbuTi/fb73/dHPXohPq/eJPWh85vfC9",
+	"qxYrl8j07SfvXYue0tb4iG7R3m8lt+qz7vB12fv3Wz8NUuRuRAMirinLTgfVCo9CIg0xMyax7r1l+UhO",
+	"AQZfS0NkZs7EnyjVqqOB1Ikjhn6UPHjzzEnJb41SZT4kzyyxgMTG/wi/w7uQTpbEoCa7JT5PXTViZGLv",
+	"AXx9Hm+0uWgxMYij6+weYHzqCiGRNWVRzOp/CguVHMcnDNwNmgD4WJJgHzFixTxB3IDI+ZW7ARgZGqnJ",
+	"4ISpb03AHeDNJGLNWAvKxloQpip5WJKipEOShpA0I7Hqhkwz86q61WKt5m4Vd71tUnzV2ykXdyuvqns1",
+	"vNXddnfiU2flxvpYyCuxfLPqPQR54BuSw5UYUjaWRsRjY99fCIrtRaBQo7UyppO85hbJUpPiWkpSx13i",
+	"ow2lONuQ8WROboHR/kD6U3V3eSDTQBDFXIqMjM3oBQsOsI6jDYVFgZpA5xbIAREE/c//+t8R9r0QijFP",
+	"YFGQdbiUP4aTtUDCMsvFQYBB3BwFpEfvFqGKNuciIXEgHZ2e6fI+o0pFlag7TcJHcfjrm/5U3k3px24t",
+	"qH6suZM0MJlUlAwY2V/VFOo0XKwxIteejQKcvmEQD18HfJiNoLBVgSY8uKGs/4h30qbtLZiZj7In3i2W",
+	"d4q18iXMusLEM5QQbi7cgfD442BxYtmFcVyOHZkTo2mJO59NXw9gAAgAnkfVtrF/FiOTPewL4qTVysDA",
+	"HCwpVsjgcV36YZDGJ9Ivd8Nc7QT6So3jczg8d8eH+O6IsL4cFOrVcvmhd95O6+JA6a/7OrXRCuID4nuo",
+	"O9V2PAU0HpTQoU4OBlfava/+EN+19LjKzsy9cApjRv8cE/O7SdjOeUXtfuw93Ucmlxnd+9KuvNRlt9qu",
+	"MXm1o5UyPnm2ex6tJXbZ9611ItxJx0mm8jqA9Na4GpkkXyjRAdLD4as+7RG1LrRR29lGnpIGu1O7z00d",
+	"5JC220ciLnbr2ZTgiAqZdkGhNgbv2ZsuskXAVE4lcmOaEfjSmCHuk6W3Sr2TKlya8dk7vwABcZkYbPb/",
+	"wgqUDhIDPmGmVosJDFkBMA7qAFPuoH8in/Ob8QhRD/0TdeCJngP9U9vKxHiYg51fj6YfXeJOt6fk46fJ",
+	"yB9/uhtMpqNRbbQth5968mMwuen5PQ0RKUmgVvPf8KkPuPipWtz943Nl50v0R23vyz+WYla2AD/2qGze",
+	"GkvLjJ2SqWvijgMqp4iod0roBCT2Afc9gXCm1I5dyYO0G8wRdiXx9hE23ioPZNbODZnWtVKqriH1jFaK",
+	"ejxAONQlSuhk7PvwECg8Hw7VtfYpI3C/Ez7GlWsfVPKIv7Cz7MIQTF16nwq7Cu3GM5WqYCzagD1p5IqJ",
+	"ppEbTyegm/EyoGRG3YDkslxrXaBHDPBoRNjsp1fRFOam0zbshucF6bDRv78IzfzmNPlYCuqpA0S/XF6e",
+	"WatTcmGVvWqpXKqWoCzR0o1bS2CWvKSHzdKPHpmgHnaV/gBJfOosAOsd5JERYR5lfcR1yvINZUnQfTbH",
+	"YmUx6wUGXRhyGK8bjOEY4YzuILHXbyHhDS+qLRSTpaTC5zLVVG/BFahV8qipfCxdnnYB3g0I5HIArmuf",
+	"BBJj1yXEM4hmrCnwUChR2Hh0koaV6Oe5uQ1yZBU+MT+/EKjz76LxTBVbXmcVVNPZWnnQTOKgT7Kq1CnN",
+	"FGgd4sxBtIcwm2qH3QY2uaRWLI+SHhD1Nu9Vs2XJWtOUGKyEc4160ZkaAleIE7pwo4krHj+L8MYt5jDL",
+	"hJckr1lJhtEjHCUDECF1VbD8Mk3EA59Vrkne6HQRhDJPgQbPAAdt+FRICKDxlOD7pnmJXuIRfYnVR4sa",
+	"HJ3N+KUDflKK7pb+215A+7dvA2cE0amv8Dj5Nx8rXMAjeq14stZmYw8CcstvQD+2oUruALN+4gkUWCxo",
+	"Mhl9Af4aj7zYXx7xif46rLvUDzAgrPkz/LL5O5o7St416bFJGpOceN52r83mMs20qaPLUD/g41EJNcHL",
+	"akNvKEOdxtHR9dVF8/yis48656dHzWvwGnSM1KTdsmCpih9POKrgFKJB9o/j08PmUfM8/O2kcfT+4jK5",
+	"pcSouR0dcH88ZCvaEJQE6MJAjYSQDpptNshbvipOr2LFu9LYcpynmJUYA+PJ1dER2rA6qBqbJJ0JQtjl",
+	"3CeYRfd78WI1sMDfN3urje0HvpJ2q2NDU1BHb+GFMEmO0fFLcieh9pb2VDiFLu1TwHSPj3UQChsPSUBd",
+	"9ZvZDcSBwmrokAiJh6MkRpiPzuFCWDsybYlh3Ujtw9PILsZBD7s6OEobLQQItrDtyCGX5bHK53vQnr8v",
+	"Tl6jv3ntEW0PibnSi89KfY2Tk55C1TfQQdyxkHyoa8Dl9is8Qq3OpWLbkHvq+uXzLmi6+pigzUMjZioh",
+	"gmaUoWfF1Cpdv2vALT6ojWwwkPeYS3RRrzA0EtjJrJBlieY9pChDDuIrtAu3TGnG4hs7hzT6Ed7Nexl9",
+	"tRUkRKcUEepxMTxm3K2UU627K597Gr1dCKhsm5BiX4tgkcMrGpHK3CaVcMgyeTdc2kqibnJULgE3toln",
+	"lG/DWa+0RLcaJl9CcV/i60rQmh6pDQ+hrms4tvK4CO5E2A24rqup5sH0NMX+tVp/WIRlHjcT5Sq1hBVT",
+	"SZP7MsFIn7PA5EAWHPK4VCRwhOUAUWbcwxDAY6xLYSpEavnSyHs1zz9s2FNWUXYd4A5Zf3RGp04vr7mM",
+	"wOotRzOnIVlMrEy5aSCvqp0b0VFteB/5REo4a4/2qdQHDXqUcNW1crSjg9rNYDNgHwE2e2oXPp+QIKVO",
+	"cFj+NYYuOzXA2hB7EobdD43i77j46Q/zv+Xi3vUfP/0jDf4giGlBqclkWkVjhVK6ikJ2jFROl1+siuw8",
+	"kpiiXIv99yuKfIsjctRSEvE46sG8QrcUo+LCe2KxaagVA/gb0DpXI2BXQhERydFoLFc+EZF9JOKFDqhL",
+	"UP84dXpVnsW3+bscuQhNyJT9M5fD8N6nbEtlryYHPg9uRGW859HDMYeyBE3OUuljxPAxW3zyfnqR77D4",
+	"vaCf5svFL45347kK6s+W3V5UHdspSC6xr6vRZ5f1JkxCgPkQS3eQXPSy78eyyObsfPqruSWfOaI5JwDN",
+	"u2DH6vDDIuO2OHps0zmwYJGfMh0bFFexaYvEjE4Jh4Msz6yrUC6XtcvMWPnit6JcLicvRRlKmc2rwDmE",
+	"4lmU/2ISTWfX1RyO5FTRvvh6wgUsvZGwWcfKmWqGJZC/l6CpVSYdXKxdc8/LQ1ck3X9T2rvg6LNNtUog",
+	"ihlrtYQNlt95O1X8K4udBfbFuUDf8JfMtWrj4DFJ0+0aKCBi7Esjq4I8rxev3+sSATmKG28Pfz5A5/Du",
+	"BZHqY0rT2kzdE28xN4BylpmHCJcigZzmmsybTpW8e0GYoJLeLvD/qdcU3VdCNtqQ5E6CuVPks8+6WBKf",
+	"99N9ImbNYN3ZsORSjIjvg3O2h1wssc/7MNVSB567wFarbu9HfItL4k+/pF5Rsw67JEAbW6h1ctl80zx3",
+	"UHEb/dx60zq5dNArdHh69fNR00E1dNg8aB03jhxU2UE/n54eNRsnDtqroMPGZdNBezV02TpuXlw2js8c",
+	"VKmi/2qcH/zSOHdQpVKpoNPLX5rnSVhVqml8Mlp+tgPp4rcjnawxT4LMrKmu/HEQEJbWkGp1pPFIjzIq",
+	"iT99F1AZGf0f+FUqRj6epjfYOYEojDCya0I90IaRO8ABdhVaJiaJ9wWZhzIVJwlnRXyiCrI45qAyYlw6",
+	"qIrG7IbxCUMbIfqkX1ZDM8tOxan+kZSP5lcBEZgZcRXWpwDvJM/YWjMKuSO5E1+cR5pFHxwFxKUi1fBy",
+	"Zn9aAfABwd4p87ORUN3qXCRFuDjt9C7U41nRd34dmvJnXzHru58Hlu0atJQQCYIDd7DwbuTfLO0z4i2O",
+	"zgCKQCGCC942pC3f1ZPZvXFOuEQywDpv1CYiLN395NHowqyFPrq6SYph71Nov4+dcZIDxbcbx3CLVAkm",
+	"MkeSnRkePMtCEycfI7vhKcZuQQxOqUQ1U+gAKTxbIbnQsrktlq9jVMJGUl9TBclk/QuwKtr7V9ZIMsy+",
+	"oYqnfo4UPRNXaaLa1b2U2L2Bu7SyFri3txcGTsI08TPY29tLnoGuJ/REZxAvTbQYEuqd5GHEq10lg2F/",
+	"bRY/lIt7f3xOjXzNOHmwHoRTmRwILNGEMKlN19nT19GiKjzz1DxWIynVWC45pGFAlCGVDiRjKLocAFEW",
+	"YTVvyZHA09LKnsl5NE0cRSbOnpldHeiomlX16LDaTeStmdGTyeQ6LHaU7tclkwRso/M4qU2KOgb8P6rl",
+	"aiKfLlY/KaZMbyuheZkyvXAxmhxHhXLQhgUyXK8pHweIT9iMM/kd8V0+JKuscm5dUfRoSgi1IBkguqdN",
+	"YQZ5wrmd5HllY03CIjGHFEY6irdMitu6bAMikyW+cd5sHKpbAGnVjk7Rbl1cmlRuKvSTRGSbGrI0aTv8",
+	"xkzQlB6b7m05i0wmmduySroY8Ako6Pvz4TGKoP+KfbzIGa1DBK4lHZLrsXRzRb6gDTLi7gANZ1Tryu7e",
+	"9lZ1a8t0K413RNzZKqTJuE8d+OJjIa9t5EP++JPH2+DjhZ+8y4w0eVBwySqWvdlrpyjGOCu2KLJhUlNF",
+	"LMTCrHDjhwYbzVKU8fJQmYTBb/YuzOJPNinSe31A6ExmINuPEzgTh9Ti2JkwKv07c01Yuv31tYCwo/Ji",
+	"x6ABtPixXYJ2l4/sE4wDL79TMIYjT+cQjB1/Ho9gCKDv9MJ9I85AaPi9CN7QUNq6W743WMPutEX5W4F1",
+	"rDfnSgz34rcjcxacgW9rYRj5SJ7hQFLsL00a0J2GjJqmxXOduST2zambAoNQbhUKDOKAIKyP0x1LYNdD",
+	"HNxAKB1Mmsv2GqPWYQP18uzqzpWiMNepPUplUEPCp9tlp1wub870cV/Wlb28EhOIeqenLzStMfvDu6zf",
+	"1yMNCJOWANhgSsK1ycHwmoOIO+DEQ13s3uwDilFdLEjbXHBXECZXTZOslucEuDQr0J9+ulQVEOwVoSiv",
+	"kFiCYXgfYSQDTMGLKciQutznDCz0uq9BcokXzaPmwSX6Cb0+Pz1GaTGHlfLWq+3dndU0f7Xi6FSWXXkg",
+	"QFnE9YVAJqXQiRNYMcBp1BX3esSVxDvnkwM+XuCrLqMNW7hSa4jWYL253I3jhr53kZU8qrb0Qhj314ry",
+	"RMy1nxJk7Y11lbz5mY+p71NTSBPq4iVdZLUU7XbxrSJ3ivhRzo6zAnbjxWVfCGTCa0MrJJBlnUqfy31D",
+	"RdNOudjrlPzuckfTKE7u0z4aKAIFjRqAZssYPbfdQ+gnglw8yjdhJmm5tATlXmnV1XJ6KrNCt2yUB+qr",
+	"ecQMwJYKy4bHZXwTCwR4KSDnFtYjtLcOiKc6pZOro6ME+qdQMV0GJeONhmnIjAWS5E7mwqPZO7NQLI/f",
+	"5mjDzjwpSeJnyvWIXc65Q4lQIsLGTLp4meHDNFHo1lL4QiCI4PECegtl9LEnTMD8rMwJZGiRix40BaD/",
+	"qxErWKrJCE2BfECU7CPu6/+JZ8h3fXJ90Li8r+c844snjeNm+ifDDNWUmPyMj10c/NI8fuQFXr4/a2aC",
+	"77Lx81EzriPAg6SWoB8t49gRfJObScApsabocJ0QwRZjdJQ4nJ7MugyxY3Ewh4bp2DCYUp9I/XmxmYX/",
+	"C85avzDjAxmai5sR7HV90fo95XMX9JPuAlCsaD44Zl0+Zt4M5S2mytKKl2aceGYU2SyTTzPJu3SI/evD",
+	"1pvW5cX8p18H2NWalsljWS4CUXGtKDug1tz33jcvFABOTuOY+b55UXAKJ6dJ5NRP5y2W+eOkkvFPS6Of",
+	"2Hh4fXbePLg+bxy2/p15sSrlOVNYiuYTeJRh//rs9KIF/qDFIVAjLkChdXT1r0omJ04vN/s3JIDT0aL1",
+	"LQhINFGTj0X14vQjfknjS0yShblLN4d5MSRPwaTkDVtMVsVCg2Dos4EdfXMGwQy0E/eQQtLkj69s07oS",
+	"6dmEkBcw7/AtoUs6JLrqrHFXxnW6jbLlKILIzezIc7oo6euF0CHsYt9aqShz/bFHBAoLh6yYFBPFsc8f",
+	"QMwBt6AOo068fxp3NNikFgSLxPXKMD5DrUUQibpTCKLhjCCySkQxdE1aPNdsj6V834Z6RNdQSudaa8DL",
+	"YBu2OumSPmYxyCoeXV5kjcsAaR4PfOJQn8YPH7UVy4ZxogGW7RQ2W3YzE9b6/WXwtbE96m2d75vY5X2h",
+	"nB24E1atwCZhQTcrhaszGxddyKzik+3mN1Qi3TqxtO7h0uohECGXAdQDzgRxx5LekgUlGJf4ENNjBmLB",
+	"SHE6GbutKcQixLIkMiQ2kX0nk9Qvd+iBYhoPiDtYnJWUyhveGIaQqDE1xDeKFTEE5QjRhm7+Zv90Mdtc",
+	"oSxajENEGcNbuVKEs6mpBlJEa1ajpNkcwcpHITcIxr5pzTLTJuI+IXpLAgmz771dVhg9mr2sR4/fWx67",
+	"p7B2cQyIZnjfmY8UJLhvQ5BcFvoBKf0/dtwHbPGRgz5CsOWXeC1SPF24hz3vPLEeGijf48X6RqI81FLu",
+	"XVkIqFpYVwjc/TKj4NBDtLWwYjzSEt7X5LuH+hcEaSdzRqKsiIZsfttIBOujjVDIgNqeM3Gl5+oZ8Nu7",
+	"p2a488cLLmhFiObr9Twyy01DVugmfd8ImVBqUBgaj/pPYuXiPIb0bIGVkikq1VePcCTq1wWHYbWe55B+",
+	"jrNSX6H7rxPlB5keOh63GugMPQgbYOXrmnBD2RLt1/QfhuxMwOMN087f7sdBphYvaKmx6vizdRgcu7oc",
+	"BRlWbb3EEAFPq4m3ocKum834hR/SXyl3D5Vo+sftdzQW2Y1E7Qe0WDGDhnDMjoV1RiegdLzMFh4i/Lxf",
+	"LcPjFYoYnmWUeiMB9CagQlo5VIerKsydDLhPVi9tBHFucFb6JOG7Lh/7HsTTz4S+PUTKNQUceM9MJ27o",
+	"aDSjeeYTefN9PxUuecXfmZNKF0gzzu5BaXxxtu7otGDo3el7EEAHxmxgrJT1wyS41GS/s9y5fo4pZJ4w",
+	"5ypN+RmSALnvZS/0vdrfgkTAdGg8ekrgbG5HDLapGLA4JS/81WghitndkKkioiy8c/dIf4FgxRmRX5t7",
+	"HAgHcJAu7g4T6mypWDlTtGHj3zetQE4D+L2UXUt5FfaS3bpwMB5iluaRxBKjY8xw3+bv368k8OIzSg1m",
+	"jZ3SC4F69I546OqqdYg2BCGxgv8x3pKs91+u7O28cvcqxVe7r/aKu9VXr4q4Vtst9sqktvdqt1LB2C04",
+	"s6/tVreK3Z2qV9zb2ulWKq9csuftzOiQeUYsMyk7hbtinxfnTjWCyrLqubGNr1I+d2bYinLKsxbQte2Z",
+	"0yKdz18foL2t7V1kmkEjj7vjoQlmnr26thtOWpuSMP3dUnrTqnyuL0q8I/QAi2TxWpF6RW0v7TS7ImEy",
+	"mEIj/8SHcp9JrLZuyplou/8Vk2kbfw1V3oxfKXI2RXn42itEmN5WvvrmtrV3Gs5Bsxn9wnyhgy0I1g+D",
+	"9/f2YmLBVjldBNGdw+fvhhjwQCIxHg5xMLX10W0PEYMpyVNtGeCbky1kxmXOT3Z13lJwg0IF89Psqw1D",
+	"wI/gNvsC+IuYUOkOdCOl5FqyG50bFClmrnI2QsQ0UAc4hWeTccfC5IK5PR4tLhSMNhoXB63Wpm73PlM0",
+	"mMXejKdzxIpQ7SNtwcnWiG2QTVw6KC+vJlwu7uUoKHzOJ6u1yDJhv46SFQj02YyVVZ7phhXWiaoXGp6i",
+	"copdFyqp/a/O+aTFBAmygqAlRxR+d5SEAT2OZ1t5PuImkstL8qmPgrPSOZ7Y2OHZUrqLi+nGt5qVP6HI",
+	"hcmcMDVC9dbzsrjQ6G5i45lENEU41x8l3jI9Br5iX07W7lpJewnnm7+DeTXScz5ZJhIERvrMKwvY93Mx",
+	"HHVdnpP7G8NE2n7DapZqmxA+IGJ2IKCyXZMIQTwk+T3FeZffzpbKKyTLWAjHSOkmTA1K5hug3kNgT9hi",
+	"sqV1zeU0y8YiDgQdMwI5nZ27ojG0dJI7iBb/qOJ8tPY0vqx/XCjIW7PQQim+WyPFPbxVKW67Va9MdnsV",
+	"DPEbM6+529XiK1KpFXe9rd4OrnZrLrSJm3nN29ktdqt4u7hHKu6rXs3bIuXaQmE/68P3E/YNzJb3hdOQ",
+	"WeVqx8esYgd81iu+LGOEedBsMpaPtnqGiLN6ikh2Ysiqjb7Sy+8vyjvQKQf3j6PJ6FC2GqT2TTGidPFs",
+	"RRhGAkJ1qXjwTPBdHPGRAcI8FmYT0ZuXpcPry25/FFmc9+6vGIucGYb8ZPd+UYCxg8QAB1oy7XI5sK3X",
+	"UiBgOs4uDVdV2noiSGxD9yCMTCGO6UpoDHD5CjUvdIXHym6L+3m+02OSs9uXpUUkP2prOIgyPFstIpkK",
+	"JCT1fW1Bh37a1mVGhlpv7E7hj1wgz/buN8I4Og0EFzP1cZ/3NVVTTxE4EoWjbb08sH5EkS/07itFnt47",
+	"Yhj3JAkWBKQuiSDOMB69m7MRQd6YTYlMRaaleZJLe/NlRmY/IoYvdQCbg477gaOoD9MSXunnYHYabj6a",
+	"G/jeQdXLDSwZgdZpekA8FNl0YJ8PQj7LjEHW6DQbxpz0DK/QJvBpwo3TGcobektmGEhKWDE6NPVLVqji",
+	"npuFoC4R1CNiUXddUz41rL6ouB6sr/PNhjzfB2YLIrIk8omiDa9iRsZkDzMHYW3MBOVCMSTeQ53O//t/",
+	"/T//8Y//+7/b43K5uvPTxubnL3/V2wX1Z82F/5L//PDH/gun9LKDOp390JxZqb5C3al8+vjqhbTpLEaQ",
+	"JEfQInofEewOkG08NyC+Zzitpg48iIA/Z01chVjF7H87udAkm5pV/uf/+/8rr5IWYsbVmXqU9VGn1HHi",
+	"fyspIqwZM8IucWAncKLtNnqJ6ugn9J+oXUD6IPX/EPSX/ozLmQy4n9UUodDQoXHXDcbwMwVl5YtGv59q",
+	"khqmk6mZqLeXKSYZkdvZeslqMcvp4cpPrJU8WqvOfVNbyf4gJJ5CNZABmSIc5GrluYgdKeTHNznY0sP5",
+	"UEz0SbCkbzm2N+Q1+cqWZYjYHQBYB42ZekOkOU33UUd9tYPAbQyN9nOysXtImzGI78djJYHKKwEUpDyN",
+	"Yp73XCT9S5pLQxB3rM75Qs0RDxX9hWAvVfuP7Pewzc7Z6YWxDCvsVP8o3pCplmXUgIH+kDUaFf5dbJy1",
+	"ir+SaSTO4jDsVP8LKnctnBpKVeuSfGGjWAcUVuvChXbaRrtUyqxehrAdDHze7xNvv83UFwMiRpwJIsLS",
+	"ejgIpqhzgN0BKR5oBlRHjBfBIN8poQvCgLdhWA3YP3TIIYO2q51wkwmEazMLFFh6BJObdGh0saCuuorz",
+	"sLhKC7hGnBkDiQ2A2DA54HLqE6AxgEuA4urb0aQDKUcwJcEBCeyc+q/XVi56++6yMC+nv313mYEKkFlR",
+	"BG2+k5wcvjs/u1H0Dzi/oSTLYK4jwlx4x6ZRm6lv1G5hAepWwioIk9QFLStCST02Av/bi+bFRev0pHU4",
+	"fwrqklDW49o6yyTWhQDNSHAzXZDgFkJ6KZOYMl3DYhz4sVCBPpWDcbfk8iFEDYDLhwTw77my5iBA6Bcc",
+	"JCccnTcvLkPzmi4IqeSnMy5kPyAXvx3phr+lNmuzn9BPP8GiGmetn34y0YodBZJOHU5Kg96YWHKcW5sh",
+	"wDFz8wTaiCO3vlWKnnf+84ZM/9WZvZSbJfUB27ulyz1qKhB0PreB07cLdVQqlb509nXbC/MrJB7qc7Ph",
+	"Ff/8KDjroA0bUqQ+DdtVh15U9BJLqnhKcushTnTqOsDlZ4X5tvBaJzr7zgxuOWrlNutJLdflHmkXHLtu",
+	"p10Yin678KUT5USpI2jCDQy9fcgjro8DpRNGrj5d4Nz8haiS/X3O+kowATNNR0nIHYgvbLPOXTEePafH",
+	"xoIjr65ah1DBiBHiic0Sso6lsLqRHBChMzrNkcsBFW1mY7GUngRhIftRdw/Gka4MEXb9hIggIGE+dQkT",
+	"JHYPGiMgldVSeQ71J5NJCcPPJR70X5qx4uVR66B5ctGEMVGsUPxGFZzCLQl0dGihXKroF/mIMDyihXqh",
+	"ViqXarrlygA4l0Fhj8oiuVVcQD3sp0VZK5lZIMv8kH7bQYxMFNWElGsTUjwZcKTUDg9tdLAredCp24QH",
+	"6qmzarPODZnWte6iuAH1tAITNrcxV2cf6Q+c4CHp1AH7GDSAoyIhqmw6puOLYnJq5jbjDG10JA76RHY2",
+	"HW2ktWUrQb4ApqeEiUBdM5smZrmAKajfZp1/F02GT7HldWzglXlts4SaAAfEgEVqQUUBKSASkAokYnRD",
+	"RmAbbrPOr42jxnXj6rB1eX3evGyeXLZOlXhrK8TulZGHpxYjNZDr6or8pf9Af+lQtr+Q3hv6q83+KhaL",
+	"4f+rNzsAmZLJ0+ugvxBO2K2xLaL7V2S4iA80FSrmBxqubM81fiyKscqAEm8T/ZX4mJYr1bfCwhdgX8Vx",
+	"064dYshJCX7S8xt2bOgM3DlFUfNwr835DcYm4GOZNgNhnlD8Ub8x/wU8otc3ZFrSFj34QiRk0ahiih6o",
+	"HibHBeSW36SM08/nx4UpXlr7UgN1aLdJcNRRGnzCYjHsBtJ1E/6psDIKx+eBkfVTwBNOBpl+ai5bbUUQ",
+	"iJLjYJi3Anw4obnnutSkuksdHZpauqW4gzquT/XV7ij2HU8mLNpvpB0WaDkGzo75U4eZh3/qUHN9jraA",
+	"izkBJypxYlZjcNXqrURCmpXp7ZFy0jrNFYxOakLztzmH6EHsROd64tDQni/iy9D1hhSnILfEt1u3g81Z",
+	"hOyqZO6dnmKrXFPKuNKFI3QnntWY7CylkJ2abUfsldpL2mavqQ+mRJcPu5SROuooZtdBG1CESNBboiP2",
+	"O5J30Aa5Cx9CDT3dcZAqmmowoM0gGZwIsyHKXDrCvqKnfN6hE9nuHdQB+tYBOU2TOgjbA+4ZLr3lGU7U",
+	"UCxL015dwFPLTqJQ/5CuEUavvDzV+TZfnKVvHkFCjnpxVtz0LQdUgoDiWeCRghBrBY9s30058t2kqTUK",
+	"+mHTQsWE8zh4Fi+wS3o8INHa9kPTqV60PvGMFW8tXbHkj73eqUkWC5FnI5QeQNDLkB02NWWLYr4zXUM5",
+	"/ZdpuwUsT2w4Zj21USCLrKeLdg7CBRUQb51ccYwSZiwMPpFY2GJjlb0+psHMH1AgV6v0anC1XLbqm+kw",
+	"HVcvlFqhnsWigrVt9MNnA6HcQA4FCQVc43wD/JlxeG4bFNRyW8Pz1ByVvWqpXKqWoHNRlAxhrIvGQBVZ",
+	"5ZOG7y+OAdoceL1ctZ9ravlGplRHrKWtgrbMEiGBVu32am4VQ/3CAMTqPHCpAsmxgFTorgd1q8Vazd0q",
+	"7nrbpPiqt1Mu7lZeVfdqeKu77e7MAtPsFWsjfxpMtxbCtJKAaUiCC/WC4mpXSgaJw3CeXa0AynIClEZ8",
+	"mQHlXrdCyrsxUCphQyGuNZubRNTtcpQqWg6TOqtfvqx+OcBPAPaMLE9BmhpUUmDZ0hcobZ7wor38GXu2",
+	"fAAMqSwfcsWMRfsT8fSg2vJBr3nQpZ5HwDy7Vd1bPuKS82PMbPsPOOjtPDtqmZ5/YfrOdp71mQjNK4Zv",
+	"MfXDSDOrbAJdiZvZPvwBFyRhdY0/M9bQD38o9DA5M0ZwmNVgAZ/6Qnf59yi45BPGg9wJdzBQ2NBuoCkC",
+	"tpFuJoLiDjzND9W8sxIjTq8SobVkHSxd9Okt8cBOtdH0Di8am9DXgzAPYdFmHeOW+AR3t45+1rYszT5h",
+	"HYZ7lpC1j5p6Pgn22WazleAiRW5GqNNr6wd8AulDdEjQRq2MRCgiEVQLPKfNxiO10orSd2O/vZKDzX00",
+	"GVCfWJeEts9iKclwJOeMw0nZUPvjGwDnSwBzSER+5t50NZ4W+eNnSmrEWQqEmeSmLYmSIV+SfjzjC3oM",
+	"Pqzb6ghxbVCtQKZvB903Lj2lb1//3jy//O2iJVpDOfr9oLXT+ti4O718v/X+081di06o94s/aX3k9ML3",
+	"rlqsXCLTt5+8dy16SlvjI7pFe7+V3KrPusPXZe/fb30QVEY0IOJacd09SGxT014b4UfjXGEFAhwdX+gz",
+	"TqXCjEyspgUzPinlhaN7DTFnMKaSg7Cd4anPsXfJ+ZFiWnrcdh4qL8ajEQ8k8Y6JRzH0IP9eaXeSBuuw",
+	"RUXO+kQijLSHJKLBcpBGgmeIK+OMzNJW7UXLJquaNCTSaWxHIaU6K2oFciBY3kKjjG7SAV1AHV31AR7r",
+	"3TttBu4rod0J6jXfeNoGWAxKqCUFCmh/ILWNnkoR1+tFR/fIFdDXIqzH0GbQOnPGQ2p6oABBVYIHdgew",
+	"bieWDaQnCNNNtD2WsjbrQJLla1D0SvqPS94pIdA+cMLDATlGWhYG70XdeOyMY3CIb/TzBdRX+4EeQHgN",
+	"bWUKcko9ulNXYSambp4tZya4R8VmPuTLevkDCtQpGGmhebdY3inWyjFdOD8tA2CYeL5cBL9yH4JfuME+",
+	"vr7pT+XdlH7s1oLqx5o7uR5NP7rEnW5PycdPk5E//nQ3mExHo9poWw4/9eTHYHLT83t41e1obriINtsq",
+	"IDdkqm4BuEfARC4GfMIQ7mPKvnU5eU3g7yucJyi+CZGMyO5jkvtl/qoolOSFACO5dcrOqGwmxkFXfgeC",
+	"90IYPw7ikGcxcNoMyLuisaNx16cuGgWkR+8ybZRwV57BPvl4xptYJkZWxHlMpV9qj/AxGArge0pbdx6b",
+	"susDyCJ/hQeQfsUrs4GwjDvktUpUvqxIeZdbJBIYD4z6Wcnsj0e/wGoA5Z8s7XhUAvbyM/W+aPLlE5kS",
+	"wnMO7iURugWxNNJoGLpEmZCYucTIc+ZFTfB0wpDxLpq6HElSdQjzhkLbDK2aZ+v609RDGyYuQi/Lp0Km",
+	"tpxfSiXAnD3CchBZsyEtIykopToZMprUzxPErfTQqKTv9ZkFkq3lg064fM3H7Ee9Whq1bbLC498xHYqf",
+	"Kh6cg2YXFxDqof8XfOTJSBSL5g6wf7hXjs3ibjNdMJPeJitpqp/DSpYb6iP/87/+tx3L+GQzTXB4Q+Sx",
+	"tnw/ihUorGH6hJw9y1XzN+H1tvKrBfazqqm2jKlxeWlCmYh5/1AI86oKTiGKqVejcyDFXHKsqbwTBqwb",
+	"L1sMeZb6/GxQuhmaSMrUYmI8azJrZfex0ecvijdv4s0vqsUqvWaoxrbW61oyewa3z7sBR3iIWg9lKbHy",
+	"MsuVzljxy1g6A1RJI9qSCN4SKEpRjyfXajPgIZa4zaL6lA6CyKsJFQTJAReKaaIJ/CMeapSoMl1CTewO",
+	"oGAtEngqtG0x1A3sOHJL/CwV9jBeUeerRNnE4Ki3C2CDsHLKdFnhuUiPtPgIk6SWGrexXc4jQt4/IALi",
+	"AqKM5FxUNwEI6PII8oQtviaS/NpdQHIhOCIPQTWQspXpQFCJyN8TqLQhdi3XaiM0WHvXv2XverIEl6G2",
+	"sYfLaW7s5S/OMldONB/asIG8ttKJJqRGXE+kfgD6wXXCYbf8Ngs4JNfpHCjIAtDuHHikx5TQCbb9IFPq",
+	"D2R6REJEf4hTJBdNSNzh1S/ik/spfhhyuDps87hLQnT+1qlcOQeVO+Cs51Odgbx2pjwrLbY+lwihcpPj",
+	"3BpSFtGeF5eXmji1CXJGcDblLXwfaLiu/KXNLzECrv5UhLuETgjxBJop655l7UwS5DyWwmhZVKA+lJX4",
+	"xm/o39K8eJ/LolHi61wWZ7F1krMY5pUQ1PCLJcfjqa5PTYi2YmsaiLCAxz11tKU0C+MC9C+vufqjcvXv",
+	"h6Ov6UVOevEG4taelFgYHaYYXqvfrprn7wsLNaWVrDMh/rY8o9pLN6VmwoEJRAbGHP2SwW0RDxBcpCgo",
+	"M8nS54mRrkrzZPqRE9ESXcFa09V7aEamfM7Th+yuaegC2QuLqDriD0ZO1wrSsypIpjvsM5Nxe7NX1J1e",
+	"au1nFbfDC6syhWHFNEiUw47cD6VU0/+lnvJ7Cl6zlcA/fE7EkUQ1WmdKVtE+ZXqp5vWwtUlmYVdJ7hIj",
+	"8JCPIe8y4302HpKAuvEhIx+7xLvGC0ZJOiRC4uEIwGPGwVmJJzHER9W6F4eWmerba0H2B7LYS3vPfwAh",
+	"domzQJe/Nzb8EJ+1uKRpB1j2/cW9oZw2m2kIFVVgNcVTd2qx2ps6Tkh92CSJUIZ8PgFvsCBoQ/A2G7M/",
+	"x1yp7he/HaEeZboA0XBzgaB93DhpvGkeN08ujbSd7X7QZfAfIFr/TSjrSuTyGVwlfxOwrwb3PG4U0+fi",
+	"B+NTa5/L9+FzkYbcPj1DjXjAvXWKl5/hfxe7ZwI+0upFsnsR9ANbhUNleGMi/pTHE6PXsPbC/KhemG/s",
+	"+izx0Jj1vkj08ppzuGRgeHktFzybXPBjygR/cyfM89GKJ9VdlxvLAMV1ra4/8jH0l4o7L01/gS6wWCBd",
+	"31zMts7VobWm37O2FupauvqftuS/0WzbjLJ988mAmIRvXbARtF4gCJsl1NKtZAXSJWCq/71dgwFvL05P",
+	"TIdasY801dIVFgx1QbfYH5v4Ox2pK6AJNeOm9Qm0iBIyK5z5XIHkO7JoGqJbL1Sqpe1ywcnsvezEiG2q",
+	"2+ZJzIa2b+9Co6FuGrsmuz+QyTDQ1+hvRXSzrIu657clZZWyUy6XAUDJjuY6FSPgE6i/zAy9nSW3+wi3",
+	"GcCO9W3zcirQydXRUQk1NPWzOd66tK+So+KVma2zR031QiDKPHKnS6LLsB0quH48bZZkXA7UZDTWC9xQ",
+	"XhQnvLpktCXOUMPbEGCIzgdD6T5SlF59qvP+/fv3xePj4uFhZx+FQp766fz1AarVantQyTN6Df3yS/34",
+	"uH5x0Sm12cNsnqYLu8bRe5o8Y7RXkd4MwltZSnZ/15UcLRnfLVW3k1T8TYBdW3OyClctL+U1ffWf0v4Y",
+	"tZKvrsQUEn3wU5jDbCf7gMQa0a/d+msb3L3Zk8a852NQKxngZvoipcrluuHWHfESmeSQgqKrvicai7hY",
+	"d+dM9+CfJTpQfjdCb5r3zoF8HMcoEwAEbayMdV7z5nvaZyUBG0PDlSBBjMOkpCAumz2WnbhhkENs2mYS",
+	"NIDfsxaXjmfh4mbYX+EpKt1GGLJcjo/h4zpv+Rnd84nGNXGq5mKJfd5fOY05KjOwlAaF1SuAAIUURpje",
+	"O7oNwQw96pJYQcJ0wnRhV/DdUiWgHMOYbMrmO7qn3flujRT38FaluO1WvTLZ7VUwVEQwd97UDH4CVd2A",
+	"fPk1t0e+vuPPe8dFdCceesE1Fi2OFdTCRHcatUqIxQOijvqjg3qmOUh3ijAEqxSVmM4EhVI3YtzVKmD6",
+	"JdcF4r9S1QC9vScrGABtcp+wYkCif8HSai4njaP3F5dfqZ5L9ZnqueQq1JJo7/AEVDTsHbyQhBqRdF2m",
+	"4NuluGNDnCyp1X8/cun/5QGJUb1p3Q9JpFQVAAnrhhATgSFGRNeq7tNbwkptdjrbGNkWb7bPrKGvyz2o",
+	"4qy7qCMc74cIjhyPQ9ogKJSZsYTQu/oBoYQz1GyWgsVK7s+0mn9s8rDKnX+Osghrmv8Ih7rSqeaJJNSN",
+	"tte1GNY2yYfHBY416XxSnpPQAXLXXTD91WKZQqDO6wKWel375gfTBVlIPkITHtxAS29dkbbUZicRlzEW",
+	"MjkgQ0H8WyJsA8DumPqySBnq6N7+JdTQ0/tYkiDsnxl1QxCKN5qGgQMSUCms2yqNTek9hWwqT0ShbRy5",
+	"Dij8IQMKn+Pe5ajjoFlJSnBgOq6W13LEDyJHfBcyxJqsrBR4+Dw0ZTXbmcLF/OUcTBdkrUaiOOPW11m3",
+	"Rh7yBA/fT3DwNjMs3DYH6hI72ouGe/uoo691HcEt76AxUw8E9ACHFm9R/7hSmx3CJ0Cw0KyZmHy4SPyI",
+	"SyZRQfzI7wbiS1xGSZMUdEmHhyq0EfUz+mB+wvEcNSXW7OBbZAfrQhZr7fKRC1l8He3yZWSw+/wAdjVO",
+	"kZ3BgWRuiSHrfMKiJqjdqWJe0GR0QBD3PZCyN3RcpPrTvimQy8dMtpnkExx4pmGpe8PHcjNUPkHdnAkI",
+	"QYJA+vcUetL7grzQ1TT4WCIq98Er3mbhgqhAQxwodmYoo4MkVzzR3nTUhHYtus1ejIXZkM6Q2ZXaLO5T",
+	"V6zVwCHcU6qFFt5Rmwhp8kOa8JFJRNoLJ7VJMdkElfveWYa1Nn8AivmAXnk+TpihxMePYU1a16R1UUc6",
+	"SzNH0TVZSjczXe43U58y3XMGwgJfmkCwRYa3S3wTmd14T1//WCH/eTsB1LbW/XLO9Pcbtt/8amQXPmQ+",
+	"oXnKvA+94U/wVKCOWl4n2dPJsJk0jzk4xBe1bSJsPLQwViCe9aA7mcY5yZHENyQElYVRtC7T7n6xMz97",
+	"abPO/SFl4d9P4Op3uQcNssplJUeDrG6kW9Ev1Av5CSicZnM4ktOY2Okkpr9lXgmPsDsgJUDV4u1WUfcv",
+	"/Oezr2xOID5cyeQK37wHrYZx9yLYMHJ1qg3DksUbdvKPakCyhaZrOf07MHRlJw+MSnCK6l7+Ufei+DD4",
+	"fmQfhuai/VhQNy5VGznrgPMbSuzDRxC+Tf8yQ/AtAd+AhW7GmIq+dyZq/BlKyv1p6PqyanE6TEr7/+0u",
+	"Yp1hqG6MurDSZ3JwBt+CaPQn51o5Ir8eLdjLybli3Cf5Q9rCIRf0Eyk8CZcJY6EqKbFQ10LNqxgeZJrF",
+	"6wtE7DXC3FiCngEPMHZIUL4Xt9C4oQDwdMzs+wPAkl6vCalxzUgXMdI1c1s5UA6ns4VvicelB9mdjcMo",
+	"50X8DWGJOtFCOyX0xudd7OvQOYGwHxDsTdEA35I20+12A9of6OzYyO2hvkW80Jpkh+nHkPOrGBFIZ2hj",
+	"LAg6u7pM7f8JcH0TYDbHMO9vyMFDbe+3NOyPDCIWKq5haecEWbsHKYONPImDY61BrTWob1KDymNrM9B8",
+	"gMFtzaZCfzxEM3+7KliqbyPuiIcGnEqaw0neYdjWcqugdiM/KrvIFngTGc+PzzCe0CW+5hhrjrHmGGuO",
+	"kXSZvxDfLO9IOpc+XotRQFn/2gLt2ud9rplLZho3hE5jzWfOTi8uHdTjgemT6vpUHVVYXAK9aV5m2e9g",
+	"pjdEFtZE+JGI8BHv94mH+Nhabe5JGO9N4r6Re580OfC+goi5go7CyJR7uErv9izzQNOEFM6GYHTeXjQv",
+	"LlqnJ63DDnKB8jiI9hBmUx1f6PoEB6anO/y88Mqs78v6vjzbfXngVUmyG1vNJkfPIftqvDWlixm0pdzA",
+	"vq9jq2Y8SA7ickCCCRUESfDWcNZm2m8Tt8/ZEqObDiLYHUQF7vREL0TCfIco09zthQDvj8g0scVcUine",
+	"qBTHUrjLLN8S2uABIn+OsS8QlY5eaYfcYVd2NrMcT1aDyvA9bZdzREkcY+kOUMd8qoNgSn+KNmJZxJuJ",
+	"aAkbmJuyIBicWI4JZpsrKs25TzBLW9AsvEiQaFs6wBCz7RMM50uFVoGT8RznzcZhFswifXQlGhNVO/o7",
+	"OfB0IPe1pENyPZZuoV7Z3dveqm5tQcx1zg6CPhby2kZez31iYT/AGfsBPGxdXJ43Llun6tfxOH97wvt7",
+	"1sxV/8Z8i+uzyT6bRaXIDGn53owYa8/lM3ouQ/6TJRyFEs5yAWmJrzEq6GFNCVAjHZRvU+hXsTz0K/Zj",
+	"DSc3MzQH/bWzUDB41Ia4c9QjQR/udW9XKY7xGPzvhyKaDyOZT8nK1mBOA3NmoZAwAO7vwpLWFvIf2EJu",
+	"S5aE/OwePHQFq/gS07ed5eVn869cRU1ipgnTp9P3oW2ZaWObHtmawZT1RyOmfP/o1TMsB4V1BsHam7nO",
+	"IFhT2qhIzbdBafXD+ucMRed8zERoXuSMQF30Imf+FAmJpU4N2LhoHjUPLh30rnX5i4P+q3F01bxAPECX",
+	"jZ+PmpsI9zFl2rLbZlFQpqbKjtaUFNnoYkFQwH2iPZQuZjAdgungkRlsmlSFa2kzGWAmsKtWbVs0R+tT",
+	"Ei0fyxJqmG7NHbDadEzjqp4kAepo600HuXxIUBe7N/tt1hnhQFLsd5DAUxFrXuGqr138dqRX1cPUF0hy",
+	"FIyZ7vYi1FseqpbLsJo261DRvFM3lHJWR0pV6tjiFeHWXwg0JELgPgGYaJ+tx8Gk3WZK7NQfVlMIGRA8",
+	"JJ519YYtuHTdesFRJ4BuHELvSKAu6XFjldWFQNrshvEJ09DFuiYxYR7aMCPP+eSAj5nsOCiEg4M63lhz",
+	"yg5kUseADKnRGhQapHqqQEhUq6Jf6c9h/LreBQBSqKFRrUvYBjxTwCFMrVJb1TPgZ1dmnoXhuEM8hdPY",
+	"QgrBKQlrhkStcdTFIAHCpvK5bnSDNqCqt8tZj/bHgcLQzX00wkIiQuWABLrUeXwfVKCt6p5d5zmRwbTY",
+	"UADoZLoifjPm7fvX1ARqf6b3bnMbQ1Nk0hY5H7Il/vQL9YK+tKHy5iDdtAa9Pj891mWhBTo9P2yeo5/f",
+	"298OmxcHK7Jz2GvIfJ/LZIB7PeJK4lkkBkjoZkjHRGItw+Gx5C3mBrrdgvV2uFiQC1vz2sLWxZL4vA+t",
+	"oYxwo78G+ka9Uo3/rd8q/Ffj/OCXxjm0/wkCwtxpOIdHepRRSfzpu4DKRAdPj4qRj6fgT6hXK1u7W69q",
+	"O1u7ToGKk7ClZkUp2l3izzT2nGv1OQqIS7U+Hf+UIhKnzJ9GWbFYfbVsD/YkqaYLggN3EG/mKWifxYq2",
+	"yLBtloHNJLkrxQEt3SjUa06B2Lt8rAmeHRe75eHHRxbLzd/AsVqRJcBbYAmolrU/PkbOAHiGNhbqHz6Y",
+	"7k66394f9zZpA5o/pXVmjdFrjP6qGJ1qCNPTOrbSp2L/4yDMVFMSEmWoMwuczlp9W6y+rY1m30Uy+Dih",
+	"hQC6w13O1Om0tvUMPTOzdT3TNPgaM+86bCu+IKB0Vl+L1dwzw0EbA4l6gEckjMZ5e/jzAfICqoRsBSOR",
+	"YWiDnpuiwbwDs5pHyBR/CmPbh2Qbdv3v65PGcTPeLN08vmj93izUixU9+Pry/VkT2IRHXDrE/vVh603r",
+	"8gIYFBXXJ1dHR0pVLtQL75sXiebpFfXH8PrsvHlwfd44bP3bxBoEHmXYvz47vWiBewSKlqgh1weNy3h6",
+	"BjwzqzR91u3Ti4NfmsczqRz21cPmQeu4cWRAOcTBjbAs7cHTwFMNkgKYCGCWezEpjTxPJ3etD/17OPTs",
+	"9v9iLWms40weOc4kxgcNbfhG+T3k5OXpCjbbDGyE++TaGkQhlR0CsaC3tAMtYzB0ttavLCgBk9ES7KtW",
+	"cUkNpdXtz4wcAxWSdSseJdflDaSl4lqNuQ4bpq0cVPv3iE9N1iSO/gaRGooSQzgIXMbYT1Ht4i9htWII",
+	"VkkJVAFQX0eVSiNLRLJQMZinr6EW9bXSXYlnvlheFsmSWrY4GhwvLGyCWxLhKwvLIlcKTgGKmtrv3T/S",
+	"UpcG/aZCYNfH/1WP//Ha2K1DbP92oo/m0lnSzlfsqYfGzCNBaHuw9w+EtLBOcDD2iVgYg/vIve4Wlduf",
+	"I0bZjfBi1MTWaFidDDx30O6azK9M5h9A5J/U87Q+ya9zko/QW2gd/baOVP5BI5WB7T+3KLKstFO8xxJU",
+	"3uhYytIpoQsiJWV91LGEThtXbCffgAiiE4liLSa6RIdvGRq5GTZuMrRRZPZqQslWTW0206vJ54KgTkTA",
+	"s8OVnqJt0iNJNc9bPWrNC9dSzfok11LNWqpZSzVPWKHseaWaeZ/RS3VBCJOG2j5HvbE3RDaSk67Z95p9",
+	"r0/yO2Hfus6PSeXRl/975OhrX8LzcLt3A47wELXQS+TzPqLsceqZZbkK3lE5QD+rzSE3IJ5iMtgXDhIS",
+	"B1JhLCMTWxawHk/t0d0gUS8gYpAoFNhmuhQg2vhFytEp86cOusBDckEl+dcRvtsEx0NARj52IVRkGpYd",
+	"NAMh20kjAXJxEFDildrsCEsopeb7AlKYBGFh+pstP7iv4HUxwf0+CdBVy4HXdVNMKnSO0yTccJsNofEc",
+	"GAYCPhGwK5N4ZpbCGfL1vPC3jmWFNZQQgE4tH2q3tVkEP0QlCkyz+1ipL9stE2CrOzqbnWcXZlOUc83v",
+	"1/x+fZJrfr/m9z9i7MAjMvkUdTXRkTrTQq+Y0ZSPZ3pKMygJEu8nTVncQG+7SzNimkoj3VNa5xBHTaXD",
+	"KTADVmlLjevvz7SZtn2h9ZtWMtCZydAqeq49NLpPd2htDIIXH6k9dIw6pvSHfsIIhvu0jV7XV1nXV1nb",
+	"Ytfc6t622JBJrGyPzcu5PlvCmKu+lbEO24LYNNAcQamaBhYicg9HNbGMdxjxwLqEF5a8Mn7ehSH71mVj",
+	"im7reiym8PTCLt0jLAdRxHzIFtaNutdsYM0G1mW2nqDM1ldwqMGmg9ss0kmFqT2kBOPAL9QLL8E6YZY2",
+	"O0C3SUOgGAgnUgRs+aiwLYLSayhY5yTkLFmBW4FxPvHpEqKV7oiHYjs3vAQ2ZPx20PtU15YaYo8g3ot9",
+	"28US+7yf8nnI/HKQGOCAeKg7RVBXSYyDHlhEN2Y0os1SkiuIlE9eGERC5Fahn4NuyEhqd2PjqHHduDps",
+	"XV6fNy+bJ5et05OFU+CxR2XKFIe2VLMNcg+LSm86huXGsv+gWtVGSqP0ZH+p+MRhLei0DcKMdWsSj4y4",
+	"sEeMIvuzZfcOvAsdUsIZYip15gwmjH8GQPuZ6nFogTY68ubcfFlnZia0UHTQTJlsAZXOElWyxdzHw0p4",
+	"y74f7yOSfjJpLeznd2NSLTOnS5Z84LqM2FyhhA1I1LRr4sFs4dH5ef8MqxfcFW+wj2eIUnoKhGNqvo0h",
+	"FA4QUwt/Np/HKYQ2xKUULVzQDG6kwGLZ7F7sLoW3KFY9Qv2etbj0dNhwcTOAjEPMEq8UcF3pwnAROrAk",
+	"UcpaTLdGint4q1Lcdqtemez2KhisrUvI1QxWZ9CPrEnd7WrxFanUirveVm8HV7s1t1xdhY7E7lza7XBi",
+	"1UrgTNSy4CfK+lmL8nZ2i90q3i7ukYr7qlfztki5Fi3Kou+X/xMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

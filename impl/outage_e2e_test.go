@@ -134,9 +134,9 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 		testkit.Eventually(t, k.name+" to answer 503 while the database is down", seen(down, k.name+"-503", 5))
 	}
 
+	phase.Store(back) // before the start: a request in flight must not pass as "down"
 	c.pg("start")
 	started := time.Now()
-	phase.Store(back)
 	for _, k := range kinds {
 		testkit.Eventually(t, k.name+" to succeed after the database is back", seen(back, k.name, 1))
 	}

@@ -70,15 +70,15 @@ func BenchmarkQuery10kRows(b *testing.B) {
 		if err := json.Unmarshal(call(), &r); err != nil || r.Data.IsException || len(r.Data.Results) != n || r.Data.Partial {
 			b.Fatalf("%d rows, partial %v, %v %s", len(r.Data.Results), r.Data.Partial, err, r.msg())
 		}
-		peak, alloc := sbMeasure(func() { call() })
+		use := sbMeasure(func() { call() })
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			call()
 		}
 		b.StopTimer()
-		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
-		b.ReportMetric(float64(alloc)/(1<<20), "alloc-MB")
+		b.ReportMetric(float64(use.Peak)/(1<<20), "peak-heap-MB")
+		b.ReportMetric(float64(use.Alloc)/(1<<20), "alloc-MB")
 	})
 
 	b.Run("libpq", func(b *testing.B) {
@@ -114,29 +114,44 @@ func BenchmarkQuery10kRows(b *testing.B) {
 	})
 }
 
-// sbMeasure runs f once and returns the peak growth of live heap objects while it ran
-// (sampled every 200 µs with runtime/metrics, which does not stop the world) and the
-// bytes it allocated.
-func sbMeasure(f func()) (peak, alloc uint64) {
+// heapUse is what running something did to the Go heap of this process.
+type heapUse struct {
+	Peak  uint64 // peak growth of heap objects, live or not yet swept (sampled)
+	Live  uint64 // peak growth of the live heap as the collector last marked it (sampled)
+	Alloc uint64 // bytes allocated
+}
+
+// sbMeasure runs f once and returns how it used the heap, over what was live before
+// (sampled every 200 µs with runtime/metrics, which does not stop the world).
+func sbMeasure(f func()) heapUse {
 	runtime.GC()
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/allocs:bytes"}}
-	metrics.Read(sample)
-	base, allocBase := sample[0].Value.Uint64(), sample[1].Value.Uint64()
+	names := []string{"/memory/classes/heap/objects:bytes", "/gc/heap/live:bytes", "/gc/heap/allocs:bytes"}
+	read := func() (peak, live, alloc uint64) {
+		s := make([]metrics.Sample, len(names))
+		for i, n := range names {
+			s[i].Name = n
+		}
+		metrics.Read(s)
+		return s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64()
+	}
+	base, liveBase, allocBase := read()
 	var mu sync.Mutex
-	top := base
+	top, liveTop := base, liveBase
+	sample := func() {
+		p, l, _ := read()
+		mu.Lock()
+		top, liveTop = max(top, p), max(liveTop, l)
+		mu.Unlock()
+	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 		tick := time.NewTicker(200 * time.Microsecond)
 		defer tick.Stop()
 		for {
-			metrics.Read(s)
-			mu.Lock()
-			top = max(top, s[0].Value.Uint64())
-			mu.Unlock()
+			sample()
 			select {
 			case <-stop:
 				return
@@ -147,9 +162,7 @@ func sbMeasure(f func()) (peak, alloc uint64) {
 	f()
 	close(stop)
 	wg.Wait()
-	metrics.Read(sample)
-	mu.Lock()
-	defer mu.Unlock()
-	top = max(top, sample[0].Value.Uint64())
-	return top - base, sample[1].Value.Uint64() - allocBase
+	sample()
+	_, _, alloc := read()
+	return heapUse{Peak: top - base, Live: liveTop - liveBase, Alloc: alloc - allocBase}
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/netip"
 	"regexp"
@@ -39,18 +38,23 @@ import (
 
 // Config is what the server is told at start.
 type Config struct {
-	Issuer          string
-	Audience        string
-	TokenTTL        time.Duration
-	APIKeyMaxDays   int
-	SessionIdle     time.Duration
-	SessionMax      time.Duration
-	CookieSecure    bool
+	Issuer        string
+	Audience      string
+	TokenTTL      time.Duration
+	APIKeyMaxDays int
+	SessionIdle   time.Duration
+	SessionMax    time.Duration
+	CookieSecure  bool
 	// PublicURL is the origin users reach the server at (KALA_PUBLIC_URL), e.g.
 	// https://kala.example.com behind a TLS-terminating proxy; https implies Secure cookies.
-	PublicURL string
-	CORSOrigins     []string
-	QueryTimeout    time.Duration
+	PublicURL    string
+	CORSOrigins  []string
+	QueryTimeout time.Duration
+	// QueryPerUser is how many queries one user may run at once on this instance (4).
+	QueryPerUser int
+	// QueryMax is how many queries this instance runs at once, all users together: by
+	// default the sandbox's connection budget, one connection per running query.
+	QueryMax        int
 	MaxBodyBytes    int64
 	HashParams      account.HashParams
 	HashConcurrency int
@@ -89,6 +93,12 @@ func (c *Config) Defaults() {
 	}
 	if c.QueryTimeout == 0 {
 		c.QueryTimeout = 30 * time.Second
+	}
+	if c.QueryPerUser == 0 {
+		c.QueryPerUser = data.DefaultQueriesPerUser
+	}
+	if c.QueryMax == 0 {
+		c.QueryMax = db.SandboxConnBudget
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 16 << 20
@@ -189,9 +199,9 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 	if err := sandbox.PrepareAllRoles(ctx, d); err != nil {
 		return nil, err
 	}
-	s.Data = data.New(d, c, sandbox, cfg.Now, cfg.QueryTimeout)
+	s.Data = data.New(d, c, sandbox, cfg.Now, data.QueryLimits{Timeout: cfg.QueryTimeout, PerUser: cfg.QueryPerUser, Max: cfg.QueryMax})
 	s.Kala = &kala.Face{Contract: c, Accounts: s.Accounts, Tokens: s.Tokens, Keys: s.Keys, Data: s.Data, Audit: s.Audit}
-	s.Kylin = &kylin.Face{Contract: c, Accounts: s.Accounts, Data: s.Data, Sessions: s.Sessions,
+	s.Kylin = &kylin.Face{Contract: c, Accounts: s.Accounts, Data: s.Data, Sessions: s.Sessions, Log: log,
 		CookieSecure: cfg.CookieSecure || strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://")}
 	s.corsHeaders = requestHeaders(c.Doc)
 	if s.handler, err = s.routes(); err != nil {
@@ -453,13 +463,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else if e.Code == errs.Internal {
 		s.Log.Error("internal error", "request_id", id, "err", err.Error())
 	}
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
-	}
 	if l := e.Limit; l != nil {
-		// IETF httpapi ratelimit-headers: the policy, and what is left of it now
+		// IETF httpapi ratelimit-headers: the policy, and what is left of it now (the faces
+		// write Retry-After)
 		w.Header().Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", l.Policy, l.Quota, int(l.Window.Seconds())))
-		w.Header().Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", l.Policy, int(math.Ceil(e.RetryAfter.Seconds()))))
+		w.Header().Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", l.Policy, e.RetryAfterSeconds()))
 	}
 	if e.Code == errs.Forbidden {
 		s.auditRefusal(r)

@@ -22,6 +22,7 @@ import (
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl"
 	"github.com/kala-server/kala/impl/auth"
+	"github.com/kala-server/kala/impl/data"
 	"github.com/kala-server/kala/impl/ratelimit"
 )
 
@@ -55,6 +56,8 @@ type options struct {
 	proxies       []netip.Prefix
 	rates         [2]ratelimit.Rule
 	auditKeep     time.Duration
+	queryPerUser  int
+	queryMax      int
 }
 
 func main() {
@@ -136,6 +139,8 @@ func parse(args []string) (*options, []string, error) {
 	fs.StringVar(&o.rateFailures, "rate-failures", env.str("KALA_RATE_FAILURES", rateString(impl.DefaultRateFailures)), "failed credentials allowed per client address, N/window or off (KALA_RATE_FAILURES)")
 	fs.StringVar(&o.ratePasswords, "rate-passwords", env.str("KALA_RATE_PASSWORDS", rateString(impl.DefaultRatePasswords)), "password verifications allowed per client address, N/window or off (KALA_RATE_PASSWORDS)")
 	fs.DurationVar(&o.auditKeep, "audit-retention", env.dur("KALA_AUDIT_RETENTION", 90*24*time.Hour), "how long security events are kept, like 2160h for 90 days (KALA_AUDIT_RETENTION)")
+	fs.IntVar(&o.queryPerUser, "query-per-user", env.num("KALA_QUERY_PER_USER", data.DefaultQueriesPerUser), "queries one user may run at once (KALA_QUERY_PER_USER)")
+	fs.IntVar(&o.queryMax, "query-max", env.num("KALA_QUERY_MAX", db.SandboxConnBudget), "queries the server runs at once, all users together (KALA_QUERY_MAX)")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -152,8 +157,9 @@ func parse(args []string) (*options, []string, error) {
 	if o.databaseURL == "" {
 		bad = append(bad, "DATABASE_URL is not set (make run starts a private PostgreSQL and sets it)")
 	}
-	if o.tokenTTL <= 0 || o.sessionIdle <= 0 || o.sessionMax <= 0 || o.queryTimeout <= 0 || o.apiKeyMaxDays <= 0 || o.auditKeep <= 0 {
-		bad = append(bad, "durations and -api-key-max-days must be positive")
+	if o.tokenTTL <= 0 || o.sessionIdle <= 0 || o.sessionMax <= 0 || o.queryTimeout <= 0 || o.apiKeyMaxDays <= 0 ||
+		o.auditKeep <= 0 || o.queryPerUser <= 0 || o.queryMax <= 0 {
+		bad = append(bad, "durations, -api-key-max-days, -query-per-user and -query-max must be positive")
 	}
 	if o.sessionIdle > o.sessionMax {
 		bad = append(bad, "KALA_SESSION_IDLE must not exceed KALA_SESSION_MAX")
@@ -224,7 +230,7 @@ func (o *options) config() impl.Config {
 		SessionIdle: o.sessionIdle, SessionMax: o.sessionMax, CookieSecure: o.cookieSecure,
 		CORSOrigins: splitList(o.corsOrigins), QueryTimeout: o.queryTimeout,
 		PublicURL: o.publicURL, TrustedProxies: o.proxies, RateFailures: o.rates[0], RatePasswords: o.rates[1],
-		AuditRetention: o.auditKeep}
+		AuditRetention: o.auditKeep, QueryPerUser: o.queryPerUser, QueryMax: o.queryMax}
 }
 
 func run(args []string, log *slog.Logger) error {

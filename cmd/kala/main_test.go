@@ -27,7 +27,7 @@ var configEnv = []string{
 	"DATABASE_URL", "KALA_ADDR", "KALA_ADMIN_PASSWORD", "KALA_ISSUER", "KALA_TOKEN_TTL",
 	"KALA_API_KEY_MAX_DAYS", "KALA_SESSION_IDLE", "KALA_SESSION_MAX", "KALA_COOKIE_SECURE",
 	"KALA_CORS_ORIGINS", "KALA_QUERY_TIMEOUT", "KALA_TRUSTED_PROXIES", "KALA_RATE_FAILURES", "KALA_RATE_PASSWORDS", "KALA_PUBLIC_URL",
-	"KALA_AUDIT_RETENTION",
+	"KALA_AUDIT_RETENTION", "KALA_QUERY_PER_USER", "KALA_QUERY_MAX",
 }
 
 const testDB = "postgres://kala@localhost/kala?sslmode=disable"
@@ -81,7 +81,7 @@ func TestParseDefaults(t *testing.T) {
 	want := options{databaseURL: testDB, addr: "127.0.0.1:8080", issuer: "kala", tokenTTL: 15 * time.Minute,
 		apiKeyMaxDays: 365, sessionIdle: 10 * time.Minute, sessionMax: 12 * time.Hour, queryTimeout: 30 * time.Second,
 		rateFailures: "30/1m0s", ratePasswords: "60/1m0s", rates: [2]ratelimit.Rule{impl.DefaultRateFailures, impl.DefaultRatePasswords},
-		auditKeep: 90 * 24 * time.Hour}
+		auditKeep: 90 * 24 * time.Hour, queryPerUser: 4, queryMax: 32}
 	if !reflect.DeepEqual(*o, want) {
 		t.Fatalf("parse() = %+v, want %+v", *o, want)
 	}
@@ -107,6 +107,8 @@ func TestParseGoodEnv(t *testing.T) {
 		"KALA_RATE_FAILURES":    "5/10s",
 		"KALA_RATE_PASSWORDS":   "off",
 		"KALA_AUDIT_RETENTION":  "720h",
+		"KALA_QUERY_PER_USER":   "2",
+		"KALA_QUERY_MAX":        "10",
 	})
 	o, rest, err := parse([]string{"migrate"})
 	if err != nil {
@@ -118,7 +120,7 @@ func TestParseGoodEnv(t *testing.T) {
 		trusted: "10.0.0.0/8, 192.168.1.7", rateFailures: "5/10s", ratePasswords: "off",
 		proxies:   []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")},
 		rates:     [2]ratelimit.Rule{{Name: "failures", Limit: 5, Window: 10 * time.Second}, {Name: "passwords", Limit: -1, Window: time.Minute}},
-		auditKeep: 30 * 24 * time.Hour}
+		auditKeep: 30 * 24 * time.Hour, queryPerUser: 2, queryMax: 10}
 	if !reflect.DeepEqual(*o, want) {
 		t.Fatalf("parse() = %+v\nwant %+v", *o, want)
 	}
@@ -130,7 +132,8 @@ func TestParseGoodEnv(t *testing.T) {
 		t.Fatalf("config().CORSOrigins = %q, want %q", cfg.CORSOrigins, want)
 	}
 	if cfg.Issuer != o.issuer || cfg.TokenTTL != o.tokenTTL || cfg.APIKeyMaxDays != 30 || cfg.SessionIdle != time.Hour ||
-		cfg.SessionMax != time.Hour || !cfg.CookieSecure || cfg.QueryTimeout != 90*time.Second || cfg.AuditRetention != 30*24*time.Hour {
+		cfg.SessionMax != time.Hour || !cfg.CookieSecure || cfg.QueryTimeout != 90*time.Second || cfg.AuditRetention != 30*24*time.Hour ||
+		cfg.QueryPerUser != 2 || cfg.QueryMax != 10 {
 		t.Fatalf("config() = %+v does not carry the options %+v", cfg, *o)
 	}
 }
@@ -157,6 +160,9 @@ func TestParseBadConfig(t *testing.T) {
 		{"query timeout negative", map[string]string{"KALA_QUERY_TIMEOUT": "-1s"}, nil, []string{"KALA_QUERY_TIMEOUT"}},
 		{"audit retention in days", map[string]string{"KALA_AUDIT_RETENTION": "90d"}, nil, []string{"KALA_AUDIT_RETENTION", "90d"}},
 		{"audit retention zero", map[string]string{"KALA_AUDIT_RETENTION": "0s"}, nil, []string{"KALA_AUDIT_RETENTION"}},
+		{"queries per user zero", map[string]string{"KALA_QUERY_PER_USER": "0"}, nil, []string{"KALA_QUERY_PER_USER"}},
+		{"queries per user not a number", map[string]string{"KALA_QUERY_PER_USER": "four"}, nil, []string{"KALA_QUERY_PER_USER"}},
+		{"server queries negative", map[string]string{"KALA_QUERY_MAX": "-3"}, nil, []string{"KALA_QUERY_MAX"}},
 		{"cookie secure not a bool", map[string]string{"KALA_COOKIE_SECURE": "maybe"}, nil, []string{"KALA_COOKIE_SECURE"}},
 		{"addr nonsense", map[string]string{"KALA_ADDR": "nonsense"}, nil, []string{"KALA_ADDR", "nonsense"}},
 		{"addr without port", map[string]string{"KALA_ADDR": "localhost"}, nil, []string{"KALA_ADDR"}},
@@ -182,6 +188,8 @@ func TestParseBadConfig(t *testing.T) {
 		{"flag: idle over max", nil, []string{"-session-idle", "2h", "-session-max", "1h"}, []string{"KALA_SESSION_IDLE"}},
 		{"flag: bad CORS origin", nil, []string{"-cors-origins", "https://a.example.com/path"}, []string{"https://a.example.com/path"}},
 		{"flag: zero token TTL", nil, []string{"-token-ttl", "0s"}, []string{"positive"}},
+		{"flag: zero queries per user", nil, []string{"-query-per-user", "0"}, []string{"query-per-user"}},
+		{"flag: zero server queries", nil, []string{"-query-max", "0"}, []string{"query-max"}},
 		{"flag: bad duration", nil, []string{"-token-ttl", "abc"}, []string{"token-ttl"}},
 		{"flag: zero audit retention", nil, []string{"-audit-retention", "0s"}, []string{"positive"}},
 		{"flag: unknown", nil, []string{"-no-such-flag"}, []string{"no-such-flag"}},
@@ -246,7 +254,7 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 	o, rest, err := parse([]string{
 		"-database-url", testDB, "-addr", "127.0.0.1:2222", "-token-ttl", "20m", "-api-key-max-days", "20",
 		"-session-idle", "3h", "-session-max", "4h", "-cookie-secure=false", "-cors-origins", "https://flag.example.com",
-		"-issuer", "flag", "keys", "rotate",
+		"-issuer", "flag", "-query-per-user", "7", "-query-max", "70", "keys", "rotate",
 	})
 	if err != nil {
 		t.Fatalf("parse: %v", err)
@@ -255,7 +263,7 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 		apiKeyMaxDays: 20, sessionIdle: 3 * time.Hour, sessionMax: 4 * time.Hour, cookieSecure: false,
 		corsOrigins: "https://flag.example.com", queryTimeout: 30 * time.Second,
 		rateFailures: "30/1m0s", ratePasswords: "60/1m0s", rates: [2]ratelimit.Rule{impl.DefaultRateFailures, impl.DefaultRatePasswords},
-		auditKeep: 90 * 24 * time.Hour}
+		auditKeep: 90 * 24 * time.Hour, queryPerUser: 7, queryMax: 70}
 	if !reflect.DeepEqual(*o, want) {
 		t.Fatalf("parse() = %+v\nwant %+v", *o, want)
 	}

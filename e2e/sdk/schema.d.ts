@@ -673,6 +673,13 @@ export interface paths {
          *     transaction with a statement timeout. At most `limit` rows after `offset` come back;
          *     `partial` says rows were cut. SQL that fails to run is answered 200 with
          *     `isException: true` and the database's message, as Kylin does.
+         *
+         *     The answer is streamed as the rows are read, so `results` comes before the fields
+         *     known only at the end (`resultRowCount`, `partial`, `duration`). A statement that
+         *     fails after the first 32 KiB of the answer were sent keeps the rows sent and ends
+         *     with `isException: true` and `partial: true`. A user may run 4 queries at once and
+         *     the server a fixed number (both configurable); past either limit the answer is 429
+         *     with `Retry-After`.
          */
         post: operations["kylinQuery"];
         delete?: never;
@@ -2480,7 +2487,7 @@ export interface components {
                 "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinError"];
             };
         };
-        /** @description Over a limit (KE-010000429): too many failed credentials or password attempts from this address, or too many queries at once; retry after Retry-After seconds. */
+        /** @description Over a limit; retry after Retry-After seconds. KE-010000429: too many failed credentials or password attempts from this address (with RateLimit-Policy and RateLimit); KE-010028002: the caller or the server already runs as many queries as allowed at once. */
         KylinTooManyRequests: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];

@@ -55,13 +55,14 @@ type Service struct {
 	// DataManagement is the permission that sees and manages every project.
 	DataManagement string
 	Sandbox        *db.Sandbox
-	QueryTimeout   time.Duration
+	Limits         QueryLimits
+	gate           *queryGate
 }
 
 // New makes the data core.
-func New(d *db.DB, c *contract.Contract, sb *db.Sandbox, now func() time.Time, queryTimeout time.Duration) *Service {
+func New(d *db.DB, c *contract.Contract, sb *db.Sandbox, now func() time.Time, limits QueryLimits) *Service {
 	return &Service{DB: d, Contract: c, Now: now, DataManagement: c.PermissionByName("Data Management"),
-		Sandbox: sb, QueryTimeout: queryTimeout}
+		Sandbox: sb, Limits: limits, gate: newQueryGate(limits.PerUser, limits.Max)}
 }
 
 // Project is a project with the caller's level on it.

@@ -3,9 +3,13 @@ package data
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/auth"
 	"github.com/kala-server/kala/impl/errs"
 )
 
@@ -13,34 +17,111 @@ import (
 const (
 	DefaultQueryLimit = 500
 	MaxQueryLimit     = 50000
-	// MaxResultBytes caps the text of one result, so one query cannot take the server's memory.
+	// MaxResultBytes caps the text of one result, so one answer stays a sane size.
 	MaxResultBytes = 64 << 20
+	// DefaultQueriesPerUser is how many queries one user may run at once on one instance.
+	DefaultQueriesPerUser = 4
+	// QueryRetryAfter is how long a query refused over a concurrency limit is told to wait.
+	QueryRetryAfter = time.Second
 )
 
-// QueryOutcome is a query's result, or the database's refusal of its SQL.
+// ReasonQueryConcurrency refines errs.TooMany: a query over the per-user or the
+// server-wide concurrency limit (Kylin KE-010028002).
+const ReasonQueryConcurrency = "query-concurrency"
+
+// QueryLimits bound the query sandbox.
+type QueryLimits struct {
+	Timeout time.Duration // statement timeout
+	PerUser int           // queries one user may run at once on this instance
+	Max     int           // queries this instance runs at once, all users together
+}
+
+// QueryOutcome is how a query ended; its rows went to the sink.
 type QueryOutcome struct {
-	Result   *db.Result
-	SQLError string // set when the SQL failed; Result is nil then
+	Partial  bool   // rows were cut at the row or byte cap
+	SQLError string // set when the SQL failed, possibly after some rows were handed on
 	Duration time.Duration
 }
 
-// Query runs sql on an opened project in the sandbox.
-func (s *Service) Query(ctx context.Context, proj *Project, sql string, offset, limit int) (*QueryOutcome, error) {
+// Query runs sql for p on an opened project in the sandbox, handing the columns and rows
+// to sink as they are read. Over p's user's or the server's concurrency limit it refuses
+// with errs.TooMany before anything runs. Other errors are internal, or sink's own.
+func (s *Service) Query(ctx context.Context, p *auth.Principal, proj *Project, sql string, offset, limit int, sink db.RowSink) (QueryOutcome, error) {
 	start := time.Now()
+	leave, err := s.gate.enter(p.User.ID)
+	if err != nil {
+		return QueryOutcome{}, err
+	}
+	defer leave()
 	if limit <= 0 {
 		limit = DefaultQueryLimit
 	}
 	limit = min(limit, MaxQueryLimit)
 	stmt, err := Statement(sql)
 	if err != nil {
-		return &QueryOutcome{SQLError: err.Error(), Duration: time.Since(start)}, nil
+		return QueryOutcome{SQLError: err.Error(), Duration: time.Since(start)}, nil
 	}
-	res, err := s.Sandbox.Query(ctx, proj.RoleName, proj.SchemaName, stmt, offset, limit, s.QueryTimeout, MaxResultBytes)
+	partial, err := s.Sandbox.Query(ctx, db.SandboxQuery{Role: proj.RoleName, Schema: proj.SchemaName, SQL: stmt,
+		Offset: offset, Limit: limit, MaxBytes: MaxResultBytes, Timeout: s.Limits.Timeout}, sink)
+	out := QueryOutcome{Partial: partial, Duration: time.Since(start)}
 	var se *db.SQLError
 	if errors.As(err, &se) {
-		return &QueryOutcome{SQLError: se.Message, Duration: time.Since(start)}, nil
+		out.SQLError = se.Message
+		return out, nil
 	} else if err != nil {
-		return nil, errs.Wrap(err, "run query")
+		return out, errs.Wrap(err, "run query")
 	}
-	return &QueryOutcome{Result: res, Duration: time.Since(start)}, nil
+	return out, nil
+}
+
+// RunningQueries is how many queries this instance runs now.
+func (s *Service) RunningQueries() int {
+	s.gate.mu.Lock()
+	defer s.gate.mu.Unlock()
+	return s.gate.running
+}
+
+// queryGate counts the queries running on this instance, per user and in all. It holds
+// on one instance only: with n instances a user may run n times the per-user limit.
+type queryGate struct {
+	perUser, max int
+
+	mu      sync.Mutex
+	running int
+	byUser  map[uuid.UUID]int
+}
+
+func newQueryGate(perUser, max int) *queryGate {
+	return &queryGate{perUser: perUser, max: max, byUser: map[uuid.UUID]int{}}
+}
+
+// enter admits one more query of user, or refuses it; leave ends it.
+func (g *queryGate) enter(user uuid.UUID) (leave func(), err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.byUser[user] >= g.perUser {
+		return nil, tooManyQueries("you already run %d queries, the most one user may run at once; try again when one ends", g.perUser)
+	}
+	if g.running >= g.max {
+		return nil, tooManyQueries("the server already runs %d queries, the most it runs at once; try again shortly", g.max)
+	}
+	g.running++
+	g.byUser[user]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			g.running--
+			if g.byUser[user]--; g.byUser[user] == 0 {
+				delete(g.byUser, user)
+			}
+		})
+	}, nil
+}
+
+func tooManyQueries(format string, n int) error {
+	e := errs.E(errs.TooMany, format, n).WithReason(ReasonQueryConcurrency)
+	e.RetryAfter = QueryRetryAfter
+	return e
 }

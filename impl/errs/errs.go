@@ -81,6 +81,15 @@ func Field(field, message string) *Error {
 	return &Error{Code: Invalid, Message: field + ": " + message, Fields: []FieldError{{Field: field, Message: message}}}
 }
 
+// RetryAfterSeconds is RetryAfter in whole seconds for a Retry-After header, rounded up
+// (a wait under a second is still one second); 0 when there is nothing to say.
+func (e *Error) RetryAfterSeconds() int {
+	if e.RetryAfter <= 0 {
+		return 0
+	}
+	return int((e.RetryAfter + time.Second - 1) / time.Second)
+}
+
 // WithReason sets the finer reason and returns e.
 func (e *Error) WithReason(reason string) *Error {
 	e.Reason = reason

@@ -3,6 +3,7 @@ package kala
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/kala-server/kala/gen"
@@ -67,6 +68,9 @@ func WriteError(w http.ResponseWriter, e *errs.Error, requestID string) {
 	if e.Code == errs.Locked && !e.Until.IsZero() {
 		t := e.Until.UTC().Truncate(time.Second)
 		p.LockedUntil = &t
+	}
+	if s := e.RetryAfterSeconds(); s > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(s))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

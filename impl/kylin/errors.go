@@ -5,6 +5,7 @@ package kylin
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/kala-server/kala/gen"
@@ -28,16 +29,18 @@ const (
 	codeWrongOld        = "KE-010005003"
 	codeDuplicateProj   = "KE-010001004"
 	codeProjectNotFound = "KE-010001002"
-	codeInvalid         = "KE-010000001"
-	codeInvalidParam    = "KE-010000003" // Kylin's "Invalid Parameter"
-	codeNotFound        = "KE-010000404"
-	codeNotAllowed      = "KE-010000405"
-	codeNotAcceptable   = "KE-010000406"
-	codeConflict        = "KE-010000409"
-	codeTooLarge        = "KE-010000413"
-	codeTooMany         = "KE-010000429"
-	codeUnavailable     = "KE-010000503"
-	codeInternal        = "KE-010000500"
+	// Kylin's BLACKLIST_EXCEEDED_CONCURRENT_LIMIT: a query refused over a concurrency limit.
+	codeQueryConcurrency = "KE-010028002"
+	codeInvalid          = "KE-010000001"
+	codeInvalidParam     = "KE-010000003" // Kylin's "Invalid Parameter"
+	codeNotFound         = "KE-010000404"
+	codeNotAllowed       = "KE-010000405"
+	codeNotAcceptable    = "KE-010000406"
+	codeConflict         = "KE-010000409"
+	codeTooLarge         = "KE-010000413"
+	codeTooMany          = "KE-010000429"
+	codeUnavailable      = "KE-010000503"
+	codeInternal         = "KE-010000500"
 )
 
 // keCode picks the KE code of an error.
@@ -57,6 +60,8 @@ func keCode(e *errs.Error) string {
 		return codeDuplicateProj
 	case data.ReasonNoProject:
 		return codeProjectNotFound
+	case data.ReasonQueryConcurrency:
+		return codeQueryConcurrency
 	}
 	switch e.Code {
 	case errs.Unauthorized, errs.BadLogin:
@@ -105,6 +110,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, e *errs.Error, status in
 		msg = "no credentials were given"
 	case code == codeBadCredentials && e.Code == errs.BadLogin:
 		msg = "bad username or password"
+	}
+	if s := e.RetryAfterSeconds(); s > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(s))
 	}
 	body := gen.KylinError{Code: gen.N999, Data: nil, Msg: code + ": " + msg, ErrorCode: code, Suggestion: suggestion}
 	w.Header().Set("Content-Type", ContentType(r))

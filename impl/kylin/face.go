@@ -2,6 +2,7 @@ package kylin
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -21,6 +22,7 @@ type Face struct {
 	Data         *data.Service
 	Sessions     *auth.Sessions
 	CookieSecure bool
+	Log          *slog.Logger
 }
 
 type exchangeKey struct{}

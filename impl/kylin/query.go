@@ -67,37 +67,27 @@ func columnMetas(proj *data.Project, cols []db.ResultColumn) []gen.KylinColumnMe
 }
 
 func (f *Face) KylinQuery(ctx context.Context, req gen.KylinQueryRequestObject) (gen.KylinQueryResponseObject, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
 	b := req.Body
 	proj, err := f.Data.OpenByName(ctx, b.Project)
 	if err != nil {
 		return nil, err
 	}
-	offset, limit := 0, data.DefaultQueryLimit
+	a := &queryAnswer{f: f, ctx: ctx, p: p, proj: proj, sql: b.Sql, limit: data.DefaultQueryLimit, queryID: deref(b.QueryId)}
 	if b.Offset != nil {
-		offset = int(*b.Offset)
+		a.offset = int(*b.Offset)
 	}
 	if b.Limit != nil {
-		limit = int(*b.Limit)
+		a.limit = int(*b.Limit)
 	}
-	qid := deref(b.QueryId)
-	if qid == "" {
-		qid = uuid.Must(uuid.NewV7()).String()
+	if a.queryID == "" {
+		a.queryID = uuid.Must(uuid.NewV7()).String()
 	}
-	out, err := f.Data.Query(ctx, proj, b.Sql, offset, limit)
-	if err != nil {
-		return nil, err
-	}
-	res := gen.KylinQueryResult{ColumnMetas: []gen.KylinColumnMeta{}, Results: [][]*string{},
-		Duration: out.Duration.Milliseconds(), QueryId: qid}
-	if out.Result == nil {
-		res.IsException, res.ExceptionMessage = true, &out.SQLError
-	} else {
-		res.ColumnMetas = columnMetas(proj, out.Result.Columns)
-		res.Results = out.Result.Rows
-		res.ResultRowCount = len(out.Result.Rows)
-		res.Partial = out.Result.Partial
-	}
-	return gen.KylinQuery200JSONResponse{Code: gen.KylinQueryEnvelopeCodeN000, Data: res}, nil
+	// the query runs when the answer is written: its rows go straight to the client
+	return a, nil
 }
 
 func (f *Face) KylinTablesAndColumns(ctx context.Context, req gen.KylinTablesAndColumnsRequestObject) (gen.KylinTablesAndColumnsResponseObject, error) {

@@ -1,0 +1,221 @@
+package kylin
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/gen"
+	"github.com/kala-server/kala/impl/auth"
+	"github.com/kala-server/kala/impl/data"
+)
+
+// answerBuffer is how much of a query's answer is gathered before anything is sent. Up to
+// then a failing statement still gets the answer Kylin gives: isException, no rows.
+const answerBuffer = 32 << 10
+
+// queryAnswer is POST /query's 200 answer, written while the rows are read so that no
+// result is ever held whole: the envelope and columnMetas first, then each row, then the
+// fields known only at the end (isException, duration, resultRowCount, partial). JSON
+// field order means nothing to clients; the bytes of every value are encoding/json's.
+type queryAnswer struct {
+	f       *Face
+	ctx     context.Context
+	p       *auth.Principal
+	proj    *data.Project
+	sql     string
+	offset  int
+	limit   int
+	queryID string
+}
+
+func (a *queryAnswer) VisitKylinQueryResponse(w http.ResponseWriter) error {
+	// A client that stops reading would keep its query, its database connection and its
+	// place under the limits: the answer must be sent within twice the statement timeout.
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(2 * a.f.Data.Limits.Timeout))
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }() // the connection may serve more requests
+	out := &answerWriter{to: &okOnFirstWrite{w: w}, proj: a.proj}
+	out.bw = bufio.NewWriterSize(out.to, answerBuffer)
+	res, err := a.f.Data.Query(a.ctx, a.p, a.proj, a.sql, a.offset, a.limit, out)
+	if err != nil && !out.to.started {
+		return err // nothing sent: the usual error answer (429, 500)
+	}
+	if err != nil {
+		// the status line is out: the answer itself says the query failed
+		id := w.Header().Get("X-Request-Id")
+		if out.to.err == nil && a.ctx.Err() == nil {
+			a.f.Log.Error("internal error", "request_id", id, "err", err.Error())
+		}
+		res.SQLError = "internal error; request id " + id
+	}
+	out.finish(res, a.queryID)
+	return nil // a failed write means the client is gone: nobody to tell
+}
+
+// okOnFirstWrite sends the 200 status line with the answer's first bytes, so that until
+// then the answer can still be replaced.
+type okOnFirstWrite struct {
+	w       http.ResponseWriter
+	started bool
+	err     error // the first failed write: the client is gone
+}
+
+func (o *okOnFirstWrite) Write(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	if !o.started {
+		o.started = true
+		o.w.Header().Set("Content-Type", mediaJSON) // Negotiate relabels it when asked
+		o.w.WriteHeader(http.StatusOK)
+	}
+	n, err := o.w.Write(p)
+	o.err = err
+	return n, err
+}
+
+// answerWriter writes the answer's JSON as the sandbox hands on the result.
+type answerWriter struct {
+	to     *okOnFirstWrite
+	bw     *bufio.Writer
+	proj   *data.Project
+	opened bool // the envelope up to the results array is written
+	rows   int
+}
+
+var _ db.RowSink = (*answerWriter)(nil)
+
+func (a *answerWriter) open(metas []gen.KylinColumnMeta) error {
+	b, err := json.Marshal(metas)
+	if err != nil {
+		return err
+	}
+	_, _ = a.bw.WriteString(`{"code":"000","data":{"columnMetas":`)
+	_, _ = a.bw.Write(b)
+	_, _ = a.bw.WriteString(`,"results":[`)
+	a.opened = true
+	return a.to.err
+}
+
+func (a *answerWriter) Columns(cols []db.ResultColumn) error {
+	return a.open(columnMetas(a.proj, cols))
+}
+
+func (a *answerWriter) Row(values []*string) error {
+	if a.rows > 0 {
+		_ = a.bw.WriteByte(',')
+	}
+	_ = a.bw.WriteByte('[')
+	for i, v := range values {
+		if i > 0 {
+			_ = a.bw.WriteByte(',')
+		}
+		if v == nil {
+			_, _ = a.bw.WriteString("null")
+		} else {
+			writeJSONString(a.bw, *v)
+		}
+	}
+	_ = a.bw.WriteByte(']')
+	a.rows++
+	return a.to.err
+}
+
+// finish writes the fields known only at the end and sends what is buffered. A statement
+// that failed before anything was sent is answered as Kylin does, without the rows read
+// before the failure; one that failed later keeps the rows sent and is marked partial.
+func (a *answerWriter) finish(res data.QueryOutcome, queryID string) {
+	failed := res.SQLError != ""
+	if failed && !a.to.started {
+		a.bw.Reset(a.to)
+		a.opened, a.rows = false, 0
+	}
+	if !a.opened {
+		_ = a.open([]gen.KylinColumnMeta{})
+	}
+	partial := res.Partial || failed && a.to.started
+	_, _ = a.bw.WriteString(`],"affectedRowCount":0,"isException":` + strconv.FormatBool(failed) + `,"exceptionMessage":`)
+	if failed {
+		writeJSONString(a.bw, res.SQLError)
+	} else {
+		_, _ = a.bw.WriteString("null")
+	}
+	_, _ = a.bw.WriteString(`,"duration":` + strconv.FormatInt(res.Duration.Milliseconds(), 10) +
+		`,"resultRowCount":` + strconv.Itoa(a.rows) + `,"queryId":`)
+	writeJSONString(a.bw, queryID)
+	_, _ = a.bw.WriteString(`,"partial":` + strconv.FormatBool(partial) + `},"msg":""}` + "\n")
+	_ = a.bw.Flush()
+}
+
+// jsonSafe marks the ASCII bytes encoding/json writes as they are: printable, except the
+// quote, the backslash and the HTML characters it escapes.
+var jsonSafe = func() (safe [utf8.RuneSelf]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		safe[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return safe
+}()
+
+// writeJSONString writes s as a JSON string, byte for byte as encoding/json does (HTML
+// characters, U+2028 and U+2029 escaped; invalid UTF-8 as U+FFFD), without making an
+// escaped copy of s first: a value may be megabytes.
+func writeJSONString(w *bufio.Writer, s string) {
+	const hexDigits = "0123456789abcdef"
+	_ = w.WriteByte('"')
+	done := 0 // s[:done] is written
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			_, _ = w.WriteString(s[done:i])
+			switch c {
+			case '"', '\\':
+				_ = w.WriteByte('\\')
+				_ = w.WriteByte(c)
+			case '\b':
+				_, _ = w.WriteString(`\b`)
+			case '\f':
+				_, _ = w.WriteString(`\f`)
+			case '\n':
+				_, _ = w.WriteString(`\n`)
+			case '\r':
+				_, _ = w.WriteString(`\r`)
+			case '\t':
+				_, _ = w.WriteString(`\t`)
+			default:
+				_, _ = w.WriteString(`\u00`)
+				_ = w.WriteByte(hexDigits[c>>4])
+				_ = w.WriteByte(hexDigits[c&0xf])
+			}
+			i++
+			done = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			_, _ = w.WriteString(s[done:i])
+			_, _ = w.WriteString(`\ufffd`)
+		case r == '\u2028' || r == '\u2029':
+			_, _ = w.WriteString(s[done:i])
+			_, _ = w.WriteString(`\u202`)
+			_ = w.WriteByte(hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		done = i
+	}
+	_, _ = w.WriteString(s[done:])
+	_ = w.WriteByte('"')
+}
