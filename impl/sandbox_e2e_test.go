@@ -130,7 +130,8 @@ func sbSnapshot(t *testing.T, e *testkit.Env, p1, p2 sbProj) sbState {
 	s.Rows1 = sbCount(t, e, `SELECT count(*) FROM `+pq.QuoteIdentifier(p1.Schema)+`.t`)
 	s.Rows2 = sbCount(t, e, `SELECT count(*) FROM `+pq.QuoteIdentifier(p2.Schema)+`.t`)
 	s.LargeObjects = sbCount(t, e, `SELECT count(*) FROM pg_largeobject_metadata`)
-	s.AdvisoryLocks = sbCount(t, e, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`)
+	s.AdvisoryLocks = sbCount(t, e, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
 	s.TempRelations = sbCount(t, e, `SELECT count(*) FROM pg_class WHERE relpersistence = 't'`)
 	s.Relations = sbCount(t, e, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname IN ($1, $2, 'public')`, p1.Schema, p2.Schema)
@@ -542,7 +543,8 @@ func TestSandboxNoLeakBetweenQueries(t *testing.T) {
 		pid = r.cell(0, 0)
 	}
 	check("after PREPARE and advisory locks")
-	if n := sbCount(t, e, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`); n != 0 {
+	if n := sbCount(t, e, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); n != 0 {
 		t.Errorf("%d advisory locks are held", n)
 	}
 }
