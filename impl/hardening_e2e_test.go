@@ -164,6 +164,21 @@ func TestLockoutHoldsAcrossInstancesAndPaths(t *testing.T) {
 	if got["bad"]+got["locked"] != 200 {
 		t.Errorf("answers %v, want only bad credentials and locked", got)
 	}
+	// the same count, as operators see it
+	var sum float64
+	for _, e := range []*testkit.Env{a, b} {
+		m := string(e.Do("GET", "/metrics", nil).Expect(t, 200).Body)
+		i := strings.Index(m, "\nkala_password_verifications_total ")
+		if i < 0 {
+			t.Fatalf("/metrics has no kala_password_verifications_total")
+		}
+		var v float64
+		fmt.Sscan(m[i+len("\nkala_password_verifications_total "):], &v)
+		sum += v
+	}
+	if want := float64(hdVerifications(a, b)); sum != want {
+		t.Errorf("kala_password_verifications_total sums to %v, want %v", sum, want)
+	}
 	for _, e := range []*testkit.Env{a, b} {
 		r := e.Do("GET", "/kylin/api/user/authentication", nil, testkit.Basic("spread", u.Password))
 		if r.Status != 401 || !strings.Contains(string(r.Body), "KE-010003005") {

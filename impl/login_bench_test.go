@@ -136,3 +136,88 @@ func BenchmarkLoginTiming(b *testing.B) {
 	b.ReportMetric(float64(mu.Microseconds())/1000, "unknown-ms")
 	b.ReportMetric(float64((mk-mu).Abs().Microseconds())/1000, "gap-ms")
 }
+
+// BenchmarkLoginUnderQueryFlood compares the p99 of a correct JSON login alone with its
+// p99 while 8 users each keep 8 query clients busy (big answers and sleeps, so the
+// per-user and server limits are hit), in alternating rounds. Reports both p99s and
+// their ratio (target: ≤ 2).
+func BenchmarkLoginUnderQueryFlood(b *testing.B) {
+	e := testkit.New(b)
+	admin := testkit.Bearer(e.AdminToken())
+	p := sbNewProject(b, e, admin, "flood_p", "")
+	var users []testkit.User
+	for i := range 8 {
+		u := e.NewUser(fmt.Sprintf("flooder%d", i), false)
+		e.Do("POST", "/kylin/api/access/project", map[string]any{"project": p.Name, "type": "user",
+			"permission": "QUERY", "names": []string{u.Name}}, admin).Expect(b, 200)
+		users = append(users, u)
+	}
+	who := e.NewUser("bench_login", false)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
+	defer client.CloseIdleConnections()
+	login := func() time.Duration {
+		start := time.Now()
+		body := fmt.Sprintf(`{"username":"bench_login","password":%q}`, who.Password)
+		res, err := client.Post(e.URL+"/api/auth/access-token", "application/json", bytes.NewReader([]byte(body)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			b.Fatalf("login: %d", res.StatusCode)
+		}
+		return time.Since(start)
+	}
+	queries := []string{`SELECT repeat('y', 1000000) FROM generate_series(1, 200)`, `SELECT pg_sleep(0.5)`}
+	flood := func(stop chan struct{}, wg *sync.WaitGroup) {
+		for i := range 64 {
+			u := users[i%len(users)]
+			sql := queries[i%len(queries)]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					req, _ := http.NewRequest("POST", e.URL+"/kylin/api/query", bytes.NewReader([]byte(
+						fmt.Sprintf(`{"project":%q,"sql":%q}`, p.Name, sql))))
+					req.Header.Set("Content-Type", "application/json")
+					req.SetBasicAuth(u.Name, u.Password)
+					if res, err := client.Do(req); err == nil {
+						_, _ = io.Copy(io.Discard, res.Body)
+						res.Body.Close()
+					}
+				}
+			}()
+		}
+	}
+	p99 := func(d []time.Duration) time.Duration {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[(len(d)*99)/100]
+	}
+	login()
+	var idle, flooded []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		for range 20 {
+			idle = append(idle, login())
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		flood(stop, &wg)
+		for range 20 {
+			flooded = append(flooded, login())
+		}
+		close(stop)
+		wg.Wait()
+	}
+	b.StopTimer()
+	pi, pf := p99(idle), p99(flooded)
+	b.ReportMetric(float64(pi.Microseconds())/1000, "idle-p99-ms")
+	b.ReportMetric(float64(pf.Microseconds())/1000, "flood-p99-ms")
+	b.ReportMetric(float64(pf)/float64(pi), "p99-ratio")
+}
