@@ -4,9 +4,17 @@
 package gen
 
 import (
+	"bytes"
+	"compress/flate"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
@@ -181,6 +189,81 @@ func (e ColumnType) Valid() bool {
 	case Text:
 		return true
 	case Timestamp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for HealthStatusStatus.
+const (
+	Ok HealthStatusStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the HealthStatusStatus enum.
+func (e HealthStatusStatus) Valid() bool {
+	switch e {
+	case Ok:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JsonWebKeyAlg.
+const (
+	EdDSA JsonWebKeyAlg = "EdDSA"
+)
+
+// Valid indicates whether the value is a known member of the JsonWebKeyAlg enum.
+func (e JsonWebKeyAlg) Valid() bool {
+	switch e {
+	case EdDSA:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JsonWebKeyCrv.
+const (
+	Ed25519 JsonWebKeyCrv = "Ed25519"
+)
+
+// Valid indicates whether the value is a known member of the JsonWebKeyCrv enum.
+func (e JsonWebKeyCrv) Valid() bool {
+	switch e {
+	case Ed25519:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JsonWebKeyKty.
+const (
+	OKP JsonWebKeyKty = "OKP"
+)
+
+// Valid indicates whether the value is a known member of the JsonWebKeyKty enum.
+func (e JsonWebKeyKty) Valid() bool {
+	switch e {
+	case OKP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JsonWebKeyUse.
+const (
+	Sig JsonWebKeyUse = "sig"
+)
+
+// Valid indicates whether the value is a known member of the JsonWebKeyUse enum.
+func (e JsonWebKeyUse) Valid() bool {
+	switch e {
+	case Sig:
 		return true
 	default:
 		return false
@@ -475,6 +558,24 @@ func (e MeKind) Valid() bool {
 	case MeKindApiKey:
 		return true
 	case MeKindUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReadinessStatusStatus.
+const (
+	DatabaseUnreachable ReadinessStatusStatus = "database unreachable"
+	Ready               ReadinessStatusStatus = "ready"
+)
+
+// Valid indicates whether the value is a known member of the ReadinessStatusStatus enum.
+func (e ReadinessStatusStatus) Valid() bool {
+	switch e {
+	case DatabaseUnreachable:
+		return true
+	case Ready:
 		return true
 	default:
 		return false
@@ -802,10 +903,82 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// HealthStatus The process is up.
+type HealthStatus struct {
+	// Status Always `ok`.
+	//
+	// Example: ok
+	Status HealthStatusStatus `json:"status"`
+}
+
+// HealthStatusStatus Always `ok`.
+//
+// Example: ok
+type HealthStatusStatus string
+
 // Identifier A table or column name; letters, digits and underscores, starting with a letter; stored in lower case.
 //
 // Example: orders
 type Identifier = string
+
+// JsonWebKey An Ed25519 public key as a JWK (RFC 8037).
+type JsonWebKey struct {
+	// Alg The signing algorithm.
+	//
+	// Example: EdDSA
+	Alg JsonWebKeyAlg `json:"alg"`
+
+	// Crv The curve.
+	//
+	// Example: Ed25519
+	Crv JsonWebKeyCrv `json:"crv"`
+
+	// Kid The key id, its RFC 7638 thumbprint; the `kid` header of the tokens it signed.
+	//
+	// Example: nszMBbSUDmqCTTFMcOxXK0JsAZeVYmOoZqfcFHjIeFY
+	Kid string `json:"kid"`
+
+	// Kty Key type: octet key pair.
+	//
+	// Example: OKP
+	Kty JsonWebKeyKty `json:"kty"`
+
+	// Use Use: signatures.
+	//
+	// Example: sig
+	Use JsonWebKeyUse `json:"use"`
+
+	// X The 32-byte public key, base64url without padding.
+	//
+	// Example: 1YESzc03zg0I5vsBdOW8im13kEMY1W_FmTQeaU9h1CI
+	X string `json:"x"`
+}
+
+// JsonWebKeyAlg The signing algorithm.
+//
+// Example: EdDSA
+type JsonWebKeyAlg string
+
+// JsonWebKeyCrv The curve.
+//
+// Example: Ed25519
+type JsonWebKeyCrv string
+
+// JsonWebKeyKty Key type: octet key pair.
+//
+// Example: OKP
+type JsonWebKeyKty string
+
+// JsonWebKeyUse Use: signatures.
+//
+// Example: sig
+type JsonWebKeyUse string
+
+// JsonWebKeySet A JSON Web Key Set (RFC 7517).
+type JsonWebKeySet struct {
+	// Keys The keys that verify access tokens still in date; at least the one that signs now.
+	Keys []JsonWebKey `json:"keys"`
+}
 
 // KylinAccessEntry One user on a project's access list.
 type KylinAccessEntry struct {
@@ -1746,6 +1919,19 @@ type Problem struct {
 // Example: sales
 type ProjectName = string
 
+// ReadinessStatus Whether the instance can serve.
+type ReadinessStatus struct {
+	// Status `ready` (200), or `database unreachable` (503).
+	//
+	// Example: ready
+	Status ReadinessStatusStatus `json:"status"`
+}
+
+// ReadinessStatusStatus `ready` (200), or `database unreachable` (503).
+//
+// Example: ready
+type ReadinessStatusStatus string
+
 // Row One row, keyed by column name.
 //
 // Example: {"customer":"Ada","id":"1"}
@@ -2301,3 +2487,435 @@ type KylinUpdateUserJSONRequestBody = KylinUserUpdate
 
 // KylinChangePasswordJSONRequestBody defines body for KylinChangePassword for application/json ContentType.
 type KylinChangePasswordJSONRequestBody = KylinPasswordChange
+
+// Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
+// Stored as a slice of fixed-width chunks rather than one concatenated
+// const string: with thousands of chunks the chained `+` fold is several
+// times slower for the Go compiler than parsing a slice literal.
+var swaggerSpec = []string{
+	"7L3pchs5ljD6KricuWGpO0lz0WJR0TGXJdFlurSVRLfbVfSIYCZIwkoCrAQoinb7xv35/b9P8b3WPMkX",
+	"OAByITPJpDbbVZyIqbaSmVgODs6+fCm4fDTmjDApCvUvhSHBHgngn5dYkhM6olL94RHhBnQsKWeFeuH9",
+	"EEtEBfJJXyLeR3JIkK9eRYxP0Var2X6NhlKO8ZiiAEsCvxXN2Nt1FJARpoyyAeoGXYSZ12GCuJx5AnVl",
+	"F02YpD6iEgVEECkcREqDEup2Cn1M/UlARKdwGPyjfCj/USt3Sx1WcArkDo/GPinUC6lvFZyCcIdkhNVe",
+	"5GysXhQyoGxQ+PrVibZ6wX3qzhY33A43KNXWA9KfCOLBvgPyx4QImWPXVArE8Ig46I8Jl7jDun/A5tGU",
+	"Mo9PUXfaRZQhA4nUXf/xj1r5cPqPvRXbDl9btW8ig1mjL0mwuOUrcyCSoymmEvVInwcEyWCmzg0PMGWl",
+	"+Apq5fhcI8roaDIq1CuOnZcySQYkgInfv3/fmMghYZK6WJJ0gOPoDcoZgsGJQHJIBeJjEujH2HXJWIrE",
+	"Wgo/ERyQAAUE+6N/dAo32MedgoMaY/oLmc09Xgqjr05hjAM8ItLcimMssZA8IC0vfdWefeGFQNRLLqtc",
+	"OdjDFbdcLJfL5eK++s8r9Z9y+H8VdWRUjTXGclhwCgphFPC8glNQqEYD4hXqMpiQ+LL7PBhhWagXJhN4",
+	"c24bTuGuOA74J+LKYkD6+vuvTuGXmU/ZBR6Q835fEJm+oTEeEESZR+7QVlndeoX1fRoICT9tJ7ZYNqv/",
+	"Y0KCWbR89eI115PE1+2RPp74Er4L90CZrFULTmGE7wwOadg4EVaVU7Eq3M4V/ZyCUy1JRgKNSQDrTiy7",
+	"smzdQo2WuurK0mXvJpZcWbJkfTQX6sTTj0C/8MLSD8oQZjPkYpHcRkFgn4h0DDJjLEWj/wTkKPzHy4gp",
+	"vNS/ipdmkWdqtBUIpX/4FUD5iPuZP5vn2FAGA3zDp2iklkwBpyRHAZGTgCEs0YgLmdjFbgZyAX9IR6zd",
+	"ByNW1o1eXLm4oeM8d/je17da2dnfeVXb29lfeYPbuOcTOJFUvJHqZ4M1SUThAYgtqZgPX90bTVqe4kF9",
+	"alb4TpAgi/RPBAkyqT5eQvXL1aeg+mq5ARFjzgQB3vUT9i61tKL+cjmThME/8XjsGzb7chzwnk9Gf/8k",
+	"1L6+RPtQO5aY+mazVu4ZYoEou8U+9VCfEt/TrDgIuGKYv38pwMNCvQCvtLnCDCIEHqiljiZCSRaKAABX",
+	"mchJQApfPzoFIbGciEJ9R+G6pBIg2TLzmLmjLSuxS9RfvlQcveSRW7sL8dIsrWg/+boGeVAjaDAunrXd",
+	"PhVohH11EsQ7RF297y5gqEAEu0PUwwYwJdRAb6/Oz1CPezNkt84Z6ag1TgAKen/v2q+Lr9CUyiFiirSM",
+	"CZbEQzdkpgiMur0eGcsh2oJxUVcN2NUCY4d11Yl4E32iBD7qFMZYiCkPvE6h66AuFYhxGZ9MPYXvsMQI",
+	"K4kQDgSWC4vrbiuJ86tTOOKs71P3oSjUgNui9wgytYIYwn5AsDdD5I4KLdNFeHAQ4UG4hhwI4Np3H/vk",
+	"7cBCb2KqNqHXjbZw7AA0ixN4tl1Sa3jNgx71PMIefAfVKRLiaYFMyaXoFDM8ICPCpBJzRlQIylkSirUI",
+	"itFKcoCxH778GHCMC/+eg3oTCQiJfZ9PiYe2otU7SJDglroE8QBkfaHUzlvia2i2mCQBw35T3bsHQtSO",
+	"heASH0ZX3EP7/ZpbxXFI7ibpUvzLfGRJf/Eo0LziIyKHSi1TOiDxENfkVEGOBIfwb71LgXAAdEbpoj4f",
+	"oAnzzFWPdguABUkuF8NIAanLPbX9g4ODglNQJKVQZxPfN2zh2vz8S7NYNqJ9RXEFMZh7WAcaoe5PXZNL",
+	"hSM9gshoLJVgIiaDAREaCGr83LCEzWmUUdCM7+aWeSU8xu6QlG7UW8XbneJ40vOp+/cffaO5+Zi6ar2A",
+	"4BuBMAomPsnkXOi+jAtYVh2tYFXbESrmYDsPPp9aubyzcD7qYR0psQ9hhv2ZkGlc6gfDxG+900WGEEOD",
+	"rfiC4GY4yD6qqEdGUdsGlgAIinCPTyTC3ogyESFNHl77UFhWd1JuNTyso4bmVx5hlHh1bbmKWDZAOptl",
+	"/1go9X2DYbkAsih/xNe/7Wg8cwMuRFFQSdA0UP81VuAI3fIKIw9nJLvl8iIj2S2X6yifEPOjMc7vYr/3",
+	"kruUkAVczshfywWuMy4bYM8Gk8VTYtBOeW8RojvlPX1bx1JzeUVQJZqfGe5D/qP/ITHuh4RPqoRn1qv9",
+	"UHrFivxSOSSBlupGxKMYKZ0lgYmv+YR5T4mEFW34SgJZPawjY5xFYABGHifaYgFyyI+IT998qwuoccaR",
+	"mLhDbYbhgRWqgNkpyV6RKBf7PgnQCM9gSYLEEORKq+XvGL7F1H9yerVbrqVxgFpda7dY4h4WRKkxk2hF",
+	"h0gGM+2rRGLIA+nPfkzu953tPZXOhOtwMTP6a0AURCJ5Cla9rZg0rA3MjOCDLoIT2rq+FdbHAxGiN7JW",
+	"ad5+GXNofw3da23OT3AweGJ+Wkk5o51KrY7iWnZCfza+IlTZ29/fr1b2UG8mifgxueX3t/ul1g5YCRVI",
+	"co58hRsRXWtzforZzNi9xNMiTfUgBWzVA6MjYc8LlOJEBeK3JNBGO4hC4X1UKyMb8QE+7b0yEvE7Txna",
+	"qSLxQ2LTDwSWBTQ7V0vCZkFb8eVv1wHfwPtqFAY3IOBexL4AHmxMXwhLSUZjKVA/4KPEroE/h8P8MSEB",
+	"JUJdJs5csjZljYd4LaWr4YvxaKliFC6V62Pzug08egBJf8fwRA55QD+TJ5VQa9Xy/qKdrFrer6Mznji9",
+	"KQkIGtBb8kOqO992n2myqbYnRzPHrILV8j5iSkSFZUS2wVq1/Aq8rdaYnrhScG1uEu+Xy7vI5+4N8RIP",
+	"XyGPCiVCedtz9+X9+/fF+bi1Zbg7H+YWR2AxGY95IIl3qrSvNjiMntTHUktzPdTq6EhPWVRLqEfseW52",
+	"BzSATkGSO/ly7GPKdOTcj+eC+Y7hkEtmoQzhmMoOOkAUDhnqjxLfxEzpaosOgsleRPEaYWjj9iHqjsTA",
+	"xi3AkIwIRPU42qR+wgeUvQbGtb6nFe5PD3tHES1RT8RkNMLBrFAvvA84G6Re3YJTADdTwln7U8Y9T3q7",
+	"K5GPVn0QI2R5nLQ97BXjn6jz0fQiufQTeGa4buj0smJI6vLbc4KAr2ArDg05MhHQ1XJ1r1ipFKu1dvmg",
+	"Xq7Uy+Xf1P70S+/UO4V6Ie2tLCDolebZu9kn4OSjhE2kEmUq0BTOfUuhHGB4iMACz9B0SN3htmMtqZTp",
+	"MBEqOsxAKvpQ4JkwgJsOCdNme2lmVjNZqo62BKYe4syfRaEuHebyICCuDBdnA15yWMLyRBdYe0vjooVu",
+	"yCyJpzvREZ1xifowX45TYlwW9cuPcUx2iQERfBK4JI8t6ALPfI69HDr2uoFlebVFC8RKLLTFrCrS7/IA",
+	"U3Je1C8/dqiQJd0wukI3HHcURCHsX53CWma1PCBd30QURrjEAGqWFf86D0jjrz8WULPtTA4SXCEnuGSm",
+	"4HRxqUe8pFrUjSkf3cc3OeW3H+Q7vUdUeO1NqcZC6UJGFNgF57wp6qNi+NFjHG5cczaqvutTwmQIAKH+",
+	"yKlDd1ioRG+5fMIUSwbokVsSzBBlQmLmku10hTqYMKtUl9CZRqkOUzjlDoliPHlwClJ0fnB1O6emnS/k",
+	"c0GpowLZ8OZMwS2xgnw0J3r/kdjiwsIVJowDohBSL/2xtcQ1FcQ88H+QgpMS0B0fLzWqO9fQiWDvym78",
+	"3EMIxNSdfBgQflmEL4vwyVNx9TUUMh0TgJmYkmCJrhWuFPBJh8+ckFviL+YdNHQ0LOJqEVFejY2UpUKW",
+	"0K/vmpcfUGdSLtdcdH7RvGy0W+dn9sFp46zxc/O0eda2TxrHp60ziOJnk1Gh/nsBBig4hfDbglOIPis4",
+	"Bfii8DGe9WC/WUhF09tp8xsdljW/nZ5O3QNbDWRHDvkU+UpHoBL59FZLfeNAQVhSrVfq3V7L9DHVmb19",
+	"34ZcF8I8hAXqNgyJgDOqI5MvqPcPw8A/STeZyUFmb4e9n116Tt++/q152f71qiVaIzn+7ai11/rUuDtv",
+	"f9j58PnmrkWn1HvjT1ufOL3yvXctVi6R2dvP3vsWPaetyQndof1fS27VZ73R67L3r7d+GqTI3ZgGRFxT",
+	"lp2eqRUehUQaYuabxLoPVuULOQX4+FoaIjN3Jv5UqVZdDaRuHDH0o+TBm2dOSr5plMrye/LMEgtIbPxj",
+	"OA7vQbpXEoOa7Jb4PHXViJGpvQcw+iLeaHPRcmIQR9f5PcD3qSuERNOURTGr/yksVHIcnzIwz2sC4GNJ",
+	"gkPEiBXzBHEDIhdX7gZgZGikJmcTpsZSLGqEvblEqTlrQdlYC8JUIg9LUpR0RNIQkmYkPt2QWWbeU69a",
+	"rNXcneK+t0uKr/p75eJ+5VX1oIZ3ervuXnzqrNxVHwv5TqzerHoPQV72luRwJUaUTaQR8djE95eCYncZ",
+	"KNTXWhnTSVgLi2SpSWstJanjHvHRllKcbUh3Mme2wOhgKP2Zurs8kGkgiGIiRUZGZfSCBQdYx9GWwqJA",
+	"TaBj/+WQCIL+53/97wj7XgjFmKewKMgKXMkfw8laIGGZ5eIgwCBujgPSp3fLUEWbc5GQOJCOTp90+YBR",
+	"paJK1Jsl4aM4/PXNYCbvZvRTrxZUP9XcaRqYTKpIBozsr2oKdRou1hiRa89GAU7fMIiHrwM+ykZQ2KpA",
+	"Ux7cUDZ4xDtp0+qWzMzH2RPvF8t7xVq5DbOuMfEcJYSbC3cgPP44WJxY9l8cl2NH5sRoWuLOZ9PXI/gA",
+	"BADPo2rb2L+Ikck+9gVx0mpXYGAOlhQrZPC4LsUwTOMT6Ze7Ya52An2lxvEFHF644yN8d0LYQA4L9Wq5",
+	"/NA7b6d1caD010OdemgF8SHxPdSbaTueAhoPSuhYJ++CK+3eV3+E71r6u8re3L1wChNG/5gQ87tJqM55",
+	"Re1+7D09RCbXGN370q691FW32q4xebWjlTI+fbZ7Hq0ldtkPrXUi3EnXSabaOoD01rgamSRfKNEB0rdh",
+	"VJ/2iVoX2qrt7SJPSYO9md3ntg5SSNvtIxEXu/VsSnBChUy7oFC7gvftTRfZImAqpxK5Mc0IfGnMEA/I",
+	"ylul3kkVLs332Tu/AgFxlRhs9v/CCpQOEkM+ZaaWCnPJmoBxUBeYchf9Hfmc30zGiHro76gLT/Qc6O/a",
+	"ViYmoxzs/Ho8++QSd7Y7I58+T8f+5PPdcDobj2vjXTn63JefgulN3+9riEhJArWa/4ahfsfFz9Xi/scv",
+	"lb2v0R+1g6//uRKzsgX4iUdl89ZYWubslExdE3cSUDlDRL1TQmcgsQ+57wmEM6V27EoepN1gjrAriXeI",
+	"sPFWeSCzdm/IrK6VUnUNqWe0UtTnAcKhLlFCZxPfh4dA4flopK61TxmB+53wMa5dm6CSR/yFnWUXbmDq",
+	"0vtU2FVoN56pHAXfoi3Yk0aumGgaufF0grj5XgaUzKkbkPyVa61L9IghHo8Jmx96HU1hYTptw254XpAO",
+	"G/37i9DMb06TT6SgnjpA9KbdvrBWp+TCKgfVUrlULUHZoJUbt5bALHlJfzZPP/pkivrYVfoDJNmpswCs",
+	"d5BHxoR5lA0Q1ynFN5QlQffFHIuVxawXGHRhyDG8bjCGY4QzuoPEXr+lhDe8qLaQS5aSCsNlqqnekitQ",
+	"q+RRU/lEujztArwfEsi1AFzXPgkkJq5LiGcQzVhT4KFQorDx6CQNK9HPC3Mb5MgqTGJ+fiFQ919F45kq",
+	"trzuOqims6nyoJnEwYBkVY1TminQOsSZg2gfYTbTDrstbHI9rVgeJSUg6m3fq6bKirWmKTFYCeca9aIz",
+	"NQSuECd04UYTVzx+FuGNW85hVgkvSV6zlgyjv3CUDECE1FW78ss0EQ98VrkmeaPTRRDKPAUaPAcctOVT",
+	"ISGAxlOC78/NNnqJx/QlVoMWNTi62/FLB/ykFN0t/be9gPZv3wbOCKJTU+Fx8m8+UbiAx/Ra8WStzcYe",
+	"BOSW34B+bEOV3CFmg8QTKHhY0GQyGgH+moy92F8e8YkeHdZdGgQYENb8GY5s/o7mjpJrTfpqksYkJ160",
+	"3WuzuUwzberoMjQI+GRcQk3wstrQG8pQt3Fycv3uqnl51T1E3cvzk+Y1eA26RmrSblmwVMWPJ/yq4BSi",
+	"j+wfp+fHzZPmZfjbWePkw1U7uaXEVws7OuL+ZMTWtCEoCdCFDzUSQrpmttkgb3mpOL2KFddKY8txnmJW",
+	"YgyMZ+9OTtCW1UHVt0nSmSCEPc59gll0v5cvVgML/H3zt9rYfmCUtFsd+zQFdfQWXgiThBgdvyR3Empj",
+	"aU+FU+jRAQVM9/hEB6GwyYgE1FW/md1AHCisho6IkHg0TmKEGXQBF8LajmlLDOs6ah+eRnYxCfrY1cFR",
+	"2mghQLCFbUcOuSyPVT7fg/b8fXXyGv3Na49oe0jMlV4MVuprnJz0HKqygQ7iToTkI12jLbdf4RFqaa4U",
+	"20bcU9cvn3dB09XHBG0eGjFXqRA0oww9K6ZW6fpaQ27xQW1ki4G8x1yii26FoZHATuaFLEs07yFFGXIQ",
+	"X6FduGVKcxbf2Dmk0Y/wbt7L6KutICE6pYhQj4vhMeNupZxq3V373NPo7VJAZduEFPtaBoscXtGIVOY2",
+	"qYSfrJJ3w6WtJeomv8ol4MY28YzybTjrOy3RrYfJbSi+S3xdmVnTI7XhEdRdDb+tPC6COxF2A67raqd5",
+	"MD1NsX+t1h8WSVnEzUQ5SS1hxVTS5L5MMNKXLDA5SCmcyONSkcAxlkNEmXEPQwCPsS6FqRCp5UUj79Ui",
+	"/7BhT1lF0nWAO9TEonM6dXr5y1UEVm85mjkNyd4Q7MvhlYmryqjB65qg0sl4Ea4i41MbDMJvEoEg/CYp",
+	"YvGbldswM6StPiYUp9AJkLbVuRnBVx3XIfKJlICpHh1QqdEUtEDhKqLgaDcNtUeBzQeHCO6ip87A51MS",
+	"pFQhDovLxpB9rwZ3LsT9hFn690bxN1z8/NH8b7l4cP3xb/+Zhj1vBWfvSS8rWKTpVXd3KwfWX27iRjB6",
+	"+/4XtHX5+gi9Ktf2t1PES3+Q4WCjA6i7j/2B0uOGo/ghNr3jq0byHPWjNKtmcJthzpwEtyQ5Kuxhflz9",
+	"MGXkmyVRJmAYV6er9r6/V3uF5HAy6o0DyqSWy7s31OvaYidGEoLoH3D7q+3Pi29MfD79qXf17nj0x1G7",
+	"/frUPb/71y/lt6LxG/nnh9E5/+2Pvvv6zacWeZ0aznaTpgz/QmagytQRdyWRsPQxpkEcLue/XCRhoh6k",
+	"TDARKcTlnSB12A1WJEMkrIh0MGc3pIPUkvDpUK5Vi72ZJDGUc1APC7K3Mwl8uDt8ItFYsaz5cILKh+bV",
+	"Z7dc+zwot3ZvxU/e+ftXdFSp3TRPP1TeX78etX8l+N3BsHLUKqTdF3VPih+/7NRyeG5uoDCiwkK1E401",
+	"DuC9hlgaWYku2xVJlUCgGs570kPq/K6I1Hdsf7eSdsduyExkew61fH1LAtqfJaLQBBKS+r6iN4r9HyIs",
+	"kU+wcb/qbBusMVVYp2ouaSZGSr4CbbLe7nnZZh6Sah9p4AIVV6ugTSbTarkrZq3rx2RHn+YMpojVz15k",
+	"v6Yc4fLIqDWV6eWxjmopCQanHiyaylaiadwskljsCoD/DPa89UTDd0KJZ5Kj8USufSIi+0jECx2qnMDE",
+	"uNz3qjzPCxelpCj4wgSjZmBneijGvU/ZNglYT8N+HtyIGhgsoodjDmUFmlykSp6RKoXZ8pP309sbhG0/",
+	"BP282ChjeSQxz9VKZL7hwLK+AE5Bcol93Ycju6EBYRJSd0ZYusPkoleNH8vPXfCg6FFzU+EFovl1BfnV",
+	"cztRewXbFiK26RxYsCwCJB0bFAeyCeHEfJ0SaAz581lXoVwu62AE4z+J34pyuZy8FGUo4rhoXMxhbphH",
+	"+a8mhX9+Xc3RWM4U7YuvJ1zAyhsJm3WsBq9mWAH5e6nw2hil0zZ00MPz8tA1SfdflPYuOfpsJ5gSiGJu",
+	"MG27AJ/aoooWH2W5G9a+uJBCEf6SuVbtdjklaVazBgqImPjS6NFgKdGL1+/1iAB5dOvt8U9H6BLevSJS",
+	"DXaMJd5O3RNvMTeAQr6ZhwiXIoGc5posOqWULn5FmKCS3i6JrFCvKbovlQC0JcmdBO1L5PN8uVgSnw/S",
+	"vc1mzWA337LkUoyJ70PYSx+5WGKfD2CqlaER7hIvmLq9n/AtLok//JJ6Rc066pEAbe2g1lm7+XPz0kHF",
+	"XfRT6+fWWdtBr9Dx+bufTpoOqqHj5lHrtHHioMoe+un8/KTZOHPQQQUdN9pNBx3UULt12rxqN04vHFSp",
+	"on82Lo/eNC4dVKlUKui8/aZ5mYRVpZrGJ6PlZ7vmr3490WlwiyTIzJpqTpgEAWFprffWRxqP9Cmjkviz",
+	"9wGVkTv1gaNSMfbxLL212BnEt4Uxs1PqgZ0RuUMcYFehZWKSeEekRShTcZZwA8cnqiCLYw4qI8alg6po",
+	"wm4YnzK0FaJP+mU1NLPsVJzqx6R8tLgKiG3PMPFYby28kzxjaycu5M6RSYy4iDTLBhwHxKUi1aR9YX9a",
+	"A/ABwd4587ORUN3qXCRFuDjt9K7U43nRd3EdmvJnXzEbFbUILNsvbSUhEgQH7nDp3ci/WTCqLY97A4pA",
+	"ITYW3jakLd/Vk9ldwc64RDLAOiPfpnit3P300ejCvO8zurpJimHvU+gZjZ1xkgPFtxvHcItUCSayQJKd",
+	"OR48z0ITJx8ju+Epxm5BDE6pRDVT6AApPFshudKyuW0ToqP/whZ631IFyWT9S7Aq2vs31kgyHGqhiqd+",
+	"jhQ9E7Fu8oXUvZTYvYG7tLYWeHBwEIakwzTxMzg4mDP960ptT3QG8aJvyyGh3kkeRryOYNI+/Uuz+Hu5",
+	"ePDxS2pOQcbJg/UgnMpkl2GJpoRJ7RTMnr6OltU3W6TmsepzqW5IySHBDeK3qXQgzU3R5QCIsgj7GEiO",
+	"BJ6V1o75WETTxFFk4uyF2dWRjldcV48O64hFfvA5PZlMr8MycukRM2SagG10Hme1aVFn1/xHtVxNZCrH",
+	"KtPFlOldJTSvUqaXLkaT46gEGdqyQIbrNeOTAPEpmwvTeU98l4/IOqtMczIF6eLZ+yEXJANE97QpzCFP",
+	"OLeTPK9srElYJBaQwkhH8WZxcVuXbb1m6m9sXTYbx+oWQMEKRxe/aF21TZEMKvSTRMyw+mRlOYxwjLlw",
+	"VP3twgnEW+cu3ZZV0sWQT0FBP1wMPFQE/Rfs42VhPjr46lrSEbmeSDdXTCHaImPuDtFoTrWu7B/s7lR3",
+	"dkyf5ngv2L2dQpqM+9QhhT4W8trGlOWP7Hu8DT5eYN/7zBi+B4XtrWPZm792imJMsvz0kQ2TmvqMIRZm",
+	"JXI8NIxznqJMVgchJgx+83dhHn+ySZHe6wOCEjNDhP88IYlxSC2PSgzzfX4w14Sl299eCwh7yS93DBpA",
+	"iz+3S9Du8pF9gnHg5XcKxnDk6RyCsePP4xEMAfSDXrjvxBn464QEs2Xwhlb61t3yo8Eadqctyt8LrGNd",
+	"iddiuFe/npiz4Ax8W0sTdMbyAgeSYn9lOpbusWbUNC2e65xQcWhO3ZRuhULWULoVBwRhfZzuRAK7HuHg",
+	"BoKUYdJcttcYtTbLg8bUydVdKkUhNLCF5T7CJDH1Sfh0t+yUy+WklLY7L/PWqlqi0PRzVwvF+ZmAWWrm",
+	"QsUNHc+zg+zp40b95TT9fh5pQJi01OoGUxKuLbsArzmIuENOPNTD7s0hoBjVZdi0zQX3BGFy3QT0anlB",
+	"gEuzAv3hp0tVAcFeEcqdC4klGIYPEUYywBS8mIKMqMt9zsBCr3ugJpd41TxpHrXR39Dry/NTlBYPXSnv",
+	"vNrd31tP81crjk5l1ZUHApRFXF8IZJK1nTiBFUOcRl1xv09cSbxLPj3ikyW+6jLasiWBtYZoDdbbq904",
+	"buh7F1lp+WpLL4Rxf60pT8Rc+ynpK95E1x9dnPmU+j41JYqh4mjSRVZL0W6X3ypyp4gf5ew0KxUiXrb7",
+	"hUAmcSG0QgJZ1kVKcrlvqGjaKZd7nZLjrnY0jePkPm3QQBEoaIEDNFvG6LmhAko8Qy4e55swk7S0LUG5",
+	"V8GKajm9SIRCt2yUB+qrecQcwFYKy4bHZYyJBQK8FFDNANYjtLcOiKc6pbN3JycJ9E+hYnOx0PNkQLei",
+	"xwJJcidz4dH8nVkqlsdvc7RhZ5GUJPEz5XrELufCoUQoEWFjJl1sZ/gwTYaMtRS+EAgieLyA3kKDEuwJ",
+	"k4o0L3MCGVrmogdNAej/esQKlmpy7VMgHxAl+4j7+n/itUd6Prk+arTv6znPGPGscdpMHzLM/U/JF8oY",
+	"7OroTfP0kRfY/nDRzARfu/HTSTOuI8CDpJagH63i2BF8k5tJwCmxpuhwnRDBlmN0VJIhvUzAKsSOxcEc",
+	"G6Zjw2BKAyL18GI7C/+XnLV+Yc4HMjIXNyPY6/qq9VvKcFf0s+6vUqxoPjhhPT5h3hzlLabK0oqXZpx4",
+	"ZhTZPJNPM8m7dIT96+PWz6321eLQrwPsak3L5NitFoGouFaUHVBrYbwPzSsFgLPzOGZ+aF4VnMLZeRI5",
+	"9dNFi2X+OKlk/NPK6Cc2GV1fXDaPri8bx61/ZV6sSnnBFJai+QQeZdi/vji/aoE/aHkI1JgLUGgdXVex",
+	"ksmJ0wt5/wUJ4Gy8bH1LAhJN1ORjUb04/Yhf0vgSk2Rh4dItYF4MyVMwKXnDlpNVsdQgGPpsYEffnUEw",
+	"A+3EPaSQNPnjG9u03on0TGfIC1h0+JZQm46Irudt3JVxnW6rbDmKIHI7O/KcLkv6eiF0CLs4tFYqylx/",
+	"4hGBwpJMaybFRHHsiwcQc8AtqXCrS5o8jTsabFJLgkXiemUYn6HWIohEvRkE0XBGEFknohj60S2fa757",
+	"Xb6xodLbNRQpu9Ya8CrYhk2kemSAWQyyikeXl1njMkCaxwOfONSn8cNHDRuzYZxoLWh7MM4XNM6EtX5/",
+	"FXxtbI96W9ciSOzyvlDODtwJ6wFhk7BAoNIzXJ35uOhCZn20bDe/oRLp1omVFWVX1mWCCLkMoB5xJog7",
+	"kfSWLCluu8KHmB4zEAtGitPJ2G1NIRYhliWRIbGJ7DuZpH65Qw8U03hA3MHyrKRU3vCzYQiJ6n0jfKNY",
+	"EUNQ6BVt6baa9k8Xs+01Ck7GOESUMbyTK0U4m5pqIEW0Zj1Kms0RrHwUcoNg4pumV3MNeO4TorcikDD7",
+	"3ttlhdGj2ct69Pi91bF7CmuXx4BohveD+UhBgvs+BMlVoR+Q0v/njvuALT5y0EcItvwSr0WKpwv3sOed",
+	"J9ZDA+VHvFjfSZSHWsq9a7YBVQsrtoG7X2aUcnuIthb24kBawvuWfPdY/4Ig7WTBSJQV0ZDNbxuJYH20",
+	"FQoZUDV5Lq70Uj0Dfnv31Ax38XjBBa0I0WItsUdmuWnICn367xshE0oNCkPjUf9JrFyex5CeLbBWMkWl",
+	"+uoRjkT9uuQwrNbzHNLPaVbqK/RVd6L8INOdzONWA52jB2FrwXz9aG4oW6H9ms7ukJ0JeLwFhaqc8Bgd",
+	"ZKqcg5Ya6zsyX4fBsavLUZBh3aZ2DBHwtJp4GyrsutepkbWqc13u7lTR9I/bSW4isls02wG0WDFfxUsd",
+	"s2NhndFjLR0vs4WHCD/vVyX2dI3ysBcZRTRJAF1fqJBWDtXhqgpzp0Puk/VLG0GcG5yVPkkY1+UT34N4",
+	"+rnQt4dIuaaAA++b6cQNHY/nNM98Im++8VPhklf8nTupdIE04+welMYXZ+uOTguGWni+BwF0YMwGxkrZ",
+	"IEyCS032u8id6+eYFhEJc67SlJ8hCZD7XvZCP6j9LUkETIfGo6cEzud2xGCbigHLU/LCX40WopgdVEl0",
+	"MQvv3D3SXyBYcU7k1+YeB8IBHKTbZsCEOlsqVigabdn4920rkNMAfi9lV6lfh71kN4UdTkaYpXkkscTo",
+	"FDM8sPn79yu2vvyMUoNZY6f0QqA+vSMeeveudYy2BCGxViox3pLspFKuHOy9cg8qxVf7rw6K+9VXr4q4",
+	"Vtsv9sukdvBqv1LB2C0486/tV3eKvb2qVzzY2etVKq9ccuDtzemQeb5YZVJ2CnfFAS8unGoElVV1yWMb",
+	"X6cw+dxna8opz1qa3Da+T4t0vnx9hA52dveRabOPPO5ORiaYef7q2j5jaQ2gwvR3S+mpSO84Fe+1P8Qi",
+	"WRZcpF5RyDnPiB8kTAYzdRrJgXKfSaxqecqZaLv/OybTNv4aqrwZv1LkbIry8LVXiDC9rXydI8SS4t7Q",
+	"xku/sFjoYAeC9cPg/YODmFiwU04XQahMjzQUQx5IJCajEQ5mtt6y7c5kMCV5qi0DfHOyhcy4zMXJ3l22",
+	"FNygUMHiNIdqwxDwI7jNvgD+IqZUukPdoi65lqGUY1F/+fIG+7jkkduXZijx0qBIMXOV8xEiuhqLhpOz",
+	"rLZ5PLlgYY8ny4uYo63G1VGrte0gxuV8QXMWezOezhErQnWItAUnWyO2QTZx6aC8utJ5uXiQo9j5JcEe",
+	"ZUSIrLr0ca2UMiExg946THelzV+kvqt4/6yLtqrlsm4g2bXh52jCAoJ1AZwu2tot1xI8DD409sD515NM",
+	"yb557yL3l3y6XitGEwTtKMmJQD/nWAH8ua6LYdWseqHhKZqvhJdCJbXP4iWftpggQVZIuOTqMEggHSVv",
+	"QS/9+ZbRj7iJ5PKSXPuT4Kx0iac2knq+sPDy0sLxrWZlkyjiafJITMVUvfW8DD90QZhMASYRTVFV9KDE",
+	"W6XVwSj25WQls7V0uXC+RUTMq59f8ukqASkwsnheyci+n4v9quvynLKQMdOk7Tes7am2CcEUImYVA4LV",
+	"M2khxEOS31O5cfntfOHAQrKoh3CMzmKC9qA1iwHqPdSXhGUqW3fRPF8LMFjEgaAjaCDDtXtXNGanbnIH",
+	"0eIfVbmJ1p4mpegfl6o11ki2VKfp1UjxAO9Uirtu1SuT/X4FQzTL3GvubrX4ilRqxX1vp7+Hq72aC+1I",
+	"517z9vaLvSreLR6QivuqX/N2SLm2VPXJGvh+qo+B2er+oxoy61zt+DfrWEWf9Yqvyp9hHvQaiWXnrZ8v",
+	"46yfMJOdJrNuQ8n0ZgTLsjB0Asb9o4oyOmGuB6lDU5opXVhdE4aRgFBdKR48E3yXx79kgDCPvd3EN+dl",
+	"6fD6qtsfxVnnvftrRmZnBmU/2b1fFm7tIDHEgZZMe1wObYvPFAiYzuYrg3eHWCRD5rZ0r9vIMOSY7rfG",
+	"HJmvbPXSwIBYEXJxvziA9Ajt7DaZafHZj9qCFGIuL9aLz6a2247trSOIdSCSkdaiezP4IxfIs2MdGmFU",
+	"oQaCi5ka3OcDTdXUU9P/x9GWbx5Yr6rIF4j4jeJw7x0/jfuSBEvCc1fEU2eY0t4vWMxAv7cJoqnItDJr",
+	"dGUP2Mw49UfE8JXucHPQca94FAOjm2iDfg5GuNH2oznF7x1ivtrclBF2nqYHxAOzgfCmhWRfZEZka3Sa",
+	"D+pO+snXaEf7NMHX6QzlZ3pL5hhISpA1OjbVXNaoaZ+bhaAeEdQjYlkXd1NMNqxFqbgerK/73QaA3wdm",
+	"S+LTbCO3VzGTa7LbpIOwNu2CcqEYEu+jbvf//b/+n//4z//7vzuTcrm697et7S9f/13vFNSfNRf+S/7r",
+	"94+HL5zSyy7qdg9D426l+gr1ZvLpo82X0qaLGEGSHA0CzOQhItgdItvgdEh8z3BaTR14EAF/wZq4DrGK",
+	"2f/2cqFJNjWr/M//9/9XXiXt5YyrM/UoG6BuqevE/1ZSRFhBZ4xd4sBO4EQ7HfQS1dHf0H+hTgHpg9T/",
+	"Q9C/9TAuZzLgflaLiEJDBwpeNxjDzxSili82/36qSWrQUqZmot5epZhkxLFn6yXrRXCnB28/sVbyaC2h",
+	"D02lKfuDkBhax8ohmSEc5GoZvYwdKeTHNznY0sP5UEz0SbCk7znSOeQ1+Yq4ZYjYXQBYF02YekOkuZAP",
+	"UVeN2kXgRO9PRO60pntImzGIH8YjR4HKKwEUpDyNYp73XCT9a5pLQxB3os75Ss0RD5x9A52BUyMcrP0e",
+	"ttm9OL8ylmGFneofxRsy07KM+kC3GLYG6nrhX8XGRav4C4n5BHEYhKv/BXXMlk4Nhbt1gcKwIbkDCqt1",
+	"aENzWKNdKmVWL0PYfg4+HwyId9hhasSAiDFngoiw0CAOghnqHmF3SIpHmgHVEeNFMMh3S+iKMOBtGFYD",
+	"9g8dgMmgQXY33GQC4TrMAgWWHsHkJh0aPSyoq65ial/jxfBzxJkxkNhwkC2TES9nPgEaA7gEKK7GjiYd",
+	"SjmGKQkOSGDn1H+9tnLR2/ftwqKc/vZ9OwMVIM+kCNp8Nzk5jLs4u1H0jzi/oSTLYK7j41x4xyaVm6lv",
+	"1G5hAepWwioIk9QFLStCSf1tBP63V82rq9b5Wet48RTUJaGsz7V1lkmsyyKaL8HNdEWCWwhwpkxiynRF",
+	"j0ngxwInBlQOJ72Sy0cQQwEuHxLAvxeKvIMAoV9wkJxydNm8aofmNV0eU8lPF1zIQUCufj3RrdlLHdZh",
+	"f0N/+xssqnHR+tvfTOxmV4GkW4eT0qC3LZZXn1uHIcAxc/ME2oojt+0fHqDuf92Q2T+685dyu6QGsJ1s",
+	"etyjph5D90sHOH2nUEelUulr91A3ATG/QhqmPjcbbPL3T4Kzrm41fbCzu6+Ghu2qQy8qeoklVTwlufUQ",
+	"J7p1He7zk8J8W4auG519dw63HLVymwOmlutyj3QKjl230ymMxKBT+NqNMsTUETThBobePuQR18eB0gkj",
+	"V58u927+QlTJ/j5nAyWY6DAMJSF3Idqyw7p3xXgsof42Fir67l3rGOo5MUI8sV1C1rEU1nqSQyJ0fqs5",
+	"cjmkosNsZJrSkyBI5jDqdcI40nUywh6oEB8FJMynLmG627q5B40xkMpqqbyA+tPptITh5xIPBi/Nt+Ll",
+	"SeuoeXbVhG+iyKn4jSo4hVsS6FjZQrlU0S/yMWF4TAv1Qq1ULtV0A5ohcK6XpSnx/SI0eXv5aXojSgpl",
+	"1C+DrMDzJZ3M0RQ6egDSm/7kCvDJHuW832FL708dmRb+aKvb9I6vGt1tGNLRaZckVPfgdYVpN9Trdpi+",
+	"WSXUMrXrDWFX7AZY2wjPjMl2iG8JmjByN4a4Z72wujYrdlhX0Ri9iYBLLElXsytp4rxtgp2SSqCH/YRJ",
+	"6scfvTCWPBi4Y+YRJaTxPAw/AoSLmTUEkSV0ZLixTv5wh4Drik3vohFlE6WRA0aFt6XlKcmZyLfTG1M+",
+	"UHNmdXrVctlSYdM2M04l7FHHgnt05/nfv0C7+3oBwG+a4au/4FhMS/x6gYnPpz/1rt4dj/44ardfn7rn",
+	"d//6pfxWNH4j//wwOue//dF3X7/51CKvP6hv5ExR6l8uTBv9ekFQcCCv2d7/68ewj13+vvVXRGrGlNpS",
+	"HyBfcIzgBZBLCDLpwTiK/OjDIxq5ekSf2Jzpdjzp+dRV2HtXxAPyjxrkrUY7mNew1TJ39cGlbS484Jct",
+	"027GRI7GZNNC/fePTsHEThbqhQtYgvEO9JMXEkpNDQTkZYzBtZggnnqokA6rY+dMq6Dm/npUFsmtWlsm",
+	"3VAKt0B2dUi/7ajbpEQuqF5hsjOmQ46wCwVMutiVPOjWbe4Y9RShV/eTzOra8KHOjnra+hH2CTN89xDp",
+	"Ac7wiHTr+vZCL00qEnrOtmOaZykJWc3cYZyhra7EwYDI7rajb7atAAzKCdxRpYkECo6WIFgR0vQm6bDu",
+	"v4omWbLY8ro2htW8tg30QF11BvK11nIUkAJFB9pGnUY3ZAwEoMO6vzROGteNd8et9vVls908a7fOlW5s",
+	"i20flJGHZ5adaSDXFX/9t/4D/VtHBf8b6b2hf3fYv4vFYvj/6s0uQKZkUp676N8IJ5xe2NYj/3dk9Yx/",
+	"aIr9LH5oRHp7rvFjUcRPBpR42+jficG0UqrGCmsIgXMGx/1C9hMji5TgJz2/keWNkAIMW4ljeUTf7cUN",
+	"xibgE5k2A2GeUNxJv7E4Ah7T6xsyK2l3AIwQaWg0Kj6lP1QPk98F5JbfpHynny9+F2bLatON+lBnyZhc",
+	"cR3ixacslg5kIF03kfQKK6PMJh4YQ0EKeMLJIGlazWULVwkCAcccvHpW+w8nNPdcV+1Vd6mro/xLtxR3",
+	"Udf1qb7ami/H8rKLdoy0wwITiYGzY/7UGTvhnzprR5+jrYVlTsCJqkWZ1RhctUYvIiFj1bRJSjlpXTEA",
+	"LNZqQvO3OYfoQexEF9qL0dAZKOLL0KXblJhJbolvt24/NmcREvCSuXd6ip1yDUkOhrQI3YlnzS12llIo",
+	"XZhtR7I5tZe0w15TH/wQLh/1KCN11FWSchdtQT03QW+JTn7qSt5FW+QufAjlSLUIRxVNNRjQYVrAE2ZD",
+	"lLl0jH1FT/miNzhy/DmoC/StC0qeJnUQ85siKClO1FAsS9NeXQtZK15a8EljudErL8916uJXZ+WbJ5Db",
+	"qF6c11V9ywGVFqF4FrizIVtFwSPb8VuOHL9pNhEF/YRkkcc7vHyBPdLnAYnWdhj6XfSi9YlnrHhn5Yol",
+	"f+z1zkzebYg8W6H0AFpihuywrSlblD6T6VfOGfyQtlvA8sSGY64XG0K2zPWybOcgXFABqSvJFccoYcbC",
+	"YIhCXqk6uj6mV9fHh2od2rGitA6AUG4gh4KEAq7x3AP+zEVL7BoU1HJbw/PUHJWDaqlcqpagCVyUV2Zc",
+	"E8a6Hbn0kl6zr44B2gJ4vVxl9Gtq+UamVEespa2CdusQIYFW7fdrbhWDfB6AWJ0HLlUgORaQCt31R71q",
+	"sVZzd4r73i4pvurvlYv7lVfVgxre6e26e/PANHvF2kOYBtOdpTCtJGAakuBCvaC42jslg8RhuMiu1gBl",
+	"OQFKI77MgfKgVyHl/RgolbChENf63ExO/245yrovh/nx1a9f178c4GRM0TkjN2OaGlRSYNnJo/39hD1b",
+	"iQU+qaz+5B0z7rDPxNMf1VZ/9JoHPep5BHw7O9WD1V+0OT/FzHZSgoO+jz6rvsqxPhPe/Y7hW0z9MEw1",
+	"pgp/Sdjof/8IFyThsok/M66U3z9+TajQ6jjnNdiY6gxqcJrynC93eU7FnugLEunYczYyqJPD05zYzTsr",
+	"MeL0gjtaS9aZFkWf3hIPjNxbYOrZhhZJhHkIiw7rGp/mZ7i7dfSTNoRr9qltW5p7lpB1rpjSaAn22WHz",
+	"RTUjRW5OqNNrGwR8CpmYdETQVq2MRCgiEVQLPKfDJmO10orSd2O/vZLD7UM0HVKfWH+mtgFiKcloLBc8",
+	"S0nZUAfzNADObQBzSER+4t5sPZ4WBfPMVSeKsxSIUctNWxLVl74mgwCMI/kx+LDuUCbEtUG1Apm9HfZ+",
+	"duk5ffv6t+Zl+9erlmiN5Pi3o9Ze61Pj7rz9YefD55u7Fp1S740/bX3i9Mr33rVYuURmbz9771v0nLYm",
+	"J3SH9n8tuVWf9Uavy96/3vogqIB19Fpx3QPIEVbTXhvhR+NcYQ0CHB1fGHCSSoXBlBszhD0p5YWjew0B",
+	"q/BNJQdhu8Azn2OvzfmJYlr6u908VF5MxmMeSOKdEo/itoLkj0q7kzRYxzwrcjYgEmGk3asRDZbDe9gv",
+	"Ixd8NlnVpCGRi2ebsynVWVErkAORtSjTqN8RNFR2dAEdeKx373QY+L6F9kWq13zjph9iMSyhlhQooIOh",
+	"1A4+KkVcrxdd3W5cQIugsLRNh0EX4rnwCtNOCgiqEjywO4R1O7FUQj1BmKum7bGUdVgX8tVfg6JX0n+0",
+	"ebeEQPvACfcoJChqWRiMzXXj7jdRBSN8o58vob7aifwAwmtoK1OQU+rRnboKcwG5i2w5s1ZIVLfr93wp",
+	"cx+h1qeCkRaa94vlvWKtHNOF89MyAIYJBs5F8Cv3IfiFG+zj65vBTN7N6KdeLah+qrnT6/Hsk0vc2e6M",
+	"fPo8HfuTz3fD6Ww8ro135ehzX34Kpjd9v4/X3Y7mhstosy2odENm4M2j1kQuhnzKEB5gyr53OXlD4O8r",
+	"nCcovomvjsjuY5L7Vf6qKA7thQAjuY3omFPZTICUbqKBjQNY+3EQhyStodNhQN4VjdX+QDQOSJ/eZdoo",
+	"4a48g33y8Yw3sTSurHSVmEq/0h7hYzAUwHhKW3cem7LrA8gif4UHkH7FK7OBsIo75LVKVL6uSXlXWyQS",
+	"GA+M+lnJ7J+PfoHVACrpWdrxqATs5RfqfdXkyycyJf7vEtxLInQLYmmk0TDu0UajGHnOvKgJns42NN5F",
+	"U+IoSaqOYd5QaJujVanBFpBQiLZMUJVelk/FfJXlnFQCzNljLIeRNRtyupKCUqqTIT0tMYUg7qQHQiV9",
+	"r88skOys/uiMy9d8wv6sV0ujts10evw7pvN4UsWDS9Ds4gJCPfT/go88GYli0dwB9g/3yrElIDpM1x6m",
+	"t8mixOrnsCjwlhrkf/7X/7bfMj7dzogCOyWFR7MCheWgn5CzZ7lq/iK83hbRtsB+VjXVVoQ2Li9NKBMJ",
+	"M78XwqTMglOIEnLU1zmQYiGz3pTtCrNdjJcthjwrfX42o8V8msjo1mJiPOU6a2X3sdHnry+6aOLNL6rF",
+	"imZnqMa2bPZGMnsGt8/7IUd4hFoPZSmx2lSrlc5YHeFYLpSuVqgtieAtgYo29XhmvjYDHmOJOywq9esg",
+	"iLyaUkGQhAhtzkyodjzUKFGwv4Sa2B1C7W8k8Exo22KoG9jvyC3xs1TY43g5rm8SZRODo94ugA1yUijT",
+	"FdoXIj3S4iNMhmtq3MZuOY8Ief+ACIgLiMoZ5KK6CUBAw1yQJ2zlRpHk1+4SkgvBEXkIqoGULfIJgkpE",
+	"/p5ApQ2xa7VWG6HBxrv+PXvXk/X7DLWNPVxNc2Mvf3VWuXKi+dCWDeS1ZZI0ITXieiJvDNAPrpMeoIcF",
+	"6bCAQ2auTqCEFCLtzoFH+psSOsO2tW5K8ZJMj0iI6A9xiuSiCYk7vP5FfHI/xZ+GHK4P2zzukhCdv3cq",
+	"V85B5Y446/tUly/YOFOelRZbn0uEULnJcW4NKYtoL4rLK02c2gQ5Jzib2ji+DzRclw3U5pcYAVd/KsJd",
+	"QmeEeALNdcjIsnYmCXIeS2G0LCrQAGrSfOc39C9pXrzPZdEo8W0ui7PcOslZDPNKCAqAxipr4Jku9U+I",
+	"tmJrGoiwgMd9dbSlNAvjEvQvb7j6o3L1H4ejb+hFTnrxM8StPSmxMDpMMbxWv75rXn4oLNWU1rLOhPjb",
+	"8oxqL92UgitHJhAZGHP0Swa3RTxAcJGioMwkS18kRrqk1ZPpR05ES3T5e01X76EZmdpbTx+yu6GhS2Qv",
+	"LKLSqn8ycrpRkJ5VQTKNtp+ZjNubvabu9FJrP+u4HV5YlSkMK6ZBopZ+5H4opZr+23rKHyl4zbYR+P1L",
+	"Io4kKvA8V++ODijTSzWvh32RMqtCS3KX+AKP+ATyLjPeZ5MRCagb/2TsY5d413jJV5KOiJB4NAbwmO/g",
+	"rMSTGOKjUv/LQ8tM6f6NIPsnsthLe8//BELsCmeB7p1hbPghPmtxSdMOsOz7y9vsOR0211svKt9sKi/v",
+	"1WKFe3WckBrYJIlQhnw+BW+wIGhL8A6bsD8mXKnuV7+eoD5lunrZaHuJoH3aOGv83DxtnrWNtJ3tftA9",
+	"NB4gWv9FKOta5PIZXCV/EbCvB/c8bhTTJOdPxqc2Ppcfw+ciDbl9eoYa8YB76xQvv8D/LnfPBHys1Ytk",
+	"6zNoJrgOh8rwxkT8KY8nRq9h44X5s3phvrPrs8JDY9b7ItEIcMHhkoHh5Y1c8GxywZ9TJviLO2Gej1Y8",
+	"qe662lgGKK5rdX3Mx9BfKu68Mv0FWkhjgXRzBDHfd1uH1prW+dpaqAtx63/afiFGs+0wyg7NkAExCd+6",
+	"YCNovUAQtkuopftQC6RLwFT/e7cGH0BZat3eWhwiTbV0hQVDXdAt9icm/k5H6gro58+46ZsE/eWEzApn",
+	"vlQg+YEsmobo1guVamm3XHAyG7c7MWKb6rZ5ErOhbfq91GioO05vyO6fyGQY6Gv0lyK6WdbFFvTOt6Ss",
+	"UnbK5TIAyNFJHYFuYKZTMQI+hfrLzNDbeXJ7iHCHAezYwDxS75+9OzkpoYamfjbHW5f2VXJUvDKzdfao",
+	"qV4IRJlH7nQ/BRn2UgbXj6fNkozLoZqMqnfVTohXMpQXxQmvLhltiTPU8DYEGKLzwVB6iBSlV0N1P3z4",
+	"8KF4elo8Pu4eolDIUz9dvj5CtVrtACp5Rq+hN2/qp6f1q6tuqcMeZvPUJ2JI/T1NnjHaq0hvBuGtrCS7",
+	"v+lKjpaM75equ0kq/nOAXVtzsgpXLS/l1dt8UvujxYi1qieGS7skYuKnMoc3fIpGmM20qDCF3hsW+TZu",
+	"/Y0N7v7sSWPe8zGotQxwc03VMruz9Okd8RKZ5JCCoqu+J7oSuVi39k334F8k2tf+MEJvmvfOgXwcxygT",
+	"AARtrIy1bbRBTjmSgI2h4Z0gQYzDpKQgrpo9lp24ZZBDbNtmEjSA37MWl45n4eLm2F/hKSrdRhiyWo6P",
+	"4eMmb/kZ3fOJrldxquZiiX0+WDuNOSozsJIGhdUrgACFFEaYxl26DcEcPeqRWEHCdMJ0ZVfww1IloByj",
+	"mGzKdH8p268u6873aqR4gHcqxV236pXJfr+CoSKCufOmZvATqOoG5KuvuT3yzR1/3jsuojvx0AuusWh5",
+	"rKAWJnqzqFVCLB4QddUfXdQ3zUF6M4QhWKWoxHQmKJS6EZOeVgHTL7kuEP+Nqgbo7T1ZwQDosf2EFQMS",
+	"/QtWVnM5a5x8uGp/o3ou1Weq55KrUEuivcMTUNGw8fhSEmpE0k2Zgu+X4k4McbKkVv/9yKX/VwckRvWm",
+	"dT8kkVJVACSsG0JMBIYYE12rekBvCSt12Pl8V3VbvNk+s4a+HvegijOChlYIx5upgiPH45A2CAplZiwh",
+	"NL5/QCjhHDWbp2Cxkvvvie/yEbE19x+bPKxz55+jLMKG5j/Coa51qnkiCXWX/k0tho1N8uFxgRNNOp+U",
+	"5yR0gNx1F0x/tVimEKjzuoClXteh+cF0gBaSj9GUBzeKFZmKtKUOO4u4jLGQySEZCeLfEmEbAPYm1JdF",
+	"ylAXsqG6JdTQ0/tYkiDsnxl1Q4DGyqZh4JAEVArrtkpjU3pPIZvKE1FoG0duAgr/lAGFz3HvctRx0Kwk",
+	"JTgwHVfLGzniTyJH/BAyxIasrBV4+Dw0ZT3bmcLF/OUcTBdkrUaiOOPW11m3Rh7xBA8/THDwDjMs3DYH",
+	"6hH7tRd97h2irr7WdQS3vIsmTD0Q0AMcWrxF/eNKHXYMQ4BgoVkzMflwkfgRl0yigviR3w3El7iMkiYp",
+	"6JIOD1VoI+pn9MH8hOM5akps2MH3yA42hSw22uUjF7L4Ntrly8hg9+UB7GqSIjuDA8ncEkPW+ZRFTVB7",
+	"M8W8oMnokCDueyBlb+m4SPWnfVMgl0+Y7DDJpzjwTMNS94ZP5HaofIK6ORcQggSB9O8Z9KT3BXmhq2nw",
+	"iURUHoJXvMPCBVGBRjhQ7MxQRgdJrniivemoCe1adJu9GAuzIZ0hsyt1WNynrlirgUO4p1QLLbyjNhHS",
+	"5Ic04SPTiLQXzmrTYrIJKve9iwxrbf4AFDOAXnk+TpihxMePYUNaN6R1WUc6SzPH0TVZSTczXe5Dgn05",
+	"/JzpcG8wMVWUrFoum77GENMTcCiRpkYkAr1pty+ckLhIPnGHlrLZCtV13ZKmw9Txoh72MXNJoORsHrhD",
+	"ImSAJQjdLvWgNsWQyCF09UQBgYoV8Ymh33OHdV8GBHuzz131GnxK4h9CH2kqkQxwv0/djIY1bwACDzZh",
+	"CInlRBTqBX6Tn4Loua/0pxkSl4U1FWgyLt0XOZc1tVVKlG7+b/GIj9fDopuZT5nuXATBpS9NOOEy820b",
+	"30TGW97XTCTWDmLR2gQV0nXXpQs9vu61vHacBgxkhtCSyWIkRsOf4plAXbW8brIzmBFW0uIuIKxiWfMv",
+	"wiYje1MViOfjMJxME6/kSOIbEoLKwihaF9Zi//KQkOylzYeIjCgL/36CgBGXe9BmrVxW2hhofEZHEoNC",
+	"vZD/EsFpNkdjOYspL05i+lvmlfAYu0NSAlQt3u4UdRfMvz/7yhYu+fFahnsY8x4cH767F9uHL9fn/fBZ",
+	"sgTIXv6vGpCyo7ljTi8hfLq2qxC+Ssgb1YP8X91LboCP7yc8wKe5JAgsqBvXzYy0fsT5DSX24SOocKYL",
+	"niH4loBvwUK3YyxF3zuTe/AMhQn/MHR9Vc1BHWyno0jsLmL9hahur7u0Xmzy4wy+BTkNT861csQPPlrI",
+	"oJNzxXhA8gdGhp9c0c+k8CRcJoyoq6RE1F0LNa9ieJCvGK9SEbHXCHNjaZ4GPMDYIc39XtxC44YCwNMx",
+	"sx8PACs6Biekxg0jXcZIN8xt7XBLnM4Wvicelx6qeTEJY+WX8TeEJepGC+2W0M8+72FfB2AKhH3QstEQ",
+	"35IO002bAzoY6hzryHmmxiJeaJO0n+nHkDmuGBFIZ2hrIgi6eNdO7SILcP05wGyBYd7fHIhH2mtkadjH",
+	"DCIWKq5hgfAEWbsHKYONPImbbKNBbTSo71KDymOxNdB8gNl2w6bCqA6Iif9+VbBUD1k8nAPauCppDid5",
+	"h2Fbq62COhjhUdlFtsCbyJt/fIbxhIEVG46x4RgbjrHhGMnAixfiu+UdSefSp2sxDigbXFugXft8wDVz",
+	"ySwGAAH4WPOZi/OrtgOeSN1t1/WpOqqwRAn6udnOst/BTD8TWdgQ4Uciwid8MCAe4hNrtbknYbw3iftO",
+	"7n3S5MAHCiLmCjoKI1Puobr7eR20WeaBpglMnQ/k6b69al5dtc7PWsdd5ALlcRDtI8xmOkrV9QkO9Kf6",
+	"56VXZnNfNvfl2e7LA69Kkt3Ymkg5OlfZV+MNTl3MoLnpFvZ9HaE350FyEJdDEkypIEiCt4azDtN+m7h9",
+	"zhaq3XYQwe4wKpOoJ3ohEuY7RJnmbi8EeH9Epokt5pJK8UalOJbCXWb5ltAWDxD5Y4J9gajUIUGoS+6w",
+	"K7vbWY4nq0Fl+J52yzmiJE6xdIeoa4bqIpjSn6GtWC76diJawoZ3pywIPk4sx4RELpQm59wnmKUtaB5e",
+	"JEg0vx1iiPz3CYbzpUKrwMl4jstm4zgLZpE+uhaNiWpm/ZUceDod4FrSEbmeSLdQr+wf7O5Ud3Ygcj9n",
+	"H0ofC3lt4/cXhljaVXLOfgAPW1fty0a7da5+nUzyN7m8v2fNXPXvzLe4OZvss1lW0M6Qlh/NiLHxXD6j",
+	"5zLkP1nCUSjhrBaQVvgao7Iw1pQAlfZB+TblohXLQ79gP9a2dDtDc9CjXYSCwaO2VV6gHgn6cK97u06J",
+	"lcfgf38qovkwkvmUrGwD5jQwZ5abCQPg/iosaWMh/xNbyG3hm5Cf3YOHrmEVX2H6trO8/GL+las0Tsw0",
+	"Ybq9+j40vzPNkNMjWzOYsh40Ysr3j169wHJY2GQQbLyZmwyCDaWNSh19H5RWP6x/yVB0LidMhOZFzghU",
+	"1y9y5s+QkFjq1ICtq+ZJ86jtoPet9hsH/bNx8q55hXiA2o2fTprbCA8wZdqy22FRUKamyo7WlGzmJAo4",
+	"ZF1iCRZlNR2C6eCR+di0OgvX0mEywExgV63aNvqO1qckWj6RJdQwPb+7YLXpmvZnfUkC1NXWmy5y+Yig",
+	"HnZvDjusO8aBpNjvIoFnItYCxVWjXf16olfVx9QXkLs5YbpnkFBveTqNlMphh3WpaN6pG0o5qyOlKnVt",
+	"CZRw6y8EGhEh8IAATLTP1uNLTNq/GjPp/St8AtW40Lu0OXKhSStp01oM/RF/+IV6QR9+qAQ4SLfQQa8v",
+	"z091kWqBzi+Pm5fopw/2t+Pm1dGabAH2GhLx51I9cb9PXEm8Sz490o2Byo7p6XlKJNayAJ5I3mJuoJs/",
+	"WKu5iwW5shW4LWxdLInPB9CoyjBJPRrIrfVKNf63fqvwz8bl0ZvGJTQjCgLC3Fk4h0f6lFFJ/Nn7gMpE",
+	"P1GPirGPZ2CXrlcrO/s7r2p7O/tOgYqzsMFnRSlsPeLPtRldaDw6DohLtV4WH0pdwHPmz6LsSqxGLduD",
+	"PUuqe4LgwB3GW4sKOmCxEjIybOJlYDNN7kpRUm+ib0GhXnMKxN6pU31x7Hex2xYOPrZYbv4GyteKNEpv",
+	"iUZZLWu/7sSXESZU7COFBb+bXlO6+9/He5tGAc2fUsvfYPQGo78pRqcaVPS0jq07qjjqJAgznhSnpQx1",
+	"54HT3agBy9WAjfHlh0gqniSkWUB3uMuZuoGW2p+hg2e2zmBaGF9j5l2HTc6XBCbOy/2xCoDmc5DqwY0y",
+	"xGMSRnW8Pf7pCHkBvSUBwEhkGGygA6hoMO/IrOYRMo6fwmjze7IpvP739VnjtBlv3W4eX7V+axbqxYr+",
+	"+Lr94aIJbMIjLh1h//q49XOrfQUMiorrs3cnJ0rlKtQLH5pXiVbuFfXH6Prisnl0fdk4bv3L+KwDjzLs",
+	"X1+cX7XAzA7FL9Qn10eNdjzMH56ZVZqu7/bp1dGb5ulcSoB99bh51DptnBhQjnBwIyxLe/A08FSDpACq",
+	"JsxyLyalkefp5K7Nof8Ih54qmhjj8UbS2MQrPG68QowPGtrwnfJ7yO3K06NsvjXZGA/ItTWsQUo0BPRA",
+	"p2sHGthg6LOtX1lSSiSjQdk3rQaSGpKpm7EZOQbqNevGQEquyxuQScW1+uY6bN+2dnDmXyPOMVkhOfob",
+	"RGookQxhBXAZYz9FlZS/hrWTIeghJeABQH0d1U2NLBHJssl9Ggh5DZWxr5XuSjwzYnlVRERqEeXo43iZ",
+	"YxMkkQiDWFqkuVJwClBi1Y53/4g9Xaj0uwql3Bz/Nz3+x2uqtwnV/MuJPppLZ0k737DDH5owjwSh7cHe",
+	"PxDSwqrFwcQnYmks5yN33ltW/H+BGGW35YtRE5vrvz4ZeO7gzw2ZX5vMP4DIP6nnaXOS3+YkH6HT0SaK",
+	"ahPx+ieNeAW2/9yiyKoSQfGOT1DBoWspS7eEroiUlA1Q1xI6bVyxfYUDIohOSIk1vOgRJQkI2+5iO2wj",
+	"ZWijyOwchZKNozpsrnOUzwVB3YiAdzPDlZ6iidMjSTXPW4Vowws3Us3mJDdSzUaq2Ug1T1jp6nmlmkWf",
+	"0Ut1QQiThto+R92qn4lsJCfdsO8N+96c5A/CvnW9GJMSoi//j8jRN76E5+F274cc4RFqoZfI5wNE2ePU",
+	"xcpyFbyncoh+UptDbkA8xWSwLxwEDdsUxjIyteXl6rqUL2QCmd6UqB8QMUwUnOswXVIObb2RcnzO/JmD",
+	"rvCIXFFJ/nGC77bB8RCQsY9dCBWZheXrzIcSgqcBCZCLg4ASr9RhJ1hCSS7fF2iEZ7o3nEmjsmXsDhW8",
+	"rqZ4MCABetdy4HXdyI4K6NKsM6lgwx02ggZmYBgI+FTArkwCk1kKZ8jX88LfOpYV1lBCADq1fKgB1mER",
+	"/BCVKDCt92Mlo2x7PYCt7i9tdp5d4EtRzg2/3/D7zUlu+P2G3/8ZYwcekcmnqKuJ/tiZFnrFjGZ8Mtfh",
+	"mkFpiXh3a8riBnrb65oR0+Ia6Q7XHZZscR1OgRmwSluyWo8/1/TadqnWb1rJADM1KjSuXmhWje7Tq1ob",
+	"g+DFR2pWHaOOKd2qnzCC4T5NrDd1OjZ1Oja22A23urctNmQSa9tj83KuL5Yw5qqTZKzDtrAyDTRHUKqm",
+	"gYWI3MNRbSXjHUY8sC7hpaWTjJ93aci+ddmY4s26rocpYLy02/MYQxNzwwtCtrBp+LxhAxs2sCnX9ATl",
+	"mr6NQw0ag33O9Jw1wL4odKGhIWGJekLG+ghpV0qjUPSeMlRFwkHEFwTtlmt1cLNh5HPsdVgP+5i5JEAe",
+	"cakH3wwJ6BaSW3MfFYgyIdV7SAa436dums7wM5GXBHuU2d5kD6GlQmI5EYU6lOeY5SdQ4Qqu9AAZVoh5",
+	"gOn4p3CXurNBcKupWK4rkIX999hyuLgJCwg2xUaeDAIe9XRenjZcRyhzaKzJ4INVyiiiEk35xPfQgEiF",
+	"SkhyXlravCKOEPb+8PEagg+MHdxmyRJU6HNSYsck8Av1wksw15m5Fi6PbjoBmrJwIs3Y1uUK+00oRZ+C",
+	"uVpCEp/VQBVdWcwEbEP43h3xUGxLRriC/RggQlNZgXBA0Ah7BPF+bGwXS+zzQcrwkArpIDHEAfFQb4Z6",
+	"XA6RmAR9cBFszZkItktJMUmkDHllzguRW4U8DrohY6n9742TxnXj3XGrfX3ZbDfP2q3zs6VT4IlHZcoU",
+	"x7YGts36CKt1bztGBo2lw0Khta2UDvTJxl3xicMi22kbhBnr1kcUeTUM8YscMlb+deBdaD0TzhCzMWXO",
+	"YPJa5gB0mGkvCl0yxmi0vTBf1pmZCS0UHTRXf1xACblE+XGxMHhYYnDV+PEGLeknAwrBXOPlxd2Y3OPM",
+	"6ZI1UPgtCRL9qA2KbEHmsl0TD+Yrui7Oa8u5L6QMW54l6sint0QRJwdWAXQqJAVamNbkgfftzJpylND5",
+	"RArqEaT0MQcxHvcOHqKXIyID6gq0dRHwkWKnE4EkuZPbiAqk19NT9JQhj7viZchHRWnkxXaiKOVXoIs3",
+	"2Mdz9DI9q0lvxUETiG6F3Wh9zqboOYXQLbBSSAkXMofdKWBdNbsXowYhHYgVhFG/Zy0uPcM9XNwcKsQh",
+	"ZslvCrhgS6MYQrMkWc1aTK9Gigd4p1Lcdatemez3KxgcKCsI7ty9zKCAWZO6u9XiK1KpFfe9nf4ervZq",
+	"brm6DiWMUY20++3EChDBmahlwU+UDbIW5e3tF3tVvFs8IBX3Vb/m7ZByLVqUuYAfv/6fAAAA//8=",
+}
+
+// decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
+// after base64-decoding and flate-decompressing the embedded blob.
+func decodeSpec() ([]byte, error) {
+	encoded := strings.Join(swaggerSpec, "")
+	compressed, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return nil, fmt.Errorf("error base64 decoding spec: %w", err)
+	}
+	zr := flate.NewReader(bytes.NewReader(compressed))
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(zr); err != nil {
+		return nil, fmt.Errorf("read flate: %w", err)
+	}
+	if err := zr.Close(); err != nil {
+		return nil, fmt.Errorf("close flate reader: %w", err)
+	}
+
+	return buf.Bytes(), nil
+}
+
+var rawSpec = decodeSpecCached()
+
+// a naive cache of the decoded OpenAPI spec
+func decodeSpecCached() func() ([]byte, error) {
+	data, err := decodeSpec()
+	return func() ([]byte, error) {
+		return data, err
+	}
+}
+
+// Constructs a synthetic filesystem for resolving external references when loading openapi specifications.
+func PathToRawSpec(pathToFile string) map[string]func() ([]byte, error) {
+	res := make(map[string]func() ([]byte, error))
+	if len(pathToFile) > 0 {
+		res[pathToFile] = rawSpec
+	}
+
+	return res
+}
+
+// GetSpec returns the OpenAPI specification corresponding to the generated
+// code in this file. External references in the spec are resolved through
+// PathToRawSpec; externally-referenced files must be embedded in their
+// corresponding Go packages (via the import-mapping feature). URL-based
+// external refs are not supported.
+func GetSpec() (swagger *openapi3.T, err error) {
+	resolvePath := PathToRawSpec("")
+
+	loader := openapi3.NewLoader()
+	loader.IsExternalRefsAllowed = true
+	loader.ReadFromURIFunc = func(loader *openapi3.Loader, url *url.URL) ([]byte, error) {
+		pathToFile := url.String()
+		pathToFile = path.Clean(pathToFile)
+		getSpec, ok := resolvePath[pathToFile]
+		if !ok {
+			err1 := fmt.Errorf("path not found: %s", pathToFile)
+			return nil, err1
+		}
+		return getSpec()
+	}
+	var specData []byte
+	specData, err = rawSpec()
+	if err != nil {
+		return
+	}
+	swagger, err = loader.LoadFromData(specData)
+	if err != nil {
+		return
+	}
+	return
+}
+
+// GetSpecJSON returns the raw JSON bytes of the embedded OpenAPI
+// specification: decompressed but not unmarshaled. External references
+// are not resolved here; the bytes are the spec exactly as embedded by
+// codegen. The result is cached at package init time, so repeated calls
+// are cheap.
+func GetSpecJSON() ([]byte, error) {
+	return rawSpec()
+}
+
+// GetSwagger returns the OpenAPI specification corresponding to the
+// generated code in this file.
+//
+// Deprecated: GetSwagger predates kin-openapi renaming openapi3.Swagger
+// to openapi3.T. Use [GetSpec] instead. This wrapper is retained for
+// backwards compatibility.
+func GetSwagger() (*openapi3.T, error) {
+	return GetSpec()
+}
