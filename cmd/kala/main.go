@@ -91,8 +91,8 @@ applied and the database's version. ` + "`kala serve`" + ` does the same at ever
 			}},
 		{name: "admin reset-password", args: []string{"USER"}, summary: "give USER a new random password and print it",
 			flags: []string{"database-url"},
-			help: `Gives USER (any case) a new random password, marked default so that they are asked
-to change it, ends their sessions and tokens, and prints the password once to stdout.
+			help: `Gives USER (any case) a new random password, marked default (they should change it),
+ends their sessions and tokens, and prints the password once to stdout.
 The reset is audited as the command line's. To run it against the private cluster of
 ` + "`make run`" + `: DATABASE_URL=$(scripts/pg.sh url kala) bin/kala admin reset-password ADMIN`,
 			run: func(ctx context.Context, o *options, log *slog.Logger, args []string) error {
