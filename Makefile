@@ -85,8 +85,10 @@ db-stop: ## stop the private cluster
 test-db: ## start the private cluster with db `kala_test` (no-op if KALA_TEST_DATABASE_URL is set)
 	@if [ -z "$${KALA_TEST_DATABASE_URL:-}" ]; then $(PG) start && $(PG) createdb kala_test; fi
 
-run: build db ## build and serve (migrates at start); flags via ARGS=..., config via KALA_* env
-	@export DATABASE_URL="$${DATABASE_URL:-$$($(PG) url kala)}"; exec bin/kala serve $(ARGS)
+# ARGS is a kala command line (`kala help`); without a command it serves, so flags
+# alone (ARGS='-addr :9090') still mean serve.
+run: build db ## build, then run bin/kala $(ARGS) on the private cluster (no command: serve)
+	@export DATABASE_URL="$${DATABASE_URL:-$$($(PG) url kala)}"; exec bin/kala $(ARGS)
 
 # Full suite. Add further suites as prerequisites.
 test: lint-spec test-go test-e2e ## everything CI runs

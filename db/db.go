@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"path"
 	"sync"
 	"syscall"
 	"time"
@@ -95,26 +96,39 @@ func get(ctx context.Context, q Queryer, dest any, query string, args ...any) er
 // URL is the connection string (for LISTEN connections).
 func (d *DB) URL() string { return d.url }
 
+// Migration is what Migrate did.
+type Migration struct {
+	Applied []string // the migration files applied now, in order (none: up to date)
+	Version int64    // the database's schema version afterwards
+}
+
 // Migrate applies every pending migration. A PostgreSQL session lock makes concurrent
 // starts of several instances take turns.
-func (d *DB) Migrate(ctx context.Context) (applied int, err error) {
+func (d *DB) Migrate(ctx context.Context) (Migration, error) {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return 0, err
+		return Migration{}, err
 	}
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
-		return 0, err
+		return Migration{}, err
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, d.DB.DB, sub, goose.WithSessionLocker(locker))
 	if err != nil {
-		return 0, fmt.Errorf("migrations: %w", err)
+		return Migration{}, fmt.Errorf("migrations: %w", err)
 	}
 	res, err := p.Up(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("migrate: %w", err)
+		return Migration{}, fmt.Errorf("migrate: %w", err)
 	}
-	return len(res), nil
+	var m Migration
+	for _, r := range res {
+		m.Applied = append(m.Applied, path.Base(r.Source.Path))
+	}
+	if m.Version, err = p.GetDBVersion(ctx); err != nil {
+		return Migration{}, fmt.Errorf("migrations: read the version: %w", err)
+	}
+	return m, nil
 }
 
 // Tx runs fn in a transaction, committing when it returns nil.

@@ -4,9 +4,17 @@
 package gen
 
 import (
+	"bytes"
+	"compress/flate"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
@@ -181,6 +189,81 @@ func (e ColumnType) Valid() bool {
 	case Text:
 		return true
 	case Timestamp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for HealthStatusStatus.
+const (
+	Ok HealthStatusStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the HealthStatusStatus enum.
+func (e HealthStatusStatus) Valid() bool {
+	switch e {
+	case Ok:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JsonWebKeyAlg.
+const (
+	EdDSA JsonWebKeyAlg = "EdDSA"
+)
+
+// Valid indicates whether the value is a known member of the JsonWebKeyAlg enum.
+func (e JsonWebKeyAlg) Valid() bool {
+	switch e {
+	case EdDSA:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JsonWebKeyCrv.
+const (
+	Ed25519 JsonWebKeyCrv = "Ed25519"
+)
+
+// Valid indicates whether the value is a known member of the JsonWebKeyCrv enum.
+func (e JsonWebKeyCrv) Valid() bool {
+	switch e {
+	case Ed25519:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JsonWebKeyKty.
+const (
+	OKP JsonWebKeyKty = "OKP"
+)
+
+// Valid indicates whether the value is a known member of the JsonWebKeyKty enum.
+func (e JsonWebKeyKty) Valid() bool {
+	switch e {
+	case OKP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JsonWebKeyUse.
+const (
+	Sig JsonWebKeyUse = "sig"
+)
+
+// Valid indicates whether the value is a known member of the JsonWebKeyUse enum.
+func (e JsonWebKeyUse) Valid() bool {
+	switch e {
+	case Sig:
 		return true
 	default:
 		return false
@@ -475,6 +558,24 @@ func (e MeKind) Valid() bool {
 	case MeKindApiKey:
 		return true
 	case MeKindUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReadinessStatusStatus.
+const (
+	DatabaseUnreachable ReadinessStatusStatus = "database unreachable"
+	Ready               ReadinessStatusStatus = "ready"
+)
+
+// Valid indicates whether the value is a known member of the ReadinessStatusStatus enum.
+func (e ReadinessStatusStatus) Valid() bool {
+	switch e {
+	case DatabaseUnreachable:
+		return true
+	case Ready:
 		return true
 	default:
 		return false
@@ -802,10 +903,82 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// HealthStatus The process is up.
+type HealthStatus struct {
+	// Status Always `ok`.
+	//
+	// Example: ok
+	Status HealthStatusStatus `json:"status"`
+}
+
+// HealthStatusStatus Always `ok`.
+//
+// Example: ok
+type HealthStatusStatus string
+
 // Identifier A table or column name; letters, digits and underscores, starting with a letter; stored in lower case.
 //
 // Example: orders
 type Identifier = string
+
+// JsonWebKey An Ed25519 public key as a JWK (RFC 8037).
+type JsonWebKey struct {
+	// Alg The signing algorithm.
+	//
+	// Example: EdDSA
+	Alg JsonWebKeyAlg `json:"alg"`
+
+	// Crv The curve.
+	//
+	// Example: Ed25519
+	Crv JsonWebKeyCrv `json:"crv"`
+
+	// Kid The key id, its RFC 7638 thumbprint; the `kid` header of the tokens it signed.
+	//
+	// Example: nszMBbSUDmqCTTFMcOxXK0JsAZeVYmOoZqfcFHjIeFY
+	Kid string `json:"kid"`
+
+	// Kty Key type: octet key pair.
+	//
+	// Example: OKP
+	Kty JsonWebKeyKty `json:"kty"`
+
+	// Use Use: signatures.
+	//
+	// Example: sig
+	Use JsonWebKeyUse `json:"use"`
+
+	// X The 32-byte public key, base64url without padding.
+	//
+	// Example: 1YESzc03zg0I5vsBdOW8im13kEMY1W_FmTQeaU9h1CI
+	X string `json:"x"`
+}
+
+// JsonWebKeyAlg The signing algorithm.
+//
+// Example: EdDSA
+type JsonWebKeyAlg string
+
+// JsonWebKeyCrv The curve.
+//
+// Example: Ed25519
+type JsonWebKeyCrv string
+
+// JsonWebKeyKty Key type: octet key pair.
+//
+// Example: OKP
+type JsonWebKeyKty string
+
+// JsonWebKeyUse Use: signatures.
+//
+// Example: sig
+type JsonWebKeyUse string
+
+// JsonWebKeySet A JSON Web Key Set (RFC 7517).
+type JsonWebKeySet struct {
+	// Keys The keys that verify access tokens still in date; at least the one that signs now.
+	Keys []JsonWebKey `json:"keys"`
+}
 
 // KylinAccessEntry One user on a project's access list.
 type KylinAccessEntry struct {
@@ -1746,6 +1919,19 @@ type Problem struct {
 // Example: sales
 type ProjectName = string
 
+// ReadinessStatus Whether the instance can serve.
+type ReadinessStatus struct {
+	// Status `ready` (200), or `database unreachable` (503).
+	//
+	// Example: ready
+	Status ReadinessStatusStatus `json:"status"`
+}
+
+// ReadinessStatusStatus `ready` (200), or `database unreachable` (503).
+//
+// Example: ready
+type ReadinessStatusStatus string
+
 // Row One row, keyed by column name.
 //
 // Example: {"customer":"Ada","id":"1"}
@@ -2301,3 +2487,439 @@ type KylinUpdateUserJSONRequestBody = KylinUserUpdate
 
 // KylinChangePasswordJSONRequestBody defines body for KylinChangePassword for application/json ContentType.
 type KylinChangePasswordJSONRequestBody = KylinPasswordChange
+
+// Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
+// Stored as a slice of fixed-width chunks rather than one concatenated
+// const string: with thousands of chunks the chained `+` fold is several
+// times slower for the Go compiler than parsing a slice literal.
+var swaggerSpec = []string{
+	"7L3rdts4ljD6KjiaOSt2N6XoYsexvHrNUWwnUcq3sp1Op0oZCyIhCTEFqAjQspLOWefn9/88xfda8yTf",
+	"wgbAi0RKlG9JqjRrTXVMEQSwsbHvl68ll4/GnBEmRan5tTQk2CMB/PMcS3JER1SqPzwi3ICOJeWs1Cx9",
+	"GGKJqEA+6UvE+0gOCfLVq4jxCdpoH16+RkMpx3hMUYAlgd/K5tubTRSQEaaMsgHqBl2EmddhgriceQJ1",
+	"ZReFTFIfUYkCIogUDiKVQQV1O6U+pn4YENEp7QX/qO7JfzSq3UqHlZwSucWjsU9KzVLmWyWnJNwhGWG1",
+	"FzkdqxeFDCgblL59c+KtnnGfutP5DV9GG5Rq6wHph4J4sO+A/BESIQvsmkqBGB4RB/0Rcok7rPsHbB5N",
+	"KPP4BHUnXUQZMpDI3PUf/2hU9yb/eLFk29Fry/ZNZDBt9SUJ5rd8YQ5EcjTBVKIe6fOAIBlM1bnhAaas",
+	"klxBo+qUFCxoQLxSUwYhSc49ooyOwlGpWXPsOiiTZEACWMiHDx9aoRwSJqmLJck+ABy/QTlD8HEikBxS",
+	"gfiYBPoxdl0yliK1ttIrggMSoIBgf/SPTuka+7hTclBrTH8h05nHC2H2zSmNcYBHRJpbcoAlFpIHpO1l",
+	"r9qzLzwTiHrpZVVruy9wza2Wq9Vqtbyj/vNS/aca/V9NHSFV3xpjOSw5JYVACnheaRG4+zwYYVlqlsIQ",
+	"3pzZhlO6LY8D/pm4shyQvh7/zSn9MvUpO8MDctrvCyKzNzTGA4Io88gt2qgqKqBuQZ8GQsJPm6ktVs3q",
+	"/whJMI2Xr1684nqS5Lo90sehL2FctAfKZKNeckojfGtwSMPGibGqmolV0XYu6JcMnGpLMhJoTAJYd2rZ",
+	"tUXrFuprmauuLVz2dmrJtQVL1kdzpk48+wj0C88sPaEMYTZFLhbpbZQE9onIxiDzjYVo9J+AHKX/eB4z",
+	"ief6V/HcLPJEfW0JQukffgVQPuB+Zs/mKTaUwxDf8gkaqSVTwCnJUUBkGDCEJRpxIVO72M5BLuAX2Yi1",
+	"fW/EyrvR8ysX13Rc5A7f+frWa1s7Wy8bL7Z2lt7gS9zzCZxIJt5I9bPBmjSi8ADEmEzMh1F3RpO2p3hQ",
+	"n5oVvhckyCP9oSBBLtXHC6h+tf4YVF8tNyBizJkgwLteYe9cSy/qL5czSRj8E4/HvmGzz8cB7/lk9PfP",
+	"Qu3ra7wPtWOJqW82a+WgIRaIshvsUw/1KfE9zYqDgCuG+fvXEjwsNUvwyiVXmEGEwAO11FEolKShCABw",
+	"lVCGASl9++SUhMQyFKXmlsJ1SSVAsm3mMXPHW1ZimGg+f644esUjN3YX4rlZWtkO+bYCeVBf0GCcP2u7",
+	"fSrQCPvqJIi3h7p6313AUIEIdoeohw1gKqiF3l2cnqAe96bIbp0z0lFrDAEKen/vL1+XX6IJlUPEFGkZ",
+	"EyyJh67JVBEYdXs9MpZDtAHfRV31wa4WIDusq07EC/WJEhjUKY2xEBMeeJ1S10FdKhDjMjmZegrjsMQI",
+	"KwkRDgSWC4vrbioJ9JtT2ues71P3vijUgtui9wgytoIYwn5AsDdF5JYKLdPFeLAb40G0hgII4Np3H/rk",
+	"7YeF3sREbUKvG23gxAFoFifwdLOi1vCaBz3qeYTd+w6qUyTE0wKZkkvRMWZ4QEaESSXmjKgQlLM0FBsx",
+	"FOOVFABjP3r5IeCYFP49B/VCCQiJfZ9PiIc24tU7SJDghroE8QBkfaHU0Bvia2i2mSQBw/6hunf3hKj9",
+	"FoJLvBdfcQ/t9BtuHSchuZ2mS8mRxciSHvEg0LzgIyKHSk1TOiHxENfkVEGOBHvwb71LgXAAdEbppj4f",
+	"oJB55qrHuwXAgiRXiGFkgNTlntr+7u5uySkpklJqstD3DVu4Mj//cliuGtG+priCGMw8bAKNUPenqcml",
+	"wpEeQWQ0lkowEeFgQIQGgvp+YVjC5jTKKGgmd3PDvAoeY3dIKtfqrfLNVnkc9nzq/v1n32hhPqauWi8g",
+	"+FogjILQJ7mcC92VcQHLaqIlrGozRsUCbOfe59OoVrfmzkc9bCIl9iHMsD8VMotL/WSY+L13Os8QEmiw",
+	"kVwQ3AwH2Uc19cgoapvAEgBBEe7xUCLsjSgTMdIU4bX3hWV9K+NWw8Mmaml+5RFGidfUlquYZQOk81n2",
+	"z4VSPzYYFgsg8/JHcv2bjsYzN+BClAWVBE0C9V9jFY7Rragwcn9Gsl2tzjOS7Wq1iYoJMT8b4/wh9nsn",
+	"uUsJWcDljPy1WOA64bIF9mwwWTwmBm1VX8xDdKv6Qt/WsdRcXhFUiWZnhvtQ/Oh/Soz7KeGTKeGZ9Wq/",
+	"lF6xIr9UDkmgpboR8ShGSmdJYeJrHjLvMZGwpg1faSCrh01kjLMIDMDI40RbLEAO+Rnx6btvdQ41TjgS",
+	"oTvUZhgeWKEKmJ2S7BWJcrHvkwCN8BSWJEgCQS60Wv6e4RtM/UenV9vVRhYHaDS1dosl7mFBlBoTxiva",
+	"QzKYat8lEkMeSH/6c3K/H2zvmXQmWoeLmdFfA6IgEstTsOpNxaRhbWBmBJ90GZzS1hWusD4ZmBC/kbdK",
+	"8/bzhIP7W+Reu+T8CAeDR+antYwz2qo1miipZaf0Z+MrQrUXOzs79doL1JtKIn5Obvnj7X6htQNWQgWS",
+	"nCNf4UZM1y45P8Zsauxe4nGRpr6bAbb6rtGRsOcFSnGiAvEbEmijHUSl8D5qVJGNAAGf9osqEsk7Txna",
+	"qiPxU2LTTwSWOTQ7VUvCekHLKR2a2R/n2jtrFAo3IOB+xL4AHm1MYwhLSUZjKVA/4KM0VDbA+hZFOJV1",
+	"iBPEHUUPN/fsvPWXIIMkmD0PEjpMZAAKQiYQFnpxf4QkoAT+thozlogzl8xS7mRI2UK6Hb2YjM4qx+FZ",
+	"hQab122g0z1YxnuGQznkAf1CHlUCbtSrO/N2uHp1p4lOeOr0JyQgaEBvyE+pTn3ffWbJvtpeHc+csDrW",
+	"qzuIKREYlhHbHhv16kvw5lpjfepKqnvDr1PvV6vbyOfuNfFSD18ijwolonmbM/flw4cP5dm4uEW4OxtG",
+	"l0RgEY7HPJDEO1ba3SU4pB7Vh9PIcm00mmhfT1lWS2jG7H9mdgc0jE5Jklv5fOxjynRk3s/n4vmB4VBI",
+	"JqIM4YRJALhBHG4Z6acSXydM9WqLDoLJnsXxIFHo5OYe6o7EwMZFwCcZEYjq72iT/REfUPYaGN/qnly4",
+	"Pz3s7ce0RD0R4WiEg2mpWfoQcDbIvLolpwRurJQz+FXOPU9702uxD1gNSBCyIk7gHvbKySHqfDS9SC/9",
+	"CJ4ZKSJyqlkxJ3P5lzOChK9gK/YMOTIR1/Vq/UW5VivXG5fV3Wa11qxWf1P70y+9V++UmqWst/KAoFda",
+	"ZO9mn4CTDxKWkUmUqUATOPcNhXKA4RECCzxFkyF1h5uOtdRSpsNQqOgwA6l4oMBTYQA3GRKm3QLSzKxm",
+	"slQdbQhMPcSZP41DaTrM5UFAXBktzgbUFLC0FYlesPac1lkbXZNpGk+34iM64RL1Yb4Cp8S4LOuXH+KY",
+	"7BIDIngYuKSIrekMT32OvQI6/KqBa0W1UQvEWiJ0xqwq1h+LAFNyXtYvP3QokiXd8HWFbpilhHgbIv/N",
+	"Ka1ktisC0tVNUFEETQKgZlnJ0UVAmnz9oYCab8dykOAKOcHlMwGnjks94qXVvG5C+eg+vEmruH2i2Ok9",
+	"oEJtb0o9EaoXMaLALrjgTVGDytGghzjcpGZuTAmuTwmTEQCE+qOgDt5hkRK+4fKQKZYM0CM3JJgiyoTE",
+	"zCWGTdhvWtU5CFmkM6MTjVIdpnDKHRLFeIrgFKQE/eTqdkFNu1hI6ZxSRwWy4dO5gltqBcVoTvz+A7HF",
+	"uYUrTBgHRCGkXvpDa4krKohF4H8vBScjYDz5vcyo8UKfTgWT17aT5x5BIKHuFMOAaGQZRpZhyGNx9RUU",
+	"Mh1zgJmYkGCBrhWtFPBJh+cckRviz+c1tHS0LeJqEXHejo3EpUJW0K/vD88/ok5YrTZcdHp2eN66bJ+e",
+	"2AfHrZPWm8Pjw5NL+6R1cNw+gSwBFo5Kzd9L8IGSU4rGlpxSPKzklGBE6VMyq8KOmUt109u55Nc67Gt2",
+	"Oz2dGgi2GrCKDvkE+UpHoBL59EZLfeNAQVhSrVfq3V7J7G+qM3v34RJyaQjzEBao2zIkAs6oiUw+ot4/",
+	"fAb+SbrpTBEyfTfsvXHpKX33+rfD88tfL9qiPZLj3/bbL9qfW7enlx+3Pn65vm3TCfXe+pP2Z04vfO99",
+	"m1UrZPrui/ehTU9pOzyiW7T/a8Wt+6w3el31/vXOz4IUuR3TgIgryvLTQbXCo5BIQ8yMSa17d1k+klOC",
+	"wVfSEJmZM/EnSrXqaiB1k4ihH6UP3jxzMvJb41SZ39NnllpAauOfou/wHqSTpTHokN0Qn2euGjEysfcA",
+	"vj6PN9pctJgYJNF1dg8wPnOFkMiasShm9T+FhUqO4xMG7gZNAHwsSbCHGLFiniBuQOT8yt0AjAytzGRw",
+	"wtS3JuAO8GYSsWasBVVjLYhSlTwsSVnSEclCSJqTWHVNprl5Vb16udFwt8o73jYpv+y/qJZ3ai/ruw28",
+	"1dt2XySnzsuN9bGQ78Xyzar3EOSBb0gOV2JEWSiNiMdC318Iiu1FoFCjtTKmk7zmFskyk+LaSlLHPeKj",
+	"DaU425DxdE5uidHBUPpTdXd5ILNAEMdcipyMzfgFCw6wjqMNhUWBmkDnFsghEQT9z//63zH2PROKMU9g",
+	"UZB1uJQ/RpO1QcIyy8VBgEHcHAekT28XoYo25yIhcSAdnZ7p8gGjSkWVqDdNw0dx+KvrwVTeTunnXiOo",
+	"f264kywwmVSUHBjZX9UU6jRcrDGi0J6NApy9YRAPXwd8lI+gsFWBJjy4pmzwgHfSpu0tmJmP8yfeKVdf",
+	"lBvVS5h1hYlnKCHcXLgD0fEnweIksguTuJw4MidB01J3Pp++7sMAEAA8j6ptY/8sQSb72BfEyaqVgYE5",
+	"WFKskMHjuvTDMItPZF/ulrnaKfSVGsfncHjujo/w7RFhAzksNevV6n3vvJ3WxYHSX/d0aqMVxIfE91Bv",
+	"qu14Cmg8qKADnRwMrrQ7X/0Rvm3rcbUXM/fCKYWM/hES87tJ2C54Re1+7D3dQyaXGd350q681GW32q4x",
+	"fbXjlTI+ebJ7Hq8lcdn3rHUi2knXSafyOoD01rgamySfKdEB0sPhqz7tE7UutNF4sY08JQ32pnafmzrI",
+	"IWu3D0Rc7NbzKcERFTLrgkJtDN63N13ki4CZnEoUxjQj8GUxQzwgS2+VeidTuDTj83d+AQLiMjHY7P+Z",
+	"FSgdJIZ8wkytFhMYsgJgHNQFptxFf0c+59fhGFEP/R114YmeA/1d28pEOCrAzq/G088ucafbU/L5y2Ts",
+	"h19uh5PpeNwYb8vRl778HEyu+35fQ0RKEqjV/Dd86ndc/lIv73z6WnvxLf6jsfvtP5diVr4AH3pUHt4Y",
+	"S8uMnZKpa+KGAZVTRNQ7FXQCEvuQ+55AOFdqx67kQdYN5gi7knh7CBtvlQcya/eaTJtaKVXXkHpGK0V9",
+	"HiAc6RIVdBL6PjwECs9HI3WtfcoI3O+Uj3Hl2ge1IuIv7Cy/MARTl96nwq5Cu/FMpSoYizZgTxq5EqJp",
+	"7MbTCehmvAwomVE3ILms0FoX6BFDPB4TNvvpVTSFuem0DbvleUE2bPTvzyIzvzlNHkpBPXWA6O3l5Zm1",
+	"OqUXVtutV6qVegXKEi3duLUE5slLetgs/eiTCepjV+kPkMSnzgKw3kEeGRPmUTZAXKcsX1OWBt1XcyxW",
+	"FrNeYNCFIYfxqsUYThDO+A4Se/0WEt7ootpCMXlKKnwuV031FlyBRq2ImspD6fKsC/BhSCCXA3Bd+ySQ",
+	"CF2XEM8gmrGmwEOhRGHj0UkbVuKf5+Y2yJFX+MT8/Eyg7r/KxjNVbnvdVVBNZ2sVQTOJgwHJq1KnNFOg",
+	"dYgzB9E+wmyqHXYb2OSSWrE8TnpA1Nu8U82WJWvNUmKwEs416sVnaghcKUnooo2mrnjyLKIbt5jDLBNe",
+	"0rxmJRlGj3CUDECE1FXBiss0MQ98UrkmfaOzRRDKPAUaPAMctOFTISGAxlOC75vDS/Qcj+lzrD5a1uDo",
+	"biYvHfCTSny39N/2Atq/fRs4I4hOfYXH6b95qHABj+mV4slam008CMgNvwb92IYquUPMBqknUGCxpMlk",
+	"/AX4Kxx7ib884hP9dVh3ZRBgQFjzZ/Rl83c8d5y8a9Jj0zQmPfG87V6bzWWWaVNHl6FBwMNxBR2Cl9WG",
+	"3lCGuq2jo6v3F4fnF9091D0/PTq8Aq9B10hN2i0Llqrk8USjSk4pHmT/OD49ODw6PI9+O2kdfby4TG8p",
+	"NWpuR/vcD0dsRRuCkgBdGKiRENJB880GRctXJelVonhXFltO8hSzEmNgPHl/dIQ2rA6qxqZJZ4oQ9jj3",
+	"CWbx/V68WA0s8PfN3mpj+4GvZN3qxNAM1NFbeCZMkmN8/JLcSqi9pT0VTqlHBxQw3eOhDkJh4YgE1FW/",
+	"md1AHCisho6IkHg0TmOE+egcLkS1I7OWGNWN1D48jewiDPrY1cFR2mghQLCFbccOuTyPVTHfg/b8fXOK",
+	"Gv3Naw9oe0jNlV18VuprnJ70FKq+gQ7ihkLyka4BV9iv8AC1OpeKbSPuqetXzLug6epDgrYIjZiphAia",
+	"UY6elVCrdP2uIbf4oDaywUDeYy7RRb2i0EhgJ7NCliWad5CiDDlIrtAu3DKlGYtv4hyy6Ed0N+9k9NVW",
+	"kAidMkSoh8XwhHG3Vs207q587ln0diGg8m1Cin0tgkUBr2hMKgubVKIhy+TdaGkribrpUYUE3MQmnlC+",
+	"jWZ9ryW61TD5Eor7El9Xgtb0SG14BHVdo7G1h0VwJ8ZuwHVdTbUIpmcp9q/V+qMiLPO4mSpXqSWshEqa",
+	"3pcJRvqaByYHsuCQx6UigWMsh4gy4x6GAB5jXYpSITLLl8beq3n+YcOe8oqy6wB3yPqjMzp1dnnNZQRW",
+	"bzmeOQvJ3hLsy+GFiavKqfHrmqDScDwPV5Ez1AaD8OtUIAi/TotY/HrpNswMWatPCMUZdAKkbXVuRvBV",
+	"x7WHfCIlYKpHB1RqNAUtULiKKDjaTUPtUWAzYA/BXfTUGfh8QoKMKsdR8doEsr9owJ2LcD9llv69Vf4N",
+	"l798Mv9bLe9effrbf2ZhzzvB2QfSywsWOfTq29u1XesvN3EjGL378AvaOH+9j15WGzubGeKlP8hxsNEB",
+	"1PnH/kDpccNR8hAPvYOLVvoc9aMsq2Zwk2PODIMbkv4q7GH2u/phxpevF0SZgGFcna7a+86Lxkskh+Go",
+	"Nw4ok1ou715Tr2uLqRhJCKJ/wO2vtj8rvjHx5fhV7+L9weiP/cvL18fu6e2/fqm+E63fyD8/jk75b3/0",
+	"3ddvP7fJ68xwtussZfgXMgVVpom4K4mEpY8xDZJwOf3lLA0T9SBjglBkEJf3gjRhN1iRDJGyItLBjN2Q",
+	"DjJLzmdDuVEv96aSJFDOQT0syIutMPDh7vBQorFiWbPhBLWPhxdf3Grjy6Da3r4Rr7zTDy/pqNa4Pjz+",
+	"WPtw9Xp0+SvB73eHtf12Keu+qHtS/vR1q1HAc3MNhRcVFqqdaKxxAO81xLLISnzZLkimBALVdj6QHlLn",
+	"d0GkvmM727WsO3ZNpiLfc6jl6xsS0P40FYUmkJDU9xW9Uex/D2GJfIKN+1Vn22CNqcI6VQtJMwlS8g1o",
+	"k/V2z8o2s5BU+8gCF6i4WgU9ZDKrVrxi1ro+TX70acFgikR97nn2a8odLo6MWlGZXhzrqJaSYnDqwbyp",
+	"bCmaJs0iqcUuAfgbsOetJhq+F0o8kxyNQ7nyiYj8IxHPdKhyChOTct/L6iwvnJeS4uALE4yag53ZoRh3",
+	"PmXbhGA1DftpcCNukDCPHo45lCVocpYpecaqFGaLT97Pbp8QtRUR9Mt8I47FkcS8UKuS2YYGi/oOOCXJ",
+	"JfZ1n4/8hgmESUjdGWHpDtOLXvb9RH7unAdFf7UwFZ4jmt+WkF89txO3b7BtJxKbLoAFiyJAsrFBcSCb",
+	"EE7M6IxAY8ifz7sK1WpVByMY/0nyVlSr1fSlqEKRyHnjYgFzwyzKfzMp/LPrOhyN5VTRvuR6ogUsvZGw",
+	"Wcdq8GqGJZC/kwqvjVE6bUMHPTwtD12RdP9Fae+Co893gimBKOEG07YL8KnNq2jJryx2w9oX51Iool9y",
+	"16rdLscky2rWQgERoS+NHg2WEr14/V6PCJBHN94dvNpH5/DuBZHqYwdY4s3MPfE2cwMoFJx7iHApUshp",
+	"rsm8U0rp4heECSrpzYLICvWaovtSCUAbktxK0L5EMc+XiyXx+SDb22zWDHbzDUsuxZj4PoS99JGLJfb5",
+	"AKZaGhrhLvCCqdv7Gd/givjDr6hX1KyjHgnQxhZqn1wevjk8d1B5G71qv2mfXDroJTo4ff/q6NBBDXRw",
+	"uN8+bh05qPYCvTo9PTpsnThot4YOWpeHDtptoMv28eHFZev4zEG1Ovpn63z/bevcQbVarYZOL98enqdh",
+	"Vatn8cl4+fmu+Ytfj3Qa3DwJMrNmmhPCICAsq9Xf6kjjkT5lVBJ/+iGgMnan3vOrVIx9PM1uXXYC8W1R",
+	"zOyEemBnRO4QB9hVaJmaJNlxaR7KVJyk3MDJiWrI4piDqohx6aA6Ctk14xOGNiL0yb6shmZWnZpT/5SW",
+	"j+ZXAbHtOSYe662Fd9JnbO3EpcI5MqkvziPNog+OA+JSkWnSPrM/rQD4gGDvlPn5SKhudSGSIlycdXoX",
+	"6vGs6Du/Dk3586+YjYqaB5btx7aUEAmCA3e48G4U3ywY1RbHvQFFoBAbC28b0lbs6sn8rmMnXCIZYJ2R",
+	"b1O8lu5+8mB0Ydb3GV/dNMWw9ynyjCbOOM2BkttNYrhFqhQTmSPJzgwPnmWhqZNPkN3oFBO3IAGnTKKa",
+	"K3SAFJ6vkFxo2dy2IdHRf1GLvu+pguSy/gVYFe/9O2skOQ61SMVTP8eKnolYN/lC6l5K7F7DXVpZC9zd",
+	"3Y1C0mGa5Bns7s6Y/nWltkc6g2TRt8WQUO+kDyNZRzBtn/7lsPx7tbz76WtmTkHOyYP1IJrKZJdhiSaE",
+	"Se0UzJ++iRbVN5un5onqc5luSMkhwQ3it6l0IM1N0eUAiLKI+iRIjgSeVlaO+ZhH09RR5OLsmdnVvo5X",
+	"XFWPjuqIxX7wGT2ZTK6iMnLZETNkkoJtfB4njUlZZ9f8R71aT2UqJyrTJZTpbSU0L1OmFy5Gk+O4BBna",
+	"sECG6zXlYYD4hM2E6XwgvstHZJVVZjmZgmzx7MOQC5IDojvaFGaQJ5rbSZ9XPtakLBJzSGGko2QzuqSt",
+	"y7Z2M/U3Ns4PWwfqFkDBCkcXv2hfXJoiGVToJ6mYYTVkaTmM6Bsz4ah67NwJJFvzLtyWVdLFkE9AQd+b",
+	"DzxUBP0X7ONFYT46+OpK0hG5CqVbKKYQbZAxd4doNKNa13Z2t7fqW1umD3Sy1+yLrVKWjPvYIYU+FvLK",
+	"xpQVj+x7uA0+XGDfh9wYvnuF7a1i2Zu9dopihHl++tiGSU19xggL8xI57hvGOUtRwuVBiCmD3+xdmMWf",
+	"fFKk93qPoMTcEOE/T0hiElKLoxKjfJ+fzDVh6fb31wKiXvWLHYMG0OLP7RK0u3xgn2ASeMWdggkceTyH",
+	"YOL4i3gEIwD9pBfuB3EG/hqSYLoI3tCq37pbfjZYw+60RflHgXWi6/FKDPfi1yNzFpyBb2thgs5YnuFA",
+	"UuwvTcfSPdyMmqbFc50TKvbMqZvSrVDIGkq34oAgrI/TDSWw6xEOriFIGSYtZHtNUGuzPGh8nV7duVIU",
+	"IgNbVO4jShJTQ6Kn21WnWq2mpbTtWZm3UdcShaaf21ooLs4EzFJzFyqu6XiWHeRPnzTqL6bpd/NIA8Jk",
+	"pVa3mJJwbdkFeM1BxB1y4qEedq/3AMWoLsOmbS64JwiTqyag16tzAlyWFegPP1uqCgj2ylDuXEgswTC8",
+	"hzCSAabgxRRkRF3ucwYWet0xJr3Ei8Ojw/1L9Df0+vz0GGXFQ9eqWy+3d16spvmrFcensuzKAwHKI67P",
+	"BDLJ2k6SwIohzqKuuN8nriTeOZ/s83CBr7qKNmxJYK0hWoP15nI3jhv53kVeWr7a0jNh3F8ryhMJ135G",
+	"+ooX6vqj8zMfU9+npkQxVBxNu8gaGdrt4ltFbhXxo5wd56VCJMt2PxPIJC5EVkggy7pISSH3DRWHdsrF",
+	"Xqf0d5c7msZJcp/10UARKGiBAzRbJui57ctEvxDk4nGxCXNJy6UlKHcqWFGvZheJUOiWj/JAfTWPmAHY",
+	"UmHZ8Licb2KBAC8FVDOA9QjtrQPiqU7p5P3RUQr9M6jYTCz0LBnQre6xQJLcykJ4NHtnForlydscb9iZ",
+	"JyVp/My4HonLOXcoMUrE2JhLFy9zfJgmQ8ZaCp8JBBE8XkBvoEEJ9oRJRZqVOYEMLXLRg6YA9H81YgVL",
+	"Nbn2GZAPiJJ9xF39P8naIz2fXO23Lu/qOc/54knr+DD7k1Huf0a+UM7HLvbfHh4/8AIvP54d5oLvsvXq",
+	"6DCpI8CDtJagHy3j2DF805tJwSm1pvhwnQjBFmN0XJIhu0zAMsROxMEcGKZjw2AqAyL158VmHv4vOGv9",
+	"wowPZGQubk6w19VF+7eMz13QL7q/Srmm+WDIejxk3gzlLWfK0oqX5px4bhTZLJPPMsm7dIT9q4P2m/bl",
+	"xfynXwfY1ZqWybFbLgJRcaUoO6DW3Pc+Hl4oAJycJjHz4+FFySmdnKaRUz+dt1gWj5NKxz8tjX5i4ejq",
+	"7Pxw/+q8ddD+V+7FqlXnTGEZmk/gUYb9q7PTizb4gxaHQI25AIXW0XUVa7mcOLuQ91+QAE7Hi9a3ICDR",
+	"RE0+FNVL0o/kJU0uMU0W5i7dHOYlkDwDk9I3bDFZFQsNgpHPBnb0wxkEc9BO3EEKyZI/vrNN673IznSG",
+	"vIB5h28FXdIR0fW8jbsyqdNtVC1HEURu5kee00VJX8+EDmEXe9ZKRZnrhx4RKCrJtGJSTBzHPn8ACQfc",
+	"ggq3uqTJ47ijwSa1IFgkqVdG8RlqLYJI1JtCEA1nBJFVIoqhH93iuWa71xX7NlR6u4IiZVdaA14G26iJ",
+	"VI8MMEtAVvHo6iJrXA5Ii3jgU4f6OH74uGFjPoxTrQVtD8bZgsa5sNbvL4Ovje1Rb+taBKld3hXK+YE7",
+	"UT0gbBIWdBtouDqzcdGl3Ppo+W5+QyWyrRNLK8ourcsEEXI5QN3nTBA3lPSGLChuu8SHmB0zkAhGStLJ",
+	"xG3NIBYRlqWRIbWJ/DuZpn6FQw8U07hH3MHirKRM3vDGMIRU9b4RvlasiCEo9Io2dFtN+6eL2eYKBScT",
+	"HCLOGN4qlCKcT001kGJasxolzecIVj6KuEEQ+qbp1UwDnruE6C0JJMy/93ZZUfRo/rIePH5veeyewtrF",
+	"MSCa4f1kPlKQ4H4MQXJZ6Aek9P+54z5giw8c9BGBrbjEa5Hi8cI97HkXifXQQPkZL9YPEuWhlnLnmm1A",
+	"1aKKbeDulzml3O6jrUW9OJCW8L4n3z3QvyBIO5kzEuVFNOTz21YqWB9tREIGVE2eiSs9V8+A394+NsOd",
+	"P15wQStCNF9L7IFZbhayQp/+u0bIRFKDwtBk1H8aKxfnMWRnC6yUTFGrv3yAI1G/LjgMq/U8hfRznJf6",
+	"Cn3VnTg/yHQn87jVQGfoQdRasFg/mmvKlmi/prM7ZGcCHm9AoSonOkYHmSrnoKUm+o7M1mFw7OoKFGRY",
+	"takdQwQ8rSbehgq77lVqZC3rXFe4O1U8/cN2kgtFfotm+wEtVsxW8VLH7FhY5/RYy8bLfOEhxs+7VYk9",
+	"XqE87FlOEU0SQNcXKqSVQ3W4qsLcyZD7ZPXSRhDnBmelTxK+6/LQ9yCefib07T5SringwPtmOnFNx+MZ",
+	"zbOYyFvs+5lwKSr+zpxUtkCac3b3SuNLsnVHpwVDLTzfgwA6MGYDY6VsECXBZSb7nRXO9XNMi4iUOVdp",
+	"yk+QBMh9L3+hH9X+FiQCZkPjwVMCZ3M7ErDNxIDFKXnRr0YLUcwOqiS6mEV37g7pLxCsOCPya3OPA+EA",
+	"DtJtM2BCnS2VKBSNNmz8+6YVyGkAv1fyq9Svwl7ym8IOwxFmWR5JLDE6xgwPbP7+3YqtLz6jzGDWxCk9",
+	"E6hPb4mH3r9vH6ANQUiilUqCt6Q7qVRruy9euru18sudl7vlnfrLl2XcaOyU+1XS2H25U6th7Jac2dd2",
+	"6lvl3ou6V97detGr1V66ZNd7MaNDFhmxzKTslG7LA16eO9UYKsvqkic2vkph8plhK8opT1qa3Da+z4p0",
+	"Pn+9j3a3tneQabOPPO6GIxPMPHt1bZ+xrAZQUfq7pfRUZHecSvbaH2KRLgsuMq8o5JznxA8SJoOpOo30",
+	"hwqfSaJqecaZaLv/eyazNv4aqrwZv1LsbIrz8LVXiDC9rWKdI8SC4t7Qxku/MF/oYAuC9aPg/d3dhFiw",
+	"Vc0WQajMjjQUQx5IJMLRCAdTW2/ZdmcymJI+1bYBvjnZUm5c5vxk78/bCm5QqGB+mj21YQj4EdxmXwB/",
+	"ERMq3aFuUZdey1DKsWg+f36NfVzxyM1z8ynx3KBIOXeVsxEiuhqLhpOzqLZ5Mrlgbo9Hi4uYo43WxX67",
+	"vekgxuVsQXOWeDOZzpEoQrWHtAUnXyO2QTZJ6aC6vNJ5tbxboNj5OcEeZUSIvLr0Sa2UMiExg946THel",
+	"LV6kvqt4/7SLNurVqm4g2bXh5yhkAcG6AE4XbWxXGykeBgONPXD29TRTsm/eucj9OZ+s1orRBEE7SnIi",
+	"0M85UQB/putiVDWrWWp5iuYr4aVUy+yzeM4nbSZIkBcSLrk6DBJIR8lb0Et/tmX0A24ivbw01/4sOKuc",
+	"44mNpJ4tLLy4tHByq3nZJIp4mjwSUzFVb70ow49cECZTgElEM1QV/VHiLdPq4Cv25XQls5V0uWi+eUQs",
+	"qp+f88kyASkwsnhRyci+X4j9quvylLKQMdNk7Teq7am2CcEUImEVA4LVM2khxEOS31G5cfnNbOHAUrqo",
+	"h3CMzmKC9qA1iwHqHdSXlGUqX3fRPF8LMFgkgaAjaCDDtXtbNmanbnoH8eIfVLmJ154lpegfF6o11ki2",
+	"UKfpNUh5F2/Vyttu3auSnX4NQzTLzGvudr38ktQa5R1vq/8C13sNF9qRzrzmvdgp9+p4u7xLau7LfsPb",
+	"ItXGQtUn78N3U30MzJb3H9WQWeVqJ8esYhV90iu+LH+GedBrJJGdt3q+jLN6wkx+msyqDSWzmxEsysLQ",
+	"CRh3jyrK6YS5GqT2TGmmbGF1RRjGAkJ9qXjwRPBdHP+SA8Ii9nYT31yUpcPry25/HGdd9O6vGJmdG5T9",
+	"aPd+Ubi1g8QQB1oy7XE5tC0+MyBgOpsvDd4dYpEOmdvQvW5jw5Bjut8ac2SxstULAwMSRcjF3eIAsiO0",
+	"89tkZsVnP2gLUoi5PFstPpvabju2t44g1oFIRlqL7k3hj0Igz491aEVRhRoILmbq4z4faKqmnpr+P462",
+	"fPPAelVFsUDE7xSHe+f4adyXJFgQnrsknjrHlPZhzmIG+r1NEM1EpqVZo0t7wObGqT8ghi91h5uDTnrF",
+	"4xgY3UQb9HMwwo02H8wpfucQ8+Xmppyw8yw9IBmYDYQ3KyT7LDciW6PTbFB32k++Qjvaxwm+zmYob+gN",
+	"mWEgGUHW6MBUc1mhpn1hFoJ6RFCPiEVd3E0x2agWpeJ6sL7uDxsAfheYLYhPs43cXiZMrulukw7C2rQL",
+	"yoViSLyPut3/9//6f/7jP//v/+6E1Wr9xd82Nr9++3ezU1J/Nlz4L/mv3z/tPXMqz7uo292LjLu1+kvU",
+	"m8rHjzZfSJvOEgRJcjQIMJN7iGB3iGyD0yHxPcNpNXXgQQz8OWviKsQqYf97UQhN8qlZ7X/+v/+/9jJt",
+	"L2dcnalH2QB1K10n+beSIqIKOmPsEgd2Aifa6aDnqIn+hv4LdUpIH6T+H4L+rT/jciYD7ue1iCi1dKDg",
+	"VYsx/EQhasVi8++mmmQGLeVqJurtZYpJThx7vl6yWgR3dvD2I2slD9YSes9UmrI/CImhdawckinCQaGW",
+	"0YvYkUJ+fF2ALd2fDyVEnxRL+pEjnSNeU6yIW46I3QWAdVHI1Bsiy4W8h7rqq10ETvR+KAqnNd1B2kxA",
+	"fC8ZOQpUXgmgIOVpFPO8pyLp37JcGoK4oTrnCzVHMnD2LXQGzoxwsPZ72Gb37PTCWIYVdqp/lK/JVMsy",
+	"aoBuMWwN1M3Sv8qts3b5F5LwCeIoCFf/C+qYLZwaCnfrAoVRQ3IHFFbr0IbmsEa7VMqsXoaw/Rx8PhgQ",
+	"b6/D1BcDIsacCSKiQoM4CKaou4/dISnvawbURIyXwSDfraALwoC3YVgN2D90ACaDBtndaJMphOswCxRY",
+	"egyT62xo9LCgrrqKmX2N58PPEWfGQGLDQTZMRryc+gRoDOASoLj6djzpUMoxTElwQAI7p/7rtZWL3n24",
+	"LM3L6e8+XOagAuSZlEGb76Ynh+/Oz24U/X3OrynJM5jr+DgX3rFJ5Wbqa7VbWIC6lbAKwiR1QcuKUVKP",
+	"jcH/7uLw4qJ9etI+mD8FdUko63NtnWUS67KIZiS4mS5IcAMBzpRJTJmu6BEGfiJwYkDlMOxVXD6CGApw",
+	"+ZAA/j1X5B0ECP2Cg+SEo/PDi8vIvKbLYyr56YwLOQjIxa9HujV7pcM67G/ob3+DRbXO2n/7m4nd7CqQ",
+	"dJtwUhr0tsXy8nPrMAQ4Zm6eQBtJ5Lb9wwPU/a9rMv1Hd/ZSblbUB2wnmx73qKnH0P3aAU7fKTVRpVL5",
+	"1t3TTUDMr5CGqc/NBpv8/bPgrKtbTe9ube+oT8N21aGXFb3Ekiqekt56hBPdpg73eaUw35ah68Zn353B",
+	"LUet3OaAqeW63COdkmPX7XRKIzHolL514wwxdQSHcAMjbx/yiOvjQOmEsatPl3s3fyGqZH+fs4ESTHQY",
+	"hpKQuxBt2WHd23IyllCPTYSKvn/fPoB6TowQT2xWkHUsRbWe5JAInd9qjlwOqegwG5mm9CQIktmLe50w",
+	"jnSdjKgHKsRHAQnzqUuY7rZu7kFrDKSyXqnOof5kMqlg+LnCg8FzM1Y8P2rvH55cHMKYOHIqeaNKTumG",
+	"BDpWtlSt1PSLfEwYHtNSs9SoVCsN3YBmCJzreWVCfL8MTd6ef55ci4pCGfXLIC/wfEEnczSBjh6A9KY/",
+	"uQJ8ukc573fYwvvTRKaFP9roHnoHF63uJnzS0WmXJFL34HWFadfU63aYvlkV1Da16w1hV+wGWNsIT43J",
+	"dohvCAoZuR1D3LNeWFObFTusq2iM3kTAJZakq9mVNHHeNsFOSSXQwz5kkvrJR8+MJQ8+3DHziArSeB6F",
+	"HwHCJcwagsgK2jfcWCd/uEPAdcWmt9GIslBp5IBR0W1pe0pyJvLd5NqUD9ScWZ1evVq1VNi0zUxSCXvU",
+	"ieAe3Xn+96/Q7r5ZAvCbZvjqLzgW0xK/WWLiy/Gr3sX7g9Ef+5eXr4/d09t//VJ9J1q/kX9+HJ3y3/7o",
+	"u6/ffm6T1x/VGDlVlPqXM9NGv1kSFBzIK7b3//Yp6mNXvG/9BZGaMWW21AfIlxwjeAHkUoJMdjCOIj/6",
+	"8IhGrh7RJzZjuh2HPZ+6Cntvy3hA/tGAvNV4B7Matlrmtj64rM1FB/y8bdrNmMjRhGxaav7+ySmZ2MlS",
+	"s3QGSzDegX76QkKpqYGAvIwxuBZTxFN/KqLD6tg50yqoub8elWVyo9aWSzeUwi2QXR3SbzvqNimRC6pX",
+	"mOyMyZAj7EIBky52JQ+6TZs7Rj1F6NX9JNOmNnyos6Oetn5EfcIM391D+gMneES6TX17oZcmFSk9Z9Mx",
+	"zbOUhKxm7jDO0EZX4mBAZHfT0TfbVgAG5QTuqNJEAgVHSxCsCGl6k3RY919lkyxZbntdG8NqXtsEeqCu",
+	"OgP5Wms5CkiBogOXRp1G12QMBKDDur+0jlpXrfcH7cur88PLw5PL9qnSjW2x7d0q8vDUsjMN5Kbir//W",
+	"f6B/66jgfyO9N/TvDvt3uVyO/l+92QXIVEzKcxf9G+GU0wvbeuT/jq2eyYGm2M/8QCPS23NNHosifjKg",
+	"xNtE/059TCul6ltRDSFwzuCkX8gOMbJIBX7S8xtZ3ggpwLCVOFZE9N2c32BiAh7KrBkI84TiTvqN+S/g",
+	"Mb26JtOKdgfAF2INjcbFp/RA9TA9LiA3/DpjnH4+Py7KltWmGzVQZ8mYXHEd4sUnLJEOZCDdNJH0Civj",
+	"zCYeGENBBniiySBpWs1lC1cJAgHHHLx6VvuPJjT3XFftVXepq6P8KzcUd1HX9am+2povJ/Kyy/YbWYcF",
+	"JhIDZ8f8qTN2oj911o4+R1sLy5yAE1eLMqsxuGqNXkRCxqppk5Rx0rpiAFis1YTmb3MO8YPEic61F6OR",
+	"M1Akl6FLtykxk9wQ327dDjZnERHwirl3eoqtagNJDoa0GN2JZ80tdpZKJF2YbceyObWXtMNeUx/8EC4f",
+	"9SgjTdRVknIXbUA9N0FviE5+6kreRRvkNnoI5Ui1CEcVTTUY0GFawBNmQ5S5dIx9RU/5vDc4dvw5qAv0",
+	"rQtKniZ1EPObISgpTtRSLEvTXl0LWSteWvDJYrnxK89PderiN2fpm0eQ26henNVVfcsBlRaheBa4syFb",
+	"RcEj3/FbjR2/WTYRBf2UZFHEO7x4gT3S5wGJ17YX+V30ovWJ56x4a+mKJX/o9U5N3m2EPBuR9ABaYo7s",
+	"sKkpW5w+k+tXLhj8kLVbwPLUhhOuFxtCtsj1smjnIFxQAakr6RUnKGHOwuATpaJSdXx9TK+uT/fVOrRj",
+	"RWkdAKHCQI4ECQVc47kH/JmJltg2KKjltpbnqTlqu/VKtVKvQBO4OK/MuCaMdTt26aW9Zt8cA7Q58HqF",
+	"yug31PKNTKmOWEtbJe3WIUICrdrpN9w6Bvk8ALG6CFzqQHIsIBW660G9ernRcLfKO942Kb/sv6iWd2ov",
+	"67sNvNXbdl/MAtPsFWsPYRZMtxbCtJaCaUSCS82S4mrvlQyShOE8u1oBlNUUKI34MgPK3V6NVHcSoFTC",
+	"hkJc63MzOf3b1Tjrvhrlx9e/fVv9coCTMUPnjN2MWWpQRYFlq4j29wp7thILDKktH/KeGXfYF+LpQY3l",
+	"g17zoEc9j4BvZ6u+u3zEJefHmNlOSnDQd9Fn1agC6zPh3e8ZvsHUj8JUE6rw15SN/vdPcEFSLpvkM+NK",
+	"+f3Tt5QKrY5zVoNNqM6gBmcpz8Vyl2dU7FBfkFjHnrGRQZ0cnuXEPry1EiPOLrijtWSdaVH26Q3xwMi9",
+	"AaaeTWiRRJiHsOiwrvFpfoG720SvtCFcs09t29Lcs4Ksc8WURkuxzw6bLaoZK3IzQp1e2yDgE8jEpCOC",
+	"NhpVJCIRiaBG4DkdFo7VSmtK30389lION/fQZEh9Yv2Z2gaIpSSjsZzzLKVlQx3M0wI4XwKYIyLyinvT",
+	"1XhaHMwzU50oyVIgRq0wbUlVX/qWDgIwjuSH4MO6Q5kQVwbVSmT6bth749JT+u71b4fnl79etEV7JMe/",
+	"7bdftD+3bk8vP259/HJ926YT6r31J+3PnF743vs2q1bI9N0X70ObntJ2eES3aP/Xilv3WW/0uur9650P",
+	"ggpYR68U192FHGE17ZURfjTOlVYgwPHxRQEnmVQYTLkJQ9ijUl44utcQsApjagUI2xme+hx7l5wfKaal",
+	"x20XofIiHI95IIl3TDyKLxUkf1banabBOuZZkbMBkQgj7V6NabAc3sF+Gbvg88mqJg2pXDzbnE2pzopa",
+	"gRyIrEWZxv2OoKGyowvowGO9e6fDwPcttC9SveYbN/0Qi2EFtaVAAR0MpXbwUSmSer3o6nbjAloERaVt",
+	"Ogy6EM+EV5h2UkBQleCB3SGs20mkEuoJolw1bY+lrMO6kK/+GhS9iv7jkncrCLQPnHKPQoKiloXB2Nw0",
+	"7n4TVTDC1/r5Auqrncj3ILyGtjIFOaUe3aqrMBOQO8+Wc2uFxHW7fi+WMvcJan0qGGmheadcfVFuVBO6",
+	"cHFaBsAwwcCFCH7tLgS/dI19fHU9mMrbKf3cawT1zw13cjWefnaJO92eks9fJmM//HI7nEzH48Z4W46+",
+	"9OXnYHLd9/t41e1obriINtuCStdkCt48ak3kYsgnDOEBpuxHl5PXBP6uwnmK4pv46pjsPiS5X+aviuPQ",
+	"ngkwktuIjhmVzQRI6SYa2DiAtR8HcUjSGjodBuRd0VjtD0TjgPTpba6NEu7KE9gnH854k0jjyktXSaj0",
+	"S+0RPgZDAXxPaevOQ1N2fQB55K90D9KveGU+EJZxh6JWidq3FSnvcotECuOBUT8pmf3z0S+wGkAlPUs7",
+	"HpSAPf9KvW+afPlEZsT/nYN7SURuQSyNNBrFPdpoFCPPmRc1wdPZhsa7aEocpUnVAcwbCW0ztCoz2AIS",
+	"CtGGCarSy/KpmK2yXJBKgDl7jOUwtmZDTldaUMp0MmSnJWYQxK3sQKi07/WJBZKt5YNOuHzNQ/ZnvVoa",
+	"tW2m08PfMZ3HkykenINmlxQQmpH/F3zk6UgUi+YOsH+4V44tAdFhuvYwvUkXJVY/R0WBN9RH/ud//W87",
+	"lvHJZk4U2DEpPZgVKCoH/YicPc9V8xfh9baItgX2k6qptiK0cXlpQplKmPm9FCVllpxSnJCjRhdAirnM",
+	"elO2K8p2MV62BPIs9fnZjBYzNJXRrcXEZMp13sruYqMvXl903sRbXFRLFM3OUY1t2ey1ZPYEbp8PQ47w",
+	"CLXvy1IStamWK52JOsKJXChdrVBbEsFbAhVtmsnMfG0GPMASd1hc6tdBEHk1oYIgCRHanJlQ7WSoUapg",
+	"fwUdYncItb+RwFOhbYuRbmDHkRvi56mwB8lyXN8lyiYBR71dABvkpFCmK7TPRXpkxUeYDNfMuI3tahER",
+	"8u4BERAXEJczKER1U4CAhrkgT9jKjSLNr90FJBeCI4oQVAMpW+QTBJWY/D2CShth13KtNkaDtXf9R/au",
+	"p+v3GWqbeLic5iZe/uYsc+XE86ENG8hryyRpQmrE9VTeGKAfXCf9gR4WpMMCDpm5OoESUoi0Owce6TEV",
+	"dIJta92M4iW5HpEI0e/jFClEE1J3ePWL+Oh+ij8NOVwdtkXcJRE6/+hUrlqAyu1z1vepLl+wdqY8KS22",
+	"PpcYoQqT48IaUh7RnheXl5o4tQlyRnA2tXF8H2i4LhuozS8JAq7+VIS7gk4I8QSa6ZCRZ+1ME+QilsJ4",
+	"WVSgAdSk+cFv6F/SvHiXy6JR4vtcFmexdZKzBOZVEBQATVTWwFNd6p8QbcXWNBBhAY/76mgrWRbGBehf",
+	"XXP1B+XqPw9HX9OLgvTiDcStPSqxMDpMObpWv74/PP9YWqgprWSdifC37RnVXroZBVf2TSAyMOb4lxxu",
+	"i3iA4CLFQZlplj5PjHRJq0fTj5yYlujy95qu3kEzMrW3Hj9kd01DF8heWMSlVf9k5HStID2pgmQabT8x",
+	"Gbc3e0Xd6bnWflZxOzyzKlMUVkyDVC392P1QyTT9X+opf6bgNdtG4PevqTiSuMDzTL07OqBML9W8HvVF",
+	"yq0KLcltagQe8RDyLnPeZ+GIBNRNDhn72CXeFV4wStIRERKPxgAeMw7OSjyKIT4u9b84tMyU7l8Lsn8i",
+	"i7209/xPIMQucRbo3hnGhh/hsxaXNO0Ay76/uM2e02EzvfXi8s2m8vKLRqJwr44TUh82SSKUIZ9PwBss",
+	"CNoQvMNC9kfIlep+8esR6lOmq5eNNhcI2setk9abw+PDk0sjbee7H3QPjXuI1n8RyroSuXwCV8lfBOyr",
+	"wb2IG8U0yfmT8am1z+Xn8LlIQ24fn6HGPODOOsXzr/C/i90zAR9r9SLd+gyaCa7CoXK8MTF/KuKJ0WtY",
+	"e2H+rF6YH+z6LPHQmPU+SzUCnHO45GB4dS0XPJlc8OeUCf7iTpinoxWPqrsuN5YBiutaXZ+KMfTnijsv",
+	"TX+BFtJYIN0cQcz23dahtaZ1vrYW6kLc+p+2X4jRbDuMsj3zyYCYhG9dsBG0XiAImxXU1n2oBdIlYOr/",
+	"vd2AAVCWWre3FntIUy1dYcFQF3SD/dDE3+lIXQH9/Bk3fZOgv5yQeeHM5wokP5FF0xDdZqlWr2xXS05u",
+	"43YnQWwz3TaPYja0Tb8XGg11x+k12f0TmQwDfY3+UkQ3z7rYht75lpTVqk61WgUAOTqpI9ANzHQqRsAn",
+	"UH+ZGXo7S273EO4wgB0bmEfq/ZP3R0cV1NLUz+Z469K+So5KVma2zh411TOBKPPIre6nIKNeyuD68bRZ",
+	"knE5VJNR9a7aCfEqhvKiJOHVJaMtcYYa3oYAQ3Q+GEr3kKL06lPdjx8/fiwfH5cPDrp7KBLy1E/nr/dR",
+	"o9HYhUqe8Wvo7dvm8XHz4qJb6bD72Tz1iRhSf0eTZ4L2KtKbQ3hrS8nub7qSoyXjO5X6dpqKvwmwa2tO",
+	"1uGqFaW8epuPan+0GLFS9cRoaedEhH4mc3jLJ2iE2VSLChPovWGRb+3WX9vg7s6eNOY9HYNayQA301Qt",
+	"tztLn94SL5VJDikouup7qiuRi3Vr32wP/lmqfe1PI/Rmee8cyMdxjDIBQNDGykTbRhvkVCAJ2Bga3gsS",
+	"JDhMRgristkT2YkbBjnEpm0mQQP4PW9x2XgWLW6G/ZUeo9JtjCHL5fgEPq7zlp/QPZ/qepWkai6W2OeD",
+	"ldOY4zIDS2lQVL0CCFBEYYRp3KXbEMzQox5JFCTMJkwXdgU/LVUCyjFKyKZM95ey/ery7nyvQcq7eKtW",
+	"3nbrXpXs9GsYKiKYO29qBj+Cqm5Avvya2yNf3/GnveMivhP3veAaixbHCmphojeNWyUk4gFRV/3RRX3T",
+	"HKQ3RRiCVcpKTGeCQqkbEfa0Cph9yXWB+O9UNUBv79EKBkCP7UesGJDqX7C0mstJ6+jjxeV3qudSf6J6",
+	"LoUKtaTaOzwCFY0ajy8koUYkXZcp+HEpbmiIkyW1+u8HLv2/PCAxrjet+yGJjKoCIGFdE2IiMMSY6FrV",
+	"A3pDWKXDTme7qtvizfaZNfT1uAdVnBE0tEI42UwVHDkeh7RBUChzYwmh8f09QglnqNksBUuU3P9AfJeP",
+	"iK25/9DkYZU7/xRlEdY0/wEOdaVTLRJJqLv0r2sxrG2S948LDDXpfFSek9IBCtddMP3VEplCoM7rApZ6",
+	"XXvmB9MBWkg+RhMeXCtWZCrSVjrsJOYyxkImh2QkiH9DhG0A2AupL8uUoS5kQ3UrqKWn97EkQdQ/M+6G",
+	"AI2VTcPAIQmoFNZtlcWm9J4iNlUkotA2jlwHFP4pAwqf4t4VqOOgWUlGcGA2rlbXcsSfRI74KWSINVlZ",
+	"KfDwaWjKarYzhYvFyzmYLshajURJxq2vs26NPOIpHr6X4uAdZli4bQ7UI3a0Fw/39lBXX+smglveRSFT",
+	"DwT0AIcWb3H/uEqHHcAnQLDQrJmYfLhY/EhKJnFB/NjvBuJLUkbJkhR0SYf7KrQx9TP6YHHC8RQ1Jdbs",
+	"4EdkB+tCFmvt8oELWXwf7fJ5bLD7eg92FWbIzuBAMrfEkHU+YXET1N5UMS9oMjokiPseSNkbOi5S/Wnf",
+	"FMjlIZMdJvkEB55pWOpe81BuRsonqJszASFIEEj/nkJPel+QZ7qaBg8lonIPvOIdFi2ICjTCgWJnhjI6",
+	"SHLFE+1NR4fQrkW32UuwMBvSGTG7SoclfeqKtRo4RHvKtNDCO2oTEU2+TxM+MolJe+mkMSmnm6By3zvL",
+	"sdYWD0AxH9ArL8YJc5T45DGsSeuatC7qSGdp5ji+JkvpZq7LfUiwL4dfch3uLSYmipLVq1XT1xhiegIO",
+	"JdLUF4lAby8vz5yIuEgeukNL2WyF6qZuSdNh6nhRD/uYuSRQcjYP3CERMsAShG6XelCbYkjkELp6ooBA",
+	"xYrkxNDvucO6zwOCvemXrnoNhpLkQOgjTSWSAe73qZvTsOYtQODeJgwhsQxFqVni18UpiJ77Qg/Nkbgs",
+	"rKlA4bhyV+Rc1NRWKVG6+b/FIz5eDYuupz5lunMRBJc+N+GEi8y3l/g6Nt7yvmYiiXYQ89YmqJCuuy6d",
+	"6e/rXssrx2nAh8wntGQyH4nR8id4KlBXLa+b7gxmhJWsuAsIq1jU/IuwcGRvqgLxbByGk2vilRxJfE0i",
+	"UFkYxevCWuxfHBKSv7TZEJERZdHfjxAw4nIP2qxVq0obA43P6EhiUGqWil8iOM3D0VhOE8qLk5r+hnkV",
+	"PMbukFQAVcs3W2XdBfPvT76yuUt+sJLhHr55B44P4+7E9mHk6rwfhqVLgLwoPqoFKTuaOxb0EsLQlV2F",
+	"MColb9R3i4+6k9wAg+8mPMDQQhIEFtRN6mZGWt/n/JoS+/ABVDjTBc8QfEvAN2ChmwmWou+dyT14gsKE",
+	"fxi6vqzmoA6201EkdheJ/kJUt9ddWC82PTiHb0FOw6NzrQLxgw8WMugUXDEekOKBkdGQC/qFlB6Fy0QR",
+	"dbWMiLoroeZVDA/yFZNVKmL2GmNuIs3TgAcYO6S534lbaNxQAHg8ZvbzAWBJx+CU1LhmpIsY6Zq5rRxu",
+	"ibPZwo/E47JDNc/CKFZ+EX9DWKJuvNBuBb3xeQ/7OgBTIOyDlo2G+IZ0mG7aHNDBUOdYx84z9S3iRTZJ",
+	"O0w/hsxxxYhAOkMboSDo7P1lZhdZgOubALM5hnl3cyAeaa+RpWGfcohYpLhGBcJTZO0OpAw28ihusrUG",
+	"tdagfkgNqojF1kDzHmbbNZuKojogJv7HVcEyPWTJcA5o46qkOZzmHYZtLbcK6mCEB2UX+QJvKm/+4RnG",
+	"IwZWrDnGmmOsOcaaY6QDL56JH5Z3pJ1Ln6/EOKBscGWBduXzAdfMJbcYAATgY81nzk4vLh3wROpuu65P",
+	"1VFFJUrQm8PLPPsdzPSGyNKaCD8QET7igwHxEA+t1eaOhPHOJO4HufdpkwMfKIiYK+gojMy4h+ruF3XQ",
+	"5pkHDk1g6mwgT/fdxeHFRfv0pH3QRS5QHgfRPsJsqqNUXZ/gQA/VPy+8Muv7sr4vT3Zf7nlV0uzG1kQq",
+	"0LnKvppscOpiBs1NN7Dv6wi9GQ+Sg7gckmBCBUESvDWcdZj22yTtc7ZQ7aaDCHaHcZlEPdEzkTLfIco0",
+	"d3smwPsjck1sCZdUhjcqw7EU7TLPt4Q2eIDIHyH2BaJShwShLrnFruxu5jmerAaV43varhaIkjjG0h2i",
+	"rvlUF8GU/hRtJHLRN1PREja8O2NBMDi1HBMSOVeanHOfYJa1oFl4kSDV/HaIIfLfJxjOlwqtAqfjOc4P",
+	"Wwd5MIv10ZVoTFwz66/kwNPpAFeSjshVKN1Ss7azu71V39qCyP2CfSh9LOSVjd+f+8TCrpIz9gN42L64",
+	"PG9dtk/Vr2FYvMnl3T1r5qr/YL7F9dnkn82ignaGtPxsRoy15/IJPZcR/8kTjiIJZ7mAtMTXGJeFsaYE",
+	"qLQPyrcpF61YHvoF+4m2pZs5moP+2lkkGDxoW+U56pGiD3e6t6uUWHkI/venIpr3I5mPycrWYM4Cc265",
+	"mSgA7q/CktYW8j+xhdwWvon42R146ApW8SWmbzvL86/mX4VK4yRME6bbq+9D8zvTDDk7sjWHKeuPxkz5",
+	"7tGrZ1gOS+sMgrU3c51BsKa0camjH4PS6ofNrzmKznnIRGRe5IxAdf0yZ/4UCYmlTg3YuDg8Oty/dNCH",
+	"9uVbB/2zdfT+8ALxAF22Xh0dbiI8wJRpy26HxUGZmio7WlOymZMo4JB1iSVYlNV0CKaDR2awaXUWraXD",
+	"ZICZwK5atW30Ha9PSbQ8lBXUMj2/u2C16Zr2Z31JAtTV1psucvmIoB52r/c6rDvGgaTY7yKBpyLRAsVV",
+	"X7v49Uivqo+pLyB3M2S6Z5BQb3k6jZTKYYd1qTi8VTeUctZESlXq2hIo0dafCTQiQuABAZhon63HwaTd",
+	"YUrs1B9WUwgZEDwinnX1Ro3cdPcDwVE3gJ4uQu9IoB7pc2OV1eVkOuya8QnT0MU64ZQwD22Yked8ss9D",
+	"JrsOiuDgoK4Xak7ZhXz8BJAhwV6DQoNUTxUIiRp19At9FcWv610AIIUaGldMhW3AMwUcwtQqtVU9B352",
+	"ZeZZFI47wlM4jS2kEJySqPJM3GAJsnkDhE39fN0uCW1AbXiXsz4dhIHC0M09NMZCIkIh0xZQJ7kPKtBW",
+	"fdeu85zIYFpuKQB0c10Rvxrz9t0rswK1P9N7t7mNkSkybYucD9kSf/ilZklf2kh5c5BufYRen58e6+Li",
+	"Ap2eHxyeo1cf7W8Hhxf7K7Jz2GvEfJ/KZID7feJK4lkkBkjollrHRGItw+FQ8jZzA920w3o7XCzIha2c",
+	"bmHrYkl8PoAGY0a40V8DfaNZqyf/1m+V/tk633/bOocmUkFAmDuN5vBInzIqiT/9EFCZ6gPrUTH28RT8",
+	"Cc16bWtn62XjxdaOU6LiJGrMWlOKdo/4M+1h5xrGjgPiUq1PJz+liMQp86dxVixWX63agz1Jq+mC4MAd",
+	"JlvCCjpgidI/Mmq+ZmAzSe9KcUBLN0rNhlMi9i4fa4JnxyVuefTxscVy8zdwrHZsCfAWWALqVe2PT5Az",
+	"AJ6hjaXm77+bHmG6a+OnO5u0Ac0f0zqzxug1Rn9XjM40hOlpHVsvVrH/MIgy1ZSERBnqzgKnu1bfFqtv",
+	"a6PZT5EMHqa0EEB3uMu5Op3Wtp6g82q+rmdaT19h5l1FzekXBJTO6muJyo1mOGhjIFEP8ZhE0TjvDl7t",
+	"Iy+gSshWMBI5hjbo3CpazNs3q3mATPHHMLb9nm7mr/99ddI6Pky23DePL9q/HZaa5ZoefHX58ewQ2IRH",
+	"XDrC/tVB+0378gIYFBVXJ++PjpSqXGqWPh5epFrw19Qfo6uz88P9q/PWQftfJtYg8CjD/tXZ6UUb3CNQ",
+	"tEQNudpvXSbTM+CZWaXp1m+fXuy/PTyeSeWwrx4c7rePW0cGlCMcXAvL0u49DTzVICmBiQBmuROT0sjz",
+	"eHLX+tB/hkPPFE2M0X8taazjTB42ziTBBw1t+EH5PeTkFektN9tSbowH5MoaRCGVHQKxoEO5A42HMPRH",
+	"168sKAGT01juu1ZxyQyl1U30jBwDdbZ1Qycl1xUNpKXiSo25itrurRxU+9eIT01Xto7/BpEaSltDOAhc",
+	"xsRPcQXsb1HNawhWyQhUAVBfxfVuY0tEutw1mKevoKL5ldJdiWe+WF0WyZJZ/DoenCxPbYJbUuErC4tr",
+	"10pOCUrj2u/dPdJSF5j9oUJg18f/XY//4ZohrkNs/3Kij+bSedLOd+zMiELmkSCyPdj7B0JaVG06CH0i",
+	"FsbgPnDHxEVNG+aIUX47xQQ1sTUaVicDTx20uybzK5P5exD5R/U8rU/y+5zkA3SoWke/rSOV/6SRysD2",
+	"n1oUWVbaKdmpCypvdC1l6VbQBZGSsgHqWkKnjSu2H3RABNGJRIlGJT2iw7cMjdyM2n8Z2ihyO36hdMOv",
+	"Dpvp+OVzQVA3JuD54UqP0XzrgaSap60eteaFa6lmfZJrqWYt1aylmkesUPa0Us28z+i5uiCESUNtn6Le",
+	"2BsiW+lJ1+x7zb7XJ/mTsG9d58ek8ujL/zNy9LUv4Wm43YchR3iE2ug58vkAUfYw9czyXAUfqByiV2pz",
+	"yA2Ip5gM9oWDoNGewlhGJrYsYDOZ2qN7iqJ+QMQwVSiww3QpQLTxVsrxKfOnDrrAI3JBJfnHEb7dBMdD",
+	"QMY+diFUZBqVHTQDIdtJIwFycRBQ4lU67AhLKKXm+wJSmKCnn0l/s+UH9xS8LiZ4MCABet924HXdgJAK",
+	"neM0iTbcYSNoPAeGgYBPBOzKJJ6ZpXCGfD0v/K1jWWENFQSgU8uH2m0dFsMPUYkCIsOApcrA2baIAFvd",
+	"F9zsPL8wm6Kca36/5vfrk1zz+zW//zPGDjwgk89QV1N9zXMt9IoZTXk405mcQUmQZFdyypIGetujnBHT",
+	"mhzpzuQ6hzhuTR5NgRmwSltqXH9/plm57S6u37SSgc5Mhobjc03G0V16jGtjELz4QE3GE9Qxo8v4I0Yw",
+	"3KX5+Lq+yrq+ytoWu+ZWd7bFRkxiZXtsUc711RLGQvWtjHXYFsSmgeYIStU0sBCxeziuiWW8w4gH1iW8",
+	"sOSV8fMuDNm3LhtTdFvXYzGFpxd26R5jaD5veEHEFtaNutdsYM0G1mW2HqHM1vdxqEFDty+5nrMW2BeF",
+	"LhA1JCxVB8pYHyHtSmkUit5ThupIOIj4gqDtaqMJbjaMfI69DuthHzOXBMgjLvVgzJCAbiG5NfdRgSgT",
+	"Ur2HZID7fepm6QxviDwn2KPM9pS7Dy0VEstQlJpQnmNanEBFK7jQH8ixQswCTMc/RbvUHSmCG03FCl2B",
+	"POy/w5ajxYUsINgUG3k0CHjU03l5prZWhDJ7xpoMPliljCIq0YSHvocGRCpUQpLzysKmI0mEsPeHj1cQ",
+	"fODbwU2eLEGFKcalNMXALzVLz8FcZ+aauzy6WQhoysKJNWNbTy3qE6IUfQrmaglJfFYDVXRlPhPwEsL3",
+	"bomHElsywhXsxwARmgHrYmsj7BHE+4lvu1hinw8yPg+pkA4SQxwQD/WmCAqNiTDog4tgY8ZEsFlJi0ki",
+	"45MX5rwQuVHI46BrMpba/946al213h+0L6/ODy8PTy7bpycLp8ChR2XGFAe2drnN+oiqrG86RgZNpMNC",
+	"+baNmfqqSu5MN1xLThwVR8/aIMzYtD6i2KthiF/skLHyrwPvQsugaIaEjSl3BpPXMgOgvVx7UeSSMUaj",
+	"zbn58s7MTGih6KCZuvECSv+lysaLuY9HpSGXfT/ZWCf7ZEAhmGmYPb8bk3ucO126BgrXdfXmKodsQOay",
+	"XRMPZivxzs9ry/DPpQxbniWayKc3RBEnB1YBdCoiBVqY1uSB9+3MmnJU0GkoBfUIUvqYgxhPegf30PMR",
+	"kQF1Bdo4C/hIsdNQIElu5SaiAun19BQ9Zcjjrnge8VFRGXmJnShK+Q3o4jX28Qy9zM5qckwZxxCiW2E3",
+	"Wp+zKXpOKXILLBVSooXMYHcGWJfN7iWoQUQHEgVh1O95i8vOcI8WN4MKSYhZ8psBrve61mOM0CxNVvMW",
+	"02uQ8i7eqpW33bpXJTv9GgYHyhKCO3Mvcyhg3qTudr38ktQa5R1vq/8C13sNt1pfhRImqEbW/XYSBYjg",
+	"TNSy4CfKBnmL8l7slHt1vF3eJTX3Zb/hbZFqI16UuYCfvv2fAAAA//8=",
+}
+
+// decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
+// after base64-decoding and flate-decompressing the embedded blob.
+func decodeSpec() ([]byte, error) {
+	encoded := strings.Join(swaggerSpec, "")
+	compressed, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return nil, fmt.Errorf("error base64 decoding spec: %w", err)
+	}
+	zr := flate.NewReader(bytes.NewReader(compressed))
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(zr); err != nil {
+		return nil, fmt.Errorf("read flate: %w", err)
+	}
+	if err := zr.Close(); err != nil {
+		return nil, fmt.Errorf("close flate reader: %w", err)
+	}
+
+	return buf.Bytes(), nil
+}
+
+var rawSpec = decodeSpecCached()
+
+// a naive cache of the decoded OpenAPI spec
+func decodeSpecCached() func() ([]byte, error) {
+	data, err := decodeSpec()
+	return func() ([]byte, error) {
+		return data, err
+	}
+}
+
+// Constructs a synthetic filesystem for resolving external references when loading openapi specifications.
+func PathToRawSpec(pathToFile string) map[string]func() ([]byte, error) {
+	res := make(map[string]func() ([]byte, error))
+	if len(pathToFile) > 0 {
+		res[pathToFile] = rawSpec
+	}
+
+	return res
+}
+
+// GetSpec returns the OpenAPI specification corresponding to the generated
+// code in this file. External references in the spec are resolved through
+// PathToRawSpec; externally-referenced files must be embedded in their
+// corresponding Go packages (via the import-mapping feature). URL-based
+// external refs are not supported.
+func GetSpec() (swagger *openapi3.T, err error) {
+	resolvePath := PathToRawSpec("")
+
+	loader := openapi3.NewLoader()
+	loader.IsExternalRefsAllowed = true
+	loader.ReadFromURIFunc = func(loader *openapi3.Loader, url *url.URL) ([]byte, error) {
+		pathToFile := url.String()
+		pathToFile = path.Clean(pathToFile)
+		getSpec, ok := resolvePath[pathToFile]
+		if !ok {
+			err1 := fmt.Errorf("path not found: %s", pathToFile)
+			return nil, err1
+		}
+		return getSpec()
+	}
+	var specData []byte
+	specData, err = rawSpec()
+	if err != nil {
+		return
+	}
+	swagger, err = loader.LoadFromData(specData)
+	if err != nil {
+		return
+	}
+	return
+}
+
+// GetSpecJSON returns the raw JSON bytes of the embedded OpenAPI
+// specification: decompressed but not unmarshaled. External references
+// are not resolved here; the bytes are the spec exactly as embedded by
+// codegen. The result is cached at package init time, so repeated calls
+// are cheap.
+func GetSpecJSON() ([]byte, error) {
+	return rawSpec()
+}
+
+// GetSwagger returns the OpenAPI specification corresponding to the
+// generated code in this file.
+//
+// Deprecated: GetSwagger predates kin-openapi renaming openapi3.Swagger
+// to openapi3.T. Use [GetSpec] instead. This wrapper is retained for
+// backwards compatibility.
+func GetSwagger() (*openapi3.T, error) {
+	return GetSpec()
+}

@@ -67,6 +67,9 @@ type Config struct {
 	RatePasswords ratelimit.Rule
 	// AuditRetention is how long security events are kept (KALA_AUDIT_RETENTION).
 	AuditRetention time.Duration
+	// MetricsElsewhere: /metrics is not served here but on a listener of its own
+	// (KALA_METRICS_ADDR), which serves Server.Metrics.
+	MetricsElsewhere bool
 	// Now is the clock; tests inject one they can move.
 	Now func() time.Time
 }
@@ -311,7 +314,9 @@ func (s *Server) routes() (http.Handler, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	if !s.Config.MetricsElsewhere {
+		mux.Handle("GET /metrics", s.Metrics())
+	}
 	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=300")
@@ -329,6 +334,11 @@ func (s *Server) routes() (http.Handler, error) {
 		s.writeError(w, r, errs.E(errs.NotFound, "no such resource"))
 	})
 	return s.recover(s.observe(mux)), nil
+}
+
+// Metrics serves the Prometheus metrics.
+func (s *Server) Metrics() http.Handler {
+	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {

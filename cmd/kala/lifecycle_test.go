@@ -5,11 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,8 +24,9 @@ import (
 	"github.com/kala-server/kala/impl/testkit"
 )
 
-// The binary's whole life on a real database: migrate, serve, log in, rotate keys while
-// serving, reset a password, and shut down cleanly on SIGTERM.
+// The binary's whole life on a real database: migrate (twice, saying what it did), serve
+// with /metrics on a listener of its own, log in, rotate keys while serving, reset a
+// password, and shut down cleanly on SIGTERM.
 func TestBinaryLifecycle(t *testing.T) {
 	adminURL := os.Getenv("KALA_TEST_DATABASE_URL")
 	if adminURL == "" {
@@ -54,12 +58,7 @@ func TestBinaryLifecycle(t *testing.T) {
 			}
 		}
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	env := append(os.Environ(), "DATABASE_URL="+dbURL, "KALA_ADDR="+addr, "KALA_ADMIN_PASSWORD=Life#cycle-2026")
 	run := func(args ...string) string {
 		t.Helper()
@@ -71,10 +70,26 @@ func TestBinaryLifecycle(t *testing.T) {
 		}
 		return string(out)
 	}
-	run("migrate")
+	// migrate says what it applied: every migration file, then nothing
+	files, err := filepath.Glob("../../db/migrations/*.sql")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("migration files: %v %v", files, err)
+	}
+	for i := range files {
+		files[i] = filepath.Base(files[i])
+	}
+	version, _, _ := strings.Cut(files[len(files)-1], "_")
+	version = strings.TrimLeft(version, "0")
+	if out, want := run("migrate"), fmt.Sprintf("applied %d migrations (now at version %s): %s\n", len(files), version, strings.Join(files, ", ")); out != want {
+		t.Errorf("first migrate printed %q, want %q", out, want)
+	}
+	if out, want := run("migrate"), "database is up to date at version "+version+"\n"; out != want {
+		t.Errorf("second migrate printed %q, want %q", out, want)
+	}
 
+	// flags after the command; /metrics on its own listener
 	var stderr bytes.Buffer
-	serve := exec.Command(bin, "serve")
+	serve := exec.Command(bin, "serve", "-metrics-addr", metricsAddr)
 	serve.Env, serve.Stderr = env, &stderr
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
@@ -101,6 +116,26 @@ func TestBinaryLifecycle(t *testing.T) {
 	}
 	if s := login("Life#cycle-2026"); s != 200 {
 		t.Fatalf("login with KALA_ADMIN_PASSWORD: %d", s)
+	}
+	get := func(url string) (int, string) {
+		t.Helper()
+		r, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return r.StatusCode, string(b)
+	}
+	if status, body := get("http://" + metricsAddr + "/metrics"); status != 200 ||
+		!strings.Contains(body, `kala_http_requests_total{operation="createAccessToken",status="200"} 1`) {
+		t.Errorf("/metrics on -metrics-addr: %d, want 200 with the login counted:\n%.2000s", status, body)
+	}
+	if status, body := get(base + "/metrics"); status != 404 {
+		t.Errorf("/metrics on the public listener: %d, want 404 when -metrics-addr is set: %.300s", status, body)
+	}
+	if status, _ := get("http://" + metricsAddr + "/healthz"); status != 404 {
+		t.Errorf("/healthz on the metrics listener: %d, want 404: it serves /metrics alone", status)
 	}
 
 	run("keys", "rotate")
@@ -174,4 +209,15 @@ func TestBinaryLifecycle(t *testing.T) {
 	if strings.Contains(stderr.String(), newPW) || strings.Contains(stderr.String(), "Life#cycle-2026") {
 		t.Error("the server log contains a password")
 	}
+}
+
+// freeAddr is a loopback address with a port nothing listens on (for now).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -1,5 +1,5 @@
-// Command kala is Kala Server: `kala serve` (default), `kala migrate`,
-// `kala admin reset-password USER`, `kala keys rotate`.
+// Command kala is Kala Server. `kala help` lists its commands: serve (the default),
+// migrate, admin reset-password, keys rotate, version, help.
 package main
 
 import (
@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,20 +29,10 @@ import (
 	"github.com/kala-server/kala/impl/ratelimit"
 )
 
-const usage = `usage: kala [flags] [command]
-
-commands:
-  serve                        migrate, then serve HTTP (default)
-  migrate                      apply database migrations and exit
-  admin reset-password USER    give USER a new random password and print it
-  keys rotate                  add a new JWT signing key; old keys verify until their tokens expire
-
-Every flag can also be set by the environment variable named in its description.
-`
-
 type options struct {
 	databaseURL   string
 	addr          string
+	metricsAddr   string
 	adminPassword string
 	issuer        string
 	tokenTTL      time.Duration
@@ -58,14 +51,259 @@ type options struct {
 	auditKeep     time.Duration
 	queryPerUser  int
 	queryMax      int
+	envErrs       []string // environment variables that did not parse, reported by check
 }
+
+// command is one thing kala does.
+type command struct {
+	name    string // the words after "kala"
+	args    []string
+	summary string
+	help    string
+	// flags are those the command reads, listed by its help (nil: none; allFlags: every one).
+	flags []string
+	// run gets the checked configuration, or nil when flags is nil.
+	run func(ctx context.Context, o *options, log *slog.Logger, args []string) error
+}
+
+var allFlags = []string{"*"}
+
+// commands, in the order help lists them; filled by init (help's run refers to it).
+var commands []*command
+
+func init() {
+	commands = []*command{
+		{name: "serve", summary: "apply pending migrations, then serve HTTP (the default command)", flags: allFlags,
+			help: `Applies pending database migrations, creates the user ADMIN on an empty database
+(password from KALA_ADMIN_PASSWORD, else a random one printed once to stderr), then
+serves HTTP on -addr until SIGINT or SIGTERM, which drain requests for up to 30 s.
+/metrics is served on -metrics-addr when set, else on -addr.`,
+			run: func(ctx context.Context, o *options, log *slog.Logger, _ []string) error { return serve(ctx, o, log) }},
+		{name: "migrate", summary: "apply pending database migrations, print what was applied, and exit",
+			flags: []string{"database-url"},
+			help: `Applies the migrations embedded in this binary that the database lacks, under a
+session lock (instances starting at the same time take turns), and prints what it
+applied and the database's version. ` + "`kala serve`" + ` does the same at every start.`,
+			run: func(ctx context.Context, o *options, log *slog.Logger, _ []string) error {
+				d, m, err := openMigrated(ctx, o)
+				if err != nil {
+					return err
+				}
+				d.Close()
+				fmt.Println(migrationReport(m))
+				return nil
+			}},
+		{name: "admin reset-password", args: []string{"USER"}, summary: "give USER a new random password and print it",
+			flags: []string{"database-url"},
+			help: `Gives USER (any case) a new random password, marked default (they should change it),
+ends their sessions and tokens, and prints the password once to stdout.
+The reset is audited as the command line's. To run it against the private cluster of
+` + "`make run`" + `: DATABASE_URL=$(scripts/pg.sh url kala) bin/kala admin reset-password ADMIN`,
+			run: func(ctx context.Context, o *options, log *slog.Logger, args []string) error {
+				return resetPassword(ctx, o, log, args[0])
+			}},
+		{name: "keys rotate", summary: "add a JWT signing key; older keys verify until their tokens expire",
+			flags: []string{"database-url", "token-ttl"},
+			help: `Adds a new JWT signing key, which signs from now on. Running instances pick it up at
+once (LISTEN/NOTIFY). Older keys keep verifying until the last token they signed
+expires (-token-ttl), then they are dropped.`,
+			run: func(ctx context.Context, o *options, log *slog.Logger, _ []string) error {
+				d, _, err := openMigrated(ctx, o)
+				if err != nil {
+					return err
+				}
+				defer d.Close()
+				if err := auth.Rotate(ctx, d, time.Now(), o.tokenTTL); err != nil {
+					return err
+				}
+				fmt.Println("added a new signing key; older keys verify until their tokens expire")
+				return nil
+			}},
+		{name: "version", summary: "print the version and exit",
+			help: "Prints the module version, the VCS revision it was built from (if known) and the Go version.",
+			run: func(context.Context, *options, *slog.Logger, []string) error {
+				info, _ := debug.ReadBuildInfo()
+				fmt.Println(versionLine(info))
+				return nil
+			}},
+		{name: "help", args: []string{"[COMMAND...]"}, summary: "show help for kala or one command",
+			help: "`kala help admin reset-password` is the same as `kala admin reset-password -h`.",
+			run: func(_ context.Context, _ *options, _ *slog.Logger, args []string) error {
+				return printHelp(os.Stdout, args)
+			}},
+	}
+}
+
+const intro = `Kala Server: the Kala API (/api) and a Kylin-compatible API (/kylin/api) over PostgreSQL.
+
+usage: kala [COMMAND] [flags] [ARGUMENTS]
+`
+
+const flagNote = `Flags may come before or after the command, as -name value, -name=value or --name.
+A flag's default comes from the environment variable in brackets; the flag wins.
+Commands that use the database check the whole configuration (every variable below)
+before they start; help and version need none of it.
+`
+
+// usageError is a command line kala cannot make sense of (exit status 2).
+type usageError struct {
+	msg string
+	cmd *command // the command it concerns, if known: its usage line is printed
+}
+
+func (e *usageError) Error() string { return e.msg }
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := run(os.Args[1:], log); err != nil {
-		fmt.Fprintln(os.Stderr, "kala:", err)
-		os.Exit(1)
+	err := run(os.Args[1:], log)
+	if err == nil {
+		return
 	}
+	fmt.Fprintln(os.Stderr, "kala:", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		if ue.cmd != nil {
+			fmt.Fprintf(os.Stderr, "usage: %s\nRun 'kala help %s' for details.\n", usageLine(ue.cmd), ue.cmd.name)
+		} else {
+			fmt.Fprintln(os.Stderr, "Run 'kala help' for usage.")
+		}
+		os.Exit(2)
+	}
+	os.Exit(1)
+}
+
+func run(args []string, log *slog.Logger) error {
+	o, words, help, err := parse(args)
+	if err != nil {
+		// the usage line of the command the bad flag came with, if it is known yet
+		cmd, _, _ := lookup(words)
+		return &usageError{msg: err.Error(), cmd: cmd}
+	}
+	if help {
+		return printHelp(os.Stdout, words)
+	}
+	cmd, rest, err := lookup(words)
+	if err != nil {
+		return err
+	}
+	if n := minArgs(cmd); len(rest) < n {
+		return &usageError{msg: fmt.Sprintf("%s: missing %s", cmd.name, strings.Join(cmd.args[len(rest):n], " ")), cmd: cmd}
+	}
+	if max := len(cmd.args); len(rest) > max && !(max > 0 && strings.HasSuffix(cmd.args[max-1], "...]")) {
+		return &usageError{msg: fmt.Sprintf("%s: unexpected argument %q", cmd.name, rest[max]), cmd: cmd}
+	}
+	if cmd.flags == nil {
+		return cmd.run(context.Background(), nil, log, rest)
+	}
+	if err := o.check(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return cmd.run(ctx, o, log, rest)
+}
+
+// minArgs counts the required arguments (optional ones are written [LIKE_THIS], and
+// [LIKE_THIS...] takes any number).
+func minArgs(c *command) int {
+	n := 0
+	for _, a := range c.args {
+		if !strings.HasPrefix(a, "[") {
+			n++
+		}
+	}
+	return n
+}
+
+func usageLine(c *command) string {
+	line := []string{"kala", c.name}
+	if c.flags != nil {
+		line = append(line, "[flags]")
+	}
+	return strings.Join(append(line, c.args...), " ")
+}
+
+// lookup finds the command that words start with, and the words after its name. No
+// words is serve.
+func lookup(words []string) (*command, []string, error) {
+	if len(words) == 0 {
+		words = []string{"serve"}
+	}
+	for _, c := range commands {
+		name := strings.Fields(c.name)
+		if len(words) >= len(name) && slices.Equal(words[:len(name)], name) {
+			return c, words[len(name):], nil
+		}
+	}
+	if subs := subcommands(words[0]); len(subs) > 0 {
+		if len(words) == 1 {
+			return nil, nil, &usageError{msg: fmt.Sprintf("%s: missing command (one of: %s)", words[0], strings.Join(subs, ", "))}
+		}
+		return nil, nil, &usageError{msg: fmt.Sprintf("unknown command %q (%s has: %s)", words[0]+" "+words[1], words[0], strings.Join(subs, ", "))}
+	}
+	return nil, nil, &usageError{msg: fmt.Sprintf("unknown command %q", words[0])}
+}
+
+// subcommands lists the second words of the commands whose first word is group.
+func subcommands(group string) []string {
+	var out []string
+	for _, c := range commands {
+		if g, sub, ok := strings.Cut(c.name, " "); ok && g == group {
+			out = append(out, sub)
+		}
+	}
+	return out
+}
+
+// printHelp writes the help of the command words name (all of kala for none).
+func printHelp(w io.Writer, words []string) error {
+	_, fs := newFlagSet()
+	if len(words) == 0 {
+		fmt.Fprint(w, intro, "\ncommands:\n")
+		for _, c := range commands {
+			fmt.Fprintf(w, "  %-30s %s\n", strings.Join(append([]string{c.name}, c.args...), " "), c.summary)
+		}
+		fmt.Fprint(w, "\n", flagNote, "\nflags:\n")
+		printFlags(w, fs, allFlags)
+		return nil
+	}
+	cmd, _, err := lookup(words)
+	if err != nil {
+		if subs := subcommands(words[0]); len(subs) > 0 {
+			fmt.Fprintf(w, "usage: kala %s COMMAND [flags] [ARGUMENTS]\n\ncommands:\n", words[0])
+			for _, s := range subs {
+				c, _, _ := lookup([]string{words[0], s})
+				fmt.Fprintf(w, "  %-30s %s\n", strings.Join(append([]string{c.name}, c.args...), " "), c.summary)
+			}
+			return nil
+		}
+		return err
+	}
+	fmt.Fprintf(w, "usage: %s\n\n%s.\n\n%s\n", usageLine(cmd), upperFirst(cmd.summary), cmd.help)
+	if cmd.flags != nil {
+		fmt.Fprint(w, "\nflags (a flag's default comes from the environment variable in brackets; flags may\ncome before or after the command):\n")
+		printFlags(w, fs, cmd.flags)
+		if !slices.Equal(cmd.flags, allFlags) {
+			fmt.Fprint(w, "\nThe whole configuration (`kala help serve`) is checked before it starts.\n")
+		}
+	}
+	return nil
+}
+
+func upperFirst(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
+
+// printFlags lists the flags named (allFlags: every one) as flag.PrintDefaults does.
+// Secrets have no default, so their environment values are never shown.
+func printFlags(w io.Writer, fs *flag.FlagSet, names []string) {
+	sub := flag.NewFlagSet("kala", flag.ContinueOnError)
+	fs.VisitAll(func(f *flag.Flag) {
+		if slices.Equal(names, allFlags) || slices.Contains(names, f.Name) {
+			sub.Var(f.Value, f.Name, f.Usage)
+			sub.Lookup(f.Name).DefValue = f.DefValue
+		}
+	})
+	sub.SetOutput(w)
+	sub.PrintDefaults()
 }
 
 // envDefault reads an env var for a flag's default, remembering parse errors.
@@ -117,14 +355,18 @@ func (e *envDefault) boolean(name string, def bool) bool {
 	return b
 }
 
-func parse(args []string) (*options, []string, error) {
+// newFlagSet defines every flag over a new options, defaults from the environment.
+func newFlagSet() (*options, *flag.FlagSet) {
 	var o options
 	var env envDefault
 	fs := flag.NewFlagSet("kala", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), usage, "\nflags:\n"); fs.PrintDefaults() }
-	// Secrets get no flag default: usage text prints defaults, and must not print these.
+	// run prints errors and help itself
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	// Secrets get no flag default: help prints defaults, and must not print these.
 	fs.StringVar(&o.databaseURL, "database-url", "", "PostgreSQL URL (DATABASE_URL)")
 	fs.StringVar(&o.addr, "addr", env.str("KALA_ADDR", "127.0.0.1:8080"), "listen address (KALA_ADDR)")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", env.str("KALA_METRICS_ADDR", ""), "listen address for /metrics alone; if empty, /metrics is served on -addr (KALA_METRICS_ADDR)")
 	fs.StringVar(&o.adminPassword, "admin-password", "", "first ADMIN password; random if empty (KALA_ADMIN_PASSWORD)")
 	fs.StringVar(&o.issuer, "issuer", env.str("KALA_ISSUER", "kala"), "JWT issuer (KALA_ISSUER)")
 	fs.DurationVar(&o.tokenTTL, "token-ttl", env.dur("KALA_TOKEN_TTL", 15*time.Minute), "access token lifetime (KALA_TOKEN_TTL)")
@@ -141,8 +383,32 @@ func parse(args []string) (*options, []string, error) {
 	fs.DurationVar(&o.auditKeep, "audit-retention", env.dur("KALA_AUDIT_RETENTION", 90*24*time.Hour), "how long security events are kept, like 2160h for 90 days (KALA_AUDIT_RETENTION)")
 	fs.IntVar(&o.queryPerUser, "query-per-user", env.num("KALA_QUERY_PER_USER", data.DefaultQueriesPerUser), "queries one user may run at once (KALA_QUERY_PER_USER)")
 	fs.IntVar(&o.queryMax, "query-max", env.num("KALA_QUERY_MAX", db.SandboxConnBudget), "queries the server runs at once, all users together (KALA_QUERY_MAX)")
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, err
+	o.envErrs = env.errs
+	return &o, fs
+}
+
+// parse reads the flags wherever they are among args, and returns the other words
+// (the command and its arguments) in order. Nothing is checked but the flags' syntax:
+// help must work without any configuration. After "--" every word is an argument.
+func parse(args []string) (o *options, words []string, help bool, err error) {
+	o, fs := newFlagSet()
+	for len(args) > 0 {
+		err := fs.Parse(args)
+		rest := fs.Args()
+		if errors.Is(err, flag.ErrHelp) {
+			help = true
+		} else if err != nil {
+			return nil, words, false, err
+		} else if len(rest) == 0 {
+			break
+		} else if consumed := args[:len(args)-len(rest)]; len(consumed) > 0 && consumed[len(consumed)-1] == "--" {
+			words = append(words, rest...)
+			break
+		} else {
+			words = append(words, rest[0])
+			rest = rest[1:]
+		}
+		args = rest
 	}
 	if o.databaseURL == "" {
 		o.databaseURL = os.Getenv("DATABASE_URL")
@@ -150,8 +416,14 @@ func parse(args []string) (*options, []string, error) {
 	if o.adminPassword == "" {
 		o.adminPassword = os.Getenv("KALA_ADMIN_PASSWORD")
 	}
-	if len(env.errs) > 0 {
-		return nil, nil, errors.New("bad configuration: " + strings.Join(env.errs, "; "))
+	return o, words, help, nil
+}
+
+// check validates the whole configuration, naming every problem at once, and derives
+// the parsed forms (proxies, rates).
+func (o *options) check() error {
+	if len(o.envErrs) > 0 {
+		return errors.New("bad configuration: " + strings.Join(o.envErrs, "; "))
 	}
 	var bad []string
 	if o.databaseURL == "" {
@@ -166,6 +438,13 @@ func parse(args []string) (*options, []string, error) {
 	}
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		bad = append(bad, fmt.Sprintf("KALA_ADDR=%q: want host:port", o.addr))
+	}
+	if o.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(o.metricsAddr); err != nil {
+			bad = append(bad, fmt.Sprintf("KALA_METRICS_ADDR=%q: want host:port", o.metricsAddr))
+		} else if o.metricsAddr == o.addr {
+			bad = append(bad, "KALA_METRICS_ADDR must differ from KALA_ADDR (leave it empty to serve /metrics there)")
+		}
 	}
 	for _, origin := range splitList(o.corsOrigins) {
 		if !isOrigin(origin) {
@@ -187,9 +466,9 @@ func parse(args []string) (*options, []string, error) {
 		}
 	}
 	if len(bad) > 0 {
-		return nil, nil, errors.New("bad configuration: " + strings.Join(bad, "; "))
+		return errors.New("bad configuration: " + strings.Join(bad, "; "))
 	}
-	return &o, fs.Args(), nil
+	return nil
 }
 
 func rateString(r ratelimit.Rule) string { return fmt.Sprintf("%d/%s", r.Limit, r.Window) }
@@ -230,68 +509,69 @@ func (o *options) config() impl.Config {
 		SessionIdle: o.sessionIdle, SessionMax: o.sessionMax, CookieSecure: o.cookieSecure,
 		CORSOrigins: splitList(o.corsOrigins), QueryTimeout: o.queryTimeout,
 		PublicURL: o.publicURL, TrustedProxies: o.proxies, RateFailures: o.rates[0], RatePasswords: o.rates[1],
-		AuditRetention: o.auditKeep, QueryPerUser: o.queryPerUser, QueryMax: o.queryMax}
+		AuditRetention: o.auditKeep, QueryPerUser: o.queryPerUser, QueryMax: o.queryMax, MetricsElsewhere: o.metricsAddr != ""}
 }
 
-func run(args []string, log *slog.Logger) error {
-	o, rest, err := parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
-		return err
+// versionLine is what `kala version` prints: module version, VCS revision (with its
+// time, and whether the tree had uncommitted changes) and Go version.
+func versionLine(info *debug.BuildInfo) string {
+	if info == nil {
+		return "kala (no build information)"
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cmd := "serve"
-	if len(rest) > 0 {
-		cmd = rest[0]
+	v := info.Main.Version
+	if v == "" {
+		v = "(devel)"
 	}
-	switch {
-	case cmd == "serve" && len(rest) <= 1:
-		return serve(ctx, o, log)
-	case cmd == "migrate" && len(rest) == 1:
-		d, err := openMigrated(ctx, o, log)
-		if err == nil {
-			d.Close()
+	var vcs []string
+	for _, key := range []string{"vcs.revision", "vcs.time", "vcs.modified"} {
+		for _, s := range info.Settings {
+			switch {
+			case s.Key != key:
+			case key == "vcs.modified":
+				if s.Value == "true" {
+					vcs = append(vcs, "modified")
+				}
+			default:
+				vcs = append(vcs, s.Value)
+			}
 		}
-		return err
-	case cmd == "admin" && len(rest) == 3 && rest[1] == "reset-password":
-		return resetPassword(ctx, o, log, rest[2])
-	case cmd == "keys" && len(rest) == 2 && rest[1] == "rotate":
-		d, err := openMigrated(ctx, o, log)
-		if err != nil {
-			return err
-		}
-		defer d.Close()
-		cfg := o.config()
-		cfg.Defaults()
-		if err := auth.Rotate(ctx, d, time.Now(), cfg.TokenTTL); err != nil {
-			return err
-		}
-		fmt.Println("added a new signing key; older keys verify until their tokens expire")
-		return nil
 	}
-	return fmt.Errorf("unknown command %q\n\n%s", strings.Join(rest, " "), usage)
+	line := "kala " + v
+	if len(vcs) > 0 {
+		line += " (" + strings.Join(vcs, ", ") + ")"
+	}
+	if info.GoVersion != "" {
+		line += " " + info.GoVersion
+	}
+	return line
 }
 
-func openMigrated(ctx context.Context, o *options, log *slog.Logger) (*db.DB, error) {
+// migrationReport says what a migration did.
+func migrationReport(m db.Migration) string {
+	switch len(m.Applied) {
+	case 0:
+		return fmt.Sprintf("database is up to date at version %d", m.Version)
+	case 1:
+		return fmt.Sprintf("applied 1 migration (now at version %d): %s", m.Version, m.Applied[0])
+	}
+	return fmt.Sprintf("applied %d migrations (now at version %d): %s", len(m.Applied), m.Version, strings.Join(m.Applied, ", "))
+}
+
+func openMigrated(ctx context.Context, o *options) (*db.DB, db.Migration, error) {
 	d, err := db.Open(ctx, o.databaseURL)
 	if err != nil {
-		return nil, err
+		return nil, db.Migration{}, err
 	}
-	n, err := d.Migrate(ctx)
+	m, err := d.Migrate(ctx)
 	if err != nil {
 		d.Close()
-		return nil, err
+		return nil, db.Migration{}, err
 	}
-	if n > 0 {
-		log.Info("migrated", "applied", n)
-	}
-	return d, nil
+	return d, m, nil
 }
 
 func resetPassword(ctx context.Context, o *options, log *slog.Logger, user string) error {
-	d, err := openMigrated(ctx, o, log)
+	d, _, err := openMigrated(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -309,11 +589,14 @@ func resetPassword(ctx context.Context, o *options, log *slog.Logger, user strin
 }
 
 func serve(ctx context.Context, o *options, log *slog.Logger) error {
-	d, err := openMigrated(ctx, o, log)
+	d, m, err := openMigrated(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	if len(m.Applied) > 0 {
+		log.Info("migrated", "applied", m.Applied, "version", m.Version)
+	}
 	s, err := impl.New(ctx, d, o.config(), log)
 	if err != nil {
 		return err
@@ -333,22 +616,45 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 		return fmt.Errorf("listen for events: %w", err)
 	}
 	go s.Janitor(ctx)
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
+
+	servers := []*http.Server{{Addr: o.addr, Handler: s}}
+	if o.metricsAddr != "" {
+		metrics := http.NewServeMux()
+		metrics.Handle("GET /metrics", s.Metrics())
+		servers = append(servers, &http.Server{Addr: o.metricsAddr, Handler: metrics})
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("serving", "addr", ln.Addr().String())
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		ln, err := net.Listen("tcp", srv.Addr)
+		if err != nil {
+			for _, started := range servers[:i] {
+				started.Close()
+			}
+			return err
+		}
+		srv.ReadHeaderTimeout, srv.IdleTimeout = 10*time.Second, 2*time.Minute
+		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+		go func() { errc <- srv.Serve(ln) }()
+		if i == 0 {
+			log.Info("serving", "addr", ln.Addr().String())
+		} else {
+			log.Info("serving metrics", "addr", ln.Addr().String())
+		}
+	}
 	select {
 	case err := <-errc:
+		for _, srv := range servers {
+			srv.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	var errs []error
+	for _, srv := range servers {
+		errs = append(errs, srv.Shutdown(sctx))
+	}
+	return errors.Join(errs...)
 }

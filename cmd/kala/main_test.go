@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"io"
 	"net"
 	"net/netip"
@@ -27,7 +26,7 @@ var configEnv = []string{
 	"DATABASE_URL", "KALA_ADDR", "KALA_ADMIN_PASSWORD", "KALA_ISSUER", "KALA_TOKEN_TTL",
 	"KALA_API_KEY_MAX_DAYS", "KALA_SESSION_IDLE", "KALA_SESSION_MAX", "KALA_COOKIE_SECURE",
 	"KALA_CORS_ORIGINS", "KALA_QUERY_TIMEOUT", "KALA_TRUSTED_PROXIES", "KALA_RATE_FAILURES", "KALA_RATE_PASSWORDS", "KALA_PUBLIC_URL",
-	"KALA_AUDIT_RETENTION", "KALA_QUERY_PER_USER", "KALA_QUERY_MAX",
+	"KALA_AUDIT_RETENTION", "KALA_QUERY_PER_USER", "KALA_QUERY_MAX", "KALA_METRICS_ADDR",
 }
 
 const testDB = "postgres://kala@localhost/kala?sslmode=disable"
@@ -45,23 +44,40 @@ func cleanEnv(t *testing.T, set map[string]string) {
 	}
 }
 
-// quietStderr sends what the flag package prints (usage, errors) to a pipe until the
+// configured parses args and checks the configuration, as run does before a command
+// that uses it.
+func configured(args []string) (*options, []string, error) {
+	o, words, _, err := parse(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := o.check(); err != nil {
+		return nil, nil, err
+	}
+	return o, words, nil
+}
+
+// quietStderr sends what is printed to stderr to a pipe until the returned function is
+// called (or the test ends); that function returns what was printed.
+func quietStderr(t *testing.T) func() string { return capture(t, &os.Stderr) }
+
+// capture sends what is printed to *f (os.Stdout or os.Stderr) to a pipe until the
 // returned function is called (or the test ends); that function returns what was printed.
-func quietStderr(t *testing.T) func() string {
+func capture(t *testing.T, f **os.File) func() string {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := os.Stderr
-	os.Stderr = w
+	old := *f
+	*f = w
 	var buf bytes.Buffer
 	done := make(chan struct{})
 	go func() { _, _ = io.Copy(&buf, r); close(done) }()
 	var once sync.Once
 	stop := func() string {
 		once.Do(func() {
-			os.Stderr = old
+			*f = old
 			w.Close()
 			<-done
 			r.Close()
@@ -74,7 +90,7 @@ func quietStderr(t *testing.T) func() string {
 
 func TestParseDefaults(t *testing.T) {
 	cleanEnv(t, map[string]string{"DATABASE_URL": testDB})
-	o, rest, err := parse(nil)
+	o, rest, err := configured(nil)
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
@@ -109,8 +125,9 @@ func TestParseGoodEnv(t *testing.T) {
 		"KALA_AUDIT_RETENTION":  "720h",
 		"KALA_QUERY_PER_USER":   "2",
 		"KALA_QUERY_MAX":        "10",
+		"KALA_METRICS_ADDR":     "127.0.0.1:9100",
 	})
-	o, rest, err := parse([]string{"migrate"})
+	o, rest, err := configured([]string{"migrate"})
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
@@ -120,7 +137,7 @@ func TestParseGoodEnv(t *testing.T) {
 		trusted: "10.0.0.0/8, 192.168.1.7", rateFailures: "5/10s", ratePasswords: "off",
 		proxies:   []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")},
 		rates:     [2]ratelimit.Rule{{Name: "failures", Limit: 5, Window: 10 * time.Second}, {Name: "passwords", Limit: -1, Window: time.Minute}},
-		auditKeep: 30 * 24 * time.Hour, queryPerUser: 2, queryMax: 10}
+		auditKeep: 30 * 24 * time.Hour, queryPerUser: 2, queryMax: 10, metricsAddr: "127.0.0.1:9100"}
 	if !reflect.DeepEqual(*o, want) {
 		t.Fatalf("parse() = %+v\nwant %+v", *o, want)
 	}
@@ -133,7 +150,7 @@ func TestParseGoodEnv(t *testing.T) {
 	}
 	if cfg.Issuer != o.issuer || cfg.TokenTTL != o.tokenTTL || cfg.APIKeyMaxDays != 30 || cfg.SessionIdle != time.Hour ||
 		cfg.SessionMax != time.Hour || !cfg.CookieSecure || cfg.QueryTimeout != 90*time.Second || cfg.AuditRetention != 30*24*time.Hour ||
-		cfg.QueryPerUser != 2 || cfg.QueryMax != 10 {
+		cfg.QueryPerUser != 2 || cfg.QueryMax != 10 || !cfg.MetricsElsewhere {
 		t.Fatalf("config() = %+v does not carry the options %+v", cfg, *o)
 	}
 }
@@ -182,6 +199,8 @@ func TestParseBadConfig(t *testing.T) {
 		{"trusted proxy not a CIDR", map[string]string{"KALA_TRUSTED_PROXIES": "10.0.0.0/33"}, nil, []string{"KALA_TRUSTED_PROXIES"}},
 		{"rate without window", map[string]string{"KALA_RATE_FAILURES": "30"}, nil, []string{"KALA_RATE_FAILURES", "N/window"}},
 		{"rate zero", map[string]string{"KALA_RATE_PASSWORDS": "0/1m"}, nil, []string{"KALA_RATE_PASSWORDS"}},
+		{"metrics addr without port", map[string]string{"KALA_METRICS_ADDR": "localhost"}, nil, []string{"KALA_METRICS_ADDR", "localhost"}},
+		{"metrics addr same as addr", map[string]string{"KALA_ADDR": "127.0.0.1:8080", "KALA_METRICS_ADDR": "127.0.0.1:8080"}, nil, []string{"KALA_METRICS_ADDR", "KALA_ADDR"}},
 
 		{"flag: bad addr", nil, []string{"-addr", "nonsense"}, []string{"nonsense"}},
 		{"flag: zero key days", nil, []string{"-api-key-max-days", "0"}, []string{"positive"}},
@@ -193,6 +212,10 @@ func TestParseBadConfig(t *testing.T) {
 		{"flag: bad duration", nil, []string{"-token-ttl", "abc"}, []string{"token-ttl"}},
 		{"flag: zero audit retention", nil, []string{"-audit-retention", "0s"}, []string{"positive"}},
 		{"flag: unknown", nil, []string{"-no-such-flag"}, []string{"no-such-flag"}},
+		{"flag: bad metrics addr", nil, []string{"-metrics-addr", "9100"}, []string{"KALA_METRICS_ADDR"}},
+		{"flag after the command: bad addr", nil, []string{"serve", "-addr", "nonsense"}, []string{"nonsense"}},
+		{"flag after the command: unknown", nil, []string{"migrate", "--no-such-flag"}, []string{"no-such-flag"}},
+		{"flag after the command: bad duration", nil, []string{"keys", "rotate", "-token-ttl=abc"}, []string{"token-ttl"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,7 +228,7 @@ func TestParseBadConfig(t *testing.T) {
 			}
 			cleanEnv(t, env)
 			quietStderr(t)
-			o, _, err := parse(tt.args)
+			o, _, err := configured(tt.args)
 			if err == nil {
 				t.Fatalf("parse(%q) with %v = %+v, want an error", tt.args, tt.env, *o)
 			}
@@ -232,7 +255,7 @@ func TestParseGoodEdgeCases(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			env["DATABASE_URL"] = testDB
 			cleanEnv(t, env)
-			if _, _, err := parse(nil); err != nil {
+			if _, _, err := configured(nil); err != nil {
 				t.Fatalf("parse with %v: %v", env, err)
 			}
 		})
@@ -251,10 +274,10 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 		"KALA_CORS_ORIGINS":     "https://env.example.com",
 		"KALA_ISSUER":           "env",
 	})
-	o, rest, err := parse([]string{
+	o, rest, err := configured([]string{
 		"-database-url", testDB, "-addr", "127.0.0.1:2222", "-token-ttl", "20m", "-api-key-max-days", "20",
 		"-session-idle", "3h", "-session-max", "4h", "-cookie-secure=false", "-cors-origins", "https://flag.example.com",
-		"-issuer", "flag", "-query-per-user", "7", "-query-max", "70", "keys", "rotate",
+		"-issuer", "flag", "-query-per-user", "7", "-query-max", "70", "keys", "rotate", "-metrics-addr", "127.0.0.1:9100",
 	})
 	if err != nil {
 		t.Fatalf("parse: %v", err)
@@ -263,7 +286,7 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 		apiKeyMaxDays: 20, sessionIdle: 3 * time.Hour, sessionMax: 4 * time.Hour, cookieSecure: false,
 		corsOrigins: "https://flag.example.com", queryTimeout: 30 * time.Second,
 		rateFailures: "30/1m0s", ratePasswords: "60/1m0s", rates: [2]ratelimit.Rule{impl.DefaultRateFailures, impl.DefaultRatePasswords},
-		auditKeep: 90 * 24 * time.Hour, queryPerUser: 7, queryMax: 70}
+		auditKeep: 90 * 24 * time.Hour, queryPerUser: 7, queryMax: 70, metricsAddr: "127.0.0.1:9100"}
 	if !reflect.DeepEqual(*o, want) {
 		t.Fatalf("parse() = %+v\nwant %+v", *o, want)
 	}
@@ -273,17 +296,17 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 
 	// a flag also supplies what the environment lacks
 	cleanEnv(t, nil)
-	if o, _, err := parse([]string{"-database-url", testDB}); err != nil || o.databaseURL != testDB {
+	if o, _, err := configured([]string{"-database-url", testDB}); err != nil || o.databaseURL != testDB {
 		t.Fatalf("parse(-database-url) = %+v, %v", o, err)
 	}
 }
 
 func TestHelp(t *testing.T) {
 	cleanEnv(t, nil)
-	stop := quietStderr(t)
-	if _, _, err := parse([]string{"-h"}); !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("parse(-h) err = %v, want flag.ErrHelp", err)
+	if _, _, help, err := parse([]string{"-h"}); err != nil || !help {
+		t.Fatalf("parse(-h) = help %v, err %v; want help and no error", help, err)
 	}
+	stop := capture(t, &os.Stdout)
 	if err := run([]string{"-help"}, nil); err != nil {
 		t.Fatalf("run(-help) = %v, want nil: help is not a configuration error", err)
 	}
@@ -295,26 +318,30 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// BUG: the usage text shows each flag's default, and the defaults come from the
-// environment, so `kala -h` — or any mistyped flag, which prints the usage to stderr,
-// i.e. into the service's log — prints KALA_ADMIN_PASSWORD and the password inside
-// DATABASE_URL in clear. This test fails until the usage stops echoing them.
+// Help shows each flag's default, and the defaults come from the environment: help, and
+// every error message (which lands in the service's log), must not show
+// KALA_ADMIN_PASSWORD or the password inside DATABASE_URL, whichever way it is asked for.
 func TestUsageDoesNotRevealSecretsFromEnv(t *testing.T) {
 	const adminPW, dbPW = "Sup3r-Secret-Admin!", "db-pa55word"
 	cleanEnv(t, map[string]string{
 		"KALA_ADMIN_PASSWORD": adminPW,
 		"DATABASE_URL":        "postgres://kala:" + dbPW + "@db.internal/kala",
 	})
-	for _, args := range [][]string{{"-h"}, {"-no-such-flag"}} {
-		stop := quietStderr(t)
-		_, _, err := parse(args)
-		out := stop()
-		if err == nil {
-			t.Fatalf("parse(%q) succeeded", args)
+	for _, args := range [][]string{{"-h"}, {"-no-such-flag"}, {"help"}, {"serve", "-h"}, {"help", "serve"},
+		{"migrate", "--help"}, {"admin", "reset-password", "-h"}, {"admin", "reset-password"}, {"keys", "rotate", "-h"},
+		{"serve", "-addr"}, {"frobnicate"}, {"serve", "-token-ttl", "abc"}} {
+		stopOut, stopErr := capture(t, &os.Stdout), quietStderr(t)
+		err := run(args, nil)
+		out := stopOut() + stopErr()
+		if err != nil {
+			out += err.Error()
+		}
+		if out == "" {
+			t.Errorf("run(%q) printed nothing and returned nil", args)
 		}
 		for _, secret := range []string{adminPW, dbPW} {
 			if strings.Contains(out, secret) {
-				t.Errorf("parse(%q) printed a secret from the environment (%q) to stderr:\n%s", args, secret, out)
+				t.Errorf("run(%q) printed a secret from the environment (%q):\n%s", args, secret, out)
 			}
 		}
 	}

@@ -708,6 +708,73 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Liveness
+         * @description Answers 200 while the process serves HTTP, without touching the database: for a
+         *     load balancer or orchestrator deciding whether to restart the process. Use
+         *     `/readyz` to decide whether to send it traffic.
+         */
+        get: operations["getHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness
+         * @description Answers 200 when the database answers a ping within 2 s, else 503: for a load
+         *     balancer deciding whether to send this instance traffic.
+         */
+        get: operations["getReadiness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public keys of access tokens
+         * @description The JSON Web Key Set (RFC 7517) whose keys verify the access tokens of
+         *     `POST /api/auth/access-token`: Ed25519 (`EdDSA`) keys, matched by the token's `kid`
+         *     header. It holds every key that may still have unexpired tokens: after
+         *     `kala keys rotate` both the new and the old key, until the old key's last token
+         *     expires. Every instance serves the same set. Clients may cache it for 5 minutes.
+         */
+        get: operations["getJwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2023,6 +2090,66 @@ export interface components {
              * @example
              */
             msg: string;
+        };
+        /** @description The process is up. */
+        HealthStatus: {
+            /**
+             * @description Always `ok`.
+             * @example ok
+             * @enum {string}
+             */
+            status: "ok";
+        };
+        /** @description Whether the instance can serve. */
+        ReadinessStatus: {
+            /**
+             * @description `ready` (200), or `database unreachable` (503).
+             * @example ready
+             * @enum {string}
+             */
+            status: "ready" | "database unreachable";
+        };
+        /** @description A JSON Web Key Set (RFC 7517). */
+        JsonWebKeySet: {
+            /** @description The keys that verify access tokens still in date; at least the one that signs now. */
+            keys: components["schemas"]["JsonWebKey"][];
+        };
+        /** @description An Ed25519 public key as a JWK (RFC 8037). */
+        JsonWebKey: {
+            /**
+             * @description Key type: octet key pair.
+             * @example OKP
+             * @enum {string}
+             */
+            kty: "OKP";
+            /**
+             * @description The curve.
+             * @example Ed25519
+             * @enum {string}
+             */
+            crv: "Ed25519";
+            /**
+             * @description The 32-byte public key, base64url without padding.
+             * @example 1YESzc03zg0I5vsBdOW8im13kEMY1W_FmTQeaU9h1CI
+             */
+            x: string;
+            /**
+             * @description The key id, its RFC 7638 thumbprint; the `kid` header of the tokens it signed.
+             * @example nszMBbSUDmqCTTFMcOxXK0JsAZeVYmOoZqfcFHjIeFY
+             */
+            kid: string;
+            /**
+             * @description The signing algorithm.
+             * @example EdDSA
+             * @enum {string}
+             */
+            alg: "EdDSA";
+            /**
+             * @description Use: signatures.
+             * @example sig
+             * @enum {string}
+             */
+            use: "sig";
         };
     };
     responses: {
@@ -5432,6 +5559,112 @@ export interface operations {
             429: components["responses"]["KylinTooManyRequests"];
             500: components["responses"]["KylinInternalError"];
             503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The process is up. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["HealthStatus"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The database answers; the instance can serve. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ready"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ReadinessStatus"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            /** @description The database did not answer within 2 s; calls that need it would get 503 too. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "database unreachable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ReadinessStatus"];
+                };
+            };
+        };
+    };
+    getJwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key set. */
+            200: {
+                headers: {
+                    /**
+                     * @description How long the set may be cached.
+                     * @example public, max-age=300
+                     */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "keys": [
+                     *         {
+                     *           "kty": "OKP",
+                     *           "crv": "Ed25519",
+                     *           "x": "1YESzc03zg0I5vsBdOW8im13kEMY1W_FmTQeaU9h1CI",
+                     *           "kid": "nszMBbSUDmqCTTFMcOxXK0JsAZeVYmOoZqfcFHjIeFY",
+                     *           "alg": "EdDSA",
+                     *           "use": "sig"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["JsonWebKeySet"];
+                };
+            };
+            500: components["responses"]["InternalError"];
         };
     };
 }
