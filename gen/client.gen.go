@@ -646,9 +646,10 @@ type ClientInterface interface {
 	// Corresponds with PUT /kylin/api/user (the `KylinUpdateUser` operationId).
 	KylinUpdateUser(ctx context.Context, body KylinUpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// KylinGetAuthentication Who am I / log in (Kylin)
+	// KylinGetAuthentication Who am I (Kylin)
 	//
-	// The same as the POST, for Kylin clients that use GET.
+	// Returns the caller, as the POST does, but never starts a session: Kylin clients
+	// such as kylinpy call it with Basic credentials on every request.
 	//
 	// Corresponds with GET /kylin/api/user/authentication (the `KylinGetAuthentication` operationId).
 	KylinGetAuthentication(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1817,9 +1818,10 @@ func (c *Client) KylinUpdateUser(ctx context.Context, body KylinUpdateUserJSONRe
 	return c.Client.Do(req)
 }
 
-// KylinGetAuthentication Who am I / log in (Kylin)
+// KylinGetAuthentication Who am I (Kylin)
 //
-// The same as the POST, for Kylin clients that use GET.
+// Returns the caller, as the POST does, but never starts a session: Kylin clients
+// such as kylinpy call it with Basic credentials on every request.
 //
 // Corresponds with GET /kylin/api/user/authentication (the `KylinGetAuthentication` operationId).
 func (c *Client) KylinGetAuthentication(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4816,9 +4818,10 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /kylin/api/user (the `KylinUpdateUser` operationId).
 	KylinUpdateUserWithResponse(ctx context.Context, body KylinUpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinUpdateUserResponse, error)
 
-	// KylinGetAuthenticationWithResponse Who am I / log in (Kylin)
+	// KylinGetAuthenticationWithResponse Who am I (Kylin)
 	//
-	// The same as the POST, for Kylin clients that use GET.
+	// Returns the caller, as the POST does, but never starts a session: Kylin clients
+	// such as kylinpy call it with Basic credentials on every request.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12236,9 +12239,10 @@ func (c *ClientWithResponses) KylinUpdateUserWithResponse(ctx context.Context, b
 	return ParseKylinUpdateUserResponse(rsp)
 }
 
-// KylinGetAuthenticationWithResponse Who am I / log in (Kylin)
+// KylinGetAuthenticationWithResponse Who am I (Kylin)
 //
-// The same as the POST, for Kylin clients that use GET.
+// Returns the caller, as the POST does, but never starts a session: Kylin clients
+// such as kylinpy call it with Basic credentials on every request.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -692,3 +692,29 @@ func TestKylinSessionNotAcceptableEnvelope(t *testing.T) {
 		t.Errorf("404 Content-Type %q", ct)
 	}
 }
+
+// GET /kylin/api/user/authentication is who-am-I: with Basic it answers the caller and
+// starts no session (kylinpy calls it on every request); only the POST logs in.
+func TestKylinGetAuthenticationStartsNoSession(t *testing.T) {
+	e := testkit.New(t)
+	count := func() int {
+		var n int
+		if err := e.DB.Get(&n, `SELECT count(*) FROM sessions`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for range 3 {
+		r := e.Do("GET", "/kylin/api/user/authentication", nil, testkit.Basic("ADMIN", testkit.AdminPassword)).Expect(t, 200)
+		if sc := r.Header.Values("Set-Cookie"); len(sc) != 0 {
+			t.Fatalf("GET set a cookie: %q", sc)
+		}
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d sessions after three GETs, want 0", n)
+	}
+	r := e.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic("ADMIN", testkit.AdminPassword)).Expect(t, 200)
+	if len(r.Header.Values("Set-Cookie")) == 0 || count() != 1 {
+		t.Fatalf("POST: Set-Cookie %q, %d sessions; want a cookie and one session", r.Header.Values("Set-Cookie"), count())
+	}
+}

@@ -463,8 +463,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Who am I / log in (Kylin)
-         * @description The same as the POST, for Kylin clients that use GET.
+         * Who am I (Kylin)
+         * @description Returns the caller, as the POST does, but never starts a session: Kylin clients
+         *     such as kylinpy call it with Basic credentials on every request.
          */
         get: operations["kylinGetAuthentication"];
         put?: never;
