@@ -387,13 +387,14 @@ func text(v any, typ string) string {
 	return fmt.Sprint(v)
 }
 
+// sqlError is a failure of the user's SQL as they should see it (Kylin's isException),
+// or err itself when the fault is not theirs.
 func sqlError(err error) error {
 	var pe *pq.Error
-	if errors.As(err, &pe) {
+	if errors.As(err, &pe) && !Unavailable(err) {
 		return &SQLError{Message: pe.Message}
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return &SQLError{Message: err.Error()}
+	// a broken connection, a backend shut down, a request ended: not the user's SQL, and
+	// the driver's words are not theirs to read
+	return err
 }

@@ -374,3 +374,48 @@ func TestQueryStalledClient(t *testing.T) {
 		t.Errorf("the stalled answer should have been cut off, not completed")
 	}
 }
+
+// A query whose connection breaks under it (here: its backend is terminated) is an
+// infrastructure fault, answered 503 with Retry-After, not the user's SQL failing
+// (isException with the driver's text).
+func TestQueryBrokenConnectionIsNotTheUsersSQL(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Bearer(e.AdminToken())
+	p := sbNewProject(t, e, admin, "broken_conn", "")
+	marker := "sbbroken" + sbRand()
+	type answer struct {
+		status int
+		header http.Header
+		body   string
+		err    error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		b, _ := json.Marshal(map[string]any{"sql": "SELECT pg_sleep(600) -- " + marker, "project": p.Name})
+		req, _ := http.NewRequest("POST", e.URL+"/kylin/api/query", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth("ADMIN", testkit.AdminPassword)
+		res, err := e.HTTP.Do(req)
+		if err != nil {
+			done <- answer{err: err}
+			return
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		done <- answer{res.StatusCode, res.Header, string(body), err}
+	}()
+	testkit.Eventually(t, "the query to run", func() bool { return sbActive(t, e, marker) == 1 })
+	sbCount(t, e, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND strpos(query, $1) > 0) x`, marker)
+	a := <-done
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	if a.status != 503 || a.header.Get("Retry-After") == "" || !strings.Contains(a.body, "KE-010000503") {
+		t.Fatalf("broken connection answered %d (Retry-After %q): %s", a.status, a.header.Get("Retry-After"), a.body)
+	}
+	// the next query gets a good connection
+	if r := sbRun(t, e, testkit.Basic("ADMIN", testkit.AdminPassword), p.Name, "SELECT 1"); r.Data.IsException {
+		t.Fatalf("after the broken connection: %s", r.raw)
+	}
+}
