@@ -29,7 +29,13 @@ type Sandbox struct {
 	secret []byte
 
 	mu    sync.Mutex
-	pools map[string]*sql.DB
+	pools map[string]*sandboxPool
+}
+
+// sandboxPool is one project role's connections and when a query last asked for them.
+type sandboxPool struct {
+	db   *sql.DB
+	used time.Time
 }
 
 // SQLError is the database refusing or failing a query: the caller's SQL, not the server.
@@ -56,7 +62,7 @@ func NewSandbox(ctx context.Context, d *DB, log *slog.Logger) (*Sandbox, error) 
 	if err := d.GetContext(ctx, &secret, `SELECT value FROM server_secrets WHERE name = 'project-roles'`); err != nil {
 		return nil, fmt.Errorf("sandbox secret: %w", err)
 	}
-	s := &Sandbox{base: u, secret: secret, pools: map[string]*sql.DB{}}
+	s := &Sandbox{base: u, secret: secret, pools: map[string]*sandboxPool{}}
 	harden(ctx, d, log)
 	return s, nil
 }
@@ -73,7 +79,7 @@ func (s *Sandbox) RolePassword(role string) string {
 func (s *Sandbox) PrepareRole(ctx context.Context, q Queryer, role string) error {
 	r := pq.QuoteIdentifier(role)
 	for _, stmt := range []string{
-		`ALTER ROLE ` + r + ` WITH LOGIN NOINHERIT CONNECTION LIMIT 16 PASSWORD ` + pq.QuoteLiteral(s.RolePassword(role)),
+		`ALTER ROLE ` + r + ` WITH LOGIN NOINHERIT CONNECTION LIMIT -1 PASSWORD ` + pq.QuoteLiteral(s.RolePassword(role)),
 		`ALTER ROLE ` + r + ` SET default_transaction_read_only = on`,
 		`ALTER ROLE ` + r + ` SET statement_timeout = '5min'`,
 		`ALTER ROLE ` + r + ` SET idle_in_transaction_session_timeout = '1min'`,
@@ -148,19 +154,36 @@ func harden(ctx context.Context, d *DB, log *slog.Logger) {
 	}
 }
 
-// The sandbox's connections: each project's pool opens at most SandboxPoolConns, and by
-// default the server runs at most SandboxConnBudget queries at once, each on one
-// connection, which bounds what the sandbox holds open in all.
+// The sandbox's connections: each project's pool opens at most SandboxPoolConns and
+// keeps 2 idle for a minute at most; at most SandboxPools pools are open (the least
+// recently used is closed for a new one); and by default the server runs at most
+// SandboxConnBudget queries at once, each on one connection. Together they bound what
+// one instance holds open, so the roles need no connection limit of their own (one
+// would have to know how many instances share it).
 const (
 	SandboxPoolConns  = 8
+	SandboxPools      = 16
 	SandboxConnBudget = 32
 )
 
 func (s *Sandbox) pool(role string) (*sql.DB, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := time.Now()
 	if p, ok := s.pools[role]; ok {
-		return p, nil
+		p.used = now
+		return p.db, nil
+	}
+	if len(s.pools) >= SandboxPools {
+		oldest := ""
+		for r, p := range s.pools {
+			if oldest == "" || p.used.Before(s.pools[oldest].used) {
+				oldest = r
+			}
+		}
+		// Close waits for the pool's running queries: not under the lock
+		go s.pools[oldest].db.Close()
+		delete(s.pools, oldest)
 	}
 	u := *s.base
 	u.User = url.UserPassword(role, s.RolePassword(role))
@@ -171,8 +194,15 @@ func (s *Sandbox) pool(role string) (*sql.DB, error) {
 	p.SetMaxOpenConns(SandboxPoolConns)
 	p.SetMaxIdleConns(2)
 	p.SetConnMaxIdleTime(time.Minute)
-	s.pools[role] = p
+	s.pools[role] = &sandboxPool{db: p, used: now}
 	return p, nil
+}
+
+// Pools is how many project pools are open.
+func (s *Sandbox) Pools() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pools)
 }
 
 // Forget closes a deleted project's connections.
@@ -182,7 +212,7 @@ func (s *Sandbox) Forget(role string) {
 	delete(s.pools, role)
 	s.mu.Unlock()
 	if ok {
-		p.Close()
+		p.db.Close()
 	}
 }
 
@@ -191,7 +221,7 @@ func (s *Sandbox) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for r, p := range s.pools {
-		p.Close()
+		p.db.Close()
 		delete(s.pools, r)
 	}
 }

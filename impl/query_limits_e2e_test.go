@@ -419,3 +419,26 @@ func TestQueryBrokenConnectionIsNotTheUsersSQL(t *testing.T) {
 		t.Fatalf("after the broken connection: %s", r.raw)
 	}
 }
+
+// Queries over more projects than the sandbox keeps pools for: the least recently used
+// pool is closed, the count stays bounded, and every project still answers.
+func TestSandboxPoolsBounded(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Bearer(e.AdminToken())
+	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
+	var names []string
+	for i := range db.SandboxPools + 2 {
+		names = append(names, sbNewProject(t, e, admin, fmt.Sprintf("pool_%02d", i), "").Name)
+	}
+	for _, n := range append(names, names[0]) {
+		if r := sbRun(t, e, basic, n, "SELECT 1"); r.Data.IsException {
+			t.Fatalf("%s: %s", n, r.raw)
+		}
+		if got := e.Server.Data.Sandbox.Pools(); got > db.SandboxPools {
+			t.Fatalf("%d pools open, want at most %d", got, db.SandboxPools)
+		}
+	}
+	if got := e.Server.Data.Sandbox.Pools(); got != db.SandboxPools {
+		t.Fatalf("%d pools open after %d projects, want %d", got, len(names), db.SandboxPools)
+	}
+}

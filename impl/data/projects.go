@@ -90,6 +90,8 @@ func (s *Service) UpdateDescription(ctx context.Context, proj *Project, descript
 func (s *Service) DeleteProject(ctx context.Context, proj *Project) error {
 	s.Sandbox.Forget(proj.RoleName)
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error { return db.DeleteProject(ctx, tx, &proj.Project) })
+	// a query that opened the project just before may have made a new pool meanwhile
+	s.Sandbox.Forget(proj.RoleName)
 	if errors.Is(err, db.ErrNotFound) {
 		return errs.E(errs.NotFound, "no such project")
 	}
