@@ -446,12 +446,14 @@ func TestAPIKeyRightsAreKeyAndOwnerNow(t *testing.T) {
 	if _, err := e.DB.Exec(`UPDATE users SET permissions = '{}' WHERE id = $1`, u.ID); err != nil {
 		t.Fatal(err)
 	}
+	e.ChangedBehindItsBack()
 	if m := akWorks(t, e, key); len(m.Data.Permissions) != 0 {
 		t.Errorf("the owner lost Data Management, yet the key has %v", m.Data.Permissions)
 	}
 	if _, err := e.DB.Exec(`UPDATE users SET permissions = $2 WHERE id = $1`, u.ID, "{"+dm+"}"); err != nil {
 		t.Fatal(err)
 	}
+	e.ChangedBehindItsBack()
 	if m := akWorks(t, e, key); !slices.Equal(m.Data.Permissions, []string{dm}) {
 		t.Errorf("the owner has Data Management again, the key has %v", m.Data.Permissions)
 	}
@@ -460,17 +462,20 @@ func TestAPIKeyRightsAreKeyAndOwnerNow(t *testing.T) {
 	if _, err := e.DB.Exec(`UPDATE users SET disabled = true WHERE id = $1`, u.ID); err != nil {
 		t.Fatal(err)
 	}
+	e.ChangedBehindItsBack()
 	akRefused(t, e, key)
 	akRefused(t, e, key, testkit.QueryKey(key))
 	if _, err := e.DB.Exec(`UPDATE users SET disabled = false WHERE id = $1`, u.ID); err != nil {
 		t.Fatal(err)
 	}
+	e.ChangedBehindItsBack()
 	akWorks(t, e, key)
 
 	// a deleted owner takes the key along
 	if _, err := e.DB.Exec(`DELETE FROM users WHERE id = $1`, u.ID); err != nil {
 		t.Fatal(err)
 	}
+	e.ChangedBehindItsBack()
 	akRefused(t, e, key)
 }
 

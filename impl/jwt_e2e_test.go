@@ -308,6 +308,7 @@ func TestJWTDiesWithDisabledUser(t *testing.T) {
 	if _, err := e.DB.Exec(`UPDATE users SET disabled = true WHERE id = $1`, u.ID); err != nil {
 		t.Fatal(err)
 	}
+	e.ChangedBehindItsBack()
 	jwtRefused(t, e, tok)
 	// built with the real key and the current credential version: still refused
 	k := jwtActiveKey(t, e)
@@ -317,14 +318,17 @@ func TestJWTDiesWithDisabledUser(t *testing.T) {
 	if _, err := e.DB.Exec(`UPDATE users SET disabled = false WHERE id = $1`, u.ID); err != nil {
 		t.Fatal(err)
 	}
+	e.ChangedBehindItsBack()
 	jwtWorks(t, e, tok, u.ID) // the refusal above was the disabled check
 	if _, err := e.DB.Exec(`UPDATE users SET disabled = true, credential_version = credential_version + 1 WHERE id = $1`, u.ID); err != nil {
 		t.Fatal(err)
 	}
+	e.ChangedBehindItsBack()
 	jwtRefused(t, e, tok)
 	if _, err := e.DB.Exec(`UPDATE users SET disabled = false WHERE id = $1`, u.ID); err != nil {
 		t.Fatal(err)
 	}
+	e.ChangedBehindItsBack()
 	jwtRefused(t, e, tok)
 	jwtWorks(t, e, e.Login(u.Name, u.Password), u.ID)
 }
@@ -338,6 +342,7 @@ func TestJWTDiesWithDeletedUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.ChangedBehindItsBack()
 	if n, _ := res.RowsAffected(); n != 1 {
 		t.Fatalf("deleted %d users", n)
 	}

@@ -160,8 +160,10 @@ type Server struct {
 	Kylin    *kylin.Face
 	Sessions *auth.Sessions
 	Basic    *auth.BasicCache
-	Limiter  *ratelimit.Limiter
-	Audit    *audit.Log
+	// Principals keeps verified tokens, users and API keys for warm requests.
+	Principals *auth.PrincipalCache
+	Limiter    *ratelimit.Limiter
+	Audit      *audit.Log
 
 	metrics     *metrics
 	handler     http.Handler
@@ -189,11 +191,12 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 	if err := s.Tokens.Init(ctx); err != nil {
 		return nil, err
 	}
-	s.Keys = &auth.APIKeys{Contract: c, DB: d, Now: cfg.Now, MaxDays: cfg.APIKeyMaxDays}
+	s.Keys = &auth.APIKeys{Contract: c, DB: d, Now: cfg.Now, MaxDays: cfg.APIKeyMaxDays, Revoked: s.keyRevoked}
+	s.Principals = &auth.PrincipalCache{TTL: time.Minute, Now: cfg.Now}
 	s.Sessions = &auth.Sessions{DB: d, Now: cfg.Now, Idle: cfg.SessionIdle, Max: cfg.SessionMax}
 	s.Basic = &auth.BasicCache{Accounts: s.Accounts, TTL: 30 * time.Second, Now: cfg.Now}
 	s.Auth = &auth.Authenticator{Contract: c, DB: d, Accounts: s.Accounts, Tokens: s.Tokens, Now: cfg.Now,
-		Sessions: s.Sessions, Basic: s.Basic, Guard: guard,
+		Sessions: s.Sessions, Basic: s.Basic, Guard: guard, Cache: s.Principals,
 		OnFailure: func(scheme string) { s.metrics.authFailures.WithLabelValues(scheme).Inc() }}
 	sandbox, err := db.NewSandbox(ctx, d, log)
 	if err != nil {
@@ -226,8 +229,10 @@ func (s *Server) Listen(ctx context.Context) error {
 		case db.EventLost:
 			// no invalidation can reach this instance now: cache nothing until it can
 			s.Basic.Pause(true)
+			s.Principals.Pause(true)
 		case db.EventResync:
 			s.Basic.Pause(false)
+			s.Principals.Pause(false)
 		}
 		if rest, ok := strings.CutPrefix(payload, "rate:"); ok {
 			if ms, b, ok := strings.Cut(rest, ":"); ok {
@@ -238,10 +243,17 @@ func (s *Server) Listen(ctx context.Context) error {
 		}
 		if key, ok := strings.CutPrefix(payload, "locked:"); ok {
 			s.Basic.DropName(key)
+			s.Principals.DropName(key)
 		}
 		if id, ok := strings.CutPrefix(payload, "user:"); ok {
 			if uid, err := uuid.Parse(id); err == nil {
+				s.Principals.DropUser(uid)
 				s.Basic.DropUser(uid)
+			}
+		}
+		if id, ok := strings.CutPrefix(payload, "key:"); ok {
+			if kid, err := uuid.Parse(id); err == nil {
+				s.Principals.DropKey(kid)
 			}
 		}
 	})
@@ -254,9 +266,17 @@ func (s *Server) addressBlocked(ctx context.Context, bucket string, until time.T
 	}
 }
 
+// keyRevoked drops a revoked API key here at once, and on every other instance when the
+// revocation commits.
+func (s *Server) keyRevoked(ctx context.Context, q db.Queryer, id uuid.UUID) error {
+	s.Principals.DropKey(id)
+	return db.Notify(ctx, q, "key:"+id.String())
+}
+
 // nameLocked drops cached logins of a name that just got locked, here and elsewhere.
 func (s *Server) nameLocked(ctx context.Context, key string) {
 	s.Basic.DropName(key)
+	s.Principals.DropName(key)
 	if err := db.Notify(ctx, s.DB, "locked:"+key); err != nil {
 		s.Log.Warn("notify lock", "err", err)
 	}
@@ -266,6 +286,7 @@ func (s *Server) nameLocked(ctx context.Context, key string) {
 // instance to do the same when the change commits.
 func (s *Server) userChanged(ctx context.Context, q db.Queryer, id uuid.UUID) error {
 	s.Basic.DropUser(id)
+	s.Principals.DropUser(id)
 	return db.Notify(ctx, q, "user:"+id.String())
 }
 

@@ -22,6 +22,8 @@ type APIKeys struct {
 	DB       *db.DB
 	Now      func() time.Time
 	MaxDays  int
+	// Revoked is called inside a revocation's transaction, so every instance forgets the key.
+	Revoked func(ctx context.Context, q db.Queryer, id uuid.UUID) error
 }
 
 // NewKey is what a user asks of a new key. Nil Services means every service.
@@ -118,6 +120,11 @@ func (k *APIKeys) Revoke(ctx context.Context, p *Principal, id uuid.UUID) error 
 	err := k.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		if err := db.DeleteAPIKey(ctx, tx, p.User.ID, id); err != nil {
 			return err
+		}
+		if k.Revoked != nil {
+			if err := k.Revoked(ctx, tx, id); err != nil {
+				return err
+			}
 		}
 		return audit.Record(ctx, tx, audit.Event{At: k.Now(), Name: audit.APIKeyRevoke, Actor: p.AuditActor(),
 			Target: id.String()})

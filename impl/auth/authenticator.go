@@ -33,6 +33,8 @@ type Authenticator struct {
 	Basic BasicVerifier
 	// OnFailure counts failures by scheme (metrics).
 	OnFailure func(scheme string)
+	// Cache keeps verified tokens, users and API keys (nil: none kept).
+	Cache *PrincipalCache
 	// Guard refuses clients over their failed-credential limit before any verification,
 	// and counts their failures (nil: no limits).
 	Guard *ratelimit.Guard
@@ -194,24 +196,41 @@ func authorization(r *http.Request, scheme string) (string, bool) {
 }
 
 func (a *Authenticator) bearer(ctx context.Context, raw string) (*Principal, error) {
-	c, err := a.Tokens.Verify(ctx, raw)
-	if err != nil {
-		return nil, invalid("access token")
+	id, ver, ok := a.Cache.Token(raw)
+	if !ok {
+		c, err := a.Tokens.Verify(ctx, raw)
+		if err != nil {
+			return nil, invalid("access token")
+		}
+		if id, err = uuid.Parse(c.Subject); err != nil {
+			return nil, invalid("access token")
+		}
+		ver = c.Ver
+		a.Cache.PutToken(raw, id, ver, c.ExpiresAt.Time)
 	}
-	id, err := uuid.Parse(c.Subject)
-	if err != nil {
-		return nil, invalid("access token")
-	}
-	u, err := db.UserByID(ctx, a.DB, id)
+	u, err := a.user(ctx, id)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, invalid("access token")
 	} else if err != nil {
 		return nil, errs.Wrap(err, "load user")
 	}
-	if u.Disabled || u.CredentialVersion != c.Ver {
+	if u.Disabled || u.CredentialVersion != ver {
 		return nil, invalid("access token")
 	}
 	return NewUserPrincipal(a.Contract, u, SchemeBearer), nil
+}
+
+// user reads a user, from the cache when it can.
+func (a *Authenticator) user(ctx context.Context, id uuid.UUID) (*db.User, error) {
+	if u, ok := a.Cache.User(id); ok {
+		return u, nil
+	}
+	epoch := a.Cache.Epoch()
+	u, err := db.UserByID(ctx, a.DB, id)
+	if err == nil {
+		a.Cache.PutUser(epoch, u)
+	}
+	return u, err
 }
 
 func (a *Authenticator) apiKey(ctx context.Context, key, scheme string) (*Principal, error) {
@@ -219,11 +238,16 @@ func (a *Authenticator) apiKey(ctx context.Context, key, scheme string) (*Princi
 	if err != nil {
 		return nil, invalid("API key")
 	}
-	r, err := db.APIKeyByLookup(ctx, a.DB, lookup)
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, invalid("API key")
-	} else if err != nil {
-		return nil, errs.Wrap(err, "load API key")
+	r, ok := a.Cache.Key(lookup)
+	if !ok {
+		epoch := a.Cache.Epoch()
+		r, err = db.APIKeyByLookup(ctx, a.DB, lookup)
+		if errors.Is(err, db.ErrNotFound) {
+			return nil, invalid("API key")
+		} else if err != nil {
+			return nil, errs.Wrap(err, "load API key")
+		}
+		a.Cache.PutKey(epoch, lookup, r)
 	}
 	if subtle.ConstantTimeCompare(HashSecret(secret), r.Key.SecretHash) != 1 {
 		return nil, invalid("API key")
@@ -233,9 +257,11 @@ func (a *Authenticator) apiKey(ctx context.Context, key, scheme string) (*Princi
 		return nil, invalid("API key")
 	}
 	if r.Key.LastUsedAt == nil || now.Sub(*r.Key.LastUsedAt) >= time.Minute {
+		// at most once a minute per key (the kept row learns of it too)
 		if err := db.TouchAPIKey(ctx, a.DB, r.Key.ID, now); err != nil {
 			return nil, errs.Wrap(err, "record API key use")
 		}
+		a.Cache.KeyUsed(lookup, now)
 	}
 	return NewKeyPrincipal(a.Contract, &r.Key, &r.Owner, scheme), nil
 }

@@ -278,3 +278,11 @@ func Eventually(t testing.TB, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// ChangedBehindItsBack tells the server that the test edited users or keys in the
+// database directly, as every change through a server does (LISTEN/NOTIFY): it forgets
+// what it keeps of them.
+func (e *Env) ChangedBehindItsBack() {
+	e.Server.Principals.Pause(false)
+	e.Server.Basic.DropAll()
+}

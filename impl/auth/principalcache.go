@@ -1,0 +1,241 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kala-server/kala/db"
+)
+
+// PrincipalCache keeps what authenticating a bearer token or an API key reads, so that a
+// warm request costs no database trip and no signature check: verified tokens by their
+// hash until they expire, users by id, API keys (with their owners) by lookup id. Entries
+// are dropped the moment this instance changes them and, through LISTEN/NOTIFY, when
+// another instance does; while the listener is down nothing is cached. An entry read
+// while a drop happened is not kept (the drop may have been about it), failures are never
+// kept, and every entry is re-read after TTL at the latest.
+type PrincipalCache struct {
+	TTL time.Duration
+	Now func() time.Time
+	Max int // entries per kind at most
+
+	mu     sync.Mutex
+	epoch  uint64 // bumped by every drop
+	paused bool
+	tokens map[[32]byte]tokenEntry
+	users  map[uuid.UUID]userEntry
+	keys   map[string]keyEntry
+}
+
+type tokenEntry struct {
+	sub uuid.UUID
+	ver int64
+	exp time.Time
+}
+
+type userEntry struct {
+	user    db.User
+	expires time.Time
+}
+
+type keyEntry struct {
+	row     db.APIKeyWithOwner
+	expires time.Time
+}
+
+func (c *PrincipalCache) lockedInit() {
+	if c.tokens == nil {
+		c.tokens, c.users, c.keys = map[[32]byte]tokenEntry{}, map[uuid.UUID]userEntry{}, map[string]keyEntry{}
+		if c.Max == 0 {
+			c.Max = 100_000
+		}
+	}
+}
+
+// Epoch is taken before a read whose result may be kept (see PutUser, PutKey).
+func (c *PrincipalCache) Epoch() uint64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.epoch
+}
+
+func tokenHash(raw string) [32]byte { return sha256.Sum256([]byte(raw)) }
+
+// Token returns a verified token's subject and credential version.
+func (c *PrincipalCache) Token(raw string) (uuid.UUID, int64, bool) {
+	if c == nil {
+		return uuid.Nil, 0, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lockedInit()
+	e, ok := c.tokens[tokenHash(raw)]
+	if !ok || c.paused || !c.Now().Before(e.exp) {
+		return uuid.Nil, 0, false
+	}
+	return e.sub, e.ver, true
+}
+
+// PutToken keeps a token whose signature and claims were verified, until it expires.
+func (c *PrincipalCache) PutToken(raw string, sub uuid.UUID, ver int64, exp time.Time) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lockedInit()
+	if c.paused || !c.room(len(c.tokens)) {
+		for k, e := range c.tokens {
+			if !c.Now().Before(e.exp) {
+				delete(c.tokens, k)
+			}
+		}
+		if c.paused || !c.room(len(c.tokens)) {
+			return
+		}
+	}
+	c.tokens[tokenHash(raw)] = tokenEntry{sub: sub, ver: ver, exp: exp}
+}
+
+func (c *PrincipalCache) room(n int) bool { return n < c.Max }
+
+// User returns a copy of a kept user.
+func (c *PrincipalCache) User(id uuid.UUID) (*db.User, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lockedInit()
+	e, ok := c.users[id]
+	if !ok || c.paused || !c.Now().Before(e.expires) {
+		return nil, false
+	}
+	u := e.user
+	return &u, true
+}
+
+// PutUser keeps a user read after Epoch returned epoch, unless something was dropped since.
+func (c *PrincipalCache) PutUser(epoch uint64, u *db.User) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lockedInit()
+	if c.paused || c.epoch != epoch || !c.room(len(c.users)) {
+		return
+	}
+	c.users[u.ID] = userEntry{user: *u, expires: c.Now().Add(c.TTL)}
+}
+
+// Key returns a copy of a kept API key row.
+func (c *PrincipalCache) Key(lookup string) (*db.APIKeyWithOwner, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lockedInit()
+	e, ok := c.keys[lookup]
+	if !ok || c.paused || !c.Now().Before(e.expires) {
+		return nil, false
+	}
+	r := e.row
+	return &r, true
+}
+
+// PutKey keeps an API key row read after Epoch returned epoch, unless something was
+// dropped since.
+func (c *PrincipalCache) PutKey(epoch uint64, lookup string, r *db.APIKeyWithOwner) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lockedInit()
+	if c.paused || c.epoch != epoch || !c.room(len(c.keys)) {
+		return
+	}
+	c.keys[lookup] = keyEntry{row: *r, expires: c.Now().Add(c.TTL)}
+}
+
+// KeyUsed records in a kept key that it was used at t (written to the database apart).
+func (c *PrincipalCache) KeyUsed(lookup string, t time.Time) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lockedInit()
+	if e, ok := c.keys[lookup]; ok {
+		e.row.Key.LastUsedAt = &t
+		c.keys[lookup] = e
+	}
+}
+
+// DropUser forgets a user and the keys they own.
+func (c *PrincipalCache) DropUser(id uuid.UUID) {
+	c.drop(func() {
+		delete(c.users, id)
+		for k, e := range c.keys {
+			if e.row.Owner.ID == id {
+				delete(c.keys, k)
+			}
+		}
+	})
+}
+
+// DropName forgets the user of a login name (its lock state changed).
+func (c *PrincipalCache) DropName(usernameKey string) {
+	c.drop(func() {
+		for id, e := range c.users {
+			if e.user.UsernameKey == usernameKey {
+				delete(c.users, id)
+			}
+		}
+		for k, e := range c.keys {
+			if e.row.Owner.UsernameKey == usernameKey {
+				delete(c.keys, k)
+			}
+		}
+	})
+}
+
+// DropKey forgets an API key (revoked).
+func (c *PrincipalCache) DropKey(id uuid.UUID) {
+	c.drop(func() {
+		for k, e := range c.keys {
+			if e.row.Key.ID == id {
+				delete(c.keys, k)
+			}
+		}
+	})
+}
+
+// Pause drops everything and, while paused, keeps and answers nothing.
+func (c *PrincipalCache) Pause(paused bool) {
+	c.drop(func() {
+		c.paused = paused
+		clear(c.tokens)
+		clear(c.users)
+		clear(c.keys)
+	})
+}
+
+func (c *PrincipalCache) drop(f func()) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lockedInit()
+	c.epoch++
+	f()
+}
