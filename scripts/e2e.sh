@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end tests in e2e/ (Swagger UI in a real browser, the TypeScript SDK)
-# against a live bin/kala on a fresh database. Run by `make test-e2e`, which builds
-# bin/kala, starts the test cluster and installs chromium and e2e/node_modules first;
-# this script builds and installs nothing.
+# End-to-end tests in e2e/ (Swagger UI in a real browser, the TypeScript client
+# package) against a live bin/kala on a fresh database. Run by `make test-e2e`, which
+# builds bin/kala and sdk/typescript/dist, starts the test cluster and installs chromium
+# and e2e/node_modules first; this script builds and installs nothing.
 #
 #   KALA_TEST_DATABASE_URL   admin URL of a database on the cluster to use
 #                            (default: the private cluster's kala_test, scripts/pg.sh)
@@ -25,6 +25,7 @@ SERVER_LOG=$OUT/server.log
 
 [ -x bin/kala ] || die "bin/kala not found; run: make build (or make test-e2e)"
 [ -d e2e/node_modules ] || die "e2e/node_modules not found; run: make e2e-deps"
+[ -f sdk/typescript/dist/index.js ] || die "sdk/typescript/dist not built; run: make sdk-ts"
 command -v node >/dev/null || die "node not found (Node.js >= 20 is required)"
 
 # The admin URL, and the same URL naming our database instead of its own.
