@@ -1586,7 +1586,7 @@ type KylinUserPageEnvelopeCode string
 
 // KylinUserUpdate The user to change and the fields to change.
 type KylinUserUpdate struct {
-	// Authorities The user's groups from now on.
+	// Authorities The user's groups from now on; without `ROLE_ADMIN` an admin is demoted.
 	Authorities *[]Authority `json:"authorities,omitempty"`
 
 	// Disabled Disable or enable.
@@ -1946,7 +1946,7 @@ type UserUpdate struct {
 	// Example: false
 	Admin *bool `json:"admin,omitempty"`
 
-	// Authorities The user's Kylin groups from now on.
+	// Authorities The user's Kylin groups from now on; with `ROLE_ADMIN` the user is an admin, without it not (`admin`, if given, must agree).
 	Authorities *[]Authority `json:"authorities,omitempty"`
 
 	// Disabled Disable or enable the user.
