@@ -414,7 +414,8 @@ type ClientInterface interface {
 	// Users change their own password by giving the old one (wrong old passwords count
 	// toward the lockout). A user with User Management sets anyone else's without it; that
 	// password is marked default, to be changed. Every token and session of the user ends.
-	// API keys cannot change passwords.
+	// API keys cannot change passwords. While your login name is locked, changing your own is
+	// refused: 403 with `lockedUntil`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -426,7 +427,8 @@ type ClientInterface interface {
 	// Users change their own password by giving the old one (wrong old passwords count
 	// toward the lockout). A user with User Management sets anyone else's without it; that
 	// password is marked default, to be changed. Every token and session of the user ends.
-	// API keys cannot change passwords.
+	// API keys cannot change passwords. While your login name is locked, changing your own is
+	// refused: 403 with `lockedUntil`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -634,7 +636,8 @@ type ClientInterface interface {
 	//
 	// Changing your own password needs the old one in `password` (wrong ones count toward
 	// the lockout). Changing another user's needs User Management. Every other session and
-	// token of the user ends. API keys cannot change passwords.
+	// token of the user ends. API keys cannot change passwords. While your login name is
+	// locked, changing your own is refused: 403 with KE-010003005.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -645,7 +648,8 @@ type ClientInterface interface {
 	//
 	// Changing your own password needs the old one in `password` (wrong ones count toward
 	// the lockout). Changing another user's needs User Management. Every other session and
-	// token of the user ends. API keys cannot change passwords.
+	// token of the user ends. API keys cannot change passwords. While your login name is
+	// locked, changing your own is refused: 403 with KE-010003005.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1303,7 +1307,8 @@ func (c *Client) UpdateUser(ctx context.Context, id UserId, body UpdateUserJSONR
 // Users change their own password by giving the old one (wrong old passwords count
 // toward the lockout). A user with User Management sets anyone else's without it; that
 // password is marked default, to be changed. Every token and session of the user ends.
-// API keys cannot change passwords.
+// API keys cannot change passwords. While your login name is locked, changing your own is
+// refused: 403 with `lockedUntil`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1325,7 +1330,8 @@ func (c *Client) ChangeUserPasswordWithBody(ctx context.Context, id UserId, cont
 // Users change their own password by giving the old one (wrong old passwords count
 // toward the lockout). A user with User Management sets anyone else's without it; that
 // password is marked default, to be changed. Every token and session of the user ends.
-// API keys cannot change passwords.
+// API keys cannot change passwords. While your login name is locked, changing your own is
+// refused: 403 with `lockedUntil`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1763,7 +1769,8 @@ func (c *Client) KylinLogin(ctx context.Context, reqEditors ...RequestEditorFn) 
 //
 // Changing your own password needs the old one in `password` (wrong ones count toward
 // the lockout). Changing another user's needs User Management. Every other session and
-// token of the user ends. API keys cannot change passwords.
+// token of the user ends. API keys cannot change passwords. While your login name is
+// locked, changing your own is refused: 403 with KE-010003005.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1784,7 +1791,8 @@ func (c *Client) KylinChangePasswordWithBody(ctx context.Context, contentType st
 //
 // Changing your own password needs the old one in `password` (wrong ones count toward
 // the lockout). Changing another user's needs User Management. Every other session and
-// token of the user ends. API keys cannot change passwords.
+// token of the user ends. API keys cannot change passwords. While your login name is
+// locked, changing your own is refused: 403 with KE-010003005.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4369,7 +4377,8 @@ type ClientWithResponsesInterface interface {
 	// Users change their own password by giving the old one (wrong old passwords count
 	// toward the lockout). A user with User Management sets anyone else's without it; that
 	// password is marked default, to be changed. Every token and session of the user ends.
-	// API keys cannot change passwords.
+	// API keys cannot change passwords. While your login name is locked, changing your own is
+	// refused: 403 with `lockedUntil`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4381,7 +4390,8 @@ type ClientWithResponsesInterface interface {
 	// Users change their own password by giving the old one (wrong old passwords count
 	// toward the lockout). A user with User Management sets anyone else's without it; that
 	// password is marked default, to be changed. Every token and session of the user ends.
-	// API keys cannot change passwords.
+	// API keys cannot change passwords. While your login name is locked, changing your own is
+	// refused: 403 with `lockedUntil`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4609,7 +4619,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Changing your own password needs the old one in `password` (wrong ones count toward
 	// the lockout). Changing another user's needs User Management. Every other session and
-	// token of the user ends. API keys cannot change passwords.
+	// token of the user ends. API keys cannot change passwords. While your login name is
+	// locked, changing your own is refused: 403 with KE-010003005.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4620,7 +4631,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Changing your own password needs the old one in `password` (wrong ones count toward
 	// the lockout). Changing another user's needs User Management. Every other session and
-	// token of the user ends. API keys cannot change passwords.
+	// token of the user ends. API keys cannot change passwords. While your login name is
+	// locked, changing your own is refused: 403 with KE-010003005.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11439,7 +11451,8 @@ func (c *ClientWithResponses) UpdateUserWithResponse(ctx context.Context, id Use
 // Users change their own password by giving the old one (wrong old passwords count
 // toward the lockout). A user with User Management sets anyone else's without it; that
 // password is marked default, to be changed. Every token and session of the user ends.
-// API keys cannot change passwords.
+// API keys cannot change passwords. While your login name is locked, changing your own is
+// refused: 403 with `lockedUntil`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11457,7 +11470,8 @@ func (c *ClientWithResponses) ChangeUserPasswordWithBodyWithResponse(ctx context
 // Users change their own password by giving the old one (wrong old passwords count
 // toward the lockout). A user with User Management sets anyone else's without it; that
 // password is marked default, to be changed. Every token and session of the user ends.
-// API keys cannot change passwords.
+// API keys cannot change passwords. While your login name is locked, changing your own is
+// refused: 403 with `lockedUntil`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11823,7 +11837,8 @@ func (c *ClientWithResponses) KylinLoginWithResponse(ctx context.Context, reqEdi
 //
 // Changing your own password needs the old one in `password` (wrong ones count toward
 // the lockout). Changing another user's needs User Management. Every other session and
-// token of the user ends. API keys cannot change passwords.
+// token of the user ends. API keys cannot change passwords. While your login name is
+// locked, changing your own is refused: 403 with KE-010003005.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11840,7 +11855,8 @@ func (c *ClientWithResponses) KylinChangePasswordWithBodyWithResponse(ctx contex
 //
 // Changing your own password needs the old one in `password` (wrong ones count toward
 // the lockout). Changing another user's needs User Management. Every other session and
-// token of the user ends. API keys cannot change passwords.
+// token of the user ends. API keys cannot change passwords. While your login name is
+// locked, changing your own is refused: 403 with KE-010003005.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -1722,7 +1722,7 @@ type Problem struct {
 	// Errors One entry per invalid field.
 	Errors *[]FieldError `json:"errors,omitempty"`
 
-	// LockedUntil For a locked login name, when the lock ends.
+	// LockedUntil For a locked login name (a refused login, or a refused change of one's own password), when the lock ends.
 	LockedUntil *time.Time `json:"lockedUntil,omitempty"`
 
 	// Status The HTTP status code.

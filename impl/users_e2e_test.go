@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -523,4 +524,26 @@ func TestUsersDemotionByAuthorities(t *testing.T) {
 	e.Do("PATCH", "/api/users/"+plain.ID.String(), map[string]any{"authorities": []string{"ROLE_ANALYST"}}, ptok).Expect(t, 200)
 	e.Do("PATCH", "/api/users/"+plain.ID.String(), map[string]any{"authorities": []string{"ROLE_ADMIN"}}, ptok).Expect(t, 403)
 	usStored(t, e, plain.ID, false)
+}
+
+// Changing one's own password while the login name is locked is refused as locked on
+// both faces: Kylin's locked code, and the problem says until when.
+func TestUsersPasswordChangeWhileLocked(t *testing.T) {
+	e := testkit.New(t)
+	u := e.NewUser("locked_changer", false)
+	tok := testkit.Bearer(e.Login(u.Name, u.Password))
+	usLock(t, e, u.Name)
+	usExpectLocked(t, e, u.Name, u.Password)
+
+	r := e.Do("PUT", "/api/users/"+u.ID.String()+"/password", map[string]any{"oldPassword": u.Password, "newPassword": "Fresh#Pass1"}, tok).Expect(t, 403)
+	if p := mxProblemOf(t, r); p.LockedUntil == "" || !strings.Contains(p.Detail, "locked") {
+		t.Errorf("Kala: the refusal does not say locked until when: %s", r.Body)
+	}
+	ke := kxExpectErr(t, e.Do("PUT", "/kylin/api/user/password", map[string]any{"username": u.Name, "password": u.Password,
+		"new_password": "Fresh#Pass1"}, tok), 403, "KE-010003005")
+	if ke.Suggestion == nil || !strings.Contains(*ke.Suggestion, "Try again after") {
+		t.Errorf("Kylin: the refusal does not say until when: %+v", ke)
+	}
+	e.Clock.Advance(time.Hour)
+	e.Login(u.Name, u.Password)
 }

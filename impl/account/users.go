@@ -18,6 +18,9 @@ import (
 const (
 	ReasonDuplicateUser    = "duplicate-user"     // Kylin KE-010003004
 	ReasonWrongOldPassword = "wrong-old-password" // Kylin KE-010005003
+	// ReasonLocked refuses an authenticated caller's own password change while their
+	// login name is locked (a 403, not the 401 of a locked login); Until says till when.
+	ReasonLocked = "locked" // Kylin KE-010003005
 )
 
 // Actor is who asks for a change: the rules about users depend on the actor's own rights.
@@ -395,7 +398,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, manage bool, id u
 			refusal = errs.Field("oldPassword", "is not your current password").WithReason(ReasonWrongOldPassword)
 		case errs.Locked:
 			e := errs.As(err)
-			refusal = &errs.Error{Code: errs.Forbidden, Message: e.Message, Until: e.Until, Reason: "locked"}
+			refusal = &errs.Error{Code: errs.Forbidden, Message: e.Message, Until: e.Until, Reason: ReasonLocked}
 		default:
 			return err
 		}
