@@ -95,7 +95,7 @@ func FromDoc(doc *openapi3.T) (*Contract, error) {
 	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			o, err := c.readOperation(method, path, op, append(item.Parameters, op.Parameters...), byName)
+			o, err := c.readOperation(method, path, op, append(item.Parameters, op.Parameters...), byName, doc.Security)
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", method, path, err)
 			}
@@ -107,7 +107,7 @@ func FromDoc(doc *openapi3.T) (*Contract, error) {
 
 var accessLevels = []string{"QUERY", "MANAGEMENT", "ADMIN"}
 
-func (c *Contract) readOperation(method, path string, op *openapi3.Operation, params openapi3.Parameters, services map[string]*Service) (*Operation, error) {
+func (c *Contract) readOperation(method, path string, op *openapi3.Operation, params openapi3.Parameters, services map[string]*Service, global openapi3.SecurityRequirements) (*Operation, error) {
 	if op.OperationID == "" {
 		return nil, fmt.Errorf("no operationId")
 	}
@@ -142,19 +142,44 @@ func (c *Contract) readOperation(method, path string, op *openapi3.Operation, pa
 			return nil, fmt.Errorf("x-project-access %q is not one of %v", o.ProjectAccess, accessLevels)
 		}
 	}
+	// rules the server could not enforce are refused here, not discovered in production:
+	// holding all of no permissions would skip the level check, and a caller without a
+	// credential has no principal to check permissions against
+	if o.ProjectAccess != "" && len(o.Permissions) == 0 {
+		return nil, fmt.Errorf("x-project-access needs the permissions that bypass it in x-permissions (Data Management)")
+	}
+	security := global
+	if op.Security != nil {
+		security = *op.Security
+	}
+	if len(o.Permissions) > 0 && anonymous(security) {
+		return nil, fmt.Errorf("x-permissions on an operation callable without a credential would go unchecked")
+	}
 	for _, p := range params {
 		if p.Value != nil && p.Value.Extensions["x-project-ref"] == true {
 			o.OnProject = true
 		}
 	}
-	if op.Security != nil {
-		for _, req := range *op.Security {
-			for name := range req {
-				o.Schemes = append(o.Schemes, name)
-			}
+	for _, req := range security {
+		for name := range req {
+			o.Schemes = append(o.Schemes, name)
 		}
 	}
 	return o, nil
+}
+
+// anonymous reports whether security admits a request with no credential: no
+// requirements at all, or an empty alternative.
+func anonymous(security openapi3.SecurityRequirements) bool {
+	if len(security) == 0 {
+		return true
+	}
+	for _, req := range security {
+		if len(req) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // decodeExt reads a required extension into dst.
