@@ -49,6 +49,11 @@ type Contract struct {
 	Operations  map[string]*Operation
 	Permissions []Permission
 	Services    []Service
+	// The ids the server's own rules name, resolved at load: a document without them is
+	// refused then, not discovered per request.
+	UserManagement string   // sees and manages every user
+	DataManagement string   // sees and manages every project
+	UsersService   *Service // user management on both faces
 }
 
 func init() {
@@ -92,6 +97,16 @@ func FromDoc(doc *openapi3.T) (*Contract, error) {
 			return nil, fmt.Errorf("x-kala-services: %q is not a UUID", s.ID)
 		}
 		byName[s.Name] = s
+	}
+	for name, dst := range map[string]*string{"User Management": &c.UserManagement, "Data Management": &c.DataManagement} {
+		p := c.PermissionByName(name)
+		if p == nil {
+			return nil, fmt.Errorf("x-kala-permissions: no permission named %q", name)
+		}
+		*dst = p.ID
+	}
+	if c.UsersService = byName["users"]; c.UsersService == nil {
+		return nil, fmt.Errorf(`x-kala-services: no service named "users"`)
 	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -244,14 +259,14 @@ func (c *Contract) AllServiceIDs() []string {
 	return ids
 }
 
-// PermissionByName finds a permission by its human name ("Data Management").
-func (c *Contract) PermissionByName(name string) string {
-	for _, p := range c.Permissions {
-		if p.Name == name {
-			return p.ID
+// PermissionByName finds a permission by its human name ("Data Management"), or nil.
+func (c *Contract) PermissionByName(name string) *Permission {
+	for i := range c.Permissions {
+		if c.Permissions[i].Name == name {
+			return &c.Permissions[i]
 		}
 	}
-	panic("contract: no permission named " + name)
+	return nil
 }
 
 // ValidationDoc is a copy of the document for request and response validation: its

@@ -60,7 +60,7 @@ type Service struct {
 
 // New makes the data core.
 func New(d *db.DB, c *contract.Contract, sb *db.Sandbox, now func() time.Time, queryTimeout time.Duration) *Service {
-	return &Service{DB: d, Contract: c, Now: now, DataManagement: c.PermissionByName("Data Management"),
+	return &Service{DB: d, Contract: c, Now: now, DataManagement: c.DataManagement,
 		Sandbox: sb, QueryTimeout: queryTimeout}
 }
 

@@ -270,7 +270,7 @@ func (f *Face) KylinChangePassword(ctx context.Context, req gen.KylinChangePassw
 	if err != nil {
 		return nil, err
 	}
-	manage := p.Has(f.Contract.PermissionByName("User Management")) && p.AllowsService(f.Contract.ServiceByName("users").ID)
+	manage := p.Has(f.Contract.UserManagement) && p.AllowsService(f.Contract.UsersService.ID)
 	var keep []byte
 	if p.SessionID != "" {
 		keep = []byte(p.SessionID)
