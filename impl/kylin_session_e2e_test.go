@@ -458,6 +458,23 @@ func TestKylinSessionIdleExpiry(t *testing.T) {
 	kxExpectErr(t, e2.Do("GET", "/kylin/api/projects", nil, kxCookie(c2)), 401, "KE-010003208")
 }
 
+// A short idle timeout: a session used more often than that stays alive (its last-seen
+// time is written often enough for the timeout, not only once a minute), and one left
+// idle that long ends.
+func TestKylinSessionShortIdleStaysAliveWhenActive(t *testing.T) {
+	e := testkit.New(t, kxOption(func(c *impl.Config) { c.SessionIdle = 20 * time.Second }))
+	u := e.NewUser("busy_user", false)
+	c := kxLogin(t, e, u.Name, u.Password)
+	for i := 1; i <= 12; i++ { // two minutes, a request every 10 s
+		e.Clock.Advance(10 * time.Second)
+		if r := e.Do("GET", "/kylin/api/projects", nil, kxCookie(c)); r.Status != 200 {
+			t.Fatalf("request %d, %d s after login: %d %s", i, 10*i, r.Status, r.Body)
+		}
+	}
+	e.Clock.Advance(20 * time.Second)
+	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(c)), 401, "KE-010003208")
+}
+
 // Absolute timeout (default 12 h): activity does not stretch a session past it.
 func TestKylinSessionAbsoluteExpiry(t *testing.T) {
 	e := testkit.New(t)
