@@ -54,6 +54,9 @@ type Contract struct {
 	UserManagement string   // sees and manages every user
 	DataManagement string   // sees and manages every project
 	UsersService   *Service // user management on both faces
+	// ProjectServices are the services of the operations on one project (sorted ids):
+	// an API key reaches projects only through one of them.
+	ProjectServices []string
 }
 
 func init() {
@@ -115,8 +118,12 @@ func FromDoc(doc *openapi3.T) (*Contract, error) {
 				return nil, fmt.Errorf("%s %s: %w", method, path, err)
 			}
 			c.Operations[o.ID] = o
+			if (o.ProjectAccess != "" || o.OnProject) && o.Service != nil && !slices.Contains(c.ProjectServices, o.Service.ID) {
+				c.ProjectServices = append(c.ProjectServices, o.Service.ID)
+			}
 		}
 	}
+	sort.Strings(c.ProjectServices)
 	return c, nil
 }
 

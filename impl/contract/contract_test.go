@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,6 +32,13 @@ func TestWellKnownIDsResolvedAtLoad(t *testing.T) {
 	}
 	if c.UsersService == nil || c.UsersService.Name != "users" {
 		t.Errorf("users service: %+v", c.UsersService)
+	}
+	var projectServices []string
+	for _, id := range c.ProjectServices {
+		projectServices = append(projectServices, c.Service(id).Name)
+	}
+	if len(projectServices) != 2 || !slices.Contains(projectServices, "datastores") || !slices.Contains(projectServices, "query") {
+		t.Errorf("services of project operations: %v, want datastores and query", projectServices)
 	}
 	if p := c.PermissionByName("No Such Permission"); p != nil {
 		t.Errorf("an unknown permission name: %+v", p)
