@@ -425,7 +425,8 @@ type ClientInterface interface {
 	// Users change their own password by giving the old one (wrong old passwords count
 	// toward the lockout). A user with User Management sets anyone else's without it; that
 	// password is marked default, to be changed. Every token and session of the user ends.
-	// API keys cannot change passwords.
+	// API keys cannot change passwords. While your login name is locked, changing your own is
+	// refused: 403 with `lockedUntil`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -437,7 +438,8 @@ type ClientInterface interface {
 	// Users change their own password by giving the old one (wrong old passwords count
 	// toward the lockout). A user with User Management sets anyone else's without it; that
 	// password is marked default, to be changed. Every token and session of the user ends.
-	// API keys cannot change passwords.
+	// API keys cannot change passwords. While your login name is locked, changing your own is
+	// refused: 403 with `lockedUntil`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -669,7 +671,8 @@ type ClientInterface interface {
 	//
 	// Changing your own password needs the old one in `password` (wrong ones count toward
 	// the lockout). Changing another user's needs User Management. Every other session and
-	// token of the user ends. API keys cannot change passwords.
+	// token of the user ends. API keys cannot change passwords. While your login name is
+	// locked, changing your own is refused: 403 with KE-010003005.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -680,7 +683,8 @@ type ClientInterface interface {
 	//
 	// Changing your own password needs the old one in `password` (wrong ones count toward
 	// the lockout). Changing another user's needs User Management. Every other session and
-	// token of the user ends. API keys cannot change passwords.
+	// token of the user ends. API keys cannot change passwords. While your login name is
+	// locked, changing your own is refused: 403 with KE-010003005.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1367,7 +1371,8 @@ func (c *Client) UpdateUser(ctx context.Context, id UserId, body UpdateUserJSONR
 // Users change their own password by giving the old one (wrong old passwords count
 // toward the lockout). A user with User Management sets anyone else's without it; that
 // password is marked default, to be changed. Every token and session of the user ends.
-// API keys cannot change passwords.
+// API keys cannot change passwords. While your login name is locked, changing your own is
+// refused: 403 with `lockedUntil`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1389,7 +1394,8 @@ func (c *Client) ChangeUserPasswordWithBody(ctx context.Context, id UserId, cont
 // Users change their own password by giving the old one (wrong old passwords count
 // toward the lockout). A user with User Management sets anyone else's without it; that
 // password is marked default, to be changed. Every token and session of the user ends.
-// API keys cannot change passwords.
+// API keys cannot change passwords. While your login name is locked, changing your own is
+// refused: 403 with `lockedUntil`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1861,7 +1867,8 @@ func (c *Client) KylinLogin(ctx context.Context, reqEditors ...RequestEditorFn) 
 //
 // Changing your own password needs the old one in `password` (wrong ones count toward
 // the lockout). Changing another user's needs User Management. Every other session and
-// token of the user ends. API keys cannot change passwords.
+// token of the user ends. API keys cannot change passwords. While your login name is
+// locked, changing your own is refused: 403 with KE-010003005.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1882,7 +1889,8 @@ func (c *Client) KylinChangePasswordWithBody(ctx context.Context, contentType st
 //
 // Changing your own password needs the old one in `password` (wrong ones count toward
 // the lockout). Changing another user's needs User Management. Every other session and
-// token of the user ends. API keys cannot change passwords.
+// token of the user ends. API keys cannot change passwords. While your login name is
+// locked, changing your own is refused: 403 with KE-010003005.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4579,7 +4587,8 @@ type ClientWithResponsesInterface interface {
 	// Users change their own password by giving the old one (wrong old passwords count
 	// toward the lockout). A user with User Management sets anyone else's without it; that
 	// password is marked default, to be changed. Every token and session of the user ends.
-	// API keys cannot change passwords.
+	// API keys cannot change passwords. While your login name is locked, changing your own is
+	// refused: 403 with `lockedUntil`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4591,7 +4600,8 @@ type ClientWithResponsesInterface interface {
 	// Users change their own password by giving the old one (wrong old passwords count
 	// toward the lockout). A user with User Management sets anyone else's without it; that
 	// password is marked default, to be changed. Every token and session of the user ends.
-	// API keys cannot change passwords.
+	// API keys cannot change passwords. While your login name is locked, changing your own is
+	// refused: 403 with `lockedUntil`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4845,7 +4855,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Changing your own password needs the old one in `password` (wrong ones count toward
 	// the lockout). Changing another user's needs User Management. Every other session and
-	// token of the user ends. API keys cannot change passwords.
+	// token of the user ends. API keys cannot change passwords. While your login name is
+	// locked, changing your own is refused: 403 with KE-010003005.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4856,7 +4867,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Changing your own password needs the old one in `password` (wrong ones count toward
 	// the lockout). Changing another user's needs User Management. Every other session and
-	// token of the user ends. API keys cannot change passwords.
+	// token of the user ends. API keys cannot change passwords. While your login name is
+	// locked, changing your own is refused: 403 with KE-010003005.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11862,7 +11874,8 @@ func (c *ClientWithResponses) UpdateUserWithResponse(ctx context.Context, id Use
 // Users change their own password by giving the old one (wrong old passwords count
 // toward the lockout). A user with User Management sets anyone else's without it; that
 // password is marked default, to be changed. Every token and session of the user ends.
-// API keys cannot change passwords.
+// API keys cannot change passwords. While your login name is locked, changing your own is
+// refused: 403 with `lockedUntil`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11880,7 +11893,8 @@ func (c *ClientWithResponses) ChangeUserPasswordWithBodyWithResponse(ctx context
 // Users change their own password by giving the old one (wrong old passwords count
 // toward the lockout). A user with User Management sets anyone else's without it; that
 // password is marked default, to be changed. Every token and session of the user ends.
-// API keys cannot change passwords.
+// API keys cannot change passwords. While your login name is locked, changing your own is
+// refused: 403 with `lockedUntil`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12278,7 +12292,8 @@ func (c *ClientWithResponses) KylinLoginWithResponse(ctx context.Context, reqEdi
 //
 // Changing your own password needs the old one in `password` (wrong ones count toward
 // the lockout). Changing another user's needs User Management. Every other session and
-// token of the user ends. API keys cannot change passwords.
+// token of the user ends. API keys cannot change passwords. While your login name is
+// locked, changing your own is refused: 403 with KE-010003005.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12295,7 +12310,8 @@ func (c *ClientWithResponses) KylinChangePasswordWithBodyWithResponse(ctx contex
 //
 // Changing your own password needs the old one in `password` (wrong ones count toward
 // the lockout). Changing another user's needs User Management. Every other session and
-// token of the user ends. API keys cannot change passwords.
+// token of the user ends. API keys cannot change passwords. While your login name is
+// locked, changing your own is refused: 403 with KE-010003005.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

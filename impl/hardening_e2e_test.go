@@ -82,6 +82,25 @@ func hdBasic(user, pass string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 }
 
+// hdGuessEverywhere sends the i-th of many wrong passwords for name, turn about to each
+// instance and over the three password paths (JSON login, Basic, Kylin cookie login),
+// with the name in varying case.
+func hdGuessEverywhere(name string, es ...*testkit.Env) func(i int) (hdResp, error) {
+	return func(i int) (hdResp, error) {
+		e := es[i%len(es)]
+		pw := fmt.Sprintf("Wr0ng#%03d", i)
+		switch i % 3 {
+		case 0:
+			return hdSend(e, "POST", "/api/auth/access-token", map[string]string{"username": strings.ToUpper(name), "password": pw}, nil)
+		case 1:
+			return hdSend(e, "GET", "/kylin/api/projects", nil, map[string]string{"Authorization": hdBasic(name, pw)})
+		default:
+			return hdSend(e, "POST", "/kylin/api/user/authentication", nil,
+				map[string]string{"Authorization": hdBasic(strings.ToUpper(name[:1])+name[1:], pw)})
+		}
+	}
+}
+
 // hdVerifications is how many passwords the instances verified so far.
 func hdVerifications(es ...*testkit.Env) int64 {
 	var n int64
@@ -145,18 +164,7 @@ func TestLockoutHoldsAcrossInstancesAndPaths(t *testing.T) {
 	b := a.Peer()
 	u := a.NewUser("spread", false)
 	before := hdVerifications(a, b)
-	rs := hdParallel(t, 200, func(i int) (hdResp, error) {
-		e := []*testkit.Env{a, b}[i%2]
-		pw := fmt.Sprintf("Wr0ng#%03d", i)
-		switch i % 3 {
-		case 0:
-			return hdSend(e, "POST", "/api/auth/access-token", map[string]string{"username": "SPREAD", "password": pw}, nil)
-		case 1:
-			return hdSend(e, "GET", "/kylin/api/projects", nil, map[string]string{"Authorization": hdBasic("spread", pw)})
-		default:
-			return hdSend(e, "POST", "/kylin/api/user/authentication", nil, map[string]string{"Authorization": hdBasic("Spread", pw)})
-		}
-	})
+	rs := hdParallel(t, 200, hdGuessEverywhere("spread", a, b))
 	got := hdCount(rs)
 	if v := hdVerifications(a, b) - before; v != 3 {
 		t.Errorf("%d passwords verified over two instances, want 3: %v", v, got)
@@ -378,4 +386,27 @@ func TestRateLimitPasswords(t *testing.T) {
 	}
 	r := e.Do("POST", "/api/auth/access-token", map[string]string{"username": "busy", "password": u.Password}).Expect(t, 429)
 	hdExpectLimited(t, hdResp{r.Status, r.Header, r.Body}, "passwords")
+}
+
+// A failed login racing the failure that locks the name says "locked", never "bad
+// username or password": over two instances and every password path, exactly the
+// failures before the locking one are told "bad". And once a lock has lapsed, the next
+// failure locks again at once, so a crowd racing it is told "locked" to a request.
+func TestLockoutRaceSaysLocked(t *testing.T) {
+	a := testkit.New(t)
+	b := a.Peer()
+	a.NewUser("racer2", false)
+	guess := hdGuessEverywhere("racer2", a, b)
+	before := hdVerifications(a, b)
+	if got := hdCount(hdParallel(t, 60, guess)); got["bad"] != 2 || got["locked"] != 58 {
+		t.Errorf("first race: answers %v, want 2 bad credentials and 58 locked", got)
+	}
+	a.Clock.Advance(31 * time.Second) // the 30 s lock of the 3rd failure lapses
+	if got := hdCount(hdParallel(t, 60, guess)); got["locked"] != 60 {
+		t.Errorf("race after the lock lapsed: answers %v, want 60 locked", got)
+	}
+	if v := hdVerifications(a, b) - before; v != 4 {
+		t.Errorf("%d passwords verified, want 4 (3, then 1 after the lock lapsed)", v)
+	}
+	lkExpectFailures(t, a, "racer2", 4)
 }

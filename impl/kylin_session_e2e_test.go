@@ -458,6 +458,23 @@ func TestKylinSessionIdleExpiry(t *testing.T) {
 	kxExpectErr(t, e2.Do("GET", "/kylin/api/projects", nil, kxCookie(c2)), 401, "KE-010003208")
 }
 
+// A short idle timeout: a session used more often than that stays alive (its last-seen
+// time is written often enough for the timeout, not only once a minute), and one left
+// idle that long ends.
+func TestKylinSessionShortIdleStaysAliveWhenActive(t *testing.T) {
+	e := testkit.New(t, kxOption(func(c *impl.Config) { c.SessionIdle = 20 * time.Second }))
+	u := e.NewUser("busy_user", false)
+	c := kxLogin(t, e, u.Name, u.Password)
+	for i := 1; i <= 12; i++ { // two minutes, a request every 10 s
+		e.Clock.Advance(10 * time.Second)
+		if r := e.Do("GET", "/kylin/api/projects", nil, kxCookie(c)); r.Status != 200 {
+			t.Fatalf("request %d, %d s after login: %d %s", i, 10*i, r.Status, r.Body)
+		}
+	}
+	e.Clock.Advance(20 * time.Second)
+	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(c)), 401, "KE-010003208")
+}
+
 // Absolute timeout (default 12 h): activity does not stretch a session past it.
 func TestKylinSessionAbsoluteExpiry(t *testing.T) {
 	e := testkit.New(t)
@@ -716,5 +733,38 @@ func TestKylinGetAuthenticationStartsNoSession(t *testing.T) {
 	r := e.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic("ADMIN", testkit.AdminPassword)).Expect(t, 200)
 	if len(r.Header.Values("Set-Cookie")) == 0 || count() != 1 {
 		t.Fatalf("POST: Set-Cookie %q, %d sessions; want a cookie and one session", r.Header.Values("Set-Cookie"), count())
+	}
+}
+
+// A session cookie is ambient (browsers send it on their own): a stale one must not make
+// a request with an explicit credential fail, while the explicit credential still decides
+// over a valid cookie, and a stale cookie alone is still refused.
+func TestKylinStaleCookieRanksBelowExplicitCredentials(t *testing.T) {
+	e := testkit.New(t)
+	u := e.NewUser("k_ambient", false)
+	tok := e.Login(u.Name, u.Password)
+	key := e.NewKey(tok, map[string]any{"validTo": e.Clock.Now().Add(24 * time.Hour).Format(time.RFC3339)})
+	stale := kxLogin(t, e, u.Name, u.Password)
+	e.Do("POST", "/kylin/api/j_spring_security_logout", nil, kxCookie(stale))
+	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(stale)), 401, "KE-010003208")
+	junk := strings.Repeat("A", 43)
+
+	for name, cred := range map[string]testkit.ReqOpt{"X-API-Key": testkit.APIKey(key), "?key=": testkit.QueryKey(key),
+		"bearer": testkit.Bearer(tok), "basic": testkit.Basic(u.Name, u.Password)} {
+		for _, cookie := range []string{stale, junk, "not-even-the-shape"} {
+			r := e.Do("GET", "/kylin/api/projects", nil, cred, kxCookie(cookie))
+			if r.Status != 200 {
+				t.Errorf("%s with a stale cookie %.8s…: %d %s", name, cookie, r.Status, r.Body)
+			}
+		}
+	}
+	// an explicit credential that fails decides, even over a valid cookie
+	live := kxLogin(t, e, u.Name, u.Password)
+	kxOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(live)))
+	for name, cred := range map[string]testkit.ReqOpt{"X-API-Key": testkit.APIKey("kala_bad"), "?key=": testkit.QueryKey("kala_bad"),
+		"bearer": testkit.Bearer("bad.token.here")} {
+		if r := e.Do("GET", "/kylin/api/projects", nil, cred, kxCookie(live)); r.Status != 401 {
+			t.Errorf("a bad %s beside a valid cookie: %d %s", name, r.Status, r.Body)
+		}
 	}
 }

@@ -160,15 +160,18 @@ func TestMatrixEveryOperationDeclaresItsRules(t *testing.T) {
 	}
 }
 
-func TestContractRefusesIncompleteRules(t *testing.T) {
-	load := func() *openapi3.T {
-		t.Helper()
-		doc, err := openapi3.NewLoader().LoadFromData(kala.OpenAPI)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return doc
+// mxLoadDoc is a fresh copy of the embedded document, for tests that change it.
+func mxLoadDoc(t *testing.T) *openapi3.T {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(kala.OpenAPI)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return doc
+}
+
+func TestContractRefusesIncompleteRules(t *testing.T) {
+	load := func() *openapi3.T { return mxLoadDoc(t) }
 	if _, err := contract.FromDoc(load()); err != nil {
 		t.Fatalf("the unchanged document is refused: %v", err)
 	}
@@ -585,6 +588,66 @@ func TestMatrixAccessTokenNeedsTheRightPassword(t *testing.T) {
 		r = e.Do("POST", "/api/auth/access-token", map[string]any{"username": strings.ToUpper(u.Name), "password": u.Password}, opts...)
 		if r.Status != 200 {
 			t.Errorf("right password (name in another case) with %s: status %d, want 200", name, r.Status)
+		}
+	}
+}
+
+// The loader refuses rules that could not be enforced: a project level with no
+// permissions beside it (having all of none would skip the level check), and permissions
+// on an operation a caller may reach without any credential (no principal, no check).
+func TestContractRefusesUnenforceableRules(t *testing.T) {
+	load := func() *openapi3.T { return mxLoadDoc(t) }
+	var onProject, open, guarded *openapi3.Operation
+	find := func(doc *openapi3.T) {
+		onProject, open, guarded = nil, nil, nil
+		for _, path := range doc.Paths.InMatchingOrder() {
+			for _, op := range doc.Paths.Value(path).Operations() {
+				_, hasLevel := op.Extensions["x-project-access"]
+				switch {
+				case hasLevel && (onProject == nil || op.OperationID < onProject.OperationID):
+					onProject = op
+				case op.Security != nil && len(*op.Security) == 0 && (open == nil || op.OperationID < open.OperationID):
+					open = op
+				case !hasLevel && op.Security != nil && len(*op.Security) > 0 && (guarded == nil || op.OperationID < guarded.OperationID):
+					guarded = op
+				}
+			}
+		}
+		if onProject == nil || open == nil || guarded == nil {
+			t.Fatal("the document lacks an operation with x-project-access, one with security: [] or one with security")
+		}
+	}
+	c, err := contract.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	someID := func(*openapi3.T) []any { return []any{c.Permissions[0].ID} }
+	for _, tc := range []struct {
+		name   string
+		mutate func(doc *openapi3.T)
+		want   string
+	}{
+		{"x-project-access with empty x-permissions", func(doc *openapi3.T) {
+			onProject.Extensions["x-permissions"] = []any{}
+		}, "x-project-access"},
+		{"x-permissions on security: []", func(doc *openapi3.T) {
+			open.Extensions["x-permissions"] = someID(doc)
+		}, "x-permissions"},
+		{"x-permissions on an operation that also admits no credential", func(doc *openapi3.T) {
+			*guarded.Security = append(*guarded.Security, openapi3.SecurityRequirement{})
+			guarded.Extensions["x-permissions"] = someID(doc)
+		}, "x-permissions"},
+		{"x-permissions on an operation without security", func(doc *openapi3.T) {
+			guarded.Security = nil
+			guarded.Extensions["x-permissions"] = someID(doc)
+		}, "x-permissions"},
+	} {
+		doc := load()
+		find(doc)
+		tc.mutate(doc)
+		_, err := contract.FromDoc(doc)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one naming %s", tc.name, err, tc.want)
 		}
 	}
 }

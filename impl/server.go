@@ -166,6 +166,7 @@ type Server struct {
 	Audit      *audit.Log
 
 	metrics     *metrics
+	mux         *http.ServeMux
 	handler     http.Handler
 	corsHeaders string
 	methods     *pathMethods
@@ -329,6 +330,7 @@ func (s *Server) routes() (http.Handler, error) {
 	contractAPI := s.cors(s.crossSite(s.limitBody(s.validate(router, api))))
 
 	mux := http.NewServeMux()
+	s.mux = mux
 	mux.Handle("/api/", contractAPI)
 	mux.Handle("/kylin/api/", kylin.Negotiate(s.writeError, contractAPI))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -354,7 +356,7 @@ func (s *Server) routes() (http.Handler, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errs.E(errs.NotFound, "no such resource"))
 	})
-	return s.recover(s.observe(mux)), nil
+	return s.observe(mux), nil
 }
 
 // Metrics serves the Prometheus metrics.
@@ -430,7 +432,9 @@ func (w *statusWriter) Flush() {
 }
 
 // observe gives each request an id and an auth holder, and after it, writes one log line
-// and the metrics. The log has the path only: a query string may carry an API key.
+// and the metrics. The log has the path only: a query string may carry an API key. It
+// runs outside recover, so a panic is answered and logged with the request id and still
+// counted; the deferred line also covers a response cut off by http.ErrAbortHandler.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -448,35 +452,44 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		client := clientAddr(r, s.Config.TrustedProxies)
 		ctx, h := auth.WithHolder(audit.WithRequest(context.WithValue(r.Context(), requestKey{}, id), id, client))
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(ctx))
-		if sw.status == 0 {
-			sw.status = http.StatusOK
-		}
-		elapsed := time.Since(start)
-		op := "-"
-		if h.Operation != nil {
-			op = h.Operation.ID
-		}
-		s.metrics.requests.WithLabelValues(op, fmt.Sprint(sw.status)).Inc()
-		s.metrics.latency.WithLabelValues(op).Observe(elapsed.Seconds())
-		s.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("request_id", id), slog.String("client", client), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.String("operation", op), slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
-			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000), slog.String("principal", h.Principal.ID()))
+		defer func() {
+			if sw.status == 0 {
+				sw.status = http.StatusOK
+			}
+			elapsed := time.Since(start)
+			op := "-"
+			if h.Operation != nil {
+				op = h.Operation.ID
+			}
+			s.metrics.requests.WithLabelValues(op, fmt.Sprint(sw.status)).Inc()
+			s.metrics.latency.WithLabelValues(op).Observe(elapsed.Seconds())
+			s.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("request_id", id), slog.String("client", client), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("operation", op), slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
+				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000), slog.String("principal", h.Principal.ID()))
+		}()
+		s.recover(next).ServeHTTP(sw, r.WithContext(ctx))
 	})
 }
 
-// recover turns a panic into a logged 500.
+// recover turns a panic into a logged 500. When the answer had already begun, a 500
+// cannot be sent: the connection is cut instead, so the client never takes a truncated
+// answer for a whole one.
 func (s *Server) recover(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.Log.Error("panic", "request_id", requestID(r.Context()), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				s.writeError(w, r, errs.E(errs.Internal, "panic"))
+			v := recover()
+			if v == nil {
+				return
 			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.Log.Error("panic", "request_id", requestID(r.Context()), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
+				panic(http.ErrAbortHandler)
+			}
+			s.writeError(w, r, errs.E(errs.Internal, "panic"))
 		}()
 		next.ServeHTTP(w, r)
 	})

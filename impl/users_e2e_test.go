@@ -2,8 +2,10 @@ package impl_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -447,4 +449,101 @@ func TestUsersListPagingAndFilter(t *testing.T) {
 	mxExpectField(t, e.Do("GET", "/api/users?limit=0", nil, admin), "limit")
 	mxExpectField(t, e.Do("GET", "/api/users?limit=501", nil, admin), "limit")
 	mxExpectField(t, e.Do("GET", "/api/users?offset=-1", nil, admin), "offset")
+}
+
+// usStored fails unless the stored user's admin column and ROLE_ADMIN in its authorities
+// both say admin.
+func usStored(t *testing.T, e *testkit.Env, id uuid.UUID, admin bool) {
+	t.Helper()
+	u, err := db.UserByID(context.Background(), e.DB, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Admin != admin || slices.Contains(u.Authorities, "ROLE_ADMIN") != admin {
+		t.Fatalf("stored user: admin column %v, authorities %v; want admin %v in both", u.Admin, u.Authorities, admin)
+	}
+}
+
+// Groups without ROLE_ADMIN demote, on both faces; the built-in ADMIN refuses a demotion
+// but accepts a change that keeps it admin; admin and authorities never disagree.
+func TestUsersDemotionByAuthorities(t *testing.T) {
+	e := testkit.New(t)
+	root := testkit.Bearer(e.AdminToken())
+	rootID := uuid.MustParse(mxWhoAmI(t, e, e.AdminToken()))
+	other := e.NewUser("other_admin", true)
+	otok := testkit.Bearer(e.Login(other.Name, other.Password))
+	id := other.ID.String()
+	e.Do("GET", "/api/users", nil, otok).Expect(t, 200)
+
+	var u envelope[usView]
+	e.Do("PATCH", "/api/users/"+id, map[string]any{"authorities": []string{"ALL_USERS", "ROLE_ANALYST"}}, root).Expect(t, 200).JSON(t, &u)
+	if u.Data.Admin {
+		t.Errorf("authorities without ROLE_ADMIN answered an admin: %+v", u.Data)
+	}
+	usStored(t, e, other.ID, false)
+	// the demoted user's token now carries a plain user's rights
+	e.Do("GET", "/api/users", nil, otok).Expect(t, 403)
+
+	// groups with ROLE_ADMIN promote
+	e.Do("PATCH", "/api/users/"+id, map[string]any{"authorities": []string{"ROLE_ADMIN", "ROLE_ANALYST"}}, root).Expect(t, 200).JSON(t, &u)
+	if !u.Data.Admin {
+		t.Errorf("authorities with ROLE_ADMIN answered a non-admin: %+v", u.Data)
+	}
+	usStored(t, e, other.ID, true)
+	// admin and authorities that disagree are refused, and change nothing
+	mxExpectField(t, e.Do("PATCH", "/api/users/"+id, map[string]any{"admin": false, "authorities": []string{"ROLE_ADMIN"}}, root), "authorities")
+	mxExpectField(t, e.Do("PATCH", "/api/users/"+id, map[string]any{"admin": true, "authorities": []string{"ALL_USERS"}}, root), "authorities")
+	usStored(t, e, other.ID, true)
+
+	// the same on the Kylin face
+	kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": other.Name, "authorities": []string{"ROLE_MODELER"}},
+		testkit.Basic("ADMIN", testkit.AdminPassword)))
+	usStored(t, e, other.ID, false)
+	kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": other.Name, "authorities": []string{"ROLE_ADMIN"}},
+		testkit.Basic("ADMIN", testkit.AdminPassword)))
+	usStored(t, e, other.ID, true)
+
+	// the built-in ADMIN: a demotion is refused, a change that keeps it admin is not
+	for _, tok := range []testkit.ReqOpt{root, otok} {
+		e.Do("PATCH", "/api/users/"+rootID.String(), map[string]any{"authorities": []string{"ROLE_MODELER"}}, tok).Expect(t, 403)
+		usStored(t, e, rootID, true)
+		for _, noop := range []map[string]any{{"admin": true}, {"authorities": []string{"ALL_USERS", "ROLE_ADMIN"}},
+			{"admin": true, "authorities": []string{"ROLE_ADMIN", "ROLE_MODELER"}}, {"disabled": false}} {
+			e.Do("PATCH", "/api/users/"+rootID.String(), noop, tok).Expect(t, 200).JSON(t, &u)
+			if !u.Data.Admin || u.Data.Disabled {
+				t.Errorf("%v changed the built-in ADMIN: %+v", noop, u.Data)
+			}
+			usStored(t, e, rootID, true)
+		}
+	}
+	kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "ADMIN", "authorities": []string{"ROLE_ADMIN"}},
+		testkit.Basic("ADMIN", testkit.AdminPassword)))
+	// a user without ROLE_ADMIN asking for it on themselves is a plain non-admin no-op
+	plain := e.NewUser("plain_um", false, e.Permission("User Management"))
+	ptok := testkit.Bearer(e.Login(plain.Name, plain.Password))
+	e.Do("PATCH", "/api/users/"+plain.ID.String(), map[string]any{"authorities": []string{"ROLE_ANALYST"}}, ptok).Expect(t, 200)
+	e.Do("PATCH", "/api/users/"+plain.ID.String(), map[string]any{"authorities": []string{"ROLE_ADMIN"}}, ptok).Expect(t, 403)
+	usStored(t, e, plain.ID, false)
+}
+
+// Changing one's own password while the login name is locked is refused as locked on
+// both faces: Kylin's locked code, and the problem says until when.
+func TestUsersPasswordChangeWhileLocked(t *testing.T) {
+	e := testkit.New(t)
+	u := e.NewUser("locked_changer", false)
+	tok := testkit.Bearer(e.Login(u.Name, u.Password))
+	usLock(t, e, u.Name)
+	usExpectLocked(t, e, u.Name, u.Password)
+
+	r := e.Do("PUT", "/api/users/"+u.ID.String()+"/password", map[string]any{"oldPassword": u.Password, "newPassword": "Fresh#Pass1"}, tok).Expect(t, 403)
+	if p := mxProblemOf(t, r); p.LockedUntil == "" || !strings.Contains(p.Detail, "locked") {
+		t.Errorf("Kala: the refusal does not say locked until when: %s", r.Body)
+	}
+	ke := kxExpectErr(t, e.Do("PUT", "/kylin/api/user/password", map[string]any{"username": u.Name, "password": u.Password,
+		"new_password": "Fresh#Pass1"}, tok), 403, "KE-010003005")
+	if ke.Suggestion == nil || !strings.Contains(*ke.Suggestion, "Try again after") {
+		t.Errorf("Kylin: the refusal does not say until when: %+v", ke)
+	}
+	e.Clock.Advance(time.Hour)
+	e.Login(u.Name, u.Password)
 }

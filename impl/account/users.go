@@ -18,6 +18,9 @@ import (
 const (
 	ReasonDuplicateUser    = "duplicate-user"     // Kylin KE-010003004
 	ReasonWrongOldPassword = "wrong-old-password" // Kylin KE-010005003
+	// ReasonLocked refuses an authenticated caller's own password change while their
+	// login name is locked (a 403, not the 401 of a locked login); Until says till when.
+	ReasonLocked = "locked" // Kylin KE-010003005
 )
 
 // Actor is who asks for a change: the rules about users depend on the actor's own rights.
@@ -171,6 +174,22 @@ func guard(a Actor, target *db.User, what string) error {
 	return nil
 }
 
+// adminAfter is whether a user is an admin after p: groups without ROLE_ADMIN demote and
+// groups with it promote, as on Kylin; an admin flag given beside them must agree.
+func adminAfter(was bool, p UserPatch) (bool, error) {
+	admin := was
+	if p.Authorities != nil {
+		admin = slices.Contains(*p.Authorities, AuthorityAdmin)
+		if p.Admin != nil && *p.Admin != admin {
+			return false, errs.Field("authorities", "must contain ROLE_ADMIN exactly when admin is true")
+		}
+	}
+	if p.Admin != nil {
+		admin = *p.Admin
+	}
+	return admin, nil
+}
+
 // UpdateUser applies a patch. Nobody disables or demotes themselves or the built-in
 // ADMIN; the last enabled admin stays. Disabling ends the user's tokens and sessions.
 func (s *Service) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserPatch) (*db.User, error) {
@@ -202,17 +221,18 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserP
 		if err := guard(a, u, "change"); err != nil {
 			return err
 		}
-		disabling := p.Disabled != nil && *p.Disabled && !u.Disabled
-		demoting := p.Admin != nil && !*p.Admin && u.Admin
-		if p.Authorities != nil && u.Admin && !slices.Contains(*p.Authorities, AuthorityAdmin) && p.Admin == nil {
-			demoting = true
+		admin, err := adminAfter(u.Admin, p)
+		if err != nil {
+			return err
 		}
+		disabling := p.Disabled != nil && *p.Disabled && !u.Disabled
+		demoting := u.Admin && !admin
 		switch {
 		case (disabling || demoting) && u.Builtin:
 			return errs.E(errs.Forbidden, "the built-in ADMIN cannot be disabled or demoted")
 		case (disabling || demoting) && u.ID == a.UserID:
 			return errs.E(errs.Forbidden, "you cannot disable or demote yourself")
-		case p.Admin != nil && *p.Admin && !u.Admin && !a.Admin:
+		case admin && !u.Admin && !a.Admin:
 			return errs.E(errs.Forbidden, "only an admin can make an admin")
 		}
 		if (disabling || demoting) && u.Admin {
@@ -224,9 +244,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserP
 				return errs.E(errs.Conflict, "the last admin cannot be disabled or demoted")
 			}
 		}
-		if p.Admin != nil {
-			u.Admin = *p.Admin
-		}
+		u.Admin = admin
 		if p.Disabled != nil {
 			u.Disabled = *p.Disabled
 		}
@@ -239,13 +257,8 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserP
 		groups := []string(u.Authorities)
 		if p.Authorities != nil {
 			groups = *p.Authorities
-			if slices.Contains(groups, AuthorityAdmin) && !u.Admin {
-				if !a.Admin {
-					return errs.E(errs.Forbidden, "only an admin can make an admin")
-				}
-				u.Admin = true
-			}
 		}
+		// the admin column and ROLE_ADMIN in the groups are written together from one value
 		if u.Authorities, err = authorities(u.Admin, groups); err != nil {
 			return err
 		}
@@ -385,7 +398,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, manage bool, id u
 			refusal = errs.Field("oldPassword", "is not your current password").WithReason(ReasonWrongOldPassword)
 		case errs.Locked:
 			e := errs.As(err)
-			refusal = &errs.Error{Code: errs.Forbidden, Message: e.Message, Until: e.Until, Reason: "locked"}
+			refusal = &errs.Error{Code: errs.Forbidden, Message: e.Message, Until: e.Until, Reason: ReasonLocked}
 		default:
 			return err
 		}

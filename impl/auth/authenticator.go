@@ -50,8 +50,8 @@ type BasicVerifier interface {
 	Verify(ctx context.Context, username, password string) (*db.User, error)
 }
 
-// errAbsent: the request does not carry this scheme's credential. Cheap, and never
-// shown: it ranks below every real failure.
+// errAbsent: the request does not carry this scheme's credential. Cheap; shown only when
+// no scheme's credential was presented at all.
 var errAbsent = errs.E(errs.Unauthorized, "a valid credential is required").WithReason(ReasonNoCredentials)
 
 // ReasonNoCredentials marks a 401 where nothing was presented (Kylin KE-010003207).
@@ -73,12 +73,11 @@ func (a *Authenticator) Func(ctx context.Context, in *openapi3filter.Authenticat
 	r := in.RequestValidationInput.Request
 	p, err := a.checked(ctx, r, in.SecuritySchemeName)
 	if err != nil {
-		if err != errAbsent && a.OnFailure != nil {
-			a.OnFailure(in.SecuritySchemeName)
-		}
-		h.Fail(err)
 		if err != errAbsent {
-			h.refused = err
+			if a.OnFailure != nil {
+				a.OnFailure(in.SecuritySchemeName)
+			}
+			h.refused = errs.As(err)
 		}
 		return err
 	}
@@ -106,50 +105,58 @@ func (a *Authenticator) checked(ctx context.Context, r *http.Request, scheme str
 
 // presented reports whether the request carries a credential of scheme.
 func presented(r *http.Request, scheme string) bool {
+	_, ok := credential(r, scheme)
+	return ok
+}
+
+// credential is the request's credential for scheme, if it carries one. The session
+// cookie is ambient (a browser sends it on its own), so it ranks below every explicit
+// credential: beside one it is not presented at all, and cannot decide the request
+// either way (a stale cookie does not refuse a valid key; a valid cookie does not rescue
+// a bad one). Alone, it is presented like any other.
+func credential(r *http.Request, scheme string) (string, bool) {
 	switch scheme {
 	case SchemeBearer:
-		_, ok := authorization(r, "Bearer")
-		return ok
+		return authorization(r, "Bearer")
 	case SchemeBasic:
-		_, ok := authorization(r, "Basic")
-		return ok
+		return authorization(r, "Basic")
 	case SchemeAPIKeyHeader:
-		return r.Header.Get("X-API-Key") != ""
+		v := r.Header.Get("X-API-Key")
+		return v, v != ""
 	case SchemeAPIKeyQuery:
-		return r.URL.Query().Get("key") != ""
+		v := r.URL.Query().Get("key")
+		return v, v != ""
 	case SchemeCookie:
+		if explicit(r) {
+			return "", false
+		}
 		c, err := r.Cookie(SessionCookie)
-		return err == nil && c.Value != ""
+		if err != nil {
+			return "", false
+		}
+		return c.Value, c.Value != ""
 	}
-	return false
+	return "", false
+}
+
+// explicit reports whether the request carries a credential its sender chose to send:
+// any Authorization header, an X-API-Key or a ?key=.
+func explicit(r *http.Request) bool {
+	return r.Header.Get("Authorization") != "" || r.Header.Get("X-API-Key") != "" || r.URL.Query().Get("key") != ""
 }
 
 func (a *Authenticator) authenticate(ctx context.Context, r *http.Request, scheme string) (*Principal, error) {
+	v, ok := credential(r, scheme)
+	if !ok {
+		return nil, errAbsent
+	}
 	switch scheme {
 	case SchemeBearer:
-		raw, ok := authorization(r, "Bearer")
-		if !ok {
-			return nil, errAbsent
-		}
-		return a.bearer(ctx, raw)
-	case SchemeAPIKeyHeader:
-		v := r.Header.Get("X-API-Key")
-		if v == "" {
-			return nil, errAbsent
-		}
-		return a.apiKey(ctx, v, scheme)
-	case SchemeAPIKeyQuery:
-		v := r.URL.Query().Get("key")
-		if v == "" {
-			return nil, errAbsent
-		}
+		return a.bearer(ctx, v)
+	case SchemeAPIKeyHeader, SchemeAPIKeyQuery:
 		return a.apiKey(ctx, v, scheme)
 	case SchemeBasic:
-		raw, ok := authorization(r, "Basic")
-		if !ok {
-			return nil, errAbsent
-		}
-		user, pass, err := ParseBasic(raw)
+		user, pass, err := ParseBasic(v)
 		if err != nil {
 			return nil, errs.E(errs.BadLogin, "bad username or password")
 		}
@@ -164,13 +171,10 @@ func (a *Authenticator) authenticate(ctx context.Context, r *http.Request, schem
 		}
 		return NewUserPrincipal(a.Contract, u, scheme), nil
 	case SchemeCookie:
-		c, err := r.Cookie(SessionCookie)
-		// credentials in Authorization speak for the request over a cookie the browser
-		// sent on its own (a Basic login must not turn into the cookie's older session)
-		if err != nil || c.Value == "" || a.Sessions == nil || r.Header.Get("Authorization") != "" {
+		if a.Sessions == nil {
 			return nil, errAbsent
 		}
-		u, sid, err := a.Sessions.Verify(ctx, c.Value)
+		u, sid, err := a.Sessions.Verify(ctx, v)
 		if err != nil {
 			return nil, err
 		}

@@ -142,8 +142,7 @@ func Authorize(c *contract.Contract, p *Principal, op *contract.Operation) error
 type Holder struct {
 	Principal *Principal
 	Operation *contract.Operation
-	failure   *errs.Error
-	refused   error // a presented credential that failed
+	refused   *errs.Error // a presented credential that failed
 }
 
 type holderKey struct{}
@@ -168,42 +167,14 @@ func PrincipalFrom(ctx context.Context) *Principal {
 	return nil
 }
 
-// failureRank orders failures by how much they should tell the caller: a lock or a
-// disabled user (said only after a correct password) outranks a bad credential, which
-// outranks an absent one.
-func failureRank(e *errs.Error) int {
-	if e.Reason == ReasonNoCredentials {
-		return 0
-	}
-	switch e.Code {
-	case errs.TooMany, errs.Unavailable, errs.Internal:
-		return 6
-	case errs.Locked:
-		return 4
-	case errs.Disabled:
-		return 3
-	case errs.BadLogin:
-		return 2
-	case errs.Invalid:
-		return 5
-	}
-	return 1
-}
-
-// Fail records a scheme's failure, keeping the most telling one.
-func (h *Holder) Fail(err error) {
-	e := errs.As(err)
-	if h.failure == nil || failureRank(e) > failureRank(h.failure) {
-		h.failure = e
-	}
-}
-
-// Failure is the most telling authentication failure, or a plain 401.
+// Failure is why authentication failed: the presented credential that was refused, or a
+// plain 401 when none was presented. There is never more than one refusal to choose from:
+// the first decides the request (see Authenticator.Func).
 func (h *Holder) Failure() *errs.Error {
-	if h.failure == nil {
+	if h.refused == nil {
 		return errAbsent
 	}
-	return h.failure
+	return h.refused
 }
 
 // Actor is the principal as the account rules see it.

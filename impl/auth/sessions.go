@@ -102,8 +102,9 @@ func (s *Sessions) Verify(ctx context.Context, cookie string) (*db.User, string,
 		_ = db.DeleteSession(ctx, s.DB, h)
 		return nil, "", invalid("session")
 	}
-	// one write a minute at most keeps the idle clock honest without a write per request
-	if now.Sub(sess.LastSeenAt) >= time.Minute {
+	// one write a minute at most keeps the idle clock honest without a write per request;
+	// a short idle timeout needs them more often, or an active session would lapse
+	if now.Sub(sess.LastSeenAt) >= min(time.Minute, s.Idle/4) {
 		if err := db.TouchSession(ctx, s.DB, h, now); err != nil {
 			return nil, "", errs.Wrap(err, "touch session")
 		}

@@ -49,6 +49,14 @@ type Contract struct {
 	Operations  map[string]*Operation
 	Permissions []Permission
 	Services    []Service
+	// The ids the server's own rules name, resolved at load: a document without them is
+	// refused then, not discovered per request.
+	UserManagement string   // sees and manages every user
+	DataManagement string   // sees and manages every project
+	UsersService   *Service // user management on both faces
+	// ProjectServices are the services of the operations on one project (sorted ids):
+	// an API key reaches projects only through one of them.
+	ProjectServices []string
 }
 
 func init() {
@@ -93,21 +101,35 @@ func FromDoc(doc *openapi3.T) (*Contract, error) {
 		}
 		byName[s.Name] = s
 	}
+	for name, dst := range map[string]*string{"User Management": &c.UserManagement, "Data Management": &c.DataManagement} {
+		p := c.PermissionByName(name)
+		if p == nil {
+			return nil, fmt.Errorf("x-kala-permissions: no permission named %q", name)
+		}
+		*dst = p.ID
+	}
+	if c.UsersService = byName["users"]; c.UsersService == nil {
+		return nil, fmt.Errorf(`x-kala-services: no service named "users"`)
+	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			o, err := c.readOperation(method, path, op, append(item.Parameters, op.Parameters...), byName)
+			o, err := c.readOperation(method, path, op, append(item.Parameters, op.Parameters...), byName, doc.Security)
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", method, path, err)
 			}
 			c.Operations[o.ID] = o
+			if (o.ProjectAccess != "" || o.OnProject) && o.Service != nil && !slices.Contains(c.ProjectServices, o.Service.ID) {
+				c.ProjectServices = append(c.ProjectServices, o.Service.ID)
+			}
 		}
 	}
+	sort.Strings(c.ProjectServices)
 	return c, nil
 }
 
 var accessLevels = []string{"QUERY", "MANAGEMENT", "ADMIN"}
 
-func (c *Contract) readOperation(method, path string, op *openapi3.Operation, params openapi3.Parameters, services map[string]*Service) (*Operation, error) {
+func (c *Contract) readOperation(method, path string, op *openapi3.Operation, params openapi3.Parameters, services map[string]*Service, global openapi3.SecurityRequirements) (*Operation, error) {
 	if op.OperationID == "" {
 		return nil, fmt.Errorf("no operationId")
 	}
@@ -142,19 +164,44 @@ func (c *Contract) readOperation(method, path string, op *openapi3.Operation, pa
 			return nil, fmt.Errorf("x-project-access %q is not one of %v", o.ProjectAccess, accessLevels)
 		}
 	}
+	// rules the server could not enforce are refused here, not discovered in production:
+	// holding all of no permissions would skip the level check, and a caller without a
+	// credential has no principal to check permissions against
+	if o.ProjectAccess != "" && len(o.Permissions) == 0 {
+		return nil, fmt.Errorf("x-project-access needs the permissions that bypass it in x-permissions (Data Management)")
+	}
+	security := global
+	if op.Security != nil {
+		security = *op.Security
+	}
+	if len(o.Permissions) > 0 && anonymous(security) {
+		return nil, fmt.Errorf("x-permissions on an operation callable without a credential would go unchecked")
+	}
 	for _, p := range params {
 		if p.Value != nil && p.Value.Extensions["x-project-ref"] == true {
 			o.OnProject = true
 		}
 	}
-	if op.Security != nil {
-		for _, req := range *op.Security {
-			for name := range req {
-				o.Schemes = append(o.Schemes, name)
-			}
+	for _, req := range security {
+		for name := range req {
+			o.Schemes = append(o.Schemes, name)
 		}
 	}
 	return o, nil
+}
+
+// anonymous reports whether security admits a request with no credential: no
+// requirements at all, or an empty alternative.
+func anonymous(security openapi3.SecurityRequirements) bool {
+	if len(security) == 0 {
+		return true
+	}
+	for _, req := range security {
+		if len(req) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // decodeExt reads a required extension into dst.
@@ -219,14 +266,14 @@ func (c *Contract) AllServiceIDs() []string {
 	return ids
 }
 
-// PermissionByName finds a permission by its human name ("Data Management").
-func (c *Contract) PermissionByName(name string) string {
-	for _, p := range c.Permissions {
-		if p.Name == name {
-			return p.ID
+// PermissionByName finds a permission by its human name ("Data Management"), or nil.
+func (c *Contract) PermissionByName(name string) *Permission {
+	for i := range c.Permissions {
+		if c.Permissions[i].Name == name {
+			return &c.Permissions[i]
 		}
 	}
-	panic("contract: no permission named " + name)
+	return nil
 }
 
 // ValidationDoc is a copy of the document for request and response validation: its

@@ -61,7 +61,7 @@ type Service struct {
 
 // New makes the data core.
 func New(d *db.DB, c *contract.Contract, sb *db.Sandbox, now func() time.Time, limits QueryLimits) *Service {
-	return &Service{DB: d, Contract: c, Now: now, DataManagement: c.PermissionByName("Data Management"),
+	return &Service{DB: d, Contract: c, Now: now, DataManagement: c.DataManagement,
 		Sandbox: sb, Limits: limits, gate: newQueryGate(limits.PerUser, limits.Max)}
 }
 
@@ -72,12 +72,34 @@ type Project struct {
 }
 
 // levelOf is p's level on a loaded project: Admin with Data Management (ROLE_ADMIN holds
-// every permission), otherwise the access list's entry for the user (for a key, its owner).
+// every permission), otherwise the access list's entry for the user. An API key holds
+// Data Management only if it carries it (its permissions ∩ its owner's), and acts with
+// its owner's entry: the access list is the owner's right, which the key exercises
+// within its services, so only a key that may call a project service reaches projects.
 func (s *Service) levelOf(p *auth.Principal, row *db.Project) Level {
+	if !s.reachesProjects(p) {
+		return None
+	}
 	if p.Has(s.DataManagement) {
 		return Admin
 	}
 	return Level(row.Level)
+}
+
+// reachesProjects reports whether p may act on projects at all: a user always; an API
+// key when one of its services works on projects (datastores, query). The validator
+// already refuses a key an operation of another service; this keeps the rule true in
+// the core too.
+func (s *Service) reachesProjects(p *auth.Principal) bool {
+	if p.Kind != auth.KindAPIKey {
+		return true
+	}
+	for _, id := range s.Contract.ProjectServices {
+		if p.AllowsService(id) {
+			return true
+		}
+	}
+	return false
 }
 
 // Open loads a project for the current operation and checks the caller may do it: the

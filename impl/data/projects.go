@@ -62,6 +62,9 @@ func (s *Service) CreateProject(ctx context.Context, p *auth.Principal, name, de
 // ListProjects returns a page of the projects p can see, and how many there are.
 // With min, only projects where p's level is at least min.
 func (s *Service) ListProjects(ctx context.Context, p *auth.Principal, filter string, exact bool, min Level, offset, limit int) ([]Project, int, error) {
+	if !s.reachesProjects(p) {
+		return []Project{}, 0, nil
+	}
 	rows, total, err := db.ListProjects(ctx, s.DB, p.User.ID, !p.Has(s.DataManagement), int(min), strings.ToLower(filter), exact, offset, limit)
 	if err != nil {
 		return nil, 0, errs.Wrap(err, "list projects")

@@ -65,7 +65,7 @@ func WriteError(w http.ResponseWriter, e *errs.Error, requestID string) {
 		}
 		p.Errors = &fs
 	}
-	if e.Code == errs.Locked && !e.Until.IsZero() {
+	if !e.Until.IsZero() {
 		t := e.Until.UTC().Truncate(time.Second)
 		p.LockedUntil = &t
 	}

@@ -100,7 +100,7 @@ func (f *Face) ChangeUserPassword(ctx context.Context, req gen.ChangeUserPasswor
 	if err != nil {
 		return nil, err
 	}
-	manage := p.Has(f.Contract.PermissionByName("User Management"))
+	manage := p.Has(f.Contract.UserManagement)
 	if err := f.Accounts.ChangePassword(ctx, p.Actor(), manage, uuid.UUID(req.Id), req.Body.OldPassword, req.Body.NewPassword, nil); err != nil {
 		return nil, err
 	}

@@ -56,6 +56,8 @@ func keCode(e *errs.Error) string {
 		return codePasswordWeak
 	case account.ReasonWrongOldPassword:
 		return codeWrongOld
+	case account.ReasonLocked:
+		return codeLocked
 	case data.ReasonDuplicateProject:
 		return codeDuplicateProj
 	case data.ReasonNoProject:
@@ -103,7 +105,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, e *errs.Error, status in
 	switch {
 	case e.Code == errs.Internal:
 		msg = "internal error; request id " + requestID
-	case e.Code == errs.Locked && !e.Until.IsZero():
+	case !e.Until.IsZero():
 		s := "Try again after " + e.Until.UTC().Format(time.RFC3339) + ", or ask an admin to unlock the user."
 		suggestion = &s
 	case code == codeNoCredentials:

@@ -240,14 +240,8 @@ func (f *Face) KylinUpdateUser(ctx context.Context, req gen.KylinUpdateUserReque
 	if err != nil {
 		return nil, err
 	}
+	// the groups decide admin (with or without ROLE_ADMIN): a rule of account, not of this face
 	patch := account.UserPatch{Disabled: b.Disabled, Authorities: authorities(b.Authorities), Password: b.Password}
-	if b.Authorities != nil {
-		admin := false
-		for _, a := range *b.Authorities {
-			admin = admin || a == account.AuthorityAdmin
-		}
-		patch.Admin = &admin
-	}
 	if u, err = f.Accounts.UpdateUser(ctx, p.Actor(), u.ID, patch); err != nil {
 		return nil, err
 	}
@@ -281,7 +275,7 @@ func (f *Face) KylinChangePassword(ctx context.Context, req gen.KylinChangePassw
 	if err != nil {
 		return nil, err
 	}
-	manage := p.Has(f.Contract.PermissionByName("User Management")) && p.AllowsService(f.Contract.ServiceByName("users").ID)
+	manage := p.Has(f.Contract.UserManagement) && p.AllowsService(f.Contract.UsersService.ID)
 	var keep []byte
 	if p.SessionID != "" {
 		keep = []byte(p.SessionID)

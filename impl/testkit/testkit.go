@@ -25,6 +25,7 @@ import (
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl"
 	"github.com/kala-server/kala/impl/account"
+	"github.com/kala-server/kala/impl/contract"
 	"github.com/kala-server/kala/impl/ratelimit"
 )
 
@@ -241,17 +242,26 @@ func (e *Env) NewUser(name string, admin bool, permissions ...string) User {
 }
 
 // Permission ids by name, from the contract.
-func (e *Env) Permission(name string) string { return e.Server.Contract.PermissionByName(name) }
+func (e *Env) Permission(name string) string {
+	e.T.Helper()
+	return catalogID(e.T, "permission", name, e.Server.Contract.PermissionByName(name), func(p *contract.Permission) string { return p.ID })
+}
 
 // Service ids by name ("users", "datastores", "query"), from the contract.
 func (e *Env) Service(name string) string {
 	e.T.Helper()
-	s := e.Server.Contract.ServiceByName(name)
-	if s == nil {
-		e.T.Fatalf("no service named %s", name)
+	return catalogID(e.T, "service", name, e.Server.Contract.ServiceByName(name), func(s *contract.Service) string { return s.ID })
+}
+
+// catalogID is the id of a catalog entry looked up by name, failing the test when there
+// is none.
+func catalogID[T any](t testing.TB, kind, name string, entry *T, id func(*T) string) string {
+	t.Helper()
+	if entry == nil {
+		t.Fatalf("no %s named %s", kind, name)
 		return ""
 	}
-	return s.ID
+	return id(entry)
 }
 
 // MustNotLog fails the test if the server's log contains secret.

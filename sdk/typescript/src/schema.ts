@@ -234,7 +234,8 @@ export interface paths {
          * @description Users change their own password by giving the old one (wrong old passwords count
          *     toward the lockout). A user with User Management sets anyone else's without it; that
          *     password is marked default, to be changed. Every token and session of the user ends.
-         *     API keys cannot change passwords.
+         *     API keys cannot change passwords. While your login name is locked, changing your own is
+         *     refused: 403 with `lockedUntil`.
          */
         put: operations["changeUserPassword"];
         post?: never;
@@ -570,7 +571,8 @@ export interface paths {
          * Change a password (Kylin)
          * @description Changing your own password needs the old one in `password` (wrong ones count toward
          *     the lockout). Changing another user's needs User Management. Every other session and
-         *     token of the user ends. API keys cannot change passwords.
+         *     token of the user ends. API keys cannot change passwords. While your login name is
+         *     locked, changing your own is refused: 403 with KE-010003005.
          */
         put: operations["kylinChangePassword"];
         post?: never;
@@ -806,7 +808,7 @@ export interface components {
             errors?: components["schemas"]["FieldError"][];
             /**
              * Format: date-time
-             * @description For a locked login name, when the lock ends.
+             * @description For a locked login name (a refused login, or a refused change of one's own password), when the lock ends.
              */
             lockedUntil?: string;
         };
@@ -1145,7 +1147,7 @@ export interface components {
             locked?: boolean;
             /** @description The user's permissions from now on; the caller must hold any they add. */
             permissions?: components["schemas"]["PermissionId"][];
-            /** @description The user's Kylin groups from now on. */
+            /** @description The user's Kylin groups from now on; with `ROLE_ADMIN` the user is an admin, without it not (`admin`, if given, must agree). */
             authorities?: components["schemas"]["Authority"][];
         };
         /** @description A new password, with the old one when changing your own. */
@@ -1589,7 +1591,7 @@ export interface components {
              * @example true
              */
             disabled?: boolean;
-            /** @description The user's groups from now on. */
+            /** @description The user's groups from now on; without `ROLE_ADMIN` an admin is demoted. */
             authorities?: components["schemas"]["Authority"][];
         };
         /** @description A password change. */
