@@ -35,8 +35,9 @@ type BasicCache struct {
 }
 
 type basicEntry struct {
-	user    *db.User
-	expires time.Time
+	user       *db.User
+	expires    time.Time
+	refreshing bool
 }
 
 func (c *BasicCache) init() {
@@ -72,15 +73,39 @@ func (c *BasicCache) Verify(ctx context.Context, username, password string) (*db
 	now := c.Now()
 	c.mu.Lock()
 	e, ok := c.entries[k]
+	// in its last quarter an entry is verified again in the background while it still
+	// answers, so that clients sending one password on every request never all miss at
+	// once and queue on the password hash
+	refresh := ok && !e.refreshing && e.expires.Sub(now) < c.TTL/4
+	if refresh {
+		e.refreshing = true
+		c.entries[k] = e
+	}
 	c.mu.Unlock()
 	if ok && now.Before(e.expires) && !c.paused.Load() {
+		if refresh {
+			go func() {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				defer cancel()
+				_, _ = c.login(rctx, k, username, password)
+			}()
+		}
 		return e.user, nil
 	}
+	return c.login(ctx, k, username, password)
+}
+
+// login verifies credentials and keeps a success under k.
+func (c *BasicCache) login(ctx context.Context, k [32]byte, username, password string) (*db.User, error) {
 	// a drop while this login runs may be about this very user (a password change, a
 	// disable): then its outcome is answered but not kept
 	epoch := c.epoch.Load()
 	u, err := c.Accounts.Login(ctx, username, password)
+	now := c.Now()
 	if err != nil || c.paused.Load() {
+		c.mu.Lock()
+		delete(c.entries, k) // a refresh that failed: the old answer no longer holds
+		c.mu.Unlock()
 		return u, err
 	}
 	c.mu.Lock()
@@ -99,6 +124,15 @@ func (c *BasicCache) Verify(ctx context.Context, username, password string) (*db
 		c.entries[k] = basicEntry{user: u, expires: now.Add(c.TTL)}
 	}
 	return u, nil
+}
+
+// Expires says when the entry for these credentials ends, if there is one.
+func (c *BasicCache) Expires(username, password string) (time.Time, bool) {
+	c.init()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[c.mac(username, password)]
+	return e.expires, ok
 }
 
 // DropUser forgets every entry of a user.

@@ -69,3 +69,47 @@ func TestBasicCacheKeepsNoLoginThatRacedADrop(t *testing.T) {
 		})
 	}
 }
+
+// An entry in its last quarter is verified again in the background while it answers, so
+// a client sending its password on every request never waits on an expired entry.
+func TestBasicCacheRefreshesBeforeExpiry(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	u := &db.User{ID: uuid.Must(uuid.NewV7()), UsernameKey: "steady"}
+	l := &slowLogin{user: u, started: make(chan struct{}, 4), release: make(chan struct{})}
+	close(l.release)
+	c := &auth.BasicCache{Accounts: l, TTL: 40 * time.Second, Now: clock}
+	verify := func() {
+		t.Helper()
+		if _, err := c.Verify(context.Background(), "steady", "pw"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verify()
+	<-l.started
+	now = now.Add(20 * time.Second) // half-way: answered, nothing more
+	verify()
+	now = now.Add(12 * time.Second) // last quarter: answered, and verified again behind
+	verify()
+	<-l.started
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if exp, ok := c.Expires("steady", "pw"); ok && exp.Equal(now.Add(40*time.Second)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the refreshed entry was never kept")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	now = now.Add(20 * time.Second) // past the first entry's end: the refreshed one answers
+	verify()
+	select {
+	case <-l.started:
+		t.Fatal("a third verification: the refresh did not extend the entry")
+	default:
+	}
+	if l.calls != 2 {
+		t.Fatalf("%d verifications, want 2", l.calls)
+	}
+}
