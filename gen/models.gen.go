@@ -5,6 +5,7 @@ package gen
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	openapi_types "github.com/oapi-codegen/runtime/types"
@@ -830,7 +831,7 @@ type KylinAccessEntry struct {
 // Example: user
 type KylinAccessEntryType string
 
-// KylinAccessGrant Users to put on a project's access list.
+// KylinAccessGrant Users to put on a project's access list. Other fields are accepted and ignored, as by Kylin.
 type KylinAccessGrant struct {
 	// Names The users' names.
 	Names []string `json:"names"`
@@ -848,7 +849,8 @@ type KylinAccessGrant struct {
 	// Type Always `user`.
 	//
 	// Example: user
-	Type KylinAccessGrantType `json:"type"`
+	Type                 KylinAccessGrantType   `json:"type"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // KylinAccessGrantType Always `user`.
@@ -898,7 +900,7 @@ type KylinAccessPageEnvelope struct {
 // Example: 000
 type KylinAccessPageEnvelopeCode string
 
-// KylinAccessUpdate A new level for a user on a project's access list.
+// KylinAccessUpdate A new level for a user on a project's access list. Other fields are accepted and ignored, as by Kylin.
 type KylinAccessUpdate struct {
 	// Name The user's name.
 	//
@@ -918,7 +920,8 @@ type KylinAccessUpdate struct {
 	// Type Always `user`.
 	//
 	// Example: user
-	Type KylinAccessUpdateType `json:"type"`
+	Type                 KylinAccessUpdateType  `json:"type"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // KylinAccessUpdateType Always `user`.
@@ -1083,7 +1086,7 @@ type KylinError struct {
 // Example: 999
 type KylinErrorCode string
 
-// KylinPasswordChange A password change.
+// KylinPasswordChange A password change. Other fields are accepted and ignored, as by Kylin.
 type KylinPasswordChange struct {
 	// NewPassword The new password.
 	//
@@ -1098,7 +1101,8 @@ type KylinPasswordChange struct {
 	// Username Whose password.
 	//
 	// Example: analyst
-	Username string `json:"username"`
+	Username             string                 `json:"username"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // KylinPermission A project access level in Kylin's internal names (READ is QUERY, ADMINISTRATION is ADMIN).
@@ -1144,17 +1148,28 @@ type KylinProject struct {
 	Uuid openapi_types.UUID `json:"uuid"`
 }
 
-// KylinProjectCreate A new project.
+// KylinProjectCreate A new project. Other fields are accepted and ignored, as by Kylin.
 type KylinProjectCreate struct {
 	// Description What it holds.
 	//
 	// Example: Orders and customers
 	Description *string `json:"description,omitempty"`
 
+	// MaintainModelType Ignored: Kala has no models (Kylin 5's docs send `MANUAL_MAINTAIN`).
+	//
+	// Example: MANUAL_MAINTAIN
+	MaintainModelType *string `json:"maintain_model_type,omitempty"`
+
 	// Name Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
 	//
 	// Example: sales
 	Name ProjectName `json:"name"`
+
+	// OverrideKylinProperties Ignored: Kylin configuration has no meaning here.
+	//
+	// Example: {}
+	OverrideKylinProperties *map[string]string     `json:"override_kylin_properties,omitempty"`
+	AdditionalProperties    map[string]interface{} `json:"-"`
 }
 
 // KylinProjectEnvelope One project in Kylin's envelope.
@@ -1241,12 +1256,43 @@ type KylinQueryEnvelope struct {
 // Example: 000
 type KylinQueryEnvelopeCode string
 
-// KylinQueryRequest A SQL query on one project.
+// KylinQueryRequest A SQL query on one project, as Kylin's REST clients and its JDBC driver send it. As in
+// Kylin, fields Kala has no use for are accepted and ignored, and booleans and integers
+// may be sent as strings (`"true"`, `"500"`).
 type KylinQueryRequest struct {
 	// AcceptPartial Accepted for Kylin clients; results over the limit are always cut and marked partial.
 	//
 	// Example: true
 	AcceptPartial *bool `json:"acceptPartial,omitempty"`
+
+	// BackdoorToggles Ignored: Kylin's internal query switches (the JDBC driver always sends `ATTR_STATEMENT_MAX_ROWS`).
+	//
+	// Example: {"ATTR_STATEMENT_MAX_ROWS":"0"}
+	BackdoorToggles *map[string]interface{} `json:"backdoorToggles,omitempty"`
+
+	// ExecuteAs Run the query as this user (the JDBC driver's `EXECUTE_AS_USER_ID`): with that
+	// user's project access and query limits. Only a `ROLE_ADMIN` user may send it (anyone
+	// else, API keys included: 403); an unknown user is 404 (KE-010003001), a disabled one
+	// 403. Empty means absent.
+	//
+	//
+	// Example: analyst
+	ExecuteAs *string `json:"executeAs,omitempty"`
+
+	// ForcedToPushDown Ignored: every query runs on PostgreSQL.
+	//
+	// Example: false
+	ForcedToPushDown *bool `json:"forcedToPushDown,omitempty"`
+
+	// ForcedToTieredStorage Ignored: there is no tiered storage.
+	//
+	// Example: 0
+	ForcedToTieredStorage *int32 `json:"forcedToTieredStorage,omitempty"`
+
+	// ForcedToIndex Ignored: there are no indexes to force.
+	//
+	// Example: false
+	ForcedToIndex *bool `json:"forced_to_index,omitempty"`
 
 	// Limit Rows to return at most (default 500, at most 50,000).
 	//
@@ -1257,6 +1303,19 @@ type KylinQueryRequest struct {
 	//
 	// Example: 0
 	Offset *int32 `json:"offset,omitempty"`
+
+	// Params Values for the statement's `?` placeholders, as the JDBC driver sends a
+	// PreparedStatement's. Not supported yet: a non-empty list is refused (400); an empty
+	// list or null is ignored.
+	//
+	//
+	// Example: []
+	Params *[]KylinStatementParameter `json:"params,omitempty"`
+
+	// PartialMatchIndex Ignored: there are no segments.
+	//
+	// Example: false
+	PartialMatchIndex *bool `json:"partialMatchIndex,omitempty"`
 
 	// Project Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
 	//
@@ -1271,7 +1330,8 @@ type KylinQueryRequest struct {
 	// Sql One read-only statement; a trailing semicolon is allowed.
 	//
 	// Example: SELECT * FROM orders
-	Sql string `json:"sql"`
+	Sql                  string                 `json:"sql"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // KylinQueryResult A query's outcome, in Kylin's shape.
@@ -1314,6 +1374,20 @@ type KylinQueryResult struct {
 
 	// Results Rows as arrays of strings; null for SQL NULL.
 	Results [][]*string `json:"results"`
+}
+
+// KylinStatementParameter One PreparedStatement value, as Kylin's JDBC driver sends it.
+type KylinStatementParameter struct {
+	// ClassName The Java class of the value (`java.lang.Integer`, `java.lang.String`, …; `java.lang.Object` for null).
+	//
+	// Example: java.lang.Integer
+	ClassName string `json:"className"`
+
+	// Value The value as text; absent or null for SQL NULL.
+	//
+	// Example: 5
+	Value                *string                `json:"value,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // KylinTable A table as Kylin's JDBC driver reads it.
@@ -1500,10 +1574,16 @@ type KylinUser struct {
 	WrongTime int `json:"wrong_time"`
 }
 
-// KylinUserCreate A new user.
+// KylinUserCreate A new user. As in Kylin, fields Kala has no use for are accepted and ignored, and
+// `disabled` may be sent as a string (`"false"`).
 type KylinUserCreate struct {
 	// Authorities Groups; `ROLE_ADMIN` makes an admin (only an admin can).
 	Authorities *[]Authority `json:"authorities,omitempty"`
+
+	// DefaultPassword Ignored: a user made by someone else always starts with a default password.
+	//
+	// Example: true
+	DefaultPassword *bool `json:"default_password,omitempty"`
 
 	// Disabled Create the user disabled.
 	//
@@ -1518,7 +1598,8 @@ type KylinUserCreate struct {
 	// Username Kylin's username rule applies.
 	//
 	// Example: analyst
-	Username string `json:"username"`
+	Username             string                 `json:"username"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // KylinUserEnvelope One user in Kylin's envelope.
@@ -1584,15 +1665,26 @@ type KylinUserPageEnvelope struct {
 // Example: 000
 type KylinUserPageEnvelopeCode string
 
-// KylinUserUpdate The user to change and the fields to change.
+// KylinUserUpdate The user to change and the fields to change. As in Kylin, fields Kala has no use for
+// are accepted and ignored, and `disabled` may be sent as a string (`"true"`).
 type KylinUserUpdate struct {
 	// Authorities The user's groups from now on.
 	Authorities *[]Authority `json:"authorities,omitempty"`
+
+	// DefaultPassword Ignored: only a reset (`password` here) or the user's own change sets it.
+	//
+	// Example: false
+	DefaultPassword *bool `json:"default_password,omitempty"`
 
 	// Disabled Disable or enable.
 	//
 	// Example: true
 	Disabled *bool `json:"disabled,omitempty"`
+
+	// NewPassword Ignored, as by Kylin (its docs' change-password example sends it here by mistake): change a password with `PUT /kylin/api/user/password`.
+	//
+	// Example: N3w-Secret#2026
+	NewPassword *string `json:"new_password,omitempty"`
 
 	// Password A new password (an admin reset).
 	//
@@ -1603,6 +1695,12 @@ type KylinUserUpdate struct {
 	//
 	// Example: analyst
 	Username string `json:"username"`
+
+	// Uuid Ignored (Kylin's web UI sends the user's id; `username` names the user).
+	//
+	// Example: 0196a1a0-0000-7000-8000-000000000002
+	Uuid                 *openapi_types.UUID    `json:"uuid,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // LoginRequest A username and password.
@@ -2301,3 +2399,1025 @@ type KylinUpdateUserJSONRequestBody = KylinUserUpdate
 
 // KylinChangePasswordJSONRequestBody defines body for KylinChangePassword for application/json ContentType.
 type KylinChangePasswordJSONRequestBody = KylinPasswordChange
+
+// Getter for additional properties for KylinAccessGrant. Returns the specified
+// element and whether it was found
+func (a KylinAccessGrant) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinAccessGrant
+func (a *KylinAccessGrant) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinAccessGrant to handle AdditionalProperties
+func (a *KylinAccessGrant) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["names"]; found {
+		err = json.Unmarshal(raw, &a.Names)
+		if err != nil {
+			return fmt.Errorf("error reading 'names': %w", err)
+		}
+		delete(object, "names")
+	}
+
+	if raw, found := object["permission"]; found {
+		err = json.Unmarshal(raw, &a.Permission)
+		if err != nil {
+			return fmt.Errorf("error reading 'permission': %w", err)
+		}
+		delete(object, "permission")
+	}
+
+	if raw, found := object["project"]; found {
+		err = json.Unmarshal(raw, &a.Project)
+		if err != nil {
+			return fmt.Errorf("error reading 'project': %w", err)
+		}
+		delete(object, "project")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinAccessGrant to handle AdditionalProperties
+func (a KylinAccessGrant) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Names != nil {
+		object["names"], err = json.Marshal(a.Names)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'names': %w", err)
+		}
+	}
+
+	object["permission"], err = json.Marshal(a.Permission)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'permission': %w", err)
+	}
+
+	object["project"], err = json.Marshal(a.Project)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'project': %w", err)
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinAccessUpdate. Returns the specified
+// element and whether it was found
+func (a KylinAccessUpdate) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinAccessUpdate
+func (a *KylinAccessUpdate) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinAccessUpdate to handle AdditionalProperties
+func (a *KylinAccessUpdate) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["name"]; found {
+		err = json.Unmarshal(raw, &a.Name)
+		if err != nil {
+			return fmt.Errorf("error reading 'name': %w", err)
+		}
+		delete(object, "name")
+	}
+
+	if raw, found := object["permission"]; found {
+		err = json.Unmarshal(raw, &a.Permission)
+		if err != nil {
+			return fmt.Errorf("error reading 'permission': %w", err)
+		}
+		delete(object, "permission")
+	}
+
+	if raw, found := object["project"]; found {
+		err = json.Unmarshal(raw, &a.Project)
+		if err != nil {
+			return fmt.Errorf("error reading 'project': %w", err)
+		}
+		delete(object, "project")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinAccessUpdate to handle AdditionalProperties
+func (a KylinAccessUpdate) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["name"], err = json.Marshal(a.Name)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'name': %w", err)
+	}
+
+	object["permission"], err = json.Marshal(a.Permission)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'permission': %w", err)
+	}
+
+	object["project"], err = json.Marshal(a.Project)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'project': %w", err)
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinPasswordChange. Returns the specified
+// element and whether it was found
+func (a KylinPasswordChange) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinPasswordChange
+func (a *KylinPasswordChange) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinPasswordChange to handle AdditionalProperties
+func (a *KylinPasswordChange) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["new_password"]; found {
+		err = json.Unmarshal(raw, &a.NewPassword)
+		if err != nil {
+			return fmt.Errorf("error reading 'new_password': %w", err)
+		}
+		delete(object, "new_password")
+	}
+
+	if raw, found := object["password"]; found {
+		err = json.Unmarshal(raw, &a.Password)
+		if err != nil {
+			return fmt.Errorf("error reading 'password': %w", err)
+		}
+		delete(object, "password")
+	}
+
+	if raw, found := object["username"]; found {
+		err = json.Unmarshal(raw, &a.Username)
+		if err != nil {
+			return fmt.Errorf("error reading 'username': %w", err)
+		}
+		delete(object, "username")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinPasswordChange to handle AdditionalProperties
+func (a KylinPasswordChange) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["new_password"], err = json.Marshal(a.NewPassword)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'new_password': %w", err)
+	}
+
+	if a.Password != nil {
+		object["password"], err = json.Marshal(a.Password)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'password': %w", err)
+		}
+	}
+
+	object["username"], err = json.Marshal(a.Username)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'username': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinProjectCreate. Returns the specified
+// element and whether it was found
+func (a KylinProjectCreate) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinProjectCreate
+func (a *KylinProjectCreate) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinProjectCreate to handle AdditionalProperties
+func (a *KylinProjectCreate) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["description"]; found {
+		err = json.Unmarshal(raw, &a.Description)
+		if err != nil {
+			return fmt.Errorf("error reading 'description': %w", err)
+		}
+		delete(object, "description")
+	}
+
+	if raw, found := object["maintain_model_type"]; found {
+		err = json.Unmarshal(raw, &a.MaintainModelType)
+		if err != nil {
+			return fmt.Errorf("error reading 'maintain_model_type': %w", err)
+		}
+		delete(object, "maintain_model_type")
+	}
+
+	if raw, found := object["name"]; found {
+		err = json.Unmarshal(raw, &a.Name)
+		if err != nil {
+			return fmt.Errorf("error reading 'name': %w", err)
+		}
+		delete(object, "name")
+	}
+
+	if raw, found := object["override_kylin_properties"]; found {
+		err = json.Unmarshal(raw, &a.OverrideKylinProperties)
+		if err != nil {
+			return fmt.Errorf("error reading 'override_kylin_properties': %w", err)
+		}
+		delete(object, "override_kylin_properties")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinProjectCreate to handle AdditionalProperties
+func (a KylinProjectCreate) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Description != nil {
+		object["description"], err = json.Marshal(a.Description)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'description': %w", err)
+		}
+	}
+
+	if a.MaintainModelType != nil {
+		object["maintain_model_type"], err = json.Marshal(a.MaintainModelType)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'maintain_model_type': %w", err)
+		}
+	}
+
+	object["name"], err = json.Marshal(a.Name)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'name': %w", err)
+	}
+
+	if a.OverrideKylinProperties != nil {
+		object["override_kylin_properties"], err = json.Marshal(a.OverrideKylinProperties)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'override_kylin_properties': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinQueryRequest. Returns the specified
+// element and whether it was found
+func (a KylinQueryRequest) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinQueryRequest
+func (a *KylinQueryRequest) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinQueryRequest to handle AdditionalProperties
+func (a *KylinQueryRequest) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["acceptPartial"]; found {
+		err = json.Unmarshal(raw, &a.AcceptPartial)
+		if err != nil {
+			return fmt.Errorf("error reading 'acceptPartial': %w", err)
+		}
+		delete(object, "acceptPartial")
+	}
+
+	if raw, found := object["backdoorToggles"]; found {
+		err = json.Unmarshal(raw, &a.BackdoorToggles)
+		if err != nil {
+			return fmt.Errorf("error reading 'backdoorToggles': %w", err)
+		}
+		delete(object, "backdoorToggles")
+	}
+
+	if raw, found := object["executeAs"]; found {
+		err = json.Unmarshal(raw, &a.ExecuteAs)
+		if err != nil {
+			return fmt.Errorf("error reading 'executeAs': %w", err)
+		}
+		delete(object, "executeAs")
+	}
+
+	if raw, found := object["forcedToPushDown"]; found {
+		err = json.Unmarshal(raw, &a.ForcedToPushDown)
+		if err != nil {
+			return fmt.Errorf("error reading 'forcedToPushDown': %w", err)
+		}
+		delete(object, "forcedToPushDown")
+	}
+
+	if raw, found := object["forcedToTieredStorage"]; found {
+		err = json.Unmarshal(raw, &a.ForcedToTieredStorage)
+		if err != nil {
+			return fmt.Errorf("error reading 'forcedToTieredStorage': %w", err)
+		}
+		delete(object, "forcedToTieredStorage")
+	}
+
+	if raw, found := object["forced_to_index"]; found {
+		err = json.Unmarshal(raw, &a.ForcedToIndex)
+		if err != nil {
+			return fmt.Errorf("error reading 'forced_to_index': %w", err)
+		}
+		delete(object, "forced_to_index")
+	}
+
+	if raw, found := object["limit"]; found {
+		err = json.Unmarshal(raw, &a.Limit)
+		if err != nil {
+			return fmt.Errorf("error reading 'limit': %w", err)
+		}
+		delete(object, "limit")
+	}
+
+	if raw, found := object["offset"]; found {
+		err = json.Unmarshal(raw, &a.Offset)
+		if err != nil {
+			return fmt.Errorf("error reading 'offset': %w", err)
+		}
+		delete(object, "offset")
+	}
+
+	if raw, found := object["params"]; found {
+		err = json.Unmarshal(raw, &a.Params)
+		if err != nil {
+			return fmt.Errorf("error reading 'params': %w", err)
+		}
+		delete(object, "params")
+	}
+
+	if raw, found := object["partialMatchIndex"]; found {
+		err = json.Unmarshal(raw, &a.PartialMatchIndex)
+		if err != nil {
+			return fmt.Errorf("error reading 'partialMatchIndex': %w", err)
+		}
+		delete(object, "partialMatchIndex")
+	}
+
+	if raw, found := object["project"]; found {
+		err = json.Unmarshal(raw, &a.Project)
+		if err != nil {
+			return fmt.Errorf("error reading 'project': %w", err)
+		}
+		delete(object, "project")
+	}
+
+	if raw, found := object["queryId"]; found {
+		err = json.Unmarshal(raw, &a.QueryId)
+		if err != nil {
+			return fmt.Errorf("error reading 'queryId': %w", err)
+		}
+		delete(object, "queryId")
+	}
+
+	if raw, found := object["sql"]; found {
+		err = json.Unmarshal(raw, &a.Sql)
+		if err != nil {
+			return fmt.Errorf("error reading 'sql': %w", err)
+		}
+		delete(object, "sql")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinQueryRequest to handle AdditionalProperties
+func (a KylinQueryRequest) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.AcceptPartial != nil {
+		object["acceptPartial"], err = json.Marshal(a.AcceptPartial)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'acceptPartial': %w", err)
+		}
+	}
+
+	if a.BackdoorToggles != nil {
+		object["backdoorToggles"], err = json.Marshal(a.BackdoorToggles)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'backdoorToggles': %w", err)
+		}
+	}
+
+	if a.ExecuteAs != nil {
+		object["executeAs"], err = json.Marshal(a.ExecuteAs)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'executeAs': %w", err)
+		}
+	}
+
+	if a.ForcedToPushDown != nil {
+		object["forcedToPushDown"], err = json.Marshal(a.ForcedToPushDown)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'forcedToPushDown': %w", err)
+		}
+	}
+
+	if a.ForcedToTieredStorage != nil {
+		object["forcedToTieredStorage"], err = json.Marshal(a.ForcedToTieredStorage)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'forcedToTieredStorage': %w", err)
+		}
+	}
+
+	if a.ForcedToIndex != nil {
+		object["forced_to_index"], err = json.Marshal(a.ForcedToIndex)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'forced_to_index': %w", err)
+		}
+	}
+
+	if a.Limit != nil {
+		object["limit"], err = json.Marshal(a.Limit)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'limit': %w", err)
+		}
+	}
+
+	if a.Offset != nil {
+		object["offset"], err = json.Marshal(a.Offset)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'offset': %w", err)
+		}
+	}
+
+	if a.Params != nil {
+		object["params"], err = json.Marshal(a.Params)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'params': %w", err)
+		}
+	}
+
+	if a.PartialMatchIndex != nil {
+		object["partialMatchIndex"], err = json.Marshal(a.PartialMatchIndex)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'partialMatchIndex': %w", err)
+		}
+	}
+
+	object["project"], err = json.Marshal(a.Project)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'project': %w", err)
+	}
+
+	if a.QueryId != nil {
+		object["queryId"], err = json.Marshal(a.QueryId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'queryId': %w", err)
+		}
+	}
+
+	object["sql"], err = json.Marshal(a.Sql)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sql': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinStatementParameter. Returns the specified
+// element and whether it was found
+func (a KylinStatementParameter) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinStatementParameter
+func (a *KylinStatementParameter) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinStatementParameter to handle AdditionalProperties
+func (a *KylinStatementParameter) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["className"]; found {
+		err = json.Unmarshal(raw, &a.ClassName)
+		if err != nil {
+			return fmt.Errorf("error reading 'className': %w", err)
+		}
+		delete(object, "className")
+	}
+
+	if raw, found := object["value"]; found {
+		err = json.Unmarshal(raw, &a.Value)
+		if err != nil {
+			return fmt.Errorf("error reading 'value': %w", err)
+		}
+		delete(object, "value")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinStatementParameter to handle AdditionalProperties
+func (a KylinStatementParameter) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["className"], err = json.Marshal(a.ClassName)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'className': %w", err)
+	}
+
+	if a.Value != nil {
+		object["value"], err = json.Marshal(a.Value)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'value': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinUserCreate. Returns the specified
+// element and whether it was found
+func (a KylinUserCreate) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinUserCreate
+func (a *KylinUserCreate) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinUserCreate to handle AdditionalProperties
+func (a *KylinUserCreate) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["authorities"]; found {
+		err = json.Unmarshal(raw, &a.Authorities)
+		if err != nil {
+			return fmt.Errorf("error reading 'authorities': %w", err)
+		}
+		delete(object, "authorities")
+	}
+
+	if raw, found := object["default_password"]; found {
+		err = json.Unmarshal(raw, &a.DefaultPassword)
+		if err != nil {
+			return fmt.Errorf("error reading 'default_password': %w", err)
+		}
+		delete(object, "default_password")
+	}
+
+	if raw, found := object["disabled"]; found {
+		err = json.Unmarshal(raw, &a.Disabled)
+		if err != nil {
+			return fmt.Errorf("error reading 'disabled': %w", err)
+		}
+		delete(object, "disabled")
+	}
+
+	if raw, found := object["password"]; found {
+		err = json.Unmarshal(raw, &a.Password)
+		if err != nil {
+			return fmt.Errorf("error reading 'password': %w", err)
+		}
+		delete(object, "password")
+	}
+
+	if raw, found := object["username"]; found {
+		err = json.Unmarshal(raw, &a.Username)
+		if err != nil {
+			return fmt.Errorf("error reading 'username': %w", err)
+		}
+		delete(object, "username")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinUserCreate to handle AdditionalProperties
+func (a KylinUserCreate) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Authorities != nil {
+		object["authorities"], err = json.Marshal(a.Authorities)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'authorities': %w", err)
+		}
+	}
+
+	if a.DefaultPassword != nil {
+		object["default_password"], err = json.Marshal(a.DefaultPassword)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'default_password': %w", err)
+		}
+	}
+
+	if a.Disabled != nil {
+		object["disabled"], err = json.Marshal(a.Disabled)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'disabled': %w", err)
+		}
+	}
+
+	object["password"], err = json.Marshal(a.Password)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'password': %w", err)
+	}
+
+	object["username"], err = json.Marshal(a.Username)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'username': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinUserUpdate. Returns the specified
+// element and whether it was found
+func (a KylinUserUpdate) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinUserUpdate
+func (a *KylinUserUpdate) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinUserUpdate to handle AdditionalProperties
+func (a *KylinUserUpdate) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["authorities"]; found {
+		err = json.Unmarshal(raw, &a.Authorities)
+		if err != nil {
+			return fmt.Errorf("error reading 'authorities': %w", err)
+		}
+		delete(object, "authorities")
+	}
+
+	if raw, found := object["default_password"]; found {
+		err = json.Unmarshal(raw, &a.DefaultPassword)
+		if err != nil {
+			return fmt.Errorf("error reading 'default_password': %w", err)
+		}
+		delete(object, "default_password")
+	}
+
+	if raw, found := object["disabled"]; found {
+		err = json.Unmarshal(raw, &a.Disabled)
+		if err != nil {
+			return fmt.Errorf("error reading 'disabled': %w", err)
+		}
+		delete(object, "disabled")
+	}
+
+	if raw, found := object["new_password"]; found {
+		err = json.Unmarshal(raw, &a.NewPassword)
+		if err != nil {
+			return fmt.Errorf("error reading 'new_password': %w", err)
+		}
+		delete(object, "new_password")
+	}
+
+	if raw, found := object["password"]; found {
+		err = json.Unmarshal(raw, &a.Password)
+		if err != nil {
+			return fmt.Errorf("error reading 'password': %w", err)
+		}
+		delete(object, "password")
+	}
+
+	if raw, found := object["username"]; found {
+		err = json.Unmarshal(raw, &a.Username)
+		if err != nil {
+			return fmt.Errorf("error reading 'username': %w", err)
+		}
+		delete(object, "username")
+	}
+
+	if raw, found := object["uuid"]; found {
+		err = json.Unmarshal(raw, &a.Uuid)
+		if err != nil {
+			return fmt.Errorf("error reading 'uuid': %w", err)
+		}
+		delete(object, "uuid")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinUserUpdate to handle AdditionalProperties
+func (a KylinUserUpdate) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Authorities != nil {
+		object["authorities"], err = json.Marshal(a.Authorities)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'authorities': %w", err)
+		}
+	}
+
+	if a.DefaultPassword != nil {
+		object["default_password"], err = json.Marshal(a.DefaultPassword)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'default_password': %w", err)
+		}
+	}
+
+	if a.Disabled != nil {
+		object["disabled"], err = json.Marshal(a.Disabled)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'disabled': %w", err)
+		}
+	}
+
+	if a.NewPassword != nil {
+		object["new_password"], err = json.Marshal(a.NewPassword)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'new_password': %w", err)
+		}
+	}
+
+	if a.Password != nil {
+		object["password"], err = json.Marshal(a.Password)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'password': %w", err)
+		}
+	}
+
+	object["username"], err = json.Marshal(a.Username)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'username': %w", err)
+	}
+
+	if a.Uuid != nil {
+		object["uuid"], err = json.Marshal(a.Uuid)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'uuid': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}

@@ -1482,7 +1482,10 @@ export interface components {
              */
             msg: string;
         };
-        /** @description A new user. */
+        /**
+         * @description A new user. As in Kylin, fields Kala has no use for are accepted and ignored, and
+         *     `disabled` may be sent as a string (`"false"`).
+         */
         KylinUserCreate: {
             /**
              * @description Kylin's username rule applies.
@@ -1500,10 +1503,20 @@ export interface components {
              * @example false
              */
             disabled?: boolean;
+            /**
+             * @description Ignored: a user made by someone else always starts with a default password.
+             * @example true
+             */
+            default_password?: boolean | null;
             /** @description Groups; `ROLE_ADMIN` makes an admin (only an admin can). */
             authorities?: components["schemas"]["Authority"][];
+        } & {
+            [key: string]: unknown;
         };
-        /** @description The user to change and the fields to change. */
+        /**
+         * @description The user to change and the fields to change. As in Kylin, fields Kala has no use for
+         *     are accepted and ignored, and `disabled` may be sent as a string (`"true"`).
+         */
         KylinUserUpdate: {
             /**
              * @description The user to change, in any case.
@@ -1521,10 +1534,29 @@ export interface components {
              * @example true
              */
             disabled?: boolean;
+            /**
+             * Format: uuid
+             * @description Ignored (Kylin's web UI sends the user's id; `username` names the user).
+             * @example 0196a1a0-0000-7000-8000-000000000002
+             */
+            uuid?: string | null;
+            /**
+             * @description Ignored: only a reset (`password` here) or the user's own change sets it.
+             * @example false
+             */
+            default_password?: boolean | null;
+            /**
+             * Format: password
+             * @description Ignored, as by Kylin (its docs' change-password example sends it here by mistake): change a password with `PUT /kylin/api/user/password`.
+             * @example N3w-Secret#2026
+             */
+            new_password?: string | null;
             /** @description The user's groups from now on. */
             authorities?: components["schemas"]["Authority"][];
+        } & {
+            [key: string]: unknown;
         };
-        /** @description A password change. */
+        /** @description A password change. Other fields are accepted and ignored, as by Kylin. */
         KylinPasswordChange: {
             /**
              * @description Whose password.
@@ -1543,6 +1575,8 @@ export interface components {
              * @example N3w-Secret#2026
              */
             new_password: string;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * @description A project access level in Kylin's internal names (READ is QUERY, ADMINISTRATION is ADMIN).
@@ -1633,7 +1667,7 @@ export interface components {
              */
             msg: string;
         };
-        /** @description A new project. */
+        /** @description A new project. Other fields are accepted and ignored, as by Kylin. */
         KylinProjectCreate: {
             name: components["schemas"]["ProjectName"];
             /**
@@ -1641,6 +1675,20 @@ export interface components {
              * @example Orders and customers
              */
             description?: string;
+            /**
+             * @description Ignored: Kala has no models (Kylin 5's docs send `MANUAL_MAINTAIN`).
+             * @example MANUAL_MAINTAIN
+             */
+            maintain_model_type?: string | null;
+            /**
+             * @description Ignored: Kylin configuration has no meaning here.
+             * @example {}
+             */
+            override_kylin_properties?: {
+                [key: string]: string;
+            } | null;
+        } & {
+            [key: string]: unknown;
         };
         /** @description One user on a project's access list. */
         KylinAccessEntry: {
@@ -1692,7 +1740,7 @@ export interface components {
              */
             msg: string;
         };
-        /** @description Users to put on a project's access list. */
+        /** @description Users to put on a project's access list. Other fields are accepted and ignored, as by Kylin. */
         KylinAccessGrant: {
             project: components["schemas"]["ProjectName"];
             /**
@@ -1704,8 +1752,10 @@ export interface components {
             permission: components["schemas"]["AccessLevel"];
             /** @description The users' names. */
             names: string[];
+        } & {
+            [key: string]: unknown;
         };
-        /** @description A new level for a user on a project's access list. */
+        /** @description A new level for a user on a project's access list. Other fields are accepted and ignored, as by Kylin. */
         KylinAccessUpdate: {
             project: components["schemas"]["ProjectName"];
             /**
@@ -1720,8 +1770,14 @@ export interface components {
              * @example analyst
              */
             name: string;
+        } & {
+            [key: string]: unknown;
         };
-        /** @description A SQL query on one project. */
+        /**
+         * @description A SQL query on one project, as Kylin's REST clients and its JDBC driver send it. As in
+         *     Kylin, fields Kala has no use for are accepted and ignored, and booleans and integers
+         *     may be sent as strings (`"true"`, `"500"`).
+         */
         KylinQueryRequest: {
             /**
              * @description One read-only statement; a trailing semicolon is allowed.
@@ -1754,6 +1810,68 @@ export interface components {
              * @example 0196a1d0-0000-7000-8000-000000000020
              */
             queryId?: string;
+            /**
+             * @description Run the query as this user (the JDBC driver's `EXECUTE_AS_USER_ID`): with that
+             *     user's project access and query limits. Only a `ROLE_ADMIN` user may send it (anyone
+             *     else, API keys included: 403); an unknown user is 404 (KE-010003001), a disabled one
+             *     403. Empty means absent.
+             * @example analyst
+             */
+            executeAs?: string | null;
+            /**
+             * @description Values for the statement's `?` placeholders, as the JDBC driver sends a
+             *     PreparedStatement's. Not supported yet: a non-empty list is refused (400); an empty
+             *     list or null is ignored.
+             * @example []
+             */
+            params?: components["schemas"]["KylinStatementParameter"][] | null;
+            /**
+             * @description Ignored: Kylin's internal query switches (the JDBC driver always sends `ATTR_STATEMENT_MAX_ROWS`).
+             * @example {
+             *       "ATTR_STATEMENT_MAX_ROWS": "0"
+             *     }
+             */
+            backdoorToggles?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * @description Ignored: every query runs on PostgreSQL.
+             * @example false
+             */
+            forcedToPushDown?: boolean | null;
+            /**
+             * @description Ignored: there are no indexes to force.
+             * @example false
+             */
+            forced_to_index?: boolean | null;
+            /**
+             * @description Ignored: there are no segments.
+             * @example false
+             */
+            partialMatchIndex?: boolean | null;
+            /**
+             * Format: int32
+             * @description Ignored: there is no tiered storage.
+             * @example 0
+             */
+            forcedToTieredStorage?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description One PreparedStatement value, as Kylin's JDBC driver sends it. */
+        KylinStatementParameter: {
+            /**
+             * @description The Java class of the value (`java.lang.Integer`, `java.lang.String`, …; `java.lang.Object` for null).
+             * @example java.lang.Integer
+             */
+            className: string;
+            /**
+             * @description The value as text; absent or null for SQL NULL.
+             * @example 5
+             */
+            value?: string | null;
+        } & {
+            [key: string]: unknown;
         };
         /** @description A result column, as Kylin describes one (JDBC ResultSetMetaData). */
         KylinColumnMeta: {

@@ -1,0 +1,228 @@
+package impl_test
+
+// Kylin's own clients against /kylin/api, each flow described from the client's source or
+// Kylin 5's REST docs (../shared/KYLIN-CLIENTS.md maps them; prefix kc). Every response is
+// validated against openapi.yaml by the testkit.
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kala-server/kala/impl/testkit"
+)
+
+// Kylin 5's codes for a bad parameter, an unknown user and an unknown project.
+const (
+	kcInvalid   = "KE-010000001"
+	kcNoUser    = "KE-010000404"
+	kcNoProject = "KE-010001002"
+)
+
+// kcProject makes a project with table t (i integer, s text) holding rows i = 1..n, s =
+// "s<i>", through the Kala API as ADMIN.
+func kcProject(t *testing.T, e *testkit.Env, name string, n int) {
+	t.Helper()
+	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
+	e.Do("POST", "/kylin/api/projects", map[string]any{"name": name}, admin).Expect(t, 200)
+	tok := testkit.Bearer(e.AdminToken())
+	var ds envelope[[]dsView]
+	e.Do("GET", "/api/datastores?name="+name, nil, tok).Expect(t, 200).JSON(t, &ds)
+	base := "/api/datastores/" + ds.Data[0].ID
+	e.Do("POST", base+"/tables", map[string]any{"name": "t", "columns": []map[string]any{
+		{"name": "i", "type": "integer"}, {"name": "s", "type": "text"}}}, tok).Expect(t, 201)
+	for start := 1; start <= n; start += 10000 {
+		rows := []map[string]any{}
+		for i := start; i <= n && i < start+10000; i++ {
+			rows = append(rows, map[string]any{"i": i, "s": testkit.Sprintf("s%d", i)})
+		}
+		e.Do("POST", base+"/tables/t/rows", rows, tok).Expect(t, 201)
+	}
+}
+
+// kcQuery posts a query body and decodes the answer (status 200 expected).
+func kcQuery(t *testing.T, e *testkit.Env, body any, opts ...testkit.ReqOpt) queryResult {
+	t.Helper()
+	var q queryResult
+	e.Do("POST", "/kylin/api/query", body, opts...).Expect(t, 200).JSON(t, &q)
+	if q.Code != "000" {
+		t.Fatalf("query answer: %+v", q)
+	}
+	return q
+}
+
+// The Kylin 5 JDBC driver's headers (KylinClient.addHttpHeadersV2): Kylin's public media
+// type first, its own User-Agent, Auto, and Basic on every request.
+func kcJDBC(user, pass string) []testkit.ReqOpt {
+	return []testkit.ReqOpt{testkit.Basic(user, pass),
+		testkit.Header("Accept", "application/vnd.apache.kylin-v4-public+json, text/plain, */*"),
+		testkit.Header("User-Agent", "KylinJDBCDriver"), testkit.Header("Auto", "true")}
+}
+
+// Kylin reads request bodies as a tolerant reader (its mapper ignores unknown properties):
+// the JDBC driver's fields, Kylin 5's documented extras and fields of future clients all
+// pass, on every Kylin request schema. The Kala face stays strict.
+func TestKylinClientsTolerantReader(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
+	kcProject(t, e, "p1", 3)
+
+	// the JDBC driver's PreparedQueryRequest, as it serialises one without parameters:
+	// backdoorToggles always, params empty, queryId, acceptPartial false, no limit
+	q := kcQuery(t, e, map[string]any{"queryId": "q-1", "sql": "SELECT i, s FROM t ORDER BY i", "project": "p1",
+		"acceptPartial": false, "backdoorToggles": map[string]string{"ATTR_STATEMENT_MAX_ROWS": "0"}, "params": []any{}},
+		kcJDBC("ADMIN", testkit.AdminPassword)...)
+	if q.Data.IsException || q.Data.ResultRowCount != 3 || *q.Data.Results[2][1] != "s3" {
+		t.Fatalf("JDBC-shaped query: %+v", q.Data)
+	}
+	// Kylin 5's documented query extras, and a field no schema knows
+	q = kcQuery(t, e, map[string]any{"sql": "SELECT count(*) FROM t", "project": "p1", "forcedToPushDown": false,
+		"forced_to_index": false, "partialMatchIndex": true, "forcedToTieredStorage": 1, "params": nil,
+		"user_defined_tag": "nightly", "someFutureField": map[string]any{"nested": []int{1}}}, admin)
+	if q.Data.IsException || *q.Data.Results[0][0] != "3" {
+		t.Fatalf("documented extras: %+v", q.Data)
+	}
+	// the other Kylin request schemas
+	kxOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "p2", "description": "",
+		"maintain_model_type": "MANUAL_MAINTAIN", "override_kylin_properties": map[string]string{"kylin.x": "1"}, "extra": 1}, admin))
+	u := kxOK[kxUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "tol", "password": "Welcome#2026",
+		"disabled": false, "authorities": []string{"ALL_USERS"}, "default_password": false, "extra": "x"}, admin))
+	kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"uuid": u.UUID, "username": "tol",
+		"default_password": true, "disabled": false, "authorities": []string{"ALL_USERS"}, "extra": []int{}}, admin))
+	kxOK[json.RawMessage](t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "p1", "type": "user",
+		"permission": "QUERY", "names": []string{"tol"}, "extra": true}, admin))
+	kxOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "p1", "type": "user",
+		"permission": "MANAGEMENT", "name": "tol", "extra": true}, admin))
+	kxOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/user/password", map[string]any{"username": "tol",
+		"new_password": "N3w-Secret#2026", "extra": 1}, admin))
+
+	// strictness that stays: a known field of the wrong type, duplicate keys
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "backdoorToggles": []int{1}}, admin), 400, kcInvalid)
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "forcedToPushDown": "maybe"}, admin), 400, kcInvalid)
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", testkit.Raw(`{"sql":"SELECT 1","project":"p1","limit":1,"limit":2}`), admin), 400, kcInvalid)
+
+	// the Kala face refuses unknown fields and strings for booleans
+	tok := testkit.Bearer(e.AdminToken())
+	r := e.Do("POST", "/api/users", map[string]any{"username": "strict1", "password": "Welcome#2026", "extra": 1}, tok).Expect(t, 400)
+	if !strings.Contains(string(r.Body), "extra") {
+		t.Errorf("Kala face, unknown field: %s", r.Body)
+	}
+	e.Do("POST", "/api/users", map[string]any{"username": "strict2", "password": "Welcome#2026", "disabled": "false"}, tok).Expect(t, 400)
+}
+
+// Scalars as strings, where Kylin's Jackson deserializers read them: "true"/"false" for
+// booleans, "500" for integers.
+func TestKylinClientsScalarsAsStrings(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
+	kcProject(t, e, "p1", 5)
+
+	var created []string
+	for _, c := range []struct {
+		disabled any
+		want     bool
+	}{{"false", false}, {"true", true}, {"TRUE", true}, {" False ", false}, {true, true}} {
+		name := testkit.Sprintf("s_%d", len(created))
+		created = append(created, name)
+		u := kxOK[kxUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": name, "password": "Welcome#2026",
+			"disabled": c.disabled, "authorities": []string{"ALL_USERS"}}, admin))
+		if u.Disabled != c.want {
+			t.Errorf("disabled %q: user disabled=%v", c.disabled, u.Disabled)
+		}
+	}
+	u := kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "s_0", "disabled": "true"}, admin))
+	if !u.Disabled {
+		t.Errorf(`PUT disabled "true": %+v`, u)
+	}
+	for _, bad := range []any{"yes", "1", "", "tRUE"} {
+		er := kxExpectErr(t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "s_bad", "password": "Welcome#2026",
+			"disabled": bad}, admin), 400, kcInvalid)
+		if !strings.Contains(er.Msg, "disabled") {
+			t.Errorf("disabled %q: %s", bad, er.Msg)
+		}
+	}
+
+	q := kcQuery(t, e, map[string]any{"sql": "SELECT i FROM t ORDER BY i", "project": "p1", "offset": "1", "limit": " 2 ",
+		"acceptPartial": "true", "partialMatchIndex": "true", "forcedToTieredStorage": "0"}, admin)
+	if q.Data.ResultRowCount != 2 || *q.Data.Results[0][0] != "2" || !q.Data.Partial {
+		t.Errorf("offset/limit as strings: %+v", q.Data)
+	}
+	q = kcQuery(t, e, map[string]any{"sql": "SELECT i FROM t ORDER BY i", "project": "p1", "limit": "+3"}, admin)
+	if q.Data.ResultRowCount != 3 {
+		t.Errorf(`limit "+3": %+v`, q.Data)
+	}
+	// toggles are ignored whatever their values
+	q = kcQuery(t, e, map[string]any{"sql": "SELECT 1", "project": "p1",
+		"backdoorToggles": map[string]any{"ATTR_STATEMENT_MAX_ROWS": 0, "DEBUG": true}}, admin)
+	if q.Data.IsException {
+		t.Errorf("toggles: %+v", q.Data)
+	}
+	// a number where Kylin reads a string is still a mistake here
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "queryId": 42}, admin), 400, kcInvalid)
+	for _, bad := range []map[string]any{{"limit": "ten"}, {"limit": "2.5"}, {"offset": "-1"}, {"limit": "99999999999999999999"}, {"acceptPartial": "maybe"}} {
+		body := map[string]any{"sql": "SELECT 1", "project": "p1"}
+		for k, v := range bad {
+			body[k] = v
+		}
+		er := kxExpectErr(t, e.Do("POST", "/kylin/api/query", body, admin), 400, kcInvalid)
+		for k := range bad {
+			if !strings.Contains(er.Msg, k) {
+				t.Errorf("%v: message does not name the field: %s", bad, er.Msg)
+			}
+		}
+	}
+}
+
+// executeAs (the JDBC driver's EXECUTE_AS_USER_ID) never widens rights: only an admin may
+// send it, and the query then runs with the named user's access.
+func TestKylinClientsExecuteAs(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
+	kcProject(t, e, "p1", 2)
+	kcProject(t, e, "p2", 2)
+	analyst := e.NewUser("analyst", false)
+	kpGrant(e, admin, "p1", "QUERY", "analyst").Expect(t, 200)
+	other := e.NewUser("other_admin", true)
+	sql := func(project, as string) map[string]any {
+		return map[string]any{"sql": "SELECT count(*) FROM t", "project": project, "executeAs": as}
+	}
+
+	// not an admin: refused, even naming themselves
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "analyst"), testkit.Basic(analyst.Name, analyst.Password)), 403, "KE-010024001")
+	// an admin's API key is no admin
+	key := e.NewKey(e.AdminToken(), map[string]any{"validTo": e.Clock.Now().Add(time.Hour).Format(time.RFC3339),
+		"permissions": []string{e.Permission("Data Management")}})
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "analyst"), testkit.APIKey(key)), 403, "KE-010024001")
+	// the key without executeAs works: the refusal is about executeAs
+	kcQuery(t, e, map[string]any{"sql": "SELECT 1", "project": "p1"}, testkit.APIKey(key))
+
+	// an admin as analyst: analyst's projects only
+	if q := kcQuery(t, e, sql("p1", "ANALYST"), admin); q.Data.IsException || *q.Data.Results[0][0] != "2" {
+		t.Errorf("as analyst on p1: %+v", q.Data)
+	}
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p2", "analyst"), admin), 404, kcNoProject)
+	// as themselves, in any case, or with an empty executeAs: as usual
+	kcQuery(t, e, sql("p2", "admin"), admin)
+	kcQuery(t, e, sql("p2", ""), testkit.Basic(other.Name, other.Password))
+	// unknown and disabled users
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "nobody"), admin), 404, kcNoUser)
+	kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "analyst", "disabled": true}, admin))
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "analyst"), admin), 403, "KE-010024001")
+}
+
+// PreparedStatement parameters are not bound yet: refused, never ignored (the statement
+// would run without its values).
+func TestKylinClientsParamsRefused(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
+	kcProject(t, e, "p1", 2)
+	er := kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT i FROM t WHERE i = ?", "project": "p1",
+		"params": []map[string]any{{"className": "java.lang.Integer", "value": "1"}}}, admin), 400, kcInvalid)
+	if !strings.Contains(er.Msg, "params") {
+		t.Errorf("message: %s", er.Msg)
+	}
+	// the driver's null: className only (its mapper leaves out null fields)
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT ?", "project": "p1",
+		"params": []map[string]any{{"className": "java.lang.Object"}}}, admin), 400, kcInvalid)
+}
