@@ -1074,7 +1074,7 @@ type KylinError struct {
 
 	// Msg The error code and what went wrong.
 	//
-	// Example: KE-010003208: Bad username or password.
+	// Example: KE-010003208: bad username or password
 	Msg string `json:"msg"`
 
 	// Suggestion What to do about it, when there is something to say.

@@ -13,11 +13,12 @@ import (
 	"github.com/kala-server/kala/impl/testkit"
 )
 
-// Kylin 5's codes for a bad parameter, an unknown user and an unknown project.
+// Kylin 5's codes for a bad parameter (INVALID_PARAMETER), an unknown user
+// (USER_NOT_EXIST) and an unknown project (ErrorCodeServer.PROJECT_NOT_EXIST).
 const (
-	kcInvalid   = "KE-010000001"
-	kcNoUser    = "KE-010000404"
-	kcNoProject = "KE-010001002"
+	kcInvalid   = "KE-010000003"
+	kcNoUser    = "KE-010003001"
+	kcNoProject = "KE-010001201"
 )
 
 // kcProject makes a project with table t (i integer, s text) holding rows i = 1..n, s =

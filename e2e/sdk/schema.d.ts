@@ -1335,7 +1335,7 @@ export interface components {
             data: Record<string, never> | null;
             /**
              * @description The error code and what went wrong.
-             * @example KE-010003208: Bad username or password.
+             * @example KE-010003208: bad username or password
              */
             msg: string;
             /**
@@ -2352,7 +2352,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request is malformed or breaks a rule. A JSON body must be one value in valid UTF-8 with no repeated key at any depth (`body: has duplicate key "password"`). */
+        /** @description The request is malformed or breaks a rule (KE-010000003, Kylin's invalid parameter, with `msg` naming the field; KE-010005001 a password that breaks the rule, KE-010005002 one too short, KE-010005003 a wrong old password). A JSON body must be one value in valid UTF-8 with no repeated key at any depth (`body: has duplicate key "password"`). */
         KylinBadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -2362,8 +2362,8 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000001: username: must not be empty",
-                 *       "error_code": "KE-010000001",
+                 *       "msg": "KE-010000003: username: is required",
+                 *       "error_code": "KE-010000003",
                  *       "suggestion": null
                  *     }
                  */
@@ -2372,8 +2372,8 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000001: username: must not be empty",
-                 *       "error_code": "KE-010000001",
+                 *       "msg": "KE-010000003: username: is required",
+                 *       "error_code": "KE-010000003",
                  *       "suggestion": null
                  *     }
                  */
@@ -2391,7 +2391,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010003207: No credentials were given.",
+                 *       "msg": "KE-010003207: no credentials were given",
                  *       "error_code": "KE-010003207",
                  *       "suggestion": null
                  *     }
@@ -2401,7 +2401,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010003207: No credentials were given.",
+                 *       "msg": "KE-010003207: no credentials were given",
                  *       "error_code": "KE-010003207",
                  *       "suggestion": null
                  *     }
@@ -2419,7 +2419,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010024001: Access denied: this needs the User Management permission.",
+                 *       "msg": "KE-010024001: this needs the User Management permission",
                  *       "error_code": "KE-010024001",
                  *       "suggestion": null
                  *     }
@@ -2429,7 +2429,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010024001: Access denied: this needs the User Management permission.",
+                 *       "msg": "KE-010024001: this needs the User Management permission",
                  *       "error_code": "KE-010024001",
                  *       "suggestion": null
                  *     }
@@ -2437,7 +2437,7 @@ export interface components {
                 "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinError"];
             };
         };
-        /** @description No such user or project, or one the caller may not see. */
+        /** @description No such user (KE-010003001) or project (KE-010001201; also one the caller may not see), or no such access-list entry (KE-010000404). */
         KylinNotFound: {
             headers: {
                 [name: string]: unknown;
@@ -2447,8 +2447,8 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010001002: Project sales does not exist.",
-                 *       "error_code": "KE-010001002",
+                 *       "msg": "KE-010001201: no such project",
+                 *       "error_code": "KE-010001201",
                  *       "suggestion": null
                  *     }
                  */
@@ -2457,8 +2457,8 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010001002: Project sales does not exist.",
-                 *       "error_code": "KE-010001002",
+                 *       "msg": "KE-010001201: no such project",
+                 *       "error_code": "KE-010001201",
                  *       "suggestion": null
                  *     }
                  */
@@ -2475,7 +2475,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000406: Accept must admit application/json or application/vnd.apache.kylin-v4-public+json.",
+                 *       "msg": "KE-010000406: Accept must admit application/json or application/vnd.apache.kylin-v4-public+json",
                  *       "error_code": "KE-010000406",
                  *       "suggestion": null
                  *     }
@@ -2485,7 +2485,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000406: Accept must admit application/json or application/vnd.apache.kylin-v4-public+json.",
+                 *       "msg": "KE-010000406: Accept must admit application/json or application/vnd.apache.kylin-v4-public+json",
                  *       "error_code": "KE-010000406",
                  *       "suggestion": null
                  *     }
@@ -2503,7 +2503,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010003004: User analyst already exists.",
+                 *       "msg": "KE-010003004: a user named analyst already exists",
                  *       "error_code": "KE-010003004",
                  *       "suggestion": null
                  *     }
@@ -2513,7 +2513,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010003004: User analyst already exists.",
+                 *       "msg": "KE-010003004: a user named analyst already exists",
                  *       "error_code": "KE-010003004",
                  *       "suggestion": null
                  *     }
@@ -2531,7 +2531,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000413: The request body must be at most 16777216 bytes.",
+                 *       "msg": "KE-010000413: the request body must be at most 16777216 bytes",
                  *       "error_code": "KE-010000413",
                  *       "suggestion": null
                  *     }
@@ -2541,7 +2541,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000413: The request body must be at most 16777216 bytes.",
+                 *       "msg": "KE-010000413: the request body must be at most 16777216 bytes",
                  *       "error_code": "KE-010000413",
                  *       "suggestion": null
                  *     }
@@ -2587,7 +2587,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000500: Internal error; request id 7f3c2a.",
+                 *       "msg": "KE-010000500: internal error; request id 7f3c2a",
                  *       "error_code": "KE-010000500",
                  *       "suggestion": null
                  *     }
@@ -2597,7 +2597,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000500: Internal error; request id 7f3c2a.",
+                 *       "msg": "KE-010000500: internal error; request id 7f3c2a",
                  *       "error_code": "KE-010000500",
                  *       "suggestion": null
                  *     }

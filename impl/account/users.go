@@ -18,7 +18,13 @@ import (
 const (
 	ReasonDuplicateUser    = "duplicate-user"     // Kylin KE-010003004
 	ReasonWrongOldPassword = "wrong-old-password" // Kylin KE-010005003
+	ReasonNoUser           = "no-user"            // Kylin KE-010003001
 )
+
+// noUser is the answer for a user that does not exist.
+func noUser(format string, args ...any) *errs.Error {
+	return errs.E(errs.NotFound, format, args...).WithReason(ReasonNoUser)
+}
 
 // Actor is who asks for a change: the rules about users depend on the actor's own rights.
 type Actor struct {
@@ -139,7 +145,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*db.User
 func (s *Service) User(ctx context.Context, id uuid.UUID) (*db.User, error) {
 	u, err := db.UserByID(ctx, s.DB, id)
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, errs.E(errs.NotFound, "no such user")
+		return nil, noUser("no such user")
 	}
 	return u, errs.Wrap(err, "load user")
 }
@@ -148,7 +154,7 @@ func (s *Service) User(ctx context.Context, id uuid.UUID) (*db.User, error) {
 func (s *Service) UserByName(ctx context.Context, name string) (*db.User, error) {
 	u, err := db.UserByKey(ctx, s.DB, UsernameKey(name))
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, errs.E(errs.NotFound, "no user named %s", name)
+		return nil, noUser("no user named %s", name)
 	}
 	return u, errs.Wrap(err, "load user")
 }
@@ -195,7 +201,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserP
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		u, err := db.UserForUpdate(ctx, tx, id)
 		if errors.Is(err, db.ErrNotFound) {
-			return errs.E(errs.NotFound, "no such user")
+			return noUser("no such user")
 		} else if err != nil {
 			return err
 		}
@@ -318,7 +324,7 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, id uuid.UUID) error {
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		u, err := db.UserForUpdate(ctx, tx, id)
 		if errors.Is(err, db.ErrNotFound) {
-			return errs.E(errs.NotFound, "no such user")
+			return noUser("no such user")
 		} else if err != nil {
 			return err
 		}
@@ -409,7 +415,7 @@ func (s *Service) storePassword(ctx context.Context, userID uuid.UUID, password 
 		now := s.Now()
 		if err := db.SetPassword(ctx, tx, userID, hash, isDefault, now, keepSession); err != nil {
 			if errors.Is(err, db.ErrNotFound) {
-				return errs.E(errs.NotFound, "no such user")
+				return noUser("no such user")
 			}
 			return errs.Wrap(err, "set password")
 		}

@@ -78,7 +78,7 @@ func (s *Service) UpdateDescription(ctx context.Context, proj *Project, descript
 	now := s.Now()
 	if err := db.UpdateProjectDescription(ctx, s.DB, proj.ID, description, now); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
-			return nil, errs.E(errs.NotFound, "no such project")
+			return nil, noProject()
 		}
 		return nil, errs.Wrap(err, "update project")
 	}
@@ -91,7 +91,7 @@ func (s *Service) DeleteProject(ctx context.Context, proj *Project) error {
 	s.Sandbox.Forget(proj.RoleName)
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error { return db.DeleteProject(ctx, tx, &proj.Project) })
 	if errors.Is(err, db.ErrNotFound) {
-		return errs.E(errs.NotFound, "no such project")
+		return noProject()
 	}
 	return errs.Wrap(err, "delete project")
 }
