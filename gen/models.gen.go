@@ -860,7 +860,7 @@ type KylinAccessGrantType string
 
 // KylinAccessPage A page of an access list.
 type KylinAccessPage struct {
-	// Limit The page size.
+	// Limit The page size applied: `page_size`, at most 1,000.
 	//
 	// Example: 10
 	Limit int `json:"limit"`
@@ -1195,7 +1195,7 @@ type KylinProjectEnvelopeCode string
 
 // KylinProjectPage A page of projects.
 type KylinProjectPage struct {
-	// Limit The page size.
+	// Limit The page size applied: `page_size`, at most 1,000.
 	//
 	// Example: 10
 	Limit int `json:"limit"`
@@ -1294,7 +1294,7 @@ type KylinQueryRequest struct {
 	// Example: false
 	ForcedToIndex *bool `json:"forced_to_index,omitempty"`
 
-	// Limit Rows to return at most (default 500, at most 50,000).
+	// Limit Rows to return at most. Absent or 0 (Kylin's "no limit") means up to the server's cap of 50,000 rows, which also bounds larger values; `partial` says rows were cut.
 	//
 	// Example: 500
 	Limit *int32 `json:"limit,omitempty"`
@@ -1625,7 +1625,7 @@ type KylinUserEnvelopeCode string
 
 // KylinUserPage A page of users.
 type KylinUserPage struct {
-	// Limit The page size.
+	// Limit The page size applied: `page_size`, at most 1,000.
 	//
 	// Example: 10
 	Limit int `json:"limit"`
@@ -2309,7 +2309,9 @@ type KylinListProjectAccessParams struct {
 	// PageOffset The page index (0 is the first page).
 	PageOffset *KylinPageOffset `form:"page_offset,omitempty" json:"page_offset,omitempty"`
 
-	// PageSize Items per page.
+	// PageSize Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+	// or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+	// applied (`page_offset` counts pages of that size).
 	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
@@ -2327,7 +2329,9 @@ type KylinListProjectsParams struct {
 	// PageOffset The page index (0 is the first page).
 	PageOffset *KylinPageOffset `form:"page_offset,omitempty" json:"page_offset,omitempty"`
 
-	// PageSize Items per page.
+	// PageSize Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+	// or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+	// applied (`page_offset` counts pages of that size).
 	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
@@ -2348,7 +2352,9 @@ type KylinListUsersParams struct {
 	// PageOffset The page index (0 is the first page).
 	PageOffset *KylinPageOffset `form:"page_offset,omitempty" json:"page_offset,omitempty"`
 
-	// PageSize Items per page.
+	// PageSize Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+	// or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+	// applied (`page_offset` counts pages of that size).
 	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 

@@ -5,11 +5,17 @@ package impl_test
 // validated against openapi.yaml by the testkit.
 
 import (
+	"context"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/kala-server/kala/db"
+	"github.com/kala-server/kala/impl/account"
 	"github.com/kala-server/kala/impl/testkit"
 )
 
@@ -226,4 +232,97 @@ func TestKylinClientsParamsRefused(t *testing.T) {
 	// the driver's null: className only (its mapper leaves out null fields)
 	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT ?", "project": "p1",
 		"params": []map[string]any{{"className": "java.lang.Object"}}}, admin), 400, kcInvalid)
+}
+
+// kcManyUsers stores n users (kc_user0000, …) sharing one password hash: hashing each
+// would take the test's time, and only their names matter.
+func kcManyUsers(t *testing.T, e *testkit.Env, n int) {
+	t.Helper()
+	ctx := context.Background()
+	hash, err := e.Server.Accounts.Hasher.Hash(ctx, "Unused#pw1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := e.Clock.Now()
+	for i := range n {
+		name := testkit.Sprintf("kc_user%04d", i)
+		u := &db.User{ID: uuid.Must(uuid.NewV7()), Username: name, UsernameKey: account.UsernameKey(name), PasswordHash: hash,
+			Authorities: []string{account.AuthorityAllUsers}, Permissions: []string{}, CredentialVersion: 1, CreatedAt: now, ModifiedAt: now}
+		if err := db.InsertUser(ctx, e.DB, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Kylin's clients ask big pages to mean "all": kylinpy's projects() 1,000, the web UI
+// 100,000 for projects, the JDBC driver 2^31-1 for tables. Any positive page_size is
+// served, up to 1,000 items; `limit` says the size applied and page_offset counts pages
+// of that size.
+func TestKylinClientsPageSize(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
+	kcManyUsers(t, e, 1004) // with ADMIN: 1,005
+
+	for _, size := range []string{"1000", "100000", "2147483647"} {
+		p := kuList(t, e, admin, url.Values{"page_size": {size}})
+		if p.Limit != 1000 || len(p.Value) != 1000 || p.TotalSize != 1005 || p.Offset != 0 {
+			t.Errorf("page_size %s: limit %d, %d items, total %d", size, p.Limit, len(p.Value), p.TotalSize)
+		}
+	}
+	p := kuList(t, e, admin, url.Values{"page_size": {"100000"}, "page_offset": {"1"}})
+	if p.Limit != 1000 || p.Offset != 1 || len(p.Value) != 5 || p.Value[0].Username != "kc_user0999" {
+		t.Errorf("second page of 1,000: limit %d offset %d, %d items from %v", p.Limit, p.Offset, len(p.Value), kuNames(p.Value[:min(1, len(p.Value))]))
+	}
+	p = kuList(t, e, admin, url.Values{"page_size": {"501"}, "page_offset": {"2"}})
+	if p.Limit != 501 || len(p.Value) != 3 {
+		t.Errorf("page_size 501, page 2: limit %d, %d items", p.Limit, len(p.Value))
+	}
+	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=0", nil, admin), 400, kcInvalid)
+	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=2147483648", nil, admin), 400, kcInvalid)
+
+	// the same on projects (kylinpy, the web UI) and access lists
+	kpCreate(t, e, admin, "p1")
+	pp := kpList(t, e, admin, url.Values{"page_offset": {"0"}, "page_size": {"1000"}})
+	if pp.Limit != 1000 || len(pp.Value) != 1 {
+		t.Errorf("kylinpy projects(): %+v", pp)
+	}
+	pp = kpList(t, e, admin, url.Values{"page_size": {"100000"}})
+	if pp.Limit != 1000 || len(pp.Value) != 1 {
+		t.Errorf("web UI projects: %+v", pp)
+	}
+	kpGrant(e, admin, "p1", "QUERY", "kc_user0001").Expect(t, 200)
+	ap := kxOK[kxPage[kpAccess]](t, e.Do("GET", "/kylin/api/access/project?project=p1&page_size=2147483647", nil, admin))
+	if ap.Limit != 1000 || len(ap.Value) != 1 {
+		t.Errorf("access list: %+v", ap)
+	}
+}
+
+// A query without a limit, or with Kylin's 0 for "no limit", gets up to the server's row
+// cap (50,000), marked partial when cut: the JDBC driver sends no limit for a statement
+// without max rows, and ignores partial.
+func TestKylinClientsQueryLimitCap(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
+	kcProject(t, e, "p1", 0)
+	over := "SELECT g FROM generate_series(1, 50001) AS g"
+	for _, limit := range []any{nil, 0, "0", 50001, 2147483647} {
+		body := map[string]any{"sql": over, "project": "p1"}
+		if limit != nil {
+			body["limit"] = limit
+		}
+		q := kcQuery(t, e, body, admin)
+		if q.Data.IsException || q.Data.ResultRowCount != 50000 || len(q.Data.Results) != 50000 || !q.Data.Partial ||
+			*q.Data.Results[49999][0] != "50000" {
+			t.Errorf("limit %v: %d rows, partial %v, exception %v", limit, q.Data.ResultRowCount, q.Data.Partial, q.Data.ExceptionMessage)
+		}
+	}
+	q := kcQuery(t, e, map[string]any{"sql": "SELECT g FROM generate_series(1, 50000) AS g", "project": "p1"}, admin)
+	if q.Data.ResultRowCount != 50000 || q.Data.Partial {
+		t.Errorf("exactly the cap: %d rows, partial %v", q.Data.ResultRowCount, q.Data.Partial)
+	}
+	q = kcQuery(t, e, map[string]any{"sql": over, "project": "p1", "offset": 49990}, admin)
+	if q.Data.ResultRowCount != 11 || q.Data.Partial {
+		t.Errorf("offset without limit: %d rows, partial %v", q.Data.ResultRowCount, q.Data.Partial)
+	}
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "limit": -1}, admin), 400, kcInvalid)
 }

@@ -79,7 +79,7 @@ func TestKylinUsersListPaging(t *testing.T) {
 		t.Errorf("page_size 500: %d items", len(p.Value))
 	}
 	// bad paging is a 400 in the envelope
-	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=501", nil, admin), 400, "KE-010000003")
+	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=2147483648", nil, admin), 400, "KE-010000003")
 	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_offset=-1", nil, admin), 400, "KE-010000003")
 	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=0", nil, admin), 400, "KE-010000003")
 }

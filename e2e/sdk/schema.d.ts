@@ -1457,7 +1457,7 @@ export interface components {
              */
             offset: number;
             /**
-             * @description The page size.
+             * @description The page size applied: `page_size`, at most 1,000.
              * @example 10
              */
             limit: number;
@@ -1642,7 +1642,7 @@ export interface components {
              */
             offset: number;
             /**
-             * @description The page size.
+             * @description The page size applied: `page_size`, at most 1,000.
              * @example 10
              */
             limit: number;
@@ -1715,7 +1715,7 @@ export interface components {
              */
             offset: number;
             /**
-             * @description The page size.
+             * @description The page size applied: `page_size`, at most 1,000.
              * @example 10
              */
             limit: number;
@@ -1794,8 +1794,7 @@ export interface components {
             offset?: number;
             /**
              * Format: int32
-             * @description Rows to return at most (default 500, at most 50,000).
-             * @default 500
+             * @description Rows to return at most. Absent or 0 (Kylin's "no limit") means up to the server's cap of 50,000 rows, which also bounds larger values; `partial` says rows were cut.
              * @example 500
              */
             limit?: number;
@@ -2698,7 +2697,9 @@ export interface components {
          */
         KylinPageOffset: number;
         /**
-         * @description Items per page.
+         * @description Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+         *     or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+         *     applied (`page_offset` counts pages of that size).
          * @example 10
          */
         KylinPageSize: number;
@@ -4447,7 +4448,9 @@ export interface operations {
                  */
                 page_offset?: components["parameters"]["KylinPageOffset"];
                 /**
-                 * @description Items per page.
+                 * @description Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+                 *     or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+                 *     applied (`page_offset` counts pages of that size).
                  * @example 10
                  */
                 page_size?: components["parameters"]["KylinPageSize"];
@@ -4865,7 +4868,9 @@ export interface operations {
                  */
                 page_offset?: components["parameters"]["KylinPageOffset"];
                 /**
-                 * @description Items per page.
+                 * @description Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+                 *     or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+                 *     applied (`page_offset` counts pages of that size).
                  * @example 10
                  */
                 page_size?: components["parameters"]["KylinPageSize"];
@@ -5077,7 +5082,9 @@ export interface operations {
                  */
                 page_offset?: components["parameters"]["KylinPageOffset"];
                 /**
-                 * @description Items per page.
+                 * @description Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+                 *     or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+                 *     applied (`page_offset` counts pages of that size).
                  * @example 10
                  */
                 page_size?: components["parameters"]["KylinPageSize"];

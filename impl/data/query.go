@@ -15,8 +15,9 @@ import (
 
 // Query limits.
 const (
-	DefaultQueryLimit = 500
-	MaxQueryLimit     = 50000
+	// MaxQueryLimit caps the rows of one answer; a query without a limit (or 0, Kylin's
+	// "no limit") gets up to this many.
+	MaxQueryLimit = 50000
 	// MaxResultBytes caps the text of one result, so one answer stays a sane size.
 	MaxResultBytes = 64 << 20
 	// DefaultQueriesPerUser is how many queries one user may run at once on one instance.
@@ -53,10 +54,9 @@ func (s *Service) Query(ctx context.Context, p *auth.Principal, proj *Project, s
 		return QueryOutcome{}, err
 	}
 	defer leave()
-	if limit <= 0 {
-		limit = DefaultQueryLimit
+	if limit <= 0 || limit > MaxQueryLimit {
+		limit = MaxQueryLimit
 	}
-	limit = min(limit, MaxQueryLimit)
 	stmt, err := Statement(sql)
 	if err != nil {
 		return QueryOutcome{SQLError: err.Error(), Duration: time.Since(start)}, nil

@@ -87,14 +87,18 @@ func (f *Face) User(u *db.User) gen.KylinUser {
 	return out
 }
 
-// Kylin's page: page_offset is a page index.
+// MaxPageSize is the most items a Kylin page holds, whatever page_size asks: Kylin's
+// clients ask 1,000, 100,000 or 2^31-1 to mean "all".
+const MaxPageSize = 1000
+
+// Kylin's page: page_offset is a page index, counting pages of the size applied.
 func page(offset *gen.KylinPageOffset, size *gen.KylinPageSize) (index, limit int) {
 	index, limit = 0, 10
 	if offset != nil {
 		index = int(*offset)
 	}
 	if size != nil {
-		limit = int(*size)
+		limit = min(int(*size), MaxPageSize)
 	}
 	return index, limit
 }

@@ -87,12 +87,10 @@ func (f *Face) KylinQuery(ctx context.Context, req gen.KylinQueryRequestObject) 
 	if err != nil {
 		return nil, err
 	}
-	a := &queryAnswer{f: f, ctx: ctx, p: p, proj: proj, sql: b.Sql, limit: data.DefaultQueryLimit, queryID: deref(b.QueryId)}
+	// no limit, or Kylin's 0 for "no limit": up to the row cap (data.Query applies it)
+	a := &queryAnswer{f: f, ctx: ctx, p: p, proj: proj, sql: b.Sql, limit: int(deref(b.Limit)), queryID: deref(b.QueryId)}
 	if b.Offset != nil {
 		a.offset = int(*b.Offset)
-	}
-	if b.Limit != nil {
-		a.limit = int(*b.Limit)
 	}
 	if a.queryID == "" {
 		a.queryID = uuid.Must(uuid.NewV7()).String()
