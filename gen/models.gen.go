@@ -449,6 +449,21 @@ func (e KylinUserEnvelopeCode) Valid() bool {
 	}
 }
 
+// Defines values for KylinUserListEnvelopeCode.
+const (
+	KylinUserListEnvelopeCodeN000 KylinUserListEnvelopeCode = "000"
+)
+
+// Valid indicates whether the value is a known member of the KylinUserListEnvelopeCode enum.
+func (e KylinUserListEnvelopeCode) Valid() bool {
+	switch e {
+	case KylinUserListEnvelopeCodeN000:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for KylinUserPageEnvelopeCode.
 const (
 	KylinUserPageEnvelopeCodeN000 KylinUserPageEnvelopeCode = "000"
@@ -1602,6 +1617,18 @@ type KylinUserCreate struct {
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
+// KylinUserCreateBatch New users, created all or none.
+type KylinUserCreateBatch = []KylinUserCreate
+
+// KylinUserDelete The user to delete. Kylin reads this body as a user object; fields other than `username` are ignored.
+type KylinUserDelete struct {
+	// Username The user to delete, in any case.
+	//
+	// Example: analyst
+	Username             string                 `json:"username"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
 // KylinUserEnvelope One user in Kylin's envelope.
 type KylinUserEnvelope struct {
 	// Code Always `000` for success.
@@ -1622,6 +1649,27 @@ type KylinUserEnvelope struct {
 //
 // Example: 000
 type KylinUserEnvelopeCode string
+
+// KylinUserListEnvelope Users in Kylin's envelope.
+type KylinUserListEnvelope struct {
+	// Code Always `000` for success.
+	//
+	// Example: 000
+	Code KylinUserListEnvelopeCode `json:"code"`
+
+	// Data The users.
+	Data []KylinUser `json:"data"`
+
+	// Msg Empty on success.
+	//
+	// Example:
+	Msg string `json:"msg"`
+}
+
+// KylinUserListEnvelopeCode Always `000` for success.
+//
+// Example: 000
+type KylinUserListEnvelopeCode string
 
 // KylinUserPage A page of users.
 type KylinUserPage struct {
@@ -1702,6 +1750,11 @@ type KylinUserUpdate struct {
 	Uuid                 *openapi_types.UUID    `json:"uuid,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
+
+// KylinUsernameList Names of users, in any case.
+//
+// Example: ["analyst"]
+type KylinUsernameList = []string
 
 // LoginRequest A username and password.
 type LoginRequest struct {
@@ -2397,11 +2450,20 @@ type KylinCreateProjectJSONRequestBody = KylinProjectCreate
 // KylinQueryJSONRequestBody defines body for KylinQuery for application/json ContentType.
 type KylinQueryJSONRequestBody = KylinQueryRequest
 
+// KylinDeleteUserByBodyJSONRequestBody defines body for KylinDeleteUserByBody for application/json ContentType.
+type KylinDeleteUserByBodyJSONRequestBody = KylinUserDelete
+
 // KylinCreateUserJSONRequestBody defines body for KylinCreateUser for application/json ContentType.
 type KylinCreateUserJSONRequestBody = KylinUserCreate
 
 // KylinUpdateUserJSONRequestBody defines body for KylinUpdateUser for application/json ContentType.
 type KylinUpdateUserJSONRequestBody = KylinUserUpdate
+
+// KylinDeleteUsersJSONRequestBody defines body for KylinDeleteUsers for application/json ContentType.
+type KylinDeleteUsersJSONRequestBody = KylinUsernameList
+
+// KylinCreateUsersJSONRequestBody defines body for KylinCreateUsers for application/json ContentType.
+type KylinCreateUsersJSONRequestBody = KylinUserCreateBatch
 
 // KylinChangePasswordJSONRequestBody defines body for KylinChangePassword for application/json ContentType.
 type KylinChangePasswordJSONRequestBody = KylinPasswordChange
@@ -3257,6 +3319,72 @@ func (a KylinUserCreate) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'password': %w", err)
 	}
+
+	object["username"], err = json.Marshal(a.Username)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'username': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinUserDelete. Returns the specified
+// element and whether it was found
+func (a KylinUserDelete) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinUserDelete
+func (a *KylinUserDelete) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinUserDelete to handle AdditionalProperties
+func (a *KylinUserDelete) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["username"]; found {
+		err = json.Unmarshal(raw, &a.Username)
+		if err != nil {
+			return fmt.Errorf("error reading 'username': %w", err)
+		}
+		delete(object, "username")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinUserDelete to handle AdditionalProperties
+func (a KylinUserDelete) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
 
 	object["username"], err = json.Marshal(a.Username)
 	if err != nil {

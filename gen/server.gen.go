@@ -133,6 +133,9 @@ type ServerInterface interface {
 	// KylinTablesAndColumns List tables and columns (Kylin)
 	// (GET /kylin/api/query/tables_and_columns)
 	KylinTablesAndColumns(w http.ResponseWriter, r *http.Request, params KylinTablesAndColumnsParams)
+	// KylinDeleteUserByBody Delete a user named in the body (Kylin)
+	// (DELETE /kylin/api/user)
+	KylinDeleteUserByBody(w http.ResponseWriter, r *http.Request)
 	// KylinListUsers List users (Kylin)
 	// (GET /kylin/api/user)
 	KylinListUsers(w http.ResponseWriter, r *http.Request, params KylinListUsersParams)
@@ -148,6 +151,12 @@ type ServerInterface interface {
 	// KylinLogin Log in (Kylin)
 	// (POST /kylin/api/user/authentication)
 	KylinLogin(w http.ResponseWriter, r *http.Request)
+	// KylinDeleteUsers Delete several users (Kylin)
+	// (DELETE /kylin/api/user/batch)
+	KylinDeleteUsers(w http.ResponseWriter, r *http.Request)
+	// KylinCreateUsers Create several users (Kylin)
+	// (POST /kylin/api/user/batch)
+	KylinCreateUsers(w http.ResponseWriter, r *http.Request)
 	// KylinChangePassword Change a password (Kylin)
 	// (PUT /kylin/api/user/password)
 	KylinChangePassword(w http.ResponseWriter, r *http.Request)
@@ -1406,6 +1415,20 @@ func (siw *ServerInterfaceWrapper) KylinTablesAndColumns(w http.ResponseWriter, 
 	handler.ServeHTTP(w, r)
 }
 
+// KylinDeleteUserByBody operation middleware
+func (siw *ServerInterfaceWrapper) KylinDeleteUserByBody(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinDeleteUserByBody(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // KylinListUsers operation middleware
 func (siw *ServerInterfaceWrapper) KylinListUsers(w http.ResponseWriter, r *http.Request) {
 
@@ -1525,6 +1548,34 @@ func (siw *ServerInterfaceWrapper) KylinLogin(w http.ResponseWriter, r *http.Req
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.KylinLogin(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinDeleteUsers operation middleware
+func (siw *ServerInterfaceWrapper) KylinDeleteUsers(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinDeleteUsers(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinCreateUsers operation middleware
+func (siw *ServerInterfaceWrapper) KylinCreateUsers(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinCreateUsers(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1723,9 +1774,12 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/user/authentication", wrapper.KylinLogin)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/j_spring_security_logout", wrapper.KylinLogoutGet)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/j_spring_security_logout", wrapper.KylinLogout)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/kylin/api/user", wrapper.KylinDeleteUserByBody)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/user", wrapper.KylinListUsers)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/user", wrapper.KylinCreateUser)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/kylin/api/user", wrapper.KylinUpdateUser)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/kylin/api/user/batch", wrapper.KylinDeleteUsers)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/user/batch", wrapper.KylinCreateUsers)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/kylin/api/user/{username}", wrapper.KylinDeleteUser)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/kylin/api/user/password", wrapper.KylinChangePassword)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/projects", wrapper.KylinListProjects)
@@ -8954,6 +9008,400 @@ func (response KylinTablesAndColumns503ApplicationVndApacheKylinV4PublicPlusJSON
 	return err
 }
 
+type KylinDeleteUserByBodyRequestObject struct {
+	Body *KylinDeleteUserByBodyJSONRequestBody
+}
+
+type KylinDeleteUserByBodyResponseObject interface {
+	VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error
+}
+
+type KylinDeleteUserByBody200JSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteUserByBody200JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteUserByBody200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinDeleteUserByBody400JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinDeleteUserByBody401JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinDeleteUserByBody403JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinDeleteUserByBody404JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinDeleteUserByBody406JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinDeleteUserByBody409JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinDeleteUserByBody413JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinDeleteUserByBody415JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinDeleteUserByBody429JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinDeleteUserByBody500JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinDeleteUserByBody503JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinListUsersRequestObject struct {
 	Params KylinListUsersParams
 }
@@ -10556,6 +11004,764 @@ func (response KylinLogin503ApplicationVndApacheKylinV4PublicPlusJSONResponse) V
 	return err
 }
 
+type KylinDeleteUsersRequestObject struct {
+	Body *KylinDeleteUsersJSONRequestBody
+}
+
+type KylinDeleteUsersResponseObject interface {
+	VisitKylinDeleteUsersResponse(w http.ResponseWriter) error
+}
+
+type KylinDeleteUsers200JSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteUsers200JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteUsers200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinDeleteUsers400JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinDeleteUsers401JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinDeleteUsers403JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinDeleteUsers404JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinDeleteUsers406JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinDeleteUsers409JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinDeleteUsers413JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinDeleteUsers415JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinDeleteUsers429JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinDeleteUsers500JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinDeleteUsers503JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsersRequestObject struct {
+	Body *KylinCreateUsersJSONRequestBody
+}
+
+type KylinCreateUsersResponseObject interface {
+	VisitKylinCreateUsersResponse(w http.ResponseWriter) error
+}
+
+type KylinCreateUsers200JSONResponse KylinUserListEnvelope
+
+func (response KylinCreateUsers200JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinUserListEnvelope
+
+func (response KylinCreateUsers200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinCreateUsers400JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinCreateUsers401JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinCreateUsers403JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinCreateUsers406JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinCreateUsers409JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinCreateUsers413JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinCreateUsers415JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinCreateUsers429JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinCreateUsers500JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinCreateUsers503JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinChangePasswordRequestObject struct {
 	Body *KylinChangePasswordJSONRequestBody
 }
@@ -11422,6 +12628,9 @@ type StrictServerInterface interface {
 	// KylinTablesAndColumns List tables and columns (Kylin)
 	// (GET /kylin/api/query/tables_and_columns)
 	KylinTablesAndColumns(ctx context.Context, request KylinTablesAndColumnsRequestObject) (KylinTablesAndColumnsResponseObject, error)
+	// KylinDeleteUserByBody Delete a user named in the body (Kylin)
+	// (DELETE /kylin/api/user)
+	KylinDeleteUserByBody(ctx context.Context, request KylinDeleteUserByBodyRequestObject) (KylinDeleteUserByBodyResponseObject, error)
 	// KylinListUsers List users (Kylin)
 	// (GET /kylin/api/user)
 	KylinListUsers(ctx context.Context, request KylinListUsersRequestObject) (KylinListUsersResponseObject, error)
@@ -11437,6 +12646,12 @@ type StrictServerInterface interface {
 	// KylinLogin Log in (Kylin)
 	// (POST /kylin/api/user/authentication)
 	KylinLogin(ctx context.Context, request KylinLoginRequestObject) (KylinLoginResponseObject, error)
+	// KylinDeleteUsers Delete several users (Kylin)
+	// (DELETE /kylin/api/user/batch)
+	KylinDeleteUsers(ctx context.Context, request KylinDeleteUsersRequestObject) (KylinDeleteUsersResponseObject, error)
+	// KylinCreateUsers Create several users (Kylin)
+	// (POST /kylin/api/user/batch)
+	KylinCreateUsers(ctx context.Context, request KylinCreateUsersRequestObject) (KylinCreateUsersResponseObject, error)
 	// KylinChangePassword Change a password (Kylin)
 	// (PUT /kylin/api/user/password)
 	KylinChangePassword(ctx context.Context, request KylinChangePasswordRequestObject) (KylinChangePasswordResponseObject, error)
@@ -12495,6 +13710,37 @@ func (sh *strictHandler) KylinTablesAndColumns(w http.ResponseWriter, r *http.Re
 	}
 }
 
+// KylinDeleteUserByBody operation middleware
+func (sh *strictHandler) KylinDeleteUserByBody(w http.ResponseWriter, r *http.Request) {
+	var request KylinDeleteUserByBodyRequestObject
+
+	var body KylinDeleteUserByBodyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinDeleteUserByBody(ctx, request.(KylinDeleteUserByBodyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinDeleteUserByBody")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinDeleteUserByBodyResponseObject); ok {
+		if err := validResponse.VisitKylinDeleteUserByBodyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // KylinListUsers operation middleware
 func (sh *strictHandler) KylinListUsers(w http.ResponseWriter, r *http.Request, params KylinListUsersParams) {
 	var request KylinListUsersRequestObject
@@ -12631,6 +13877,68 @@ func (sh *strictHandler) KylinLogin(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// KylinDeleteUsers operation middleware
+func (sh *strictHandler) KylinDeleteUsers(w http.ResponseWriter, r *http.Request) {
+	var request KylinDeleteUsersRequestObject
+
+	var body KylinDeleteUsersJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinDeleteUsers(ctx, request.(KylinDeleteUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinDeleteUsers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinDeleteUsersResponseObject); ok {
+		if err := validResponse.VisitKylinDeleteUsersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinCreateUsers operation middleware
+func (sh *strictHandler) KylinCreateUsers(w http.ResponseWriter, r *http.Request) {
+	var request KylinCreateUsersRequestObject
+
+	var body KylinCreateUsersJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinCreateUsers(ctx, request.(KylinCreateUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinCreateUsers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinCreateUsersResponseObject); ok {
+		if err := validResponse.VisitKylinCreateUsersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // KylinChangePassword operation middleware
 func (sh *strictHandler) KylinChangePassword(w http.ResponseWriter, r *http.Request) {
 	var request KylinChangePasswordRequestObject
@@ -12693,342 +14001,354 @@ func (sh *strictHandler) KylinDeleteUser(w http.ResponseWriter, r *http.Request,
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rchs5ljD4KljObFjqTtIkJdmWFB2zLIl2sVq3kqhxVxdrlGAmSMJKAqwEKIp2e+P7+f3fd9iIea15",
-	"ki9wAOSNmWRSlmS7ihMx1VYykQAODs798qni8fGEM8KkqBx8qowI9kkI/7zEkpzQMZXqD58IL6QTSTmr",
-	"HFTej7BEVKCADCTiAyRHBAXqVcT4DG112t23aCTlBE8oCrEk8FvVfHv7AIVkjCmjbIjc0EWY+T0miMeZ",
-	"L5ArXTRlkgaIShQSQaRwEKkNa8jtVQaYBtOQiF7lMPxb/VD+bafu1nqs4lTIPR5PAlI5qOS+VXEqwhuR",
-	"MVZ7kfOJelHIkLJh5fNnJ97qBQ+oN1/ccDfaoFRbD8lgKogP+w7J71MiZIldUykQw2PioN+nXOIec3+H",
-	"zaMZZT6fIXfmIsqQgUTurn//2079cPa3Vyu2Hb22at9EhvPWQJJwcctX5kAkRzNMJeqTAQ8JkuFcnRse",
-	"YspqyRXs1J2KggUNiV85kOGUJOceU0bH03HloOHYdVAmyZCEsJD379+3pnJEmKQeliT/AHD8BuUMwceJ",
-	"QHJEBeITEurH2PPIRIrU2io/EBySEIUEB+O/9Sq3OMC9ioNaE/p3Ms88Xgqzz05lgkM8JtLckmMssZA8",
-	"JB0/f9W+feGFQNRPL6ve2H+FG169Wq/X69XX6j9v1H/q0f811BFS9a0JlqOKU1EIpIDnV5aBe8DDMZaV",
-	"g8p0Cm9mtuFU7quTkH8gnqyGZKDHf3Yqf58HlF3gITkfDASR+Rua4CFBlPnkHm3VFRVQt2BAQyHhp+3U",
-	"Futm9b9PSTiPl69evOF6kuS6fTLA00DCuGgPlMmdZsWpjPG9wSENGyfGqnouVkXbuaIfc3CqI8lYoAkJ",
-	"Yd011GJzNOGCSnpHkKAfidqcRifiOwgLBB98IZAXUEUwERa3qOGopaBGva7+0WM8RM3G7uvdNzuvdl8f",
-	"wqcFGvHAR1iiMRdSj0BUze7A/VcAxEzMSPhCIBfIhmsBq9bRY3gyCSjx0ZabgJyLPD5Vy9BzAB3GEkZs",
-	"Z8hDY9k5qAH5p9BYegzxNp1V91ufhMa4C4XI+ZilX3hhySRlCLM58rAg6XsjcEBE/sUw31h6O/4dcL7y",
-	"by9j3vdS/ypemkWeqa+tuCf6h58Boo+4n+wRPceGCvj8j3yGxmrJgKyKFYRETkNmUTm1i70CHAN8zsev",
-	"vaX4tZe64vmIVUSoFlcubumkDGl6MFXKvQ75hKmL+wGBE8nFG6l+NliTRhQegnSWi/kw6sFo0vEVax1Q",
-	"s8JrQcIijjYVQKjymRlewszqzadgZmq5IRETzgQBlvwD9i+1UKb+8jiThME/gYpq6eHlJOT9gIz/+kGo",
-	"fX2K96F2LDENzGateDfCAlF2hwPqowElga8ljDDkSg749VMFHlYOKvBKlyvMIELgoVrqeCqUAKUIADDL",
-	"qZyGpPL5N6ciJJZTUTnYVbguqQRIdsw8Zu54y0q6FAcvXypBpeaTO7sL8dIsrWqHfF6DPKgvaDAunrXd",
-	"PhVojAN1EsQ/RK7etwsYKhDB3gj1sQFMDbXQT1fnZ6jP/TmyW+eM9NQapwAFvb/r7tvqGzSjcoSYIi0T",
-	"giXx0S2ZKwKjbq9PJnKEtuC7yFUfdLVc3GOuOhF/qk+UwKBeZYKFmPHQ71VcB7lUIMZlcjL1FMZhiRFW",
-	"gi8cCCwXFucC5/zsVI44GwTU+1IUasFt0XsE7qwghnAQEuzPEbmnQouqMR7sx3gQraEEAnj23cc+efth",
-	"oTcxU5vQ60ZbOHEAmsUJPN+uqTW85WGf+j5hX3wH1SkS4mtxSInb6BQzPCRjwqSS3sZUCMpZGoo7MRTj",
-	"lZQA4yB6+THgmNRpfAf1pxIQEgcBnylpLl69gwQJ76hHEA9B5hRKu74jgYZmh0kSMhy01b37QojabyG4",
-	"xIfxFffR68GO18RJSO6l6VJyZDmypEc8CjSv+JjIkdI+lapLfMQ1OVWQI+Eh/FvvUiAcAp1RKnfAh2jK",
-	"fHPV490CYEGSK8UwckDqcV9tf39/v+JUFEmpHLBpEBi2cGN+/nu7Wjcay47iCmKYeXgANELdnwNFZyNG",
-	"6FTEdDgkQm9ffbk0FGFbGlkUHJP7uGN+DU+wNyK1W/VW9W63Opn2A+r99fvdYmnepa5XPyT4ViCMwmlA",
-	"0FZynU6k4lleH2n7jqZ/7lgMge8pPNSaLwn8Q2S/slevNxBGlhFpom9mBPybBsRJvt1UrBFJzpEY8VCm",
-	"fttBGM1CzoZI6Y/2m9uFHBY9lMECaz1AK1jqdnxlSrDHL8amnXp9dwGb1MMDhDVbVQjlI8xwMBcyw1W/",
-	"w+vzjWx4kY0lkGIruS5YVIyxDfXIqJfbwMj0FcN9PpUI+2PKRIxCZSSELwVpc7deb2RBCg8PtN0wliyU",
-	"xpMvWXx/mPRtbXu5WLQoFSXXu+1oPPJCLkRVUEnQLFT/NSb4GJ3KikhfzuT26vVFJrdXrx8gukq0+h55",
-	"+rew3QfJgkrwA45mZMLlQuAZly2w9YIZ5SnxZ7f+ahGgu/VXB0gvQHN0RS4lys4Mt2GNk/8O8e17BE+u",
-	"/GmWqx2AesGK8lI5IqGW38bEpxgpLSqFh2/5lPlPiYKN5iJ7gIcHSk4UU2+EYrPz94ZAX2FzC8d/ZiYC",
-	"oS0pMjVALjLzx7+o5R0iHAiutYERQR4OAhKiMZ4DdxSEaF5o96CNBNWACokIk+E8ocns1ncTsvqVtixc",
-	"M3yHafDk5G0vTwfcUzqgNO7QPhbgW5vGKzpEagfgVdZ6UDD/PnnlN7b3XMIUrcPDTOFWX3FEBRE/gUN7",
-	"9Z1txdJhbWAphWiBKoQL2CCFWsVJhYzEbxSt0rz9MhF68DnyEHY5P8Hh8InZbyPnjHYb5oysaJBSrSPP",
-	"7avXr183G69Qfy6J+C6Z6ze3+aWmG1gIFWAeCRRmxFSty/kpZnNjuBNPizLN/RyoNfeNNoV9PyRCqIXy",
-	"OxJqqyNEC/EB2qkjG5kDsQav6kgkbzxlaLeJvk9k+o7AsoBm52pJWC9oNZ1Dmf1xrt3LRvvwQgL+UxwI",
-	"4O/W+oelJOOJFGgQ8nEaKltglosiz6o69AziQaKH25FdsfmmXm8eJAUDHiYUnsgUFE6ZQFjoxf0+JSEl",
-	"8LdVrrFEnHkkS7eToX5LqXb0YjJqrhqHzZUabF63AWhfwDCuGZ7KEQ/pR/KkAvNOs/560TLXrL8GmTJ5",
-	"+jMSEjSkd+R71L2+6jbzhGhtxo4nTsjSzfprxJSwDKuIjZA7zfobcEZbj0PqQqpbw29T79freyjg3i3x",
-	"Uw/fIJ8KJZ7525nb8v79+2o2WnEZ5maDG5PoK6aTCQ8l8U+VKtgFf9pXcUEd6SmragkHMe/PzO6ALtKr",
-	"SHIvX04CTJmOl/zj+Km+ATiUkogoQzhhPwBeEAfB+pzo2AeJb8u7uLYPY/cW0eZhzohAVH9H2+5P+JCy",
-	"t8D21ndEw/3pY/8oJiXqiZiOxzicVw4q78HblXd1K04FvFspX/YPBfc8HQzQiF3YakCCjpXxYfexX00O",
-	"Ueej6UV66SfwzMgQka/NCjm5y+9mxIhAwVYcGnJk4uCb9earaqNRbe506/sH9cZBvf5PtT/90rV6p3JQ",
-	"yXurCAh6pWX2bvYJOPkoUSW5RJkK4+XcUigHGB4hsMBzNBtRb7TtWKMuZTqKhooeM5CKBwo8FwZwsxFh",
-	"2mYizcxqJkvV0ZbA1EecBfM4EqjHPB6GxJMJZ6uOByphlisTfGENQ62LDrol8zSe7sZHdMYlGsB8JU6J",
-	"cVnVLz/GMdklhkTwaegRgGCxVQqIwgWeBxz7JfT3dePuSqiiKSA2EpE/ZlWx9lgGmJLzqn75sSOpLOmG",
-	"ryt0wywlwtvEhc9OZS2TXRmQrm9+igKAEgA1y0qOLgPS5OuPBdRiG5aDBFfICd6hGfh/POoTP63kuQnV",
-	"w318c1Z560S503tEddrelGYi0jBiRKFdcMmbogZVo0GPcbhJvdwYEnS6RQQAof4oqYH3WKSCb0G2BPE1",
-	"9MgdCeeIMiEx84xpPfqmVZzDKYs0ZnSmUarHFE55I6IYTxmcgkyM71zZLqlnl4uIXVDqEhFhhYJbagXl",
-	"aE78/iOxxYWFK0yYhEQhpF76Y2uJayqIZeD/RQpOTrx78nu5Qe+lPp2KhW/sJc89gkBC3SmHAdHIKoys",
-	"wpCn4uprKGSHiYyvJbpWtFLApxb4+07IHQkW0zJaOlgYcbWIOO3IBhJTIWvo5+v25S+oN63Xdzx0ftG+",
-	"bHU752f2wWnrrPWufdo+69onrePTzhkkObDpuHLwawU+UHEq0diKU4mHVZwKjKj8lkwKsWMWEhD1drr8",
-	"Vsd/ZbfT1wmbYKsBm+iIz1CgdAQqUUDvtNQ3CRWEJdV6pd7tjcz/pjqzn953IRWIMB9hgdyWIRFwRgfI",
-	"ZInq/cNn4J/ETSe6kPlPo/47j57Tn97+s33Z/fmqIzpjOfnnUedV50Pr/rz7y+4vH2/vO3RG/R+DWecD",
-	"p1eBf91h9RqZ//TRf9+h57QzPaG7dPBzzWsGrD9+W/f/8VOQBylyP6EhETeUFSfpaoVHIZGGmBmTWvf+",
-	"qnQqpwKDb6QhMpkzCWZKtXI1kNwkYuhH6YM3z5ycrOM40+fX9JmlFpDa+G/Rd3gfPPdpDGqzOxLw3FUj",
-	"Rmb2HsDXF/FGm4uWE4Mkumb3AONzVwjpxTmLYlb/U1io5Dg+Y+Bs0AQgwJKEh4gRK+YJ4oVELq7cC8HI",
-	"0MpN0SdMfWsGzgA/k0eWsRbUjbUgyrTysSRVScckDyFpQV7YLZkXpoX1m9WdHW+3+trfI9U3g1f16uvG",
-	"m+b+Dt7t73mvklMXZSwHWMhrsXqz6j0E2flbksOVGFM2lTZ6YhoES0GxtwwUarRWxnSO2sIiWW5OX0dJ",
-	"6rhPArSlFOc+QUoinaczpSuMDkcymKu7y0OZB4I4NlMUJJzGL1hwgHUcbSksCtUEOjVCjogg6H/+93/H",
-	"2PdCKMY8g0VB0uRK/hhN1gEJyywXhyEGcXMSkgG9X4Yq2pyLhMShdHR2qceHjCoVVaL+PA0fxeFvbodz",
-	"eT+nH/o7YfPDjjfLA5PJpCmAkf1VTaFOw8MaI0rt2SjA+RsG8fBtyMfFCApbFWjGw1vKho94J23W4ZKZ",
-	"+aR44tfV+qvqTr0Ls64xcYYSws2FOxAdfxIsTiI5MonLiSNzEjQtdeeL6esRDAABwPep2jYOLhJkcoAD",
-	"QZy8CiYYmIMlxQoZfK4Lcozy+ET+5W6Zq51CX6lxfAGHF+74GN+fEDaUo8pBs17/0jtvp/VwqPTXQ52Z",
-	"aQXxEQl81J9rO54CGg9r6FjnNoMr7cFXf4zvO3pc41XmXjiVKaO/T4n53eSbl7yidj/2nh4ik4qNHnxp",
-	"117qqltt15i+2vFKGZ892z2P15K47IfWOhHtxHXSmci6CoU1rsYmyRdKdIDsdvhqQAdErQtt7bzaQ76S",
-	"Bvtzu89tHeKQt9tHIi5268WU4IQKmXdBoWIJH9ibLopFwFxOJUpjmhH48pghHpKVt0q9kytcmvHFO78C",
-	"AXGVGGz2/8IKlA4SIz5jpoKOCQtZAzAOcoEpu+ivKOD8djpB1Ed/RS480XOgv2pbmZiOS7Dzm8n8g0e8",
-	"+d6cfPg4mwTTj/ej2Xwy2ZnsyfHHgfwQzm4HwUBDREoSqtX8F3zqV1z92Ky+/u1T49Xn+I+d/c//vhKz",
-	"igX4qU9l+85YWjJ2SqauiTcNqZwjot6poTOQ2Ec88AXChVI79iQP824wR9iTxD+02V7UB5nVvSXzA62U",
-	"qmtIfaOVogEPEY50iRo6mwYBPAQKz8djda0Dygjc75SPce3SDY0y4i/srLiuBVOXPqDCrkK78Uz9MBiL",
-	"tmBPGrkSomnsxtP582a8DCnJqBuQZVZqrUv0iBGeTAjLfnodTWFhOm3Dbvl+mA8b/fuLyMxvTpNPpaC+",
-	"OkD0Y7d7Ya1O6YU19pu1eq1Zg2JRKzduLYFF8pIelqUfAzJDA+wp/QGy+dRZANY7yCcTwnzKhojrjOtb",
-	"ytKg+2SOxcpi1gsMujDkMt60GMMJwhnfQWKv31LCG11UW+emSEmFzxWqqf6SK7DTKKOm8qn0eN4FeD8i",
-	"kPgBuK59EkhMPY8Q3yCasabAQ6FEYePRSRtW4p8X5jbIUVS3xfz8QiD3H1Xjmap2fHcdVIvyulaimcTh",
-	"kBTVDlSaKdA6xJmD6ABhNtcOuy1skkqtWJ5Il6D+9oNKzqxYa54Sg5VwrlEvPlND4CpJQhdtNHXFk2cR",
-	"3bjlHGaV8JLmNWvJMHqEo2QAIqSu1VZepol54LPKNekbnS+CUOYr0OAMcNBWQIWEABpfCb7v2l30Ek/o",
-	"S6w+WtXgcLeTlw74SS2+W/pvewHt34ENnBFE1xyBx+m/+VThAp7QG8WTtTabeBCSO34L+rENVfJGmA1T",
-	"T6DsZUWTyfgL8Nd04if+8klA9Ndh3bVhiAFhzZ/Rl83f8dxx1RSTR5umMemJF2332mwu80ybOroMDUM+",
-	"ndRQG7ysNvSGMuS2Tk5urq/al1fuIXIvz0/aN+A1cI3UpN2yYKlKHk80quJU4kH2j9Pz4/ZJ+zL67ax1",
-	"8stVN72l1KiFHR3xYDpma9oQlATowUCNhJA5Wmw2KFt9K0mvErXH8thykqeYlRgD49n1yQnasjqoGpsm",
-	"nSlC2Oc8IJjF93v5YjWwwN+XvdXG9gNfybvViaE5qKO38EKYjMj4+CW5l1A6THsqnEqfDilgus+nOgiF",
-	"TcckpJ76zewG4kBhNXRMhMTjSRojzEcXcCGq6Jm3xKiap/bhaWQX03CAPR0cZao2gmAL244dckUeq3K+",
-	"B+35++yUNfqb1x7R9pCaK78ksNTXOD3pORStAx3EmwrJx7qEXWm/wiNUUF0pto25r65fOe+CpquPCdoy",
-	"NCJTyBE0owI9K6FW6fJjI27xQW1ki4G8xzyiy9NEoZHATrJCliWaD5CiDDlIrtAu3DKljMU3cQ559CO6",
-	"mw8y+morSIROOSLU42J4wrjbqOdad9c+9zx6uxRQxTYhxb6WwaKEVzQmlaVNKtGQVfJutLS1RN30qFIC",
-	"bmITzyjfRrNea4luPUzu2sJTUNpU0yO14TGUpY3GNh4XwZ0YuwHXdTHYMpiep9i/VeuPqrUs4maq2qaW",
-	"sBIqaXpfJhjpUxGYoHozRj6XigROsBwhyox7GAJ4jHUpSoXIrb4ae68W+YcNeyoqla8D3CHnj2Z06vzq",
-	"oKsIrN5yPHMekiXEypybBvKq2rkRHdWGD1FApISz9umQSn3QoEcJT10rRzs6qN0MNgMOEWCzr3YR8BkJ",
-	"c8ocR9VrE+jyagewNsKelGH311b1n7j68Tfzv/Xq/s1vf/n3PPiDIKYFpTaTeQWZFUoBo1sSI1XS5Zco",
-	"gruIJKY413L//Zoi3/KIHLWUVDyOerCo0K3EqKTwnlpsHmolAP4OtM617InXQtEQydFkKpcGrZ2DfmNI",
-	"HQ5JVI8d8JIOmcI5uN39uZbG8w9RFJ+ieKFj8FIMI0nQ3tSzKLp4/WOvoomysn+W8jE+GDFsIZP1RMfn",
-	"Qae4yMoiRjnmUFZg1kUuSY1lBMyWX98gv6x51MUAivyb2voHyI2q4btOulh/LVtLP9WKYFVUHS/VTCFb",
-	"m3xZCXGnIrnEga7cX1z7nDAJYexjLL1Reg+rvp/IVVuwJuqvlpavFkjzgpi16OidKnyJKrHbCvKJTZdA",
-	"nGXe0HwEUrzLJkcSMzon6A5ySYtuT71e1445Y0tMXqR6vZ6+R3UorbaoaJcQvbO35LNJZ82uqz2eyLki",
-	"scn1RAtYeYlhs46VZtUMKyC/SpzN9y4pvUxHMGv/3ypG/Wh84cHMfU0G8Sel8EuwpdiGrCS1hBVZi/5g",
-	"kl40oCW/styLYV9ciECOfilcq7ZanpI8pbOFQiKmgTRCdNwmBun3+kRA8uTWT8c/HKFLePeKSPUxpQJu",
-	"5+6Jd5gXQj3OwkMEtTCFnEZRXLTpKkH8ijDd2KbYMaleU6xCSf9oS5J7CXZYUc5w7GFJAj7Md9aYNYPZ",
-	"actSWDEhQQBe4wHysMQBH8JUKz2L3hIjsrq9H/Adronfg5p6Rc067pMQbe2izlm3/a596aDqHvqh865z",
-	"1nXQG3R8fv3DSdtBO+i4fdQ5bZ04qPEK/XB+ftJunTlov4GOW922g/Z3ULdz2r7qtk4vHNRoov9sXR79",
-	"2Lp0UKPRaKDz7o/tyzSsGs081hovv9izdfXzic4iWSRBZtbcGINpGBKW179sfaTxyYAyKkkwfx9SGXsj",
-	"vvCrVEwCPM/vx3QG4SFRyNmM+qCmI2+EQ+wptExNkuy3sghlKs5SXpTkRA1kccxBdcS4dFATTdkt4zOG",
-	"tiL0yb+shmbWnYbT/C0tUi2uAkJDCwI+rLMD3kmfsTWzVEqHmKe+uIg0yz44CYlHRa5F6ML+tAbgQ4L9",
-	"cxYUI6G61aVIivBw3uldqcdZaXlxHZryF18xG1SwCCzbjWklIRIEh95o6d0ov1k6ZMRfHjYCFIFCaBm8",
-	"bUhbuasni3sOnXGJZIh1QqvNkFi5+9mj0YWs6yC+ummKYe9T5FhInHGaAyW3m8Rwi1QpJrJAkp0MD86y",
-	"0NTJJ8hudIqJW5CAUy5RLRQ6QHAv1mGutDhvi/vr4JmoQdfX1FoKWf8SrIr3/pWVmAJ7dKQVqp9j3dAE",
-	"fJpwe3UvJfZu4S6trTju7+9HEZ0wTfIM9vf302egCx090RkkayYth4R6J30YyTJc6Sjdv7erv9ar+799",
-	"yg3JLTh5MDhEU5nkDCzRjDCpberF0x8UlgHLzRpK1G7KNeJLDukhEP1IpQNJIoosh0CTRVSQXHIk8Ly2",
-	"tsd0EUtTJ1GIshdmU0c62mdNzTsqwmOcSI+jWZPZTQTrfBc1maWKNcUneLYzq+pw9n9r1pup1MDE8SXU",
-	"7z0lZq9Sv5cuRhPwuOYP2rLnAhdyzqch4jOW8Yu/J4HHx2SdVS6sKw6EzYkGF6QARA+0QmTwLZrbSZ9X",
-	"MaKlbBgLiGTkqWTzqqRBLWoWoBPety7brWN1cSBD3NHZ5p2rrslKp0I/SQXpqSEr88+jb2Tiv/TYfMfR",
-	"RWxkKdyWVevFiM9ApT9cjPRRLODvOMDL/Oo62uFG0jG5mUqvVBAP2iIT7o3QOKOMN17v7+02d3dNO9xk",
-	"b8pXu5U8qfipY3gCLOSNDeIoH0rzeBt8vEia94VBM18UJ7OOLTB77RTFmBaFScWWUmoKokVYWBQ5/aVx",
-	"U1mKMl0d9ZMyEWbvQhZ/ikmR3uuqKKBiY7MNyXsUdvfsYUNjTJnElClIkaCgYENHr/1AU6QRFohxBAOE",
-	"McKhvRcC+dwTuiKGe9o6u26d3Jy2OmfdVufMzeBM5ud18uHXuY13JAypT26g6udNxjaae8yfVsQqJkAB",
-	"2/Y4G9Dh1JRmsZAhmCnxTQl06eSVzytF5rJRWUncXR6YFaU8fGceKctJv74mF3UbX+5CNoAWG+dxxnls",
-	"AfPI3uMkvMu7jxNo9XSu4wTGlPEdRwD6Tu/oN+I2hv75y+AN/dmtl+17gzXsTjsSvhVYJ1rdriM1Xf18",
-	"Yo6CM/BoGvyPPZ4vBLpsX3VNKquWa6gUCDyffkjvoMQRPKyhlro3PQYDHSt/JSWVqSDaHFYskzEfGRuy",
-	"mUxTINFjJgsGKkVigTTkBNpyexW1O90evFfZq9ehrSmUaFxMzZjICxxKioOViTgtu0C1YiNkaCgcGsw1",
-	"RTuhhDEU7YR9aZT0phLWP8bhLYSnwqSl3AZ97N36nIddPhwGy2SkvFWnxaKkjq4PWsyo9EZKWYcm6Ylj",
-	"NAtXpymQ2+p2L2+uuq0uKOI3p61/3Fyev7/KyI+fKgXvqWtW+VzGLnlPvKkkrZxgvsupDp7VC8dC1zTQ",
-	"7bcyi38hkNv+R/voutu+aV1BWtlN59jdPoi7tPeYiQDJGDXUIekZ4AxFDZ1D+eh0JhvMqjDQIDvawmwO",
-	"/e9JIEiU2arA7QVTXx3ALjRbwizyQtqUjN36bqZ/mINwXMMavrpb36khTUTG+i70FeJrrC5jNVopxg94",
-	"6BG/yy+mYnTMZ2yJsqET+AzNnjKhqMUFF3IYkqufT/K8QQWzJ5DcTt+lJCT+leRhrlAXrSEyyjKOJIyB",
-	"4GQ8XHAbJg0KO0tShROyjV7MjeQ3IHmtXIa654xrMY1AzCt84WGQKJBJL/lMxM4fK37WUAsQAfEQ1eO4",
-	"i16FcY2/vcq2wZjpBJlo+Kjyi4ch8mavrmRYFPKZcHQhdt2mrs+n6u6bWtYgd4lDJQUD7XJ1HXY1SrcK",
-	"8abpoPe9eh70I8k46WJeLmom5WNDoOtOAXjELZ2sxIAHrAGyBnKI0n8CVKKKHEJiCQ5FRYH+w0WTAHtk",
-	"xAOdWoF15mCWWQqEe+wiJBMMqB99AeoRo7g26pzIA4QR46wKxeVMQKOwjXLR1m69rmkM/N5j8IIpiQfZ",
-	"uRpvM2Tj19/WkdOjBV7YRIqF6Oh6McFJZN0AFp0qzaOzzi0TZDi22fHr366HxdoBrcurudBiiPrR6cNr",
-	"DiLeiBMfKb59CGIU1fUZtTvJUO41K1M06wtWozwH1+9Bvq0hJNivQh+ECEMPEUYyxBTiswQZU48HnEHs",
-	"gW4klV7iVfukfdRFf0FvL89PUV6aR6O++2bv9av1PBRqxfGprJJqQcYu0h9eCGSqODhJHUKMcJ4CgQcD",
-	"4kniX/LZEZ8uicKroy1bK1xbsq0rfnt1gIoXRRWKonodakuKFMOba6rMiaDFnLw231i/Fmc+pUFATe1y",
-	"KEWcDv7ZybHCL6eO5F7JxpSz06IcqWQ9/xcCmYymyMEKqoeuXlQqMIWKtp1yeTxN+rurQ2gmSW0g76Mp",
-	"fqfYcCzuWx5APxLFWstNWEhaupagPKiSTbOeXz1GoVsxygMX1RJGBmAr7UFGBSr4JhYI8FJAmROtquk4",
-	"JCCe6pTOrk9OUuifQ8V05bmCN1paRAEuS+5lKTzK3pmllqfkbY437CySkjR+5lyPxOVcOJQYJWJsLKSL",
-	"Ocx4LfVQQXVB8tBwTCn9iyILzatVHGAhisPxfsJ3GME7NnNdH9iWC/GYAWbDWkdjlNLd44dXcF6ug/7n",
-	"f/3/h8kfzgEa2tSjzjrjzVj4bJlqnEsMmyn8OjScPJKvsogcr2Nv/UCRCJKFR98tCMwzOZ8Fh6cEgYLD",
-	"0xxoWdwp2EGB9a/Hp2Cppv5KzqULyRiHt+KhQU3JelT9gNwctboPDQct+OJZ67Sd/8moHkxOBmzBx66O",
-	"fmyfPvICu79ctAvB1239cNJOWkDhQdoGqh+twsoYvunNpOCUWlN8uE6EYMsxOi7Tk186ZhViJ4K7j428",
-	"YWO7a0Mi9efFdhH+Lzlr/UImTGdsaHZBBsPNVeefOZ+7oh91z61qQ4tAUwbKdobpVnPdRUqMKjjxwtSI",
-	"rHyXFzXi0TEObo477zrdq8VPvw2xp3mKyRpfLf1ScaNoIaDWwvd+aV8pAJydJzHzl/ZVxamcnaeRUz9d",
-	"dDyXD/5PB/WvDOln0/HNxWX76Oayddz5R+HFaiz6/XKMF6FPGQ5uLs6vOhCytDyuf8IFsG5H19ptFAph",
-	"+c0d/oQEcD5Ztr4lWTYmFeixqF6SfiQvaXKJabKwcOkWMC+B5DmYlL5hy8mqWOrujMKKYEffnLuzAO3E",
-	"A6SQPPnjK3vsrkV+7Q7wDyzGJNZQl46JDmQyEXVJdX6rbjmKIHK7OJ2SLquX8ELovExxaN1Axo8hUFSm",
-	"b83k8Dg5c/EAEjFiS6qe6zJXTxMxCWblJfHMSZNCFEKs1iKIRP05hIZzRhBZJ00O/DvL58p2NC33baj+",
-	"eQOFK2+08WMVbKPGgn0yxCwBWXAsLDOoF4C0TJBo6lCfJlQ0buJbDONUu1nblzdb5L4Q1vr9VfC14efq",
-	"bV1dJ7XLh0K5OLY8qhGHTRYuger/cHWyyX6VwpqZxZGohkrkG6ZWVhlfWasP0j4KgHrEmSDeVNI7sqTg",
-	"+YoIqfyw1kS8fJJOJm5rDrGIsCyNDKlNFN/JNPUrHR2rmMbDQ2Mh017HZ6AvDM/oMdcCx0WZmAxsTH0Q",
-	"lAE3qDAUYxlXemdYUcoDP8a3igkyBGXH0ZZu8mz/9DDbXqP8cYI3xY6s3VJ1fVbzjsiNhW3YgE+yPCOK",
-	"tjAdRnTZLVvbNTdFRJ/uao9XMaPR+BOT4fWYTPGGregYMcpwGtgwSvHFCTYr0oCKSaJdVpQtVrysR8++",
-	"WZ15oy708nhhLQt8Z8FxINx+GzL2qjBhKBS2iRHOxAgDVB45QDiCdHn9weLR04UGWxQpExesgfI93sVv",
-	"JCJYLeUhZaQs9sQlUUEgkXm1UsvKNz22PP60pHxjgk7XF28WlO6ozRbSgvo3JcRoOQtB/wK05doRLiTV",
-	"bFsfuNkPnzF7TIJIkS2LWjpqp1iGOda/IEjZX7BFFn1vefJyJycjTLfX9LknXpgdVSPxxkwXOUYBFGrk",
-	"mAqJb8n2QYSrCeOBEvHci+sueglZUNC8QoHtZQTSx0iaXp2pWAiGViqDG21FwjWcfcbVeqmewcLun1qO",
-	"W6QBEO+jmNViPdoHV3PLV30NasSRljPSR9cdc/QyqRgf6iJsag9uogO4evawFjdZpXk9j3IEzzyafKLU",
-	"0pVJAwUF1yN5WhHLpKqSpoHL8/Pzs+DXwvdG880jYJX6dQk+WVPJc+gFp0VFoHAQkNCJK2WYNrc+t2ar",
-	"DPeJelSXa2x4S9kKk5lega5TZALw+S1hTnSMDjLtcoAjJBrYZSsSOnZ1JUoTrtsdmSECkTkmPpMKu26W",
-	"iSP6khbIpducxtM/bkviqXEfLPuAlp4zaAjH7FhYFzTrzcfLYhk5xs+HtRs4XaPPwEVBNXYIFtbB0UZD",
-	"0xl8CnNnIx6Q9UsJgxoHZ6VPEr7r8WngQ9J3Ju79S5Q5U8qQD8x04pZOJhmbTDnNrtz3c+FSVsvLnFS+",
-	"3lVwduUq2ixp8hHTGpPUQxAPIF9Ge8BANlDSuS3uklvE5qJ0DRvH9BpL+YDCadb9/STFbXjgFy/0F7W/",
-	"JQVu8qHx6KVushnyCdjmYsDyUjPRr0bZVswOMqo8zKI794AaDRDcntFstSHUgRgiB+n+azChrgKS6DiC",
-	"tmxK8LZVPGkIv9eK2x2tw17yhZOOFGg0HWOWF8aAJUanmOGhrWT3sK49y88oN/khcUovBBrQe+Kj6+vO",
-	"MdoShCR68iV4S7oln5J833j7jeqb12/2q6+bb95U8c7O6+qgTnb237xuNDD2Kk72tdfN3Wr/VdOv7u++",
-	"6jcabzyy77/KmErKjFjlh3Iq99Uhry6cagyVVQ1uEhtfp8NNZtiacsqz9ri5CHk/IOPczJjLt0dof3fv",
-	"NZrol5T6PB2b5Jfs1bUNa/M6iUaF4Cylh5ynnNaliRaoYORJ9ZcRuVcUyq8VxJsTJsO5Oo30h0qfSaL9",
-	"Tc6ZaGfhNZN5G38LNdKNMzr2UMcl6bQrWamdtdItyITEclogqUI/WP3CYsm/3XrSXr23v58QC3br+SII",
-	"lfnhyWLEQ4nEdDzG4dwGgts2nwZT0qfaMcA3J1spjONfnOz6sqPgBjX7Fqc5VBuGKEHBo5R2xV90VrTu",
-	"dZxey0jKiTh4+fIWB7jmk7uX5lPipUGRauEqs2Flui6phlN0NgV3LEpGW9jjyfJePmirdXXU6Ww7iHGZ",
-	"7evDEm/G3oq9eqIc8yHS9sJijdhG5iWlg/rqhj/16n6Jnj+XfLZ+QkPIZ46SFYiP+vNk56NMrnpUMfmg",
-	"0vIVlVPsutLIbVF9yWcdJki4JDOXwu+OkjAgJ4AzkqIUj7iJ9PLSfOqD4Kx2iWc21yQvObO4eU1yq0X5",
-	"dopcmEw702BDb70si4t8SyaXikmUV3JLf5T4q/QY+Ip9OV3Fei3tJZrvt1XFnwo10ks+WyUShEb6LCsL",
-	"2PdLMRx1XZ6T+xvDRN5+o74OapsQcyQSdiCgsn2TOEd8JPkDxXmP32WLxlfS5RmFY6R0E9sKXe0MUB8g",
-	"sKdsMcXSuuZymmVjkQSCDjSDMjfufdUYWjK2/njxjyrOx2vP48v6x6WCvDULLZXi+zukuo93G9U9r+nX",
-	"yetBA0PQV+Y1b69ZfUMaO9XX/u7gFW72dzwwc2de81+9rvabeK+6Txrem8GOv0vqO0uF/aIPP0zYNzBb",
-	"3bpdQ2adq50cs44d8Fmv+Ko0M1MAKJG/vH5ambN+XllxNtm6vbjzO+QtS1bSeUoP705b0ER8PUgdGp9S",
-	"vni2JgxjAaG5Ujx4Jvguj4UqAGEZC7NJAyjL0uH1Vbc/Tkcoe/fXTGAozF14snu/LCvBQWKEQy2Z9rkc",
-	"2e7oORAAj3GJGHelrafiO7d0laHYFOKYukPGAFeuZdHSwItEAyrxsDiL/ESG4g7jeWkMj9q9HcI4LtZL",
-	"Y6ACCUmDQFvQGYRq2JImY6039ufwRymQF8dqtOKiVgAEDzP18YAPNVWDgBxwJApH23p5aP2IolxQ6lcK",
-	"V39wmgEeSBIuiWJfkXZQYDx6v2AjcmyWeqGxaGWgyMr2+YXpHI+I4SsdwLaoW8IPHAeuQH1mrZ+D2Wm8",
-	"/Whu4AdnYqw2sBRkZ+TpAcn8BSC8eZkLF4WJCxqdsrkPac/wGp38y+QoLBGTCtoB5jOUd/SOZBhITkYA",
-	"OjYR9Wv0MyvNQlCfCOoTgdwoR87NJC3YonVRVwHF9WB97jMF+q2fDPAQmC0JKpMoIIo2vEkYGdNtxnX1",
-	"wyHVBTMVQ+ID5Lr/7//1//zbv//f/9Wb1uvNV3/Z2v70+V8HvYr6c8eD/5L/+PW3wxdO7aWLXPcwDr5u",
-	"vkH9uXz6zIOltOkiQZAkR8MQM3mICPZGyPaGH5HAN5xWUwcexsBfsCauQ6wS9r9XpdCkmJo1/ud//X+N",
-	"N2kLMePqTH3KhsituU7ybyVFRDXGJtgjDuwETrTXQy/RAfoL+g/UqyB9kPp/CPqX/ozHmQx5UNQesNLS",
-	"0X03LcbwMwVllcvTeJhqkhumU6iZqLdXKSYFOQ3Fesl6ofn5UflPrJWsihvPZSndnAjxqIKP+UFIbOrK",
-	"kjnCukXAGGppR99urMOOFPLj2xJs6cv5UEL0SbGk548kLx+pHfGaUmpFkYjtAsBcNGXqDZHnND1Ervqq",
-	"myiVWZKNPUDaTED8MBkrCVReCaAg5WkU8/3nIumf81wagnhTdc5Xao5kqOiPBPu52n9sv4dtuhfnV8Yy",
-	"rLBT/aN6S+ZallEDRvpD1mhU+Ue1ddGp/p3MY3EWR2Gn+l9Q6XHp1JB4oasPT2zVMwcUVuvClSMlYGvt",
-	"UimzehnC9vIL+HBI/MMeU18MiZhwJoiIKnXjMJwj9wh7I1I90gzoADFeBYO8W0NXhAFvw7AasH/okEMo",
-	"T47caJMphIOsEAAKLD2GyW0+NPpYUE9dxUVYXOcFXCPOjIHEBkCYBjBCzgMCNAZwCVBcfTuedCTlBKYk",
-	"OCShnVP/9dbKRT+971YW5fSf3ncLUAESiKqgzbvpyeG7i7MbRf+I81tKigzmOiLMg3ds7QUzdSaLQq2C",
-	"MEk90LJilNRjY/D/dNW+uuqcn3WOF09BXRLKBlxbZ5nEunCsGQlupiuopYxstx5d+GYaBolQgSGVo2m/",
-	"5vExRA1Udfll+PdiG5tzZuszO0jOuK62b81rur68kp/icttI9yDrsR77C/rLX2BRrYvOX/5iohVdBRL3",
-	"AE5Kg96YWEqcW48hwLGomvlWErn1rVL03P2PWzL/m5u9lNs19QHbxbTPfWrKlrifesDpe5UDVKvVPruH",
-	"ugGk+RWSKfW52fCKv34QnLloy4YUqU/DdtWhVxW9xJIqnpLeeoQT7oEOcPlBYb5NUnLjs3czuOWoldsc",
-	"D7Vcj/ukV3Hsup1eZSyGvcpnN079U0fQhhsYefuQT7wAh0onjF19ulq9+QtRJfsHnA2VYAJmGldJyO62",
-	"Sa6/ryaj5/TYRHDk9XXnGHKOGCG+2K6hblTg25REkyMidK6zOXI5oqLHbCyW0pMgLOQwVVNdl5MxFaaZ",
-	"jggCEhZQjzBBEvegNQFS2azVF1B/NpvVMPxc4+HwpRkrXp50jtpnV20YE8cKJW9UxanckVBHh1bqtYZ+",
-	"kU8IwxNaOajs1Oq1Hd18dAScy6CwT2WV3CkuoB4O86KslcwskGV+SL/tIEZmimpCnQYTUjwbcaTUDh9t",
-	"udiTPHSjJH7qq7PqMfeWzA+07qK4AfW1AhO1eTVX5xDpD5zhMXGhoDVi0AqdipSosu2Y3qeKyamZe4wz",
-	"tOVKHA6JdLcdbaS1ZY5BvgCmp4SJ0PYvkIkwONMorsfcf1RNhk+147s28Mq8tl1DbYADYsAitaCigBQS",
-	"CUgFEjG6JROpcybdv7dOWjet6+NO9+ay3W2fdTvnSry1NQv268jHc4uRGsgH6or8S/+B/qVD2f6F9N7Q",
-	"v3rsX9VqNfp/9aYLkKmZdFQX/SuZQUdFnLT5r9hwkRxoytosDowqpi8ei2KsMqTE30b/Sn1My5XqW1G1",
-	"HLCv4qRp1w4x5KQGP+n5DTs2dMZUetgqxb22FzeYmIBPZd4MkJLWnyP9xuIX8ITe3JJ5TVv04AuxkEXj",
-	"Mkt6oHqYHheSO36bM04/XxwXpXhp7UsN1KHdJjlSR2nwGUvEsBtIH5jwT4WVcTg+D42snwOeaDJIVlRz",
-	"2XIbkIiKGQfDvBXgownNPdcVXXX2L4Sm1u4odpHrBVRfbVex72Q+ZJQOmndYoOUYODvmTx1mHv2pQ831",
-	"OdqqT+YEnLguklmNwVWrtxIJaVamZ2XOSetsbjA6qQnN3+Yc4geJE13o9Uoje75ILkMXKVOcgtyRwG7d",
-	"DjZnEbGrmrl3eord+o5SxpUuHKM78a3GZGepRezUbDtmr9Re0h57SwMwJXp83KeMHCBXMTsXbUHlMkHv",
-	"iI7YdyV30Ra5jx5C4U3de58qmmowoMeg5oHJ2pyElHl0ggNFT/miQye23TvIBfrmgpymSR2E7QH3jJbe",
-	"8Q0naimWpWlvxbSZULKTqBz8mq8Rxq+8PNf5Np+dlW+eQEKOejErbgaWAypBQPEs8EhBiLWCR7Hvph77",
-	"bvLUGgX9qH2/YsJlHDzLF9gnAx6SeG2HkelUL1qfeMGKd1euWPLHXu/cJItFyLMVSQ8g6BXIDtuassUx",
-	"34WuoZL+y7zdApanNpytjL3Cerps5yBcUAHx1ukVJyhhwcLgE6mFLTdW2euje3V8/g0KqmuVXg1u1utW",
-	"fSO65H1SvVBqhXqWiArWttFfPxkIlQZyJEgo4BrnG+BPxuG5Z1BQy20t31dzNPabtXqtWYOOvHEyhLEu",
-	"GgNVbJVPG74/OwZoC+D1S/UK2FHLNzKlOmItbVW0ZZYICbTq9WDHa2IoehqCWF0ubV3hiQWkQnc9qN+s",
-	"7ux4u9XX/h6pvhm8qldfN94093fwbn/Pe5UFptkr1kb+PJjuLoVpIwXTiARXDiqKq10rGSQJw0V2tQYo",
-	"6ylQGvElA8r9foPUXydAqYQNhbjWbG4SUffqcapoPUrqbILpbs3LAX4CsGcUeQry1KCaAsuuvkB580QX",
-	"7eUP2LflA2BIY/WQa2Ys2h+JrwftrB70lod96vsEzLO7zf3VI7qcn2JmOyLCQe+V2VHH9MmL0nf2yqzP",
-	"RGheM3yHaRBFmlllE+hK0sz2629wQVJW1+QzYw399TeFHiZnxggOWQ0W8Gmo5IYKqMGV35xKynhQOuEO",
-	"Bgob2g00RcA28s1EUNyB5/mh2vdWYsT5VSK0lqyDpasBvSM+2Km22v7xVWsb+nkR5iMsesw1bomPcHcP",
-	"0A/alqXZJ6zDcM8asvZRU7YqxT57LFs+MlbkMkKdXtsw5DNIH6JjgrZ26khEIhJBO6Hv9JjurNZQ+m7i",
-	"tzdytH2IZiMaEOuS0PZZLCUZT+SCcTgtG2p/fAvg3AUwR0TkB+7P1+NpsT8+U1IjyVIgzKQ0bUmVDPmc",
-	"9uMZX9Bj8GHdpVOIG4NqFTL/adR/59Fz+tPbf7Yvuz9fdURnLCf/POq86nxo3Z93f9n95ePtfYfOqP9j",
-	"MOt84PQq8K87rF4j858++u879Jx2pid0lw5+rnnNgPXHb+v+P34KQFCZ0JCIG8V19yGxTU1ruq9XNM5V",
-	"1iDA8fFFPuNcKszIzGpaMOOTUl44urcQcwZjGiUI2wWeBxz7Xc5PFNPS4/bKUPmof90p8SnuKkh+r7Q7",
-	"TYN12KIiZ0MiEUbaQxLTYDnKI8EZ4so4I1naqr1oxWRVk4ZUOo3tQKdUZ0WtdIHXrrG/0LipE+LM0xqF",
-	"yaLVu3d6DNxXQrsTfFPmSxHuERajGupIgUI6HElto6dSJPV64eq+sgL6IEX1GHqMz9iCh9T0zAKCqgQP",
-	"7I1g3U4iG0hPEKWbaHssZT3mQpLlW1D0avqPLnejJq1JDwfkGGlZGLwXB8ZjZxyDY3yrny+hvtoP9AWE",
-	"19BWpiCn1KN7dRUyMXWLbLkwwT0uNvNruayX36AOo4KRFppfV+uvqjv1hC5cnpYBMEw8XymC33gIwa/c",
-	"4gDf3A7n8n5OP/R3wuaHHW92M5l/8Ig335uTDx9nk2D68X40m08mO5M9Of44kB/C2e0gGOB1t6O54TLa",
-	"bKuA3JK5ugXgHgETuRjxGUN4iCn71uXkDYF/qHCeovgmRDImu49J7lf5q+JQElNX0TplMyqbiXHQ7SKA",
-	"4L0Qxo+DOORZjJweA/KuaOxk2g+ohyYhGdD7Qhsl3JVnsE8+nvEmkYlRFHGeUOlX2iMCDIYC+J7S1p3H",
-	"puz6AIrIX+ULSL/ilcVAWMUdylolGp/XpLyrLRIpjAdG/axk9o9Hv8BqAOWfLO14VAL28hP1P2vyFRCZ",
-	"E8JzCe4lEbkFsTTSaBS6RJmQmHnEyHPmRU3wdMKQ8S6auhxpUnUM80ZCW4ZWLbJ1/Wnqoy0TF6GXFVAh",
-	"cyt0rqQSYM6eYDmKrdmQlpEWlHKdDPmZRTkEcTc/NCrte31mgWR39aAzLt/yKfujXi2N2jZZ4fHvmA7F",
-	"zxUPLkGzSwoIB5H/F3zk6UgUi+YOsH+4V47N4u4xXTCT3qUraaqfo0qWW+oj//O//9uOZXy2nSc4vCPy",
-	"VFu+H8UKFNUwfULOXuSq+ZPwelv51QL7WdVUW8bUuLw0oUzFvP9aifKqKk4ljqlXo0sgxUJyrKm8EwWs",
-	"Gy9bAnlW+vxsULoZmkrK1GJiMmuyaGUPsdGXL4q3aOItL6olKr0WqMa21utGMnsGt8/7EUd4jDpfylIS",
-	"5WVWK52J4peJdAaokka0JRG8JVCU4iCZXKvNgMdY4h6L61M6CCKvZlQQJEdcKKaJZvCPZKhRqsp0DbWx",
-	"N4KCtUjgudC2xUg3sOPIHQmKVNjjZEWdrxJlk4Cj3i6ADcLKKdNlhRciPfLiI0ySWm7cxl69jAj58IAI",
-	"iAuIM5JLUd0UIKA1LMgTtviaSPNrbwnJheCIMgTVQMpWpgNBJSZ/T6DSRti1WquN0WDjXf+WvevpElyG",
-	"2iYerqa5iZc/O6tcOfF8aMsG8tpKJ5qQGnE9lfoB6AfXSX+gjwXpsZBDcp3OgYIsAO3OgUd6TA2dYdtE",
-	"Nqf+QKFHJEL0L3GKlKIJqTu8/kV8cj/FH4Ycrg/bMu6SCJ2/dSpXL0HljjgbBFRnIG+cKc9Ki63PJUao",
-	"0uS4tIZURLQXxeWVJk5tgswIzqa8RRAADdeVv7T5JUHA1Z+KcNfQGSG+QJmy7kXWzjRBLmMpjJdFBRpC",
-	"WYlv/Ib+Kc2LD7ksGiW+zmVxllsnOUtgXg1BDb9Ecjye6/rUhGgrtqaBCPr0STRQR1vLszAuQf/6hqs/",
-	"Klf/fjj6hl6UpBfvIG7tSYmF0WGq0bX6+bp9+Utlqaa0lnUmwt+Ob1R76eXUTDgygcjAmONfCrgt4iGC",
-	"ixQHZaZZ+iIx0lVpnkw/cmJaoitYa7r6AM3IlM95+pDdDQ1dInthEVdH/IOR042C9KwKku0s+7xk3N7s",
-	"NXWnl1r7Wcft8MKqTFFYMQ1T5bBj90Mt1/Tf1VN+T8FrthL4r59ScSRxjdZMySo6pEwv1bwetTYpLOwq",
-	"yX1qBB7zKeRdFrzPpmMSUi85ZBJgj/g3eMkoScdESDyeAHjMODgr8SSG+Lha9/LQMlN9eyPI/oEs9tLe",
-	"8z+AELvCWaDL3xsbfoTPWlzStAMs+8Hy3lBOj2UaQsUVWE3x1Fc7idqbOk5IfdgkiVCGAj4Db7AgaEvw",
-	"Hpuy36dcqe5XP5+gATVdscfbSwTt09ZZ6137tH3WNdJ2sftBl8H/AtH6T0JZ1yKXz+Aq+ZOAfT24l3Gj",
-	"mD4XfzA+tfG5fB8+F2nI7dMz1JgHPFinePkJ/ne5eybkE61epLsXQT+wdThUgTcm5k9lPDF6DRsvzB/V",
-	"C/ONXZ8VHhqz3hepXl4LDpcCDK9v5IJnkwv+mDLBn9wJ83y04kl119XGMkBxXavrt3IM/aXizivTX6AL",
-	"LBZI1zcX2da5OrTW9HvW1kJdS1f/05b8N5ptj1F2aD4ZEpPwrQs2gtYLBGG7hjq6laxAugRM87/2dmDA",
-	"T1fnZ6ZDrThEmmrpCguGuqA7HExN/J2O1BXQhJpx0/oEWkQJWRTOfKlA8h1ZNA3RPag0mrW9esUp7L3s",
-	"JIhtrtvmScyGtm/vUqOhbhq7Ibt/IJNhqK/Rn4roFlkXdc9vS8oadaderwOA0h3NdSpGyGdQf5kZepsl",
-	"t4cI9xjAjg1t83Iq0Nn1yUkNtTT1szneurSvkqOSlZmts0dN9UIgynxyr0uiy6gdKrh+fG2WZFyO1GQ0",
-	"0QvcUF6UJLy6ZLQlzlDD2xBgiM4HQ+khUpRefcr95ZdffqmenlaPj91DFAl56qfLt0doZ2dnHyp5xq+h",
-	"H388OD09uLpyaz32ZTZP04Vd4+gDTZ4J2qtIbwHhbawku//UlRwtGX9da+6lqfi7EHu25mQTrlpZymv6",
-	"6j+l/TFuJd9ciymk+uDnMIdsJ/uQJBrRb9z6Gxvcg9mTxrznY1BrGeAyfZFy5XLdcOue+KlMckhB0VXf",
-	"U41FPKy7c+Z78C9SHSi/G6E3z3vnQD6OY5QJAII2ViY6r/mLPe2LkoCNoeFakDDBYXJSEFfNnshO3DLI",
-	"IbZtMwkawu9Fi8vHs2hxGfZXeYpKtzGGrJbjE/i4yVt+Rvd8qnFNkqp5WOKAD9dOY47LDKykQVH1CiBA",
-	"EYURpveObkOQoUd9kihImE+YruwKvluqBJRjnJBN2WJH97w7398h1X2826jueU2/Tl4PGhgqIpg7b2oG",
-	"P4GqbkC++prbI9/c8ee94yK+E196wTUWLY8V1MJEfx63SkjEAyJX/eGigWkO0p8jDMEqVSWmM0Gh1I2Y",
-	"9rUKmH/JdYH4r1Q1QG/vyQoGQJvcJ6wYkOpfsLKay1nr5Jer7leq59J8pnoupQq1pNo7PAEVjXoHLyWh",
-	"RiTdlCn4dinu1BAnS2r1349c+n91QGJcb1r3QxI5VQVAwrolxERgiAnRtaqH9I6wWo+dZxsj2+LN9pk1",
-	"9PW5D1WcdRd1hJP9EMGR43NIGwSFsjCWEHpXf0EoYYaaZSlYouR+ptX8Y5OHde78c5RF2ND8RzjUtU61",
-	"TCShbrS9qcWwsUl+eVzgVJPOJ+U5KR2gdN0F018tkSkE6rwuYKnXdWh+MF2QheQTNOPhLbT01hVpaz12",
-	"FnMZYyGTIzIWJLgjwjYA7E9pIKuUIVf39q+hlp4+wJKEUf/MuBuCULzRNAwckZBKYd1WeWxK7yliU2Ui",
-	"Cm3jyE1A4R8yoPA57l2JOg6aleQEB+bjan0jR/xB5IjvQobYkJW1Ag+fh6asZztTuFi+nIPpgqzVSJRk",
-	"3Po669bIY57i4YcpDt5jhoXb5kB9Ykf78XD/ELn6Wh8guOUumjL1QEAPcGjxFvePq/XYMXwCBAvNmonJ",
-	"h4vFj6RkEhfEj/1uIL4kZZQ8SUGXdPhShTamfkYfLE84nqOmxIYdfIvsYFPIYqNdPnIhi6+jXb6MDXaf",
-	"voBdTXNkZ3AgmVtiyDqfsbgJan+umBc0GR0RxAMfpOwtHRep/rRvCuTxKZM9JvkMh75pWOrd8qncjpRP",
-	"UDczASFIEEj/nkNP+kCQF7qaBp9KROUheMV7LFoQFWiMQ8XODGV0kOSKJ9qbjtrQrkW32UuwMBvSGTG7",
-	"Wo8lfeqKtRo4RHvKtdDCO2oTEU3+kiZ8ZBaT9srZzqyaboLKA/+iwFpbPgDFfECvvBwnLFDik8ewIa0b",
-	"0rqsI52lmZP4mqykm4Uu99t5QJnuOQNhgS9NINgyw1sX38ZmNz7Q1z9RyH/RTgC1rXW/nAv9/ZbtN78e",
-	"2YUPmU9onrLoQ28FMzwXyFXLc9M9nQybyfOYg0N8WdsmwqZjC2MF4qwH3Sk0zkmOJL4lEagsjOJ1mXb3",
-	"y535xUvLOvfHlEV/P4Gr3+M+NMiq15UcDbK6kW7FsHJQKU9A4TTb44mcJ8ROJzX9HfNreIK9EakBqlbv",
-	"dqu6f+Ffn31lCwLx8VomV/jmA2g1jHsQwYaR61NtGJYu3vCq/KgWJFtoulbSvwND13bywKgUp2julx/1",
-	"IIoPgx9G9mFoKdqPBfWSUrWRs444v6XEPnwE4dv0LzME3xLwLVjodoKp6HtnosafoaTc74aur6oWp8Ok",
-	"tP/f7iLRGYbqxqhLK32mBxfwLYhGf3KuVSLy69GCvZySK8ZDUj6kLRpyRT+SypNwmSgWqpETC3Uj1LyK",
-	"4UGmWbK+QMxeY8xNJOgZ8ABjhwTlB3ELjRsKAE/HzL4/AKzo9ZqSGjeMdBkj3TC3tQPlcD5b+JZ4XH6Q",
-	"3cU0inJext8QlsiNF+rW0LuA93GgQ+cEwkFIsD9HI3xHeky32w3pcKSzY2O3h/oW8SNrkh2mH0POr2JE",
-	"IJ2hrakg6OK6m9v/E+D6LsRsgWE+3JCDx9reb2nYbwVELFJco9LOKbL2AFIGG3kSB8dGg9poUN+kBlXG",
-	"1mag+QUGtw2bivzxEM387apgub6NpCMeGnAqaQ6neYdhW6utgtqN/KjsoljgTWU8Pz7DeEKX+IZjbDjG",
-	"hmNsOEbaZf5CfLO8I+1c+nAjJiFlwxsLtJuAD7lmLoVp3BA6jTWfuTi/6jpowEPTJ9ULqDqqqLgEetfu",
-	"FtnvYKZ3RFY2RPiRiPAJHw6Jj/jUWm0eSBgfTOK+kXufNjnwoYKIuYKOwsice7hO7/Yi80DbhBRmQzDc",
-	"n67aV1ed87POsYs8oDwOogOE2VzHF3oBwaHp6Q4/L70ym/uyuS/Pdl++8Kqk2Y2tZlOi55B9Ndma0sMM",
-	"2lJu4SDQsVUZD5KDuByRcEYFQRK8NZz1mPbbJO1ztsTotoMI9kZxgTs90QuRMt8hyjR3eyHA+yMKTWwJ",
-	"l1SONyrHsRTtssi3hLZ4iMjvUxwIRKWjV+qSe+xJd7vI8WQ1qALf0169RJTEKZbeCLnmUy6CKYM52kpk",
-	"EW+noiVsYG7OgmBwajkmmG2hqDTnAcEsb0FZeJEw1bZ0hCFmOyAYzpcKrQKn4zku263jIpjF+uhaNCau",
-	"dvRncuDpQO4bScfkZiq9ykHj9f7ebnN3F2KuS3YQDLCQNzbyeuETS/sBZuwH8LBz1b1sdTvn6tfptHx7",
-	"wod71sxV/8Z8i5uzKT6bZaXIDGn53owYG8/lM3ouI/5TJBxFEs5qAWmFrzEu6GFNCVAjHZRvU+hXsTz0",
-	"dxwkGk5uF2gO+msXkWDwqA1xF6hHij486N6uUxzjMfjfH4pofhnJfEpWtgFzHpgLC4VEAXB/Fpa0sZD/",
-	"gS3ktmRJxM8ewEPXsIqvMH3bWV5+Mv8qVdQkYZowfTqDANqWmTa2+ZGtBUxZfzRmyg+PXr3AclTZZBBs",
-	"vJmbDIINpY2L1HwblFY/PPhUoOhcTpmIzIucEaiLXuUsmCMhsdSpAVtX7ZP2UddB7zvdHx30n62T6/YV",
-	"4iHqtn44aW8jPMSUactuj8VBmZoqO1pTUmSjjwVBIQ+I9lB6mMF0CKaDR2awaVIVraXHZIiZwJ5atW3R",
-	"HK9PSbR8KmuoZbo1u2C1cU3jqoEkIXK19cZFHh8T1Mfe7WGPuRMcSooDFwk8F4nmFZ762tXPJ3pVA0wD",
-	"gSRH4ZTpbi9CveWjZr0Oq+kxl4r2vbqhlLMDpFQl1xaviLb+QqAxEQIPCcBE+2x9DibtHlNip/6wmkLI",
-	"kOAx8a2rN2rBpevWC47cELpxCL0jgfpkwI1VVhcC6bFbxmdMQxfrmsSE+WjLjLzksyM+ZdJ1UAQHB7n+",
-	"VHNKFzKpE0CG1GgNCg1SPVUoJNppor/TH6L4db0LAKRQQ+Nal7ANeKaAQ5hapbaqF8DPrsw8i8Jxx3gO",
-	"p7GLFIJTEtUMiVvjqItBQoRN5XPd6AZtQVVvj7MBHU5DhaHbh2iChUSEyhEJdanz5D6oQLvNfbvOSyLD",
-	"ebWlAOAWuiJ+Nubth9fUBGp/ofducxsjU2TaFrkYsiV+DyoHFX1pI+XNQbppDXp7eX6qy0ILdH553L5E",
-	"P/xifztuXx2tyc5hrxHzfS6TAR4MiCeJb5EYIKGbIZ0SibUMh6eSd5gX6nYL1tvhYUGubM1rC1sPSxLw",
-	"IbSGMsKN/hroGweNZvJv/VblP1uXRz+2LqH9TxgS5s2jOXwyoIxKEszfh1SmOnj6VEwCPAd/wkGzsft6",
-	"983Oq93XToWKs6ilZkMp2n0SZBp7LrT6nITEo1qfTn5KEYlzFszjrFisvlq3B3uWVtMFwaE3SjbzFHTI",
-	"EkVbZNQ2y8Bmlt6V4oCWblQOdpwKsXf5VBM8Oy5xy6OPTyyWm7+BY3ViS4C/xBLQrGt/fIKcAfAMbawc",
-	"/Pqr6e6k++399mCTNqD5U1pnNhi9weivitG5hjA9rWMrfSr2Pw2jTDUlIVGG3Cxw3I36tlx92xjNvotk",
-	"8GlKCwF0h7tcqNNpbesZemYW63qmafANZv5N1FZ8SUBpVl9L1Nwzw0EbA4l6hCckisb56fiHI+SHVAnZ",
-	"CkaiwNAGPTdFi/lHZjWPkCn+FMa2X9Nt2PW/b85ap+1ks3Tz+Krzz3bloNrQg2+6v1y0gU34xKNjHNwc",
-	"d951ulfAoKi4Obs+OVGqcuWg8kv7KtU8vaH+GN9cXLaPbi5bx51/mFiD0KcMBzcX51cdcI9A0RI15Oao",
-	"1U2mZ8Azs0rTZ90+vTr6sX2aSeWwrx63jzqnrRMDyjEOb4VlaV88DTzVIKmAiQBmeRCT0sjzdHLX5tC/",
-	"h0Mvbv8vNpLGJs7kkeNMEnzQ0IZvlN9DTl6ZrmDZZmATPCQ31iAKqewQiAW9pR1oGYOhs7V+ZUkJmIKW",
-	"YF+1iktuKK1uf2bkGKiQrFvxKLmubCAtFTdqzE3UMG3toNo/R3xquiZx/DeI1FCUGMJB4DImfoprF3+O",
-	"qhVDsEpOoAqA+iauVBpbItKFisE8fQO1qG+U7kp888X6qkiW3LLF8eBkYWET3JIKX1laFrlRcSpQ1NR+",
-	"7+GRlro06DcVArs5/q96/I/Xxm4TYvunE300ly6Sdr5iTz00ZT4JI9uDvX8gpEV1gsNpQMTSGNxH7nW3",
-	"rNz+AjEqboSXoCa2RsP6ZOC5g3Y3ZH5tMv8FRP5JPU+bk/w6J/kIvYU20W+bSOU/aKQysP3nFkVWlXZK",
-	"9liCyhuupSxuDV0RKSkbItcSOm1csZ18QyKITiRKtJjoEx2+ZWjkdtS4ydBGUdirCaVbNfVYpldTwAVB",
-	"bkzAi8OVnqJt0iNJNc9bPWrDCzdSzeYkN1LNRqrZSDVPWKHseaWaRZ/RS3VBCJOG2j5HvbF3RLbSk27Y",
-	"94Z9b07yO2Hfus6PSeXRl/975OgbX8LzcLv3I47wGHXQSxTwIaLsceqZFbkK3lM5Qj+ozSEvJL5iMjgQ",
-	"DhISh1JhLCMzWxbwIJnao7tBokFIxChVKLDHdClAtPWjlJNzFswddIXH5IpK8rcTfL8NjoeQTALsQajI",
-	"PCo7aAZCtpNGAuThMKTEr/XYCZZQSi0IBKQwCcKi9DdbfvBQwetqhodDEqLrjgOv66aYVOgcp1m04R4b",
-	"Q+M5MAyEfCZgVybxzCyFMxToeeFvHcsKa6ghAJ1aPtRu67EYfohKFJpm94lSX7ZbJsBWd3Q2Oy8uzKYo",
-	"54bfb/j95iQ3/H7D7/+IsQOPyORz1NVUR+pCC71iRnM+zfSUZlASJNlPmrKkgd52l2bENJVGuqe0ziGO",
-	"m0pHU2AGrNKWGtffz7SZtn2h9ZtWMtCZydAqeqE9NHpId2htDIIXH6k9dII65vSHfsIIhoe0jd7UV9nU",
-	"V9nYYjfc6sG22IhJrG2PLcu5PlnCWKq+lbEO24LYNNQcQamaBhYidg/HNbGMdxjx0LqEl5a8Mn7epSH7",
-	"1mVjim7reiym8PTSLt0TLEdxxHzEFjaNujdsYMMGNmW2nqDM1ldwqMGmw7si0kmFqT2kBOMwqBxUXoJ1",
-	"wiwtO0C3SUOgGAgnVgRs+aioLYLSayhY5yTkLFmBW4FxMfGpC9FK98RHiZ0bXgIbMn476H2qa0uNsU8Q",
-	"HyS+7WGJAz7M+TxkfjlIjHBIfNSfI6irJKbhACyiWxmNaLuW5goi55NXBpEQuVPo56BbMpHa3dg6ad20",
-	"ro873ZvLdrd91u2cny2dAk99KnOmOLalmm2Qe1RUetsxLDeR/QfVqrZyGqWn+0slJ45qQedtEGY8sCbx",
-	"2IgLe8Qotj9bdu/Au9AhJZohoVIXzmDC+DMAOixUjyMLtNGRtxfmKzozM6GFooMyZbIFVDpLVckWCx+P",
-	"KuGt+n6yj0j+yeS1sF/cjUm1LJwuXfKB6zJiC4UStiBR066Jh9nCo4vz/h5VL7iv3uIAZ4hSfgqEY2q+",
-	"TSEUDhBTC382n8epRDbElRQtWlAGN3JgsWp2P3GXoluUqB6hfi9aXH46bLS4DCCTELPEKwdc17owXIwO",
-	"LE2UihbT3yHVfbzbqO55Tb9OXg8aGKytK8hVBqsL6EfRpN5es/qGNHaqr/3dwSvc7O949eY6dCRx5/Ju",
-	"h5OoVgJnopYFP1E2LFqU/+p1td/Ee9V90vDeDHb8XVLfiRdl0ffz/wkAAP//",
+	"7L3rchs5ljD4KljObFjqTtIkJdmWFB2ztE27WK1bSdS4q02PEswESVhJgJUARdFub8zP7/++wxfxvdY8",
+	"yQYOgLwxk0zqVnYVO6JdIplIAAcH5375WvH4eMIZYVJUDr5WRgT7JIQ/z7EkR3RMpfrgE+GFdCIpZ5WD",
+	"yocRlogKFJCBRHyA5IigQD2KGJ+hrU67+w6NpJzgCUUhlgR+q5p3bx+gkIwxZZQNkRu6CDO/xwTxOPMF",
+	"cqWLpkzSAFGJQiKIFA4itWENub3KANNgGhLRqxyGf6sfyr/t1N1aj1WcCrnF40lAKgeV3KcqTkV4IzLG",
+	"ai9yPlEPChlSNqx8++bEWz3jAfXmixvuRhuUaushGUwF8WHfIfltSoQssWsqBWJ4TBz025RL3GPub7B5",
+	"NKPM5zPkzlxEGTKQyN31b3/bqR/O/vZixbajx1btm8hw3hpIEi5u+cIciORohqlEfTLgIUEynKtzw0NM",
+	"WS25gp26U1GwoCHxKwcynJLk3GPK6Hg6rhw0HLsOyiQZkhAW8uHDh9ZUjgiT1MOS5B8Ajp+gnCF4ORFI",
+	"jqhAfEJC/TX2PDKRIrW2ymuCQxKikOBg/Lde5RoHuFdxUGtC/07mma+XwuybU5ngEI+JNLfkLZZYSB6S",
+	"jp+/at8+8Ewg6qeXVW/sv8ANr16t1+v16kv1zyv1Tz36X0MdIVXvmmA5qjgVhUAKeH5lGbgHPBxjWTmo",
+	"TKfwZGYbTuW2Ogn5Z+LJakgGevw3p/L3eUDZGR6S08FAEJm/oQkeEkSZT27RVl1RAXULBjQUEn7aTm2x",
+	"blb/25SE83j56sErridJrtsnAzwNJIyL9kCZ3GlWnMoY3xoc0rBxYqyq52JVtJ0L+iUHpzqSjAWakBDW",
+	"XUMtNkcTLqikNwQJ+oWozWl0Ir6DsEDwwmcCeQFVBBNhcY0ajloKatTr6o8e4yFqNnZf7r7aebH78hBe",
+	"LdCIBz7CEo25kHoEomp2B+6/AiBmYkbCZwK5QDZcC1i1jh7Dk0lAiY+23ATkXOTxqVqGngPoMJYwYjtD",
+	"HhrLzkENyD+FxtJjiLfprLrf+iQ0xp0pRM7HLP3AM0smKUOYzZGHBUnfG4EDIvIvhnnH0tvx74DzlX97",
+	"HvO+5/pX8dws8kS9bcU90T/8AhB9wP1kj+gpNlTA53/iMzRWSwZkVawgJHIaMovKqV3sFeAY4HM+fu0t",
+	"xa+91BXPR6wiQrW4cnFNJ2VI052pUu51yCdMXdwPCJxILt5I9bPBmjSi8BCks1zMh1F3RpOOr1jrgJoV",
+	"XgoSFnG0qQBClc/M8BJmVm8+BjNTyw2JmHAmCLDk19g/10KZ+uRxJgmDP4GKaunh+STk/YCM//pZqH19",
+	"jfehdiwxDcxmrXg3wgJRdoMD6qMBJYGvJYww5EoO+Pi1Al9WDirwSJcrzCBC4KFa6ngqlAClCAAwy6mc",
+	"hqTy7ZNTERLLqagc7Cpcl1QCJDtmHjN3vGUlXYqD58+VoFLzyY3dhXhulla1Q76tQR7UGzQYF8/abp8K",
+	"NMaBOgniHyJX79sFDBWIYG+E+tgApoZa6OeL0xPU5/4c2a1zRnpqjVOAgt7fZfdd9RWaUTlCTJGWCcGS",
+	"+OiazBWBUbfXJxM5QlvwXuSqF7paLu4xV52IP9UnSmBQrzLBQsx46PcqroNcKhDjMjmZ+hbGYYkRVoIv",
+	"HAgsFxbnAuf85lTecDYIqHdfFGrBbdF7BO6sIIZwEBLszxG5pUKLqjEe7Md4EK2hBAJ49tmHPnn7YqE3",
+	"MVOb0OtGWzhxAJrFCTzfrqk1vONhn/o+Yfe+g+oUCfG1OKTEbXSMGR6SMWFSSW9jKgTlLA3FnRiK8UpK",
+	"gHEQPfwQcEzqNL6D+lMJCImDgM+UNBev3kGChDfUI4iHIHMKpV3fkEBDs8MkCRkO2ure3ROi9l0ILvFh",
+	"fMV99HKw4zVxEpJ7abqUHFmOLOkRDwLNCz4mcqS0T6XqEh9xTU4V5Eh4CH/rXQqEQ6AzSuUO+BBNmW+u",
+	"erxbACxIcqUYRg5IPe6r7e/v71eciiIplQM2DQLDFq7Mz39vV+tGY9lRXEEMM18eAI1Q9+dA0dmIEToV",
+	"MR0OidDbV28uDUXYlkYWBcfkPm6YX8MT7I1I7Vo9Vb3ZrU6m/YB6f/1xt1iad6nr1Q8JvhYIo3AaELSV",
+	"XKcTqXiW10favqPpnzsWQ+B7Cg+15ksC/xDZt+zV6w2EkWVEmuibGQH/pgFxkk83FWtEknMkRjyUqd92",
+	"EEazkLMhUvqjfed2IYdFd2WwwFoP0AqWuh1fmRLs8d7YtFOv7y5gk/ryAGHNVhVC+QgzHMyFzHDVH/D6",
+	"fCcbXmRjCaTYSq4LFhVjbEN9ZdTLbWBk+orhPp9KhP0xZSJGoTISwn1B2tyt1xtZkMKXB9puGEsWSuPJ",
+	"lyx+PEz6vra9XCxalIqS6912NB55IReiKqgkaBaqf40JPkansiLS/ZncXr2+yOT26vUDRFeJVj8iT/8e",
+	"tnsnWVAJfsDRjEy4XAg84bIFtl4wozwm/uzWXywCdLf+4gDpBWiOrsilRNmZ4TascfI/IL79iODJlT/N",
+	"crUDUC9YUV4qRyTU8tuY+BQjpUWl8PAdnzL/MVGw0VxkD/DlgZITxdQbodjs/KMh0O+wuYXjPzETgdCW",
+	"FJkaIBeZ+eNf1PIOEQ4E19rAiCAPBwEJ0RjPgTsKQjQvtHvQRoJqQIVEhMlwntBkduu7CVn9QlsWLhm+",
+	"wTR4dPK2l6cD7ikdUBp3aB8L8K1N4xUdIrUD8CprPSiY/5i88jvbey5hitbhYaZwq684ooKIn8ChvfrO",
+	"tmLpsDawlEK0QBXCBWyQQq3ipEJG4ieKVmmefp4IPfgWeQi7nB/hcPjI7LeRc0a7DXNGVjRIqdaR5/bF",
+	"y5cvm40XqD+XRPyQzPW72/xS0w0shAowjwQKM2Kq1uX8GLO5MdyJx0WZ5n4O1Jr7RpvCvh8SIdRC+Q0J",
+	"tdURooX4AO3UkY3MgViDF3UkkjeeMrTbRD8mMv1AYFlAs1O1JKwXtJrOocz+ONfuZaN9eCEB/ykOBPB3",
+	"a/3DUpLxRAo0CPk4DZUtMMtFkWdVHXoG8SDRl9uRXbH5ql5vHiQFAx4mFJ7IFBROmUBY6MX9NiUhJfDZ",
+	"KtdYIs48kqXbyVC/pVQ7ejAZNVeNw+ZKDTaP2wC0ezCMS4ancsRD+oU8qsC806y/XLTMNesvQaZMnv6M",
+	"hAQN6Q35EXWv33WbeUK0NmPHEydk6Wb9JWJKWIZVxEbInWb9FTijrcchdSHVreHXqefr9T0UcO+a+Kkv",
+	"XyGfCiWe+duZ2/Lhw4dqNlpxGeZmgxuT6CumkwkPJfGPlSrYBX/a7+KCeqOnrKolHMS8PzO7A7pIryLJ",
+	"rXw+CTBlOl7yj+On+g7gUEoiogzhhP0AeEEcBOtzomMfJL4u7+LaPozdW0SbhzkjAlH9Hm27P+JDyt4B",
+	"21vfEQ33p4/9NzEpUd+I6XiMw3nloPIBvF15V7fiVMC7lfJlvy645+lggEbswlYDEnSsjA+7j/1qcog6",
+	"H00v0ks/gu+MDBH52qyQk7v8bkaMCBRsxaEhRyYOvllvvqg2GtXmTre+f1BvHNTr/1T70w9dqmcqB5W8",
+	"p4qAoFdaZu9mn4CTDxJVkkuUqTBezi2FcoDhEQILPEezEfVG24416lKmo2io6DEDqXigwHNhADcbEaZt",
+	"JtLMrGayVB1tCUx9xFkwjyOBeszjYUg8mXC26nigEma5MsEX1jDUOuugazJP4+lufEQnXKIBzFfilBiX",
+	"Vf3wQxyTXWJIBJ+GHgEIFlulgCic4XnAsV9Cf1837q6EKpoCYiMR+WNWFWuPZYApOa/qhx86ksqSbni7",
+	"QjfMUiK8TVz45lTWMtmVAen65qcoACgBULOs5OgyIE0+/lBALbZhOUhwhZzgHZqB/8ejPvHTSp6bUD3c",
+	"hzdnlbdOlDu9B1Sn7U1pJiINI0YU2gWXvClqUDUa9BCHm9TLjSFBp1tEABDqQ0kNvMciFXwLsiWIr6FH",
+	"bkg4R5QJiZlnTOvRO63iHE5ZpDGjE41SPaZwyhsRxXjK4BRkYvzgynZJPbtcROyCUpeICCsU3FIrKEdz",
+	"4ucfiC0uLFxhwiQkCiH10h9aS1xTQSwD/3spODnx7sn35Qa9l3p1Kha+sZc89wgCCXWnHAZEI6swsgpD",
+	"Hourr6GQHSYyvpboWtFKAZ9a4O87IjckWEzLaOlgYcTVIuK0IxtITIWsoV8u2+e/ot60Xt/x0OlZ+7zV",
+	"7Zye2C+OWyet9+3j9knXftN6e9w5gSQHNh1XDj5W4AUVpxKNrTiVeFjFqcCIyqdkUogds5CAqLfT5dc6",
+	"/iu7nb5O2ARbDdhER3yGAqUjUIkCeqOlvkmoICyp1iv1bq9k/jvVmf38oQupQIT5CAvktgyJgDM6QCZL",
+	"VO8fXgN/Ejed6ELmP4/67z16Sn9+98/2efeXi47ojOXkn286LzqfW7en3V93f/1yfduhM+r/FMw6nzm9",
+	"CPzLDqvXyPznL/6HDj2lnekR3aWDX2peM2D98bu6/4+fgzxIkdsJDYm4oqw4SVcrPAqJNMTMmNS691el",
+	"UzkVGHwlDZHJnEkwU6qVq4HkJhFDf5U+ePOdk5N1HGf6fEyfWWoBqY1/it7D++C5T2NQm92QgOeuGjEy",
+	"s/cA3r6IN9pctJwYJNE1uwcYn7tCSC/OWRSz+p/CQiXH8RkDZ4MmAAGWJDxEjFgxTxAvJHJx5V4IRoZW",
+	"boo+YepdM3AG+Jk8soy1oG6sBVGmlY8lqUo6JnkISQvywq7JvDAtrN+s7ux4u9WX/h6pvhq8qFdfNl41",
+	"93fwbn/Pe5GcuihjOcBCXorVm1XPIcjO35IcrsSYsqm00RPTIFgKir1loFCjtTKmc9QWFslyc/o6SlLH",
+	"fRKgLaU49wlSEuk8nSldYXQ4ksFc3V0eyjwQxLGZoiDhNH7AggOs42hLYVGoJtCpEXJEBEH/87/+T4x9",
+	"z4RizDNYFCRNruSP0WQdkLDMcnEYYhA3JyEZ0NtlqKLNuUhIHEpHZ5d6fMioUlEl6s/T8FEc/up6OJe3",
+	"c/q5vxM2P+94szwwmUyaAhjZX9UU6jQ8rDGi1J6NApy/YRAP34V8XIygsFWBZjy8pmz4gHfSZh0umZlP",
+	"iid+Wa2/qO7UuzDrGhNnKCHcXLgD0fEnweIkkiOTuJw4MidB01J3vpi+voEBIAD4PlXbxsFZgkwOcCCI",
+	"k1fBBANzsKRYIYPPdUGOUR6fyL/cLXO1U+grNY4v4PDCHR/j2yPChnJUOWjW6/e983ZaD4dKfz3UmZlW",
+	"EB+RwEf9ubbjKaDxsIbe6txmcKXd+eqP8W1Hj2u8yNwLpzJl9LcpMb+bfPOSV9Tux97TQ2RSsdGdL+3a",
+	"S111q+0a01c7Xinjsye75/FaEpf90Fonop24TjoTWVehsMbV2CT5TIkOkN0Obw3ogKh1oa2dF3vIV9Jg",
+	"f273ua1DHPJ2+0DExW69mBIcUSHzLihULOEDe9NFsQiYy6lEaUwzAl8eM8RDsvJWqWdyhUszvnjnFyAg",
+	"rhKDzf6fWYHSQWLEZ8xU0DFhIWsAxkEuMGUX/RUFnF9PJ4j66K/IhW/0HOiv2lYmpuMS7PxqMv/sEW++",
+	"Nyefv8wmwfTL7Wg2n0x2Jnty/GUgP4ez60Ew0BCRkoRqNf8Fr/qIq1+a1ZefvjZefIs/7Ox/+/eVmFUs",
+	"wE99Kts3xtKSsVMydU28aUjlHBH1TA2dgMQ+4oEvEC6U2rEneZh3gznCniT+oc32oj7IrO41mR9opVRd",
+	"Q+obrRQNeIhwpEvU0Mk0COBLoPB8PFbXOqCMwP1O+RjXLt3QKCP+ws6K61owdekDKuwqtBvP1A+DsWgL",
+	"9qSRKyGaxm48nT9vxsuQkoy6AVlmpda6RI8Y4cmEsOyr19EUFqbTNuyW74f5sNG/P4vM/OY0+VQK6qsD",
+	"RD91u2fW6pReWGO/WavXmjUoFrVy49YSWCQv6WFZ+jEgMzTAntIfIJtPnQVgvYN8MiHMp2yIuM64vqYs",
+	"Dbqv5lisLGa9wKALQy7jVYsxnCCc8R0k9votJbzRRbV1boqUVHhdoZrqL7kCO40yaiqfSo/nXYAPIwKJ",
+	"H4Dr2ieBxNTzCPENohlrCnwplChsPDppw0r888LcBjmK6raYn58J5P6jajxT1Y7vroNqUV7XSjSTOByS",
+	"otqBSjMFWoc4cxAdIMzm2mG3hU1SqRXLE+kS1N++U8mZFWvNU2KwEs416sVnaghcJUnooo2mrnjyLKIb",
+	"t5zDrBJe0rxmLRlGj3CUDECE1LXayss0MQ98UrkmfaPzRRDKfAUanAEO2gqokBBA4yvB9327i57jCX2O",
+	"1UurGhzudvLSAT+pxXdLf7YX0H4ObOCMILrmCHyd/synChfwhF4pnqy12cQXIbnh16Af21Alb4TZMPUN",
+	"lL2saDIZvwE+TSd+4pNPAqLfDuuuDUMMCGs+Rm82n+O546opJo82TWPSEy/a7rXZXOaZNnV0GRqGfDqp",
+	"oTZ4WW3oDWXIbR0dXV1etM8v3EPknp8eta/Aa+AaqUm7ZcFSlTyeaFTFqcSD7Ifj07fto/Z59NtJ6+jX",
+	"i256S6lRCzt6w4PpmK1pQ1ASoAcDNRJC5mix2aBs9a0kvUrUHstjy0meYlZiDIwnl0dHaMvqoGpsmnSm",
+	"CGGf84BgFt/v5YvVwAJ/X/ZWG9sPvCXvVieG5qCO3sIzYTIi4+OX5FZC6TDtqXAqfTqkgOk+n+ogFDYd",
+	"k5B66jezG4gDhdXQMRESjydpjDAvXcCFqKJn3hKjap7ah6eRXUzDAfZ0cJSp2giCLWw7dsgVeazK+R60",
+	"5++bU9bobx57QNtDaq78ksBSX+P0pKdQtA50EG8qJB/rEnal/QoPUEF1pdg25r66fuW8C5quPiRoy9CI",
+	"TCFH0IwK9KyEWqXLj424xQe1kS0G8h7ziC5PE4VGAjvJClmWaN5BijLkILlCu3DLlDIW38Q55NGP6G7e",
+	"yeirrSAROuWIUA+L4QnjbqOea91d+9zz6O1SQBXbhBT7WgaLEl7RmFSWNqlEQ1bJu9HS1hJ106NKCbiJ",
+	"TTyhfBvNeqkluvUwuWsLT0FpU02P1IbHUJY2Gtt4WAR3YuwGXNfFYMtgep5i/06tP6rWsoibqWqbWsJK",
+	"qKTpfZlgpK9FYILqzRj5XCoSOMFyhCgz7mEI4DHWpSgVIrf6auy9WuQfNuypqFS+DnCHnD+a0anzq4Ou",
+	"IrB6y/HMeUiWECtzbhrIq2rnRnRUGz5EAZESztqnQyr1QYMeJTx1rRzt6KB2M9gMOESAzb7aRcBnJMwp",
+	"cxxVr02gy4sdwNoIe1KG3Y+t6j9x9csn8996df/q01/+PQ/+IIhpQanNZF5BZoVSwOiWxEiVdPkliuAu",
+	"IokpzrXcf7+myLc8IkctJRWPo75YVOhWYlRSeE8tNg+1EgB/D1rnWvbES6FoiORoMpVLg9ZOQb8xpA6H",
+	"JKrHDnhJh0zhHNzu/lxL4/mHKIpPUTzTMXgphpEkaK/qWRRdvP6xV9FEWdmPpXyMd0YMW8hkPdHxadAp",
+	"LrKyiFGOOZQVmHWWS1JjGQGz5dc3yC9rHnUxgCL/prb+AXKjaviuky7WX8vW0k+1IlgVVcdLNVPI1iZf",
+	"VkLcqUgucaAr9xfXPidMQhj7GEtvlN7DqvcnctUWrIn6raXlqwXSvCBmLTp6pwpfokrstoJ8YtMlEGeZ",
+	"NzQfgRTvssmRxIzOCbqDXNKi21Ov17VjztgSkxepXq+n71EdSqstKtolRO/sLflm0lmz62qPJ3KuSGxy",
+	"PdECVl5i2KxjpVk1wwrIrxJn871LSi/TEcza/7eKUT8YX7gzc1+TQfxJKfwSbCm2IStJLWFF1qI/mKQX",
+	"DWjJtyz3YtgHFyKQo18K16qtlsckT+lsoZCIaSCNEB23iUH6uT4RkDy59fPb12/QOTx7QaR6mVIBt3P3",
+	"xDvMC6EeZ+EhglqYQk6jKC7adJUgfkGYbmxT7JhUjylWoaR/tCXJrQQ7rChnOPawJAEf5jtrzJrB7LRl",
+	"KayYkCAAr/EAeVjigA9hqpWeRW+JEVnd3s/4BtfEb0FNPaJmHfdJiLZ2Ueek237fPndQdQ+97rzvnHQd",
+	"9Aq9Pb18fdR20A56237TOW4dOajxAr0+PT1qt04ctN9Ab1vdtoP2d1C3c9y+6LaOzxzUaKL/bJ2/+al1",
+	"7qBGo9FAp92f2udpWDWaeaw1Xn6xZ+vilyOdRbJIgsysuTEG0zAkLK9/2fpI45MBZVSSYP4hpDL2Rtzz",
+	"rVRMAjzP78d0AuEhUcjZjPqgpiNvhEPsKbRMTZLst7IIZSpOUl6U5EQNZHHMQXXEuHRQE03ZNeMzhrYi",
+	"9Mm/rIZm1p2G0/yUFqkWVwGhoQUBH9bZAc+kz9iaWSqlQ8xTb1xEmmUvnITEoyLXInRmf1oD8CHB/ikL",
+	"ipFQ3epSJEV4OO/0LtTXWWl5cR2a8hdfMRtUsAgs241pJSESBIfeaOndKL9ZOmTEXx42AhSBQmgZPG1I",
+	"W7mrJ4t7Dp1wiWSIdUKrzZBYufvZg9GFrOsgvrppimHvU+RYSJxxmgMlt5vEcItUKSayQJKdDA/OstDU",
+	"ySfIbnSKiVuQgFMuUS0UOkBwL9ZhLrQ4b4v76+CZqEHX76m1FLL+JVgV7/13VmIK7NGRVqh+jnVDE/Bp",
+	"wu3VvZTYu4a7tLbiuL+/H0V0wjTJM9jf30+fgS509EhnkKyZtBwS6pn0YSTLcKWjdP/ern6sV/c/fc0N",
+	"yS04eTA4RFOZ5Aws0YwwqW3qxdMfFJYBy80aStRuyjXiSw7pIRD9SKUDSSKKLIdAk0VUkFxyJPC8trbH",
+	"dBFLUydRiLJnZlNvdLTPmpp3VITHOJEeRrMms6sI1vkuajJLFWuKT/BkZ1bV4ez/1qw3U6mBieNLqN97",
+	"SsxepX4vXYwm4HHNH7RlzwUu5JxPQ8RnLOMX/0ACj4/JOqtcWFccCJsTDS5IAYjuaIXI4Fs0t5M+r2JE",
+	"S9kwFhDJyFPJ5lVJg1rULEAnvG+dt1tv1cWBDHFHZ5t3LromK50K/U0qSE8NWZl/Hr0jE/+lx+Y7js5i",
+	"I0vhtqxaL0Z8Bir94WKkj2IBf8cBXuZX19EOV5KOydVUeqWCeNAWmXBvhMYZZbzxcn9vt7m7a9rhJntT",
+	"vtit5EnFjx3DE2Ahr2wQR/lQmofb4MNF0nwoDJq5V5zMOrbA7LVTFGNaFCYVW0qpKYgWYWFR5PR946ay",
+	"FGW6OuonZSLM3oUs/hSTIr3XVVFAxcZmG5L3IOzuycOGxpgyiSlTkCJBQcGGjl77gaZIIywQ4wgGCGOE",
+	"Q3vPBPK5J3RFDPe4dXLZOro6bnVOuq3OiZvBmczP6+TDr3Mbb0gYUp9cQdXPq4xtNPeYv66IVUyAArbt",
+	"cTagw6kpzWIhQzBT4psS6NLJK99Wisxlo7KSuLs8MCtKefjBPFKWk/7+mlzUbXy5C9kAWmycxxnnsQXM",
+	"A3uPk/Au7z5OoNXjuY4TGFPGdxwB6Ae9o9+J2xj65y+DN/Rnt162Hw3WsDvtSPheYJ1odbuO1HTxy5E5",
+	"Cs7Ao2nwP/Z4PhPovH3RNamsWq6hUiDwfPohvYESR/BlDbXUvekxGOhY+SspqUwF0eawYpmM+cjYkM1k",
+	"mgKJHjNZMFApEgukISfQlturqN3p9uC9yl69Dm1NoUTjYmrGRJ7hUFIcrEzEadkFqhUbIUND4dBgrina",
+	"CSWMoWgn7EujpDeVsP4xDq8hPBUmLeU26GPv2uc87PLhMFgmI+WtOi0WJXV0fdBiRqU3Uso6NElPHKNZ",
+	"uDpNgdxWt3t+ddFtdUERvzpu/ePq/PTDRUZ+/FopeE5ds8q3MnbJW+JNJWnlBPOdT3XwrF44FrqmgW6/",
+	"lVn8M4Hc9j/aby677avWBaSVXXXeutsHcZf2HjMRIBmjhjokPQOcoaihUygfnc5kg1kVBhpkR1uYzaH/",
+	"PQkEiTJbFbi9YOqrA9iFZkuYRV5Im5KxW9/N9A9zEI5rWMNbd+s7NaSJyFjfhb5CfI3VZaxGK8X4AQ89",
+	"4nf52VSM3vIZW6Js6AQ+Q7OnTChqccaFHIbk4pejPG9QwewJJLfTdykJiX8heZgr1EVriIyyjCMJYyA4",
+	"GQ8X3IZJg8LOklThhGyjF3Ml+RVIXiuXoe4541pMIxDzCm+4GyQKZNJzPhOx88eKnzXUAkRAPET1OO6i",
+	"V2Fc42+vsm0wZjpBJho+qvziYYi82asrGRaFfCYcXYhdt6nr86m6+6aWNchd4lBJwUC7XF2HXY3SrUK8",
+	"aTrofa+eB/1IMk66mJeLmkn52BDoulMAHnFNJysx4A5rgKyBHKL0nwCVqCKHkFiCQ1FRoP9w0STAHhnx",
+	"QKdWYJ05mGWWAuEeOwvJBAPqR2+AesQoro06J/IAYcQ4q0JxORPQKGyjXLS1W69rGgO/9xg8YEriQXau",
+	"xtsM2fj4aR05PVrgmU2kWIiOrhcTnETWDWDRsdI8OuvcMkGGY5sdv/7tulusHdC6vJoLLYaoH50+POYg",
+	"4o048ZHi24cgRlFdn1G7kwzlXrMyRbO+YDXKc3D9FuTbGkKC/Sr0QYgw9BBhJENMIT5LkDH1eMAZxB7o",
+	"RlLpJV60j9pvuugv6N356THKS/No1Hdf7b18sZ6HQq04PpVVUi3I2EX6wzOBTBUHJ6lDiBHOUyDwYEA8",
+	"SfxzPnvDp0ui8Opoy9YK15Zs64rfXh2g4kVRhaKoXofakiLF8OSaKnMiaDEnr8031q/FmY9pEFBTuxxK",
+	"EaeDf3ZyrPDLqSO5VbIx5ey4KEcqWc//mUAmoylysILqoasXlQpMoaJtp1weT5N+7+oQmklSG8h7aYrf",
+	"KTYci/uWB9AvRLHWchMWkpauJSh3qmTTrOdXj1HoVozywEW1hJEB2Ep7kFGBCt6JBQK8FFDmRKtqOg4J",
+	"iKc6pZPLo6MU+udQMV15ruCJlhZRgMuSW1kKj7J3ZqnlKXmb4w07i6QkjZ851yNxORcOJUaJGBsL6WIO",
+	"M15LPVRQXZA8NBxTSv+iyELzahUHWIjicLyf8Q1G8IzNXNcHtuVCPGaA2bDW0RildPf4yws4L9dB//Pf",
+	"//sw+cMpQEObetRZZ7wZC68tU41ziWEzhV+HhpNH8lUWkeN17K0fKBJBsvDouwWBeSbns+DwlCBQcHia",
+	"Ay2LOwU7KLD+9fgULNXUX8m5dCEZ4/Ba3DWoKVmPqh+Qqzet7l3DQQveeNI6bue/MqoHk5MBW/Cyizc/",
+	"tY8feIHdX8/aheDrtl4ftZMWUPgibQPVX63Cyhi+6c2k4JRaU3y4ToRgyzE6LtOTXzpmFWIngrvfGnnD",
+	"xnbXhkTq14vtIvxfctb6gUyYztjQ7IIMhquLzj9zXndBv+ieW9WGFoGmDJTtDNOt5rqLlBhVcOKFqRFZ",
+	"+S4vasSjYxxcve2873QvFl/9LsSe5ikma3y19EvFlaKFgFoL7/u1faEAcHKaxMxf2xcVp3JymkZO/e2i",
+	"47l88H86qH9lSD+bjq/Ozttvrs5bbzv/KLxYjUW/X47xIvQpw8HV2elFB0KWlsf1T7gA1u3oWruNQiEs",
+	"v7nDn5AAzifL1rcky8akAj0U1UvSj+QlTS4xTRYWLt0C5iWQPAeT0jdsOVkVS92dUVgR7Oi7c3cWoJ24",
+	"gxSSJ3/8zh67S5FfuwP8A4sxiTXUpWOiA5lMRF1Snd+qW44iiNwuTqeky+olPBM6L1McWjeQ8WMIFJXp",
+	"WzM5PE7OXDyARIzYkqrnuszV40RMgll5STxz0qQQhRCrtQgiUX8OoeGcEUTWSZMD/87yubIdTcu9G6p/",
+	"XkHhyitt/FgF26ixYJ8MMUtAFhwLywzqBSAtEySaOtTHCRWNm/gWwzjVbtb25c0WuS+EtX5+FXxt+Ll6",
+	"WlfXSe3yrlAuji2PasRhk4VLoPo/XJ1ssl+lsGZmcSSqoRL5hqmVVcZX1uqDtI8CoL7hTBBvKukNWVLw",
+	"fEWEVH5YayJePkknE7c1h1hEWJZGhtQmiu9kmvqVjo5VTOPuobGQaa/jM9A9wzN6zLXAcVEmJgMbUx8E",
+	"ZcANKgzFWMaV3htWlPLAj/G1YoIMQdlxtKWbPNuPHmbba5Q/TvCm2JG1W6quz2reEbmxsA0b8EmWZ0TR",
+	"FqbDiC67ZWu75qaI6NNd7fEqZjQaf2IyvB6TKd6wFR0jRhlOAxtGKe6dYLMiDaiYJNplRdlixct68Oyb",
+	"1Zk38YV+jaU3ysngNfdWOJEAhIMArI/r9PXJUo91Klsl1/pW16Vei/hYxgF5djC+ZqRbbb2BgB6o1QfE",
+	"Q1eIATAdWvrEDdvGTNc4UfB1gUJZ3/YCbVnOJNPrAc8hZvOcynYPjBNLEWF54LgWCn+wKEnQcr4PZeuI",
+	"iiWh+bpu3XevAQMpWP/Wf6f676oQ/mi3m/j9RPw+QOWBg/cfDK8eMmzfokiZmP3p93h/S8HwO4nWV0u5",
+	"S4m3JDc1kTJKWZB5dYzL6h49tjw2vKTuYQLC11c9FgxiUQs8pJXo70rB0DoQgt4iaMu1I1xIeNu28Slm",
+	"P3zG7DEJIkW2ZHHpiLpi/eKt/gVBOY0FP0HR+5YXFujkZGvq1rc+98Qzs6NqpHqY6aKgBQCFGjmmQuJr",
+	"sn0Q4WrCsKfUL/fssoueQ4YiNJZRYHsegfQhChqsziIuBEMrVV0BbUWKL5x9JgziXH0HC7t9bB1rkQY8",
+	"vERdZJYyqBFHQc9IH112zNHLpNHqMKk8xN351Xd3az+VNWitF+1RTilQT+RX1D+BHVjeVwzxjxHIPz1Q",
+	"HeRV6uIRH1K2MhupoJNDpKgrSp+0gaQJ+PLCH/nlNda6rI3mqwe4EurXJZfB2mCfwuBwXFRdDgcBCZ24",
+	"BI/pn+1zaw/PsM6o+X25jqnXlK2wxesV6AJoJrOHXxPmRMfoINOHC9hZojNmttSpY1dXoubpum3XGSIQ",
+	"8mcCv6mw62aZAMX79FYv3T85nv5he51PjV9y2Qu06J9BQzhmx8K6oAt4Pl4WC/gxft6tj8nxGg1Mzgra",
+	"PEAWgs66MOqlTg1WmDsb8YCsX6McdFA4K32S8F6PTwMfqklkEmruo4maGql8YKYT13QyyRh7y6ml5d6f",
+	"C5eyKmrmpPKVxoKzK1cqa0n3oJjWmGxBgngAiXjatQ6CjVItbNWo3OpYZ6WLYzmmiWHKuRxOs3E1j1I1",
+	"iwd+8UJ/VftbUjkrHxoPXkMrW3ojAdtcDFhewyr61VgKFLODVE0Ps+jO3aH4C2TNZNRybWN3wLztIN3Y",
+	"ESbU1uZEKyO0ZWsNbFutmYbwe624j9o67CVfOOlIgUbTMWZ58VFYYnSMGR7aEpl3awe2/Ixys6oSp/RM",
+	"oAG9JT66vOy8RVuCkESzzwRvSff6VGL7K2+/UX318tV+9WXz1asq3tl5WR3Uyc7+q5eNBsZexck+9rK5",
+	"W+2/aPrV/d0X/UbjlUf2/RcZO0+ZEasc3E7ltjrk1YVTjaGyqnNWYuPrtM7KDFtTTnnS5llnIe8HZJyb",
+	"cnf+7g3a3917iSb6IaX7T8cmqy57dW0n7LwWxVGFSUvpIZkypydyorcyWKhSjatE7hWFuo4FiSyEyXCu",
+	"TiP9otJnkuirlXMmOgrhksm8jb+D5gsmyiUOfYlrXeoYFaUz10r3NhQSy2mBpAqNpvUDi7VEd+tJY/ve",
+	"/n5CLNit54sgVObnPYgRDyUS0/EYh3ObYWL7BxtMSZ9qxwDfnGylMEFocbLL846CGxQDXZzmUG0Ywo8F",
+	"j2plKP6iyy3oJurptYyknIiD58+vcYBrPrl5bl4lnhsUqRauMhuvqgseazhFZ1Nwx6Is14U9Hi1vEoa2",
+	"WhdvOp1tBzEusw3DWOLJ2NWyV0/UeT9E2thZrBHbkN+kdFBf3UmsXt0v0UzsnM/Wz5QK+cxRsgLxUX+e",
+	"bKmWKYIRlWI/qLR8ReUUu640cnvfn/NZhwkSLkn5p/C7U+juf8BNpJeX5lOfBWe1czyzSWx5Wd9LjUHR",
+	"VosSeRW5MCm8pnOP3npZFhc5xkySJpMor5affinxV+kx8Bb7cLo8/lraSzTfp1VV5Qo10nM+WyUShEb6",
+	"LCsL2OdLMRx1XZ6S+xvDRN5+o4YxapsQzCgSdiCgsn2TkUt8JPkdxXmP32S7UVTSdV+FY6R0EzQP7TIN",
+	"UO8gsKdsMcXSuuZymmVjkQSCjmCF+lnubdUYWjKOinjxDyrOx2vP48v6x6WCvDULLZXi+zukuo93G9U9",
+	"r+nXyctBA0M0aeYxb69ZfUUaO9WX/u7gBW72dzyw0Wce81+8rPabeK+6Txreq8GOv0vqO0uF/aIX303Y",
+	"NzBbda0tZNa52skx69gBn/SKr8pfNZXFEoUR1s9XddZPWC1OU123yX9+681lWZA6AfLuba+jZKz7QOrQ",
+	"OMTyxbM1YRgLCM2V4sETwXd5bF0BCMtYmE1+UVmWDo+vuv1xnlPZu79mZlRhUtSj3ftl6U4OEiMcasm0",
+	"z+UIiWk4wLnUD9zdJZJnlLaeChzf0uXLYlOIYwqaGQNcuV5oS6NGEp3txN2CRPIzpPyWXCM/Ks35m/Xm",
+	"i2qjUW3udOv7B/X6Qb3+z9L6vYlBOVsvP4oKJCQNAm1BZxBnYmsljbXe2J/Dh1IgLw40acXV8gAIHmbq",
+	"5QEfaqoG0UTgSBSOtvXy0PoRRblo998pD+bO+Ut4IEm4JD1mRT5TgfHow4KNyLHlLwqNRSujXGyySznk",
+	"TuaJPSCGr3QA22qRCT9wHHUDhd+1fg5mp/H2g7mB75zitdrAUpD2lacHJBOjgPDmpUSdFWZEaXTKJlWl",
+	"PcMxiUuhRBELuYeYVNBnNJ+hvKc3JMNAclKN0FuTqrNGo8TSLAT1iaA+EciNkm/dTDaUrYYZtStRXA/W",
+	"5z5RlOL6WUZ3gdmSiDiJAqJow6uEkdEmUgVgy9RlVYdUV+JVDIkPkOv+v//X//Nv//5//1dvWq83X/xl",
+	"a/vrt38d9Crq444H/5L/+Pjp8JlTe+4i1z2MI8ebr1B/Lh8/pWkpbTpLECTJ0TDETB4igr0RGk+FRH2C",
+	"RiTwDafV1IGHMfDXSh7KEquE/e9FKTQppmaN//nv/6/xKm0hZlydqU/ZELk110l+VlJEVLxwgj3iwE7g",
+	"RHs99BwdoL+g/0C9CtIHqf9D0L/0azzOZMiDor6jlZaOk7tqMYafKCirXN7P3VST3DCdQs3E5sjcISHj",
+	"ofJVilJVHlUrWRX0nstSujnh7VFpMPODkNgUrCZzhHXvkTEU6Y/e3ViHHSnkx9cl2NL9+VBC9EmxpKcP",
+	"gy8fZh7xmlJqRZGI7QLAXDRl6gmR5zQ9RK56q5uowVuSjd1B2kxA/DAZKwlUXgmgIOVpFPP9pyLp3/Jc",
+	"GoJ4U3XOF2qOZKjoTwT7udp/bL+HbbpnpxfGMqywU/1RvSZzLcuoASP9Ims0qvyj2jrrVP9O5rE4i6Ow",
+	"U/0XlJBdOjVkjeiy5hNbTtEBhdW6cOVICdhau1TKrF6GsE1CAz4cEv+wx9QbQyImnAkiohYAOAznyH2D",
+	"vRGpvtEM6AAxXgWDvFtDF4QBb8OwGrB/6JBD6HuA3GiTKYSDlBYACiw9hsl1PjT6WFBPXcX81MeFgGvE",
+	"mTGQ2AAI01lKyHlAgMYALgGKq3fHk46knMCUBIcktHPqT++sXPTzh25lUU7/+UO3ABUg+6kK2rybnhze",
+	"uzi7UfTfcH5NSZHBXEeEefCMLepips6kgKhVECapB1pWjJJ6bAz+ny/aFxed05PO28VTUJeEsgHX1lkm",
+	"sa5IbUaCm+kCirQj2wZMV9SahkEiVGBI5Wjar3l8DFEDVV3XHf5e7I91ymzhdwfJGddtPKx5TTeuUPJT",
+	"XMcf6eaGPdZjf0F/+QssqnXW+ctfTLSiq0DiHsBJadAbE0uJc+sxBDgWtUnYSiK3vlWKnrv/cU3mf3Oz",
+	"l3K7pl5g2yP3uU9NPST3aw84fa9ygGq12jf3UHeWNb9CJqg+Nxte8dfPgjMXbdmQIvVq2K469Kqil1hS",
+	"xVPSW49wwj3QAS6vFebbDCs3Pns3g1uOWrlNUFHL9bhPehXHrtvpVcZi2Kt8c+O8RXUEbbiBkbcP+cQL",
+	"cKh0wtjVp9tgmE+IKtk/4GyoBBMw07hKQna3TdWO22oyek6PTQRHXl523kLCFCPEF9s11I06B0TZ+kTo",
+	"IgrmyOWIih6zsVhKT4KwkMNUswZdp8qUrmc6IghIWEA9wgRJ3IPWBEhls1ZfQP3ZbFbD8HONh8PnZqx4",
+	"ftR50z65aMOYOFYoeaMqTuWGhDo6tFKvNfSDfEIYntDKQWWnVq/t6K7GI+BcBoV9KqvkRnEB9eUwL8pa",
+	"ycwCWeaH9NMOYmSmqCYUgDEhxbMRR0rt8NGWiz3JQzeqDkJ9dVY95l6T+YHWXRQ3oL5WYKL+0ebqHCL9",
+	"ghM8Ji5UykdMUdaAipSosu2YpsqKyamZe4wztOVKHA6JdLcdbaS19dNBvgCmp4SJ0DZGkYkwONOBssfc",
+	"f1RNhk+147s28Mo8tl1DbYADYsAitaCigBQSCUgFEjG6JhOpEz7dv7eOWlety7ed7tV5u9s+6XZOlXhr",
+	"i6Hs15GP5xYjNZAP1BX5l/6A/qVD2f6F9N7Qv3rsX9VqNfq/etIFyNRMLq2L/pVM/6Mizjj9V2y4SA40",
+	"9bIWB0atGBaPRTFWGVLib6N/pV6m5Ur1rqgMF9hXcdK0a4cYclKDn/T8hh0bOmNKyGyV4l7bixtMTMCn",
+	"Mm8GyKfrz5F+YvENeEKvrsm8pi168IZYyKJx/TY9UH2ZHheSG36dM05/vzguSvHS2pcaqEO7TWanjtLg",
+	"M5aIYTeQPjDhnwor43B8HhpZPwc80WSQaanmsnV8IIsWM12hxArw0YTmnutS0Tp1GUJTazcUu8j1Aqqv",
+	"tqvYdzKZM8plzTss0HIMnB3zUYeZRx91qLk+R1tOzpyAExdcM6sxuGr1ViIhzco0w805aZ2KDkYnNaH5",
+	"bM4h/iJxogtNpGlkzxfJZejqh4pTkBsS2K3bweYsInZVM/dOT7Fb31HKuNKFY3QnvtWY7Cy1iJ2abcfs",
+	"ldpL2mPvaACmRI+P+5SRA+QqZueiLSiJKOgN0RH7ruQu2iK30ZdQ0RfeK6miqQYDegwKNpiU00lImUcn",
+	"OFD0lC86dGLbvYNcoG8uyGma1EHYHnDPaOkd33CilmJZmvZWTP8aJTuJysHHfI0wfuT5qc63+easfPII",
+	"EnLUg1lxM7AcUAkCimeBRwpCrBU8in039dh3k6fWKOhbsR9sTWUcPMsX2CcDHpJ4bYeR6VQvWp94wYp3",
+	"V65Y8ode79wki0XIsxVJDyDoFcgO25qyxTHfha6hkv7LvN0Clqc2nC25v8J6umznIFxQAfHW6RUnKGHB",
+	"wuAVqYUtN1bZ66ObAH37BJ0atEqvBjfrdau+Ed1LI6leKLVCfZeICta20Y9fDYRKAzkSJBRwjfMN8Cfj",
+	"8NwzKKjltpbvqzka+81avdasQavvOBnCWBeNgSq2yqcN398cA7QF8PqlmpDsqOUbmVIdsZa2KtoyS4QE",
+	"WvVysOM1MVRTDkGsLpdzr/DEAlKhux7Ub1Z3drzd6kt/j1RfDV7Uqy8br5r7O3i3v+e9yALT7BVrI38e",
+	"THeXwrSRgmlEgisHFcXVoJBUEoaL7GoNUNZToDTiSwaU+/0Gqb9MgFIJGwpxrdncJKLu1eNU0XqU1NkE",
+	"092alwP8BGDPKPIU5KlBNQWWXX2B8uaJLtrz19i35QNgSGP1kEtmLNpfiK8H7awe9I6Hfer7BMyzu839",
+	"1SO6nB9jZlutwkHvldlRxzTgjNJ39sqsz0RoXjJ8g2kQRZpZZRPoStLM9vETXJCU1TX5nbGGfvyk0MPk",
+	"zBjBIavBAj4NBZSPUOde+eRUUsaD0gl3MFDY0G6gKQK2kW8mguIOPM8P1b61EiPOrxKhtWQdLF0N6A3x",
+	"wU611fbfXrS2oVEgYT7Cosdc45b4Anf3AL3WtizNPmEdhnvWkLWPmppbKfbZY9m6tLEilxHq9NqGIZ9B",
+	"+hAdE7S1U0ciEpEI2gl9p8d0y8aG0ncTv72So+1DNBvRgFiXhLbPYinJeCIXjMNp2VD741sA5y6AOSIi",
+	"r7k/X4+nxf74TEmNJEuBMJPStCVVMuRb2o9nfEEPwYd1+18hrgyqVcj851H/vUdP6c/v/tk+7/5y0RGd",
+	"sZz8803nRedz6/a0++vur1+ubzt0Rv2fglnnM6cXgX/ZYfUamf/8xf/Qoae0Mz2iu3TwS81rBqw/flf3",
+	"//FzAILKhIZEXCmuuw+JbWraKyP8aJyrrEGA4+OLfMa5VJiRmdW0YMZHpbxwdO8g5gzGNEoQtjM8Dzj2",
+	"u5wfKaalx+2VofJRY8xj4lPcVZD8UWl3mgbrsEVFzoZEIoy0hySmwXKUR4IzxJVxRrK0VXvRismqJg2p",
+	"dBrb2lKpzopa6crRXWN/oXG3OMSZpzUKk0Wrd+/0GLivhHYn+KZGmSLcIyxGNdSRAoV0OJLaRk+lSOr1",
+	"wtUNqwU0WIvqMfQYn7EFD6lpxgcEVQke2BvBup1ENpCeIEo30fZYynrMhSTLd6Do1fSHLnej7s9JDwfk",
+	"GGlZGLwXB8ZjZxyDY3ytv19CfbUf6B6E19BWpiCn1KNbdRUyMXWLbLkwwT0uNvOxXNbLJygiqWCkheaX",
+	"1fqL6k49oQuXp2UADFuOuAzBb9yF4FeucYCvrodzeTunn/s7YfPzjje7msw/e8Sb783J5y+zSTD9cjua",
+	"zSeTncmeHH8ZyM/h7HoQDPC629HccBlttlVArslc3QJwj4CJXIz4jCE8xJR973LyhsDfVThPUXwTIhmT",
+	"3Yck96v8VXEoiSkKaZ2yGZXNxDjoPjRA8J4J48dBHPIsRk6PAXlXNHYy7QfUQ5OQDOhtoY0S7soT2Ccf",
+	"zniTyMQoijhPqPQr7REBBkMBvE9p685DU3Z9AEXkr3IP0q94ZTEQVnGHslaJxrc1Ke9qi0QK44FRPymZ",
+	"/ePRL7AaQPknSzselIA9/0r9b5p82Z4DmUIJ4F4SkVsQSyONRqFLlAmJmUeMPGce1ARPJwwZ76Kpy5Em",
+	"VbrXQSS0ZWjVIlvXr6Y+2jJxEXpZARUyt7zoSioB5uwJlqPYmg1pGWlBKdfJkJ9ZlEMQd/NDo9K+1ycW",
+	"SHZXDzrh8h2fsj/q1dKobZMVHv6O6VD8XPHgHDS7pIBwEPl/wUeejkSxaO4A+4d75dgs7h7TBTPpTbqS",
+	"pvo5qmS5pV7yP//r/9ixjM+28wSH90Qea8v3g1iBohqmj8jZi1w1fxJebyu/WmA/qZpqy5gal5cmlKmY",
+	"94+VKK+q4lTimHo1ugRSLCTHmso7UcC68bIlkGelz88GpZuhqaRMLSYmsyaLVnYXG335oniLJt7yolqi",
+	"0muBamxrvW4ksydw+3wYcYTHqHNflpIoL7Na6UwUv0ykM0CVNKItieAtgaIUB8nkWm0GfIsl7rG4PqWj",
+	"e0PNqCBIjrhQTBPN4I9kqFGqynQNtbE3goK1SOC50LbFSDew48gNCYpU2LfJijq/S5RNAo56uwA2CCun",
+	"TJcVXoj0yIuPMElquXEbe/UyIuTdAyIgLiDOSC5FdVOAgJ7TIE/Y4msiza+9JSQXgiPKEFQDKVuZDgSV",
+	"mPw9gkobYddqrTZGg413/Xv2rqdLcBlqm/hyNc1NPPzNWeXKiedDWzaQ11Y60YTUiOup1A9AP7hO+gV9",
+	"LEiPhRyS63QOFGQBaHcOfKXH1JBuRoFDkld/oNAjEiH6fZwipWhC6g6vfxEf3U/xhyGH68O2jLskQufv",
+	"ncrVS1C5N5wNAqozkDfOlCelxdbnEiNUaXJcWkMqItqL4vJKE6c2QWYEZ1PeIgiAhuvKX9r8kiDg6qMi",
+	"3DV0QogvUKase5G1M02Qy1gK42VRgYZQVuI7v6F/SvPiXS6LRonf57I4y62TnCUwr4aghl8iOR7PdX1q",
+	"QrQVW9NABE0GJRqoo63lWRiXoH99w9UflKv/OBx9Qy9K0ov3ELf2qMTC6DDV6Fr9ctk+/7WyVFNayzoT",
+	"4W/HN6p9blv2NyYQGRhz/EsBt0U8RHCR4qDMNEtfJEa6Ks2j6UdOTEt0BWtNV++gGZnyOY8fsruhoUtk",
+	"Lyzi6oh/MHK6UZCeVEGybXGflozbm72m7vRcaz/ruB2eWZUpCiumYaocdux+qOWa/rt6yh8peM1WAv/4",
+	"NRVHEtdozZSsokPK9FLN41Frk8LCrpLcpkbgMZ9C3mXB82w6JiH1kkMmAfaIf4WXjJJ0TITE4wmAx4yD",
+	"sxKPYoiPq3UvDy0z1bc3guwfyGIv7T3/AwixK5wFuvw9ihpKJ1qbGNoBlv1geW8op8cyDaHiCqymeOqL",
+	"nUTtTR0npF5skkQoQwGfgTdYELQleI9N2W9TrlT3i1+O0ICalt7j7SWC9nHrpPW+fdw+6Rppu9j9oMvg",
+	"30O0/pNQ1rXI5RO4Sv4kYF8P7mXcKKbPxR+MT218Lj+Gz0Uacvv4DDXmAXfWKZ5/hf8ud8+EfKLVi3T3",
+	"IugHtg6HKvDGxPypjCdGr2HjhfmjemG+s+uzwkNj1vss1ctrweFSgOH1jVzwZHLBH1Mm+JM7YZ6OVjyq",
+	"7rraWAYormt1fSrH0J8r7rwy/QW6wGKBdH1zkW2dq0NrTb9nbS3UtXT1n7bkv9Fse4yyQ/PKkJiEb12w",
+	"EbReIAjbNdTRrWQF0iVgmv+1twMDfr44PTEdasUh0lRLV1gw1AXd4GBq4u90pK6AJtSMm9Yn0CJKyKJw",
+	"5nMFkh/IommI7kGl0azt1StOYe9lJ0Fsc902j2I2tH17lxoNddPYDdn9A5kMQ32N/lREt8i6qHt+W1LW",
+	"qDv1eh0AlO5orlMxQj6D+svM0NssuT1EuMcAdmxom5dTgU4uj45qqKWpn83x1qV9lRyVrMxsnT1qqmcC",
+	"UeaTW10SXUbtUMH142uzJONypCajiV7ghvKiJOHVJaMtcYYa3oYAQ3Q+GEoPkaL06lXur7/++mv1+Lj6",
+	"9q17iCIhT/10/u4N2tnZ2YdKnvFj6KefDo6PDy4u3FqP3c/mabqwaxy9o8kzQXsV6S0gvI2VZPefupKj",
+	"JeMva829NBV/H2LP1pxswlUrS3lNX/3HtD/GreSbazGFVB/8HOaQ7WQfkkQj+o1bf2ODuzN70pj3dAxq",
+	"LQNcpi9SrlyuG27dEj+VSQ4pKLrqe6qxiId1d858D/5ZqgPlDyP05nnvHMjHcYwyAUDQxspE5zV/sad9",
+	"URKwMTRcChImOExOCuKq2RPZiVsGOcS2bSZBQ/i9aHH5eBYtLsP+Ko9R6TbGkNVyfAIfN3nLT+ieTzWu",
+	"SVI1D0sc8OHaacxxmYGVNCiqXgEEKKIwwvTe0W0IMvSoTxIFCfMJ04VdwQ9LlYByjBOyKVvs6J535/s7",
+	"pLqPdxvVPa/p18nLQQNDRQRz503N4EdQ1Q3IV19ze+SbO/60d1zEd+K+F1xj0fJYQS1M9Odxq4REPCBy",
+	"1QcXDUxzkP4cYQhWqSoxnQkKpW7EtK9VwPxLrgvE/05VA/T2Hq1gALTJfcSKAan+BSuruZy0jn696P5O",
+	"9VyaT1TPpVShllR7h0egolHv4KUk1IikmzIF3y/FnRriZEmt/vzApf9XByTG9aZ1PySRU1UAJKxrQkwE",
+	"hpgQXat6SG8Iq/XYabYxsi3ebL+zhr4+96GKs+6ijnCyHyI4cnwOaYOgUBbGEkLv6nuEEmaoWZaCJUru",
+	"Z1rNPzR5WOfOP0VZhA3Nf4BDXetUy0QS6kbbm1oMG5vk/eMCp5p0PirPSekApesumP5qiUwhUOd1AUu9",
+	"rkPzg+mCLCSfoBkPr6Glt65IW+uxk5jLGAuZHJGxIMENEbYBYH9KA1mlDLm6t38NtfT0AZYkjPpnxt0Q",
+	"hOKNpmHgiIRUCuu2ymNTek8RmyoTUWgbR24CCv+QAYVPce9K1HHQrCQnODAfV+sbOeIPIkf8EDLEhqys",
+	"FXj4NDRlPduZwsXy5RxMF2StRqIk49bXWbdGHvMUDz9McfAeMyzcNgfqEzvaj4f7h8jV1/oAwS130ZSp",
+	"LwT0AIcWb3H/uFqPvYVXgGChWTMx+XCx+JGUTOKC+LHfDcSXpIySJynokg73VWhj6mf0wfKE4ylqSmzY",
+	"wffIDjaFLDba5QMXsvh9tMvnscHu6z3Y1TRHdgYHkrklhqzzGYuboPbninlBk9ERQTzwQcre0nGR6qN9",
+	"UiCPT5nsMclnOPRNw1Lvmk/ldqR8grqZCQhBgkD69xx60geCPNPVNPhUIioPwSveY9GCqEBjHCp2Ziij",
+	"gyRXPNHedNSGdi26zV6ChdmQzojZ1Xos6VNXrNXAIdpTroUWnlGbiGjyfZrwkVlM2isnO7NqugkqD/yz",
+	"Amtt+QAU8wK98nKcsECJTx7DhrRuSOuyjnSWZk7ia7KSbha63K/nAWW65wyEBT43gWDLDG9dfB2b3fhA",
+	"X/9EIf9FOwHUttb9cs70+1u23/x6ZBdeZF6hecqiD70VzPBcIFctz033dDJsJs9jDg7xZW2bCJuOLYwV",
+	"iLMedKfQOCc5kviaRKCyMIrXZdrdL3fmFy8t69wfUxZ9fgRXv8d9aJBVrys5GmR1I92KYeWgUp6Awmm2",
+	"xxM5T4idTmr6G+bX8AR7I1IDVK3e7FZ1/8K/PvnKFgTit2uZXOGdd6DVMO5OBBtGrk+1YVi6eMOL8qNa",
+	"kGyh6VpJ/w4MXdvJA6NSnKK5X37UnSg+DL4b2YehpWg/FtRLStVGznrD+TUl9ssHEL5N/zJD8C0B34KF",
+	"bieYir53Jmr8CUrK/Wbo+qpqcTpMSvv/7S4SnWGoboy6tNJnenAB34Jo9EfnWiUivx4s2MspuWI8JOVD",
+	"2qIhF/QLqTwKl4lioRo5sVBXQs2rGB5kmiXrC8TsNcbcRIKeAQ8wdkhQvhO30LihAPB4zOzHA8CKXq8p",
+	"qXHDSJcx0g1zWztQDuezhe+Jx+UH2Z1NoyjnZfwNYYnceKFuDb0PeB8HOnROIByEBPtzNMI3pMd0u92Q",
+	"Dkc6OzZ2e6h3ET+yJtlh+mvI+VWMCKQztDUVBJ1ddnP7fwJc34eYLTDMuxty8Fjb+y0N+1RAxCLFNSrt",
+	"nCJrdyBlsJFHcXBsNKiNBvVdalBlbG0GmvcwuG3YVOSPh2jm71cFy/VtJB3x0IBTSXM4zTsM21ptFdRu",
+	"5AdlF8UCbyrj+eEZxiO6xDccY8MxNhxjwzHSLvNn4rvlHWnn0ucrMQkpG15ZoF0FfMg1cylM44bQaaz5",
+	"zNnpRddBAx6aPqleQNVRRcUl0Pt2t8h+BzO9J7KyIcIPRISP+HBIfMSn1mpzR8J4ZxL3ndz7tMmBDxVE",
+	"zBV0FEbm3MN1ercXmQfaJqQwG4Lh/nzRvrjonJ503rrIA8rjIDpAmM11fKEXEByanu7w89Irs7kvm/vy",
+	"ZPflnlclzW5sNZsSPYfso8nWlB5m0JZyCweBjq3KeJAcxOWIhDMqCJLgreGsx7TfJmmfsyVGtx1EsDeK",
+	"C9zpiZ6JlPkOUaa52zMB3h9RaGJLuKRyvFE5jqVol0W+JbTFQ0R+m+JAICodvVKX3GJPuttFjierQRX4",
+	"nvbqJaIkjrH0Rsg1r3IRTBnM0VYii3g7FS1hA3NzFgSDU8sxwWwLRaU5DwhmeQvKwouEqbalIwwx2wHB",
+	"cL5UaBU4Hc9x3m69LYJZrI+uRWPiakd/JgeeDuS+knRMrqbSqxw0Xu7v7TZ3dyHmumQHwQALeWUjrxde",
+	"sbQfYMZ+AF92LrrnrW7nVP06nZZvT3h3z5q56t+Zb3FzNsVns6wUmSEtP5oRY+O5fELPZcR/ioSjSMJZ",
+	"LSCt8DXGBT2sKQFqpIPybQr9KpaH/o6DRMPJ7QLNQb/tLBIMHrQh7gL1SNGHO93bdYpjPAT/+0MRzfuR",
+	"zMdkZRsw54G5sFBIFAD3Z2FJGwv5H9hCbkuWRPzsDjx0Dav4CtO3neX5V/NXqaImCdOE6dMZBNC2zLSx",
+	"zY9sLWDK+qUxU7579OoZlqPKJoNg483cZBBsKG1cpOb7oLT6y4OvBYrO+ZSJyLzIGYG66FXOgjkSEkud",
+	"GrB10T5qv+k66EOn+5OD/rN1dNm+QDxE3dbro/Y2wkNMmbbs9lgclKmpsqM1JUU2+lgQFPKAaA+lhxlM",
+	"h2A6+MoMNk2qorX0mAwxE9hTq7YtmuP1KYmWT2UNtUy3ZhesNq5pXDWQJESutt64yONjgvrYuz7sMXeC",
+	"Q0lx4CKB5yLRvMJTb7v45UivaoBpIJDkKJwy3e1FqKd81KzXYTU95lLRvlU3lHJ2gJSq5NriFdHWnwk0",
+	"JkLgIQGYaJ+tz8Gk3WNK7NQvVlMIGRI8Jr519UYtuHTdesGRG0I3DqF3JFCfDLixyupCID12zfiMaehi",
+	"XZOYMB9tmZHnfPaGT5l0HRTBwUGuP9Wc0oVM6gSQITVag0KDVE8VCol2mujv9HUUv653AYAUamhc6xK2",
+	"Ad8p4BCmVqmt6gXwsysz30XhuGM8h9PYRQrBKYlqhsStcdTFICHCpvK5bnSDtqCqt8fZgA6nocLQ7UM0",
+	"wUIiQuWIhLrUeXIfVKDd5r5d5zmR4bzaUgBwC10Rvxjz9t1ragK1P9N7t7mNkSkybYtcDNkSvwWVg4q+",
+	"tJHy5iDdtAa9Oz891mWhBTo9f9s+R69/tb+9bV+8WZOdw14j5vtUJgM8GBBPEt8iMUBCN0M6JhJrGQ5P",
+	"Je8wL9TtFqy3w8OCXNia1xa2HpYk4ENoDWWEG/020DcOGs3kZ/1U5T9b529+ap1D+58wJMybR3P4ZEAZ",
+	"lSSYfwipTHXw9KmYBHgO/oSDZmP35e6rnRe7L50KFSdRS82GUrT7JMg09lxo9TkJiUe1Pp18lSISpyyY",
+	"x1mxWL21bg/2JK2mC4JDb5Rs5inokCWKtsiobZaBzSy9K8UBLd2oHOw4FWLv8rEmeHZc4pZHL59YLDef",
+	"gWN1YkuAv8QS0Kxrf3yCnAHwDG2sHHz8aLo76X57n+5s0gY0f0zrzAajNxj9u2J0riFMT+vYSp+K/U/D",
+	"KFNNSUiUITcLHHejvi1X3zZGsx8iGXya0kIA3eEuF+p0Wtt6gp6ZxbqeaRp8hZl/FbUVXxJQmtXXEjX3",
+	"zHDQxkCiHuEJiaJxfn77+g3yQ6qEbAUjUWBog56bosX8N2Y1D5Ap/hjGto/pNuz676uT1nE72SzdfH3R",
+	"+We7clBt6MFX3V/P2sAmfOLRMQ6u3nbed7oXwKCouDq5PDpSqnLloPJr+yLVPL2hPoyvzs7bb67OW287",
+	"/zCxBqFPGQ6uzk4vOuAegaIlasjVm1Y3mZ4B35lVmj7r9tuLNz+1jzOpHPbRt+03nePWkQHlGIfXwrK0",
+	"e08D32qQVMBEALPciUlp5Hk8uWtz6D/CoRe3/xcbSWMTZ/LAcSYJPmhow3fK7yEnb4nfTFsY954J5HNv",
+	"qlRG4qMZniPJbTF/nTJzgNyvvahYaq9ygP7nv//3N9fyfSgkrEGgOX2PURMAo8udQUTMoY7/tWWIcUgQ",
+	"HTIeEn9bd8SB6JlwCrAVyH3bPmp32z2W2dDzr3Yd39xDHUzKGUE4EFxN7o3iMmvQ9Rq5fSy9UbExLm4f",
+	"8HoOlrh72OUS9WRtNuV6pE0tQy9okxG58SFuMiI3qusjeyEThHKRmi8ytKdspZHsW5ltVznBQ3JlXXZQ",
+	"bAVChSnzya0DTc0wCvkM6UeWFCkraFr5u9YZy0320A06zRlBDX/dLI6zYF421YOKKzXmKmrpuXbax58j",
+	"gyJdNT/+DEYfKJsPAYtwyxI/xdX1v0X19CGcMieUEkB9FdfSjm3l6VL64EC9gm4JVwNMA+KbN9ZXxVrm",
+	"FtaPBydL35vwy1SA5dLC/Y2KU4Gy2/Z9d88F0MWrv6skjc3x/67H/3CNVjdJIH865Vxz6ScWX8p0fUVT",
+	"5pMwso7b+wdmhKiSPWi/S7NEHrgb67KGMAvEqLhV64PovU+dVrIh82uT+XsQ+UeNjdic5O9zkg/Q/W5j",
+	"W9nYVv6guTTA9p9aFFlVfDDZBRBqQ7mWsrg1dEGkpGyIXEvotHHF9poPiSA61TXRBKlPdICxoZHbUWtB",
+	"QxtFYTdBlG4m2GOZboIBFwS5MQEvtuE/RmO/B5Jqnra+4YYXbqSazUlupJqNVLORah6xhubTSjWLUQ3P",
+	"1QUhTBpq+xQVMd8T2UpPumHfG/a9OckfhH3rSnQm2VRf/h+Ro298CU/D7T6MOMJj1EHPUcCHiLKHqbhZ",
+	"5Cr4QOUIvVabQ15IfMVkcCAcJCQOpcJYRma2cO1BMvlU9ytGg5CIUaqUbY/pYrVo6ycpJ6csmDvoAo/J",
+	"BZXkb0f4dhscDyGZBNiDYMZ5VBjXDIR8XI0EyMNhSIlf67EjLKHYZxAISLIVhEUJ2rZA7qGC18UMD4ck",
+	"RJcdBx7XbZshWs8jOkcbNtxjY2iNCoaBkM8E7MqkRpulcIYCPS981tkWsIYaAtCp5UN0YY/F8ENUopDI",
+	"achShUptP2eArVoVtjsvLh2qKOeG32/4/eYkN/x+w+//iLEDD8jkc9RVCEEvU8JK95tbDMrULfii2s6Q",
+	"cKtmO0BTU8YDil9DVL1tQcd6DKPd+i7a+nu7Wm/U6/Wder2x7USFR3SsPR/YWHu0JNQejXjgK825xwj2",
+	"RjXUVbx8guUIUYGgT54u1oLvHH5/jx5GHxPNi8ZcARnaja9JU9SCj6jYtK/bhN5vDKkbQ+rjht4LRTJx",
+	"8D0GrCWYUIL9JHgO9GWgAnkjouRDSNc6O73oZhmI0kLVI5CipfkORiEZTAUODMNSb6eSjFF/DqUaIYIf",
+	"bbmNmhVzIdnM3a5pKQ4UPGyqPY4h9auvK5Opt9tKUlwQNMY+sVWvsK1McWhKMnMiEOOykCvFwXb34UpP",
+	"Gm63erLjU8Xnz9eY7GV6Mstav326Y3Dfa5CDnoi9biK57xTJfQ+lTAlPj5qLvznP3/M8C0thA1+JyoBA",
+	"jpYOMNoUx95IbH+YgL7fUWLLMSnEFOrrkqA/yoZozqch4jMWpxkwqIMNdzXwQXiiLBnztwUkRP0gkAeF",
+	"HyWf4dAUzlQEi0/ldg1FU2Cmc/tNf039fkVBknW2URvkSv2kdTbocpz8mkQN+UDuJMwXNdQ666BrMhe2",
+	"7b6nYxDsQot7felghTMLovv0RiazBDOonOzMqhfEC4m0stgjJkXY9evdbKwSG6vExiqx4XGPHN4VMYm1",
+	"GVxZY3hsVS5jETfGZNsFkoaaIyht38BCxBHncSMIE3COeGijzGur7M+rqgDYKFDTaVIXITcW+XQrw9gY",
+	"DVn4EyxHcRJ+xBayxHxZlYAxZdHnxZoBm94SGzaw6S2xIeLpqi5Pq6HApsObItJJhSm4rwTjMKgcVJ6D",
+	"McYsLTugpRsCg2IgnFgRsK7LqBew0msoBPxIKINiBW4FxsVaKl1IgLolPkrs3PAS2JAJBQ7pcCS1NxXM",
+	"yHyQeLeHJQ74MOf1l9oOIkY4JD7qzxE0ExDTcABBVlsZjWi7luYKIueVFwaRELlR6OegazKROoK5ddS6",
+	"al2+7XSvztvd9km3c3qydAo89anMmeKt7U9oldqok+K2Y1huouQdtGjYyvRQUmzW9jPRdeqSE0cNEPM2",
+	"CDMe2Ci7OC4M9ohRHNJm2b0Dz0Jb8GiGhJe+cAajtmcAdFioHkdBbUZH3l6Yr+jMzIQWig7K9IaE+nbp",
+	"1pBi4eVR+5dV7082z84/GZB/EGfJBlmLuzH1BQunS9c55rp3xkJ14C2oTmjXxMNst63FeX+LSvbeVq9x",
+	"gDNEKd9J5ZhGJ1PIrgPENBULTYkQpxKZTFdStGhBGdzIgcWq2f3EXYpuUaJksvq9aHH5NSCjxWUAmYSY",
+	"JV454LrU3VBidGBpolS0mP4Oqe7j3UZ1z2v6dfJy0MBgXF5BrjJYXUA/iib19prVV6SxU33p7w5e4GZ/",
+	"x6s316EjiTuXdzucRIluOBO1LPiJsmHRovwXL6v9Jt6r7pOG92qw4++S+k68KIu+3/7/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1,11 +1,12 @@
 package impl_test
 
 // Kylin's own clients against /kylin/api, each flow described from the client's source or
-// Kylin 5's REST docs (../shared/KYLIN-CLIENTS.md maps them; prefix kc). Every response is
+// Kylin 5's REST docs (../shared/KYLIN-CLIENTS.md maps them; prefix kj). Every response is
 // validated against openapi.yaml by the testkit.
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -22,14 +23,14 @@ import (
 // Kylin 5's codes for a bad parameter (INVALID_PARAMETER), an unknown user
 // (USER_NOT_EXIST) and an unknown project (ErrorCodeServer.PROJECT_NOT_EXIST).
 const (
-	kcInvalid   = "KE-010000003"
-	kcNoUser    = "KE-010003001"
-	kcNoProject = "KE-010001201"
+	kjInvalid   = "KE-010000003"
+	kjNoUser    = "KE-010003001"
+	kjNoProject = "KE-010001201"
 )
 
-// kcProject makes a project with table t (i integer, s text) holding rows i = 1..n, s =
+// kjProject makes a project with table t (i integer, s text) holding rows i = 1..n, s =
 // "s<i>", through the Kala API as ADMIN.
-func kcProject(t *testing.T, e *testkit.Env, name string, n int) {
+func kjProject(t *testing.T, e *testkit.Env, name string, n int) {
 	t.Helper()
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
 	e.Do("POST", "/kylin/api/projects", map[string]any{"name": name}, admin).Expect(t, 200)
@@ -48,8 +49,8 @@ func kcProject(t *testing.T, e *testkit.Env, name string, n int) {
 	}
 }
 
-// kcQuery posts a query body and decodes the answer (status 200 expected).
-func kcQuery(t *testing.T, e *testkit.Env, body any, opts ...testkit.ReqOpt) queryResult {
+// kjQuery posts a query body and decodes the answer (status 200 expected).
+func kjQuery(t *testing.T, e *testkit.Env, body any, opts ...testkit.ReqOpt) queryResult {
 	t.Helper()
 	var q queryResult
 	e.Do("POST", "/kylin/api/query", body, opts...).Expect(t, 200).JSON(t, &q)
@@ -61,7 +62,7 @@ func kcQuery(t *testing.T, e *testkit.Env, body any, opts ...testkit.ReqOpt) que
 
 // The Kylin 5 JDBC driver's headers (KylinClient.addHttpHeadersV2): Kylin's public media
 // type first, its own User-Agent, Auto, and Basic on every request.
-func kcJDBC(user, pass string) []testkit.ReqOpt {
+func kjJDBC(user, pass string) []testkit.ReqOpt {
 	return []testkit.ReqOpt{testkit.Basic(user, pass),
 		testkit.Header("Accept", "application/vnd.apache.kylin-v4-public+json, text/plain, */*"),
 		testkit.Header("User-Agent", "KylinJDBCDriver"), testkit.Header("Auto", "true")}
@@ -73,18 +74,18 @@ func kcJDBC(user, pass string) []testkit.ReqOpt {
 func TestKylinClientsTolerantReader(t *testing.T) {
 	e := testkit.New(t)
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
-	kcProject(t, e, "p1", 3)
+	kjProject(t, e, "p1", 3)
 
 	// the JDBC driver's PreparedQueryRequest, as it serialises one without parameters:
 	// backdoorToggles always, params empty, queryId, acceptPartial false, no limit
-	q := kcQuery(t, e, map[string]any{"queryId": "q-1", "sql": "SELECT i, s FROM t ORDER BY i", "project": "p1",
+	q := kjQuery(t, e, map[string]any{"queryId": "q-1", "sql": "SELECT i, s FROM t ORDER BY i", "project": "p1",
 		"acceptPartial": false, "backdoorToggles": map[string]string{"ATTR_STATEMENT_MAX_ROWS": "0"}, "params": []any{}},
-		kcJDBC("ADMIN", testkit.AdminPassword)...)
+		kjJDBC("ADMIN", testkit.AdminPassword)...)
 	if q.Data.IsException || q.Data.ResultRowCount != 3 || *q.Data.Results[2][1] != "s3" {
 		t.Fatalf("JDBC-shaped query: %+v", q.Data)
 	}
 	// Kylin 5's documented query extras, and a field no schema knows
-	q = kcQuery(t, e, map[string]any{"sql": "SELECT count(*) FROM t", "project": "p1", "forcedToPushDown": false,
+	q = kjQuery(t, e, map[string]any{"sql": "SELECT count(*) FROM t", "project": "p1", "forcedToPushDown": false,
 		"forced_to_index": false, "partialMatchIndex": true, "forcedToTieredStorage": 1, "params": nil,
 		"user_defined_tag": "nightly", "someFutureField": map[string]any{"nested": []int{1}}}, admin)
 	if q.Data.IsException || *q.Data.Results[0][0] != "3" {
@@ -105,9 +106,9 @@ func TestKylinClientsTolerantReader(t *testing.T) {
 		"new_password": "N3w-Secret#2026", "extra": 1}, admin))
 
 	// strictness that stays: a known field of the wrong type, duplicate keys
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "backdoorToggles": []int{1}}, admin), 400, kcInvalid)
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "forcedToPushDown": "maybe"}, admin), 400, kcInvalid)
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", testkit.Raw(`{"sql":"SELECT 1","project":"p1","limit":1,"limit":2}`), admin), 400, kcInvalid)
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "backdoorToggles": []int{1}}, admin), 400, kjInvalid)
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "forcedToPushDown": "maybe"}, admin), 400, kjInvalid)
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", testkit.Raw(`{"sql":"SELECT 1","project":"p1","limit":1,"limit":2}`), admin), 400, kjInvalid)
 
 	// the Kala face refuses unknown fields and strings for booleans
 	tok := testkit.Bearer(e.AdminToken())
@@ -123,7 +124,7 @@ func TestKylinClientsTolerantReader(t *testing.T) {
 func TestKylinClientsScalarsAsStrings(t *testing.T) {
 	e := testkit.New(t)
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
-	kcProject(t, e, "p1", 5)
+	kjProject(t, e, "p1", 5)
 
 	var created []string
 	for _, c := range []struct {
@@ -144,35 +145,35 @@ func TestKylinClientsScalarsAsStrings(t *testing.T) {
 	}
 	for _, bad := range []any{"yes", "1", "", "tRUE"} {
 		er := kxExpectErr(t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "s_bad", "password": "Welcome#2026",
-			"disabled": bad}, admin), 400, kcInvalid)
+			"disabled": bad}, admin), 400, kjInvalid)
 		if !strings.Contains(er.Msg, "disabled") {
 			t.Errorf("disabled %q: %s", bad, er.Msg)
 		}
 	}
 
-	q := kcQuery(t, e, map[string]any{"sql": "SELECT i FROM t ORDER BY i", "project": "p1", "offset": "1", "limit": " 2 ",
+	q := kjQuery(t, e, map[string]any{"sql": "SELECT i FROM t ORDER BY i", "project": "p1", "offset": "1", "limit": " 2 ",
 		"acceptPartial": "true", "partialMatchIndex": "true", "forcedToTieredStorage": "0"}, admin)
 	if q.Data.ResultRowCount != 2 || *q.Data.Results[0][0] != "2" || !q.Data.Partial {
 		t.Errorf("offset/limit as strings: %+v", q.Data)
 	}
-	q = kcQuery(t, e, map[string]any{"sql": "SELECT i FROM t ORDER BY i", "project": "p1", "limit": "+3"}, admin)
+	q = kjQuery(t, e, map[string]any{"sql": "SELECT i FROM t ORDER BY i", "project": "p1", "limit": "+3"}, admin)
 	if q.Data.ResultRowCount != 3 {
 		t.Errorf(`limit "+3": %+v`, q.Data)
 	}
 	// toggles are ignored whatever their values
-	q = kcQuery(t, e, map[string]any{"sql": "SELECT 1", "project": "p1",
+	q = kjQuery(t, e, map[string]any{"sql": "SELECT 1", "project": "p1",
 		"backdoorToggles": map[string]any{"ATTR_STATEMENT_MAX_ROWS": 0, "DEBUG": true}}, admin)
 	if q.Data.IsException {
 		t.Errorf("toggles: %+v", q.Data)
 	}
 	// a number where Kylin reads a string is still a mistake here
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "queryId": 42}, admin), 400, kcInvalid)
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "queryId": 42}, admin), 400, kjInvalid)
 	for _, bad := range []map[string]any{{"limit": "ten"}, {"limit": "2.5"}, {"offset": "-1"}, {"limit": "99999999999999999999"}, {"acceptPartial": "maybe"}} {
 		body := map[string]any{"sql": "SELECT 1", "project": "p1"}
 		for k, v := range bad {
 			body[k] = v
 		}
-		er := kxExpectErr(t, e.Do("POST", "/kylin/api/query", body, admin), 400, kcInvalid)
+		er := kxExpectErr(t, e.Do("POST", "/kylin/api/query", body, admin), 400, kjInvalid)
 		for k := range bad {
 			if !strings.Contains(er.Msg, k) {
 				t.Errorf("%v: message does not name the field: %s", bad, er.Msg)
@@ -186,8 +187,8 @@ func TestKylinClientsScalarsAsStrings(t *testing.T) {
 func TestKylinClientsExecuteAs(t *testing.T) {
 	e := testkit.New(t)
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
-	kcProject(t, e, "p1", 2)
-	kcProject(t, e, "p2", 2)
+	kjProject(t, e, "p1", 2)
+	kjProject(t, e, "p2", 2)
 	analyst := e.NewUser("analyst", false)
 	kpGrant(e, admin, "p1", "QUERY", "analyst").Expect(t, 200)
 	other := e.NewUser("other_admin", true)
@@ -202,18 +203,18 @@ func TestKylinClientsExecuteAs(t *testing.T) {
 		"permissions": []string{e.Permission("Data Management")}})
 	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "analyst"), testkit.APIKey(key)), 403, "KE-010024001")
 	// the key without executeAs works: the refusal is about executeAs
-	kcQuery(t, e, map[string]any{"sql": "SELECT 1", "project": "p1"}, testkit.APIKey(key))
+	kjQuery(t, e, map[string]any{"sql": "SELECT 1", "project": "p1"}, testkit.APIKey(key))
 
 	// an admin as analyst: analyst's projects only
-	if q := kcQuery(t, e, sql("p1", "ANALYST"), admin); q.Data.IsException || *q.Data.Results[0][0] != "2" {
+	if q := kjQuery(t, e, sql("p1", "ANALYST"), admin); q.Data.IsException || *q.Data.Results[0][0] != "2" {
 		t.Errorf("as analyst on p1: %+v", q.Data)
 	}
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p2", "analyst"), admin), 404, kcNoProject)
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p2", "analyst"), admin), 404, kjNoProject)
 	// as themselves, in any case, or with an empty executeAs: as usual
-	kcQuery(t, e, sql("p2", "admin"), admin)
-	kcQuery(t, e, sql("p2", ""), testkit.Basic(other.Name, other.Password))
+	kjQuery(t, e, sql("p2", "admin"), admin)
+	kjQuery(t, e, sql("p2", ""), testkit.Basic(other.Name, other.Password))
 	// unknown and disabled users
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "nobody"), admin), 404, kcNoUser)
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "nobody"), admin), 404, kjNoUser)
 	kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "analyst", "disabled": true}, admin))
 	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "analyst"), admin), 403, "KE-010024001")
 }
@@ -223,20 +224,20 @@ func TestKylinClientsExecuteAs(t *testing.T) {
 func TestKylinClientsParamsRefused(t *testing.T) {
 	e := testkit.New(t)
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
-	kcProject(t, e, "p1", 2)
+	kjProject(t, e, "p1", 2)
 	er := kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT i FROM t WHERE i = ?", "project": "p1",
-		"params": []map[string]any{{"className": "java.lang.Integer", "value": "1"}}}, admin), 400, kcInvalid)
+		"params": []map[string]any{{"className": "java.lang.Integer", "value": "1"}}}, admin), 400, kjInvalid)
 	if !strings.Contains(er.Msg, "params") {
 		t.Errorf("message: %s", er.Msg)
 	}
 	// the driver's null: className only (its mapper leaves out null fields)
 	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT ?", "project": "p1",
-		"params": []map[string]any{{"className": "java.lang.Object"}}}, admin), 400, kcInvalid)
+		"params": []map[string]any{{"className": "java.lang.Object"}}}, admin), 400, kjInvalid)
 }
 
-// kcManyUsers stores n users (kc_user0000, …) sharing one password hash: hashing each
+// kjManyUsers stores n users (kc_user0000, …) sharing one password hash: hashing each
 // would take the test's time, and only their names matter.
-func kcManyUsers(t *testing.T, e *testkit.Env, n int) {
+func kjManyUsers(t *testing.T, e *testkit.Env, n int) {
 	t.Helper()
 	ctx := context.Background()
 	hash, err := e.Server.Accounts.Hasher.Hash(ctx, "Unused#pw1")
@@ -261,7 +262,7 @@ func kcManyUsers(t *testing.T, e *testkit.Env, n int) {
 func TestKylinClientsPageSize(t *testing.T) {
 	e := testkit.New(t)
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
-	kcManyUsers(t, e, 1004) // with ADMIN: 1,005
+	kjManyUsers(t, e, 1004) // with ADMIN: 1,005
 
 	for _, size := range []string{"1000", "100000", "2147483647"} {
 		p := kuList(t, e, admin, url.Values{"page_size": {size}})
@@ -277,8 +278,8 @@ func TestKylinClientsPageSize(t *testing.T) {
 	if p.Limit != 501 || len(p.Value) != 3 {
 		t.Errorf("page_size 501, page 2: limit %d, %d items", p.Limit, len(p.Value))
 	}
-	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=0", nil, admin), 400, kcInvalid)
-	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=2147483648", nil, admin), 400, kcInvalid)
+	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=0", nil, admin), 400, kjInvalid)
+	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=2147483648", nil, admin), 400, kjInvalid)
 
 	// the same on projects (kylinpy, the web UI) and access lists
 	kpCreate(t, e, admin, "p1")
@@ -303,26 +304,195 @@ func TestKylinClientsPageSize(t *testing.T) {
 func TestKylinClientsQueryLimitCap(t *testing.T) {
 	e := testkit.New(t)
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
-	kcProject(t, e, "p1", 0)
+	kjProject(t, e, "p1", 0)
 	over := "SELECT g FROM generate_series(1, 50001) AS g"
 	for _, limit := range []any{nil, 0, "0", 50001, 2147483647} {
 		body := map[string]any{"sql": over, "project": "p1"}
 		if limit != nil {
 			body["limit"] = limit
 		}
-		q := kcQuery(t, e, body, admin)
+		q := kjQuery(t, e, body, admin)
 		if q.Data.IsException || q.Data.ResultRowCount != 50000 || len(q.Data.Results) != 50000 || !q.Data.Partial ||
 			*q.Data.Results[49999][0] != "50000" {
 			t.Errorf("limit %v: %d rows, partial %v, exception %v", limit, q.Data.ResultRowCount, q.Data.Partial, q.Data.ExceptionMessage)
 		}
 	}
-	q := kcQuery(t, e, map[string]any{"sql": "SELECT g FROM generate_series(1, 50000) AS g", "project": "p1"}, admin)
+	q := kjQuery(t, e, map[string]any{"sql": "SELECT g FROM generate_series(1, 50000) AS g", "project": "p1"}, admin)
 	if q.Data.ResultRowCount != 50000 || q.Data.Partial {
 		t.Errorf("exactly the cap: %d rows, partial %v", q.Data.ResultRowCount, q.Data.Partial)
 	}
-	q = kcQuery(t, e, map[string]any{"sql": over, "project": "p1", "offset": 49990}, admin)
+	q = kjQuery(t, e, map[string]any{"sql": over, "project": "p1", "offset": 49990}, admin)
 	if q.Data.ResultRowCount != 11 || q.Data.Partial {
 		t.Errorf("offset without limit: %d rows, partial %v", q.Data.ResultRowCount, q.Data.Partial)
 	}
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "limit": -1}, admin), 400, kcInvalid)
+	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "limit": -1}, admin), 400, kjInvalid)
+}
+
+// kjCanLogIn reports whether Basic credentials authenticate on the Kylin face.
+func kjCanLogIn(t *testing.T, e *testkit.Env, user, pass string) bool {
+	t.Helper()
+	r := e.Do("GET", "/kylin/api/user/authentication", nil, testkit.Basic(user, pass))
+	if r.Status != 200 && r.Status != 401 {
+		t.Fatalf("login %s: %d %s", user, r.Status, r.Body)
+	}
+	return r.Status == 200
+}
+
+// kjExists reports whether a user of that name exists.
+func kjExists(t *testing.T, e *testkit.Env, name string) bool {
+	t.Helper()
+	var n int
+	if err := e.DB.Get(&n, `SELECT count(*) FROM users WHERE username_key = $1`, account.UsernameKey(name)); err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
+}
+
+// Kylin 5's documented user deletion (`DELETE /kylin/api/user` with the name in the body)
+// and its batch delete (a list of names), all or nothing; `/user/batch` is never read as
+// a user named "batch".
+func TestKylinClientsDeleteUsers(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
+	for _, n := range []string{"batch", "x1", "x2", "y1", "y2", "one"} {
+		e.NewUser(n, false)
+	}
+	del := func(path string, body any) *testkit.Resp { return e.Do("DELETE", path, body, admin) }
+
+	kxOK[json.RawMessage](t, del("/kylin/api/user", map[string]any{"username": "ONE", "default_password": false}))
+	if kjExists(t, e, "one") {
+		t.Error("DELETE /user with a body left the user")
+	}
+	kxExpectErr(t, del("/kylin/api/user", map[string]any{"username": "one"}), 404, kjNoUser)
+	kxExpectErr(t, del("/kylin/api/user", map[string]any{"username": "ADMIN"}), 403, "KE-010024001")
+	kxExpectErr(t, del("/kylin/api/user", map[string]any{}), 400, kjInvalid)
+	kxExpectErr(t, del("/kylin/api/user", nil), 400, kjInvalid)
+
+	kxOK[json.RawMessage](t, del("/kylin/api/user/batch", []string{"x1", "X2"}))
+	if kjExists(t, e, "x1") || kjExists(t, e, "x2") || !kjExists(t, e, "batch") {
+		t.Errorf("batch delete: x1 %v x2 %v batch %v", kjExists(t, e, "x1"), kjExists(t, e, "x2"), kjExists(t, e, "batch"))
+	}
+	// without a body it is still the batch operation, never the user "batch"
+	kxExpectErr(t, del("/kylin/api/user/batch", nil), 400, kjInvalid)
+	kxExpectErr(t, del("/kylin/api/user/batch", []string{}), 400, kjInvalid)
+	if !kjExists(t, e, "batch") {
+		t.Fatal("DELETE /user/batch deleted the user named batch")
+	}
+	// all or nothing: unknown names are listed, refused ones stop the rest
+	er := kxExpectErr(t, del("/kylin/api/user/batch", []string{"y1", "nobody", "y2", "ghost"}), 404, kjNoUser)
+	if !strings.Contains(er.Msg, "nobody, ghost") {
+		t.Errorf("unknown names not listed: %s", er.Msg)
+	}
+	kxExpectErr(t, del("/kylin/api/user/batch", []string{"y1", "ADMIN"}), 403, "KE-010024001")
+	if !kjExists(t, e, "y1") || !kjExists(t, e, "y2") {
+		t.Fatal("a refused batch deleted some users")
+	}
+	um := e.NewUser("um", false, e.Permission("User Management"))
+	kxExpectErr(t, e.Do("DELETE", "/kylin/api/user/batch", []string{"y1", "um"}, testkit.Basic(um.Name, um.Password)), 403, "KE-010024001")
+	if !kjExists(t, e, "y1") {
+		t.Fatal("deleting yourself in a batch deleted the others")
+	}
+	// the same name twice is one user
+	kxOK[json.RawMessage](t, del("/kylin/api/user/batch", []string{"y1", "Y1", "y2", "batch"}))
+	if kjExists(t, e, "y1") || kjExists(t, e, "y2") || kjExists(t, e, "batch") {
+		t.Error("batch with repeats")
+	}
+	r := e.Do("GET", "/kylin/api/user/batch", nil, admin)
+	kxExpectErr(t, r, 405, "KE-010000405")
+	if a := r.Header.Get("Allow"); a != "DELETE, POST" && a != "POST, DELETE" {
+		t.Errorf("Allow %q", r.Header.Get("Allow"))
+	}
+}
+
+// Kylin's batch create takes a list of its create-user bodies. Kala creates all or none.
+func TestKylinClientsCreateUsers(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
+	create := func(body any, auth testkit.ReqOpt) *testkit.Resp {
+		return e.Do("POST", "/kylin/api/user/batch", body, auth)
+	}
+	user := func(name, pw string, extra ...any) map[string]any {
+		m := map[string]any{"username": name, "password": pw, "disabled": "false", "authorities": []string{"ALL_USERS"}}
+		for i := 0; i+1 < len(extra); i += 2 {
+			m[extra[i].(string)] = extra[i+1]
+		}
+		return m
+	}
+
+	us := kxOK[[]kxUser](t, create([]any{user("b1", "Welcome#2026"), user("B2", "Welcome#2027", "disabled", "true", "authorities", []string{"ROLE_ANALYST"})}, admin))
+	if len(us) != 2 || us[0].Username != "b1" || us[1].Username != "B2" || us[0].Disabled || !us[1].Disabled || !us[1].has("ROLE_ANALYST") || !us[1].DefaultPassword {
+		t.Fatalf("created: %+v", us)
+	}
+	if !kjCanLogIn(t, e, "b1", "Welcome#2026") {
+		t.Error("b1 cannot log in")
+	}
+	none := func(names ...string) {
+		t.Helper()
+		for _, n := range names {
+			if kjExists(t, e, n) {
+				t.Errorf("a refused batch created %s", n)
+			}
+		}
+	}
+	er := kxExpectErr(t, create([]any{user("c1", "Welcome#2026"), user("c2", "short#1")}, admin), 400, "KE-010005002")
+	if !strings.Contains(er.Msg, "1.password") {
+		t.Errorf("the refused item is not named: %s", er.Msg)
+	}
+	kxExpectErr(t, create([]any{user("c1", "Welcome#2026"), user("C1", "Welcome#2026")}, admin), 409, "KE-010003004")
+	kxExpectErr(t, create([]any{user("c1", "Welcome#2026"), user("b1", "Welcome#2026")}, admin), 409, "KE-010003004")
+	kxExpectErr(t, create([]any{user("c1", "Welcome#2026"), user("c:2", "Welcome#2026")}, admin), 400, kjInvalid)
+	none("c1", "c2")
+	um := e.NewUser("um", false, e.Permission("User Management"))
+	kxExpectErr(t, create([]any{user("c1", "Welcome#2026"), user("c3", "Welcome#2026", "authorities", []string{"ROLE_ADMIN"})},
+		testkit.Basic(um.Name, um.Password)), 403, "KE-010024001")
+	none("c1", "c3")
+	kxExpectErr(t, create([]any{}, admin), 400, kjInvalid)
+	kxExpectErr(t, create(map[string]any{"username": "c1"}, admin), 400, kjInvalid)
+}
+
+// Kylin decodes a password value that is base64 (its web UI sends them so):
+// NUserController.pwdBase64Decode, on create, update and password change. Kala does the
+// same when the value decodes to text, and takes it as typed otherwise.
+func TestKylinClientsBase64Passwords(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+	kxOK[kxUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "web", "password": b64("Welcome#2026"),
+		"disabled": false, "authorities": []string{"ALL_USERS"}}, admin))
+	if !kjCanLogIn(t, e, "web", "Welcome#2026") || kjCanLogIn(t, e, "web", b64("Welcome#2026")) {
+		t.Error("create: the base64 value was not decoded")
+	}
+	kxOK[kxUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "utf8", "password": b64("Grüße#2026x"),
+		"disabled": false, "authorities": []string{"ALL_USERS"}}, admin))
+	if !kjCanLogIn(t, e, "utf8", "Grüße#2026x") {
+		t.Error("create: UTF-8 text in base64 was not decoded")
+	}
+	// matches the pattern but decodes to bytes, not text: taken as typed
+	kxOK[kxUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "plain", "password": "Pass/123",
+		"disabled": false, "authorities": []string{"ALL_USERS"}}, admin))
+	if !kjCanLogIn(t, e, "plain", "Pass/123") {
+		t.Error("a plain password that looks like base64 was changed")
+	}
+	// the rule applies to the decoded value
+	kxExpectErr(t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "short", "password": b64("Ab#1"),
+		"disabled": false, "authorities": []string{"ALL_USERS"}}, admin), 400, "KE-010005002")
+
+	// the user's own change: old and new both decoded
+	kxOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/user/password", map[string]any{"username": "web",
+		"password": b64("Welcome#2026"), "new_password": b64("N3w-Secret#2026")}, testkit.Basic("web", "Welcome#2026")))
+	if !kjCanLogIn(t, e, "web", "N3w-Secret#2026") {
+		t.Error("password change: the new base64 value was not decoded")
+	}
+	// an admin reset with PUT /user
+	u := kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "web", "password": b64("Reset#2026x")}, admin))
+	if !kjCanLogIn(t, e, "web", "Reset#2026x") || !u.DefaultPassword {
+		t.Error("reset: the base64 value was not decoded")
+	}
+	// the Kala face never decodes ("QWJjMT8/Pz8=" is base64 for "Abc1????")
+	tok := testkit.Bearer(e.AdminToken())
+	e.Do("POST", "/api/users", map[string]any{"username": "kala", "password": "QWJjMT8/Pz8="}, tok).Expect(t, 201)
+	if !kjCanLogIn(t, e, "kala", "QWJjMT8/Pz8=") {
+		t.Error("the Kala face changed a password")
+	}
 }

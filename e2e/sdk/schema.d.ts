@@ -531,7 +531,41 @@ export interface paths {
          * @description Creates a user under Kylin's username and password rules.
          */
         post: operations["kylinCreateUser"];
-        delete?: never;
+        /**
+         * Delete a user named in the body (Kylin)
+         * @description Kylin 5's documented way to delete a user: `{"username": …}` in the body (Kylin reads
+         *     it as a user object; other fields are ignored). The same rules as `DELETE
+         *     /kylin/api/user/{username}`; this one also reaches a user named `batch`.
+         */
+        delete: operations["kylinDeleteUserByBody"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/kylin/api/user/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create several users (Kylin)
+         * @description Creates every user in the list, or none: each is checked as `POST /kylin/api/user`
+         *     checks one, and a refusal names the item by its index (`1.password: …`). Kylin
+         *     creates them one by one and keeps those made before a failure; Kala does not.
+         */
+        post: operations["kylinCreateUsers"];
+        /**
+         * Delete several users (Kylin)
+         * @description Deletes every user named in the list (any case), or none: unknown names are listed in
+         *     a 404 (KE-010003001), and the rules of `DELETE /kylin/api/user/{username}` hold for
+         *     each. This path is never read as a user named `batch`.
+         */
+        delete: operations["kylinDeleteUsers"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1555,6 +1589,41 @@ export interface components {
             authorities?: components["schemas"]["Authority"][];
         } & {
             [key: string]: unknown;
+        };
+        /** @description The user to delete. Kylin reads this body as a user object; fields other than `username` are ignored. */
+        KylinUserDelete: {
+            /**
+             * @description The user to delete, in any case.
+             * @example analyst
+             */
+            username: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description New users, created all or none. */
+        KylinUserCreateBatch: components["schemas"]["KylinUserCreate"][];
+        /**
+         * @description Names of users, in any case.
+         * @example [
+         *       "analyst"
+         *     ]
+         */
+        KylinUsernameList: string[];
+        /** @description Users in Kylin's envelope. */
+        KylinUserListEnvelope: {
+            /**
+             * @description Always `000` for success.
+             * @example 000
+             * @enum {string}
+             */
+            code: "000";
+            /** @description The users. */
+            data: components["schemas"]["KylinUser"][];
+            /**
+             * @description Empty on success.
+             * @example
+             */
+            msg: string;
         };
         /** @description A password change. Other fields are accepted and ignored, as by Kylin. */
         KylinPasswordChange: {
@@ -4724,6 +4793,230 @@ export interface operations {
                      *     }
                      */
                     "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinUserEnvelope"];
+                };
+            };
+            400: components["responses"]["KylinBadRequest"];
+            401: components["responses"]["KylinUnauthorized"];
+            403: components["responses"]["KylinForbidden"];
+            404: components["responses"]["KylinNotFound"];
+            406: components["responses"]["KylinNotAcceptable"];
+            409: components["responses"]["KylinConflict"];
+            413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
+            500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
+    kylinDeleteUserByBody: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "username": "analyst"
+                 *     }
+                 */
+                "application/json": components["schemas"]["KylinUserDelete"];
+            };
+        };
+        responses: {
+            /** @description Done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KylinEmptyEnvelope"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinEmptyEnvelope"];
+                };
+            };
+            400: components["responses"]["KylinBadRequest"];
+            401: components["responses"]["KylinUnauthorized"];
+            403: components["responses"]["KylinForbidden"];
+            404: components["responses"]["KylinNotFound"];
+            406: components["responses"]["KylinNotAcceptable"];
+            409: components["responses"]["KylinConflict"];
+            413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
+            500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
+    kylinCreateUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example [
+                 *       {
+                 *         "username": "analyst",
+                 *         "password": "Welcome#2026",
+                 *         "disabled": false,
+                 *         "authorities": [
+                 *           "ALL_USERS",
+                 *           "ROLE_ANALYST"
+                 *         ]
+                 *       },
+                 *       {
+                 *         "username": "modeler",
+                 *         "password": "Welcome#2027",
+                 *         "disabled": false,
+                 *         "authorities": [
+                 *           "ALL_USERS",
+                 *           "ROLE_MODELER"
+                 *         ]
+                 *       }
+                 *     ]
+                 */
+                "application/json": components["schemas"]["KylinUserCreateBatch"];
+            };
+        };
+        responses: {
+            /** @description The new users, in the order given. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": [
+                     *         {
+                     *           "uuid": "0196a1a0-0000-7000-8000-000000000001",
+                     *           "username": "ADMIN",
+                     *           "authorities": [
+                     *             {
+                     *               "authority": "ROLE_ADMIN"
+                     *             },
+                     *             {
+                     *               "authority": "ALL_USERS"
+                     *             }
+                     *           ],
+                     *           "disabled": false,
+                     *           "default_password": false,
+                     *           "locked": false,
+                     *           "locked_time": 0,
+                     *           "wrong_time": 0,
+                     *           "first_login_failed_time": 0,
+                     *           "create_time": 1795424400000,
+                     *           "last_modified": 1795424400000
+                     *         }
+                     *       ],
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KylinUserListEnvelope"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": [
+                     *         {
+                     *           "uuid": "0196a1a0-0000-7000-8000-000000000001",
+                     *           "username": "ADMIN",
+                     *           "authorities": [
+                     *             {
+                     *               "authority": "ROLE_ADMIN"
+                     *             },
+                     *             {
+                     *               "authority": "ALL_USERS"
+                     *             }
+                     *           ],
+                     *           "disabled": false,
+                     *           "default_password": false,
+                     *           "locked": false,
+                     *           "locked_time": 0,
+                     *           "wrong_time": 0,
+                     *           "first_login_failed_time": 0,
+                     *           "create_time": 1795424400000,
+                     *           "last_modified": 1795424400000
+                     *         }
+                     *       ],
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinUserListEnvelope"];
+                };
+            };
+            400: components["responses"]["KylinBadRequest"];
+            401: components["responses"]["KylinUnauthorized"];
+            403: components["responses"]["KylinForbidden"];
+            406: components["responses"]["KylinNotAcceptable"];
+            409: components["responses"]["KylinConflict"];
+            413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
+            500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
+    kylinDeleteUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example [
+                 *       "analyst",
+                 *       "modeler"
+                 *     ]
+                 */
+                "application/json": components["schemas"]["KylinUsernameList"];
+            };
+        };
+        responses: {
+            /** @description Done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KylinEmptyEnvelope"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinEmptyEnvelope"];
                 };
             };
             400: components["responses"]["KylinBadRequest"];

@@ -222,9 +222,7 @@ func (f *Face) KylinCreateUser(ctx context.Context, req gen.KylinCreateUserReque
 	if err != nil {
 		return nil, err
 	}
-	b := req.Body
-	u, err := f.Accounts.CreateUser(ctx, p.Actor(), account.NewUser{Username: b.Username, Password: b.Password,
-		Disabled: deref(b.Disabled), Authorities: deref(authorities(b.Authorities))})
+	u, err := f.Accounts.CreateUser(ctx, p.Actor(), newUser(*req.Body))
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +239,7 @@ func (f *Face) KylinUpdateUser(ctx context.Context, req gen.KylinUpdateUserReque
 	if err != nil {
 		return nil, err
 	}
-	patch := account.UserPatch{Disabled: b.Disabled, Authorities: authorities(b.Authorities), Password: b.Password}
+	patch := account.UserPatch{Disabled: b.Disabled, Authorities: authorities(b.Authorities), Password: passwordPtr(b.Password)}
 	if b.Authorities != nil {
 		admin := false
 		for _, a := range *b.Authorities {
@@ -256,15 +254,7 @@ func (f *Face) KylinUpdateUser(ctx context.Context, req gen.KylinUpdateUserReque
 }
 
 func (f *Face) KylinDeleteUser(ctx context.Context, req gen.KylinDeleteUserRequestObject) (gen.KylinDeleteUserResponseObject, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	u, err := f.Accounts.UserByName(ctx, req.Username)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.Accounts.DeleteUser(ctx, p.Actor(), u.ID); err != nil {
+	if err := f.deleteUsers(ctx, []string{req.Username}); err != nil {
 		return nil, err
 	}
 	return gen.KylinDeleteUser200JSONResponse(empty), nil
@@ -287,7 +277,7 @@ func (f *Face) KylinChangePassword(ctx context.Context, req gen.KylinChangePassw
 	if p.SessionID != "" {
 		keep = []byte(p.SessionID)
 	}
-	if err := f.Accounts.ChangePassword(ctx, p.Actor(), manage, u.ID, req.Body.Password, req.Body.NewPassword, keep); err != nil {
+	if err := f.Accounts.ChangePassword(ctx, p.Actor(), manage, u.ID, passwordPtr(req.Body.Password), password(req.Body.NewPassword), keep); err != nil {
 		return nil, err
 	}
 	return gen.KylinChangePassword200JSONResponse(empty), nil
