@@ -227,7 +227,7 @@ func TestStrictMethodNotAllowed(t *testing.T) {
 		{"GET", "/api/auth/access-token", "POST"},
 		{"OPTIONS", "/api/users/0196a1c0-0000-7000-8000-000000000010", "GET, PATCH, DELETE"},
 		{"HEAD", "/api/permissions", "GET"},
-		{"PATCH", "/kylin/api/user", "GET, POST, PUT"},
+		{"PATCH", "/kylin/api/user", "GET, POST, PUT, DELETE"},
 		{"GET", "/kylin/api/user/password", "PUT"},
 		{"POST", "/kylin/api/projects/sales", "DELETE"},
 	}
