@@ -487,14 +487,17 @@ type ClientInterface interface {
 
 	// KylinLogoutGet Log out (Kylin, GET)
 	//
-	// The same as the POST, for Kylin clients that use GET.
+	// The same as the POST, for Kylin clients that use GET (Kylin's web UI does, with `Accept: text/html`).
 	//
 	// Corresponds with GET /kylin/api/j_spring_security_logout (the `KylinLogoutGet` operationId).
 	KylinLogoutGet(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// KylinLogout Log out (Kylin)
 	//
-	// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie.
+	// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie. A request
+	// whose Accept prefers `text/html` to JSON (Kylin's web UI sends `Accept: text/html`, a
+	// browser navigating here its usual list) is redirected to `/kylin/` as Kylin does
+	// (302); others get the envelope.
 	//
 	// Corresponds with POST /kylin/api/j_spring_security_logout (the `KylinLogout` operationId).
 	KylinLogout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1536,7 +1539,7 @@ func (c *Client) KylinUpdateProjectAccess(ctx context.Context, body KylinUpdateP
 
 // KylinLogoutGet Log out (Kylin, GET)
 //
-// The same as the POST, for Kylin clients that use GET.
+// The same as the POST, for Kylin clients that use GET (Kylin's web UI does, with `Accept: text/html`).
 //
 // Corresponds with GET /kylin/api/j_spring_security_logout (the `KylinLogoutGet` operationId).
 func (c *Client) KylinLogoutGet(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1553,7 +1556,10 @@ func (c *Client) KylinLogoutGet(ctx context.Context, reqEditors ...RequestEditor
 
 // KylinLogout Log out (Kylin)
 //
-// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie.
+// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie. A request
+// whose Accept prefers `text/html` to JSON (Kylin's web UI sends `Accept: text/html`, a
+// browser navigating here its usual list) is redirected to `/kylin/` as Kylin does
+// (302); others get the envelope.
 //
 // Corresponds with POST /kylin/api/j_spring_security_logout (the `KylinLogout` operationId).
 func (c *Client) KylinLogout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4786,7 +4792,7 @@ type ClientWithResponsesInterface interface {
 
 	// KylinLogoutGetWithResponse Log out (Kylin, GET)
 	//
-	// The same as the POST, for Kylin clients that use GET.
+	// The same as the POST, for Kylin clients that use GET (Kylin's web UI does, with `Accept: text/html`).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4795,7 +4801,10 @@ type ClientWithResponsesInterface interface {
 
 	// KylinLogoutWithResponse Log out (Kylin)
 	//
-	// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie.
+	// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie. A request
+	// whose Accept prefers `text/html` to JSON (Kylin's web UI sends `Accept: text/html`, a
+	// browser navigating here its usual list) is redirected to `/kylin/` as Kylin does
+	// (302); others get the envelope.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8712,6 +8721,11 @@ func (r KylinUpdateProjectAccessResponse) ContentType() string {
 	return ""
 }
 
+// KylinLogoutGetResponse302Headers the declared response headers of an HTTP 302 response for KylinLogoutGet
+type KylinLogoutGetResponse302Headers struct {
+	Location string
+}
+
 // KylinLogoutGetResponse503Headers the declared response headers of an HTTP 503 response for KylinLogoutGet
 type KylinLogoutGetResponse503Headers struct {
 	RetryAfter int
@@ -8740,6 +8754,8 @@ type KylinLogoutGetResponse struct {
 	JSON503 *KylinServiceUnavailableApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *KylinLogoutGetResponse302Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *KylinLogoutGetResponse503Headers
 }
@@ -8823,6 +8839,11 @@ func (r KylinLogoutGetResponse) ContentType() string {
 	return ""
 }
 
+// KylinLogoutResponse302Headers the declared response headers of an HTTP 302 response for KylinLogout
+type KylinLogoutResponse302Headers struct {
+	Location string
+}
+
 // KylinLogoutResponse503Headers the declared response headers of an HTTP 503 response for KylinLogout
 type KylinLogoutResponse503Headers struct {
 	RetryAfter int
@@ -8851,6 +8872,8 @@ type KylinLogoutResponse struct {
 	JSON503 *KylinServiceUnavailableApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *KylinLogoutResponse302Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *KylinLogoutResponse503Headers
 }
@@ -12645,7 +12668,7 @@ func (c *ClientWithResponses) KylinUpdateProjectAccessWithResponse(ctx context.C
 
 // KylinLogoutGetWithResponse Log out (Kylin, GET)
 //
-// The same as the POST, for Kylin clients that use GET.
+// The same as the POST, for Kylin clients that use GET (Kylin's web UI does, with `Accept: text/html`).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12660,7 +12683,10 @@ func (c *ClientWithResponses) KylinLogoutGetWithResponse(ctx context.Context, re
 
 // KylinLogoutWithResponse Log out (Kylin)
 //
-// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie.
+// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie. A request
+// whose Accept prefers `text/html` to JSON (Kylin's web UI sends `Accept: text/html`, a
+// browser navigating here its usual list) is redirected to `/kylin/` as Kylin does
+// (302); others get the envelope.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17021,6 +17047,9 @@ func ParseKylinLogoutGetResponse(rsp *http.Response) (*KylinLogoutGetResponse, e
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
 
+	case rsp.StatusCode == 302:
+		break // No content-type
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
 		var dest KylinForbiddenApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17080,6 +17109,16 @@ func ParseKylinLogoutGetResponse(rsp *http.Response) (*KylinLogoutGetResponse, e
 	}
 
 	switch {
+	case rsp.StatusCode == 302:
+		var headers KylinLogoutGetResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		response.Headers302 = &headers
 	case rsp.StatusCode == 503:
 		var headers KylinLogoutGetResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -17123,6 +17162,9 @@ func ParseKylinLogoutResponse(rsp *http.Response) (*KylinLogoutResponse, error) 
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
 
+	case rsp.StatusCode == 302:
+		break // No content-type
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
 		var dest KylinForbiddenApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17182,6 +17224,16 @@ func ParseKylinLogoutResponse(rsp *http.Response) (*KylinLogoutResponse, error) 
 	}
 
 	switch {
+	case rsp.StatusCode == 302:
+		var headers KylinLogoutResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		response.Headers302 = &headers
 	case rsp.StatusCode == 503:
 		var headers KylinLogoutResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

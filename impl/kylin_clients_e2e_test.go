@@ -496,3 +496,47 @@ func TestKylinClientsBase64Passwords(t *testing.T) {
 		t.Error("the Kala face changed a password")
 	}
 }
+
+// Kylin's web UI logs out with an XHR `GET /kylin/api/j_spring_security_logout` and
+// `Accept: text/html` (kystudio's request interceptor sets it for this URL): Kylin's
+// Spring Security logout ends the session and redirects to its start page. JSON clients
+// keep the envelope.
+func TestKylinClientsLogoutAsWebUI(t *testing.T) {
+	e := testkit.New(t)
+	const browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	for _, c := range []struct {
+		method, accept string
+		redirect       bool
+	}{
+		{"GET", "text/html", true}, // kystudio
+		{"GET", browser, true},     // a browser following a link
+		{"POST", "text/html", true},
+		{"GET", "", false},
+		{"GET", "*/*", false},
+		{"GET", "application/vnd.apache.kylin-v4-public+json, text/plain, */*", false},
+		{"POST", "application/json", false},
+		{"GET", "text/html, application/json", false}, // a tie goes to JSON
+		{"GET", "text/html;q=0.5, application/json;q=0.9", false},
+	} {
+		sid := kxLogin(t, e, "ADMIN", testkit.AdminPassword)
+		r := e.Do(c.method, "/kylin/api/j_spring_security_logout", nil, kxCookie(sid), testkit.Header("Accept", c.accept))
+		if c.redirect {
+			r.Expect(t, 302)
+			if loc := r.Header.Get("Location"); loc != "/kylin/" {
+				t.Errorf("%s %q: Location %q", c.method, c.accept, loc)
+			}
+		} else {
+			kxOK[json.RawMessage](t, r)
+		}
+		if k := kxSetCookie(r.Header); k == nil || k.Value != "" || k.MaxAge >= 0 {
+			t.Errorf("%s %q: the cookie is not cleared: %v", c.method, c.accept, r.Header.Values("Set-Cookie"))
+		}
+		kxExpectErr(t, e.Do("GET", "/kylin/api/user", nil, kxCookie(sid)), 401, "KE-010003208")
+	}
+	// without a session: still the redirect
+	e.Do("GET", "/kylin/api/j_spring_security_logout", nil, testkit.Header("Accept", "text/html")).Expect(t, 302)
+	// an Accept that admits neither HTML nor JSON is still refused, and other operations
+	// still refuse HTML
+	kxExpectErr(t, e.Do("GET", "/kylin/api/j_spring_security_logout", nil, testkit.Header("Accept", "application/xml")), 406, "KE-010000406")
+	kxExpectErr(t, e.Do("GET", "/kylin/api/user", nil, testkit.Basic("ADMIN", testkit.AdminPassword), testkit.Header("Accept", "text/html")), 406, "KE-010000406")
+}

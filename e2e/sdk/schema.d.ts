@@ -492,13 +492,16 @@ export interface paths {
         };
         /**
          * Log out (Kylin, GET)
-         * @description The same as the POST, for Kylin clients that use GET.
+         * @description The same as the POST, for Kylin clients that use GET (Kylin's web UI does, with `Accept: text/html`).
          */
         get: operations["kylinLogoutGet"];
         put?: never;
         /**
          * Log out (Kylin)
-         * @description Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie.
+         * @description Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie. A request
+         *     whose Accept prefers `text/html` to JSON (Kylin's web UI sends `Accept: text/html`, a
+         *     browser navigating here its usual list) is redirected to `/kylin/` as Kylin does
+         *     (302); others get the envelope.
          */
         post: operations["kylinLogout"];
         delete?: never;
@@ -4456,6 +4459,18 @@ export interface operations {
                     "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinEmptyEnvelope"];
                 };
             };
+            /** @description Logged out; on to Kylin's start page, as Kylin's logout answers its web UI. */
+            302: {
+                headers: {
+                    /**
+                     * @description Always `/kylin/` (Kylin's context path).
+                     * @example /kylin/
+                     */
+                    Location: "/kylin/";
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             403: components["responses"]["KylinForbidden"];
             406: components["responses"]["KylinNotAcceptable"];
             500: components["responses"]["KylinInternalError"];
@@ -4494,6 +4509,18 @@ export interface operations {
                      */
                     "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinEmptyEnvelope"];
                 };
+            };
+            /** @description Logged out; on to Kylin's start page, as Kylin's logout answers its web UI. */
+            302: {
+                headers: {
+                    /**
+                     * @description Always `/kylin/` (Kylin's context path).
+                     * @example /kylin/
+                     */
+                    Location: "/kylin/";
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             403: components["responses"]["KylinForbidden"];
             406: components["responses"]["KylinNotAcceptable"];

@@ -150,32 +150,46 @@ func (f *Face) KylinGetAuthentication(ctx context.Context, _ gen.KylinGetAuthent
 	return gen.KylinGetAuthentication200JSONResponse(*env), nil
 }
 
-func (f *Face) logout(ctx context.Context) error {
+// logoutTarget is where Kylin sends a browser after logout: Spring's
+// SimpleUrlLogoutSuccessHandler's default "/" under Kylin's context path.
+const logoutTarget = "/kylin/"
+
+// logout ends the request's session and clears its cookie. It reports whether the caller
+// is a browser to redirect rather than a JSON client.
+func (f *Face) logout(ctx context.Context) (redirect bool, err error) {
 	x, err := exchangeOf(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if c, err := x.r.Cookie(auth.SessionCookie); err == nil {
 		if err := f.Sessions.Logout(ctx, c.Value); err != nil {
-			return err
+			return false, err
 		}
 	}
 	http.SetCookie(x.w, f.cookie(x.r, "", -1))
-	return nil
+	return prefersHTML(x.r.Header.Get("Accept")), nil
 }
 
 var empty = gen.KylinEmptyEnvelope{Code: gen.KylinEmptyEnvelopeCodeN000}
 
 func (f *Face) KylinLogout(ctx context.Context, _ gen.KylinLogoutRequestObject) (gen.KylinLogoutResponseObject, error) {
-	if err := f.logout(ctx); err != nil {
+	redirect, err := f.logout(ctx)
+	if err != nil {
 		return nil, err
+	}
+	if redirect {
+		return gen.KylinLogout302Response{Headers: gen.KylinLogout302ResponseHeaders{Location: logoutTarget}}, nil
 	}
 	return gen.KylinLogout200JSONResponse(empty), nil
 }
 
 func (f *Face) KylinLogoutGet(ctx context.Context, _ gen.KylinLogoutGetRequestObject) (gen.KylinLogoutGetResponseObject, error) {
-	if err := f.logout(ctx); err != nil {
+	redirect, err := f.logout(ctx)
+	if err != nil {
 		return nil, err
+	}
+	if redirect {
+		return gen.KylinLogoutGet302Response{Headers: gen.KylinLogoutGet302ResponseHeaders{Location: logoutTarget}}, nil
 	}
 	return gen.KylinLogoutGet200JSONResponse(empty), nil
 }
