@@ -1319,9 +1319,12 @@ type KylinQueryRequest struct {
 	// Example: 0
 	Offset *int32 `json:"offset,omitempty"`
 
-	// Params Values for the statement's `?` placeholders, as the JDBC driver sends a
-	// PreparedStatement's. Not supported yet: a non-empty list is refused (400); an empty
-	// list or null is ignored.
+	// Params Values for the statement's `?` placeholders, in order, as Kylin's JDBC driver sends a
+	// PreparedStatement's. Each is bound as a typed PostgreSQL parameter (never spliced
+	// into the SQL). With values, every `?` outside quotes and comments is a placeholder,
+	// as in JDBC; a count that differs from the placeholders', or an unsupported
+	// `className`, is 400. A value its type cannot read (`"abc"` for an Integer) fails
+	// the SQL (`isException`). Empty or null: the statement has no placeholders.
 	//
 	//
 	// Example: []
@@ -1393,12 +1396,19 @@ type KylinQueryResult struct {
 
 // KylinStatementParameter One PreparedStatement value, as Kylin's JDBC driver sends it.
 type KylinStatementParameter struct {
-	// ClassName The Java class of the value (`java.lang.Integer`, `java.lang.String`, …; `java.lang.Object` for null).
+	// ClassName The Java class of the value, bound as the PostgreSQL type after the arrow:
+	// `java.lang.String`, `java.lang.Character` → text; `java.lang.Integer` → int4;
+	// `java.lang.Long` → int8; `java.lang.Short`, `java.lang.Byte` → int2;
+	// `java.lang.Double` → float8; `java.lang.Float` → float4; `java.math.BigDecimal`,
+	// `java.math.BigInteger` → numeric; `java.lang.Boolean` → bool; `java.sql.Date` →
+	// date; `java.sql.Time` → time; `java.sql.Timestamp` → timestamp;
+	// `java.lang.Object` (the driver's NULL) → the type PostgreSQL infers.
+	//
 	//
 	// Example: java.lang.Integer
 	ClassName string `json:"className"`
 
-	// Value The value as text; absent or null for SQL NULL.
+	// Value The value as text (Java's `String.valueOf`); absent or null for SQL NULL.
 	//
 	// Example: 5
 	Value                *string                `json:"value,omitempty"`

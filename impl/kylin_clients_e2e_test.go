@@ -219,20 +219,101 @@ func TestKylinClientsExecuteAs(t *testing.T) {
 	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "analyst"), admin), 403, "KE-010024001")
 }
 
-// PreparedStatement parameters are not bound yet: refused, never ignored (the statement
-// would run without its values).
-func TestKylinClientsParamsRefused(t *testing.T) {
-	e := testkit.New(t)
-	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
-	kjProject(t, e, "p1", 2)
-	er := kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT i FROM t WHERE i = ?", "project": "p1",
-		"params": []map[string]any{{"className": "java.lang.Integer", "value": "1"}}}, admin), 400, kjInvalid)
-	if !strings.Contains(er.Msg, "params") {
-		t.Errorf("message: %s", er.Msg)
+// kjParam is one PreparedStatement value as Kylin's JDBC driver sends it: the value's
+// Java class and String.valueOf(value); a null is java.lang.Object with no value (its
+// mapper leaves out null fields).
+func kjParam(class string, value ...string) map[string]any {
+	m := map[string]any{"className": class}
+	if len(value) > 0 {
+		m["value"] = value[0]
 	}
-	// the driver's null: className only (its mapper leaves out null fields)
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT ?", "project": "p1",
-		"params": []map[string]any{{"className": "java.lang.Object"}}}, admin), 400, kjInvalid)
+	return m
+}
+
+// The JDBC driver's PreparedStatement: `?` placeholders in the SQL, values in params,
+// bound as typed PostgreSQL parameters in order, never spliced into the SQL.
+func TestKylinClientsPreparedStatement(t *testing.T) {
+	e := testkit.New(t)
+	jdbc := kjJDBC("ADMIN", testkit.AdminPassword)
+	kjProject(t, e, "p1", 5)
+	prepared := func(sql string, params ...map[string]any) map[string]any {
+		return map[string]any{"sql": sql, "project": "p1", "acceptPartial": false,
+			"backdoorToggles": map[string]string{"ATTR_STATEMENT_MAX_ROWS": "0"}, "params": params}
+	}
+
+	q := kjQuery(t, e, prepared("SELECT s FROM t WHERE i = ? OR i = ? ORDER BY i", kjParam("java.lang.Integer", "2"), kjParam("java.lang.Long", "4")), jdbc...)
+	if q.Data.IsException || q.Data.ResultRowCount != 2 || *q.Data.Results[0][0] != "s2" || *q.Data.Results[1][0] != "s4" {
+		t.Fatalf("two Integer parameters: %+v", q.Data)
+	}
+	// every class the driver sends, read back with the type it was bound as
+	q = kjQuery(t, e, prepared("SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?",
+		kjParam("java.lang.String", "it's"), kjParam("java.lang.Integer", "-7"), kjParam("java.lang.Long", "9007199254740993"),
+		kjParam("java.lang.Short", "12"), kjParam("java.lang.Byte", "-3"), kjParam("java.lang.Double", "2.5E-3"),
+		kjParam("java.lang.Float", "1.5"), kjParam("java.math.BigDecimal", "12345678901234567890.125"),
+		kjParam("java.lang.Boolean", "true"), kjParam("java.sql.Date", "2026-11-23"), kjParam("java.sql.Time", "09:30:00"),
+		kjParam("java.sql.Timestamp", "2026-11-23 09:30:00.25"), kjParam("java.lang.Object")), jdbc...)
+	if q.Data.IsException {
+		t.Fatalf("every class: %v", *q.Data.ExceptionMessage)
+	}
+	wantValues := []string{"it's", "-7", "9007199254740993", "12", "-3", "0.0025", "1.5", "12345678901234567890.125", "true",
+		"2026-11-23", "09:30:00", "2026-11-23 09:30:00.25"}
+	wantTypes := []string{"VARCHAR", "INTEGER", "BIGINT", "SMALLINT", "SMALLINT", "DOUBLE", "REAL", "DECIMAL", "BOOLEAN",
+		"DATE", "TIME", "TIMESTAMP", "VARCHAR"}
+	for i, w := range wantValues {
+		if got := q.Data.Results[0][i]; got == nil || *got != w {
+			t.Errorf("value %d: %v, want %s", i, got, w)
+		}
+	}
+	if q.Data.Results[0][12] != nil {
+		t.Errorf("the driver's null: %v", *q.Data.Results[0][12])
+	}
+	for i, w := range wantTypes {
+		if got := q.Data.ColumnMetas[i].ColumnTypeName; got != w {
+			t.Errorf("column %d: type %s, want %s", i, got, w)
+		}
+	}
+	// values are never SQL: a quote in a string is a quote
+	q = kjQuery(t, e, prepared("SELECT count(*) FROM t WHERE s = ?", kjParam("java.lang.String", "x' OR '1'='1")), jdbc...)
+	if *q.Data.Results[0][0] != "0" {
+		t.Errorf("a value was spliced: %+v", q.Data)
+	}
+	// a ? in a string, a quoted identifier or a comment is not a placeholder
+	q = kjQuery(t, e, prepared(`SELECT '?' AS "q?", i FROM t WHERE i = ? -- or ?`+"\n/* ? */", kjParam("java.lang.Integer", "3")), jdbc...)
+	if q.Data.IsException || q.Data.ResultRowCount != 1 || *q.Data.Results[0][0] != "?" || *q.Data.Results[0][1] != "3" {
+		t.Errorf("quoted ?: %+v", q.Data)
+	}
+	// offset and limit still apply around the bound statement
+	q = kjQuery(t, e, map[string]any{"sql": "SELECT i FROM t WHERE i > ? ORDER BY i", "project": "p1", "limit": 2, "offset": 1,
+		"params": []any{kjParam("java.lang.Integer", "1")}}, jdbc...)
+	if q.Data.ResultRowCount != 2 || *q.Data.Results[0][0] != "3" || !q.Data.Partial {
+		t.Errorf("offset/limit with parameters: %+v", q.Data)
+	}
+	// a value its type cannot read fails the SQL, as Kylin reports SQL failures
+	q = kjQuery(t, e, prepared("SELECT ?", kjParam("java.lang.Integer", "abc")), jdbc...)
+	if !q.Data.IsException || !strings.Contains(*q.Data.ExceptionMessage, "integer") {
+		t.Errorf("bad Integer: %+v", q.Data)
+	}
+	// the caller's mistakes are 400
+	for _, c := range []struct {
+		body map[string]any
+		want string
+	}{
+		{prepared("SELECT ?, ?", kjParam("java.lang.Integer", "1")), "params"},
+		{prepared("SELECT ?", kjParam("java.lang.Integer", "1"), kjParam("java.lang.Integer", "2")), "params"},
+		{prepared("SELECT 1", kjParam("java.lang.Integer", "1")), "params"},
+		{prepared("SELECT ?", kjParam("java.util.UUID", "x")), "params.0.className"},
+		{prepared("SELECT ?", map[string]any{"value": "1"}), "className"},
+	} {
+		er := kxExpectErr(t, e.Do("POST", "/kylin/api/query", c.body, jdbc...), 400, kjInvalid)
+		if !strings.Contains(er.Msg, c.want) {
+			t.Errorf("%v: %s", c.body["sql"], er.Msg)
+		}
+	}
+	// without params a ? is the SQL's own (here PostgreSQL's jsonb operator)
+	q = kjQuery(t, e, map[string]any{"sql": `SELECT '{"a":1}'::jsonb ? 'a'`, "project": "p1", "params": []any{}}, jdbc...)
+	if q.Data.IsException || *q.Data.Results[0][0] != "true" {
+		t.Errorf("jsonb ? without params: %+v", q.Data)
+	}
 }
 
 // kjManyUsers stores n users (kc_user0000, …) sharing one password hash: hashing each
@@ -539,4 +620,131 @@ func TestKylinClientsLogoutAsWebUI(t *testing.T) {
 	// still refuse HTML
 	kxExpectErr(t, e.Do("GET", "/kylin/api/j_spring_security_logout", nil, testkit.Header("Accept", "application/xml")), 406, "KE-010000406")
 	kxExpectErr(t, e.Do("GET", "/kylin/api/user", nil, testkit.Basic("ADMIN", testkit.AdminPassword), testkit.Header("Accept", "text/html")), 406, "KE-010000406")
+}
+
+// kjDocs are the headers of every curl example in Kylin 5's REST docs, with ADMIN's
+// password in place of the docs' KYLIN.
+func kjDocs() []testkit.ReqOpt {
+	return []testkit.ReqOpt{testkit.Header("Accept", kylinJSON), testkit.Header("Accept-Language", "en"),
+		kxBasicHeader("ADMIN", testkit.AdminPassword), kxPostJSON}
+}
+
+// Kylin 5's REST docs (website/docs/restapi: authentication, user_api, project_api,
+// project_acl_api, query_api), each curl example run as written: its method, path,
+// headers and body. Where an example needs something to exist (the user it changes, the
+// project it queries), the test makes it first.
+func TestKylinClientsRESTDocsExamples(t *testing.T) {
+	e := testkit.New(t)
+	docs := kjDocs()
+	do := func(method, path string, body any) *testkit.Resp {
+		t.Helper()
+		r := e.Do(method, path, body, docs...)
+		if ct := r.Header.Get("Content-Type"); r.Status < 300 && ct != kylinJSON+";charset=UTF-8" {
+			t.Errorf("%s %s: Content-Type %q", method, path, ct)
+		}
+		return r
+	}
+
+	// authentication.md
+	kxOK[kxUser](t, do("POST", "/kylin/api/user/authentication", nil))
+
+	// user_api.md: create user, with "disabled" as a string
+	u := kxOK[kxUser](t, do("POST", "/kylin/api/user", testkit.Raw(`{
+	"username": "test",
+	"password": "Password@123",
+	"disabled": "false",
+	"authorities":["ALL_USERS"]
+	}`)))
+	if u.Disabled || !u.has("ALL_USERS") {
+		t.Errorf("created: %+v", u)
+	}
+	p := kxOK[kxPage[kxUser]](t, do("GET", "/kylin/api/user", nil))
+	if p.TotalSize != 2 || p.Limit != 10 {
+		t.Errorf("user list: %+v", p)
+	}
+	// modify the groups of a user
+	kxOK[kxUser](t, do("POST", "/kylin/api/user", map[string]any{"username": "createuser", "password": "Password@123", "disabled": "false", "authorities": []string{"ALL_USERS"}}))
+	kxOK[kxUser](t, do("PUT", "/kylin/api/user", testkit.Raw(`{
+	"username": "createuser",
+	"authorities":["ALL_USERS"]
+	}`)))
+	// the change-password example, as the docs print it: sent to PUT /user, where Kylin
+	// reads `password` as the user's password and ignores `new_password`; so does Kala
+	change := testkit.Raw(`{
+    "username": "test",
+    "password": "Password@123",
+    "new_password": "Password@1234"
+	}`)
+	kxOK[kxUser](t, do("PUT", "/kylin/api/user", change))
+	if !kjCanLogIn(t, e, "test", "Password@123") || kjCanLogIn(t, e, "test", "Password@1234") {
+		t.Error("PUT /user with new_password: the password should be the `password` field's")
+	}
+	// and at the endpoint the example's heading names
+	kxOK[json.RawMessage](t, do("PUT", "/kylin/api/user/password", change))
+	if !kjCanLogIn(t, e, "test", "Password@1234") {
+		t.Error("PUT /user/password did not change the password")
+	}
+	// delete user: the name in the body
+	kxOK[kxUser](t, do("POST", "/kylin/api/user", map[string]any{"username": "testuser", "password": "Password@123", "disabled": "false", "authorities": []string{"ALL_USERS"}}))
+	kxOK[json.RawMessage](t, do("DELETE", "/kylin/api/user", testkit.Raw(`{
+	"username": "testuser"
+	}`)))
+	if kjExists(t, e, "testuser") {
+		t.Error("DELETE /user left testuser")
+	}
+
+	// project_api.md: create a project with Kylin 5's maintain_model_type; delete one
+	pr := kxOK[kpProject](t, do("POST", "/kylin/api/projects", testkit.Raw(`{
+    "name": "a",
+    "description": "",
+    "maintain_model_type": "MANUAL_MAINTAIN"
+  }`)))
+	if pr.Name != "a" || pr.Owner == nil || *pr.Owner != "ADMIN" {
+		t.Errorf("project: %+v", pr)
+	}
+	kpCreate(t, e, kxBasicHeader("ADMIN", testkit.AdminPassword), "b")
+	kxOK[json.RawMessage](t, do("DELETE", "/kylin/api/projects/b", nil))
+
+	// project_acl_api.md: projects "Kylin" and "learn_kylin", user "test"
+	kpCreate(t, e, kxBasicHeader("ADMIN", testkit.AdminPassword), "Kylin")
+	kpCreate(t, e, kxBasicHeader("ADMIN", testkit.AdminPassword), "learn_kylin")
+	kpGrant(e, kxBasicHeader("ADMIN", testkit.AdminPassword), "learn_kylin", "QUERY", "test").Expect(t, 200)
+	acl := kxOK[kxPage[kpAccess]](t, do("GET", "/kylin/api/access/project?project=learn_kylin", nil))
+	if acl.TotalSize != 1 || acl.Value[0].Name != "test" {
+		t.Errorf("access list: %+v", acl)
+	}
+	kxOK[json.RawMessage](t, do("POST", "/kylin/api/access/project", testkit.Raw(`{
+      "project": "Kylin",
+      "type": "user",
+      "permission": "QUERY",
+      "names":["test"]
+    }`)))
+	kxOK[json.RawMessage](t, do("PUT", "/kylin/api/access/project", testkit.Raw(`{
+      "project": "Kylin",
+      "type": "user",
+      "permission": "ADMIN",
+      "name": "test"
+    }`)))
+	kxOK[json.RawMessage](t, do("DELETE", "/kylin/api/access/project?project=learn_kylin&type=user&name=test", nil))
+	levels := kpLevels(kpList(t, e, testkit.Basic("test", "Password@1234"), url.Values{}))
+	if len(levels) != 1 || levels["Kylin"] != "ADMINISTRATION" {
+		t.Errorf("test's projects after the ACL examples: %v", levels)
+	}
+
+	// query_api.md, with "partialMatchIndex" as a string. The example's SQL names its
+	// table with the SSB schema (SSB.P_LINEORDER); here the table is the project's own.
+	kjProject(t, e, "ssb", 3)
+	tok := testkit.Bearer(e.AdminToken())
+	var ds envelope[[]dsView]
+	e.Do("GET", "/api/datastores?name=ssb", nil, tok).Expect(t, 200).JSON(t, &ds)
+	e.Do("POST", "/api/datastores/"+ds.Data[0].ID+"/tables", map[string]any{"name": "P_LINEORDER", "columns": []map[string]any{
+		{"name": "lo_orderkey", "type": "bigint"}}}, tok).Expect(t, 201)
+	e.Do("POST", "/api/datastores/"+ds.Data[0].ID+"/tables/p_lineorder/rows", []map[string]any{{"lo_orderkey": 1}, {"lo_orderkey": 2}}, tok).Expect(t, 201)
+	q := kxOK[struct {
+		Results     [][]*string `json:"results"`
+		IsException bool        `json:"isException"`
+	}](t, do("POST", "/kylin/api/query", testkit.Raw(`{ "sql":"select count(*) from P_LINEORDER", "project":"ssb", "partialMatchIndex":"true"}`)))
+	if q.IsException || len(q.Results) != 1 || *q.Results[0][0] != "2" {
+		t.Errorf("query: %+v", q)
+	}
 }

@@ -1890,9 +1890,12 @@ export interface components {
              */
             executeAs?: string | null;
             /**
-             * @description Values for the statement's `?` placeholders, as the JDBC driver sends a
-             *     PreparedStatement's. Not supported yet: a non-empty list is refused (400); an empty
-             *     list or null is ignored.
+             * @description Values for the statement's `?` placeholders, in order, as Kylin's JDBC driver sends a
+             *     PreparedStatement's. Each is bound as a typed PostgreSQL parameter (never spliced
+             *     into the SQL). With values, every `?` outside quotes and comments is a placeholder,
+             *     as in JDBC; a count that differs from the placeholders', or an unsupported
+             *     `className`, is 400. A value its type cannot read (`"abc"` for an Integer) fails
+             *     the SQL (`isException`). Empty or null: the statement has no placeholders.
              * @example []
              */
             params?: components["schemas"]["KylinStatementParameter"][] | null;
@@ -1932,12 +1935,18 @@ export interface components {
         /** @description One PreparedStatement value, as Kylin's JDBC driver sends it. */
         KylinStatementParameter: {
             /**
-             * @description The Java class of the value (`java.lang.Integer`, `java.lang.String`, …; `java.lang.Object` for null).
+             * @description The Java class of the value, bound as the PostgreSQL type after the arrow:
+             *     `java.lang.String`, `java.lang.Character` → text; `java.lang.Integer` → int4;
+             *     `java.lang.Long` → int8; `java.lang.Short`, `java.lang.Byte` → int2;
+             *     `java.lang.Double` → float8; `java.lang.Float` → float4; `java.math.BigDecimal`,
+             *     `java.math.BigInteger` → numeric; `java.lang.Boolean` → bool; `java.sql.Date` →
+             *     date; `java.sql.Time` → time; `java.sql.Timestamp` → timestamp;
+             *     `java.lang.Object` (the driver's NULL) → the type PostgreSQL infers.
              * @example java.lang.Integer
              */
             className: string;
             /**
-             * @description The value as text; absent or null for SQL NULL.
+             * @description The value as text (Java's `String.valueOf`); absent or null for SQL NULL.
              * @example 5
              */
             value?: string | null;
@@ -5659,15 +5668,6 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "sql": "SELECT customer, amount FROM orders ORDER BY amount DESC",
-                 *       "project": "sales",
-                 *       "offset": 0,
-                 *       "limit": 100,
-                 *       "acceptPartial": true
-                 *     }
-                 */
                 "application/json": components["schemas"]["KylinQueryRequest"];
             };
         };

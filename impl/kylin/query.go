@@ -2,6 +2,7 @@ package kylin
 
 import (
 	"context"
+	"fmt"
 	"math"
 
 	"github.com/google/uuid"
@@ -75,8 +76,9 @@ func (f *Face) KylinQuery(ctx context.Context, req gen.KylinQueryRequestObject) 
 		return nil, err
 	}
 	b := req.Body
-	if b.Params != nil && len(*b.Params) > 0 {
-		return nil, errs.Field("params", "PreparedStatement parameters are not supported yet: put the values in the SQL")
+	params, err := statementParams(deref(b.Params))
+	if err != nil {
+		return nil, err
 	}
 	if as := deref(b.ExecuteAs); as != "" {
 		if ctx, p, err = f.runAs(ctx, p, as); err != nil {
@@ -88,7 +90,7 @@ func (f *Face) KylinQuery(ctx context.Context, req gen.KylinQueryRequestObject) 
 		return nil, err
 	}
 	// no limit, or Kylin's 0 for "no limit": up to the row cap (data.Query applies it)
-	a := &queryAnswer{f: f, ctx: ctx, p: p, proj: proj, sql: b.Sql, limit: int(deref(b.Limit)), queryID: deref(b.QueryId)}
+	a := &queryAnswer{f: f, ctx: ctx, p: p, proj: proj, sql: b.Sql, params: params, limit: int(deref(b.Limit)), queryID: deref(b.QueryId)}
 	if b.Offset != nil {
 		a.offset = int(*b.Offset)
 	}
@@ -123,6 +125,32 @@ func (f *Face) KylinTablesAndColumns(ctx context.Context, req gen.KylinTablesAnd
 			kt.Columns[ci] = col
 		}
 		out.Data[i] = kt
+	}
+	return out, nil
+}
+
+// jdbcParamTypes maps the Java class Kylin's JDBC driver names for a PreparedStatement
+// value (its canonical name; the value is String.valueOf of it) to the PostgreSQL type the
+// value is bound as. java.lang.Object is how the driver sends a NULL: its type is left to
+// PostgreSQL.
+var jdbcParamTypes = map[string]string{
+	"java.lang.String": "text", "java.lang.Character": "text",
+	"java.lang.Integer": "int4", "java.lang.Long": "int8", "java.lang.Short": "int2", "java.lang.Byte": "int2",
+	"java.lang.Double": "float8", "java.lang.Float": "float4",
+	"java.math.BigDecimal": "numeric", "java.math.BigInteger": "numeric", "java.lang.Boolean": "bool",
+	"java.sql.Date": "date", "java.sql.Time": "time", "java.sql.Timestamp": "timestamp",
+	"java.lang.Object": "",
+}
+
+// statementParams reads the JDBC driver's PreparedStatement values.
+func statementParams(in []gen.KylinStatementParameter) ([]data.Param, error) {
+	out := make([]data.Param, len(in))
+	for i, p := range in {
+		t, ok := jdbcParamTypes[p.ClassName]
+		if !ok {
+			return nil, errs.Field(fmt.Sprintf("params.%d.className", i), fmt.Sprintf("%q is not a supported parameter type", p.ClassName))
+		}
+		out[i] = data.Param{Type: t, Value: p.Value}
 	}
 	return out, nil
 }
