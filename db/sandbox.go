@@ -245,12 +245,19 @@ type RowSink interface {
 	Row(values []*string) error
 }
 
+// SandboxFirstArg is the number of a statement's first own parameter ($3): $1 and $2 are
+// the wrapper's offset and limit.
+const SandboxFirstArg = 3
+
 // SandboxQuery is one statement for the sandbox and its limits.
 type SandboxQuery struct {
 	Role, Schema string // the project's role and schema
 	SQL          string // one read statement, never edited: it is wrapped
-	Offset       int
-	Limit        int // rows handed on at most
+	// Args are the values of the statement's own parameters, $SandboxFirstArg on: the
+	// wrapper's offset and limit come first.
+	Args   []any
+	Offset int
+	Limit  int // rows handed on at most
 	// MaxBytes caps the text of the values handed on: the query stops before the row
 	// that would pass it.
 	MaxBytes int
@@ -319,7 +326,7 @@ func runQuery(ctx context.Context, conn *sql.Conn, q SandboxQuery, sink RowSink)
 	// also makes lib/pq use the extended protocol: PostgreSQL itself then refuses a
 	// string holding more than one statement, whatever got past the check before.
 	wrapped := "SELECT * FROM (\n" + q.SQL + "\n) AS kala_query OFFSET $1 LIMIT $2"
-	rows, err := tx.QueryContext(qctx, wrapped, q.Offset, q.Limit+1)
+	rows, err := tx.QueryContext(qctx, wrapped, append([]any{q.Offset, q.Limit + 1}, q.Args...)...)
 	if err != nil {
 		return false, sqlError(err)
 	}

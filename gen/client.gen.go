@@ -509,14 +509,17 @@ type ClientInterface interface {
 
 	// KylinLogoutGet Log out (Kylin, GET)
 	//
-	// The same as the POST, for Kylin clients that use GET.
+	// The same as the POST, for Kylin clients that use GET (Kylin's web UI does, with `Accept: text/html`).
 	//
 	// Corresponds with GET /kylin/api/j_spring_security_logout (the `KylinLogoutGet` operationId).
 	KylinLogoutGet(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// KylinLogout Log out (Kylin)
 	//
-	// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie.
+	// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie. A request
+	// whose Accept prefers `text/html` to JSON (Kylin's web UI sends `Accept: text/html`, a
+	// browser navigating here its usual list) is redirected to `/kylin/` as Kylin does
+	// (302); others get the envelope.
 	//
 	// Corresponds with POST /kylin/api/j_spring_security_logout (the `KylinLogout` operationId).
 	KylinLogout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -601,6 +604,28 @@ type ClientInterface interface {
 	// Corresponds with GET /kylin/api/query/tables_and_columns (the `KylinTablesAndColumns` operationId).
 	KylinTablesAndColumns(ctx context.Context, params *KylinTablesAndColumnsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// KylinDeleteUserByBodyWithBody Delete a user named in the body (Kylin)
+	//
+	// Kylin 5's documented way to delete a user: `{"username": …}` in the body (Kylin reads
+	// it as a user object; other fields are ignored). The same rules as `DELETE
+	// /kylin/api/user/{username}`; this one also reaches a user named `batch`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /kylin/api/user (the `KylinDeleteUserByBody` operationId).
+	KylinDeleteUserByBodyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinDeleteUserByBody Delete a user named in the body (Kylin)
+	//
+	// Kylin 5's documented way to delete a user: `{"username": …}` in the body (Kylin reads
+	// it as a user object; other fields are ignored). The same rules as `DELETE
+	// /kylin/api/user/{username}`; this one also reaches a user named `batch`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /kylin/api/user (the `KylinDeleteUserByBody` operationId).
+	KylinDeleteUserByBody(ctx context.Context, body KylinDeleteUserByBodyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// KylinListUsers List users (Kylin)
 	//
 	// Lists users in name order. `page_offset` is a page index, not a row offset.
@@ -666,6 +691,50 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /kylin/api/user/authentication (the `KylinLogin` operationId).
 	KylinLogin(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinDeleteUsersWithBody Delete several users (Kylin)
+	//
+	// Deletes every user named in the list (any case), or none: unknown names are listed in
+	// a 404 (KE-010003001), and the rules of `DELETE /kylin/api/user/{username}` hold for
+	// each. This path is never read as a user named `batch`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /kylin/api/user/batch (the `KylinDeleteUsers` operationId).
+	KylinDeleteUsersWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinDeleteUsers Delete several users (Kylin)
+	//
+	// Deletes every user named in the list (any case), or none: unknown names are listed in
+	// a 404 (KE-010003001), and the rules of `DELETE /kylin/api/user/{username}` hold for
+	// each. This path is never read as a user named `batch`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /kylin/api/user/batch (the `KylinDeleteUsers` operationId).
+	KylinDeleteUsers(ctx context.Context, body KylinDeleteUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinCreateUsersWithBody Create several users (Kylin)
+	//
+	// Creates every user in the list, or none: each is checked as `POST /kylin/api/user`
+	// checks one, and a refusal names the item by its index (`1.password: …`). Kylin
+	// creates them one by one and keeps those made before a failure; Kala does not.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /kylin/api/user/batch (the `KylinCreateUsers` operationId).
+	KylinCreateUsersWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinCreateUsers Create several users (Kylin)
+	//
+	// Creates every user in the list, or none: each is checked as `POST /kylin/api/user`
+	// checks one, and a refusal names the item by its index (`1.password: …`). Kylin
+	// creates them one by one and keeps those made before a failure; Kala does not.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /kylin/api/user/batch (the `KylinCreateUsers` operationId).
+	KylinCreateUsers(ctx context.Context, body KylinCreateUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// KylinChangePasswordWithBody Change a password (Kylin)
 	//
@@ -1545,7 +1614,7 @@ func (c *Client) KylinUpdateProjectAccess(ctx context.Context, body KylinUpdateP
 
 // KylinLogoutGet Log out (Kylin, GET)
 //
-// The same as the POST, for Kylin clients that use GET.
+// The same as the POST, for Kylin clients that use GET (Kylin's web UI does, with `Accept: text/html`).
 //
 // Corresponds with GET /kylin/api/j_spring_security_logout (the `KylinLogoutGet` operationId).
 func (c *Client) KylinLogoutGet(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1562,7 +1631,10 @@ func (c *Client) KylinLogoutGet(ctx context.Context, reqEditors ...RequestEditor
 
 // KylinLogout Log out (Kylin)
 //
-// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie.
+// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie. A request
+// whose Accept prefers `text/html` to JSON (Kylin's web UI sends `Accept: text/html`, a
+// browser navigating here its usual list) is redirected to `/kylin/` as Kylin does
+// (302); others get the envelope.
 //
 // Corresponds with POST /kylin/api/j_spring_security_logout (the `KylinLogout` operationId).
 func (c *Client) KylinLogout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1727,6 +1799,48 @@ func (c *Client) KylinTablesAndColumns(ctx context.Context, params *KylinTablesA
 	return c.Client.Do(req)
 }
 
+// KylinDeleteUserByBodyWithBody Delete a user named in the body (Kylin)
+//
+// Kylin 5's documented way to delete a user: `{"username": …}` in the body (Kylin reads
+// it as a user object; other fields are ignored). The same rules as `DELETE
+// /kylin/api/user/{username}`; this one also reaches a user named `batch`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /kylin/api/user (the `KylinDeleteUserByBody` operationId).
+func (c *Client) KylinDeleteUserByBodyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinDeleteUserByBodyRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinDeleteUserByBody Delete a user named in the body (Kylin)
+//
+// Kylin 5's documented way to delete a user: `{"username": …}` in the body (Kylin reads
+// it as a user object; other fields are ignored). The same rules as `DELETE
+// /kylin/api/user/{username}`; this one also reaches a user named `batch`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /kylin/api/user (the `KylinDeleteUserByBody` operationId).
+func (c *Client) KylinDeleteUserByBody(ctx context.Context, body KylinDeleteUserByBodyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinDeleteUserByBodyRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // KylinListUsers List users (Kylin)
 //
 // Lists users in name order. `page_offset` is a page index, not a row offset.
@@ -1853,6 +1967,90 @@ func (c *Client) KylinGetAuthentication(ctx context.Context, reqEditors ...Reque
 // Corresponds with POST /kylin/api/user/authentication (the `KylinLogin` operationId).
 func (c *Client) KylinLogin(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewKylinLoginRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinDeleteUsersWithBody Delete several users (Kylin)
+//
+// Deletes every user named in the list (any case), or none: unknown names are listed in
+// a 404 (KE-010003001), and the rules of `DELETE /kylin/api/user/{username}` hold for
+// each. This path is never read as a user named `batch`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /kylin/api/user/batch (the `KylinDeleteUsers` operationId).
+func (c *Client) KylinDeleteUsersWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinDeleteUsersRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinDeleteUsers Delete several users (Kylin)
+//
+// Deletes every user named in the list (any case), or none: unknown names are listed in
+// a 404 (KE-010003001), and the rules of `DELETE /kylin/api/user/{username}` hold for
+// each. This path is never read as a user named `batch`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /kylin/api/user/batch (the `KylinDeleteUsers` operationId).
+func (c *Client) KylinDeleteUsers(ctx context.Context, body KylinDeleteUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinDeleteUsersRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinCreateUsersWithBody Create several users (Kylin)
+//
+// Creates every user in the list, or none: each is checked as `POST /kylin/api/user`
+// checks one, and a refusal names the item by its index (`1.password: …`). Kylin
+// creates them one by one and keeps those made before a failure; Kala does not.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /kylin/api/user/batch (the `KylinCreateUsers` operationId).
+func (c *Client) KylinCreateUsersWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinCreateUsersRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinCreateUsers Create several users (Kylin)
+//
+// Creates every user in the list, or none: each is checked as `POST /kylin/api/user`
+// checks one, and a refusal names the item by its index (`1.password: …`). Kylin
+// creates them one by one and keeps those made before a failure; Kala does not.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /kylin/api/user/batch (the `KylinCreateUsers` operationId).
+func (c *Client) KylinCreateUsers(ctx context.Context, body KylinCreateUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinCreateUsersRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3850,6 +4048,46 @@ func NewKylinTablesAndColumnsRequest(server string, params *KylinTablesAndColumn
 	return req, nil
 }
 
+// NewKylinDeleteUserByBodyRequest calls the generic KylinDeleteUserByBody builder with application/json body
+func NewKylinDeleteUserByBodyRequest(server string, body KylinDeleteUserByBodyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewKylinDeleteUserByBodyRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewKylinDeleteUserByBodyRequestWithBody constructs an http.Request for the KylinDeleteUserByBody method, with any body, and a specified content type
+func NewKylinDeleteUserByBodyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewKylinListUsersRequest constructs an http.Request for the KylinListUsers method
 func NewKylinListUsersRequest(server string, params *KylinListUsersParams) (*http.Request, error) {
 	var err error
@@ -4070,6 +4308,86 @@ func NewKylinLoginRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewKylinDeleteUsersRequest calls the generic KylinDeleteUsers builder with application/json body
+func NewKylinDeleteUsersRequest(server string, body KylinDeleteUsersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewKylinDeleteUsersRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewKylinDeleteUsersRequestWithBody constructs an http.Request for the KylinDeleteUsers method, with any body, and a specified content type
+func NewKylinDeleteUsersRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user/batch")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewKylinCreateUsersRequest calls the generic KylinCreateUsers builder with application/json body
+func NewKylinCreateUsersRequest(server string, body KylinCreateUsersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewKylinCreateUsersRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewKylinCreateUsersRequestWithBody constructs an http.Request for the KylinCreateUsers method, with any body, and a specified content type
+func NewKylinCreateUsersRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user/batch")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -4677,7 +4995,7 @@ type ClientWithResponsesInterface interface {
 
 	// KylinLogoutGetWithResponse Log out (Kylin, GET)
 	//
-	// The same as the POST, for Kylin clients that use GET.
+	// The same as the POST, for Kylin clients that use GET (Kylin's web UI does, with `Accept: text/html`).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4686,7 +5004,10 @@ type ClientWithResponsesInterface interface {
 
 	// KylinLogoutWithResponse Log out (Kylin)
 	//
-	// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie.
+	// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie. A request
+	// whose Accept prefers `text/html` to JSON (Kylin's web UI sends `Accept: text/html`, a
+	// browser navigating here its usual list) is redirected to `/kylin/` as Kylin does
+	// (302); others get the envelope.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4779,6 +5100,28 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /kylin/api/query/tables_and_columns (the `KylinTablesAndColumns` operationId).
 	KylinTablesAndColumnsWithResponse(ctx context.Context, params *KylinTablesAndColumnsParams, reqEditors ...RequestEditorFn) (*KylinTablesAndColumnsResponse, error)
 
+	// KylinDeleteUserByBodyWithBodyWithResponse Delete a user named in the body (Kylin)
+	//
+	// Kylin 5's documented way to delete a user: `{"username": …}` in the body (Kylin reads
+	// it as a user object; other fields are ignored). The same rules as `DELETE
+	// /kylin/api/user/{username}`; this one also reaches a user named `batch`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /kylin/api/user (the `KylinDeleteUserByBody` operationId).
+	KylinDeleteUserByBodyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinDeleteUserByBodyResponse, error)
+
+	// KylinDeleteUserByBodyWithResponse Delete a user named in the body (Kylin)
+	//
+	// Kylin 5's documented way to delete a user: `{"username": …}` in the body (Kylin reads
+	// it as a user object; other fields are ignored). The same rules as `DELETE
+	// /kylin/api/user/{username}`; this one also reaches a user named `batch`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /kylin/api/user (the `KylinDeleteUserByBody` operationId).
+	KylinDeleteUserByBodyWithResponse(ctx context.Context, body KylinDeleteUserByBodyJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinDeleteUserByBodyResponse, error)
+
 	// KylinListUsersWithResponse List users (Kylin)
 	//
 	// Lists users in name order. `page_offset` is a page index, not a row offset.
@@ -4850,6 +5193,50 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /kylin/api/user/authentication (the `KylinLogin` operationId).
 	KylinLoginWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*KylinLoginResponse, error)
+
+	// KylinDeleteUsersWithBodyWithResponse Delete several users (Kylin)
+	//
+	// Deletes every user named in the list (any case), or none: unknown names are listed in
+	// a 404 (KE-010003001), and the rules of `DELETE /kylin/api/user/{username}` hold for
+	// each. This path is never read as a user named `batch`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /kylin/api/user/batch (the `KylinDeleteUsers` operationId).
+	KylinDeleteUsersWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinDeleteUsersResponse, error)
+
+	// KylinDeleteUsersWithResponse Delete several users (Kylin)
+	//
+	// Deletes every user named in the list (any case), or none: unknown names are listed in
+	// a 404 (KE-010003001), and the rules of `DELETE /kylin/api/user/{username}` hold for
+	// each. This path is never read as a user named `batch`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /kylin/api/user/batch (the `KylinDeleteUsers` operationId).
+	KylinDeleteUsersWithResponse(ctx context.Context, body KylinDeleteUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinDeleteUsersResponse, error)
+
+	// KylinCreateUsersWithBodyWithResponse Create several users (Kylin)
+	//
+	// Creates every user in the list, or none: each is checked as `POST /kylin/api/user`
+	// checks one, and a refusal names the item by its index (`1.password: …`). Kylin
+	// creates them one by one and keeps those made before a failure; Kala does not.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/user/batch (the `KylinCreateUsers` operationId).
+	KylinCreateUsersWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinCreateUsersResponse, error)
+
+	// KylinCreateUsersWithResponse Create several users (Kylin)
+	//
+	// Creates every user in the list, or none: each is checked as `POST /kylin/api/user`
+	// checks one, and a refusal names the item by its index (`1.password: …`). Kylin
+	// creates them one by one and keeps those made before a failure; Kala does not.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/user/batch (the `KylinCreateUsers` operationId).
+	KylinCreateUsersWithResponse(ctx context.Context, body KylinCreateUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinCreateUsersResponse, error)
 
 	// KylinChangePasswordWithBodyWithResponse Change a password (Kylin)
 	//
@@ -8653,6 +9040,11 @@ func (r KylinUpdateProjectAccessResponse) ContentType() string {
 	return ""
 }
 
+// KylinLogoutGetResponse302Headers the declared response headers of an HTTP 302 response for KylinLogoutGet
+type KylinLogoutGetResponse302Headers struct {
+	Location string
+}
+
 // KylinLogoutGetResponse503Headers the declared response headers of an HTTP 503 response for KylinLogoutGet
 type KylinLogoutGetResponse503Headers struct {
 	RetryAfter int
@@ -8681,6 +9073,8 @@ type KylinLogoutGetResponse struct {
 	JSON503 *KylinServiceUnavailableApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *KylinLogoutGetResponse302Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *KylinLogoutGetResponse503Headers
 }
@@ -8764,6 +9158,11 @@ func (r KylinLogoutGetResponse) ContentType() string {
 	return ""
 }
 
+// KylinLogoutResponse302Headers the declared response headers of an HTTP 302 response for KylinLogout
+type KylinLogoutResponse302Headers struct {
+	Location string
+}
+
 // KylinLogoutResponse503Headers the declared response headers of an HTTP 503 response for KylinLogout
 type KylinLogoutResponse503Headers struct {
 	RetryAfter int
@@ -8792,6 +9191,8 @@ type KylinLogoutResponse struct {
 	JSON503 *KylinServiceUnavailableApplicationJSON
 	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *KylinLogoutResponse302Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *KylinLogoutResponse503Headers
 }
@@ -9860,6 +10261,231 @@ func (r KylinTablesAndColumnsResponse) ContentType() string {
 	return ""
 }
 
+// KylinDeleteUserByBodyResponse401Headers the declared response headers of an HTTP 401 response for KylinDeleteUserByBody
+type KylinDeleteUserByBodyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// KylinDeleteUserByBodyResponse429Headers the declared response headers of an HTTP 429 response for KylinDeleteUserByBody
+type KylinDeleteUserByBodyResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+}
+
+// KylinDeleteUserByBodyResponse503Headers the declared response headers of an HTTP 503 response for KylinDeleteUserByBody
+type KylinDeleteUserByBodyResponse503Headers struct {
+	RetryAfter int
+}
+
+type KylinDeleteUserByBodyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinEmptyEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinEmptyEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *KylinConflictApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON409 the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON409 *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *KylinUnsupportedMediaTypeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON415 the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON415 *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinDeleteUserByBodyResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinDeleteUserByBodyResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinDeleteUserByBodyResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinDeleteUserByBodyResponse) GetJSON200() *KylinEmptyEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinEmptyEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinDeleteUserByBodyResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinDeleteUserByBodyResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinDeleteUserByBodyResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinDeleteUserByBodyResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinDeleteUserByBodyResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r KylinDeleteUserByBodyResponse) GetJSON409() *KylinConflictApplicationJSON {
+	return r.JSON409
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON409 returns the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON409() *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinDeleteUserByBodyResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r KylinDeleteUserByBodyResponse) GetJSON415() *KylinUnsupportedMediaTypeApplicationJSON {
+	return r.JSON415
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON415 returns the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON415() *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinDeleteUserByBodyResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinDeleteUserByBodyResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinDeleteUserByBodyResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUserByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinDeleteUserByBodyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinDeleteUserByBodyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinDeleteUserByBodyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinDeleteUserByBodyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // KylinListUsersResponse401Headers the declared response headers of an HTTP 401 response for KylinListUsers
 type KylinListUsersResponse401Headers struct {
 	WWWAuthenticate *string
@@ -10811,6 +11437,442 @@ func (r KylinLoginResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r KylinLoginResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinDeleteUsersResponse401Headers the declared response headers of an HTTP 401 response for KylinDeleteUsers
+type KylinDeleteUsersResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// KylinDeleteUsersResponse429Headers the declared response headers of an HTTP 429 response for KylinDeleteUsers
+type KylinDeleteUsersResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+}
+
+// KylinDeleteUsersResponse503Headers the declared response headers of an HTTP 503 response for KylinDeleteUsers
+type KylinDeleteUsersResponse503Headers struct {
+	RetryAfter int
+}
+
+type KylinDeleteUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinEmptyEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinEmptyEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *KylinConflictApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON409 the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON409 *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *KylinUnsupportedMediaTypeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON415 the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON415 *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinDeleteUsersResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinDeleteUsersResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinDeleteUsersResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinDeleteUsersResponse) GetJSON200() *KylinEmptyEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUsersResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinEmptyEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinDeleteUsersResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUsersResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinDeleteUsersResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUsersResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinDeleteUsersResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUsersResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinDeleteUsersResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUsersResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinDeleteUsersResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUsersResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r KylinDeleteUsersResponse) GetJSON409() *KylinConflictApplicationJSON {
+	return r.JSON409
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON409 returns the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUsersResponse) GetApplicationvndApacheKylinV4PublicJSON409() *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinDeleteUsersResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUsersResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r KylinDeleteUsersResponse) GetJSON415() *KylinUnsupportedMediaTypeApplicationJSON {
+	return r.JSON415
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON415 returns the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUsersResponse) GetApplicationvndApacheKylinV4PublicJSON415() *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinDeleteUsersResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUsersResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinDeleteUsersResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUsersResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinDeleteUsersResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteUsersResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinDeleteUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinDeleteUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinDeleteUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinDeleteUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinCreateUsersResponse401Headers the declared response headers of an HTTP 401 response for KylinCreateUsers
+type KylinCreateUsersResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// KylinCreateUsersResponse429Headers the declared response headers of an HTTP 429 response for KylinCreateUsers
+type KylinCreateUsersResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+}
+
+// KylinCreateUsersResponse503Headers the declared response headers of an HTTP 503 response for KylinCreateUsers
+type KylinCreateUsersResponse503Headers struct {
+	RetryAfter int
+}
+
+type KylinCreateUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinUserListEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinUserListEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *KylinConflictApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON409 the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON409 *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *KylinUnsupportedMediaTypeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON415 the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON415 *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinCreateUsersResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinCreateUsersResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinCreateUsersResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinCreateUsersResponse) GetJSON200() *KylinUserListEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUsersResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinUserListEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinCreateUsersResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUsersResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinCreateUsersResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUsersResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinCreateUsersResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUsersResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinCreateUsersResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUsersResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r KylinCreateUsersResponse) GetJSON409() *KylinConflictApplicationJSON {
+	return r.JSON409
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON409 returns the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUsersResponse) GetApplicationvndApacheKylinV4PublicJSON409() *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinCreateUsersResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUsersResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r KylinCreateUsersResponse) GetJSON415() *KylinUnsupportedMediaTypeApplicationJSON {
+	return r.JSON415
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON415 returns the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUsersResponse) GetApplicationvndApacheKylinV4PublicJSON415() *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinCreateUsersResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUsersResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinCreateUsersResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUsersResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinCreateUsersResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateUsersResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinCreateUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinCreateUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinCreateUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinCreateUsersResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12018,7 +13080,7 @@ func (c *ClientWithResponses) KylinUpdateProjectAccessWithResponse(ctx context.C
 
 // KylinLogoutGetWithResponse Log out (Kylin, GET)
 //
-// The same as the POST, for Kylin clients that use GET.
+// The same as the POST, for Kylin clients that use GET (Kylin's web UI does, with `Accept: text/html`).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12033,7 +13095,10 @@ func (c *ClientWithResponses) KylinLogoutGetWithResponse(ctx context.Context, re
 
 // KylinLogoutWithResponse Log out (Kylin)
 //
-// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie.
+// Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie. A request
+// whose Accept prefers `text/html` to JSON (Kylin's web UI sends `Accept: text/html`, a
+// browser navigating here its usual list) is redirected to `/kylin/` as Kylin does
+// (302); others get the envelope.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12174,6 +13239,40 @@ func (c *ClientWithResponses) KylinTablesAndColumnsWithResponse(ctx context.Cont
 	return ParseKylinTablesAndColumnsResponse(rsp)
 }
 
+// KylinDeleteUserByBodyWithBodyWithResponse Delete a user named in the body (Kylin)
+//
+// Kylin 5's documented way to delete a user: `{"username": …}` in the body (Kylin reads
+// it as a user object; other fields are ignored). The same rules as `DELETE
+// /kylin/api/user/{username}`; this one also reaches a user named `batch`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /kylin/api/user (the `KylinDeleteUserByBody` operationId).
+func (c *ClientWithResponses) KylinDeleteUserByBodyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinDeleteUserByBodyResponse, error) {
+	rsp, err := c.KylinDeleteUserByBodyWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinDeleteUserByBodyResponse(rsp)
+}
+
+// KylinDeleteUserByBodyWithResponse Delete a user named in the body (Kylin)
+//
+// Kylin 5's documented way to delete a user: `{"username": …}` in the body (Kylin reads
+// it as a user object; other fields are ignored). The same rules as `DELETE
+// /kylin/api/user/{username}`; this one also reaches a user named `batch`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /kylin/api/user (the `KylinDeleteUserByBody` operationId).
+func (c *ClientWithResponses) KylinDeleteUserByBodyWithResponse(ctx context.Context, body KylinDeleteUserByBodyJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinDeleteUserByBodyResponse, error) {
+	rsp, err := c.KylinDeleteUserByBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinDeleteUserByBodyResponse(rsp)
+}
+
 // KylinListUsersWithResponse List users (Kylin)
 //
 // Lists users in name order. `page_offset` is a page index, not a row offset.
@@ -12286,6 +13385,74 @@ func (c *ClientWithResponses) KylinLoginWithResponse(ctx context.Context, reqEdi
 		return nil, err
 	}
 	return ParseKylinLoginResponse(rsp)
+}
+
+// KylinDeleteUsersWithBodyWithResponse Delete several users (Kylin)
+//
+// Deletes every user named in the list (any case), or none: unknown names are listed in
+// a 404 (KE-010003001), and the rules of `DELETE /kylin/api/user/{username}` hold for
+// each. This path is never read as a user named `batch`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /kylin/api/user/batch (the `KylinDeleteUsers` operationId).
+func (c *ClientWithResponses) KylinDeleteUsersWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinDeleteUsersResponse, error) {
+	rsp, err := c.KylinDeleteUsersWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinDeleteUsersResponse(rsp)
+}
+
+// KylinDeleteUsersWithResponse Delete several users (Kylin)
+//
+// Deletes every user named in the list (any case), or none: unknown names are listed in
+// a 404 (KE-010003001), and the rules of `DELETE /kylin/api/user/{username}` hold for
+// each. This path is never read as a user named `batch`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /kylin/api/user/batch (the `KylinDeleteUsers` operationId).
+func (c *ClientWithResponses) KylinDeleteUsersWithResponse(ctx context.Context, body KylinDeleteUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinDeleteUsersResponse, error) {
+	rsp, err := c.KylinDeleteUsers(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinDeleteUsersResponse(rsp)
+}
+
+// KylinCreateUsersWithBodyWithResponse Create several users (Kylin)
+//
+// Creates every user in the list, or none: each is checked as `POST /kylin/api/user`
+// checks one, and a refusal names the item by its index (`1.password: …`). Kylin
+// creates them one by one and keeps those made before a failure; Kala does not.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/user/batch (the `KylinCreateUsers` operationId).
+func (c *ClientWithResponses) KylinCreateUsersWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinCreateUsersResponse, error) {
+	rsp, err := c.KylinCreateUsersWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinCreateUsersResponse(rsp)
+}
+
+// KylinCreateUsersWithResponse Create several users (Kylin)
+//
+// Creates every user in the list, or none: each is checked as `POST /kylin/api/user`
+// checks one, and a refusal names the item by its index (`1.password: …`). Kylin
+// creates them one by one and keeps those made before a failure; Kala does not.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/user/batch (the `KylinCreateUsers` operationId).
+func (c *ClientWithResponses) KylinCreateUsersWithResponse(ctx context.Context, body KylinCreateUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinCreateUsersResponse, error) {
+	rsp, err := c.KylinCreateUsers(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinCreateUsersResponse(rsp)
 }
 
 // KylinChangePasswordWithBodyWithResponse Change a password (Kylin)
@@ -16390,6 +17557,9 @@ func ParseKylinLogoutGetResponse(rsp *http.Response) (*KylinLogoutGetResponse, e
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
 
+	case rsp.StatusCode == 302:
+		break // No content-type
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
 		var dest KylinForbiddenApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16449,6 +17619,16 @@ func ParseKylinLogoutGetResponse(rsp *http.Response) (*KylinLogoutGetResponse, e
 	}
 
 	switch {
+	case rsp.StatusCode == 302:
+		var headers KylinLogoutGetResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		response.Headers302 = &headers
 	case rsp.StatusCode == 503:
 		var headers KylinLogoutGetResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -16492,6 +17672,9 @@ func ParseKylinLogoutResponse(rsp *http.Response) (*KylinLogoutResponse, error) 
 		}
 		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
 
+	case rsp.StatusCode == 302:
+		break // No content-type
+
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
 		var dest KylinForbiddenApplicationJSON
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16551,6 +17734,16 @@ func ParseKylinLogoutResponse(rsp *http.Response) (*KylinLogoutResponse, error) 
 	}
 
 	switch {
+	case rsp.StatusCode == 302:
+		var headers KylinLogoutResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		response.Headers302 = &headers
 	case rsp.StatusCode == 503:
 		var headers KylinLogoutResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -17596,6 +18789,240 @@ func ParseKylinTablesAndColumnsResponse(rsp *http.Response) (*KylinTablesAndColu
 	return response, nil
 }
 
+// ParseKylinDeleteUserByBodyResponse parses an HTTP response from a KylinDeleteUserByBodyWithResponse call
+func ParseKylinDeleteUserByBodyResponse(rsp *http.Response) (*KylinDeleteUserByBodyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinDeleteUserByBodyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinDeleteUserByBodyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinDeleteUserByBodyResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinDeleteUserByBodyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseKylinListUsersResponse parses an HTTP response from a KylinListUsersWithResponse call
 func ParseKylinListUsersResponse(rsp *http.Response) (*KylinListUsersResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -18585,6 +20012,460 @@ func ParseKylinLoginResponse(rsp *http.Response) (*KylinLoginResponse, error) {
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers KylinLoginResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinDeleteUsersResponse parses an HTTP response from a KylinDeleteUsersWithResponse call
+func ParseKylinDeleteUsersResponse(rsp *http.Response) (*KylinDeleteUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinDeleteUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinDeleteUsersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinDeleteUsersResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinDeleteUsersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinCreateUsersResponse parses an HTTP response from a KylinCreateUsersWithResponse call
+func ParseKylinCreateUsersResponse(rsp *http.Response) (*KylinCreateUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinCreateUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinUserListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinUserListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinCreateUsersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinCreateUsersResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinCreateUsersResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

@@ -531,6 +531,21 @@ func (e KylinUserEnvelopeCode) Valid() bool {
 	}
 }
 
+// Defines values for KylinUserListEnvelopeCode.
+const (
+	KylinUserListEnvelopeCodeN000 KylinUserListEnvelopeCode = "000"
+)
+
+// Valid indicates whether the value is a known member of the KylinUserListEnvelopeCode enum.
+func (e KylinUserListEnvelopeCode) Valid() bool {
+	switch e {
+	case KylinUserListEnvelopeCodeN000:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for KylinUserPageEnvelopeCode.
 const (
 	KylinUserPageEnvelopeCodeN000 KylinUserPageEnvelopeCode = "000"
@@ -1003,7 +1018,7 @@ type KylinAccessEntry struct {
 // Example: user
 type KylinAccessEntryType string
 
-// KylinAccessGrant Users to put on a project's access list.
+// KylinAccessGrant Users to put on a project's access list. Other fields are accepted and ignored, as by Kylin.
 type KylinAccessGrant struct {
 	// Names The users' names.
 	Names []string `json:"names"`
@@ -1021,7 +1036,8 @@ type KylinAccessGrant struct {
 	// Type Always `user`.
 	//
 	// Example: user
-	Type KylinAccessGrantType `json:"type"`
+	Type                 KylinAccessGrantType   `json:"type"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // KylinAccessGrantType Always `user`.
@@ -1031,7 +1047,7 @@ type KylinAccessGrantType string
 
 // KylinAccessPage A page of an access list.
 type KylinAccessPage struct {
-	// Limit The page size.
+	// Limit The page size applied: `page_size`, at most 1,000.
 	//
 	// Example: 10
 	Limit int `json:"limit"`
@@ -1071,7 +1087,7 @@ type KylinAccessPageEnvelope struct {
 // Example: 000
 type KylinAccessPageEnvelopeCode string
 
-// KylinAccessUpdate A new level for a user on a project's access list.
+// KylinAccessUpdate A new level for a user on a project's access list. Other fields are accepted and ignored, as by Kylin.
 type KylinAccessUpdate struct {
 	// Name The user's name.
 	//
@@ -1091,7 +1107,8 @@ type KylinAccessUpdate struct {
 	// Type Always `user`.
 	//
 	// Example: user
-	Type KylinAccessUpdateType `json:"type"`
+	Type                 KylinAccessUpdateType  `json:"type"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // KylinAccessUpdateType Always `user`.
@@ -1244,7 +1261,7 @@ type KylinError struct {
 
 	// Msg The error code and what went wrong.
 	//
-	// Example: KE-010003208: Bad username or password.
+	// Example: KE-010003208: bad username or password
 	Msg string `json:"msg"`
 
 	// Suggestion What to do about it, when there is something to say.
@@ -1256,7 +1273,7 @@ type KylinError struct {
 // Example: 999
 type KylinErrorCode string
 
-// KylinPasswordChange A password change.
+// KylinPasswordChange A password change. Other fields are accepted and ignored, as by Kylin.
 type KylinPasswordChange struct {
 	// NewPassword The new password.
 	//
@@ -1271,7 +1288,8 @@ type KylinPasswordChange struct {
 	// Username Whose password.
 	//
 	// Example: analyst
-	Username string `json:"username"`
+	Username             string                 `json:"username"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // KylinPermission A project access level in Kylin's internal names (READ is QUERY, ADMINISTRATION is ADMIN).
@@ -1317,17 +1335,28 @@ type KylinProject struct {
 	Uuid openapi_types.UUID `json:"uuid"`
 }
 
-// KylinProjectCreate A new project.
+// KylinProjectCreate A new project. Other fields are accepted and ignored, as by Kylin.
 type KylinProjectCreate struct {
 	// Description What it holds.
 	//
 	// Example: Orders and customers
 	Description *string `json:"description,omitempty"`
 
+	// MaintainModelType Ignored: Kala has no models (Kylin 5's docs send `MANUAL_MAINTAIN`).
+	//
+	// Example: MANUAL_MAINTAIN
+	MaintainModelType *string `json:"maintain_model_type,omitempty"`
+
 	// Name Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
 	//
 	// Example: sales
 	Name ProjectName `json:"name"`
+
+	// OverrideKylinProperties Ignored: Kylin configuration has no meaning here.
+	//
+	// Example: {}
+	OverrideKylinProperties *map[string]string     `json:"override_kylin_properties,omitempty"`
+	AdditionalProperties    map[string]interface{} `json:"-"`
 }
 
 // KylinProjectEnvelope One project in Kylin's envelope.
@@ -1353,7 +1382,7 @@ type KylinProjectEnvelopeCode string
 
 // KylinProjectPage A page of projects.
 type KylinProjectPage struct {
-	// Limit The page size.
+	// Limit The page size applied: `page_size`, at most 1,000.
 	//
 	// Example: 10
 	Limit int `json:"limit"`
@@ -1414,14 +1443,45 @@ type KylinQueryEnvelope struct {
 // Example: 000
 type KylinQueryEnvelopeCode string
 
-// KylinQueryRequest A SQL query on one project.
+// KylinQueryRequest A SQL query on one project, as Kylin's REST clients and its JDBC driver send it. As in
+// Kylin, fields Kala has no use for are accepted and ignored, and booleans and integers
+// may be sent as strings (`"true"`, `"500"`).
 type KylinQueryRequest struct {
 	// AcceptPartial Accepted for Kylin clients; results over the limit are always cut and marked partial.
 	//
 	// Example: true
 	AcceptPartial *bool `json:"acceptPartial,omitempty"`
 
-	// Limit Rows to return at most (default 500, at most 50,000).
+	// BackdoorToggles Ignored: Kylin's internal query switches (the JDBC driver always sends `ATTR_STATEMENT_MAX_ROWS`).
+	//
+	// Example: {"ATTR_STATEMENT_MAX_ROWS":"0"}
+	BackdoorToggles *map[string]interface{} `json:"backdoorToggles,omitempty"`
+
+	// ExecuteAs Run the query as this user (the JDBC driver's `EXECUTE_AS_USER_ID`): with that
+	// user's project access and query limits. Only a `ROLE_ADMIN` user may send it (anyone
+	// else, API keys included: 403); an unknown user is 404 (KE-010003001), a disabled one
+	// 403. Empty means absent.
+	//
+	//
+	// Example: analyst
+	ExecuteAs *string `json:"executeAs,omitempty"`
+
+	// ForcedToPushDown Ignored: every query runs on PostgreSQL.
+	//
+	// Example: false
+	ForcedToPushDown *bool `json:"forcedToPushDown,omitempty"`
+
+	// ForcedToTieredStorage Ignored: there is no tiered storage.
+	//
+	// Example: 0
+	ForcedToTieredStorage *int32 `json:"forcedToTieredStorage,omitempty"`
+
+	// ForcedToIndex Ignored: there are no indexes to force.
+	//
+	// Example: false
+	ForcedToIndex *bool `json:"forced_to_index,omitempty"`
+
+	// Limit Rows to return at most. Absent or 0 (Kylin's "no limit") means up to the server's cap of 50,000 rows, which also bounds larger values; `partial` says rows were cut.
 	//
 	// Example: 500
 	Limit *int32 `json:"limit,omitempty"`
@@ -1430,6 +1490,22 @@ type KylinQueryRequest struct {
 	//
 	// Example: 0
 	Offset *int32 `json:"offset,omitempty"`
+
+	// Params Values for the statement's `?` placeholders, in order, as Kylin's JDBC driver sends a
+	// PreparedStatement's. Each is bound as a typed PostgreSQL parameter (never spliced
+	// into the SQL). With values, every `?` outside quotes and comments is a placeholder,
+	// as in JDBC; a count that differs from the placeholders', or an unsupported
+	// `className`, is 400. A value its type cannot read (`"abc"` for an Integer) fails
+	// the SQL (`isException`). Empty or null: the statement has no placeholders.
+	//
+	//
+	// Example: []
+	Params *[]KylinStatementParameter `json:"params,omitempty"`
+
+	// PartialMatchIndex Ignored: there are no segments.
+	//
+	// Example: false
+	PartialMatchIndex *bool `json:"partialMatchIndex,omitempty"`
 
 	// Project Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
 	//
@@ -1444,7 +1520,8 @@ type KylinQueryRequest struct {
 	// Sql One read-only statement; a trailing semicolon is allowed.
 	//
 	// Example: SELECT * FROM orders
-	Sql string `json:"sql"`
+	Sql                  string                 `json:"sql"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // KylinQueryResult A query's outcome, in Kylin's shape.
@@ -1487,6 +1564,27 @@ type KylinQueryResult struct {
 
 	// Results Rows as arrays of strings; null for SQL NULL.
 	Results [][]*string `json:"results"`
+}
+
+// KylinStatementParameter One PreparedStatement value, as Kylin's JDBC driver sends it.
+type KylinStatementParameter struct {
+	// ClassName The Java class of the value, bound as the PostgreSQL type after the arrow:
+	// `java.lang.String`, `java.lang.Character` → text; `java.lang.Integer` → int4;
+	// `java.lang.Long` → int8; `java.lang.Short`, `java.lang.Byte` → int2;
+	// `java.lang.Double` → float8; `java.lang.Float` → float4; `java.math.BigDecimal`,
+	// `java.math.BigInteger` → numeric; `java.lang.Boolean` → bool; `java.sql.Date` →
+	// date; `java.sql.Time` → time; `java.sql.Timestamp` → timestamp;
+	// `java.lang.Object` (the driver's NULL) → the type PostgreSQL infers.
+	//
+	//
+	// Example: java.lang.Integer
+	ClassName string `json:"className"`
+
+	// Value The value as text (Java's `String.valueOf`); absent or null for SQL NULL.
+	//
+	// Example: 5
+	Value                *string                `json:"value,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // KylinTable A table as Kylin's JDBC driver reads it.
@@ -1673,10 +1771,16 @@ type KylinUser struct {
 	WrongTime int `json:"wrong_time"`
 }
 
-// KylinUserCreate A new user.
+// KylinUserCreate A new user. As in Kylin, fields Kala has no use for are accepted and ignored, and
+// `disabled` may be sent as a string (`"false"`).
 type KylinUserCreate struct {
 	// Authorities Groups; `ROLE_ADMIN` makes an admin (only an admin can).
 	Authorities *[]Authority `json:"authorities,omitempty"`
+
+	// DefaultPassword Ignored: a user made by someone else always starts with a default password.
+	//
+	// Example: true
+	DefaultPassword *bool `json:"default_password,omitempty"`
 
 	// Disabled Create the user disabled.
 	//
@@ -1691,7 +1795,20 @@ type KylinUserCreate struct {
 	// Username Kylin's username rule applies.
 	//
 	// Example: analyst
-	Username string `json:"username"`
+	Username             string                 `json:"username"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// KylinUserCreateBatch New users, created all or none.
+type KylinUserCreateBatch = []KylinUserCreate
+
+// KylinUserDelete The user to delete. Kylin reads this body as a user object; fields other than `username` are ignored.
+type KylinUserDelete struct {
+	// Username The user to delete, in any case.
+	//
+	// Example: analyst
+	Username             string                 `json:"username"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // KylinUserEnvelope One user in Kylin's envelope.
@@ -1715,9 +1832,30 @@ type KylinUserEnvelope struct {
 // Example: 000
 type KylinUserEnvelopeCode string
 
+// KylinUserListEnvelope Users in Kylin's envelope.
+type KylinUserListEnvelope struct {
+	// Code Always `000` for success.
+	//
+	// Example: 000
+	Code KylinUserListEnvelopeCode `json:"code"`
+
+	// Data The users.
+	Data []KylinUser `json:"data"`
+
+	// Msg Empty on success.
+	//
+	// Example:
+	Msg string `json:"msg"`
+}
+
+// KylinUserListEnvelopeCode Always `000` for success.
+//
+// Example: 000
+type KylinUserListEnvelopeCode string
+
 // KylinUserPage A page of users.
 type KylinUserPage struct {
-	// Limit The page size.
+	// Limit The page size applied: `page_size`, at most 1,000.
 	//
 	// Example: 10
 	Limit int `json:"limit"`
@@ -1757,15 +1895,26 @@ type KylinUserPageEnvelope struct {
 // Example: 000
 type KylinUserPageEnvelopeCode string
 
-// KylinUserUpdate The user to change and the fields to change.
+// KylinUserUpdate The user to change and the fields to change. As in Kylin, fields Kala has no use for
+// are accepted and ignored, and `disabled` may be sent as a string (`"true"`).
 type KylinUserUpdate struct {
 	// Authorities The user's groups from now on; without `ROLE_ADMIN` an admin is demoted.
 	Authorities *[]Authority `json:"authorities,omitempty"`
+
+	// DefaultPassword Ignored: only a reset (`password` here) or the user's own change sets it.
+	//
+	// Example: false
+	DefaultPassword *bool `json:"default_password,omitempty"`
 
 	// Disabled Disable or enable.
 	//
 	// Example: true
 	Disabled *bool `json:"disabled,omitempty"`
+
+	// NewPassword Ignored, as by Kylin (its docs' change-password example sends it here by mistake): change a password with `PUT /kylin/api/user/password`.
+	//
+	// Example: N3w-Secret#2026
+	NewPassword *string `json:"new_password,omitempty"`
 
 	// Password A new password (an admin reset).
 	//
@@ -1776,7 +1925,18 @@ type KylinUserUpdate struct {
 	//
 	// Example: analyst
 	Username string `json:"username"`
+
+	// Uuid Ignored (Kylin's web UI sends the user's id; `username` names the user).
+	//
+	// Example: 0196a1a0-0000-7000-8000-000000000002
+	Uuid                 *openapi_types.UUID    `json:"uuid,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
+
+// KylinUsernameList Names of users, in any case.
+//
+// Example: ["analyst"]
+type KylinUsernameList = []string
 
 // LoginRequest A username and password.
 type LoginRequest struct {
@@ -2397,7 +2557,9 @@ type KylinListProjectAccessParams struct {
 	// PageOffset The page index (0 is the first page).
 	PageOffset *KylinPageOffset `form:"page_offset,omitempty" json:"page_offset,omitempty"`
 
-	// PageSize Items per page.
+	// PageSize Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+	// or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+	// applied (`page_offset` counts pages of that size).
 	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
@@ -2415,7 +2577,9 @@ type KylinListProjectsParams struct {
 	// PageOffset The page index (0 is the first page).
 	PageOffset *KylinPageOffset `form:"page_offset,omitempty" json:"page_offset,omitempty"`
 
-	// PageSize Items per page.
+	// PageSize Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+	// or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+	// applied (`page_offset` counts pages of that size).
 	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
@@ -2436,7 +2600,9 @@ type KylinListUsersParams struct {
 	// PageOffset The page index (0 is the first page).
 	PageOffset *KylinPageOffset `form:"page_offset,omitempty" json:"page_offset,omitempty"`
 
-	// PageSize Items per page.
+	// PageSize Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+	// or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+	// applied (`page_offset` counts pages of that size).
 	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
@@ -2479,364 +2645,1505 @@ type KylinCreateProjectJSONRequestBody = KylinProjectCreate
 // KylinQueryJSONRequestBody defines body for KylinQuery for application/json ContentType.
 type KylinQueryJSONRequestBody = KylinQueryRequest
 
+// KylinDeleteUserByBodyJSONRequestBody defines body for KylinDeleteUserByBody for application/json ContentType.
+type KylinDeleteUserByBodyJSONRequestBody = KylinUserDelete
+
 // KylinCreateUserJSONRequestBody defines body for KylinCreateUser for application/json ContentType.
 type KylinCreateUserJSONRequestBody = KylinUserCreate
 
 // KylinUpdateUserJSONRequestBody defines body for KylinUpdateUser for application/json ContentType.
 type KylinUpdateUserJSONRequestBody = KylinUserUpdate
 
+// KylinDeleteUsersJSONRequestBody defines body for KylinDeleteUsers for application/json ContentType.
+type KylinDeleteUsersJSONRequestBody = KylinUsernameList
+
+// KylinCreateUsersJSONRequestBody defines body for KylinCreateUsers for application/json ContentType.
+type KylinCreateUsersJSONRequestBody = KylinUserCreateBatch
+
 // KylinChangePasswordJSONRequestBody defines body for KylinChangePassword for application/json ContentType.
 type KylinChangePasswordJSONRequestBody = KylinPasswordChange
+
+// Getter for additional properties for KylinAccessGrant. Returns the specified
+// element and whether it was found
+func (a KylinAccessGrant) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinAccessGrant
+func (a *KylinAccessGrant) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinAccessGrant to handle AdditionalProperties
+func (a *KylinAccessGrant) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["names"]; found {
+		err = json.Unmarshal(raw, &a.Names)
+		if err != nil {
+			return fmt.Errorf("error reading 'names': %w", err)
+		}
+		delete(object, "names")
+	}
+
+	if raw, found := object["permission"]; found {
+		err = json.Unmarshal(raw, &a.Permission)
+		if err != nil {
+			return fmt.Errorf("error reading 'permission': %w", err)
+		}
+		delete(object, "permission")
+	}
+
+	if raw, found := object["project"]; found {
+		err = json.Unmarshal(raw, &a.Project)
+		if err != nil {
+			return fmt.Errorf("error reading 'project': %w", err)
+		}
+		delete(object, "project")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinAccessGrant to handle AdditionalProperties
+func (a KylinAccessGrant) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Names != nil {
+		object["names"], err = json.Marshal(a.Names)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'names': %w", err)
+		}
+	}
+
+	object["permission"], err = json.Marshal(a.Permission)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'permission': %w", err)
+	}
+
+	object["project"], err = json.Marshal(a.Project)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'project': %w", err)
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinAccessUpdate. Returns the specified
+// element and whether it was found
+func (a KylinAccessUpdate) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinAccessUpdate
+func (a *KylinAccessUpdate) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinAccessUpdate to handle AdditionalProperties
+func (a *KylinAccessUpdate) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["name"]; found {
+		err = json.Unmarshal(raw, &a.Name)
+		if err != nil {
+			return fmt.Errorf("error reading 'name': %w", err)
+		}
+		delete(object, "name")
+	}
+
+	if raw, found := object["permission"]; found {
+		err = json.Unmarshal(raw, &a.Permission)
+		if err != nil {
+			return fmt.Errorf("error reading 'permission': %w", err)
+		}
+		delete(object, "permission")
+	}
+
+	if raw, found := object["project"]; found {
+		err = json.Unmarshal(raw, &a.Project)
+		if err != nil {
+			return fmt.Errorf("error reading 'project': %w", err)
+		}
+		delete(object, "project")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinAccessUpdate to handle AdditionalProperties
+func (a KylinAccessUpdate) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["name"], err = json.Marshal(a.Name)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'name': %w", err)
+	}
+
+	object["permission"], err = json.Marshal(a.Permission)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'permission': %w", err)
+	}
+
+	object["project"], err = json.Marshal(a.Project)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'project': %w", err)
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinPasswordChange. Returns the specified
+// element and whether it was found
+func (a KylinPasswordChange) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinPasswordChange
+func (a *KylinPasswordChange) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinPasswordChange to handle AdditionalProperties
+func (a *KylinPasswordChange) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["new_password"]; found {
+		err = json.Unmarshal(raw, &a.NewPassword)
+		if err != nil {
+			return fmt.Errorf("error reading 'new_password': %w", err)
+		}
+		delete(object, "new_password")
+	}
+
+	if raw, found := object["password"]; found {
+		err = json.Unmarshal(raw, &a.Password)
+		if err != nil {
+			return fmt.Errorf("error reading 'password': %w", err)
+		}
+		delete(object, "password")
+	}
+
+	if raw, found := object["username"]; found {
+		err = json.Unmarshal(raw, &a.Username)
+		if err != nil {
+			return fmt.Errorf("error reading 'username': %w", err)
+		}
+		delete(object, "username")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinPasswordChange to handle AdditionalProperties
+func (a KylinPasswordChange) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["new_password"], err = json.Marshal(a.NewPassword)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'new_password': %w", err)
+	}
+
+	if a.Password != nil {
+		object["password"], err = json.Marshal(a.Password)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'password': %w", err)
+		}
+	}
+
+	object["username"], err = json.Marshal(a.Username)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'username': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinProjectCreate. Returns the specified
+// element and whether it was found
+func (a KylinProjectCreate) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinProjectCreate
+func (a *KylinProjectCreate) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinProjectCreate to handle AdditionalProperties
+func (a *KylinProjectCreate) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["description"]; found {
+		err = json.Unmarshal(raw, &a.Description)
+		if err != nil {
+			return fmt.Errorf("error reading 'description': %w", err)
+		}
+		delete(object, "description")
+	}
+
+	if raw, found := object["maintain_model_type"]; found {
+		err = json.Unmarshal(raw, &a.MaintainModelType)
+		if err != nil {
+			return fmt.Errorf("error reading 'maintain_model_type': %w", err)
+		}
+		delete(object, "maintain_model_type")
+	}
+
+	if raw, found := object["name"]; found {
+		err = json.Unmarshal(raw, &a.Name)
+		if err != nil {
+			return fmt.Errorf("error reading 'name': %w", err)
+		}
+		delete(object, "name")
+	}
+
+	if raw, found := object["override_kylin_properties"]; found {
+		err = json.Unmarshal(raw, &a.OverrideKylinProperties)
+		if err != nil {
+			return fmt.Errorf("error reading 'override_kylin_properties': %w", err)
+		}
+		delete(object, "override_kylin_properties")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinProjectCreate to handle AdditionalProperties
+func (a KylinProjectCreate) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Description != nil {
+		object["description"], err = json.Marshal(a.Description)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'description': %w", err)
+		}
+	}
+
+	if a.MaintainModelType != nil {
+		object["maintain_model_type"], err = json.Marshal(a.MaintainModelType)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'maintain_model_type': %w", err)
+		}
+	}
+
+	object["name"], err = json.Marshal(a.Name)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'name': %w", err)
+	}
+
+	if a.OverrideKylinProperties != nil {
+		object["override_kylin_properties"], err = json.Marshal(a.OverrideKylinProperties)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'override_kylin_properties': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinQueryRequest. Returns the specified
+// element and whether it was found
+func (a KylinQueryRequest) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinQueryRequest
+func (a *KylinQueryRequest) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinQueryRequest to handle AdditionalProperties
+func (a *KylinQueryRequest) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["acceptPartial"]; found {
+		err = json.Unmarshal(raw, &a.AcceptPartial)
+		if err != nil {
+			return fmt.Errorf("error reading 'acceptPartial': %w", err)
+		}
+		delete(object, "acceptPartial")
+	}
+
+	if raw, found := object["backdoorToggles"]; found {
+		err = json.Unmarshal(raw, &a.BackdoorToggles)
+		if err != nil {
+			return fmt.Errorf("error reading 'backdoorToggles': %w", err)
+		}
+		delete(object, "backdoorToggles")
+	}
+
+	if raw, found := object["executeAs"]; found {
+		err = json.Unmarshal(raw, &a.ExecuteAs)
+		if err != nil {
+			return fmt.Errorf("error reading 'executeAs': %w", err)
+		}
+		delete(object, "executeAs")
+	}
+
+	if raw, found := object["forcedToPushDown"]; found {
+		err = json.Unmarshal(raw, &a.ForcedToPushDown)
+		if err != nil {
+			return fmt.Errorf("error reading 'forcedToPushDown': %w", err)
+		}
+		delete(object, "forcedToPushDown")
+	}
+
+	if raw, found := object["forcedToTieredStorage"]; found {
+		err = json.Unmarshal(raw, &a.ForcedToTieredStorage)
+		if err != nil {
+			return fmt.Errorf("error reading 'forcedToTieredStorage': %w", err)
+		}
+		delete(object, "forcedToTieredStorage")
+	}
+
+	if raw, found := object["forced_to_index"]; found {
+		err = json.Unmarshal(raw, &a.ForcedToIndex)
+		if err != nil {
+			return fmt.Errorf("error reading 'forced_to_index': %w", err)
+		}
+		delete(object, "forced_to_index")
+	}
+
+	if raw, found := object["limit"]; found {
+		err = json.Unmarshal(raw, &a.Limit)
+		if err != nil {
+			return fmt.Errorf("error reading 'limit': %w", err)
+		}
+		delete(object, "limit")
+	}
+
+	if raw, found := object["offset"]; found {
+		err = json.Unmarshal(raw, &a.Offset)
+		if err != nil {
+			return fmt.Errorf("error reading 'offset': %w", err)
+		}
+		delete(object, "offset")
+	}
+
+	if raw, found := object["params"]; found {
+		err = json.Unmarshal(raw, &a.Params)
+		if err != nil {
+			return fmt.Errorf("error reading 'params': %w", err)
+		}
+		delete(object, "params")
+	}
+
+	if raw, found := object["partialMatchIndex"]; found {
+		err = json.Unmarshal(raw, &a.PartialMatchIndex)
+		if err != nil {
+			return fmt.Errorf("error reading 'partialMatchIndex': %w", err)
+		}
+		delete(object, "partialMatchIndex")
+	}
+
+	if raw, found := object["project"]; found {
+		err = json.Unmarshal(raw, &a.Project)
+		if err != nil {
+			return fmt.Errorf("error reading 'project': %w", err)
+		}
+		delete(object, "project")
+	}
+
+	if raw, found := object["queryId"]; found {
+		err = json.Unmarshal(raw, &a.QueryId)
+		if err != nil {
+			return fmt.Errorf("error reading 'queryId': %w", err)
+		}
+		delete(object, "queryId")
+	}
+
+	if raw, found := object["sql"]; found {
+		err = json.Unmarshal(raw, &a.Sql)
+		if err != nil {
+			return fmt.Errorf("error reading 'sql': %w", err)
+		}
+		delete(object, "sql")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinQueryRequest to handle AdditionalProperties
+func (a KylinQueryRequest) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.AcceptPartial != nil {
+		object["acceptPartial"], err = json.Marshal(a.AcceptPartial)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'acceptPartial': %w", err)
+		}
+	}
+
+	if a.BackdoorToggles != nil {
+		object["backdoorToggles"], err = json.Marshal(a.BackdoorToggles)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'backdoorToggles': %w", err)
+		}
+	}
+
+	if a.ExecuteAs != nil {
+		object["executeAs"], err = json.Marshal(a.ExecuteAs)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'executeAs': %w", err)
+		}
+	}
+
+	if a.ForcedToPushDown != nil {
+		object["forcedToPushDown"], err = json.Marshal(a.ForcedToPushDown)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'forcedToPushDown': %w", err)
+		}
+	}
+
+	if a.ForcedToTieredStorage != nil {
+		object["forcedToTieredStorage"], err = json.Marshal(a.ForcedToTieredStorage)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'forcedToTieredStorage': %w", err)
+		}
+	}
+
+	if a.ForcedToIndex != nil {
+		object["forced_to_index"], err = json.Marshal(a.ForcedToIndex)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'forced_to_index': %w", err)
+		}
+	}
+
+	if a.Limit != nil {
+		object["limit"], err = json.Marshal(a.Limit)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'limit': %w", err)
+		}
+	}
+
+	if a.Offset != nil {
+		object["offset"], err = json.Marshal(a.Offset)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'offset': %w", err)
+		}
+	}
+
+	if a.Params != nil {
+		object["params"], err = json.Marshal(a.Params)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'params': %w", err)
+		}
+	}
+
+	if a.PartialMatchIndex != nil {
+		object["partialMatchIndex"], err = json.Marshal(a.PartialMatchIndex)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'partialMatchIndex': %w", err)
+		}
+	}
+
+	object["project"], err = json.Marshal(a.Project)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'project': %w", err)
+	}
+
+	if a.QueryId != nil {
+		object["queryId"], err = json.Marshal(a.QueryId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'queryId': %w", err)
+		}
+	}
+
+	object["sql"], err = json.Marshal(a.Sql)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'sql': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinStatementParameter. Returns the specified
+// element and whether it was found
+func (a KylinStatementParameter) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinStatementParameter
+func (a *KylinStatementParameter) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinStatementParameter to handle AdditionalProperties
+func (a *KylinStatementParameter) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["className"]; found {
+		err = json.Unmarshal(raw, &a.ClassName)
+		if err != nil {
+			return fmt.Errorf("error reading 'className': %w", err)
+		}
+		delete(object, "className")
+	}
+
+	if raw, found := object["value"]; found {
+		err = json.Unmarshal(raw, &a.Value)
+		if err != nil {
+			return fmt.Errorf("error reading 'value': %w", err)
+		}
+		delete(object, "value")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinStatementParameter to handle AdditionalProperties
+func (a KylinStatementParameter) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["className"], err = json.Marshal(a.ClassName)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'className': %w", err)
+	}
+
+	if a.Value != nil {
+		object["value"], err = json.Marshal(a.Value)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'value': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinUserCreate. Returns the specified
+// element and whether it was found
+func (a KylinUserCreate) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinUserCreate
+func (a *KylinUserCreate) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinUserCreate to handle AdditionalProperties
+func (a *KylinUserCreate) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["authorities"]; found {
+		err = json.Unmarshal(raw, &a.Authorities)
+		if err != nil {
+			return fmt.Errorf("error reading 'authorities': %w", err)
+		}
+		delete(object, "authorities")
+	}
+
+	if raw, found := object["default_password"]; found {
+		err = json.Unmarshal(raw, &a.DefaultPassword)
+		if err != nil {
+			return fmt.Errorf("error reading 'default_password': %w", err)
+		}
+		delete(object, "default_password")
+	}
+
+	if raw, found := object["disabled"]; found {
+		err = json.Unmarshal(raw, &a.Disabled)
+		if err != nil {
+			return fmt.Errorf("error reading 'disabled': %w", err)
+		}
+		delete(object, "disabled")
+	}
+
+	if raw, found := object["password"]; found {
+		err = json.Unmarshal(raw, &a.Password)
+		if err != nil {
+			return fmt.Errorf("error reading 'password': %w", err)
+		}
+		delete(object, "password")
+	}
+
+	if raw, found := object["username"]; found {
+		err = json.Unmarshal(raw, &a.Username)
+		if err != nil {
+			return fmt.Errorf("error reading 'username': %w", err)
+		}
+		delete(object, "username")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinUserCreate to handle AdditionalProperties
+func (a KylinUserCreate) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Authorities != nil {
+		object["authorities"], err = json.Marshal(a.Authorities)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'authorities': %w", err)
+		}
+	}
+
+	if a.DefaultPassword != nil {
+		object["default_password"], err = json.Marshal(a.DefaultPassword)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'default_password': %w", err)
+		}
+	}
+
+	if a.Disabled != nil {
+		object["disabled"], err = json.Marshal(a.Disabled)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'disabled': %w", err)
+		}
+	}
+
+	object["password"], err = json.Marshal(a.Password)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'password': %w", err)
+	}
+
+	object["username"], err = json.Marshal(a.Username)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'username': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinUserDelete. Returns the specified
+// element and whether it was found
+func (a KylinUserDelete) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinUserDelete
+func (a *KylinUserDelete) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinUserDelete to handle AdditionalProperties
+func (a *KylinUserDelete) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["username"]; found {
+		err = json.Unmarshal(raw, &a.Username)
+		if err != nil {
+			return fmt.Errorf("error reading 'username': %w", err)
+		}
+		delete(object, "username")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinUserDelete to handle AdditionalProperties
+func (a KylinUserDelete) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["username"], err = json.Marshal(a.Username)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'username': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinUserUpdate. Returns the specified
+// element and whether it was found
+func (a KylinUserUpdate) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinUserUpdate
+func (a *KylinUserUpdate) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinUserUpdate to handle AdditionalProperties
+func (a *KylinUserUpdate) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["authorities"]; found {
+		err = json.Unmarshal(raw, &a.Authorities)
+		if err != nil {
+			return fmt.Errorf("error reading 'authorities': %w", err)
+		}
+		delete(object, "authorities")
+	}
+
+	if raw, found := object["default_password"]; found {
+		err = json.Unmarshal(raw, &a.DefaultPassword)
+		if err != nil {
+			return fmt.Errorf("error reading 'default_password': %w", err)
+		}
+		delete(object, "default_password")
+	}
+
+	if raw, found := object["disabled"]; found {
+		err = json.Unmarshal(raw, &a.Disabled)
+		if err != nil {
+			return fmt.Errorf("error reading 'disabled': %w", err)
+		}
+		delete(object, "disabled")
+	}
+
+	if raw, found := object["new_password"]; found {
+		err = json.Unmarshal(raw, &a.NewPassword)
+		if err != nil {
+			return fmt.Errorf("error reading 'new_password': %w", err)
+		}
+		delete(object, "new_password")
+	}
+
+	if raw, found := object["password"]; found {
+		err = json.Unmarshal(raw, &a.Password)
+		if err != nil {
+			return fmt.Errorf("error reading 'password': %w", err)
+		}
+		delete(object, "password")
+	}
+
+	if raw, found := object["username"]; found {
+		err = json.Unmarshal(raw, &a.Username)
+		if err != nil {
+			return fmt.Errorf("error reading 'username': %w", err)
+		}
+		delete(object, "username")
+	}
+
+	if raw, found := object["uuid"]; found {
+		err = json.Unmarshal(raw, &a.Uuid)
+		if err != nil {
+			return fmt.Errorf("error reading 'uuid': %w", err)
+		}
+		delete(object, "uuid")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinUserUpdate to handle AdditionalProperties
+func (a KylinUserUpdate) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Authorities != nil {
+		object["authorities"], err = json.Marshal(a.Authorities)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'authorities': %w", err)
+		}
+	}
+
+	if a.DefaultPassword != nil {
+		object["default_password"], err = json.Marshal(a.DefaultPassword)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'default_password': %w", err)
+		}
+	}
+
+	if a.Disabled != nil {
+		object["disabled"], err = json.Marshal(a.Disabled)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'disabled': %w", err)
+		}
+	}
+
+	if a.NewPassword != nil {
+		object["new_password"], err = json.Marshal(a.NewPassword)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'new_password': %w", err)
+		}
+	}
+
+	if a.Password != nil {
+		object["password"], err = json.Marshal(a.Password)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'password': %w", err)
+		}
+	}
+
+	object["username"], err = json.Marshal(a.Username)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'username': %w", err)
+	}
+
+	if a.Uuid != nil {
+		object["uuid"], err = json.Marshal(a.Uuid)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'uuid': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37dhq5mjj6KjrMnBV774Jw8SXGa685xCbdpH1rG092uskYUSVAcSHRJWFMsnPW+XP+P08xrzVP8lv6",
-	"JNUFqqBwbCfpZtaa3XFRpcunT9/98rng8tGYM8KkKNQ/F4YEeySAf15iSU7oiEr1h0eEG9CxpJwV6oV3",
-	"QywRFcgnfYl4H8khQb56FTE+RVutZvsNGko5xmOKAiwJ/FY0Y2/XUUBGmDLKBqgbdBFmXocJ4nLmCdSV",
-	"XTRhkvqIShQQQaRwECkNSqjbKfQx9ScBEZ3CYfCP8qH8R63cLXVYwSmQezwa+6RQL6S+VXAKwh2SEVZ7",
-	"kbOxelHIgLJB4csXJ9rqBfepO1vccDvcoFRbD0h/IogH+w7IHxMiZI5dUykQwyPioD8mXOIO6/4Bm0dT",
-	"yjw+Rd1pF1GGDCRSd/3HP2rlw+k/9lZsO3xt1b6JDGaNviTB4pavzIFIjqaYStQjfR4QJIOZOjc8wJSV",
-	"4iuolZ2CggUNiFeoy2BC4nOPKKOjyahQrzh2HZRJMiABLOTdu3eNiRwSJqmLJUk/ABy9QTlDMDgRSA6p",
-	"QHxMAv0Yuy4ZS5FYW+E1wQEJUECwP/pHp3CLfdwpOKgxpr+Q2dzjpTD74hTGOMAjIs0tOcYSC8kD0vLS",
-	"V+3ZF14IRL3kssqVgz1cccvFcrlcLu6r/3ml/qcc/l9FHSFVY42xHBacgkIgBTyvsAzcfR6MsCzUC5MJ",
-	"vDm3DadwXxwH/CNxZTEgff39F6fwy8yn7AIPyHm/L4hM39AYDwiizCP3aKusqIC6BX0aCAk/bSe2WDar",
-	"/2NCglm0fPXiDdeTxNftkT6e+BK+C/dAmaxVC05hhO8NDmnYOBFWlVOxKtzOFf2UglMtSUYCjUkA604s",
-	"u7Js3UKNlrrqytJl7yaWXFmyZH00F+rE049Av/DC0hPKEGYz5GKR3EZBYJ+IdAwyYyxFo38H5Cj828uI",
-	"SbzUv4qXZpFnarQVCKV/+BVA+Yj7mT+b59hQBkP8mU/RSC2ZAk5JjgIiJwFDWKIRFzKxi90M5AJ+kY5Y",
-	"u1+NWFk3enHl4paO89zhB1/famVnf+dVbW9nf+UNbuOeT+BEUvFGqp8N1iQRhQcgxqRiPnz1YDRpeYoH",
-	"9alZ4bUgQRbpnwgSZFJ9vITql6tPQfXVcgMixpwJArzrNfYutfSi/nI5k4TBP/F47Bs2+3Ic8J5PRn//",
-	"KNS+Pkf7UDuWmPpms1YOGmKBKLvDPvVQnxLf06w4CLhimL9/LsDDQr0Ar7S5wgwiBB6opY4mQkkaigAA",
-	"V5nISUAKXz44BSGxnIhCfUfhuqQSINky85i5oy0rMUzUX75UHL3kkTu7C/HSLK1oP/myBnlQI2gwLp61",
-	"3T4VaIR9dRLEO0Rdve8uYKhABLtD1MMGMCXUQG+vzs9Qj3szZLfOGemoNU4ACnp/1+03xVdoSuUQMUVa",
-	"xgRL4qFbMlMERt1ej4zlEG3BuKirBuxqAbLDuupEvIk+UQIfdQpjLMSUB16n0HVQlwrEuIxPpp7Cd1hi",
-	"hJWECAcCy4XFdbeVBPrFKRxx1vep+7Uo1IDbovcIMraCGMJ+QLA3Q+SeCi3TRXhwEOFBuIYcCODadx/7",
-	"5O3AQm9iqjah1422cOwANIsTeLZdUmt4w4Me9TzCvvoOqlMkxNMCmZJL0SlmeEBGhEkl5oyoEJSzJBRr",
-	"ERSjleQAYz98+THgGBf+PQf1JhIQEvs+nxIPbUWrd5AgwR11CeIByPpCqaF3xNfQbDFJAob9prp3XwlR",
-	"OxaCS3wYXXEP7fdrbhXHIbmbpEvxL/ORJf3Fo0Dzio+IHCo1TemExENck1MFORIcwr/1LgXCAdAZpZv6",
-	"fIAmzDNXPdotABYkuVwMIwWkLvfU9g8ODgpOQZGUQp1NfN+whRvz8y/NYtmI9hXFFcRg7mEdaIS6P3VN",
-	"LhWO9Agio7FUgomYDAZEaCCo8XPDEjanUUZBM76bO+aV8Bi7Q1K6VW8V73aK40nPp+7ff/SN5uZj6qr1",
-	"AoJvBcIomPgkk3OhhzIuYFl1tIJVbUeomIPtfPX51MrlnYXzUQ/rSIl9CDPsz4RM41I/GCZ+650uMoQY",
-	"GmzFFwQ3w0H2UUU9MoraNrAEQFCEe3wiEfZGlIkIafLw2q+FZXUn5VbDwzpqaH7lEUaJV9eWq4hlA6Sz",
-	"WfaPhVLfNxiWCyCL8kd8/duOxjM34EIUBZUETQP1v8YqHKFbXmHk6xnJbrm8yEh2y+U6yifE/GiM87vY",
-	"74PkLiVkAZcz8tdygeuMywbYs8Fk8ZQYtFPeW4ToTnlP39ax1FxeEVSJ5meG+5D/6H9IjPsh4ZMq4Zn1",
-	"ar+UXrEiv1QOSaCluhHxKEZKZ0lg4hs+Yd5TImFFG76SQFYP68gYZxEYgJHHibZYgBzyI+LTN9/qAmqc",
-	"cSQm7lCbYXhghSpgdkqyVyTKxb5PAjTCM1iSIDEEudJq+TXDd5j6T06vdsu1NA5Qq2vtFkvcw4IoNWYS",
-	"regQyWCmfZdIDHkg/dmPyf2+s72n0plwHS5mRn8NiIJIJE/BqrcVk4a1gZkRfNJFcEpbV7jC+nhgQvRG",
-	"1irN2y9jDu4voXutzfkJDgZPzE8rKWe0U6nVUVzLTujPxleEKnv7+/vVyh7qzSQRPya3/P52v9TaASuh",
-	"AknOka9wI6Jrbc5PMZsZu5d4WqSpHqSArXpgdCTseYFSnKhA/I4E2mgHUSm8j2plZCNAwKe9V0Yifucp",
-	"QztVJH5IbPqBwLKAZudqSVgvaDWlQ3P741x7Z41C4QYE3I/YF8CjjWkMYSnJaCwF6gd8lITKFljfwgin",
-	"og5xgrij8OH2oZ23+gpkkBiz50FMhwkNQMGECYSFXtwfExJQAn9bjRlLxJlL5il3PKRsKd0OX4xHZxWj",
-	"8KxcH5vXbaDTV7CMa4YncsgD+ok8qQRcq5b3F+1w1fJ+HZ3xxOlPSUDQgN6RH1Kd+rb7TJN9tb06mjlm",
-	"dayW9xFTIjAsI7I91qrlV+DNtcb6xJVU94bfJt4vl3eRz91b4iUevkIeFUpE87bn7su7d++K83Fxy3B3",
-	"PowujsBiMh7zQBLvVGl3bXBIPakPp5bm2qjV0ZGesqiWUI/Y/9zsDmgYnYIk9/Ll2MeU6ci8H8/F8x3D",
-	"IZdMRBnCMZMAcIMo3DLUTyW+jZnq1RYdBJO9iOJBwtDJ7UPUHYmBjYuAIRkRiOpxtMn+hA8oewOMb31P",
-	"LtyfHvaOIlqinojJaISDWaFeeBdwNki9ugWnAG6shDP4dcY9T3rTK5EPWH0QI2R5nMA97BXjn6jz0fQi",
-	"ufQTeGakiNCpZsWc1OW35wQJX8FWHBpyZCKuq+XqXrFSKVZr7fJBvVypl8u/qf3pl67VO4V6Ie2tLCDo",
-	"lebZu9kn4OSjhGWkEmUq0BTOfUuhHGB4iMACz9B0SN3htmMttZTpMBQqOsxAKvpQ4JkwgJsOCdNuAWlm",
-	"VjNZqo62BKYe4syfRaE0HebyICCuDBdnA2pyWNryRC9Ye07jooVuySyJpzvREZ1xifowX45TYlwW9cuP",
-	"cUx2iQERfBK4JI+t6QLPfI69HDr8uoFrebVRC8RKLHTGrCrSH/MAU3Je1C8/diiSJd0wukI3zBJCvA2R",
-	"/+IU1jLb5QHp+iaoMIImBlCzrPjXeUAaf/2xgJptx3KQ4Ao5weUzBaeOSz3iJdW8bkz56D6+SSu/fSLf",
-	"6T2iQm1vSjUWqhcyosAuOOdNUR8Vw48e43DjmrkxJbg+JUyGABDqj5w6eIeFSviWyydMsWSAHrkjwQxR",
-	"JiRmLjFswo5pVedgwkKdGZ1plOowhVPukCjGkwenICXoB1e3c2ra+UJKF5Q6KpANn84U3BIryEdzovcf",
-	"iS0uLFxhwjggCiH10h9bS1xTQcwD/69ScFICxuPjpUaN5xo6EUxe2Y2fewiBmLqTDwPCL4vwZRE+eSqu",
-	"voZCpmMOMBNTEizRtcKVAj7p8JwTckf8xbyGho62RVwtIsrbsZG4VMgS+vW6efkedSblcs1F5xfNy0a7",
-	"dX5mH5w2zho/NU+bZ237pHF82jqDLAE2GRXqvxdggIJTCL8tOIXos4JTgC8KH+JZFfabhVQ3vZ02v9Vh",
-	"X/Pb6enUQLDVgFV0yKfIVzoClcind1rqGwcKwpJqvVLv9kamj6nO7O27NuTSEOYhLFC3YUgEnFEdmXxE",
-	"vX8YBv5JuslMETJ7O+z95NJz+vbNb83L9q9XLdEayfFvR6291sfG/Xn7/c77T7f3LTql3s/+tPWR0yvf",
-	"u26xconM3n7y3rXoOW1NTugO7f9acqs+643elL1/vvXTIEXuxzQg4oay7HRQrfAoJNIQM98k1n2wKh/J",
-	"KcDHN9IQmbkz8adKtepqIHXjiKEfJQ/ePHNS8lujVJnfk2eWWEBi4x/CcXgP0smSGNRkd8TnqatGjEzt",
-	"PYDRF/FGm4uWE4M4us7vAb5PXSEksqYsiln9T2GhkuP4lIG7QRMAH0sSHCJGrJgniBsQubhyNwAjQyM1",
-	"GZwwNdYU3AHeXCLWnLWgbKwFYaqShyUpSjoiaQhJMxKrbsksM6+qVy3Wau5Ocd/bJcVX/b1ycb/yqnpQ",
-	"wzu9XXcvPnVWbqyPhbwWqzer3kOQB74lOVyJEWUTaUQ8NvH9paDYXQYK9bVWxnSS18IiWWpSXEtJ6rhH",
-	"fLSlFGcbMp7MyS0wOhhKf6buLg9kGgiimEuRkbEZvWDBAdZxtKWwKFAT6NwCOSSCoP/97/+JsO+FUIx5",
-	"CouCrMOV/DGcrAUSllkuDgIM4uY4IH16vwxVtDkXCYkD6ej0TJcPGFUqqkS9WRI+isPf3A5m8n5GP/Zq",
-	"QfVjzZ2mgcmkomTAyP6qplCn4WKNEbn2bBTg9A2DePgm4KNsBIWtCjTlwS1lg0e8kzZtb8nMfJw98X6x",
-	"vFesldsw6xoTz1FCuLlwB8Ljj4PFiWUXxnE5dmROjKYl7nw2fT2CD0AA8Dyqto39ixiZ7GNfECetVgYG",
-	"5mBJsUIGj+vSD8M0PpF+uRvmaifQV2ocX8DhhTs+wvcnhA3ksFCvlstfe+fttC4OlP56qFMbrSA+JL6H",
-	"ejNtx1NA40EJHevkYHClPfjqj/B9S39X2Zu7F05hwugfE2J+NwnbOa+o3Y+9p4fI5DKjB1/atZe66lbb",
-	"NSavdrRSxqfPds+jtcQu+6G1ToQ76TrJVF4HkN4aVyOT5AslOkB6OIzq0z5R60Jbtb1d5ClpsDez+9zW",
-	"QQ5pu30k4mK3nk0JTqiQaRcUamPwvr3pIlsETOVUIjemGYEvjRniAVl5q9Q7qcKl+T5751cgIK4Sg83+",
-	"X1iB0kFiyKfM1GoxgSFrAMZBXWDKXfR35HN+Oxkj6qG/oy480XOgv2tbmZiMcrDzm/Hso0vc2e6MfPw0",
-	"HfuTT/fD6Ww8ro135ehTX34Mprd9v68hIiUJ1Gr+C4b6HRc/VYv7Hz5X9r5Ef9QOvvz7SszKFuAnHpXN",
-	"O2NpmbNTMnVN3ElA5QwR9U4JnYHEPuS+JxDOlNqxK3mQdoM5wq4k3iHCxlvlgczavSWzulZK1TWkntFK",
-	"UZ8HCIe6RAmdTXwfHgKF56ORutY+ZQTud8LHuHbtg0oe8Rd2ll0YgqlL71NhV6HdeKZSFXyLtmBPGrli",
-	"omnkxtMJ6OZ7GVAyp25AclmutS7RI4Z4PCZsfuh1NIWF6bQNu+F5QTps9O8vQjO/OU0+kYJ66gDRz+32",
-	"hbU6JRdWOaiWyqVqCcoSrdy4tQRmyUv6s3n60SdT1Meu0h8giU+dBWC9gzwyJsyjbIC4Tlm+pSwJus/m",
-	"WKwsZr3AoAtDDuNNgzEcI5zRHST2+i0lvOFFtYVispRUGC5TTfWWXIFaJY+ayifS5WkX4N2QQC4H4Lr2",
-	"SSAxcV1CPINoxpoCD4UShY1HJ2lYiX5emNsgR1bhE/PzC4G6/ywaz1Sx5XXXQTWdrZUHzSQOBiSrSp3S",
-	"TIHWIc4cRPsIs5l22G1hk0tqxfIo6QFRb/tBNVtWrDVNicFKONeoF52pIXCFOKELN5q44vGzCG/ccg6z",
-	"SnhJ8pq1ZBj9haNkACKkrgqWX6aJeOCzyjXJG50uglDmKdDgOeCgLZ8KCQE0nhJ8f2q20Us8pi+xGrSo",
-	"wdHdjl864Cel6G7pv+0FtH/7NnBGEJ36Co+Tf/OJwgU8pjeKJ2ttNvYgIHf8FvRjG6rkDjEbJJ5AgcWC",
-	"JpPRCPDXZOzF/vKIT/TosO7SIMCAsObPcGTzdzR3lLxr0mOTNCY58aLtXpvNZZppU0eXoUHAJ+MSaoKX",
-	"1YbeUIa6jZOTm+ur5uVV9xB1L89PmjfgNegaqUm7ZcFSFT+e8KuCU4g+sn+cnh83T5qX4W9njZP3V+3k",
-	"lhJfLezoiPuTEVvThqAkQBc+1EgI6aDZZoO85avi9CpWvCuNLcd5ilmJMTCeXZ+coC2rg6pvk6QzQQh7",
-	"nPsEs+h+L1+sBhb4++ZvtbH9wChptzr2aQrq6C28ECbJMTp+Se4l1N7Sngqn0KMDCpju8YkOQmGTEQmo",
-	"q34zu4E4UFgNHREh8WicxAgz6AIuhLUj05YY1o3UPjyN7GIS9LGrg6O00UKAYAvbjhxyWR6rfL4H7fn7",
-	"4uQ1+pvXHtH2kJgrvfis1Nc4Oek5VH0DHcSdCMlHugZcbr/CI9TqXCm2jbinrl8+74Kmq48J2jw0Yq4S",
-	"ImhGGXpWTK3S9buG3OKD2sgWA3mPuUQX9QpDI4GdzAtZlmg+QIoy5CC+Qrtwy5TmLL6xc0ijH+HdfJDR",
-	"V1tBQnRKEaEeF8Njxt1KOdW6u/a5p9HbpYDKtgkp9rUMFjm8ohGpzG1SCT9ZJe+GS1tL1E1+lUvAjW3i",
-	"GeXbcNZrLdGth8ltKO5LfF0JWtMjteER1HUNv608LoI7EXYDrutqqnkwPU2xf6PWHxZhWcTNRLlKLWHF",
-	"VNLkvkww0ucsMDmQBYc8LhUJHGM5RJQZ9zAE8BjrUpgKkVq+NPJeLfIPG/aUVZRdB7hD1h+d06nTy2uu",
-	"IrB6y9HMaUj2M8G+HF6ZuKqMGr+uCSqdjBfhKjI+tcEg/DYRCMJvkyIWv125DTND2upjQnEKnQBpW52b",
-	"EXzVcR0in0gJmOrRAZUaTUELFK4iCo5201B7FNh8cIjgLnrqDHw+JUFKleOweG0M2fdqcOdC3E+YpX9v",
-	"FH/DxU8fzH/LxYObD3/79zTseSs4e0d6WcEiTa+6u1s5sP5yEzeC0dt3v6CtyzdH6FW5tr+dIl76gwwH",
-	"Gx1AnX/sD5QeNxzFD7HpHV81kueoH6VZNYO7DHPmJLgjyVFhD/Pj6ocpI98uiTIBw7g6XbX3/b3aKySH",
-	"k1FvHFAmtVzevaVe1xZTMZIQRP+A219tf158Y+LT6eve1fXx6I+jdvvNqXt+/89fym9F4zfyn+9H5/y3",
-	"P/rum58/tsib1HC22zRl+BcyA1WmjrgriYSljzEN4nA5/+UiCRP1IGWCiUghLteC1GE3WJEMkbAi0sGc",
-	"3ZAOUkvOp0O5Vi32ZpLEUM5BPSzI3s4k8OHu8IlEY8Wy5sMJKu+bV5/ccu3ToNzavROvvfN3r+ioUrtt",
-	"nr6vvLt5M2r/SvD1wbBy1Cqk3Rd1T4ofPu/UcnhubqHwosJCtRONNQ7gvYZYGlmJLtsVSZVAoNrOO9JD",
-	"6vyuiNR3bH+3knbHbslMZHsOtXx9RwLanyWi0AQSkvq+ojeK/R8iLJFPsHG/6mwbrDFVWKdqLmkmRkq+",
-	"AG2y3u552WYekmofaeACFVeroE0m02rFK2at69NkR5/mDKaI1edeZL+m3OHyyKg1lenlsY5qKQkGpx4s",
-	"mspWomncLJJY7AqA/wT2vPVEw2uhxDPJ0Xgi1z4RkX0k4oUOVU5gYlzue1We54WLUlIUfGGCUTOwMz0U",
-	"48GnbJsQrKdhPw9uRA0SFtHDMYeyAk0uUiXPSJXCbPnJ++ntE8K2IoJ+WmzEsTySmOdqVTLf0GBZ3wGn",
-	"ILnEvu7zkd0wgTAJqTsjLN1hctGrxo/l5y54UPSouanwAtH8soL86rmdqH2DbTsR23QOLFgWAZKODYoD",
-	"2YRwYr5OCTSG/Pmsq1Aul3UwgvGfxG9FuVxOXooyFIlcNC7mMDfMo/wXk8I/v67maCxnivbF1xMuYOWN",
-	"hM06VoNXM6yA/INUeG2M0mkbOujheXnomqT7L0p7lxx9thNMCUQxN5i2XYBPbVFFi4+y3A1rX1xIoQh/",
-	"yVyrdruckjSrWQMFREx8afRosJToxev3ekSAPLr19vj1EbqEd6+IVIMdY4m3U/fEW8wNoFBw5iHCpUgg",
-	"p7kmi04ppYtfESaopHdLIivUa4ruSyUAbUlyL0H7Evk8Xy6WxOeDdG+zWTPYzbcsuRRj4vsQ9tJHLpbY",
-	"5wOYamVohLvEC6Zu70d8h0viD7+kXlGzjnokQFs7qHXWbv7UvHRQcRe9bv3UOms76BU6Pr9+fdJ0UA0d",
-	"N49ap40TB1X20Ovz85Nm48xBBxV03Gg3HXRQQ+3WafOq3Ti9cFCliv6zcXn0c+PSQZVKpYLO2z83L5Ow",
-	"qlTT+GS0/GzX/NWvJzoNbpEEmVlTzQmTICAsrdXf+kjjkT5lVBJ/9i6gMnKnfuWoVIx9PEtvXXYG8W1h",
-	"zOyUemBnRO4QB9hVaJmYJN5xaRHKVJwl3MDxiSrI4piDyohx6aAqmrBbxqcMbYXok35ZDc0sOxWn+iEp",
-	"Hy2uAmLbM0w81lsL7yTP2NqJC7lzZBIjLiLNsgHHAXGpSDVpX9if1gB8QLB3zvxsJFS3OhdJES5OO70r",
-	"9Xhe9F1ch6b82VfMRkUtAsv2Y1tJiATBgTtcejfybxaMasvj3oAiUIiNhbcNact39WR217EzLpEMsM7I",
-	"tyleK3c/fTS6MO/7jK5ukmLY+xR6RmNnnORA8e3GMdwiVYKJLJBkZ44Hz7PQxMnHyG54irFbEINTKlHN",
-	"FDpACs9WSK60bG7bkOjov7BF37dUQTJZ/xKsivb+jTWSDIdaqOKpnyNFz0Ssm3whdS8ldm/hLq2tBR4c",
-	"HIQh6TBN/AwODuZM/7pS2xOdQbzo23JIqHeShxGvI5i0T//SLP5eLh58+JyaU5Bx8mA9CKcy2WVYoilh",
-	"UjsFs6evo2X1zRapeaz6XKobUnJIcIP4bSodSHNTdDkAoizCPgmSI4FnpbVjPhbRNHEUmTh7YXZ1pOMV",
-	"19WjwzpikR98Tk8m05uwjFx6xAyZJmAbncdZbVrU2TX/Vi1XE5nKscp0MWV6VwnNq5TppYvR5DgqQYa2",
-	"LJDhes34JEB8yubCdN4R3+Ujss4q05xMQbp49m7IBckA0QNtCnPIE87tJM8rG2sSFokFpDDSUbwZXdzW",
-	"ZVu7mfobW5fNxrG6BVCwwtHFL1pXbVMkgwr9JBEzrD5ZWQ4jHGMuHFV/u3AC8da8S7dllXQx5FNQ0A8X",
-	"Aw8VQf8F+3hZmI8OvrqRdERuJtLNFVOItsiYu0M0mlOtK/sHuzvVnR3TBzrea3Zvp5Am4z51SKGPhbyx",
-	"MWX5I/seb4OPF9j3LjOG76vC9tax7M1fO0UxJll++siGSU19xhALsxI5vjaMc56iTFYHISYMfvN3YR5/",
-	"skmR3utXBCVmhgj/eUIS45BaHpUY5vv8YK4JS7e/vRYQ9qpf7hg0gBZ/bpeg3eUj+wTjwMvvFIzhyNM5",
-	"BGPHn8cjGALoB71w34kz8NcJCWbL4A2t+q275UeDNexOW5S/F1jHuh6vxXCvfj0xZ8EZ+LaWJuiM5QUO",
-	"JMX+ynQs3cPNqGlaPNc5oeLQnLop3QqFrKF0Kw4Iwvo43YkEdj3CwS0EKcOkuWyvMWptlgeNr5Oru1SK",
-	"QmhgC8t9hEli6pPw6W7ZKZfLSSltd17mrVW1RKHp564WivMzAbPUzIWKWzqeZwfZ08eN+stp+sM80oAw",
-	"aanVDaYkXFt2AV5zEHGHnHioh93bQ0AxqsuwaZsL7gnC5LoJ6NXyggCXZgX6w0+XqgKCvSKUOxcSSzAM",
-	"HyKMZIApeDEFGVGX+5yBhV53jEku8ap50jxqo7+hN5fnpygtHrpS3nm1u7+3nuavVhydyqorDwQoi7i+",
-	"EMgkaztxAiuGOI264n6fuJJ4l3x6xCdLfNVltGVLAmsN0Rqst1e7cdzQ9y6y0vLVll4I4/5aU56IufZT",
-	"0le8ia4/ujjzKfV9akoUQ8XRpIuslqLdLr9V5F4RP8rZaVYqRLxs9wuBTOJCaIUEsqyLlORy31DRtFMu",
-	"9zolx13taBrHyX3aoIEiUNACB2i2jNFz25eJfiLIxeN8E2aSlrYlKA8qWFEtpxeJUOiWjfJAfTWPmAPY",
-	"SmHZ8LiMMbFAgJcCqhnAeoT21gHxVKd0dn1ykkD/FCo2Fws9TwZ0q3sskCT3Mhcezd+ZpWJ5/DZHG3YW",
-	"SUkSP1OuR+xyLhxKhBIRNmbSxXaGD9NkyFhL4QuBIILHC+gdNCjBnjCpSPMyJ5ChZS560BSA/q9HrGCp",
-	"Jtc+BfIBUbKPeKj/J157pOeTm6NG+6Ge84wRzxqnzfQhw9z/lHyhjMGujn5unj7yAtvvL5qZ4Gs3Xp80",
-	"4zoCPEhqCfrRKo4dwTe5mQScEmuKDtcJEWw5RkclGdLLBKxC7FgczLFhOjYMpjQgUg8vtrPwf8lZ6xfm",
-	"fCAjc3Ezgr1urlq/pQx3RT/p/irFiuaDE9bjE+bNUd5iqiyteGnGiWdGkc0z+TSTvEtH2L85bv3Ual8t",
-	"Dv0mwK7WtEyO3WoRiIobRdkBtRbGe9+8UgA4O49j5vvmVcEpnJ0nkVM/XbRY5o+TSsY/rYx+YpPRzcVl",
-	"8+jmsnHc+mfmxaqUF0xhKZpP4FGG/ZuL86sW+IOWh0CNuQCF1tF1FSuZnDi9kPdfkADOxsvWtyQg0URN",
-	"PhbVi9OP+CWNLzFJFhYu3QLmxZA8BZOSN2w5WRVLDYKhzwZ29N0ZBDPQTjxACkmTP76xTetapGc6Q17A",
-	"osO3hNp0RHQ9b+OujOt0W2XLUQSR29mR53RZ0tcLoUPYxaG1UlHm+hOPCBSWZFozKSaKY188gJgDbkmF",
-	"W13S5Gnc0WCTWhIsEtcrw/gMtRZBJOrNIIiGM4LIOhHF0I9u+Vzz3evyjQ2V3m6gSNmN1oBXwTZsItUj",
-	"A8xikFU8urzMGpcB0jwe+MShPo0fPmrYmA3jRGtB24NxvqBxJqz1+6vga2N71Nu6FkFilw+FcnbgTlgP",
-	"CJuEBd0GGq7OfFx0IbM+Wrab31CJdOvEyoqyK+syQYRcBlCPOBPEnUh6R5YUt13hQ0yPGYgFI8XpZOy2",
-	"phCLEMuSyJDYRPadTFK/3KEHiml8RdzB8qykVN7wk2EIiep9I3yrWBFDUOgVbem2mvZPF7PtNQpOxjhE",
-	"lDG8kytFOJuaaiBFtGY9SprNEax8FHKDYOKbpldzDXgeEqK3IpAw+97bZYXRo9nLevT4vdWxewprl8eA",
-	"aIb3g/lIQYL7PgTJVaEfkNL/5477gC0+ctBHCLb8Eq9FiqcL97DnnSfWQwPlR7xY30mUh1rKg2u2AVUL",
-	"K7aBu19mlHL7Gm0t7MWBODsMq/UkGHbIm6Hu44ibUqHfkkMf618QJKgsmJOyYh+yOXMjEdaPtsItQ33l",
-	"uQjUS/UMOPP9U7PmRUQAZ7UiWYtVxx6ZOaehNXT0f2gsTShfKFyO5wck8Xd5xkN6XsFaaReV6qtHOBL1",
-	"65LDsPrRc8hJp1lJstCB3YkyiUwfM49bXXWOcoRNCPN1rrmlbIWebHrAQx4n4PEWlLRywmN0kKmHDvps",
-	"rEPJfMUGx64uR+mGddvfMUTAJ2sic6iw616nmtaqHne5+1hF0z9uz7mJyG7mbAfQAsh8vS91zI6FdUY3",
-	"tnS8zBYzIvx8WD3Z0zUKyV5klNskAfSHoUJaiVUHtirMnQ65T9YvggQRcXBW+iRhXJdPfA8i7+eC5L5G",
-	"HjalHnjfTCdu6Xg8p6PmE47zjZ8Kl7yC8txJpYuuGWf3VQl/cbbu6ARiqJrnexBqB2ZvYKyUDcJ0udS0",
-	"wIvcWYGOaSaRMPwqnfoZ0gW572Uv9L3a35KUwXRoPHry4HwWSAy2qRiwPHkv/NXoK4rZQT1FF7Pwzj0g",
-	"UQbCGueUA20YciBwwEG6wQZMqPOqYiWl0ZaNlN+2ojsN4PdSdj37ddhLdvvY4WSEWZrvEkuMTjHDA5vp",
-	"/7Cy7MvPKDXsNXZKLwTq03vioevr1jHaEoTEmq7EeEuy50q5crD3yj2oFF/tvzoo7ldfvSriWm2/2C+T",
-	"2sGr/UoFY7fgzL+2X90p9vaqXvFgZ69XqbxyyYG3N6dt5vlilfHZKdwXB7y4cKoRVFZVMI9tfJ0S5nOf",
-	"rSmnPGsRc9siPy0m+vLNETrY2d1HpiE/8rg7GZmw5/mrazuSpbWKChPlLaWnIr03Vbwr/xCLZAFxkXpF",
-	"ITs9I9KQMBnM1GkkB8p9JrH65ilnoj0E10ymbfwN1IMzHqiYW2oLI9OvRz+F0KHombEq8L5igy+geV7I",
-	"EbajdH/tfCJMwyRfgwqxpIY4dAvTLyzWU9iBnIAwR+DgICZT7JTT5Rcq0wMaxZAHEonJaISDmS3rbJtA",
-	"GTRLokTLnJxBi0Jm+OfiZNeXLQV0qIewOM2h2jDEFQlukzyAOYkple5Qd8JLrmUo5VjUX768xT4ueeTu",
-	"pRlKvDT4Vcxc5Xwgii76ouHkLCuhHs9hWNjjyfJa6WircXXUam07iHE5Xzedxd6MZ43Eal0dIm3+yVan",
-	"bSxPXLQory6oXi4e5KipfkmwRxkRIqv8fVylpUxIzKCFD9PNb/PXwu8qwWHWRVvVcln3qezaKHc0YQHB",
-	"us5OF23tlmsJBggfGrPj/OtJjmbffHAt/Us+Xa/jo4m1dpTYRaBtdKzO/lxzx7A4V73Q8BTDUJJPoZLa",
-	"zvGST1tMkCAr8lxydRgkkI4S1qBl/3xn6kfcRHJ5SZb/UXBWusRTG7A9X794eQXj+FazklYU8TTpKqYw",
-	"q956Xmkh9HSYhAQmEU3Rc/SgxFulEsIo9uVkwbS1FMFwvkVEzKvcX/LpKukqMIJ8XrHKvp+Ld6vr8pyC",
-	"lLHxpO03LCGqtgkxGyJmUgOC1TPZJ8RDkj9QM3L53Xx9wkKydohwjMJjYgOhA4wB6gN0n4RZK1vx0Txf",
-	"22WxiANBB+pAIm33vmhsVt3kDqLFP6pmFK09TUrRPy7ViayFbalC1KuR4gHeqRR33apXJvv9CoagmbnX",
-	"3N1q8RWp1Ir73k5/D1d7NRe6ns695u3tF3tVvFs8IBX3Vb/m7ZBybanelDXww/QmA7PVbU41ZNa52vFv",
-	"1jGpPusVX5WmwzxoaRJLAlw/LcdZPy8nOxtn3b6V6T0PliV76DyPhwcvZTTcXA9Sh6YCVLqwuiYMIwGh",
-	"ulI8eCb4Lg+zyQBhHmO9CaPOy9Lh9VW3Pwrnznv31wwAz4z9frJ7vyyq20FiiAMtmfa4HNpOoikQMA3U",
-	"V8YID7FIOvq3dEvdyKrkmCa7xpaZrzr20viDWK1z8bAggvRA8OxunGlh4I/a6RRCOy/WCwOntqmPbeEj",
-	"iPU+kpHWonsz+CMXyLMDJRph8KIGgouZGtznA03V1FPTZsjRZnMeWJesyBfv+I3CfR8cpo37kgRLooBX",
-	"hG1n2OHeLVjMQL+3eaipyLQyOXVlq9nMcPhHxPCVvnRz0HGXehRAo3t1g34ORrjR9qN51B8cyb7a3JQR",
-	"3Z6mB8Tjv4HwpkV+X2QGfmt0mo8dTzrZ1+h6+zQx3ukM5Sd6R+YYSEosNzo2RWPWKJ2fm4WgHhHUI2JZ",
-	"s3hTszYseam4Hqyv+93GmT8EZkuC22y/uFcxk2uyqaWDsDbtgnKhGBLvo273//2//p9/+/f/+786k3K5",
-	"uve3re3PX/5V7xTUnzUX/pf8x+8fDl84pZdd1O0ehsbdSvUV6s3k0we1L6VNFzGCJDkaBJjJQ0SwO0S2",
-	"j+qQ+J7htJo68CAC/oI1cR1iFbP/7eVCk2xqVvnf/+//r7xK2ssZV2fqUTZA3VLXif+tpIiwUM8Yu8SB",
-	"ncCJdjroJaqjv6H/QJ0C0gep/0PQv/QwLmcy4H5WJ4pCQ0cZ3jQYw88U35YvBeBhqklqxFOmZqLeXqWY",
-	"ZITLZ+sl6wWKp8eIP7FW8midpw9NQSv7g5AYOtTKIZkhHOTqTL2MHSnkx7c52NLX86GY6JNgSQsB1cnF",
-	"xFM07ZKcMPCaShD+twyHchDtowG9I8zRNAsPAkK2v7vw63BX+WrQZYjuXTiILpow9YZI82sfoq4atYvA",
-	"sw++7Jzs8QFSbOIkY+GscBJKsAXpUaOu5z0Xq/iS5ioRxJ2oc75Sc8SjeX+GxsapYRfWLwDb7F6cXxmL",
-	"s8J69Y/iLZl1S6glBQroYCh1/jiVSSD973//DzyDMskvhEZlyuBZaG1F5yxWOlQirP5rOpyHn8Y72DlG",
-	"EPFnOhYhPppNLI963055cCsQj82x1Y3s+V0HdaFIkjahK9pR0P2erRm/XvhnsXHRKv5CYp5THMY5639B",
-	"UbmlgIQq6rpaZNgd3gG13rr9YbVGB1cqv16GsM01fD4YEO+ww9SIARFjzgQRYdVHHAQz1D3C7pAUjzSb",
-	"riPGi7DNbgldEQYSAIbVgJVIx7gy6FbeDTeZuD4dZoECS49gcpsOjR4W1FWEJbXJ9GKEvzoXbUayETdb",
-	"pjyBnPmalsHNgAurxo4mHUo5hikJDkhg59R/vbHS49t37cKiNvP2XTsDsQHJimDz6CYnh3EXZzfmkCPO",
-	"bynJcivoEEQX3rEZ/mbqW7VbWICiMbAKwiR1QRftltDrgE8hdFEQsOwrgGn3GZ8yiBoBp9tEIVB0I2Qs",
-	"hMk2ZWEccd3fLiBgDsY+2jI84BPWNWJiWOCg7n/cktk/YvdCbyDCgbdXzaur1vlZ63gRFRTdoazPtSGd",
-	"SawLZZovwSN4RYI7CGSnTGLKdI2XSeDHYlwGVA4nvZLLRxDuAt45EsC/F8r+g6ynX3CQnHJ02bxqh5ZQ",
-	"XTBVEYULLuQgIFe/nuhm/aUO67C/ob/9DRbVuGj97W8mRrerzqVbB3TR52+bbq9Gng5DgOjm+iuiE7th",
-	"tqN8YIE8Txm2S2oA29uoxz1qKnR0P3dAKOsU6qhUKn3pHuq2MOZXSMzVyGPjgv7+UXDW1c3HD3Z299XQ",
-	"sF2FeUXFgrCkik0ntx4iZreuI7Neq+tnCxN2o7PvziG4o1ZuswLVcl3ukU7Bset2OoWRGHQKX7pRzqA6",
-	"giaQgdAxizzi+jhQ6nvkldUNAMxfCvN7xOdsoGRIHTGjlJkuRNV2WPe+GI8Z1d/GQoKvr1vHwHAYIZ7Y",
-	"LiHrAwyrf8khETrj2Ry5HFLRYTYCUam0EM90GHW/YRzpyilhV1wIZQM66lOXMN1/39yDxhjodbVUXkD9",
-	"6XRawvBziQeDl+Zb8fKkddQ8u2rCN1GQW/xGFZzCHQl0THShXKroF/mYMDymhXqhViqXarol0RCEgZel",
-	"KfH9IrT9e/lxeitKCmXUL4OsBIMlve3RFHq8ANKbjvUK8Mmu9bzfYUvvTx01verubuUAbXWb3vFVo7sN",
-	"Qzo6EZeEmjm8rjDtlnrdDtM3SwkmxrqouYviecBfR3hmrOtDfEfQhJH7McS364XVtQW4w7qKxuhNBFxi",
-	"SbqaZ0oTz29TLpWgd0tmDpowSf34oxfG6AoDd8w8ooQ0noeRYoBwMQuUILKEjoxIoJN83CHgupIVdtGI",
-	"sokkQmNUeFtanlJyiHw7vTUFJbV4oE6vWi5bKmwaqcaphD3qWBwW9PCv//65gP1BoV4A8IOl8Q7+gmMp",
-	"OIVbCM9i4tPp697V9fHoj6N2+82pe37/z1/Kb0XjN/Kf70fn/Lc/+u6bnz+2yJv36hs5U5T6lwttHFXq",
-	"PwVff6FeqLxvXn1yy7VPg3Jr90689s7fvaKjSu22efq+8u7mzaj9K8HXB8PKUavw5UPY2XCVRP1WcPaO",
-	"9H4hsysiNWNaxGeFHwryBcdIfwC5hDSVHjelyI8+PKKRq0f0ic1Z2ceTnk9dhb33RTwg/6hBJnO0g3lj",
-	"iFrmrj64tM2FB/yyZRoQmQjhmLhfqP/+wSmYMNdCvXABSzCOnH7yQkLxsYGA/JsxeIETxFMPFdJhdeyc",
-	"aWuBub8elUVyp9aWSTdOqABBXa8O6bcddZuUmAL1TEwWznTIlRZAPKXrupIH3brNEaSeIvTqfpJZXduo",
-	"1NlRTxuqws5xhu8eIj3AGR6Rbl3fXuiuSkVCdYSwZqw7+MDMHcYZ2upKHAyI7G47+mbbmtCg78EdVcpd",
-	"oOBoCYIVu0y3mg7r/rNokmKLLa9rw43Na9tAD9RVZyDka8VRASlQdKBtLB/oloyBAHRY95fGSeOmcX3c",
-	"at9cNtvNs3br/KwblV8/KCMPzyw700CuK/76L/0H+pcWEf+F9N7QvzrsX8ViMfx/9WYXIFMySfBd9C+E",
-	"E/5JbCvU/ysyWcQ/NOWfFj+0IeZbi8eiiJ8MKPG20b8Sg2k9X40VVpUCPxqOu/DsJ0YWKcFPen6jUBgh",
-	"BRi2EsfyyN/bixuMTcAnMm0GwjyhuJN+Y3EEPKY3t2RW0p4bGCFSE2lUjkx/qB4mvwvIHb9N+U4/X/wu",
-	"zIrWVjb1oc6GMnH+oToRS/sykK6bjAmFlVEGGw+M7SUFPOFkkByv5rKlzASB2HCtg1iDSjihuee6jrO6",
-	"S12dzVG6o7iLuq5P9dXWfDmWf1+0Y6QdFlidDJwd86fOzAr/1NlZ+hyt6c2cgBPVDzOrMbhq7ZNEQmay",
-	"aZyVctK6hgQ4F9SE5m9zDtGD2IkuNJyjod9WxJehi/kpMZPcEd9u3X5sziIk4CVz7/QUO+UakhwMjBG6",
-	"E89asOwspVC6MNuOZHNqL2mHvaE+uIxcPupRRuqoqyTlLtoCQ4ygd0QnuXUl76Itch8+hAK1WoSjiqYa",
-	"DOgwLeAJsyHKXDrGvqKnfNFxH/loHdQF+tYFJU+TOgjPThGUFCdqKJalaa+ujq0VLy34pLHc6JWX5zpF",
-	"9Yuz8s0TyGFVL87rqr7lgEqLUDwLIg8gK0nBI9tHX4589GmGGQX9hGSRx5G/fIE90ucBidZ2GLrI9KL1",
-	"iWeseGfliiV/7PXOTH51iDxbofQAWmKG7LCtKZvFriUFHHLGqaTtFrA8seGYl8xG+y3zki3bOQgXVECW",
-	"UXLFMUqYsTAYopBXqo6uj+ne9uFrtQ7tA1NaB0AoN5BDQUIB1wRZAP7MBbbsGhTUclvD89QclYNqqVyq",
-	"lqAtYJQ/aLxIxmEQeV+TDs4vjgHaAni9XI0Vamr5RqZUR6ylrYL2wBEhgVbt92tuFYN8HoBYnQcuVSA5",
-	"FpAK3fVHvWqxVnN3ivveLim+6u+Vi/uVV9WDGt7p7bp788A0e8XamZsG052lMK0kYBqS4EK9oLjatZJB",
-	"4jBcZFdrgLKcAKURX+ZAedCrkPJ+DJRK2FCIa92jpnbDbjmqrlAO6yBUv3xZ/3KAPzhF54w8wmlqUEmB",
-	"ZSeP9vcae7biDnxSWf3JNTOey0/E0x/VVn/0hgc96nkE3GU71YPVX7Q5P8XM9taCg36IPqu+yrE+E4l/",
-	"zfAdpn4YURxThT8nHAW/f4ALkvCCxZ8Zf87vH74kVGh1nPMabEx1BjU4TXnOl6M+p2JP9AWJdOw5GxnU",
-	"Q+Jp8QbNeysx4vTCSlpL1kkxRZ/eEQ+M3Ftg6tmGplmEeQiLDusmXAR19FobwjX71LYtzT1LyHp4TLG8",
-	"BPvssPkyq5EiNyfU6bUNAj6FpFk6ImirVkYiFJEIqgWe02GTsVppRem7sd9eyeH2IZoOqU+si1jbALGU",
-	"ZDSWC+6tpGyo464aAOc2gDkkIq+5N1uPp0VxV3NVqOIsBcIJc9OWRJWtL8l4DeObfww+rHvWCXFjUK1A",
-	"Zm+HvZ9cek7fvvmtedn+9aolWiM5/u2otdf62Lg/b7/fef/p9r5Fp9T72Z+2PnJ65XvXLVYukdnbT967",
-	"Fj2nrckJ3aH9X0tu1We90Zuy98+3PggqYB29UVz3ANK51bQ3RvjROFdYgwBHxxfGBqVSYTDlxgxhT0p5",
-	"4ejeQGwxfFPJQdgu8Mzn2GtzfqKYlv5uNw+VF5PxmAeSeKfEo7itIPmj0u4kDdbh6YqcDYhEGGkfb0SD",
-	"5fAB9ssoqiGbrGrSkEibtO36lOqsqBXIgchalGnUAQtabDu6UBI81rt3Ogwc8EL7Ik1UA8QKDLEYpgZY",
-	"dBNeLWhAL6BpVFjCqMNs1EQ8GMM0GAOCqgQP7A5h3U4s61NPEKYV2oCNDutCaYE3oOiV9B9t3i0h0D5w",
-	"wj0KuaRaFgZjc93EHJjQhhG+1c+XUF/tRP4KwmtoK1OQU+rRvboKc7HTi2w5syZMVJ/t93zZjR+g+quC",
-	"kRaa94vlvWKtHNOF89MyAIaJ285F8CsPIfiFW+zjm9vBTN7P6MdeLah+rLnTm/Hso0vc2e6MfPw0HfuT",
-	"T/fD6Ww8ro135ehTX34Mprd9v4/X3Y7mhstosy2cdUtm4M2j1kQuhnzKEB5gyr53OXlD4B8qnCcovgmF",
-	"j8juY5L7Vf6qKLTPVMKxER1zKpuJ0tJtVbBxAGs/DuKQTzd0OgzIO0TJaWfcOCB9ep9po4S78gz2yccz",
-	"3sQy7rIyi2Iq/Up7hI/BUADjKW3deWzKrg8gi/wVvoL0K16ZDYRV3CGvVaLyZU3Ku9oikcB4YNTPSmb/",
-	"fPQLrAZQMdHSjkclYC8/U++LJl8+kSlBiJfgXhKhWxBLI42GwZc2GsXIc+bFFyb6FgQ67aMy1aiSpOoY",
-	"5g2FtjlalRpsAbmfaMsEVell+VTMV9POSSXAnD3GchhZsyH9LikopToZ0jNIUwjiTnogVNL3+swCyc7q",
-	"j864fMMn7M96tTRq26S0x79jOuUqVTy4BM0uLiDUQ/8v+MiTkSgWzZ0oqt2x1To6TNeYpnfJ4tPq5zCw",
-	"fUsN8r///T/2W8an2xlRYKek8GhWoLDs9xNy9ixXzV+E19ti6RbYz6qm2srfxuWlCWUit+n3Qpg/W3AK",
-	"UbqS+joHUiwUQTAV1sIEIuNliyHPSp+fTRIynyaS77WYGM+Oz1rZQ2z0+evILpp484tqseLoGaqxLY++",
-	"kcyewe3zbsgRHqHW17KUWBmx1UpnrF50LL1MF5bUlkTwlkDxoXq8iII2Ax5jiTssKuns6OyPKRUESYjQ",
-	"5syEasdDjRKNGUqoid0h1HhHAs+Eti2GuoH9jtwRP0uFPY5XTvsmUTYxOOrtAtggJ4UyXYl/IdIjLT7C",
-	"JCOnxm3slvOIkA8PiIC4gKjyRC6qmwAEtFAGecIW2RRJfu0uIbkQHJGHoBpI2XqsIKhE5O8JVNoQu1Zr",
-	"tREabLzr37N3PVlq0VDb2MPVNDf28hdnlSsnmg9t2UBeW9EqkYSayBsD9IPrpAfoYUE6LOA+CbM4IYVI",
-	"u3Pgkf6mhM6wbbacUmcm0yMSIvrXOEVy0YTEHV7/Ij65n+JPQw7Xh20ed0mIzt87lSvnoHJHnPV9qitN",
-	"bJwpz0qLrc8lQqjc5Di3hpRFtBfF5ZUmTm2CnBOcTRkj3wcaris8avNLjICrPxXhLqEzQjyB5jqhZFk7",
-	"kwQ5j6UwWhYVaADlg77zG/qXNC8+5LJolPg2l8VZbp3kLIZ5JQS1WmPFSvBMd2UgRFuxNQ1EWMDjvjra",
-	"UpqFcQn6lzdc/VG5+o/D0Tf0Iie9+Ani1p6UWBgdphheq1+vm5fvC0s1pbWsMyH+tjyj2ks3perLkQlE",
-	"BsYc/ZLBbREPEFykKCgzydIXiZGuPvZk+pET0RLdqUDT1QdoRqZM2tOH7G5o6BLZC4uoCu6fjJxuFKRn",
-	"VZBM6/VnJuP2Zq+pO73U2s86bocXVmUKw4ppkGh7ELkfSqmm/7ae8kcKXrMdH37/nIgjiWpxz5UQpAPK",
-	"9FLN62ELq8wC3pLcJ77AIz6BvMuM99lkRALqxj8Z+9gl3g1e8pWkIyIkHo0BPOY7OCvxJIb4qCvD8tAy",
-	"02VhI8j+iSz20t7zP4EQu8JZoNucGBt+iM9aXNK0Ayz7/vKOiE6HzbVBjCptmyLZe7VYjWUdJ6QGNkki",
-	"lCGfT8EbLAjaErzDJuyPCVeq+9WvJ6hPma5eNtpeImifNs4aPzVPm2dtI21nux90u5OvEK3/IpR1LXL5",
-	"DK6SvwjY14N7HjeK6Wf0J+NTG5/Lj+FzkYbcPj1DjXjAg3WKl5/hv8vdMwEfa/Ui2aUO+j6uw6EyvDER",
-	"f8rjidFr2Hhh/qxemO/s+qzw0Jj1vkj0bFxwuGRgeHkjFzybXPDnlAn+4k6Y56MVT6q7rjaWAYrrWl0f",
-	"8jH0l4o7r0x/gW7fWCDdb0LMt0jXobVISNMTxCOBLsSt/2lbuxjNtsMoOzRDBsQkfOuCjaD1AkHYLqGW",
-	"bhkukC4BU/2v3Rp8AGWpdSdycYg01dIVFgx1QXfYn5j4Ox2pK6CIPuOmxRW0AhQyK5z5UoHkB7JoGqJb",
-	"L1Sqpd1ywcnsse/EiG2q2+ZJzIa2P/tSo6FuDr4hu38ik2Ggr9FfiuhmWRdbTJBAWlJWKTvlchkA5Oik",
-	"jkD3mtOpGAGfmt5Qmt7Ok9tDhDsMYMcG5pF6/+z65KSEGpr62RxvXdpXyVHxyszW2aOmeiEQZR651/0U",
-	"ZNj2Glw/njZLMi6HajKq3lU7IV7JUF4UJ7y6ZLQlzlDD2xBgiM4HQ+khUpReDdV9//79++LpafH4uHuI",
-	"QiFP/XT55gjVarUDqOQZvYZ+/rl+elq/uuqWOuzrbJ76RAypf6DJM0Z7FenNILyVlWT3N13J0ZLx/VJ1",
-	"N0nFfwqwa2tOVuGq5aW8eptPan+0GLFW9cRwaZdETPxU5vAzn6IRZjMtKkyh94ZFvo1bf2ODezh70pj3",
-	"fAxqLQPcXJ+6zO4sfXpPvEQmOaSg6Krvia5ELtZdmNM9+BeJTsM/jNCb5r1zIB/HMcoEAEEbK2MdNm2Q",
-	"U44kYGNouBYkiHGYlBTEVbPHshO3bIO6bdtMggbwe9bi0vEsXNwc+ys8RaXbCENWy/ExfNzkLT+jez7R",
-	"9SpO1Vwssc8Ha6cxR2UGVtKgsHoFEKCQwgjTuEu3IZijRz0SK0iYTpiu7Ap+WKoElGMUk02Z7i9l+9Vl",
-	"3flejRQP8E6luOtWvTLZ71cwVEQwd97UDH4CVd2AfPU1D/t6bu74s95xEd2Jr73gGouWxwpqYaI3i1ol",
-	"xOIBUVf90UV90xykN0MYglWKSkxngkKpGzHpaRUw/ZLrAvHfqGqA3t6TFQyAduhPWDEg0b9gZTWXs8bJ",
-	"+6v2N6rnUn2mei65CrUk2js8ARUNe8QvJaFGJN2UKfh+Ke7EECdLavXfj1z6f3VAYlRvWvdDEilVBUDC",
-	"uiXERGCIMdG1qqF1fKnDzucb4NvizVEHem3o63EPqjgjaGiFcLyZKjhyPA5pg6BQZsYSqivwNaGEc9Rs",
-	"noLFSu6/I77LR8TW3H9s8rDOnX+Osggbmv8Ih7rWqeaJJIQbuqnFsLFJPkJc4ESTziflOQkdIHfdBdNf",
-	"LZYpBOq8LmCp13VofjAdoIXkYzTlwa1iRaYibanDziIuYyxkckhGgvh3RNgGgL0J9WWRMtSFbKhuCTX0",
-	"9D6Wur89TnZDgMbKpmHgkARUCuu2SmNTek8hm8oTUWgbR24CCv+UAYXPce9y1HHQrCQlODAdV8sbOeJP",
-	"Ikf8EDLEhqysFXj4PDRlPduZwsX85RxMF2StRqI449bXWbdGHvEEDz9McPAOMyzcNgfqEfu1F33uHaKu",
-	"vtZ1BLe8iyZMPRDQAxxavEX940oddgxDgGChWTMx+XCR+BGXTKKC+JHfDcSXuIySJinokg5fq9BG1M/o",
-	"g/kJx3PUlNiwg++RHWwKWWy0y0cuZPFttMuXkcHu81ewq0mK7AwOJHNLDFnnUxY1Qe3NFPOCJqNDgrjv",
-	"gZS9peMi1Z/2TYFcPmGywySf4sAzDUvdWz6R26HyCermXEAIEgTSv2fQk94X5IWupsEnElF5CF7xDgsX",
-	"RAUa4UCxM0MZHSS54on2pqMmtGvRbfZiLMyGdIbMrtRhcZ+6Yq0GDuGeSugd9EiFphnxnvrC8FRHf6Lg",
-	"A+8o2FHRYSZStI52yjW9626MynZTLb8wtwJOSOu/prkfmUYso3BWmxaTzVW5711kWIHzB7aYAfTK83HY",
-	"DONA/Hg3JHtDspd1urO0eBxdk5X0ONOVPyTYl8NPmY78BhNTRSGr5bLplwyxQgGH0mtqRCLQz+32hRMS",
-	"Lckn7tBSTFv5uq5b3XSYOl7Uwz5mLgmU/M4Dd0iEDLAEYd6lHtS8GBI5hG6hKCBQCSM+MfSR7rDuy4Bg",
-	"b/apq16DT0n8Q+hPTSWSAe73qZvRCOdngMBXm0aExHIiCvUCv81PQfTcV/rTDEnOwpoKNBmXHoqcy5rl",
-	"KuWMiLinko/Xw6LbmU+Z7ogEQasvTZjiMrNwG99GRmHe18wp1mZi0YoFldd1N6cLPb7u4bx2/AcMZIbQ",
-	"Es9ihEfDn+KZQF21vG6y45gRgtLiOSBcY1lTMcImI3tTFYjn4zucTNOx5EjiWxKCysIoWhfW6sTyUJPs",
-	"pc2HnowoC/9+gkAUl3vQvq1cVloeaJJG9xKDQr2Q/xLBaTZHYzmLKUVOYvo75pXwGLtDUgJULd7tFHV3",
-	"zb8/+8oWLvnxWg4BGPMBHB++exDbhy/X5/3wWbK0yF7+rxqQCqS5Y07vI3y6tgsSvkrIG9WD/F89SG6A",
-	"jx8mPMCnuSQILKgb1/mMFnDE+S0l9uEjqIamu54h+JaAb8FCt2MsRd87k9PwDAUP/zB0fVUtQx3Ep6NT",
-	"7C5ifYuobtu7tA5t8uMMvgW5Ek/OtXLEJT5aKKKTc8V4QPIHXIafXNFPpPAkXCaM1KukROrdCDWvYniQ",
-	"BxmvfhGx1whzY+mjBjzA2CF9/kHcQuOGAsDTMbMfDwArOhEnpMYNI13GSDfMbe0wTpzOFr4nHpceAnox",
-	"CWPwl/E3hCXqRgvtltBPPu9hXwd2CoR90LLREN+RDtPNoAM6GOrc7cgpp8YiXmjrtJ/px5CRrhgRSGdo",
-	"ayIIurhup3anBbj+FGC2wDAfbg7EI+2NsjTsQwYRCxXXsPB4gqw9gJTBRp7E/bbRoDYa1HepQeWx2Bpo",
-	"foXZdsOmwmgRiLX/flWwVM9bPEwE2sMqaQ4neYdhW6utgjrI4VHZRbbAm8jHf3yG8YQBGxuOseEYG46x",
-	"4RjJgI4X4rvlHUnn0scbMQ4oG9xYoN34fMA1c8ksMgCB/VjzmYvzq7YDnkjdxdf1qTqqsPQJ+qnZzrLf",
-	"wUw/EVnYEOFHIsInfDAgHuITa7V5IGF8MIn7Tu590uTABwoi5go6CiNT7qG6+3kdtFnmgaYJeJ0PEOq+",
-	"vWpeXbXOz1rHXeQC5XEQ7SPMZjr61fUJDvSn+uelV2ZzXzb35dnuy1delSS7sbWWcnTEsq/GG6e6mEHT",
-	"1C3s+zoGbs6D5CAuhySYUkGQBG8NZx2m/TZx+5wtgLvtIILdYVR+UU/0QiTMd4gyzd1eCPD+iEwTW8wl",
-	"leKNSnEshbvM8i2hLR4g8scE+wJR6ZjIP3KPXdndznI8WQ0qw/e0W84RJXGKpTtEXTNUF8GU/gxtxXLc",
-	"txPREjZsPGVB8HFiOSbUcqHkOec+wSxtQfPwIkGiqe4QQ0aBTzCcLxVaBU7Gc1w2G8dZMIv00bVoTFSL",
-	"66/kwNNpBjeSjsjNRLqFemX/YHenurMDGQE5+1v6WMgbmxewMMTSbpVz9gN42LpqXzbarXP162SSv3nm",
-	"wz1r5qp/Z77Fzdlkn82yQnmGtPxoRoyN5/IZPZch/8kSjkIJZ7WAtMLXGJWbsaYEqOAPyrcpQ61YHvoF",
-	"+7F2qNsZmoMe7SIUDB61XfMC9UjQhwfd23VKtzwG//tTEc2vI5lPyco2YE4Dc2YZmzAA7q/CkjYW8j+x",
-	"hdwW1An52QN46BpW8RWmbzvLy8/mX7lK7sRME6aLrO9DUz3TZDk9sjWDKetBI6b88OjVCyyHhU0Gwcab",
-	"uckg2FDaqITS90Fp9cP65wxF53LCRGhe5IxA1f4iZ/4MCYmlTg3YumqeNI/aDnrXav/soP9snFw3rxAP",
-	"ULvx+qS5jfAAU6Ytux0WBWVqquxoTclmTqKAQ9YllmBRVtMhmA4emY9NC7VwLR0mA8wEdtWqbQPxaH1K",
-	"ouUTWUIN00u8C1abrmmr1pckQF1tvekil48I6mH39rDDumMcSIr9LhJ4JmKtVVw12tWvJ3pVfUx9Abmb",
-	"E6Z7EQn1lqfTSKkcdliXiua9uqGUszpSqlLXllYJt/5CoBERAg8IwET7bD0OJu0OU2KnHlhNIWRA8Ih4",
-	"1tUbNojTXRUER90AesUIvSOBeqTPjVVWl6npsFvGp0xDF+uEU8I8tGW+vOTTIz5hsuugEA4O6noTzSm7",
-	"kOcfAzIk7mtQaJDqqQIhUa2KfqGvw/h1vQsApFCfRpVYYRvwTAGHMLVKbVXPgJ9dmXkWhuOO8AxOYwcp",
-	"BKckrGgTNW6CbN4AYVOXX7dhQltQc97lrE8Hk0Bh6PYhGmMhEaGQaQuoE98HFWinemDXeUlkMCs2FAC6",
-	"ma6IX415++EVX4HaX+i929zG0BSZtEUuhmyJP/xCvaAvbai8OUi3VEJvLs9PddFygc4vj5uX6PV7+9tx",
-	"8+poTXYOew2Z73OZDHC/T1xJPIvEAAndquuUSKxlODyRvMXcQDcDsd4OFwtyZSuyW9i6WBKfD6BxmRFu",
-	"9Gigb9Qr1fjf+q3CfzYuj35uXEJzqiAgzJ2Fc3ikTxmVxJ+9C6hM9Jf1qBj7eAb+hHq1srO/86q2t7Pv",
-	"FKg4Cxu+VpSi3SP+XNvZhUa044C4VOvT8aEUkThn/izKisVq1LI92LOkmi4IDtxhvNWsoAMWKykkw6Zu",
-	"BjbT5K4UB7R0o1CvOQVi7/KpJnj2u9gtDwcfWyw3fwPHakWWAG+JJaBa1v74GDkD4BnaWKj//rvpPaa7",
-	"QX54sEkb0PwprTMbjN5g9DfF6FRDmJ7WsXVoFfufBGGmmpKQKEPdeeB0N+rbcvVtYzT7IZLBJwktBNAd",
-	"7nKmTqe1rWfo6Jqt65mW1jeYeTdh0/slAaXz+lqsIqT5HLQxkKiHeEzCaJy3x6+PkBdQJWQrGIkMQxt0",
-	"hBUN5h2Z1TxCpvhTGNt+/1wI4RX+++ascdqMt/I3j69avzUL9WJFf3zTfn/RBDbhEZeOsH9z3Pqp1b4C",
-	"BkXFzdn1yYlSlQv1wvvmVaK1f0X9Mbq5uGwe3Vw2jlv/NLEGgUcZ9m8uzq9a4B6BoiXqk5ujRjuengHP",
-	"zCq1VB8+vTr6uXk6l8phXz1uHrVOGycGlCMc3ArL0r56GniqQVIAEwHM8iAmpZHn6eSuzaH/CIeeKpoY",
-	"o/9G0tjEmTxunEmMDxra8J3ye8jJy9Ozbr5V3RgPyI01iEIqOwRiQedzBxoaYei7rl9ZUgImo2HdN63i",
-	"khpKq5vzGTkG6nfrRlFKrssbSEvFjfrmJmznt3ZQ7V8jPjVZMTv6G0RqKJkN4SBwGWM/RZW1v4S1tCFY",
-	"JSVQBUB9E9XRjSwRyTLaYJ6+gVKvN0p3JZ4ZsbwqkiW1qHb0cbzstQluSYSvLC3aXSk4BSi5a8d7eKSl",
-	"LjD7XYXAbo7/mx7/4zVZ3ITY/uVEH82ls6Sdb9jxEU2YR4LQ9mDvHwhpYbXpYOITsTQG95E7MS5rBrFA",
-	"jLLbNMaoia3RsD4ZeO6g3Q2ZX5vMfwWRf1LP0+Ykv81JPkLnq0302yZS+U8aqQxs/7lFkVWlneIdwKDy",
-	"RtdSlm4JXREpKRugriV02rhi+0wHRBCdSBRrgNIjOnzL0MjtsK2YoY0is5MYSjYS67C5TmI+FwR1IwKe",
-	"Ha70FE29Hkmqed7qURteuJFqNie5kWo2Us1GqnnCCmXPK9Us+oxeqgtCmDTUNtOFZDsxR5U+nHjpMYhd",
-	"d1BvIhHUUUbQ2EggbEsw1ZN1yTpMTNyhGgGWM57BoIiaZK7X6iyQGxBPLQ37UObZ1GfWuJNdXZnIRnJL",
-	"G+FgIxxsTvIHEQ5itAUbkvEjygsbT8Xz8NJ3Q47wCLUep0halv/hXSpPciImx8g0YnSxfCHdABX1AyKG",
-	"ieqDHabrC6Ktn6UcnzN/5qArPCJXVJJ/nOD7bfBmBGTsYxfiT2ZhLUPzIaRQ6bNHLg4CSrxSh51gCfXZ",
-	"fF9AXhQ0CjQ5dbam4SGiDF1N8WBAAnTdcuB13dWQCp04FTHhDhtBNzuwNgR8KmBXJpvNLIUz5Ot54W8d",
-	"IAtrKCEAnVo+FITrsAh+itkHC1JF2GsRYKubmJudZ1d7UwRzw+Y3bH5zkhs2v2Hzf8aABD5QTOsJKqGC",
-	"Dpxowp5p9k+0Ag+N9gzqjMRbqFMWt/rbhuqMmD7qSLdR14nJUR/1cArMgFXa+uV6/LnO6rYVun7TSgY6",
-	"3Rm6oy90REcPb4jeYcs6oqPFhui/NIvlSrlcrpXLu5lMW1tBHqkheozopnREf8Joi4c0St/UgtnUgtnY",
-	"jTdM8MF245D3rG07zssQP1vCmKsWl7Fk2+LdNNCMRmmwBhYicmVH9buMJxvxwLqvl5bnMj7ppekF1r1k",
-	"CoTr2jGmSPbSjuJjDI3yDS8I2cKmqfiGDWzYwKYk2BOUBPs2zj9oPvcp08vXALOl0MWshoQlalYZoyak",
-	"iCklQNF7ylAVCQcRXxC0W67VIRAKI59jr8N62MfMJQHyiEs9+GZIQGWR3FoRqUCUCaneQzLA/T5103SG",
-	"n4i8JNijzPa/+xpaKiSWE1GoQymRWX4CFa7gSg+QYdyYB5iO1Qp3qbtnBHeaiuW6AlnY/4Ath4ubsIBg",
-	"UxjlySDgUU/nEJo6YCHKHBojNRRVUzou+H75xPfQgEiFSkhyXlraICWOEPb+8PEagg+MHdxlyRJUmMJh",
-	"SlMM/EK98BKsgGauhcujG5uAAi6cSOG2td/CniagOIMVXELCodVAFV1ZzFpsQ6jhPfFQbEtGuIL9GCBC",
-	"42JdGG6EPYJ4Pza2iyX2+SBleEjbdJAY4oB4qDdDUBRNTII+eB625iwP26WkmCRShrwy54XInUIeB92S",
-	"sdS9yRonjZvG9XGrfXPZbDfP2q3zs6VT4IlHZcoUx7bOus1QCSvCbztGBo2l7kKpua25WrBK7kw2h4tP",
-	"HBZyT9sgzFhHvrZKxSIWNPGL/DxW/nXgXWhvFM4QM11lzmBycOYAdJhphgo9PcYWtb0wX9aZmQktFB00",
-	"V+NeQJnCRIl7sTB4WMZy1fjxJkDpJwMKwVxz78XdmDzpzOmS9Vq4rgG4UOVkC7Ks7Zp4MF81eHFe2zJg",
-	"Ib3Z8ixRRz69I4o4ObAKoFMhKdDCtCYPvG9n1pSjhM4nUlCPIKWPOYjxuNPxEL0cERlQV6Cti4CPFDud",
-	"CCTJvdxGVCC9np6ipwx53BUvQz4qSiMvthNFKb8AXbzFPp6jl+kZWI4pOTmBSFzYjdbnbDqhUwi9DSuF",
-	"lHAhc9idAtZVs3sxahDSgVjxGvV71uLSs/HDxc2hQhxilvymgOta16WMEJolyWrWYno1UjzAO5Xirlv1",
-	"ymS/X8Hgl1lBcOfuZQYFzJrU3a0WX5FKrbjv7fT3cLVXc8vVdShhjGqk3W8nViwJzkQtC36ibJC1KG9v",
-	"v9ir4t3iAam4r/o1b4eUa9GizAX88OX/BAAA//8=",
+	"7P1rcxq5ujiKfxX9+e1/xV6rIWDsJMa1ah8Skxkyvo0hK5MZst2iW4DiRmJawphk5dTv1an9+pzvcKr2",
+	"11qf5JQeSX2Bbmgc25PMsKv2rLjp1uXRo+d++Vzy+HjCGWFSlBqfSyOCfRLCPy+xJCd0TKX6wyfCC+lE",
+	"Us5KjdK7EZaIChSQgUR8gOSIoEC9ihifoZ12q/sajaSc4AlFIZYEfiubsXcbKCRjTBllQ+SGLsLM7zFB",
+	"PM58gVzpoimTNEBUopAIIoWDSGVYQW6vNMA0mIZE9EpH4T+qR/If9apb6bGSUyK3eDwJSKlRynyr5JSE",
+	"NyJjrPYi5xP1opAhZcPSly9OvNULHlBvvrzhbrRBqbYeksFUEB/2HZLfp0TIArumUiCGx8RBv0+5xD3m",
+	"/g6bRzPKfD5D7sxFlCEDicxd//6PevVo9o9na7YdvbZu30SG8+ZAknB5yx1zIJKjGaYS9cmAhwTJcK7O",
+	"DQ8xZZXkCupVp6RgQUPilxoynJLk3GPK6Hg6LjVqjl0HZZIMSQgLeffuXXMqR4RJ6mFJsg8Ax29QzhAM",
+	"TgSSIyoQn5BQP8aeRyZSpNZWeklwSEIUEhyM/9ErXeMA90oOak7oT2S+8HglzL44pQkO8ZhIc0uOscRC",
+	"8pC0/exV+/aFJwJRP72sau3wGa551XK1Wq2Wn6v/vFD/qUb/V1NHSNVYEyxHJaekEEgBzy+tAveAh2Ms",
+	"S43SdApvLmzDKd2WJyH/SDxZDslAf//FKf00Dyi7wENyPhgIIrM3NMFDgijzyS3aqSoqoG7BgIZCwk+7",
+	"qS1Wzep/n5JwHi9fvXjF9STJdftkgKeBhO+iPVAm63slpzTGtwaHNGycGKuqmVgVbadDP2XgVFuSsUAT",
+	"EsK6K6jJ5mjCBZX0hiBBPxG1OY1OxHcQFggGfCKQF1BFMBEW16jmqKWgWrWq/tFjPER7tf3n+y/qz/af",
+	"H8HQAo144CMs0ZgLqb9AVM3uwP1XAMRMzEj4RCAXyIZrAavW0WN4Mgko8dGOm4Ccizw+VcvQcwAdxhK+",
+	"2F0gD7VV56A+yD6F2spjiLfprLvf+iQ0xl0oRM7GLP3CE0smKUOYzZGHBUnfG4EDIrIvhhlj5e34D8D5",
+	"0v96GvO+p/pX8dQs8kyNtuae6B9+Boje434Wj+gxNpTD53/kMzRWSwZkVawgJHIaMovKqV0c5OAY4HM2",
+	"fh2sxK+D1BXPRqw8QrW8cnFNJ0VI052pUuZ1yCZMXdwPCJxIJt5I9bPBmjSi8BCks0zMh6/ujCZtX7HW",
+	"ATUrfCtImMfRpgIIVTYzwyuYWXXvIZiZWm5IxIQzQYAlv8T+pRbK1F8eZ5Iw+CdQUS09PJ2EvB+Q8d8/",
+	"CrWvz/E+1I4lpoHZrBXvRlggym5wQH00oCTwtYQRhlzJAb99LsHDUqMEr3S5wgwiBB6qpY6nQglQigAA",
+	"s5zKaUhKXz44JSGxnIpSY1/huqQSINk285i54y0r6VI0nj5VgkrFJzd2F+KpWVrZfvJlA/KgRtBgXD5r",
+	"u30q0BgH6iSIf4RcvW8XMFQggr0R6mMDmApqojed8zPU5/4c2a1zRnpqjVOAgt7f2+7r8gs0o3KEmCIt",
+	"E4Il8dE1mSsCo26vTyZyhHZgXOSqAV0tF/eYq07En+oTJfBRrzTBQsx46PdKroNcKhDjMjmZegrfYYkR",
+	"VoIvHAgsFxbnAuf84pRecTYIqPe1KNSE26L3CNxZQQzhICTYnyNyS4UWVWM8OIzxIFpDAQTw7Lv3ffJ2",
+	"YKE3MVOb0OtGOzhxAJrFCTzfrag1vOZhn/o+YV99B9UpEuJrcUiJ2+gUMzwkY8Kkkt7GVAjKWRqK9RiK",
+	"8UoKgHEQvXwfcEzqNL6D+lMJCImDgM+UNBev3kGChDfUI4iHIHMKpV3fkEBDs80kCRkOWurefSVE7VgI",
+	"LvFRfMV99HxQ9/ZwEpIHabqU/LIYWdJf3As0O3xM5Ehpn0rVJT7impwqyJHwCP6tdykQDoHOKJU74EM0",
+	"Zb656vFuAbAgyRViGBkg9bivtn94eFhySoqklBpsGgSGLVyZn39qlatGY6krriCGCw8bQCPU/WkoOhsx",
+	"QqckpsMhEXr7auTCUIRtaWRRcEzu44b5FTzB3ohUrtVb5Zv98mTaD6j39+93i4V5l7pe/ZDga4EwCqcB",
+	"QTvJdTqRimd5faTtO5r+uWMxBL6n8FBrviTwj5Ad5aBarSGMLCPSRN/MCPg3DYiTfHtPsUYkOUdixEOZ",
+	"+q2OMJqFnA2R0h/tmLu5HBbdlcECa22gNSx1N74yBdjjV2NTvVrdX8Im9bCBsGarCqF8hBkO5kIucNXv",
+	"8Pp8IxteZmMJpNhJrgsWFWNsTT0y6uUuMDJ9xXCfTyXC/pgyEaNQEQnha0G6t1+t1hZBCg8b2m4YSxZK",
+	"48mWLL4/TPq2tr1aLFqWipLr3XU0HnkhF6IsqCRoFqr/GhN8jE5FRaSvZ3IH1eoykzuoVhuIrhOtvkee",
+	"/i1s906yoBL8gKMZmXC1EHjGZRNsvWBGeUj82a8+WwbofvVZA+kFaI6uyKVEizPDbdjg5L9DfPsewZMp",
+	"f5rlagegXrCivFSOSKjltzHxKUZKi0rh4Ws+Zf5DomBtb5k9wMOGkhPF1Buh2Oz8vSHQH7C5peM/MxOB",
+	"0JYUmWogF5n541/U8o4QDgTX2sCIIA8HAQnRGM+BOwpCNC+0e9BGgnJAhUSEyXCe0GT2q/sJWb2jLQtv",
+	"Gb7BNHhw8naQpQMeKB1QGndoHwvwrU3jFR0htQPwKms9KJh/n7zyG9t7JmGK1uFhpnCrrziigoifwKGD",
+	"an1XsXRYG1hKIVqgDOECNkihUnJSISPxG3mrNG8/TYQefIk8hF3OT3A4fGD2W8s4o/2aOSMrGqRU68hz",
+	"++z58+d7tWeoP5dEfJfM9Zvb/ErTDSyECjCPBAozYqrW5fwUs7kx3ImHRZm9wwyo7R0abQr7fkiEUAvl",
+	"NyTUVkeIFuIDVK8iG5kDsQbPqkgkbzxlaH8PfZ/I9B2BZQnNztWSsF7QejqHFvbHuXYvG+3DCwn4T3Eg",
+	"gL9b6x+WkownUqBByMdpqOyAWS6KPCvr0DOIB4ke7kZ2xb0X1epeIykY8DCh8ESmoHDKBMJCL+73KQkp",
+	"gb+tco0l4swji3Q7Geq3kmpHLyaj5spx2Fyhj83rNgDtKxjGW4ancsRD+ok8qMBc36s+X7bM7VWfg0yZ",
+	"PP0ZCQka0hvyPepef+g2s4RobcaOJ07I0nvV54gpYRlWERsh63vVF+CMth6H1IVUt4Zfp96vVg9QwL1r",
+	"4qcevkA+FUo883cXbsu7d+/Ki9GKqzB3Mbgxib5iOpnwUBL/VKmCXfCn/SEuqFd6yrJaQiPm/QuzO6CL",
+	"9EqS3MqnkwBTpuMl/zx+qm8ADoUkIsoQTtgPgBfEQbA+Jzr2QeLr4i6u3aPYvUW0eZgzIhDV42jb/Qkf",
+	"UvYa2N7mjmi4P33sv4pJiXoipuMxDuelRukdeLuyrm7JKYF3K+XLfplzz9PBALXYha0+SNCxIj7sPvbL",
+	"yU/U+Wh6kV76CTwzMkTka7NCTubyuwtiRKBgK44MOTJx8HvVvWflWq28V+9WDxvVWqNa/VXtT7/0Vr1T",
+	"apSy3soDgl5pkb2bfQJO3ktUSSZRpsJ4OXcUygGGRwgs8BzNRtQb7TrWqEuZjqKhoscMpOIPBZ4LA7jZ",
+	"iDBtM5FmZjWTpepoR2DqI86CeRwJ1GMeD0PiyYSzVccDFTDLFQm+sIah5kUbXZN5Gk/34yM64xINYL4C",
+	"p8S4LOuX7+OY7BJDIvg09AhAMN8qBUThAs8Djv0C+vumcXcFVNEUEGuJyB+zqlh7LAJMyXlZv3zfkVSW",
+	"dMPoCt0wS4nwNnHhi1PayGRXBKSbm5+iAKAEQM2ykl8XAWny9fsCar4Ny0GCK+QE79AM/D8e9YmfVvLc",
+	"hOrh3r85q7h1otjp3aM6bW/KXiLSMGJEoV1wwZuiPipHH93H4Sb1cmNI0OkWEQCE+qOgBt5jkQq+A9kS",
+	"xNfQIzcknCPKhMTMM6b1aEyrOIdTFmnM6EyjVI8pnPJGRDGeIjgFmRjfubJdUM8uFhG7pNQlIsJyBbfU",
+	"CorRnPj9e2KLSwtXmDAJiUJIvfT71hI3VBCLwP+rFJyMePfkeJlB74WGTsXC1w6S5x5BIKHuFMOA6Msy",
+	"fFmGTx6Kq2+gkB0lMr5W6FrRSgGfmuDvOyE3JFhOy2jqYGHE1SLitCMbSEyFrKCf37Yu36PetFqte+j8",
+	"onXZ7LbPz+yD0+ZZ84fWaeusa580j0/bZ5DkwKbjUuO3EgxQckrRtyWnFH9WckrwRelDMinEfrOUgKi3",
+	"0+XXOv5rcTt9nbAJthqwiY74DAVKR6ASBfRGS32TUEFYUq1X6t1eyewx1Zm9edeFVCDCfIQFcpuGRMAZ",
+	"NZDJEtX7h2Hgn8RNJ7qQ+ZtR/wePntM3r39tXXZ/7rRFeywnv75qP2t/bN6ed9/vv/90fdumM+r/GMza",
+	"HzntBP7bNqtWyPzNJ/9dm57T9vSE7tPBzxVvL2D98euq/8ubIAtS5HZCQyKuKMtP0tUKj0IiDTHzTWrd",
+	"h+vSqZwSfHwlDZFZOJNgplQrVwPJTSKGfpQ+ePPMycg6jjN9fkufWWoBqY1/iMbhffDcpzGoxW5IwDNX",
+	"jRiZ2XsAoy/jjTYXrSYGSXRd3AN8n7lCSC/OWBSz+p/CQiXH8RkDZ4MmAAGWJDxCjFgxTxAvJHJ55V4I",
+	"RoZmZoo+YWqsGTgD/IU8sgVrQdVYC6JMKx9LUpZ0TLIQkubkhV2TeW5aWH+vXK97++Xn/gEpvxg8q5af",
+	"117sHdbxfv/Ae5acOi9jOcBCvhXrN6veQ5CdvyM5XIkxZVNpoyemQbASFAerQKG+1sqYzlFbWiTLzOlr",
+	"K0kd90mAdpTi3CdISaTzdKZ0idHhSAZzdXd5KLNAEMdmipyE0/gFCw6wjqMdhUWhmkCnRsgREQT9+7//",
+	"J8a+J0Ix5hksCpIm1/LHaLI2SFhmuTgMMYibk5AM6O0qVNHmXCQkDqWjs0s9PmRUqagS9edp+CgOf3U9",
+	"nMvbOf3Yr4d7H+veLAtMJpMmB0b2VzWFOg0Pa4wotGejAGdvGMTD1yEf5yMobFWgGQ+vKRve4520WYcr",
+	"ZuaT/Imfl6vPyvVqF2bdYOIFSgg3F+5AdPxJsDiJ5MgkLieOzEnQtNSdz6evr+ADEAB8n6pt4+AiQSYH",
+	"OBDEyapggoE5WFKskMHnuiDHKItPZF/uprnaKfSVGseXcHjpjo/x7QlhQzkqNfaq1a+983ZaD4dKfz3S",
+	"mZlWEB+RwEf9ubbjKaDxsIKOdW4zuNLufPXH+Latv6s9W7gXTmnK6O9TYn43+eYFr6jdj72nR8ikYqM7",
+	"X9qNl7ruVts1pq92vFLGZ492z+O1JC77kbVORDtxnXQmsq5CYY2rsUnyiRIdILsdRg3ogKh1oZ36swPk",
+	"K2mwP7f73NUhDlm7vSfiYreeTwlOqJBZFxQqlvCBvekiXwTM5FSiMKYZgS+LGeIhWXur1DuZwqX5Pn/n",
+	"HRAQ14nBZv9PrEDpIDHiM2Yq6JiwkA0A4yAXmLKL/o4Czq+nE0R99HfkwhM9B/q7tpWJ6bgAO7+azD96",
+	"xJsfzMnHT7NJMP10O5rNJ5P65ECOPw3kx3B2PQgGGiJSklCt5r9gqN9w+dNe+fmHz7VnX+I/6odf/mMt",
+	"ZuUL8FOfytaNsbQs2CmZuibeNKRyjoh6p4LOQGIf8cAXCOdK7diTPMy6wRxhTxL/yGZ7UR9kVveazBta",
+	"KVXXkPpGK0UDHiIc6RIVdDYNAngIFJ6Px+paB5QRuN8pH+PGpRtqRcRf2Fl+XQumLn1AhV2FduOZ+mHw",
+	"LdqBPWnkSoimsRtP58+b72VIyYK6AVlmhda6Qo8Y4cmEsMWhN9EUlqbTNuym74fZsNG/P4nM/OY0+VQK",
+	"6qsDRD92uxfW6pReWO1wr1Kt7FWgWNTajVtLYJ68pD9bpB8DMkMD7Cn9AbL51FkA1jvIJxPCfMqGiOuM",
+	"62vK0qD7bI7FymLWCwy6MOQyXjUZwwnCGd9BYq/fSsIbXVRb5yZPSYXhctVUf8UVqNeKqKl8Kj2edQHe",
+	"jQgkfgCua58EElPPI8Q3iGasKfBQKFHYeHTShpX456W5DXLk1W0xPz8RyP2lbDxT5bbvboJqUV7XWjST",
+	"OBySvNqBSjMFWoc4cxAdIMzm2mG3g01SqRXLE+kS1N+9U8mZNWvNUmKwEs416sVnaghcKUnooo2mrnjy",
+	"LKIbt5rDrBNe0rxmIxlGf+EoGYAIqWu1FZdpYh74qHJN+kZniyCU+Qo0eAE4aCegQkIAja8E3x9aXfQU",
+	"T+hTrAYta3C4u8lLB/ykEt8t/be9gPbvwAbOCKJrjsDj9N98qnABT+iV4slam008CMkNvwb92IYqeSPM",
+	"hqknUPaypMlkPAL8NZ34ib98EhA9Oqy7MgwxIKz5MxrZ/B3PHVdNMXm0aRqTnnjZdq/N5jLLtKmjy9Aw",
+	"5NNJBbXAy2pDbyhDbvPk5Optp3XZcY+Qe3l+0roCr4FrpCbtlgVLVfJ4oq9KTin+yP5xen7cOmldRr+d",
+	"NU/ed7rpLaW+WtrRKx5Mx2xDG4KSAD34UCMhZI7mmw2KVt9K0qtE7bEstpzkKWYlxsB49vbkBO1YHVR9",
+	"myadKULY5zwgmMX3e/ViNbDA37d4q43tB0bJutWJTzNQR2/hiTAZkfHxS3IroXSY9lQ4pT4dUsB0n091",
+	"EAqbjklIPfWb2Q3EgcJq6JgIiceTNEaYQZdwIarombXEqJqn9uFpZBfTcIA9HRxlqjaCYAvbjh1yeR6r",
+	"Yr4H7fn74hQ1+pvX7tH2kJoruySw1Nc4Pek5FK0DHcSbCsnHuoRdYb/CPVRQXSu2jbmvrl8x74Kmq/cJ",
+	"2iI0YqGQI2hGOXpWQq3S5cdG3OKD2sgOA3mPeUSXp4lCI4GdLApZlmjeQYoy5CC5Qrtwy5QWLL6Jc8ii",
+	"H9HdvJPRV1tBInTKEKHuF8MTxt1aNdO6u/G5Z9HblYDKtwkp9rUKFgW8ojGpLGxSiT5ZJ+9GS9tI1E1/",
+	"VUjATWziEeXbaNa3WqLbDJO7tvAUlDbV9EhteAxlaaNva/eL4E6M3YDruhhsEUzPUuxfq/VH1VqWcTNV",
+	"bVNLWAmVNL0vE4z0OQ9MUL0ZI59LRQInWI4QZcY9DAE8xroUpUJkVl+NvVfL/MOGPeWVytcB7pDzRxd0",
+	"6uzqoOsIrN5yPHMWkv1IcCBHHRNXlVOi2DNBpdPJMlxFzqc2GIRfpwJB+HVaxOLXa7dhZshafUIozqAT",
+	"IG2rczOCrzquIxQQKQFTfTqkUqMpaIHCU0TB0W4aao8Cmw+OENxFX51BwGckzCjSHNXeTSD7szrcuQj3",
+	"U2bp35rlX3H50wfzv9Xy4dWHv/1HFva8EZy9I/28YJGWv3dwUDu0/nITN4LRm3c/oZ3L16/Qi2r9+W6G",
+	"eBkMcxxsdAjdF3AwVHrcaJw8xJZ/3Gmmz1E/yrJqhjc55sxpeEPSo8IeFsfVDzNGvl4RZQKGcXW6au/P",
+	"n9VfIDmajvuTkDKp5XL3mvqurbxiJCGI/gG3v9r+ovjGxKfTl/3O2+Px76+63den3vntLz9V34jmr+Sf",
+	"78fn/NffB97rHz+2yevMcLbrLGX4JzIHVaaBuCeJhKVPMA2TcDn/6SINE/UgY4KpyCAubwVpwG6wIhki",
+	"ZUWkwwW7IR1mNgLIhnJ9r9yfS5JAOQf1sSDP9qdhAHeHTyWaKJa1GE5Qe9/qfPKq9U/DavvgRrz0z9+9",
+	"oONa/bp1+r727ur1uPszwW8PR7VX7VLWfVH3pPzh8369gOdGgV1jodqJxhoH8F5DLIusxJetQzIlECjN",
+	"8470kTq/DpH6jj0/qGXdsWsyF/meQy1f35CQDuapKDSBhKRBoOiNYv9HCEsUEGzcrzrbBmtMFdapWkia",
+	"SZCSL0CbrLd7UbZZhKTaRxa4QMXVKmiLyaxS94pZgwqxIvq0YDBForz4Mvs1ZQ9XR0ZtqEyvjnVUS0kx",
+	"OPVg2VS2Fk2TZpHUYtcA/Aew523kqXkrlHQmOZpM5cpw4HOwHBkhEock6nQBPJMOmeKHIDf159rOkX2I",
+	"Iv8UxRMd3ZxC3qSo+KK6yD6XBas4XsPEr+YgdHb0xp0Rw5aI2kwpfxx0istXLWOUYw5lDWZdZAqrsfaF",
+	"2errG2Q3jIj6w0D7FNO1pIHcqM+I66TboFQWu5Skmrysi1fmhdrULHZ9WNWcwSlJLnGge6Lkd5UgTEKC",
+	"0BhLb5Tew7rxE1nAS34aPWphWr9Emr+sIfJ6bifucWF7cyQ2XQBxVsWZZCOQ4nM27ZyYrzPCmSFLP+/2",
+	"VKtVHfJgvDTJi1StVtP3qApFK5dNmAWMGou35IspFLC4rtZ4IueKxCbXEy1g7SWGzTrWTqBmWAP5dYaC",
+	"bL89IzOTG6IjK9Yx6nvjC3dm7hsyiL8ohV+BLfneOSWpJfxz2qgCzr5l3TE5ymr/sH1xKbcj+iV3rdof",
+	"dEqyzHlNFBIxDaRR8OMGXEi/1ycCBOWdN8cvX6FLeLdDpBrsGEu8m7kn3mZeCJWOcw8RDG4p5DQmuGVv",
+	"mYcF6RCmW4blh3yo1xSrkEo025HkVoJaKIq55DwsScCH2W5ws2Yw6O9YCismJAggHmeAPCxxwIcw1dqY",
+	"DW+Fe07d3o/4BlfE70FFvaJmHfdJiHb2Ufus2/qhdemg8gF62f6hfdZ10At0fP725UnLQXV03HrVPm2e",
+	"OKj2DL08Pz9pNc8cdFhDx81uy0GHddRtn7Y63ebphYNqe+ifzctXPzYvHVSr1WrovPtj6zINq9peFmuN",
+	"l58fM9D5+UTn5y2TIDNrpp1jGoaEZXWG3BxpfDKgjEoSzN+FVMZ+3q8clYpJgOfZne7OIPAuCuadUR8M",
+	"oMgb4RB7Ci1TkyQ7WS1DmYqzlH86OVENWRxzUBUxLh20h6bsmvEZQzsR+mRfVkMzq07N2fuQFqmWVwFB",
+	"9zm2J+tGhnfSZ2wN2KXCyTupEZeRZtWAk5B4VGTa2i/sTxsAPiTYP2dBPhKqW12IpAgPZ51eRz1elJaX",
+	"16Epf/4Vs+Fay8Cyfe7WEiJBcOiNVt6N4psFa9/qgDygCBSCduFtQ9qKXT2Z383tjEskQ6xLBdjcs7W7",
+	"n90bXVh0ysZXN00x7H2KXLaJM05zoOR2kxhukSrFRJZIsrPAgxdZaOrkE2Q3OsXELUjAKZOo5godILjn",
+	"6zAdLc7btik6LDFqffhHai25rH8FVsV7/4OVmBxPX6QVqp9j3dCE0ptEJnUvJfau4S5trDgeHh5GsfIw",
+	"TfIMDg8XfBK6hNwDnUGyGt1qSKh30oeRLHCYNpz/1Cr/Vi0ffvicmeyQc/JgcIimMmlvWKIZYVJ7K/On",
+	"b+QWWMzMx0xUxct0j0oOiXcQV06lA+l3iiyHQJNF1OpBciTwvLJxLMoylqZOIhdlL8ymXuk4yg0176i8",
+	"mXHP349mTWZXEayzg3/ILFUGLz7Bs/qsrBOF/tdedS+VdJ04voT6faDE7HXq98rFaAIeV1NDO/Zc4ELO",
+	"+TREfMYWIo7ekcDjY7LJKrP8ZWG2QPduxAXJAdEdrRAL+BbN7aTPKx/RUjaMJUQy8lSyLWDSoBa1YdGl",
+	"RHYuW81jdXGg9oaj63i0O11T74MK/SQV/qw+WVvZIxpjIbJWf7t0AskmySu3ZdV6MeIzUOmPlmMoFQv4",
+	"CQd4VcSSjiO7knRMrqbSKxQeiXbIhHsjNF5QxmvPDw/29/b3TaPxZNffZ/ulLKn4oaMjAyzklQ2PKx6k",
+	"eH8bvL8YxXe54YhfFYG4iS1w8dopijHNCzmILaXUlJqMsDAvJ+VrI1IXKcp0fTxlykS4eBcW8SefFOm9",
+	"rouvzDc222Dne2F3jx6QOcaUSUyZghQJckrhtPXaG5oijbBAjCP4QBgjHDp4IpDPPaFrDbmnzbO3zZOr",
+	"02b7rNtsn7kLOLPw8yaVRja5jTckDKlPrqCe8tWCbTTzmD+viQJPgAK27XE2oMOpKXplIUMwRBspgS6d",
+	"FvhlrchcNN41iburQ16jZLLvzCNlOekfr8mZlaxzIRtAi63zeMF5bAFzz97jJLyLu48TaPVwruMExhTx",
+	"HUcA+k7v6DfiNv55SsL5Knj/PoVkO+1l+95gDbvTjoRvBdaJJuKbSE2dn0/MUXAGHk2D/7HH84lAl61O",
+	"1xQJ0HINlQKB59MP6Q0Uj4OHFdRU96bH4EPHyl9JSWUqiDaH5ctkzEfGhmwm0xRI9JjJL4QavFggDTmB",
+	"dtxeSe2uV3Id5PZKB9UqNIyG4rfLSW8TeYFDSXGwNsWxaReoVmyEDA2FI4O5phwyFIeHcsiwL42S3lTC",
+	"+sc4vIbAf5i0kNugj71rn/Owy4fDYJWMlLXqtFiU1NH1QYsZld5IKetq2cljNAtXpymQ2+x2L6863WYX",
+	"FPGr0+YvV5fn7zoL8uPnUs576pqVvhSxS94SbypJMyOY73Kq0xL0wrHQ1WJ0Y8OFxT8RyG390nr1ttu6",
+	"anYgYfeqfezuNrQtXY6w7DETAbJg1FCHpGeAMxQVdA6F+dM5wjCrwkCD7GgHszlnpMdIIEhUM0CB2wum",
+	"vjqAfWhjh1nkhbTJbvvV/YXOjA7CcXcAGHW/Wq8gTUTG+i70FeJrrC5iNVorxg946BG/yy+mYnTMZ2yF",
+	"sqFTow3NnjKhqMUFF3IYks7PJ1neoJzZE0hup+9SEhK/I3mYKdRFa4iMsowjCd9A4gQeLrkNkwaF+ooi",
+	"DAnZRi/mSvIrkLzWLkPdc8a1mEYg5hVGuBskcmTSSz4TsfPHip8V1AREQDxE1TjuoldiXONvr7RrMGY6",
+	"QSbPKKqp5WGIvDmoKhkWhXwmHN3iQjcA7fOpuvumSwDIXeJIScFAu1zd4UJ9pZswedN0OtFBNQv6kWSc",
+	"dDGvFjWT8rEh0FUnBzzimk7WYsAd1gD5WBlE6Z8AlajWkZBYgkNRUaD/dNEkwB4Z8UAnrVGGIHcnxU8X",
+	"WadAuMcuQjLBcBGi8Sqohb2RQnk4F22JVAv1E5cvzhtDO7pqq5gE1CN+j0VpZp2fT3Yr6J0ihPpMHXOj",
+	"1YJt7ZXfp1wSY7fg4zEwe3BLJ3bk9BgG0Vht4QhhBHXtdb6ATwcDEkbt5kgKEk90L3VFCqPK2D3megEW",
+	"4gyPlXoFdLFaQU29RhAywDduuiyEBPvA63Hf65Uir1pbn9gu1JgSPWb2i3ZcKlq3ioFTztxdS0tNHdZG",
+	"+uyseJJc8gKl/e3DJqpNdIoX9nSWAsqr+TQ6kQIKF+9UKWvtTQiTIMOxLdWyOUG6W3gisIesAkBNhqgf",
+	"XRh4zUHEG3HiIyXqHIHkSXWxYO2BM8xuwzJJe9UlQ1uWT/D3INs8ozCsDE15IsRQOC5DTCGkTZAx9XjA",
+	"GdwL3dUwvcRO66T1qov+hl5fnp+irKy9WnX/xcHzZ5s5ddSK41NZpwiAWpKncj0RyJQUcpJqlxjhLJ0L",
+	"DwbEk8S/5LNX6qbn6l9VtGMbV2jjv41e2F0f0+NFgZgir3iU2pLiXvDmhlaGRJxnRpK1bwyGyzOf0iCg",
+	"ppEG1MVPx0vVMxwXqxkKsdToNC9hN9lc5olAJr028kkDXdOl9ArF8iQI4OoQpPS466OOJkkFKmvQlIig",
+	"JJdYQ7Jsk35SlH1SbMJc0tK1BOVOZdX2qtmlzBS65aM8CB5aKFsA2FoTmtEac8ZU/F3hpYCaW1q71aFb",
+	"QDzVKZ29PTlJoX8GFVvI2FskA5q7KmWK3MpCeLR4Z1Ya65K3Od6ws0xK0viZcT0Sl3PpUGKUiLExly5m",
+	"MOONNGoF1SXxTMNxjVxHswrnW5knp08EvsEI3rHJw2aiSAZUzxLyH8hIURc5hUF81ugxFyJeA8yGlQ6c",
+	"pOugxLNXNvzWRf/+v/5vwIWj5O9GrNK/Uib3j1JDnnA2jH57kfqyM+KhTE/2ci5J9PZeeqRjqKKkfx0E",
+	"HC+M9lo9Svy6b38dYzmqvKTDY+LRMQ5cx45qf0jtwJRoSg39UtMX/YIiNvZX8XtQOcZmyT2mk2Tjn7p0",
+	"bNYr6XjpF6j2FP8Mf6Z3fA7Y6RpvrrVeqJu9qz+zQaGJQ6ZssCySlpaOq0hV7xVm/BRpQDsKFZVWo/Gn",
+	"Ar+eD9zdIyOeWWF6iTrFKzzIkX42DKKKrkzuHe/mBK2aWg05t1RJfDm3VIsaq2KyRaTdbSaQwFJN1bcM",
+	"6hqSMQ6vxV0D/pJVMPsBuXrV7N41VDpnxLPmaSt7yKgKXUblipzBOq9+bJ3e8wK77y9aueDrNl+etJLe",
+	"AXiQ9g/oR+uwMoZvejMpOKXWFB+uEyHYaoyOiwNmF6xbh9iJxIdjI1javIfKkEg9vNjNw/8VZ61fWAhh",
+	"GxvmnJPdc9Vp/5oxXId+0p0+yzUt604ZMLsF6aqc6UpV8nLOieemDS0K8lkRVcBVro7bP7S7neWhXyvm",
+	"CcKDqfayXs2h4krRR0CtpfHetzoKAGfnScx83+qUnNLZeRo59dPloIziiTHphJe16S5sOr66uGy9urps",
+	"Hrd/yb1YtWWfeIZhL/Qpw8HVxXmnDeF8q3NeJlyAjOZoq1ItV9rObin1FySA88mq9a3IQDNpcvdF9ZL0",
+	"I3lJk0tMk4WlS7eEeQkkz8Ck9A1bTVbFylCAKOQOdvTNhQLkoJ24gxSSJX/8wd7styK75hb4zpbjdSsI",
+	"hG6we5po06TdZqdqOYogcjc/1ZiuqiXyROicZXFkXaTGxydQVBx4w8IJceLy8gEk4idX9FrRxTUfJpoY",
+	"XC4rYv2TtqMovF6tRRCJ+nNIm+CMILJJCin4PlfPtdhHvdjYUHP8CsplX2kr1zrYRu2M+2SIWQKy4HRb",
+	"5WzKAWmRAOrUoT5MGLWpIb4Sxqkm98j0uF9srZMLa/3+Ovja1Az1tq6Kl9rlXaGcn3cRVabFJkOdQM8h",
+	"uDqLibCl3Erd+VHahkpkWyDX9jZZWyEYUqJygPqKM0G8qaQ3ZEWblTXRg9kh34lckiSdTNzWDGIRYVka",
+	"GVKbyL+TaepXOHJcMY27h41DFQodu4S+MnSpx1wLHBctxCthY9MFJybcoNwwpVVc6QfDilLRKWN8Db5b",
+	"BM1O0A54saI/Pcx2N2i6kOBNscdyv1DNq/W8I/JXYhtS45NFnhFFIpm+Zrpcpq0on5k+pU93vWszn9Fo",
+	"/InJ8GZMJn/DVnSMGGU4DWyIsfjq5LM1KXL5JNEuK8qkzF/WvWemrc9Kiy/0Syy9UUZ2u7m3wokEIBwE",
+	"YJHcpJvgIvXYpOpbcq3HuhvGRsTHMg7IQYXvK0a61dYbCHaDCsFAPHT1JADTkaVP3LBtzHT9HwVfFyiU",
+	"IUrLEu9qJpleD7iIMZtnVKS9Z5xYiQirkyq0UPidRRCDlvNtKFsnVKxIW9E1Hb95DRhIwea3/hvVf9el",
+	"t0S73ea2JHJbACr3nNhyb3h1nyktFkWK5LNMv8X7WwiG30gmi1rKXcofJrmpCYlSyoLM6p5QVPfosdV5",
+	"EwV1D5MssbnqsWQQixrvIs6OotLcKc0kUkKgycuYm75A35QqorUlBL3P0I5rv3AhbXTXhiyZnfMZswcq",
+	"iBSLLRUKB1nmayLH+hcERWmWPAp5460uz9HOyHnWrfl97oknZkflSEkx00VxLAAK9eWYComvyW4jwuqE",
+	"CVApau7F2y56Cnm+0PhOge1pBNL7KAuyPhc/FwzNVI0StBNhJ5z9Qmr0pXoGC7t9aG1smVrcv+ydZ8Ay",
+	"qBHnEsxIH71tm6OXSfPWUVLN0CU/7O93a4+5aPraLC6kmPqg3sju+HMGO7BcMh/iv0Ug/3BP1cTXKZYn",
+	"fEjZ2py+nE5TkUqveELSWpIm9avL52QXqdnostb2XtzDlVC/rrgM1lr7GKaJ07wajTgIIMfDFrKiEhiw",
+	"z63lfIHJ6l7thTu6X1O2xmqvV6DzNUx+HL8mzImO0UGmT+guSnfuXiwY7NjVFagcnCz8kdfkJ35BnSGB",
+	"KFCTC0CFXfcmXSbiyiltP0t/EyS8oV6e+GJ/TU2vzkr9s/AaOnqU7AVMjQdz1QBaSVjsg6GO2bGwToI2",
+	"satsvMxXBWL8vFuftdMNGqxd5LShgsQUXYzdKKI6wV5h7mzEA7J5pX/QVuGs9EnCuB6fBj7UZFlIS/sa",
+	"ndVUGuYDM524ppPJglm4mAJbbPxMuBRVZhdOKlu9zDm7YgXnVnQ3jGmNybkliAeQzqqd8CDYKCXE1l7L",
+	"rDF3UbjEnGOaLKfc0OF0MQLnQWrP8cDPX+h7tb8V9eeyoXHvlegWC9gkYJuJAasrwUW/GpuCYnaQ8Oxh",
+	"Ft25O5RQgkSqBQVeW+MdMIQ7SDeehgm1XTrRahHt2Iodu1a/piH8Xsnv87oJe8kWTtpSoNF0jFlWJBWW",
+	"GJ1ihoe20Ozd2pWuPqPMRLvEKT0RaEBviY/evm0fox1BSKIZeYK3pHuRK7H9hXdYK794/uKw/HzvxYsy",
+	"rteflwdVUj988bxWw9grOYuvPd/bL/ef7fnlw/1n/VrthUcO/WcLFqEiX6xzhTul2/KQl5dONYbKus6e",
+	"iY1v0tpz4bMN5ZRHbe55EfJ+QMaZWZiXr1+hw/2D52iiX1K6/3RsEi0Xr67ENMi5tXGdVkvpqUg2yExE",
+	"UkP6HvwAtqxUY02ReUWhOmpObhNhMpyr00gPVPhMEn0/M85Exyu8ZTJr46+hhYmJh0kEyexgZPrY66c6",
+	"0Tl6ZowkfKDYoLEeWQq+G5eb1aEwSuGuFG7cLFb01vyx271A+oXlcr771aRN/+DwMCFT7Fez5Rcqs9Mr",
+	"xIiHEonpeIzDuc1YUoKsKaak0CyNEm1zcgYtSrkJZ8uTvb1sK6BDPd7laY7UhiHKWfCoXI1iTrriCeJs",
+	"qf3pSMqJaDx9eo0DXPHJzVMzlHhq8Kucu8rFsFhdc1zDyVnVWjSZNb20x5PVPUTRTrPzqt3edRDjcrGf",
+	"KEu8GXt0DqqJVgtHSFtK89VpG1mcFC2q6xuNVsuHBXqNXhLsU0aEyGsLm1RpKRMSM2htz3QBi+I9Yl0l",
+	"OMxdtLNXre7CjXRtXi2aspBgXebdRTsH1XqKAcKHxjWw+Hqao9k379xj9pLPNs9DDPnMUWIX8VF/nuw/",
+	"u1CVJ+oN0Sg1fcUwlORTqpW+ZC+kzQQJV9QgofC7kxtjcY+bSC8vzfI/Cs4ql3hmU0SzaiqstKtFW81L",
+	"k1fE0yTIm1ZieutFpYXIG2lSoJlEWcVF9aDEX6cSwij25XS/jo0UwWi+D+vKXOYq95d8tk66Co0gX1Ss",
+	"su8X4t3qujymIGVsPFn7jTpYqW1CBKlImNSAYPVNvjvxkeR31Iw8frPYHqeULkQtHKPwmEwF6IxugHoH",
+	"3Sdl1spXfDTP13ZZLJJA0GHDUNDPvS0bm9WCzyde/L1qRvHas6QU/eNKncha2FYqRP06KR/i/Vr5wNvz",
+	"q+T5oIYhhHfhNe9gr/yC1Orl5/7+4Bne69c9cHcsvOY/e17u7+GD8iGpeS8GdX+fVOsr9aa8ge+mNxmY",
+	"rbvWFjKbXO3kN5uYVB/1iq9LGjalDhNlRzZPEnY2zxLOzw0uUnk50bo+pxfwqtRTnXW6JpR6hQ0wyoD7",
+	"GkgdGd9itrC6IQxjAWFvrXjwSPBdHdCYA8IixnqT1FWUpcPr625/nFxW9O5vmI6Wm4n2YPd+VY6Zg8QI",
+	"h1oy7XM5QmIaDnAm9YPIgQIZSyMs0jExO7r6WmxVsvXYjC2zWHPGlaE6iVab4m7xNtlpaX5TbpCUlub8",
+	"e9W9Z+VarbxX71YPG9Vqo1r9tbC1w4TzXGyWlEZts3vb2l4Q630kY61F9+fwRyGQ58fsNOPynQAEU7Qu",
+	"4ENN1SCES7ffd7TZnIfWJSuKpRj8QclHd04a0zVp8nOS1iSR5djh3i1ZzBxbhyTXdLY2YMhmGBVD7mRy",
+	"3j1i+Fpfui1fm3CpxwFM0IlC6+dghBvv3ptH/c55devNTTm5dll6QDIbDQhvVh7aRW4amkanxUy2tJM9",
+	"JnEplMhjIV8hJuU0Ps5mKD/QG7LAQDLyu9CxyY/aoHNrYRaC+kRQnwjkRhnP7kIKmi3PG/VPUlwP1uc+",
+	"UsDn5qldd4HZiuBCiQKiaMOLhMnVZq8FYNnVdZ6HVJcGVwyJD5Dr/p//v//jf/3H//+/etNqde/Z33Z2",
+	"P3/5V6NXUn/WPfgv+c/fPhw9cSpPXeS6R3G4/t4L1J/Lh88jW0mbLhIESXI0DDGTR4hgb4TGUyFRn6AR",
+	"CXzDaTV14GEM/I0ythaJVcL+96wQmuRTs9q///f/U3uRtpczrs7Up2yI3IrrJP9WUkRUGnSCPeLATuBE",
+	"ez30FDXQ39B/ol4J6YPU/0PQv/QwHmcy5EFeI+RSU4ccXjUZw48U31Ys2epuqklmxFOuZmITk+6QBXNf",
+	"SUJ5+UEPqpWsyzTIZCndjJyCqEab+UFIbCrokznCuhnSGLqGRGPXNmFHCvnxdQG29PV8KCH6pFjSUu5B",
+	"ejHJghF2SU6Uo0AlCP87hkM5iA7QkN4Q5miahYchIbt/NONaygSIdlVIXckT3V04CBdNmXpDZPm1j5Cr",
+	"RnURePbBl12QPd5Bik2dZCKcFU5CCbYgPWrU9f3HYhVfslwlgnhTdc4dNUcymvdHgv1Mq0LsF4Btuhfn",
+	"HWNxVliv/lG+JnO3gtpSoJAOR1JXs6EyDaR///f/wDPoufdEaFSmDJ5F1lZ0zhItjCTCns2fT3wadfOk",
+	"QjpGEAnmOhYhOZotcwNyCtR4n/HwGpo/RHPsuLE933WQC2VZtQld0Y7SSIPFmtZKv5SbF+3yTyThOcVR",
+	"nLP+F5SxXglISGjS3Sii6vcOqPXW7Q+rNTq4Uvn1MoTt7Rzw4ZD4Rz2mRgyJmHAmiIg6t+AwnCP3FfZG",
+	"pPxKs+kGYrwM23QrqEMYSAAYVgNWIh3jCu1qkBttMnV9INsKgAJLj2FynQ2NPhbUU4QlOyt3KcJfnYs2",
+	"I9mIG9MQUMh5oGkZ3Ay4sGrseNKRlBOYkuCQhHZO/ddrKz2+edctLWszb951cxAbkKwMNg83PTmMuzy7",
+	"MYe84vyakjy3gg5B9OAdW2/ITL2Qc6RWQZikHuiibgW9DPkMQhdtCxfOjPuMzxhEjYDTbaoQKL4RMhHC",
+	"ZHuCM25S772QgDkYB2jH8IBPWFesS2CBg9z/vCbzfyTuhd5AjANvOq1Op31+1j5eRgVFdygbcG1IZxLr",
+	"0vzmS/AIdqDBB7ItJHXFuWkYJGJchlSOpv2Kx8cQ7lLWPUHg38u9Fc+ZbRriIDnjugWUtYTqpkeKKCQq",
+	"1OrGuD3WY39Df/sbLKp50f7b30yMrqvOxW0AuujzN9awAsjTYwgQPWqxs5O8YfpqQ4yHBvIiZditqAFs",
+	"a/0+96mpF+Z+7oFQ1is1UKVS+eIe6a7k5lfIlNbIY+OC/v5RcOaiHRtIp4aG7SrMKysWhCVVbDq99Qgx",
+	"3YaOzHqprp/NK3Tjs3cXENxRK7dpWWq5HvdJr+TYdTu90lgMe6UvbpzXq46gBWQgcswin3gBDpX6Hntl",
+	"df1h85fC/D4JOBsqGVJHzChlxt01VW1uy8mYUf1tIiT47dv2MTAcRogvdiuoG3WdiapZEKGLjEQtQqjo",
+	"MRuBqFRaiGc6SjX60XXcdOoA9Pj0iaajAfUIEyRxD5oToNd7leoS6s9mswqGnys8HD4134qnJ+1XrbNO",
+	"C76Jg9ySN6rklG5IqGOiS9VKTb/IJ4ThCS01SvVKtVLXHfFHIAw8rcxIEJSh39PTj7NrUVEoo34Z5iUY",
+	"vOmcn6F3pI9+InPUIVKj1/OD2vNdNIOG4YD0NySkA61BG/5tLhAf9NjK+9NALX/v4KB2iHbcln/cabq7",
+	"MKSjk+VJpJnD6wrTrqnv9pi+WUowMdZFzV0UzwP+Ct2wwLo+wjcETRm5nUB8u15YQ1uAe8xVNEZvIuQS",
+	"CmsDz5Qmnt/mRStB75rMHTRlkgbJR0+M0RUG7pl5RAVpPI8ixQDhEhYoQWQFvTIigU7y8UaA60pWOEBj",
+	"yqaSmLLa0W1p+0rJIfLN7NqUsNfigTq9vWrVUmGiewMkqYQ96kQcltp1qfHb5xIOhqVGCcAPlsYb+AuO",
+	"peSUriE8i4lPpy/7nbfH499fdbuvT73z219+qr4RzV/JP9+Pz/mvvw+81z9+bJPX79U3cq4o9U8X2jiq",
+	"1H8Kvv5So1R73+p88qr1T8Nq++BGvPTP372g41r9unX6vvbu6vW4+zPBbw9HtVft0pcPXwxzXqvEvxGc",
+	"vSP9n8i8Q6RmTMv4rPBDQb7kGOkPIJeSprLjphT5Me2qpE1ghxNbsLJPpv2Aegp7b8t4SP5Rh2oD8Q4W",
+	"jSFqmQf64LI2Fx3w07bplGcihBPivu7/Y8JcS43SBSzBOHIG6QsJpVCHAvJvJuAFThFPPVREh9Wxc6at",
+	"Beb++lSWyY1aWy7dOKECBHW9OqTfdtRtUmIKVFczWTizEVdaAPGVrutJHrpR6S3qK0Kv7ieZN7SNSp0d",
+	"9bWhKmqxZPjuEdIDQL8m3UCJKdkwoCKlOkJYM9bt4GHmHuMM7bgSh0Mi3V1H32zbhQb0PbijSrkLbUe+",
+	"pNhlWp/3mPtL2STFltu+a8ONzWu7QA/UVdd9sLTiqIAUKjrQNZYPdE0mUldTcH9qnjSvmm+P292ry1a3",
+	"ddZtn5+5aMdWGjusIh/PLTvTQG4o/vov/Qf6lxYR/4X03tC/euxf5XI5+n/1pguQqZhCFS76VzJjnoq4",
+	"nMO/YpNF8kNTjHL5QxtivrN8LIr4yZASfxf9KzWY1vPVWFGNS/Cj4aQLz35iZJEK/KTnNwqFEVJMfbad",
+	"QvL37vIGExPwqcyaAVLQ+3Ok31geAU/o1TWZV7TnBkaI1UQaF0fVH6qH6e9CcsOvM77Tz5e/i7KitZVN",
+	"faizoUycf6ROJNK+DKQbJmNCYWWcwcZDY3vJAE80GRQnUHPZInlQeAIzrYNYg0o0obnnujeDrgsC2RyV",
+	"G4pd5HoB1Vdb8+VE/YOo/EPWYYHVycDZMX/qzKzoT52dpc/Rmt7MCThxNVOzGoOr1j5JJGQm6yEyLoMm",
+	"sRVwLqgJzd/mHOIHiRNdbPQJUqT+QCSXoUsLKzGT3JDAbt1+bM4iIuAVc+/0FPvVOpIcDIwxuhPfWrDs",
+	"LJVIujDbjmVzai9pj72mAbiMPD7uU0YayFWSsot2wBAj6A3RSW6u5C7aIbfRQ90bBkQ4qmiqwYAe0wKe",
+	"MBuizKMTHCh6ypcd97GP1kEu0DcXlDxN6iA8O0NQUpyoqViWpr0l0zhRKV5a8MliufErT891iuoXZ+2b",
+	"J5DDql5c1FUDywGVFqF4lumGQwXAI99HX4199FmGGQX9lGRRxJG/eoF9MuAhidd2FLnI9KL1ieeseH/t",
+	"iiW/7/XOTX51hDw7kfQAWmKO7LCrKZvFrhUFHArGqWTtFrA8teHF7jdrvGSrdg7CBRWQZZRecYIS5iwM",
+	"higVlarj66NbKX758LVah/aBKa0DIFQYyJEgoYBrgiwAfxYCWw4MCmq5ren7ao7a4V6lWtmr1KpgJrT5",
+	"g8aLZBwGsfc17eD84higLYHXL9TKra6Wb2RKdcRa2ippDxwREmjV80Hd28Mgn4cgVhcrU6PwxAJSobv+",
+	"qL9Xrte9/fJz/4CUXwyeVcvPay/2Dut4v3/gPVsEptkr1s7cLJjur4RpLQXTiASXGiXF1aBKYxKGy+xq",
+	"A1BWU6A04ssCKA/7NVJ9ngClEjYU4lr3qKndcFCNqytUozoIe1++bH45wB+coXPGHuEsNaiiwLJfRPt7",
+	"iX1bcQc+qa3/5C0znstPxNcf1dd/9JqHfer7BNxl+3uH67/ocn6Kme3xDwd9F31WfVVgfSYS/y3DN5gG",
+	"UURxQhX+nHIU/PYBLkjKC5Z8Zvw5v334klKh1XEuarAJ1RnU4CzluViO+oKKPdUXJNaxF2xkUA+JZ8Ub",
+	"tG6txIizCytpLVknxZQDekN8MHLvgKlnFzpUE2jc12NuykXQQC+1IVyzT23b0tyzgqyHxxS0TLHPHlss",
+	"+h4rcgtCnV7bMOQzSJqlY4J26lUkEg0D66Hv9JjuFV5T+m7itxdytHuEZiMaEOsi1jZALCUZT+SSeyst",
+	"G+q4qybAuQtgjojIS+7PN+NpcdzVQhWqJEuBcMLCtCVVZetLOl7D+Obvgw8r7qFAcGVQrUTmb0b9Hzx6",
+	"Tt+8/rV12f250xbtsZz8+qr9rP2xeXvefb///tP1bZvOqP9jMGt/5LQT+G/brFoh8zef/Hdtek7b0xO6",
+	"Twc/V7y9gPXHr6v+L28CEFTAOnqluO4hpHOraa+M8KNxrrQBAY6PL4oNyqTCYMpNGMIelPLC0b2G2GL4",
+	"plaAsF3gecCx3+X8RDEt/d1BESof9Sw/JT7FXQXJ75V2p2mwDk9X5GxIJMJI+3hjGixHd7BfxlEN+WRV",
+	"k4ZU2qRtEK5UZ0WtdFsGa1Gmcc9dxJmnNQpTeELv3ukxcMAL7Ys0UQ0QKzDCYpQZYOGmvFpUwVxAm9qo",
+	"hFGP2aiJZDCGaWkMBFUJHtgbwbqdRNanniBKK7QBGz3mQmmB16DoVfQfXe5W0LkuQ5p0j0IuqZaFwdjc",
+	"MDEHJrRhjK/18xXUVzuRv4LwGtrKFOSUenSrrsJC7PQyW86tCRPXZ/utWHbjB6jQrGCkhebn5eqzcr2a",
+	"0IWL0zIAhq31X4Tg1+5C8EvXOMBX18O5vJ3Tj/16uPex7s2uJvOPHvHmB3Py8dNsEkw/3Y5m88mkPjmQ",
+	"408D+TGcXQ+CAd50O5obrqLNtnDWNZmDN49aE7kY8RlDeIgp+9bl5C2Bv6twnqL4JhQ+Jrv3Se7X+avi",
+	"0D5TCcdGdCyobCZKSzd5w8YBrP04iEM+3cjpMSDvECWnnXGTkAzoba6NEu7KI9gn7894k8i4y8ssSqj0",
+	"a+0RAQZDAYyntHXnvim7PoA88lf6CtKveGU+ENZxh6JWidqXDSnveotECuOBUT8qmf3z0S+wGkDFREs7",
+	"7pWAPf1M/S+afNmGPgsFccC9JCK3IJZGGo2CL200ipHnzItPTPQtCHTaR2WqUaVJlW4kFAltC7QqM9gC",
+	"cj/Rjgmq0ssKqJCZFbnXUgkwZ0+wHMXWbEi/SwtKmU6G7AzSDIK4nx0Ilfa9PrJAsr/+ozMuX/Mp+7Ne",
+	"LY3aNint/u+YTrnKFA8uQbNLCgiNyP8LPvJ0JIpFcyeOandstY4e0zWm6U26+LT6OQps31GD/Pu//8d+",
+	"y/hsNycK7JSU7s0KFJX9fkDOnueq+Yvwelss3QL7UdVUW/nbuLw0oUzlNv1WivJnS04pTldSXxdAiqUi",
+	"CKbCWpRAZLxsCeRZ6/OzSULm01TyvRYTk9nxeSu7i42+eB3ZZRNvcVEtURw9RzW25dG3ktkjuH3ejTjC",
+	"Y9T+WpaSKCO2XulM1ItOpJfpwpLakgjeEig+1EgWUdBmwGMscY/FJZ0dnf0xo4IgCRHanJlQ7WSoUaox",
+	"QwW1sDeCGu9I4LnQtsVIN7DfkRsS5Kmwx8nKaX9IlE0Cjnq7ADbISaFMV+JfivTIio8wyciZcRsH1SIi",
+	"5N0DIiAuIK48UYjqpgChkETLE7bIpkjza28FyYXgiCIE1UDK1mMFQSUmfw+g0kbYtV6rjdFg613/lr3r",
+	"6VKLhtomHq6nuYmXvzjrXDnxfGjHBvLailapJNRU3higH1wnPUAfC9JjIQ9IlMUJKUTanQOP9DcVpPs3",
+	"4ZBk1ZnJ9YhEiP41TpFCNCF1hze/iA/up/jTkMPNYVvEXRKh87dO5aoFqNwrzgYB1ZUmts6UR6XF1ucS",
+	"I1RhclxYQ8oj2svi8loTpzZBLgjOpoxREAAN1xUetfklQcDVn4pwV9AZIb5AC51Q8qydaYJcxFIYL4sK",
+	"NITyQd/4Df1Lmhfvclk0Svwxl8VZbZ3kLIF5FQS1WhPFSvBcd2UgRFuxNQ1E0MFXooE62kqWhXEF+le3",
+	"XP1eufr3w9G39KIgvfgB4tYelFgYHaYcXauf37Yu35dWakobWWci/G37RrWXXkbVl1cmEBkYc/xLDrdF",
+	"PERwkeKgzDRLXyZGuvrYg+lHTkxLdKcCTVfvoBmZMmkPH7K7paErZC8s4iq4fzJyulWQHlVBsp3kH5eM",
+	"25u9oe70VGs/m7gdnliVKQorpmGq7UHsfqhkmv67esrvKXjNdnz47XMqjiSuxb1QQpAOKdNLNa9HLaxy",
+	"C3hLcpv6Ao/5FPIuc95n0zEJqZf8ZBJgj/hXeMVXko6JkHg8AfCY7+CsxIMY4uOuDKtDy0yXha0g+yey",
+	"2Et7z/8EQuwaZ4Fuc2Js+BE+a3FJ0w6w7AerOyI6PbbQBjGutG2KZD+rJ2os6zghNbBJEqEMBXwG3mBB",
+	"0I7gPTZlv0+5Ut07P5+gAWW6etl4d4Wgfdo8a/7QOm2ddY20ne9+0O1OvkK0/otQ1o3I5SO4Sv4iYN8M",
+	"7kXcKKaf0Z+MT219Lt+Hz0UacvvwDDXmAXfWKZ5+hv9d7Z4J+USrF+kuddD3cRMOleONiflTEU+MXsPW",
+	"C/Nn9cJ8Y9dnjYfGrPdJqmfjksMlB8OrW7ng0eSCP6dM8Bd3wjwerXhQ3XW9sQxQXNfq+lCMoT9V3Hlt",
+	"+gt0+8YC6X4TYrFFug6tRUKaniA+CXUhbv1P29rFaLY9RtmRGTIkJuFbF2wErRcIwm4FtXXLcIF0CZi9",
+	"/zqowwdQllp3IhdHSFMtXWHBUBd0g4Opib/TkboCiugzblpcQStAIfPCmS8VSL4ji6Yhuo1Sba9yUC05",
+	"uT32nQSxzXTbPIjZ0PZnX2k01M3Bt2T3T2QyDPU1+ksR3TzrYpsJEkpLympVp1qtAoAcndQR6l5zOhUj",
+	"5DPTG0rT20Vye4RwjwHs2NA8Uu+fvT05qaCmpn42x1uX9lVyVLIys3X2qKmeCESZT251PwUZtb0G14+v",
+	"zZKMy5GajKp31U6IXzGUFyUJry4ZbYkz1PA2BBii88FQeoQUpVdDue/fv39fPj0tHx+7RygS8tRPl69f",
+	"oXq9fgiVPOPX0I8/Nk5PG52OW+mxr7N56hMxpP6OJs8E7VWkN4fw1taS3V91JUdLxp9X9g7SVPyHEHu2",
+	"5uQeXLWilFdv80HtjxYjNqqeGC3tkohpkMkcfuQzNMZsrkWFGfTesMi3detvbXB3Z08a8x6PQW1kgFvo",
+	"U5fbnWVAb4mfyiSHFBRd9T3VlcjDugtztgf/ItVp+LsRerO8dw7k4zhGmQAgaGNlosOmDXIqkARsDA1v",
+	"BQkTHCYjBXHd7InsxB3boG7XNpOgIfyet7hsPIsWt8D+Sg9R6TbGkPVyfAIft3nLj+ieT3W9SlI1D0sc",
+	"8OHGacxxmYG1NCiqXgEEKKIwwjTu0m0IFuhRnyQKEmYTpo5dwXdLlYByjBOyKdP9pWy/urw736+T8iHe",
+	"r5UPvD2/Sp4PahgqIpg7b2oGP4CqbkC+/ppHfT23d/xR77iI78TXXnCNRatjBbUw0Z/HrRIS8YDIVX+4",
+	"aGCag/TnCEOwSlmJ6UxQKHUjpn2tAmZfcl0g/g+qGqC392AFA6Ad+gNWDEj1L1hbzeWsefK+0/2D6rns",
+	"PVI9l0KFWlLtHR6AikY94leSUCOSbssUfLsUd2qIkyW1+u97Lv2/PiAxrjet+yGJjKoCIGFdE2IiMMSE",
+	"6FrV0Dq+0mPniw3wbfHmuAO9NvT1uQ9VnBE0tEI42UwVHDk+h7RBUChzYwnVFfiaUMIFarZIwRIl99+R",
+	"wONjYmvu3zd52OTOP0ZZhC3Nv4dD3ehUi0QSwg3d1mLY2iTvIS5wqknng/KclA5QuO6C6a+WyBQCdV4X",
+	"sNTrOjI/mA7QQvIJmvHwWrEiU5G20mNnMZcxFjI5ImNBghsibAPA/pQGskwZciEbyq2gpp4+wFL3t8fp",
+	"bgjQWNk0DByRkEph3VZZbErvKWJTRSIKbePIbUDhnzKg8DHuXYE6DpqVZAQHZuNqdStH/EnkiO9ChtiS",
+	"lY0CDx+HpmxmO1O4WLycg+mCrNVIlGTc+jrr1shjnuLhRykO3mOGhdvmQH1iv/bjz/0j5Opr3UBwy100",
+	"ZeqBgB7g0OIt7h9X6bFjGAIEC82aicmHi8WPpGQSF8SP/W4gviRllCxJQZd0+FqFNqZ+Rh8sTjgeo6bE",
+	"lh18i+xgW8hiq13ecyGLP0a7fBob7D5/BbuaZsjO4EAyt8SQdT5jcRPU/lwxL2gyOiKIBz5I2Ts6LlL9",
+	"ad8UyONTJntM8hkOfdOw1LvmU7kbKZ+gbi4EhCBBIP17Dj3pA0Ge6GoafCoRlUfgFe+xaEFUoDEOFTsz",
+	"lNFBkiueaG86akG7Ft1mL8HCbEhnxOwqPZb0qSvWauAQ7amC3kGPVGiakeypLwxPdfQnCj7wjoIdFT1m",
+	"IkUbaL9a17t2E1TWzbT8wtwKOBGt/5rmfmQWs4zSWX1WTjdX5YF/kWMFLh7YYgbQKy/GYXOMA8nj3ZLs",
+	"Lcle1enO0uJJfE3W0uNcV/6I4ECOPuU68ptMzBSF3KtWTb9kiBUKOZReUyMSgX7sdi+ciGhJPvVGlmLa",
+	"ytcN3eqmx9Txoj4OMPNIqOR3HnojImSIJQjzHvWh5sWIyBF0C0UhgUoYyYmhj3SPuU9Dgv35J1e9Bp+S",
+	"5IfQn5pKJEM8GFAvpxHOjwCBrzaNCInlVJQaJX5dnILouTv60xxJzsKaCjSdVO6KnKua5SrljIikp5JP",
+	"NsOi63lAme6IBEGrT02Y4iqzcBdfx0ZhPtDMKdFmYtmKBZXXdTenCz2+7uG8cfwHDGSG0BLPcoRHM5jh",
+	"uUCuWp6b7jhmhKCseA4I11jVVIyw6djeVAXixfgOJ9d0LDmS+JpEoLIwiteFtTqxOtQkf2mLoSdjyqK/",
+	"HyAQxeM+tG+rVpWWB5qk0b3EsNQoFb9EcJqt8UTOE0qRk5r+hvkVPMHeiFQAVcs3+2XdXfPvj76ypUt+",
+	"vJFDAMa8A8eH7+7E9uHLzXk/fJYuLfKs+FdNSAXS3LGg9xE+3dgFCV+l5I29w+Jf3UlugI/vJjzAp4Uk",
+	"CCyol9T5jBbwivNrSuzDe1ANTXc9Q/AtAd+Bhe4mWIq+dyan4REKHv5u6Pq6WoY6iE9Hp9hdJPoWUd22",
+	"d2Ud2vTHOXwLciUenGsViEu8t1BEp+CK8ZAUD7iMPunQT6T0IFwmitSrZUTqXQk1r2J4kAeZrH4Rs9cY",
+	"cxPpowY8wNghff5O3ELjhgLAwzGz7w8AazoRp6TGLSNdxUi3zG3jME6czRa+JR6XHQJ6MY1i8FfxN4Ql",
+	"cuOFuhX0Q8D7ONCBnQLhALRsNMI3pMd0M+iQDkc6dzt2yqmxiB/ZOu1n+jFkpCtGBNIZ2pkKgi7edjO7",
+	"0wJcfwgxW2KYdzcH4rH2Rlka9iGHiEWKa1R4PEXW7kDKYCMP4n7balBbDeqb1KCKWGwNNL/CbLtlU1G0",
+	"CMTaf7sqWKbnLRkmAu1hlTSH07zDsK31VkEd5HCv7CJf4E3l498/w3jAgI0tx9hyjC3H2HKMdEDHE/HN",
+	"8o60c+njlZiElA2vLNCuAj7kmrnkFhmAwH6s+czFeafrgCdSd/H1AqqOKip9gn5odc3mnwg0I330to18",
+	"ToRjghj0FWkgSW7l05EcB+5unr0PVvYDkaUt0b4non3Ch0PiIz7VVp56dS/DsBu9cwTSA0f2NLUTeYKH",
+	"xFHoYB9rDELY+LmptOeuznUENwqO7YRrEGW4yI2n0CCqGyMQnPGtmlSOdtO+OvNyIV+hfTfDXfjlaxjK",
+	"nVnDN0Iv06YaPlSnboDvqJucQb8UzSzq2M4zq7RMoPBiYJX7ptPqdNrnZ+1jF3lAsR1EBwizuY4a9gKC",
+	"Q/2p/rmCmsjIqD2m7fUa0GgSkoFCRzcmNAqXoXbpIn0SELmcQZochHusH/KZEqkZvqFDDP1ERlALDWxD",
+	"UxyAWL2ry/v5NCSeLqqSwGd7W4AS9thOvbq3e4S4HKkVDomOzCDm4uYadDRB3FLDLTXcUsNHpoZfSQjT",
+	"QpitQFagT5x9NdlO2MMMWgnv4CDQQtWCX9XRlGVGBUESaCJnljomrda2LPSugwj2RnFRUj3RE5EyaiPK",
+	"IiQHY3A+nYodtRk+2gx3a7TLPI8r2uEhIr9PcaBulBUlyS32pBYfs9yx1q6Q45E9qBaIHTrF0hsh1wzl",
+	"IpgymKOdROWH9E20yRQZC4KPU8sxAchLjQA4DwhmWQtahJdiRAncGGHIswkIhvOlQhuG0rTistU8zoNZ",
+	"bKXZiNbGFer+Sm5tnXxzJemYXE2lV2rUnh8e7O/t70OeTMGurwEW8spmyywNsbKH64JVDR62O93LZrd9",
+	"rn6dTou3lL27v9lc9W/M4749m/yzWVU+0pCW7820t/XnP6I/P+I/ecJRJOGsF5DWeODjIkzWwAZ9LcAk",
+	"ZYqzK5aHfsJBoklwnklJj3YRCQb32sR8iXqk6MOd7u0mBY3ug//9qYjm15HMh2RlWzBngTm3uFMUFvpX",
+	"YUlbv9Gf2G9ky0xF/OwOPHQDX9Eah5Cd5eln869ChagSpgnTWzkIwNRlWo9nx3vnMGU9aMyU7x7TfYHl",
+	"qLTNq9n6+Ld5NVtKGxcW+zYorX7Y+Jyj6FxOmYjMi5wR6GVR5iyYIyGx1AkzO53WSetV10Hv2t0fHfTP",
+	"5snbVgfxEHWbL09auwgPMWXasttjcaiypsqO1pRsPjEKOeQiYwkWZTUdgungkfnYNBaM1tJjMsRMYE+t",
+	"2rbVj9enJFo+lRXUNB32XbDauKbZ4ECSELnaeuMij48J6mPv+qjH3AkOJcWBiwSei0TDIU+N1vn5RK9q",
+	"gGkgIKN5ynSHLqHe8nVyNZWjHnOpaN2qG0o5ayClKrm24FC09ScCjYkQKdcNuOYqPdZjSuzUA6sphAwJ",
+	"HhPfBkBEbRN1rxHBkRtCByWhdyRQnwy4scrq4k09ds34jGnoYuvs89GO+fKSz17xKZOugyI4OMj1p5pT",
+	"ulD9IgFkKGehQaFBqqcKhUT1PfQTfRlldehdACCF+jSuTwzbgGcKOISpVWqreg787MrMsyhIfYzncBr7",
+	"SCE4JVGdp7idGeS4hwibbhW6ORnagU4MHmcDOpyGCkN3j9AEC4kIhfxzQJ3kPqhA+3uHdp2XRIbzclMB",
+	"wM11RfxszNt3UvRBevjo9z3ITo/oShNdhGSCQ+J37JmkPIBvjl++Qn5I1Z61Z5kqscaYJj+XdI+2Cw3O",
+	"yPSvLoLPedjlw6GZutntXl51us0uREpenTZ/ubo8f9dRAkBUdUzLSF6AhTjTKt9HfIMrYyxHlZd0eEw8",
+	"OsZBPH2pVq3YNpNLcZdAotqx6uevUP32aiWnJH4PSo2SJkqRcuog3UgNvb48P9WtCgR692PrsmV/6E2r",
+	"1TpB/4nOL49bl+jle/vDcavzqqSNHZpGxlC30L1sdbrIei3yYKo9n5HFOG0yXt538W3kLHgzuQuQMpKS",
+	"Hsu2gwcDiEyw1AZgoTsNnhKJNSLhqeRt5oW6l5HFTQ8L0rENJSx0PSxJwIca67QUqkcDxbBR20v+bXDz",
+	"n83LVz82L6G3XhgS5s2jOXwyoIxKEszfhVSm2mP7VEwCPAfHT2Ovtv98/0X92f5zp0TFWdSvuuaUAtwn",
+	"wULX7KU+2pOQeFQbPpJDKWp+zoJ57DXHatSqPdiztD1FEBx6o2SnbEGHLFERTUY9KQ1sZuldqQtoCXyp",
+	"UXdKxBLdU82Z7HcJchwNPlmgHRvd26oOIEnwHQCeYWKlxm+/mdaJupnthzv7HgDNH9KMtsXoLUb/oRid",
+	"abHU0zq2jLaS06ZhlGirRFnKkLsIHHerZ6/Ws7fWze+ilsU0pS4CusNdzlW+tSj3CA2p85Vy05H/CjP/",
+	"ShP41U33FhXrREFb8zmozaD6jPCEZGoGCkYixyIKDa1Fk/mvzGruodDFQ1hFleZh4RX9++qsedoqNWw3",
+	"ZcszrzrtX1ulRrmmP77qvr9oAZvwtYpyddz+od3tAIOi4urs7clJ8+WJGuh9q6P4XpIvsun46uKy9erq",
+	"snnc/sUEhYQ+ZTi4ujjvtMGPBTWX1CdXr5rdZHYZPDOr1HJ99LTz6sfW6UImmn31uPWqfdo8MaAc4/Ba",
+	"WJb21dPAUw2SEthyYJY7MSmNPA8nd20P/Xs49EzRxHhntpLGNiDofgOCEnzQ0IZvlN9DSvEKB6c2BR88",
+	"Ecjn3lSpjMRHMzzX5TETjUoayP3ciyqR90oN9O///f9+cS3fhyr9GgSa0/cYNZFKulojhC6ZFBBb4x+H",
+	"BNEh4yHxd3W7OQhzCqcAW4Hc49ZJq9vqsYUNPf1s1/HFPdJRv5wRhAPB1eTeKK4SycCU7fax9Eb5VtO4",
+	"N8/LOZhMvyJSKlGs3SaDb0ba1DL0grYJ3Vtn7zahe6u6PrC7OEEol6n5MkN7zD5VyabQi72gJ3hIrqxv",
+	"FWpFQUw3ZT65daBjKEYhnyH9yooaizkdof/QMomZWTm6+7U5I2iQozuxchbMi+bkUHGlvrmK+mVvnJ/z",
+	"10h1Sbekif8Gow/0pIHIUrhliZ/i1jVfomY1EPeaEfMKoL6KG1XEtvJ0nxrwdF9BL4WrAaYB8c2I1XVB",
+	"sZlda+KPk31lTJxsKhJ2ZVecWskpQU8LO97dkzZ0B4dvKptme/x/6PHfXxfzbbbOX04511z6kcWXIi3V",
+	"0ZT5JIys4/b+gRkhaucC2u/KdJ57bnW+qtvaEjHK74N+L3rvY+f/bMn8xmT+K4j8g8ZGbE/yjznJe2gt",
+	"u7WtbG0rf9KkJ2D7jy2KrKudmmyxC6XtXEtZ3ArqEAkln1xL6LRxhena3igkguic5ESHwT7RkeCGRu5G",
+	"fXsNbRS5rXpRulNvjy206g24IMiNCXi+Df8huubek1TzuOVZt7xwK9VsT3Ir1Wylmq1U84AlgB9XqlmO",
+	"aniqLghhksZlBTNdSJdETkOWLCjnJGv7mlq9/alE0KhElzkUCNtanY104d8eE1NvpEaA5UzmMCiiJi/8",
+	"pToL5IXEV0vDAfRRMQ1QNO7kty8hspne0lY42AoH25P8ToSDBG3BhmR8j/LC1lPxOLz03YgjPEbt+6m3",
+	"mud/eJfJk5yYyTEyixldIvVYEPh5EBIxSpWp7jFdiBrt/Cjl5JwFcwd18Jh0qCT/OMG3u+DNCMkkwB5E",
+	"SM6jotfmQ8jG1mePPByGlPiVHjvBEkq9BoGAFGvoxG3S823x6yNEGerM8HBIQvS27cDrum04hAB6JMGE",
+	"e2wM7aLB2mAqWsOg8XiKNwd6Xvhbp3DAGioIQKeWDyGLPRbDTzH7cEmqiJqZA2zVqiIRYlWBa7pl81s2",
+	"vz3JLZvfsvk/ZUACHyqm9QBF1UEHhrj2IgXMtAq6HOmp25JGlb0hi1fN1kBTU8QFSp9DqL5ty8l6DKP9",
+	"6j7a+alVrtaq1Wq9Wq3tOlHZGR3Azwc2gB+tiN9HIx74aMDDHiPYG1VQV/HyCZYjRIVRyaFUD75zTP9X",
+	"9HX7LdHQbcwVkEN1XBvSFLXgEyq2LT238fxb6+zWOvuw8fxCkUwcfItRcAkmlGA/CZ4DXTmoQN6IKPkQ",
+	"csDASLvAQJQWql6BvC/NdzAKyWAqcGAYlhqdSjJG/TkU6oS0ALTj1ipWzIUMNne3oqU4UPCwqfU5hnyy",
+	"vq5Lp0a3dcS4IGiMfWJrnmFb7uLIFOTmRCDG8428cQTf13ClR43hWz/Z6bni85cbTPY8PZllrV8+3DFi",
+	"8CXIQY/EXrfh4XcKD/8KpUwJTw+a4L89zz/yPHMLoQNfiWqLQOKXjlralkbfSmx/mijBP1BiyzApxBTq",
+	"84pIQsqGaM6nIeIzFucuMKiCDnc18EF4oiwZSLgDJET9IJAH9SQln+HQlE1VBItP5W4FRVNgpgsGmJ7D",
+	"enxFQZJV1lEL5Er9pnU26GKs/JpEzTZB7iTMFxXUvGijazIXJuoQeTqwwS5UVNC7EQ2I3iGQYp3uSUWP",
+	"abLq6G9SYIB+mIOpIH4D7Vfr2heRMJEc5EuFMP+FhfzXtKEnswSPKZ3VZ+UO8UIirYj3gAkcdv16N1tj",
+	"x9bYsTV2bFnnA4eiRbxnY75Z1MYeG6uLGNqNjdq2FqWhZjSY+ZY1iTg6Pu4uYoLjEQ9tRHxlnVl7XcUC",
+	"G7Fq2pfqyvbG0J/ujxnbuKFiwATLUVwwIGILqzrtLlY0GFMW/b1c32DbsGTLBrYNS7ZEPF2B5tEVn5Bg",
+	"f/4pN3C4aTqaQ6uNEWGpjhpRv3OMJkoJUPSeMrSHhINIIAg6qNYbkFuFUcCx32N9HGDmkRD5xKM+fDMi",
+	"oLJIbgOTqECUCaneQzLEgwH1snSGH4i8JNinjAjx1dFDQmI5FaUG1M+eFydQ0Qo6eoAcM84iwHT6V7RL",
+	"3ds7vNFUrNAVyMP+O2w5WtyUQd04SzMeBgI+9XVZItOlJEKZIxP3Bi1flI4L4eR8GvhoSKRCJSQ5r6xs",
+	"355ECHt/+GQDwQfGDm/yZAkqTFsTpSmGQalRegpGTzPX0uXRbddBARdOrHDbEIGo4zoozhBYJ6GGkdVA",
+	"FV1ZLoTUhezFW+KjxJaMcAX7MUAM6XAkddQCuGv4IDG2hyUO+DBj+Lfa3ihGOCQ+6s8RtGwR03AAwYw7",
+	"C5aH3UpaTBIZQ3bMeSFyo5DHQddkIoEw/NQ8aV413x63u1eXrW7rrNs+P1s5BZ76VGZMcWy7wFrjUdSv",
+	"dtcxMmiiXiU0wtlZ6FSn5E7bNUoXmUxOHLWZzdogzNhAgQ50SSRBaOIXh45a+deBd/lUJmZIRMPkzmDM",
+	"YwsAOso1Q0XBo8YWtbs0X96ZmQktFB200IEXilOmG/CKpcGjJlvrxjcAB19o9smAQoA4S7YhXN6NKQ6a",
+	"O126SDnXHYqWSnvvQGlRuyYeLvY0XJ7XNjReqphmeZZooIDeEEWcHFgF0KmIFGhhWpMHPrAza8pRQedT",
+	"KahPkNLHHMR4Mo75CD0dExlST6Cdi5CPFTudCiTJrdxFVCC9nr6OdvK5J55GfFRUxn5iJ4pSfgG6eI0D",
+	"vEAvs93ZjmmINYXkXtiNKZhqKhQ5pci5slZIiRaygN0ZYF03u5+gBhEdSFRsV7/nLS67BG20uAVUSELM",
+	"kt8McL3VXbNihGZpspq3mH6dlA/xfq184O35VfJ8UMPghlpDcBfuZQ4FzJvUO9grvyC1evm5vz94hvf6",
+	"da+6twklTFCNrPvtJDoEwJmoZcFPlA3zFuU/e17u7+GD8iGpeS8GdX+fVOvxoswF/PDl/wsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

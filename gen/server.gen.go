@@ -127,6 +127,9 @@ type ServerInterface interface {
 	// KylinTablesAndColumns List tables and columns (Kylin)
 	// (GET /kylin/api/query/tables_and_columns)
 	KylinTablesAndColumns(w http.ResponseWriter, r *http.Request, params KylinTablesAndColumnsParams)
+	// KylinDeleteUserByBody Delete a user named in the body (Kylin)
+	// (DELETE /kylin/api/user)
+	KylinDeleteUserByBody(w http.ResponseWriter, r *http.Request)
 	// KylinListUsers List users (Kylin)
 	// (GET /kylin/api/user)
 	KylinListUsers(w http.ResponseWriter, r *http.Request, params KylinListUsersParams)
@@ -142,6 +145,12 @@ type ServerInterface interface {
 	// KylinLogin Log in (Kylin)
 	// (POST /kylin/api/user/authentication)
 	KylinLogin(w http.ResponseWriter, r *http.Request)
+	// KylinDeleteUsers Delete several users (Kylin)
+	// (DELETE /kylin/api/user/batch)
+	KylinDeleteUsers(w http.ResponseWriter, r *http.Request)
+	// KylinCreateUsers Create several users (Kylin)
+	// (POST /kylin/api/user/batch)
+	KylinCreateUsers(w http.ResponseWriter, r *http.Request)
 	// KylinChangePassword Change a password (Kylin)
 	// (PUT /kylin/api/user/password)
 	KylinChangePassword(w http.ResponseWriter, r *http.Request)
@@ -1400,6 +1409,20 @@ func (siw *ServerInterfaceWrapper) KylinTablesAndColumns(w http.ResponseWriter, 
 	handler.ServeHTTP(w, r)
 }
 
+// KylinDeleteUserByBody operation middleware
+func (siw *ServerInterfaceWrapper) KylinDeleteUserByBody(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinDeleteUserByBody(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // KylinListUsers operation middleware
 func (siw *ServerInterfaceWrapper) KylinListUsers(w http.ResponseWriter, r *http.Request) {
 
@@ -1519,6 +1542,34 @@ func (siw *ServerInterfaceWrapper) KylinLogin(w http.ResponseWriter, r *http.Req
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.KylinLogin(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinDeleteUsers operation middleware
+func (siw *ServerInterfaceWrapper) KylinDeleteUsers(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinDeleteUsers(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinCreateUsers operation middleware
+func (siw *ServerInterfaceWrapper) KylinCreateUsers(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinCreateUsers(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1717,9 +1768,12 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/user/authentication", wrapper.KylinLogin)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/j_spring_security_logout", wrapper.KylinLogoutGet)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/j_spring_security_logout", wrapper.KylinLogout)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/kylin/api/user", wrapper.KylinDeleteUserByBody)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/user", wrapper.KylinListUsers)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/user", wrapper.KylinCreateUser)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/kylin/api/user", wrapper.KylinUpdateUser)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/kylin/api/user/batch", wrapper.KylinDeleteUsers)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/user/batch", wrapper.KylinCreateUsers)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/kylin/api/user/{username}", wrapper.KylinDeleteUser)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/kylin/api/user/password", wrapper.KylinChangePassword)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/projects", wrapper.KylinListProjects)
@@ -7001,6 +7055,20 @@ func (response KylinLogoutGet200ApplicationVndApacheKylinV4PublicPlusJSONRespons
 	return err
 }
 
+type KylinLogoutGet302ResponseHeaders struct {
+	Location string
+}
+
+type KylinLogoutGet302Response struct {
+	Headers KylinLogoutGet302ResponseHeaders
+}
+
+func (response KylinLogoutGet302Response) VisitKylinLogoutGetResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(302)
+	return nil
+}
+
 type KylinLogoutGet403JSONResponse struct{ KylinForbiddenJSONResponse }
 
 func (response KylinLogoutGet403JSONResponse) VisitKylinLogoutGetResponse(w http.ResponseWriter) error {
@@ -7158,6 +7226,20 @@ func (response KylinLogout200ApplicationVndApacheKylinV4PublicPlusJSONResponse) 
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type KylinLogout302ResponseHeaders struct {
+	Location string
+}
+
+type KylinLogout302Response struct {
+	Headers KylinLogout302ResponseHeaders
+}
+
+func (response KylinLogout302Response) VisitKylinLogoutResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(302)
+	return nil
 }
 
 type KylinLogout403JSONResponse struct{ KylinForbiddenJSONResponse }
@@ -8948,6 +9030,400 @@ func (response KylinTablesAndColumns503ApplicationVndApacheKylinV4PublicPlusJSON
 	return err
 }
 
+type KylinDeleteUserByBodyRequestObject struct {
+	Body *KylinDeleteUserByBodyJSONRequestBody
+}
+
+type KylinDeleteUserByBodyResponseObject interface {
+	VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error
+}
+
+type KylinDeleteUserByBody200JSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteUserByBody200JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteUserByBody200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinDeleteUserByBody400JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinDeleteUserByBody401JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinDeleteUserByBody403JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinDeleteUserByBody404JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinDeleteUserByBody406JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinDeleteUserByBody409JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinDeleteUserByBody413JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinDeleteUserByBody415JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinDeleteUserByBody429JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinDeleteUserByBody500JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinDeleteUserByBody503JSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUserByBody503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUserByBody503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUserByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinListUsersRequestObject struct {
 	Params KylinListUsersParams
 }
@@ -10550,6 +11026,764 @@ func (response KylinLogin503ApplicationVndApacheKylinV4PublicPlusJSONResponse) V
 	return err
 }
 
+type KylinDeleteUsersRequestObject struct {
+	Body *KylinDeleteUsersJSONRequestBody
+}
+
+type KylinDeleteUsersResponseObject interface {
+	VisitKylinDeleteUsersResponse(w http.ResponseWriter) error
+}
+
+type KylinDeleteUsers200JSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteUsers200JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteUsers200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinDeleteUsers400JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinDeleteUsers401JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinDeleteUsers403JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinDeleteUsers404JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinDeleteUsers406JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinDeleteUsers409JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinDeleteUsers413JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinDeleteUsers415JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinDeleteUsers429JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinDeleteUsers500JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinDeleteUsers503JSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteUsers503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteUsers503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsersRequestObject struct {
+	Body *KylinCreateUsersJSONRequestBody
+}
+
+type KylinCreateUsersResponseObject interface {
+	VisitKylinCreateUsersResponse(w http.ResponseWriter) error
+}
+
+type KylinCreateUsers200JSONResponse KylinUserListEnvelope
+
+func (response KylinCreateUsers200JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinUserListEnvelope
+
+func (response KylinCreateUsers200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinCreateUsers400JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinCreateUsers401JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinCreateUsers403JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinCreateUsers406JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinCreateUsers409JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinCreateUsers413JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinCreateUsers415JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinCreateUsers429JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinCreateUsers500JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinCreateUsers503JSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateUsers503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateUsers503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinChangePasswordRequestObject struct {
 	Body *KylinChangePasswordJSONRequestBody
 }
@@ -11416,6 +12650,9 @@ type StrictServerInterface interface {
 	// KylinTablesAndColumns List tables and columns (Kylin)
 	// (GET /kylin/api/query/tables_and_columns)
 	KylinTablesAndColumns(ctx context.Context, request KylinTablesAndColumnsRequestObject) (KylinTablesAndColumnsResponseObject, error)
+	// KylinDeleteUserByBody Delete a user named in the body (Kylin)
+	// (DELETE /kylin/api/user)
+	KylinDeleteUserByBody(ctx context.Context, request KylinDeleteUserByBodyRequestObject) (KylinDeleteUserByBodyResponseObject, error)
 	// KylinListUsers List users (Kylin)
 	// (GET /kylin/api/user)
 	KylinListUsers(ctx context.Context, request KylinListUsersRequestObject) (KylinListUsersResponseObject, error)
@@ -11431,6 +12668,12 @@ type StrictServerInterface interface {
 	// KylinLogin Log in (Kylin)
 	// (POST /kylin/api/user/authentication)
 	KylinLogin(ctx context.Context, request KylinLoginRequestObject) (KylinLoginResponseObject, error)
+	// KylinDeleteUsers Delete several users (Kylin)
+	// (DELETE /kylin/api/user/batch)
+	KylinDeleteUsers(ctx context.Context, request KylinDeleteUsersRequestObject) (KylinDeleteUsersResponseObject, error)
+	// KylinCreateUsers Create several users (Kylin)
+	// (POST /kylin/api/user/batch)
+	KylinCreateUsers(ctx context.Context, request KylinCreateUsersRequestObject) (KylinCreateUsersResponseObject, error)
 	// KylinChangePassword Change a password (Kylin)
 	// (PUT /kylin/api/user/password)
 	KylinChangePassword(ctx context.Context, request KylinChangePasswordRequestObject) (KylinChangePasswordResponseObject, error)
@@ -12489,6 +13732,37 @@ func (sh *strictHandler) KylinTablesAndColumns(w http.ResponseWriter, r *http.Re
 	}
 }
 
+// KylinDeleteUserByBody operation middleware
+func (sh *strictHandler) KylinDeleteUserByBody(w http.ResponseWriter, r *http.Request) {
+	var request KylinDeleteUserByBodyRequestObject
+
+	var body KylinDeleteUserByBodyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinDeleteUserByBody(ctx, request.(KylinDeleteUserByBodyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinDeleteUserByBody")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinDeleteUserByBodyResponseObject); ok {
+		if err := validResponse.VisitKylinDeleteUserByBodyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // KylinListUsers operation middleware
 func (sh *strictHandler) KylinListUsers(w http.ResponseWriter, r *http.Request, params KylinListUsersParams) {
 	var request KylinListUsersRequestObject
@@ -12618,6 +13892,68 @@ func (sh *strictHandler) KylinLogin(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(KylinLoginResponseObject); ok {
 		if err := validResponse.VisitKylinLoginResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinDeleteUsers operation middleware
+func (sh *strictHandler) KylinDeleteUsers(w http.ResponseWriter, r *http.Request) {
+	var request KylinDeleteUsersRequestObject
+
+	var body KylinDeleteUsersJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinDeleteUsers(ctx, request.(KylinDeleteUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinDeleteUsers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinDeleteUsersResponseObject); ok {
+		if err := validResponse.VisitKylinDeleteUsersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinCreateUsers operation middleware
+func (sh *strictHandler) KylinCreateUsers(w http.ResponseWriter, r *http.Request) {
+	var request KylinCreateUsersRequestObject
+
+	var body KylinCreateUsersJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinCreateUsers(ctx, request.(KylinCreateUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinCreateUsers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinCreateUsersResponseObject); ok {
+		if err := validResponse.VisitKylinCreateUsersResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {

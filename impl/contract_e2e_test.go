@@ -1134,6 +1134,22 @@ var contractFixtureFor = map[string]func(fx *contractFixtures, se *testkit.Env, 
 	"kylinDeleteUser": func(fx *contractFixtures, se *testkit.Env, r *contractReq) {
 		_, r.Path["username"] = fx.freshUser(se, "Welcome#2026")
 	},
+	"kylinDeleteUserByBody": func(fx *contractFixtures, se *testkit.Env, r *contractReq) {
+		_, name := fx.freshUser(se, "Welcome#2026")
+		contractSetBody(r, "username", name)
+	},
+	// a list of new users: each example name with a counter
+	"kylinCreateUsers": func(fx *contractFixtures, se *testkit.Env, r *contractReq) {
+		for _, u := range r.Body.([]any) {
+			m := u.(map[string]any)
+			m["username"] = fx.unique(m["username"].(string))
+		}
+	},
+	"kylinDeleteUsers": func(fx *contractFixtures, se *testkit.Env, r *contractReq) {
+		_, a := fx.freshUser(se, "Welcome#2026")
+		_, b := fx.freshUser(se, "Welcome#2026")
+		r.Body = []any{a, b}
+	},
 	"kylinChangePassword": func(fx *contractFixtures, se *testkit.Env, r *contractReq) {
 		old, _ := r.Body.(map[string]any)["password"].(string)
 		_, name := fx.freshUser(se, old)

@@ -208,7 +208,8 @@ func kcPreflight(t *testing.T, e *testkit.Env, path, origin, method string) *htt
 func TestKylinCORSPreflight(t *testing.T) {
 	e := kcEnv(t)
 	cases := map[string]string{
-		"/kylin/api/user":                                           "GET, POST, PUT",
+		"/kylin/api/user":                                           "GET, POST, PUT, DELETE",
+		"/kylin/api/user/batch":                                     "POST, DELETE",
 		"/kylin/api/access/project":                                 "GET, POST, PUT, DELETE",
 		"/kylin/api/user/analyst":                                   "DELETE",
 		"/kylin/api/user/password":                                  "PUT",

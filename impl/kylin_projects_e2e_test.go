@@ -81,7 +81,7 @@ func TestKylinProjectsCreate(t *testing.T) {
 	kxOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "x" + strings.Repeat("9", 49)}, auth))
 
 	for _, bad := range []string{"_x", "a-b", "a b", strings.Repeat("a", 51), "é", "proj.1", ""} {
-		kxExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": bad}, auth), 400, "KE-010000001")
+		kxExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": bad}, auth), 400, "KE-010000003")
 	}
 	// duplicates in any case (Kylin's code)
 	kxExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "SALES_2026"}, auth), 409, "KE-010001004")
@@ -187,7 +187,7 @@ func TestKylinProjectsListFilters(t *testing.T) {
 	if all.TotalSize != 16 || all.Limit != 100 || all.Offset != 0 {
 		t.Errorf("all: total %d limit %d offset %d", all.TotalSize, all.Limit, all.Offset)
 	}
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects?permission=OWNER", nil, admin), 400, "KE-010000001")
+	kxExpectErr(t, e.Do("GET", "/kylin/api/projects?permission=OWNER", nil, admin), 400, "KE-010000003")
 }
 
 // The project list reports the caller's level in Kylin's names, and filters by it.
@@ -276,13 +276,13 @@ func TestKylinProjectsAccessListRoundTrip(t *testing.T) {
 		t.Errorf("a revoked user still lists the project: %+v", p.Value)
 	}
 	kxExpectErr(t, e.Do("DELETE", "/kylin/api/access/project?project=shared&type=user&name=kp_two", nil, admin), 404, "KE-010000404")
-	kxExpectErr(t, e.Do("DELETE", "/kylin/api/access/project?project=shared&type=user&name=nobody", nil, admin), 404, "KE-010000404")
+	kxExpectErr(t, e.Do("DELETE", "/kylin/api/access/project?project=shared&type=user&name=nobody", nil, admin), 404, "KE-010003001")
 
 	// a global admin already has every right: refused, and all or nothing
-	kxExpectErr(t, kpGrant(e, admin, "shared", "QUERY", u3.Name, boss.Name), 400, "KE-010000001")
-	kxExpectErr(t, kpGrant(e, admin, "shared", "QUERY", "ADMIN"), 400, "KE-010000001")
+	kxExpectErr(t, kpGrant(e, admin, "shared", "QUERY", u3.Name, boss.Name), 400, "KE-010000003")
+	kxExpectErr(t, kpGrant(e, admin, "shared", "QUERY", "ADMIN"), 400, "KE-010000003")
 	// unknown users are refused, all or nothing
-	kxExpectErr(t, kpGrant(e, admin, "shared", "QUERY", u3.Name, "nobody"), 400, "KE-010000001")
+	kxExpectErr(t, kpGrant(e, admin, "shared", "QUERY", u3.Name, "nobody"), 400, "KE-010003001")
 	if got := kpAccessList(t, e, admin, "shared"); fmt.Sprint(got) != "map[kp_one:MANAGEMENT]" {
 		t.Errorf("a refused grant changed the list: %v", got)
 	}
@@ -290,14 +290,14 @@ func TestKylinProjectsAccessListRoundTrip(t *testing.T) {
 	kxExpectErr(t, kpGrant(e, admin, "shared", "ADMIN", u1.Name), 409, "KE-010000409")
 	// PUT for a user not on the list
 	kxExpectErr(t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "QUERY", "name": u3.Name}, admin), 404, "KE-010000404")
-	kxExpectErr(t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "QUERY", "name": boss.Name}, admin), 400, "KE-010000001")
+	kxExpectErr(t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "QUERY", "name": boss.Name}, admin), 400, "KE-010000003")
 	// bad bodies
-	kxExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "group", "permission": "QUERY", "names": []string{u3.Name}}, admin), 400, "KE-010000001")
-	kxExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "READ", "names": []string{u3.Name}}, admin), 400, "KE-010000001")
-	kxExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "QUERY", "names": []string{}}, admin), 400, "KE-010000001")
+	kxExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "group", "permission": "QUERY", "names": []string{u3.Name}}, admin), 400, "KE-010000003")
+	kxExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "READ", "names": []string{u3.Name}}, admin), 400, "KE-010000003")
+	kxExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "QUERY", "names": []string{}}, admin), 400, "KE-010000003")
 	// an unknown project
-	kxExpectErr(t, kpGrant(e, admin, "nosuch", "QUERY", u3.Name), 404, "KE-010001002")
-	kxExpectErr(t, e.Do("GET", "/kylin/api/access/project?project=nosuch", nil, admin), 404, "KE-010001002")
+	kxExpectErr(t, kpGrant(e, admin, "nosuch", "QUERY", u3.Name), 404, "KE-010001201")
+	kxExpectErr(t, e.Do("GET", "/kylin/api/access/project?project=nosuch", nil, admin), 404, "KE-010001201")
 	if got := kpAccessList(t, e, admin, "shared"); fmt.Sprint(got) != "map[kp_one:MANAGEMENT]" {
 		t.Errorf("the list changed: %v", got)
 	}
@@ -338,9 +338,9 @@ func TestKylinProjectsAccessListByLevel(t *testing.T) {
 	}
 	// without access the project does not exist: 404 like a missing one
 	sa := testkit.Basic(stranger.Name, stranger.Password)
-	kxExpectErr(t, e.Do("GET", "/kylin/api/access/project?project=team", nil, sa), 404, "KE-010001002")
-	kxExpectErr(t, kpGrant(e, sa, "team", "ADMIN", stranger.Name), 404, "KE-010001002")
-	kxExpectErr(t, e.Do("GET", "/kylin/api/access/project?project=nosuch", nil, sa), 404, "KE-010001002")
+	kxExpectErr(t, e.Do("GET", "/kylin/api/access/project?project=team", nil, sa), 404, "KE-010001201")
+	kxExpectErr(t, kpGrant(e, sa, "team", "ADMIN", stranger.Name), 404, "KE-010001201")
+	kxExpectErr(t, e.Do("GET", "/kylin/api/access/project?project=nosuch", nil, sa), 404, "KE-010001201")
 
 	want := map[string]string{owner.Name: "ADMIN", querier.Name: "QUERY", manager.Name: "MANAGEMENT"}
 	if got := kpAccessList(t, e, admin, "team"); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -364,7 +364,7 @@ func TestKylinProjectsDelete(t *testing.T) {
 	kxExpectErr(t, e.Do("DELETE", "/kylin/api/projects/doomed", nil, testkit.Basic(listed.Name, listed.Password)), 403, "KE-010024001")
 
 	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/projects/DOOMED", nil, auth))
-	kxExpectErr(t, e.Do("DELETE", "/kylin/api/projects/doomed", nil, auth), 404, "KE-010001002")
+	kxExpectErr(t, e.Do("DELETE", "/kylin/api/projects/doomed", nil, auth), 404, "KE-010001201")
 	if err := e.DB.Get(&n, `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, schema); err != nil || n != 0 {
 		t.Errorf("the schema survived: %d (%v)", n, err)
 	}
@@ -376,5 +376,5 @@ func TestKylinProjectsDelete(t *testing.T) {
 	}
 	// the name is free again
 	kpCreate(t, e, auth, "Doomed")
-	kxExpectErr(t, e.Do("DELETE", "/kylin/api/projects/bad-name", nil, auth), 400, "KE-010000001")
+	kxExpectErr(t, e.Do("DELETE", "/kylin/api/projects/bad-name", nil, auth), 400, "KE-010000003")
 }

@@ -704,7 +704,7 @@ func TestKylinSessionNotAcceptableEnvelope(t *testing.T) {
 	}
 	// errors with Kylin's Accept carry Kylin's media type
 	r := e.Do("DELETE", "/kylin/api/user/nobody", nil, admin, testkit.Header("Accept", kylinJSON))
-	kxExpectErr(t, r, 404, "KE-010000404")
+	kxExpectErr(t, r, 404, "KE-010003001")
 	if ct := r.Header.Get("Content-Type"); ct != kylinJSON+";charset=UTF-8" {
 		t.Errorf("404 Content-Type %q", ct)
 	}

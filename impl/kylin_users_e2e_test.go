@@ -79,9 +79,9 @@ func TestKylinUsersListPaging(t *testing.T) {
 		t.Errorf("page_size 500: %d items", len(p.Value))
 	}
 	// bad paging is a 400 in the envelope
-	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=501", nil, admin), 400, "KE-010000001")
-	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_offset=-1", nil, admin), 400, "KE-010000001")
-	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=0", nil, admin), 400, "KE-010000001")
+	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=2147483648", nil, admin), 400, "KE-010000003")
+	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_offset=-1", nil, admin), 400, "KE-010000003")
+	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=0", nil, admin), 400, "KE-010000003")
 }
 
 func TestKylinUsersNameFilterCase(t *testing.T) {
@@ -123,13 +123,13 @@ func TestKylinUsersCreateRules(t *testing.T) {
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
 	create := func(body map[string]any) *testkit.Resp { return e.Do("POST", "/kylin/api/user", body, admin) }
 
-	kxExpectErr(t, create(map[string]any{"username": "k_short", "password": "Ab1#xyz"}), 400, "KE-010005001")
-	kxExpectErr(t, create(map[string]any{"username": "k_weak1", "password": "abcdefgh1"}), 400, "KE-010005002") // no special
-	kxExpectErr(t, create(map[string]any{"username": "k_weak2", "password": "abcdefgh#"}), 400, "KE-010005002") // no digit
-	kxExpectErr(t, create(map[string]any{"username": "k_weak3", "password": "12345678#"}), 400, "KE-010005002") // no letter
-	kxExpectErr(t, create(map[string]any{"username": "bad:name", "password": "Welcome#2026"}), 400, "KE-010000001")
-	kxExpectErr(t, create(map[string]any{"username": ".dotted", "password": "Welcome#2026"}), 400, "KE-010000001")
-	kxExpectErr(t, create(map[string]any{"username": "k_x", "password": "Welcome#2026", "authorities": []string{"ROLE_NOPE"}}), 400, "KE-010000001")
+	kxExpectErr(t, create(map[string]any{"username": "k_short", "password": "Ab1#xyz"}), 400, "KE-010005002")
+	kxExpectErr(t, create(map[string]any{"username": "k_weak1", "password": "abcdefgh1"}), 400, "KE-010005001") // no special
+	kxExpectErr(t, create(map[string]any{"username": "k_weak2", "password": "abcdefgh#"}), 400, "KE-010005001") // no digit
+	kxExpectErr(t, create(map[string]any{"username": "k_weak3", "password": "12345678#"}), 400, "KE-010005001") // no letter
+	kxExpectErr(t, create(map[string]any{"username": "bad:name", "password": "Welcome#2026"}), 400, "KE-010000003")
+	kxExpectErr(t, create(map[string]any{"username": ".dotted", "password": "Welcome#2026"}), 400, "KE-010000003")
+	kxExpectErr(t, create(map[string]any{"username": "k_x", "password": "Welcome#2026", "authorities": []string{"ROLE_NOPE"}}), 400, "KE-010000003")
 	var n int
 	if err := e.DB.Get(&n, `SELECT count(*) FROM users`); err != nil || n != 1 {
 		t.Fatalf("refused creates left users behind: %d (%v)", n, err)
@@ -191,9 +191,9 @@ func TestKylinUsersPartialUpdate(t *testing.T) {
 	}
 	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic("k_part", "Welcome#2026")), 401, "KE-010003208")
 	kxOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic("k_part", "Reset#2026x")))
-	kxExpectErr(t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "k_part", "password": "short#1"}, admin), 400, "KE-010005001")
+	kxExpectErr(t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "k_part", "password": "short#1"}, admin), 400, "KE-010005002")
 
-	kxExpectErr(t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "nobody", "disabled": true}, admin), 404, "KE-010000404")
+	kxExpectErr(t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "nobody", "disabled": true}, admin), 404, "KE-010003001")
 	// the built-in ADMIN cannot be disabled or demoted
 	kxExpectErr(t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "ADMIN", "disabled": true}, admin), 403, "KE-010024001")
 	kxExpectErr(t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "ADMIN", "authorities": []string{"ALL_USERS"}}, admin), 403, "KE-010024001")
@@ -232,7 +232,7 @@ func TestKylinUsersDelete(t *testing.T) {
 	kxOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic(gone.Name, gone.Password))) // cached
 
 	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user/K_Gone", nil, admin))
-	kxExpectErr(t, e.Do("DELETE", "/kylin/api/user/k_gone", nil, admin), 404, "KE-010000404")
+	kxExpectErr(t, e.Do("DELETE", "/kylin/api/user/k_gone", nil, admin), 404, "KE-010003001")
 	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(c)), 401, "KE-010003208")
 	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic(gone.Name, gone.Password)), 401, "KE-010003208")
 	if p := kuList(t, e, admin, url.Values{"name": {"k_gone"}}); p.TotalSize != 0 {
@@ -269,9 +269,9 @@ func TestKylinUsersOwnPasswordChange(t *testing.T) {
 	if got := kuGet(t, e, u.Name); got.WrongTime != 1 {
 		t.Errorf("a wrong old password does not count toward the lockout: wrong_time %d", got.WrongTime)
 	}
-	kxExpectErr(t, change("", "N3w-Secret#2026", basic), 400, "KE-010000001")
-	kxExpectErr(t, change(u.Password, "short#1", basic), 400, "KE-010005001")
-	kxExpectErr(t, change(u.Password, "longenough1", basic), 400, "KE-010005002")
+	kxExpectErr(t, change("", "N3w-Secret#2026", basic), 400, "KE-010000003")
+	kxExpectErr(t, change(u.Password, "short#1", basic), 400, "KE-010005002")
+	kxExpectErr(t, change(u.Password, "longenough1", basic), 400, "KE-010005001")
 
 	kxOK[json.RawMessage](t, change(u.Password, "N3w-Secret#2026", basic))
 	got := kuGet(t, e, u.Name)

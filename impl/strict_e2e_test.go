@@ -115,7 +115,7 @@ func TestStrictDuplicateKeys(t *testing.T) {
 	t.Run("kylin user created with two authority lists", func(t *testing.T) {
 		r := e.Do("POST", "/kylin/api/user", testkit.Raw(`{"username":"st_dup","password":"Welcome#2026",`+
 			`"authorities":["ALL_USERS"],"authorities":["ALL_USERS","ROLE_ADMIN"]}`), stKylinAdmin, stKylinJSON)
-		stKylinErr(t, r, 400, "KE-010000001", `body: has duplicate key "authorities"`)
+		stKylinErr(t, r, 400, "KE-010000003", `body: has duplicate key "authorities"`)
 		if n := stCount(t, e, `SELECT count(*) FROM users WHERE username_key = 'st_dup'`); n != 0 {
 			t.Errorf("the user was created")
 		}
@@ -140,13 +140,13 @@ func TestStrictInvalidUTF8(t *testing.T) {
 			stExpectProblem(t, e.Do("POST", "/api/users", testkit.Raw(body), tok), 400, "body", "is not valid UTF-8")
 		})
 		t.Run("kylin "+name, func(t *testing.T) {
-			stKylinErr(t, e.Do("POST", "/kylin/api/user", testkit.Raw(body), stKylinAdmin), 400, "KE-010000001", "body: is not valid UTF-8")
+			stKylinErr(t, e.Do("POST", "/kylin/api/user", testkit.Raw(body), stKylinAdmin), 400, "KE-010000003", "body: is not valid UTF-8")
 		})
 	}
 	for _, esc := range []string{`\ud800`, `\udfff`, `\udbff\u0041`, `\ud800\ud800`} {
 		body := `{"username":"st_` + esc + `","password":"Welcome#2026"}`
 		stExpectProblem(t, e.Do("POST", "/api/users", testkit.Raw(body), tok), 400, "body", "unpaired UTF-16 surrogate")
-		stKylinErr(t, e.Do("POST", "/kylin/api/user", testkit.Raw(body), stKylinAdmin), 400, "KE-010000001", "unpaired UTF-16 surrogate")
+		stKylinErr(t, e.Do("POST", "/kylin/api/user", testkit.Raw(body), stKylinAdmin), 400, "KE-010000003", "unpaired UTF-16 surrogate")
 	}
 	if n := users(); n != before {
 		t.Fatalf("%d users were created", n-before)
@@ -175,7 +175,7 @@ func TestStrictTrailingData(t *testing.T) {
 	e.Do("POST", "/api/auth/access-token", testkit.Raw(" \r\n\t"+login+" \r\n\t")).Expect(t, 200)
 
 	r := e.Do("POST", "/kylin/api/projects", testkit.Raw(`{"name":"st_one"} {"name":"st_two"}`), stKylinAdmin, stKylinJSON)
-	stKylinErr(t, r, 400, "KE-010000001", "body: has data after the JSON value")
+	stKylinErr(t, r, 400, "KE-010000003", "body: has data after the JSON value")
 	if n := stCount(t, e, `SELECT count(*) FROM projects`); n != 0 {
 		t.Errorf("%d projects were created", n)
 	}
@@ -227,7 +227,7 @@ func TestStrictMethodNotAllowed(t *testing.T) {
 		{"GET", "/api/auth/access-token", "POST"},
 		{"OPTIONS", "/api/users/0196a1c0-0000-7000-8000-000000000010", "GET, PATCH, DELETE"},
 		{"HEAD", "/api/permissions", "GET"},
-		{"PATCH", "/kylin/api/user", "GET, POST, PUT"},
+		{"PATCH", "/kylin/api/user", "GET, POST, PUT, DELETE"},
 		{"GET", "/kylin/api/user/password", "PUT"},
 		{"POST", "/kylin/api/projects/sales", "DELETE"},
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kala-server/kala/impl/auth"
 	"github.com/kala-server/kala/impl/errs"
+	"github.com/kala-server/kala/impl/kylin"
 	"github.com/kala-server/kala/impl/strictjson"
 )
 
@@ -57,6 +58,9 @@ func (s *Server) validate(router routers.Router, next http.Handler) http.Handler
 			if err := strictBody(r, body.Value); err != nil {
 				s.writeError(w, r, err)
 				return
+			}
+			if strings.HasPrefix(route.Path, "/kylin/") {
+				readAsKylin(r, body.Value)
 			}
 			if err := openapi3filter.ValidateRequestBody(r.Context(), in, body.Value); err != nil {
 				s.writeError(w, r, requestError(h, err))
@@ -219,6 +223,28 @@ func strictBody(r *http.Request, body *openapi3.RequestBody) error {
 		return errs.Field("body", err.Error())
 	}
 	return nil
+}
+
+// readAsKylin reads a Kylin request body's scalars as Kylin does (kylin.ReadScalars): the
+// Kylin face is a tolerant reader, as Kylin is. It runs after strictBody, which keeps the
+// body it read in GetBody.
+func readAsKylin(r *http.Request, body *openapi3.RequestBody) {
+	mt := body.Content.Get(r.Header.Get("Content-Type"))
+	if r.GetBody == nil || mt == nil || mt.Schema == nil {
+		return
+	}
+	rc, err := r.GetBody()
+	if err != nil {
+		return
+	}
+	data, _ := io.ReadAll(rc)
+	out, changed := kylin.ReadScalars(mt.Schema.Value, data)
+	if !changed {
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(out))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(out)), nil }
+	r.ContentLength = int64(len(out))
 }
 
 // isJSON reports whether a Content-Type is JSON, read the way kin-openapi reads it to

@@ -14,8 +14,8 @@ import (
 
 // Reasons refine errs.Invalid for the Kylin face's KE codes.
 const (
-	ReasonPasswordTooShort = "password-too-short" // Kylin KE-010005001
-	ReasonPasswordWeak     = "password-weak"      // Kylin KE-010005002
+	ReasonPasswordTooShort = "password-too-short" // Kylin KE-010005002 (SHORT_PASSWORD)
+	ReasonPasswordWeak     = "password-weak"      // Kylin KE-010005001 (INVALID_PASSWORD)
 	ReasonUsername         = "username-rule"
 )
 

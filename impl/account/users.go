@@ -1,6 +1,7 @@
 package account
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,8 +21,14 @@ const (
 	ReasonWrongOldPassword = "wrong-old-password" // Kylin KE-010005003
 	// ReasonLocked refuses an authenticated caller's own password change while their
 	// login name is locked (a 403, not the 401 of a locked login); Until says till when.
-	ReasonLocked = "locked" // Kylin KE-010003005
+	ReasonLocked = "locked"  // Kylin KE-010003005
+	ReasonNoUser = "no-user" // Kylin KE-010003001
 )
+
+// noUser is the answer for a user that does not exist.
+func noUser(format string, args ...any) *errs.Error {
+	return errs.E(errs.NotFound, format, args...).WithReason(ReasonNoUser)
+}
 
 // Actor is who asks for a change: the rules about users depend on the actor's own rights.
 type Actor struct {
@@ -87,6 +94,51 @@ func (s *Service) grantable(a Actor, field string, perms []string, had []string)
 // CreateUser makes a user. The name is unique in any case: of concurrent creates of one
 // name exactly one succeeds.
 func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*db.User, error) {
+	u, err := s.newUser(ctx, a, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.insertUsers(ctx, a, []*db.User{u}); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// CreateUsers makes several users, all or none: every rule is checked for every user
+// before any is stored, and they are stored in one transaction. A refused user is named
+// by its index in field paths ("1.password").
+func (s *Service) CreateUsers(ctx context.Context, a Actor, ins []NewUser) ([]*db.User, error) {
+	us := make([]*db.User, len(ins))
+	for i, in := range ins {
+		u, err := s.newUser(ctx, a, in)
+		if err != nil {
+			return nil, atIndex(err, i)
+		}
+		us[i] = u
+	}
+	if err := s.insertUsers(ctx, a, us); err != nil {
+		return nil, err
+	}
+	return us, nil
+}
+
+// atIndex puts the index of a list item in front of an error's field paths.
+func atIndex(err error, i int) error {
+	var e *errs.Error
+	if !errors.As(err, &e) || len(e.Fields) == 0 {
+		return err
+	}
+	out := *e
+	out.Fields = make([]errs.FieldError, len(e.Fields))
+	for j, f := range e.Fields {
+		out.Fields[j] = errs.FieldError{Field: fmt.Sprintf("%d.%s", i, f.Field), Message: f.Message}
+	}
+	out.Message = out.Fields[0].Field + ": " + out.Fields[0].Message
+	return &out
+}
+
+// newUser checks a new user against the rules and hashes its password.
+func (s *Service) newUser(ctx context.Context, a Actor, in NewUser) (*db.User, error) {
 	if err := CheckUsername("username", in.Username); err != nil {
 		return nil, err
 	}
@@ -115,34 +167,43 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*db.User
 	if perms == nil {
 		perms = []string{}
 	}
-	u := &db.User{ID: uuid.Must(uuid.NewV7()), Username: in.Username, UsernameKey: UsernameKey(in.Username),
+	return &db.User{ID: uuid.Must(uuid.NewV7()), Username: in.Username, UsernameKey: UsernameKey(in.Username),
 		PasswordHash: hash, Admin: in.Admin, Disabled: in.Disabled, DefaultPassword: true,
-		Authorities: auths, Permissions: perms, CredentialVersion: 1, CreatedAt: now, ModifiedAt: now}
-	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		if err := db.InsertUser(ctx, tx, u); err != nil {
-			return err
+		Authorities: auths, Permissions: perms, CredentialVersion: 1, CreatedAt: now, ModifiedAt: now}, nil
+}
+
+// insertUsers stores checked new users in one transaction, each with its audit event.
+func (s *Service) insertUsers(ctx context.Context, a Actor, us []*db.User) error {
+	var dup *db.User
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		for _, u := range us {
+			if err := db.InsertUser(ctx, tx, u); err != nil {
+				dup = u
+				return err
+			}
+			// a name's old failure counter belongs to nobody: the new user starts clean
+			if err := db.ClearLoginFailures(ctx, tx, u.UsernameKey); err != nil {
+				return err
+			}
+			if err := audit.Record(ctx, tx, audit.Event{At: u.CreatedAt, Name: audit.UserCreate, Actor: a.Audit, Target: u.ID.String(),
+				Detail: map[string]any{"username": u.Username, "admin": u.Admin, "disabled": u.Disabled,
+					"authorities": u.Authorities, "permissions": u.Permissions}}); err != nil {
+				return err
+			}
 		}
-		// a name's old failure counter belongs to nobody: the new user starts clean
-		if err := db.ClearLoginFailures(ctx, tx, u.UsernameKey); err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx, audit.Event{At: now, Name: audit.UserCreate, Actor: a.Audit, Target: u.ID.String(),
-			Detail: map[string]any{"username": u.Username, "admin": u.Admin, "disabled": u.Disabled,
-				"authorities": auths, "permissions": perms}})
+		return nil
 	})
 	if errors.Is(err, db.ErrDuplicate) {
-		return nil, errs.E(errs.Conflict, "a user named %s already exists", in.Username).WithReason(ReasonDuplicateUser)
-	} else if err != nil {
-		return nil, errs.Wrap(err, "create user")
+		return errs.E(errs.Conflict, "a user named %s already exists", dup.Username).WithReason(ReasonDuplicateUser)
 	}
-	return u, nil
+	return errs.Wrap(err, "create user")
 }
 
 // User loads a user with its lock state.
 func (s *Service) User(ctx context.Context, id uuid.UUID) (*db.User, error) {
 	u, err := db.UserByID(ctx, s.DB, id)
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, errs.E(errs.NotFound, "no such user")
+		return nil, noUser("no such user")
 	}
 	return u, errs.Wrap(err, "load user")
 }
@@ -151,7 +212,7 @@ func (s *Service) User(ctx context.Context, id uuid.UUID) (*db.User, error) {
 func (s *Service) UserByName(ctx context.Context, name string) (*db.User, error) {
 	u, err := db.UserByKey(ctx, s.DB, UsernameKey(name))
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, errs.E(errs.NotFound, "no user named %s", name)
+		return nil, noUser("no user named %s", name)
 	}
 	return u, errs.Wrap(err, "load user")
 }
@@ -214,7 +275,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserP
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
 		u, err := db.UserForUpdate(ctx, tx, id)
 		if errors.Is(err, db.ErrNotFound) {
-			return errs.E(errs.NotFound, "no such user")
+			return noUser("no such user")
 		} else if err != nil {
 			return err
 		}
@@ -328,41 +389,60 @@ func (s *Service) changed(ctx context.Context, q db.Queryer, id uuid.UUID) error
 
 // DeleteUser removes a user with their keys, sessions and access entries.
 func (s *Service) DeleteUser(ctx context.Context, a Actor, id uuid.UUID) error {
+	return s.DeleteUsers(ctx, a, []uuid.UUID{id})
+}
+
+// DeleteUsers removes several users, all or none, under DeleteUser's rules (checked as
+// each is deleted, so deleting two admins at once still leaves one).
+func (s *Service) DeleteUsers(ctx context.Context, a Actor, ids []uuid.UUID) error {
+	// rows are locked in one order, so two batches never wait for each other in a cycle
+	ids = slices.Clone(ids)
+	slices.SortFunc(ids, func(x, y uuid.UUID) int { return bytes.Compare(x[:], y[:]) })
+	ids = slices.Compact(ids)
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		u, err := db.UserForUpdate(ctx, tx, id)
-		if errors.Is(err, db.ErrNotFound) {
-			return errs.E(errs.NotFound, "no such user")
-		} else if err != nil {
-			return err
-		}
-		switch {
-		case u.Builtin:
-			return errs.E(errs.Forbidden, "the built-in ADMIN cannot be deleted")
-		case u.ID == a.UserID:
-			return errs.E(errs.Forbidden, "you cannot delete yourself")
-		}
-		if err := guard(a, u, "delete"); err != nil {
-			return err
-		}
-		if u.Admin && !u.Disabled {
-			n, err := db.OtherActiveAdmins(ctx, tx, u.ID)
-			if err != nil {
+		for _, id := range ids {
+			if err := s.deleteUser(ctx, tx, a, id); err != nil {
 				return err
 			}
-			if n == 0 {
-				return errs.E(errs.Conflict, "the last admin cannot be deleted")
-			}
 		}
-		if err := db.DeleteUser(ctx, tx, u.ID); err != nil {
-			return err
-		}
-		if err := audit.Record(ctx, tx, audit.Event{At: s.Now(), Name: audit.UserDelete, Actor: a.Audit,
-			Target: u.ID.String(), Detail: map[string]any{"username": u.Username}}); err != nil {
-			return err
-		}
-		return s.changed(ctx, tx, u.ID)
+		return nil
 	})
 	return errs.Wrap(err, "delete user")
+}
+
+func (s *Service) deleteUser(ctx context.Context, tx *sqlx.Tx, a Actor, id uuid.UUID) error {
+	u, err := db.UserForUpdate(ctx, tx, id)
+	if errors.Is(err, db.ErrNotFound) {
+		return noUser("no such user")
+	} else if err != nil {
+		return err
+	}
+	switch {
+	case u.Builtin:
+		return errs.E(errs.Forbidden, "the built-in ADMIN cannot be deleted")
+	case u.ID == a.UserID:
+		return errs.E(errs.Forbidden, "you cannot delete yourself")
+	}
+	if err := guard(a, u, "delete"); err != nil {
+		return err
+	}
+	if u.Admin && !u.Disabled {
+		n, err := db.OtherActiveAdmins(ctx, tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errs.E(errs.Conflict, "the last admin cannot be deleted")
+		}
+	}
+	if err := db.DeleteUser(ctx, tx, u.ID); err != nil {
+		return err
+	}
+	if err := audit.Record(ctx, tx, audit.Event{At: s.Now(), Name: audit.UserDelete, Actor: a.Audit,
+		Target: u.ID.String(), Detail: map[string]any{"username": u.Username}}); err != nil {
+		return err
+	}
+	return s.changed(ctx, tx, u.ID)
 }
 
 // ChangePassword changes id's password. Changing one's own needs the old password, and
@@ -422,7 +502,7 @@ func (s *Service) storePassword(ctx context.Context, userID uuid.UUID, password 
 		now := s.Now()
 		if err := db.SetPassword(ctx, tx, userID, hash, isDefault, now, keepSession); err != nil {
 			if errors.Is(err, db.ErrNotFound) {
-				return errs.E(errs.NotFound, "no such user")
+				return noUser("no such user")
 			}
 			return errs.Wrap(err, "set password")
 		}

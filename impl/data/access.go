@@ -155,7 +155,7 @@ func (s *Service) check(ctx context.Context, p *auth.Principal, row *db.Project,
 	return proj, nil
 }
 
-// ReasonNoProject refines errs.NotFound (Kylin KE-010001002).
+// ReasonNoProject refines errs.NotFound (Kylin KE-010001201, PROJECT_NOT_EXIST).
 const ReasonNoProject = "no-project"
 
 // noProject is the answer for a project that does not exist and for one the caller may

@@ -81,7 +81,7 @@ func (s *Service) UpdateDescription(ctx context.Context, proj *Project, descript
 	now := s.Now()
 	if err := db.UpdateProjectDescription(ctx, s.DB, proj.ID, description, now); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
-			return nil, errs.E(errs.NotFound, "no such project")
+			return nil, noProject()
 		}
 		return nil, errs.Wrap(err, "update project")
 	}
@@ -96,7 +96,7 @@ func (s *Service) DeleteProject(ctx context.Context, proj *Project) error {
 	// a query that opened the project just before may have made a new pool meanwhile
 	s.Sandbox.Forget(proj.RoleName)
 	if errors.Is(err, db.ErrNotFound) {
-		return errs.E(errs.NotFound, "no such project")
+		return noProject()
 	}
 	return errs.Wrap(err, "delete project")
 }

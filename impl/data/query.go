@@ -15,8 +15,9 @@ import (
 
 // Query limits.
 const (
-	DefaultQueryLimit = 500
-	MaxQueryLimit     = 50000
+	// MaxQueryLimit caps the rows of one answer; a query without a limit (or 0, Kylin's
+	// "no limit") gets up to this many.
+	MaxQueryLimit = 50000
 	// MaxResultBytes caps the text of one result, so one answer stays a sane size.
 	MaxResultBytes = 64 << 20
 	// DefaultQueriesPerUser is how many queries one user may run at once on one instance.
@@ -44,24 +45,31 @@ type QueryOutcome struct {
 }
 
 // Query runs sql for p on an opened project in the sandbox, handing the columns and rows
-// to sink as they are read. Over p's user's or the server's concurrency limit it refuses
-// with errs.TooMany before anything runs. Other errors are internal, or sink's own.
-func (s *Service) Query(ctx context.Context, p *auth.Principal, proj *Project, sql string, offset, limit int, sink db.RowSink) (QueryOutcome, error) {
+// to sink as they are read. With params, each `?` placeholder of sql takes one, in order
+// (a count that differs is errs.Invalid). Over p's user's or the server's concurrency
+// limit it refuses with errs.TooMany before anything runs. Other errors are internal, or
+// sink's own.
+func (s *Service) Query(ctx context.Context, p *auth.Principal, proj *Project, sql string, params []Param, offset, limit int, sink db.RowSink) (QueryOutcome, error) {
 	start := time.Now()
 	leave, err := s.gate.enter(p.User.ID)
 	if err != nil {
 		return QueryOutcome{}, err
 	}
 	defer leave()
-	if limit <= 0 {
-		limit = DefaultQueryLimit
+	if limit <= 0 || limit > MaxQueryLimit {
+		limit = MaxQueryLimit
 	}
-	limit = min(limit, MaxQueryLimit)
 	stmt, err := Statement(sql)
 	if err != nil {
 		return QueryOutcome{SQLError: err.Error(), Duration: time.Since(start)}, nil
 	}
-	partial, err := s.Sandbox.Query(ctx, db.SandboxQuery{Role: proj.RoleName, Schema: proj.SchemaName, SQL: stmt,
+	var args []any
+	if len(params) > 0 {
+		if stmt, args, err = bindPlaceholders(stmt, params, db.SandboxFirstArg); err != nil {
+			return QueryOutcome{}, err
+		}
+	}
+	partial, err := s.Sandbox.Query(ctx, db.SandboxQuery{Role: proj.RoleName, Schema: proj.SchemaName, SQL: stmt, Args: args,
 		Offset: offset, Limit: limit, MaxBytes: MaxResultBytes, Timeout: s.Limits.Timeout}, sink)
 	out := QueryOutcome{Partial: partial, Duration: time.Since(start)}
 	var se *db.SQLError

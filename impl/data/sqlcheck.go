@@ -39,11 +39,15 @@ func Statement(sql string) (string, error) {
 
 // statementEnd is the index of the first semicolon outside quotes and comments, or len.
 func statementEnd(s string) (int, error) {
+	return scanCode(s, func(i int) bool { return s[i] == ';' })
+}
+
+// scanCode calls stop with the index of each byte of s outside quotes and comments, in
+// order, until stop says so; it returns that index, or len(s).
+func scanCode(s string, stop func(i int) bool) (int, error) {
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
-		case c == ';':
-			return i, nil
 		case c == '\'':
 			escapes := i > 0 && (s[i-1] == 'E' || s[i-1] == 'e') && (i < 2 || !isIdent(s[i-2]))
 			j, err := closeQuote(s, i+1, '\'', escapes)
@@ -78,8 +82,14 @@ func statementEnd(s string) (int, error) {
 				i += len(tag) + j + len(tag)
 				continue
 			}
+			if stop(i) {
+				return i, nil
+			}
 			i++
 		default:
+			if stop(i) {
+				return i, nil
+			}
 			i++
 		}
 	}

@@ -24,15 +24,15 @@ const (
 	codeLocked          = "KE-010003005"
 	codeAccessDenied    = "KE-010024001"
 	codeDuplicateUser   = "KE-010003004"
-	codePasswordShort   = "KE-010005001"
-	codePasswordWeak    = "KE-010005002"
+	codePasswordWeak    = "KE-010005001" // INVALID_PASSWORD: breaks the rule
+	codePasswordShort   = "KE-010005002" // SHORT_PASSWORD
 	codeWrongOld        = "KE-010005003"
 	codeDuplicateProj   = "KE-010001004"
-	codeProjectNotFound = "KE-010001002"
+	codeProjectNotFound = "KE-010001201" // ErrorCodeServer.PROJECT_NOT_EXIST
+	codeUserNotFound    = "KE-010003001" // USER_NOT_EXIST
 	// Kylin's BLACKLIST_EXCEEDED_CONCURRENT_LIMIT: a query refused over a concurrency limit.
 	codeQueryConcurrency = "KE-010028002"
-	codeInvalid          = "KE-010000001"
-	codeInvalidParam     = "KE-010000003" // Kylin's "Invalid Parameter"
+	codeInvalid          = "KE-010000003" // Kylin's INVALID_PARAMETER
 	codeNotFound         = "KE-010000404"
 	codeNotAllowed       = "KE-010000405"
 	codeNotAcceptable    = "KE-010000406"
@@ -62,6 +62,8 @@ func keCode(e *errs.Error) string {
 		return codeDuplicateProj
 	case data.ReasonNoProject:
 		return codeProjectNotFound
+	case account.ReasonNoUser:
+		return codeUserNotFound
 	case data.ReasonQueryConcurrency:
 		return codeQueryConcurrency
 	}
@@ -91,7 +93,7 @@ func keCode(e *errs.Error) string {
 	case errs.Unavailable:
 		return codeUnavailable
 	case errs.Unsupported:
-		return codeInvalidParam
+		return codeInvalid
 	}
 	return codeInternal
 }

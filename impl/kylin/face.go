@@ -87,14 +87,18 @@ func (f *Face) User(u *db.User) gen.KylinUser {
 	return out
 }
 
-// Kylin's page: page_offset is a page index.
+// MaxPageSize is the most items a Kylin page holds, whatever page_size asks: Kylin's
+// clients ask 1,000, 100,000 or 2^31-1 to mean "all".
+const MaxPageSize = 1000
+
+// Kylin's page: page_offset is a page index, counting pages of the size applied.
 func page(offset *gen.KylinPageOffset, size *gen.KylinPageSize) (index, limit int) {
 	index, limit = 0, 10
 	if offset != nil {
 		index = int(*offset)
 	}
 	if size != nil {
-		limit = int(*size)
+		limit = min(int(*size), MaxPageSize)
 	}
 	return index, limit
 }
@@ -149,32 +153,46 @@ func (f *Face) KylinGetAuthentication(ctx context.Context, _ gen.KylinGetAuthent
 	return gen.KylinGetAuthentication200JSONResponse(*env), nil
 }
 
-func (f *Face) logout(ctx context.Context) error {
+// logoutTarget is where Kylin sends a browser after logout: Spring's
+// SimpleUrlLogoutSuccessHandler's default "/" under Kylin's context path.
+const logoutTarget = "/kylin/"
+
+// logout ends the request's session and clears its cookie. It reports whether the caller
+// is a browser to redirect rather than a JSON client.
+func (f *Face) logout(ctx context.Context) (redirect bool, err error) {
 	x, err := exchangeOf(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if c, err := x.r.Cookie(auth.SessionCookie); err == nil {
 		if err := f.Sessions.Logout(ctx, c.Value); err != nil {
-			return err
+			return false, err
 		}
 	}
 	http.SetCookie(x.w, f.cookie(x.r, "", -1))
-	return nil
+	return prefersHTML(x.r.Header.Get("Accept")), nil
 }
 
 var empty = gen.KylinEmptyEnvelope{Code: gen.KylinEmptyEnvelopeCodeN000}
 
 func (f *Face) KylinLogout(ctx context.Context, _ gen.KylinLogoutRequestObject) (gen.KylinLogoutResponseObject, error) {
-	if err := f.logout(ctx); err != nil {
+	redirect, err := f.logout(ctx)
+	if err != nil {
 		return nil, err
+	}
+	if redirect {
+		return gen.KylinLogout302Response{Headers: gen.KylinLogout302ResponseHeaders{Location: logoutTarget}}, nil
 	}
 	return gen.KylinLogout200JSONResponse(empty), nil
 }
 
 func (f *Face) KylinLogoutGet(ctx context.Context, _ gen.KylinLogoutGetRequestObject) (gen.KylinLogoutGetResponseObject, error) {
-	if err := f.logout(ctx); err != nil {
+	redirect, err := f.logout(ctx)
+	if err != nil {
 		return nil, err
+	}
+	if redirect {
+		return gen.KylinLogoutGet302Response{Headers: gen.KylinLogoutGet302ResponseHeaders{Location: logoutTarget}}, nil
 	}
 	return gen.KylinLogoutGet200JSONResponse(empty), nil
 }
@@ -221,9 +239,7 @@ func (f *Face) KylinCreateUser(ctx context.Context, req gen.KylinCreateUserReque
 	if err != nil {
 		return nil, err
 	}
-	b := req.Body
-	u, err := f.Accounts.CreateUser(ctx, p.Actor(), account.NewUser{Username: b.Username, Password: b.Password,
-		Disabled: deref(b.Disabled), Authorities: deref(authorities(b.Authorities))})
+	u, err := f.Accounts.CreateUser(ctx, p.Actor(), newUser(*req.Body))
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +257,7 @@ func (f *Face) KylinUpdateUser(ctx context.Context, req gen.KylinUpdateUserReque
 		return nil, err
 	}
 	// the groups decide admin (with or without ROLE_ADMIN): a rule of account, not of this face
-	patch := account.UserPatch{Disabled: b.Disabled, Authorities: authorities(b.Authorities), Password: b.Password}
+	patch := account.UserPatch{Disabled: b.Disabled, Authorities: authorities(b.Authorities), Password: passwordPtr(b.Password)}
 	if u, err = f.Accounts.UpdateUser(ctx, p.Actor(), u.ID, patch); err != nil {
 		return nil, err
 	}
@@ -249,15 +265,7 @@ func (f *Face) KylinUpdateUser(ctx context.Context, req gen.KylinUpdateUserReque
 }
 
 func (f *Face) KylinDeleteUser(ctx context.Context, req gen.KylinDeleteUserRequestObject) (gen.KylinDeleteUserResponseObject, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	u, err := f.Accounts.UserByName(ctx, req.Username)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.Accounts.DeleteUser(ctx, p.Actor(), u.ID); err != nil {
+	if err := f.deleteUsers(ctx, []string{req.Username}); err != nil {
 		return nil, err
 	}
 	return gen.KylinDeleteUser200JSONResponse(empty), nil
@@ -280,7 +288,7 @@ func (f *Face) KylinChangePassword(ctx context.Context, req gen.KylinChangePassw
 	if p.SessionID != "" {
 		keep = []byte(p.SessionID)
 	}
-	if err := f.Accounts.ChangePassword(ctx, p.Actor(), manage, u.ID, req.Body.Password, req.Body.NewPassword, keep); err != nil {
+	if err := f.Accounts.ChangePassword(ctx, p.Actor(), manage, u.ID, passwordPtr(req.Body.Password), password(req.Body.NewPassword), keep); err != nil {
 		return nil, err
 	}
 	return gen.KylinChangePassword200JSONResponse(empty), nil

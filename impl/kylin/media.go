@@ -3,6 +3,7 @@ package kylin
 import (
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/kala-server/kala/impl/errs"
@@ -36,6 +37,35 @@ func accepts(accept string) (public, ok bool) {
 	return public, ok
 }
 
+// LogoutPath is Kylin's logout, the one operation that also answers browsers (a redirect).
+const LogoutPath = "/kylin/api/j_spring_security_logout"
+
+// prefersHTML reads an Accept header: whether it names text/html above every JSON media
+// type it names. Kylin's web UI logs out with `Accept: text/html`, and a browser's own
+// navigation lists text/html first; JSON clients name JSON, or nothing, or `*/*`.
+func prefersHTML(accept string) bool {
+	htmlQ, jsonQ := 0.0, 0.0
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			if q, err = strconv.ParseFloat(v, 64); err != nil || q < 0 || q > 1 {
+				continue
+			}
+		}
+		switch {
+		case mt == "text/html" || mt == "application/xhtml+xml":
+			htmlQ = max(htmlQ, q)
+		case mt == mediaJSON || strings.HasSuffix(mt, "+json"):
+			jsonQ = max(jsonQ, q)
+		}
+	}
+	return htmlQ > 0 && htmlQ > jsonQ
+}
+
 // ContentType is the Content-Type of this face's answers to r.
 func ContentType(r *http.Request) string {
 	if public, _ := accepts(r.Header.Get("Accept")); public {
@@ -50,7 +80,7 @@ func ContentType(r *http.Request) string {
 func Negotiate(writeError func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		public, ok := accepts(r.Header.Get("Accept"))
-		if !ok {
+		if !ok && !(r.URL.Path == LogoutPath && prefersHTML(r.Header.Get("Accept"))) {
 			writeError(w, r, errs.E(errs.NotAcceptable, "Accept must admit %s or %s", mediaJSON, MediaPublic))
 			return
 		}

@@ -94,7 +94,7 @@ func (f *Face) KylinListProjectAccess(ctx context.Context, req gen.KylinListProj
 func (f *Face) grantee(ctx context.Context, field, name string) (*db.User, error) {
 	u, err := f.Accounts.UserByName(ctx, name)
 	if errs.CodeOf(err) == errs.NotFound {
-		return nil, errs.Field(field, "no user named "+name)
+		return nil, errs.Field(field, "no user named "+name).WithReason(account.ReasonNoUser)
 	} else if err != nil {
 		return nil, err
 	}

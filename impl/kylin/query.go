@@ -2,13 +2,17 @@ package kylin
 
 import (
 	"context"
+	"fmt"
 	"math"
 
 	"github.com/google/uuid"
 
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/gen"
+	"github.com/kala-server/kala/impl/account"
+	"github.com/kala-server/kala/impl/auth"
 	"github.com/kala-server/kala/impl/data"
+	"github.com/kala-server/kala/impl/errs"
 )
 
 // jdbcType is a PostgreSQL type as java.sql.Types and Kylin's type name.
@@ -72,16 +76,23 @@ func (f *Face) KylinQuery(ctx context.Context, req gen.KylinQueryRequestObject) 
 		return nil, err
 	}
 	b := req.Body
+	params, err := statementParams(deref(b.Params))
+	if err != nil {
+		return nil, err
+	}
+	if as := deref(b.ExecuteAs); as != "" {
+		if ctx, p, err = f.runAs(ctx, p, as); err != nil {
+			return nil, err
+		}
+	}
 	proj, err := f.Data.OpenByName(ctx, b.Project)
 	if err != nil {
 		return nil, err
 	}
-	a := &queryAnswer{f: f, ctx: ctx, p: p, proj: proj, sql: b.Sql, limit: data.DefaultQueryLimit, queryID: deref(b.QueryId)}
+	// no limit, or Kylin's 0 for "no limit": up to the row cap (data.Query applies it)
+	a := &queryAnswer{f: f, ctx: ctx, p: p, proj: proj, sql: b.Sql, params: params, limit: int(deref(b.Limit)), queryID: deref(b.QueryId)}
 	if b.Offset != nil {
 		a.offset = int(*b.Offset)
-	}
-	if b.Limit != nil {
-		a.limit = int(*b.Limit)
 	}
 	if a.queryID == "" {
 		a.queryID = uuid.Must(uuid.NewV7()).String()
@@ -116,4 +127,59 @@ func (f *Face) KylinTablesAndColumns(ctx context.Context, req gen.KylinTablesAnd
 		out.Data[i] = kt
 	}
 	return out, nil
+}
+
+// jdbcParamTypes maps the Java class Kylin's JDBC driver names for a PreparedStatement
+// value (its canonical name; the value is String.valueOf of it) to the PostgreSQL type the
+// value is bound as. java.lang.Object is how the driver sends a NULL: its type is left to
+// PostgreSQL.
+var jdbcParamTypes = map[string]string{
+	"java.lang.String": "text", "java.lang.Character": "text",
+	"java.lang.Integer": "int4", "java.lang.Long": "int8", "java.lang.Short": "int2", "java.lang.Byte": "int2",
+	"java.lang.Double": "float8", "java.lang.Float": "float4",
+	"java.math.BigDecimal": "numeric", "java.math.BigInteger": "numeric", "java.lang.Boolean": "bool",
+	"java.sql.Date": "date", "java.sql.Time": "time", "java.sql.Timestamp": "timestamp",
+	"java.lang.Object": "",
+}
+
+// statementParams reads the JDBC driver's PreparedStatement values.
+func statementParams(in []gen.KylinStatementParameter) ([]data.Param, error) {
+	out := make([]data.Param, len(in))
+	for i, p := range in {
+		t, ok := jdbcParamTypes[p.ClassName]
+		if !ok {
+			return nil, errs.Field(fmt.Sprintf("params.%d.className", i), fmt.Sprintf("%q is not a supported parameter type", p.ClassName))
+		}
+		out[i] = data.Param{Type: t, Value: p.Value}
+	}
+	return out, nil
+}
+
+// runAs is executeAs (the JDBC driver's EXECUTE_AS_USER_ID): an admin runs a query as
+// another user, with that user's project access and query limits. Only a ROLE_ADMIN user
+// may, so the field can only narrow rights, never widen them; anyone else is refused
+// rather than silently run as themselves.
+func (f *Face) runAs(ctx context.Context, p *auth.Principal, name string) (context.Context, *auth.Principal, error) {
+	if !p.Admin() {
+		return nil, nil, errs.E(errs.Forbidden, "executeAs: only an admin may run a query as another user")
+	}
+	if account.UsernameKey(name) == p.User.UsernameKey {
+		return ctx, p, nil
+	}
+	u, err := f.Accounts.UserByName(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if u.Disabled {
+		return nil, nil, errs.E(errs.Forbidden, "executeAs: user %s is disabled", u.Username)
+	}
+	as := auth.NewUserPrincipal(f.Contract, u, p.Scheme)
+	h := auth.HolderFrom(ctx)
+	asCtx, asHolder := auth.WithHolder(ctx)
+	asHolder.Principal = as
+	if h != nil {
+		asHolder.Operation = h.Operation
+	}
+	f.Log.InfoContext(ctx, "query run as another user", "principal", p.ID(), "execute_as", u.ID.String())
+	return asCtx, as, nil
 }

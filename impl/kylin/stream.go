@@ -29,6 +29,7 @@ type queryAnswer struct {
 	p       *auth.Principal
 	proj    *data.Project
 	sql     string
+	params  []data.Param
 	offset  int
 	limit   int
 	queryID string
@@ -42,7 +43,7 @@ func (a *queryAnswer) VisitKylinQueryResponse(w http.ResponseWriter) error {
 	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }() // the connection may serve more requests
 	out := &answerWriter{to: &okOnFirstWrite{w: w}, proj: a.proj}
 	out.bw = bufio.NewWriterSize(out.to, answerBuffer)
-	res, err := a.f.Data.Query(a.ctx, a.p, a.proj, a.sql, a.offset, a.limit, out)
+	res, err := a.f.Data.Query(a.ctx, a.p, a.proj, a.sql, a.params, a.offset, a.limit, out)
 	if err != nil && !out.to.started {
 		return err // nothing sent: the usual error answer (429, 500)
 	}

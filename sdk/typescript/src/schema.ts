@@ -494,13 +494,16 @@ export interface paths {
         };
         /**
          * Log out (Kylin, GET)
-         * @description The same as the POST, for Kylin clients that use GET.
+         * @description The same as the POST, for Kylin clients that use GET (Kylin's web UI does, with `Accept: text/html`).
          */
         get: operations["kylinLogoutGet"];
         put?: never;
         /**
          * Log out (Kylin)
-         * @description Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie.
+         * @description Ends the session of the `JSESSIONID` cookie, if any, and clears the cookie. A request
+         *     whose Accept prefers `text/html` to JSON (Kylin's web UI sends `Accept: text/html`, a
+         *     browser navigating here its usual list) is redirected to `/kylin/` as Kylin does
+         *     (302); others get the envelope.
          */
         post: operations["kylinLogout"];
         delete?: never;
@@ -533,7 +536,41 @@ export interface paths {
          * @description Creates a user under Kylin's username and password rules.
          */
         post: operations["kylinCreateUser"];
-        delete?: never;
+        /**
+         * Delete a user named in the body (Kylin)
+         * @description Kylin 5's documented way to delete a user: `{"username": …}` in the body (Kylin reads
+         *     it as a user object; other fields are ignored). The same rules as `DELETE
+         *     /kylin/api/user/{username}`; this one also reaches a user named `batch`.
+         */
+        delete: operations["kylinDeleteUserByBody"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/kylin/api/user/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create several users (Kylin)
+         * @description Creates every user in the list, or none: each is checked as `POST /kylin/api/user`
+         *     checks one, and a refusal names the item by its index (`1.password: …`). Kylin
+         *     creates them one by one and keeps those made before a failure; Kala does not.
+         */
+        post: operations["kylinCreateUsers"];
+        /**
+         * Delete several users (Kylin)
+         * @description Deletes every user named in the list (any case), or none: unknown names are listed in
+         *     a 404 (KE-010003001), and the rules of `DELETE /kylin/api/user/{username}` hold for
+         *     each. This path is never read as a user named `batch`.
+         */
+        delete: operations["kylinDeleteUsers"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1405,7 +1442,7 @@ export interface components {
             data: Record<string, never> | null;
             /**
              * @description The error code and what went wrong.
-             * @example KE-010003208: Bad username or password.
+             * @example KE-010003208: bad username or password
              */
             msg: string;
             /**
@@ -1527,7 +1564,7 @@ export interface components {
              */
             offset: number;
             /**
-             * @description The page size.
+             * @description The page size applied: `page_size`, at most 1,000.
              * @example 10
              */
             limit: number;
@@ -1552,7 +1589,10 @@ export interface components {
              */
             msg: string;
         };
-        /** @description A new user. */
+        /**
+         * @description A new user. As in Kylin, fields Kala has no use for are accepted and ignored, and
+         *     `disabled` may be sent as a string (`"false"`).
+         */
         KylinUserCreate: {
             /**
              * @description Kylin's username rule applies.
@@ -1570,10 +1610,20 @@ export interface components {
              * @example false
              */
             disabled?: boolean;
+            /**
+             * @description Ignored: a user made by someone else always starts with a default password.
+             * @example true
+             */
+            default_password?: boolean | null;
             /** @description Groups; `ROLE_ADMIN` makes an admin (only an admin can). */
             authorities?: components["schemas"]["Authority"][];
+        } & {
+            [key: string]: unknown;
         };
-        /** @description The user to change and the fields to change. */
+        /**
+         * @description The user to change and the fields to change. As in Kylin, fields Kala has no use for
+         *     are accepted and ignored, and `disabled` may be sent as a string (`"true"`).
+         */
         KylinUserUpdate: {
             /**
              * @description The user to change, in any case.
@@ -1591,10 +1641,64 @@ export interface components {
              * @example true
              */
             disabled?: boolean;
+            /**
+             * Format: uuid
+             * @description Ignored (Kylin's web UI sends the user's id; `username` names the user).
+             * @example 0196a1a0-0000-7000-8000-000000000002
+             */
+            uuid?: string | null;
+            /**
+             * @description Ignored: only a reset (`password` here) or the user's own change sets it.
+             * @example false
+             */
+            default_password?: boolean | null;
+            /**
+             * Format: password
+             * @description Ignored, as by Kylin (its docs' change-password example sends it here by mistake): change a password with `PUT /kylin/api/user/password`.
+             * @example N3w-Secret#2026
+             */
+            new_password?: string | null;
             /** @description The user's groups from now on; without `ROLE_ADMIN` an admin is demoted. */
             authorities?: components["schemas"]["Authority"][];
+        } & {
+            [key: string]: unknown;
         };
-        /** @description A password change. */
+        /** @description The user to delete. Kylin reads this body as a user object; fields other than `username` are ignored. */
+        KylinUserDelete: {
+            /**
+             * @description The user to delete, in any case.
+             * @example analyst
+             */
+            username: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description New users, created all or none. */
+        KylinUserCreateBatch: components["schemas"]["KylinUserCreate"][];
+        /**
+         * @description Names of users, in any case.
+         * @example [
+         *       "analyst"
+         *     ]
+         */
+        KylinUsernameList: string[];
+        /** @description Users in Kylin's envelope. */
+        KylinUserListEnvelope: {
+            /**
+             * @description Always `000` for success.
+             * @example 000
+             * @enum {string}
+             */
+            code: "000";
+            /** @description The users. */
+            data: components["schemas"]["KylinUser"][];
+            /**
+             * @description Empty on success.
+             * @example
+             */
+            msg: string;
+        };
+        /** @description A password change. Other fields are accepted and ignored, as by Kylin. */
         KylinPasswordChange: {
             /**
              * @description Whose password.
@@ -1613,6 +1717,8 @@ export interface components {
              * @example N3w-Secret#2026
              */
             new_password: string;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * @description A project access level in Kylin's internal names (READ is QUERY, ADMINISTRATION is ADMIN).
@@ -1678,7 +1784,7 @@ export interface components {
              */
             offset: number;
             /**
-             * @description The page size.
+             * @description The page size applied: `page_size`, at most 1,000.
              * @example 10
              */
             limit: number;
@@ -1703,7 +1809,7 @@ export interface components {
              */
             msg: string;
         };
-        /** @description A new project. */
+        /** @description A new project. Other fields are accepted and ignored, as by Kylin. */
         KylinProjectCreate: {
             name: components["schemas"]["ProjectName"];
             /**
@@ -1711,6 +1817,20 @@ export interface components {
              * @example Orders and customers
              */
             description?: string;
+            /**
+             * @description Ignored: Kala has no models (Kylin 5's docs send `MANUAL_MAINTAIN`).
+             * @example MANUAL_MAINTAIN
+             */
+            maintain_model_type?: string | null;
+            /**
+             * @description Ignored: Kylin configuration has no meaning here.
+             * @example {}
+             */
+            override_kylin_properties?: {
+                [key: string]: string;
+            } | null;
+        } & {
+            [key: string]: unknown;
         };
         /** @description One user on a project's access list. */
         KylinAccessEntry: {
@@ -1737,7 +1857,7 @@ export interface components {
              */
             offset: number;
             /**
-             * @description The page size.
+             * @description The page size applied: `page_size`, at most 1,000.
              * @example 10
              */
             limit: number;
@@ -1762,7 +1882,7 @@ export interface components {
              */
             msg: string;
         };
-        /** @description Users to put on a project's access list. */
+        /** @description Users to put on a project's access list. Other fields are accepted and ignored, as by Kylin. */
         KylinAccessGrant: {
             project: components["schemas"]["ProjectName"];
             /**
@@ -1774,8 +1894,10 @@ export interface components {
             permission: components["schemas"]["AccessLevel"];
             /** @description The users' names. */
             names: string[];
+        } & {
+            [key: string]: unknown;
         };
-        /** @description A new level for a user on a project's access list. */
+        /** @description A new level for a user on a project's access list. Other fields are accepted and ignored, as by Kylin. */
         KylinAccessUpdate: {
             project: components["schemas"]["ProjectName"];
             /**
@@ -1790,8 +1912,14 @@ export interface components {
              * @example analyst
              */
             name: string;
+        } & {
+            [key: string]: unknown;
         };
-        /** @description A SQL query on one project. */
+        /**
+         * @description A SQL query on one project, as Kylin's REST clients and its JDBC driver send it. As in
+         *     Kylin, fields Kala has no use for are accepted and ignored, and booleans and integers
+         *     may be sent as strings (`"true"`, `"500"`).
+         */
         KylinQueryRequest: {
             /**
              * @description One read-only statement; a trailing semicolon is allowed.
@@ -1808,8 +1936,7 @@ export interface components {
             offset?: number;
             /**
              * Format: int32
-             * @description Rows to return at most (default 500, at most 50,000).
-             * @default 500
+             * @description Rows to return at most. Absent or 0 (Kylin's "no limit") means up to the server's cap of 50,000 rows, which also bounds larger values; `partial` says rows were cut.
              * @example 500
              */
             limit?: number;
@@ -1824,6 +1951,77 @@ export interface components {
              * @example 0196a1d0-0000-7000-8000-000000000020
              */
             queryId?: string;
+            /**
+             * @description Run the query as this user (the JDBC driver's `EXECUTE_AS_USER_ID`): with that
+             *     user's project access and query limits. Only a `ROLE_ADMIN` user may send it (anyone
+             *     else, API keys included: 403); an unknown user is 404 (KE-010003001), a disabled one
+             *     403. Empty means absent.
+             * @example analyst
+             */
+            executeAs?: string | null;
+            /**
+             * @description Values for the statement's `?` placeholders, in order, as Kylin's JDBC driver sends a
+             *     PreparedStatement's. Each is bound as a typed PostgreSQL parameter (never spliced
+             *     into the SQL). With values, every `?` outside quotes and comments is a placeholder,
+             *     as in JDBC; a count that differs from the placeholders', or an unsupported
+             *     `className`, is 400. A value its type cannot read (`"abc"` for an Integer) fails
+             *     the SQL (`isException`). Empty or null: the statement has no placeholders.
+             * @example []
+             */
+            params?: components["schemas"]["KylinStatementParameter"][] | null;
+            /**
+             * @description Ignored: Kylin's internal query switches (the JDBC driver always sends `ATTR_STATEMENT_MAX_ROWS`).
+             * @example {
+             *       "ATTR_STATEMENT_MAX_ROWS": "0"
+             *     }
+             */
+            backdoorToggles?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * @description Ignored: every query runs on PostgreSQL.
+             * @example false
+             */
+            forcedToPushDown?: boolean | null;
+            /**
+             * @description Ignored: there are no indexes to force.
+             * @example false
+             */
+            forced_to_index?: boolean | null;
+            /**
+             * @description Ignored: there are no segments.
+             * @example false
+             */
+            partialMatchIndex?: boolean | null;
+            /**
+             * Format: int32
+             * @description Ignored: there is no tiered storage.
+             * @example 0
+             */
+            forcedToTieredStorage?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description One PreparedStatement value, as Kylin's JDBC driver sends it. */
+        KylinStatementParameter: {
+            /**
+             * @description The Java class of the value, bound as the PostgreSQL type after the arrow:
+             *     `java.lang.String`, `java.lang.Character` → text; `java.lang.Integer` → int4;
+             *     `java.lang.Long` → int8; `java.lang.Short`, `java.lang.Byte` → int2;
+             *     `java.lang.Double` → float8; `java.lang.Float` → float4; `java.math.BigDecimal`,
+             *     `java.math.BigInteger` → numeric; `java.lang.Boolean` → bool; `java.sql.Date` →
+             *     date; `java.sql.Time` → time; `java.sql.Timestamp` → timestamp;
+             *     `java.lang.Object` (the driver's NULL) → the type PostgreSQL infers.
+             * @example java.lang.Integer
+             */
+            className: string;
+            /**
+             * @description The value as text (Java's `String.valueOf`); absent or null for SQL NULL.
+             * @example 5
+             */
+            value?: string | null;
+        } & {
+            [key: string]: unknown;
         };
         /** @description A result column, as Kylin describes one (JDBC ResultSetMetaData). */
         KylinColumnMeta: {
@@ -2364,7 +2562,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request is malformed or breaks a rule. A JSON body must be one value in valid UTF-8 with no repeated key at any depth (`body: has duplicate key "password"`). */
+        /** @description The request is malformed or breaks a rule (KE-010000003, Kylin's invalid parameter, with `msg` naming the field; KE-010005001 a password that breaks the rule, KE-010005002 one too short, KE-010005003 a wrong old password). A JSON body must be one value in valid UTF-8 with no repeated key at any depth (`body: has duplicate key "password"`). */
         KylinBadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -2374,8 +2572,8 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000001: username: must not be empty",
-                 *       "error_code": "KE-010000001",
+                 *       "msg": "KE-010000003: username: is required",
+                 *       "error_code": "KE-010000003",
                  *       "suggestion": null
                  *     }
                  */
@@ -2384,8 +2582,8 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000001: username: must not be empty",
-                 *       "error_code": "KE-010000001",
+                 *       "msg": "KE-010000003: username: is required",
+                 *       "error_code": "KE-010000003",
                  *       "suggestion": null
                  *     }
                  */
@@ -2403,7 +2601,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010003207: No credentials were given.",
+                 *       "msg": "KE-010003207: no credentials were given",
                  *       "error_code": "KE-010003207",
                  *       "suggestion": null
                  *     }
@@ -2413,7 +2611,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010003207: No credentials were given.",
+                 *       "msg": "KE-010003207: no credentials were given",
                  *       "error_code": "KE-010003207",
                  *       "suggestion": null
                  *     }
@@ -2431,7 +2629,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010024001: Access denied: this needs the User Management permission.",
+                 *       "msg": "KE-010024001: this needs the User Management permission",
                  *       "error_code": "KE-010024001",
                  *       "suggestion": null
                  *     }
@@ -2441,7 +2639,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010024001: Access denied: this needs the User Management permission.",
+                 *       "msg": "KE-010024001: this needs the User Management permission",
                  *       "error_code": "KE-010024001",
                  *       "suggestion": null
                  *     }
@@ -2449,7 +2647,7 @@ export interface components {
                 "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinError"];
             };
         };
-        /** @description No such user or project, or one the caller may not see. */
+        /** @description No such user (KE-010003001) or project (KE-010001201; also one the caller may not see), or no such access-list entry (KE-010000404). */
         KylinNotFound: {
             headers: {
                 [name: string]: unknown;
@@ -2459,8 +2657,8 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010001002: Project sales does not exist.",
-                 *       "error_code": "KE-010001002",
+                 *       "msg": "KE-010001201: no such project",
+                 *       "error_code": "KE-010001201",
                  *       "suggestion": null
                  *     }
                  */
@@ -2469,8 +2667,8 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010001002: Project sales does not exist.",
-                 *       "error_code": "KE-010001002",
+                 *       "msg": "KE-010001201: no such project",
+                 *       "error_code": "KE-010001201",
                  *       "suggestion": null
                  *     }
                  */
@@ -2487,7 +2685,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000406: Accept must admit application/json or application/vnd.apache.kylin-v4-public+json.",
+                 *       "msg": "KE-010000406: Accept must admit application/json or application/vnd.apache.kylin-v4-public+json",
                  *       "error_code": "KE-010000406",
                  *       "suggestion": null
                  *     }
@@ -2497,7 +2695,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000406: Accept must admit application/json or application/vnd.apache.kylin-v4-public+json.",
+                 *       "msg": "KE-010000406: Accept must admit application/json or application/vnd.apache.kylin-v4-public+json",
                  *       "error_code": "KE-010000406",
                  *       "suggestion": null
                  *     }
@@ -2515,7 +2713,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010003004: User analyst already exists.",
+                 *       "msg": "KE-010003004: a user named analyst already exists",
                  *       "error_code": "KE-010003004",
                  *       "suggestion": null
                  *     }
@@ -2525,7 +2723,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010003004: User analyst already exists.",
+                 *       "msg": "KE-010003004: a user named analyst already exists",
                  *       "error_code": "KE-010003004",
                  *       "suggestion": null
                  *     }
@@ -2543,7 +2741,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000413: The request body must be at most 16777216 bytes.",
+                 *       "msg": "KE-010000413: the request body must be at most 16777216 bytes",
                  *       "error_code": "KE-010000413",
                  *       "suggestion": null
                  *     }
@@ -2553,7 +2751,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000413: The request body must be at most 16777216 bytes.",
+                 *       "msg": "KE-010000413: the request body must be at most 16777216 bytes",
                  *       "error_code": "KE-010000413",
                  *       "suggestion": null
                  *     }
@@ -2599,7 +2797,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000500: Internal error; request id 7f3c2a.",
+                 *       "msg": "KE-010000500: internal error; request id 7f3c2a",
                  *       "error_code": "KE-010000500",
                  *       "suggestion": null
                  *     }
@@ -2609,7 +2807,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000500: Internal error; request id 7f3c2a.",
+                 *       "msg": "KE-010000500: internal error; request id 7f3c2a",
                  *       "error_code": "KE-010000500",
                  *       "suggestion": null
                  *     }
@@ -2710,7 +2908,9 @@ export interface components {
          */
         KylinPageOffset: number;
         /**
-         * @description Items per page.
+         * @description Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+         *     or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+         *     applied (`page_offset` counts pages of that size).
          * @example 10
          */
         KylinPageSize: number;
@@ -4398,6 +4598,18 @@ export interface operations {
                     "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinEmptyEnvelope"];
                 };
             };
+            /** @description Logged out; on to Kylin's start page, as Kylin's logout answers its web UI. */
+            302: {
+                headers: {
+                    /**
+                     * @description Always `/kylin/` (Kylin's context path).
+                     * @example /kylin/
+                     */
+                    Location: "/kylin/";
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             403: components["responses"]["KylinForbidden"];
             406: components["responses"]["KylinNotAcceptable"];
             500: components["responses"]["KylinInternalError"];
@@ -4437,6 +4649,18 @@ export interface operations {
                     "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinEmptyEnvelope"];
                 };
             };
+            /** @description Logged out; on to Kylin's start page, as Kylin's logout answers its web UI. */
+            302: {
+                headers: {
+                    /**
+                     * @description Always `/kylin/` (Kylin's context path).
+                     * @example /kylin/
+                     */
+                    Location: "/kylin/";
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             403: components["responses"]["KylinForbidden"];
             406: components["responses"]["KylinNotAcceptable"];
             500: components["responses"]["KylinInternalError"];
@@ -4459,7 +4683,9 @@ export interface operations {
                  */
                 page_offset?: components["parameters"]["KylinPageOffset"];
                 /**
-                 * @description Items per page.
+                 * @description Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+                 *     or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+                 *     applied (`page_offset` counts pages of that size).
                  * @example 10
                  */
                 page_size?: components["parameters"]["KylinPageSize"];
@@ -4748,6 +4974,230 @@ export interface operations {
             503: components["responses"]["KylinServiceUnavailable"];
         };
     };
+    kylinDeleteUserByBody: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "username": "analyst"
+                 *     }
+                 */
+                "application/json": components["schemas"]["KylinUserDelete"];
+            };
+        };
+        responses: {
+            /** @description Done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KylinEmptyEnvelope"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinEmptyEnvelope"];
+                };
+            };
+            400: components["responses"]["KylinBadRequest"];
+            401: components["responses"]["KylinUnauthorized"];
+            403: components["responses"]["KylinForbidden"];
+            404: components["responses"]["KylinNotFound"];
+            406: components["responses"]["KylinNotAcceptable"];
+            409: components["responses"]["KylinConflict"];
+            413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
+            500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
+    kylinCreateUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example [
+                 *       {
+                 *         "username": "analyst",
+                 *         "password": "Welcome#2026",
+                 *         "disabled": false,
+                 *         "authorities": [
+                 *           "ALL_USERS",
+                 *           "ROLE_ANALYST"
+                 *         ]
+                 *       },
+                 *       {
+                 *         "username": "modeler",
+                 *         "password": "Welcome#2027",
+                 *         "disabled": false,
+                 *         "authorities": [
+                 *           "ALL_USERS",
+                 *           "ROLE_MODELER"
+                 *         ]
+                 *       }
+                 *     ]
+                 */
+                "application/json": components["schemas"]["KylinUserCreateBatch"];
+            };
+        };
+        responses: {
+            /** @description The new users, in the order given. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": [
+                     *         {
+                     *           "uuid": "0196a1a0-0000-7000-8000-000000000001",
+                     *           "username": "ADMIN",
+                     *           "authorities": [
+                     *             {
+                     *               "authority": "ROLE_ADMIN"
+                     *             },
+                     *             {
+                     *               "authority": "ALL_USERS"
+                     *             }
+                     *           ],
+                     *           "disabled": false,
+                     *           "default_password": false,
+                     *           "locked": false,
+                     *           "locked_time": 0,
+                     *           "wrong_time": 0,
+                     *           "first_login_failed_time": 0,
+                     *           "create_time": 1795424400000,
+                     *           "last_modified": 1795424400000
+                     *         }
+                     *       ],
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KylinUserListEnvelope"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": [
+                     *         {
+                     *           "uuid": "0196a1a0-0000-7000-8000-000000000001",
+                     *           "username": "ADMIN",
+                     *           "authorities": [
+                     *             {
+                     *               "authority": "ROLE_ADMIN"
+                     *             },
+                     *             {
+                     *               "authority": "ALL_USERS"
+                     *             }
+                     *           ],
+                     *           "disabled": false,
+                     *           "default_password": false,
+                     *           "locked": false,
+                     *           "locked_time": 0,
+                     *           "wrong_time": 0,
+                     *           "first_login_failed_time": 0,
+                     *           "create_time": 1795424400000,
+                     *           "last_modified": 1795424400000
+                     *         }
+                     *       ],
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinUserListEnvelope"];
+                };
+            };
+            400: components["responses"]["KylinBadRequest"];
+            401: components["responses"]["KylinUnauthorized"];
+            403: components["responses"]["KylinForbidden"];
+            406: components["responses"]["KylinNotAcceptable"];
+            409: components["responses"]["KylinConflict"];
+            413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
+            500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
+    kylinDeleteUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example [
+                 *       "analyst",
+                 *       "modeler"
+                 *     ]
+                 */
+                "application/json": components["schemas"]["KylinUsernameList"];
+            };
+        };
+        responses: {
+            /** @description Done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KylinEmptyEnvelope"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinEmptyEnvelope"];
+                };
+            };
+            400: components["responses"]["KylinBadRequest"];
+            401: components["responses"]["KylinUnauthorized"];
+            403: components["responses"]["KylinForbidden"];
+            404: components["responses"]["KylinNotFound"];
+            406: components["responses"]["KylinNotAcceptable"];
+            409: components["responses"]["KylinConflict"];
+            413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
+            500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
     kylinDeleteUser: {
         parameters: {
             query?: never;
@@ -4877,7 +5327,9 @@ export interface operations {
                  */
                 page_offset?: components["parameters"]["KylinPageOffset"];
                 /**
-                 * @description Items per page.
+                 * @description Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+                 *     or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+                 *     applied (`page_offset` counts pages of that size).
                  * @example 10
                  */
                 page_size?: components["parameters"]["KylinPageSize"];
@@ -5089,7 +5541,9 @@ export interface operations {
                  */
                 page_offset?: components["parameters"]["KylinPageOffset"];
                 /**
-                 * @description Items per page.
+                 * @description Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+                 *     or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+                 *     applied (`page_offset` counts pages of that size).
                  * @example 10
                  */
                 page_size?: components["parameters"]["KylinPageSize"];
@@ -5344,15 +5798,6 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "sql": "SELECT customer, amount FROM orders ORDER BY amount DESC",
-                 *       "project": "sales",
-                 *       "offset": 0,
-                 *       "limit": 100,
-                 *       "acceptPartial": true
-                 *     }
-                 */
                 "application/json": components["schemas"]["KylinQueryRequest"];
             };
         };
