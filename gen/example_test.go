@@ -128,7 +128,7 @@ func Example_kylin() {
 	}
 	fmt.Println("session:", who.JSON200.Data.Username)
 	// Output:
-	// 404 KE-010001002
+	// 404 KE-010001201
 	// answer 42
 	// session: ADMIN
 }

@@ -117,8 +117,8 @@ test('Kylin: Basic with a UTF-8 password, the session cookie, errors in the Kyli
   const missing = await kylin.DELETE('/kylin/api/projects/{project}', { params: { path: { project: 'sdk_no_such_project' } } });
   assert.equal(missing.response.status, 404);
   assert.equal(missing.error?.code, '999');
-  assert.equal(missing.error?.error_code, 'KE-010001002');
-  assert.ok(missing.error?.msg.startsWith('KE-010001002'), `msg: ${missing.error?.msg}`);
+  assert.equal(missing.error?.error_code, 'KE-010001201');
+  assert.ok(missing.error?.msg.startsWith('KE-010001201'), `msg: ${missing.error?.msg}`);
 });
 
 test('data: a Kylin project with Basic, a table and rows with the token, a Kylin query, rows by key', async (t) => {
