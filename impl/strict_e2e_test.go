@@ -9,6 +9,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/kala-server/kala/impl"
 	"github.com/kala-server/kala/impl/testkit"
 )
 
@@ -309,5 +310,17 @@ func TestStrictJWTType(t *testing.T) {
 			jwtRefused(t, e, bad)
 			kxExpectErr(t, e.Do("GET", "/kylin/api/user", nil, testkit.Bearer(bad)), 401, "KE-010003208")
 		})
+	}
+}
+
+// A body over the size limit is refused as too large on both faces, also when it carries
+// credentials (the limit used to surface as "no credentials were given").
+func TestOversizedBodyWithCredentialsIs413(t *testing.T) {
+	e := testkit.New(t, func(c *impl.Config) { c.MaxBodyBytes = 1024 })
+	big := testkit.Raw(`{"name":"` + strings.Repeat("x", 4096) + `"}`)
+	e.Do("POST", "/api/datastores", big, testkit.Bearer(e.AdminToken())).Expect(t, 413)
+	r := e.Do("POST", "/kylin/api/projects", big, testkit.Basic("ADMIN", testkit.AdminPassword)).Expect(t, 413)
+	if !strings.Contains(string(r.Body), "KE-010000413") {
+		t.Fatalf("Kylin 413 body %s", r.Body)
 	}
 }
