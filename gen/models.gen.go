@@ -1040,7 +1040,7 @@ type KylinEmptyEnvelope struct {
 	// Example: 000
 	Code KylinEmptyEnvelopeCode `json:"code"`
 
-	// Data Always null.
+	// Data Always null (declared as KylinError.data is).
 	Data *map[string]interface{} `json:"data"`
 
 	// Msg Empty on success.
