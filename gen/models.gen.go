@@ -553,6 +553,8 @@ type ApiKey struct {
 	Name string `json:"name"`
 
 	// Permissions The permissions it was given (its rights are these ∩ its owner's, now).
+	//
+	// Example: ["01968c91-8789-7724-b62d-946b118ce9d6"]
 	Permissions []PermissionId `json:"permissions"`
 
 	// Prefix The key's public start, to recognise it by.
@@ -561,6 +563,8 @@ type ApiKey struct {
 	Prefix string `json:"prefix"`
 
 	// Services The services it may call.
+	//
+	// Example: ["01968c91-8789-7c52-8e13-7d4f6a2b3c02"]
 	Services []ServiceId `json:"services"`
 
 	// ValidFrom When it starts working.
@@ -582,9 +586,13 @@ type ApiKeyCreate struct {
 	Name *string `json:"name,omitempty"`
 
 	// Permissions The permissions the key carries; each must be held by the creator. Default none.
+	//
+	// Example: ["01968c91-8789-7724-b62d-946b118ce9d6"]
 	Permissions *[]PermissionId `json:"permissions,omitempty"`
 
 	// Services The services the key may call; default all.
+	//
+	// Example: ["01968c91-8789-7c52-8e13-7d4f6a2b3c02"]
 	Services *[]ServiceId `json:"services,omitempty"`
 
 	// ValidFrom When the key starts working; default now.
@@ -601,6 +609,8 @@ type ApiKeyCreate struct {
 // ApiKeyList A page of API keys.
 type ApiKeyList struct {
 	// Data The keys.
+	//
+	// Example: [{"createdAt":"2026-11-23T09:00:00Z","id":"0196a1b2-33c4-7d5e-8f60-718293a4b5c6","lastUsedAt":null,"name":"nightly export","permissions":["01968c91-8789-7724-b62d-946b118ce9d6"],"prefix":"kala_kgytxyijb3r2j3cw","services":["01968c91-8789-7c52-8e13-7d4f6a2b3c02"],"validFrom":"2026-11-23T09:00:00Z","validTo":"2027-06-30T00:00:00Z"}]
 	Data []ApiKey `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -676,6 +686,8 @@ type AuditEventOutcome string
 // AuditEventList A page of security events.
 type AuditEventList struct {
 	// Data The events, newest first.
+	//
+	// Example: [{"actor":"0196a1a0-0000-7000-8000-000000000001","actorName":"admin","at":"2026-11-23T09:05:00Z","clientAddr":"192.0.2.10","detail":{"admin":false,"username":"Analyst_Anna"},"event":"user.create","id":"0196a1d0-0000-7000-8000-000000000031","outcome":"success","requestId":"7f3c2a","target":"0196a1a0-0000-7000-8000-000000000002"},{"actor":"key:0196a1b2-33c4-7d5e-8f60-718293a4b5c6","actorName":"analyst_anna","at":"2026-11-23T09:04:00Z","clientAddr":"192.0.2.11","detail":{"operation":"listUsers"},"event":"permission.refused","id":"0196a1d0-0000-7000-8000-000000000030","outcome":"failure","requestId":"9b1e07","target":null}]
 	Data []AuditEvent `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -775,6 +787,8 @@ type DatastoreEnvelope struct {
 // DatastoreList A page of datastores.
 type DatastoreList struct {
 	// Data The datastores.
+	//
+	// Example: [{"access":"ADMIN","createdAt":"2026-11-23T09:00:00Z","description":"Orders and customers","id":"0196a1c0-0000-7000-8000-000000000010","modifiedAt":"2026-11-23T09:00:00Z","name":"sales","owner":"ADMIN"}]
 	Data []Datastore `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -833,6 +847,8 @@ type KylinAccessEntryType string
 // KylinAccessGrant Users to put on a project's access list.
 type KylinAccessGrant struct {
 	// Names The users' names.
+	//
+	// Example: ["analyst"]
 	Names []string `json:"names"`
 
 	// Permission A level on a project's access list. QUERY < OPERATION < MANAGEMENT < ADMIN.
@@ -857,6 +873,8 @@ type KylinAccessGrant struct {
 type KylinAccessGrantType string
 
 // KylinAccessPage A page of an access list.
+//
+// Example: {"limit":10,"offset":0,"total_size":1,"value":[{"name":"analyst","permission":"QUERY","type":"user"}]}
 type KylinAccessPage struct {
 	// Limit The page size.
 	//
@@ -874,6 +892,8 @@ type KylinAccessPage struct {
 	TotalSize int `json:"total_size"`
 
 	// Value The entries.
+	//
+	// Example: [{"name":"analyst","permission":"QUERY","type":"user"}]
 	Value []KylinAccessEntry `json:"value"`
 }
 
@@ -885,6 +905,8 @@ type KylinAccessPageEnvelope struct {
 	Code KylinAccessPageEnvelopeCode `json:"code"`
 
 	// Data A page of an access list.
+	//
+	// Example: {"limit":10,"offset":0,"total_size":1,"value":[{"name":"analyst","permission":"QUERY","type":"user"}]}
 	Data KylinAccessPage `json:"data"`
 
 	// Msg Empty on success.
@@ -1179,6 +1201,8 @@ type KylinProjectEnvelope struct {
 type KylinProjectEnvelopeCode string
 
 // KylinProjectPage A page of projects.
+//
+// Example: {"limit":10,"offset":0,"total_size":1,"value":[{"create_time_utc":1795424400000,"description":"Orders and customers","last_modified":1795424400000,"name":"sales","owner":"ADMIN","permission":"ADMINISTRATION","uuid":"0196a1c0-0000-7000-8000-000000000010"}]}
 type KylinProjectPage struct {
 	// Limit The page size.
 	//
@@ -1196,6 +1220,8 @@ type KylinProjectPage struct {
 	TotalSize int `json:"total_size"`
 
 	// Value The projects.
+	//
+	// Example: [{"create_time_utc":1795424400000,"description":"Orders and customers","last_modified":1795424400000,"name":"sales","owner":"ADMIN","permission":"ADMINISTRATION","uuid":"0196a1c0-0000-7000-8000-000000000010"}]
 	Value []KylinProject `json:"value"`
 }
 
@@ -1207,6 +1233,8 @@ type KylinProjectPageEnvelope struct {
 	Code KylinProjectPageEnvelopeCode `json:"code"`
 
 	// Data A page of projects.
+	//
+	// Example: {"limit":10,"offset":0,"total_size":1,"value":[{"create_time_utc":1795424400000,"description":"Orders and customers","last_modified":1795424400000,"name":"sales","owner":"ADMIN","permission":"ADMINISTRATION","uuid":"0196a1c0-0000-7000-8000-000000000010"}]}
 	Data KylinProjectPage `json:"data"`
 
 	// Msg Empty on success.
@@ -1228,6 +1256,8 @@ type KylinQueryEnvelope struct {
 	Code KylinQueryEnvelopeCode `json:"code"`
 
 	// Data A query's outcome, in Kylin's shape.
+	//
+	// Example: {"affectedRowCount":0,"columnMetas":[{"autoIncrement":false,"caseSensitive":true,"catelogName":null,"columnType":12,"columnTypeName":"VARCHAR","currency":false,"definitelyWritable":false,"displaySize":2147483647,"isNullable":1,"label":"customer","name":"customer","precision":2147483647,"readOnly":true,"scale":0,"schemaName":"sales","searchable":true,"signed":false,"tableName":null,"writable":false}],"duration":3,"exceptionMessage":null,"isException":false,"partial":false,"queryId":"0196a1d0-0000-7000-8000-000000000020","resultRowCount":1,"results":[["Ada","12.50"]]}
 	Data KylinQueryResult `json:"data"`
 
 	// Msg Empty on success.
@@ -1275,6 +1305,8 @@ type KylinQueryRequest struct {
 }
 
 // KylinQueryResult A query's outcome, in Kylin's shape.
+//
+// Example: {"affectedRowCount":0,"columnMetas":[{"autoIncrement":false,"caseSensitive":true,"catelogName":null,"columnType":12,"columnTypeName":"VARCHAR","currency":false,"definitelyWritable":false,"displaySize":2147483647,"isNullable":1,"label":"customer","name":"customer","precision":2147483647,"readOnly":true,"scale":0,"schemaName":"sales","searchable":true,"signed":false,"tableName":null,"writable":false}],"duration":3,"exceptionMessage":null,"isException":false,"partial":false,"queryId":"0196a1d0-0000-7000-8000-000000000020","resultRowCount":1,"results":[["Ada","12.50"]]}
 type KylinQueryResult struct {
 	// AffectedRowCount Always 0 (queries change nothing).
 	//
@@ -1282,6 +1314,8 @@ type KylinQueryResult struct {
 	AffectedRowCount int `json:"affectedRowCount"`
 
 	// ColumnMetas The result's columns.
+	//
+	// Example: [{"autoIncrement":false,"caseSensitive":true,"catelogName":null,"columnType":12,"columnTypeName":"VARCHAR","currency":false,"definitelyWritable":false,"displaySize":2147483647,"isNullable":1,"label":"customer","name":"customer","precision":2147483647,"readOnly":true,"scale":0,"schemaName":"sales","searchable":true,"signed":false,"tableName":null,"writable":false}]
 	ColumnMetas []KylinColumnMeta `json:"columnMetas"`
 
 	// Duration Milliseconds taken.
@@ -1313,12 +1347,16 @@ type KylinQueryResult struct {
 	ResultRowCount int `json:"resultRowCount"`
 
 	// Results Rows as arrays of strings; null for SQL NULL.
+	//
+	// Example: [["Ada","12.50"]]
 	Results [][]*string `json:"results"`
 }
 
 // KylinTable A table as Kylin's JDBC driver reads it.
 type KylinTable struct {
 	// Columns The columns in order.
+	//
+	// Example: [{"column_NAME":"amount","column_SIZE":-1,"data_TYPE":3,"decimal_DIGITS":0,"is_NULLABLE":"YES","nullable":1,"num_PREC_RADIX":10,"ordinal_POSITION":1,"table_CAT":"sales","table_NAME":"orders","table_SCHEM":"sales","type_NAME":"DECIMAL"}]
 	Columns []KylinTableColumn `json:"columns"`
 
 	// Remarks Always null.
@@ -1431,6 +1469,8 @@ type KylinTablesEnvelope struct {
 	Code KylinTablesEnvelopeCode `json:"code"`
 
 	// Data The tables.
+	//
+	// Example: [{"columns":[{"column_NAME":"amount","column_SIZE":-1,"data_TYPE":3,"decimal_DIGITS":0,"is_NULLABLE":"YES","nullable":1,"num_PREC_RADIX":10,"ordinal_POSITION":1,"table_CAT":"sales","table_NAME":"orders","table_SCHEM":"sales","type_NAME":"DECIMAL"}],"remarks":null,"table_CAT":"sales","table_NAME":"orders","table_SCHEM":"sales","table_TYPE":"TABLE"}]
 	Data []KylinTable `json:"data"`
 
 	// Msg Empty on success.
@@ -1447,6 +1487,8 @@ type KylinTablesEnvelopeCode string
 // KylinUser A user as Kylin shows one. Times are epoch milliseconds (0 when unset).
 type KylinUser struct {
 	// Authorities The user's groups; always includes ALL_USERS.
+	//
+	// Example: [{"authority":"ROLE_ADMIN"},{"authority":"ALL_USERS"}]
 	Authorities []KylinAuthority `json:"authorities"`
 
 	// CreateTime When the user was created (epoch ms).
@@ -1503,6 +1545,8 @@ type KylinUser struct {
 // KylinUserCreate A new user.
 type KylinUserCreate struct {
 	// Authorities Groups; `ROLE_ADMIN` makes an admin (only an admin can).
+	//
+	// Example: ["ALL_USERS","ROLE_ANALYST"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
 
 	// Disabled Create the user disabled.
@@ -1543,6 +1587,8 @@ type KylinUserEnvelope struct {
 type KylinUserEnvelopeCode string
 
 // KylinUserPage A page of users.
+//
+// Example: {"limit":10,"offset":0,"total_size":1,"value":[{"authorities":[{"authority":"ROLE_ADMIN"},{"authority":"ALL_USERS"}],"create_time":1795424400000,"default_password":false,"disabled":false,"first_login_failed_time":0,"last_modified":1795424400000,"locked":false,"locked_time":0,"username":"ADMIN","uuid":"0196a1a0-0000-7000-8000-000000000001","wrong_time":0}]}
 type KylinUserPage struct {
 	// Limit The page size.
 	//
@@ -1560,6 +1606,8 @@ type KylinUserPage struct {
 	TotalSize int `json:"total_size"`
 
 	// Value The users.
+	//
+	// Example: [{"authorities":[{"authority":"ROLE_ADMIN"},{"authority":"ALL_USERS"}],"create_time":1795424400000,"default_password":false,"disabled":false,"first_login_failed_time":0,"last_modified":1795424400000,"locked":false,"locked_time":0,"username":"ADMIN","uuid":"0196a1a0-0000-7000-8000-000000000001","wrong_time":0}]
 	Value []KylinUser `json:"value"`
 }
 
@@ -1571,6 +1619,8 @@ type KylinUserPageEnvelope struct {
 	Code KylinUserPageEnvelopeCode `json:"code"`
 
 	// Data A page of users.
+	//
+	// Example: {"limit":10,"offset":0,"total_size":1,"value":[{"authorities":[{"authority":"ROLE_ADMIN"},{"authority":"ALL_USERS"}],"create_time":1795424400000,"default_password":false,"disabled":false,"first_login_failed_time":0,"last_modified":1795424400000,"locked":false,"locked_time":0,"username":"ADMIN","uuid":"0196a1a0-0000-7000-8000-000000000001","wrong_time":0}]}
 	Data KylinUserPage `json:"data"`
 
 	// Msg Empty on success.
@@ -1587,6 +1637,8 @@ type KylinUserPageEnvelopeCode string
 // KylinUserUpdate The user to change and the fields to change.
 type KylinUserUpdate struct {
 	// Authorities The user's groups from now on.
+	//
+	// Example: ["ALL_USERS","ROLE_MODELER"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
 
 	// Disabled Disable or enable.
@@ -1629,9 +1681,13 @@ type Me struct {
 	Kind MeKind `json:"kind"`
 
 	// Permissions The permissions in effect for this caller now.
+	//
+	// Example: ["01968c91-8789-7724-b62d-946b118ce9d6"]
 	Permissions []PermissionId `json:"permissions"`
 
 	// Services The services this caller may call.
+	//
+	// Example: ["01968c91-8789-7c52-8e13-7d4f6a2b3c02"]
 	Services []ServiceId `json:"services"`
 
 	// User A user, shared by both surfaces.
@@ -1706,6 +1762,8 @@ type PermissionId = string
 // PermissionList A page of permissions.
 type PermissionList struct {
 	// Data The permissions.
+	//
+	// Example: [{"description":"Create, read, update and delete users.","id":"01968c91-8789-7288-a337-f0e398711aac","name":"User Management"},{"description":"Create, read, update and delete datastores (projects) and their data.","id":"01968c91-8789-7724-b62d-946b118ce9d6","name":"Data Management"}]
 	Data []Permission `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -1713,6 +1771,8 @@ type PermissionList struct {
 }
 
 // Problem An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type Problem struct {
 	// Detail What went wrong with this request.
 	//
@@ -1720,9 +1780,13 @@ type Problem struct {
 	Detail *string `json:"detail,omitempty"`
 
 	// Errors One entry per invalid field.
+	//
+	// Example: [{"field":"validTo","message":"must be in the future"}]
 	Errors *[]FieldError `json:"errors,omitempty"`
 
 	// LockedUntil For a locked login name, when the lock ends.
+	//
+	// Example: 2026-11-23T09:05:30Z
 	LockedUntil *time.Time `json:"lockedUntil,omitempty"`
 
 	// Status The HTTP status code.
@@ -1757,6 +1821,8 @@ type RowInsert = []json.RawMessage
 // RowInsertResult The outcome of an insert.
 type RowInsertResult struct {
 	// Data How many rows went in.
+	//
+	// Example: {"inserted":2}
 	Data struct {
 		// Inserted The number of rows inserted.
 		//
@@ -1768,6 +1834,8 @@ type RowInsertResult struct {
 // RowList A page of rows.
 type RowList struct {
 	// Data The rows.
+	//
+	// Example: [{"amount":"12.50","customer":"Ada","id":"1","placed_at":"2026-11-23T09:00:00"}]
 	Data []Row `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -1800,6 +1868,8 @@ type ServiceId = string
 // ServiceList A page of services.
 type ServiceList struct {
 	// Data The services.
+	//
+	// Example: [{"description":"User management on both surfaces.","id":"01968c91-8789-7b3e-9a41-5c2d0e7f1a01","name":"users"}]
 	Data []Service `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -1809,6 +1879,8 @@ type ServiceList struct {
 // Table A table and its columns.
 type Table struct {
 	// Columns The columns, in order.
+	//
+	// Example: [{"name":"id","nullable":false,"type":"bigint"},{"name":"customer","nullable":true,"type":"text"},{"name":"amount","nullable":true,"type":"numeric"},{"name":"placed_at","nullable":true,"type":"timestamp"}]
 	Columns []Column `json:"columns"`
 
 	// Name A table or column name; letters, digits and underscores, starting with a letter; stored in lower case.
@@ -1820,6 +1892,8 @@ type Table struct {
 // TableCreate A new table.
 type TableCreate struct {
 	// Columns The columns, in order; names unique in any case.
+	//
+	// Example: [{"name":"id","nullable":false,"type":"bigint"},{"name":"customer","nullable":true,"type":"text"},{"name":"amount","nullable":true,"type":"numeric"},{"name":"placed_at","nullable":true,"type":"timestamp"}]
 	Columns []Column `json:"columns"`
 
 	// Name A table or column name; letters, digits and underscores, starting with a letter; stored in lower case.
@@ -1837,6 +1911,8 @@ type TableEnvelope struct {
 // TableList A page of tables.
 type TableList struct {
 	// Data The tables.
+	//
+	// Example: [{"columns":[{"name":"id","nullable":false,"type":"bigint"},{"name":"customer","nullable":true,"type":"text"},{"name":"amount","nullable":true,"type":"numeric"},{"name":"placed_at","nullable":true,"type":"timestamp"}],"name":"orders"}]
 	Data []Table `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -1851,6 +1927,8 @@ type User struct {
 	Admin bool `json:"admin"`
 
 	// Authorities Kylin groups.
+	//
+	// Example: ["ALL_USERS","ROLE_ANALYST"]
 	Authorities []Authority `json:"authorities"`
 
 	// CreatedAt When the user was created.
@@ -1887,6 +1965,8 @@ type User struct {
 	ModifiedAt time.Time `json:"modifiedAt"`
 
 	// Permissions The user's permissions (an admin holds all of them).
+	//
+	// Example: ["01968c91-8789-7724-b62d-946b118ce9d6"]
 	Permissions []PermissionId `json:"permissions"`
 
 	// Username The name as spelled at creation; unique in any case.
@@ -1903,6 +1983,8 @@ type UserCreate struct {
 	Admin *bool `json:"admin,omitempty"`
 
 	// Authorities Kylin groups besides `ALL_USERS`; `ROLE_ADMIN` here is the same as `admin`.
+	//
+	// Example: ["ROLE_ANALYST"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
 
 	// Disabled Create the user disabled. Default false.
@@ -1916,6 +1998,8 @@ type UserCreate struct {
 	Password string `json:"password"`
 
 	// Permissions Permissions to grant; each must be held by the creator. Default none.
+	//
+	// Example: ["01968c91-8789-7724-b62d-946b118ce9d6"]
 	Permissions *[]PermissionId `json:"permissions,omitempty"`
 
 	// Username 1–180 characters; no leading `.`, no leading or trailing space, none of `\ / : * ? " < > |`, no control characters.
@@ -1933,6 +2017,8 @@ type UserEnvelope struct {
 // UserList A page of users.
 type UserList struct {
 	// Data The users.
+	//
+	// Example: [{"admin":false,"authorities":["ALL_USERS","ROLE_ANALYST"],"createdAt":"2026-11-23T09:00:00Z","defaultPassword":true,"disabled":false,"id":"0196a1a0-0000-7000-8000-000000000002","locked":false,"lockedUntil":null,"modifiedAt":"2026-11-23T09:00:00Z","permissions":["01968c91-8789-7724-b62d-946b118ce9d6"],"username":"Analyst_Anna"}]
 	Data []User `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -1947,6 +2033,8 @@ type UserUpdate struct {
 	Admin *bool `json:"admin,omitempty"`
 
 	// Authorities The user's Kylin groups from now on.
+	//
+	// Example: ["ROLE_ANALYST"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
 
 	// Disabled Disable or enable the user.
@@ -1960,6 +2048,8 @@ type UserUpdate struct {
 	Locked *bool `json:"locked,omitempty"`
 
 	// Permissions The user's permissions from now on; the caller must hold any they add.
+	//
+	// Example: ["01968c91-8789-7724-b62d-946b118ce9d6"]
 	Permissions *[]PermissionId `json:"permissions,omitempty"`
 }
 
@@ -1997,15 +2087,23 @@ type TableName = Identifier
 type UserId = openapi_types.UUID
 
 // BadRequest An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type BadRequest = Problem
 
 // Conflict An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type Conflict = Problem
 
 // Forbidden An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type Forbidden = Problem
 
 // InternalError An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type InternalError = Problem
 
 // KylinBadRequestApplicationJSON Kylin's error envelope. Never carries a stack trace.
@@ -2075,24 +2173,38 @@ type KylinUnsupportedMediaTypeApplicationJSON = KylinError
 type KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON = KylinError
 
 // LoginFailed An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type LoginFailed = Problem
 
 // NotFound An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type NotFound = Problem
 
 // PayloadTooLarge An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type PayloadTooLarge = Problem
 
 // ServiceUnavailable An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type ServiceUnavailable = Problem
 
 // TooManyRequests An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type TooManyRequests = Problem
 
 // Unauthorized An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type Unauthorized = Problem
 
 // UnsupportedMediaType An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type UnsupportedMediaType = Problem
 
 // ListAuditEventsParams defines parameters for ListAuditEvents.
