@@ -1093,7 +1093,7 @@ type KylinError struct {
 
 	// Msg The error code and what went wrong.
 	//
-	// Example: KE-010003208: Bad username or password.
+	// Example: KE-010003208: bad username or password
 	Msg string `json:"msg"`
 
 	// Suggestion What to do about it, when there is something to say.
@@ -1772,11 +1772,11 @@ type PermissionList struct {
 
 // Problem An RFC 9457 problem document.
 //
-// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
+// Example: {"detail":"validTo: must be in the future","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type Problem struct {
 	// Detail What went wrong with this request.
 	//
-	// Example: The request has invalid fields.
+	// Example: validTo: must be in the future
 	Detail *string `json:"detail,omitempty"`
 
 	// Errors One entry per invalid field.
@@ -2088,22 +2088,22 @@ type UserId = openapi_types.UUID
 
 // BadRequest An RFC 9457 problem document.
 //
-// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
+// Example: {"detail":"validTo: must be in the future","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type BadRequest = Problem
 
 // Conflict An RFC 9457 problem document.
 //
-// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
+// Example: {"detail":"validTo: must be in the future","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type Conflict = Problem
 
 // Forbidden An RFC 9457 problem document.
 //
-// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
+// Example: {"detail":"validTo: must be in the future","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type Forbidden = Problem
 
 // InternalError An RFC 9457 problem document.
 //
-// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
+// Example: {"detail":"validTo: must be in the future","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type InternalError = Problem
 
 // KylinBadRequestApplicationJSON Kylin's error envelope. Never carries a stack trace.
@@ -2174,37 +2174,37 @@ type KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON = KylinE
 
 // LoginFailed An RFC 9457 problem document.
 //
-// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
+// Example: {"detail":"validTo: must be in the future","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type LoginFailed = Problem
 
 // NotFound An RFC 9457 problem document.
 //
-// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
+// Example: {"detail":"validTo: must be in the future","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type NotFound = Problem
 
 // PayloadTooLarge An RFC 9457 problem document.
 //
-// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
+// Example: {"detail":"validTo: must be in the future","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type PayloadTooLarge = Problem
 
 // ServiceUnavailable An RFC 9457 problem document.
 //
-// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
+// Example: {"detail":"validTo: must be in the future","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type ServiceUnavailable = Problem
 
 // TooManyRequests An RFC 9457 problem document.
 //
-// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
+// Example: {"detail":"validTo: must be in the future","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type TooManyRequests = Problem
 
 // Unauthorized An RFC 9457 problem document.
 //
-// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
+// Example: {"detail":"validTo: must be in the future","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type Unauthorized = Problem
 
 // UnsupportedMediaType An RFC 9457 problem document.
 //
-// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
+// Example: {"detail":"validTo: must be in the future","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type UnsupportedMediaType = Problem
 
 // ListAuditEventsParams defines parameters for ListAuditEvents.

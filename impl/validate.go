@@ -76,12 +76,14 @@ func (s *Server) validate(router routers.Router, next http.Handler) http.Handler
 // requestError turns kin-openapi's error, whose text dumps schemas and values, into a
 // short one naming the field.
 func requestError(h *auth.Holder, err error) error {
+	// An oversized body is refused as such, even when it surfaced while the
+	// credentials were checked (a 401 "no credentials" would mislead).
+	if e := tooLarge(err); e != nil {
+		return e
+	}
 	var sec *openapi3filter.SecurityRequirementsError
 	if errors.As(err, &sec) {
 		return h.Failure()
-	}
-	if e := tooLarge(err); e != nil {
-		return e
 	}
 	var re *openapi3filter.RequestError
 	if !errors.As(err, &re) {

@@ -718,7 +718,7 @@ export interface components {
          *       "type": "https://kala.dev/problems/invalid-request",
          *       "title": "Invalid request",
          *       "status": 400,
-         *       "detail": "The request has invalid fields.",
+         *       "detail": "validTo: must be in the future",
          *       "errors": [
          *         {
          *           "field": "validTo",
@@ -745,7 +745,7 @@ export interface components {
             status: number;
             /**
              * @description What went wrong with this request.
-             * @example The request has invalid fields.
+             * @example validTo: must be in the future
              */
             detail?: string;
             /**
@@ -1621,7 +1621,7 @@ export interface components {
             } | null;
             /**
              * @description The error code and what went wrong.
-             * @example KE-010003208: Bad username or password.
+             * @example KE-010003208: bad username or password
              */
             msg: string;
             /**
@@ -2581,7 +2581,7 @@ export interface components {
                  *       "type": "https://kala.dev/problems/invalid-request",
                  *       "title": "Invalid request",
                  *       "status": 400,
-                 *       "detail": "The request has invalid fields.",
+                 *       "detail": "validTo: must be in the future",
                  *       "errors": [
                  *         {
                  *           "field": "validTo",
@@ -2605,7 +2605,7 @@ export interface components {
                  *       "type": "https://kala.dev/problems/unauthorized",
                  *       "title": "Unauthorized",
                  *       "status": 401,
-                 *       "detail": "A valid credential is required."
+                 *       "detail": "a valid credential is required"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -2635,7 +2635,7 @@ export interface components {
                  *       "type": "https://kala.dev/problems/forbidden",
                  *       "title": "Forbidden",
                  *       "status": 403,
-                 *       "detail": "This needs the Data Management permission."
+                 *       "detail": "this needs the Data Management permission"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -2652,7 +2652,7 @@ export interface components {
                  *       "type": "https://kala.dev/problems/not-found",
                  *       "title": "Not found",
                  *       "status": 404,
-                 *       "detail": "No such API key."
+                 *       "detail": "no such API key"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -2669,7 +2669,7 @@ export interface components {
                  *       "type": "https://kala.dev/problems/conflict",
                  *       "title": "Conflict",
                  *       "status": 409,
-                 *       "detail": "A user with that name already exists."
+                 *       "detail": "a user named analyst already exists"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -2686,7 +2686,7 @@ export interface components {
                  *       "type": "https://kala.dev/problems/too-large",
                  *       "title": "Payload too large",
                  *       "status": 413,
-                 *       "detail": "The request body must be at most 16777216 bytes."
+                 *       "detail": "the request body must be at most 16777216 bytes"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -2726,7 +2726,7 @@ export interface components {
                  *       "type": "https://kala.dev/problems/internal",
                  *       "title": "Internal error",
                  *       "status": 500,
-                 *       "detail": "Internal error; request id 7f3c2a."
+                 *       "detail": "internal error; request id 7f3c2a"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -2784,7 +2784,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000001: username: must not be empty",
+                 *       "msg": "KE-010000001: username: minimum string length is 1",
                  *       "error_code": "KE-010000001",
                  *       "suggestion": null
                  *     }
@@ -2794,7 +2794,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000001: username: must not be empty",
+                 *       "msg": "KE-010000001: username: minimum string length is 1",
                  *       "error_code": "KE-010000001",
                  *       "suggestion": null
                  *     }
@@ -2813,7 +2813,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010003207: No credentials were given.",
+                 *       "msg": "KE-010003207: no credentials were given",
                  *       "error_code": "KE-010003207",
                  *       "suggestion": null
                  *     }
@@ -2823,7 +2823,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010003207: No credentials were given.",
+                 *       "msg": "KE-010003207: no credentials were given",
                  *       "error_code": "KE-010003207",
                  *       "suggestion": null
                  *     }
@@ -2841,7 +2841,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010024001: Access denied: this needs the User Management permission.",
+                 *       "msg": "KE-010024001: this needs the User Management permission",
                  *       "error_code": "KE-010024001",
                  *       "suggestion": null
                  *     }
@@ -2851,7 +2851,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010024001: Access denied: this needs the User Management permission.",
+                 *       "msg": "KE-010024001: this needs the User Management permission",
                  *       "error_code": "KE-010024001",
                  *       "suggestion": null
                  *     }
@@ -2869,7 +2869,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010001002: Project sales does not exist.",
+                 *       "msg": "KE-010001002: no such project",
                  *       "error_code": "KE-010001002",
                  *       "suggestion": null
                  *     }
@@ -2879,7 +2879,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010001002: Project sales does not exist.",
+                 *       "msg": "KE-010001002: no such project",
                  *       "error_code": "KE-010001002",
                  *       "suggestion": null
                  *     }
@@ -2897,7 +2897,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000406: Accept must admit application/json or application/vnd.apache.kylin-v4-public+json.",
+                 *       "msg": "KE-010000406: Accept must admit application/json or application/vnd.apache.kylin-v4-public+json",
                  *       "error_code": "KE-010000406",
                  *       "suggestion": null
                  *     }
@@ -2907,7 +2907,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000406: Accept must admit application/json or application/vnd.apache.kylin-v4-public+json.",
+                 *       "msg": "KE-010000406: Accept must admit application/json or application/vnd.apache.kylin-v4-public+json",
                  *       "error_code": "KE-010000406",
                  *       "suggestion": null
                  *     }
@@ -2925,7 +2925,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010003004: User analyst already exists.",
+                 *       "msg": "KE-010003004: a user named analyst already exists",
                  *       "error_code": "KE-010003004",
                  *       "suggestion": null
                  *     }
@@ -2935,7 +2935,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010003004: User analyst already exists.",
+                 *       "msg": "KE-010003004: a user named analyst already exists",
                  *       "error_code": "KE-010003004",
                  *       "suggestion": null
                  *     }
@@ -2953,7 +2953,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000413: The request body must be at most 16777216 bytes.",
+                 *       "msg": "KE-010000413: the request body must be at most 16777216 bytes",
                  *       "error_code": "KE-010000413",
                  *       "suggestion": null
                  *     }
@@ -2963,7 +2963,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000413: The request body must be at most 16777216 bytes.",
+                 *       "msg": "KE-010000413: the request body must be at most 16777216 bytes",
                  *       "error_code": "KE-010000413",
                  *       "suggestion": null
                  *     }
@@ -3009,7 +3009,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000500: Internal error; request id 7f3c2a.",
+                 *       "msg": "KE-010000500: internal error; request id 7f3c2a",
                  *       "error_code": "KE-010000500",
                  *       "suggestion": null
                  *     }
@@ -3019,7 +3019,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000500: Internal error; request id 7f3c2a.",
+                 *       "msg": "KE-010000500: internal error; request id 7f3c2a",
                  *       "error_code": "KE-010000500",
                  *       "suggestion": null
                  *     }
@@ -3176,8 +3176,8 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "username": "ADMIN",
-                 *       "password": "Secret#2026"
+                 *       "username": "Analyst_Anna",
+                 *       "password": "Welcome#2026"
                  *     }
                  */
                 "application/json": components["schemas"]["LoginRequest"];

@@ -145,6 +145,16 @@ test('SDK: token, API key, Kylin project, Kala table and rows, Kylin query', asy
   assert.equal(result.resultRowCount, 1);
   assert.equal(result.columnMetas.length, 1);
 
+  // A Kylin error in its typed shape (KylinError, `data` null).
+  const denied = await client.POST('/kylin/api/query', {
+    headers: { Authorization: basicAuth('no_such_user', 'Wrong#2026'), Accept: KYLIN_JSON },
+    body: { sql: 'SELECT 1', project },
+  });
+  assert.equal(denied.response.status, 401);
+  assert.equal(denied.error?.code, '999');
+  assert.equal(denied.error?.error_code, 'KE-010003208');
+  assert.equal(denied.error?.data, null);
+
   // The data is also readable on the Kala surface with the API key.
   const read = await client.GET('/api/datastores/{id}/tables/{table}/rows', {
     headers: { 'X-API-Key': key },
