@@ -22,7 +22,7 @@ TEST_DB_ENV = KALA_TEST_DATABASE_URL="$${KALA_TEST_DATABASE_URL:-$$($(PG) url ka
 
 .PHONY: help build generate check-generated vet fmt-check staticcheck lint db db-stop test-db \
         run test test-go bench fuzz clean e2e-deps test-e2e lint-spec generators-deps \
-        generate-clients test-generators
+        generate-clients test-generators sdk-ts
 
 help: ## list targets
 	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | \
@@ -97,14 +97,14 @@ run: build db ## build and serve (migrates at start); flags via ARGS=..., config
 	@export DATABASE_URL="$${DATABASE_URL:-$$($(PG) url kala)}"; exec bin/kala serve $(ARGS)
 
 # Full suite. Add further suites as prerequisites.
-test: lint-spec test-go test-e2e test-generators ## everything CI runs
+test: lint-spec test-go sdk-ts test-e2e test-generators ## everything CI runs
 
 test-go: check-generated fmt-check vet staticcheck test-db ## Go tests
 	$(TEST_DB_ENV) $(GO) test -count=1 -timeout 9m ./...
 
 # Browser (Swagger UI at /docs) and TypeScript SDK tests against a live server on a
 # fresh database; see scripts/e2e.sh. Screenshots and the server log: e2e/out/.
-test-e2e: build test-db e2e-deps ## e2e: Swagger UI in chromium, TypeScript SDK
+test-e2e: build test-db e2e-deps sdk-ts ## e2e: Swagger UI in chromium, TypeScript SDK
 	$(TEST_DB_ENV) scripts/e2e.sh
 
 E2E_CHROMIUM := /usr/bin/chromium
@@ -125,6 +125,20 @@ e2e-deps: ## install the e2e tests' chromium and npm packages
 	@if [ ! -e e2e/node_modules/.package-lock.json ] || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then \
 	  npm ci --prefix e2e --ignore-scripts --no-audit --no-fund; \
 	fi
+
+SDK_TS := sdk/typescript
+
+# The TypeScript SDK package: its node_modules from its lock file when missing or
+# older than it (install scripts off), then `npm test`: src/schema.d.ts up to date
+# with openapi.yaml, the ESM build with types into dist/ (which e2e/ imports), and
+# the credential helpers' unit tests.
+sdk-ts: ## build and unit-test the TypeScript SDK (sdk/typescript)
+	@command -v npm >/dev/null || { echo "ERROR: npm not found; sdk-ts needs Node.js >= 20 with npm" >&2; exit 1; }
+	@if [ ! -e $(SDK_TS)/node_modules/.package-lock.json ] || \
+	    [ $(SDK_TS)/package-lock.json -nt $(SDK_TS)/node_modules/.package-lock.json ]; then \
+	  npm ci --prefix $(SDK_TS) --ignore-scripts --no-audit --no-fund; \
+	fi
+	npm test --prefix $(SDK_TS) --silent
 
 OGEN_DIR   := tools/generators/ogen
 HEYAPI_DIR := tools/generators/ts

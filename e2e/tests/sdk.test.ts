@@ -1,9 +1,16 @@
-// The generated TypeScript SDK (openapi-fetch + sdk/schema.d.ts) against the live
-// server: both surfaces, every credential kind, one data round trip.
+// The TypeScript SDK package (sdk/typescript, built into its dist/ by `make sdk-ts`)
+// against the live server: both surfaces, all five credentials through the package's
+// helpers, one data round trip.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Middleware } from 'openapi-fetch';
-import { Permissions, basicAuth, createKalaClient } from '../sdk/index.js';
+import {
+  Permissions,
+  accessToken,
+  basicAuth,
+  createKalaClient,
+  kylinSession,
+  type KylinError,
+} from '../../sdk/typescript/dist/index.js';
 import { adminPassword, baseUrl } from './env.js';
 
 const BASE = baseUrl();
@@ -54,18 +61,9 @@ test('SDK: token, API key, Kylin project, Kala table and rows, Kylin query', asy
   assert.ok(key.startsWith(me.apiKey?.prefix ?? '\0'), 'key does not start with its listed prefix');
   assert.deepEqual(me.permissions, [Permissions.dataManagement]);
 
-  // ... and as ?key=. The contract models apiKeyQuery as a security scheme, not a
-  // parameter, so the generated getMe has `query?: never`; the key goes on the URL
-  // through a middleware, the way openapi-fetch applies credentials.
-  const keyInQuery: Middleware = {
-    onRequest({ request }) {
-      const u = new URL(request.url);
-      u.searchParams.set('key', key);
-      return new Request(u, request);
-    },
-  };
-  const queryClient = createKalaClient(BASE);
-  queryClient.use(keyInQuery);
+  // ... and as ?key=, through the package's helper (the contract models apiKeyQuery as
+  // a security scheme, not a parameter, so the key goes on the URL in a middleware).
+  const queryClient = createKalaClient(BASE, { credential: { apiKey: key, in: 'query' } });
   const meQuery = await queryClient.GET('/api/auth/me');
   assert.equal(meQuery.response.status, 200, `me (?key=): ${JSON.stringify(meQuery.error)}`);
   assert.ok(new URL(meQuery.response.url).searchParams.get('key') === key, 'the key was not sent as ?key=');
@@ -146,14 +144,22 @@ test('SDK: token, API key, Kylin project, Kala table and rows, Kylin query', asy
   assert.equal(result.columnMetas.length, 1);
 
   // A Kylin error in its typed shape (KylinError, `data` null).
-  const denied = await client.POST('/kylin/api/query', {
-    headers: { Authorization: basicAuth('no_such_user', 'Wrong#2026'), Accept: KYLIN_JSON },
-    body: { sql: 'SELECT 1', project },
-  });
+  const stranger = createKalaClient(BASE, { credential: { basic: { username: 'no_such_user', password: 'Wrong#2026' } } });
+  const denied = await stranger.POST('/kylin/api/query', { headers: { Accept: KYLIN_JSON }, body: { sql: 'SELECT 1', project } });
   assert.equal(denied.response.status, 401);
-  assert.equal(denied.error?.code, '999');
-  assert.equal(denied.error?.error_code, 'KE-010003208');
-  assert.equal(denied.error?.data, null);
+  const ke: KylinError | undefined = denied.error;
+  assert.equal(ke?.code, '999');
+  assert.equal(ke?.error_code, 'KE-010003208');
+  assert.equal(ke?.data, null);
+
+  // The session cookie, outside a browser: log in with Basic once, then the cookie alone.
+  const session = await kylinSession(client, 'ADMIN', PASSWORD);
+  const bySession = createKalaClient(BASE, { credential: { session } });
+  const who = await bySession.GET('/kylin/api/user/authentication');
+  assert.equal(who.response.status, 200, `who am I (session): ${JSON.stringify(who.error)}`);
+  assert.equal(who.data?.data.username, 'ADMIN');
+  // The helpers log in too (the bearer token above came from a raw call).
+  assert.match(await accessToken(client, 'ADMIN', PASSWORD), /^[\w-]+\.[\w-]+\.[\w-]+$/);
 
   // The data is also readable on the Kala surface with the API key.
   const read = await client.GET('/api/datastores/{id}/tables/{table}/rows', {
