@@ -36,6 +36,10 @@ func BenchmarkAuthenticatedCall(b *testing.B) {
 		{"apikey", "/kylin/api/projects", plain, func(r *http.Request) { r.Header.Set("X-API-Key", key) }},
 		{"basic-cached", "/kylin/api/projects", plain, func(r *http.Request) { r.SetBasicAuth("ADMIN", testkit.AdminPassword) }},
 		{"cookie", "/kylin/api/projects", plain, func(r *http.Request) { r.Header.Set("Cookie", "JSESSIONID="+sid) }},
+		// who-am-I: the credential alone, no list query
+		{"me-bearer", "/api/auth/me", plain, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }},
+		{"me-apikey", "/api/auth/me", plain, func(r *http.Request) { r.Header.Set("X-API-Key", key) }},
+		{"me-basic", "/kylin/api/user/authentication", plain, func(r *http.Request) { r.SetBasicAuth("ADMIN", testkit.AdminPassword) }},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
