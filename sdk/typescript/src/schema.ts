@@ -881,14 +881,12 @@ export interface components {
             total: number;
         };
         /**
-         * Format: uuid
          * @description A permission's fixed UUID (see `GET /api/permissions`).
          * @example 01968c91-8789-7724-b62d-946b118ce9d6
          * @enum {string}
          */
         PermissionId: "01968c91-8789-7288-a337-f0e398711aac" | "01968c91-8789-7724-b62d-946b118ce9d6";
         /**
-         * Format: uuid
          * @description A service's fixed UUID (see `GET /api/services`).
          * @example 01968c91-8789-7c52-8e13-7d4f6a2b3c02
          * @enum {string}
@@ -1439,7 +1437,9 @@ export interface components {
              * @description Always null.
              * @example null
              */
-            data: Record<string, never> | null;
+            data: {
+                [key: string]: unknown;
+            } | null;
             /**
              * @description The error code and what went wrong.
              * @example KE-010003208: bad username or password
@@ -1465,10 +1465,12 @@ export interface components {
              */
             code: "000";
             /**
-             * @description Always null.
+             * @description Always null (declared as KylinError.data is).
              * @example null
              */
-            data: Record<string, never> | null;
+            data: {
+                [key: string]: unknown;
+            } | null;
             /**
              * @description Empty on success.
              * @example
