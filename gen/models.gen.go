@@ -669,6 +669,8 @@ type ApiKey struct {
 	Name string `json:"name"`
 
 	// Permissions The permissions it was given (its rights are these ∩ its owner's, now).
+	//
+	// Example: ["01968c91-8789-7724-b62d-946b118ce9d6"]
 	Permissions []PermissionId `json:"permissions"`
 
 	// Prefix The key's public start, to recognise it by.
@@ -677,6 +679,8 @@ type ApiKey struct {
 	Prefix string `json:"prefix"`
 
 	// Services The services it may call.
+	//
+	// Example: ["01968c91-8789-7c52-8e13-7d4f6a2b3c02"]
 	Services []ServiceId `json:"services"`
 
 	// ValidFrom When it starts working.
@@ -698,9 +702,13 @@ type ApiKeyCreate struct {
 	Name *string `json:"name,omitempty"`
 
 	// Permissions The permissions the key carries; each must be held by the creator. Default none.
+	//
+	// Example: ["01968c91-8789-7724-b62d-946b118ce9d6"]
 	Permissions *[]PermissionId `json:"permissions,omitempty"`
 
 	// Services The services the key may call; default all.
+	//
+	// Example: ["01968c91-8789-7c52-8e13-7d4f6a2b3c02"]
 	Services *[]ServiceId `json:"services,omitempty"`
 
 	// ValidFrom When the key starts working; default now.
@@ -717,6 +725,8 @@ type ApiKeyCreate struct {
 // ApiKeyList A page of API keys.
 type ApiKeyList struct {
 	// Data The keys.
+	//
+	// Example: [{"createdAt":"2026-11-23T09:00:00Z","id":"0196a1b2-33c4-7d5e-8f60-718293a4b5c6","lastUsedAt":null,"name":"nightly export","permissions":["01968c91-8789-7724-b62d-946b118ce9d6"],"prefix":"kala_kgytxyijb3r2j3cw","services":["01968c91-8789-7c52-8e13-7d4f6a2b3c02"],"validFrom":"2026-11-23T09:00:00Z","validTo":"2027-06-30T00:00:00Z"}]
 	Data []ApiKey `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -792,6 +802,8 @@ type AuditEventOutcome string
 // AuditEventList A page of security events.
 type AuditEventList struct {
 	// Data The events, newest first.
+	//
+	// Example: [{"actor":"0196a1a0-0000-7000-8000-000000000001","actorName":"admin","at":"2026-11-23T09:05:00Z","clientAddr":"192.0.2.10","detail":{"admin":false,"username":"Analyst_Anna"},"event":"user.create","id":"0196a1d0-0000-7000-8000-000000000031","outcome":"success","requestId":"7f3c2a","target":"0196a1a0-0000-7000-8000-000000000002"},{"actor":"key:0196a1b2-33c4-7d5e-8f60-718293a4b5c6","actorName":"analyst_anna","at":"2026-11-23T09:04:00Z","clientAddr":"192.0.2.11","detail":{"operation":"listUsers"},"event":"permission.refused","id":"0196a1d0-0000-7000-8000-000000000030","outcome":"failure","requestId":"9b1e07","target":null}]
 	Data []AuditEvent `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -891,6 +903,8 @@ type DatastoreEnvelope struct {
 // DatastoreList A page of datastores.
 type DatastoreList struct {
 	// Data The datastores.
+	//
+	// Example: [{"access":"ADMIN","createdAt":"2026-11-23T09:00:00Z","description":"Orders and customers","id":"0196a1c0-0000-7000-8000-000000000010","modifiedAt":"2026-11-23T09:00:00Z","name":"sales","owner":"ADMIN"}]
 	Data []Datastore `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -1021,6 +1035,8 @@ type KylinAccessEntryType string
 // KylinAccessGrant Users to put on a project's access list. Other fields are accepted and ignored, as by Kylin.
 type KylinAccessGrant struct {
 	// Names The users' names.
+	//
+	// Example: ["analyst"]
 	Names []string `json:"names"`
 
 	// Permission A level on a project's access list. QUERY < OPERATION < MANAGEMENT < ADMIN.
@@ -1046,6 +1062,8 @@ type KylinAccessGrant struct {
 type KylinAccessGrantType string
 
 // KylinAccessPage A page of an access list.
+//
+// Example: {"limit":10,"offset":0,"total_size":1,"value":[{"name":"analyst","permission":"QUERY","type":"user"}]}
 type KylinAccessPage struct {
 	// Limit The page size applied: `page_size`, at most 1,000.
 	//
@@ -1063,6 +1081,8 @@ type KylinAccessPage struct {
 	TotalSize int `json:"total_size"`
 
 	// Value The entries.
+	//
+	// Example: [{"name":"analyst","permission":"QUERY","type":"user"}]
 	Value []KylinAccessEntry `json:"value"`
 }
 
@@ -1074,6 +1094,8 @@ type KylinAccessPageEnvelope struct {
 	Code KylinAccessPageEnvelopeCode `json:"code"`
 
 	// Data A page of an access list.
+	//
+	// Example: {"limit":10,"offset":0,"total_size":1,"value":[{"name":"analyst","permission":"QUERY","type":"user"}]}
 	Data KylinAccessPage `json:"data"`
 
 	// Msg Empty on success.
@@ -1381,6 +1403,8 @@ type KylinProjectEnvelope struct {
 type KylinProjectEnvelopeCode string
 
 // KylinProjectPage A page of projects.
+//
+// Example: {"limit":10,"offset":0,"total_size":1,"value":[{"create_time_utc":1795424400000,"description":"Orders and customers","last_modified":1795424400000,"name":"sales","owner":"ADMIN","permission":"ADMINISTRATION","uuid":"0196a1c0-0000-7000-8000-000000000010"}]}
 type KylinProjectPage struct {
 	// Limit The page size applied: `page_size`, at most 1,000.
 	//
@@ -1398,6 +1422,8 @@ type KylinProjectPage struct {
 	TotalSize int `json:"total_size"`
 
 	// Value The projects.
+	//
+	// Example: [{"create_time_utc":1795424400000,"description":"Orders and customers","last_modified":1795424400000,"name":"sales","owner":"ADMIN","permission":"ADMINISTRATION","uuid":"0196a1c0-0000-7000-8000-000000000010"}]
 	Value []KylinProject `json:"value"`
 }
 
@@ -1409,6 +1435,8 @@ type KylinProjectPageEnvelope struct {
 	Code KylinProjectPageEnvelopeCode `json:"code"`
 
 	// Data A page of projects.
+	//
+	// Example: {"limit":10,"offset":0,"total_size":1,"value":[{"create_time_utc":1795424400000,"description":"Orders and customers","last_modified":1795424400000,"name":"sales","owner":"ADMIN","permission":"ADMINISTRATION","uuid":"0196a1c0-0000-7000-8000-000000000010"}]}
 	Data KylinProjectPage `json:"data"`
 
 	// Msg Empty on success.
@@ -1430,6 +1458,8 @@ type KylinQueryEnvelope struct {
 	Code KylinQueryEnvelopeCode `json:"code"`
 
 	// Data A query's outcome, in Kylin's shape.
+	//
+	// Example: {"affectedRowCount":0,"columnMetas":[{"autoIncrement":false,"caseSensitive":true,"catelogName":null,"columnType":12,"columnTypeName":"VARCHAR","currency":false,"definitelyWritable":false,"displaySize":2147483647,"isNullable":1,"label":"customer","name":"customer","precision":2147483647,"readOnly":true,"scale":0,"schemaName":"sales","searchable":true,"signed":false,"tableName":null,"writable":false}],"duration":3,"exceptionMessage":null,"isException":false,"partial":false,"queryId":"0196a1d0-0000-7000-8000-000000000020","resultRowCount":1,"results":[["Ada","12.50"]]}
 	Data KylinQueryResult `json:"data"`
 
 	// Msg Empty on success.
@@ -1525,6 +1555,8 @@ type KylinQueryRequest struct {
 }
 
 // KylinQueryResult A query's outcome, in Kylin's shape.
+//
+// Example: {"affectedRowCount":0,"columnMetas":[{"autoIncrement":false,"caseSensitive":true,"catelogName":null,"columnType":12,"columnTypeName":"VARCHAR","currency":false,"definitelyWritable":false,"displaySize":2147483647,"isNullable":1,"label":"customer","name":"customer","precision":2147483647,"readOnly":true,"scale":0,"schemaName":"sales","searchable":true,"signed":false,"tableName":null,"writable":false}],"duration":3,"exceptionMessage":null,"isException":false,"partial":false,"queryId":"0196a1d0-0000-7000-8000-000000000020","resultRowCount":1,"results":[["Ada","12.50"]]}
 type KylinQueryResult struct {
 	// AffectedRowCount Always 0 (queries change nothing).
 	//
@@ -1532,6 +1564,8 @@ type KylinQueryResult struct {
 	AffectedRowCount int `json:"affectedRowCount"`
 
 	// ColumnMetas The result's columns.
+	//
+	// Example: [{"autoIncrement":false,"caseSensitive":true,"catelogName":null,"columnType":12,"columnTypeName":"VARCHAR","currency":false,"definitelyWritable":false,"displaySize":2147483647,"isNullable":1,"label":"customer","name":"customer","precision":2147483647,"readOnly":true,"scale":0,"schemaName":"sales","searchable":true,"signed":false,"tableName":null,"writable":false}]
 	ColumnMetas []KylinColumnMeta `json:"columnMetas"`
 
 	// Duration Milliseconds taken.
@@ -1563,6 +1597,8 @@ type KylinQueryResult struct {
 	ResultRowCount int `json:"resultRowCount"`
 
 	// Results Rows as arrays of strings; null for SQL NULL.
+	//
+	// Example: [["Ada","12.50"]]
 	Results [][]*string `json:"results"`
 }
 
@@ -1590,6 +1626,8 @@ type KylinStatementParameter struct {
 // KylinTable A table as Kylin's JDBC driver reads it.
 type KylinTable struct {
 	// Columns The columns in order.
+	//
+	// Example: [{"column_NAME":"amount","column_SIZE":-1,"data_TYPE":3,"decimal_DIGITS":0,"is_NULLABLE":"YES","nullable":1,"num_PREC_RADIX":10,"ordinal_POSITION":1,"table_CAT":"sales","table_NAME":"orders","table_SCHEM":"sales","type_NAME":"DECIMAL"}]
 	Columns []KylinTableColumn `json:"columns"`
 
 	// Remarks Always null.
@@ -1702,6 +1740,8 @@ type KylinTablesEnvelope struct {
 	Code KylinTablesEnvelopeCode `json:"code"`
 
 	// Data The tables.
+	//
+	// Example: [{"columns":[{"column_NAME":"amount","column_SIZE":-1,"data_TYPE":3,"decimal_DIGITS":0,"is_NULLABLE":"YES","nullable":1,"num_PREC_RADIX":10,"ordinal_POSITION":1,"table_CAT":"sales","table_NAME":"orders","table_SCHEM":"sales","type_NAME":"DECIMAL"}],"remarks":null,"table_CAT":"sales","table_NAME":"orders","table_SCHEM":"sales","table_TYPE":"TABLE"}]
 	Data []KylinTable `json:"data"`
 
 	// Msg Empty on success.
@@ -1718,6 +1758,8 @@ type KylinTablesEnvelopeCode string
 // KylinUser A user as Kylin shows one. Times are epoch milliseconds (0 when unset).
 type KylinUser struct {
 	// Authorities The user's groups; always includes ALL_USERS.
+	//
+	// Example: [{"authority":"ROLE_ADMIN"},{"authority":"ALL_USERS"}]
 	Authorities []KylinAuthority `json:"authorities"`
 
 	// CreateTime When the user was created (epoch ms).
@@ -1775,6 +1817,8 @@ type KylinUser struct {
 // `disabled` may be sent as a string (`"false"`).
 type KylinUserCreate struct {
 	// Authorities Groups; `ROLE_ADMIN` makes an admin (only an admin can).
+	//
+	// Example: ["ALL_USERS","ROLE_ANALYST"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
 
 	// DefaultPassword Ignored: a user made by someone else always starts with a default password.
@@ -1854,6 +1898,8 @@ type KylinUserListEnvelope struct {
 type KylinUserListEnvelopeCode string
 
 // KylinUserPage A page of users.
+//
+// Example: {"limit":10,"offset":0,"total_size":1,"value":[{"authorities":[{"authority":"ROLE_ADMIN"},{"authority":"ALL_USERS"}],"create_time":1795424400000,"default_password":false,"disabled":false,"first_login_failed_time":0,"last_modified":1795424400000,"locked":false,"locked_time":0,"username":"ADMIN","uuid":"0196a1a0-0000-7000-8000-000000000001","wrong_time":0}]}
 type KylinUserPage struct {
 	// Limit The page size applied: `page_size`, at most 1,000.
 	//
@@ -1871,6 +1917,8 @@ type KylinUserPage struct {
 	TotalSize int `json:"total_size"`
 
 	// Value The users.
+	//
+	// Example: [{"authorities":[{"authority":"ROLE_ADMIN"},{"authority":"ALL_USERS"}],"create_time":1795424400000,"default_password":false,"disabled":false,"first_login_failed_time":0,"last_modified":1795424400000,"locked":false,"locked_time":0,"username":"ADMIN","uuid":"0196a1a0-0000-7000-8000-000000000001","wrong_time":0}]
 	Value []KylinUser `json:"value"`
 }
 
@@ -1882,6 +1930,8 @@ type KylinUserPageEnvelope struct {
 	Code KylinUserPageEnvelopeCode `json:"code"`
 
 	// Data A page of users.
+	//
+	// Example: {"limit":10,"offset":0,"total_size":1,"value":[{"authorities":[{"authority":"ROLE_ADMIN"},{"authority":"ALL_USERS"}],"create_time":1795424400000,"default_password":false,"disabled":false,"first_login_failed_time":0,"last_modified":1795424400000,"locked":false,"locked_time":0,"username":"ADMIN","uuid":"0196a1a0-0000-7000-8000-000000000001","wrong_time":0}]}
 	Data KylinUserPage `json:"data"`
 
 	// Msg Empty on success.
@@ -1899,6 +1949,8 @@ type KylinUserPageEnvelopeCode string
 // are accepted and ignored, and `disabled` may be sent as a string (`"true"`).
 type KylinUserUpdate struct {
 	// Authorities The user's groups from now on; without `ROLE_ADMIN` an admin is demoted.
+	//
+	// Example: ["ALL_USERS","ROLE_MODELER"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
 
 	// DefaultPassword Ignored: only a reset (`password` here) or the user's own change sets it.
@@ -1962,9 +2014,13 @@ type Me struct {
 	Kind MeKind `json:"kind"`
 
 	// Permissions The permissions in effect for this caller now.
+	//
+	// Example: ["01968c91-8789-7724-b62d-946b118ce9d6"]
 	Permissions []PermissionId `json:"permissions"`
 
 	// Services The services this caller may call.
+	//
+	// Example: ["01968c91-8789-7c52-8e13-7d4f6a2b3c02"]
 	Services []ServiceId `json:"services"`
 
 	// User A user, shared by both surfaces.
@@ -2039,6 +2095,8 @@ type PermissionId = string
 // PermissionList A page of permissions.
 type PermissionList struct {
 	// Data The permissions.
+	//
+	// Example: [{"description":"Create, read, update and delete users.","id":"01968c91-8789-7288-a337-f0e398711aac","name":"User Management"},{"description":"Create, read, update and delete datastores (projects) and their data.","id":"01968c91-8789-7724-b62d-946b118ce9d6","name":"Data Management"}]
 	Data []Permission `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -2046,6 +2104,8 @@ type PermissionList struct {
 }
 
 // Problem An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type Problem struct {
 	// Detail What went wrong with this request.
 	//
@@ -2053,9 +2113,13 @@ type Problem struct {
 	Detail *string `json:"detail,omitempty"`
 
 	// Errors One entry per invalid field.
+	//
+	// Example: [{"field":"validTo","message":"must be in the future"}]
 	Errors *[]FieldError `json:"errors,omitempty"`
 
 	// LockedUntil For a locked login name (a refused login, or a refused change of one's own password), when the lock ends.
+	//
+	// Example: 2026-11-23T09:05:30Z
 	LockedUntil *time.Time `json:"lockedUntil,omitempty"`
 
 	// Status The HTTP status code.
@@ -2103,6 +2167,8 @@ type RowInsert = []json.RawMessage
 // RowInsertResult The outcome of an insert.
 type RowInsertResult struct {
 	// Data How many rows went in.
+	//
+	// Example: {"inserted":2}
 	Data struct {
 		// Inserted The number of rows inserted.
 		//
@@ -2114,6 +2180,8 @@ type RowInsertResult struct {
 // RowList A page of rows.
 type RowList struct {
 	// Data The rows.
+	//
+	// Example: [{"amount":"12.50","customer":"Ada","id":"1","placed_at":"2026-11-23T09:00:00"}]
 	Data []Row `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -2146,6 +2214,8 @@ type ServiceId = string
 // ServiceList A page of services.
 type ServiceList struct {
 	// Data The services.
+	//
+	// Example: [{"description":"User management on both surfaces.","id":"01968c91-8789-7b3e-9a41-5c2d0e7f1a01","name":"users"}]
 	Data []Service `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -2155,6 +2225,8 @@ type ServiceList struct {
 // Table A table and its columns.
 type Table struct {
 	// Columns The columns, in order.
+	//
+	// Example: [{"name":"id","nullable":false,"type":"bigint"},{"name":"customer","nullable":true,"type":"text"},{"name":"amount","nullable":true,"type":"numeric"},{"name":"placed_at","nullable":true,"type":"timestamp"}]
 	Columns []Column `json:"columns"`
 
 	// Name A table or column name; letters, digits and underscores, starting with a letter; stored in lower case.
@@ -2166,6 +2238,8 @@ type Table struct {
 // TableCreate A new table.
 type TableCreate struct {
 	// Columns The columns, in order; names unique in any case.
+	//
+	// Example: [{"name":"id","nullable":false,"type":"bigint"},{"name":"customer","nullable":true,"type":"text"},{"name":"amount","nullable":true,"type":"numeric"},{"name":"placed_at","nullable":true,"type":"timestamp"}]
 	Columns []Column `json:"columns"`
 
 	// Name A table or column name; letters, digits and underscores, starting with a letter; stored in lower case.
@@ -2183,6 +2257,8 @@ type TableEnvelope struct {
 // TableList A page of tables.
 type TableList struct {
 	// Data The tables.
+	//
+	// Example: [{"columns":[{"name":"id","nullable":false,"type":"bigint"},{"name":"customer","nullable":true,"type":"text"},{"name":"amount","nullable":true,"type":"numeric"},{"name":"placed_at","nullable":true,"type":"timestamp"}],"name":"orders"}]
 	Data []Table `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -2197,6 +2273,8 @@ type User struct {
 	Admin bool `json:"admin"`
 
 	// Authorities Kylin groups.
+	//
+	// Example: ["ALL_USERS","ROLE_ANALYST"]
 	Authorities []Authority `json:"authorities"`
 
 	// CreatedAt When the user was created.
@@ -2233,6 +2311,8 @@ type User struct {
 	ModifiedAt time.Time `json:"modifiedAt"`
 
 	// Permissions The user's permissions (an admin holds all of them).
+	//
+	// Example: ["01968c91-8789-7724-b62d-946b118ce9d6"]
 	Permissions []PermissionId `json:"permissions"`
 
 	// Username The name as spelled at creation; unique in any case.
@@ -2249,6 +2329,8 @@ type UserCreate struct {
 	Admin *bool `json:"admin,omitempty"`
 
 	// Authorities Kylin groups besides `ALL_USERS`; `ROLE_ADMIN` here is the same as `admin`.
+	//
+	// Example: ["ROLE_ANALYST"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
 
 	// Disabled Create the user disabled. Default false.
@@ -2262,6 +2344,8 @@ type UserCreate struct {
 	Password string `json:"password"`
 
 	// Permissions Permissions to grant; each must be held by the creator. Default none.
+	//
+	// Example: ["01968c91-8789-7724-b62d-946b118ce9d6"]
 	Permissions *[]PermissionId `json:"permissions,omitempty"`
 
 	// Username 1–180 characters; no leading `.`, no leading or trailing space, none of `\ / : * ? " < > |`, no control characters.
@@ -2279,6 +2363,8 @@ type UserEnvelope struct {
 // UserList A page of users.
 type UserList struct {
 	// Data The users.
+	//
+	// Example: [{"admin":false,"authorities":["ALL_USERS","ROLE_ANALYST"],"createdAt":"2026-11-23T09:00:00Z","defaultPassword":true,"disabled":false,"id":"0196a1a0-0000-7000-8000-000000000002","locked":false,"lockedUntil":null,"modifiedAt":"2026-11-23T09:00:00Z","permissions":["01968c91-8789-7724-b62d-946b118ce9d6"],"username":"Analyst_Anna"}]
 	Data []User `json:"data"`
 
 	// Page Where a list page sits in the whole list.
@@ -2293,6 +2379,8 @@ type UserUpdate struct {
 	Admin *bool `json:"admin,omitempty"`
 
 	// Authorities The user's Kylin groups from now on; with `ROLE_ADMIN` the user is an admin, without it not (`admin`, if given, must agree).
+	//
+	// Example: ["ROLE_ANALYST"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
 
 	// Disabled Disable or enable the user.
@@ -2306,6 +2394,8 @@ type UserUpdate struct {
 	Locked *bool `json:"locked,omitempty"`
 
 	// Permissions The user's permissions from now on; the caller must hold any they add.
+	//
+	// Example: ["01968c91-8789-7724-b62d-946b118ce9d6"]
 	Permissions *[]PermissionId `json:"permissions,omitempty"`
 }
 
@@ -2343,15 +2433,23 @@ type TableName = Identifier
 type UserId = openapi_types.UUID
 
 // BadRequest An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type BadRequest = Problem
 
 // Conflict An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type Conflict = Problem
 
 // Forbidden An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type Forbidden = Problem
 
 // InternalError An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type InternalError = Problem
 
 // KylinBadRequestApplicationJSON Kylin's error envelope. Never carries a stack trace.
@@ -2421,24 +2519,38 @@ type KylinUnsupportedMediaTypeApplicationJSON = KylinError
 type KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON = KylinError
 
 // LoginFailed An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type LoginFailed = Problem
 
 // NotFound An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type NotFound = Problem
 
 // PayloadTooLarge An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type PayloadTooLarge = Problem
 
 // ServiceUnavailable An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type ServiceUnavailable = Problem
 
 // TooManyRequests An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type TooManyRequests = Problem
 
 // Unauthorized An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type Unauthorized = Problem
 
 // UnsupportedMediaType An RFC 9457 problem document.
+//
+// Example: {"detail":"The request has invalid fields.","errors":[{"field":"validTo","message":"must be in the future"}],"status":400,"title":"Invalid request","type":"https://kala.dev/problems/invalid-request"}
 type UnsupportedMediaType = Problem
 
 // ListAuditEventsParams defines parameters for ListAuditEvents.
@@ -3756,395 +3868,417 @@ func (a KylinUserUpdate) MarshalJSON() ([]byte, error) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P1rcxq5ujiKfxX9+e1/xV6rIWDsJMa1ah8Skxkyvo0hK5MZst2iW4DiRmJawphk5dTv1an9+pzvcKr2",
-	"11qf5JQeSX2Bbmgc25PMsKv2rLjp1uXRo+d++Vzy+HjCGWFSlBqfSyOCfRLCPy+xJCd0TKX6wyfCC+lE",
-	"Us5KjdK7EZaIChSQgUR8gOSIoEC9ihifoZ12q/sajaSc4AlFIZYEfiubsXcbKCRjTBllQ+SGLsLM7zFB",
-	"PM58gVzpoimTNEBUopAIIoWDSGVYQW6vNMA0mIZE9EpH4T+qR/If9apb6bGSUyK3eDwJSKlRynyr5JSE",
-	"NyJjrPYi5xP1opAhZcPSly9OvNULHlBvvrzhbrRBqbYeksFUEB/2HZLfp0TIArumUiCGx8RBv0+5xD3m",
-	"/g6bRzPKfD5D7sxFlCEDicxd//6PevVo9o9na7YdvbZu30SG8+ZAknB5yx1zIJKjGaYS9cmAhwTJcK7O",
-	"DQ8xZZXkCupVp6RgQUPilxoynJLk3GPK6Hg6LjVqjl0HZZIMSQgLeffuXXMqR4RJ6mFJsg8Ax29QzhAM",
-	"TgSSIyoQn5BQP8aeRyZSpNZWeklwSEIUEhyM/9ErXeMA90oOak7oT2S+8HglzL44pQkO8ZhIc0uOscRC",
-	"8pC0/exV+/aFJwJRP72sau3wGa551XK1Wq2Wn6v/vFD/qUb/V1NHSNVYEyxHJaekEEgBzy+tAveAh2Ms",
-	"S43SdApvLmzDKd2WJyH/SDxZDslAf//FKf00Dyi7wENyPhgIIrM3NMFDgijzyS3aqSoqoG7BgIZCwk+7",
-	"qS1Wzep/n5JwHi9fvXjF9STJdftkgKeBhO+iPVAm63slpzTGtwaHNGycGKuqmVgVbadDP2XgVFuSsUAT",
-	"EsK6K6jJ5mjCBZX0hiBBPxG1OY1OxHcQFggGfCKQF1BFMBEW16jmqKWgWrWq/tFjPER7tf3n+y/qz/af",
-	"H8HQAo144CMs0ZgLqb9AVM3uwP1XAMRMzEj4RCAXyIZrAavW0WN4Mgko8dGOm4Ccizw+VcvQcwAdxhK+",
-	"2F0gD7VV56A+yD6F2spjiLfprLvf+iQ0xl0oRM7GLP3CE0smKUOYzZGHBUnfG4EDIrIvhhlj5e34D8D5",
-	"0v96GvO+p/pX8dQs8kyNtuae6B9+Boje434Wj+gxNpTD53/kMzRWSwZkVawgJHIaMovKqV0c5OAY4HM2",
-	"fh2sxK+D1BXPRqw8QrW8cnFNJ0VI052pUuZ1yCZMXdwPCJxIJt5I9bPBmjSi8BCks0zMh6/ujCZtX7HW",
-	"ATUrfCtImMfRpgIIVTYzwyuYWXXvIZiZWm5IxIQzQYAlv8T+pRbK1F8eZ5Iw+CdQUS09PJ2EvB+Q8d8/",
-	"CrWvz/E+1I4lpoHZrBXvRlggym5wQH00oCTwtYQRhlzJAb99LsHDUqMEr3S5wgwiBB6qpY6nQglQigAA",
-	"s5zKaUhKXz44JSGxnIpSY1/huqQSINk285i54y0r6VI0nj5VgkrFJzd2F+KpWVrZfvJlA/KgRtBgXD5r",
-	"u30q0BgH6iSIf4RcvW8XMFQggr0R6mMDmApqojed8zPU5/4c2a1zRnpqjVOAgt7f2+7r8gs0o3KEmCIt",
-	"E4Il8dE1mSsCo26vTyZyhHZgXOSqAV0tF/eYq07En+oTJfBRrzTBQsx46PdKroNcKhDjMjmZegrfYYkR",
-	"VoIvHAgsFxbnAuf84pRecTYIqPe1KNSE26L3CNxZQQzhICTYnyNyS4UWVWM8OIzxIFpDAQTw7Lv3ffJ2",
-	"YKE3MVOb0OtGOzhxAJrFCTzfrag1vOZhn/o+YV99B9UpEuJrcUiJ2+gUMzwkY8Kkkt7GVAjKWRqK9RiK",
-	"8UoKgHEQvXwfcEzqNL6D+lMJCImDgM+UNBev3kGChDfUI4iHIHMKpV3fkEBDs80kCRkOWurefSVE7VgI",
-	"LvFRfMV99HxQ9/ZwEpIHabqU/LIYWdJf3As0O3xM5Ehpn0rVJT7impwqyJHwCP6tdykQDoHOKJU74EM0",
-	"Zb656vFuAbAgyRViGBkg9bivtn94eFhySoqklBpsGgSGLVyZn39qlatGY6krriCGCw8bQCPU/WkoOhsx",
-	"QqckpsMhEXr7auTCUIRtaWRRcEzu44b5FTzB3ohUrtVb5Zv98mTaD6j39+93i4V5l7pe/ZDga4EwCqcB",
-	"QTvJdTqRimd5faTtO5r+uWMxBL6n8FBrviTwj5Ad5aBarSGMLCPSRN/MCPg3DYiTfHtPsUYkOUdixEOZ",
-	"+q2OMJqFnA2R0h/tmLu5HBbdlcECa22gNSx1N74yBdjjV2NTvVrdX8Im9bCBsGarCqF8hBkO5kIucNXv",
-	"8Pp8IxteZmMJpNhJrgsWFWNsTT0y6uUuMDJ9xXCfTyXC/pgyEaNQEQnha0G6t1+t1hZBCg8b2m4YSxZK",
-	"48mWLL4/TPq2tr1aLFqWipLr3XU0HnkhF6IsqCRoFqr/GhN8jE5FRaSvZ3IH1eoykzuoVhuIrhOtvkee",
-	"/i1s906yoBL8gKMZmXC1EHjGZRNsvWBGeUj82a8+WwbofvVZA+kFaI6uyKVEizPDbdjg5L9DfPsewZMp",
-	"f5rlagegXrCivFSOSKjltzHxKUZKi0rh4Ws+Zf5DomBtb5k9wMOGkhPF1Buh2Oz8vSHQH7C5peM/MxOB",
-	"0JYUmWogF5n541/U8o4QDgTX2sCIIA8HAQnRGM+BOwpCNC+0e9BGgnJAhUSEyXCe0GT2q/sJWb2jLQtv",
-	"Gb7BNHhw8naQpQMeKB1QGndoHwvwrU3jFR0htQPwKms9KJh/n7zyG9t7JmGK1uFhpnCrrziigoifwKGD",
-	"an1XsXRYG1hKIVqgDOECNkihUnJSISPxG3mrNG8/TYQefIk8hF3OT3A4fGD2W8s4o/2aOSMrGqRU68hz",
-	"++z58+d7tWeoP5dEfJfM9Zvb/ErTDSyECjCPBAozYqrW5fwUs7kx3ImHRZm9wwyo7R0abQr7fkiEUAvl",
-	"NyTUVkeIFuIDVK8iG5kDsQbPqkgkbzxlaH8PfZ/I9B2BZQnNztWSsF7QejqHFvbHuXYvG+3DCwn4T3Eg",
-	"gL9b6x+WkownUqBByMdpqOyAWS6KPCvr0DOIB4ke7kZ2xb0X1epeIykY8DCh8ESmoHDKBMJCL+73KQkp",
-	"gb+tco0l4swji3Q7Geq3kmpHLyaj5spx2Fyhj83rNgDtKxjGW4ancsRD+ok8qMBc36s+X7bM7VWfg0yZ",
-	"PP0ZCQka0hvyPepef+g2s4RobcaOJ07I0nvV54gpYRlWERsh63vVF+CMth6H1IVUt4Zfp96vVg9QwL1r",
-	"4qcevkA+FUo883cXbsu7d+/Ki9GKqzB3Mbgxib5iOpnwUBL/VKmCXfCn/SEuqFd6yrJaQiPm/QuzO6CL",
-	"9EqS3MqnkwBTpuMl/zx+qm8ADoUkIsoQTtgPgBfEQbA+Jzr2QeLr4i6u3aPYvUW0eZgzIhDV42jb/Qkf",
-	"UvYa2N7mjmi4P33sv4pJiXoipuMxDuelRukdeLuyrm7JKYF3K+XLfplzz9PBALXYha0+SNCxIj7sPvbL",
-	"yU/U+Wh6kV76CTwzMkTka7NCTubyuwtiRKBgK44MOTJx8HvVvWflWq28V+9WDxvVWqNa/VXtT7/0Vr1T",
-	"apSy3soDgl5pkb2bfQJO3ktUSSZRpsJ4OXcUygGGRwgs8BzNRtQb7TrWqEuZjqKhoscMpOIPBZ4LA7jZ",
-	"iDBtM5FmZjWTpepoR2DqI86CeRwJ1GMeD0PiyYSzVccDFTDLFQm+sIah5kUbXZN5Gk/34yM64xINYL4C",
-	"p8S4LOuX7+OY7BJDIvg09AhAMN8qBUThAs8Djv0C+vumcXcFVNEUEGuJyB+zqlh7LAJMyXlZv3zfkVSW",
-	"dMPoCt0wS4nwNnHhi1PayGRXBKSbm5+iAKAEQM2ykl8XAWny9fsCar4Ny0GCK+QE79AM/D8e9YmfVvLc",
-	"hOrh3r85q7h1otjp3aM6bW/KXiLSMGJEoV1wwZuiPipHH93H4Sb1cmNI0OkWEQCE+qOgBt5jkQq+A9kS",
-	"xNfQIzcknCPKhMTMM6b1aEyrOIdTFmnM6EyjVI8pnPJGRDGeIjgFmRjfubJdUM8uFhG7pNQlIsJyBbfU",
-	"CorRnPj9e2KLSwtXmDAJiUJIvfT71hI3VBCLwP+rFJyMePfkeJlB74WGTsXC1w6S5x5BIKHuFMOA6Msy",
-	"fFmGTx6Kq2+gkB0lMr5W6FrRSgGfmuDvOyE3JFhOy2jqYGHE1SLitCMbSEyFrKCf37Yu36PetFqte+j8",
-	"onXZ7LbPz+yD0+ZZ84fWaeusa580j0/bZ5DkwKbjUuO3EgxQckrRtyWnFH9WckrwRelDMinEfrOUgKi3",
-	"0+XXOv5rcTt9nbAJthqwiY74DAVKR6ASBfRGS32TUEFYUq1X6t1eyewx1Zm9edeFVCDCfIQFcpuGRMAZ",
-	"NZDJEtX7h2Hgn8RNJ7qQ+ZtR/wePntM3r39tXXZ/7rRFeywnv75qP2t/bN6ed9/vv/90fdumM+r/GMza",
-	"HzntBP7bNqtWyPzNJ/9dm57T9vSE7tPBzxVvL2D98euq/8ubIAtS5HZCQyKuKMtP0tUKj0IiDTHzTWrd",
-	"h+vSqZwSfHwlDZFZOJNgplQrVwPJTSKGfpQ+ePPMycg6jjN9fkufWWoBqY1/iMbhffDcpzGoxW5IwDNX",
-	"jRiZ2XsAoy/jjTYXrSYGSXRd3AN8n7lCSC/OWBSz+p/CQiXH8RkDZ4MmAAGWJDxCjFgxTxAvJHJ55V4I",
-	"RoZmZoo+YWqsGTgD/IU8sgVrQdVYC6JMKx9LUpZ0TLIQkubkhV2TeW5aWH+vXK97++Xn/gEpvxg8q5af",
-	"117sHdbxfv/Ae5acOi9jOcBCvhXrN6veQ5CdvyM5XIkxZVNpoyemQbASFAerQKG+1sqYzlFbWiTLzOlr",
-	"K0kd90mAdpTi3CdISaTzdKZ0idHhSAZzdXd5KLNAEMdmipyE0/gFCw6wjqMdhUWhmkCnRsgREQT9+7//",
-	"J8a+J0Ix5hksCpIm1/LHaLI2SFhmuTgMMYibk5AM6O0qVNHmXCQkDqWjs0s9PmRUqagS9edp+CgOf3U9",
-	"nMvbOf3Yr4d7H+veLAtMJpMmB0b2VzWFOg0Pa4wotGejAGdvGMTD1yEf5yMobFWgGQ+vKRve4520WYcr",
-	"ZuaT/Imfl6vPyvVqF2bdYOIFSgg3F+5AdPxJsDiJ5MgkLieOzEnQtNSdz6evr+ADEAB8n6pt4+AiQSYH",
-	"OBDEyapggoE5WFKskMHnuiDHKItPZF/uprnaKfSVGseXcHjpjo/x7QlhQzkqNfaq1a+983ZaD4dKfz3S",
-	"mZlWEB+RwEf9ubbjKaDxsIKOdW4zuNLufPXH+Latv6s9W7gXTmnK6O9TYn43+eYFr6jdj72nR8ikYqM7",
-	"X9qNl7ruVts1pq92vFLGZ492z+O1JC77kbVORDtxnXQmsq5CYY2rsUnyiRIdILsdRg3ogKh1oZ36swPk",
-	"K2mwP7f73NUhDlm7vSfiYreeTwlOqJBZFxQqlvCBvekiXwTM5FSiMKYZgS+LGeIhWXur1DuZwqX5Pn/n",
-	"HRAQ14nBZv9PrEDpIDHiM2Yq6JiwkA0A4yAXmLKL/o4Czq+nE0R99HfkwhM9B/q7tpWJ6bgAO7+azD96",
-	"xJsfzMnHT7NJMP10O5rNJ5P65ECOPw3kx3B2PQgGGiJSklCt5r9gqN9w+dNe+fmHz7VnX+I/6odf/mMt",
-	"ZuUL8FOfytaNsbQs2CmZuibeNKRyjoh6p4LOQGIf8cAXCOdK7diTPMy6wRxhTxL/yGZ7UR9kVveazBta",
-	"KVXXkPpGK0UDHiIc6RIVdDYNAngIFJ6Px+paB5QRuN8pH+PGpRtqRcRf2Fl+XQumLn1AhV2FduOZ+mHw",
-	"LdqBPWnkSoimsRtP58+b72VIyYK6AVlmhda6Qo8Y4cmEsMWhN9EUlqbTNuym74fZsNG/P4nM/OY0+VQK",
-	"6qsDRD92uxfW6pReWO1wr1Kt7FWgWNTajVtLYJ68pD9bpB8DMkMD7Cn9AbL51FkA1jvIJxPCfMqGiOuM",
-	"62vK0qD7bI7FymLWCwy6MOQyXjUZwwnCGd9BYq/fSsIbXVRb5yZPSYXhctVUf8UVqNeKqKl8Kj2edQHe",
-	"jQgkfgCua58EElPPI8Q3iGasKfBQKFHYeHTShpX456W5DXLk1W0xPz8RyP2lbDxT5bbvboJqUV7XWjST",
-	"OBySvNqBSjMFWoc4cxAdIMzm2mG3g01SqRXLE+kS1N+9U8mZNWvNUmKwEs416sVnaghcKUnooo2mrnjy",
-	"LKIbt5rDrBNe0rxmIxlGf+EoGYAIqWu1FZdpYh74qHJN+kZniyCU+Qo0eAE4aCegQkIAja8E3x9aXfQU",
-	"T+hTrAYta3C4u8lLB/ykEt8t/be9gPbvwAbOCKJrjsDj9N98qnABT+iV4slam008CMkNvwb92IYqeSPM",
-	"hqknUPaypMlkPAL8NZ34ib98EhA9Oqy7MgwxIKz5MxrZ/B3PHVdNMXm0aRqTnnjZdq/N5jLLtKmjy9Aw",
-	"5NNJBbXAy2pDbyhDbvPk5Optp3XZcY+Qe3l+0roCr4FrpCbtlgVLVfJ4oq9KTin+yP5xen7cOmldRr+d",
-	"NU/ed7rpLaW+WtrRKx5Mx2xDG4KSAD34UCMhZI7mmw2KVt9K0qtE7bEstpzkKWYlxsB49vbkBO1YHVR9",
-	"myadKULY5zwgmMX3e/ViNbDA37d4q43tB0bJutWJTzNQR2/hiTAZkfHxS3IroXSY9lQ4pT4dUsB0n091",
-	"EAqbjklIPfWb2Q3EgcJq6JgIiceTNEaYQZdwIarombXEqJqn9uFpZBfTcIA9HRxlqjaCYAvbjh1yeR6r",
-	"Yr4H7fn74hQ1+pvX7tH2kJoruySw1Nc4Pek5FK0DHcSbCsnHuoRdYb/CPVRQXSu2jbmvrl8x74Kmq/cJ",
-	"2iI0YqGQI2hGOXpWQq3S5cdG3OKD2sgOA3mPeUSXp4lCI4GdLApZlmjeQYoy5CC5Qrtwy5QWLL6Jc8ii",
-	"H9HdvJPRV1tBInTKEKHuF8MTxt1aNdO6u/G5Z9HblYDKtwkp9rUKFgW8ojGpLGxSiT5ZJ+9GS9tI1E1/",
-	"VUjATWziEeXbaNa3WqLbDJO7tvAUlDbV9EhteAxlaaNva/eL4E6M3YDruhhsEUzPUuxfq/VH1VqWcTNV",
-	"bVNLWAmVNL0vE4z0OQ9MUL0ZI59LRQInWI4QZcY9DAE8xroUpUJkVl+NvVfL/MOGPeWVytcB7pDzRxd0",
-	"6uzqoOsIrN5yPHMWkv1IcCBHHRNXlVOi2DNBpdPJMlxFzqc2GIRfpwJB+HVaxOLXa7dhZshafUIozqAT",
-	"IG2rczOCrzquIxQQKQFTfTqkUqMpaIHCU0TB0W4aao8Cmw+OENxFX51BwGckzCjSHNXeTSD7szrcuQj3",
-	"U2bp35rlX3H50wfzv9Xy4dWHv/1HFva8EZy9I/28YJGWv3dwUDu0/nITN4LRm3c/oZ3L16/Qi2r9+W6G",
-	"eBkMcxxsdAjdF3AwVHrcaJw8xJZ/3Gmmz1E/yrJqhjc55sxpeEPSo8IeFsfVDzNGvl4RZQKGcXW6au/P",
-	"n9VfIDmajvuTkDKp5XL3mvqurbxiJCGI/gG3v9r+ovjGxKfTl/3O2+Px76+63den3vntLz9V34jmr+Sf",
-	"78fn/NffB97rHz+2yevMcLbrLGX4JzIHVaaBuCeJhKVPMA2TcDn/6SINE/UgY4KpyCAubwVpwG6wIhki",
-	"ZUWkwwW7IR1mNgLIhnJ9r9yfS5JAOQf1sSDP9qdhAHeHTyWaKJa1GE5Qe9/qfPKq9U/DavvgRrz0z9+9",
-	"oONa/bp1+r727ur1uPszwW8PR7VX7VLWfVH3pPzh8369gOdGgV1jodqJxhoH8F5DLIusxJetQzIlECjN",
-	"8470kTq/DpH6jj0/qGXdsWsyF/meQy1f35CQDuapKDSBhKRBoOiNYv9HCEsUEGzcrzrbBmtMFdapWkia",
-	"SZCSL0CbrLd7UbZZhKTaRxa4QMXVKmiLyaxS94pZgwqxIvq0YDBForz4Mvs1ZQ9XR0ZtqEyvjnVUS0kx",
-	"OPVg2VS2Fk2TZpHUYtcA/Aew523kqXkrlHQmOZpM5cpw4HOwHBkhEock6nQBPJMOmeKHIDf159rOkX2I",
-	"Iv8UxRMd3ZxC3qSo+KK6yD6XBas4XsPEr+YgdHb0xp0Rw5aI2kwpfxx0istXLWOUYw5lDWZdZAqrsfaF",
-	"2errG2Q3jIj6w0D7FNO1pIHcqM+I66TboFQWu5Skmrysi1fmhdrULHZ9WNWcwSlJLnGge6Lkd5UgTEKC",
-	"0BhLb5Tew7rxE1nAS34aPWphWr9Emr+sIfJ6bifucWF7cyQ2XQBxVsWZZCOQ4nM27ZyYrzPCmSFLP+/2",
-	"VKtVHfJgvDTJi1StVtP3qApFK5dNmAWMGou35IspFLC4rtZ4IueKxCbXEy1g7SWGzTrWTqBmWAP5dYaC",
-	"bL89IzOTG6IjK9Yx6nvjC3dm7hsyiL8ohV+BLfneOSWpJfxz2qgCzr5l3TE5ymr/sH1xKbcj+iV3rdof",
-	"dEqyzHlNFBIxDaRR8OMGXEi/1ycCBOWdN8cvX6FLeLdDpBrsGEu8m7kn3mZeCJWOcw8RDG4p5DQmuGVv",
-	"mYcF6RCmW4blh3yo1xSrkEo025HkVoJaKIq55DwsScCH2W5ws2Yw6O9YCismJAggHmeAPCxxwIcw1dqY",
-	"DW+Fe07d3o/4BlfE70FFvaJmHfdJiHb2Ufus2/qhdemg8gF62f6hfdZ10At0fP725UnLQXV03HrVPm2e",
-	"OKj2DL08Pz9pNc8cdFhDx81uy0GHddRtn7Y63ebphYNqe+ifzctXPzYvHVSr1WrovPtj6zINq9peFmuN",
-	"l58fM9D5+UTn5y2TIDNrpp1jGoaEZXWG3BxpfDKgjEoSzN+FVMZ+3q8clYpJgOfZne7OIPAuCuadUR8M",
-	"oMgb4RB7Ci1TkyQ7WS1DmYqzlH86OVENWRxzUBUxLh20h6bsmvEZQzsR+mRfVkMzq07N2fuQFqmWVwFB",
-	"9zm2J+tGhnfSZ2wN2KXCyTupEZeRZtWAk5B4VGTa2i/sTxsAPiTYP2dBPhKqW12IpAgPZ51eRz1elJaX",
-	"16Epf/4Vs+Fay8Cyfe7WEiJBcOiNVt6N4psFa9/qgDygCBSCduFtQ9qKXT2Z383tjEskQ6xLBdjcs7W7",
-	"n90bXVh0ysZXN00x7H2KXLaJM05zoOR2kxhukSrFRJZIsrPAgxdZaOrkE2Q3OsXELUjAKZOo5godILjn",
-	"6zAdLc7btik6LDFqffhHai0byP1JscAnXoBD4kcCFDjdKtADjYpVkkEMuD9YA8pxE0Yqpfo5VixNHL7J",
-	"glKXWmLvGi7ixlrn4eFhFGgP0yQP8PBwwaGh68/d7wEWOp9kmbvVUFLvpA8qWTkxbZH/qVX+rVo+/PA5",
-	"M4siByvAkhFNZfLpsEQzwqR2g+ZP38it3JiZ6Jkot5fpd5UcMvogYJ1KB/L6FL0PgdiLqIeE5EjgeWXj",
-	"IJdlDE6dRC46X5hNvdIBmhuq9FHdNOP3vx+VncyuIlhnRxWRWaq+XnyCZ/VZWWcg/a+96l4qmztxfAm9",
-	"/kDJ7+v0+pWL0ZwhLtOGduy5wGWd82mI+IwthDK9I4HHx2STVWY54sJsSfHdiAuSA6I7mjcW8C2a20mf",
-	"Vz6ipYwjS4hkBLVkv8GkpS7q76JrlOxctprH6uJAUQ9HFwhpd7qmkAgV+kkqrlp9srZkSDTGQsiu/nbp",
-	"BJLdl1duy9oLxIjPwFZwtBycqdjDTzjAq0KhdIDalaRjcjWVXqG4S7RDJtwbofGCll97fniwv7e/bzqY",
-	"J9sJP9svZYnbDx12GWAhr2zcXfHox/vb4P0FP77LjXP8qtDGTYyMi9dOUYxpXixDbIKlpoZlhIV5yS5f",
-	"G+q6SFGm6wM1U7bHxbuwiD/5pEjvdV3gZr4V20ZR3wu7e/RIzzGmTGLKFKRIkFNjp63X3tAUaYQFYhzB",
-	"B8JY99DBE4F87gldxMg9bZ69bZ5cnTbbZ91m+8xdwJmFnzcpYbLJbbwhYUh9cgWFmq8WjK6Zx/x5TXh5",
-	"AhSwbY+zAR1OTTUtCxmCIYxJCXTpfMMva0XmooG0SdxdHUsbZal9Z64uy0n/eC3PrGSdb9oAWmy90gte",
-	"aQuYe3ZLJ+Fd3C+dQKuH80knMKaIUzoC0Hd6R78Rf/TPUxLOV8H79ylk8Wn33fcGa9id9lB8K7BOdCff",
-	"RGrq/HxijoIzcJUa/I9dqU8Eumx1uqb6gJZrqBQIXKp+SG+gKh08rKCmujc9Bh86Vv5KSipTQbSpLF8m",
-	"Yz4yxmkzmaZAosdM4iIU98UCacgJtOP2Smp3vZLrILdXOqhWoRM1VNVdzqabyAscSoqDtbmTTbtAtWIj",
-	"ZGgoHBnMNXWWoeo81FmGfWmU9KYS1j/G4TVkFMCkhfwRfexd+5yHXT4cBqtkpKxVp8WipI6uD1rMqPRG",
-	"SllXy04eo1m4Ok2B3Ga3e3nV6Ta7oIhfnTZ/ubo8f9dZkB8/l3LeU9es9KWIXfKWeFNJmhlRgpdTne+g",
-	"F46FLkOjOyYuLP6JQG7rl9art93WVbMDmcBX7WN3t6GN9HKEZY+Z0JIFo4Y6JD0DnKGooHOo+J9OPoZZ",
-	"FQYaZEc7mM05Iz1GAkGiYgQK3F4w9dUB7EN/PMwi96bNotuv7i+0fHQQjtsOwKj71XoFaSIy1nehrxBf",
-	"Y3URq9FaMX7AQ4/4XX4xFaNjPmMrlA2dc21o9pQJRS0uuJDDkHR+PslyM+XMnkByO32XkpD4HcnDTKEu",
-	"WkNklGUcSfgGMjLwcMkfmTQo1FdUd0jINnoxV5JfgeS1dhnqnjOuxTQCwbQwwt0gkSOTXvKZiL1KVvys",
-	"oCYgAuIhqsYBHb0S4xp/e6VdgzHTCTIJTFGxLg9DSM9BVcmwKOQz4ejeGbqzaJ9P1d037QdA7hJHSgoG",
-	"2uXq1hnqK93dyZum85QOqlnQjyTjpO96taiZlI8Nga46OeAR13SyFgPusAZI9MogSv8EqERFlITEEjyV",
-	"igL9p4smAfbIiAc6G44yBElBKX66yDoFwj12EZIJhosQjVdBLeyNFMrDuWhLpFqon7h8cUIa2tHlYMUk",
-	"oB7xeyzKX+v8fLJbQe8UIdRn6pgbrRZsi7r8PuWSGLsFH4+B2YO/O7Ejp8cwiMZqC0cIIyiYrxMRfDoY",
-	"kDDqY0dSkHiim7QrUhiV3O4x1wuwEGd4rNQroIvVCmrqNYKQAU53074hJNgHXo/7Xq8Uedza+sR2oXiV",
-	"6DGzX7TjUtG6VQyccubuWlpqCrw20mdnxZPkkhco7W8fNlFtolO8sKezFKlezafRidxSuHinSllrb0KY",
-	"BBmObQ2YzQnS3eIegT1kVRZqMkT96MLAaw4i3ogTHylR5wgkT6qrEGsPnGF2G9Zf2qsuGdqyfIK/B9nm",
-	"GYVhZej2EyGGwnEZYgqxcoKMqccDzuBe6HaJ6SV2WietV130N/T68vwUZaUD1qr7Lw6eP9vMqaNWHJ/K",
-	"OkUA1JI8leuJQKZWkZNUu8QIZ+lceDAgniT+JZ+9Ujc9V/+qoh3bEUMb/21YxO76YCEvivAUeVWp1JYU",
-	"94I3N7QyJAJIM7K3fWMwXJ75lAYBNR06oOB+OhCrnuG4WM1QiKVGp3mZwMmuNU8EMnm7kU8a6Jqu0Vco",
-	"SChBAFfHNqXHXR/ONEkqUFmDpkQEJbnEGpJlm/STouyTYhPmkpauJSh3qte2V82ukabQLR/lQfDQQtkC",
-	"wNaa0IzWmDOm4u8KLwUU89LarY4JA+KpTuns7clJCv0zqNhCKuAiGdDcVSlT5FYWwqPFO7PSWJe8zfGG",
-	"nWVSksbPjOuRuJxLhxKjRIyNuXQxgxlvpFErqC6JZxqOa+Q6mlWR38o8OQ0o8A1G8I7NSjYTRTKgepaQ",
-	"/0BGitrTKQzis0aPuRBKG2A2rHTgJF0HJZ69snG9Lvr3//V/Ay4cJX83YpX+lTK5f5Qa8oSzYfTbi9SX",
-	"nREPZXqyl3NJorf30iMdQ3km/esg4HhhtNfqUeLXffvrGMtR5SUdHhOPjnHgOnZU+0NqB6b2U2rol5q+",
-	"6BcUsbG/it+DyjE2S+4xnX0b/9SlY7NeScdLv0AZqfhn+DO943PATtd4c631Qt3sXf2ZjTZNHDJlg2WR",
-	"tLR0XEXKha8w46dIA9pRqKi0Go0/Ffj1fODuHhnxzArTS9QpXuFBjvSzYRBVdGVy73g3JxrWFIHIuaVK",
-	"4su5pVrUWBXsLSLtbjOBBJZqysllUNeQjHF4LVYmchQj2+rXq1fN7l1jsHNGPGuetrKHjMrbZZTEyBms",
-	"8+rH1uk9L7D7/qKVC75u8+VJK+kdgAdp/4B+tA4rY/imN5OCU2pN8eE6EYKtxui46mB2Jbx1iJ3IqDg2",
-	"gqVNqKgMidTDi908/F9x1vqFhRC2sWHOOWlDV532rxnDdegn3UK0XNOy7pQBs1uQrsqZrlQlL+eceG4+",
-	"0qIgnxVRBVzl6rj9Q7vbWR76tWKeIDyYMjLr1RwqrhR9BNRaGu99q6MAcHaexMz3rU7JKZ2dp5FTP10O",
-	"yiiecZPOpFmbR8Om46uLy9arq8vmcfuX3ItVW/aJZxj2Qp8yHFxdnHfaEM63OplmwgXIaI62KtVype3s",
-	"XlV/QQI4n6xa34rUNpN/d19UL0k/kpc0ucQ0WVi6dEuYl0DyDExK37DVZFWsDAWIQu5gR99cKEAO2ok7",
-	"SCFZ8scf7M1+K7KLeYHvbDlet4JA6Aa7p4k2TdptdqqWowgid/NzmOmqIiVPhE6GFkfWRWp8fAJFVYc3",
-	"rMgQZ0QvH0AifnJFExddtfNhoonB5bIi1j9pO4rC69VaBJGoP4e0Cc4IIpvkpoLvc/Vciw3ai40Nxcyv",
-	"oA73lbZyrYNt1Ce5T4aYJSALTrdVzqYckBYJoE4d6sOEUZvi5CthnOqej0zz/MWePbmw1u+vg69NzVBv",
-	"63J7qV3eFcr5eRdRyVtsUt8JNDOCq7OYYVvKLQGeH6VtqES2BXJt05S1pYchJSoHqK84E8SbSnpDVvRv",
-	"WRM9mB3yncglSdLJxG3NIBYRlqWRIbWJ/DuZpn6FI8cV07h72DiUt9CxS+grQ5d6zLXAcdFCvBI2Nl1w",
-	"YsINyg1TWsWVfjCsKBWdMsbX4LtF0EUF7YAXK/rTw2x3g24OCd4Ueyz3CxXTWs87In8ltiE1PlnkGVEk",
-	"kmmYputw2lL1melT+nTXuzbzGY3Gn5gMb8Zk8jdsRceIUYbTwIYYi69OPluTIpdPEu2yokzK/GXde2ba",
-	"+qy0+EK/xNIbZaTNm3srnEgAwkEAFslN2hQuUo9Nyskl13qs22xsRHws44AcVPi+YqRbbb2BYDcoPQzE",
-	"Q5dlAjAdWfrEDdvGTBcWUvB1gUIZorQs8a5mkun1gIsYs3lGqdt7xomViLA6qUILhd9ZBDFoOd+GsnVC",
-	"xYq0FV0s8pvXgIEUbH7rv1H9d116S7TbbW5LIrcFoHLPiS33hlf3mdJiUaRIPsv0W7y/hWD4jWSyqKXc",
-	"pa5ikpuakCilLMistgxFdY8eW503UVD3MMkSm6seSwaxqKMv4uwoqvmd0kwiJQS6x4y5aTj0TakiWltC",
-	"0FQN7bj2CxfSRndtyJLZOZ8xe6CCSLHYq6FwkGW+JnKsf0FQsGbJo5A33uryHO2MnGfd89/nnnhidlSO",
-	"lBQzXRTHAqBQX46pkPia7DYirE6YAJWi5l687aKnkOcLHfUU2J5GIL2PsiDrc/FzwdBM1ShBOxF2wtkv",
-	"pEZfqmewsNuH1saWqcX9y955BiyDGnEuwYz00du2OXqZNG8dJdUMXfLD/n63vpuLpq/N4kKKqQ/qjexW",
-	"QmewA8sl8yH+WwTyD/dUpnydYnnCh5StzenLaWEVqfSKJyStJWlSv7p8TnaRmo0ua23vxT1cCfXristg",
-	"rbWPYZo4zSv+iIMAcjxsISsqgQH73FrOF5isbgJfuFX8NWVrrPZ6BTpfw+TH8WvCnOgYHWQakO6idEvw",
-	"xUrEjl1dgZLEycIfed2D4hfUGRKIAjW5AFTYdW/SviKunNL2s/Q3QcIb6uWJL/bX1PTqrNQ/C6+ho0fJ",
-	"XsDUeDBXDaCVhMUGG+qYHQvrJGgTu8rGy3xVIMbPuzVwO92gc9tFTn8rSEzRVd6NIqoT7BXmzkY8IJu3",
-	"EABtFc5KnySM6/Fp4ENNloW0tK/RWU0JYz4w04lrOpksmIWLKbDFxs+ES1FlduGkstXLnLMrVnBuRdvE",
-	"mNaYnFuCeADprNoJD4KNUkJs7bXMGnMXhUvMOaZ7c8oNHU4XI3AepPYcD/z8hb5X+1tRfy4bGvdeiW6x",
-	"gE0CtpkYsLoSXPSrsSkoZgcJzx5m0Z27QwklSKRaUOC1Nd4BQ7iDdEdrmFDbpRM9HNGOrdixa/VrGsLv",
-	"lfwGspuwl2zhpC0FGk3HmGVFUmGJ0SlmeGgr2N6tD+rqM8pMtEuc0hOBBvSW+Ojt2/Yx2hGEJLqcJ3hL",
-	"usm5EttfeIe18ovnLw7Lz/devCjjev15eVAl9cMXz2s1jL2Ss/ja8739cv/Znl8+3H/Wr9VeeOTQf7Zg",
-	"ESryRbrXV7V8iMuDD59ffClH/94v8O/aXkYpUqd0Wx7y8hJCxABd1200AbNN2o0ufLahiPOoDUcvQt4P",
-	"yDgzgfPy9St0uH/wHE30S8jn3nRscjQXb73ENMi58HGJV8skqEg27UwEYUPmH/wAZrBUs0+RebuhsGpO",
-	"WhRhMpyr00gPVPhMEr1IM85Ehzq8ZTJr46+hrYoJpUnE1+xgZHrr66c6Rzp6ZuwrfKA4qDE8WeK/G1eq",
-	"1VE0SlevFG4mLVb0+/yx271A+oXlSsD71aQ74ODwMCGO7FezRR8qszMzxIiHEonpeIzDuU12UjKwqcOk",
-	"0CyNEm1zcgYtSrm5asuTvb1sK6BDKd/laY7UhiFAWvCo0o3ia7pYCuJsqSXrSMqJaDx9eo0DXPHJzVMz",
-	"lHhq8Kucu8rFiFpdB13DyVnV7jSZcL20x5PVfU3RTrPzqt3edRDjcrHHKUu8GTuDDqqJ9g9HSBtZ8zVx",
-	"G5SclEqq65ufVsuHBfqfXhLsU0aEyGtVm9SGKRMSM2i3z3Tti+J9a10lc8xdtLNXre7CjXRtSi6aspBg",
-	"XXreRTsH1XqKd8KHxquw+HqaGdo379z39pLPNk9hDPnMURIb8VF/nuyJu1DQJ+pX0Sg1fcUwlNBUqpW+",
-	"ZC+kzQQJV5QvofC7kxuecY+bSC8vzfI/Cs4ql3hms0uzyjGsNMlFW83LsFfE0+TWm/ZmeutFpYXIkWmy",
-	"p5lEWXVJ9aDEX6dNwij25XQPkY10yGi+D+sqZObaBS75bJ10FRodoKhYZd8vxLvVdXlMQcqYh7L2G3XV",
-	"UtuE4FORsMYBweqbVHniI8nvqFR5/GaxZU8pXcNaOEZXMkkO0K3dAPUOalPKIpavM2mer026WCSBoCOO",
-	"oRage1s25q4Fd1G8+HtVquK1Z0kp+seV6pQ1zq3Upfp1Uj7E+7XygbfnV8nzQQ1D9O/Ca97BXvkFqdXL",
-	"z/39wTO816974ClZeM1/9rzc38MH5UNS814M6v4+qdZXqlx5Az+6ymXAvY4iWKBuQhWS32xiyH1U6rAu",
-	"VdkUWEwUO9k8NdnZPDc5PyO5SL3nRCf+nNbGqxJeda7rmgDuFZbHKO/uayB1ZDya2XLuhjCMZYu9tZLF",
-	"I8F3dRhlDgiLuAhMKllRaQBeX3f745S2ond/wyS43Py3B7v3qzLbHCRG0ICpP0d9LkdITMMBzqR+EK9Q",
-	"IE9qhEU6EmdH13yLDVK2CpyxoBbrNbkyQCjROVTcLconOxnOb8oNUuHSQsNede9ZuVYr79W71cNGtdqo",
-	"Vn8tbCgxQUQXm6XCUdu733bqF8T6PMlYK+D9OfxRCOT5kULNuGgoAMGUygv4UFM1CBwDT7BwtLGeh9YR",
-	"LIolNvxBKU93TlXTlXDyM6HWpK7lmPDeLRnbHFv9JNfqtjZMyeY1FUPuZErgPWL4Wg++LZqbcOTHYVPQ",
-	"/0Kr9mC/G+/emx//ztl86y1VORl+WSpEMgcOCG9W9ttFbvKbRqfF/Lm0az8mcSmUyGMhXyEm5fRxzmYo",
-	"P9AbssBAMrLK0LHJytqgEW1hFoL6RFCfCORGedbuQuKbLQocdW1SXA/W5z5SmOnmCWV3gdmKkEaJAqJo",
-	"w4uEtdbmzAVgFNbVpYdUFyRXDIkPkOv+n/+//+N//cf//79602p179nfdnY/f/lXo1dSf9Y9+C/5z98+",
-	"HD1xKk9d5LpHcZLA3gvUn8uHz15bSZsuEgRJcjQMMZNHiGBvhMZTIVGfoBEJfMNpNXXgYQz8jfLEFolV",
-	"wnT4rBCa5FOz2r//9/9Te5E2tTOuztSnbIjciusk/1ZSRFSQdII94sBO4ER7PfQUNdDf0H+iXgnpg9T/",
-	"Q9C/9DAeZzLkQV5f51JTBzpeNRnDjxRVVyzF626qSWacVa5mYtOh7pB7c1+pSXlZSQ+qlazLb8hkKd2M",
-	"TIaoMpz5QUhs6vaTOcK6BdMYepVEY9c2YUcK+fF1Abb09XwoIfqkWNJSxkN6MckyFXZJTpQZQSUI/zuG",
-	"QzmIDtCQ3hDmaJqFhyEhu38041rKP4h2VUhdyRPdXTgIF02ZekNkucSPkKtGdREEBYAbvCB7vIMUmzrJ",
-	"RBAtnIQSbEF61Kjr+4/FKr5keVkE8abqnDtqjmQM8Y8E+5lWhdilANt0L847xlitsF79o3xN5m4FtaVA",
-	"IR2OpK6hQ2UaSP/+7/+BZ9Dp74nQqEwZPIusreicJRonSYQ9m7Wf+DTqIUqFdIwgEsx1GENyNFtcB+QU",
-	"qCw/4+E1tJyI5thxY1eA6yAXisFq67uiHaWRBos1rZV+KTcv2uWfSMLpiqPoav0vKJ69EpCQRqV7YEQ1",
-	"9x1Q623EAKzW6OBK5dfLELbbdMCHQ+If9ZgaMSRiwpkgIuoXg8NwjtxX2BuR8ivNphuI8TJs062gDmEg",
-	"AWBYDViJdGQtNMlBbrTJ1PWBHC8ACiw9hsl1NjT6WFBPEZbsXOClvAJ1LtqMZIN1TBtCIeeBpmVwM+DC",
-	"qrHjSUdSTmBKgkMS2jn1X6+t9PjmXbe0rM28edfNQWxAsjLYPNz05DDu8uzGHPKK82tK8twKOvDRg3ds",
-	"lSMz9UKmk1oFYZJ6oIu6FfQy5DMImLSNYzgznjc+YxBwAv66qUKg+EbIRPST7VLOuEn490IC5mAcoB3D",
-	"Az5hXScvgQUOcv/zmsz/kbgXegMxDrzptDqd9vlZ+3gZFRTdoWzAtSGdSawbApgvwZnYgbYiyDau1HXu",
-	"pmGQCI8ZUjma9iseH0OkTFl3IoF/L3d0PGe2VYmD5IzrxlPWEqpbLSmikKiLq9vx9liP/Q397W+wqOZF",
-	"+29/M5HBrjoXtwHoos/fWMMKIE+PIUD0qLHPTvKG6asN4SEayIuUYbeiBujo9FTU5z41Vcrczz0Qynql",
-	"BqpUKl/cI90L3fwK+dkaeWxI0d8/Cs5ctGNj8NTQsF2FeWXFgrCkik2ntx4hptvQQV0v1fWz2YxufPbu",
-	"AoI7auU2GUwt1+M+6ZUcu26nVxqLYa/0xY2zidURtIAMRD5d5BMvwKFS32OHrq56bP5SmN8nAWdDJUPq",
-	"YBulzLi7ppbObTkZqaq/TQQiv33bPgaGwwjxxW4FdaNeN1ENDSJ0aZOoMQkVPWaDF5VKC6FQR6n2Qrp6",
-	"nE5YgM6iPtF0NKAeYYIk7kFzAvR6r1JdQv3ZbFbB8HOFh8On5lvx9KT9qnXWacE3cXxc8kaVnNINCXUk",
-	"dqlaqekX+YQwPKGlRqleqVbq2nU7AmHgaWVGgqAMXaaefpxdi4pCGfXLMC+t4U3n/Ay9I330E5mjDpEa",
-	"vZ4f1J7vohm0KQekvyEhHWgN2vBvc4H4oMdW3p8Gavl7Bwe1Q7TjtvzjTtPdhSEdnaJPIs0cXleYdk19",
-	"t8f0zVKCibEuau6ieB7wV+jBBdb1Eb4haMrI7QSi6vXCGtoC3GOuojF6EyGXUM4beKY0WQQ2G1sJetdk",
-	"7qApkzRIPnpijK4wcM/MIypI43kUZAYIl7BACSIr6JURCXRqkTcCXFeywgEaUzaVxBTzjm5L21dKDpFv",
-	"ZtemcL4WD9Tp7VWrlgoT3ZEgSSXsUSdCuNSuS43fPpdwMCw1SgB+sDTewF9wLCWndA2RXUx8On3Z77w9",
-	"Hv/+qtt9feqd3/7yU/WNaP5K/vl+fM5//X3gvf7xY5u8fq++kXNFqX+60MZRpf5T8PWXGqXa+1bnk1et",
-	"fxpW2wc34qV//u4FHdfq163T97V3V6/H3Z8Jfns4qr1ql758+GKY81ol/o3g7B3p/0TmHSI1Y1rGZ4Uf",
-	"CvIlx0h/ALmUNJUdcqXIj2mSJW3aPJzYgpV9Mu0H1FPYe1vGQ/KPOtQ4iHewaAxRyzzQB5e1ueiAn7ZN",
-	"fz4TXJwQ93XXIRMhW2qULmAJxpEzSF9IKMA6FJD1MwEvcIp46qEiOqyOnTNtLTD316eyTG7U2nLpxgkV",
-	"IKjr1SH9tqNukxJToKabyf2ZjbjSAoivdF1P8tCNCn5RXxF6dT/JvKFtVOrsqK8NVVFjJ8N3j5AeALpE",
-	"6bZNTMmGARUp1REiorFuQg8z9xhnaMeVOBwS6e46+mbb3jeg78EdVcpdaPsAJsUu03C9x9xfyiYVt9z2",
-	"XRupbF7bBXqgrrruvqUVRwWkUNGBrrF8oGsykbqGg/tT86R51Xx73O5eXba6rbNu+/zMRTu2vtlhFfl4",
-	"btmZBnJD8dd/6T/Qv7SI+C+k94b+1WP/KpfL0f+rN12ATMWUx3DRv5J5+lTERST+FZsskh+aEpjLH9ro",
-	"9J3lY1HET4aU+LvoX6nBtJ6vxooqa4IfDSddePYTI4tU4Cc9v1EojJBiqsLtFJK/d5c3mJiAT2XWDJD4",
-	"3p8j/cbyCHhCr67JvKI9NzBCrCbSuCSr/lA9TH8Xkht+nfGdfr78XZSLra1s6kOdg2VSBCJ1IpFsZiDd",
-	"MMkWCivjvDkeGttLBniiyaAkgprLluaDcheYaR3EGlSiCc091x0hdDUSSASp3FDsItcLqL7ami8nqi5E",
-	"RSeyDgusTgbOjvlT54NFf+qcMH2O1vRmTsCJa6ia1RhctfZJIiEfWg+RcRk0ia2Ac0FNaP425xA/SJzo",
-	"YntRkCL1ByK5DF3QWImZ5IYEduv2Y3MWEQGvmHunp9iv1pHkYGCM0Z341oJlZ6lE0oXZdiybU3tJe+w1",
-	"DcBl5PFxnzLSQK6SlF20A4YYQW+ITq1zJXfRDrmNHuqONCDCUUVTDQb0mBbwhNkQZR6d4EDRU77suI99",
-	"tA5ygb65oORpUgeR3RmCkuJETcWyNO0tmXaNSvHSgk8Wy41feXquE2O/OGvfPIHMWfXioq4aWA6otAjF",
-	"s0wPHioAHvk++mrso88yzCjopySLIo781QvskwEPSby2o8hFphetTzxnxftrVyz5fa93brK6I+TZiaQH",
-	"0BJzZIddTdksdq0oG1EwTiVrt4DlqQ0v9txZ4yVbtXMQLqiABKX0ihOUMGdhMESpqFQdXx/dwPHLh6/V",
-	"OrQPTGkdAKHCQI4ECQVcE2QB+LMQ2HJgUFDLbU3fV3PUDvcq1cpepVYFM6FNPTReJOMwiL2vaQfnF8cA",
-	"bQm8fqEGcnW1fCNTqiPW0lZJe+CIkECrng/q3h4G+TwEsbpYcRyFJxaQCt31R/29cr3u7Zef+wek/GLw",
-	"rFp+Xnuxd1jH+/0D79kiMM1esXbmZsF0fyVMaymYRiS41Cgprga1IZMwXGZXG4CymgKlEV8WQHnYr5Hq",
-	"8wQolbChENe6R03FiINqXNOhGlVf2PvyZfPLAf7gDJ0z9ghnqUEVBZb9ItrfS+zbOj/wSW39J2+Z8Vx+",
-	"Ir7+qL7+o9c87FPfJ+Au2987XP9Fl/NTzOZmdXDQd9Fn1VcF1mci8d8yfINpEEUUJ1ThzylHwW8f4IKk",
-	"vGDJZ8af89uHLykVWh3nogabUJ1BDc5Snotlxi+o2FN9QWIde8FGBlWYeFa8QevWSow4u5yT1pJ1Pk05",
-	"oDfEByP3Dph6dqEvNoF2gT3mplwEDfRSG8I1+9S2Lc09K8h6eEwZzRT77LHFUvOxIrcg1Om1DUM+g3xb",
-	"OiZop15FItGmsB76To/pDuU1pe8mfnshR7tHaDaiAbEuYm0DxFKS8UQuubfSsqGOu2oCnLsA5oiIvOT+",
-	"fDOeFsddLdS+SrIUCCcsTFtStb2+pOM1jG/+Pviw4h4KBFcG1Upk/mbU/8Gj5/TN619bl92fO23RHsvJ",
-	"r6/az9ofm7fn3ff77z9d37bpjPo/BrP2R047gf+2zaoVMn/zyX/Xpue0PT2h+3Twc8XbC1h//Lrq//Im",
-	"AEEFrKNXiuseQia4mvbKCD8a50obEOD4+KLYoEwqDKbchCHsQSkvHN1riC2Gb2oFCNsFngcc+13OTxTT",
-	"0t8dFKHyUaf0U+JT3FWQ/F5pd5oG6/B0Rc6GRCKMtI83psFydAf7ZRzVkE9WNWlIZVzatuRKdVbUSjeD",
-	"sBZlGnf6RZx5WqMwNSv07p0eAwe80L5IE9UAsQIjLEaZARZuyqtFFcwFNMeNCif1mI2aSAZjmEbKQFCV",
-	"4IG9EazbSSSM6gmijEQbsNFjLlQleA2KXkX/0eVuBZ3r4qdJ9yikoWpZGIzNDRNzYEIbxvhaP19BfbUT",
-	"+SsIr6GtTEFOqUe36iosxE4vs+XcSjRxVbjfiiVGfoC60ApGWmh+Xq4+K9erCV24OC0DYNgOA0UIfu0u",
-	"BL90jQN8dT2cy9s5/divh3sf697sajL/6BFvfjAnHz/NJsH00+1oNp9M6pMDOf40kB/D2fUgGOBNt6O5",
-	"4SrabMt1XZM5ePOoNZGLEZ8xhIeYsm9dTt4S+LsK5ymKb0LhY7J7n+R+nb8qDu0zRXRsRMeCymaitHRr",
-	"OWwcwNqPgzjk042cHgPyDlFy2hk3CcmA3ubaKOGuPIJ98v6MN4mMu7zMooRKv9YeEWAwFMB4Slt37puy",
-	"6wPII3+lryD9ilfmA2Eddyhqlah92ZDyrrdIpDAeGPWjktk/H/0CqwHUabS0414J2NPP1P+iyZdtI7RQ",
-	"SwfcSyJyC2JppNEo+NJGoxh5zrz4xETfgkCnfVSmkFWaVOn2RZHQtkCrMoMtIPcT7ZigKr2sgAqZWQd8",
-	"LZUAc/YEy1FszYb0u7SglOlkyM4gzSCI+9mBUGnf6yMLJPvrPzrj8jWfsj/r1dKobZPS7v+O6ZSrTPHg",
-	"EjS7pIDQiPy/4CNPR6JYNHfiqHbHVuvoMV3Zmt6kS16rn6PA9h01yL//+3/st4zPdnOiwE5J6d6sQFGx",
-	"8Qfk7Hmumr8Ir7cl2i2wH1VNtfXGjctLE8pUbtNvpSh/tuSU4nQl9XUBpFgqgmCKs0UJRMbLlkCetT4/",
-	"myRkPk0l32sxMZkdn7eyu9joi1evXTbxFhfVEiXZc1RjW5R9K5k9gtvn3YgjPEbtr2UpiQpk65XORJXq",
-	"RHqZrkmpLYngLYHiQ41kEQVtBjzGEvdYXEja0dkfMyoIkhChzZkJ1U6GGqXaQVRQC3sjqCyPBJ4LbVuM",
-	"dAP7HbkhQZ4Ke5wsuvaHRNkk4Ki3C2CDnBTKdP3/pUiPrPgIk4ycGbdxUC0iQt49IALiAuLKE4WobgoQ",
-	"Ckm0PGHrc4o0v/ZWkFwIjihCUA2kbClXEFRi8vcAKm2EXeu12hgNtt71b9m7nq7SaKht4uF6mpt4+Yuz",
-	"zpUTz4d2bCCvrWiVSkJN5Y0B+sF10gP0sSA9FvKARFmckEKk3TnwSH9TQbprFA5JVp2ZXI9IhOhf4xQp",
-	"RBNSd3jzi/jgfoo/DTncHLZF3CUROn/rVK5agMq94mwQUF1pYutMeVRabH0uMUIVJseFNaQ8or0sLq81",
-	"cWoT5ILgbMoYBQHQcF3hUZtfEgRc/akIdwWdEeILtNB/Jc/amSbIRSyF8bKoQEMoH/SN39C/pHnxLpdF",
-	"o8Qfc1mc1dZJzhKYV0FQqzVRrATPdUMHQrQVW9NABH2DJRqoo61kWRhXoH91y9Xvlat/Pxx9Sy8K0osf",
-	"IG7tQYmF0WHK0bX6+W3r8n1ppaa0kXUmwt+2b1R76WVUfXllApGBMce/5HBbxEMEFykOykyz9GVipKuP",
-	"PZh+5MS0RDc50HT1DpqRKZP28CG7Wxq6QvbCIq6C+ycjp1sF6VEVJNu//nHJuL3ZG+pOT7X2s4nb4YlV",
-	"maKwYhqm2h7E7odKpum/q6f8noLXbMeH3z6n4kjiWtwLJQTpkDK9VPN61P0qt4C3JLepL/CYTyHvMud9",
-	"Nh2TkHrJTyYB9oh/hVd8JemYCInHEwCP+Q7OSjyIIT7uyrA6tMx0WdgKsn8ii7209/xPIMSucRboNifG",
-	"hh/hsxaXNO0Ay36wupmi02MLHRTjStumSPazeqLGso4TUgObJBHKUMBn4A0WBO0I3mNT9vuUK9W98/MJ",
-	"GlCmq5eNd1cI2qfNs+YPrdPWWddI2/nuB93u5CtE678IZd2IXD6Cq+QvAvbN4F7EjWL6Gf3J+NTW5/J9",
-	"+FykIbcPz1BjHnBnneLpZ/jf1e6ZkE+0epHuUgctIzfhUDnemJg/FfHE6DVsvTB/Vi/MN3Z91nhozHqf",
-	"pHo2LjlccjC8upULHk0u+HPKBH9xJ8zj0YoH1V3XG8sAxXWtrg/FGPpTxZ3Xpr9Ao3AskO43IRa7q+vQ",
-	"WiSk6Qnik1AX4tb/tK1djGbbY5QdmSFDYhK+dcFG0HqBIOxWUFt3GxdIl4DZ+6+DOnwAZal1E3NxhDTV",
-	"0hUWDHVBNziYmvg7HakroIg+46bFFbQCFDIvnPlSgeQ7smgaotso1fYqB9WSk9ue30kQ20y3zYOYDW1r",
-	"95VGQ91XfEt2/0Qmw1Bfo78U0c2zLraZIKG0pKxWdarVKgDI0Ukdoe41p1MxQj4zvaE0vV0kt0cI9xjA",
-	"jg3NI/X+2duTkwpqaupnc7x1aV8lRyUrM1tnj5rqiUCU+eRW91OQUdtrcP342izJuBypyah6V+2E+BVD",
-	"eVGS8OqS0ZY4Qw1vQ4AhOh8MpUdIUXo1lPv+/fv35dPT8vGxe4QiIU/9dPn6FarX64dQyTN+Df34Y+P0",
-	"tNHpuJUe+zqbpz4RQ+rvaPJM0F5FenMIb20t2f1VV3K0ZPx5Ze8gTcV/CLFna07uwVUrSnn1Nh/U/mgx",
-	"YqPqidHSLomYBpnM4Uc+Q2PM5lpUmEHvDYt8W7f+1gZ3d/akMe/xGNRGBriFPnW53VkG9Jb4qUxySEHR",
-	"Vd9TXYk8rLswZ3vwL1Kdhr8boTfLe+dAPo5jlAkAgjZWJjps2iCnAknAxtDwVpAwwWEyUhDXzZ7ITtyx",
-	"Dep2bTMJGsLveYvLxrNocQvsr/QQlW5jDFkvxyfwcZu3/Iju+VTXqyRV87DEAR9unMYclxlYS4Oi6hVA",
-	"gCIKI0zjLt2GYIEe9UmiIGE2YerYFXy3VAkoxzghmzLdX8r2q8u78/06KR/i/Vr5wNvzq+T5oIahIoK5",
-	"86Zm8AOo6gbk66951Ndze8cf9Y6L+E587QXXWLQ6VlALE/153CohEQ+IXPWHiwamOUh/jjAEq5SVmM4E",
-	"hVI3YtrXKmD2JdcF4v+gqgF6ew9WMADaoT9gxYBU/4K11VzOmifvO90/qJ7L3iPVcylUqCXV3uEBqGjU",
-	"I34lCTUi6bZMwbdLcaeGOFlSq/++59L/6wMS43rTuh+SyKgqABLWNSEmAkNMiK5VDa3jKz12vtgA3xZv",
-	"jjvQa0Nfn/tQxRlBQyuEk81UwZHjc0gbBIUyN5ZQXYGvCSVcoGaLFCxRcv8dCTw+Jrbm/n2Th03u/GOU",
-	"RdjS/Hs41I1OtUgkIdzQbS2GrU3yHuICp5p0PijPSekAhesumP5qiUwhUOd1AUu9riPzg+kALSSfoBkP",
-	"rxUrMhVpKz12FnMZYyGTIzIWJLghwjYA7E9pIMuUIReyodwKaurpAyx1f3uc7oYAjZVNw8ARCakU1m2V",
-	"xab0niI2VSSi0DaO3AYU/ikDCh/j3hWo46BZSUZwYDauVrdyxJ9EjvguZIgtWdko8PBxaMpmtjOFi8XL",
-	"OZguyFqNREnGra+zbo085ikefpTi4D1mWLhtDtQn9ms//tw/Qq6+1g0Et9xFU6YeCOgBDi3e4v5xlR47",
-	"hiFAsNCsmZh8uFj8SEomcUH82O8G4ktSRsmSFHRJh69VaGPqZ/TB4oTjMWpKbNnBt8gOtoUsttrlPRey",
-	"+GO0y6exwe7zV7CraYbsDA4kc0sMWeczFjdB7c8V84ImoyOCeOCDlL2j4yLVn/ZNgTw+ZbLHJJ/h0DcN",
-	"S71rPpW7kfIJ6uZCQAgSBNK/59CTPhDkia6mwacSUXkEXvEeixZEBRrjULEzQxkdJLniifamoxa0a9Ft",
-	"9hIszIZ0Rsyu0mNJn7pirQYO0Z4q6B30SIWmGcme+sLwVEd/ouAD7yjYUdFjJlK0gfardb1rN0Fl3UzL",
-	"L8ytgBPR+q9p7kdmMcsondVn5XRzVR74FzlW4OKBLWYAvfJiHDbHOJA83i3J3pLsVZ3uLC2exNdkLT3O",
-	"deWPCA7k6FOuI7/JxExRyL1q1fRLhlihkEPpNTUiEejHbvfCiYiW5FNvZCmmrXzd0K1uekwdL+rjADOP",
-	"hEp+56E3IkKGWIIw71Efal6MiBxBt1AUEqiEkZwY+kj3mPs0JNiff3LVa/ApSX4I/ampRDLEgwH1chrh",
-	"/AgQ+GrTiJBYTkWpUeLXxSmInrujP82R5CysqUDTSeWuyLmqWa5SzohIeir5ZDMsup4HlOmOSBC0+tSE",
-	"Ka4yC3fxdWwU5gPNnBJtJpatWFB5XXdzutDj6x7OG8d/wEBmCC3xLEd4NIMZngvkquW56Y5jRgjKiueA",
-	"cI1VTcUIm47tTVUgXozvcHJNx5Ijia9JBCoLo3hdWKsTq0NN8pe2GHoypiz6+wECUTzuQ/u2alVpeaBJ",
-	"Gt1LDEuNUvFLBKfZGk/kPKEUOanpb5hfwRPsjUgFULV8s1/W3TX//ugrW7rkxxs5BGDMO3B8+O5ObB++",
-	"3Jz3w2fp0iLPin/VhFQgzR0Leh/h041dkPBVSt7YOyz+1Z3kBvj4bsIDfFpIgsCCekmdz2gBrzi/psQ+",
-	"vAfV0HTXMwTfEvAdWOhugqXoe2dyGh6h4OHvhq6vq2Wog/h0dIrdRaJvEdVte1fWoU1/nMO3IFfiwblW",
-	"gbjEewtFdAquGA9J8YDL6JMO/URKD8Jloki9Wkak3pVQ8yqGB3mQyeoXMXuNMTeRPmrAA4wd0ufvxC00",
-	"bigAPBwz+/4AsKYTcUpq3DLSVYx0y9w2DuPE2WzhW+Jx2SGgF9MoBn8Vf0NYIjdeqFtBPwS8jwMd2CkQ",
-	"DkDLRiN8Q3pMN4MO6XCkc7djp5wai/iRrdN+ph9DRrpiRCCdoZ2pIOjibTezOy3A9YcQsyWGeXdzIB5r",
-	"b5SlYR9yiFikuEaFx1Nk7Q6kDDbyIO63rQa11aC+SQ2qiMXWQPMrzLZbNhVFi0Cs/bergmV63pJhItAe",
-	"VklzOM07DNtabxXUQQ73yi7yBd5UPv79M4wHDNjYcowtx9hyjC3HSAd0PBHfLO9IO5c+XolJSNnwygLt",
-	"KuBDrplLbpEBCOzHms9cnHe6DngidRdfL6DqqKLSJ+iHVtds/olAM9JHb9vI50Q4JohBX5EGkuRWPh3J",
-	"ceDu5tn7YGU/EFnaEu17ItonfDgkPuJTbeWpV/cyDLvRO0cgPXBkT1M7kSd4SByFDvaxxiCEjZ+bSnvu",
-	"6lxHcKPg2E64BlGGi9x4Cg2iujECwRnfqknlaDftqzMvF/IV2ncz3IVfvoah3Jk1fCP0Mm2q4UN16gb4",
-	"jrrJGfRL0cyiju08s0rLBAovBla5bzqtTqd9ftY+dpEHFNtBdIAwm+uoYS8gONSf6p8rqImMjNpj2l6v",
-	"AY0mIRkodHRjQqNwGWqXLtInAZHLGaTJQbjH+iGfKZGa4Rs6xNBPZAS10MA2NMUBiNW7uryfT0Pi6aIq",
-	"CXy2twUoYY/t1Kt7u0eIy5Fa4ZDoyAxiLm6uQUcTxC013FLDLTV8ZGr4lYQwLYTZCmQF+sTZV5PthD3M",
-	"oJXwDg4CLVQt+FUdTVlmVBAkgSZyZqlj0mpty0LvOohgbxQXJdUTPREpozaiLEJyMAbn06nYUZvho81w",
-	"t0a7zPO4oh0eIvL7FAfqRllRktxiT2rxMcsda+0KOR7Zg2qB2KFTLL0Rcs1QLoIpgznaSVR+SN9Em0yR",
-	"sSD4OLUcE4C81AiA84BglrWgRXgpRpTAjRGGPJuAYDhfKrRhKE0rLlvN4zyYxVaajWhtXKHur+TW1sk3",
-	"V5KOydVUeqVG7fnhwf7e/j7kyRTs+hpgIa9stszSECt7uC5Y1eBhu9O9bHbb5+rX6bR4S9m7+5vNVf/G",
-	"PO7bs8k/m1XlIw1p+d5Me1t//iP68yP+kyccRRLOegFpjQc+LsJkDWzQ1wJMUqY4u2J56CccJJoE55mU",
-	"9GgXkWBwr03Ml6hHij7c6d5uUtDoPvjfn4pofh3JfEhWtgVzFphziztFYaF/FZa09Rv9if1GtsxUxM/u",
-	"wEM38BWtcQjZWZ5+Nv8qVIgqYZowvZWDAExdpvV4drx3DlPWg8ZM+e4x3RdYjkrbvJqtj3+bV7OltHFh",
-	"sW+D0uqHjc85is7llInIvMgZgV4WZc6CORISS50ws9NpnbRedR30rt390UH/bJ68bXUQD1G3+fKktYvw",
-	"EFOmLbs9Focqa6rsaE3J5hOjkEMuMpZgUVbTIZgOHpmPTWPBaC09JkPMBPbUqm1b/Xh9SqLlU1lBTdNh",
-	"3wWrjWuaDQ4kCZGrrTcu8viYoD72ro96zJ3gUFIcuEjguUg0HPLUaJ2fT/SqBpgGAjKap0x36BLqLV8n",
-	"V1M56jGXitatuqGUswZSqpJrCw5FW38i0JgIkXLdgGuu0mM9psROPbCaQsiQ4DHxbQBE1DZR9xoRHLkh",
-	"dFASekcC9cmAG6usLt7UY9eMz5iGLrbOPh/tmC8v+ewVnzLpOiiCg4Ncf6o5pQvVLxJAhnIWGhQapHqq",
-	"UEhU30M/0ZdRVofeBQBSqE/j+sSwDXimgEOYWqW2qufAz67MPIuC1Md4DqexjxSCUxLVeYrbmUGOe4iw",
-	"6Vahm5OhHejE4HE2oMNpqDB09whNsJCIUMg/B9RJ7oMKtL93aNd5SWQ4LzcVANxcV8TPxrx9J0UfpIeP",
-	"ft+D7PSIrjTRRUgmOCR+x55JygP45vjlK+SHVO1Ze5apEmuMafJzSfdou9DgjEz/6iL4nIddPhyaqZvd",
-	"7uVVp9vsQqTk1Wnzl6vL83cdJQBEVce0jOQFWIgzrfJ9xDe4MsZyVHlJh8fEo2McxNOXatWKbTO5FHcJ",
-	"JKodq37+CtVvr1ZySuL3oNQoaaIUKacO0o3U0OvL81PdqkCgdz+2Llv2h960Wq0T9J/o/PK4dYlevrc/",
-	"HLc6r0ra2KFpZAx1C93LVqeLrNciD6ba8xlZjNMm4+V9F99GzoI3k7sAKSMp6bFsO3gwgMgES20AFrrT",
-	"4CmRWCMSnkreZl6oexlZ3PSwIB3bUMJC18OSBHyosU5LoXo0UAwbtb3k3wY3/9m8fPVj8xJ664UhYd48",
-	"msMnA8qoJMH8XUhlqj22T8UkwHNw/DT2avvP91/Un+0/d0pUnEX9qmtOKcB9Eix0zV7qoz0JiUe14SM5",
-	"lKLm5yyYx15zrEat2oM9S9tTBMGhN0p2yhZ0yBIV0WTUk9LAZpbelbqAlsCXGnWnRCzRPdWcyX6XIMfR",
-	"4JMF2rHRva3qAJIE3wHgGSZWavz2m2mdqJvZfriz7wHQ/CHNaFuM3mL0H4rRmRZLPa1jy2grOW0aRom2",
-	"SpSlDLmLwHG3evZqPXtr3fwuallMU+oioDvc5VzlW4tyj9CQOl8pNx35rzDzrzSBX910b1GxThS0NZ+D",
-	"2gyqzwhPSKZmoGAkciyi0NBaNJn/yqzmHgpdPIRVVGkeFl7Rv6/OmqetUsN2U7Y886rT/rVVapRr+uOr",
-	"7vuLFrAJX6soV8ftH9rdDjAoKq7O3p6cNF+eqIHetzqK7yX5IpuOry4uW6+uLpvH7V9MUEjoU4aDq4vz",
-	"Thv8WFBzSX1y9arZTWaXwTOzSi3XR087r35snS5kotlXj1uv2qfNEwPKMQ6vhWVpXz0NPNUgKYEtB2a5",
-	"E5PSyPNwctf20L+HQ88UTYx3ZitpbAOC7jcgKMEHDW34Rvk9pBSvcHBqU/DBE4F87k2Vykh8NMNzXR4z",
-	"0aikgdzPvagSea/UQP/+3//vF9fyfajSr0GgOX2PUROppKs1QuiSSQGxNf5xSBAdMh4Sf1e3m4Mwp3AK",
-	"sBXIPW6dtLqtHlvY0NPPdh1f3CMd9csZQTgQXE3ujeIqkQxM2W4fS2+UbzWNe/O8nIPJ9CsipRLF2m0y",
-	"+GakTS1DL2ib0L119m4Tureq6wO7ixOEcpmaLzO0x+xTlWwKvdgLeoKH5Mr6VqFWFMR0U+aTWwc6hmIU",
-	"8hnSr6yosZjTEfoPLZOYmZWju1+bM4IGOboTK2fBvGhODhVX6purqF/2xvk5f41Ul3RLmvhvMPpATxqI",
-	"LIVblvgpbl3zJWpWA3GvGTGvAOqruFFFbCtP96kBT/cV9FK4GmAaEN+MWF0XFJvZtSb+ONlXxsTJpiJh",
-	"V3bFqZWcEvS0sOPdPWlDd3D4prJptsf/hx7//XUx32br/OWUc82lH1l8KdJSHU2ZT8LIOm7vH5gRonYu",
-	"oP2uTOe551bnq7qtLRGj/D7o96L3Pnb+z5bMb0zmv4LIP2hsxPYk/5iTvIfWslvbyta28idNegK2/9ii",
-	"yLraqckWu1DazrWUxa2gDpFQ8sm1hE4bV5iu7Y1CIojOSU50GOwTHQluaORu1LfX0EaR26oXpTv19thC",
-	"q96AC4LcmIDn2/AfomvuPUk1j1uedcsLt1LN9iS3Us1WqtlKNQ9YAvhxpZrlqIan6oIQJmlcVjDThXRJ",
-	"5DRkyYJyTrK2r6nV259KBI1KdJlDgbCt1dlIF/7tMTH1RmoEWM5kDoMiavLCX6qzQF5IfLU0HEAfFdMA",
-	"ReNOfvsSIpvpLW2Fg61wsD3J70Q4SNAWbEjG9ygvbD0Vj8NL3404wmPUvp96q3n+h3eZPMmJmRwjs5jR",
-	"JVKPBYGfByERo1SZ6h7ThajRzo9STs5ZMHdQB49Jh0ryjxN8uwvejJBMAuxBhOQ8KnptPoRsbH32yMNh",
-	"SIlf6bETLKHUaxAISLGGTtwmPd8Wvz5ClKHODA+HJERv2w68rtuGQwigRxJMuMfG0C4arA2mojUMGo+n",
-	"eHOg54W/dQoHrKGCAHRq+RCy2GMx/BSzD5ekiqiZOcBWrSoSIVYVuKZbNr9l89uT3LL5LZv/UwYk8KFi",
-	"Wg9QVB10YIhrL1LATKugy5Geui1pVNkbsnjVbA00NUVcoPQ5hOrbtpysxzDar+6jnZ9a5WqtWq3Wq9Xa",
-	"rhOVndEB/HxgA/jRivh9NOKBjwY87DGCvVEFdRUvn2A5QlQYlRxK9eA7x/R/RV+33xIN3cZcATlUx7Uh",
-	"TVELPqFi29JzG8+/tc5urbMPG88vFMnEwbcYBZdgQgn2k+A50JWDCuSNiJIPIQcMjLQLDERpoeoVyPvS",
-	"fAejkAymAgeGYanRqSRj1J9DoU5IC0A7bq1ixVzIYHN3K1qKAwUPm1qfY8gn6+u6dGp0W0eMC4LG2Ce2",
-	"5hm25S6OTEFuTgRiPN/IG0fwfQ1XetQYvvWTnZ4rPn+5wWTP05NZ1vrlwx0jBl+CHPRI7HUbHn6n8PCv",
-	"UMqU8PSgCf7b8/wjzzO3EDrwlai2CCR+6ailbWn0rcT2p4kS/AMltgyTQkyhPq+IJKRsiOZ8GiI+Y3Hu",
-	"AoMq6HBXAx+EJ8qSgYQ7QELUDwJ5UE9S8hkOTdlURbD4VO5WUDQFZrpggOk5rMdXFCRZZR21QK7Ub1pn",
-	"gy7Gyq9J1GwT5E7CfFFBzYs2uiZzYaIOkacDG+xCRQW9G9GA6B0CKdbpnlT0mCarjv4mBQbohzmYCuI3",
-	"0H61rn0RCRPJQb5UCPNfWMh/TRt6MkvwmNJZfVbuEC8k0op4D5jAYdevd7M1dmyNHVtjx5Z1PnAoWsR7",
-	"NuabRW3ssbG6iKHd2Khta1EaakaDmW9Zk4ij4+PuIiY4HvHQRsRX1pm111UssBGrpn2prmxvDP3p/pix",
-	"jRsqBkywHMUFAyK2sKrT7mJFgzFl0d/L9Q22DUu2bGDbsGRLxNMVaB5d8QkJ9uefcgOHm6ajObTaGBGW",
-	"6qgR9TvHaKKUAEXvKUN7SDiIBIKgg2q9AblVGAUc+z3WxwFmHgmRTzzqwzcjAiqL5DYwiQpEmZDqPSRD",
-	"PBhQL0tn+IHIS4J9yogQXx09JCSWU1FqQP3seXECFa2gowfIMeMsAkynf0W71L29wxtNxQpdgTzsv8OW",
-	"o8VNGdSNszTjYSDgU1+XJTJdSiKUOTJxb9DyRem4EE7Op4GPhkQqVEKS88rK9u1JhLD3h082EHxg7PAm",
-	"T5agwrQ1UZpiGJQapadg9DRzLV0e3XYdFHDhxAq3DRGIOq6D4gyBdRJqGFkNVNGV5UJIXchevCU+SmzJ",
-	"CFewHwPEkA5HUkctgLuGDxJje1jigA8zhn+r7Y1ihEPio/4cQcsWMQ0HEMy4s2B52K2kxSSRMWTHnBci",
-	"Nwp5HHRNJhIIw0/Nk+ZV8+1xu3t12eq2zrrt87OVU+CpT2XGFMe2C6w1HkX9ancdI4Mm6lVCI5ydhU51",
-	"Su60XaN0kcnkxFGb2awNwowNFOhAl0QShCZ+ceiolX8deJdPZWKGRDRM7gzGPLYAoKNcM1QUPGpsUbtL",
-	"8+WdmZnQQtFBCx14oThlugGvWBo8arK1bnwDcPCFZp8MKASIs2QbwuXdmOKgudOli5Rz3aFoqbT3DpQW",
-	"tWvi4WJPw+V5bUPjpYpplmeJBgroDVHEyYFVAJ2KSIEWpjV54AM7s6YcFXQ+lYL6BCl9zEGMJ+OYj9DT",
-	"MZEh9QTauQj5WLHTqUCS3MpdRAXS6+nraCefe+JpxEdFZewndqIo5Regi9c4wAv0Mtud7ZiGWFNI7oXd",
-	"mIKppkKRU4qcK2uFlGghC9idAdZ1s/sJahDRgUTFdvV73uKyS9BGi1tAhSTELPnNANdb3TUrRmiWJqt5",
-	"i+nXSfkQ79fKB96eXyXPBzUMbqg1BHfhXuZQwLxJvYO98gtSq5ef+/uDZ3ivX/eqe5tQwgTVyLrfTqJD",
-	"AJyJWhb8RNkwb1H+s+fl/h4+KB+SmvdiUPf3SbUeL8pcwA9f/r8AAAD//w==",
+	"7P3rchu3tigKvwo+7vWVpTmbNKmLbVE1ax3alhMmsqRI9PJMwmwR7AZJWE2AaYCiaU+f2r9O7d/nvMOp",
+	"Wq81n+QUxgD6QnaTTVly7ISramVazW5cBgbG/fKx4svxRAomtKo0P1ZGjAYsgn9eUs1O+Zhr80fAlB/x",
+	"ieZSVJqVtyOqCVckZANN5IDoESOheZUIOSM77ZPOKzLSekInnERUM/itasfebZKIjSkXXAxJL+oRKoKu",
+	"UMyXIlCkp3tkKjQPCdckYopp5RFWG9ZIr1sZUB5OI6a6lePoH/Vj/Y/9eq/WFRWvwt7T8SRklWYl962K",
+	"V1H+iI2p2YueT8yLSkdcDCufPnnJVi9kyP358oY78Qa12XrEBlPFAth3xH6fMqVL7JprRQQdM4/8PpWa",
+	"dkXvd9g8mXERyBnpzXqEC2Ihkbvr3/+xXz+e/ePJmm3Hr63bN9PRvDXQLFre8pU9EC3JjHJN+mwgI0Z0",
+	"NDfnRoeUi1p6Bft1r2JgwSMWVJo6mrL03GMu+Hg6rjQbnlsHF5oNWQQLefv2bWuqR0xo7lPN8g+AJm9w",
+	"KQgMzhTRI66InLAIH1PfZxOtMmurPGc0YhGJGA3H/+hWbmhIuxWPtCb8RzZfeLwSZp+8yoRGdMy0vSUv",
+	"qaZKy4i1g/xVB+6FR4rwILuseuPoCW349Wq9Xq9Xn5r/PDP/qcf/1zBHyM1YE6pHFa9iEMgAL6isAvdA",
+	"RmOqK83KdApvLmzDq7yvTiL5jvm6GrEBfv/Jq/w4D7m4oEN2PhgopvM3NKFDRrgI2HuyUzdUwNyCAY+U",
+	"hp92M1us29X/PmXRPFm+efFa4iTpdQdsQKehhu/iPXCh9/cqXmVM31scQth4CVbVc7Eq3s4V/5CDU23N",
+	"xopMWATrrpGWmJOJVFzzW0YU/8DM5hCdWOARqggM+EgRP+SGYBKqbkjDM0shjXrd/KMrZET2GgdPD57t",
+	"Pzl4egxDKzKSYUCoJmOpNH5BuJndg/tvAEiFmrHokSI9IBs9B1izjq6gk0nIWUB2einI9Ygvp2YZOAfQ",
+	"Yarhi90F8tBYdQ7mg/xTaKw8hmSb3rr7jSeBGHdhEDkfs/CFR45MckGomBOfKpa9N4qGTOVfDDvGytvx",
+	"H4Dzlf/xOOF9j/FX9dgu8syMtuae4A8/AUTvcT+LR/QlNlTA57+XMzI2SwZkNawgYnoaCYfKmV0cFuAY",
+	"4HM+fh2uxK/DzBXPR6wiQrW8cnXDJ2VI052pUu51yCdMHdoPGZxILt5o87PFmiyiyAiks1zMh6/ujCbt",
+	"wLDWAbcrfKNYVMTRpgoIVT4zoyuYWX3vIZiZWW7E1EQKxYAlP6fBJQpl5i9fCs0E/BOoKEoPjyeR7Ids",
+	"/Pd3yuzrY7IPs2NNeWg368S7EVWEi1sa8oAMOAsDlDCiSBo54NePFXhYaVbglY40mMGUokOz1PFUGQHK",
+	"EABgllM9jVjl029eRWmqp6rSPDC4rrkGSLbtPHbuZMtGulTNx4+NoFIL2K3bhXpsl1Z1n3zagDyYERCM",
+	"y2ftts8VGdPQnAQLjkkP990DDFWEUX9E+tQCpkZa5Ier8zPSl8GcuK1LwbpmjVOAAu7vTedV9RmZcT0i",
+	"wpCWCaOaBeSGzQ2BMbc3YBM9IjswLumZAXsoF3dFz5xIMMUTZfBRtzKhSs1kFHQrPY/0uCJC6vRk5il8",
+	"RzUl1Ai+cCCwXFhcDzjnJ6/yQopByP3PRaEW3BbcI3BnAzFCw4jRYE7Ye65QVE3w4CjBg3gNJRDAd+/e",
+	"98m7gRVuYmY2gesmOzR1AMjiFJ3v1swaXsmoz4OAic++g+YUGQtQHDLiNnlNBR2yMRPaSG9jrhSXIgvF",
+	"/QSKyUpKgHEQv3wfcEzrNIFH+lMNCEnDUM6MNJes3iOKRbfcZ0RGIHMqo13fshCh2RaaRYKGJ+befSZE",
+	"3VgELvFxcsUD8nSw7+/RNCQPs3Qp/WU5soRf3As0r+SY6ZHRPo2qywIikZwayLHoGP6Nu1SERkBnjMod",
+	"yiGZisBe9WS3AFiQ5EoxjByQ+jIw2z86Oqp4FUNSKk0xDUPLFq7tzz+eVOtWY9k3XEENFx42gUaY+9M0",
+	"dDZmhF5FTYdDpnD7ZuTSUIRtIbIYOKb3cSuCGp1Qf8RqN+at6u1BdTLth9z/+7e7xdK8y1yvfsTojSKU",
+	"RNOQkZ30Or1YxXO8Ptb2PaR/vbEaAt8zeIiaLwuDY+JGOazXG4QSx4iQ6NsZAf+mIfPSb+8Z1ki0lESN",
+	"ZKQzv+0TSmaRFENi9Ec35m4hhyV3ZbDAWptkDUvdTa5MCfb42di0X68fLGGTedgkFNmqQaiAUEHDudIL",
+	"XPUbvD5fyYaX2VgKKXbS64JFJRjbMI+serkLjAyvGO3LqSY0GHOhEhQqIyF8Lkj3Dur1xiJI4WET7YaJ",
+	"ZGE0nnzJ4tvDpK9r26vFomWpKL3eXQ/xyI+kUlXFNSOzyPzXmuATdCorIn0+kzus15eZ3GG93iR8nWj1",
+	"LfL0r2G7d5IFjeAHHM3KhKuFwDOpW2DrBTPKQ+LPQf3JMkAP6k+aBBeAHN2QS00WZ4bbsMHJf4P49i2C",
+	"J1f+tMtFByAu2FBerkcsQvltzAJOidGiMnj4Sk5F8JAo2NhbZg/wsGnkRDX1RyQxO39rCPQHbG7p+M/s",
+	"RCC0pUWmBshFdv7kF7O8Y0JDJVEbGDHi0zBkERnTOXBHxRjyQrcHNBJUQ640YUJH85Qmc1A/SMnqV2hZ",
+	"eCPoLeXhg5O3wzwd8NDogNq6Q/tUgW9tmqzomJgdgFcZ9aBw/m3yyq9s77mEKV6HT4XBrb7hiAYiQQqH",
+	"Duv7u4alw9rAUgrRAlUIF3BBCrWKlwkZSd4oWqV9+3Eq9OBT7CHsSHlKo+EDs99GzhkdNOwZOdEgo1rH",
+	"ntsnT58+3Ws8If25ZuqbZK5f3eZXmm5gIVyBeSQ0mJFQtY6Ur6mYW8OdeliU2TvKgdrekdWmaBBETCmz",
+	"UHnLIrQ6QrSQHJD9OnGRORBr8KROVPrGc0EO9si3iUzfEFiW0OzcLInigtbTObKwPynRvWy1Dz9i4D+l",
+	"oQL+7qx/VGs2nmhFBpEcZ6GyA2a5OPKsiqFnEA8SP9yN7Yp7z+r1vWZaMJBRSuGJTUHRVChCFS7u9ymL",
+	"OIO/nXJNNZHCZ4t0Ox3qt5Jqxy+mo+aqSdhcqY/t6y4A7TMYxhtBp3okI/6BPajAvL9Xf7psmdurPwWZ",
+	"Mn36MxYxMuS37FvUvf7QbeYJ0WjGTiZOydJ79adEGGEZVpEYIff36s/AGe08DpkLaW6NvMm8X68fklD6",
+	"NyzIPHxGAq6MeBbsLtyWt2/fVhejFVdh7mJwYxp91XQykZFmwWujCnbAn/aHuKBe4JRVs4RmwvsXZvdA",
+	"F+lWNHuvH09CygXGS/55/FRfARxKSURcEJqyHwAvSIJgA8kw9kHTm/Iurt3jxL3F0DwsBVOE4zhouz+V",
+	"Qy5eAdvb3BEN96dPgxcJKTFP1HQ8ptG80qy8BW9X3tWteBXwbmV82c8L7nk2GKCRuLDNByk6VsaH3adB",
+	"Nf2JOR+kF9mln8IzK0PEvjYn5OQuv7MgRoQGturYkiMbB79X33tSbTSqe/ud+lGz3mjW67+Y/eFLb8w7",
+	"lWYl760iIOBKy+zd7hNw8l6iSnKJMlfWy7ljUA4wPEZgRedkNuL+aNdzRl0uMIqGq66wkEo+VHSuLOBm",
+	"IybQZqLtzGYmR9XJjqI8IFKE8yQSqCt8GUXM1ylnK8YDlTDLlQm+cIah1kWb3LB5Fk8PkiM6k5oMYL4S",
+	"pySkruLL93FMbokRU3Ia+QwgWGyVAqJwQeehpEEJ/X3TuLsSqmgGiI1U5I9dVaI9lgGmlrKKL993JJUj",
+	"3TC6QTcqMiK8S1z45FU2MtmVAenm5qc4ACgFULus9NdlQJp+/b6AWmzD8oiSBjnBOzQD/4/PAxZklbxe",
+	"SvXo3b85q7x1otzp3aM67W7KXirSMGZEkVtwyZtiPqrGH93H4ab1cmtIwHSLGADK/FFSA++KWAXfgWwJ",
+	"FiD02C2L5oQLpanwrWk9HtMpztFUxBozOUOU6gqDU/6IGcZTBqcgE+MbV7ZL6tnlImKXlLpURFih4JZZ",
+	"QTmak7x/T2xxaeEGEyYRMwiJS79vLXFDBbEM/D9LwcmJd0+Plxv0XmroTCx84zB97jEEUupOOQyIv6zC",
+	"l1X45KG4+gYK2XEq42uFrhWvFPCpBf6+U3bLwuW0jBYGCxNpFpGkHblAYq50jfz05uTyZ9Kd1uv7Pjm/",
+	"OLlsddrnZ+7B69ZZ67uT1ydnHfek9fJ1+wySHMR0XGn+WoEBKl4l/rbiVZLPKl4Fvqj8lk4Kcd8sJSDi",
+	"djryBuO/FrfTx4RNsNWATXQkZyQ0OgLXJOS3KPVNIgNhzVGvxN1e6/wxzZn98LYDqUBMBIQq0mtZEgFn",
+	"1CQ2SxT3D8PAP1kvm+jC5j+M+t/5/Jz/8OqXk8vOT1dt1R7ryS8v2k/a71rvzzs/H/z84eZ9m8948H04",
+	"a7+T/CoM3rRFvcbmP3wI3rb5OW9PT/kBH/xU8/dC0R+/qgf//CHMgxR7P+ERU9dcFCfposJjkAghZr/J",
+	"rPtoXTqVV4GPr7UlMgtnEs6MatVDIPXSiIGPsgdvn3k5WcdJps+v2TPLLCCz8d/icWQfPPdZDDoRtyyU",
+	"uasmgs3cPYDRl/EGzUWriUEaXRf3AN/nrhDSi3MWJZz+Z7DQyHFyJsDZgAQgpJpFx0QwJ+Yp5kdML6/c",
+	"j8DI0MpN0WfCjDUDZ0CwkEe2YC2oW2tBnGkVUM2qmo9ZHkLygrywGzYvTAvr71X39/2D6tPgkFWfDZ7U",
+	"q08bz/aO9ulB/9B/kp66KGM5pEq/Ues3a94jkJ2/oyVciTEXU+2iJ6ZhuBIUh6tAYb5GZQxz1JYWKXJz",
+	"+tpGUqd9FpIdozj3GTES6TybKV0RfDjS4dzcXRnpPBAksZmqIOE0ecGBA6zjZMdgUWQmwNQIPWKKkX//",
+	"7/9OsO+RMox5ll3Ur3B8z/yjRvXZ02dH1adP9w6q/Sd7QfXo4Em/0Xjms6PgiUF+yLNcy1Lj9bVBKLM7",
+	"pFFEQUKdRGzA36/CLrQAE6VppD1MSPXlUHCj1WrSn2dBaoSC65vhXL+f83f9/Wjv3b4/y4OsTb4pAKv7",
+	"1UxhDtCnC0i0BCb/cK/6jDX2q0+Dg8ETutff9+t7pcFk1ex8GIEQ+iqS4+JrANBRZCajGy6G93jzXW7j",
+	"ipnlpHjip9X6k+p+vQOzbjDxAr0F+gA3LcaYNFi8VApm+sakTtlLUc4MZSmm4i/gAxAzgoCbbdPwIkWM",
+	"BzRUzMurk0KBBTmCb/AnkFj2Y5THjfJJSMsSkAzGa7wWS2i/REnG9P0pE0M9qjT36vXPpSxuWp9GRks+",
+	"xvxPJ+6PWBiQ/hythQZoMqqRl5hBDQ67L0lgxvR9G79rPFm4Sl5lKvjvU2Z/t4nwJQmBA4GjBsfE5oiT",
+	"L0kaNt7dOtrhtpUlIMnmhJx9MWqSrCVFUo6dpSXeSc/LZlVjRQ1nKE7Mq4+MGASZ+jBqyAfMrIvs7D85",
+	"JIGRbPtzt89dDNfI2+09kTC39WJ6c8qVziMDUH1FDhw9UcXibC4LzaoEv2ZEyKLTNPJeWTEuLaWhA9bm",
+	"+C/RpAzJKU8GnIhQyNuTG1z+6qXuRREQYmTNx4JPZS+w1QnyhB86ZGvpm3knV/+w3xcj1BXoEOs0JYtW",
+	"j5zO4RE1kjNhiyzZyKEN8M0jPTioHvk7CaW8mU4ID8jfSQ+e4Bzk72hOVdNxCfHtejJ/5zN/fjhn7z7M",
+	"JuH0w/vRbD6Z7E8O9fjDQL+LZjeDcIAQ0ZpFZjX/E4b6lVY/7FWf/vax8eRT8sf+0af/WHthi3W8acD1",
+	"ya01xi2YsoWhPv404npOmHmnRs5AqRvJMFCEFip21NcyyiOMklBfs+DYJQTyANSa3g2bN9FuYagbD6zh",
+	"ggxkRGisbtbI2TQM4SGwZzkeG2oZcsGAbGbc0BtX92iU0ZBgZ8WlT4ShpSFXbhXo6bUl5uBbsgN7QuRK",
+	"aS+JpxdLLNjvdcTZgkYKiYil1rpC1RzRyYSJxaE3USaXpkM3RysIonzY4O+PYk+QPU051YoH5gDJ953O",
+	"hTNMZhfWONqr1Wt7NagntnbjzlhcJOziZ4v0Y8BmZEB9o2JCwqc5C8B6jwRswkTAxZBITMq/4SILuo/2",
+	"WJwg7QIFwFwC6a7XLSFoinAmd5C567eS8MYX1ZVCKrJjwHCFloxgxRXYb5SxZMip9mXeBXg7YpAbBLiO",
+	"biuipr7PWGARzRrc4KEyeox1+mVtb8nPS3Nb5Cgq7WN/fqRI759V67ystoPeJqgWp/6tRTNNoyErKi85",
+	"owppHZHCI3xAqJijT3eH2rxjp1OlMmp4sHunqkRr1pqngVIjxSDqJWdqCVwlTejijWauePos4hu3msOs",
+	"kwmzvGYj0RC/8IwMwJTGcn6LoqJlSmVZQYrSxySX6mIimSZ/WXqVJkclaYQlCfBKDWXcrCS79hrHtzR1",
+	"nVK3J0Fzh8XlUO2TlwDSMO2ScnUGmHav1Ow1H6YHK2HayMA0dlJBrTYQ3yOVhmGqxo7Nut4AlPUMKB25",
+	"yoLyqN9gEHjsQAmxk6Ul6kQC+6JSdZaf5AvAXATmYtKFq0l2DKAhwi8w2ux3Jx3ymE74Y2oGreJl7O2m",
+	"ST5IM7UEFfHvBJ74d+gi+xTDA4PH2b/l1FAiOuHXRiKM74Z7ELFbeQOmNRdL6Y+oGGaeQF3eirdwu+Cv",
+	"6SRI/RWwkOHosO7aMKJALu2f8cj272TuZZTLcLjsxMvORfTr6TzfC4a/kmEkp5MaOYEwEBcbyAXptU5P",
+	"r99cnVxe9Y5J7/L89OQa3Jo9K7Nj3AiY0tPHE39V8SrJR+6P1+cvT05PLuPfzlqnP191slvKfLW0oxcy",
+	"nI7FhuZHo3/48CEiIaS2F1scy5YHTHPLVHHEPKEwLdHYlVgPyNmb01Oy4wxL5tss486w4b6UIaMiud+r",
+	"F4vAgoCExVttzcYwSt6tTn2agzq4hUfKpmwnx6/Zew21DdGV6lX6fMgB0wM5xSg5MR2ziPvmN7sbCFSH",
+	"1fAxU5qOJ1mMsIMu4UJccjhviXG5YQwyQGRX02hAfYzetGVlQa2CbScRA0Uu9XLOUQxN+OSV9Ura1+7R",
+	"oJiZK79mucZrnJ30HKpqggbsT5WWY6yxWdrxeQ8lntcqDWMZmOtXzv2JdPU+QVuGRixUmgW9vEDLTyn1",
+	"WB9xJB0+mI3sCNA2hM+wflYcuw3sZFHEd0TzDjK8JQfpFbqFO6a04CxKnUMe/Yjv5p38RWiDi9EpR4C/",
+	"XwxP+YUa9VzH0MbnnkdvVwKq2CJp2NcqWJQI20hIZWmDXvzJOm0rXtpGilb2q6x6hbQ2xucSpvkFgOWf",
+	"ckpUX0uH0mSmaFKrcrmi1fae22WXFttTR/MFpfZ41jcop252Pzuu3h9UlEYqa45xDNXA428b93ttveQ0",
+	"4WyxBneZ+5tnLHtl1h8XyVq+cZkixyg3psw82X3ZGNCPRWCCovmUBFIbwj6hekS4sFE5EDdpLbZxBlpu",
+	"0evEnb/MFV20aVGHEswrglRrvmCnyi/KvI5t4JaTmfOQ7HtGQz26suGsBZXhfRvLP50sw1UVfOpi8ORN",
+	"Jv5O3mQFR3mzdht2hrzVp0T9HOoHOoQ5NyvOm+M6JiHTGjA14EOuEU1Bt1W+IXUeepS5OwpqPzgmcBcD",
+	"cwahnLEopzZ+XPI8hexP9uHOxbifcfX82qr+QqsffrP/W68eXf/2t//Iw54flBRvWb8oRu8k2Ds8bBy5",
+	"mCMbrkfJD29/JDuXr16QZ/X9p7s5QnM4LAgf4ENoekPDodFOR+P0IZ4EL69a2XPER3megui2wEUwjW5Z",
+	"dlTYw+K4+DBn5JsVwX3gbDKna/b+9Mn+M6JH03F/EnGhUdvo3fCg5wpeWfkOgi4hdMpsf1EoFerD6+f9",
+	"qzcvx7+/6HRevfbP3//zx/oPqvUL+6+fx+fyl98H/qvv37XZq9wo4ps8Ff9HNgcFrUmkr5mGpU8oj9Jw",
+	"Of/xIgsT8yBngqnKIS5vFGvCbqghGSpjmefDBVs8H+b2X8mH8v5etT/XLIVyHulTxZ4cTKMQ7o6cajIx",
+	"LGsxvqrx88nVB7++/2FYbx/equfB+dtnfNzYvzl5/XPj7fWrcecnRt8cjRov2pW8+2LuSfW3jwf7Jbyh",
+	"BuyIhWYniDUe4D1CLI+sJJftiuXKVVAR7S3rE3N+V0zjHXt62Mi7YzdsroqDHFBruGURH8wzwb+KKM3D",
+	"0NAbw/6PCdUkZNRGimCSI0VMVS7+o5Q0kyIln4A2ucCcRdlmEZJmH3ngAsUdFesTofM6jBhmDYrRiqD/",
+	"ktFlqa4Oy+zXmptXB6RuaCJYHWJulpJhcObBsgFwLZqmjT2Zxa4B+HdgpdzI+wlGcyMUTqZ6ZRbGOdjD",
+	"rBBJIxY3GAKeyYfC8EOQm/pztN7kH6IqPkX1CJNKFuLQ3DmmBfS0APmsvshUl8WtJODMJhMUoHl++Nmd",
+	"0cXV69vMAPFlkCypJbiMZ549qjX4dpErwiaaJhWLlzrlNsf2OtCqybaugaYzUtMQOzuZw7GlB351BCB1",
+	"qdOHspiuAwD49NunRQQM89sFxd3BoHmW7VnVJL24y1TPyzbBqi32qMq0+FqXrSJLNSlb7PmzqjVPFm6F",
+	"PYWY0JAeOqbaH2X3sG78VA2IJRcsjrpoFrjLgZVkWks85tMaboWr95IeSa63UwpsJXB9VRBaPs4bhu3K",
+	"ljD7dU46DFR5Kbrw9Xod46GsEy199+v1evbq16Ho8bKFuYTNafFif7KFZhbXdTKe6LnhFen1xAtYS3dg",
+	"s54zeJgZ1kB+ncUjP6hHsJnNLcSwq3USx70xuDtLKRvytL8oU1qBLcXOUyNyptynaB0CX+yyEpweZbX7",
+	"3r24lBsY/1K4VnTXvWZ51tYWiZiahtpaKpIGjgTf6zMFEv/ODy+fvyCX8O4V02awl1TT3dw9ybbwI6iU",
+	"X3iIYDnMIKe1JS47M32q2BUT2HKyOB7MvGaYjTYy5o5m7zXot6qcx9SnmoVymB+lYNcM/pYdR2HVhIUh",
+	"BOsNiE81DeUQplob0OWv8J6a2/uO3tKa+j2smVfMrOM+i8jOAWmfdU6+O7n0SPWQPG9/1z7reOQZeXn+",
+	"5vnpiUf2ycuTF+3XrVOPNJ6Q5+fnpyetM48cNcjLVufEI0f7pNN+fXLVab2+8Ehjj/xX6/LF961LjzQa",
+	"jQY573x/cpmFVWMvjzknyy8O6bj66RTzu5dJkJ0112AzjSIm8joLb440ARtwwTUL528jrhM3/GeOytUk",
+	"pPP8TqlnEJUbJ1DMeACWXOKPaER9g5aZSdKdEJehzNVZJnwgPVGDOBzzSJ0IqT2yR6biRsiZIDsx+uRf",
+	"Vksz617D2/stK5QtrwLSqQqMaM7LD+9kz9hZ4iulkz8zIy4jzaoBJxHzucp1Gly4nzYAfMRocC7CYiQ0",
+	"t7oUSVE+zTu9K/N4Ud5eXgdS/uIr5mI5l4HlXE5rCZFiNPJHK+9G+c2C2XJ1tC5QBA4R/fC2JW3lrp4u",
+	"7gZ6JjXREcVSMy53ee3uZ/dGFxZ95snVzVIMd59ij3rqjLMcKL3dNIY7pMowkSWS7C3w4EUWmjn5FNmN",
+	"TzF1C1JwyiWqhUIHCO7FOswVivOu7RbGLMetc/9IrWUDuT8tFgTMD2nEgliAAu9hDXpocrVKMkgA9wdr",
+	"QAX+zlilND8niqVN0rH5reZSa+rfwEXcWOs8OjqKs3BgmvQBHh0teGawfun9HmCp80mXSV0NJfNO9qDS",
+	"lXezroUfT6q/1qtHv33MTbEqwAqwhcRT2UxpqsmMCY3+3OLpm4WVf3Oz/lPlWnMdyFpCrjZks3DtQca2",
+	"ofcREHsV9yDSkig6r20cg7SMwZmTKETnC7upFxg/u6FKH9fdtAEM96Oys9l1DOv8oC82y9RnTU7wbH9W",
+	"xfTE/7FX38tUA0kdX0qvPzTy+zq9fuVikDMkZT7JjjsXuKxzOY2InImFSLO3LPTlmG2yyjyPYpQvKb4d",
+	"ScUKQHRH88YCvsVze9nzKka0jHFkCZGsoJbuV5u21MX9wbDG1c7lSeuluThgtPSwwFT7qmMLUXGFTzJh",
+	"7+aTtSWn4jEWIqrx26UTSHfvX7ktZy9QIzkDW8HxcuysYQ8/0pCuilTDQK5rzcfseqr9UmGxZIdNpD8i",
+	"4wUtv/H06PBg7+AAQray7eifHFTyxO2HjooNqdLXLm6sfHDq/W3w/mJT3xaGoX5W5OkmRsbFa2coxrQo",
+	"KCMxwXJbAznGwqJMuM+NRF6kKNP1cbQZ2+PiXVjEn2JShHtdF1dbbMV2Qe73wu6+eCDumHKhKRcGUiws",
+	"qNHWxrU3kSKNqCJCEvhAWeseOXykSCB9hUXweq9bZ29ap9evW+2zTqt91lvAmYWfNymBtcltvGVRxAN2",
+	"DYX+rxeMrrnH/HFN9H8KFLBtX4oBH05tNUYHGUYhHssIdFmv6qe1InPZOOc07q4OdY5TWL8xV5fjpH+8",
+	"lmdXss6dbgGtPs+RvsTUFxhXqdDsBd65MMTKQOsFR/CCIOS4Rjmqv3XxL7r4HY7cs48/F/X+dMi0SfhB",
+	"ino8XOhBijCUiT2ID/8bJcVfSdjBT1MWzVfB+/cp5NKil/ZbgzXsDh1RXwusbcGOTYXjq59O7VFIAR5x",
+	"i/+Jx/yRIpcnVx1bgQYpD9eKgOc8iPgtFK+FhzXSMvemK+BDz4nZaYF0qhhaRItFbxEQ64OwkyF1VV1h",
+	"04ehBwBVBCGnyE6vWzG761Z6Hul1K4f1erfS28Xi+8s5rRN9QSPNabg2g7nlFmhWbGVJhMKxxVzbjgGa",
+	"00A7BtgXoqQ/1bD+MY1uIAMGJi3ldupT/yaQMurI4TBcJQrnrTor/aZNMXjQasa1P2IKlcb0MdqFm9NU",
+	"pNfqdC6vrzqtDthbrl+3/nl9ef72akFN+FgpeM9cs8qnMubn98yfatbKiWq9nGJ+Di6cKixFho2VFxb/",
+	"SJHeyT9PXrzpnFy3riAf/7r9srfbRF+MHlHdFTaCaMF2ZQ4JZ4AzVDVyDo2BsiUAYFaDgRbZyQ4VcylY",
+	"V7BQsbggjQG3H04DcwAH0EaXitiL7XJZD+oHC52hPUKT7kQw6kF9v0aQiIzxLvQN4iNWlzEOrtXWBjLy",
+	"WdCRF1M1eilnYoVOiZUPLM2eCmWoxYVUehixq59O87yJBbOnkNxN3+EsYsGVllGu7B6vIba9C0k0fAMZ",
+	"RHS45HZO2432V1T4ScltuJhrLa9Bqly7DHPPhUQRlEHwN4xwN0gUyNuXcqYS56ETrWukBYhAZETqSdxO",
+	"tyIk4m+3smsxZjohNuEuroPpU4jcOqwb+ZxEcqY8bLGFDcj7cmruvu1SBHKXOjYSPtCuHnbYMl9hE0h/",
+	"mo1IPqznQT+W+tMhCqvF6LTsbwn0kiTswKNu+GQtBtxhDZCYmEOU/gugEhfSU5pqcEgbCvSfPTIJqc9G",
+	"MsTsTS4IJLFl+Oki61SEdsVFxCYULkI8Xo2cUH9kUB7OBQ3OZqFB6vIlCZRkB6vGq0nIfRZ0RZxvefXT",
+	"6W6NvDWEEM/UszfaLNgV9vp9KjWzmoUcj4HZQ1hDakdeV1AQjc0Wjgkl0FcHE2cCPhgY1cS2u2UZSDyC",
+	"Cn1ACuPOHF3R80Oq1BkdG9UR6GK9Rlq4RhAyILbCdnmKGA2A19O+363EjtU2ntguFDBUXWH3S3Z6XJ28",
+	"NwycS9HbdbTU1oFvZs/OiSfpJS9Q2l83Um3iU7xwp7OUQ1EvptGpXGi4eK+NItrehDApNhy7OmCbE6S7",
+	"hbcCe8irLtcShAfxhYHXPML8kWQBMaLOMUieHJsVoKPVMrsNa/Dt1ZfsqXmu39/DfCucwbAqNAWMEcPg",
+	"uI4oh5BIxcbcl6EUcC+wq3J2iVcnpycvOuRv5NXl+WuSl77aqB88O3z6ZDPfnVlxcirrFAFQS4pUrkeK",
+	"2JJcXlrtUiM6YYtFGQcD5msWXMrZC3PNgU76cdQttgJaiIu1KLYQ3Ip4lglGxQLB6aDRxt5yFGYqrjIJ",
+	"o4zT85djId1P6YDGNMVPxx824kDAdCCeNZWknqQi8dJDJRF1uDsbF1fPxrjFNpd0VJr9wMaWufCrJBIM",
+	"YTPL7urTb14lmLpqbfvmpCxxe+0S4fG7FNmLB584jcf+HV/VspcK1Z0EExrukcGCXyutwGipjb3aYb3y",
+	"27JBcRmTCtT4Otlx/dfQVeiCqHbXhxZmMDO/wKVZsBGC4M3lIhxbVP5yqFyelabi/HOqhSRXYvHIX/Mw",
+	"5LYRH/TVysbL7uf4l1cLhMsX7uOK5pSPFLF1IuLQIZBLsM5yqVjOzE1eFYKaHXd91OkkbQDJGzQj4hvN",
+	"I7FwOLGXfzCS2aTchIWiQccJBHequbtXz69zm6VVuXoVKlULAFtr3o9pXu6YRj43eKmgICtapzB0F4Qf",
+	"c0pnb06z6vIS8UxdjRwJZSEtfZHFo+RMFdHsvS6FY4v3aaUhPk1iE2B4y/Q9i7s5Vyd1cZcOLEGXBFML",
+	"ZZ4cQXsja5mB6pLqhXBco7PxvKZcTp8p6EFHbymBd1yFDDtRrN+ZZyndDvSfuEO1wS45a3ZFD7IhQiqG",
+	"tSs4yZ5HUs9euNSMHvn3//V/Ay4cp3+3KhP+yoU+OM4MeSrFMP7tWebLq5GMdHay53PN4rf3siO9hAKI",
+	"+OsglHRhtFfmUerXA/frmOpR7TkfvmQ+H9Ow57lR3Q+ZHdjqipmhnyPtwRcMIXK/qt/D2ktql9wVWAki",
+	"+anDx3a9mo+XfoFCjcnP8Gd2x+eAnT0bkOMsk+bW7+JnLmEgdchcDJbVzcrScZXp5bPC/ZghDWTHoOIj",
+	"RXqIPzX49XzQ2z22qpdTlIspV+WwQLPZMA42vjKFd7xTkNBgCxIV3FIj1RTcUpT/VuXrqNhys+Suhd+v",
+	"z1qvTwydHFuSZR9ftX85qTSrDfTcXHd+vjgBUSNATL5+2f6u3bkC7sLVtYFp6/mpGejnk6sMuW5A1dDr",
+	"i8uTF9eXrZftf9rohCjggobXF+dXbfDPgvJoPrl+0eqkhDR8ZlcZK6L49OrF9yev0+/OJ/GrNttuQ08u",
+	"nJCtU5vDVCI2ptGNWpmCWI5bJTu9W/ZQwYi4+bwh47q5OVWpCgaz4L3XBSIiFYCvY3Ao7fCEB1mXJz5a",
+	"dxkT+GY3k4FTZk3J4XrxvVp9kZNyxvkldtfd51Qu4Esra7tUwNqQaRxe7RZd+xVnjS8sBF+7C16Q8Gpv",
+	"/FIiEP/AwORZbaD4PxXA4xcEzmpu5EuKdJTOpF3UbfJigbMkaHHoV0ZmAJnJVnJbr3JnSNjieD+fXBkA",
+	"nJ2nMRPJ3Nl5Fjnx6XI4Yflc0WwO6NoM0EXSWnCxGsshTDm+iiWSvDINdCIViKYeGsobhQpIfpfevyAB",
+	"TLjThknZjpfdE9VL04/0JU0vMUsWli7dEualkDwHk7I3bDVZVSujm+JgcdjRVxfdVIB2Kl/4Un81QSyW",
+	"n9Cc9tnTpEQKKxjcQdzLE/T+4EioNyq/cCnEXSyn9NQIKHXgM7MJKWmb4U7dsW7F9G5xmRO+qiDbI4X1",
+	"UtSxC6+x8SGKxH0jcgzRrn5KujUEtI9J/ZT0ndiw6lNSdWX5BFPRqCuac2Lh9ofJWAJ//4p8wrThM07h",
+	"M2tRTJP+HFIzpWCEbVL/AgJvVs8VF6K3b5cbG7opXUMrlms00a6Dre3rokifDalIQRYiPlZFOhSAtEyS",
+	"VuZQHyZVy/anWQnjVN8/rgh+sdSLtRDW+P46+Lr0T/M21ibO7PKuUC7O7Yy7HlBbXodBk1q4OotVPCqF",
+	"XWCKM8Esmck3n69t1bW2+wSkXRcA9YUUivlTzW/ZigaSa8Ly89PKUvmqaUKbuq05xCLGsiwyZDZRfCez",
+	"1K90dprhOndPTYMSWhg4Sz4zbrYreg44PbIQLEutQwIiaOAGFcbIrmJr31lelgmNHNMbCBwi0KKN7EAI",
+	"RfynTxdSqfM6JiVdkUr2/UqxsCSq5qBUKdL1LCaOqaEu7DNgi6wljpa1/bKxtrlrapSbyY1IsD78ppgf",
+	"IZol1HozXlS8YacLxPw0moYuxUd9dh78mmz9YsrplhUXdShe1r0nya9PkE/u/XOq/VFOBR97vZUXy0k0",
+	"DMGybnvhlxfaUkRmk2K86bW+xIZsG9Eox1+gHAZ8X7NSNJrjICAb2jkAjcEKkQCmY0fGpOXuVGCNQwPf",
+	"HhAyS7uWJevVvDS7HghjomKe0z7gnnFiJSKszu9E2fEby3IBberrUOpOuVqRQYsFuL96kwaQgs1v/Veq",
+	"Z6/LtI13e/c024wkcle9OKPQLqVWLkoCSdSV5cD2QaEaV1+Xe+nUHjtQRkepZ/vYWtE/k3C5Vn5Pi+f1",
+	"bTLvYjIvoOE9Z/Iuo/YWWe+ErJ9PCu8zU9hRtTJpwtOvkeWUguFXkiBslnKXquRpAdCGCBs1WOd1Zyur",
+	"VXfF6nTUklq1zUHdXKleshWja1DIGZHiOG79k9G5Y/UaWmOO5WI31Rwl23Ui/tqUbDQXEGgsTXZ67ose",
+	"1GbZdQGnFkByJty5K6bVYme30ikuxTr2S/yFQFXIJedn0Xira+C1cwoLkR2usR7PI7ujaqx+2+niSEMA",
+	"hflyzJWmN2y3GSN/ygbO9Yj0Lt50yGMopgNdxQ3YHscgvY/ae+sLXhWCoZUpBEh2YiSGs1+oP3RpnsHC",
+	"3j+0nWGZqNy/VllkwbWokWRyzlifvGnbo9dp++5xWoHGunru992Nbb97ObbfzSL3yinG5o38dqpnsAPH",
+	"TIshfv/ti9aZTE6N6LS2okJBG9/YWGVYR9oOmOUIq2tU5leC3OiyNvae3cOVML+uuAxODPwSRrfXRRXW",
+	"aRhChq2rFss18OlAOtfRAi+ecNv2cSX3w7egL6JY47bCFWC2rK1OIG+Y8OJj9IhiUGBn16bB2moBS+0+",
+	"PLe6En0/0oV7inqNJi+YM2QQp28zMbly6150sP0K9OOZf9SoPnv67Kj69OneQbX/ZC+oHh086Tcaz3x2",
+	"FDwpLUckFQ3bQZ4xQ7HolvtFgpH7NbNic7zmn6uX7R/uVZ+xxn71aXAweEL3+vt+fa/0sq9w4vw1T22k",
+	"waoBUGNZbPpnkMlzJ5o+wBQg8rG/WC9JbsHdWmW/3qBH9kVBz11IPsaGTdaugEWUzP2YjWTICroSrrBP",
+	"gPEBzgoPH8b15TQMoLziQumBzzFB2G4kcmCnUzd8MlmQqMvZI8qNnwuXsraJhZPK13ULzq5c7egVDeoT",
+	"imbrqjAiQyhZgsEyID4ZjciVUc4tF31Rulq0h72Es9Ee0XQxJPFBykjLMChe6M9mfytKSedD496LSi/W",
+	"okzBNhcDVhd1jn+1Bg7DUqGojU9FfOfuUA0VkuUXrAnozfLAkeSRKdgCYEL066S65ZMdV5Vt1yn7PILf",
+	"a3lcEaXsTThSvgjU1oqMpmMq8kJLqabkNRV06JpRrD6Xokq5q88ot5hC6pQeKTLg71lA3rxpvyQ7ijHS",
+	"++6kQ0DzS/GWXqau9gKX3Hv2rEr3959WB3W2f/TsaaNBqV/xSssAWa1j7RfZ/sP16hGtDn77+OxTNf73",
+	"QYl/N/Zyugp4lffVoawuIUQC0HxFJFX9L4FZMSddKWYtmoXz/PfFOJ+4iIJleBYdlLXIGnEjjZKfvE1n",
+	"L3vj8hZXdNh2cYv35dPmwmOeGDaxwsjKEcDgmSfe2O9z72Ak+yEb59YyuXz1ghwdHD4lE3yJBNKfjhfL",
+	"lZgPNeVhXHwAtEmwPHJxS0MeWItkzTV+QL8BPKw0K/BKRxoO4NLNK+Op0qTPnPgwmOppxACWtqd/8wDS",
+	"ArmG+9i289i5k/sy0nqimo8f39CQ1gJ2+9juRD22S6u6Tz4tk3vcVC6lT9p0OOmAKzd7ln6uB8nSLXYw",
+	"yvOvM6GjubmG2YEWL+PdYFsKT1+ZobHVTA6eoiPljdB5oHsFzTVtsGMqAnKHkogNpso9xRJK8TNrAJQD",
+	"I3xZy6iTG3aTfiUY58jEYjVyI3JUG43q3n6nftSsHzb367+kRRBDHKo2EG65hI5Ftzxi+H2nc0HwheWG",
+	"MYCfsefw8OgoJeoe1PPFasTmZaKtRjLSRE3HYxrNXUK10a9sHVeD0dk9F16IxXz45cneXLbNqUDHl+Vp",
+	"js2GIRtJybhSppGZsNgikWLRUL3BHVybvoLtshBO8dkUULW4YNPSHk8ZNJn0bPYX0H2QvZWPLKF19aLd",
+	"3vWIkBqj3ri751DXy72Z+I0P66kugccE3QTFtiSXnpCWeJdMSWnhoVX9hVY/1KtHvyX/vP7tb7nthi4Z",
+	"DbhgSl0VoG7ansOF0lT4DI+QRbc5br2iK9Az3HXeIzt79fouXNmeKwlCpiJiFEun9MjOYX0/I5fBh9Z9",
+	"tvh6VtByb66pGlWMCJdytnmZhEjOPKMNsID05y5Zc0k0/pgUnGna0hYgLzRSdDGzkLZQLFpR/pDD715h",
+	"6Nw9biK7vKw4+U5JUbukM1fBIq+c20qjcrzVogpdhnja2ly2CzZuvawkGsc82OotQhMuFs4GRzT4sbfE",
+	"2pPfVpswYHj3crYH5UaGi3i+39Z1WCg0Rl3K2TqRPrKKZ1lZPlpUVH/96JLLmrZIi1eI4l4FKggG18BC",
+	"F1hsvVnfoEK6uaJfUuK15s48UMYNnw0EIWdBpWzYQCT7tjwQC4iWdzQS+PJ2Ma6mkm2vpDyridgsRsOi",
+	"3HndwQyQsfAW2wBQzkBHCFVpIGCiCtQv772vWvPtgpM1Wfy9GgmStedJRvjjSvOAMzavtA3091n1iB40",
+	"qof+XlBnTwcNCnE8pQztS68FT55W+3v0sHrEGv6zwX5wwOr7K00IRQN/cROCBfc6YuOAugnBSX9TbDl4",
+	"g3kIToE2EmVf6hFR02hA7dd5ennRCVq9HAwO5YmSIxJfkjCtq/5i69GnivptXu3FKyz3YuG04B5fSLHg",
+	"Q24NLss19wp86pq9z3wR5y8XvG+LHKU/SVhN8SyuSlH5Iy6u4lKmu1M7YELzAc9h95awrSoSgvVB1qRS",
+	"rXBOxLUKPgcDjm1oxRp15a+NG4nou7dW8P1CeLM6A6MANcp4R222e1mZFF5fxyiS8gZl2cT6ggh/JnS0",
+	"39lCBqURtLAwwYNxp1UlBzyiRtA8uz9fZtaLne7GXJTIPx9RlY0D3cFC7okHwpV2twb83VLRiyvDUzFa",
+	"ESNTHzSRM78WQdDSG1QiWGnkNBpYeSOnDWG92KwSAVdEaR6G6BoXEKbqap+P0XjWn8MfpU6mOE61lTQM",
+	"ASDYMvmhHCIrg+hmiENSHjpxZeTCkFS5hNE/KOP8zpUCsFJmcSL6msoBBfb5t0uWdM9VR6wVIdPaIFmX",
+	"glEOudMVGe4Rw9fGj7mGOakwsiRoF1qcolkObO/j3T8yiuzO9RfWG6YLajLkae/pqgVA0vPqFVwUlitA",
+	"DFyseJCNEkuoYgaLipjTZ4jTUJqgLKv6jt+yBdaUUweAvLQJ8jBtuctZmjmRPlM8YIr0Yr7UWyhV4HoI",
+	"xb28DT+F9fUWkPcPqEuwedr/XcC5Ijxfk5AZSvMs5bdxlQ1CcA9hn6ohx9Zmhr3JAen1/s//3//xP/7j",
+	"//8/u9N6fe/J33Z2P376V7NbMX/u+/Bf9p+//nb8yKs97pFe7zjJLNx7Rvpz/fA1BlZSuosUedOSDCMq",
+	"9DFh1B8R5xUesTCwfBsJh4wS4DuXxJcifSm/w5NSmFVMGxv//l//T+NZ1k8npEGDgIsh6dV6XvpvI8bE",
+	"3VAm1GcebB6QoNslj0mT/I38J+lWCJ49/g8j/8JhfCl0JMPUbAuEFuP8r1tC0C8UVF4ud/9uimNuAHCh",
+	"3ujy3EslVZfVGvNTVZGCWwqRTVxdKdKnBPIiwWNJaLaOuMUc1bJZo3uVgqxUK6xhRby0NFW0sgwJKH9D",
+	"0zmvafQsrZMW5fA/qEq6LrUyl+t3cpIo43rg9gelqe3EyOaEYu/0MXSfjcdubCIxGIpCb0pIDp8vKqQE",
+	"2ozUsJRsmV1MuvabW5IXJ2VyDSrdjhUiPMIHZMhvmfCQd9BhxNjuVyxbLKU7xhsupZ8W6Wo9OKMemQrz",
+	"hsoLcDomPTNqj0CQGAQ1lZRg7qC2ZA45lbMDh2Q0GZD9EauD4Cvm5p/ynOWK+VODGldmjnSW0/eMBrkG",
+	"qsR9C5DpXZxfWceguUPmH9UbNu/VSFsrEvHhSGOdTK6zcP33//5veAY9xR8pvBhcwLPYs0XORaqxtibU",
+	"dxWzUp+6dqwhV9qz4mU4xzi29GiugCZIn9B5cCajG2hJGs+x00vcrj2P9KChCHo6DSWqjBAssZ3xn9XW",
+	"Rbv6I0sF1dA4/wv/Bc3VVgIS8sGxR2rck9ED04+LCIPVWjuNYprgMlSNnEHjxlAOhyw47gozYsTURArF",
+	"VNxPmEbRnPReUH/Eqi9QkmoSIauwzV6NXDEBQhqF1YDBEbNyoIky6cWbzNw4SFYHoMDSE5jc5EOjTxX3",
+	"DS3Kr8OzlPlozgUtki7ec8eWYdXzECkj3Ay442bsbJgqTMloxCI3J/71yukEP7ztVJbV1x/edgoQG5Cs",
+	"CnaxXnZyGHd5dmsyeyHlDWdFLlxMmvDhHVeI1E69kIttVsGE5j4YH3o18jySM0i2cI2FpbBRDnImIKAQ",
+	"YiOmBoGSG6FTAbQGMziDigZYbMuPGPhTaEh2LNv4QLHoeAoLPNL7zxs2/0fqXuAGEhz44erk6qp9ftZ+",
+	"uYwKhu5wMZDoYROaYsNI+yUEblxB21kyplxoygXWJJ5GYSr8ccj1aNqv+XIMkZBV7FQL/0Yb7KI4ji94",
+	"RM8kNiZ3RnVsxW2IQqq3CtyNWld0xd/I3/4Gi2pdtP/2N5tV1DPn0msCuuD5W4tpCeTpCgKIHjd+3knf",
+	"MLzaEP6HQF6kDLs1M8AV1tkgfRlwW4m497ELIl630iS1Wu1T75hg6DP+CqV6EHlcyOjf3ykpemTHBaab",
+	"oWG7BvOqhgVRzQ1nz249RsxeE4N2n5vr5+ot9JKz7y0guGdW7tLVzXJ9GbBuxXPr9rqVsRp2K596SVkU",
+	"cwQnQAbi+BkSMD+kEVPp4BnsnGP/MpjfZ6EUQyORYjCl0Td7u7bc5ftqOssFv00lMb15034JDEcwFqjd",
+	"GunEvZDj+nVMYVnBuHEtV13hIvoJtaGux5n201ghGpMdjXwqA4Z0NOQ+E4ql7kFrAvR6r1ZfQv3ZbFaj",
+	"8HNNRsPH9lv1+LT94uTs6gS+SeKf0zeq4lVuWYRZXJV6rYEvygkTdMIrzcp+rV7bxzCZEQgDj2szFoZV",
+	"6EL++N3sRtUMyphfhkUpkT9cnZ+Rt6xPfmRzcsU0otfTw8bTXTIbScUQ6W9ZxAdoF7H8214gOeiKlfen",
+	"SU6CvcPDxhHZ6Z0EL69avV0Y0sNqTSy2t8DrBtNueNDrCrxZRjCxFmjkLobnAX+FHu3ggRnRW0amgr2f",
+	"QEYeLqyJXoKu6Bkag5uIpIaWUMAztc1AdGVljGx4w+YemRqNM/3okTXMw8BdO4+qEcTzOIgYEC5lclRM",
+	"18gLKxJgJrM/Alw3ssIhGXMx1cw2hIpvC3Tr/I7pH2Y3tvkaigfm9PbqdUeFGXa8S1MJd9SpMFCzazQF",
+	"hMNKswLgB9PyLfwFx1LxKjegpQv14fXz/tWbl+PfX3Q6r1775+//+WP9B9X6hf3Xz+Nz+cvvA//V9+/a",
+	"7NXP5hsoa3X+4wVawyvNiuIQV1VpVho/n1x98Ov7H4b19uGteh6cv33Gx439m5PXPzfeXr8ad35i9M3R",
+	"qPGiXYFSZigzr5Oof1BSvGX9H9n8imlkTMv4bPDDQL7iWekPIJeRpvJDag35sU3Utav/Aye24ImZTPsh",
+	"9w32vq/SIfvHPhRrSnawaK8yyzzEg8vbXHzAj9tCG7kqtNklKXEfu1LbDIhKs3IBS7DOvkH2QkLd/yGY",
+	"PuQEwigyxBOHiumwOXYp0PZg72/AdZXdmrUV0o1TrkBQx9URfNszt8mIKVCWzOYNz0bSaAEsMJqzr2XU",
+	"i4vt8sAQenM/2byJZkRzdjxAW2Lc+Nvy3WOCA0AXcWzrLYxsGHKV0TYhJcYoC0ZM96H9uBRkp6dpNGS6",
+	"t+vhzXa9kUFFhDtq9MHIwNERBCd28QAYTlf0/lm1xUKq7aDnMlHsa7tAD8xVx+7sqGsaIEWGDnSsHYXc",
+	"sInGYlS9H1unrevWm5ftzvXlSefkrNM+P+uRHVdb+KhOAjp37AyB3DT89V/4B/kXioj/Irg38q+u+Fe1",
+	"Wo3/37zZA8jUbJ2vHvlXupIQV0k1rH8lBpD0h7ZK/fKHLj1pZ/lYDPHTEWfBLvlXZjA0DZix4uL34Gul",
+	"aTev+8TKIjX4Cee3CoUVUmxF5p1S8vfu8gZTE8ipzpsBSvP05wTfWB6BTvj1DZvX0F4KIyRqIk+6JuCH",
+	"5mH2u4jdypuc7/D58ndxtRi02ZkPMX/b5ojF6kQqUd1Cumnz9QxWJjn3MrLmmhzwxJNB0SYzlyuLDQW5",
+	"qEAdxNlg4gntPceuglhWDXIJa7ec9kjPDzlebeTLqbpQcVmsvMMCQ5WFs2f/xMzW+E/MbsVzdIY8ewJe",
+	"0ubArsbiqrN2Mg0VW3CInMuAJLYGLiMzof3bnkPyIHWicQ+klL3DLkOll4FNS4yYyW5Z6LbuPrZnERPw",
+	"mr13OMVBfZ9oCebKBN1Z4IxebpZaLF3YbSeyOXeXtCte8RAcgb4c97lgTdIzknKP7IAhRvFbhknCPS17",
+	"ZIe9jx9iV1MQ4bihqRYDugIFPGU3xIXPJzQ09FQuB3ckTnmP9IC+9UDJQ1IHmTs5gpLhRC3DspD2YidZ",
+	"VLxQ8Mljuckrj8+xqMYnb+2bp1B1YznZ+tyo6kicjRZheJbt48oVwKM4jqOeOC3yDDMG+hnJokywx+oF",
+	"9tlARixZ23Hs+MRF44kXrPhg7Yq1vO/1zm1FmBh5dmLpAbTEAtlhFymbw64Vha1KxjLl7RawPLPhxb6t",
+	"axyZq3YOwgVXkICaXXGKEhYsDIaolJWqk+sD+aKfsBHV52gd6KY0WgdAqDSQY0HCANdG1eQlWB1aFES5",
+	"rRUEZo7G0V6tXturNepgJnTZ61kfaKGTz7NAWwJvUKpB+b5ZvpUpzRGjtFVBfx5TGmjV08G+v0dBPo9A",
+	"rC7nF4VKwhaQBt3xo/5edX/fP6g+DQ5Z9dngSb36tPFs72ifHvQP/SeLwLR7pehvz4PpwUqYNjIwjUlw",
+	"pVkxXO0NJpckMFxmVxuAsp4BpRVfFkB51G+w+tMUKI2wYRDXOVtttanDnArklebep0+bXw5w2efonInT",
+	"Pk8NqhmwHJTR/p7T4DIpxnBQb6z/5I2wftAPLMCP9td/9EpGfR4EDDxsB3tH67/oSPmairldHRz0XfRZ",
+	"81WJ9dnUozeC3lIexiH5KVX4Y8ZR8OtvcEEyXrD0M+vP+fW3TxkV2hznogabUp1BDc5TnssVa1lQsW32",
+	"VaJjL9jIoE6kzAsJOXnvJEaaX3AStWTMXayG/JYFYOTeAVPPrhEOwd1AVVf0Mi6CJnmOhnBkn2jbQu5Z",
+	"I87DYyuqZ9hnVyx2g0oUuQWhDtc2jOQM6inwMSM7+3WiUq3u96PA64rpxKy0YfTd1G/P9Gj3mMxGPGTO",
+	"q4w2QKo1G0/0knsrKxtiNF0L4NwBMMdE5LkM5pvxtCSabqE651Kt9NK0JVN9tMCaFZ/5joP/bvb4tXSR",
+	"4DOuofR9EkJiYwLug5kbFmTgeG3xtcLmP4z63/n8nP/w6peTy85PV23VHuvJLy/aT9rvWu/POz8f/Pzh",
+	"5n2bz3jwfThrv5P8KgzetEW9xuY/fAjetvk5b09P+QEf/FTz90LRH7+qB//8IQRpB0ys14Z1H0G5EDPt",
+	"tZWgEHErG1DxBAfiGLBcUg724JQ17UHJN5z/Kwhih28aJajjBZ2HkgYdKU8N58PvDsuwCjWdTGSkWfCa",
+	"BZx2DCS/VQaQJeSI/eZSDJkmlKCjOCHkenQHI2gSGlFMm5G+ZFLkbf4H6N+G5GHTN2eWBnKlp5FgAZHC",
+	"R7XE1k7C3XtdAV58hQ5NGxoBAQcjqka5URq9jGuMG5grBiZXV7mxK1zoRTqig+pYZQfphfojWLeXyvDH",
+	"CeIUchf10RU9KF3zCrTFWs/WWerVyDnWeE/7WKFuAArUYLFu2sAFGx8xpjf4fAUJR0/0Z1BvS6CFgZzR",
+	"sd6bq3D3WMGkkm35WrSuFhVI3k+r9SfV/XpKoS5PywAYrkVYPtcwZAz9VjCrkXBmXARy5sXII4K4Gso6",
+	"htG4C8Oo3NCQXt8M5/r9nL/r70d77/b92fVk/s5n/vxwzt59mE3C6Yf3o9l8MtmfHOrxh4F+F81uBuGA",
+	"bgoOZMmraHsKLOBS5M5Or0ZyJggdUi6+dmF9yyDuqiFkOIbNskjI9n2yi3VOsyQk0ZZyc2ElC3qjDRXD",
+	"HtbU3mZ0JhEJ+aEjryuAPUCoHnoEJxEb8PeFhlK4K1/ASHp/FqQSkegpu8Jao0hIwVoB42FE+T1zBjyA",
+	"IvJX+QzWYXhtMRDWcZeyppHGpw0p73qzSAbjgdF/UTL756NfYLqAQtOOdtwrAXv8kQefkHy5PqILBdvA",
+	"x6Vi3yTVVpqNI0BdSIyVB+2Lj2wIMAiE6Ciz1RKzpAr7l8ZC3wKtyo34gCRlsmMju3BZIVc6t13KWioB",
+	"NvUJ1aPEpA5Jn1lBKdfTkZ/qnEMQD/KjsbIO4C8skBys/+hM6ldyKv6sVwtR2+U73v8dw9S8XPHgEjTD",
+	"tIDQjJ3Q4KjPhsM4NPeS0HrP1UjqCmwAwm+znUHMz3F0/Y4Z5N//+7/dt0LOdgtC0V6zyr1ZkeKeLA/I",
+	"2Yv8RX8RXu862Thgf1E11zVMsX43JJRrUw/BcPrHJB42vlDi4eeW31+2M5cX1VI9ZQpUY9dVZiuZfQHf",
+	"09uRJHRM2p/LUlIlJ9crnami/6m0OCx8jJZI8DNAJaZmutoHmhFfUk27Iqns72EKyowrRjSEiUth48XT",
+	"8U6Zrlk1ckL9EbTGIYrOFdomY93AfcduWVikwr5MV9n8Q0J9UnDE7QLYIDGGC2xgtBRukhekYZPWc4NH",
+	"DutlRMi7R2VAcEJS76QU1c0AAsp1gTzhyoqpLL/2V5BciNAoQ1AtpFy9cBBUEvL3ACptjF3rtdoEDbYu",
+	"/q/ZxZ8ty2upberhepqbevmTt84VlMxHdlw0savQlsmEzSSvAfrBdcIB+lSxrohkyOJUUshjQncQPMJv",
+	"agSba9KI5VU3KvSoxIj+OU6VUjQhc4c3v4jr/RwxwJskDo5IvflgDo4/DR3d/FDK+FniY/nayWO9BHl8",
+	"IcUg5Fh1Y+uF+aJE3DlrEoQqTcdLq1ZF1H5Zzl5rG0Xb5YLEbUtrhSEQfyzwinabFOU3fxqKXyNnjAWK",
+	"LHTSKjKTZil5GRNjsiyuyBBKWn3lN/QvaZe8y2VBlPhjLou32qwpRQrzagRKNaeqs9A5thtiDM3fSAMJ",
+	"VfB4YI62lmeaXIH+9S1Xv1eu/u1w9C29KEkvvoOAuQclFlb5qcbX6qc3J5c/V1aqWBuZdWL8bQfWJqD9",
+	"nJo1L2wYNTDmlHqQz22JjAhcpCQaNMvSl4kRVmJ7MMXKS2gJtsNBunoHlcqWjCu45XepC/egEcdbSrxC",
+	"gqMqqRb9JyPKWzXri6pZmED+pZmBu9kbamCPUYfaxOvxyClecVQ0jzI9YRLvRy3X89DBKb+l2Lm/TM+Q",
+	"+/YDJK1dVke22VYtW3H4T+Qw0O6e/wlE4TW+CuyVZF0IMT6juIS0AxwL4eqGwV5XLHQJTmrI2/LvT/ZT",
+	"pcAxTMkMbHNcuCChnIEzWjGyo2RXTMXvU6lZQK5+OiUDLrCC23h3hbj+unXW+u7k9clZx8rsxd4P7B70",
+	"GQL6X4SybkQu13tqAL2aYOiMPTVmGUG6p98D+Wr+Iie22ZGV8ePYfmp/Mha3dfp8G04fbSn1w/PihH3c",
+	"WR15/BH+d7V/KJIT1EyyXU2hu/EmzK3AHZSwtjKuIFzD1g30Z3UDfWXXZ42LyK73UabH75LHpwDD61u5",
+	"4IvJBX9OmeAv7gX6crTiQdXe9XY2QHEsdfZbOYb+2HDntYk7EWTqKoLtOiDVEWtbI43BoGCitO3CErAI",
+	"65jjP50/xSrFXcHFsR0yYjZVHetdgsIMBGG3RgxiDVmkCFbQ2fufh/vwAVT1FtNxHzp9IdXC2hKWupBb",
+	"Gk5t5CDGGCvoQSCk7fsG3TaVLgrEvjQg+YaMoZboNiuNvdphveIldLtZaQXUeYUaZk8xsc31+DyIxfFS",
+	"ztbbG0FI3JLdP5O1McJr9JciukWGybZQLNKOlDXqXr1eBwB5mI4SYQNGTCKJ5Mw26kJ6u0hujwntCoCd",
+	"GNpH5v2zN6enNdJC6uey07EyspGj0oWtnZ/ITPVIES4C9h7bUUDgEg5p5KwALZpC6pGZjJt3zU5YULOU",
+	"l6QJL1bcdsQZSqBbAgx5BWBjPSaG0puhej///PPP1devqy9f9o5JLOSZny5fvSD7+/tHUAg1eY18/33z",
+	"9evm1VWv1hWfZy7FE7Gk/o7W0hTtNaS3gPA21pLdX7AQpiPjT2t7h1kq/l1EfVeycw+uWlnKi9ssknaB",
+	"CWtpD9VbweKJrdSWICsZmu92H9Cw6VBto6qW8Z4vmZqGuTv/Xs7ImIo5bn8GPVEcVm9DDbbGvbvzPcS8",
+	"L8f5NrLsLbQcLOyaM+DvWZBJroesHKzGn+kW5VPsoJ4fVXCRafn9zUjTeR5FD1KUPKul2DwcMETFzWnj",
+	"wKsSedHWgvFGsSjFunKyMtfNnkrY3HGNA3ddkw8ewe9Fi8vHs3hxC3y18hAViBMMWa8gpPBxm8r9BUMG",
+	"Mt3I0lTNp5qGcrhxZndSeWEtDYoLegABiimMsg3VsD3EAj3qs1SNx3zCdOVW8M1SJaAc45TQK7Dvl+sj",
+	"WHTn+/usekQPGtVDfy+os6eDBoUiEfbO21rOD2ADsCBff83jfqvbO/5F77hK7sTnXnDEotXxiyhM9OdJ",
+	"C4tUjCLpmT96ZGCbtvTnhEIATdWI6UJxqP6jpn3ULfMvORbu/4MKKeD2HqyGQuPZwxZR2PbWv5/e+vdN",
+	"RQ1OryehViTdVm74einu1BInR2rx73tuybA+SDIp4Y19qlROoQWQsG4Ys6EdasKw/PeQ3zJR6wqsii1s",
+	"s7NUPWz3zFkQ+zKAwtgEGo0Rmm5yCx6iQEJCJCiUhfGN5gp8TnjjAjVbpGCpVghvWejLMXO9EO6bPGxy",
+	"59fHH5ppmjEz5dA2O2mFh7U6UluHI4FmvBm16uHKSWw5yj2gzEY4UyYAEu7/tobF1uJ5D+GMUyTMD8rR",
+	"MhpG6XoVtqteKjcKjAVYMRTXdWx/sH2/lZYTMpPRjWF0tgRwrSvOEh5m7W96xMaKhbdMubaP/SkPdZUL",
+	"0oP8r16NtHD6kGoWxV1Tk/YV0E7btokcsQgiyNHblscEcU8xEywTCOnahW7jIP+UcZBf4t6VqH+BrCQn",
+	"pjEfV+tbOeJPIkd8EzLElqxsFC/5ZWjKZpY5g4vly2DYig6opJI048brjA2xxzLDw48zHLwrLAt33Zz6",
+	"zH0dJJ8Hx6SH17pJ4Jb3yFSYBwo6v0Njv6RrYK0rXsIQIFgga2Y2AzARP9KSSdKBIPHqgfiSllHyJAUs",
+	"hfG56nJC/aw+WJ5wfDu1OLZM5WtkKtsCIFsd9Z4LgPwxOurjxKj48TOY3jRHAgcnl70lljnImUg6qPbn",
+	"hgVCg9oRIzIMQFbfwaBQ86d7UxFfToXuCi1nNApss1v/Rk71bqzCgtK6ELRCFIO0+bkZmIWKPcIqJHKq",
+	"CdfH4LnvinhBXJExjQxTtJTRMyygz+KbTk6gyw52V0wxQhfPGrPMWlek/f6GQVs4xHuqkbfQXxd6naRa",
+	"93JlObOHnxj4wDsGdlx1hQ2TbZKD+j7uupeisr1c6zTMbYAT0/rP6enIZgnLqJztz6rZxrwyDC4KLNXl",
+	"g2/sALjyVWbCxJAcxw07VJqNmFgGYhlmXWCtSGPKlvpvqf+qXoeOrE+SG7eWtBdGLowYDfXoQ2HcQkuo",
+	"mSG2e/W6bdsNoVGRhBp6ZkSmyPedzoUX0z8tp/7IEV9X+7yJzY66whwv6dOQCp9FRqGQkT9iSkdUg3bh",
+	"8wDKjoyYHkG/WRIxKEaSnhjamXdF73HEaDD/0DOvwacs/SG0Seea6IgOBtwvaIX0PUDgs201SlM9VZVm",
+	"Rd6UJ0Y49xV+WkCKHKy5ItNJ7a7IuardstEWmUo7ZuVkMyy6mYdcYE8siNF9bKMyV9mpO/QmsVLLAfK5",
+	"VKORZbMa+POwn9cFjo9dwDcOd4GB7BAoPC0HtLTCGZ0r0jPL62V7zll5Ki98BaJTVrWVY2I6djfVgHgx",
+	"nMUrtGVrSTS9YTGoHIySdVHUTFZH1hQvbTHSZsxF/PcDxN34MoAGfvW6URhBKbVqnBpWmpXylwhO82Q8",
+	"0fOUfuVlpr8VQY1OqD9iNUDV6u1BFfur/v2Lr2zpkr/cyEMBY96B48N3d2L78OXmvB8+y5ZoeVL+qxak",
+	"VCF3LOkOhU839onCVxl5Y++o/Fd3khvg47sJD/BpKQmCKu6n1UerULyQ8oYz9/AetEzbX9ESfEfAd2Ch",
+	"uymWgvfOpnB8gZqTv1u6vq6cJMYsYjCO20WqcxXHxs0rCwpnPy7gW5Aa8uBcq0QY5r1FXnolV0yHrHx8",
+	"afzJFf/AKg/CZeLAxEZOYOK1MvMahgf5pOkqIgl7TTA3lYZrwQOMHcoQ3IlbIG4YADwcM/v2ALCmF3VG",
+	"atwy0lWMdMvcNo5apfls4WvicfkRrxfTOOVgFX8jVJNestBejXwXyj4NMY5VERqClk1G9JZ1BbYDj/hw",
+	"hDnwiZfQjMWC2GzqPsPHkNlvGBFIZ2Rnqhi5eNPJ7U8McP0uomKJYd7dskjH6NhyNOy3AiIWK65x7fcM",
+	"WbsDKYONrFDuzXQeanTsloXO4WkPTksymUKmE9RpzarH9+wZ3GpkW43sq9TIyliALTQ/wwy8ZXtxOAyk",
+	"Kny9Kl2uUzAdB4OUVA6cedHxIssG11sZMYrjXtlPsQCdKWdw/wxodURKhgMtAmuB58S8SbCZbeq85UJb",
+	"LrTlQlsu9ABcKBO/8kh9tfwo6wB7d60mERfDawe061AOJTKswroPkA2BYX/k4vyq44G3FPPX/JCbo4qr",
+	"0ZDvTjp2848UmbE+edMmgWTKxin08Io0iWbv9eORHoe93SKbJKzsO6YrW6J9T0T7VA6HLCByipao/fpe",
+	"jvE5fucYJBJJ3Gmio3tChwyKkrnHiEGEWl+84cp47uZcR3Cj4NhOJYIox41vvZkWUXsJAsEZvzeT6tFu",
+	"1p9oXy7lz3Tv5rg0P30OQ7kza/hK6GXWnCSH5tQt8D1zk3Pol6GZZZ3vRaafExtdvRhH1vvh6uTqqn1+",
+	"1n7ZIz5QbI/wAaFijqHWfshohJ/izzXSIlbu7Qr0KSCgySRiA4OOvYTQGFyGOrWL9ElBuHcOafII7Yp+",
+	"JGdG8hT0lg8ptJ0ZQXk6sF9NaQjS5y6Wcgx4xHysc5PCZ3dbgBJ2xc5+fW/3mEg9MiscMoweYfbiFhqd",
+	"kCBuqeGWGm6p4Remhp9JCLNCmCsKV6KdoHs13bvapwL6VkPdTxCqFny/HlKWGVeMaKCJUjjqmNaXXRrH",
+	"rkcY9UdJIClO9EhlDO+EixjJwWBdTKcSZ3KOHznHJRzvssgrTHZkRNjvUxqaG+VESfae+hrFxzyXsbNV",
+	"FHiND+sl4pteU+2PSM8O1SMwZTgnO6liHNmb6HJHchYEH2eWY+Otl5o+SBkyKvIWtAgvw4hSuDGikJwU",
+	"Mgrny1ViCEloxeVJ62URzBLLz0a0Nika+FdyvWOu0bXmY3Y91X6l2Xh6dHiwd3AAaUElmwOHVOlrlxy0",
+	"NMTKVr8Lljp42L7qXLY67XPz63RavvPw3X3i9qp/ZVEB27MpPptVFT0tafnWTHvbmIMvGHMQ858i4SiW",
+	"cNYLSGuiBJK6WM7ABj1MwCRlC/Eblod1k+LKu0UmJRztIhYM7rVj/hL1yNCHO93b9TWmLFSaSYfL1Htf",
+	"xv/xJ6O1n0dpH5IDbsGcB+Z1V+Ovw8m27qY/sbvJlfSK2eAdWO8GLqY1fiQ3y+OP9l+lin6lLBq2c3cY",
+	"goXMNrbPD2Uv4OU4aMLL7x6ufkH1qLJNGdqGBmxThraUNini9nVQWnzY/FigH11OhYqtklIw6EpSlSKc",
+	"E6WpxlygnauT05MXHY+8bXe+98h/tU7fnFwRGZFO6/npyS6hQ8oFGoS7IonCRqrsoYLlUqVJJCHNmmow",
+	"RJvpCEwHj+J4Leg9Ga+lK3REhaK+WbUl/an1GYlWTnWNtDQZS6VJD4w9PduPcqBZRHpo9OkRX44Z6VP/",
+	"5rgrehMaaU7DHlF0rlKto3wz2tVPp7iqAeUhBCtHU4FN3JR5K8C8ca5HXdHj6uS9uaFciiYxqlIvjidz",
+	"W3+kyJgplfH4gEev1hVdYcROHNhMoXTE6JgFLm4i7qyJXWOUJL0IemEp3JEifTaQ1piL5Za64kbImUDo",
+	"UucjDMiO/fJSzl7IqdA9j8Rw8EgvmCKn7EGNkBSQoegHggJBilNFSpP9PfIjfx4nrOAuAJBQ/impNA3b",
+	"gGcGOEyYVaIxvgB+bmX2WRx/P6ZzOI0DYhAcqh9jTa2k4x2k70eE2r4j2L+O7EBPDV+KAR9OI4Ohu8dk",
+	"QpUmjENqPaBOeh9ckYO9I7fOS6ajebVlANAr9GD8ZK3id7IPgPTwLuj7kHgf05UWuYjYhEYsuHJnknEc",
+	"/vDy+QsSRNzsGR3S3Ig11qL5sYJt/C4QnLHHwFyEQMqoI4dDO3Wr07m8vuq0OhC0ef269c/ry/O3V0YA",
+	"iCu8oYzkh1SpM1T53tFbWhtTPao958OXzOdjGibTVxr1mutEuhQCCiSqnah+wQrVb69R8Srq97DSrCBR",
+	"ipVTj2CvPfLq8vw1Np1Q5O33J5cn7ofutF7fZ+Q/yfnly5NL8vxn98PLk6sXQDcjhjQygbqD7uXJVYc4",
+	"Z0cRTNFhGhuas5bm5X2X30bBgjeTuwApYykpX++9+unUy4jZXJtrpggXHpnQIRfDuGgdYlwiE0NUV+8/",
+	"e9jrdyTDwHbR+hImJDoYQNyEI2oAcuxy+JppivhKp1q2hR9h8yt3BXyq2JXrQOIO0aeahXKIyI3CLo4G",
+	"+mezsZf+216B/2pdvvi+dQldHqOICX8ezxGwARdcs3D+NuI606g94GoS0jm4pZp7jYOnB8/2nxw89Spc",
+	"ncWd0xteJaR9Fi70b1/q6D6JmM/RvpIeyjCNcxHOE58+NaPWHf6cZc02itHIH6V7tis+FKnydDrujmph",
+	"M8vuytxzx0cqzX2vwhxtf40M0H2Xovrx4JMFErUReahjeEuKvQHwLK+sNH/91TbxxLbKv93ZMwK36SGt",
+	"dVuM3mL0H4rR+c1lYVrPVUY34uA0ilOVjcTMBektAqe3VedXq/NbI+o3UQ1kmtFKAd3hLhfq+CgxfoHW",
+	"6MW6/2NUw6+pCK6RwK/u0riov6dqFNvPQTsHDWtEJyxXATEwUgWGV2itrloieGFXcw+lQh7C+GoUHAev",
+	"+N/XZ63XJ5Wm6+vteOb1VfuXk0qz2sCPrzs/X5wAmwhQE7p+2f6u3bkCBsXV9dmb09PW81Mz0M8nV4bv",
+	"pfmimI6vLy5PXlxftl62/2lDVqKACxpeX5xftcFdBlWrzCfXL1qddD4dPLOrRPUhfnr14vuT1wu5d+7V",
+	"lycv2q9bpxaUYxrdKMfSPnsaeIogqYDJCGa5E5NC5Hk4uWt76N/CoeeKJtYJtJU0tuFK9xuulOKDljZ8",
+	"pfwekqhX+FHR4nz4SJFA+lOjMrKAzOgcC4ymes80Se9jNy4L3600yb//1//7qef4PjReQBAgp+8KbuOo",
+	"sN4lBFbZBBVX/J9GjPChkBELdrE/IQRhRVOArSK9lyenJ52TrljY0OOPbh2fescYkywFIzRU0kzuj5I6",
+	"mwIs5r0+1f6o2DibtFt6PgfL7GfEcaUq57v0981Im1kGLgjJ2jbdfOtT3qabb1XXB/NKpwjlMjVfZmhf",
+	"svVYuov4YvPwCR2ya+fChWpbEHHORcDee9BilpJIzgi+sqJKZUEL8T+00GRuzhC2S7dnBD2PsHWvFOG8",
+	"bMYQV9fmm+u4wfrG2UN/jUScbH+g5G8w+kCDIAhghVuW+inpI/Qp7hwE4bU5obUA6uuka0hiK882DQKH",
+	"+jU0trgeUB6ywI5YXxd7m9tCKPk43eTHhuNmAm5XtihqVLwKNBhx4909pQTbaXxVuT7b4/9Dj//+2t5v",
+	"c4n+cso5cukvLL6U6cFPpiJgUWwdd/cPzAhxQxzQflcmG91zb/xVre+WiFFx4/x70XvLdcBPxcppaKoB",
+	"mtwXiirZMoZNGcNnsIUHjabYnuQfc5L30F94a43ZWmP+pNlYICh8aeFlXX3ZdJ9lDOp0lKVXI1dMQwmr",
+	"niN0aI4RWE+dREwxzLFONYjsMwxRtzRyN27ebGmjKuzXTLLtmrtioV9zKBUjvYSAF1v9H6J18j3JQatL",
+	"2Lr2WLYR5k5yGLtxJO5i4+WtfLSVj7by0VY+2spHW/nomy+O/GXlo+WIisfmgjCheVJwMdd9dcn0NBLp",
+	"UnteuuqxrWLcn2oCbWawAKQi1FUxbWZLIneFmvojMwIsZzKHQQm3qe/PzVkQP2KBWRoNoQuObV+DuFPc",
+	"fIbpVnZLW+FgKxxsT/IbEQ5StIVakvEtygtbL8mX4aVvR5LQMWnfTyXaIt/H21ye5CVMTrBZwuhS2dWK",
+	"wc+DiKlRpoB3V2CJbrLzvdaTcxHOPXJFx+yKa/aPU/oetd+IQbapgmqqrhy4/RASzvHsiU+jiLOg1hWn",
+	"VEMR3DBUkEUOfdRtBQJXFvyYcEGuZnQ4ZBF50/bgdWz6DuGHPksx4a4Yg18C7Ba21jcMmoxneHOI88Lf",
+	"mD4Ca6gRAJ1ZPoRLdkUCP8i+XZIq4lb0AFuzqliEWFX6m2/Z/JbNb09yy+a3bP5PGQwhh4ZpPUC5edCB",
+	"Iaa+TI02VEGXo0yxqWxc8xwyiM1sTTK1dWqgKDykCbimqqIrKDmoH5CdH0+q9Ua9Xt+v1xu7SQUKTB6Q",
+	"A5c8QFbkDpCRDAMykFFXMOqPaqRjePmE6hHhyqrkUI2I3jmf4DO66P2aap83lgbIkTmuDWmKWfApd+U9",
+	"trkE21yCrXV2a519oFwCZUgmDb/GCLwUE0qxnxTPgX4lXBF/xIx8CPlnYKRdYCBGCzWvQNQZ8h1KIjaY",
+	"KhpahmVG55qNSX8OtUghJYHs9Bo1J+ZC9lxvt4ZSHCh41JYzHUMuWx9L75nRXak0qRgZ04C5sm7Uldo4",
+	"tqXKJVNEyGIjbxI9+Dlc6YvGD66f7PW54fOXG0z2NDuZY62ffrtjtOJzkIO+EHvdhqbfKTT9M5QyIzw9",
+	"aHGB7Xn+kee5MtA4qWsCSWcY/7St/r6V2P408YZ/oMSWY1JIKNTHFTGJXAzJXE4jImciyZsQUOgd7moY",
+	"gPDERTokcQdIiPlBER9KZmo5o5GtDGsIlpzq3RqJp6ACixXYbsw4vqEg6ULy5ATkSnzTORuw3qy8YXEb",
+	"UpA7mQhUjbQu2uSGzZWNX3RBfG6hqkbejnjIcIdAijHVlKuuQLLq4TcZMECn0MFUsaBJDur76ItImUgO",
+	"i6VCmP/CQf5zmv6zWYrHVM72Z9Ur5kdMOxHvAZNH3PpxN3l0/S0I0G4JXgZTdgYyimG5m+n6/8VSS7aG",
+	"k63hZMuG/7JhbTEf25gHl7XXJ4bvMkZ7a+92DVx5hEzLkEYLC5XE7CfNWGzIPpGRi9OvrTORr6u84KJf",
+	"bZNYbARgnQbZLqSJvRwqH0yoHiWFD2IWs6qf8WJlhjEX8d/LdRq2/V22bGDb32VLxLOVdL64EhUxGsw/",
+	"FAYht2zfeOhMMmIi04Ak7ipPycQoFIbec0H2iPIICxUjh/X9JmR8URJKGnRFn4ZU+CwiAfN5AN+MGKg/",
+	"WrogJ64IF0qb94iO6GDA/Tz94zumLxkNuGBKfXYkktJUT1WlCXXA5+UJVLyCKxygwCS0CDBMSot3iR3U",
+	"o1ukYqWuQBH232HL8eKmAurfOZrxMBAIeIDllWxTlxhljm0MHXTIMfoyhKbLaRiQIdMGlYiWsraySX4a",
+	"Idz9kZMNBB8YO7otkiW4sl1gjNYZhZVm5TEYUO1cS5cHm9uDMq+8RHl3KmLc1x6UcAjS01CLyWmzhq4s",
+	"F3TqQIbeexaQ1JascAX7sUCM+HCkMQICXD9ykBrbp5qGcpgz/Bu0XaoRjVhA+nMCHW7UNBpAYOTOghVj",
+	"t5YVk1TOkFf2vAi7NcjjkRs20UAYfmydtq5bb162O9eXJ52Ts077/GzlFHQacJ0zxUvXa9cZouKuwLue",
+	"lUFTdTehb9DOQmM/I3e6PiVYLDM9cdzMN2+DMGOThBg0k0qoQOKXhKE6+deDd+VUp2ZIRdYUzmBNbQsA",
+	"Oi40acWBqNZasbs0X9GZ2QkdFNHmkepzDEU2s22O1dLgcU+ydeNbgINfNf9kQCEgUqTbySzvxhY5LZwu",
+	"W2xdYkOnpRLlO1Ai1a1JRostIJfndW2jlyq/OZ6lmiTkt8wQJw9WAXQqJgUoTCN5kAM3M1KOGjmfasUD",
+	"Row+5hEh0zHRx+TxmOmI+4rsXERybNjpVBHN3utdwpXtv9zHyKlA+upxzEdVbRykdmIo5Segizc0pAv0",
+	"Mt817tn+YVNIObb9nkGesZWWvErsqFkrpMQLWcDuHLCumz1IUYOYDqQqz5vfixaXX0o3XtwCKqQh5shv",
+	"DrjeYJOxBKFFlqwWLaa/z6pH9KBRPfT3gjp7Omj8f0oET2kRKHDR8iWOEhCXpcmmRroWqYbGuuYpJmlm",
+	"iUZJxskGRqSUhEilBrb8rYN00wE4TkDOAktl5qXjclSKmbluklGiqa5lqmGyRZpxikmqgTHCUdAMGFsL",
+	"CAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

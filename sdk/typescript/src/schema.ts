@@ -819,7 +819,21 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description An RFC 9457 problem document. */
+        /**
+         * @description An RFC 9457 problem document.
+         * @example {
+         *       "type": "https://kala.dev/problems/invalid-request",
+         *       "title": "Invalid request",
+         *       "status": 400,
+         *       "detail": "The request has invalid fields.",
+         *       "errors": [
+         *         {
+         *           "field": "validTo",
+         *           "message": "must be in the future"
+         *         }
+         *       ]
+         *     }
+         */
         Problem: {
             /**
              * @description A URI naming the kind of problem; stable, so clients can switch on it.
@@ -841,11 +855,20 @@ export interface components {
              * @example The request has invalid fields.
              */
             detail?: string;
-            /** @description One entry per invalid field. */
+            /**
+             * @description One entry per invalid field.
+             * @example [
+             *       {
+             *         "field": "validTo",
+             *         "message": "must be in the future"
+             *       }
+             *     ]
+             */
             errors?: components["schemas"]["FieldError"][];
             /**
              * Format: date-time
              * @description For a locked login name (a refused login, or a refused change of one's own password), when the lock ends.
+             * @example 2026-11-23T09:05:30Z
              */
             lockedUntil?: string;
         };
@@ -908,7 +931,21 @@ export interface components {
         };
         /** @description A page of permissions. */
         PermissionList: {
-            /** @description The permissions. */
+            /**
+             * @description The permissions.
+             * @example [
+             *       {
+             *         "id": "01968c91-8789-7288-a337-f0e398711aac",
+             *         "name": "User Management",
+             *         "description": "Create, read, update and delete users."
+             *       },
+             *       {
+             *         "id": "01968c91-8789-7724-b62d-946b118ce9d6",
+             *         "name": "Data Management",
+             *         "description": "Create, read, update and delete datastores (projects) and their data."
+             *       }
+             *     ]
+             */
             data: components["schemas"]["Permission"][];
             page: components["schemas"]["Page"];
         };
@@ -928,7 +965,16 @@ export interface components {
         };
         /** @description A page of services. */
         ServiceList: {
-            /** @description The services. */
+            /**
+             * @description The services.
+             * @example [
+             *       {
+             *         "id": "01968c91-8789-7b3e-9a41-5c2d0e7f1a01",
+             *         "name": "users",
+             *         "description": "User management on both surfaces."
+             *       }
+             *     ]
+             */
             data: components["schemas"]["Service"][];
             page: components["schemas"]["Page"];
         };
@@ -988,9 +1034,19 @@ export interface components {
              * @example 2027-06-30T00:00:00Z
              */
             validTo: string;
-            /** @description The permissions the key carries; each must be held by the creator. Default none. */
+            /**
+             * @description The permissions the key carries; each must be held by the creator. Default none.
+             * @example [
+             *       "01968c91-8789-7724-b62d-946b118ce9d6"
+             *     ]
+             */
             permissions?: components["schemas"]["PermissionId"][];
-            /** @description The services the key may call; default all. */
+            /**
+             * @description The services the key may call; default all.
+             * @example [
+             *       "01968c91-8789-7c52-8e13-7d4f6a2b3c02"
+             *     ]
+             */
             services?: components["schemas"]["ServiceId"][];
         };
         /** @description A new API key's secret, shown this once. */
@@ -1031,9 +1087,19 @@ export interface components {
              * @example 2027-06-30T00:00:00Z
              */
             validTo: string;
-            /** @description The permissions it was given (its rights are these ∩ its owner's, now). */
+            /**
+             * @description The permissions it was given (its rights are these ∩ its owner's, now).
+             * @example [
+             *       "01968c91-8789-7724-b62d-946b118ce9d6"
+             *     ]
+             */
             permissions: components["schemas"]["PermissionId"][];
-            /** @description The services it may call. */
+            /**
+             * @description The services it may call.
+             * @example [
+             *       "01968c91-8789-7c52-8e13-7d4f6a2b3c02"
+             *     ]
+             */
             services: components["schemas"]["ServiceId"][];
             /**
              * Format: date-time
@@ -1050,7 +1116,26 @@ export interface components {
         };
         /** @description A page of API keys. */
         ApiKeyList: {
-            /** @description The keys. */
+            /**
+             * @description The keys.
+             * @example [
+             *       {
+             *         "id": "0196a1b2-33c4-7d5e-8f60-718293a4b5c6",
+             *         "name": "nightly export",
+             *         "prefix": "kala_kgytxyijb3r2j3cw",
+             *         "validFrom": "2026-11-23T09:00:00Z",
+             *         "validTo": "2027-06-30T00:00:00Z",
+             *         "permissions": [
+             *           "01968c91-8789-7724-b62d-946b118ce9d6"
+             *         ],
+             *         "services": [
+             *           "01968c91-8789-7c52-8e13-7d4f6a2b3c02"
+             *         ],
+             *         "createdAt": "2026-11-23T09:00:00Z",
+             *         "lastUsedAt": null
+             *       }
+             *     ]
+             */
             data: components["schemas"]["ApiKey"][];
             page: components["schemas"]["Page"];
         };
@@ -1099,9 +1184,20 @@ export interface components {
              * @example null
              */
             lockedUntil: string | null;
-            /** @description Kylin groups. */
+            /**
+             * @description Kylin groups.
+             * @example [
+             *       "ALL_USERS",
+             *       "ROLE_ANALYST"
+             *     ]
+             */
             authorities: components["schemas"]["Authority"][];
-            /** @description The user's permissions (an admin holds all of them). */
+            /**
+             * @description The user's permissions (an admin holds all of them).
+             * @example [
+             *       "01968c91-8789-7724-b62d-946b118ce9d6"
+             *     ]
+             */
             permissions: components["schemas"]["PermissionId"][];
             /**
              * Format: date-time
@@ -1126,9 +1222,19 @@ export interface components {
             kind: "user" | "apiKey";
             user: components["schemas"]["User"];
             apiKey?: components["schemas"]["ApiKey"];
-            /** @description The permissions in effect for this caller now. */
+            /**
+             * @description The permissions in effect for this caller now.
+             * @example [
+             *       "01968c91-8789-7724-b62d-946b118ce9d6"
+             *     ]
+             */
             permissions: components["schemas"]["PermissionId"][];
-            /** @description The services this caller may call. */
+            /**
+             * @description The services this caller may call.
+             * @example [
+             *       "01968c91-8789-7c52-8e13-7d4f6a2b3c02"
+             *     ]
+             */
             services: components["schemas"]["ServiceId"][];
         };
         /** @description The caller. */
@@ -1158,9 +1264,19 @@ export interface components {
              * @example false
              */
             disabled?: boolean;
-            /** @description Permissions to grant; each must be held by the creator. Default none. */
+            /**
+             * @description Permissions to grant; each must be held by the creator. Default none.
+             * @example [
+             *       "01968c91-8789-7724-b62d-946b118ce9d6"
+             *     ]
+             */
             permissions?: components["schemas"]["PermissionId"][];
-            /** @description Kylin groups besides `ALL_USERS`; `ROLE_ADMIN` here is the same as `admin`. */
+            /**
+             * @description Kylin groups besides `ALL_USERS`; `ROLE_ADMIN` here is the same as `admin`.
+             * @example [
+             *       "ROLE_ANALYST"
+             *     ]
+             */
             authorities?: components["schemas"]["Authority"][];
         };
         /** @description The fields to change; absent fields stay as they are. */
@@ -1180,9 +1296,19 @@ export interface components {
              * @example false
              */
             locked?: boolean;
-            /** @description The user's permissions from now on; the caller must hold any they add. */
+            /**
+             * @description The user's permissions from now on; the caller must hold any they add.
+             * @example [
+             *       "01968c91-8789-7724-b62d-946b118ce9d6"
+             *     ]
+             */
             permissions?: components["schemas"]["PermissionId"][];
-            /** @description The user's Kylin groups from now on; with `ROLE_ADMIN` the user is an admin, without it not (`admin`, if given, must agree). */
+            /**
+             * @description The user's Kylin groups from now on; with `ROLE_ADMIN` the user is an admin, without it not (`admin`, if given, must agree).
+             * @example [
+             *       "ROLE_ANALYST"
+             *     ]
+             */
             authorities?: components["schemas"]["Authority"][];
         };
         /** @description A new password, with the old one when changing your own. */
@@ -1206,7 +1332,29 @@ export interface components {
         };
         /** @description A page of users. */
         UserList: {
-            /** @description The users. */
+            /**
+             * @description The users.
+             * @example [
+             *       {
+             *         "id": "0196a1a0-0000-7000-8000-000000000002",
+             *         "username": "Analyst_Anna",
+             *         "admin": false,
+             *         "disabled": false,
+             *         "defaultPassword": true,
+             *         "locked": false,
+             *         "lockedUntil": null,
+             *         "authorities": [
+             *           "ALL_USERS",
+             *           "ROLE_ANALYST"
+             *         ],
+             *         "permissions": [
+             *           "01968c91-8789-7724-b62d-946b118ce9d6"
+             *         ],
+             *         "createdAt": "2026-11-23T09:00:00Z",
+             *         "modifiedAt": "2026-11-23T09:00:00Z"
+             *       }
+             *     ]
+             */
             data: components["schemas"]["User"][];
             page: components["schemas"]["Page"];
         };
@@ -1275,7 +1423,40 @@ export interface components {
         };
         /** @description A page of security events. */
         AuditEventList: {
-            /** @description The events, newest first. */
+            /**
+             * @description The events, newest first.
+             * @example [
+             *       {
+             *         "id": "0196a1d0-0000-7000-8000-000000000031",
+             *         "at": "2026-11-23T09:05:00Z",
+             *         "event": "user.create",
+             *         "outcome": "success",
+             *         "actor": "0196a1a0-0000-7000-8000-000000000001",
+             *         "actorName": "admin",
+             *         "target": "0196a1a0-0000-7000-8000-000000000002",
+             *         "clientAddr": "192.0.2.10",
+             *         "requestId": "7f3c2a",
+             *         "detail": {
+             *           "username": "Analyst_Anna",
+             *           "admin": false
+             *         }
+             *       },
+             *       {
+             *         "id": "0196a1d0-0000-7000-8000-000000000030",
+             *         "at": "2026-11-23T09:04:00Z",
+             *         "event": "permission.refused",
+             *         "outcome": "failure",
+             *         "actor": "key:0196a1b2-33c4-7d5e-8f60-718293a4b5c6",
+             *         "actorName": "analyst_anna",
+             *         "target": null,
+             *         "clientAddr": "192.0.2.11",
+             *         "requestId": "9b1e07",
+             *         "detail": {
+             *           "operation": "listUsers"
+             *         }
+             *       }
+             *     ]
+             */
             data: components["schemas"]["AuditEvent"][];
             page: components["schemas"]["Page"];
         };
@@ -1346,7 +1527,20 @@ export interface components {
         };
         /** @description A page of datastores. */
         DatastoreList: {
-            /** @description The datastores. */
+            /**
+             * @description The datastores.
+             * @example [
+             *       {
+             *         "id": "0196a1c0-0000-7000-8000-000000000010",
+             *         "name": "sales",
+             *         "description": "Orders and customers",
+             *         "owner": "ADMIN",
+             *         "access": "ADMIN",
+             *         "createdAt": "2026-11-23T09:00:00Z",
+             *         "modifiedAt": "2026-11-23T09:00:00Z"
+             *       }
+             *     ]
+             */
             data: components["schemas"]["Datastore"][];
             page: components["schemas"]["Page"];
         };
@@ -1375,13 +1569,61 @@ export interface components {
         /** @description A table and its columns. */
         Table: {
             name: components["schemas"]["Identifier"];
-            /** @description The columns, in order. */
+            /**
+             * @description The columns, in order.
+             * @example [
+             *       {
+             *         "name": "id",
+             *         "type": "bigint",
+             *         "nullable": false
+             *       },
+             *       {
+             *         "name": "customer",
+             *         "type": "text",
+             *         "nullable": true
+             *       },
+             *       {
+             *         "name": "amount",
+             *         "type": "numeric",
+             *         "nullable": true
+             *       },
+             *       {
+             *         "name": "placed_at",
+             *         "type": "timestamp",
+             *         "nullable": true
+             *       }
+             *     ]
+             */
             columns: components["schemas"]["Column"][];
         };
         /** @description A new table. */
         TableCreate: {
             name: components["schemas"]["Identifier"];
-            /** @description The columns, in order; names unique in any case. */
+            /**
+             * @description The columns, in order; names unique in any case.
+             * @example [
+             *       {
+             *         "name": "id",
+             *         "type": "bigint",
+             *         "nullable": false
+             *       },
+             *       {
+             *         "name": "customer",
+             *         "type": "text",
+             *         "nullable": true
+             *       },
+             *       {
+             *         "name": "amount",
+             *         "type": "numeric",
+             *         "nullable": true
+             *       },
+             *       {
+             *         "name": "placed_at",
+             *         "type": "timestamp",
+             *         "nullable": true
+             *       }
+             *     ]
+             */
             columns: components["schemas"]["Column"][];
         };
         /** @description One table. */
@@ -1390,7 +1632,36 @@ export interface components {
         };
         /** @description A page of tables. */
         TableList: {
-            /** @description The tables. */
+            /**
+             * @description The tables.
+             * @example [
+             *       {
+             *         "name": "orders",
+             *         "columns": [
+             *           {
+             *             "name": "id",
+             *             "type": "bigint",
+             *             "nullable": false
+             *           },
+             *           {
+             *             "name": "customer",
+             *             "type": "text",
+             *             "nullable": true
+             *           },
+             *           {
+             *             "name": "amount",
+             *             "type": "numeric",
+             *             "nullable": true
+             *           },
+             *           {
+             *             "name": "placed_at",
+             *             "type": "timestamp",
+             *             "nullable": true
+             *           }
+             *         ]
+             *       }
+             *     ]
+             */
             data: components["schemas"]["Table"][];
             page: components["schemas"]["Page"];
         };
@@ -1410,13 +1681,28 @@ export interface components {
         }[];
         /** @description A page of rows. */
         RowList: {
-            /** @description The rows. */
+            /**
+             * @description The rows.
+             * @example [
+             *       {
+             *         "id": "1",
+             *         "customer": "Ada",
+             *         "amount": "12.50",
+             *         "placed_at": "2026-11-23T09:00:00"
+             *       }
+             *     ]
+             */
             data: components["schemas"]["Row"][];
             page: components["schemas"]["Page"];
         };
         /** @description The outcome of an insert. */
         RowInsertResult: {
-            /** @description How many rows went in. */
+            /**
+             * @description How many rows went in.
+             * @example {
+             *       "inserted": 2
+             *     }
+             */
             data: {
                 /**
                  * @description The number of rows inserted.
@@ -1494,7 +1780,17 @@ export interface components {
              * @example ADMIN
              */
             username: string;
-            /** @description The user's groups; always includes ALL_USERS. */
+            /**
+             * @description The user's groups; always includes ALL_USERS.
+             * @example [
+             *       {
+             *         "authority": "ROLE_ADMIN"
+             *       },
+             *       {
+             *         "authority": "ALL_USERS"
+             *       }
+             *     ]
+             */
             authorities: components["schemas"]["KylinAuthority"][];
             /**
              * @description Whether the user is disabled.
@@ -1556,9 +1852,62 @@ export interface components {
              */
             msg: string;
         };
-        /** @description A page of users. */
+        /**
+         * @description A page of users.
+         * @example {
+         *       "value": [
+         *         {
+         *           "uuid": "0196a1a0-0000-7000-8000-000000000001",
+         *           "username": "ADMIN",
+         *           "authorities": [
+         *             {
+         *               "authority": "ROLE_ADMIN"
+         *             },
+         *             {
+         *               "authority": "ALL_USERS"
+         *             }
+         *           ],
+         *           "disabled": false,
+         *           "default_password": false,
+         *           "locked": false,
+         *           "locked_time": 0,
+         *           "wrong_time": 0,
+         *           "first_login_failed_time": 0,
+         *           "create_time": 1795424400000,
+         *           "last_modified": 1795424400000
+         *         }
+         *       ],
+         *       "offset": 0,
+         *       "limit": 10,
+         *       "total_size": 1
+         *     }
+         */
         KylinUserPage: {
-            /** @description The users. */
+            /**
+             * @description The users.
+             * @example [
+             *       {
+             *         "uuid": "0196a1a0-0000-7000-8000-000000000001",
+             *         "username": "ADMIN",
+             *         "authorities": [
+             *           {
+             *             "authority": "ROLE_ADMIN"
+             *           },
+             *           {
+             *             "authority": "ALL_USERS"
+             *           }
+             *         ],
+             *         "disabled": false,
+             *         "default_password": false,
+             *         "locked": false,
+             *         "locked_time": 0,
+             *         "wrong_time": 0,
+             *         "first_login_failed_time": 0,
+             *         "create_time": 1795424400000,
+             *         "last_modified": 1795424400000
+             *       }
+             *     ]
+             */
             value: components["schemas"]["KylinUser"][];
             /**
              * @description The page index.
@@ -1617,7 +1966,13 @@ export interface components {
              * @example true
              */
             default_password?: boolean | null;
-            /** @description Groups; `ROLE_ADMIN` makes an admin (only an admin can). */
+            /**
+             * @description Groups; `ROLE_ADMIN` makes an admin (only an admin can).
+             * @example [
+             *       "ALL_USERS",
+             *       "ROLE_ANALYST"
+             *     ]
+             */
             authorities?: components["schemas"]["Authority"][];
         } & {
             [key: string]: unknown;
@@ -1660,7 +2015,13 @@ export interface components {
              * @example N3w-Secret#2026
              */
             new_password?: string | null;
-            /** @description The user's groups from now on; without `ROLE_ADMIN` an admin is demoted. */
+            /**
+             * @description The user's groups from now on; without `ROLE_ADMIN` an admin is demoted.
+             * @example [
+             *       "ALL_USERS",
+             *       "ROLE_MODELER"
+             *     ]
+             */
             authorities?: components["schemas"]["Authority"][];
         } & {
             [key: string]: unknown;
@@ -1776,9 +2137,40 @@ export interface components {
              */
             msg: string;
         };
-        /** @description A page of projects. */
+        /**
+         * @description A page of projects.
+         * @example {
+         *       "value": [
+         *         {
+         *           "uuid": "0196a1c0-0000-7000-8000-000000000010",
+         *           "name": "sales",
+         *           "description": "Orders and customers",
+         *           "owner": "ADMIN",
+         *           "permission": "ADMINISTRATION",
+         *           "create_time_utc": 1795424400000,
+         *           "last_modified": 1795424400000
+         *         }
+         *       ],
+         *       "offset": 0,
+         *       "limit": 10,
+         *       "total_size": 1
+         *     }
+         */
         KylinProjectPage: {
-            /** @description The projects. */
+            /**
+             * @description The projects.
+             * @example [
+             *       {
+             *         "uuid": "0196a1c0-0000-7000-8000-000000000010",
+             *         "name": "sales",
+             *         "description": "Orders and customers",
+             *         "owner": "ADMIN",
+             *         "permission": "ADMINISTRATION",
+             *         "create_time_utc": 1795424400000,
+             *         "last_modified": 1795424400000
+             *       }
+             *     ]
+             */
             value: components["schemas"]["KylinProject"][];
             /**
              * @description The page index.
@@ -1849,9 +2241,32 @@ export interface components {
             type: "user";
             permission: components["schemas"]["AccessLevel"];
         };
-        /** @description A page of an access list. */
+        /**
+         * @description A page of an access list.
+         * @example {
+         *       "value": [
+         *         {
+         *           "name": "analyst",
+         *           "type": "user",
+         *           "permission": "QUERY"
+         *         }
+         *       ],
+         *       "offset": 0,
+         *       "limit": 10,
+         *       "total_size": 1
+         *     }
+         */
         KylinAccessPage: {
-            /** @description The entries. */
+            /**
+             * @description The entries.
+             * @example [
+             *       {
+             *         "name": "analyst",
+             *         "type": "user",
+             *         "permission": "QUERY"
+             *       }
+             *     ]
+             */
             value: components["schemas"]["KylinAccessEntry"][];
             /**
              * @description The page index.
@@ -1894,7 +2309,12 @@ export interface components {
              */
             type: "user";
             permission: components["schemas"]["AccessLevel"];
-            /** @description The users' names. */
+            /**
+             * @description The users' names.
+             * @example [
+             *       "analyst"
+             *     ]
+             */
             names: string[];
         } & {
             [key: string]: unknown;
@@ -2124,11 +2544,84 @@ export interface components {
              */
             definitelyWritable: boolean;
         };
-        /** @description A query's outcome, in Kylin's shape. */
+        /**
+         * @description A query's outcome, in Kylin's shape.
+         * @example {
+         *       "columnMetas": [
+         *         {
+         *           "isNullable": 1,
+         *           "displaySize": 2147483647,
+         *           "label": "customer",
+         *           "name": "customer",
+         *           "schemaName": "sales",
+         *           "catelogName": null,
+         *           "tableName": null,
+         *           "precision": 2147483647,
+         *           "scale": 0,
+         *           "columnType": 12,
+         *           "columnTypeName": "VARCHAR",
+         *           "autoIncrement": false,
+         *           "caseSensitive": true,
+         *           "searchable": true,
+         *           "currency": false,
+         *           "signed": false,
+         *           "readOnly": true,
+         *           "writable": false,
+         *           "definitelyWritable": false
+         *         }
+         *       ],
+         *       "results": [
+         *         [
+         *           "Ada",
+         *           "12.50"
+         *         ]
+         *       ],
+         *       "affectedRowCount": 0,
+         *       "isException": false,
+         *       "exceptionMessage": null,
+         *       "duration": 3,
+         *       "resultRowCount": 1,
+         *       "queryId": "0196a1d0-0000-7000-8000-000000000020",
+         *       "partial": false
+         *     }
+         */
         KylinQueryResult: {
-            /** @description The result's columns. */
+            /**
+             * @description The result's columns.
+             * @example [
+             *       {
+             *         "isNullable": 1,
+             *         "displaySize": 2147483647,
+             *         "label": "customer",
+             *         "name": "customer",
+             *         "schemaName": "sales",
+             *         "catelogName": null,
+             *         "tableName": null,
+             *         "precision": 2147483647,
+             *         "scale": 0,
+             *         "columnType": 12,
+             *         "columnTypeName": "VARCHAR",
+             *         "autoIncrement": false,
+             *         "caseSensitive": true,
+             *         "searchable": true,
+             *         "currency": false,
+             *         "signed": false,
+             *         "readOnly": true,
+             *         "writable": false,
+             *         "definitelyWritable": false
+             *       }
+             *     ]
+             */
             columnMetas: components["schemas"]["KylinColumnMeta"][];
-            /** @description Rows as arrays of strings; null for SQL NULL. */
+            /**
+             * @description Rows as arrays of strings; null for SQL NULL.
+             * @example [
+             *       [
+             *         "Ada",
+             *         "12.50"
+             *       ]
+             *     ]
+             */
             results: (string | null)[][];
             /**
              * @description Always 0 (queries change nothing).
@@ -2275,7 +2768,25 @@ export interface components {
              * @example null
              */
             remarks: string | null;
-            /** @description The columns in order. */
+            /**
+             * @description The columns in order.
+             * @example [
+             *       {
+             *         "table_CAT": "sales",
+             *         "table_SCHEM": "sales",
+             *         "table_NAME": "orders",
+             *         "column_NAME": "amount",
+             *         "data_TYPE": 3,
+             *         "type_NAME": "DECIMAL",
+             *         "column_SIZE": -1,
+             *         "decimal_DIGITS": 0,
+             *         "num_PREC_RADIX": 10,
+             *         "nullable": 1,
+             *         "ordinal_POSITION": 1,
+             *         "is_NULLABLE": "YES"
+             *       }
+             *     ]
+             */
             columns: components["schemas"]["KylinTableColumn"][];
         };
         /** @description A project's tables in Kylin's envelope. */
@@ -2286,7 +2797,34 @@ export interface components {
              * @enum {string}
              */
             code: "000";
-            /** @description The tables. */
+            /**
+             * @description The tables.
+             * @example [
+             *       {
+             *         "table_CAT": "sales",
+             *         "table_SCHEM": "sales",
+             *         "table_NAME": "orders",
+             *         "table_TYPE": "TABLE",
+             *         "remarks": null,
+             *         "columns": [
+             *           {
+             *             "table_CAT": "sales",
+             *             "table_SCHEM": "sales",
+             *             "table_NAME": "orders",
+             *             "column_NAME": "amount",
+             *             "data_TYPE": 3,
+             *             "type_NAME": "DECIMAL",
+             *             "column_SIZE": -1,
+             *             "decimal_DIGITS": 0,
+             *             "num_PREC_RADIX": 10,
+             *             "nullable": 1,
+             *             "ordinal_POSITION": 1,
+             *             "is_NULLABLE": "YES"
+             *           }
+             *         ]
+             *       }
+             *     ]
+             */
             data: components["schemas"]["KylinTable"][];
             /**
              * @description Empty on success.
@@ -2963,6 +3501,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description The username (any case) and password to log in with. */
         requestBody: {
             content: {
                 /**
@@ -3009,6 +3548,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description The new key's validity window, rights and name. */
         requestBody: {
             content: {
                 /**
@@ -3399,6 +3939,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description The new user: name, initial password, Kylin authorities and Kala permissions. */
         requestBody: {
             content: {
                 /**
@@ -3558,6 +4099,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description The fields to change; absent fields stay as they are. */
         requestBody: {
             content: {
                 /**
@@ -3624,6 +4166,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description The new password, with the old one when changing your own. */
         requestBody: {
             content: {
                 /**
@@ -3817,6 +4360,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description The new datastore: name and description. */
         requestBody: {
             content: {
                 /**
@@ -3952,6 +4496,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description The fields to change; absent fields stay as they are. */
         requestBody: {
             content: {
                 /**
@@ -4089,6 +4634,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description The new table: its name and typed columns. */
         requestBody: {
             content: {
                 /**
@@ -4359,6 +4905,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description The rows to insert, as objects keyed by column name (all or none go in). */
         requestBody: {
             content: {
                 /**
@@ -4790,6 +5337,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description The user to change (`username`) and the fields to change. */
         requestBody: {
             content: {
                 /**
@@ -4884,6 +5432,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description The new user, as Kylin takes one. */
         requestBody: {
             content: {
                 /**
@@ -5258,6 +5807,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description Whose password, the old one (for your own) and the new one. */
         requestBody: {
             content: {
                 /**
@@ -5412,6 +5962,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description The new project: name and description. */
         requestBody: {
             content: {
                 /**
@@ -5619,6 +6170,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description The project, the user already on its access list and the new level. */
         requestBody: {
             content: {
                 /**
@@ -5677,6 +6229,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description The project, the level and the users to put on its access list. */
         requestBody: {
             content: {
                 /**
@@ -5798,6 +6351,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description The SQL, the project it runs in, paging, and the JDBC parameters for `?` placeholders. */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["KylinQueryRequest"];
