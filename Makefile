@@ -21,7 +21,8 @@ ARGS     ?=
 TEST_DB_ENV = KALA_TEST_DATABASE_URL="$${KALA_TEST_DATABASE_URL:-$$($(PG) url kala_test)}"
 
 .PHONY: help build generate check-generated vet fmt-check staticcheck lint db db-stop test-db \
-        run test test-go bench fuzz clean e2e-deps test-e2e lint-spec sdk-ts
+        run test test-go bench fuzz clean e2e-deps test-e2e lint-spec sdk-ts generators-deps \
+        generate-clients test-generators
 
 help: ## list targets
 	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | \
@@ -48,10 +49,12 @@ check-generated: ## fail if gen/ differs from `go generate` output
 vet: ## go vet
 	$(GO) vet ./...
 
-# Generated code (*.gen.go) is left as its generator writes it; hand-written files in
-# gen/ (example_test.go) are checked like any other.
+# Generated code (*.gen.go, and the clients `make generate-clients` writes) is left as
+# its generator writes it; hand-written files in gen/ (example_test.go) are checked like
+# any other.
 fmt-check: ## fail if any hand-written Go file (not *.gen.go) is not gofmt'ed
-	@files=$$(find . \( -path ./.git -o -path ./.data -o -name node_modules \) -prune \
+	@files=$$(find . \( -path ./.git -o -path ./.data -o -name node_modules \
+	  -o -path ./tools/generators/ogen/api \) -prune \
 	  -o -name '*.go' ! -name '*.gen.go' -print | xargs -r gofmt -l); \
 	if [ -n "$$files" ]; then echo "ERROR: not gofmt'ed (run gofmt -w):" >&2; echo "$$files" >&2; exit 1; fi
 
@@ -63,11 +66,13 @@ lint: fmt-check vet staticcheck ## gofmt check, go vet, staticcheck
 SPECTRAL := tools/lint/node_modules/.bin/spectral
 
 # Spectral (version pinned in tools/lint/package-lock.json) against the rules in
-# .spectral.yaml; any error or warning fails. tools/lint/node_modules comes from
-# the lock file when missing or older than it (install scripts off: Spectral
-# needs none, and one of its dependencies would phone home). No skipping: without
-# node and npm this fails.
-lint-spec: ## lint openapi.yaml with Spectral (.spectral.yaml); fails on warnings too
+# .spectral.yaml, then vacuum (pinned in tools/vacuum/go.mod, built from the Go
+# module proxy by `go tool`) against .vacuum.yaml (its recommended rules, with a
+# reason for each rule turned off); any error or warning of either fails.
+# tools/lint/node_modules comes from the lock file when missing or older than it
+# (install scripts off: Spectral needs none, and one of its dependencies would
+# phone home). No skipping: without node and npm this fails.
+lint-spec: ## lint openapi.yaml with Spectral (.spectral.yaml) and vacuum (.vacuum.yaml); fails on warnings too
 	@command -v node >/dev/null || { echo "ERROR: node not found; lint-spec needs Node.js >= 20.17 with npm" >&2; exit 1; }
 	@command -v npm >/dev/null || { echo "ERROR: npm not found; lint-spec needs Node.js >= 20.17 with npm" >&2; exit 1; }
 	@if [ ! -e tools/lint/node_modules/.package-lock.json ] || [ ! -x $(SPECTRAL) ] || \
@@ -75,6 +80,10 @@ lint-spec: ## lint openapi.yaml with Spectral (.spectral.yaml); fails on warning
 	  npm ci --prefix tools/lint --ignore-scripts --no-audit --no-fund; \
 	fi
 	$(SPECTRAL) lint openapi.yaml --ruleset .spectral.yaml --fail-severity=warn
+	@echo "vacuum lint openapi.yaml --ruleset .vacuum.yaml --fail-severity warn"
+	@vacuum() { $(GO) -C tools/vacuum tool vacuum lint -r ../../.vacuum.yaml -b -q --no-update-check \
+	  --remote=false -n warn "$$@" ../../openapi.yaml; }; \
+	vacuum -x || { vacuum -d -a --no-clip; exit 1; }
 
 db: ## start the private cluster and create db `kala` (no-op if DATABASE_URL is set)
 	@if [ -z "$${DATABASE_URL:-}" ]; then \
@@ -93,7 +102,7 @@ run: build db ## build, then run bin/kala $(ARGS) on the private cluster (no com
 	@export DATABASE_URL="$${DATABASE_URL:-$$($(PG) url kala)}"; exec bin/kala $(ARGS)
 
 # Full suite. Add further suites as prerequisites.
-test: lint-spec test-go test-e2e ## everything CI runs
+test: lint-spec test-go test-e2e test-generators ## everything CI runs
 
 test-go: check-generated fmt-check vet staticcheck test-db ## Go tests
 	$(TEST_DB_ENV) $(GO) test -count=1 -timeout 9m ./...
@@ -136,6 +145,38 @@ e2e-deps: ## install the e2e tests' chromium and npm packages
 	@if [ ! -e e2e/node_modules/.package-lock.json ] || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then \
 	  npm ci --prefix e2e --ignore-scripts --no-audit --no-fund; \
 	fi
+
+OGEN_DIR   := tools/generators/ogen
+HEYAPI_DIR := tools/generators/ts
+
+# tools/generators/ts/node_modules from its lock file when missing or older than it
+# (install scripts off: none is needed).
+generators-deps: ## install the pinned @hey-api/openapi-ts (tools/generators/ts)
+	@command -v npm >/dev/null || { echo "ERROR: npm not found; test-generators needs Node.js >= 20.19 with npm" >&2; exit 1; }
+	@if [ ! -e $(HEYAPI_DIR)/node_modules/.package-lock.json ] || \
+	    [ $(HEYAPI_DIR)/package-lock.json -nt $(HEYAPI_DIR)/node_modules/.package-lock.json ]; then \
+	  npm ci --prefix $(HEYAPI_DIR) --ignore-scripts --no-audit --no-fund; \
+	fi
+
+# Clients that users generate themselves, from openapi.yaml as it is now, into
+# git-ignored folders: ogen (pinned in tools/generators/ogen/go.mod) and
+# @hey-api/openapi-ts (pinned in tools/generators/ts/package-lock.json), each
+# compiled together with its flow test. oapi-codegen's client is gen/ (test-go:
+# impl/sdk_e2e_test.go); openapi-typescript + openapi-fetch is sdk/typescript (test-e2e).
+generate-clients: generators-deps ## generate and compile the ogen and @hey-api/openapi-ts clients
+	@echo "ogen -> $(OGEN_DIR)/api"
+	@log=$$(cd $(OGEN_DIR) && $(GO) tool ogen -clean -package api -target api ../../../openapi.yaml 2>&1) || \
+	  { echo "$$log" >&2; exit 1; }
+	cd $(OGEN_DIR) && $(GO) vet ./...
+	npm run --silent --prefix $(HEYAPI_DIR) generate >/dev/null
+	npm run --silent --prefix $(HEYAPI_DIR) typecheck
+
+# The first-hour flow (log in, make a key, who-am-I by header and by query, a Kylin
+# Basic query, a Kylin error in its typed shape) with each generated client,
+# against a live bin/kala on a fresh database of its own (scripts/e2e.sh).
+test-generators: build test-db generate-clients ## run the ogen and @hey-api/openapi-ts clients against a live server
+	$(TEST_DB_ENV) KALA_E2E_DB=kala_generators scripts/e2e.sh \
+	  bash -c 'cd $(OGEN_DIR) && $(GO) test -count=1 ./... && cd $(CURDIR) && npm test --prefix $(HEYAPI_DIR)'
 
 bench: test-db ## benchmarks (BENCH=regexp)
 	$(TEST_DB_ENV) $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 5 -timeout 30m ./...

@@ -108,4 +108,11 @@ func TestGoSDKKylinFlow(t *testing.T) {
 	if d.IsException || len(d.Results) != 1 || *d.Results[0][0] != "42" || d.ColumnMetas[0].Name != "answer" {
 		t.Fatalf("query: %+v", d)
 	}
+	// A Kylin error decodes into its typed shape (null `data` included).
+	stranger, _ := securityprovider.NewSecurityProviderBasicAuth("no_such_user", "Wrong#2026")
+	denied, err := sdk(t, e, e.HTTP, stranger.Intercept).KylinQueryWithResponse(ctx, gen.KylinQueryRequest{Sql: "SELECT 1", Project: "sdk_kylin"})
+	status(t, "query with bad credentials", denied, err, 401)
+	if ke := denied.JSON401; ke == nil || ke.Code != gen.N999 || ke.ErrorCode != "KE-010003208" || ke.Data != nil {
+		t.Fatalf("query with bad credentials: %+v (body %s)", ke, denied.Body)
+	}
 }

@@ -4,6 +4,11 @@
 # builds bin/kala and sdk/typescript/dist, starts the test cluster and installs chromium
 # and e2e/node_modules first; this script builds and installs nothing.
 #
+#   scripts/e2e.sh [COMMAND...]
+#
+# runs COMMAND (default: npm test --prefix e2e) with KALA_URL and KALA_ADMIN_PASSWORD
+# set; `make test-generators` runs the generated clients' flows this way.
+#
 #   KALA_TEST_DATABASE_URL   admin URL of a database on the cluster to use
 #                            (default: the private cluster's kala_test, scripts/pg.sh)
 #   KALA_E2E_DB              the database to (re)create and drop (default kala_e2e)
@@ -24,7 +29,7 @@ OUT=$ROOT/e2e/out
 SERVER_LOG=$OUT/server.log
 
 [ -x bin/kala ] || die "bin/kala not found; run: make build (or make test-e2e)"
-[ -d e2e/node_modules ] || die "e2e/node_modules not found; run: make e2e-deps"
+[ $# -gt 0 ] || [ -d e2e/node_modules ] || die "e2e/node_modules not found; run: make e2e-deps"
 [ -f sdk/typescript/dist/index.js ] || die "sdk/typescript/dist not built; run: make sdk-ts"
 command -v node >/dev/null || die "node not found (Node.js >= 20 is required)"
 
@@ -104,4 +109,5 @@ until ready "$URL"; do
 done
 log "ready"
 
-KALA_URL=$URL KALA_ADMIN_PASSWORD=$ADMIN_PASSWORD npm test --prefix e2e
+[ $# -gt 0 ] || set -- npm test --prefix e2e
+KALA_URL=$URL KALA_ADMIN_PASSWORD=$ADMIN_PASSWORD "$@"

@@ -2053,7 +2053,31 @@ export interface components {
              * @enum {string}
              */
             code: "000";
-            /** @description The users. */
+            /**
+             * @description The users.
+             * @example [
+             *       {
+             *         "uuid": "0196a1a0-0000-7000-8000-000000000002",
+             *         "username": "Analyst_Anna",
+             *         "authorities": [
+             *           {
+             *             "authority": "ROLE_ANALYST"
+             *           },
+             *           {
+             *             "authority": "ALL_USERS"
+             *           }
+             *         ],
+             *         "disabled": false,
+             *         "default_password": true,
+             *         "locked": false,
+             *         "locked_time": 0,
+             *         "wrong_time": 0,
+             *         "first_login_failed_time": 0,
+             *         "create_time": 1795424400000,
+             *         "last_modified": 1795424400000
+             *       }
+             *     ]
+             */
             data: components["schemas"]["KylinUser"][];
             /**
              * @description Empty on success.
@@ -2852,7 +2876,19 @@ export interface components {
         };
         /** @description A JSON Web Key Set (RFC 7517). */
         JsonWebKeySet: {
-            /** @description The keys that verify access tokens still in date; at least the one that signs now. */
+            /**
+             * @description The keys that verify access tokens still in date; at least the one that signs now.
+             * @example [
+             *       {
+             *         "kty": "OKP",
+             *         "crv": "Ed25519",
+             *         "x": "1YESzc03zg0I5vsBdOW8im13kEMY1W_FmTQeaU9h1CI",
+             *         "kid": "nszMBbSUDmqCTTFMcOxXK0JsAZeVYmOoZqfcFHjIeFY",
+             *         "alg": "EdDSA",
+             *         "use": "sig"
+             *       }
+             *     ]
+             */
             keys: components["schemas"]["JsonWebKey"][];
         };
         /** @description An Ed25519 public key as a JWK (RFC 8037). */
@@ -5532,6 +5568,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description The user to delete (Kylin's clients send it as a body; `username` names the user). */
         requestBody: {
             content: {
                 /**
@@ -5587,6 +5624,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description The users to create (all or none). */
         requestBody: {
             content: {
                 /**
@@ -5700,6 +5738,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description The names of the users to delete, in any case (all or none). */
         requestBody: {
             content: {
                 /**
