@@ -170,6 +170,15 @@ test('Swagger UI: basicAuth, then bearerAuth, through Authorize and Try it out',
   const operations = Object.values(spec.paths).flatMap((item) => Object.keys(item).filter((k) => methods.has(k)));
   assert.equal(await page.locator('.opblock').count(), operations.length, 'every operation of /openapi.json is listed');
 
+  // The login example is an example user: pressing Execute on it cannot lock ADMIN.
+  const loginOp = page.locator('#operations-auth-createAccessToken');
+  await loginOp.locator('.opblock-summary').first().click();
+  await loginOp.locator('.try-out__btn').click();
+  const example = await loginOp.locator('textarea.body-param__text').inputValue();
+  assert.match(example, /"username":\s*"Analyst_Anna"/, `login example: ${example}`);
+  await loginOp.locator('.try-out__btn').click(); // Cancel
+  await loginOp.locator('.opblock-summary').first().click();
+
   // Authorize with basicAuth (ADMIN / password).
   let dialog = await openAuthorize();
   const basic = schemeForm(dialog, 'basicAuth');
@@ -248,6 +257,21 @@ test('Swagger UI: apiKeyHeader, apiKeyQuery, and a session from the Kylin login'
   assert.match(me.body, /"kind":\s*"apiKey"/);
   assert.match(me.curl, /\/api\/auth\/me\?key=kala_/);
   assert.doesNotMatch(me.curl, /X-API-Key/);
+
+  // Both key schemes at once, as the dialog invites: the page sends the key once, in
+  // X-API-Key (the server refuses a key sent both ways).
+  const both = await openAuthorize();
+  const header = schemeForm(both, 'apiKeyHeader');
+  await header.locator('input').fill(key);
+  await header.locator('button.authorize').click();
+  await header.locator('button', { hasText: 'Logout' }).waitFor();
+  assert.match(await schemeForm(both, 'apiKeyQuery').innerText(), /Authorized/, 'apiKeyQuery is still authorized');
+  await closeAuthorize(both);
+  me = await tryItOut('operations-auth-getMe', 'swagger-apikey-both.png');
+  assert.equal(me.status, '200', `GET /api/auth/me (both key schemes): ${me.body}${diagnostics()}`);
+  assert.match(me.body, /"kind":\s*"apiKey"/);
+  assert.match(me.curl, /X-API-Key: kala_/);
+  assert.doesNotMatch(me.curl, /[?&]key=/, 'the key also went in the query');
 
   // Kylin login with Basic sets JSESSIONID in the browser ...
   await authorizeOnly('basicAuth', async (f) => {

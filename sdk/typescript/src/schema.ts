@@ -825,7 +825,7 @@ export interface components {
          *       "type": "https://kala.dev/problems/invalid-request",
          *       "title": "Invalid request",
          *       "status": 400,
-         *       "detail": "The request has invalid fields.",
+         *       "detail": "validTo: must be in the future",
          *       "errors": [
          *         {
          *           "field": "validTo",
@@ -852,7 +852,7 @@ export interface components {
             status: number;
             /**
              * @description What went wrong with this request.
-             * @example The request has invalid fields.
+             * @example validTo: must be in the future
              */
             detail?: string;
             /**
@@ -2945,7 +2945,7 @@ export interface components {
                  *       "type": "https://kala.dev/problems/invalid-request",
                  *       "title": "Invalid request",
                  *       "status": 400,
-                 *       "detail": "The request has invalid fields.",
+                 *       "detail": "validTo: must be in the future",
                  *       "errors": [
                  *         {
                  *           "field": "validTo",
@@ -2969,7 +2969,7 @@ export interface components {
                  *       "type": "https://kala.dev/problems/unauthorized",
                  *       "title": "Unauthorized",
                  *       "status": 401,
-                 *       "detail": "A valid credential is required."
+                 *       "detail": "a valid credential is required"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -2999,7 +2999,7 @@ export interface components {
                  *       "type": "https://kala.dev/problems/forbidden",
                  *       "title": "Forbidden",
                  *       "status": 403,
-                 *       "detail": "This needs the Data Management permission."
+                 *       "detail": "this needs the Data Management permission"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -3016,7 +3016,7 @@ export interface components {
                  *       "type": "https://kala.dev/problems/not-found",
                  *       "title": "Not found",
                  *       "status": 404,
-                 *       "detail": "No such API key."
+                 *       "detail": "no such API key"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -3033,7 +3033,7 @@ export interface components {
                  *       "type": "https://kala.dev/problems/conflict",
                  *       "title": "Conflict",
                  *       "status": 409,
-                 *       "detail": "A user with that name already exists."
+                 *       "detail": "a user named analyst already exists"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -3050,7 +3050,7 @@ export interface components {
                  *       "type": "https://kala.dev/problems/too-large",
                  *       "title": "Payload too large",
                  *       "status": 413,
-                 *       "detail": "The request body must be at most 16777216 bytes."
+                 *       "detail": "the request body must be at most 16777216 bytes"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -3090,7 +3090,7 @@ export interface components {
                  *       "type": "https://kala.dev/problems/internal",
                  *       "title": "Internal error",
                  *       "status": 500,
-                 *       "detail": "Internal error; request id 7f3c2a."
+                 *       "detail": "internal error; request id 7f3c2a"
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -3148,7 +3148,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000003: username: is required",
+                 *       "msg": "KE-010000003: username: minimum string length is 1",
                  *       "error_code": "KE-010000003",
                  *       "suggestion": null
                  *     }
@@ -3158,7 +3158,7 @@ export interface components {
                  * @example {
                  *       "code": "999",
                  *       "data": null,
-                 *       "msg": "KE-010000003: username: is required",
+                 *       "msg": "KE-010000003: username: minimum string length is 1",
                  *       "error_code": "KE-010000003",
                  *       "suggestion": null
                  *     }
@@ -3542,8 +3542,8 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "username": "ADMIN",
-                 *       "password": "Secret#2026"
+                 *       "username": "Analyst_Anna",
+                 *       "password": "Welcome#2026"
                  *     }
                  */
                 "application/json": components["schemas"]["LoginRequest"];
