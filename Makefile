@@ -73,8 +73,8 @@ SPECTRAL := tools/lint/node_modules/.bin/spectral
 # (install scripts off: Spectral needs none, and one of its dependencies would
 # phone home). No skipping: without node and npm this fails.
 lint-spec: ## lint openapi.yaml with Spectral (.spectral.yaml) and vacuum (.vacuum.yaml); fails on warnings too
-	@command -v node >/dev/null || { echo "ERROR: node not found; lint-spec needs Node.js >= 20.17 with npm" >&2; exit 1; }
-	@command -v npm >/dev/null || { echo "ERROR: npm not found; lint-spec needs Node.js >= 20.17 with npm" >&2; exit 1; }
+	@command -v node >/dev/null || { echo "ERROR: node not found; lint-spec needs Node.js >= 20.19 with npm" >&2; exit 1; }
+	@command -v npm >/dev/null || { echo "ERROR: npm not found; lint-spec needs Node.js >= 20.19 with npm" >&2; exit 1; }
 	@if [ ! -e tools/lint/node_modules/.package-lock.json ] || [ ! -x $(SPECTRAL) ] || \
 	    [ tools/lint/package-lock.json -nt tools/lint/node_modules/.package-lock.json ]; then \
 	  npm ci --prefix tools/lint --ignore-scripts --no-audit --no-fund; \
