@@ -258,6 +258,8 @@ type SandboxQuery struct {
 	Args   []any
 	Offset int
 	Limit  int // rows handed on at most
+	// Describe runs the statement to learn its columns and fetches no row.
+	Describe bool
 	// MaxBytes caps the text of the values handed on: the query stops before the row
 	// that would pass it.
 	MaxBytes int
@@ -326,7 +328,11 @@ func runQuery(ctx context.Context, conn *sql.Conn, q SandboxQuery, sink RowSink)
 	// also makes lib/pq use the extended protocol: PostgreSQL itself then refuses a
 	// string holding more than one statement, whatever got past the check before.
 	wrapped := "SELECT * FROM (\n" + q.SQL + "\n) AS kala_query OFFSET $1 LIMIT $2"
-	rows, err := tx.QueryContext(qctx, wrapped, append([]any{q.Offset, q.Limit + 1}, q.Args...)...)
+	fetch := q.Limit + 1
+	if q.Describe {
+		fetch = 0
+	}
+	rows, err := tx.QueryContext(qctx, wrapped, append([]any{q.Offset, fetch}, q.Args...)...)
 	if err != nil {
 		return false, sqlError(err)
 	}

@@ -572,6 +572,14 @@ type ClientInterface interface {
 	// the server a fixed number (both configurable); past either limit the answer is 429
 	// with `Retry-After`.
 	//
+	// The shape follows `Accept`, as in Kylin 5, and each media type has one shape:
+	// Kylin's public media type (what the JDBC driver, kylinpy and Kylin's REST docs send)
+	// gets the result in the envelope, and so do no `Accept` and `*/*` (answered as
+	// `application/vnd.apache.kylin-v4-public+json`); `application/vnd.apache.kylin-v2+json`
+	// gets the envelope with Kylin's v2 fields; `application/json` alone (the Kylin 4 JDBC
+	// driver) gets the bare result, without the envelope. Errors keep the envelope under
+	// every media type.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
@@ -592,10 +600,48 @@ type ClientInterface interface {
 	// the server a fixed number (both configurable); past either limit the answer is 429
 	// with `Retry-After`.
 	//
+	// The shape follows `Accept`, as in Kylin 5, and each media type has one shape:
+	// Kylin's public media type (what the JDBC driver, kylinpy and Kylin's REST docs send)
+	// gets the result in the envelope, and so do no `Accept` and `*/*` (answered as
+	// `application/vnd.apache.kylin-v4-public+json`); `application/vnd.apache.kylin-v2+json`
+	// gets the envelope with Kylin's v2 fields; `application/json` alone (the Kylin 4 JDBC
+	// driver) gets the bare result, without the envelope. Errors keep the envelope under
+	// every media type.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
 	KylinQuery(ctx context.Context, body KylinQueryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinPrepareQueryWithBody Describe a query's result columns (Kylin)
+	//
+	// Kylin's prepare step (its ODBC driver's SQLPrepare, and Kylin 4's prepared
+	// statements): the statement is checked and planned as `POST /kylin/api/query` would
+	// run it, with the same rights, limits and sandbox, and the answer describes its
+	// result columns in `columnMetas` with no rows (`results` empty, `resultRowCount` 0).
+	// `?` placeholders need no values here: those without one are bound as NULLs. SQL
+	// that fails is answered 200 with `isException: true`, as by the query. The shape
+	// follows `Accept` as for the query.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /kylin/api/query/prestate (the `KylinPrepareQuery` operationId).
+	KylinPrepareQueryWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinPrepareQuery Describe a query's result columns (Kylin)
+	//
+	// Kylin's prepare step (its ODBC driver's SQLPrepare, and Kylin 4's prepared
+	// statements): the statement is checked and planned as `POST /kylin/api/query` would
+	// run it, with the same rights, limits and sandbox, and the answer describes its
+	// result columns in `columnMetas` with no rows (`results` empty, `resultRowCount` 0).
+	// `?` placeholders need no values here: those without one are bound as NULLs. SQL
+	// that fails is answered 200 with `isException: true`, as by the query. The shape
+	// follows `Accept` as for the query.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /kylin/api/query/prestate (the `KylinPrepareQuery` operationId).
+	KylinPrepareQuery(ctx context.Context, body KylinPrepareQueryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// KylinTablesAndColumns List tables and columns (Kylin)
 	//
@@ -603,6 +649,23 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /kylin/api/query/tables_and_columns (the `KylinTablesAndColumns` operationId).
 	KylinTablesAndColumns(ctx context.Context, params *KylinTablesAndColumnsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinListTables List tables with comments (Kylin)
+	//
+	// A page of the project's tables in Kylin's table-list shape. Kylin's JDBC driver
+	// reads it after `tables_and_columns` for column remarks (`comment`); `database` is
+	// the SQL schema `tables_and_columns` reports.
+	//
+	// Corresponds with GET /kylin/api/tables (the `KylinListTables` operationId).
+	KylinListTables(ctx context.Context, params *KylinListTablesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinLegacyTablesAndColumns List tables and columns, bare (Kylin 4)
+	//
+	// The same tables and columns as `GET /kylin/api/query/tables_and_columns`, as a bare
+	// list without the envelope: the path and shape Kylin 4's JDBC driver reads.
+	//
+	// Corresponds with GET /kylin/api/tables_and_columns (the `KylinLegacyTablesAndColumns` operationId).
+	KylinLegacyTablesAndColumns(ctx context.Context, params *KylinLegacyTablesAndColumnsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// KylinDeleteUserByBodyWithBody Delete a user named in the body (Kylin)
 	//
@@ -1737,6 +1800,14 @@ func (c *Client) KylinDeleteProject(ctx context.Context, project KylinProjectPat
 // the server a fixed number (both configurable); past either limit the answer is 429
 // with `Retry-After`.
 //
+// The shape follows `Accept`, as in Kylin 5, and each media type has one shape:
+// Kylin's public media type (what the JDBC driver, kylinpy and Kylin's REST docs send)
+// gets the result in the envelope, and so do no `Accept` and `*/*` (answered as
+// `application/vnd.apache.kylin-v4-public+json`); `application/vnd.apache.kylin-v2+json`
+// gets the envelope with Kylin's v2 fields; `application/json` alone (the Kylin 4 JDBC
+// driver) gets the bare result, without the envelope. Errors keep the envelope under
+// every media type.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
@@ -1767,11 +1838,69 @@ func (c *Client) KylinQueryWithBody(ctx context.Context, contentType string, bod
 // the server a fixed number (both configurable); past either limit the answer is 429
 // with `Retry-After`.
 //
+// The shape follows `Accept`, as in Kylin 5, and each media type has one shape:
+// Kylin's public media type (what the JDBC driver, kylinpy and Kylin's REST docs send)
+// gets the result in the envelope, and so do no `Accept` and `*/*` (answered as
+// `application/vnd.apache.kylin-v4-public+json`); `application/vnd.apache.kylin-v2+json`
+// gets the envelope with Kylin's v2 fields; `application/json` alone (the Kylin 4 JDBC
+// driver) gets the bare result, without the envelope. Errors keep the envelope under
+// every media type.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
 func (c *Client) KylinQuery(ctx context.Context, body KylinQueryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewKylinQueryRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinPrepareQueryWithBody Describe a query's result columns (Kylin)
+//
+// Kylin's prepare step (its ODBC driver's SQLPrepare, and Kylin 4's prepared
+// statements): the statement is checked and planned as `POST /kylin/api/query` would
+// run it, with the same rights, limits and sandbox, and the answer describes its
+// result columns in `columnMetas` with no rows (`results` empty, `resultRowCount` 0).
+// `?` placeholders need no values here: those without one are bound as NULLs. SQL
+// that fails is answered 200 with `isException: true`, as by the query. The shape
+// follows `Accept` as for the query.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /kylin/api/query/prestate (the `KylinPrepareQuery` operationId).
+func (c *Client) KylinPrepareQueryWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinPrepareQueryRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinPrepareQuery Describe a query's result columns (Kylin)
+//
+// Kylin's prepare step (its ODBC driver's SQLPrepare, and Kylin 4's prepared
+// statements): the statement is checked and planned as `POST /kylin/api/query` would
+// run it, with the same rights, limits and sandbox, and the answer describes its
+// result columns in `columnMetas` with no rows (`results` empty, `resultRowCount` 0).
+// `?` placeholders need no values here: those without one are bound as NULLs. SQL
+// that fails is answered 200 with `isException: true`, as by the query. The shape
+// follows `Accept` as for the query.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /kylin/api/query/prestate (the `KylinPrepareQuery` operationId).
+func (c *Client) KylinPrepareQuery(ctx context.Context, body KylinPrepareQueryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinPrepareQueryRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1789,6 +1918,43 @@ func (c *Client) KylinQuery(ctx context.Context, body KylinQueryJSONRequestBody,
 // Corresponds with GET /kylin/api/query/tables_and_columns (the `KylinTablesAndColumns` operationId).
 func (c *Client) KylinTablesAndColumns(ctx context.Context, params *KylinTablesAndColumnsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewKylinTablesAndColumnsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinListTables List tables with comments (Kylin)
+//
+// A page of the project's tables in Kylin's table-list shape. Kylin's JDBC driver
+// reads it after `tables_and_columns` for column remarks (`comment`); `database` is
+// the SQL schema `tables_and_columns` reports.
+//
+// Corresponds with GET /kylin/api/tables (the `KylinListTables` operationId).
+func (c *Client) KylinListTables(ctx context.Context, params *KylinListTablesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinListTablesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinLegacyTablesAndColumns List tables and columns, bare (Kylin 4)
+//
+// The same tables and columns as `GET /kylin/api/query/tables_and_columns`, as a bare
+// list without the envelope: the path and shape Kylin 4's JDBC driver reads.
+//
+// Corresponds with GET /kylin/api/tables_and_columns (the `KylinLegacyTablesAndColumns` operationId).
+func (c *Client) KylinLegacyTablesAndColumns(ctx context.Context, params *KylinLegacyTablesAndColumnsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinLegacyTablesAndColumnsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3998,6 +4164,46 @@ func NewKylinQueryRequestWithBody(server string, contentType string, body io.Rea
 	return req, nil
 }
 
+// NewKylinPrepareQueryRequest calls the generic KylinPrepareQuery builder with application/json body
+func NewKylinPrepareQueryRequest(server string, body KylinPrepareQueryJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewKylinPrepareQueryRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewKylinPrepareQueryRequestWithBody constructs an http.Request for the KylinPrepareQuery method, with any body, and a specified content type
+func NewKylinPrepareQueryRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/query/prestate")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewKylinTablesAndColumnsRequest constructs an http.Request for the KylinTablesAndColumns method
 func NewKylinTablesAndColumnsRequest(server string, params *KylinTablesAndColumnsParams) (*http.Request, error) {
 	var err error
@@ -4008,6 +4214,130 @@ func NewKylinTablesAndColumnsRequest(server string, params *KylinTablesAndColumn
 	}
 
 	operationPath := fmt.Sprintf("/kylin/api/query/tables_and_columns")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewKylinListTablesRequest constructs an http.Request for the KylinListTables method
+func NewKylinListTablesRequest(server string, params *KylinListTablesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/tables")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "project", params.Project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.PageOffset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_offset", *params.PageOffset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewKylinLegacyTablesAndColumnsRequest constructs an http.Request for the KylinLegacyTablesAndColumns method
+func NewKylinLegacyTablesAndColumnsRequest(server string, params *KylinLegacyTablesAndColumnsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/tables_and_columns")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -5066,6 +5396,14 @@ type ClientWithResponsesInterface interface {
 	// the server a fixed number (both configurable); past either limit the answer is 429
 	// with `Retry-After`.
 	//
+	// The shape follows `Accept`, as in Kylin 5, and each media type has one shape:
+	// Kylin's public media type (what the JDBC driver, kylinpy and Kylin's REST docs send)
+	// gets the result in the envelope, and so do no `Accept` and `*/*` (answered as
+	// `application/vnd.apache.kylin-v4-public+json`); `application/vnd.apache.kylin-v2+json`
+	// gets the envelope with Kylin's v2 fields; `application/json` alone (the Kylin 4 JDBC
+	// driver) gets the bare result, without the envelope. Errors keep the envelope under
+	// every media type.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
@@ -5086,10 +5424,48 @@ type ClientWithResponsesInterface interface {
 	// the server a fixed number (both configurable); past either limit the answer is 429
 	// with `Retry-After`.
 	//
+	// The shape follows `Accept`, as in Kylin 5, and each media type has one shape:
+	// Kylin's public media type (what the JDBC driver, kylinpy and Kylin's REST docs send)
+	// gets the result in the envelope, and so do no `Accept` and `*/*` (answered as
+	// `application/vnd.apache.kylin-v4-public+json`); `application/vnd.apache.kylin-v2+json`
+	// gets the envelope with Kylin's v2 fields; `application/json` alone (the Kylin 4 JDBC
+	// driver) gets the bare result, without the envelope. Errors keep the envelope under
+	// every media type.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
 	KylinQueryWithResponse(ctx context.Context, body KylinQueryJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinQueryResponse, error)
+
+	// KylinPrepareQueryWithBodyWithResponse Describe a query's result columns (Kylin)
+	//
+	// Kylin's prepare step (its ODBC driver's SQLPrepare, and Kylin 4's prepared
+	// statements): the statement is checked and planned as `POST /kylin/api/query` would
+	// run it, with the same rights, limits and sandbox, and the answer describes its
+	// result columns in `columnMetas` with no rows (`results` empty, `resultRowCount` 0).
+	// `?` placeholders need no values here: those without one are bound as NULLs. SQL
+	// that fails is answered 200 with `isException: true`, as by the query. The shape
+	// follows `Accept` as for the query.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/query/prestate (the `KylinPrepareQuery` operationId).
+	KylinPrepareQueryWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinPrepareQueryResponse, error)
+
+	// KylinPrepareQueryWithResponse Describe a query's result columns (Kylin)
+	//
+	// Kylin's prepare step (its ODBC driver's SQLPrepare, and Kylin 4's prepared
+	// statements): the statement is checked and planned as `POST /kylin/api/query` would
+	// run it, with the same rights, limits and sandbox, and the answer describes its
+	// result columns in `columnMetas` with no rows (`results` empty, `resultRowCount` 0).
+	// `?` placeholders need no values here: those without one are bound as NULLs. SQL
+	// that fails is answered 200 with `isException: true`, as by the query. The shape
+	// follows `Accept` as for the query.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/query/prestate (the `KylinPrepareQuery` operationId).
+	KylinPrepareQueryWithResponse(ctx context.Context, body KylinPrepareQueryJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinPrepareQueryResponse, error)
 
 	// KylinTablesAndColumnsWithResponse List tables and columns (Kylin)
 	//
@@ -5099,6 +5475,27 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /kylin/api/query/tables_and_columns (the `KylinTablesAndColumns` operationId).
 	KylinTablesAndColumnsWithResponse(ctx context.Context, params *KylinTablesAndColumnsParams, reqEditors ...RequestEditorFn) (*KylinTablesAndColumnsResponse, error)
+
+	// KylinListTablesWithResponse List tables with comments (Kylin)
+	//
+	// A page of the project's tables in Kylin's table-list shape. Kylin's JDBC driver
+	// reads it after `tables_and_columns` for column remarks (`comment`); `database` is
+	// the SQL schema `tables_and_columns` reports.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /kylin/api/tables (the `KylinListTables` operationId).
+	KylinListTablesWithResponse(ctx context.Context, params *KylinListTablesParams, reqEditors ...RequestEditorFn) (*KylinListTablesResponse, error)
+
+	// KylinLegacyTablesAndColumnsWithResponse List tables and columns, bare (Kylin 4)
+	//
+	// The same tables and columns as `GET /kylin/api/query/tables_and_columns`, as a bare
+	// list without the envelope: the path and shape Kylin 4's JDBC driver reads.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /kylin/api/tables_and_columns (the `KylinLegacyTablesAndColumns` operationId).
+	KylinLegacyTablesAndColumnsWithResponse(ctx context.Context, params *KylinLegacyTablesAndColumnsParams, reqEditors ...RequestEditorFn) (*KylinLegacyTablesAndColumnsResponse, error)
 
 	// KylinDeleteUserByBodyWithBodyWithResponse Delete a user named in the body (Kylin)
 	//
@@ -9888,7 +10285,9 @@ type KylinQueryResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *KylinQueryEnvelope
+	JSON200 *KylinQueryResult
+	// ApplicationvndApacheKylinV2JSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v2+json` response
+	ApplicationvndApacheKylinV2JSON200 *KylinQueryEnvelopeV2
 	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
 	ApplicationvndApacheKylinV4PublicJSON200 *KylinQueryEnvelope
 	// JSON400 the response for an HTTP 400 `application/json` response
@@ -9940,8 +10339,13 @@ type KylinQueryResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r KylinQueryResponse) GetJSON200() *KylinQueryEnvelope {
+func (r KylinQueryResponse) GetJSON200() *KylinQueryResult {
 	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV2JSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v2+json` response
+func (r KylinQueryResponse) GetApplicationvndApacheKylinV2JSON200() *KylinQueryEnvelopeV2 {
+	return r.ApplicationvndApacheKylinV2JSON200
 }
 
 // GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
@@ -10072,6 +10476,224 @@ func (r KylinQueryResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r KylinQueryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinPrepareQueryResponse401Headers the declared response headers of an HTTP 401 response for KylinPrepareQuery
+type KylinPrepareQueryResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// KylinPrepareQueryResponse429Headers the declared response headers of an HTTP 429 response for KylinPrepareQuery
+type KylinPrepareQueryResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+}
+
+// KylinPrepareQueryResponse503Headers the declared response headers of an HTTP 503 response for KylinPrepareQuery
+type KylinPrepareQueryResponse503Headers struct {
+	RetryAfter int
+}
+
+type KylinPrepareQueryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinQueryResult
+	// ApplicationvndApacheKylinV2JSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v2+json` response
+	ApplicationvndApacheKylinV2JSON200 *KylinQueryEnvelopeV2
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinQueryEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *KylinUnsupportedMediaTypeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON415 the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON415 *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinPrepareQueryResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinPrepareQueryResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinPrepareQueryResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinPrepareQueryResponse) GetJSON200() *KylinQueryResult {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV2JSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v2+json` response
+func (r KylinPrepareQueryResponse) GetApplicationvndApacheKylinV2JSON200() *KylinQueryEnvelopeV2 {
+	return r.ApplicationvndApacheKylinV2JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinPrepareQueryResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinQueryEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinPrepareQueryResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinPrepareQueryResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinPrepareQueryResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinPrepareQueryResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinPrepareQueryResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinPrepareQueryResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinPrepareQueryResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinPrepareQueryResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinPrepareQueryResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinPrepareQueryResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinPrepareQueryResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinPrepareQueryResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r KylinPrepareQueryResponse) GetJSON415() *KylinUnsupportedMediaTypeApplicationJSON {
+	return r.JSON415
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON415 returns the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinPrepareQueryResponse) GetApplicationvndApacheKylinV4PublicJSON415() *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinPrepareQueryResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinPrepareQueryResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinPrepareQueryResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinPrepareQueryResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinPrepareQueryResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinPrepareQueryResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinPrepareQueryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinPrepareQueryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinPrepareQueryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinPrepareQueryResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10255,6 +10877,372 @@ func (r KylinTablesAndColumnsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r KylinTablesAndColumnsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinListTablesResponse401Headers the declared response headers of an HTTP 401 response for KylinListTables
+type KylinListTablesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// KylinListTablesResponse429Headers the declared response headers of an HTTP 429 response for KylinListTables
+type KylinListTablesResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+}
+
+// KylinListTablesResponse503Headers the declared response headers of an HTTP 503 response for KylinListTables
+type KylinListTablesResponse503Headers struct {
+	RetryAfter int
+}
+
+type KylinListTablesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinTableDescPageEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinTableDescPageEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinListTablesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinListTablesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinListTablesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinListTablesResponse) GetJSON200() *KylinTableDescPageEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListTablesResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinTableDescPageEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinListTablesResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListTablesResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinListTablesResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListTablesResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinListTablesResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListTablesResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinListTablesResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListTablesResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinListTablesResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListTablesResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinListTablesResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListTablesResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinListTablesResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListTablesResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinListTablesResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListTablesResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinListTablesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinListTablesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinListTablesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinListTablesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinLegacyTablesAndColumnsResponse401Headers the declared response headers of an HTTP 401 response for KylinLegacyTablesAndColumns
+type KylinLegacyTablesAndColumnsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// KylinLegacyTablesAndColumnsResponse429Headers the declared response headers of an HTTP 429 response for KylinLegacyTablesAndColumns
+type KylinLegacyTablesAndColumnsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+}
+
+// KylinLegacyTablesAndColumnsResponse503Headers the declared response headers of an HTTP 503 response for KylinLegacyTablesAndColumns
+type KylinLegacyTablesAndColumnsResponse503Headers struct {
+	RetryAfter int
+}
+
+type KylinLegacyTablesAndColumnsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinTableList
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinTableList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinLegacyTablesAndColumnsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinLegacyTablesAndColumnsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinLegacyTablesAndColumnsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetJSON200() *KylinTableList {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinTableList {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinLegacyTablesAndColumnsResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinLegacyTablesAndColumnsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinLegacyTablesAndColumnsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinLegacyTablesAndColumnsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinLegacyTablesAndColumnsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13187,6 +14175,14 @@ func (c *ClientWithResponses) KylinDeleteProjectWithResponse(ctx context.Context
 // the server a fixed number (both configurable); past either limit the answer is 429
 // with `Retry-After`.
 //
+// The shape follows `Accept`, as in Kylin 5, and each media type has one shape:
+// Kylin's public media type (what the JDBC driver, kylinpy and Kylin's REST docs send)
+// gets the result in the envelope, and so do no `Accept` and `*/*` (answered as
+// `application/vnd.apache.kylin-v4-public+json`); `application/vnd.apache.kylin-v2+json`
+// gets the envelope with Kylin's v2 fields; `application/json` alone (the Kylin 4 JDBC
+// driver) gets the bare result, without the envelope. Errors keep the envelope under
+// every media type.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
@@ -13213,6 +14209,14 @@ func (c *ClientWithResponses) KylinQueryWithBodyWithResponse(ctx context.Context
 // the server a fixed number (both configurable); past either limit the answer is 429
 // with `Retry-After`.
 //
+// The shape follows `Accept`, as in Kylin 5, and each media type has one shape:
+// Kylin's public media type (what the JDBC driver, kylinpy and Kylin's REST docs send)
+// gets the result in the envelope, and so do no `Accept` and `*/*` (answered as
+// `application/vnd.apache.kylin-v4-public+json`); `application/vnd.apache.kylin-v2+json`
+// gets the envelope with Kylin's v2 fields; `application/json` alone (the Kylin 4 JDBC
+// driver) gets the bare result, without the envelope. Errors keep the envelope under
+// every media type.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /kylin/api/query (the `KylinQuery` operationId).
@@ -13222,6 +14226,48 @@ func (c *ClientWithResponses) KylinQueryWithResponse(ctx context.Context, body K
 		return nil, err
 	}
 	return ParseKylinQueryResponse(rsp)
+}
+
+// KylinPrepareQueryWithBodyWithResponse Describe a query's result columns (Kylin)
+//
+// Kylin's prepare step (its ODBC driver's SQLPrepare, and Kylin 4's prepared
+// statements): the statement is checked and planned as `POST /kylin/api/query` would
+// run it, with the same rights, limits and sandbox, and the answer describes its
+// result columns in `columnMetas` with no rows (`results` empty, `resultRowCount` 0).
+// `?` placeholders need no values here: those without one are bound as NULLs. SQL
+// that fails is answered 200 with `isException: true`, as by the query. The shape
+// follows `Accept` as for the query.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/query/prestate (the `KylinPrepareQuery` operationId).
+func (c *ClientWithResponses) KylinPrepareQueryWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinPrepareQueryResponse, error) {
+	rsp, err := c.KylinPrepareQueryWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinPrepareQueryResponse(rsp)
+}
+
+// KylinPrepareQueryWithResponse Describe a query's result columns (Kylin)
+//
+// Kylin's prepare step (its ODBC driver's SQLPrepare, and Kylin 4's prepared
+// statements): the statement is checked and planned as `POST /kylin/api/query` would
+// run it, with the same rights, limits and sandbox, and the answer describes its
+// result columns in `columnMetas` with no rows (`results` empty, `resultRowCount` 0).
+// `?` placeholders need no values here: those without one are bound as NULLs. SQL
+// that fails is answered 200 with `isException: true`, as by the query. The shape
+// follows `Accept` as for the query.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/query/prestate (the `KylinPrepareQuery` operationId).
+func (c *ClientWithResponses) KylinPrepareQueryWithResponse(ctx context.Context, body KylinPrepareQueryJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinPrepareQueryResponse, error) {
+	rsp, err := c.KylinPrepareQuery(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinPrepareQueryResponse(rsp)
 }
 
 // KylinTablesAndColumnsWithResponse List tables and columns (Kylin)
@@ -13237,6 +14283,39 @@ func (c *ClientWithResponses) KylinTablesAndColumnsWithResponse(ctx context.Cont
 		return nil, err
 	}
 	return ParseKylinTablesAndColumnsResponse(rsp)
+}
+
+// KylinListTablesWithResponse List tables with comments (Kylin)
+//
+// A page of the project's tables in Kylin's table-list shape. Kylin's JDBC driver
+// reads it after `tables_and_columns` for column remarks (`comment`); `database` is
+// the SQL schema `tables_and_columns` reports.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /kylin/api/tables (the `KylinListTables` operationId).
+func (c *ClientWithResponses) KylinListTablesWithResponse(ctx context.Context, params *KylinListTablesParams, reqEditors ...RequestEditorFn) (*KylinListTablesResponse, error) {
+	rsp, err := c.KylinListTables(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinListTablesResponse(rsp)
+}
+
+// KylinLegacyTablesAndColumnsWithResponse List tables and columns, bare (Kylin 4)
+//
+// The same tables and columns as `GET /kylin/api/query/tables_and_columns`, as a bare
+// list without the envelope: the path and shape Kylin 4's JDBC driver reads.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /kylin/api/tables_and_columns (the `KylinLegacyTablesAndColumns` operationId).
+func (c *ClientWithResponses) KylinLegacyTablesAndColumnsWithResponse(ctx context.Context, params *KylinLegacyTablesAndColumnsParams, reqEditors ...RequestEditorFn) (*KylinLegacyTablesAndColumnsResponse, error) {
+	rsp, err := c.KylinLegacyTablesAndColumns(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinLegacyTablesAndColumnsResponse(rsp)
 }
 
 // KylinDeleteUserByBodyWithBodyWithResponse Delete a user named in the body (Kylin)
@@ -18392,11 +19471,18 @@ func ParseKylinQueryResponse(rsp *http.Response) (*KylinQueryResponse, error) {
 
 	switch {
 	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
-		var dest KylinQueryEnvelope
+		var dest KylinQueryResult
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v2+json" && rsp.StatusCode == 200:
+		var dest KylinQueryEnvelopeV2
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV2JSON200 = &dest
 
 	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
 		var dest KylinQueryEnvelope
@@ -18597,6 +19683,233 @@ func ParseKylinQueryResponse(rsp *http.Response) (*KylinQueryResponse, error) {
 	return response, nil
 }
 
+// ParseKylinPrepareQueryResponse parses an HTTP response from a KylinPrepareQueryWithResponse call
+func ParseKylinPrepareQueryResponse(rsp *http.Response) (*KylinPrepareQueryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinPrepareQueryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinQueryResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v2+json" && rsp.StatusCode == 200:
+		var dest KylinQueryEnvelopeV2
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV2JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinQueryEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinPrepareQueryResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinPrepareQueryResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinPrepareQueryResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseKylinTablesAndColumnsResponse parses an HTTP response from a KylinTablesAndColumnsWithResponse call
 func ParseKylinTablesAndColumnsResponse(rsp *http.Response) (*KylinTablesAndColumnsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -18776,6 +20089,390 @@ func ParseKylinTablesAndColumnsResponse(rsp *http.Response) (*KylinTablesAndColu
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers KylinTablesAndColumnsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinListTablesResponse parses an HTTP response from a KylinListTablesWithResponse call
+func ParseKylinListTablesResponse(rsp *http.Response) (*KylinListTablesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinListTablesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinTableDescPageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinTableDescPageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinListTablesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinListTablesResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinListTablesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinLegacyTablesAndColumnsResponse parses an HTTP response from a KylinLegacyTablesAndColumnsWithResponse call
+func ParseKylinLegacyTablesAndColumnsResponse(rsp *http.Response) (*KylinLegacyTablesAndColumnsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinLegacyTablesAndColumnsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinTableList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinTableList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinLegacyTablesAndColumnsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinLegacyTablesAndColumnsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinLegacyTablesAndColumnsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

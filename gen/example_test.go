@@ -92,10 +92,13 @@ func Example_kylin() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if q.JSON200 == nil {
+	// Without an Accept header the answer is Kylin's envelope under Kylin's media type;
+	// `Accept: application/json` (a request editor) would give the bare result in JSON200.
+	res := q.ApplicationvndApacheKylinV4PublicJSON200
+	if res == nil {
 		log.Fatalf("query: %s %s", q.Status(), q.Body)
 	}
-	fmt.Println(q.JSON200.Data.ColumnMetas[0].Name, *q.JSON200.Data.Results[0][0])
+	fmt.Println(res.Data.ColumnMetas[0].Name, *res.Data.Results[0][0])
 
 	// A session: log in once with Basic (POST /kylin/api/user/authentication), then the
 	// jar sends the JSESSIONID cookie alone.

@@ -450,6 +450,21 @@ func (e KylinQueryEnvelopeCode) Valid() bool {
 	}
 }
 
+// Defines values for KylinQueryEnvelopeV2Code.
+const (
+	KylinQueryEnvelopeV2CodeN000 KylinQueryEnvelopeV2Code = "000"
+)
+
+// Valid indicates whether the value is a known member of the KylinQueryEnvelopeV2Code enum.
+func (e KylinQueryEnvelopeV2Code) Valid() bool {
+	switch e {
+	case KylinQueryEnvelopeV2CodeN000:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for KylinTableTableTYPE.
 const (
 	TABLE KylinTableTableTYPE = "TABLE"
@@ -495,6 +510,21 @@ func (e KylinTableColumnNullable) Valid() bool {
 	case KylinTableColumnNullableN0:
 		return true
 	case KylinTableColumnNullableN1:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinTableDescPageEnvelopeCode.
+const (
+	KylinTableDescPageEnvelopeCodeN000 KylinTableDescPageEnvelopeCode = "000"
+)
+
+// Valid indicates whether the value is a known member of the KylinTableDescPageEnvelopeCode enum.
+func (e KylinTableDescPageEnvelopeCode) Valid() bool {
+	switch e {
+	case KylinTableDescPageEnvelopeCodeN000:
 		return true
 	default:
 		return false
@@ -1475,6 +1505,29 @@ type KylinQueryEnvelope struct {
 // Example: 000
 type KylinQueryEnvelopeCode string
 
+// KylinQueryEnvelopeV2 A query result in Kylin's envelope, with Kylin's v2 fields (`application/vnd.apache.kylin-v2+json`).
+type KylinQueryEnvelopeV2 struct {
+	// Code Always `000` for success.
+	//
+	// Example: 000
+	Code KylinQueryEnvelopeV2Code `json:"code"`
+
+	// Data A query's outcome in Kylin's v2 shape; the fields of the v4 result and these.
+	//
+	// Example: {"affectedRowCount":0,"columnMetas":[{"autoIncrement":false,"caseSensitive":true,"catelogName":null,"columnType":12,"columnTypeName":"VARCHAR","currency":false,"definitelyWritable":false,"displaySize":2147483647,"isNullable":1,"label":"customer","name":"customer","precision":2147483647,"readOnly":true,"scale":0,"schemaName":"sales","searchable":true,"signed":false,"tableName":null,"writable":false}],"cube":"","duration":3,"exceptionMessage":null,"isException":false,"is_prepare":false,"partial":false,"pushDown":true,"queryId":"0196a1d0-0000-7000-8000-000000000020","resultRowCount":1,"results":[["Ada","12.50"]],"totalScanBytes":0,"totalScanCount":0}
+	Data KylinQueryResultV2 `json:"data"`
+
+	// Msg Empty on success.
+	//
+	// Example:
+	Msg string `json:"msg"`
+}
+
+// KylinQueryEnvelopeV2Code Always `000` for success.
+//
+// Example: 000
+type KylinQueryEnvelopeV2Code string
+
 // KylinQueryRequest A SQL query on one project, as Kylin's REST clients and its JDBC driver send it. As in
 // Kylin, fields Kala has no use for are accepted and ignored, and booleans and integers
 // may be sent as strings (`"true"`, `"500"`).
@@ -1602,6 +1655,77 @@ type KylinQueryResult struct {
 	//
 	// Example: [["Ada","12.50"]]
 	Results [][]*string `json:"results"`
+}
+
+// KylinQueryResultV2 A query's outcome in Kylin's v2 shape; the fields of the v4 result and these.
+type KylinQueryResultV2 struct {
+	// AffectedRowCount Always 0 (queries change nothing).
+	//
+	// Example: 0
+	AffectedRowCount int `json:"affectedRowCount"`
+
+	// ColumnMetas The result's columns.
+	//
+	// Example: [{"autoIncrement":false,"caseSensitive":true,"catelogName":null,"columnType":12,"columnTypeName":"VARCHAR","currency":false,"definitelyWritable":false,"displaySize":2147483647,"isNullable":1,"label":"customer","name":"customer","precision":2147483647,"readOnly":true,"scale":0,"schemaName":"sales","searchable":true,"signed":false,"tableName":null,"writable":false}]
+	ColumnMetas []KylinColumnMeta `json:"columnMetas"`
+
+	// Cube Always empty: no cube answered (Kylin names the cubes here).
+	//
+	// Example:
+	Cube string `json:"cube"`
+
+	// Duration Milliseconds taken.
+	//
+	// Example: 3
+	Duration int64 `json:"duration"`
+
+	// ExceptionMessage The database's message when the SQL failed.
+	ExceptionMessage *string `json:"exceptionMessage"`
+
+	// IsException Whether the SQL failed.
+	//
+	// Example: false
+	IsException bool `json:"isException"`
+
+	// IsPrepare Whether only the columns were described (`/query/prestate`).
+	//
+	// Example: false
+	IsPrepare bool `json:"is_prepare"`
+
+	// Partial Whether rows were cut at the limit or the size cap.
+	//
+	// Example: false
+	Partial bool `json:"partial"`
+
+	// PushDown Always true: every query runs on the database, as Kylin's push-down does.
+	//
+	// Example: true
+	PushDown bool `json:"pushDown"`
+
+	// QueryId The query's id.
+	//
+	// Example: 0196a1d0-0000-7000-8000-000000000020
+	QueryId string `json:"queryId"`
+
+	// ResultRowCount Rows returned.
+	//
+	// Example: 1
+	ResultRowCount int `json:"resultRowCount"`
+
+	// Results Rows as arrays of strings; null for SQL NULL.
+	//
+	// Example: [["Ada","12.50"]]
+	Results [][]*string `json:"results"`
+
+	// TotalScanBytes Always 0 (Kylin's scanned bytes).
+	//
+	// Example: 0
+	TotalScanBytes int64 `json:"totalScanBytes"`
+
+	// TotalScanCount Always 0 (Kylin's scanned rows).
+	//
+	// Example: 0
+	TotalScanCount int64 `json:"totalScanCount"`
 }
 
 // KylinStatementParameter One PreparedStatement value, as Kylin's JDBC driver sends it.
@@ -1733,6 +1857,114 @@ type KylinTableColumnIsNULLABLE string
 //
 // Example: 1
 type KylinTableColumnNullable int
+
+// KylinTableDesc A table as Kylin's table list shows one (the JDBC driver reads `database`, `name` and the columns' `comment`).
+type KylinTableDesc struct {
+	// Columns The columns in order.
+	//
+	// Example: [{"comment":null,"datatype":"decimal","name":"amount"}]
+	Columns []KylinTableDescColumn `json:"columns"`
+
+	// CreateTime Always 0: table times are not kept.
+	//
+	// Example: 0
+	CreateTime int64 `json:"create_time"`
+
+	// Database The SQL schema the table is in: the one `tables_and_columns` reports as `table_SCHEM`.
+	//
+	// Example: sales
+	Database string `json:"database"`
+
+	// LastModified Always 0: table times are not kept.
+	//
+	// Example: 0
+	LastModified int64 `json:"last_modified"`
+
+	// Name The table.
+	//
+	// Example: orders
+	Name string `json:"name"`
+
+	// SourceType Always 9: Kylin's number for a JDBC source.
+	//
+	// Example: 9
+	SourceType int `json:"source_type"`
+
+	// TableType Always TABLE.
+	//
+	// Example: TABLE
+	TableType string `json:"table_type"`
+
+	// Uuid The table's id: a name-based UUID (version 5) of the project's id and the table's name, stable while both are.
+	//
+	// Example: 5d0f8ad6-2f47-5a3e-9d55-8e2a07d0c1b4
+	Uuid openapi_types.UUID `json:"uuid"`
+}
+
+// KylinTableDescColumn A column as Kylin's table list shows one.
+type KylinTableDescColumn struct {
+	// Comment Always null: columns have no comments here.
+	Comment *string `json:"comment"`
+
+	// Datatype The type in Kylin's words (varchar, integer, bigint, double, decimal, boolean, date, timestamp).
+	//
+	// Example: decimal
+	Datatype string `json:"datatype"`
+
+	// Name The column.
+	//
+	// Example: amount
+	Name string `json:"name"`
+}
+
+// KylinTableDescPage A page of tables.
+type KylinTableDescPage struct {
+	// Limit The page size applied.
+	//
+	// Example: 10
+	Limit int `json:"limit"`
+
+	// Offset The page index asked for (`page_offset`).
+	//
+	// Example: 0
+	Offset int `json:"offset"`
+
+	// TotalSize All tables of the project.
+	//
+	// Example: 1
+	TotalSize int `json:"total_size"`
+
+	// Value The tables on this page, by name.
+	//
+	// Example: [{"columns":[{"comment":null,"datatype":"decimal","name":"amount"}],"create_time":0,"database":"sales","last_modified":0,"name":"orders","source_type":9,"table_type":"TABLE","uuid":"5d0f8ad6-2f47-5a3e-9d55-8e2a07d0c1b4"}]
+	Value []KylinTableDesc `json:"value"`
+}
+
+// KylinTableDescPageEnvelope A page of tables in Kylin's envelope.
+type KylinTableDescPageEnvelope struct {
+	// Code Always `000` for success.
+	//
+	// Example: 000
+	Code KylinTableDescPageEnvelopeCode `json:"code"`
+
+	// Data A page of tables.
+	Data KylinTableDescPage `json:"data"`
+
+	// Msg Empty on success.
+	//
+	// Example:
+	Msg string `json:"msg"`
+}
+
+// KylinTableDescPageEnvelopeCode Always `000` for success.
+//
+// Example: 000
+type KylinTableDescPageEnvelopeCode string
+
+// KylinTableList A project's tables, bare (Kylin 4's legacy `tables_and_columns`).
+//
+// Example: [{"columns":[{"column_NAME":"amount","column_SIZE":-1,"data_TYPE":3,"decimal_DIGITS":0,"is_NULLABLE":"YES","nullable":1,"num_PREC_RADIX":10,"ordinal_POSITION":1,"table_CAT":"sales","table_NAME":"orders","table_SCHEM":"sales","type_NAME":"DECIMAL"}],"remarks":null,"table_CAT":"sales","table_NAME":"orders","table_SCHEM":"sales","table_TYPE":"TABLE"}]
+type KylinTableList = []KylinTable
 
 // KylinTablesEnvelope A project's tables in Kylin's envelope.
 type KylinTablesEnvelope struct {
@@ -2705,6 +2937,26 @@ type KylinTablesAndColumnsParams struct {
 	Project KylinProjectQuery `form:"project" json:"project"`
 }
 
+// KylinListTablesParams defines parameters for KylinListTables.
+type KylinListTablesParams struct {
+	// Project The project's name, in any case.
+	Project KylinProjectQuery `form:"project" json:"project"`
+
+	// PageOffset The page index (0 is the first page).
+	PageOffset *KylinPageOffset `form:"page_offset,omitempty" json:"page_offset,omitempty"`
+
+	// PageSize Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+	// or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+	// applied (`page_offset` counts pages of that size).
+	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+}
+
+// KylinLegacyTablesAndColumnsParams defines parameters for KylinLegacyTablesAndColumns.
+type KylinLegacyTablesAndColumnsParams struct {
+	// Project The project's name, in any case.
+	Project KylinProjectQuery `form:"project" json:"project"`
+}
+
 // KylinListUsersParams defines parameters for KylinListUsers.
 type KylinListUsersParams struct {
 	// Name Only users whose name contains this.
@@ -2760,6 +3012,9 @@ type KylinCreateProjectJSONRequestBody = KylinProjectCreate
 
 // KylinQueryJSONRequestBody defines body for KylinQuery for application/json ContentType.
 type KylinQueryJSONRequestBody = KylinQueryRequest
+
+// KylinPrepareQueryJSONRequestBody defines body for KylinPrepareQuery for application/json ContentType.
+type KylinPrepareQueryJSONRequestBody = KylinQueryRequest
 
 // KylinDeleteUserByBodyJSONRequestBody defines body for KylinDeleteUserByBody for application/json ContentType.
 type KylinDeleteUserByBodyJSONRequestBody = KylinUserDelete
@@ -3872,422 +4127,454 @@ func (a KylinUserUpdate) MarshalJSON() ([]byte, error) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rchrJuij4KjmcPWFprQKDLraFYsUebMvddMuSWuDldjd9VElVAmkVWXRlIoy9PLF/TZzfM+9wIvZr",
-	"rSeZyO/LrAtUQSFLarubHbF7WUVdMr/87tdPFS8cT0LBhJKV5qfKiFGfRfDPS6rYKR9zpf/wmfQiPlE8",
-	"FJVm5e2IKsIlCdhAkXBA1IiRQN9KRDgjO+2T7isyUmpCJ5xEVDH4rWrevdskERtTLrgYEjdyCRV+T0jm",
-	"hcKXxFUumQrFA8IViZhkSjqE1YY14vYqA8qDacRkr3Ic/aN+rP6xX3drPVFxKuwDHU8CVmlWcu+qOBXp",
-	"jdiY6r2o+UTfKFXExbDy+bOTbPUiDLg3X95wN96g0luP2GAqmQ/7jtjvUyZViV1zJYmgY+aQ36ehoj3h",
-	"/g6bJzMu/HBG3JlLuCAGErm7/v0f+/Xj2T+erNl2fNu6fTMVzVsDxaLlLXfMgaiQzChXpM8GYcSIiub6",
-	"3OiQclFLr2C/7lQ0LHjE/EpTRVOW/vaYCz6ejivNhmPXwYViQxbBQt6+fduaqhETintUsfwDoMkdPBQE",
-	"Xs4kUSMuSThhEV6mnscmSmbWVnnOaMQiEjEajP/Rq1zTgPYqDmlN+I9svnB5Jcw+O5UJjeiYKUMlL6mi",
-	"UoURa/v5q/btDY8k4X52WfXG0RPa8OrVer1erz7V/3mm/1OP/6+hj5Drd02oGlWcikYgDTy/sgrcgzAa",
-	"U1VpVqZTuHNhG07lQ3UShe+Zp6oRG+Dzn53Kj/OAiws6ZOeDgWQqf0MTOmSEC599IDt1zQU0FQx4JBX8",
-	"tJvZYt2s/vcpi+bJ8vWNVyF+JL1unw3oNFDwXLwHLtT+XsWpjOkHg0MIGyfBqnouVsXb6fCPOTjVVmws",
-	"yYRFsO4aaYk5mYSSK37DiOQfmd4cohPzHUIlgRc+ksQLuGaYhMpr0nD0UkijXtf/6IkwInuNg6cHz/af",
-	"HDw9hldLMgoDn1BFxqFU+ATh+usO0L8GIBVyxqJHkrjANlwLWL2OnqCTScCZT3bcFORc4oVTvQz8BvBh",
-	"quCJ3QX20Fh1DvqB/FNorDyGZJvOOvrGk0CMu9CInI9ZeMMjyya5IFTMiUcly9KNpAGT+YRh3rGSOv4D",
-	"cL7yPx4nsu8x/iofm0We6betoRP84SeA6B3uZ/GIHmJDBXL++3BGxnrJgKxaFERMTSNhUTmzi8MCHAN8",
-	"zsevw5X4dZgh8XzEKmJUyyuX13xShjXdmivlkkM+Y+rSfsDgRHLxRumfDdZkESWMQDvLxXx46tZo0va1",
-	"aB1ws8I3kkVFEm0qgVHlCzO6QpjV9+5DmOnlRkxOQiEZiOTn1L9EpUz/5YVCMQH/BC6K2sPjSRT2Azb+",
-	"+3up9/Up2YfesaI8qDQrNzTgfjdskvFUagVIEzAIu6maRhrULIpCrQb8+qky4Czwk2c0YjAp6VCvNP/x",
-	"z785FamomspK80CjuuIKANkW8BKrWSY71sqlbD5+rPWUms9u7CbkY46PVO0jnzfgDvoNCMXlo7bKLZdk",
-	"TAN9EMw/Ji7u2wUElYRRb0T61CcAgxppkR8652ekH/rzGHKhYD29xilAAff3pvuq+ozMuBoRoTnLhFHF",
-	"fHLN5pq/aOL12USNyA68l7j6hS6qxT3hjqgk/hQPlMFDvcqESjkLI79XcR3icklEqNIf01fhOaoooVrv",
-	"hQOB5cLiXBCcn53Ki1AMAu59KQZRIBaAk0+ooMFcKkKDiFF/TtgHLpUm5gQLjhIsiFdQ4vg9e+9dn7t9",
-	"scRjmmn9ApdNdmgK/CjfJJ3v1vQaXoVRn/s+E18IPlDtBWM+6kJa1yavqaBDNmZCadVtzKXUy04DcT8B",
-	"YrKQElAcxDffBRjT9ozvkP5UATbSIAhnWpNLFu8QyaIb7jESRqBvSm1Z37AAgdkWikWCBiea6L4QoNy8",
-	"iwAFHyf07ZOng31vj6YAeZjlSekHy7EkfOJOgNkJx0yNtOGprVzmkxBZqQYci47h37hJSWgEPEZb20E4",
-	"JFPhGzJPNgtwBSWulKzIgagX+nr7R0dHFaei2UmlKaZBYETClfn5x5Nq3Rgr+1oiyOHCxSbwB009TWJ0",
-	"BoJyjQRMDNVIc96GPpTpcMgkQkN/qDRQYZeIOhqs6W3dCL9GJ9Qbsdq1vqt6c1CdTPsB9/7+p9lxaamm",
-	"aa8fMXotCSXRNGBkJ71sJ7b9jKglsRvAQd7ojuUQJKLeCprELPCPiX3LYb3eIJRYEYW2mvkiYOc0YE76",
-	"7j0tNIkKQyJHYaQyv+0TSmZRKIZEG5b2nbuFspfcVvSC0G2SNcJ2NyGoEoLzi5Frv14/WEIufbFJSgrc",
-	"b4yavpINL8u4FFLspNcFi0owtqEvGbtzF6Qckhjth1NFqD/mQiYoVEZ7+FKQ7h3U641FkMLFJlnQOrQp",
-	"VKx1fFuY9HVte7XOtKwypde76yAeeVEoZVVyxcgs0v81vvkEncrqT18u8w7r9WWZd1ivN0kpvetbE/Ff",
-	"w3ZvpSlqtRAkmtEYV6uIZ6FqgRMY/Cv3iT8H9SfLAD2oP2kSXABKdM0uFVn8MlDDBif/DeLbtwieXP3T",
-	"LBcjg7hgzXm5GrEI9bcx8zkl2sbK4OGrcCr8+0TBxt6yeICLTa0nyqk3Iok/+ltDoD9gc0vHf2Y+BEpb",
-	"WmVqgF5kvp/8opd3TGggQ7QGRox4NAhYRMZ0DtJRMoay0O4BPQjVgEtFmFDRPGXJHNQPUrp6B90ObwS9",
-	"oTy4d/Z2mGcSHmqTUJk4aZ9KCLpNkxUdE70DCDejHRTMv01Z+ZXtPZcxxevwqNC41dcSUUPET+HQYX1/",
-	"V4t0WBv4UCGNoAp5BDZ7oVZxMrkkyR1FqzR3P07lJHyOQ4fdMDyl0fCexW8j54wOGuaMrGqQMa3jkO6T",
-	"p0+f7jWekP5cMflNCtevbvMrXTewEC7BPRJozEi4WjcMX1MxN249eb8os3eUA7W9I2NNUd+PmJR6oeEN",
-	"i9AnCWlE4YDs14lN2YEkhCd1ItMUzwU52CPfJjJ9Q2BZQrNzvSSKC1rP58jC/sIQ487G+vAiBoFVGkiQ",
-	"79b7R5Vi44mSZBCF4yxUdsAtF6ekVTEnDRJF4ou7sV9x71m9vtdMKwZhlDJ4YldQNBWSUImL+33KIs7g",
-	"b2tcU0VC4bFFvp3OAVzJteMb0+l01SSfrtTD5nabmfYFAuONoFM1CiP+kd2rwry/V3+67Jnbqz8FnTJ9",
-	"+jMWMTLkN+xbtL3+0G3mKdHoxk4+nNKl9+pPidDKMqwicULu79WfQZjaBiAyBKmpJrzO3F+vH5Ig9K6Z",
-	"n7n4jPhcavXM312glrdv31YX0xhXYe5i1mMafeV0MgkjxfzX2hTsQrTtDwlQvcBPVvUSkkyIxa87YIv0",
-	"Kop9UI8nAeUCEyn/PGGrrwAOpTQiLghN+Q9AFiTZsX7IMCtC0evyIa7d4yS8xdA9HAomCcf3oO/+NBxy",
-	"8QrE3uZRaqCfPvVfJKxEX5HT8ZhG80qz8haiXXmkW3EqEN3KBLqL6DyTKNBI4tvPaUZWlwlw96lfTT+i",
-	"jwfZRXblp3DNqBBxqM3qOLmrX9QiAg1aeWy4kcmP36vvPak2GtW9/W79qFlvNOv1Xyp2CW/0LZVmpeCm",
-	"XBjgQsts3WwTMPJO8k1yWTKXJsa5oxEO8DtGX0nnZDbi3mjXsS5dLgA9CZc9YQCVPCjpXBq4zUZMoMdE",
-	"mS/rL1meTnYk5T4JRTBPMoR6wgujiHkqFWrFPKESTrkyeRnWd9O6aJNrNs+c0EFyQmehIgP4XIlDEqGq",
-	"4s13cUrWcRUxGU4jjwEAi11SwBEu6DwIqV/CeC+XDLSxHWph2EilBJlFJZZjGViqMKzizXedYWXZNrxd",
-	"IxsVGfXdVjN8diobuevKQnQz11OcGpQCqFlW+ukyIE3ffldALfZfOUSGGjchMjSD2I/HfeZnDTw3ZXa4",
-	"d+/KKu+ZKJ0cd1emtKWUvVQGYtdKocguuCSl6Ieq8UN3cbhpm9w4EbAGIwaA1H+UtL57Ija/d6CEgvkI",
-	"PXbDojnhQioqPONWj99pjeZoKmJrmZwhSvWExilvxLTYKYNTUJ7xjRvaJW3scnmySwYdlyROCS9QWDIL",
-	"KMdykvvvSCgurVsjwiRiGh+Zfx8G4oa2YRnwf5Ftk5MEn35fbiZ8qVdnEuQbh+lzjyGQsnTKYUD8ZBWe",
-	"rMIj9yXUN7DFjlNVYCvMrHilgE8tCPWdshsWLJdqtDCJmIR6EUkpkk0w5lLVyE9vTi7fkd60Xt/3yPnF",
-	"yWWr2z4/sxdet85a3528Pjnr2iutl6/bZ1D2IabjSvPXCryg4lTiZytOJXms4lTgicpv6UIR+8xSUSJu",
-	"pxteY+rX4nb6WMQJbhpwh47CGQm0gcAVCfgNA1E9iTSEFUeTEnd7pfLfqc/sh7ddKA9iwidUErdlWASc",
-	"UZOYylHcP7wG/sncbPELm/8w6n/n8XP+w6tfTi67P3Xasj1Wk19etJ+037c+nHffHbz7eP2hzWfc/z6Y",
-	"td+HvBP4b9qiXmPzHz76b9v8nLenp/yAD36qeXuB6I9f1f2ffwjyIMU+THjE5BUXxYW7aO1oJEKImWcy",
-	"6z5aV2LlVODhK2WYzMKZBDNtV7kIJDeNGHgpe/DmmpNTiZxU//yaPbPMAjIb/y1+T9iHoH0Wg07EDQvC",
-	"3FUTwWaWDuDty3iDnqLVzCCNrot7gOdzVwglxzmLEtb401io1bhwJiDOgAwgoIpFx0Qwq+VJ5kVMLa/c",
-	"i8DB0Mot22dCv2sGcQB/obZswVVQN66CuPrKp4pVFR+zPITkBbVi12xeWCrW36vu73sH1af+Ias+Gzyp",
-	"V582nu0d7dOD/qH3JP3poirmgEr1Rq7frL6PQMX+jgqBJMZcTJVNnJgGwUpQHK4ChX4abTGsW1tapMit",
-	"82trRZ32WUB2tNncZ0QrpPNs9XRF8OFIBXNNu2Gk8kCQpGXKgiLU5AYLDnCMkx2NRZH+ANZMqBGTjPz7",
-	"f/13gn2PpBbMs+yifoXje+YdNarPnj47qj59undQ7T/Z86tHB0/6jcYzjx35TzTyQ+3lWpEar68NSpnZ",
-	"IY0iCgrqJGID/mEVdqHzl0hFI+VgkaoXDgXXRq0i/XkWpFopuLoeztWHOX/f34/23u97szzImqKcArDa",
-	"X/Un9AF6dAGJlsDkHe5Vn7HGfvWpfzB4Qvf6+159rzSYjJWdDyNQQl9F4biYDAA6kszC6JqL4R1Svi14",
-	"XPHlcFL84afV+pPqfr0LX93gwwv8FvgDUFqMMWmwOKm6zDTFpE7ZSXHODGcp5uIv4AFQM3yf623T4CLF",
-	"jAc0kMzJ651CQQRZhq/xxw+xFcgoTxrls5CWYSAZjFdIFktov8RJxvTDKRTcVJp79fqXchb7WY9G2kg+",
-	"xqJQq+6PWOCT/hx9hRpoYVQjL7GqGmJ1D8lgxvRDG59rPFkgJacyFfz3KTO/m+L4kozAgsByg2Ni6sbJ",
-	"Q7KGjXe3jnfYbWUZSLI5Ec4ejJska0mxlGPraIl34jrZUmvssmHdxIl39ZFWg6B6H94a8AHT6yI7+08O",
-	"ia812/7c7nMXMzXydntHLMxuvZjfnHKp8tgAdGQJB5afyGJ1NleEZk2CXzMqZNFpan2vrBqX1tIw9mrq",
-	"/pd4UobllGcDVkUolO0JBZcnvRRdFAEhRtZ8LPhcloCNTZCn/NAhW8vf9D259od5vhihOmBDrLOUDFo9",
-	"sjaHQ+QonAnTeMkkDW2Abw5x4aBc8ncShOH1dEK4T/5OXLiC3yB/R2+qnI5LqG9Xk/l7j3nzwzl7/3E2",
-	"CaYfP4xm88lkf3Koxh8H6n00ux4EA4SIUizSq/mf8KpfafXjXvXpb58aTz4nf+wfff6PtQRbbONNfa5O",
-	"bowzbsGTLTT38aYRV3PC9D01cgZG3SgMfElooWFHPRVGeYwxJNRTzD+2tYDcB7PGvWbzJvotNHfjvnFc",
-	"kEEYERqbmzVyNg0CuAjiORyPNbcMuGDANjMh6I07fjTKWEiws+J2KELz0oBLuwoM85q2c/As2YE9IXKl",
-	"rJckzAuPUPO8ijhbsEihBrHUWleYmiM6mTCx+OpNjMmlz2GUo+X7UT5s8PdHcSDInGY4VZL7+gDJ993u",
-	"hXVMZhfWONqr1Wt7Negxtnbj1llcpOziY4v8Y8BmZEA9bWJCrac+C8B6h/hswoTPxZCEWK1/zUUWdJ/M",
-	"sVhF2mYJgLsEKl2vWkLQFONMaJBZ8lvJeGNCte2RivwY8LpCT4a/ggT2G2U8GeFUeWEeAbwdMSgLAlzH",
-	"qBWRU89jzDeIZhxucFFqO8bE/LK+t+TnpW8b5Chq92N+fiSJ+3PVxC6rbd/dBNXiqr+1aKZoNGRFLSdn",
-	"VCKvI6FwCB8QKuYY0t2hpuTY2lSpYhru796qU9GateZZoFRrMYh6yZkaBldJM7p4oxkST59FTHGrJcw6",
-	"nTArazZSDfEJR+sATCps8beoKhqhVFYUpDh9zHKpKmaSafaX5VdpdlSSRxiWALfUUMfNarJryTim0hQ5",
-	"pagnQXOLxeVQ7bOTAFIL7ZJ6dQaYZq9U7zUfpgcrYdrIwDQOUkH/NlDfI5mGYaKp10zB9QagrGdAadlV",
-	"FpRH/QaDnGMLSkibLK1RJxrYg2rVWXmSrwBz4WvCpAukSXY0oCG7z9fW7HcnXfKYTvhjql9aRWJ0d9Ms",
-	"H7SZWoKK+HcCT/w7sGl9kuGBweXs3+FUcyI64VdaI4xpw16I2E14Da41k0FR80ZUDDNXoFdvxVmgLvhr",
-	"OvFTf/ksYPh2WHdtGFFgl+bP+M3m7+TbyyiXkXDZDy8HFzGup/JiL5j5SoZROJ3UyAlkgdjEQC6I2zo9",
-	"vXrTObnsuMfEvTw/PbmCsKZrdHZMGwFXevp44qcqTiV5yP7x+vzlyenJZfzbWev0Xaeb3VLmqaUdvQiD",
-	"6Vhs6H7U9ocHDyISQlV7scexbMvAtLRMNUzMUwrTGo1ZiYmAnL05PSU71rGkn80K7owY7odhwKhI6Hv1",
-	"YhFYkJCwSNXGbQxvyaPq1KM5qINbeCRNtXZy/Ip9UNDvEEOpTqXPhxww3Q+nmCQnpmMWcU//ZnYDOeqw",
-	"Gj5mUtHxJIsR5qVLuBC3Ic5bYtyCGJMMENnlNBpQD3M3TatZMKtg20nGQFFIvVxwFFMTPjtlo5Lmtjt0",
-	"KGa+ld/HXCEZZz96Dp02wQL2plKFY+y7WTrweQdtn9caDePQ1+RXLvyJfPUuQVuGRyx0nwW7vMDKTxn1",
-	"wHtno9Dig97IjgBrQ3gMW2fFidsgThZVfMs0b6HDG3aQXqFduBVKC8Gi1Dnk8Y+YNm8VL0IfXIxOOQr8",
-	"3WJ4Ki7UqOcGhjY+9zx+uxJQxR5JLb5WwaJE2kbCKks79OJH1llb8dI2MrSyT2XNK+S1MT6XcM0vACz/",
-	"lFOq+lo+lGYzRR81JpdtZG3o3Cy7tNqeOpoH1Nrjr75BPXUz+uzaVn/QZRq5rD7GMXQIj59t3C3ZOslp",
-	"wtliX+4y9JvnLHul1x/3x1qmOFsQho14QW9MuXmy+zI5oJ+KwASN9CnxQ6UZ+4SqEeHCZOVA3qTx2MbF",
-	"Z7mNsJNw/rJUtNmmRVNLsKgIqqz5gp+qqNHzarGBW06+nIdk3zMaqFHHpLMWdIv3TCr/dLIMV1nwqM3B",
-	"C68z+XfhdVZxDK/XbsN8IW/1KVU/h/uBDaHPzajz+riOScCUAkz1+ZArRFOwbaWnWZ2DEWVuj4KaB44J",
-	"0KKvzyAIZyzK6Zcft0FPIfuTfaC5GPczoZ5fW9VfaPXjb+Z/69Wjq9/+9h952PODDMVb1i/K0Tvx9w4P",
-	"G0c258ik61Hyw9sfyc7lqxfkWX3/6W6O0hwMC9IH+BAG4dBgqK3T0Th9iCf+y04re454KS9SEN0UhAim",
-	"0Q3LvhX2sPhevJjz5usVyX0QbNKnq/f+9Mn+M6JG03F/EnGh0Npwr7nv2l5XRr+DpEtIndLbX1RKhfz4",
-	"+nm/8+bl+PcX3e6r1975h59/rP8gW7+wf74bn4e//D7wXn3/vs1e5WYRX+eZ+D+yORhoTRJ6iilY+oTy",
-	"KA2X8x8vsjDRF3I+MJU5zOWNZE3YDdUsQ2Y883y44Ivnw9yZLPlQ3t+r9ueKpVDOIX0q2ZODaRQA7YRT",
-	"RSZaZC3mVzXenXQ+evX9j8N6+/BGPvfP3z7j48b+9cnrd423V6/G3Z8YfXM0arxoV/LoRdNJ9bdPB/sl",
-	"oqEa7IiFeieINQ7gPUIsj60kxNZhuXoVNEN7y/pEn1+HKaSxp4eNPBq7ZnNZnOSAVsMNi/hgnkn+lUQq",
-	"HgSa32jxf0yoIgGjJlMESxwpYqpcyv/41ZB2TJdAhilqAuLZEKUBgw32AbIZjPmw4ZGW1rtSTO8zcFGb",
-	"QrSohS2euYZ43sGCiwFdACdC5c1H0WoFmHAryhNK5sGlZlIsKwrGMb46dXZDZ8bqZHi9lIwo1heWXZVr",
-	"CSrtlsosdg3AvwN/6kZxWnDva/V1MlUr60XOwXNn1F0asXg8Ekh3PhRacoOG15+jnyn/EGXxKcpHWP6y",
-	"kDFnzzGN0mlV91l9UfwvK4ZJapwpeyhA8/xEuVuji20quJmr5GGQLGl4uIxnjjmqNfh2katsJzYxFYtE",
-	"nQrw43AgGDRlBu/AyJxQ0QDnUunDMQ0SfrUMIEXU6UNZLCwCAHz+7fMiAgb5w47i2WYw+stM3GoSN56R",
-	"5TrZEV61xQlbmQFl6+pqwlIj1hYnFq0aLJSFW+FEJCYU1LGOqfJG2T2se3+qU8VSsBjfuigcb3NgJYXW",
-	"koz5vEZa4eqdZMKTnUyVAlsJXF+VLpeP81q1sL1VmHk6p3AHWtEUEXy9XsfMLRPuS9N+vV7Pkn4dOjMv",
-	"+8JLeMcWCfuz6YazuK6T8UTNtaxIrydewFq+A5t1rGtGf2EN5Nf5ZvLTjwSbmSpITBBbp3HcmYC7tZay",
-	"oUz7iwqlFdhSHObVKmcq0It+LIgaL5vr6besTjSwNy5VMca/FK4VA4uvWZ5fuEUiJqeBMj6VZPwkwfv6",
-	"TIJtsvPDy+cvyCXc22FKv+wlVXQ3d09hW3gRtPMvPETwcWaQ03g9l8OuHpWswwQOzCzOXNO3aWGjtI65",
-	"o9gHBZa4LBfb9ahiQTjMz6cwa4bI0I7lsHLCggDSCgfEo4oG4RA+tTb1zFsR59XU+57e0Jr8PajpW/RX",
-	"x30WkZ0D0j7rnnx3cumQ6iF53v6ufdZ1yDPy8vzN89MTh+yTlycv2q9bpw5pPCHPz89PT1pnDjlqkJet",
-	"7olDjvZJt/36pNNtvb5wSGOP/LN1+eL71qVDGo1Gg5x3vz+5zMKqsZcnnJPlFyefdH46xUr0ZRZkvprr",
-	"WppGERN5c5E3RxqfDbjgigXztxFXScLAF76Vy0lA5/lzXs8gfzgu9ZhxH3zOxBvRiHoaLTMfSc9xXIYy",
-	"l2eZRIf0hxrE4phD6kSEyiF7ZCquRTgTZCdGn3xiNTyz7jScvd+yStnyKqDwq8DdZ/MR4J7sGduYQaV0",
-	"mWrmjctIs+qFk4h5XOaGNy7sTxsAPmLUPxdBMRJqqi7FUqRH806voy8v6tvL60DOX0xiNut0GVg2OLaW",
-	"EUlGI2+0kjbKbxYcrKvzioEjcKg9gLsNaytHeqp4lulZqIiKKPbEsVXWa3c/uzO+sBjdT0g3yzEsPcWx",
-	"/9QZZyVQertpDLdIlREiSyzZWZDBiyI0c/IpthufYooKUnDKZaqFSgco7sU2TAfVeTsbDLOr48G/f6TV",
-	"soHen1YLfOYFNGJ+rEBBnLMGI0C5XKUZJID7gy2ggshsbFLqnxPD0pQTmUpcTdSKetdAiBtbnUdHR3G9",
-	"EHwmfYBHRwsxJGyyercHWOp80r1cV0NJ35M9qHR74GwQ5MeT6q/16tFvn3KLwQqwAnwh8adMTTdVZMaE",
-	"wshz8eebZEXb0mUpkeopmxvqViFUlUPdDVcO1JZrfh8Bs5fxoCQVEknntY2zpZYxOHMSheh8YTb1AjN9",
-	"NzTp4/agJtXibkx2NruKYZ2fnsZm8aezJ3i2P6tiIeX/2KvvZfqWpI4vZdcfav19nV2/cjEoGZJupGTH",
-	"ngsQ6zycRiSciYWcuLcs8MIx22SVebHPKF9TfDsKJSsA0S3dGwv4Fn/byZ5XMaJlnCNLiGQUtfTE3bSn",
-	"Lh5iht24di5PWi814YDT0sFWWO1O17TM4hKvZBL09SNrm2PF71jI/cZnl04Ad5Z4bwq3Zf0FchTOwFdw",
-	"vJzlq8XDjzSgq3LqMOXsSvExu5oqr1QCL9lhk9AbkfGCld94enR4sHdwAMll2WH6Tw4qeer2fefvBlSq",
-	"K5vhVj6N9u42eHdZtG8LE2a/KEd2EyfjItlpjjEtSh9JXLDctGqOsbCoZu9Lc6YXOcp0fcZvxve4SAuL",
-	"+FPMinCv6zKAi73YNh3/TsTdg6cMjykXinKhIcWCgm5ybVx7EznSiEoiQgIPSOPdI4ePJPFDT2K7Pvd1",
-	"6+xN6/Tqdat91m21z9wFnFn4eZNmXZtQ4w2LIu6zK5hGcLXgdM095k9r6hRSoIBte6EY8OHU9I20kGEU",
-	"Mse0QpeNqn5eqzKXzchO4+7qpOy42PYbC3VZSfrHW3lmJevC6QbQ8ssC6UtCfUFwlUoiX5CdC69YmRK+",
-	"EAheUISs1CjH9bch/sUQv8WRO47x56Lenw6ZNkk/SHGP+0s9SDGGMrkH8eF/o6z4K0k7+GnKovkqeP8+",
-	"hapfjNJ+a7CG3WEg6muBtWktsqly3Pnp1BxFKCAibvA/iZg/kuTypNM1vXKQ83AlCUTO/YjfQJtduFgj",
-	"LU03PQEPOlbNTiukU8nQI1qsegufmBiE+RhyV9kTptAZhhVQSRBykuy4vYreXa/iOsTtVQ7r9V7F3cUp",
-	"AcvVtxN1QSPFabC21rplF6hXbHRJhMKxwVwzNwJm6MDcCNgXoqQ3VbD+MY2uoVYHPloq7NSn3rUfhlE3",
-	"HA6DVapw3qqz2m/aFYMHLWdceSMm0WhMH6NZuD5NSdxWt3t51em2uuBvuXrd+vnq8vxtZ8FM+FQpuE+T",
-	"WeVzGffzB+ZNFWvlZLVeTrGSCBdOJTZNw+nPC4t/JIl78vPJizfdk6tWBzoHXLVfurtNjMWoEVU9YTKI",
-	"FnxX+pDwC3CGskbOYX5RtlkBfFVjoEF2skPFPBSsJ1ggWdw6R4PbC6a+PoADmPVLRRzFtlW3B/WDhfHV",
-	"DqHJECV460F9v0aQiYyRFvoa8RGryzgH11prgzDymN8NL6Zy9DKciRU2JfZoMDx7KqTmFhehVMOIdX46",
-	"zYsmFnw9heT2813OIuZ3VBjl6u7xGmLfuwiJgmeg1okOl8LOab/R/opeRCm9DRdzpcIr0CrXLkPTuQhR",
-	"BWWQ/A1vuB0kCvTty3Amk+ChVa1rpAWIQMKI1JO8nV5FhIi/vcquwZjphJjSwLhjp0chc+uwrvVzEoUz",
-	"6eAkMJyS3g+nmvbNOCXQu+Sx1vCBd7k4CEw/hZMqvWk2I/mwngf9WOtPpyisVqPTur9h0EuasAWPvOaT",
-	"tRhwizVACWUOU/onQCVu+ScVVRCQ1hzoP10yCajHRmGAdaZcECi3y8jTRdEpCe2Ji4hNKBBC/L4aOaHe",
-	"SKM8nAs6nPVC/RTxJaWeZAf728tJwD3m90RcGdr56XS3Rt5qRohn6hiK1gu2Lch+n4aKGcsiHI9B2ENa",
-	"Q2pHTk9QUI31Fo4JJTAACEt8fD4YaNPEzORlGUg8gl6CwArjGSI94XoBlfKMjrXpCHyxXiMtXCMoGZBb",
-	"YcZRRYz6IOtp3+tV4sBqG09sF1otyp4w+yU7LpcnH7QA56Fwdy0vNR3rm9mzs+pJeskLnPbXjUyb+BQv",
-	"7Oks1VDUi3l0qmobCO+1NkTbmzAmyYZj27Fsc4Z0u/RWEA95ffBagnA/Jhi4zSHMG4XMJ1rVOQbNk+NY",
-	"BQy0GmG3YbfAvfqSPzUv9Pt7kO+F0xhWhdmFMWJoHFcR5ZASKdmYe2EQCqALHP2cXWLn5PTkRZf8jby6",
-	"PH9N8gptG/WDZ4dPn2wWu9MrTk5lnSEAZkmRyfVIEtM8zEmbXXJEJ2yxfeRgwDzF/Mtw9kKTOfBJL866",
-	"xaFFC3mxBsUWklsRzzLJqNjKOJ002thbzsJM5VUmaZRxI4HlXEj7UzqhMc3x0/mHjTgRMJ2IZ1wlqSup",
-	"TLz0q5KMOtydyYurZ3PcYp9LOivNPGByy2z6VZIJhrCZZXf1+Ten4k9tX7l9fVKGub22Jfv4XIrtxS+f",
-	"WIvH/B2TalmiQnMnwYSGvaSx4NdKy9dWamOvdliv/LbsUFzGpAIzvk527KA4DBXaJKrd9amFGczMb8Wp",
-	"F6yVILhzuV3IFpUfDpXLi9JUnn9OX5OEJBaP/DUPAm4mBsIEsGy+7H5OfHm1QrhMcJ9WTNF8JInpaBGn",
-	"DoFegh2hS+VyZih5VQpq9r3rs04naQdI3kszKr62PBIPh1V7+UetmU3KfbBQNehaheBW3YH36vkdebO8",
-	"KteuQqNqAWBr3fsxz8t9p9bPNV5KaB2L3ilM3QXlR5/S2ZvTrLm8xDxTpJGjoWABfcEdVnOmkij2QZXC",
-	"sUV6WumIT7PYBBjOMn/P4m4O6aQId+nAEnRJMLVQ58lRtDfylmmoLpleCMc1NhvPGx9m7ZmCaXn0hhK4",
-	"x/byMB+K7Tt9LWXbgf0TD9LW2BXOmj3hQjVEQMWw1oGTdB2SuvbClma45N//z/8LuHCc/t2YTPgrF+rg",
-	"OPPK01AM49+eZZ7sjMJIZT/2fK5YfPde9k0voVUj/joIQrrwtlf6UurXA/vrmKpR7TkfvmQeH9PAdexb",
-	"7Q+ZHZg+kJlXP0fegzdoRmR/lb8HtZfULLknsGdF8lOXj816FR8v/QItJZOf4c/sjs8BO12TkGM9k5rq",
-	"d/ExWzCQOmQuBsvmZmXpuMpMHVoRfsywBrKjUfGRJC7iTw1+PR+4u8fG9LKGcjHnqhwWWDYb5sHGJFNI",
-	"492CggbTOqmASrVWU0ClqP+tqteRsedmKVwLv1+dtV6faD45NizLXO60fzmpNKsNjNxcdd9dnICq4SMm",
-	"X71sf9fudkC6cHmlYdp6fqpf9O6kk2HXDehvenVxefLi6rL1sv2zyU6IfC5ocHVx3mlDfBaMR/3I1YtW",
-	"N6Wk4TWzytgQxaudF9+fvE7fO5/Et5pquw0juXBCpqNujlCJ2JhG13JlCWI5aZXs9HbVQwVvxM3nvTLu",
-	"8JvTP6vgZQa8d7pARKQC8HU1DqUDnnAhG/LES+uIMYFvdjMZOGXWlByuE9PVakJOGi/nNwNeR8+pWsCX",
-	"Rte2pYC1IVP4erlbRPYrzhpvWEi+tgReUPBqKH6pEIh/ZODyrDZQ/Z8KkPELCmc1N/MlxTpKV9Iu2jZ5",
-	"ucBZFrT46ldaZwCdyfScW29yZ1jY4vvenXQ0AM7O05iJbO7sPIuceHU5nbB8rWi2BnRtBegiay0grMZy",
-	"ClNOrGKJJa8sA52EElRTBx3ljUIDJH+e8F+QASbSacOibCvL7ojrpflHmkjTS8yyhSWiW8K8FJLnYFKW",
-	"wlazVbkyuylOFocdfXXZTQVoJ/OVL/lXU8Ri/QndaV/8mZRKYRSDW6h7eYreH5wJ9Ubmt1iFvIvlkp4a",
-	"AaMOYmamICXtM9ypW9EtmdotbnPCVzVkeySxX4o8tuk1Jj9EknjCRY4j2vZPSQ+xgEE3qZ+SCRkbdn1K",
-	"uq4sn2AqG3XFGFFsMX8/FUsQ719RT5h2fMYlfHotkinSn0NpZigYYZv0v4DEm9Xfilvmm7vLvRvmPl3B",
-	"0JgrdNGug62ZQCNJnw2pSEEWMj5WZToUgLRMkVbmUO+nVMtM0lkJ49SEQi4JPrHUNbQQ1nj/Ovja8k99",
-	"N3ZRzuzytlAuru2M5zNQ016HwThdIJ3FLh6Vwnk1xZVghs3ku8/XDhVbOycDyq4LgPoiFJJ5U8Vv2IpR",
-	"l2vS8vPLylL1qmlGm6LWHGYRY1kWGTKbKKbJLPcrXZ2mpc7tS9OghRYmzpIvzJvtCdcCxyULybLUBCQg",
-	"gwYoqDBHdpVY+87Iskxq5JheQ+IQgWFyZAdSKOI/PbpQSp032ymZ31RyQllKhCVZNQelWpGuFzFxTg21",
-	"aZ8+WxQtcbasmeyNXdjt+KXcSm5EgvXpN8XyCNEs4dabyaLiDVtbIJan0TSwJT7yi+vg11TrF3NOu6y4",
-	"qUPxsu68SH59gXxC98+p8kY5HXwMeUsn1pNoEIBn3UztL6+0pZjMJs1402t9iaPjNuJRVr5AOwx4vma0",
-	"aHTHQUI2DJ4AHoMdIgFMx5aNhUa6U4E9DjV8XWBkhncta9arZWl2PZDGRMU8Z9DBHePESkRYXd+JuuM3",
-	"VuUC1tTXYdSdcrmighYbcH/1Lg1gBUW2Hqwv1/YzonG19Zcx25YKCBflnaH0WMwYiVFoq9TXFRha3d68",
-	"KKOI14vHyi4UF66dKZxWReubGb0Wmb9Cj8W6muVlvNm4YHk9lpXwMGyGY0n+2h+AZMaIKo9djWXs2pZF",
-	"Z8uiAQ3vuCb6lixxi6x3zwrvsubacrUyBdfTr1F4l4LhV1JqrZdym/7uaVXaJFtT4aMLcnEiX1n/RE+s",
-	"Luwt6Z8w1bybuyeWvO4YZBXhjITiOB73lPFexI4KGIc6Dhcn6Oa4K+z06a/NXYGOFwLDxMmOa59wocvN",
-	"rk3dNQAKZ8Keu2RKLk7zK10sVOyteIm/EOivuRRGLnrf6m6C7ZwWTWSHK+xs9MjsqBo7Mszn4pxNAIV+",
-	"csylotdstxkjfyqawNWIuBdvuuQxtCWCSfIabI9jkN5FF8P1rcMKwdDKtFQkOzESw9kvdHK61NdgYR/u",
-	"22OzzFTu3j4v8oUb1EhqYmesT960zdGrtKf8OO2KwA6F9vfdjb3oezle9M1yIMu5GPQd+SN0z2AHVpgW",
-	"Q/zuB0Gtcz6datVpbW+KgtHNsdtPi460RzUrEVZ3+8zvqbkRsTb2nt0BSehfVxCDVQMfwn35uqhXPQ0C",
-	"qFW2fXe5AjnthzYItyCLJ9yM+lwp/fAumIUp1gQAcQVYd2z6PITXTDjxMTpEMmhVtGsKik3fhaXBKY5d",
-	"XYkJKukWSEXzZZMb9BkyqHgwNa1c2nUvDTgE/vHMO2pUnz19dlR9+nTvoNp/sudXjw6e9BuNZx478p+U",
-	"1iOS3pBtP8+ZIVl0w70ixcj+mlmxPl79z9XL9g73qs9YY7/61D8YPKF7/X2vvld62R38cP6apyZnY9UL",
-	"0GJZHJ+okcmxJ5o+wBQg8rG/2C5JqOB249FfbzAX/aJgzjKUcePoK+NXwHZUmj5mozBgBfMdV/gnwPkA",
-	"Z4WHD+/1wmngQ6PKhSYOX+KCMHNdwoH5nLzmk8mCRl3OH1Hu/blwKeubWDipfFu34OzKdeEukGxp5c2x",
-	"HWoYCQNo/oJpR6A+aYvINqTObbx9UbrvtoPzo7N5M9F0MbnzXhpyh4FfvNB3en8rmnLnQ+PO23MvdvVM",
-	"wTYXA1a3x45/NQ4OLVKhPZBHRUxzt+grC20HFrwJGBd0ICTnkCn4AuCDGCFLGgNLsmP72+1aY59H8Hst",
-	"Tyqilr2JRMpXgdpKktF0TEVeki5VlLymgg7tWI/V51LUc3j1GeW2pUid0iNJBvwD88mbN+2XZEcyRtzv",
-	"TroELL+UbHEzHcoXpOTes2dVur//tDqos/2jZ08bDUq9ilNaB8haHWufyM6crlePaHXw26dnn6vxvw9K",
-	"/LuxlzOfwal8qA7D6hJCJADNN0RSfRQTmBVL0pVq1qJbOC8TohjnY89y7FQtcVDGI6vVjTRKfnY2/XpZ",
-	"istbXNFhm8Ut0svnzZXHPDVsYpSRlW8Ah2eeemOez6XBKOwHbJzbFeby1QtydHD4lEzwJuKH3nS82PhF",
-	"P6goDyrNyg0NuN8Nm2Q8lYr0mRX/g6maRsxO0MCwAXgpk2e0ALB1+5X8xzUopaJqKivNA6iv5ArIsS3g",
-	"JSQyhmy8zZFSE9l8/PiaBrTms5vHZiPyMcdHqvaRz8vcHveUy+iTeSdWOeDSfj3LPtdCZImGLYjy8hSY",
-	"UNFcEyEx60df7yIp3g60pbD0lX41juzJwVIMo7wRKg9yr2BIqUkaTWWS7lASscFU2qvYiiq+Ztx/4UCr",
-	"XsYvarWG3WTuC+aLMrHY1V0rHNVGo7q3360fNeuHzf36L2kFRLOGqkkoXG5FZLAtjxV+3+1eELxhefAO",
-	"oGccNzw8Okopugf1fKUakXmZZctRGCkip+Mxjea2MF1bV6Yfrkbo7J4L6WGxr8Dyx95ctvWpwOSc5c8c",
-	"6w1DVZcM446jWmPCppUkFItu6g1IcG0ZEI4dQzjFZ1PA0+LGV0t7PGUwrNMxVXTA9UHzlh4KhFbnRbu9",
-	"6xARKswe5JbMoT+avTOJGh/WU9MWjwkGCYo9SbbMI63vLjmS0qpDq/oLrX6sV49+S/559dvfcsc2XTLq",
-	"c8Gk7BSgbtqbw4VUVHgMj5BFNzlBvSIScLVsnbtkZ69e3wWSdW1rFTIVEaPYgsYlO4f1/YxWBg+a4Nni",
-	"7Vk1y965pvtWMSJchrPN201E4czRtgDzSX9ui16XFONPSeOepmkRAtpCI8UXMwtpC8miFW0kOfzuFKYg",
-	"3uEmssvLKpPvZShql3RmO4HktcVb6VKOt1rU6UwzT9PjzEwTx62X1UPjjAfTBUcowsXC2eAbNX7sLUn2",
-	"5LfVDgx4vb05O8tzI7dF/L3f1k2qKHRFXYazdQp9ZMzOspp8tGim/vrJFuk1TbMbpxDFnQp0YvSvQIQu",
-	"iNh6s75Bp3lNog+p7xpnZx4o48HZGoJQ+yFTHmxgkn3TZon5RIW3dBF44c1iVk0lO6ZKOsYOMdWgWkTZ",
-	"87qFEyDj3y32AKCegWEQKtNAwIIf6APvfqga5+1CiDVZ/J26CJK152lG+ONK54B1Na/0DPT3WfWIHjSq",
-	"h96eX2dPBw0KWTyl3OxLt/lPnlb7e/SwesQa3rPBvn/A6vsrHQhFL35wB4IB9zpmY4G6CcNJP1PsN3iD",
-	"9RzWfNYaZT9UIyKn0YCap/Os8qITNFY5uBvKMyXLJB6SMa3romP6+qeaI27eNccpbJtj4LQQHF8oVeFD",
-	"btwty70LCyLqin3IPBHXgRfcb5pFpR9JRE3xV2y3p/JHXNwNp8yUrLbPhOIDniPuDWNb1WwF+6ysKUlb",
-	"EZqIez58CQYcm8SKNebKXxs3EtV3b63i+0B4s7qSpQA1ysRGTdeAsjop3L5OUCRtIsqKifWNJf5M6Gie",
-	"Mw0hSiNoYYOHe5NOq1o3OESOYAh5f74srBcnBo65KFHHP6IymwW6gw3xk/iDbZFv3Pe7pXIXVyanYq4i",
-	"5qXea0Fsfk8Hv6U26Oiw0smpLbDyTk6TwHqxWUcHLolUPAgwMC4gSdX2kB+j86w/hz9KnUxxlmorGbwC",
-	"QDDjBoJwiKIMcpshC0k6GMINI5uEJMsV3v5Blfu37riAHUeLC/rXdGAo8M+/XfKkO7bLZK0ImdamyNoC",
-	"jHLIne5scYcYvjZ7zA4eSiWRJSm7MCoW3XLgex/v/pE5ZLfuY7HeMV3Q2yLPek93fwCWntf34aKw7QNi",
-	"4GLniGyOWMIVM1hUJJy+QJ2GFg9lRdV3/IYtiKacfgrkpWk0AJ8tR5ylhRPpM8l9JokbyyV3oeWDncUU",
-	"z0TX8hTW5y4g7x/Q32Hz9gm3AeeK5HxFAqY5zbNU3MZ2iAggPITzvoYcR8Rp8RYOiOv+3//H//U//uP/",
-	"/J+9ab2+9+RvO7ufPv+r2avoP/c9+C/7z19/O37k1B67xHWPk7rCvWekP1f336thJae7SLE3FZJhRIU6",
-	"Jox6ozg6PWKBb+Q2Mo4wSoBvQxIPxfpScYcnpTCrmDc2/v1f/1/jWTZOJ0KNBj4XQ+LWXCf9t1Zj4qky",
-	"E+oxBzYPSNDrkcekSf5G/pP0KgTPHv+HkX/ha7xQqCgMUl9bYLTZIuuHSCkv1wPhdoZjbvpvod1o+wWU",
-	"KqkuazXmF6oiBzccIlu2ulKlTynkRYrHktJcULO/Sfl8bk2qUdaws2BamypaWYYFlKfQoh4ApW3Sogr+",
-	"ezVJ1xVW5kr9bk4JZdxX3fwgFTUTLdmcUJxBP4YpvvG7G5toDJqj0OsSmsOXqwophTajNSyVWmYXk+6h",
-	"Z5fkxCWZXIFJt2OUCIfwARnyGyYclB10GDG2+xXrFkvFjvGGS9mnRbaaC2fkkqnQd8i8BKdj4uq3ugRy",
-	"xCCpqaQGcwuzJXPIqYodOCRtyYDuj1jt+1+xNP+cFyyXzJtq1Ojob6RrnL5n1M91UCXhW4CMe3HeMYFB",
-	"TUP6H9VrNndrpK0kifhwpLDfKFdZuP77f/03XIPZ7I8kEgYXcC2ObJFzkRpQrgj1bOex1KN2rG3ApXKM",
-	"ehnMMY8t/TbbiBS0T5jgOAujaxjtGn9jx03Crq5DXBjMgpFOzYkqIwRL7Gf8udq6aFd/ZKmkGhpXf+G/",
-	"YEjdSkBCNTjOmo1nWzrg+rEZYbBa46eRTBFchqyRMxiAGYTDIfOPe0K/MWJyEgrJZDyXmUbRnLgvqDdi",
-	"1ReoSTWJCKuwTbdGOkyAkkZhNeBwxJocGEZN3HiTGYqDUnUACiw9gcl1PjT6VHJP86L8fkZLdY/6XNAj",
-	"afLZTJ0rkWoeIGcEygAa1+/OZqnCJxmNWGS/iX+9sjbBD2+7lWXz9Ye33QLEBiSrgl/MzX4c3rv8deMy",
-	"exGG15wVhXCxZMKDe2xDV/PphUpsvQomFPfA+eCSne+VmpyLYL5bI98xECj9eU9o9oTJhlQlKQdINM81",
-	"mLQZAkETGshmPAyVkn4UzsD3fM3YBDkdrKondlxvGgWkOiVav2tetDqdt+eXL0nVI+9pRKo/E1jwv//r",
-	"f69ZM2RhiJ4w7+vD4//+r//t7tZIWySVWg4x8vgjI26MN65DoqkgvcopeioRHXZ7Fcwh7An4eFU/ih8C",
-	"l6aWtdrKSF6Do1DNdmG3MrVdwEFbPN8TMRIGVIGvNAiSia04mjYZ06ygu4ND+syjUxl/Q2I9qTaSVU9Q",
-	"U+TGlPmirJHn9kaYtZ1aTChM4ko4E5AjCukuU80TYiaHI2AtkWhq5wx6VGAjuuS4yY5RBT5SbMifomyH",
-	"uP95zeb/sD0ogLBxEQll/9A56XTa52ftl8sErqUJF4MQ46ZCURynap6EdJwODGUmY8qFolxgx+5pFKSS",
-	"Wodcjab9mheOIb+1inOc4d/oWV80svAGh6hZiGP7bagEB9VrVp+aPAQcr9YTPfE38re/waJaF+2//c1U",
-	"irkac90mMAGkauMHL8ESeoIA6sRj0XfSfBMZNiR1IpgX+b0GOyEd7J1C+qHPTZ9u91MPFPdepUlqtdpn",
-	"95hgQjv+Cu2XkLxsIvDf30vgD7bYQL8atgvkoRULqrjW17Jbj0nXbWIqNnIL00PDTc7eXWBbjl65bUGg",
-	"l+uFPutVHLtup1cZy2Gv8tlNWt3oIzgBukpYlM+8gEZMplOicK6U+QtYHAtCMdR2BqbIilAwd9c0g/1Q",
-	"TVcu4bOpwrQ3b9ovQY0QjPlyt0a68aTwuLsjk9h0Mx7rzGVP2CoNQk0C83FmODv2T8cCVm11hD5DIgq4",
-	"x4RkKTpoTUAK79XqS6g/m81qFH6uhdHwsXlWPj5tvzg565zAM0lWe5qiKk7lhkVYmVep1xp4Yzhhgk54",
-	"pVnZr9Vr+5j8NAIV73FtxoKgCjP6H7+fXcuaRhn9y7CozPWHzvkZecv65Ec2Jx2mEL2eHjae7pLZKJQM",
-	"kf6GRXyA3i6jlRkCCgc9sZJ+muTE3zs8bByRHffEf9lpubvwSgc7cLHYiwa3a0y75r7bE0hZWt00cQVk",
-	"11qTARE4pnMTVxvRG0amgn2YQJUlLqyJsZ+ecDWPwU1EoYKBaaAJKVNValsFaY3/ms0dMhWKB+lLj0y4",
-	"BV7cM9+RNYJ4HqeGA8KlHMmSqRp5YRQ9rE73RoDrWgM8JGMupoqZcWkxtcAs2++Y+mF2bUYTotKnT2+v",
-	"XrdcmOE8yDSXsEedSu7Vu0YHTzCsNCsAfggY3MBfcCwVp3INvhchP75+3u+8eTn+/UW3++q1d/7h5x/r",
-	"P8jWL+yf78bn4S+/D7xX379vs1fv9DPQquz8xwuMcVSaFckhW67SrDTenXQ+evX9j8N6+/BGPvfP3z7j",
-	"48b+9cnrd423V6/G3Z8YfXM0arxoV6A9HVpC6+ykH2Qo3rL+j2zeYQoF0zI+a/zQkK84RqcHyGV05PxE",
-	"ac1+8PCYsj2d4MQW4muTaT/gnsbeD1U6ZP/YhwZcyQ4WvZB6mYd4cHmbiw/4cVsorS0HpmYoZcThzHZT",
-	"11JpVi5gCSaEO8gSJEzFGIJDK5xAckyGeeKrYj6sjz0U6FEy9OtzVWU3em2FfOOUSzC/cHUE73Y0NWlF",
-	"BVrNmVrw2SjUth3zyY5LPRVGbtyKmvua0Wv6ZPMmOof12XEfPcTxWHwjd48JvgBm7KOmJ7TGH3CZ8SFA",
-	"oZM2AbXx5cFw/lCQHVfRaMiUu+sgZdvJ4aCSAY1qKz/ScLQMwSpe3AeB0xPuz1XTAKba9l1bX2Ru2wV+",
-	"oEldgOmGHgQNpEjzga7xjpFrNlHYYMz9sXXaumq9ednuXl2edE/Ouu3zM5fs2M7bR3Xi07kVZwjkppav",
-	"/8I/yL/QFP4Xwb2Rf/XEv6rVavz/+k4XIFMzvdtc8q90dygukw5n/0rcWukHzQyH5Qdt0dnO8rFo5qci",
-	"zvxd8q/My9Dho98Vj4aACDpNB+/tI0YXqcFP+H1jJholxfQr3yllVe0ubzD1gXCq8r4AxkJ/TvCO5TfQ",
-	"Cb+6ZvMaesHhDYnxz5OZIvigvph9LmI34XXOc3h9+bm4AxB6YvWDWJNvKv9iiyLVfMBAummKMDVWJn0U",
-	"wsg44XLAE38MGnHpb9mm8dBkjQq0QqxnLf6goXOcuYmt8qBAtHbDqUtcL+BI2iiXU72+4lZneYcF7kcD",
-	"Z8f8idXK8Z9YsYznaN2z5gScZAiIWY3BVevDZgq68OArcogBWWwNAoH6g+Zvcw7JhdSJxhPCUl4sswyZ",
-	"XgaO9NFqJrthgd26fdicRczAa4bu8BMH9X2iQnBCJ+jOfOvKtF+pxdqF2Xaim3NLpD3xigcQ3vXCcZ8L",
-	"1iSu1pRdsgPuNclvGBZ+uyp0yQ77EF/Emb+gwnHNUw0G9AQqeNJsiAuPT2ig+Wm4nLKTpFo4xAX+5oKR",
-	"h6wO6rFyFCUtiVpaZCHvxTnLaHih4pMncpNbHp9jo5TPzto7T6GTynIB/bm21pE5aytCyywz5ZhLgEdx",
-	"dk49CUXluds09DOaRZkUntUL7LNBGLFkbcdxOBsXjSdesOKDtStW4V2vd258RzHy7MTaA1iJBbrDLnI2",
-	"i10rmpWVzFDL2y1geWbDi1ON14SnV+0clAsuoaw4u+IUJyxYGLyiUlarTsgHqoA/45i2L7E6MPisrQ6A",
-	"UGkgx4qEBq7Jlcormzs0KIh6W8v39TcaR3u1em2v1qiD89e2JMhGtgtDt44B2hJ4/VLj+/f18o1OqY8Y",
-	"ta0KRmmZVMCrng72vT0K+nkEanW5aDd0hzaA1OiOD/X3qvv73kH1qX/Iqs8GT+rVp41ne0f79KB/6D1Z",
-	"BKbZK8UsijyYHqyEaSMD05gFV5oVLdXeYMlQAsNlcbUBKOsZUBr1ZQGUR/0Gqz9NgVIrGxpxbQjddBA7",
-	"zOkqX2nuff68OXFAIkaOzZmkYuSZQTUNloMy1t9z6l8mHTYO6o31j7wRsTfdx4f21z/0Koz63PcZxE0P",
-	"9o7WP9ENw9dUzM3q4KBvY8/qp0qszxSUvRH0hvIgLrRImcKfMuGfX38DAsnENtPXTJTu198+Z0xofZyL",
-	"FmzKdAYzOM94LteAZ8HENjV1iY294COD3p9hXqLPyQerMdL8JqJoJWNFajXgN8wHJ/cOuHp2tXIIkQcq",
-	"e8LNBAma5Dk6wlF8om8LpWeN2Lid6ZKfEZ89sTgrLTHkFpQ6XNswCmcQuOJjRnb260TGKhIj+5Hv9MR0",
-	"olfa0PZu6rdnarR7TGYjHjCbK4A+QKoUG0/UUtAyqxtijmQL4NwFMMdM5HnozzeTaUmO5GIu4gqZUo7H",
-	"ZDrLFni14rPfseewm0UDFdo8/xlXMNYgSRAyGR93IdS1KNLwvDJ4W2HzH0b97zx+zn949cvJZfenTlu2",
-	"x2ryy4v2k/b71ofz7ruDdx+vP7T5jPvfB7P2+5B3Av9NW9RrbP7DR/9tm5/z9vSUH/DBTzVvLxD98au6",
-	"//MPAWg94Gq90iL8CJrB6M9eGU0KEbiyATdPcCHO8Mtl6eAXTnnV7pWNw/m/ghIFeKZRgkte0HkQUr8b",
-	"hqdaAuJzh2VEhpxOJmGkmP+a+Zx2NSS/VUGQZeiI/ZoohkwRSjANIGHoanQLZ2iS+FLMo5HPZBogmOoe",
-	"YmP2OBrRuqeBbalpJJhPQuGheWIaY+HunZ6AHA2JgU2T+ALpJCMqR7k5OG4mRMY1zCUD16vtytkTNrEm",
-	"na9DVWy6gxZDvRGs20n1b8APxA0CbE5PT7jQmOgVWI0113TRcmvkHPv3p2Ot0BUCFWvwXDdNWorJfhnT",
-	"a7y+gpVjRPoLuLjh00JDTttaHzQp3D4TNOlSXL7PsO00Bhr402r9SXW/njKsy/MyAIYdpJcvNTQbw/gV",
-	"fFVrOjMu/HDmxMgj/LjXzTqB0biNwKhc04BeXQ/n6sOcv+/vR3vv973Z1WT+3mPe/HDO3n+cTYLpxw+j",
-	"2Xwy2Z8cqvHHgXofza4HwYBuCg5s97qKt6fAAqFFbv31chTOBKFDysXXrrRvBcRtLYWMxDA1NAnbvktx",
-	"sS54liScmkZ9Nr1kwX40iYA46Z0aasagEgmh+nfk9ASIB0jExMjgJGID/qHQYQq08gDO0rvzJJWoM0j5",
-	"F9Y6RwIKXgt4H9YL3LFkwAMoYn+VLxAdWtYWA2GddCnrIml83pDzrnePZDAeBP2Dstk/H/8CFwY0Ebe8",
-	"404Z2ONP3P+M7MtO211oxwexLhnHKKky2mycWmlTY4w+aG58ZBK8QSHEgJnphZllVTjlN1b6FnhVbuYH",
-	"lKCTHZPhhcsKuFS5o3DWcgnwrU+oGiWudSjpzSpKuRGP/EL2HIZ4kJ+VlQ0EP7BCcrD+obNQvQqn4s9K",
-	"Wojatpr17mkMCy9z1YNLsAzTCkIzDkZDwD6bFmPR3EkKJxzbAasncLgLv8lOfcFEaFM7saNf8u//9d/2",
-	"WRHOdgtS0l6zyp15keJ5O/co2YviRn8RWW+nFFlgP6iZa4fhmPgbMsq1haXQVuGPKSttPFBZ6ZeOVlia",
-	"t/q5vKqWmhdUYBrbiUFbzewBYlBvRyGhY9L+UpGSaii63uhMDXRIFT1iW2v0REKcAfpsNdO9XNCN+JIq",
-	"2hPJ1AYHi1FmXDKiIF08FCZvPJ33lJmIViMn1BvB2CMi6VyibzK2Dexz7IYFRSbsy3QP1T8k5ScFR9wu",
-	"gA0KZLjA4VRLaSd5yRqmJUFuEslhvYwKefvsDEhSSLrZlOK6GUBAMzbQJ2zTOJmV194KlguZGmUYqoGU",
-	"7QYPikrC/u7BpI2xa71Vm6DBNtT/NYf6s02XDbdNXVzPc1M3f3bWhYKS75Edm1Vs++9l6pwzRWyAfkBO",
-	"+II+lawnojBgcaEw1DNhOAgu4TM1goNTacTyelcVRlRiRP+SoEopnpCh4c0JcX2cIwZ4k8RJEqk77y3A",
-	"8afho5sfSpk4S3wsXzt7rJdgjy9CMQg49lTZRmEelInbYE2CUKX5eGnTqojbL+vZa32j6Ltc0LhN47Qg",
-	"AOaP7XvRb5Pi/PpPzfFr5IwxX5KFKWlFbtIsJy/jYkyWxSUZQsOyr5xC/5J+ydsQC6LEH0Mszmq3ZihS",
-	"mFcj0Ig71XuHzk23BYbub+SBhGIThoE+2lqea3IF+te3Uv1Opfq3I9G3/KIkv/gOEubulVkY46cak9VP",
-	"b04u31VWmlgbuXVi/G37xiegvJyORC9MOjUI5pR5kC9tSRgRIKQkGzQr0peZEfbZuzfDykl4CQ47Qr56",
-	"C5PKNAQsoPLbdP2714zjLSdeocFRmfQC/5Mx5a2Z9aBmFhaSP7QwsJS9oQX2GG2oTaIej6zhFWdF8ygz",
-	"8SeJftRyIw9d/OS3lDv3l5kIc9dxgGRwz+rMNjOIZ6sO/4kCBsrS+Z9AFV4Tq8BJWCaEEOMzqkvIOyCw",
-	"EKweB+30xMIM6GRCgGnu/2Q/1egd05T0i02NCxckCGcQjJaM7MiwJ6bi92momE86P52SARfYyW28u0Jd",
-	"f906a3138vrkrGt09uLoB86G+gIF/S/CWTdil+sjNYBeTXB0xpEabLiZmth4T7Gav8iJbXZkZeI4Zlre",
-	"n0zEbYM+30bQRxlOff+yOBEftzZHHn+C/10dH4pC05w4O7MWZldvItwKwkGJaCsTCsI1bMNAf9Yw0FdG",
-	"PmtCRGa9jzITnJciPgUYXt/qBQ+mF/w5dYK/eBTo4XjFvZq96/1sgOLY8uy3cgL9sZbOawt3IqjUlQSH",
-	"sUCpI/a4Rh6DScFEKjNjx2cR9jPHf9p4ijGKe4KLY/PKiJlSdex7CQYzMAQYsqDYkEWSYCedvf95uA8P",
-	"QHdvMR33YY4bci3sLWG4Cw48kOaTERdDCeMIRGim+sEsVamKErEvNUi+IWeoYbrNSmOvdlivOAnfblZa",
-	"PrVRoYbeU8xscyM+9+JxvAxn6/2NoCRu2e6fydsYIRn9pZhukWOyLSSLlGVljbpTr9cBQA6Wo0Q4XhOL",
-	"SKJwZsawIb9dZLfHhPYEwE4MzSV9/9mb09Nk3IupTscOyVqPSje4tnEi/alHknDhsw84lgLHucArtZ7l",
-	"o0dThGqkP8b1vXonzK8ZzkvSjBc7b1vmDK3QDQOGugLwsR4Tzen1q9x37969q75+XX350j0msZKnf7p8",
-	"9YLs7+8fQUPU5Dby/ffN16+bnY5b64kvc5fiiRhWf0tvaYr3atZbwHgba9nuL9gQ07Lxp7W9wywX/y6i",
-	"nm3duQekVpbz4jaLtF0Qwio0h+qsEPHEdGpLkJUM9XO79+jYtKi2UXfLeM+XTE6D3J1/H87ImIo5bn8G",
-	"s1EsVm9TDbbOvdvLPcS8h5N8G3n2FgZKFk7PGfAPzM8U10NVDnblz0yN8ijOx8/PKrjIDHT/ZrTpvIii",
-	"AyVKjrFSTB0OOKLi0cNx4lWJumjjwXgjWZQSXTlVmeu+nirY3LFjIXftsA8ewe9Fi8vHs3hxC3K1ch+d",
-	"iBMMWW8gpPBxW8r9gCkDmalkaa7mUUWDcLhxZXfSeWEtD4obemTnQ0ozWA3HRCzwoz5L9XjMZ0wdu4Jv",
-	"lisB5xinlF6B87/sPMEimu/vs+oRPWhUD709v86eDhoUmkQYmjc9ne/BB2BAvp7M42m6Wxp/UBqXCU18",
-	"KYEjFq3OX0Rloj9PRlmkchSJq/9wycAMb+nPCYUEmqpW04Xk0P1HTvtoW+YTOTbw/4MaKeD27q2HQuPZ",
-	"/TZRyMyXWNvgJpnw/ge0uNl7oBY3pXrXZFql3wMX1Ti9noUalXTbueHr5bhTw5wsq8W/73g0w/okyaSF",
-	"N86rkjmNFkDDSuZOywnD9t9DfsNErSewK7YwQ89S/bDtNetB7Ic+NMYmMHCM0PSwW4gQmbnTYFAW5jdq",
-	"EviS9MYFbrbIwYpHItw1e9iE5tfnH+rPNGNhymGAdjISD3t1pLYORwJDeTNm1f21k9hKlDtAmY1wpkwC",
-	"JND/tofF1uN5B+mMU2TM9yrRMhZG6X4VZrpeqjYKnAXYMRTXdWx+MPO/pQonZBZG11rQmRbAtZ44S2SY",
-	"8b+pERtLFtwwacc/9qc8UFUuiAv1X26NtPDzAVUsiqenJuMrYKy2GRc5YhFkkGO0LU8I4p5iIVgmEdKO",
-	"Dd3mQf4p8yAfgu5K9L9AUZKT05iPq/WtHvEn0SO+CR1iy1Y2ypd8GJ6ymWdO42L5NhimowMaqSQtuJGc",
-	"cTD2OMzI8OOMBO8JI8LtNKc+s0/7yeP+MXGRrJsEqNwlU6EvSJgADwP+kumBtZ54Ca8AxQJFMzMVgIn6",
-	"kdZMkgkESVQP1Je0jpKnKWArjC81lxPuZ+zB8ozj2+nFsRUqX6NQ2TYA2dqod9wA5I+xUR8nTsVPXyD0",
-	"pjkaOAS5DJUY4RDORDJBtT/XIhAG1Y4YCQMfdPUdTArVf9o7JfHCqVA9ocIZjXwz9Na7DqdqNzZhwWhd",
-	"SFohkkHZ/Fy/mAWSPcIuJOFUEa6OIXLfE/GCuCRjGmmhaDijo0VAn8WUTk5gyg5OV0wJQpvPGovMWk+k",
-	"4/5aQBs4xHuqkbcwZxdmnaRG+HJpJLODj2j4wD0adlz2hEmTbZKD+j7u2k1xWTfXOw3f1sCJef2XzHRk",
-	"s0RkVM72Z1WcAmid0WHgXxR4qssn35gX4MpXuQkTR3KcN2xRaTZiYhmIZYR1gbcijSlb7r/l/qtmHVq2",
-	"Pkkobi1rL8xcGDEaqNHHwryFlpAzzWz36nUzvhtSo6IQeujpNzJJvu92L5yY/6lw6o0s87W9z5s47Kgn",
-	"9PGSPg2o8FikDYow8kZMqogqsC487kPbkRFTI5g3SyIGzUjSH4ax5j3hPo4Y9ecfXX0bPMrSD8K4dK6I",
-	"iuhgwL2CUUjfAwS+2FcjFVVTWWlWwuvyzAi/3cFHC1iRhTWXZDqp3RY5V41b1tYik+nAbDjZDIuu5wEX",
-	"OBMLcnQfm6zMVX7qLr1OvNThAOVcatDIslsN4nk4z+sC349TwDdOd4EXmVeg8rSc0NIKZnQuiauX52Zn",
-	"zhl9Ki99BbJTVo2VY2I6tpSqQbyYzuIU+rJVSBS9ZjGoLIySdVG0TFZn1hQvbTHTZsxF/Pc95N14oQ8D",
-	"/Op1bTCCUWrMODmsNCvliQhO82Q8UfOUfeVkPn8j/BqdUG/EaoCq1ZuDKs5X/fuDr2yJyF9uFKGAd95C",
-	"4sNztxL78OTmsh8ey7ZoeVL+qRaUVKF0LBkOhUc3jonCUxl9Y++o/FO30hvg4dspD/BoKQ2CSu6lzUdj",
-	"ULwIw2vO7MU7sDLNfEXD8C0D34GF7qZECtKdKeF4gJ6Tvxu+vq6dJOYsYjKO3UVqchXHwc0rGwpnHy6Q",
-	"W1Aacu9Sq0Qa5p1lXjolV0yHrHx+afxIh39klXuRMnFiYiMnMfFK6u9qgQf1pOkuIol4TTA3VYZrwAOC",
-	"HdoQ3EpaIG5oANyfMPv2ALBmFnVGa9wK0lWCdCvcNs5apfli4WuScfkZrxfTuORglXwjVBE3WahbI98F",
-	"YZ8GmMcqCQ3AyiYjesN6AseBR3w4whr4JEqo38X82G1qH8PLUNmvBRFoZ2RnKhm5eNPNnU8McP0uomJJ",
-	"YN7es0jHGNiyPOy3AiYWG65x7/cMW7sFK4ONrDDu9ecctOjYDQtswNMcnArJZAqVTtCnNWse33FkcGuR",
-	"bS2yr9IiK+MBNtD8AjfwVuzF6TBQqvD1mnS5QcF0Hgxy0nBg3YtWFhkxuN7LiFkcdyp+ihXoTDuDuxdA",
-	"qzNSMhJoEVgLMieWTYLNzFDnrRTaSqGtFNpKoXuQQpn8lUfyq5VH2QDY+ys5ibgYXlmgXQXhMESBVdj3",
-	"AaohMO2PXJx3ug5ES7F+zQu4Pqq4Gw357qRrNv9Ikhnrkzdt4odMmjwFF0mkSRT7oB6P1Dhwd4t8krCy",
-	"75iqbJn2HTHt03A4ZD4Jp+iJ2q/v5Tif43uOQSMJiT1NDHRP6JBBUzJ7GTGIUBOL11IZz12f6wgoCo7t",
-	"NEQQ5YTxTTTTIKqbIBCc8Qf9UTXazcYTzc2l4pn23pyQ5ucvESi3Fg1fCb/MupPCoT51A3xHU3IO/9I8",
-	"s2zwvcj1c2KyqxfzyNwfOiedTvv8rP3SJR5wbIfwAaFijqnWXsBohI/izzXSIkbv7QmMKSCgySRiA42O",
-	"bsJoNC5Dn9pF/iQh3TuHNTmE9kQ/Cmda8xT0hg8pjJ0ZQXs68F9NaQDa5y62cvR5xDzsc5PCZ0stwAl7",
-	"Yme/vrd7TEI10iscMsweYYZwC51OyBC33HDLDbfc8IG54RcywqwSZpvClRgnaG9Nz672qIC51dD3E5Sq",
-	"hdivg5xlxiUjCnhiKCx3TNvLtoxj1yGMeqMkkRQ/9EhmHO+EixjJwWFdzKeSYHJOHDknJBzvsigqTHbC",
-	"iLDfpzTQFGVVSfaBegrVx7yQsfVVFESND+sl8pteU+WNiGte5RL4ZDAnO6lmHFlKtLUjOQuChzPLMfnW",
-	"S0MfwjBgVOQtaBFeWhClcGNEoTgpYBTOl8vEEZLwisuT1ssimCWen414bdI08K8UesdaoyvFx+xqqrxK",
-	"s/H06PBg7+AAyoJKDgcOqFRXtjho6RUrR/0ueOrgYrvTvWx12+f61+m0/OTh28fEDal/ZVkB27MpPptV",
-	"HT0Na/nWXHvbnIMHzDmI5U+RchRrOOsVpDVZAklfLOtggxkm4JIyjfi1yMO+SXHn3SKXEr7tIlYM7nRi",
-	"/hL3yPCHW9Ht+h5TBirNZMJl6r6HiX/8yXjtl3Ha+5SAWzDngXkdafx1JNk23PQnDjfZll6xGLyF6N0g",
-	"xLQmjmS/8viT+Veppl8pj4aZ3B0E4CEzg+3zU9kLZDm+NJHlt09Xv6BqVNmWDG1TA7YlQ1tOmzRx+zo4",
-	"LV5sfiqwjy6nQsZeyVAwmEpSDUUwJ1JRhbVAO52T05MXXYe8bXe/d8g/W6dvTjokjEi39fz0ZJfQIeUC",
-	"HcI9kWRhI1d20MCypdIkCqHMmipwROvPEfgcXIrztWD2ZLyWnlARFZJ6etWG9afWpzXacKpqpKXIOJSK",
-	"uODscc08yoFiEXHR6eMSLxwz0qfe9XFPuBMaKU4Dl0g6l6nRUZ5+W+enU1zVgPIAkpWjqcAhblLf5WPd",
-	"OFejnnC5PPmgKZSHokm0qeTG+WR2648kGTMpMxEfiOjVeqIntNqJL9afkCpidMx8mzcRT9bEqTEyJG4E",
-	"s7Ak7kiSPhuExpmL7ZZ64lqEM4HQpTZG6JMd8+RlOHsRToVyHRLDwSGuP0VJ6UKPkBSQoekHggJBip+K",
-	"pCL7e+RH/jwuWMFdACCh/VPSaRq2Adc0cJjQq0RnfAH87MrMtTj/fkzncBoHRCM4dD/GnlrJxDso348I",
-	"NXNHcH4d2YGZGl4oBnw4jTSG7h6TCZWKMA6l9YA66X1wSQ72juw6L5mK5tWWBoBbGMH4yXjFb+UfAO3h",
-	"vd/3oPA+5istchGxCY2Y37Fnkgkc/vDy+QviR1zvGQPSXKs1xqP5qYJj/C4QnHHEQBOCH4ZRNxwOzadb",
-	"3e7lVafb6kLS5tXr1s9Xl+dvO1oBiDu8oY7kBVTKMzT53tMbWhtTNao958OXzONjGiSfrzTqNTuJdCkF",
-	"FFhUOzH9/BWm316j4lTk70GlWUGmFBunDsFZe+TV5flrHDohydvvTy5P7A+9ab2+z8h/kvPLlyeX5Pk7",
-	"+8PLk84L4JsRQx6ZQN1C9/Kk0yU22FEEUwyYxo7mrKd5ed/lt1Gw4M30LkDKWEvKt3s7P506GTWbK01m",
-	"knDhkAkdcjGMm9YhxiU6MWR1uf/p4qzfURj4ZorWQ7iQ6GAAeROWqQHIccrha6Yo4iudqrAtvAiHX1kS",
-	"8KhkHTuBxB6iRxULwiEiNyq7+DawP5uNvfTfhgT+2bp88X3rEqY8RhET3jz+hs8GXHDFgvnbiKvMoHaf",
-	"y0lA5xCWau41Dp4ePNt/cvDUqXB5Fk9ObziVgPZZsDC/fWmi+yRiHkf/SvpVWmici2CexPSpfmvd4s9Z",
-	"1m0jGY28UXpmu+RDkWpPp+LpqAY2s+yuNJ1bOVJp7jsVZnn7axSA9rkU149fPllgURuxhzqmt6TEGwDP",
-	"yMpK89dfzRBPHKv8260jI0BN9+mt22L0FqP/UIzOHy4Ln3VsZ3StDk6juFRZa8xcEHcROO7WnF9tzm+d",
-	"qN9EN5BpxioFdAdaLrTxUWN8gNHoxbb/YzTDr6jwr5DBr57SuGi/p3oUm8fBOgcLa0QnLNcA0TCSBY5X",
-	"GK0uW8J/YVZzB61C7sP5qg0cC6/431dnrdcnlaad621l5lWn/ctJpVlt4MNX3XcXJyAmfLSErl62v2t3",
-	"OyCguLw6e3N62np+ql/07qSj5V5aLorp+Ori8uTF1WXrZftnk7IS+VzQ4OrivNOGcBl0rdKPXL1oddP1",
-	"dHDNrBLNh/hq58X3J68Xau/srS9PXrRft04NKMc0upZWpH3xZ+AqgqQCLiP4yq2EFCLP/eld20P/Fg49",
-	"VzUxQaCtprFNV7rbdKWUHDS84SuV91BEvSKOih7nw0eS+KE31SYj88mMzrHBaGr2TJO4n3pxW/hepUn+",
-	"/V//+7Nr5T4MXkAQoKTvCW7yqLDfJSRWmQIV2/yfRozwoQgj5u/ifEJIwoqmAFtJ3Jcnpyfdk55Y2NDj",
-	"T3Ydn91jzEkOBSM0kKH+uDdK+mwK8Ji7faq8UbFzNhm39HwOntkvyONKdc635e+bsTa9DFzQyrb5yQEl",
-	"xRymctL2gQXw65M5xraeOG4XMu3j6vfdbUX7Nmy9rWjfWsf3GvhO8eJlgbEsMx9yull6UPnifPIJHbIr",
-	"GyWGhl6Q1M6Fzz44MMWWkiicEbxlRSPMginlf2gvy9yyJBQR5oxgrBJOBw5FMC9blMTllX7mKp7hvnGB",
-	"0l+j1ic7gij5G/xKMIMIcmSBylI/JaOKPsfDiSCDNyd7F0B9lQwmSdzx2blEELO/gtkZVwPKA+abN9bX",
-	"pffmTilKHk7PETIZv5mc3pVTkBoVpwIzTOz7bl+1ghM7vqpyou3x/6HHf3eT9bflSn85+x+l9AOrL2XG",
-	"/JOp8FkUO+At/YGnIp65Awb2ynqmOx6/v2q63hIzKp7Nfyemdbkh+6l0PAVzO8CSe6DEla1g2FQwfIFY",
-	"uNeEje1J/jEneQcjjLfemK035k9a8AWKwkMrL+ta2KZHOWPeaOyyrpEOU9Aly7WMDt0xAlu2k4hJhmXc",
-	"qRmUfYZZ8IZH7sbzoQ1vlIUjoUl2InRPLIyEDkLJiJsw8OLAwn1MZ74jPWh1l1wbYjCzNneSw9iNk30X",
-	"Zztv9aOtfrTVj7b60VY/2upH33z/5YfVj5aTNh5rAmFC8aSnY2746pKpaSTS3fycdGNl0yi5P1UEJtlg",
-	"j0lJqG2U2sx2Xe4JOfVG+g2wnMkcXkq4qa5/rs+CeBHz9dJoAIN2zIQcxJ3i+TZMtbJb2ioHW+Vge5Lf",
-	"iHKQ4i3UsIxvUV/YRkkeRpa+HYWEjkn7bprdFsU+3ubKJCcRcoLNEkGXKuCWDH4eREyOMj3CewK7gJOd",
-	"75WanItg7pAOHbMOV+wfp/QDWr8Rg4JWCQ1bbcdx8yDUtOPZE49GEWd+rSdOqYI+u0EgoVAdUvRMkwPb",
-	"efyYcEE6Mzocsoi8aTtwO86VhwxHj6WEcE+MIS4BfgvTThxemrxPy+YAvwt/Y4UKrKFGAHR6+ZCR2RMJ",
-	"/KDAd0mriKfdA2z1qmIVYlV3cb4V81sxvz3JrZjfivk/ZTJEONRC6x462oMNDGn7ZdrAoQm6nGWKc2vj",
-	"tupQpKy/1iRT0woHs+FpxOK5raInKDmoH5CdH0+q9Ua9Xt+v1xu7SZMLrE8IB7Y+gawoTyCjMPDJIIx6",
-	"glFvVCNdLcsnVI0Il8Ykh4ZH9NYlC18wqO/X1IS+caiBHOnj2pCn6AWf8uIOIghiUw8eT3nFI8W2TuZ8",
-	"cP6AOaJtYcK2MGHr6t26eu+zMEFq/kuDrzGdLyXRUrIsJcBgvgqXxBsxrWxCvRx4fBekkTZp9S2QwoZC",
-	"jJKIDaaSBqlaMK7YmPTn0DsV6hvIjtuoWZ0Zqv3c3RqqhGAtUtN+dQy1d31sFajfblu7hZKRMfWZbUNH",
-	"bWuQY9NaPWSSiLDYY5ykIn6JiHvQZMT1H3t9rpWGyw0+9jT7MSunP/92y9TH56BUrYgBYkgfk0X+AIm8",
-	"TY2/VWr8FxiFWnm71/4J2/P8I89zZaJz0roFit4w/2rb4H6r5P1p8h3/QCUvx6WRcKhPK3IiuRiSeTiN",
-	"SDgTSd2GgF72QKuBD/oWF+mUyB1gIfoHSTzoCqrCGY1M81vNsMKp2q2R+BNUYD8GM3Aa3685SLpXPjkB",
-	"VRTvtMEObKkbXjORNuyhfW+NtC7a5JrNpcmftEmEdqGyRt6OeMBwh8CKsdSVy55AturgMxkwwDDUwVQy",
-	"v0kO6vsYC0m5aA6LFUn4/oWF/BdkYgo2S8mYytn+rNphXsSU1QrvsXjFrh93k8fX34LObZfgZDBlZxBG",
-	"MSyTHE4tBh6stGXra9n6WrZi+C+bVhfLsY1lcNl4QeJ4LxM0MP52O6OWRyi0NGs0sJBJzUAyb8aUDGir",
-	"2NQJ1Na56Nd1frCWt5mDm3GKZwetJv566LwwoWqUNF6IRcyqkc2LnSHGXMR/L/eJ2I6w2YqB7QibLRPP",
-	"dvJ5cCMqYtSffyxMgm6Z0fgwfGXERGbGSjw4n5KJNig0v+eC7BHpEBZIRg7r+02oOKMkCKnfE30aUOGx",
-	"iPjM4z48M2Jg/qjQJllxSbiQSt9HVEQHA+7l2R/fMXXJqM8Fk/KLM6GkomoqK01odT4vz6DiFXTwBQUu",
-	"oUWAYVFcvEscEh/dIBcrRQJF2H+LLceLmwpo8Wd5xv1AwOc+tncyc2tilDk2OXwwBEjby5AaH04DnwyZ",
-	"0qhEVBjWFik12zM6hRCWfsLJBooPvDu6KdIluDSDbrTVGQWVZuUxOFDNt5aIB+f3gzEvncR4tyZiPLof",
-	"jHBIElTQC8pas5qvLDeU6kKF4Afmk9SWjHIF+zFAjPhwpDADA6JF4SD1bo8qGoTDnNe/Qd+lHNGI+aQ/",
-	"JzDER06jASRm7ix4MXZrWTVJ5ryyY86LsBuNPA65ZhMFjOHH1mnrqvXmZbt7dXnSPTnrts/PVn6C/v+U",
-	"XctugzAQ/BWrp0QySYC8c+29vfTYA2BToSZYiqHqJf9eef3I4odQz4mYZbHHi73MjKwbIhCv1k7YbkQ5",
-	"4+MlNTUokhYFa6SF512o6k5rxaL1QDGw8yuO3SAgnslVN+2gDzo0+T3bYG39S+G/YhwQAursSSKYrTYv",
-	"QZfklpZrhDW7FcsAL/XMDKDNot7zQFbOoCM6dXKWwcWd7drc9U3C4Sg2/mTghYCIHjvmhHdjdFyTcFM9",
-	"eaE9qwIV9gWowNqYxN13uQxxrTN2oDxn1yx5JtfuhytyohAF8JSjAl1Ma3oQrUXWzLEib+MgO8aJeh+j",
-	"pBe4J/tC1jc+3LtGksX7XdzUcjpKMvDfYUk6aSyma925xUQj124dlasbQ3eimPIBvPhdXSuPL+On6dRY",
-	"pI3wybOxtIZ6xig90Rd3UDNbpLhAvNEdSescOkNs4HgAieur31PBxdWCXXDeUMAZs/QbSdeH9lF7Duh+",
-	"SqupYOqSZ6dqm2e7pmAbfmjzCo60ZgjXm5cJBkyBNrsiO/K8zA5s2+6roi6bTfEfJkSsEZvfFJk5wDNR",
-	"YcFPXf+VCortD1ldVLvsxPPm2JZsyzflMygzAT8ffwEAAP//",
+	"7L3rctvGtjD4Kj38zpSlbJAmKcmyqNq1h7bkhIluEentOKE/oQk0SVhgg0E3RdPenjq/ps7vmXc4Vee1",
+	"9pNM9VrduBEgQV0cO9GpOtkWiEv36nW/fqo4wWQacMalqLQ+VcaMuiyEf15SyU68iSfVHy4TTuhNpRfw",
+	"SqvyZkwl8QTx2VCSYEjkmBFf3Up4MCdbnePeKzKWckqnHgmpZPBbVb97u0VCNqEe9/iI2KFNKHf7XDAn",
+	"4K4gtrTJjEvPJ54kIRNMCouw2qhG7H5lSD1/FjLRrxyGf68fyr/v1O1an1esCvtAJ1OfVVqV3LsqVkU4",
+	"Yzahai9yMVU3Chl6fFT5/NmKt3oR+J6zWN5wL9qgVFsP2XAmmAv7DtnvMyZkiV17UhBOJ8wiv88CSfvc",
+	"/h02T+Yed4M5sec28TjRkMjd9e9/36kfzv/+bM22o9vW7ZvJcNEeShYub7mrD0QGZE49SQZsGISMyHCh",
+	"zo2OqMdryRXs1K2KgoUXMrfSkuGMJb898bg3mU0qrYZl1uFxyUYshIW8efOmPZNjxqXnUMnyD4DGd3gB",
+	"J/ByJogce4IEUxbiZeo4bCpFam2VF4yGLCQho/7k7/3KNfVpv2KR9tT7iS0yl1fC7LNVmdKQTpjUVHJE",
+	"JRUyCFnHzV+1a254IojnppdVbxw8ow2nXq3X6/XqvvrPc/WfevR/DXWEnnrXlMpxxaooBFLAcyurwD0M",
+	"wgmVlVZlNoM7M9uwKh+q0zB4zxxZDdkQn/9sVX5a+B6/oCN2PhwKJvM3NKUjRjzusg9kq664gKKCoRcK",
+	"CT9tp7ZY16v/fcbCRbx8deNVgB9JrttlQzrzJTwX7cHjcqdZsSoT+kHjEMLGirGqnotV0Xa63sccnOpI",
+	"NhFkykJYd420+YJMA+FJ74YR4X1kanOITsy1CBUEXvhEEMf3FMMkVFyThqWWQhr1uvpHnwchaTZ293ef",
+	"7zzb3T+EVwsyDnyXUEkmgZD4BPHU1y2gfwVAysWchU8EsYFt2Aawah19TqdT32Mu2bITkLOJE8zUMvAb",
+	"wIephCe2M+yhseoc1AP5p9BYeQzxNq119I0ngRh3oRA5H7PwhieGTXqcUL4gDhUsTTeC+kzkE4Z+x0rq",
+	"+A/A+cr/ehrLvqf4q3iqF3mm3raGTvCHnwGi97if7BF9iQ0VyPkfgjmZqCUDsipREDI5C7lB5dQu9gpw",
+	"DPA5H7/2VuLXXorE8xGriFEtr1xce9MyrOnWXCmXHPIZU48OfAYnkos3Uv2ssSaNKEEI2lku5sNTt0aT",
+	"jqtE69DTK3wtWFgk0WYCGFW+MKMrhFm9+RDCTC03ZGIacMFAJL+g7iUqZeovJ+CScfgncFHUHp5Ow2Dg",
+	"s8nf3gu1r0/xPtSOJfX8SqtyQ33P7QUtMpkJpQApAgZhN5OzUIGahWGg1IDfPlWGHvPd+BmFGEwIOlIr",
+	"zX/88zurIiSVM1Fp7SpUl54EQHY4vMRolvGOlXIpWk+fKj2l5rIbswnx1MNHquaRzxtwB/UGhOLyURvl",
+	"1hNkQn11EMw9JDbu2wYEFYRRZ0wG1CUAgxppkx+752dkELiLCHIBZ321xhlAAff3uveq+pzMPTkmXHGW",
+	"KaOSueSaLRR/UcTrsqkcky14L7HVC21Ui/vcHlNB3BkeKIOH+pUpFWIehG6/YlvE9gThgUx+TF2F56ik",
+	"hCq9Fw4ElguLs0FwfrYqLwM+9D3nrhhEgVgATi6hnPoLIQn1Q0bdBWEfPCEVMcdYcBBjQbSCEsfvmHvv",
+	"+9zNiwUe01zpF7hsskUT4Ef5Juhiu6bW8CoIB57rMn5H8IFqzxlzURdSujY5pZyO2IRxqVS3iSeEWnYS",
+	"iDsxEOOFlIDiMLr5PsCYtGdciwxmErCR+n4wV5pcvHiLCBbeeA4jQQj6plCW9Q3zEZgdLlnIqX+siO6O",
+	"APX0uwhQ8GFM3y7ZH+44TZoA5F6aJyUfLMeS8Il7AWY3mDA5VoansnKZSwJkpQpwLDyEf+MmBaEh8Bhl",
+	"bfvBiMy4q8k83izAFZS4UrIiB6JO4KrtHxwcVKyKYieVFp/5vhYJV/rnn46rdW2s7CiJIEaZiy3gD4p6",
+	"WkTrDATlGvEZH8mx4rwNdSiz0YgJhIb6UGmgwi4RdRRYk9u64W6NTqkzZrVrdVf1Zrc6nQ18z/nbn2bH",
+	"paWaor1ByOi1IJSEM5+RreSyrcj206KWRG4AC3mjPREjkIhqK2gSM989JOYte/V6g1BiRBTaavqLgJ0z",
+	"n1nJu5tKaBIZBESMg1CmftshlMzDgI+IMizNO7cLZS+5regFodsia4TtdkxQJQTnnZFrp17fXUIudbFF",
+	"Sgrcb4yavpINL8u4BFJsJdcFi4oxtqEuabtzG6QckhgdBDNJqDvxuIhRqIz2cFeQNnfr9UYWpHCxRTJa",
+	"hzKFirWObwuTvq5tr9aZllWm5Hq3LcQjJwyEqApPMjIP1X+1bz5Gp7L6091l3l69vizz9ur1Fimld31r",
+	"Iv5r2O6tNEWlFoJE0xrjahXxLJBtcAKDf+Uh8We3/mwZoLv1Zy2CC0CJrtilJNkvAzVscPLfIL59i+DJ",
+	"1T/1cjEyiAtWnNeTYxai/jZhrkeJsrFSePgqmHH3IVGw0VwWD3CxpfREMXPGJPZHf2sI9Adsbun4z/SH",
+	"QGlLqkwN0Iv09+Nf1PIOCfVFgNbAmBGH+j4LyYQuQDoKxlAWmj2gB6Hqe0ISxmW4SFgyu/XdhK7eRbfD",
+	"a05vqOc/OHvbyzMJ95RJKHWcdEAFBN1m8YoOidoBhJvRDvIX36as/Mr2nsuYonU4lCvcGiiJqCDiJnBo",
+	"r76zrUQ6rA18qJBGUIU8ApO9UKtYqVyS+I6iVeq7nyZyEj5HocNeEJzQcPTA4reRc0a7DX1GRjVImdZR",
+	"SPfZ/v5+s/GMDBaSiW9SuH51m1/puoGFeALcI77CjJir9YLglPKFduuJh0WZ5kEO1JoH2pqirhsyIdRC",
+	"gxsWok8S0oiCIdmpE5OyA0kIz+pEJCne42S3Sb5NZPqGwLKEZudqSRQXtJ7Pkcz+ggDjztr6cEIGgVXq",
+	"C5DvxvtHpWSTqRRkGAaTNFS2wC0XpaRVMScNEkWii9uRX7H5vF5vtpKKQRAmDJ7IFRTOuCBU4OJ+n7HQ",
+	"Y/C3Ma6pJAF3WJZvJ3MAV3Lt6MZkOl01zqcr9bC+3WSm3UFgvOZ0JsdB6H1kD6ow7zTr+8ueuWZ9H3TK",
+	"5OnPWcjIyLth36Lt9YduM0+JRjd2/OGELt2s7xOulGVYReyE3GnWn0OY2gQgUgSpqCa4Tt1fr+8RP3Cu",
+	"mZu6+Jy4nlDqmbudoZY3b95Us2mMqzA3m/WYRF8xm06DUDL3VJmCPYi2/SEBqpf4yapaQpwJkf26BbZI",
+	"vyLZB/l06lOPYyLlnyds9RXAoZRG5HFCE/4DkAVxdqwbMMyKkPS6fIhr+zAObzF0DwecCeLhe9B3fxKM",
+	"PP4KxN7mUWqgnwF1X8asRF0Rs8mEhotKq/IGol15pFuxKhDdSgW6i+g8lSjQiOPbL2hKVpcJcA+oW00+",
+	"oo4H2UV65SdwTasQUajN6Di5q89qEb4CrTjU3EjnxzfrzWfVRqPa3OnVD1r1Rqte/7VilvBa3VJpVQpu",
+	"yoUBLrTM1vU2ASPvJd8klyV7Qsc4txTCAX5H6CvogszHnjPetoxL1+OAnsQTfa4BFT8o6EJouM3HjKPH",
+	"ROovqy8Znk62BPVcEnB/EWcI9bkThCFzZCLUinlCJZxyZfIyjO+mfdEh12yROqHd+ITOAkmG8LkSh8QD",
+	"WcWb7+OUjOMqZCKYhQ4DABa7pIAjXNCFH1C3hPFeLhloYzvUwLCRSAnSi4otxzKwlEFQxZvvO8PKsG14",
+	"u0I2ylPqu6lm+GxVNnLXlYXoZq6nKDUoAVC9rOTTZUCavP2+gFrsv7KICBRuQmRoDrEfx3OZmzbw7ITZ",
+	"Yd+/K6u8Z6J0ctx9mdKGUpqJDMSekUKhWXBJSlEPVaOH7uNwkza5diJgDUYEAKH+KGl993lkfm9BCQVz",
+	"EXrshoUL4nEhKXe0Wz16pzGawxmPrGVyhijV5wqnnDFTYqcMTkF5xjduaJe0scvlyS4ZdJ4gUUp4gcKS",
+	"WkA5lhPff09CcWndChGmIVP4yNyHMBA3tA3LgP9Otk1OEnzyfbmZ8KVenUqQb+wlzz2CQMLSKYcB0ZNV",
+	"eLIKjzyUUN/AFjtMVIGtMLOilQI+tSHUd8JumL9cqtHGJGISqEXEpUgmwdgTskZ+fn18+Zb0Z/X6jkPO",
+	"L44v273O+Zm5cNo+a39/fHp81jNX2kennTMo++CzSaX1WwVeULEq0bMVqxI/VrEq8ETlXbJQxDyzVJSI",
+	"2+kF15j6ld3OAIs4wU0D7tBxMCe+MhA8SXzvhoGonoYKwtJDkxJ3eyXz36nO7Mc3PSgPYtwlVBC7rVkE",
+	"nFGL6MpR3D+8Bv7J7HTxC1v8OB5873jn3o+vfj2+7P3c7YjORE5/fdl51nnf/nDee7v79uP1h44399wf",
+	"/HnnfeB1ffd1h9drbPHjR/dNxzv3OrMTb9cb/lxzmj4fTF7V3V9+9PMgxT5MvZCJK48XF+6itaOQCCGm",
+	"n0mt+2BdiZVVgYevpGYymTPx58qushFIdhIx8FL64PU1K6cSOa7++S19ZqkFpDb+LnpPMICgfRqDjvkN",
+	"84PcVRPO5oYO4O3LeIOeotXMIImu2T3A87krhJLjnEVxY/wpLFRqXDDnEGdABuBTycJDwpnR8gRzQiaX",
+	"V+6E4GBo55btM67eNYc4gJupLcu4CuraVRBVX7lUsqr0JiwPIb2CWrFrtigsFRs0qzs7zm51391j1efD",
+	"Z/XqfuN582CH7g72nGfJTxdVMftUyNdi/WbVfQQq9rdkACQx8fhMmsSJme+vBMXeKlCop9EWw7q1pUXy",
+	"3Dq/jlLU6YD5ZEuZzQNGlEK6SFdPV7g3Gkt/oWg3CGUeCOK0TFFQhBrfYMABjnGypbAoVB/Amgk5ZoKR",
+	"f//X/8TY90QowTxPL+o3OL7nzkGj+nz/+UF1f7+5Wx08a7rVg91ng0bjucMO3GcK+aH2cq1IjdbXAaVM",
+	"75CGIQUFdRqyofdhFXah85cISUNpYZGqE4y4p4xaSQaLNEiVUnB1PVrIDwvv/WAnbL7fceZ5kNVFOQVg",
+	"Nb+qT6gDdGgGiZbA5Ow1q89ZY6e67+4On9HmYMepN0uDSVvZ+TACJfRVGEyKyQCgI8g8CK89PrpHyjcF",
+	"jyu+HEyLP7xfrT+r7tR78NUNPpzht8AfgNIijEmCxUrUZSYpJnHKVoJzpjhLMRd/CQ+AmuG6nto29S8S",
+	"zHhIfcGsvN4pFESQYfgKf9wAW4GM86RRPgtpawaSwniJZLGE9kucZEI/nEDBTaXVrNfvylnMZx0aKiP5",
+	"EItCjbo/Zr5LBgv0FSqgBWGNHGFVNcTqviSDmdAPHXyu8SxDSlZlxr3fZ0z/rovjSzICAwLDDQ6Jrhsn",
+	"X5I1bLy7dbzDbCvNQOLN8WD+xbhJvJYESzk0jpZoJ7aVLrXGLhvGTRx7V58oNQiq9+Gtvjdkal1ka+fZ",
+	"HnGVZjtYmH1uY6ZG3m7viYWZrRfzmxNPyDw2AB1ZgqHhJ6JYnc0VoWmT4LeUCll0mkrfK6vGJbU0jL3q",
+	"uv8lnpRiOeXZgFERCmV7TMHlSS9BF0VAiJA1Hws+lyVgbRPkKT90xNbyN3VPrv2hny9GqC7YEOssJY1W",
+	"T4zNYRExDuZcN17SSUMb4JtFbDgom/yN+EFwPZsSzyV/IzZcwW+Qv6E3VcwmJdS3q+nivcOcxd6Cvf84",
+	"n/qzjx/G88V0ujPdk5OPQ/k+nF8P/SFCREoWqtX8b3jVb7T6sVndf/ep8exz/MfOwef/WEuwxTbezPXk",
+	"8Y12xmU82VxxH2cWenJBmLqnRs7AqBsHvisILTTsqCODMI8xBoQ6krmHphbQc8Gssa/ZooV+C8XdPFc7",
+	"LsgwCAmNzM0aOZv5PlwE8RxMJopb+h5nwDZTIeiNO340ylhIsLPidihc8VLfE2YVGObVbefgWbIFe0Lk",
+	"SlgvcZgXHqH6eRl6LGORQg1iqbWuMDXHdDplPPvqTYzJpc9hlKPtumE+bPD3J1EgSJ9mMJPCc9UBkh96",
+	"vQvjmEwvrHHQrNVrzRr0GFu7ceMsLlJ28bEs/xiyORlSR5mYUOupzgKw3iIumzLuenxEAqzWv/Z4GnSf",
+	"9LEYRdpkCYC7BCpdr9qc0wTjjGmQGfJbyXgjQjXtkYr8GPC6Qk+Gu4IEdhplPBnBTDpBHgG8GTMoCwJc",
+	"x6gVETPHYczViKYdbnBRKDtGx/zSvrf456Vva+Qoavejf34iiP1LVccuqx3X3gTVoqq/tWgmaThiRS0n",
+	"51QgryMBt4g3JJQvMKS7RXXJsbGpEsU0nrt9q05Fa9aaZ4FSpcUg6sVnqhlcJcnooo2mSDx5FhHFrZYw",
+	"63TCtKzZSDXEJyylAzAhscVfVlXUQqmsKEhw+ojlUlnMJJPsL82vkuyoJI/QLAFuqaGOm9Zk15JxRKUJ",
+	"ckpQT4zmBovLodpnKwakEtol9eoUMPVeqdprPkx3V8K0kYJpFKSC/m2gvociCcNYU6/pgusNQFlPgdKw",
+	"qzQoDwYNBjnHBpSQNllao441sC+qVaflSb4C7HFXESbNkCbZUoCG7D5XWbPfH/fIUzr1nlL10ioSo72d",
+	"ZPmgzdRiVMS/Y3ji375J6xMMDwwup/8OZooT0al3pTTCiDbMhZDdBNfgWtMZFDVnTPkodQV69VasDHXB",
+	"X7Opm/jLZT7Dt8O6a6OQArvUf0Zv1n/H315GuZSES394ObiIcT2ZF3vBzFcyCoPZtEaOIQvEJAZ6nNjt",
+	"k5Or193jy659SOzL85PjKwhr2lpnx7QRcKUnjyd6qmJV4ofMH6fnR8cnx5fRb2ftk7fdXnpLqaeWdvQy",
+	"8GcTvqH7UdkfDjyISAhV7cUex7ItA5PSMtEwMU8pTGo0eiU6AnL2+uSEbBnHkno2LbhTYngQBD6jPKbv",
+	"1YtFYEFCQpaqtdsY3pJH1YlHc1AHt/BE6Grt+Pgl+yCh3yGGUq3KwBt5gOluMMMkOT6bsNBz1G96N5Cj",
+	"DqvxJkxIOpmmMUK/dAkXojbEeUuMWhBjkgEiu5iFQ+pg7qZuNQtmFWw7zhgoCqmXC45iasJnq2xUUt92",
+	"jw7F1Lfy+5hLJOP0R8+h0yZYwM5MyGCCfTdLBz7voe3zWqNhEriK/MqFP5Gv3idoy/CITPdZsMsLrPyE",
+	"UQ+8dz4ODD6ojWxxsDa4w7B1VpS4DeIkq+IbpnkLHV6zg+QKzcKNUMoEixLnkMc/Itq8VbwIfXAROuUo",
+	"8PeL4Ym4UKOeGxja+Nzz+O1KQBV7JJX4WgWLEmkbMass7dCLHllnbUVL28jQSj+VNq+Q10b4XMI1nwFY",
+	"/iknVPW1fCjJZoo+qk0u08ha07ledmm1PXE0X1Brj776GvXUzeizZ1r9QZdp5LLqGCfQITx6tnG/ZGvF",
+	"pwlni325y9BvnrPslVp/1B9rmeJMQRg24gW9MeHmSe9L54B+KgITNNKnxA2kYuxTKsfE4zorB/Imtcc2",
+	"Kj7LbYQdh/OXpaLJNi2aWoJFRVBl7WX8VEWNnleLDdxy/OU8JPuBUV+OuzqdtaBbvKNT+WfTZbiKgkdN",
+	"Dl5wncq/C67TimNwvXYb+gt5q0+o+jncD2wIdW5anVfHdUh8JiVgquuNPIloCratcBSrszCi7JmjoPqB",
+	"QwK06Koz8IM5C3P65Udt0BPI/mwHaC7C/VSo57d29Vda/fhO/2+9enD17rv/yMOeH0XA37BBUY7esdvc",
+	"22scmJwjna5HyY9vfiJbl69ekuf1nf3tHKXZHxWkD3gjGIRD/ZGyTseT5CEeu0fddvoc8VJepCC8KQgR",
+	"zMIbln4r7CH7XryY8+brFcl9EGxSp6v2vv9s5zmR49lkMA09LtHasK891za9rrR+B0mXkDqltp9VSrn4",
+	"ePpi0H19NPn9Za/36tQ5//DLT/UfRftX9s+3k/Pg19+Hzqsf3nfYq9ws4us8E/8ntgADrUUCRzIJS59S",
+	"L0zC5fynizRM1IWcD8xEDnN5LVgLdkMVyxApz7w3yvjivVHuTJZ8KO80q4OFZAmUs8iACvZsdxb6QDvB",
+	"TJKpElnZ/KrG2+PuR6e+83FU7+zdiBfu+Zvn3qSxc318+rbx5urVpPczo68Pxo2XnUoevSg6qb77tLtT",
+	"IhqqwI5YqHaCWGMB3iPE8thKTGxdlqtXQTO0N2xA1Pl1mUQa299r5NHYNVuI4iQHtBpuWOgNF6nkX0GE",
+	"9Hxf8Rsl/g8JlcRnVGeKYIkjRUwVS/kfv2nSjugSyDBBTUA8G6I0YLDGPkA2jTEfNjzS0npXgul9Bi5q",
+	"UoiyWlj2zBXE8w4WXAzoAjjmMm8+ilIrwIRbUZ5QMg8uMZNiWVHQjvHVqbMbOjNWJ8OrpaREsbqw7Kpc",
+	"S1BJt1RqsWsA/j34UzeK04J7X6mv05lcWS9yDp47re7SkEXjkUC6eyOuJDdoeIMF+pnyD1EUn6J4guUv",
+	"mYw5c45JlE6qus/rWfG/rBjGqXG67KEAzfMT5W6NLqap4Gauki+DZHHDw2U8s/RRrcG3i1xlO7aJKc8S",
+	"dSLAj8OBYNCUHrwDI3MCSX2cS6UORzdI+M0wgARRJw8lW1gEAPj87nMWAf38YUfRbDMY/aUnbrWIHc3I",
+	"sq30CK9adsJWakDZurqaoNSItezEolWDhdJwK5yIxLiEOtYJlc44vYd17090qlgKFuNbs8LxNgdWUmgt",
+	"yZjPa6QVrt6KJzyZyVQJsJXA9VXpcvk4r1QL01uF6adzCnegFU0Rwdfrdczc0uG+JO3X6/U06dehM/Oy",
+	"L7yEdyxL2J91N5zsuo4nU7lQsiK5nmgBa/kObNYyrhn1hTWQX+ebyU8/4myuqyAxQWydxnFvAu7WWsqG",
+	"Mu0vKpRWYEtxmFepnIlAL/qxIGq8bK4n37I60cDcuFTFGP1SuFYMLJ6yPL9wm4RMzHypfSrx+EmC9w2Y",
+	"ANtk68ejFy/JJdzbZVK97IhKup27p6DDnRDa+RceIvg4U8ipvZ7LYVeHCtZlHAdmFmeuqduUsJFKx9yS",
+	"7IMES1yUi+06VDI/GOXnU+g1Q2Roy3BYMWW+D2mFQ+JQSf1gBJ9am3rmrIjzKup9T29oTfzu19Qt6quT",
+	"AQvJ1i7pnPWOvz++tEh1j7zofN8561nkOTk6f/3i5NgiO+To+GXntH1ikcYz8uL8/OS4fWaRgwY5aveO",
+	"LXKwQ3qd0+Nur316YZFGk/yzffnyh/alRRqNRoOc9344vkzDqtHME87x8ouTT7o/n2Al+jIL0l/NdS3N",
+	"wpDxvLnImyONy4Ye9yTzF29CT8YJA3d8qyemPl3kz3k9g/zhqNRj7rngcybOmIbUUWiZ+khyjuMylD1x",
+	"lkp0SH6oQQyOWaROeCAt0iQzfs2DOSdbEfrkE6vmmXWrYTXfpZWy5VVA4VeBu8/kI8A96TM2MYNK6TLV",
+	"1BuXkWbVC6chczyRG964MD9tAPiQUfec+8VIqKi6FEsRDs07va66nNW3l9eBnL+YxEzW6TKwTHBsLSMS",
+	"jIbOeCVtlN8sOFhX5xUDR/Cg9gDu1qytHOnJ4lmmZ4EkMqTYE8dUWa/d/fze+EI2uh+TbppjGHqKYv+J",
+	"M05LoOR2kxhukColRJZYspWRwVkRmjr5BNuNTjFBBQk45TLVQqUDFPdiG6aL6ryZDYbZ1dHg3z/SatlA",
+	"70+qBS5zfBoyN1KgIM5ZgxGgnlilGcSA+4MtoILIbGRSqp9jw1KXE+lKXEXUkjrXQIgbW50HBwdRvRB8",
+	"JnmABweZGBI2Wb3fAyx1PslerquhpO5JH1SyPXA6CPLTcfW3evXg3afcYrACrABfSPQpXdNNJZkzLjHy",
+	"XPz5FlnRtnRZSiR6yuaGumUAVeVQd+NJC2rLFb8PgdmLaFCSDIigi9rG2VLLGJw6iUJ0vtCbeomZvhua",
+	"9FF7UJ1qcT8mO5tfRbDOT09j8+jT6RM825lXsZDyfzXrzVTfksTxJez6PaW/r7PrVy4GJUPcjZRsmXMB",
+	"Yl0Es5AEc57JiXvDfCeYsE1WmRf7DPM1xTfjQLACEN3SvZHBt+jbVvq8ihEt5RxZQiStqCUn7iY9ddEQ",
+	"M+zGtXV53D5ShANOSwtbYXW6Pd0yyxN4JZWgrx5Z2xwrekcm9xufXToB3FnsvSnclvEXiHEwB1/B4XKW",
+	"rxIPP1Gfrsqpw5SzK+lN2NVMOqUSeMkWmwbOmEwyVn5j/2Bvt7m7C8ll6WH6z3Yreer2Q+fv+lTIK5Ph",
+	"Vj6N9v42eH9ZtG8KE2bvlCO7iZMxS3aKY8yK0kdiF6ynWzVHWFhUs3fXnOksR5mtz/hN+R6ztJDFn2JW",
+	"hHtdlwFc7MU26fj3Iu6+eMrwhHpcUo8rSDG/oJtcB9feQo40poLwgMADQnv3yN4TQdzAEdiuzz5tn71u",
+	"n1ydtjtnvXbnzM7gTObnTZp1bUKNNywMPZddwTSCq4zTNfeYP62pU0iAArbtBHzojWa6b6SBDKOQOaYU",
+	"unRU9fNalblsRnYSd1cnZUfFtt9YqMtI0j/eytMrWRdO14AWdwukLwn1jOAqlUSekZ2ZV6xMCc8EgjOK",
+	"kJEa5bj+Y4g/G+I3OHLPMf5c1PvTIdMm6QcJ7vFwqQcJxlAm9yA6/G+UFX8laQc/z1i4WAXv32dQ9YtR",
+	"2m8N1rA7DER9bbD+Z/M20LbQY20u3zSNirxlrx4e1YTO6Pb2t3Jc/2x+LQeme8Fsas10fz7RpxlwSGHQ",
+	"DCtOcXgiyOVxt6ebG6Go8KQgkOrght4N9EWGizXSVoyuz+FByxx60oKYCYYu7GJbibtEB430x1Acij7X",
+	"lekwXYIKgpBTSNWvqN31K7ZF7H5lr17vV+xtHOuwXC49lRc0lB711xbHt80C1Yq18o9QONTIrwd9wNAj",
+	"GPQB+0KkdGYS1j+h4TUUV8FHS8UJB9S5doMg7AWjkb/KdslbddpcSfrO8KDF3JPOmAm08pPHqBeuTlMQ",
+	"u93rXV51e+0eOMiuTtu/XF2ev+lm7LpPlYL7FKFVPpeJF3xgzkyydk4a8uUMS79w4VRglzsc151Z/BNB",
+	"7ONfjl++7h1ftbvQ6uGqc2Rvt5AVyTGVfa5TvjLORnVI+AU4Q1Ej5zBwKt1dAr6qMFAjO9mifBFw1ufM",
+	"FyzqdaTA7fgzVx3ALgxnpjxKOzBl0rv13cy8cYvQeOoVvHW3vlMjyEQmSAsDhfiI1WW8uWvN62EQOszt",
+	"BRczMT4K5nyFEwCbami2P+NCcYuLQMhRyLo/n+SFfwu+nkBy8/mex0LmdmUQ5hpb0RqiYAkPiIRnoDiN",
+	"jpbyBJKOvp0VzaMSijYu5koGV2AGrF2GonMeoM3AIFsf3nA7SBQYSJfBXMTRXmML1UgbEIEEIanHiVb9",
+	"Cg8Qf/uVbY0xsynRtZxRi1WHQqrdXl0ZVCQM5sLC0W041n4QzBTt6/lXoCiLQ2WSAe+ycXKbegpHizqz",
+	"dAr5Xj0P+pGZlswpWW33JI01zaCXTBcDHnHtTddiwC3WADWvOUzpnwCVqEejkFRCBoHiQP+wydSnDhsH",
+	"PhYGe5xAfWRKnmZFpyC0zy9CNqVACNH7auSYOmOF8nAuGCFQC3UTxBfX5pItHEgglIbF3D6PSnm7P59s",
+	"18gbxQjxTC1N0WrBpmfc77NAMm0KBpMJCHvIQ0nsyOpzCraM2sIhoQQmNmFNlusNh8qW1EOUWQoST6D5",
+	"I7DCaOhLn9uOT4U4oxNl6wNfrNdIG9cISgYkw+j5YSGjLsh6OnD6lSgS3sET24bemKLP9X7Jlu2J4w9K",
+	"gHugUWpeqkcMtNJnZ9ST5JIznPa3jWzR6BQvzOksFb3Ui3l0osweCO+USmfc2YQxCTaamBZzmzOk2+Uj",
+	"g3jIa1zY5sRzI4KB2yzCnHHAXKJUnUPQPD2cg4GRcS3sNmzv2KwvOcDzYvW/+/luU4VhVRg2GSGGwnEZ",
+	"Ug9yWAWbeE7gBxzoAmd1p5fYPT45ftkj35FXl+enJK8yulHffb63/2yzYKtacXwq6wwBsCOLrLYnguhu",
+	"b1bSchNjOmXZfp/DIXMkcy+D+UtF5sAnnShNGqdMZRKZNYplspERz1LZw9h7Opnl22gup80mEmHjvNeo",
+	"88Ny8qr5KZmBmuT4yYTRRpS5mcyc1L6txJVE6mTyVXEKJO5OJzLW00mJkZMsmUaoH9DJgCZfLk7dQ9jM",
+	"07v6/M6quDPTCHBHnZRmbqemxwI+l2B70cunxuLRf0ekWpao0NyJMaFhLiks+K3SdpWV2mjW9uqVd8se",
+	"4GVMKjDk62TLTPbD2K7Jettenwuawsz83qlqwUoJgjuX+7s8ovKXQ+XyojRRmJHTiCYmieyRn3q+7+kR",
+	"jzCyLZ3gvJOTELBaIVwmuE8rxp4+EUS3IIlyvUAvwRbepZJvU5S8Kmc4/d71acLTpAMk76UpFV9ZHrGH",
+	"w6i93kelmU3LfbBQNegZheBW7Zyb9fwWymlelWtXoVGVAdjaeEzE83LfqfRzhZcCev2idwpzrUH5Uad0",
+	"9vokbS4vMc8EaeRoKNjxoOAOozlTQST7IEvhWJaeVkZOkiw2Boa1zN/TuJtDOgnCXTqwGF1iTC2j86Cv",
+	"mvr++RD4+YZ+96Jc1ch7bRlXEtNWFNo9ytZG89uZDVi/EuUAZBzYs0GxAxvGjbWIfoeePMlck2kRj6BU",
+	"Pwv4wvY6h7I6g6spWpXFlA7qbtz9U1O9KWtTBtdTOI2n05CBVpzx/xXzmEKvUqJqIt+zlByFnTKc1Tur",
+	"bjDHcZ3l2pEGkvpdh/IXMId8heIRqcLK3lSWiXpge5VnoYTMiD6/Vu/Jfl6x4Lt9PUu8CgGXVrQEocTJ",
+	"pTBomQLfWetMjKSFcdNEIwMTH3VoQLcgutk1wSTKXZx992iLfOUKHPKzSuUOVkmSPxUYKjEXwYU+rOGy",
+	"zC7qyyRc/2xkT46TZ6NIjZLoS24/lC1r/IVe3qxR40srGK1LbyiBeyKqww9FvkV1LeFXBN8bTvOCeRdh",
+	"GMxbfW5D6aRP+ajWBUljWyRx7aWp47TJv/+f/xf0kMPk79pdh796XO4epl55EvBR9Nvz1JPdcRDK9MfU",
+	"IUV3N9NvOoK+zvjr0A9o5m2v1KXEr7vm1wmV49oLb3TEHG9CfdsybzU/pHagm0anXv0CpQ/eoESR+VX8",
+	"7teOqF5yn2ODq/innjfR65XeZOkX6D8d/wx/pnd8DnzZ1tm7JiqmNM5tfMxUFyYO2ePDZVdnZem4yowo",
+	"XJGrlFJLyZZCxSeC2Ig/Nfj1fGhvH2q3n3HSFmvNlb0Cr9qGRTMRyRTql72C6kfdZ7GAShVDLqBSVLNW",
+	"FfeKKGqwlNsFv1+dtU+PlY4+0RJcX+52fj2utKoNzBq46r29OAaW7CImXx11vu/0usDTPHGlYNp+caJe",
+	"9Pa4mzIVGtAM/eri8vjl1WX7qPOLTmUMXY9T/+rivNuBZC5wXKpHrl62ewn5gtf0KiMnKF7tvvzh+DR5",
+	"72Ia3apL8zdM+4IT0u33cwyakE1oeC1W9isoZynFO71dqXHBG3Hzea+MxgHkNNsseJkG770uEBGpAHw9",
+	"hUPJdBu4kE64wUvriDGGb3ozKTil1hQfrhXR1WpCjqc05E8OWEfPicYBR9pAMX0DaiMm8fViu4jsV5w1",
+	"3pCp1DIEXtAdQ1P8UtWw95FBuK3aQNfTjIOMzzg7qrlpsgnWUbrtRtavllc4lGZB2Ve/UjoD6Ey6Qe16",
+	"d2+KhWXf9/a4qwBwdp7ETGRzZ+dp5MSry7UH5RtLpBtGrG0XkWWtBYTVWM53zomTL7HklT0jpoEA1dTC",
+	"IG2j0PmVu/C/IgOMpdOGHVyMLLsnrpfkH0kiTS4xzRaWiG4J8xJInoNJaQpbzVaPmHBK6Uh4AdqwRZWQ",
+	"y3loyG1t4wJSOr8CsG28A0ZPekJsnalgb9+7pjVBJwJar2opev8aqrF5rrn0LZQWBbZixSWRyF/sN2pp",
+	"kIJJoIP/klyzqVzrOsrn/QrgxciOe0BLAr4LM5laUXNeG66KK8rdKw1im4RsGoQS3ON2AsXtkjS4pij0",
+	"QSBR3H9nI5YkglnosKuVjdoO4kRN3cQKu+MBQeALUp87KGbNK78TK2rr9LJVZaLwIYjVtAgFtldVGOOS",
+	"1687R2TrhoXCCzjZ2zZOhlRdqaFf8xb1PLSeVwc3H3s+I4NAjtXpZcw9tz58Tt1n1eZwd7+6R3dY9cDd",
+	"26s+Z01a33frTmOwe9eCU4P8KWimzzBWM9PkWbryNEv2pRTRPKaZx+4mK3vJYdaT4XtjegN5QlGmlwla",
+	"rB89G7HCXPyA7kWx13cehK4gWzfgcAwtk8xtEZy/ZREcv2URzVYtk/ttQf9vK/Z1ZOIdMRveuHlWOSU7",
+	"vwF0tHsrAvj6w15XRYhMc/lINymcWy6Ou4dqOELFtU5/38K6PHzO3r6/Orm272sAZFjGvVXKmbfrIelq",
+	"HxYZLJaVtt8SSsOtdYCU2K4nhWok4jISLa6oiyRJSnAcpPl7xLZ1JV0p3nhL7eRha+lSBFKmmk6f5LdW",
+	"35VmBH98wRCsp3B6ViSwEdoWGShlSkeid58I4rMRdRa5ut72anr6y3gvI6cjso47fybhh9PkfwuCzjMy",
+	"4l/FSgLMIMXXRoJFTP8RHb8tdPyDGeNrkT9TC+q2lns41UgvMjZ1B6JkzuFW3bhfBZPbxX2tvVUTOJ4I",
+	"bJAtDk15nq4vEyQaaZyTyGoaZienFsNk88RP8UjkDdv8x222N/RavDGJkDhT9GFaVEG90IoGcsnEyahn",
+	"m1qLYFKphSKYsIAzwjZpeAyFe6u/Fc1I1XeXezcM+r+CKeFXmOK5DrZ65LggAzaiPAFZqBi7hTOkTFeu",
+	"1KE+TG8uPTp9JYwBTji91hMEn1gaE1UIa7x/HXxNvz91N47NS+3ytlAubuYXDeSlup86cwmVSDrZts2V",
+	"wgHlxT4dzWby02/pigSbeqPMYGTos1kA1JcBF8yZSe+G6QRmPEKxiX2Z79ZJNChMMtoEteYwiwjL0siQ",
+	"2kQxTd7SKaSkzu17kcHMBCy8J3esu+9z2wDHJplie6oTmqECDyiosMZ+lVj7XsuyVGn1hF5D4SGh7sTj",
+	"ZAtyUqM/HZrpnZk3zD8e2F9KjqVEWFyVt1tq9tR6ERPV5FFTNu6yrGiJqu0VBxFm7KaZt5/buhORYH35",
+	"XrE8QjSLufVmsqh4w1GCrpGn4cw3rilx58ana9qzFnNOs6yoi2/xsu69K+r6jqgx3b+g0hnntGzX5C2s",
+	"SE+ivg/ZUdoFXF5pSzCZTaavJdd6BI0rN+NRRr5A/2N4vqa1aAzygUcOJg0Dj8GRQACmwyhHWEt3ynGo",
+	"jQ4FhszwrmXNerUsTa8HyiApX+RMtr1nnFiJCKsb+qHu+I25vcCa+jqMuhNPrGiZiBMXv3qXBrCCIlsP",
+	"1pdr+2nRuNr6S5ltSx3jsvJOU3okZrTEKLRV6us6yhndXr8opYjXkxy+0kaavGpzTrPd5Fbqqs20Fteq",
+	"b2b0GmT+Cj0W68JLy3izcYfK9VhWwsOwGY7F5RN/AJJpI6o8djWWseuxD2a6Dyag4T03wbwlS3xE1vtn",
+	"hfcZGDRcrUxMcPY1Cu9SMPxKooFqKbcZ6JlUpXWzBpPfozX36IfS/ok+X90YsKR/QncD3Nw9seR1x0RZ",
+	"HsxJwA+j+f4p70XkqPAEcdkkkBlzOsddcXp+dHxyfPnVuSvQ8UJCJpiEjA98wsaCY1P6rwEUzLk5d8Gk",
+	"qXbZvNlQsbfiCH8hMFBpKe+u6H2rx8d0cnryky1PYiv7J3pH1ciRoT8X1d0BKNSTE09Ies22WxHyJ6IJ",
+	"nhwT++J1jzyFxqZP6dR7qsD2NALpfYytWT8rohAM7dQMHbIVITGcfSbX6lJdg4V9eGiPzTJTuX/7vMgX",
+	"rlEjLsWeswF53dFHL5Oe8sOkKyKuzlfXtjf2ojdzvOib1bGVczGoO/KzPs5gB0aYFkP8/if/r3M+nSjV",
+	"aW1v26gKezlsi4ET7qY8qmmJsHq8U/4QpY2ItdF8fg8kgcmyhcRg1MAv4b48LcqvpL4PvQ7NoDVPgpx2",
+	"AxOEy8jiqfcTWz/WGe/6bFWuPb4mAIgrwL6Fuk9scM24FR2jRQSD3vTbuiGh7tu6NCnbMqsrMTI72fO+",
+	"QKtI3KDOkEE/A90TzxNm3dlQ5W/AP547B43q8/3nB9X9/eZudfCs6VYPdp8NGo3nDjtwn5XWI+JhQB03",
+	"z5khWHjjOUWKkfk1tWJ1vOqfq5ft7DWrz1ljp7rv7g6f0eZgx6k3Sy+7ix/OX/NM52ysegFaLBlkB2Sy",
+	"zIkmDzABiHzsL7ZLYirIGfRTwjg4ZUvrhMfy1pHv93mDbSAxX1z7FXD+gKKP+TjQueQbpRuD8wHOKs6h",
+	"JU4w812YTJRpAnsXF4SugQiG+nPi2ptOMxp1OX9EuffnwqWsbyJzUvm2bsHZlRu7WCDZkspboi1R4EPz",
+	"aEw7AvVJWURmAmHupMWL0oMWLTLjbjZvJpxlq2EeZAJj4LvFC32r9rdiCmM+NO59HmO2YCAB21wMWD0P",
+	"MfpVOziUSIX24g7lEc3dYpAYtC3NeBMwLmhBSM4iM/AFwAcxQhZPghNkyww02TbGvhfC77XcBlTuphIp",
+	"XwXqSEHGswnleYWWVFJySjkdmTnOq8+laMjc6jPKbWubOKUnggy9D1EdlGCM2N8f9whYfgnZYqdGUmak",
+	"ZPP58yrd2dmvDuts5+D5fqNBqVOxSusAaatj7ROp+bq/1asHtDp89+n552r0790S/240cwbyWpUP1VFQ",
+	"XUKIGKCF6edmcE4Ms2JJulLNyrqF8zIhinE+8ixHTtUSB6U9skrdSKLkcm+5+6K4vMUVHbZeXJZePm+u",
+	"POapYVOtjKx8Azg889Qb/XwuDYbBwGeT3K7Sl69ekoPdvX0yxZuIGzizSbZxtHpQUs+vtCo31PfcXtAi",
+	"k5mQZMCM+B/O5CxkZmQyhg3ASxk/owSAaWlVyX9cgVJIKmei0tqFHjmeBHLscHgJCbUhG21zLOVUtJ4+",
+	"vaY+rbns5qneiHjq4SNV88jnZW6Pe8pl9PGAa6MceMJ8Pc0+10JkiYYNiPLyFBiX4UIRIdHrR19vlhRv",
+	"B9pSWPpKvRpntOdgKYZRXnOZB7lXUHerk0YTmaRblIRsOBPmKrayj65p918wVKqX9osarWE7HvSN+aKM",
+	"Z8d4KoWj2mhUmzu9+kGrvtfaqf+aVEAUa6jqhMLlAmONbXms8Ide74LgDcuT1gE9o7jh3sFBQtHdrecr",
+	"1YjMyyxbjINQEjGbTGi4MEV8yrrSA9AUQqf3XEgP2b6kyx97fdlRpwKj0pc/c6iLiS0igmhikdKYcOgN",
+	"CXjWTb0BCa5t5YB1oQin6GwKeFrUOH9pjydMCWVh6U4owPVB8xYOCoR292Wns21BfTtkD3qGzGG+grkz",
+	"jhrv1RWSYls2cUgwSFDsSTJlHkl9d8mRlFQd2tVfafVjvXrwLv7n1bvvcuf0XzLqepwJ0S1A3aQ3x+NC",
+	"Uu4wPEIW3uQE9YpIwFaydWGTrWa9vg0kGzWUIDMeMoodEG2ytVffSWll8GCiIjx5e1rNMneu6d5fjAiX",
+	"wXzzloFhMLeULQA9Sk29+JJi/CnuG9nSbQ5BW2gk+GJqIR0uWLhiDI0Hv1uFKYj3uIn08tLK5HsR8Nol",
+	"nZv+knljNVa6lKOtFk1KUMzTNDANhoqocOtl9dAo40F30eaSeDxzNvhGhR/NJcke/7bagQGvNzen3t/c",
+	"yG0Rfe/dutHEha6oy2C+TqEPtdlZVpMPs2bqb59MkV5LN+y0ClHcqsAkF/cKRGhGxNZb9Q1GiyoS/ZL6",
+	"rnZ25oESQtKgaEwZtlwVCQ82MMmBbtPOXCKDW7oInOAmm1VTgVh9bJVY2g7R1aBKRJnzuoUTIOXfLfYA",
+	"oJ6BYRAqkkDAgh8YRWl/qGrnbSbEGi/+Xl0E8drzNCP8caVzwLiaV3oGBjusekB3G9U9p+nW2f6wQSGL",
+	"p5Sbfek299l+ddCke9UD1nCeD3fcXVbfWelAKHrxF3cgaHCvYzYGqJswnOQzxX6D11jPYcxnpVFCyxox",
+	"C4dUP51nlRedoLbKwd1QnikZJvElGdO6Tqh6LmhiuMrm/biswoZcGk6Z4HimVAV6yoC7Zbl1dkFEXbIP",
+	"qSeiOvCC+3XD3+Qjsagp/orpYlP+iIsbgxkOuerpjsu49IZejrjXjG1Vw0zslbmmJG1FaCJqknUXDDjU",
+	"iRVrzJW/Nm7Eqm9zreL7hfBmdSVLAWqUiY3qrgFlddLVXU7WtF66S2OJPxM6phsTlUbQwgYPDyadVrVu",
+	"sIgY0xAtzSVhnclIcSceL1HHP6YinQW6hYNM4viDGbGp3ffbpXIXVyanYq4i5qU+aEFsfk8Hty036Oiw",
+	"0smpLLDyTk6dwHqxWUcHTxAhPd+PelMKZvJt2ASdZwOYfDMpdTLFWarteHAzAEGPK/WDEYoyyG2GLCRh",
+	"YQg3CE0SkihXePsHVe7fuuMCTo0oLuhf04GhwD//ZsmTbplJAbUiZFqbImsKMMohd7KzxT1i+NrsMTO4",
+	"PJFEFqfsjgPfFeiWA9/7ZPuPzCG7dR+L9Y7pgt4WedZ7svsDsPS8vg8XhW0fEAOznSPSOWIxV0xhUZFw",
+	"uoM6DS0eyoqq770blhFNOf0UyJFuNACfLUecpYUTGTDhuUwQO5JLdqblg5nlDqMENU7YsD47g7x/QH+H",
+	"zdsn3AacK5LzJfGZ4jTPE3Eb0yHCh/CQRSjGh8DuVuItGBLb/r//j//rf/3H//m/+7N6vfnsu63tT5//",
+	"1epX1J87DvyX/eO3d4dPrNpTm9j2YVxX2HyO884eulfDSk53kWBvMiCjkHJ5SBh1xlF0esx8V8ttZBxB",
+	"GAPfhCS+FOtLxB2elcKsYt7Y+Pd//n+N5+k4HQ8UGrgeHxG7ZlvJv5UaE02lnlKHWbB5QIJ+nzwlLfId",
+	"+QfpVwiePf4PI//C1zgBl2HgJ76WYbTpIusvkVJergfC7QzH3PTfQrvR9AsoVVJd1mrML1RFDq45RLps",
+	"daVKn1DIixSPJaW5oGZ/k/L53JpUraxhZ8GkNlW0shQLKE+hRT0AStukRRX8D2qSriuszJX6vZwSymg2",
+	"lv5BSLrQQ9sWpl/6xOPJdzc20RgUR6HXJTSHu6sKCYU2pTUslVqmF5PsoWeWZEUlmZ4Ek25LKxEW8YZk",
+	"5N0wbqHsoKOQse2vWLdYKnaMNlzKPi2y1Ww4I5vMuLpD5CU4HRJbvdUmkCMGSU0lNZhbmC2pQ05U7MAh",
+	"KUsGdH/Eatf9iqX557xguWDOTKFGV30jWeP0A6NuroMqDt8CZOyL864ODCoaUv+oXrOFXSMdKUjojcYS",
+	"+416Mg3Xf//X/8C1YM4VzJEwPA7XosgWOefGHwW1rNQxnccSj0L5tRBQDGFp9dJfYB5b8m2mESlonzAJ",
+	"eR6E19BnPfrGlh2HXW2L2DC+EyOdihNVxgiWyM/4S7V90an+xBJJNTSq/sJ/wdDmlYCEanCcKDw1gzkt",
+	"cP2YjDBYrfbTCCYJLkPUyBm7YaEijRFzD/tcvTFkYhpwwYRp2ObQMFwQ+yV1xqz6EjWpFuFBFbZp10iX",
+	"cVDSKKwGHI5Yk8NdiFBHm0xRHJSqA1Bg6TFMrvOhMaDCcxQvyu9ntFT3qM4FPZI6n8209BZy4SNnBMoA",
+	"GlfvTmepwicZDVlovol/vTI2wY9vepVl8/XHN70CxAYkq4JfzE5/HN67/HXtMnsZBNceKwrhYsmEA/eY",
+	"hq7605lKbLUKxqXngPPBJls/SDk95/5iu0a+ZyBQBos+V+wJkw2pjFMOkGheKDApMwSCJtQXLRLMpDJ9",
+	"CSWDMJiD7/masameWqRW1edbtjMLfVKdEaXftS7a3e6b88sjUnXIexqS6i8EFvzv//zvNWuGLAze5/p9",
+	"A3j83//53/Z2jXRS0w60PP7IiB3hjW2RcMZJv3KCnkpEh+1+BXMI+xw+XlWP4ofApalkrbIy4tfg9B+9",
+	"XditSGwXcNAUz/d5hIQ+leAr9f0aMXPr1YG7kWsAiZNLiwyYQ2ci+obAelJlJMs+p7rIjUn9RVEjL8yN",
+	"6sPJxeBwcQ8KgCBHFNJdZoonREyuz9UDhkgUtXsMelRgI7r4uMmWVgU+UhyqlqBsi9j/uGaLv5seFEDY",
+	"uIiYsn/sHne7nfOzztEygStp4vFhgHFTLqkDBol+EtJxuiy8gWQEj0vqcezYPQv9RFLryJPj2aDmBBPI",
+	"b4XUGBbCv9GznjWy8AaLyHlALo+7vShUQoIbmBafmh4LHK/W533+HfnuO1hU+6Lz3Xe6UsxWmGu3gAkg",
+	"VWs/eAmW0OcEUEczdSVKEnwTGTYkdSKYs/xegZ2QLvZOIYPA9XSfbvtTHxT3fqVFarXaZ/uQYEI7/grt",
+	"l5C8TCLw394L4A+m2EC9GrYL5KEUCyo9pa+ltx6Rrt3CVGzkFrqHhh2fvZ1hW5ZauWlBoJbrBC7rVyyz",
+	"bqtfmYhRv/LZjlvdqCM4BrqKWZTLHJ+GTCRTonDWmv4LWBzzAz5SdgamyPKAM3tbN4P9UE1WLuGzicK0",
+	"1687R6BGcMZcsV0jJosmGuEGk9yhRlAfuWJJfW6qNAjVCcygCRqqJ9g/HQtYldURuAyJyPccxnE8mbEE",
+	"pyCFm7X6EurP5/MahZ9rQTh6qp8VT086L4/PusfwTJzVnqSoilXRc6yUaVxr4I3BlHE69Sqtyk6tXtvB",
+	"5KcxqHhPa3Pm+9VrHsz50/fza1FTKKN+GRWVuf7YPT8jb9iA/MQWpMskotf+XmN/m8zHgWCI9Dcs9Ibo",
+	"7dJamSagYNjnK+mnRY7d5t5e44Bs2cfuUbdtb8MrLezAxSIvGtyuMO3ac+0+R8pS6qaOKyC7VpoMiMAJ",
+	"Xei4GoyQmnH2YQpVlriwFsZ++txWPAY3EQYShl6DJiR1ValpFaQ0/mu2sMiMS89PXnqiwy3w4r7+jqgR",
+	"xPMoNRwQLuFIFkzWyEut6GF1ujMGXFca4B6ZeHwmmR55HVELjJT/nskf5zBNNlL61Ok163XDhfWArSSX",
+	"MEedSO5Vu0YHjz+qtCoAfggY3MBfcCwVq3INvhcuPp6+GHRfH01+f9nrvTp1zj/88lP9R9H+lf3z7eQ8",
+	"+PX3ofPqh/cd9uqtegZalZ3/dIExjkqrIjzIlqu0Ko23x92PTn3n46je2bsRL9zzN8+9SWPn+vj0bePN",
+	"1atJ72dGXx+MGy87FWhPh5bQOjvpRxHwN2zwE1t0mUTBtIzPCj8U5CuW1ukBcikdOT9RWrEfPDwmTU8n",
+	"OLFMfG06G/ieo7D3Q5WO2N93oAFXvIOsF1Itcw8PLm9z0QE/7XCptGVf1wwljLhK67d3VkXXtVRalQtY",
+	"gg7hDtMECVMxRuDQCqaQHJNinviqiA+rYw84epQ0/bqerLIbtbZCvnHiCTC/cHUE77YUNSlFBVrN6Vrw",
+	"+ThQth1zyZZNHRmEdtSK2nMVo1f0yRYtdA6rs/Nc9BBjB7Q4qfiQ4AvO6IRpTY8rjd/3RMqHAIVOygRU",
+	"xpf6Mqh6W7ak4YhJe9tCysasevwDjTFl5YcKjoYhGMXLc0Hg9Ln9S1U3gKl2XNvUF+nbtoEfKFLnYLqh",
+	"B0EBKVR8oKe9YzAHEhuM2T+1T9pX7ddHnd7V5XHv+KzXOT+zyZbpvH1QJy5dGHGGQG4p+fov/IP8C03h",
+	"fxHcG/lXn/+rWq1G/6/utAEyNd27zSb/SnaH8kTc4exfsVsr+aCe4bD8oCk621o+FsX8ZOgxd5v8K/Uy",
+	"dPiod0WjISCCTpPBe/OI1kVq8BN+X5uJWknR/cq3SllV28sbTHwgmMm8L4CxMFgQvGP5DXTqXV2zRQ29",
+	"4PCG2Pj34pki+KC6mH4uZDfBdc5zeH35uagDEHpi1YNYk68r/yKLItF8QEO6pYswFVbGfRSCUDvhcsAT",
+	"fQwacalvmabx0GSNcrRCjGct+qCmc8iG0K3yoEC0duNRm9iO7yFpo1xO9PqKWp3lHRa4HzWcLf0nVitH",
+	"f2LFMp6jcc/qE7DiISB6NRpXjQ+bSejCg6/IIQZksTUIBKoP6r/1OcQXEicaTXlOeLH0MkRyGTjSR6mZ",
+	"7Ib5ZuvmYX0WEQOvabrDT+zWd4gMwAkdoztzjSvTfKUWaRd627Fu7hki7fNXng/hXSeYDDzOWsRWmrJN",
+	"tsC9JrwbhoXftgxsssU+RBdhpjuqcJ7iqRoD+hwVPKE35HHHm1Jf8dNgOWUnTrWwiA38zQYjD1kd1GPl",
+	"KEpKErWVyELeC7qwNrxQ8ckTufEtT8+xUcpna+2dJ9BJZbmA/lxZ68iclRWhZBbkHIHPQ8GjODunHoei",
+	"8txtCvopzaJMCs/qBQ7YMAhZvLbDKJyNi8YTL1jx7toVy+C+17vQvqMIebYi7QGsxALdYRs5m8GuFc3K",
+	"Smao5e0WsDy14UR42iRBrwpPr9o5KBeegLLi9IoTnLBgYfCKSlmtOiYfqAL+jGPa7mJ1YPBZWR0AodJA",
+	"jhQJBVydK5VXNrenURD1trbrqm80Dpq1eq1Za9TB+WtaEqQj24WhW0sDbQm8cVDaXbH8HbV8rVOqI0Zt",
+	"q4JRWiYk8Kr94Y7TpKCfh6BWl4t2Q3doDUiF7vjQoFnd2XF2q/vuHqs+Hz6rV/cbz5sHO3R3sOc8ywJT",
+	"75ViFkUeTHdXwrSRgmnEgiutipJqr7FkKIbhsrjaAJT1FCi1+pIB5cGgwer7CVAqZUMhrgmh6w5iezld",
+	"5Sut5ufPmxMHJGLk2JxxKkaeGVRTYNktY/29oO5l3GFjt95Y/8hrHnnTXXxoZ/1Dr4Jw4Lkug7jpbvNg",
+	"/RO9IDilfKFXBwd9G3tWPVVifbqg7DWnN9Tzo0KLhCn8KRX++e0dEEgqtpm8pqN0v737nDKhT2CIedqC",
+	"TZjOYAbnGc/lGvBkTGxdUxfb2BkfGfT+DPISfY4/GI2R5jcR1TP6oSK16ns3zAUn9xa4eraVcgiRByr6",
+	"3E4FCVrkBTrCUXyibwulZ42YuJ3ukp8Sn32enZUWG3IZpQ7XNgqDOQSuvAkjWzt1IiIViZGd0LX6fDZV",
+	"K20oezfx23M53j7U0/h1rgD6AKmUbDKVS0HLtG6IOZJtgHMPwBwxkReBu9hMpsU5ktlcxBUypRyPSXWW",
+	"LfBqRWe/Zc5hO40GMjB5/nNPwliDOEFIZ3zch1BXokjB80rjbYUtfhwPvne8c+/HV78eX/Z+7nZEZyKn",
+	"v77sPOu8b384773dffvx+kPHm3vuD/688z7wur77usPrNbb48aP7puOde53ZibfrDX+uOU2fDyav6u4v",
+	"P/qg9YCr9UqJ8ANoBqM+a8aPIwJXNuDmMS5EGX65LB38wgmv2oOycTj/V1CiAM80SnDJC7rwA+r2guBE",
+	"SUB8bq+MyBCz6TQIJXNPmevRnoLktyoI0gwdsV8RxYhJQgmmAcQMXY5v4QyNE1+KeTTymVQDBF3dQ0zM",
+	"HkcjGvc0sC05CzlzScAdNE90YyzcvdXnkKMhMLCpE18gnWRMxTg3B8dOhcg8BXPBwPVqunL2uUmsSebr",
+	"UBmZ7qDFUGcM67YS/RvwA1GDAJPT0+c2NCZ6BVZjzdZdtOwaOcf+/clYK3SFQMUaPNctnZais18m9Bqv",
+	"r2DlGJG+AxfXfJoryClb64MihdtngsZdisv3GTadxkAD36/Wn1V36gnDujwvA2CYQXr5UkOxMYxfwVeV",
+	"pjP3uBvMrQh5uBv1ulknMBq3ERiVa+rTq+vRQn5YeO8HO2Hz/Y4zv5ou3jvMWewt2PuP86k/+/hhPF9M",
+	"pzvTPTn5OJTvw/n10B/STcGB7V5X8fYEWCC06Bl/vRgHc07oiHr8a1faHwXEbS2FlMTQNTQx275PcbEu",
+	"eBYnnOpGfSa9JGM/6kRAnPRONTVjUIkEUP07tvocxAMkYmJkcBqyofeh0GEKtPIFnKX350kqUWeQ8C+s",
+	"dY74FLwW8D6sF7hnyYAHUMT+KncQHUrWFgNhnXQp6yJpfN6Q8653j6QwHgT9F2Wzfz7+BS4MaCJueMe9",
+	"MrCnnzz3M7IvM203044PYl0iilFSqbXZKLXSpMZofVDf+EQneINCiAEz3Qszzapwym+k9GV4VW7mB5Sg",
+	"ky2d4YXL8j0hc0fhrOUS4FufUjmOXetQ0ptWlHIjHvmF7DkMcTc/KysdCP7CCsnu+ofOAvkqmPE/K2kh",
+	"aptq1vunMSy8zFUPLsEyTCoIrSgYDQH7dFqMQXMrLpywTAesPsfhLt5NeuoLJkLr2okt9ZJ//9f/mGd5",
+	"MN8uSEk7ZZV78yJF83YeULIXxY3+IrLeTCkywP6iZq4ZhqPjb8go1xaWQluFP6astPGFykrvOlphad7q",
+	"5/KqWmJeUIFpbCYGPWpmXyAG9WYcEDohnbuKlERD0fVGZ2KgQ6LoEdtaoycS4gzQZ6uV7OWCbsQjKmmf",
+	"x1MbLCxGmXuCEQnp4gHXeePJvKfURLQaOabOGMYeEUEXAn2TkW1gnmM3zC8yYY+SPVT/kJSfBBxxuwA2",
+	"KJDxOA6nWko7yUvW0C0JcpNI9uplVMjbZ2dAkkLczaYU100BApqxgT5hmsaJtLx2VrBcyNQow1A1pEw3",
+	"eFBUYvb3ACZthF3rrdoYDR5D/V9zqD/ddFlz28TF9Tw3cfNna10oKP4e2TJZxab/XqrOOVXEBugH5IQv",
+	"GFDB+jwMfBYVCkM9E4aD4BI+UyM4OJWGLK93VWFEJUL0uwRVSvGEFA1vTojr4xwRwFskSpJI3PlgAY4/",
+	"DR/d/FDKxFmiY/na2WO9BHt8GfCh72FPlccozBdl4iZYEyNUaT5e2rQq4vbLevZa3yj6LjMat26c5vvA",
+	"/LF9L/ptEpxf/ak4fo2cMeYKkpmSVuQmTXPyMi7GeFmeICNoWPaVU+hf0i95G2JBlPhjiMVa7dYMeALz",
+	"agQacSd679CF7rbA0P2NPJBQbMIwVEdby3NNrkD/+qNUv1ep/u1I9Ed+UZJffA8Jcw/KLLTxU43I6ufX",
+	"x5dvKytNrI3cOhH+dlztE5BOTkeilzqdGgRzwjzIl7YkCAkQUpwNmhbpy8wI++w9mGFlxbwEhx0hX72F",
+	"SaUbAhZQ+W26/j1oxvEjJ16hwVER9wL/kzHlRzPri5pZWEj+pYWBoewNLbCnaENtEvV4YgyvKCvaC1MT",
+	"f+LoRy038tDDT35LuXN/mYkw9x0HiAf3rM5s04N4HtXhP1HAQBo6/xOowmtiFTgJS4cQInxGdQl5BwQW",
+	"/NXjoK0+z8yAjicE6Ob+z3YSjd4xTUm9WNe4eJz4wRyC0YKRLRH0+Yz/Pgskc0n35xMy9Dh2cptsr1DX",
+	"T9tn7e+PT4/PelpnL45+4GyoOyjofxHOuhG7XB+pAfRqgaMzitRgw83ExMYHitX8RU5ssyMrE8fR0/L+",
+	"ZCLuMejzbQR9pObUDy+LY/Fxa3Pk6Sf439XxoTDQzYnTM2thdvUmwq0gHBSLtjKhIFzDYxjozxoG+srI",
+	"Z02ISK/3SWqC81LEpwDD6496wRfTC/6cOsFfPAr05XjFg5q96/1sgOLY8uxdOYH+VEnntYU7IVTqCoLD",
+	"WKDUEXtcI4/BpGAipJ6x47IQ+5njP008RRvFfe7xQ/3KkOlSdex7CQYzMAQYsiDZiIWCYCed5v/e24EH",
+	"oLs3n00GMMcNuRb2ltDcBQceCP3J0OMjAeMIeKCn+sEsVSGLErEvFUi+IWeoZrqtSqNZ26tXrJhvtypt",
+	"l5qoUEPtKWK2uRGfB/E4Xgbz9f5GUBIf2e6fydsYIhn9pZhukWOywwULpWFljbpVr9cBQBaWo4Q4XhOL",
+	"SMJgrsewIb/NsttDQvscYMdH+pK6/+z1yUk87kVXp2OHZKVHJRtcmziR+tQTQTzusg84lgLHucArlZ7l",
+	"okeTB3KsPuape9VOmFvTnJckGS923jbMGVqhawYMdQXgYz0kitOrV9lv3759Wz09rR4d2YckUvLUT5ev",
+	"XpKdnZ0DaIga30Z++KF1etrqdu1an9/NXYonoln9Lb2lCd6rWG8B422sZbu/YkNMw8b3a829NBf/PqSO",
+	"ad3ZBFIry3lxm0XaLghhGehDtVaIeKI7tcXISkbque0HdGwaVNuou2W050smZn7uzn8I5mRC+QK3P4fZ",
+	"KAarH1MNHp17t5d7iHlfTvJt5NnLDJQsnJ4z9D4wN1VcD1U52JU/NTXKoTgfPz+r4CI10P2b0abzIooW",
+	"lChZ2krRdTjgiIpGD0eJVyXqorUH47VgYUJ05VRlrvt6omBzy4yF3DbDPrwQfi9aXD6eRYvLyNXKQ3Qi",
+	"jjFkvYGQwMfHUu4vmDKQmkqW5GoOldQPRhtXdsedF9byoKihR3o+pNCD1XBMRIYfDViix2M+Y+qaFXyz",
+	"XAk4xySh9HKc/2XmCRbR/GCHVQ/obqO65zTdOtsfNig0idA0r3s6P4APQIN8PZlH03QfafyL0riIaeKu",
+	"BI5YtDp/EZWJwSIeZZHIUSS2+sMmQz28ZbAgFBJoqkpN58KD7j9iNkDbMp/IsYH/H9RIAbf3YD0UGs8f",
+	"tolCar7E2gY38YT3P6DFTfMLtbgp1bsm1Sr9Abiowun1LFSrpI+dG75ejjvTzMmwWvz7nkczrE+SjFt4",
+	"47wqkdNoATSseO60mDJs/z3ybhiv9Tl2xeZ66FmiH7a5ZjyIg8CFxtgEBo4Rmhx2CxEiPXcaDMrC/EZF",
+	"AndJb8xwsywHKx6JcN/sYROaX59/qD7TioSpBwO045F42KsjsXU4EhjKmzKrHq6dxKNEuQeU2QhnyiRA",
+	"Av0/9rB49HjeQzrjDBnzg0q0lIVRul+Fnq6XqI0CZwF2DMV1Heof9PxvIYMpmQfhtRJ0ugVwrc/PYhmm",
+	"/W9yzCaC+TdMmPGPg5nny6rHiQ31X3aNtPHzPpUsjKanxuMrYKy2Hhc5ZiFkkGO0LU8I4p4iIVgmEdKM",
+	"DX3Mg/xT5kF+Cbor0f8CRUlOTmM+rtYf9Yg/iR7xTegQj2xlo3zJL8NTNvPMKVws3wZDd3RAI5UkBTeS",
+	"Mw7GngQpGX6YkuB9rkW4meY0YOZpN37cPSQ2knWLAJXbZMbVBQET4GHAXzw9sNbnR/AKUCxQNDNdARir",
+	"H0nNJJ5AEEf1QH1J6ih5mgK2wriruRxzP20Plmcc304vjkeh8jUKlccGII826j03APljbNSnsVPx0x2E",
+	"3ixHA4cgl6YSLRyCOY8nqA4WSgTCoNoxI4Hvgq6+hUmh6k9zpyBOMOOyz2Uwp6Grh94618FMbkcmLBit",
+	"maQVIhiUzS/Ui5kv2BPsQhLMJPHkIUTu+zxakCfIhIZKKGrOaCkRMGARpZNjmLKD0xUTgtDks0Yis9bn",
+	"ybi/EtAaDtGeauQNzNmFWSeJEb6e0JLZwkcUfOAeBTtP9LlOk22R3foO7tpOcFk71zsN31bAiXj9XWY6",
+	"snksMipnO/MqTgE0zujAdy8KPNXlk2/0C3Dlq9yEsSM5yhs2qDQfM74MxDLCusBbkcSUR+7/yP1XzTo0",
+	"bH0aU9xa1l6YuTBm1Jfjj4V5C20u5orZNut1Pb4bUqPCAHroqTcyQX7o9S6siP/JYOaMDfM1vc9bOOyo",
+	"z9XxkgH1KXdYqAyKIHTGTMiQSrAuHM+FtiNjJscwb5aEDJqRJD8MY8373H4aMuouPtrqNniUJR+Eceme",
+	"JDKkw6HnFIxC+gEgcGdfjZBUzkSlVQmuyzMj/HYXHy1gRQbWniCzae22yLlq3LKyFplIBmaD6WZYdL3w",
+	"PY4zsSBH96nOylzlp+7R69hLHQxRziUGjSy71SCeh/O8LvD9OAV843QXeJF+BSpPywktbX9OF4LYanl2",
+	"euac1qfy0lcgO2XVWDnGZxNDqQrE2XQWq9CXLQMi6TWLQGVgFK+LomWyOrOmeGnZTJuJx6O/HyDvxglc",
+	"GOBXryuDEYxSbcaJUaVVKU9EcJrHk6lcJOwrK/X5G+7W6JQ6Y1YDVK3e7FZxvurfvvjKloj8aKMIBbzz",
+	"FhIfnruV2IcnN5f98Fi6Rcuz8k+1oaQKpWPJcCg8unFMFJ5K6RvNg/JP3UpvgIdvpzzAo6U0CCo8J2k+",
+	"aoPiZRBce8xcvAcrU89X1AzfMPAtWOh2QqQg3ekSji/Qc/J3zdfXtZPEnEVMxjG7SEyu8nBw88qGwumH",
+	"C+QWlIY8uNQqkYZ5b5mXVskV0xErn18aPdL1PrLKg0iZKDGxkZOYeCXUd5XAg3rSZBeRWLzGmJsow9Xg",
+	"AcEObQhuJS0QNxQAHk6YfXsAWDOLOqU1PgrSVYL0UbhtnLVK88XC1yTj8jNeL2ZRycEq+UaoJHa8ULtG",
+	"vveDAfUxj1UQ6oOVTcb0hvU5jgMPvdEYa+DjKKF6F3Mjt6l5DC9DZb8SRKCdka2ZYOTidS93PjHA9fuQ",
+	"8iWBeXvPIp1gYMvwsHcFTCwyXKPe7ym2dgtWBhtZYdyrz1lo0bEb5puApz44GZDpDCqdoE9r2jy+58jg",
+	"o0X2aJF9lRZZGQ+whuYd3MCPYi9Kh4FSha/XpMsNCibzYJCTBkPjXjSySIvB9V5GzOK4V/FTrECn2hnc",
+	"vwBanZGSkkBZYGVkTiSbOJvroc6PUuhRCj1KoUcp9ABSKJW/8kR8tfIoHQB7fyWmocdHVwZoV34wClBg",
+	"FfZ9gGoITPsjF+fdngXRUqxfc3xPHVXUjYZ8f9zTm38iyJwNyOsOcQMmdJ6CjSTSIpJ9kE/HcuLb20U+",
+	"SVjZ90xWHpn2PTHtk2A0Yi4JZuiJ2qk3c5zP0T2HoJEExJwmBrqndMSgKZm5jBhEqI7FK6mM567OdQwU",
+	"Bcd2EiCIcsL4OpqpEdWOEQjO+IP6qBxvp+OJ+uZS8Uxzb05I8/NdBMqtRcNXwi/T7qRgpE5dA99SlJzD",
+	"vxTPLBt8L3L9HOvs6mwemf1j97jb7ZyfdY5s4gDHtog3JJQvMNXa8RkN8VH8uUbaROu9fY4xBQQ0mYZs",
+	"qNDRjhmNwmXoU5vlTwLSvXNYk0Vonw/CYK40T05vvBGFsTNjaE8H/qsZ9UH73MZWjq4XMgf73CTw2VAL",
+	"cMI+39qpN7cPSSDHaoUjhtkjTBNuodMJGeIjN3zkho/c8AtzwzsywrQSZprClRgnaG5Nzq52KIe51dD3",
+	"E5SqTOzXQs4y9wQjEnhiwA13TNrLpoxj2yKMOuM4kRQ/9ESkHO/E4xGSg8O6mE/FweScOHJOSDjaZVFU",
+	"mGwFIWG/z6ivKMqokuwDdSSqj3khY+OrKIga79VL5DedUumMia1fZRP4pL8gW4lmHGlKNLUjOQuCh1PL",
+	"0fnWS0MfgsBnlOctKAsvJYgSuDGmUJzkMwrn64nYERLzisvj9lERzGLPz0a8Nm4a+FcKvWOt0ZX0Juxq",
+	"Jp1Kq7F/sLfb3N2FsqCSw4F9KuSVKQ5aesXKUb8ZTx1c7HR7l+1e51z9OpuVnzx8+5i4JvWvLCvg8WyK",
+	"z2ZVR0/NWr41195jzsEXzDmI5E+RchRpOOsVpDVZAnFfLONggxkm4JLSjfiVyMO+SVHn3SKXEr7tIlIM",
+	"7nVi/hL3SPGHW9Ht+h5TGiqteMJl4r4vE//4k/Hau3Hah5SAj2DOA/M60vjrSLLHcNOfONxkWnpFYvAW",
+	"oneDENOaOJL5ytNP+l+lmn4lPBp6crfvg4dMD7bPT2UvkOX40liW3z5d/YLKceWxZOgxNeCxZOiR08ZN",
+	"3L4OTosXW58K7KPLGReRVzLgDKaSVAPuL4iQVGIt0Fb3+OT4Zc8ibzq9Hyzyz/bJ6+MuCULSa784Od4m",
+	"dEQ9jg7hPo+zsJErW2hgmVJpEgZQZk0lOKLV5wh8Di5F+VowezJaS5/LkHJBHbVqzfoT61MabTCTNdKW",
+	"ZBIISWxw9th6HuVQspDY6PSxiRNMGBlQ5/qwz+0pDaVHfZsIuhCJ0VGOelv35xNc1ZB6PiQrhzOOQ9yE",
+	"usvFunFPjvvc9sTxB0WhXsBbRJlKdpRPZrb+RJAJEyIV8YGIXq3P+1ypnfhi9QkhQ0YnzDV5E9FkTZwa",
+	"IwJihzALS+COBBmwYaCdudhuqc+veTDnCF1qYoQu2dJPXgbzl8GMS9siERwsYrszlJQ29AhJABmafiAo",
+	"EKT4qVBIstMkP3kvooIV3AUAEto/xZ2mYRtwTQGHcbVKdMYXwM+sTF+L8u8ndAGnsUsUgkP3Y+ypFU+8",
+	"g/L9kFA9dwTn15EtmKnhBHzojWahwtDtQzKlQhLmQWk9oE5yH54gu80Ds85LJsNFta0AYEfnJsZ0ysgw",
+	"8H21Px0ItuGUTdSD7GEIGiIlE6XJ4gC/McVei/CKVp+bEAlK4+SdW/OxPsUfj168JG7o3bDQIkDq0wV2",
+	"f9YPXx53e8QNHIC1u93nI6ZjQHj0alXJkDEuTQTYrjvaAJ7Ad0+/s8lWhPNU9Lm9gS5hbx+SNfc38cbE",
+	"Ms3CkNbNtm6aGrUzb4SnCfWhD456HCG+C4Dqc4TUNonePkBCEtCqJmrskAyhE5BCAjA3vaAZd1loCkXi",
+	"0ykMZv2sAyS3chWBIvneHTjQgyESMW1yEbIpDZnbNeSZiiEn8EPnJnhKw9XO7U8VnOh4gZQVBY8UT3SD",
+	"IOwFo5H+dLvXu7zq9to9yN+9Om3/cnV5/qardMGo2R+qy45PhThD6/89vaG1CZXj2gtvdMQcb0L9+POV",
+	"Rr1mhtIuZQODtOrEXgB3hReg2ahYFfG7X2lVUD5FfgqL4NhF8ury/BTnjwjy5ofjy2PzQ39Wr+8w8g9y",
+	"fnl0fElevDU/HB13X4IIDRmKyxjqKeIyca8imGLsPIo5pIMOy/suv42CBW+mggNSRgpzvguk+/OJlbK4",
+	"PKk4ruJoFpnSkcdHUf9CxLjYPIIEP/sfNo59Hge+qweq3bM3kQ6HkC1jRBlAF2dbnjJJETXpTAYd7oQ4",
+	"8sxgu0MF65q5M+a8HCqZH4wQj9HEwbeB16HVaCb/1tj+z/blyx/alzDbMwwZdxbRN1w29Lgnmb94E3oy",
+	"NZ7f9cTUpwsIRraajd393ec7z3b3rYonzqJ5+Q2r4tMB8zNT+5fm+E9D5njoVUu+SqkK59xfxJkcVL21",
+	"blDlLO2sE4yGzjg5qV94I55oSiijmbgaNvP0rhRJG+2h0tqxKsxI9FNUe8xzCVkfvXya4UYbcYI6JjUl",
+	"lBoAntaQKq3fftOjW3GY9rt3tyIXPXp0nSXdLO2QfUTfrw19ndlAvbNyB0T2xNUUpXMhbk9nYnwUzLlZ",
+	"6MPiug5ydx3KXyyk4rT1xCWDeLd1qANtGG/OP5sPEbd4JJNHLn9bLn93nC4cs63tBz0jQhnGszBq2tD9",
+	"+UQZWXYWOPajY3O1Y/MxnPRN9EWapfxzgO5Ay4XeTjSY7rluyfQ1KOcFfTqFZosYYcp3h0beF5TgREg2",
+	"JVueFOQ8tqmfCLVfbYJbseOF7MZPun0euc7EdgurFSJfGvRBZdBHXj099Snn6OuzL867PZJduU3mwcx3",
+	"+xwckDLRsxUSWaBfhbDQdaVbzVPuDoIPsYWmnVm43QGDzPI+1+4gFHfgrLITgtXG7/AA/XZbscuRTaZy",
+	"YZGsJ5HUt2t9njX8CGfMVW8BY1lA9UNLZxYb70vAGbg3B4qHKECcvT45EeCD7fOEEzbP+5rnPAR/yGAB",
+	"WwcQ4kg88LL1edZTp24eakaOdxe5c/SpP3p1Hr0636pXJ2IJy46dQ/C304mwSQBPUZ9spUjZ0CtFYgaa",
+	"BVLdfnTv/KUU/8YfrPjXk4r/oz/nEV9L+3MaX78/J43cjw6cR7r46/Dxh/bYQB0smjs4wxqMm0c/zqMf",
+	"5y+ZrIbuAELR9nkiSMYl8DX7czDB7Ipy90ovd2UfmmxmWmL6nn7cMokxmNCTZ3krbi0KUop78No2d1/q",
+	"1dxDE+yHSCtWlr2BV/Tvq7P26XGlVUELtGJE6FW38+txpVVt4MNXvbcXx+D2d9EFcHXU+b7T6wIj98SV",
+	"sgXbL07Ui94ed5UYTIpJPptcXVwev7y6bB91ftHFmKHrcepfXZx3O1AIAvMY1CNXL9u9ZKc4uKZXiXZz",
+	"dLX78ofj00xXOXPr0fHLzmn7RINyQsNrYSTcnT8DVxEkFUiGhK/cSoQh8jxcxvbjoX8Lh56ruOjyhkeN",
+	"47EQ934LcRNy8OuW97jQ4jleqYb5S3I+0XkErlShfQnI+FqekO9zkPLEkyZ5fFnTsCFggH8QzWHIlu0E",
+	"E2W/QtKryfu2Yf6gsSaQ/vNfGTKl0q7ujIIs457ma/xF+myk5N4EHQwoDNQbddcUN4ppmIa2KBQ/R1OB",
+	"oXQWPmWONiEWMoWxcTFsJE5EMAsddoWfOzCCRH8dBUlUBLvn1ofPqfus2hzu7lf36A6rHrh7e9XnrEnr",
+	"+27daQx279DXAZBIKf9fW9eNx5MqeVKPisKjovDFFQWItmu6/LpVhdJOAUigyNGDqCD298fLqRg577d1",
+	"iduAhqzPQbfIKyrBJJAplWPM0IhdDJA4suxkKNQC2Ig6i6/Q2fBoYj6sibmp2FCkeyeh/nigX+WBPsr+",
+	"R9n/RzoJLKyg3NLC62vTAGCWyIp2Iroe94kgbuDMlC7DXDKnC5yzrav31UtaxP7Uh9EkykDoV1rk3//5",
+	"359tEyQYBK7Jd0WJ3eeebieGY5+hv5ju06wrVyFhyhvxIGTuts5JhBTOGcBYEPvo+OS4d9znmQ09/WTW",
+	"8dk+xNackDPpi0B93BnH46Y5FI7bAyqdsV2oRWCfgteChS8WkL94h3ZmZmmJKTCbWTlqGbigIvZmpkTr",
+	"A4p7GusBAmYcOmpigbs4xOnWalk2NpyNhsBsPw52eeze8jjY5TGk/qD9XxK8eFlgLMtMmIhYRmY2nz+v",
+	"0p2d/eqwznYOnu83GpQ62V4w+LbVA6JxBqPHsfcjaLA1Yk/piF2ZZikw1xJ86x532QeL8P+fvWt9ahxH",
+	"4v9KV+7DJlUmE14zu1D3ga2h9rhhYY5AUVeXqaDYSqLCkThLIcNdzf++pW7JVhI74THAPPwRYqv1sLpb",
+	"re7fTxlgkKkZ0CMr+KAvNHnE6/G7X47SuRSdm0yEW6ORuOUScbkROOW+2NxC9+07fZ3nqj0Up/vnCMU7",
+	"hW0E13N/Y1HR6fFhn6AicZcFPx0cH/cvuodn3eUY7xKIJU51/4ZpPVNZEqbyWc1Q/AOha/qpGgnZHzKR",
+	"8qSIGq9GuUxVfB00RH8WLwfekAe+nIO2ZCty5Dqbjagxy5Qc+fYeHzq2G/Abi+/Xy/+qy78CuBt1cI3a",
+	"Xfs0lXEAstIv7L6sQ/VGJwsxmfKLfL//qLTS6QE6YK+E9bb75SmH4HndFuisyKm2k4Pjf3fP7VCXlFGh",
+	"rhqXPI3VhP9tq7P1thF9naP1ehxwKyZApTPsmmOA4aUgwGvD8GDD8ASz8JweQb2Sr7SSlWGzOhpTR2N+",
+	"etxzdBRe2nlZx+Tu7gQo5oCYeXnIug1dbpAs8sorOgrHSGDJBG8cNCc2k57MvZwBJzBYpyNbbThRGHVy",
+	"uhHFTjRPb7nep5jUVKRmQ0i4Qk12BTGTUpmeHHD/UgIqg1RpDleFAq++WCBG9qd6U4UypyK3r+IHrSaL",
+	"91cMMVEzN4vFaOU1827F8qdq/6j2j2r/qPaPav+o9o++S/+IbN1r+EfLSRtv7Abh0oiC2rj0+uqMm2km",
+	"Q1LbyOPkI3xWoriOYDA1gDjdRLWsgXm+8D0X5XC5Az2pp/HYtuCx1GMilqF819/tWkCc8cR2jaUalATC",
+	"/3beTaUr9Ac3B/NDqp2D2jmoV/I7cQ4C3cKcyvge/YX6luRlbOnlWAGbwNHX4Xyvuvu4LLVJUWHkJJ8V",
+	"hi6AftQcfx5mXI/h6p/dw2736PTk6P1VT8Y4FdD8hzE3pzK9i6DLJrwrDP/7MftMp9+MIxCcRt5y1z64",
+	"F4lZBNceYpZlgiftnjxmBunm01QjXwum6DmuH+5e3QchoTtjoxHP4OIowseFHPkMx5gHRrgnJ3gvgXGL",
+	"TM20Q0IM2rO2OSW5+DfBk2If2oBTZ7uPGZk9WcwfYuAteRV5GQfOre1V7kJUF2dYhVmb+drM1ytZm/na",
+	"zP+IyRBqZI3WVzHyJWdgTNu/DxsqHUGXs0yxALFpzVzMNG8hspmVtgdTxwhH2fAso2fxzZ5ksNPZgeaH",
+	"w43OZqfT2e50NlsFfDTVJ6ihr0+AFeUJMFZpAkOV9SRn8bgN59aWY+Gj0O5Ijrx/7NElC/rxVwv/ye8P",
+	"osZE2UnOGp8erFNsh1dVY9EUO0AKypzJixeI3dCtDzRZmvolqgsT6sKEOtRbh3qfszBBW/3L0m8xnS+w",
+	"aIEtCwwYkmeG5AklhAn2dXuktY9gChsZMQYZH041S4NaMGH4BAZ3SCGO9Q3QvNpse58Zq/2uWg4hCE+L",
+	"zLGQT7D2bkCMubZ1z3CqNIcJS7hnY2UeT3QfPrCUYWQapKqOGBepiE8xcS+ajLhe2J+n1mk4e4Cwd/PC",
+	"vJ3+8umRqY+/o1O14g6QrvQpWeQVLHKdGv+o1PgnHAqt8/asYIv1er7meq5MdC5wXrHojfKvfp7jfu3k",
+	"/fD5jq/o5JWENAoN9f8VOZFCjuBOTTNQM1nUbUjOE/LWVJqgvyVkmBLZRBVif9AQI3eOUTOWOQ54q7DU",
+	"1LTakItgkvAYbM9+0a59q0HgTybZCOkH2nCIrig96S87iFleXXMZHuyRxb4NBx+P4JrfaZc/6ZMIfUd1",
+	"Gy7HIuU0QlTFVOoqdE+SWo3onblpEJrcVp7swU5n29GhFyGa3WpHEuV/9DP/hExMyWeBjWmcbM82ujzO",
+	"uPFe4TMWr/j+02jK9Pol+ty+C9Hcl9IcqiyfyyKH05qBFyttqWMtdaylNsM/bVpdbscebIPve19QBN7v",
+	"c2ng4u2eP1JkZLQQkJDmQhc1A+6domTAnopdnUB7XYh+HfKDP3lbG8wm80HxOdSFIF6PyAs3zIwL4IXc",
+	"xCwq81XIEBMh87+XcSI+1WagNgM/pBmolfjjkXxe/BCVcZbc/a8a8x6zujSx4I45xTM82rXL+UL0Hnug",
+	"sPpeSNgCHQFPNYfdzvYeVpwxSBVLenLAUiZjZAiORYLvjDkef4zySVZCg5Da2OfAZGw4FHHZ+eMPbs44",
+	"S4TkWj85E0obZqa6sYc0aXf3V1B5D7rUQEVIaHHCqCguH2XMJNjFIS12ry1Q9fU/Ysh556YSIf68znie",
+	"GUhEQvBOlC5YfDL7LocPaZiRy1kYIqSGETf2UwKjVHtxp84ThgcfhN8/6uYBjg+2nd1W+RJC0zpZt2Oa",
+	"pY29xhsMoDpZS5sHQSUBD/M6Kg7v/ohIKUG/aDqEY5KgQSwof5q1emUZUOocKwQ/8wSCITnnCsfjJpEI",
+	"uzEDA2+L1DBoO2aGpWpU0vwFxS71mGU8gcEdDJQZg55mQ0zMbC5EMVrteTdJlzTZdesF/NZ+PBFc8xuD",
+	"iuHDwfFB/+Di/dF5/+zw/PDk/Oj0ZKUINk2EKRHxnhmmjcq4D0R5gg7dipwPGkCMEtO4fScQY/1Oz1ZM",
+	"eKCh4CQXUCIdJe5BSkk7QUEHKb8iDdb7vxE+q6YmkBBk9lRKcKG2hQnarwxp5YmwLlrRWpJXtWZOoJ/F",
+	"qCCCJ8RRxBGl68Z8ZpYa92+vbd9NOF7Flq8MHghAyZB8ZXk0Dse1UpzV75St2/3XMahbbpdnicqliSiw",
+	"vk8qg4X+LMv9b052soA8522W3oNU3HKrnCLsBeqpgiUbnWlSD2roJZPmaMPp1GiRcLDnsQikCnOy9+HN",
+	"hJtMxBqaHzM1seZ0qsHwz6YFQudc/Ji5lahYv8ntqG5PkmAkVlN+Qb14zVK2oC/Lb9NpKBFMseQZR+Og",
+	"Ux3SU9TIL2rWOil5Rxa+7pJpXSc9CbRBrgcCJj77e1XnytGC884tfArhjHn1WzJdOKRJ8EHLebVa1ZnB",
+	"Nt/4je1sbuzGW0mHvxtuMrzSWqNwF/ZlhQasEhrvbm38yje3N94lO8O3bGuwHXe2HqIJA61Rtr8j3Hy4",
+	"ZWhNbLfwJyFHVZ1K3r7bGGyx3Y3f+Gb863A72eGd7aJTbgN++vJXAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

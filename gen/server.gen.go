@@ -124,9 +124,18 @@ type ServerInterface interface {
 	// KylinQuery Run a read-only SQL query (Kylin)
 	// (POST /kylin/api/query)
 	KylinQuery(w http.ResponseWriter, r *http.Request)
+	// KylinPrepareQuery Describe a query's result columns (Kylin)
+	// (POST /kylin/api/query/prestate)
+	KylinPrepareQuery(w http.ResponseWriter, r *http.Request)
 	// KylinTablesAndColumns List tables and columns (Kylin)
 	// (GET /kylin/api/query/tables_and_columns)
 	KylinTablesAndColumns(w http.ResponseWriter, r *http.Request, params KylinTablesAndColumnsParams)
+	// KylinListTables List tables with comments (Kylin)
+	// (GET /kylin/api/tables)
+	KylinListTables(w http.ResponseWriter, r *http.Request, params KylinListTablesParams)
+	// KylinLegacyTablesAndColumns List tables and columns, bare (Kylin 4)
+	// (GET /kylin/api/tables_and_columns)
+	KylinLegacyTablesAndColumns(w http.ResponseWriter, r *http.Request, params KylinLegacyTablesAndColumnsParams)
 	// KylinDeleteUserByBody Delete a user named in the body (Kylin)
 	// (DELETE /kylin/api/user)
 	KylinDeleteUserByBody(w http.ResponseWriter, r *http.Request)
@@ -1376,6 +1385,20 @@ func (siw *ServerInterfaceWrapper) KylinQuery(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// KylinPrepareQuery operation middleware
+func (siw *ServerInterfaceWrapper) KylinPrepareQuery(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinPrepareQuery(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // KylinTablesAndColumns operation middleware
 func (siw *ServerInterfaceWrapper) KylinTablesAndColumns(w http.ResponseWriter, r *http.Request) {
 
@@ -1400,6 +1423,98 @@ func (siw *ServerInterfaceWrapper) KylinTablesAndColumns(w http.ResponseWriter, 
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.KylinTablesAndColumns(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinListTables operation middleware
+func (siw *ServerInterfaceWrapper) KylinListTables(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params KylinListTablesParams
+
+	// ------------- Required query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "project", r.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "project"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "project", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "page_offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_offset", r.URL.Query(), &params.PageOffset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page_offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page_offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", r.URL.Query(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page_size"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page_size", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinListTables(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinLegacyTablesAndColumns operation middleware
+func (siw *ServerInterfaceWrapper) KylinLegacyTablesAndColumns(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params KylinLegacyTablesAndColumnsParams
+
+	// ------------- Required query parameter "project" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "project", r.URL.Query(), &params.Project, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "project"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "project", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinLegacyTablesAndColumns(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1784,7 +1899,10 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/access/project", wrapper.KylinGrantProjectAccess)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/kylin/api/access/project", wrapper.KylinUpdateProjectAccess)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/query", wrapper.KylinQuery)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/query/prestate", wrapper.KylinPrepareQuery)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/query/tables_and_columns", wrapper.KylinTablesAndColumns)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/tables_and_columns", wrapper.KylinLegacyTablesAndColumns)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/tables", wrapper.KylinListTables)
 
 	return m
 }
@@ -8372,7 +8490,7 @@ type KylinQueryResponseObject interface {
 	VisitKylinQueryResponse(w http.ResponseWriter) error
 }
 
-type KylinQuery200JSONResponse KylinQueryEnvelope
+type KylinQuery200JSONResponse KylinQueryResult
 
 func (response KylinQuery200JSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
 
@@ -8381,6 +8499,20 @@ func (response KylinQuery200JSONResponse) VisitKylinQueryResponse(w http.Respons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinQuery200ApplicationVndApacheKylinV2PlusJSONResponse KylinQueryEnvelopeV2
+
+func (response KylinQuery200ApplicationVndApacheKylinV2PlusJSONResponse) VisitKylinQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v2+json")
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8728,6 +8860,384 @@ func (response KylinQuery503ApplicationVndApacheKylinV4PublicPlusJSONResponse) V
 	return err
 }
 
+type KylinPrepareQueryRequestObject struct {
+	Body *KylinPrepareQueryJSONRequestBody
+}
+
+type KylinPrepareQueryResponseObject interface {
+	VisitKylinPrepareQueryResponse(w http.ResponseWriter) error
+}
+
+type KylinPrepareQuery200JSONResponse KylinQueryResult
+
+func (response KylinPrepareQuery200JSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery200ApplicationVndApacheKylinV2PlusJSONResponse KylinQueryEnvelopeV2
+
+func (response KylinPrepareQuery200ApplicationVndApacheKylinV2PlusJSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v2+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinQueryEnvelope
+
+func (response KylinPrepareQuery200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinPrepareQuery400JSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinPrepareQuery400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinPrepareQuery401JSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinPrepareQuery401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinPrepareQuery403JSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinPrepareQuery403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinPrepareQuery404JSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinPrepareQuery404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinPrepareQuery406JSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinPrepareQuery406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinPrepareQuery413JSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinPrepareQuery413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinPrepareQuery415JSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinPrepareQuery415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinPrepareQuery429JSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinPrepareQuery429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinPrepareQuery500JSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinPrepareQuery500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinPrepareQuery503JSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinPrepareQuery503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinPrepareQuery503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type KylinTablesAndColumnsRequestObject struct {
 	Params KylinTablesAndColumnsParams
 }
@@ -9018,6 +9528,610 @@ type KylinTablesAndColumns503ApplicationVndApacheKylinV4PublicPlusJSONResponse s
 }
 
 func (response KylinTablesAndColumns503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTablesRequestObject struct {
+	Params KylinListTablesParams
+}
+
+type KylinListTablesResponseObject interface {
+	VisitKylinListTablesResponse(w http.ResponseWriter) error
+}
+
+type KylinListTables200JSONResponse KylinTableDescPageEnvelope
+
+func (response KylinListTables200JSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinTableDescPageEnvelope
+
+func (response KylinListTables200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinListTables400JSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListTables400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinListTables401JSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListTables401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinListTables403JSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListTables403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinListTables404JSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListTables404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinListTables406JSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListTables406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinListTables429JSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListTables429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinListTables500JSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListTables500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinListTables503JSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListTables503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListTables503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListTablesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumnsRequestObject struct {
+	Params KylinLegacyTablesAndColumnsParams
+}
+
+type KylinLegacyTablesAndColumnsResponseObject interface {
+	VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error
+}
+
+type KylinLegacyTablesAndColumns200JSONResponse KylinTableList
+
+func (response KylinLegacyTablesAndColumns200JSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinTableList
+
+func (response KylinLegacyTablesAndColumns200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinLegacyTablesAndColumns400JSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLegacyTablesAndColumns400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinLegacyTablesAndColumns401JSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLegacyTablesAndColumns401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinLegacyTablesAndColumns403JSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLegacyTablesAndColumns403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinLegacyTablesAndColumns404JSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLegacyTablesAndColumns404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinLegacyTablesAndColumns406JSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLegacyTablesAndColumns406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinLegacyTablesAndColumns429JSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLegacyTablesAndColumns429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinLegacyTablesAndColumns500JSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLegacyTablesAndColumns500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinLegacyTablesAndColumns503JSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinLegacyTablesAndColumns503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinLegacyTablesAndColumns503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinLegacyTablesAndColumnsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -12647,9 +13761,18 @@ type StrictServerInterface interface {
 	// KylinQuery Run a read-only SQL query (Kylin)
 	// (POST /kylin/api/query)
 	KylinQuery(ctx context.Context, request KylinQueryRequestObject) (KylinQueryResponseObject, error)
+	// KylinPrepareQuery Describe a query's result columns (Kylin)
+	// (POST /kylin/api/query/prestate)
+	KylinPrepareQuery(ctx context.Context, request KylinPrepareQueryRequestObject) (KylinPrepareQueryResponseObject, error)
 	// KylinTablesAndColumns List tables and columns (Kylin)
 	// (GET /kylin/api/query/tables_and_columns)
 	KylinTablesAndColumns(ctx context.Context, request KylinTablesAndColumnsRequestObject) (KylinTablesAndColumnsResponseObject, error)
+	// KylinListTables List tables with comments (Kylin)
+	// (GET /kylin/api/tables)
+	KylinListTables(ctx context.Context, request KylinListTablesRequestObject) (KylinListTablesResponseObject, error)
+	// KylinLegacyTablesAndColumns List tables and columns, bare (Kylin 4)
+	// (GET /kylin/api/tables_and_columns)
+	KylinLegacyTablesAndColumns(ctx context.Context, request KylinLegacyTablesAndColumnsRequestObject) (KylinLegacyTablesAndColumnsResponseObject, error)
 	// KylinDeleteUserByBody Delete a user named in the body (Kylin)
 	// (DELETE /kylin/api/user)
 	KylinDeleteUserByBody(ctx context.Context, request KylinDeleteUserByBodyRequestObject) (KylinDeleteUserByBodyResponseObject, error)
@@ -13706,6 +14829,37 @@ func (sh *strictHandler) KylinQuery(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// KylinPrepareQuery operation middleware
+func (sh *strictHandler) KylinPrepareQuery(w http.ResponseWriter, r *http.Request) {
+	var request KylinPrepareQueryRequestObject
+
+	var body KylinPrepareQueryJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinPrepareQuery(ctx, request.(KylinPrepareQueryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinPrepareQuery")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinPrepareQueryResponseObject); ok {
+		if err := validResponse.VisitKylinPrepareQueryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // KylinTablesAndColumns operation middleware
 func (sh *strictHandler) KylinTablesAndColumns(w http.ResponseWriter, r *http.Request, params KylinTablesAndColumnsParams) {
 	var request KylinTablesAndColumnsRequestObject
@@ -13725,6 +14879,58 @@ func (sh *strictHandler) KylinTablesAndColumns(w http.ResponseWriter, r *http.Re
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(KylinTablesAndColumnsResponseObject); ok {
 		if err := validResponse.VisitKylinTablesAndColumnsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinListTables operation middleware
+func (sh *strictHandler) KylinListTables(w http.ResponseWriter, r *http.Request, params KylinListTablesParams) {
+	var request KylinListTablesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinListTables(ctx, request.(KylinListTablesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinListTables")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinListTablesResponseObject); ok {
+		if err := validResponse.VisitKylinListTablesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinLegacyTablesAndColumns operation middleware
+func (sh *strictHandler) KylinLegacyTablesAndColumns(w http.ResponseWriter, r *http.Request, params KylinLegacyTablesAndColumnsParams) {
+	var request KylinLegacyTablesAndColumnsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinLegacyTablesAndColumns(ctx, request.(KylinLegacyTablesAndColumnsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinLegacyTablesAndColumns")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinLegacyTablesAndColumnsResponseObject); ok {
+		if err := validResponse.VisitKylinLegacyTablesAndColumnsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {

@@ -312,8 +312,8 @@ func TestQueryStreamedAnswer(t *testing.T) {
 	if !bytes.Contains(r.Body, []byte(`"\u003cb\u003e\"note\" \u0026 \u2028\u003c/b\u003e"`)) {
 		t.Errorf("values should be escaped as encoding/json escapes them: %s", r.Body)
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("content type %q", ct)
+	if ct := r.Header.Get("Content-Type"); ct != "application/vnd.apache.kylin-v4-public+json" {
+		t.Errorf("content type without Accept: %q", ct)
 	}
 	public := e.Do("POST", "/kylin/api/query", map[string]any{"sql": `SELECT 1`, "project": p.Name}, basic,
 		testkit.Header("Accept", "application/vnd.apache.kylin-v4-public+json")).Expect(t, 200)

@@ -104,7 +104,7 @@ func TestGoSDKKylinFlow(t *testing.T) {
 	status(t, "create project", proj, err, 200)
 	q, err := sdk(t, e, e.HTTP, basic.Intercept).KylinQueryWithResponse(ctx, gen.KylinQueryRequest{Sql: "SELECT 40 + 2 AS answer", Project: "sdk_kylin"})
 	status(t, "query", q, err, 200)
-	d := q.JSON200.Data
+	d := q.ApplicationvndApacheKylinV4PublicJSON200.Data // no Accept: the envelope, labelled with the public media type
 	if d.IsException || len(d.Results) != 1 || *d.Results[0][0] != "42" || d.ColumnMetas[0].Name != "answer" {
 		t.Fatalf("query: %+v", d)
 	}

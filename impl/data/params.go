@@ -21,6 +21,18 @@ type Param struct {
 var paramTypes = map[string]bool{"": true, "text": true, "int2": true, "int4": true, "int8": true,
 	"float4": true, "float8": true, "numeric": true, "bool": true, "date": true, "time": true, "timestamp": true}
 
+// nullParams is a NULL of no stated type for each `?` placeholder of stmt.
+func nullParams(stmt string) ([]Param, error) {
+	var out []Param
+	_, err := scanCode(stmt, func(i int) bool {
+		if stmt[i] == '?' {
+			out = append(out, Param{})
+		}
+		return false
+	})
+	return out, err
+}
+
 // bindPlaceholders rewrites each `?` of stmt outside quotes and comments as a numbered
 // parameter, from $first on, cast to its Param's type, and returns the values to send in
 // that order. As in JDBC, every such `?` is a placeholder (PostgreSQL's jsonb operators

@@ -50,6 +50,18 @@ type QueryOutcome struct {
 // limit it refuses with errs.TooMany before anything runs. Other errors are internal, or
 // sink's own.
 func (s *Service) Query(ctx context.Context, p *auth.Principal, proj *Project, sql string, params []Param, offset, limit int, sink db.RowSink) (QueryOutcome, error) {
+	return s.run(ctx, p, proj, sql, params, offset, limit, false, sink)
+}
+
+// Prepare describes the result columns of sql without reading a row (Kylin's prestate,
+// its ODBC driver's SQLPrepare): checked, limited and run in the sandbox exactly as Query
+// runs it, with no row to fetch. Placeholders without values are bound as NULLs of no
+// stated type.
+func (s *Service) Prepare(ctx context.Context, p *auth.Principal, proj *Project, sql string, params []Param, sink db.RowSink) (QueryOutcome, error) {
+	return s.run(ctx, p, proj, sql, params, 0, 0, true, sink)
+}
+
+func (s *Service) run(ctx context.Context, p *auth.Principal, proj *Project, sql string, params []Param, offset, limit int, describe bool, sink db.RowSink) (QueryOutcome, error) {
 	start := time.Now()
 	leave, err := s.gate.enter(p.User.ID)
 	if err != nil {
@@ -63,6 +75,11 @@ func (s *Service) Query(ctx context.Context, p *auth.Principal, proj *Project, s
 	if err != nil {
 		return QueryOutcome{SQLError: err.Error(), Duration: time.Since(start)}, nil
 	}
+	if describe && len(params) == 0 {
+		if params, err = nullParams(stmt); err != nil {
+			return QueryOutcome{SQLError: err.Error(), Duration: time.Since(start)}, nil
+		}
+	}
 	var args []any
 	if len(params) > 0 {
 		if stmt, args, err = bindPlaceholders(stmt, params, db.SandboxFirstArg); err != nil {
@@ -70,7 +87,7 @@ func (s *Service) Query(ctx context.Context, p *auth.Principal, proj *Project, s
 		}
 	}
 	partial, err := s.Sandbox.Query(ctx, db.SandboxQuery{Role: proj.RoleName, Schema: proj.SchemaName, SQL: stmt, Args: args,
-		Offset: offset, Limit: limit, MaxBytes: MaxResultBytes, Timeout: s.Limits.Timeout}, sink)
+		Offset: offset, Limit: limit, Describe: describe, MaxBytes: MaxResultBytes, Timeout: s.Limits.Timeout}, sink)
 	out := QueryOutcome{Partial: partial, Duration: time.Since(start)}
 	var se *db.SQLError
 	if errors.As(err, &se) {

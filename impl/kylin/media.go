@@ -13,8 +13,20 @@ import (
 const (
 	MediaPublic = "application/vnd.apache.kylin-v4-public+json"
 	mediaV4     = "application/vnd.apache.kylin-v4+json"
+	mediaV2     = "application/vnd.apache.kylin-v2+json"
 	mediaJSON   = "application/json"
 )
+
+// mediaTypes calls yield with each media type an Accept header admits (q above 0).
+func mediaTypes(accept string, yield func(mt string)) {
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil || params["q"] == "0" || params["q"] == "0.0" || params["q"] == "0.00" || params["q"] == "0.000" {
+			continue
+		}
+		yield(mt)
+	}
+}
 
 // accepts reads an Accept header: whether it asks for Kylin's public media type, and
 // whether it admits any JSON answer at all. No Accept admits everything.
@@ -22,19 +34,53 @@ func accepts(accept string) (public, ok bool) {
 	if strings.TrimSpace(accept) == "" {
 		return false, true
 	}
-	for _, part := range strings.Split(accept, ",") {
-		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil || params["q"] == "0" || params["q"] == "0.0" || params["q"] == "0.00" || params["q"] == "0.000" {
-			continue
-		}
+	mediaTypes(accept, func(mt string) {
 		switch mt {
 		case MediaPublic:
 			public, ok = true, true
-		case "*/*", "application/*", mediaJSON, mediaV4:
+		case "*/*", "application/*", mediaJSON, mediaV4, mediaV2:
 			ok = true
 		}
-	}
+	})
 	return public, ok
+}
+
+// queryShape is the shape of a query answer (POST /query, /query/prestate).
+type queryShape int
+
+const (
+	shapeEnvelope queryShape = iota // the result in the envelope
+	shapeV2                         // in the envelope, with Kylin's v2 fields
+	shapeBare                       // the result alone, no envelope
+)
+
+// shapeFor chooses a query answer's shape, and its Content-Type, from Accept as Kylin 5
+// chooses between its query controllers: its public (or v4) media type gets the envelope,
+// the v2 media type the v2 envelope, and application/json alone — Kylin 4's JDBC driver —
+// the bare result (NQueryControllerV2.query4JDBC). No Accept or only wildcards get the
+// envelope, labelled with the public media type without parameters: a generated client
+// that names no media type then finds the label the document lists, byte for byte.
+func shapeFor(accept string) (queryShape, string) {
+	var public, v2, json bool
+	mediaTypes(accept, func(mt string) {
+		switch mt {
+		case MediaPublic, mediaV4:
+			public = true
+		case mediaV2:
+			v2 = true
+		case mediaJSON:
+			json = true
+		}
+	})
+	switch {
+	case public:
+		return shapeEnvelope, MediaPublic + ";charset=UTF-8"
+	case v2:
+		return shapeV2, mediaV2 + ";charset=UTF-8"
+	case json:
+		return shapeBare, mediaJSON
+	}
+	return shapeEnvelope, MediaPublic
 }
 
 // LogoutPath is Kylin's logout, the one operation that also answers browsers (a redirect).

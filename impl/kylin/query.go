@@ -71,11 +71,23 @@ func columnMetas(proj *data.Project, cols []db.ResultColumn) []gen.KylinColumnMe
 }
 
 func (f *Face) KylinQuery(ctx context.Context, req gen.KylinQueryRequestObject) (gen.KylinQueryResponseObject, error) {
+	return f.query(ctx, req.Body, false)
+}
+
+// KylinPrepareQuery is Kylin's prepare step: the query's columns, no rows.
+func (f *Face) KylinPrepareQuery(ctx context.Context, req gen.KylinPrepareQueryRequestObject) (gen.KylinPrepareQueryResponseObject, error) {
+	return f.query(ctx, req.Body, true)
+}
+
+func (f *Face) query(ctx context.Context, b *gen.KylinQueryRequest, prepare bool) (*queryAnswer, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
 	}
-	b := req.Body
+	x, err := exchangeOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	params, err := statementParams(deref(b.Params))
 	if err != nil {
 		return nil, err
@@ -90,7 +102,9 @@ func (f *Face) KylinQuery(ctx context.Context, req gen.KylinQueryRequestObject) 
 		return nil, err
 	}
 	// no limit, or Kylin's 0 for "no limit": up to the row cap (data.Query applies it)
-	a := &queryAnswer{f: f, ctx: ctx, p: p, proj: proj, sql: b.Sql, params: params, limit: int(deref(b.Limit)), queryID: deref(b.QueryId)}
+	a := &queryAnswer{f: f, ctx: ctx, p: p, proj: proj, sql: b.Sql, params: params, limit: int(deref(b.Limit)), queryID: deref(b.QueryId),
+		prepare: prepare}
+	a.shape, a.label = shapeFor(x.r.Header.Get("Accept"))
 	if b.Offset != nil {
 		a.offset = int(*b.Offset)
 	}

@@ -33,6 +33,13 @@ type queryAnswer struct {
 	offset  int
 	limit   int
 	queryID string
+	shape   queryShape
+	label   string // the answer's Content-Type
+	prepare bool   // prestate: the columns only
+}
+
+func (a *queryAnswer) VisitKylinPrepareQueryResponse(w http.ResponseWriter) error {
+	return a.VisitKylinQueryResponse(w)
 }
 
 func (a *queryAnswer) VisitKylinQueryResponse(w http.ResponseWriter) error {
@@ -41,9 +48,15 @@ func (a *queryAnswer) VisitKylinQueryResponse(w http.ResponseWriter) error {
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Now().Add(2 * a.f.Data.Limits.Timeout))
 	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }() // the connection may serve more requests
-	out := &answerWriter{to: &okOnFirstWrite{w: w}, proj: a.proj}
+	out := &answerWriter{to: &okOnFirstWrite{w: w, contentType: a.label}, proj: a.proj, shape: a.shape, prepare: a.prepare}
 	out.bw = bufio.NewWriterSize(out.to, answerBuffer)
-	res, err := a.f.Data.Query(a.ctx, a.p, a.proj, a.sql, a.params, a.offset, a.limit, out)
+	var res data.QueryOutcome
+	var err error
+	if a.prepare {
+		res, err = a.f.Data.Prepare(a.ctx, a.p, a.proj, a.sql, a.params, out)
+	} else {
+		res, err = a.f.Data.Query(a.ctx, a.p, a.proj, a.sql, a.params, a.offset, a.limit, out)
+	}
 	if err != nil && !out.to.started {
 		return err // nothing sent: the usual error answer (429, 500)
 	}
@@ -62,9 +75,10 @@ func (a *queryAnswer) VisitKylinQueryResponse(w http.ResponseWriter) error {
 // okOnFirstWrite sends the 200 status line with the answer's first bytes, so that until
 // then the answer can still be replaced.
 type okOnFirstWrite struct {
-	w       http.ResponseWriter
-	started bool
-	err     error // the first failed write: the client is gone
+	w           http.ResponseWriter
+	contentType string
+	started     bool
+	err         error // the first failed write: the client is gone
 }
 
 func (o *okOnFirstWrite) Write(p []byte) (int, error) {
@@ -73,7 +87,7 @@ func (o *okOnFirstWrite) Write(p []byte) (int, error) {
 	}
 	if !o.started {
 		o.started = true
-		o.w.Header().Set("Content-Type", mediaJSON) // Negotiate relabels it when asked
+		o.w.Header().Set("Content-Type", o.contentType)
 		o.w.WriteHeader(http.StatusOK)
 	}
 	n, err := o.w.Write(p)
@@ -83,11 +97,13 @@ func (o *okOnFirstWrite) Write(p []byte) (int, error) {
 
 // answerWriter writes the answer's JSON as the sandbox hands on the result.
 type answerWriter struct {
-	to     *okOnFirstWrite
-	bw     *bufio.Writer
-	proj   *data.Project
-	opened bool // the envelope up to the results array is written
-	rows   int
+	to      *okOnFirstWrite
+	bw      *bufio.Writer
+	proj    *data.Project
+	shape   queryShape
+	prepare bool
+	opened  bool // the answer up to the results array is written
+	rows    int
 }
 
 var _ db.RowSink = (*answerWriter)(nil)
@@ -97,7 +113,11 @@ func (a *answerWriter) open(metas []gen.KylinColumnMeta) error {
 	if err != nil {
 		return err
 	}
-	_, _ = a.bw.WriteString(`{"code":"000","data":{"columnMetas":`)
+	if a.shape == shapeBare {
+		_, _ = a.bw.WriteString(`{"columnMetas":`)
+	} else {
+		_, _ = a.bw.WriteString(`{"code":"000","data":{"columnMetas":`)
+	}
 	_, _ = a.bw.Write(b)
 	_, _ = a.bw.WriteString(`,"results":[`)
 	a.opened = true
@@ -150,7 +170,16 @@ func (a *answerWriter) finish(res data.QueryOutcome, queryID string) {
 	_, _ = a.bw.WriteString(`,"duration":` + strconv.FormatInt(res.Duration.Milliseconds(), 10) +
 		`,"resultRowCount":` + strconv.Itoa(a.rows) + `,"queryId":`)
 	writeJSONString(a.bw, queryID)
-	_, _ = a.bw.WriteString(`,"partial":` + strconv.FormatBool(partial) + `},"msg":""}` + "\n")
+	_, _ = a.bw.WriteString(`,"partial":` + strconv.FormatBool(partial))
+	switch a.shape {
+	case shapeV2: // Kylin's v2 fields: no cube, nothing scanned, the database answered
+		_, _ = a.bw.WriteString(`,"cube":"","totalScanCount":0,"totalScanBytes":0,"pushDown":true,"is_prepare":` +
+			strconv.FormatBool(a.prepare) + `},"msg":""}` + "\n")
+	case shapeBare:
+		_, _ = a.bw.WriteString("}\n")
+	default:
+		_, _ = a.bw.WriteString(`},"msg":""}` + "\n")
+	}
 	_ = a.bw.Flush()
 }
 

@@ -720,8 +720,42 @@ export interface paths {
          *     with `isException: true` and `partial: true`. A user may run 4 queries at once and
          *     the server a fixed number (both configurable); past either limit the answer is 429
          *     with `Retry-After`.
+         *
+         *     The shape follows `Accept`, as in Kylin 5, and each media type has one shape:
+         *     Kylin's public media type (what the JDBC driver, kylinpy and Kylin's REST docs send)
+         *     gets the result in the envelope, and so do no `Accept` and `*\/*` (answered as
+         *     `application/vnd.apache.kylin-v4-public+json`); `application/vnd.apache.kylin-v2+json`
+         *     gets the envelope with Kylin's v2 fields; `application/json` alone (the Kylin 4 JDBC
+         *     driver) gets the bare result, without the envelope. Errors keep the envelope under
+         *     every media type.
          */
         post: operations["kylinQuery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/kylin/api/query/prestate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Describe a query's result columns (Kylin)
+         * @description Kylin's prepare step (its ODBC driver's SQLPrepare, and Kylin 4's prepared
+         *     statements): the statement is checked and planned as `POST /kylin/api/query` would
+         *     run it, with the same rights, limits and sandbox, and the answer describes its
+         *     result columns in `columnMetas` with no rows (`results` empty, `resultRowCount` 0).
+         *     `?` placeholders need no values here: those without one are bound as NULLs. SQL
+         *     that fails is answered 200 with `isException: true`, as by the query. The shape
+         *     follows `Accept` as for the query.
+         */
+        post: operations["kylinPrepareQuery"];
         delete?: never;
         options?: never;
         head?: never;
@@ -740,6 +774,49 @@ export interface paths {
          * @description The project's tables and their columns, in the shape Kylin's JDBC driver reads.
          */
         get: operations["kylinTablesAndColumns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/kylin/api/tables_and_columns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List tables and columns, bare (Kylin 4)
+         * @description The same tables and columns as `GET /kylin/api/query/tables_and_columns`, as a bare
+         *     list without the envelope: the path and shape Kylin 4's JDBC driver reads.
+         */
+        get: operations["kylinLegacyTablesAndColumns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/kylin/api/tables": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List tables with comments (Kylin)
+         * @description A page of the project's tables in Kylin's table-list shape. Kylin's JDBC driver
+         *     reads it after `tables_and_columns` for column remarks (`comment`); `database` is
+         *     the SQL schema `tables_and_columns` reports.
+         */
+        get: operations["kylinListTables"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2699,6 +2776,96 @@ export interface components {
              */
             msg: string;
         };
+        /** @description A query result in Kylin's envelope, with Kylin's v2 fields (`application/vnd.apache.kylin-v2+json`). */
+        KylinQueryEnvelopeV2: {
+            /**
+             * @description Always `000` for success.
+             * @example 000
+             * @enum {string}
+             */
+            code: "000";
+            data: components["schemas"]["KylinQueryResultV2"];
+            /**
+             * @description Empty on success.
+             * @example
+             */
+            msg: string;
+        };
+        /**
+         * @description A query's outcome in Kylin's v2 shape; the fields of the v4 result and these.
+         * @example {
+         *       "columnMetas": [
+         *         {
+         *           "isNullable": 1,
+         *           "displaySize": 2147483647,
+         *           "label": "customer",
+         *           "name": "customer",
+         *           "schemaName": "sales",
+         *           "catelogName": null,
+         *           "tableName": null,
+         *           "precision": 2147483647,
+         *           "scale": 0,
+         *           "columnType": 12,
+         *           "columnTypeName": "VARCHAR",
+         *           "autoIncrement": false,
+         *           "caseSensitive": true,
+         *           "searchable": true,
+         *           "currency": false,
+         *           "signed": false,
+         *           "readOnly": true,
+         *           "writable": false,
+         *           "definitelyWritable": false
+         *         }
+         *       ],
+         *       "results": [
+         *         [
+         *           "Ada",
+         *           "12.50"
+         *         ]
+         *       ],
+         *       "affectedRowCount": 0,
+         *       "isException": false,
+         *       "exceptionMessage": null,
+         *       "duration": 3,
+         *       "resultRowCount": 1,
+         *       "queryId": "0196a1d0-0000-7000-8000-000000000020",
+         *       "partial": false,
+         *       "cube": "",
+         *       "totalScanCount": 0,
+         *       "totalScanBytes": 0,
+         *       "pushDown": true,
+         *       "is_prepare": false
+         *     }
+         */
+        KylinQueryResultV2: components["schemas"]["KylinQueryResult"] & {
+            /**
+             * @description Always empty: no cube answered (Kylin names the cubes here).
+             * @example
+             */
+            cube: string;
+            /**
+             * Format: int64
+             * @description Always 0 (Kylin's scanned rows).
+             * @example 0
+             */
+            totalScanCount: number;
+            /**
+             * Format: int64
+             * @description Always 0 (Kylin's scanned bytes).
+             * @example 0
+             */
+            totalScanBytes: number;
+            /**
+             * @description Always true: every query runs on the database, as Kylin's push-down does.
+             * @example true
+             */
+            pushDown: boolean;
+            /**
+             * @description Whether only the columns were described (`/query/prestate`).
+             * @example false
+             */
+            is_prepare: boolean;
+        };
         /** @description A column as Kylin's JDBC driver reads it (java.sql.DatabaseMetaData.getColumns). */
         KylinTableColumn: {
             /**
@@ -2813,6 +2980,160 @@ export interface components {
              */
             columns: components["schemas"]["KylinTableColumn"][];
         };
+        /** @description A table as Kylin's table list shows one (the JDBC driver reads `database`, `name` and the columns' `comment`). */
+        KylinTableDesc: {
+            /**
+             * Format: uuid
+             * @description The table's id: a name-based UUID (version 5) of the project's id and the table's name, stable while both are.
+             * @example 5d0f8ad6-2f47-5a3e-9d55-8e2a07d0c1b4
+             */
+            uuid: string;
+            /**
+             * @description The table.
+             * @example orders
+             */
+            name: string;
+            /**
+             * @description The SQL schema the table is in: the one `tables_and_columns` reports as `table_SCHEM`.
+             * @example sales
+             */
+            database: string;
+            /**
+             * @description Always TABLE.
+             * @example TABLE
+             */
+            table_type: string;
+            /**
+             * @description Always 9: Kylin's number for a JDBC source.
+             * @example 9
+             */
+            source_type: number;
+            /**
+             * Format: int64
+             * @description Always 0: table times are not kept.
+             * @example 0
+             */
+            create_time: number;
+            /**
+             * Format: int64
+             * @description Always 0: table times are not kept.
+             * @example 0
+             */
+            last_modified: number;
+            /**
+             * @description The columns in order.
+             * @example [
+             *       {
+             *         "name": "amount",
+             *         "datatype": "decimal",
+             *         "comment": null
+             *       }
+             *     ]
+             */
+            columns: components["schemas"]["KylinTableDescColumn"][];
+        };
+        /** @description A column as Kylin's table list shows one. */
+        KylinTableDescColumn: {
+            /**
+             * @description The column.
+             * @example amount
+             */
+            name: string;
+            /**
+             * @description The type in Kylin's words (varchar, integer, bigint, double, decimal, boolean, date, timestamp).
+             * @example decimal
+             */
+            datatype: string;
+            /**
+             * @description Always null: columns have no comments here.
+             * @example null
+             */
+            comment: string | null;
+        };
+        /** @description A page of tables. */
+        KylinTableDescPage: {
+            /**
+             * @description The tables on this page, by name.
+             * @example [
+             *       {
+             *         "uuid": "5d0f8ad6-2f47-5a3e-9d55-8e2a07d0c1b4",
+             *         "name": "orders",
+             *         "database": "sales",
+             *         "table_type": "TABLE",
+             *         "source_type": 9,
+             *         "create_time": 0,
+             *         "last_modified": 0,
+             *         "columns": [
+             *           {
+             *             "name": "amount",
+             *             "datatype": "decimal",
+             *             "comment": null
+             *           }
+             *         ]
+             *       }
+             *     ]
+             */
+            value: components["schemas"]["KylinTableDesc"][];
+            /**
+             * @description The page index asked for (`page_offset`).
+             * @example 0
+             */
+            offset: number;
+            /**
+             * @description The page size applied.
+             * @example 10
+             */
+            limit: number;
+            /**
+             * @description All tables of the project.
+             * @example 1
+             */
+            total_size: number;
+        };
+        /** @description A page of tables in Kylin's envelope. */
+        KylinTableDescPageEnvelope: {
+            /**
+             * @description Always `000` for success.
+             * @example 000
+             * @enum {string}
+             */
+            code: "000";
+            data: components["schemas"]["KylinTableDescPage"];
+            /**
+             * @description Empty on success.
+             * @example
+             */
+            msg: string;
+        };
+        /**
+         * @description A project's tables, bare (Kylin 4's legacy `tables_and_columns`).
+         * @example [
+         *       {
+         *         "table_CAT": "sales",
+         *         "table_SCHEM": "sales",
+         *         "table_NAME": "orders",
+         *         "table_TYPE": "TABLE",
+         *         "remarks": null,
+         *         "columns": [
+         *           {
+         *             "table_CAT": "sales",
+         *             "table_SCHEM": "sales",
+         *             "table_NAME": "orders",
+         *             "column_NAME": "amount",
+         *             "data_TYPE": 3,
+         *             "type_NAME": "DECIMAL",
+         *             "column_SIZE": -1,
+         *             "decimal_DIGITS": 0,
+         *             "num_PREC_RADIX": 10,
+         *             "nullable": 1,
+         *             "ordinal_POSITION": 1,
+         *             "is_NULLABLE": "YES"
+         *           }
+         *         ]
+         *       }
+         *     ]
+         */
+        KylinTableList: components["schemas"]["KylinTable"][];
         /** @description A project's tables in Kylin's envelope. */
         KylinTablesEnvelope: {
             /**
@@ -6405,49 +6726,45 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "code": "000",
-                     *       "msg": "",
-                     *       "data": {
-                     *         "columnMetas": [
-                     *           {
-                     *             "isNullable": 1,
-                     *             "displaySize": 2147483647,
-                     *             "label": "customer",
-                     *             "name": "customer",
-                     *             "schemaName": "sales",
-                     *             "catelogName": null,
-                     *             "tableName": null,
-                     *             "precision": 2147483647,
-                     *             "scale": 0,
-                     *             "columnType": 12,
-                     *             "columnTypeName": "VARCHAR",
-                     *             "autoIncrement": false,
-                     *             "caseSensitive": true,
-                     *             "searchable": true,
-                     *             "currency": false,
-                     *             "signed": false,
-                     *             "readOnly": true,
-                     *             "writable": false,
-                     *             "definitelyWritable": false
-                     *           }
-                     *         ],
-                     *         "results": [
-                     *           [
-                     *             "Ada",
-                     *             "12.50"
-                     *           ]
-                     *         ],
-                     *         "affectedRowCount": 0,
-                     *         "isException": false,
-                     *         "exceptionMessage": null,
-                     *         "duration": 3,
-                     *         "resultRowCount": 1,
-                     *         "queryId": "0196a1d0-0000-7000-8000-000000000020",
-                     *         "partial": false
-                     *       }
+                     *       "columnMetas": [
+                     *         {
+                     *           "isNullable": 1,
+                     *           "displaySize": 2147483647,
+                     *           "label": "customer",
+                     *           "name": "customer",
+                     *           "schemaName": "sales",
+                     *           "catelogName": null,
+                     *           "tableName": null,
+                     *           "precision": 2147483647,
+                     *           "scale": 0,
+                     *           "columnType": 12,
+                     *           "columnTypeName": "VARCHAR",
+                     *           "autoIncrement": false,
+                     *           "caseSensitive": true,
+                     *           "searchable": true,
+                     *           "currency": false,
+                     *           "signed": false,
+                     *           "readOnly": true,
+                     *           "writable": false,
+                     *           "definitelyWritable": false
+                     *         }
+                     *       ],
+                     *       "results": [
+                     *         [
+                     *           "Ada",
+                     *           "12.50"
+                     *         ]
+                     *       ],
+                     *       "affectedRowCount": 0,
+                     *       "isException": false,
+                     *       "exceptionMessage": null,
+                     *       "duration": 3,
+                     *       "resultRowCount": 1,
+                     *       "queryId": "0196a1d0-0000-7000-8000-000000000020",
+                     *       "partial": false
                      *     }
                      */
-                    "application/json": components["schemas"]["KylinQueryEnvelope"];
+                    "application/json": components["schemas"]["KylinQueryResult"];
                     /**
                      * @example {
                      *       "code": "000",
@@ -6493,6 +6810,211 @@ export interface operations {
                      *     }
                      */
                     "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinQueryEnvelope"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "msg": "",
+                     *       "data": {
+                     *         "columnMetas": [
+                     *           {
+                     *             "isNullable": 1,
+                     *             "displaySize": 2147483647,
+                     *             "label": "customer",
+                     *             "name": "customer",
+                     *             "schemaName": "sales",
+                     *             "catelogName": null,
+                     *             "tableName": null,
+                     *             "precision": 2147483647,
+                     *             "scale": 0,
+                     *             "columnType": 12,
+                     *             "columnTypeName": "VARCHAR",
+                     *             "autoIncrement": false,
+                     *             "caseSensitive": true,
+                     *             "searchable": true,
+                     *             "currency": false,
+                     *             "signed": false,
+                     *             "readOnly": true,
+                     *             "writable": false,
+                     *             "definitelyWritable": false
+                     *           }
+                     *         ],
+                     *         "results": [
+                     *           [
+                     *             "Ada",
+                     *             "12.50"
+                     *           ]
+                     *         ],
+                     *         "affectedRowCount": 0,
+                     *         "isException": false,
+                     *         "exceptionMessage": null,
+                     *         "duration": 3,
+                     *         "resultRowCount": 1,
+                     *         "queryId": "0196a1d0-0000-7000-8000-000000000020",
+                     *         "partial": false,
+                     *         "cube": "",
+                     *         "totalScanCount": 0,
+                     *         "totalScanBytes": 0,
+                     *         "pushDown": true,
+                     *         "is_prepare": false
+                     *       }
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v2+json": components["schemas"]["KylinQueryEnvelopeV2"];
+                };
+            };
+            400: components["responses"]["KylinBadRequest"];
+            401: components["responses"]["KylinUnauthorized"];
+            403: components["responses"]["KylinForbidden"];
+            404: components["responses"]["KylinNotFound"];
+            406: components["responses"]["KylinNotAcceptable"];
+            413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
+            500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
+    kylinPrepareQuery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The SQL and the project it runs in; `params` optional (placeholders without a value are NULLs). */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KylinQueryRequest"];
+            };
+        };
+        responses: {
+            /** @description The result's columns and no rows, or the failure of the SQL in `exceptionMessage`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "columnMetas": [
+                     *         {
+                     *           "isNullable": 1,
+                     *           "displaySize": 2147483647,
+                     *           "label": "customer",
+                     *           "name": "customer",
+                     *           "schemaName": "sales",
+                     *           "catelogName": null,
+                     *           "tableName": null,
+                     *           "precision": 2147483647,
+                     *           "scale": 0,
+                     *           "columnType": 12,
+                     *           "columnTypeName": "VARCHAR",
+                     *           "autoIncrement": false,
+                     *           "caseSensitive": true,
+                     *           "searchable": true,
+                     *           "currency": false,
+                     *           "signed": false,
+                     *           "readOnly": true,
+                     *           "writable": false,
+                     *           "definitelyWritable": false
+                     *         }
+                     *       ],
+                     *       "results": [],
+                     *       "affectedRowCount": 0,
+                     *       "isException": false,
+                     *       "exceptionMessage": null,
+                     *       "duration": 1,
+                     *       "resultRowCount": 0,
+                     *       "queryId": "0196a1d0-0000-7000-8000-000000000020",
+                     *       "partial": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KylinQueryResult"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "msg": "",
+                     *       "data": {
+                     *         "columnMetas": [
+                     *           {
+                     *             "isNullable": 1,
+                     *             "displaySize": 2147483647,
+                     *             "label": "customer",
+                     *             "name": "customer",
+                     *             "schemaName": "sales",
+                     *             "catelogName": null,
+                     *             "tableName": null,
+                     *             "precision": 2147483647,
+                     *             "scale": 0,
+                     *             "columnType": 12,
+                     *             "columnTypeName": "VARCHAR",
+                     *             "autoIncrement": false,
+                     *             "caseSensitive": true,
+                     *             "searchable": true,
+                     *             "currency": false,
+                     *             "signed": false,
+                     *             "readOnly": true,
+                     *             "writable": false,
+                     *             "definitelyWritable": false
+                     *           }
+                     *         ],
+                     *         "results": [],
+                     *         "affectedRowCount": 0,
+                     *         "isException": false,
+                     *         "exceptionMessage": null,
+                     *         "duration": 1,
+                     *         "resultRowCount": 0,
+                     *         "queryId": "0196a1d0-0000-7000-8000-000000000020",
+                     *         "partial": false
+                     *       }
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinQueryEnvelope"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "msg": "",
+                     *       "data": {
+                     *         "columnMetas": [
+                     *           {
+                     *             "isNullable": 1,
+                     *             "displaySize": 2147483647,
+                     *             "label": "customer",
+                     *             "name": "customer",
+                     *             "schemaName": "sales",
+                     *             "catelogName": null,
+                     *             "tableName": null,
+                     *             "precision": 2147483647,
+                     *             "scale": 0,
+                     *             "columnType": 12,
+                     *             "columnTypeName": "VARCHAR",
+                     *             "autoIncrement": false,
+                     *             "caseSensitive": true,
+                     *             "searchable": true,
+                     *             "currency": false,
+                     *             "signed": false,
+                     *             "readOnly": true,
+                     *             "writable": false,
+                     *             "definitelyWritable": false
+                     *           }
+                     *         ],
+                     *         "results": [],
+                     *         "affectedRowCount": 0,
+                     *         "isException": false,
+                     *         "exceptionMessage": null,
+                     *         "duration": 1,
+                     *         "resultRowCount": 0,
+                     *         "queryId": "0196a1d0-0000-7000-8000-000000000020",
+                     *         "partial": false,
+                     *         "cube": "",
+                     *         "totalScanCount": 0,
+                     *         "totalScanBytes": 0,
+                     *         "pushDown": true,
+                     *         "is_prepare": false
+                     *       }
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v2+json": components["schemas"]["KylinQueryEnvelopeV2"];
                 };
             };
             400: components["responses"]["KylinBadRequest"];
@@ -6592,6 +7114,200 @@ export interface operations {
                      *     }
                      */
                     "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinTablesEnvelope"];
+                };
+            };
+            400: components["responses"]["KylinBadRequest"];
+            401: components["responses"]["KylinUnauthorized"];
+            403: components["responses"]["KylinForbidden"];
+            404: components["responses"]["KylinNotFound"];
+            406: components["responses"]["KylinNotAcceptable"];
+            429: components["responses"]["KylinTooManyRequests"];
+            500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
+    kylinLegacyTablesAndColumns: {
+        parameters: {
+            query: {
+                /**
+                 * @description The project's name, in any case.
+                 * @example sales
+                 */
+                project: components["parameters"]["KylinProjectQuery"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tables. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "table_CAT": "sales",
+                     *         "table_SCHEM": "sales",
+                     *         "table_NAME": "orders",
+                     *         "table_TYPE": "TABLE",
+                     *         "remarks": null,
+                     *         "columns": [
+                     *           {
+                     *             "table_CAT": "sales",
+                     *             "table_SCHEM": "sales",
+                     *             "table_NAME": "orders",
+                     *             "column_NAME": "amount",
+                     *             "data_TYPE": 3,
+                     *             "type_NAME": "DECIMAL",
+                     *             "column_SIZE": -1,
+                     *             "decimal_DIGITS": 0,
+                     *             "num_PREC_RADIX": 10,
+                     *             "nullable": 1,
+                     *             "ordinal_POSITION": 1,
+                     *             "is_NULLABLE": "YES"
+                     *           }
+                     *         ]
+                     *       }
+                     *     ]
+                     */
+                    "application/json": components["schemas"]["KylinTableList"];
+                    /**
+                     * @example [
+                     *       {
+                     *         "table_CAT": "sales",
+                     *         "table_SCHEM": "sales",
+                     *         "table_NAME": "orders",
+                     *         "table_TYPE": "TABLE",
+                     *         "remarks": null,
+                     *         "columns": [
+                     *           {
+                     *             "table_CAT": "sales",
+                     *             "table_SCHEM": "sales",
+                     *             "table_NAME": "orders",
+                     *             "column_NAME": "amount",
+                     *             "data_TYPE": 3,
+                     *             "type_NAME": "DECIMAL",
+                     *             "column_SIZE": -1,
+                     *             "decimal_DIGITS": 0,
+                     *             "num_PREC_RADIX": 10,
+                     *             "nullable": 1,
+                     *             "ordinal_POSITION": 1,
+                     *             "is_NULLABLE": "YES"
+                     *           }
+                     *         ]
+                     *       }
+                     *     ]
+                     */
+                    "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinTableList"];
+                };
+            };
+            400: components["responses"]["KylinBadRequest"];
+            401: components["responses"]["KylinUnauthorized"];
+            403: components["responses"]["KylinForbidden"];
+            404: components["responses"]["KylinNotFound"];
+            406: components["responses"]["KylinNotAcceptable"];
+            429: components["responses"]["KylinTooManyRequests"];
+            500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
+    kylinListTables: {
+        parameters: {
+            query: {
+                /**
+                 * @description The project's name, in any case.
+                 * @example sales
+                 */
+                project: components["parameters"]["KylinProjectQuery"];
+                /**
+                 * @description The page index (0 is the first page).
+                 * @example 0
+                 */
+                page_offset?: components["parameters"]["KylinPageOffset"];
+                /**
+                 * @description Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+                 *     or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+                 *     applied (`page_offset` counts pages of that size).
+                 * @example 10
+                 */
+                page_size?: components["parameters"]["KylinPageSize"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tables. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "msg": "",
+                     *       "data": {
+                     *         "value": [
+                     *           {
+                     *             "uuid": "5d0f8ad6-2f47-5a3e-9d55-8e2a07d0c1b4",
+                     *             "name": "orders",
+                     *             "database": "sales",
+                     *             "table_type": "TABLE",
+                     *             "source_type": 9,
+                     *             "create_time": 0,
+                     *             "last_modified": 0,
+                     *             "columns": [
+                     *               {
+                     *                 "name": "amount",
+                     *                 "datatype": "decimal",
+                     *                 "comment": null
+                     *               }
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "offset": 0,
+                     *         "limit": 10,
+                     *         "total_size": 1
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KylinTableDescPageEnvelope"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "msg": "",
+                     *       "data": {
+                     *         "value": [
+                     *           {
+                     *             "uuid": "5d0f8ad6-2f47-5a3e-9d55-8e2a07d0c1b4",
+                     *             "name": "orders",
+                     *             "database": "sales",
+                     *             "table_type": "TABLE",
+                     *             "source_type": 9,
+                     *             "create_time": 0,
+                     *             "last_modified": 0,
+                     *             "columns": [
+                     *               {
+                     *                 "name": "amount",
+                     *                 "datatype": "decimal",
+                     *                 "comment": null
+                     *               }
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "offset": 0,
+                     *         "limit": 10,
+                     *         "total_size": 1
+                     *       }
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinTableDescPageEnvelope"];
                 };
             };
             400: components["responses"]["KylinBadRequest"];
