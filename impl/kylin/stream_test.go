@@ -63,8 +63,12 @@ var (
 
 // stream writes an answer through answerWriter as the sandbox would drive it.
 func stream(rows [][]*string, res data.QueryOutcome) *httptest.ResponseRecorder {
+	return streamAs(shapeEnvelope, rows, res)
+}
+
+func streamAs(shape queryShape, rows [][]*string, res data.QueryOutcome) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
-	a := &answerWriter{to: &okOnFirstWrite{w: rec}, proj: testProject}
+	a := &answerWriter{to: &okOnFirstWrite{w: rec, contentType: MediaPublic}, proj: testProject, shape: shape}
 	a.bw = bufio.NewWriterSize(a.to, answerBuffer)
 	if err := a.Columns(testColumns); err != nil {
 		panic(err)
@@ -84,10 +88,10 @@ func stream(rows [][]*string, res data.QueryOutcome) *httptest.ResponseRecorder 
 func TestQueryAnswerEqualsEncodingJSON(t *testing.T) {
 	res := data.QueryOutcome{Partial: true, Duration: 42 * time.Millisecond}
 	rec := stream(testRows, res)
-	if rec.Code != 200 || rec.Header().Get("Content-Type") != mediaJSON {
+	if rec.Code != 200 || rec.Header().Get("Content-Type") != MediaPublic {
 		t.Fatalf("status %d, content type %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
-	old := gen.KylinQuery200JSONResponse{Code: gen.KylinQueryEnvelopeCodeN000, Data: gen.KylinQueryResult{
+	old := gen.KylinQueryEnvelope{Code: gen.KylinQueryEnvelopeCodeN000, Data: gen.KylinQueryResult{
 		ColumnMetas: columnMetas(testProject, testColumns), Results: testRows, Duration: 42, QueryId: "q-1",
 		ResultRowCount: len(testRows), Partial: true}}
 	var want bytes.Buffer
@@ -96,7 +100,7 @@ func TestQueryAnswerEqualsEncodingJSON(t *testing.T) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
 	dec.DisallowUnknownFields()
-	var got gen.KylinQuery200JSONResponse
+	var got gen.KylinQueryEnvelope
 	if err := dec.Decode(&got); err != nil {
 		t.Fatalf("decode %s: %v", rec.Body, err)
 	}
@@ -131,6 +135,29 @@ func TestQueryAnswerEqualsEncodingJSON(t *testing.T) {
 	}
 	if rec.Body.String() != exact.String() {
 		t.Errorf("streamed bytes:\n got %s\nwant %s", rec.Body.String(), exact.String())
+	}
+}
+
+// The bare shape is the envelope's data alone; the v2 shape adds Kylin's v2 fields.
+func TestQueryAnswerShapes(t *testing.T) {
+	res := data.QueryOutcome{Duration: time.Millisecond}
+	strict := func(rec *httptest.ResponseRecorder, v any) {
+		t.Helper()
+		dec := json.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v); err != nil {
+			t.Fatalf("decode %s: %v", rec.Body, err)
+		}
+	}
+	var bare gen.KylinQueryResult
+	strict(streamAs(shapeBare, testRows, res), &bare)
+	if bare.ResultRowCount != 3 || len(bare.ColumnMetas) != 3 || *bare.Results[0][0] != "Ada" {
+		t.Errorf("bare: %+v", bare)
+	}
+	var v2 gen.KylinQueryEnvelopeV2
+	strict(streamAs(shapeV2, testRows, res), &v2)
+	if v2.Code != "000" || v2.Data.ResultRowCount != 3 || v2.Data.Cube != "" || !v2.Data.PushDown || v2.Data.IsPrepare {
+		t.Errorf("v2: %+v", v2)
 	}
 }
 
