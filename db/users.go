@@ -2,6 +2,9 @@ package db
 
 import (
 	"context"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,22 +96,62 @@ func SetPassword(ctx context.Context, q Queryer, id uuid.UUID, hash string, isDe
 	return mapErr(err)
 }
 
-// ListUsers returns a page of users whose folded name contains filter (all when empty),
-// in name order, and how many match.
-// With caseSensitive, filter is matched against the name as spelled instead.
-func ListUsers(ctx context.Context, q Queryer, filter string, caseSensitive bool, offset, limit int) ([]User, int, error) {
+// UserPage asks for a page of users in name order (normalised names).
+type UserPage struct {
+	Filter        string // only names containing this; "" for all
+	CaseSensitive bool   // Filter is matched against the name as spelled, not normalised
+	After         string // only names after this normalised name (keyset continuation)
+	Offset, Limit int    // rows skipped (after After), rows at most
+}
+
+// ListUsers returns a page of users, how many users the whole list holds (all users that
+// match Filter, wherever the page starts) and whether more follow the page. The
+// unfiltered total is kept in row_counts, exact and read in one lookup; a filtered total
+// counts the matches. A deep page of the unfiltered list is read from the end of the name
+// index when that is nearer, so the last page costs what the first does; After pages
+// never skip rows at all.
+func ListUsers(ctx context.Context, q Queryer, p UserPage) (us []User, total int, more bool, err error) {
 	col := "username_key"
-	if caseSensitive {
+	if p.CaseSensitive {
 		col = "username"
 	}
-	where := ` WHERE strpos(u.` + col + `, $1) > 0 OR $1 = ''`
-	var us []User
-	if err := q.SelectContext(ctx, &us, selectUser+where+` ORDER BY u.username_key OFFSET $2 LIMIT $3`, filter, offset, limit); err != nil {
-		return nil, 0, mapErr(err)
+	var conds []string
+	args := []any{}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
 	}
-	var total int
-	err := q.GetContext(ctx, &total, `SELECT count(*) FROM users u`+where, filter)
-	return us, total, mapErr(err)
+	if p.Filter != "" {
+		conds = append(conds, `strpos(u.`+col+`, `+arg(p.Filter)+`) > 0`)
+	}
+	if len(conds) == 0 {
+		err = q.GetContext(ctx, &total, `SELECT n FROM row_counts WHERE name = 'users'`)
+	} else {
+		err = q.GetContext(ctx, &total, `SELECT count(*) FROM users u WHERE `+conds[0], args...)
+	}
+	if err != nil {
+		return nil, 0, false, mapErr(err)
+	}
+	if p.After != "" {
+		conds = append(conds, `u.username_key > `+arg(p.After))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = ` WHERE ` + strings.Join(conds, ` AND `)
+	}
+	if where == "" && p.Offset > total/2 && p.Offset < total {
+		// nearer the end: skip from there, then put the page back in order
+		n := min(p.Limit, total-p.Offset)
+		err = q.SelectContext(ctx, &us, selectUser+` ORDER BY u.username_key DESC OFFSET `+arg(total-p.Offset-n)+` LIMIT `+arg(n), args...)
+		slices.Reverse(us)
+		return us, total, p.Offset+n < total, mapErr(err)
+	}
+	// one row more than the page tells whether more follow
+	err = q.SelectContext(ctx, &us, selectUser+where+` ORDER BY u.username_key OFFSET `+arg(p.Offset)+` LIMIT `+arg(p.Limit+1), args...)
+	if more = len(us) > p.Limit; more {
+		us = us[:p.Limit]
+	}
+	return us, total, more, mapErr(err)
 }
 
 // UserForUpdate loads a user and locks its row until the transaction ends.

@@ -217,14 +217,16 @@ func (s *Service) UserByName(ctx context.Context, name string) (*db.User, error)
 	return u, errs.Wrap(err, "load user")
 }
 
-// Users returns a page of users whose name contains filter, in any case.
-// With caseSensitive the name must contain filter as spelled.
-func (s *Service) Users(ctx context.Context, filter string, caseSensitive bool, offset, limit int) ([]db.User, int, error) {
-	if !caseSensitive {
-		filter = UsernameKey(filter)
+// Users returns a page of users in name order (see db.UserPage): names containing
+// p.Filter in any case (as spelled with p.CaseSensitive), after the name p.After in any
+// case; the total of the whole list, and whether more users follow the page.
+func (s *Service) Users(ctx context.Context, p db.UserPage) (us []db.User, total int, more bool, err error) {
+	if !p.CaseSensitive {
+		p.Filter = UsernameKey(p.Filter)
 	}
-	us, total, err := db.ListUsers(ctx, s.DB, filter, caseSensitive, offset, limit)
-	return us, total, errs.Wrap(err, "list users")
+	p.After = UsernameKey(p.After)
+	us, total, more, err = db.ListUsers(ctx, s.DB, p)
+	return us, total, more, errs.Wrap(err, "list users")
 }
 
 // guard applies the rules every change to another user obeys.

@@ -17,13 +17,16 @@ func (f *Face) ListUsers(ctx context.Context, req gen.ListUsersRequestObject) (g
 	if req.Params.Name != nil {
 		filter = *req.Params.Name
 	}
-	us, total, err := f.Accounts.Users(ctx, filter, false, offset, limit)
+	us, total, more, err := f.Accounts.Users(ctx, db.UserPage{Filter: filter, After: deref(req.Params.After), Offset: offset, Limit: limit})
 	if err != nil {
 		return nil, err
 	}
 	out := gen.ListUsers200JSONResponse{Data: make([]gen.User, len(us)), Page: gen.Page{Offset: offset, Limit: limit, Total: total}}
 	for i := range us {
 		out.Data[i] = f.User(&us[i])
+	}
+	if more {
+		out.Page.Next = &us[len(us)-1].Username // continue after the last name on this page
 	}
 	return out, nil
 }

@@ -218,7 +218,8 @@ func authorities(in *[]gen.Authority) *[]string {
 
 func (f *Face) KylinListUsers(ctx context.Context, req gen.KylinListUsersRequestObject) (gen.KylinListUsersResponseObject, error) {
 	index, limit := page(req.Params.PageOffset, req.Params.PageSize)
-	us, total, err := f.Accounts.Users(ctx, deref(req.Params.Name), deref(req.Params.IsCaseSensitive), index*limit, limit)
+	us, total, _, err := f.Accounts.Users(ctx, db.UserPage{Filter: deref(req.Params.Name), CaseSensitive: deref(req.Params.IsCaseSensitive),
+		Offset: index * limit, Limit: limit})
 	if err != nil {
 		return nil, err
 	}

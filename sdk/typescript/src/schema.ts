@@ -979,6 +979,11 @@ export interface components {
              * @example 1
              */
             total: number;
+            /**
+             * @description Where the next page starts, for lists that continue by key (`GET /api/users`: send it as `after`); absent on the last page.
+             * @example Analyst_Anna
+             */
+            next?: string;
         };
         /**
          * @description A permission's fixed UUID (see `GET /api/permissions`).
@@ -4234,8 +4239,18 @@ export interface operations {
                  * @example 50
                  */
                 limit?: components["parameters"]["Limit"];
-                /** @description Only users whose name contains this, in any case. */
+                /**
+                 * @description Only users whose name contains this, in any case.
+                 * @example anna
+                 */
                 name?: string;
+                /**
+                 * @description Only users whose name comes after this one, in any case: pass the previous
+                 *     page's `page.next` to continue the list. Deep pages cost what the first does
+                 *     (`offset` then counts from there); `page.total` still counts the whole list.
+                 * @example Analyst_Anna
+                 */
+                after?: string;
             };
             header?: never;
             path?: never;
