@@ -82,6 +82,9 @@ const (
 	AuditEventNameAccessRevoke      AuditEventName = "access.revoke"
 	AuditEventNameApiKeyCreate      AuditEventName = "api_key.create"
 	AuditEventNameApiKeyRevoke      AuditEventName = "api_key.revoke"
+	AuditEventNameGroupCreate       AuditEventName = "group.create"
+	AuditEventNameGroupDelete       AuditEventName = "group.delete"
+	AuditEventNameGroupMembers      AuditEventName = "group.members"
 	AuditEventNameLoginFailure      AuditEventName = "login.failure"
 	AuditEventNameLoginLocked       AuditEventName = "login.locked"
 	AuditEventNameLoginSuccess      AuditEventName = "login.success"
@@ -108,6 +111,12 @@ func (e AuditEventName) Valid() bool {
 		return true
 	case AuditEventNameApiKeyRevoke:
 		return true
+	case AuditEventNameGroupCreate:
+		return true
+	case AuditEventNameGroupDelete:
+		return true
+	case AuditEventNameGroupMembers:
+		return true
 	case AuditEventNameLoginFailure:
 		return true
 	case AuditEventNameLoginLocked:
@@ -129,30 +138,6 @@ func (e AuditEventName) Valid() bool {
 	case AuditEventNameUserDelete:
 		return true
 	case AuditEventNameUserUpdate:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for Authority.
-const (
-	ALLUSERS    Authority = "ALL_USERS"
-	ROLEADMIN   Authority = "ROLE_ADMIN"
-	ROLEANALYST Authority = "ROLE_ANALYST"
-	ROLEMODELER Authority = "ROLE_MODELER"
-)
-
-// Valid indicates whether the value is a known member of the Authority enum.
-func (e Authority) Valid() bool {
-	switch e {
-	case ALLUSERS:
-		return true
-	case ROLEADMIN:
-		return true
-	case ROLEANALYST:
-		return true
-	case ROLEMODELER:
 		return true
 	default:
 		return false
@@ -270,36 +255,6 @@ func (e JsonWebKeyUse) Valid() bool {
 	}
 }
 
-// Defines values for KylinAccessEntryType.
-const (
-	KylinAccessEntryTypeUser KylinAccessEntryType = "user"
-)
-
-// Valid indicates whether the value is a known member of the KylinAccessEntryType enum.
-func (e KylinAccessEntryType) Valid() bool {
-	switch e {
-	case KylinAccessEntryTypeUser:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for KylinAccessGrantType.
-const (
-	KylinAccessGrantTypeUser KylinAccessGrantType = "user"
-)
-
-// Valid indicates whether the value is a known member of the KylinAccessGrantType enum.
-func (e KylinAccessGrantType) Valid() bool {
-	switch e {
-	case KylinAccessGrantTypeUser:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for KylinAccessPageEnvelopeCode.
 const (
 	KylinAccessPageEnvelopeCodeN000 KylinAccessPageEnvelopeCode = "000"
@@ -309,21 +264,6 @@ const (
 func (e KylinAccessPageEnvelopeCode) Valid() bool {
 	switch e {
 	case KylinAccessPageEnvelopeCodeN000:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for KylinAccessUpdateType.
-const (
-	KylinAccessUpdateTypeUser KylinAccessUpdateType = "user"
-)
-
-// Valid indicates whether the value is a known member of the KylinAccessUpdateType enum.
-func (e KylinAccessUpdateType) Valid() bool {
-	switch e {
-	case KylinAccessUpdateTypeUser:
 		return true
 	default:
 		return false
@@ -375,6 +315,39 @@ const (
 func (e KylinErrorCode) Valid() bool {
 	switch e {
 	case N999:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinGranteeType.
+const (
+	KylinGranteeTypeGroup KylinGranteeType = "group"
+	KylinGranteeTypeUser  KylinGranteeType = "user"
+)
+
+// Valid indicates whether the value is a known member of the KylinGranteeType enum.
+func (e KylinGranteeType) Valid() bool {
+	switch e {
+	case KylinGranteeTypeGroup:
+		return true
+	case KylinGranteeTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinGroupPageEnvelopeCode.
+const (
+	KylinGroupPageEnvelopeCodeN000 KylinGroupPageEnvelopeCode = "000"
+)
+
+// Valid indicates whether the value is a known member of the KylinGroupPageEnvelopeCode enum.
+func (e KylinGroupPageEnvelopeCode) Valid() bool {
+	switch e {
+	case KylinGroupPageEnvelopeCodeN000:
 		return true
 	default:
 		return false
@@ -597,21 +570,6 @@ func (e ReadinessStatusStatus) Valid() bool {
 	}
 }
 
-// Defines values for KylinRevokeProjectAccessParamsType.
-const (
-	KylinRevokeProjectAccessParamsTypeUser KylinRevokeProjectAccessParamsType = "user"
-)
-
-// Valid indicates whether the value is a known member of the KylinRevokeProjectAccessParamsType enum.
-func (e KylinRevokeProjectAccessParamsType) Valid() bool {
-	switch e {
-	case KylinRevokeProjectAccessParamsTypeUser:
-		return true
-	default:
-		return false
-	}
-}
-
 // AccessLevel A level on a project's access list. QUERY < OPERATION < MANAGEMENT < ADMIN.
 //
 // Example: QUERY
@@ -815,10 +773,13 @@ type AuditEventList struct {
 // Example: user.create
 type AuditEventName string
 
-// Authority A Kylin group. Every user is in `ALL_USERS`; `ROLE_ADMIN` holds every right.
+// Authority A Kylin group: one of the built-in `ALL_USERS` (every user), `ROLE_ADMIN` (every
+// right), `ROLE_MODELER` and `ROLE_ANALYST`, or a user group made with `POST
+// /kylin/api/user_group`, whose project access its members share. Group names are
+// matched in any case.
 //
 // Example: ROLE_ADMIN
-type Authority string
+type Authority = string
 
 // Column One column of a table.
 type Column struct {
@@ -1011,9 +972,9 @@ type JsonWebKeySet struct {
 	Keys []JsonWebKey `json:"keys"`
 }
 
-// KylinAccessEntry One user on a project's access list.
+// KylinAccessEntry One user or user group on a project's access list.
 type KylinAccessEntry struct {
-	// Name The user's name.
+	// Name The user's or the group's name.
 	//
 	// Example: analyst
 	Name string `json:"name"`
@@ -1023,20 +984,15 @@ type KylinAccessEntry struct {
 	// Example: QUERY
 	Permission AccessLevel `json:"permission"`
 
-	// Type Always `user`.
+	// Type Whom an access-list entry names: a user, or a user group (its members share the level; a member's level is the highest of its own entry and its groups').
 	//
 	// Example: user
-	Type KylinAccessEntryType `json:"type"`
+	Type KylinGranteeType `json:"type"`
 }
 
-// KylinAccessEntryType Always `user`.
-//
-// Example: user
-type KylinAccessEntryType string
-
-// KylinAccessGrant Users to put on a project's access list. Other fields are accepted and ignored, as by Kylin.
+// KylinAccessGrant Users or user groups to put on a project's access list. Other fields are accepted and ignored, as by Kylin.
 type KylinAccessGrant struct {
-	// Names The users' names.
+	// Names The users' names (`type` user) or the groups' names (`type` group), in any case.
 	//
 	// Example: ["analyst"]
 	Names []string `json:"names"`
@@ -1051,17 +1007,12 @@ type KylinAccessGrant struct {
 	// Example: sales
 	Project ProjectName `json:"project"`
 
-	// Type Always `user`.
+	// Type Whom an access-list entry names: a user, or a user group (its members share the level; a member's level is the highest of its own entry and its groups').
 	//
 	// Example: user
-	Type                 KylinAccessGrantType   `json:"type"`
+	Type                 KylinGranteeType       `json:"type"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
-
-// KylinAccessGrantType Always `user`.
-//
-// Example: user
-type KylinAccessGrantType string
 
 // KylinAccessPage A page of an access list.
 //
@@ -1111,9 +1062,9 @@ type KylinAccessPageEnvelope struct {
 // Example: 000
 type KylinAccessPageEnvelopeCode string
 
-// KylinAccessUpdate A new level for a user on a project's access list. Other fields are accepted and ignored, as by Kylin.
+// KylinAccessUpdate A new level for a user or user group on a project's access list. Other fields are accepted and ignored, as by Kylin.
 type KylinAccessUpdate struct {
-	// Name The user's name.
+	// Name The user's name (`type` user) or the group's (`type` group), in any case.
 	//
 	// Example: analyst
 	Name string `json:"name"`
@@ -1128,21 +1079,20 @@ type KylinAccessUpdate struct {
 	// Example: sales
 	Project ProjectName `json:"project"`
 
-	// Type Always `user`.
+	// Type Whom an access-list entry names: a user, or a user group (its members share the level; a member's level is the highest of its own entry and its groups').
 	//
 	// Example: user
-	Type                 KylinAccessUpdateType  `json:"type"`
+	Type                 KylinGranteeType       `json:"type"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
-// KylinAccessUpdateType Always `user`.
-//
-// Example: user
-type KylinAccessUpdateType string
-
 // KylinAuthority One Kylin group of a user.
 type KylinAuthority struct {
-	// Authority A Kylin group. Every user is in `ALL_USERS`; `ROLE_ADMIN` holds every right.
+	// Authority A Kylin group: one of the built-in `ALL_USERS` (every user), `ROLE_ADMIN` (every
+	// right), `ROLE_MODELER` and `ROLE_ANALYST`, or a user group made with `POST
+	// /kylin/api/user_group`, whose project access its members share. Group names are
+	// matched in any case.
+	//
 	//
 	// Example: ROLE_ADMIN
 	Authority Authority `json:"authority"`
@@ -1296,6 +1246,96 @@ type KylinError struct {
 //
 // Example: 999
 type KylinErrorCode string
+
+// KylinGranteeType Whom an access-list entry names: a user, or a user group (its members share the level; a member's level is the highest of its own entry and its groups').
+//
+// Example: user
+type KylinGranteeType string
+
+// KylinGroupCreate A new user group. Other fields are accepted and ignored, as by Kylin.
+type KylinGroupCreate struct {
+	// GroupName A user group's name, in any case; the username rule applies.
+	//
+	// Example: analysts
+	GroupName            KylinGroupName         `json:"group_name"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// KylinGroupDelete The user group to delete. Other fields are accepted and ignored, as by Kylin.
+type KylinGroupDelete struct {
+	// GroupName A user group's name, in any case; the username rule applies.
+	//
+	// Example: analysts
+	GroupName            KylinGroupName         `json:"group_name"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// KylinGroupMembersUpdate A group and its members from now on. Other fields are accepted and ignored, as by Kylin.
+type KylinGroupMembersUpdate struct {
+	// GroupName A user group's name, in any case; the username rule applies.
+	//
+	// Example: analysts
+	GroupName KylinGroupName `json:"group_name"`
+
+	// Users The members' names, in any case; empty removes every member.
+	//
+	// Example: ["analyst"]
+	Users                []string               `json:"users"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// KylinGroupName A user group's name, in any case; the username rule applies.
+//
+// Example: analysts
+type KylinGroupName = string
+
+// KylinGroupPage A page of group names.
+//
+// Example: {"limit":10,"offset":0,"total_size":2,"value":["analysts","ROLE_ANALYST"]}
+type KylinGroupPage struct {
+	// Limit The page size applied: `page_size`, at most 1,000.
+	//
+	// Example: 10
+	Limit int `json:"limit"`
+
+	// Offset The page index.
+	//
+	// Example: 0
+	Offset int `json:"offset"`
+
+	// TotalSize How many groups match.
+	//
+	// Example: 2
+	TotalSize int `json:"total_size"`
+
+	// Value The groups' names.
+	//
+	// Example: ["analysts","ROLE_ANALYST"]
+	Value []string `json:"value"`
+}
+
+// KylinGroupPageEnvelope A page of group names in Kylin's envelope.
+type KylinGroupPageEnvelope struct {
+	// Code Always `000` for success.
+	//
+	// Example: 000
+	Code KylinGroupPageEnvelopeCode `json:"code"`
+
+	// Data A page of group names.
+	//
+	// Example: {"limit":10,"offset":0,"total_size":2,"value":["analysts","ROLE_ANALYST"]}
+	Data KylinGroupPage `json:"data"`
+
+	// Msg Empty on success.
+	//
+	// Example:
+	Msg string `json:"msg"`
+}
+
+// KylinGroupPageEnvelopeCode Always `000` for success.
+//
+// Example: 000
+type KylinGroupPageEnvelopeCode string
 
 // KylinPasswordChange A password change. Other fields are accepted and ignored, as by Kylin.
 type KylinPasswordChange struct {
@@ -1759,7 +1799,7 @@ type KylinTablesEnvelopeCode string
 
 // KylinUser A user as Kylin shows one. Times are epoch milliseconds (0 when unset).
 type KylinUser struct {
-	// Authorities The user's groups; always includes ALL_USERS.
+	// Authorities The user's groups, built-in and user groups; always includes ALL_USERS.
 	//
 	// Example: [{"authority":"ROLE_ADMIN"},{"authority":"ALL_USERS"}]
 	Authorities []KylinAuthority `json:"authorities"`
@@ -1818,7 +1858,7 @@ type KylinUser struct {
 // KylinUserCreate A new user. As in Kylin, fields Kala has no use for are accepted and ignored, and
 // `disabled` may be sent as a string (`"false"`).
 type KylinUserCreate struct {
-	// Authorities Groups; `ROLE_ADMIN` makes an admin (only an admin can).
+	// Authorities Groups, built-in or user groups (which must exist); `ROLE_ADMIN` makes an admin (only an admin can).
 	//
 	// Example: ["ALL_USERS","ROLE_ANALYST"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
@@ -1952,7 +1992,7 @@ type KylinUserPageEnvelopeCode string
 // KylinUserUpdate The user to change and the fields to change. As in Kylin, fields Kala has no use for
 // are accepted and ignored, and `disabled` may be sent as a string (`"true"`).
 type KylinUserUpdate struct {
-	// Authorities The user's groups from now on; without `ROLE_ADMIN` an admin is demoted.
+	// Authorities The user's groups from now on, built-in and user groups; without `ROLE_ADMIN` an admin is demoted.
 	//
 	// Example: ["ALL_USERS","ROLE_MODELER"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
@@ -2276,7 +2316,7 @@ type User struct {
 	// Example: true
 	Admin bool `json:"admin"`
 
-	// Authorities Kylin groups.
+	// Authorities Kylin groups, built-in and user groups.
 	//
 	// Example: ["ALL_USERS","ROLE_ANALYST"]
 	Authorities []Authority `json:"authorities"`
@@ -2332,7 +2372,7 @@ type UserCreate struct {
 	// Example: false
 	Admin *bool `json:"admin,omitempty"`
 
-	// Authorities Kylin groups besides `ALL_USERS`; `ROLE_ADMIN` here is the same as `admin`.
+	// Authorities Kylin groups besides `ALL_USERS`, built-in or user groups; `ROLE_ADMIN` here is the same as `admin`.
 	//
 	// Example: ["ROLE_ANALYST"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
@@ -2382,7 +2422,7 @@ type UserUpdate struct {
 	// Example: false
 	Admin *bool `json:"admin,omitempty"`
 
-	// Authorities The user's Kylin groups from now on; with `ROLE_ADMIN` the user is an admin, without it not (`admin`, if given, must agree).
+	// Authorities The user's Kylin groups from now on, built-in and user groups; with `ROLE_ADMIN` the user is an admin, without it not (`admin`, if given, must agree).
 	//
 	// Example: ["ROLE_ANALYST"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
@@ -2405,6 +2445,11 @@ type UserUpdate struct {
 
 // DatastoreId defines model for DatastoreId.
 type DatastoreId = openapi_types.UUID
+
+// KylinGroupPath A user group's name, in any case; the username rule applies.
+//
+// Example: analysts
+type KylinGroupPath = KylinGroupName
 
 // KylinPageOffset defines model for KylinPageOffset.
 type KylinPageOffset = int32
@@ -2652,22 +2697,19 @@ type KylinRevokeProjectAccessParams struct {
 	// Project The project's name, in any case.
 	Project KylinProjectQuery `form:"project" json:"project"`
 
-	// Type Always `user`.
-	Type KylinRevokeProjectAccessParamsType `form:"type" json:"type"`
+	// Type Whether `name` is a user or a user group.
+	Type KylinGranteeType `form:"type" json:"type"`
 
-	// Name The user to take off the list.
+	// Name The user or group to take off the list, in any case.
 	Name string `form:"name" json:"name"`
 }
-
-// KylinRevokeProjectAccessParamsType defines parameters for KylinRevokeProjectAccess.
-type KylinRevokeProjectAccessParamsType string
 
 // KylinListProjectAccessParams defines parameters for KylinListProjectAccess.
 type KylinListProjectAccessParams struct {
 	// Project The project's name, in any case.
 	Project KylinProjectQuery `form:"project" json:"project"`
 
-	// Name Only users whose name contains this.
+	// Name Only users and groups whose name contains this, in any case.
 	Name *string `form:"name,omitempty" json:"name,omitempty"`
 
 	// PageOffset The page index (0 is the first page).
@@ -2711,6 +2753,37 @@ type KylinListUsersParams struct {
 	Name *string `form:"name,omitempty" json:"name,omitempty"`
 
 	// IsCaseSensitive Match `name` in the given case only.
+	IsCaseSensitive *bool `form:"is_case_sensitive,omitempty" json:"is_case_sensitive,omitempty"`
+
+	// PageOffset The page index (0 is the first page).
+	PageOffset *KylinPageOffset `form:"page_offset,omitempty" json:"page_offset,omitempty"`
+
+	// PageSize Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+	// or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+	// applied (`page_offset` counts pages of that size).
+	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+}
+
+// KylinListGroupMembersParams defines parameters for KylinListGroupMembers.
+type KylinListGroupMembersParams struct {
+	// Username Only members whose name contains this, in any case.
+	Username *string `form:"username,omitempty" json:"username,omitempty"`
+
+	// PageOffset The page index (0 is the first page).
+	PageOffset *KylinPageOffset `form:"page_offset,omitempty" json:"page_offset,omitempty"`
+
+	// PageSize Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+	// or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+	// applied (`page_offset` counts pages of that size).
+	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+}
+
+// KylinListGroupsParams defines parameters for KylinListGroups.
+type KylinListGroupsParams struct {
+	// GroupName Only groups whose name contains this.
+	GroupName *string `form:"group_name,omitempty" json:"group_name,omitempty"`
+
+	// IsCaseSensitive Match `group_name` in the given case only.
 	IsCaseSensitive *bool `form:"is_case_sensitive,omitempty" json:"is_case_sensitive,omitempty"`
 
 	// PageOffset The page index (0 is the first page).
@@ -2778,6 +2851,15 @@ type KylinCreateUsersJSONRequestBody = KylinUserCreateBatch
 
 // KylinChangePasswordJSONRequestBody defines body for KylinChangePassword for application/json ContentType.
 type KylinChangePasswordJSONRequestBody = KylinPasswordChange
+
+// KylinDeleteGroupByBodyJSONRequestBody defines body for KylinDeleteGroupByBody for application/json ContentType.
+type KylinDeleteGroupByBodyJSONRequestBody = KylinGroupDelete
+
+// KylinCreateGroupJSONRequestBody defines body for KylinCreateGroup for application/json ContentType.
+type KylinCreateGroupJSONRequestBody = KylinGroupCreate
+
+// KylinSetGroupMembersJSONRequestBody defines body for KylinSetGroupMembers for application/json ContentType.
+type KylinSetGroupMembersJSONRequestBody = KylinGroupMembersUpdate
 
 // Getter for additional properties for KylinAccessGrant. Returns the specified
 // element and whether it was found
@@ -2980,6 +3062,219 @@ func (a KylinAccessUpdate) MarshalJSON() ([]byte, error) {
 	object["type"], err = json.Marshal(a.Type)
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinGroupCreate. Returns the specified
+// element and whether it was found
+func (a KylinGroupCreate) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinGroupCreate
+func (a *KylinGroupCreate) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinGroupCreate to handle AdditionalProperties
+func (a *KylinGroupCreate) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["group_name"]; found {
+		err = json.Unmarshal(raw, &a.GroupName)
+		if err != nil {
+			return fmt.Errorf("error reading 'group_name': %w", err)
+		}
+		delete(object, "group_name")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinGroupCreate to handle AdditionalProperties
+func (a KylinGroupCreate) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["group_name"], err = json.Marshal(a.GroupName)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'group_name': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinGroupDelete. Returns the specified
+// element and whether it was found
+func (a KylinGroupDelete) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinGroupDelete
+func (a *KylinGroupDelete) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinGroupDelete to handle AdditionalProperties
+func (a *KylinGroupDelete) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["group_name"]; found {
+		err = json.Unmarshal(raw, &a.GroupName)
+		if err != nil {
+			return fmt.Errorf("error reading 'group_name': %w", err)
+		}
+		delete(object, "group_name")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinGroupDelete to handle AdditionalProperties
+func (a KylinGroupDelete) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["group_name"], err = json.Marshal(a.GroupName)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'group_name': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinGroupMembersUpdate. Returns the specified
+// element and whether it was found
+func (a KylinGroupMembersUpdate) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinGroupMembersUpdate
+func (a *KylinGroupMembersUpdate) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinGroupMembersUpdate to handle AdditionalProperties
+func (a *KylinGroupMembersUpdate) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["group_name"]; found {
+		err = json.Unmarshal(raw, &a.GroupName)
+		if err != nil {
+			return fmt.Errorf("error reading 'group_name': %w", err)
+		}
+		delete(object, "group_name")
+	}
+
+	if raw, found := object["users"]; found {
+		err = json.Unmarshal(raw, &a.Users)
+		if err != nil {
+			return fmt.Errorf("error reading 'users': %w", err)
+		}
+		delete(object, "users")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinGroupMembersUpdate to handle AdditionalProperties
+func (a KylinGroupMembersUpdate) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["group_name"], err = json.Marshal(a.GroupName)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'group_name': %w", err)
+	}
+
+	if a.Users != nil {
+		object["users"], err = json.Marshal(a.Users)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'users': %w", err)
+		}
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
@@ -3872,422 +4167,453 @@ func (a KylinUserUpdate) MarshalJSON() ([]byte, error) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rchrJuij4KjmcPWFprQKDLraFYsUebMvddMuSWuDldjd9VElVAmkVWXRlIoy9PLF/TZzfM+9wIvZr",
-	"rSeZyO/LrAtUQSFLarubHbF7WUVdMr/87tdPFS8cT0LBhJKV5qfKiFGfRfDPS6rYKR9zpf/wmfQiPlE8",
-	"FJVm5e2IKsIlCdhAkXBA1IiRQN9KRDgjO+2T7isyUmpCJ5xEVDH4rWrevdskERtTLrgYEjdyCRV+T0jm",
-	"hcKXxFUumQrFA8IViZhkSjqE1YY14vYqA8qDacRkr3Ic/aN+rP6xX3drPVFxKuwDHU8CVmlWcu+qOBXp",
-	"jdiY6r2o+UTfKFXExbDy+bOTbPUiDLg3X95wN96g0luP2GAqmQ/7jtjvUyZViV1zJYmgY+aQ36ehoj3h",
-	"/g6bJzMu/HBG3JlLuCAGErm7/v0f+/Xj2T+erNl2fNu6fTMVzVsDxaLlLXfMgaiQzChXpM8GYcSIiub6",
-	"3OiQclFLr2C/7lQ0LHjE/EpTRVOW/vaYCz6ejivNhmPXwYViQxbBQt6+fduaqhETintUsfwDoMkdPBQE",
-	"Xs4kUSMuSThhEV6mnscmSmbWVnnOaMQiEjEajP/Rq1zTgPYqDmlN+I9svnB5Jcw+O5UJjeiYKUMlL6mi",
-	"UoURa/v5q/btDY8k4X52WfXG0RPa8OrVer1erz7V/3mm/1OP/6+hj5Drd02oGlWcikYgDTy/sgrcgzAa",
-	"U1VpVqZTuHNhG07lQ3UShe+Zp6oRG+Dzn53Kj/OAiws6ZOeDgWQqf0MTOmSEC599IDt1zQU0FQx4JBX8",
-	"tJvZYt2s/vcpi+bJ8vWNVyF+JL1unw3oNFDwXLwHLtT+XsWpjOkHg0MIGyfBqnouVsXb6fCPOTjVVmws",
-	"yYRFsO4aaYk5mYSSK37DiOQfmd4cohPzHUIlgRc+ksQLuGaYhMpr0nD0UkijXtf/6IkwInuNg6cHz/af",
-	"HDw9hldLMgoDn1BFxqFU+ATh+usO0L8GIBVyxqJHkrjANlwLWL2OnqCTScCZT3bcFORc4oVTvQz8BvBh",
-	"quCJ3QX20Fh1DvqB/FNorDyGZJvOOvrGk0CMu9CInI9ZeMMjyya5IFTMiUcly9KNpAGT+YRh3rGSOv4D",
-	"cL7yPx4nsu8x/iofm0We6betoRP84SeA6B3uZ/GIHmJDBXL++3BGxnrJgKxaFERMTSNhUTmzi8MCHAN8",
-	"zsevw5X4dZgh8XzEKmJUyyuX13xShjXdmivlkkM+Y+rSfsDgRHLxRumfDdZkESWMQDvLxXx46tZo0va1",
-	"aB1ws8I3kkVFEm0qgVHlCzO6QpjV9+5DmOnlRkxOQiEZiOTn1L9EpUz/5YVCMQH/BC6K2sPjSRT2Azb+",
-	"+3up9/Up2YfesaI8qDQrNzTgfjdskvFUagVIEzAIu6maRhrULIpCrQb8+qky4Czwk2c0YjAp6VCvNP/x",
-	"z785FamomspK80CjuuIKANkW8BKrWSY71sqlbD5+rPWUms9u7CbkY46PVO0jnzfgDvoNCMXlo7bKLZdk",
-	"TAN9EMw/Ji7u2wUElYRRb0T61CcAgxppkR8652ekH/rzGHKhYD29xilAAff3pvuq+ozMuBoRoTnLhFHF",
-	"fHLN5pq/aOL12USNyA68l7j6hS6qxT3hjqgk/hQPlMFDvcqESjkLI79XcR3icklEqNIf01fhOaoooVrv",
-	"hQOB5cLiXBCcn53Ki1AMAu59KQZRIBaAk0+ooMFcKkKDiFF/TtgHLpUm5gQLjhIsiFdQ4vg9e+9dn7t9",
-	"scRjmmn9ApdNdmgK/CjfJJ3v1vQaXoVRn/s+E18IPlDtBWM+6kJa1yavqaBDNmZCadVtzKXUy04DcT8B",
-	"YrKQElAcxDffBRjT9ozvkP5UATbSIAhnWpNLFu8QyaIb7jESRqBvSm1Z37AAgdkWikWCBiea6L4QoNy8",
-	"iwAFHyf07ZOng31vj6YAeZjlSekHy7EkfOJOgNkJx0yNtOGprVzmkxBZqQYci47h37hJSWgEPEZb20E4",
-	"JFPhGzJPNgtwBSWulKzIgagX+nr7R0dHFaei2UmlKaZBYETClfn5x5Nq3Rgr+1oiyOHCxSbwB009TWJ0",
-	"BoJyjQRMDNVIc96GPpTpcMgkQkN/qDRQYZeIOhqs6W3dCL9GJ9Qbsdq1vqt6c1CdTPsB9/7+p9lxaamm",
-	"aa8fMXotCSXRNGBkJ71sJ7b9jKglsRvAQd7ojuUQJKLeCprELPCPiX3LYb3eIJRYEYW2mvkiYOc0YE76",
-	"7j0tNIkKQyJHYaQyv+0TSmZRKIZEG5b2nbuFspfcVvSC0G2SNcJ2NyGoEoLzi5Frv14/WEIufbFJSgrc",
-	"b4yavpINL8u4FFLspNcFi0owtqEvGbtzF6Qckhjth1NFqD/mQiYoVEZ7+FKQ7h3U641FkMLFJlnQOrQp",
-	"VKx1fFuY9HVte7XOtKwypde76yAeeVEoZVVyxcgs0v81vvkEncrqT18u8w7r9WWZd1ivN0kpvetbE/Ff",
-	"w3ZvpSlqtRAkmtEYV6uIZ6FqgRMY/Cv3iT8H9SfLAD2oP2kSXABKdM0uFVn8MlDDBif/DeLbtwieXP3T",
-	"LBcjg7hgzXm5GrEI9bcx8zkl2sbK4OGrcCr8+0TBxt6yeICLTa0nyqk3Iok/+ltDoD9gc0vHf2Y+BEpb",
-	"WmVqgF5kvp/8opd3TGggQ7QGRox4NAhYRMZ0DtJRMoay0O4BPQjVgEtFmFDRPGXJHNQPUrp6B90ObwS9",
-	"oTy4d/Z2mGcSHmqTUJk4aZ9KCLpNkxUdE70DCDejHRTMv01Z+ZXtPZcxxevwqNC41dcSUUPET+HQYX1/",
-	"V4t0WBv4UCGNoAp5BDZ7oVZxMrkkyR1FqzR3P07lJHyOQ4fdMDyl0fCexW8j54wOGuaMrGqQMa3jkO6T",
-	"p0+f7jWekP5cMflNCtevbvMrXTewEC7BPRJozEi4WjcMX1MxN249eb8os3eUA7W9I2NNUd+PmJR6oeEN",
-	"i9AnCWlE4YDs14lN2YEkhCd1ItMUzwU52CPfJjJ9Q2BZQrNzvSSKC1rP58jC/sIQ487G+vAiBoFVGkiQ",
-	"79b7R5Vi44mSZBCF4yxUdsAtF6ekVTEnDRJF4ou7sV9x71m9vtdMKwZhlDJ4YldQNBWSUImL+33KIs7g",
-	"b2tcU0VC4bFFvp3OAVzJteMb0+l01SSfrtTD5nabmfYFAuONoFM1CiP+kd2rwry/V3+67Jnbqz8FnTJ9",
-	"+jMWMTLkN+xbtL3+0G3mKdHoxk4+nNKl9+pPidDKMqwicULu79WfQZjaBiAyBKmpJrzO3F+vH5Ig9K6Z",
-	"n7n4jPhcavXM312glrdv31YX0xhXYe5i1mMafeV0MgkjxfzX2hTsQrTtDwlQvcBPVvUSkkyIxa87YIv0",
-	"Kop9UI8nAeUCEyn/PGGrrwAOpTQiLghN+Q9AFiTZsX7IMCtC0evyIa7d4yS8xdA9HAomCcf3oO/+NBxy",
-	"8QrE3uZRaqCfPvVfJKxEX5HT8ZhG80qz8haiXXmkW3EqEN3KBLqL6DyTKNBI4tvPaUZWlwlw96lfTT+i",
-	"jwfZRXblp3DNqBBxqM3qOLmrX9QiAg1aeWy4kcmP36vvPak2GtW9/W79qFlvNOv1Xyp2CW/0LZVmpeCm",
-	"XBjgQsts3WwTMPJO8k1yWTKXJsa5oxEO8DtGX0nnZDbi3mjXsS5dLgA9CZc9YQCVPCjpXBq4zUZMoMdE",
-	"mS/rL1meTnYk5T4JRTBPMoR6wgujiHkqFWrFPKESTrkyeRnWd9O6aJNrNs+c0EFyQmehIgP4XIlDEqGq",
-	"4s13cUrWcRUxGU4jjwEAi11SwBEu6DwIqV/CeC+XDLSxHWph2EilBJlFJZZjGViqMKzizXedYWXZNrxd",
-	"IxsVGfXdVjN8diobuevKQnQz11OcGpQCqFlW+ukyIE3ffldALfZfOUSGGjchMjSD2I/HfeZnDTw3ZXa4",
-	"d+/KKu+ZKJ0cd1emtKWUvVQGYtdKocguuCSl6Ieq8UN3cbhpm9w4EbAGIwaA1H+UtL57Ija/d6CEgvkI",
-	"PXbDojnhQioqPONWj99pjeZoKmJrmZwhSvWExilvxLTYKYNTUJ7xjRvaJW3scnmySwYdlyROCS9QWDIL",
-	"KMdykvvvSCgurVsjwiRiGh+Zfx8G4oa2YRnwf5Ftk5MEn35fbiZ8qVdnEuQbh+lzjyGQsnTKYUD8ZBWe",
-	"rMIj9yXUN7DFjlNVYCvMrHilgE8tCPWdshsWLJdqtDCJmIR6EUkpkk0w5lLVyE9vTi7fkd60Xt/3yPnF",
-	"yWWr2z4/sxdet85a3528Pjnr2iutl6/bZ1D2IabjSvPXCryg4lTiZytOJXms4lTgicpv6UIR+8xSUSJu",
-	"pxteY+rX4nb6WMQJbhpwh47CGQm0gcAVCfgNA1E9iTSEFUeTEnd7pfLfqc/sh7ddKA9iwidUErdlWASc",
-	"UZOYylHcP7wG/sncbPELm/8w6n/n8XP+w6tfTi67P3Xasj1Wk19etJ+037c+nHffHbz7eP2hzWfc/z6Y",
-	"td+HvBP4b9qiXmPzHz76b9v8nLenp/yAD36qeXuB6I9f1f2ffwjyIMU+THjE5BUXxYW7aO1oJEKImWcy",
-	"6z5aV2LlVODhK2WYzMKZBDNtV7kIJDeNGHgpe/DmmpNTiZxU//yaPbPMAjIb/y1+T9iHoH0Wg07EDQvC",
-	"3FUTwWaWDuDty3iDnqLVzCCNrot7gOdzVwglxzmLEtb401io1bhwJiDOgAwgoIpFx0Qwq+VJ5kVMLa/c",
-	"i8DB0Mot22dCv2sGcQB/obZswVVQN66CuPrKp4pVFR+zPITkBbVi12xeWCrW36vu73sH1af+Ias+Gzyp",
-	"V582nu0d7dOD/qH3JP3poirmgEr1Rq7frL6PQMX+jgqBJMZcTJVNnJgGwUpQHK4ChX4abTGsW1tapMit",
-	"82trRZ32WUB2tNncZ0QrpPNs9XRF8OFIBXNNu2Gk8kCQpGXKgiLU5AYLDnCMkx2NRZH+ANZMqBGTjPz7",
-	"f/13gn2PpBbMs+yifoXje+YdNarPnj47qj59undQ7T/Z86tHB0/6jcYzjx35TzTyQ+3lWpEar68NSpnZ",
-	"IY0iCgrqJGID/mEVdqHzl0hFI+VgkaoXDgXXRq0i/XkWpFopuLoeztWHOX/f34/23u97szzImqKcArDa",
-	"X/Un9AF6dAGJlsDkHe5Vn7HGfvWpfzB4Qvf6+159rzSYjJWdDyNQQl9F4biYDAA6kszC6JqL4R1Svi14",
-	"XPHlcFL84afV+pPqfr0LX93gwwv8FvgDUFqMMWmwOKm6zDTFpE7ZSXHODGcp5uIv4AFQM3yf623T4CLF",
-	"jAc0kMzJ651CQQRZhq/xxw+xFcgoTxrls5CWYSAZjFdIFktov8RJxvTDKRTcVJp79fqXchb7WY9G2kg+",
-	"xqJQq+6PWOCT/hx9hRpoYVQjL7GqGmJ1D8lgxvRDG59rPFkgJacyFfz3KTO/m+L4kozAgsByg2Ni6sbJ",
-	"Q7KGjXe3jnfYbWUZSLI5Ec4ejJska0mxlGPraIl34jrZUmvssmHdxIl39ZFWg6B6H94a8AHT6yI7+08O",
-	"ia812/7c7nMXMzXydntHLMxuvZjfnHKp8tgAdGQJB5afyGJ1NleEZk2CXzMqZNFpan2vrBqX1tIw9mrq",
-	"/pd4UobllGcDVkUolO0JBZcnvRRdFAEhRtZ8LPhcloCNTZCn/NAhW8vf9D259od5vhihOmBDrLOUDFo9",
-	"sjaHQ+QonAnTeMkkDW2Abw5x4aBc8ncShOH1dEK4T/5OXLiC3yB/R2+qnI5LqG9Xk/l7j3nzwzl7/3E2",
-	"CaYfP4xm88lkf3Koxh8H6n00ux4EA4SIUizSq/mf8KpfafXjXvXpb58aTz4nf+wfff6PtQRbbONNfa5O",
-	"bowzbsGTLTT38aYRV3PC9D01cgZG3SgMfElooWFHPRVGeYwxJNRTzD+2tYDcB7PGvWbzJvotNHfjvnFc",
-	"kEEYERqbmzVyNg0CuAjiORyPNbcMuGDANjMh6I07fjTKWEiws+J2KELz0oBLuwoM85q2c/As2YE9IXKl",
-	"rJckzAuPUPO8ijhbsEihBrHUWleYmiM6mTCx+OpNjMmlz2GUo+X7UT5s8PdHcSDInGY4VZL7+gDJ993u",
-	"hXVMZhfWONqr1Wt7Negxtnbj1llcpOziY4v8Y8BmZEA9bWJCrac+C8B6h/hswoTPxZCEWK1/zUUWdJ/M",
-	"sVhF2mYJgLsEKl2vWkLQFONMaJBZ8lvJeGNCte2RivwY8LpCT4a/ggT2G2U8GeFUeWEeAbwdMSgLAlzH",
-	"qBWRU89jzDeIZhxucFFqO8bE/LK+t+TnpW8b5Chq92N+fiSJ+3PVxC6rbd/dBNXiqr+1aKZoNGRFLSdn",
-	"VCKvI6FwCB8QKuYY0t2hpuTY2lSpYhru796qU9GateZZoFRrMYh6yZkaBldJM7p4oxkST59FTHGrJcw6",
-	"nTArazZSDfEJR+sATCps8beoKhqhVFYUpDh9zHKpKmaSafaX5VdpdlSSRxiWALfUUMfNarJryTim0hQ5",
-	"pagnQXOLxeVQ7bOTAFIL7ZJ6dQaYZq9U7zUfpgcrYdrIwDQOUkH/NlDfI5mGYaKp10zB9QagrGdAadlV",
-	"FpRH/QaDnGMLSkibLK1RJxrYg2rVWXmSrwBz4WvCpAukSXY0oCG7z9fW7HcnXfKYTvhjql9aRWJ0d9Ms",
-	"H7SZWoKK+HcCT/w7sGl9kuGBweXs3+FUcyI64VdaI4xpw16I2E14Da41k0FR80ZUDDNXoFdvxVmgLvhr",
-	"OvFTf/ksYPh2WHdtGFFgl+bP+M3m7+TbyyiXkXDZDy8HFzGup/JiL5j5SoZROJ3UyAlkgdjEQC6I2zo9",
-	"vXrTObnsuMfEvTw/PbmCsKZrdHZMGwFXevp44qcqTiV5yP7x+vzlyenJZfzbWev0Xaeb3VLmqaUdvQiD",
-	"6Vhs6H7U9ocHDyISQlV7scexbMvAtLRMNUzMUwrTGo1ZiYmAnL05PSU71rGkn80K7owY7odhwKhI6Hv1",
-	"YhFYkJCwSNXGbQxvyaPq1KM5qINbeCRNtXZy/Ip9UNDvEEOpTqXPhxww3Q+nmCQnpmMWcU//ZnYDOeqw",
-	"Gj5mUtHxJIsR5qVLuBC3Ic5bYtyCGJMMENnlNBpQD3M3TatZMKtg20nGQFFIvVxwFFMTPjtlo5Lmtjt0",
-	"KGa+ld/HXCEZZz96Dp02wQL2plKFY+y7WTrweQdtn9caDePQ1+RXLvyJfPUuQVuGRyx0nwW7vMDKTxn1",
-	"wHtno9Dig97IjgBrQ3gMW2fFidsgThZVfMs0b6HDG3aQXqFduBVKC8Gi1Dnk8Y+YNm8VL0IfXIxOOQr8",
-	"3WJ4Ki7UqOcGhjY+9zx+uxJQxR5JLb5WwaJE2kbCKks79OJH1llb8dI2MrSyT2XNK+S1MT6XcM0vACz/",
-	"lFOq+lo+lGYzRR81JpdtZG3o3Cy7tNqeOpoH1Nrjr75BPXUz+uzaVn/QZRq5rD7GMXQIj59t3C3ZOslp",
-	"wtliX+4y9JvnLHul1x/3x1qmOFsQho14QW9MuXmy+zI5oJ+KwASN9CnxQ6UZ+4SqEeHCZOVA3qTx2MbF",
-	"Z7mNsJNw/rJUtNmmRVNLsKgIqqz5gp+qqNHzarGBW06+nIdk3zMaqFHHpLMWdIv3TCr/dLIMV1nwqM3B",
-	"C68z+XfhdVZxDK/XbsN8IW/1KVU/h/uBDaHPzajz+riOScCUAkz1+ZArRFOwbaWnWZ2DEWVuj4KaB44J",
-	"0KKvzyAIZyzK6Zcft0FPIfuTfaC5GPczoZ5fW9VfaPXjb+Z/69Wjq9/+9h952PODDMVb1i/K0Tvx9w4P",
-	"G0c258ik61Hyw9sfyc7lqxfkWX3/6W6O0hwMC9IH+BAG4dBgqK3T0Th9iCf+y04re454KS9SEN0UhAim",
-	"0Q3LvhX2sPhevJjz5usVyX0QbNKnq/f+9Mn+M6JG03F/EnGh0Npwr7nv2l5XRr+DpEtIndLbX1RKhfz4",
-	"+nm/8+bl+PcX3e6r1975h59/rP8gW7+wf74bn4e//D7wXn3/vs1e5WYRX+eZ+D+yORhoTRJ6iilY+oTy",
-	"KA2X8x8vsjDRF3I+MJU5zOWNZE3YDdUsQ2Y883y44Ivnw9yZLPlQ3t+r9ueKpVDOIX0q2ZODaRQA7YRT",
-	"RSZaZC3mVzXenXQ+evX9j8N6+/BGPvfP3z7j48b+9cnrd423V6/G3Z8YfXM0arxoV/LoRdNJ9bdPB/sl",
-	"oqEa7IiFeieINQ7gPUIsj60kxNZhuXoVNEN7y/pEn1+HKaSxp4eNPBq7ZnNZnOSAVsMNi/hgnkn+lUQq",
-	"HgSa32jxf0yoIgGjJlMESxwpYqpcyv/41ZB2TJdAhilqAuLZEKUBgw32AbIZjPmw4ZGW1rtSTO8zcFGb",
-	"QrSohS2euYZ43sGCiwFdACdC5c1H0WoFmHAryhNK5sGlZlIsKwrGMb46dXZDZ8bqZHi9lIwo1heWXZVr",
-	"CSrtlsosdg3AvwN/6kZxWnDva/V1MlUr60XOwXNn1F0asXg8Ekh3PhRacoOG15+jnyn/EGXxKcpHWP6y",
-	"kDFnzzGN0mlV91l9UfwvK4ZJapwpeyhA8/xEuVuji20quJmr5GGQLGl4uIxnjjmqNfh2katsJzYxFYtE",
-	"nQrw43AgGDRlBu/AyJxQ0QDnUunDMQ0SfrUMIEXU6UNZLCwCAHz+7fMiAgb5w47i2WYw+stM3GoSN56R",
-	"5TrZEV61xQlbmQFl6+pqwlIj1hYnFq0aLJSFW+FEJCYU1LGOqfJG2T2se3+qU8VSsBjfuigcb3NgJYXW",
-	"koz5vEZa4eqdZMKTnUyVAlsJXF+VLpeP81q1sL1VmHk6p3AHWtEUEXy9XsfMLRPuS9N+vV7Pkn4dOjMv",
-	"+8JLeMcWCfuz6YazuK6T8UTNtaxIrydewFq+A5t1rGtGf2EN5Nf5ZvLTjwSbmSpITBBbp3HcmYC7tZay",
-	"oUz7iwqlFdhSHObVKmcq0It+LIgaL5vr6besTjSwNy5VMca/FK4VA4uvWZ5fuEUiJqeBMj6VZPwkwfv6",
-	"TIJtsvPDy+cvyCXc22FKv+wlVXQ3d09hW3gRtPMvPETwcWaQ03g9l8OuHpWswwQOzCzOXNO3aWGjtI65",
-	"o9gHBZa4LBfb9ahiQTjMz6cwa4bI0I7lsHLCggDSCgfEo4oG4RA+tTb1zFsR59XU+57e0Jr8PajpW/RX",
-	"x30WkZ0D0j7rnnx3cumQ6iF53v6ufdZ1yDPy8vzN89MTh+yTlycv2q9bpw5pPCHPz89PT1pnDjlqkJet",
-	"7olDjvZJt/36pNNtvb5wSGOP/LN1+eL71qVDGo1Gg5x3vz+5zMKqsZcnnJPlFyefdH46xUr0ZRZkvprr",
-	"WppGERN5c5E3RxqfDbjgigXztxFXScLAF76Vy0lA5/lzXs8gfzgu9ZhxH3zOxBvRiHoaLTMfSc9xXIYy",
-	"l2eZRIf0hxrE4phD6kSEyiF7ZCquRTgTZCdGn3xiNTyz7jScvd+yStnyKqDwq8DdZ/MR4J7sGduYQaV0",
-	"mWrmjctIs+qFk4h5XOaGNy7sTxsAPmLUPxdBMRJqqi7FUqRH806voy8v6tvL60DOX0xiNut0GVg2OLaW",
-	"EUlGI2+0kjbKbxYcrKvzioEjcKg9gLsNaytHeqp4lulZqIiKKPbEsVXWa3c/uzO+sBjdT0g3yzEsPcWx",
-	"/9QZZyVQertpDLdIlREiSyzZWZDBiyI0c/IpthufYooKUnDKZaqFSgco7sU2TAfVeTsbDLOr48G/f6TV",
-	"soHen1YLfOYFNGJ+rEBBnLMGI0C5XKUZJID7gy2ggshsbFLqnxPD0pQTmUpcTdSKetdAiBtbnUdHR3G9",
-	"EHwmfYBHRwsxJGyyercHWOp80r1cV0NJ35M9qHR74GwQ5MeT6q/16tFvn3KLwQqwAnwh8adMTTdVZMaE",
-	"wshz8eebZEXb0mUpkeopmxvqViFUlUPdDVcO1JZrfh8Bs5fxoCQVEknntY2zpZYxOHMSheh8YTb1AjN9",
-	"NzTp4/agJtXibkx2NruKYZ2fnsZm8aezJ3i2P6tiIeX/2KvvZfqWpI4vZdcfav19nV2/cjEoGZJupGTH",
-	"ngsQ6zycRiSciYWcuLcs8MIx22SVebHPKF9TfDsKJSsA0S3dGwv4Fn/byZ5XMaJlnCNLiGQUtfTE3bSn",
-	"Lh5iht24di5PWi814YDT0sFWWO1O17TM4hKvZBL09SNrm2PF71jI/cZnl04Ad5Z4bwq3Zf0FchTOwFdw",
-	"vJzlq8XDjzSgq3LqMOXsSvExu5oqr1QCL9lhk9AbkfGCld94enR4sHdwAMll2WH6Tw4qeer2fefvBlSq",
-	"K5vhVj6N9u42eHdZtG8LE2a/KEd2EyfjItlpjjEtSh9JXLDctGqOsbCoZu9Lc6YXOcp0fcZvxve4SAuL",
-	"+FPMinCv6zKAi73YNh3/TsTdg6cMjykXinKhIcWCgm5ybVx7EznSiEoiQgIPSOPdI4ePJPFDT2K7Pvd1",
-	"6+xN6/Tqdat91m21z9wFnFn4eZNmXZtQ4w2LIu6zK5hGcLXgdM095k9r6hRSoIBte6EY8OHU9I20kGEU",
-	"Mse0QpeNqn5eqzKXzchO4+7qpOy42PYbC3VZSfrHW3lmJevC6QbQ8ssC6UtCfUFwlUoiX5CdC69YmRK+",
-	"EAheUISs1CjH9bch/sUQv8WRO47x56Lenw6ZNkk/SHGP+0s9SDGGMrkH8eF/o6z4K0k7+GnKovkqeP8+",
-	"hapfjNJ+a7CG3WEg6muBtWktsqly3Pnp1BxFKCAibvA/iZg/kuTypNM1vXKQ83AlCUTO/YjfQJtduFgj",
-	"LU03PQEPOlbNTiukU8nQI1qsegufmBiE+RhyV9kTptAZhhVQSRBykuy4vYreXa/iOsTtVQ7r9V7F3cUp",
-	"AcvVtxN1QSPFabC21rplF6hXbHRJhMKxwVwzNwJm6MDcCNgXoqQ3VbD+MY2uoVYHPloq7NSn3rUfhlE3",
-	"HA6DVapw3qqz2m/aFYMHLWdceSMm0WhMH6NZuD5NSdxWt3t51em2uuBvuXrd+vnq8vxtZ8FM+FQpuE+T",
-	"WeVzGffzB+ZNFWvlZLVeTrGSCBdOJTZNw+nPC4t/JIl78vPJizfdk6tWBzoHXLVfurtNjMWoEVU9YTKI",
-	"FnxX+pDwC3CGskbOYX5RtlkBfFVjoEF2skPFPBSsJ1ggWdw6R4PbC6a+PoADmPVLRRzFtlW3B/WDhfHV",
-	"DqHJECV460F9v0aQiYyRFvoa8RGryzgH11prgzDymN8NL6Zy9DKciRU2JfZoMDx7KqTmFhehVMOIdX46",
-	"zYsmFnw9heT2813OIuZ3VBjl6u7xGmLfuwiJgmeg1okOl8LOab/R/opeRCm9DRdzpcIr0CrXLkPTuQhR",
-	"BWWQ/A1vuB0kCvTty3Amk+ChVa1rpAWIQMKI1JO8nV5FhIi/vcquwZjphJjSwLhjp0chc+uwrvVzEoUz",
-	"6eAkMJyS3g+nmvbNOCXQu+Sx1vCBd7k4CEw/hZMqvWk2I/mwngf9WOtPpyisVqPTur9h0EuasAWPvOaT",
-	"tRhwizVACWUOU/onQCVu+ScVVRCQ1hzoP10yCajHRmGAdaZcECi3y8jTRdEpCe2Ji4hNKBBC/L4aOaHe",
-	"SKM8nAs6nPVC/RTxJaWeZAf728tJwD3m90RcGdr56XS3Rt5qRohn6hiK1gu2Lch+n4aKGcsiHI9B2ENa",
-	"Q2pHTk9QUI31Fo4JJTAACEt8fD4YaNPEzORlGUg8gl6CwArjGSI94XoBlfKMjrXpCHyxXiMtXCMoGZBb",
-	"YcZRRYz6IOtp3+tV4sBqG09sF1otyp4w+yU7LpcnH7QA56Fwdy0vNR3rm9mzs+pJeskLnPbXjUyb+BQv",
-	"7Oks1VDUi3l0qmobCO+1NkTbmzAmyYZj27Fsc4Z0u/RWEA95ffBagnA/Jhi4zSHMG4XMJ1rVOQbNk+NY",
-	"BQy0GmG3YbfAvfqSPzUv9Pt7kO+F0xhWhdmFMWJoHFcR5ZASKdmYe2EQCqALHP2cXWLn5PTkRZf8jby6",
-	"PH9N8gptG/WDZ4dPn2wWu9MrTk5lnSEAZkmRyfVIEtM8zEmbXXJEJ2yxfeRgwDzF/Mtw9kKTOfBJL866",
-	"xaFFC3mxBsUWklsRzzLJqNjKOJ002thbzsJM5VUmaZRxI4HlXEj7UzqhMc3x0/mHjTgRMJ2IZ1wlqSup",
-	"TLz0q5KMOtydyYurZ3PcYp9LOivNPGByy2z6VZIJhrCZZXf1+Ten4k9tX7l9fVKGub22Jfv4XIrtxS+f",
-	"WIvH/B2TalmiQnMnwYSGvaSx4NdKy9dWamOvdliv/LbsUFzGpAIzvk527KA4DBXaJKrd9amFGczMb8Wp",
-	"F6yVILhzuV3IFpUfDpXLi9JUnn9OX5OEJBaP/DUPAm4mBsIEsGy+7H5OfHm1QrhMcJ9WTNF8JInpaBGn",
-	"DoFegh2hS+VyZih5VQpq9r3rs04naQdI3kszKr62PBIPh1V7+UetmU3KfbBQNehaheBW3YH36vkdebO8",
-	"KteuQqNqAWBr3fsxz8t9p9bPNV5KaB2L3ilM3QXlR5/S2ZvTrLm8xDxTpJGjoWABfcEdVnOmkij2QZXC",
-	"sUV6WumIT7PYBBjOMn/P4m4O6aQId+nAEnRJMLVQ58lRtDfylmmoLpleCMc1NhvPGx9m7ZmCaXn0hhK4",
-	"x/byMB+K7Tt9LWXbgf0TD9LW2BXOmj3hQjVEQMWw1oGTdB2SuvbClma45N//z/8LuHCc/t2YTPgrF+rg",
-	"OPPK01AM49+eZZ7sjMJIZT/2fK5YfPde9k0voVUj/joIQrrwtlf6UurXA/vrmKpR7TkfvmQeH9PAdexb",
-	"7Q+ZHZg+kJlXP0fegzdoRmR/lb8HtZfULLknsGdF8lOXj816FR8v/QItJZOf4c/sjs8BO12TkGM9k5rq",
-	"d/ExWzCQOmQuBsvmZmXpuMpMHVoRfsywBrKjUfGRJC7iTw1+PR+4u8fG9LKGcjHnqhwWWDYb5sHGJFNI",
-	"492CggbTOqmASrVWU0ClqP+tqteRsedmKVwLv1+dtV6faD45NizLXO60fzmpNKsNjNxcdd9dnICq4SMm",
-	"X71sf9fudkC6cHmlYdp6fqpf9O6kk2HXDehvenVxefLi6rL1sv2zyU6IfC5ocHVx3mlDfBaMR/3I1YtW",
-	"N6Wk4TWzytgQxaudF9+fvE7fO5/Et5pquw0juXBCpqNujlCJ2JhG13JlCWI5aZXs9HbVQwVvxM3nvTLu",
-	"8JvTP6vgZQa8d7pARKQC8HU1DqUDnnAhG/LES+uIMYFvdjMZOGXWlByuE9PVakJOGi/nNwNeR8+pWsCX",
-	"Rte2pYC1IVP4erlbRPYrzhpvWEi+tgReUPBqKH6pEIh/ZODyrDZQ/Z8KkPELCmc1N/MlxTpKV9Iu2jZ5",
-	"ucBZFrT46ldaZwCdyfScW29yZ1jY4vvenXQ0AM7O05iJbO7sPIuceHU5nbB8rWi2BnRtBegiay0grMZy",
-	"ClNOrGKJJa8sA52EElRTBx3ljUIDJH+e8F+QASbSacOibCvL7ojrpflHmkjTS8yyhSWiW8K8FJLnYFKW",
-	"wlazVbkyuylOFocdfXXZTQVoJ/OVL/lXU8Ri/QndaV/8mZRKYRSDW6h7eYreH5wJ9Ubmt1iFvIvlkp4a",
-	"AaMOYmamICXtM9ypW9EtmdotbnPCVzVkeySxX4o8tuk1Jj9EknjCRY4j2vZPSQ+xgEE3qZ+SCRkbdn1K",
-	"uq4sn2AqG3XFGFFsMX8/FUsQ719RT5h2fMYlfHotkinSn0NpZigYYZv0v4DEm9Xfilvmm7vLvRvmPl3B",
-	"0JgrdNGug62ZQCNJnw2pSEEWMj5WZToUgLRMkVbmUO+nVMtM0lkJ49SEQi4JPrHUNbQQ1nj/Ovja8k99",
-	"N3ZRzuzytlAuru2M5zNQ016HwThdIJ3FLh6Vwnk1xZVghs3ku8/XDhVbOycDyq4LgPoiFJJ5U8Vv2IpR",
-	"l2vS8vPLylL1qmlGm6LWHGYRY1kWGTKbKKbJLPcrXZ2mpc7tS9OghRYmzpIvzJvtCdcCxyULybLUBCQg",
-	"gwYoqDBHdpVY+87Iskxq5JheQ+IQgWFyZAdSKOI/PbpQSp032ymZ31RyQllKhCVZNQelWpGuFzFxTg21",
-	"aZ8+WxQtcbasmeyNXdjt+KXcSm5EgvXpN8XyCNEs4dabyaLiDVtbIJan0TSwJT7yi+vg11TrF3NOu6y4",
-	"qUPxsu68SH59gXxC98+p8kY5HXwMeUsn1pNoEIBn3UztL6+0pZjMJs1402t9iaPjNuJRVr5AOwx4vma0",
-	"aHTHQUI2DJ4AHoMdIgFMx5aNhUa6U4E9DjV8XWBkhncta9arZWl2PZDGRMU8Z9DBHePESkRYXd+JuuM3",
-	"VuUC1tTXYdSdcrmighYbcH/1Lg1gBUW2Hqwv1/YzonG19Zcx25YKCBflnaH0WMwYiVFoq9TXFRha3d68",
-	"KKOI14vHyi4UF66dKZxWReubGb0Wmb9Cj8W6muVlvNm4YHk9lpXwMGyGY0n+2h+AZMaIKo9djWXs2pZF",
-	"Z8uiAQ3vuCb6lixxi6x3zwrvsubacrUyBdfTr1F4l4LhV1JqrZdym/7uaVXaJFtT4aMLcnEiX1n/RE+s",
-	"Luwt6Z8w1bybuyeWvO4YZBXhjITiOB73lPFexI4KGIc6Dhcn6Oa4K+z06a/NXYGOFwLDxMmOa59wocvN",
-	"rk3dNQAKZ8Keu2RKLk7zK10sVOyteIm/EOivuRRGLnrf6m6C7ZwWTWSHK+xs9MjsqBo7Mszn4pxNAIV+",
-	"csylotdstxkjfyqawNWIuBdvuuQxtCWCSfIabI9jkN5FF8P1rcMKwdDKtFQkOzESw9kvdHK61NdgYR/u",
-	"22OzzFTu3j4v8oUb1EhqYmesT960zdGrtKf8OO2KwA6F9vfdjb3oezle9M1yIMu5GPQd+SN0z2AHVpgW",
-	"Q/zuB0Gtcz6datVpbW+KgtHNsdtPi460RzUrEVZ3+8zvqbkRsTb2nt0BSehfVxCDVQMfwn35uqhXPQ0C",
-	"qFW2fXe5AjnthzYItyCLJ9yM+lwp/fAumIUp1gQAcQVYd2z6PITXTDjxMTpEMmhVtGsKik3fhaXBKY5d",
-	"XYkJKukWSEXzZZMb9BkyqHgwNa1c2nUvDTgE/vHMO2pUnz19dlR9+nTvoNp/sudXjw6e9BuNZx478p+U",
-	"1iOS3pBtP8+ZIVl0w70ixcj+mlmxPl79z9XL9g73qs9YY7/61D8YPKF7/X2vvld62R38cP6apyZnY9UL",
-	"0GJZHJ+okcmxJ5o+wBQg8rG/2C5JqOB249FfbzAX/aJgzjKUcePoK+NXwHZUmj5mozBgBfMdV/gnwPkA",
-	"Z4WHD+/1wmngQ6PKhSYOX+KCMHNdwoH5nLzmk8mCRl3OH1Hu/blwKeubWDipfFu34OzKdeEukGxp5c2x",
-	"HWoYCQNo/oJpR6A+aYvINqTObbx9UbrvtoPzo7N5M9F0MbnzXhpyh4FfvNB3en8rmnLnQ+PO23MvdvVM",
-	"wTYXA1a3x45/NQ4OLVKhPZBHRUxzt+grC20HFrwJGBd0ICTnkCn4AuCDGCFLGgNLsmP72+1aY59H8Hst",
-	"Tyqilr2JRMpXgdpKktF0TEVeki5VlLymgg7tWI/V51LUc3j1GeW2pUid0iNJBvwD88mbN+2XZEcyRtzv",
-	"TroELL+UbHEzHcoXpOTes2dVur//tDqos/2jZ08bDUq9ilNaB8haHWufyM6crlePaHXw26dnn6vxvw9K",
-	"/LuxlzOfwal8qA7D6hJCJADNN0RSfRQTmBVL0pVq1qJbOC8TohjnY89y7FQtcVDGI6vVjTRKfnY2/XpZ",
-	"istbXNFhm8Ut0svnzZXHPDVsYpSRlW8Ah2eeemOez6XBKOwHbJzbFeby1QtydHD4lEzwJuKH3nS82PhF",
-	"P6goDyrNyg0NuN8Nm2Q8lYr0mRX/g6maRsxO0MCwAXgpk2e0ALB1+5X8xzUopaJqKivNA6iv5ArIsS3g",
-	"JSQyhmy8zZFSE9l8/PiaBrTms5vHZiPyMcdHqvaRz8vcHveUy+iTeSdWOeDSfj3LPtdCZImGLYjy8hSY",
-	"UNFcEyEx60df7yIp3g60pbD0lX41juzJwVIMo7wRKg9yr2BIqUkaTWWS7lASscFU2qvYiiq+Ztx/4UCr",
-	"XsYvarWG3WTuC+aLMrHY1V0rHNVGo7q3360fNeuHzf36L2kFRLOGqkkoXG5FZLAtjxV+3+1eELxhefAO",
-	"oGccNzw8Okopugf1fKUakXmZZctRGCkip+Mxjea2MF1bV6Yfrkbo7J4L6WGxr8Dyx95ctvWpwOSc5c8c",
-	"6w1DVZcM446jWmPCppUkFItu6g1IcG0ZEI4dQzjFZ1PA0+LGV0t7PGUwrNMxVXTA9UHzlh4KhFbnRbu9",
-	"6xARKswe5JbMoT+avTOJGh/WU9MWjwkGCYo9SbbMI63vLjmS0qpDq/oLrX6sV49+S/559dvfcsc2XTLq",
-	"c8Gk7BSgbtqbw4VUVHgMj5BFNzlBvSIScLVsnbtkZ69e3wWSdW1rFTIVEaPYgsYlO4f1/YxWBg+a4Nni",
-	"7Vk1y965pvtWMSJchrPN201E4czRtgDzSX9ui16XFONPSeOepmkRAtpCI8UXMwtpC8miFW0kOfzuFKYg",
-	"3uEmssvLKpPvZShql3RmO4HktcVb6VKOt1rU6UwzT9PjzEwTx62X1UPjjAfTBUcowsXC2eAbNX7sLUn2",
-	"5LfVDgx4vb05O8tzI7dF/L3f1k2qKHRFXYazdQp9ZMzOspp8tGim/vrJFuk1TbMbpxDFnQp0YvSvQIQu",
-	"iNh6s75Bp3lNog+p7xpnZx4o48HZGoJQ+yFTHmxgkn3TZon5RIW3dBF44c1iVk0lO6ZKOsYOMdWgWkTZ",
-	"87qFEyDj3y32AKCegWEQKtNAwIIf6APvfqga5+1CiDVZ/J26CJK152lG+ONK54B1Na/0DPT3WfWIHjSq",
-	"h96eX2dPBw0KWTyl3OxLt/lPnlb7e/SwesQa3rPBvn/A6vsrHQhFL35wB4IB9zpmY4G6CcNJP1PsN3iD",
-	"9RzWfNYaZT9UIyKn0YCap/Os8qITNFY5uBvKMyXLJB6SMa3romP6+qeaI27eNccpbJtj4LQQHF8oVeFD",
-	"btwty70LCyLqin3IPBHXgRfcb5pFpR9JRE3xV2y3p/JHXNwNp8yUrLbPhOIDniPuDWNb1WwF+6ysKUlb",
-	"EZqIez58CQYcm8SKNebKXxs3EtV3b63i+0B4s7qSpQA1ysRGTdeAsjop3L5OUCRtIsqKifWNJf5M6Gie",
-	"Mw0hSiNoYYOHe5NOq1o3OESOYAh5f74srBcnBo65KFHHP6IymwW6gw3xk/iDbZFv3Pe7pXIXVyanYq4i",
-	"5qXea0Fsfk8Hv6U26Oiw0smpLbDyTk6TwHqxWUcHLolUPAgwMC4gSdX2kB+j86w/hz9KnUxxlmorGbwC",
-	"QDDjBoJwiKIMcpshC0k6GMINI5uEJMsV3v5Blfu37riAHUeLC/rXdGAo8M+/XfKkO7bLZK0ImdamyNoC",
-	"jHLIne5scYcYvjZ7zA4eSiWRJSm7MCoW3XLgex/v/pE5ZLfuY7HeMV3Q2yLPek93fwCWntf34aKw7QNi",
-	"4GLniGyOWMIVM1hUJJy+QJ2GFg9lRdV3/IYtiKacfgrkpWk0AJ8tR5ylhRPpM8l9JokbyyV3oeWDncUU",
-	"z0TX8hTW5y4g7x/Q32Hz9gm3AeeK5HxFAqY5zbNU3MZ2iAggPITzvoYcR8Rp8RYOiOv+3//H//U//uP/",
-	"/J+9ab2+9+RvO7ufPv+r2avoP/c9+C/7z19/O37k1B67xHWPk7rCvWekP1f336thJae7SLE3FZJhRIU6",
-	"Jox6ozg6PWKBb+Q2Mo4wSoBvQxIPxfpScYcnpTCrmDc2/v1f/1/jWTZOJ0KNBj4XQ+LWXCf9t1Zj4qky",
-	"E+oxBzYPSNDrkcekSf5G/pP0KgTPHv+HkX/ha7xQqCgMUl9bYLTZIuuHSCkv1wPhdoZjbvpvod1o+wWU",
-	"KqkuazXmF6oiBzccIlu2ulKlTynkRYrHktJcULO/Sfl8bk2qUdaws2BamypaWYYFlKfQoh4ApW3Sogr+",
-	"ezVJ1xVW5kr9bk4JZdxX3fwgFTUTLdmcUJxBP4YpvvG7G5toDJqj0OsSmsOXqwophTajNSyVWmYXk+6h",
-	"Z5fkxCWZXIFJt2OUCIfwARnyGyYclB10GDG2+xXrFkvFjvGGS9mnRbaaC2fkkqnQd8i8BKdj4uq3ugRy",
-	"xCCpqaQGcwuzJXPIqYodOCRtyYDuj1jt+1+xNP+cFyyXzJtq1Ojob6RrnL5n1M91UCXhW4CMe3HeMYFB",
-	"TUP6H9VrNndrpK0kifhwpLDfKFdZuP77f/03XIPZ7I8kEgYXcC2ObJFzkRpQrgj1bOex1KN2rG3ApXKM",
-	"ehnMMY8t/TbbiBS0T5jgOAujaxjtGn9jx03Crq5DXBjMgpFOzYkqIwRL7Gf8udq6aFd/ZKmkGhpXf+G/",
-	"YEjdSkBCNTjOmo1nWzrg+rEZYbBa46eRTBFchqyRMxiAGYTDIfOPe0K/MWJyEgrJZDyXmUbRnLgvqDdi",
-	"1ReoSTWJCKuwTbdGOkyAkkZhNeBwxJocGEZN3HiTGYqDUnUACiw9gcl1PjT6VHJP86L8fkZLdY/6XNAj",
-	"afLZTJ0rkWoeIGcEygAa1+/OZqnCJxmNWGS/iX+9sjbBD2+7lWXz9Ye33QLEBiSrgl/MzX4c3rv8deMy",
-	"exGG15wVhXCxZMKDe2xDV/PphUpsvQomFPfA+eCSne+VmpyLYL5bI98xECj9eU9o9oTJhlQlKQdINM81",
-	"mLQZAkETGshmPAyVkn4UzsD3fM3YBDkdrKondlxvGgWkOiVav2tetDqdt+eXL0nVI+9pRKo/E1jwv//r",
-	"f69ZM2RhiJ4w7+vD4//+r//t7tZIWySVWg4x8vgjI26MN65DoqkgvcopeioRHXZ7Fcwh7An4eFU/ih8C",
-	"l6aWtdrKSF6Do1DNdmG3MrVdwEFbPN8TMRIGVIGvNAiSia04mjYZ06ygu4ND+syjUxl/Q2I9qTaSVU9Q",
-	"U+TGlPmirJHn9kaYtZ1aTChM4ko4E5AjCukuU80TYiaHI2AtkWhq5wx6VGAjuuS4yY5RBT5SbMifomyH",
-	"uP95zeb/sD0ogLBxEQll/9A56XTa52ftl8sErqUJF4MQ46ZCURynap6EdJwODGUmY8qFolxgx+5pFKSS",
-	"Wodcjab9mheOIb+1inOc4d/oWV80svAGh6hZiGP7bagEB9VrVp+aPAQcr9YTPfE38re/waJaF+2//c1U",
-	"irkac90mMAGkauMHL8ESeoIA6sRj0XfSfBMZNiR1IpgX+b0GOyEd7J1C+qHPTZ9u91MPFPdepUlqtdpn",
-	"95hgQjv+Cu2XkLxsIvDf30vgD7bYQL8atgvkoRULqrjW17Jbj0nXbWIqNnIL00PDTc7eXWBbjl65bUGg",
-	"l+uFPutVHLtup1cZy2Gv8tlNWt3oIzgBukpYlM+8gEZMplOicK6U+QtYHAtCMdR2BqbIilAwd9c0g/1Q",
-	"TVcu4bOpwrQ3b9ovQY0QjPlyt0a68aTwuLsjk9h0Mx7rzGVP2CoNQk0C83FmODv2T8cCVm11hD5DIgq4",
-	"x4RkKTpoTUAK79XqS6g/m81qFH6uhdHwsXlWPj5tvzg565zAM0lWe5qiKk7lhkVYmVep1xp4Yzhhgk54",
-	"pVnZr9Vr+5j8NAIV73FtxoKgCjP6H7+fXcuaRhn9y7CozPWHzvkZecv65Ec2Jx2mEL2eHjae7pLZKJQM",
-	"kf6GRXyA3i6jlRkCCgc9sZJ+muTE3zs8bByRHffEf9lpubvwSgc7cLHYiwa3a0y75r7bE0hZWt00cQVk",
-	"11qTARE4pnMTVxvRG0amgn2YQJUlLqyJsZ+ecDWPwU1EoYKBaaAJKVNValsFaY3/ms0dMhWKB+lLj0y4",
-	"BV7cM9+RNYJ4HqeGA8KlHMmSqRp5YRQ9rE73RoDrWgM8JGMupoqZcWkxtcAs2++Y+mF2bUYTotKnT2+v",
-	"XrdcmOE8yDSXsEedSu7Vu0YHTzCsNCsAfggY3MBfcCwVp3INvhchP75+3u+8eTn+/UW3++q1d/7h5x/r",
-	"P8jWL+yf78bn4S+/D7xX379vs1fv9DPQquz8xwuMcVSaFckhW67SrDTenXQ+evX9j8N6+/BGPvfP3z7j",
-	"48b+9cnrd423V6/G3Z8YfXM0arxoV6A9HVpC6+ykH2Qo3rL+j2zeYQoF0zI+a/zQkK84RqcHyGV05PxE",
-	"ac1+8PCYsj2d4MQW4muTaT/gnsbeD1U6ZP/YhwZcyQ4WvZB6mYd4cHmbiw/4cVsorS0HpmYoZcThzHZT",
-	"11JpVi5gCSaEO8gSJEzFGIJDK5xAckyGeeKrYj6sjz0U6FEy9OtzVWU3em2FfOOUSzC/cHUE73Y0NWlF",
-	"BVrNmVrw2SjUth3zyY5LPRVGbtyKmvua0Wv6ZPMmOof12XEfPcTxWHwjd48JvgBm7KOmJ7TGH3CZ8SFA",
-	"oZM2AbXx5cFw/lCQHVfRaMiUu+sgZdvJ4aCSAY1qKz/ScLQMwSpe3AeB0xPuz1XTAKba9l1bX2Ru2wV+",
-	"oEldgOmGHgQNpEjzga7xjpFrNlHYYMz9sXXaumq9ednuXl2edE/Ouu3zM5fs2M7bR3Xi07kVZwjkppav",
-	"/8I/yL/QFP4Xwb2Rf/XEv6rVavz/+k4XIFMzvdtc8q90dygukw5n/0rcWukHzQyH5Qdt0dnO8rFo5qci",
-	"zvxd8q/My9Dho98Vj4aACDpNB+/tI0YXqcFP+H1jJholxfQr3yllVe0ubzD1gXCq8r4AxkJ/TvCO5TfQ",
-	"Cb+6ZvMaesHhDYnxz5OZIvigvph9LmI34XXOc3h9+bm4AxB6YvWDWJNvKv9iiyLVfMBAummKMDVWJn0U",
-	"wsg44XLAE38MGnHpb9mm8dBkjQq0QqxnLf6goXOcuYmt8qBAtHbDqUtcL+BI2iiXU72+4lZneYcF7kcD",
-	"Z8f8idXK8Z9YsYznaN2z5gScZAiIWY3BVevDZgq68OArcogBWWwNAoH6g+Zvcw7JhdSJxhPCUl4sswyZ",
-	"XgaO9NFqJrthgd26fdicRczAa4bu8BMH9X2iQnBCJ+jOfOvKtF+pxdqF2Xaim3NLpD3xigcQ3vXCcZ8L",
-	"1iSu1pRdsgPuNclvGBZ+uyp0yQ77EF/Emb+gwnHNUw0G9AQqeNJsiAuPT2ig+Wm4nLKTpFo4xAX+5oKR",
-	"h6wO6rFyFCUtiVpaZCHvxTnLaHih4pMncpNbHp9jo5TPzto7T6GTynIB/bm21pE5aytCyywz5ZhLgEdx",
-	"dk49CUXluds09DOaRZkUntUL7LNBGLFkbcdxOBsXjSdesOKDtStW4V2vd258RzHy7MTaA1iJBbrDLnI2",
-	"i10rmpWVzFDL2y1geWbDi1ON14SnV+0clAsuoaw4u+IUJyxYGLyiUlarTsgHqoA/45i2L7E6MPisrQ6A",
-	"UGkgx4qEBq7Jlcormzs0KIh6W8v39TcaR3u1em2v1qiD89e2JMhGtgtDt44B2hJ4/VLj+/f18o1OqY8Y",
-	"ta0KRmmZVMCrng72vT0K+nkEanW5aDd0hzaA1OiOD/X3qvv73kH1qX/Iqs8GT+rVp41ne0f79KB/6D1Z",
-	"BKbZK8UsijyYHqyEaSMD05gFV5oVLdXeYMlQAsNlcbUBKOsZUBr1ZQGUR/0Gqz9NgVIrGxpxbQjddBA7",
-	"zOkqX2nuff68OXFAIkaOzZmkYuSZQTUNloMy1t9z6l8mHTYO6o31j7wRsTfdx4f21z/0Koz63PcZxE0P",
-	"9o7WP9ENw9dUzM3q4KBvY8/qp0qszxSUvRH0hvIgLrRImcKfMuGfX38DAsnENtPXTJTu198+Z0xofZyL",
-	"FmzKdAYzOM94LteAZ8HENjV1iY294COD3p9hXqLPyQerMdL8JqJoJWNFajXgN8wHJ/cOuHp2tXIIkQcq",
-	"e8LNBAma5Dk6wlF8om8LpWeN2Lid6ZKfEZ89sTgrLTHkFpQ6XNswCmcQuOJjRnb260TGKhIj+5Hv9MR0",
-	"olfa0PZu6rdnarR7TGYjHjCbK4A+QKoUG0/UUtAyqxtijmQL4NwFMMdM5HnozzeTaUmO5GIu4gqZUo7H",
-	"ZDrLFni14rPfseewm0UDFdo8/xlXMNYgSRAyGR93IdS1KNLwvDJ4W2HzH0b97zx+zn949cvJZfenTlu2",
-	"x2ryy4v2k/b71ofz7ruDdx+vP7T5jPvfB7P2+5B3Av9NW9RrbP7DR/9tm5/z9vSUH/DBTzVvLxD98au6",
-	"//MPAWg94Gq90iL8CJrB6M9eGU0KEbiyATdPcCHO8Mtl6eAXTnnV7pWNw/m/ghIFeKZRgkte0HkQUr8b",
-	"hqdaAuJzh2VEhpxOJmGkmP+a+Zx2NSS/VUGQZeiI/ZoohkwRSjANIGHoanQLZ2iS+FLMo5HPZBogmOoe",
-	"YmP2OBrRuqeBbalpJJhPQuGheWIaY+HunZ6AHA2JgU2T+ALpJCMqR7k5OG4mRMY1zCUD16vtytkTNrEm",
-	"na9DVWy6gxZDvRGs20n1b8APxA0CbE5PT7jQmOgVWI0113TRcmvkHPv3p2Ot0BUCFWvwXDdNWorJfhnT",
-	"a7y+gpVjRPoLuLjh00JDTttaHzQp3D4TNOlSXL7PsO00Bhr402r9SXW/njKsy/MyAIYdpJcvNTQbw/gV",
-	"fFVrOjMu/HDmxMgj/LjXzTqB0biNwKhc04BeXQ/n6sOcv+/vR3vv973Z1WT+3mPe/HDO3n+cTYLpxw+j",
-	"2Xwy2Z8cqvHHgXofza4HwYBuCg5s97qKt6fAAqFFbv31chTOBKFDysXXrrRvBcRtLYWMxDA1NAnbvktx",
-	"sS54liScmkZ9Nr1kwX40iYA46Z0aasagEgmh+nfk9ASIB0jExMjgJGID/qHQYQq08gDO0rvzJJWoM0j5",
-	"F9Y6RwIKXgt4H9YL3LFkwAMoYn+VLxAdWtYWA2GddCnrIml83pDzrnePZDAeBP2Dstk/H/8CFwY0Ebe8",
-	"404Z2ONP3P+M7MtO211oxwexLhnHKKky2mycWmlTY4w+aG58ZBK8QSHEgJnphZllVTjlN1b6FnhVbuYH",
-	"lKCTHZPhhcsKuFS5o3DWcgnwrU+oGiWudSjpzSpKuRGP/EL2HIZ4kJ+VlQ0EP7BCcrD+obNQvQqn4s9K",
-	"Wojatpr17mkMCy9z1YNLsAzTCkIzDkZDwD6bFmPR3EkKJxzbAasncLgLv8lOfcFEaFM7saNf8u//9d/2",
-	"WRHOdgtS0l6zyp15keJ5O/co2YviRn8RWW+nFFlgP6iZa4fhmPgbMsq1haXQVuGPKSttPFBZ6ZeOVlia",
-	"t/q5vKqWmhdUYBrbiUFbzewBYlBvRyGhY9L+UpGSaii63uhMDXRIFT1iW2v0REKcAfpsNdO9XNCN+JIq",
-	"2hPJ1AYHi1FmXDKiIF08FCZvPJ33lJmIViMn1BvB2CMi6VyibzK2Dexz7IYFRSbsy3QP1T8k5ScFR9wu",
-	"gA0KZLjA4VRLaSd5yRqmJUFuEslhvYwKefvsDEhSSLrZlOK6GUBAMzbQJ2zTOJmV194KlguZGmUYqoGU",
-	"7QYPikrC/u7BpI2xa71Vm6DBNtT/NYf6s02XDbdNXVzPc1M3f3bWhYKS75Edm1Vs++9l6pwzRWyAfkBO",
-	"+II+lawnojBgcaEw1DNhOAgu4TM1goNTacTyelcVRlRiRP+SoEopnpCh4c0JcX2cIwZ4k8RJEqk77y3A",
-	"8afho5sfSpk4S3wsXzt7rJdgjy9CMQg49lTZRmEelInbYE2CUKX5eGnTqojbL+vZa32j6Ltc0LhN47Qg",
-	"AOaP7XvRb5Pi/PpPzfFr5IwxX5KFKWlFbtIsJy/jYkyWxSUZQsOyr5xC/5J+ydsQC6LEH0Mszmq3ZihS",
-	"mFcj0Ig71XuHzk23BYbub+SBhGIThoE+2lqea3IF+te3Uv1Opfq3I9G3/KIkv/gOEubulVkY46cak9VP",
-	"b04u31VWmlgbuXVi/G37xiegvJyORC9MOjUI5pR5kC9tSRgRIKQkGzQr0peZEfbZuzfDykl4CQ47Qr56",
-	"C5PKNAQsoPLbdP2714zjLSdeocFRmfQC/5Mx5a2Z9aBmFhaSP7QwsJS9oQX2GG2oTaIej6zhFWdF8ygz",
-	"8SeJftRyIw9d/OS3lDv3l5kIc9dxgGRwz+rMNjOIZ6sO/4kCBsrS+Z9AFV4Tq8BJWCaEEOMzqkvIOyCw",
-	"EKweB+30xMIM6GRCgGnu/2Q/1egd05T0i02NCxckCGcQjJaM7MiwJ6bi92momE86P52SARfYyW28u0Jd",
-	"f906a3138vrkrGt09uLoB86G+gIF/S/CWTdil+sjNYBeTXB0xpEabLiZmth4T7Gav8iJbXZkZeI4Zlre",
-	"n0zEbYM+30bQRxlOff+yOBEftzZHHn+C/10dH4pC05w4O7MWZldvItwKwkGJaCsTCsI1bMNAf9Yw0FdG",
-	"PmtCRGa9jzITnJciPgUYXt/qBQ+mF/w5dYK/eBTo4XjFvZq96/1sgOLY8uy3cgL9sZbOawt3IqjUlQSH",
-	"sUCpI/a4Rh6DScFEKjNjx2cR9jPHf9p4ijGKe4KLY/PKiJlSdex7CQYzMAQYsqDYkEWSYCedvf95uA8P",
-	"QHdvMR33YY4bci3sLWG4Cw48kOaTERdDCeMIRGim+sEsVamKErEvNUi+IWeoYbrNSmOvdlivOAnfblZa",
-	"PrVRoYbeU8xscyM+9+JxvAxn6/2NoCRu2e6fydsYIRn9pZhukWOyLSSLlGVljbpTr9cBQA6Wo0Q4XhOL",
-	"SKJwZsawIb9dZLfHhPYEwE4MzSV9/9mb09Nk3IupTscOyVqPSje4tnEi/alHknDhsw84lgLHucArtZ7l",
-	"o0dThGqkP8b1vXonzK8ZzkvSjBc7b1vmDK3QDQOGugLwsR4Tzen1q9x37969q75+XX350j0msZKnf7p8",
-	"9YLs7+8fQUPU5Dby/ffN16+bnY5b64kvc5fiiRhWf0tvaYr3atZbwHgba9nuL9gQ07Lxp7W9wywX/y6i",
-	"nm3duQekVpbz4jaLtF0Qwio0h+qsEPHEdGpLkJUM9XO79+jYtKi2UXfLeM+XTE6D3J1/H87ImIo5bn8G",
-	"s1EsVm9TDbbOvdvLPcS8h5N8G3n2FgZKFk7PGfAPzM8U10NVDnblz0yN8ijOx8/PKrjIDHT/ZrTpvIii",
-	"AyVKjrFSTB0OOKLi0cNx4lWJumjjwXgjWZQSXTlVmeu+nirY3LFjIXftsA8ewe9Fi8vHs3hxC3K1ch+d",
-	"iBMMWW8gpPBxW8r9gCkDmalkaa7mUUWDcLhxZXfSeWEtD4obemTnQ0ozWA3HRCzwoz5L9XjMZ0wdu4Jv",
-	"lisB5xinlF6B87/sPMEimu/vs+oRPWhUD709v86eDhoUmkQYmjc9ne/BB2BAvp7M42m6Wxp/UBqXCU18",
-	"KYEjFq3OX0Rloj9PRlmkchSJq/9wycAMb+nPCYUEmqpW04Xk0P1HTvtoW+YTOTbw/4MaKeD27q2HQuPZ",
-	"/TZRyMyXWNvgJpnw/ge0uNl7oBY3pXrXZFql3wMX1Ti9noUalXTbueHr5bhTw5wsq8W/73g0w/okyaSF",
-	"N86rkjmNFkDDSuZOywnD9t9DfsNErSewK7YwQ89S/bDtNetB7Ic+NMYmMHCM0PSwW4gQmbnTYFAW5jdq",
-	"EviS9MYFbrbIwYpHItw1e9iE5tfnH+rPNGNhymGAdjISD3t1pLYORwJDeTNm1f21k9hKlDtAmY1wpkwC",
-	"JND/tofF1uN5B+mMU2TM9yrRMhZG6X4VZrpeqjYKnAXYMRTXdWx+MPO/pQonZBZG11rQmRbAtZ44S2SY",
-	"8b+pERtLFtwwacc/9qc8UFUuiAv1X26NtPDzAVUsiqenJuMrYKy2GRc5YhFkkGO0LU8I4p5iIVgmEdKO",
-	"Dd3mQf4p8yAfgu5K9L9AUZKT05iPq/WtHvEn0SO+CR1iy1Y2ypd8GJ6ymWdO42L5NhimowMaqSQtuJGc",
-	"cTD2OMzI8OOMBO8JI8LtNKc+s0/7yeP+MXGRrJsEqNwlU6EvSJgADwP+kumBtZ54Ca8AxQJFMzMVgIn6",
-	"kdZMkgkESVQP1Je0jpKnKWArjC81lxPuZ+zB8ozj2+nFsRUqX6NQ2TYA2dqod9wA5I+xUR8nTsVPXyD0",
-	"pjkaOAS5DJUY4RDORDJBtT/XIhAG1Y4YCQMfdPUdTArVf9o7JfHCqVA9ocIZjXwz9Na7DqdqNzZhwWhd",
-	"SFohkkHZ/Fy/mAWSPcIuJOFUEa6OIXLfE/GCuCRjGmmhaDijo0VAn8WUTk5gyg5OV0wJQpvPGovMWk+k",
-	"4/5aQBs4xHuqkbcwZxdmnaRG+HJpJLODj2j4wD0adlz2hEmTbZKD+j7u2k1xWTfXOw3f1sCJef2XzHRk",
-	"s0RkVM72Z1WcAmid0WHgXxR4qssn35gX4MpXuQkTR3KcN2xRaTZiYhmIZYR1gbcijSlb7r/l/qtmHVq2",
-	"Pkkobi1rL8xcGDEaqNHHwryFlpAzzWz36nUzvhtSo6IQeujpNzJJvu92L5yY/6lw6o0s87W9z5s47Kgn",
-	"9PGSPg2o8FikDYow8kZMqogqsC487kPbkRFTI5g3SyIGzUjSH4ax5j3hPo4Y9ecfXX0bPMrSD8K4dK6I",
-	"iuhgwL2CUUjfAwS+2FcjFVVTWWlWwuvyzAi/3cFHC1iRhTWXZDqp3RY5V41b1tYik+nAbDjZDIuu5wEX",
-	"OBMLcnQfm6zMVX7qLr1OvNThAOVcatDIslsN4nk4z+sC349TwDdOd4EXmVeg8rSc0NIKZnQuiauX52Zn",
-	"zhl9Ki99BbJTVo2VY2I6tpSqQbyYzuIU+rJVSBS9ZjGoLIySdVG0TFZn1hQvbTHTZsxF/Pc95N14oQ8D",
-	"/Op1bTCCUWrMODmsNCvliQhO82Q8UfOUfeVkPn8j/BqdUG/EaoCq1ZuDKs5X/fuDr2yJyF9uFKGAd95C",
-	"4sNztxL78OTmsh8ey7ZoeVL+qRaUVKF0LBkOhUc3jonCUxl9Y++o/FO30hvg4dspD/BoKQ2CSu6lzUdj",
-	"ULwIw2vO7MU7sDLNfEXD8C0D34GF7qZECtKdKeF4gJ6Tvxu+vq6dJOYsYjKO3UVqchXHwc0rGwpnHy6Q",
-	"W1Aacu9Sq0Qa5p1lXjolV0yHrHx+afxIh39klXuRMnFiYiMnMfFK6u9qgQf1pOkuIol4TTA3VYZrwAOC",
-	"HdoQ3EpaIG5oANyfMPv2ALBmFnVGa9wK0lWCdCvcNs5apfli4WuScfkZrxfTuORglXwjVBE3WahbI98F",
-	"YZ8GmMcqCQ3AyiYjesN6AseBR3w4whr4JEqo38X82G1qH8PLUNmvBRFoZ2RnKhm5eNPNnU8McP0uomJJ",
-	"YN7es0jHGNiyPOy3AiYWG65x7/cMW7sFK4ONrDDu9ecctOjYDQtswNMcnArJZAqVTtCnNWse33FkcGuR",
-	"bS2yr9IiK+MBNtD8AjfwVuzF6TBQqvD1mnS5QcF0Hgxy0nBg3YtWFhkxuN7LiFkcdyp+ihXoTDuDuxdA",
-	"qzNSMhJoEVgLMieWTYLNzFDnrRTaSqGtFNpKoXuQQpn8lUfyq5VH2QDY+ys5ibgYXlmgXQXhMESBVdj3",
-	"AaohMO2PXJx3ug5ES7F+zQu4Pqq4Gw357qRrNv9Ikhnrkzdt4odMmjwFF0mkSRT7oB6P1Dhwd4t8krCy",
-	"75iqbJn2HTHt03A4ZD4Jp+iJ2q/v5Tif43uOQSMJiT1NDHRP6JBBUzJ7GTGIUBOL11IZz12f6wgoCo7t",
-	"NEQQ5YTxTTTTIKqbIBCc8Qf9UTXazcYTzc2l4pn23pyQ5ucvESi3Fg1fCb/MupPCoT51A3xHU3IO/9I8",
-	"s2zwvcj1c2KyqxfzyNwfOiedTvv8rP3SJR5wbIfwAaFijqnWXsBohI/izzXSIkbv7QmMKSCgySRiA42O",
-	"bsJoNC5Dn9pF/iQh3TuHNTmE9kQ/Cmda8xT0hg8pjJ0ZQXs68F9NaQDa5y62cvR5xDzsc5PCZ0stwAl7",
-	"Yme/vrd7TEI10iscMsweYYZwC51OyBC33HDLDbfc8IG54RcywqwSZpvClRgnaG9Nz672qIC51dD3E5Sq",
-	"hdivg5xlxiUjCnhiKCx3TNvLtoxj1yGMeqMkkRQ/9EhmHO+EixjJwWFdzKeSYHJOHDknJBzvsigqTHbC",
-	"iLDfpzTQFGVVSfaBegrVx7yQsfVVFESND+sl8pteU+WNiGte5RL4ZDAnO6lmHFlKtLUjOQuChzPLMfnW",
-	"S0MfwjBgVOQtaBFeWhClcGNEoTgpYBTOl8vEEZLwisuT1ssimCWen414bdI08K8UesdaoyvFx+xqqrxK",
-	"s/H06PBg7+AAyoJKDgcOqFRXtjho6RUrR/0ueOrgYrvTvWx12+f61+m0/OTh28fEDal/ZVkB27MpPptV",
-	"HT0Na/nWXHvbnIMHzDmI5U+RchRrOOsVpDVZAklfLOtggxkm4JIyjfi1yMO+SXHn3SKXEr7tIlYM7nRi",
-	"/hL3yPCHW9Ht+h5TBirNZMJl6r6HiX/8yXjtl3Ha+5SAWzDngXkdafx1JNk23PQnDjfZll6xGLyF6N0g",
-	"xLQmjmS/8viT+Veppl8pj4aZ3B0E4CEzg+3zU9kLZDm+NJHlt09Xv6BqVNmWDG1TA7YlQ1tOmzRx+zo4",
-	"LV5sfiqwjy6nQsZeyVAwmEpSDUUwJ1JRhbVAO52T05MXXYe8bXe/d8g/W6dvTjokjEi39fz0ZJfQIeUC",
-	"HcI9kWRhI1d20MCypdIkCqHMmipwROvPEfgcXIrztWD2ZLyWnlARFZJ6etWG9afWpzXacKpqpKXIOJSK",
-	"uODscc08yoFiEXHR6eMSLxwz0qfe9XFPuBMaKU4Dl0g6l6nRUZ5+W+enU1zVgPIAkpWjqcAhblLf5WPd",
-	"OFejnnC5PPmgKZSHokm0qeTG+WR2648kGTMpMxEfiOjVeqIntNqJL9afkCpidMx8mzcRT9bEqTEyJG4E",
-	"s7Ak7kiSPhuExpmL7ZZ64lqEM4HQpTZG6JMd8+RlOHsRToVyHRLDwSGuP0VJ6UKPkBSQoekHggJBip+K",
-	"pCL7e+RH/jwuWMFdACCh/VPSaRq2Adc0cJjQq0RnfAH87MrMtTj/fkzncBoHRCM4dD/GnlrJxDso348I",
-	"NXNHcH4d2YGZGl4oBnw4jTSG7h6TCZWKMA6l9YA66X1wSQ72juw6L5mK5tWWBoBbGMH4yXjFb+UfAO3h",
-	"vd/3oPA+5istchGxCY2Y37Fnkgkc/vDy+QviR1zvGQPSXKs1xqP5qYJj/C4QnHHEQBOCH4ZRNxwOzadb",
-	"3e7lVafb6kLS5tXr1s9Xl+dvO1oBiDu8oY7kBVTKMzT53tMbWhtTNao958OXzONjGiSfrzTqNTuJdCkF",
-	"FFhUOzH9/BWm316j4lTk70GlWUGmFBunDsFZe+TV5flrHDohydvvTy5P7A+9ab2+z8h/kvPLlyeX5Pk7",
-	"+8PLk84L4JsRQx6ZQN1C9/Kk0yU22FEEUwyYxo7mrKd5ed/lt1Gw4M30LkDKWEvKt3s7P506GTWbK01m",
-	"knDhkAkdcjGMm9YhxiU6MWR1uf/p4qzfURj4ZorWQ7iQ6GAAeROWqQHIccrha6Yo4iudqrAtvAiHX1kS",
-	"8KhkHTuBxB6iRxULwiEiNyq7+DawP5uNvfTfhgT+2bp88X3rEqY8RhET3jz+hs8GXHDFgvnbiKvMoHaf",
-	"y0lA5xCWau41Dp4ePNt/cvDUqXB5Fk9ObziVgPZZsDC/fWmi+yRiHkf/SvpVWmici2CexPSpfmvd4s9Z",
-	"1m0jGY28UXpmu+RDkWpPp+LpqAY2s+yuNJ1bOVJp7jsVZnn7axSA9rkU149fPllgURuxhzqmt6TEGwDP",
-	"yMpK89dfzRBPHKv8260jI0BN9+mt22L0FqP/UIzOHy4Ln3VsZ3StDk6juFRZa8xcEHcROO7WnF9tzm+d",
-	"qN9EN5BpxioFdAdaLrTxUWN8gNHoxbb/YzTDr6jwr5DBr57SuGi/p3oUm8fBOgcLa0QnLNcA0TCSBY5X",
-	"GK0uW8J/YVZzB61C7sP5qg0cC6/431dnrdcnlaad621l5lWn/ctJpVlt4MNX3XcXJyAmfLSErl62v2t3",
-	"OyCguLw6e3N62np+ql/07qSj5V5aLorp+Ori8uTF1WXrZftnk7IS+VzQ4OrivNOGcBl0rdKPXL1oddP1",
-	"dHDNrBLNh/hq58X3J68Xau/srS9PXrRft04NKMc0upZWpH3xZ+AqgqQCLiP4yq2EFCLP/eld20P/Fg49",
-	"VzUxQaCtprFNV7rbdKWUHDS84SuV91BEvSKOih7nw0eS+KE31SYj88mMzrHBaGr2TJO4n3pxW/hepUn+",
-	"/V//+7Nr5T4MXkAQoKTvCW7yqLDfJSRWmQIV2/yfRozwoQgj5u/ifEJIwoqmAFtJ3Jcnpyfdk55Y2NDj",
-	"T3Ydn91jzEkOBSM0kKH+uDdK+mwK8Ji7faq8UbFzNhm39HwOntkvyONKdc635e+bsTa9DFzQyrb5yQEl",
-	"xRymctL2gQXw65M5xraeOG4XMu3j6vfdbUX7Nmy9rWjfWsf3GvhO8eJlgbEsMx9yull6UPnifPIJHbIr",
-	"GyWGhl6Q1M6Fzz44MMWWkiicEbxlRSPMginlf2gvy9yyJBQR5oxgrBJOBw5FMC9blMTllX7mKp7hvnGB",
-	"0l+j1ic7gij5G/xKMIMIcmSBylI/JaOKPsfDiSCDNyd7F0B9lQwmSdzx2blEELO/gtkZVwPKA+abN9bX",
-	"pffmTilKHk7PETIZv5mc3pVTkBoVpwIzTOz7bl+1ghM7vqpyou3x/6HHf3eT9bflSn85+x+l9AOrL2XG",
-	"/JOp8FkUO+At/YGnIp65Awb2ynqmOx6/v2q63hIzKp7Nfyemdbkh+6l0PAVzO8CSe6DEla1g2FQwfIFY",
-	"uNeEje1J/jEneQcjjLfemK035k9a8AWKwkMrL+ta2KZHOWPeaOyyrpEOU9Aly7WMDt0xAlu2k4hJhmXc",
-	"qRmUfYZZ8IZH7sbzoQ1vlIUjoUl2InRPLIyEDkLJiJsw8OLAwn1MZ74jPWh1l1wbYjCzNneSw9iNk30X",
-	"Zztv9aOtfrTVj7b60VY/2upH33z/5YfVj5aTNh5rAmFC8aSnY2746pKpaSTS3fycdGNl0yi5P1UEJtlg",
-	"j0lJqG2U2sx2Xe4JOfVG+g2wnMkcXkq4qa5/rs+CeBHz9dJoAIN2zIQcxJ3i+TZMtbJb2ioHW+Vge5Lf",
-	"iHKQ4i3UsIxvUV/YRkkeRpa+HYWEjkn7bprdFsU+3ubKJCcRcoLNEkGXKuCWDH4eREyOMj3CewK7gJOd",
-	"75WanItg7pAOHbMOV+wfp/QDWr8Rg4JWCQ1bbcdx8yDUtOPZE49GEWd+rSdOqYI+u0EgoVAdUvRMkwPb",
-	"efyYcEE6Mzocsoi8aTtwO86VhwxHj6WEcE+MIS4BfgvTThxemrxPy+YAvwt/Y4UKrKFGAHR6+ZCR2RMJ",
-	"/KDAd0mriKfdA2z1qmIVYlV3cb4V81sxvz3JrZjfivk/ZTJEONRC6x462oMNDGn7ZdrAoQm6nGWKc2vj",
-	"tupQpKy/1iRT0woHs+FpxOK5raInKDmoH5CdH0+q9Ua9Xt+v1xu7SZMLrE8IB7Y+gawoTyCjMPDJIIx6",
-	"glFvVCNdLcsnVI0Il8Ykh4ZH9NYlC18wqO/X1IS+caiBHOnj2pCn6AWf8uIOIghiUw8eT3nFI8W2TuZ8",
-	"cP6AOaJtYcK2MGHr6t26eu+zMEFq/kuDrzGdLyXRUrIsJcBgvgqXxBsxrWxCvRx4fBekkTZp9S2QwoZC",
-	"jJKIDaaSBqlaMK7YmPTn0DsV6hvIjtuoWZ0Zqv3c3RqqhGAtUtN+dQy1d31sFajfblu7hZKRMfWZbUNH",
-	"bWuQY9NaPWSSiLDYY5ykIn6JiHvQZMT1H3t9rpWGyw0+9jT7MSunP/92y9TH56BUrYgBYkgfk0X+AIm8",
-	"TY2/VWr8FxiFWnm71/4J2/P8I89zZaJz0roFit4w/2rb4H6r5P1p8h3/QCUvx6WRcKhPK3IiuRiSeTiN",
-	"SDgTSd2GgF72QKuBD/oWF+mUyB1gIfoHSTzoCqrCGY1M81vNsMKp2q2R+BNUYD8GM3Aa3685SLpXPjkB",
-	"VRTvtMEObKkbXjORNuyhfW+NtC7a5JrNpcmftEmEdqGyRt6OeMBwh8CKsdSVy55AturgMxkwwDDUwVQy",
-	"v0kO6vsYC0m5aA6LFUn4/oWF/BdkYgo2S8mYytn+rNphXsSU1QrvsXjFrh93k8fX34LObZfgZDBlZxBG",
-	"MSyTHE4tBh6stGXra9n6WrZi+C+bVhfLsY1lcNl4QeJ4LxM0MP52O6OWRyi0NGs0sJBJzUAyb8aUDGir",
-	"2NQJ1Na56Nd1frCWt5mDm3GKZwetJv566LwwoWqUNF6IRcyqkc2LnSHGXMR/L/eJ2I6w2YqB7QibLRPP",
-	"dvJ5cCMqYtSffyxMgm6Z0fgwfGXERGbGSjw4n5KJNig0v+eC7BHpEBZIRg7r+02oOKMkCKnfE30aUOGx",
-	"iPjM4z48M2Jg/qjQJllxSbiQSt9HVEQHA+7l2R/fMXXJqM8Fk/KLM6GkomoqK01odT4vz6DiFXTwBQUu",
-	"oUWAYVFcvEscEh/dIBcrRQJF2H+LLceLmwpo8Wd5xv1AwOc+tncyc2tilDk2OXwwBEjby5AaH04DnwyZ",
-	"0qhEVBjWFik12zM6hRCWfsLJBooPvDu6KdIluDSDbrTVGQWVZuUxOFDNt5aIB+f3gzEvncR4tyZiPLof",
-	"jHBIElTQC8pas5qvLDeU6kKF4Afmk9SWjHIF+zFAjPhwpDADA6JF4SD1bo8qGoTDnNe/Qd+lHNGI+aQ/",
-	"JzDER06jASRm7ix4MXZrWTVJ5ryyY86LsBuNPA65ZhMFjOHH1mnrqvXmZbt7dXnSPTnrts/PVn6C/v+U",
-	"XctugzAQ/BWrp0QySYC8c+29vfTYA2BToSZYiqHqJf9eef3I4odQz4mYZbHHi73MjKwbIhCv1k7YbkQ5",
-	"4+MlNTUokhYFa6SF512o6k5rxaL1QDGw8yuO3SAgnslVN+2gDzo0+T3bYG39S+G/YhwQAursSSKYrTYv",
-	"QZfklpZrhDW7FcsAL/XMDKDNot7zQFbOoCM6dXKWwcWd7drc9U3C4Sg2/mTghYCIHjvmhHdjdFyTcFM9",
-	"eaE9qwIV9gWowNqYxN13uQxxrTN2oDxn1yx5JtfuhytyohAF8JSjAl1Ma3oQrUXWzLEib+MgO8aJeh+j",
-	"pBe4J/tC1jc+3LtGksX7XdzUcjpKMvDfYUk6aSyma925xUQj124dlasbQ3eimPIBvPhdXSuPL+On6dRY",
-	"pI3wybOxtIZ6xig90Rd3UDNbpLhAvNEdSescOkNs4HgAieur31PBxdWCXXDeUMAZs/QbSdeH9lF7Duh+",
-	"SqupYOqSZ6dqm2e7pmAbfmjzCo60ZgjXm5cJBkyBNrsiO/K8zA5s2+6roi6bTfEfJkSsEZvfFJk5wDNR",
-	"YcFPXf+VCortD1ldVLvsxPPm2JZsyzflMygzAT8ffwEAAP//",
+	"7L3rctvGuij4Kj08e8rSWiBN6mJbVK3aQ9tyokS2FIlejhPmCE2gSbYFNhh0UzTt5an9a+r8nnmHU7Vf",
+	"az3JVH9fN9AgARKUJcdOtKv2igXi0v31d79+rAXxeBILJpSstT/WRoyGLIF/nlPFTviYK/1HyGSQ8Ini",
+	"sai1a29GVBEuScQGisQDokaMRPpWIuIZ2To+6r4gI6UmdMJJQhWD3+rm3dttkrAx5YKLIfETn1AR9oRk",
+	"QSxCSXzlk6lQPCJckYRJpqRHWGPYIH6vNqA8miZM9mqHyT+ah+ofu02/0RM1r8be0/EkYrV2rfCumleT",
+	"wYiNqd6Lmk/0jVIlXAxrnz552VbP4ogH8+UNd9MNKr31hA2mkoWw74T9PmVSVdg1V5IIOmYe+X0aK9oT",
+	"/u+weTLjIoxnxJ/5hAtiIFG469//sds8nP3j0Zptp7et2zdTybwzUCxZ3vKFORAVkxnlivTZIE4YUclc",
+	"nxsdUi4a7gp2m15Nw4InLKy1VTJl7rfHXPDxdFxrtzy7Di4UG7IEFvLmzZvOVI2YUDygihUfAM3u4LEg",
+	"8HImiRpxSeIJS/AyDQI2UTK3ttpTRhOWkITRaPyPXu2KRrRX80hnwn9k84XLK2H2yatNaELHTBkqeU4V",
+	"lSpO2HFYvOrQ3vBAEh7ml9VsHTyiraBZbzabzfpj/T9P9P800/9r6SPk+l0TqkY1r6YRSAMvrK0C9yBO",
+	"xlTV2rXpFO5c2IZXe1+fJPE7Fqh6wgb4/Cev9uM84uK7JJ5OzvTXCvcz1D8/sJjMBaFiTgIqWX5rVNBo",
+	"LpUsXj685BL+WLWN/4DF1f7Hw4xJPcRf5cNsra/0az7Z5Z/RITsdDCRTxeuf0CEjXITsPdlqaiamiXjA",
+	"E6ngp+3cNppm9b9PWTLPlq9vvIzxI+56Qzag00jBc+kRcKF2d2pebUzfGxLAo/UyomgWEkW6nQv+oYAk",
+	"jhUbSzJhCay7QTpiTiax5IpfMyL5B6Y3h9TAQo9QSeCFDyQJIq5BSai8Ii1PL4W0mk39j56IE7LT2nu8",
+	"92T30d7jQ3i1JKM4CglVZBxLhU8Qrr/uAfvSAKRCzljyQBIfuJ5vAavX0RN0Mok4C8mW70DOJ0E81cvA",
+	"b4AYoQqe2F7gbq1V56AfKD6F1spjyLbprWNPeBJIMOWUYShqPW1IGrESwjDvuDFVmEUiSawkc3PnTwDR",
+	"W9zP4hF9iQ2VqCnfxzMy1ksGZNWSLGFqmgiLyrld7JfgGOBzMX7tr8Sv/RyJFyNWGaNaXrm84pMqrOnG",
+	"XKmQHIoZU5f2IwYnUog3Sv9ssCaPKHECymUh5sNTN0aT41BrBgNuVvhasqRMIE8lMKpiWUxXyOLmzl3I",
+	"Yr3chMlJLCQDjeIpDc9Rp9R/BbFQTMA/gYui8vNwksT9iI3//k7qfX3M9qF3rCiPau3aNY142I3bZDyV",
+	"Wn/TBAzCbqqmiQY1S5JYazG/fqwNOIvC7BmNGExKOtQrLX78029eTSqqprLW3tOorrgCQB4LeIlVjLMd",
+	"a91Yth8+1GpWI2TXdhPyIcdH6vaRTxtwB/0GhOLyUVvdnEsyppE+CBYeEh/37QOCSsJoMCJ9GhKAQYN0",
+	"yA8Xp69IPw7nKeRiwXp6jVOAAu7vdfdF/QmZcTUiQnOWCaOKheSKzTV/0cQbsokakS14L/H1C33U6nvC",
+	"H1FJwikeKIOHerUJlXIWJ2Gv5nvE55KIWLkf01fhOaoooVpthwOB5cLifBCcn7zas1gMIh58LgZRIBaA",
+	"U0iMRkdolDAazgl7z1G/y7DgIMOCdAUVjj+w9972udsXSzymmdYvcNlkizrgR/km6Xy7odfwIk76PAyZ",
+	"+EzwgWUiGAtRF9KmAnlJBR2yMRNKq25jLqVetgvE3QyI2UIqQHGQ3nwbYHTNsdAj/akCbKRRFM+0Jpct",
+	"3iOSJdc8YCROQN+UkkTsmkUIzGOhWCJodKSJ7jMBys27CFDwYUbfIXk82A12qAPI/TxPch+sxpLwiVsB",
+	"5kU8Zmqk7WZtpLOQxMhKNeBYcgj/xk1KQhPgMVxJEsVDMhWhIfNsswBXUOIqyYoCiAZxqLd/cHBQ82qa",
+	"ndTaYhpFRiRcmp9/PKo3jbGyqyWCHC5cbAN/0NTTJkZnICjXSMTEUI00523pQ5kOh0wiNPSHPm1k5SHq",
+	"aLC627oWYYNOaDBijSt9V/16rz6Z9iMe/P1Ps+PKUk3TXj9h9EoSSpJpxMiWu2wvtf2MqCWpF8ND3uiP",
+	"5RAkot4KmsQsCg+Jfct+s9kilFgRhbaa+SJg5zRinnv3jhaaRMUxkaM4UbnfdgklsyQWQ6INS/vO7JY9",
+	"vAWED7gKgEMXfhOYDulPeaTqXJi74caACs2x+pq0IqaYs5ldvZk4cb/XIlSQqbgS8Uzgh2P326HVfrQU",
+	"3y5VEshNdQTQDtpkjVawnVF+BQn/2VSw22zuLVGBvtgmFTWDb4zsv5INLwtjBym23HXBojK6aelLxkDO",
+	"UdOeQ0vbSDJAPLQfTxWh4ZgLmeFWFf3nc2G9o2luEdZwsU0W9CZtzJXrTd8Win1d216t9S0rfe56tz3E",
+	"oyCJpaxLrhiZJfp/TXAkQ6eqGuDnS+39ZnNZau83m21SSXP81pSUr2G7N9J1tWILos7ovKuV3Fex6oAb",
+	"GzxEd4k/e81HywDdaz5qE1wAinrNLhVZ/DJQwwYn/w3i27cInkIN2iwXQ7O4YM15uRqxBBW7MQs5JdpK",
+	"zOHhi3gqwrtEwdbOsniAi22tQMppMCKZR/1bQ6A/YHNLx//KfAj0IVeX0gLNMTi2XNsAVCaztOwXvfJD",
+	"QiMZo6kzYiSgUcQSMqZzEJySMRSTdnvoHqlHXCrChErmjpm219xz9PsL9Km8FvSa8ujOOd9+kb27r+1d",
+	"ZWLYfSohojjNVnRI9A4gFQCNvGj+bYrRr2zvhTwrXUdm1yZMQyR0cGi/ubutpT2sDRzEkOJRhxwPm1nS",
+	"qHm5PJ/sjrJVmrsfOvkin9K4aDeOT2gyvGPJ3Co4o72WOSOrNeTM8TRe/ejx48c7rUekP1dMfpNy96vb",
+	"/Eq/FCyES/D9RBozMq7WjeOXVMyNz1LeLcrsHBRAbefAGFo0DBMmpV5ofM0SdLhCilc8ILtNYtOpIMPi",
+	"UZNIl+K5IHs75NtEpm8ILEtodqqXRHFB6/kcWdhfHGNQ3RgmQcIgakwjCfLdujapUmw8UZIMknich8oW",
+	"uPLSdME65gtCFkx6cTv1M+48aTZ32q5iECeOLZS6j5KpkIRKXNzvU5ZwBn9bu5sqEouALfJtNz9zJddO",
+	"b3RTHetZrmOlh83tNmvwMwTGa0GnahQn/AO7U116d6f5eNmbt9N8DOqme/ozljAy5NfsWzTL/tBtFunX",
+	"6PrOPuyo2TvNx0RoZRlWkbkod3eaTyAGb6MrOYLUVBNf5e5vNvdJFAdXLMxdfEJCLrV6Fm4vUMubN2/q",
+	"iymmqzB3MSPVRV85nUziRLHwpbYSuxBK/EOib8/wk3W9hCzNY/HrHtgivZpi79XDSUS5wCTXP09M7iuA",
+	"QyWNiAtCHdcCyIIsczmMGaZ8KHpVPX63fZjF7hh6jmPBJOH4HnTrn8RDLl6A2Ns8BA/006fhs4yV6Cty",
+	"Oh7TZF5r195AKK+IdGteDSJiuSh+GZ3nsiBaWfD+Kc3J6irR+z4N6+4j+niQXeRXfgLXjAqRhuesjlO4",
+	"+kUtItKglYeGG5nahZ3mzqN6q1Xf2e02D9rNVrvZ/KVml/Ba31Jr10puKoQBLrTK1s02ASNvJZmmkCVz",
+	"aQK4WzYomqGvpHMyG/FgtO1Zby8XGMHlsicMoLIHJZ1LA7fZiAn0mCjzZf0ly9PJlqQ8JLGI5ln6U08E",
+	"cZKwQKWLs0lQFfx1VZJOrO+mc3ZMrtg8d0J72Qm9ihUZwOcqHJKIVR1vvo1Tsj6thMl4mgQMAFjukgKO",
+	"cEbnUUzDCsZ7tUynje1QC8OWk+9kFpVZjlVgqeK4jjffdvqYZdvwdo1sVOTUd1tp8smrbeSuqwrRzVxP",
+	"ad6TA1CzLPfpKiB1b78toJb7rzwiY42bEDSaQVgo4CEL8wae75gd/u27sqp7Jipn/t2WKW0pZcdJr+xa",
+	"KZTYBVekFP1QPX3oNg7XtcmNEwELTFIASP1HReu7J1LzewvqQ1iI0GPXLJkTLqSiIjBu9fSd1mhOpiK1",
+	"lskrRKme0DgVjJgWO1VwCmpPvnFDu6KNXS0JeMmg45Kk+e4lCktuAdVYTnb/LQnFpXVrRJgkTOMjC+/C",
+	"QNzQNqwC/s+ybQoy/N33Fab5V3p1Lvu/te+eewoBx9KphgHpk3V4sg6P3JVQ38AWO3RK3FaYWelKAZ86",
+	"EOo7YdcsWq5D6WCGNIn1IrI6K5s9zaVqkJ9eH52/Jb1ps7kbkNOzo/NO9/j0lb3wsvOq893Ry6NXXXul",
+	"8/zl8SuoaRHTca39aw1eUPNq6bM1r5Y9VvNq8ETtN7cKxj6zVDCK2+nGV5gVtridPhbYgpsG3KGjeEYi",
+	"bSBwRSJ+zUBUTxINYcXRpMTdXqrid+oz++FNF2qfmAgJlcTvGBYBZ9QmpqoX9w+vgX8yP1/Zw+Y/jPrf",
+	"BfyU//Dil6Pz7k8Xx/J4rCa/PDt+dPyu8/60+3bv7Yer98d8xsPvo9nxu5hfROHrY9FssPkPH8I3x/yU",
+	"H09P+B4f/NQIdiLRH79ohj//EBVBir2f8ITJSy7Ki6rR2tFIhBAzz+TWfbCufsyrwcOXyjCZhTOJZtqu",
+	"8hFIvosYeCl/8OaaV1AlnpU2/Zo/s9wCchv/LX1P3Id4fh6DjsQ1i+LCVRPBZpYO4O3LeIOeotXMwEXX",
+	"xT3A84UrhHLwgkUJa/xpLNRqXDwTEGdABhBRxZJDIpjV8iQLEqaWVx4k4GDoFLZUYEK/awZxgHChcG7B",
+	"VdA0roK0tCykitUVH7MihOQlhXBXbF5aB9ffqe/uBnv1x+E+qz8ZPGrWH7ee7Bzs0r3+fvDI/XRZhXlE",
+	"pXot129W30egm8KWioEkxlxMlU2cmEbRSlDsrwKFfhptMSzKW1qkKCxiPNaKOu2ziGxps7nPiFZI5/nS",
+	"8Jrgw5GK5pp240QVgSDL2JQlFbbZDRYc4BgnWxqLEv0BLAhRIyYZ+ff/+u8M+x5ILZhn+UX9Csf3JDho",
+	"1Z88fnJQf/x4Z6/ef7QT1g/2HvVbrScBOwgfaeSHwtK1IjVd3zEoZWaHNEkoKKiThA34+1XYhc5fIhVN",
+	"lIcVuEE8FFwbtYr053mQaqXg8mo4V+/n/F1/N9l5txvMiiBrKo5KwGp/1Z/QBxjQBSRaAlOwv1N/wlq7",
+	"9cfh3uAR3envBs2dymAyVnYxjEAJfZHE43IyAOhIMouTKy6Gt0j5tppzxZfjSfmHH9ebj+q7zS58dYMP",
+	"L/Bb4A+m14PBGBcsnlN06lKMc8qewzlznKWciz+DB0DNCEOut02jM4cZD2gkmVfU14aCCLIMX+NPGGOb",
+	"llGRNCpmIR3DQHIYr5AsltB+iZOM6fsTqCaqtXeazc/lLPazAU20kXyIFa9W3R+xKCT9OfoKNdDipEGe",
+	"Y8k4xOq+JIMZ0/fH+Fzr0QIpebWp4L9PmfndVP5XZAQWBJYbHBJTFE++JGvYeHfreIfdVp6BZJsT8eyL",
+	"cZNsLQ5LObSOlnQnvpevI8cWItZNnHlXH2g1CFoTwFsjPmB6XWRr99E+CbVm25/bfW5jpkbRbm+Jhdmt",
+	"l/ObEy5VERuAdjPxwPITWa7OForQvEnwa06FLDtNre9VVeNcLQ1jr6apwRJPyrGc6mzAqgilsj2j4Oqk",
+	"59BFGRBSZC3Ggk9VCdjYBEXKDx2ytfxN31Nof5jnyxHqAmyIdZaSQasH1ubwiBzFM2GaYpmkoQ3wzSM+",
+	"HJRP/k6iOL6aTggPyd+JD1fwG+Tv6E2V03EF9e1yMn8XsGC+P2fvPswm0fTD+9FsPpnsTvbV+MNAvUtm",
+	"V4NogBBRiiV6Nf8TXvUrrX/YqT/+7WPr0afsj92DT/+xlmDLbbxpyNXRtXHGLXiyheY+wTThak6YvqdB",
+	"XoFRN4qjUBJaatjRQMVJEWOMCQ2g9NTUD/IQzBr/is3b6LfQ3I2HxnFBBnFCaGpuNsiraRTBRRDP8Xis",
+	"uWXEBQO2mQtBb9zOpFXFQoKdlfd6EZqXRlzaVWCY17QEhGfJFuwJkcuxXrIwLzxCzfMq4WzBIoXyxEpr",
+	"XWFqjuhkwsTiqzcxJpc+h1GOThgmxbDB3x+kgSBzmvFUSR7qAyTfd7tn1jGZX1jrYKfRbOw0oP/b2o1b",
+	"Z3GZsouPLfKPAZuRAQ20iQlloPosAOs9ErIJEyEXQxJjK4IrLvKg+2iOxSrSNksA3CVQHXvZEYI6jDOj",
+	"QWbJbyXjTQnV9n4q82PA60o9GeEKEthtVfFkxFMVxEUE8GbEoGIIcB2jVkROg4Cx0CCacbjBRantGBPz",
+	"y/vesp+Xvm2Qo6yXkfn5gST+z3UTu6wfh/4mqJYWBK5FM0WTIStrBzqjEnkdiYVH+IBQMceQ7hY1ZcrW",
+	"pnKKaXi4faM2TGvWWmSBUq3FIOplZ2oYXM1ldOlGcyTunkVKcaslzDqdMC9rNlIN8QlP6wBMKuxfuKgq",
+	"GqFUVRQ4nD5luVSVM0mX/eX5lcuOKvIIwxLglgbquHlNdi0Zp1TqkJNDPRmaWyyuhmqfvAyQWmhX1Ktz",
+	"wDR7pXqvxTDdWwnTVg6maZAKmtOB+p5IF4aZpt4wtdgbgLKZA6VlV3lQHvRbDHKOLSghbbKyRp1pYF9U",
+	"q87Lk2IFmItQEyZdIE2ypQEN2X2htma/O+qSh3TCH1L90joSo7/tsnzQZhoZKuLfGTzx78im9UmGBwaX",
+	"83/HU82J6IRfao0wpQ17IWHX8RW41kwGRSMYUTHMXYE+yjVvgbrgr+kkdP7CTimAv3rdjWFCgV2aP9M3",
+	"m7+zbxehHBRSZp/DP9Mv4J9jNu5r9M3Jw/wyl0ORGAVURZEazJPFGs425MAZXTTtEON3Tk4uX18cnV/4",
+	"ZAuTSvT3tj3in5+eHF1CUNT+1BPghE9/fHn6/Ojk6BzbNpv7X3VO3l50fdMOwSkhHdOQmeY6Z6cX3Z54",
+	"CDnRgDj6tku4zffIbBTLtN2mDX5prctAh8gRTViDfJe2o4GoQE+MqYICQLcz50Jf6GxPeb9i6wlGF9O/",
+	"CwD9LI6mY7GhD1UbUQE8iJQEVfvlbtOqTR1dke+0tCzSbF21zKzEhHFevT45IVvWO6afzWsfOV2iH8cR",
+	"oyJjUqsXi8CCrIpF1mR83/CWItbkPFqA0biFB9JUo2csRrH3CjpSYjzYq/X5kAO5hvEUM/3EdMwSHujf",
+	"zG4g0R5Ww8dMKjqe5GnPvHQJF9I+10VLTHtcY6YE0qCcJgMaYAKqaQYMtmEfsdzie1leQLUIL+ZXfPKq",
+	"hlbNbbfoFc19q7hRvkL/Qf6jp9ALFRhJMJUqHmNn1MrR21voK77W8hnHoSa/ajFcFA63CdoqPGKhPzA4",
+	"F0pcFY5nArj0bBRbfNAb2RJgMonANBpLs8+xe9iCnWJZ6g0MEcMO3BXahVvJuhDxcs6hiH+ktHmjoBc6",
+	"ElN0KrBCbhfDXSHULIxubXzuRfx2JaDK3apafK2CRYXck4xVVvZKpo+sMxnTpW1kLeafytuIyGtTfK4Q",
+	"X1gAWPEpO/bGWj7kspmyjxq70bYaN3Rull3Z9nCO5guaHulXX6OyvRl9dm0zRugDjlxWH+MYerinz7Zu",
+	"l2y97DThbLFzehX6LfL4vdDrT/t/LVOcrWrDVsmgNzq+qvy+TCLrxzIwwagDSsJYacY+oWpEuDCpRZD8",
+	"adzOaQVdYavyLCdhWSralNmysThYGQWaP19wtpW14l4tNnDL2ZeLkOx7RiM1ujA5uSX9/ANTjzCdLMNV",
+	"ljxqEwnjq1wSYXyVVxzjq7XbMF8oWr2j6hdwP7Ah9LkZdV4f1yGJmFKAqSEfamtJoykY6DLQrM7DsDi3",
+	"R0HNA4cEaBGspiiesaRgokHaqN5B9ke7iwaTE6/6tVP/hdY//Gb+26wfXP72t/8owp4fZCzesH5ZouFR",
+	"uLO/3zqwiVMm55CSH978SLbOXzwjT5q7j7cLlOZoWJIDwYcwaYlGQ200j8buIR6Fzy86+XPES0XhjuS6",
+	"JM4xTa5Z/q2wh8X34sWCN1+tyFCEiJk+Xb33x492nxA1mo77k4QLhdaGf8VD3/byMvodZI5C/pfe/qJS",
+	"KuSHl0/7F6+fj39/1u2+eBmcvv/5x+YPsvML++fb8Wn8y++D4MX3747Zi8JU6Ksiz8OPbA4GWpvEgWIK",
+	"lj6hPHHhcvrjWR4m+kLBB6aygLm8lqwNu6GaZchceIEPFwIKfFg49KcYyrs79f5cMQflPNKnkj3amyYR",
+	"0E48VWSiRdZikljr7dHFh6C5+2HYPN6/lk/D0zdP+Li1e3X08m3rzeWLcfcnRl8fjFrPjmtF9KLppP7b",
+	"x73dCiFdDXbEQr0TxBoP8B4hVsRWMmK7YIV6FTR7e8P6RJ/fBVNIY4/3W0U0dsXmsjxTA62Ga5bwwTyX",
+	"wSyJVDyKNL/R4v+QUEUiRk26C9ZpUsRUuZTE8qsh7ZQugQwdagLi2RClAYMN9gGyGYx5v+GRVta7HKb3",
+	"CbiozYNa1MIWz1xDvOhgwcWALoAjoYom2Gi1wvZxdpxyKyouKqb2OTNEjCbhjsQqnIK1Ojl4Q09HFWeU",
+	"GY5FhWJsrUsqt5Y1wIZ3bhZohvhE/hRAk51M1cr6l1Nw4hnNlyYsnWUFgp4PhRbioOz15+hyKj5BWX6E",
+	"8oHxpm75etM+eoJzx7p0C/ZQLp+G9Gt66C5xbOh5dTIFTRVICcEU5w3eGLds+8XNnC63gpFZ58dlpPTM",
+	"Qa5BzrNCrTwznqlYpHcnnQHnPMHMMDNDCaYfxYpGOGJMw960g/jV8gaHwF2YL5ZRabSqffrt0yJ6RsVz",
+	"q9IxdTDFzQxPaxM/HXfme/lpbI3FYWm5WXPrqojiStPyFodPrZoRlYdb6XArJhRU7UIYI7+Hde93+nIs",
+	"hcbxrYtS9CYHVlG6LQmjT2vEGq7ey4Z12SFjDtgq4Pqq5MBinNdcy3aSYebpgjIlaLxTZgc2m03MUzPB",
+	"TVcTbTabeU20CS2ql53mFdxoi4T9yfT+WVzX0Xii5lqSuOtJF7BWrYTNetaHo7+wBvLrnDjFyVaCzUzN",
+	"5yCLE1ZWTW5NGK5UZ8BDXi4KH1QXgg6ZbSj5/pyiawVOlQeztQbrhLPRLQax8WXr333L6uQLe+NSZWf6",
+	"S+laMU75khW5mTskYXIaKeOiyeaNEryvzySYOls/PH/6jJzDvRdM6Zc9p4puF+4pPhZBAtMPStkRuExz",
+	"uGecqMtRXI2lF0zghNTybD59mxZJSqutW4q9V2DYy2qh4oAqFsXD4hwTs2YING1ZPiwnLIog1XJAAqpo",
+	"FA/hU2vT8YIVYWNN1e/oNW3I36OGvkV/ddxnCdnaI8evukffHZ17pL5Pnh5/d/yq65En5Pnp66cnRx7Z",
+	"Jc+Pnh2/7Jx4pPWIPD09PTnqvPLIQYs873SPPHKwS7rHL48uup2XZx5p7ZB/ds6ffd8590ir1WqR0+73",
+	"R+d5WLV2ikR4tvzyhJyLn06wOn/ZtDJfLfRUTZOEiaI53psjTcgGXHDFovmbhKss/+Az38rlJKLz4sG+",
+	"ryCnOi1/mfEQXNgkGNGEBhotcx9xB3cuQ5nLV7m8CfdDLWJxzCNNImLlkZ10BtJWij7FxGpEftNreTu/",
+	"5VW35VVAMVyJ99CmN8A9+TO2IYha5dLd3BuXkWbVCycJC7gsjJac2Z82AHzCaHgqonIk1FRdiaXIgBad",
+	"3oW+vKiVL68DOX85idm0o2Vg2VjbWkYkGU2C0UraqL5Z8NeuzrUGjsChHgPuNqytGump8uG1r2JFVEKx",
+	"T5CtPF+7+9mt8YXFZIGMdPMcw9JTmkrgnHFeArnbdTHcIlVOiCyxZG9BBi+K0NzJO2w3PUWHChw4FTLV",
+	"UqUD1PtyS+cClX47Yw0zztNJz3+kbbOBdeCqBSELIpqwMFWgIGzagJmvXK7SDDLA/cF2UkmgNzU89c+Z",
+	"+WlKrEx1siZqRYMrIMSNbdODg4O0hgo+4x7gwcFCSAobz97uAVY6H7e/7Woo6XvyB+W2TM7HVH48qv/a",
+	"rB/89rGwQK4EK8Bjkn7K1LlTRWZMKAxkl3++TVa0cl2WEk6f3cLIuYqh0h5qkbjyoN5e8/sEmL1M50qp",
+	"mEg6b2ycfLWMwbmTKEVn1/QrKvEbZ04Wd7ILuCzt4MDl7OCtpQRfbJaq7dlDaE2lf3pgZunCPIURIyM+",
+	"HDEJHQRNLZ35GrgBlLRO61wuOnizTMb1cqZ10VmZfcfTybqUsnJvR7bX23FfwKsuq+SGZasvTA9zXrTi",
+	"zOPp5Dnmqm+0d+tOsZNIY5M/+K3C4CVi6M2cXggDi5oW2W2xPonFHw0VLHsoiRCZ9ZoAUM7ZdYgdgUjC",
+	"xvE1k6Y5JT5wx9EgJ+Oq2LnsQMNub/URl/gqHDQ2ttQCCJTbHBrHiUKoQha6AuXmvsBsiesiO9mgXrlx",
+	"WGcnC+u4a3WLO2r3oZuF0I0J4y5HbnY+I3KTC7gWk9HyyThkVch+VsXlCxPu7y5yk6JylcCNg9LfXNQm",
+	"o9k/3hg5MyrpM6xd21CCpQ3vTd7t7QRi2Owy1ZSLaxXYLP10HjSvdmd1bA3yP3aaO7lOfI7y7TDa/dbO",
+	"+qDLysWgXZ/11ydb9igAoebxNNGK6EKBxBsWBfGYbbLKokS4pNjP9wZL5gpBdMPY0wKKpd/28udVjmi5",
+	"yNUSIuWr+4xSL5y5HmZir8k2OT/qPNdKPwSmPWzuenzRNU1gucQrOTVfP7K23Wv6jjzFm2eLRfBZFlor",
+	"3ZaN9shRPINIz+FyyZc27n+kEV1VYIH1B5eKj9nlVAWVqrnIFpvEwYiMF2I0rccH+3s7e3tN1JpSFORC",
+	"PdqrFQmnuy7miqhUl7bcoXpN1e1t8PZKqt6UVk99VsHUJhHgRbLTHGNalkucBda5GT6SYmFZF4rPLaBb",
+	"5CjT9eVfucjxIi0s4k85K8K93tx2t7WZtyLuvnj92JhyoSgXGlIsKumPfIxrbyNHGlFJREzgAWlis2T/",
+	"gSRhHEhsQO2/7Lx63Tm5fNk5ftXtHL/yF3Bm4edN2s9uQo3XLEl4yC6hlvxyIWReeMwf1xStOqCAbQex",
+	"GPDh1HRCt5BhFMoIRizJ69IfP611eFYtz3Nxd3WFXto+5htTjK0k/QrUYlzJOsPaAFp+XrLkklBfEFyV",
+	"KgoXZOfCK1bWBy4k+y0oQlZqVOP692mci74AiyO3nMdZiHp/OmTaJMXU4R5356RwGEMVN0V6+N8oK/5K",
+	"vBQ/TVkyXwXv3/UNNsfuW4M17A7TiL4WWJtmeZsqxxc/nZijiAXkMxr8z/IdH0hyfnTRNd0fZRr9gLzH",
+	"MOHXMDgCLjZIR9NNT8CDnlWzXYV0KhnGs8tVbxESk0FiPobcVfaE6XoD47eoJAg5Sbb8Xk3vrlfzPeL3",
+	"avvNZq/mb2PnoOVWLBN1RhPFabS28U7HLlCv2OiSCIVDg7lmEhoEOmESGuwLUTKYKlj/mCZXULgNH62U",
+	"NNSnwVUYx0k3Hg6jVapw0arz2q/risGDljOughGTaDS6x2gWrk9TEr/T7Z5fXnQ7XfC3XL7s/Hx5fvrm",
+	"YsFM+FgruU+TWe1TleSB9yyYKtYpcHmfT7GsHBdOJbYBhjjO4uIfSOIf/Xz07HX36LJzAQ2xLo+f+9tt",
+	"zKRRI6p6wuSFL/iu9CHhF+AMZYOcwkTOfAMt+KrGQIPsZIuKeSxYT7BIsrQZpAZ3EE1DfQB7zd3tQ0JF",
+	"moNoW7DsNfecIdLNZmvbIzQbCwpv3WvuNggykTHSQl8j/mI/rHLn4FprbRAnAQu78dlUjp7HM7HCpsR4",
+	"oOHZUyE1tziLpRom7OKnk6JcsJKvO0huP9/lLGHhhYqTQt09XUOaOSFiouAZKHynw6WkQddvtLuiu6aj",
+	"t+FiLlV8CVrl2mVoOhcxqqAMyv/gDTeDRIm+fR7PZJb6ZVXrBukAIpA4Ic0s67pXEzHib6+2bTAG4/W5",
+	"HvQBhbz7/abWz0kSz6SHs20JjWRM+vFU074ZEAp6lzzUGj7wLh9H2+qncPZ6MM1Xne03i6Cfav1ugulq",
+	"NdrV/Q2DXtKELXjkFZ+sxYAbrAH6aRQwpX8CVNIm1lJRBemEmgP9p08mEQ3YKI6w6QgXBHov5OTpouiU",
+	"hPbEWcImFAghfV+DHNFgpFEezgUdznqhoUN8Wd8PsoUTm+Qk4gELeyJtE3Lx08l2g7zRjBDP1DMUrRds",
+	"m+r+Po0VM5ZFPB6DsIekVGdHXk9QUI31Fg4JJTDSEuu9Qz4YpOkQ0JDEgcQDTBjSrDCditcTfhBRKV/R",
+	"sTYdgS82G6SDawQlAzJjzYDVhNEQZD3tB71amhZ3jCe2Dc3DZU+Y/ZItn8uj91qA81j425aXmhlM7fzZ",
+	"WfXEXfICp/11I9MmPcUzezqFiQ8lvMFp4QOE91IbosebMCbJhmPbg3dzhnSz2iMQD0WdnTuC8DAlGLjN",
+	"IywYxSwkWtU5BM2TS9NhcsSEFXYb9r/eaS75U4sS936Pir1wGsPqMI07RQyN4yqhHApaJBvzII5iAXQR",
+	"RfFssRPHxdHJ0bMu+Rt5cX76khR1XWk1957sP360WexOrzg7lXWGAJglZSbXA0lMO1zPNbvkiE7YYkP0",
+	"wYAFioXn8eyZJnPgk0FaM4VjOBeqmgyKLZQmIZ7lSolwOIdb8tPaWa6hcapisiKYtKvUciWL/cktR3E5",
+	"vls90krLONwyCuMqca44dRTuq7J6CNydqWpo5isUUp+LW1NgHjCVATZ5PsvjR9jM8rv69JtXC6e2U/Ku",
+	"PinD3F7a/k34nMP20pdPrMVj/k5JtSpRobmTYULLXtJY8GutE2ortbXT2G/Wflt2KC5jUokZ3yRbdvQx",
+	"hgptCvz2+sKQHGYWN5fXC9ZKENy53DvuHpW/HCpXF6VOlWZBk7uMJBaP/CWPIm5mYMNM23y1025BfHm1",
+	"QrhMcB9XzIV/IIlpb5YmfoNegjNOKlXi5Ch5VQFR/r3ra4YmrgOk6KU5FV9bHpmHw6q9/IPWzCbVPliq",
+	"GnStQnCjeRc7zeIZE3leVWhXoVG1ALC17v2U5xW+U+vnGi8lDENA7xQWXoHyo0/p1euTvLm8xDxL8/9A",
+	"Q8FuSqUZgqg5U0kUe68q4dgiPa10xLssNgOGt8zf87hbQDoO4S4dWIYuGaaW6jwFivZG3jIN1SXTC+G4",
+	"xmbjRQNxrT1TMv+ZXlMC99jGbuZDqX2nrzm2Hdg/OHIOhrIkSTxr94QPtawRFcPGBZyk7xHn2jNbWOuT",
+	"f/8//y/gwqH7uzGZ8Fcu1N5h7pUnsRimvz3JPXkxihOV/9jTuWLp3Tv5Nz2Hvt346yCK6cLbXuhLzq97",
+	"9tcxVaPGUz58zgI+ppHv2bfaH3I7ME3Bc69+irwHb9CMyP4qf48az6lZck9gA7Pspy4fm/UqPl76BfqL",
+	"Zz/Dn/kdnwJ2+iYhx3omNdVv42O23NM5ZC4Gy+Zmbem4qszRXBF+zLEGsqVR8YEkPuJPA349Hfjbh8b0",
+	"soZyOeeq7ZdYNhtWMaUkU0rj3ZJyVNNHs4RKtVZTQqWo/62qtpap52YpXAu/X77qvDzSfHJsWJa5fHH8",
+	"y1GtXW9h5Oay+/bsCFSNEDH58vnxd8fdC5AuXF5qmHaenugXvT26yLHrFjS7vzw7P3p2ed55fvyzyU5I",
+	"Qi5odHl2enEM8VkwHvUjl886XUdJw2tmlakhilcvnn1/9NK9dz5JbzW9EjaM5MIJmfEKBUIlYWOaXMmV",
+	"DSSqSatspzer/S55I26+6JXpuIeCZqolLzPgvdUFIiKVgK+rccgNeMKFfMgTL60jxgy++c3k4JRbU3a4",
+	"XkpXqwk5m8JRPBliHT07nRyeG13bNnJoDJnC18vtMrJfcdZ4w0LytSXwknYlhuKXyrj5BwYuz3oL1f+p",
+	"ABm/oHDWCzNfHNZRuQ/Kom1TlAucZ0GLr36hdQbQmUwD4vUmd46FLb7v7dGFBsCrUxczkc29Os0jJ15d",
+	"Ties3ukj38Fjbf+ORdZaQlit5RSmgljFEkte2cRjEktQTT10lLdKDZDChf8VGWAmnTZsqWNl2S1xPZd/",
+	"uETqLjHPFpaIbgnzHCQvwKQ8ha1mq3JldlOaLA47+uqym0rQThYrX/Kvpoil+hO60z77M45KYRSDG6h7",
+	"RYreH5wJ9VoW99uHvIvlkp4GAaMOYmamIMX1GW41reiWTG2XN6njq1ryPrAtDLxsZBs09s+aBx/axBuT",
+	"OSJJOtKtwEVt++K5k9BgqKPzU/r8pj0/s256y2fr5KmuGJmPk4juppYJMgFWVBq6LtG0uE+vRTJF+nNo",
+	"uRELRtgmfc0gJWf1t9LJSubuau+GGaeXMCDxEp2362Brpi1K0mdDKhzIQi7IqhyIEpBWKd/KHerdFHGZ",
+	"qZErYexM4+aS4BNLzeVLYY33r4OvLQzVd+Owjdwubwrl8qrPdIwXNW0TWUioQtJZ7M6WZmsvV5WW1ogZ",
+	"BlTsWF87QHftODVop1MC1GexkCyYKn7NVox1X5OwX1xw5lSyuizYodYCZpFiWR4Zcpsop8k896tct6bl",
+	"0ec1nDEpteQzM2p7wrfA8clCGi01oQrIrQEKKs2eXSXwvluUcgsd8rcwzQwGBrH3XKrtw3yC5ZheQfoR",
+	"gSHLZAsSMdI/A7pQkP2rI+VW9FCo2Dx2qUV9ha706wVSmptDbfpoyBYFUZp1q/mNtKN97EzPwopwRJn1",
+	"aTzl0guRMuPtm0mu8g1bmyKVvuVtVG5QT7+m6r+cz9plVe/ucnvF9usL7TMu8ZSqYFTQx9EwA+mlWhWN",
+	"IvDQay22tomK57CkTeYyuGv9rDZSTgMp1MbRrQeJ3TDNDDgSdhMHMB1aphcbXYAK4lv4+sD2DKdb1tBX",
+	"S978em6/+XcZTqxEhNV1oqhpfmPVMmCVfR3G4QmXKypxcbLLV+8aAVZQZhnC+gotRSMcV9uKOSNvqRBx",
+	"Ud4ZSk/FjJEYpZZNc12horUEzItyanvT5fC1DtLkZUcIulikuFKz3cnrfO3mZiayReav0POxrvZ5GW82",
+	"Lnxej2UV/BGb4ViWB/cHIJkxuapjV2sZu+7Lq/Pl1YCGt1xbfUOWeI+st88Kb7N223K1KoXb069ReFeC",
+	"4VdSsq2XcpO2qK4qbZK2qQjRYbk45rmqN6MnVhcIV/RmmKrgzZ0ZS957t8nrKk++nS6a82ykTgyYvj+O",
+	"1YKhXeDKeHn6/Ojk6PwrdGWgW4YkTDJFtnz7hA+ddNIBS3ag5ExYnJBMycXx0ZULkso9Gc/xFwId2JdC",
+	"1WXvW92x8LigDRT2tw7jQD4wO6qnTg7zuTQvFEChnxxzqegV226nhOHEJbgaEf/sdZc8hNZHD+mEP9Rg",
+	"e5iC9DY6Ja5vT1YKhk6ubSPZStEYzn6hW9S5vgYLe3/X3pxlhnMXg7uKveoGNbK62xnrk9fH5uiV63M/",
+	"dN0U2AXR/r69sT9+p8Afv1meZTX3g75DG8kFTijYgRW0X3Je6DrH1IlWq9b2v0hLbZZDwxiCEWHO25qX",
+	"Fqs7ihb37dyIWFs7T26BJJa6WheHkL6Ea/Nl2TQjGkVQD20nM3AFMjyMbThvQU5PuJktv1L+4V0wfF2s",
+	"CSXiCrC22fSSiK+Y8NJj9Ihk0A5p2xQtm94OBTMIzOoqDSHI2iyVaBzODfoMGVRVmLpZLu26lyZqA/94",
+	"Ehy06k8ePzmoP368s1fvP9oJ6wd7j/qt1pOAHYSPKmsSWf/J47DI0SFZcs2DMqXJ/ppbsT5e/c/Vyw72",
+	"d+pPWGu3/jjcGzyiO/3doLlTedkX+OHiNU9NXsiqF6A1szivWyOTZ0/UPUAHEMXYX26zZFRQ0FuyguHw",
+	"cnn8ATxWtI5in9AbLBXHEarG54AtrzR9zEZxxEpGiK/wXYBjAs4KDx/eG8TTKIRmmAuNIj7HPWEm/8HM",
+	"EP05ecUnkwWdupqvotr7C+FS1W+xcFLFdnDJ2VXr9F0i2VzlzbNdcBiJI2gwg6lNoD5pa8k2vS5s7n1W",
+	"ube3R6YiXMzASaaLCaR30vQ7jsLyhb7V+1vR+LsYGrfeAnyxc6gD20IMWN2CO/3VOD+0SIUWRAEVKc3d",
+	"oHcttDZY8DRgzNCDcJ1HpuAngA9i9CxrPizJlu2ht20dATyB3xtFUhG17E0kUrEKdKwkGU3HVBQlAlNF",
+	"yUsq6NAOflt9LmV9jVefUWHrC+eUHkgy4O9ZSF6/Pn5OtiRjxP/uqEvA8nNki5/rgr4gJXeePKnT3d3H",
+	"9UGT7R48edxqURrUvMo6QN7qWPtEbiDXr836Aa0Pfvv45FM9/fdehX+3dgomeHm19/VhXF9CiAygxYaI",
+	"06sxg1m5JF2pZi26jIuyJMpxPvU6pw7XCgdlvLVa3XBR8pO36derUlzR4soO2yxukV4+ba48FqlhE6OM",
+	"rHwDOEOL1BvzfCENJnE/YuPCzjPnL56Rg739x2SCN5EwDqbjxeYy+kFFeVRr165pxMNu3MZUpT6z4n8w",
+	"VdOE2RlrGFIAD2b2jBYAtjdArfhxDUqpqJrKWnsPvHNcATkeC3gJSYwhm25zpNREth8+vKIRbYTs+qHZ",
+	"iHzI8ZG6feTTMrfHPRUy+mwinlUOuLRfz7PPtRBZomELoqIcBpzvNoFEBtwyQHGRFG8G2kpY+kK/Goc6",
+	"FmAphlheC1UEuRcw9s6knzo5qVuUJGwwlfaqmY9nrxn3XzzQqpfxi1qtYTubDIiZp0wsdo7XCke91arv",
+	"7HabB+3mfnu3+YurgGjWUDepicvtjgy2FbHC77vdM4I3LI9mBPRMY4r7BweOorvXLFaqEZmXWbYcxYki",
+	"cjoe02Rui9+1dWV67mqEzu+5lB4Wexcsf+z1+bE+FZituPyZQ71hqByTcdrVVGtM2BiTxGLRTb0BCa4t",
+	"NcLBtAin9GxKeFraXGtpjycMxrl7plIP4xBa85YBCoTOxbPj422PiFhhZiG3ZA492OydWUR5v+nM4z4k",
+	"GCQo9yTZUhJX311yJLmqQ6f+C61/aNYPfsv+efnb3woHe54zGnLBpLwoQV3Xm8OFVFQEDI+QJdcFAb8y",
+	"EvC1bJ37ZGun2dwGkvVt+xYyFQmj2ObGJ1v7zd2cVgYPmsDa4u15NcveuabDVzkinMezzVtaJPHM07YA",
+	"C0l/bgtrlxTjj1lzoLZpQwLaQsvhi7mFHAvJkhWtKjn87pWmJ97iJvLLyyuT72QsGud0ZruNFLXeW+lS",
+	"Trda1k1NM0/TR02zFirM1qvqoWk2hOm0IxThYuFs8I0aP3aWJHv222oHBrze3rzJYLtFi8h+77d10zBK",
+	"XVHn8WydQp8Ys7OqJp8smqm/frSFgG3TUMcrRXGvBt0ew0sQoQsittlubtDNXpPol9R3jbOzdEYgKBoT",
+	"hg12pOPBBibZN62cWEhUfEMXQRBfL2bc1PKjsKRn7BBTcapFlD2vGzgBcv7dcg8A6hkYBqHSBQKWDkGv",
+	"ef993ThvF0Ks2eJv1UWQrb1IM8IfVzoHrKt5pWegv8vqB3SvVd8PdsImezxoUcjwqeRmX7otfPS43t+h",
+	"+/UD1gqeDHbDPdbcXelAKHvxF3cgGHCvYzYWqJswHPeZcr/Ba6z1sOaz1ij7sRoROU0G1DxdZJWXnaCx",
+	"ynH27acNIyJflDGt69RjZgc4DRg378zjlbbmMXBaCI4vlLHwITfuluX+iCURdcXe555Ia81L7jcNqdxH",
+	"MlFT/hXbUar6EZd33Kkyies4ZELxAS8Q94axrWrogr1c1hS3rQhNpH0lPgcDDk1ixRpz5a+NG5nqu7NW",
+	"8f1CeLO6yqUENarERk1ngqo6Kdy+TlBkrSiqion1zSv+TOhonjNNJyojaGkTiTuTTqvaQ3hEjmiCluaS",
+	"sF6cSjjmokJHgBGV+TzQLWy6n8UfbBt+477frpS7uDJxFXMV13WcuNNC2uK+EWFHbdA1YqX7U9tm1d2f",
+	"JrX1bLOuEVwSqXgUYchcQPqq7WA/Rrdafw5/VDqz8vzVTjb2BYBghh1E8ZCkNdQE8pOkh8HdOLHpSbJa",
+	"ue4f1B3gxl0dsN9pedOANV0eSjz3b5Z87J7tcdkoQ6a1ybO2bKMacrvdM24Rw9fmldmxR056WZbMC4Nq",
+	"0WEHXvnx9h+ZXXbjXhnrXdYl/TOK7Hq3wwQw+6LeEmelrSUQAxe7U+SzxzKumMOiMrH1GYo2tJGoKsS+",
+	"49dsQWgV9GEgz017AvhsNeKsLLZIn0keMkn8VC75pW0lFnpI2BFR6ah2LYJh4f4CVv8hDSM278dwE0iv",
+	"yOhXJGKaCT1xgj225UQEMSUcRDbkOLtOS754QHz///4//q//8R//5//sTZvNnUd/29r++Olf7V5N/7kb",
+	"wP+y//z1t8MHXuOhT3z/MCtU3HlC+nN1980fVjLBM4fzqZgMEyrUIWHU9iPpMzJiUWhEOvKUOMmAb+MY",
+	"X4orOqj1qBJmlbPN1r//6/9rPckH90Ss0SDkYkj8hu+5f2sNJx13M6EB82DzgAS9HnlI2uRv5D9Jr0bw",
+	"7PE/jPwLXxPEQiVx5HxtgQfnq7a/RB56taYKN7M2C3OGS41N24CgUo12VVOzuPIVmbvhEPk62JXavqOr",
+	"l+kkS/p0SROATerxC4tcjR6HLQ9dRatsZTkWUJ1Cy5oKVDZky1oC3Kkdu65Ss1Ah6BbUZKYN380PUlEz",
+	"apPNCcXh+GMYL5y+u7WJMqE5Cr2qoFR8vhbh6Lo5hWKD2s38Mt3mfnaxXlrjyRXYgVtGwfAIH5Ahv2bC",
+	"Q6lChwlj21+13rFUPZluuZJZW2bi+XB+PpkKfYcsypg6JL5+q08g6QyypCpqNzewdhwEOHRLgOCYtAEE",
+	"JgNifBh+xZL+U1H0XbJgqpHjQn/DLZr6ntGw0OOVxYMBMv7Z6YWJNGr60v+oX7G53yDHSpKED0cKm6Ry",
+	"lYfrv//Xf8M1GCj/QCJpcAHX0lAZORXOVHVFaGDbnDmP2lm8EZfKM6pnNMfEOPdttkcqaKYwdnIWJ1cw",
+	"jzb9xpafxXF9j/gwTQZDp5pL1UYIltRx+XO9c3Zc/5E5WTo0LSfDf8FkvZWAhNJzHJCbDuT0wGNkU8xg",
+	"tca9I5kiuAzZIK9gamcUD4csPOwJ/caEyUksJJPpMGmaJHPiP6PBiNWfoZbVJiKuwzb9BrlgAhQ4CqsB",
+	"DyYW+cAEbeKnm8xRHNTFA1Bg6RlMroqh0aeSB5obFTdPWiqk1OeCLk6TIGcKZ4lU8wh5I1AG0Lh+dz7t",
+	"FT7JaMIS+03864W1F354060tW70/vOmWIDYgWR3caX7+4/De5a8bT9uzOL7irCwmjDUYAdxje82aTy+U",
+	"dutVMKF4AD4Ln2x9r9TkVETz7Qb5joFI6c97QrMnzF6kKsthQKJ5qsGkTRSIwtBIttMJrpT0k3gGzuwr",
+	"xibI6WBVPbHlB9MkIvUp0bpf+6xzcfHm9Pw5qQfkHU1I/WcCC/73f/3vNWuGtA7RE+Z9fXj83//1v/3t",
+	"BjkWWemXR4ys/sCIn+KN75FkKkivdoIOTkSH7V4NkxJ7Aj5e14/ih8ATqqWttkCy1+D8VrNd2K10tgs4",
+	"aKvxeyJFwogqcLFGUTZmFufpZrOlFbSS8EifBXQq029ILFDVBrTqCWqq5pgyX5QN8tTeCAPCncXEwmTC",
+	"xDMBSaeQPzPVPCFlcji31hKJpnbOoCEGdr3LjptsGWXgA8UpAg5le8T/zys2/4dteAGEjYvIKPuHi6OL",
+	"i+PTV8fPlwlcSxMuBjEGYoWiOAPWPAn5PRcwSZqMKReKcoFtxqdJ5GTJDrkaTfuNIB5Dwmwdh0/Dv9Eh",
+	"v2iA4Q0eUbOYnB9ddNPYC07X16zeGZcEHK/REz3xN/K3v8GiOmfHf/ubKT3zNeb6bWACSNXGfV6BJfQE",
+	"AdRJZ7lvuXwTGTZkiSKYF/m9BjshF9iohfTjkJvm4v7HHij1vVqbNBqNT/4hwQx5/BV6PSF52cziv7+T",
+	"wB9s9YJ+NWwXyEMrFlRxra/lt56Srt/G3G7kFqYph5+dvb/Atjy9ctvTQC83iEPWq3l23V6vNpbDXu2T",
+	"n/XV0UdwBHSVsaiQBRFNmHRzrHAYlvkLWByLYjHUNgjm3IpYMH/b9Kl9X3dLofBZp9Lt9evj56BGCMZC",
+	"ud0g3XS8edpKkkns8JnOouayJ2zZB6EmI/owN1Eem75jRay2SOKQIRFFPGBCMocOOhOQwjuN5hLqz2az",
+	"BoWfG3EyfGielQ9Pjp8dvbo4gmeyNHmXompe7ZolWOpXazZaeGM8YYJOeK1d2200G7uYTTUCFe9hY8ai",
+	"qH4l4pl4+G52JRsaZfQvw7K62R8uTl+RN6xPfmRzcsEUotfj/dbjbTIbxZIh0l+zhA/QE2a0MkNA8aAn",
+	"VtJPmxyFO/v7rQOy5R+Fzy86/ja80sN2Xyz1sMHtGtOueOj3BFKWVjdNOALZtdZkQASO6dyE40b0mpGp",
+	"YO8nULaJC2tjyKgnfM1jcBNJrGDKG2hCypSp2r5EWuO/YnOPTIXikXvpgYnSwIt75juyQRDP01xzQDjH",
+	"zSyZapBnRtHDcvdgBLiuNcB9MuZiqpiZ8ZZSCwzg/Y6pH2ZXZp4iKn369HaaTcuFGQ6xdLmEPWonW1jv",
+	"Gp0/0bDWrgH4Ic5wDX/BsdS82hX4ZYT88PJp/+L18/Hvz7rdFy+D0/c//9j8QXZ+Yf98Oz6Nf/l9ELz4",
+	"/t0xe/FWPwN90U5/PMPQSK1dkxzS72rtWuvt0cWHoLn7Ydg83r+WT8PTN0/4uLV7dfTybevN5Ytx9ydG",
+	"Xx+MWs+Oa9ALDy2hdXbSDzIWb1j/Rza/YAoF0zI+a/zQkK95RqcHyOV05OLMa81+8PCYsg2k4MQWwnKT",
+	"aT/igcbe93U6ZP/YhW5f2Q4WPZR6mft4cEWbSw/44bFQWluOTBGSY8ThoHlTKFNr185gCSbyO8gTJIzy",
+	"GIKzK55Atk2OeeKrUj6sjz0W6G0y9BtyVWfXem2lfOOESzC/cHUE7/Y0NWlFBframeLy2SjWth0LyZZP",
+	"AxUnftr3moea0Wv6ZPM2Oo712fEQvcfpLH8jdw8JvuAVHTOj6Qmt8Udc5nwIUDmlTUBtfOkvg6q35Sua",
+	"DJnytz2kbDvuHFQyoFFt5ScajpYhWMWLhyBwesL/uW46ytSPQ98WLJnbtoEfaFIXYLqhB0EDKdF8oGs8",
+	"Z+SKTRR2M/N/7Jx0Ljuvnx93L8+Pukevusenr3yyZdt8HzRJSOdWnCGQ21q+/gv/IP9CU/hfBPdG/tUT",
+	"/6rX6+n/6zt9gEzDNIrzyb/cdlNcZu3U/pU5ttwHzXiJ5QdtFdvW8rFo5qcSzsJt8q/cy9Dho9+VTq2A",
+	"wDt1Y/72EaOLNOAn/L4xE42SYpqjb1WyqraXN+h8IJ6qoi+AsdCfE7xj+Q10wi+v2LyBHnJ4Q2b882zc",
+	"CT6oL+afS9h1fFXwHF5ffi5tKYReWv0gFvmbUsLUonC6GRhIt01Vp8bKrDFDnBgnXAF40o9BZy/9Lduh",
+	"Hrq2UYFWiPWspR80dI6DQrEvH1ScNq459YkfRBxJG+Wy0zws7Z1WdFjgfjRw9syfWP6c/okl0HiO1kFr",
+	"TsDL5pOY1Rhctf5tpqCtD76igBiQxTYgSKg/aP4255BdcE40HWvmeLHMMqS7DGxrbjzO6OaK2DWLLBDs",
+	"a8yppKy8YSgQP7bX3CUqBod0hvgstE5N+71GqmcYAGRaOnfIFdbigBv/XgIw1pU4iO6AcCv15o3ZuM8S",
+	"OeIT5K0GHkxoHiHtNvFd7ufNc4vfe5C+EfgpdhxMoakFzruYC9MgUv8ZsYFa+kpPvOARRLqDeNzngrWJ",
+	"rw0Dn2yBN1Hya4aF876KfbLF3qcXcS4zaKxcixCD8D2B+qw0p8ZFwCc00uIjXk5syhJSPOIDO/fBpkXO",
+	"DvVsBXqhFrwdLaFR1OAsbLQzUc8r0jCyWx6eYqOZT97aO0+gE81yA4JTEVmBr40mLaLNJGouAR7lOUzN",
+	"LCpX5F3U0M8pUlUSnVYvsM8GccKytR2mkX1cNJ54yYr31q5Yxbe93rlxlaXIs5UqS2AUl6hK28jILXat",
+	"aPZWMY+vaLeA5bkNL06eXhOpX7Vz0KW4hLLs/Iodxl+yMHhFraoRkZEPVFF/wlF6n2NkYRxeG1kAocpA",
+	"TvUmDVyTUVZUdrhvUBDV1E4Y6m+0DnYazcZOo9UEX7dt6ZAP8pdGsT0DtCXwZvH5cMXyd/XyjQqtjxiV",
+	"yxoGrJlUwKseD3aDHQrmSAJWRLXAP3TeNoDU6I4P9Xfqu7vBXv1xuM/qTwaPmvXHrSc7B7t0r78fPFoE",
+	"ptkrxYSSIpjurYRpKwfTlAXX2jUtxF9jyVUGw2WZvAEomzlQGm1tAZQH/RZrPnZAqXUrjbg2m8B0YNsv",
+	"6Nhfa+98+rQ5cUBOSoGJnWWlFFl9DQ2WvSrG7lManmcdSvaarfWPvBZp8CDEh3bXP/QiTvo8DBmEifd2",
+	"DtY/0Y3jl1TMzergoG9ivuunKqzPFOS9FvSa8igtVHEs/4+5aNevvwGB5EK57jUTlPz1t085j4E+zkWD",
+	"3fEUgNVf5Cuo1sBowaNgahIzl8KCSxB6p8ZFOU9H762CTIubsKJTACt66xG/ZiH49LfAs7WtNWAItFDZ",
+	"E34uJtImT9Hvj+ITXXkoPRvEhinNBIKc+OyJxal1md26oNTh2oZJPIM4HR8zsrXbJDJVkRjZTUKvJ6YT",
+	"vdKWNu+d356o0fYhmY14xGxqBLo8qVJsPFFLMdq8bojpoh2AcxfAnDKRp3E430ymZemii2mZK2RKNR6T",
+	"68xb4sRLz37LnsN2Hg1UbKshtJnRqLm5UibB5TaEuhZFGp6XBm9rbP7DqP9dwE/5Dy9+OTrv/nRxLI/H",
+	"avLLs+NHx+8670+7b/fefrh6f8xnPPw+mh2/i/lFFL4+Fs0Gm//wIXxzzE/58fSE7/HBT41gJxL98Ytm",
+	"+PMPEWg94Fm+1CL8APJ49GcvjSaFCFzbgJtnuJAmOxaydHCDO07EO2XjcP4voJADnmlV4JJndB7FNOzG",
+	"8YmWgPjcfhWRIaeTSZwoFr5kIaddDclvVRDkGTpivyaKIVOEEsx6yBi6Gt3A95vl+ZTzaOQzuQYSpgaK",
+	"2BQFHFJpvfHAttQ00TZ5LAI0T0xjMdy91xOQkiIxjmvyfCB7ZkTlqDDlyM9FBLmGuWTgabZdTXvC5hG5",
+	"6UlUpaY7aDE0GMG6Paf/BX4gbbBgU5h6wofGTi/Aamz4pguZ3yCnOP/ADS1DVw1UrMFR3zZZOCbZZ0yv",
+	"8PoKVo4B+M/g4oZPCw05bWu916Rw86TYrMtz9T7NtlMbaOCP681H9d2mY1hX52UADDuksFhqaDaG4Tr4",
+	"qtZ0ZlyE8cxLkUeEaa+gdQKjdROBUbuiEb28Gs7V+zl/199Ndt7tBrPLyfxdwIL5/py9+zCbRNMP70ez",
+	"+WSyO9lX4w8D9S6ZXQ2iAd0UHNgudxVvd8ACkVRuwxNyFM8EoUPKxdeutN8LiJtaCjmJYcqJMrZ9m+Ji",
+	"Xawwy681jQ5tNs2C/WjyHnEaPzXUjDE0EkP19MjrCRAPkHeKgdBJwgb8fanDFGjlCzhLb8+TVKHkwvEv",
+	"rHWORBS8FvA+LJ24ZcmAB1DG/mqfITq0rC0HwjrpUtVF0vq0Iedd7x7JYTwI+i/KZv98/AtcGNCE3fKO",
+	"W2VgDz/y8BOyLzvJeKGdIYT2ZBqSpcpos2kmqc0EMvqgufGByWcHhRDjg6aXaJ5V4QTlVOlb4FWFiS5Q",
+	"qE+2TEIbLiviUhWOElrLJcC3PqFqlLnWofA5rygVRjyKy/0LGOJecRJaPu79hRWSvfUPvYrVi3gq/qyk",
+	"hahtC3tvn8awBrVQPTgHy9BVENpp7B3yE/JZQBbNvaxOxLMdxHoCh+Pw6/zUHMz7NqUiW/ol//5f/22f",
+	"FfFsuyQD7yWr3ZoXKZ1XdIeSvSxu9BeR9XbKkwX2FzVz7TAhE39DRrm2xhaaT/wxFbatL1Rh+7mjKZZm",
+	"2X6qrqo585ZKTGM7celeM/sCMag3o5jQMTn+XJHiNGRdb3Q6AzGcGk9sC46eSIgzQJ+yttvxBt2Iz6mi",
+	"PZFNvfCw9mbGJSMKsuNjYdLk3TSv3ES5BjmiwQjGRhFJ5xJ9k6ltYJ9j1ywqM2Gfuz1o/5CUHweOuF0A",
+	"G9QDcYHDvZbSToqSNUx3hsIkkv1mFRXy5tkZkKSQ9fypxHVzgIBmdqBP2KZ7Mi+vgxUsFzI1qjBUAynb",
+	"TR8UlYz93YFJm2LXeqs2Q4P7UP/XHOrPN6023Na5uJ7nOjd/8taFgrLvkS2bRG37F+bKunM1e4B+mBJK",
+	"7MyEnkjiiKV10VC+heEguITPNAgOnqUJK+rwVRpRSRH9c4IqlXhCjoY3J8T1cY4U4G2SJkk4d95ZgONP",
+	"w0c3P5QqcZb0WL529tiswB6fxWIQcWwvcx+F+aJM3AZrMoSqzMcrm1Zl3H5Zz17rG0Xf5YLGbXrIRREw",
+	"f2x/jH4bh/PrPzXHb5BXjIWSLEyZK3OT5jl5FRdjtiwuyRB6t33lFPqX9EvehFgQJf4YYvFWuzVj4WBe",
+	"g0Ajc6fVEJ2b5hIM3d/IAwnFnhMDfbSNItfkCvRv3kv1W5Xq345Ev+cXFfnFd5Awd6fMwhg/9ZSsfnp9",
+	"dP62ttLE2sitk+LvcWh8AiooaMD0zKRTg2B2zINiaUvihAAhZdmgeZG+zIyw5eCdGVZexktwWBTy1RuY",
+	"VKY3YgmV36QB4p1mHN9z4hUaHJVZx/Q/GVO+N7O+qJmFdfNfWhhYyt7QAnuINtQmUY8H1vBKs6J5kpuY",
+	"lEU/GoWRhy5+8lvKnfvLTNS57ThANvhodWabGWR0rw7/iQIGytL5n0AVXhOrwEliJoSQ4jOqS8g7ILAQ",
+	"rR6n7fXEwgztbFiCmXPwaNfpeY9pStCxAmtcuCBRPINgtGRkS8Y9MRW/T2PFQnLx0wkZcIGN68bbK9T1",
+	"l51Xne+OXh696hqdvTz6gbO1PkNB/4tw1o3Y5fpIDaBXGxydaaQG+4s6Ey/vKFbzFzmxzY6sShzHTBv8",
+	"k4m4+6DPtxH0UYZT370szsTHjc2Rhx/hv6vjQ0lsejHnZ/7C7O9NhFtJOCgTbVVCQbiG+zDQnzUM9JWR",
+	"z5oQkVnvg9wE7KWITwmGN+/1gi+mF/w5dYK/eBToy/GKOzV71/vZAMWx5dlv1QT6Qy2d1xbuJFCpKwnO",
+	"noFSR2zpjTwGk4KJVGakUMgSbN+O/7TxFGMU9wQXh+aVCTOl6tjmEwxmYAgwU0KxIUskwU46O/9zfxce",
+	"gGbmYgrdIQ8Jci3sLWG4C853MJ0jIcdYwvQFEZsBhzBxVqqyROxzDZJvyBlqmG671tpp7DdrXsa327VO",
+	"SG1UqKX3lDLbwojPnXgcz+PZen8jKIn3bPfP5G1MkIz+Uky3zDF5LCRLlGVlrabXbDYBQB6WoyQ4aRSL",
+	"SJJ4ZubOIb9dZLeHhPYEwE4MzSV9/6vXJyfZdBtTnY4NobUe5fbztnEi/akHknARsvc4hQOn18ArtZ4V",
+	"okdTxGqkP8b1vXonLGwYzktcxouNxi1zhs7vhgFDXQH4WA+J5vT6Vf7bt2/f1l++rD9/7h+SVMnTP52/",
+	"eEZ2d3cPoCFqdhv5/vv2y5ftiwu/0ROf5y7FEzGs/obeUof3atZbwnhba9nuL9gQ07Lxx42d/TwX/y6h",
+	"gW3duQOkVpXz4jbLtF0Qwio2h+qtEPHEdGrLkJUM9XPbd+jYtKi2UXfLdM/nTE6jwp1/H8/ImIo5bn8G",
+	"o2AsVt+nGtw7924u9xDzvpzk28iztzA/s3RY0IC/Z2GuuB6qcnAIQW5IVkAFjMAozio4y429/2a06aKI",
+	"ogclSp6xUkwdDjii0inMaeJVhbpo48F4LVniiK6Cqsx1X3cKNrfsFMxtO9uEJ/B72eKK8Sxd3IJcrd1F",
+	"J+IMQ9YbCA4+3pdyf8GUgdwQNperBVTRKB5uXNmddV5Yy4PShh75cZjSzJHDWRgL/KjPnB6PxYzpwq7g",
+	"m+VKwDnGjtIrcNyZHZ9YRvP9XVY/oHut+n6wEzbZ40GLQpMIQ/Omp/Md+AAMyNeTeTo8+J7GvyiNy4wm",
+	"PpfAEYtW5y+iMtGfZ6MsnBxF4us/fDIww1v6c0Ihgaau1XQhOXT/kdM+2pbFRI4N/P+gRgq4vTvrodB6",
+	"crdNFHLzJdY2uMlG2v8BLW52vlCLm0q9a3Kt0u+Ai2qcXs9CjUp637nh6+W4U8OcLKvFv295NMP6JMms",
+	"hTfOq5IFjRZAw8rGbMsJw/bfQ37NRKMnsCu2MDPenH7Y9pr1IPbjEBpjE5ivRqg72xciRGbMNhiUpfmN",
+	"mgQ+J71xgZstcrDykQi3zR42ofn1+Yf6M+1UmHKYF55NAMReHc7W4UhgBnHOrLq7dhL3EuUWUGYjnKmS",
+	"AAn0f9/D4t7jeQvpjFNkzHcq0XIWRuV+FWa6nlMbBc4C7BiK6zo0P5hx51LFEzKLkyst6EwL4EZPvMpk",
+	"mPG/qREbSxZdM2nHP/anPFJ1LogP9V9+g3Tw8xFVLElnaGbjK2CKuBkXOWIJZJBjtK1ICOKeUiFYJRHS",
+	"Tkm9z4P8U+ZBfgm6q9D/AkVJQU5jMa427/WIP4ke8U3oEPdsZaN8yS/DUzbzzGlcrN4Gw3R0QCOVuIIb",
+	"yRmHWI/jnAw/zEnwnjAi3E5z6jP7dJg9Hh4SH8m6TYDKfTIV+oKEgfcw4C+bHtjoiefwClAsUDQzUwGY",
+	"qR+uZpJNIMiieqC+uDpKkaaArTA+11zOuJ+xB6szjm+nF8e9UPkahcp9A5B7G/WWG4D8MTbqw8yp+PEz",
+	"hN60QAOHIJehEiMc4pnIJqj251oEwqDaESNxFIKuvoVJofpPe6ckQTwVqidUPKNJaIbeBlfxVG2nJiwY",
+	"rQtJK0QyKJuf6xezSLIH2IUknirC1SFE7nsiXRCXZEwTLRQNZ/S0COizlNLJEUzZwemKjiC0+aypyGz0",
+	"hBv31wLawCHdU4O8gTm7MOvEGeHLpZHMHj6i4QP3aNhx2RMmTbZN9pq7uGvf4bJ+oXcavq2Bk/L6z5np",
+	"yGaZyKi92p3VcQqgdUbHUXhW4qmunnxjXoArX+UmzBzJad6wRaXZiIllIFYR1iXeChdT7rn/PfdfNevQ",
+	"svVJRnFrWXtp5sKI0UiNPpTmLXSEnGlmu9NsmvHdkBqVxNBDT7+RSfJ9t3vmpfxPxdNgZJmv7X3exmFH",
+	"PaGPl/RpREXAEm1QxEkwYlIlVIF1EfAQ2o6MmBrBvFmSMGhG4n4Yxpr3hP8wYTScf/D1bfAocx+Ecelc",
+	"EZXQwYAHJaOQvgcIfLavRiqqprLWrsVX1ZkRfvsCHy1hRRbWXJLppHFT5Fw1bllbi0y6gdl4shkWXc0j",
+	"LnAmFuToPjRZmav81F16lXmp4wT/O0zi6YTEA5R67tiRLa4kGTOssLhibIKd82cjHHpsVAAmVDIHAQqz",
+	"TPB9aBBvL/vpIECIA8LOcME4Vnzj/Bl4kXkFamPLGTJvDGKaLB/u7p06u8/PtzO6W1GqDGTCrBphtwrz",
+	"YMXfJVQoxpBZLq84NUliezAqJopesfSA9MkspfVki6doKq1O9Slf/2Lqz5iL9O87SAQK4hAmCjab2oIF",
+	"K9nYlXJYa9eqUzXA9mg8UXPH4PNyn78WYYNOaDBiDaCd+vVeHQe+/v2Lr2yJ6zzfKGQC77yBCgLP3UgP",
+	"gSc3V0bgsXzPmEfVn+pAjReK64rxWXh04yAtPJVTgHYOqj91I0UGHr6ZNgOPVlJpqOSBa88aC+dZHF9x",
+	"Zi/egtlrBj4aCWRlyBYsdNuRcUh3pqbkCzTB/N3IhXX9LbOCk0wmSILZQnZXzmgtkI2+ZoY+USyKsK1a",
+	"T9AJTdT2Uo7pmt7I+c8UaUwAR6hzuXOJ6eSUanAYSHzZ9FKv4k7okFVPok0fueAfWO1OJFeafdkqyL68",
+	"lPq7WohC0azbKiUT2Rk1OLXGBjyglUCvhRtJIMQZDYC7E5DfHgDWDNx2CP5eOK8WzvcCc+PUXFomWr4e",
+	"uVmc1ns2TesqrBjUf23nTcrsR/hze6U87QmqiJ/tyj8kFJ97kJmgQ6agzRvMtiRTEcFMgQVDFOY7gyXa",
+	"E/YFXJIRH460MP4uivs0wnxhlHF+NjzXJzQC9wYZ0WtmxrAnfDhS2LIgC8/qNbOwQV6LK6G/LdIBcnvN",
+	"Jtn68ajebDWbzd1ms4VeGDOB2v6wl/5gVrnttGfAnCzSSW1rsyj8KJqxgdFxydZUMnL2urtdqjmAybmo",
+	"OtzcYax3CsNWDdf+rYRtp/6ItKV/jpHfgHnDRlb4bPTnPDSSAUNMHNugqorJZAoFbNB+12Xttx7wvbdr",
+	"7+3ar9KureLYN9D8DO/+vaBPs5ygAuXrNYwLY71uehNy0nhQ7DW2ksmI9gWmWiCLMFXnVoVRuQGR61lx",
+	"++JoddpRTh5hlkkGrAUJlEoqwWZmcve9TLqXSfcy6V4m3YFMyiUpPZBpqOmB/GoFVT7g+e5SThIuhpcW",
+	"fpdRPIxRkpX2+YDqF0zzJGenF10PzC+sVwwirk8t7T5Evjvqms0/kGTG+uT1MQljJk1eio/U0iaKvVcP",
+	"R2oc+WWhzhNY2XdM1e759y3x75N4OGQhiafolNtt7hT49tN7DkE5iYk9TUxsmNAhgyZ09jJiEKEm90IL",
+	"aDx3fa4jIC44tpMYQVSQthHN6FwS3yCqnyEQnPF7/VE12s6Ha83NK2OyTEzHmrTsvb8tu8w/fY5subGU",
+	"+EpYZ96zFg/1qRvge5qSC/iXZp9Vky3KvGBHJpt+MW/Q/+Hi6OLi+PTV8XOfBMC8PcIHhIo5ptYHEaMJ",
+	"Poo/N0iHGBW4JzDWgoAmk4QNNDr6GaPRuAx9iRf5k4T0/gLW5BHaE/0knmklVNBrPqQwZmgE7QjBlTel",
+	"ESii29i6M+QJC7CvkYPPllqAE/bE1m5zZ/sQkz7QN6d3xAzhlsexkFXfc8N7bnjPDb8sN/xMRphXwmwT",
+	"wArjI+2t7qzygAqYUw59XkGpWgiQe8hZZlwyooAnxsJyR9d0tmU72x5hNBhlicP4oQcyF1YgXKRIDp7s",
+	"KvH2glB7QdQ83WVZtJxsxQlhv09ppCnKqpLsPQ0Uqo9F0XPrtigJoO8Xx8/zy3tJVTAivnmVT+CT0Zxs",
+	"OdH7PCXaWqGCBcHDueWY/PqlIR9xHDEqiha0CC8tiBzcGFEoRosYhfPlMvOJZLzi/KjzvAxmmRNoI16b",
+	"NYn8K2UhYG3ZpeJjdjlVQa3denywv7eztwdlYBWHQUdUqktbDLb0ipWjnRecdnDx+KJ73uken+pfp9Pq",
+	"k6Zvnh5gSP0rS5C4P5vys1nVwdWwlm/Ny3effvEF0y9S+VOmHKUaznoFaU3CRNYHzTrYYGYNuKTM4AUt",
+	"8rBPVtppucylhG87SxWDm5dcV+EeOf5wI7pd31PMQKWdTTR17vsyoZA/Ga/9PE57lxLwHsxFYF5HGn8d",
+	"SXYfefoTR55sC7dUDN5A9G4QYloTR7JfefjR/KtSkzfHo2EmtUcReMhw3F1Jvn+JLMeXZrL85hn9Z1SN",
+	"avcVWfdZAvcVWfecNmva93VwWrzY/lhiH51PhUy9krFgMIWmDsXGUlGFBVNbF0cnR8+6Hnlz3P3eI//s",
+	"nLw+uiBxQrqdpydH24QOKRfoEO6JLMkcubKHBpYtjSdJDGX1VIEjWn8Oa5vhUpq6BbNG07X0hEqokDTQ",
+	"qzas31mf1mjjqWqQjiLjWCrig7PHN/NHB4olxEenj0+CeMxInwZXhz3hT2iiOI18IulcOqPCAv22i59O",
+	"cFUDyiPIYk6mAof2SX1XiH0CuBr1hM/l0XtNoTwWbaJNJT9NLbNbh3x6KXMRH4joNXqiJ7TaiS/Wn5Aq",
+	"YXTMQps3kU5SxSlBMiZ+ArPPJO5Ikj4bxMaZi+21eiZBHqBLbYwwJFvmyfN49iyeCuV7JIWDR/xwipLS",
+	"h54wDpChyQuCAkGKn0qkIrs75Ef+NK3dwV0AIKHdV9ZZHLYB1zRwmNCrRGd8Cfzsysy1tE3NmM7hNPaI",
+	"RnDodo091LIJh9CuISHUzJnBeYVkC2aoBLEY8OE00Ri6fUgmVCrCOFSsA+q4++CS7O0c2HWeM5XM6x0N",
+	"AL80gvGT8YrfyD8A2sO7sB9Ao4WUr3TIWcImNGHhhT2TXODwh+dPn5Ew4XrPGJDmWq0xHs2PNRzbeIbg",
+	"TCMGmhDCOE668XBoPt3pds8vL7qdLuRvXr7s/Hx5fvrmQisAaUc/1JGCiEr5Ck2+d/SaNsZUjRpP+fA5",
+	"C/iYRtnna61mw06eXcoGBRZ1nJl+4QrTb6dV82ry96jWriFTSo1Tj+BsRfLi/PQlFoBK8ub7o/Mj+0Nv",
+	"2mzuMvKf5PT8+dE5efrW/vD86OIZ8M2EIY/MoG6he3500SU22FEGUwyYpo7mvKd5ed/Vt1Gy4M30LkDK",
+	"VEsqtnsvfjrxcmo2V5rMJOHCIxM65GKYNilEjMt0Ysjq8v/Tx9nOozgKzdS0L+FCooMB5E1YpgYgx6mW",
+	"L5miiK90quJjESQ47MySQEAlu7ATZ+whBlSxKB4icqOyi28D+7Pd2nH/NiTwz875s+875zDVM0mYCObp",
+	"N0I24IIrFs3fJFzlBvOHXE4iOoewVHuntfd478nuo73HXo3LV+mk/JZXi2ifaXxJJ4am3hbnyiRhAUf/",
+	"ivsqLTRORTTPYvpUv7Vp8edV3m0jGU2CEX7ZPMCHwmlHqNJpuAY2s/yuNJ1bOVJr73o1Znn7SxSA9jmH",
+	"66cvnyywqI3YQxPTWxzxBsAzsrLW/vVXM7QVx2j/duPICFDTXXrr7jH6HqP/UIwuHiYMn/VsJ3ytDk6T",
+	"tGpba8xcEH8ROP69Ob/anL93on4TzVamOasU0B1oudTGR43xC4zCL7f9H6IZfklFeIkMfvVUzkX73elJ",
+	"bR4H6xwsrBGdsEIDRMNIljheYZS+7IjwmVnNLXRTuQvnqzZwLLzSf1++6rw8qrXtHHcrMy8vjn85qrXr",
+	"LXz4svv27AjERIiW0OXz4++OuxcgoLi8fPX65KTz9ES/6O3RhZZ7rlwU0/Hl2fnRs8vzzvPjn03KShJy",
+	"QaPLs9OLYwiXQVMw/cjls07XLa2Da2aVaD6kVy+efX/0cqEMz976/OjZ8cvOiQHlmCZX0oq0z/4MXEWQ",
+	"1MBlBF+5kZBC5Lk7vev+0L+FQy9UTUwQ6F7TuE9Xut10JUcOGt7wlcp7qKdeEUdFj/P+A0nCOJhqk5GF",
+	"ZEbn2FDWmTXUJv7HXjoGoFdrk3//1//+5Fu5D4M2EAQo6XuCmzwqrFSHxCpToGKHPdCEET4UccLCbZxH",
+	"CUlYyRRgK4n//OjkqHvUEwsbevjRruOTf4g5ybFghEYy1h8PRllfVQEec79PVTAqd85m47WezsEz+xl5",
+	"XM6kBFsJvxlr08vABa0ck5AdUFbMYSonbd9fAL8+mUPi22X5pjuOLYTfvi9uvw9b3xe331vHdxr4dnjx",
+	"ssBYlplfcpqdO5h+cR79hA7ZpY0SQ6cvSGrnImTvPZhaTEkSzwje0iivXSqZSr/xCPnbbOtZWJZkenPj",
+	"GcEYLZwGHYtoXrUoictL/cxlOrN/4wKlv0atT37kVPY3+JXSNniwO/enbDTVp3QYFWTwFmTvAqgvs0E0",
+	"mTs+P4cKYvaXMCvlckB5xELzxua69N7CqVTZw+7cKJPxm8vpXTn1qlXzajCzxr7v5lUrOKHlqyonuj/+",
+	"P/T4V1QsAQ++L1e612lK7X/Tb/XLqi/ryplAyZqKkCWpA97SH3gq0hlLYGCvrGf63PmRG0xTXGJGk5IJ",
+	"V97tmNbrC6CwOWyajqdgTgtYcl8oceVeMGwqGD5DLNxpwsb9Sf4xJ3kLI6vvvTH33pg/acEXKApfWnlZ",
+	"19vWHd2NeaOpy7pBLpiCLlm+ZXTojhHYOp4kTDIs43ZmjvYZZsEbHrmdzgM3vFGWjgAn+QngPbEwAjyK",
+	"Jct1qi8NLNzFNO5b0oNWN8y1IQYzW3UrO4ztNNl3cZb3vX50rx/d60f3+tG9fnSvH33zrZi/rH60nLTx",
+	"UBMIE4pnPR0Lw1fnTE0T4Xbz89zGyqZRcn+qiGBQB6ZooiShtlFqO991uSfkNBjpN8ByJnN4KeGmuv6p",
+	"PgsSJCzUS6MRzOUzk3kQd8oH3zDVyW/pXjm4Vw7uT/IbUQ4c3kINy/gW9YX7KMmXkaVvRjGhY3J8O81u",
+	"y2IfbwplkpcJOcFmmaBzCrglg58HCZOjXI/wnsAu4GTre6UmpyKae+SCjtkFV+wfJ/Q9Wr8Jg4JWCQ1b",
+	"bcdx8yDUtOPZk4AmCWdhoydOqII+u1EkoVAdUvRMkwPbefyQcEEuZnQ4ZAl5fezB7VwMbYZjwBwh3BNj",
+	"iEuA38K0E4eXZu/TsjnC78LfWKECa2gQAJ1evpnOl8EPCnyXtAr4dDxVCFu9qlSFWNVdnN+L+Xsxf3+S",
+	"92L+Xsz/KZMh4qEWWnfQ0R5sYEjbr9IGDk3Q5SxTHOGbtlX3cKSrYG0yXZoVawe6ip6gZK+5lx8cu501",
+	"ucD6hHhg6xPIivIEMoqjkAzipCcYDUYN0tWyfELViHBpTHJoeERvXLLwGTP7fnWG9Y1jDeREH9eGPEUv",
+	"+ISXdxBBEJt68HT8Kx5pbmg9zh8wR3RfmHBfmHDv6r139d5lYYLU/JdGX2M6nyPRHFnmCDCYr8IlCUZM",
+	"K5tQLwce3wVppE1afQuksKEQoyRhg6mkkVMLxhUbk/4ceqdCfQPZ8lsNqzNDtZ+/3UCVEKxFatqvjqH2",
+	"ro+tAvXbbWu3WDIypiGzbeiobQ1yaFqrx0wSEZd7jLNUxM8RcV80GXH9x16eaqXhfIOPPc5/zMrpT7/d",
+	"MPXxKShVK2KAGNLHZJE/QCLfp8bfKDX+M4xCrbzdaf+E+/P8I89zZaJz1roFit4w/+q+wf29kvenyXf8",
+	"A5W8ApdGxqE+rsiJ5GJI/n/2rnW3bRwLv8pB/tReyI5vSVvnxyJAi0GxM22naTBYwIOaluhYG5nMilQ8",
+	"2d0B9h32DfdJBjyHlChF8iVpmwCjf01l8SbyfIfn8p07maUgN6LI2xDIZY9nNYlQ34qFHxLZQRFiHigI",
+	"kRVUyw1LLfmtEVgy090+5F0wQXwMtvY0tW8kiM+VD29RFaVfOmcHUerKay78iz3S9/bh/OM7uOZ3ysZP",
+	"uiBCN1DVh19WccJphiiKKdU1VjNBYjWgd0rLgMVQl5ni0RQmgzH5QjwTzUmzIon9f3Qr/4hITME3HsYc",
+	"vR9vehc8TLl2WuE3TF5x46fZ1Mn1X1DndkMISjuls5RpvpZFDKeBge+W2tLaWlpbSwvDf9qwuhzHDsbg",
+	"ff0FheF9H6eBtbe7GrVxSqBlRKNdC1XkDBT1ZmzKgLkV2zyB/i4T/S7mB3fztnVwS0bxcqHVwl6PzAs3",
+	"TK8K4oUcYraVbK4yQ6xjkf99nyeiLWHTwkBbwqYV4mUmnye+RH25SmV2sx+tHV1b6hjtAFshXjv855dG",
+	"Zjskp5uJWnY6qB3c8b+LJhtJ6mYCf6Scy5f+moNLflPzwDIBGTmvYMETc7/T0s4qxxy1w038g2n48dR2",
+	"xZQKJDq0DCkOZTu9HXZTfK72btKCUkvE3gLUIQBFImR/wjmSvE9E2YKd9+GdJiCApUwSuSkoOoWDHegM",
+	"///f/w1fDSBcsZSFGs33Qs5EwlmE+dH9ufkPcH/LFHTKYowiVjcs5AF68jB4aTaDY5jCX+CvMDuiSkih",
+	"K4j0H2rGSNRUJjNR9HeWm9wmg8GYgGgTK04mpVhBJuJ/Zty/wQTl5Gpa6xczQc7nWIRJFvGoCLeaDAaT",
+	"7g6vMMLIs8Cy3Xwy2JW92rVg1oJZ67lqwewQpg4Cs+8LXU2XrmOSm2u+XvBUlW45jSmqxLCqnWaPNS/x",
+	"9TLfaql0oUcaroga3OFHfmnC2F602ynQUk4pZMqgG7KH5MEDc8IfZAqxFenK1B2H0rzCucjDh+nbxAom",
+	"g8lM+BA2bIYwsyCIHT/ROjys3Am2QIWmg1oqWbfKTWSyO8yMDVSznpHxILrZltPVC2cJ6mJgbBha9WGh",
+	"nBwcBEO23yeJgSkM1ftHwYz+tHyv7dZ40q2xhQu2BrZag0mbQvWV+WR9Tc/Tj56Tzqf20O/yTB+KXsf3",
+	"giq1mqeX+YpYMBNzX9jZYt9+0PQc2BoN4Cu+DsrKo5fk9QCNbqeith93v1VMt5H3Vzy5DTqWZ5z4GqT+",
+	"RXMttf83UwNHBdYXuFzNMHgoZlld/6n1me8+xy3AXJh4W6r2Flq3U7U7yfxM8JSeNwUA/4S8HtYBXKd/",
+	"Tm0os01Y/oeMRZCrDAbb7IOEs1seAFMz4cwqcxZFH9I3PLmk1iPJVR/OXY6PXsXiagqssG9QApqCyWDg",
+	"mTcwITqPjWJRhNFQKV/L21KMFKWbIe1IztVqfz0T7uf5k85kMO6WjT3OWZBPj3wjlPxGEVMzMfduVnPo",
+	"zD9e3k+C6wagpBnZHeZ620BiWPGUm34HXd+qY01M1qwDe1p1LnjVqPOVnROB3Vhe2vavDxCxdnzb+V9p",
+	"AdClowt9dJnKNQijN4nWkdE6MlqvfIvA2xH4gj/3u23Vg7Fn0DDJRwwd9gTkKr5RudDkQqcxVg5xBdSB",
+	"6rciPquzmfBF6zXnN4SUmxWzfg1Me3HNIJJi2JdVZswVDrHWRqdVMNMl3yy4jaMqe9jH3TMf5x/kx/CC",
+	"yx7twmgDjVv0eO7o0cr+x0ZkfX+hn3IW3f2r0XZ5jnyQCkaDAWxWnIxj5owumHJskWg+jMUVivtYwAhU",
+	"ADxRHE4G4yl6lBkkkkUzsWAJEyFPIeJhjBFYmxVHoa2lo2eMFcRCafM70ClbLuOwTsL+wPUnjOLiSj2a",
+	"Q1FppjN1ND3C5dhf4uQjuKAGGm4L1QWjchr5LEMmwHwcEkt7nYSmQ/CAKeeDywTGXTsh8G1WIIojsi8T",
+	"0WixZc4s+6c28C44xwrdG5klEVxxbbYSaCn71QNbOlL+hnAHSN4ckDKFbae3TVlIsaLvlJq7ZpocTY+O",
+	"EZltX/cOD6kzmAasgiLt1yWXEpngC0Xpu0gvqtHU7G62WW3wwmesLfIbj8Cbkk3LwvnYRUzjq5Um7jbk",
+	"mZFLr+2QaZbIq5rmL4n1QK1YyiNY3MFC6hWoLF0ipWunkv/c7ZdjH1RNkxf2ewG/NZsngGt+o1Ew/O38",
+	"x/Mv55dv3n3+8unt57fvP7/78H5rFyyLYl3TxRummdIy5U5zdkql6gZWW9RU1QYJauVGQce843UDMq1o",
+	"on7HUd5BTe/Y4xQSovvzqOBJ+BUEui5zLsDfykx7PXicgI092CT9ygKdNSbD5xS6Ns+5e6+/pm/mdeg0",
+	"Zrtv47S4pGz5UiXkamzffSVyg2EGiQ1rwnAnJELKV/5e6+7tne2Xrha1Xx69bOYyYsZh37o/HWqmuTuD",
+	"H8QjfPHzjyBvufn8trUXym3Bzs+Xbz/93Y1JplAZz/1+yc9UE8iUp7hMIYlvuRF+AY4C5WAuakj7JvEj",
+	"l65nkkx9+JBpFUcczOWPApsLtugzOF5zncahgs7HVK4NXGcKNP9Nd82FiMazoEDySIbq2Eu7WUfeTIwk",
+	"/h3l7jVLWEUe18eA01QCyNAYh7OxOUq2Bm1wlEdI7FSC8oFUNm3Nsu7qPfKkTS5nvPNhnjcN7uVo0luc",
+	"jqLe68npYjh8FfLX0WkxuMpW8FfMifea5cIprb0NLcpiu2kwizHvvWaTYe8kHEUD/nI5ZEi2s0OgV85l",
+	"g4Rt6jQ8GfVe8eG49zKaLE/ZaDEOMYBlb0nrSY268x3g4cMjQ9/EDAsfxeKqaVDR6cveYsROeq/5MHy1",
+	"HEcTPhgXg7IH8Nff/wgAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
