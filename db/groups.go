@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,11 +56,21 @@ func GroupByKey(ctx context.Context, q Queryer, key string) (*Group, error) {
 	return &g, nil
 }
 
-// GroupForUpdate loads a group by folded name and locks it until the transaction ends,
-// so that changes to one group's members or existence take turns.
-func GroupForUpdate(ctx context.Context, q Queryer, key string) (*Group, error) {
+// GroupLock is how strongly LockGroup locks a group.
+type GroupLock string
+
+const (
+	// LockToChange: its members change. Changes of one group take turns, while users
+	// changed meanwhile may still join it (their new rows only share-lock its key).
+	LockToChange GroupLock = "FOR NO KEY UPDATE"
+	// LockToDelete: it goes.
+	LockToDelete GroupLock = "FOR UPDATE"
+)
+
+// LockGroup loads a group by folded name and locks it until the transaction ends.
+func LockGroup(ctx context.Context, q Queryer, key string, lock GroupLock) (*Group, error) {
 	var g Group
-	if err := q.GetContext(ctx, &g, `SELECT `+groupColumns+` FROM user_groups WHERE name_key = $1 FOR UPDATE`, key); err != nil {
+	if err := q.GetContext(ctx, &g, `SELECT `+groupColumns+` FROM user_groups WHERE name_key = $1 `+string(lock), key); err != nil {
 		return nil, mapErr(err)
 	}
 	return &g, nil
@@ -119,9 +130,14 @@ func UserGroupIDs(ctx context.Context, q Queryer, userID uuid.UUID) ([]uuid.UUID
 	return ids, mapErr(err)
 }
 
-// AddGroupMember puts a user in a user group (nothing if already there).
+// AddGroupMember puts a user in a user group (nothing if already there); ErrNotFound
+// when the group or the user is gone (deleted by a transaction that committed first).
 func AddGroupMember(ctx context.Context, q Queryer, groupID, userID uuid.UUID) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, groupID, userID)
+	var pe *pq.Error
+	if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
+		return ErrNotFound
+	}
 	return mapErr(err)
 }
 
@@ -152,8 +168,9 @@ func DeleteGroup(ctx context.Context, q Queryer, id uuid.UUID) ([]uuid.UUID, err
 // them from being deleted until the transaction ends.
 func UsersForShare(ctx context.Context, q Queryer, keys []string) ([]User, error) {
 	us := []User{}
+	// locked in id order, as DeleteUsers locks users: two transactions never wait in a cycle
 	err := q.SelectContext(ctx, &us, `SELECT `+userColumns+` FROM users WHERE username_key = ANY ($1)
-		ORDER BY username_key FOR SHARE`, pq.StringArray(keys))
+		ORDER BY id FOR SHARE`, pq.StringArray(keys))
 	return us, mapErr(err)
 }
 

@@ -460,3 +460,58 @@ func TestKylinGroupsAcrossInstances(t *testing.T) {
 		return !kxOK[kxUser](t, peer.Do("GET", "/kylin/api/user/authentication", nil, ua)).has("roaming")
 	})
 }
+
+// Group names are unique under any concurrency, and changes of members, of users'
+// authorities and deletes of users racing each other never fail for it (no deadlock, no
+// 500): each is answered as if it ran alone.
+func TestKylinGroupsConcurrent(t *testing.T) {
+	e := testkit.New(t)
+	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
+	const n = 30
+	statuses, bodies := ccRun(t, n, func(i int) (int, []byte, error) {
+		return mxDo(e, "POST", "/kylin/api/user_group", map[string]any{"group_name": ccCase("crew", i)}, admin)
+	})
+	won := 0
+	for i, s := range statuses {
+		switch {
+		case s == 200:
+			won++
+		case s != 409 || !strings.Contains(string(bodies[i]), "KE-010004004"):
+			t.Errorf("create %d: %d %s", i, s, bodies[i])
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d creates of one name won", won)
+	}
+
+	var names []string
+	for i := range 8 {
+		names = append(names, e.NewUser(fmt.Sprintf("kg_cc%d", i), false).Name)
+	}
+	statuses, bodies = ccRun(t, 24, func(i int) (int, []byte, error) {
+		switch i % 3 {
+		case 0: // set the members to a window of the users
+			return mxDo(e, "PUT", "/kylin/api/user_group/users", map[string]any{"group_name": "crew", "users": names[i%8 : i%8+1+i%3]}, admin)
+		case 1: // a user joins through its authorities
+			return mxDo(e, "PUT", "/kylin/api/user", map[string]any{"username": names[i%8], "authorities": []string{"ALL_USERS", "CREW"}}, admin)
+		default: // a user goes
+			return mxDo(e, "DELETE", "/kylin/api/user/"+names[i%8], nil, admin)
+		}
+	})
+	for i, s := range statuses {
+		// a user deleted first is unknown to what comes after: 404 for itself, 400 in a list
+		ok := s == 200 || (s == 404 && strings.Contains(string(bodies[i]), "KE-010003001")) ||
+			(s == 400 && strings.Contains(string(bodies[i]), "KE-010003001"))
+		if !ok {
+			t.Errorf("request %d: %d %s", i, s, bodies[i])
+		}
+	}
+	// what is left is consistent: the members are users that exist, and list as members
+	var stored []string
+	if err := e.DB.Select(&stored, `SELECT u.username FROM group_members m JOIN users u ON u.id = m.user_id ORDER BY u.username_key`); err != nil {
+		t.Fatal(err)
+	}
+	if got := kgMembers(t, e, admin, "crew"); fmt.Sprint(got) != fmt.Sprint(stored) {
+		t.Errorf("members %v, stored %v", got, stored)
+	}
+}

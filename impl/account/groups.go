@@ -103,10 +103,8 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, name string) (*db.Gr
 // built-in groups stay.
 func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		g, err := db.GroupForUpdate(ctx, tx, UsernameKey(name))
-		if errors.Is(err, db.ErrNotFound) {
-			return noGroup(name)
-		} else if err != nil {
+		g, err := lockGroup(ctx, tx, name, db.LockToDelete)
+		if err != nil {
 			return err
 		}
 		if g.Builtin {
@@ -121,14 +119,27 @@ func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
 			return err
 		}
 		// the members' authorities changed: what any instance keeps of them must go
-		for _, id := range members {
-			if err := s.changed(ctx, tx, id); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.changedAll(ctx, tx, members)
 	})
 	return errs.Wrap(err, "delete group")
+}
+
+// lockGroup loads a group by name in any case, locked until the transaction ends.
+func lockGroup(ctx context.Context, tx *sqlx.Tx, name string, lock db.GroupLock) (*db.Group, error) {
+	g, err := db.LockGroup(ctx, tx, UsernameKey(name), lock)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, noGroup(name)
+	}
+	return g, err
+}
+
+func (s *Service) changedAll(ctx context.Context, q db.Queryer, ids []uuid.UUID) error {
+	for _, id := range ids {
+		if err := s.changed(ctx, q, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetGroupMembers makes the named users a user group's members, all or nothing: users
@@ -142,10 +153,8 @@ func (s *Service) SetGroupMembers(ctx context.Context, a Actor, name string, use
 		}
 	}
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		g, err := db.GroupForUpdate(ctx, tx, UsernameKey(name))
-		if errors.Is(err, db.ErrNotFound) {
-			return noGroup(name)
-		} else if err != nil {
+		g, err := lockGroup(ctx, tx, name, db.LockToChange)
+		if err != nil {
 			return err
 		}
 		if g.Builtin {
@@ -221,12 +230,7 @@ func (s *Service) moveMembers(ctx context.Context, tx *sqlx.Tx, a Actor, g *db.G
 		Target: g.ID.String(), Detail: map[string]any{"group": g.Name, "joined": joined, "left": left}}); err != nil {
 		return err
 	}
-	for _, id := range append(in, out...) {
-		if err := s.changed(ctx, tx, id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.changedAll(ctx, tx, append(in, out...))
 }
 
 // mayMove applies the rules of putting u in or out of g: a group can carry project access,
@@ -299,7 +303,9 @@ func (s *Service) setUserGroups(ctx context.Context, tx *sqlx.Tx, a Actor, u *db
 		return errs.E(errs.Forbidden, "you cannot change your own user groups")
 	}
 	for _, id := range in {
-		if err := db.AddGroupMember(ctx, tx, id, u.ID); err != nil {
+		if err := db.AddGroupMember(ctx, tx, id, u.ID); errors.Is(err, db.ErrNotFound) {
+			return errs.Field("authorities", "a user group named there was deleted meanwhile").WithReason(ReasonNoGroup)
+		} else if err != nil {
 			return err
 		}
 	}

@@ -68,4 +68,3 @@ func (f *Face) KylinListGroupMembers(ctx context.Context, req gen.KylinListGroup
 	}
 	return gen.KylinListGroupMembers200JSONResponse{Code: gen.KylinUserPageEnvelopeCodeN000, Data: f.userPage(us, index, limit, total)}, nil
 }
-
