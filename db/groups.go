@@ -26,8 +26,9 @@ const groupColumns = `id, name, name_key, builtin, created_at`
 const userGroupNames = `ARRAY(SELECT g.name FROM group_members m JOIN user_groups g ON g.id = m.group_id
 	WHERE m.user_id = u.id ORDER BY g.name_key) AS groups`
 
-// inGroup holds when the user u is a member of the group g.
-const inGroup = `((g.builtin AND g.name = ANY (u.authorities))
+// inGroup holds when the user u is a member of the group g. (In accessLevelJoin, u and
+// g are the subquery's own, not the project owner of selectProject.)
+const inGroup = `((g.builtin AND (g.name = 'ALL_USERS' OR g.name = ANY (u.authorities)))
 	OR EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.user_id = u.id))`
 
 // accessLevelJoin joins, as a.level, the access level of user $1 on project p: the
