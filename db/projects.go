@@ -20,14 +20,14 @@ type Project struct {
 	RoleName    string     `db:"role_name"`
 	CreatedAt   time.Time  `db:"created_at"`
 	ModifiedAt  time.Time  `db:"modified_at"`
-	// Level is the caller's access-list level (0: none), when loaded for a user.
+	// Level is the caller's access-list level (0: none), when loaded for a user: the
+	// highest of its own entry and its groups'.
 	Level int `db:"level"`
 }
 
 const selectProject = `SELECT p.id, p.name, p.name_key, p.description, p.owner_id, u.username AS owner_name,
 	p.schema_name, p.role_name, p.created_at, p.modified_at, COALESCE(a.level, 0) AS level
-	FROM projects p LEFT JOIN users u ON u.id = p.owner_id
-	LEFT JOIN project_access a ON a.project_id = p.id AND a.user_id = $1`
+	FROM projects p LEFT JOIN users u ON u.id = p.owner_id` + accessLevelJoin
 
 // ProjectByID loads a project with userID's access level.
 func ProjectByID(ctx context.Context, q Queryer, userID, id uuid.UUID) (*Project, error) {
@@ -59,8 +59,7 @@ func ListProjects(ctx context.Context, q Queryer, userID uuid.UUID, onlyListed b
 		return nil, 0, mapErr(err)
 	}
 	var total int
-	err := q.GetContext(ctx, &total, `SELECT count(*) FROM projects p
-		LEFT JOIN project_access a ON a.project_id = p.id AND a.user_id = $1`+where,
+	err := q.GetContext(ctx, &total, `SELECT count(*) FROM projects p`+accessLevelJoin+where,
 		userID, onlyListed, filter, exact, minLevel)
 	return ps, total, mapErr(err)
 }
@@ -123,16 +122,33 @@ func DeleteProject(ctx context.Context, q Queryer, p *Project) error {
 	return nil
 }
 
-// AddAccess puts a user on a project's access list; ErrDuplicate if already there.
-func AddAccess(ctx context.Context, q Queryer, projectID, userID uuid.UUID, level int, now time.Time) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO project_access (project_id, user_id, level, created_at) VALUES ($1,$2,$3,$4)`,
-		projectID, userID, level, now)
+// Grantee is whom an access entry names: a user, or a group (Group).
+type Grantee struct {
+	ID    uuid.UUID
+	Group bool
+}
+
+// accessTable is the table of g's kind of entries and its column naming g: fixed text,
+// never from a request.
+func (g Grantee) accessTable() (table, column string) {
+	if g.Group {
+		return "project_group_access", "group_id"
+	}
+	return "project_access", "user_id"
+}
+
+// AddAccess puts a user or group on a project's access list; ErrDuplicate if already there.
+func AddAccess(ctx context.Context, q Queryer, projectID uuid.UUID, g Grantee, level int, now time.Time) error {
+	table, col := g.accessTable()
+	_, err := q.ExecContext(ctx, `INSERT INTO `+table+` (project_id, `+col+`, level, created_at) VALUES ($1,$2,$3,$4)`,
+		projectID, g.ID, level, now)
 	return mapErr(err)
 }
 
-// ChangeAccess changes the level of a user already listed; ErrNotFound otherwise.
-func ChangeAccess(ctx context.Context, q Queryer, projectID, userID uuid.UUID, level int) error {
-	res, err := q.ExecContext(ctx, `UPDATE project_access SET level = $3 WHERE project_id = $1 AND user_id = $2`, projectID, userID, level)
+// ChangeAccess changes the level of a user or group already listed; ErrNotFound otherwise.
+func ChangeAccess(ctx context.Context, q Queryer, projectID uuid.UUID, g Grantee, level int) error {
+	table, col := g.accessTable()
+	res, err := q.ExecContext(ctx, `UPDATE `+table+` SET level = $3 WHERE project_id = $1 AND `+col+` = $2`, projectID, g.ID, level)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -150,9 +166,10 @@ func SetAccess(ctx context.Context, q Queryer, projectID, userID uuid.UUID, leve
 	return mapErr(err)
 }
 
-// RemoveAccess takes a user off a project's access list.
-func RemoveAccess(ctx context.Context, q Queryer, projectID, userID uuid.UUID) error {
-	res, err := q.ExecContext(ctx, `DELETE FROM project_access WHERE project_id = $1 AND user_id = $2`, projectID, userID)
+// RemoveAccess takes a user or group off a project's access list.
+func RemoveAccess(ctx context.Context, q Queryer, projectID uuid.UUID, g Grantee) error {
+	table, col := g.accessTable()
+	res, err := q.ExecContext(ctx, `DELETE FROM `+table+` WHERE project_id = $1 AND `+col+` = $2`, projectID, g.ID)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -162,26 +179,34 @@ func RemoveAccess(ctx context.Context, q Queryer, projectID, userID uuid.UUID) e
 	return nil
 }
 
-// AccessEntry is one line of an access list.
+// AccessEntry is one line of an access list: a user's, or a group's (Group).
 type AccessEntry struct {
-	UserID    uuid.UUID `db:"user_id"`
-	Username  string    `db:"username"`
+	ID        uuid.UUID `db:"id"`
+	Name      string    `db:"name"`
+	Group     bool      `db:"is_group"`
 	Level     int       `db:"level"`
 	CreatedAt time.Time `db:"created_at"`
 }
 
-// AccessList returns a page of a project's access list in name order, filtered by a
-// folded-name substring, and its size.
+// accessEntries is a project's ($1) access list, users' and groups' entries, filtered
+// by a folded-name substring ($2).
+const accessEntries = ` FROM (
+		SELECT a.user_id AS id, u.username AS name, u.username_key AS name_key, false AS is_group, a.level, a.created_at
+		FROM project_access a JOIN users u ON u.id = a.user_id WHERE a.project_id = $1
+		UNION ALL
+		SELECT ga.group_id, g.name, g.name_key, true, ga.level, ga.created_at
+		FROM project_group_access ga JOIN user_groups g ON g.id = ga.group_id WHERE ga.project_id = $1
+	) e WHERE $2 = '' OR strpos(e.name_key, $2) > 0`
+
+// AccessList returns a page of a project's access list in name order (a user before a
+// group of the same name), filtered by a folded-name substring, and its size.
 func AccessList(ctx context.Context, q Queryer, projectID uuid.UUID, filter string, offset, limit int) ([]AccessEntry, int, error) {
-	var es []AccessEntry
-	if err := q.SelectContext(ctx, &es, `SELECT a.user_id, u.username, a.level, a.created_at
-		FROM project_access a JOIN users u ON u.id = a.user_id
-		WHERE a.project_id = $1 AND ($2 = '' OR strpos(u.username_key, $2) > 0)
-		ORDER BY u.username_key OFFSET $3 LIMIT $4`, projectID, filter, offset, limit); err != nil {
+	es := []AccessEntry{}
+	if err := q.SelectContext(ctx, &es, `SELECT e.id, e.name, e.is_group, e.level, e.created_at`+accessEntries+`
+		ORDER BY e.name_key, e.is_group OFFSET $3 LIMIT $4`, projectID, filter, offset, limit); err != nil {
 		return nil, 0, mapErr(err)
 	}
 	var total int
-	err := q.GetContext(ctx, &total, `SELECT count(*) FROM project_access a JOIN users u ON u.id = a.user_id
-		WHERE a.project_id = $1 AND ($2 = '' OR strpos(u.username_key, $2) > 0)`, projectID, filter)
+	err := q.GetContext(ctx, &total, `SELECT count(*)`+accessEntries, projectID, filter)
 	return es, total, mapErr(err)
 }

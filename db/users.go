@@ -26,6 +26,9 @@ type User struct {
 	CredentialVersion int64          `db:"credential_version"`
 	CreatedAt         time.Time      `db:"created_at"`
 	ModifiedAt        time.Time      `db:"modified_at"`
+	// Groups are the names of the user groups the user is in (beside the built-in ones in
+	// Authorities), when read with selectUser.
+	Groups pq.StringArray `db:"groups"`
 
 	// The login-failure counter of the user's name (Kylin shows it on the user).
 	LockedUntil   *time.Time `db:"locked_until"`
@@ -37,10 +40,10 @@ type User struct {
 const userColumns = `id, username, username_key, password_hash, admin, builtin, disabled,
 	default_password, authorities, permissions, credential_version, created_at, modified_at`
 
-// selectUser reads users with their names' failure counters.
+// selectUser reads users with their user groups and their names' failure counters.
 const selectUser = `SELECT u.id, u.username, u.username_key, u.password_hash, u.admin, u.builtin, u.disabled,
 	u.default_password, u.authorities, u.permissions, u.credential_version, u.created_at, u.modified_at,
-	f.locked_until, f.failures, f.first_failed_at, f.last_failed_at
+	` + userGroupNames + `, f.locked_until, f.failures, f.first_failed_at, f.last_failed_at
 	FROM users u LEFT JOIN login_failures f ON f.username_key = u.username_key`
 
 // InsertUser stores a new user; ErrDuplicate when the name is taken in any case.

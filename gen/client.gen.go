@@ -122,8 +122,10 @@ type ClientInterface interface {
 	// | `password.change` | users change their own password (failure: wrong old password, or locked) | the user |
 	// | `password.reset` | someone sets another user's password (`actor` null and `detail.via` `cli` for `kala admin reset-password`) | the user |
 	// | `user.create`, `user.update`, `user.delete` | a user is created, changed (`detail`: the fields set) or deleted | the user |
-	// | `access.grant`, `access.change`, `access.revoke` | a project access list changes (`detail`: user and level) | the project |
+	// | `access.grant`, `access.change`, `access.revoke` | a project access list changes (`detail`: user or group, and level) | the project |
 	// | `permission.refused` | a 403 to an authenticated caller (`detail.operation`: the operation id) | |
+	// | `group.create`, `group.delete` | a user group is created or deleted (with its memberships and access entries) | the group |
+	// | `group.members` | a user group's members are set (`detail`: who joined and who left) | the group |
 	//
 	// Filters combine: `from` (inclusive) and `to` (exclusive) bound the time, `actor`
 	// matches the principal id or the login name in any case, `event` one event name.
@@ -457,22 +459,26 @@ type ClientInterface interface {
 
 	// KylinRevokeProjectAccess Revoke project access (Kylin)
 	//
-	// Takes a user off the access list.
+	// Takes a user or user group off the access list (its members keep only what their own entry and other groups give).
 	//
 	// Corresponds with DELETE /kylin/api/access/project (the `KylinRevokeProjectAccess` operationId).
 	KylinRevokeProjectAccess(ctx context.Context, params *KylinRevokeProjectAccessParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// KylinListProjectAccess List a project's access list (Kylin)
 	//
-	// Lists the users on the project's access list. Needs Data Management or ADMIN on the project.
+	// Lists the users and user groups on the project's access list (`type` tells them
+	// apart), in name order. Needs Data Management or ADMIN on the project.
 	//
 	// Corresponds with GET /kylin/api/access/project (the `KylinListProjectAccess` operationId).
 	KylinListProjectAccess(ctx context.Context, params *KylinListProjectAccessParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// KylinGrantProjectAccessWithBody Grant project access (Kylin)
 	//
-	// Puts users on the project's access list at `permission`. Global admins already have
-	// every right and cannot be listed. A user already listed is a conflict (use PUT).
+	// Puts users (`type` user) or user groups (`type` group) on the project's access list
+	// at `permission`; a group's members get its level unless their own entry or another
+	// group's is higher. Global admins and `ROLE_ADMIN` already have every right and
+	// cannot be listed. Unknown names are 400 (KE-010003001 for a user, KE-010004001 for a
+	// group), all or nothing. An entry already listed is a conflict (use PUT).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -481,26 +487,29 @@ type ClientInterface interface {
 
 	// KylinGrantProjectAccess Grant project access (Kylin)
 	//
-	// Puts users on the project's access list at `permission`. Global admins already have
-	// every right and cannot be listed. A user already listed is a conflict (use PUT).
+	// Puts users (`type` user) or user groups (`type` group) on the project's access list
+	// at `permission`; a group's members get its level unless their own entry or another
+	// group's is higher. Global admins and `ROLE_ADMIN` already have every right and
+	// cannot be listed. Unknown names are 400 (KE-010003001 for a user, KE-010004001 for a
+	// group), all or nothing. An entry already listed is a conflict (use PUT).
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /kylin/api/access/project (the `KylinGrantProjectAccess` operationId).
 	KylinGrantProjectAccess(ctx context.Context, body KylinGrantProjectAccessJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// KylinUpdateProjectAccessWithBody Change a user's project access (Kylin)
+	// KylinUpdateProjectAccessWithBody Change a user's or group's project access (Kylin)
 	//
-	// Changes the level of a user already on the access list.
+	// Changes the level of a user or user group already on the access list.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /kylin/api/access/project (the `KylinUpdateProjectAccess` operationId).
 	KylinUpdateProjectAccessWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// KylinUpdateProjectAccess Change a user's project access (Kylin)
+	// KylinUpdateProjectAccess Change a user's or group's project access (Kylin)
 	//
-	// Changes the level of a user already on the access list.
+	// Changes the level of a user or user group already on the access list.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -830,6 +839,109 @@ type ClientInterface interface {
 	// Corresponds with DELETE /kylin/api/user/{username} (the `KylinDeleteUser` operationId).
 	KylinDeleteUser(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// KylinDeleteGroupByBodyWithBody Delete a user group named in the body (Kylin)
+	//
+	// Kylin 5's other way to delete a user group: `{"group_name": …}` in the body. The
+	// same rules as `DELETE /kylin/api/user_group/{group_name}`; this one also reaches
+	// groups named `groups` or `users`, whose paths belong to other operations.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /kylin/api/user_group (the `KylinDeleteGroupByBody` operationId).
+	KylinDeleteGroupByBodyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinDeleteGroupByBody Delete a user group named in the body (Kylin)
+	//
+	// Kylin 5's other way to delete a user group: `{"group_name": …}` in the body. The
+	// same rules as `DELETE /kylin/api/user_group/{group_name}`; this one also reaches
+	// groups named `groups` or `users`, whose paths belong to other operations.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /kylin/api/user_group (the `KylinDeleteGroupByBody` operationId).
+	KylinDeleteGroupByBody(ctx context.Context, body KylinDeleteGroupByBodyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinCreateGroupWithBody Create a user group (Kylin)
+	//
+	// Creates a user group. Its name follows the username rule (1–180 characters, no
+	// leading `.`, no leading or trailing space, none of `\ / : * ? " < > |`, no control
+	// characters; KE-010004003 otherwise) and is unique in any case, the built-in groups'
+	// names included (KE-010004004).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /kylin/api/user_group (the `KylinCreateGroup` operationId).
+	KylinCreateGroupWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinCreateGroup Create a user group (Kylin)
+	//
+	// Creates a user group. Its name follows the username rule (1–180 characters, no
+	// leading `.`, no leading or trailing space, none of `\ / : * ? " < > |`, no control
+	// characters; KE-010004003 otherwise) and is unique in any case, the built-in groups'
+	// names included (KE-010004004).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /kylin/api/user_group (the `KylinCreateGroup` operationId).
+	KylinCreateGroup(ctx context.Context, body KylinCreateGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinListGroupMembers List a user group's members (Kylin)
+	//
+	// Lists the group's members in name order, as Kylin's user objects. The built-in
+	// groups list theirs too: everyone for `ALL_USERS`, the admins for `ROLE_ADMIN`.
+	// `page_offset` is a page index, not a row offset. An unknown group is 404
+	// (KE-010004001).
+	//
+	// Corresponds with GET /kylin/api/user_group/group_members/{group_name} (the `KylinListGroupMembers` operationId).
+	KylinListGroupMembers(ctx context.Context, groupName KylinGroupPath, params *KylinListGroupMembersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinListGroups List user groups (Kylin)
+	//
+	// Lists the names of every group, the built-in `ALL_USERS`, `ROLE_ADMIN`,
+	// `ROLE_ANALYST` and `ROLE_MODELER` among them, in name order (any case).
+	// `page_offset` is a page index, not a row offset.
+	//
+	// Corresponds with GET /kylin/api/user_group/groups (the `KylinListGroups` operationId).
+	KylinListGroups(ctx context.Context, params *KylinListGroupsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinSetGroupMembersWithBody Set a user group's members (Kylin)
+	//
+	// Makes `users` the group's members: users listed join, members not listed leave, as
+	// Kylin's `addOrDelUsers` does. All or nothing: an unknown user is 400
+	// (KE-010003001). Nobody adds or removes themselves, and only an admin adds or
+	// removes an admin (403). The built-in groups' members follow each user's
+	// `authorities` (`PUT /kylin/api/user`), so they are refused here (400). An unknown
+	// group is 404 (KE-010004001).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /kylin/api/user_group/users (the `KylinSetGroupMembers` operationId).
+	KylinSetGroupMembersWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinSetGroupMembers Set a user group's members (Kylin)
+	//
+	// Makes `users` the group's members: users listed join, members not listed leave, as
+	// Kylin's `addOrDelUsers` does. All or nothing: an unknown user is 400
+	// (KE-010003001). Nobody adds or removes themselves, and only an admin adds or
+	// removes an admin (403). The built-in groups' members follow each user's
+	// `authorities` (`PUT /kylin/api/user`), so they are refused here (400). An unknown
+	// group is 404 (KE-010004001).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /kylin/api/user_group/users (the `KylinSetGroupMembers` operationId).
+	KylinSetGroupMembers(ctx context.Context, body KylinSetGroupMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// KylinDeleteGroup Delete a user group (Kylin)
+	//
+	// Deletes a user group with its memberships and its entries on project access lists;
+	// its members keep only what their own entries and other groups give them. The
+	// built-in groups cannot be deleted (KE-010004003); an unknown group is 404
+	// (KE-010004001).
+	//
+	// Corresponds with DELETE /kylin/api/user_group/{group_name} (the `KylinDeleteGroup` operationId).
+	KylinDeleteGroup(ctx context.Context, groupName KylinGroupPath, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetReadiness Readiness
 	//
 	// Answers 200 when the database answers a ping within 2 s, else 503: for a load
@@ -880,8 +992,10 @@ func (c *Client) GetJwks(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 // | `password.change` | users change their own password (failure: wrong old password, or locked) | the user |
 // | `password.reset` | someone sets another user's password (`actor` null and `detail.via` `cli` for `kala admin reset-password`) | the user |
 // | `user.create`, `user.update`, `user.delete` | a user is created, changed (`detail`: the fields set) or deleted | the user |
-// | `access.grant`, `access.change`, `access.revoke` | a project access list changes (`detail`: user and level) | the project |
+// | `access.grant`, `access.change`, `access.revoke` | a project access list changes (`detail`: user or group, and level) | the project |
 // | `permission.refused` | a 403 to an authenticated caller (`detail.operation`: the operation id) | |
+// | `group.create`, `group.delete` | a user group is created or deleted (with its memberships and access entries) | the group |
+// | `group.members` | a user group's members are set (`detail`: who joined and who left) | the group |
 //
 // Filters combine: `from` (inclusive) and `to` (exclusive) bound the time, `actor`
 // matches the principal id or the login name in any case, `event` one event name.
@@ -1565,7 +1679,7 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 
 // KylinRevokeProjectAccess Revoke project access (Kylin)
 //
-// Takes a user off the access list.
+// Takes a user or user group off the access list (its members keep only what their own entry and other groups give).
 //
 // Corresponds with DELETE /kylin/api/access/project (the `KylinRevokeProjectAccess` operationId).
 func (c *Client) KylinRevokeProjectAccess(ctx context.Context, params *KylinRevokeProjectAccessParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1582,7 +1696,8 @@ func (c *Client) KylinRevokeProjectAccess(ctx context.Context, params *KylinRevo
 
 // KylinListProjectAccess List a project's access list (Kylin)
 //
-// Lists the users on the project's access list. Needs Data Management or ADMIN on the project.
+// Lists the users and user groups on the project's access list (`type` tells them
+// apart), in name order. Needs Data Management or ADMIN on the project.
 //
 // Corresponds with GET /kylin/api/access/project (the `KylinListProjectAccess` operationId).
 func (c *Client) KylinListProjectAccess(ctx context.Context, params *KylinListProjectAccessParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1599,8 +1714,11 @@ func (c *Client) KylinListProjectAccess(ctx context.Context, params *KylinListPr
 
 // KylinGrantProjectAccessWithBody Grant project access (Kylin)
 //
-// Puts users on the project's access list at `permission`. Global admins already have
-// every right and cannot be listed. A user already listed is a conflict (use PUT).
+// Puts users (`type` user) or user groups (`type` group) on the project's access list
+// at `permission`; a group's members get its level unless their own entry or another
+// group's is higher. Global admins and `ROLE_ADMIN` already have every right and
+// cannot be listed. Unknown names are 400 (KE-010003001 for a user, KE-010004001 for a
+// group), all or nothing. An entry already listed is a conflict (use PUT).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1619,8 +1737,11 @@ func (c *Client) KylinGrantProjectAccessWithBody(ctx context.Context, contentTyp
 
 // KylinGrantProjectAccess Grant project access (Kylin)
 //
-// Puts users on the project's access list at `permission`. Global admins already have
-// every right and cannot be listed. A user already listed is a conflict (use PUT).
+// Puts users (`type` user) or user groups (`type` group) on the project's access list
+// at `permission`; a group's members get its level unless their own entry or another
+// group's is higher. Global admins and `ROLE_ADMIN` already have every right and
+// cannot be listed. Unknown names are 400 (KE-010003001 for a user, KE-010004001 for a
+// group), all or nothing. An entry already listed is a conflict (use PUT).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1637,9 +1758,9 @@ func (c *Client) KylinGrantProjectAccess(ctx context.Context, body KylinGrantPro
 	return c.Client.Do(req)
 }
 
-// KylinUpdateProjectAccessWithBody Change a user's project access (Kylin)
+// KylinUpdateProjectAccessWithBody Change a user's or group's project access (Kylin)
 //
-// Changes the level of a user already on the access list.
+// Changes the level of a user or user group already on the access list.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1656,9 +1777,9 @@ func (c *Client) KylinUpdateProjectAccessWithBody(ctx context.Context, contentTy
 	return c.Client.Do(req)
 }
 
-// KylinUpdateProjectAccess Change a user's project access (Kylin)
+// KylinUpdateProjectAccess Change a user's or group's project access (Kylin)
 //
-// Changes the level of a user already on the access list.
+// Changes the level of a user or user group already on the access list.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2278,6 +2399,199 @@ func (c *Client) KylinChangePassword(ctx context.Context, body KylinChangePasswo
 // Corresponds with DELETE /kylin/api/user/{username} (the `KylinDeleteUser` operationId).
 func (c *Client) KylinDeleteUser(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewKylinDeleteUserRequest(c.Server, username)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinDeleteGroupByBodyWithBody Delete a user group named in the body (Kylin)
+//
+// Kylin 5's other way to delete a user group: `{"group_name": …}` in the body. The
+// same rules as `DELETE /kylin/api/user_group/{group_name}`; this one also reaches
+// groups named `groups` or `users`, whose paths belong to other operations.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /kylin/api/user_group (the `KylinDeleteGroupByBody` operationId).
+func (c *Client) KylinDeleteGroupByBodyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinDeleteGroupByBodyRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinDeleteGroupByBody Delete a user group named in the body (Kylin)
+//
+// Kylin 5's other way to delete a user group: `{"group_name": …}` in the body. The
+// same rules as `DELETE /kylin/api/user_group/{group_name}`; this one also reaches
+// groups named `groups` or `users`, whose paths belong to other operations.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /kylin/api/user_group (the `KylinDeleteGroupByBody` operationId).
+func (c *Client) KylinDeleteGroupByBody(ctx context.Context, body KylinDeleteGroupByBodyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinDeleteGroupByBodyRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinCreateGroupWithBody Create a user group (Kylin)
+//
+// Creates a user group. Its name follows the username rule (1–180 characters, no
+// leading `.`, no leading or trailing space, none of `\ / : * ? " < > |`, no control
+// characters; KE-010004003 otherwise) and is unique in any case, the built-in groups'
+// names included (KE-010004004).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /kylin/api/user_group (the `KylinCreateGroup` operationId).
+func (c *Client) KylinCreateGroupWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinCreateGroupRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinCreateGroup Create a user group (Kylin)
+//
+// Creates a user group. Its name follows the username rule (1–180 characters, no
+// leading `.`, no leading or trailing space, none of `\ / : * ? " < > |`, no control
+// characters; KE-010004003 otherwise) and is unique in any case, the built-in groups'
+// names included (KE-010004004).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /kylin/api/user_group (the `KylinCreateGroup` operationId).
+func (c *Client) KylinCreateGroup(ctx context.Context, body KylinCreateGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinCreateGroupRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinListGroupMembers List a user group's members (Kylin)
+//
+// Lists the group's members in name order, as Kylin's user objects. The built-in
+// groups list theirs too: everyone for `ALL_USERS`, the admins for `ROLE_ADMIN`.
+// `page_offset` is a page index, not a row offset. An unknown group is 404
+// (KE-010004001).
+//
+// Corresponds with GET /kylin/api/user_group/group_members/{group_name} (the `KylinListGroupMembers` operationId).
+func (c *Client) KylinListGroupMembers(ctx context.Context, groupName KylinGroupPath, params *KylinListGroupMembersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinListGroupMembersRequest(c.Server, groupName, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinListGroups List user groups (Kylin)
+//
+// Lists the names of every group, the built-in `ALL_USERS`, `ROLE_ADMIN`,
+// `ROLE_ANALYST` and `ROLE_MODELER` among them, in name order (any case).
+// `page_offset` is a page index, not a row offset.
+//
+// Corresponds with GET /kylin/api/user_group/groups (the `KylinListGroups` operationId).
+func (c *Client) KylinListGroups(ctx context.Context, params *KylinListGroupsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinListGroupsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinSetGroupMembersWithBody Set a user group's members (Kylin)
+//
+// Makes `users` the group's members: users listed join, members not listed leave, as
+// Kylin's `addOrDelUsers` does. All or nothing: an unknown user is 400
+// (KE-010003001). Nobody adds or removes themselves, and only an admin adds or
+// removes an admin (403). The built-in groups' members follow each user's
+// `authorities` (`PUT /kylin/api/user`), so they are refused here (400). An unknown
+// group is 404 (KE-010004001).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /kylin/api/user_group/users (the `KylinSetGroupMembers` operationId).
+func (c *Client) KylinSetGroupMembersWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinSetGroupMembersRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinSetGroupMembers Set a user group's members (Kylin)
+//
+// Makes `users` the group's members: users listed join, members not listed leave, as
+// Kylin's `addOrDelUsers` does. All or nothing: an unknown user is 400
+// (KE-010003001). Nobody adds or removes themselves, and only an admin adds or
+// removes an admin (403). The built-in groups' members follow each user's
+// `authorities` (`PUT /kylin/api/user`), so they are refused here (400). An unknown
+// group is 404 (KE-010004001).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /kylin/api/user_group/users (the `KylinSetGroupMembers` operationId).
+func (c *Client) KylinSetGroupMembers(ctx context.Context, body KylinSetGroupMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinSetGroupMembersRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// KylinDeleteGroup Delete a user group (Kylin)
+//
+// Deletes a user group with its memberships and its entries on project access lists;
+// its members keep only what their own entries and other groups give them. The
+// built-in groups cannot be deleted (KE-010004003); an unknown group is 404
+// (KE-010004001).
+//
+// Corresponds with DELETE /kylin/api/user_group/{group_name} (the `KylinDeleteGroup` operationId).
+func (c *Client) KylinDeleteGroup(ctx context.Context, groupName KylinGroupPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewKylinDeleteGroupRequest(c.Server, groupName)
 	if err != nil {
 		return nil, err
 	}
@@ -4808,6 +5122,335 @@ func NewKylinDeleteUserRequest(server string, username string) (*http.Request, e
 	return req, nil
 }
 
+// NewKylinDeleteGroupByBodyRequest calls the generic KylinDeleteGroupByBody builder with application/json body
+func NewKylinDeleteGroupByBodyRequest(server string, body KylinDeleteGroupByBodyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewKylinDeleteGroupByBodyRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewKylinDeleteGroupByBodyRequestWithBody constructs an http.Request for the KylinDeleteGroupByBody method, with any body, and a specified content type
+func NewKylinDeleteGroupByBodyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user_group")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewKylinCreateGroupRequest calls the generic KylinCreateGroup builder with application/json body
+func NewKylinCreateGroupRequest(server string, body KylinCreateGroupJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewKylinCreateGroupRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewKylinCreateGroupRequestWithBody constructs an http.Request for the KylinCreateGroup method, with any body, and a specified content type
+func NewKylinCreateGroupRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user_group")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewKylinListGroupMembersRequest constructs an http.Request for the KylinListGroupMembers method
+func NewKylinListGroupMembersRequest(server string, groupName KylinGroupPath, params *KylinListGroupMembersParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "group_name", groupName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user_group/group_members/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Username != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "username", *params.Username, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageOffset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_offset", *params.PageOffset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewKylinListGroupsRequest constructs an http.Request for the KylinListGroups method
+func NewKylinListGroupsRequest(server string, params *KylinListGroupsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user_group/groups")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.GroupName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "group_name", *params.GroupName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.IsCaseSensitive != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "is_case_sensitive", *params.IsCaseSensitive, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageOffset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_offset", *params.PageOffset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewKylinSetGroupMembersRequest calls the generic KylinSetGroupMembers builder with application/json body
+func NewKylinSetGroupMembersRequest(server string, body KylinSetGroupMembersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewKylinSetGroupMembersRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewKylinSetGroupMembersRequestWithBody constructs an http.Request for the KylinSetGroupMembers method, with any body, and a specified content type
+func NewKylinSetGroupMembersRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user_group/users")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewKylinDeleteGroupRequest constructs an http.Request for the KylinDeleteGroup method
+func NewKylinDeleteGroupRequest(server string, groupName KylinGroupPath) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "group_name", groupName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/kylin/api/user_group/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetReadinessRequest constructs an http.Request for the GetReadiness method
 func NewGetReadinessRequest(server string) (*http.Request, error) {
 	var err error
@@ -4912,8 +5555,10 @@ type ClientWithResponsesInterface interface {
 	// | `password.change` | users change their own password (failure: wrong old password, or locked) | the user |
 	// | `password.reset` | someone sets another user's password (`actor` null and `detail.via` `cli` for `kala admin reset-password`) | the user |
 	// | `user.create`, `user.update`, `user.delete` | a user is created, changed (`detail`: the fields set) or deleted | the user |
-	// | `access.grant`, `access.change`, `access.revoke` | a project access list changes (`detail`: user and level) | the project |
+	// | `access.grant`, `access.change`, `access.revoke` | a project access list changes (`detail`: user or group, and level) | the project |
 	// | `permission.refused` | a 403 to an authenticated caller (`detail.operation`: the operation id) | |
+	// | `group.create`, `group.delete` | a user group is created or deleted (with its memberships and access entries) | the group |
+	// | `group.members` | a user group's members are set (`detail`: who joined and who left) | the group |
 	//
 	// Filters combine: `from` (inclusive) and `to` (exclusive) bound the time, `actor`
 	// matches the principal id or the login name in any case, `event` one event name.
@@ -5281,7 +5926,7 @@ type ClientWithResponsesInterface interface {
 
 	// KylinRevokeProjectAccessWithResponse Revoke project access (Kylin)
 	//
-	// Takes a user off the access list.
+	// Takes a user or user group off the access list (its members keep only what their own entry and other groups give).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5290,7 +5935,8 @@ type ClientWithResponsesInterface interface {
 
 	// KylinListProjectAccessWithResponse List a project's access list (Kylin)
 	//
-	// Lists the users on the project's access list. Needs Data Management or ADMIN on the project.
+	// Lists the users and user groups on the project's access list (`type` tells them
+	// apart), in name order. Needs Data Management or ADMIN on the project.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5299,8 +5945,11 @@ type ClientWithResponsesInterface interface {
 
 	// KylinGrantProjectAccessWithBodyWithResponse Grant project access (Kylin)
 	//
-	// Puts users on the project's access list at `permission`. Global admins already have
-	// every right and cannot be listed. A user already listed is a conflict (use PUT).
+	// Puts users (`type` user) or user groups (`type` group) on the project's access list
+	// at `permission`; a group's members get its level unless their own entry or another
+	// group's is higher. Global admins and `ROLE_ADMIN` already have every right and
+	// cannot be listed. Unknown names are 400 (KE-010003001 for a user, KE-010004001 for a
+	// group), all or nothing. An entry already listed is a conflict (use PUT).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5309,26 +5958,29 @@ type ClientWithResponsesInterface interface {
 
 	// KylinGrantProjectAccessWithResponse Grant project access (Kylin)
 	//
-	// Puts users on the project's access list at `permission`. Global admins already have
-	// every right and cannot be listed. A user already listed is a conflict (use PUT).
+	// Puts users (`type` user) or user groups (`type` group) on the project's access list
+	// at `permission`; a group's members get its level unless their own entry or another
+	// group's is higher. Global admins and `ROLE_ADMIN` already have every right and
+	// cannot be listed. Unknown names are 400 (KE-010003001 for a user, KE-010004001 for a
+	// group), all or nothing. An entry already listed is a conflict (use PUT).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /kylin/api/access/project (the `KylinGrantProjectAccess` operationId).
 	KylinGrantProjectAccessWithResponse(ctx context.Context, body KylinGrantProjectAccessJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinGrantProjectAccessResponse, error)
 
-	// KylinUpdateProjectAccessWithBodyWithResponse Change a user's project access (Kylin)
+	// KylinUpdateProjectAccessWithBodyWithResponse Change a user's or group's project access (Kylin)
 	//
-	// Changes the level of a user already on the access list.
+	// Changes the level of a user or user group already on the access list.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /kylin/api/access/project (the `KylinUpdateProjectAccess` operationId).
 	KylinUpdateProjectAccessWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinUpdateProjectAccessResponse, error)
 
-	// KylinUpdateProjectAccessWithResponse Change a user's project access (Kylin)
+	// KylinUpdateProjectAccessWithResponse Change a user's or group's project access (Kylin)
 	//
-	// Changes the level of a user already on the access list.
+	// Changes the level of a user or user group already on the access list.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5679,6 +6331,115 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /kylin/api/user/{username} (the `KylinDeleteUser` operationId).
 	KylinDeleteUserWithResponse(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*KylinDeleteUserResponse, error)
+
+	// KylinDeleteGroupByBodyWithBodyWithResponse Delete a user group named in the body (Kylin)
+	//
+	// Kylin 5's other way to delete a user group: `{"group_name": …}` in the body. The
+	// same rules as `DELETE /kylin/api/user_group/{group_name}`; this one also reaches
+	// groups named `groups` or `users`, whose paths belong to other operations.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /kylin/api/user_group (the `KylinDeleteGroupByBody` operationId).
+	KylinDeleteGroupByBodyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinDeleteGroupByBodyResponse, error)
+
+	// KylinDeleteGroupByBodyWithResponse Delete a user group named in the body (Kylin)
+	//
+	// Kylin 5's other way to delete a user group: `{"group_name": …}` in the body. The
+	// same rules as `DELETE /kylin/api/user_group/{group_name}`; this one also reaches
+	// groups named `groups` or `users`, whose paths belong to other operations.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /kylin/api/user_group (the `KylinDeleteGroupByBody` operationId).
+	KylinDeleteGroupByBodyWithResponse(ctx context.Context, body KylinDeleteGroupByBodyJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinDeleteGroupByBodyResponse, error)
+
+	// KylinCreateGroupWithBodyWithResponse Create a user group (Kylin)
+	//
+	// Creates a user group. Its name follows the username rule (1–180 characters, no
+	// leading `.`, no leading or trailing space, none of `\ / : * ? " < > |`, no control
+	// characters; KE-010004003 otherwise) and is unique in any case, the built-in groups'
+	// names included (KE-010004004).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/user_group (the `KylinCreateGroup` operationId).
+	KylinCreateGroupWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinCreateGroupResponse, error)
+
+	// KylinCreateGroupWithResponse Create a user group (Kylin)
+	//
+	// Creates a user group. Its name follows the username rule (1–180 characters, no
+	// leading `.`, no leading or trailing space, none of `\ / : * ? " < > |`, no control
+	// characters; KE-010004003 otherwise) and is unique in any case, the built-in groups'
+	// names included (KE-010004004).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /kylin/api/user_group (the `KylinCreateGroup` operationId).
+	KylinCreateGroupWithResponse(ctx context.Context, body KylinCreateGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinCreateGroupResponse, error)
+
+	// KylinListGroupMembersWithResponse List a user group's members (Kylin)
+	//
+	// Lists the group's members in name order, as Kylin's user objects. The built-in
+	// groups list theirs too: everyone for `ALL_USERS`, the admins for `ROLE_ADMIN`.
+	// `page_offset` is a page index, not a row offset. An unknown group is 404
+	// (KE-010004001).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /kylin/api/user_group/group_members/{group_name} (the `KylinListGroupMembers` operationId).
+	KylinListGroupMembersWithResponse(ctx context.Context, groupName KylinGroupPath, params *KylinListGroupMembersParams, reqEditors ...RequestEditorFn) (*KylinListGroupMembersResponse, error)
+
+	// KylinListGroupsWithResponse List user groups (Kylin)
+	//
+	// Lists the names of every group, the built-in `ALL_USERS`, `ROLE_ADMIN`,
+	// `ROLE_ANALYST` and `ROLE_MODELER` among them, in name order (any case).
+	// `page_offset` is a page index, not a row offset.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /kylin/api/user_group/groups (the `KylinListGroups` operationId).
+	KylinListGroupsWithResponse(ctx context.Context, params *KylinListGroupsParams, reqEditors ...RequestEditorFn) (*KylinListGroupsResponse, error)
+
+	// KylinSetGroupMembersWithBodyWithResponse Set a user group's members (Kylin)
+	//
+	// Makes `users` the group's members: users listed join, members not listed leave, as
+	// Kylin's `addOrDelUsers` does. All or nothing: an unknown user is 400
+	// (KE-010003001). Nobody adds or removes themselves, and only an admin adds or
+	// removes an admin (403). The built-in groups' members follow each user's
+	// `authorities` (`PUT /kylin/api/user`), so they are refused here (400). An unknown
+	// group is 404 (KE-010004001).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /kylin/api/user_group/users (the `KylinSetGroupMembers` operationId).
+	KylinSetGroupMembersWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinSetGroupMembersResponse, error)
+
+	// KylinSetGroupMembersWithResponse Set a user group's members (Kylin)
+	//
+	// Makes `users` the group's members: users listed join, members not listed leave, as
+	// Kylin's `addOrDelUsers` does. All or nothing: an unknown user is 400
+	// (KE-010003001). Nobody adds or removes themselves, and only an admin adds or
+	// removes an admin (403). The built-in groups' members follow each user's
+	// `authorities` (`PUT /kylin/api/user`), so they are refused here (400). An unknown
+	// group is 404 (KE-010004001).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /kylin/api/user_group/users (the `KylinSetGroupMembers` operationId).
+	KylinSetGroupMembersWithResponse(ctx context.Context, body KylinSetGroupMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinSetGroupMembersResponse, error)
+
+	// KylinDeleteGroupWithResponse Delete a user group (Kylin)
+	//
+	// Deletes a user group with its memberships and its entries on project access lists;
+	// its members keep only what their own entries and other groups give them. The
+	// built-in groups cannot be deleted (KE-010004003); an unknown group is 404
+	// (KE-010004001).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /kylin/api/user_group/{group_name} (the `KylinDeleteGroup` operationId).
+	KylinDeleteGroupWithResponse(ctx context.Context, groupName KylinGroupPath, reqEditors ...RequestEditorFn) (*KylinDeleteGroupResponse, error)
 
 	// GetReadinessWithResponse Readiness
 	//
@@ -13315,6 +14076,1188 @@ func (r KylinDeleteUserResponse) ContentType() string {
 	return ""
 }
 
+// KylinDeleteGroupByBodyResponse401Headers the declared response headers of an HTTP 401 response for KylinDeleteGroupByBody
+type KylinDeleteGroupByBodyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// KylinDeleteGroupByBodyResponse429Headers the declared response headers of an HTTP 429 response for KylinDeleteGroupByBody
+type KylinDeleteGroupByBodyResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+}
+
+// KylinDeleteGroupByBodyResponse503Headers the declared response headers of an HTTP 503 response for KylinDeleteGroupByBody
+type KylinDeleteGroupByBodyResponse503Headers struct {
+	RetryAfter int
+}
+
+type KylinDeleteGroupByBodyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinEmptyEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinEmptyEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *KylinUnsupportedMediaTypeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON415 the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON415 *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinDeleteGroupByBodyResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinDeleteGroupByBodyResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinDeleteGroupByBodyResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinDeleteGroupByBodyResponse) GetJSON200() *KylinEmptyEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinEmptyEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinDeleteGroupByBodyResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinDeleteGroupByBodyResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinDeleteGroupByBodyResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinDeleteGroupByBodyResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinDeleteGroupByBodyResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinDeleteGroupByBodyResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r KylinDeleteGroupByBodyResponse) GetJSON415() *KylinUnsupportedMediaTypeApplicationJSON {
+	return r.JSON415
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON415 returns the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON415() *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinDeleteGroupByBodyResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinDeleteGroupByBodyResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinDeleteGroupByBodyResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupByBodyResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinDeleteGroupByBodyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinDeleteGroupByBodyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinDeleteGroupByBodyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinDeleteGroupByBodyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinCreateGroupResponse401Headers the declared response headers of an HTTP 401 response for KylinCreateGroup
+type KylinCreateGroupResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// KylinCreateGroupResponse429Headers the declared response headers of an HTTP 429 response for KylinCreateGroup
+type KylinCreateGroupResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+}
+
+// KylinCreateGroupResponse503Headers the declared response headers of an HTTP 503 response for KylinCreateGroup
+type KylinCreateGroupResponse503Headers struct {
+	RetryAfter int
+}
+
+type KylinCreateGroupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinEmptyEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinEmptyEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *KylinConflictApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON409 the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON409 *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *KylinUnsupportedMediaTypeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON415 the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON415 *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinCreateGroupResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinCreateGroupResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinCreateGroupResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinCreateGroupResponse) GetJSON200() *KylinEmptyEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateGroupResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinEmptyEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinCreateGroupResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateGroupResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinCreateGroupResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateGroupResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinCreateGroupResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateGroupResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinCreateGroupResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateGroupResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r KylinCreateGroupResponse) GetJSON409() *KylinConflictApplicationJSON {
+	return r.JSON409
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON409 returns the response for an HTTP 409 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateGroupResponse) GetApplicationvndApacheKylinV4PublicJSON409() *KylinConflictApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinCreateGroupResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateGroupResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r KylinCreateGroupResponse) GetJSON415() *KylinUnsupportedMediaTypeApplicationJSON {
+	return r.JSON415
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON415 returns the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateGroupResponse) GetApplicationvndApacheKylinV4PublicJSON415() *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinCreateGroupResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateGroupResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinCreateGroupResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateGroupResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinCreateGroupResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinCreateGroupResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinCreateGroupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinCreateGroupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinCreateGroupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinCreateGroupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinListGroupMembersResponse401Headers the declared response headers of an HTTP 401 response for KylinListGroupMembers
+type KylinListGroupMembersResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// KylinListGroupMembersResponse429Headers the declared response headers of an HTTP 429 response for KylinListGroupMembers
+type KylinListGroupMembersResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+}
+
+// KylinListGroupMembersResponse503Headers the declared response headers of an HTTP 503 response for KylinListGroupMembers
+type KylinListGroupMembersResponse503Headers struct {
+	RetryAfter int
+}
+
+type KylinListGroupMembersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinUserPageEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinUserPageEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinListGroupMembersResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinListGroupMembersResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinListGroupMembersResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinListGroupMembersResponse) GetJSON200() *KylinUserPageEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinUserPageEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinListGroupMembersResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinListGroupMembersResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinListGroupMembersResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinListGroupMembersResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinListGroupMembersResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinListGroupMembersResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinListGroupMembersResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinListGroupMembersResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinListGroupMembersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinListGroupMembersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinListGroupMembersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinListGroupMembersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinListGroupsResponse401Headers the declared response headers of an HTTP 401 response for KylinListGroups
+type KylinListGroupsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// KylinListGroupsResponse429Headers the declared response headers of an HTTP 429 response for KylinListGroups
+type KylinListGroupsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+}
+
+// KylinListGroupsResponse503Headers the declared response headers of an HTTP 503 response for KylinListGroups
+type KylinListGroupsResponse503Headers struct {
+	RetryAfter int
+}
+
+type KylinListGroupsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinGroupPageEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinGroupPageEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinListGroupsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinListGroupsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinListGroupsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinListGroupsResponse) GetJSON200() *KylinGroupPageEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupsResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinGroupPageEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinListGroupsResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupsResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinListGroupsResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupsResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinListGroupsResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupsResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinListGroupsResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupsResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinListGroupsResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupsResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinListGroupsResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupsResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinListGroupsResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinListGroupsResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinListGroupsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinListGroupsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinListGroupsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinListGroupsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinSetGroupMembersResponse401Headers the declared response headers of an HTTP 401 response for KylinSetGroupMembers
+type KylinSetGroupMembersResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// KylinSetGroupMembersResponse429Headers the declared response headers of an HTTP 429 response for KylinSetGroupMembers
+type KylinSetGroupMembersResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+}
+
+// KylinSetGroupMembersResponse503Headers the declared response headers of an HTTP 503 response for KylinSetGroupMembers
+type KylinSetGroupMembersResponse503Headers struct {
+	RetryAfter int
+}
+
+type KylinSetGroupMembersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinEmptyEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinEmptyEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *KylinUnsupportedMediaTypeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON415 the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON415 *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinSetGroupMembersResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinSetGroupMembersResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinSetGroupMembersResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinSetGroupMembersResponse) GetJSON200() *KylinEmptyEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinSetGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinEmptyEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinSetGroupMembersResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinSetGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinSetGroupMembersResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinSetGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinSetGroupMembersResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinSetGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinSetGroupMembersResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinSetGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinSetGroupMembersResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinSetGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinSetGroupMembersResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinSetGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r KylinSetGroupMembersResponse) GetJSON415() *KylinUnsupportedMediaTypeApplicationJSON {
+	return r.JSON415
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON415 returns the response for an HTTP 415 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinSetGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON415() *KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinSetGroupMembersResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinSetGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinSetGroupMembersResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinSetGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinSetGroupMembersResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinSetGroupMembersResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinSetGroupMembersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinSetGroupMembersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinSetGroupMembersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinSetGroupMembersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// KylinDeleteGroupResponse401Headers the declared response headers of an HTTP 401 response for KylinDeleteGroup
+type KylinDeleteGroupResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// KylinDeleteGroupResponse429Headers the declared response headers of an HTTP 429 response for KylinDeleteGroup
+type KylinDeleteGroupResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+}
+
+// KylinDeleteGroupResponse503Headers the declared response headers of an HTTP 503 response for KylinDeleteGroup
+type KylinDeleteGroupResponse503Headers struct {
+	RetryAfter int
+}
+
+type KylinDeleteGroupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *KylinEmptyEnvelope
+	// ApplicationvndApacheKylinV4PublicJSON200 the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON200 *KylinEmptyEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *KylinBadRequestApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON400 the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON400 *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *KylinUnauthorizedApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON401 the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON401 *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *KylinForbiddenApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON403 the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON403 *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *KylinNotFoundApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON404 the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON404 *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *KylinNotAcceptableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON406 the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON406 *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *KylinTooLargeApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON413 the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON413 *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *KylinTooManyRequestsApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON429 the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON429 *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *KylinInternalErrorApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON500 the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON500 *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *KylinServiceUnavailableApplicationJSON
+	// ApplicationvndApacheKylinV4PublicJSON503 the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+	ApplicationvndApacheKylinV4PublicJSON503 *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *KylinDeleteGroupResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *KylinDeleteGroupResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *KylinDeleteGroupResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r KylinDeleteGroupResponse) GetJSON200() *KylinEmptyEnvelope {
+	return r.JSON200
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON200 returns the response for an HTTP 200 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupResponse) GetApplicationvndApacheKylinV4PublicJSON200() *KylinEmptyEnvelope {
+	return r.ApplicationvndApacheKylinV4PublicJSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r KylinDeleteGroupResponse) GetJSON400() *KylinBadRequestApplicationJSON {
+	return r.JSON400
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON400 returns the response for an HTTP 400 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupResponse) GetApplicationvndApacheKylinV4PublicJSON400() *KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r KylinDeleteGroupResponse) GetJSON401() *KylinUnauthorizedApplicationJSON {
+	return r.JSON401
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON401 returns the response for an HTTP 401 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupResponse) GetApplicationvndApacheKylinV4PublicJSON401() *KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r KylinDeleteGroupResponse) GetJSON403() *KylinForbiddenApplicationJSON {
+	return r.JSON403
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON403 returns the response for an HTTP 403 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupResponse) GetApplicationvndApacheKylinV4PublicJSON403() *KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r KylinDeleteGroupResponse) GetJSON404() *KylinNotFoundApplicationJSON {
+	return r.JSON404
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON404 returns the response for an HTTP 404 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupResponse) GetApplicationvndApacheKylinV4PublicJSON404() *KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r KylinDeleteGroupResponse) GetJSON406() *KylinNotAcceptableApplicationJSON {
+	return r.JSON406
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON406 returns the response for an HTTP 406 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupResponse) GetApplicationvndApacheKylinV4PublicJSON406() *KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON406
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r KylinDeleteGroupResponse) GetJSON413() *KylinTooLargeApplicationJSON {
+	return r.JSON413
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON413 returns the response for an HTTP 413 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupResponse) GetApplicationvndApacheKylinV4PublicJSON413() *KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r KylinDeleteGroupResponse) GetJSON429() *KylinTooManyRequestsApplicationJSON {
+	return r.JSON429
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON429 returns the response for an HTTP 429 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupResponse) GetApplicationvndApacheKylinV4PublicJSON429() *KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r KylinDeleteGroupResponse) GetJSON500() *KylinInternalErrorApplicationJSON {
+	return r.JSON500
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON500 returns the response for an HTTP 500 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupResponse) GetApplicationvndApacheKylinV4PublicJSON500() *KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r KylinDeleteGroupResponse) GetJSON503() *KylinServiceUnavailableApplicationJSON {
+	return r.JSON503
+}
+
+// GetApplicationvndApacheKylinV4PublicJSON503 returns the response for an HTTP 503 `application/vnd.apache.kylin-v4-public+json` response
+func (r KylinDeleteGroupResponse) GetApplicationvndApacheKylinV4PublicJSON503() *KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON {
+	return r.ApplicationvndApacheKylinV4PublicJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r KylinDeleteGroupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r KylinDeleteGroupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r KylinDeleteGroupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r KylinDeleteGroupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetReadinessResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13409,8 +15352,10 @@ func (c *ClientWithResponses) GetJwksWithResponse(ctx context.Context, reqEditor
 // | `password.change` | users change their own password (failure: wrong old password, or locked) | the user |
 // | `password.reset` | someone sets another user's password (`actor` null and `detail.via` `cli` for `kala admin reset-password`) | the user |
 // | `user.create`, `user.update`, `user.delete` | a user is created, changed (`detail`: the fields set) or deleted | the user |
-// | `access.grant`, `access.change`, `access.revoke` | a project access list changes (`detail`: user and level) | the project |
+// | `access.grant`, `access.change`, `access.revoke` | a project access list changes (`detail`: user or group, and level) | the project |
 // | `permission.refused` | a 403 to an authenticated caller (`detail.operation`: the operation id) | |
+// | `group.create`, `group.delete` | a user group is created or deleted (with its memberships and access entries) | the group |
+// | `group.members` | a user group's members are set (`detail`: who joined and who left) | the group |
 //
 // Filters combine: `from` (inclusive) and `to` (exclusive) bound the time, `actor`
 // matches the principal id or the login name in any case, `event` one event name.
@@ -13988,7 +15933,7 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 
 // KylinRevokeProjectAccessWithResponse Revoke project access (Kylin)
 //
-// Takes a user off the access list.
+// Takes a user or user group off the access list (its members keep only what their own entry and other groups give).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -14003,7 +15948,8 @@ func (c *ClientWithResponses) KylinRevokeProjectAccessWithResponse(ctx context.C
 
 // KylinListProjectAccessWithResponse List a project's access list (Kylin)
 //
-// Lists the users on the project's access list. Needs Data Management or ADMIN on the project.
+// Lists the users and user groups on the project's access list (`type` tells them
+// apart), in name order. Needs Data Management or ADMIN on the project.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -14018,8 +15964,11 @@ func (c *ClientWithResponses) KylinListProjectAccessWithResponse(ctx context.Con
 
 // KylinGrantProjectAccessWithBodyWithResponse Grant project access (Kylin)
 //
-// Puts users on the project's access list at `permission`. Global admins already have
-// every right and cannot be listed. A user already listed is a conflict (use PUT).
+// Puts users (`type` user) or user groups (`type` group) on the project's access list
+// at `permission`; a group's members get its level unless their own entry or another
+// group's is higher. Global admins and `ROLE_ADMIN` already have every right and
+// cannot be listed. Unknown names are 400 (KE-010003001 for a user, KE-010004001 for a
+// group), all or nothing. An entry already listed is a conflict (use PUT).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14034,8 +15983,11 @@ func (c *ClientWithResponses) KylinGrantProjectAccessWithBodyWithResponse(ctx co
 
 // KylinGrantProjectAccessWithResponse Grant project access (Kylin)
 //
-// Puts users on the project's access list at `permission`. Global admins already have
-// every right and cannot be listed. A user already listed is a conflict (use PUT).
+// Puts users (`type` user) or user groups (`type` group) on the project's access list
+// at `permission`; a group's members get its level unless their own entry or another
+// group's is higher. Global admins and `ROLE_ADMIN` already have every right and
+// cannot be listed. Unknown names are 400 (KE-010003001 for a user, KE-010004001 for a
+// group), all or nothing. An entry already listed is a conflict (use PUT).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14048,9 +16000,9 @@ func (c *ClientWithResponses) KylinGrantProjectAccessWithResponse(ctx context.Co
 	return ParseKylinGrantProjectAccessResponse(rsp)
 }
 
-// KylinUpdateProjectAccessWithBodyWithResponse Change a user's project access (Kylin)
+// KylinUpdateProjectAccessWithBodyWithResponse Change a user's or group's project access (Kylin)
 //
-// Changes the level of a user already on the access list.
+// Changes the level of a user or user group already on the access list.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14063,9 +16015,9 @@ func (c *ClientWithResponses) KylinUpdateProjectAccessWithBodyWithResponse(ctx c
 	return ParseKylinUpdateProjectAccessResponse(rsp)
 }
 
-// KylinUpdateProjectAccessWithResponse Change a user's project access (Kylin)
+// KylinUpdateProjectAccessWithResponse Change a user's or group's project access (Kylin)
 //
-// Changes the level of a user already on the access list.
+// Changes the level of a user or user group already on the access list.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14595,6 +16547,169 @@ func (c *ClientWithResponses) KylinDeleteUserWithResponse(ctx context.Context, u
 		return nil, err
 	}
 	return ParseKylinDeleteUserResponse(rsp)
+}
+
+// KylinDeleteGroupByBodyWithBodyWithResponse Delete a user group named in the body (Kylin)
+//
+// Kylin 5's other way to delete a user group: `{"group_name": …}` in the body. The
+// same rules as `DELETE /kylin/api/user_group/{group_name}`; this one also reaches
+// groups named `groups` or `users`, whose paths belong to other operations.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /kylin/api/user_group (the `KylinDeleteGroupByBody` operationId).
+func (c *ClientWithResponses) KylinDeleteGroupByBodyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinDeleteGroupByBodyResponse, error) {
+	rsp, err := c.KylinDeleteGroupByBodyWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinDeleteGroupByBodyResponse(rsp)
+}
+
+// KylinDeleteGroupByBodyWithResponse Delete a user group named in the body (Kylin)
+//
+// Kylin 5's other way to delete a user group: `{"group_name": …}` in the body. The
+// same rules as `DELETE /kylin/api/user_group/{group_name}`; this one also reaches
+// groups named `groups` or `users`, whose paths belong to other operations.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /kylin/api/user_group (the `KylinDeleteGroupByBody` operationId).
+func (c *ClientWithResponses) KylinDeleteGroupByBodyWithResponse(ctx context.Context, body KylinDeleteGroupByBodyJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinDeleteGroupByBodyResponse, error) {
+	rsp, err := c.KylinDeleteGroupByBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinDeleteGroupByBodyResponse(rsp)
+}
+
+// KylinCreateGroupWithBodyWithResponse Create a user group (Kylin)
+//
+// Creates a user group. Its name follows the username rule (1–180 characters, no
+// leading `.`, no leading or trailing space, none of `\ / : * ? " < > |`, no control
+// characters; KE-010004003 otherwise) and is unique in any case, the built-in groups'
+// names included (KE-010004004).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/user_group (the `KylinCreateGroup` operationId).
+func (c *ClientWithResponses) KylinCreateGroupWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinCreateGroupResponse, error) {
+	rsp, err := c.KylinCreateGroupWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinCreateGroupResponse(rsp)
+}
+
+// KylinCreateGroupWithResponse Create a user group (Kylin)
+//
+// Creates a user group. Its name follows the username rule (1–180 characters, no
+// leading `.`, no leading or trailing space, none of `\ / : * ? " < > |`, no control
+// characters; KE-010004003 otherwise) and is unique in any case, the built-in groups'
+// names included (KE-010004004).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /kylin/api/user_group (the `KylinCreateGroup` operationId).
+func (c *ClientWithResponses) KylinCreateGroupWithResponse(ctx context.Context, body KylinCreateGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinCreateGroupResponse, error) {
+	rsp, err := c.KylinCreateGroup(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinCreateGroupResponse(rsp)
+}
+
+// KylinListGroupMembersWithResponse List a user group's members (Kylin)
+//
+// Lists the group's members in name order, as Kylin's user objects. The built-in
+// groups list theirs too: everyone for `ALL_USERS`, the admins for `ROLE_ADMIN`.
+// `page_offset` is a page index, not a row offset. An unknown group is 404
+// (KE-010004001).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /kylin/api/user_group/group_members/{group_name} (the `KylinListGroupMembers` operationId).
+func (c *ClientWithResponses) KylinListGroupMembersWithResponse(ctx context.Context, groupName KylinGroupPath, params *KylinListGroupMembersParams, reqEditors ...RequestEditorFn) (*KylinListGroupMembersResponse, error) {
+	rsp, err := c.KylinListGroupMembers(ctx, groupName, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinListGroupMembersResponse(rsp)
+}
+
+// KylinListGroupsWithResponse List user groups (Kylin)
+//
+// Lists the names of every group, the built-in `ALL_USERS`, `ROLE_ADMIN`,
+// `ROLE_ANALYST` and `ROLE_MODELER` among them, in name order (any case).
+// `page_offset` is a page index, not a row offset.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /kylin/api/user_group/groups (the `KylinListGroups` operationId).
+func (c *ClientWithResponses) KylinListGroupsWithResponse(ctx context.Context, params *KylinListGroupsParams, reqEditors ...RequestEditorFn) (*KylinListGroupsResponse, error) {
+	rsp, err := c.KylinListGroups(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinListGroupsResponse(rsp)
+}
+
+// KylinSetGroupMembersWithBodyWithResponse Set a user group's members (Kylin)
+//
+// Makes `users` the group's members: users listed join, members not listed leave, as
+// Kylin's `addOrDelUsers` does. All or nothing: an unknown user is 400
+// (KE-010003001). Nobody adds or removes themselves, and only an admin adds or
+// removes an admin (403). The built-in groups' members follow each user's
+// `authorities` (`PUT /kylin/api/user`), so they are refused here (400). An unknown
+// group is 404 (KE-010004001).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /kylin/api/user_group/users (the `KylinSetGroupMembers` operationId).
+func (c *ClientWithResponses) KylinSetGroupMembersWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*KylinSetGroupMembersResponse, error) {
+	rsp, err := c.KylinSetGroupMembersWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinSetGroupMembersResponse(rsp)
+}
+
+// KylinSetGroupMembersWithResponse Set a user group's members (Kylin)
+//
+// Makes `users` the group's members: users listed join, members not listed leave, as
+// Kylin's `addOrDelUsers` does. All or nothing: an unknown user is 400
+// (KE-010003001). Nobody adds or removes themselves, and only an admin adds or
+// removes an admin (403). The built-in groups' members follow each user's
+// `authorities` (`PUT /kylin/api/user`), so they are refused here (400). An unknown
+// group is 404 (KE-010004001).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /kylin/api/user_group/users (the `KylinSetGroupMembers` operationId).
+func (c *ClientWithResponses) KylinSetGroupMembersWithResponse(ctx context.Context, body KylinSetGroupMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*KylinSetGroupMembersResponse, error) {
+	rsp, err := c.KylinSetGroupMembers(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinSetGroupMembersResponse(rsp)
+}
+
+// KylinDeleteGroupWithResponse Delete a user group (Kylin)
+//
+// Deletes a user group with its memberships and its entries on project access lists;
+// its members keep only what their own entries and other groups give them. The
+// built-in groups cannot be deleted (KE-010004003); an unknown group is 404
+// (KE-010004001).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /kylin/api/user_group/{group_name} (the `KylinDeleteGroup` operationId).
+func (c *ClientWithResponses) KylinDeleteGroupWithResponse(ctx context.Context, groupName KylinGroupPath, reqEditors ...RequestEditorFn) (*KylinDeleteGroupResponse, error) {
+	rsp, err := c.KylinDeleteGroup(ctx, groupName, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseKylinDeleteGroupResponse(rsp)
 }
 
 // GetReadinessWithResponse Readiness
@@ -22629,6 +24744,1242 @@ func ParseKylinDeleteUserResponse(rsp *http.Response) (*KylinDeleteUserResponse,
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers KylinDeleteUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinDeleteGroupByBodyResponse parses an HTTP response from a KylinDeleteGroupByBodyWithResponse call
+func ParseKylinDeleteGroupByBodyResponse(rsp *http.Response) (*KylinDeleteGroupByBodyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinDeleteGroupByBodyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinDeleteGroupByBodyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinDeleteGroupByBodyResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinDeleteGroupByBodyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinCreateGroupResponse parses an HTTP response from a KylinCreateGroupWithResponse call
+func ParseKylinCreateGroupResponse(rsp *http.Response) (*KylinCreateGroupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinCreateGroupResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 409:
+		var dest KylinConflictApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON409 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinCreateGroupResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinCreateGroupResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinCreateGroupResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinListGroupMembersResponse parses an HTTP response from a KylinListGroupMembersWithResponse call
+func ParseKylinListGroupMembersResponse(rsp *http.Response) (*KylinListGroupMembersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinListGroupMembersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinUserPageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinUserPageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinListGroupMembersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinListGroupMembersResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinListGroupMembersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinListGroupsResponse parses an HTTP response from a KylinListGroupsWithResponse call
+func ParseKylinListGroupsResponse(rsp *http.Response) (*KylinListGroupsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinListGroupsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinGroupPageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinGroupPageEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinListGroupsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinListGroupsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinListGroupsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinSetGroupMembersResponse parses an HTTP response from a KylinSetGroupMembersWithResponse call
+func ParseKylinSetGroupMembersResponse(rsp *http.Response) (*KylinSetGroupMembersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinSetGroupMembersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 415:
+		var dest KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON415 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinSetGroupMembersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinSetGroupMembersResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinSetGroupMembersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseKylinDeleteGroupResponse parses an HTTP response from a KylinDeleteGroupWithResponse call
+func ParseKylinDeleteGroupResponse(rsp *http.Response) (*KylinDeleteGroupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &KylinDeleteGroupResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 200:
+		var dest KylinEmptyEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON200 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 400:
+		var dest KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON400 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 401:
+		var dest KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON401 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 403:
+		var dest KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON403 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 404:
+		var dest KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON404 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 406:
+		var dest KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON406 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 413:
+		var dest KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON413 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 429:
+		var dest KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON429 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 500:
+		var dest KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON500 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.Header.Get("Content-Type") == "application/vnd.apache.kylin-v4-public+json" && rsp.StatusCode == 503:
+		var dest KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationvndApacheKylinV4PublicJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers KylinDeleteGroupResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers KylinDeleteGroupResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers KylinDeleteGroupResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

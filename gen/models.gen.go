@@ -82,6 +82,9 @@ const (
 	AuditEventNameAccessRevoke      AuditEventName = "access.revoke"
 	AuditEventNameApiKeyCreate      AuditEventName = "api_key.create"
 	AuditEventNameApiKeyRevoke      AuditEventName = "api_key.revoke"
+	AuditEventNameGroupCreate       AuditEventName = "group.create"
+	AuditEventNameGroupDelete       AuditEventName = "group.delete"
+	AuditEventNameGroupMembers      AuditEventName = "group.members"
 	AuditEventNameLoginFailure      AuditEventName = "login.failure"
 	AuditEventNameLoginLocked       AuditEventName = "login.locked"
 	AuditEventNameLoginSuccess      AuditEventName = "login.success"
@@ -108,6 +111,12 @@ func (e AuditEventName) Valid() bool {
 		return true
 	case AuditEventNameApiKeyRevoke:
 		return true
+	case AuditEventNameGroupCreate:
+		return true
+	case AuditEventNameGroupDelete:
+		return true
+	case AuditEventNameGroupMembers:
+		return true
 	case AuditEventNameLoginFailure:
 		return true
 	case AuditEventNameLoginLocked:
@@ -129,30 +138,6 @@ func (e AuditEventName) Valid() bool {
 	case AuditEventNameUserDelete:
 		return true
 	case AuditEventNameUserUpdate:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for Authority.
-const (
-	ALLUSERS    Authority = "ALL_USERS"
-	ROLEADMIN   Authority = "ROLE_ADMIN"
-	ROLEANALYST Authority = "ROLE_ANALYST"
-	ROLEMODELER Authority = "ROLE_MODELER"
-)
-
-// Valid indicates whether the value is a known member of the Authority enum.
-func (e Authority) Valid() bool {
-	switch e {
-	case ALLUSERS:
-		return true
-	case ROLEADMIN:
-		return true
-	case ROLEANALYST:
-		return true
-	case ROLEMODELER:
 		return true
 	default:
 		return false
@@ -270,36 +255,6 @@ func (e JsonWebKeyUse) Valid() bool {
 	}
 }
 
-// Defines values for KylinAccessEntryType.
-const (
-	KylinAccessEntryTypeUser KylinAccessEntryType = "user"
-)
-
-// Valid indicates whether the value is a known member of the KylinAccessEntryType enum.
-func (e KylinAccessEntryType) Valid() bool {
-	switch e {
-	case KylinAccessEntryTypeUser:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for KylinAccessGrantType.
-const (
-	KylinAccessGrantTypeUser KylinAccessGrantType = "user"
-)
-
-// Valid indicates whether the value is a known member of the KylinAccessGrantType enum.
-func (e KylinAccessGrantType) Valid() bool {
-	switch e {
-	case KylinAccessGrantTypeUser:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for KylinAccessPageEnvelopeCode.
 const (
 	KylinAccessPageEnvelopeCodeN000 KylinAccessPageEnvelopeCode = "000"
@@ -309,21 +264,6 @@ const (
 func (e KylinAccessPageEnvelopeCode) Valid() bool {
 	switch e {
 	case KylinAccessPageEnvelopeCodeN000:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for KylinAccessUpdateType.
-const (
-	KylinAccessUpdateTypeUser KylinAccessUpdateType = "user"
-)
-
-// Valid indicates whether the value is a known member of the KylinAccessUpdateType enum.
-func (e KylinAccessUpdateType) Valid() bool {
-	switch e {
-	case KylinAccessUpdateTypeUser:
 		return true
 	default:
 		return false
@@ -375,6 +315,39 @@ const (
 func (e KylinErrorCode) Valid() bool {
 	switch e {
 	case N999:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinGranteeType.
+const (
+	KylinGranteeTypeGroup KylinGranteeType = "group"
+	KylinGranteeTypeUser  KylinGranteeType = "user"
+)
+
+// Valid indicates whether the value is a known member of the KylinGranteeType enum.
+func (e KylinGranteeType) Valid() bool {
+	switch e {
+	case KylinGranteeTypeGroup:
+		return true
+	case KylinGranteeTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KylinGroupPageEnvelopeCode.
+const (
+	KylinGroupPageEnvelopeCodeN000 KylinGroupPageEnvelopeCode = "000"
+)
+
+// Valid indicates whether the value is a known member of the KylinGroupPageEnvelopeCode enum.
+func (e KylinGroupPageEnvelopeCode) Valid() bool {
+	switch e {
+	case KylinGroupPageEnvelopeCodeN000:
 		return true
 	default:
 		return false
@@ -627,21 +600,6 @@ func (e ReadinessStatusStatus) Valid() bool {
 	}
 }
 
-// Defines values for KylinRevokeProjectAccessParamsType.
-const (
-	KylinRevokeProjectAccessParamsTypeUser KylinRevokeProjectAccessParamsType = "user"
-)
-
-// Valid indicates whether the value is a known member of the KylinRevokeProjectAccessParamsType enum.
-func (e KylinRevokeProjectAccessParamsType) Valid() bool {
-	switch e {
-	case KylinRevokeProjectAccessParamsTypeUser:
-		return true
-	default:
-		return false
-	}
-}
-
 // AccessLevel A level on a project's access list. QUERY < OPERATION < MANAGEMENT < ADMIN.
 //
 // Example: QUERY
@@ -845,10 +803,13 @@ type AuditEventList struct {
 // Example: user.create
 type AuditEventName string
 
-// Authority A Kylin group. Every user is in `ALL_USERS`; `ROLE_ADMIN` holds every right.
+// Authority A Kylin group: one of the built-in `ALL_USERS` (every user), `ROLE_ADMIN` (every
+// right), `ROLE_MODELER` and `ROLE_ANALYST`, or a user group made with `POST
+// /kylin/api/user_group`, whose project access its members share. Group names are
+// matched in any case.
 //
 // Example: ROLE_ADMIN
-type Authority string
+type Authority = string
 
 // Column One column of a table.
 type Column struct {
@@ -1041,9 +1002,9 @@ type JsonWebKeySet struct {
 	Keys []JsonWebKey `json:"keys"`
 }
 
-// KylinAccessEntry One user on a project's access list.
+// KylinAccessEntry One user or user group on a project's access list.
 type KylinAccessEntry struct {
-	// Name The user's name.
+	// Name The user's or the group's name.
 	//
 	// Example: analyst
 	Name string `json:"name"`
@@ -1053,20 +1014,15 @@ type KylinAccessEntry struct {
 	// Example: QUERY
 	Permission AccessLevel `json:"permission"`
 
-	// Type Always `user`.
+	// Type Whom an access-list entry names: a user, or a user group (its members share the level; a member's level is the highest of its own entry and its groups').
 	//
 	// Example: user
-	Type KylinAccessEntryType `json:"type"`
+	Type KylinGranteeType `json:"type"`
 }
 
-// KylinAccessEntryType Always `user`.
-//
-// Example: user
-type KylinAccessEntryType string
-
-// KylinAccessGrant Users to put on a project's access list. Other fields are accepted and ignored, as by Kylin.
+// KylinAccessGrant Users or user groups to put on a project's access list. Other fields are accepted and ignored, as by Kylin.
 type KylinAccessGrant struct {
-	// Names The users' names.
+	// Names The users' names (`type` user) or the groups' names (`type` group), in any case.
 	//
 	// Example: ["analyst"]
 	Names []string `json:"names"`
@@ -1081,17 +1037,12 @@ type KylinAccessGrant struct {
 	// Example: sales
 	Project ProjectName `json:"project"`
 
-	// Type Always `user`.
+	// Type Whom an access-list entry names: a user, or a user group (its members share the level; a member's level is the highest of its own entry and its groups').
 	//
 	// Example: user
-	Type                 KylinAccessGrantType   `json:"type"`
+	Type                 KylinGranteeType       `json:"type"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
-
-// KylinAccessGrantType Always `user`.
-//
-// Example: user
-type KylinAccessGrantType string
 
 // KylinAccessPage A page of an access list.
 //
@@ -1141,9 +1092,9 @@ type KylinAccessPageEnvelope struct {
 // Example: 000
 type KylinAccessPageEnvelopeCode string
 
-// KylinAccessUpdate A new level for a user on a project's access list. Other fields are accepted and ignored, as by Kylin.
+// KylinAccessUpdate A new level for a user or user group on a project's access list. Other fields are accepted and ignored, as by Kylin.
 type KylinAccessUpdate struct {
-	// Name The user's name.
+	// Name The user's name (`type` user) or the group's (`type` group), in any case.
 	//
 	// Example: analyst
 	Name string `json:"name"`
@@ -1158,21 +1109,20 @@ type KylinAccessUpdate struct {
 	// Example: sales
 	Project ProjectName `json:"project"`
 
-	// Type Always `user`.
+	// Type Whom an access-list entry names: a user, or a user group (its members share the level; a member's level is the highest of its own entry and its groups').
 	//
 	// Example: user
-	Type                 KylinAccessUpdateType  `json:"type"`
+	Type                 KylinGranteeType       `json:"type"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
-// KylinAccessUpdateType Always `user`.
-//
-// Example: user
-type KylinAccessUpdateType string
-
 // KylinAuthority One Kylin group of a user.
 type KylinAuthority struct {
-	// Authority A Kylin group. Every user is in `ALL_USERS`; `ROLE_ADMIN` holds every right.
+	// Authority A Kylin group: one of the built-in `ALL_USERS` (every user), `ROLE_ADMIN` (every
+	// right), `ROLE_MODELER` and `ROLE_ANALYST`, or a user group made with `POST
+	// /kylin/api/user_group`, whose project access its members share. Group names are
+	// matched in any case.
+	//
 	//
 	// Example: ROLE_ADMIN
 	Authority Authority `json:"authority"`
@@ -1326,6 +1276,96 @@ type KylinError struct {
 //
 // Example: 999
 type KylinErrorCode string
+
+// KylinGranteeType Whom an access-list entry names: a user, or a user group (its members share the level; a member's level is the highest of its own entry and its groups').
+//
+// Example: user
+type KylinGranteeType string
+
+// KylinGroupCreate A new user group. Other fields are accepted and ignored, as by Kylin.
+type KylinGroupCreate struct {
+	// GroupName A user group's name, in any case; the username rule applies.
+	//
+	// Example: analysts
+	GroupName            KylinGroupName         `json:"group_name"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// KylinGroupDelete The user group to delete. Other fields are accepted and ignored, as by Kylin.
+type KylinGroupDelete struct {
+	// GroupName A user group's name, in any case; the username rule applies.
+	//
+	// Example: analysts
+	GroupName            KylinGroupName         `json:"group_name"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// KylinGroupMembersUpdate A group and its members from now on. Other fields are accepted and ignored, as by Kylin.
+type KylinGroupMembersUpdate struct {
+	// GroupName A user group's name, in any case; the username rule applies.
+	//
+	// Example: analysts
+	GroupName KylinGroupName `json:"group_name"`
+
+	// Users The members' names, in any case; empty removes every member.
+	//
+	// Example: ["analyst"]
+	Users                []string               `json:"users"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// KylinGroupName A user group's name, in any case; the username rule applies.
+//
+// Example: analysts
+type KylinGroupName = string
+
+// KylinGroupPage A page of group names.
+//
+// Example: {"limit":10,"offset":0,"total_size":2,"value":["analysts","ROLE_ANALYST"]}
+type KylinGroupPage struct {
+	// Limit The page size applied: `page_size`, at most 1,000.
+	//
+	// Example: 10
+	Limit int `json:"limit"`
+
+	// Offset The page index.
+	//
+	// Example: 0
+	Offset int `json:"offset"`
+
+	// TotalSize How many groups match.
+	//
+	// Example: 2
+	TotalSize int `json:"total_size"`
+
+	// Value The groups' names.
+	//
+	// Example: ["analysts","ROLE_ANALYST"]
+	Value []string `json:"value"`
+}
+
+// KylinGroupPageEnvelope A page of group names in Kylin's envelope.
+type KylinGroupPageEnvelope struct {
+	// Code Always `000` for success.
+	//
+	// Example: 000
+	Code KylinGroupPageEnvelopeCode `json:"code"`
+
+	// Data A page of group names.
+	//
+	// Example: {"limit":10,"offset":0,"total_size":2,"value":["analysts","ROLE_ANALYST"]}
+	Data KylinGroupPage `json:"data"`
+
+	// Msg Empty on success.
+	//
+	// Example:
+	Msg string `json:"msg"`
+}
+
+// KylinGroupPageEnvelopeCode Always `000` for success.
+//
+// Example: 000
+type KylinGroupPageEnvelopeCode string
 
 // KylinPasswordChange A password change. Other fields are accepted and ignored, as by Kylin.
 type KylinPasswordChange struct {
@@ -1991,7 +2031,7 @@ type KylinTablesEnvelopeCode string
 
 // KylinUser A user as Kylin shows one. Times are epoch milliseconds (0 when unset).
 type KylinUser struct {
-	// Authorities The user's groups; always includes ALL_USERS.
+	// Authorities The user's groups, built-in and user groups; always includes ALL_USERS.
 	//
 	// Example: [{"authority":"ROLE_ADMIN"},{"authority":"ALL_USERS"}]
 	Authorities []KylinAuthority `json:"authorities"`
@@ -2050,7 +2090,7 @@ type KylinUser struct {
 // KylinUserCreate A new user. As in Kylin, fields Kala has no use for are accepted and ignored, and
 // `disabled` may be sent as a string (`"false"`).
 type KylinUserCreate struct {
-	// Authorities Groups; `ROLE_ADMIN` makes an admin (only an admin can).
+	// Authorities Groups, built-in or user groups (which must exist); `ROLE_ADMIN` makes an admin (only an admin can).
 	//
 	// Example: ["ALL_USERS","ROLE_ANALYST"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
@@ -2184,7 +2224,7 @@ type KylinUserPageEnvelopeCode string
 // KylinUserUpdate The user to change and the fields to change. As in Kylin, fields Kala has no use for
 // are accepted and ignored, and `disabled` may be sent as a string (`"true"`).
 type KylinUserUpdate struct {
-	// Authorities The user's groups from now on; without `ROLE_ADMIN` an admin is demoted.
+	// Authorities The user's groups from now on, built-in and user groups; without `ROLE_ADMIN` an admin is demoted.
 	//
 	// Example: ["ALL_USERS","ROLE_MODELER"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
@@ -2513,7 +2553,7 @@ type User struct {
 	// Example: true
 	Admin bool `json:"admin"`
 
-	// Authorities Kylin groups.
+	// Authorities Kylin groups, built-in and user groups.
 	//
 	// Example: ["ALL_USERS","ROLE_ANALYST"]
 	Authorities []Authority `json:"authorities"`
@@ -2569,7 +2609,7 @@ type UserCreate struct {
 	// Example: false
 	Admin *bool `json:"admin,omitempty"`
 
-	// Authorities Kylin groups besides `ALL_USERS`; `ROLE_ADMIN` here is the same as `admin`.
+	// Authorities Kylin groups besides `ALL_USERS`, built-in or user groups; `ROLE_ADMIN` here is the same as `admin`.
 	//
 	// Example: ["ROLE_ANALYST"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
@@ -2619,7 +2659,7 @@ type UserUpdate struct {
 	// Example: false
 	Admin *bool `json:"admin,omitempty"`
 
-	// Authorities The user's Kylin groups from now on; with `ROLE_ADMIN` the user is an admin, without it not (`admin`, if given, must agree).
+	// Authorities The user's Kylin groups from now on, built-in and user groups; with `ROLE_ADMIN` the user is an admin, without it not (`admin`, if given, must agree).
 	//
 	// Example: ["ROLE_ANALYST"]
 	Authorities *[]Authority `json:"authorities,omitempty"`
@@ -2642,6 +2682,11 @@ type UserUpdate struct {
 
 // DatastoreId defines model for DatastoreId.
 type DatastoreId = openapi_types.UUID
+
+// KylinGroupPath A user group's name, in any case; the username rule applies.
+//
+// Example: analysts
+type KylinGroupPath = KylinGroupName
 
 // KylinPageOffset defines model for KylinPageOffset.
 type KylinPageOffset = int32
@@ -2894,22 +2939,19 @@ type KylinRevokeProjectAccessParams struct {
 	// Project The project's name, in any case.
 	Project KylinProjectQuery `form:"project" json:"project"`
 
-	// Type Always `user`.
-	Type KylinRevokeProjectAccessParamsType `form:"type" json:"type"`
+	// Type Whether `name` is a user or a user group.
+	Type KylinGranteeType `form:"type" json:"type"`
 
-	// Name The user to take off the list.
+	// Name The user or group to take off the list, in any case.
 	Name string `form:"name" json:"name"`
 }
-
-// KylinRevokeProjectAccessParamsType defines parameters for KylinRevokeProjectAccess.
-type KylinRevokeProjectAccessParamsType string
 
 // KylinListProjectAccessParams defines parameters for KylinListProjectAccess.
 type KylinListProjectAccessParams struct {
 	// Project The project's name, in any case.
 	Project KylinProjectQuery `form:"project" json:"project"`
 
-	// Name Only users whose name contains this.
+	// Name Only users and groups whose name contains this, in any case.
 	Name *string `form:"name,omitempty" json:"name,omitempty"`
 
 	// PageOffset The page index (0 is the first page).
@@ -2984,6 +3026,37 @@ type KylinListUsersParams struct {
 	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
 }
 
+// KylinListGroupMembersParams defines parameters for KylinListGroupMembers.
+type KylinListGroupMembersParams struct {
+	// Username Only members whose name contains this, in any case.
+	Username *string `form:"username,omitempty" json:"username,omitempty"`
+
+	// PageOffset The page index (0 is the first page).
+	PageOffset *KylinPageOffset `form:"page_offset,omitempty" json:"page_offset,omitempty"`
+
+	// PageSize Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+	// or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+	// applied (`page_offset` counts pages of that size).
+	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+}
+
+// KylinListGroupsParams defines parameters for KylinListGroups.
+type KylinListGroupsParams struct {
+	// GroupName Only groups whose name contains this.
+	GroupName *string `form:"group_name,omitempty" json:"group_name,omitempty"`
+
+	// IsCaseSensitive Match `group_name` in the given case only.
+	IsCaseSensitive *bool `form:"is_case_sensitive,omitempty" json:"is_case_sensitive,omitempty"`
+
+	// PageOffset The page index (0 is the first page).
+	PageOffset *KylinPageOffset `form:"page_offset,omitempty" json:"page_offset,omitempty"`
+
+	// PageSize Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+	// or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+	// applied (`page_offset` counts pages of that size).
+	PageSize *KylinPageSize `form:"page_size,omitempty" json:"page_size,omitempty"`
+}
+
 // CreateAccessTokenJSONRequestBody defines body for CreateAccessToken for application/json ContentType.
 type CreateAccessTokenJSONRequestBody = LoginRequest
 
@@ -3043,6 +3116,15 @@ type KylinCreateUsersJSONRequestBody = KylinUserCreateBatch
 
 // KylinChangePasswordJSONRequestBody defines body for KylinChangePassword for application/json ContentType.
 type KylinChangePasswordJSONRequestBody = KylinPasswordChange
+
+// KylinDeleteGroupByBodyJSONRequestBody defines body for KylinDeleteGroupByBody for application/json ContentType.
+type KylinDeleteGroupByBodyJSONRequestBody = KylinGroupDelete
+
+// KylinCreateGroupJSONRequestBody defines body for KylinCreateGroup for application/json ContentType.
+type KylinCreateGroupJSONRequestBody = KylinGroupCreate
+
+// KylinSetGroupMembersJSONRequestBody defines body for KylinSetGroupMembers for application/json ContentType.
+type KylinSetGroupMembersJSONRequestBody = KylinGroupMembersUpdate
 
 // Getter for additional properties for KylinAccessGrant. Returns the specified
 // element and whether it was found
@@ -3245,6 +3327,219 @@ func (a KylinAccessUpdate) MarshalJSON() ([]byte, error) {
 	object["type"], err = json.Marshal(a.Type)
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinGroupCreate. Returns the specified
+// element and whether it was found
+func (a KylinGroupCreate) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinGroupCreate
+func (a *KylinGroupCreate) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinGroupCreate to handle AdditionalProperties
+func (a *KylinGroupCreate) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["group_name"]; found {
+		err = json.Unmarshal(raw, &a.GroupName)
+		if err != nil {
+			return fmt.Errorf("error reading 'group_name': %w", err)
+		}
+		delete(object, "group_name")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinGroupCreate to handle AdditionalProperties
+func (a KylinGroupCreate) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["group_name"], err = json.Marshal(a.GroupName)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'group_name': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinGroupDelete. Returns the specified
+// element and whether it was found
+func (a KylinGroupDelete) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinGroupDelete
+func (a *KylinGroupDelete) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinGroupDelete to handle AdditionalProperties
+func (a *KylinGroupDelete) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["group_name"]; found {
+		err = json.Unmarshal(raw, &a.GroupName)
+		if err != nil {
+			return fmt.Errorf("error reading 'group_name': %w", err)
+		}
+		delete(object, "group_name")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinGroupDelete to handle AdditionalProperties
+func (a KylinGroupDelete) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["group_name"], err = json.Marshal(a.GroupName)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'group_name': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for KylinGroupMembersUpdate. Returns the specified
+// element and whether it was found
+func (a KylinGroupMembersUpdate) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KylinGroupMembersUpdate
+func (a *KylinGroupMembersUpdate) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KylinGroupMembersUpdate to handle AdditionalProperties
+func (a *KylinGroupMembersUpdate) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["group_name"]; found {
+		err = json.Unmarshal(raw, &a.GroupName)
+		if err != nil {
+			return fmt.Errorf("error reading 'group_name': %w", err)
+		}
+		delete(object, "group_name")
+	}
+
+	if raw, found := object["users"]; found {
+		err = json.Unmarshal(raw, &a.Users)
+		if err != nil {
+			return fmt.Errorf("error reading 'users': %w", err)
+		}
+		delete(object, "users")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KylinGroupMembersUpdate to handle AdditionalProperties
+func (a KylinGroupMembersUpdate) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["group_name"], err = json.Marshal(a.GroupName)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'group_name': %w", err)
+	}
+
+	if a.Users != nil {
+		object["users"], err = json.Marshal(a.Users)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'users': %w", err)
+		}
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
@@ -4137,457 +4432,487 @@ func (a KylinUserUpdate) MarshalJSON() ([]byte, error) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rctvGtjD4Kj38zpSlbJAmKcmyqNq1h7bkhIluEentOKE/oQk0SVhgg0E3RdHenjq/ps7vmXc4Vee1",
-	"9pNM9VrduBEgQVly7ESn6uxYIC7dq9f9+rHiBJNpwBmXotL6WBkz6rIQ/nlJJTvxJp5Uf7hMOKE3lV7A",
-	"K63KmzGVxBPEZ0NJgiGRY0Z8dSvhwZxsdY57r8hYyimdeiSkksFvVf3u7RYJ2YR63OMjYoc2odztc8Gc",
-	"gLuC2NImMy49n3iShEwwKSzCaqMasfuVIfX8WchEv3IY/r1+KP++U7drfV6xKuyWTqY+q7QquXdVrIpw",
-	"xmxC1V7kYqpuFDL0+Kjy6ZMVb/Ui8D1nsbzhXrRBqbYesuFMMBf2HbLfZ0zIErv2pCCcTphFfp8Fkva5",
-	"/Ttsnsw97gZzYs9t4nGiIZG769//vlM/nP/92ZptR7et2zeT4aI9lCxc3nJXH4gMyJx6kgzYMAgZkeFC",
-	"nRsdUY/XkivYqVsVBQsvZG6lJcMZS3574nFvMptUWg3LrMPjko1YCAt58+ZNeybHjEvPoZLlHwCN7/AC",
-	"TuDlTBA59gQJpizEy9Rx2FSK1NoqLxgNWUhCRv3J3/uVa+rTfsUi7an3E1tkLq+E2SerMqUhnTCpqeSI",
-	"SipkELKOm79q19zwRBDPTS+r3jh4RhtOvVqv1+vVffU/z9X/1KP/a6gj9NS7plSOK1ZFIZACnltZBe5h",
-	"EE6orLQqsxncmdmGVbmtTsPgPXNkNWRDfP6TVflp4Xv8go7Y+XAomMzf0JSOGPG4y27JVl1xAUUFQy8U",
-	"En7aTm2xrlf/+4yFi3j56sarAD+SXLfLhnTmS3gu2oPH5U6zYlUm9FbjEMLGirGqnotV0Xa63occnOpI",
-	"NhFkykJYd420+YJMA+FJ74YR4X1ganOITsy1CBUEXvhEEMf3FMMkVFyThqWWQhr1uvpHnwchaTZ293ef",
-	"7zzb3T+EVwsyDnyXUEkmgZD4BPHU1y2gfwVAysWchU8EsYFt2Aawah19TqdT32Mu2bITkLOJE8zUMvAb",
-	"wIephCe2M+yhseoc1AP5p9BYeQzxNq119I0ngRh3oRA5H7PwhieGTXqcUL4gDhUsTTeC+kzkE4Z+x0rq",
-	"+A/A+cr/ehrLvqf4q3iqF3mm3raGTvCHnwGi97if7BF9iQ0VyPkfgjmZqCUDsipREDI5C7lB5dQu9gpw",
-	"DPA5H7/2VuLXXorE8xGriFEtr1xce9MyrOnOXCmXHPIZU48OfAYnkos3Uv2ssSaNKEEI2lku5sNTd0aT",
-	"jqtE69DTK3wtWFgk0WYCGFW+MKMrhFm9+RDCTC03ZGIacMFAJL+g7iUqZeovJ+CScfgncFHUHp5Ow2Dg",
-	"s8nf3gu1r4/xPtSOJfX8SqtyQ33P7QUtMpkJpQApAgZhN5OzUIGahWGg1IDfPlaGHvPd+BmFGEwIOlIr",
-	"zX/80zurIiSVM1Fp7SpUl54EQHY4vMRolvGOlXIpWk+fKj2l5rIbswnx1MNHquaRTxtwB/UGhOLyURvl",
-	"1hNkQn11EMw9JDbu2wYEFYRRZ0wG1CUAgxppkx+752dkELiLCHIBZ321xhlAAff3uveq+pzMPTkmXHGW",
-	"KaOSueSaLRR/UcTrsqkcky14L7HVC21Ui/vcHlNB3BkeKIOH+pUpFWIehG6/YlvE9gThgUx+TF2F56ik",
-	"hCq9Fw4ElguLs0FwfrIqLwM+9D3nczGIArEAnFxCOfUXQhLqh4y6C8JuPSEVMcdYcBBjQbSCEsfvmHvv",
-	"+9zNiwUe01zpF7hsskUT4Ef5Juhiu6bW8CoIB57rMv6Z4APVnjPmoi6kdG1ySjkdsQnjUqluE08Itewk",
-	"EHdiIMYLKQHFYXTzfYAxac+4FhnMJGAj9f1grjS5ePEWESy88RxGghD0TaEs6xvmIzA7XLKQU/9YEd1n",
-	"AtTT7yJAwYcxfbtkf7jjNGkCkHtpnpR8sBxLwifuBZjdYMLkWBmeysplLgmQlSrAsfAQ/o2bFISGwGOU",
-	"te0HIzLjribzeLMAV1DiSsmKHIg6gau2f3BwULEqip1UWnzm+1okXOmffzqu1rWxsqMkghhlLraAPyjq",
-	"aRGtMxCUa8RnfCTHivM21KHMRiMmEBrqQ6WBCrtE1FFgTW7rhrs1OqXOmNWu1V3Vm93qdDbwPedvf5od",
-	"l5ZqivYGIaPXglASznxGtpLLtiLbT4taErkBLOSN9kSMQCKqraBJzHz3kJi37NXrDUKJEVFoq+kvAnbO",
-	"fGYl724qoUlkEBAxDkKZ+m2HUDIPAz4iyrA079wulL3krqIXhG6LrBG22zFBlRCcn41cO/X67hJyqYst",
-	"UlLgfmPU9JVseFnGJZBiK7kuWFSMsQ11Sdud2yDlkMToIJhJQt2Jx0WMQmW0h88FaXO3Xm9kQQoXWySj",
-	"dShTqFjr+LYw6eva9mqdaVllSq5320I8csJAiKrwJCPzUP2v9s3H6FRWf/p8mbdXry/LvL16vUVK6V3f",
-	"moj/GrZ7J01RqYUg0bTGuFpFPAtkG5zA4F95SPzZrT9bBuhu/VmL4AJQoit2KUn2y0ANG5z8N4hv3yJ4",
-	"cvVPvVyMDOKCFef15JiFqL9NmOtRomysFB6+CmbcfUgUbDSXxQNcbCk9UcycMYn90d8aAv0Bm1s6/jP9",
-	"IVDakipTA/Qi/f34F7W8Q0J9EaA1MGbEob7PQjKhC5COgjGUhWYP6EGo+p6QhHEZLhKWzG59N6Grd9Ht",
-	"8JrTG+r5D87e9vJMwj1lEkodJx1QAUG3WbyiQ6J2AOFmtIP8xbcpK7+yvecypmgdDuUKtwZKIiqIuAkc",
-	"2qvvbCuRDmsDHyqkEVQhj8BkL9QqViqXJL6jaJX67qeJnIRPUeiwFwQnNBw9sPht5JzRbkOfkVENUqZ1",
-	"FNJ9tr+/32w8I4OFZOKbFK5f3eZXum5gIZ4A94ivMCPmar0gOKV8od164mFRpnmQA7XmgbamqOuGTAi1",
-	"0OCGheiThDSiYEh26sSk7EASwrM6EUmK9zjZbZJvE5m+IbAsodm5WhLFBa3ncySzvyDAuLO2PpyQQWCV",
-	"+gLku/H+USnZZCoFGYbBJA2VLXDLRSlpVcxJg0SR6OJ25FdsPq/Xm62kYhCECYMncgWFMy4IFbi432cs",
-	"9Bj8bYxrKknAHZbl28kcwJVcO7oxmU5XjfPpSj2sbzeZaZ8hMF5zOpPjIPQ+sAdVmHea9f1lz1yzvg86",
-	"ZfL05yxkZOTdsG/R9vpDt5mnRKMbO/5wQpdu1vcJV8oyrCJ2Qu40688hTG0CECmCVFQTXKfur9f3iB84",
-	"18xNXXxOXE8o9czdzlDLmzdvqtk0xlWYm816TKKvmE2nQSiZe6pMwR5E2/6QANVL/GRVLSHOhMh+3QJb",
-	"pF+R7FY+nfrU45hI+ecJW30FcCilEXmc0IT/AGRBnB3rBgyzIiS9Lh/i2j6Mw1sM3cMBZ4J4+B703Z8E",
-	"I4+/ArG3eZQa6GdA3ZcxK1FXxGwyoeGi0qq8gWhXHulWrApEt1KB7iI6TyUKNOL49guaktVlAtwD6laT",
-	"j6jjQXaRXvkJXNMqRBRqMzpO7uqzWoSvQCsONTfS+fHNevNZtdGoNnd69YNWvdGq13+tmCW8VrdUWpWC",
-	"m3JhgAsts3W9TcDIe8k3yWXJntAxzi2FcIDfEfoKuiDzseeMty3j0vU4oCfxRJ9rQMUPCroQGm7zMePo",
-	"MZH6y+pLhqeTLUE9lwTcX8QZQn3uBGHIHJkItWKeUAmnXJm8DOO7aV90yDVbpE5oNz6hs0CSIXyuxCHx",
-	"QFbx5vs4JeO4CpkIZqHDAIDFLingCBd04QfULWG8l0sG2tgONTBsJFKC9KJiy7EMLGUQVPHm+86wMmwb",
-	"3q6QjfKU+m6qGT5ZlY3cdWUhupnrKUoNSgBULyv5dBmQJm+/L6AW+68sIgKFmxAZmkPsx/Fc5qYNPDth",
-	"dtj378oq75konRx3X6a0oZRmIgOxZ6RQaBZcklLUQ9Xoofs43KRNrp0IWIMRAUCoP0pa330emd9bUELB",
-	"XIQeu2HhgnhcSMod7VaP3mmM5nDGI2uZnCFK9bnCKWfMlNgpg1NQnvGNG9olbexyebJLBp0nSJQSXqCw",
-	"pBZQjuXE99+TUFxat0KEacgUPjL3IQzEDW3DMuD/LNsmJwk++b7cTPhSr04lyDf2kuceQSBh6ZTDgOjJ",
-	"KjxZhUceSqhvYIsdJqrAVphZ0UoBn9oQ6jthN8xfLtVoYxIxCdQi4lIkk2DsCVkjP78+vnxL+rN6fcch",
-	"5xfHl+1e5/zMXDhtn7W/Pz49PuuZK+2j084ZlH3w2aTS+q0CL6hYlejZilWJH6tYFXii8i5ZKGKeWSpK",
-	"xO30gmtM/cpuZ4BFnOCmAXfoOJgTXxkIniS+d8NAVE9DBWHpoUmJu72S+e9UZ/bjmx6UBzHuEiqI3dYs",
-	"As6oRXTlKO4fXgP/ZHa6+IUtfhwPvne8c+/HV78eX/Z+7nZEZyKnv77sPOu8b9+e997uvv1wfdvx5p77",
-	"gz/vvA+8ru++7vB6jS1+/OC+6XjnXmd24u16w59rTtPng8mruvvLj34epNjt1AuZuPJ4ceEuWjsKiRBi",
-	"+pnUug/WlVhZFXj4SmomkzkTf67sKhuBZCcRAy+lD15fs3IqkePqn9/SZ5ZaQGrj76L3BAMI2qcx6Jjf",
-	"MD/IXTXhbG7oAN6+jDfoKVrNDJLomt0DPJ+7Qig5zlkUN8afwkKlxgVzDnEGZAA+lSw8JJwZLU8wJ2Ry",
-	"eeVOCA6Gdm7ZPuPqXXOIA7iZ2rKMq6CuXQVR9ZVLJatKb8LyENIrqBW7ZovCUrFBs7qz4+xW9909Vn0+",
-	"fFav7jeeNw926O5gz3mW/HRRFbNPhXwt1m9W3UegYn9LBkASE4/PpEmcmPn+SlDsrQKFehptMaxbW1ok",
-	"z63z6yhFnQ6YT7aU2TxgRCmki3T1dIV7o7H0F4p2g1DmgSBOyxQFRajxDQYc4BgnWwqLQvUBrJmQYyYY",
-	"+fd//U+MfU+EEszz9KJ+g+N77hw0qs/3nx9U9/ebu9XBs6ZbPdh9Nmg0njvswH2mkB9qL9eK1Gh9HVDK",
-	"9A5pGFJQUKchG3q3q7ALnb9ESBpKC4tUnWDEPWXUSjJYpEGqlIKr69FC3i6894OdsPl+x5nnQVYX5RSA",
-	"1fyqPqEO0KEZJFoCk7PXrD5njZ3qvrs7fEabgx2n3iwNJm1l58MIlNBXYTApJgOAjiDzILz2+OgeKd8U",
-	"PK74cjAt/vB+tf6sulPvwVc3+HCG3wJ/AEqLMCYJFitRl5mkmMQpWwnOmeIsxVz8JTwAaobremrb1L9I",
-	"MOMh9QWz8nqnUBBBhuEr/HEDbAUyzpNG+SykrRlICuMlksUS2i9xkgm9PYGCm0qrWa9/Lmcxn3VoqIzk",
-	"QywKNer+mPkuGSzQV6iAFoQ1coRV1RCr+5IMZkJvO/hc41mGlKzKjHu/z5j+XRfHl2QEBgSGGxwSXTdO",
-	"viRr2Hh363iH2VaagcSb48H8i3GTeC0JlnJoHC3RTmwrXWqNXTaMmzj2rj5RahBU78NbfW/I1LrI1s6z",
-	"PeIqzXawMPvcxkyNvN3eEwszWy/mNyeekHlsADqyBEPDT0SxOpsrQtMmwW8pFbLoNJW+V1aNS2ppGHvV",
-	"df9LPCnFcsqzAaMiFMr2mILLk16CLoqAECFrPhZ8KkvA2ibIU37oiK3lb+qeXPtDP1+MUF2wIdZZShqt",
-	"nhibwyJiHMy5brykk4Y2wDeL2HBQNvkb8YPgejYlnkv+Rmy4gt8gf0NvqphNSqhvV9PFe4c5i70Fe/9h",
-	"PvVnH27H88V0ujPdk5MPQ/k+nF8P/SFCREoWqtX8b3jVb7T6oVndf/ex8exT/MfOwaf/WEuwxTbezPXk",
-	"8Y12xmU82VxxH2cWenJBmLqnRs7AqBsHvisILTTsqCODMI8xBoQ6krmHphbQc8Gssa/ZooV+C8XdPFc7",
-	"LsgwCAmNzM0aOZv5PlwE8RxMJopb+h5nwDZTIeiNO340ylhIsLPidihc8VLfE2YVGObVbefgWbIFe0Lk",
-	"SlgvcZgXHqH6eRl6LGORQg1iqbWuMDXHdDplPPvqTYzJpc9hlKPtumE+bPD3J1EgSJ9mMJPCc9UBkh96",
-	"vQvjmEwvrHHQrNVrzRr0GFu7ceMsLlJ28bEs/xiyORlSR5mYUOupzgKw3iIumzLuenxEAqzWv/Z4GnQf",
-	"9bEYRdpkCYC7BCpdr9qc0wTjjGmQGfJbyXgjQjXtkYr8GPC6Qk+Gu4IEdhplPBnBTDpBHgG8GTMoCwJc",
-	"x6gVETPHYczViKYdbnBRKDtGx/zSvrf456Vva+Qoavejf34iiP1LVccuqx3X3gTVoqq/tWgmaThiRS0n",
-	"51QgryMBt4g3JJQvMKS7RXXJsbGpEsU0nrt9p05Fa9aaZ4FSpcUg6sVnqhlcJcnooo2mSDx5FhHFrZYw",
-	"63TCtKzZSDXEJyylAzAhscVfVlXUQqmsKEhw+ojlUlnMJJPsL82vkuyoJI/QLAFuqaGOm9Zk15JxRKUJ",
-	"ckpQT4zmBovLodonKwakEtol9eoUMPVeqdprPkx3V8K0kYJpFKSC/m2gvociCcNYU6/pgusNQFlPgdKw",
-	"qzQoDwYNBjnHBpSQNllao441sC+qVaflSb4C7HFXESbNkCbZUoCG7D5XWbPfH/fIUzr1nlL10ioSo72d",
-	"ZPmgzdRiVMS/Y3ji375J6xMMDwwup/8OZooT0al3pTTCiDbMhZDdBNfgWtMZFDVnTPkodQV69VasDHXB",
-	"X7Opm/jLZT7Dt8O6a6OQArvUf0Zv1n/H315GuZSES394ObiIcT2ZF3vBzFcyCoPZtEaOIQvEJAZ6nNjt",
-	"k5Or193jy659SOzL85PjKwhr2lpnx7QRcKUnjyd6qmJV4ofMH6fnR8cnx5fRb2ftk7fdXnpLqaeWdvQy",
-	"8GcTvqH7UdkfDjyISAhV7cUex7ItA5PSMtEwMU8pTGo0eiU6AnL2+uSEbBnHkno2LbhTYngQBD6jPKbv",
-	"1YtFYEFCQpaqtdsY3pJH1YlHc1AHt/BE6Grt+Pglu5XQ7xBDqVZl4I08wHQ3mGGSHJ9NWOg56je9G8hR",
-	"h9V4EyYknUzTGKFfuoQLURvivCVGLYgxyQCRXczCIXUwd1O3mgWzCrYdZwwUhdTLBUcxNeGTVTYqqW+7",
-	"R4di6lv5fcwlknH6o+fQaRMsYGcmZDDBvpulA5/30PZ5rdEwCVxFfuXCn8hX7xO0ZXhEpvss2OUFVn7C",
-	"qAfeOx8HBh/URrY4WBvcYdg6K0rcBnGSVfEN07yDDq/ZQXKFZuFGKGWCRYlzyOMfEW3eKV6EPrgInXIU",
-	"+PvF8ERcqFHPDQxtfO55/HYloIo9kkp8rYJFibSNmFWWduhFj6yztqKlbWRopZ9Km1fIayN8LuGazwAs",
-	"/5QTqvpaPpRkM0Uf1SaXaWSt6Vwvu7TanjiaL6i1R199jXrqZvTZM63+oMs0cll1jBPoEB4927hfsrXi",
-	"04Szxb7cZeg3z1n2Sq0/6o+1THGmIAwb8YLemHDzpPelc0A/FoEJGulT4gZSMfYplWPicZ2VA3mT2mMb",
-	"FZ/lNsKOw/nLUtFkmxZNLcGiIqiy9jJ+qqJGz6vFBm45/nIekv3AqC/HXZ3OWtAt3tGp/LPpMlxFwaMm",
-	"By+4TuXfBddpxTG4XrsN/YW81SdU/RzuBzaEOjetzqvjOiQ+kxIw1fVGnkQ0BdtWOIrVWRhR9sxRUP3A",
-	"IQFadNUZ+MGchTn98qM26Alkf7YDNBfhfirU81u7+iutfnin/1uvHly9++4/8rDnRxHwN2xQlKN37Db3",
-	"9hoHJudIp+tR8uObn8jW5auX5Hl9Z387R2n2RwXpA94IBuFQf6Ss0/EkeYjH7lG3nT5HvJQXKQhvCkIE",
-	"s/CGpd8Ke8i+Fy/mvPl6RXIfBJvU6aq97z/beU7keDYZTEOPS7Q27GvPtU2vK63fQdIlpE6p7WeVUi4+",
-	"nL4YdF8fTX5/2eu9OnXOb3/5qf6jaP/K/vl2ch78+vvQefXD+w57lZtFfJ1n4v/EFmCgtUjgSCZh6VPq",
-	"hUm4nP90kYaJupDzgZnIYS6vBWvBbqhiGSLlmfdGGV+8N8qdyZIP5Z1mdbCQLIFyFhlQwZ7tzkIfaCeY",
-	"STJVIiubX9V4e9z94NR3Pozqnb0b8cI9f/PcmzR2ro9P3zbeXL2a9H5m9PXBuPGyU8mjF0Un1Xcfd3dK",
-	"REMV2BEL1U4QayzAe4RYHluJia3LcvUqaIb2hg2IOr8uk0hj+3uNPBq7ZgtRnOSAVsMNC73hIpX8K4iQ",
-	"nu8rfqPE/yGhkviM6kwRLHGkiKliKf/jN03aEV0CGSaoCYhnQ5QGDNbYB8imMeZ2wyMtrXclmN4n4KIm",
-	"hSirhWXPXEE872DBxYAugGMu8+ajKLUCTLgV5Qkl8+ASMymWFQXtGF+dOruhM2N1MrxaSkoUqwvLrsq1",
-	"BJV0S6UWuwbg34M/daM4Lbj3lfo6ncmV9SLn4LnT6i4NWTQeCaS7N+JKcoOGN1ignyn/EEXxKYonWP6S",
-	"yZgz55hE6aSq+7yeFf/LimGcGqfLHgrQPD9R7s7oYpoKbuYq+TJIFjc8XMYzSx/VGny7yFW2Y5uY8ixR",
-	"JwL8OBwIBk3pwTswMieQ1Me5VOpwdIOE3wwDSBB18lCyhUUAgE/vPmUR0M8fdhTNNoPRX3riVovY0Yws",
-	"20qP8KplJ2ylBpStq6sJSo1Yy04sWjVYKA23wolIjEuoY51Q6YzTe1j3/kSniqVgMb41KxzvcmAlhdaS",
-	"jPm0Rlrh6q14wpOZTJUAWwlcX5Uul4/zSrUwvVWYfjqncAda0RQRfL1ex8wtHe5L0n69Xk+Tfh06My/7",
-	"wkt4x7KE/Ul3w8mu63gylQslK5LriRawlu/AZi3jmlFfWAP5db6Z/PQjzua6ChITxNZpHPcm4O6spWwo",
-	"0/6iQmkFthSHeZXKmQj0oh8LosbL5nryLasTDcyNS1WM0S+Fa8XA4inL8wu3ScjEzJfapxKPnyR434AJ",
-	"sE22fjx68ZJcwr1dJtXLjqik27l7CjrcCaGdf+Ehgo8zhZza67kcdnWoYF3GcWBmceaauk0JG6l0zC3J",
-	"biVY4qJcbNehkvnBKD+fQq8ZIkNbhsOKKfN9SCscEodK6gcj+NTa1DNnRZxXUe97ekNr4ne/pm5RX50M",
-	"WEi2dknnrHf8/fGlRap75EXn+85ZzyLPydH56xcnxxbZIUfHLzun7ROLNJ6RF+fnJ8ftM4scNMhRu3ds",
-	"kYMd0uucHnd77dMLizSa5J/ty5c/tC8t0mg0GuS898PxZRpWjWaecI6XX5x80v35BCvRl1mQ/mqua2kW",
-	"hoznzUXeHGlcNvS4J5m/eBN6Mk4Y+My3emLq00X+nNczyB+OSj3mngs+Z+KMaUgdhZapjyTnOC5D2RNn",
-	"qUSH5IcaxOCYReqEB9IiTTLj1zyYc7IVoU8+sWqeWbcaVvNdWilbXgUUfhW4+0w+AtyTPmMTM6iULlNN",
-	"vXEZaVa9cBoyxxO54Y0L89MGgA8Zdc+5X4yEiqpLsRTh0LzT66rLWX17eR3I+YtJzGSdLgPLBMfWMiLB",
-	"aOiMV9JG+c2Cg3V1XjFwBA9qD+BuzdrKkZ4snmV6FkgiQ4o9cUyV9drdz++NL2Sj+zHppjmGoaco9p84",
-	"47QESm43ieEGqVJCZIklWxkZnBWhqZNPsN3oFBNUkIBTLlMtVDpAcS+2YbqozpvZYJhdHQ3+/SOtlg30",
-	"/qRa4DLHpyFzIwUK4pw1GAHqiVWaQQy4P9gCKojMRial+jk2LHU5ka7EVUQtqXMNhLix1XlwcBDVC8Fn",
-	"kgd4cJCJIWGT1fs9wFLnk+zluhpK6p70QSXbA6eDID8dV3+rVw/efcwtBivACvCFRJ/SNd1UkjnjEiPP",
-	"xZ9vkRVtS5elRKKnbG6oWwZQVQ51N560oLZc8fsQmL2IBiXJgAi6qG2cLbWMwamTKETnC72pl5jpu6FJ",
-	"H7UH1akW92Oys/lVBOv89DQ2jz6dPsGznXkVCyn/V7PeTPUtSRxfwq7fU/r7Ort+5WJQMsTdSMmWORcg",
-	"1kUwC0kw55mcuDfMd4IJ22SVebHPMF9TfDMOBCsA0R3dGxl8i75tpc+rGNFSzpElRNKKWnLibtJTFw0x",
-	"w25cW5fH7SNFOOC0tLAVVqfb0y2zPIFXUgn66pG1zbGid2Ryv/HZpRPAncXem8JtGX+BGAdz8BUcLmf5",
-	"KvHwE/Xpqpw6TDm7kt6EXc2kUyqBl2yxaeCMySRj5Tf2D/Z2m7u7kFyWHqb/bLeSp24/dP6uT4W8Mhlu",
-	"5dNo72+D95dF+6YwYfazcmQ3cTJmyU5xjFlR+kjsgvV0q+YIC4tq9j43ZzrLUWbrM35TvscsLWTxp5gV",
-	"4V7XZQAXe7FNOv69iLsvnjI8oR6X1OMKUswv6CbXwbW3kCONqSA8IPCA0N49svdEEDdwBLbrs0/bZ6/b",
-	"J1en7c5Zr905szM4k/l5k2Zdm1DjDQtDz2VXMI3gKuN0zT3mj2vqFBKggG07AR96o5nuG2kgwyhkjimF",
-	"Lh1V/bRWZS6bkZ3E3dVJ2VGx7TcW6jKS9I+38vRK1oXTNaDF5wXSl4R6RnCVSiLPyM7MK1amhGcCwRlF",
-	"yEiNclz/McSfDfEbHLnnGH8u6v3pkGmT9IME93i41IMEYyiTexAd/jfKir+StIOfZyxcrIL37zOo+sUo",
-	"7bcGa9gdBqK+Nlj/s3kXaFvosTaXb5pGRd6yVw+PakJndHv7Wzmufza/lgPTvWA2tWa6P5/o0ww4pDBo",
-	"hhWnODwR5PK429PNjVBUeFIQSHVwQ+8G+iLDxRppK0bX5/CgZQ49aUHMBEMXdrGtxF2ig0b6YygORZ/r",
-	"ynSYLkEFQcgppOpX1O76Fdsidr+yV6/3K/Y2jnVYLpeeygsaSo/6a4vj22aBasVa+UcoHGrk14M+YOgR",
-	"DPqAfSFSOjMJ65/Q8BqKq+CjpeKEA+pcu0EQ9oLRyF9lu+StOm2uJH1neNBi7klnzARa+clj1AtXpymI",
-	"3e71Lq+6vXYPHGRXp+1fri7P33Qzdt3HSsF9itAqn8rEC26ZM5OsnZOGfDnD0i9cOBXY5Q7HdWcW/0QQ",
-	"+/iX45eve8dX7S60erjqHNnbLWRFckxln+uUr4yzUR0SfgHOUNTIOQycSneXgK8qDNTITrYoXwSc9Tnz",
-	"BYt6HSlwO/7MVQewC8OZKY/SDkyZ9G59NzNv3CI0nnoFb92t79QIMpEJ0sJAIT5idRlv7lrzehiEDnN7",
-	"wcVMjI+COV/hBMCmGprtz7hQ3OIiEHIUsu7PJ3nh34KvJ5DcfL7nsZC5XRmEucZWtIYoWMIDIuEZKE6j",
-	"o6U8gaSjb2dF86iEoo2LuZLBFZgBa5eh6JwHaDMwyNaHN9wNEgUG0mUwF3G019hCNdIGRCBBSOpxolW/",
-	"wgPE335lW2PMbEp0LWfUYtWhkGq3V1cGFQmDubBwdBuOtR8EM0X7ev4VKMriUJlkwLtsnNymnsLRos4s",
-	"nUK+V8+DfmSmJXNKVts9SWNNM+gl08WAR1x707UYcIc1QM1rDlP6J0Al6tEoJJWQQaA40D9sMvWpw8aB",
-	"j4XBHidQH5mSp1nRKQjt84uQTSkQQvS+GjmmzlihPJwLRgjUQt0E8cW1uWQLBxIIpWExt8+jUt7uzyfb",
-	"NfJGMUI8U0tTtFqw6Rn3+yyQTJuCwWQCwh7yUBI7svqcgi2jtnBIKIGJTViT5XrDobIl9RBlloLEE2j+",
-	"CKwwGvrS57bjUyHO6ETZ+sAX6zXSxjWCkgHJMHp+WMioC7KeDpx+JYqEd/DEtqE3puhzvV+yZXvi+FYJ",
-	"cA80Ss1L9YiBVvrsjHqSXHKG0/62kS0aneKFOZ2lopd6MY9OlNkD4Z1S6Yw7mzAmwUYT02Juc4Z0t3xk",
-	"EA95jQvbnHhuRDBwm0WYMw6YS5Sqcwiap4dzMDAyroXdhu0dm/UlB3herP53P99tqjCsCsMmI8RQOC5D",
-	"6kEOq2ATzwn8gANd4Kzu9BK7xyfHL3vkO/Lq8vyU5FVGN+q7z/f2n20WbFUrjk9lnSEAdmSR1fZEEN3t",
-	"zUpabmJMpyzb73M4ZI5k7mUwf6nIHPikE6VJ45SpTCKzRrFMNjLiWSp7GHtPJ7N8G83ltNlEImyc9xp1",
-	"flhOXjU/JTNQkxw/mTDaiDI3k5mT2reVuJJInUy+Kk6BxN3pRMZ6OikxcpIl0wj1AzoZ0OTLxal7CJt5",
-	"elef3lkVd2YaAe6ok9LM7dT0WMDnEmwvevnUWDz674hUyxIVmjsxJjTMJYUFv1XarrJSG83aXr3ybtkD",
-	"vIxJBYZ8nWyZyX4Y2zVZb9vrc0FTmJnfO1UtWClBcOdyf5dHVP5yqFxelCYKM3Ia0cQkkT3yU8/3PT3i",
-	"EUa2pROcd3ISAlYrhMsE93HF2NMngugWJFGuF+gl2MK7VPJtipJX5Qyn37s+TXiadIDkvTSl4ivLI/Zw",
-	"GLXX+6A0s2m5DxaqBj2jENypnXOznt9COc2rcu0qNKoyAFsbj4l4Xu47lX6u8FJAr1/0TmGuNSg/6pTO",
-	"Xp+kzeUl5pkgjRwNBTseFNxhNGcqiGS3shSOZelpZeQkyWJjYFjL/D2NuzmkkyDcpQOL0SXG1DI6D/qq",
-	"qe+fD4Gfb+h3L8pVjbzXlnElMW1Fod2jbG00v53ZgPUrUQ5AxoE9GxQ7sGHcWIvod+jJk8w1mRbxCEr1",
-	"s4AvbK9zKKszuJqiVVlM6aDuxt0/NdWbsjZlcD2F03g6DRloxRn/XzGPKfQqJaom8j1LyVHYKcNZvbPq",
-	"BnMc11muHWkgqd91KH8Bc8hXKB6RKqzsTWWZqAe2V3kWSsiM6PNr9Z7s5xUL/ryvZ4lXIeDSipYglDi5",
-	"FAYtU+A7a52JkbQwbppoZGDiow4N6BZEN7smmES5i7PvHm2Rr1yBQ35WqXyGVZLkTwWGSsxFcKEPa7gs",
-	"s4v6MgnXPxnZk+Pk2ShSoyT6ktsPZcsaf6GXN2vU+NIKRuvSG0rgnojq8EORb1FdS/gVwfeG07xg3kUY",
-	"BvNWn9tQOulTPqp1QdLYFklce2nqOG3y7//n/wU95DD5u3bX4a8el7uHqVeeBHwU/fY89WR3HIQy/TF1",
-	"SNHdzfSbjqCvM/469AOaedsrdSnx6675dULluPbCGx0xx5tQ37bMW80PqR3optGpV79A6YM3KFFkfhW/",
-	"+7Ujqpfc59jgKv6p5030eqU3WfoF+k/HP8Of6R2fA1+2dfauiYopjXMbHzPVhYlD9vhw2dVZWTquMiMK",
-	"V+QqpdRSsqVQ8YkgNuJPDX49H9rbh9rtZ5y0xVpzZa/Aq7Zh0UxEMoX6Za+g+lH3WSygUsWQC6gU1axV",
-	"xb0iihos5XbB71dn7dNjpaNPtATXl7udX48rrWoDswauem8vjoElu4jJV0ed7zu9LvA0T1wpmLZfnKgX",
-	"vT3upkyFBjRDv7q4PH55ddk+6vyiUxlD1+PUv7o473YgmQscl+qRq5ftXkK+4DW9ysgJile7L384Pk3e",
-	"u5hGt+rS/A3TvuCEdPv9HIMmZBMaXouV/QrKWUrxTu9WalzwRtx83iujcQA5zTYLXqbBe68LREQqAF9P",
-	"4VAy3QYupBNu8NI6Yozhm95MCk6pNcWHa0V0tZqQ4ykN+ZMD1tFzonHAkTZQTN+A2ohJfL3YLiL7FWeN",
-	"N2QqtQyBF3TH0BS/VDXsfWAQbqs20PU04yDjM86Oam6abIJ1lG67kfWr5RUOpVlQ9tWvlM4AOpNuULve",
-	"3ZtiYdn3vT3uKgCcnScxE9nc2XkaOfHqcu1B+cYS6YYRa9tFZFlrAWE1lvOdc+LkSyx5Zc+IaSBANbUw",
-	"SNsodH7lLvyvyABj6bRhBxcjy+6J6yX5R5JIk0tMs4UlolvCvASS52BSmsJWs9UjJpxSOhJegDZsUSXk",
-	"ch4aclvbuICUzq8AbBvvgNGTnhBbZyrY2/euaU3QiYDWq1qK3r+Gamyeay59B6VFga1YcUkk8hf7jVoa",
-	"pGAS6OC/JNdsKte6jvJ5vwJ4MbLjHtCSgO/CTKZW1JzXhqviinL3SoPYJiGbBqEE97idQHG7JA2uKQp9",
-	"EEgU99/ZiCWJYBY67Gplo7aDOFFTN7HC7nhAEPiC1OcOilnzyu/Eito6vWxVmSh8CGI1LUKB7VUVxrjk",
-	"9evOEdm6YaHwAk72to2TIVVXaujXvEU9D63n1cHNx57PyCCQY3V6GXPPrQ+fU/dZtTnc3a/u0R1WPXD3",
-	"9qrPWZPW99260xjsfm7BqUH+FDTTZxirmWnyLF15miX7UopoHtPMY3eTlb3kMOvJ8L0xvYE8oSjTywQt",
-	"1o+ejVhhLn5A96LY6zsPQleQrRtwOIaWSea2CM7fsgiO37KIZquWyf22oP+3Ffs6MvGOmA1v3DyrnJKd",
-	"3wA62r0VAXz9Ya+rIkSmuXykmxTOLRfH3UM1HKHiWqe/b2FdHj5nb99fnVzb9zUAMizj3irlzNv1kHS1",
-	"D4sMFstK228JpeHOOkBKbNeTQjUScRmJFlfURZIkJTgO0vw9Ytu6kq4Ub7yjdvKwtXQpAilTTadP8lur",
-	"70ozgj++YAjWUzg9KxLYCG2LDJQypSPRu08E8dmIOotcXW97NT39ZbyXkdMRWcdnfybhh9PkfweCzjMy",
-	"4l/FSgLMIMXXRoJFTP8RHb8tdPyDGeNrkT9TC+q2lns41UgvMjZ1B6JkzuFW3bhfBZPbxX2tvVUTOJ4I",
-	"bJAtDk15nq4vEyQaaZyTyGoaZienFsNk88RP8UjkDdv8x222N/RavDGJkDhT9GFaVEG90IoGcsnEyahn",
-	"m1qLYFKphSKYsIAzwjZpeAyFe6u/Fc1I1XeXezcM+r+CKeFXmOK5DrZ65LggAzaiPAFZqBi7gzOkTFeu",
-	"1KE+TG8uPTp9JYwBTji91hMEn1gaE1UIa7x/HXxNvz91N47NS+3yrlAubuYXDeSlup86cwmVSDrZts2V",
-	"wgHlxT4dzWby02/pigSbeqPMYGTos1kA1JcBF8yZSe+G6QRmPEKxiX2Z79ZJNChMMtoEteYwiwjL0siQ",
-	"2kQxTd7RKaSkzt17kcHMBCy8J59Zd9/ntgGOTTLF9lQnNEMFHlBQYY39KrH2vZZlqdLqCb2GwkNC3YnH",
-	"yRbkpEZ/OjTTOzNvmH88sL+UHEuJsLgqb7fU7Kn1IiaqyaOmbNxlWdESVdsrDiLM2E0zbz+3dSciwfry",
-	"vWJ5hGgWc+vNZFHxhqMEXSNPw5lvXFPisxufrmnPWsw5zbKiLr7Fy7r3rqjrO6LGdP+CSmec07Jdk7ew",
-	"Ij2J+j5kR2kXcHmlLcFkNpm+llzrETSu3IxHGfkC/Y/h+ZrWojHIBx45mDQMPAZHAgGYDqMcYS3dKceh",
-	"NjoUGDLDu5Y169WyNL0eKIOkfJEz2faecWIlIqxu6Ie64zfm9gJr6usw6k48saJlIk5c/OpdGsAKimw9",
-	"WF+u7adF42rrL2W2LXWMy8o7TemRmNESo9BWqa/rKGd0e/2ilCJeT3L4Shtp8qrNOc12k1upqzbTWlyr",
-	"vpnRa5D5K/RYrAsvLePNxh0q12NZCQ/DZjgWl0/8AUimjajy2NVYxq7HPpjpPpiAhvfcBPOOLPERWe+f",
-	"Fd5nYNBwtTIxwdnXKLxLwfAriQaqpdxloGdSldbNGkx+j9bcox9K+yf6fHVjwJL+Cd0NcHP3xJLXHRNl",
-	"eTAnAT+M5vunvBeRo8ITxGWTQGbM6Rx3xen50fHJ8eVX565AxwsJmWASMj7wCRsLjk3pvwZQMOfm3AWT",
-	"ptpl82ZDxd6KI/yFwEClpby7ovetHh/TyenJT7Y8ia3sn+gdVSNHhv5cVHcHoFBPTjwh6TXbbkXIn4gm",
-	"eHJM7IvXPfIUGps+pVPvqQLb0wik9zG2Zv2siEIwtFMzdMhWhMRw9plcq0t1DRZ2+9Aem2Wmcv/2eZEv",
-	"XKNGXIo9ZwPyuqOPXiY95YdJV0Rcna+ubW/sRW/meNE3q2Mr52JQd+RnfZzBDowwLYb4/U/+X+d8OlGq",
-	"09retlEV9nLYFgMn3E15VNMSYfV4p/whShsRa6P5/B5IApNlC4nBqIFfwn15WpRfSX0feh2aQWueBDnt",
-	"BiYIl5HFU+8ntn6sM971yapce3xNABBXgH0LdZ/Y4JpxKzpGiwgGvem3dUNC3bd1aVK2ZVZXYmR2sud9",
-	"gVaRuEGdIYN+BronnifMurOhyt+Afzx3DhrV5/vPD6r7+83d6uBZ060e7D4bNBrPHXbgPiutR8TDgDpu",
-	"njNDsPDGc4oUI/NrasXqeNU/Vy/b2WtWn7PGTnXf3R0+o83BjlNvll52Fz+cv+aZztlY9QK0WDLIDshk",
-	"mRNNHmACEPnYX2yXxFSQM+inhHFwypbWCY/lrSPf7/MG20Bivrj2K+D8AUUf83Ggc8k3SjcG5wOcVZxD",
-	"S5xg5rswmSjTBHadC4KzW1m0cAnj/W7N0iE4ZgGdqEXrljtOwKXHZ6CHXbMF2bK/P+6RSMsSdivq0kwF",
-	"saGJQbK8HGEBaQrTbP/grIdxidRXOVB0BUcw1MAS1950mrEHynlTyr0/91TLelYyeJZvqRdgXrmhkQVy",
-	"Oal6JpoqBT60vsakKVD+lD1n5ifmzom8KD0m0iIz7mazfsJZtpbnQeZHBr5bvNC3an8rZkjmQ+Pep0lm",
-	"yx0SsM3FgNXTHKNftXtGKQTQHN2hPOIYdxiDBk1XM74QjGpaEFC0yAw8GfBBjO/Fc+wE2TLjWLaNq8IL",
-	"4fdabvssd1N5mq/AdaQg49mE8rwyUSopOaWcjswU6tXnUjQib/UZ5TblTZzSE0GG3m1UxSUYIzFHTUhG",
-	"OzVQMyPjm8+fV+nOzn51WGc7B8/3Gw1KnYpVWoNJ20xrn0hNB/6tXj2g1eG7j88/VaN/75b4d6OZM07Y",
-	"qtxWR0F1CSFigBYmz5uxPzHMivWAlUpi1qmdl8dRjPORXzxyCZc4KO1PVspSEiWXO+PdF8XlLa7osPXi",
-	"svTyaXPVN0+JnGpVauUbwF2bp5zp53NpMAwGPpvk9sS+fPWSHOzu7ZMp3kTcwJlNsm2v1YOSen6lVbmh",
-	"vuf2ghaZzIQkA2bE/3AmZyEzA58x6AE+1vgZJQBMQ65K/uMKlEJSOROV1i50+PEkkGOHw0tIqM3waJtj",
-	"Kaei9fTpNfVpzWU3T/VGxFMPH6maRz4tc3vcUy6jj8dzG+XAE+brafa5FiJLNGxAlJdlwbgMF4oIiV4/",
-	"eqqzpHg30JbC0lfq1ThhPgdLMQj0mss8yL2CqmGd8prIg92iJGTDmTBXsRF/dE07L4OhUr20V9doDdvx",
-	"mHLMdmU8O4RUKRzVRqPa3OnVD1r1vdZO/dekAqJYQ1WnQy6XR2tsy2OFP/R6FwRvWJ4TD+gZRT33Dg4S",
-	"iu5uPV+pRmReZtliHISSiNlkQsOFKUFUtqEe36YQOr3nQnrIdlVd/tjry446FRj0vvyZQ10KbRERRPOW",
-	"lMaEI3uU3ZJxsm9AgmsbUWBVK8IpOpsCnha1/V/a4wlTQllYuo8LcH3QvIWDAqHdfdnpbFtQnQ/mnWfI",
-	"HKZDmDvjmPdeXSEpNpUThwRDHMV+MFOkktR3l9xgSdWhXf2VVj/Uqwfv4n9evfvuP/LO9ZJR1+NMiG4B",
-	"6iZ9UR4XknKH4RGy8CYnJFlEAraSrQubbDXr9W0g2agdBpnxkFHs32iTrb36TkorgwcT9ezJ29Nqlrlz",
-	"zeyBYkS4DOabNzwMg7mlbAHosGqq3ZcU449x18uWbtII2kIjwRdTC+lwwcIVQ3Q8+N0qTKC8x02kl5dW",
-	"Jt+LgNcu6dx0x8wbCrLSIR5ttWjOg2Kepv1qMFREhVsvq4dG+Rq6BziXxOOZs8E3KvxoLkn2+LfVDgx4",
-	"vbk59f7mRm6L6Hvv1g1WLnSkXQbzdQp9qM3Ospp8mDVTf/toSgxbut2oVYjiVgXm0LhXIEIzIrbeqm8w",
-	"GFWR6JfUd7WrNg+UEFAHRWPKsGGsSPjfgUkOdJN55hIZ3NFF4AQ32ZygCmQaxFaJpe0QXcuqRJQ5rzs4",
-	"AVLe6WIPAOoZGMShIgkELFeCQZr2bVW7njMB4njx9+oiiNeepxnhjyudA8ZRvtIzMNhh1QO626juOU23",
-	"zvaHDQo5SKWCBEu3uc/2q4Mm3asesIbzfLjj7rL6zkoHQtGLv7gDQYN7HbMxQN2E4SSfKfYbvMZqFGM+",
-	"K40SGu6IWTik+uk8q7zoBLVVDu6G8kzJMIkvyZjW9XHVU00To2E27yZmFbYT03DKhPYzhTbQEQfcLcuN",
-	"vwvyASS7TT0RVbEX3K/bFScfiUVN8VdMD57yR1zc1sxwyFVPd1zGpTf0csS9Zmyr2n1ip881BXUrQhNR",
-	"i6/PwYBDnRayxlz5a+NGrPo21yq+XwhvVtfhFKBGmciu7nlQVidd3aNlTeOoz2mL8WdCx3RbpdIIWtie",
-	"4sGk06rGExYRYxqipbkkrDP5NO7E4yW6EIypSOewbuEYljj+YAaEavf9dqnMy5WptZhpiVm1D1rOm9+R",
-	"wm3LDfpRrHRyKgusvJNTp99ebNaPwhNESM/3o86agplsITZB59kA5vZMSp1McY5tOx47DUDQw1b9YISi",
-	"DDKzIYdKWBjCDUKTQiXKlQ3/QX0H7twvAmdeFLcjWNM/osA//2bJk26ZOQe1ImRam+BrykfKIXeyL8c9",
-	"Yvja3Dczdj2RAhcnHI8D3xXolgPf+2T7j8yAu3MXjvWO6YLOHHnWe7J3BbD0vK4VF4VNKxADs30v0hlu",
-	"MVdMYVGRcPoMdRoaVJQVVd97NywjmnK6QZAj3SYBPluOOEsLJzJgwnOZIHYkl+xMwwoziR4GIWqcsGF9",
-	"dgZ5/4DuFJs3f7gLOFeUFkjiM8VpnifiNqa/hQ/hIYtQjA+B3a3EWzAktv1//x//1//6j//zf/dn9Xrz",
-	"2Xdb2x8//avVr6g/dxz4X/aP394dPrFqT21i24dxVWTzOU5re+hOEys53UWCvcmAjELK5SFh1BlH0ekx",
-	"810tt5FxBGEMfBOS+FKsLxF3eFYKs4p5Y+Pf//n/NZ6n43Q8UGjgenxE7JptJf9Wakw0U3tKHWbB5gEJ",
-	"+n3ylLTId+QfpF8hePb4H0b+ha9xAi7DwE98bWUC55dIiC/XweFuhmNu8nKh3Wi6HZQqCC9rNeaX2SIH",
-	"1xwiXXS7UqVPKORFiseS0lzQcWCT4v/cilqtrGFfxKQ2VbSyFAsoT6FFHQxK26RF/Qce1CRdVxaaK/V7",
-	"OQWgUeq1/kFIutAj5xam2/vE48l3NzbRGBRHodclNIfPVxUSCm1Ka1gqFE0vJtkB0CzJigpKPQkm3ZZW",
-	"IiziDcnIu2HcQtlBRyFj21+xbrFUqhltuJR9WmSr2XBGNplxdYfIS3A6JLZ6q00gRwySmkpqMHcwW1KH",
-	"nKg3gkNSlgzo/ojVrvsVS/NPecFywZyZQo2u+kayQusHRt1cB1UcvgXI2BfnXR0YVDSk/lG9Zgu7RjpS",
-	"kNAbjSV2S/VkGq7//q//gWvBnCuYI2F4HK5FkS1yzo0/CipxqWP6piUeheJxIaAYwtLqpb/APLbk20wb",
-	"VdA+oahkHoTX0CU++saWHYddbYvYMHwUI52KE1XGCJbIz/hLtX3Rqf7EEkk1NKpdw3/ByOmVgIRadpyH",
-	"PDVjRbEAxmSEYQkM+mkEkwSXIWrkjN2wUJHGiLmHfa7eGDIxDbhgwrSbc2gYLoj9kjpjVn2JmlSL8KAK",
-	"27RrpMs4KGkUVgMOR6wo4i5EqKNNpigOCu0BKLD0GCbX+dAYUOE5ihfld2NaqtpU54IeSZ3PZhqSC7nw",
-	"kTMCZQCNq3ens1Thk4yGLDTfxL9eGZvgxze9yrL5+uObXgFiA5JVwS9mpz8O713+unaZvQyCa48VhXCx",
-	"ZMKBe0w7Wv3pTB25WgXj0nPA+WCTrR+knJ5zf7FdI98zECiDRZ8r9oTJhlTGKQdINC8UmJQZAkET6osW",
-	"CWZSmb6EkkEYzMH3fM3YVM9cUqvq8y3bmYU+qc6I0u9aF+1u98355RGpOuQ9DUn1FwIL/vd//veaNUMW",
-	"Bu9z/b4BPP7v//xve7tGOqlZDVoef2DEjvDGtkg446RfOUFPJaLDdr+COYR9Dh+vqkfxQ+DSVLJWWRnx",
-	"a3B2kd4u7FYktgs4aEr/+zxCQp9K8JX6fo2YqfvqwN3INYDEyaVFBsyhMxF9Q2A1rDKSZZ9TXefGpP6i",
-	"qJEX5kaoYUssBuvWPCgAghxRSHeZKZ4QMbk+Vw8YIlHU7jHosIFt9OLjJltaFfhAcSRcgrItYv/jmi3+",
-	"bjpoAGHjImLK/rF73O12zs86R8sErqSJx4cBxk25pA4YJPpJSMfpsvAGkhE8LqnHsd/4LPQTSa0jT45n",
-	"g5oTTCC/FVJjWAj/Rs961sjCGywi5wG5PO72olAJCW5g1n1q9i1wvFqf9/l35LvvYFHti8533+lKMVth",
-	"rt0CJoBUrf3gJVhCnxNAHc3UlShJ8E1k2JDUiWDO8nsFdkK62PmFDALX013G7Y99UNz7lRap1Wqf7EOC",
-	"Ce34KzSPQvIyicB/ey+AP5hiA/Vq2C6Qh1IsqPSUvpbeekS6dgtTsZFb6A4gdnz2doZtWWrlpoGCWq4T",
-	"uKxfscy6rX5lIkb9yic7btSjjuAY6CpmUS5zfBoykUyJwklx+i9gccwP+EjZGZgiywPO7G3dyva2mqxc",
-	"wmcThWmvX3eOQI3gjLliu0ZMFk00gA7m0EONoD5yxZL63FRpEKoTmEETNFRPsPs7lt8qqyNwGRKR7zmM",
-	"43A1YwlOQQo3a/Ul1J/P5zUKP9eCcPRUPyuennReHp91j+GZOKs9SVEVq6KncCnTuNbAG4Mp43TqVVqV",
-	"nVq9toPJT2NQ8Z7W5sz3q9c8mPOn7+fXoqZQRv0yKipz/bF7fkbesAH5iS1Il0lEr/29xv42mY8DwRDp",
-	"b1joDdHbpbUyTUDBsM9X0k+LHLvNvb3GAdmyj92jbtvehlda2D+MRV40uF1h2rXn2n2OlKXUTR1XQHat",
-	"NBkQgRO60HE1GIA14+x2ClWWuLAWxn763FY8BjcRBhJGdoMmJHVVqWl0pDT+a7awyIxLz09eeqLDLfDi",
-	"vv6OqBHE8yg1HBAu4UgWTNbIS63oYW29MwZcVxrgHpl4fCaZHtgdUQsMxP+eyR/nMAs3UvrU6TXrdcOF",
-	"9XiwJJcwR51I7lW7RgePP6q0KgB+CBjcwF9wLBWrcg2+Fy4+nL4YdF8fTX5/2eu9OnXOb3/5qf6jaP/K",
-	"/vl2ch78+vvQefXD+w579VY9A43Wzn+6wBhHpVURHmTLVVqVxtvj7genvvNhVO/s3YgX7vmb596ksXN9",
-	"fPq28ebq1aT3M6OvD8aNl50KNNdDS2idnfSjCPgbNviJLbpMomBaxmeFHwryFUvr9AC5lI6cnyit2A8e",
-	"HpOmIxWcWCa+Np0NfM9R2HtbpSP29x1oHxbvIOuFVMvcw4PL21x0wE87XCpt2dc1QwkjrtL67Z1V0XUt",
-	"lVblApagQ7jDNEHCTI8ROLSCKSTHpJgnviriw+rYA44eJU2/rier7EatrZBvnED5vlkdwbstRU1KUYFG",
-	"eboWfD4OlG3HXLJlU0cGoR010vZcxegVfbJFC53D6uw8Fz3E2L8tTio+JPiCMzphWtPjSuP3PZHyIUCh",
-	"kzIBlfGlvgyq3pYtaThi0t62kLIxqx7/QGNMWfmhgqNhCEbx8lwQOH1u/1LV7WuqHdc29UX6tm3gB4rU",
-	"OZhu6EFQQAoVH+hp7xhMscT2aPZP7ZP2Vfv1Uad3dXncOz7rdc7PbLJl+oYf1IlLF0acIZBbSr7+C/8g",
-	"/0JT+F8E90b+1ef/qlar0f+rO22ATE13nrPJv5K9rTwR92f7V+zWSj6oJ1AsP2iKzraWj0UxPxl6zN0m",
-	"/0q9DB0+6l3RYAuIoNNk8N48onWRGvyE39dmolZSdLf1rVJW1fbyBhMfCGYy7wtgLAwWBO9YfgOdelfX",
-	"bFFDLzi8ITb+vXgiCj6oLqafC9lNcJ3zHF5ffi7qX4SeWPUg1uTryr/Iokg0H9CQbukiTIWVcR+FINRO",
-	"uBzwRB+DNmLqW6blPbSIoxytEONZiz6o6RyyIXSjPygQrd141Ca243tI2iiXE53KokZteYcF7kcNZ0v/",
-	"idXK0Z9YsYznaNyz+gSseISJXo3GVePDZhJ6COErcogBWWwNAoHqg/pvfQ7xhcSJRjOqE14svQyRXAYO",
-	"JFJqJrthvtm6eVifRcTAa5ru8BO79R0iA3BCx+jOXOPKNF+pRdqF3nasm3uGSPv8ledDeNcJJgOPsxax",
-	"laZsky1wrwnvhmHhty0Dm2yx2+giTKRHFc5TPFVjQJ+jgif0hjzueFPqK34aLKfsxKkWFrGBv9lg5CGr",
-	"g3qsHEVJSaK2ElnIe0EX1oYXKj55Ije+5ek5Nkr5ZK298wQ6qSwX0J8rax2Zs7IilMyCnCPweSh4FGfn",
-	"1ONQVJ67TUE/pVmUSeFZvcABGwbQmEev7TAKZ+Oi8cQLVry7dsUyuO/1LrTvKEKerUh7ACuxQHfYRs5m",
-	"sGtFq7WSGWp5uwUsT204EZ42SdCrwtOrdg7KhSegrDi94gQnLFgYvKJSVquOyQeqgD/hkLnPsTow+Kys",
-	"DoBQaSBHioQCrs6Vyiub29MoiHpb23XVNxoHzVq91qw16uD8NS0J0pHtwtCtpYG2BN44KO2uWP6OWr7W",
-	"KdURo7ZVwSgtExJ41f5wx2lCGypQ18pGu6G3tQakQnd8aNCs7uw4u9V9d49Vnw+f1av7jefNgx26O9hz",
-	"nmWBqfdKMYsiD6a7K2HaSME0YsGVVkVJtddYMhTDcFlcbQDKegqUWn3JgPJg0GD1/QQolbKhENeE0HX/",
-	"s72cnviVVvPTp82JAxIxcmzOOBUjzwyqKbDslrH+XlD3Mu6wsVtvrH/kNY+86S4+tLP+oVdBOPBcl0Hc",
-	"dLd5sP6JXhCcUr7Qq4ODvos9q54qsT5dUPaa0xvq+VGhRcIU/pgK//z2DggkFdtMXtNRut/efUqZ0Ccw",
-	"gj1twSZMZzCD84zncg14Mia2rqmLbeyMjww6lwZ5iT7Ht0ZjpPktUNFKxorUqu/dMBec3Fvg6tlWyiFE",
-	"HqjoczsVJGiRF+gIR/GJvi2UnjVi4na6x39KfPZ5dtJbbMhllDpc2ygM5hC48iaMbO3UiYhUJEZ2Qtfq",
-	"89lUrbSh7N3Eb8/lePuQzMeez0yuAPoAqZRsMpVLQcu0bog5km2Acw/AHDGRF4G72EymxTmS2VzEFTKl",
-	"HI9J9cUt8GpFZ79lzmE7jQYyMHn+c0/CUIY4QUhnfNyHUFeiSMHzSuNthS1+HA++d7xz78dXvx5f9n7u",
-	"dkRnIqe/vuw867xv35733u6+/XB92/HmnvuDP++8D7yu777u8HqNLX784L7peOdeZ3bi7XrDn2tO0+eD",
-	"yau6+8uPPmg94Gq9UiL8AJrBqM+a4emIwJUNuHmMC1GGXy5LB79wwqv2oGwczv8VlCjAM40SXPKCLvyA",
-	"ur0gOFESEJ/bKyMyxGw6DULJ3FPmerSnIPmtCoI0Q0fsV0QxYpJQgmkAMUOX4zs4Q+PEl2IejXwm1QBB",
-	"V/cQE7PHwY7GPQ1sS85CzlwScAfNE90YC3dv9TnkaAgMbOrEF0gnGVMxzs3BsVMhMk/BXDBwvZqunH1u",
-	"EmuS+TpURqY7aDHUGcO6rUT/BvxA1CDA5PT0uQ2NiV6B1VizdRctu0bOcfpAMtYKXSFQsQbPdUunpejs",
-	"lwm9xusrWDlGpD+Di2s+zRXklK11q0jh7pmgcY/l8l2STacx0MD3q/Vn1Z16wrAuz8sAGGYMYL7UUGwM",
-	"41fwVaXpzD3uBnMrQh7uRr1u1gmMxl0ERuWa+vTqerSQtwvv/WAnbL7fceZX08V7hzmLvQV7/2E+9Wcf",
-	"bsfzxXS6M92Tkw9D+T6cXw/9Id0UHNjudRVvT4AFQoue8deLcTDnhI6ox792pf1RQNzVUkhJDF1DE7Pt",
-	"+xQX64JnccKpbtRn0ksy9qNOBMQ59VRTMwaVSADVv2Orz0E8QCImRganIRt6t4UOU6CVL+AsvT9PUok6",
-	"g4R/Ya1zxKfgtYD3Yb3APUsGPIAi9lf5DNGhZG0xENZJl7IuksanDTnvevdICuNB0H9RNvvn41/gwoAm",
-	"4oZ33CsDe/rRcz8h+zKzgjPt+CDWJaIYJZVam41SK01qjNYH9Y1PdII3KIQYMNO9MNOsCmcUR0pfhlfl",
-	"Zn5ACTrZ0hleuCzfEzJ3kM9aLgG+9SmV49i1DiW9aUUpN+KRX8iewxB387Oy0oHgL6yQ7K5/6CyQr4IZ",
-	"/7OSFqK2qWa9fxrDwstc9eASLMOkgtCKgtEQsE+nxRg0t+LCCct0wOpzHE3j3aRn1mAitK6d2FIv+fd/",
-	"/Y95lgfz7YKUtFNWuTcvUjQt6AEle1Hc6C8i682MJQPsL2rmmlE+Ov6GjHJtYSm0VfhjykobX6is9HNH",
-	"KyxNi/1UXlVLTDsqMI3NvKNHzewLxKDejANCJ6TzuSIl0VB0vdGZGOiQKHrEttboiYQ4A/TZaiV7uaAb",
-	"8YhK2ufx1AYLi1HmnmBEQrp4wHXeeDLvKTXPrUaOqTOGsUdE0IVA32RkG5jn2A3zi0zYo2QP1T8k5ScB",
-	"R9wugA0KZDyOo7WW0k7ykjV0S4LcJJK9ehkV8u7ZGZCkEHezKcV1U4CAZmygT5imcSItr50VLBcyNcow",
-	"VA0p0w0eFJWY/T2ASRth13qrNkaDx1D/1xzqTzdd1tw2cXE9z03c/MlaFwqKv0e2TFax6b+XqnNOFbEB",
-	"+gE54QsGVLA+DwOfRYXCUM+E4SC4hM/UCI59pSHL611VGFGJEP1zgiqleEKKhjcnxPVxjgjgLRIlSSTu",
-	"fLAAx5+Gj25+KGXiLNGxfO3ssV6CPb4M+ND3sKfKYxTmizJxE6yJEao0Hy9tWhVx+2U9e61vFH2XGY1b",
-	"N07zfWD+2L4X/TYJzq/+VBy/Rs4YcwXJTEkrcpOmOXkZF2O8LE+QETQs+8op9C/pl7wLsSBK/DHEYq12",
-	"awY8gXk1Ao24E7136EJ3W2Do/kYeSCg2YRiqo63luSZXoH/9Uarfq1T/diT6I78oyS++h4S5B2UW2vip",
-	"RmT18+vjy7eVlSbWRm6dCH87rvYJSCenI9FLnU4NgjlhHuRLWxKEBAgpzgZNi/RlZoR99h7MsLJiXoLD",
-	"jpCv3sGk0g0BC6j8Ll3/HjTj+JETr9DgqIh7gf/JmPKjmfVFzSwsJP/SwsBQ9oYW2FO0oTaJejwxhleU",
-	"Fe2FqYk/cfSjlht56OEnv6Xcub/MRJj7jgPEg3tWZ7bpQTyP6vCfKGAgDZ3/CVThNbEKnISlQwgRPqO6",
-	"hLwDAgv+6nHQVp9nZkDHEwJ0c/9nO4lG75impF6sa1w8TvxgDsFowciWCPp8xn+fBZK5pPvzCRl6HDu5",
-	"TbZXqOun7bP298enx2c9rbMXRz9wNtRnKOh/Ec66EbtcH6kB9GqBozOK1GDDzcTExgeK1fxFTmyzIysT",
-	"x9HT8v5kIu4x6PNtBH2k5tQPL4tj8XFnc+TpR/jv6vhQGOjmxOmZtTC7ehPhVhAOikVbmVAQruExDPRn",
-	"DQN9ZeSzJkSk1/skNcF5KeJTgOH1R73gi+kFf06d4C8eBfpyvOJBzd71fjZAcWx59q6cQH+qpPPawp0Q",
-	"KnUFwWEsUOqIPa6Rx2BSMBFSz9hxWYj9zPGfJp6ijeI+9/ihfmXIdKk69r0EgxkYAgxZkGzEQkGwk07z",
-	"f+/twAPQ3ZvPJgOY44ZcC3tLaO6CAw+E/mTo8ZGAcQQ80FP9YJaqkEWJ2JcKJN+QM1Qz3Val0azt1StW",
-	"zLdblbZLTVSoofYUMdvciM+DeBwvg/l6fyMoiY9s98/kbQyRjP5STLfIMdnhgoXSsLJG3arX6wAgC8tR",
-	"QhyviUUkYTDXY9iQ32bZ7SGhfQ6w4yN9Sd1/9vrkJB73oqvTsUOy0qOSDa5NnEh96okgHnfZLY6lwHEu",
-	"8EqlZ7no0eSBHKuPeepetRPm1jTnJUnGi523DXOGVuiaAUNdAfhYD4ni9OpV9tu3b99WT0+rR0f2IYmU",
-	"PPXT5auXZGdn5wAaosa3kR9+aJ2etrpdu9bnn+cuxRPRrP6O3tIE71Wst4DxNtay3V+xIaZh4/u15l6a",
-	"i38fUse07mwCqZXlvLjNIm0XhLAM9KFaK0Q80Z3aYmQlI/Xc9gM6Ng2qbdTdMtrzJRMzP3fnPwRzMqF8",
-	"gdufw2wUg9WPqQaPzr27yz3EvC8n+Tby7GUGShZOzxl6t8xNFddDVQ525U9NjXIozsfPzyq4SA10/2a0",
-	"6byIogUlSpa2UnQdDjiiotHDUeJVibpo7cF4LViYEF05VZnrvp4o2NwyYyG3zbAPL4TfixaXj2fR4jJy",
-	"tfIQnYhjDFlvICTw8bGU+wumDKSmkiW5mkMl9YPRxpXdceeFtTwoauiRng8p9GA1HBOR4UcDlujxmM+Y",
-	"umYF3yxXAs4xSSi9HOd/mXmCRTQ/2GHVA7rbqO45TbfO9ocNCk0iNM3rns4P4APQIF9P5tE03Uca/6I0",
-	"LmKa+FwCRyxanb+IysRgEY+ySOQoElv9YZOhHt4yWBAKCTRVpaZz4UH3HzEboG2ZT+TYwP8PaqSA2yvd",
-	"QyHu4qWnGWzaVKHxvF52FkfO0qDKOh7wEvD0cJEWdOTWA2/YjRfMRJ8ren0iiK3+W+PsVtqQVx9w6fEZ",
-	"1j/5npA1csTYFKhbECcQEgeZ4ZiiUEjiBkz0+ZaN3MXGUbh6aKxpeRay7UP9JeA8tp6RqG8DN8c48PUX",
-	"wdaPIZrqX14w9ETtfSPQ3qPvNjXLY20zoXia/h/QTqj5hdoJleoTlGpL/wASS/GP9eJKq/+PXTK+Xuk2",
-	"04LAiDX8+57HYKxPSI3bpeNsMJHT1AK02XjGt5gybLU+8m4Yr/U5diDnesBcove4uWa8tYPAhSbkBIa7",
-	"EZocLAzROD3jG4z3wlxSRQKfk0qa4WZZDlY8fuK+2cMmNL8+11N9phUpLh4MK4/HD2JflMTW4UhgAHLK",
-	"hH241h2PEuUeUGYjnCmTbAr0/9gv5NG7fA+pozNkzA8q0VLWXOneIHqSYaIODRwz2J0V13Wof9Cz1oUM",
-	"pmQehNdK0Ol2y7U+P4tlmPZ1yjGbCObfMGFGbQ5mni+rHic21NrZNdLGz/tUGTNmUm08KgRGmOvRnGMW",
-	"QrY+RjbzhCDuKRKCZZJOzYjWx5zTP2XO6ZeguxK9RlCU5OSP5uNq/VGP+JPoEd+EDvHIVjbKTf0yPGUz",
-	"L6jCxfItR3T3DDRSSVJwIznjEPJJkJLhhykJ3udahJvJWQNmnnbjx91DYiNZtwhQuU1mXF0QMG0fhinG",
-	"kxprfX4ErwDFAkUz09WWsfqR1EziaQ9xBBXUl6SOkqcpYNuRzzWXY+6n7cHyjOPb6XvyKFS+RqHy2Gzl",
-	"0Ua952Yrf4yN+jR2Kn78DKE3y9HAIaCoqUQLh2DO42m1g4USgTAUeMxI4Lugq29hAq7609wpMHDV5zKY",
-	"09DVA4ad62AmtyMTFozWTIIQEQxaFCzUi5kv2BPs+BLMJPHkIWRJ9Hm0IE+QCQ2VUNSc0VIiYMAiSifH",
-	"MNEIJ1kmBKHJHY5EZq3PkzkWSkBrOER7qpE3MNMY5sokxiV7QktmCx9R8IF7FOw80ec6JblFdus7uGs7",
-	"wWXtXO80fFsBJ+L1nzM/k81jkVE525lXceKicUYHvntR4Kkun+ikX4ArX+UmjB3JUY62QaU5hEazQCwj",
-	"rAu8FUlMeeT+j9x/1VxJw9anMcWtZe2FWSJjRn05/lCYI9LmYq6YbbNe16PSMfkggH6F6o1MkB96vQsr",
-	"4n8ymDljw3xNn/kWDpbqc3W8ZEB9yh0WKoMiCJ0xEzKkEqwLx3OhxcuYyTHM9iUhg8YvyQ/DCPk+t5+G",
-	"jLqLD5DwAI+y5IMwmt6TRIZ0OPScgrFTPwAEPttXIySVM1FpVYLr8swIv93FRwtYkYG1J8hsWrsrcq4a",
-	"ba2sRSaSgdlguhkWXS98j+P8MciHfqozYFf5qXv0OvZSB0OUc4mhLstuNYjn4ey0C3w/TlzfOLUIXqRf",
-	"gcrTcoZO25/ThSC2Wp6dzgzS+lRe/gpkp6wa4cf4bGIoVYF4baZQZBfIgEh6zSJQGRglM5bAMlmdtFS8",
-	"tGymzcTj0d8PkHfjBC4MS6zXlcEIRqk248So0qqUJyI4zePJVC4S9pWV+vwNd2t0Sp0xqwGqVm92qzjL",
-	"9m9ffGVLRH60UYQC3nkHiQ/P3Unsw5Oby354LN0O51n5p9pQvobSsWQ4FB7dOCYKT6X0jeZB+afupDfA",
-	"w3dTHuDRUhoEFZ6TNB+1QfEyCK49Zi7eg5WpZ1lqhm8Y+BYsdDshUpDudLnMF+jv+bvm6+tad2ISJibj",
-	"mF0kpoR5OCR7ZfPm9MMFcgvKcB5capVIea3dY1JrqRXTESufyxs90vU+sMqDSJkoMbGRk5h4JdR3lcCD",
-	"2t1kx5ZYvMaYmyh51uABwQ4tH+4kLRA3FAAeTph9ewBYM/c7pTU+CtJVgvRRuG2ctUrzxcLXJOPyM14v",
-	"ZlF5xyr5RqgkdrxQu0a+94MB9TGPVRDqg5VNxvSG9TmOXg+90Rj7DcRRQvUu5kZuU/MYXoYuCkoQgXZG",
-	"tmaCkYvXvdxZ0ADX70PKlwTm3T2LdIKBLcPD3hUwschwjfrsp9jaHVgZbGSFca8+Z6FFx26YbwKe+uBk",
-	"QKYzqCqDnrhp8/ieI4OPFtmjRfZVWmRlPMAamp/hBn4Ue1E6DJQqfL0mXW5QMJkHg5w0GBr3opFFWgyu",
-	"9zJiFse9ip9iBTrVOuL+BdDqjJSUBMoCKyNzItnE2VwP0H6UQo9S6FEKPUqhB5BCqfyVJ+KrlUfpANj7",
-	"KzENPT66MkC78oNRgAKrsMcGVENg2h+5OO/2LIiWYv2a43sMa6ux8w/5/rinN/9EkDkbkNcdqN3WeQo2",
-	"kkiLSHYrn47lxLe3i3ySsLLvmaw8Mu17YtonwWjEXBLM0BO1U2/mOJ+jew5BIwmIOU0MdE/piEEDOHMZ",
-	"MYhQHYtXUhnPXZ3rGCgKju0kQBDlhPF1NFMjqh0jEJzxrfqoHG+n44n65lLxTHNvTkjz0+cIlDuLhq+E",
-	"X6bdScFInboGvqUoOYd/KZ5ZNvhe5Po51tnV2Twy+8fucbfbOT/rHNnEAY5tEW9IKF9gqrXjMxrio/hz",
-	"jbSJ1nv7HGMKCGgyDdlQoaMdMxqFy9ATOMufBKR757Ami9A+H4TBXGmenN54IwojfsbQChD8VzPqg/a5",
-	"jW0zXS9kDvYUSuCzoRbTxWKn3tw+JIEcqxWOGGaPME24hU4nZIiP3PCRGz5ywy/MDT+TEaaVMNOAr8To",
-	"RnNrck64QznMCIceq6BUZWK/FnKWuScYkcATA264Y9JeNmUc2xZh1BnHiaT4IejaEzveiccjJAeHdTGf",
-	"ioPJOXHknJBwtMuiqDDZCkLCfp9RX1GUUSXZLXUkqo95IWPjqyiIGu+V6YR0SqUzJrZ+lU3gk/6CbCWa",
-	"caQp0dSO5CwIHk4tR+dbLw3YCAKfUV7YmikBLyWIErgxplCc5DMK5+uJ2BES84rL4/ZREcxiz89GvDZu",
-	"0PhXCr1jrdGV9CbsaiadSquxf7C329zdhbKgkoOYfSrklSkOWnrFyrHKGU8dXOx0e5ftXudc/TqblZ/y",
-	"fPeYuCb1rywr4PFsis9mVfdUzVq+NdfeY87BF8w5iORPkXIUaTjrFaQ1WQJxXyzjYIN5MeCS0kMPlMjD",
-	"vklRl+MilxK+7SJSDO5egluGe6T4w53odn2PKQ2VVjxNNHHfl4l//Ml47edx2oeUgI9gzgPzOtL460iy",
-	"x3DTnzjcZFp6RWLwDqJ3gxDTmjiS+crTj/pfpZp+JTwaekq674OHDEfNFaSyF8hyfGksy++ern5B5bjy",
-	"WDL0mBrwWDL0yGnjJm5fB6fFi62PBfbR5YyLyCsZcAYTYKoB9xdESCqxFmire3xy/LJnkTed3g8W+Wf7",
-	"5PVxlwQh6bVfnBxvEzqiHkeHcJ/HWdjIlS00sEypNAkDKLOmEhzR6nMEPgeXonwtmPMZraXPZUi5oI5a",
-	"tWb9ifUpjTaYyRppSzIJhCQ2OHtsPfsTOs5Hjd+dYMLIgDrXh31uT2koPWj0ThciMabLUW/r/nyCqxpS",
-	"z4dk5XDGcWCeUHe5WDfuyXGf2544vlUU6gW8RZSpZEf5ZGbrTwSZMCFSER+I6NX6vM+V2okvVp8QMmR0",
-	"wlyTNxFNMcUJPSIgdghzx4StG+sP2DDQzlxst9Tn1zyYc4QuNTFCl2zpJy+D+ctgxqVtkQgOFrHdGUpK",
-	"G3qEJIAMTT8QFKaJv2muv9MkP3kvooIV3AUAEto/xZ2mYRtwTQGHcbVKdMYXwM+sTF+L8u8ndAGnsUsU",
-	"gkP3Y+ypFU8XhPL9kFA94wVnBZItmF/iBHzojWahwtDtQzKlQhLmQWk9oE5yH54gu80Ds85LJsNFta0A",
-	"YEfnJsZ0ysgw8H21Px0ItuGUTdSD7GEIGiIlE6XJ4rDEMcVei/CKVp+bEAlK4+SdW9FEgx+PXrwkbujd",
-	"sNAiQOrTBXZ/1g9fHnd7xA0cgLW73ecjpmNAePRqVcmQMS5NBNiuO9oAnsB3T7+zyVaE81T0ub2BLmFv",
-	"H5I19zfxxsQyzcKQ1s22bpoatTNvhKcJ9aEPjnocIb4LgOpzhNQ2id4+QEIS0KomauyQDKETkEICMDe9",
-	"oBl3WWgKReLTKQxm/awDJHdyFYEi+d4dONCDIRIxbXIRsikNmds15JmKISfwQ+cmeErD1c7tjxWcnnmB",
-	"lBUFjxRPdIMg7AWjkf50u9e7vOr22j3I3706bf9ydXn+pqt0wajZH6rLjk+FOEPr/z29obUJlePaC290",
-	"xBxvQv3485VGvWYGAC9lA4O06sReAHeFF6DZqFgV8btfaVVQPkV+CovgiEvy6vL8FGe9CPLmh+PLY/ND",
-	"f1av7zDyD3J+eXR8SV68NT8cHXdfgggNGYrLGOop4jJxryKYYuw8ijmkgw7L+y6/jYIFb6aCA1JGCnO+",
-	"C6T784mVsrg8qTiu4mgWmdKRx0dR/0LEuNg8ggQ/+x82jtgeB76rh9fdszeRDoeQLWNEGUAX54ieMkkR",
-	"NelMBh3uhDhezmC7QwXrmhk/5rwcKpkfjBCP0cTBt4HXodVoJv/W2P7P9uXLH9qXMEc1DBl3FtE3XDb0",
-	"uCeZv3gTeqi7Rz95YurTBQQjW83G7v7u851nu/tWxRNnMx912FbDqvh0wBRqRDNaIx9b4so0ZI6HXrXk",
-	"q5SqcM79RZzJQdVb6wZVztLOOsFo6Izxy/oBb8QTTQllNH9Yw2ae3pUiaaM9VFo7VoUZiX6Kao95LiHr",
-	"o5dPM9xoI05Qx6SmhFIDwNMaUqX12296TC4OLn/37k7kose8rrOkm6Udso/o+7WhrzMbqHdWPgORPXE1",
-	"RelciNvTmRgfBXNuFvqwuK6D3F2H8hcLqThtPXHJIN5dHepAG8ab88/mQ8QtHsnkkcvflct/Pk4XjjTX",
-	"9oOeEaEM41kYNW3o/nyijCw7Cxz70bG52rH5GE76JvoizVL+OUB3oOVCbycaTPdct2T6GpTzgj6dQrNF",
-	"jDDlu0Mj7wtKcCIkm5ItTwpyHtvUT4TarzbBrdjxQnbjJ90+j1xnYruF1QqRLw36oDLoI6+envqUc/T1",
-	"2Rfn3R7Jrtwm82Dmu30ODkiZ6NkKiSzQr0JY6LrSreYpdwfBbWyhaWcWbnfAILO8z7U7CMUdOKvshGC1",
-	"8Ts8QL/dVuxyZJOpXFgk60kk9e1an2cNP8IZc9VbwFgWUP3Q0pnFxvsScAbuzYHiIQoQZ69PTgT4YPs8",
-	"4YTN877mOQ/BHzJYwNYBhDgSD7xsfZ711Kmbh5qR491F7hx96o9enUevzrfq1YlYwrJjB6bfqtO3SQBP",
-	"UZ9spUjZ0CtFYgaaBVLdfnTv/KUU/8YfrPjXk4r/oz/nEV9L+3MaX78/J43cjw6cR7r46/Dxh/bYQB0s",
-	"mjs4wxqMm0c/zqMf5y+ZrIbuAELR9nkiSMYl8DX7czDB7Ipy90ovd2UfmmxmWmL6nn7cMokxmNCTZ3kr",
-	"bi0KUop78No2d1/q1dxDE+yHSCtWlr2BV/Tvq7P26XGlVUELtGJE6FW38+txpVVt4MNXvbcXx+D2d9EF",
-	"cHXU+b7T6wIj98SVsgXbL07Ui94ed5UYTIpJPptcXVwev7y6bB91ftHFmKHrcepfXZx3O1AIAvMY1CNX",
-	"L9u9ZKc4uKZXiXZzdLX78ofj00xXOXPr0fHLzmn7RINyQsNrYSTcZ38GriJIKpAMCV+5kwhD5Hm4jO3H",
-	"Q/8WDj1XcdHlDY8ax2Mh7v0W4ibk4Nct73GhxXO8Ug3zl+R8ovMIXKlC+xKQ8bU8Id/nIOWJJ03y+LKm",
-	"YUPAAP8gmsOQLdsJJsp+haRXk/dtw/xBY00g/ee/MmRKpV3dGQVZxj3N1/iL9NlIyb0JOhhQGKg36q4p",
-	"bhTTMA1tUSh+iqYCQ+ksfMocbUIsZApj42LYSJyIYBY67Ao/d2AEif46CpKoCHbPrQ+fU/dZtTnc3a/u",
-	"0R1WPXD39qrPWZPW99260xjsfkZfB0Aipfx/bV03Hk+q5Ek9KgqPisIXVxQg2q7p8utWFUo7BSCBIkcP",
-	"ooLY3x8vp2LkvN/WJW4DGrI+B90ir6gEk0CmVI4xQyN2MUDiyLKToVALYCPqLL5CZ8OjifmwJuamYkOR",
-	"7mcJ9ccD/SoP9FH2P8r+P9JJYGEF5ZYWXl+bBgCzRFa0E9H1uE8EcQNnpnQZ5pI5XeCcbV29r17SIvbH",
-	"PowmUQZCv9Ii//7P//5kmyDBIHBNvitK7D73dDsxHPsM/cV0n2ZduQoJU96IByFzt3VOIqRwzgDGgthH",
-	"xyfHveM+z2zo6Uezjk/2IbbmhJxJXwTq487/z97V9batI9G/MvA+XBuQXSdOmzbBPqRocDfb3KRbJwgW",
-	"6yKmJdoWIpNZkY6bXfS/X3CGlOgP2floktuWj4klkiKlM8PhzDnjUm5aYOF4f8B0PO5XehHEU3CueP7+",
-	"FvMXH0Fn5obmqcDcb5djhkEDqoI3pxJtF6jkNLYCAk4OnTwxmdzuk7q1GVafCGcLEZhGEHYJ7C1B2CUc",
-	"qT8p/4uHxcsGY9lmoiLiXWzm9tu3Tdbp7DaHbd5593Z3a4uxeJELhlpbLxBNGoypIO5H9GBb0L9mI37p",
-	"yFJQ1xJj66lI+NcIhNTAIJczoEvW6EGfK/KIN/N3P5+k80p2bjIRdo1G6Q0XyMuNxCl35eZO1aW551IV",
-	"uWr35en+NULxFrB1ytXc31hUdHp8eElUkfiVeT8dHB9fnncPP3eXY7xLJJY41ZfXTKmZzBM/lc8gQ/kP",
-	"pK65zOQoFZdDlmY8KaPG61kuMxlfeQ3Rn+XNnjfkiC/nqC3Zmhy59lYtqs1yKUauvYeHjs0H+BeL74fl",
-	"f9HlX0PcjRgcWLuDT1MZByAr/czuyyZWb3SykJOpOMh33x+VVlocoA32Wlpv8708ZhM8j20eZkUW2k4O",
-	"jv/dPTOPugRGJVzVLngWywn/23Z7+00t+j5b68084KYbj5VOsyuOAYbnogAPhuHehuERZuEpPYKwki+0",
-	"kpVhsxCNCdGYX573HB2F53ZeNim52zMBijkgZ14Rsm5Bl2sUi+w7oKNwjACWTPDEQXFSM+mJwssZcCKD",
-	"tRjZaMGJxKiTxUbsdqJ4dsPVPsWkpmmmm6mAPiJZH2ImhNQ9MeDupgRkDplUHPolgFcfLJAi+2O9qRLM",
-	"qcjtu/hB68Xi3RFDTNLM9XIxGkXNvF2x4qrgHwX/KPhHwT8K/lHwj35I/4hs3Uv4R8tJG6/MB8KFTktp",
-	"45XHV5+5nubCF7WNHE8+0mclkqsIBlMNyNNNUssKmNML37NRDps70BNqGo9NC45LPSZhGcp3fW/WAuKc",
-	"J2ZoLFMgBRD/t/VuKl2h37k+mH+k4BwE5yCs5A/iHHjYwixk/Ij+QjgleR5bejGWwCZw9H0036vOPi5W",
-	"2qSoNHKCz0pD51E/Ko4/D3OuxtD/Z/ew2z06PTn60O+JGKcC6v/Q+vpUZLcRdNmEd1PN/37MvtLuN+dI",
-	"BKdQt9y2D/ZGUhbBtYeY5XnKk1ZPHDONcvNZplCvBVP0rNYPt7fuQyqgO2OjEc/h/CjCy1MxchmOMfeM",
-	"cE9M8FwC4xa5nCnLhOi1Z2xzRv3i30RPimNoAU6dGT5mZPZEOX/IgbfkVRRlHDi3ZlSFC1FdnGEAM5j5",
-	"YObDSgYzH8z8z5gMIUfGaH0XI79iD4xp+3dRQ6Ut6HKWKRYg1o2Zi5niDWQ2M73twdQqwlE2PMvpWryz",
-	"JxjstHeg/vGw2d5qt9uddnurUdJHU32CHLr6BFhTngBjmSUwlHlPcBaPW3BmbDkWPqbKbslR9489uGRB",
-	"Pfxo4T/F+UFUm0gzyXnty70xxQx4XTUWTbElpKDMmaJ4gdQN7fpAnWWZW6JQmBAKE0KoN4R6n7IwQRn8",
-	"ZdlfMZ3Ps2ieLfMMGIpn+uIJKwQTzO1mS2suwRQ2MmIMcj6cKpZ5tWCp5hMY3KKEONY3QL2/1XI+M1b7",
-	"9RuWIQh3i8yqkE+w9m5AirmmdadwKhWHCUu4U2Nljk90Hz6yjGFkGoSsjhiXqYiPMXHPmoy4ubM/To3T",
-	"8Pkene3Od+bs9LcvD0x9fI9O1ZozQDrSp2SRF7DIITX+Qanxj9gUGuftSckWw3q+5HquTXQueV6x6I3y",
-	"r36d7X5w8n76fMcXdPJWhDRKhPr/mpzIVIzgVk5zkDNR1m0IzhPy1mSWoL+VCj8lso4QYn5QEKN2jpYz",
-	"llsNeANYcqobLSi6YIL4GMzIflO2fYMg8AcTbITyAy04RFeUrnSHHaQsL6+48Df2qGLfgoNPR3DFb5XN",
-	"n3RJhG6gqgUX4zTj9IQIxVTqmqqeIFiN6J65aUgVua082YOddsfKoZchmtfVjiT2/8nN/CMyMQWfeTam",
-	"dtKZNbs8zrl2XuETFq+48dPTrML1C/S53RCiuTelPpR5MZdlDqcxA89W2hJiLSHWEszwL5tWV9ixe9vg",
-	"u54XlIH3uxwa2Hi7049MczJaSEhIc6HKmgF7T1kyYHbFtk6gtSlEv4n5we28jQ1mk/mg+BzrghevR+aF",
-	"a6bHJfFCYWIWwXwdM8QkFcXfyzwRX4IZCGbgpzQDAcQfzuTz7JuonLPk9n/VnPeY1aVIBXfMKZ7h2K5t",
-	"zhey95gNhcH7VMA2qAh4pji8bnf2sOKMQSZZ0hMDljERo0JwnCZ4z5jj9kdLl2SVKkiF0uY60DkbDtN4",
-	"1f7jd64/c5akgiv16EwopZmeqtoeyqTd3h2gihF0qYGKkNDihFFRXPGUMRNgFodQ7E6fQNXb/4BHLgY3",
-	"FUjx5zDjaWYgSROid6J0wfKV2bc5fCjDjFrOqSZBahhxbV4l0FK2Fr/UecFw74Vw34+8vofjg23nN1W+",
-	"RKponYzbMc2z2l7tFQZQbV9LHw+SSgJu5lVUbt7dFpFSgn5TtAnHJEGNXFBuN2twZZlQ6gwrBL/yBLxH",
-	"ss4VPo+dRBLsxgwMPC2SQ6/tmGmWydGK5s8pdqnGLOcJDG5hIPUY1DQfYmJmfSGK0WjNu0lqRZNdu17A",
-	"b8zLE8EVv9YIDB8Pjg8uD84/HJ1dfj48Ozw5Ozo9WdsFmyapXtHFB6aZ0jLnLhDlBDpUI7I+qEcxSkrj",
-	"5h6vG+N3OrVi4gP1O06KDlb0jj3uQUZJO15BB4FfmQbr/N8Ir5VT7fXgZfZU9mBDbQsTtF8Z0ioSYW20",
-	"orHUX9Wa2Q7dLEalEDwxjiKPKB03FjOz1Li7e2P7dsLxKHb1yuCGAKTwxVeWn8byuFZ2Z/CdsnW7/zoG",
-	"ecPN8ixJudSRBdaNSeawMJ7lfv9biJ0sMM85m6X2IEtvuAGnCEeBOFWqZKMzTfAgh65nQo4WnE61ShMO",
-	"Zj8WgZB+TvY+vJpwnaexgvqnXE6MOZ0q0PyrbkCqCi1+zNxKZKxeFXZUtSaJ9yQGKb8hLl6xjC3g5erT",
-	"dHqUCKZY8oxPY6lTLdNTVCsOajY6KcVAFt7uFdO6qffEQ4MCBzwlPvN71eBWswUXg1t4FfwZc/C7Yrrw",
-	"kSbeCy3mYbVqMIMOb75jO1vN1/F20ua7wy2GR1obAHfhu6xAwKpO49fbzbd8q9PcTXaGb9j2oBO3t++D",
-	"hB5qrPq+I/z48JOhNTHDwp9SMaoaVPJmtznYZq+b7/hW/HbYSXZ4u1MOyn6AX779GQAA//8=",
+	"7L3tcts42ih4K1id2YrdQymSbCexXFOzTuJ0O+3YbluZdDrKa0IkJDGmQDUBWVYy2Tq/ts7v3Xs4Ve9t",
+	"zZVs4XkAEqRIiXLsdNLtt+qdjil+AA+e789PNS8aTyLOuBS1zqfaiFGfxfDPMyrZUTAOpPrDZ8KLg4kM",
+	"Il7r1N6MqCSBICEbSBINiBwxEqpbCY9mZOPwoPuCjKSc0ElAYioZ/FbX797skJiNacADPiRu7BLK/R4X",
+	"zIu4L4grXTLlMghJIEnMBJPCIawxbBC3VxvQIJzGTPRqe/E/mnvyH1tNt9HjNafGrul4ErJap1Z4V82p",
+	"CW/ExlTtRc4n6kYh44APa58/O+lWT6Mw8OaLG+4mG5Rq6zEbTAXzYd8x+33KhKyw60AKwumYOeT3aSRp",
+	"j7u/w+bJLOB+NCPuzCUBJxoShbv+/R9bzb3ZPx6t2HZy26p9MxnP9weSxYtbPtcHIiMyo4EkfTaIYkZk",
+	"PFfnRoc04A17BVtNp6ZgEcTMr3VkPGX2t8cBD8bTca3Tcsw6Ai7ZkMWwkDdv3uxP5YhxGXhUsuIDoOkd",
+	"QcQJvJwJIkeBINGExXiZeh6bSJFZW+0pozGLScxoOP5Hr3ZJQ9qrOWR/EvzM5rnLS2H22alNaEzHTGoq",
+	"eU4lFTKK2aFfvGrf3PBAkMDPLqvZ2n1EW16z3mw2m/XH6n+eqP9pJv/XUkcYqHdNqBzVnJpCIAU8v7YM",
+	"3IMoHlNZ69SmU7gztw2ndl2fxNEH5sl6zAb4/Gen9vM8DPiPcTSdnKqvFe5nqH5+YDA54ITyOfGoYNmt",
+	"UU7DuZCiePnwkgv4Y9k2/gaLq/2PhymTeoi/iofpWo/Vaz6b5Z/SITsZDASTxeuf0CEjAffZNdloKiam",
+	"iHgQxELCT5uZbTT16n+fsnieLl/deBHhR+z1+mxAp6GE55IjCLjcatec2pheaxLAo3VSomgWEkWynfPg",
+	"YwFJHEo2FmTCYlh3g+zzOZlEIpDBFSMi+MjU5pAamO8QKgi88IEgXhgoUBIqLknLUUshrWZT/aPHo5i0",
+	"W9uPt59sPdp+vAevFmQUhT6hkowjIfEJEqivO8C+FAApFzMWPxDEBa7nGsCqdfQ4nUzCgPlkw7Ug5xIv",
+	"mqpl4DdAjFAJT2zmuFtr2TmoB4pPobX0GNJtOqvYE54EEkw5ZWiKWk0bgoashDD0O25MFXqRSBJLyVzf",
+	"+QtA9Bb3kz+ir7GhEjXlp2hGxmrJgKxKksVMTmNuUDmzi50SHAN8LsavnaX4tZMh8WLEKmNUiysXl8Gk",
+	"Cmu6MVcqJIdixtSl/ZDBiRTijVQ/a6zJIkoUg3JZiPnw1I3R5NBXmsEg0Ct8LVhcJpCnAhhVsSymS2Rx",
+	"s30XslgtN2ZiEnHBQKN4Sv0z1CnVX17EJePwT+CiqPw8nMRRP2Tjv38Qal+f0n2oHUsahLVO7YqGgd+N",
+	"OmQ8FUp/UwQMwm4qp7ECNYvjSGkx7z7VBgEL/fQZhRhMCDpUKy1+/PN7pyYklVNR62wrVJeBBEAecniJ",
+	"UYzTHSvdWHQePlRqVsNnV2YT4mGAj9TNI5/X4A7qDQjFxaM2unkgyJiG6iCYv0dc3LcLCCoIo96I9KlP",
+	"AAYNsk9enp8ck37kzxPIRZz11BqnAAXc3+vui/oTMgvkiHDFWSaMSuaTSzZX/EURr88mckQ24L3EVS90",
+	"UavvcXdEBfGneKAMHurVJlSIWRT7vZrrEDcQhEfS/pi6Cs9RSQlVajscCCwXFueC4Pzs1J5FfBAG3pdi",
+	"EAViATj5RGt0hIYxo/6csOsA9bsUC3ZTLEhWUOH4PXPvbZ+7ebHAY5op/QKXTTaoBX6Ub4LONxtqDS+i",
+	"uB/4PuNfCD6wTDhjPupCylQgryinQzZmXCrVbRwIoZZtA3ErBWK6kApQHCQ33wYYbXPMd0h/KgEbaRhG",
+	"M6XJpYt3iGDxVeAxEsWgbwpBQnbFQgTmIZcs5jQ8UET3hQAN9LsIUPBeSt8+eTzY8trUAuROlifZD1Zj",
+	"SfjErQDzPBozOVJ2szLSmU8iZKUKcCzeg3/jJgWhMfCYQAoSRkMy5b4m83SzAFdQ4irJigKIepGvtr+7",
+	"u1tzaoqd1Dp8GoZaJFzon38+qDe1sbKlJIIY5i52gD8o6ukQrTMQlGskZHwoR4rzttShTIdDJhAa6kOf",
+	"17LyEHUUWO1tXXG/QSfUG7HGpbqrfrVdn0z7YeD9/U+z48pSTdFeP2b0UhBK4mnIyIa9bCex/bSoJYkX",
+	"w0He6I7FECSi2gqaxCz094h5y06z2SKUGBGFtpr+ImDnNGSOfXdbCU0io4iIURTLzG9bhJJZHPEhUYal",
+	"eWd6yzbeAsIHXAXAoQu/CUyH9KdBKOsB13fDjR7limP1FWmFTDJrM1tqM1Fsf69FKCdTfsmjGccPR/a3",
+	"faP9KCm+WaokkJvqCKAddMgKrWAzpfwKEv6LqWCr2dxeoAJ1sUMqagbfGdl/IxteFMYWUmzY64JFpXTT",
+	"Upe0gZyhpm2LljaRZIB4aD+aSkL9ccBFiltV9J8vhXVb0Vwe1nCxQ3J6kzLmyvWm7wvFvq1tL9f6FpU+",
+	"e72bDuKRF0dC1EUgGZnF6n91cCRFp6oa4JdL7Z1mc1Fq7zSbHVJJc/zelJRvYbs30nWVYguiTuu8y5Xc",
+	"40jugxsbPER3iT/bzUeLAN1uPuoQXACKesUuJcl/GahhjZP/DvHtewRPoQatl4uhWVyw4ryBHLEYFbsx",
+	"8wNKlJWYwcMX0ZT7d4mCrfaieICLHaVAiqk3IqlH/XtDoD9gcwvHf6w/BPqQrUspgWYZHBu2bQAqk15a",
+	"+ota+R6hoYjQ1Bkx4tEwZDEZ0zkITsEYikmzPXSP1MNASMK4jOeWmbbd3Lb0+3P0qbzm9IoG4Z1zvp0i",
+	"e3dH2btSx7D7VEBEcZquaI+oHUAqABp54fz7FKPf2N4LeVayjtSujZmCiG/h0E5za1NJe1gbOIghxaMO",
+	"OR4ms6RRczJ5PukdZavUdz+08kU+J3HRbhQd0Xh4x5K5VXBG2y19RkZryJjjSbz60ePHj9utR6Q/l0x8",
+	"l3L3m9v8Ur8ULCQQ4PsJFWakXK0bRa8on2ufpbhblGnvFkCtvasNLer7MRNCLTS6YjE6XCHFKxqQrSYx",
+	"6VSQYfGoSYRN8QEn223yfSLTdwSWBTQ7UUuiuKDVfI7k9hdFGFTXhokXM4ga01CAfDeuTSolG0+kIIM4",
+	"GmehsgGuvCRdsI75gpAFk1zcTPyM7SfNZrtjKwZRbNlCifsonnJBqMDF/T5lccDgb2N3U0ki7rE837bz",
+	"M5dy7eRGO9WxnuY6VnpY326yBr9AYLzmdCpHURx8ZHeqS2+1m48XvXnt5mNQN+3Tn7GYkWFwxb5Hs+wP",
+	"3WaRfo2u7/TDlprdbj4mXCnLsIrURbnVbj6BGLyJrmQIUlFNdJm5v9ncIWHkXTI/c/EJ8QOh1DN/M0ct",
+	"b968qedTTJdhbj4j1UZfMZ1Molgy/5WyErsQSvxDom/P8JN1tYQ0zSP/dQdskV5Nsmv5cBLSgGOS658n",
+	"JvcNwKGSRhRwQi3XAsiCNHPZjximfEh6WT1+t7mXxu4Yeo4jzgQJ8D3o1j+KhgF/AWJv/RA80E+f+s9S",
+	"VqKuiOl4TON5rVN7A6G8ItKtOTWIiGWi+GV0nsmCaKXB+6c0I6urRO/71K/bj6jjQXaRXfkRXNMqRBKe",
+	"MzpO4erzWkSoQCv2NDfStQvtZvtRvdWqt7e6zd1Os9VpNn+rmSW8VrfUOrWSmwphgAutsnW9TcDIW0mm",
+	"KWTJgdAB3A0TFE3RV9A5mY0Cb7TpGG9vwDGCG4ge14BKHxR0LjTcZiPG0WMi9ZfVlwxPJxuCBj6JeDhP",
+	"05963IvimHkyWZxJgqrgr6uSdGJ8N/unh+SSzTMntJ2e0HEkyQA+V+GQeCTrePNtnJLxacVMRNPYYwDA",
+	"cpcUcIRTOg8j6lcw3qtlOq1thxoYtqx8J72o1HKsAksZRXW8+bbTxwzbhrcrZKM8o76bSpPPTm0td11V",
+	"iK7nekryniyA6mXZT1cBqX37bQG13H/lEBEp3ISg0QzCQl7gMz9r4LmW2eHeviurumeicubfbZnShlLa",
+	"Vnpl10ih2Cy4IqWoh+rJQ7dxuLZNrp0IWGCSAECoPypa3z2emN8bUB/CfIQeu2LxnARcSMo97VZP3mmM",
+	"5njKE2uZHCNK9bjCKW/ElNipglNQe/KdG9oVbexqScALBl0gSJLvXqKwZBZQjeWk99+SUFxYt0KEScwU",
+	"PjL/LgzENW3DKuD/ItumIMPffl9hmn+lV2ey/1s79rknELAsnWoYkDxZhyfr8MhdCfU1bLE9q8RtiZmV",
+	"rBTwaR9CfUfsioWLdSj7mCFNIrWItM7KZE8HQjbIL68Pzt6S3rTZ3PLIyenB2X738OTYXHi1f7z/48Gr",
+	"g+OuubL//NXhMdS08Om41nlXgxfUnFrybM2ppY/VnBo8UXtvV8GYZxYKRnE73egSs8Ly2+ljgS24acAd",
+	"OopmJFQGQiBJGFwxENWTWEFYBmhS4m4vZPE71Zm9fNOF2ifGfUIFcfc1i4Az6hBd1Yv7h9fAP5mbrexh",
+	"85ej/o9ecBK8fPHbwVn3l/NDcTiWk9+eHT46/LB/fdJ9u/324+X1YTAL/J/C2eGHKDgP/deHvNlg85cf",
+	"/TeHwUlwOD0KtoPBLw2vHfL++EXT//VlWAQpdj0JYiYuAl5eVI3WjkIihJh+JrPu3VX1Y04NHr6Qmsnk",
+	"ziScKbvKRSC5NmLgpezB62tOQZV4Wtr0LntmmQVkNv4+eU/Uh3h+FoMO+BULo8JVE85mhg7g7Yt4g56i",
+	"5czARtf8HuD5whVCOXjBorgx/hQWKjUumnGIMyADCKlk8R7hzGh5gnkxk4sr92JwMOwXtlRgXL1rBnEA",
+	"P1c4l3MVNLWrICkt86lkdRmMWRFCBiWFcJdsXloH12/Xt7a87fpjf4fVnwweNeuPW0/au1t0u7/jPbI/",
+	"XVZhHlIhX4vVm1X3EeimsCEjIIlxwKfSJE5Mw3ApKHaWgUI9jbYYFuUtLJIXFjEeKkWd9llINpTZ3GdE",
+	"KaTzbGl4jQfDkQzninajWBaBIM3YFCUVtukNBhzgGCcbCoti9QEsCJEjJhj5z//67xT7HgglmGfZRb2D",
+	"43vi7bbqTx4/2a0/ftzervcftf367vajfqv1xGO7/iOF/FBYulKkJus7BKVM75DGMQUFdRKzQXC9DLvQ",
+	"+UuEpLF0sALXi4Y8UEatJP15FqRKKbi4HM7l9Tz40N+K2x+2vFkRZHXFUQlYza/qE+oAPZpDogUweTvt",
+	"+hPW2qo/9rcHj2i7v+U125XBpK3sYhiBEvoijsblZADQEWQWxZcBH94i5ZtqziVfjiblH35cbz6qbzW7",
+	"8NU1Ppzjt8AfdK8HjTE2WByr6NSmGOuUHYtzZjhLORd/Bg+AmuH7gdo2DU8tZjygoWBOUV8bCiLIMHyF",
+	"P36EbVpGRdKomIXsawaSwXiJZLGA9gucZEyvj6CaqNZpN5tfylnMZz0aKyN5Dytejbo/YqFP+nP0FSqg",
+	"RXGDPMeScYjVfU0GM6bXh/hc61GOlJzalAe/T5n+XVf+V2QEBgSGG+wRXRRPviZrWHt3q3iH2VaWgaSb",
+	"49Hsq3GTdC0WS9kzjpZkJ66TrSPHFiLGTZx6Vx8oNQhaE8Bbw2DA1LrIxtajHeIrzbY/N/vcxEyNot3e",
+	"EgszWy/nN0eBkEVsANrNRAPDT0S5OlsoQrMmwbuMCll2mkrfq6rG2Voaxl51U4MFnpRhOdXZgFERSmV7",
+	"SsHVSc+iizIgJMhajAWfqxKwtgmKlB86ZCv5m7qn0P7Qz5cj1DnYEKssJY1WD4zN4RAximZcN8XSSUNr",
+	"4JtDXDgol/ydhFF0OZ2QwCd/Jy5cwW+Qv6M3VUzHFdS3i8n8g8e8+c6cffg4m4TTj9ej2Xwy2ZrsyPHH",
+	"gfwQzy4H4QAhIiWL1Wr+C171jtY/tuuP339qPfqc/rG1+/lvKwm23Mab+oE8uNLOuJwnmyvu403jQM4J",
+	"U/c0yDEYdaMo9AWhpYYd9WQUFzHGiFAPSk91/WDgg1njXrJ5B/0WirsFvnZckEEUE5qYmw1yPA1DuAji",
+	"ORqPFbcMA86AbWZC0Gu3M2lVsZBgZ+W9XrjipWEgzCowzKtbAsKzZAP2hMhlWS9pmBceofp5GQcsZ5FC",
+	"eWKltS4xNUd0MmE8/+p1jMmFz2GUY9/342LY4O8PkkCQPs1oKkXgqwMkP3W7p8YxmV1Ya7fdaDbaDej/",
+	"tnLjxllcpuziY3n+MWAzMqCeMjGhDFSdBWC9Q3w2YdwP+JBE2IrgMuBZ0H3Sx2IUaZMlAO4SqI692Oec",
+	"WowzpUFmyG8p400I1fR+KvNjwOtKPRn+EhLYalXxZERT6UVFBPBmxKBiCHAdo1ZETD2PMV8jmna4wUWh",
+	"7Bgd88v63tKfF76tkaOsl5H++YEg7q91HbusH/ruOqiWFASuRDNJ4yErawc6owJ5HYm4Q4IBoXyOId0N",
+	"qsuUjU1lFdME/uaN2jCtWGuRBUqVFoOol56pZnA1m9ElG82QuH0WCcUtlzCrdMKsrFlLNcQnHKUDMCGx",
+	"f2FeVdRCqaoosDh9wnKpLGeSNvvL8iubHVXkEZolwC0N1HGzmuxKMk6o1CIni3pSNDdYXA3VPjspIJXQ",
+	"rqhXZ4Cp90rVXothur0Upq0MTJMgFTSnA/U9FjYMU029oWux1wBlMwNKw66yoNzttxjkHBtQQtpkZY06",
+	"1cC+qladlSfFCnDAfUWYNEeaZEMBGrL7fGXN/njQJQ/pJHhI1UvrSIzups3yQZtppKiIf6fwxL9Dk9Yn",
+	"GB4YXM7+HU0VJ6KT4EJphAltmAsxu4ouwbWmMyga3ojyYeYK9FGuOTnqgr+mE9/6CzulAP6qdTeGMQV2",
+	"qf9M3qz/Tr9dhHJQSJl+Dv9MvoB/jtm4r9A3Iw+zy1wMRWIUUBZFajBPFms4O5ADp3XRpEOMu390dPH6",
+	"/ODs3CUbmFSivrfpEPfs5OjgAoKi5qceByd88uOrk+cHRwdn2LZZ33+8f/T2vOvqdghWCemY+kw31zk9",
+	"Oe/2+EPIiQbEUbddwG2uQ2ajSCTtNk3wS2ldGjpEjGjMGuTHpB0NRAV6fEwlFADanTlzfaHTPWX9iq0n",
+	"GF1M/i4A9LMonI75mj5UZUR58CBSElTtl7tNqzZ1tEW+1dKySLO11TK9Eh3GOX59dEQ2jHdMPZvVPjK6",
+	"RD+KQkZ5yqSWLxaBBVkVedakfd/wliLWZD1agNG4hQdCV6OnLEayawkdKTEe7NT6wTAAcvWjKWb68emY",
+	"xYGnftO7gUR7WE0wZkLS8SRLe/qlC7iQ9LkuWmLS4xozJZAGxTQeUA8TUHUzYLAN+4jlBt/L8gKqRXgx",
+	"v+KzUzW0qm+7Ra9o5lvFjfIl+g+yHz2BXqjASLypkNEYO6NWjt7eQl/xlZbPOPIV+VWL4aJwuE3QVuER",
+	"uf7A4FwocVVYngng0rNRZPBBbWSDg8nEPd1oLMk+x+5hOTvFsNQbGCKaHdgrNAs3kjUX8bLOoYh/JLR5",
+	"o6AXOhITdCqwQm4Xw20h1CyMbq197kX8dimgyt2qSnwtg0WF3JOUVVb2SiaPrDIZk6WtZS1mn8raiMhr",
+	"E3yuEF/IAaz4lC17YyUfstlM2Ue13WhajWs618uubHtYR/MVTY/kq69R2V6PPrumGSP0AUcuq45xDD3c",
+	"k2dbt0u2TnqacLbYOb0K/RZ5/F6o9Sf9vxYpzlS1Yatk0BstX1V2XzqR9VMZmGDUASV+JBVjn1A5IgHX",
+	"qUWQ/KndzkkFXWGr8jQnYVEqmpTZsrE4WBkFmn+Qc7aVteJeLjZwy+mXi5DsJ0ZDOTrXObkl/fw9XY8w",
+	"nSzCVZQ8ahIJo8tMEmF0mVUco8uV29BfKFq9peoXcD+wIdS5aXVeHdceCZmUgKl+MFTWkkJTMNCFp1id",
+	"g2HxwBwF1Q/sEaBFsJrCaMbigokGSaN6C9kfbeUNJite9W6//hutf3yv/9us7168/+FvRdjzUkT8DeuX",
+	"JRoe+O2dndauSZzSOYeUvHzzM9k4e/GMPGluPd4sUJrDYUkORDCESUs0HCqjeTS2D/HAf36+nz1HvFQU",
+	"7oivSuIc0/iKZd8Ke8i/Fy8WvPlySYYiRMzU6aq9P3609YTI0XTcn8QBl2htuJeB75peXlq/g8xRyP9S",
+	"288rpVx8fPW0f/76+fj3Z93ui1feyfWvPzdfiv3f2L/ejk+i334feC9++nDIXhSmQl8WeR5+ZnMw0Dok",
+	"8iSTsPQJDWIbLic/n2Zhoi4UfGAqCpjLa8E6sBuqWIbIhBeCYS6gEAwLh/4UQ3mrXe/PJbNQziF9Ktij",
+	"7WkcAu1EU0kmSmTlk8Rabw/OP3rNrY/D5uHOlXjqn7x5EoxbW5cHr9623ly8GHd/YfT17qj17LBWRC+K",
+	"TurvP21vVQjpKrAjFqqdINY4gPcIsSK2khLbOSvUq6DZ2xvWJ+r8zplEGnu80yqisUs2F+WZGmg1XLE4",
+	"GMwzGcyCCBmEoeI3SvzvESpJyKhOd8E6TYqYKhaSWN5p0k7oEsjQoiYgnjVRGjBYYx8gm8aY6zWPtLLe",
+	"ZTG9z8BFTR5UXgvLn7mCeNHBgosBXQAHXBZNsFFqhenjbDnlllRcVEzts2aIaE3CHolVOAVreXLwmp6O",
+	"Ks4oPRyLcsnYSpdUZi0rgA3vXC/QDPGJ7CmAJjuZyqX1LyfgxNOaL41ZMssKBH0w5EqIg7LXn6PLqfgE",
+	"RfkRigfam7rhqk276AnOHOvCLdhDuXwa0rvk0G3iWNPzamUK6iqQEoIpzhu8MW6Z9ovrOV1uBSPTzo+L",
+	"SOnog1yBnKeFWnlqPFOep3crnQHnPMHMMD1DCaYfRZKGOGJMwV63g3hneINF4DbM82VUCq1qn99/zqNn",
+	"WDy3KhlTB1Pc9PC0DnGTcWeuk53G1sgPS8vMmltVRRRVmpaXHz61bEZUFm6lw60Yl1C1C2GM7B5Wvd/q",
+	"y7EQGse35qXoTQ6sonRbEEafV4g1XL2TDusyQ8YssFXA9WXJgcU4r7iW6STD9NMFZUrQeKfMDmw2m5in",
+	"poObtibabDazmmgTWlQvOs0ruNHyhP1Z9/7Jr+tgPJFzJUns9SQLWKlWwmYd48NRX1gB+VVOnOJkK85m",
+	"uuZzkMYJK6smtyYMl6oz4CEvF4UPqgtBi8zWlHx/TtG1BKfKg9lKg7XC2egWg9j4ovVvv2V58oW5caGy",
+	"M/mldK0Yp3zFitzM+yRmYhpK7aJJ540SvK/PBJg6Gy+fP31GzuDecybVy55TSTcL9xQdci+G6Qel7Ahc",
+	"phnc007UxSiuwtJzxnFCank2n7pNiSSp1NYNya4lGPaiWqjYo5KF0bA4x0SvGQJNG4YPiwkLQ0i1HBCP",
+	"ShpGQ/jUynQ8b0nYWFH1B3pFG+L3sKFuUV8d91lMNrbJ4XH34MeDM4fUd8jTwx8Pj7sOeUKen7x+enTg",
+	"kC3y/ODZ4av9I4e0HpGnJydHB/vHDtltkef73QOH7G6R7uGrg/Pu/qtTh7Ta5F/7Z89+2j9zSKvVapGT",
+	"7k8HZ1lYtdpFIjxdfnlCzvkvR1idv2ha6a8Weqqmccx40Rzv9ZHGZ4OAB5KF8zdxINP8gy98ayAmIZ0X",
+	"D/Y9hpzqpPxlFvjgwibeiMbUU2iZ+Yg9uHMRyoE4zuRN2B9qEYNjDmkSHkmHtJMZSBsJ+hQTqxb5Tafl",
+	"tN9nVbfFVUAxXIn30KQ3wD3ZMzYhiFrl0t3MGxeRZtkLJzHzAlEYLTk1P60B+JhR/4SH5UioqLoSSxEe",
+	"LTq9c3U5r5UvrgM5fzmJmbSjRWCZWNtKRiQYjb3RUtqovlnw1y7PtQaOEEA9BtytWVs10pPlw2uPI0lk",
+	"TLFPkKk8X7n72a3xhXyyQEq6WY5h6ClJJbDOOCuB7O3aGG6QKiNEFliyk5PBeRGaOXmL7SanaFGBBadC",
+	"plqqdIB6X27pnKPSb2asYcZ5Mun5j7Rt1rAObLXAZ15IY+YnChSETRsw8zUQyzSDFHB/sJ1UEuhNDE/1",
+	"c2p+6hIrXZ2siFpS7xIIcW3bdHd3N6mhgs/YB7i7mwtJYePZ2z3ASudj97ddDiV1T/ag7JbJ2ZjKzwf1",
+	"d8367vtPhQVyJVgBHpPkU7rOnUoyY1xiILv88x2ypJXropSw+uwWRs5lBJX2UIsUSAfq7RW/j4HZi2Su",
+	"lIyIoPPG2slXixicOYlSdLZNv6ISv3HqZLEnu4DL0gwOXMwO3lhI8MVmqcqe3YPWVOqnB3qWLsxTGDEy",
+	"CoYjJqCDoK6l018DN4AUxmmdyUUHb5bOuF7MtC46K73vaDpZlVJW7u1I93o77gt41UWV3LB09YXpYdaL",
+	"lpx5NJ08x1z1tfZu3ClmEmmk8we/Vxi8Qgy9mdMLYWBQ0yC7KdYnEf+joYJlDyURIr1eHQDKOLv2sCMQ",
+	"idk4umJCN6fEB+44GmRlXBU7ly1omO0tP+ISX4WFxtqWyoFA2s2hcZwohCpEoStQrO8LTJe4KrKTDuoV",
+	"a4d12mlYx16rXdxRuw/d5EI3Ooy7GLlpf0HkJhNwLSajxZOxyKqQ/SyLyxcm3N9d5CZB5SqBGwulv7uo",
+	"TUqzf7wxcqpV0mdYu7amBEsa3uu829sJxLDZRaIpF9cqsFny6SxojrdmdWwN8j/azXamE5+lfFuMdqfV",
+	"Xh10WboYtOvT/vpkwxwFINQ8msZKEc0VSLxhoReN2TqrLEqEi4v9fG+wZK4QRDeMPeVQLPm2kz2vckTL",
+	"RK4WEClb3aeVem7N9dATe3W2ydnB/nOl9ENg2sHmrofnXd0ENhB4JaPmq0dWtntN3pGleP1ssQg+TUNr",
+	"pdsy0R4ximYQ6dlbLPlSxv3PNKTLCiyw/uBCBmN2MZVepWoussEmkTci41yMpvV4d2e7vb3dRK0pQcGA",
+	"y0fbtSLhdNfFXCEV8sKUO1Svqbq9Dd5eSdWb0uqpLyqYWicCnCc7xTGmZbnEaWA90MNHEiws60LxpQV0",
+	"eY4yXV3+lYkc52khjz/lrAj3enPb3dRm3oq4++r1Y2MacEkDriDFwpL+yIe49g5ypBEVhEcEHhA6Nkt2",
+	"HgjiR57ABtTuq/3j1/tHF6/2D4+7+4fHbg5ncj+v0352HWq8YnEc+OwCaskvciHzwmP+tKJo1QIFbNuL",
+	"+CAYTnUndAMZRqGMYMTirC796fNKh2fV8jwbd5dX6CXtY74zxdhI0m9ALcaVrDKsNaDFlyVLLgj1nOCq",
+	"VFGYk525VyytD8wl++UUISM1qnH9+zTOvC/A4Mgt53EWot6fDpnWSTG1uMfdOSksxlDFTZEc/nfKir8R",
+	"L8UvUxbPl8H7d3WDybH73mANu8M0om8N1v9q3wTaDuYbmMtXbaMib7jLx6G2YdaPu/m9HNe/2t/Kgenu",
+	"hutaM+e/HOnTjDgkoGqGlSaoPhDk7OC8q9t1iiRcBYmqfhxcwaQPuNgg+4rR9Tg86JhDty2IqWCYgFBu",
+	"K3Gf6JQf/TEUh6LHdZsimJdGBUHIKaTq1dTuejXXIW6vttNs9mruJrZ6WuydM5GnNJYBDVd2Sto3C1Qr",
+	"1so/QmFPI78eXQeRaRhdB/tCpPSmEtY/pvElVNrDRytlefWpd+lHUdyNhsNwme1StOqsuWL7zvCgxSyQ",
+	"3ogJtPLtY9QLV6cpiLvf7Z5dnHf3u+Agu3i1/+vF2cmb85xd96lWcp8itNrnKtke18ybSrZfEKM4m2If",
+	"AFw4Fdi3GQJv+cU/EMQ9+PXg2evuwcX+OXQwuzh87m52kBXJEZU9rhP5c85GdUj4BThD0SAnMEI12/EM",
+	"vqowUCM72aB8HnHW4ywULOneqcDthVNfHcB2c2tzj1CeJI2anjnbzW1r6nez2dp0CE3nuMJbt5tbDYJM",
+	"ZIy00FeIn29gVu7NXWleD6LYY343Op2K0fNoxpc4ATCAq9n+lAvFLU4jIYcxO//lqCh5r+TrFpKbz3cD",
+	"FjP/XEZxobGVrCFJdeERkfAMdCqgw4UsT9vRt7WkHaqlaONiLmR0AWbAymUoOucR2gwM6jXhDTeDRImB",
+	"dBbNRJqrZ2yhBtkHRCBRTJppmnyvxiPE315tU2MMJlhkhgZ4FAoldprKoCJxNBMODiMmNBQR6UdTRft6",
+	"oisoymJPmWTAu1ycRayewmH53jRbJrjTLIJ+YqbZGcHL7R7bWNMMesF0MeARl8FkJQbcYA3QAKWAKf0L",
+	"oJJ0HReSSsj/VBzony6ZhNRjoyjELjEBJ9AsIyNP86JTENrjpzGbUCCE5H0NckC9kUJ5OBeMEKiF+hbx",
+	"pY1ayAaO2BJKw2J+jyd9Xc5/OdpskDeKEeKZOpqi1YJNF+Tfp5Fk2hSMxmMQ9pBFbO3I6XEKtozawh6h",
+	"BGaQYoG+HwwGSf4KdJCxIPEAM7wUK0zGGPa464VUiGM6VrY+8MVmg+zjGkHJgFRmPRE3ZtQHWU/7Xq+W",
+	"5DEe4oltQrd30eN6v2TDDcTBtRLgAWiUmpfqoVmd7NkZ9cReco7TvlvLFk1O8dScTmGmSglvsHouAeG9",
+	"otIbHa7DmAQbjk3T5PUZ0s2KxUA8FLXi3uck8BOCgdscwrxRxHyiVJ090DwDoVuCjhg3wm7NhuXt5oID",
+	"vCjT8vew2G2qMKwO49MTxFA4LmMaQAWSYOPAi8KIA12EYTTLt045Pzg6eNYlP5AXZyevSFGbnFZz+8nO",
+	"40frBVvVitNTWWUIgB1ZZrU9EET3L3Zsy02M6ITlO9gPBsyTzD+LZs8UmQOf9JIiN5ybmitD0yiWqyVD",
+	"PMvUfuE0FbtGq9VeLHqyypjSqqWkDdhi6ZH5ya4fsjm+Xe7TSupu7LoX7duyrliFL/ar0gIW3J0uQ2lm",
+	"S0oSJ5ldBKIf0KUcptohLbxA2Myyu/r83qn5U9PaekudlGZur0zDLXzOYnvJyyfG4tF/J6RalajQ3Ekx",
+	"oWUuKSx4V9v3lZXaajd2mrX3ix7gRUwqMeSbZMPMqsbYrqlZ2FxdyZPBzOJpAGrBSgmCOxeb/d2j8tdD",
+	"5eqi1CqrLehKmJJE/shfBWEY6KHlMIQ4W562VZAQsFwhXCS4T0sG+T8QRPejSzL1QS/BoTSVSqcylLys",
+	"4iv73tVFXhPbAVL00oyKryyP1MNh1N7go9LMJtU+WKoadI1CcKMBJe1m8VCQLK8qtKvQqMoBbGU8JuF5",
+	"he9U+rnCSwHTK9A7hZVyoPyoUzp+fZQ1lxeYZ2nCJmgo2P6qNKUTNWcqiGTXshKO5elpaeTEZrEpMJxF",
+	"/p7F3QLSsQh34cBSdEkxtYrOg75qGoYnA+Dna/rdyyqNEu+1Y1xJTFtRaPcoWxvNb2/aZ71akgOQc2BP",
+	"++UObEiX7xD9Dj1Lnfkm0yIdqq5+FvCFzVUOZXUGFxO0KsspHdTdtBW8pnrTlEAZXA/hNB5OYgZacc7/",
+	"V85jSr1KVs1rsWdJWmw0Yzird9b9aIYD6Kv1po8kDc89yp/OJRPLFI9EFVb2prJM1AObyzwLFWRG8vmV",
+	"ek/+84oFf9nX88SrEHBhRQsQsk4ug0GLFPjeWWVi2BbGVRuNDEx81KEB3Y/yatsEkyj3cZrzvS3yjStw",
+	"yM9qtS+wSmz+VGKopFwEF3q3hssiu2guknDzs5E9BU6etSI1SqIvuP1QtqzwFwZF0/ONL61Yy3pJryiB",
+	"exKqww8lvkV1zfIrgu8N59PCBLc4jmadHneh8UVI+bBxDpLGdYh17ZnpwuGS//w//y/oIXv279pdh78G",
+	"XG7vZV55FPFh8tuTzJPnoyiW2Y+pQ0rubmff9ByGfOCvgzCiube9UJesX7fNr2MqR42nwfA584IxDV3H",
+	"vNX8kNmBniCSefVTlD54gxJF5lfxe9h4TvWSexy7naY/dYOxXq8Mxgu/wDCS9Gf4M7vjE+DLrs7eNVEx",
+	"pXFu4mOmN4R1yAEfLLo6awvHVWXo9pJcpYxaSjYUKj4QxEX8acCvJwN3c0+7/YyTtlxrru2UeNXWLHlO",
+	"SKZUv+yW9K7QTbdLqFQx5BIqRTVrWWsWkUQNFnK74PeL4/1XB0pHH2sJri+fH/52UOvUW5g1cNF9e3oA",
+	"LNlHTL54fvjjYfcceFogLhRM958eqRe9PTjPmAotmIxzcXp28OzibP/54a86lTH2A07Di9OT80NI5gLH",
+	"pXrk4tl+15IveE2vMnGC4tXzZz8dvLLvnU+SW3VjpTXTvuCE9CymAoMmZmMaX4ql3aaqWUrpTm/WKKbk",
+	"jbj5olcms6EKOq+XvEyD91YXiIhUAr6uwiE73QYuZBNu8NIqYkzhm91MBk6ZNaWH6yR0tZyQ05FdxWOk",
+	"VtGz1fbpuTZQTNenxpBJfL3YLCP7JWeNN+QqtQyBl/Q20xS/0PMl+Mgg3FZvoetpykHG55wd9cI0WYt1",
+	"VG6alverFRUOZVlQ/tUvlM4AOpOeVrDa3ZthYfn3vT04VwA4PrExE9nc8UkWOfHqYu1B9bZg2XZfK5t9",
+	"5VlrCWG1FvOdC+LkCyx5acevSSRANXUwSNsqdX4VLvyvyABT6bRm/z0jy26J69n8wyZSe4lZtrBAdAuY",
+	"ZyF5ASZlKWw5W33OhFdJR8IL0AUmqYRczENDbusaF5DS+RWAXeMdMHrSA+LqTAV389Y1rTE6EdB6VUvR",
+	"+9dQTc1zzaVvoLQosJUrLlYif7nfqKNBCiaBDv5LcskmcqXrqJj3K4CXIzvuAS0J+G6gQNhJJjW4cFVc",
+	"UO5faBC7JGaTKJbgHnctFHcr0uCKotA7gUR598S1WJKIprHHSirs9MJ300RN3YIUOyADQeALMp/bLWfN",
+	"S7+TKmqr9LJlZaLwIYjVdAgFtldXGOOT168Pn5ONKxaLIOJkZ9M4GTJ1pYZ+zVuwa4rAg5uNgpCRfiRH",
+	"6vRy5p7fHDyh/qN6e7D9uL5Dt1h919/ZqT9hbdp87De9Vn/7SwtODfJnoJk9w1TNzJJn5crTPNlXUkSL",
+	"mGYRuxsv7QSMWU+G743oFeQJJZleJmix0gxKWWEhfkDvydTrO4tiX5CNK3A4xo5J5nYIDmN1CM5idYhm",
+	"q47J/XZgGIyT+jpy8Y6UDa/d+rSakl08ESTZvZMAfPVhr6oiRKa5eKTrFM4tFsfdQjUcoeJSp79vYF0e",
+	"Pudu3l6d3H4YagDkWMatVcqZt3NMH1f7cEh/vqi0vbOUhhvrABmx3bSFaiLichItrahLJElGcOxm+XvC",
+	"tnUlXSXeeEPt5G5r6TIEUqWaTp/k91bflWUEf3zBEKyndJRqIrAR2g7pK2VKR6K3oePikHrzQl1vczk9",
+	"/WW8l4nTEVnHF3/G8sNp8r8BQRcZGemvYikB5pDiWyPBMqZ/j47fFzr+wYzxtSgesAp1W4s9nBqkmxib",
+	"ugORnXO40TTuV8HkZvlUkmDZDLYHpmetQ/rTIJR16DHp29Pi9kzhnq48E2T/6Agq4M4LUlzNIJRaWtwG",
+	"yU/2T8nz6w55SsenrOnPeGNSJHH0/N00r4JKoiWt5eyUyqSbm1qLYFIpjCIas4gzwtYZZAElfcu/lYzS",
+	"13dXe/cgiIW8CKNhwC8w+XMVbNVd05gJ0mdDyi3IQi3ZDdwkVfp1ZQ71brp2hZF3uQrGACcc4RQIgk8s",
+	"TBMthTXevwq+phOguhunK2d2eVMol7f5g16IaktUz8lhPqESSSc/jiNpz7GGt0czoOLEXLok9abZWu2N",
+	"cWrQP70EqM8iLpg3lcEV06nNeIRiHcuz2OFjtS60WbBFrQXMIsGyLDJkNlFOkzd0Fyl59GUdxnVJPvnC",
+	"ivwedw1wXJIrw6c61Rlq84CCSqvvlwm8H/NSLjcSdQPLVGFCPLsOhNzcyxZoj+kllC8S6o8DTjYgszX5",
+	"06O5DpzvLCm3pGluxWlhCzNJK4whXS2Qkto+asrPfZYXREnVvuI3wsxy1+8ubgGKKLO6DLBceiFSprx9",
+	"PclVvuEk0ddI3/K+2TdooLqizWs5nzXLqt7O+/a6q67urJpyiadUeqOCwT2aGQgn0apoGEKWlXYlV1fx",
+	"LJa0ziBee61fNDfAmhiA2jgGC8Gz14/8OXIkHB8JYNpLco21LkA5cQ18XWB7mtMtaujLJW92Pbc/7bEM",
+	"J5YiwvLGgKhpfmfuM7DKvg3j8CgQS1ov4ijvb941AqygzDKE9RVailo4LrcVM0beQue5vLzTlJ6IGS0x",
+	"Si2b5qrOdMYS0C/KqO1Nm8PX9pEmL/Y5p/mudEs123ZW5+s01zORDTJ/g56PVWGqRbxZu9Plaiyr4I9Y",
+	"D8fSMow/AMm0yVUdu1qL2HXfTzPbTxPQ8Jabad6QJd4j6+2zwtsMMBquViW2OP0WhXclGH4jUUW1lJvM",
+	"wbJVad30weQJac09+aGyN6PHlzcYrOjN0F0F13dmLHjv7aleyzz5ynyPpjLr2UicGIEgPhtHMmdoF7gy",
+	"Xp08Pzg6OPsGXRnoliExE0xCVgk+4WJRs2kvoIEXzbjBCcGkqahZv6FRuSfjOf5CYOTmQm5f2fuWj6g5",
+	"LOj7jwMN/cgTD/SO6omTQ38uqe0DUKgnx4GQ9JJtdhLCsOISgRwR9/R1lzyE5qkP6SR4qMD2MAHpbYzG",
+	"WT2PohQM+5k5PWQjQWM4+1w+15m6Bgu7vmtvziLDuX3bvcyrrlEjLfeesT55faiPXto+9z3bTZF2AFDX",
+	"Ntf2x7cL/PHr1cpVcz+oO4ozS45hB0bQlkP8DkYCrnBMHSm1amX/3KTSezE0jCEY7me8rVlpsXyEVPGg",
+	"prWItdV+cgsksTDGsDiE9DVcm6/KcjhpGEI/RTOKN5Agw/3IhPNycnoS/MzmK+Uf3vXZqV0GfEUoEVeA",
+	"vRF1L9roknEnOUaHCAb97zd100PdG7Zg6KxeXaWps2lf/RKNw7pBnSGDngm6714gzLrzQc93wD+eeLut",
+	"+pPHT3brjx+3t+v9R22/vrv9qN9qPfHYrv+osiaRDhw69IscHYLFV4FXpjSZXzMrVser/rl82d5Ou/6E",
+	"tbbqj/3twSPa7m95zXblZZ/jh4vXPNV5IctegNZMDtkBmRxzovYBWoAoxv5ymyWlgoJhQhUMh1eL827h",
+	"saJ1FPuE3mCrScxJ1z4HnHGg6GM2inS++lopzeCYgLNK83SJF01DH6Yf5RrNrnJPcHYtyxYuYYTgtVk6",
+	"BM4coBO1aN3Wx4u4DPgU9LBLNicb7o8HXZJoWcLtJJ2gqSAuNEqwS9gRFpDwMMn3KM57HxdIfZlzRVeJ",
+	"wIhrBSxxGUwmOYugmqel2vsLT7Wq1yWHZ8VWfAnmVRtMWSKXbdXTatwUhdBeGxOzQPlTtp6Z0Vg4i/K0",
+	"8ihKh0y5n88fiqf5eqE7mVEZhX75Qt+q/S2ZU1kMjVufWJkvqbBgW4gByydGJr9q141SCKABu0d5wjFu",
+	"MGoNGrvm/CQY8XQg2OiQKXg54IMY+0tn5QmyYUa+bBo3RhDD743CFl3+uvK0WIE7lIKMpmPKi0pRqaTk",
+	"FeV0iI2RVp1L2Ri+5WdU2PjXOqUHggyC66RSTDBGUo5qSUY3M7QzJ+PbT57U6dbW4/qgybZ2nzxutSj1",
+	"ak5lDSZrM618QqmoUrJY7eW/3jXru7Q+eP/pyed68u/tCv9utT//bQHoTu26PozqCwiRArQ0Qd+MFkph",
+	"Vq4HLFUS8w7vohyPcpxPfOaJu7jCQWlfs1KWbJRc7L53WxRXtLiyw9aLy9PL5/VV3yIlcqJVqaVvAFdu",
+	"kXKmny+kwTjqh2xc2Hf77MUzsru985hM8CbiR950nG+trR6UNAhrndoVDQO/G3Uw0arPjPgfTOU0VhyB",
+	"xXEUY0AE/K/pM0oAmKZfteLHFSiFpHIqap1t8C0GEsjxkMNLSKzN8GSbIyknovPw4SUNacNnVw/1RsTD",
+	"AB+pm0c+L3J73FMho58pUQjBC6McBMJ8Pcs+V0JkgYYNiIoyMBiX8VwRIdHrRy92nhRvBtpKWPpCvfpA",
+	"LbEISzFA9JrLIsi9gMpknTxrZdRuUBKzwVSYq9jsP7mmnZfRQKle2qtrtIZNJ22PC3mzjOcHnSqFo95q",
+	"1dtb3eZup7nT2Wr+ZisgijXUdWLlYgm2xrYiVvhTt3tK8AbiRX5WbAJ6JhHRnd1dS9HdbhYr1YjMiyxb",
+	"jKJYEjEdj2k8N2WOyjbUI+IUQmf3XEoP+c6tix97fXaoTkVpcgWf2dPl1g4RUTLTSWlMOBZI2S05J/sa",
+	"JLiy2QVWziKckrMp4WnJaIGFPR4xJZSFo3vFYBRFad7CQ4Gwf/7s8HDTgQ4AYN4FhsxhAoW5M42H7zQV",
+	"kmLjOrFHMMRR7gczhTC2vrvgBrNVh/36b7T+sVnffZ/+8+L9D38rOtczRv2AMyHOS1DX9kUFXEjKPYZH",
+	"yOKrgnBlGQm4SrbOXbLRbjY3gWSTlhtkymNGsUekSzZ2mlsZrQwetGrm7duzapa5c8V8g3JEOItm6zdV",
+	"jKOZo2wB6OJqKuoXFONPaWfNjm4ECdpCy+KLmYUccsHiJYN6AvjdKU2uvMVNZJeXVSY/iIg3zujMdOAs",
+	"Gjyy1CGebLVsloRinqbFazRQRIVbr6qHJrkcus84lyTgubPBNyr8aC9I9vS35Q4MeL25OfP+9lpui+R7",
+	"71cNby51pJ1Fs1UKfazNzqqafJw3U999MmWMHd3S1ClFcacGs278CxChORHb7DTXGL6qSPRr6rvaVVsE",
+	"Sgijg6IxYdiUVlj+d2CSfd3InvlERjd0EXjRVT5fqAZZCKlV4mg7RNfLKhFlzusGToCMd7rcA4B6BgZx",
+	"qLCBgIVPMKzTva5r13MuQJwu/lZdBOnaizQj/HGpc8A4ypd6BvpbrL5Lt1v1Ha/tN9njQYtCflKlIMHC",
+	"bf6jx/V+m+7Ud1nLezLY8rdZc2upA6HsxV/dgaDBvYrZGKCuw3DsZ8r9Bq+xUsWYz0qjhKY+YhoPqH66",
+	"yCovO0FtlYO7oTpTMkziazKmVb1i9eRUa/zM+h3LnNKWZRpOudB+rggHuu6Au2WxuXhJPoBk15knkkr5",
+	"kvt1S2T7kVTUlH/F9PmpfsTlrdMMh1z29KHPuAwGQYG414xtWUtR7Ca6ojRvSWgiaSP2JRiwp9NCVpgr",
+	"f23cSFXf9krF9yvhzfIanRLUqBLZ1X0Vquqky/vArGhO9SWtN/5M6Jht3VQZQUtbYNyZdFrW3MIhYkRj",
+	"tDQXhHUun8YfB7xCP4MRFdks1g0c9ZLGH8wQUu2+36yUebk07RYzLVf1y7jTMuDirhf+vlyj58VS96ey",
+	"zaq7P3Vi7ul6PS8CQYQMwjDp6ymYySNiY3Sr9WFq0LjSmZVn3+6nQ68BCHrUaxgNSVIBTiC7SjgY3I1i",
+	"k1wlqhUb/0G9DW7ckwInbpS3PFjRo6LEc/9mwcfumCkLjTJkWpn6a4pOqiG33fvjFjF8ZVacGfpuJcel",
+	"qcijKPQFOuzAKz/e/CNz427c6WO1y7qk+0eRXW/3xwBmX9QZ47S0MQZiYL63Rjb3LeWKGSwqE1tfoGhD",
+	"E4yqQuzH4IrlhFZBFwnyXDdXgM9WI87KYov0mQh8JoibyCW3tClGrgOGGZAP8xk1sriwcDeH1X9Iu4v1",
+	"u0ncBNJL6hEkCZliQk+sYI9pmBFCTMkhFINKoDMoyRcNiOv+3//H//U//vZ//ldv2my2H/2wsfnp8787",
+	"vZr6c8uD/2X/fPd+74HTeOgS191LyyzbT3CM3F23rljKBE8tzicjMowpl3uEUdNNpc/IiIW+FunIU6I4",
+	"Bb6JY3wtrmih1qNKmFXONlv/+Z//X+tJNrjHI4UGfsCHxG24jv230nCSYd8T6jEHNg9I0OuRh6RDfiD/",
+	"JL0awbPH/zDyb3yNF3EZR6H1taVZn18ji75aS4ibWZuFGc+lxqZpn1CpwryqqVlct4vMXXOIbBXvUm3f",
+	"0tXLdJIFfbqkhcE63QQKS3S1HocNG21Fq2xlGRZQnULLWiJUNmTLGhrcqR27qs60UCHoFlSUJvna+gch",
+	"6VzPwpubNvTjgNvvbq2jTCiOQi8rKBVfrkVYum5GoVij8jS7TLs1oVmsk1SoBhLswA2tYDgkGJBhcMW4",
+	"g1KFDmPGNr9pvWOh9jPZciWztszEc+H8XDLl6g5RlDG1R1z1VpdA0hlkSVXUbm5g7VgIsGcXMMExKQMI",
+	"TAbEeN//hiX956Lou2DeVCHHufqGXfL1E6N+occrjQcDZNzTk3MdaVT0pf5Rv2Rzt0EOpSBxMBxJbPEa",
+	"yCxc//O//huuRTOuYI6kEXC4loTKyAk3Di4o7aWeadJmPQqV6kJAdYWjVc9wjolx9ttMh1fQTKFKZRbF",
+	"l9DaPvnGhpvGcV2HuDAxFUOnikvVRgiWxHH5a33/9LD+M7OydGhSDIf/gjnZSwEJhfM4xHliZqFiRY1J",
+	"McOaGnTvCCYJLkM0yDG7YrEijSHz93pcvTFmYhJxwYTpbefROJ4T9xn1Rqz+DLWsDuFRHbbpNsg546DA",
+	"UVgNeDCxRIn7EPJONpmhOKjqB6DA0lOYXBZDo09F4CluVNz6aaEMVJ0Lujh1gpzpoi7kPETeCJQBNK7e",
+	"nU17hU8yGrPYfBP/emHshZdvurVFq/flm24JYgOS1cGd5mY/Du9d/Lr2tD2LosuAlcWEsQbDg3tMp1z9",
+	"6VxhuloF4zLwwGfhko2fpJyc8HC+2SA/MhAp/XmPK/aE2YtUpjkMSDRPFZiUiQJRGBqKDommUlnMhJJ+",
+	"HM3AmX3J2EQPilKr6vEN15vGIalPidL9Oqf75+dvTs6ek7pHPtCY1H8lsOD//M//vWLNkNbBe1y/rw+P",
+	"/+d//m93s0EOMwMmtKz+yIib4I3rkHjKSa92hA5ORIfNXg2TEnscPl5Xj+KHwBOqpK2yQNLX4MAlvV3Y",
+	"rbC2Czhoegn0eIKEIZXgYg3DBtnXM1nVgfuJ4wCJk0uH9JlHpyL5hsDyWmVAyx6nunCOSf1F0SBPzY1Q",
+	"FGctBgvhAqgogqRTyJ+ZKp6QMLkeVw8YIlHUHjBo54E9+9LjJhtaGfhIcY6dRdkOcf95yeb/MO06gLBx",
+	"ESllvzw/OD8/PDk+fL5I4EqaBHwQYSCWS+qBsaKfhPyecxZfQXZDwCUNODZJn8ahlSU7DORo2m940RgS",
+	"ZiHXhsXwb3TI5w0wvMEhchaRs4PzbhJ7IdEVDOjPDOwFjtfo8R7/gfzwAyxq//Twhx906ZmrMNftABNA",
+	"qtbu8wosoccJoI5m6kqUWHwTGTZkiSKY8/xegZ2Qc2wzQ/qRH+jW6O6nHij1vVqHNBqNz+4ewQx5/BU6",
+	"VSF5mcziv38QwB9M9YJ6NWwXyEMpFlQGSl/Lbj0hXbeDud3ILXRLETc9ezfHthy1ctORQS3Xi3zWqzlm",
+	"3U6vNhbDXu2zm3YFUkdwAHSVsiifeSGNmbBzrHC8nf4LWBwLIz5UNgjm3PKIM3dTd9m9rtulUPisVen2",
+	"+vXhc1AjOGO+2GwQk5aTTM2D4flQdKiPXLGkHjdlH4TqjGjQBA3VE2xZj/W8yiKJfIZEFAYe4zgRzliJ",
+	"E5DC7UZzAfVns1mDws+NKB4+1M+Kh0eHzw6Ozw/gmTRN3qaomlPTo8OU2dxo4Y3RhHE6CWqd2laj2djC",
+	"bKoRqHgPGzMWhvVLHs34ww+zS9FQKKN+GZbVzb48Pzkmb1if/Mzm5JxJRK/HO63Hm2Q2igRDpL9icTBA",
+	"T5jWyjQBRYMeX0o/HXLgt3d2Wrtkwz3wn5/vu5vwSgeblbHEwwa3K0y7DHy3x5GylLqpwxHIrpUmAyJw",
+	"TOc6HAdTu6acXU+gbBMX1sGQUY+7isfgJuJIwpxx0ISkLlM1XZWUxn/J5g6ZchmE9qUHOkoDL+7p74gG",
+	"QTxPcs0B4Sw3s2CyQZ5pRQ+L9b0R4LrSAHfIOOBTyfSU8YRaYIr/j0y+nMEA30TpU6fXbjYNF9YzzWwu",
+	"YY7ayhZWu0bnTzisdWoAfogzXMFfcCw1p3YJfhkuPr562j9//Xz8+7Nu98Ur7+T615+bL8X+b+xfb8cn",
+	"0W+/D7wXP304ZC/eqmegq9vJz6cYGql1aiKA9Ltap9Z6e3D+0WtufRw2D3euxFP/5M2TYNzaujx49bb1",
+	"5uLFuPsLo693R61nhzXo5IeW0Co76aWI+BvW/5nNz5lEwbSIzwo/FORrjtbpAXIZHbk481qxHzw8Jk37",
+	"KzixXFhuMu2Hgaew97pOh+wfW9CrLN1B3kOplrmDB1e0ueSAHx5yqbTlUBchWUZcrfPuvVPThTK1Tu0U",
+	"lqAjv4MsQcIgkiE4u6IJZNtkmCe+KuHD6tgjjt4mTb9+IOvsSq2tlG8cQT8AszqCdzuKmpSiAl35dHH5",
+	"bBQp2475ZMOlnoxiN+naHfiK0Sv6ZPMOOo7V2QU+eo+xWVyapbxH8AXHdMy0pseVxh8GIuNDgMopZQIq",
+	"40t9GVS9DVfSeMiku+kgZWOaPv6Bxpiy8mMFR8MQjOIV+CBwetz9ta774dQPfdcULOnbNoEfKFLnYLqh",
+	"B0EBKVZ8oKs9ZzB6E3uxuT/vH+1f7L9+fti9ODvoHhx3D0+OXbJhmpTvNolP50acIZA7Sr7+G/8g/0ZT",
+	"+N8E90b+3eP/rtfryf+rO12ATEO3uXPJv+1mWYFIm8H9O3Vs2Q/q4RiLD5oqto3FY1HMT8YB8zfJvzMv",
+	"Q4ePelcycwMC79SO+ZtHtC7SgJ/w+9pM1EqKbu2+Ucmq2lzcoPWBaCqLvgDGQn9O8I7FN9BJcHHJ5g30",
+	"kMMbUuM/SIe14IPqYva5mF1FlwXP4fXF55KGSOilVQ9ikb8uJUwsCqubgYZ0R1d1KqxMGzNEsXbCFYAn",
+	"+Rj0JVPfMv31oecc5WiFGM9a8kFN55BEobsKQsVp4yqgLnG9MEDSRrlstT5LOr8VHRa4HzWcHf0nlj8n",
+	"f2IJNJ6jcdDqE3DS6Sp6NRpXjX+bSWhKhK8oIAZksQ0IEqoP6r/1OaQXrBNNBmtbXiy9DGEvA5uya48z",
+	"urlCdsVCAwTzGn0qCStvaArEj203t4iMwCGdIj7zjVPTfK+R6BkaAKmWHljkCmuxwI1/LwAY60osRLdA",
+	"uJF488Zs3GexGAUT5K0aHowrHiHMNvFd9uf1c/nvPUjeCPwU+yUm0FQC50MUcN3eUv0ZsoFc+EqPvwhC",
+	"iHR70bgfcNYhrjIMXLIB3kQRXDEsnHdl5JINdp1c7EdTM7A3UCJEI3yPoz4r9KkF3AsmNFTiI1pMbEoT",
+	"UhziAjt3waZFzg71bAV6oRK8+0pCo6gB1V/bmajnFWkY6S0PT7DRzGdn5Z1H0IlmsQHBCQ+NwFdGkxLR",
+	"kJkFLh4Fj/IcpmYalSvyLiroZxSpKolOyxfYZ4MIGhvpte0lkX1cNJ54yYq3V65YRre93rl2lSXIs5Eo",
+	"S2AUl6hKm8jIDXYtaVVXMY+vaLeA5ZkNW5F6k0S+LFK/bOegSwUCyrKzK7YYf8nC4BW1qkZESj5QRf0Z",
+	"BwF+iZGFcXhlZAGEKgM50ZsUcHVGWVHZ4Y5GQVRT931ffaO12240G+1Gqwm+btPSIRvkL41iOxpoC+BN",
+	"4/P+kuVvqeVrFVodMSqXNQxYMyGBVz0ebHltaOMF2mnVwD/0DdeAVOiOD/Xb9a0tb7v+2N9h9SeDR836",
+	"49aT9u4W3e7veI/ywNR7pZhQUgTT7aUwbWVgmrDgWqemhPhrLLlKYbgok9cAZTMDSq2t5UC522+x5mML",
+	"lEq3Uohrsgl0/7idgnkDtU778+f1iQNyUgpM7DQrpcjqayiwbFcxdp9S/yztULLdbK1+5DVPggc+PrS1",
+	"+qEXUdwPfJ9BmHi7vbv6iW4UvaJ8rlcHB30T8109VWF9uiDvNadXNAiTQhXL8v+UiXa9ew8Ekgnl2td0",
+	"UPLd+88Zj8ERjMnPGuyWpwCs/iJfQbUGRjmPgq5JTF0KOZcgdH6NinKeDq6NgkyLW8iiUwAreuthcMV8",
+	"8OlvgGdrU2nAEGihosfdTEykQ56i3x/FJ7ryUHo2iAlT6vkJGfHZ4/mZe6ndmlPqcG3DOJpBnC4YM7Kx",
+	"1SQiUZEY2Yp9p8enE7XSljLvrd+eyNHmHpmNgpCZ1Ah0eVIp2XgiF2K0Wd0Q00X3Ac5dAHPCRJ5G/nw9",
+	"mZami+bTMpfIlGo8JtNXuMSJl5z9hjmHzSwayMhUQygzo1Gzc6V0gsttCHUlihQ8LzTe1tj85aj/oxec",
+	"BC9f/HZw1v3l/FAcjuXkt2eHjw4/7F+fdN9uv/14eX0YzAL/p3B2+CEKzkP/9SFvNtj85Uf/zWFwEhxO",
+	"j4LtYPBLw2uHvD9+0fR/fRmC1gOe5Qslwnchj0d91gy4RwSurcHNU1xIkh0LWTq4wS0n4p2ycTj/F1DI",
+	"Ac+0KnDJUzoPI+p3o+hISUB8bqeKyBDTySSKJfNfMT+gXQXJ71UQZBk6Yr8iiiGThBLMekgZuhzdwPeb",
+	"5vmU82jkM5kGEroGipgUBRyxabzxwLbkNFY2ecQ9NE90YzHcvdPjkJIiMI6r83wge2ZExagw5cjNRAQD",
+	"BXPBwNNsupr2uMkjstOTqExMd9BiqDeCdTtW/wv8QNJgwaQw9bgLjZ1egNXYcHUXMrdBTnB6gx1ahq4a",
+	"qFiDo76js3B0ss+YXuL1JawcA/BfwMU1n+YKcsrWulakcPOk2LRHdfUu06ZTG2jgj+vNR/WtpmVYV+dl",
+	"AAwzYrFYaig2huE6+KrSdGYB96OZkyAP95NeQasERusmAqN2SUN6cTmcy+t58KG/Fbc/bHmzi8n8g8e8",
+	"+c6cffg4m4TTj9ej2Xwy2ZrsyPHHgfwQzy4H4YCuCw5sl7uMt1tggUhqYMITYhTNOKFDGvBvXWm/FxA3",
+	"tRQyEkOXE6Vs+zbFxapYYZpfqxsdmmyanP2o8x4VdgpkmA+EjqGRCKqnR06Pg3iAvFMMhE5iNgiuSx2m",
+	"QCtfwVl6e56kCiUXln9hpXMkpOC1gPdh6cQtSwY8gDL2V/sC0aFkbTkQVkmXqi6S1uc1Oe9q90gG40HQ",
+	"f1U2++fjX+DCgCbshnfcKgN7+CnwPyP7MnOYc+0MIbQnkpAslVqbTTJJTSaQ1gf1jQ90PjsohBgf1L1E",
+	"s6wK5z8nSl+OVxUmukChPtnQCW24rDAQsnAQ0kouAb71CZWj1LUOhc9ZRakw4lFc7l/AELeLk9Cyce+v",
+	"rJBsr37oOJIvoin/s5IWorYp7L19GsMa1EL14AwsQ1tB6CSxd8hPyGYBGTR30joRx3QQ63Ec7RNcZWf+",
+	"YN63LhXZUC/5z//6b/Msj2abJRl4r1jt1rxIybSlO5TsZXGjv4isNzOqDLC/qplrRiHp+BsyypU1ttB8",
+	"4o+psG19pQrbLx1NsTCJ93N1Vc2aFlViGpt5Ufea2VeIQb0ZRYSOyeGXihSrIetqo9MaiGHVeGJbcPRE",
+	"QpwB+pR17I436EZ8TiXt8XTqhYO1N7NAMCIhOz7iOk3eTvPKzMNrkAPqjWBsFBF0LtA3mdgG5jl2xcIy",
+	"E/a53YP2D0n5seCI2wWwQT1QwHE02ULaSVGyhu7OUJhEstOsokLePDsDkhTSnj+VuG4GENDMDvQJ03RP",
+	"ZOW1t4TlQqZGFYaqIWW66YOikrK/OzBpE+xabdWmaHAf6v+WQ/3ZptWa21oXV/Nc6+bPzqpQUPo9smGS",
+	"qE3/wkxZd6ZmD9APU0KJmZnQ43EUsqQuGsq3MBwEl/CZBsGxuTRmRR2+SiMqCaJ/SVClEk/I0PD6hLg6",
+	"zpEAvEOSJAnrzjsLcPxp+Oj6h1IlzpIcy7fOHpsV2OOziA/CANvL3EdhvioTN8GaFKEq8/HKplUZt1/U",
+	"s1f6RtF3mdO4dQ+5MATmj+2P0W9jcX71p+L4DXLMmC9IbspcmZs0y8mruBjTZQWCDKF32zdOoX9Jv+RN",
+	"iAVR4o8hFme5WzPiFuY1CDQyt1oN0bluLsHQ/Y08kFDsOTFQR9sock0uQf/mvVS/Van+/Uj0e35RkV/8",
+	"CAlzd8ostPFTT8jql9cHZ29rS02stdw6Cf4e+tonIL2CBkzPdDo1CGbLPCiWtiSKCRBSmg2aFemLzAhb",
+	"Dt6ZYeWkvASHRSFfvYFJpXsjllD5TRog3mnG8T0nXqLBUZF2TP+TMeV7M+urmllYN/+1hYGh7DUtsIdo",
+	"Q60T9XhgDK8kKzqIMxOT0uhHozDy0MVPfk+5c3+ZiTq3HQdIBx8tz2zTg4zu1eE/UcBAGjr/E6jCK2IV",
+	"OElMhxASfEZ1CXkHBBbC5eO0nR7PzdBOhyXoOQePtqye95imBB0rsMYl4CSMZhCMFoxsiKjHp/z3aSSZ",
+	"T85/OSKDgGPjuvHmEnX91f7x/o8Hrw6Ou1pnL49+4GytL1DQ/yKcdS12uTpSA+jVAUdnEqnB/qLWxMs7",
+	"itX8RU5svSOrEsfR0wb/ZCLuPujzfQR9pObUdy+LU/FxY3Pk4Sf47/L4UBzpXszZmb8w+3sd4VYSDkpF",
+	"W5VQEK7hPgz0Zw0DfWPksyJEpNf7IDMBeyHiU4LhzXu94KvpBX9OneAvHgX6erziTs3e1X42QHFsefa+",
+	"mkB/qKTzysKdGCp1BcHZM1DqiC29kcdgUjARUo8U8lmM7dvxnyaeoo3iHg/4nn5lzHSpOrb5BIMZGALM",
+	"lJBsyGJBsJNO+792tuABaGbOp9Adco8g18LeEpq74HwH3TkScowFTF/gkR5wCBNnhSxLxD5TIPmOnKGa",
+	"6XZqrXZjp1lzUr7dqe371ESFWmpPCbMtjPjcicfxLJqt9jeCknjPdv9M3sYYyegvxXTLHJOHXLBYGlbW",
+	"ajrNZhMA5GA5SoyTRrGIJI5meu4c8ts8u90jtMcBdnyoL6n7j18fHaXTbXR1OjaEVnqU3c/bxInUpx4I",
+	"EnCfXeMUDpxeA69UepaPHk0eyZH6WKDuVTthfkNzXmIzXmw0bpgzdH7XDBjqCsDHukcUp1evct++ffu2",
+	"/upV/flzd48kSp766ezFM7K1tbULDVHT28hPP3Veveqcn7uNHv8ydymeiGb1N/SWWrxXsd4SxttayXZ/",
+	"w4aYho0/brR3slz8x5h6pnVnG0itKufFbZZpuyCEZaQP1Vki4onu1JYiKxmq5zbv0LFpUG2t7pbJns+Y",
+	"mIaFO/8pmpEx5XPc/gxGwRisvk81uHfu3VzuIeZ9Pcm3lmcvNz+zdFjQILhmfqa4HqpycAhBZkiWRzmM",
+	"wCjOKjjNjL3/brTpooiiAyVKjrZSdB0OOKKSKcxJ4lWFumjtwXgtWGyJroKqzFVftwo2N8wUzE0z2ySI",
+	"4feyxRXjWbK4nFyt3UUn4hRDVhsIFj7el3J/xZSBzBA2m6t5VNIwGq5d2Z12XljJg5KGHtlxmELPkcNZ",
+	"GDl+1GdWj8dixnRuVvDdciXgHGNL6eU47syMTyyj+f4Wq+/S7VZ9x2v7TfZ40KLQJELTvO7pfAc+AA3y",
+	"1WSeDA++p/GvSuMipYkvJXDEouX5i6hM9OfpKAsrR5G46g+XDPTwlv6cUEigqSs1nYsAuv+IaR9ty2Ii",
+	"xwb+f1AjBdxe5R4KaRcvPc1g3aYKrSfNqrM4CpYGVdbpgJeIZ4eLdKAjtx54w66CaCp6XNHrA0Fc9d8G",
+	"Z9fShbz6iMuAT7H+KQyEbJDnjE2AugXxIiFxbhtOZYqFJH7ERI9vuMhdXJz8q2fkmpZnMdvc018CzuPq",
+	"kZD6NnBzjKJQfxFs/RSimf7lJUNP1N7XAu0t+m4zszxWNhM63j96e979g9oJtb9SO6FKfYIybenvQGIp",
+	"/rFaXGn1/75Lxrcr3aZaEBixhn/f8hiM1Qmpabt0nA0mCppagDabjjQXE4at1ofBFeONHscO5FzP07N6",
+	"j5trxlvbj3xoQk5glh2h9hxliMbpkeZgvJfmkioS+JJU0hw3y3Ow8vETt80e1qH51bme6jOdRHEJYDZ7",
+	"Om0R+6JYW4cjgXnPGRP27lp33EuUW0CZtXCmSrIp0P99v5B77/ItpI5OkTHfqUTLWHOVe4PoSYZWHRo4",
+	"ZrA7K65rT/+gR8sLGU3ILIovlaDT7ZYbPX6cyjDt65QjNhYsvGLCjNrsT4NQ1gNOXKi1cxtkHz8fUmXM",
+	"mHml6agQmNiuR3OOWAzZ+hjZLBKCuKdECFZJOjUTae9zTv+UOadfg+4q9BpBUVKQP1qMq817PeJPokd8",
+	"FzrEPVtZKzf16/CU9bygChertxzR3TPQSCW24EZyxoHh4ygjw/cyErzHtQg3k7P6zDztp4/7e8RFsu4Q",
+	"oHKXTLm6oPQOPUwxndTY6PHn8ApQLFA0M11tmaoftmaSTntII6igvtg6SpGmgG1HvtRcTrmftgerM47v",
+	"p+/JvVD5FoXKfbOVexv1lput/DE26sPUqfjpC4TetEADh4CiphItHKIZT6fV9udKBMJQ4BEjUeiDrr6B",
+	"CbjqT3OnwMBVj8toRmNfDxj2LqOp3ExMWDBacwlCRDBoUTBXL2ahYA+w40s0lSSQe5Al0ePJggJBxjRW",
+	"QlFzRkeJgD5LKJ0cwEQjnGRpCUKTO5yIzEaP2zkWSkBrOCR7apA3MNMY5spY45IDoSWzg48o+MA9CnaB",
+	"6HGdktwh280t3LVrcVm30DsN31bASXj9l8zPZLNUZNSOt2Z1nLhonNFR6J+WeKqrJzrpF+DKl7kJU0dy",
+	"kqNtUGkGodE8EKsI6xJvhY0p99z/nvsvmytp2PokpbiVrL00S2TEaChHH0tzRPa5mClm22429ah0TD6I",
+	"oF+heiMT5Kdu99RJ+J+Mpt7IMF/TZ76Dg6V6XB0v6dOQco/FyqCIYm/EhIypBOvCC3xo8TJicgSzfUnM",
+	"oPGL/WEYId/j7sOYUX/+ERIe4FFmPwij6QNJZEwHg8ArGTv1E0Dgi301QlI5FbVOLbqszozw2+f4aAkr",
+	"MrAOBJlOGjdFzmWjrZW1yIQdmI0m62HR5TwMOM4fg3zohzoDdpmfuksvUy91FON/h3E0nZBogFLPHvGy",
+	"EUhBxgyrWS4Zm+CUApPDolUAxmU8BwEKc2PwfWgQby766SBAiMPYTnHBOMJ97VwleJF+BWpjiyk/bzRi",
+	"6oyqwN47tXafzULSultRrgxkwiwbF7gM82DFP8aUS8aQWS6uODFJInMwMiKSXrLkgNTJLE2hAlNpeRZV",
+	"+frzqT/jgCd/30EikBf5ML2x2VQWLFjJ2q4Uw1qnVp2qAbYH44mcWwafk/n8FfcbdEK9EWsA7dSvtus4",
+	"XPfvX31lC1zn+VohE3jnDVQQeO5Gegg8ub4yAo9l+/M8qv7UPtTTobiuGJ+FR9cO0sJTGQWovVv9qRsp",
+	"MvDwzbQZeLSSSkNF4Nn2rLZwnkXRZcDMxVswe/VwTS2BjAzZgIVuWjIO6U7X73yFhqO/a7mwqpdoWtyT",
+	"ygRBMFvI7MoaYway0VXM0CWShSG2sOtxOqGx3FzI513Rhzr7mSKNCeAINUV3LjGtJFkFDg2JOxuHVpa5",
+	"W2kndMiqJywnj5wHH1ntTiRXkn3ZKsi+vBDqu0qIQoGy3ZYmFdkpNVh13Ro8oJVAX4sbSSDEGQWAuxOQ",
+	"3x8AVgw3twj+XjgvF873AnPt1FxaJlq+HblZnNZ7Ok1qWIwYVH9tZk3K9Ef4c3OpPO1xKomb7srdIxSf",
+	"e5CaoEMmoaUezBElUx4yIRYMUZilDZZoj5sXBIKMguFICeMfw6hPQ8wXRhnnpoOKXUJDcG+QEb1ieuR9",
+	"HAxHEttDpOFZtWbmN8hrfsnVt3kyrG+72SQbPx/Um61ms7nVbLbQC6OnfZsftpMf9Co3rVYYmJNF9hPb",
+	"Wi8KP4pmrKd1XLIxFYycvu5ulmoOYHLmVYebO4zVTmGwreba70vYduKPSMYnZBj5DZg3bGSJz0Z9zkEj",
+	"GTBEx7E1qsqITKZQLAitjm3WfusB33u79t6u/Sbt2iqOfQ3NL/Du3wv6JMsJKlC+XcO4MNZrpzchJ40G",
+	"xV5jI5m0aM8x1QJZhKk6tyqMyg2ITH+Q2xdHy9OOMvIIs0xSYOUkUCKpOJvpKen3MuleJt3LpHuZdAcy",
+	"KZOk9EAkoaYH4psVVNmA54cLMYkDPrww8LsIo2GEkqy0pwpUv2CaJzk9Oe86YH5hvaIXBgxr6bHTE/nx",
+	"oKs3/0CQGeuT14dQq6/zUlyklg6R7Fo+HMlx6JaFOo9gZT8yWbvn37fEv4+i4ZD5JJqiU26r2S7w7Sf3",
+	"7IFyEhFzmpjYMKFDBg3/zGXEIEJ17oUS0Hju6lxHQFxwbEcRgqggbSOc0bkgrkZUN0UgOONr9VE52syG",
+	"a/XNS2OyjE/HirTMve8XXeafv0S23FhKfCOsM+tZi4bq1DXwHUXJBfxLsc+qyRZlXrADnU2fzxt0X54f",
+	"nJ8fnhwfPneJB8zbIcGAUD7H1HovZDTGR/HnBtknWgXucYy1IKDJJGYDhY5uymgULkMP6Dx/EpDeX8Ca",
+	"HEJ7vB9HM6WEcnoVDCmMdBpB60dw5U1pCIroJrZJ9YOYedhDysJnQy2ma8lWs725h0kf6JtTO2KacMvj",
+	"WMiq77nhPTe854Zflxt+ISPMKmGm4WKFUZ3mVnsuvEc5zISHnrqgVOUC5A5yllkgGJHAEyNuuKNtOpuy",
+	"nU2HMOqN0sRh/BB0aUrDCiTgCZKDJ7tKvL0g1F4QNU92WRYtJxtRTNjvUxoqijKqJLumnkT1sSh6btwW",
+	"JQH0nSqdr15R6Y2Iq1/lEvhkOCcbVvQ+S4mmVqhgQfBwZjk6v35hoEoUhYzy0lZcFryUILJwY0ShGC1k",
+	"FM43EKlPJOUVZwf7z8tgljqB1uK1aUPOv1IWAtaWXchgzC6m0qt1Wo93d7bb29tQBlZx8HZIhbwwxWAL",
+	"r1g6RjvntIOLh+fds/3u4Yn6dTqtPtX75ukBmtS/sQSJ+7MpP5tl3XI1a/nevHz36RdfMf0ikT9lylGi",
+	"4axWkFYkTKR90IyDDeYDgUtKD7lQIg/7ZCVdrctcSvi200QxuHnJdRXukeEPN6Lb1T3FNFQ66fRY676v",
+	"Ewr5k/HaL+O0dykB78FcBOZVpPHXkWT3kac/ceTJtHBLxOANRO8aIaYVcSTzlYef9L8qNXmzPBp6Kn4Y",
+	"gocMRwuW5PuXyHJ8aSrLb57Rf0rlqHZfkXWfJXBfkXXPadOmfd8Gp8WLnU8l9tHZlIvEKxlxBhN/6lBs",
+	"LCSVWDC1cX5wdPCs65A3h92fHPKv/aPXB+ckikl3/+nRwSahQxpwdAj3eJpkjlzZQQPLlMaTOIKyeirB",
+	"Ea0+h7XNcClJ3YK5rslaelzGlAvqqVVr1m+tT2m00VQ2yL4k40hI4oKzx9WzXmHCQNLo34vGjPSpd7nX",
+	"4+6ExjKAxv50LqyxbJ562/kvR7iqAQ1CyGKOpxwHJAp1l499AgI56nE3EAfXikKDiHeIMpXcJLXMbB3y",
+	"6YXIRHwgotfo8R5Xaie+WH1CyJjRMfNN3kQytRYnMomIuDHMmROuHqTQZ4NIO3OxvVZPJ8gDdKmJEfpk",
+	"Qz95Fs2eRVMuXYckcHCI609RUrrQE8YCMjR5QVCYoQ1mmMJWm/wcPE1qd3AXAEho95V2FodtwDUFHMbV",
+	"KtEZXwI/szJ9LWlTM6ZzOI1tohAcul1jD7V0miS0a4gJ1TN9cDYk2YB5NV7EB8FwGisM3dwjEyokYQFU",
+	"rAPq2PsIBNlu75p1njEZz+v7CgBucm5iRCeMDKIwVPvTgWAXTtlEPcgOhqAhUjJWmiwOxxxR7K0Jr+j0",
+	"uAmRoDS279xIJli8fP70GfHj4IrFDgFSn2AbAPPw2cF5l/iRB7D2N3t8yHQMCI9ercoOGePSRITt2ZMN",
+	"4An88PAHl2wkOE9Fj7tr6BLu5h5ZcX8bb7SWaRaGtG62ddXWqJ17IzxNaAh9j9TjCPFtAFSPI6Q2SfL2",
+	"PhKSgNZESSMPO4ROQArp1guZBU25z+IexwKV9HRKg1m/6ADJjVxFoEh+8Pse9NxIRMw+OY3ZhMbMPzfk",
+	"mYkhW/ihcxMCpeFq5/anGk5LPUXKSoJHiif6URR3o+FQf3q/2z27OO/udyGV9+LV/q8XZydvzpUumDR3",
+	"RHXZC6kQx2j9f6BXtDGmctR4GgyfMy8Y0zD9fK3VbJiBzwuJwSCtDlMvgL/EC9Bu1Zya+D2sdWoonxI/",
+	"hUNwpCl5cXbyCmuBBXnz08HZgfmhN202txj5Jzk5e35wRp6+NT88Pzh/BiI0ZiguU6hniMvEvcpgirHz",
+	"JOaQDTos7rv6NkoWvJ4KDkiZKMzFLpDzX46cjMUVSMVxFUdzyIQOAz5M+lUixqXmEST4uf90caT6KAp9",
+	"Pazwlr2JdDCAbBkjygC6ODf2FZMUUZNOZXTIvRjHCRps96hg52amkzkvj0oWRkPEYzRx8G3gdei02vbf",
+	"Gtv/tX/27Kf9M5ibG8eMe/PkGz4bBDyQLJy/iQPU3ZOfAjEJ6RyCkZ12a/vx9pOtR9uPnVogjqch6rCd",
+	"llMLaZ8p1Ehm8iY+NuvKJGZegF41+1VKVTjh4TzN5KDqrU2DKsdZZ51gNPZG+GX9QDDkVhNKmcyb1rCZ",
+	"ZXelSNpoD7XOllNjRqK/QrXHPGfJ+uTlkxw3WosTNDGpyVJqAHhaQ6p13r3TY5FxUP379zciFz3Wd5Ul",
+	"3a7skL1H328Nfb1pX72z9gWIHIiLCUrnUtyeTMXoeTTjZqF3i+s6yH3uUf50LhWnbVqXDOLd1KEOtGG8",
+	"Of9q30Xc4p5M7rn8Tbn8l+N06Qh7bT/omSDKMJ7GSf+K81+OlJHl5oHj3js2lzs278NJ30XbqWnGPwfo",
+	"DrRc6u1Eg+mW65ZMw4NqXtCHE2iuiRGmYndo4n1BCU6EZBNsxniS2tQPhNqvNsGd1PFCttMn/R5PXGdi",
+	"s4PVCokvDfreMpgboJ6ehJRz9PW5pyfnXZJfuUtm0TT0exwckNLq0QuJLNAnQzjoutKjBSj3+9F1aqFp",
+	"ZxZut88gs7zHtTsIxR04q1xLsLr4HR6h324jdTmy8UTOHZL3JJLmZqPH84Yf4Yz56i1gLAuofujozGLj",
+	"fYk4A/dmX/EQBYjj10dHAnywPW45YYu8r0XOQ/CH9OewdQDh/8/e9S+3rSvnV9lR/4jUoRTJlmPHnk7H",
+	"J9Hkusf5cSN70tMqI0IkJLGhAJegouOeZua+Q9+hD3af5A52AZKSSFn+7RzjP8sSARAg91ssvv2WSiBi",
+	"lG0gViN1+sdjY8jp11XhHLPqLqrjojo/a1QnMwnrgR2sdqxX3weJV7EY6kuvsn1fGb3M+M7iq9pw4Z1n",
+	"5fh3HtnxbxcdfxfPcc/r1vGcztOP5yw/3C6A496L52PH7ztig3mwtN2hmuW4uXFxHBfHeZZkNQoHAKO9",
+	"zwsFKyGBpxzPIYLZkIlwaIa7UYdmlZlWqLZoLvcsMYYIPWU7b22tVQWl+AybPRbhGzOaO9AJvw9asd7Z",
+	"2/nK/h5+OH7fqx3WaAdasxA67J/8R6922OzQxcOz3z71MOwfUghg+Pbk3clZHw15pIZ6L3j8y6lu6Lde",
+	"X8NgESbFfDb89Ln3Zvj5+O3Jv5tkzCSMBIuHnz72TzARBMtd6EuGb47PiqJx+D8zSto3Z//tv/lL7/2K",
+	"wJz96dvem5P3x6dmKmcs+aYswt26G/wvTUkNyZDYy40gjB6e+2Nsu0X/GRa91HEx6Q3O43CJuHebiFvA",
+	"waeN9zTQ6rptS7UD1nC+oDyC/2mifAlifKsM5AcCUR6i1JLH1z0NHw8M6AMYCwN1P5AzvX9F0qvlfftY",
+	"b9LuJuj9L28y4dql3ayMQibjjkqQPBOdjSXcm1GAgcBAt2hUU8LsTMNq2xIo/siqQGPqLHZll7YACyuJ",
+	"sXkybAYnSs6TgA+pu9cWSEzvBCRZEuxe2B4fsPBVc2fc3W/usV3efB3u7TUP+A5r74ftoDPq3kLXAR8i",
+	"7fw/NdUNt1JbrpRzFJyj8OCOAp62m/fyabsKWwcFkEBR4gcxBf673joVo6R936S4jVjCBwJ9i7KkEiKB",
+	"XLB0SgyNPMSAxJH1IEOlF8AnLLh8gsEGt8W83y3mdWFDv7q3AnW3oE9yQR32O+x/zCCBRxmUdQNeT80D",
+	"wLIiG+RETD7uCwWhDObal+EhLNgl1VU32fu6kUPw/xhglRK9QRjUDuHvf/v/H749JBjJ0PJdCbEHIjJy",
+	"YlSwBfXFjE6zyVxFwlQ0ETLhYcNwEpHCOcc5VuC/7Z32znoDsXJDL/+w4/jhH5E0J3ImYyV158E0Ly8u",
+	"MHHcH7E0mPqVXgTpFJwrnvxyifzFW8iZ2aEVCsJcb5ejh0EDqjJveGf5AuWaxqaAgC1/T56YDC+PwLfD",
+	"8k2ROFsPpuFqvDj1FlfjxR2p36v+S8EWrwPGOmZiqcRtMHPn4KDJdnf3m+M23319sN/pMBasasFQa5vr",
+	"b1NxxpWS2f4Fm/ChFUvBgpcYW49EyH/3QMgUGCRyAfSTVnWg+lyRR3y1fjcNpEq8+y6rW5eqcxNEmDWa",
+	"RN+5QF1uFE7ZVps7UkN9zVBlXLXr6nQ/j1C8MdhpxNXSZ0wqyqrB4t0Vvzo+PR2e93uf++sx3jURS5zq",
+	"4QVTaiGTsEjl05Yh/wdK1wxjOYnEcMyimId51HizymUsg2+FhuhjfnHBG7LCl0vSlmwDR67dqXm1RSLF",
+	"xLZ389CxfgGfWHzfLf+jLv8G4W60wU612/k0lXEAU3b8Yd2Xq1S90clCTabsIN++f5RaaewAbbA3ynrr",
+	"9+U2m+Bl21awWZ4xbR+OT3/rn+lbXTNGubmqfeFxIGf8n3baO69q3t1sra/WAaca6ZkqXcq+cQwwPJQE",
+	"uAOGawPDLWDhPj0Ct5KPtJKVYTMXjXHRmGeve46OwkM7L1eVeDdnAhRzQM28LGTdgj5PsVikbw0dhWME",
+	"sHCGJw6KUzWTgci8nBEnMVhjIxst+CAx6mRsI3Y7Uzz+ztURxaTmUZw2IwE+WjIfAiaETAdixO1FIcgE",
+	"Yqk4+LkBrz5YoOLst/WmcmNOSW534gdtrhtvjxgCqtJczxejkeXMmxXLfuX8I+cfOf/I+UfOP3L+0U/p",
+	"HxHWPYZ/tE7aeKlfEC7SKC9tXHp89Zmn80QUi9p6Vicf5bNCyZUHo3kKqNNNpZYVMFsv/NBEOQx3YCDU",
+	"PJjqFqyWekCFZYjv+oteCwgSHuqhsViBFED638a7qXSF3vH0ePmWnHPgnAO3kj+Jc1CwLcyYjJ/RX3Cn",
+	"JA+DpV+mEtgMTu6m5nvV2ceXUkzycpATfJEDXUH6UXH8epxwNQX/3/q9fv/k44eTt/5ABDgVUP9Lml58",
+	"FPGlB3024/0o5f9yyn6n3W/CUQhOYd1y0z6YC6myCK49BCxJIh62BuKUpVhuPo4V1mtBip6p9cPNpUcQ",
+	"Cegv2GTCEzg/8fDnkZhYhmPACyA8EDM8l8C4RSIXyighFtrT2BxTv/iZ5ElxDC3AqdPDR0bmQOTzhxp4",
+	"a15FlsaBc6tHlbkQ1ckZ2mA6mHcw71bSwbyD+T8jGUJONGjdCciX7IGRtr9NNVTagq6zTDEBsa5hLmCK",
+	"N1DZTPd2CHNTEY7Y8Cyh3+KVA8Gg2+5C/ddes91pt9u77XankctHU36CHNv8BNiQngBTGYcwlslAcBZM",
+	"W3CmsRwTHyNltuRY94/dOGVB3fxo4T+z8wOvNpN6kpPa12vbFD3gTdlYNMVGkIKYM1nyAlU3NOsDdRbH",
+	"dolcYoJLTHChXhfqvc/EBKXtL4ufIp2vgGgFLCsAGBbPLBZPKCmYoC/XW1r9E6SwEYgxSPh4rlhcyAWL",
+	"Uj6D0SWWEMf8Bqj7nZb1mTHbz28YhSDcLTJThXyGuXcjqpirW7cVTqXiMGMht9VYmdUTPYJfWcwwMg1C",
+	"VkeMcyribSDuQcmIV3f2/qN2Gj5fo7P95c4sTv/4ekPq4y/oVG04A6QjfSKLPAIiO2r8jajxt9gUauft",
+	"XsUW3Xo+5npuJDrnOq+Y9Eb8q+ez3XdO3p+e7/iITl5JSCO3UH9s4ERGYgKXcp6AXIg8b0NwHpK3JuMQ",
+	"/a1IFCmRdTQh+gsFAdbOSeWCJaYGvDZYcp42WpB1wQTpMeiRvVCmfW1B4D0TbILlB1rQQ1eUfmkPO6iy",
+	"vPzGRXFjj1XsW3D86QS+8Utl+JOWRGgHqlrwZRrFnO4QTTGlukZqIMisenTN0jREitxWHh5Ct71ryqHn",
+	"IZq9akcS+/9kZ/4WTEzBFwWMqX3YXTT7PEh4ar3Ce0xeseOnuymz61/Q57ZD8JaelPpYJtlc5hxODQMP",
+	"ltriYi0u1uJg+NnS6jIcuzYGb3tekAfetzk0MPF2Wz8ySgi0UJCQ5kLlOQPmmjxlQO+KTZ5A66oQ/VXK",
+	"D3bnrTGYzZaD4kuqC4V4PSovXLB0mgsvZBCzasw3KUPMIpF9XteJ+OpgwMHAnxIGnBG/uZLPI2+ihpNE",
+	"zi+2k7WjbUuZoh1gK6Rrh38OK5XtUJxuIErV6aB0cC//yJusFKkbCPyRske+9MkHm/ymfM8oAWk7r2DE",
+	"Y72/S6W5qwxz1BXHxO90w7eXtstvKUcidU07iUPZLG+H3eTL5fYmDpRc9TYHUNcBKDIh2wvOkeV9JMkW",
+	"7LwFJykBAdiK7DaqJizsQL3z97/9X+egDcGUJSxIMXwv5EDEnIWYH93y9T/AfpYJpAmLkEWsLljAPTzJ",
+	"Q/LSYAAv4RD+Gf4VBjWqFx7YsuH/S81oi5rIeCDy/o6ykFu33d4lIFpEilNIKVIwF9F/z3lxB+MtJ1fT",
+	"XL8YCDp8jkQQz0Me5nSrbrvdbVxxKoww8iSw7Go9GezKbO0cmDkwcydXDsyuo9RBYPaw0FW16XpJdnPG",
+	"ZyOeqKVdTmWKKimsptazf6HAXL6st5pLbhnhMiMarkga3OJHtmlCbi/G7RSkUh4SZUqjG6qHZOQBn/AH",
+	"lUIUfbcs3XFdmVc4Fhl9mNYmUtBtdweiCGGdxsbSZYgd72keblauBFv4xNJpbV3NFaVk7SxXicleEWas",
+	"kJotBBmvJTfrNF0LdBavjANjaGirX+bOybVJMBT7fRQOTB6o3p4Fs/Ns9V7do/Goj8YGLdgS2HIBE5dC",
+	"dcd6skVPr+AfPSWfT23h32WZPsRex+u8VWm1gl9WdMS8gfCLxs7HgIJfJE37wGYYAJ/ymbfsPBaSvG7g",
+	"0V3pqG2n3W8c003i/SsnuRU+ViE4cRei/nlzTtr/3tzAnRzrc1xezTC4KWYZX/+x/ZkHv8cNwJyHeJ1U",
+	"u4PWzVLt1jI/ETyl76sIwO9R18McAJf5n4eGymwSlv9LRsLLXAaNbeaLmLPv3AOmBsKGVXwWhh+Ttzw+",
+	"p9ZDyVULjm2OTzqNxOQQWB7foAQ0Bd12uxDewITojBvFwhDZUAmfye9LHClKN0PZkUyr1fx6IOzPs2/q",
+	"3fZuYznYYw8LstujsxFKfiPG1ED4hZ2VD3X/0/l6ElzDAyX1yC4x19sQiWHKE677bTeKUR0TYjJhHdgy",
+	"qtPnq0GdOz6c8MyDVUjb/noDE2vGt1n/lSYAj3TS3B8dJ3IGQvtNwh1kuIMMdyrvEHgzAvf5U9/brp5g",
+	"bEkaJvuI1OGCgZxGFyozmlykSYSVQ8DUbwWq34r4rI4Gomhav3F+QUi5mDJzroFpL7YZRFKkfRlnRm/h",
+	"EGsNO20FM23yzYgbHtXyCftu46iI8zc6xyiQy259hOGIxg49njp6ONt/W0bWwxv9hLPw8n8qY5fHqAep",
+	"YKfdhsWUU3BMv6MjpqxaJIYPIzFBcx8J2AHlAY8Vh7327iGeKDOIJQsHYsRiJgKeQMiDCBlYiylHo51K",
+	"K88YKYiESvXvIE3YeBwFZRb2HU8/I4uLK3VrDUWVsnSuaoc1nI7tLU42gj41ULFbWJ0wKqeR3WXABOjF",
+	"IbO01ZtQ9RLc4Jazwc0F8q6tEbifGQijkOLLJDSaPzJHRv0z1fAuOMcK3Qs5j0OY8FQ/SpBK2Vp9YZde",
+	"qeIDYV8geXGNlClsO/lelYUUKVqnRO81k7h2WHuJyGz6Wnt5yJ3BNGDl5Wm/NrmUxARfKErfRXnRFEPN",
+	"dmc7LyUvnGFtkd95CIVbMmlZeD9mEpNoMk1Juw11ZuS40HbAUhbLSUnz56R6oKYs4SGMLmEk0ymoeTJG",
+	"Sdf6Sv5zo7XMfVAlTfbNegH/rh8eD77xixQNw6/Hp8fD4/O3J2fDz72z3oezk48fNnbB5mGUlnTxlqVM",
+	"pTLh1nO2TqVqeMZbTKmqDQrUyoWCur6m0A3IZMUTLXYcZh2U9I49HkJMcn8FKXgyfrmArs2c8/C3cp4W",
+	"eihoAlb2YJL0VyboqDIZPpPQNXnOjbX+qtas0KH1mM1zGyX5JmXDSi0hV2X7dpXoGAwzSAytCelOKISU",
+	"zfxa6/bqK9tf2lqUrjyesunNiB6HuWr9dqiZ6u40fpCOcP+vpyC/c738prUXyj6C9b+e9z7/ZsckE1gZ",
+	"z3q/dM5UQmTKUlwOIY6+c238PBwF2sHM1JD3TeZHjm3PZJla8HGeqijkoDd/RGzO1aKP4OWMp0kUKKh/",
+	"SuRMw/VcQcp/Txt6Q0TjGRGRPJSBellIu5mFhTvRlvgH2t1vLGYr9ricA0634sEcg3F4NyZHydSg9WoZ",
+	"Q+JKJygbyMpDWzKtV/UeFqxNZmcK74f+vmpw+zvd5ujVTth83X016nQOAv46fJUPbuVRKM6YNe8l04W3",
+	"NCs80GLZbFcNZrTLm69Zt9PcC3bCNt8fdxiK7Vxh0FfeywoLW9VpsLfTPOCd3eZ+2B2/Yjuj3QAJLFtb",
+	"2oLVKHu/PXz58JWhNdHDwq8iMakaVPhqvznaYXvN17wTHIx3wy5v7+aDMi/g1x//CAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

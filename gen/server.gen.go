@@ -103,7 +103,7 @@ type ServerInterface interface {
 	// KylinGrantProjectAccess Grant project access (Kylin)
 	// (POST /kylin/api/access/project)
 	KylinGrantProjectAccess(w http.ResponseWriter, r *http.Request)
-	// KylinUpdateProjectAccess Change a user's project access (Kylin)
+	// KylinUpdateProjectAccess Change a user's or group's project access (Kylin)
 	// (PUT /kylin/api/access/project)
 	KylinUpdateProjectAccess(w http.ResponseWriter, r *http.Request)
 	// KylinLogoutGet Log out (Kylin, GET)
@@ -166,6 +166,24 @@ type ServerInterface interface {
 	// KylinDeleteUser Delete a user (Kylin)
 	// (DELETE /kylin/api/user/{username})
 	KylinDeleteUser(w http.ResponseWriter, r *http.Request, username string)
+	// KylinDeleteGroupByBody Delete a user group named in the body (Kylin)
+	// (DELETE /kylin/api/user_group)
+	KylinDeleteGroupByBody(w http.ResponseWriter, r *http.Request)
+	// KylinCreateGroup Create a user group (Kylin)
+	// (POST /kylin/api/user_group)
+	KylinCreateGroup(w http.ResponseWriter, r *http.Request)
+	// KylinListGroupMembers List a user group's members (Kylin)
+	// (GET /kylin/api/user_group/group_members/{group_name})
+	KylinListGroupMembers(w http.ResponseWriter, r *http.Request, groupName KylinGroupPath, params KylinListGroupMembersParams)
+	// KylinListGroups List user groups (Kylin)
+	// (GET /kylin/api/user_group/groups)
+	KylinListGroups(w http.ResponseWriter, r *http.Request, params KylinListGroupsParams)
+	// KylinSetGroupMembers Set a user group's members (Kylin)
+	// (PUT /kylin/api/user_group/users)
+	KylinSetGroupMembers(w http.ResponseWriter, r *http.Request)
+	// KylinDeleteGroup Delete a user group (Kylin)
+	// (DELETE /kylin/api/user_group/{group_name})
+	KylinDeleteGroup(w http.ResponseWriter, r *http.Request, groupName KylinGroupPath)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -1747,6 +1765,214 @@ func (siw *ServerInterfaceWrapper) KylinDeleteUser(w http.ResponseWriter, r *htt
 	handler.ServeHTTP(w, r)
 }
 
+// KylinDeleteGroupByBody operation middleware
+func (siw *ServerInterfaceWrapper) KylinDeleteGroupByBody(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinDeleteGroupByBody(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinCreateGroup operation middleware
+func (siw *ServerInterfaceWrapper) KylinCreateGroup(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinCreateGroup(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinListGroupMembers operation middleware
+func (siw *ServerInterfaceWrapper) KylinListGroupMembers(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "group_name" -------------
+	var groupName KylinGroupPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "group_name", r.PathValue("group_name"), &groupName, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "group_name", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params KylinListGroupMembersParams
+
+	// ------------- Optional query parameter "username" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "username", r.URL.Query(), &params.Username, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "username"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "username", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "page_offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_offset", r.URL.Query(), &params.PageOffset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page_offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page_offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", r.URL.Query(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page_size"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page_size", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinListGroupMembers(w, r, groupName, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinListGroups operation middleware
+func (siw *ServerInterfaceWrapper) KylinListGroups(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params KylinListGroupsParams
+
+	// ------------- Optional query parameter "group_name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "group_name", r.URL.Query(), &params.GroupName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "group_name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "group_name", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "is_case_sensitive" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "is_case_sensitive", r.URL.Query(), &params.IsCaseSensitive, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "is_case_sensitive"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "is_case_sensitive", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "page_offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_offset", r.URL.Query(), &params.PageOffset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page_offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page_offset", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "page_size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", r.URL.Query(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page_size"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page_size", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinListGroups(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinSetGroupMembers operation middleware
+func (siw *ServerInterfaceWrapper) KylinSetGroupMembers(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinSetGroupMembers(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// KylinDeleteGroup operation middleware
+func (siw *ServerInterfaceWrapper) KylinDeleteGroup(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "group_name" -------------
+	var groupName KylinGroupPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "group_name", r.PathValue("group_name"), &groupName, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "group_name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.KylinDeleteGroup(w, r, groupName)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -1904,6 +2130,12 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/user/batch", wrapper.KylinCreateUsers)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/kylin/api/user/{username}", wrapper.KylinDeleteUser)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/kylin/api/user/password", wrapper.KylinChangePassword)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/user_group/groups", wrapper.KylinListGroups)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/kylin/api/user_group", wrapper.KylinDeleteGroupByBody)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/user_group", wrapper.KylinCreateGroup)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/kylin/api/user_group/{group_name}", wrapper.KylinDeleteGroup)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/kylin/api/user_group/users", wrapper.KylinSetGroupMembers)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/user_group/group_members/{group_name}", wrapper.KylinListGroupMembers)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/kylin/api/projects", wrapper.KylinListProjects)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/kylin/api/projects", wrapper.KylinCreateProject)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/kylin/api/projects/{project}", wrapper.KylinDeleteProject)
@@ -13667,6 +13899,2005 @@ func (response KylinDeleteUser503ApplicationVndApacheKylinV4PublicPlusJSONRespon
 	return err
 }
 
+type KylinDeleteGroupByBodyRequestObject struct {
+	Body *KylinDeleteGroupByBodyJSONRequestBody
+}
+
+type KylinDeleteGroupByBodyResponseObject interface {
+	VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error
+}
+
+type KylinDeleteGroupByBody200JSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteGroupByBody200JSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteGroupByBody200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinDeleteGroupByBody400JSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroupByBody400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinDeleteGroupByBody401JSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroupByBody401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinDeleteGroupByBody403JSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroupByBody403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinDeleteGroupByBody404JSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroupByBody404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinDeleteGroupByBody406JSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroupByBody406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinDeleteGroupByBody413JSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroupByBody413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinDeleteGroupByBody415JSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroupByBody415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinDeleteGroupByBody429JSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroupByBody429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinDeleteGroupByBody500JSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroupByBody500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinDeleteGroupByBody503JSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupByBody503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroupByBody503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupByBodyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroupRequestObject struct {
+	Body *KylinCreateGroupJSONRequestBody
+}
+
+type KylinCreateGroupResponseObject interface {
+	VisitKylinCreateGroupResponse(w http.ResponseWriter) error
+}
+
+type KylinCreateGroup200JSONResponse KylinEmptyEnvelope
+
+func (response KylinCreateGroup200JSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinCreateGroup200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinCreateGroup400JSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateGroup400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinCreateGroup401JSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateGroup401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinCreateGroup403JSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateGroup403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinCreateGroup406JSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateGroup406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup409JSONResponse struct{ KylinConflictJSONResponse }
+
+func (response KylinCreateGroup409JSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup409ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinConflictApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateGroup409ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinCreateGroup413JSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateGroup413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinCreateGroup415JSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateGroup415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinCreateGroup429JSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateGroup429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinCreateGroup500JSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateGroup500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinCreateGroup503JSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinCreateGroup503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinCreateGroup503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinCreateGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembersRequestObject struct {
+	GroupName KylinGroupPath `json:"group_name"`
+	Params    KylinListGroupMembersParams
+}
+
+type KylinListGroupMembersResponseObject interface {
+	VisitKylinListGroupMembersResponse(w http.ResponseWriter) error
+}
+
+type KylinListGroupMembers200JSONResponse KylinUserPageEnvelope
+
+func (response KylinListGroupMembers200JSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinUserPageEnvelope
+
+func (response KylinListGroupMembers200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinListGroupMembers400JSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListGroupMembers400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinListGroupMembers401JSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListGroupMembers401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinListGroupMembers403JSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListGroupMembers403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinListGroupMembers404JSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListGroupMembers404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinListGroupMembers406JSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListGroupMembers406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinListGroupMembers429JSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListGroupMembers429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinListGroupMembers500JSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListGroupMembers500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinListGroupMembers503JSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupMembers503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListGroupMembers503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroupsRequestObject struct {
+	Params KylinListGroupsParams
+}
+
+type KylinListGroupsResponseObject interface {
+	VisitKylinListGroupsResponse(w http.ResponseWriter) error
+}
+
+type KylinListGroups200JSONResponse KylinGroupPageEnvelope
+
+func (response KylinListGroups200JSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroups200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinGroupPageEnvelope
+
+func (response KylinListGroups200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroups400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinListGroups400JSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroups400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListGroups400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroups401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinListGroups401JSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroups401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListGroups401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroups403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinListGroups403JSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroups403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListGroups403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroups406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinListGroups406JSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroups406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListGroups406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroups429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinListGroups429JSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroups429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListGroups429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroups500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinListGroups500JSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroups500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListGroups500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroups503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinListGroups503JSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinListGroups503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinListGroups503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembersRequestObject struct {
+	Body *KylinSetGroupMembersJSONRequestBody
+}
+
+type KylinSetGroupMembersResponseObject interface {
+	VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error
+}
+
+type KylinSetGroupMembers200JSONResponse KylinEmptyEnvelope
+
+func (response KylinSetGroupMembers200JSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinSetGroupMembers200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinSetGroupMembers400JSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinSetGroupMembers400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinSetGroupMembers401JSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinSetGroupMembers401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinSetGroupMembers403JSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinSetGroupMembers403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinSetGroupMembers404JSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinSetGroupMembers404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinSetGroupMembers406JSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinSetGroupMembers406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinSetGroupMembers413JSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinSetGroupMembers413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers415JSONResponse struct {
+	KylinUnsupportedMediaTypeJSONResponse
+}
+
+func (response KylinSetGroupMembers415JSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers415ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnsupportedMediaTypeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinSetGroupMembers415ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinSetGroupMembers429JSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinSetGroupMembers429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinSetGroupMembers500JSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinSetGroupMembers500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinSetGroupMembers503JSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinSetGroupMembers503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinSetGroupMembers503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinSetGroupMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroupRequestObject struct {
+	GroupName KylinGroupPath `json:"group_name"`
+}
+
+type KylinDeleteGroupResponseObject interface {
+	VisitKylinDeleteGroupResponse(w http.ResponseWriter) error
+}
+
+type KylinDeleteGroup200JSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteGroup200JSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup200ApplicationVndApacheKylinV4PublicPlusJSONResponse KylinEmptyEnvelope
+
+func (response KylinDeleteGroup200ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup400JSONResponse struct{ KylinBadRequestJSONResponse }
+
+func (response KylinDeleteGroup400JSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup400ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinBadRequestApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroup400ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup401JSONResponse struct{ KylinUnauthorizedJSONResponse }
+
+func (response KylinDeleteGroup401JSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup401ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinUnauthorizedApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroup401ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup403JSONResponse struct{ KylinForbiddenJSONResponse }
+
+func (response KylinDeleteGroup403JSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup403ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinForbiddenApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroup403ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup404JSONResponse struct{ KylinNotFoundJSONResponse }
+
+func (response KylinDeleteGroup404JSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup404ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotFoundApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroup404ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup406JSONResponse struct{ KylinNotAcceptableJSONResponse }
+
+func (response KylinDeleteGroup406JSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup406ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinNotAcceptableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroup406ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup413JSONResponse struct{ KylinTooLargeJSONResponse }
+
+func (response KylinDeleteGroup413JSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup413ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooLargeApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroup413ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup429JSONResponse struct {
+	KylinTooManyRequestsJSONResponse
+}
+
+func (response KylinDeleteGroup429JSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup429ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinTooManyRequestsApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroup429ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup500JSONResponse struct{ KylinInternalErrorJSONResponse }
+
+func (response KylinDeleteGroup500JSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup500ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinInternalErrorApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroup500ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup503JSONResponse struct {
+	KylinServiceUnavailableJSONResponse
+}
+
+func (response KylinDeleteGroup503JSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type KylinDeleteGroup503ApplicationVndApacheKylinV4PublicPlusJSONResponse struct {
+	KylinServiceUnavailableApplicationVndApacheKylinV4PublicPlusJSONResponse
+}
+
+func (response KylinDeleteGroup503ApplicationVndApacheKylinV4PublicPlusJSONResponse) VisitKylinDeleteGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.apache.kylin-v4-public+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// ListAuditEvents List security events
@@ -13753,7 +15984,7 @@ type StrictServerInterface interface {
 	// KylinGrantProjectAccess Grant project access (Kylin)
 	// (POST /kylin/api/access/project)
 	KylinGrantProjectAccess(ctx context.Context, request KylinGrantProjectAccessRequestObject) (KylinGrantProjectAccessResponseObject, error)
-	// KylinUpdateProjectAccess Change a user's project access (Kylin)
+	// KylinUpdateProjectAccess Change a user's or group's project access (Kylin)
 	// (PUT /kylin/api/access/project)
 	KylinUpdateProjectAccess(ctx context.Context, request KylinUpdateProjectAccessRequestObject) (KylinUpdateProjectAccessResponseObject, error)
 	// KylinLogoutGet Log out (Kylin, GET)
@@ -13816,6 +16047,24 @@ type StrictServerInterface interface {
 	// KylinDeleteUser Delete a user (Kylin)
 	// (DELETE /kylin/api/user/{username})
 	KylinDeleteUser(ctx context.Context, request KylinDeleteUserRequestObject) (KylinDeleteUserResponseObject, error)
+	// KylinDeleteGroupByBody Delete a user group named in the body (Kylin)
+	// (DELETE /kylin/api/user_group)
+	KylinDeleteGroupByBody(ctx context.Context, request KylinDeleteGroupByBodyRequestObject) (KylinDeleteGroupByBodyResponseObject, error)
+	// KylinCreateGroup Create a user group (Kylin)
+	// (POST /kylin/api/user_group)
+	KylinCreateGroup(ctx context.Context, request KylinCreateGroupRequestObject) (KylinCreateGroupResponseObject, error)
+	// KylinListGroupMembers List a user group's members (Kylin)
+	// (GET /kylin/api/user_group/group_members/{group_name})
+	KylinListGroupMembers(ctx context.Context, request KylinListGroupMembersRequestObject) (KylinListGroupMembersResponseObject, error)
+	// KylinListGroups List user groups (Kylin)
+	// (GET /kylin/api/user_group/groups)
+	KylinListGroups(ctx context.Context, request KylinListGroupsRequestObject) (KylinListGroupsResponseObject, error)
+	// KylinSetGroupMembers Set a user group's members (Kylin)
+	// (PUT /kylin/api/user_group/users)
+	KylinSetGroupMembers(ctx context.Context, request KylinSetGroupMembersRequestObject) (KylinSetGroupMembersResponseObject, error)
+	// KylinDeleteGroup Delete a user group (Kylin)
+	// (DELETE /kylin/api/user_group/{group_name})
+	KylinDeleteGroup(ctx context.Context, request KylinDeleteGroupRequestObject) (KylinDeleteGroupResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -15230,6 +17479,178 @@ func (sh *strictHandler) KylinDeleteUser(w http.ResponseWriter, r *http.Request,
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(KylinDeleteUserResponseObject); ok {
 		if err := validResponse.VisitKylinDeleteUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinDeleteGroupByBody operation middleware
+func (sh *strictHandler) KylinDeleteGroupByBody(w http.ResponseWriter, r *http.Request) {
+	var request KylinDeleteGroupByBodyRequestObject
+
+	var body KylinDeleteGroupByBodyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinDeleteGroupByBody(ctx, request.(KylinDeleteGroupByBodyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinDeleteGroupByBody")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinDeleteGroupByBodyResponseObject); ok {
+		if err := validResponse.VisitKylinDeleteGroupByBodyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinCreateGroup operation middleware
+func (sh *strictHandler) KylinCreateGroup(w http.ResponseWriter, r *http.Request) {
+	var request KylinCreateGroupRequestObject
+
+	var body KylinCreateGroupJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinCreateGroup(ctx, request.(KylinCreateGroupRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinCreateGroup")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinCreateGroupResponseObject); ok {
+		if err := validResponse.VisitKylinCreateGroupResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinListGroupMembers operation middleware
+func (sh *strictHandler) KylinListGroupMembers(w http.ResponseWriter, r *http.Request, groupName KylinGroupPath, params KylinListGroupMembersParams) {
+	var request KylinListGroupMembersRequestObject
+
+	request.GroupName = groupName
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinListGroupMembers(ctx, request.(KylinListGroupMembersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinListGroupMembers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinListGroupMembersResponseObject); ok {
+		if err := validResponse.VisitKylinListGroupMembersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinListGroups operation middleware
+func (sh *strictHandler) KylinListGroups(w http.ResponseWriter, r *http.Request, params KylinListGroupsParams) {
+	var request KylinListGroupsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinListGroups(ctx, request.(KylinListGroupsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinListGroups")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinListGroupsResponseObject); ok {
+		if err := validResponse.VisitKylinListGroupsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinSetGroupMembers operation middleware
+func (sh *strictHandler) KylinSetGroupMembers(w http.ResponseWriter, r *http.Request) {
+	var request KylinSetGroupMembersRequestObject
+
+	var body KylinSetGroupMembersJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinSetGroupMembers(ctx, request.(KylinSetGroupMembersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinSetGroupMembers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinSetGroupMembersResponseObject); ok {
+		if err := validResponse.VisitKylinSetGroupMembersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// KylinDeleteGroup operation middleware
+func (sh *strictHandler) KylinDeleteGroup(w http.ResponseWriter, r *http.Request, groupName KylinGroupPath) {
+	var request KylinDeleteGroupRequestObject
+
+	request.GroupName = groupName
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.KylinDeleteGroup(ctx, request.(KylinDeleteGroupRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "KylinDeleteGroup")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(KylinDeleteGroupResponseObject); ok {
+		if err := validResponse.VisitKylinDeleteGroupResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {

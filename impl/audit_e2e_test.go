@@ -2,6 +2,7 @@ package impl_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
@@ -195,6 +196,35 @@ func TestAuditEveryEvent(t *testing.T) {
 	e.Do("DELETE", "/kylin/api/access/project?project=audited&type=user&name=audit_anna", nil, basic,
 		auRequest("rq-access-revoke")).Expect(t, 200)
 	auExpect(t, one(audit.AccessRevoke, "rq-access-revoke"), "success", adminID, "admin", proj.UUID)
+
+	// user groups, their members and their entries on access lists
+	e.Do("POST", "/kylin/api/user_group", map[string]any{"group_name": "Auditors"}, basic, auRequest("rq-group-create")).Expect(t, 200)
+	ev = one(audit.GroupCreate, "rq-group-create")
+	groupID := auStr(ev.Target)
+	auExpect(t, ev, "success", adminID, "admin", groupID)
+	if ev.Detail["group"] != "Auditors" || groupID == "<null>" {
+		t.Errorf("group.create detail %v, target %s; want the group", ev.Detail, groupID)
+	}
+	e.Do("PUT", "/kylin/api/user_group/users", map[string]any{"group_name": "auditors", "users": []string{"audit_anna"}}, basic,
+		auRequest("rq-group-members")).Expect(t, 200)
+	ev = one(audit.GroupMembers, "rq-group-members")
+	auExpect(t, ev, "success", adminID, "admin", groupID)
+	if fmt.Sprint(ev.Detail["joined"]) != "[Audit_Anna]" || fmt.Sprint(ev.Detail["left"]) != "[]" {
+		t.Errorf("group.members detail %v, want who joined and who left", ev.Detail)
+	}
+	e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "audited", "type": "group", "permission": "QUERY",
+		"names": []string{"auditors"}}, basic, auRequest("rq-group-grant")).Expect(t, 200)
+	ev = one(audit.AccessGrant, "rq-group-grant")
+	auExpect(t, ev, "success", adminID, "admin", proj.UUID)
+	if ev.Detail["groupId"] != groupID || ev.Detail["group"] != "Auditors" || ev.Detail["level"] != "QUERY" || ev.Detail["userId"] != nil {
+		t.Errorf("access.grant detail of a group %v, want the group and the level", ev.Detail)
+	}
+	e.Do("DELETE", "/kylin/api/user_group/auditors", nil, basic, auRequest("rq-group-delete")).Expect(t, 200)
+	ev = one(audit.GroupDelete, "rq-group-delete")
+	auExpect(t, ev, "success", adminID, "admin", groupID)
+	if ev.Detail["group"] != "Auditors" || ev.Detail["members"] != 1.0 {
+		t.Errorf("group.delete detail %v, want the group and its member count", ev.Detail)
+	}
 
 	// a 403 to an authenticated caller, here a user without User Management asking for the
 	// audit log itself

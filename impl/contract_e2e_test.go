@@ -1065,6 +1065,14 @@ func (fx *contractFixtures) freshGrantee(se *testkit.Env) string {
 	return name
 }
 
+// freshGroup is a new user group.
+func (fx *contractFixtures) freshGroup(se *testkit.Env) string {
+	se.T.Helper()
+	name := fx.unique("analysts")
+	se.Do("POST", "/kylin/api/user_group", map[string]any{"group_name": name}, testkit.Bearer(fx.token)).Expect(se.T, 200)
+	return name
+}
+
 func contractSetBody(r *contractReq, key string, v any) {
 	m, _ := r.Body.(map[string]any)
 	if m == nil {
@@ -1168,5 +1176,16 @@ var contractFixtureFor = map[string]func(fx *contractFixtures, se *testkit.Env, 
 	},
 	"kylinRevokeProjectAccess": func(fx *contractFixtures, se *testkit.Env, r *contractReq) {
 		r.Query.Set("name", fx.freshGrantee(se))
+	},
+	"kylinCreateGroup": func(fx *contractFixtures, se *testkit.Env, r *contractReq) {
+		contractSetBody(r, "group_name", fx.unique("analysts"))
+	},
+	"kylinDeleteGroup":      func(fx *contractFixtures, se *testkit.Env, r *contractReq) { r.Path["group_name"] = fx.freshGroup(se) },
+	"kylinListGroupMembers": func(fx *contractFixtures, se *testkit.Env, r *contractReq) { r.Path["group_name"] = fx.freshGroup(se) },
+	"kylinDeleteGroupByBody": func(fx *contractFixtures, se *testkit.Env, r *contractReq) {
+		contractSetBody(r, "group_name", fx.freshGroup(se))
+	},
+	"kylinSetGroupMembers": func(fx *contractFixtures, se *testkit.Env, r *contractReq) {
+		contractSetBody(r, "group_name", fx.freshGroup(se))
 	},
 }

@@ -292,7 +292,8 @@ func TestKylinProjectsAccessListRoundTrip(t *testing.T) {
 	kxExpectErr(t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "QUERY", "name": u3.Name}, admin), 404, "KE-010000404")
 	kxExpectErr(t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "QUERY", "name": boss.Name}, admin), 400, "KE-010000003")
 	// bad bodies
-	kxExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "group", "permission": "QUERY", "names": []string{u3.Name}}, admin), 400, "KE-010000003")
+	kxExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "group", "permission": "QUERY", "names": []string{u3.Name}}, admin), 400, "KE-010004001")
+	kxExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "role", "permission": "QUERY", "names": []string{u3.Name}}, admin), 400, "KE-010000003")
 	kxExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "READ", "names": []string{u3.Name}}, admin), 400, "KE-010000003")
 	kxExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "QUERY", "names": []string{}}, admin), 400, "KE-010000003")
 	// an unknown project

@@ -129,7 +129,8 @@ func TestKylinUsersCreateRules(t *testing.T) {
 	kxExpectErr(t, create(map[string]any{"username": "k_weak3", "password": "12345678#"}), 400, "KE-010005001") // no letter
 	kxExpectErr(t, create(map[string]any{"username": "bad:name", "password": "Welcome#2026"}), 400, "KE-010000003")
 	kxExpectErr(t, create(map[string]any{"username": ".dotted", "password": "Welcome#2026"}), 400, "KE-010000003")
-	kxExpectErr(t, create(map[string]any{"username": "k_x", "password": "Welcome#2026", "authorities": []string{"ROLE_NOPE"}}), 400, "KE-010000003")
+	// authorities other than the built-in ones name user groups, which must exist
+	kxExpectErr(t, create(map[string]any{"username": "k_x", "password": "Welcome#2026", "authorities": []string{"ROLE_NOPE"}}), 400, "KE-010004001")
 	var n int
 	if err := e.DB.Get(&n, `SELECT count(*) FROM users`); err != nil || n != 1 {
 		t.Fatalf("refused creates left users behind: %d (%v)", n, err)

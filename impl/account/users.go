@@ -59,27 +59,31 @@ type UserPatch struct {
 	Password *string
 }
 
-var extraAuthorities = []string{"ROLE_MODELER", "ROLE_ANALYST"}
+// namesAdmin reports whether requested Kylin groups include ROLE_ADMIN (in any case).
+func namesAdmin(in []string) bool {
+	return slices.ContainsFunc(in, func(a string) bool { b, _ := builtinGroup(a); return b == AuthorityAdmin })
+}
 
-// authorities normalises requested Kylin groups: ALL_USERS always, ROLE_ADMIN only through
-// the admin flag, the rest as given.
-func authorities(admin bool, in []string) ([]string, error) {
-	out := []string{AuthorityAllUsers}
+// authorities normalises requested Kylin groups: of the built-in ones (named in any
+// case) ALL_USERS always, ROLE_ADMIN only through the admin flag, the rest as given; the
+// other names are user groups, returned apart (resolveGroups finds them).
+func authorities(admin bool, in []string) (builtin, groups []string) {
+	builtin = []string{AuthorityAllUsers}
 	if admin {
-		out = append(out, AuthorityAdmin)
+		builtin = append(builtin, AuthorityAdmin)
 	}
-	for i, a := range in {
+	for _, a := range in {
+		b, ok := builtinGroup(a)
 		switch {
-		case a == AuthorityAllUsers || a == AuthorityAdmin:
-		case slices.Contains(extraAuthorities, a):
-			if !slices.Contains(out, a) {
-				out = append(out, a)
+		case !ok:
+			if !slices.ContainsFunc(groups, func(g string) bool { return UsernameKey(g) == UsernameKey(a) }) {
+				groups = append(groups, a)
 			}
-		default:
-			return nil, errs.Field(fmt.Sprintf("authorities[%d]", i), "is not a known authority")
+		case b != AuthorityAllUsers && b != AuthorityAdmin && !slices.Contains(builtin, b):
+			builtin = append(builtin, b)
 		}
 	}
-	return out, nil
+	return builtin, groups
 }
 
 func (s *Service) grantable(a Actor, field string, perms []string, had []string) error {
@@ -145,7 +149,7 @@ func (s *Service) newUser(ctx context.Context, a Actor, in NewUser) (*db.User, e
 	if err := CheckPassword("password", in.Password); err != nil {
 		return nil, err
 	}
-	if slices.Contains(in.Authorities, AuthorityAdmin) {
+	if namesAdmin(in.Authorities) {
 		in.Admin = true
 	}
 	if in.Admin && !a.Admin {
@@ -154,10 +158,7 @@ func (s *Service) newUser(ctx context.Context, a Actor, in NewUser) (*db.User, e
 	if err := s.grantable(a, "permissions", in.Permissions, nil); err != nil {
 		return nil, err
 	}
-	auths, err := authorities(in.Admin, in.Authorities)
-	if err != nil {
-		return nil, err
-	}
+	auths, groups := authorities(in.Admin, in.Authorities)
 	hash, err := s.Hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, errs.Wrap(err, "hash password")
@@ -169,7 +170,8 @@ func (s *Service) newUser(ctx context.Context, a Actor, in NewUser) (*db.User, e
 	}
 	return &db.User{ID: uuid.Must(uuid.NewV7()), Username: in.Username, UsernameKey: UsernameKey(in.Username),
 		PasswordHash: hash, Admin: in.Admin, Disabled: in.Disabled, DefaultPassword: true,
-		Authorities: auths, Permissions: perms, CredentialVersion: 1, CreatedAt: now, ModifiedAt: now}, nil
+		Authorities: auths, Permissions: perms, CredentialVersion: 1, CreatedAt: now, ModifiedAt: now,
+		Groups: groups}, nil // the user groups asked for: insertUsers finds them
 }
 
 // insertUsers stores checked new users in one transaction, each with its audit event.
@@ -181,13 +183,20 @@ func (s *Service) insertUsers(ctx context.Context, a Actor, us []*db.User) error
 				dup = u
 				return err
 			}
+			gs, err := resolveGroups(ctx, tx, "authorities", u.Groups)
+			if err != nil {
+				return err
+			}
+			if err := s.setUserGroups(ctx, tx, a, u, gs, true); err != nil {
+				return err
+			}
 			// a name's old failure counter belongs to nobody: the new user starts clean
 			if err := db.ClearLoginFailures(ctx, tx, u.UsernameKey); err != nil {
 				return err
 			}
 			if err := audit.Record(ctx, tx, audit.Event{At: u.CreatedAt, Name: audit.UserCreate, Actor: a.Audit, Target: u.ID.String(),
 				Detail: map[string]any{"username": u.Username, "admin": u.Admin, "disabled": u.Disabled,
-					"authorities": u.Authorities, "permissions": u.Permissions}}); err != nil {
+					"authorities": slices.Concat(u.Authorities, u.Groups), "permissions": u.Permissions}}); err != nil {
 				return err
 			}
 		}
@@ -242,7 +251,7 @@ func guard(a Actor, target *db.User, what string) error {
 func adminAfter(was bool, p UserPatch) (bool, error) {
 	admin := was
 	if p.Authorities != nil {
-		admin = slices.Contains(*p.Authorities, AuthorityAdmin)
+		admin = namesAdmin(*p.Authorities)
 		if p.Admin != nil && *p.Admin != admin {
 			return false, errs.Field("authorities", "must contain ROLE_ADMIN exactly when admin is true")
 		}
@@ -317,13 +326,21 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserP
 			}
 			u.Permissions = slices.Clone(*p.Permissions)
 		}
-		groups := []string(u.Authorities)
+		asked := []string(u.Authorities)
 		if p.Authorities != nil {
-			groups = *p.Authorities
+			asked = *p.Authorities
 		}
 		// the admin column and ROLE_ADMIN in the groups are written together from one value
-		if u.Authorities, err = authorities(u.Admin, groups); err != nil {
-			return err
+		var groups []string
+		u.Authorities, groups = authorities(u.Admin, asked)
+		if p.Authorities != nil {
+			gs, err := resolveGroups(ctx, tx, "authorities", groups)
+			if err != nil {
+				return err
+			}
+			if err := s.setUserGroups(ctx, tx, a, u, gs, false); err != nil {
+				return err
+			}
 		}
 		if err := db.UpdateUser(ctx, tx, u, disabling, s.Now()); err != nil {
 			return err

@@ -39,12 +39,15 @@ const (
 	AccessChange      Name = "access.change"      // target: the project id; detail: user and level
 	AccessRevoke      Name = "access.revoke"      // target: the project id; detail: user
 	PermissionRefused Name = "permission.refused" // a 403 to an authenticated caller; detail: the operation
+	GroupCreate       Name = "group.create"       // target: the group id
+	GroupDelete       Name = "group.delete"       // target: the group id; its memberships and access entries went with it
+	GroupMembers      Name = "group.members"      // target: the group id; detail: who joined and who left
 )
 
 // Names is every event name, in the order openapi.yaml lists them.
 var Names = []Name{LoginSuccess, LoginFailure, LoginLocked, SessionLogin, SessionLogout,
 	APIKeyCreate, APIKeyRevoke, PasswordChange, PasswordReset, UserCreate, UserUpdate, UserDelete,
-	AccessGrant, AccessChange, AccessRevoke, PermissionRefused}
+	AccessGrant, AccessChange, AccessRevoke, PermissionRefused, GroupCreate, GroupDelete, GroupMembers}
 
 // Outcome is whether the attempt succeeded.
 type Outcome string

@@ -107,18 +107,32 @@ func (s *Service) AccessList(ctx context.Context, proj *Project, filter string, 
 	return es, total, errs.Wrap(err, "read access list")
 }
 
-// Grant puts users on an opened project's access list for p, all or none; a user
+// Grantee is a user or a user group to name on an access list.
+type Grantee struct {
+	db.Grantee
+	Name string // as spelled, for messages and the audit log
+}
+
+// kind is the grantee's kind in messages.
+func (g Grantee) kind() string {
+	if g.Group {
+		return "group"
+	}
+	return "user"
+}
+
+// Grant puts users or groups on an opened project's access list for p, all or none; one
 // already listed is a conflict.
-func (s *Service) Grant(ctx context.Context, p *auth.Principal, proj *Project, users []*db.User, level Level) error {
+func (s *Service) Grant(ctx context.Context, p *auth.Principal, proj *Project, gs []Grantee, level Level) error {
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		for _, u := range users {
-			if err := db.AddAccess(ctx, tx, proj.ID, u.ID, int(level), s.Now()); err != nil {
+		for _, g := range gs {
+			if err := db.AddAccess(ctx, tx, proj.ID, g.Grantee, int(level), s.Now()); err != nil {
 				if errors.Is(err, db.ErrDuplicate) {
-					return errs.E(errs.Conflict, "%s is already on the access list of %s; change the level with PUT", u.Username, proj.Name)
+					return errs.E(errs.Conflict, "%s %s is already on the access list of %s; change the level with PUT", g.kind(), g.Name, proj.Name)
 				}
 				return err
 			}
-			if err := s.recordAccess(ctx, tx, p, audit.AccessGrant, proj, u, level); err != nil {
+			if err := s.recordAccess(ctx, tx, p, audit.AccessGrant, proj, g, level); err != nil {
 				return err
 			}
 		}
@@ -127,33 +141,44 @@ func (s *Service) Grant(ctx context.Context, p *auth.Principal, proj *Project, u
 	return errs.Wrap(err, "grant access")
 }
 
-// ChangeAccess changes the level of a user already on the access list, for p.
-func (s *Service) ChangeAccess(ctx context.Context, p *auth.Principal, proj *Project, u *db.User, level Level) error {
+// ChangeAccess changes the level of a user or group already on the access list, for p.
+func (s *Service) ChangeAccess(ctx context.Context, p *auth.Principal, proj *Project, g Grantee, level Level) error {
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		if err := db.ChangeAccess(ctx, tx, proj.ID, u.ID, int(level)); err != nil {
+		if err := db.ChangeAccess(ctx, tx, proj.ID, g.Grantee, int(level)); err != nil {
 			return err
 		}
-		return s.recordAccess(ctx, tx, p, audit.AccessChange, proj, u, level)
+		return s.recordAccess(ctx, tx, p, audit.AccessChange, proj, g, level)
 	})
 	if errors.Is(err, db.ErrNotFound) {
-		return errs.E(errs.NotFound, "%s is not on the access list of %s", u.Username, proj.Name)
+		return notListed(g, proj)
 	}
 	return errs.Wrap(err, "change access")
 }
 
-// Revoke takes a user off the access list, for p (db.ErrNotFound if not on it).
-func (s *Service) Revoke(ctx context.Context, p *auth.Principal, proj *Project, u *db.User) error {
-	return s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
-		if err := db.RemoveAccess(ctx, tx, proj.ID, u.ID); err != nil {
+// Revoke takes a user or group off the access list, for p.
+func (s *Service) Revoke(ctx context.Context, p *auth.Principal, proj *Project, g Grantee) error {
+	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		if err := db.RemoveAccess(ctx, tx, proj.ID, g.Grantee); err != nil {
 			return err
 		}
-		return s.recordAccess(ctx, tx, p, audit.AccessRevoke, proj, u, None)
+		return s.recordAccess(ctx, tx, p, audit.AccessRevoke, proj, g, None)
 	})
+	if errors.Is(err, db.ErrNotFound) {
+		return notListed(g, proj)
+	}
+	return errs.Wrap(err, "revoke access")
 }
 
-// recordAccess records a change of u's entry on proj's access list (level None: removed).
-func (s *Service) recordAccess(ctx context.Context, q db.Queryer, p *auth.Principal, name audit.Name, proj *Project, u *db.User, level Level) error {
-	detail := map[string]any{"project": proj.Name, "userId": u.ID, "username": u.Username}
+func notListed(g Grantee, proj *Project) error {
+	return errs.E(errs.NotFound, "%s %s is not on the access list of %s", g.kind(), g.Name, proj.Name)
+}
+
+// recordAccess records a change of g's entry on proj's access list (level None: removed).
+func (s *Service) recordAccess(ctx context.Context, q db.Queryer, p *auth.Principal, name audit.Name, proj *Project, g Grantee, level Level) error {
+	detail := map[string]any{"project": proj.Name, "userId": g.ID, "username": g.Name}
+	if g.Group {
+		detail = map[string]any{"project": proj.Name, "groupId": g.ID, "group": g.Name}
+	}
 	if level != None {
 		detail["level"] = level.String()
 	}

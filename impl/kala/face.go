@@ -165,6 +165,9 @@ func (f *Face) User(u *db.User) gen.User {
 			auths = append(auths, gen.Authority(a))
 		}
 	}
+	for _, g := range u.Groups {
+		auths = append(auths, gen.Authority(g))
+	}
 	locked, until := f.lockState(u)
 	return gen.User{Id: u.ID, Username: u.Username, Admin: u.Admin, Disabled: u.Disabled,
 		DefaultPassword: u.DefaultPassword, Authorities: auths, Locked: locked, LockedUntil: until,

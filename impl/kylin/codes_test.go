@@ -25,6 +25,10 @@ func TestKylinCodes(t *testing.T) {
 		{errs.E(errs.Invalid, "x").WithReason(account.ReasonWrongOldPassword), "KE-010005003"}, // FAILED_UPDATE_PASSWORD
 		{errs.E(errs.Conflict, "x").WithReason(account.ReasonDuplicateUser), "KE-010003004"},   // DUPLICATE_USER_NAME
 		{errs.E(errs.Conflict, "x").WithReason(data.ReasonDuplicateProject), "KE-010001004"},   // DUPLICATE_PROJECT_NAME
+		{errs.E(errs.NotFound, "x").WithReason(account.ReasonNoGroup), "KE-010004001"},         // USERGROUP_NOT_EXIST
+		{errs.Field("names", "no group").WithReason(account.ReasonNoGroup), "KE-010004001"},    // USERGROUP_NOT_EXIST
+		{errs.Field("group_name", "x").WithReason(account.ReasonGroupName), "KE-010004003"},    // INVALID_USERGROUP_NAME
+		{errs.E(errs.Conflict, "x").WithReason(account.ReasonDuplicateGroup), "KE-010004004"},  // DUPLICATE_USERGROUP_NAME
 		{errs.E(errs.NotFound, "no such access entry"), "KE-010000404"},                        // no Kylin code
 	} {
 		if got := keCode(c.err); got != c.want {

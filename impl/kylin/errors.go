@@ -30,6 +30,9 @@ const (
 	codeDuplicateProj   = "KE-010001004"
 	codeProjectNotFound = "KE-010001201" // ErrorCodeServer.PROJECT_NOT_EXIST
 	codeUserNotFound    = "KE-010003001" // USER_NOT_EXIST
+	codeGroupNotFound   = "KE-010004001" // USERGROUP_NOT_EXIST
+	codeGroupName       = "KE-010004003" // INVALID_USERGROUP_NAME
+	codeDuplicateGroup  = "KE-010004004" // DUPLICATE_USERGROUP_NAME
 	// Kylin's BLACKLIST_EXCEEDED_CONCURRENT_LIMIT: a query refused over a concurrency limit.
 	codeQueryConcurrency = "KE-010028002"
 	codeInvalid          = "KE-010000003" // Kylin's INVALID_PARAMETER
@@ -64,6 +67,12 @@ func keCode(e *errs.Error) string {
 		return codeProjectNotFound
 	case account.ReasonNoUser:
 		return codeUserNotFound
+	case account.ReasonNoGroup:
+		return codeGroupNotFound
+	case account.ReasonGroupName:
+		return codeGroupName
+	case account.ReasonDuplicateGroup:
+		return codeDuplicateGroup
 	case data.ReasonQueryConcurrency:
 		return codeQueryConcurrency
 	}

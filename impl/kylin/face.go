@@ -74,6 +74,9 @@ func (f *Face) User(u *db.User) gen.KylinUser {
 			auths = append(auths, gen.KylinAuthority{Authority: gen.Authority(a)})
 		}
 	}
+	for _, g := range u.Groups {
+		auths = append(auths, gen.KylinAuthority{Authority: gen.Authority(g)})
+	}
 	out := gen.KylinUser{Uuid: u.ID, Username: u.Username, Authorities: auths, Disabled: u.Disabled,
 		DefaultPassword: u.DefaultPassword, CreateTime: u.CreatedAt.UnixMilli(), LastModified: u.ModifiedAt.UnixMilli(),
 		FirstLoginFailedTime: millis(u.FirstFailedAt)}
@@ -223,12 +226,16 @@ func (f *Face) KylinListUsers(ctx context.Context, req gen.KylinListUsersRequest
 	if err != nil {
 		return nil, err
 	}
-	out := gen.KylinListUsers200JSONResponse{Code: gen.KylinUserPageEnvelopeCodeN000,
-		Data: gen.KylinUserPage{Value: make([]gen.KylinUser, len(us)), Offset: index, Limit: limit, TotalSize: total}}
+	return gen.KylinListUsers200JSONResponse{Code: gen.KylinUserPageEnvelopeCodeN000, Data: f.userPage(us, index, limit, total)}, nil
+}
+
+// userPage is a page of users in Kylin's shape.
+func (f *Face) userPage(us []db.User, index, limit, total int) gen.KylinUserPage {
+	out := gen.KylinUserPage{Value: make([]gen.KylinUser, len(us)), Offset: index, Limit: limit, TotalSize: total}
 	for i := range us {
-		out.Data.Value[i] = f.User(&us[i])
+		out.Value[i] = f.User(&us[i])
 	}
-	return out, nil
+	return out
 }
 
 func (f *Face) userEnvelope(u *db.User) gen.KylinUserEnvelope {

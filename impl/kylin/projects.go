@@ -2,7 +2,6 @@ package kylin
 
 import (
 	"context"
-	"errors"
 
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/gen"
@@ -84,24 +83,41 @@ func (f *Face) KylinListProjectAccess(ctx context.Context, req gen.KylinListProj
 	out := gen.KylinListProjectAccess200JSONResponse{Code: gen.KylinAccessPageEnvelopeCodeN000,
 		Data: gen.KylinAccessPage{Value: make([]gen.KylinAccessEntry, len(es)), Offset: index, Limit: limit, TotalSize: total}}
 	for i, e := range es {
-		out.Data.Value[i] = gen.KylinAccessEntry{Name: e.Username, Type: gen.KylinAccessEntryTypeUser,
-			Permission: gen.AccessLevel(data.Level(e.Level).String())}
+		typ := gen.KylinGranteeTypeUser
+		if e.Group {
+			typ = gen.KylinGranteeTypeGroup
+		}
+		out.Data.Value[i] = gen.KylinAccessEntry{Name: e.Name, Type: typ, Permission: gen.AccessLevel(data.Level(e.Level).String())}
 	}
 	return out, nil
 }
 
-// grantee loads a user to put on an access list; a global admin already has every right.
-func (f *Face) grantee(ctx context.Context, field, name string) (*db.User, error) {
+// grantee resolves a name on an access list: a user, or with group a user group. Global
+// admins and ROLE_ADMIN already have every right. A name that is not there is a bad
+// request: the body refers to it (a 400 naming field, with Kylin's not-found code).
+func (f *Face) grantee(ctx context.Context, field string, typ gen.KylinGranteeType, name string) (data.Grantee, error) {
+	if typ == gen.KylinGranteeTypeGroup {
+		g, err := f.Accounts.GroupByName(ctx, name)
+		if errs.CodeOf(err) == errs.NotFound {
+			return data.Grantee{}, errs.Field(field, "no user group named "+name).WithReason(account.ReasonNoGroup)
+		} else if err != nil {
+			return data.Grantee{}, err
+		}
+		if g.Name == account.AuthorityAdmin {
+			return data.Grantee{}, errs.Field(field, g.Name+" holds every right already")
+		}
+		return data.Grantee{Grantee: db.Grantee{ID: g.ID, Group: true}, Name: g.Name}, nil
+	}
 	u, err := f.Accounts.UserByName(ctx, name)
 	if errs.CodeOf(err) == errs.NotFound {
-		return nil, errs.Field(field, "no user named "+name).WithReason(account.ReasonNoUser)
+		return data.Grantee{}, errs.Field(field, "no user named "+name).WithReason(account.ReasonNoUser)
 	} else if err != nil {
-		return nil, err
+		return data.Grantee{}, err
 	}
 	if u.Admin {
-		return nil, errs.Field(field, name+" is a global admin, with every right already")
+		return data.Grantee{}, errs.Field(field, name+" is a global admin, with every right already")
 	}
-	return u, nil
+	return data.Grantee{Grantee: db.Grantee{ID: u.ID}, Name: u.Username}, nil
 }
 
 func (f *Face) KylinGrantProjectAccess(ctx context.Context, req gen.KylinGrantProjectAccessRequestObject) (gen.KylinGrantProjectAccessResponseObject, error) {
@@ -115,13 +131,13 @@ func (f *Face) KylinGrantProjectAccess(ctx context.Context, req gen.KylinGrantPr
 		return nil, err
 	}
 	level, _ := data.ParseLevel(string(b.Permission))
-	users := make([]*db.User, len(b.Names))
+	gs := make([]data.Grantee, len(b.Names))
 	for i, n := range b.Names {
-		if users[i], err = f.grantee(ctx, "names", n); err != nil {
+		if gs[i], err = f.grantee(ctx, "names", b.Type, n); err != nil {
 			return nil, err
 		}
 	}
-	if err := f.Data.Grant(ctx, p, proj, users, level); err != nil {
+	if err := f.Data.Grant(ctx, p, proj, gs, level); err != nil {
 		return nil, err
 	}
 	return gen.KylinGrantProjectAccess200JSONResponse(empty), nil
@@ -137,12 +153,12 @@ func (f *Face) KylinUpdateProjectAccess(ctx context.Context, req gen.KylinUpdate
 	if err != nil {
 		return nil, err
 	}
-	u, err := f.grantee(ctx, "name", b.Name)
+	g, err := f.grantee(ctx, "name", b.Type, b.Name)
 	if err != nil {
 		return nil, err
 	}
 	level, _ := data.ParseLevel(string(b.Permission))
-	if err := f.Data.ChangeAccess(ctx, p, proj, u, level); err != nil {
+	if err := f.Data.ChangeAccess(ctx, p, proj, g, level); err != nil {
 		return nil, err
 	}
 	return gen.KylinUpdateProjectAccess200JSONResponse(empty), nil
@@ -157,14 +173,22 @@ func (f *Face) KylinRevokeProjectAccess(ctx context.Context, req gen.KylinRevoke
 	if err != nil {
 		return nil, err
 	}
-	u, err := f.Accounts.UserByName(ctx, req.Params.Name)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.Data.Revoke(ctx, p, proj, u); err != nil {
-		if errors.Is(err, db.ErrNotFound) {
-			return nil, errs.E(errs.NotFound, "%s is not on the access list", u.Username)
+	// the name is the resource here: an unknown one is not found
+	var g data.Grantee
+	if req.Params.Type == gen.KylinGranteeTypeGroup {
+		gr, err := f.Accounts.GroupByName(ctx, req.Params.Name)
+		if err != nil {
+			return nil, err
 		}
+		g = data.Grantee{Grantee: db.Grantee{ID: gr.ID, Group: true}, Name: gr.Name}
+	} else {
+		u, err := f.Accounts.UserByName(ctx, req.Params.Name)
+		if err != nil {
+			return nil, err
+		}
+		g = data.Grantee{Grantee: db.Grantee{ID: u.ID}, Name: u.Username}
+	}
+	if err := f.Data.Revoke(ctx, p, proj, g); err != nil {
 		return nil, err
 	}
 	return gen.KylinRevokeProjectAccess200JSONResponse(empty), nil

@@ -272,8 +272,10 @@ export interface paths {
          *     | `password.change` | users change their own password (failure: wrong old password, or locked) | the user |
          *     | `password.reset` | someone sets another user's password (`actor` null and `detail.via` `cli` for `kala admin reset-password`) | the user |
          *     | `user.create`, `user.update`, `user.delete` | a user is created, changed (`detail`: the fields set) or deleted | the user |
-         *     | `access.grant`, `access.change`, `access.revoke` | a project access list changes (`detail`: user and level) | the project |
+         *     | `access.grant`, `access.change`, `access.revoke` | a project access list changes (`detail`: user or group, and level) | the project |
          *     | `permission.refused` | a 403 to an authenticated caller (`detail.operation`: the operation id) | |
+         *     | `group.create`, `group.delete` | a user group is created or deleted (with its memberships and access entries) | the group |
+         *     | `group.members` | a user group's members are set (`detail`: who joined and who left) | the group |
          *
          *     Filters combine: `from` (inclusive) and `to` (exclusive) bound the time, `actor`
          *     matches the principal id or the login name in any case, `event` one event name.
@@ -619,6 +621,128 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/kylin/api/user_group/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List user groups (Kylin)
+         * @description Lists the names of every group, the built-in `ALL_USERS`, `ROLE_ADMIN`,
+         *     `ROLE_ANALYST` and `ROLE_MODELER` among them, in name order (any case).
+         *     `page_offset` is a page index, not a row offset.
+         */
+        get: operations["kylinListGroups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/kylin/api/user_group": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a user group (Kylin)
+         * @description Creates a user group. Its name follows the username rule (1–180 characters, no
+         *     leading `.`, no leading or trailing space, none of `\ / : * ? " < > |`, no control
+         *     characters; KE-010004003 otherwise) and is unique in any case, the built-in groups'
+         *     names included (KE-010004004).
+         */
+        post: operations["kylinCreateGroup"];
+        /**
+         * Delete a user group named in the body (Kylin)
+         * @description Kylin 5's other way to delete a user group: `{"group_name": …}` in the body. The
+         *     same rules as `DELETE /kylin/api/user_group/{group_name}`; this one also reaches
+         *     groups named `groups` or `users`, whose paths belong to other operations.
+         */
+        delete: operations["kylinDeleteGroupByBody"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/kylin/api/user_group/{group_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a user group (Kylin)
+         * @description Deletes a user group with its memberships and its entries on project access lists;
+         *     its members keep only what their own entries and other groups give them. The
+         *     built-in groups cannot be deleted (KE-010004003); an unknown group is 404
+         *     (KE-010004001).
+         */
+        delete: operations["kylinDeleteGroup"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/kylin/api/user_group/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a user group's members (Kylin)
+         * @description Makes `users` the group's members: users listed join, members not listed leave, as
+         *     Kylin's `addOrDelUsers` does. All or nothing: an unknown user is 400
+         *     (KE-010003001). Nobody adds or removes themselves, and only an admin adds or
+         *     removes an admin (403). The built-in groups' members follow each user's
+         *     `authorities` (`PUT /kylin/api/user`), so they are refused here (400). An unknown
+         *     group is 404 (KE-010004001).
+         */
+        put: operations["kylinSetGroupMembers"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/kylin/api/user_group/group_members/{group_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a user group's members (Kylin)
+         * @description Lists the group's members in name order, as Kylin's user objects. The built-in
+         *     groups list theirs too: everyone for `ALL_USERS`, the admins for `ROLE_ADMIN`.
+         *     `page_offset` is a page index, not a row offset. An unknown group is 404
+         *     (KE-010004001).
+         */
+        get: operations["kylinListGroupMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/kylin/api/projects": {
         parameters: {
             query?: never;
@@ -673,23 +797,27 @@ export interface paths {
         };
         /**
          * List a project's access list (Kylin)
-         * @description Lists the users on the project's access list. Needs Data Management or ADMIN on the project.
+         * @description Lists the users and user groups on the project's access list (`type` tells them
+         *     apart), in name order. Needs Data Management or ADMIN on the project.
          */
         get: operations["kylinListProjectAccess"];
         /**
-         * Change a user's project access (Kylin)
-         * @description Changes the level of a user already on the access list.
+         * Change a user's or group's project access (Kylin)
+         * @description Changes the level of a user or user group already on the access list.
          */
         put: operations["kylinUpdateProjectAccess"];
         /**
          * Grant project access (Kylin)
-         * @description Puts users on the project's access list at `permission`. Global admins already have
-         *     every right and cannot be listed. A user already listed is a conflict (use PUT).
+         * @description Puts users (`type` user) or user groups (`type` group) on the project's access list
+         *     at `permission`; a group's members get its level unless their own entry or another
+         *     group's is higher. Global admins and `ROLE_ADMIN` already have every right and
+         *     cannot be listed. Unknown names are 400 (KE-010003001 for a user, KE-010004001 for a
+         *     group), all or nothing. An entry already listed is a conflict (use PUT).
          */
         post: operations["kylinGrantProjectAccess"];
         /**
          * Revoke project access (Kylin)
-         * @description Takes a user off the access list.
+         * @description Takes a user or user group off the access list (its members keep only what their own entry and other groups give).
          */
         delete: operations["kylinRevokeProjectAccess"];
         options?: never;
@@ -1222,11 +1350,13 @@ export interface components {
             page: components["schemas"]["Page"];
         };
         /**
-         * @description A Kylin group. Every user is in `ALL_USERS`; `ROLE_ADMIN` holds every right.
+         * @description A Kylin group: one of the built-in `ALL_USERS` (every user), `ROLE_ADMIN` (every
+         *     right), `ROLE_MODELER` and `ROLE_ANALYST`, or a user group made with `POST
+         *     /kylin/api/user_group`, whose project access its members share. Group names are
+         *     matched in any case.
          * @example ROLE_ADMIN
-         * @enum {string}
          */
-        Authority: "ALL_USERS" | "ROLE_ADMIN" | "ROLE_MODELER" | "ROLE_ANALYST";
+        Authority: string;
         /** @description A user, shared by both surfaces. */
         User: {
             /**
@@ -1267,7 +1397,7 @@ export interface components {
              */
             lockedUntil: string | null;
             /**
-             * @description Kylin groups.
+             * @description Kylin groups, built-in and user groups.
              * @example [
              *       "ALL_USERS",
              *       "ROLE_ANALYST"
@@ -1354,7 +1484,7 @@ export interface components {
              */
             permissions?: components["schemas"]["PermissionId"][];
             /**
-             * @description Kylin groups besides `ALL_USERS`; `ROLE_ADMIN` here is the same as `admin`.
+             * @description Kylin groups besides `ALL_USERS`, built-in or user groups; `ROLE_ADMIN` here is the same as `admin`.
              * @example [
              *       "ROLE_ANALYST"
              *     ]
@@ -1386,7 +1516,7 @@ export interface components {
              */
             permissions?: components["schemas"]["PermissionId"][];
             /**
-             * @description The user's Kylin groups from now on; with `ROLE_ADMIN` the user is an admin, without it not (`admin`, if given, must agree).
+             * @description The user's Kylin groups from now on, built-in and user groups; with `ROLE_ADMIN` the user is an admin, without it not (`admin`, if given, must agree).
              * @example [
              *       "ROLE_ANALYST"
              *     ]
@@ -1445,7 +1575,7 @@ export interface components {
          * @example user.create
          * @enum {string}
          */
-        AuditEventName: "login.success" | "login.failure" | "login.locked" | "session.login" | "session.logout" | "api_key.create" | "api_key.revoke" | "password.change" | "password.reset" | "user.create" | "user.update" | "user.delete" | "access.grant" | "access.change" | "access.revoke" | "permission.refused";
+        AuditEventName: "login.success" | "login.failure" | "login.locked" | "session.login" | "session.logout" | "api_key.create" | "api_key.revoke" | "password.change" | "password.reset" | "user.create" | "user.update" | "user.delete" | "access.grant" | "access.change" | "access.revoke" | "permission.refused" | "group.create" | "group.delete" | "group.members";
         /** @description One security event. Never holds a secret. */
         AuditEvent: {
             /**
@@ -1863,7 +1993,7 @@ export interface components {
              */
             username: string;
             /**
-             * @description The user's groups; always includes ALL_USERS.
+             * @description The user's groups, built-in and user groups; always includes ALL_USERS.
              * @example [
              *       {
              *         "authority": "ROLE_ADMIN"
@@ -2049,7 +2179,7 @@ export interface components {
              */
             default_password?: boolean | null;
             /**
-             * @description Groups; `ROLE_ADMIN` makes an admin (only an admin can).
+             * @description Groups, built-in or user groups (which must exist); `ROLE_ADMIN` makes an admin (only an admin can).
              * @example [
              *       "ALL_USERS",
              *       "ROLE_ANALYST"
@@ -2098,7 +2228,7 @@ export interface components {
              */
             new_password?: string | null;
             /**
-             * @description The user's groups from now on; without `ROLE_ADMIN` an admin is demoted.
+             * @description The user's groups from now on, built-in and user groups; without `ROLE_ADMIN` an admin is demoted.
              * @example [
              *       "ALL_USERS",
              *       "ROLE_MODELER"
@@ -2188,6 +2318,88 @@ export interface components {
             new_password: string;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * @description A user group's name, in any case; the username rule applies.
+         * @example analysts
+         */
+        KylinGroupName: string;
+        /** @description A new user group. Other fields are accepted and ignored, as by Kylin. */
+        KylinGroupCreate: {
+            group_name: components["schemas"]["KylinGroupName"];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description The user group to delete. Other fields are accepted and ignored, as by Kylin. */
+        KylinGroupDelete: {
+            group_name: components["schemas"]["KylinGroupName"];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description A group and its members from now on. Other fields are accepted and ignored, as by Kylin. */
+        KylinGroupMembersUpdate: {
+            group_name: components["schemas"]["KylinGroupName"];
+            /**
+             * @description The members' names, in any case; empty removes every member.
+             * @example [
+             *       "analyst"
+             *     ]
+             */
+            users: string[];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * @description A page of group names.
+         * @example {
+         *       "value": [
+         *         "analysts",
+         *         "ROLE_ANALYST"
+         *       ],
+         *       "offset": 0,
+         *       "limit": 10,
+         *       "total_size": 2
+         *     }
+         */
+        KylinGroupPage: {
+            /**
+             * @description The groups' names.
+             * @example [
+             *       "analysts",
+             *       "ROLE_ANALYST"
+             *     ]
+             */
+            value: string[];
+            /**
+             * @description The page index.
+             * @example 0
+             */
+            offset: number;
+            /**
+             * @description The page size applied: `page_size`, at most 1,000.
+             * @example 10
+             */
+            limit: number;
+            /**
+             * @description How many groups match.
+             * @example 2
+             */
+            total_size: number;
+        };
+        /** @description A page of group names in Kylin's envelope. */
+        KylinGroupPageEnvelope: {
+            /**
+             * @description Always `000` for success.
+             * @example 000
+             * @enum {string}
+             */
+            code: "000";
+            data: components["schemas"]["KylinGroupPage"];
+            /**
+             * @description Empty on success.
+             * @example
+             */
+            msg: string;
         };
         /**
          * @description A project access level in Kylin's internal names (READ is QUERY, ADMINISTRATION is ADMIN).
@@ -2332,19 +2544,14 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        /** @description One user on a project's access list. */
+        /** @description One user or user group on a project's access list. */
         KylinAccessEntry: {
             /**
-             * @description The user's name.
+             * @description The user's or the group's name.
              * @example analyst
              */
             name: string;
-            /**
-             * @description Always `user`.
-             * @example user
-             * @enum {string}
-             */
-            type: "user";
+            type: components["schemas"]["KylinGranteeType"];
             permission: components["schemas"]["AccessLevel"];
         };
         /**
@@ -2405,18 +2612,13 @@ export interface components {
              */
             msg: string;
         };
-        /** @description Users to put on a project's access list. Other fields are accepted and ignored, as by Kylin. */
+        /** @description Users or user groups to put on a project's access list. Other fields are accepted and ignored, as by Kylin. */
         KylinAccessGrant: {
             project: components["schemas"]["ProjectName"];
-            /**
-             * @description Always `user`.
-             * @example user
-             * @enum {string}
-             */
-            type: "user";
+            type: components["schemas"]["KylinGranteeType"];
             permission: components["schemas"]["AccessLevel"];
             /**
-             * @description The users' names.
+             * @description The users' names (`type` user) or the groups' names (`type` group), in any case.
              * @example [
              *       "analyst"
              *     ]
@@ -2425,24 +2627,25 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        /** @description A new level for a user on a project's access list. Other fields are accepted and ignored, as by Kylin. */
+        /** @description A new level for a user or user group on a project's access list. Other fields are accepted and ignored, as by Kylin. */
         KylinAccessUpdate: {
             project: components["schemas"]["ProjectName"];
-            /**
-             * @description Always `user`.
-             * @example user
-             * @enum {string}
-             */
-            type: "user";
+            type: components["schemas"]["KylinGranteeType"];
             permission: components["schemas"]["AccessLevel"];
             /**
-             * @description The user's name.
+             * @description The user's name (`type` user) or the group's (`type` group), in any case.
              * @example analyst
              */
             name: string;
         } & {
             [key: string]: unknown;
         };
+        /**
+         * @description Whom an access-list entry names: a user, or a user group (its members share the level; a member's level is the highest of its own entry and its groups').
+         * @example user
+         * @enum {string}
+         */
+        KylinGranteeType: "user" | "group";
         /**
          * @description A SQL query on one project, as Kylin's REST clients and its JDBC driver send it. As in
          *     Kylin, fields Kala has no use for are accepted and ignored, and booleans and integers
@@ -3464,7 +3667,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request is malformed or breaks a rule (KE-010000003, Kylin's invalid parameter, with `msg` naming the field; KE-010005001 a password that breaks the rule, KE-010005002 one too short, KE-010005003 a wrong old password). A JSON body must be one value in valid UTF-8 with no repeated key at any depth (`body: has duplicate key "password"`). */
+        /** @description The request is malformed or breaks a rule (KE-010000003, Kylin's invalid parameter, with `msg` naming the field; KE-010005001 a password that breaks the rule, KE-010005002 one too short, KE-010005003 a wrong old password, KE-010004003 a user group name that breaks the rule or a built-in group that cannot be deleted; KE-010003001 or KE-010004001 an unknown user or group named in the body). A JSON body must be one value in valid UTF-8 with no repeated key at any depth (`body: has duplicate key "password"`). */
         KylinBadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -3549,7 +3752,7 @@ export interface components {
                 "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinError"];
             };
         };
-        /** @description No such user (KE-010003001) or project (KE-010001201; also one the caller may not see), or no such access-list entry (KE-010000404). */
+        /** @description No such user (KE-010003001), user group (KE-010004001) or project (KE-010001201; also one the caller may not see), or no such access-list entry (KE-010000404). */
         KylinNotFound: {
             headers: {
                 [name: string]: unknown;
@@ -3605,7 +3808,7 @@ export interface components {
                 "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinError"];
             };
         };
-        /** @description A duplicate (KE-010003004 user, KE-010001004 project) or a rule about admins. */
+        /** @description A duplicate (KE-010003004 user, KE-010001004 project, KE-010004004 user group) or a rule about admins. */
         KylinConflict: {
             headers: {
                 [name: string]: unknown;
@@ -3816,6 +4019,11 @@ export interface components {
          * @example 10
          */
         KylinPageSize: number;
+        /**
+         * @description The group's name, in any case.
+         * @example analysts
+         */
+        KylinGroupPath: components["schemas"]["KylinGroupName"];
         /**
          * @description The project's name, in any case.
          * @example sales
@@ -6233,6 +6441,430 @@ export interface operations {
             503: components["responses"]["KylinServiceUnavailable"];
         };
     };
+    kylinListGroups: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only groups whose name contains this.
+                 * @example analy
+                 */
+                group_name?: string;
+                /**
+                 * @description Match `group_name` in the given case only.
+                 * @example false
+                 */
+                is_case_sensitive?: boolean;
+                /**
+                 * @description The page index (0 is the first page).
+                 * @example 0
+                 */
+                page_offset?: components["parameters"]["KylinPageOffset"];
+                /**
+                 * @description Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+                 *     or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+                 *     applied (`page_offset` counts pages of that size).
+                 * @example 10
+                 */
+                page_size?: components["parameters"]["KylinPageSize"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of group names. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": {
+                     *         "value": [
+                     *           "analysts",
+                     *           "ROLE_ANALYST"
+                     *         ],
+                     *         "offset": 0,
+                     *         "limit": 10,
+                     *         "total_size": 2
+                     *       },
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KylinGroupPageEnvelope"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": {
+                     *         "value": [
+                     *           "analysts",
+                     *           "ROLE_ANALYST"
+                     *         ],
+                     *         "offset": 0,
+                     *         "limit": 10,
+                     *         "total_size": 2
+                     *       },
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinGroupPageEnvelope"];
+                };
+            };
+            400: components["responses"]["KylinBadRequest"];
+            401: components["responses"]["KylinUnauthorized"];
+            403: components["responses"]["KylinForbidden"];
+            406: components["responses"]["KylinNotAcceptable"];
+            429: components["responses"]["KylinTooManyRequests"];
+            500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
+    kylinCreateGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The new group's name. */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "group_name": "analysts"
+                 *     }
+                 */
+                "application/json": components["schemas"]["KylinGroupCreate"];
+            };
+        };
+        responses: {
+            /** @description Done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KylinEmptyEnvelope"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinEmptyEnvelope"];
+                };
+            };
+            400: components["responses"]["KylinBadRequest"];
+            401: components["responses"]["KylinUnauthorized"];
+            403: components["responses"]["KylinForbidden"];
+            406: components["responses"]["KylinNotAcceptable"];
+            409: components["responses"]["KylinConflict"];
+            413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
+            500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
+    kylinDeleteGroupByBody: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The group to delete. */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "group_name": "analysts"
+                 *     }
+                 */
+                "application/json": components["schemas"]["KylinGroupDelete"];
+            };
+        };
+        responses: {
+            /** @description Done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KylinEmptyEnvelope"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinEmptyEnvelope"];
+                };
+            };
+            400: components["responses"]["KylinBadRequest"];
+            401: components["responses"]["KylinUnauthorized"];
+            403: components["responses"]["KylinForbidden"];
+            404: components["responses"]["KylinNotFound"];
+            406: components["responses"]["KylinNotAcceptable"];
+            413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
+            500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
+    kylinDeleteGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The group's name, in any case.
+                 * @example analysts
+                 */
+                group_name: components["parameters"]["KylinGroupPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KylinEmptyEnvelope"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinEmptyEnvelope"];
+                };
+            };
+            400: components["responses"]["KylinBadRequest"];
+            401: components["responses"]["KylinUnauthorized"];
+            403: components["responses"]["KylinForbidden"];
+            404: components["responses"]["KylinNotFound"];
+            406: components["responses"]["KylinNotAcceptable"];
+            413: components["responses"]["KylinTooLarge"];
+            429: components["responses"]["KylinTooManyRequests"];
+            500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
+    kylinSetGroupMembers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The group and its members from now on. */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "group_name": "analysts",
+                 *       "users": [
+                 *         "analyst"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["KylinGroupMembersUpdate"];
+            };
+        };
+        responses: {
+            /** @description Done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KylinEmptyEnvelope"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": null,
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinEmptyEnvelope"];
+                };
+            };
+            400: components["responses"]["KylinBadRequest"];
+            401: components["responses"]["KylinUnauthorized"];
+            403: components["responses"]["KylinForbidden"];
+            404: components["responses"]["KylinNotFound"];
+            406: components["responses"]["KylinNotAcceptable"];
+            413: components["responses"]["KylinTooLarge"];
+            415: components["responses"]["KylinUnsupportedMediaType"];
+            429: components["responses"]["KylinTooManyRequests"];
+            500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
+    kylinListGroupMembers: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only members whose name contains this, in any case.
+                 * @example anal
+                 */
+                username?: string;
+                /**
+                 * @description The page index (0 is the first page).
+                 * @example 0
+                 */
+                page_offset?: components["parameters"]["KylinPageOffset"];
+                /**
+                 * @description Items per page. Any positive size is accepted, as Kylin's clients ask 1,000, 100,000
+                 *     or 2147483647; pages hold at most 1,000 items, and the answer's `limit` is the size
+                 *     applied (`page_offset` counts pages of that size).
+                 * @example 10
+                 */
+                page_size?: components["parameters"]["KylinPageSize"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The group's name, in any case.
+                 * @example analysts
+                 */
+                group_name: components["parameters"]["KylinGroupPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the group's members. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": {
+                     *         "value": [
+                     *           {
+                     *             "uuid": "0196a1a0-0000-7000-8000-000000000002",
+                     *             "username": "analyst",
+                     *             "authorities": [
+                     *               {
+                     *                 "authority": "ALL_USERS"
+                     *               },
+                     *               {
+                     *                 "authority": "ROLE_ANALYST"
+                     *               },
+                     *               {
+                     *                 "authority": "analysts"
+                     *               }
+                     *             ],
+                     *             "disabled": false,
+                     *             "default_password": true,
+                     *             "locked": false,
+                     *             "locked_time": 0,
+                     *             "wrong_time": 0,
+                     *             "first_login_failed_time": 0,
+                     *             "create_time": 1795424400000,
+                     *             "last_modified": 1795424400000
+                     *           }
+                     *         ],
+                     *         "offset": 0,
+                     *         "limit": 10,
+                     *         "total_size": 1
+                     *       },
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/json": components["schemas"]["KylinUserPageEnvelope"];
+                    /**
+                     * @example {
+                     *       "code": "000",
+                     *       "data": {
+                     *         "value": [
+                     *           {
+                     *             "uuid": "0196a1a0-0000-7000-8000-000000000002",
+                     *             "username": "analyst",
+                     *             "authorities": [
+                     *               {
+                     *                 "authority": "ALL_USERS"
+                     *               },
+                     *               {
+                     *                 "authority": "ROLE_ANALYST"
+                     *               },
+                     *               {
+                     *                 "authority": "analysts"
+                     *               }
+                     *             ],
+                     *             "disabled": false,
+                     *             "default_password": true,
+                     *             "locked": false,
+                     *             "locked_time": 0,
+                     *             "wrong_time": 0,
+                     *             "first_login_failed_time": 0,
+                     *             "create_time": 1795424400000,
+                     *             "last_modified": 1795424400000
+                     *           }
+                     *         ],
+                     *         "offset": 0,
+                     *         "limit": 10,
+                     *         "total_size": 1
+                     *       },
+                     *       "msg": ""
+                     *     }
+                     */
+                    "application/vnd.apache.kylin-v4-public+json": components["schemas"]["KylinUserPageEnvelope"];
+                };
+            };
+            400: components["responses"]["KylinBadRequest"];
+            401: components["responses"]["KylinUnauthorized"];
+            403: components["responses"]["KylinForbidden"];
+            404: components["responses"]["KylinNotFound"];
+            406: components["responses"]["KylinNotAcceptable"];
+            429: components["responses"]["KylinTooManyRequests"];
+            500: components["responses"]["KylinInternalError"];
+            503: components["responses"]["KylinServiceUnavailable"];
+        };
+    };
     kylinListProjects: {
         parameters: {
             query?: {
@@ -6461,7 +7093,7 @@ export interface operations {
                  * @example sales
                  */
                 project: components["parameters"]["KylinProjectQuery"];
-                /** @description Only users whose name contains this. */
+                /** @description Only users and groups whose name contains this, in any case. */
                 name?: string;
                 /**
                  * @description The page index (0 is the first page).
@@ -6667,12 +7299,12 @@ export interface operations {
                  */
                 project: components["parameters"]["KylinProjectQuery"];
                 /**
-                 * @description Always `user`.
+                 * @description Whether `name` is a user or a user group.
                  * @example user
                  */
-                type: "user";
+                type: components["schemas"]["KylinGranteeType"];
                 /**
-                 * @description The user to take off the list.
+                 * @description The user or group to take off the list, in any case.
                  * @example analyst
                  */
                 name: string;
