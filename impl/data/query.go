@@ -3,6 +3,7 @@ package data
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,6 +64,7 @@ func (s *Service) Query(ctx context.Context, p *auth.Principal, proj *Project, s
 	if err != nil {
 		return QueryOutcome{SQLError: err.Error(), Duration: time.Since(start)}, nil
 	}
+	stmt = qualifyProject(stmt, proj.Name, proj.SchemaName)
 	var args []any
 	if len(params) > 0 {
 		if stmt, args, err = bindPlaceholders(stmt, params, db.SandboxFirstArg); err != nil {
@@ -74,7 +76,8 @@ func (s *Service) Query(ctx context.Context, p *auth.Principal, proj *Project, s
 	out := QueryOutcome{Partial: partial, Duration: time.Since(start)}
 	var se *db.SQLError
 	if errors.As(err, &se) {
-		out.SQLError = se.Message
+		// the project's own schema by the name the statement knows it by
+		out.SQLError = strings.ReplaceAll(se.Message, proj.SchemaName, proj.Name)
 		return out, nil
 	} else if err != nil {
 		return out, errs.Wrap(err, "run query")

@@ -25,6 +25,7 @@ func TestKylinCodes(t *testing.T) {
 		{errs.E(errs.Invalid, "x").WithReason(account.ReasonWrongOldPassword), "KE-010005003"}, // FAILED_UPDATE_PASSWORD
 		{errs.E(errs.Conflict, "x").WithReason(account.ReasonDuplicateUser), "KE-010003004"},   // DUPLICATE_USER_NAME
 		{errs.E(errs.Conflict, "x").WithReason(data.ReasonDuplicateProject), "KE-010001004"},   // DUPLICATE_PROJECT_NAME
+		{errs.Field("name", "x").WithReason(data.ReasonInvalidProjectName), "KE-010001003"},    // INVALID_PROJECT_NAME
 		{errs.E(errs.NotFound, "no such access entry"), "KE-010000404"},                        // no Kylin code
 	} {
 		if got := keCode(c.err); got != c.want {
