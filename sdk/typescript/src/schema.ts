@@ -1461,7 +1461,7 @@ export interface components {
             page: components["schemas"]["Page"];
         };
         /**
-         * @description Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
+         * @description Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case. In SQL the name is the project's schema, so names PostgreSQL gives its own schemas (`pg_…`, `public`, `information_schema`) and names of schemas the database already has are refused.
          * @example sales
          */
         ProjectName: string;
@@ -2493,7 +2493,7 @@ export interface components {
              */
             name: string;
             /**
-             * @description The project name.
+             * @description The project name, as table_SCHEM of tables_and_columns.
              * @example sales
              */
             schemaName: string | null;
@@ -2707,7 +2707,7 @@ export interface components {
              */
             table_CAT: string;
             /**
-             * @description The project name.
+             * @description The project name, which is the schema in SQL: `SELECT … FROM sales.orders`, in any case, quoted or not.
              * @example sales
              */
             table_SCHEM: string;
@@ -2732,13 +2732,13 @@ export interface components {
              */
             type_NAME: string;
             /**
-             * @description Size, or -1 when unbounded.
-             * @example -1
+             * @description Precision in digits (numbers), characters of the text form (dates and times) or length (text; 2147483647 when unbounded), as columnMetas' precision.
+             * @example 38
              */
             column_SIZE: number;
             /**
-             * @description Fractional digits.
-             * @example 0
+             * @description Fractional digits, as columnMetas' scale (an unconstrained numeric reads as DECIMAL(38,18)).
+             * @example 18
              */
             decimal_DIGITS: number;
             /**
@@ -2772,7 +2772,7 @@ export interface components {
              */
             table_CAT: string;
             /**
-             * @description The project name.
+             * @description The project name, which is the schema in SQL: `SELECT … FROM sales.orders`, in any case, quoted or not.
              * @example sales
              */
             table_SCHEM: string;
@@ -2802,8 +2802,8 @@ export interface components {
              *         "column_NAME": "amount",
              *         "data_TYPE": 3,
              *         "type_NAME": "DECIMAL",
-             *         "column_SIZE": -1,
-             *         "decimal_DIGITS": 0,
+             *         "column_SIZE": 38,
+             *         "decimal_DIGITS": 18,
              *         "num_PREC_RADIX": 10,
              *         "nullable": 1,
              *         "ordinal_POSITION": 1,
@@ -2838,8 +2838,8 @@ export interface components {
              *             "column_NAME": "amount",
              *             "data_TYPE": 3,
              *             "type_NAME": "DECIMAL",
-             *             "column_SIZE": -1,
-             *             "decimal_DIGITS": 0,
+             *             "column_SIZE": 38,
+             *             "decimal_DIGITS": 18,
              *             "num_PREC_RADIX": 10,
              *             "nullable": 1,
              *             "ordinal_POSITION": 1,
@@ -6547,8 +6547,8 @@ export interface operations {
                      *               "column_NAME": "amount",
                      *               "data_TYPE": 3,
                      *               "type_NAME": "DECIMAL",
-                     *               "column_SIZE": -1,
-                     *               "decimal_DIGITS": 0,
+                     *               "column_SIZE": 38,
+                     *               "decimal_DIGITS": 18,
                      *               "num_PREC_RADIX": 10,
                      *               "nullable": 1,
                      *               "ordinal_POSITION": 1,
@@ -6579,8 +6579,8 @@ export interface operations {
                      *               "column_NAME": "amount",
                      *               "data_TYPE": 3,
                      *               "type_NAME": "DECIMAL",
-                     *               "column_SIZE": -1,
-                     *               "decimal_DIGITS": 0,
+                     *               "column_SIZE": 38,
+                     *               "decimal_DIGITS": 18,
                      *               "num_PREC_RADIX": 10,
                      *               "nullable": 1,
                      *               "ordinal_POSITION": 1,
