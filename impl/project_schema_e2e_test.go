@@ -262,3 +262,28 @@ func TestProjectNamesReservedForSchemas(t *testing.T) {
 		kxOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": ok + "_k"}, admin))
 	}
 }
+
+// A project made before names were checked against schemas keeps working under a name
+// now refused: its queries read its own tables by it (qualified or not), nobody can make
+// another project of that name, and other projects are not affected.
+func TestProjectSchemaEarlierReservedName(t *testing.T) {
+	e := testkit.New(t)
+	tok := testkit.Bearer(e.AdminToken())
+	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
+	old := sbNewProject(t, e, tok, "was_public", "CANARY-OLD")
+	other := sbNewProject(t, e, tok, "other", "CANARY-OTHER")
+	if _, err := e.DB.Exec(`UPDATE projects SET name = 'Public', name_key = 'public' WHERE id = $1`, old.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{`SELECT note FROM t`, `SELECT note FROM public.t`, `SELECT "Public".t.note FROM "Public".t`} {
+		if r := sbRun(t, e, admin, "public", sql); r.Data.IsException || r.cell(0, 0) != "CANARY-OLD" {
+			t.Errorf("%s in project Public: %s", sql, r.raw)
+		}
+	}
+	// in another project public is PostgreSQL's schema, closed to query roles
+	if r := sbRun(t, e, admin, other.Name, `SELECT note FROM public.t`); !r.Data.IsException || strings.Contains(r.raw, "CANARY") {
+		t.Errorf("public.t from another project: %s", r.raw)
+	}
+	kxExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "PUBLIC"}, admin), 400, "KE-010001003")
+	e.Do("DELETE", "/api/datastores/"+old.ID, nil, tok).Expect(t, 204)
+}
