@@ -72,6 +72,13 @@ func InsertProject(ctx context.Context, q Queryer, p *Project) error {
 	return mapErr(err)
 }
 
+// SchemaExists reports whether the database has a schema of that name in any case.
+func SchemaExists(ctx context.Context, q Queryer, name string) (bool, error) {
+	var ok bool
+	err := q.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE lower(nspname) = lower($1))`, name)
+	return ok, mapErr(err)
+}
+
 // CreateProjectStorage makes the project's schema and its read-only role. Names come
 // from the project's UUID, never from user text, and are quoted all the same.
 func CreateProjectStorage(ctx context.Context, q Queryer, schema, role string) error {

@@ -228,11 +228,13 @@ func (s *Sandbox) Close() {
 
 // ResultColumn describes a result column.
 type ResultColumn struct {
-	Name      string
-	Type      string // PostgreSQL's name, upper case (INT4, TEXT, …)
+	Name string
+	Type string // PostgreSQL's name, upper case (INT4, TEXT, …)
+	// Precision and Scale of a numeric(p,s); 0 and 0 for an unconstrained numeric and
+	// every other type. Scale may be negative (numeric(3,-2) rounds to hundreds).
 	Precision int64
 	Scale     int64
-	Length    int64 // -1 when unbounded or unknown
+	Length    int64 // of a varchar(n) or char(n); -1 when unbounded or another type
 }
 
 // RowSink receives a query's result while the sandbox reads it, so no result is ever
@@ -343,14 +345,7 @@ func runQuery(ctx context.Context, conn *sql.Conn, q SandboxQuery, sink RowSink)
 	}
 	cols := make([]ResultColumn, len(types))
 	for i, t := range types {
-		c := ResultColumn{Name: t.Name(), Type: strings.ToUpper(t.DatabaseTypeName()), Length: -1}
-		if p, sc, ok := t.DecimalSize(); ok {
-			c.Precision, c.Scale = p, sc
-		}
-		if l, ok := t.Length(); ok {
-			c.Length = l
-		}
-		cols[i] = c
+		cols[i] = resultColumn(t)
 	}
 	if err := sink.Columns(cols); err != nil {
 		stop()
@@ -401,6 +396,21 @@ func runQuery(ctx context.Context, conn *sql.Conn, q SandboxQuery, sink RowSink)
 		return false, sqlError(err)
 	}
 	return false, nil
+}
+
+// resultColumn reads a column's type modifier as lib/pq hands it on: it decodes a
+// numeric's without looking for "none" (-1, read as precision 65535, scale 65531) and
+// stores a scale in 11 bits with its sign, and gives a varchar(n)'s length as n, or -5
+// for none.
+func resultColumn(t *sql.ColumnType) ResultColumn {
+	c := ResultColumn{Name: t.Name(), Type: strings.ToUpper(t.DatabaseTypeName()), Length: -1}
+	if p, sc, ok := t.DecimalSize(); ok && p >= 1 && p <= 1000 {
+		c.Precision, c.Scale = p, (sc&0x7ff^0x400)-0x400
+	}
+	if l, ok := t.Length(); ok && l >= 0 && l <= 10485760 && (c.Type == "VARCHAR" || c.Type == "BPCHAR") {
+		c.Length = l
+	}
+	return c
 }
 
 // text renders a value the way Kylin's results do: plain text, booleans as true/false.

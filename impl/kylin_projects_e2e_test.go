@@ -154,7 +154,7 @@ func TestKylinProjectsListFilters(t *testing.T) {
 		kpCreate(t, e, admin, n)
 	}
 	for i := range 12 {
-		kpCreate(t, e, admin, fmt.Sprintf("pg_%02d", i))
+		kpCreate(t, e, admin, fmt.Sprintf("pj_%02d", i))
 	}
 	names := func(p kxPage[kpProject]) string {
 		var out []string
@@ -173,9 +173,9 @@ func TestKylinProjectsListFilters(t *testing.T) {
 		{url.Values{"project": {"alpha"}, "exact": {"true"}}, "alpha", 1},
 		{url.Values{"project": {"ALPHABET"}, "exact": {"true"}}, "Alphabet", 1},
 		{url.Values{"project": {"alph"}, "exact": {"true"}}, "", 0},
-		{url.Values{"project": {"pg_"}, "page_size": {"5"}, "page_offset": {"2"}}, "pg_10,pg_11", 12},
-		{url.Values{"project": {"pg_"}, "page_size": {"5"}, "page_offset": {"1"}}, "pg_05,pg_06,pg_07,pg_08,pg_09", 12},
-		{url.Values{"project": {"pg_"}}, "pg_00,pg_01,pg_02,pg_03,pg_04,pg_05,pg_06,pg_07,pg_08,pg_09", 12},
+		{url.Values{"project": {"pj_"}, "page_size": {"5"}, "page_offset": {"2"}}, "pj_10,pj_11", 12},
+		{url.Values{"project": {"pj_"}, "page_size": {"5"}, "page_offset": {"1"}}, "pj_05,pj_06,pj_07,pj_08,pj_09", 12},
+		{url.Values{"project": {"pj_"}}, "pj_00,pj_01,pj_02,pj_03,pj_04,pj_05,pj_06,pj_07,pj_08,pj_09", 12},
 	}
 	for _, c := range cases {
 		p := kpList(t, e, admin, c.q)

@@ -25,11 +25,14 @@ type sbResult struct {
 	Code string `json:"code"`
 	Data struct {
 		ColumnMetas []struct {
-			Name           string `json:"name"`
-			ColumnType     int    `json:"columnType"`
-			ColumnTypeName string `json:"columnTypeName"`
-			Precision      int    `json:"precision"`
-			Scale          int    `json:"scale"`
+			Name           string  `json:"name"`
+			ColumnType     int     `json:"columnType"`
+			ColumnTypeName string  `json:"columnTypeName"`
+			Precision      int     `json:"precision"`
+			Scale          int     `json:"scale"`
+			DisplaySize    int     `json:"displaySize"`
+			SchemaName     *string `json:"schemaName"`
+			TableName      *string `json:"tableName"`
 		} `json:"columnMetas"`
 		Results          [][]*string `json:"results"`
 		IsException      bool        `json:"isException"`
@@ -88,10 +91,10 @@ func sbNewProject(t testing.TB, e *testkit.Env, tok testkit.ReqOpt, name, canary
 	return p
 }
 
-// sbQuery posts a query and expects 200.
-func sbQuery(t *testing.T, e *testkit.Env, auth testkit.ReqOpt, body map[string]any) *sbResult {
+// sbQuery posts a query, with more headers if given, and expects 200.
+func sbQuery(t *testing.T, e *testkit.Env, auth testkit.ReqOpt, body map[string]any, more ...testkit.ReqOpt) *sbResult {
 	t.Helper()
-	r := e.Do("POST", "/kylin/api/query", body, auth).Expect(t, 200)
+	r := e.Do("POST", "/kylin/api/query", body, append([]testkit.ReqOpt{auth}, more...)...).Expect(t, 200)
 	var out sbResult
 	r.JSON(t, &out)
 	out.raw = string(r.Body)
@@ -369,6 +372,32 @@ func TestSandboxCrossProjectAttacks(t *testing.T) {
 			}},
 		{name: "search_path to P2 then dynamic t", sql: `SELECT set_config('search_path', ` + lit(q2+", public") + `, true), query_to_xml('SELECT note FROM t', false, false, '')`,
 			want: `relation "t" does not exist`}, // a schema without USAGE is skipped in the search path
+		// the same by project name, as Kylin's clients qualify tables: P2's name is no
+		// schema to P1 (it reads as a project that does not exist), P1's own is P1's
+		// schema whatever the search path says
+		{name: "P2's table by project name", sql: `SELECT note FROM sb_two.t`, want: `relation "sb_two.t" does not exist`},
+		{name: "P2's table by quoted project name", sql: `SELECT note FROM "SB_TWO".t`, want: `relation "SB_TWO.t" does not exist`},
+		{name: "P2 as a schema of P1", sql: `SELECT note FROM sb_one.sb_two.t`, want: "cross-database references are not implemented"},
+		{name: "P2 by name, joined", sql: `SELECT t.note FROM sb_one.t JOIN sb_two.t u ON u.id = t.id`, want: `relation "sb_two.t" does not exist`},
+		{name: "P2 by name in dynamic SQL", sql: `SELECT query_to_xml('SELECT note FROM sb_two.t', false, false, '')`, want: `relation "sb_two.t" does not exist`},
+		{name: "P2 by name, TABLE", sql: `TABLE sb_two.t`, want: `relation "sb_two.t" does not exist`},
+		{name: "search_path to P2 then P1 by name", sql: `SELECT set_config('search_path', ` + lit(q2) + `, true), (SELECT string_agg(note, ',') FROM sb_one.t)`,
+			check: func(t *testing.T, r *sbResult) {
+				if r.Data.IsException || r.cell(0, 1) != "CANARY-P1" {
+					t.Errorf("sb_one.t is P1's table whatever the search path: %s", r.raw)
+				}
+			}},
+		{name: "P1 by name, TABLE", sql: `TABLE SB_ONE.T`, check: func(t *testing.T, r *sbResult) {
+			if r.Data.IsException || r.cell(0, 1) != "CANARY-P1" {
+				t.Errorf("want P1's row, got %s", r.raw)
+			}
+		}},
+		{name: "DELETE by project name", sql: `DELETE FROM sb_one.t`, want: readOnly},
+		{name: "writable CTE by project name", sql: `WITH d AS (DELETE FROM "sb_one".t RETURNING *) SELECT * FROM d`, want: "data-modifying statement"},
+		{name: "FOR UPDATE by project name", sql: `SELECT * FROM sb_one.t FOR UPDATE`, want: roTx},
+		{name: "LOCK by project name", sql: `LOCK TABLE sb_one.t`, want: readOnly},
+		{name: "SELECT INTO by project name", sql: `SELECT * INTO sb_one.newt FROM sb_one.t`, want: "SELECT ... INTO is not allowed here"},
+		{name: "nextval by project name", sql: `SELECT nextval('sb_one.sb_seq')`, want: `schema "sb_one" does not exist`},
 		// roles and session authorization
 		{name: "set_config role to P2's role", sql: `SELECT set_config('role', ` + lit(p2.Role) + `, false)`, want: setRoleDeny},
 		{name: "set_config role to postgres", sql: `SELECT set_config('role', 'postgres', false)`, want: setRoleDeny},
@@ -508,7 +537,8 @@ func TestSandboxNoLeakBetweenQueries(t *testing.T) {
 		t.Helper()
 		r := sbRun(t, e, basic, p1.Name, `SELECT current_setting('search_path'), current_setting('statement_timeout'),
 			current_setting('transaction_read_only'), current_user, pg_backend_pid(),
-			(SELECT count(*) FROM pg_prepared_statements), (SELECT count(*) FROM pg_cursors WHERE name <> '')`)
+			(SELECT count(*) FROM pg_prepared_statements), (SELECT count(*) FROM pg_cursors WHERE name <> ''),
+			(SELECT string_agg(note, ',') FROM sb_leak.t)`)
 		if r.Data.IsException {
 			t.Fatalf("%s: %s", label, r.raw)
 		}
@@ -524,6 +554,9 @@ func TestSandboxNoLeakBetweenQueries(t *testing.T) {
 		}
 		if r.cell(0, 5) != "0" || r.cell(0, 6) != "0" {
 			t.Errorf("%s: prepared statements or cursors survived: %s", label, r.raw)
+		}
+		if r.cell(0, 7) != "CANARY-P1" {
+			t.Errorf("%s: the project's table by its name: %s", label, r.raw)
 		}
 	}
 	check("after set_config")

@@ -17,14 +17,29 @@ import (
 
 var projectName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_]{0,49}$`)
 
-// ReasonDuplicateProject refines errs.Conflict (Kylin KE-010001004).
-const ReasonDuplicateProject = "duplicate-project"
+// Reasons refining errs codes for faces with finer codes.
+const (
+	// ReasonDuplicateProject refines errs.Conflict (Kylin KE-010001004).
+	ReasonDuplicateProject = "duplicate-project"
+	// ReasonInvalidProjectName refines errs.Invalid: a name a project cannot have (Kylin
+	// KE-010001003, INVALID_PROJECT_NAME).
+	ReasonInvalidProjectName = "invalid-project-name"
+)
 
-// CheckProjectName applies Kylin's rule: ASCII letters, digits and underscores, not
-// starting with an underscore, at most 50 characters.
+// CheckProjectName applies Kylin's rule (ASCII letters, digits and underscores, not
+// starting with an underscore, at most 50 characters) and refuses the names PostgreSQL
+// gives its own schemas: in SQL a project's name is its schema (see qualifyProject), so
+// such a name would make pg_catalog.pg_class or public.x mean the project's table.
 func CheckProjectName(field, name string) error {
 	if !projectName.MatchString(name) {
 		return errs.Field(field, "must be ASCII letters, digits and underscores, not starting with an underscore, at most 50 characters")
+	}
+	const why = ", and in SQL a project's name is its schema"
+	switch key := strings.ToLower(name); {
+	case strings.HasPrefix(key, "pg_"):
+		return errs.Field(field, name+" is reserved: names starting with pg_ are PostgreSQL's own schemas"+why).WithReason(ReasonInvalidProjectName)
+	case key == "public" || key == "information_schema":
+		return errs.Field(field, name+" is reserved: PostgreSQL has a schema of that name"+why).WithReason(ReasonInvalidProjectName)
 	}
 	return nil
 }
@@ -43,6 +58,14 @@ func (s *Service) CreateProject(ctx context.Context, p *auth.Principal, name, de
 		OwnerID: &owner, OwnerName: &p.User.Username, SchemaName: "kala_p_" + hex, RoleName: "kala_r_" + hex,
 		CreatedAt: now, ModifiedAt: now}
 	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+		// the server's own schema, an extension's, another project's tables: a project
+		// of that name would hide it from its own queries
+		if taken, err := db.SchemaExists(ctx, tx, row.NameKey); err != nil {
+			return err
+		} else if taken {
+			return errs.Field("name", "the database already has a schema named "+name+", and in SQL a project's name is its schema").
+				WithReason(ReasonInvalidProjectName)
+		}
 		if err := db.InsertProject(ctx, tx, &row); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package data
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,6 +76,7 @@ func (s *Service) run(ctx context.Context, p *auth.Principal, proj *Project, sql
 	if err != nil {
 		return QueryOutcome{SQLError: err.Error(), Duration: time.Since(start)}, nil
 	}
+	stmt = qualifyProject(stmt, proj.Name, proj.SchemaName)
 	if describe && len(params) == 0 {
 		if params, err = nullParams(stmt); err != nil {
 			return QueryOutcome{SQLError: err.Error(), Duration: time.Since(start)}, nil
@@ -91,7 +93,8 @@ func (s *Service) run(ctx context.Context, p *auth.Principal, proj *Project, sql
 	out := QueryOutcome{Partial: partial, Duration: time.Since(start)}
 	var se *db.SQLError
 	if errors.As(err, &se) {
-		out.SQLError = se.Message
+		// the project's own schema by the name the statement knows it by
+		out.SQLError = strings.ReplaceAll(se.Message, proj.SchemaName, proj.Name)
 		return out, nil
 	} else if err != nil {
 		return out, errs.Wrap(err, "run query")

@@ -45,6 +45,19 @@ func statementEnd(s string) (int, error) {
 // scanCode calls stop with the index of each byte of s outside quotes and comments, in
 // order, until stop says so; it returns that index, or len(s).
 func scanCode(s string, stop func(i int) bool) (int, error) {
+	return scan(s, stop, nil)
+}
+
+// scan is scanCode that also tells skipped, when not nil, of each quoted construct and
+// comment it steps over, in order with the bytes given to stop: its kind (its first byte:
+// a quote for a string, a double quote for a quoted identifier, $ for a dollar-quoted
+// string, - or / for a comment) and where it starts and ends.
+func scan(s string, stop func(i int) bool, skipped func(kind byte, start, end int)) (int, error) {
+	skip := func(start, end int) {
+		if skipped != nil {
+			skipped(s[start], start, end)
+		}
+	}
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
@@ -54,24 +67,29 @@ func scanCode(s string, stop func(i int) bool) (int, error) {
 			if err != nil {
 				return 0, err
 			}
+			skip(i, j)
 			i = j
 		case c == '"':
 			j, err := closeQuote(s, i+1, '"', false)
 			if err != nil {
 				return 0, err
 			}
+			skip(i, j)
 			i = j
 		case c == '-' && i+1 < len(s) && s[i+1] == '-':
 			j := strings.IndexByte(s[i:], '\n')
 			if j < 0 {
+				skip(i, len(s))
 				return len(s), nil
 			}
+			skip(i, i+j+1)
 			i += j + 1
 		case c == '/' && i+1 < len(s) && s[i+1] == '*':
 			j, err := closeBlockComment(s, i)
 			if err != nil {
 				return 0, err
 			}
+			skip(i, j)
 			i = j
 		case c == '$' && (i == 0 || !isIdent(s[i-1])):
 			if tag, ok := dollarTag(s[i:]); ok {
@@ -79,6 +97,7 @@ func scanCode(s string, stop func(i int) bool) (int, error) {
 				if j < 0 {
 					return 0, errors.New("unterminated dollar-quoted string")
 				}
+				skip(i, i+len(tag)+j+len(tag))
 				i += len(tag) + j + len(tag)
 				continue
 			}

@@ -29,6 +29,7 @@ func TestKylinCodes(t *testing.T) {
 		{errs.Field("names", "no group").WithReason(account.ReasonNoGroup), "KE-010004001"},    // USERGROUP_NOT_EXIST
 		{errs.Field("group_name", "x").WithReason(account.ReasonGroupName), "KE-010004003"},    // INVALID_USERGROUP_NAME
 		{errs.E(errs.Conflict, "x").WithReason(account.ReasonDuplicateGroup), "KE-010004004"},  // DUPLICATE_USERGROUP_NAME
+		{errs.Field("name", "x").WithReason(data.ReasonInvalidProjectName), "KE-010001003"},    // INVALID_PROJECT_NAME
 		{errs.E(errs.NotFound, "no such access entry"), "KE-010000404"},                        // no Kylin code
 	} {
 		if got := keCode(c.err); got != c.want {

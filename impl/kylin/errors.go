@@ -28,6 +28,7 @@ const (
 	codePasswordShort   = "KE-010005002" // SHORT_PASSWORD
 	codeWrongOld        = "KE-010005003"
 	codeDuplicateProj   = "KE-010001004"
+	codeInvalidProjName = "KE-010001003" // INVALID_PROJECT_NAME
 	codeProjectNotFound = "KE-010001201" // ErrorCodeServer.PROJECT_NOT_EXIST
 	codeUserNotFound    = "KE-010003001" // USER_NOT_EXIST
 	codeGroupNotFound   = "KE-010004001" // USERGROUP_NOT_EXIST
@@ -63,6 +64,8 @@ func keCode(e *errs.Error) string {
 		return codeLocked
 	case data.ReasonDuplicateProject:
 		return codeDuplicateProj
+	case data.ReasonInvalidProjectName:
+		return codeInvalidProjName
 	case data.ReasonNoProject:
 		return codeProjectNotFound
 	case account.ReasonNoUser:

@@ -15,39 +15,65 @@ import (
 	"github.com/kala-server/kala/impl/errs"
 )
 
-// jdbcType is a PostgreSQL type as java.sql.Types and Kylin's type name.
+// jdbcType is a PostgreSQL type as java.sql.Types and Kylin's type name, with the
+// precision and display size JDBC tools size a column by (docs/kylin.md, "Column
+// metadata"). The scale of a type that has fractions is in scale.
 type jdbcType struct {
-	code    int
-	name    string
-	signed  bool
-	text    bool
-	display int
+	code      int
+	name      string
+	signed    bool
+	text      bool
+	precision int
+	scale     int
+	display   int
 }
 
+// Unbounded text: JDBC's way (and PostgreSQL's driver's) of saying "no limit".
+const unbounded = math.MaxInt32
+
+// jdbcTypes hold the precision (digits; for dates and times the characters of the text
+// Kala sends) and display size (characters of the widest value, sign and point included).
 var jdbcTypes = map[string]jdbcType{
-	"INT2":        {5, "SMALLINT", true, false, 6},
-	"INT4":        {4, "INTEGER", true, false, 11},
-	"INT8":        {-5, "BIGINT", true, false, 20},
-	"FLOAT4":      {7, "REAL", true, false, 15},
-	"FLOAT8":      {8, "DOUBLE", true, false, 25},
-	"NUMERIC":     {3, "DECIMAL", true, false, 131089},
-	"BOOL":        {16, "BOOLEAN", false, false, 5},
-	"DATE":        {91, "DATE", false, false, 10},
-	"TIMESTAMP":   {93, "TIMESTAMP", false, false, 29},
-	"TIMESTAMPTZ": {93, "TIMESTAMP", false, false, 35},
-	"TIME":        {92, "TIME", false, false, 15},
-	"TEXT":        {12, "VARCHAR", false, true, math.MaxInt32},
-	"VARCHAR":     {12, "VARCHAR", false, true, math.MaxInt32},
-	"BPCHAR":      {1, "CHAR", false, true, math.MaxInt32},
-	"NAME":        {12, "VARCHAR", false, true, 63},
+	"INT2":        {5, "SMALLINT", true, false, 5, 0, 6},
+	"INT4":        {4, "INTEGER", true, false, 10, 0, 11},
+	"INT8":        {-5, "BIGINT", true, false, 19, 0, 20},
+	"FLOAT4":      {7, "REAL", true, false, 8, 0, 15},
+	"FLOAT8":      {8, "DOUBLE", true, false, 17, 0, 25}, // 17 digits round-trip a double
+	"NUMERIC":     {3, "DECIMAL", true, false, 38, 18, 40},
+	"BOOL":        {16, "BOOLEAN", false, false, 1, 0, 5}, // true, false
+	"DATE":        {91, "DATE", false, false, 10, 0, 10},
+	"TIMESTAMP":   {93, "TIMESTAMP", false, false, 26, 6, 26}, // 2006-01-02 15:04:05.999999
+	"TIMESTAMPTZ": {93, "TIMESTAMP", false, false, 32, 6, 32}, // and -07:00
+	"TIME":        {92, "TIME", false, false, 15, 6, 15},      // 15:04:05.999999
+	"TEXT":        {12, "VARCHAR", false, true, unbounded, 0, unbounded},
+	"VARCHAR":     {12, "VARCHAR", false, true, unbounded, 0, unbounded},
+	"BPCHAR":      {1, "CHAR", false, true, unbounded, 0, unbounded},
+	"NAME":        {12, "VARCHAR", false, true, 63, 0, 63},
 }
 
-// typeOf maps a column type from the API's words (tables) or PostgreSQL's (results).
-func typeOf(t string) jdbcType {
-	if j, ok := jdbcTypes[t]; ok {
-		return j
+// typeOf maps a result column's type, with its numeric(p,s) or varchar(n) modifier, or a
+// table column's (no modifier: Kala's columns have none). An unconstrained numeric holds
+// any scale, which JDBC cannot say: it reads as DECIMAL(38,18), Spark's default decimal
+// (the engine Kylin 4 and 5 compute in), wide enough for a bigint's sum and for the 16
+// and more fractional digits PostgreSQL's avg and division give.
+func typeOf(c db.ResultColumn) jdbcType {
+	j, ok := jdbcTypes[c.Type]
+	if !ok {
+		return jdbcType{1111, "OTHER", false, false, unbounded, 0, unbounded}
 	}
-	return jdbcType{1111, "OTHER", false, false, math.MaxInt32}
+	switch {
+	case c.Type == "NUMERIC" && c.Precision > 0:
+		j.precision, j.scale = int(c.Precision), int(c.Scale)
+		j.display = j.precision + 1 // a sign
+		if j.scale > 0 {
+			j.display++ // a point
+		} else if j.scale < 0 {
+			j.display -= j.scale // the zeros before the point
+		}
+	case j.text && c.Length >= 0:
+		j.precision, j.display = int(c.Length), int(c.Length)
+	}
+	return j
 }
 
 var apiTypes = map[string]string{"text": "TEXT", "integer": "INT4", "bigint": "INT8", "double": "FLOAT8",
@@ -57,13 +83,9 @@ func columnMetas(proj *data.Project, cols []db.ResultColumn) []gen.KylinColumnMe
 	out := make([]gen.KylinColumnMeta, len(cols))
 	schema := proj.Name
 	for i, c := range cols {
-		j := typeOf(c.Type)
-		precision, scale := j.display, 0
-		if c.Type == "NUMERIC" && c.Precision > 0 {
-			precision, scale = int(c.Precision), int(c.Scale)
-		}
+		j := typeOf(c)
 		out[i] = gen.KylinColumnMeta{IsNullable: gen.KylinColumnMetaIsNullableN2, DisplaySize: j.display,
-			Label: c.Name, Name: c.Name, SchemaName: &schema, Precision: precision, Scale: scale,
+			Label: c.Name, Name: c.Name, SchemaName: &schema, Precision: j.precision, Scale: j.scale,
 			ColumnType: j.code, ColumnTypeName: j.name, CaseSensitive: j.text, Searchable: true,
 			Signed: j.signed, ReadOnly: true}
 	}
@@ -129,9 +151,9 @@ func (f *Face) KylinTablesAndColumns(ctx context.Context, req gen.KylinTablesAnd
 		kt := gen.KylinTable{TableCAT: proj.Name, TableSCHEM: proj.Name, TableNAME: t.Name, TableTYPE: gen.TABLE,
 			Columns: make([]gen.KylinTableColumn, len(t.Columns))}
 		for ci, c := range t.Columns {
-			j := typeOf(apiTypes[c.Type])
+			j := typeOf(db.ResultColumn{Type: apiTypes[c.Type], Length: -1})
 			col := gen.KylinTableColumn{TableCAT: proj.Name, TableSCHEM: proj.Name, TableNAME: t.Name, ColumnNAME: c.Name,
-				DataTYPE: j.code, TypeNAME: j.name, ColumnSIZE: -1, NumPRECRADIX: 10, OrdinalPOSITION: ci + 1,
+				DataTYPE: j.code, TypeNAME: j.name, ColumnSIZE: j.precision, DecimalDIGITS: j.scale, NumPRECRADIX: 10, OrdinalPOSITION: ci + 1,
 				Nullable: gen.KylinTableColumnNullableN1, IsNULLABLE: gen.YES}
 			if !c.Nullable {
 				col.Nullable, col.IsNULLABLE = gen.KylinTableColumnNullableN0, gen.NO

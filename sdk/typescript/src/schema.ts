@@ -1673,7 +1673,7 @@ export interface components {
             page: components["schemas"]["Page"];
         };
         /**
-         * @description Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case.
+         * @description Letters, digits and underscores (ASCII), not starting with an underscore, at most 50 characters; unique in any case. In SQL the name is the project's schema, so names PostgreSQL gives its own schemas (`pg_…`, `public`, `information_schema`) and names of schemas the database already has are refused.
          * @example sales
          */
         ProjectName: string;
@@ -2778,7 +2778,7 @@ export interface components {
              */
             name: string;
             /**
-             * @description The project name.
+             * @description The project name, as table_SCHEM of tables_and_columns.
              * @example sales
              */
             schemaName: string | null;
@@ -3082,7 +3082,7 @@ export interface components {
              */
             table_CAT: string;
             /**
-             * @description The project name.
+             * @description The project name, which is the schema in SQL: `SELECT … FROM sales.orders`, in any case, quoted or not.
              * @example sales
              */
             table_SCHEM: string;
@@ -3107,13 +3107,13 @@ export interface components {
              */
             type_NAME: string;
             /**
-             * @description Size, or -1 when unbounded.
-             * @example -1
+             * @description Precision in digits (numbers), characters of the text form (dates and times) or length (text; 2147483647 when unbounded), as columnMetas' precision.
+             * @example 38
              */
             column_SIZE: number;
             /**
-             * @description Fractional digits.
-             * @example 0
+             * @description Fractional digits, as columnMetas' scale (an unconstrained numeric reads as DECIMAL(38,18)).
+             * @example 18
              */
             decimal_DIGITS: number;
             /**
@@ -3147,7 +3147,7 @@ export interface components {
              */
             table_CAT: string;
             /**
-             * @description The project name.
+             * @description The project name, which is the schema in SQL: `SELECT … FROM sales.orders`, in any case, quoted or not.
              * @example sales
              */
             table_SCHEM: string;
@@ -3177,8 +3177,8 @@ export interface components {
              *         "column_NAME": "amount",
              *         "data_TYPE": 3,
              *         "type_NAME": "DECIMAL",
-             *         "column_SIZE": -1,
-             *         "decimal_DIGITS": 0,
+             *         "column_SIZE": 38,
+             *         "decimal_DIGITS": 18,
              *         "num_PREC_RADIX": 10,
              *         "nullable": 1,
              *         "ordinal_POSITION": 1,
@@ -3367,8 +3367,8 @@ export interface components {
              *             "column_NAME": "amount",
              *             "data_TYPE": 3,
              *             "type_NAME": "DECIMAL",
-             *             "column_SIZE": -1,
-             *             "decimal_DIGITS": 0,
+             *             "column_SIZE": 38,
+             *             "decimal_DIGITS": 18,
              *             "num_PREC_RADIX": 10,
              *             "nullable": 1,
              *             "ordinal_POSITION": 1,
@@ -7716,8 +7716,8 @@ export interface operations {
                      *               "column_NAME": "amount",
                      *               "data_TYPE": 3,
                      *               "type_NAME": "DECIMAL",
-                     *               "column_SIZE": -1,
-                     *               "decimal_DIGITS": 0,
+                     *               "column_SIZE": 38,
+                     *               "decimal_DIGITS": 18,
                      *               "num_PREC_RADIX": 10,
                      *               "nullable": 1,
                      *               "ordinal_POSITION": 1,
@@ -7748,8 +7748,8 @@ export interface operations {
                      *               "column_NAME": "amount",
                      *               "data_TYPE": 3,
                      *               "type_NAME": "DECIMAL",
-                     *               "column_SIZE": -1,
-                     *               "decimal_DIGITS": 0,
+                     *               "column_SIZE": 38,
+                     *               "decimal_DIGITS": 18,
                      *               "num_PREC_RADIX": 10,
                      *               "nullable": 1,
                      *               "ordinal_POSITION": 1,
