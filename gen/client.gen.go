@@ -835,6 +835,8 @@ type ClientInterface interface {
 	// KylinDeleteUser Delete a user (Kylin)
 	//
 	// Deletes a user with their keys and sessions. Nobody deletes themselves or `ADMIN`.
+	// The path names the user by name, in any case, or by `uuid` as Kylin's web UI sends
+	// it (a name is looked up first).
 	//
 	// Corresponds with DELETE /kylin/api/user/{username} (the `KylinDeleteUser` operationId).
 	KylinDeleteUser(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2395,6 +2397,8 @@ func (c *Client) KylinChangePassword(ctx context.Context, body KylinChangePasswo
 // KylinDeleteUser Delete a user (Kylin)
 //
 // Deletes a user with their keys and sessions. Nobody deletes themselves or `ADMIN`.
+// The path names the user by name, in any case, or by `uuid` as Kylin's web UI sends
+// it (a name is looked up first).
 //
 // Corresponds with DELETE /kylin/api/user/{username} (the `KylinDeleteUser` operationId).
 func (c *Client) KylinDeleteUser(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6326,6 +6330,8 @@ type ClientWithResponsesInterface interface {
 	// KylinDeleteUserWithResponse Delete a user (Kylin)
 	//
 	// Deletes a user with their keys and sessions. Nobody deletes themselves or `ADMIN`.
+	// The path names the user by name, in any case, or by `uuid` as Kylin's web UI sends
+	// it (a name is looked up first).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -16537,6 +16543,8 @@ func (c *ClientWithResponses) KylinChangePasswordWithResponse(ctx context.Contex
 // KylinDeleteUserWithResponse Delete a user (Kylin)
 //
 // Deletes a user with their keys and sessions. Nobody deletes themselves or `ADMIN`.
+// The path names the user by name, in any case, or by `uuid` as Kylin's web UI sends
+// it (a name is looked up first).
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -478,6 +478,19 @@ func TestKylinClientsDeleteUsers(t *testing.T) {
 	if kjExists(t, e, "y1") || kjExists(t, e, "y2") || kjExists(t, e, "batch") {
 		t.Error("batch with repeats")
 	}
+	// Kylin's web UI deletes by uuid; a user named like an id is found by name first
+	byID := e.NewUser("by_id", false)
+	named := e.NewUser(byID.ID.String(), false)
+	kxOK[json.RawMessage](t, del("/kylin/api/user/"+byID.ID.String(), nil))
+	if !kjExists(t, e, "by_id") || kjExists(t, e, named.Name) {
+		t.Fatal("a name that is a user's name must name that user, not the user with that id")
+	}
+	kxOK[json.RawMessage](t, del("/kylin/api/user/"+strings.ToUpper(byID.ID.String()), nil))
+	if kjExists(t, e, "by_id") {
+		t.Error("DELETE /user/{uuid} left the user")
+	}
+	kxExpectErr(t, del("/kylin/api/user/"+byID.ID.String(), nil), 404, kjNoUser)
+
 	r := e.Do("GET", "/kylin/api/user/batch", nil, admin)
 	kxExpectErr(t, r, 405, "KE-010000405")
 	if a := r.Header.Get("Allow"); a != "DELETE, POST" && a != "POST, DELETE" {

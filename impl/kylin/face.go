@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/gen"
 	"github.com/kala-server/kala/impl/account"
@@ -273,7 +275,17 @@ func (f *Face) KylinUpdateUser(ctx context.Context, req gen.KylinUpdateUserReque
 }
 
 func (f *Face) KylinDeleteUser(ctx context.Context, req gen.KylinDeleteUserRequestObject) (gen.KylinDeleteUserResponseObject, error) {
-	if err := f.deleteUsers(ctx, []string{req.Username}); err != nil {
+	name := req.Username
+	// Kylin's web UI deletes by the user's uuid: a name that is no user's but is a user's
+	// id names that user (a user named like an id is found by name first).
+	if id, err := uuid.Parse(name); err == nil {
+		if _, err := f.Accounts.UserByName(ctx, name); errs.CodeOf(err) == errs.NotFound {
+			if u, err := f.Accounts.User(ctx, id); err == nil {
+				name = u.Username
+			}
+		}
+	}
+	if err := f.deleteUsers(ctx, []string{name}); err != nil {
 		return nil, err
 	}
 	return gen.KylinDeleteUser200JSONResponse(empty), nil

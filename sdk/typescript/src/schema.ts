@@ -591,6 +591,8 @@ export interface paths {
         /**
          * Delete a user (Kylin)
          * @description Deletes a user with their keys and sessions. Nobody deletes themselves or `ADMIN`.
+         *     The path names the user by name, in any case, or by `uuid` as Kylin's web UI sends
+         *     it (a name is looked up first).
          */
         delete: operations["kylinDeleteUser"];
         options?: never;
@@ -6338,7 +6340,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The user's name, in any case.
+                 * @description The user's name, in any case, or the user's uuid.
                  * @example analyst
                  */
                 username: string;
