@@ -191,3 +191,69 @@ func mustAny(t *testing.T, raw json.RawMessage) any {
 	}
 	return v
 }
+
+// The Kylin 5 JDBC driver's whole flow, as its KylinClient does it: connect (POST
+// authentication with `{}`), metadata (tables_and_columns, then /tables for remarks),
+// then a PreparedStatement, all with its headers and Basic on every request.
+func TestKylinClientsJDBC5Flow(t *testing.T) {
+	e := testkit.New(t)
+	kjProject(t, e, "jdbc5", 20)
+	analyst := e.NewUser("jdbc_user", false)
+	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
+	e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "jdbc5", "type": "user",
+		"permission": "QUERY", "names": []string{analyst.Name}}, admin).Expect(t, 200)
+	jdbc := kjJDBC(analyst.Name, analyst.Password)
+
+	kxOK[json.RawMessage](t, e.Do("POST", "/kylin/api/user/authentication", map[string]any{}, jdbc...))
+	tc := psTablesOf(t, e, jdbc[0], "jdbc5")
+	if len(tc.Data) != 1 || tc.Data[0].Schema != "jdbc5" || len(tc.Data[0].Columns) != 2 {
+		t.Fatalf("tables_and_columns: %+v", tc)
+	}
+	remarks := kxOK[kxPage[struct {
+		Database string `json:"database"`
+		Name     string `json:"name"`
+	}]](t, e.Do("GET", "/kylin/api/tables?project=jdbc5&page_size=2147483647", nil, jdbc...))
+	if len(remarks.Value) != 1 || remarks.Value[0].Database != tc.Data[0].Schema || remarks.Value[0].Name != tc.Data[0].Name {
+		t.Fatalf("tables: %+v", remarks)
+	}
+	// the table as the driver's metadata names it, qualified, with two parameters
+	sql := `SELECT i, s FROM ` + tc.Data[0].Schema + `.` + tc.Data[0].Name + ` WHERE i > ? AND s <> ? ORDER BY i`
+	q := kjQuery(t, e, map[string]any{"sql": sql, "project": "jdbc5", "queryId": "jdbc-1", "acceptPartial": false,
+		"backdoorToggles": map[string]string{"ATTR_STATEMENT_MAX_ROWS": "0"},
+		"params":          []any{kjParam("java.lang.Integer", "17"), kjParam("java.lang.String", "s19")}}, jdbc...)
+	if q.Data.IsException || q.Data.ResultRowCount != 2 || *q.Data.Results[0][0] != "18" || *q.Data.Results[1][1] != "s20" {
+		t.Fatalf("query: %+v", q.Data)
+	}
+}
+
+// kylinpy's v4 flow (Kyligence/kylinpy ke4_service): who-am-I by GET, projects() with
+// page_size 1000, tables_and_columns keyed "<table_SCHEM>.<table_NAME>", and the
+// schema-qualified GROUP BY its SQLAlchemy dialect compiles (Superset's charts).
+func TestKylinClientsKylinpyFlow(t *testing.T) {
+	e := testkit.New(t)
+	kjProject(t, e, "Shop", 6)
+	py := []testkit.ReqOpt{testkit.Basic("ADMIN", testkit.AdminPassword), testkit.Header("User-Agent", "Kylin Python Client"),
+		testkit.Header("Accept", "application/vnd.apache.kylin-v4-public+json")}
+
+	who := kxOK[map[string]any](t, e.Do("GET", "/kylin/api/user/authentication", nil, py...))
+	if len(who) == 0 { // kylinpy reads an empty object as "unauthorised"
+		t.Fatal("authentication: empty data")
+	}
+	projects := kxOK[kxPage[struct {
+		Name string `json:"name"`
+	}]](t, e.Do("GET", "/kylin/api/projects?page_offset=0&page_size=1000", nil, py...))
+	if len(projects.Value) != 1 || projects.Value[0].Name != "Shop" {
+		t.Fatalf("projects: %+v", projects)
+	}
+	tc := psTablesOf(t, e, py[0], "Shop")
+	key := tc.Data[0].Schema + "." + tc.Data[0].Name
+	if key != "Shop.t" {
+		t.Fatalf("kylinpy's table key %q", key)
+	}
+	schema, _, _ := strings.Cut(key, ".") // get_all_schemas() splits the key so
+	r := psKylinpy(t, e, "ADMIN", testkit.AdminPassword, "Shop", `SELECT i % 2 AS parity, count(*) AS "COUNT(*)"  FROM "`+
+		schema+`".t GROUP BY i % 2 ORDER BY i % 2`)
+	if r.Data.IsException || psRows(r) != "0|3;1|3" {
+		t.Fatalf("kylinpy's GROUP BY: %s (%s)", psRows(r), r.msg())
+	}
+}
