@@ -119,6 +119,7 @@ func DeleteProject(ctx context.Context, q Queryer, p *Project) error {
 	r := pq.QuoteIdentifier(p.RoleName)
 	for _, stmt := range []string{
 		`DROP SCHEMA IF EXISTS ` + pq.QuoteIdentifier(p.SchemaName) + ` CASCADE`,
+		`DELETE FROM table_rows WHERE schema_name = ` + pq.QuoteLiteral(p.SchemaName),
 		`DROP OWNED BY ` + r,
 		`DROP ROLE IF EXISTS ` + r,
 	} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/lib/pq"
@@ -83,19 +84,28 @@ func CreateTable(ctx context.Context, q Queryer, schema, role string, t Table) e
 	if _, err := q.ExecContext(ctx, `CREATE TABLE `+qualified+` (`+strings.Join(cols, ", ")+`)`); err != nil {
 		return mapErr(err)
 	}
-	_, err := q.ExecContext(ctx, `GRANT SELECT ON `+qualified+` TO `+pq.QuoteIdentifier(role))
+	if _, err := q.ExecContext(ctx, `GRANT SELECT ON `+qualified+` TO `+pq.QuoteIdentifier(role)); err != nil {
+		return mapErr(err)
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO table_rows (schema_name, table_name, n) VALUES ($1, $2, 0)`, schema, t.Name)
 	return mapErr(err)
 }
 
-// DropTable drops a table.
+// DropTable drops a table and its row count.
 func DropTable(ctx context.Context, q Queryer, schema, table string) error {
-	_, err := q.ExecContext(ctx, `DROP TABLE `+pq.QuoteIdentifier(schema)+"."+pq.QuoteIdentifier(table))
+	if _, err := q.ExecContext(ctx, `DROP TABLE `+pq.QuoteIdentifier(schema)+"."+pq.QuoteIdentifier(table)); err != nil {
+		return mapErr(err)
+	}
+	_, err := q.ExecContext(ctx, `DELETE FROM table_rows WHERE schema_name = $1 AND table_name = $2`, schema, table)
 	return mapErr(err)
 }
 
-// CopyRows streams rows into a table with COPY, inside the caller's transaction.
+// CopyRows streams rows into a table with COPY, inside the caller's transaction, and
+// counts them in the table's row count (which makes concurrent inserts into one table
+// take turns until the first commits).
 func CopyRows(ctx context.Context, q interface {
 	PrepareContext(context.Context, string) (*sql.Stmt, error)
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, schema, table string, cols []string, rows [][]any) error {
 	quoted := make([]string, len(cols))
 	for i, c := range cols {
@@ -112,40 +122,73 @@ func CopyRows(ctx context.Context, q interface {
 			return mapErr(err)
 		}
 	}
-	_, err = stmt.ExecContext(ctx)
+	if _, err = stmt.ExecContext(ctx); err != nil {
+		return mapErr(err)
+	}
+	_, err = q.ExecContext(ctx, `UPDATE table_rows SET n = n + $3 WHERE schema_name = $1 AND table_name = $2`,
+		schema, table, len(rows))
 	return mapErr(err)
 }
 
-// Rows reads a page of a table, every value as text (nil for NULL), in storage order:
-// rows are only ever inserted, so their physical order is stable.
-func Rows(ctx context.Context, q Queryer, schema string, t Table, offset, limit int) ([][]*string, int, error) {
+// RowsPage asks for a page of a table's rows: Offset rows skipped after the row After (a
+// RowKey; "" for the start), Limit rows at most.
+type RowsPage struct {
+	After         string
+	Offset, Limit int
+}
+
+var rowKey = regexp.MustCompile(`^([0-9]{1,10})-([0-9]{1,5})$`)
+
+// ValidRowKey reports whether s has the form of a RowKey.
+func ValidRowKey(s string) bool { return rowKey.MatchString(s) }
+
+// Rows reads a page of a table, every value as text (nil for NULL), in storage order,
+// the table's row count, and the key of the page's last row when more rows follow.
+// Rows are only ever inserted, so storage order is insertion order and a row's place
+// (its ctid) a stable key. The page is read by a TID range scan, which walks the table's
+// blocks in order and so returns rows in storage order without sorting the table (an
+// ORDER BY ctid sorts every row: seconds at a million); `After` starts the scan at the
+// row after the key, so a deep page costs what the first does.
+func Rows(ctx context.Context, q Queryer, schema string, t Table, p RowsPage) (rows [][]*string, total int, next string, err error) {
 	qualified := pq.QuoteIdentifier(schema) + "." + pq.QuoteIdentifier(t.Name)
-	cols := make([]string, len(t.Columns))
+	cols := make([]string, len(t.Columns), len(t.Columns)+1)
 	for i, c := range t.Columns {
 		cols[i] = pq.QuoteIdentifier(c.Name) + "::text"
 	}
-	rs, err := q.QueryContext(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+qualified+
-		` ORDER BY ctid OFFSET $1 LIMIT $2`, offset, limit)
+	from := "(0,0)"
+	op := ">="
+	if m := rowKey.FindStringSubmatch(p.After); m != nil {
+		from, op = "("+m[1]+","+m[2]+")", ">"
+	}
+	rs, err := q.QueryContext(ctx, `SELECT `+strings.Join(append(cols, "ctid::text"), ", ")+` FROM `+qualified+
+		` WHERE ctid `+op+` $1::tid OFFSET $2 LIMIT $3`, from, p.Offset, p.Limit+1)
 	if err != nil {
-		return nil, 0, mapErr(err)
+		return nil, 0, "", mapErr(err)
 	}
 	defer rs.Close()
-	out := [][]*string{}
+	rows = [][]*string{}
+	var last string
 	for rs.Next() {
+		if len(rows) == p.Limit {
+			next = strings.NewReplacer("(", "", ")", "", ",", "-").Replace(last) // more follow
+			break
+		}
 		vals := make([]*string, len(cols))
-		ptrs := make([]any, len(cols))
+		ptrs := make([]any, len(cols)+1)
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
+		ptrs[len(cols)] = &last
 		if err := rs.Scan(ptrs...); err != nil {
-			return nil, 0, err
+			return nil, 0, "", err
 		}
-		out = append(out, vals)
+		rows = append(rows, vals)
 	}
 	if err := rs.Err(); err != nil {
-		return nil, 0, mapErr(err)
+		return nil, 0, "", mapErr(err)
 	}
-	var total int
-	err = q.GetContext(ctx, &total, `SELECT count(*) FROM `+qualified)
-	return out, total, mapErr(err)
+	// a table without a count (made outside the API) is counted
+	err = q.GetContext(ctx, &total, `SELECT COALESCE((SELECT n FROM table_rows WHERE schema_name = $1 AND table_name = $2),
+		(SELECT count(*) FROM `+qualified+`))`, schema, t.Name)
+	return rows, total, next, mapErr(err)
 }

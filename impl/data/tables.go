@@ -102,7 +102,7 @@ func (s *Service) DropTable(ctx context.Context, proj *Project, name string) err
 	if err != nil {
 		return err
 	}
-	return errs.Wrap(db.DropTable(ctx, s.DB, proj.SchemaName, t.Name), "drop table")
+	return errs.Wrap(s.DB.Tx(ctx, func(tx *sqlx.Tx) error { return db.DropTable(ctx, tx, proj.SchemaName, t.Name) }), "drop table")
 }
 
 // InsertRows checks every row against the table's columns, then inserts them all in one
@@ -241,15 +241,19 @@ func convert(typ string, v any) (any, error) {
 	return nil, fmt.Errorf("has unknown type %s", typ)
 }
 
-// Rows returns a page of a table's rows as JSON-ready values and the table's row count.
-func (s *Service) Rows(ctx context.Context, proj *Project, table string, offset, limit int) ([]map[string]any, int, error) {
+// Rows returns a page of a table's rows as JSON-ready values, the table's row count, and
+// the key to continue after the page when more rows follow (see db.Rows).
+func (s *Service) Rows(ctx context.Context, proj *Project, table string, p db.RowsPage) ([]map[string]any, int, string, error) {
+	if p.After != "" && !db.ValidRowKey(p.After) {
+		return nil, 0, "", errs.Field("after", "is not a row key (use page.next of the previous page)")
+	}
 	t, err := s.Table(ctx, proj, table)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, "", err
 	}
-	raw, total, err := db.Rows(ctx, s.DB, proj.SchemaName, *t, offset, limit)
+	raw, total, next, err := db.Rows(ctx, s.DB, proj.SchemaName, *t, p)
 	if err != nil {
-		return nil, 0, errs.Wrap(err, "read rows")
+		return nil, 0, "", errs.Wrap(err, "read rows")
 	}
 	out := make([]map[string]any, len(raw))
 	for i, r := range raw {
@@ -259,7 +263,7 @@ func (s *Service) Rows(ctx context.Context, proj *Project, table string, offset,
 		}
 		out[i] = m
 	}
-	return out, total, nil
+	return out, total, next, nil
 }
 
 // present turns PostgreSQL's text form of a value into JSON: integers and finite doubles

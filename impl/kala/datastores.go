@@ -151,11 +151,14 @@ func (f *Face) ListRows(ctx context.Context, req gen.ListRowsRequestObject) (gen
 		return nil, err
 	}
 	offset, limit := page(req.Params.Offset, req.Params.Limit)
-	rows, total, err := f.Data.Rows(ctx, proj, req.Table, offset, limit)
+	rows, total, next, err := f.Data.Rows(ctx, proj, req.Table, db.RowsPage{After: deref(req.Params.After), Offset: offset, Limit: limit})
 	if err != nil {
 		return nil, err
 	}
 	out := gen.ListRows200JSONResponse{Data: make([]gen.Row, len(rows)), Page: gen.Page{Offset: offset, Limit: limit, Total: total}}
+	if next != "" {
+		out.Page.Next = &next
+	}
 	for i, r := range rows {
 		out.Data[i] = r
 	}

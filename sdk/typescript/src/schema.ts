@@ -1110,7 +1110,7 @@ export interface components {
              */
             total: number;
             /**
-             * @description Where the next page starts, for lists that continue by key (`GET /api/users`: send it as `after`); absent on the last page.
+             * @description Where the next page starts, for lists that continue by key (users, rows: send it as `after`); absent on the last page.
              * @example Analyst_Anna
              */
             next?: string;
@@ -5416,6 +5416,13 @@ export interface operations {
                  * @example 50
                  */
                 limit?: components["parameters"]["Limit"];
+                /**
+                 * @description Only rows stored after this one: pass the previous page's `page.next` to
+                 *     continue. A deep page then costs what the first does (`offset` counts from
+                 *     there); by `offset` alone, the rows skipped are read.
+                 * @example 5405-51
+                 */
+                after?: string;
             };
             header?: never;
             path: {
