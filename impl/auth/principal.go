@@ -160,6 +160,15 @@ func HolderFrom(ctx context.Context) *Holder {
 }
 
 // PrincipalFrom returns the authenticated caller, or nil.
+// Caller is the request's principal, or the 401 of a request that carries no credential.
+// Operations that require one never reach their handler without it; this is the guard.
+func Caller(ctx context.Context) (*Principal, error) {
+	if p := PrincipalFrom(ctx); p != nil {
+		return p, nil
+	}
+	return nil, errAbsent
+}
+
 func PrincipalFrom(ctx context.Context) *Principal {
 	if h := HolderFrom(ctx); h != nil {
 		return h.Principal

@@ -106,9 +106,9 @@ func (s *Service) reachesProjects(p *auth.Principal) bool {
 // operation's x-permissions, or its x-project-access level on the project. A project the
 // caller cannot see at all is not found; one they see with too low a level is forbidden.
 func (s *Service) Open(ctx context.Context, id uuid.UUID) (*Project, error) {
-	p := auth.PrincipalFrom(ctx)
-	if p == nil {
-		return nil, errs.E(errs.Unauthorized, "a valid credential is required")
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
 	}
 	row, err := db.ProjectByID(ctx, s.DB, p.User.ID, id)
 	return s.check(ctx, p, row, err)
@@ -116,9 +116,9 @@ func (s *Service) Open(ctx context.Context, id uuid.UUID) (*Project, error) {
 
 // OpenByName is Open by project name (any case).
 func (s *Service) OpenByName(ctx context.Context, name string) (*Project, error) {
-	p := auth.PrincipalFrom(ctx)
-	if p == nil {
-		return nil, errs.E(errs.Unauthorized, "a valid credential is required")
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
 	}
 	row, err := db.ProjectByName(ctx, s.DB, p.User.ID, strings.ToLower(name))
 	return s.check(ctx, p, row, err)

@@ -7,7 +7,9 @@ import (
 
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/gen"
+	"github.com/kala-server/kala/impl/auth"
 	"github.com/kala-server/kala/impl/data"
+	"github.com/kala-server/kala/impl/opt"
 )
 
 func datastore(p *data.Project) gen.Datastore {
@@ -25,12 +27,12 @@ func table(t *db.Table) gen.Table {
 }
 
 func (f *Face) ListDatastores(ctx context.Context, req gen.ListDatastoresRequestObject) (gen.ListDatastoresResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	offset, limit := page(req.Params.Offset, req.Params.Limit)
-	ps, total, err := f.Data.ListProjects(ctx, p, deref(req.Params.Name), false, data.None, offset, limit)
+	ps, total, err := f.Data.ListProjects(ctx, p, opt.Val(req.Params.Name), false, data.None, offset, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -42,11 +44,11 @@ func (f *Face) ListDatastores(ctx context.Context, req gen.ListDatastoresRequest
 }
 
 func (f *Face) CreateDatastore(ctx context.Context, req gen.CreateDatastoreRequestObject) (gen.CreateDatastoreResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	proj, err := f.Data.CreateProject(ctx, p, req.Body.Name, deref(req.Body.Description))
+	proj, err := f.Data.CreateProject(ctx, p, req.Body.Name, opt.Val(req.Body.Description))
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +153,7 @@ func (f *Face) ListRows(ctx context.Context, req gen.ListRowsRequestObject) (gen
 		return nil, err
 	}
 	offset, limit := page(req.Params.Offset, req.Params.Limit)
-	rows, total, next, err := f.Data.Rows(ctx, proj, req.Table, db.RowsPage{After: deref(req.Params.After), Offset: offset, Limit: limit})
+	rows, total, next, err := f.Data.Rows(ctx, proj, req.Table, db.RowsPage{After: opt.Val(req.Params.After), Offset: offset, Limit: limit})
 	if err != nil {
 		return nil, err
 	}

@@ -28,14 +28,6 @@ type Face struct {
 	Audit    *audit.Log
 }
 
-func principal(ctx context.Context) (*auth.Principal, error) {
-	p := auth.PrincipalFrom(ctx)
-	if p == nil {
-		return nil, errs.E(errs.Unauthorized, "a valid credential is required")
-	}
-	return p, nil
-}
-
 // page applies the list defaults (offset 0, limit 50); the contract bounds both.
 func page(offset *gen.Offset, limit *gen.Limit) (int, int) {
 	o, l := 0, 50
@@ -70,7 +62,7 @@ func (f *Face) CreateAccessToken(ctx context.Context, req gen.CreateAccessTokenR
 }
 
 func (f *Face) CreateApiKey(ctx context.Context, req gen.CreateApiKeyRequestObject) (gen.CreateApiKeyResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +85,7 @@ func (f *Face) CreateApiKey(ctx context.Context, req gen.CreateApiKeyRequestObje
 }
 
 func (f *Face) ListApiKeys(ctx context.Context, req gen.ListApiKeysRequestObject) (gen.ListApiKeysResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +103,7 @@ func (f *Face) ListApiKeys(ctx context.Context, req gen.ListApiKeysRequestObject
 }
 
 func (f *Face) DeleteApiKey(ctx context.Context, req gen.DeleteApiKeyRequestObject) (gen.DeleteApiKeyResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +114,7 @@ func (f *Face) DeleteApiKey(ctx context.Context, req gen.DeleteApiKeyRequestObje
 }
 
 func (f *Face) GetMe(ctx context.Context, _ gen.GetMeRequestObject) (gen.GetMeResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

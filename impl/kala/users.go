@@ -9,6 +9,8 @@ import (
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/gen"
 	"github.com/kala-server/kala/impl/account"
+	"github.com/kala-server/kala/impl/auth"
+	"github.com/kala-server/kala/impl/opt"
 )
 
 func (f *Face) ListUsers(ctx context.Context, req gen.ListUsersRequestObject) (gen.ListUsersResponseObject, error) {
@@ -17,7 +19,7 @@ func (f *Face) ListUsers(ctx context.Context, req gen.ListUsersRequestObject) (g
 	if req.Params.Name != nil {
 		filter = *req.Params.Name
 	}
-	us, total, more, err := f.Accounts.Users(ctx, db.UserPage{Filter: filter, After: deref(req.Params.After), Offset: offset, Limit: limit})
+	us, total, more, err := f.Accounts.Users(ctx, db.UserPage{Filter: filter, After: opt.Val(req.Params.After), Offset: offset, Limit: limit})
 	if err != nil {
 		return nil, err
 	}
@@ -31,34 +33,15 @@ func (f *Face) ListUsers(ctx context.Context, req gen.ListUsersRequestObject) (g
 	return out, nil
 }
 
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
-}
-
-func authorityStrings(in *[]gen.Authority) *[]string {
-	if in == nil {
-		return nil
-	}
-	out := make([]string, len(*in))
-	for i, a := range *in {
-		out[i] = string(a)
-	}
-	return &out
-}
-
 func (f *Face) CreateUser(ctx context.Context, req gen.CreateUserRequestObject) (gen.CreateUserResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	b := req.Body
 	u, err := f.Accounts.CreateUser(ctx, p.Actor(), account.NewUser{Username: b.Username, Password: b.Password,
-		Admin: deref(b.Admin), Disabled: deref(b.Disabled), Permissions: deref(b.Permissions),
-		Authorities: deref(authorityStrings(b.Authorities))})
+		Admin: opt.Val(b.Admin), Disabled: opt.Val(b.Disabled), Permissions: opt.Val(b.Permissions),
+		Authorities: opt.Val(opt.Strings(b.Authorities))})
 	if err != nil {
 		return nil, err
 	}
@@ -74,13 +57,13 @@ func (f *Face) GetUser(ctx context.Context, req gen.GetUserRequestObject) (gen.G
 }
 
 func (f *Face) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject) (gen.UpdateUserResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	b := req.Body
 	u, err := f.Accounts.UpdateUser(ctx, p.Actor(), uuid.UUID(req.Id), account.UserPatch{Admin: b.Admin,
-		Disabled: b.Disabled, Locked: b.Locked, Permissions: b.Permissions, Authorities: authorityStrings(b.Authorities)})
+		Disabled: b.Disabled, Locked: b.Locked, Permissions: b.Permissions, Authorities: opt.Strings(b.Authorities)})
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +71,7 @@ func (f *Face) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject) 
 }
 
 func (f *Face) DeleteUser(ctx context.Context, req gen.DeleteUserRequestObject) (gen.DeleteUserResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +82,7 @@ func (f *Face) DeleteUser(ctx context.Context, req gen.DeleteUserRequestObject) 
 }
 
 func (f *Face) ChangeUserPassword(ctx context.Context, req gen.ChangeUserPasswordRequestObject) (gen.ChangeUserPasswordResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

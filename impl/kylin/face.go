@@ -15,6 +15,7 @@ import (
 	"github.com/kala-server/kala/impl/contract"
 	"github.com/kala-server/kala/impl/data"
 	"github.com/kala-server/kala/impl/errs"
+	"github.com/kala-server/kala/impl/opt"
 )
 
 // Face implements the /kylin/api operations.
@@ -48,14 +49,6 @@ func exchangeOf(ctx context.Context) (exchange, error) {
 		return x, errs.E(errs.Internal, "no request in context")
 	}
 	return x, nil
-}
-
-func principal(ctx context.Context) (*auth.Principal, error) {
-	p := auth.PrincipalFrom(ctx)
-	if p == nil {
-		return nil, errs.E(errs.Unauthorized, "a valid credential is required")
-	}
-	return p, nil
 }
 
 func millis(t *time.Time) int64 {
@@ -111,7 +104,7 @@ func page(offset *gen.KylinPageOffset, size *gen.KylinPageSize) (index, limit in
 // authenticated answers who the caller is; with login, a password-authenticated caller
 // also gets a new session.
 func (f *Face) authenticated(ctx context.Context, login bool) (*gen.KylinUserEnvelope, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -202,28 +195,9 @@ func (f *Face) KylinLogoutGet(ctx context.Context, _ gen.KylinLogoutGetRequestOb
 	return gen.KylinLogoutGet200JSONResponse(empty), nil
 }
 
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
-}
-
-func authorities(in *[]gen.Authority) *[]string {
-	if in == nil {
-		return nil
-	}
-	out := make([]string, len(*in))
-	for i, a := range *in {
-		out[i] = string(a)
-	}
-	return &out
-}
-
 func (f *Face) KylinListUsers(ctx context.Context, req gen.KylinListUsersRequestObject) (gen.KylinListUsersResponseObject, error) {
 	index, limit := page(req.Params.PageOffset, req.Params.PageSize)
-	us, total, _, err := f.Accounts.Users(ctx, db.UserPage{Filter: deref(req.Params.Name), CaseSensitive: deref(req.Params.IsCaseSensitive),
+	us, total, _, err := f.Accounts.Users(ctx, db.UserPage{Filter: opt.Val(req.Params.Name), CaseSensitive: opt.Val(req.Params.IsCaseSensitive),
 		Offset: index * limit, Limit: limit})
 	if err != nil {
 		return nil, err
@@ -245,7 +219,7 @@ func (f *Face) userEnvelope(u *db.User) gen.KylinUserEnvelope {
 }
 
 func (f *Face) KylinCreateUser(ctx context.Context, req gen.KylinCreateUserRequestObject) (gen.KylinCreateUserResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +231,7 @@ func (f *Face) KylinCreateUser(ctx context.Context, req gen.KylinCreateUserReque
 }
 
 func (f *Face) KylinUpdateUser(ctx context.Context, req gen.KylinUpdateUserRequestObject) (gen.KylinUpdateUserResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +241,7 @@ func (f *Face) KylinUpdateUser(ctx context.Context, req gen.KylinUpdateUserReque
 		return nil, err
 	}
 	// the groups decide admin (with or without ROLE_ADMIN): a rule of account, not of this face
-	patch := account.UserPatch{Disabled: b.Disabled, Authorities: authorities(b.Authorities), Password: passwordPtr(b.Password)}
+	patch := account.UserPatch{Disabled: b.Disabled, Authorities: opt.Strings(b.Authorities), Password: passwordPtr(b.Password)}
 	if u, err = f.Accounts.UpdateUser(ctx, p.Actor(), u.ID, patch); err != nil {
 		return nil, err
 	}
@@ -292,7 +266,7 @@ func (f *Face) KylinDeleteUser(ctx context.Context, req gen.KylinDeleteUserReque
 }
 
 func (f *Face) KylinChangePassword(ctx context.Context, req gen.KylinChangePasswordRequestObject) (gen.KylinChangePasswordResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 
 	"github.com/kala-server/kala/gen"
+	"github.com/kala-server/kala/impl/auth"
+	"github.com/kala-server/kala/impl/opt"
 )
 
 func (f *Face) KylinListGroups(ctx context.Context, req gen.KylinListGroupsRequestObject) (gen.KylinListGroupsResponseObject, error) {
 	index, limit := page(req.Params.PageOffset, req.Params.PageSize)
-	names, total, err := f.Accounts.Groups(ctx, deref(req.Params.GroupName), deref(req.Params.IsCaseSensitive), index*limit, limit)
+	names, total, err := f.Accounts.Groups(ctx, opt.Val(req.Params.GroupName), opt.Val(req.Params.IsCaseSensitive), index*limit, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -17,7 +19,7 @@ func (f *Face) KylinListGroups(ctx context.Context, req gen.KylinListGroupsReque
 }
 
 func (f *Face) KylinCreateGroup(ctx context.Context, req gen.KylinCreateGroupRequestObject) (gen.KylinCreateGroupResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +44,7 @@ func (f *Face) KylinDeleteGroupByBody(ctx context.Context, req gen.KylinDeleteGr
 }
 
 func (f *Face) deleteGroup(ctx context.Context, name string) error {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return err
 	}
@@ -50,7 +52,7 @@ func (f *Face) deleteGroup(ctx context.Context, name string) error {
 }
 
 func (f *Face) KylinSetGroupMembers(ctx context.Context, req gen.KylinSetGroupMembersRequestObject) (gen.KylinSetGroupMembersResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +64,7 @@ func (f *Face) KylinSetGroupMembers(ctx context.Context, req gen.KylinSetGroupMe
 
 func (f *Face) KylinListGroupMembers(ctx context.Context, req gen.KylinListGroupMembersRequestObject) (gen.KylinListGroupMembersResponseObject, error) {
 	index, limit := page(req.Params.PageOffset, req.Params.PageSize)
-	us, total, err := f.Accounts.GroupMembers(ctx, req.GroupName, deref(req.Params.Username), index*limit, limit)
+	us, total, err := f.Accounts.GroupMembers(ctx, req.GroupName, opt.Val(req.Params.Username), index*limit, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -6,8 +6,10 @@ import (
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/gen"
 	"github.com/kala-server/kala/impl/account"
+	"github.com/kala-server/kala/impl/auth"
 	"github.com/kala-server/kala/impl/data"
 	"github.com/kala-server/kala/impl/errs"
+	"github.com/kala-server/kala/impl/opt"
 )
 
 // Kylin's internal names for access levels, used in its project list.
@@ -22,7 +24,7 @@ func project(p *data.Project) gen.KylinProject {
 }
 
 func (f *Face) KylinListProjects(ctx context.Context, req gen.KylinListProjectsRequestObject) (gen.KylinListProjectsResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +37,7 @@ func (f *Face) KylinListProjects(ctx context.Context, req gen.KylinListProjectsR
 			}
 		}
 	}
-	ps, total, err := f.Data.ListProjects(ctx, p, deref(req.Params.Project), deref(req.Params.Exact), min, index*limit, limit)
+	ps, total, err := f.Data.ListProjects(ctx, p, opt.Val(req.Params.Project), opt.Val(req.Params.Exact), min, index*limit, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -48,11 +50,11 @@ func (f *Face) KylinListProjects(ctx context.Context, req gen.KylinListProjectsR
 }
 
 func (f *Face) KylinCreateProject(ctx context.Context, req gen.KylinCreateProjectRequestObject) (gen.KylinCreateProjectResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	proj, err := f.Data.CreateProject(ctx, p, req.Body.Name, deref(req.Body.Description))
+	proj, err := f.Data.CreateProject(ctx, p, req.Body.Name, opt.Val(req.Body.Description))
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +78,7 @@ func (f *Face) KylinListProjectAccess(ctx context.Context, req gen.KylinListProj
 		return nil, err
 	}
 	index, limit := page(req.Params.PageOffset, req.Params.PageSize)
-	es, total, err := f.Data.AccessList(ctx, proj, account.UsernameKey(deref(req.Params.Name)), index*limit, limit)
+	es, total, err := f.Data.AccessList(ctx, proj, account.UsernameKey(opt.Val(req.Params.Name)), index*limit, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +123,7 @@ func (f *Face) grantee(ctx context.Context, field string, typ gen.KylinGranteeTy
 }
 
 func (f *Face) KylinGrantProjectAccess(ctx context.Context, req gen.KylinGrantProjectAccessRequestObject) (gen.KylinGrantProjectAccessResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +146,7 @@ func (f *Face) KylinGrantProjectAccess(ctx context.Context, req gen.KylinGrantPr
 }
 
 func (f *Face) KylinUpdateProjectAccess(ctx context.Context, req gen.KylinUpdateProjectAccessRequestObject) (gen.KylinUpdateProjectAccessResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +167,7 @@ func (f *Face) KylinUpdateProjectAccess(ctx context.Context, req gen.KylinUpdate
 }
 
 func (f *Face) KylinRevokeProjectAccess(ctx context.Context, req gen.KylinRevokeProjectAccessRequestObject) (gen.KylinRevokeProjectAccessResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/kala-server/kala/impl/auth"
 	"github.com/kala-server/kala/impl/data"
 	"github.com/kala-server/kala/impl/errs"
+	"github.com/kala-server/kala/impl/opt"
 )
 
 // jdbcType is a PostgreSQL type as java.sql.Types and Kylin's type name, with the
@@ -102,7 +103,7 @@ func (f *Face) KylinPrepareQuery(ctx context.Context, req gen.KylinPrepareQueryR
 }
 
 func (f *Face) query(ctx context.Context, b *gen.KylinQueryRequest, prepare bool) (*queryAnswer, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -110,11 +111,11 @@ func (f *Face) query(ctx context.Context, b *gen.KylinQueryRequest, prepare bool
 	if err != nil {
 		return nil, err
 	}
-	params, err := statementParams(deref(b.Params))
+	params, err := statementParams(opt.Val(b.Params))
 	if err != nil {
 		return nil, err
 	}
-	if as := deref(b.ExecuteAs); as != "" {
+	if as := opt.Val(b.ExecuteAs); as != "" {
 		if ctx, p, err = f.runAs(ctx, p, as); err != nil {
 			return nil, err
 		}
@@ -124,7 +125,7 @@ func (f *Face) query(ctx context.Context, b *gen.KylinQueryRequest, prepare bool
 		return nil, err
 	}
 	// no limit, or Kylin's 0 for "no limit": up to the row cap (data.Query applies it)
-	a := &queryAnswer{f: f, ctx: ctx, p: p, proj: proj, sql: b.Sql, params: params, limit: int(deref(b.Limit)), queryID: deref(b.QueryId),
+	a := &queryAnswer{f: f, ctx: ctx, p: p, proj: proj, sql: b.Sql, params: params, limit: int(opt.Val(b.Limit)), queryID: opt.Val(b.QueryId),
 		prepare: prepare}
 	a.shape, a.label = shapeFor(x.r.Header.Get("Accept"))
 	if b.Offset != nil {

@@ -12,7 +12,9 @@ import (
 
 	"github.com/kala-server/kala/gen"
 	"github.com/kala-server/kala/impl/account"
+	"github.com/kala-server/kala/impl/auth"
 	"github.com/kala-server/kala/impl/errs"
+	"github.com/kala-server/kala/impl/opt"
 )
 
 // base64Password is NUserController's pattern for a password sent base64-encoded (its
@@ -46,11 +48,11 @@ func passwordPtr(p *string) *string {
 
 func newUser(b gen.KylinUserCreate) account.NewUser {
 	return account.NewUser{Username: b.Username, Password: password(b.Password),
-		Disabled: deref(b.Disabled), Authorities: deref(authorities(b.Authorities))}
+		Disabled: opt.Val(b.Disabled), Authorities: opt.Val(opt.Strings(b.Authorities))}
 }
 
 func (f *Face) KylinCreateUsers(ctx context.Context, req gen.KylinCreateUsersRequestObject) (gen.KylinCreateUsersResponseObject, error) {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +88,7 @@ func (f *Face) KylinDeleteUsers(ctx context.Context, req gen.KylinDeleteUsersReq
 // deleteUsers deletes the named users, all or none; unknown names are listed first, as
 // Kylin does.
 func (f *Face) deleteUsers(ctx context.Context, names []string) error {
-	p, err := principal(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return err
 	}
