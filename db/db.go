@@ -3,9 +3,11 @@ package db
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +26,19 @@ import (
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+// SchemaVersion names the schema the migrations make: a digest of every migration file.
+// Two databases migrated from the same SchemaVersion have the same schema.
+func SchemaVersion() string {
+	h := sha256.New()
+	entries, _ := migrations.ReadDir("migrations")
+	for _, e := range entries {
+		b, _ := migrations.ReadFile("migrations/" + e.Name())
+		h.Write([]byte(e.Name()))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
 
 var (
 	// ErrNotFound: no row matched.

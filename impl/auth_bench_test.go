@@ -16,7 +16,7 @@ import (
 // authentication endpoint: there Basic starts a session on every call.) Report the
 // ratios to healthz from the same run.
 func BenchmarkAuthenticatedCall(b *testing.B) {
-	e := testkit.New(b)
+	e := testkit.New(b, testkit.RealHashing)
 	tok := e.AdminToken()
 	key := e.NewKey(tok, map[string]any{"validTo": e.Clock.Now().Add(time.Hour).Format(time.RFC3339)})
 	var sid string

@@ -24,7 +24,7 @@ import (
 // 400 ms rounds (A B A B). Rate limits are off (testkit's default), as for a flood from
 // many addresses. Reports the median share over 5·b.N rounds as share-%.
 func BenchmarkLoginFloodShare(b *testing.B) {
-	e := testkit.New(b)
+	e := testkit.New(b, testkit.RealHashing)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	impl.ReserveHashingProcs(e.Server.Config.HashConcurrency) // as kala serve does
 	tok := "Bearer " + e.AdminToken()
@@ -111,7 +111,7 @@ func BenchmarkLoginFloodShare(b *testing.B) {
 // their gap: a gap that does not shrink with more rounds would tell attackers which
 // names exist.
 func BenchmarkLoginTiming(b *testing.B) {
-	e := testkit.New(b, func(c *impl.Config) { c.LockSchedule = []time.Duration{0} })
+	e := testkit.New(b, testkit.RealHashing, func(c *impl.Config) { c.LockSchedule = []time.Duration{0} })
 	u := e.NewUser("bench_timing_real", false)
 	timed := func(name string) time.Duration {
 		start := time.Now()
@@ -147,7 +147,7 @@ func BenchmarkLoginTiming(b *testing.B) {
 // per-user and server limits are hit; a refused client waits its Retry-After), in
 // alternating rounds. Reports both p99s and their ratio (target: ≤ 2).
 func BenchmarkLoginUnderQueryFlood(b *testing.B) {
-	e := testkit.New(b)
+	e := testkit.New(b, testkit.RealHashing)
 	admin := testkit.Bearer(e.AdminToken())
 	p := sbNewProject(b, e, admin, "flood_p", "")
 	var users []testkit.User

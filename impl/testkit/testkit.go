@@ -69,7 +69,11 @@ func NewOn(t testing.TB, adminURL string, opts ...Option) *Env {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	if _, err := admin.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
+	tpl, err := migratedTemplate(ctx, t, admin, adminURL)
+	if err != nil {
+		t.Fatalf("test database template: %v", err)
+	}
+	if _, err := admin.ExecContext(ctx, `CREATE DATABASE `+name+` TEMPLATE `+tpl); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	d, err := db.Open(ctx, withDatabase(t, adminURL, name))
@@ -78,13 +82,10 @@ func NewOn(t testing.TB, adminURL string, opts ...Option) *Env {
 	}
 	e := &Env{T: t, DB: d, Clock: NewClock(time.Now()), Logs: &SafeBuffer{}, dbName: name}
 	t.Cleanup(func() { e.close(adminURL) })
-	if _, err := d.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	// Suites send many bad credentials from one address on purpose; the rate-limit tests
 	// turn the limits on with RateLimits.
 	off := ratelimit.Rule{Limit: -1, Window: time.Minute}
-	cfg := impl.Config{Now: e.Clock.Now, RateFailures: off, RatePasswords: off}
+	cfg := impl.Config{Now: e.Clock.Now, RateFailures: off, RatePasswords: off, HashParams: suiteHash}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -95,6 +96,61 @@ func NewOn(t testing.TB, adminURL string, opts ...Option) *Env {
 	}
 	return e
 }
+
+// suiteHash keeps argon2id cheap in the suites, where every user made and every login
+// hashes: the code path is the same, the cost is not what is tested. The benchmarks that
+// measure hashing (and the tests of its cost) ask for the real parameters with RealHashing.
+var suiteHash = account.HashParams{MemoryKiB: 256, Passes: 1, Lanes: 1}
+
+// RealHashing gives the server the production password hashing parameters.
+func RealHashing(c *impl.Config) { c.HashParams = account.DefaultHashParams }
+
+// migratedTemplate is a database of the cluster holding the current migrations, which
+// test databases are copied from: migrating each one took longer than the copy. Its name
+// carries the migrations' digest, so processes and runs share it and a changed migration
+// gets a new one. It is built under a name of its own and renamed when complete, so a
+// database of that name is always complete, whoever built it.
+func migratedTemplate(ctx context.Context, t testing.TB, admin *sqlx.DB, adminURL string) (string, error) {
+	templateMu.Lock()
+	defer templateMu.Unlock()
+	name := "kala_tpl_" + db.SchemaVersion()[:16]
+	if templateReady[adminURL+name] {
+		return name, nil
+	}
+	var exists bool
+	if err := admin.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name); err != nil {
+		return "", err
+	}
+	if !exists {
+		building := "kala_tplb_" + randomHex(6)
+		if _, err := admin.ExecContext(ctx, `CREATE DATABASE `+building); err != nil {
+			return "", err
+		}
+		d, err := db.Open(ctx, withDatabase(t, adminURL, building))
+		if err != nil {
+			return "", err
+		}
+		_, err = d.Migrate(ctx)
+		d.Close()
+		if err == nil {
+			_, err = admin.ExecContext(ctx, `ALTER DATABASE `+building+` RENAME TO `+name)
+		}
+		if err != nil {
+			_, _ = admin.ExecContext(ctx, `DROP DATABASE IF EXISTS `+building+` WITH (FORCE)`)
+			// another process may have renamed its copy first
+			if e2 := admin.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name); e2 != nil || !exists {
+				return "", err
+			}
+		}
+	}
+	templateReady[adminURL+name] = true
+	return name, nil
+}
+
+var (
+	templateMu    sync.Mutex
+	templateReady = map[string]bool{}
+)
 
 // start runs a server over e.DB with e.cfg, listening for other instances' events.
 func (e *Env) start() {
