@@ -40,6 +40,7 @@ type Tokens struct {
 	TTL      time.Duration
 	Now      func() time.Time
 
+	reloading  sync.Mutex // held through a whole Reload
 	mu         sync.RWMutex
 	verify     map[string]ed25519.PublicKey
 	signKid    string
@@ -91,8 +92,12 @@ func thumbprint(pub ed25519.PublicKey) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// Reload reads the keys from the database.
+// Reload reads the keys from the database. Reloads run one at a time (one after a
+// NOTIFY can race one asked for directly): otherwise a reload that read the keys first
+// could store its older view last.
 func (t *Tokens) Reload(ctx context.Context) error {
+	t.reloading.Lock()
+	defer t.reloading.Unlock()
 	now := t.Now()
 	ks, err := db.SigningKeys(ctx, t.DB, now.Add(-t.TTL-Leeway))
 	if err != nil {
