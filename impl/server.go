@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -220,49 +219,41 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 // Listen follows other instances' changes (signing keys, users) through PostgreSQL
 // LISTEN/NOTIFY until ctx ends.
 func (s *Server) Listen(ctx context.Context) error {
-	return db.Listen(ctx, s.DB.URL(), s.Log, func(payload string) {
-		if payload == "signing-keys" || payload == db.EventResync {
-			if err := s.Tokens.Reload(ctx); err != nil {
-				s.Log.Error("reload signing keys", "err", err)
-			}
-		}
-		switch payload {
+	return db.Listen(ctx, s.DB.URL(), s.Log, func(e db.Event) {
+		switch e.Kind {
 		case db.EventLost:
 			// no invalidation can reach this instance now: cache nothing until it can
 			s.Basic.Pause(true)
 			s.Principals.Pause(true)
 		case db.EventResync:
+			s.reloadSigningKeys(ctx)
 			s.Basic.Pause(false)
 			s.Principals.Pause(false)
-		}
-		if rest, ok := strings.CutPrefix(payload, "rate:"); ok {
-			if ms, b, ok := strings.Cut(rest, ":"); ok {
-				if n, err := strconv.ParseInt(ms, 10, 64); err == nil {
-					s.Limiter.Block(b, time.UnixMilli(n))
-				}
-			}
-		}
-		if key, ok := strings.CutPrefix(payload, "locked:"); ok {
-			s.Basic.DropName(key)
-			s.Principals.DropName(key)
-		}
-		if id, ok := strings.CutPrefix(payload, "user:"); ok {
-			if uid, err := uuid.Parse(id); err == nil {
-				s.Principals.DropUser(uid)
-				s.Basic.DropUser(uid)
-			}
-		}
-		if id, ok := strings.CutPrefix(payload, "key:"); ok {
-			if kid, err := uuid.Parse(id); err == nil {
-				s.Principals.DropKey(kid)
-			}
+		case db.EventSigningKeys:
+			s.reloadSigningKeys(ctx)
+		case db.EventRate:
+			s.Limiter.Block(e.Name, e.Until)
+		case db.EventLocked:
+			s.Basic.DropName(e.Name)
+			s.Principals.DropName(e.Name)
+		case db.EventUser:
+			s.Principals.DropUser(e.ID)
+			s.Basic.DropUser(e.ID)
+		case db.EventKey:
+			s.Principals.DropKey(e.ID)
 		}
 	})
 }
 
+func (s *Server) reloadSigningKeys(ctx context.Context) {
+	if err := s.Tokens.Reload(ctx); err != nil {
+		s.Log.Error("reload signing keys", "err", err)
+	}
+}
+
 // addressBlocked tells the other instances that a client is over a rate limit.
 func (s *Server) addressBlocked(ctx context.Context, bucket string, until time.Time) {
-	if err := db.Notify(ctx, s.DB, fmt.Sprintf("rate:%d:%s", until.UnixMilli(), bucket)); err != nil {
+	if err := db.Notify(ctx, s.DB, db.Event{Kind: db.EventRate, Name: bucket, Until: until}); err != nil {
 		s.Log.Warn("notify rate limit", "err", err)
 	}
 }
@@ -271,14 +262,14 @@ func (s *Server) addressBlocked(ctx context.Context, bucket string, until time.T
 // revocation commits.
 func (s *Server) keyRevoked(ctx context.Context, q db.Queryer, id uuid.UUID) error {
 	s.Principals.DropKey(id)
-	return db.Notify(ctx, q, "key:"+id.String())
+	return db.Notify(ctx, q, db.Event{Kind: db.EventKey, ID: id})
 }
 
 // nameLocked drops cached logins of a name that just got locked, here and elsewhere.
 func (s *Server) nameLocked(ctx context.Context, key string) {
 	s.Basic.DropName(key)
 	s.Principals.DropName(key)
-	if err := db.Notify(ctx, s.DB, "locked:"+key); err != nil {
+	if err := db.Notify(ctx, s.DB, db.Event{Kind: db.EventLocked, Name: key}); err != nil {
 		s.Log.Warn("notify lock", "err", err)
 	}
 }
@@ -288,7 +279,7 @@ func (s *Server) nameLocked(ctx context.Context, key string) {
 func (s *Server) userChanged(ctx context.Context, q db.Queryer, id uuid.UUID) error {
 	s.Basic.DropUser(id)
 	s.Principals.DropUser(id)
-	return db.Notify(ctx, q, "user:"+id.String())
+	return db.Notify(ctx, q, db.Event{Kind: db.EventUser, ID: id})
 }
 
 // ServeHTTP serves both faces and the routes beside them.
@@ -450,7 +441,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			w.Header().Set("Cache-Control", "no-store")
 		}
 		client := clientAddr(r, s.Config.TrustedProxies)
-		ctx, h := auth.WithHolder(audit.WithRequest(context.WithValue(r.Context(), requestKey{}, id), id, client))
+		ctx, h := withAttempt(audit.WithRequest(context.WithValue(r.Context(), requestKey{}, id), id, client))
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if sw.status == 0 {
@@ -458,15 +449,15 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 			elapsed := time.Since(start)
 			op := "-"
-			if h.Operation != nil {
-				op = h.Operation.ID
+			if h.op != nil {
+				op = h.op.ID
 			}
 			s.metrics.requests.WithLabelValues(op, fmt.Sprint(sw.status)).Inc()
 			s.metrics.latency.WithLabelValues(op).Observe(elapsed.Seconds())
 			s.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("request_id", id), slog.String("client", client), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.String("operation", op), slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
-				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000), slog.String("principal", h.Principal.ID()))
+				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000), slog.String("principal", h.principal.ID()))
 		}()
 		s.recover(next).ServeHTTP(sw, r.WithContext(ctx))
 	})
@@ -517,8 +508,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.auditRefusal(r)
 	}
 	if e.Code == errs.Unauthorized || e.Code == errs.BadLogin || e.Code == errs.Locked || e.Code == errs.Disabled {
-		if h := auth.HolderFrom(r.Context()); h != nil && h.Operation != nil {
-			if c := challenge(h.Operation.Schemes, r); c != "" {
+		if h := attemptFrom(r.Context()); h != nil && h.op != nil {
+			if c := challenge(h.op.Schemes, r); c != "" {
 				w.Header().Set("WWW-Authenticate", c)
 			}
 		}
@@ -533,14 +524,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // auditRefusal records a 403 answered to an authenticated caller. It is written on its
 // own, whether or not the caller stays to read the answer.
 func (s *Server) auditRefusal(r *http.Request) {
-	h := auth.HolderFrom(r.Context())
-	if h == nil || h.Principal == nil {
+	h := attemptFrom(r.Context())
+	if h == nil || h.principal == nil {
 		return
 	}
 	ev := audit.Event{At: s.Config.Now(), Name: audit.PermissionRefused, Outcome: audit.Failure,
-		Actor: h.Principal.AuditActor()}
-	if h.Operation != nil {
-		ev.Detail = map[string]any{"operation": h.Operation.ID}
+		Actor: h.principal.AuditActor()}
+	if h.op != nil {
+		ev.Detail = map[string]any{"operation": h.op.ID}
 	}
 	if err := audit.Record(context.WithoutCancel(r.Context()), s.DB, ev); err != nil {
 		s.Log.Warn("audit refusal", "request_id", requestID(r.Context()), "err", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/kala-server/kala/impl/auth"
+	"github.com/kala-server/kala/impl/contract"
 	"github.com/kala-server/kala/impl/errs"
 	"github.com/kala-server/kala/impl/kylin"
 	"github.com/kala-server/kala/impl/strictjson"
@@ -29,9 +30,9 @@ func (s *Server) validate(router routers.Router, next http.Handler) http.Handler
 	// null sent for a non-nullable field. Handlers apply the documented defaults.
 	// The body is validated on its own, after credentials and parameters (so a caller
 	// without credentials gets 401 whatever its body) and after the strict JSON check.
-	opts := &openapi3filter.Options{AuthenticationFunc: s.Auth.Func, SkipSettingDefaults: true, ExcludeRequestBody: true}
+	opts := &openapi3filter.Options{AuthenticationFunc: s.authenticate, SkipSettingDefaults: true, ExcludeRequestBody: true}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := auth.HolderFrom(r.Context())
+		h := attemptFrom(r.Context())
 		if r.Header.Get("X-API-Key") != "" && r.URL.Query().Has("key") {
 			s.writeError(w, r, errs.Field("key", "send an API key in X-API-Key or in ?key=, not both"))
 			return
@@ -48,7 +49,7 @@ func (s *Server) validate(router routers.Router, next http.Handler) http.Handler
 			}
 			return
 		}
-		h.Operation = s.Contract.Operations[route.Operation.OperationID]
+		h.op = s.Contract.Operations[route.Operation.OperationID]
 		in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: opts}
 		if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
 			s.writeError(w, r, requestError(h, err))
@@ -67,19 +68,21 @@ func (s *Server) validate(router routers.Router, next http.Handler) http.Handler
 				return
 			}
 		}
-		if h.Principal != nil {
-			if err := auth.Authorize(s.Contract, h.Principal, h.Operation); err != nil {
+		ctx := contract.WithOperation(r.Context(), h.op)
+		if h.principal != nil {
+			if err := auth.Authorize(s.Contract, h.principal, h.op); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
+			ctx = auth.WithPrincipal(ctx, h.principal)
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
 // requestError turns kin-openapi's error, whose text dumps schemas and values, into a
 // short one naming the field.
-func requestError(h *auth.Holder, err error) error {
+func requestError(h *attempt, err error) error {
 	// an oversized body is refused as such, even when it surfaced while the credentials
 	// were checked (a 401 "no credentials" would mislead)
 	if e := tooLarge(err); e != nil {
@@ -87,7 +90,7 @@ func requestError(h *auth.Holder, err error) error {
 	}
 	var sec *openapi3filter.SecurityRequirementsError
 	if errors.As(err, &sec) {
-		return h.Failure()
+		return h.failure()
 	}
 	var re *openapi3filter.RequestError
 	if !errors.As(err, &re) {

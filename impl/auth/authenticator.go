@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"net/http"
-	"strings"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/google/uuid"
 
 	"github.com/kala-server/kala/db"
@@ -18,9 +15,7 @@ import (
 	"github.com/kala-server/kala/impl/ratelimit"
 )
 
-// Authenticator verifies the credential of one security scheme. It is kin-openapi's
-// AuthenticationFunc: the validator calls it for each scheme an operation accepts, in
-// order, until one succeeds.
+// Authenticator verifies the credential of one security scheme.
 type Authenticator struct {
 	Contract *contract.Contract
 	DB       *db.DB
@@ -50,52 +45,40 @@ type BasicVerifier interface {
 	Verify(ctx context.Context, username, password string) (*db.User, error)
 }
 
-// errAbsent: the request does not carry this scheme's credential. Cheap; shown only when
-// no scheme's credential was presented at all.
-var errAbsent = errs.E(errs.Unauthorized, "a valid credential is required").WithReason(ReasonNoCredentials)
+// ErrNoCredential is the 401 of a request that carries no credential an operation
+// accepts. Cheap; shown only when no scheme's credential was presented at all.
+var ErrNoCredential = errs.E(errs.Unauthorized, "a valid credential is required").WithReason(ReasonNoCredentials)
 
 // ReasonNoCredentials marks a 401 where nothing was presented (Kylin KE-010003207).
 const ReasonNoCredentials = "no-credentials"
 
 func invalid(what string) error { return errs.E(errs.Unauthorized, "invalid %s", what) }
 
-// Func is the openapi3filter.AuthenticationFunc.
-func (a *Authenticator) Func(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
-	h := HolderFrom(ctx)
-	if h == nil {
-		return errors.New("no auth holder in context")
+// SessionCookie is the session cookie's name (Kylin's).
+const SessionCookie = "JSESSIONID"
+
+// Verify turns one presented credential of scheme (the Authorization header's
+// credentials for Bearer and Basic, the key, the cookie's value) into its Principal.
+// A client over its rate limit is refused before the credential is looked at, and a
+// refused credential counts against it; password failures are counted by the account
+// core, which sees every password path. Reading credentials off a request is the
+// server's part; a failure to verify is counted by scheme through OnFailure.
+func (a *Authenticator) Verify(ctx context.Context, scheme, credential string) (*Principal, error) {
+	p, err := a.guarded(ctx, scheme, credential)
+	if err != nil && a.OnFailure != nil {
+		a.OnFailure(scheme)
 	}
-	// A credential that was presented and refused decides the request: another scheme's
-	// credential in the same request must not rescue it.
-	if h.refused != nil {
-		return h.refused
-	}
-	r := in.RequestValidationInput.Request
-	p, err := a.checked(ctx, r, in.SecuritySchemeName)
-	if err != nil {
-		if err != errAbsent {
-			if a.OnFailure != nil {
-				a.OnFailure(in.SecuritySchemeName)
-			}
-			h.refused = errs.As(err)
-		}
-		return err
-	}
-	h.Principal = p
-	return nil
+	return p, err
 }
 
-// checked authenticates one scheme's credential, refusing a client over its rate limit
-// before looking at it and counting a refused one. Password failures are counted by the
-// account core, which sees every password path.
-func (a *Authenticator) checked(ctx context.Context, r *http.Request, scheme string) (*Principal, error) {
-	if a.Guard != nil && presented(r, scheme) {
+func (a *Authenticator) guarded(ctx context.Context, scheme, credential string) (*Principal, error) {
+	if a.Guard != nil {
 		if err := a.Guard.Check(ctx); err != nil {
 			return nil, err
 		}
 	}
-	p, err := a.authenticate(ctx, r, scheme)
-	if err != nil && scheme != SchemeBasic && errs.CodeOf(err) == errs.Unauthorized && err != errAbsent {
+	p, err := a.verify(ctx, scheme, credential)
+	if err != nil && scheme != SchemeBasic && errs.CodeOf(err) == errs.Unauthorized {
 		if over := a.Guard.Failed(ctx); over != nil {
 			return nil, over
 		}
@@ -103,53 +86,7 @@ func (a *Authenticator) checked(ctx context.Context, r *http.Request, scheme str
 	return p, err
 }
 
-// presented reports whether the request carries a credential of scheme.
-func presented(r *http.Request, scheme string) bool {
-	_, ok := credential(r, scheme)
-	return ok
-}
-
-// credential is the request's credential for scheme, if it carries one. The session
-// cookie is ambient (a browser sends it on its own), so it ranks below every explicit
-// credential: beside one it is not presented at all, and cannot decide the request
-// either way (a stale cookie does not refuse a valid key; a valid cookie does not rescue
-// a bad one). Alone, it is presented like any other.
-func credential(r *http.Request, scheme string) (string, bool) {
-	switch scheme {
-	case SchemeBearer:
-		return authorization(r, "Bearer")
-	case SchemeBasic:
-		return authorization(r, "Basic")
-	case SchemeAPIKeyHeader:
-		v := r.Header.Get("X-API-Key")
-		return v, v != ""
-	case SchemeAPIKeyQuery:
-		v := r.URL.Query().Get("key")
-		return v, v != ""
-	case SchemeCookie:
-		if explicit(r) {
-			return "", false
-		}
-		c, err := r.Cookie(SessionCookie)
-		if err != nil {
-			return "", false
-		}
-		return c.Value, c.Value != ""
-	}
-	return "", false
-}
-
-// explicit reports whether the request carries a credential its sender chose to send:
-// any Authorization header, an X-API-Key or a ?key=.
-func explicit(r *http.Request) bool {
-	return r.Header.Get("Authorization") != "" || r.Header.Get("X-API-Key") != "" || r.URL.Query().Get("key") != ""
-}
-
-func (a *Authenticator) authenticate(ctx context.Context, r *http.Request, scheme string) (*Principal, error) {
-	v, ok := credential(r, scheme)
-	if !ok {
-		return nil, errAbsent
-	}
+func (a *Authenticator) verify(ctx context.Context, scheme, v string) (*Principal, error) {
 	switch scheme {
 	case SchemeBearer:
 		return a.bearer(ctx, v)
@@ -172,7 +109,7 @@ func (a *Authenticator) authenticate(ctx context.Context, r *http.Request, schem
 		return NewUserPrincipal(a.Contract, u, scheme), nil
 	case SchemeCookie:
 		if a.Sessions == nil {
-			return nil, errAbsent
+			return nil, ErrNoCredential
 		}
 		u, sid, err := a.Sessions.Verify(ctx, v)
 		if err != nil {
@@ -183,20 +120,6 @@ func (a *Authenticator) authenticate(ctx context.Context, r *http.Request, schem
 		return p, nil
 	}
 	return nil, errs.E(errs.Internal, "unknown security scheme %q", scheme)
-}
-
-// SessionCookie is the session cookie's name (Kylin's).
-const SessionCookie = "JSESSIONID"
-
-// authorization returns the credentials of an Authorization header of the given scheme
-// (compared case-insensitively, RFC 9110).
-func authorization(r *http.Request, scheme string) (string, bool) {
-	v := r.Header.Get("Authorization")
-	if len(v) <= len(scheme)+1 || !strings.EqualFold(v[:len(scheme)], scheme) || v[len(scheme)] != ' ' {
-		return "", false
-	}
-	cred := strings.TrimSpace(v[len(scheme)+1:])
-	return cred, cred != ""
 }
 
 func (a *Authenticator) bearer(ctx context.Context, raw string) (*Principal, error) {

@@ -5,6 +5,7 @@ package auth
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl/account"
@@ -125,65 +126,51 @@ func Authorize(c *contract.Contract, p *Principal, op *contract.Operation) error
 	if op.ProjectAccess != "" || op.OnProject {
 		return nil
 	}
-	for _, perm := range op.Permissions {
+	return RequireAll(c, p, op.Permissions)
+}
+
+// RequireAll is nil when p holds every one of perms, and otherwise the 403 that names
+// those it lacks. Both the operation check and the project check decide with it.
+func RequireAll(c *contract.Contract, p *Principal, perms []string) error {
+	var lack []string
+	for _, perm := range perms {
 		if !p.Has(perm) {
 			name := perm
 			if cp := c.Permission(perm); cp != nil {
 				name = cp.Name
 			}
-			return errs.E(errs.Forbidden, "this needs the %s permission", name)
+			lack = append(lack, name)
 		}
 	}
-	return nil
+	switch len(lack) {
+	case 0:
+		return nil
+	case 1:
+		return errs.E(errs.Forbidden, "this needs the %s permission", lack[0])
+	}
+	return errs.E(errs.Forbidden, "this needs the %s permissions", strings.Join(lack, " and "))
 }
 
-// Holder carries the request's authentication results through the validator, which only
-// reports success or failure, to the handlers and the access log.
-type Holder struct {
-	Principal *Principal
-	Operation *contract.Operation
-	refused   *errs.Error // a presented credential that failed
-}
+type principalKey struct{}
 
-type holderKey struct{}
-
-// WithHolder puts an empty Holder in ctx.
-func WithHolder(ctx context.Context) (context.Context, *Holder) {
-	h := &Holder{}
-	return context.WithValue(ctx, holderKey{}, h), h
-}
-
-// HolderFrom returns the request's Holder (nil outside a request).
-func HolderFrom(ctx context.Context) *Holder {
-	h, _ := ctx.Value(holderKey{}).(*Holder)
-	return h
+// WithPrincipal is ctx for a request that p made.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
 }
 
 // PrincipalFrom returns the authenticated caller, or nil.
+func PrincipalFrom(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
+
 // Caller is the request's principal, or the 401 of a request that carries no credential.
 // Operations that require one never reach their handler without it; this is the guard.
 func Caller(ctx context.Context) (*Principal, error) {
 	if p := PrincipalFrom(ctx); p != nil {
 		return p, nil
 	}
-	return nil, errAbsent
-}
-
-func PrincipalFrom(ctx context.Context) *Principal {
-	if h := HolderFrom(ctx); h != nil {
-		return h.Principal
-	}
-	return nil
-}
-
-// Failure is why authentication failed: the presented credential that was refused, or a
-// plain 401 when none was presented. There is never more than one refusal to choose from:
-// the first decides the request (see Authenticator.Func).
-func (h *Holder) Failure() *errs.Error {
-	if h.refused == nil {
-		return errAbsent
-	}
-	return h.refused
+	return nil, ErrNoCredential
 }
 
 // Actor is the principal as the account rules see it.

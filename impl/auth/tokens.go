@@ -70,7 +70,7 @@ func Rotate(ctx context.Context, d *db.DB, now time.Time, ttl time.Duration) err
 		if err := rotate(ctx, tx, now, ttl); err != nil {
 			return err
 		}
-		return db.Notify(ctx, tx, "signing-keys")
+		return db.Notify(ctx, tx, db.Event{Kind: db.EventSigningKeys})
 	})
 }
 

@@ -283,3 +283,16 @@ func (c *Contract) ValidationDoc() *openapi3.T {
 	d.Servers = openapi3.Servers{{URL: "/"}}
 	return &d
 }
+
+type operationKey struct{}
+
+// WithOperation is ctx for a request validated as op.
+func WithOperation(ctx context.Context, op *Operation) context.Context {
+	return context.WithValue(ctx, operationKey{}, op)
+}
+
+// OperationFrom is the operation the request was validated as (nil outside one).
+func OperationFrom(ctx context.Context) *Operation {
+	op, _ := ctx.Value(operationKey{}).(*Operation)
+	return op
+}

@@ -102,52 +102,46 @@ func (s *Service) reachesProjects(p *auth.Principal) bool {
 	return false
 }
 
-// Open loads a project for the current operation and checks the caller may do it: the
-// operation's x-permissions, or its x-project-access level on the project. A project the
-// caller cannot see at all is not found; one they see with too low a level is forbidden.
-func (s *Service) Open(ctx context.Context, id uuid.UUID) (*Project, error) {
-	p, err := auth.Caller(ctx)
-	if err != nil {
-		return nil, err
-	}
+// Open loads a project for operation op and checks that p may do it there.
+func (s *Service) Open(ctx context.Context, p *auth.Principal, op *contract.Operation, id uuid.UUID) (*Project, error) {
 	row, err := db.ProjectByID(ctx, s.DB, p.User.ID, id)
-	return s.check(ctx, p, row, err)
+	return s.open(p, op, row, err)
 }
 
 // OpenByName is Open by project name (any case).
-func (s *Service) OpenByName(ctx context.Context, name string) (*Project, error) {
-	p, err := auth.Caller(ctx)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) OpenByName(ctx context.Context, p *auth.Principal, op *contract.Operation, name string) (*Project, error) {
 	row, err := db.ProjectByName(ctx, s.DB, p.User.ID, strings.ToLower(name))
-	return s.check(ctx, p, row, err)
+	return s.open(p, op, row, err)
 }
 
-func (s *Service) check(ctx context.Context, p *auth.Principal, row *db.Project, err error) (*Project, error) {
+func (s *Service) open(p *auth.Principal, op *contract.Operation, row *db.Project, err error) (*Project, error) {
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, noProject()
 	} else if err != nil {
 		return nil, errs.Wrap(err, "load project")
 	}
+	return s.Decide(p, op, row)
+}
+
+// Decide is the project check of operation op for p on a loaded project: the operation's
+// x-permissions, or its x-project-access level on the project. A project the caller
+// cannot see at all is not found; one they see with too low a level is forbidden.
+func (s *Service) Decide(p *auth.Principal, op *contract.Operation, row *db.Project) (*Project, error) {
 	level := s.levelOf(p, row)
 	if level == None {
 		return nil, noProject()
 	}
-	proj := &Project{Project: *row, Access: level}
-	var op *contract.Operation
-	if h := auth.HolderFrom(ctx); h != nil {
-		op = h.Operation
-	}
 	if op == nil {
 		return nil, errs.E(errs.Internal, "no operation for the project check")
 	}
-	if s.hasAll(p, op.Permissions) {
+	proj := &Project{Project: *row, Access: level}
+	lack := auth.RequireAll(s.Contract, p, op.Permissions)
+	if lack == nil {
 		return proj, nil
 	}
 	need, ok := ParseLevel(op.ProjectAccess)
 	if !ok {
-		return nil, s.missing(op.Permissions)
+		return nil, lack
 	}
 	if level < need {
 		return nil, errs.E(errs.Forbidden, "this needs %s access to project %s", need, row.Name)
@@ -162,21 +156,4 @@ const ReasonNoProject = "no-project"
 // not see: the two must look the same.
 func noProject() error {
 	return errs.E(errs.NotFound, "no such project").WithReason(ReasonNoProject)
-}
-
-func (s *Service) hasAll(p *auth.Principal, perms []string) bool {
-	for _, perm := range perms {
-		if !p.Has(perm) {
-			return false
-		}
-	}
-	return true
-}
-
-func (s *Service) missing(perms []string) error {
-	names := make([]string, len(perms))
-	for i, id := range perms {
-		names[i] = s.Contract.Permission(id).Name
-	}
-	return errs.E(errs.Forbidden, "this needs the %s permission", strings.Join(names, " and "))
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/gen"
 	"github.com/kala-server/kala/impl/auth"
+	"github.com/kala-server/kala/impl/contract"
 	"github.com/kala-server/kala/impl/data"
 	"github.com/kala-server/kala/impl/opt"
 )
@@ -56,7 +57,7 @@ func (f *Face) CreateDatastore(ctx context.Context, req gen.CreateDatastoreReque
 }
 
 func (f *Face) GetDatastore(ctx context.Context, req gen.GetDatastoreRequestObject) (gen.GetDatastoreResponseObject, error) {
-	proj, err := f.Data.Open(ctx, uuid.UUID(req.Id))
+	proj, err := f.open(ctx, uuid.UUID(req.Id))
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +65,7 @@ func (f *Face) GetDatastore(ctx context.Context, req gen.GetDatastoreRequestObje
 }
 
 func (f *Face) UpdateDatastore(ctx context.Context, req gen.UpdateDatastoreRequestObject) (gen.UpdateDatastoreResponseObject, error) {
-	proj, err := f.Data.Open(ctx, uuid.UUID(req.Id))
+	proj, err := f.open(ctx, uuid.UUID(req.Id))
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +78,7 @@ func (f *Face) UpdateDatastore(ctx context.Context, req gen.UpdateDatastoreReque
 }
 
 func (f *Face) DeleteDatastore(ctx context.Context, req gen.DeleteDatastoreRequestObject) (gen.DeleteDatastoreResponseObject, error) {
-	proj, err := f.Data.Open(ctx, uuid.UUID(req.Id))
+	proj, err := f.open(ctx, uuid.UUID(req.Id))
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func (f *Face) DeleteDatastore(ctx context.Context, req gen.DeleteDatastoreReque
 }
 
 func (f *Face) ListTables(ctx context.Context, req gen.ListTablesRequestObject) (gen.ListTablesResponseObject, error) {
-	proj, err := f.Data.Open(ctx, uuid.UUID(req.Id))
+	proj, err := f.open(ctx, uuid.UUID(req.Id))
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +106,7 @@ func (f *Face) ListTables(ctx context.Context, req gen.ListTablesRequestObject) 
 }
 
 func (f *Face) CreateTable(ctx context.Context, req gen.CreateTableRequestObject) (gen.CreateTableResponseObject, error) {
-	proj, err := f.Data.Open(ctx, uuid.UUID(req.Id))
+	proj, err := f.open(ctx, uuid.UUID(req.Id))
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func (f *Face) CreateTable(ctx context.Context, req gen.CreateTableRequestObject
 }
 
 func (f *Face) GetTable(ctx context.Context, req gen.GetTableRequestObject) (gen.GetTableResponseObject, error) {
-	proj, err := f.Data.Open(ctx, uuid.UUID(req.Id))
+	proj, err := f.open(ctx, uuid.UUID(req.Id))
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +138,7 @@ func (f *Face) GetTable(ctx context.Context, req gen.GetTableRequestObject) (gen
 }
 
 func (f *Face) DeleteTable(ctx context.Context, req gen.DeleteTableRequestObject) (gen.DeleteTableResponseObject, error) {
-	proj, err := f.Data.Open(ctx, uuid.UUID(req.Id))
+	proj, err := f.open(ctx, uuid.UUID(req.Id))
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +149,7 @@ func (f *Face) DeleteTable(ctx context.Context, req gen.DeleteTableRequestObject
 }
 
 func (f *Face) ListRows(ctx context.Context, req gen.ListRowsRequestObject) (gen.ListRowsResponseObject, error) {
-	proj, err := f.Data.Open(ctx, uuid.UUID(req.Id))
+	proj, err := f.open(ctx, uuid.UUID(req.Id))
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +169,7 @@ func (f *Face) ListRows(ctx context.Context, req gen.ListRowsRequestObject) (gen
 }
 
 func (f *Face) InsertRows(ctx context.Context, req gen.InsertRowsRequestObject) (gen.InsertRowsResponseObject, error) {
-	proj, err := f.Data.Open(ctx, uuid.UUID(req.Id))
+	proj, err := f.open(ctx, uuid.UUID(req.Id))
 	if err != nil {
 		return nil, err
 	}
@@ -179,4 +180,13 @@ func (f *Face) InsertRows(ctx context.Context, req gen.InsertRowsRequestObject) 
 	var out gen.InsertRows201JSONResponse
 	out.Data.Inserted = n
 	return out, nil
+}
+
+// open is the datastore the request's operation acts on, checked for its caller.
+func (f *Face) open(ctx context.Context, id uuid.UUID) (*data.Project, error) {
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return f.Data.Open(ctx, p, contract.OperationFrom(ctx), id)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/kala-server/kala/gen"
 	"github.com/kala-server/kala/impl/account"
 	"github.com/kala-server/kala/impl/auth"
+	"github.com/kala-server/kala/impl/contract"
 	"github.com/kala-server/kala/impl/data"
 	"github.com/kala-server/kala/impl/errs"
 	"github.com/kala-server/kala/impl/opt"
@@ -62,7 +63,7 @@ func (f *Face) KylinCreateProject(ctx context.Context, req gen.KylinCreateProjec
 }
 
 func (f *Face) KylinDeleteProject(ctx context.Context, req gen.KylinDeleteProjectRequestObject) (gen.KylinDeleteProjectResponseObject, error) {
-	proj, err := f.Data.OpenByName(ctx, req.Project)
+	proj, err := f.openByName(ctx, req.Project)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +74,7 @@ func (f *Face) KylinDeleteProject(ctx context.Context, req gen.KylinDeleteProjec
 }
 
 func (f *Face) KylinListProjectAccess(ctx context.Context, req gen.KylinListProjectAccessRequestObject) (gen.KylinListProjectAccessResponseObject, error) {
-	proj, err := f.Data.OpenByName(ctx, req.Params.Project)
+	proj, err := f.openByName(ctx, req.Params.Project)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func (f *Face) KylinGrantProjectAccess(ctx context.Context, req gen.KylinGrantPr
 		return nil, err
 	}
 	b := req.Body
-	proj, err := f.Data.OpenByName(ctx, b.Project)
+	proj, err := f.openByName(ctx, b.Project)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +152,7 @@ func (f *Face) KylinUpdateProjectAccess(ctx context.Context, req gen.KylinUpdate
 		return nil, err
 	}
 	b := req.Body
-	proj, err := f.Data.OpenByName(ctx, b.Project)
+	proj, err := f.openByName(ctx, b.Project)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +172,7 @@ func (f *Face) KylinRevokeProjectAccess(ctx context.Context, req gen.KylinRevoke
 	if err != nil {
 		return nil, err
 	}
-	proj, err := f.Data.OpenByName(ctx, req.Params.Project)
+	proj, err := f.openByName(ctx, req.Params.Project)
 	if err != nil {
 		return nil, err
 	}
@@ -194,4 +195,13 @@ func (f *Face) KylinRevokeProjectAccess(ctx context.Context, req gen.KylinRevoke
 		return nil, err
 	}
 	return gen.KylinRevokeProjectAccess200JSONResponse(empty), nil
+}
+
+// openByName is the project the request's operation acts on, checked for its caller.
+func (f *Face) openByName(ctx context.Context, name string) (*data.Project, error) {
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return f.Data.OpenByName(ctx, p, contract.OperationFrom(ctx), name)
 }

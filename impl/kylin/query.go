@@ -11,6 +11,7 @@ import (
 	"github.com/kala-server/kala/gen"
 	"github.com/kala-server/kala/impl/account"
 	"github.com/kala-server/kala/impl/auth"
+	"github.com/kala-server/kala/impl/contract"
 	"github.com/kala-server/kala/impl/data"
 	"github.com/kala-server/kala/impl/errs"
 	"github.com/kala-server/kala/impl/opt"
@@ -116,11 +117,11 @@ func (f *Face) query(ctx context.Context, b *gen.KylinQueryRequest, prepare bool
 		return nil, err
 	}
 	if as := opt.Val(b.ExecuteAs); as != "" {
-		if ctx, p, err = f.runAs(ctx, p, as); err != nil {
+		if p, err = f.runAs(ctx, p, as); err != nil {
 			return nil, err
 		}
 	}
-	proj, err := f.Data.OpenByName(ctx, b.Project)
+	proj, err := f.Data.OpenByName(ctx, p, contract.OperationFrom(ctx), b.Project)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +140,7 @@ func (f *Face) query(ctx context.Context, b *gen.KylinQueryRequest, prepare bool
 }
 
 func (f *Face) KylinTablesAndColumns(ctx context.Context, req gen.KylinTablesAndColumnsRequestObject) (gen.KylinTablesAndColumnsResponseObject, error) {
-	proj, err := f.Data.OpenByName(ctx, req.Params.Project)
+	proj, err := f.openByName(ctx, req.Params.Project)
 	if err != nil {
 		return nil, err
 	}
@@ -196,27 +197,20 @@ func statementParams(in []gen.KylinStatementParameter) ([]data.Param, error) {
 // another user, with that user's project access and query limits. Only a ROLE_ADMIN user
 // may, so the field can only narrow rights, never widen them; anyone else is refused
 // rather than silently run as themselves.
-func (f *Face) runAs(ctx context.Context, p *auth.Principal, name string) (context.Context, *auth.Principal, error) {
+func (f *Face) runAs(ctx context.Context, p *auth.Principal, name string) (*auth.Principal, error) {
 	if !p.Admin() {
-		return nil, nil, errs.E(errs.Forbidden, "executeAs: only an admin may run a query as another user")
+		return nil, errs.E(errs.Forbidden, "executeAs: only an admin may run a query as another user")
 	}
 	if account.UsernameKey(name) == p.User.UsernameKey {
-		return ctx, p, nil
+		return p, nil
 	}
 	u, err := f.Accounts.UserByName(ctx, name)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if u.Disabled {
-		return nil, nil, errs.E(errs.Forbidden, "executeAs: user %s is disabled", u.Username)
-	}
-	as := auth.NewUserPrincipal(f.Contract, u, p.Scheme)
-	h := auth.HolderFrom(ctx)
-	asCtx, asHolder := auth.WithHolder(ctx)
-	asHolder.Principal = as
-	if h != nil {
-		asHolder.Operation = h.Operation
+		return nil, errs.E(errs.Forbidden, "executeAs: user %s is disabled", u.Username)
 	}
 	f.Log.InfoContext(ctx, "query run as another user", "principal", p.ID(), "execute_as", u.ID.String())
-	return asCtx, as, nil
+	return auth.NewUserPrincipal(f.Contract, u, p.Scheme), nil
 }

@@ -1,10 +1,12 @@
-package auth
+package credential
 
 import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/kala-server/kala/impl/auth"
 )
 
 func authReq(header []string) *http.Request {
@@ -127,4 +129,45 @@ func FuzzAuthorizationHeader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Each scheme's credential is read from its own place; the session cookie, which a
+// browser sends on its own, counts only when no explicit credential is beside it.
+func TestRead(t *testing.T) {
+	req := func(target string, h map[string]string, cookie string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, target, nil)
+		for k, v := range h {
+			r.Header.Set(k, v)
+		}
+		if cookie != "" {
+			r.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: cookie})
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name   string
+		r      *http.Request
+		scheme string
+		want   string
+		ok     bool
+	}{
+		{"bearer", req("/", map[string]string{"Authorization": "Bearer t"}, ""), auth.SchemeBearer, "t", true},
+		{"basic is not bearer", req("/", map[string]string{"Authorization": "Basic b"}, ""), auth.SchemeBearer, "", false},
+		{"basic", req("/", map[string]string{"Authorization": "Basic b"}, ""), auth.SchemeBasic, "b", true},
+		{"key header", req("/", map[string]string{"X-API-Key": "k"}, ""), auth.SchemeAPIKeyHeader, "k", true},
+		{"key query", req("/?key=q", nil, ""), auth.SchemeAPIKeyQuery, "q", true},
+		{"empty key query", req("/?key=", nil, ""), auth.SchemeAPIKeyQuery, "", false},
+		{"cookie alone", req("/", nil, "s"), auth.SchemeCookie, "s", true},
+		{"cookie beside a bearer", req("/", map[string]string{"Authorization": "Bearer t"}, "s"), auth.SchemeCookie, "", false},
+		{"cookie beside any Authorization", req("/", map[string]string{"Authorization": "Negotiate x"}, "s"), auth.SchemeCookie, "", false},
+		{"cookie beside a key header", req("/", map[string]string{"X-API-Key": "k"}, "s"), auth.SchemeCookie, "", false},
+		{"cookie beside a key query", req("/?key=q", nil, "s"), auth.SchemeCookie, "", false},
+		{"no cookie", req("/", nil, ""), auth.SchemeCookie, "", false},
+		{"unknown scheme", req("/", map[string]string{"Authorization": "Bearer t"}, ""), "other", "", false},
+	} {
+		got, ok := Read(tc.r, tc.scheme)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%s: Read = %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
 }
