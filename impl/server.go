@@ -73,66 +73,69 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Defaults fills what is unset with the documented defaults.
-func (c *Config) Defaults() {
-	if c.Issuer == "" {
-		c.Issuer = "kala"
-	}
-	if c.Audience == "" {
-		c.Audience = "kala-api"
-	}
-	if c.TokenTTL == 0 {
-		c.TokenTTL = 15 * time.Minute
-	}
-	if c.APIKeyMaxDays == 0 {
-		c.APIKeyMaxDays = 365
-	}
-	if c.SessionIdle == 0 {
-		c.SessionIdle = 10 * time.Minute
-	}
-	if c.SessionMax == 0 {
-		c.SessionMax = 12 * time.Hour
-	}
-	if c.QueryTimeout == 0 {
-		c.QueryTimeout = 30 * time.Second
-	}
-	if c.QueryPerUser == 0 {
-		c.QueryPerUser = data.DefaultQueriesPerUser
-	}
-	if c.QueryMax == 0 {
-		c.QueryMax = db.SandboxConnBudget
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = 16 << 20
-	}
-	if c.HashParams == (account.HashParams{}) {
-		c.HashParams = account.DefaultHashParams
-	}
-	if c.HashConcurrency == 0 {
+// DefaultConfig is every setting's default: the one table both `kala serve`'s flags and
+// Defaults read.
+func DefaultConfig() Config {
+	return Config{
+		Issuer:        "kala",
+		Audience:      "kala-api",
+		TokenTTL:      15 * time.Minute,
+		APIKeyMaxDays: 365,
+		SessionIdle:   10 * time.Minute,
+		SessionMax:    12 * time.Hour,
+		QueryTimeout:  30 * time.Second,
+		QueryPerUser:  data.DefaultQueriesPerUser,
+		QueryMax:      db.SandboxConnBudget,
+		MaxBodyBytes:  16 << 20,
+		HashParams:    account.DefaultHashParams,
 		// a login flood must leave a core for everything else
-		c.HashConcurrency = max(1, runtime.NumCPU()-1)
+		HashConcurrency: max(1, runtime.NumCPU()-1),
+		RateFailures:    ratelimit.Rule{Name: "failures", Limit: 30, Window: time.Minute},
+		RatePasswords:   ratelimit.Rule{Name: "passwords", Limit: 60, Window: time.Minute},
+		LockSchedule:    account.DefaultLockSchedule,
+		AuditRetention:  90 * 24 * time.Hour,
+		Now:             time.Now,
 	}
-	if c.RateFailures == (ratelimit.Rule{}) {
-		c.RateFailures = DefaultRateFailures
-	}
-	if c.RatePasswords == (ratelimit.Rule{}) {
-		c.RatePasswords = DefaultRatePasswords
-	}
+}
+
+// Defaults fills what is unset with DefaultConfig's values.
+func (c *Config) Defaults() {
+	d := DefaultConfig()
+	fill(&c.Issuer, d.Issuer)
+	fill(&c.Audience, d.Audience)
+	fill(&c.TokenTTL, d.TokenTTL)
+	fill(&c.APIKeyMaxDays, d.APIKeyMaxDays)
+	fill(&c.SessionIdle, d.SessionIdle)
+	fill(&c.SessionMax, d.SessionMax)
+	fill(&c.QueryTimeout, d.QueryTimeout)
+	fill(&c.QueryPerUser, d.QueryPerUser)
+	fill(&c.QueryMax, d.QueryMax)
+	fill(&c.MaxBodyBytes, d.MaxBodyBytes)
+	fill(&c.HashParams, d.HashParams)
+	fill(&c.HashConcurrency, d.HashConcurrency)
+	fill(&c.RateFailures, d.RateFailures)
+	fill(&c.RatePasswords, d.RatePasswords)
+	fill(&c.AuditRetention, d.AuditRetention)
 	if c.LockSchedule == nil {
-		c.LockSchedule = account.DefaultLockSchedule
-	}
-	if c.AuditRetention == 0 {
-		c.AuditRetention = 90 * 24 * time.Hour
+		c.LockSchedule = d.LockSchedule
 	}
 	if c.Now == nil {
-		c.Now = time.Now
+		c.Now = d.Now
+	}
+}
+
+// fill sets *v to def when *v is its type's zero value.
+func fill[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
 	}
 }
 
 // Default rate limits per client address.
 var (
-	DefaultRateFailures  = ratelimit.Rule{Name: "failures", Limit: 30, Window: time.Minute}
-	DefaultRatePasswords = ratelimit.Rule{Name: "passwords", Limit: 60, Window: time.Minute}
+	DefaultRateFailures  = DefaultConfig().RateFailures
+	DefaultRatePasswords = DefaultConfig().RatePasswords
 )
 
 // ReserveHashingProcs gives the process n more Go procs than it has, one per password

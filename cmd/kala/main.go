@@ -25,7 +25,6 @@ import (
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl"
 	"github.com/kala-server/kala/impl/auth"
-	"github.com/kala-server/kala/impl/data"
 	"github.com/kala-server/kala/impl/ratelimit"
 )
 
@@ -359,6 +358,7 @@ func (e *envDefault) boolean(name string, def bool) bool {
 func newFlagSet() (*options, *flag.FlagSet) {
 	var o options
 	var env envDefault
+	d := impl.DefaultConfig()
 	fs := flag.NewFlagSet("kala", flag.ContinueOnError)
 	// run prints errors and help itself
 	fs.SetOutput(io.Discard)
@@ -368,21 +368,21 @@ func newFlagSet() (*options, *flag.FlagSet) {
 	fs.StringVar(&o.addr, "addr", env.str("KALA_ADDR", "127.0.0.1:8080"), "listen address (KALA_ADDR)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", env.str("KALA_METRICS_ADDR", ""), "listen address for /metrics alone; if empty, /metrics is served on -addr (KALA_METRICS_ADDR)")
 	fs.StringVar(&o.adminPassword, "admin-password", "", "first ADMIN password; random if empty (KALA_ADMIN_PASSWORD)")
-	fs.StringVar(&o.issuer, "issuer", env.str("KALA_ISSUER", "kala"), "JWT issuer (KALA_ISSUER)")
-	fs.DurationVar(&o.tokenTTL, "token-ttl", env.dur("KALA_TOKEN_TTL", 15*time.Minute), "access token lifetime (KALA_TOKEN_TTL)")
-	fs.IntVar(&o.apiKeyMaxDays, "api-key-max-days", env.num("KALA_API_KEY_MAX_DAYS", 365), "longest API key lifetime in days (KALA_API_KEY_MAX_DAYS)")
-	fs.DurationVar(&o.sessionIdle, "session-idle", env.dur("KALA_SESSION_IDLE", 10*time.Minute), "session idle timeout (KALA_SESSION_IDLE)")
-	fs.DurationVar(&o.sessionMax, "session-max", env.dur("KALA_SESSION_MAX", 12*time.Hour), "session absolute timeout (KALA_SESSION_MAX)")
+	fs.StringVar(&o.issuer, "issuer", env.str("KALA_ISSUER", d.Issuer), "JWT issuer (KALA_ISSUER)")
+	fs.DurationVar(&o.tokenTTL, "token-ttl", env.dur("KALA_TOKEN_TTL", d.TokenTTL), "access token lifetime (KALA_TOKEN_TTL)")
+	fs.IntVar(&o.apiKeyMaxDays, "api-key-max-days", env.num("KALA_API_KEY_MAX_DAYS", d.APIKeyMaxDays), "longest API key lifetime in days (KALA_API_KEY_MAX_DAYS)")
+	fs.DurationVar(&o.sessionIdle, "session-idle", env.dur("KALA_SESSION_IDLE", d.SessionIdle), "session idle timeout (KALA_SESSION_IDLE)")
+	fs.DurationVar(&o.sessionMax, "session-max", env.dur("KALA_SESSION_MAX", d.SessionMax), "session absolute timeout (KALA_SESSION_MAX)")
 	fs.BoolVar(&o.cookieSecure, "cookie-secure", env.boolean("KALA_COOKIE_SECURE", false), "mark the session cookie Secure (KALA_COOKIE_SECURE)")
 	fs.StringVar(&o.corsOrigins, "cors-origins", env.str("KALA_CORS_ORIGINS", ""), "comma-separated origins allowed by CORS (KALA_CORS_ORIGINS)")
-	fs.DurationVar(&o.queryTimeout, "query-timeout", env.dur("KALA_QUERY_TIMEOUT", 30*time.Second), "SQL query timeout (KALA_QUERY_TIMEOUT)")
+	fs.DurationVar(&o.queryTimeout, "query-timeout", env.dur("KALA_QUERY_TIMEOUT", d.QueryTimeout), "SQL query timeout (KALA_QUERY_TIMEOUT)")
 	fs.StringVar(&o.publicURL, "public-url", env.str("KALA_PUBLIC_URL", ""), "the origin users reach the server at, e.g. https://kala.example.com behind a proxy (KALA_PUBLIC_URL)")
 	fs.StringVar(&o.trusted, "trusted-proxies", env.str("KALA_TRUSTED_PROXIES", ""), "comma-separated CIDRs of proxies whose X-Forwarded-For is believed (KALA_TRUSTED_PROXIES)")
-	fs.StringVar(&o.rateFailures, "rate-failures", env.str("KALA_RATE_FAILURES", rateString(impl.DefaultRateFailures)), "failed credentials allowed per client address, N/window or off (KALA_RATE_FAILURES)")
-	fs.StringVar(&o.ratePasswords, "rate-passwords", env.str("KALA_RATE_PASSWORDS", rateString(impl.DefaultRatePasswords)), "password verifications allowed per client address, N/window or off (KALA_RATE_PASSWORDS)")
-	fs.DurationVar(&o.auditKeep, "audit-retention", env.dur("KALA_AUDIT_RETENTION", 90*24*time.Hour), "how long security events are kept, like 2160h for 90 days (KALA_AUDIT_RETENTION)")
-	fs.IntVar(&o.queryPerUser, "query-per-user", env.num("KALA_QUERY_PER_USER", data.DefaultQueriesPerUser), "queries one user may run at once (KALA_QUERY_PER_USER)")
-	fs.IntVar(&o.queryMax, "query-max", env.num("KALA_QUERY_MAX", db.SandboxConnBudget), "queries the server runs at once, all users together (KALA_QUERY_MAX)")
+	fs.StringVar(&o.rateFailures, "rate-failures", env.str("KALA_RATE_FAILURES", rateString(d.RateFailures)), "failed credentials allowed per client address, N/window or off (KALA_RATE_FAILURES)")
+	fs.StringVar(&o.ratePasswords, "rate-passwords", env.str("KALA_RATE_PASSWORDS", rateString(d.RatePasswords)), "password verifications allowed per client address, N/window or off (KALA_RATE_PASSWORDS)")
+	fs.DurationVar(&o.auditKeep, "audit-retention", env.dur("KALA_AUDIT_RETENTION", d.AuditRetention), "how long security events are kept, like 2160h for 90 days (KALA_AUDIT_RETENTION)")
+	fs.IntVar(&o.queryPerUser, "query-per-user", env.num("KALA_QUERY_PER_USER", d.QueryPerUser), "queries one user may run at once (KALA_QUERY_PER_USER)")
+	fs.IntVar(&o.queryMax, "query-max", env.num("KALA_QUERY_MAX", d.QueryMax), "queries the server runs at once, all users together (KALA_QUERY_MAX)")
 	o.envErrs = env.errs
 	return &o, fs
 }

@@ -57,6 +57,9 @@ type Contract struct {
 	// ProjectServices are the services of the operations on one project (sorted ids):
 	// an API key reaches projects only through one of them.
 	ProjectServices []string
+	// The page sizes of a list that asks none: the defaults of the Limit and
+	// KylinPageSize parameters, read from the document so no second copy exists.
+	PageLimit, KylinPageSize int
 }
 
 func init() {
@@ -110,6 +113,13 @@ func FromDoc(doc *openapi3.T) (*Contract, error) {
 	}
 	if c.UsersService = byName["users"]; c.UsersService == nil {
 		return nil, fmt.Errorf(`x-kala-services: no service named "users"`)
+	}
+	for name, dst := range map[string]*int{"Limit": &c.PageLimit, "KylinPageSize": &c.KylinPageSize} {
+		n, err := intDefault(doc, name)
+		if err != nil {
+			return nil, fmt.Errorf("components.parameters.%s: %w", name, err)
+		}
+		*dst = n
 	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -295,4 +305,23 @@ func WithOperation(ctx context.Context, op *Operation) context.Context {
 func OperationFrom(ctx context.Context) *Operation {
 	op, _ := ctx.Value(operationKey{}).(*Operation)
 	return op
+}
+
+// intDefault is the default of the integer parameter components.parameters[name].
+func intDefault(doc *openapi3.T, name string) (int, error) {
+	ref := doc.Components.Parameters[name]
+	if ref == nil || ref.Value == nil || ref.Value.Schema == nil || ref.Value.Schema.Value == nil {
+		return 0, fmt.Errorf("missing")
+	}
+	switch d := ref.Value.Schema.Value.Default.(type) {
+	case float64:
+		if d >= 1 && d == float64(int(d)) {
+			return int(d), nil
+		}
+	case int:
+		if d >= 1 {
+			return d, nil
+		}
+	}
+	return 0, fmt.Errorf("default %v is not a positive integer", ref.Value.Schema.Value.Default)
 }

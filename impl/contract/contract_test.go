@@ -72,3 +72,27 @@ func TestFromDocRefusesMissingWellKnownIDs(t *testing.T) {
 		t.Errorf("without the users service: error %v, want one naming it", err)
 	}
 }
+
+// The page sizes a list applies when none is asked are the document's parameter
+// defaults; a document without one is refused at load.
+func TestPageDefaultsComeFromTheDocument(t *testing.T) {
+	c, err := FromDoc(loadDoc(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PageLimit != 50 || c.KylinPageSize != 10 {
+		t.Errorf("PageLimit %d, KylinPageSize %d; want the documented 50 and 10", c.PageLimit, c.KylinPageSize)
+	}
+	doc := loadDoc(t)
+	doc.Components.Parameters["Limit"].Value.Schema.Value.Default = float64(25)
+	if c, err := FromDoc(doc); err != nil || c.PageLimit != 25 {
+		t.Errorf("a changed default: %v, %v", c, err)
+	}
+	for _, bad := range []any{nil, float64(0), 2.5, "50"} {
+		doc := loadDoc(t)
+		doc.Components.Parameters["KylinPageSize"].Value.Schema.Value.Default = bad
+		if _, err := FromDoc(doc); err == nil || !strings.Contains(err.Error(), "KylinPageSize") {
+			t.Errorf("default %v: error %v, want one naming KylinPageSize", bad, err)
+		}
+	}
+}

@@ -12,7 +12,7 @@ import (
 )
 
 func (f *Face) ListAuditEvents(ctx context.Context, req gen.ListAuditEventsRequestObject) (gen.ListAuditEventsResponseObject, error) {
-	offset, limit := page(req.Params.Offset, req.Params.Limit)
+	offset, limit := f.page(req.Params.Offset, req.Params.Limit)
 	var filter audit.Filter
 	if req.Params.From != nil {
 		filter.From = *req.Params.From

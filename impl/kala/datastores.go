@@ -32,7 +32,7 @@ func (f *Face) ListDatastores(ctx context.Context, req gen.ListDatastoresRequest
 	if err != nil {
 		return nil, err
 	}
-	offset, limit := page(req.Params.Offset, req.Params.Limit)
+	offset, limit := f.page(req.Params.Offset, req.Params.Limit)
 	ps, total, err := f.Data.ListProjects(ctx, p, opt.Val(req.Params.Name), false, data.None, offset, limit)
 	if err != nil {
 		return nil, err
@@ -93,7 +93,7 @@ func (f *Face) ListTables(ctx context.Context, req gen.ListTablesRequestObject) 
 	if err != nil {
 		return nil, err
 	}
-	offset, limit := page(req.Params.Offset, req.Params.Limit)
+	offset, limit := f.page(req.Params.Offset, req.Params.Limit)
 	ts, total, err := f.Data.Tables(ctx, proj, offset, limit)
 	if err != nil {
 		return nil, err
@@ -153,7 +153,7 @@ func (f *Face) ListRows(ctx context.Context, req gen.ListRowsRequestObject) (gen
 	if err != nil {
 		return nil, err
 	}
-	offset, limit := page(req.Params.Offset, req.Params.Limit)
+	offset, limit := f.page(req.Params.Offset, req.Params.Limit)
 	rows, total, next, err := f.Data.Rows(ctx, proj, req.Table, db.RowsPage{After: opt.Val(req.Params.After), Offset: offset, Limit: limit})
 	if err != nil {
 		return nil, err

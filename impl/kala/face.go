@@ -28,9 +28,10 @@ type Face struct {
 	Audit    *audit.Log
 }
 
-// page applies the list defaults (offset 0, limit 50); the contract bounds both.
-func page(offset *gen.Offset, limit *gen.Limit) (int, int) {
-	o, l := 0, 50
+// page applies the list defaults (offset 0, the Limit parameter's default); the contract
+// bounds both.
+func (f *Face) page(offset *gen.Offset, limit *gen.Limit) (int, int) {
+	o, l := 0, f.Contract.PageLimit
 	if offset != nil {
 		o = int(*offset)
 	}
@@ -89,7 +90,7 @@ func (f *Face) ListApiKeys(ctx context.Context, req gen.ListApiKeysRequestObject
 	if err != nil {
 		return nil, err
 	}
-	offset, limit := page(req.Params.Offset, req.Params.Limit)
+	offset, limit := f.page(req.Params.Offset, req.Params.Limit)
 	ks, total, err := f.Keys.List(ctx, p, offset, limit)
 	if err != nil {
 		return nil, err
@@ -127,7 +128,7 @@ func (f *Face) GetMe(ctx context.Context, _ gen.GetMeRequestObject) (gen.GetMeRe
 }
 
 func (f *Face) ListPermissions(_ context.Context, req gen.ListPermissionsRequestObject) (gen.ListPermissionsResponseObject, error) {
-	offset, limit := page(req.Params.Offset, req.Params.Limit)
+	offset, limit := f.page(req.Params.Offset, req.Params.Limit)
 	all := make([]gen.Permission, len(f.Contract.Permissions))
 	for i, p := range f.Contract.Permissions {
 		all[i] = gen.Permission{Id: p.ID, Name: p.Name, Description: p.Description}
@@ -137,7 +138,7 @@ func (f *Face) ListPermissions(_ context.Context, req gen.ListPermissionsRequest
 }
 
 func (f *Face) ListServices(_ context.Context, req gen.ListServicesRequestObject) (gen.ListServicesResponseObject, error) {
-	offset, limit := page(req.Params.Offset, req.Params.Limit)
+	offset, limit := f.page(req.Params.Offset, req.Params.Limit)
 	all := make([]gen.Service, len(f.Contract.Services))
 	for i, s := range f.Contract.Services {
 		all[i] = gen.Service{Id: s.ID, Name: s.Name, Description: s.Description}

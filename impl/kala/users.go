@@ -14,7 +14,7 @@ import (
 )
 
 func (f *Face) ListUsers(ctx context.Context, req gen.ListUsersRequestObject) (gen.ListUsersResponseObject, error) {
-	offset, limit := page(req.Params.Offset, req.Params.Limit)
+	offset, limit := f.page(req.Params.Offset, req.Params.Limit)
 	filter := ""
 	if req.Params.Name != nil {
 		filter = *req.Params.Name

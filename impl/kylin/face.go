@@ -90,8 +90,8 @@ func (f *Face) User(u *db.User) gen.KylinUser {
 const MaxPageSize = 1000
 
 // Kylin's page: page_offset is a page index, counting pages of the size applied.
-func page(offset *gen.KylinPageOffset, size *gen.KylinPageSize) (index, limit int) {
-	index, limit = 0, 10
+func (f *Face) page(offset *gen.KylinPageOffset, size *gen.KylinPageSize) (index, limit int) {
+	index, limit = 0, f.Contract.KylinPageSize
 	if offset != nil {
 		index = int(*offset)
 	}
@@ -196,7 +196,7 @@ func (f *Face) KylinLogoutGet(ctx context.Context, _ gen.KylinLogoutGetRequestOb
 }
 
 func (f *Face) KylinListUsers(ctx context.Context, req gen.KylinListUsersRequestObject) (gen.KylinListUsersResponseObject, error) {
-	index, limit := page(req.Params.PageOffset, req.Params.PageSize)
+	index, limit := f.page(req.Params.PageOffset, req.Params.PageSize)
 	us, total, _, err := f.Accounts.Users(ctx, db.UserPage{Filter: opt.Val(req.Params.Name), CaseSensitive: opt.Val(req.Params.IsCaseSensitive),
 		Offset: index * limit, Limit: limit})
 	if err != nil {

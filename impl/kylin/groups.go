@@ -9,7 +9,7 @@ import (
 )
 
 func (f *Face) KylinListGroups(ctx context.Context, req gen.KylinListGroupsRequestObject) (gen.KylinListGroupsResponseObject, error) {
-	index, limit := page(req.Params.PageOffset, req.Params.PageSize)
+	index, limit := f.page(req.Params.PageOffset, req.Params.PageSize)
 	names, total, err := f.Accounts.Groups(ctx, opt.Val(req.Params.GroupName), opt.Val(req.Params.IsCaseSensitive), index*limit, limit)
 	if err != nil {
 		return nil, err
@@ -63,7 +63,7 @@ func (f *Face) KylinSetGroupMembers(ctx context.Context, req gen.KylinSetGroupMe
 }
 
 func (f *Face) KylinListGroupMembers(ctx context.Context, req gen.KylinListGroupMembersRequestObject) (gen.KylinListGroupMembersResponseObject, error) {
-	index, limit := page(req.Params.PageOffset, req.Params.PageSize)
+	index, limit := f.page(req.Params.PageOffset, req.Params.PageSize)
 	us, total, err := f.Accounts.GroupMembers(ctx, req.GroupName, opt.Val(req.Params.Username), index*limit, limit)
 	if err != nil {
 		return nil, err

@@ -29,7 +29,7 @@ func (f *Face) KylinListProjects(ctx context.Context, req gen.KylinListProjectsR
 	if err != nil {
 		return nil, err
 	}
-	index, limit := page(req.Params.PageOffset, req.Params.PageSize)
+	index, limit := f.page(req.Params.PageOffset, req.Params.PageSize)
 	min := data.None
 	if req.Params.Permission != nil {
 		for l, name := range kylinPermission {
@@ -78,7 +78,7 @@ func (f *Face) KylinListProjectAccess(ctx context.Context, req gen.KylinListProj
 	if err != nil {
 		return nil, err
 	}
-	index, limit := page(req.Params.PageOffset, req.Params.PageSize)
+	index, limit := f.page(req.Params.PageOffset, req.Params.PageSize)
 	es, total, err := f.Data.AccessList(ctx, proj, account.UsernameKey(opt.Val(req.Params.Name)), index*limit, limit)
 	if err != nil {
 		return nil, err

@@ -33,7 +33,7 @@ func (f *Face) KylinListTables(ctx context.Context, req gen.KylinListTablesReque
 	if err != nil {
 		return nil, err
 	}
-	index, limit := page(req.Params.PageOffset, req.Params.PageSize)
+	index, limit := f.page(req.Params.PageOffset, req.Params.PageSize)
 	ts, total, err := f.Data.Tables(ctx, proj, index*limit, limit)
 	if err != nil {
 		return nil, err
