@@ -188,8 +188,13 @@ func mapErr(err error) error {
 		return ErrNotFound
 	}
 	var pe *pq.Error
-	if errors.As(err, &pe) && pe.Code == "23505" {
-		return fmt.Errorf("%w: %s", ErrDuplicate, pe.Constraint)
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505": // unique_violation
+			return fmt.Errorf("%w: %s", ErrDuplicate, pe.Constraint)
+		case "42P07": // duplicate_table: CREATE TABLE of a name that exists
+			return fmt.Errorf("%w: table", ErrDuplicate)
+		}
 	}
 	return err
 }

@@ -518,7 +518,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	if strings.HasPrefix(r.URL.Path, "/kylin/") {
-		kylin.WriteError(w, r, e, kala.Status(e.Code), id)
+		kylin.WriteError(w, r, e, kylin.Status(e.Code), id)
 		return
 	}
 	kala.WriteError(w, e, id)

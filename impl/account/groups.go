@@ -15,13 +15,6 @@ import (
 	"github.com/kala-server/kala/impl/errs"
 )
 
-// Reasons refining errs codes for groups, for the Kylin face.
-const (
-	ReasonNoGroup        = "no-group"        // Kylin KE-010004001 (USERGROUP_NOT_EXIST)
-	ReasonGroupName      = "group-name"      // Kylin KE-010004003 (INVALID_USERGROUP_NAME)
-	ReasonDuplicateGroup = "duplicate-group" // Kylin KE-010004004 (DUPLICATE_USERGROUP_NAME)
-)
-
 // BuiltinGroups are the groups every installation has. Their members follow each user's
 // authorities (ALL_USERS: everyone; ROLE_ADMIN: the admins), so they are not created,
 // deleted or given members as user groups are.
@@ -40,13 +33,13 @@ func builtinGroup(name string) (string, bool) {
 // CheckGroupName applies the username rule to a group name.
 func CheckGroupName(field, name string) error {
 	if err := CheckUsername(field, name); err != nil {
-		return errs.As(err).WithReason(ReasonGroupName)
+		return errs.As(err).WithReason(errs.ReasonGroupName)
 	}
 	return nil
 }
 
 func noGroup(name string) *errs.Error {
-	return errs.E(errs.NotFound, "no user group named %s", name).WithReason(ReasonNoGroup)
+	return errs.E(errs.NotFound, "no user group named %s", name).WithReason(errs.ReasonNoGroup)
 }
 
 // GroupByName loads a group, built-in or not, by name in any case.
@@ -94,7 +87,7 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, name string) (*db.Gr
 			Target: g.ID.String(), Detail: map[string]any{"group": g.Name}})
 	})
 	if errors.Is(err, db.ErrDuplicate) {
-		return nil, errs.E(errs.Conflict, "a group named %s already exists", name).WithReason(ReasonDuplicateGroup)
+		return nil, errs.E(errs.Conflict, "a group named %s already exists", name).WithReason(errs.ReasonDuplicateGroup)
 	}
 	return g, errs.Wrap(err, "create group")
 }
@@ -108,7 +101,7 @@ func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
 			return err
 		}
 		if g.Builtin {
-			return errs.Field("group_name", g.Name+" is a built-in group and cannot be deleted").WithReason(ReasonGroupName)
+			return errs.Field("group_name", g.Name+" is a built-in group and cannot be deleted").WithReason(errs.ReasonGroupName)
 		}
 		members, err := db.DeleteGroup(ctx, tx, g.ID)
 		if err != nil {
@@ -167,7 +160,7 @@ func (s *Service) SetGroupMembers(ctx context.Context, a Actor, name string, use
 			return err
 		}
 		if len(users) < len(keys) {
-			return errs.Field("users", "no user named "+strings.Join(missingNames(usernames, users), ", ")).WithReason(ReasonNoUser)
+			return errs.Field("users", "no user named "+strings.Join(missingNames(usernames, users), ", ")).WithReason(errs.ReasonNoUser)
 		}
 		want := make([]uuid.UUID, len(users))
 		for i, u := range users {
@@ -277,7 +270,7 @@ func resolveGroups(ctx context.Context, q db.Queryer, field string, names []stri
 	}
 	for _, n := range names {
 		if !slices.ContainsFunc(gs, func(g db.Group) bool { return g.NameKey == UsernameKey(n) }) {
-			return nil, errs.Field(field, "no user group named "+n).WithReason(ReasonNoGroup)
+			return nil, errs.Field(field, "no user group named "+n).WithReason(errs.ReasonNoGroup)
 		}
 	}
 	return gs, nil
@@ -304,7 +297,7 @@ func (s *Service) setUserGroups(ctx context.Context, tx *sqlx.Tx, a Actor, u *db
 	}
 	for _, id := range in {
 		if err := db.AddGroupMember(ctx, tx, id, u.ID); errors.Is(err, db.ErrNotFound) {
-			return errs.Field("authorities", "a user group named there was deleted meanwhile").WithReason(ReasonNoGroup)
+			return errs.Field("authorities", "a user group named there was deleted meanwhile").WithReason(errs.ReasonNoGroup)
 		} else if err != nil {
 			return err
 		}

@@ -12,13 +12,6 @@ import (
 	"github.com/kala-server/kala/impl/errs"
 )
 
-// Reasons refine errs.Invalid for the Kylin face's KE codes.
-const (
-	ReasonPasswordTooShort = "password-too-short" // Kylin KE-010005002 (SHORT_PASSWORD)
-	ReasonPasswordWeak     = "password-weak"      // Kylin KE-010005001 (INVALID_PASSWORD)
-	ReasonUsername         = "username-rule"
-)
-
 // UsernameKey folds a username for uniqueness and lookup: the same name in any case is
 // the same user.
 func UsernameKey(name string) string {
@@ -40,7 +33,7 @@ func cherokeeUpper(r rune) rune {
 
 // CheckUsername applies Kylin's username rule.
 func CheckUsername(field, name string) error {
-	bad := func(msg string) error { return errs.Field(field, msg).WithReason(ReasonUsername) }
+	bad := func(msg string) error { return errs.Field(field, msg).WithReason(errs.ReasonUsername) }
 	n := utf8.RuneCountInString(name)
 	switch {
 	case !utf8.ValidString(name):
@@ -70,7 +63,7 @@ const PasswordSpecials = "~!@#$%^&*(){}|:\"<>?[];',./`"
 // CheckPassword applies Kylin's password rule and the 128-byte limit.
 func CheckPassword(field, pw string) error {
 	if utf8.RuneCountInString(pw) < 8 {
-		return errs.Field(field, "must be at least 8 characters").WithReason(ReasonPasswordTooShort)
+		return errs.Field(field, "must be at least 8 characters").WithReason(errs.ReasonPasswordTooShort)
 	}
 	if len(pw) > 128 {
 		return errs.Field(field, "must be at most 128 bytes")
@@ -87,7 +80,7 @@ func CheckPassword(field, pw string) error {
 		}
 	}
 	if !letter || !digit || !special {
-		return errs.Field(field, "must contain a letter, a digit and one of "+PasswordSpecials).WithReason(ReasonPasswordWeak)
+		return errs.Field(field, "must contain a letter, a digit and one of "+PasswordSpecials).WithReason(errs.ReasonPasswordWeak)
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ func asErr(t *testing.T, err error) *errs.Error {
 	return e
 }
 
-func checkFieldError(t *testing.T, err error, field, reason string) {
+func checkFieldError(t *testing.T, err error, field string, reason errs.Reason) {
 	t.Helper()
 	e := asErr(t, err)
 	if e.Code != errs.Invalid {
@@ -36,13 +36,13 @@ func checkFieldError(t *testing.T, err error, field, reason string) {
 
 func TestCheckPassword(t *testing.T) {
 	const (
-		short = account.ReasonPasswordTooShort
-		weak  = account.ReasonPasswordWeak
-		long  = "too long" // Invalid, no particular reason
+		short = errs.ReasonPasswordTooShort
+		weak  = errs.ReasonPasswordWeak
+		long  = errs.Reason("too long") // Invalid, no particular reason
 	)
 	tests := []struct {
 		name, pw string
-		fail     string // "" when valid
+		fail     errs.Reason // "" when valid
 	}{
 		{"minimal", "Abcdef1!", ""},
 		{"lower-case letters only", "abcdef1!", ""},
@@ -189,7 +189,7 @@ func TestCheckUsername(t *testing.T) {
 			if err == nil {
 				t.Fatalf("CheckUsername(%q) = nil, want an error", tt.user)
 			}
-			checkFieldError(t, err, "username", account.ReasonUsername)
+			checkFieldError(t, err, "username", errs.ReasonUsername)
 		})
 	}
 }

@@ -15,19 +15,9 @@ import (
 	"github.com/kala-server/kala/impl/errs"
 )
 
-// Reasons refining errs codes for the Kylin face.
-const (
-	ReasonDuplicateUser    = "duplicate-user"     // Kylin KE-010003004
-	ReasonWrongOldPassword = "wrong-old-password" // Kylin KE-010005003
-	// ReasonLocked refuses an authenticated caller's own password change while their
-	// login name is locked (a 403, not the 401 of a locked login); Until says till when.
-	ReasonLocked = "locked"  // Kylin KE-010003005
-	ReasonNoUser = "no-user" // Kylin KE-010003001
-)
-
 // noUser is the answer for a user that does not exist.
 func noUser(format string, args ...any) *errs.Error {
-	return errs.E(errs.NotFound, format, args...).WithReason(ReasonNoUser)
+	return errs.E(errs.NotFound, format, args...).WithReason(errs.ReasonNoUser)
 }
 
 // Actor is who asks for a change: the rules about users depend on the actor's own rights.
@@ -203,7 +193,7 @@ func (s *Service) insertUsers(ctx context.Context, a Actor, us []*db.User) error
 		return nil
 	})
 	if errors.Is(err, db.ErrDuplicate) {
-		return errs.E(errs.Conflict, "a user named %s already exists", dup.Username).WithReason(ReasonDuplicateUser)
+		return errs.E(errs.Conflict, "a user named %s already exists", dup.Username).WithReason(errs.ReasonDuplicateUser)
 	}
 	return errs.Wrap(err, "create user")
 }
@@ -494,10 +484,10 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, manage bool, id u
 		var refusal error
 		switch errs.CodeOf(err) {
 		case errs.BadLogin:
-			refusal = errs.Field("oldPassword", "is not your current password").WithReason(ReasonWrongOldPassword)
+			refusal = errs.Field("oldPassword", "is not your current password").WithReason(errs.ReasonWrongOldPassword)
 		case errs.Locked:
 			e := errs.As(err)
-			refusal = &errs.Error{Code: errs.Forbidden, Message: e.Message, Until: e.Until, Reason: ReasonLocked}
+			refusal = &errs.Error{Code: errs.Forbidden, Message: e.Message, Until: e.Until, Reason: errs.ReasonLocked}
 		default:
 			return err
 		}

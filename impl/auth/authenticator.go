@@ -47,10 +47,7 @@ type BasicVerifier interface {
 
 // ErrNoCredential is the 401 of a request that carries no credential an operation
 // accepts. Cheap; shown only when no scheme's credential was presented at all.
-var ErrNoCredential = errs.E(errs.Unauthorized, "a valid credential is required").WithReason(ReasonNoCredentials)
-
-// ReasonNoCredentials marks a 401 where nothing was presented (Kylin KE-010003207).
-const ReasonNoCredentials = "no-credentials"
+var ErrNoCredential = errs.E(errs.Unauthorized, "a valid credential is required").WithReason(errs.ReasonNoCredentials)
 
 func invalid(what string) error { return errs.E(errs.Unauthorized, "invalid %s", what) }
 

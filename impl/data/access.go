@@ -149,11 +149,8 @@ func (s *Service) Decide(p *auth.Principal, op *contract.Operation, row *db.Proj
 	return proj, nil
 }
 
-// ReasonNoProject refines errs.NotFound (Kylin KE-010001201, PROJECT_NOT_EXIST).
-const ReasonNoProject = "no-project"
-
 // noProject is the answer for a project that does not exist and for one the caller may
 // not see: the two must look the same.
 func noProject() error {
-	return errs.E(errs.NotFound, "no such project").WithReason(ReasonNoProject)
+	return errs.E(errs.NotFound, "no such project").WithReason(errs.ReasonNoProject)
 }

@@ -17,15 +17,6 @@ import (
 
 var projectName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_]{0,49}$`)
 
-// Reasons refining errs codes for faces with finer codes.
-const (
-	// ReasonDuplicateProject refines errs.Conflict (Kylin KE-010001004).
-	ReasonDuplicateProject = "duplicate-project"
-	// ReasonInvalidProjectName refines errs.Invalid: a name a project cannot have (Kylin
-	// KE-010001003, INVALID_PROJECT_NAME).
-	ReasonInvalidProjectName = "invalid-project-name"
-)
-
 // CheckProjectName applies Kylin's rule (ASCII letters, digits and underscores, not
 // starting with an underscore, at most 50 characters) and refuses the names PostgreSQL
 // gives its own schemas: in SQL a project's name is its schema (see qualifyProject), so
@@ -37,9 +28,9 @@ func CheckProjectName(field, name string) error {
 	const why = ", and in SQL a project's name is its schema"
 	switch key := strings.ToLower(name); {
 	case strings.HasPrefix(key, "pg_"):
-		return errs.Field(field, name+" is reserved: names starting with pg_ are PostgreSQL's own schemas"+why).WithReason(ReasonInvalidProjectName)
+		return errs.Field(field, name+" is reserved: names starting with pg_ are PostgreSQL's own schemas"+why).WithReason(errs.ReasonInvalidProjectName)
 	case key == "public" || key == "information_schema":
-		return errs.Field(field, name+" is reserved: PostgreSQL has a schema of that name"+why).WithReason(ReasonInvalidProjectName)
+		return errs.Field(field, name+" is reserved: PostgreSQL has a schema of that name"+why).WithReason(errs.ReasonInvalidProjectName)
 	}
 	return nil
 }
@@ -64,7 +55,7 @@ func (s *Service) CreateProject(ctx context.Context, p *auth.Principal, name, de
 			return err
 		} else if taken {
 			return errs.Field("name", "the database already has a schema named "+name+", and in SQL a project's name is its schema").
-				WithReason(ReasonInvalidProjectName)
+				WithReason(errs.ReasonInvalidProjectName)
 		}
 		if err := db.InsertProject(ctx, tx, &row); err != nil {
 			return err
@@ -75,7 +66,7 @@ func (s *Service) CreateProject(ctx context.Context, p *auth.Principal, name, de
 		return s.Sandbox.PrepareRole(ctx, tx, row.RoleName)
 	})
 	if errors.Is(err, db.ErrDuplicate) {
-		return nil, errs.E(errs.Conflict, "a project named %s already exists", name).WithReason(ReasonDuplicateProject)
+		return nil, errs.E(errs.Conflict, "a project named %s already exists", name).WithReason(errs.ReasonDuplicateProject)
 	} else if err != nil {
 		return nil, errs.Wrap(err, "create project")
 	}

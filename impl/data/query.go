@@ -27,10 +27,6 @@ const (
 	QueryRetryAfter = time.Second
 )
 
-// ReasonQueryConcurrency refines errs.TooMany: a query over the per-user or the
-// server-wide concurrency limit (Kylin KE-010028002).
-const ReasonQueryConcurrency = "query-concurrency"
-
 // QueryLimits bound the query sandbox.
 type QueryLimits struct {
 	Timeout time.Duration // statement timeout
@@ -149,7 +145,7 @@ func (g *queryGate) enter(user uuid.UUID) (leave func(), err error) {
 }
 
 func tooManyQueries(format string, n int) error {
-	e := errs.E(errs.TooMany, format, n).WithReason(ReasonQueryConcurrency)
+	e := errs.E(errs.TooMany, format, n).WithReason(errs.ReasonQueryConcurrency)
 	e.RetryAfter = QueryRetryAfter
 	return e
 }

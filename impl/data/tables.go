@@ -84,16 +84,12 @@ func (s *Service) CreateTable(ctx context.Context, proj *Project, t db.Table) (*
 		return nil, errs.Field("columns", "must have at least one column")
 	}
 	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error { return db.CreateTable(ctx, tx, proj.SchemaName, proj.RoleName, t) })
-	if errors.Is(err, db.ErrDuplicate) || isDuplicateTable(err) {
+	if errors.Is(err, db.ErrDuplicate) {
 		return nil, errs.E(errs.Conflict, "project %s already has a table %s", proj.Name, t.Name)
 	} else if err != nil {
 		return nil, errs.Wrap(err, "create table")
 	}
 	return &t, nil
-}
-
-func isDuplicateTable(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "already exists")
 }
 
 // DropTable drops a table of an opened project.

@@ -51,7 +51,7 @@ type Error struct {
 	Message string
 	Fields  []FieldError
 	// Reason refines Code for faces with finer codes (Kylin's KE-… numbers), e.g. "password-rule".
-	Reason string
+	Reason Reason
 	// Until is when a lock ends (Code Locked).
 	Until time.Time
 	// RetryAfter is how long to wait before trying again (TooMany, Unavailable).
@@ -91,7 +91,7 @@ func (e *Error) RetryAfterSeconds() int {
 }
 
 // WithReason sets the finer reason and returns e.
-func (e *Error) WithReason(reason string) *Error {
+func (e *Error) WithReason(reason Reason) *Error {
 	e.Reason = reason
 	return e
 }

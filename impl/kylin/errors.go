@@ -9,9 +9,6 @@ import (
 	"time"
 
 	"github.com/kala-server/kala/gen"
-	"github.com/kala-server/kala/impl/account"
-	"github.com/kala-server/kala/impl/auth"
-	"github.com/kala-server/kala/impl/data"
 	"github.com/kala-server/kala/impl/errs"
 )
 
@@ -47,36 +44,64 @@ const (
 	codeInternal         = "KE-010000500"
 )
 
+// statuses is the HTTP status of each error code on this face (openapi.yaml's Kylin
+// operations declare each one they can answer).
+var statuses = map[errs.Code]int{
+	errs.Invalid:       http.StatusBadRequest,
+	errs.Unauthorized:  http.StatusUnauthorized,
+	errs.BadLogin:      http.StatusUnauthorized,
+	errs.Locked:        http.StatusUnauthorized,
+	errs.Disabled:      http.StatusUnauthorized,
+	errs.Forbidden:     http.StatusForbidden,
+	errs.NotFound:      http.StatusNotFound,
+	errs.NotAllowed:    http.StatusMethodNotAllowed,
+	errs.Conflict:      http.StatusConflict,
+	errs.TooLarge:      http.StatusRequestEntityTooLarge,
+	errs.Unsupported:   http.StatusUnsupportedMediaType,
+	errs.NotAcceptable: http.StatusNotAcceptable,
+	errs.TooMany:       http.StatusTooManyRequests,
+	errs.Unavailable:   http.StatusServiceUnavailable,
+	errs.Internal:      http.StatusInternalServerError,
+}
+
+// Status is the HTTP status of an error code on this face.
+func Status(c errs.Code) int {
+	if st, ok := statuses[c]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
 // keCode picks the KE code of an error.
 func keCode(e *errs.Error) string {
 	switch e.Reason {
-	case auth.ReasonNoCredentials:
+	case errs.ReasonNoCredentials:
 		return codeNoCredentials
-	case account.ReasonDuplicateUser:
+	case errs.ReasonDuplicateUser:
 		return codeDuplicateUser
-	case account.ReasonPasswordTooShort:
+	case errs.ReasonPasswordTooShort:
 		return codePasswordShort
-	case account.ReasonPasswordWeak:
+	case errs.ReasonPasswordWeak:
 		return codePasswordWeak
-	case account.ReasonWrongOldPassword:
+	case errs.ReasonWrongOldPassword:
 		return codeWrongOld
-	case account.ReasonLocked:
+	case errs.ReasonLocked:
 		return codeLocked
-	case data.ReasonDuplicateProject:
+	case errs.ReasonDuplicateProject:
 		return codeDuplicateProj
-	case data.ReasonInvalidProjectName:
+	case errs.ReasonInvalidProjectName:
 		return codeInvalidProjName
-	case data.ReasonNoProject:
+	case errs.ReasonNoProject:
 		return codeProjectNotFound
-	case account.ReasonNoUser:
+	case errs.ReasonNoUser:
 		return codeUserNotFound
-	case account.ReasonNoGroup:
+	case errs.ReasonNoGroup:
 		return codeGroupNotFound
-	case account.ReasonGroupName:
+	case errs.ReasonGroupName:
 		return codeGroupName
-	case account.ReasonDuplicateGroup:
+	case errs.ReasonDuplicateGroup:
 		return codeDuplicateGroup
-	case data.ReasonQueryConcurrency:
+	case errs.ReasonQueryConcurrency:
 		return codeQueryConcurrency
 	}
 	switch e.Code {

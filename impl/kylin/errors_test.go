@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/kala-server/kala/gen"
-	"github.com/kala-server/kala/impl/data"
 	"github.com/kala-server/kala/impl/errs"
 )
 
@@ -15,8 +14,9 @@ import (
 // code for it, other limits Kala's KE-010000429.
 func TestWriteErrorTooMany(t *testing.T) {
 	for _, tt := range []struct {
-		reason, code string
-	}{{data.ReasonQueryConcurrency, "KE-010028002"}, {"", "KE-010000429"}} {
+		reason errs.Reason
+		code   string
+	}{{errs.ReasonQueryConcurrency, "KE-010028002"}, {"", "KE-010000429"}} {
 		e := errs.E(errs.TooMany, "slow down").WithReason(tt.reason)
 		e.RetryAfter = 2500 * time.Millisecond
 		rec := httptest.NewRecorder()

@@ -102,7 +102,7 @@ func (f *Face) grantee(ctx context.Context, field string, typ gen.KylinGranteeTy
 	if typ == gen.KylinGranteeTypeGroup {
 		g, err := f.Accounts.GroupByName(ctx, name)
 		if errs.CodeOf(err) == errs.NotFound {
-			return data.Grantee{}, errs.Field(field, "no user group named "+name).WithReason(account.ReasonNoGroup)
+			return data.Grantee{}, errs.Field(field, "no user group named "+name).WithReason(errs.ReasonNoGroup)
 		} else if err != nil {
 			return data.Grantee{}, err
 		}
@@ -113,7 +113,7 @@ func (f *Face) grantee(ctx context.Context, field string, typ gen.KylinGranteeTy
 	}
 	u, err := f.Accounts.UserByName(ctx, name)
 	if errs.CodeOf(err) == errs.NotFound {
-		return data.Grantee{}, errs.Field(field, "no user named "+name).WithReason(account.ReasonNoUser)
+		return data.Grantee{}, errs.Field(field, "no user named "+name).WithReason(errs.ReasonNoUser)
 	} else if err != nil {
 		return data.Grantee{}, err
 	}

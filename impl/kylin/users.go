@@ -105,7 +105,7 @@ func (f *Face) deleteUsers(ctx context.Context, names []string) error {
 		ids = append(ids, u.ID)
 	}
 	if len(missing) > 0 {
-		return errs.E(errs.NotFound, "no user named %s", strings.Join(missing, ", ")).WithReason(account.ReasonNoUser)
+		return errs.E(errs.NotFound, "no user named %s", strings.Join(missing, ", ")).WithReason(errs.ReasonNoUser)
 	}
 	return f.Accounts.DeleteUsers(ctx, p.Actor(), ids)
 }
