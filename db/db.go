@@ -59,6 +59,7 @@ type Queryer interface {
 	sqlx.ExtContext
 	GetContext(ctx context.Context, dest any, query string, args ...any) error
 	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 // Open connects and checks the database answers.
@@ -147,7 +148,7 @@ func (d *DB) Migrate(ctx context.Context) (Migration, error) {
 }
 
 // Tx runs fn in a transaction, committing when it returns nil.
-func (d *DB) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+func (d *DB) Tx(ctx context.Context, fn func(tx Queryer) error) error {
 	tx, err := d.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -164,8 +165,8 @@ func (d *DB) Tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 
 // WithAdvisoryLock runs fn while holding a transaction-scoped advisory lock, so that
 // one instance at a time does a start-up chore (bootstrap, first signing key).
-func (d *DB) WithAdvisoryLock(ctx context.Context, key int64, fn func(tx *sqlx.Tx) error) error {
-	return d.Tx(ctx, func(tx *sqlx.Tx) error {
+func (d *DB) WithAdvisoryLock(ctx context.Context, key int64, fn func(tx Queryer) error) error {
+	return d.Tx(ctx, func(tx Queryer) error {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, key); err != nil {
 			return fmt.Errorf("advisory lock: %w", err)
 		}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/kala-server/kala/db"
@@ -266,7 +265,7 @@ func (s *Service) Bootstrap(ctx context.Context, password string) (generated str
 	if err != nil {
 		return "", false, err
 	}
-	err = s.DB.WithAdvisoryLock(ctx, db.LockBootstrap, func(tx *sqlx.Tx) error {
+	err = s.DB.WithAdvisoryLock(ctx, db.LockBootstrap, func(tx db.Queryer) error {
 		any, err := db.AnyUser(ctx, tx)
 		if err != nil || any {
 			return err

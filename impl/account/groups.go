@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl/audit"
@@ -79,7 +78,7 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, name string) (*db.Gr
 		return nil, err
 	}
 	g := &db.Group{ID: uuid.Must(uuid.NewV7()), Name: name, NameKey: UsernameKey(name), CreatedAt: s.Now()}
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		if err := db.InsertGroup(ctx, tx, g); err != nil {
 			return err
 		}
@@ -95,7 +94,7 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, name string) (*db.Gr
 // DeleteGroup removes a user group with its memberships and its access entries. The
 // built-in groups stay.
 func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		g, err := lockGroup(ctx, tx, name, db.LockToDelete)
 		if err != nil {
 			return err
@@ -118,7 +117,7 @@ func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
 }
 
 // lockGroup loads a group by name in any case, locked until the transaction ends.
-func lockGroup(ctx context.Context, tx *sqlx.Tx, name string, lock db.GroupLock) (*db.Group, error) {
+func lockGroup(ctx context.Context, tx db.Queryer, name string, lock db.GroupLock) (*db.Group, error) {
 	g, err := db.LockGroup(ctx, tx, UsernameKey(name), lock)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, noGroup(name)
@@ -145,7 +144,7 @@ func (s *Service) SetGroupMembers(ctx context.Context, a Actor, name string, use
 			keys = append(keys, k)
 		}
 	}
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		g, err := lockGroup(ctx, tx, name, db.LockToChange)
 		if err != nil {
 			return err
@@ -188,7 +187,7 @@ func missingNames(usernames []string, found []db.User) []string {
 }
 
 // moveMembers changes g's members from had to want, under the rules of moving users.
-func (s *Service) moveMembers(ctx context.Context, tx *sqlx.Tx, a Actor, g *db.Group, had, want []uuid.UUID) error {
+func (s *Service) moveMembers(ctx context.Context, tx db.Queryer, a Actor, g *db.Group, had, want []uuid.UUID) error {
 	in, out := diffIDs(had, want)
 	if len(in) == 0 && len(out) == 0 {
 		return nil
@@ -278,7 +277,7 @@ func resolveGroups(ctx context.Context, q db.Queryer, field string, names []stri
 
 // setUserGroups makes gs the user groups of u (a new user has none), under the rules of
 // moving users, and sets u.Groups to their names.
-func (s *Service) setUserGroups(ctx context.Context, tx *sqlx.Tx, a Actor, u *db.User, gs []db.Group, isNew bool) error {
+func (s *Service) setUserGroups(ctx context.Context, tx db.Queryer, a Actor, u *db.User, gs []db.Group, isNew bool) error {
 	var had []uuid.UUID
 	if !isNew {
 		var err error

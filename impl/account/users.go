@@ -8,7 +8,6 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl/audit"
@@ -167,7 +166,7 @@ func (s *Service) newUser(ctx context.Context, a Actor, in NewUser) (*db.User, e
 // insertUsers stores checked new users in one transaction, each with its audit event.
 func (s *Service) insertUsers(ctx context.Context, a Actor, us []*db.User) error {
 	var dup *db.User
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		for _, u := range us {
 			if err := db.InsertUser(ctx, tx, u); err != nil {
 				dup = u
@@ -273,7 +272,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserP
 	}
 	// every check runs before any write, and all writes share one transaction: a refused
 	// change leaves the user exactly as it was
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		u, err := db.UserForUpdate(ctx, tx, id)
 		if errors.Is(err, db.ErrNotFound) {
 			return noUser("no such user")
@@ -408,7 +407,7 @@ func (s *Service) DeleteUsers(ctx context.Context, a Actor, ids []uuid.UUID) err
 	ids = slices.Clone(ids)
 	slices.SortFunc(ids, func(x, y uuid.UUID) int { return bytes.Compare(x[:], y[:]) })
 	ids = slices.Compact(ids)
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		for _, id := range ids {
 			if err := s.deleteUser(ctx, tx, a, id); err != nil {
 				return err
@@ -419,7 +418,7 @@ func (s *Service) DeleteUsers(ctx context.Context, a Actor, ids []uuid.UUID) err
 	return errs.Wrap(err, "delete user")
 }
 
-func (s *Service) deleteUser(ctx context.Context, tx *sqlx.Tx, a Actor, id uuid.UUID) error {
+func (s *Service) deleteUser(ctx context.Context, tx db.Queryer, a Actor, id uuid.UUID) error {
 	u, err := db.UserForUpdate(ctx, tx, id)
 	if errors.Is(err, db.ErrNotFound) {
 		return noUser("no such user")
@@ -507,7 +506,7 @@ func (s *Service) storePassword(ctx context.Context, userID uuid.UUID, password 
 	if err != nil {
 		return errs.Wrap(err, "hash password")
 	}
-	return s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.DB.Tx(ctx, func(tx db.Queryer) error {
 		now := s.Now()
 		if err := db.SetPassword(ctx, tx, userID, hash, isDefault, now, keepSession); err != nil {
 			if errors.Is(err, db.ErrNotFound) {

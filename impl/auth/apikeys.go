@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl/audit"
@@ -80,7 +79,7 @@ func (k *APIKeys) Create(ctx context.Context, p *Principal, in NewKey) (string, 
 	if services != nil {
 		detail["services"] = services
 	}
-	err = k.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err = k.DB.Tx(ctx, func(tx db.Queryer) error {
 		if err := db.InsertAPIKey(ctx, tx, row); err != nil {
 			return err
 		}
@@ -117,7 +116,7 @@ func (k *APIKeys) List(ctx context.Context, p *Principal, offset, limit int) ([]
 // Revoke deletes one of p's keys. Keys are read from the database on every request, so
 // the revocation holds on every instance from the next request on.
 func (k *APIKeys) Revoke(ctx context.Context, p *Principal, id uuid.UUID) error {
-	err := k.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := k.DB.Tx(ctx, func(tx db.Queryer) error {
 		if err := db.DeleteAPIKey(ctx, tx, p.User.ID, id); err != nil {
 			return err
 		}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl/audit"
@@ -48,7 +47,7 @@ func (s *Sessions) Start(ctx context.Context, u *db.User) (string, error) {
 	}
 	v := base64.RawURLEncoding.EncodeToString(b[:])
 	now := s.Now()
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		if err := db.InsertSession(ctx, tx, &db.Session{IDHash: SessionHash(v), UserID: u.ID, CreatedAt: now, LastSeenAt: now}); err != nil {
 			return err
 		}
@@ -71,7 +70,7 @@ func (s *Sessions) Logout(ctx context.Context, cookie string) error {
 	if !ValidSessionCookie(cookie) {
 		return nil
 	}
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		id, key, err := db.EndSession(ctx, tx, SessionHash(cookie))
 		if err != nil {
 			return err

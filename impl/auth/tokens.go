@@ -14,7 +14,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/kala-server/kala/db"
 )
@@ -51,7 +50,7 @@ type Tokens struct {
 
 // Init makes the first signing key if there is none, then loads the keys.
 func (t *Tokens) Init(ctx context.Context) error {
-	err := t.DB.WithAdvisoryLock(ctx, db.LockSigningKeys, func(tx *sqlx.Tx) error {
+	err := t.DB.WithAdvisoryLock(ctx, db.LockSigningKeys, func(tx db.Queryer) error {
 		n, err := db.ActiveSigningKeys(ctx, tx)
 		if err != nil || n > 0 {
 			return err
@@ -66,7 +65,7 @@ func (t *Tokens) Init(ctx context.Context) error {
 
 // Rotate adds a new signing key; older keys keep verifying until their tokens expire.
 func Rotate(ctx context.Context, d *db.DB, now time.Time, ttl time.Duration) error {
-	return d.WithAdvisoryLock(ctx, db.LockSigningKeys, func(tx *sqlx.Tx) error {
+	return d.WithAdvisoryLock(ctx, db.LockSigningKeys, func(tx db.Queryer) error {
 		if err := rotate(ctx, tx, now, ttl); err != nil {
 			return err
 		}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl/audit"
@@ -48,7 +47,7 @@ func (s *Service) CreateProject(ctx context.Context, p *auth.Principal, name, de
 	row := db.Project{ID: id, Name: name, NameKey: strings.ToLower(name), Description: description,
 		OwnerID: &owner, OwnerName: &p.User.Username, SchemaName: "kala_p_" + hex, RoleName: "kala_r_" + hex,
 		CreatedAt: now, ModifiedAt: now}
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		// the server's own schema, an extension's, another project's tables: a project
 		// of that name would hide it from its own queries
 		if taken, err := db.SchemaExists(ctx, tx, row.NameKey); err != nil {
@@ -106,7 +105,7 @@ func (s *Service) UpdateDescription(ctx context.Context, proj *Project, descript
 // DeleteProject drops an opened project, its tables, schema and role.
 func (s *Service) DeleteProject(ctx context.Context, proj *Project) error {
 	s.Sandbox.Forget(proj.RoleName)
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error { return db.DeleteProject(ctx, tx, &proj.Project) })
+	err := s.DB.Tx(ctx, func(tx db.Queryer) error { return db.DeleteProject(ctx, tx, &proj.Project) })
 	// a query that opened the project just before may have made a new pool meanwhile
 	s.Sandbox.Forget(proj.RoleName)
 	if errors.Is(err, db.ErrNotFound) {
@@ -138,7 +137,7 @@ func (g Grantee) kind() string {
 // Grant puts users or groups on an opened project's access list for p, all or none; one
 // already listed is a conflict.
 func (s *Service) Grant(ctx context.Context, p *auth.Principal, proj *Project, gs []Grantee, level Level) error {
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		for _, g := range gs {
 			if err := db.AddAccess(ctx, tx, proj.ID, g.Grantee, int(level), s.Now()); err != nil {
 				if errors.Is(err, db.ErrDuplicate) {
@@ -157,7 +156,7 @@ func (s *Service) Grant(ctx context.Context, p *auth.Principal, proj *Project, g
 
 // ChangeAccess changes the level of a user or group already on the access list, for p.
 func (s *Service) ChangeAccess(ctx context.Context, p *auth.Principal, proj *Project, g Grantee, level Level) error {
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		if err := db.ChangeAccess(ctx, tx, proj.ID, g.Grantee, int(level)); err != nil {
 			return err
 		}
@@ -171,7 +170,7 @@ func (s *Service) ChangeAccess(ctx context.Context, p *auth.Principal, proj *Pro
 
 // Revoke takes a user or group off the access list, for p.
 func (s *Service) Revoke(ctx context.Context, p *auth.Principal, proj *Project, g Grantee) error {
-	err := s.DB.Tx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		if err := db.RemoveAccess(ctx, tx, proj.ID, g.Grantee); err != nil {
 			return err
 		}

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl/errs"
@@ -83,7 +82,7 @@ func (s *Service) CreateTable(ctx context.Context, proj *Project, t db.Table) (*
 	if len(t.Columns) == 0 {
 		return nil, errs.Field("columns", "must have at least one column")
 	}
-	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error { return db.CreateTable(ctx, tx, proj.SchemaName, proj.RoleName, t) })
+	err = s.DB.Tx(ctx, func(tx db.Queryer) error { return db.CreateTable(ctx, tx, proj.SchemaName, proj.RoleName, t) })
 	if errors.Is(err, db.ErrDuplicate) {
 		return nil, errs.E(errs.Conflict, "project %s already has a table %s", proj.Name, t.Name)
 	} else if err != nil {
@@ -98,7 +97,7 @@ func (s *Service) DropTable(ctx context.Context, proj *Project, name string) err
 	if err != nil {
 		return err
 	}
-	return errs.Wrap(s.DB.Tx(ctx, func(tx *sqlx.Tx) error { return db.DropTable(ctx, tx, proj.SchemaName, t.Name) }), "drop table")
+	return errs.Wrap(s.DB.Tx(ctx, func(tx db.Queryer) error { return db.DropTable(ctx, tx, proj.SchemaName, t.Name) }), "drop table")
 }
 
 // InsertRows checks every row against the table's columns, then inserts them all in one
@@ -143,7 +142,7 @@ func (s *Service) InsertRows(ctx context.Context, proj *Project, table string, r
 		}
 		rows[i] = vals
 	}
-	err = s.DB.Tx(ctx, func(tx *sqlx.Tx) error { return db.CopyRows(ctx, tx, proj.SchemaName, t.Name, cols, rows) })
+	err = s.DB.Tx(ctx, func(tx db.Queryer) error { return db.CopyRows(ctx, tx, proj.SchemaName, t.Name, cols, rows) })
 	if err != nil {
 		return 0, errs.Wrap(err, "insert rows")
 	}
