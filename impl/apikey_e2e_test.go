@@ -102,26 +102,6 @@ func akCount(t *testing.T, e *testkit.Env) int {
 	return n
 }
 
-type akProblem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Errors []struct {
-		Field   string `json:"field"`
-		Message string `json:"message"`
-	} `json:"errors"`
-}
-
-func (p akProblem) names(field string) bool {
-	for _, f := range p.Errors {
-		if f.Field == field || strings.HasPrefix(f.Field, field+".") || strings.HasPrefix(f.Field, field+"[") {
-			return true
-		}
-	}
-	return false
-}
-
 type akListed struct {
 	ID          string     `json:"id"`
 	Name        string     `json:"name"`
@@ -273,18 +253,18 @@ func TestAPIKeyCreateRules(t *testing.T) {
 	tok := e.Login(u.Name, u.Password)
 	before := akCount(t, e)
 
-	refused := func(t *testing.T, status int, body any, field string) akProblem {
+	refused := func(t *testing.T, status int, body any, field string) testkit.Problem {
 		t.Helper()
 		r := e.Do("POST", "/api/auth/api-key", body, testkit.Bearer(tok))
 		if r.Status != status {
 			t.Fatalf("status %d, want %d; body: %s", r.Status, status, r.Body)
 		}
-		var p akProblem
+		var p testkit.Problem
 		r.JSON(t, &p)
 		if p.Status != status {
 			t.Errorf("problem status %d", p.Status)
 		}
-		if field != "" && !p.names(field) {
+		if field != "" && !p.Names(field) {
 			t.Errorf("the %d does not name %s: %s", status, field, r.Body)
 		}
 		if n := akCount(t, e); n != before {

@@ -91,9 +91,9 @@ func auNotLogin(evs []auEvent) []auEvent {
 // auKey creates an API key in request rid and returns it with its id.
 func auKey(t *testing.T, e *testkit.Env, tok, rid string, body map[string]any) (key, id string) {
 	t.Helper()
-	var out envelope[string]
+	var out testkit.Envelope[string]
 	e.Do("POST", "/api/auth/api-key", body, testkit.Bearer(tok), auRequest(rid)).Expect(t, 201).JSON(t, &out)
-	return out.Data, mxKeyID(t, e, tok, out.Data)
+	return out.Data, testkit.KeyID(t, e, tok, out.Data)
 }
 
 // Every event the server emits appears once, in the request that caused it, with its
@@ -102,7 +102,7 @@ func auKey(t *testing.T, e *testkit.Env, tok, rid string, body map[string]any) (
 func TestAuditEveryEvent(t *testing.T) {
 	e := testkit.New(t)
 	adminTok := e.AdminToken()
-	adminID := mxWhoAmI(t, e, adminTok)
+	adminID := testkit.WhoAmI(t, e, adminTok)
 	admin := testkit.Bearer(adminTok)
 	um := e.Permission("User Management")
 	secrets := []string{testkit.AdminPassword, adminTok}
@@ -114,14 +114,14 @@ func TestAuditEveryEvent(t *testing.T) {
 	}
 
 	// API keys, by the admin (bearer only)
-	key, keyID := auKey(t, e, adminTok, "rq-key-create", map[string]any{"validTo": mxValidTo(e), "permissions": []string{um}, "name": "audit"})
+	key, keyID := auKey(t, e, adminTok, "rq-key-create", map[string]any{"validTo": testkit.ValidTo(e), "permissions": []string{um}, "name": "audit"})
 	secrets = append(secrets, key, key[len("kala_")+17:])
 	ev := one(audit.APIKeyCreate, "rq-key-create")
 	auExpect(t, ev, "success", adminID, "admin", keyID)
 	if ev.Detail["name"] != "audit" {
 		t.Errorf("api_key.create detail %v, want the key's name", ev.Detail)
 	}
-	spare, spareID := auKey(t, e, adminTok, "rq-key-create-2", map[string]any{"validTo": mxValidTo(e)})
+	spare, spareID := auKey(t, e, adminTok, "rq-key-create-2", map[string]any{"validTo": testkit.ValidTo(e)})
 	secrets = append(secrets, spare, spare[len("kala_")+17:])
 	e.Do("DELETE", "/api/auth/api-keys/"+spareID, nil, admin, auRequest("rq-key-revoke")).Expect(t, 204)
 	auExpect(t, one(audit.APIKeyRevoke, "rq-key-revoke"), "success", adminID, "admin", spareID)
@@ -129,7 +129,7 @@ func TestAuditEveryEvent(t *testing.T) {
 	// users, by a User Management key: the actor is the key, named by its owner
 	pw1, pw2, pw3, wrong := "Audit#Pass1", "Audit#Pass2", "Audit#Pass3", "Audit#Wrong9"
 	secrets = append(secrets, pw1, pw2, pw3, wrong)
-	var anna envelope[struct {
+	var anna testkit.Envelope[struct {
 		ID string `json:"id"`
 	}]
 	e.Do("POST", "/api/users", map[string]any{"username": "Audit_Anna", "password": pw1}, testkit.APIKey(key),
@@ -165,18 +165,18 @@ func TestAuditEveryEvent(t *testing.T) {
 	// Kylin sessions
 	r := e.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic("AUDIT_anna", pw3), auRequest("rq-session-login"))
 	r.Expect(t, 200)
-	cookie := kxSetCookie(r.Header)
+	cookie := testkit.SessionSet(r.Header)
 	if cookie == nil {
 		t.Fatal("no session cookie")
 	}
 	secrets = append(secrets, cookie.Value)
 	auExpect(t, one(audit.SessionLogin, "rq-session-login"), "success", annaID, "audit_anna", annaID)
-	e.Do("POST", "/kylin/api/j_spring_security_logout", nil, kxCookie(cookie.Value), auRequest("rq-session-logout")).Expect(t, 200)
+	e.Do("POST", "/kylin/api/j_spring_security_logout", nil, testkit.SessionCookie(cookie.Value), auRequest("rq-session-logout")).Expect(t, 200)
 	auExpect(t, one(audit.SessionLogout, "rq-session-logout"), "success", annaID, "audit_anna", annaID)
 
 	// project access lists
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
-	proj := kxOK[struct {
+	proj := testkit.KylinOK[struct {
 		UUID string `json:"uuid"`
 	}](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "audited"}, basic))
 	e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "audited", "type": "user", "permission": "QUERY",
@@ -308,7 +308,7 @@ func TestAuditFiltersAndPaging(t *testing.T) {
 	e := testkit.New(t, func(c *impl.Config) { c.TokenTTL = 24 * time.Hour }) // outlives the clock's moves
 	adminTok := e.AdminToken()
 	e.Clock.Advance(time.Second) // the admin's login event stays before t0
-	adminID := mxWhoAmI(t, e, adminTok)
+	adminID := testkit.WhoAmI(t, e, adminTok)
 	admin := testkit.Bearer(adminTok)
 	um := e.Permission("User Management")
 	key, keyID := auKey(t, e, adminTok, "rq-f-key", map[string]any{"validTo": e.Clock.Now().Add(24 * time.Hour).Format(time.RFC3339),
@@ -316,10 +316,10 @@ func TestAuditFiltersAndPaging(t *testing.T) {
 
 	// t0: the key (above) and user 1 by the admin; t1: user 2 by the key; t2: user 2 changed
 	t0 := e.Clock.Now()
-	u1 := mxID(t, e.Do("POST", "/api/users", map[string]any{"username": "Filter_One", "password": "Filter#Pass1"}, admin).Expect(t, 201))
+	u1 := testkit.ID(t, e.Do("POST", "/api/users", map[string]any{"username": "Filter_One", "password": "Filter#Pass1"}, admin).Expect(t, 201))
 	e.Clock.Advance(time.Hour)
 	t1 := e.Clock.Now()
-	u2 := mxID(t, e.Do("POST", "/api/users", map[string]any{"username": "Filter_Two", "password": "Filter#Pass2"}, testkit.APIKey(key)).Expect(t, 201))
+	u2 := testkit.ID(t, e.Do("POST", "/api/users", map[string]any{"username": "Filter_Two", "password": "Filter#Pass2"}, testkit.APIKey(key)).Expect(t, 201))
 	e.Clock.Advance(time.Hour)
 	t2 := e.Clock.Now()
 	e.Do("PATCH", "/api/users/"+u2, map[string]any{"disabled": true}, admin).Expect(t, 200)
@@ -359,7 +359,7 @@ func TestAuditFiltersAndPaging(t *testing.T) {
 		{"event and time", url.Values{"event": {"user.create"}, "from": {rfc(t0.Add(time.Minute))}}, []string{"user.create " + u2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			se := mxSub(e, t)
+			se := testkit.Sub(e, t)
 			tc.query.Set("limit", "500")
 			p := auList(t, se, adminTok, tc.query)
 			if got := names(p.Data); !slices.Equal(got, tc.want) {
@@ -397,7 +397,7 @@ func TestAuditFiltersAndPaging(t *testing.T) {
 		"limit=501":                         "limit",
 		"actor=" + strings.Repeat("a", 201): "actor",
 	} {
-		mxExpectField(t, e.Do("GET", "/api/audit-events?"+q, nil, admin), field)
+		testkit.ExpectField(t, e.Do("GET", "/api/audit-events?"+q, nil, admin), field)
 	}
 }
 
@@ -408,7 +408,7 @@ func TestAuditRolledBackChangeLeavesNoEvent(t *testing.T) {
 	adminTok := e.AdminToken()
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
 	one, two := e.NewUser("rb_one", false), e.NewUser("rb_two", false)
-	kxOK[struct{}](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "rolled"}, basic))
+	testkit.KylinOK[struct{}](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "rolled"}, basic))
 	grant := func(rid string, names ...string) *testkit.Resp {
 		return e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "rolled", "type": "user", "permission": "QUERY",
 			"names": names}, basic, auRequest(rid))
@@ -422,7 +422,7 @@ func TestAuditRolledBackChangeLeavesNoEvent(t *testing.T) {
 			t.Errorf("the refused grant left an event: %+v", ev)
 		}
 	}
-	list := kxOK[kxPage[kpAccess]](t, e.Do("GET", "/kylin/api/access/project?project=rolled", nil, basic))
+	list := testkit.KylinOK[testkit.KylinPage[testkit.KylinAccess]](t, e.Do("GET", "/kylin/api/access/project?project=rolled", nil, basic))
 	if len(list.Value) != 1 {
 		t.Errorf("access list %+v, want only %s", list.Value, two.Name)
 	}
@@ -433,9 +433,9 @@ func TestAuditRetention(t *testing.T) {
 	e := testkit.New(t, func(c *impl.Config) { c.AuditRetention, c.TokenTTL = time.Hour, 24*time.Hour })
 	adminTok := e.AdminToken()
 	admin := testkit.Bearer(adminTok)
-	old := mxID(t, e.Do("POST", "/api/users", map[string]any{"username": "ret_old", "password": "Retain#Pass1"}, admin).Expect(t, 201))
+	old := testkit.ID(t, e.Do("POST", "/api/users", map[string]any{"username": "ret_old", "password": "Retain#Pass1"}, admin).Expect(t, 201))
 	e.Clock.Advance(30 * time.Minute)
-	kept := mxID(t, e.Do("POST", "/api/users", map[string]any{"username": "ret_kept", "password": "Retain#Pass2"}, admin).Expect(t, 201))
+	kept := testkit.ID(t, e.Do("POST", "/api/users", map[string]any{"username": "ret_kept", "password": "Retain#Pass2"}, admin).Expect(t, 201))
 	e.Clock.Advance(45 * time.Minute) // old is 75 minutes old, kept 45
 
 	targets := func() []string {
@@ -462,8 +462,8 @@ func TestAuditRetention(t *testing.T) {
 func TestAuditNoWriteOnOrdinaryRequests(t *testing.T) {
 	e := testkit.New(t)
 	adminTok := e.AdminToken()
-	key := e.NewKey(adminTok, map[string]any{"validTo": mxValidTo(e)})
-	cookie := kxLogin(t, e, "ADMIN", testkit.AdminPassword)
+	key := e.NewKey(adminTok, map[string]any{"validTo": testkit.ValidTo(e)})
+	cookie := testkit.KylinLogin(t, e, "ADMIN", testkit.AdminPassword)
 	count := func() int {
 		var n int
 		if err := e.DB.Get(&n, `SELECT count(*) FROM audit_events WHERE event NOT LIKE 'login.%'`); err != nil {
@@ -480,7 +480,7 @@ func TestAuditNoWriteOnOrdinaryRequests(t *testing.T) {
 		{"/api/auth/me", testkit.APIKey(key)},
 		{"/api/auth/me", testkit.QueryKey(key)},
 		{"/kylin/api/user", testkit.Basic("ADMIN", testkit.AdminPassword)},
-		{"/kylin/api/user", kxCookie(cookie)},
+		{"/kylin/api/user", testkit.SessionCookie(cookie)},
 	} {
 		for range 3 {
 			e.Do("GET", r.path, nil, r.opt).Expect(t, 200)

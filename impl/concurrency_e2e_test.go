@@ -4,49 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
-	"unicode"
 
 	"github.com/lib/pq"
 
 	"github.com/kala-server/kala/impl/testkit"
 )
-
-// ccRun runs n requests at once (released together) and returns each one's status and body.
-func ccRun(t *testing.T, n int, req func(i int) (int, []byte, error)) ([]int, [][]byte) {
-	t.Helper()
-	statuses, bodies, errs := make([]int, n), make([][]byte, n), make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			statuses[i], bodies[i], errs[i] = req(i)
-		}()
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("request %d: %v", i, err)
-		}
-	}
-	return statuses, bodies
-}
-
-// ccCase spells base with the letters picked by the bits of mask in upper case.
-func ccCase(base string, mask int) string {
-	b := []rune(base)
-	for j := range b {
-		if mask&(1<<j) != 0 {
-			b[j] = unicode.ToUpper(b[j])
-		}
-	}
-	return string(b)
-}
 
 // Fifty creates of one name in fifty spellings, at once: exactly one wins.
 func TestConcurrentCreateUserSameName(t *testing.T) {
@@ -55,13 +18,13 @@ func TestConcurrentCreateUserSameName(t *testing.T) {
 	const n = 50
 	names := map[string]bool{}
 	for i := range n {
-		names[ccCase("concurrentuser", i)] = true
+		names[testkit.MixedCase("concurrentuser", i)] = true
 	}
 	if len(names) != n {
 		t.Fatalf("only %d distinct spellings", len(names))
 	}
-	statuses, bodies := ccRun(t, n, func(i int) (int, []byte, error) {
-		return mxDo(e, "POST", "/api/users", map[string]any{"username": ccCase("concurrentuser", i), "password": "Welcome#2026"}, tok)
+	statuses, bodies := testkit.AtOnce(t, n, func(i int) (int, []byte, error) {
+		return testkit.TryDo(e, "POST", "/api/users", map[string]any{"username": testkit.MixedCase("concurrentuser", i), "password": "Welcome#2026"}, tok)
 	})
 	count := map[int]int{}
 	winner := -1
@@ -80,8 +43,8 @@ func TestConcurrentCreateUserSameName(t *testing.T) {
 	if err := e.DB.Select(&rows, `SELECT username FROM users WHERE lower(username) = 'concurrentuser'`); err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 1 || rows[0] != ccCase("concurrentuser", winner) {
-		t.Fatalf("users rows %v, want exactly the winner's spelling %q", rows, ccCase("concurrentuser", winner))
+	if len(rows) != 1 || rows[0] != testkit.MixedCase("concurrentuser", winner) {
+		t.Fatalf("users rows %v, want exactly the winner's spelling %q", rows, testkit.MixedCase("concurrentuser", winner))
 	}
 	// the winner's spelling is kept, and any spelling logs in
 	e.Login(strings.ToUpper(rows[0]), "Welcome#2026")
@@ -91,17 +54,17 @@ func TestConcurrentCreateUserSameName(t *testing.T) {
 func TestConcurrentRowInserts(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
-	ds := mxID(t, e.Do("POST", "/api/datastores", map[string]any{"name": "cc_rows"}, tok).Expect(t, 201))
+	ds := testkit.ID(t, e.Do("POST", "/api/datastores", map[string]any{"name": "cc_rows"}, tok).Expect(t, 201))
 	base := "/api/datastores/" + ds + "/tables/t"
 	e.Do("POST", "/api/datastores/"+ds+"/tables", map[string]any{"name": "t", "columns": []map[string]any{
 		{"name": "id", "type": "bigint", "nullable": false}, {"name": "batch", "type": "integer"}, {"name": "n", "type": "integer"}}}, tok).Expect(t, 201)
 	const batches, per = 50, 20
-	statuses, bodies := ccRun(t, batches, func(i int) (int, []byte, error) {
+	statuses, bodies := testkit.AtOnce(t, batches, func(i int) (int, []byte, error) {
 		rows := make([]map[string]any, per)
 		for j := range rows {
 			rows[j] = map[string]any{"id": i*per + j + 1, "batch": i, "n": j}
 		}
-		return mxDo(e, "POST", base+"/rows", rows, tok)
+		return testkit.TryDo(e, "POST", base+"/rows", rows, tok)
 	})
 	for i, s := range statuses {
 		var out struct {
@@ -130,7 +93,7 @@ func TestConcurrentRowInserts(t *testing.T) {
 	if got.Rows != batches*per || got.Distinct != batches*per || got.Min != 1 || got.Max != batches*per || got.Batches != batches {
 		t.Fatalf("table holds %+v, want %d rows with %d distinct ids 1..%d from %d batches", got, batches*per, batches*per, batches*per, batches)
 	}
-	var page envelope[[]map[string]any]
+	var page testkit.Envelope[[]map[string]any]
 	e.Do("GET", base+"/rows?limit=1", nil, tok).Expect(t, 200).JSON(t, &page)
 	if page.Page.Total != batches*per {
 		t.Fatalf("the API counts %d rows, want %d", page.Page.Total, batches*per)

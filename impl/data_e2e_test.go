@@ -1,32 +1,18 @@
 package impl_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/kala-server/kala/impl/testkit"
 )
 
-type envelope[T any] struct {
-	Data T `json:"data"`
-	Page *struct {
-		Offset, Limit, Total int
-	} `json:"page"`
-}
-
-type dsView struct {
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	Access string `json:"access"`
-}
-
 // A datastore's whole life over the API: create, add a table, insert typed rows, read
 // them back value by value, refuse a bad batch whole, drop it all.
 func TestDatastoreLifecycle(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
-	var ds envelope[dsView]
+	var ds testkit.Envelope[testkit.Datastore]
 	e.Do("POST", "/api/datastores", map[string]any{"name": "Sales_2026", "description": "orders"}, tok).Expect(t, 201).JSON(t, &ds)
 	e.Do("POST", "/api/datastores", map[string]any{"name": "sales_2026"}, tok).Expect(t, 409)
 	e.Do("POST", "/api/datastores", map[string]any{"name": "_hidden"}, tok).Expect(t, 400)
@@ -42,7 +28,7 @@ func TestDatastoreLifecycle(t *testing.T) {
 		{"id": 2},
 	}
 	e.Do("POST", base+"/tables/orders/rows", rows, tok).Expect(t, 201)
-	var got envelope[[]map[string]any]
+	var got testkit.Envelope[[]map[string]any]
 	e.Do("GET", base+"/tables/orders/rows", nil, tok).Expect(t, 200).JSON(t, &got)
 	if got.Page.Total != 2 || len(got.Data) != 2 {
 		t.Fatalf("rows: %+v", got)
@@ -92,7 +78,7 @@ func TestUsersLifecycle(t *testing.T) {
 		Username string `json:"username"`
 		Disabled bool   `json:"disabled"`
 	}
-	var u envelope[user]
+	var u testkit.Envelope[user]
 	e.Do("POST", "/api/users", map[string]any{"username": "Grace", "password": "Hopper#1906"}, tok).Expect(t, 201).JSON(t, &u)
 	e.Do("POST", "/api/users", map[string]any{"username": "GRACE", "password": "Hopper#1906"}, tok).Expect(t, 409)
 	r := e.Do("POST", "/api/users", map[string]any{"username": "ada", "password": "short"}, tok).Expect(t, 400)
@@ -105,17 +91,15 @@ func TestUsersLifecycle(t *testing.T) {
 	e.Do("GET", "/api/users", nil, testkit.Bearer(gtok)).Expect(t, 403)
 	e.Do("PATCH", "/api/users/"+u.Data.ID, map[string]any{"disabled": true}, tok).Expect(t, 200)
 	e.Do("GET", "/api/auth/me", nil, testkit.Bearer(gtok)).Expect(t, 401)
-	var list envelope[[]user]
+	var list testkit.Envelope[[]user]
 	e.Do("GET", "/api/users?name=RAC", nil, tok).Expect(t, 200).JSON(t, &list)
 	if len(list.Data) != 1 || !list.Data[0].Disabled {
-		t.Fatalf("filtered list: %s", mustJSON(list))
+		t.Fatalf("filtered list: %s", testkit.MustJSON(list))
 	}
-	var me envelope[struct{ User user }]
+	var me testkit.Envelope[struct{ User user }]
 	e.Do("GET", "/api/auth/me", nil, tok).Expect(t, 200).JSON(t, &me)
 	e.Do("DELETE", "/api/users/"+me.Data.User.ID, nil, tok).Expect(t, 403)
 	e.Do("PATCH", "/api/users/"+me.Data.User.ID, map[string]any{"admin": false}, tok).Expect(t, 403)
 	e.Do("DELETE", "/api/users/"+u.Data.ID, nil, tok).Expect(t, 204)
 	e.Do("GET", "/api/users/"+u.Data.ID, nil, tok).Expect(t, 404)
 }
-
-func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }

@@ -443,3 +443,44 @@ func TestJWTKeyRotation(t *testing.T) {
 		t.Fatalf("jwks kids after the old key's tokens expired %v, want [%s]", kids, cur.kid)
 	}
 }
+
+// A token signed with the server's own key but another typ is refused like any invalid
+// token, on both faces.
+func TestStrictJWTType(t *testing.T) {
+	e := testkit.New(t)
+	u := e.NewUser("st_typ", false, e.Permission("User Management"))
+	k := jwtActiveKey(t, e)
+	sign := func(typ any) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwtClaims(t, e, u.ID))
+		tok.Header["kid"] = k.kid
+		if typ == nil {
+			delete(tok.Header, "typ")
+		} else {
+			tok.Header["typ"] = typ
+		}
+		s, err := tok.SignedString(k.priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	t.Run("control: typ JWT", func(t *testing.T) {
+		good := sign("JWT")
+		if h := jwtHeader(t, good); h["typ"] != "JWT" {
+			t.Fatalf("header %v", h)
+		}
+		if h := jwtHeader(t, e.Login(u.Name, u.Password)); h["typ"] != "JWT" {
+			t.Fatalf("the server issues typ %v, not JWT", h["typ"])
+		}
+		jwtWorks(t, e, good, u.ID)
+		testkit.KylinOK[json.RawMessage](t, e.Do("GET", "/kylin/api/user", nil, testkit.Bearer(good)))
+	})
+	for name, typ := range map[string]any{"at+jwt": "at+jwt", "lower case": "jwt", "JOSE": "JOSE",
+		"empty": "", "absent": nil, "a number": 1, "JWT with space": "JWT "} {
+		t.Run(name, func(t *testing.T) {
+			bad := sign(typ)
+			jwtRefused(t, e, bad)
+			testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/user", nil, testkit.Bearer(bad)), 401, "KE-010003208")
+		})
+	}
+}

@@ -35,7 +35,7 @@ func kjProject(t *testing.T, e *testkit.Env, name string, n int) {
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
 	e.Do("POST", "/kylin/api/projects", map[string]any{"name": name}, admin).Expect(t, 200)
 	tok := testkit.Bearer(e.AdminToken())
-	var ds envelope[[]dsView]
+	var ds testkit.Envelope[[]testkit.Datastore]
 	e.Do("GET", "/api/datastores?name="+name, nil, tok).Expect(t, 200).JSON(t, &ds)
 	base := "/api/datastores/" + ds.Data[0].ID
 	e.Do("POST", base+"/tables", map[string]any{"name": "t", "columns": []map[string]any{
@@ -92,23 +92,23 @@ func TestKylinClientsTolerantReader(t *testing.T) {
 		t.Fatalf("documented extras: %+v", q.Data)
 	}
 	// the other Kylin request schemas
-	kxOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "p2", "description": "",
+	testkit.KylinOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "p2", "description": "",
 		"maintain_model_type": "MANUAL_MAINTAIN", "override_kylin_properties": map[string]string{"kylin.x": "1"}, "extra": 1}, admin))
-	u := kxOK[kxUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "tol", "password": "Welcome#2026",
+	u := testkit.KylinOK[testkit.KylinUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "tol", "password": "Welcome#2026",
 		"disabled": false, "authorities": []string{"ALL_USERS"}, "default_password": false, "extra": "x"}, admin))
-	kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"uuid": u.UUID, "username": "tol",
+	testkit.KylinOK[testkit.KylinUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"uuid": u.UUID, "username": "tol",
 		"default_password": true, "disabled": false, "authorities": []string{"ALL_USERS"}, "extra": []int{}}, admin))
-	kxOK[json.RawMessage](t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "p1", "type": "user",
+	testkit.KylinOK[json.RawMessage](t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "p1", "type": "user",
 		"permission": "QUERY", "names": []string{"tol"}, "extra": true}, admin))
-	kxOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "p1", "type": "user",
+	testkit.KylinOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "p1", "type": "user",
 		"permission": "MANAGEMENT", "name": "tol", "extra": true}, admin))
-	kxOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/user/password", map[string]any{"username": "tol",
+	testkit.KylinOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/user/password", map[string]any{"username": "tol",
 		"new_password": "N3w-Secret#2026", "extra": 1}, admin))
 
 	// strictness that stays: a known field of the wrong type, duplicate keys
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "backdoorToggles": []int{1}}, admin), 400, kjInvalid)
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "forcedToPushDown": "maybe"}, admin), 400, kjInvalid)
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", testkit.Raw(`{"sql":"SELECT 1","project":"p1","limit":1,"limit":2}`), admin), 400, kjInvalid)
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "backdoorToggles": []int{1}}, admin), 400, kjInvalid)
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "forcedToPushDown": "maybe"}, admin), 400, kjInvalid)
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query", testkit.Raw(`{"sql":"SELECT 1","project":"p1","limit":1,"limit":2}`), admin), 400, kjInvalid)
 
 	// the Kala face refuses unknown fields and strings for booleans
 	tok := testkit.Bearer(e.AdminToken())
@@ -133,18 +133,18 @@ func TestKylinClientsScalarsAsStrings(t *testing.T) {
 	}{{"false", false}, {"true", true}, {"TRUE", true}, {" False ", false}, {true, true}} {
 		name := testkit.Sprintf("s_%d", len(created))
 		created = append(created, name)
-		u := kxOK[kxUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": name, "password": "Welcome#2026",
+		u := testkit.KylinOK[testkit.KylinUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": name, "password": "Welcome#2026",
 			"disabled": c.disabled, "authorities": []string{"ALL_USERS"}}, admin))
 		if u.Disabled != c.want {
 			t.Errorf("disabled %q: user disabled=%v", c.disabled, u.Disabled)
 		}
 	}
-	u := kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "s_0", "disabled": "true"}, admin))
+	u := testkit.KylinOK[testkit.KylinUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "s_0", "disabled": "true"}, admin))
 	if !u.Disabled {
 		t.Errorf(`PUT disabled "true": %+v`, u)
 	}
 	for _, bad := range []any{"yes", "1", "", "tRUE"} {
-		er := kxExpectErr(t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "s_bad", "password": "Welcome#2026",
+		er := testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "s_bad", "password": "Welcome#2026",
 			"disabled": bad}, admin), 400, kjInvalid)
 		if !strings.Contains(er.Msg, "disabled") {
 			t.Errorf("disabled %q: %s", bad, er.Msg)
@@ -167,13 +167,13 @@ func TestKylinClientsScalarsAsStrings(t *testing.T) {
 		t.Errorf("toggles: %+v", q.Data)
 	}
 	// a number where Kylin reads a string is still a mistake here
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "queryId": 42}, admin), 400, kjInvalid)
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "queryId": 42}, admin), 400, kjInvalid)
 	for _, bad := range []map[string]any{{"limit": "ten"}, {"limit": "2.5"}, {"offset": "-1"}, {"limit": "99999999999999999999"}, {"acceptPartial": "maybe"}} {
 		body := map[string]any{"sql": "SELECT 1", "project": "p1"}
 		for k, v := range bad {
 			body[k] = v
 		}
-		er := kxExpectErr(t, e.Do("POST", "/kylin/api/query", body, admin), 400, kjInvalid)
+		er := testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query", body, admin), 400, kjInvalid)
 		for k := range bad {
 			if !strings.Contains(er.Msg, k) {
 				t.Errorf("%v: message does not name the field: %s", bad, er.Msg)
@@ -197,11 +197,11 @@ func TestKylinClientsExecuteAs(t *testing.T) {
 	}
 
 	// not an admin: refused, even naming themselves
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "analyst"), testkit.Basic(analyst.Name, analyst.Password)), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "analyst"), testkit.Basic(analyst.Name, analyst.Password)), 403, "KE-010024001")
 	// an admin's API key is no admin
 	key := e.NewKey(e.AdminToken(), map[string]any{"validTo": e.Clock.Now().Add(time.Hour).Format(time.RFC3339),
 		"permissions": []string{e.Permission("Data Management")}})
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "analyst"), testkit.APIKey(key)), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "analyst"), testkit.APIKey(key)), 403, "KE-010024001")
 	// the key without executeAs works: the refusal is about executeAs
 	kjQuery(t, e, map[string]any{"sql": "SELECT 1", "project": "p1"}, testkit.APIKey(key))
 
@@ -209,14 +209,14 @@ func TestKylinClientsExecuteAs(t *testing.T) {
 	if q := kjQuery(t, e, sql("p1", "ANALYST"), admin); q.Data.IsException || *q.Data.Results[0][0] != "2" {
 		t.Errorf("as analyst on p1: %+v", q.Data)
 	}
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p2", "analyst"), admin), 404, kjNoProject)
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p2", "analyst"), admin), 404, kjNoProject)
 	// as themselves, in any case, or with an empty executeAs: as usual
 	kjQuery(t, e, sql("p2", "admin"), admin)
 	kjQuery(t, e, sql("p2", ""), testkit.Basic(other.Name, other.Password))
 	// unknown and disabled users
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "nobody"), admin), 404, kjNoUser)
-	kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "analyst", "disabled": true}, admin))
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "analyst"), admin), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "nobody"), admin), 404, kjNoUser)
+	testkit.KylinOK[testkit.KylinUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "analyst", "disabled": true}, admin))
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query", sql("p1", "analyst"), admin), 403, "KE-010024001")
 }
 
 // kjParam is one PreparedStatement value as Kylin's JDBC driver sends it: the value's
@@ -304,7 +304,7 @@ func TestKylinClientsPreparedStatement(t *testing.T) {
 		{prepared("SELECT ?", kjParam("java.util.UUID", "x")), "params.0.className"},
 		{prepared("SELECT ?", map[string]any{"value": "1"}), "className"},
 	} {
-		er := kxExpectErr(t, e.Do("POST", "/kylin/api/query", c.body, jdbc...), 400, kjInvalid)
+		er := testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query", c.body, jdbc...), 400, kjInvalid)
 		if !strings.Contains(er.Msg, c.want) {
 			t.Errorf("%v: %s", c.body["sql"], er.Msg)
 		}
@@ -359,8 +359,8 @@ func TestKylinClientsPageSize(t *testing.T) {
 	if p.Limit != 501 || len(p.Value) != 3 {
 		t.Errorf("page_size 501, page 2: limit %d, %d items", p.Limit, len(p.Value))
 	}
-	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=0", nil, admin), 400, kjInvalid)
-	kxExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=2147483648", nil, admin), 400, kjInvalid)
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=0", nil, admin), 400, kjInvalid)
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/user?page_size=2147483648", nil, admin), 400, kjInvalid)
 
 	// the same on projects (kylinpy, the web UI) and access lists
 	kpCreate(t, e, admin, "p1")
@@ -373,7 +373,7 @@ func TestKylinClientsPageSize(t *testing.T) {
 		t.Errorf("web UI projects: %+v", pp)
 	}
 	kpGrant(e, admin, "p1", "QUERY", "kc_user0001").Expect(t, 200)
-	ap := kxOK[kxPage[kpAccess]](t, e.Do("GET", "/kylin/api/access/project?project=p1&page_size=2147483647", nil, admin))
+	ap := testkit.KylinOK[testkit.KylinPage[testkit.KylinAccess]](t, e.Do("GET", "/kylin/api/access/project?project=p1&page_size=2147483647", nil, admin))
 	if ap.Limit != 1000 || len(ap.Value) != 1 {
 		t.Errorf("access list: %+v", ap)
 	}
@@ -406,7 +406,7 @@ func TestKylinClientsQueryLimitCap(t *testing.T) {
 	if q.Data.ResultRowCount != 11 || q.Data.Partial {
 		t.Errorf("offset without limit: %d rows, partial %v", q.Data.ResultRowCount, q.Data.Partial)
 	}
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "limit": -1}, admin), 400, kjInvalid)
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "p1", "limit": -1}, admin), 400, kjInvalid)
 }
 
 // kjCanLogIn reports whether Basic credentials authenticate on the Kylin face.
@@ -440,59 +440,59 @@ func TestKylinClientsDeleteUsers(t *testing.T) {
 	}
 	del := func(path string, body any) *testkit.Resp { return e.Do("DELETE", path, body, admin) }
 
-	kxOK[json.RawMessage](t, del("/kylin/api/user", map[string]any{"username": "ONE", "default_password": false}))
+	testkit.KylinOK[json.RawMessage](t, del("/kylin/api/user", map[string]any{"username": "ONE", "default_password": false}))
 	if kjExists(t, e, "one") {
 		t.Error("DELETE /user with a body left the user")
 	}
-	kxExpectErr(t, del("/kylin/api/user", map[string]any{"username": "one"}), 404, kjNoUser)
-	kxExpectErr(t, del("/kylin/api/user", map[string]any{"username": "ADMIN"}), 403, "KE-010024001")
-	kxExpectErr(t, del("/kylin/api/user", map[string]any{}), 400, kjInvalid)
-	kxExpectErr(t, del("/kylin/api/user", nil), 400, kjInvalid)
+	testkit.KylinExpectErr(t, del("/kylin/api/user", map[string]any{"username": "one"}), 404, kjNoUser)
+	testkit.KylinExpectErr(t, del("/kylin/api/user", map[string]any{"username": "ADMIN"}), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, del("/kylin/api/user", map[string]any{}), 400, kjInvalid)
+	testkit.KylinExpectErr(t, del("/kylin/api/user", nil), 400, kjInvalid)
 
-	kxOK[json.RawMessage](t, del("/kylin/api/user/batch", []string{"x1", "X2"}))
+	testkit.KylinOK[json.RawMessage](t, del("/kylin/api/user/batch", []string{"x1", "X2"}))
 	if kjExists(t, e, "x1") || kjExists(t, e, "x2") || !kjExists(t, e, "batch") {
 		t.Errorf("batch delete: x1 %v x2 %v batch %v", kjExists(t, e, "x1"), kjExists(t, e, "x2"), kjExists(t, e, "batch"))
 	}
 	// without a body it is still the batch operation, never the user "batch"
-	kxExpectErr(t, del("/kylin/api/user/batch", nil), 400, kjInvalid)
-	kxExpectErr(t, del("/kylin/api/user/batch", []string{}), 400, kjInvalid)
+	testkit.KylinExpectErr(t, del("/kylin/api/user/batch", nil), 400, kjInvalid)
+	testkit.KylinExpectErr(t, del("/kylin/api/user/batch", []string{}), 400, kjInvalid)
 	if !kjExists(t, e, "batch") {
 		t.Fatal("DELETE /user/batch deleted the user named batch")
 	}
 	// all or nothing: unknown names are listed, refused ones stop the rest
-	er := kxExpectErr(t, del("/kylin/api/user/batch", []string{"y1", "nobody", "y2", "ghost"}), 404, kjNoUser)
+	er := testkit.KylinExpectErr(t, del("/kylin/api/user/batch", []string{"y1", "nobody", "y2", "ghost"}), 404, kjNoUser)
 	if !strings.Contains(er.Msg, "nobody, ghost") {
 		t.Errorf("unknown names not listed: %s", er.Msg)
 	}
-	kxExpectErr(t, del("/kylin/api/user/batch", []string{"y1", "ADMIN"}), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, del("/kylin/api/user/batch", []string{"y1", "ADMIN"}), 403, "KE-010024001")
 	if !kjExists(t, e, "y1") || !kjExists(t, e, "y2") {
 		t.Fatal("a refused batch deleted some users")
 	}
 	um := e.NewUser("um", false, e.Permission("User Management"))
-	kxExpectErr(t, e.Do("DELETE", "/kylin/api/user/batch", []string{"y1", "um"}, testkit.Basic(um.Name, um.Password)), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, e.Do("DELETE", "/kylin/api/user/batch", []string{"y1", "um"}, testkit.Basic(um.Name, um.Password)), 403, "KE-010024001")
 	if !kjExists(t, e, "y1") {
 		t.Fatal("deleting yourself in a batch deleted the others")
 	}
 	// the same name twice is one user
-	kxOK[json.RawMessage](t, del("/kylin/api/user/batch", []string{"y1", "Y1", "y2", "batch"}))
+	testkit.KylinOK[json.RawMessage](t, del("/kylin/api/user/batch", []string{"y1", "Y1", "y2", "batch"}))
 	if kjExists(t, e, "y1") || kjExists(t, e, "y2") || kjExists(t, e, "batch") {
 		t.Error("batch with repeats")
 	}
 	// Kylin's web UI deletes by uuid; a user named like an id is found by name first
 	byID := e.NewUser("by_id", false)
 	named := e.NewUser(byID.ID.String(), false)
-	kxOK[json.RawMessage](t, del("/kylin/api/user/"+byID.ID.String(), nil))
+	testkit.KylinOK[json.RawMessage](t, del("/kylin/api/user/"+byID.ID.String(), nil))
 	if !kjExists(t, e, "by_id") || kjExists(t, e, named.Name) {
 		t.Fatal("a name that is a user's name must name that user, not the user with that id")
 	}
-	kxOK[json.RawMessage](t, del("/kylin/api/user/"+strings.ToUpper(byID.ID.String()), nil))
+	testkit.KylinOK[json.RawMessage](t, del("/kylin/api/user/"+strings.ToUpper(byID.ID.String()), nil))
 	if kjExists(t, e, "by_id") {
 		t.Error("DELETE /user/{uuid} left the user")
 	}
-	kxExpectErr(t, del("/kylin/api/user/"+byID.ID.String(), nil), 404, kjNoUser)
+	testkit.KylinExpectErr(t, del("/kylin/api/user/"+byID.ID.String(), nil), 404, kjNoUser)
 
 	r := e.Do("GET", "/kylin/api/user/batch", nil, admin)
-	kxExpectErr(t, r, 405, "KE-010000405")
+	testkit.KylinExpectErr(t, r, 405, "KE-010000405")
 	if a := r.Header.Get("Allow"); a != "DELETE, POST" && a != "POST, DELETE" {
 		t.Errorf("Allow %q", r.Header.Get("Allow"))
 	}
@@ -513,8 +513,8 @@ func TestKylinClientsCreateUsers(t *testing.T) {
 		return m
 	}
 
-	us := kxOK[[]kxUser](t, create([]any{user("b1", "Welcome#2026"), user("B2", "Welcome#2027", "disabled", "true", "authorities", []string{"ROLE_ANALYST"})}, admin))
-	if len(us) != 2 || us[0].Username != "b1" || us[1].Username != "B2" || us[0].Disabled || !us[1].Disabled || !us[1].has("ROLE_ANALYST") || !us[1].DefaultPassword {
+	us := testkit.KylinOK[[]testkit.KylinUser](t, create([]any{user("b1", "Welcome#2026"), user("B2", "Welcome#2027", "disabled", "true", "authorities", []string{"ROLE_ANALYST"})}, admin))
+	if len(us) != 2 || us[0].Username != "b1" || us[1].Username != "B2" || us[0].Disabled || !us[1].Disabled || !us[1].Has("ROLE_ANALYST") || !us[1].DefaultPassword {
 		t.Fatalf("created: %+v", us)
 	}
 	if !kjCanLogIn(t, e, "b1", "Welcome#2026") {
@@ -528,20 +528,20 @@ func TestKylinClientsCreateUsers(t *testing.T) {
 			}
 		}
 	}
-	er := kxExpectErr(t, create([]any{user("c1", "Welcome#2026"), user("c2", "short#1")}, admin), 400, "KE-010005002")
+	er := testkit.KylinExpectErr(t, create([]any{user("c1", "Welcome#2026"), user("c2", "short#1")}, admin), 400, "KE-010005002")
 	if !strings.Contains(er.Msg, "1.password") {
 		t.Errorf("the refused item is not named: %s", er.Msg)
 	}
-	kxExpectErr(t, create([]any{user("c1", "Welcome#2026"), user("C1", "Welcome#2026")}, admin), 409, "KE-010003004")
-	kxExpectErr(t, create([]any{user("c1", "Welcome#2026"), user("b1", "Welcome#2026")}, admin), 409, "KE-010003004")
-	kxExpectErr(t, create([]any{user("c1", "Welcome#2026"), user("c:2", "Welcome#2026")}, admin), 400, kjInvalid)
+	testkit.KylinExpectErr(t, create([]any{user("c1", "Welcome#2026"), user("C1", "Welcome#2026")}, admin), 409, "KE-010003004")
+	testkit.KylinExpectErr(t, create([]any{user("c1", "Welcome#2026"), user("b1", "Welcome#2026")}, admin), 409, "KE-010003004")
+	testkit.KylinExpectErr(t, create([]any{user("c1", "Welcome#2026"), user("c:2", "Welcome#2026")}, admin), 400, kjInvalid)
 	none("c1", "c2")
 	um := e.NewUser("um", false, e.Permission("User Management"))
-	kxExpectErr(t, create([]any{user("c1", "Welcome#2026"), user("c3", "Welcome#2026", "authorities", []string{"ROLE_ADMIN"})},
+	testkit.KylinExpectErr(t, create([]any{user("c1", "Welcome#2026"), user("c3", "Welcome#2026", "authorities", []string{"ROLE_ADMIN"})},
 		testkit.Basic(um.Name, um.Password)), 403, "KE-010024001")
 	none("c1", "c3")
-	kxExpectErr(t, create([]any{}, admin), 400, kjInvalid)
-	kxExpectErr(t, create(map[string]any{"username": "c1"}, admin), 400, kjInvalid)
+	testkit.KylinExpectErr(t, create([]any{}, admin), 400, kjInvalid)
+	testkit.KylinExpectErr(t, create(map[string]any{"username": "c1"}, admin), 400, kjInvalid)
 }
 
 // Kylin decodes a password value that is base64 (its web UI sends them so):
@@ -552,34 +552,34 @@ func TestKylinClientsBase64Passwords(t *testing.T) {
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
-	kxOK[kxUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "web", "password": b64("Welcome#2026"),
+	testkit.KylinOK[testkit.KylinUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "web", "password": b64("Welcome#2026"),
 		"disabled": false, "authorities": []string{"ALL_USERS"}}, admin))
 	if !kjCanLogIn(t, e, "web", "Welcome#2026") || kjCanLogIn(t, e, "web", b64("Welcome#2026")) {
 		t.Error("create: the base64 value was not decoded")
 	}
-	kxOK[kxUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "utf8", "password": b64("Grüße#2026x"),
+	testkit.KylinOK[testkit.KylinUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "utf8", "password": b64("Grüße#2026x"),
 		"disabled": false, "authorities": []string{"ALL_USERS"}}, admin))
 	if !kjCanLogIn(t, e, "utf8", "Grüße#2026x") {
 		t.Error("create: UTF-8 text in base64 was not decoded")
 	}
 	// matches the pattern but decodes to bytes, not text: taken as typed
-	kxOK[kxUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "plain", "password": "Pass/123",
+	testkit.KylinOK[testkit.KylinUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "plain", "password": "Pass/123",
 		"disabled": false, "authorities": []string{"ALL_USERS"}}, admin))
 	if !kjCanLogIn(t, e, "plain", "Pass/123") {
 		t.Error("a plain password that looks like base64 was changed")
 	}
 	// the rule applies to the decoded value
-	kxExpectErr(t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "short", "password": b64("Ab#1"),
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "short", "password": b64("Ab#1"),
 		"disabled": false, "authorities": []string{"ALL_USERS"}}, admin), 400, "KE-010005002")
 
 	// the user's own change: old and new both decoded
-	kxOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/user/password", map[string]any{"username": "web",
+	testkit.KylinOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/user/password", map[string]any{"username": "web",
 		"password": b64("Welcome#2026"), "new_password": b64("N3w-Secret#2026")}, testkit.Basic("web", "Welcome#2026")))
 	if !kjCanLogIn(t, e, "web", "N3w-Secret#2026") {
 		t.Error("password change: the new base64 value was not decoded")
 	}
 	// an admin reset with PUT /user
-	u := kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "web", "password": b64("Reset#2026x")}, admin))
+	u := testkit.KylinOK[testkit.KylinUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "web", "password": b64("Reset#2026x")}, admin))
 	if !kjCanLogIn(t, e, "web", "Reset#2026x") || !u.DefaultPassword {
 		t.Error("reset: the base64 value was not decoded")
 	}
@@ -612,33 +612,33 @@ func TestKylinClientsLogoutAsWebUI(t *testing.T) {
 		{"GET", "text/html, application/json", false}, // a tie goes to JSON
 		{"GET", "text/html;q=0.5, application/json;q=0.9", false},
 	} {
-		sid := kxLogin(t, e, "ADMIN", testkit.AdminPassword)
-		r := e.Do(c.method, "/kylin/api/j_spring_security_logout", nil, kxCookie(sid), testkit.Header("Accept", c.accept))
+		sid := testkit.KylinLogin(t, e, "ADMIN", testkit.AdminPassword)
+		r := e.Do(c.method, "/kylin/api/j_spring_security_logout", nil, testkit.SessionCookie(sid), testkit.Header("Accept", c.accept))
 		if c.redirect {
 			r.Expect(t, 302)
 			if loc := r.Header.Get("Location"); loc != "/kylin/" {
 				t.Errorf("%s %q: Location %q", c.method, c.accept, loc)
 			}
 		} else {
-			kxOK[json.RawMessage](t, r)
+			testkit.KylinOK[json.RawMessage](t, r)
 		}
-		if k := kxSetCookie(r.Header); k == nil || k.Value != "" || k.MaxAge >= 0 {
+		if k := testkit.SessionSet(r.Header); k == nil || k.Value != "" || k.MaxAge >= 0 {
 			t.Errorf("%s %q: the cookie is not cleared: %v", c.method, c.accept, r.Header.Values("Set-Cookie"))
 		}
-		kxExpectErr(t, e.Do("GET", "/kylin/api/user", nil, kxCookie(sid)), 401, "KE-010003208")
+		testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/user", nil, testkit.SessionCookie(sid)), 401, "KE-010003208")
 	}
 	// without a session: still the redirect
 	e.Do("GET", "/kylin/api/j_spring_security_logout", nil, testkit.Header("Accept", "text/html")).Expect(t, 302)
 	// an Accept that admits neither HTML nor JSON is still refused, and other operations
 	// still refuse HTML
-	kxExpectErr(t, e.Do("GET", "/kylin/api/j_spring_security_logout", nil, testkit.Header("Accept", "application/xml")), 406, "KE-010000406")
-	kxExpectErr(t, e.Do("GET", "/kylin/api/user", nil, testkit.Basic("ADMIN", testkit.AdminPassword), testkit.Header("Accept", "text/html")), 406, "KE-010000406")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/j_spring_security_logout", nil, testkit.Header("Accept", "application/xml")), 406, "KE-010000406")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/user", nil, testkit.Basic("ADMIN", testkit.AdminPassword), testkit.Header("Accept", "text/html")), 406, "KE-010000406")
 }
 
 // kjDocs are the headers of every curl example in Kylin 5's REST docs, with ADMIN's
 // password in place of the docs' KYLIN.
 func kjDocs() []testkit.ReqOpt {
-	return []testkit.ReqOpt{testkit.Header("Accept", kylinJSON), testkit.Header("Accept-Language", "en"),
+	return []testkit.ReqOpt{testkit.Header("Accept", testkit.KylinJSON), testkit.Header("Accept-Language", "en"),
 		kxBasicHeader("ADMIN", testkit.AdminPassword), kxPostJSON}
 }
 
@@ -652,32 +652,32 @@ func TestKylinClientsRESTDocsExamples(t *testing.T) {
 	do := func(method, path string, body any) *testkit.Resp {
 		t.Helper()
 		r := e.Do(method, path, body, docs...)
-		if ct := r.Header.Get("Content-Type"); r.Status < 300 && ct != kylinJSON+";charset=UTF-8" {
+		if ct := r.Header.Get("Content-Type"); r.Status < 300 && ct != testkit.KylinJSON+";charset=UTF-8" {
 			t.Errorf("%s %s: Content-Type %q", method, path, ct)
 		}
 		return r
 	}
 
 	// authentication.md
-	kxOK[kxUser](t, do("POST", "/kylin/api/user/authentication", nil))
+	testkit.KylinOK[testkit.KylinUser](t, do("POST", "/kylin/api/user/authentication", nil))
 
 	// user_api.md: create user, with "disabled" as a string
-	u := kxOK[kxUser](t, do("POST", "/kylin/api/user", testkit.Raw(`{
+	u := testkit.KylinOK[testkit.KylinUser](t, do("POST", "/kylin/api/user", testkit.Raw(`{
 	"username": "test",
 	"password": "Password@123",
 	"disabled": "false",
 	"authorities":["ALL_USERS"]
 	}`)))
-	if u.Disabled || !u.has("ALL_USERS") {
+	if u.Disabled || !u.Has("ALL_USERS") {
 		t.Errorf("created: %+v", u)
 	}
-	p := kxOK[kxPage[kxUser]](t, do("GET", "/kylin/api/user", nil))
+	p := testkit.KylinOK[testkit.KylinPage[testkit.KylinUser]](t, do("GET", "/kylin/api/user", nil))
 	if p.TotalSize != 2 || p.Limit != 10 {
 		t.Errorf("user list: %+v", p)
 	}
 	// modify the groups of a user
-	kxOK[kxUser](t, do("POST", "/kylin/api/user", map[string]any{"username": "createuser", "password": "Password@123", "disabled": "false", "authorities": []string{"ALL_USERS"}}))
-	kxOK[kxUser](t, do("PUT", "/kylin/api/user", testkit.Raw(`{
+	testkit.KylinOK[testkit.KylinUser](t, do("POST", "/kylin/api/user", map[string]any{"username": "createuser", "password": "Password@123", "disabled": "false", "authorities": []string{"ALL_USERS"}}))
+	testkit.KylinOK[testkit.KylinUser](t, do("PUT", "/kylin/api/user", testkit.Raw(`{
 	"username": "createuser",
 	"authorities":["ALL_USERS"]
 	}`)))
@@ -688,18 +688,18 @@ func TestKylinClientsRESTDocsExamples(t *testing.T) {
     "password": "Password@123",
     "new_password": "Password@1234"
 	}`)
-	kxOK[kxUser](t, do("PUT", "/kylin/api/user", change))
+	testkit.KylinOK[testkit.KylinUser](t, do("PUT", "/kylin/api/user", change))
 	if !kjCanLogIn(t, e, "test", "Password@123") || kjCanLogIn(t, e, "test", "Password@1234") {
 		t.Error("PUT /user with new_password: the password should be the `password` field's")
 	}
 	// and at the endpoint the example's heading names
-	kxOK[json.RawMessage](t, do("PUT", "/kylin/api/user/password", change))
+	testkit.KylinOK[json.RawMessage](t, do("PUT", "/kylin/api/user/password", change))
 	if !kjCanLogIn(t, e, "test", "Password@1234") {
 		t.Error("PUT /user/password did not change the password")
 	}
 	// delete user: the name in the body
-	kxOK[kxUser](t, do("POST", "/kylin/api/user", map[string]any{"username": "testuser", "password": "Password@123", "disabled": "false", "authorities": []string{"ALL_USERS"}}))
-	kxOK[json.RawMessage](t, do("DELETE", "/kylin/api/user", testkit.Raw(`{
+	testkit.KylinOK[testkit.KylinUser](t, do("POST", "/kylin/api/user", map[string]any{"username": "testuser", "password": "Password@123", "disabled": "false", "authorities": []string{"ALL_USERS"}}))
+	testkit.KylinOK[json.RawMessage](t, do("DELETE", "/kylin/api/user", testkit.Raw(`{
 	"username": "testuser"
 	}`)))
 	if kjExists(t, e, "testuser") {
@@ -707,7 +707,7 @@ func TestKylinClientsRESTDocsExamples(t *testing.T) {
 	}
 
 	// project_api.md: create a project with Kylin 5's maintain_model_type; delete one
-	pr := kxOK[kpProject](t, do("POST", "/kylin/api/projects", testkit.Raw(`{
+	pr := testkit.KylinOK[kpProject](t, do("POST", "/kylin/api/projects", testkit.Raw(`{
     "name": "a",
     "description": "",
     "maintain_model_type": "MANUAL_MAINTAIN"
@@ -716,29 +716,29 @@ func TestKylinClientsRESTDocsExamples(t *testing.T) {
 		t.Errorf("project: %+v", pr)
 	}
 	kpCreate(t, e, kxBasicHeader("ADMIN", testkit.AdminPassword), "b")
-	kxOK[json.RawMessage](t, do("DELETE", "/kylin/api/projects/b", nil))
+	testkit.KylinOK[json.RawMessage](t, do("DELETE", "/kylin/api/projects/b", nil))
 
 	// project_acl_api.md: projects "Kylin" and "learn_kylin", user "test"
 	kpCreate(t, e, kxBasicHeader("ADMIN", testkit.AdminPassword), "Kylin")
 	kpCreate(t, e, kxBasicHeader("ADMIN", testkit.AdminPassword), "learn_kylin")
 	kpGrant(e, kxBasicHeader("ADMIN", testkit.AdminPassword), "learn_kylin", "QUERY", "test").Expect(t, 200)
-	acl := kxOK[kxPage[kpAccess]](t, do("GET", "/kylin/api/access/project?project=learn_kylin", nil))
+	acl := testkit.KylinOK[testkit.KylinPage[testkit.KylinAccess]](t, do("GET", "/kylin/api/access/project?project=learn_kylin", nil))
 	if acl.TotalSize != 1 || acl.Value[0].Name != "test" {
 		t.Errorf("access list: %+v", acl)
 	}
-	kxOK[json.RawMessage](t, do("POST", "/kylin/api/access/project", testkit.Raw(`{
+	testkit.KylinOK[json.RawMessage](t, do("POST", "/kylin/api/access/project", testkit.Raw(`{
       "project": "Kylin",
       "type": "user",
       "permission": "QUERY",
       "names":["test"]
     }`)))
-	kxOK[json.RawMessage](t, do("PUT", "/kylin/api/access/project", testkit.Raw(`{
+	testkit.KylinOK[json.RawMessage](t, do("PUT", "/kylin/api/access/project", testkit.Raw(`{
       "project": "Kylin",
       "type": "user",
       "permission": "ADMIN",
       "name": "test"
     }`)))
-	kxOK[json.RawMessage](t, do("DELETE", "/kylin/api/access/project?project=learn_kylin&type=user&name=test", nil))
+	testkit.KylinOK[json.RawMessage](t, do("DELETE", "/kylin/api/access/project?project=learn_kylin&type=user&name=test", nil))
 	levels := kpLevels(kpList(t, e, testkit.Basic("test", "Password@1234"), url.Values{}))
 	if len(levels) != 1 || levels["Kylin"] != "ADMINISTRATION" {
 		t.Errorf("test's projects after the ACL examples: %v", levels)
@@ -748,12 +748,12 @@ func TestKylinClientsRESTDocsExamples(t *testing.T) {
 	// table with the SSB schema (SSB.P_LINEORDER); here the table is the project's own.
 	kjProject(t, e, "ssb", 3)
 	tok := testkit.Bearer(e.AdminToken())
-	var ds envelope[[]dsView]
+	var ds testkit.Envelope[[]testkit.Datastore]
 	e.Do("GET", "/api/datastores?name=ssb", nil, tok).Expect(t, 200).JSON(t, &ds)
 	e.Do("POST", "/api/datastores/"+ds.Data[0].ID+"/tables", map[string]any{"name": "P_LINEORDER", "columns": []map[string]any{
 		{"name": "lo_orderkey", "type": "bigint"}}}, tok).Expect(t, 201)
 	e.Do("POST", "/api/datastores/"+ds.Data[0].ID+"/tables/p_lineorder/rows", []map[string]any{{"lo_orderkey": 1}, {"lo_orderkey": 2}}, tok).Expect(t, 201)
-	q := kxOK[struct {
+	q := testkit.KylinOK[struct {
 		Results     [][]*string `json:"results"`
 		IsException bool        `json:"isException"`
 	}](t, do("POST", "/kylin/api/query", testkit.Raw(`{ "sql":"select count(*) from P_LINEORDER", "project":"ssb", "partialMatchIndex":"true"}`)))

@@ -2,19 +2,12 @@ package impl_test
 
 import (
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/kala-server/kala/impl"
 	"github.com/kala-server/kala/impl/testkit"
 )
-
-const kcApp = "https://app.example"
-
-func kcEnv(t *testing.T) *testkit.Env {
-	return testkit.New(t, kxOption(func(c *impl.Config) { c.CORSOrigins = []string{kcApp} }))
-}
 
 func kcOrigin(o string) testkit.ReqOpt { return testkit.Header("Origin", o) }
 
@@ -59,16 +52,16 @@ func kcWrites(victim string) []struct {
 // Unsafe requests from a foreign Origin are refused whatever the credential, and change
 // nothing.
 func TestKylinCORSForeignOriginRefused(t *testing.T) {
-	e := kcEnv(t)
+	e := testkit.NewCORS(t)
 	victim := e.NewUser("kc_victim", false)
-	session := kxLogin(t, e, "ADMIN", testkit.AdminPassword)
+	session := testkit.KylinLogin(t, e, "ADMIN", testkit.AdminPassword)
 	before := kcRead(t, e, victim.Name)
 	host := strings.TrimPrefix(e.URL, "http://")
 	port := host[strings.LastIndex(host, ":")+1:]
 	foreign := []string{"https://evil.example", "null", "https://" + host, "http://localhost:" + port,
 		"http://127.0.0.1:1", "https://app.example.evil.example", "http://app.example"}
 
-	creds := map[string]testkit.ReqOpt{"basic": testkit.Basic("ADMIN", testkit.AdminPassword), "cookie": kxCookie(session)}
+	creds := map[string]testkit.ReqOpt{"basic": testkit.Basic("ADMIN", testkit.AdminPassword), "cookie": testkit.SessionCookie(session)}
 	for credName, cred := range creds {
 		for _, origin := range foreign {
 			for _, w := range kcWrites(victim.Name) {
@@ -77,7 +70,7 @@ func TestKylinCORSForeignOriginRefused(t *testing.T) {
 					t.Errorf("%s %s with %s from %s: %d %s", w.method, w.path, credName, origin, r.Status, r.Body)
 					continue
 				}
-				kxExpectErr(t, r, 403, "KE-010024001")
+				testkit.KylinExpectErr(t, r, 403, "KE-010024001")
 				if r.Header.Get("Access-Control-Allow-Origin") != "" {
 					t.Errorf("a refused foreign request got Access-Control-Allow-Origin %q", r.Header.Get("Access-Control-Allow-Origin"))
 				}
@@ -88,17 +81,17 @@ func TestKylinCORSForeignOriginRefused(t *testing.T) {
 		t.Errorf("refused writes changed the store: %+v -> %+v", before, after)
 	}
 	// the ADMIN password did not change
-	kxOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic("ADMIN", testkit.AdminPassword)))
+	testkit.KylinOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic("ADMIN", testkit.AdminPassword)))
 
 	// login CSRF: a forged login sets no session
 	r := e.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic(victim.Name, victim.Password), kcOrigin("https://evil.example"))
-	kxExpectErr(t, r, 403, "KE-010024001")
-	if kxSetCookie(r.Header) != nil || kxSessions(t, e, victim.ID) != 0 {
+	testkit.KylinExpectErr(t, r, 403, "KE-010024001")
+	if testkit.SessionSet(r.Header) != nil || kxSessions(t, e, victim.ID) != 0 {
 		t.Errorf("a cross-site login started a session")
 	}
 	// a forged logout (POST) does not end the session
-	kxExpectErr(t, e.Do("POST", "/kylin/api/j_spring_security_logout", nil, kxCookie(session), kcOrigin("https://evil.example")), 403, "KE-010024001")
-	kxOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(session)))
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/j_spring_security_logout", nil, testkit.SessionCookie(session), kcOrigin("https://evil.example")), 403, "KE-010024001")
+	testkit.KylinOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(session)))
 	// the same rule on the Kala surface, even with a bearer token
 	tok := testkit.Bearer(e.AdminToken())
 	e.Do("POST", "/api/datastores", map[string]any{"name": "csrf_ds"}, tok, kcOrigin("https://evil.example")).Expect(t, 403)
@@ -106,11 +99,11 @@ func TestKylinCORSForeignOriginRefused(t *testing.T) {
 		t.Errorf("a cross-site datastore was created")
 	}
 	// without any credential it is refused all the same (before authentication)
-	kxExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "anon"}, kcOrigin("https://evil.example")), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "anon"}, kcOrigin("https://evil.example")), 403, "KE-010024001")
 
 	// safe methods are not refused, but a foreign page cannot read them
-	r = e.Do("GET", "/kylin/api/user", nil, kxCookie(session), kcOrigin("https://evil.example"))
-	kxOK[json.RawMessage](t, r)
+	r = e.Do("GET", "/kylin/api/user", nil, testkit.SessionCookie(session), kcOrigin("https://evil.example"))
+	testkit.KylinOK[json.RawMessage](t, r)
 	if r.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("a foreign GET got Access-Control-Allow-Origin %q", r.Header.Get("Access-Control-Allow-Origin"))
 	}
@@ -118,13 +111,13 @@ func TestKylinCORSForeignOriginRefused(t *testing.T) {
 
 // From an origin in CORSOrigins, the same writes go through with credentialed CORS.
 func TestKylinCORSListedOriginAllowed(t *testing.T) {
-	e := kcEnv(t)
+	e := testkit.NewCORS(t)
 	victim := e.NewUser("kc_victim", false)
-	session := kxLogin(t, e, "ADMIN", testkit.AdminPassword, kcOrigin(kcApp))
+	session := testkit.KylinLogin(t, e, "ADMIN", testkit.AdminPassword, kcOrigin(testkit.AppOrigin))
 	check := func(r *testkit.Resp) {
 		t.Helper()
-		if got := r.Header.Get("Access-Control-Allow-Origin"); got != kcApp {
-			t.Errorf("Access-Control-Allow-Origin %q, want %q", got, kcApp)
+		if got := r.Header.Get("Access-Control-Allow-Origin"); got != testkit.AppOrigin {
+			t.Errorf("Access-Control-Allow-Origin %q, want %q", got, testkit.AppOrigin)
 		}
 		if got := r.Header.Get("Access-Control-Allow-Credentials"); got != "true" {
 			t.Errorf("Access-Control-Allow-Credentials %q", got)
@@ -133,30 +126,30 @@ func TestKylinCORSListedOriginAllowed(t *testing.T) {
 			t.Errorf("Vary %q lacks Origin", r.Header.Values("Vary"))
 		}
 	}
-	for _, cred := range []testkit.ReqOpt{kxCookie(session), testkit.Basic("ADMIN", testkit.AdminPassword)} {
-		r := e.Do("POST", "/kylin/api/projects", map[string]any{"name": "cors_p"}, cred, kcOrigin(kcApp))
-		kxOK[kpProject](t, r)
+	for _, cred := range []testkit.ReqOpt{testkit.SessionCookie(session), testkit.Basic("ADMIN", testkit.AdminPassword)} {
+		r := e.Do("POST", "/kylin/api/projects", map[string]any{"name": "cors_p"}, cred, kcOrigin(testkit.AppOrigin))
+		testkit.KylinOK[kpProject](t, r)
 		check(r)
-		r = e.Do("PUT", "/kylin/api/user", map[string]any{"username": victim.Name, "disabled": true}, cred, kcOrigin(kcApp))
-		kxOK[kxUser](t, r)
+		r = e.Do("PUT", "/kylin/api/user", map[string]any{"username": victim.Name, "disabled": true}, cred, kcOrigin(testkit.AppOrigin))
+		testkit.KylinOK[testkit.KylinUser](t, r)
 		check(r)
-		r = e.Do("DELETE", "/kylin/api/projects/cors_p", nil, cred, kcOrigin(kcApp))
-		kxOK[json.RawMessage](t, r)
+		r = e.Do("DELETE", "/kylin/api/projects/cors_p", nil, cred, kcOrigin(testkit.AppOrigin))
+		testkit.KylinOK[json.RawMessage](t, r)
 		check(r)
-		r = e.Do("PUT", "/kylin/api/user", map[string]any{"username": victim.Name, "disabled": false}, cred, kcOrigin(kcApp))
-		kxOK[kxUser](t, r)
+		r = e.Do("PUT", "/kylin/api/user", map[string]any{"username": victim.Name, "disabled": false}, cred, kcOrigin(testkit.AppOrigin))
+		testkit.KylinOK[testkit.KylinUser](t, r)
 	}
 	if s := kcRead(t, e, victim.Name); s.VictimDisabled || s.Projects != 0 {
 		t.Errorf("state: %+v", s)
 	}
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user/"+victim.Name, nil, kxCookie(session), kcOrigin(kcApp)))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user/"+victim.Name, nil, testkit.SessionCookie(session), kcOrigin(testkit.AppOrigin)))
 	var n int
 	if err := e.DB.Get(&n, `SELECT count(*) FROM users WHERE username_key = 'kc_victim'`); err != nil || n != 0 {
 		t.Errorf("the listed origin's DELETE did not delete: %d %v", n, err)
 	}
 	// errors are readable by the listed origin too
-	r := e.Do("GET", "/kylin/api/user", nil, testkit.Basic("ADMIN", "Wrong#pass1"), kcOrigin(kcApp))
-	kxExpectErr(t, r, 401, "KE-010003208")
+	r := e.Do("GET", "/kylin/api/user", nil, testkit.Basic("ADMIN", "Wrong#pass1"), kcOrigin(testkit.AppOrigin))
+	testkit.KylinExpectErr(t, r, 401, "KE-010003208")
 	check(r)
 }
 
@@ -164,49 +157,30 @@ func TestKylinCORSListedOriginAllowed(t *testing.T) {
 func TestKylinCORSSameOriginAndNoOrigin(t *testing.T) {
 	e := testkit.New(t) // no CORS origins at all
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
-	session := kxLogin(t, e, "ADMIN", testkit.AdminPassword, kcOrigin(e.URL))
+	session := testkit.KylinLogin(t, e, "ADMIN", testkit.AdminPassword, kcOrigin(e.URL))
 
-	kxOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "same_origin"}, kxCookie(session), kcOrigin(e.URL)))
-	kxOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "same_origin_upper"}, admin, kcOrigin(strings.ToUpper(e.URL))))
-	kxOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "no_origin"}, kxCookie(session)))
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/projects/no_origin", nil, admin, kcOrigin(e.URL)))
+	testkit.KylinOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "same_origin"}, testkit.SessionCookie(session), kcOrigin(e.URL)))
+	testkit.KylinOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "same_origin_upper"}, admin, kcOrigin(strings.ToUpper(e.URL))))
+	testkit.KylinOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "no_origin"}, testkit.SessionCookie(session)))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/projects/no_origin", nil, admin, kcOrigin(e.URL)))
 	r := e.Do("PUT", "/kylin/api/user", map[string]any{"username": "ADMIN"}, admin, kcOrigin(e.URL))
-	kxOK[kxUser](t, r)
+	testkit.KylinOK[testkit.KylinUser](t, r)
 	if r.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("same-origin answer carries Access-Control-Allow-Origin %q (CORS is off)", r.Header.Get("Access-Control-Allow-Origin"))
 	}
 	// with no origins configured, any foreign origin is refused
-	kxExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "foreign"}, admin, kcOrigin(kcApp)), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "foreign"}, admin, kcOrigin(testkit.AppOrigin)), 403, "KE-010024001")
 	var n int
 	if err := e.DB.Get(&n, `SELECT count(*) FROM projects`); err != nil || n != 2 {
 		t.Errorf("projects: %d (%v), want 2", n, err)
 	}
-	kxOK[json.RawMessage](t, e.Do("POST", "/kylin/api/j_spring_security_logout", nil, kxCookie(session), kcOrigin(e.URL)))
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(session)), 401, "KE-010003208")
-}
-
-// kcPreflight sends a CORS preflight. Preflights are not operations of the contract, so
-// this client does not validate them against openapi.yaml.
-func kcPreflight(t *testing.T, e *testkit.Env, path, origin, method string) *http.Response {
-	t.Helper()
-	req, err := http.NewRequest("OPTIONS", e.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Origin", origin)
-	req.Header.Set("Access-Control-Request-Method", method)
-	req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	return res
+	testkit.KylinOK[json.RawMessage](t, e.Do("POST", "/kylin/api/j_spring_security_logout", nil, testkit.SessionCookie(session), kcOrigin(e.URL)))
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(session)), 401, "KE-010003208")
 }
 
 // Preflights from a listed origin list exactly the methods the contract has for the path.
 func TestKylinCORSPreflight(t *testing.T) {
-	e := kcEnv(t)
+	e := testkit.NewCORS(t)
 	cases := map[string]string{
 		"/kylin/api/user":                                           "GET, POST, PUT, DELETE",
 		"/kylin/api/user/batch":                                     "POST, DELETE",
@@ -220,14 +194,14 @@ func TestKylinCORSPreflight(t *testing.T) {
 		"/api/datastores/" + "0196a1c0-0000-7000-8000-000000000010": "GET, PATCH, DELETE",
 	}
 	for path, want := range cases {
-		res := kcPreflight(t, e, path, kcApp, "PUT")
+		res := testkit.Preflight(t, e, path, testkit.AppOrigin, "PUT")
 		if res.StatusCode != 204 && res.StatusCode != 200 {
 			t.Errorf("%s: preflight status %d", path, res.StatusCode)
 		}
 		if got := res.Header.Get("Access-Control-Allow-Methods"); got != want {
 			t.Errorf("%s: Access-Control-Allow-Methods %q, want %q", path, got, want)
 		}
-		if got := res.Header.Get("Access-Control-Allow-Origin"); got != kcApp {
+		if got := res.Header.Get("Access-Control-Allow-Origin"); got != testkit.AppOrigin {
 			t.Errorf("%s: Access-Control-Allow-Origin %q", path, got)
 		}
 		if got := res.Header.Get("Access-Control-Allow-Credentials"); got != "true" {
@@ -242,7 +216,7 @@ func TestKylinCORSPreflight(t *testing.T) {
 	}
 	// an unlisted origin learns nothing
 	for _, origin := range []string{"https://evil.example", "null", "http://app.example"} {
-		res := kcPreflight(t, e, "/kylin/api/user", origin, "POST")
+		res := testkit.Preflight(t, e, "/kylin/api/user", origin, "POST")
 		if got := res.Header.Get("Access-Control-Allow-Origin"); got != "" {
 			t.Errorf("%s: Access-Control-Allow-Origin %q", origin, got)
 		}
@@ -251,12 +225,12 @@ func TestKylinCORSPreflight(t *testing.T) {
 		}
 	}
 	// a path the contract lacks gets no CORS grant
-	if res := kcPreflight(t, e, "/kylin/api/nosuch", kcApp, "POST"); res.Header.Get("Access-Control-Allow-Methods") != "" || res.StatusCode != 404 {
+	if res := testkit.Preflight(t, e, "/kylin/api/nosuch", testkit.AppOrigin, "POST"); res.Header.Get("Access-Control-Allow-Methods") != "" || res.StatusCode != 404 {
 		t.Errorf("unknown path: %d %q", res.StatusCode, res.Header.Get("Access-Control-Allow-Methods"))
 	}
 	// CORS off: nobody is granted
 	off := testkit.New(t)
-	if res := kcPreflight(t, off, "/kylin/api/user", kcApp, "POST"); res.Header.Get("Access-Control-Allow-Origin") != "" {
+	if res := testkit.Preflight(t, off, "/kylin/api/user", testkit.AppOrigin, "POST"); res.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("CORS off: Access-Control-Allow-Origin %q", res.Header.Get("Access-Control-Allow-Origin"))
 	}
 }
@@ -271,9 +245,9 @@ func TestPublicURLIsTheServersOwnOrigin(t *testing.T) {
 	if sc := strings.Join(r.Header.Values("Set-Cookie"), ";"); !strings.Contains(sc, "Secure") {
 		t.Errorf("an https public URL must make the session cookie Secure: %q", sc)
 	}
-	kxExpectErr(t, e.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic("ADMIN", testkit.AdminPassword),
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic("ADMIN", testkit.AdminPassword),
 		kcOrigin(e.URL)), 403, "KE-010024001")
 	plain := testkit.New(t)
-	kxExpectErr(t, plain.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic("ADMIN", testkit.AdminPassword),
+	testkit.KylinExpectErr(t, plain.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic("ADMIN", testkit.AdminPassword),
 		kcOrigin(public)), 403, "KE-010024001")
 }

@@ -8,15 +8,13 @@ import (
 	"github.com/kala-server/kala/impl/testkit"
 )
 
-const kylinJSON = "application/vnd.apache.kylin-v4-public+json"
-
 // Kylin's documented curl call: Basic on every request, Kylin's Accept and Content-Type.
 func TestKylinBasicCurlFlow(t *testing.T) {
 	e := testkit.New(t)
 	hdrs := []testkit.ReqOpt{testkit.Basic("ADMIN", testkit.AdminPassword),
-		testkit.Header("Accept", kylinJSON), testkit.Header("Accept-Language", "en")}
+		testkit.Header("Accept", testkit.KylinJSON), testkit.Header("Accept-Language", "en")}
 	r := e.Do("GET", "/kylin/api/user?page_offset=0&page_size=10", nil, hdrs...).Expect(t, 200)
-	if ct := r.Header.Get("Content-Type"); ct != kylinJSON+";charset=UTF-8" {
+	if ct := r.Header.Get("Content-Type"); ct != testkit.KylinJSON+";charset=UTF-8" {
 		t.Errorf("Content-Type %q", ct)
 	}
 	var env struct {
@@ -73,7 +71,7 @@ func TestKylinCookieFlow(t *testing.T) {
 func TestKylinAcceptMatrix(t *testing.T) {
 	e := testkit.New(t)
 	cases := map[string]string{"": "application/json", "*/*": "application/json", "application/json": "application/json",
-		kylinJSON: kylinJSON + ";charset=UTF-8", "application/vnd.apache.kylin-v4+json": "application/json", "text/html": "406"}
+		testkit.KylinJSON: testkit.KylinJSON + ";charset=UTF-8", "application/vnd.apache.kylin-v4+json": "application/json", "text/html": "406"}
 	for accept, want := range cases {
 		r := e.Do("GET", "/kylin/api/user", nil, testkit.Basic("ADMIN", testkit.AdminPassword), testkit.Header("Accept", accept))
 		if want == "406" {

@@ -24,15 +24,15 @@ func kgSetMembers(e *testkit.Env, auth testkit.ReqOpt, group string, users ...st
 	return e.Do("PUT", "/kylin/api/user_group/users", map[string]any{"group_name": group, "users": users}, auth)
 }
 
-func kgList(t *testing.T, e *testkit.Env, auth testkit.ReqOpt, q url.Values) kxPage[string] {
+func kgList(t *testing.T, e *testkit.Env, auth testkit.ReqOpt, q url.Values) testkit.KylinPage[string] {
 	t.Helper()
-	return kxOK[kxPage[string]](t, e.Do("GET", "/kylin/api/user_group/groups?"+q.Encode(), nil, auth))
+	return testkit.KylinOK[testkit.KylinPage[string]](t, e.Do("GET", "/kylin/api/user_group/groups?"+q.Encode(), nil, auth))
 }
 
 // kgMembers lists a group's members' names (one page of up to 1,000).
 func kgMembers(t *testing.T, e *testkit.Env, auth testkit.ReqOpt, group string) []string {
 	t.Helper()
-	p := kxOK[kxPage[kxUser]](t, e.Do("GET", "/kylin/api/user_group/group_members/"+url.PathEscape(group)+"?page_size=1000", nil, auth))
+	p := testkit.KylinOK[testkit.KylinPage[testkit.KylinUser]](t, e.Do("GET", "/kylin/api/user_group/group_members/"+url.PathEscape(group)+"?page_size=1000", nil, auth))
 	if p.TotalSize != len(p.Value) {
 		t.Errorf("members of %s: total_size %d, %d listed", group, p.TotalSize, len(p.Value))
 	}
@@ -58,7 +58,7 @@ func TestKylinGroupsCreateListDelete(t *testing.T) {
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
 
 	for _, n := range []string{"analysts", "Data_Team", "ops team", "groups", "users"} {
-		kxOK[json.RawMessage](t, kgCreate(e, admin, n))
+		testkit.KylinOK[json.RawMessage](t, kgCreate(e, admin, n))
 	}
 	// built-in groups are listed beside the user groups, in name order in any case
 	all := kgList(t, e, admin, url.Values{"page_size": {"100"}})
@@ -89,40 +89,40 @@ func TestKylinGroupsCreateListDelete(t *testing.T) {
 
 	// unique in any case, the built-in names included (Kylin's DUPLICATE_USERGROUP_NAME)
 	for _, n := range []string{"ANALYSTS", "data_team", "ROLE_ADMIN", "all_users", "Role_Analyst"} {
-		kxExpectErr(t, kgCreate(e, admin, n), 409, "KE-010004004")
+		testkit.KylinExpectErr(t, kgCreate(e, admin, n), 409, "KE-010004004")
 	}
 	// the username rule (Kylin's INVALID_USERGROUP_NAME); the schema refuses empty and long names
 	for _, n := range []string{".hidden", " lead", "trail ", "a/b", `a\b`, "a:b", "a*b", "a?b", `a"b`, "a<b", "a|b", "tab\tin"} {
-		kxExpectErr(t, kgCreate(e, admin, n), 400, "KE-010004003")
+		testkit.KylinExpectErr(t, kgCreate(e, admin, n), 400, "KE-010004003")
 	}
-	kxExpectErr(t, kgCreate(e, admin, ""), 400, "KE-010000003")
-	kxExpectErr(t, kgCreate(e, admin, strings.Repeat("g", 181)), 400, "KE-010000003")
-	kxOK[json.RawMessage](t, kgCreate(e, admin, strings.Repeat("g", 180)))
+	testkit.KylinExpectErr(t, kgCreate(e, admin, ""), 400, "KE-010000003")
+	testkit.KylinExpectErr(t, kgCreate(e, admin, strings.Repeat("g", 181)), 400, "KE-010000003")
+	testkit.KylinOK[json.RawMessage](t, kgCreate(e, admin, strings.Repeat("g", 180)))
 	if p := kgList(t, e, admin, url.Values{"page_size": {"100"}}); p.TotalSize != 10 {
 		t.Errorf("refused creates left groups: %v", p.Value)
 	}
 
 	// delete in any case, by path or by body; groups named like the other operations'
 	// paths are deleted by body (their paths belong to those operations)
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group/ANALYSTS", nil, admin))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group/ANALYSTS", nil, admin))
 	e.Do("DELETE", "/kylin/api/user_group/groups", nil, admin).Expect(t, 405)
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group", map[string]any{"group_name": "GROUPS"}, admin))
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group", map[string]any{"group_name": "users", "ignored": true}, admin))
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group/ops%20team", nil, admin))
-	kxExpectErr(t, e.Do("DELETE", "/kylin/api/user_group", map[string]any{"group_name": "users"}, admin), 404, "KE-010004001")
-	kxExpectErr(t, e.Do("DELETE", "/kylin/api/user_group/analysts", nil, admin), 404, "KE-010004001")
-	kxExpectErr(t, e.Do("GET", "/kylin/api/user_group/group_members/analysts", nil, admin), 404, "KE-010004001")
-	kxExpectErr(t, kgSetMembers(e, admin, "analysts"), 404, "KE-010004001")
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group", map[string]any{"group_name": "GROUPS"}, admin))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group", map[string]any{"group_name": "users", "ignored": true}, admin))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group/ops%20team", nil, admin))
+	testkit.KylinExpectErr(t, e.Do("DELETE", "/kylin/api/user_group", map[string]any{"group_name": "users"}, admin), 404, "KE-010004001")
+	testkit.KylinExpectErr(t, e.Do("DELETE", "/kylin/api/user_group/analysts", nil, admin), 404, "KE-010004001")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/user_group/group_members/analysts", nil, admin), 404, "KE-010004001")
+	testkit.KylinExpectErr(t, kgSetMembers(e, admin, "analysts"), 404, "KE-010004001")
 	// built-in groups stay
 	for _, n := range []string{"ROLE_ADMIN", "ALL_USERS", "role_analyst", "ROLE_MODELER"} {
-		kxExpectErr(t, e.Do("DELETE", "/kylin/api/user_group/"+n, nil, admin), 400, "KE-010004003")
+		testkit.KylinExpectErr(t, e.Do("DELETE", "/kylin/api/user_group/"+n, nil, admin), 400, "KE-010004003")
 	}
 	p := kgList(t, e, admin, url.Values{"page_size": {"100"}})
 	if got := strings.Join(p.Value, ","); got != "ALL_USERS,Data_Team,"+strings.Repeat("g", 180)+",ROLE_ADMIN,ROLE_ANALYST,ROLE_MODELER" {
 		t.Errorf("after deletes: %s", got)
 	}
 	// the name is free again, spelled anew
-	kxOK[json.RawMessage](t, kgCreate(e, admin, "Analysts"))
+	testkit.KylinOK[json.RawMessage](t, kgCreate(e, admin, "Analysts"))
 }
 
 func TestKylinGroupsMembers(t *testing.T) {
@@ -131,10 +131,10 @@ func TestKylinGroupsMembers(t *testing.T) {
 	u1 := e.NewUser("kg_one", false)
 	e.NewUser("kg_two", false)
 	e.NewUser("kg_three", false)
-	kxOK[json.RawMessage](t, kgCreate(e, admin, "Analysts"))
-	kxOK[json.RawMessage](t, kgCreate(e, admin, "auditors"))
+	testkit.KylinOK[json.RawMessage](t, kgCreate(e, admin, "Analysts"))
+	testkit.KylinOK[json.RawMessage](t, kgCreate(e, admin, "auditors"))
 
-	kxOK[json.RawMessage](t, kgSetMembers(e, admin, "analysts", "kg_one", "KG_TWO", "kg_one"))
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, admin, "analysts", "kg_one", "KG_TWO", "kg_one"))
 	if got := kgMembers(t, e, admin, "ANALYSTS"); fmt.Sprint(got) != "[kg_one kg_two]" {
 		t.Errorf("members: %v", got)
 	}
@@ -143,14 +143,14 @@ func TestKylinGroupsMembers(t *testing.T) {
 		t.Errorf("kg_one's authorities: %v", got)
 	}
 	tok := testkit.Bearer(e.AdminToken())
-	var ku envelope[struct {
+	var ku testkit.Envelope[struct {
 		Authorities []string `json:"authorities"`
 	}]
 	e.Do("GET", "/api/users/"+u1.ID.String(), nil, tok).Expect(t, 200).JSON(t, &ku)
 	if fmt.Sprint(ku.Data.Authorities) != "[ALL_USERS Analysts]" {
 		t.Errorf("Kala user's authorities: %v", ku.Data.Authorities)
 	}
-	var me envelope[struct {
+	var me testkit.Envelope[struct {
 		User struct {
 			Authorities []string `json:"authorities"`
 		} `json:"user"`
@@ -159,13 +159,13 @@ func TestKylinGroupsMembers(t *testing.T) {
 	if fmt.Sprint(me.Data.User.Authorities) != "[ALL_USERS Analysts]" {
 		t.Errorf("own authorities: %v", me.Data.User.Authorities)
 	}
-	who := kxOK[kxUser](t, e.Do("GET", "/kylin/api/user/authentication", nil, testkit.Basic(u1.Name, u1.Password)))
-	if !who.has("Analysts") {
+	who := testkit.KylinOK[testkit.KylinUser](t, e.Do("GET", "/kylin/api/user/authentication", nil, testkit.Basic(u1.Name, u1.Password)))
+	if !who.Has("Analysts") {
 		t.Errorf("who-am-I: %+v", who.Authorities)
 	}
 
 	// set, not add: those not listed leave
-	kxOK[json.RawMessage](t, kgSetMembers(e, admin, "analysts", "kg_two", "kg_three"))
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, admin, "analysts", "kg_two", "kg_three"))
 	if got := kgMembers(t, e, admin, "analysts"); fmt.Sprint(got) != "[kg_three kg_two]" {
 		t.Errorf("members after the second set: %v", got)
 	}
@@ -173,22 +173,22 @@ func TestKylinGroupsMembers(t *testing.T) {
 		t.Errorf("kg_one left, authorities %v", got)
 	}
 	// the cached Basic login of kg_one sees the change at once
-	who = kxOK[kxUser](t, e.Do("GET", "/kylin/api/user/authentication", nil, testkit.Basic(u1.Name, u1.Password)))
-	if who.has("Analysts") {
+	who = testkit.KylinOK[testkit.KylinUser](t, e.Do("GET", "/kylin/api/user/authentication", nil, testkit.Basic(u1.Name, u1.Password)))
+	if who.Has("Analysts") {
 		t.Errorf("who-am-I after leaving: %+v", who.Authorities)
 	}
 	// the member list filters and pages
-	p := kxOK[kxPage[kxUser]](t, e.Do("GET", "/kylin/api/user_group/group_members/analysts?username=THREE", nil, admin))
+	p := testkit.KylinOK[testkit.KylinPage[testkit.KylinUser]](t, e.Do("GET", "/kylin/api/user_group/group_members/analysts?username=THREE", nil, admin))
 	if p.TotalSize != 1 || p.Value[0].Username != "kg_three" {
 		t.Errorf("username filter: %+v", p)
 	}
-	p = kxOK[kxPage[kxUser]](t, e.Do("GET", "/kylin/api/user_group/group_members/analysts?page_size=1&page_offset=1", nil, admin))
+	p = testkit.KylinOK[testkit.KylinPage[testkit.KylinUser]](t, e.Do("GET", "/kylin/api/user_group/group_members/analysts?page_size=1&page_offset=1", nil, admin))
 	if p.TotalSize != 2 || len(p.Value) != 1 || p.Value[0].Username != "kg_two" || p.Offset != 1 || p.Limit != 1 {
 		t.Errorf("paging: %+v", p)
 	}
 
 	// unknown users: all or nothing, named
-	r := kxExpectErr(t, kgSetMembers(e, admin, "analysts", "kg_one", "nobody", "ghost"), 400, "KE-010003001")
+	r := testkit.KylinExpectErr(t, kgSetMembers(e, admin, "analysts", "kg_one", "nobody", "ghost"), 400, "KE-010003001")
 	if !strings.Contains(r.Msg, "nobody, ghost") {
 		t.Errorf("the refusal does not name the unknown users: %s", r.Msg)
 	}
@@ -196,12 +196,12 @@ func TestKylinGroupsMembers(t *testing.T) {
 		t.Errorf("a refused set changed the members: %v", got)
 	}
 	// built-in groups' members follow the users' authorities
-	kxExpectErr(t, kgSetMembers(e, admin, "ROLE_ANALYST", "kg_one"), 400, "KE-010000003")
-	kxExpectErr(t, kgSetMembers(e, admin, "ROLE_ADMIN", "kg_one"), 400, "KE-010000003")
-	if kuGet(t, e, "kg_one").has("ROLE_ADMIN") {
+	testkit.KylinExpectErr(t, kgSetMembers(e, admin, "ROLE_ANALYST", "kg_one"), 400, "KE-010000003")
+	testkit.KylinExpectErr(t, kgSetMembers(e, admin, "ROLE_ADMIN", "kg_one"), 400, "KE-010000003")
+	if kuGet(t, e, "kg_one").Has("ROLE_ADMIN") {
 		t.Fatal("kg_one became an admin")
 	}
-	kxOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "kg_one", "authorities": []string{"ALL_USERS", "ROLE_ANALYST", "auditors"}}, admin))
+	testkit.KylinOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "kg_one", "authorities": []string{"ALL_USERS", "ROLE_ANALYST", "auditors"}}, admin))
 	if got := kgMembers(t, e, admin, "ROLE_ANALYST"); fmt.Sprint(got) != "[kg_one]" {
 		t.Errorf("ROLE_ANALYST: %v", got)
 	}
@@ -218,9 +218,9 @@ func TestKylinGroupsMembers(t *testing.T) {
 	if got := kgAuthorities(t, e, "kg_one"); fmt.Sprint(got) != "[ALL_USERS ROLE_ANALYST auditors]" {
 		t.Errorf("kg_one's authorities: %v", got)
 	}
-	kxExpectErr(t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "kg_one", "authorities": []string{"ALL_USERS", "nosuch"}}, admin), 400, "KE-010004001")
-	kxExpectErr(t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "kg_four", "password": "Welcome#2026", "authorities": []string{"nosuch"}}, admin), 400, "KE-010004001")
-	kxOK[kxUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "kg_four", "password": "Welcome#2026", "authorities": []string{"ALL_USERS", "Auditors"}}, admin))
+	testkit.KylinExpectErr(t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "kg_one", "authorities": []string{"ALL_USERS", "nosuch"}}, admin), 400, "KE-010004001")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "kg_four", "password": "Welcome#2026", "authorities": []string{"nosuch"}}, admin), 400, "KE-010004001")
+	testkit.KylinOK[testkit.KylinUser](t, e.Do("POST", "/kylin/api/user", map[string]any{"username": "kg_four", "password": "Welcome#2026", "authorities": []string{"ALL_USERS", "Auditors"}}, admin))
 	if got := kgMembers(t, e, admin, "auditors"); fmt.Sprint(got) != "[kg_four kg_one]" {
 		t.Errorf("auditors after POST /user: %v", got)
 	}
@@ -231,11 +231,11 @@ func TestKylinGroupsMembers(t *testing.T) {
 	}
 
 	// deleting a user ends its memberships; deleting a group ends the group's
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user/kg_two", nil, admin))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user/kg_two", nil, admin))
 	if got := kgMembers(t, e, admin, "analysts"); fmt.Sprint(got) != "[kg_one kg_three]" {
 		t.Errorf("after deleting kg_two: %v", got)
 	}
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group/analysts", nil, admin))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group/analysts", nil, admin))
 	if got := kgAuthorities(t, e, "kg_one"); fmt.Sprint(got) != "[ALL_USERS]" {
 		t.Errorf("after deleting the group: %v", got)
 	}
@@ -244,7 +244,7 @@ func TestKylinGroupsMembers(t *testing.T) {
 		t.Errorf("memberships left: %d (%v)", n, err)
 	}
 	// an empty list empties a group
-	kxOK[json.RawMessage](t, kgSetMembers(e, admin, "auditors"))
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, admin, "auditors"))
 	if got := kgMembers(t, e, admin, "auditors"); len(got) != 0 {
 		t.Errorf("after emptying: %v", got)
 	}
@@ -255,7 +255,7 @@ func TestKylinGroupsMembers(t *testing.T) {
 func TestKylinGroupsPermissions(t *testing.T) {
 	e := testkit.New(t)
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
-	kxOK[json.RawMessage](t, kgCreate(e, admin, "team"))
+	testkit.KylinOK[json.RawMessage](t, kgCreate(e, admin, "team"))
 	plain := e.NewUser("kg_plain", false, e.Permission("Data Management"))
 	pa := testkit.Basic(plain.Name, plain.Password)
 	for _, r := range []*testkit.Resp{
@@ -265,36 +265,36 @@ func TestKylinGroupsPermissions(t *testing.T) {
 		kgSetMembers(e, pa, "team", plain.Name),
 		e.Do("GET", "/kylin/api/user_group/group_members/team", nil, pa),
 	} {
-		kxExpectErr(t, r, 403, "KE-010024001")
+		testkit.KylinExpectErr(t, r, 403, "KE-010024001")
 	}
 	// a key of a User Management holder that may not call the users service
 	um := e.NewUser("kg_um", false, e.Permission("User Management"))
 	ua := testkit.Basic(um.Name, um.Password)
-	key := e.NewKey(e.Login(um.Name, um.Password), map[string]any{"validTo": mxValidTo(e),
+	key := e.NewKey(e.Login(um.Name, um.Password), map[string]any{"validTo": testkit.ValidTo(e),
 		"permissions": []string{e.Permission("User Management")}, "services": []string{e.Service("query")}})
-	kxExpectErr(t, e.Do("GET", "/kylin/api/user_group/groups", nil, testkit.APIKey(key)), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/user_group/groups", nil, testkit.APIKey(key)), 403, "KE-010024001")
 
 	// User Management suffices
-	kxOK[json.RawMessage](t, kgCreate(e, ua, "um_made"))
-	kxOK[json.RawMessage](t, kgSetMembers(e, ua, "um_made", plain.Name))
+	testkit.KylinOK[json.RawMessage](t, kgCreate(e, ua, "um_made"))
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, ua, "um_made", plain.Name))
 	// but not for moving oneself in or out (a group can carry project access)
-	kxExpectErr(t, kgSetMembers(e, ua, "um_made", plain.Name, um.Name), 403, "KE-010024001")
-	kxExpectErr(t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": um.Name, "authorities": []string{"ALL_USERS", "um_made"}}, ua), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, kgSetMembers(e, ua, "um_made", plain.Name, um.Name), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": um.Name, "authorities": []string{"ALL_USERS", "um_made"}}, ua), 403, "KE-010024001")
 	// nor for moving an admin
 	boss := e.NewUser("kg_boss", true)
-	kxExpectErr(t, kgSetMembers(e, ua, "um_made", plain.Name, boss.Name), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, kgSetMembers(e, ua, "um_made", plain.Name, boss.Name), 403, "KE-010024001")
 	if got := kgMembers(t, e, admin, "um_made"); fmt.Sprint(got) != "[kg_plain]" {
 		t.Errorf("refused moves changed the members: %v", got)
 	}
 	// an admin may move another admin, but not themselves
-	kxOK[json.RawMessage](t, kgSetMembers(e, admin, "um_made", plain.Name, boss.Name))
-	kxExpectErr(t, kgSetMembers(e, admin, "um_made", "ADMIN"), 403, "KE-010024001")
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, admin, "um_made", plain.Name, boss.Name))
+	testkit.KylinExpectErr(t, kgSetMembers(e, admin, "um_made", "ADMIN"), 403, "KE-010024001")
 	// staying put is no move: the User Management holder may set a list that keeps the admin
-	kxOK[json.RawMessage](t, kgSetMembers(e, ua, "um_made", boss.Name))
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, ua, "um_made", boss.Name))
 	if got := kgMembers(t, e, admin, "um_made"); fmt.Sprint(got) != "[kg_boss]" {
 		t.Errorf("members: %v", got)
 	}
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group/um_made", nil, ua))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group/um_made", nil, ua))
 }
 
 // A group's entry on an access list gives its members its level; a member's level is the
@@ -312,13 +312,13 @@ func TestKylinGroupsProjectAccess(t *testing.T) {
 	outsider := e.NewUser("kg_outsider", false)
 	ma := testkit.Basic(m.Name, m.Password)
 	mt := testkit.Bearer(e.Login(m.Name, m.Password))
-	kxOK[json.RawMessage](t, kgCreate(e, admin, "Readers"))
-	kxOK[json.RawMessage](t, kgCreate(e, admin, "writers"))
-	kxOK[json.RawMessage](t, kgSetMembers(e, admin, "readers", m.Name))
+	testkit.KylinOK[json.RawMessage](t, kgCreate(e, admin, "Readers"))
+	testkit.KylinOK[json.RawMessage](t, kgCreate(e, admin, "writers"))
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, admin, "readers", m.Name))
 
 	// before any grant the project does not exist for the member
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT i FROM t", "project": "grp_sales"}, ma), 404, "KE-010001201")
-	kxOK[json.RawMessage](t, kgGrant(e, admin, "grp_sales", "QUERY", "READERS"))
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT i FROM t", "project": "grp_sales"}, ma), 404, "KE-010001201")
+	testkit.KylinOK[json.RawMessage](t, kgGrant(e, admin, "grp_sales", "QUERY", "READERS"))
 
 	// the group's level decides: listed, queried, read on both faces; managed not
 	if got := kpLevels(kpList(t, e, ma, nil)); fmt.Sprint(got) != "map[grp_sales:READ]" {
@@ -330,7 +330,7 @@ func TestKylinGroupsProjectAccess(t *testing.T) {
 		t.Errorf("the member's query: %+v", q.Data)
 	}
 	e.Do("GET", "/kylin/api/query/tables_and_columns?project=grp_sales", nil, ma).Expect(t, 200)
-	var ds envelope[dsView]
+	var ds testkit.Envelope[testkit.Datastore]
 	e.Do("GET", "/api/datastores/"+p.UUID, nil, mt).Expect(t, 200).JSON(t, &ds)
 	if ds.Data.Access != "QUERY" {
 		t.Errorf("the member's access on the Kala face: %s", ds.Data.Access)
@@ -344,9 +344,9 @@ func TestKylinGroupsProjectAccess(t *testing.T) {
 	}
 
 	// the highest of the own entry and the groups' wins, either way round
-	kxOK[json.RawMessage](t, kgSetMembers(e, admin, "writers", m.Name))
-	kxOK[json.RawMessage](t, kgGrant(e, admin, "grp_sales", "MANAGEMENT", "writers"))
-	kxOK[json.RawMessage](t, kpGrant(e, admin, "grp_sales", "OPERATION", m.Name))
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, admin, "writers", m.Name))
+	testkit.KylinOK[json.RawMessage](t, kgGrant(e, admin, "grp_sales", "MANAGEMENT", "writers"))
+	testkit.KylinOK[json.RawMessage](t, kpGrant(e, admin, "grp_sales", "OPERATION", m.Name))
 	if got := kpLevels(kpList(t, e, ma, nil)); got["grp_sales"] != "MANAGEMENT" {
 		t.Errorf("own OPERATION, groups QUERY and MANAGEMENT: %v", got)
 	}
@@ -354,19 +354,19 @@ func TestKylinGroupsProjectAccess(t *testing.T) {
 	if l := kpList(t, e, ma, url.Values{"permission": {"MANAGEMENT"}}); l.TotalSize != 1 {
 		t.Errorf("permission=MANAGEMENT: %+v", l)
 	}
-	kxOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "grp_sales", "type": "user", "permission": "ADMIN", "name": m.Name}, admin))
+	testkit.KylinOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "grp_sales", "type": "user", "permission": "ADMIN", "name": m.Name}, admin))
 	if got := kpLevels(kpList(t, e, ma, nil)); got["grp_sales"] != "ADMINISTRATION" {
 		t.Errorf("own ADMIN over groups': %v", got)
 	}
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/access/project?project=grp_sales&type=user&name="+m.Name, nil, admin))
-	kxOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "grp_sales", "type": "group", "permission": "OPERATION", "name": "Writers"}, admin))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/access/project?project=grp_sales&type=user&name="+m.Name, nil, admin))
+	testkit.KylinOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "grp_sales", "type": "group", "permission": "OPERATION", "name": "Writers"}, admin))
 	if got := kpLevels(kpList(t, e, ma, nil)); got["grp_sales"] != "OPERATION" {
 		t.Errorf("groups QUERY and OPERATION: %v", got)
 	}
 
 	// the access list shows group entries beside user entries
-	kxOK[json.RawMessage](t, kpGrant(e, admin, "grp_sales", "QUERY", outsider.Name))
-	list := kxOK[kxPage[kpAccess]](t, e.Do("GET", "/kylin/api/access/project?project=grp_sales", nil, admin))
+	testkit.KylinOK[json.RawMessage](t, kpGrant(e, admin, "grp_sales", "QUERY", outsider.Name))
+	list := testkit.KylinOK[testkit.KylinPage[testkit.KylinAccess]](t, e.Do("GET", "/kylin/api/access/project?project=grp_sales", nil, admin))
 	var got []string
 	for _, a := range list.Value {
 		got = append(got, a.Type+":"+a.Name+":"+a.Permission)
@@ -374,44 +374,44 @@ func TestKylinGroupsProjectAccess(t *testing.T) {
 	if fmt.Sprint(got) != "[user:kg_outsider:QUERY group:Readers:QUERY group:writers:OPERATION]" || list.TotalSize != 3 {
 		t.Errorf("access list: %v (total %d)", got, list.TotalSize)
 	}
-	if l := kxOK[kxPage[kpAccess]](t, e.Do("GET", "/kylin/api/access/project?project=grp_sales&name=READ", nil, admin)); l.TotalSize != 1 || l.Value[0].Type != "group" {
+	if l := testkit.KylinOK[testkit.KylinPage[testkit.KylinAccess]](t, e.Do("GET", "/kylin/api/access/project?project=grp_sales&name=READ", nil, admin)); l.TotalSize != 1 || l.Value[0].Type != "group" {
 		t.Errorf("name filter: %+v", l)
 	}
 
 	// refusals: unknown or built-in-admin groups, twice, not listed
-	kxExpectErr(t, kgGrant(e, admin, "grp_sales", "QUERY", "nosuch"), 400, "KE-010004001")
-	kxExpectErr(t, kgGrant(e, admin, "grp_sales", "QUERY", "ROLE_ADMIN"), 400, "KE-010000003")
-	kxExpectErr(t, kgGrant(e, admin, "grp_sales", "ADMIN", "readers"), 409, "KE-010000409")
-	kxExpectErr(t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "grp_other", "type": "group", "permission": "QUERY", "name": "readers"}, admin), 404, "KE-010000404")
-	kxExpectErr(t, e.Do("DELETE", "/kylin/api/access/project?project=grp_other&type=group&name=readers", nil, admin), 404, "KE-010000404")
-	kxExpectErr(t, e.Do("DELETE", "/kylin/api/access/project?project=grp_other&type=group&name=nosuch", nil, admin), 404, "KE-010004001")
+	testkit.KylinExpectErr(t, kgGrant(e, admin, "grp_sales", "QUERY", "nosuch"), 400, "KE-010004001")
+	testkit.KylinExpectErr(t, kgGrant(e, admin, "grp_sales", "QUERY", "ROLE_ADMIN"), 400, "KE-010000003")
+	testkit.KylinExpectErr(t, kgGrant(e, admin, "grp_sales", "ADMIN", "readers"), 409, "KE-010000409")
+	testkit.KylinExpectErr(t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "grp_other", "type": "group", "permission": "QUERY", "name": "readers"}, admin), 404, "KE-010000404")
+	testkit.KylinExpectErr(t, e.Do("DELETE", "/kylin/api/access/project?project=grp_other&type=group&name=readers", nil, admin), 404, "KE-010000404")
+	testkit.KylinExpectErr(t, e.Do("DELETE", "/kylin/api/access/project?project=grp_other&type=group&name=nosuch", nil, admin), 404, "KE-010004001")
 
 	// out of the group, out of the project
-	kxOK[json.RawMessage](t, kgSetMembers(e, admin, "writers"))
-	kxOK[json.RawMessage](t, kgSetMembers(e, admin, "readers"))
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT i FROM t", "project": "grp_sales"}, ma), 404, "KE-010001201")
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, admin, "writers"))
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, admin, "readers"))
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT i FROM t", "project": "grp_sales"}, ma), 404, "KE-010001201")
 	e.Do("GET", "/api/datastores/"+p.UUID, nil, mt).Expect(t, 404)
 	if l := kpList(t, e, ma, nil); l.TotalSize != 0 {
 		t.Errorf("still listed: %v", l.Value)
 	}
 
 	// built-in groups may be granted: ALL_USERS reaches everyone
-	kxOK[json.RawMessage](t, kgGrant(e, admin, "grp_other", "QUERY", "ALL_USERS"))
+	testkit.KylinOK[json.RawMessage](t, kgGrant(e, admin, "grp_other", "QUERY", "ALL_USERS"))
 	if got := kpLevels(kpList(t, e, ma, nil)); fmt.Sprint(got) != "map[grp_other:READ]" {
 		t.Errorf("through ALL_USERS: %v", got)
 	}
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/access/project?project=grp_other&type=group&name=all_users", nil, admin))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/access/project?project=grp_other&type=group&name=all_users", nil, admin))
 
 	// deleting a group takes its entries off every access list
-	kxOK[json.RawMessage](t, kgSetMembers(e, admin, "readers", m.Name))
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group/readers", nil, admin))
-	list = kxOK[kxPage[kpAccess]](t, e.Do("GET", "/kylin/api/access/project?project=grp_sales", nil, admin))
-	if slices.ContainsFunc(list.Value, func(a kpAccess) bool { return a.Name == "Readers" }) || list.TotalSize != 2 {
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, admin, "readers", m.Name))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group/readers", nil, admin))
+	list = testkit.KylinOK[testkit.KylinPage[testkit.KylinAccess]](t, e.Do("GET", "/kylin/api/access/project?project=grp_sales", nil, admin))
+	if slices.ContainsFunc(list.Value, func(a testkit.KylinAccess) bool { return a.Name == "Readers" }) || list.TotalSize != 2 {
 		t.Errorf("after deleting the group: %+v", list.Value)
 	}
 	// a new group of that name inherits nothing
-	kxOK[json.RawMessage](t, kgCreate(e, admin, "readers"))
-	kxOK[json.RawMessage](t, kgSetMembers(e, admin, "readers", m.Name))
+	testkit.KylinOK[json.RawMessage](t, kgCreate(e, admin, "readers"))
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, admin, "readers", m.Name))
 	if l := kpList(t, e, ma, nil); l.TotalSize != 0 {
 		t.Errorf("a new group inherited access: %v", l.Value)
 	}
@@ -425,16 +425,16 @@ func TestKylinGroupsAccessByProjectAdmin(t *testing.T) {
 	kpCreate(t, e, admin, "grp_team")
 	owner := e.NewUser("kg_owner", false)
 	oa := testkit.Basic(owner.Name, owner.Password)
-	kxOK[json.RawMessage](t, kgCreate(e, admin, "leads"))
-	kxOK[json.RawMessage](t, kgSetMembers(e, admin, "leads", owner.Name))
-	kxOK[json.RawMessage](t, kgGrant(e, admin, "grp_team", "ADMIN", "leads"))
-	kxOK[json.RawMessage](t, kgCreate(e, admin, "staff"))
+	testkit.KylinOK[json.RawMessage](t, kgCreate(e, admin, "leads"))
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, admin, "leads", owner.Name))
+	testkit.KylinOK[json.RawMessage](t, kgGrant(e, admin, "grp_team", "ADMIN", "leads"))
+	testkit.KylinOK[json.RawMessage](t, kgCreate(e, admin, "staff"))
 	// the group's ADMIN lets the member manage the list
-	kxOK[json.RawMessage](t, kgGrant(e, oa, "grp_team", "QUERY", "staff"))
-	kxOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "grp_team", "type": "group", "permission": "MANAGEMENT", "name": "staff"}, oa))
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/access/project?project=grp_team&type=group&name=staff", nil, oa))
+	testkit.KylinOK[json.RawMessage](t, kgGrant(e, oa, "grp_team", "QUERY", "staff"))
+	testkit.KylinOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "grp_team", "type": "group", "permission": "MANAGEMENT", "name": "staff"}, oa))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/access/project?project=grp_team&type=group&name=staff", nil, oa))
 	// but not the groups themselves
-	kxExpectErr(t, kgSetMembers(e, oa, "staff", owner.Name), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, kgSetMembers(e, oa, "staff", owner.Name), 403, "KE-010024001")
 }
 
 // A membership change reaches what every instance keeps of the user (LISTEN/NOTIFY).
@@ -444,20 +444,20 @@ func TestKylinGroupsAcrossInstances(t *testing.T) {
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
 	u := e.NewUser("kg_cached", false)
 	ua := testkit.Basic(u.Name, u.Password)
-	kxOK[json.RawMessage](t, kgCreate(e, admin, "roaming"))
+	testkit.KylinOK[json.RawMessage](t, kgCreate(e, admin, "roaming"))
 	// the peer keeps the Basic login and the user
 	for range 2 {
-		if who := kxOK[kxUser](t, peer.Do("GET", "/kylin/api/user/authentication", nil, ua)); who.has("roaming") {
+		if who := testkit.KylinOK[testkit.KylinUser](t, peer.Do("GET", "/kylin/api/user/authentication", nil, ua)); who.Has("roaming") {
 			t.Fatal("a member before joining")
 		}
 	}
-	kxOK[json.RawMessage](t, kgSetMembers(e, admin, "roaming", u.Name))
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, admin, "roaming", u.Name))
 	testkit.Eventually(t, "the peer to see the new group", func() bool {
-		return kxOK[kxUser](t, peer.Do("GET", "/kylin/api/user/authentication", nil, ua)).has("roaming")
+		return testkit.KylinOK[testkit.KylinUser](t, peer.Do("GET", "/kylin/api/user/authentication", nil, ua)).Has("roaming")
 	})
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group/roaming", nil, admin))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user_group/roaming", nil, admin))
 	testkit.Eventually(t, "the peer to see the group gone", func() bool {
-		return !kxOK[kxUser](t, peer.Do("GET", "/kylin/api/user/authentication", nil, ua)).has("roaming")
+		return !testkit.KylinOK[testkit.KylinUser](t, peer.Do("GET", "/kylin/api/user/authentication", nil, ua)).Has("roaming")
 	})
 }
 
@@ -468,8 +468,8 @@ func TestKylinGroupsConcurrent(t *testing.T) {
 	e := testkit.New(t)
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
 	const n = 30
-	statuses, bodies := ccRun(t, n, func(i int) (int, []byte, error) {
-		return mxDo(e, "POST", "/kylin/api/user_group", map[string]any{"group_name": ccCase("crew", i)}, admin)
+	statuses, bodies := testkit.AtOnce(t, n, func(i int) (int, []byte, error) {
+		return testkit.TryDo(e, "POST", "/kylin/api/user_group", map[string]any{"group_name": testkit.MixedCase("crew", i)}, admin)
 	})
 	won := 0
 	for i, s := range statuses {
@@ -488,14 +488,14 @@ func TestKylinGroupsConcurrent(t *testing.T) {
 	for i := range 8 {
 		names = append(names, e.NewUser(fmt.Sprintf("kg_cc%d", i), false).Name)
 	}
-	statuses, bodies = ccRun(t, 24, func(i int) (int, []byte, error) {
+	statuses, bodies = testkit.AtOnce(t, 24, func(i int) (int, []byte, error) {
 		switch i % 3 {
 		case 0: // set the members to a window of the users
-			return mxDo(e, "PUT", "/kylin/api/user_group/users", map[string]any{"group_name": "crew", "users": names[i%8 : i%8+1+i%3]}, admin)
+			return testkit.TryDo(e, "PUT", "/kylin/api/user_group/users", map[string]any{"group_name": "crew", "users": names[i%8 : i%8+1+i%3]}, admin)
 		case 1: // a user joins through its authorities
-			return mxDo(e, "PUT", "/kylin/api/user", map[string]any{"username": names[i%8], "authorities": []string{"ALL_USERS", "CREW"}}, admin)
+			return testkit.TryDo(e, "PUT", "/kylin/api/user", map[string]any{"username": names[i%8], "authorities": []string{"ALL_USERS", "CREW"}}, admin)
 		default: // a user goes
-			return mxDo(e, "DELETE", "/kylin/api/user/"+names[i%8], nil, admin)
+			return testkit.TryDo(e, "DELETE", "/kylin/api/user/"+names[i%8], nil, admin)
 		}
 	})
 	for i, s := range statuses {

@@ -60,7 +60,7 @@ func TestKylinLegacyQueryShapesFollowAccept(t *testing.T) {
 		t.Fatalf("bare result: %s", r.Body)
 	}
 	// Errors keep the envelope whatever the media type.
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "nope"},
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query", map[string]any{"sql": "SELECT 1", "project": "nope"},
 		klJDBC4("ADMIN", testkit.AdminPassword)...), 404, kjNoProject)
 
 	// The v2 media type: the envelope with Kylin's v2 fields, labelled v2.
@@ -68,7 +68,7 @@ func TestKylinLegacyQueryShapesFollowAccept(t *testing.T) {
 	if mt := klMediaType(r); mt != klV2 {
 		t.Fatalf("v2 answer's media type %q", mt)
 	}
-	var v2 envelope[klResult]
+	var v2 testkit.Envelope[klResult]
 	r.JSON(t, &v2)
 	if v2.Data.ResultRowCount != 3 || v2.Data.Cube == nil || *v2.Data.Cube != "" || v2.Data.IsPrepare == nil || *v2.Data.IsPrepare {
 		t.Fatalf("v2 result: %s", r.Body)
@@ -78,7 +78,7 @@ func TestKylinLegacyQueryShapesFollowAccept(t *testing.T) {
 	// envelope without the v2 fields, labelled with the public media type.
 	for _, accept := range []string{"application/vnd.apache.kylin-v4-public+json, application/json", "", "*/*"} {
 		r = e.Do("POST", "/kylin/api/query", body, testkit.Basic("ADMIN", testkit.AdminPassword), testkit.Header("Accept", accept)).Expect(t, 200)
-		var env envelope[klResult]
+		var env testkit.Envelope[klResult]
 		r.JSON(t, &env)
 		if env.Data.ResultRowCount != 3 || env.Data.Cube != nil || klMediaType(r) != "application/vnd.apache.kylin-v4-public+json" {
 			t.Fatalf("Accept %q: %s %s", accept, r.Header.Get("Content-Type"), r.Body)
@@ -94,7 +94,7 @@ func TestKylinLegacyPrestateDescribesColumns(t *testing.T) {
 	// Placeholders without values (ODBC's SQLPrepare sends `params: []`): the columns, no rows.
 	body := map[string]any{"sql": "SELECT i, s, i * 2.5 AS x FROM t WHERE i > ? AND s <> ?", "project": "prep", "params": []any{}}
 	r := e.Do("POST", "/kylin/api/query/prestate", body, admin, testkit.Header("Accept", klV2)).Expect(t, 200)
-	var v2 envelope[klResult]
+	var v2 testkit.Envelope[klResult]
 	r.JSON(t, &v2)
 	got := []string{}
 	for _, c := range v2.Data.ColumnMetas {
@@ -114,7 +114,7 @@ func TestKylinLegacyPrestateDescribesColumns(t *testing.T) {
 	}
 	// SQL that fails is answered as the query answers it.
 	r = e.Do("POST", "/kylin/api/query/prestate", map[string]any{"sql": "SELECT nope FROM t", "project": "prep"}, admin).Expect(t, 200)
-	var failed envelope[klResult]
+	var failed testkit.Envelope[klResult]
 	r.JSON(t, &failed)
 	if !failed.Data.IsException {
 		t.Fatalf("failing prestate: %s", r.Body)
@@ -146,7 +146,7 @@ func TestKylinLegacyTablesForDrivers(t *testing.T) {
 		} `json:"columns"`
 	}
 	e.Do("GET", "/kylin/api/tables_and_columns?project=cat", nil, klJDBC4("ADMIN", testkit.AdminPassword)...).Expect(t, 200).JSON(t, &legacy)
-	var current envelope[json.RawMessage]
+	var current testkit.Envelope[json.RawMessage]
 	e.Do("GET", "/kylin/api/query/tables_and_columns?project=cat", nil, jdbc...).Expect(t, 200).JSON(t, &current)
 	var again []any
 	e.Do("GET", "/kylin/api/tables_and_columns?project=cat", nil, klJDBC4("ADMIN", testkit.AdminPassword)...).Expect(t, 200).JSON(t, &again)
@@ -167,7 +167,7 @@ func TestKylinLegacyTablesForDrivers(t *testing.T) {
 			Comment  *string `json:"comment"`
 		} `json:"columns"`
 	}
-	tables := kxOK[kxPage[desc]](t, e.Do("GET", "/kylin/api/tables?project=cat&page_size=2147483647", nil, jdbc...))
+	tables := testkit.KylinOK[testkit.KylinPage[desc]](t, e.Do("GET", "/kylin/api/tables?project=cat&page_size=2147483647", nil, jdbc...))
 	if tables.TotalSize != 1 || len(tables.Value) != 1 || tables.Value[0].Name != "t" || tables.Value[0].Database != legacy[0].Schema ||
 		tables.Value[0].Columns[0].Name != "i" || tables.Value[0].Columns[0].Datatype != "integer" || tables.Value[0].Columns[1].Datatype != "varchar" ||
 		tables.Value[0].Columns[1].Comment != nil {
@@ -177,9 +177,9 @@ func TestKylinLegacyTablesForDrivers(t *testing.T) {
 	// A user with no access to the project sees none of it, on every path.
 	stranger := e.NewUser("kl_stranger", false)
 	for _, path := range []string{"/kylin/api/tables?project=cat", "/kylin/api/tables_and_columns?project=cat"} {
-		kxExpectErr(t, e.Do("GET", path, nil, testkit.Basic(stranger.Name, stranger.Password)), 404, kjNoProject)
+		testkit.KylinExpectErr(t, e.Do("GET", path, nil, testkit.Basic(stranger.Name, stranger.Password)), 404, kjNoProject)
 	}
-	kxExpectErr(t, e.Do("POST", "/kylin/api/query/prestate", map[string]any{"sql": "SELECT 1", "project": "cat"},
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/query/prestate", map[string]any{"sql": "SELECT 1", "project": "cat"},
 		testkit.Basic(stranger.Name, stranger.Password)), 404, kjNoProject)
 }
 
@@ -204,12 +204,12 @@ func TestKylinClientsJDBC5Flow(t *testing.T) {
 		"permission": "QUERY", "names": []string{analyst.Name}}, admin).Expect(t, 200)
 	jdbc := kjJDBC(analyst.Name, analyst.Password)
 
-	kxOK[json.RawMessage](t, e.Do("POST", "/kylin/api/user/authentication", map[string]any{}, jdbc...))
+	testkit.KylinOK[json.RawMessage](t, e.Do("POST", "/kylin/api/user/authentication", map[string]any{}, jdbc...))
 	tc := psTablesOf(t, e, jdbc[0], "jdbc5")
 	if len(tc.Data) != 1 || tc.Data[0].Schema != "jdbc5" || len(tc.Data[0].Columns) != 2 {
 		t.Fatalf("tables_and_columns: %+v", tc)
 	}
-	remarks := kxOK[kxPage[struct {
+	remarks := testkit.KylinOK[testkit.KylinPage[struct {
 		Database string `json:"database"`
 		Name     string `json:"name"`
 	}]](t, e.Do("GET", "/kylin/api/tables?project=jdbc5&page_size=2147483647", nil, jdbc...))
@@ -235,11 +235,11 @@ func TestKylinClientsKylinpyFlow(t *testing.T) {
 	py := []testkit.ReqOpt{testkit.Basic("ADMIN", testkit.AdminPassword), testkit.Header("User-Agent", "Kylin Python Client"),
 		testkit.Header("Accept", "application/vnd.apache.kylin-v4-public+json")}
 
-	who := kxOK[map[string]any](t, e.Do("GET", "/kylin/api/user/authentication", nil, py...))
+	who := testkit.KylinOK[map[string]any](t, e.Do("GET", "/kylin/api/user/authentication", nil, py...))
 	if len(who) == 0 { // kylinpy reads an empty object as "unauthorised"
 		t.Fatal("authentication: empty data")
 	}
-	projects := kxOK[kxPage[struct {
+	projects := testkit.KylinOK[testkit.KylinPage[struct {
 		Name string `json:"name"`
 	}]](t, e.Do("GET", "/kylin/api/projects?page_offset=0&page_size=1000", nil, py...))
 	if len(projects.Value) != 1 || projects.Value[0].Name != "Shop" {

@@ -27,7 +27,7 @@ func TestKylinColumnMetadataJDBC(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
-	p := sbNewProject(t, e, tok, "md", "")
+	p := testkit.NewProject(t, e, tok, "md", "")
 	const maxInt = math.MaxInt32
 	var (
 		integer   = psMeta{4, "INTEGER", 10, 0, 11}

@@ -21,24 +21,18 @@ type kpProject struct {
 	LastModified  int64   `json:"last_modified"`
 }
 
-type kpAccess struct {
-	Name       string `json:"name"`
-	Type       string `json:"type"`
-	Permission string `json:"permission"`
-}
-
 func kpCreate(t *testing.T, e *testkit.Env, auth testkit.ReqOpt, name string) kpProject {
 	t.Helper()
-	return kxOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": name, "description": "about " + name}, auth))
+	return testkit.KylinOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": name, "description": "about " + name}, auth))
 }
 
-func kpList(t *testing.T, e *testkit.Env, auth testkit.ReqOpt, q url.Values) kxPage[kpProject] {
+func kpList(t *testing.T, e *testkit.Env, auth testkit.ReqOpt, q url.Values) testkit.KylinPage[kpProject] {
 	t.Helper()
-	return kxOK[kxPage[kpProject]](t, e.Do("GET", "/kylin/api/projects?"+q.Encode(), nil, auth))
+	return testkit.KylinOK[testkit.KylinPage[kpProject]](t, e.Do("GET", "/kylin/api/projects?"+q.Encode(), nil, auth))
 }
 
 // kpLevels maps project name to the permission the list reports.
-func kpLevels(p kxPage[kpProject]) map[string]string {
+func kpLevels(p testkit.KylinPage[kpProject]) map[string]string {
 	out := map[string]string{}
 	for _, v := range p.Value {
 		out[v.Name] = v.Permission
@@ -52,7 +46,7 @@ func kpGrant(e *testkit.Env, auth testkit.ReqOpt, project, level string, names .
 
 func kpAccessList(t *testing.T, e *testkit.Env, auth testkit.ReqOpt, project string) map[string]string {
 	t.Helper()
-	p := kxOK[kxPage[kpAccess]](t, e.Do("GET", "/kylin/api/access/project?project="+project, nil, auth))
+	p := testkit.KylinOK[testkit.KylinPage[testkit.KylinAccess]](t, e.Do("GET", "/kylin/api/access/project?project="+project, nil, auth))
 	out := map[string]string{}
 	for _, a := range p.Value {
 		if a.Type != "user" {
@@ -72,30 +66,30 @@ func TestKylinProjectsCreate(t *testing.T) {
 	auth := testkit.Basic(dm.Name, dm.Password)
 
 	r := e.Do("POST", "/kylin/api/projects", map[string]any{"name": "Sales_2026", "description": "Orders and customers"}, auth)
-	p := kxOK[kpProject](t, r)
+	p := testkit.KylinOK[kpProject](t, r)
 	if p.Name != "Sales_2026" || p.Description != "Orders and customers" || p.Owner == nil || *p.Owner != dm.Name ||
 		p.Permission != "ADMINISTRATION" || p.CreateTimeUTC != e.Clock.Now().UnixMilli() || p.LastModified != p.CreateTimeUTC || p.UUID == "" {
 		t.Errorf("created: %s", r.Body)
 	}
 	// no description is fine
-	kxOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "x" + strings.Repeat("9", 49)}, auth))
+	testkit.KylinOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "x" + strings.Repeat("9", 49)}, auth))
 
 	for _, bad := range []string{"_x", "a-b", "a b", strings.Repeat("a", 51), "é", "proj.1", ""} {
-		kxExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": bad}, auth), 400, "KE-010000003")
+		testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": bad}, auth), 400, "KE-010000003")
 	}
 	// duplicates in any case (Kylin's code)
-	kxExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "SALES_2026"}, auth), 409, "KE-010001004")
-	kxExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "sales_2026"}, auth), 409, "KE-010001004")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "SALES_2026"}, auth), 409, "KE-010001004")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "sales_2026"}, auth), 409, "KE-010001004")
 	// without Data Management
 	u := e.NewUser("kp_plain", false)
-	kxExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "mine"}, testkit.Basic(u.Name, u.Password)), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "mine"}, testkit.Basic(u.Name, u.Password)), 403, "KE-010024001")
 
 	var n int
 	if err := e.DB.Get(&n, `SELECT count(*) FROM projects`); err != nil || n != 2 {
 		t.Errorf("projects stored: %d (%v), want 2", n, err)
 	}
 	// the owner's name goes with the owner
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user/"+dm.Name, nil, testkit.Basic("ADMIN", testkit.AdminPassword)))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/user/"+dm.Name, nil, testkit.Basic("ADMIN", testkit.AdminPassword)))
 	l := kpList(t, e, testkit.Basic("ADMIN", testkit.AdminPassword), url.Values{"project": {"sales_2026"}, "exact": {"true"}})
 	if l.TotalSize != 1 || l.Value[0].Owner != nil {
 		t.Errorf("after deleting the owner: %+v", l.Value)
@@ -135,11 +129,11 @@ func TestKylinProjectsAreDatastores(t *testing.T) {
 		t.Errorf("the datastore as a Kylin project: %+v", p)
 	}
 	// one namespace of names across both surfaces
-	kxExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "FROM_KALA"}, admin), 409, "KE-010001004")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "FROM_KALA"}, admin), 409, "KE-010001004")
 	e.Do("POST", "/api/datastores", map[string]any{"name": "From_Kylin"}, tok).Expect(t, 409)
 
 	// deleted on one surface, gone on the other
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/projects/from_kala", nil, admin))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/projects/from_kala", nil, admin))
 	e.Do("GET", "/api/datastores/"+created.Data.ID, nil, tok).Expect(t, 404)
 	e.Do("DELETE", "/api/datastores/"+kp.UUID, nil, tok).Expect(t, 204)
 	if p := kpList(t, e, admin, nil); p.TotalSize != 0 {
@@ -156,7 +150,7 @@ func TestKylinProjectsListFilters(t *testing.T) {
 	for i := range 12 {
 		kpCreate(t, e, admin, fmt.Sprintf("pj_%02d", i))
 	}
-	names := func(p kxPage[kpProject]) string {
+	names := func(p testkit.KylinPage[kpProject]) string {
 		var out []string
 		for _, v := range p.Value {
 			out = append(out, v.Name)
@@ -187,7 +181,7 @@ func TestKylinProjectsListFilters(t *testing.T) {
 	if all.TotalSize != 16 || all.Limit != 100 || all.Offset != 0 {
 		t.Errorf("all: total %d limit %d offset %d", all.TotalSize, all.Limit, all.Offset)
 	}
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects?permission=OWNER", nil, admin), 400, "KE-010000003")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects?permission=OWNER", nil, admin), 400, "KE-010000003")
 }
 
 // The project list reports the caller's level in Kylin's names, and filters by it.
@@ -199,7 +193,7 @@ func TestKylinProjectsPermissionNames(t *testing.T) {
 	levels := map[string]string{"p_query": "QUERY", "p_operation": "OPERATION", "p_management": "MANAGEMENT", "p_admin": "ADMIN"}
 	for name, level := range levels {
 		kpCreate(t, e, admin, name)
-		kxOK[json.RawMessage](t, kpGrant(e, admin, name, level, u.Name))
+		testkit.KylinOK[json.RawMessage](t, kpGrant(e, admin, name, level, u.Name))
 	}
 	kpCreate(t, e, admin, "p_hidden")
 
@@ -246,20 +240,20 @@ func TestKylinProjectsAccessListRoundTrip(t *testing.T) {
 	u3 := e.NewUser("kp_three", false)
 	boss := e.NewUser("kp_boss", true)
 
-	kxOK[json.RawMessage](t, kpGrant(e, admin, "SHARED", "QUERY", u1.Name, "KP_TWO"))
+	testkit.KylinOK[json.RawMessage](t, kpGrant(e, admin, "SHARED", "QUERY", u1.Name, "KP_TWO"))
 	if got := kpAccessList(t, e, admin, "shared"); fmt.Sprint(got) != "map[kp_one:QUERY kp_two:QUERY]" {
 		t.Errorf("after grant: %v", got)
 	}
-	kxOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "MANAGEMENT", "name": u1.Name}, admin))
+	testkit.KylinOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "MANAGEMENT", "name": u1.Name}, admin))
 	if got := kpAccessList(t, e, admin, "shared"); fmt.Sprint(got) != "map[kp_one:MANAGEMENT kp_two:QUERY]" {
 		t.Errorf("after update: %v", got)
 	}
 	// the name filter and paging of the list
-	p := kxOK[kxPage[kpAccess]](t, e.Do("GET", "/kylin/api/access/project?project=shared&name=TWO", nil, admin))
+	p := testkit.KylinOK[testkit.KylinPage[testkit.KylinAccess]](t, e.Do("GET", "/kylin/api/access/project?project=shared&name=TWO", nil, admin))
 	if p.TotalSize != 1 || p.Value[0].Name != "kp_two" {
 		t.Errorf("name filter: %+v", p)
 	}
-	p = kxOK[kxPage[kpAccess]](t, e.Do("GET", "/kylin/api/access/project?project=shared&page_size=1&page_offset=1", nil, admin))
+	p = testkit.KylinOK[testkit.KylinPage[testkit.KylinAccess]](t, e.Do("GET", "/kylin/api/access/project?project=shared&page_size=1&page_offset=1", nil, admin))
 	if p.TotalSize != 2 || len(p.Value) != 1 || p.Value[0].Name != "kp_two" || p.Offset != 1 || p.Limit != 1 {
 		t.Errorf("paging: %+v", p)
 	}
@@ -268,37 +262,37 @@ func TestKylinProjectsAccessListRoundTrip(t *testing.T) {
 		t.Errorf("u1's list: %v", got)
 	}
 
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/access/project?project=shared&type=user&name=kp_two", nil, admin))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/access/project?project=shared&type=user&name=kp_two", nil, admin))
 	if got := kpAccessList(t, e, admin, "shared"); fmt.Sprint(got) != "map[kp_one:MANAGEMENT]" {
 		t.Errorf("after revoke: %v", got)
 	}
 	if p := kpList(t, e, testkit.Basic(u2.Name, u2.Password), nil); p.TotalSize != 0 {
 		t.Errorf("a revoked user still lists the project: %+v", p.Value)
 	}
-	kxExpectErr(t, e.Do("DELETE", "/kylin/api/access/project?project=shared&type=user&name=kp_two", nil, admin), 404, "KE-010000404")
-	kxExpectErr(t, e.Do("DELETE", "/kylin/api/access/project?project=shared&type=user&name=nobody", nil, admin), 404, "KE-010003001")
+	testkit.KylinExpectErr(t, e.Do("DELETE", "/kylin/api/access/project?project=shared&type=user&name=kp_two", nil, admin), 404, "KE-010000404")
+	testkit.KylinExpectErr(t, e.Do("DELETE", "/kylin/api/access/project?project=shared&type=user&name=nobody", nil, admin), 404, "KE-010003001")
 
 	// a global admin already has every right: refused, and all or nothing
-	kxExpectErr(t, kpGrant(e, admin, "shared", "QUERY", u3.Name, boss.Name), 400, "KE-010000003")
-	kxExpectErr(t, kpGrant(e, admin, "shared", "QUERY", "ADMIN"), 400, "KE-010000003")
+	testkit.KylinExpectErr(t, kpGrant(e, admin, "shared", "QUERY", u3.Name, boss.Name), 400, "KE-010000003")
+	testkit.KylinExpectErr(t, kpGrant(e, admin, "shared", "QUERY", "ADMIN"), 400, "KE-010000003")
 	// unknown users are refused, all or nothing
-	kxExpectErr(t, kpGrant(e, admin, "shared", "QUERY", u3.Name, "nobody"), 400, "KE-010003001")
+	testkit.KylinExpectErr(t, kpGrant(e, admin, "shared", "QUERY", u3.Name, "nobody"), 400, "KE-010003001")
 	if got := kpAccessList(t, e, admin, "shared"); fmt.Sprint(got) != "map[kp_one:MANAGEMENT]" {
 		t.Errorf("a refused grant changed the list: %v", got)
 	}
 	// twice is a conflict (change levels with PUT)
-	kxExpectErr(t, kpGrant(e, admin, "shared", "ADMIN", u1.Name), 409, "KE-010000409")
+	testkit.KylinExpectErr(t, kpGrant(e, admin, "shared", "ADMIN", u1.Name), 409, "KE-010000409")
 	// PUT for a user not on the list
-	kxExpectErr(t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "QUERY", "name": u3.Name}, admin), 404, "KE-010000404")
-	kxExpectErr(t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "QUERY", "name": boss.Name}, admin), 400, "KE-010000003")
+	testkit.KylinExpectErr(t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "QUERY", "name": u3.Name}, admin), 404, "KE-010000404")
+	testkit.KylinExpectErr(t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "QUERY", "name": boss.Name}, admin), 400, "KE-010000003")
 	// bad bodies
-	kxExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "group", "permission": "QUERY", "names": []string{u3.Name}}, admin), 400, "KE-010004001")
-	kxExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "role", "permission": "QUERY", "names": []string{u3.Name}}, admin), 400, "KE-010000003")
-	kxExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "READ", "names": []string{u3.Name}}, admin), 400, "KE-010000003")
-	kxExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "QUERY", "names": []string{}}, admin), 400, "KE-010000003")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "group", "permission": "QUERY", "names": []string{u3.Name}}, admin), 400, "KE-010004001")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "role", "permission": "QUERY", "names": []string{u3.Name}}, admin), 400, "KE-010000003")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "READ", "names": []string{u3.Name}}, admin), 400, "KE-010000003")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/access/project", map[string]any{"project": "shared", "type": "user", "permission": "QUERY", "names": []string{}}, admin), 400, "KE-010000003")
 	// an unknown project
-	kxExpectErr(t, kpGrant(e, admin, "nosuch", "QUERY", u3.Name), 404, "KE-010001201")
-	kxExpectErr(t, e.Do("GET", "/kylin/api/access/project?project=nosuch", nil, admin), 404, "KE-010001201")
+	testkit.KylinExpectErr(t, kpGrant(e, admin, "nosuch", "QUERY", u3.Name), 404, "KE-010001201")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/access/project?project=nosuch", nil, admin), 404, "KE-010001201")
 	if got := kpAccessList(t, e, admin, "shared"); fmt.Sprint(got) != "map[kp_one:MANAGEMENT]" {
 		t.Errorf("the list changed: %v", got)
 	}
@@ -314,34 +308,34 @@ func TestKylinProjectsAccessListByLevel(t *testing.T) {
 	manager := e.NewUser("kp_manager", false)
 	stranger := e.NewUser("kp_stranger", false)
 	newcomer := e.NewUser("kp_newcomer", false)
-	kxOK[json.RawMessage](t, kpGrant(e, admin, "team", "ADMIN", owner.Name))
-	kxOK[json.RawMessage](t, kpGrant(e, admin, "team", "QUERY", querier.Name))
-	kxOK[json.RawMessage](t, kpGrant(e, admin, "team", "MANAGEMENT", manager.Name))
+	testkit.KylinOK[json.RawMessage](t, kpGrant(e, admin, "team", "ADMIN", owner.Name))
+	testkit.KylinOK[json.RawMessage](t, kpGrant(e, admin, "team", "QUERY", querier.Name))
+	testkit.KylinOK[json.RawMessage](t, kpGrant(e, admin, "team", "MANAGEMENT", manager.Name))
 
 	// a project ADMIN (no Data Management) manages the list
 	oa := testkit.Basic(owner.Name, owner.Password)
-	kxOK[json.RawMessage](t, kpGrant(e, oa, "team", "QUERY", newcomer.Name))
-	kxOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "team", "type": "user", "permission": "OPERATION", "name": newcomer.Name}, oa))
+	testkit.KylinOK[json.RawMessage](t, kpGrant(e, oa, "team", "QUERY", newcomer.Name))
+	testkit.KylinOK[json.RawMessage](t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "team", "type": "user", "permission": "OPERATION", "name": newcomer.Name}, oa))
 	if got := kpAccessList(t, e, oa, "team"); got[newcomer.Name] != "OPERATION" || len(got) != 4 {
 		t.Errorf("the owner's view: %v", got)
 	}
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/access/project?project=team&type=user&name="+newcomer.Name, nil, oa))
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/access/project?project=team&type=user&name="+newcomer.Name, nil, oa))
 	// but cannot delete the project (Data Management only)
-	kxExpectErr(t, e.Do("DELETE", "/kylin/api/projects/team", nil, oa), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, e.Do("DELETE", "/kylin/api/projects/team", nil, oa), 403, "KE-010024001")
 
 	// QUERY and MANAGEMENT may not touch the list
 	for _, u := range []testkit.User{querier, manager} {
 		a := testkit.Basic(u.Name, u.Password)
-		kxExpectErr(t, e.Do("GET", "/kylin/api/access/project?project=team", nil, a), 403, "KE-010024001")
-		kxExpectErr(t, kpGrant(e, a, "team", "ADMIN", stranger.Name), 403, "KE-010024001")
-		kxExpectErr(t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "team", "type": "user", "permission": "ADMIN", "name": u.Name}, a), 403, "KE-010024001")
-		kxExpectErr(t, e.Do("DELETE", "/kylin/api/access/project?project=team&type=user&name="+owner.Name, nil, a), 403, "KE-010024001")
+		testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/access/project?project=team", nil, a), 403, "KE-010024001")
+		testkit.KylinExpectErr(t, kpGrant(e, a, "team", "ADMIN", stranger.Name), 403, "KE-010024001")
+		testkit.KylinExpectErr(t, e.Do("PUT", "/kylin/api/access/project", map[string]any{"project": "team", "type": "user", "permission": "ADMIN", "name": u.Name}, a), 403, "KE-010024001")
+		testkit.KylinExpectErr(t, e.Do("DELETE", "/kylin/api/access/project?project=team&type=user&name="+owner.Name, nil, a), 403, "KE-010024001")
 	}
 	// without access the project does not exist: 404 like a missing one
 	sa := testkit.Basic(stranger.Name, stranger.Password)
-	kxExpectErr(t, e.Do("GET", "/kylin/api/access/project?project=team", nil, sa), 404, "KE-010001201")
-	kxExpectErr(t, kpGrant(e, sa, "team", "ADMIN", stranger.Name), 404, "KE-010001201")
-	kxExpectErr(t, e.Do("GET", "/kylin/api/access/project?project=nosuch", nil, sa), 404, "KE-010001201")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/access/project?project=team", nil, sa), 404, "KE-010001201")
+	testkit.KylinExpectErr(t, kpGrant(e, sa, "team", "ADMIN", stranger.Name), 404, "KE-010001201")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/access/project?project=nosuch", nil, sa), 404, "KE-010001201")
 
 	want := map[string]string{owner.Name: "ADMIN", querier.Name: "QUERY", manager.Name: "MANAGEMENT"}
 	if got := kpAccessList(t, e, admin, "team"); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -355,17 +349,17 @@ func TestKylinProjectsDelete(t *testing.T) {
 	auth := testkit.Basic(dm.Name, dm.Password)
 	p := kpCreate(t, e, auth, "doomed")
 	listed := e.NewUser("kp_listed", false)
-	kxOK[json.RawMessage](t, kpGrant(e, auth, "doomed", "ADMIN", listed.Name))
+	testkit.KylinOK[json.RawMessage](t, kpGrant(e, auth, "doomed", "ADMIN", listed.Name))
 	schema := "kala_p_" + strings.ReplaceAll(p.UUID, "-", "")
 	var n int
 	if err := e.DB.Get(&n, `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, schema); err != nil || n != 1 {
 		t.Fatalf("schema %s: %d (%v)", schema, n, err)
 	}
 	// a user without Data Management cannot
-	kxExpectErr(t, e.Do("DELETE", "/kylin/api/projects/doomed", nil, testkit.Basic(listed.Name, listed.Password)), 403, "KE-010024001")
+	testkit.KylinExpectErr(t, e.Do("DELETE", "/kylin/api/projects/doomed", nil, testkit.Basic(listed.Name, listed.Password)), 403, "KE-010024001")
 
-	kxOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/projects/DOOMED", nil, auth))
-	kxExpectErr(t, e.Do("DELETE", "/kylin/api/projects/doomed", nil, auth), 404, "KE-010001201")
+	testkit.KylinOK[json.RawMessage](t, e.Do("DELETE", "/kylin/api/projects/DOOMED", nil, auth))
+	testkit.KylinExpectErr(t, e.Do("DELETE", "/kylin/api/projects/doomed", nil, auth), 404, "KE-010001201")
 	if err := e.DB.Get(&n, `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, schema); err != nil || n != 0 {
 		t.Errorf("the schema survived: %d (%v)", n, err)
 	}
@@ -377,5 +371,5 @@ func TestKylinProjectsDelete(t *testing.T) {
 	}
 	// the name is free again
 	kpCreate(t, e, auth, "Doomed")
-	kxExpectErr(t, e.Do("DELETE", "/kylin/api/projects/bad-name", nil, auth), 400, "KE-010000003")
+	testkit.KylinExpectErr(t, e.Do("DELETE", "/kylin/api/projects/bad-name", nil, auth), 400, "KE-010000003")
 }

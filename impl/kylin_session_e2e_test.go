@@ -18,116 +18,7 @@ import (
 	"github.com/kala-server/kala/impl/testkit"
 )
 
-// Helpers shared by the kylin_*_e2e_test.go files (prefix kx).
-
-// kxEnv is Kylin's success envelope.
-type kxEnv[T any] struct {
-	Code string `json:"code"`
-	Data T      `json:"data"`
-	Msg  string `json:"msg"`
-}
-
-// kxPage is Kylin's page.
-type kxPage[T any] struct {
-	Value     []T `json:"value"`
-	Offset    int `json:"offset"`
-	Limit     int `json:"limit"`
-	TotalSize int `json:"total_size"`
-}
-
-// kxErr is Kylin's error envelope.
-type kxErr struct {
-	Code       string          `json:"code"`
-	Data       json.RawMessage `json:"data"`
-	Msg        string          `json:"msg"`
-	ErrorCode  string          `json:"error_code"`
-	Suggestion *string         `json:"suggestion"`
-}
-
-// kxUser is Kylin's user object.
-type kxUser struct {
-	UUID        string `json:"uuid"`
-	Username    string `json:"username"`
-	Authorities []struct {
-		Authority string `json:"authority"`
-	} `json:"authorities"`
-	Disabled             bool  `json:"disabled"`
-	DefaultPassword      bool  `json:"default_password"`
-	Locked               bool  `json:"locked"`
-	LockedTime           int64 `json:"locked_time"`
-	WrongTime            int   `json:"wrong_time"`
-	FirstLoginFailedTime int64 `json:"first_login_failed_time"`
-	CreateTime           int64 `json:"create_time"`
-	LastModified         int64 `json:"last_modified"`
-}
-
-func (u kxUser) has(authority string) bool {
-	for _, a := range u.Authorities {
-		if a.Authority == authority {
-			return true
-		}
-	}
-	return false
-}
-
-// kxExpectErr checks status and Kylin error code of an error answer and returns the body.
-func kxExpectErr(t *testing.T, r *testkit.Resp, status int, code string) kxErr {
-	t.Helper()
-	r.Expect(t, status)
-	var out kxErr
-	r.JSON(t, &out)
-	if out.Code != "999" || string(out.Data) != "null" || !strings.HasPrefix(out.Msg, out.ErrorCode+": ") {
-		t.Fatalf("not Kylin's error envelope (code 999, data null, msg prefixed by error_code): %s", r.Body)
-	}
-	if out.ErrorCode != code {
-		// not fatal: the rest of the test still runs
-		t.Errorf("want Kylin error %s, got %s", code, r.Body)
-	}
-	if strings.Contains(string(r.Body), ".go:") || strings.Contains(string(r.Body), "goroutine") {
-		t.Fatalf("the error body looks like a stack trace: %s", r.Body)
-	}
-	return out
-}
-
-// kxOK checks a 200 Kylin envelope and decodes its data.
-func kxOK[T any](t *testing.T, r *testkit.Resp) T {
-	t.Helper()
-	r.Expect(t, 200)
-	var env kxEnv[T]
-	r.JSON(t, &env)
-	if env.Code != "000" || env.Msg != "" {
-		t.Fatalf("not a Kylin success envelope: %s", r.Body)
-	}
-	return env.Data
-}
-
-// kxCookie sends a session cookie by hand.
-func kxCookie(v string) testkit.ReqOpt { return testkit.Header("Cookie", "JSESSIONID="+v) }
-
-// kxSetCookie returns the JSESSIONID the response sets, or nil.
-func kxSetCookie(h http.Header) *http.Cookie {
-	for _, c := range (&http.Response{Header: h}).Cookies() {
-		if c.Name == "JSESSIONID" {
-			return c
-		}
-	}
-	return nil
-}
-
-// kxLogin logs in with Basic and returns the new session cookie's value.
-func kxLogin(t *testing.T, e *testkit.Env, user, pass string, opts ...testkit.ReqOpt) string {
-	t.Helper()
-	r := e.Do("POST", "/kylin/api/user/authentication", nil, append([]testkit.ReqOpt{testkit.Basic(user, pass)}, opts...)...)
-	u := kxOK[kxUser](t, r)
-	if !strings.EqualFold(u.Username, user) {
-		t.Fatalf("logged in as %s, want %s", u.Username, user)
-	}
-	c := kxSetCookie(r.Header)
-	if c == nil || c.Value == "" {
-		t.Fatalf("no JSESSIONID set: %v", r.Header)
-	}
-	return c.Value
-}
+// Helpers of the Kylin face's tests (prefix kx); testkit has those other packages use too.
 
 // kxClient is a plain client with a real cookie jar whose responses are still checked
 // against openapi.yaml.
@@ -197,7 +88,7 @@ func kxBasicHeader(user, pass string) testkit.ReqOpt {
 
 // kxCurl are the headers of Kylin's documented curl calls.
 func kxCurl(user, pass string) []testkit.ReqOpt {
-	return []testkit.ReqOpt{kxBasicHeader(user, pass), testkit.Header("Accept", kylinJSON),
+	return []testkit.ReqOpt{kxBasicHeader(user, pass), testkit.Header("Accept", testkit.KylinJSON),
 		testkit.Header("Accept-Language", "en")}
 }
 
@@ -225,36 +116,36 @@ func TestKylinSessionDocumentedCurl(t *testing.T) {
 	curl := kxCurl(u.Name, u.Password)
 
 	r := e.Do("POST", "/kylin/api/user/authentication", nil, append(curl, kxPostJSON)...)
-	if ct := r.Header.Get("Content-Type"); ct != kylinJSON+";charset=UTF-8" {
-		t.Errorf("Content-Type %q, want %s;charset=UTF-8", ct, kylinJSON)
+	if ct := r.Header.Get("Content-Type"); ct != testkit.KylinJSON+";charset=UTF-8" {
+		t.Errorf("Content-Type %q, want %s;charset=UTF-8", ct, testkit.KylinJSON)
 	}
-	me := kxOK[kxUser](t, r)
-	if me.Username != u.Name || me.UUID != u.ID.String() || !me.has("ALL_USERS") {
+	me := testkit.KylinOK[testkit.KylinUser](t, r)
+	if me.Username != u.Name || me.UUID != u.ID.String() || !me.Has("ALL_USERS") {
 		t.Errorf("authentication answered %s", r.Body)
 	}
 
 	r = e.Do("GET", "/kylin/api/user?page_offset=0&page_size=10", nil, curl...)
-	page := kxOK[kxPage[kxUser]](t, r)
+	page := testkit.KylinOK[testkit.KylinPage[testkit.KylinUser]](t, r)
 	if page.TotalSize != 2 || len(page.Value) != 2 || page.Limit != 10 || page.Offset != 0 {
 		t.Errorf("user list: %s", r.Body)
 	}
 
 	r = e.Do("POST", "/kylin/api/user", testkit.Raw(`{"username":"curl_analyst","password":"Welcome#2026","disabled":false,"authorities":["ALL_USERS","ROLE_ANALYST"]}`),
 		append(curl, kxPostJSON)...)
-	if ct := r.Header.Get("Content-Type"); ct != kylinJSON+";charset=UTF-8" {
+	if ct := r.Header.Get("Content-Type"); ct != testkit.KylinJSON+";charset=UTF-8" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	created := kxOK[kxUser](t, r)
-	if created.Username != "curl_analyst" || !created.has("ROLE_ANALYST") || !created.DefaultPassword {
+	created := testkit.KylinOK[testkit.KylinUser](t, r)
+	if created.Username != "curl_analyst" || !created.Has("ROLE_ANALYST") || !created.DefaultPassword {
 		t.Errorf("created %s", r.Body)
 	}
 	// the new user's own curl works at once
-	kxOK[kxUser](t, e.Do("GET", "/kylin/api/user/authentication", nil, kxCurl("curl_analyst", "Welcome#2026")...))
+	testkit.KylinOK[testkit.KylinUser](t, e.Do("GET", "/kylin/api/user/authentication", nil, kxCurl("curl_analyst", "Welcome#2026")...))
 
 	// the error answers carry Kylin's media type too
 	r = e.Do("GET", "/kylin/api/user", nil, kxCurl(u.Name, "Wrong#pass1")...)
-	kxExpectErr(t, r, 401, "KE-010003208")
-	if ct := r.Header.Get("Content-Type"); ct != kylinJSON+";charset=UTF-8" {
+	testkit.KylinExpectErr(t, r, 401, "KE-010003208")
+	if ct := r.Header.Get("Content-Type"); ct != testkit.KylinJSON+";charset=UTF-8" {
 		t.Errorf("error Content-Type %q", ct)
 	}
 	e.MustNotLog(u.Password)
@@ -267,8 +158,8 @@ func TestKylinSessionCookieJarFlow(t *testing.T) {
 	c := kxNewClient(t, e)
 
 	r := c.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic(u.Name, u.Password))
-	kxOK[kxUser](t, r)
-	sc := kxSetCookie(r.Header)
+	testkit.KylinOK[testkit.KylinUser](t, r)
+	sc := testkit.SessionSet(r.Header)
 	if sc == nil {
 		t.Fatalf("no JSESSIONID: %v", r.Header)
 	}
@@ -293,23 +184,23 @@ func TestKylinSessionCookieJarFlow(t *testing.T) {
 	}
 
 	// the cookie alone authenticates
-	page := kxOK[kxPage[kxUser]](t, c.Do("GET", "/kylin/api/user", nil))
+	page := testkit.KylinOK[testkit.KylinPage[testkit.KylinUser]](t, c.Do("GET", "/kylin/api/user", nil))
 	if page.TotalSize != 2 {
 		t.Errorf("total_size %d", page.TotalSize)
 	}
 	// GET authentication with the cookie only: who am I, no new session
 	r = c.Do("GET", "/kylin/api/user/authentication", nil)
-	if me := kxOK[kxUser](t, r); me.Username != u.Name {
+	if me := testkit.KylinOK[testkit.KylinUser](t, r); me.Username != u.Name {
 		t.Errorf("whoami: %s", r.Body)
 	}
-	if kxSetCookie(r.Header) != nil {
+	if testkit.SessionSet(r.Header) != nil {
 		t.Errorf("a cookie-only call set a new cookie: %v", r.Header.Values("Set-Cookie"))
 	}
 
 	// logout by GET (Kylin clients use GET)
 	r = c.Do("GET", "/kylin/api/j_spring_security_logout", nil)
-	kxOK[json.RawMessage](t, r)
-	cleared := kxSetCookie(r.Header)
+	testkit.KylinOK[json.RawMessage](t, r)
+	cleared := testkit.SessionSet(r.Header)
 	if cleared == nil || cleared.Value != "" || cleared.MaxAge >= 0 {
 		t.Errorf("logout did not clear the cookie: %q", r.Header.Values("Set-Cookie"))
 	}
@@ -320,11 +211,11 @@ func TestKylinSessionCookieJarFlow(t *testing.T) {
 		t.Errorf("the session row survived logout")
 	}
 	// the jar sends nothing now: no credentials
-	kxExpectErr(t, c.Do("GET", "/kylin/api/user", nil), 401, "KE-010003207")
+	testkit.KylinExpectErr(t, c.Do("GET", "/kylin/api/user", nil), 401, "KE-010003207")
 	// the old value sent by hand is refused as a bad credential
-	kxExpectErr(t, e.Do("GET", "/kylin/api/user", nil, kxCookie(old)), 401, "KE-010003208")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/user", nil, testkit.SessionCookie(old)), 401, "KE-010003208")
 	// logging out again (no session) is harmless
-	kxOK[json.RawMessage](t, e.Do("POST", "/kylin/api/j_spring_security_logout", nil))
+	testkit.KylinOK[json.RawMessage](t, e.Do("POST", "/kylin/api/j_spring_security_logout", nil))
 	e.MustNotLog(old)
 }
 
@@ -332,15 +223,15 @@ func TestKylinSessionCookieSecureOption(t *testing.T) {
 	for _, secure := range []bool{false, true} {
 		e := testkit.New(t, kxOption(func(c *impl.Config) { c.CookieSecure = secure }))
 		r := e.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic("ADMIN", testkit.AdminPassword))
-		kxOK[kxUser](t, r)
-		sc := kxSetCookie(r.Header)
+		testkit.KylinOK[testkit.KylinUser](t, r)
+		sc := testkit.SessionSet(r.Header)
 		if sc == nil || sc.Secure != secure || !sc.HttpOnly || sc.SameSite != http.SameSiteLaxMode || sc.Path != "/" {
 			t.Errorf("CookieSecure=%v: Set-Cookie %q", secure, r.Header.Values("Set-Cookie"))
 		}
 		// the logout's clearing cookie has the same attributes
-		r = e.Do("POST", "/kylin/api/j_spring_security_logout", nil, kxCookie(sc.Value))
-		kxOK[json.RawMessage](t, r)
-		if lc := kxSetCookie(r.Header); lc == nil || lc.Secure != secure || lc.Path != "/" {
+		r = e.Do("POST", "/kylin/api/j_spring_security_logout", nil, testkit.SessionCookie(sc.Value))
+		testkit.KylinOK[json.RawMessage](t, r)
+		if lc := testkit.SessionSet(r.Header); lc == nil || lc.Secure != secure || lc.Path != "/" {
 			t.Errorf("CookieSecure=%v: logout Set-Cookie %q", secure, r.Header.Values("Set-Cookie"))
 		}
 	}
@@ -353,18 +244,18 @@ func TestKylinSessionXHRGetsNoBasicChallenge(t *testing.T) {
 	u := e.NewUser("xhr_user", false)
 	xhr := testkit.Header("X-Requested-With", "XMLHttpRequest")
 
-	r := e.Do("GET", "/kylin/api/projects", nil, testkit.Basic(u.Name, "Wrong#pass1"), xhr, testkit.Header("Accept", kylinJSON))
-	kxExpectErr(t, r, 401, "KE-010003208")
+	r := e.Do("GET", "/kylin/api/projects", nil, testkit.Basic(u.Name, "Wrong#pass1"), xhr, testkit.Header("Accept", testkit.KylinJSON))
+	testkit.KylinExpectErr(t, r, 401, "KE-010003208")
 	ch := r.Header.Get("WWW-Authenticate")
 	if ch == "" || strings.Contains(strings.ToLower(ch), "basic") {
 		t.Errorf("XHR: WWW-Authenticate %q: want a challenge without Basic", ch)
 	}
 	r = e.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic(u.Name, "Wrong#pass2"), xhr)
-	kxExpectErr(t, r, 401, "KE-010003208")
+	testkit.KylinExpectErr(t, r, 401, "KE-010003208")
 	if ch := r.Header.Get("WWW-Authenticate"); strings.Contains(strings.ToLower(ch), "basic") {
 		t.Errorf("XHR login: WWW-Authenticate %q", ch)
 	}
-	if kxSetCookie(r.Header) != nil {
+	if testkit.SessionSet(r.Header) != nil {
 		t.Errorf("a failed login set a cookie")
 	}
 
@@ -372,7 +263,7 @@ func TestKylinSessionXHRGetsNoBasicChallenge(t *testing.T) {
 	// name, so that this failure is not the third of one name (which would lock it)
 	v := e.NewUser("xhr_other", false)
 	r = e.Do("GET", "/kylin/api/projects", nil, testkit.Basic(v.Name, "Wrong#pass3"))
-	kxExpectErr(t, r, 401, "KE-010003208")
+	testkit.KylinExpectErr(t, r, 401, "KE-010003208")
 	if ch := r.Header.Get("WWW-Authenticate"); !strings.Contains(ch, "Basic") {
 		t.Errorf("no XHR: WWW-Authenticate %q lacks Basic", ch)
 	}
@@ -384,28 +275,28 @@ func TestKylinSessionFixation(t *testing.T) {
 	a := e.NewUser("fix_a", false)
 	b := e.NewUser("fix_b", false)
 	whoami := func(cookie string) *testkit.Resp {
-		return e.Do("GET", "/kylin/api/user/authentication", nil, kxCookie(cookie))
+		return e.Do("GET", "/kylin/api/user/authentication", nil, testkit.SessionCookie(cookie))
 	}
 
 	t.Run("own valid session", func(t *testing.T) {
-		c1 := kxLogin(t, e, a.Name, a.Password)
-		c2 := kxLogin(t, e, a.Name, a.Password, kxCookie(c1))
+		c1 := testkit.KylinLogin(t, e, a.Name, a.Password)
+		c2 := testkit.KylinLogin(t, e, a.Name, a.Password, testkit.SessionCookie(c1))
 		if c2 == c1 {
 			t.Fatal("the login kept the presented session id")
 		}
-		kxExpectErr(t, whoami(c1), 401, "KE-010003208")
-		if me := kxOK[kxUser](t, whoami(c2)); me.Username != a.Name {
+		testkit.KylinExpectErr(t, whoami(c1), 401, "KE-010003208")
+		if me := testkit.KylinOK[testkit.KylinUser](t, whoami(c2)); me.Username != a.Name {
 			t.Errorf("new session is %s", me.Username)
 		}
 	})
 	t.Run("another user's valid session", func(t *testing.T) {
-		ca := kxLogin(t, e, a.Name, a.Password)
-		cb := kxLogin(t, e, b.Name, b.Password, kxCookie(ca))
+		ca := testkit.KylinLogin(t, e, a.Name, a.Password)
+		cb := testkit.KylinLogin(t, e, b.Name, b.Password, testkit.SessionCookie(ca))
 		if cb == ca {
 			t.Fatal("the login kept the presented session id")
 		}
-		kxExpectErr(t, whoami(ca), 401, "KE-010003208")
-		if me := kxOK[kxUser](t, whoami(cb)); me.Username != b.Name {
+		testkit.KylinExpectErr(t, whoami(ca), 401, "KE-010003208")
+		if me := testkit.KylinOK[testkit.KylinUser](t, whoami(cb)); me.Username != b.Name {
 			t.Errorf("new session is %s, want %s", me.Username, b.Name)
 		}
 	})
@@ -413,12 +304,12 @@ func TestKylinSessionFixation(t *testing.T) {
 		var raw [32]byte
 		_, _ = rand.Read(raw[:])
 		planted := base64.RawURLEncoding.EncodeToString(raw[:])
-		got := kxLogin(t, e, a.Name, a.Password, kxCookie(planted))
+		got := testkit.KylinLogin(t, e, a.Name, a.Password, testkit.SessionCookie(planted))
 		if got == planted {
 			t.Fatal("the login adopted the planted session id")
 		}
-		kxExpectErr(t, whoami(planted), 401, "KE-010003208")
-		kxOK[kxUser](t, whoami(got))
+		testkit.KylinExpectErr(t, whoami(planted), 401, "KE-010003208")
+		testkit.KylinOK[testkit.KylinUser](t, whoami(got))
 		h := sha256.Sum256([]byte(planted))
 		var n int
 		if err := e.DB.Get(&n, `SELECT count(*) FROM sessions WHERE id_hash = $1`, h[:]); err != nil || n != 0 {
@@ -431,31 +322,31 @@ func TestKylinSessionFixation(t *testing.T) {
 func TestKylinSessionIdleExpiry(t *testing.T) {
 	e := testkit.New(t)
 	u := e.NewUser("idle_user", false)
-	c := kxLogin(t, e, u.Name, u.Password)
-	call := func() *testkit.Resp { return e.Do("GET", "/kylin/api/projects", nil, kxCookie(c)) }
+	c := testkit.KylinLogin(t, e, u.Name, u.Password)
+	call := func() *testkit.Resp { return e.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(c)) }
 
 	e.Clock.Advance(9 * time.Minute)
-	kxOK[json.RawMessage](t, call()) // 9 min idle: valid
+	testkit.KylinOK[json.RawMessage](t, call()) // 9 min idle: valid
 	e.Clock.Advance(9 * time.Minute)
-	kxOK[json.RawMessage](t, call()) // 18 min after login, 9 after the last request: refreshed
+	testkit.KylinOK[json.RawMessage](t, call()) // 18 min after login, 9 after the last request: refreshed
 	e.Clock.Advance(9*time.Minute + 59*time.Second)
-	kxOK[json.RawMessage](t, call())
+	testkit.KylinOK[json.RawMessage](t, call())
 	e.Clock.Advance(10 * time.Minute)
-	kxExpectErr(t, call(), 401, "KE-010003208") // 10 min idle: gone
+	testkit.KylinExpectErr(t, call(), 401, "KE-010003208") // 10 min idle: gone
 	if kxSessions(t, e, u.ID) != 0 {
 		t.Error("the expired session is still stored")
 	}
 	// and it stays gone
-	kxExpectErr(t, call(), 401, "KE-010003208")
+	testkit.KylinExpectErr(t, call(), 401, "KE-010003208")
 
 	// a configured idle timeout
 	e2 := testkit.New(t, kxOption(func(c *impl.Config) { c.SessionIdle = 2 * time.Minute }))
 	u2 := e2.NewUser("idle_user2", false)
-	c2 := kxLogin(t, e2, u2.Name, u2.Password)
+	c2 := testkit.KylinLogin(t, e2, u2.Name, u2.Password)
 	e2.Clock.Advance(time.Minute + 59*time.Second)
-	kxOK[json.RawMessage](t, e2.Do("GET", "/kylin/api/projects", nil, kxCookie(c2)))
+	testkit.KylinOK[json.RawMessage](t, e2.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(c2)))
 	e2.Clock.Advance(2 * time.Minute)
-	kxExpectErr(t, e2.Do("GET", "/kylin/api/projects", nil, kxCookie(c2)), 401, "KE-010003208")
+	testkit.KylinExpectErr(t, e2.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(c2)), 401, "KE-010003208")
 }
 
 // A short idle timeout: a session used more often than that stays alive (its last-seen
@@ -464,45 +355,45 @@ func TestKylinSessionIdleExpiry(t *testing.T) {
 func TestKylinSessionShortIdleStaysAliveWhenActive(t *testing.T) {
 	e := testkit.New(t, kxOption(func(c *impl.Config) { c.SessionIdle = 20 * time.Second }))
 	u := e.NewUser("busy_user", false)
-	c := kxLogin(t, e, u.Name, u.Password)
+	c := testkit.KylinLogin(t, e, u.Name, u.Password)
 	for i := 1; i <= 12; i++ { // two minutes, a request every 10 s
 		e.Clock.Advance(10 * time.Second)
-		if r := e.Do("GET", "/kylin/api/projects", nil, kxCookie(c)); r.Status != 200 {
+		if r := e.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(c)); r.Status != 200 {
 			t.Fatalf("request %d, %d s after login: %d %s", i, 10*i, r.Status, r.Body)
 		}
 	}
 	e.Clock.Advance(20 * time.Second)
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(c)), 401, "KE-010003208")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(c)), 401, "KE-010003208")
 }
 
 // Absolute timeout (default 12 h): activity does not stretch a session past it.
 func TestKylinSessionAbsoluteExpiry(t *testing.T) {
 	e := testkit.New(t)
 	u := e.NewUser("abs_user", false)
-	c := kxLogin(t, e, u.Name, u.Password)
+	c := testkit.KylinLogin(t, e, u.Name, u.Password)
 	steps := int((12 * time.Hour) / (5 * time.Minute))
 	for i := 1; i < steps; i++ {
 		e.Clock.Advance(5 * time.Minute)
-		r := e.Do("GET", "/kylin/api/projects", nil, kxCookie(c))
+		r := e.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(c))
 		if r.Status != 200 {
 			t.Fatalf("after %v of activity: %d %s", time.Duration(i)*5*time.Minute, r.Status, r.Body)
 		}
 	}
 	e.Clock.Advance(5 * time.Minute) // 12 h after login
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(c)), 401, "KE-010003208")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(c)), 401, "KE-010003208")
 
 	// configured
 	e2 := testkit.New(t, kxOption(func(c *impl.Config) { c.SessionMax = time.Hour }))
 	u2 := e2.NewUser("abs_user2", false)
-	c2 := kxLogin(t, e2, u2.Name, u2.Password)
+	c2 := testkit.KylinLogin(t, e2, u2.Name, u2.Password)
 	for range 11 {
 		e2.Clock.Advance(5 * time.Minute)
-		kxOK[json.RawMessage](t, e2.Do("GET", "/kylin/api/projects", nil, kxCookie(c2)))
+		testkit.KylinOK[json.RawMessage](t, e2.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(c2)))
 	}
 	e2.Clock.Advance(5 * time.Minute)
-	kxExpectErr(t, e2.Do("GET", "/kylin/api/projects", nil, kxCookie(c2)), 401, "KE-010003208")
+	testkit.KylinExpectErr(t, e2.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(c2)), 401, "KE-010003208")
 	// a fresh login works again
-	kxLogin(t, e2, u2.Name, u2.Password)
+	testkit.KylinLogin(t, e2, u2.Name, u2.Password)
 }
 
 // A password change keeps the session making it and ends everything else of the user:
@@ -512,9 +403,9 @@ func TestKylinSessionPasswordChangeEndsOtherCredentials(t *testing.T) {
 	u := e.NewUser("pw_user", false)
 	const newPw = "N3w-Secret#2026"
 	mine := kxNewClient(t, e)
-	kxOK[kxUser](t, mine.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic(u.Name, u.Password)))
-	other := kxLogin(t, e, u.Name, u.Password)
-	kxOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic(u.Name, u.Password)))
+	testkit.KylinOK[testkit.KylinUser](t, mine.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic(u.Name, u.Password)))
+	other := testkit.KylinLogin(t, e, u.Name, u.Password)
+	testkit.KylinOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic(u.Name, u.Password)))
 	cached := e.Server.Basic.Len()
 	if cached == 0 {
 		t.Fatal("a Basic success was not cached")
@@ -524,15 +415,15 @@ func TestKylinSessionPasswordChangeEndsOtherCredentials(t *testing.T) {
 	}
 
 	r := mine.Do("PUT", "/kylin/api/user/password", map[string]any{"username": u.Name, "password": u.Password, "new_password": newPw})
-	kxOK[json.RawMessage](t, r)
+	testkit.KylinOK[json.RawMessage](t, r)
 
 	if n := e.Server.Basic.Len(); n >= cached {
 		t.Errorf("Basic cache entries: %d before, %d after the change", cached, n)
 	}
-	kxOK[json.RawMessage](t, mine.Do("GET", "/kylin/api/projects", nil)) // this session survives
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(other)), 401, "KE-010003208")
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic(u.Name, u.Password)), 401, "KE-010003208")
-	kxOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic(u.Name, newPw)))
+	testkit.KylinOK[json.RawMessage](t, mine.Do("GET", "/kylin/api/projects", nil)) // this session survives
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(other)), 401, "KE-010003208")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic(u.Name, u.Password)), 401, "KE-010003208")
+	testkit.KylinOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic(u.Name, newPw)))
 	if n := kxSessions(t, e, u.ID); n != 1 {
 		t.Errorf("sessions after: %d, want 1", n)
 	}
@@ -547,34 +438,34 @@ func TestKylinSessionPasswordChangeEndsOtherCredentials(t *testing.T) {
 func TestKylinSessionDisableEndsCredentials(t *testing.T) {
 	e := testkit.New(t)
 	u := e.NewUser("dis_user", false)
-	c := kxLogin(t, e, u.Name, u.Password)
+	c := testkit.KylinLogin(t, e, u.Name, u.Password)
 	basic := testkit.Basic(u.Name, u.Password)
-	kxOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, basic))
-	kxOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(c)))
+	testkit.KylinOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, basic))
+	testkit.KylinOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(c)))
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
-	kxOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, admin)) // ADMIN's entry is cached before counting
+	testkit.KylinOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, admin)) // ADMIN's entry is cached before counting
 	cached := e.Server.Basic.Len()
 
 	r := e.Do("PUT", "/kylin/api/user", map[string]any{"username": u.Name, "disabled": true}, admin)
-	if got := kxOK[kxUser](t, r); !got.Disabled {
+	if got := testkit.KylinOK[testkit.KylinUser](t, r); !got.Disabled {
 		t.Fatalf("not disabled: %s", r.Body)
 	}
 	if n := e.Server.Basic.Len(); n >= cached {
 		t.Errorf("Basic cache entries: %d before, %d after disabling", cached, n)
 	}
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(c)), 401, "KE-010003208")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(c)), 401, "KE-010003208")
 	// correct password of a disabled user: told so (KE-010003008)
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, basic), 401, "KE-010003008")
-	kxExpectErr(t, e.Do("POST", "/kylin/api/user/authentication", nil, basic), 401, "KE-010003008")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, basic), 401, "KE-010003008")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/user/authentication", nil, basic), 401, "KE-010003008")
 	// a wrong password still says nothing about the state
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic(u.Name, "Wrong#pass1")), 401, "KE-010003208")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic(u.Name, "Wrong#pass1")), 401, "KE-010003208")
 	if kxSessions(t, e, u.ID) != 0 {
 		t.Error("a disabled user's session is still stored")
 	}
 	// enabling again does not revive the old session
-	kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": u.Name, "disabled": false}, admin))
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(c)), 401, "KE-010003208")
-	kxOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, basic))
+	testkit.KylinOK[testkit.KylinUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": u.Name, "disabled": false}, admin))
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(c)), 401, "KE-010003208")
+	testkit.KylinOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, basic))
 }
 
 // kxLockAcrossSurfaces fails twice on JSON login and once with Basic, and checks the
@@ -589,7 +480,7 @@ func kxLockAcrossSurfaces(t *testing.T, e *testkit.Env, u testkit.User) {
 	}
 	until := e.Clock.Now().Add(30 * time.Second).UTC().Format(time.RFC3339)
 	r := e.Do("GET", "/kylin/api/user", nil, testkit.Basic(u.Name, "Wrong#pass1"))
-	ke := kxExpectErr(t, r, 401, "KE-010003005")
+	ke := testkit.KylinExpectErr(t, r, 401, "KE-010003005")
 	if ke.Suggestion == nil || !strings.Contains(*ke.Suggestion, until) {
 		t.Errorf("the lock's suggestion does not say until %s: %s", until, r.Body)
 	}
@@ -600,18 +491,18 @@ func kxLockAcrossSurfaces(t *testing.T, e *testkit.Env, u testkit.User) {
 		t.Errorf("JSON login while locked: %s", r.Body)
 	}
 	// the correct Basic is refused while locked, on Kylin's login and elsewhere
-	ke = kxExpectErr(t, e.Do("GET", "/kylin/api/user", nil, testkit.Basic(u.Name, u.Password)), 401, "KE-010003005")
+	ke = testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/user", nil, testkit.Basic(u.Name, u.Password)), 401, "KE-010003005")
 	if ke.Suggestion == nil || !strings.Contains(*ke.Suggestion, until) {
 		t.Errorf("suggestion: %v", ke.Suggestion)
 	}
 	r = e.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic(strings.ToUpper(u.Name), u.Password))
-	kxExpectErr(t, r, 401, "KE-010003005")
-	if kxSetCookie(r.Header) != nil {
+	testkit.KylinExpectErr(t, r, 401, "KE-010003005")
+	if testkit.SessionSet(r.Header) != nil {
 		t.Error("a locked login set a session cookie")
 	}
 	// once the lock has passed, the right password works
 	e.Clock.Advance(31 * time.Second)
-	kxOK[kxPage[kxUser]](t, e.Do("GET", "/kylin/api/user", nil, testkit.Basic(u.Name, u.Password)))
+	testkit.KylinOK[testkit.KylinPage[testkit.KylinUser]](t, e.Do("GET", "/kylin/api/user", nil, testkit.Basic(u.Name, u.Password)))
 	e.Login(u.Name, u.Password)
 }
 
@@ -639,7 +530,7 @@ func TestKylinSessionLockoutAcrossSurfaces(t *testing.T) {
 func TestKylinSessionLockoutBeatsBasicCache(t *testing.T) {
 	e := testkit.New(t)
 	u := e.NewUser("lock_cached", false, e.Permission("User Management"))
-	kxOK[kxPage[kxUser]](t, e.Do("GET", "/kylin/api/user", nil, testkit.Basic(u.Name, u.Password)))
+	testkit.KylinOK[testkit.KylinPage[testkit.KylinUser]](t, e.Do("GET", "/kylin/api/user", nil, testkit.Basic(u.Name, u.Password)))
 	if e.Server.Basic.Len() == 0 {
 		t.Fatal("the Basic success was not cached")
 	}
@@ -654,48 +545,48 @@ func TestKylinSessionWrongBasicAtLoginDespiteCookie(t *testing.T) {
 	e := testkit.New(t)
 	a := e.NewUser("wb_a", false)
 	b := e.NewUser("wb_b", false)
-	ca := kxLogin(t, e, a.Name, a.Password)
-	r := e.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic(b.Name, "Wrong#pass1"), kxCookie(ca))
+	ca := testkit.KylinLogin(t, e, a.Name, a.Password)
+	r := e.Do("POST", "/kylin/api/user/authentication", nil, testkit.Basic(b.Name, "Wrong#pass1"), testkit.SessionCookie(ca))
 	if r.Status == 200 {
-		var env kxEnv[kxUser]
+		var env testkit.KylinEnvelope[testkit.KylinUser]
 		r.JSON(t, &env)
 		t.Errorf("a login as %s with a wrong password answered 200 as %s", b.Name, env.Data.Username)
 		return
 	}
-	kxExpectErr(t, r, 401, "KE-010003208")
+	testkit.KylinExpectErr(t, r, 401, "KE-010003208")
 }
 
 // Every 401 that follows a presented-but-invalid credential says "bad credential"
 // (KE-010003208), never "no credentials were given" (KE-010003207).
 func TestKylinSessionInvalidCredentialIsNotAbsent(t *testing.T) {
 	e := testkit.New(t)
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil), 401, "KE-010003207")
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic("nobody", "Wrong#pass1")), 401, "KE-010003208")
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.Header("Authorization", "Basic !!!")), 401, "KE-010003208")
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.Bearer("not.a.token")), 401, "KE-010003208")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects", nil), 401, "KE-010003207")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.Basic("nobody", "Wrong#pass1")), 401, "KE-010003208")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.Header("Authorization", "Basic !!!")), 401, "KE-010003208")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.Bearer("not.a.token")), 401, "KE-010003208")
 	var raw [32]byte
 	_, _ = rand.Read(raw[:])
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(base64.RawURLEncoding.EncodeToString(raw[:]))), 401, "KE-010003208")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(base64.RawURLEncoding.EncodeToString(raw[:]))), 401, "KE-010003208")
 }
 
 // 406 comes in Kylin's error envelope; error answers follow the Accept like successes.
 func TestKylinSessionNotAcceptableEnvelope(t *testing.T) {
 	e := testkit.New(t)
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
-	for _, accept := range []string{"text/html", "application/xml", kylinJSON + ";q=0, text/html", "image/*"} {
+	for _, accept := range []string{"text/html", "application/xml", testkit.KylinJSON + ";q=0, text/html", "image/*"} {
 		r := e.Do("GET", "/kylin/api/user", nil, admin, testkit.Header("Accept", accept))
-		kxExpectErr(t, r, 406, "KE-010000406")
+		testkit.KylinExpectErr(t, r, 406, "KE-010000406")
 		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("Accept %q: 406 Content-Type %q", accept, ct)
 		}
 	}
 	// a 406 happens before anything else: no credentials needed to learn it
-	kxExpectErr(t, e.Do("GET", "/kylin/api/user", nil, testkit.Header("Accept", "text/html")), 406, "KE-010000406")
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/user", nil, testkit.Header("Accept", "text/html")), 406, "KE-010000406")
 	// q-values and lists: anything that admits JSON is fine
 	for accept, want := range map[string]string{
-		"text/html, */*;q=0.1":               "application/json",
-		"application/*":                      "application/json",
-		"text/html, " + kylinJSON + ";q=0.9": kylinJSON + ";charset=UTF-8",
+		"text/html, */*;q=0.1":                       "application/json",
+		"application/*":                              "application/json",
+		"text/html, " + testkit.KylinJSON + ";q=0.9": testkit.KylinJSON + ";charset=UTF-8",
 	} {
 		r := e.Do("GET", "/kylin/api/user", nil, admin, testkit.Header("Accept", accept)).Expect(t, 200)
 		if ct := r.Header.Get("Content-Type"); ct != want {
@@ -703,9 +594,9 @@ func TestKylinSessionNotAcceptableEnvelope(t *testing.T) {
 		}
 	}
 	// errors with Kylin's Accept carry Kylin's media type
-	r := e.Do("DELETE", "/kylin/api/user/nobody", nil, admin, testkit.Header("Accept", kylinJSON))
-	kxExpectErr(t, r, 404, "KE-010003001")
-	if ct := r.Header.Get("Content-Type"); ct != kylinJSON+";charset=UTF-8" {
+	r := e.Do("DELETE", "/kylin/api/user/nobody", nil, admin, testkit.Header("Accept", testkit.KylinJSON))
+	testkit.KylinExpectErr(t, r, 404, "KE-010003001")
+	if ct := r.Header.Get("Content-Type"); ct != testkit.KylinJSON+";charset=UTF-8" {
 		t.Errorf("404 Content-Type %q", ct)
 	}
 }
@@ -744,26 +635,26 @@ func TestKylinStaleCookieRanksBelowExplicitCredentials(t *testing.T) {
 	u := e.NewUser("k_ambient", false)
 	tok := e.Login(u.Name, u.Password)
 	key := e.NewKey(tok, map[string]any{"validTo": e.Clock.Now().Add(24 * time.Hour).Format(time.RFC3339)})
-	stale := kxLogin(t, e, u.Name, u.Password)
-	e.Do("POST", "/kylin/api/j_spring_security_logout", nil, kxCookie(stale))
-	kxExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(stale)), 401, "KE-010003208")
+	stale := testkit.KylinLogin(t, e, u.Name, u.Password)
+	e.Do("POST", "/kylin/api/j_spring_security_logout", nil, testkit.SessionCookie(stale))
+	testkit.KylinExpectErr(t, e.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(stale)), 401, "KE-010003208")
 	junk := strings.Repeat("A", 43)
 
 	for name, cred := range map[string]testkit.ReqOpt{"X-API-Key": testkit.APIKey(key), "?key=": testkit.QueryKey(key),
 		"bearer": testkit.Bearer(tok), "basic": testkit.Basic(u.Name, u.Password)} {
 		for _, cookie := range []string{stale, junk, "not-even-the-shape"} {
-			r := e.Do("GET", "/kylin/api/projects", nil, cred, kxCookie(cookie))
+			r := e.Do("GET", "/kylin/api/projects", nil, cred, testkit.SessionCookie(cookie))
 			if r.Status != 200 {
 				t.Errorf("%s with a stale cookie %.8s…: %d %s", name, cookie, r.Status, r.Body)
 			}
 		}
 	}
 	// an explicit credential that fails decides, even over a valid cookie
-	live := kxLogin(t, e, u.Name, u.Password)
-	kxOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, kxCookie(live)))
+	live := testkit.KylinLogin(t, e, u.Name, u.Password)
+	testkit.KylinOK[json.RawMessage](t, e.Do("GET", "/kylin/api/projects", nil, testkit.SessionCookie(live)))
 	for name, cred := range map[string]testkit.ReqOpt{"X-API-Key": testkit.APIKey("kala_bad"), "?key=": testkit.QueryKey("kala_bad"),
 		"bearer": testkit.Bearer("bad.token.here")} {
-		if r := e.Do("GET", "/kylin/api/projects", nil, cred, kxCookie(live)); r.Status != 401 {
+		if r := e.Do("GET", "/kylin/api/projects", nil, cred, testkit.SessionCookie(live)); r.Status != 401 {
 			t.Errorf("a bad %s beside a valid cookie: %d %s", name, r.Status, r.Body)
 		}
 	}

@@ -149,7 +149,7 @@ func BenchmarkLoginTiming(b *testing.B) {
 func BenchmarkLoginUnderQueryFlood(b *testing.B) {
 	e := testkit.New(b, testkit.RealHashing)
 	admin := testkit.Bearer(e.AdminToken())
-	p := sbNewProject(b, e, admin, "flood_p", "")
+	p := testkit.NewProject(b, e, admin, "flood_p", "")
 	var users []testkit.User
 	for i := range 8 {
 		u := e.NewUser(fmt.Sprintf("flooder%d", i), false)

@@ -3,14 +3,12 @@ package impl_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -18,107 +16,6 @@ import (
 	"github.com/kala-server/kala/impl/contract"
 	"github.com/kala-server/kala/impl/testkit"
 )
-
-// ---------------------------------------------------------------------------------------
-// Helpers shared by the matrix, BOLA, concurrency and users tests (prefix mx).
-
-// mxSub is e reporting to t: a subtest's failures land on the subtest, and its own
-// validating client checks every response against openapi.yaml.
-func mxSub(e *testkit.Env, t *testing.T) *testkit.Env {
-	s := *e
-	s.T = t
-	s.HTTP = &http.Client{Transport: testkit.NewValidatingTransport(t, e.Server.Contract, http.DefaultTransport),
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &s
-}
-
-// mxDo sends a request without failing the test itself, for use from goroutines (a test
-// may only fail fatally from its own goroutine). Responses are still validated.
-func mxDo(e *testkit.Env, method, path string, body any, opts ...testkit.ReqOpt) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = strings.NewReader(mustJSON(body))
-	}
-	req, err := http.NewRequest(method, e.URL+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for _, o := range opts {
-		o(req)
-	}
-	res, err := e.HTTP.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, b, err
-}
-
-// mxProblem is an RFC 9457 problem document as the Kala face writes it.
-type mxProblem struct {
-	Type        string `json:"type"`
-	Title       string `json:"title"`
-	Status      int    `json:"status"`
-	Detail      string `json:"detail"`
-	LockedUntil string `json:"lockedUntil"`
-	Errors      []struct {
-		Field   string `json:"field"`
-		Message string `json:"message"`
-	} `json:"errors"`
-}
-
-func mxProblemOf(t *testing.T, r *testkit.Resp) mxProblem {
-	t.Helper()
-	var p mxProblem
-	r.JSON(t, &p)
-	return p
-}
-
-// mxExpectField fails unless r is a 400 whose errors name field; it returns that error's message.
-func mxExpectField(t *testing.T, r *testkit.Resp, field string) string {
-	t.Helper()
-	r.Expect(t, 400)
-	p := mxProblemOf(t, r)
-	for _, f := range p.Errors {
-		if f.Field == field {
-			return f.Message
-		}
-	}
-	t.Errorf("the 400 does not name field %q: %s", field, r.Body)
-	return ""
-}
-
-// mxValidTo is a key validity end an hour after the server's clock.
-func mxValidTo(e *testkit.Env) string { return e.Clock.Now().Add(time.Hour).Format(time.RFC3339) }
-
-// mxID decodes {"data":{"id":...}}.
-func mxID(t *testing.T, r *testkit.Resp) string {
-	t.Helper()
-	var out envelope[struct {
-		ID string `json:"id"`
-	}]
-	r.JSON(t, &out)
-	if out.Data.ID == "" {
-		t.Fatalf("no id in %s", r.Body)
-	}
-	return out.Data.ID
-}
-
-// mxWhoAmI returns the id of the caller of tok.
-func mxWhoAmI(t *testing.T, e *testkit.Env, tok string) string {
-	t.Helper()
-	var me envelope[struct {
-		User struct {
-			ID string `json:"id"`
-		} `json:"user"`
-	}]
-	e.Do("GET", "/api/auth/me", nil, testkit.Bearer(tok)).Expect(t, 200).JSON(t, &me)
-	return me.Data.User.ID
-}
 
 // ---------------------------------------------------------------------------------------
 // The contract's rules: every operation carries them, and the loader refuses a document
@@ -262,7 +159,7 @@ func (c *mxCall) target() testkit.User { return c.e.NewUser(c.unique("mx_target"
 
 // freshDatastore is a new datastore to destroy.
 func (c *mxCall) freshDatastore() string {
-	return mxID(c.t, c.e.Do("POST", "/api/datastores", map[string]any{"name": c.unique("mx_ds")}, c.admin()).Expect(c.t, 201))
+	return testkit.ID(c.t, c.e.Do("POST", "/api/datastores", map[string]any{"name": c.unique("mx_ds")}, c.admin()).Expect(c.t, 201))
 }
 
 // freshTable is a new table of the shared datastore.
@@ -280,24 +177,7 @@ func (c *mxCall) ownKey() string {
 	if tok == "" {
 		tok = c.fx.adminTok
 	}
-	return mxKeyID(c.t, c.e, tok, c.e.NewKey(tok, map[string]any{"validTo": mxValidTo(c.e)}))
-}
-
-// mxKeyID finds the id of key in the list of its owner, the bearer of tok.
-func mxKeyID(t *testing.T, e *testkit.Env, tok, key string) string {
-	t.Helper()
-	var list envelope[[]struct {
-		ID     string `json:"id"`
-		Prefix string `json:"prefix"`
-	}]
-	e.Do("GET", "/api/auth/api-keys?limit=500", nil, testkit.Bearer(tok)).Expect(t, 200).JSON(t, &list)
-	for _, k := range list.Data {
-		if k.Prefix != "" && strings.HasPrefix(key, k.Prefix) {
-			return k.ID
-		}
-	}
-	t.Fatalf("the new key is not in its owner's list")
-	return ""
+	return testkit.KeyID(c.t, c.e, tok, c.e.NewKey(tok, map[string]any{"validTo": testkit.ValidTo(c.e)}))
 }
 
 // self is the caller's own user (the key's owner for a key; a fresh user without credentials).
@@ -321,7 +201,7 @@ var mxBuilders = map[string]mxBuilder{
 		return nil, map[string]any{"username": u.Name, "password": u.Password}
 	},
 	"createApiKey": func(c *mxCall) (map[string]string, any) {
-		return nil, map[string]any{"validTo": mxValidTo(c.e), "name": c.unique("mx_key")}
+		return nil, map[string]any{"validTo": testkit.ValidTo(c.e), "name": c.unique("mx_key")}
 	},
 	"listApiKeys": mxNoArgs,
 	"deleteApiKey": func(c *mxCall) (map[string]string, any) {
@@ -455,7 +335,7 @@ func mxPrincipals(t *testing.T, e *testkit.Env, op *contract.Operation, fx *mxFi
 	lost := e.NewUser(name("lost"), false, need...)
 	withoutTok, withTok2, adminTok, ownerTok, lostTok := withTok(without), withTok(with), withTok(admin), withTok(owner), withTok(lost)
 
-	validTo := mxValidTo(e)
+	validTo := testkit.ValidTo(e)
 	keyWith := e.NewKey(ownerTok, map[string]any{"validTo": validTo, "permissions": need})
 	keyWithout := e.NewKey(ownerTok, map[string]any{"validTo": validTo, "permissions": others})
 	keyLost := e.NewKey(lostTok, map[string]any{"validTo": validTo, "permissions": need})
@@ -516,7 +396,7 @@ func TestMatrix(t *testing.T) {
 	c := e.Server.Contract
 	fx := &mxFixtures{adminTok: e.AdminToken()}
 	admin := testkit.Bearer(fx.adminTok)
-	fx.ds = mxID(t, e.Do("POST", "/api/datastores", map[string]any{"name": "mx_shared"}, admin).Expect(t, 201))
+	fx.ds = testkit.ID(t, e.Do("POST", "/api/datastores", map[string]any{"name": "mx_shared"}, admin).Expect(t, 201))
 	e.Do("POST", "/api/datastores/"+fx.ds+"/tables", map[string]any{"name": "t",
 		"columns": []map[string]any{{"name": "id", "type": "integer"}}}, admin).Expect(t, 201)
 
@@ -542,11 +422,11 @@ func TestMatrix(t *testing.T) {
 			if !ok {
 				t.Fatalf("no matrix fixture for operation %s", id)
 			}
-			se := mxSub(e, t)
+			se := testkit.Sub(e, t)
 			success := mxSuccess(t, c.Doc, op)
 			for _, p := range mxPrincipals(t, se, op, fx) {
 				t.Run(p.name, func(t *testing.T) {
-					pe := mxSub(e, t)
+					pe := testkit.Sub(e, t)
 					call := &mxCall{t: t, e: pe, op: op, p: p, fx: fx}
 					params, body := build(call)
 					path := mxPath(t, op, params)
@@ -556,7 +436,7 @@ func TestMatrix(t *testing.T) {
 						t.Fatalf("%s %s as %s: status %d, want %d; body: %s", op.Method, path, p.name, r.Status, want, r.Body)
 					}
 					if want >= 400 {
-						pr := mxProblemOf(t, r)
+						pr := testkit.ProblemOf(t, r)
 						if pr.Status != want {
 							t.Errorf("problem status %d in a %d answer", pr.Status, want)
 						}
@@ -574,7 +454,7 @@ func TestMatrix(t *testing.T) {
 // the request carries.
 func TestMatrixAccessTokenNeedsTheRightPassword(t *testing.T) {
 	e := testkit.New(t)
-	key := e.NewKey(e.AdminToken(), map[string]any{"validTo": mxValidTo(e)})
+	key := e.NewKey(e.AdminToken(), map[string]any{"validTo": testkit.ValidTo(e)})
 	for name, opts := range map[string][]testkit.ReqOpt{
 		"none":  nil,
 		"token": {testkit.Bearer(e.AdminToken())},

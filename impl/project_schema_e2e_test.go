@@ -66,7 +66,7 @@ func TestProjectSchemaKylinpySQL(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
-	p := sbNewProject(t, e, tok, "MyProj", "")
+	p := testkit.NewProject(t, e, tok, "MyProj", "")
 	base := "/api/datastores/" + p.ID
 	e.Do("POST", base+"/tables", map[string]any{"name": "sales", "columns": []map[string]any{
 		{"name": "region", "type": "text"}, {"name": "amount", "type": "numeric"}}}, tok).Expect(t, 201)
@@ -139,7 +139,7 @@ func TestProjectSchemaKylinpySQL(t *testing.T) {
 func TestProjectSchemaTableNamedAsProject(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
-	p := sbNewProject(t, e, tok, "sales", "")
+	p := testkit.NewProject(t, e, tok, "sales", "")
 	base := "/api/datastores/" + p.ID
 	e.Do("POST", base+"/tables", map[string]any{"name": "sales", "columns": []map[string]any{
 		{"name": "region", "type": "integer"}, {"name": "amount", "type": "numeric"}}}, tok).Expect(t, 201)
@@ -166,8 +166,8 @@ func TestProjectSchemaTableNamedAsProject(t *testing.T) {
 func TestProjectSchemaOtherProjectsAbsent(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
-	alpha := sbNewProject(t, e, tok, "alpha", "CANARY-ALPHA")
-	beta := sbNewProject(t, e, tok, "beta", "CANARY-BETA")
+	alpha := testkit.NewProject(t, e, tok, "alpha", "CANARY-ALPHA")
+	beta := testkit.NewProject(t, e, tok, "beta", "CANARY-BETA")
 	reader := e.NewUser("ps_reader", false)
 	if err := db.SetAccess(context.Background(), e.DB, sbUUID(t, alpha.ID), reader.ID, 1, e.Clock.Now()); err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestProjectNamesReservedForSchemas(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
-	existing := sbNewProject(t, e, tok, "existing", "")
+	existing := testkit.NewProject(t, e, tok, "existing", "")
 	if _, err := e.DB.Exec(`CREATE SCHEMA ext_tools`); err != nil {
 		t.Fatal(err)
 	}
@@ -244,11 +244,11 @@ func TestProjectNamesReservedForSchemas(t *testing.T) {
 		{"EXT_TOOLS", "schema"},
 		{existing.Schema, "schema"}, // where a project's tables live
 	} {
-		p := stExpectProblem(t, e.Do("POST", "/api/datastores", map[string]any{"name": c.name}, tok), 400, "name", c.says)
+		p := testkit.ExpectProblem(t, e.Do("POST", "/api/datastores", map[string]any{"name": c.name}, tok), 400, "name", c.says)
 		if !strings.Contains(p.Detail, c.name) {
 			t.Errorf("%s: the problem does not name it: %+v", c.name, p)
 		}
-		k := kxExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": c.name}, admin), 400, "KE-010001003")
+		k := testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": c.name}, admin), 400, "KE-010001003")
 		if !strings.Contains(k.Msg, c.name) || !strings.Contains(k.Msg, c.says) {
 			t.Errorf("%s: Kylin's message does not say why: %s", c.name, k.Msg)
 		}
@@ -259,7 +259,7 @@ func TestProjectNamesReservedForSchemas(t *testing.T) {
 	}
 	for _, ok := range []string{"public_data", "pgx", "my_pg_x", "information", "ext_tools2"} {
 		e.Do("POST", "/api/datastores", map[string]any{"name": ok}, tok).Expect(t, 201)
-		kxOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": ok + "_k"}, admin))
+		testkit.KylinOK[kpProject](t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": ok + "_k"}, admin))
 	}
 }
 
@@ -270,8 +270,8 @@ func TestProjectSchemaEarlierReservedName(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
 	admin := testkit.Basic("ADMIN", testkit.AdminPassword)
-	old := sbNewProject(t, e, tok, "was_public", "CANARY-OLD")
-	other := sbNewProject(t, e, tok, "other", "CANARY-OTHER")
+	old := testkit.NewProject(t, e, tok, "was_public", "CANARY-OLD")
+	other := testkit.NewProject(t, e, tok, "other", "CANARY-OTHER")
 	if _, err := e.DB.Exec(`UPDATE projects SET name = 'Public', name_key = 'public' WHERE id = $1`, old.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -284,6 +284,6 @@ func TestProjectSchemaEarlierReservedName(t *testing.T) {
 	if r := sbRun(t, e, admin, other.Name, `SELECT note FROM public.t`); !r.Data.IsException || strings.Contains(r.raw, "CANARY") {
 		t.Errorf("public.t from another project: %s", r.raw)
 	}
-	kxExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "PUBLIC"}, admin), 400, "KE-010001003")
+	testkit.KylinExpectErr(t, e.Do("POST", "/kylin/api/projects", map[string]any{"name": "PUBLIC"}, admin), 400, "KE-010001003")
 	e.Do("DELETE", "/api/datastores/"+old.ID, nil, tok).Expect(t, 204)
 }

@@ -36,7 +36,7 @@ func BenchmarkQuery50kRowsJDBC(b *testing.B) { benchmarkQuery(b, 50000, true) }
 func benchmarkQuery(b *testing.B, n int, jdbc bool) {
 	e := testkit.New(b)
 	tok := testkit.Bearer(e.AdminToken())
-	p := sbNewProject(b, e, tok, "sb_bench", "")
+	p := testkit.NewProject(b, e, tok, "sb_bench", "")
 	base := "/api/datastores/" + p.ID
 	e.Do("POST", base+"/tables", map[string]any{"name": "b", "columns": []map[string]any{
 		{"name": "id", "type": "integer"}, {"name": "name", "type": "text"},

@@ -27,7 +27,7 @@ func TestKylinQuerySmoke(t *testing.T) {
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
 	e.Do("POST", "/kylin/api/projects", map[string]any{"name": "p1"}, basic).Expect(t, 200)
 	tok := testkit.Bearer(e.AdminToken())
-	var ds envelope[[]dsView]
+	var ds testkit.Envelope[[]testkit.Datastore]
 	e.Do("GET", "/api/datastores?name=p1", nil, tok).Expect(t, 200).JSON(t, &ds)
 	base := "/api/datastores/" + ds.Data[0].ID
 	e.Do("POST", base+"/tables", map[string]any{"name": "t", "columns": []map[string]any{

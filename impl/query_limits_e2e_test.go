@@ -72,7 +72,7 @@ func TestQueryMemoryBounded(t *testing.T) {
 	// each project's pool opens at most 8 connections: four projects let all 32 run at once
 	var projects []string
 	for i := range clients / db.SandboxPoolConns {
-		projects = append(projects, sbNewProject(t, e, testkit.Bearer(tok), fmt.Sprintf("sb_mem_%d", i), "").Name)
+		projects = append(projects, testkit.NewProject(t, e, testkit.Bearer(tok), fmt.Sprintf("sb_mem_%d", i), "").Name)
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	defer client.CloseIdleConnections()
@@ -184,7 +184,7 @@ func sbTooMany(t *testing.T, e *testkit.Env, auth testkit.ReqOpt, project, want 
 func TestQueryPerUserLimit(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
-	p := sbNewProject(t, e, tok, "sb_per_user", "CANARY")
+	p := testkit.NewProject(t, e, tok, "sb_per_user", "CANARY")
 	ann, bob := e.NewUser("sb_ann", false), e.NewUser("sb_bob", false)
 	for _, u := range []testkit.User{ann, bob} {
 		if err := db.SetAccess(context.Background(), e.DB, sbUUID(t, p.ID), u.ID, 1, e.Clock.Now()); err != nil {
@@ -214,7 +214,7 @@ func TestQueryPerUserLimit(t *testing.T) {
 func TestQueryServerLimit(t *testing.T) {
 	e := testkit.New(t, func(c *impl.Config) { c.QueryMax = 3 })
 	tok := testkit.Bearer(e.AdminToken())
-	p := sbNewProject(t, e, tok, "sb_server_limit", "CANARY")
+	p := testkit.NewProject(t, e, tok, "sb_server_limit", "CANARY")
 	var users []testkit.User
 	for _, name := range []string{"sb_one", "sb_two", "sb_three"} {
 		u := e.NewUser(name, false)
@@ -245,7 +245,7 @@ func TestQueryCapsPartial(t *testing.T) {
 	e := testkit.New(t, func(c *impl.Config) { c.QueryTimeout = 10 * time.Minute })
 	tok := testkit.Bearer(e.AdminToken())
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
-	p := sbNewProject(t, e, tok, "sb_caps", "")
+	p := testkit.NewProject(t, e, tok, "sb_caps", "")
 
 	r := sbQuery(t, e, basic, map[string]any{"sql": `SELECT i FROM generate_series(1, 60000) i`, "project": p.Name, "limit": 50000})
 	if r.Data.IsException || len(r.Data.Results) != 50000 || r.Data.ResultRowCount != 50000 || !r.Data.Partial ||
@@ -293,7 +293,7 @@ func TestQueryStreamedAnswer(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
-	p := sbNewProject(t, e, tok, "sb_stream", "<b>\"note\" & \u2028</b>")
+	p := testkit.NewProject(t, e, tok, "sb_stream", "<b>\"note\" & \u2028</b>")
 	r := e.Do("POST", "/kylin/api/query", map[string]any{"sql": `SELECT id, note, NULL::text AS nothing FROM t`,
 		"project": p.Name, "queryId": "q-42"}, basic).Expect(t, 200)
 	dec := json.NewDecoder(bytes.NewReader(r.Body))
@@ -329,7 +329,7 @@ func TestQueryFailsWhileStreaming(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
-	p := sbNewProject(t, e, tok, "sb_fails", "")
+	p := testkit.NewProject(t, e, tok, "sb_fails", "")
 	failAt := func(n int) string {
 		return fmt.Sprintf(`SELECT CASE WHEN i < %d THEN repeat('x', 100) ELSE (1 / (%d - i))::text END FROM generate_series(1, 10000) i`, n, n)
 	}
@@ -351,7 +351,7 @@ func TestQueryFailsWhileStreaming(t *testing.T) {
 func TestQueryStalledClient(t *testing.T) {
 	e := testkit.New(t, func(c *impl.Config) { c.QueryTimeout = 2 * time.Second })
 	tok := e.AdminToken()
-	p := sbNewProject(t, e, testkit.Bearer(tok), "sb_stalled", "")
+	p := testkit.NewProject(t, e, testkit.Bearer(tok), "sb_stalled", "")
 	marker := "sbstalled" + sbRand()
 	b, _ := json.Marshal(map[string]any{"sql": bigAnswer + " -- " + marker, "project": p.Name, "limit": 50000})
 	req, _ := http.NewRequest("POST", e.URL+"/kylin/api/query", bytes.NewReader(b))
@@ -381,7 +381,7 @@ func TestQueryStalledClient(t *testing.T) {
 func TestQueryBrokenConnectionIsNotTheUsersSQL(t *testing.T) {
 	e := testkit.New(t)
 	admin := testkit.Bearer(e.AdminToken())
-	p := sbNewProject(t, e, admin, "broken_conn", "")
+	p := testkit.NewProject(t, e, admin, "broken_conn", "")
 	marker := "sbbroken" + sbRand()
 	type answer struct {
 		status int
@@ -428,7 +428,7 @@ func TestSandboxPoolsBounded(t *testing.T) {
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
 	var names []string
 	for i := range db.SandboxPools + 2 {
-		names = append(names, sbNewProject(t, e, admin, fmt.Sprintf("pool_%02d", i), "").Name)
+		names = append(names, testkit.NewProject(t, e, admin, fmt.Sprintf("pool_%02d", i), "").Name)
 	}
 	for _, n := range append(names, names[0]) {
 		if r := sbRun(t, e, basic, n, "SELECT 1"); r.Data.IsException {

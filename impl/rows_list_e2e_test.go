@@ -25,7 +25,7 @@ type rlPage struct {
 func TestRowsListPagesAndTotals(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
-	p := sbNewProject(t, e, tok, "rl_p", "")
+	p := testkit.NewProject(t, e, tok, "rl_p", "")
 	base := "/api/datastores/" + p.ID + "/tables"
 	mk := func() {
 		e.Do("POST", base, map[string]any{"name": "r", "columns": []map[string]any{{"name": "i", "type": "integer"}}}, tok).Expect(t, 201)
@@ -93,7 +93,7 @@ func TestRowsListPagesAndTotals(t *testing.T) {
 func BenchmarkRowsList1M(b *testing.B) {
 	e := testkit.New(b)
 	tok := testkit.Bearer(e.AdminToken())
-	p := sbNewProject(b, e, tok, "rl_big", "")
+	p := testkit.NewProject(b, e, tok, "rl_big", "")
 	base := "/api/datastores/" + p.ID + "/tables"
 	e.Do("POST", base, map[string]any{"name": "big", "columns": []map[string]any{{"name": "i", "type": "bigint"},
 		{"name": "s", "type": "text"}}}, tok).Expect(b, 201)

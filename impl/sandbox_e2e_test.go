@@ -61,34 +61,10 @@ func (r *sbResult) cell(i, j int) string {
 	return *r.Data.Results[i][j]
 }
 
-// sbProj is a project made for a test, with the database names the server gave it.
-type sbProj struct {
-	Name, ID, Schema, Role string
-}
-
 func sbRand() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// sbNewProject makes a project with a table t (id integer, note text) holding one row
-// whose note is canary, as ADMIN over the API, and reads its schema and role names.
-func sbNewProject(t testing.TB, e *testkit.Env, tok testkit.ReqOpt, name, canary string) sbProj {
-	t.Helper()
-	var ds envelope[dsView]
-	e.Do("POST", "/api/datastores", map[string]any{"name": name}, tok).Expect(t, 201).JSON(t, &ds)
-	p := sbProj{Name: name, ID: ds.Data.ID}
-	base := "/api/datastores/" + p.ID
-	e.Do("POST", base+"/tables", map[string]any{"name": "t", "columns": []map[string]any{
-		{"name": "id", "type": "integer"}, {"name": "note", "type": "text"}}}, tok).Expect(t, 201)
-	if canary != "" {
-		e.Do("POST", base+"/tables/t/rows", []map[string]any{{"id": 1, "note": canary}}, tok).Expect(t, 201)
-	}
-	if err := e.DB.QueryRowx(`SELECT schema_name, role_name FROM projects WHERE id = $1`, p.ID).Scan(&p.Schema, &p.Role); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // sbQuery posts a query, with more headers if given, and expects 200.
@@ -127,7 +103,7 @@ type sbState struct {
 	RoleSettings  map[string]string // role -> its pg_db_role_setting and password hash
 }
 
-func sbSnapshot(t *testing.T, e *testkit.Env, p1, p2 sbProj) sbState {
+func sbSnapshot(t *testing.T, e *testkit.Env, p1, p2 testkit.Project) sbState {
 	t.Helper()
 	var s sbState
 	s.Rows1 = sbCount(t, e, `SELECT count(*) FROM `+pq.QuoteIdentifier(p1.Schema)+`.t`)
@@ -293,8 +269,8 @@ func TestSandboxCrossProjectAttacks(t *testing.T) {
 	e := testkit.New(t, func(c *impl.Config) { c.QueryTimeout = 2 * time.Minute })
 	tok := testkit.Bearer(e.AdminToken())
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
-	p1 := sbNewProject(t, e, tok, "sb_one", "CANARY-P1")
-	p2 := sbNewProject(t, e, tok, "sb_two", "CANARY-P2")
+	p1 := testkit.NewProject(t, e, tok, "sb_one", "CANARY-P1")
+	p2 := testkit.NewProject(t, e, tok, "sb_two", "CANARY-P2")
 
 	// sequences to try: the server's own (goose's), one in public, one in each project
 	// schema; P1's is even granted to P1's role, so only the read-only transaction stands
@@ -525,7 +501,7 @@ func TestSandboxNoLeakBetweenQueries(t *testing.T) {
 	e := testkit.New(t, func(c *impl.Config) { c.QueryTimeout = 7 * time.Second })
 	tok := testkit.Bearer(e.AdminToken())
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
-	p1 := sbNewProject(t, e, tok, "sb_leak", "CANARY-P1")
+	p1 := testkit.NewProject(t, e, tok, "sb_leak", "CANARY-P1")
 
 	poison := sbRun(t, e, basic, p1.Name, `SELECT set_config('search_path', 'pg_catalog', false),
 		set_config('statement_timeout', '0', false), set_config('default_transaction_read_only', 'off', false), pg_backend_pid()`)
@@ -588,7 +564,7 @@ func TestSandboxTimeout(t *testing.T) {
 	e := testkit.New(t, func(c *impl.Config) { c.QueryTimeout = time.Second })
 	tok := testkit.Bearer(e.AdminToken())
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
-	p1 := sbNewProject(t, e, tok, "sb_slow", "CANARY-P1")
+	p1 := testkit.NewProject(t, e, tok, "sb_slow", "CANARY-P1")
 	for _, sql := range []string{
 		`SELECT pg_sleep(600) -- `,
 		`SELECT set_config('statement_timeout', '0', true), set_config('lock_timeout', '0', true), pg_sleep(600) -- `,
@@ -620,7 +596,7 @@ func TestSandboxClientDisconnectCancels(t *testing.T) {
 	e := testkit.New(t, func(c *impl.Config) { c.QueryTimeout = 10 * time.Minute })
 	tok := testkit.Bearer(e.AdminToken())
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
-	p1 := sbNewProject(t, e, tok, "sb_gone", "CANARY-P1")
+	p1 := testkit.NewProject(t, e, tok, "sb_gone", "CANARY-P1")
 	marker := "sbgone" + sbRand()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -646,7 +622,7 @@ func TestSandboxLimits(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
-	p := sbNewProject(t, e, tok, "sb_limits", "")
+	p := testkit.NewProject(t, e, tok, "sb_limits", "")
 	rows := make([]map[string]any, 600)
 	for i := range rows {
 		rows[i] = map[string]any{"id": i + 1}
@@ -721,7 +697,7 @@ func TestSandboxTypeMapping(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
-	p := sbNewProject(t, e, tok, "sb_types", "")
+	p := testkit.NewProject(t, e, tok, "sb_types", "")
 	cols := []struct {
 		name, typ, value, jdbcName string
 		jdbc                       int
@@ -775,8 +751,8 @@ func TestSandboxAccess(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
-	p1 := sbNewProject(t, e, tok, "sb_acc_one", "CANARY-P1")
-	p2 := sbNewProject(t, e, tok, "sb_acc_two", "CANARY-P2")
+	p1 := testkit.NewProject(t, e, tok, "sb_acc_one", "CANARY-P1")
+	p2 := testkit.NewProject(t, e, tok, "sb_acc_two", "CANARY-P2")
 	reader := e.NewUser("sb_reader", false)
 	if err := db.SetAccess(context.Background(), e.DB, sbUUID(t, p1.ID), reader.ID, 1, e.Clock.Now()); err != nil {
 		t.Fatal(err)
@@ -864,8 +840,8 @@ func TestSandboxDollarIdentifierSmuggling(t *testing.T) {
 	e := testkit.New(t, func(c *impl.Config) { c.QueryTimeout = time.Second })
 	tok := testkit.Bearer(e.AdminToken())
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
-	p1 := sbNewProject(t, e, tok, "sb_smuggle_one", "CANARY-P1")
-	p2 := sbNewProject(t, e, tok, "sb_smuggle_two", "CANARY-P2")
+	p1 := testkit.NewProject(t, e, tok, "sb_smuggle_one", "CANARY-P1")
+	p2 := testkit.NewProject(t, e, tok, "sb_smuggle_two", "CANARY-P2")
 
 	t.Run("the check accepts it", func(t *testing.T) {
 		r := sbRun(t, e, basic, p1.Name, sbSmuggle(`SELECT 2`))
@@ -928,8 +904,8 @@ func TestSandboxSameProjectSessionSQLHidden(t *testing.T) {
 	e := testkit.New(t, func(c *impl.Config) { c.QueryTimeout = time.Minute })
 	tok := testkit.Bearer(e.AdminToken())
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
-	p1 := sbNewProject(t, e, tok, "sb_spy_one", "CANARY-P1")
-	p2 := sbNewProject(t, e, tok, "sb_spy_two", "CANARY-P2")
+	p1 := testkit.NewProject(t, e, tok, "sb_spy_one", "CANARY-P1")
+	p2 := testkit.NewProject(t, e, tok, "sb_spy_two", "CANARY-P2")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	same, other := "sbsame"+sbRand(), "sbother"+sbRand()
@@ -988,8 +964,8 @@ func TestSandboxWithoutHardening(t *testing.T) {
 	e := testkit.New(t, func(c *impl.Config) { c.QueryTimeout = time.Minute })
 	tok := testkit.Bearer(e.AdminToken())
 	basic := testkit.Basic("ADMIN", testkit.AdminPassword)
-	p1 := sbNewProject(t, e, tok, "sb_soft_one", "CANARY-P1")
-	p2 := sbNewProject(t, e, tok, "sb_soft_two", "CANARY-P2")
+	p1 := testkit.NewProject(t, e, tok, "sb_soft_one", "CANARY-P1")
+	p2 := testkit.NewProject(t, e, tok, "sb_soft_two", "CANARY-P2")
 	sbUnharden(t, e)
 
 	ctx, cancel := context.WithCancel(context.Background())

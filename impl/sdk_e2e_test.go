@@ -14,43 +14,19 @@ import (
 	"github.com/kala-server/kala/impl/testkit"
 )
 
-// sdk is the generated Go client over a response-validating HTTP client.
-func sdk(t *testing.T, e *testkit.Env, doer gen.HttpRequestDoer, edit gen.RequestEditorFn) *gen.ClientWithResponses {
-	t.Helper()
-	opts := []gen.ClientOption{gen.WithHTTPClient(doer)}
-	if edit != nil {
-		opts = append(opts, gen.WithRequestEditorFn(edit))
-	}
-	c, err := gen.NewClientWithResponses(e.URL, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func status(t *testing.T, what string, r interface{ StatusCode() int }, err error, want int) {
-	t.Helper()
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	if r.StatusCode() != want {
-		t.Fatalf("%s: status %d, want %d", what, r.StatusCode(), want)
-	}
-}
-
 // The Kala surface through the generated Go client: a bearer token from the login, an API
 // key used by header and by query, a datastore with a table and rows.
 func TestGoSDKKalaFlow(t *testing.T) {
 	e := testkit.New(t)
 	ctx := context.Background()
-	anon := sdk(t, e, e.HTTP, nil)
+	anon := testkit.GoClient(t, e, e.HTTP, nil)
 	login, err := anon.CreateAccessTokenWithResponse(ctx, gen.LoginRequest{Username: "admin", Password: testkit.AdminPassword})
-	status(t, "login", login, err, 200)
+	testkit.ExpectStatus(t, "login", login, err, 200)
 	bearer, _ := securityprovider.NewSecurityProviderBearerToken(login.JSON200.Data.AccessToken)
-	asAdmin := sdk(t, e, e.HTTP, bearer.Intercept)
+	asAdmin := testkit.GoClient(t, e, e.HTTP, bearer.Intercept)
 	dm := e.Permission("Data Management")
 	key, err := asAdmin.CreateApiKeyWithResponse(ctx, gen.ApiKeyCreate{ValidTo: e.Clock.Now().Add(time.Hour), Permissions: &[]gen.PermissionId{dm}})
-	status(t, "create key", key, err, 201)
+	testkit.ExpectStatus(t, "create key", key, err, 201)
 	for _, in := range []string{"header", "query"} {
 		name := "X-API-Key"
 		if in == "query" {
@@ -60,22 +36,22 @@ func TestGoSDKKalaFlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		me, err := sdk(t, e, e.HTTP, p.Intercept).GetMeWithResponse(ctx)
-		status(t, "me by "+in, me, err, 200)
+		me, err := testkit.GoClient(t, e, e.HTTP, p.Intercept).GetMeWithResponse(ctx)
+		testkit.ExpectStatus(t, "me by "+in, me, err, 200)
 		if me.JSON200.Data.Kind != gen.MeKindApiKey || len(me.JSON200.Data.Permissions) != 1 || me.JSON200.Data.Permissions[0] != dm {
 			t.Fatalf("me by %s: %+v", in, me.JSON200.Data)
 		}
 	}
 	keyAuth, _ := securityprovider.NewSecurityProviderApiKey("header", "X-API-Key", key.JSON201.Data)
-	asKey := sdk(t, e, e.HTTP, keyAuth.Intercept)
+	asKey := testkit.GoClient(t, e, e.HTTP, keyAuth.Intercept)
 	desc := "made by the Go SDK"
 	ds, err := asKey.CreateDatastoreWithResponse(ctx, gen.DatastoreCreate{Name: "sdk_go", Description: &desc})
-	status(t, "create datastore", ds, err, 201)
+	testkit.ExpectStatus(t, "create datastore", ds, err, 201)
 	tbl, err := asKey.CreateTableWithResponse(ctx, ds.JSON201.Data.Id, gen.TableCreate{Name: "t",
 		Columns: []gen.Column{{Name: "n", Type: gen.Integer}}})
-	status(t, "create table", tbl, err, 201)
+	testkit.ExpectStatus(t, "create table", tbl, err, 201)
 	rows, err := asKey.InsertRowsWithResponse(ctx, ds.JSON201.Data.Id, "t", gen.RowInsert{json.RawMessage(`{"n":1}`), json.RawMessage(`{"n":2}`)})
-	status(t, "insert rows", rows, err, 201)
+	testkit.ExpectStatus(t, "insert rows", rows, err, 201)
 	if rows.JSON201.Data.Inserted != 2 {
 		t.Fatalf("inserted %d", rows.JSON201.Data.Inserted)
 	}
@@ -89,29 +65,29 @@ func TestGoSDKKylinFlow(t *testing.T) {
 	basic, _ := securityprovider.NewSecurityProviderBasicAuth("ADMIN", testkit.AdminPassword)
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Transport: testkit.NewValidatingTransport(t, e.Server.Contract, http.DefaultTransport)}
-	login, err := sdk(t, e, browser, basic.Intercept).KylinLoginWithResponse(ctx)
-	status(t, "login", login, err, 200)
+	login, err := testkit.GoClient(t, e, browser, basic.Intercept).KylinLoginWithResponse(ctx)
+	testkit.ExpectStatus(t, "login", login, err, 200)
 	if login.JSON200.Data.Username != "ADMIN" {
 		t.Fatalf("login: %+v", login.JSON200.Data)
 	}
-	cookieOnly := sdk(t, e, browser, nil)
+	cookieOnly := testkit.GoClient(t, e, browser, nil)
 	users, err := cookieOnly.KylinListUsersWithResponse(ctx, &gen.KylinListUsersParams{})
-	status(t, "users by cookie", users, err, 200)
+	testkit.ExpectStatus(t, "users by cookie", users, err, 200)
 	if users.JSON200.Data.TotalSize != 1 {
 		t.Fatalf("users: %+v", users.JSON200.Data)
 	}
 	proj, err := cookieOnly.KylinCreateProjectWithResponse(ctx, gen.KylinCreateProjectJSONRequestBody{Name: "sdk_kylin"})
-	status(t, "create project", proj, err, 200)
-	q, err := sdk(t, e, e.HTTP, basic.Intercept).KylinQueryWithResponse(ctx, gen.KylinQueryRequest{Sql: "SELECT 40 + 2 AS answer", Project: "sdk_kylin"})
-	status(t, "query", q, err, 200)
+	testkit.ExpectStatus(t, "create project", proj, err, 200)
+	q, err := testkit.GoClient(t, e, e.HTTP, basic.Intercept).KylinQueryWithResponse(ctx, gen.KylinQueryRequest{Sql: "SELECT 40 + 2 AS answer", Project: "sdk_kylin"})
+	testkit.ExpectStatus(t, "query", q, err, 200)
 	d := q.ApplicationvndApacheKylinV4PublicJSON200.Data // no Accept: the envelope, labelled with the public media type
 	if d.IsException || len(d.Results) != 1 || *d.Results[0][0] != "42" || d.ColumnMetas[0].Name != "answer" {
 		t.Fatalf("query: %+v", d)
 	}
 	// A Kylin error decodes into its typed shape (null `data` included).
 	stranger, _ := securityprovider.NewSecurityProviderBasicAuth("no_such_user", "Wrong#2026")
-	denied, err := sdk(t, e, e.HTTP, stranger.Intercept).KylinQueryWithResponse(ctx, gen.KylinQueryRequest{Sql: "SELECT 1", Project: "sdk_kylin"})
-	status(t, "query with bad credentials", denied, err, 401)
+	denied, err := testkit.GoClient(t, e, e.HTTP, stranger.Intercept).KylinQueryWithResponse(ctx, gen.KylinQueryRequest{Sql: "SELECT 1", Project: "sdk_kylin"})
+	testkit.ExpectStatus(t, "query with bad credentials", denied, err, 401)
 	if ke := denied.JSON401; ke == nil || ke.Code != gen.N999 || ke.ErrorCode != "KE-010003208" || ke.Data != nil {
 		t.Fatalf("query with bad credentials: %+v (body %s)", ke, denied.Body)
 	}

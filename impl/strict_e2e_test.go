@@ -7,38 +7,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/kala-server/kala/impl"
 	"github.com/kala-server/kala/impl/testkit"
 )
 
-// stExpectProblem checks a problem+json answer of status whose detail contains msg and,
-// unless field is "", whose first field error is about field and says msg; it returns it.
-func stExpectProblem(t *testing.T, r *testkit.Resp, status int, field, msg string) akProblem {
-	t.Helper()
-	r.Expect(t, status)
-	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
-		t.Errorf("Content-Type %q, want application/problem+json", ct)
-	}
-	var p akProblem
-	r.JSON(t, &p)
-	if p.Status != status || p.Type == "" || p.Title == "" {
-		t.Errorf("not a %d problem: %s", status, r.Body)
-	}
-	if field != "" && (len(p.Errors) == 0 || p.Errors[0].Field != field || !strings.Contains(p.Errors[0].Message, msg)) {
-		t.Errorf("want a field error %s containing %q, got %s", field, msg, r.Body)
-	}
-	if !strings.Contains(p.Detail, msg) {
-		t.Errorf("detail %q does not say %q", p.Detail, msg)
-	}
-	return p
-}
-
 // stKylinErr checks a Kylin error envelope of status and code whose msg contains msg.
 func stKylinErr(t *testing.T, r *testkit.Resp, status int, code, msg string) {
 	t.Helper()
-	out := kxExpectErr(t, r, status, code)
+	out := testkit.KylinExpectErr(t, r, status, code)
 	if !strings.Contains(out.Msg, msg) {
 		t.Errorf("msg %q does not say %q", out.Msg, msg)
 	}
@@ -81,7 +57,7 @@ func stNoToken(t *testing.T, r *testkit.Resp) {
 
 var (
 	stKylinAdmin = testkit.Basic("ADMIN", testkit.AdminPassword)
-	stKylinJSON  = testkit.Header("Accept", kylinJSON)
+	stKylinJSON  = testkit.Header("Accept", testkit.KylinJSON)
 )
 
 // A repeated key is refused at any depth, compared after unescaping, on both faces: with
@@ -100,16 +76,16 @@ func TestStrictDuplicateKeys(t *testing.T) {
 			`{"username":"ADMIN","password":"` + pw + `","password":"` + pw + `"}`,
 		} {
 			r := e.Do("POST", "/api/auth/access-token", testkit.Raw(body))
-			stExpectProblem(t, r, 400, "body", `has duplicate key "password"`)
+			testkit.ExpectProblem(t, r, 400, "body", `has duplicate key "password"`)
 			stNoToken(t, r)
 		}
 	})
 	t.Run("kala nested duplicate names its path", func(t *testing.T) {
 		admin := testkit.Bearer(e.AdminToken())
-		ds := bolaDatastore(t, e, admin, "strict_dups")
+		ds := testkit.DatastoreWithRows(t, e, admin, "strict_dups")
 		r := e.Do("POST", "/api/datastores/"+ds+"/tables/t/rows", testkit.Raw(`[{"id":3},{"id":4,"note":"a","id":5}]`), admin)
-		stExpectProblem(t, r, 400, "body", `has duplicate key "id" in $[1]`)
-		if n := bolaRows(t, e, admin, ds, "t"); n != 2 {
+		testkit.ExpectProblem(t, r, 400, "body", `has duplicate key "id" in $[1]`)
+		if n := testkit.RowCount(t, e, admin, ds, "t"); n != 2 {
 			t.Errorf("the table has %d rows, want the 2 it had", n)
 		}
 	})
@@ -138,7 +114,7 @@ func TestStrictInvalidUTF8(t *testing.T) {
 		"in a key":        "{\"username\":\"st_ok\",\"password\":\"Welcome#2026\",\"\xff\":1}",
 	} {
 		t.Run("kala "+name, func(t *testing.T) {
-			stExpectProblem(t, e.Do("POST", "/api/users", testkit.Raw(body), tok), 400, "body", "is not valid UTF-8")
+			testkit.ExpectProblem(t, e.Do("POST", "/api/users", testkit.Raw(body), tok), 400, "body", "is not valid UTF-8")
 		})
 		t.Run("kylin "+name, func(t *testing.T) {
 			stKylinErr(t, e.Do("POST", "/kylin/api/user", testkit.Raw(body), stKylinAdmin), 400, "KE-010000003", "body: is not valid UTF-8")
@@ -146,7 +122,7 @@ func TestStrictInvalidUTF8(t *testing.T) {
 	}
 	for _, esc := range []string{`\ud800`, `\udfff`, `\udbff\u0041`, `\ud800\ud800`} {
 		body := `{"username":"st_` + esc + `","password":"Welcome#2026"}`
-		stExpectProblem(t, e.Do("POST", "/api/users", testkit.Raw(body), tok), 400, "body", "unpaired UTF-16 surrogate")
+		testkit.ExpectProblem(t, e.Do("POST", "/api/users", testkit.Raw(body), tok), 400, "body", "unpaired UTF-16 surrogate")
 		stKylinErr(t, e.Do("POST", "/kylin/api/user", testkit.Raw(body), stKylinAdmin), 400, "KE-010000003", "unpaired UTF-16 surrogate")
 	}
 	if n := users(); n != before {
@@ -170,7 +146,7 @@ func TestStrictTrailingData(t *testing.T) {
 	login := `{"username":"ADMIN","password":"` + testkit.AdminPassword + `"}`
 	for _, tail := range []string{`x`, `{}`, login, `,`, "\x00", `"`, `]`} {
 		r := e.Do("POST", "/api/auth/access-token", testkit.Raw(login+" "+tail))
-		stExpectProblem(t, r, 400, "body", "has data after the JSON value")
+		testkit.ExpectProblem(t, r, 400, "body", "has data after the JSON value")
 		stNoToken(t, r)
 	}
 	e.Do("POST", "/api/auth/access-token", testkit.Raw(" \r\n\t"+login+" \r\n\t")).Expect(t, 200)
@@ -181,8 +157,8 @@ func TestStrictTrailingData(t *testing.T) {
 		t.Errorf("%d projects were created", n)
 	}
 	t.Run("bad JSON still says where", func(t *testing.T) {
-		stExpectProblem(t, e.Do("POST", "/api/auth/access-token", testkit.Raw(`{"username":"ADMIN",}`)), 400, "body", "is not valid JSON")
-		stExpectProblem(t, e.Do("POST", "/api/auth/access-token", testkit.Raw(`{"username":"ADMIN"`)), 400, "body", "is not valid JSON")
+		testkit.ExpectProblem(t, e.Do("POST", "/api/auth/access-token", testkit.Raw(`{"username":"ADMIN",}`)), 400, "body", "is not valid JSON")
+		testkit.ExpectProblem(t, e.Do("POST", "/api/auth/access-token", testkit.Raw(`{"username":"ADMIN"`)), 400, "body", "is not valid JSON")
 	})
 }
 
@@ -192,7 +168,7 @@ func TestStrictUnsupportedMediaType(t *testing.T) {
 	login := testkit.Raw(`{"username":"ADMIN","password":"` + testkit.AdminPassword + `"}`)
 	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "application/xml", "text/json"} {
 		r := e.Do("POST", "/api/auth/access-token", login, testkit.Header("Content-Type", ct))
-		p := stExpectProblem(t, r, 415, "Content-Type", fmt.Sprintf("must be application/json, not %q", ct))
+		p := testkit.ExpectProblem(t, r, 415, "Content-Type", fmt.Sprintf("must be application/json, not %q", ct))
 		if p.Type != "https://kala.dev/problems/unsupported-media-type" || p.Title != "Unsupported media type" {
 			t.Errorf("415 problem type/title: %s", r.Body)
 		}
@@ -200,7 +176,7 @@ func TestStrictUnsupportedMediaType(t *testing.T) {
 	}
 	// no Content-Type at all
 	r := e.Do("POST", "/api/auth/access-token", login, func(r *http.Request) { r.Header.Del("Content-Type") })
-	stExpectProblem(t, r, 415, "Content-Type", "must be application/json")
+	testkit.ExpectProblem(t, r, 415, "Content-Type", "must be application/json")
 
 	for _, ct := range []string{"application/json;charset=UTF-8", "Application/JSON", "application/json; charset=utf-8"} {
 		e.Do("POST", "/api/auth/access-token", login, testkit.Header("Content-Type", ct)).Expect(t, 200)
@@ -208,7 +184,7 @@ func TestStrictUnsupportedMediaType(t *testing.T) {
 
 	r = e.Do("POST", "/kylin/api/projects", testkit.Raw(`{"name":"st_text"}`), stKylinAdmin, stKylinJSON, testkit.Header("Content-Type", "text/plain"))
 	stKylinErr(t, r, 415, "KE-010000003", `Content-Type: must be application/json, not "text/plain"`)
-	if ct := r.Header.Get("Content-Type"); ct != kylinJSON+";charset=UTF-8" {
+	if ct := r.Header.Get("Content-Type"); ct != testkit.KylinJSON+";charset=UTF-8" {
 		t.Errorf("Kylin 415 Content-Type %q", ct)
 	}
 	if n := stCount(t, e, `SELECT count(*) FROM projects`); n != 0 {
@@ -219,7 +195,7 @@ func TestStrictUnsupportedMediaType(t *testing.T) {
 // A method the path does not have is 405 with Allow listing the ones it has, in each
 // face's error shape; CORS preflights keep answering with the same list.
 func TestStrictMethodNotAllowed(t *testing.T) {
-	e := kcEnv(t)
+	e := testkit.NewCORS(t)
 	tok := testkit.Bearer(e.AdminToken())
 	cases := []struct{ method, path, allow string }{
 		{"DELETE", "/api/auth/me", "GET"},
@@ -242,11 +218,11 @@ func TestStrictMethodNotAllowed(t *testing.T) {
 				return // no body to check
 			}
 			if strings.HasPrefix(c.path, "/kylin/") {
-				kxExpectErr(t, r, 405, "KE-010000405")
+				testkit.KylinExpectErr(t, r, 405, "KE-010000405")
 				stSchemaValid(t, e, "KylinError", r.Body)
 				return
 			}
-			p := stExpectProblem(t, r, 405, "", "")
+			p := testkit.ExpectProblem(t, r, 405, "", "")
 			if p.Type != "https://kala.dev/problems/method-not-allowed" || !strings.Contains(p.Detail, c.method) {
 				t.Errorf("405 problem: %s", r.Body)
 			}
@@ -258,7 +234,7 @@ func TestStrictMethodNotAllowed(t *testing.T) {
 	}
 	t.Run("preflight lists the same methods", func(t *testing.T) {
 		for _, c := range cases {
-			res := kcPreflight(t, e, c.path, kcApp, "PUT")
+			res := testkit.Preflight(t, e, c.path, testkit.AppOrigin, "PUT")
 			if got := res.Header.Get("Access-Control-Allow-Methods"); got != c.allow {
 				t.Errorf("%s: Access-Control-Allow-Methods %q, want %q", c.path, got, c.allow)
 			}
@@ -270,47 +246,6 @@ func TestStrictMethodNotAllowed(t *testing.T) {
 			t.Errorf("Allow %q on a 404", a)
 		}
 	})
-}
-
-// A token signed with the server's own key but another typ is refused like any invalid
-// token, on both faces.
-func TestStrictJWTType(t *testing.T) {
-	e := testkit.New(t)
-	u := e.NewUser("st_typ", false, e.Permission("User Management"))
-	k := jwtActiveKey(t, e)
-	sign := func(typ any) string {
-		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwtClaims(t, e, u.ID))
-		tok.Header["kid"] = k.kid
-		if typ == nil {
-			delete(tok.Header, "typ")
-		} else {
-			tok.Header["typ"] = typ
-		}
-		s, err := tok.SignedString(k.priv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	t.Run("control: typ JWT", func(t *testing.T) {
-		good := sign("JWT")
-		if h := jwtHeader(t, good); h["typ"] != "JWT" {
-			t.Fatalf("header %v", h)
-		}
-		if h := jwtHeader(t, e.Login(u.Name, u.Password)); h["typ"] != "JWT" {
-			t.Fatalf("the server issues typ %v, not JWT", h["typ"])
-		}
-		jwtWorks(t, e, good, u.ID)
-		kxOK[json.RawMessage](t, e.Do("GET", "/kylin/api/user", nil, testkit.Bearer(good)))
-	})
-	for name, typ := range map[string]any{"at+jwt": "at+jwt", "lower case": "jwt", "JOSE": "JOSE",
-		"empty": "", "absent": nil, "a number": 1, "JWT with space": "JWT "} {
-		t.Run(name, func(t *testing.T) {
-			bad := sign(typ)
-			jwtRefused(t, e, bad)
-			kxExpectErr(t, e.Do("GET", "/kylin/api/user", nil, testkit.Bearer(bad)), 401, "KE-010003208")
-		})
-	}
 }
 
 // A body over the size limit is refused as too large on both faces, also when it carries

@@ -27,14 +27,14 @@ type usView struct {
 
 func usGet(t *testing.T, e *testkit.Env, tok testkit.ReqOpt, id string) usView {
 	t.Helper()
-	var u envelope[usView]
+	var u testkit.Envelope[usView]
 	e.Do("GET", "/api/users/"+id, nil, tok).Expect(t, 200).JSON(t, &u)
 	return u.Data
 }
 
 func usCreate(t *testing.T, e *testkit.Env, tok testkit.ReqOpt, body map[string]any) usView {
 	t.Helper()
-	var u envelope[usView]
+	var u testkit.Envelope[usView]
 	e.Do("POST", "/api/users", body, tok).Expect(t, 201).JSON(t, &u)
 	return u.Data
 }
@@ -47,7 +47,7 @@ func usLogin(e *testkit.Env, name, pw string) *testkit.Resp {
 func usExpectLocked(t *testing.T, e *testkit.Env, name, pw string) {
 	t.Helper()
 	r := usLogin(e, name, pw).Expect(t, 401)
-	p := mxProblemOf(t, r)
+	p := testkit.ProblemOf(t, r)
 	if !strings.HasSuffix(p.Type, "/locked") || p.LockedUntil == "" || !strings.Contains(p.Detail, "locked") {
 		t.Fatalf("the login is not refused as locked: %s", r.Body)
 	}
@@ -64,23 +64,23 @@ func usLock(t *testing.T, e *testkit.Env, name string) {
 func TestUsersPasswordRuleIsNamed(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
-	msg := mxExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "pw1", "password": "Ab#1"}, tok), "password")
+	msg := testkit.ExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "pw1", "password": "Ab#1"}, tok), "password")
 	if !strings.Contains(msg, "8 characters") {
 		t.Errorf("a short password's message does not mention 8 characters: %q", msg)
 	}
-	msg = mxExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "pw2", "password": "Abcdefgh12"}, tok), "password")
+	msg = testkit.ExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "pw2", "password": "Abcdefgh12"}, tok), "password")
 	const specials = "~!@#$%^&*(){}|:\"<>?[];',./`" // SPEC §2, Kylin's rule
 	if !strings.Contains(msg, specials) {
 		t.Errorf("a password without a special character: the message does not list %s: %q", specials, msg)
 	}
-	mxExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "pw3", "password": "########1"}, tok), "password")
-	mxExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "pw4", "password": "Abcdefgh#"}, tok), "password")
-	mxExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "pw5", "password": "Ab1#" + strings.Repeat("x", 125)}, tok), "password")
+	testkit.ExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "pw3", "password": "########1"}, tok), "password")
+	testkit.ExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "pw4", "password": "Abcdefgh#"}, tok), "password")
+	testkit.ExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "pw5", "password": "Ab1#" + strings.Repeat("x", 125)}, tok), "password")
 	usCreate(t, e, tok, map[string]any{"username": "pw6", "password": "Abcdefg1#"})
 	// the same rule on a password change
 	u := e.NewUser("pw7", false)
 	utok := e.Login(u.Name, u.Password)
-	msg = mxExpectField(t, e.Do("PUT", "/api/users/"+u.ID.String()+"/password",
+	msg = testkit.ExpectField(t, e.Do("PUT", "/api/users/"+u.ID.String()+"/password",
 		map[string]any{"oldPassword": u.Password, "newPassword": "short#1"}, testkit.Bearer(utok)), "newPassword")
 	if !strings.Contains(msg, "8 characters") {
 		t.Errorf("a short new password's message does not mention 8 characters: %q", msg)
@@ -97,7 +97,7 @@ func TestUsersUsernameRules(t *testing.T) {
 			t.Errorf("username %q: status %d, want 400", name, r.Status)
 			continue
 		}
-		mxExpectField(t, r, "username")
+		testkit.ExpectField(t, r, "username")
 	}
 	for _, name := range []string{strings.Repeat("n", 180), "x", "Ana.Lyst", "ana lyst", "ünïcødé_名前", "a.b-c_d@e"} {
 		u := usCreate(t, e, tok, map[string]any{"username": name, "password": "Welcome#2026"})
@@ -111,14 +111,14 @@ func TestUsersUsernameRules(t *testing.T) {
 func TestUsersUnknownFieldIsRefused(t *testing.T) {
 	e := testkit.New(t)
 	tok := testkit.Bearer(e.AdminToken())
-	mxExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "u1", "password": "Welcome#2026", "role": "admin"}, tok), "role")
+	testkit.ExpectField(t, e.Do("POST", "/api/users", map[string]any{"username": "u1", "password": "Welcome#2026", "role": "admin"}, tok), "role")
 	u := e.NewUser("u2", false)
-	mxExpectField(t, e.Do("PATCH", "/api/users/"+u.ID.String(), map[string]any{"superuser": true}, tok), "superuser")
-	mxExpectField(t, e.Do("PUT", "/api/users/"+u.ID.String()+"/password", map[string]any{"newPassword": "Welcome#2026", "force": true}, tok), "force")
-	var list envelope[[]usView]
+	testkit.ExpectField(t, e.Do("PATCH", "/api/users/"+u.ID.String(), map[string]any{"superuser": true}, tok), "superuser")
+	testkit.ExpectField(t, e.Do("PUT", "/api/users/"+u.ID.String()+"/password", map[string]any{"newPassword": "Welcome#2026", "force": true}, tok), "force")
+	var list testkit.Envelope[[]usView]
 	e.Do("GET", "/api/users?name=u1", nil, tok).Expect(t, 200).JSON(t, &list)
 	if len(list.Data) != 0 {
-		t.Fatalf("a refused create stored a user: %s", mustJSON(list))
+		t.Fatalf("a refused create stored a user: %s", testkit.MustJSON(list))
 	}
 }
 
@@ -145,7 +145,7 @@ func TestUsersGrantRules(t *testing.T) {
 	}
 	e.Do("PATCH", "/api/users/"+u.ID, map[string]any{"permissions": []string{}}, mtok).Expect(t, 200)
 	// the refused creates stored nothing
-	var list envelope[[]usView]
+	var list testkit.Envelope[[]usView]
 	e.Do("GET", "/api/users?name=a", nil, mtok).Expect(t, 200).JSON(t, &list)
 	for _, x := range list.Data {
 		if x.Username != "a5" && strings.HasPrefix(x.Username, "a") && len(x.Username) == 2 {
@@ -167,7 +167,7 @@ func TestUsersGrantRules(t *testing.T) {
 func TestUsersSelfAndBuiltinProtection(t *testing.T) {
 	e := testkit.New(t)
 	root := e.AdminToken()
-	rootID := mxWhoAmI(t, e, root)
+	rootID := testkit.WhoAmI(t, e, root)
 	other := e.NewUser("other_admin", true)
 	otok := e.Login(other.Name, other.Password)
 	o := testkit.Bearer(otok)
@@ -220,10 +220,10 @@ func TestUsersDeleteKillsEverything(t *testing.T) {
 	um := e.Permission("User Management")
 	old := e.NewUser("Phoenix", false, um)
 	tok := e.Login(old.Name, old.Password)
-	key := e.NewKey(tok, map[string]any{"validTo": mxValidTo(e), "permissions": []string{um}})
+	key := e.NewKey(tok, map[string]any{"validTo": testkit.ValidTo(e), "permissions": []string{um}})
 	e.Do("GET", "/api/users", nil, testkit.Bearer(tok)).Expect(t, 200)
 	e.Do("GET", "/api/users", nil, testkit.APIKey(key)).Expect(t, 200)
-	ds := mxID(t, e.Do("POST", "/api/datastores", map[string]any{"name": "phoenix_ds"}, admin).Expect(t, 201))
+	ds := testkit.ID(t, e.Do("POST", "/api/datastores", map[string]any{"name": "phoenix_ds"}, admin).Expect(t, 201))
 	bolaSetAccess(t, e, ds, old.ID, 4)
 	usLock(t, e, old.Name)
 	usExpectLocked(t, e, old.Name, old.Password)
@@ -244,22 +244,22 @@ func TestUsersDeleteKillsEverything(t *testing.T) {
 	e.Do("GET", "/api/auth/me", nil, testkit.Bearer(tok)).Expect(t, 401)
 	e.Do("GET", "/api/auth/me", nil, testkit.APIKey(key)).Expect(t, 401)
 	e.Do("GET", "/api/users", nil, testkit.APIKey(key)).Expect(t, 401)
-	var me envelope[struct {
+	var me testkit.Envelope[struct {
 		Permissions []string `json:"permissions"`
 		User        usView   `json:"user"`
 	}]
 	e.Do("GET", "/api/auth/me", nil, testkit.Bearer(ntok)).Expect(t, 200).JSON(t, &me)
 	if len(me.Data.Permissions) != 0 || me.Data.User.ID != reborn.ID {
-		t.Fatalf("the new user's /me: %s", mustJSON(me))
+		t.Fatalf("the new user's /me: %s", testkit.MustJSON(me))
 	}
 	e.Do("GET", "/api/users", nil, testkit.Bearer(ntok)).Expect(t, 403)
 	e.Do("GET", "/api/datastores/"+ds, nil, testkit.Bearer(ntok)).Expect(t, 404)
-	var list envelope[[]dsView]
+	var list testkit.Envelope[[]testkit.Datastore]
 	e.Do("GET", "/api/datastores", nil, testkit.Bearer(ntok)).Expect(t, 200).JSON(t, &list)
 	if list.Page.Total != 0 {
-		t.Fatalf("the new user sees the old one's datastores: %s", mustJSON(list))
+		t.Fatalf("the new user sees the old one's datastores: %s", testkit.MustJSON(list))
 	}
-	var keys envelope[[]struct{}]
+	var keys testkit.Envelope[[]struct{}]
 	e.Do("GET", "/api/auth/api-keys", nil, testkit.Bearer(ntok)).Expect(t, 200).JSON(t, &keys)
 	if keys.Page.Total != 0 {
 		t.Fatalf("the new user holds the old one's keys: %d", keys.Page.Total)
@@ -271,10 +271,10 @@ func TestUsersDisableKillsTokenAtOnce(t *testing.T) {
 	admin := testkit.Bearer(e.AdminToken())
 	u := e.NewUser("dormant", false, e.Permission("Data Management"))
 	tok := e.Login(u.Name, u.Password)
-	key := e.NewKey(tok, map[string]any{"validTo": mxValidTo(e)})
+	key := e.NewKey(tok, map[string]any{"validTo": testkit.ValidTo(e)})
 	e.Do("GET", "/api/auth/me", nil, testkit.Bearer(tok)).Expect(t, 200)
 	e.Do("GET", "/api/auth/me", nil, testkit.APIKey(key)).Expect(t, 200)
-	var got envelope[usView]
+	var got testkit.Envelope[usView]
 	e.Do("PATCH", "/api/users/"+u.ID.String(), map[string]any{"disabled": true}, admin).Expect(t, 200).JSON(t, &got)
 	if !got.Data.Disabled {
 		t.Fatalf("PATCH answer: %+v", got.Data)
@@ -283,7 +283,7 @@ func TestUsersDisableKillsTokenAtOnce(t *testing.T) {
 	e.Do("GET", "/api/datastores", nil, testkit.Bearer(tok)).Expect(t, 401)
 	e.Do("GET", "/api/auth/me", nil, testkit.APIKey(key)).Expect(t, 401)
 	r := usLogin(e, u.Name, u.Password).Expect(t, 401)
-	if p := mxProblemOf(t, r); !strings.HasSuffix(p.Type, "/disabled") {
+	if p := testkit.ProblemOf(t, r); !strings.HasSuffix(p.Type, "/disabled") {
 		t.Errorf("a disabled user's correct password: %s", r.Body)
 	}
 	// enabling again does not revive the old token
@@ -298,7 +298,7 @@ func TestUsersChangePassword(t *testing.T) {
 	pwPath := func(id uuid.UUID) string { return "/api/users/" + id.String() + "/password" }
 
 	t.Run("own, with the old password", func(t *testing.T) {
-		se := mxSub(e, t)
+		se := testkit.Sub(e, t)
 		u := se.NewUser("self_changer", false)
 		tok := se.Login(u.Name, u.Password)
 		se.Do("PUT", pwPath(u.ID), map[string]any{"oldPassword": u.Password, "newPassword": "Fresh#Pass1"}, testkit.Bearer(tok)).Expect(t, 204)
@@ -312,14 +312,14 @@ func TestUsersChangePassword(t *testing.T) {
 	})
 
 	t.Run("own, with a wrong or no old password", func(t *testing.T) {
-		se := mxSub(e, t)
+		se := testkit.Sub(e, t)
 		u := se.NewUser("forgetful", false)
 		tok := testkit.Bearer(se.Login(u.Name, u.Password))
-		mxExpectField(t, se.Do("PUT", pwPath(u.ID), map[string]any{"newPassword": "Fresh#Pass1"}, tok), "oldPassword")
-		mxExpectField(t, se.Do("PUT", pwPath(u.ID), map[string]any{"oldPassword": "", "newPassword": "Fresh#Pass1"}, tok), "oldPassword")
+		testkit.ExpectField(t, se.Do("PUT", pwPath(u.ID), map[string]any{"newPassword": "Fresh#Pass1"}, tok), "oldPassword")
+		testkit.ExpectField(t, se.Do("PUT", pwPath(u.ID), map[string]any{"oldPassword": "", "newPassword": "Fresh#Pass1"}, tok), "oldPassword")
 		se.Do("GET", "/api/auth/me", nil, tok).Expect(t, 200) // no failure counted so far
-		mxExpectField(t, se.Do("PUT", pwPath(u.ID), map[string]any{"oldPassword": "Wrong#pass1", "newPassword": "Fresh#Pass1"}, tok), "oldPassword")
-		mxExpectField(t, se.Do("PUT", pwPath(u.ID), map[string]any{"oldPassword": "Wrong#pass2", "newPassword": "Fresh#Pass1"}, tok), "oldPassword")
+		testkit.ExpectField(t, se.Do("PUT", pwPath(u.ID), map[string]any{"oldPassword": "Wrong#pass1", "newPassword": "Fresh#Pass1"}, tok), "oldPassword")
+		testkit.ExpectField(t, se.Do("PUT", pwPath(u.ID), map[string]any{"oldPassword": "Wrong#pass2", "newPassword": "Fresh#Pass1"}, tok), "oldPassword")
 		// the third wrong old password locks the name, like a third failed login
 		r := se.Do("PUT", pwPath(u.ID), map[string]any{"oldPassword": "Wrong#pass3", "newPassword": "Fresh#Pass1"}, tok)
 		if r.Status != 400 && r.Status != 403 {
@@ -333,7 +333,7 @@ func TestUsersChangePassword(t *testing.T) {
 	})
 
 	t.Run("another's, by an admin", func(t *testing.T) {
-		se := mxSub(e, t)
+		se := testkit.Sub(e, t)
 		u := se.NewUser("reset_me", false)
 		if got := usGet(t, se, admin, u.ID.String()); got.DefaultPassword {
 			t.Fatalf("the fixture user starts with a default password")
@@ -349,7 +349,7 @@ func TestUsersChangePassword(t *testing.T) {
 	})
 
 	t.Run("another's, without User Management", func(t *testing.T) {
-		se := mxSub(e, t)
+		se := testkit.Sub(e, t)
 		victim := se.NewUser("victim", false)
 		// Data Management is no help, and neither is knowing the old password
 		mallory := se.NewUser("mallory", false, se.Permission("Data Management"))
@@ -359,16 +359,16 @@ func TestUsersChangePassword(t *testing.T) {
 		se.Login(victim.Name, victim.Password)
 		// a manager cannot reset an admin's
 		m := se.NewUser("pw_manager", false, se.Permission("User Management"))
-		rootID := mxWhoAmI(t, se, se.AdminToken())
+		rootID := testkit.WhoAmI(t, se, se.AdminToken())
 		se.Do("PUT", "/api/users/"+rootID+"/password", map[string]any{"newPassword": "Taken#Over1"},
 			testkit.Bearer(se.Login(m.Name, m.Password))).Expect(t, 403)
 		se.AdminToken()
 	})
 
 	t.Run("never with an API key", func(t *testing.T) {
-		se := mxSub(e, t)
+		se := testkit.Sub(e, t)
 		u := se.NewUser("key_holder", false, se.Permission("User Management"))
-		key := se.NewKey(se.Login(u.Name, u.Password), map[string]any{"validTo": mxValidTo(se),
+		key := se.NewKey(se.Login(u.Name, u.Password), map[string]any{"validTo": testkit.ValidTo(se),
 			"permissions": []string{se.Permission("User Management")}})
 		other := se.NewUser("key_target", false)
 		for _, opt := range []testkit.ReqOpt{testkit.APIKey(key), testkit.QueryKey(key)} {
@@ -380,9 +380,9 @@ func TestUsersChangePassword(t *testing.T) {
 	})
 
 	t.Run("of nobody", func(t *testing.T) {
-		se := mxSub(e, t)
+		se := testkit.Sub(e, t)
 		se.Do("PUT", pwPath(uuid.Must(uuid.NewV7())), map[string]any{"newPassword": "Nobody#123"}, admin).Expect(t, 404)
-		mxExpectField(t, se.Do("PUT", "/api/users/me/password", map[string]any{"newPassword": "Nobody#123"}, admin), "id")
+		testkit.ExpectField(t, se.Do("PUT", "/api/users/me/password", map[string]any{"newPassword": "Nobody#123"}, admin), "id")
 	})
 }
 
@@ -395,8 +395,8 @@ func TestUsersUnlock(t *testing.T) {
 	if got := usGet(t, e, admin, u.ID.String()); !got.Locked || got.LockedUntil == nil {
 		t.Fatalf("the user is not shown locked: %+v", got)
 	}
-	mxExpectField(t, e.Do("PATCH", "/api/users/"+u.ID.String(), map[string]any{"locked": true}, admin), "locked")
-	var got envelope[usView]
+	testkit.ExpectField(t, e.Do("PATCH", "/api/users/"+u.ID.String(), map[string]any{"locked": true}, admin), "locked")
+	var got testkit.Envelope[usView]
 	e.Do("PATCH", "/api/users/"+u.ID.String(), map[string]any{"locked": false}, admin).Expect(t, 200).JSON(t, &got)
 	if got.Data.Locked || got.Data.LockedUntil != nil {
 		t.Errorf("PATCH answer still locked: %+v", got.Data)
@@ -417,7 +417,7 @@ func TestUsersListPagingAndFilter(t *testing.T) {
 	}
 	e.NewUser("other", false)
 	const total = 9 // with ADMIN and other
-	var list envelope[[]usView]
+	var list testkit.Envelope[[]usView]
 	got := func(q string) []string {
 		t.Helper()
 		e.Do("GET", "/api/users"+q, nil, admin).Expect(t, 200).JSON(t, &list)
@@ -446,9 +446,9 @@ func TestUsersListPagingAndFilter(t *testing.T) {
 	check("?name=g_d", []string{"PG_DELTA"}, 0, 50, 1)
 	check("?name=pG&offset=5&limit=5", []string{"pg_Foxtrot", "pg_golf"}, 5, 5, 7)
 	check("?name=zulu", []string{}, 0, 50, 0)
-	mxExpectField(t, e.Do("GET", "/api/users?limit=0", nil, admin), "limit")
-	mxExpectField(t, e.Do("GET", "/api/users?limit=501", nil, admin), "limit")
-	mxExpectField(t, e.Do("GET", "/api/users?offset=-1", nil, admin), "offset")
+	testkit.ExpectField(t, e.Do("GET", "/api/users?limit=0", nil, admin), "limit")
+	testkit.ExpectField(t, e.Do("GET", "/api/users?limit=501", nil, admin), "limit")
+	testkit.ExpectField(t, e.Do("GET", "/api/users?offset=-1", nil, admin), "offset")
 }
 
 // usStored fails unless the stored user's admin column and ROLE_ADMIN in its authorities
@@ -469,13 +469,13 @@ func usStored(t *testing.T, e *testkit.Env, id uuid.UUID, admin bool) {
 func TestUsersDemotionByAuthorities(t *testing.T) {
 	e := testkit.New(t)
 	root := testkit.Bearer(e.AdminToken())
-	rootID := uuid.MustParse(mxWhoAmI(t, e, e.AdminToken()))
+	rootID := uuid.MustParse(testkit.WhoAmI(t, e, e.AdminToken()))
 	other := e.NewUser("other_admin", true)
 	otok := testkit.Bearer(e.Login(other.Name, other.Password))
 	id := other.ID.String()
 	e.Do("GET", "/api/users", nil, otok).Expect(t, 200)
 
-	var u envelope[usView]
+	var u testkit.Envelope[usView]
 	e.Do("PATCH", "/api/users/"+id, map[string]any{"authorities": []string{"ALL_USERS", "ROLE_ANALYST"}}, root).Expect(t, 200).JSON(t, &u)
 	if u.Data.Admin {
 		t.Errorf("authorities without ROLE_ADMIN answered an admin: %+v", u.Data)
@@ -491,15 +491,15 @@ func TestUsersDemotionByAuthorities(t *testing.T) {
 	}
 	usStored(t, e, other.ID, true)
 	// admin and authorities that disagree are refused, and change nothing
-	mxExpectField(t, e.Do("PATCH", "/api/users/"+id, map[string]any{"admin": false, "authorities": []string{"ROLE_ADMIN"}}, root), "authorities")
-	mxExpectField(t, e.Do("PATCH", "/api/users/"+id, map[string]any{"admin": true, "authorities": []string{"ALL_USERS"}}, root), "authorities")
+	testkit.ExpectField(t, e.Do("PATCH", "/api/users/"+id, map[string]any{"admin": false, "authorities": []string{"ROLE_ADMIN"}}, root), "authorities")
+	testkit.ExpectField(t, e.Do("PATCH", "/api/users/"+id, map[string]any{"admin": true, "authorities": []string{"ALL_USERS"}}, root), "authorities")
 	usStored(t, e, other.ID, true)
 
 	// the same on the Kylin face
-	kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": other.Name, "authorities": []string{"ROLE_MODELER"}},
+	testkit.KylinOK[testkit.KylinUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": other.Name, "authorities": []string{"ROLE_MODELER"}},
 		testkit.Basic("ADMIN", testkit.AdminPassword)))
 	usStored(t, e, other.ID, false)
-	kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": other.Name, "authorities": []string{"ROLE_ADMIN"}},
+	testkit.KylinOK[testkit.KylinUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": other.Name, "authorities": []string{"ROLE_ADMIN"}},
 		testkit.Basic("ADMIN", testkit.AdminPassword)))
 	usStored(t, e, other.ID, true)
 
@@ -516,7 +516,7 @@ func TestUsersDemotionByAuthorities(t *testing.T) {
 			usStored(t, e, rootID, true)
 		}
 	}
-	kxOK[kxUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "ADMIN", "authorities": []string{"ROLE_ADMIN"}},
+	testkit.KylinOK[testkit.KylinUser](t, e.Do("PUT", "/kylin/api/user", map[string]any{"username": "ADMIN", "authorities": []string{"ROLE_ADMIN"}},
 		testkit.Basic("ADMIN", testkit.AdminPassword)))
 	// a user without ROLE_ADMIN asking for it on themselves is a plain non-admin no-op
 	plain := e.NewUser("plain_um", false, e.Permission("User Management"))
@@ -536,10 +536,10 @@ func TestUsersPasswordChangeWhileLocked(t *testing.T) {
 	usExpectLocked(t, e, u.Name, u.Password)
 
 	r := e.Do("PUT", "/api/users/"+u.ID.String()+"/password", map[string]any{"oldPassword": u.Password, "newPassword": "Fresh#Pass1"}, tok).Expect(t, 403)
-	if p := mxProblemOf(t, r); p.LockedUntil == "" || !strings.Contains(p.Detail, "locked") {
+	if p := testkit.ProblemOf(t, r); p.LockedUntil == "" || !strings.Contains(p.Detail, "locked") {
 		t.Errorf("Kala: the refusal does not say locked until when: %s", r.Body)
 	}
-	ke := kxExpectErr(t, e.Do("PUT", "/kylin/api/user/password", map[string]any{"username": u.Name, "password": u.Password,
+	ke := testkit.KylinExpectErr(t, e.Do("PUT", "/kylin/api/user/password", map[string]any{"username": u.Name, "password": u.Password,
 		"new_password": "Fresh#Pass1"}, tok), 403, "KE-010003005")
 	if ke.Suggestion == nil || !strings.Contains(*ke.Suggestion, "Try again after") {
 		t.Errorf("Kylin: the refusal does not say until when: %+v", ke)

@@ -87,7 +87,7 @@ func TestUsersListPagesAndTotals(t *testing.T) {
 
 	var kylin []string
 	for index := 0; index*10 < len(want); index++ {
-		p := kxOK[kxPage[struct {
+		p := testkit.KylinOK[testkit.KylinPage[struct {
 			Username string `json:"username"`
 		}]](t, e.Do("GET", fmt.Sprintf("/kylin/api/user?page_offset=%d&page_size=10", index), nil, admin))
 		for _, u := range p.Value {
