@@ -162,7 +162,8 @@ generators-deps: ## install the pinned @hey-api/openapi-ts (tools/generators/ts)
 # git-ignored folders: ogen (pinned in tools/generators/ogen/go.mod) and
 # @hey-api/openapi-ts (pinned in tools/generators/ts/package-lock.json), each
 # compiled together with its flow test. oapi-codegen's client is gen/ (test-go:
-# impl/sdk_e2e_test.go); openapi-typescript + openapi-fetch is sdk/typescript (test-e2e).
+# impl/kala/sdk_e2e_test.go, impl/kylin/sdk_e2e_test.go); openapi-typescript +
+# openapi-fetch is sdk/typescript (test-e2e).
 generate-clients: generators-deps ## generate and compile the ogen and @hey-api/openapi-ts clients
 	@echo "ogen -> $(OGEN_DIR)/api"
 	@log=$$(cd $(OGEN_DIR) && $(GO) tool ogen -clean -package api -target api ../../../openapi.yaml 2>&1) || \

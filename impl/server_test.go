@@ -97,3 +97,34 @@ func TestPanicAfterAnswerBeganCutsConnection(t *testing.T) {
 		t.Errorf("late panic not logged with its request id and access line:\n%s", logs)
 	}
 }
+
+// The server's own routes beside the faces: the docs, the spec, the key set, health and
+// metrics.
+func TestDocsAndSpecServed(t *testing.T) {
+	e := testkit.New(t)
+	for path, want := range map[string]string{"/docs/": "kala-init.js", "/docs/kala-init.js": "/openapi.json",
+		"/docs/swagger-ui-bundle.js": "SwaggerUIBundle", "/openapi.yaml": "openapi: 3.0.3", "/openapi.json": `"openapi":"3.0.3"`,
+		"/.well-known/jwks.json": `"kty":"OKP"`} {
+		r := e.Do("GET", path, nil).Expect(t, 200)
+		if !strings.Contains(string(r.Body), want) {
+			t.Errorf("%s does not contain %q", path, want)
+		}
+		if strings.HasPrefix(path, "/docs/") {
+			if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "http") {
+				t.Errorf("%s CSP %q", path, csp)
+			}
+		}
+	}
+	e.Do("GET", "/healthz", nil).Expect(t, 200)
+	e.Do("GET", "/readyz", nil).Expect(t, 200)
+	e.Do("GET", "/api/auth/me", nil, testkit.Bearer("not-a-token")).Expect(t, 401)
+	e.Do("GET", "/api/auth/me", nil, testkit.Bearer(e.AdminToken())).Expect(t, 200)
+	r := e.Do("GET", "/metrics", nil).Expect(t, 200)
+	for _, want := range []string{`kala_http_requests_total{operation="getMe",status="401"} 1`,
+		`kala_http_requests_total{operation="getMe",status="200"} 1`,
+		`kala_auth_failures_total{scheme="bearerAuth"} 1`, `kala_http_request_duration_seconds_count{operation="getMe"} 2`} {
+		if !strings.Contains(string(r.Body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

@@ -120,9 +120,9 @@ func TestStatement(t *testing.T) {
 // isIdent has no `$`, so the check takes the second `$` for the start of a dollar quote
 // and hides whatever follows up to the matching tag. Through the query endpoint this runs
 // several statements (lib/pq sends argument-less queries with the simple protocol); see
-// TestSandboxDollarIdentifierSmuggling in impl/sandbox_e2e_test.go. The same missing
-// `$` makes `a$E'…'` look like an E” string to the check while PostgreSQL reads the
-// identifier a$E followed by a standard string.
+// TestSandboxDollarIdentifierSmuggling in impl/kylin/sandbox_e2e_test.go. The same
+// missing `$` makes `a$E'…'` look like an E” string to the check while PostgreSQL reads
+// the identifier a$E followed by a standard string.
 func TestStatementDollarInIdentifier(t *testing.T) {
 	for _, in := range []string{
 		`SELECT 1 AS a$$x$) q; DELETE FROM t; SELECT * FROM (SELECT 1 --$x$`,

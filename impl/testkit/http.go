@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"testing"
 )
 
 // Resp is a response, body read.
@@ -56,9 +57,8 @@ func Header(k, v string) ReqOpt { return func(r *http.Request) { r.Header.Set(k,
 // Raw is a body sent as is (a string or []byte), instead of JSON-encoding it.
 type Raw string
 
-// Do sends a request to the server. body is JSON-encoded unless it is Raw or nil.
-func (e *Env) Do(method, path string, body any, opts ...ReqOpt) *Resp {
-	e.T.Helper()
+// request builds a request to the server. body is JSON-encoded unless it is Raw or nil.
+func (e *Env) request(method, path string, body any, opts []ReqOpt) (*http.Request, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -67,19 +67,29 @@ func (e *Env) Do(method, path string, body any, opts ...ReqOpt) *Resp {
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			e.T.Fatal(err)
+			return nil, err
 		}
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, e.URL+path, rd)
 	if err != nil {
-		e.T.Fatal(err)
+		return nil, err
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for _, o := range opts {
 		o(req)
+	}
+	return req, nil
+}
+
+// Do sends a request to the server. body is JSON-encoded unless it is Raw or nil.
+func (e *Env) Do(method, path string, body any, opts ...ReqOpt) *Resp {
+	e.T.Helper()
+	req, err := e.request(method, path, body, opts)
+	if err != nil {
+		e.T.Fatal(err)
 	}
 	res, err := e.HTTP.Do(req)
 	if err != nil {
@@ -91,6 +101,38 @@ func (e *Env) Do(method, path string, body any, opts ...ReqOpt) *Resp {
 		e.T.Fatal(err)
 	}
 	return &Resp{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// TryDo sends a request like Do without failing the test itself, for use from goroutines
+// (a test may only fail fatally from its own goroutine). Responses are still validated.
+func TryDo(e *Env, method, path string, body any, opts ...ReqOpt) (int, []byte, error) {
+	req, err := e.request(method, path, body, opts)
+	if err != nil {
+		return 0, nil, err
+	}
+	res, err := e.HTTP.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, b, err
+}
+
+// Sub is e reporting to t: a subtest's failures land on the subtest, and its own
+// validating client checks every response against openapi.yaml.
+func Sub(e *Env, t *testing.T) *Env {
+	s := *e
+	s.T = t
+	s.HTTP = validatingClient(t, e)
+	return &s
+}
+
+// validatingClient checks every response against openapi.yaml, failing t, and does not
+// follow redirects (a test sees the redirect itself).
+func validatingClient(t testing.TB, e *Env) *http.Client {
+	return &http.Client{Transport: NewValidatingTransport(t, e.Server.Contract, http.DefaultTransport),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // Expect fails the test unless the response has the status.

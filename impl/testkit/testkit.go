@@ -169,8 +169,7 @@ func (e *Env) start() {
 	ts := httptest.NewServer(e.Server)
 	t.Cleanup(ts.Close)
 	e.URL = ts.URL
-	e.HTTP = &http.Client{Transport: NewValidatingTransport(t, e.Server.Contract, http.DefaultTransport),
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	e.HTTP = validatingClient(t, e)
 }
 
 // Peer starts a second server instance on the same database, as behind a load balancer:
