@@ -103,3 +103,37 @@ func TestUsersLifecycle(t *testing.T) {
 	e.Do("DELETE", "/api/users/"+u.Data.ID, nil, tok).Expect(t, 204)
 	e.Do("GET", "/api/users/"+u.Data.ID, nil, tok).Expect(t, 404)
 }
+
+// A table that exists, in any case, is a 409 that says so, also when twenty requests
+// race to create it: exactly one wins, the others are told of the conflict (never a 500).
+func TestDuplicateTableIsAConflict(t *testing.T) {
+	e := testkit.New(t)
+	tok := testkit.Bearer(e.AdminToken())
+	var ds testkit.Envelope[testkit.Datastore]
+	e.Do("POST", "/api/datastores", map[string]any{"name": "dups"}, tok).Expect(t, 201).JSON(t, &ds)
+	tables := "/api/datastores/" + ds.Data.ID + "/tables"
+	def := func(name string) map[string]any {
+		return map[string]any{"name": name, "columns": []map[string]any{{"name": "id", "type": "bigint"}}}
+	}
+	e.Do("POST", tables, def("orders"), tok).Expect(t, 201)
+	r := e.Do("POST", tables, def("ORDERS"), tok).Expect(t, 409)
+	if !strings.Contains(string(r.Body), "already has a table orders") && !strings.Contains(string(r.Body), "already has a table ORDERS") {
+		t.Errorf("409 body: %s", r.Body)
+	}
+	statuses, bodies := testkit.AtOnce(t, 20, func(int) (int, []byte, error) {
+		return testkit.TryDo(e, "POST", tables, def("raced"), tok)
+	})
+	won := 0
+	for i, st := range statuses {
+		switch st {
+		case 201:
+			won++
+		case 409:
+		default:
+			t.Errorf("request %d: %d %s", i, st, bodies[i])
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d requests created the table, want 1", won)
+	}
+}
