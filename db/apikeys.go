@@ -91,9 +91,18 @@ func DeleteAPIKey(ctx context.Context, q Queryer, userID, id uuid.UUID) error {
 	return nil
 }
 
-// TouchAPIKey records a use, at most once a minute per key.
-func TouchAPIKey(ctx context.Context, q Queryer, id uuid.UUID, now time.Time) error {
-	_, err := q.ExecContext(ctx, `UPDATE api_keys SET last_used_at = $2
-		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)`, id, now, now.Add(-time.Minute))
+// TouchAPIKeys records the last use of each key, in one statement (never moving a
+// last use back).
+func TouchAPIKeys(ctx context.Context, q Queryer, at map[uuid.UUID]time.Time) error {
+	if len(at) == 0 {
+		return nil
+	}
+	ids, times := make([]string, 0, len(at)), make([]string, 0, len(at))
+	for id, t := range at {
+		ids, times = append(ids, id.String()), append(times, t.UTC().Format(time.RFC3339Nano))
+	}
+	_, err := q.ExecContext(ctx, `UPDATE api_keys k SET last_used_at = u.at
+		FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
+		WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`, pq.Array(ids), pq.Array(times))
 	return mapErr(err)
 }

@@ -68,8 +68,11 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	// as many idle as open: under load a returned connection stays for the next request
+	// instead of being closed and a new backend started (which re-prepares the hot
+	// statements); idle ones still close after a while
 	x.SetMaxOpenConns(40)
-	x.SetMaxIdleConns(20)
+	x.SetMaxIdleConns(40)
 	x.SetConnMaxIdleTime(5 * time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 )
 
 // Session is a row of sessions; the cookie value itself is never stored.
@@ -40,9 +41,19 @@ func SessionWithUser(ctx context.Context, q Queryer, idHash []byte) (*Session, *
 	return &Session{IDHash: idHash, UserID: r.ID, CreatedAt: r.SessionCreatedAt, LastSeenAt: r.SessionLastSeen}, &r.User, nil
 }
 
-// TouchSession records activity.
-func TouchSession(ctx context.Context, q Queryer, idHash []byte, now time.Time) error {
-	_, err := q.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1`, idHash, now)
+// TouchSessions records the last use of each session (by id hash), in one statement
+// (never moving a last use back).
+func TouchSessions(ctx context.Context, q Queryer, at map[string]time.Time) error {
+	if len(at) == 0 {
+		return nil
+	}
+	hashes, times := make([][]byte, 0, len(at)), make([]string, 0, len(at))
+	for h, t := range at {
+		hashes, times = append(hashes, []byte(h)), append(times, t.UTC().Format(time.RFC3339Nano))
+	}
+	_, err := q.ExecContext(ctx, `UPDATE sessions s SET last_seen_at = u.at
+		FROM unnest($1::bytea[], $2::timestamptz[]) AS u(id_hash, at)
+		WHERE s.id_hash = u.id_hash AND s.last_seen_at < u.at`, pq.ByteaArray(hashes), pq.Array(times))
 	return mapErr(err)
 }
 

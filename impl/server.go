@@ -4,19 +4,24 @@ package impl
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -164,8 +169,10 @@ type Server struct {
 	Basic    *auth.BasicCache
 	// Principals keeps verified tokens, users and API keys for warm requests.
 	Principals *auth.PrincipalCache
-	Limiter    *ratelimit.Limiter
-	Audit      *audit.Log
+	// Touches writes API keys' and sessions' last uses in the background (Start runs it).
+	Touches *auth.Touches
+	Limiter *ratelimit.Limiter
+	Audit   *audit.Log
 
 	metrics     *metrics
 	mux         *http.ServeMux
@@ -196,10 +203,11 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 	}
 	s.Keys = &auth.APIKeys{Contract: c, DB: d, Now: cfg.Now, MaxDays: cfg.APIKeyMaxDays, Revoked: s.keyRevoked}
 	s.Principals = &auth.PrincipalCache{TTL: time.Minute, Now: cfg.Now}
-	s.Sessions = &auth.Sessions{DB: d, Now: cfg.Now, Idle: cfg.SessionIdle, Max: cfg.SessionMax}
+	s.Touches = &auth.Touches{DB: d, Log: log}
+	s.Sessions = &auth.Sessions{DB: d, Now: cfg.Now, Idle: cfg.SessionIdle, Max: cfg.SessionMax, Touches: s.Touches}
 	s.Basic = &auth.BasicCache{Accounts: s.Accounts, TTL: 30 * time.Second, Now: cfg.Now}
 	s.Auth = &auth.Authenticator{Contract: c, DB: d, Accounts: s.Accounts, Tokens: s.Tokens, Now: cfg.Now,
-		Sessions: s.Sessions, Basic: s.Basic, Guard: guard, Cache: s.Principals,
+		Sessions: s.Sessions, Basic: s.Basic, Guard: guard, Cache: s.Principals, Touches: s.Touches,
 		OnFailure: func(scheme string) { s.metrics.authFailures.WithLabelValues(scheme).Inc() }}
 	sandbox, err := db.NewSandbox(ctx, d, log)
 	if err != nil {
@@ -217,6 +225,16 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 		return nil, err
 	}
 	return s, nil
+}
+
+// Start runs what the server does beside requests until ctx ends: following other
+// instances' changes, and writing last uses.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.Listen(ctx); err != nil {
+		return fmt.Errorf("listen for events: %w", err)
+	}
+	go s.Touches.Run(ctx, time.Second)
+	return nil
 }
 
 // Listen follows other instances' changes (signing keys, users) through PostgreSQL
@@ -303,10 +321,6 @@ type (
 var _ gen.StrictServerInterface = handlers{}
 
 func (s *Server) routes() (http.Handler, error) {
-	router, err := gorillamux.NewRouter(s.Contract.ValidationDoc())
-	if err != nil {
-		return nil, fmt.Errorf("route table: %w", err)
-	}
 	strict := gen.NewStrictHandlerWithOptions(handlers{s.Kala, s.Kylin}, []gen.StrictMiddlewareFunc{kylin.Exchange}, gen.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.writeError(w, r, &errs.Error{Code: errs.Invalid, Message: "body: is not valid",
@@ -314,21 +328,63 @@ func (s *Server) routes() (http.Handler, error) {
 		},
 		ResponseErrorHandlerFunc: s.writeError,
 	})
-	api := gen.HandlerWithOptions(strict, gen.StdHTTPServerOptions{
-		BaseRouter: http.NewServeMux(),
+	// The generated code hands over each operation's handler by its route pattern; the
+	// routing itself is done once, by mux, which then knows the operation to validate.
+	generated := handlerTable{}
+	gen.HandlerWithOptions(strict, gen.StdHTTPServerOptions{
+		BaseRouter: generated,
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.writeError(w, r, &errs.Error{Code: errs.Invalid, Message: "invalid parameter", Err: err})
 		},
 	})
-	s.methods = newPathMethods(s.Contract.Doc, router)
-	contractAPI := s.cors(s.crossSite(s.limitBody(s.validate(router, api))))
-
 	mux := http.NewServeMux()
 	s.mux = mux
-	mux.Handle("/api/", contractAPI)
-	mux.Handle("/kylin/api/", kylin.Negotiate(s.writeError, contractAPI))
+	// the outer layers of each face, in the order a request meets them
+	face := func(path string, h http.Handler) http.Handler {
+		h = s.cors(s.crossSite(s.limitBody(h)))
+		if strings.HasPrefix(path, "/kylin/") {
+			h = kylin.Negotiate(s.writeError, h)
+		}
+		return h
+	}
+	doc := s.Contract.ValidationDoc()
+	shadows := map[string][][]string{} // by operation pattern
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			pattern := method + " " + path
+			h, ok := generated[pattern]
+			if !ok {
+				continue // served beside the contract (ops: /healthz, /readyz, JWKS)
+			}
+			delete(generated, pattern)
+			shadows[pattern] = shadowsOf(doc, path)
+			route := &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
+			mux.Handle(pattern, face(path, s.validate(route, shadows[pattern], h)))
+		}
+	}
+	if len(generated) > 0 {
+		return nil, fmt.Errorf("route table: generated handlers without an operation: %v", slices.Collect(maps.Keys(generated)))
+	}
+	s.methods = newPathMethods(s.Contract.Doc, func(r *http.Request) bool {
+		_, pattern := mux.Handler(r)
+		sh, ok := shadows[pattern]
+		return ok && !shadowed(sh, r.URL.EscapedPath())
+	})
+	// what no operation's pattern takes: a method the path does not have, or no path
+	unrouted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.methods.of(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.notAllowed(w, r)
+			return
+		}
+		s.writeError(w, r, errs.E(errs.NotFound, "no such operation"))
+	})
+	mux.Handle("/api/", face("/api/", unrouted))
+	mux.Handle("/kylin/api/", face("/kylin/api/", unrouted))
+	healthy := []byte(`{"status":"ok"}` + "\n")
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		w.Header()["Content-Type"] = []string{"application/json"}
+		_, _ = w.Write(healthy)
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	if !s.Config.MetricsElsewhere {
@@ -351,6 +407,28 @@ func (s *Server) routes() (http.Handler, error) {
 		s.writeError(w, r, errs.E(errs.NotFound, "no such resource"))
 	})
 	return s.observe(mux), nil
+}
+
+// handlerTable collects the generated handlers by route pattern ("GET /api/auth/me").
+type handlerTable map[string]http.Handler
+
+func (t handlerTable) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	t[pattern] = http.HandlerFunc(h)
+}
+
+func (t handlerTable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, "not a router", http.StatusInternalServerError)
+}
+
+// notAllowed answers a method the path does not have (Allow is set by the caller when
+// it knows the methods).
+func (s *Server) notAllowed(w http.ResponseWriter, r *http.Request) {
+	if w.Header().Get("Allow") == "" {
+		if allow := s.methods.of(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+		}
+	}
+	s.writeError(w, r, errs.E(errs.NotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
 }
 
 // Metrics serves the Prometheus metrics.
@@ -384,15 +462,35 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 	})
 }
 
-type requestKey struct{}
-
 // requestID returns the id observe gave the request.
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestKey{}).(string)
-	return id
+	r, _ := audit.RequestFrom(ctx)
+	return r.ID
 }
 
 var goodRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// Request ids this process makes: a random start, then counting. They only need to be
+// unique (across instances too: 64 random bits), not unpredictable, so no system call
+// per request.
+var lastRequestID atomic.Uint64
+
+func init() {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	lastRequestID.Store(binary.BigEndian.Uint64(b[:]))
+}
+
+func newRequestID() string {
+	var b [16]byte
+	v := lastRequestID.Add(1)
+	const hexDigits = "0123456789abcdef"
+	for i := 15; i >= 0; i-- {
+		b[i] = hexDigits[v&0xf]
+		v >>= 4
+	}
+	return string(b[:])
+}
 
 // statusWriter remembers the status and size of a response.
 type statusWriter struct {
@@ -434,9 +532,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
 		if !goodRequestID.MatchString(id) {
-			var b [8]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
 		if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/kylin/api/") {
@@ -444,7 +540,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			w.Header().Set("Cache-Control", "no-store")
 		}
 		client := clientAddr(r, s.Config.TrustedProxies)
-		ctx, h := withAttempt(audit.WithRequest(context.WithValue(r.Context(), requestKey{}, id), id, client))
+		ctx, h := withAttempt(audit.WithRequest(r.Context(), id, client))
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if sw.status == 0 {
@@ -455,8 +551,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			if h.op != nil {
 				op = h.op.ID
 			}
-			s.metrics.requests.WithLabelValues(op, fmt.Sprint(sw.status)).Inc()
-			s.metrics.latency.WithLabelValues(op).Observe(elapsed.Seconds())
+			s.metrics.observe(op, sw.status, elapsed)
 			s.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("request_id", id), slog.String("client", client), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.String("operation", op), slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
@@ -575,10 +670,41 @@ type metrics struct {
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	authFailures *prometheus.CounterVec
+
+	// the series each request touches, found once: a label lookup hashes the labels
+	mu     sync.RWMutex
+	series map[opStatus]requestSeries
+}
+
+type opStatus struct {
+	op     string
+	status int
+}
+
+type requestSeries struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
+}
+
+// observe counts one answered request.
+func (m *metrics) observe(op string, status int, elapsed time.Duration) {
+	k := opStatus{op, status}
+	m.mu.RLock()
+	sr, ok := m.series[k]
+	m.mu.RUnlock()
+	if !ok {
+		sr = requestSeries{m.requests.WithLabelValues(op, strconv.Itoa(status)), m.latency.WithLabelValues(op)}
+		m.mu.Lock()
+		m.series[k] = sr
+		m.mu.Unlock()
+	}
+	sr.count.Inc()
+	sr.latency.Observe(elapsed.Seconds())
 }
 
 func newMetrics() *metrics {
 	m := &metrics{
+		series:   map[opStatus]requestSeries{},
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kala_http_requests_total",
 			Help: "HTTP requests by operation and status."}, []string{"operation", "status"}),

@@ -22,34 +22,36 @@ import (
 	"github.com/kala-server/kala/impl/strictjson"
 )
 
-// validate finds the request's operation in the contract, validates the request against
-// it (authentication included, through the Authenticator), applies the operation's
-// x-service and x-permissions, and only then calls next.
-func (s *Server) validate(router routers.Router, next http.Handler) http.Handler {
+// validate validates a request routed to one operation against it (authentication
+// included, through the Authenticator), applies the operation's x-service and
+// x-permissions, and only then calls next, the operation's generated handler.
+func (s *Server) validate(route *routers.Route, shadows [][]string, next http.Handler) http.Handler {
 	// No defaults filled in: kin-openapi would fill them for explicit nulls too, hiding a
 	// null sent for a non-nullable field. Handlers apply the documented defaults.
 	// The body is validated on its own, after credentials and parameters (so a caller
 	// without credentials gets 401 whatever its body) and after the strict JSON check.
 	opts := &openapi3filter.Options{AuthenticationFunc: s.authenticate, SkipSettingDefaults: true, ExcludeRequestBody: true}
+	names := pathParamNames(route.Path)
+	op := s.Contract.Operations[route.Operation.OperationID]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// a GET route also takes HEAD requests; a URL the contract gives to another path
+		if r.Method != route.Method || shadowed(shadows, r.URL.EscapedPath()) {
+			s.notAllowed(w, r)
+			return
+		}
 		h := attemptFrom(r.Context())
+		h.op = op
 		if r.Header.Get("X-API-Key") != "" && r.URL.Query().Has("key") {
 			s.writeError(w, r, errs.Field("key", "send an API key in X-API-Key or in ?key=, not both"))
 			return
 		}
-		route, params, err := router.FindRoute(r)
-		if err != nil {
-			if errors.Is(err, routers.ErrMethodNotAllowed) {
-				if allow := s.methods.of(r); len(allow) > 0 {
-					w.Header().Set("Allow", strings.Join(allow, ", "))
-				}
-				s.writeError(w, r, errs.E(errs.NotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
-			} else {
-				s.writeError(w, r, errs.E(errs.NotFound, "no such operation"))
+		var params map[string]string
+		if len(names) > 0 {
+			params = make(map[string]string, len(names))
+			for _, n := range names {
+				params[n] = r.PathValue(n)
 			}
-			return
 		}
-		h.op = s.Contract.Operations[route.Operation.OperationID]
 		in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: opts}
 		if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
 			s.writeError(w, r, requestError(h, err))
@@ -258,4 +260,15 @@ func isJSON(contentType string) bool {
 	base, _, _ := strings.Cut(contentType, ";")
 	base = strings.ToLower(strings.TrimSpace(base))
 	return base == "application/json" || strings.HasSuffix(base, "+json")
+}
+
+// pathParamNames lists the {parameters} of a path template.
+func pathParamNames(path string) []string {
+	var out []string
+	for _, seg := range strings.Split(path, "/") {
+		if isParam(seg) {
+			out = append(out, seg[1:len(seg)-1])
+		}
+	}
+	return out
 }

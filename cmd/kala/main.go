@@ -612,8 +612,8 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	} else if created {
 		log.Info("created user ADMIN with the password from KALA_ADMIN_PASSWORD")
 	}
-	if err := s.Listen(ctx); err != nil {
-		return fmt.Errorf("listen for events: %w", err)
+	if err := s.Start(ctx); err != nil {
+		return err
 	}
 	go s.Janitor(ctx)
 

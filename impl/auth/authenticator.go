@@ -33,6 +33,8 @@ type Authenticator struct {
 	// Guard refuses clients over their failed-credential limit before any verification,
 	// and counts their failures (nil: no limits).
 	Guard *ratelimit.Guard
+	// Touches records each API key's last use in the background.
+	Touches *Touches
 }
 
 // SessionVerifier resolves a session cookie value to its user and stored session id.
@@ -181,10 +183,9 @@ func (a *Authenticator) apiKey(ctx context.Context, key, scheme string) (*Princi
 		return nil, invalid("API key")
 	}
 	if r.Key.LastUsedAt == nil || now.Sub(*r.Key.LastUsedAt) >= time.Minute {
-		// at most once a minute per key (the kept row learns of it too)
-		if err := db.TouchAPIKey(ctx, a.DB, r.Key.ID, now); err != nil {
-			return nil, errs.Wrap(err, "record API key use")
-		}
+		// marked at most once a minute per key (the kept row learns of it too), written
+		// in the background
+		a.Touches.Key(r.Key.ID, now)
 		a.Cache.KeyUsed(lookup, now)
 	}
 	return NewKeyPrincipal(a.Contract, &r.Key, &r.Owner, scheme), nil

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"time"
 
-
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl/audit"
 	"github.com/kala-server/kala/impl/errs"
@@ -21,6 +20,8 @@ type Sessions struct {
 	Now  func() time.Time
 	Idle time.Duration // ends after this long without a request
 	Max  time.Duration // ends this long after login, whatever happens
+	// Touches records each session's last use in the background.
+	Touches *Touches
 }
 
 // SessionHash is how a cookie value is stored.
@@ -97,16 +98,18 @@ func (s *Sessions) Verify(ctx context.Context, cookie string) (*db.User, string,
 		return nil, "", errs.Wrap(err, "load session")
 	}
 	now := s.Now()
-	if now.Sub(sess.LastSeenAt) >= s.Idle || now.Sub(sess.CreatedAt) >= s.Max || u.Disabled {
+	seen := sess.LastSeenAt
+	if at, ok := s.Touches.sessionSeen(string(h)); ok && at.After(seen) {
+		seen = at
+	}
+	if now.Sub(seen) >= s.Idle || now.Sub(sess.CreatedAt) >= s.Max || u.Disabled {
 		_ = db.DeleteSession(ctx, s.DB, h)
 		return nil, "", invalid("session")
 	}
-	// one write a minute at most keeps the idle clock honest without a write per request;
-	// a short idle timeout needs them more often, or an active session would lapse
-	if now.Sub(sess.LastSeenAt) >= min(time.Minute, s.Idle/4) {
-		if err := db.TouchSession(ctx, s.DB, h, now); err != nil {
-			return nil, "", errs.Wrap(err, "touch session")
-		}
+	// a mark a minute at most keeps the idle clock honest; a short idle timeout needs
+	// them more often, or an active session would lapse
+	if now.Sub(seen) >= min(time.Minute, s.Idle/4) {
+		s.Touches.Session(string(h), now)
 	}
 	return u, string(h), nil
 }

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl/errs"
 )

@@ -163,7 +163,7 @@ func (e *Env) start() {
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
-	if err := e.Server.Listen(lctx); err != nil {
+	if err := e.Server.Start(lctx); err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(e.Server)
@@ -350,4 +350,11 @@ func Eventually(t testing.TB, what string, cond func() bool) {
 func (e *Env) ChangedBehindItsBack() {
 	e.Server.Principals.Pause(false)
 	e.Server.Basic.DropAll()
+}
+
+// Reset forgets what was written (a long benchmark would otherwise keep every line).
+func (s *SafeBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
 }
