@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -43,5 +45,24 @@ func TestRatioByRound(t *testing.T) {
 	}
 	if _, ok := ratio(a, &callResult{}, rpsOf); ok {
 		t.Error("ratio with no rounds in common: ok")
+	}
+}
+
+func TestTrimLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	if err := os.WriteFile(path, []byte("first line\nsecond line\nthird\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := trimLog(path, 100); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "first line\nsecond line\nthird\n" {
+		t.Errorf("a short log changed: %q", b)
+	}
+	if err := trimLog(path, 15); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "third\n" {
+		t.Errorf("trimmed to %q, want the whole lines in the last 15 bytes", b)
 	}
 }

@@ -330,6 +330,11 @@ func run(ctx context.Context, c config) error {
 	for _, p := range procs {
 		p.stop()
 	}
+	for _, l := range []string{kalaLog, bareLog, filepath.Join(c.work, "pocketbase.log")} {
+		if err := trimLog(l, 1<<20); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
 
 	if c.goBench {
 		rep.GoBench = runGoBenches(ctx, c)

@@ -52,7 +52,16 @@ func machine(ctx context.Context, c config) machineInfo {
 	m.Wrk, _, _ = strings.Cut(first(c.wrkBin, "-v"), " Copyright")
 	m.Commit = first("git", "-C", c.root, "rev-parse", "--short=12", "HEAD")
 	if out, err := exec.CommandContext(ctx, "git", "-C", c.root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(out) > 0 {
-		m.Commit += "+changes"
+		var files []string
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if len(line) > 3 {
+				files = append(files, line[3:])
+			}
+		}
+		if len(files) > 4 {
+			files = append(files[:4], "…")
+		}
+		m.Commit += " + changes to " + strings.Join(files, ", ")
 	}
 	return m
 }
@@ -186,9 +195,9 @@ func (r *report) write(dir string) error {
 	c, m := r.Config, r.Machine
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("# `make bench` results\n\n")
-	w("Measured %s at commit `%s` (`+changes`: with uncommitted changes) by `make bench` ([bench/](.)); the HTTP rounds took %s. "+
+	w("Measured %s at commit %s by `make bench` ([bench/](.)); the HTTP rounds took %s. "+
 		"How to run and read it: [docs/performance.md](../docs/performance.md).\n\n",
-		r.Started.Format("2006-01-02 15:04 MST"), m.Commit, r.Finished.Sub(r.Started).Round(time.Second))
+		r.Started.Format("2006-01-02 15:04 MST"), "`"+m.Commit+"`", r.Finished.Sub(r.Started).Round(time.Second))
 	w("**Read the ratios, not the absolute numbers.** The machine is shared: other work ran beside this run "+
 		"(load average %s before the rounds, %s after), and the load generator runs on the same two cores as the servers. "+
 		"Every call ran once per round, %d rounds of %d s each, the calls interleaved (each round starts one call later); "+

@@ -108,6 +108,28 @@ func (p *proc) alive() error {
 	}
 }
 
+// trimLog keeps the last keep bytes of a log (from a line start): a full run's request
+// log is hundreds of MB, and its end is what one looks at.
+func trimLog(path string, keep int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() <= keep {
+		return err
+	}
+	b := make([]byte, keep)
+	if _, err := f.ReadAt(b, st.Size()-keep); err != nil {
+		return err
+	}
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[i+1:]
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
 func tail(path string, n int) string {
 	b, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
