@@ -1,7 +1,7 @@
 # Kala Server: build / dev / test entry points. `make help` lists targets.
 #
-# Without DATABASE_URL / KALA_TEST_DATABASE_URL, `run`, `test`, `bench` and
-# `fuzz` use a private PostgreSQL cluster in .data/ (scripts/pg.sh), reachable
+# Without DATABASE_URL / KALA_TEST_DATABASE_URL, `run`, `test`, `bench`, `bench-go`
+# and `fuzz` use a private PostgreSQL cluster in .data/ (scripts/pg.sh), reachable
 # only through a unix socket. `make db-stop` stops it.
 
 SHELL := /bin/bash
@@ -21,7 +21,7 @@ ARGS     ?=
 TEST_DB_ENV = KALA_TEST_DATABASE_URL="$${KALA_TEST_DATABASE_URL:-$$($(PG) url kala_test)}"
 
 .PHONY: help build generate check-generated vet fmt-check staticcheck lint db db-stop test-db \
-        run test test-go bench fuzz clean e2e-deps test-e2e lint-spec sdk-ts generators-deps \
+        run test test-go bench bench-deps bench-go fuzz clean e2e-deps test-e2e lint-spec sdk-ts generators-deps \
         generate-clients test-generators
 
 help: ## list targets
@@ -104,8 +104,11 @@ run: build db ## build, then run bin/kala $(ARGS) on the private cluster (no com
 # Full suite. Add further suites as prerequisites.
 test: lint-spec test-go test-e2e test-generators ## everything CI runs
 
+# The bench harness is a module of its own (bench/): its parsing and CPU accounting tests
+# need no server.
 test-go: check-generated fmt-check vet staticcheck test-db ## Go tests
 	$(TEST_DB_ENV) $(GO) test -count=1 -timeout 9m ./...
+	$(GO) -C bench vet ./... && $(GO) -C bench test -count=1 ./...
 
 # Browser (Swagger UI at /docs) and TypeScript client tests against a live server on a
 # fresh database; see scripts/e2e.sh. Screenshots and the server log: e2e/out/.
@@ -179,7 +182,26 @@ test-generators: build test-db generate-clients ## run the ogen and @hey-api/ope
 	$(TEST_DB_ENV) KALA_E2E_DB=kala_generators scripts/e2e.sh \
 	  bash -c 'cd $(OGEN_DIR) && $(GO) test -count=1 ./... && cd $(CURDIR) && npm test --prefix $(HEYAPI_DIR)'
 
-bench: test-db ## benchmarks (BENCH=regexp)
+# Debian's wrk when missing, as pg.sh installs PostgreSQL.
+bench-deps: ## install the load generator wrk (Debian's package) when missing
+	@if ! command -v wrk >/dev/null; then \
+	  echo "bench-deps: wrk not found; installing Debian's wrk package" >&2; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update </dev/null; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk </dev/null; \
+	  command -v wrk >/dev/null || { echo "ERROR: wrk still missing after apt-get install wrk" >&2; exit 1; }; \
+	fi
+
+# The harness (its own module in bench/, see docs/performance.md) serves bin/kala on a
+# fresh database kala_bench of the test cluster beside a bare net/http baseline and
+# PocketBase (built under .data/bench/), drives them with wrk in interleaved rounds, runs
+# the Go benchmarks that measure the rest of issue 12, and writes bench/results.md and
+# bench/results.png. About 10 minutes on 2 cores; BENCH_SECONDS (4) per call per round,
+# BENCH_ROUNDS (5), BENCH_GO=off, BENCH_POCKETBASE=off|vX.Y.Z, BENCH_CALLS=regexp.
+bench: build test-db bench-deps ## Kala vs bare net/http vs PocketBase, and issue 12's Go benchmarks -> bench/results.md
+	$(TEST_DB_ENV) $(GO) -C bench run . -kala ../bin/kala
+
+bench-go: test-db ## the Go benchmarks alone (BENCH=regexp), -count 5
 	$(TEST_DB_ENV) $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 5 -timeout 30m ./...
 
 # `go test -list` prints a package's matching names, then "ok <pkg> ...".
