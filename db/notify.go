@@ -33,6 +33,7 @@ const (
 	EventUser        EventKind = "user"         // a user's password, state or rights
 	EventKey         EventKind = "key"          // an API key revoked
 	EventLocked      EventKind = "locked"       // a login name locked
+	EventSession     EventKind = "session"      // a session ended (Name: its id hash, hex)
 	EventRate        EventKind = "rate"         // a client over a rate limit
 	EventSigningKeys EventKind = "signing-keys" // the token signing keys
 	// Made by Listen, never sent: the connection is gone and events may be missed
@@ -47,7 +48,7 @@ func (e Event) payload() string {
 	switch e.Kind {
 	case EventUser, EventKey:
 		return string(e.Kind) + ":" + e.ID.String()
-	case EventLocked:
+	case EventLocked, EventSession:
 		return string(e.Kind) + ":" + e.Name
 	case EventRate:
 		return fmt.Sprintf("%s:%d:%s", e.Kind, e.Until.UnixMilli(), e.Name)
@@ -64,7 +65,7 @@ func ParseEvent(payload string) (e Event, ok bool) {
 		id, err := uuid.Parse(rest)
 		e.ID = id
 		return e, err == nil
-	case EventLocked:
+	case EventLocked, EventSession:
 		e.Name = rest
 		return e, rest != ""
 	case EventRate:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -204,7 +205,7 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 	s.Keys = &auth.APIKeys{Contract: c, DB: d, Now: cfg.Now, MaxDays: cfg.APIKeyMaxDays, Revoked: s.keyRevoked}
 	s.Principals = &auth.PrincipalCache{TTL: time.Minute, Now: cfg.Now}
 	s.Touches = &auth.Touches{DB: d, Log: log}
-	s.Sessions = &auth.Sessions{DB: d, Now: cfg.Now, Idle: cfg.SessionIdle, Max: cfg.SessionMax, Touches: s.Touches}
+	s.Sessions = &auth.Sessions{DB: d, Now: cfg.Now, Idle: cfg.SessionIdle, Max: cfg.SessionMax, Touches: s.Touches, Cache: s.Principals}
 	s.Basic = &auth.BasicCache{Accounts: s.Accounts, TTL: 30 * time.Second, Now: cfg.Now}
 	s.Auth = &auth.Authenticator{Contract: c, DB: d, Accounts: s.Accounts, Tokens: s.Tokens, Now: cfg.Now,
 		Sessions: s.Sessions, Basic: s.Basic, Guard: guard, Cache: s.Principals, Touches: s.Touches,
@@ -262,6 +263,10 @@ func (s *Server) Listen(ctx context.Context) error {
 			s.Basic.DropUser(e.ID)
 		case db.EventKey:
 			s.Principals.DropKey(e.ID)
+		case db.EventSession:
+			if h, err := hex.DecodeString(e.Name); err == nil {
+				s.Principals.DropSession(string(h))
+			}
 		}
 	})
 }

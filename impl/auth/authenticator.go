@@ -148,15 +148,7 @@ func (a *Authenticator) bearer(ctx context.Context, raw string) (*Principal, err
 
 // user reads a user, from the cache when it can.
 func (a *Authenticator) user(ctx context.Context, id uuid.UUID) (*db.User, error) {
-	if u, ok := a.Cache.User(id); ok {
-		return u, nil
-	}
-	epoch := a.Cache.Epoch()
-	u, err := db.UserByID(ctx, a.DB, id)
-	if err == nil {
-		a.Cache.PutUser(epoch, u)
-	}
-	return u, err
+	return a.Cache.user(ctx, a.DB, id)
 }
 
 func (a *Authenticator) apiKey(ctx context.Context, key, scheme string) (*Principal, error) {

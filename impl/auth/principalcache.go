@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/sha256"
 	"sync"
 	"time"
@@ -12,7 +13,8 @@ import (
 
 // PrincipalCache keeps what authenticating a bearer token or an API key reads, so that a
 // warm request costs no database trip and no signature check: verified tokens by their
-// hash until they expire, users by id, API keys (with their owners) by lookup id. Entries
+// hash until they expire, users by id, API keys (with their owners) by lookup id,
+// sessions by the hash of their cookie. Entries
 // are dropped the moment this instance changes them and, through LISTEN/NOTIFY, when
 // another instance does; while the listener is down nothing is cached. An entry read
 // while a drop happened is not kept (the drop may have been about it), failures are never
@@ -22,12 +24,18 @@ type PrincipalCache struct {
 	Now func() time.Time
 	Max int // entries per kind at most
 
-	mu     sync.Mutex
-	epoch  uint64 // bumped by every drop
-	paused bool
-	tokens map[[32]byte]tokenEntry
-	users  map[uuid.UUID]userEntry
-	keys   map[string]keyEntry
+	mu       sync.Mutex
+	epoch    uint64 // bumped by every drop
+	paused   bool
+	tokens   map[[32]byte]tokenEntry
+	users    map[uuid.UUID]userEntry
+	keys     map[string]keyEntry
+	sessions map[string]sessionEntry // by id hash
+}
+
+type sessionEntry struct {
+	sess    db.Session
+	expires time.Time
 }
 
 type tokenEntry struct {
@@ -49,6 +57,7 @@ type keyEntry struct {
 func (c *PrincipalCache) lockedInit() {
 	if c.tokens == nil {
 		c.tokens, c.users, c.keys = map[[32]byte]tokenEntry{}, map[uuid.UUID]userEntry{}, map[string]keyEntry{}
+		c.sessions = map[string]sessionEntry{}
 		if c.Max == 0 {
 			c.Max = 100_000
 		}
@@ -180,13 +189,68 @@ func (c *PrincipalCache) KeyUsed(lookup string, t time.Time) {
 	}
 }
 
-// DropUser forgets a user and the keys they own.
+// Session returns a copy of a kept session.
+func (c *PrincipalCache) Session(idHash string) (*db.Session, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lockedInit()
+	e, ok := c.sessions[idHash]
+	if !ok || c.paused || !c.Now().Before(e.expires) {
+		return nil, false
+	}
+	sess := e.sess
+	return &sess, true
+}
+
+// PutSession keeps a session read after Epoch returned epoch, unless something was
+// dropped since.
+func (c *PrincipalCache) PutSession(epoch uint64, sess *db.Session) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lockedInit()
+	if c.paused || c.epoch != epoch || !c.room(len(c.sessions)) {
+		return
+	}
+	c.sessions[string(sess.IDHash)] = sessionEntry{sess: *sess, expires: c.Now().Add(c.TTL)}
+}
+
+// SessionSeen records in a kept session that it was used at t (written apart).
+func (c *PrincipalCache) SessionSeen(idHash string, t time.Time) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lockedInit()
+	if e, ok := c.sessions[idHash]; ok && t.After(e.sess.LastSeenAt) {
+		e.sess.LastSeenAt = t
+		c.sessions[idHash] = e
+	}
+}
+
+// DropSession forgets a session (ended).
+func (c *PrincipalCache) DropSession(idHash string) {
+	c.drop(func() { delete(c.sessions, idHash) })
+}
+
+// DropUser forgets a user, the keys they own and their sessions.
 func (c *PrincipalCache) DropUser(id uuid.UUID) {
 	c.drop(func() {
 		delete(c.users, id)
 		for k, e := range c.keys {
 			if e.row.Owner.ID == id {
 				delete(c.keys, k)
+			}
+		}
+		for k, e := range c.sessions {
+			if e.sess.UserID == id {
+				delete(c.sessions, k)
 			}
 		}
 	})
@@ -208,6 +272,19 @@ func (c *PrincipalCache) DropName(usernameKey string) {
 	})
 }
 
+// User reads a user through the cache.
+func (c *PrincipalCache) user(ctx context.Context, d *db.DB, id uuid.UUID) (*db.User, error) {
+	if u, ok := c.User(id); ok {
+		return u, nil
+	}
+	epoch := c.Epoch()
+	u, err := db.UserByID(ctx, d, id)
+	if err == nil {
+		c.PutUser(epoch, u)
+	}
+	return u, err
+}
+
 // DropKey forgets an API key (revoked).
 func (c *PrincipalCache) DropKey(id uuid.UUID) {
 	c.drop(func() {
@@ -226,6 +303,7 @@ func (c *PrincipalCache) Pause(paused bool) {
 		clear(c.tokens)
 		clear(c.users)
 		clear(c.keys)
+		clear(c.sessions)
 	})
 }
 

@@ -132,3 +132,49 @@ func TestPrincipalCacheWarmAndInvalidated(t *testing.T) {
 			b.Do("GET", "/api/auth/me", nil, testkit.APIKey(key)).Status == 401
 	})
 }
+
+// A warm session is answered from what the instance keeps, like a token: an edit behind
+// the server's back is not seen; a logout through one instance ends the session there at
+// once and on the other when its NOTIFY arrives; so does disabling its user.
+func TestSessionCacheWarmAndInvalidated(t *testing.T) {
+	a := testkit.New(t)
+	b := a.Peer()
+	u := a.NewUser("cached_s", false)
+	other := a.NewUser("cached_t", false)
+	name := func(e *testkit.Env, cookie string) (int, string) {
+		r := e.Do("GET", "/kylin/api/user/authentication", nil, testkit.SessionCookie(cookie))
+		if r.Status != 200 {
+			return r.Status, ""
+		}
+		return 200, testkit.KylinOK[testkit.KylinUser](t, r).Username
+	}
+	c := testkit.KylinLogin(t, a, u.Name, u.Password)
+	c2 := testkit.KylinLogin(t, a, other.Name, other.Password)
+	for _, e := range []*testkit.Env{a, b} {
+		for _, cookie := range []string{c, c2} {
+			if st, _ := name(e, cookie); st != 200 {
+				t.Fatalf("a fresh session: %d", st)
+			}
+		}
+	}
+	if _, err := a.DB.Exec(`UPDATE users SET username = 'renamed_s' WHERE id = $1`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []*testkit.Env{a, b} {
+		if _, got := name(e, c); got != "cached_s" {
+			t.Fatalf("a warm session request read the database: %q", got)
+		}
+	}
+	// logged out through A: refused on A at once, on B once the NOTIFY arrives
+	a.Do("POST", "/kylin/api/j_spring_security_logout", nil, testkit.SessionCookie(c)).Expect(t, 200)
+	if st, _ := name(a, c); st != 401 {
+		t.Fatalf("A answered a session it ended: %d", st)
+	}
+	testkit.Eventually(t, "B to refuse the ended session", func() bool { st, _ := name(b, c); return st == 401 })
+	// the other user disabled through B: refused on B at once, on A after its NOTIFY
+	b.Do("PATCH", "/api/users/"+other.ID.String(), map[string]any{"disabled": true}, testkit.Bearer(b.AdminToken())).Expect(t, 200)
+	if st, _ := name(b, c2); st != 401 {
+		t.Fatalf("B answered a disabled user's session: %d", st)
+	}
+	testkit.Eventually(t, "A to refuse the disabled user's session", func() bool { st, _ := name(a, c2); return st == 401 })
+}
