@@ -181,6 +181,7 @@ func (d *DB) WithAdvisoryLock(ctx context.Context, key int64, fn func(tx Queryer
 const (
 	LockBootstrap   int64 = 0x6b616c6101
 	LockSigningKeys int64 = 0x6b616c6102
+	lockAdmins      int64 = 0x6b616c6103 // LockAdmins
 )
 
 // mapErr turns driver errors into this package's sentinels.

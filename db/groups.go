@@ -10,7 +10,8 @@ import (
 )
 
 // Group is a row of user_groups: a built-in group (ALL_USERS, ROLE_*), whose members
-// follow users.authorities, or a user group, whose members are in group_members.
+// follow users.authorities (ROLE_ADMIN: users.admin), or a user group, whose members are
+// in group_members.
 type Group struct {
 	ID        uuid.UUID `db:"id"`
 	Name      string    `db:"name"`
@@ -28,7 +29,7 @@ const userGroupNames = `ARRAY(SELECT g.name FROM group_members m JOIN user_group
 
 // inGroup holds when the user u is a member of the group g. (In accessLevelJoin, u and
 // g are the subquery's own, not the project owner of selectProject.)
-const inGroup = `((g.builtin AND (g.name = 'ALL_USERS' OR g.name = ANY (u.authorities)))
+const inGroup = `((g.builtin AND (g.name = 'ALL_USERS' OR (g.name = '` + roleAdmin + `' AND u.admin) OR g.name = ANY (u.authorities)))
 	OR EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.user_id = u.id))`
 
 // accessLevelJoin joins, as a.level, the access level of user $1 on project p: the
@@ -170,8 +171,8 @@ func DeleteGroup(ctx context.Context, q Queryer, id uuid.UUID) ([]uuid.UUID, err
 func UsersForShare(ctx context.Context, q Queryer, keys []string) ([]User, error) {
 	us := []User{}
 	// locked in id order, as DeleteUsers locks users: two transactions never wait in a cycle
-	err := q.SelectContext(ctx, &us, `SELECT `+userColumns+` FROM users WHERE username_key = ANY ($1)
-		ORDER BY id FOR SHARE`, pq.StringArray(keys))
+	err := q.SelectContext(ctx, &us, `SELECT `+userColumns+` FROM users u WHERE u.username_key = ANY ($1)
+		ORDER BY u.id FOR SHARE`, pq.StringArray(keys))
 	return us, mapErr(err)
 }
 
@@ -182,6 +183,6 @@ func UsersByIDs(ctx context.Context, q Queryer, ids []uuid.UUID) ([]User, error)
 		strs[i] = id.String()
 	}
 	us := []User{}
-	err := q.SelectContext(ctx, &us, `SELECT `+userColumns+` FROM users WHERE id = ANY ($1::uuid[])`, pq.StringArray(strs))
+	err := q.SelectContext(ctx, &us, `SELECT `+userColumns+` FROM users u WHERE u.id = ANY ($1::uuid[])`, pq.StringArray(strs))
 	return us, mapErr(err)
 }

@@ -11,7 +11,9 @@ import (
 	"github.com/lib/pq"
 )
 
-// User is a row of users.
+// User is a row of users. Authorities are the built-in groups the user is in: ALL_USERS,
+// ROLE_ADMIN exactly when Admin, any of ROLE_MODELER and ROLE_ANALYST. Admin is the one
+// stored fact: reads derive ROLE_ADMIN from it, and writes do not keep ROLE_ADMIN.
 type User struct {
 	ID                uuid.UUID      `db:"id"`
 	Username          string         `db:"username"`
@@ -37,21 +39,40 @@ type User struct {
 	LastFailedAt  *time.Time `db:"last_failed_at"`
 }
 
-const userColumns = `id, username, username_key, password_hash, admin, builtin, disabled,
-	default_password, authorities, permissions, credential_version, created_at, modified_at`
+// userColumns reads a row of users as u, ROLE_ADMIN derived from admin where it was
+// stored before migration 00009: after ALL_USERS.
+const userColumns = `u.id, u.username, u.username_key, u.password_hash, u.admin, u.builtin, u.disabled,
+	u.default_password,
+	CASE WHEN u.admin THEN u.authorities[:1] || '{` + roleAdmin + `}'::text[] || u.authorities[2:] ELSE u.authorities END AS authorities,
+	u.permissions, u.credential_version, u.created_at, u.modified_at`
+
+// roleAdmin is the authority that users.admin stands for.
+const roleAdmin = "ROLE_ADMIN"
 
 // selectUser reads users with their user groups and their names' failure counters.
-const selectUser = `SELECT u.id, u.username, u.username_key, u.password_hash, u.admin, u.builtin, u.disabled,
-	u.default_password, u.authorities, u.permissions, u.credential_version, u.created_at, u.modified_at,
+const selectUser = `SELECT ` + userColumns + `,
 	` + userGroupNames + `, f.locked_until, f.failures, f.first_failed_at, f.last_failed_at
 	FROM users u LEFT JOIN login_failures f ON f.username_key = u.username_key`
 
+// storedAuthorities is what the authorities column keeps of a user's: all but ROLE_ADMIN,
+// which is the admin column's.
+func storedAuthorities(u *User) pq.StringArray {
+	out := pq.StringArray{}
+	for _, a := range u.Authorities {
+		if a != roleAdmin {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // InsertUser stores a new user; ErrDuplicate when the name is taken in any case.
 func InsertUser(ctx context.Context, q Queryer, u *User) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
+	_, err := q.ExecContext(ctx, `INSERT INTO users (id, username, username_key, password_hash, admin, builtin,
+		disabled, default_password, authorities, permissions, credential_version, created_at, modified_at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
 		u.ID, u.Username, u.UsernameKey, u.PasswordHash, u.Admin, u.Builtin, u.Disabled,
-		u.DefaultPassword, u.Authorities, u.Permissions, u.CredentialVersion, u.CreatedAt, u.ModifiedAt)
+		u.DefaultPassword, storedAuthorities(u), u.Permissions, u.CredentialVersion, u.CreatedAt, u.ModifiedAt)
 	return mapErr(err)
 }
 
@@ -160,7 +181,7 @@ func ListUsers(ctx context.Context, q Queryer, p UserPage) (us []User, total int
 // UserForUpdate loads a user and locks its row until the transaction ends.
 func UserForUpdate(ctx context.Context, q Queryer, id uuid.UUID) (*User, error) {
 	var u User
-	err := q.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id)
+	err := q.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users u WHERE u.id = $1 FOR UPDATE`, id)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -171,7 +192,7 @@ func UserForUpdate(ctx context.Context, q Queryer, id uuid.UUID) (*User, error) 
 func UpdateUser(ctx context.Context, q Queryer, u *User, bump bool, now time.Time) error {
 	_, err := q.ExecContext(ctx, `UPDATE users SET admin = $2, disabled = $3, authorities = $4, permissions = $5,
 		credential_version = credential_version + CASE WHEN $6 THEN 1 ELSE 0 END, modified_at = $7 WHERE id = $1`,
-		u.ID, u.Admin, u.Disabled, u.Authorities, u.Permissions, bump, now)
+		u.ID, u.Admin, u.Disabled, storedAuthorities(u), u.Permissions, bump, now)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -189,6 +210,15 @@ func DeleteUser(ctx context.Context, q Queryer, id uuid.UUID) error {
 		return mapErr(err)
 	}
 	return ClearLoginFailures(ctx, q, key)
+}
+
+// LockAdmins makes the transaction the only one, cluster-wide, that may take an enabled
+// admin away (disable, demote, delete) until it ends, so that OtherActiveAdmins stays
+// true until then. Take it before any user row: the transactions that wait for it then
+// hold no row another one could wait for.
+func LockAdmins(ctx context.Context, q Queryer) error {
+	_, err := q.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, lockAdmins)
+	return mapErr(err)
 }
 
 // OtherActiveAdmins counts enabled admins other than id.

@@ -387,8 +387,8 @@ type ClientInterface interface {
 	// DeleteUser Delete a user
 	//
 	// Deletes a user with their keys and sessions; their tokens stop working at once.
-	// Nobody can delete themselves or the built-in `ADMIN`. A user later created with the
-	// same name inherits nothing.
+	// Nobody can delete themselves or the built-in `ADMIN`; the last enabled admin cannot
+	// be deleted (409). A user later created with the same name inherits nothing.
 	//
 	// Corresponds with DELETE /api/users/{id} (the `DeleteUser` operationId).
 	DeleteUser(ctx context.Context, id UserId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -403,7 +403,8 @@ type ClientInterface interface {
 	// UpdateUserWithBody Change a user
 	//
 	// Changes the fields given. Nobody can disable or demote themselves; the built-in
-	// `ADMIN` cannot be disabled or demoted; `locked: false` unlocks a locked login name.
+	// `ADMIN` cannot be disabled or demoted; the last enabled admin cannot be disabled or
+	// demoted (409); `locked: false` unlocks a locked login name.
 	// Disabling a user ends their tokens and sessions at once, and their keys stop working.
 	//
 	// Takes any type of body and a specified content type.
@@ -414,7 +415,8 @@ type ClientInterface interface {
 	// UpdateUser Change a user
 	//
 	// Changes the fields given. Nobody can disable or demote themselves; the built-in
-	// `ADMIN` cannot be disabled or demoted; `locked: false` unlocks a locked login name.
+	// `ADMIN` cannot be disabled or demoted; the last enabled admin cannot be disabled or
+	// demoted (409); `locked: false` unlocks a locked login name.
 	// Disabling a user ends their tokens and sessions at once, and their keys stop working.
 	//
 	// Takes a body of the `application/json` content type.
@@ -1539,8 +1541,8 @@ func (c *Client) CreateUser(ctx context.Context, body CreateUserJSONRequestBody,
 // DeleteUser Delete a user
 //
 // Deletes a user with their keys and sessions; their tokens stop working at once.
-// Nobody can delete themselves or the built-in `ADMIN`. A user later created with the
-// same name inherits nothing.
+// Nobody can delete themselves or the built-in `ADMIN`; the last enabled admin cannot
+// be deleted (409). A user later created with the same name inherits nothing.
 //
 // Corresponds with DELETE /api/users/{id} (the `DeleteUser` operationId).
 func (c *Client) DeleteUser(ctx context.Context, id UserId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1575,7 +1577,8 @@ func (c *Client) GetUser(ctx context.Context, id UserId, reqEditors ...RequestEd
 // UpdateUserWithBody Change a user
 //
 // Changes the fields given. Nobody can disable or demote themselves; the built-in
-// `ADMIN` cannot be disabled or demoted; `locked: false` unlocks a locked login name.
+// `ADMIN` cannot be disabled or demoted; the last enabled admin cannot be disabled or
+// demoted (409); `locked: false` unlocks a locked login name.
 // Disabling a user ends their tokens and sessions at once, and their keys stop working.
 //
 // Takes any type of body and a specified content type.
@@ -1596,7 +1599,8 @@ func (c *Client) UpdateUserWithBody(ctx context.Context, id UserId, contentType 
 // UpdateUser Change a user
 //
 // Changes the fields given. Nobody can disable or demote themselves; the built-in
-// `ADMIN` cannot be disabled or demoted; `locked: false` unlocks a locked login name.
+// `ADMIN` cannot be disabled or demoted; the last enabled admin cannot be disabled or
+// demoted (409); `locked: false` unlocks a locked login name.
 // Disabling a user ends their tokens and sessions at once, and their keys stop working.
 //
 // Takes a body of the `application/json` content type.
@@ -5864,8 +5868,8 @@ type ClientWithResponsesInterface interface {
 	// DeleteUserWithResponse Delete a user
 	//
 	// Deletes a user with their keys and sessions; their tokens stop working at once.
-	// Nobody can delete themselves or the built-in `ADMIN`. A user later created with the
-	// same name inherits nothing.
+	// Nobody can delete themselves or the built-in `ADMIN`; the last enabled admin cannot
+	// be deleted (409). A user later created with the same name inherits nothing.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5884,7 +5888,8 @@ type ClientWithResponsesInterface interface {
 	// UpdateUserWithBodyWithResponse Change a user
 	//
 	// Changes the fields given. Nobody can disable or demote themselves; the built-in
-	// `ADMIN` cannot be disabled or demoted; `locked: false` unlocks a locked login name.
+	// `ADMIN` cannot be disabled or demoted; the last enabled admin cannot be disabled or
+	// demoted (409); `locked: false` unlocks a locked login name.
 	// Disabling a user ends their tokens and sessions at once, and their keys stop working.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -5895,7 +5900,8 @@ type ClientWithResponsesInterface interface {
 	// UpdateUserWithResponse Change a user
 	//
 	// Changes the fields given. Nobody can disable or demote themselves; the built-in
-	// `ADMIN` cannot be disabled or demoted; `locked: false` unlocks a locked login name.
+	// `ADMIN` cannot be disabled or demoted; the last enabled admin cannot be disabled or
+	// demoted (409); `locked: false` unlocks a locked login name.
 	// Disabling a user ends their tokens and sessions at once, and their keys stop working.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -8898,6 +8904,8 @@ type DeleteUserResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -8930,6 +8938,11 @@ func (r DeleteUserResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteUserResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteUserResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -9119,6 +9132,8 @@ type UpdateUserResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -9160,6 +9175,11 @@ func (r UpdateUserResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UpdateUserResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateUserResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -15831,8 +15851,8 @@ func (c *ClientWithResponses) CreateUserWithResponse(ctx context.Context, body C
 // DeleteUserWithResponse Delete a user
 //
 // Deletes a user with their keys and sessions; their tokens stop working at once.
-// Nobody can delete themselves or the built-in `ADMIN`. A user later created with the
-// same name inherits nothing.
+// Nobody can delete themselves or the built-in `ADMIN`; the last enabled admin cannot
+// be deleted (409). A user later created with the same name inherits nothing.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -15863,7 +15883,8 @@ func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, id UserId
 // UpdateUserWithBodyWithResponse Change a user
 //
 // Changes the fields given. Nobody can disable or demote themselves; the built-in
-// `ADMIN` cannot be disabled or demoted; `locked: false` unlocks a locked login name.
+// `ADMIN` cannot be disabled or demoted; the last enabled admin cannot be disabled or
+// demoted (409); `locked: false` unlocks a locked login name.
 // Disabling a user ends their tokens and sessions at once, and their keys stop working.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -15880,7 +15901,8 @@ func (c *ClientWithResponses) UpdateUserWithBodyWithResponse(ctx context.Context
 // UpdateUserWithResponse Change a user
 //
 // Changes the fields given. Nobody can disable or demote themselves; the built-in
-// `ADMIN` cannot be disabled or demoted; `locked: false` unlocks a locked login name.
+// `ADMIN` cannot be disabled or demoted; the last enabled admin cannot be disabled or
+// demoted (409); `locked: false` unlocks a locked login name.
 // Disabling a user ends their tokens and sessions at once, and their keys stop working.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -19379,6 +19401,13 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19622,6 +19651,13 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge

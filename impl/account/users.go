@@ -1,11 +1,11 @@
 package account
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -24,7 +24,10 @@ type Actor struct {
 	UserID      uuid.UUID
 	Admin       bool
 	Permissions []string // effective
-	Audit       audit.Actor
+	// ManagesUsers: the actor holds User Management for the users service (what a
+	// credential holds is auth's to say; what needs it, this package's).
+	ManagesUsers bool
+	Audit        audit.Actor
 }
 
 // NewUser is what creating a user takes.
@@ -35,17 +38,6 @@ type NewUser struct {
 	Disabled    bool
 	Permissions []string
 	Authorities []string
-}
-
-// UserPatch is a partial change; nil fields stay.
-type UserPatch struct {
-	Admin       *bool
-	Disabled    *bool
-	Locked      *bool
-	Permissions *[]string
-	Authorities *[]string
-	// Password is an admin reset of another user's password (marked default).
-	Password *string
 }
 
 // namesAdmin reports whether requested Kylin groups include ROLE_ADMIN (in any case).
@@ -75,7 +67,9 @@ func authorities(admin bool, in []string) (builtin, groups []string) {
 	return builtin, groups
 }
 
-func (s *Service) grantable(a Actor, field string, perms []string, had []string) error {
+// grantable refuses permissions that a grants unless a is an admin, holds them, or the
+// user had them already.
+func grantable(a Actor, field string, perms []string, had []string) error {
 	for i, p := range perms {
 		if !a.Admin && !slices.Contains(a.Permissions, p) && !slices.Contains(had, p) {
 			return errs.E(errs.Forbidden, "%s[%d]: you cannot grant a permission you do not hold", field, i)
@@ -144,7 +138,7 @@ func (s *Service) newUser(ctx context.Context, a Actor, in NewUser) (*db.User, e
 	if in.Admin && !a.Admin {
 		return nil, errs.E(errs.Forbidden, "only an admin can create an admin")
 	}
-	if err := s.grantable(a, "permissions", in.Permissions, nil); err != nil {
+	if err := grantable(a, "permissions", in.Permissions, nil); err != nil {
 		return nil, err
 	}
 	auths, groups := authorities(in.Admin, in.Authorities)
@@ -215,6 +209,29 @@ func (s *Service) UserByName(ctx context.Context, name string) (*db.User, error)
 	return u, errs.Wrap(err, "load user")
 }
 
+// Authorities are u's Kylin groups as the faces show them: ALL_USERS (every user is in
+// it), ROLE_ADMIN for an admin, the other built-in groups u is in, then u's user groups.
+func Authorities(u *db.User) []string {
+	out := []string{AuthorityAllUsers}
+	if u.Admin {
+		out = append(out, AuthorityAdmin)
+	}
+	for _, a := range u.Authorities {
+		if a != AuthorityAllUsers && a != AuthorityAdmin {
+			out = append(out, a)
+		}
+	}
+	return append(out, u.Groups...)
+}
+
+// LockedUntil is when u's login name is locked until, with true, if it is locked now.
+func (s *Service) LockedUntil(u *db.User) (time.Time, bool) {
+	if u.LockedUntil != nil && u.LockedUntil.After(s.Now()) {
+		return *u.LockedUntil, true
+	}
+	return time.Time{}, false
+}
+
 // Users returns a page of users in name order (see db.UserPage): names containing
 // p.Filter in any case (as spelled with p.CaseSensitive), after the name p.After in any
 // case; the total of the whole list, and whether more users follow the page.
@@ -227,237 +244,11 @@ func (s *Service) Users(ctx context.Context, p db.UserPage) (us []db.User, total
 	return us, total, more, errs.Wrap(err, "list users")
 }
 
-// guard applies the rules every change to another user obeys.
-func guard(a Actor, target *db.User, what string) error {
-	if target.Admin && !a.Admin {
-		return errs.E(errs.Forbidden, "only an admin can %s an admin", what)
-	}
-	return nil
-}
-
-// adminAfter is whether a user is an admin after p: groups without ROLE_ADMIN demote and
-// groups with it promote, as on Kylin; an admin flag given beside them must agree.
-func adminAfter(was bool, p UserPatch) (bool, error) {
-	admin := was
-	if p.Authorities != nil {
-		admin = namesAdmin(*p.Authorities)
-		if p.Admin != nil && *p.Admin != admin {
-			return false, errs.Field("authorities", "must contain ROLE_ADMIN exactly when admin is true")
-		}
-	}
-	if p.Admin != nil {
-		admin = *p.Admin
-	}
-	return admin, nil
-}
-
-// UpdateUser applies a patch. Nobody disables or demotes themselves or the built-in
-// ADMIN; the last enabled admin stays. Disabling ends the user's tokens and sessions.
-func (s *Service) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserPatch) (*db.User, error) {
-	if p.Locked != nil && *p.Locked {
-		return nil, errs.Field("locked", "can only be set to false (unlock)")
-	}
-	var newHash string
-	if p.Password != nil {
-		if id == a.UserID {
-			return nil, errs.Field("password", "change your own password with the old one, not by a reset")
-		}
-		if err := CheckPassword("password", *p.Password); err != nil {
-			return nil, err
-		}
-		var err error
-		if newHash, err = s.Hasher.Hash(ctx, *p.Password); err != nil {
-			return nil, errs.Wrap(err, "hash password")
-		}
-	}
-	// every check runs before any write, and all writes share one transaction: a refused
-	// change leaves the user exactly as it was
-	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
-		u, err := db.UserForUpdate(ctx, tx, id)
-		if errors.Is(err, db.ErrNotFound) {
-			return noUser("no such user")
-		} else if err != nil {
-			return err
-		}
-		if err := guard(a, u, "change"); err != nil {
-			return err
-		}
-		admin, err := adminAfter(u.Admin, p)
-		if err != nil {
-			return err
-		}
-		disabling := p.Disabled != nil && *p.Disabled && !u.Disabled
-		demoting := u.Admin && !admin
-		switch {
-		case (disabling || demoting) && u.Builtin:
-			return errs.E(errs.Forbidden, "the built-in ADMIN cannot be disabled or demoted")
-		case (disabling || demoting) && u.ID == a.UserID:
-			return errs.E(errs.Forbidden, "you cannot disable or demote yourself")
-		case admin && !u.Admin && !a.Admin:
-			return errs.E(errs.Forbidden, "only an admin can make an admin")
-		}
-		if (disabling || demoting) && u.Admin {
-			n, err := db.OtherActiveAdmins(ctx, tx, u.ID)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return errs.E(errs.Conflict, "the last admin cannot be disabled or demoted")
-			}
-		}
-		u.Admin = admin
-		if p.Disabled != nil {
-			u.Disabled = *p.Disabled
-		}
-		if p.Permissions != nil {
-			if err := s.grantable(a, "permissions", *p.Permissions, u.Permissions); err != nil {
-				return err
-			}
-			u.Permissions = slices.Clone(*p.Permissions)
-		}
-		asked := []string(u.Authorities)
-		if p.Authorities != nil {
-			asked = *p.Authorities
-		}
-		// the admin column and ROLE_ADMIN in the groups are written together from one value
-		var groups []string
-		u.Authorities, groups = authorities(u.Admin, asked)
-		if p.Authorities != nil {
-			gs, err := resolveGroups(ctx, tx, "authorities", groups)
-			if err != nil {
-				return err
-			}
-			if err := s.setUserGroups(ctx, tx, a, u, gs, false); err != nil {
-				return err
-			}
-		}
-		if err := db.UpdateUser(ctx, tx, u, disabling, s.Now()); err != nil {
-			return err
-		}
-		if p.Password != nil {
-			if err := db.SetPassword(ctx, tx, u.ID, newHash, true, s.Now(), nil); err != nil {
-				return err
-			}
-		}
-		if p.Locked != nil {
-			if err := db.ClearLoginFailures(ctx, tx, u.UsernameKey); err != nil {
-				return err
-			}
-		}
-		if err := s.recordUpdate(ctx, tx, a, u, p); err != nil {
-			return err
-		}
-		return s.changed(ctx, tx, u.ID)
-	})
-	if err != nil {
-		return nil, errs.Wrap(err, "update user")
-	}
-	return s.User(ctx, id)
-}
-
-// recordUpdate records what a patch set: user.update for its fields, password.reset for
-// a password (never the password itself).
-func (s *Service) recordUpdate(ctx context.Context, q db.Queryer, a Actor, u *db.User, p UserPatch) error {
-	detail := map[string]any{"username": u.Username}
-	if p.Admin != nil {
-		detail["admin"] = *p.Admin
-	}
-	if p.Disabled != nil {
-		detail["disabled"] = *p.Disabled
-	}
-	if p.Locked != nil {
-		detail["locked"] = *p.Locked
-	}
-	if p.Permissions != nil {
-		detail["permissions"] = *p.Permissions
-	}
-	if p.Authorities != nil {
-		detail["authorities"] = *p.Authorities
-	}
-	now := s.Now()
-	if len(detail) > 1 {
-		if err := audit.Record(ctx, q, audit.Event{At: now, Name: audit.UserUpdate, Actor: a.Audit,
-			Target: u.ID.String(), Detail: detail}); err != nil {
-			return err
-		}
-	}
-	if p.Password == nil {
-		return nil
-	}
-	return audit.Record(ctx, q, audit.Event{At: now, Name: audit.PasswordReset, Actor: a.Audit,
-		Target: u.ID.String(), Detail: map[string]any{"username": u.Username}})
-}
-
-func (s *Service) changed(ctx context.Context, q db.Queryer, id uuid.UUID) error {
-	if s.Changed != nil {
-		return s.Changed(ctx, q, id)
-	}
-	return nil
-}
-
-// DeleteUser removes a user with their keys, sessions and access entries.
-func (s *Service) DeleteUser(ctx context.Context, a Actor, id uuid.UUID) error {
-	return s.DeleteUsers(ctx, a, []uuid.UUID{id})
-}
-
-// DeleteUsers removes several users, all or none, under DeleteUser's rules (checked as
-// each is deleted, so deleting two admins at once still leaves one).
-func (s *Service) DeleteUsers(ctx context.Context, a Actor, ids []uuid.UUID) error {
-	// rows are locked in one order, so two batches never wait for each other in a cycle
-	ids = slices.Clone(ids)
-	slices.SortFunc(ids, func(x, y uuid.UUID) int { return bytes.Compare(x[:], y[:]) })
-	ids = slices.Compact(ids)
-	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
-		for _, id := range ids {
-			if err := s.deleteUser(ctx, tx, a, id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return errs.Wrap(err, "delete user")
-}
-
-func (s *Service) deleteUser(ctx context.Context, tx db.Queryer, a Actor, id uuid.UUID) error {
-	u, err := db.UserForUpdate(ctx, tx, id)
-	if errors.Is(err, db.ErrNotFound) {
-		return noUser("no such user")
-	} else if err != nil {
-		return err
-	}
-	switch {
-	case u.Builtin:
-		return errs.E(errs.Forbidden, "the built-in ADMIN cannot be deleted")
-	case u.ID == a.UserID:
-		return errs.E(errs.Forbidden, "you cannot delete yourself")
-	}
-	if err := guard(a, u, "delete"); err != nil {
-		return err
-	}
-	if u.Admin && !u.Disabled {
-		n, err := db.OtherActiveAdmins(ctx, tx, u.ID)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return errs.E(errs.Conflict, "the last admin cannot be deleted")
-		}
-	}
-	if err := db.DeleteUser(ctx, tx, u.ID); err != nil {
-		return err
-	}
-	if err := audit.Record(ctx, tx, audit.Event{At: s.Now(), Name: audit.UserDelete, Actor: a.Audit,
-		Target: u.ID.String(), Detail: map[string]any{"username": u.Username}}); err != nil {
-		return err
-	}
-	return s.changed(ctx, tx, u.ID)
-}
-
 // ChangePassword changes id's password. Changing one's own needs the old password, and
 // wrong old passwords count toward the lockout like failed logins. Changing another's
-// needs manage (User Management) and marks the new password default.
+// needs User Management (a.ManagesUsers) and marks the new password default.
 // keepSession is the session making the change, which survives it.
-func (s *Service) ChangePassword(ctx context.Context, a Actor, manage bool, id uuid.UUID, old *string, newPassword string, keepSession []byte) error {
+func (s *Service) ChangePassword(ctx context.Context, a Actor, id uuid.UUID, old *string, newPassword string, keepSession []byte) error {
 	if err := CheckPassword("newPassword", newPassword); err != nil {
 		return err
 	}
@@ -466,7 +257,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, manage bool, id u
 		return err
 	}
 	if u.ID != a.UserID {
-		if !manage {
+		if !a.ManagesUsers {
 			return errs.E(errs.Forbidden, "changing another user's password needs the User Management permission")
 		}
 		if err := guard(a, u, "change the password of"); err != nil {

@@ -42,6 +42,8 @@ type Principal struct {
 
 	permissions []string // effective, sorted
 	services    []string // effective, sorted
+	// managesUsers: holds User Management and may call the users service.
+	managesUsers bool
 }
 
 // UserPermissions are a user's permissions: all of them for an admin.
@@ -61,8 +63,14 @@ func UserPermissions(c *contract.Contract, u *db.User) []string {
 
 // NewUserPrincipal is a user acting for themselves.
 func NewUserPrincipal(c *contract.Contract, u *db.User, scheme string) *Principal {
-	return &Principal{Kind: KindUser, Scheme: scheme, User: u,
-		permissions: UserPermissions(c, u), services: c.AllServiceIDs()}
+	return (&Principal{Kind: KindUser, Scheme: scheme, User: u,
+		permissions: UserPermissions(c, u), services: c.AllServiceIDs()}).settle(c)
+}
+
+// settle works out, once, what p's rights amount to for the account rules.
+func (p *Principal) settle(c *contract.Contract) *Principal {
+	p.managesUsers = p.Has(c.UserManagement) && p.AllowsService(c.UsersService.ID)
+	return p
 }
 
 // NewKeyPrincipal is an API key: its permissions ∩ its owner's now, limited to its services.
@@ -85,8 +93,8 @@ func NewKeyPrincipal(c *contract.Contract, k *db.APIKey, owner *db.User, scheme 
 		}
 		slices.Sort(services)
 	}
-	return &Principal{Kind: KindAPIKey, Scheme: scheme, User: owner, Key: k,
-		permissions: slices.Compact(perms), services: slices.Compact(services)}
+	return (&Principal{Kind: KindAPIKey, Scheme: scheme, User: owner, Key: k,
+		permissions: slices.Compact(perms), services: slices.Compact(services)}).settle(c)
 }
 
 // Permissions in effect, sorted.
@@ -175,7 +183,8 @@ func Caller(ctx context.Context) (*Principal, error) {
 
 // Actor is the principal as the account rules see it.
 func (p *Principal) Actor() account.Actor {
-	return account.Actor{UserID: p.User.ID, Admin: p.Admin(), Permissions: p.Permissions(), Audit: p.AuditActor()}
+	return account.Actor{UserID: p.User.ID, Admin: p.Admin(), Permissions: p.Permissions(),
+		ManagesUsers: p.managesUsers, Audit: p.AuditActor()}
 }
 
 // AuditActor is p as security events name it: its id, and its user's login name.

@@ -99,3 +99,54 @@ func TestConcurrentRowInserts(t *testing.T) {
 		t.Fatalf("the API counts %d rows, want %d", page.Page.Total, batches*per)
 	}
 }
+
+// Two admins removing each other at once (disabling, demoting, deleting), with the
+// built-in ADMIN, whom nobody can remove, out of the picture: one enabled admin is left
+// every time. Each request checks "another enabled admin remains" before it writes; without
+// one lock over those checks both see the other still enabled, both pass, and none is left.
+func TestConcurrentLastAdminStays(t *testing.T) {
+	e := testkit.New(t)
+	ops := []struct {
+		method string
+		body   map[string]any
+	}{{"PATCH", map[string]any{"disabled": true}}, {"PATCH", map[string]any{"admin": false}}, {"DELETE", nil}}
+	const rounds = 24
+	tally := map[int]int{}
+	for r := range rounds {
+		// the admins of earlier rounds (ADMIN among them) no longer count
+		if _, err := e.DB.Exec(`UPDATE users SET disabled = true WHERE admin`); err != nil {
+			t.Fatal(err)
+		}
+		pair := [2]testkit.User{e.NewUser(fmt.Sprintf("pair_%02d_a", r), true), e.NewUser(fmt.Sprintf("pair_%02d_b", r), true)}
+		toks := [2]testkit.ReqOpt{testkit.Bearer(e.Login(pair[0].Name, pair[0].Password)), testkit.Bearer(e.Login(pair[1].Name, pair[1].Password))}
+		statuses, bodies := testkit.AtOnce(t, 2, func(i int) (int, []byte, error) {
+			// a does op r, b op r/3: every pairing of the three, twice over
+			op := ops[r%3]
+			if i == 1 {
+				op = ops[(r/3)%3]
+			}
+			return testkit.TryDo(e, op.method, "/api/users/"+pair[1-i].ID.String(), op.body, toks[i])
+		})
+		for i, s := range statuses {
+			tally[s]++
+			switch s {
+			case 200, 204:
+			case 409:
+				if !strings.Contains(string(bodies[i]), "last admin") {
+					t.Errorf("round %d request %d: 409 %s", r, i, bodies[i])
+				}
+			case 401, 403: // its admin was removed before it was authenticated
+			default:
+				t.Errorf("round %d request %d: status %d, body %s", r, i, s, bodies[i])
+			}
+		}
+		var active int
+		if err := e.DB.Get(&active, `SELECT count(*) FROM users WHERE admin AND NOT disabled`); err != nil {
+			t.Fatal(err)
+		}
+		if active != 1 {
+			t.Errorf("round %d: statuses %v, %d enabled admins left, want 1", r, statuses, active)
+		}
+	}
+	t.Logf("statuses over %d rounds: %v", rounds, tally)
+}

@@ -149,21 +149,14 @@ func (f *Face) ListServices(_ context.Context, req gen.ListServicesRequestObject
 
 // User is the Kala view of a user.
 func (f *Face) User(u *db.User) gen.User {
-	auths := []gen.Authority{account.AuthorityAllUsers}
-	if u.Admin {
-		auths = append(auths, account.AuthorityAdmin)
+	var until *time.Time
+	t, locked := f.Accounts.LockedUntil(u)
+	if locked {
+		t = t.UTC()
+		until = &t
 	}
-	for _, a := range u.Authorities {
-		if a != account.AuthorityAllUsers && a != account.AuthorityAdmin {
-			auths = append(auths, gen.Authority(a))
-		}
-	}
-	for _, g := range u.Groups {
-		auths = append(auths, gen.Authority(g))
-	}
-	locked, until := f.lockState(u)
 	return gen.User{Id: u.ID, Username: u.Username, Admin: u.Admin, Disabled: u.Disabled,
-		DefaultPassword: u.DefaultPassword, Authorities: auths, Locked: locked, LockedUntil: until,
+		DefaultPassword: u.DefaultPassword, Authorities: account.Authorities(u), Locked: locked, LockedUntil: until,
 		Permissions: auth.UserPermissions(f.Contract, u), CreatedAt: u.CreatedAt.UTC(), ModifiedAt: u.ModifiedAt.UTC()}
 }
 

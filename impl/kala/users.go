@@ -2,7 +2,6 @@ package kala
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -86,18 +85,8 @@ func (f *Face) ChangeUserPassword(ctx context.Context, req gen.ChangeUserPasswor
 	if err != nil {
 		return nil, err
 	}
-	manage := p.Has(f.Contract.UserManagement)
-	if err := f.Accounts.ChangePassword(ctx, p.Actor(), manage, uuid.UUID(req.Id), req.Body.OldPassword, req.Body.NewPassword, nil); err != nil {
+	if err := f.Accounts.ChangePassword(ctx, p.Actor(), uuid.UUID(req.Id), req.Body.OldPassword, req.Body.NewPassword, nil); err != nil {
 		return nil, err
 	}
 	return gen.ChangeUserPassword204Response{}, nil
-}
-
-// lockState is when a user's name is locked until, if it is now.
-func (f *Face) lockState(u *db.User) (bool, *time.Time) {
-	if u.LockedUntil != nil && u.LockedUntil.After(f.Accounts.Now()) {
-		t := u.LockedUntil.UTC()
-		return true, &t
-	}
-	return false, nil
 }

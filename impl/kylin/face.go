@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -60,17 +61,13 @@ func millis(t *time.Time) int64 {
 
 // User is Kylin's view of a user.
 func (f *Face) User(u *db.User) gen.KylinUser {
-	auths := []gen.KylinAuthority{}
-	if u.Admin {
-		auths = append(auths, gen.KylinAuthority{Authority: account.AuthorityAdmin})
+	names := account.Authorities(u)
+	if u.Admin { // Kylin lists ROLE_ADMIN first, as its own ADMIN shows
+		names = slices.Insert(slices.DeleteFunc(names, func(a string) bool { return a == account.AuthorityAdmin }), 0, account.AuthorityAdmin)
 	}
-	for _, a := range u.Authorities {
-		if a != account.AuthorityAdmin {
-			auths = append(auths, gen.KylinAuthority{Authority: gen.Authority(a)})
-		}
-	}
-	for _, g := range u.Groups {
-		auths = append(auths, gen.KylinAuthority{Authority: gen.Authority(g)})
+	auths := make([]gen.KylinAuthority, len(names))
+	for i, a := range names {
+		auths[i] = gen.KylinAuthority{Authority: a}
 	}
 	out := gen.KylinUser{Uuid: u.ID, Username: u.Username, Authorities: auths, Disabled: u.Disabled,
 		DefaultPassword: u.DefaultPassword, CreateTime: u.CreatedAt.UnixMilli(), LastModified: u.ModifiedAt.UnixMilli(),
@@ -78,7 +75,7 @@ func (f *Face) User(u *db.User) gen.KylinUser {
 	if u.WrongCount != nil {
 		out.WrongTime = *u.WrongCount
 	}
-	if u.LockedUntil != nil && u.LockedUntil.After(f.Accounts.Now()) {
+	if _, locked := f.Accounts.LockedUntil(u); locked {
 		out.Locked = true
 		out.LockedTime = millis(u.LastFailedAt)
 	}
@@ -277,12 +274,11 @@ func (f *Face) KylinChangePassword(ctx context.Context, req gen.KylinChangePassw
 	if err != nil {
 		return nil, err
 	}
-	manage := p.Has(f.Contract.UserManagement) && p.AllowsService(f.Contract.UsersService.ID)
 	var keep []byte
 	if p.SessionID != "" {
 		keep = []byte(p.SessionID)
 	}
-	if err := f.Accounts.ChangePassword(ctx, p.Actor(), manage, u.ID, passwordPtr(req.Body.Password), password(req.Body.NewPassword), keep); err != nil {
+	if err := f.Accounts.ChangePassword(ctx, p.Actor(), u.ID, passwordPtr(req.Body.Password), password(req.Body.NewPassword), keep); err != nil {
 		return nil, err
 	}
 	return gen.KylinChangePassword200JSONResponse(empty), nil

@@ -200,8 +200,8 @@ export interface paths {
         /**
          * Delete a user
          * @description Deletes a user with their keys and sessions; their tokens stop working at once.
-         *     Nobody can delete themselves or the built-in `ADMIN`. A user later created with the
-         *     same name inherits nothing.
+         *     Nobody can delete themselves or the built-in `ADMIN`; the last enabled admin cannot
+         *     be deleted (409). A user later created with the same name inherits nothing.
          */
         delete: operations["deleteUser"];
         options?: never;
@@ -209,7 +209,8 @@ export interface paths {
         /**
          * Change a user
          * @description Changes the fields given. Nobody can disable or demote themselves; the built-in
-         *     `ADMIN` cannot be disabled or demoted; `locked: false` unlocks a locked login name.
+         *     `ADMIN` cannot be disabled or demoted; the last enabled admin cannot be disabled or
+         *     demoted (409); `locked: false` unlocks a locked login name.
          *     Disabling a user ends their tokens and sessions at once, and their keys stop working.
          */
         patch: operations["updateUser"];
@@ -4663,6 +4664,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -4728,6 +4730,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
