@@ -18,7 +18,6 @@ type User struct {
 	ID                uuid.UUID      `db:"id"`
 	Username          string         `db:"username"`
 	UsernameKey       string         `db:"username_key"`
-	PasswordHash      string         `db:"password_hash"`
 	Admin             bool           `db:"admin"`
 	Builtin           bool           `db:"builtin"`
 	Disabled          bool           `db:"disabled"`
@@ -41,7 +40,7 @@ type User struct {
 
 // userColumns reads a row of users as u, ROLE_ADMIN derived from admin where it was
 // stored before migration 00009: after ALL_USERS.
-const userColumns = `u.id, u.username, u.username_key, u.password_hash, u.admin, u.builtin, u.disabled,
+const userColumns = `u.id, u.username, u.username_key, u.admin, u.builtin, u.disabled,
 	u.default_password,
 	CASE WHEN u.admin THEN u.authorities[:1] || '{` + roleAdmin + `}'::text[] || u.authorities[2:] ELSE u.authorities END AS authorities,
 	u.permissions, u.credential_version, u.created_at, u.modified_at`
@@ -66,12 +65,13 @@ func storedAuthorities(u *User) pq.StringArray {
 	return out
 }
 
-// InsertUser stores a new user; ErrDuplicate when the name is taken in any case.
-func InsertUser(ctx context.Context, q Queryer, u *User) error {
+// InsertUser stores a new user with its password hash; ErrDuplicate when the name is
+// taken in any case.
+func InsertUser(ctx context.Context, q Queryer, u *User, passwordHash string) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO users (id, username, username_key, password_hash, admin, builtin,
 		disabled, default_password, authorities, permissions, credential_version, created_at, modified_at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
-		u.ID, u.Username, u.UsernameKey, u.PasswordHash, u.Admin, u.Builtin, u.Disabled,
+		u.ID, u.Username, u.UsernameKey, passwordHash, u.Admin, u.Builtin, u.Disabled,
 		u.DefaultPassword, storedAuthorities(u), u.Permissions, u.CredentialVersion, u.CreatedAt, u.ModifiedAt)
 	return mapErr(err)
 }
@@ -93,6 +93,21 @@ func UserByKey(ctx context.Context, q Queryer, key string) (*User, error) {
 		return nil, mapErr(err)
 	}
 	return &u, nil
+}
+
+// UserByKeyWithHash loads one user by case-folded name with their password hash: the
+// only read of a hash, for verifying a password. A User never carries it, so no cache
+// or face holds one.
+func UserByKeyWithHash(ctx context.Context, q Queryer, key string) (*User, string, error) {
+	var r struct {
+		User
+		PasswordHash string `db:"password_hash"`
+	}
+	err := q.GetContext(ctx, &r, strings.Replace(selectUser, "SELECT ", "SELECT u.password_hash, ", 1)+` WHERE u.username_key = $1`, key)
+	if err != nil {
+		return nil, "", mapErr(err)
+	}
+	return &r.User, r.PasswordHash, nil
 }
 
 // AnyUser reports whether at least one user exists.

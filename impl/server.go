@@ -159,11 +159,11 @@ type Server struct {
 	DB       *db.DB
 	Log      *slog.Logger
 	Contract *contract.Contract
-	Accounts *account.Service
+	Accounts *account.Core
 	Tokens   *auth.Tokens
 	Keys     *auth.APIKeys
 	Auth     *auth.Authenticator
-	Data     *data.Service
+	Data     *data.Core
 	Kala     *kala.Face
 	Kylin    *kylin.Face
 	Sessions *auth.Sessions
@@ -193,7 +193,7 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 		Audit: &audit.Log{DB: d, Now: cfg.Now, Retention: cfg.AuditRetention}}
 	s.Limiter = &ratelimit.Limiter{DB: d, Now: cfg.Now, Blocked: s.addressBlocked}
 	guard := &ratelimit.Guard{Limiter: s.Limiter, Failures: cfg.RateFailures, Passwords: cfg.RatePasswords}
-	s.Accounts = &account.Service{DB: d, Hasher: account.NewHasher(cfg.HashParams, cfg.HashConcurrency),
+	s.Accounts = &account.Core{DB: d, Hasher: account.NewHasher(cfg.HashParams, cfg.HashConcurrency),
 		Now: cfg.Now, LockSchedule: cfg.LockSchedule, Changed: s.userChanged, Locked: s.nameLocked, Guard: guard}
 	s.metrics.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "kala_password_verifications_total", Help: "Passwords verified (hashed and compared), unknown names included."},
@@ -226,6 +226,17 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 		return nil, err
 	}
 	return s, nil
+}
+
+// AccountsAlone is the account core without a server, for commands that change users
+// from outside one (kala admin reset-password): no sandbox, no signing keys, one hashing
+// thread. Running instances still learn of each change by NOTIFY.
+func AccountsAlone(d *db.DB, cfg Config) *account.Core {
+	cfg.Defaults()
+	return &account.Core{DB: d, Hasher: account.NewHasher(cfg.HashParams, 1), Now: cfg.Now, LockSchedule: cfg.LockSchedule,
+		Changed: func(ctx context.Context, q db.Queryer, id uuid.UUID) error {
+			return db.Notify(ctx, q, db.Event{Kind: db.EventUser, ID: id})
+		}}
 }
 
 // Start runs what the server does beside requests until ctx ends: following other

@@ -149,7 +149,23 @@ func TestBinaryLifecycle(t *testing.T) {
 		return json.NewDecoder(r.Body).Decode(&set) == nil && len(set.Keys) == 2
 	})
 
+	// the reset builds the account rules alone: it makes no signing key (nor anything else)
+	signingKeys := func() (n int) {
+		d, err := sqlx.Open("postgres", dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		if err := d.Get(&n, `SELECT count(*) FROM signing_keys`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	keysBefore := signingKeys()
 	out := run("admin", "reset-password", "admin")
+	if n := signingKeys(); n != keysBefore {
+		t.Errorf("reset-password changed the signing keys: %d -> %d", keysBefore, n)
+	}
 	i := strings.LastIndex(out, ": ")
 	if i < 0 {
 		t.Fatalf("reset-password printed no password: %q", out)

@@ -576,11 +576,7 @@ func resetPassword(ctx context.Context, o *options, log *slog.Logger, user strin
 		return err
 	}
 	defer d.Close()
-	s, err := impl.New(ctx, d, o.config(), log)
-	if err != nil {
-		return err
-	}
-	pw, err := s.Accounts.ResetPassword(ctx, user)
+	pw, err := impl.AccountsAlone(d, o.config()).ResetPassword(ctx, user)
 	if err != nil {
 		return err
 	}

@@ -34,8 +34,8 @@ const (
 var DefaultLockSchedule = []time.Duration{0, 0, 0, 30 * time.Second, time.Minute, 5 * time.Minute,
 	10 * time.Minute, 30 * time.Minute, 24 * time.Hour}
 
-// Service is the account core.
-type Service struct {
+// Core is the account core.
+type Core struct {
 	DB           *db.DB
 	Hasher       *Hasher
 	Now          func() time.Time
@@ -55,7 +55,7 @@ type Service struct {
 }
 
 // LockFor is how long the n-th consecutive failure locks a name.
-func (s *Service) LockFor(n int) time.Duration {
+func (s *Core) LockFor(n int) time.Duration {
 	sch := s.LockSchedule
 	if len(sch) == 0 {
 		return 0
@@ -81,7 +81,7 @@ func locked(until time.Time) error {
 // password rate limit. Concurrent logins with the same name and password share one
 // verification (a Kylin client firing Basic requests in parallel must not burn the
 // name's budget on itself).
-func (s *Service) Login(ctx context.Context, username, password string) (*db.User, error) {
+func (s *Core) Login(ctx context.Context, username, password string) (*db.User, error) {
 	if err := s.Guard.Check(ctx); err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*db.Use
 
 // recordLogin writes the audit event of one login attempt; one that was never judged
 // (the database failed) is not an event.
-func (s *Service) recordLogin(ctx context.Context, key string, u *db.User, err error) {
+func (s *Core) recordLogin(ctx context.Context, key string, u *db.User, err error) {
 	ev := audit.Event{At: s.Now(), Name: audit.LoginSuccess, Actor: audit.Actor{Name: key}}
 	if u != nil {
 		ev.Actor.ID = u.ID.String()
@@ -132,7 +132,7 @@ const attemptLease = 15 * time.Second
 
 // flightKey names one (login name, password) pair for sharing a verification, without
 // keeping the password itself as a map key.
-func (s *Service) flightKey(key, password string) string {
+func (s *Core) flightKey(key, password string) string {
 	s.flightOnce.Do(func() {
 		s.flightMAC = make([]byte, 32)
 		_, _ = rand.Read(s.flightMAC)
@@ -145,7 +145,7 @@ func (s *Service) flightKey(key, password string) string {
 }
 
 // lockThreshold is the number of consecutive failures that first locks a name.
-func (s *Service) lockThreshold() int {
+func (s *Core) lockThreshold() int {
 	for i := 1; i < len(s.LockSchedule); i++ {
 		if s.LockSchedule[i] > 0 {
 			return i
@@ -161,12 +161,12 @@ func (s *Service) lockThreshold() int {
 // outcome, and then sees the lock they earned. Every failure path does the same work (a
 // reservation, a user read, one hash, a counter write), so neither the answer nor its
 // timing tells whether the username exists.
-func (s *Service) login(ctx context.Context, key, password string) (*db.User, error) {
+func (s *Core) login(ctx context.Context, key, password string) (*db.User, error) {
 	if err := s.reserve(ctx, key); err != nil {
 		return nil, err
 	}
 	// a reservation ends exactly once: success, failure, or unjudged
-	u, err := db.UserByKey(ctx, s.DB, key)
+	u, hash, err := db.UserByKeyWithHash(ctx, s.DB, key)
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		s.Hasher.VerifyDummy(ctx, password)
@@ -175,7 +175,7 @@ func (s *Service) login(ctx context.Context, key, password string) (*db.User, er
 		s.unjudged(key)
 		return nil, errs.Wrap(err, "read user")
 	}
-	ok, err := s.Hasher.Verify(ctx, u.PasswordHash, password)
+	ok, err := s.Hasher.Verify(ctx, hash, password)
 	if err != nil {
 		s.unjudged(key)
 		return nil, errs.Wrap(err, "verify password")
@@ -194,7 +194,7 @@ func (s *Service) login(ctx context.Context, key, password string) (*db.User, er
 }
 
 // reserve waits for the right to verify one password of key.
-func (s *Service) reserve(ctx context.Context, key string) error {
+func (s *Core) reserve(ctx context.Context, key string) error {
 	wait := 5 * time.Millisecond
 	threshold := s.lockThreshold()
 	for {
@@ -225,7 +225,7 @@ func (s *Service) reserve(ctx context.Context, key string) error {
 
 // unjudged ends a reservation whose password was not judged. It must run even when the
 // request's context has ended, or the name's budget would stay taken until the lease ends.
-func (s *Service) unjudged(key string) {
+func (s *Core) unjudged(key string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = db.ReleaseLoginAttempt(ctx, s.DB, key)
@@ -233,7 +233,7 @@ func (s *Service) unjudged(key string) {
 
 // fail counts a failure and returns the error to show: locked when this failure locked
 // the name, bad credentials otherwise.
-func (s *Service) fail(ctx context.Context, key string) error {
+func (s *Core) fail(ctx context.Context, key string) error {
 	now := s.Now()
 	_, until, err := db.ReleaseLoginFailure(ctx, s.DB, key, now, s.LockSchedule)
 	if err != nil {
@@ -254,7 +254,7 @@ func (s *Service) fail(ctx context.Context, key string) error {
 // Bootstrap creates the built-in ADMIN when no user exists. It returns the password it
 // generated (empty when password was given or nothing was created). Safe to run on
 // several instances at once.
-func (s *Service) Bootstrap(ctx context.Context, password string) (generated string, created bool, err error) {
+func (s *Core) Bootstrap(ctx context.Context, password string) (generated string, created bool, err error) {
 	if password == "" {
 		generated = RandomPassword()
 		password = generated
@@ -274,10 +274,10 @@ func (s *Service) Bootstrap(ctx context.Context, password string) (generated str
 		created = true
 		return db.InsertUser(ctx, tx, &db.User{
 			ID: uuid.Must(uuid.NewV7()), Username: BuiltinAdmin, UsernameKey: UsernameKey(BuiltinAdmin),
-			PasswordHash: hash, Admin: true, Builtin: true, DefaultPassword: true,
+			Admin: true, Builtin: true, DefaultPassword: true,
 			Authorities: []string{AuthorityAllUsers, AuthorityAdmin}, Permissions: []string{},
 			CredentialVersion: 1, CreatedAt: now, ModifiedAt: now,
-		})
+		}, hash)
 	})
 	if err != nil || !created {
 		return "", false, err

@@ -42,7 +42,7 @@ func noGroup(name string) *errs.Error {
 }
 
 // GroupByName loads a group, built-in or not, by name in any case.
-func (s *Service) GroupByName(ctx context.Context, name string) (*db.Group, error) {
+func (s *Core) GroupByName(ctx context.Context, name string) (*db.Group, error) {
 	g, err := db.GroupByKey(ctx, s.DB, UsernameKey(name))
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, noGroup(name)
@@ -52,7 +52,7 @@ func (s *Service) GroupByName(ctx context.Context, name string) (*db.Group, erro
 
 // Groups returns a page of group names (built-in ones included) containing filter in any
 // case, or with caseSensitive as spelled, and how many match.
-func (s *Service) Groups(ctx context.Context, filter string, caseSensitive bool, offset, limit int) ([]string, int, error) {
+func (s *Core) Groups(ctx context.Context, filter string, caseSensitive bool, offset, limit int) ([]string, int, error) {
 	if !caseSensitive {
 		filter = UsernameKey(filter)
 	}
@@ -62,7 +62,7 @@ func (s *Service) Groups(ctx context.Context, filter string, caseSensitive bool,
 
 // GroupMembers returns a page of a group's members whose name contains filter in any
 // case, and how many match.
-func (s *Service) GroupMembers(ctx context.Context, name, filter string, offset, limit int) ([]db.User, int, error) {
+func (s *Core) GroupMembers(ctx context.Context, name, filter string, offset, limit int) ([]db.User, int, error) {
 	g, err := s.GroupByName(ctx, name)
 	if err != nil {
 		return nil, 0, err
@@ -73,7 +73,7 @@ func (s *Service) GroupMembers(ctx context.Context, name, filter string, offset,
 
 // CreateGroup makes a user group. Names are unique in any case, the built-in groups'
 // included: of concurrent creates of one name exactly one succeeds.
-func (s *Service) CreateGroup(ctx context.Context, a Actor, name string) (*db.Group, error) {
+func (s *Core) CreateGroup(ctx context.Context, a Actor, name string) (*db.Group, error) {
 	if err := CheckGroupName("group_name", name); err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, name string) (*db.Gr
 
 // DeleteGroup removes a user group with its memberships and its access entries. The
 // built-in groups stay.
-func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
+func (s *Core) DeleteGroup(ctx context.Context, a Actor, name string) error {
 	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		g, err := lockGroup(ctx, tx, name, db.LockToDelete)
 		if err != nil {
@@ -125,7 +125,7 @@ func lockGroup(ctx context.Context, tx db.Queryer, name string, lock db.GroupLoc
 	return g, err
 }
 
-func (s *Service) changedAll(ctx context.Context, q db.Queryer, ids []uuid.UUID) error {
+func (s *Core) changedAll(ctx context.Context, q db.Queryer, ids []uuid.UUID) error {
 	for _, id := range ids {
 		if err := s.changed(ctx, q, id); err != nil {
 			return err
@@ -137,7 +137,7 @@ func (s *Service) changedAll(ctx context.Context, q db.Queryer, ids []uuid.UUID)
 // SetGroupMembers makes the named users a user group's members, all or nothing: users
 // listed join, members not listed leave (Kylin's addOrDelUsers). Nobody moves
 // themselves in or out, and only an admin moves an admin.
-func (s *Service) SetGroupMembers(ctx context.Context, a Actor, name string, usernames []string) error {
+func (s *Core) SetGroupMembers(ctx context.Context, a Actor, name string, usernames []string) error {
 	keys := make([]string, 0, len(usernames))
 	for _, n := range usernames {
 		if k := UsernameKey(n); !slices.Contains(keys, k) {
@@ -187,7 +187,7 @@ func missingNames(usernames []string, found []db.User) []string {
 }
 
 // moveMembers changes g's members from had to want, under the rules of moving users.
-func (s *Service) moveMembers(ctx context.Context, tx db.Queryer, a Actor, g *db.Group, had, want []uuid.UUID) error {
+func (s *Core) moveMembers(ctx context.Context, tx db.Queryer, a Actor, g *db.Group, had, want []uuid.UUID) error {
 	in, out := diffIDs(had, want)
 	if len(in) == 0 && len(out) == 0 {
 		return nil
@@ -227,7 +227,7 @@ func (s *Service) moveMembers(ctx context.Context, tx db.Queryer, a Actor, g *db
 
 // mayMove applies the rules of putting u in or out of g: a group can carry project access,
 // so nobody changes their own groups, and only an admin changes an admin's.
-func (s *Service) mayMove(a Actor, u *db.User, g *db.Group) error {
+func (s *Core) mayMove(a Actor, u *db.User, g *db.Group) error {
 	if u.ID == a.UserID {
 		return errs.E(errs.Forbidden, "you cannot put yourself in or out of group %s", g.Name)
 	}
@@ -277,7 +277,7 @@ func resolveGroups(ctx context.Context, q db.Queryer, field string, names []stri
 
 // setUserGroups makes gs the user groups of u (a new user has none), under the rules of
 // moving users, and sets u.Groups to their names.
-func (s *Service) setUserGroups(ctx context.Context, tx db.Queryer, a Actor, u *db.User, gs []db.Group, isNew bool) error {
+func (s *Core) setUserGroups(ctx context.Context, tx db.Queryer, a Actor, u *db.User, gs []db.Group, isNew bool) error {
 	var had []uuid.UUID
 	if !isNew {
 		var err error

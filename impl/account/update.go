@@ -141,7 +141,7 @@ func planUpdate(a Actor, u *db.User, p UserPatch) (userChange, error) {
 
 // UpdateUser applies a patch (planUpdate has the rules) in one transaction: a refused
 // change leaves the user exactly as it was. Disabling ends the user's tokens and sessions.
-func (s *Service) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserPatch) (*db.User, error) {
+func (s *Core) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserPatch) (*db.User, error) {
 	if err := checkPatch(a, id, p); err != nil {
 		return nil, err
 	}
@@ -178,7 +178,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id uuid.UUID, p UserP
 }
 
 // applyUpdate stores c, a change planUpdate made of u, with its audit events.
-func (s *Service) applyUpdate(ctx context.Context, tx db.Queryer, a Actor, u *db.User, c userChange, hash string, p UserPatch) error {
+func (s *Core) applyUpdate(ctx context.Context, tx db.Queryer, a Actor, u *db.User, c userChange, hash string, p UserPatch) error {
 	if c.removesAdmin {
 		if err := keepAnAdmin(ctx, tx, u.ID, "the last admin cannot be disabled or demoted"); err != nil {
 			return err
@@ -230,7 +230,7 @@ func keepAnAdmin(ctx context.Context, tx db.Queryer, id uuid.UUID, msg string) e
 
 // recordUpdate records what a patch set: user.update for its fields, password.reset for
 // a password (never the password itself).
-func (s *Service) recordUpdate(ctx context.Context, q db.Queryer, a Actor, u *db.User, p UserPatch) error {
+func (s *Core) recordUpdate(ctx context.Context, q db.Queryer, a Actor, u *db.User, p UserPatch) error {
 	detail := map[string]any{"username": u.Username}
 	if p.Admin != nil {
 		detail["admin"] = *p.Admin
@@ -261,7 +261,7 @@ func (s *Service) recordUpdate(ctx context.Context, q db.Queryer, a Actor, u *db
 		Target: u.ID.String(), Detail: map[string]any{"username": u.Username}})
 }
 
-func (s *Service) changed(ctx context.Context, q db.Queryer, id uuid.UUID) error {
+func (s *Core) changed(ctx context.Context, q db.Queryer, id uuid.UUID) error {
 	if s.Changed != nil {
 		return s.Changed(ctx, q, id)
 	}
@@ -285,13 +285,13 @@ func planDelete(a Actor, u *db.User) (removesAdmin bool, err error) {
 }
 
 // DeleteUser removes a user with their keys, sessions and access entries.
-func (s *Service) DeleteUser(ctx context.Context, a Actor, id uuid.UUID) error {
+func (s *Core) DeleteUser(ctx context.Context, a Actor, id uuid.UUID) error {
 	return s.DeleteUsers(ctx, a, []uuid.UUID{id})
 }
 
 // DeleteUsers removes several users, all or none, under planDelete's rules (checked as
 // each is deleted, so deleting two admins at once still leaves one).
-func (s *Service) DeleteUsers(ctx context.Context, a Actor, ids []uuid.UUID) error {
+func (s *Core) DeleteUsers(ctx context.Context, a Actor, ids []uuid.UUID) error {
 	// rows are locked in one order, so two batches never wait for each other in a cycle
 	ids = slices.Clone(ids)
 	slices.SortFunc(ids, func(x, y uuid.UUID) int { return bytes.Compare(x[:], y[:]) })
@@ -311,7 +311,7 @@ func (s *Service) DeleteUsers(ctx context.Context, a Actor, ids []uuid.UUID) err
 	return errs.Wrap(err, "delete user")
 }
 
-func (s *Service) deleteUser(ctx context.Context, tx db.Queryer, a Actor, id uuid.UUID) error {
+func (s *Core) deleteUser(ctx context.Context, tx db.Queryer, a Actor, id uuid.UUID) error {
 	u, err := db.UserForUpdate(ctx, tx, id)
 	if errors.Is(err, db.ErrNotFound) {
 		return noUser("no such user")

@@ -80,12 +80,12 @@ func grantable(a Actor, field string, perms []string, had []string) error {
 
 // CreateUser makes a user. The name is unique in any case: of concurrent creates of one
 // name exactly one succeeds.
-func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*db.User, error) {
-	u, err := s.newUser(ctx, a, in)
+func (s *Core) CreateUser(ctx context.Context, a Actor, in NewUser) (*db.User, error) {
+	u, hash, err := s.newUser(ctx, a, in)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.insertUsers(ctx, a, []*db.User{u}); err != nil {
+	if err := s.insertUsers(ctx, a, []*db.User{u}, []string{hash}); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -94,16 +94,16 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*db.User
 // CreateUsers makes several users, all or none: every rule is checked for every user
 // before any is stored, and they are stored in one transaction. A refused user is named
 // by its index in field paths ("1.password").
-func (s *Service) CreateUsers(ctx context.Context, a Actor, ins []NewUser) ([]*db.User, error) {
-	us := make([]*db.User, len(ins))
+func (s *Core) CreateUsers(ctx context.Context, a Actor, ins []NewUser) ([]*db.User, error) {
+	us, hashes := make([]*db.User, len(ins)), make([]string, len(ins))
 	for i, in := range ins {
-		u, err := s.newUser(ctx, a, in)
+		u, hash, err := s.newUser(ctx, a, in)
 		if err != nil {
 			return nil, atIndex(err, i)
 		}
-		us[i] = u
+		us[i], hashes[i] = u, hash
 	}
-	if err := s.insertUsers(ctx, a, us); err != nil {
+	if err := s.insertUsers(ctx, a, us, hashes); err != nil {
 		return nil, err
 	}
 	return us, nil
@@ -125,26 +125,26 @@ func atIndex(err error, i int) error {
 }
 
 // newUser checks a new user against the rules and hashes its password.
-func (s *Service) newUser(ctx context.Context, a Actor, in NewUser) (*db.User, error) {
+func (s *Core) newUser(ctx context.Context, a Actor, in NewUser) (*db.User, string, error) {
 	if err := CheckUsername("username", in.Username); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := CheckPassword("password", in.Password); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if namesAdmin(in.Authorities) {
 		in.Admin = true
 	}
 	if in.Admin && !a.Admin {
-		return nil, errs.E(errs.Forbidden, "only an admin can create an admin")
+		return nil, "", errs.E(errs.Forbidden, "only an admin can create an admin")
 	}
 	if err := grantable(a, "permissions", in.Permissions, nil); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	auths, groups := authorities(in.Admin, in.Authorities)
 	hash, err := s.Hasher.Hash(ctx, in.Password)
 	if err != nil {
-		return nil, errs.Wrap(err, "hash password")
+		return nil, "", errs.Wrap(err, "hash password")
 	}
 	now := s.Now()
 	perms := slices.Clone(in.Permissions)
@@ -152,17 +152,18 @@ func (s *Service) newUser(ctx context.Context, a Actor, in NewUser) (*db.User, e
 		perms = []string{}
 	}
 	return &db.User{ID: uuid.Must(uuid.NewV7()), Username: in.Username, UsernameKey: UsernameKey(in.Username),
-		PasswordHash: hash, Admin: in.Admin, Disabled: in.Disabled, DefaultPassword: true,
+		Admin: in.Admin, Disabled: in.Disabled, DefaultPassword: true,
 		Authorities: auths, Permissions: perms, CredentialVersion: 1, CreatedAt: now, ModifiedAt: now,
-		Groups: groups}, nil // the user groups asked for: insertUsers finds them
+		Groups: groups}, hash, nil // the user groups asked for: insertUsers finds them
 }
 
-// insertUsers stores checked new users in one transaction, each with its audit event.
-func (s *Service) insertUsers(ctx context.Context, a Actor, us []*db.User) error {
+// insertUsers stores checked new users (with their password hashes) in one transaction,
+// each with its audit event.
+func (s *Core) insertUsers(ctx context.Context, a Actor, us []*db.User, hashes []string) error {
 	var dup *db.User
 	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
-		for _, u := range us {
-			if err := db.InsertUser(ctx, tx, u); err != nil {
+		for i, u := range us {
+			if err := db.InsertUser(ctx, tx, u, hashes[i]); err != nil {
 				dup = u
 				return err
 			}
@@ -192,7 +193,7 @@ func (s *Service) insertUsers(ctx context.Context, a Actor, us []*db.User) error
 }
 
 // User loads a user with its lock state.
-func (s *Service) User(ctx context.Context, id uuid.UUID) (*db.User, error) {
+func (s *Core) User(ctx context.Context, id uuid.UUID) (*db.User, error) {
 	u, err := db.UserByID(ctx, s.DB, id)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, noUser("no such user")
@@ -201,7 +202,7 @@ func (s *Service) User(ctx context.Context, id uuid.UUID) (*db.User, error) {
 }
 
 // UserByName loads a user by name in any case.
-func (s *Service) UserByName(ctx context.Context, name string) (*db.User, error) {
+func (s *Core) UserByName(ctx context.Context, name string) (*db.User, error) {
 	u, err := db.UserByKey(ctx, s.DB, UsernameKey(name))
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, noUser("no user named %s", name)
@@ -225,7 +226,7 @@ func Authorities(u *db.User) []string {
 }
 
 // LockedUntil is when u's login name is locked until, with true, if it is locked now.
-func (s *Service) LockedUntil(u *db.User) (time.Time, bool) {
+func (s *Core) LockedUntil(u *db.User) (time.Time, bool) {
 	if u.LockedUntil != nil && u.LockedUntil.After(s.Now()) {
 		return *u.LockedUntil, true
 	}
@@ -235,7 +236,7 @@ func (s *Service) LockedUntil(u *db.User) (time.Time, bool) {
 // Users returns a page of users in name order (see db.UserPage): names containing
 // p.Filter in any case (as spelled with p.CaseSensitive), after the name p.After in any
 // case; the total of the whole list, and whether more users follow the page.
-func (s *Service) Users(ctx context.Context, p db.UserPage) (us []db.User, total int, more bool, err error) {
+func (s *Core) Users(ctx context.Context, p db.UserPage) (us []db.User, total int, more bool, err error) {
 	if !p.CaseSensitive {
 		p.Filter = UsernameKey(p.Filter)
 	}
@@ -248,7 +249,7 @@ func (s *Service) Users(ctx context.Context, p db.UserPage) (us []db.User, total
 // wrong old passwords count toward the lockout like failed logins. Changing another's
 // needs User Management (a.ManagesUsers) and marks the new password default.
 // keepSession is the session making the change, which survives it.
-func (s *Service) ChangePassword(ctx context.Context, a Actor, id uuid.UUID, old *string, newPassword string, keepSession []byte) error {
+func (s *Core) ChangePassword(ctx context.Context, a Actor, id uuid.UUID, old *string, newPassword string, keepSession []byte) error {
 	if err := CheckPassword("newPassword", newPassword); err != nil {
 		return err
 	}
@@ -292,7 +293,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, id uuid.UUID, old
 
 // storePassword sets a password that passed the rule and records ev in the same
 // transaction. Every session of the user but keepSession ends, and so does every token.
-func (s *Service) storePassword(ctx context.Context, userID uuid.UUID, password string, isDefault bool, keepSession []byte, ev audit.Event) error {
+func (s *Core) storePassword(ctx context.Context, userID uuid.UUID, password string, isDefault bool, keepSession []byte, ev audit.Event) error {
 	hash, err := s.Hasher.Hash(ctx, password)
 	if err != nil {
 		return errs.Wrap(err, "hash password")
@@ -315,7 +316,7 @@ func (s *Service) storePassword(ctx context.Context, userID uuid.UUID, password 
 
 // ResetPassword gives username a new random password and returns it, for
 // `kala admin reset-password`: the event names no actor, only the way it came.
-func (s *Service) ResetPassword(ctx context.Context, username string) (string, error) {
+func (s *Core) ResetPassword(ctx context.Context, username string) (string, error) {
 	u, err := s.UserByName(ctx, username)
 	if err != nil {
 		return "", err

@@ -19,7 +19,7 @@ import (
 type Authenticator struct {
 	Contract *contract.Contract
 	DB       *db.DB
-	Accounts *account.Service
+	Accounts *account.Core
 	Tokens   *Tokens
 	Now      func() time.Time
 	// Sessions verifies session cookies (nil: the cookie scheme accepts nothing).

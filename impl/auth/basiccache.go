@@ -61,7 +61,7 @@ func (c *BasicCache) mac(username, password string) [32]byte {
 	return out
 }
 
-// PasswordChecker verifies a username and password (account.Service).
+// PasswordChecker verifies a username and password (account.Core).
 type PasswordChecker interface {
 	Login(ctx context.Context, username, password string) (*db.User, error)
 }

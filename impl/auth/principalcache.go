@@ -28,13 +28,14 @@ type PrincipalCache struct {
 	epoch    uint64 // bumped by every drop
 	paused   bool
 	tokens   map[[32]byte]tokenEntry
-	users    map[uuid.UUID]userEntry
-	keys     map[string]keyEntry
-	sessions map[string]sessionEntry // by id hash
+	users    map[uuid.UUID]entry[db.User]
+	keys     map[string]entry[db.APIKeyWithOwner]
+	sessions map[string]entry[db.Session] // by id hash
 }
 
-type sessionEntry struct {
-	sess    db.Session
+// entry is a kept row and when it must be read again.
+type entry[V any] struct {
+	v       V
 	expires time.Time
 }
 
@@ -44,20 +45,10 @@ type tokenEntry struct {
 	exp time.Time
 }
 
-type userEntry struct {
-	user    db.User
-	expires time.Time
-}
-
-type keyEntry struct {
-	row     db.APIKeyWithOwner
-	expires time.Time
-}
-
 func (c *PrincipalCache) lockedInit() {
 	if c.tokens == nil {
-		c.tokens, c.users, c.keys = map[[32]byte]tokenEntry{}, map[uuid.UUID]userEntry{}, map[string]keyEntry{}
-		c.sessions = map[string]sessionEntry{}
+		c.tokens, c.users = map[[32]byte]tokenEntry{}, map[uuid.UUID]entry[db.User]{}
+		c.keys, c.sessions = map[string]entry[db.APIKeyWithOwner]{}, map[string]entry[db.Session]{}
 		if c.Max == 0 {
 			c.Max = 100_000
 		}
@@ -116,108 +107,79 @@ func (c *PrincipalCache) room(n int) bool { return n < c.Max }
 
 // User returns a copy of a kept user.
 func (c *PrincipalCache) User(id uuid.UUID) (*db.User, bool) {
-	if c == nil {
-		return nil, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lockedInit()
-	e, ok := c.users[id]
-	if !ok || c.paused || !c.Now().Before(e.expires) {
-		return nil, false
-	}
-	u := e.user
-	return &u, true
+	return lookup(c, func() map[uuid.UUID]entry[db.User] { return c.users }, id)
 }
 
 // PutUser keeps a user read after Epoch returned epoch, unless something was dropped since.
 func (c *PrincipalCache) PutUser(epoch uint64, u *db.User) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lockedInit()
-	if c.paused || c.epoch != epoch || !c.room(len(c.users)) {
-		return
-	}
-	c.users[u.ID] = userEntry{user: *u, expires: c.Now().Add(c.TTL)}
+	keep(c, func() map[uuid.UUID]entry[db.User] { return c.users }, epoch, u.ID, u)
 }
 
 // Key returns a copy of a kept API key row.
-func (c *PrincipalCache) Key(lookup string) (*db.APIKeyWithOwner, bool) {
-	if c == nil {
-		return nil, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lockedInit()
-	e, ok := c.keys[lookup]
-	if !ok || c.paused || !c.Now().Before(e.expires) {
-		return nil, false
-	}
-	r := e.row
-	return &r, true
+func (c *PrincipalCache) Key(lookupID string) (*db.APIKeyWithOwner, bool) {
+	return lookup(c, func() map[string]entry[db.APIKeyWithOwner] { return c.keys }, lookupID)
 }
 
 // PutKey keeps an API key row read after Epoch returned epoch, unless something was
 // dropped since.
-func (c *PrincipalCache) PutKey(epoch uint64, lookup string, r *db.APIKeyWithOwner) {
+func (c *PrincipalCache) PutKey(epoch uint64, lookupID string, r *db.APIKeyWithOwner) {
+	keep(c, func() map[string]entry[db.APIKeyWithOwner] { return c.keys }, epoch, lookupID, r)
+}
+
+// lookup returns a copy of what m keeps under k, if it is still fresh.
+func lookup[K comparable, V any](c *PrincipalCache, m func() map[K]entry[V], k K) (*V, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lockedInit()
+	e, ok := m()[k]
+	if !ok || c.paused || !c.Now().Before(e.expires) {
+		return nil, false
+	}
+	v := e.v
+	return &v, true
+}
+
+// keep stores a copy of v, read after Epoch returned epoch, unless something was dropped
+// since (the drop may have been about it).
+func keep[K comparable, V any](c *PrincipalCache, m func() map[K]entry[V], epoch uint64, k K, v *V) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lockedInit()
-	if c.paused || c.epoch != epoch || !c.room(len(c.keys)) {
+	if c.paused || c.epoch != epoch || !c.room(len(m())) {
 		return
 	}
-	c.keys[lookup] = keyEntry{row: *r, expires: c.Now().Add(c.TTL)}
+	m()[k] = entry[V]{v: *v, expires: c.Now().Add(c.TTL)}
 }
 
 // KeyUsed records in a kept key that it was used at t (written to the database apart).
-func (c *PrincipalCache) KeyUsed(lookup string, t time.Time) {
+func (c *PrincipalCache) KeyUsed(lookupID string, t time.Time) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lockedInit()
-	if e, ok := c.keys[lookup]; ok {
-		e.row.Key.LastUsedAt = &t
-		c.keys[lookup] = e
+	if e, ok := c.keys[lookupID]; ok {
+		e.v.Key.LastUsedAt = &t
+		c.keys[lookupID] = e
 	}
 }
 
 // Session returns a copy of a kept session.
 func (c *PrincipalCache) Session(idHash string) (*db.Session, bool) {
-	if c == nil {
-		return nil, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lockedInit()
-	e, ok := c.sessions[idHash]
-	if !ok || c.paused || !c.Now().Before(e.expires) {
-		return nil, false
-	}
-	sess := e.sess
-	return &sess, true
+	return lookup(c, func() map[string]entry[db.Session] { return c.sessions }, idHash)
 }
 
 // PutSession keeps a session read after Epoch returned epoch, unless something was
 // dropped since.
 func (c *PrincipalCache) PutSession(epoch uint64, sess *db.Session) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lockedInit()
-	if c.paused || c.epoch != epoch || !c.room(len(c.sessions)) {
-		return
-	}
-	c.sessions[string(sess.IDHash)] = sessionEntry{sess: *sess, expires: c.Now().Add(c.TTL)}
+	keep(c, func() map[string]entry[db.Session] { return c.sessions }, epoch, string(sess.IDHash), sess)
 }
 
 // SessionSeen records in a kept session that it was used at t (written apart).
@@ -228,8 +190,8 @@ func (c *PrincipalCache) SessionSeen(idHash string, t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lockedInit()
-	if e, ok := c.sessions[idHash]; ok && t.After(e.sess.LastSeenAt) {
-		e.sess.LastSeenAt = t
+	if e, ok := c.sessions[idHash]; ok && t.After(e.v.LastSeenAt) {
+		e.v.LastSeenAt = t
 		c.sessions[idHash] = e
 	}
 }
@@ -244,12 +206,12 @@ func (c *PrincipalCache) DropUser(id uuid.UUID) {
 	c.drop(func() {
 		delete(c.users, id)
 		for k, e := range c.keys {
-			if e.row.Owner.ID == id {
+			if e.v.Owner.ID == id {
 				delete(c.keys, k)
 			}
 		}
 		for k, e := range c.sessions {
-			if e.sess.UserID == id {
+			if e.v.UserID == id {
 				delete(c.sessions, k)
 			}
 		}
@@ -260,12 +222,12 @@ func (c *PrincipalCache) DropUser(id uuid.UUID) {
 func (c *PrincipalCache) DropName(usernameKey string) {
 	c.drop(func() {
 		for id, e := range c.users {
-			if e.user.UsernameKey == usernameKey {
+			if e.v.UsernameKey == usernameKey {
 				delete(c.users, id)
 			}
 		}
 		for k, e := range c.keys {
-			if e.row.Owner.UsernameKey == usernameKey {
+			if e.v.Owner.UsernameKey == usernameKey {
 				delete(c.keys, k)
 			}
 		}
@@ -289,7 +251,7 @@ func (c *PrincipalCache) user(ctx context.Context, d *db.DB, id uuid.UUID) (*db.
 func (c *PrincipalCache) DropKey(id uuid.UUID) {
 	c.drop(func() {
 		for k, e := range c.keys {
-			if e.row.Key.ID == id {
+			if e.v.Key.ID == id {
 				delete(c.keys, k)
 			}
 		}

@@ -47,8 +47,8 @@ func ParseLevel(s string) (Level, bool) {
 	return None, false
 }
 
-// Service is the data core.
-type Service struct {
+// Core is the data core.
+type Core struct {
 	DB       *db.DB
 	Contract *contract.Contract
 	Now      func() time.Time
@@ -60,8 +60,8 @@ type Service struct {
 }
 
 // New makes the data core.
-func New(d *db.DB, c *contract.Contract, sb *db.Sandbox, now func() time.Time, limits QueryLimits) *Service {
-	return &Service{DB: d, Contract: c, Now: now, DataManagement: c.DataManagement,
+func New(d *db.DB, c *contract.Contract, sb *db.Sandbox, now func() time.Time, limits QueryLimits) *Core {
+	return &Core{DB: d, Contract: c, Now: now, DataManagement: c.DataManagement,
 		Sandbox: sb, Limits: limits, gate: newQueryGate(limits.PerUser, limits.Max)}
 }
 
@@ -76,7 +76,7 @@ type Project struct {
 // Data Management only if it carries it (its permissions ∩ its owner's), and acts with
 // its owner's entry: the access list is the owner's right, which the key exercises
 // within its services, so only a key that may call a project service reaches projects.
-func (s *Service) levelOf(p *auth.Principal, row *db.Project) Level {
+func (s *Core) levelOf(p *auth.Principal, row *db.Project) Level {
 	if !s.reachesProjects(p) {
 		return None
 	}
@@ -90,7 +90,7 @@ func (s *Service) levelOf(p *auth.Principal, row *db.Project) Level {
 // key when one of its services works on projects (datastores, query). The validator
 // already refuses a key an operation of another service; this keeps the rule true in
 // the core too.
-func (s *Service) reachesProjects(p *auth.Principal) bool {
+func (s *Core) reachesProjects(p *auth.Principal) bool {
 	if p.Kind != auth.KindAPIKey {
 		return true
 	}
@@ -103,18 +103,18 @@ func (s *Service) reachesProjects(p *auth.Principal) bool {
 }
 
 // Open loads a project for operation op and checks that p may do it there.
-func (s *Service) Open(ctx context.Context, p *auth.Principal, op *contract.Operation, id uuid.UUID) (*Project, error) {
+func (s *Core) Open(ctx context.Context, p *auth.Principal, op *contract.Operation, id uuid.UUID) (*Project, error) {
 	row, err := db.ProjectByID(ctx, s.DB, p.User.ID, id)
 	return s.open(p, op, row, err)
 }
 
 // OpenByName is Open by project name (any case).
-func (s *Service) OpenByName(ctx context.Context, p *auth.Principal, op *contract.Operation, name string) (*Project, error) {
+func (s *Core) OpenByName(ctx context.Context, p *auth.Principal, op *contract.Operation, name string) (*Project, error) {
 	row, err := db.ProjectByName(ctx, s.DB, p.User.ID, strings.ToLower(name))
 	return s.open(p, op, row, err)
 }
 
-func (s *Service) open(p *auth.Principal, op *contract.Operation, row *db.Project, err error) (*Project, error) {
+func (s *Core) open(p *auth.Principal, op *contract.Operation, row *db.Project, err error) (*Project, error) {
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, noProject()
 	} else if err != nil {
@@ -126,7 +126,7 @@ func (s *Service) open(p *auth.Principal, op *contract.Operation, row *db.Projec
 // Decide is the project check of operation op for p on a loaded project: the operation's
 // x-permissions, or its x-project-access level on the project. A project the caller
 // cannot see at all is not found; one they see with too low a level is forbidden.
-func (s *Service) Decide(p *auth.Principal, op *contract.Operation, row *db.Project) (*Project, error) {
+func (s *Core) Decide(p *auth.Principal, op *contract.Operation, row *db.Project) (*Project, error) {
 	level := s.levelOf(p, row)
 	if level == None {
 		return nil, noProject()

@@ -20,7 +20,7 @@ func TestLevelOfKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Service{Contract: c, DataManagement: c.DataManagement}
+	s := &Core{Contract: c, DataManagement: c.DataManagement}
 	svc := func(name string) string { return c.ServiceByName(name).ID }
 	plain := &db.User{ID: uuid.New(), Permissions: []string{}}
 	manager := &db.User{ID: uuid.New(), Permissions: []string{c.DataManagement}}
@@ -65,7 +65,7 @@ func TestDecide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Service{Contract: c, DataManagement: c.DataManagement}
+	s := &Core{Contract: c, DataManagement: c.DataManagement}
 	get, del, grant := c.Operations["getDatastore"], c.Operations["deleteDatastore"], c.Operations["kylinGrantProjectAccess"]
 	user := func(perms ...string) *auth.Principal {
 		return auth.NewUserPrincipal(c, &db.User{ID: uuid.New(), Permissions: perms}, auth.SchemeBearer)

@@ -36,7 +36,7 @@ func CheckProjectName(field, name string) error {
 
 // CreateProject makes a project with its schema and read-only role, all in one
 // transaction: either everything exists afterwards or nothing does.
-func (s *Service) CreateProject(ctx context.Context, p *auth.Principal, name, description string) (*Project, error) {
+func (s *Core) CreateProject(ctx context.Context, p *auth.Principal, name, description string) (*Project, error) {
 	if err := CheckProjectName("name", name); err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (s *Service) CreateProject(ctx context.Context, p *auth.Principal, name, de
 
 // ListProjects returns a page of the projects p can see, and how many there are.
 // With min, only projects where p's level is at least min.
-func (s *Service) ListProjects(ctx context.Context, p *auth.Principal, filter string, exact bool, min Level, offset, limit int) ([]Project, int, error) {
+func (s *Core) ListProjects(ctx context.Context, p *auth.Principal, filter string, exact bool, min Level, offset, limit int) ([]Project, int, error) {
 	if !s.reachesProjects(p) {
 		return []Project{}, 0, nil
 	}
@@ -90,7 +90,7 @@ func (s *Service) ListProjects(ctx context.Context, p *auth.Principal, filter st
 }
 
 // UpdateDescription changes an opened project's description.
-func (s *Service) UpdateDescription(ctx context.Context, proj *Project, description string) (*Project, error) {
+func (s *Core) UpdateDescription(ctx context.Context, proj *Project, description string) (*Project, error) {
 	now := s.Now()
 	if err := db.UpdateProjectDescription(ctx, s.DB, proj.ID, description, now); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
@@ -103,7 +103,7 @@ func (s *Service) UpdateDescription(ctx context.Context, proj *Project, descript
 }
 
 // DeleteProject drops an opened project, its tables, schema and role.
-func (s *Service) DeleteProject(ctx context.Context, proj *Project) error {
+func (s *Core) DeleteProject(ctx context.Context, proj *Project) error {
 	s.Sandbox.Forget(proj.RoleName)
 	err := s.DB.Tx(ctx, func(tx db.Queryer) error { return db.DeleteProject(ctx, tx, &proj.Project) })
 	// a query that opened the project just before may have made a new pool meanwhile
@@ -115,7 +115,7 @@ func (s *Service) DeleteProject(ctx context.Context, proj *Project) error {
 }
 
 // AccessList returns a page of an opened project's access list.
-func (s *Service) AccessList(ctx context.Context, proj *Project, filter string, offset, limit int) ([]db.AccessEntry, int, error) {
+func (s *Core) AccessList(ctx context.Context, proj *Project, filter string, offset, limit int) ([]db.AccessEntry, int, error) {
 	es, total, err := db.AccessList(ctx, s.DB, proj.ID, filter, offset, limit)
 	return es, total, errs.Wrap(err, "read access list")
 }
@@ -136,7 +136,7 @@ func (g Grantee) kind() string {
 
 // Grant puts users or groups on an opened project's access list for p, all or none; one
 // already listed is a conflict.
-func (s *Service) Grant(ctx context.Context, p *auth.Principal, proj *Project, gs []Grantee, level Level) error {
+func (s *Core) Grant(ctx context.Context, p *auth.Principal, proj *Project, gs []Grantee, level Level) error {
 	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		for _, g := range gs {
 			if err := db.AddAccess(ctx, tx, proj.ID, g.Grantee, int(level), s.Now()); err != nil {
@@ -155,7 +155,7 @@ func (s *Service) Grant(ctx context.Context, p *auth.Principal, proj *Project, g
 }
 
 // ChangeAccess changes the level of a user or group already on the access list, for p.
-func (s *Service) ChangeAccess(ctx context.Context, p *auth.Principal, proj *Project, g Grantee, level Level) error {
+func (s *Core) ChangeAccess(ctx context.Context, p *auth.Principal, proj *Project, g Grantee, level Level) error {
 	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		if err := db.ChangeAccess(ctx, tx, proj.ID, g.Grantee, int(level)); err != nil {
 			return err
@@ -169,7 +169,7 @@ func (s *Service) ChangeAccess(ctx context.Context, p *auth.Principal, proj *Pro
 }
 
 // Revoke takes a user or group off the access list, for p.
-func (s *Service) Revoke(ctx context.Context, p *auth.Principal, proj *Project, g Grantee) error {
+func (s *Core) Revoke(ctx context.Context, p *auth.Principal, proj *Project, g Grantee) error {
 	err := s.DB.Tx(ctx, func(tx db.Queryer) error {
 		if err := db.RemoveAccess(ctx, tx, proj.ID, g.Grantee); err != nil {
 			return err
@@ -187,7 +187,7 @@ func notListed(g Grantee, proj *Project) error {
 }
 
 // recordAccess records a change of g's entry on proj's access list (level None: removed).
-func (s *Service) recordAccess(ctx context.Context, q db.Queryer, p *auth.Principal, name audit.Name, proj *Project, g Grantee, level Level) error {
+func (s *Core) recordAccess(ctx context.Context, q db.Queryer, p *auth.Principal, name audit.Name, proj *Project, g Grantee, level Level) error {
 	detail := map[string]any{"project": proj.Name, "userId": g.ID, "username": g.Name}
 	if g.Group {
 		detail = map[string]any{"project": proj.Name, "groupId": g.ID, "group": g.Name}

@@ -46,7 +46,7 @@ type QueryOutcome struct {
 // (a count that differs is errs.Invalid). Over p's user's or the server's concurrency
 // limit it refuses with errs.TooMany before anything runs. Other errors are internal, or
 // sink's own.
-func (s *Service) Query(ctx context.Context, p *auth.Principal, proj *Project, sql string, params []Param, offset, limit int, sink db.RowSink) (QueryOutcome, error) {
+func (s *Core) Query(ctx context.Context, p *auth.Principal, proj *Project, sql string, params []Param, offset, limit int, sink db.RowSink) (QueryOutcome, error) {
 	return s.run(ctx, p, proj, sql, params, offset, limit, false, sink)
 }
 
@@ -54,11 +54,11 @@ func (s *Service) Query(ctx context.Context, p *auth.Principal, proj *Project, s
 // its ODBC driver's SQLPrepare): checked, limited and run in the sandbox exactly as Query
 // runs it, with no row to fetch. Placeholders without values are bound as NULLs of no
 // stated type.
-func (s *Service) Prepare(ctx context.Context, p *auth.Principal, proj *Project, sql string, params []Param, sink db.RowSink) (QueryOutcome, error) {
+func (s *Core) Prepare(ctx context.Context, p *auth.Principal, proj *Project, sql string, params []Param, sink db.RowSink) (QueryOutcome, error) {
 	return s.run(ctx, p, proj, sql, params, 0, 0, true, sink)
 }
 
-func (s *Service) run(ctx context.Context, p *auth.Principal, proj *Project, sql string, params []Param, offset, limit int, describe bool, sink db.RowSink) (QueryOutcome, error) {
+func (s *Core) run(ctx context.Context, p *auth.Principal, proj *Project, sql string, params []Param, offset, limit int, describe bool, sink db.RowSink) (QueryOutcome, error) {
 	start := time.Now()
 	leave, err := s.gate.enter(p.User.ID)
 	if err != nil {
@@ -99,7 +99,7 @@ func (s *Service) run(ctx context.Context, p *auth.Principal, proj *Project, sql
 }
 
 // RunningQueries is how many queries this instance runs now.
-func (s *Service) RunningQueries() int {
+func (s *Core) RunningQueries() int {
 	s.gate.mu.Lock()
 	defer s.gate.mu.Unlock()
 	return s.gate.running

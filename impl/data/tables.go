@@ -30,7 +30,7 @@ func checkIdentifier(field, name string) (string, error) {
 }
 
 // Tables returns a page of an opened project's tables and how many there are.
-func (s *Service) Tables(ctx context.Context, proj *Project, offset, limit int) ([]db.Table, int, error) {
+func (s *Core) Tables(ctx context.Context, proj *Project, offset, limit int) ([]db.Table, int, error) {
 	ts, err := db.Tables(ctx, s.DB, proj.SchemaName, "")
 	if err != nil {
 		return nil, 0, errs.Wrap(err, "list tables")
@@ -42,7 +42,7 @@ func (s *Service) Tables(ctx context.Context, proj *Project, offset, limit int) 
 }
 
 // Table returns one table of an opened project.
-func (s *Service) Table(ctx context.Context, proj *Project, name string) (*db.Table, error) {
+func (s *Core) Table(ctx context.Context, proj *Project, name string) (*db.Table, error) {
 	n, err := checkIdentifier("table", name)
 	if err != nil {
 		return nil, err
@@ -58,7 +58,7 @@ func (s *Service) Table(ctx context.Context, proj *Project, name string) (*db.Ta
 }
 
 // CreateTable makes a table in an opened project.
-func (s *Service) CreateTable(ctx context.Context, proj *Project, t db.Table) (*db.Table, error) {
+func (s *Core) CreateTable(ctx context.Context, proj *Project, t db.Table) (*db.Table, error) {
 	var err error
 	if t.Name, err = checkIdentifier("name", t.Name); err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ func (s *Service) CreateTable(ctx context.Context, proj *Project, t db.Table) (*
 }
 
 // DropTable drops a table of an opened project.
-func (s *Service) DropTable(ctx context.Context, proj *Project, name string) error {
+func (s *Core) DropTable(ctx context.Context, proj *Project, name string) error {
 	t, err := s.Table(ctx, proj, name)
 	if err != nil {
 		return err
@@ -102,7 +102,7 @@ func (s *Service) DropTable(ctx context.Context, proj *Project, name string) err
 // InsertRows checks every row against the table's columns, then inserts them all in one
 // transaction. The first bad value is reported with its row index and column, and
 // nothing is inserted.
-func (s *Service) InsertRows(ctx context.Context, proj *Project, table string, raw []json.RawMessage) (int, error) {
+func (s *Core) InsertRows(ctx context.Context, proj *Project, table string, raw []json.RawMessage) (int, error) {
 	if len(raw) > MaxRows {
 		return 0, errs.Field("body", fmt.Sprintf("must have at most %d rows", MaxRows))
 	}
@@ -237,7 +237,7 @@ func convert(typ string, v any) (any, error) {
 
 // Rows returns a page of a table's rows as JSON-ready values, the table's row count, and
 // the key to continue after the page when more rows follow (see db.Rows).
-func (s *Service) Rows(ctx context.Context, proj *Project, table string, p db.RowsPage) ([]map[string]any, int, string, error) {
+func (s *Core) Rows(ctx context.Context, proj *Project, table string, p db.RowsPage) ([]map[string]any, int, string, error) {
 	if p.After != "" && !db.ValidRowKey(p.After) {
 		return nil, 0, "", errs.Field("after", "is not a row key (use page.next of the previous page)")
 	}

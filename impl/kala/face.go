@@ -21,10 +21,10 @@ import (
 // Face implements the /api operations.
 type Face struct {
 	Contract *contract.Contract
-	Accounts *account.Service
+	Accounts *account.Core
 	Tokens   *auth.Tokens
 	Keys     *auth.APIKeys
-	Data     *data.Service
+	Data     *data.Core
 	Audit    *audit.Log
 }
 

@@ -328,9 +328,9 @@ func kjManyUsers(t *testing.T, e *testkit.Env, n int) {
 	now := e.Clock.Now()
 	for i := range n {
 		name := testkit.Sprintf("kc_user%04d", i)
-		u := &db.User{ID: uuid.Must(uuid.NewV7()), Username: name, UsernameKey: account.UsernameKey(name), PasswordHash: hash,
+		u := &db.User{ID: uuid.Must(uuid.NewV7()), Username: name, UsernameKey: account.UsernameKey(name),
 			Authorities: []string{account.AuthorityAllUsers}, Permissions: []string{}, CredentialVersion: 1, CreatedAt: now, ModifiedAt: now}
-		if err := db.InsertUser(ctx, e.DB, u); err != nil {
+		if err := db.InsertUser(ctx, e.DB, u, hash); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -22,8 +22,8 @@ import (
 // Face implements the /kylin/api operations.
 type Face struct {
 	Contract     *contract.Contract
-	Accounts     *account.Service
-	Data         *data.Service
+	Accounts     *account.Core
+	Data         *data.Core
 	Sessions     *auth.Sessions
 	CookieSecure bool
 	Log          *slog.Logger

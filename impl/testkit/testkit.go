@@ -288,9 +288,9 @@ func (e *Env) NewUser(name string, admin bool, permissions ...string) User {
 		permissions = []string{}
 	}
 	u := &db.User{ID: uuid.Must(uuid.NewV7()), Username: name, UsernameKey: account.UsernameKey(name),
-		PasswordHash: hash, Admin: admin, Authorities: auths, Permissions: permissions,
+		Admin: admin, Authorities: auths, Permissions: permissions,
 		CredentialVersion: 1, CreatedAt: now, ModifiedAt: now}
-	if err := db.InsertUser(ctx, e.DB, u); err != nil {
+	if err := db.InsertUser(ctx, e.DB, u, hash); err != nil {
 		e.T.Fatalf("new user %s: %v", name, err)
 	}
 	return User{ID: u.ID, Name: name, Password: pw}
