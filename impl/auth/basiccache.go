@@ -137,28 +137,24 @@ func (c *BasicCache) Expires(username, password string) (time.Time, bool) {
 
 // DropUser forgets every entry of a user.
 func (c *BasicCache) DropUser(id uuid.UUID) {
-	c.init()
-	c.mu.Lock()
-	c.epoch.Add(1)
-	for k, e := range c.entries {
-		if e.user.ID == id {
-			delete(c.entries, k)
-		}
-	}
-	c.mu.Unlock()
+	c.dropWhere(func(u *db.User) bool { return u.ID == id })
 }
 
 // DropName forgets every entry of a login name (case-folded), e.g. when it gets locked.
 func (c *BasicCache) DropName(usernameKey string) {
+	c.dropWhere(func(u *db.User) bool { return u.UsernameKey == usernameKey })
+}
+
+func (c *BasicCache) dropWhere(match func(*db.User) bool) {
 	c.init()
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.epoch.Add(1)
 	for k, e := range c.entries {
-		if e.user.UsernameKey == usernameKey {
+		if match(e.user) {
 			delete(c.entries, k)
 		}
 	}
-	c.mu.Unlock()
 }
 
 // Pause drops every entry and, while paused, neither answers from the cache nor fills

@@ -63,7 +63,7 @@ func (f *Face) KylinCreateProject(ctx context.Context, req gen.KylinCreateProjec
 }
 
 func (f *Face) KylinDeleteProject(ctx context.Context, req gen.KylinDeleteProjectRequestObject) (gen.KylinDeleteProjectResponseObject, error) {
-	proj, err := f.openByName(ctx, req.Project)
+	_, proj, err := f.openByName(ctx, req.Project)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (f *Face) KylinDeleteProject(ctx context.Context, req gen.KylinDeleteProjec
 }
 
 func (f *Face) KylinListProjectAccess(ctx context.Context, req gen.KylinListProjectAccessRequestObject) (gen.KylinListProjectAccessResponseObject, error) {
-	proj, err := f.openByName(ctx, req.Params.Project)
+	_, proj, err := f.openByName(ctx, req.Params.Project)
 	if err != nil {
 		return nil, err
 	}
@@ -124,12 +124,8 @@ func (f *Face) grantee(ctx context.Context, field string, typ gen.KylinGranteeTy
 }
 
 func (f *Face) KylinGrantProjectAccess(ctx context.Context, req gen.KylinGrantProjectAccessRequestObject) (gen.KylinGrantProjectAccessResponseObject, error) {
-	p, err := auth.Caller(ctx)
-	if err != nil {
-		return nil, err
-	}
 	b := req.Body
-	proj, err := f.openByName(ctx, b.Project)
+	p, proj, err := f.openByName(ctx, b.Project)
 	if err != nil {
 		return nil, err
 	}
@@ -147,12 +143,8 @@ func (f *Face) KylinGrantProjectAccess(ctx context.Context, req gen.KylinGrantPr
 }
 
 func (f *Face) KylinUpdateProjectAccess(ctx context.Context, req gen.KylinUpdateProjectAccessRequestObject) (gen.KylinUpdateProjectAccessResponseObject, error) {
-	p, err := auth.Caller(ctx)
-	if err != nil {
-		return nil, err
-	}
 	b := req.Body
-	proj, err := f.openByName(ctx, b.Project)
+	p, proj, err := f.openByName(ctx, b.Project)
 	if err != nil {
 		return nil, err
 	}
@@ -168,11 +160,7 @@ func (f *Face) KylinUpdateProjectAccess(ctx context.Context, req gen.KylinUpdate
 }
 
 func (f *Face) KylinRevokeProjectAccess(ctx context.Context, req gen.KylinRevokeProjectAccessRequestObject) (gen.KylinRevokeProjectAccessResponseObject, error) {
-	p, err := auth.Caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	proj, err := f.openByName(ctx, req.Params.Project)
+	p, proj, err := f.openByName(ctx, req.Params.Project)
 	if err != nil {
 		return nil, err
 	}
@@ -197,11 +185,12 @@ func (f *Face) KylinRevokeProjectAccess(ctx context.Context, req gen.KylinRevoke
 	return gen.KylinRevokeProjectAccess200JSONResponse(empty), nil
 }
 
-// openByName is the project the request's operation acts on, checked for its caller.
-func (f *Face) openByName(ctx context.Context, name string) (*data.Project, error) {
+// openByName is the request's caller and the project its operation acts on, checked.
+func (f *Face) openByName(ctx context.Context, name string) (*auth.Principal, *data.Project, error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return f.Data.OpenByName(ctx, p, contract.OperationFrom(ctx), name)
+	proj, err := f.Data.OpenByName(ctx, p, contract.OperationFrom(ctx), name)
+	return p, proj, err
 }

@@ -140,7 +140,7 @@ func (f *Face) query(ctx context.Context, b *gen.KylinQueryRequest, prepare bool
 }
 
 func (f *Face) KylinTablesAndColumns(ctx context.Context, req gen.KylinTablesAndColumnsRequestObject) (gen.KylinTablesAndColumnsResponseObject, error) {
-	proj, err := f.openByName(ctx, req.Params.Project)
+	_, proj, err := f.openByName(ctx, req.Params.Project)
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ var kylinDataTypes = map[string]string{"text": "varchar", "integer": "integer", 
 
 // KylinListTables is Kylin's table list, which its JDBC driver reads for column remarks.
 func (f *Face) KylinListTables(ctx context.Context, req gen.KylinListTablesRequestObject) (gen.KylinListTablesResponseObject, error) {
-	proj, err := f.openByName(ctx, req.Params.Project)
+	_, proj, err := f.openByName(ctx, req.Params.Project)
 	if err != nil {
 		return nil, err
 	}
