@@ -539,7 +539,7 @@ func (w *statusWriter) Flush() {
 	}
 }
 
-// observe gives each request an id and an auth holder, and after it, writes one log line
+// observe gives each request an id and an authentication attempt, and after it, writes one log line
 // and the metrics. The log has the path only: a query string may carry an API key. It
 // runs outside recover, so a panic is answered and logged with the request id and still
 // counted; the deferred line also covers a response cut off by http.ErrAbortHandler.
