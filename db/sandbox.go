@@ -154,16 +154,19 @@ func harden(ctx context.Context, d *DB, log *slog.Logger) {
 	}
 }
 
-// The sandbox's connections: each project's pool opens at most SandboxPoolConns and
-// keeps 2 idle for a minute at most; at most SandboxPools pools are open (the least
-// recently used is closed for a new one); and by default the server runs at most
-// SandboxConnBudget queries at once, each on one connection. Together they bound what
-// one instance holds open, so the roles need no connection limit of their own (one
-// would have to know how many instances share it).
+// The sandbox's connections: each project's pool opens at most SandboxPoolConns; at most
+// SandboxPools pools are open (the least recently used is closed for a new one); the
+// pools keep at most SandboxIdleConns idle connections in all, for a minute at most (each
+// pool its share, so that a pool busy alone keeps every connection it opened warm and
+// steady load opens no new backends); and by default the server runs at most
+// SandboxConnBudget queries at once, each on one connection. Together they bound what one
+// instance holds open (SandboxConnBudget + SandboxIdleConns), so the roles need no
+// connection limit of their own (one would have to know how many instances share it).
 const (
 	SandboxPoolConns  = 8
 	SandboxPools      = 16
 	SandboxConnBudget = 32
+	SandboxIdleConns  = 32
 )
 
 func (s *Sandbox) pool(role string) (*sql.DB, error) {
@@ -192,10 +195,23 @@ func (s *Sandbox) pool(role string) (*sql.DB, error) {
 		return nil, err
 	}
 	p.SetMaxOpenConns(SandboxPoolConns)
-	p.SetMaxIdleConns(2)
 	p.SetConnMaxIdleTime(time.Minute)
 	s.pools[role] = &sandboxPool{db: p, used: now}
+	s.shareIdle()
 	return p, nil
+}
+
+// shareIdle gives each open pool its share of SandboxIdleConns, up to all its
+// connections. A pool over its new share closes its extra idle connections at once.
+// Called with s.mu held, whenever the number of pools changes.
+func (s *Sandbox) shareIdle() {
+	if len(s.pools) == 0 {
+		return
+	}
+	share := min(SandboxPoolConns, max(1, SandboxIdleConns/len(s.pools)))
+	for _, p := range s.pools {
+		p.db.SetMaxIdleConns(share)
+	}
 }
 
 // Pools is how many project pools are open.
@@ -210,6 +226,7 @@ func (s *Sandbox) Forget(role string) {
 	s.mu.Lock()
 	p, ok := s.pools[role]
 	delete(s.pools, role)
+	s.shareIdle()
 	s.mu.Unlock()
 	if ok {
 		p.db.Close()
