@@ -25,8 +25,8 @@ func (h *heldSink) Columns([]db.ResultColumn) error {
 	return nil
 }
 
-func (h *heldSink) Row(values []*string) error {
-	h.value = *values[0]
+func (h *heldSink) Row(values [][]byte) error {
+	h.value = string(values[0])
 	return nil
 }
 
