@@ -154,16 +154,19 @@ func harden(ctx context.Context, d *DB, log *slog.Logger) {
 	}
 }
 
-// The sandbox's connections: each project's pool opens at most SandboxPoolConns and
-// keeps 2 idle for a minute at most; at most SandboxPools pools are open (the least
-// recently used is closed for a new one); and by default the server runs at most
-// SandboxConnBudget queries at once, each on one connection. Together they bound what
-// one instance holds open, so the roles need no connection limit of their own (one
-// would have to know how many instances share it).
+// The sandbox's connections: each project's pool opens at most SandboxPoolConns; at most
+// SandboxPools pools are open (the least recently used is closed for a new one); the
+// pools keep at most SandboxIdleConns idle connections in all, for a minute at most (each
+// pool its share, so that a pool busy alone keeps every connection it opened warm and
+// steady load opens no new backends); and by default the server runs at most
+// SandboxConnBudget queries at once, each on one connection. Together they bound what one
+// instance holds open (SandboxConnBudget + SandboxIdleConns), so the roles need no
+// connection limit of their own (one would have to know how many instances share it).
 const (
 	SandboxPoolConns  = 8
 	SandboxPools      = 16
 	SandboxConnBudget = 32
+	SandboxIdleConns  = 32
 )
 
 func (s *Sandbox) pool(role string) (*sql.DB, error) {
@@ -187,15 +190,33 @@ func (s *Sandbox) pool(role string) (*sql.DB, error) {
 	}
 	u := *s.base
 	u.User = url.UserPassword(role, s.RolePassword(role))
+	// lib/pq then sends a statement with parameters in one round trip instead of two
+	// (every parameter the sandbox sends is text, none is sent in binary)
+	v := u.Query()
+	v.Set("binary_parameters", "yes")
+	u.RawQuery = v.Encode()
 	p, err := sql.Open("postgres", u.String())
 	if err != nil {
 		return nil, err
 	}
 	p.SetMaxOpenConns(SandboxPoolConns)
-	p.SetMaxIdleConns(2)
 	p.SetConnMaxIdleTime(time.Minute)
 	s.pools[role] = &sandboxPool{db: p, used: now}
+	s.shareIdle()
 	return p, nil
+}
+
+// shareIdle gives each open pool its share of SandboxIdleConns, up to all its
+// connections. A pool over its new share closes its extra idle connections at once.
+// Called with s.mu held, whenever the number of pools changes.
+func (s *Sandbox) shareIdle() {
+	if len(s.pools) == 0 {
+		return
+	}
+	share := min(SandboxPoolConns, max(1, SandboxIdleConns/len(s.pools)))
+	for _, p := range s.pools {
+		p.db.SetMaxIdleConns(share)
+	}
 }
 
 // Pools is how many project pools are open.
@@ -210,6 +231,7 @@ func (s *Sandbox) Forget(role string) {
 	s.mu.Lock()
 	p, ok := s.pools[role]
 	delete(s.pools, role)
+	s.shareIdle()
 	s.mu.Unlock()
 	if ok {
 		p.db.Close()
@@ -242,9 +264,10 @@ type ResultColumn struct {
 type RowSink interface {
 	// Columns is called once, before any row.
 	Columns(cols []ResultColumn) error
-	// Row is called for each row with its values as text (nil for NULL). The slice and
-	// the strings it points to are reused once Row returns. An error stops the query.
-	Row(values []*string) error
+	// Row is called for each row with its values as text (see valueText), nil for NULL.
+	// The slice and the bytes it points to are reused once Row returns. An error stops
+	// the query.
+	Row(values [][]byte) error
 }
 
 // SandboxFirstArg is the number of a statement's first own parameter ($3): $1 and $2 are
@@ -298,88 +321,70 @@ func (s *Sandbox) Query(ctx context.Context, q SandboxQuery, sink RowSink) (part
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// DISCARD ALL refuses to run in a transaction block: two round trips
+	if _, err := conn.ExecContext(rctx, `ROLLBACK`); err != nil {
+		return partial, nil
+	}
 	if _, err := conn.ExecContext(rctx, `DISCARD ALL`); err == nil {
 		reusable = true
 	}
 	return partial, nil
 }
 
+// runQuery runs q in a transaction it opens and leaves open: the caller rolls it back, or
+// closes the connection.
 func runQuery(ctx context.Context, conn *sql.Conn, q SandboxQuery, sink RowSink) (bool, error) {
-	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return false, fmt.Errorf("sandbox begin: %w", err)
-	}
-	defer tx.Rollback()
+	// the transaction and its settings in one round trip (words of the server's only)
 	ms := strconv.FormatInt(q.Timeout.Milliseconds(), 10)
-	for _, st := range []string{
-		`SET LOCAL statement_timeout = ` + ms,
-		`SET LOCAL lock_timeout = ` + ms,
-		`SET LOCAL search_path = ` + pq.QuoteIdentifier(q.Schema),
-	} {
-		if _, err := tx.ExecContext(ctx, st); err != nil {
-			return false, fmt.Errorf("sandbox setup: %w", err)
-		}
+	if _, err := conn.ExecContext(ctx, `BEGIN READ ONLY; SET LOCAL statement_timeout = `+ms+`; SET LOCAL lock_timeout = `+ms+
+		`; SET LOCAL search_path = `+pq.QuoteIdentifier(q.Schema)); err != nil {
+		return false, fmt.Errorf("sandbox setup: %w", err)
+	}
+	// the columns, from the statement run for no row
+	args := append([]any{q.Offset, 0}, q.Args...)
+	cols, err := describe(ctx, conn, wrapped(q.SQL), args)
+	if err != nil {
+		return false, err
+	}
+	if err := sink.Columns(cols); err != nil {
+		return false, err
+	}
+	if q.Describe {
+		return false, nil
 	}
 	// Reading that stops before the end cancels the statement: otherwise lib/pq would
 	// read and drop every remaining row when the rows are closed. A cancelled connection
 	// is closed by lib/pq, never reused.
 	qctx, stop := context.WithCancel(ctx)
 	defer stop()
-	// The statement is wrapped, never edited: a newline keeps a trailing line comment
-	// from swallowing the closing parenthesis. Offset and limit go as parameters, which
-	// also makes lib/pq use the extended protocol: PostgreSQL itself then refuses a
-	// string holding more than one statement, whatever got past the check before.
-	wrapped := "SELECT * FROM (\n" + q.SQL + "\n) AS kala_query OFFSET $1 LIMIT $2"
-	fetch := q.Limit + 1
-	if q.Describe {
-		fetch = 0
-	}
-	rows, err := tx.QueryContext(qctx, wrapped, append([]any{q.Offset, fetch}, q.Args...)...)
+	args[1] = q.Limit + 1
+	rows, err := conn.QueryContext(qctx, textStatement(q.SQL, cols), args...)
 	if err != nil {
 		return false, sqlError(err)
 	}
 	defer rows.Close()
-	types, err := rows.ColumnTypes()
-	if err != nil {
-		return false, sqlError(err)
+	cells := make([]cell, len(cols))
+	dest := make([]any, len(cols))
+	for i := range cells {
+		dest[i] = &cells[i]
 	}
-	cols := make([]ResultColumn, len(types))
-	for i, t := range types {
-		cols[i] = resultColumn(t)
-	}
-	if err := sink.Columns(cols); err != nil {
-		stop()
-		return false, err
-	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	texts := make([]string, len(cols))
-	row := make([]*string, len(cols))
+	scratch := make([][]byte, len(cols)) // per column, for values that are not sent as they are
+	row := make([][]byte, len(cols))
 	size, count := 0, 0
 	for rows.Next() {
 		if count == q.Limit {
 			return true, nil // the extra row: rows were cut
 		}
-		if err := rows.Scan(ptrs...); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return false, sqlError(err)
 		}
-		over := false
-		for i, v := range vals {
-			row[i] = nil
-			if b, ok := v.([]byte); ok && size+len(b) > q.MaxBytes {
-				over = true // stop before copying it
-				break
+		for i, c := range cells {
+			if row[i], scratch[i], err = valueText(c.v, cols[i].Type, scratch[i][:0]); err != nil {
+				return false, err
 			}
-			if v != nil {
-				texts[i] = text(v, cols[i].Type)
-				size += len(texts[i])
-				row[i] = &texts[i]
-			}
+			size += len(row[i])
 		}
-		if over || size > q.MaxBytes {
+		if size > q.MaxBytes {
 			stop()
 			return true, nil
 		}
@@ -387,15 +392,45 @@ func runQuery(ctx context.Context, conn *sql.Conn, q SandboxQuery, sink RowSink)
 			stop()
 			return false, err
 		}
-		// let the values go before the driver reads the next row: at most one row is live
-		clear(vals)
-		clear(texts)
 		count++
 	}
 	if err := rows.Err(); err != nil {
 		return false, sqlError(err)
 	}
 	return false, nil
+}
+
+// wrapped is sql wrapped, never edited: a newline keeps a trailing line comment from
+// swallowing the closing parenthesis. Offset and limit go as parameters ($1 and $2),
+// which also makes lib/pq use the extended protocol: PostgreSQL itself then refuses a
+// string holding more than one statement, whatever got past the check before.
+func wrapped(sql string) string {
+	return "SELECT * FROM (\n" + sql + "\n) AS kala_query OFFSET $1 LIMIT $2"
+}
+
+// describe runs stmt for no row (its LIMIT is 0) and returns its columns. Running it
+// takes the locks the statement needs until the transaction ends, so its columns stay
+// what they are for the statement run after it.
+func describe(ctx context.Context, conn *sql.Conn, stmt string, args []any) ([]ResultColumn, error) {
+	rows, err := conn.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return nil, sqlError(err)
+	}
+	defer rows.Close()
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, sqlError(err)
+	}
+	cols := make([]ResultColumn, len(types))
+	for i, t := range types {
+		cols[i] = resultColumn(t)
+	}
+	for rows.Next() {
+	}
+	if err := rows.Err(); err != nil {
+		return nil, sqlError(err)
+	}
+	return cols, nil
 }
 
 // resultColumn reads a column's type modifier as lib/pq hands it on: it decodes a
@@ -411,33 +446,6 @@ func resultColumn(t *sql.ColumnType) ResultColumn {
 		c.Length = l
 	}
 	return c
-}
-
-// text renders a value the way Kylin's results do: plain text, booleans as true/false.
-func text(v any, typ string) string {
-	switch x := v.(type) {
-	case []byte:
-		return string(x)
-	case string:
-		return x
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	case time.Time:
-		switch typ {
-		case "DATE":
-			return x.Format("2006-01-02")
-		case "TIMESTAMPTZ":
-			return x.Format("2006-01-02 15:04:05.999999Z07:00")
-		case "TIME", "TIMETZ":
-			return x.Format("15:04:05.999999")
-		}
-		return x.Format("2006-01-02 15:04:05.999999")
-	}
-	return fmt.Sprint(v)
 }
 
 // sqlError is a failure of the user's SQL as they should see it (Kylin's isException),

@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
 	"runtime/metrics"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +29,9 @@ import (
 // also reports, from one call measured apart, the peak growth of live heap objects
 // during the call (peak-heap-MB, sampled every 200 µs) and what the call allocated
 // (alloc-MB): the server runs in this process, so both include the client reading the
-// body.
+// body. Both report the CPU time per call of this process (cpu-ms, for the server its
+// client's too) and of the PostgreSQL backends of the test's database (pg-cpu-ms), which
+// hold up better than the time per call when the machine is busy.
 func BenchmarkQuery10kRows(b *testing.B) { benchmarkQuery(b, 10000, false) }
 
 // BenchmarkQuery50kRowsJDBC is BenchmarkQuery10kRows at the row cap, asked as Kylin's JDBC
@@ -89,11 +95,13 @@ func benchmarkQuery(b *testing.B, n int, jdbc bool) {
 		}
 		use := sbMeasure(func() { call() })
 		b.ReportAllocs()
+		self, pg := cpuUse(b, e)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			call()
 		}
 		b.StopTimer()
+		reportCPU(b, e, self, pg)
 		b.ReportMetric(float64(use.Peak)/(1<<20), "peak-heap-MB")
 		b.ReportMetric(float64(use.Alloc)/(1<<20), "alloc-MB")
 	})
@@ -124,11 +132,52 @@ func benchmarkQuery(b *testing.B, n int, jdbc bool) {
 			b.Fatalf("%d rows", got)
 		}
 		b.ReportAllocs()
+		self, pg := cpuUse(b, e)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			read()
 		}
+		b.StopTimer()
+		reportCPU(b, e, self, pg)
 	})
+}
+
+// cpuUse is the CPU time used so far by this process and by the PostgreSQL backends of
+// the test's database (read from /proc: 0 elsewhere).
+func cpuUse(b *testing.B, e *testkit.Env) (self, pg time.Duration) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	var pids []int
+	if err := e.DB.Select(&pids, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`); err != nil {
+		b.Fatal(err)
+	}
+	for _, pid := range pids {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			continue
+		}
+		// after the command in parentheses: utime and stime are the 12th and 13th fields,
+		// in clock ticks of 1/100 s
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		user, _ := strconv.ParseInt(f[11], 10, 64)
+		sys, _ := strconv.ParseInt(f[12], 10, 64)
+		pg += time.Duration(user+sys) * 10 * time.Millisecond
+	}
+	return self, pg
+}
+
+// reportCPU reports the CPU time per call since cpuUse gave self and pg.
+func reportCPU(b *testing.B, e *testkit.Env, self, pg time.Duration) {
+	self2, pg2 := cpuUse(b, e)
+	per := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
+	b.ReportMetric(per(self2-self), "cpu-ms/op")
+	b.ReportMetric(per(pg2-pg), "pg-cpu-ms/op")
 }
 
 // heapUse is what running something did to the Go heap of this process.

@@ -104,6 +104,7 @@ type answerWriter struct {
 	prepare bool
 	opened  bool // the answer up to the results array is written
 	rows    int
+	scratch []byte // a value's piece, escaped (writeJSON)
 }
 
 var _ db.RowSink = (*answerWriter)(nil)
@@ -128,7 +129,32 @@ func (a *answerWriter) Columns(cols []db.ResultColumn) error {
 	return a.open(columnMetas(a.proj, cols))
 }
 
-func (a *answerWriter) Row(values []*string) error {
+func (a *answerWriter) Row(values [][]byte) error {
+	// the row in one piece where it fits the buffer even if every byte were escaped
+	need := 3 // [ ] ,
+	for _, v := range values {
+		need += 6*len(v) + 5 // "…", or null,
+	}
+	if need <= a.bw.Available() {
+		b := a.bw.AvailableBuffer()
+		if a.rows > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		for i, v := range values {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if v == nil {
+				b = append(b, "null"...)
+			} else {
+				b = appendJSONString(b, v)
+			}
+		}
+		_, _ = a.bw.Write(append(b, ']'))
+		a.rows++
+		return a.to.err
+	}
 	if a.rows > 0 {
 		_ = a.bw.WriteByte(',')
 	}
@@ -140,7 +166,7 @@ func (a *answerWriter) Row(values []*string) error {
 		if v == nil {
 			_, _ = a.bw.WriteString("null")
 		} else {
-			writeJSONString(a.bw, *v)
+			a.scratch = writeJSON(a.bw, v, a.scratch)
 		}
 	}
 	_ = a.bw.WriteByte(']')
@@ -192,13 +218,17 @@ var jsonSafe = func() (safe [utf8.RuneSelf]bool) {
 	return safe
 }()
 
-// writeJSONString writes s as a JSON string, byte for byte as encoding/json does (HTML
-// characters, U+2028 and U+2029 escaped; invalid UTF-8 as U+FFFD), without making an
-// escaped copy of s first: a value may be megabytes.
-func writeJSONString(w *bufio.Writer, s string) {
+// appendJSONString appends s as a JSON string, byte for byte as encoding/json writes it
+// (HTML characters, U+2028 and U+2029 escaped; invalid UTF-8 as U+FFFD).
+func appendJSONString(b, s []byte) []byte {
+	return append(appendJSONEscaped(append(b, '"'), s), '"')
+}
+
+// appendJSONEscaped appends s escaped as the inside of a JSON string: at most six bytes
+// for each byte of s.
+func appendJSONEscaped(b, s []byte) []byte {
 	const hexDigits = "0123456789abcdef"
-	_ = w.WriteByte('"')
-	done := 0 // s[:done] is written
+	done := 0 // s[:done] is appended
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -206,39 +236,35 @@ func writeJSONString(w *bufio.Writer, s string) {
 				i++
 				continue
 			}
-			_, _ = w.WriteString(s[done:i])
+			b = append(b, s[done:i]...)
 			switch c {
 			case '"', '\\':
-				_ = w.WriteByte('\\')
-				_ = w.WriteByte(c)
+				b = append(b, '\\', c)
 			case '\b':
-				_, _ = w.WriteString(`\b`)
+				b = append(b, `\b`...)
 			case '\f':
-				_, _ = w.WriteString(`\f`)
+				b = append(b, `\f`...)
 			case '\n':
-				_, _ = w.WriteString(`\n`)
+				b = append(b, `\n`...)
 			case '\r':
-				_, _ = w.WriteString(`\r`)
+				b = append(b, `\r`...)
 			case '\t':
-				_, _ = w.WriteString(`\t`)
+				b = append(b, `\t`...)
 			default:
-				_, _ = w.WriteString(`\u00`)
-				_ = w.WriteByte(hexDigits[c>>4])
-				_ = w.WriteByte(hexDigits[c&0xf])
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}
 			i++
 			done = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRune(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
-			_, _ = w.WriteString(s[done:i])
-			_, _ = w.WriteString(`\ufffd`)
+			b = append(b, s[done:i]...)
+			b = append(b, `\ufffd`...)
 		case r == '\u2028' || r == '\u2029':
-			_, _ = w.WriteString(s[done:i])
-			_, _ = w.WriteString(`\u202`)
-			_ = w.WriteByte(hexDigits[r&0xf])
+			b = append(b, s[done:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
 		default:
 			i += size
 			continue
@@ -246,6 +272,45 @@ func writeJSONString(w *bufio.Writer, s string) {
 		i += size
 		done = i
 	}
-	_, _ = w.WriteString(s[done:])
+	return append(b, s[done:]...)
+}
+
+// jsonPiece is how much of a long value is escaped at a time (into at most six times
+// its size) on its way into the answer.
+const jsonPiece = 512
+
+// writeJSON writes s as a JSON string, as appendJSONString does, in pieces of jsonPiece
+// bytes escaped into scratch, so that a value of megabytes is never copied whole. It
+// returns scratch, to reuse.
+func writeJSON(w *bufio.Writer, s, scratch []byte) []byte {
 	_ = w.WriteByte('"')
+	for len(s) > 0 {
+		n := len(s)
+		if n > jsonPiece {
+			n = pieceEnd(s, jsonPiece)
+		}
+		scratch = appendJSONEscaped(scratch[:0], s[:n])
+		_, _ = w.Write(scratch)
+		s = s[n:]
+	}
+	_ = w.WriteByte('"')
+	return scratch
+}
+
+// pieceEnd is where to cut s near n (n >= utf8.UTFMax) so that no UTF-8 sequence spans
+// the cut: before the last byte that starts one within the three bytes before s[n], or at
+// n when none of them does (then no valid sequence can reach s[n]). Escaped piece by
+// piece, s then reads as it does whole.
+func pieceEnd(s []byte, n int) int {
+	for k := n; k > n-utf8.UTFMax; k-- {
+		if utf8.RuneStart(s[k]) {
+			return k
+		}
+	}
+	return n
+}
+
+// writeJSONString writes s as a JSON string, byte for byte as encoding/json does.
+func writeJSONString(w *bufio.Writer, s string) {
+	writeJSON(w, []byte(s), nil)
 }

@@ -49,9 +49,35 @@ func checkJSONString(t *testing.T, s string) {
 	if !bytes.Equal(got.Bytes(), want) {
 		t.Errorf("%.80q:\n got %.200s\nwant %.200s", s, got.Bytes(), want)
 	}
+	// and in one piece, as a row that fits the buffer writes it
+	if one := appendJSONString([]byte("x"), []byte(s)); !bytes.Equal(one[1:], want) {
+		t.Errorf("%.80q appended:\n got %.200s\nwant %.200s", s, one[1:], want)
+	}
+}
+
+// A long value is escaped piece by piece: wherever a piece ends, in or next to a UTF-8
+// sequence (valid, cut short, or stray continuation bytes), it reads as it does whole.
+func TestWriteJSONStringInPieces(t *testing.T) {
+	for _, unit := range []string{"🎉", "é", "漢", "\u2028", "\xff", "\xe6\xbc", "\x80\x80\x80\x80\x80", "\xf0\x9f\x8e", "<", "\x01"} {
+		for shift := range 5 {
+			checkJSONString(t, strings.Repeat("a", shift)+strings.Repeat(unit+"b", 3*jsonPiece/len(unit)))
+			checkJSONString(t, strings.Repeat("a", shift)+strings.Repeat(unit, 3*jsonPiece/len(unit)))
+		}
+	}
 }
 
 func ptr(s string) *string { return &s }
+
+// rowBytes is a row as the sandbox hands it on.
+func rowBytes(r []*string) [][]byte {
+	out := make([][]byte, len(r))
+	for i, v := range r {
+		if v != nil {
+			out[i] = []byte(*v)
+		}
+	}
+	return out
+}
 
 var (
 	testProject = &data.Project{Project: db.Project{Name: "sales"}}
@@ -74,7 +100,7 @@ func streamAs(shape queryShape, rows [][]*string, res data.QueryOutcome) *httpte
 		panic(err)
 	}
 	for _, r := range rows {
-		if err := a.Row(r); err != nil {
+		if err := a.Row(rowBytes(r)); err != nil {
 			panic(err)
 		}
 	}
@@ -205,7 +231,7 @@ func TestQueryAnswerClientGone(t *testing.T) {
 		t.Fatal("nothing was sent yet, so nothing failed yet")
 	}
 	big := []*string{ptr(strings.Repeat("x", answerBuffer)), nil, nil}
-	if err := a.Row(big); err == nil {
+	if err := a.Row(rowBytes(big)); err == nil {
 		t.Fatal("a row sent to a client that is gone should fail")
 	}
 }
