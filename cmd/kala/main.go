@@ -152,9 +152,16 @@ type usageError struct {
 
 func (e *usageError) Error() string { return e.msg }
 
+// console is where the process writes for a person to read beside its log: the log's own
+// writer, so the two stay in order.
+var console io.Writer = os.Stderr
+
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	logs := newBatchWriter(os.Stderr)
+	console = logs
+	log := slog.New(slog.NewJSONHandler(logs, nil))
 	err := run(os.Args[1:], log)
+	logs.Flush()
 	if err == nil {
 		return
 	}
@@ -604,7 +611,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	}
 	if created && generated != "" {
 		// printed once, to the terminal, never into the structured log
-		fmt.Fprintf(os.Stderr, "\n  Created user ADMIN with password: %s\n  It is shown only now; change it after logging in.\n\n", generated)
+		fmt.Fprintf(console, "\n  Created user ADMIN with password: %s\n  It is shown only now; change it after logging in.\n\n", generated)
 	} else if created {
 		log.Info("created user ADMIN with the password from KALA_ADMIN_PASSWORD")
 	}
