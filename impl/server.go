@@ -471,7 +471,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // limitBody caps request bodies before the validator reads them whole.
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil {
+		// no body stays http.NoBody, which kin-openapi's security check then need not read
+		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, s.Config.MaxBodyBytes)
 		}
 		next.ServeHTTP(w, r)
@@ -568,10 +569,16 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				op = h.op.ID
 			}
 			s.metrics.observe(op, sw.status, elapsed)
-			s.Log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("request_id", id), slog.String("client", client), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.String("operation", op), slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
-				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000), slog.String("principal", h.principal.ID()))
+			if log := s.Log.Handler(); log.Enabled(r.Context(), slog.LevelInfo) {
+				// a record made here, not by Logger.LogAttrs, skips the caller lookup the
+				// line never shows; the latency is an integer, which slog's JSON writes
+				// without encoding/json
+				rec := slog.NewRecord(start.Add(elapsed), slog.LevelInfo, "request", 0)
+				rec.AddAttrs(slog.String("request_id", id), slog.String("client", client), slog.String("method", r.Method),
+					slog.String("path", r.URL.Path), slog.String("operation", op), slog.Int("status", sw.status),
+					slog.Int("bytes", sw.bytes), slog.Int64("latency_us", elapsed.Microseconds()), slog.String("principal", h.principal.ID()))
+				_ = log.Handle(r.Context(), rec)
+			}
 		}()
 		s.recover(next).ServeHTTP(sw, r.WithContext(ctx))
 	})
