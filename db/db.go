@@ -83,8 +83,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	return &DB{DB: x, url: url}, nil
 }
 
-// hot returns a statement for a read that runs on every authenticated request, prepared
-// once per pool: PostgreSQL then plans it once per connection instead of every time.
+// hot returns a statement for a read that runs on every authenticated request or list,
+// prepared once per pool: PostgreSQL then plans it once per connection instead of every time.
 func (d *DB) hot(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	if st, ok := d.stmts.Load(query); ok {
 		return st.(*sqlx.Stmt), nil
@@ -110,6 +110,19 @@ func get(ctx context.Context, q Queryer, dest any, query string, args ...any) er
 		return mapErr(st.GetContext(ctx, dest, args...))
 	}
 	return mapErr(q.GetContext(ctx, dest, query, args...))
+}
+
+// selectAll reads rows into dest, through a prepared statement when q is the pool itself
+// (for the lists: their plans cost more than running them).
+func selectAll(ctx context.Context, q Queryer, dest any, query string, args ...any) error {
+	if d, ok := q.(*DB); ok {
+		st, err := d.hot(ctx, query)
+		if err != nil {
+			return err
+		}
+		return mapErr(st.SelectContext(ctx, dest, args...))
+	}
+	return mapErr(q.SelectContext(ctx, dest, query, args...))
 }
 
 // URL is the connection string (for LISTEN connections).

@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +51,21 @@ const roleAdmin = "ROLE_ADMIN"
 const selectUser = `SELECT ` + userColumns + `,
 	` + userGroupNames + `, f.locked_until, f.failures, f.first_failed_at, f.last_failed_at
 	FROM users u LEFT JOIN login_failures f ON f.username_key = u.username_key`
+
+// selectUserPage reads the users that page picks (a SELECT of users u rows, with its own
+// ORDER BY and LIMIT), in name order, with their user groups and their names' failure
+// counters: the groups and counters are joined for the page's rows alone, in one pass,
+// not looked up row by row.
+func selectUserPage(page string) string {
+	return `WITH page AS (` + page + `)
+	SELECT ` + userColumns + `, coalesce(gm.names, '{}') AS groups,
+	f.locked_until, f.failures, f.first_failed_at, f.last_failed_at
+	FROM page u LEFT JOIN login_failures f ON f.username_key = u.username_key
+	LEFT JOIN (SELECT m.user_id, array_agg(g.name ORDER BY g.name_key) AS names
+		FROM group_members m JOIN user_groups g ON g.id = m.group_id
+		WHERE m.user_id IN (SELECT id FROM page) GROUP BY m.user_id) gm ON gm.user_id = u.id
+	ORDER BY u.username_key`
+}
 
 // storedAuthorities is what the authorities column keeps of a user's: all but ROLE_ADMIN,
 // which is the admin column's.
@@ -164,9 +178,9 @@ func ListUsers(ctx context.Context, q Queryer, p UserPage) (us []User, total int
 		conds = append(conds, `strpos(u.`+col+`, `+arg(p.Filter)+`) > 0`)
 	}
 	if len(conds) == 0 {
-		err = q.GetContext(ctx, &total, `SELECT n FROM row_counts WHERE name = 'users'`)
+		err = get(ctx, q, &total, `SELECT n FROM row_counts WHERE name = 'users'`)
 	} else {
-		err = q.GetContext(ctx, &total, `SELECT count(*) FROM users u WHERE `+conds[0], args...)
+		err = get(ctx, q, &total, `SELECT count(*) FROM users u WHERE `+conds[0], args...)
 	}
 	if err != nil {
 		return nil, 0, false, mapErr(err)
@@ -179,14 +193,15 @@ func ListUsers(ctx context.Context, q Queryer, p UserPage) (us []User, total int
 		where = ` WHERE ` + strings.Join(conds, ` AND `)
 	}
 	if where == "" && p.Offset > total/2 && p.Offset < total {
-		// nearer the end: skip from there, then put the page back in order
+		// nearer the end: skip from there (selectUserPage puts the page back in order)
 		n := min(p.Limit, total-p.Offset)
-		err = q.SelectContext(ctx, &us, selectUser+` ORDER BY u.username_key DESC OFFSET `+arg(total-p.Offset-n)+` LIMIT `+arg(n), args...)
-		slices.Reverse(us)
-		return us, total, p.Offset+n < total, mapErr(err)
+		err = selectAll(ctx, q, &us, selectUserPage(`SELECT * FROM users ORDER BY username_key DESC OFFSET `+
+			arg(total-p.Offset-n)+` LIMIT `+arg(n)), args...)
+		return us, total, p.Offset+n < total, err
 	}
 	// one row more than the page tells whether more follow
-	err = q.SelectContext(ctx, &us, selectUser+where+` ORDER BY u.username_key OFFSET `+arg(p.Offset)+` LIMIT `+arg(p.Limit+1), args...)
+	err = selectAll(ctx, q, &us, selectUserPage(`SELECT * FROM users u`+where+` ORDER BY u.username_key OFFSET `+
+		arg(p.Offset)+` LIMIT `+arg(p.Limit+1)), args...)
 	if more = len(us) > p.Limit; more {
 		us = us[:p.Limit]
 	}

@@ -172,6 +172,25 @@ func TestKylinGroupsMembers(t *testing.T) {
 	if got := kgAuthorities(t, e, "kg_one"); fmt.Sprint(got) != "[ALL_USERS]" {
 		t.Errorf("kg_one left, authorities %v", got)
 	}
+	// several groups are listed in name order, each with its own members, on every list
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, admin, "auditors", "kg_two"))
+	if got := kgAuthorities(t, e, "kg_two"); fmt.Sprint(got) != "[ALL_USERS Analysts auditors]" {
+		t.Errorf("kg_two's authorities in the user list: %v", got)
+	}
+	for _, m := range testkit.KylinOK[testkit.KylinPage[testkit.KylinUser]](t, e.Do("GET", "/kylin/api/user_group/group_members/analysts", nil, admin)).Value {
+		want := "[ALL_USERS Analysts]"
+		if m.Username == "kg_two" {
+			want = "[ALL_USERS Analysts auditors]"
+		}
+		var got []string
+		for _, a := range m.Authorities {
+			got = append(got, a.Authority)
+		}
+		if fmt.Sprint(got) != want {
+			t.Errorf("%s's authorities in the member list: %v, want %s", m.Username, got, want)
+		}
+	}
+	testkit.KylinOK[json.RawMessage](t, kgSetMembers(e, admin, "auditors"))
 	// the cached Basic login of kg_one sees the change at once
 	who = testkit.KylinOK[testkit.KylinUser](t, e.Do("GET", "/kylin/api/user/authentication", nil, testkit.Basic(u1.Name, u1.Password)))
 	if who.Has("Analysts") {
