@@ -289,7 +289,13 @@ type SandboxQuery struct {
 	// that would pass it.
 	MaxBytes int
 	Timeout  time.Duration // statement and lock timeout
+	// Turn, when set, is called before each piece of about TurnBytes of values handed on,
+	// and what it returns after the piece: a way to let other work go first.
+	Turn func(context.Context) (end func())
 }
+
+// TurnBytes is the size of the pieces of a result between calls of SandboxQuery.Turn.
+const TurnBytes = 64 << 10
 
 // Query runs one read statement for a project and hands its rows to sink as they are
 // read: as the project's role, in a read-only transaction with search_path set to the
@@ -371,7 +377,17 @@ func runQuery(ctx context.Context, conn *sql.Conn, q SandboxQuery, sink RowSink)
 	scratch := make([][]byte, len(cols)) // per column, for values that are not sent as they are
 	row := make([][]byte, len(cols))
 	size, count := 0, 0
+	turn, piece := q.Turn, 0
+	if turn == nil {
+		turn = func(context.Context) func() { return func() {} }
+	}
+	end := turn(ctx)
+	defer func() { end() }()
 	for rows.Next() {
+		if size-piece >= TurnBytes {
+			end()
+			end, piece = turn(ctx), size
+		}
 		if count == q.Limit {
 			return true, nil // the extra row: rows were cut
 		}

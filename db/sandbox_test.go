@@ -108,3 +108,43 @@ func TestSandboxIdleConnectionsBounded(t *testing.T) {
 		t.Errorf("%d pools open, want %d", got, db.SandboxPools)
 	}
 }
+
+// countSink counts the rows and the bytes handed on.
+type countSink struct{ rows, bytes int }
+
+func (c *countSink) Columns([]db.ResultColumn) error { return nil }
+func (c *countSink) Row(values [][]byte) error {
+	c.rows++
+	for _, v := range values {
+		c.bytes += len(v)
+	}
+	return nil
+}
+
+// A result is read in turns of about TurnBytes (impl/priority's gate paces them): Turn
+// is called before each piece, and every piece's end is called, also when the query stops
+// early at a cap.
+func TestSandboxQueryTakesTurns(t *testing.T) {
+	e := testkit.New(t)
+	p := testkit.NewProject(t, e, testkit.Bearer(e.AdminToken()), "turns", "")
+	s := e.Server.Data.Sandbox
+	for _, tc := range []struct {
+		name     string
+		maxBytes int
+	}{{"whole result", 1 << 20}, {"cut at the byte cap", 200 << 10}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var turns, ends int
+			sink := &countSink{}
+			_, err := s.Query(context.Background(), db.SandboxQuery{Role: p.Role, Schema: p.Schema,
+				SQL: "SELECT repeat('x', 1024) FROM generate_series(1, 500)", Limit: 1000, MaxBytes: tc.maxBytes, Timeout: time.Minute,
+				Turn: func(context.Context) func() { turns++; return func() { ends++ } }}, sink)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := sink.bytes/db.TurnBytes + 1
+			if turns != want || ends != turns {
+				t.Errorf("%d bytes in %d turns with %d ends; want %d turns, each ended", sink.bytes, turns, ends, want)
+			}
+		})
+	}
+}

@@ -38,6 +38,7 @@ import (
 	"github.com/kala-server/kala/impl/errs"
 	"github.com/kala-server/kala/impl/kala"
 	"github.com/kala-server/kala/impl/kylin"
+	"github.com/kala-server/kala/impl/priority"
 	"github.com/kala-server/kala/impl/ratelimit"
 )
 
@@ -144,15 +145,6 @@ var (
 	DefaultRatePasswords = DefaultConfig().RatePasswords
 )
 
-// ReserveHashingProcs gives the process n more Go procs than it has, one per password
-// hashing thread. A hash holds its proc for its whole run, so without this a login flood
-// would leave requests fewer procs than there are cores; with it, the hashing threads
-// (which run at lowered priority) compete for the CPU only through the kernel, which
-// serves requests and PostgreSQL first. Call once, at start.
-func ReserveHashingProcs(n int) {
-	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + n)
-}
-
 // Server is the core and both faces, ready to serve.
 type Server struct {
 	Config   Config
@@ -193,7 +185,11 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 		Audit: &audit.Log{DB: d, Now: cfg.Now, Retention: cfg.AuditRetention}}
 	s.Limiter = &ratelimit.Limiter{DB: d, Now: cfg.Now, Blocked: s.addressBlocked}
 	guard := &ratelimit.Guard{Limiter: s.Limiter, Failures: cfg.RateFailures, Passwords: cfg.RatePasswords}
-	s.Accounts = &account.Core{DB: d, Hasher: account.NewHasher(cfg.HashParams, cfg.HashConcurrency),
+	// logins go before query answers when both want the processors
+	gate := priority.New(priority.DefaultMaxWait)
+	hasher := account.NewHasher(cfg.HashParams, cfg.HashConcurrency)
+	hasher.Gate = gate
+	s.Accounts = &account.Core{DB: d, Hasher: hasher,
 		Now: cfg.Now, LockSchedule: cfg.LockSchedule, Changed: s.userChanged, Locked: s.nameLocked, Guard: guard}
 	s.metrics.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "kala_password_verifications_total", Help: "Passwords verified (hashed and compared), unknown names included."},
@@ -217,7 +213,8 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 	if err := sandbox.PrepareAllRoles(ctx, d); err != nil {
 		return nil, err
 	}
-	s.Data = data.New(d, c, sandbox, cfg.Now, data.QueryLimits{Timeout: cfg.QueryTimeout, PerUser: cfg.QueryPerUser, Max: cfg.QueryMax})
+	s.Data = data.New(d, c, sandbox, cfg.Now, data.QueryLimits{Timeout: cfg.QueryTimeout, PerUser: cfg.QueryPerUser, Max: cfg.QueryMax,
+		Turn: gate.Turn})
 	s.Kala = &kala.Face{Contract: c, Accounts: s.Accounts, Tokens: s.Tokens, Keys: s.Keys, Data: s.Data, Audit: s.Audit}
 	s.Kylin = &kylin.Face{Contract: c, Accounts: s.Accounts, Data: s.Data, Sessions: s.Sessions, Log: log,
 		CookieSecure: cfg.CookieSecure || strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://")}

@@ -604,7 +604,6 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	impl.ReserveHashingProcs(s.Config.HashConcurrency)
 	generated, created, err := s.Accounts.Bootstrap(ctx, o.adminPassword)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)

@@ -7,11 +7,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync/atomic"
-	"time"
 
+	"github.com/kala-server/kala/impl/priority"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -34,7 +33,9 @@ type Hasher struct {
 	dummy  string // a hash of nothing anyone knows, verified for unknown users
 
 	verifications atomic.Int64
-	jobs          chan func() // to idle hashing threads
+
+	// Gate, when set, lets hashes go before bulk work.
+	Gate *priority.Gate
 }
 
 // Verifications is how many passwords were verified (dummy ones included) since start.
@@ -45,7 +46,7 @@ func NewHasher(p HashParams, concurrency int) *Hasher {
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, concurrency), jobs: make(chan func())}
+	h := &Hasher{params: p, slots: make(chan struct{}, concurrency)}
 	var secret [32]byte
 	_, _ = rand.Read(secret[:])
 	h.dummy, _ = h.Hash(context.Background(), base64.RawStdEncoding.EncodeToString(secret[:]))
@@ -63,40 +64,13 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 func (h *Hasher) release() { <-h.slots }
 
-// run runs a hash on a thread of lowered scheduling priority and waits for it: under a
-// login flood the kernel then gives the other threads (requests, PostgreSQL) the CPU
-// first. Idle hashing threads take the job; with none idle, a new one starts (never more
-// than the slots allow, since every running job holds one).
+// run runs a hash as urgent work: while it runs, query answers take turns (package
+// priority). x/crypto/argon2 computes on goroutines of its own, which Go schedules like
+// any other; without the gate a hash would be one among dozens of runnable goroutines
+// streaming answers, and a login would wait many times as long as on an idle server.
 func (h *Hasher) run(hash func()) {
-	done := make(chan struct{})
-	job := func() { hash(); close(done) }
-	select {
-	case h.jobs <- job:
-	default:
-		go h.hashThread(job)
-	}
-	<-done
-}
-
-// hashIdle is how long a hashing thread waits for work before it ends.
-const hashIdle = 30 * time.Second
-
-func (h *Hasher) hashThread(job func()) {
-	// the thread stays locked to this goroutine until it ends, and then dies with it, so
-	// its lowered priority never passes to other goroutines
-	runtime.LockOSThread()
-	lowerThreadPriority()
-	idle := time.NewTimer(hashIdle)
-	defer idle.Stop()
-	for {
-		job()
-		idle.Reset(hashIdle)
-		select {
-		case job = <-h.jobs:
-		case <-idle.C:
-			return
-		}
-	}
+	defer h.Gate.Urgent()()
+	hash()
 }
 
 const keyLen = 32

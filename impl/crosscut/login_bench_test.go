@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -25,8 +24,6 @@ import (
 // many addresses. Reports the median share over 5·b.N rounds as share-%.
 func BenchmarkLoginFloodShare(b *testing.B) {
 	e := testkit.New(b, testkit.RealHashing)
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	impl.ReserveHashingProcs(e.Server.Config.HashConcurrency) // as kala serve does
 	tok := "Bearer " + e.AdminToken()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	defer client.CloseIdleConnections()

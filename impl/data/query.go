@@ -32,6 +32,9 @@ type QueryLimits struct {
 	Timeout time.Duration // statement timeout
 	PerUser int           // queries one user may run at once on this instance
 	Max     int           // queries this instance runs at once, all users together
+	// Turn paces the reading of answers (db.SandboxQuery.Turn): the server passes its
+	// priority gate's, so that logins go first.
+	Turn func(context.Context) (end func())
 }
 
 // QueryOutcome is how a query ended; its rows went to the sink.
@@ -85,7 +88,7 @@ func (s *Core) run(ctx context.Context, p *auth.Principal, proj *Project, sql st
 		}
 	}
 	partial, err := s.Sandbox.Query(ctx, db.SandboxQuery{Role: proj.RoleName, Schema: proj.SchemaName, SQL: stmt, Args: args,
-		Offset: offset, Limit: limit, Describe: describe, MaxBytes: MaxResultBytes, Timeout: s.Limits.Timeout}, sink)
+		Offset: offset, Limit: limit, Describe: describe, MaxBytes: MaxResultBytes, Timeout: s.Limits.Timeout, Turn: s.Limits.Turn}, sink)
 	out := QueryOutcome{Partial: partial, Duration: time.Since(start)}
 	var se *db.SQLError
 	if errors.As(err, &se) {
