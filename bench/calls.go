@@ -50,6 +50,7 @@ func calls(k kalaCreds, p pbCreds) []call {
 		{"kylin-cookie", "kala", "`GET /kylin/api/user/authentication` cookie", "whoami", get("/kylin/api/user/authentication",
 			map[string]string{"Cookie": "JSESSIONID=" + k.session, "Accept": kylinJSON})},
 		{"users-list", "kala", "`GET /api/users?limit=50` Bearer (50 of 62)", "list", get("/api/users?limit=50", bearer)},
+		{"users-list-1", "kala", "`GET /api/users?limit=1` Bearer (1 of 62)", "list", get("/api/users?limit=1", bearer)},
 		{"login", "kala", "`POST /api/auth/access-token` (argon2id)", "login", post("/api/auth/access-token",
 			fmt.Sprintf(`{"username":%q,"password":%q}`, k.loginUser, k.loginPassword), nil)},
 		{"pb-view", "pocketbase", "`GET /api/collections/users/records/{own id}` user token", "whoami",
@@ -72,6 +73,7 @@ var pairs = [][2]string{
 	{"me-bearer", "pb-refresh"},
 	{"users-list", "pb-list"},
 	{"users-list", "pb-list-own"},
+	{"users-list-1", "pb-list-own"},
 	{"login", "pb-login"},
 }
 

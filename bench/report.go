@@ -160,9 +160,13 @@ func (r *report) targets() []target {
 		share, ok := ratio(c, bare, rpsOf)
 		add("`GET /healthz`: rps ≥ 80% of bare", percent(share, ok), share >= 0.8, ok)
 	}
-	if k, p := r.call("users-list"), r.call("pb-list-own"); k != nil && p != nil {
-		v, ok := ratio(k, p, rpsOf)
-		add("`GET /api/users?limit=50` rps ≥ 2× PocketBase's 1-record list", times(v, ok), v >= 2, ok)
+	// the issue's target compares a DB-backed list with PocketBase's list of one record:
+	// Kala's list of one record is the like-for-like call, its list of 50 the harder one
+	for _, name := range []string{"users-list-1", "users-list"} {
+		if k, p := r.call(name), r.call("pb-list-own"); k != nil && p != nil {
+			v, ok := ratio(k, p, rpsOf)
+			add(k.Label+" rps ≥ 2× PocketBase's 1-record list", times(v, ok), v >= 2, ok)
+		}
 	}
 	if g := r.goBench("UsersList1M"); g != nil {
 		for _, m := range []string{"first-p50-ms", "last-offset-p50-ms", "middle-after-p50-ms", "kylin-last-p50-ms"} {
