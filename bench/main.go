@@ -2,8 +2,9 @@
 // PostgreSQL), a bare net/http JSON baseline and PocketBase, drives each call with wrk in
 // interleaved rounds (every call once per round, so a busy moment of the machine hits
 // all of them alike), charges each call the CPU its server and PostgreSQL spent (from
-// /proc), runs the server module's Go benchmarks that measure the rest of issue 12, and
-// writes results.md and results.png.
+// /proc), times Kala's logins while a query flood from this process runs (issue 9), runs
+// the server module's Go benchmarks that measure the rest of issue 12, and writes
+// results.md and results.png.
 package main
 
 import (
@@ -31,7 +32,8 @@ type config struct {
 	threads, connections                              int
 	pbVersion                                         string
 	goCount, oneMCount                                int
-	goBench                                           bool
+	goBench, flood                                    bool
+	floodRounds                                       int
 	calls                                             *regexp.Regexp
 }
 
@@ -67,6 +69,8 @@ func main() {
 	flag.IntVar(&c.goCount, "go-count", envInt("BENCH_GO_COUNT", 3), "go test -count for the login-flood and 10k-row query benchmarks (BENCH_GO_COUNT)")
 	flag.IntVar(&c.oneMCount, "1m-count", envInt("BENCH_1M_COUNT", 1), "go test -count for the 1M-user lists, each seeding a million users (BENCH_1M_COUNT)")
 	flag.BoolVar(&c.goBench, "go", os.Getenv("BENCH_GO") != "off", "run the Go benchmarks (BENCH_GO=off skips them)")
+	flag.BoolVar(&c.flood, "flood", os.Getenv("BENCH_FLOOD") != "off", "time logins during a query flood from this process (BENCH_FLOOD=off skips it)")
+	flag.IntVar(&c.floodRounds, "flood-rounds", envInt("BENCH_FLOOD_ROUNDS", 3), "interleaved idle/flooded login rounds (BENCH_FLOOD_ROUNDS)")
 	flag.StringVar(&calls, "calls", envStr("BENCH_CALLS", "."), "regexp of the HTTP calls to drive, by name (BENCH_CALLS); bare-hello always runs")
 	flag.StringVar(&c.goBin, "go-bin", "go", "the go command")
 	flag.StringVar(&c.wrkBin, "wrk", "wrk", "the wrk command")
@@ -76,8 +80,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: -calls:", err)
 		os.Exit(2)
 	}
-	if c.seconds < 1 || c.rounds < 1 || c.adminURL == "" {
-		fmt.Fprintln(os.Stderr, "bench: need -seconds ≥ 1, -rounds ≥ 1 and -admin-url (or KALA_TEST_DATABASE_URL)")
+	if c.seconds < 1 || c.rounds < 1 || c.floodRounds < 1 || c.adminURL == "" {
+		fmt.Fprintln(os.Stderr, "bench: need -seconds ≥ 1, -rounds ≥ 1, -flood-rounds ≥ 1 and -admin-url (or KALA_TEST_DATABASE_URL)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -326,6 +330,15 @@ func run(ctx context.Context, c config) error {
 	}
 	rep.LoadAfter = loadavg()
 	rep.Calls = results
+	if c.flood {
+		// after the wrk rounds, so the flood's big answers and the garbage they leave do
+		// not weigh on them
+		logf("login during a query flood: %d rounds", c.floodRounds)
+		rep.Flood = runFlood(ctx, api{base: kala.base, hc: hc.hc}, kc, c.floodRounds, kala.alive)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
 	rep.Finished = time.Now().UTC()
 	for _, p := range procs {
 		p.stop()

@@ -75,6 +75,7 @@ type report struct {
 	LoadAfter         string
 	PGCharged         bool // PostgreSQL's CPU is in Kala's
 	Calls             []*callResult
+	Flood             *floodResult // nil when not run
 	GoBench           []goBenchResult
 }
 
@@ -134,7 +135,7 @@ func percent(v float64, ok bool) string {
 	return num(100*v) + "%"
 }
 
-// target is one of issue 12's targets and how this run measured against it.
+// target is one of issues 12's and 9's targets and how this run measured against it.
 type target struct {
 	What, Measured string
 	Met, Known     bool
@@ -176,6 +177,10 @@ func (r *report) targets() []target {
 	}
 	if v, ok := r.queryRatio(); ok || r.goBench("Query10kRows") != nil {
 		add("10k-row query ≤ 1.5× lib/pq", times(v, ok), v <= 1.5, ok)
+	}
+	if f := r.Flood; f != nil {
+		v, _ := f.ratio()
+		add(floodTarget, times(v, f.measured()), v <= 2, f.measured())
 	}
 	return out
 }
@@ -252,6 +257,10 @@ func (r *report) write(dir string) error {
 			"It writes a log record per request into its logs database, as it does by default; Kala writes a log line per request.\n\n")
 	}
 
+	if r.Flood != nil {
+		b.WriteString(r.Flood.section())
+	}
+
 	if len(r.GoBench) > 0 {
 		w("## Go benchmarks\n\n")
 		w("From the server module, run by the harness after the HTTP rounds (servers stopped) as " +
@@ -292,7 +301,7 @@ func (r *report) write(dir string) error {
 	}
 
 	if t := r.targets(); len(t) > 0 {
-		w("## Issue 12's targets\n\n| target | this run | met |\n|---|--:|---|\n")
+		w("## Targets\n\nIssue 12's, and issue 9's login during a query flood.\n\n| target | this run | met |\n|---|--:|---|\n")
 		for _, x := range t {
 			met := "no"
 			switch {
@@ -325,6 +334,9 @@ func (r *report) write(dir string) error {
 				}
 			}
 		}
+	}
+	if r.Flood != nil {
+		b.WriteString(r.Flood.roundsTable())
 	}
 	w("\n</details>\n")
 	return os.WriteFile(filepath.Join(dir, "results.md"), []byte(b.String()), 0o644)
