@@ -109,7 +109,7 @@ func ListGroups(ctx context.Context, q Queryer, filter string, caseSensitive boo
 func ListGroupMembers(ctx context.Context, q Queryer, groupID uuid.UUID, filter string, offset, limit int) ([]User, int, error) {
 	where := ` JOIN user_groups g ON g.id = $1 WHERE ` + inGroup + ` AND ($2 = '' OR strpos(u.username_key, $2) > 0)`
 	us := []User{}
-	if err := selectAll(ctx, q, &us, selectUserPage(`SELECT u.* FROM users u`+where+` ORDER BY u.username_key OFFSET $3 LIMIT $4`),
+	if err := selectAll(ctx, q, &us, selectUserPage(`SELECT u.* FROM users u`+where+` ORDER BY u.username_key OFFSET $3 LIMIT $4`, ""),
 		groupID, filter, offset, limit); err != nil {
 		return nil, 0, err
 	}

@@ -53,12 +53,15 @@ const selectUser = `SELECT ` + userColumns + `,
 	FROM users u LEFT JOIN login_failures f ON f.username_key = u.username_key`
 
 // selectUserPage reads the users that page picks (a SELECT of users u rows, with its own
-// ORDER BY and LIMIT), in name order, with their user groups and their names' failure
+// ORDER BY and LIMIT), in name order, with the columns extra names if any, with their user groups and their names' failure
 // counters: the groups and counters are joined for the page's rows alone, in one pass,
 // not looked up row by row.
-func selectUserPage(page string) string {
+func selectUserPage(page, extra string) string {
+	if extra != "" {
+		extra = ", " + extra
+	}
 	return `WITH page AS (` + page + `)
-	SELECT ` + userColumns + `, coalesce(gm.names, '{}') AS groups,
+	SELECT ` + userColumns + `, coalesce(gm.names, '{}') AS groups` + extra + `,
 	f.locked_until, f.failures, f.first_failed_at, f.last_failed_at
 	FROM page u LEFT JOIN login_failures f ON f.username_key = u.username_key
 	LEFT JOIN (SELECT m.user_id, array_agg(g.name ORDER BY g.name_key) AS names
@@ -160,9 +163,9 @@ type UserPage struct {
 // ListUsers returns a page of users, how many users the whole list holds (all users that
 // match Filter, wherever the page starts) and whether more follow the page. The
 // unfiltered total is kept in row_counts, exact and read in one lookup; a filtered total
-// counts the matches. A deep page of the unfiltered list is read from the end of the name
-// index when that is nearer, so the last page costs what the first does; After pages
-// never skip rows at all.
+// counts the matches. The total comes with the page, in one statement, except for a page
+// deep in the unfiltered list: that one is read from the end of the name index when that
+// is nearer, so the last page costs what the first does. After pages never skip rows.
 func ListUsers(ctx context.Context, q Queryer, p UserPage) (us []User, total int, more bool, err error) {
 	col := "username_key"
 	if p.CaseSensitive {
@@ -174,16 +177,23 @@ func ListUsers(ctx context.Context, q Queryer, p UserPage) (us []User, total int
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
+	totalSQL, totalArgs := `(SELECT n FROM row_counts WHERE name = 'users')`, []any{}
 	if p.Filter != "" {
-		conds = append(conds, `strpos(u.`+col+`, `+arg(p.Filter)+`) > 0`)
+		f := arg(p.Filter)
+		conds = append(conds, `strpos(u.`+col+`, `+f+`) > 0`)
+		totalSQL, totalArgs = `(SELECT count(*) FROM users c WHERE strpos(c.`+col+`, `+f+`) > 0)`, args[:1]
 	}
-	if len(conds) == 0 {
-		err = get(ctx, q, &total, `SELECT n FROM row_counts WHERE name = 'users'`)
-	} else {
-		err = get(ctx, q, &total, `SELECT count(*) FROM users u WHERE `+conds[0], args...)
-	}
-	if err != nil {
-		return nil, 0, false, mapErr(err)
+	if len(conds) == 0 && p.After == "" && p.Offset > 0 {
+		if err = get(ctx, q, &total, totalSQL); err != nil {
+			return nil, 0, false, err
+		}
+		if p.Offset > total/2 && p.Offset < total {
+			// nearer the end: skip from there (selectUserPage puts the page back in order)
+			n := min(p.Limit, total-p.Offset)
+			err = selectAll(ctx, q, &us, selectUserPage(`SELECT * FROM users ORDER BY username_key DESC OFFSET `+
+				arg(total-p.Offset-n)+` LIMIT `+arg(n), ""), args...)
+			return us, total, p.Offset+n < total, err
+		}
 	}
 	if p.After != "" {
 		conds = append(conds, `u.username_key > `+arg(p.After))
@@ -192,20 +202,30 @@ func ListUsers(ctx context.Context, q Queryer, p UserPage) (us []User, total int
 	if len(conds) > 0 {
 		where = ` WHERE ` + strings.Join(conds, ` AND `)
 	}
-	if where == "" && p.Offset > total/2 && p.Offset < total {
-		// nearer the end: skip from there (selectUserPage puts the page back in order)
-		n := min(p.Limit, total-p.Offset)
-		err = selectAll(ctx, q, &us, selectUserPage(`SELECT * FROM users ORDER BY username_key DESC OFFSET `+
-			arg(total-p.Offset-n)+` LIMIT `+arg(n)), args...)
-		return us, total, p.Offset+n < total, err
-	}
 	// one row more than the page tells whether more follow
-	err = selectAll(ctx, q, &us, selectUserPage(`SELECT * FROM users u`+where+` ORDER BY u.username_key OFFSET `+
-		arg(p.Offset)+` LIMIT `+arg(p.Limit+1)), args...)
-	if more = len(us) > p.Limit; more {
-		us = us[:p.Limit]
+	var rows []struct {
+		User
+		Total int `db:"total"`
 	}
-	return us, total, more, mapErr(err)
+	if err = selectAll(ctx, q, &rows, selectUserPage(`SELECT * FROM users u`+where+` ORDER BY u.username_key OFFSET `+
+		arg(p.Offset)+` LIMIT `+arg(p.Limit+1), totalSQL+` AS total`), args...); err != nil {
+		return nil, 0, false, err
+	}
+	if len(rows) == 0 {
+		// an empty page says no total: ask apart
+		if err = get(ctx, q, &total, totalSQL, totalArgs...); err != nil {
+			return nil, 0, false, err
+		}
+		return []User{}, total, false, nil
+	}
+	if more = len(rows) > p.Limit; more {
+		rows = rows[:p.Limit]
+	}
+	us = make([]User, len(rows))
+	for i := range rows {
+		us[i] = rows[i].User
+	}
+	return us, rows[0].Total, more, nil
 }
 
 // UserForUpdate loads a user and locks its row until the transaction ends.
