@@ -201,6 +201,24 @@ func (s *Core) User(ctx context.Context, id uuid.UUID) (*db.User, error) {
 	return u, errs.Wrap(err, "load user")
 }
 
+// Recheck reads again the user of a password verified earlier and returns the fresh row
+// while what the verification vouched for still holds: same password (credential
+// version), same name, enabled, not locked. Otherwise it fails, and the password must be
+// verified again. It costs one read where verifying would cost a hash.
+func (s *Core) Recheck(ctx context.Context, u *db.User) (*db.User, error) {
+	fresh, err := s.User(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if fresh.CredentialVersion != u.CredentialVersion || fresh.UsernameKey != u.UsernameKey || fresh.Disabled {
+		return nil, errs.E(errs.BadLogin, "the credentials changed since they were verified")
+	}
+	if until, ok := s.LockedUntil(fresh); ok {
+		return nil, locked(until)
+	}
+	return fresh, nil
+}
+
 // UserByName loads a user by name in any case.
 func (s *Core) UserByName(ctx context.Context, name string) (*db.User, error) {
 	u, err := db.UserByKey(ctx, s.DB, UsernameKey(name))

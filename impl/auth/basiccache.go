@@ -64,6 +64,9 @@ func (c *BasicCache) mac(username, password string) [32]byte {
 // PasswordChecker verifies a username and password (account.Core).
 type PasswordChecker interface {
 	Login(ctx context.Context, username, password string) (*db.User, error)
+	// Recheck reads again the user of credentials verified earlier, failing when they no
+	// longer hold (password, name, state or lock changed).
+	Recheck(ctx context.Context, u *db.User) (*db.User, error)
 }
 
 // Verify checks credentials, from the cache when it can.
@@ -73,9 +76,11 @@ func (c *BasicCache) Verify(ctx context.Context, username, password string) (*db
 	now := c.Now()
 	c.mu.Lock()
 	e, ok := c.entries[k]
-	// in its last quarter an entry is verified again in the background while it still
+	// in its last quarter an entry is checked again in the background while it still
 	// answers, so that clients sending one password on every request never all miss at
-	// once and queue on the password hash
+	// once and queue on the password hash. The check reads the user, it does not hash:
+	// the password was verified, and any change to it, the name, the state or the lock
+	// shows in the row (and drops the entry at once through NOTIFY anyway).
 	refresh := ok && !e.refreshing && e.expires.Sub(now) < c.TTL/4
 	if refresh {
 		e.refreshing = true
@@ -87,7 +92,7 @@ func (c *BasicCache) Verify(ctx context.Context, username, password string) (*db
 			go func() {
 				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 				defer cancel()
-				_, _ = c.login(rctx, k, username, password)
+				c.recheck(rctx, k, e.user)
 			}()
 		}
 		return e.user, nil
@@ -124,6 +129,21 @@ func (c *BasicCache) login(ctx context.Context, k [32]byte, username, password s
 		c.entries[k] = basicEntry{user: u, expires: now.Add(c.TTL)}
 	}
 	return u, nil
+}
+
+// recheck renews the entry k of u for another TTL if u's credentials still hold, and
+// drops it otherwise (the next request then verifies the password).
+func (c *BasicCache) recheck(ctx context.Context, k [32]byte, u *db.User) {
+	epoch := c.epoch.Load()
+	fresh, err := c.Accounts.Recheck(ctx, u)
+	now := c.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil || c.paused.Load() || c.epoch.Load() != epoch {
+		delete(c.entries, k)
+		return
+	}
+	c.entries[k] = basicEntry{user: fresh, expires: now.Add(c.TTL)}
 }
 
 // Expires says when the entry for these credentials ends, if there is one.

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -18,12 +19,23 @@ type slowLogin struct {
 	started chan struct{}
 	release chan struct{}
 	calls   int
+
+	rechecked  chan struct{} // a Recheck ran (buffered)
+	recheckErr error
 }
 
 func (s *slowLogin) Login(context.Context, string, string) (*db.User, error) {
 	s.calls++
 	s.started <- struct{}{}
 	<-s.release
+	return s.user, nil
+}
+
+func (s *slowLogin) Recheck(context.Context, *db.User) (*db.User, error) {
+	defer func() { s.rechecked <- struct{}{} }()
+	if s.recheckErr != nil {
+		return nil, s.recheckErr
+	}
 	return s.user, nil
 }
 
@@ -70,46 +82,57 @@ func TestBasicCacheKeepsNoLoginThatRacedADrop(t *testing.T) {
 	}
 }
 
-// An entry in its last quarter is verified again in the background while it answers, so
-// a client sending its password on every request never waits on an expired entry.
+// An entry in its last quarter is checked again in the background while it answers (a
+// read of the user, not a password hash), so a client sending its password on every
+// request never waits on an expired entry; a check that fails drops the entry, and the
+// next request verifies the password.
 func TestBasicCacheRefreshesBeforeExpiry(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0)
-	clock := func() time.Time { return now }
-	u := &db.User{ID: uuid.Must(uuid.NewV7()), UsernameKey: "steady"}
-	l := &slowLogin{user: u, started: make(chan struct{}, 4), release: make(chan struct{})}
-	close(l.release)
-	c := &auth.BasicCache{Accounts: l, TTL: 40 * time.Second, Now: clock}
-	verify := func() {
-		t.Helper()
-		if _, err := c.Verify(context.Background(), "steady", "pw"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	verify()
-	<-l.started
-	now = now.Add(20 * time.Second) // half-way: answered, nothing more
-	verify()
-	now = now.Add(12 * time.Second) // last quarter: answered, and verified again behind
-	verify()
-	<-l.started
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if exp, ok := c.Expires("steady", "pw"); ok && exp.Equal(now.Add(40*time.Second)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the refreshed entry was never kept")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	now = now.Add(20 * time.Second) // past the first entry's end: the refreshed one answers
-	verify()
-	select {
-	case <-l.started:
-		t.Fatal("a third verification: the refresh did not extend the entry")
-	default:
-	}
-	if l.calls != 2 {
-		t.Fatalf("%d verifications, want 2", l.calls)
+	for _, fails := range []bool{false, true} {
+		name := map[bool]string{false: "still valid", true: "changed"}[fails]
+		t.Run(name, func(t *testing.T) {
+			now := time.Unix(1_800_000_000, 0)
+			clock := func() time.Time { return now }
+			u := &db.User{ID: uuid.Must(uuid.NewV7()), UsernameKey: "steady"}
+			l := &slowLogin{user: u, started: make(chan struct{}, 4), release: make(chan struct{}), rechecked: make(chan struct{}, 4)}
+			if fails {
+				l.recheckErr = errors.New("password changed")
+			}
+			close(l.release)
+			c := &auth.BasicCache{Accounts: l, TTL: 40 * time.Second, Now: clock}
+			verify := func() {
+				t.Helper()
+				if _, err := c.Verify(context.Background(), "steady", "pw"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			verify()
+			<-l.started
+			now = now.Add(20 * time.Second) // half-way: answered, nothing more
+			verify()
+			now = now.Add(12 * time.Second) // last quarter: answered, and checked again behind
+			verify()
+			<-l.rechecked
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				exp, ok := c.Expires("steady", "pw")
+				if !fails && ok && exp.Equal(now.Add(40*time.Second)) || fails && !ok {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after the check: entry %v until %v", ok, exp)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			now = now.Add(20 * time.Second) // past the first entry's end
+			verify()
+			wantLogins := 1 // the renewed entry answers
+			if fails {
+				wantLogins = 2 // the dropped entry: the password is verified again
+				<-l.started
+			}
+			if l.calls != wantLogins {
+				t.Fatalf("%d password verifications, want %d", l.calls, wantLogins)
+			}
+		})
 	}
 }
