@@ -85,6 +85,9 @@ func (s *Core) Login(ctx context.Context, username, password string) (*db.User, 
 	if err := s.Guard.Check(ctx); err != nil {
 		return nil, err
 	}
+	// the whole login is urgent work, not only its hash: its reads and writes wait for a
+	// processor too, and under a query flood they took as long as the hash
+	defer s.Hasher.Gate.Urgent()()
 	key := UsernameKey(username)
 	v, err, _ := s.flight.Do(s.flightKey(key, password), func() (any, error) {
 		// the leader's request may end first; the verification is everyone's
