@@ -119,7 +119,7 @@ func TestHelpWithoutDatabase(t *testing.T) {
 	serveFlags := []string{"-addr", "KALA_ADDR", "-metrics-addr", "KALA_METRICS_ADDR", "-database-url", "DATABASE_URL",
 		"KALA_ADMIN_PASSWORD", "KALA_TOKEN_TTL", "KALA_API_KEY_MAX_DAYS", "KALA_SESSION_IDLE", "KALA_SESSION_MAX",
 		"KALA_COOKIE_SECURE", "KALA_CORS_ORIGINS", "KALA_QUERY_TIMEOUT", "KALA_ISSUER", "KALA_TRUSTED_PROXIES",
-		"KALA_RATE_FAILURES", "KALA_RATE_PASSWORDS", "KALA_AUDIT_RETENTION"}
+		"KALA_RATE_FAILURES", "KALA_RATE_PASSWORDS", "KALA_AUDIT_RETENTION", "KALA_PPROF"}
 	tests := []struct {
 		args    [][]string // ways to ask for the same help
 		want    []string

@@ -87,9 +87,9 @@ func TestBinaryLifecycle(t *testing.T) {
 		t.Errorf("second migrate printed %q, want %q", out, want)
 	}
 
-	// flags after the command; /metrics on its own listener
+	// flags after the command; /metrics, and the profiles, on their own listener
 	var stderr bytes.Buffer
-	serve := exec.Command(bin, "serve", "-metrics-addr", metricsAddr)
+	serve := exec.Command(bin, "serve", "-metrics-addr", metricsAddr, "-pprof")
 	serve.Env, serve.Stderr = env, &stderr
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
@@ -135,7 +135,13 @@ func TestBinaryLifecycle(t *testing.T) {
 		t.Errorf("/metrics on the public listener: %d, want 404 when -metrics-addr is set: %.300s", status, body)
 	}
 	if status, _ := get("http://" + metricsAddr + "/healthz"); status != 404 {
-		t.Errorf("/healthz on the metrics listener: %d, want 404: it serves /metrics alone", status)
+		t.Errorf("/healthz on the metrics listener: %d, want 404: it serves /metrics (and the profiles) alone", status)
+	}
+	if status, body := get("http://" + metricsAddr + "/debug/pprof/heap?debug=1"); status != 200 || !strings.Contains(body, "heap profile") {
+		t.Errorf("/debug/pprof/heap on the metrics listener with -pprof: %d %.200s", status, body)
+	}
+	if status, _ := get(base + "/debug/pprof/heap"); status != 404 {
+		t.Errorf("/debug/pprof/heap on the public listener: %d, want 404", status)
 	}
 
 	run("keys", "rotate")

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"net/url"
 	"os"
@@ -32,6 +33,7 @@ type options struct {
 	databaseURL   string
 	addr          string
 	metricsAddr   string
+	pprof         bool
 	adminPassword string
 	issuer        string
 	tokenTTL      time.Duration
@@ -374,6 +376,7 @@ func newFlagSet() (*options, *flag.FlagSet) {
 	fs.StringVar(&o.databaseURL, "database-url", "", "PostgreSQL URL (DATABASE_URL)")
 	fs.StringVar(&o.addr, "addr", env.str("KALA_ADDR", "127.0.0.1:8080"), "listen address (KALA_ADDR)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", env.str("KALA_METRICS_ADDR", ""), "listen address for /metrics alone; if empty, /metrics is served on -addr (KALA_METRICS_ADDR)")
+	fs.BoolVar(&o.pprof, "pprof", env.boolean("KALA_PPROF", false), "serve Go's profiles (net/http/pprof) under /debug/pprof/ on -metrics-addr, which it needs (KALA_PPROF)")
 	fs.StringVar(&o.adminPassword, "admin-password", "", "first ADMIN password; random if empty (KALA_ADMIN_PASSWORD)")
 	fs.StringVar(&o.issuer, "issuer", env.str("KALA_ISSUER", d.Issuer), "JWT issuer (KALA_ISSUER)")
 	fs.DurationVar(&o.tokenTTL, "token-ttl", env.dur("KALA_TOKEN_TTL", d.TokenTTL), "access token lifetime (KALA_TOKEN_TTL)")
@@ -452,6 +455,9 @@ func (o *options) check() error {
 		} else if o.metricsAddr == o.addr {
 			bad = append(bad, "KALA_METRICS_ADDR must differ from KALA_ADDR (leave it empty to serve /metrics there)")
 		}
+	} else if o.pprof {
+		// profiles show the process's insides: never on the public listener
+		bad = append(bad, "KALA_PPROF needs KALA_METRICS_ADDR: profiles are served on the metrics listener only")
 	}
 	for _, origin := range splitList(o.corsOrigins) {
 		if !isOrigin(origin) {
@@ -623,6 +629,13 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	if o.metricsAddr != "" {
 		metrics := http.NewServeMux()
 		metrics.Handle("GET /metrics", s.Metrics())
+		if o.pprof {
+			metrics.HandleFunc("/debug/pprof/", pprof.Index)
+			metrics.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			metrics.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			metrics.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			metrics.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		servers = append(servers, &http.Server{Addr: o.metricsAddr, Handler: metrics})
 	}
 	errc := make(chan error, len(servers))

@@ -26,7 +26,7 @@ var configEnv = []string{
 	"DATABASE_URL", "KALA_ADDR", "KALA_ADMIN_PASSWORD", "KALA_ISSUER", "KALA_TOKEN_TTL",
 	"KALA_API_KEY_MAX_DAYS", "KALA_SESSION_IDLE", "KALA_SESSION_MAX", "KALA_COOKIE_SECURE",
 	"KALA_CORS_ORIGINS", "KALA_QUERY_TIMEOUT", "KALA_TRUSTED_PROXIES", "KALA_RATE_FAILURES", "KALA_RATE_PASSWORDS", "KALA_PUBLIC_URL",
-	"KALA_AUDIT_RETENTION", "KALA_QUERY_PER_USER", "KALA_QUERY_MAX", "KALA_METRICS_ADDR",
+	"KALA_AUDIT_RETENTION", "KALA_QUERY_PER_USER", "KALA_QUERY_MAX", "KALA_METRICS_ADDR", "KALA_PPROF",
 }
 
 const testDB = "postgres://kala@localhost/kala?sslmode=disable"
@@ -126,6 +126,7 @@ func TestParseGoodEnv(t *testing.T) {
 		"KALA_QUERY_PER_USER":   "2",
 		"KALA_QUERY_MAX":        "10",
 		"KALA_METRICS_ADDR":     "127.0.0.1:9100",
+		"KALA_PPROF":            "true",
 	})
 	o, rest, err := configured([]string{"migrate"})
 	if err != nil {
@@ -137,7 +138,7 @@ func TestParseGoodEnv(t *testing.T) {
 		trusted: "10.0.0.0/8, 192.168.1.7", rateFailures: "5/10s", ratePasswords: "off",
 		proxies:   []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")},
 		rates:     [2]ratelimit.Rule{{Name: "failures", Limit: 5, Window: 10 * time.Second}, {Name: "passwords", Limit: -1, Window: time.Minute}},
-		auditKeep: 30 * 24 * time.Hour, queryPerUser: 2, queryMax: 10, metricsAddr: "127.0.0.1:9100"}
+		auditKeep: 30 * 24 * time.Hour, queryPerUser: 2, queryMax: 10, metricsAddr: "127.0.0.1:9100", pprof: true}
 	if !reflect.DeepEqual(*o, want) {
 		t.Fatalf("parse() = %+v\nwant %+v", *o, want)
 	}
@@ -201,6 +202,7 @@ func TestParseBadConfig(t *testing.T) {
 		{"rate zero", map[string]string{"KALA_RATE_PASSWORDS": "0/1m"}, nil, []string{"KALA_RATE_PASSWORDS"}},
 		{"metrics addr without port", map[string]string{"KALA_METRICS_ADDR": "localhost"}, nil, []string{"KALA_METRICS_ADDR", "localhost"}},
 		{"metrics addr same as addr", map[string]string{"KALA_ADDR": "127.0.0.1:8080", "KALA_METRICS_ADDR": "127.0.0.1:8080"}, nil, []string{"KALA_METRICS_ADDR", "KALA_ADDR"}},
+		{"profiles without a metrics listener", map[string]string{"KALA_PPROF": "true"}, nil, []string{"KALA_PPROF", "KALA_METRICS_ADDR"}},
 
 		{"flag: bad addr", nil, []string{"-addr", "nonsense"}, []string{"nonsense"}},
 		{"flag: zero key days", nil, []string{"-api-key-max-days", "0"}, []string{"positive"}},
