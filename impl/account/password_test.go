@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -194,8 +195,8 @@ func TestHasherSlots(t *testing.T) {
 		if got := cap(h.slots); got != tt.want {
 			t.Errorf("NewHasher(_, %d): %d slots, want %d", tt.concurrency, got, tt.want)
 		}
-		if n := len(h.slots); n != 0 {
-			t.Errorf("NewHasher(_, %d): %d slots still taken after construction", tt.concurrency, n)
+		if n := cap(h.slots) - len(h.slots); n != 0 {
+			t.Errorf("NewHasher(_, %d): %d slots taken after construction", tt.concurrency, n)
 		}
 		if _, _, _, err := decodeHash(h.dummy); err != nil {
 			t.Errorf("NewHasher(_, %d): dummy hash %q is not a valid hash: %v", tt.concurrency, h.dummy, err)
@@ -208,8 +209,7 @@ func TestHasherSlots(t *testing.T) {
 func TestHashHonoursContextWhileSlotsAreFull(t *testing.T) {
 	h := NewHasher(cheap, 2)
 	enc := mustHash(t, h, "Secret1!")
-	h.slots <- struct{}{}
-	h.slots <- struct{}{} // all slots taken
+	a, b := <-h.slots, <-h.slots // all slots taken
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -231,11 +231,11 @@ func TestHashHonoursContextWhileSlotsAreFull(t *testing.T) {
 		t.Fatalf("Hash gave up after %v, before its deadline: it did not wait for a slot", d)
 	}
 
-	if n := len(h.slots); n != 2 {
-		t.Fatalf("%d slots taken after the failed calls, want the 2 held by the test", n)
+	if n := len(h.slots); n != 0 {
+		t.Fatalf("%d slots free after the failed calls, want none: the test holds both", n)
 	}
-	<-h.slots
-	<-h.slots
+	h.slots <- a
+	h.slots <- b
 	if !verify(t, h, enc, "Secret1!") {
 		t.Fatal("Verify fails after the slots are freed")
 	}
@@ -244,11 +244,11 @@ func TestHashHonoursContextWhileSlotsAreFull(t *testing.T) {
 // A hash waits for a free slot and proceeds as soon as one is released.
 func TestHashWaitsForASlot(t *testing.T) {
 	h := NewHasher(cheap, 2)
-	h.slots <- struct{}{} // one of two taken: hashing still proceeds
+	a := <-h.slots // one of two taken: hashing still proceeds
 	if _, err := h.Hash(context.Background(), "Secret1!"); err != nil {
 		t.Fatalf("Hash with a free slot: %v", err)
 	}
-	h.slots <- struct{}{} // now both
+	b := <-h.slots // now both
 
 	done := make(chan error, 1)
 	go func() {
@@ -260,7 +260,7 @@ func TestHashWaitsForASlot(t *testing.T) {
 		t.Fatalf("Hash finished (err %v) while every slot was taken", err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	<-h.slots
+	h.slots <- a
 	select {
 	case err := <-done:
 		if err != nil {
@@ -269,7 +269,7 @@ func TestHashWaitsForASlot(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Hash did not proceed after a slot was freed")
 	}
-	<-h.slots
+	h.slots <- b
 }
 
 // Four hashes at once on a one-slot hasher all succeed, never more than one runs at a
@@ -290,7 +290,7 @@ func TestHashConcurrencyBound(t *testing.T) {
 				maxTaken <- m
 				return
 			default:
-				m = max(m, len(h.slots))
+				m = max(m, cap(h.slots)-len(h.slots))
 			}
 		}
 	}()
@@ -316,8 +316,42 @@ func TestHashConcurrencyBound(t *testing.T) {
 			t.Fatalf("hash %d does not verify", i)
 		}
 	}
-	if n := len(h.slots); n != 0 {
+	if n := cap(h.slots) - len(h.slots); n != 0 {
 		t.Fatalf("%d slots still taken after every hash returned", n)
+	}
+}
+
+// allocated returns the bytes f allocates.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// A slot keeps its working memory: after the first, a verification allocates kilobytes,
+// not its memory cost. A stored hash costing more memory than the hasher's own is
+// verified in memory of its own, which the slot does not keep.
+func TestHasherReusesItsMemory(t *testing.T) {
+	const cost = 8 << 10 // KiB
+	h := NewHasher(HashParams{MemoryKiB: cost, Passes: 1, Lanes: 1}, 1)
+	enc := mustHash(t, h, "Secret1!")
+	if n := allocated(func() {
+		for range 3 {
+			if !verify(t, h, enc, "Secret1!") {
+				t.Fatal("the right password does not verify")
+			}
+		}
+	}); n > cost<<10/4 {
+		t.Fatalf("3 verifications allocated %d bytes; the slot's %d KiB is not reused", n, cost)
+	}
+	big := HashParams{MemoryKiB: 2 * cost, Passes: 1, Lanes: 1}
+	bigEnc := mustHash(t, NewHasher(big, 1), "Secret1!")
+	for i := range 2 {
+		if n := allocated(func() { verify(t, h, bigEnc, "Secret1!") }); n < 2*cost<<10 {
+			t.Fatalf("verification %d of a %d KiB hash allocated only %d bytes: the slot kept its memory", i, 2*cost, n)
+		}
 	}
 }
 
