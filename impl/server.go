@@ -186,7 +186,7 @@ func New(ctx context.Context, d *db.DB, cfg Config, log *slog.Logger) (*Server, 
 	s.Limiter = &ratelimit.Limiter{DB: d, Now: cfg.Now, Blocked: s.addressBlocked}
 	guard := &ratelimit.Guard{Limiter: s.Limiter, Failures: cfg.RateFailures, Passwords: cfg.RatePasswords}
 	// logins go before query answers when both want the processors
-	gate := priority.New(priority.DefaultMaxWait)
+	gate := priority.New(priority.DefaultMaxWait, priority.DefaultLinger)
 	hasher := account.NewHasher(cfg.HashParams, cfg.HashConcurrency)
 	hasher.Gate = gate
 	s.Accounts = &account.Core{DB: d, Hasher: hasher,
