@@ -32,8 +32,8 @@ type config struct {
 	threads, connections                              int
 	pbVersion                                         string
 	goCount, oneMCount                                int
-	goBench, flood                                    bool
-	floodRounds                                       int
+	goBench, flood, steady                            bool
+	floodRounds, steadySeconds, steadyRate            int
 	calls                                             *regexp.Regexp
 }
 
@@ -71,6 +71,9 @@ func main() {
 	flag.BoolVar(&c.goBench, "go", os.Getenv("BENCH_GO") != "off", "run the Go benchmarks (BENCH_GO=off skips them)")
 	flag.BoolVar(&c.flood, "flood", os.Getenv("BENCH_FLOOD") != "off", "time logins during a query flood from this process (BENCH_FLOOD=off skips it)")
 	flag.IntVar(&c.floodRounds, "flood-rounds", envInt("BENCH_FLOOD_ROUNDS", 3), "interleaved idle/flooded login rounds (BENCH_FLOOD_ROUNDS)")
+	flag.BoolVar(&c.steady, "steady", os.Getenv("BENCH_STEADY") != "off", "drive Basic who-am-I and /healthz at a fixed rate side by side (BENCH_STEADY=off skips it)")
+	flag.IntVar(&c.steadySeconds, "steady-seconds", envInt("BENCH_STEADY_SECONDS", 120), "seconds of the fixed-rate run (BENCH_STEADY_SECONDS)")
+	flag.IntVar(&c.steadyRate, "steady-rate", envInt("BENCH_STEADY_RATE", 1500), "requests per second of each call in the fixed-rate run (BENCH_STEADY_RATE)")
 	flag.StringVar(&calls, "calls", envStr("BENCH_CALLS", "."), "regexp of the HTTP calls to drive, by name (BENCH_CALLS); bare-hello always runs")
 	flag.StringVar(&c.goBin, "go-bin", "go", "the go command")
 	flag.StringVar(&c.wrkBin, "wrk", "wrk", "the wrk command")
@@ -80,8 +83,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: -calls:", err)
 		os.Exit(2)
 	}
-	if c.seconds < 1 || c.rounds < 1 || c.floodRounds < 1 || c.adminURL == "" {
-		fmt.Fprintln(os.Stderr, "bench: need -seconds ≥ 1, -rounds ≥ 1, -flood-rounds ≥ 1 and -admin-url (or KALA_TEST_DATABASE_URL)")
+	if c.seconds < 1 || c.rounds < 1 || c.floodRounds < 1 || c.steadySeconds < 1 || c.steadyRate < 1 || c.adminURL == "" {
+		fmt.Fprintln(os.Stderr, "bench: need -seconds ≥ 1, -rounds ≥ 1, -flood-rounds ≥ 1, -steady-seconds ≥ 1, -steady-rate ≥ 1 and -admin-url (or KALA_TEST_DATABASE_URL)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -330,6 +333,24 @@ func run(ctx context.Context, c config) error {
 	}
 	rep.LoadAfter = loadavg()
 	rep.Calls = results
+	if c.steady {
+		var streams []*steadyStream
+		for _, cl := range calls(kc, pc) {
+			if cl.Name == "kylin-basic" || cl.Name == "healthz" {
+				cl.Req.URL = kala.base + cl.Req.URL
+				streams = append(streams, &steadyStream{Name: cl.Name, Label: cl.Label, req: cl.Req})
+			}
+		}
+		logf("Basic and /healthz at %d requests/s each for %d s", c.steadyRate, c.steadySeconds)
+		rep.Steady = runSteady(ctx, streams, c.steadyRate, c.steadySeconds)
+		for _, s := range rep.Steady.Streams {
+			v, _ := s.spread()
+			logf("  %-12s p50 %s p99 %s (p99 ÷ p50 %.2f) errors %d", s.Name, msOf(s.p(50)), msOf(s.p(99)), v, s.Errors)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
 	if c.flood {
 		// after the wrk rounds, so the flood's big answers and the garbage they leave do
 		// not weigh on them

@@ -75,7 +75,8 @@ type report struct {
 	LoadAfter         string
 	PGCharged         bool // PostgreSQL's CPU is in Kala's
 	Calls             []*callResult
-	Flood             *floodResult // nil when not run
+	Flood             *floodResult  // nil when not run
+	Steady            *steadyResult // nil when not run
 	GoBench           []goBenchResult
 }
 
@@ -178,6 +179,18 @@ func (r *report) targets() []target {
 	if v, ok := r.queryRatio(); ok || r.goBench("Query10kRows") != nil {
 		add("10k-row query ≤ 1.5× lib/pq", times(v, ok), v <= 1.5, ok)
 	}
+	if s := r.Steady; s != nil {
+		if b := s.stream("kylin-basic"); b != nil {
+			v, ok := b.spread()
+			measured := times(v, ok && s.Err == "" && b.Errors == 0)
+			if h := s.stream("healthz"); h != nil {
+				if hv, hok := h.spread(); hok {
+					measured += fmt.Sprintf(" (`/healthz` beside it: %s)", times(hv, true))
+				}
+			}
+			add(fmt.Sprintf("Basic p99 ≤ 2× its p50 over %d s", s.Seconds), measured, v <= 2, ok && s.Err == "" && b.Errors == 0)
+		}
+	}
 	if f := r.Flood; f != nil {
 		v, _ := f.ratio()
 		add(floodTarget, times(v, f.measured()), v <= 2, f.measured())
@@ -257,6 +270,9 @@ func (r *report) write(dir string) error {
 			"It writes a log record per request into its logs database, as it does by default; Kala writes a log line per request.\n\n")
 	}
 
+	if r.Steady != nil {
+		b.WriteString(r.Steady.section())
+	}
 	if r.Flood != nil {
 		b.WriteString(r.Flood.section())
 	}
