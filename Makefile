@@ -198,7 +198,7 @@ bench-deps: ## install the load generator wrk (Debian's package) when missing
 # logins during a query flood from its own process, runs the Go benchmarks that measure
 # the rest of issue 12, and writes bench/results.md and bench/results.png. About 12
 # minutes on 2 cores; BENCH_SECONDS (4) per call per round, BENCH_ROUNDS (5), BENCH_GO=off,
-# BENCH_POCKETBASE=off|vX.Y.Z, BENCH_CALLS=regexp, BENCH_FLOOD=off, BENCH_FLOOD_ROUNDS (3),
+# BENCH_POCKETBASE=off|vX.Y.Z, BENCH_CALLS=regexp, BENCH_FLOOD=off, BENCH_FLOOD_ROUNDS (5),
 # BENCH_STEADY=off, BENCH_STEADY_SECONDS (120), BENCH_STEADY_RATE (1500).
 bench: build test-db bench-deps ## Kala vs bare net/http vs PocketBase, and issue 12's Go benchmarks -> bench/results.md
 	$(TEST_DB_ENV) $(GO) -C bench run . -kala ../bin/kala

@@ -70,7 +70,7 @@ func main() {
 	flag.IntVar(&c.oneMCount, "1m-count", envInt("BENCH_1M_COUNT", 1), "go test -count for the 1M-user lists, each seeding a million users (BENCH_1M_COUNT)")
 	flag.BoolVar(&c.goBench, "go", os.Getenv("BENCH_GO") != "off", "run the Go benchmarks (BENCH_GO=off skips them)")
 	flag.BoolVar(&c.flood, "flood", os.Getenv("BENCH_FLOOD") != "off", "time logins during a query flood from this process (BENCH_FLOOD=off skips it)")
-	flag.IntVar(&c.floodRounds, "flood-rounds", envInt("BENCH_FLOOD_ROUNDS", 3), "interleaved idle/flooded login rounds (BENCH_FLOOD_ROUNDS)")
+	flag.IntVar(&c.floodRounds, "flood-rounds", envInt("BENCH_FLOOD_ROUNDS", 5), "interleaved idle/flooded login rounds (BENCH_FLOOD_ROUNDS)")
 	flag.BoolVar(&c.steady, "steady", os.Getenv("BENCH_STEADY") != "off", "drive Basic who-am-I and /healthz at a fixed rate side by side (BENCH_STEADY=off skips it)")
 	flag.IntVar(&c.steadySeconds, "steady-seconds", envInt("BENCH_STEADY_SECONDS", 120), "seconds of the fixed-rate run (BENCH_STEADY_SECONDS)")
 	flag.IntVar(&c.steadyRate, "steady-rate", envInt("BENCH_STEADY_RATE", 1500), "requests per second of each call in the fixed-rate run (BENCH_STEADY_RATE)")
