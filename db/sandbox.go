@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lib/pq"
@@ -25,8 +26,10 @@ import (
 // privileges are the boundary: SET ROLE, set_config('role', …) and SET SESSION
 // AUTHORIZATION have nowhere to go.
 type Sandbox struct {
-	base   *url.URL
-	secret []byte
+	base    *url.URL
+	secret  []byte
+	control *DB         // the server's own pool: cancels a statement cut at the byte cap
+	noKill  atomic.Bool // the server's role may not cancel the project roles' statements
 
 	mu    sync.Mutex
 	pools map[string]*sandboxPool
@@ -62,7 +65,7 @@ func NewSandbox(ctx context.Context, d *DB, log *slog.Logger) (*Sandbox, error) 
 	if err := d.GetContext(ctx, &secret, `SELECT value FROM server_secrets WHERE name = 'project-roles'`); err != nil {
 		return nil, fmt.Errorf("sandbox secret: %w", err)
 	}
-	s := &Sandbox{base: u, secret: secret, pools: map[string]*sandboxPool{}}
+	s := &Sandbox{base: u, secret: secret, control: d, pools: map[string]*sandboxPool{}}
 	harden(ctx, d, log)
 	return s, nil
 }
@@ -302,10 +305,10 @@ const TurnBytes = 64 << 10
 // project's schema and a statement timeout, wrapped so at most Limit rows after Offset
 // come back (one more is read to tell whether rows were cut), stopping early at MaxBytes
 // of values. partial says rows were cut by either cap. The transaction is rolled back and
-// the connection reset with DISCARD ALL; a connection on which anything failed, or whose
-// statement was stopped early, is closed rather than reused, so nothing a query does
-// reaches the next one. A *SQLError is the statement failing, possibly after some rows
-// were handed on; an error from sink is returned as it is.
+// the connection reset with DISCARD ALL, so nothing a query does reaches the next one; a
+// connection on which anything failed, or whose statement had to be cancelled through the
+// driver, is closed rather than reused. A *SQLError is the statement failing, possibly
+// after some rows were handed on; an error from sink is returned as it is.
 func (s *Sandbox) Query(ctx context.Context, q SandboxQuery, sink RowSink) (partial bool, err error) {
 	p, err := s.pool(q.Role)
 	if err != nil {
@@ -322,7 +325,7 @@ func (s *Sandbox) Query(ctx context.Context, q SandboxQuery, sink RowSink) (part
 		}
 		conn.Close()
 	}()
-	if partial, err = runQuery(ctx, conn, q, sink); err != nil {
+	if partial, err = s.runQuery(ctx, conn, q, sink); err != nil {
 		return false, err
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -339,11 +342,13 @@ func (s *Sandbox) Query(ctx context.Context, q SandboxQuery, sink RowSink) (part
 
 // runQuery runs q in a transaction it opens and leaves open: the caller rolls it back, or
 // closes the connection.
-func runQuery(ctx context.Context, conn *sql.Conn, q SandboxQuery, sink RowSink) (bool, error) {
-	// the transaction and its settings in one round trip (words of the server's only)
+func (s *Sandbox) runQuery(ctx context.Context, conn *sql.Conn, q SandboxQuery, sink RowSink) (bool, error) {
+	// the transaction, its settings and the backend's pid in one round trip (words of the
+	// server's only; the last statement's row is the one returned)
 	ms := strconv.FormatInt(q.Timeout.Milliseconds(), 10)
-	if _, err := conn.ExecContext(ctx, `BEGIN READ ONLY; SET LOCAL statement_timeout = `+ms+`; SET LOCAL lock_timeout = `+ms+
-		`; SET LOCAL search_path = `+pq.QuoteIdentifier(q.Schema)); err != nil {
+	var pid int
+	if err := conn.QueryRowContext(ctx, `BEGIN READ ONLY; SET LOCAL statement_timeout = `+ms+`; SET LOCAL lock_timeout = `+ms+
+		`; SET LOCAL search_path = `+pq.QuoteIdentifier(q.Schema)+`; SELECT pg_backend_pid()`).Scan(&pid); err != nil {
 		return false, fmt.Errorf("sandbox setup: %w", err)
 	}
 	// the columns, from the statement run for no row
@@ -359,8 +364,9 @@ func runQuery(ctx context.Context, conn *sql.Conn, q SandboxQuery, sink RowSink)
 		return false, nil
 	}
 	// Reading that stops before the end cancels the statement: otherwise lib/pq would
-	// read and drop every remaining row when the rows are closed. A cancelled connection
-	// is closed by lib/pq, never reused.
+	// read and drop every remaining row when the rows are closed. A connection cancelled
+	// through the driver (stop) is closed by lib/pq, never reused; one cut at the byte cap
+	// is cancelled from the server's pool instead and kept (cutShort).
 	qctx, stop := context.WithCancel(ctx)
 	defer stop()
 	args[1] = q.Limit + 1
@@ -401,7 +407,9 @@ func runQuery(ctx context.Context, conn *sql.Conn, q SandboxQuery, sink RowSink)
 			size += len(row[i])
 		}
 		if size > q.MaxBytes {
-			stop()
+			if !s.cutShort(ctx, rows, pid, stop) {
+				stop()
+			}
 			return true, nil
 		}
 		if err := sink.Row(row); err != nil {
@@ -414,6 +422,45 @@ func runQuery(ctx context.Context, conn *sql.Conn, q SandboxQuery, sink RowSink)
 		return false, sqlError(err)
 	}
 	return false, nil
+}
+
+// cutShortWait bounds how long a statement cut at the byte cap may take to stop after
+// pg_cancel_backend before it is cancelled through the driver.
+const cutShortWait = 2 * time.Second
+
+// cutShort stops the statement of backend pid, whose rows are being read, without losing
+// the connection: lib/pq cancels over a new connection to the postmaster and then closes
+// this one, so the next query would fork, log in and warm a new backend (under a flood of
+// capped answers that churn took processor time from everything else). Here the server's
+// own pool asks PostgreSQL to cancel it, and what the backend sent before it stopped is
+// read and dropped; the statement then ends with "canceling statement due to user
+// request" and the connection is rolled back and reset as after any query. A cancel
+// arriving after the statement ended finds the backend idle, where PostgreSQL ignores it,
+// or interrupts the ROLLBACK or DISCARD ALL after it, and then the connection is closed:
+// never a later query. false when the server's role may not cancel the project role's
+// statements (a superuser, or a member of pg_signal_backend or of the role, may); the
+// caller then cancels through the driver.
+func (s *Sandbox) cutShort(ctx context.Context, rows *sql.Rows, pid int, stop func()) bool {
+	if s.control == nil || pid == 0 || s.noKill.Load() {
+		return false
+	}
+	var ok bool
+	if err := s.control.GetContext(ctx, &ok, `SELECT pg_cancel_backend($1)`, pid); err != nil {
+		var pe *pq.Error
+		if errors.As(err, &pe) && pe.Code == "42501" { // insufficient_privilege: so it stays
+			s.noKill.Store(true)
+		}
+		return false
+	}
+	if !ok {
+		return false
+	}
+	// a backend that does not stop soon is cancelled through the driver after all
+	t := time.AfterFunc(cutShortWait, stop)
+	defer t.Stop()
+	for rows.Next() {
+	}
+	return true
 }
 
 // wrapped is sql wrapped, never edited: a newline keeps a trailing line comment from

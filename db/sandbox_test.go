@@ -148,3 +148,44 @@ func TestSandboxQueryTakesTurns(t *testing.T) {
 		})
 	}
 }
+
+// firstSink keeps the first value of the first row.
+type firstSink struct{ first string }
+
+func (f *firstSink) Columns([]db.ResultColumn) error { return nil }
+func (f *firstSink) Row(values [][]byte) error {
+	if f.first == "" {
+		f.first = string(values[0])
+	}
+	return nil
+}
+
+// A statement cut at the byte cap is cancelled from the server's pool and its connection
+// kept: the project's next query runs on the same backend, and runs as if alone (a
+// cancel landing late would fail it).
+func TestSandboxByteCapKeepsTheConnection(t *testing.T) {
+	e := testkit.New(t)
+	p := testkit.NewProject(t, e, testkit.Bearer(e.AdminToken()), "capkeep", "")
+	s := e.Server.Data.Sandbox
+	run := func(sql string) (string, bool) {
+		t.Helper()
+		var sink firstSink
+		partial, err := s.Query(context.Background(), db.SandboxQuery{Role: p.Role, Schema: p.Schema, SQL: sql,
+			Limit: 1 << 30, MaxBytes: 1 << 20, Timeout: time.Minute}, &sink)
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return sink.first, partial
+	}
+	for i := range 5 {
+		// 10 GB if it ran to the end: only a cut ends it within the test's time
+		cut, partial := run("SELECT pg_backend_pid(), repeat('y', 100000) FROM generate_series(1, 100000)")
+		if !partial || cut == "" {
+			t.Fatalf("round %d: the capped query was not cut (partial %v, pid %q)", i, partial, cut)
+		}
+		next, partial := run("SELECT pg_backend_pid()")
+		if partial || next != cut {
+			t.Fatalf("round %d: the next query ran on backend %s (partial %v), the cut one on %s: the connection was not kept", i, next, partial, cut)
+		}
+	}
+}
