@@ -52,6 +52,7 @@ type options struct {
 	auditKeep     time.Duration
 	queryPerUser  int
 	queryMax      int
+	dbConns       int
 	envErrs       []string // environment variables that did not parse, reported by check
 }
 
@@ -393,6 +394,7 @@ func newFlagSet() (*options, *flag.FlagSet) {
 	fs.DurationVar(&o.auditKeep, "audit-retention", env.dur("KALA_AUDIT_RETENTION", d.AuditRetention), "how long security events are kept, like 2160h for 90 days (KALA_AUDIT_RETENTION)")
 	fs.IntVar(&o.queryPerUser, "query-per-user", env.num("KALA_QUERY_PER_USER", d.QueryPerUser), "queries one user may run at once (KALA_QUERY_PER_USER)")
 	fs.IntVar(&o.queryMax, "query-max", env.num("KALA_QUERY_MAX", d.QueryMax), "queries the server runs at once, all users together (KALA_QUERY_MAX)")
+	fs.IntVar(&o.dbConns, "db-conns", env.num("KALA_DB_CONNS", db.DefaultMaxConns()), "connections the server's database pool opens at most (KALA_DB_CONNS)")
 	o.envErrs = env.errs
 	return &o, fs
 }
@@ -440,8 +442,8 @@ func (o *options) check() error {
 		bad = append(bad, "DATABASE_URL is not set (make run starts a private PostgreSQL and sets it)")
 	}
 	if o.tokenTTL <= 0 || o.sessionIdle <= 0 || o.sessionMax <= 0 || o.queryTimeout <= 0 || o.apiKeyMaxDays <= 0 ||
-		o.auditKeep <= 0 || o.queryPerUser <= 0 || o.queryMax <= 0 {
-		bad = append(bad, "durations, -api-key-max-days, -query-per-user and -query-max must be positive")
+		o.auditKeep <= 0 || o.queryPerUser <= 0 || o.queryMax <= 0 || o.dbConns <= 0 {
+		bad = append(bad, "durations, -api-key-max-days, -query-per-user, -query-max and -db-conns must be positive")
 	}
 	if o.sessionIdle > o.sessionMax {
 		bad = append(bad, "KALA_SESSION_IDLE must not exceed KALA_SESSION_MAX")
@@ -575,6 +577,7 @@ func openMigrated(ctx context.Context, o *options) (*db.DB, db.Migration, error)
 	if err != nil {
 		return nil, db.Migration{}, err
 	}
+	d.SetMaxConns(o.dbConns)
 	m, err := d.Migrate(ctx)
 	if err != nil {
 		d.Close()

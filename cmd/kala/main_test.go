@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kala-server/kala/db"
 	"github.com/kala-server/kala/impl"
 	"github.com/kala-server/kala/impl/ratelimit"
 )
@@ -26,7 +27,7 @@ var configEnv = []string{
 	"DATABASE_URL", "KALA_ADDR", "KALA_ADMIN_PASSWORD", "KALA_ISSUER", "KALA_TOKEN_TTL",
 	"KALA_API_KEY_MAX_DAYS", "KALA_SESSION_IDLE", "KALA_SESSION_MAX", "KALA_COOKIE_SECURE",
 	"KALA_CORS_ORIGINS", "KALA_QUERY_TIMEOUT", "KALA_TRUSTED_PROXIES", "KALA_RATE_FAILURES", "KALA_RATE_PASSWORDS", "KALA_PUBLIC_URL",
-	"KALA_AUDIT_RETENTION", "KALA_QUERY_PER_USER", "KALA_QUERY_MAX", "KALA_METRICS_ADDR", "KALA_PPROF",
+	"KALA_AUDIT_RETENTION", "KALA_QUERY_PER_USER", "KALA_QUERY_MAX", "KALA_DB_CONNS", "KALA_METRICS_ADDR", "KALA_PPROF",
 }
 
 const testDB = "postgres://kala@localhost/kala?sslmode=disable"
@@ -97,7 +98,7 @@ func TestParseDefaults(t *testing.T) {
 	want := options{databaseURL: testDB, addr: "127.0.0.1:8080", issuer: "kala", tokenTTL: 15 * time.Minute,
 		apiKeyMaxDays: 365, sessionIdle: 10 * time.Minute, sessionMax: 12 * time.Hour, queryTimeout: 30 * time.Second,
 		rateFailures: "30/1m0s", ratePasswords: "60/1m0s", rates: [2]ratelimit.Rule{impl.DefaultRateFailures, impl.DefaultRatePasswords},
-		auditKeep: 90 * 24 * time.Hour, queryPerUser: 4, queryMax: 32}
+		auditKeep: 90 * 24 * time.Hour, queryPerUser: 4, queryMax: 32, dbConns: db.DefaultMaxConns()}
 	if !reflect.DeepEqual(*o, want) {
 		t.Fatalf("parse() = %+v, want %+v", *o, want)
 	}
@@ -125,6 +126,7 @@ func TestParseGoodEnv(t *testing.T) {
 		"KALA_AUDIT_RETENTION":  "720h",
 		"KALA_QUERY_PER_USER":   "2",
 		"KALA_QUERY_MAX":        "10",
+		"KALA_DB_CONNS":         "12",
 		"KALA_METRICS_ADDR":     "127.0.0.1:9100",
 		"KALA_PPROF":            "true",
 	})
@@ -138,7 +140,7 @@ func TestParseGoodEnv(t *testing.T) {
 		trusted: "10.0.0.0/8, 192.168.1.7", rateFailures: "5/10s", ratePasswords: "off",
 		proxies:   []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")},
 		rates:     [2]ratelimit.Rule{{Name: "failures", Limit: 5, Window: 10 * time.Second}, {Name: "passwords", Limit: -1, Window: time.Minute}},
-		auditKeep: 30 * 24 * time.Hour, queryPerUser: 2, queryMax: 10, metricsAddr: "127.0.0.1:9100", pprof: true}
+		auditKeep: 30 * 24 * time.Hour, queryPerUser: 2, queryMax: 10, dbConns: 12, metricsAddr: "127.0.0.1:9100", pprof: true}
 	if !reflect.DeepEqual(*o, want) {
 		t.Fatalf("parse() = %+v\nwant %+v", *o, want)
 	}
@@ -181,6 +183,7 @@ func TestParseBadConfig(t *testing.T) {
 		{"queries per user zero", map[string]string{"KALA_QUERY_PER_USER": "0"}, nil, []string{"KALA_QUERY_PER_USER"}},
 		{"queries per user not a number", map[string]string{"KALA_QUERY_PER_USER": "four"}, nil, []string{"KALA_QUERY_PER_USER"}},
 		{"server queries negative", map[string]string{"KALA_QUERY_MAX": "-3"}, nil, []string{"KALA_QUERY_MAX"}},
+		{"database connections zero", map[string]string{"KALA_DB_CONNS": "0"}, nil, []string{"KALA_DB_CONNS"}},
 		{"cookie secure not a bool", map[string]string{"KALA_COOKIE_SECURE": "maybe"}, nil, []string{"KALA_COOKIE_SECURE"}},
 		{"addr nonsense", map[string]string{"KALA_ADDR": "nonsense"}, nil, []string{"KALA_ADDR", "nonsense"}},
 		{"addr without port", map[string]string{"KALA_ADDR": "localhost"}, nil, []string{"KALA_ADDR"}},
@@ -288,7 +291,7 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 		apiKeyMaxDays: 20, sessionIdle: 3 * time.Hour, sessionMax: 4 * time.Hour, cookieSecure: false,
 		corsOrigins: "https://flag.example.com", queryTimeout: 30 * time.Second,
 		rateFailures: "30/1m0s", ratePasswords: "60/1m0s", rates: [2]ratelimit.Rule{impl.DefaultRateFailures, impl.DefaultRatePasswords},
-		auditKeep: 90 * 24 * time.Hour, queryPerUser: 7, queryMax: 70, metricsAddr: "127.0.0.1:9100"}
+		auditKeep: 90 * 24 * time.Hour, queryPerUser: 7, queryMax: 70, dbConns: db.DefaultMaxConns(), metricsAddr: "127.0.0.1:9100"}
 	if !reflect.DeepEqual(*o, want) {
 		t.Fatalf("parse() = %+v\nwant %+v", *o, want)
 	}
